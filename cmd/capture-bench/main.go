@@ -1,0 +1,261 @@
+// Command capture-bench measures Capture under load next to capture-baseline,
+// the smallest server that does the same work, and prints one table: for each
+// kind of request, requests per second, median and 99th-percentile latency,
+// and the server's peak resident memory, for both, with the ratio.
+//
+// For each server it builds the binary (or takes the path given), creates a
+// fresh SQLite database in a temporary directory with an admin key and
+// BENCH_SEED prospects, starts the server on a free loopback port and drives
+// each row for BENCH_DURATION at BENCH_CONCURRENCY connections, as fast as the
+// server answers. The list row then runs again against a database of
+// BENCH_LIST_ROWS prospects, to show that a keyset page does not get dearer
+// as the table grows. All traffic goes to 127.0.0.1 and every attack ends
+// after its duration.
+//
+//	go run ./cmd/capture-bench                      # both servers, 10 s a row
+//	BENCH_DURATION=1s BENCH_LIST_ROWS=100000 go run ./cmd/capture-bench -only baseline
+//
+// Flags override the environment; run with -h for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is what one run measures and how.
+type config struct {
+	duration    time.Duration
+	warmup      time.Duration
+	concurrency int
+	seed        int
+	listRows    int
+	only        string
+	captureBin  string
+	baselineBin string
+	rows        map[string]bool
+	keep        bool
+}
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "capture-bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "capture-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseConfig(args []string) (config, error) {
+	var cfg config
+	var rows string
+	fs := flag.NewFlagSet("capture-bench", flag.ContinueOnError)
+	fs.DurationVar(&cfg.duration, "duration", envDuration("BENCH_DURATION", 10*time.Second), "how long each row runs (BENCH_DURATION)")
+	fs.DurationVar(&cfg.warmup, "warmup", envDuration("BENCH_WARMUP", -1), "unmeasured load before each row; default a tenth of -duration, at most 1s (BENCH_WARMUP)")
+	fs.IntVar(&cfg.concurrency, "concurrency", envInt("BENCH_CONCURRENCY", 32), "connections, each sending its next request when the last is answered (BENCH_CONCURRENCY)")
+	fs.IntVar(&cfg.seed, "seed", envInt("BENCH_SEED", 10000), "prospects in the database for every row but the big list (BENCH_SEED)")
+	fs.IntVar(&cfg.listRows, "list-rows", envInt("BENCH_LIST_ROWS", 1000000), "prospects in the database for the big list row; 0 skips it (BENCH_LIST_ROWS)")
+	fs.StringVar(&cfg.only, "only", os.Getenv("BENCH_ONLY"), "measure only this server: capture or baseline (BENCH_ONLY)")
+	fs.StringVar(&cfg.captureBin, "capture", os.Getenv("BENCH_CAPTURE_BIN"), "capture binary; built from ./cmd/capture when empty (BENCH_CAPTURE_BIN)")
+	fs.StringVar(&cfg.baselineBin, "baseline", os.Getenv("BENCH_BASELINE_BIN"), "capture-baseline binary; built from ./cmd/capture-baseline when empty (BENCH_BASELINE_BIN)")
+	fs.StringVar(&rows, "rows", os.Getenv("BENCH_ROWS"), "comma-separated rows to run, of "+strings.Join(rowKeys(), ",")+"; all when empty (BENCH_ROWS)")
+	fs.BoolVar(&cfg.keep, "keep", os.Getenv("BENCH_KEEP") != "", "keep the work directory (databases, server logs) (BENCH_KEEP)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch cfg.only {
+	case "", "capture", "baseline":
+	default:
+		return cfg, fmt.Errorf("-only %q: want capture or baseline", cfg.only)
+	}
+	if cfg.duration <= 0 {
+		return cfg, errors.New("-duration must be positive")
+	}
+	if cfg.warmup < 0 {
+		cfg.warmup = min(cfg.duration/10, time.Second)
+	}
+	if cfg.concurrency < 1 {
+		return cfg, errors.New("-concurrency must be at least 1")
+	}
+	if cfg.seed < 1 {
+		return cfg, errors.New("-seed must be at least 1")
+	}
+	if rows != "" {
+		cfg.rows = map[string]bool{}
+		known := map[string]bool{}
+		for _, k := range rowKeys() {
+			known[k] = true
+		}
+		for _, k := range strings.Split(rows, ",") {
+			k = strings.TrimSpace(k)
+			if !known[k] {
+				return cfg, fmt.Errorf("-rows: unknown row %q (known: %s)", k, strings.Join(rowKeys(), ","))
+			}
+			cfg.rows[k] = true
+		}
+	}
+	return cfg, nil
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v := os.Getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+		fmt.Fprintf(os.Stderr, "capture-bench: ignoring %s=%q: not a duration\n", name, v)
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		if n, err := strconv.Atoi(strings.ReplaceAll(v, "_", "")); err == nil {
+			return n
+		}
+		fmt.Fprintf(os.Stderr, "capture-bench: ignoring %s=%q: not an integer\n", name, v)
+	}
+	return def
+}
+
+func run(ctx context.Context, cfg config, stdout io.Writer) error {
+	work, err := os.MkdirTemp("", "capture-bench-")
+	if err != nil {
+		return err
+	}
+	if cfg.keep {
+		logf("work directory: %s (kept)", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+
+	var servers []*serverKind
+	if cfg.only != "baseline" {
+		bin, err := buildOrFind(ctx, cfg.captureBin, "./cmd/capture", filepath.Join(work, "capture"))
+		if err != nil {
+			return fmt.Errorf("capture: %w (to measure the baseline alone, pass -only baseline)", err)
+		}
+		servers = append(servers, captureKind(bin))
+	}
+	if cfg.only != "capture" {
+		bin, err := buildOrFind(ctx, cfg.baselineBin, "./cmd/capture-baseline", filepath.Join(work, "capture-baseline"))
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		servers = append(servers, baselineKind(bin))
+	}
+
+	started := time.Now()
+	rep := report{cfg: cfg, servers: servers}
+	for _, s := range servers {
+		res, err := measure(ctx, cfg, s, work)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		rep.results = append(rep.results, res)
+	}
+	rep.elapsed = time.Since(started)
+	rep.print(stdout)
+	return nil
+}
+
+// measure runs every row against one kind of server: the small database
+// first, then the big one for the list row.
+func measure(ctx context.Context, cfg config, s *serverKind, work string) (map[string]result, error) {
+	out := map[string]result{}
+	phases := []struct {
+		prospects int
+		rows      []row
+	}{
+		{cfg.seed, selected(cfg, smallRows())},
+	}
+	if cfg.listRows > 0 {
+		phases = append(phases, struct {
+			prospects int
+			rows      []row
+		}{cfg.listRows, selected(cfg, []row{bigListRow(cfg.listRows)})})
+	}
+	for i, ph := range phases {
+		if len(ph.rows) == 0 {
+			continue
+		}
+		dir := filepath.Join(work, fmt.Sprintf("%s-%d", s.name, i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		db := filepath.Join(dir, "bench.db")
+		t0 := time.Now()
+		acct, err := s.prepare(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("prepare database: %w", err)
+		}
+		ids, err := seedProspects(ctx, db, acct.id, ph.prospects)
+		if err != nil {
+			return nil, fmt.Errorf("seed %d prospects: %w", ph.prospects, err)
+		}
+		logf("%s: database with %d prospects ready in %s", s.name, ph.prospects, time.Since(t0).Round(time.Millisecond))
+
+		proc, err := startServer(ctx, s, db, dir)
+		if err != nil {
+			return nil, err
+		}
+		env := &rowEnv{base: proc.base, key: acct.key, ids: ids, server: s.name}
+		for _, r := range ph.rows {
+			if ctx.Err() != nil {
+				proc.stop()
+				return nil, ctx.Err()
+			}
+			res := runRow(ctx, cfg, proc, env, r)
+			if res.err != "" {
+				logf("%s: %s: %s", s.name, r.name, res.err)
+			} else {
+				logf("%s: %-44s %8.0f req/s  p50 %-8s p99 %-8s RSS %s", s.name, r.name, res.rps, fmtLatency(res.p50), fmtLatency(res.p99), fmtRSS(res.rssKB))
+			}
+			out[r.key] = res
+		}
+		if err := proc.stop(); err != nil {
+			logf("%s: %v", s.name, err)
+		}
+	}
+	return out, nil
+}
+
+func selected(cfg config, rows []row) []row {
+	if cfg.rows == nil {
+		return rows
+	}
+	var out []row
+	for _, r := range rows {
+		if cfg.rows[r.key] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// machine describes where the numbers were taken.
+func machine() string {
+	return fmt.Sprintf("%s/%s, %d CPUs, GOMAXPROCS %d, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+}

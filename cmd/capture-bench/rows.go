@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// row is one kind of request the table reports on.
+type row struct {
+	key    string // short name for -rows
+	name   string // what the table shows
+	status int    // the status every answer must have
+	// target fills in the n-th request of the row.
+	target func(env *rowEnv, n uint64, t *vegeta.Target)
+	// check looks at the body of one answer before the load starts, to make
+	// sure the row measures what it says; nil accepts any body.
+	check func(body []byte) error
+}
+
+// rowEnv is what the rows of one server share.
+type rowEnv struct {
+	base   string   // http://127.0.0.1:PORT
+	key    string   // the account's secret key
+	ids    []string // ids of seeded prospects
+	server string   // "capture" or "baseline", to keep emails unique across servers
+	seq    atomic.Uint64
+}
+
+func (e *rowEnv) header(extra ...string) http.Header {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+e.key)
+	h.Set("Accept", "application/json")
+	for i := 0; i+1 < len(extra); i += 2 {
+		h.Set(extra[i], extra[i+1])
+	}
+	return h
+}
+
+// createBody is a realistic new prospect with a unique email.
+func (e *rowEnv) createBody(n uint64) []byte {
+	return []byte(`{"email":"load-` + e.server + `-` + strconv.FormatUint(n, 10) + `@example.com",` +
+		`"first_name":"Grace","last_name":"Hopper","company":"Compilers Inc","title":"Rear Admiral",` +
+		`"source":"web_form","tags":["bench","load"],"metadata":{"campaign":"spring"},"marketing_consent":true}`)
+}
+
+// unknownID is a well-formed prospect id that no seeded or created
+// prospect has.
+const unknownID = "prs_00000000000000000000000000"
+
+// badKey has the shape of a key but belongs to no one.
+const badKey = "sk_0000000000000000000000000000000000000000"
+
+func rowKeys() []string {
+	var keys []string
+	for _, r := range smallRows() {
+		keys = append(keys, r.key)
+	}
+	return append(keys, "list-big")
+}
+
+// smallRows are the rows run against the database of BENCH_SEED prospects.
+func smallRows() []row {
+	return []row{
+		{
+			key: "get", name: "GET /v1/prospects/{id}", status: 200,
+			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
+				t.Method, t.URL, t.Header = "GET", e.base+"/v1/prospects/"+e.ids[n%uint64(len(e.ids))], e.header()
+			},
+			check: objectIs("prospect"),
+		},
+		{
+			key: "create", name: "POST /v1/prospects", status: 201,
+			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
+				t.Method, t.URL = "POST", e.base+"/v1/prospects"
+				t.Header = e.header("Content-Type", "application/json")
+				t.Body = e.createBody(n)
+			},
+			check: objectIs("prospect"),
+		},
+		{
+			key: "create-idem", name: "POST /v1/prospects + Idempotency-Key", status: 201,
+			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
+				t.Method, t.URL = "POST", e.base+"/v1/prospects"
+				t.Header = e.header("Content-Type", "application/json",
+					"Idempotency-Key", "load-"+e.server+"-"+strconv.FormatUint(n, 10))
+				t.Body = e.createBody(n)
+			},
+			check: objectIs("prospect"),
+		},
+		{
+			key: "list", name: "GET /v1/prospects?limit=100", status: 200,
+			target: listTarget,
+			check:  fullPage,
+		},
+		{
+			key: "404", name: "GET /v1/prospects/{unknown} → 404", status: 404,
+			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
+				t.Method, t.URL, t.Header = "GET", e.base+"/v1/prospects/"+unknownID, e.header()
+			},
+			check: errorCode("resource_missing"),
+		},
+		{
+			key: "401", name: "GET /v1/prospects/{id}, bad key → 401", status: 401,
+			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
+				t.Method, t.URL = "GET", e.base+"/v1/prospects/"+e.ids[n%uint64(len(e.ids))]
+				t.Header = http.Header{"Authorization": {"Bearer " + badKey}, "Accept": {"application/json"}}
+			},
+			check: errorCode("api_key_invalid"),
+		},
+		{
+			key: "400", name: "POST /v1/prospects, bad JSON → 400", status: 400,
+			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
+				t.Method, t.URL = "POST", e.base+"/v1/prospects"
+				t.Header = e.header("Content-Type", "application/json")
+				t.Body = []byte(`{"email": "broken@example.com", "first_name": `)
+			},
+			check: errorCode("body_invalid_json"),
+		},
+	}
+}
+
+// bigListRow is the list row against the big database.
+func bigListRow(prospects int) row {
+	return row{
+		key: "list-big", name: "GET /v1/prospects?limit=100 @ " + countLabel(prospects), status: 200,
+		target: listTarget,
+		check:  fullPage,
+	}
+}
+
+func listTarget(e *rowEnv, n uint64, t *vegeta.Target) {
+	t.Method, t.URL, t.Header = "GET", e.base+"/v1/prospects?limit=100", e.header()
+}
+
+func countLabel(n int) string {
+	switch {
+	case n >= 1000000 && n%1000000 == 0:
+		return strconv.Itoa(n/1000000) + "M"
+	case n >= 1000 && n%1000 == 0:
+		return strconv.Itoa(n/1000) + "k"
+	}
+	return strconv.Itoa(n)
+}
+
+func objectIs(object string) func([]byte) error {
+	return func(body []byte) error {
+		var v struct {
+			Object string `json:"object"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil || v.Object != object {
+			return fmt.Errorf("want a %s object, got %.200s", object, body)
+		}
+		return nil
+	}
+}
+
+func fullPage(body []byte) error {
+	var v struct {
+		Object  string            `json:"object"`
+		Data    []json.RawMessage `json:"data"`
+		HasMore bool              `json:"has_more"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.Object != "list" || len(v.Data) != 100 || !v.HasMore {
+		return fmt.Errorf("want a list of 100 prospects with more to come, got %.200s", body)
+	}
+	return nil
+}
+
+func errorCode(code string) func([]byte) error {
+	return func(body []byte) error {
+		var v struct {
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil || v.Error.Code != code {
+			return fmt.Errorf("want error code %s, got %.200s", code, body)
+		}
+		return nil
+	}
+}
+
+// result is what one row measured on one server.
+type result struct {
+	requests   uint64
+	rps        float64
+	p50, p99   time.Duration
+	rssKB      int64
+	unexpected string // answers with another status than the row's, if any
+	note       string // a doubt about the row that does not stop it
+	err        string // why the row was not measured
+}
+
+// runRow checks one answer, then drives the row: a warm-up, then the
+// measured attack at full speed on cfg.concurrency connections.
+func runRow(ctx context.Context, cfg config, p *process, env *rowEnv, r row) result {
+	var res result
+	var t vegeta.Target
+	r.target(env, env.seq.Add(1), &t)
+	status, body, err := once(ctx, t)
+	if err != nil {
+		res.err = err.Error()
+		return res
+	}
+	if status != r.status {
+		res.err = fmt.Sprintf("status %d, want %d: %.300s", status, r.status, body)
+		return res
+	}
+	if r.check != nil {
+		if err := r.check(body); err != nil {
+			res.note = err.Error()
+		}
+	}
+
+	if err := p.resetPeakRSS(); err != nil {
+		res.note = strings.TrimPrefix(res.note+"; ", "; ") + "peak RSS not reset between rows: " + err.Error()
+	}
+	targeter := func(tgt *vegeta.Target) error {
+		r.target(env, env.seq.Add(1), tgt)
+		return nil
+	}
+	if cfg.warmup > 0 {
+		attack(ctx, cfg, targeter, cfg.warmup, r.key+"-warmup")
+	}
+	m := attack(ctx, cfg, targeter, cfg.duration, r.key)
+	if rss, err := p.peakRSS(); err == nil {
+		res.rssKB = rss
+	}
+
+	res.requests = m.Requests
+	if wall := (m.Duration + m.Wait).Seconds(); wall > 0 {
+		res.rps = float64(m.Requests) / wall
+	}
+	res.p50, res.p99 = m.Latencies.P50, m.Latencies.P99
+	if ok := uint64(m.StatusCodes[strconv.Itoa(r.status)]); ok != m.Requests {
+		var parts []string
+		codes := make([]string, 0, len(m.StatusCodes))
+		for c := range m.StatusCodes {
+			codes = append(codes, c)
+		}
+		sort.Strings(codes)
+		for _, c := range codes {
+			if c != strconv.Itoa(r.status) {
+				label := c
+				if c == "0" {
+					label = "no answer"
+				}
+				parts = append(parts, fmt.Sprintf("%d× %s", m.StatusCodes[c], label))
+			}
+		}
+		res.unexpected = fmt.Sprintf("%d of %d answers were not %d: %s", m.Requests-ok, m.Requests, r.status, strings.Join(parts, ", "))
+		if len(m.Errors) > 0 {
+			res.unexpected += fmt.Sprintf(" (first errors: %s)", strings.Join(m.Errors[:min(3, len(m.Errors))], "; "))
+		}
+	}
+	return res
+}
+
+// attack sends requests from the targeter for d on cfg.concurrency
+// connections, each sending its next request as soon as the last is
+// answered, and returns the metrics.
+func attack(ctx context.Context, cfg config, tr vegeta.Targeter, d time.Duration, name string) *vegeta.Metrics {
+	c := uint64(cfg.concurrency)
+	atk := vegeta.NewAttacker(
+		vegeta.Workers(c), vegeta.MaxWorkers(c),
+		vegeta.Connections(cfg.concurrency), vegeta.MaxConnections(cfg.concurrency),
+		vegeta.KeepAlive(true), vegeta.HTTP2(false),
+		vegeta.MaxBody(0), // read every body, keep none
+		vegeta.Redirects(vegeta.NoFollow),
+		vegeta.Timeout(30*time.Second),
+	)
+	stop := context.AfterFunc(ctx, func() { atk.Stop() })
+	defer stop()
+	var m vegeta.Metrics
+	for res := range atk.Attack(tr, vegeta.ConstantPacer{}, d, name) { // zero pacer: no rate limit
+		m.Add(res)
+	}
+	m.Close()
+	return &m
+}
+
+// once sends one request outside the load and returns its status and body.
+func once(ctx context.Context, t vegeta.Target) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, t.Method, t.URL, bytes.NewReader(t.Body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header = t.Header.Clone()
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
