@@ -164,78 +164,97 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 
 	started := time.Now()
-	rep := report{cfg: cfg, servers: servers}
-	for _, s := range servers {
-		res, err := measure(ctx, cfg, s, work)
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		rep.results = append(rep.results, res)
+	rep := report{cfg: cfg, servers: servers, loadBefore: loadAverage()}
+	results, err := measure(ctx, cfg, servers, work)
+	if err != nil {
+		return err
 	}
+	rep.results = results
+	rep.loadAfter = loadAverage()
 	rep.elapsed = time.Since(started)
 	rep.print(stdout)
 	return nil
 }
 
-// measure runs every row against one kind of server: the small database
-// first, then the big one for the list row.
-func measure(ctx context.Context, cfg config, s *serverKind, work string) (map[string]result, error) {
-	out := map[string]result{}
-	phases := []struct {
-		prospects int
-		rows      []row
-	}{
-		{cfg.seed, selected(cfg, smallRows())},
+// phase is a set of rows run against databases of one size.
+type phase struct {
+	prospects int
+	rows      []row
+}
+
+// measure runs every row against every server: the rows on the small
+// database first, then the list row on the big one. All servers of a phase
+// run at once and take turns row by row, so that a change in the machine's
+// load during the run affects them alike.
+func measure(ctx context.Context, cfg config, servers []*serverKind, work string) ([]map[string]result, error) {
+	out := make([]map[string]result, len(servers))
+	for i := range out {
+		out[i] = map[string]result{}
 	}
+	phases := []phase{{cfg.seed, selected(cfg, smallRows())}}
 	if cfg.listRows > 0 {
-		phases = append(phases, struct {
-			prospects int
-			rows      []row
-		}{cfg.listRows, selected(cfg, []row{bigListRow(cfg.listRows)})})
+		phases = append(phases, phase{cfg.listRows, selected(cfg, []row{bigListRow(cfg.listRows)})})
 	}
-	for i, ph := range phases {
+	for n, ph := range phases {
 		if len(ph.rows) == 0 {
 			continue
 		}
-		dir := filepath.Join(work, fmt.Sprintf("%s-%d", s.name, i))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := runPhase(ctx, cfg, servers, filepath.Join(work, fmt.Sprintf("phase-%d", n)), ph, out); err != nil {
 			return nil, err
-		}
-		db := filepath.Join(dir, "bench.db")
-		t0 := time.Now()
-		acct, err := s.prepare(ctx, db)
-		if err != nil {
-			return nil, fmt.Errorf("prepare database: %w", err)
-		}
-		ids, err := seedProspects(ctx, db, acct.id, ph.prospects)
-		if err != nil {
-			return nil, fmt.Errorf("seed %d prospects: %w", ph.prospects, err)
-		}
-		logf("%s: database with %d prospects ready in %s", s.name, ph.prospects, time.Since(t0).Round(time.Millisecond))
-
-		proc, err := startServer(ctx, s, db, dir)
-		if err != nil {
-			return nil, err
-		}
-		env := &rowEnv{base: proc.base, key: acct.key, ids: ids, server: s.name}
-		for _, r := range ph.rows {
-			if ctx.Err() != nil {
-				proc.stop()
-				return nil, ctx.Err()
-			}
-			res := runRow(ctx, cfg, proc, env, r)
-			if res.err != "" {
-				logf("%s: %s: %s", s.name, r.name, res.err)
-			} else {
-				logf("%s: %-44s %8.0f req/s  p50 %-8s p99 %-8s RSS %s", s.name, r.name, res.rps, fmtLatency(res.p50), fmtLatency(res.p99), fmtRSS(res.rssKB))
-			}
-			out[r.key] = res
-		}
-		if err := proc.stop(); err != nil {
-			logf("%s: %v", s.name, err)
 		}
 	}
 	return out, nil
+}
+
+func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string, ph phase, out []map[string]result) error {
+	envs := make([]*rowEnv, len(servers))
+	procs := make([]*process, len(servers))
+	defer func() {
+		for i, p := range procs {
+			if p == nil {
+				continue
+			}
+			if err := p.stop(); err != nil {
+				logf("%s: %v", servers[i].name, err)
+			}
+		}
+	}()
+	for i, s := range servers {
+		sdir := filepath.Join(dir, s.name)
+		if err := os.MkdirAll(sdir, 0o755); err != nil {
+			return err
+		}
+		db := filepath.Join(sdir, "bench.db")
+		t0 := time.Now()
+		acct, err := s.prepare(ctx, db)
+		if err != nil {
+			return fmt.Errorf("%s: prepare database: %w", s.name, err)
+		}
+		ids, err := seedProspects(ctx, db, acct.id, ph.prospects)
+		if err != nil {
+			return fmt.Errorf("%s: seed %d prospects: %w", s.name, ph.prospects, err)
+		}
+		logf("%s: database with %d prospects ready in %s", s.name, ph.prospects, time.Since(t0).Round(time.Millisecond))
+		if procs[i], err = startServer(ctx, s, db, sdir); err != nil {
+			return err
+		}
+		envs[i] = &rowEnv{base: procs[i].base, key: acct.key, ids: ids, server: s.name}
+	}
+	for _, r := range ph.rows {
+		for i, s := range servers {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			res := runRow(ctx, cfg, procs[i], envs[i], r)
+			if res.err != "" {
+				logf("%-8s %s: %s", s.name, r.name, res.err)
+			} else {
+				logf("%-8s %-40s %6.0f req/s  p50 %-7s p99 %-7s peak RSS %s", s.name, r.name, res.rps, fmtLatency(res.p50), fmtLatency(res.p99), fmtRSS(res.rssKB))
+			}
+			out[i][r.key] = res
+		}
+	}
+	return nil
 }
 
 func selected(cfg config, rows []row) []row {
@@ -258,4 +277,16 @@ func logf(format string, args ...any) {
 // machine describes where the numbers were taken.
 func machine() string {
 	return fmt.Sprintf("%s/%s, %d CPUs, GOMAXPROCS %d, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+}
+
+// loadAverage is the machine's one-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }

@@ -14,6 +14,9 @@ type report struct {
 	servers []*serverKind
 	results []map[string]result // in the order of servers
 	elapsed time.Duration
+	// loadBefore and loadAfter are the machine's load average around the
+	// run: other work on the machine skews the numbers.
+	loadBefore, loadAfter string
 }
 
 func (rep *report) print(w io.Writer) {
@@ -23,7 +26,8 @@ func (rep *report) print(w io.Writer) {
 	if cfg.listRows > 0 {
 		fmt.Fprintf(w, " (%s for the last row)", countLabel(cfg.listRows))
 	}
-	fmt.Fprintf(w, "\n%s; run took %s\n\n", machine(), rep.elapsed.Round(time.Second))
+	fmt.Fprintf(w, "\n%s; load average %s before, %s after; run took %s\n\n",
+		machine(), rep.loadBefore, rep.loadAfter, rep.elapsed.Round(time.Second))
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := []string{"%ROW%"}
