@@ -80,3 +80,18 @@ func TestSeedIDsSortByTime(t *testing.T) {
 		}
 	}
 }
+
+func TestMedianRunAndPeakMemory(t *testing.T) {
+	runs := []result{
+		{rps: 300, rssKB: 10},
+		{rps: 100, rssKB: 50},
+		{rps: 200, rssKB: 20, p50: time.Millisecond},
+	}
+	m := median(runs)
+	if m.rps != 200 || m.p50 != time.Millisecond || m.rssKB != 50 {
+		t.Errorf("median = %+v, want the 200 req/s run with the highest peak RSS, 50", m)
+	}
+	if m := median(append(runs, result{err: "refused"})); m.err != "refused" {
+		t.Errorf("a failed run was hidden: %+v", m)
+	}
+}

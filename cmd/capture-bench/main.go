@@ -19,6 +19,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -28,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,6 +41,7 @@ type config struct {
 	duration    time.Duration
 	warmup      time.Duration
 	concurrency int
+	count       int
 	seed        int
 	listRows    int
 	only        string
@@ -69,6 +72,7 @@ func parseConfig(args []string) (config, error) {
 	fs.DurationVar(&cfg.duration, "duration", envDuration("BENCH_DURATION", 10*time.Second), "how long each row runs (BENCH_DURATION)")
 	fs.DurationVar(&cfg.warmup, "warmup", envDuration("BENCH_WARMUP", -1), "unmeasured load before each row; default a tenth of -duration, at most 1s (BENCH_WARMUP)")
 	fs.IntVar(&cfg.concurrency, "concurrency", envInt("BENCH_CONCURRENCY", 32), "connections, each sending its next request when the last is answered (BENCH_CONCURRENCY)")
+	fs.IntVar(&cfg.count, "count", envInt("BENCH_COUNT", 1), "runs of each row, taking turns between servers; the table shows the run with the median req/s (BENCH_COUNT)")
 	fs.IntVar(&cfg.seed, "seed", envInt("BENCH_SEED", 10000), "prospects in the database for every row but the big list (BENCH_SEED)")
 	fs.IntVar(&cfg.listRows, "list-rows", envInt("BENCH_LIST_ROWS", 1000000), "prospects in the database for the big list row; 0 skips it (BENCH_LIST_ROWS)")
 	fs.StringVar(&cfg.only, "only", os.Getenv("BENCH_ONLY"), "measure only this server: capture or baseline (BENCH_ONLY)")
@@ -95,6 +99,9 @@ func parseConfig(args []string) (config, error) {
 	}
 	if cfg.concurrency < 1 {
 		return cfg, errors.New("-concurrency must be at least 1")
+	}
+	if cfg.count < 1 {
+		return cfg, errors.New("-count must be at least 1")
 	}
 	if cfg.seed < 1 {
 		return cfg, errors.New("-seed must be at least 1")
@@ -241,20 +248,48 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 		envs[i] = &rowEnv{base: procs[i].base, key: acct.key, ids: ids, server: s.name}
 	}
 	for _, r := range ph.rows {
-		for i, s := range servers {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		runs := make([][]result, len(servers))
+		for range cfg.count {
+			for i, s := range servers {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				res := runRow(ctx, cfg, procs[i], envs[i], r)
+				if res.err != "" {
+					logf("%-8s %s: %s", s.name, r.name, res.err)
+				} else {
+					logf("%-8s %-40s %6.0f req/s  p50 %-7s p99 %-7s peak RSS %s", s.name, r.name, res.rps, fmtLatency(res.p50), fmtLatency(res.p99), fmtRSS(res.rssKB))
+				}
+				runs[i] = append(runs[i], res)
 			}
-			res := runRow(ctx, cfg, procs[i], envs[i], r)
-			if res.err != "" {
-				logf("%-8s %s: %s", s.name, r.name, res.err)
-			} else {
-				logf("%-8s %-40s %6.0f req/s  p50 %-7s p99 %-7s peak RSS %s", s.name, r.name, res.rps, fmtLatency(res.p50), fmtLatency(res.p99), fmtRSS(res.rssKB))
-			}
-			out[i][r.key] = res
+		}
+		for i := range servers {
+			out[i][r.key] = median(runs[i])
 		}
 	}
 	return nil
+}
+
+// median is the run with the median requests per second, or the first
+// failed run if any failed; its peak RSS is the highest of all runs.
+func median(runs []result) result {
+	var peak int64
+	for _, r := range runs {
+		if r.err != "" {
+			return r
+		}
+		peak = max(peak, r.rssKB)
+	}
+	sorted := slices.Clone(runs)
+	slices.SortFunc(sorted, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
+	m := sorted[len(sorted)/2]
+	m.rssKB = peak
+	for _, r := range runs {
+		if r.unexpected != "" && m.unexpected == "" {
+			m.unexpected = r.unexpected
+		}
+	}
+	return m
 }
 
 func selected(cfg config, rows []row) []row {

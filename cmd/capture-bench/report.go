@@ -21,8 +21,11 @@ type report struct {
 
 func (rep *report) print(w io.Writer) {
 	cfg := rep.cfg
-	fmt.Fprintf(w, "\n%d connections, %s a row after %s of warm-up; %d prospects seeded",
-		cfg.concurrency, cfg.duration, cfg.warmup, cfg.seed)
+	fmt.Fprintf(w, "\n%d connections, %s a row after %s of warm-up", cfg.concurrency, cfg.duration, cfg.warmup)
+	if cfg.count > 1 {
+		fmt.Fprintf(w, ", median of %d runs", cfg.count)
+	}
+	fmt.Fprintf(w, "; %d prospects seeded", cfg.seed)
 	if cfg.listRows > 0 {
 		fmt.Fprintf(w, " (%s for the last row)", countLabel(cfg.listRows))
 	}

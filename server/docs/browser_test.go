@@ -209,7 +209,6 @@ func TestBrowserErrorURLLandsOnTheCode(t *testing.T) {
 
 	for _, tc := range []struct{ code, status string }{
 		{"prospect_exists", "409"},
-		{"rate_limit", "429"},
 	} {
 		dom := string(runChromium(t, bin, srv.URL+docs.ErrorURL(tc.code), "--dump-dom"))
 		var marked []row
