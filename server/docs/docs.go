@@ -60,6 +60,12 @@ func Handler() http.Handler {
 	return mux
 }
 
+// Registrar is where Mount registers the routes: an *http.ServeMux, or a
+// server that keeps its own mux for paths outside the API.
+type Registrar interface {
+	Handle(pattern string, handler http.Handler)
+}
+
 // Mount registers the reference routes on mux:
 //
 //	GET /docs             the reference page (also at /docs/)
@@ -71,7 +77,7 @@ func Handler() http.Handler {
 // there falls through to mux's own not-found handling. Mount panics if the
 // embedded OpenAPI document cannot be decoded, which only a broken build can
 // cause.
-func Mount(mux *http.ServeMux) {
+func Mount(mux Registrar) {
 	specJSON, err := gen.GetSpecJSON()
 	if err != nil {
 		panic(fmt.Sprintf("docs: embedded OpenAPI document: %v", err))
