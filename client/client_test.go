@@ -121,10 +121,15 @@ func TestInvalidEmailIsRefusedBeforeSending(t *testing.T) {
 	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, attempt int) {
 		writeProspect(w, 201, "prs_1")
 	})
-	_, err := fastClient(srv.URL).Prospects.Create(context.Background(), client.ProspectCreateParams{Email: "not an email"})
+	c := fastClient(srv.URL)
+	_, err := c.Prospects.Create(context.Background(), client.ProspectCreateParams{Email: "not an email"})
 	e := asError(t, err)
 	if e.Type != gen.ErrorTypeInvalidRequestError || e.Code != gen.ErrorCodeParameterInvalid || e.Param != "email" || e.StatusCode != 0 {
 		t.Fatalf("want invalid_request_error parameter_invalid on email, got %+v", e)
+	}
+	_, err = c.Prospects.Create(context.Background(), client.ProspectCreateParams{})
+	if e := asError(t, err); e.Code != gen.ErrorCodeParameterMissing || e.Param != "email" || client.IsRetryable(err) {
+		t.Fatalf("want parameter_missing on email, got %+v", e)
 	}
 	if srv.count() != 0 {
 		t.Fatal("nothing should have been sent")

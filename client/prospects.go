@@ -18,6 +18,15 @@ type ProspectService struct{ c *Client }
 // [ErrProspectExists] and its id in Error.ExistingID; an account at its plan's
 // limit fails with [ErrPlanLimitReached].
 func (s *ProspectService) Create(ctx context.Context, params ProspectCreateParams, opts ...RequestOption) (*Prospect, error) {
+	if params.Email == "" {
+		return nil, &Error{
+			Type:    gen.ErrorTypeInvalidRequestError,
+			Code:    gen.ErrorCodeParameterMissing,
+			Param:   "email",
+			Message: "email: is required",
+			final:   true,
+		}
+	}
 	var p Prospect
 	err := s.c.do(ctx, http.MethodPost, opts, func(key *string) (*http.Request, error) {
 		return gen.NewCreateProspectRequest(s.c.baseURL, &gen.CreateProspectParams{IdempotencyKey: key}, params)
