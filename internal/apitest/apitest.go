@@ -1,0 +1,190 @@
+// Package apitest runs the real Capture handler stack on a fresh SQLite database
+// for tests, and checks every response it gives against openapi.yaml with
+// kin-openapi's response validation: an undocumented status, a missing required
+// header or a body that does not match its schema fails the test that caused it.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server"
+	"github.com/captureapi/capture/server/sqlite"
+	"github.com/captureapi/capture/server/store"
+)
+
+// Server is a running test server with an account "acme" and two keys.
+type Server struct {
+	URL         string
+	DB          *sqlite.DB
+	DBPath      string
+	Handler     *server.Server
+	AdminKey    string // admin key of account "acme"
+	StandardKey string // standard key of account "acme"
+	HTTP        *httptest.Server
+}
+
+// New starts a server; configure, if given, adjusts its Config before it is built.
+func New(t testing.TB, configure ...func(*server.Config)) *Server {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "capture.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{Store: db, Logger: slog.New(slog.DiscardHandler)}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	h, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{DB: db, DBPath: path, Handler: h}
+	s.HTTP = httptest.NewServer(ValidateResponses(t, h))
+	s.URL = s.HTTP.URL
+	t.Cleanup(func() {
+		s.HTTP.Close()
+		db.Close()
+	})
+	s.AdminKey = s.NewAccountKey(t, "acme", "admin", 1000)
+	s.StandardKey = s.NewAccountKey(t, "acme", "standard", 1000)
+	return s
+}
+
+// NewAccountKey makes a key with the role for the named account, creating the
+// account with the given prospect limit if it does not exist.
+func (s *Server) NewAccountKey(t testing.TB, account, role string, prospectLimit int64) string {
+	t.Helper()
+	ctx := context.Background()
+	a, err := s.DB.AccountByName(ctx, account)
+	if err == store.ErrNotFound {
+		a, err = s.DB.CreateAccount(ctx, account, prospectLimit, 0)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := s.DB.CreateKey(ctx, a.ID, store.Role(role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// Client is the generated client authenticated with key.
+func (s *Server) Client(t testing.TB, key string) *gen.ClientWithResponses {
+	t.Helper()
+	c, err := gen.NewClientWithResponses(s.URL, gen.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+		if key != "" {
+			r.Header.Set("Authorization", "Bearer "+key)
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// ValidateResponses wraps h so that each response is checked against openapi.yaml
+// before the client receives it; violations fail t.
+func ValidateResponses(t testing.TB, h http.Handler) http.Handler {
+	spec, err := gen.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Servers = nil
+	router, err := gorillamux.NewRouter(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		probe := r.Clone(r.Context()) // routing looks at method, path and host only
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		res := rec.Result()
+		body := rec.Body.Bytes()
+		if err := checkResponse(spec, router, probe, res, body); err != nil {
+			t.Errorf("contract violation: %s %s -> %d: %v\nbody: %s", r.Method, r.URL, res.StatusCode, err, body)
+		}
+		for k, v := range res.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(res.StatusCode)
+		w.Write(body)
+	})
+}
+
+func checkResponse(spec *openapi3.T, router routers.Router, r *http.Request, res *http.Response, body []byte) error {
+	if res.Header.Get("Request-Id") == "" {
+		return fmt.Errorf("no Request-Id header")
+	}
+	if res.StatusCode >= 400 {
+		var e gen.Error
+		if err := json.Unmarshal(body, &e); err != nil {
+			return fmt.Errorf("error body is not the error object: %w", err)
+		}
+		if e.Error.RequestId != res.Header.Get("Request-Id") {
+			return fmt.Errorf("error body request_id %q differs from the Request-Id header %q", e.Error.RequestId, res.Header.Get("Request-Id"))
+		}
+	}
+	route, params, err := router.FindRoute(r)
+	if err != nil {
+		if !strings.HasPrefix(r.URL.Path, "/v1") && res.StatusCode < 400 {
+			return nil // a page outside the API (docs, metrics)
+		}
+		return checkSharedResponse(spec, res, body)
+	}
+	input := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route},
+		Status:                 res.StatusCode,
+		Header:                 res.Header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	return openapi3filter.ValidateResponse(context.Background(), input)
+}
+
+// sharedResponses names the components/responses entry for answers that match no
+// operation (unknown routes, wrong methods).
+var sharedResponses = map[int]string{404: "NotFound", 405: "MethodNotAllowed", 500: "InternalServerError"}
+
+func checkSharedResponse(spec *openapi3.T, res *http.Response, body []byte) error {
+	name, ok := sharedResponses[res.StatusCode]
+	if !ok {
+		return fmt.Errorf("status %d for a request that matches no operation is not documented", res.StatusCode)
+	}
+	resp := spec.Components.Responses[name].Value
+	for h, ref := range resp.Headers {
+		if ref.Value.Required && res.Header.Get(h) == "" {
+			return fmt.Errorf("required header %s missing (components/responses/%s)", h, name)
+		}
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		return fmt.Errorf("Content-Type %q, want application/json", ct)
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return err
+	}
+	return resp.Content.Get("application/json").Schema.Value.VisitJSON(v, openapi3.VisitAsResponse())
+}

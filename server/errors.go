@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/store"
+)
+
+// Error is an API error: everything that goes wrong ends as one, and writeError
+// turns it into the JSON error object of openapi.yaml.
+type Error struct {
+	Status     int
+	Type       gen.ErrorType
+	Code       gen.ErrorCode
+	Message    string
+	Param      string
+	ExistingID string
+	// Header holds the headers an error status requires (Allow, Retry-After, WWW-Authenticate).
+	Header http.Header
+	// Cause is logged, never sent.
+	Cause error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// invalid is a 400 invalid_request_error about param (which may be empty).
+func invalid(code gen.ErrorCode, param, format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Type: gen.ErrorTypeInvalidRequestError, Code: code, Param: param,
+		Message: fmt.Sprintf(format, args...)}
+}
+
+// requestError is an invalid_request_error with another status (402, 403, 404, …).
+func requestError(status int, code gen.ErrorCode, format string, args ...any) *Error {
+	return &Error{Status: status, Type: gen.ErrorTypeInvalidRequestError, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func unauthorized(code gen.ErrorCode, msg string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Type: gen.ErrorTypeAuthenticationError, Code: code, Message: msg,
+		Header: http.Header{"Www-Authenticate": {`Bearer realm="Capture", Basic realm="Capture"`}}}
+}
+
+func withRetryAfter(e *Error, seconds int) *Error {
+	if e.Header == nil {
+		e.Header = http.Header{}
+	}
+	e.Header.Set("Retry-After", strconv.Itoa(max(1, seconds)))
+	return e
+}
+
+// asAPIError maps any error to the API error it means; unknown errors are a 500.
+func asAPIError(err error) *Error {
+	var e *Error
+	var exists *store.ExistsError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &Error{Status: http.StatusGatewayTimeout, Type: gen.ErrorTypeApiError, Code: gen.ErrorCodeTimeout,
+			Message: "The request took longer than its deadline and was cancelled. Try again later.", Cause: err}
+	case errors.Is(err, store.ErrUnavailable):
+		return withRetryAfter(&Error{Status: http.StatusServiceUnavailable, Type: gen.ErrorTypeApiError,
+			Code: gen.ErrorCodeStorageUnavailable, Message: "Storage is unreachable. Try again shortly.", Cause: err}, 1)
+	case errors.Is(err, store.ErrPlanLimit):
+		return requestError(http.StatusPaymentRequired, gen.ErrorCodePlanLimitReached,
+			"The account has as many prospects as its plan allows. Delete prospects or raise the plan's limit.")
+	case errors.As(err, &exists):
+		e := requestError(http.StatusConflict, gen.ErrorCodeProspectExists,
+			"A live prospect with this email exists already: %s.", exists.ID)
+		e.Param, e.ExistingID = "email", exists.ID
+		return e
+	default:
+		return &Error{Status: http.StatusInternalServerError, Type: gen.ErrorTypeApiError, Code: gen.ErrorCodeInternalError,
+			Message: "Something went wrong on our side. Try again later; if it persists, contact support with the request id.",
+			Cause:   err}
+	}
+}
+
+// writeError writes err as the JSON error object, with its status and headers.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := asAPIError(err)
+	id := requestID(r.Context())
+	if e.Status >= 500 {
+		slog.ErrorContext(r.Context(), "request failed", "request_id", id, "code", e.Code, "error", err)
+	}
+	body := gen.Error{Error: gen.ErrorDetail{
+		Type: e.Type, Code: e.Code, Message: e.Message, RequestId: id, DocUrl: docURL(r, e.Code),
+	}}
+	if e.Param != "" {
+		body.Error.Param = &e.Param
+	}
+	if e.ExistingID != "" {
+		body.Error.ExistingId = &e.ExistingID
+	}
+	for k, v := range e.Header {
+		w.Header()[k] = v
+	}
+	if rec, ok := w.(*recorder); ok {
+		rec.apiErr = e
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Del("Content-Length")
+	w.WriteHeader(e.Status)
+	json.NewEncoder(w).Encode(body)
+}
+
+// docURL points at the error code's entry in the published reference.
+func docURL(r *http.Request, code gen.ErrorCode) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/docs#error-" + string(code)
+}

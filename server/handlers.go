@@ -1,0 +1,276 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/store"
+)
+
+// handlers implements the generated strict interface: each method maps a request
+// object to a store call and the result to a response object. Errors are returned,
+// not written: the strict handler passes them to writeError.
+type handlers struct {
+	store            store.Store
+	defaultRateLimit int
+}
+
+var _ gen.StrictServerInterface = (*handlers)(nil)
+
+// maxMetadataKey is the longest metadata key; the spec cannot say it (OpenAPI 3.0
+// has no propertyNames), so it is checked here.
+const maxMetadataKey = 40
+
+func (h *handlers) CreateProspect(ctx context.Context, req gen.CreateProspectRequestObject) (gen.CreateProspectResponseObject, error) {
+	key, b := apiKey(ctx), req.Body
+	if b.Hidden != nil && key.Role != store.RoleAdmin {
+		return nil, adminRequired()
+	}
+	if b.Metadata != nil {
+		if err := checkMetadataKeys(*b.Metadata); err != nil {
+			return nil, err
+		}
+	}
+	p := &store.Prospect{
+		AccountID: key.AccountID, Email: string(b.Email),
+		FirstName: b.FirstName, LastName: b.LastName, Company: b.Company, Title: b.Title,
+		Phone: b.Phone, Website: b.Website, Source: b.Source,
+		MarketingConsent: deref(b.MarketingConsent), Hidden: deref(b.Hidden),
+	}
+	if b.Status != nil {
+		p.Status = string(*b.Status)
+	}
+	if b.Tags != nil {
+		p.Tags = *b.Tags
+	}
+	if b.Metadata != nil {
+		p.Metadata = *b.Metadata
+	}
+	if err := h.store.CreateProspect(ctx, p); err != nil {
+		return nil, err
+	}
+	return gen.CreateProspect201JSONResponse{Body: prospectJSON(p),
+		Headers: gen.CreateProspect201ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+func (h *handlers) GetProspect(ctx context.Context, req gen.GetProspectRequestObject) (gen.GetProspectResponseObject, error) {
+	p, err := h.store.Prospect(ctx, apiKey(ctx).AccountID, req.Id)
+	if err != nil {
+		return nil, prospectError(err, req.Id)
+	}
+	if err := canSee(ctx, p); err != nil {
+		return nil, err
+	}
+	return gen.GetProspect200JSONResponse{Body: prospectJSON(p),
+		Headers: gen.GetProspect200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+func (h *handlers) UpdateProspect(ctx context.Context, req gen.UpdateProspectRequestObject) (gen.UpdateProspectResponseObject, error) {
+	key, b := apiKey(ctx), req.Body
+	if b.Hidden != nil && key.Role != store.RoleAdmin {
+		return nil, adminRequired()
+	}
+	patch := store.ProspectPatch{
+		FirstName: patchString(b.FirstName), LastName: patchString(b.LastName), Company: patchString(b.Company),
+		Title: patchString(b.Title), Phone: patchString(b.Phone), Website: patchString(b.Website),
+		Source: patchString(b.Source), MarketingConsent: b.MarketingConsent, Hidden: b.Hidden,
+	}
+	if b.Email != nil {
+		email := string(*b.Email)
+		patch.Email = &email
+	}
+	if b.Status != nil {
+		status := string(*b.Status)
+		patch.Status = &status
+	}
+	if b.Tags.IsSpecified() {
+		tags, _ := b.Tags.Get() // nil when null: clears
+		patch.Tags = &tags
+	}
+	if b.Metadata.IsSpecified() {
+		if b.Metadata.IsNull() {
+			patch.ClearMetadata = true
+		} else {
+			patch.Metadata = b.Metadata.MustGet()
+			if err := checkMetadataKeys(patch.Metadata); err != nil {
+				return nil, err
+			}
+		}
+	}
+	p, err := h.store.UpdateProspect(ctx, key.AccountID, req.Id, patch, func(p *store.Prospect) error { return canSee(ctx, p) })
+	if err != nil {
+		return nil, prospectError(err, req.Id)
+	}
+	return gen.UpdateProspect200JSONResponse{Body: prospectJSON(p),
+		Headers: gen.UpdateProspect200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+func (h *handlers) DeleteProspect(ctx context.Context, req gen.DeleteProspectRequestObject) (gen.DeleteProspectResponseObject, error) {
+	err := h.store.DeleteProspect(ctx, apiKey(ctx).AccountID, req.Id, func(p *store.Prospect) error { return canSee(ctx, p) })
+	if err != nil {
+		return nil, prospectError(err, req.Id)
+	}
+	return gen.DeleteProspect200JSONResponse{
+		Body:    gen.DeletedProspect{Id: req.Id, Object: gen.DeletedProspectObjectProspect, Deleted: true},
+		Headers: gen.DeleteProspect200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+func (h *handlers) ListProspects(ctx context.Context, req gen.ListProspectsRequestObject) (gen.ListProspectsResponseObject, error) {
+	key, q := apiKey(ctx), req.Params
+	if q.StartingAfter != nil && q.EndingBefore != nil {
+		return nil, invalid(gen.ErrorCodeParameterInvalid, "ending_before",
+			"Send starting_after or ending_before, not both.")
+	}
+	lp := store.ListParams{Limit: 10, IncludeHidden: key.Role == store.RoleAdmin,
+		StartingAfter: deref(q.StartingAfter), EndingBefore: deref(q.EndingBefore),
+		Email: deref(q.Email), Tag: deref(q.Tag)}
+	if q.Limit != nil {
+		lp.Limit = *q.Limit
+	}
+	if q.Status != nil {
+		lp.Status = string(*q.Status)
+	}
+	if q.CreatedGte != nil {
+		t := time.Unix(*q.CreatedGte, 0)
+		lp.CreatedGTE = &t
+	}
+	if q.CreatedLte != nil {
+		t := time.Unix(*q.CreatedLte, 0)
+		lp.CreatedLTE = &t
+	}
+	page, err := h.store.ListProspects(ctx, key.AccountID, lp)
+	if err != nil {
+		return nil, err
+	}
+	body := gen.ProspectList{Object: gen.ProspectListObjectList, HasMore: page.HasMore, Url: "/v1/prospects",
+		Data: make([]gen.Prospect, len(page.Prospects))}
+	for i := range page.Prospects {
+		body.Data[i] = prospectJSON(&page.Prospects[i])
+	}
+	return gen.ListProspects200JSONResponse{Body: body,
+		Headers: gen.ListProspects200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+func (h *handlers) GetAccount(ctx context.Context, _ gen.GetAccountRequestObject) (gen.GetAccountResponseObject, error) {
+	key := apiKey(ctx)
+	a, err := h.store.Account(ctx, key.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	rate := a.RateLimit
+	if rate == 0 {
+		rate = h.defaultRateLimit
+	}
+	return gen.GetAccount200JSONResponse{Body: gen.Account{
+		Id: a.ID, Object: gen.AccountObjectAccount, Name: a.Name, ProspectLimit: a.ProspectLimit,
+		ProspectCount: a.ProspectCount, RateLimit: rate, KeyId: key.ID, Role: gen.AccountRole(key.Role),
+	}, Headers: gen.GetAccount200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+func (h *handlers) GetHealth(ctx context.Context, _ gen.GetHealthRequestObject) (gen.GetHealthResponseObject, error) {
+	return gen.GetHealth200JSONResponse{Body: gen.Health{Status: gen.HealthStatusOk},
+		Headers: gen.GetHealth200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+func (h *handlers) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObject) (gen.GetReadinessResponseObject, error) {
+	if err := h.store.Ping(ctx); err != nil {
+		if !errors.Is(err, store.ErrUnavailable) {
+			err = errors.Join(store.ErrUnavailable, err)
+		}
+		return nil, err
+	}
+	return gen.GetReadiness200JSONResponse{Body: gen.Health{Status: gen.HealthStatusOk},
+		Headers: gen.GetReadiness200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+// canSee vetoes access to a hidden prospect for keys without the admin role.
+func canSee(ctx context.Context, p *store.Prospect) error {
+	if p.Hidden && apiKey(ctx).Role != store.RoleAdmin {
+		e := requestError(http.StatusForbidden, gen.ErrorCodeProspectHidden,
+			"Prospect %s is hidden; only admin keys can see it.", p.ID)
+		e.Param = "id"
+		return e
+	}
+	return nil
+}
+
+func adminRequired() *Error {
+	e := requestError(http.StatusForbidden, gen.ErrorCodeAdminKeyRequired, "Only admin keys can set hidden.")
+	e.Param = "hidden"
+	return e
+}
+
+// prospectError says which prospect a store error is about.
+func prospectError(err error, id string) error {
+	var e *Error
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		e = requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such prospect: '%s'.", id)
+	case errors.Is(err, store.ErrDeleted):
+		e = requestError(http.StatusGone, gen.ErrorCodeResourceGone, "Prospect %s has been deleted.", id)
+	default:
+		return err
+	}
+	e.Param = "id"
+	return e
+}
+
+func checkMetadataKeys(m map[string]string) error {
+	for k := range m {
+		if k == "" || len(k) > maxMetadataKey {
+			return invalid(gen.ErrorCodeParameterInvalid, "metadata."+k,
+				"Metadata keys must be 1 to %d characters long.", maxMetadataKey)
+		}
+	}
+	return nil
+}
+
+// prospectJSON is the wire form of a prospect.
+func prospectJSON(p *store.Prospect) gen.Prospect {
+	out := gen.Prospect{
+		Id: p.ID, Object: gen.ProspectObjectProspect, Email: p.Email,
+		FirstName: nullString(p.FirstName), LastName: nullString(p.LastName), Company: nullString(p.Company),
+		Title: nullString(p.Title), Phone: nullString(p.Phone), Website: nullString(p.Website),
+		Source: nullString(p.Source), Status: gen.ProspectStatus(p.Status), Tags: p.Tags, Metadata: p.Metadata,
+		MarketingConsent: p.MarketingConsent, ConsentAt: nullable.NewNullNullable[int64](), Hidden: p.Hidden,
+		Created: p.Created.Unix(), Updated: p.Updated.Unix(),
+	}
+	if p.ConsentAt != nil {
+		out.ConsentAt = nullable.NewNullableWithValue(p.ConsentAt.Unix())
+	}
+	return out
+}
+
+func nullString(s *string) nullable.Nullable[string] {
+	if s == nil {
+		return nullable.NewNullNullable[string]()
+	}
+	return nullable.NewNullableWithValue(*s)
+}
+
+// patchString maps a JSON field that may be absent, null or a value to the store's
+// "leave alone / clear / set".
+func patchString(n nullable.Nullable[string]) **string {
+	if !n.IsSpecified() {
+		return nil
+	}
+	var v *string
+	if !n.IsNull() {
+		s := n.MustGet()
+		v = &s
+	}
+	return &v
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/store"
+)
+
+type (
+	requestIDKey  struct{}
+	keyContextKey struct{}
+)
+
+func newRequestID() string { return "req_" + strings.ToLower(ulid.Make().String()) }
+
+// requestID is the id of the request being served ("" outside a request).
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// apiKey is the authenticated key of the request.
+func apiKey(ctx context.Context) *store.APIKey {
+	k, _ := ctx.Value(keyContextKey{}).(*store.APIKey)
+	return k
+}
+
+// recorder remembers what was answered, for the request log and for panics that
+// happen after the handler started writing.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+	route       string
+	keyID       string
+	apiErr      *Error
+}
+
+func (w *recorder) WriteHeader(status int) {
+	if w.wroteHeader {
+		return
+	}
+	w.status, w.wroteHeader = status, true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// recoverPanic answers 500 with the request id; the stack goes to the log only.
+func (s *Server) recoverPanic(w *recorder, r *http.Request, p any) {
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	s.cfg.Logger.ErrorContext(r.Context(), "panic", "request_id", requestID(r.Context()),
+		"panic", p, "stack", string(debug.Stack()))
+	if w.wroteHeader {
+		return // too late for an error object; the client sees a cut-short body
+	}
+	writeError(w, r, &Error{Status: http.StatusInternalServerError, Type: gen.ErrorTypeApiError,
+		Code: gen.ErrorCodeInternalError, Message: "Something went wrong on our side. Try again later; if it persists, contact support with the request id."})
+}
+
+// negotiate accepts a missing Accept and any media range that admits JSON.
+func negotiate(r *http.Request) error {
+	accept := r.Header.Values("Accept")
+	if len(accept) == 0 {
+		return nil
+	}
+	for _, header := range accept {
+		for part := range strings.SplitSeq(header, ",") {
+			if strings.TrimSpace(part) == "" {
+				continue
+			}
+			mt, params, err := mime.ParseMediaType(part)
+			if err != nil {
+				continue
+			}
+			if q, ok := params["q"]; ok {
+				if v, err := strconv.ParseFloat(q, 64); err != nil || v <= 0 {
+					continue
+				}
+			}
+			if mt == "*/*" || mt == "application/*" || mt == "application/json" {
+				return nil
+			}
+		}
+	}
+	return requestError(http.StatusNotAcceptable, gen.ErrorCodeNotAcceptable,
+		"This API answers in JSON only; send Accept: application/json (or omit Accept).")
+}
+
+// authenticate finds the request's key: Bearer, or Basic with the key as user name.
+func (s *Server) authenticate(r *http.Request) (*store.APIKey, error) {
+	h := r.Header.Get("Authorization")
+	var secret string
+	scheme, value, _ := strings.Cut(h, " ")
+	value = strings.TrimSpace(value)
+	switch {
+	case h == "":
+		return nil, unauthorized(gen.ErrorCodeApiKeyMissing,
+			"No API key provided. Send it as Authorization: Bearer sk_… (or HTTP Basic with the key as user name).")
+	case strings.EqualFold(scheme, "Bearer"):
+		secret = value
+	case strings.EqualFold(scheme, "Basic"):
+		raw, err := base64.StdEncoding.DecodeString(value)
+		if err != nil {
+			return nil, unauthorized(gen.ErrorCodeApiKeyInvalid, "The Basic credentials are not valid base64.")
+		}
+		secret, _, _ = strings.Cut(string(raw), ":")
+	default:
+		return nil, unauthorized(gen.ErrorCodeApiKeyInvalid,
+			"Unsupported Authorization scheme. Send Authorization: Bearer sk_….")
+	}
+	if !strings.HasPrefix(secret, "sk_") {
+		return nil, unauthorized(gen.ErrorCodeApiKeyInvalid, "Invalid API key: keys start with sk_.")
+	}
+	key, err := s.cfg.Store.KeyBySecret(r.Context(), secret)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, unauthorized(gen.ErrorCodeApiKeyInvalid, "Invalid API key provided: "+redact(secret)+".")
+	case err != nil:
+		return nil, err
+	case key.Revoked:
+		return nil, unauthorized(gen.ErrorCodeApiKeyRevoked, "This API key ("+redact(secret)+") has been revoked.")
+	}
+	return key, nil
+}
+
+// redact shows enough of a secret to recognise it, never enough to use it.
+func redact(secret string) string {
+	if len(secret) <= 7 {
+		return "sk_…"
+	}
+	return secret[:3] + "…" + secret[len(secret)-4:]
+}
+
+// readBody reads a request body up to MaxBodyBytes so that validation and the
+// handler share one copy, and rejects a larger one before reading it all.
+func readBody(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	tooLarge := invalid(gen.ErrorCodeBodyTooLarge, "", "The body is larger than %d bytes.", MaxBodyBytes)
+	if r.ContentLength > MaxBodyBytes {
+		return tooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	r.Body.Close()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		slog.DebugContext(r.Context(), "body read failed", "error", err)
+		return invalid(gen.ErrorCodeBodyInvalidJson, "", "The body could not be read.")
+	}
+	if len(data) > MaxBodyBytes {
+		return tooLarge
+	}
+	r.ContentLength = int64(len(data))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	r.Body, _ = r.GetBody()
+	if len(data) == 0 {
+		r.Body = http.NoBody
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+// Package server is the Capture API's HTTP layer: the strict-server implementation of
+// the generated interface in gen/, and the middleware that gives every answer a
+// Request-Id and turns every failure, from any path, into the one JSON error object.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/store"
+)
+
+// MaxBodyBytes is the largest request body accepted.
+const MaxBodyBytes = 1 << 20
+
+// Config is what a Server needs; Store is required, the rest have defaults.
+type Config struct {
+	Store store.Store
+	// RequestTimeout bounds each request; past it the answer is 504 timeout. Default 10 s.
+	RequestTimeout time.Duration
+	// Logger gets one line per request; default slog.Default().
+	Logger *slog.Logger
+	// DefaultRateLimit is each key's requests per second unless its account overrides it. Default 100.
+	DefaultRateLimit int
+}
+
+// Server is the API as an http.Handler.
+type Server struct {
+	cfg      Config
+	spec     *openapi3.T
+	router   routers.Router
+	api      http.Handler   // the generated routes, behind the per-route middleware
+	other    *http.ServeMux // paths outside the spec (docs, metrics)
+	validate *openapi3filter.Options
+}
+
+// New builds the handler from the embedded spec.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: Config.Store is required")
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.DefaultRateLimit <= 0 {
+		cfg.DefaultRateLimit = 100
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	spec, err := gen.GetSpec()
+	if err != nil {
+		return nil, fmt.Errorf("server: load embedded spec: %w", err)
+	}
+	// The servers list documents where the API runs; routing must not depend on
+	// the Host a client used.
+	spec.Servers = nil
+	router, err := gorillamux.NewRouter(spec)
+	if err != nil {
+		return nil, fmt.Errorf("server: build router: %w", err)
+	}
+	s := &Server{
+		cfg:    cfg,
+		spec:   spec,
+		router: router,
+		other:  http.NewServeMux(),
+		validate: &openapi3filter.Options{
+			// authenticate checks keys, with the API's own errors.
+			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+			// The strict handler binds the decoded body: no second parse.
+			KeepValidatedValue:      true,
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{emailFormat},
+		},
+	}
+	strict := gen.NewStrictHandlerWithOptions(&handlers{store: cfg.Store, defaultRateLimit: cfg.DefaultRateLimit}, nil, gen.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, r, invalid(gen.ErrorCodeBodyInvalidJson, "", "The body is not valid JSON: %v.", err))
+		},
+		ResponseErrorHandlerFunc: writeError,
+	})
+	s.api = gen.HandlerWithOptions(strict, gen.StdHTTPServerOptions{
+		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, r, invalid(gen.ErrorCodeParameterInvalid, "", "%v.", err))
+		},
+	})
+	return s, nil
+}
+
+// Handle registers a handler for a path outside the API spec (docs, metrics).
+// Such paths get a Request-Id and panic recovery but no key check.
+func (s *Server) Handle(pattern string, h http.Handler) { s.other.Handle(pattern, h) }
+
+// ServeHTTP answers one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	ctx := context.WithValue(r.Context(), requestIDKey{}, newRequestID())
+	r = r.WithContext(ctx)
+	rec.Header().Set("Request-Id", requestID(ctx))
+	defer func() {
+		if p := recover(); p != nil {
+			s.recoverPanic(rec, r, p)
+		}
+		s.logRequest(r, rec, time.Since(start))
+	}()
+
+	route, pathParams, err := s.router.FindRoute(r)
+	if err != nil {
+		if h, pattern := s.other.Handler(r); pattern != "" {
+			rec.route = pattern
+			h.ServeHTTP(rec, r)
+			return
+		}
+		writeError(rec, r, s.routeError(r, err))
+		return
+	}
+	rec.route = route.Path
+	s.serveAPI(rec, r, route, pathParams)
+}
+
+// serveAPI runs the per-request checks in the order a client would expect them
+// reported, then the generated handler.
+func (s *Server) serveAPI(w *recorder, r *http.Request, route *routers.Route, pathParams map[string]string) {
+	if err := negotiate(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
+	if route.Operation.Security == nil || len(*route.Operation.Security) > 0 {
+		key, err := s.authenticate(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		w.keyID = key.ID
+		r = r.WithContext(context.WithValue(r.Context(), keyContextKey{}, key))
+	}
+	if err := readBody(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	err := openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
+		Request: r, PathParams: pathParams, Route: route, Options: s.validate,
+	})
+	if err != nil {
+		writeError(w, r, validationError(err))
+		return
+	}
+	s.api.ServeHTTP(w, r)
+}
+
+// routeError is the 404 or 405 for a request that matches no operation.
+func (s *Server) routeError(r *http.Request, err error) *Error {
+	if !errors.Is(err, routers.ErrMethodNotAllowed) {
+		return requestError(http.StatusNotFound, gen.ErrorCodeRouteNotFound,
+			"Unrecognized request URL (%s %s). See the API reference at /docs.", r.Method, r.URL.Path)
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, _, err := s.router.FindRoute(probe); err == nil {
+			allow = append(allow, m)
+		}
+	}
+	e := requestError(http.StatusMethodNotAllowed, gen.ErrorCodeMethodNotAllowed,
+		"%s is not allowed on %s; use one of: %s.", r.Method, r.URL.Path, strings.Join(allow, ", "))
+	e.Header = http.Header{"Allow": {strings.Join(allow, ", ")}}
+	return e
+}
+
+func (s *Server) logRequest(r *http.Request, rec *recorder, latency time.Duration) {
+	attrs := []slog.Attr{
+		slog.String("request_id", requestID(r.Context())),
+		slog.String("method", r.Method),
+		slog.String("route", rec.route),
+		slog.Int("status", rec.status),
+		slog.Duration("latency", latency),
+		slog.Int64("bytes", rec.bytes),
+	}
+	if rec.keyID != "" {
+		attrs = append(attrs, slog.String("key_id", rec.keyID))
+	}
+	if rec.apiErr != nil {
+		attrs = append(attrs, slog.String("error_type", string(rec.apiErr.Type)), slog.String("error_code", string(rec.apiErr.Code)))
+	}
+	s.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}

@@ -1,0 +1,413 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/server"
+	"github.com/captureapi/capture/server/sqlite"
+	"github.com/captureapi/capture/server/store"
+)
+
+// wantError checks an error answer: status, type, code, param and the request id.
+func wantError(t *testing.T, res *http.Response, body []byte, status int, typ gen.ErrorType, code gen.ErrorCode, param string) gen.ErrorDetail {
+	t.Helper()
+	if res.StatusCode != status {
+		t.Fatalf("status = %d, want %d; body %s", res.StatusCode, status, body)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	var e gen.Error
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("body is not the error object: %v: %s", err, body)
+	}
+	d := e.Error
+	if d.Type != typ || d.Code != code {
+		t.Errorf("type/code = %s/%s, want %s/%s (message %q)", d.Type, d.Code, typ, code, d.Message)
+	}
+	gotParam := ""
+	if d.Param != nil {
+		gotParam = *d.Param
+	}
+	if gotParam != param {
+		t.Errorf("param = %q, want %q (message %q)", gotParam, param, d.Message)
+	}
+	if d.Message == "" {
+		t.Error("empty message")
+	}
+	if !strings.HasPrefix(d.RequestId, "req_") || d.RequestId != res.Header.Get("Request-Id") {
+		t.Errorf("request_id %q, Request-Id header %q", d.RequestId, res.Header.Get("Request-Id"))
+	}
+	if !strings.HasSuffix(d.DocUrl, "#error-"+string(code)) {
+		t.Errorf("doc_url %q does not point at %s", d.DocUrl, code)
+	}
+	return d
+}
+
+// do sends a raw request, for the malformed requests a generated client cannot make.
+func do(t *testing.T, method, url, key, contentType, body string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, b
+}
+
+func create(t *testing.T, c *gen.ClientWithResponses, body gen.ProspectCreate) *gen.Prospect {
+	t.Helper()
+	res, err := c.CreateProspectWithResponse(context.Background(), nil, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.JSON201 == nil {
+		t.Fatalf("create: status %d: %s", res.StatusCode(), res.Body)
+	}
+	return res.JSON201
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestProspectLifecycle(t *testing.T) {
+	s := apitest.New(t)
+	c := s.Client(t, s.StandardKey)
+	ctx := context.Background()
+
+	p := create(t, c, gen.ProspectCreate{Email: "Ada@Example.com", FirstName: ptr("Ada"),
+		Tags: &gen.Tags{"vip"}, Metadata: &gen.Metadata{"plan": "pro"}, MarketingConsent: ptr(true)})
+	if p.Email != "ada@example.com" || p.Status != gen.ProspectStatusNew || !strings.HasPrefix(p.Id, "prs_") {
+		t.Errorf("created %+v", p)
+	}
+	if !p.ConsentAt.IsSpecified() || p.ConsentAt.IsNull() {
+		t.Error("consent_at not set with marketing_consent")
+	}
+
+	got, err := c.GetProspectWithResponse(ctx, p.Id)
+	if err != nil || got.JSON200 == nil || got.JSON200.Id != p.Id {
+		t.Fatalf("get: %v %s", err, got.Body)
+	}
+
+	// PATCH: null clears, absent leaves alone, metadata merges.
+	res, err := c.UpdateProspectWithBodyWithResponse(ctx, p.Id, nil, "application/json",
+		strings.NewReader(`{"first_name": null, "company": "Analytical Engines", "metadata": {"plan": "", "seats": "3"}, "status": "qualified"}`))
+	if err != nil || res.JSON200 == nil {
+		t.Fatalf("update: %v %s", err, res.Body)
+	}
+	u := res.JSON200
+	if !u.FirstName.IsNull() || u.Company.MustGet() != "Analytical Engines" || u.Status != gen.ProspectStatusQualified {
+		t.Errorf("after update: %+v", u)
+	}
+	if len(u.Metadata) != 1 || u.Metadata["seats"] != "3" || len(u.Tags) != 1 {
+		t.Errorf("metadata/tags after update: %v %v", u.Metadata, u.Tags)
+	}
+
+	del, err := c.DeleteProspectWithResponse(ctx, p.Id)
+	if err != nil || del.JSON200 == nil || !bool(del.JSON200.Deleted) {
+		t.Fatalf("delete: %v %s", err, del.Body)
+	}
+	// A deleted email is free again.
+	create(t, c, gen.ProspectCreate{Email: "ada@example.com"})
+}
+
+func TestBadRequest(t *testing.T) {
+	s := apitest.New(t)
+	url := s.URL + "/v1/prospects"
+	k := s.StandardKey
+	cases := []struct {
+		name, contentType, body string
+		code                    gen.ErrorCode
+		param                   string
+	}{
+		{"malformed JSON", "application/json", `{"email": "a@example.com"`, gen.ErrorCodeBodyInvalidJson, ""},
+		{"not an object", "application/json", `["a@example.com"]`, gen.ErrorCodeBodyInvalidJson, ""},
+		{"missing email", "application/json", `{"first_name": "Ada"}`, gen.ErrorCodeParameterMissing, "email"},
+		{"empty body", "application/json", ``, gen.ErrorCodeParameterMissing, ""},
+		{"invalid email", "application/json", `{"email": "not-an-email"}`, gen.ErrorCodeParameterInvalid, "email"},
+		{"bad status", "application/json", `{"email": "a@example.com", "status": "hot"}`, gen.ErrorCodeParameterInvalid, "status"},
+		{"bad tag", "application/json", `{"email": "a@example.com", "tags": ["ok", 3]}`, gen.ErrorCodeParameterInvalid, "tags[1]"},
+		{"bad metadata value", "application/json", `{"email": "a@example.com", "metadata": {"plan": 1}}`, gen.ErrorCodeParameterInvalid, "metadata.plan"},
+		{"long metadata key", "application/json", `{"email": "a@example.com", "metadata": {"` + strings.Repeat("k", 41) + `": "v"}}`, gen.ErrorCodeParameterInvalid, "metadata." + strings.Repeat("k", 41)},
+		{"unknown field", "application/json", `{"email": "a@example.com", "nickname": "Ada"}`, gen.ErrorCodeParameterUnknown, "nickname"},
+		{"wrong content type", "text/plain", `{"email": "a@example.com"}`, gen.ErrorCodeContentTypeInvalid, ""},
+		{"too large", "application/json", `{"email": "a@example.com", "source": "` + strings.Repeat("x", server.MaxBodyBytes) + `"}`, gen.ErrorCodeBodyTooLarge, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, body := do(t, "POST", url, k, tc.contentType, tc.body)
+			wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, tc.code, tc.param)
+		})
+	}
+	t.Run("query parameter", func(t *testing.T) {
+		res, body := do(t, "GET", url+"?limit=101", k, "", "")
+		wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "limit")
+		res, body = do(t, "GET", url+"?created_gte=yesterday", k, "", "")
+		wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "created_gte")
+		res, body = do(t, "GET", url+"?starting_after=prs_a&ending_before=prs_b", k, "", "")
+		wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "ending_before")
+	})
+	t.Run("nothing stored", func(t *testing.T) {
+		res, err := s.Client(t, k).ListProspectsWithResponse(context.Background(), nil)
+		if err != nil || res.JSON200 == nil || len(res.JSON200.Data) != 0 {
+			t.Fatalf("bad requests stored something: %v %s", err, res.Body)
+		}
+	})
+}
+
+func TestUnauthorized(t *testing.T) {
+	s := apitest.New(t)
+	url := s.URL + "/v1/account"
+	check := func(res *http.Response, body []byte, code gen.ErrorCode) {
+		t.Helper()
+		wantError(t, res, body, 401, gen.ErrorTypeAuthenticationError, code, "")
+		if res.Header.Get("WWW-Authenticate") == "" {
+			t.Error("401 without WWW-Authenticate")
+		}
+		if strings.Contains(string(body), s.StandardKey) {
+			t.Error("error body repeats the secret")
+		}
+	}
+	res, body := do(t, "GET", url, "", "", "")
+	check(res, body, gen.ErrorCodeApiKeyMissing)
+	res, body = do(t, "GET", url, "sk_"+strings.Repeat("x", 40), "", "")
+	check(res, body, gen.ErrorCodeApiKeyInvalid)
+
+	// Basic auth with the key as user name works, as with curl -u sk_…:
+	req, _ := http.NewRequest("GET", url, nil)
+	req.SetBasicAuth(s.StandardKey, "")
+	r, err := http.DefaultClient.Do(req)
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("basic auth: %v %v", err, r.Status)
+	}
+	r.Body.Close()
+
+	acct, _ := s.DB.AccountByName(context.Background(), "acme")
+	k, secret, err := s.DB.CreateKey(context.Background(), acct.ID, store.RoleStandard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB.RevokeKey(context.Background(), k.ID); err != nil {
+		t.Fatal(err)
+	}
+	res, body = do(t, "GET", url, secret, "", "")
+	check(res, body, gen.ErrorCodeApiKeyRevoked)
+}
+
+func TestPlanLimit(t *testing.T) {
+	s := apitest.New(t)
+	c := s.Client(t, s.NewAccountKey(t, "tiny", "standard", 2))
+	create(t, c, gen.ProspectCreate{Email: "a@example.com"})
+	second := create(t, c, gen.ProspectCreate{Email: "b@example.com"})
+	res, err := c.CreateProspectWithResponse(context.Background(), nil, gen.ProspectCreate{Email: "c@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, res.HTTPResponse, res.Body, 402, gen.ErrorTypeInvalidRequestError, gen.ErrorCodePlanLimitReached, "")
+	// Deleting frees a place in the plan.
+	if _, err := c.DeleteProspectWithResponse(context.Background(), second.Id); err != nil {
+		t.Fatal(err)
+	}
+	create(t, c, gen.ProspectCreate{Email: "c@example.com"})
+}
+
+func TestHidden(t *testing.T) {
+	s := apitest.New(t)
+	ctx := context.Background()
+	admin, standard := s.Client(t, s.AdminKey), s.Client(t, s.StandardKey)
+	hidden := create(t, admin, gen.ProspectCreate{Email: "secret@example.com", Hidden: ptr(true)})
+	visible := create(t, standard, gen.ProspectCreate{Email: "open@example.com"})
+
+	res, _ := standard.GetProspectWithResponse(ctx, hidden.Id)
+	wantError(t, res.HTTPResponse, res.Body, 403, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeProspectHidden, "id")
+	upd, _ := standard.UpdateProspectWithResponse(ctx, hidden.Id, nil, gen.ProspectUpdate{Status: ptr(gen.ProspectStatusContacted)})
+	wantError(t, upd.HTTPResponse, upd.Body, 403, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeProspectHidden, "id")
+	del, _ := standard.DeleteProspectWithResponse(ctx, hidden.Id)
+	wantError(t, del.HTTPResponse, del.Body, 403, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeProspectHidden, "id")
+
+	cr, _ := standard.CreateProspectWithResponse(ctx, nil, gen.ProspectCreate{Email: "x@example.com", Hidden: ptr(true)})
+	wantError(t, cr.HTTPResponse, cr.Body, 403, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeAdminKeyRequired, "hidden")
+	upd, _ = standard.UpdateProspectWithResponse(ctx, visible.Id, nil, gen.ProspectUpdate{Hidden: ptr(true)})
+	wantError(t, upd.HTTPResponse, upd.Body, 403, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeAdminKeyRequired, "hidden")
+
+	list := func(c *gen.ClientWithResponses) []string {
+		res, err := c.ListProspectsWithResponse(ctx, nil)
+		if err != nil || res.JSON200 == nil {
+			t.Fatalf("list: %v", err)
+		}
+		var ids []string
+		for _, p := range res.JSON200.Data {
+			ids = append(ids, p.Id)
+		}
+		return ids
+	}
+	if ids := list(standard); len(ids) != 1 || ids[0] != visible.Id {
+		t.Errorf("standard key lists %v, want only %s", ids, visible.Id)
+	}
+	if ids := list(admin); len(ids) != 2 {
+		t.Errorf("admin key lists %v, want both", ids)
+	}
+	if g, _ := admin.GetProspectWithResponse(ctx, hidden.Id); g.JSON200 == nil || !g.JSON200.Hidden {
+		t.Errorf("admin get hidden: %s", g.Body)
+	}
+}
+
+func TestNotFoundAndGone(t *testing.T) {
+	s := apitest.New(t)
+	ctx := context.Background()
+	c := s.Client(t, s.StandardKey)
+
+	res, _ := c.GetProspectWithResponse(ctx, "prs_doesnotexist")
+	wantError(t, res.HTTPResponse, res.Body, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceMissing, "id")
+
+	// Another account's prospect is unknown, not forbidden.
+	other := create(t, s.Client(t, s.NewAccountKey(t, "globex", "admin", 10)), gen.ProspectCreate{Email: "hank@globex.com"})
+	res, _ = c.GetProspectWithResponse(ctx, other.Id)
+	wantError(t, res.HTTPResponse, res.Body, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceMissing, "id")
+	del, _ := c.DeleteProspectWithResponse(ctx, other.Id)
+	wantError(t, del.HTTPResponse, del.Body, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceMissing, "id")
+
+	p := create(t, c, gen.ProspectCreate{Email: "gone@example.com"})
+	if d, _ := c.DeleteProspectWithResponse(ctx, p.Id); d.StatusCode() != 200 {
+		t.Fatalf("delete: %s", d.Body)
+	}
+	res, _ = c.GetProspectWithResponse(ctx, p.Id)
+	wantError(t, res.HTTPResponse, res.Body, 410, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceGone, "id")
+	upd, _ := c.UpdateProspectWithResponse(ctx, p.Id, nil, gen.ProspectUpdate{Status: ptr(gen.ProspectStatusContacted)})
+	wantError(t, upd.HTTPResponse, upd.Body, 410, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceGone, "id")
+	del, _ = c.DeleteProspectWithResponse(ctx, p.Id)
+	wantError(t, del.HTTPResponse, del.Body, 410, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceGone, "id")
+
+	r, body := do(t, "GET", s.URL+"/v2/prospects", s.StandardKey, "", "")
+	wantError(t, r, body, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeRouteNotFound, "")
+	r, body = do(t, "GET", s.URL+"/v1/leads", "", "", "")
+	wantError(t, r, body, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeRouteNotFound, "")
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	s := apitest.New(t)
+	for path, allow := range map[string]string{
+		"/v1/prospects":         "GET, POST",
+		"/v1/prospects/prs_abc": "GET, PATCH, DELETE",
+		"/v1/account":           "GET",
+	} {
+		res, body := do(t, "PUT", s.URL+path, s.StandardKey, "application/json", `{}`)
+		wantError(t, res, body, 405, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeMethodNotAllowed, "")
+		if got := res.Header.Get("Allow"); got != allow {
+			t.Errorf("PUT %s: Allow = %q, want %q", path, got, allow)
+		}
+	}
+}
+
+func TestNotAcceptable(t *testing.T) {
+	s := apitest.New(t)
+	url := s.URL + "/v1/account"
+	for _, accept := range []string{"text/html", "application/xml, text/*;q=0.9", "application/json;q=0"} {
+		res, body := do(t, "GET", url, s.StandardKey, "", "", "Accept", accept)
+		wantError(t, res, body, 406, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeNotAcceptable, "")
+	}
+	for _, accept := range []string{"application/json", "*/*", "application/*", "text/html, application/json;q=0.5", "application/json; charset=utf-8"} {
+		if res, body := do(t, "GET", url, s.StandardKey, "", "", "Accept", accept); res.StatusCode != 200 {
+			t.Errorf("Accept %q: %d %s", accept, res.StatusCode, body)
+		}
+	}
+}
+
+func TestConflictCarriesExistingID(t *testing.T) {
+	s := apitest.New(t)
+	c := s.Client(t, s.StandardKey)
+	first := create(t, c, gen.ProspectCreate{Email: "dup@example.com"})
+	res, _ := c.CreateProspectWithResponse(context.Background(), nil, gen.ProspectCreate{Email: "DUP@example.com"})
+	d := wantError(t, res.HTTPResponse, res.Body, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeProspectExists, "email")
+	if d.ExistingId == nil || *d.ExistingId != first.Id {
+		t.Errorf("existing_id = %v, want %s", d.ExistingId, first.Id)
+	}
+	// Changing another prospect's email to a taken one is the same conflict.
+	second := create(t, c, gen.ProspectCreate{Email: "other@example.com"})
+	upd, _ := c.UpdateProspectWithBodyWithResponse(context.Background(), second.Id, nil, "application/json",
+		strings.NewReader(`{"email": "dup@example.com"}`))
+	d = wantError(t, upd.HTTPResponse, upd.Body, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeProspectExists, "email")
+	if d.ExistingId == nil || *d.ExistingId != first.Id {
+		t.Errorf("existing_id = %v, want %s", d.ExistingId, first.Id)
+	}
+}
+
+// faultyStore is the real SQLite store with one method made to fail as a bug or a
+// stuck query would.
+type faultyStore struct {
+	*sqlite.DB
+	panicOnGet bool
+	hangOnList bool
+}
+
+func (f *faultyStore) Prospect(ctx context.Context, accountID, id string) (*store.Prospect, error) {
+	if f.panicOnGet {
+		panic("index out of range")
+	}
+	return f.DB.Prospect(ctx, accountID, id)
+}
+
+func (f *faultyStore) ListProspects(ctx context.Context, accountID string, p store.ListParams) (*store.Page, error) {
+	if f.hangOnList {
+		<-ctx.Done() // a query that only the deadline ends
+		return nil, ctx.Err()
+	}
+	return f.DB.ListProspects(ctx, accountID, p)
+}
+
+func TestPanicIsInternalError(t *testing.T) {
+	s := apitest.New(t, func(c *server.Config) {
+		c.Store = &faultyStore{DB: c.Store.(*sqlite.DB), panicOnGet: true}
+	})
+	res, body := do(t, "GET", s.URL+"/v1/prospects/prs_any", s.StandardKey, "", "")
+	wantError(t, res, body, 500, gen.ErrorTypeApiError, gen.ErrorCodeInternalError, "")
+	if strings.Contains(string(body), "index out of range") || strings.Contains(string(body), "goroutine") {
+		t.Errorf("500 leaks the panic: %s", body)
+	}
+}
+
+func TestDeadlineIsGatewayTimeout(t *testing.T) {
+	s := apitest.New(t, func(c *server.Config) {
+		c.Store = &faultyStore{DB: c.Store.(*sqlite.DB), hangOnList: true}
+		c.RequestTimeout = 100 * time.Millisecond
+	})
+	start := time.Now()
+	res, body := do(t, "GET", s.URL+"/v1/prospects", s.StandardKey, "", "")
+	wantError(t, res, body, 504, gen.ErrorTypeApiError, gen.ErrorCodeTimeout, "")
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("504 after %v: the deadline did not cancel the work", elapsed)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	s := apitest.New(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if res, body := do(t, "GET", s.URL+path, "", "", ""); res.StatusCode != 200 || !strings.Contains(string(body), `"ok"`) {
+			t.Errorf("%s: %d %s", path, res.StatusCode, body)
+		}
+	}
+}

@@ -1,0 +1,11 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+)
+
+// QueryRowForTest lets the black-box tests read the file as it is on disk.
+func (db *DB) QueryRowForTest(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.read.QueryRowContext(ctx, query, args...)
+}

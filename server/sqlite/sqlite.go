@@ -1,0 +1,551 @@
+// Package sqlite is the embedded Store: a single SQLite file in WAL mode through the
+// pure-Go modernc.org/sqlite driver, its schema kept by goose migrations embedded in
+// the binary.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/captureapi/capture/server/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is the SQLite Store. Writes go through a pool of one connection, so SQLite's
+// single writer never waits on its own busy lock; reads use their own pool and run
+// in parallel with it, as WAL allows.
+type DB struct {
+	write *sql.DB
+	read  *sql.DB
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database file at path. It does not migrate:
+// call Migrate, as `capture serve` and `capture migrate` do.
+func Open(path string) (*DB, error) {
+	dsn := func(txlock string) string {
+		q := url.Values{}
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", txlock)
+		return "file:" + path + "?" + q.Encode()
+	}
+	write, err := sql.Open("sqlite", dsn("immediate"))
+	if err != nil {
+		return nil, err
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	read, err := sql.Open("sqlite", dsn("deferred"))
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxLifetime(0)
+	db := &DB{write: write, read: read}
+	// The first connection switches the file to WAL; do it on the writer up front.
+	if err := write.PingContext(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Migrate brings the schema up to date with the embedded migrations.
+func (db *DB) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, sub)
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// Ping tells whether the database file can be read.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// newID returns prefix + a ULID in lower case: unique, and sorted by creation time.
+func newID(prefix string) string { return prefix + strings.ToLower(ulid.Make().String()) }
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// newSecret returns sk_ and 40 random base62 characters (about 238 bits).
+func newSecret() string {
+	b := make([]byte, 40)
+	limit := big.NewInt(int64(len(base62)))
+	for i := range b {
+		n, err := rand.Int(rand.Reader, limit)
+		if err != nil {
+			panic(err) // crypto/rand does not fail on supported platforms
+		}
+		b[i] = base62[n.Int64()]
+	}
+	return "sk_" + string(b)
+}
+
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// CreateAccount makes an account.
+func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int64, rateLimit int) (*store.Account, error) {
+	a := &store.Account{ID: newID("acct_"), Name: name, ProspectLimit: prospectLimit, RateLimit: rateLimit, Created: now()}
+	_, err := db.write.ExecContext(ctx,
+		`INSERT INTO accounts (id, name, prospect_limit, rate_limit, created) VALUES (?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.ProspectLimit, a.RateLimit, a.Created.Unix())
+	if err != nil {
+		if isUnique(err) {
+			return nil, fmt.Errorf("account %q exists already", name)
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+const accountCols = `id, name, prospect_limit, rate_limit, live_prospects, created`
+
+func scanAccount(row *sql.Row) (*store.Account, error) {
+	var a store.Account
+	var created int64
+	if err := row.Scan(&a.ID, &a.Name, &a.ProspectLimit, &a.RateLimit, &a.ProspectCount, &created); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, store.ErrNotFound
+		}
+		return nil, err
+	}
+	a.Created = time.Unix(created, 0)
+	return &a, nil
+}
+
+// AccountByName finds an account by name.
+func (db *DB) AccountByName(ctx context.Context, name string) (*store.Account, error) {
+	return scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE name = ?`, name))
+}
+
+// Account finds an account by id.
+func (db *DB) Account(ctx context.Context, id string) (*store.Account, error) {
+	return scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+}
+
+// CountAccounts counts accounts.
+func (db *DB) CountAccounts(ctx context.Context) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n)
+	return n, err
+}
+
+// CreateKey makes a key and returns its secret once.
+func (db *DB) CreateKey(ctx context.Context, accountID string, role store.Role) (*store.APIKey, string, error) {
+	if !role.Valid() {
+		return nil, "", fmt.Errorf("role must be admin or standard, not %q", role)
+	}
+	k := &store.APIKey{ID: newID("key_"), AccountID: accountID, Role: role, Created: now()}
+	secret := newSecret()
+	_, err := db.write.ExecContext(ctx,
+		`INSERT INTO api_keys (id, account_id, hash, role, created) VALUES (?, ?, ?, ?, ?)`,
+		k.ID, k.AccountID, hashSecret(secret), string(k.Role), k.Created.Unix())
+	if err != nil {
+		return nil, "", err
+	}
+	return k, secret, nil
+}
+
+// KeyBySecret finds a key by its secret's hash.
+func (db *DB) KeyBySecret(ctx context.Context, secret string) (*store.APIKey, error) {
+	want := hashSecret(secret)
+	var k store.APIKey
+	var hash []byte
+	var role string
+	var created int64
+	var revoked sql.NullInt64
+	err := db.read.QueryRowContext(ctx,
+		`SELECT id, account_id, hash, role, created, revoked_at FROM api_keys WHERE hash = ?`, want).
+		Scan(&k.ID, &k.AccountID, &hash, &role, &created, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The index lookup already matched; compare again in constant time so that no
+	// code path decides on a secret with an early-exit comparison.
+	if subtle.ConstantTimeCompare(hash, want) != 1 {
+		return nil, store.ErrNotFound
+	}
+	k.Role, k.Created, k.Revoked = store.Role(role), time.Unix(created, 0), revoked.Valid
+	return &k, nil
+}
+
+// RevokeKey revokes a key.
+func (db *DB) RevokeKey(ctx context.Context, id string) error {
+	res, err := db.write.ExecContext(ctx,
+		`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, now().Unix(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+const prospectCols = `id, account_id, email, first_name, last_name, company, title, phone, website, source,
+	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated, deleted_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanProspect reads one row; it returns store.ErrDeleted for a tombstone.
+func scanProspect(row scanner) (*store.Prospect, error) {
+	var p store.Prospect
+	var email, firstName, lastName, company, title, phone, website, source sql.NullString
+	var tags, metadata string
+	var consentAt, deletedAt sql.NullInt64
+	var created, updated int64
+	err := row.Scan(&p.ID, &p.AccountID, &email, &firstName, &lastName, &company, &title, &phone, &website, &source,
+		&p.Status, &tags, &metadata, &p.MarketingConsent, &consentAt, &p.Hidden, &created, &updated, &deletedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if deletedAt.Valid {
+		return nil, store.ErrDeleted
+	}
+	p.Email = email.String
+	p.FirstName, p.LastName, p.Company, p.Title = strPtr(firstName), strPtr(lastName), strPtr(company), strPtr(title)
+	p.Phone, p.Website, p.Source = strPtr(phone), strPtr(website), strPtr(source)
+	if err := json.Unmarshal([]byte(tags), &p.Tags); err != nil {
+		return nil, fmt.Errorf("prospect %s tags: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(metadata), &p.Metadata); err != nil {
+		return nil, fmt.Errorf("prospect %s metadata: %w", p.ID, err)
+	}
+	if consentAt.Valid {
+		t := time.Unix(consentAt.Int64, 0)
+		p.ConsentAt = &t
+	}
+	p.Created, p.Updated = time.Unix(created, 0), time.Unix(updated, 0)
+	return &p, nil
+}
+
+// CreateProspect inserts a prospect after checking for a live duplicate and the plan limit.
+func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) error {
+	normalise(p)
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkEmailFree(ctx, tx, p.AccountID, p.Email, ""); err != nil {
+			return err
+		}
+		var count, limit int64
+		if err := tx.QueryRowContext(ctx, `SELECT live_prospects, prospect_limit FROM accounts WHERE id = ?`, p.AccountID).
+			Scan(&count, &limit); err != nil {
+			return err
+		}
+		if count >= limit {
+			return store.ErrPlanLimit
+		}
+		p.ID = newID("prs_")
+		p.Created = now()
+		p.Updated = p.Created
+		if p.Status == "" {
+			p.Status = "new"
+		}
+		if p.MarketingConsent {
+			p.ConsentAt = &p.Created
+		}
+		tags, metadata := mustJSON(p.Tags), mustJSON(p.Metadata)
+		_, err := tx.ExecContext(ctx, `INSERT INTO prospects (`+prospectCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+			p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source,
+			p.Status, tags, metadata, p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden, p.Created.Unix(), p.Updated.Unix())
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1 WHERE id = ?`, p.AccountID)
+		return err
+	})
+}
+
+// checkEmailFree returns an ExistsError when a live prospect other than self has the email.
+func checkEmailFree(ctx context.Context, tx *sql.Tx, accountID, email, self string) error {
+	var id string
+	err := tx.QueryRowContext(ctx,
+		`SELECT id FROM prospects WHERE account_id = ? AND email = ? AND deleted_at IS NULL AND id != ?`,
+		accountID, email, self).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	default:
+		return &store.ExistsError{ID: id}
+	}
+}
+
+// Prospect returns one prospect of the account.
+func (db *DB) Prospect(ctx context.Context, accountID, id string) (*store.Prospect, error) {
+	return scanProspect(db.read.QueryRowContext(ctx,
+		`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
+}
+
+// UpdateProspect applies a patch in one transaction.
+func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch store.ProspectPatch, check func(*store.Prospect) error) (*store.Prospect, error) {
+	var out *store.Prospect
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		p, err := scanProspect(tx.QueryRowContext(ctx,
+			`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(p); err != nil {
+				return err
+			}
+		}
+		applyPatch(p, patch)
+		if patch.Email != nil {
+			if err := checkEmailFree(ctx, tx, accountID, p.Email, p.ID); err != nil {
+				return err
+			}
+		}
+		p.Updated = now()
+		_, err = tx.ExecContext(ctx, `UPDATE prospects SET email = ?, first_name = ?, last_name = ?, company = ?,
+			title = ?, phone = ?, website = ?, source = ?, status = ?, tags = ?, metadata = ?, marketing_consent = ?,
+			consent_at = ?, hidden = ?, updated = ? WHERE id = ?`,
+			p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status,
+			mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden, p.Updated.Unix(), p.ID)
+		out = p
+		return err
+	})
+	return out, err
+}
+
+func applyPatch(p *store.Prospect, patch store.ProspectPatch) {
+	if patch.Email != nil {
+		p.Email = *patch.Email
+	}
+	for dst, src := range map[**string]**string{
+		&p.FirstName: patch.FirstName, &p.LastName: patch.LastName, &p.Company: patch.Company, &p.Title: patch.Title,
+		&p.Phone: patch.Phone, &p.Website: patch.Website, &p.Source: patch.Source,
+	} {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	if patch.Status != nil {
+		p.Status = *patch.Status
+	}
+	if patch.Tags != nil {
+		p.Tags = *patch.Tags
+	}
+	if patch.ClearMetadata {
+		p.Metadata = map[string]string{}
+	}
+	for k, v := range patch.Metadata {
+		if v == "" {
+			delete(p.Metadata, k)
+		} else {
+			p.Metadata[k] = v
+		}
+	}
+	if patch.MarketingConsent != nil && *patch.MarketingConsent != p.MarketingConsent {
+		p.MarketingConsent = *patch.MarketingConsent
+		p.ConsentAt = nil
+		if p.MarketingConsent {
+			t := now()
+			p.ConsentAt = &t
+		}
+	}
+	if patch.Hidden != nil {
+		p.Hidden = *patch.Hidden
+	}
+	normalise(p)
+}
+
+// normalise gives a prospect its canonical stored form.
+func normalise(p *store.Prospect) {
+	p.Email = strings.ToLower(strings.TrimSpace(p.Email))
+	if p.Tags == nil {
+		p.Tags = []string{}
+	}
+	if p.Metadata == nil {
+		p.Metadata = map[string]string{}
+	}
+}
+
+// DeleteProspect erases the prospect's data and leaves a tombstone with its id.
+func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		p, err := scanProspect(tx.QueryRowContext(ctx,
+			`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(p); err != nil {
+				return err
+			}
+		}
+		t := now().Unix()
+		if _, err := tx.ExecContext(ctx, `UPDATE prospects SET email = NULL, first_name = NULL, last_name = NULL,
+			company = NULL, title = NULL, phone = NULL, website = NULL, source = NULL, tags = '[]', metadata = '{}',
+			marketing_consent = 0, consent_at = NULL, updated = ?, deleted_at = ? WHERE id = ?`, t, t, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = ?`, accountID)
+		return err
+	})
+}
+
+// ListProspects returns a keyset page: ids are time-ordered, so "older than the
+// cursor" is id < cursor, and the cost of a page does not depend on its depth.
+func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.ListParams) (*store.Page, error) {
+	var q strings.Builder
+	args := []any{accountID}
+	q.WriteString(`SELECT ` + prospectCols + ` FROM prospects WHERE account_id = ? AND deleted_at IS NULL`)
+	if !lp.IncludeHidden {
+		q.WriteString(` AND hidden = 0`)
+	}
+	if lp.Email != "" {
+		q.WriteString(` AND email = ?`)
+		args = append(args, strings.ToLower(lp.Email))
+	}
+	if lp.Status != "" {
+		q.WriteString(` AND status = ?`)
+		args = append(args, lp.Status)
+	}
+	if lp.Tag != "" {
+		q.WriteString(` AND EXISTS (SELECT 1 FROM json_each(prospects.tags) WHERE json_each.value = ?)`)
+		args = append(args, lp.Tag)
+	}
+	if lp.CreatedGTE != nil {
+		q.WriteString(` AND created >= ?`)
+		args = append(args, lp.CreatedGTE.Unix())
+	}
+	if lp.CreatedLTE != nil {
+		q.WriteString(` AND created <= ?`)
+		args = append(args, lp.CreatedLTE.Unix())
+	}
+	backwards := lp.EndingBefore != ""
+	switch {
+	case backwards:
+		q.WriteString(` AND id > ? ORDER BY id ASC`)
+		args = append(args, lp.EndingBefore)
+	case lp.StartingAfter != "":
+		q.WriteString(` AND id < ? ORDER BY id DESC`)
+		args = append(args, lp.StartingAfter)
+	default:
+		q.WriteString(` ORDER BY id DESC`)
+	}
+	q.WriteString(` LIMIT ?`)
+	args = append(args, lp.Limit+1)
+
+	rows, err := db.read.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	page := &store.Page{Prospects: make([]store.Prospect, 0, lp.Limit)}
+	for rows.Next() {
+		p, err := scanProspect(rows)
+		if err != nil {
+			return nil, err
+		}
+		page.Prospects = append(page.Prospects, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(page.Prospects) > lp.Limit {
+		page.HasMore = true
+		page.Prospects = page.Prospects[:lp.Limit]
+	}
+	if backwards { // walked oldest-first from the cursor; answer newest first
+		for i, j := 0, len(page.Prospects)-1; i < j; i, j = i+1, j-1 {
+			page.Prospects[i], page.Prospects[j] = page.Prospects[j], page.Prospects[i]
+		}
+	}
+	return page, nil
+}
+
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE), committing when it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func now() time.Time { return time.Now().Truncate(time.Second) }
+
+func strPtr(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
+func unixPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.Unix()
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // []string and map[string]string always marshal
+	}
+	return string(b)
+}

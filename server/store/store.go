@@ -1,0 +1,159 @@
+// Package store defines what the Capture server keeps: accounts, their API keys and
+// their prospects, and the Store interface a database implements to keep them.
+// Handlers speak only to this interface, so SQLite (package sqlite) and a later
+// PostgreSQL implementation are interchangeable.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Role is what an API key may do. Admin keys see and set hidden prospects.
+type Role string
+
+// The roles a key can have.
+const (
+	RoleAdmin    Role = "admin"
+	RoleStandard Role = "standard"
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleStandard }
+
+// Account is a tenant: every key and prospect belongs to exactly one.
+type Account struct {
+	ID            string
+	Name          string
+	ProspectLimit int64 // live prospects the plan allows
+	RateLimit     int   // requests per second per key; 0 means the server default
+	ProspectCount int64 // live prospects now
+	Created       time.Time
+}
+
+// APIKey is a secret key's stored form: the secret itself is never kept, only its hash.
+type APIKey struct {
+	ID        string
+	AccountID string
+	Role      Role
+	Created   time.Time
+	Revoked   bool
+}
+
+// Prospect is a person who may buy. Optional text fields are nil when unset.
+type Prospect struct {
+	ID               string
+	AccountID        string
+	Email            string
+	FirstName        *string
+	LastName         *string
+	Company          *string
+	Title            *string
+	Phone            *string
+	Website          *string
+	Source           *string
+	Status           string
+	Tags             []string
+	Metadata         map[string]string
+	MarketingConsent bool
+	ConsentAt        *time.Time
+	Hidden           bool
+	Created          time.Time
+	Updated          time.Time
+}
+
+// ProspectPatch is a partial update: a nil field is left alone. For the optional
+// text fields, a non-nil pointer to nil clears the field.
+type ProspectPatch struct {
+	Email            *string
+	FirstName        **string
+	LastName         **string
+	Company          **string
+	Title            **string
+	Phone            **string
+	Website          **string
+	Source           **string
+	Status           *string
+	Tags             *[]string // pointer to nil clears
+	Metadata         map[string]string
+	ClearMetadata    bool // remove every key before merging Metadata
+	MarketingConsent *bool
+	Hidden           *bool
+}
+
+// ListParams selects one page of an account's live prospects, newest first.
+type ListParams struct {
+	Limit         int
+	StartingAfter string // older than this id
+	EndingBefore  string // newer than this id
+	Email         string
+	Status        string
+	Tag           string
+	CreatedGTE    *time.Time
+	CreatedLTE    *time.Time
+	IncludeHidden bool
+}
+
+// Page is one page of prospects and whether more lie beyond it in the walk's direction.
+type Page struct {
+	Prospects []Prospect
+	HasMore   bool
+}
+
+// Errors a Store returns; handlers map them to the API's error object.
+var (
+	// ErrNotFound: no such record in this account (another account's ids are unknown too).
+	ErrNotFound = errors.New("store: not found")
+	// ErrDeleted: the prospect existed and was deleted; only its tombstone is left.
+	ErrDeleted = errors.New("store: deleted")
+	// ErrPlanLimit: the account has as many live prospects as its plan allows.
+	ErrPlanLimit = errors.New("store: plan limit reached")
+	// ErrUnavailable wraps failures to reach the database at all.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// ExistsError reports that a live prospect of the account already has the email.
+type ExistsError struct{ ID string }
+
+func (e *ExistsError) Error() string { return "store: a live prospect has this email: " + e.ID }
+
+// Store keeps accounts, keys and prospects. Every method scopes its work to one
+// account; no method returns another account's data.
+type Store interface {
+	// CreateAccount makes an account; rateLimit 0 means the server default.
+	CreateAccount(ctx context.Context, name string, prospectLimit int64, rateLimit int) (*Account, error)
+	// AccountByName finds an account by its unique name.
+	AccountByName(ctx context.Context, name string) (*Account, error)
+	// Account returns an account with its live prospect count.
+	Account(ctx context.Context, id string) (*Account, error)
+	// CountAccounts tells whether the database is still empty.
+	CountAccounts(ctx context.Context) (int, error)
+
+	// CreateKey makes a key for the account and returns it with its secret,
+	// which is shown once and never stored.
+	CreateKey(ctx context.Context, accountID string, role Role) (*APIKey, string, error)
+	// KeyBySecret finds the key whose secret this is; revoked keys are returned
+	// with Revoked set so that callers can say so.
+	KeyBySecret(ctx context.Context, secret string) (*APIKey, error)
+	// RevokeKey revokes a key by id.
+	RevokeKey(ctx context.Context, id string) error
+
+	// CreateProspect inserts p (its ID, Created and Updated are set), enforcing the
+	// plan limit and the uniqueness of the email among live prospects.
+	CreateProspect(ctx context.Context, p *Prospect) error
+	// Prospect returns a live prospect, ErrDeleted for a tombstone or ErrNotFound.
+	Prospect(ctx context.Context, accountID, id string) (*Prospect, error)
+	// UpdateProspect applies the patch and returns the new state; check runs on the
+	// current state inside the same transaction and can veto the update.
+	UpdateProspect(ctx context.Context, accountID, id string, patch ProspectPatch, check func(*Prospect) error) (*Prospect, error)
+	// DeleteProspect erases a prospect's data, keeping a tombstone; check can veto it.
+	DeleteProspect(ctx context.Context, accountID, id string, check func(*Prospect) error) error
+	// ListProspects returns one page of live prospects.
+	ListProspects(ctx context.Context, accountID string, params ListParams) (*Page, error)
+
+	// Ping tells whether the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+
+	"github.com/captureapi/capture/gen"
+)
+
+// emailFormat replaces kin-openapi's loose email pattern: an address is valid when
+// net/mail parses it as a bare address, which is what a mail server would accept.
+var emailFormat = openapi3.WithStringFormatValidator("email", openapi3.NewCallbackValidator(func(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s {
+		return errors.New("must be a valid email address")
+	}
+	return nil
+}))
+
+// validationError maps a kin-openapi request validation error to the API error,
+// naming the offending parameter or body field.
+func validationError(err error) *Error {
+	var reqErr *openapi3filter.RequestError
+	if !errors.As(err, &reqErr) {
+		return asAPIError(err)
+	}
+	var schemaErr *openapi3.SchemaError
+	var parseErr *openapi3filter.ParseError
+	switch {
+	case reqErr.Parameter != nil:
+		name := reqErr.Parameter.Name
+		if errors.Is(reqErr.Err, openapi3filter.ErrInvalidRequired) {
+			return invalid(gen.ErrorCodeParameterMissing, name, "Missing required parameter: %s.", name)
+		}
+		if errors.As(reqErr.Err, &parseErr) {
+			return invalid(gen.ErrorCodeParameterInvalid, name, "Invalid %s: must be %s.", name, article(reqErr.Parameter.Schema.Value))
+		}
+		if errors.As(reqErr.Err, &schemaErr) {
+			return invalid(gen.ErrorCodeParameterInvalid, name, "Invalid %s: %s.", name, describe(schemaErr))
+		}
+		return invalid(gen.ErrorCodeParameterInvalid, name, "Invalid %s.", name)
+	case errors.Is(reqErr.Err, openapi3filter.ErrInvalidRequired):
+		return invalid(gen.ErrorCodeParameterMissing, "", "The request needs a JSON body.")
+	case reqErr.Err == nil && strings.HasPrefix(reqErr.Reason, "header Content-Type has unexpected value"):
+		return invalid(gen.ErrorCodeContentTypeInvalid, "", "Send the body as JSON with Content-Type: application/json.")
+	case errors.As(reqErr.Err, &schemaErr):
+		return schemaError(schemaErr)
+	case errors.As(reqErr.Err, &parseErr):
+		msg := parseErr.Reason
+		if parseErr.Cause != nil {
+			msg = parseErr.Cause.Error()
+		}
+		return invalid(gen.ErrorCodeBodyInvalidJson, "", "The body is not valid JSON: %s.", msg)
+	default:
+		return invalid(gen.ErrorCodeBodyInvalidJson, "", "The body could not be read: %s.", reqErr.Error())
+	}
+}
+
+// schemaError turns a body schema violation into an error naming the field.
+func schemaError(e *openapi3.SchemaError) *Error {
+	path := e.JSONPointer()
+	switch e.SchemaField {
+	case "properties": // additionalProperties: false
+		if obj, ok := e.Value.(map[string]any); ok {
+			for _, k := range slices.Sorted(maps.Keys(obj)) {
+				if _, known := e.Schema.Properties[k]; !known {
+					p := param(append(path, k))
+					return invalid(gen.ErrorCodeParameterUnknown, p, "Received unknown parameter: %s.", p)
+				}
+			}
+		}
+	case "required":
+		p := param(path)
+		return invalid(gen.ErrorCodeParameterMissing, p, "Missing required parameter: %s.", p)
+	}
+	if len(path) == 0 {
+		return invalid(gen.ErrorCodeBodyInvalidJson, "", "The body must be a JSON object.")
+	}
+	p := param(path)
+	return invalid(gen.ErrorCodeParameterInvalid, p, "Invalid %s: %s.", p, describe(e))
+}
+
+// param writes a JSON pointer as the API's dotted path: metadata.plan, tags[3].
+func param(path []string) string {
+	var b strings.Builder
+	for i, k := range path {
+		if _, err := strconv.Atoi(k); err == nil && i > 0 {
+			b.WriteString("[" + k + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(k)
+	}
+	return b.String()
+}
+
+// describe says, in words for people, what the schema wanted.
+func describe(e *openapi3.SchemaError) string {
+	s := e.Schema
+	switch e.SchemaField {
+	case "maxLength":
+		return fmt.Sprintf("must be at most %d characters", *s.MaxLength)
+	case "minLength":
+		if s.MinLength == 1 {
+			return "must not be empty"
+		}
+		return fmt.Sprintf("must be at least %d characters", s.MinLength)
+	case "maximum":
+		return fmt.Sprintf("must be at most %v", *s.Max)
+	case "minimum":
+		return fmt.Sprintf("must be at least %v", *s.Min)
+	case "maxItems":
+		return fmt.Sprintf("must have at most %d items", *s.MaxItems)
+	case "maxProperties":
+		return fmt.Sprintf("must have at most %d keys", *s.MaxProps)
+	case "enum":
+		vals := make([]string, len(s.Enum))
+		for i, v := range s.Enum {
+			vals[i] = fmt.Sprint(v)
+		}
+		return "must be one of " + strings.Join(vals, ", ")
+	case "format":
+		if s.Format == "email" {
+			return "must be a valid email address"
+		}
+		return "must be a valid " + s.Format
+	case "type", "nullable":
+		return "must be " + article(s)
+	}
+	return e.Reason
+}
+
+// article names a schema's type for a message: "a string", "an integer or null".
+func article(s *openapi3.Schema) string {
+	t := "a value"
+	switch {
+	case s.Type.Is("string"):
+		t = "a string"
+	case s.Type.Is("integer"):
+		t = "an integer"
+	case s.Type.Is("number"):
+		t = "a number"
+	case s.Type.Is("boolean"):
+		t = "a boolean"
+	case s.Type.Is("array"):
+		t = "an array"
+	case s.Type.Is("object"):
+		t = "an object"
+	}
+	if s.Nullable {
+		t += " or null"
+	}
+	return t
+}
