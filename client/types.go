@@ -2,6 +2,7 @@ package client
 
 import (
 	"github.com/oapi-codegen/nullable"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/captureapi/capture/gen"
 )
@@ -27,6 +28,8 @@ type (
 	DeletedProspect = gen.DeletedProspect
 	// Account is the account an API key belongs to, with its plan limit and usage.
 	Account = gen.Account
+	// Email is an email address; the client checks its syntax before sending.
+	Email = openapi_types.Email
 	// Metadata holds up to 50 string keys with string values, for your own use.
 	Metadata = gen.Metadata
 	// ErrorType is the broad kind of an [Error], such as invalid_request_error.
