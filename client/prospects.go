@@ -73,7 +73,9 @@ func (s *ProspectService) Update(ctx context.Context, id string, params Prospect
 }
 
 // Delete removes a prospect and erases its personal data; afterwards its id
-// answers [ErrGone].
+// answers [ErrGone]. When a retry finds the prospect already gone, an earlier
+// attempt whose answer was lost did the deletion, so Delete reports success
+// rather than a misleading ErrGone.
 func (s *ProspectService) Delete(ctx context.Context, id string, opts ...RequestOption) (*DeletedProspect, error) {
 	if err := requireID(id); err != nil {
 		return nil, err
@@ -82,6 +84,9 @@ func (s *ProspectService) Delete(ctx context.Context, id string, opts ...Request
 	err := s.c.do(ctx, http.MethodDelete, opts, func(*string) (*http.Request, error) {
 		return gen.NewDeleteProspectRequest(s.c.baseURL, id)
 	}, &d)
+	if e, ok := err.(*Error); ok && e.Code == gen.ErrorCodeResourceGone && e.Attempts > 1 {
+		return &DeletedProspect{Id: id, Object: gen.DeletedProspectObjectProspect, Deleted: true}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -377,5 +380,45 @@ func TestRealServerRecoversAfterTransientFailure(t *testing.T) {
 	}
 	if a.Name != "acme" || resp.Attempts != 2 || resp.StatusCode != 200 {
 		t.Fatalf("want the account on the second attempt, got %+v after %d", a, resp.Attempts)
+	}
+}
+
+// loseFirstAnswer lets the first request reach the server and do its work,
+// then throws the answer away and reports a reset connection, as when a
+// network drops between the server and the client.
+type loseFirstAnswer struct {
+	n    atomic.Int32
+	keys []string
+}
+
+func (l *loseFirstAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	l.keys = append(l.keys, r.Header.Get("Idempotency-Key"))
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || l.n.Add(1) > 1 {
+		return resp, err
+	}
+	resp.Body.Close()
+	return nil, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+}
+
+func TestRealServerRetriedDeleteReportsSuccess(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	ctx := context.Background()
+	p, err := realClient(s, s.StandardKey).Prospects.Create(ctx, client.ProspectCreateParams{Email: "ada@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lose := &loseFirstAnswer{}
+	d, err := realClient(s, s.StandardKey, client.WithHTTPClient(&http.Client{Transport: lose})).Prospects.Delete(ctx, p.Id)
+	if err != nil {
+		t.Fatalf("the first attempt deleted the prospect; the retry's 410 must not turn that into a failure: %v", err)
+	}
+	if d.Id != p.Id || !bool(d.Deleted) || lose.n.Load() != 2 {
+		t.Fatalf("got %+v after %d attempts", d, lose.n.Load())
+	}
+	// Without a lost answer, deleting twice is still an error the caller sees.
+	if _, err := realClient(s, s.StandardKey).Prospects.Delete(ctx, p.Id); !errors.Is(err, client.ErrGone) {
+		t.Fatalf("a second delete call: want ErrGone, got %v", err)
 	}
 }
