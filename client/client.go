@@ -169,7 +169,8 @@ type requestOptions struct {
 // WithIdempotencyKey sends key as the Idempotency-Key of a create or update
 // instead of a generated one, so that a retry by your own code — after a crash,
 // from a queue — is recognised by the server as the same request. The client
-// never replaces it. Keys are 1 to 255 printable ASCII characters.
+// never replaces it. Keys are 1 to 255 printable ASCII characters. Get,
+// Delete and List need no key and ignore it.
 func WithIdempotencyKey(key string) RequestOption {
 	return func(o *requestOptions) { o.idempotencyKey = key }
 }

@@ -60,7 +60,9 @@
 // jitter"), or what the server asked for in Retry-After; both are capped
 // ([WithBackoff]). It never waits past the context: when the context ends, or
 // would end before the next attempt, the call returns the last error at once.
-// [IsRetryable] tells whether an error is of the retryable kind.
+// [IsRetryable] tells whether an error is of the retryable kind. A retried
+// delete that finds the prospect already gone reports the deletion its lost
+// first attempt made.
 //
 // # Idempotency
 //

@@ -17,7 +17,7 @@ import (
 type Error struct {
 	// Type is the broad kind: api_error, authentication_error,
 	// invalid_request_error, rate_limit_error, or api_connection_error when the
-	// network failed and no answer arrived.
+	// network failed (no answer arrived, or it was cut short).
 	Type ErrorType
 	// Code is the stable machine string, such as resource_missing; empty for
 	// network failures and for answers that were not Capture's JSON error object.
