@@ -573,7 +573,12 @@ type ListProspectsParams struct {
 type CreateProspectParams struct {
 	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
 	// safe: the first request with a key runs, and repeats within 24 hours get its
-	// status and body again with `Idempotent-Replayed: true`.
+	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+	// the account. A repeat while the first is still running answers `409
+	// idempotency_key_in_use` (retry it); the same key with another method, path or
+	// body answers `409 idempotency_key_reused`. Requests rejected before they run
+	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
+	// their retries run afresh.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -581,7 +586,12 @@ type CreateProspectParams struct {
 type UpdateProspectParams struct {
 	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
 	// safe: the first request with a key runs, and repeats within 24 hours get its
-	// status and body again with `Idempotent-Replayed: true`.
+	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+	// the account. A repeat while the first is still running answers `409
+	// idempotency_key_in_use` (retry it); the same key with another method, path or
+	// body answers `409 idempotency_key_reused`. Requests rejected before they run
+	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
+	// their retries run afresh.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1992,6 +2002,7 @@ func (r ListProspectsResponse) ContentType() string {
 // CreateProspectResponse201Headers the declared response headers of an HTTP 201 response for CreateProspect
 type CreateProspectResponse201Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2013,6 +2024,7 @@ type CreateProspectResponse401Headers struct {
 // CreateProspectResponse402Headers the declared response headers of an HTTP 402 response for CreateProspect
 type CreateProspectResponse402Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2021,6 +2033,7 @@ type CreateProspectResponse402Headers struct {
 // CreateProspectResponse403Headers the declared response headers of an HTTP 403 response for CreateProspect
 type CreateProspectResponse403Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2034,6 +2047,7 @@ type CreateProspectResponse406Headers struct {
 // CreateProspectResponse409Headers the declared response headers of an HTTP 409 response for CreateProspect
 type CreateProspectResponse409Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2234,6 +2248,7 @@ type DeleteProspectResponse401Headers struct {
 // DeleteProspectResponse403Headers the declared response headers of an HTTP 403 response for DeleteProspect
 type DeleteProspectResponse403Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2242,6 +2257,7 @@ type DeleteProspectResponse403Headers struct {
 // DeleteProspectResponse404Headers the declared response headers of an HTTP 404 response for DeleteProspect
 type DeleteProspectResponse404Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2255,6 +2271,7 @@ type DeleteProspectResponse406Headers struct {
 // DeleteProspectResponse410Headers the declared response headers of an HTTP 410 response for DeleteProspect
 type DeleteProspectResponse410Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2454,6 +2471,7 @@ type GetProspectResponse401Headers struct {
 // GetProspectResponse403Headers the declared response headers of an HTTP 403 response for GetProspect
 type GetProspectResponse403Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2462,6 +2480,7 @@ type GetProspectResponse403Headers struct {
 // GetProspectResponse404Headers the declared response headers of an HTTP 404 response for GetProspect
 type GetProspectResponse404Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2475,6 +2494,7 @@ type GetProspectResponse406Headers struct {
 // GetProspectResponse410Headers the declared response headers of an HTTP 410 response for GetProspect
 type GetProspectResponse410Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2654,6 +2674,7 @@ func (r GetProspectResponse) ContentType() string {
 // UpdateProspectResponse200Headers the declared response headers of an HTTP 200 response for UpdateProspect
 type UpdateProspectResponse200Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2675,6 +2696,7 @@ type UpdateProspectResponse401Headers struct {
 // UpdateProspectResponse403Headers the declared response headers of an HTTP 403 response for UpdateProspect
 type UpdateProspectResponse403Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2683,6 +2705,7 @@ type UpdateProspectResponse403Headers struct {
 // UpdateProspectResponse404Headers the declared response headers of an HTTP 404 response for UpdateProspect
 type UpdateProspectResponse404Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2696,6 +2719,7 @@ type UpdateProspectResponse406Headers struct {
 // UpdateProspectResponse409Headers the declared response headers of an HTTP 409 response for UpdateProspect
 type UpdateProspectResponse409Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -2705,6 +2729,7 @@ type UpdateProspectResponse409Headers struct {
 // UpdateProspectResponse410Headers the declared response headers of an HTTP 410 response for UpdateProspect
 type UpdateProspectResponse410Headers struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -3779,6 +3804,13 @@ func ParseCreateProspectResponse(rsp *http.Response) (*CreateProspectResponse, e
 			}
 			headers.IdempotentReplayed = &value
 		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -3851,6 +3883,13 @@ func ParseCreateProspectResponse(rsp *http.Response) (*CreateProspectResponse, e
 			}
 			headers.IdempotentReplayed = &value
 		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -3881,6 +3920,13 @@ func ParseCreateProspectResponse(rsp *http.Response) (*CreateProspectResponse, e
 				return nil, err
 			}
 			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
 		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
@@ -3922,6 +3968,13 @@ func ParseCreateProspectResponse(rsp *http.Response) (*CreateProspectResponse, e
 				return nil, err
 			}
 			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
 		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
@@ -4210,6 +4263,13 @@ func ParseDeleteProspectResponse(rsp *http.Response) (*DeleteProspectResponse, e
 			}
 			headers.IdempotentReplayed = &value
 		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4240,6 +4300,13 @@ func ParseDeleteProspectResponse(rsp *http.Response) (*DeleteProspectResponse, e
 				return nil, err
 			}
 			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
 		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
@@ -4281,6 +4348,13 @@ func ParseDeleteProspectResponse(rsp *http.Response) (*DeleteProspectResponse, e
 				return nil, err
 			}
 			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
 		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
@@ -4562,6 +4636,13 @@ func ParseGetProspectResponse(rsp *http.Response) (*GetProspectResponse, error) 
 			}
 			headers.IdempotentReplayed = &value
 		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4592,6 +4673,13 @@ func ParseGetProspectResponse(rsp *http.Response) (*GetProspectResponse, error) 
 				return nil, err
 			}
 			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
 		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
@@ -4633,6 +4721,13 @@ func ParseGetProspectResponse(rsp *http.Response) (*GetProspectResponse, error) 
 				return nil, err
 			}
 			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
 		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
@@ -4856,6 +4951,13 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 			}
 			headers.IdempotentReplayed = &value
 		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4928,6 +5030,13 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 			}
 			headers.IdempotentReplayed = &value
 		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -4958,6 +5067,13 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 				return nil, err
 			}
 			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
 		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
@@ -5000,6 +5116,13 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 			}
 			headers.IdempotentReplayed = &value
 		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -5037,6 +5160,13 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 				return nil, err
 			}
 			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
 		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
@@ -5643,6 +5773,7 @@ type BadRequestJSONResponse struct {
 
 type ConflictResponseHeaders struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -5656,6 +5787,7 @@ type ConflictJSONResponse struct {
 
 type ForbiddenResponseHeaders struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -5677,6 +5809,7 @@ type GatewayTimeoutJSONResponse struct {
 
 type GoneResponseHeaders struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -5717,6 +5850,7 @@ type NotAcceptableJSONResponse struct {
 
 type NotFoundResponseHeaders struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -5729,6 +5863,7 @@ type NotFoundJSONResponse struct {
 
 type RequestFailedResponseHeaders struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -6239,6 +6374,7 @@ type CreateProspectResponseObject interface {
 
 type CreateProspect201ResponseHeaders struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -6258,6 +6394,9 @@ func (response CreateProspect201JSONResponse) VisitCreateProspectResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
 	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
@@ -6320,6 +6459,9 @@ func (response CreateProspect402JSONResponse) VisitCreateProspectResponse(w http
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
 	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
 	}
@@ -6343,6 +6485,9 @@ func (response CreateProspect403JSONResponse) VisitCreateProspectResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
 	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
@@ -6382,6 +6527,9 @@ func (response CreateProspect409JSONResponse) VisitCreateProspectResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
 	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
@@ -6570,6 +6718,9 @@ func (response DeleteProspect403JSONResponse) VisitDeleteProspectResponse(w http
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
 	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
 	}
@@ -6593,6 +6744,9 @@ func (response DeleteProspect404JSONResponse) VisitDeleteProspectResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
 	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
@@ -6632,6 +6786,9 @@ func (response DeleteProspect410JSONResponse) VisitDeleteProspectResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
 	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
@@ -6817,6 +6974,9 @@ func (response GetProspect403JSONResponse) VisitGetProspectResponse(w http.Respo
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
 	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
 	}
@@ -6840,6 +7000,9 @@ func (response GetProspect404JSONResponse) VisitGetProspectResponse(w http.Respo
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
 	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
@@ -6879,6 +7042,9 @@ func (response GetProspect410JSONResponse) VisitGetProspectResponse(w http.Respo
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
 	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
@@ -6989,6 +7155,7 @@ type UpdateProspectResponseObject interface {
 
 type UpdateProspect200ResponseHeaders struct {
 	IdempotentReplayed *string
+	OriginalRequest    *string
 	RateLimit          *string
 	RateLimitPolicy    *string
 	RequestId          string
@@ -7008,6 +7175,9 @@ func (response UpdateProspect200JSONResponse) VisitUpdateProspectResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
 	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
@@ -7070,6 +7240,9 @@ func (response UpdateProspect403JSONResponse) VisitUpdateProspectResponse(w http
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
 	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
 	}
@@ -7093,6 +7266,9 @@ func (response UpdateProspect404JSONResponse) VisitUpdateProspectResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
 	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
@@ -7133,6 +7309,9 @@ func (response UpdateProspect409JSONResponse) VisitUpdateProspectResponse(w http
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
 	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
 	}
@@ -7159,6 +7338,9 @@ func (response UpdateProspect410JSONResponse) VisitUpdateProspectResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
 	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
@@ -7546,108 +7728,112 @@ func (sh *strictHandler) UpdateProspect(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D1rcxvHkX+ls7kqUS4QBCnKscFy1dFK7MgPibHo8tUJKuxgtwFMuJhZzcwSQiRV5dfkh+WXXHXP7AtY",
-	"EKBEKZc7fnBZXM6jp6ffj+HbKNGLXCtUzkbDt9EcRYqG//k0xUWuHSp3+AvmmVhhSp9TtImRuZNaRcMo",
-	"dqbAGJZzVODmCELZJRqQln+yThtMy496CkIBCpNJNGDwdYHWwVK6uR8sFghxtWuyOvwRV3E/6kU2meNC",
-	"0OaoikU0fBnRrtGrXuRWOUbDyDoj1Sx6/74X/SIc/iQX0m3C+ttcOIIsw6kjYGjTK1w9sJDRhB5MtQF8",
-	"IxZ5hhCPohSnosjcKDoz33z99Zn75jgeQmziEnQLBhdCqh4IlfJqS6lSvQSDFp0FqSB2MVhMtEpt+yA3",
-	"AH54oTOZrDbhv6zgNcLhIQMNOQ++AfbX3xwPBmfLb45jOHj6p8vvoNoIwmU/3AmaP+/h07QbqICPBxZk",
-	"Cgexwdfjf/79H/HDM0BjtIGJTiUStnKkG3B9+EuhHYJ0nnBWugBhr/gMc8xygofWlIZIju56F3zOrA7P",
-	"pw7NJoAvPPrBaVgK6WCCU20IZmdWUs1u3mshlVwQyR1XtCaVwxma6D3tnAsjFujWOSZZ/YgdF3hO10eU",
-	"d0zQnDx+DLmRyolJhnD+4snTp5DMhREJrQeOqHUhrtCCYGglpnDx/MUlaAMX55dP/jxSVkxxyJQ3lca6",
-	"Nk8J3s0UynoC9ei3/Eup4OQU5rowFmZId2JHyjrhCstjJzpdgZgJqfxacYcwGALzfn+kol4k6XyenqJe",
-	"pMSCULXGyzdS2Xu6BptrZZFx+a1IvxcOl4LxmGhFe9M/RZ5nMhGE0qO/WsLr28ay/2FwGg2j3x/VYu3I",
-	"/9Ye/YmI0W/VvpdvRQphsyGJqCK3zqBYwATnMrC2RXONJogyTGEi0mzVh0tT4ikTDg1RU0OEthmnC7Yw",
-	"+KgxkgH8VqTh0+c5ftjME1NFRoKE2LXIZNqHmGk9BrpbL931dIoqlWoGU4lZun72piC+8ejVwC1ScK/J",
-	"5fgNcXUbrD/RaprJ5DPgvNypjfAkfLWBg5V284aqPNiuJknZTDM5mzsSDwYLi2nnIg97NEBAJq8RcqNt",
-	"jkmlhIUD0mgZ4BtJ+u0g5n9INRvLNH64dsNbDISbEN41ZV1p/xvQyg6V81xBLOsLGl/haizVuLAY90pz",
-	"4CZ9tK/+ed+LvtNmItMU1acn2WorT7MV7QTCwpRsqzmPYE0uUoLeOiOcNha0ylZMe/QPkrL8e9ZRC7EC",
-	"iw5iPzu+p7OGTAqK6VIuUBefQTKF/SBs2BZQunAkOFIyGCBFkWZSIVsM9GGpzRUrjUSoBLMM00+nIL/X",
-	"Cj8DMrTCreQ+FxYmiIrcAE1ImRq9AF2YYCzYezpuXNhT5dAokb1g3HiMf/L7KzcFvyvwwCEsEeYiBUG3",
-	"Oslw4fVffXMbZNuD14UmPdjiBpneGTn/jG6u02fanWeZXnrC+LSo8TvCM+0g7BkIXbh5qf8nhQOlK/NA",
-	"WljwrD7EPCeGjMfRPP8bS07dXKyTPo/udh7LedXeIkkwd/b2TuCH4p6wznuSI/bpEc8Yr/bzSI/9hzi4",
-	"5IBvkqxI0cIPL54/63lrm9TmVJuFcPzz+cVTsDmKK3tnRPhMu+90odLPgwPeyh+fJKuckoNbidlEF1nK",
-	"xDdBmNJQONAG2GDKtJqxAVXatiJJdKGCbcscqguHkGq0vAST8700blx1+Pk7IbPPIWzCduD3KwVNGTsB",
-	"cqmB/UwWOU0ZO+UZ7fjWBBNRWPQBR3/1ZHtybMlCngn1wNaUxHGy+8tvXD4pQ5ngr0pcC5l9HqkX9oTG",
-	"pqSHHxgER4g1wshsBXo6ZZOSrnshyNdRZEsyY1unjZghXXWhDIpkTqv04Tdyo+KGR9aKuX60ZNxw9m6e",
-	"WA9lLFxq/bNQq7Cg/fSIvtQaaMcypGOHZaCbEKfJCiIuMcJhYI1bIPDf3U+/1dX9qkTh5trIv30OEdnc",
-	"bQgrMkZJxYd7W0hrpZr1QKpEG0NyjeM81/oK0zsi899+++3wvHBzVI7Oht32mqhHSK2AzxUCggTvB1lv",
-	"jI6AITYXvVBnTKeppI1EdmF0jsZJtNFwKjKLvS7ogjoQqsJebS8QUHljlbeRTDvA6UUcsNmS7JBpI3dU",
-	"RulTbCmtA4XEZz5unBh0HDrb2MaHyTv215O/oo9ClgmvcK6OnBcfiTXduEJaG+o/6yUsSCK0Yn62pT6D",
-	"ye7tSx9l+vI02gw6NXbLurNsN+1GqhkE+QL77kZiattOpYCDHE0QWH5xcsXJXBDJvLyrcM4Hlm7N9rv3",
-	"0tkWmqff7Lx1WrS6rnQhVdSLrBMqFSbtzlXWDPKSKLG690AZG7jeuOoWfiqyDSeptwzLvu9Ff8QMHaYX",
-	"YZmdDNbmltTPbtAlMXa9z0TrDIWijbYw1iZhlye6LYZKWLpOWQUXbik8OOulp0DMuwq5S5/w2ZQcWO6x",
-	"U9j/EZ2Q2cZx/AJbwX+iU+zKINq5Nq4H1mcNPaqY2ht+VOJhPwOLnkL9UXhKk0rpvOOQ4BmzGmtkNMdB",
-	"5bS+hcGtb4W6UnpJc4OCHNOJGkN5G6f1OBNmRmS9GRsvh4pc8pd67/LL5pig/AiWTCjPBGM2C/3HklV8",
-	"UJkmElOGqeEeOOmoC5NgY0t2HsdKuzH7nVEv8jEK/hQEDPEo/VTHDbqONS5s1y98eqYJo4+3NMGZaYXr",
-	"/C1DNGvsaacXTUQ6noUsaS9q2MssethaHhcNK78XuRBG7tIjTWq9HfNwZcUSlYOl0WSlEEHmRs+MWFg4",
-	"iGmruAdxolP+v08lPuTAMQ9FTX7dQbxAa8UMfaqpzXBJYIid/MacQ+aVTsaFybqYKJPqCpz2IS3PHLQ8",
-	"SFXZMQanaFAl2Km5G2mx7vTP2s3GPoZT2w7t9Bvrk7nwSpIzcJ27Bux0nWheLIQ6NChSlgthJFixIvmw",
-	"bN8P452/OQ2p7tyLr6hbG1as35At5H5PdOF6IKcgXfUzaIVnICDVzmHqA3x048qH0DlxbPninUiFE33i",
-	"ZSIRJ2b25aNXcbflFFTuHkZaGNkDzmX7YFtt9pYBt85N/Ic9KO6SBq7Ld57d82RbX10L9JpGt6qBywBD",
-	"RyWQVHxIxn8fYhKLiVYKExrkRURM92CEtJjCZAVJJokGMjkhbxttVbY1UgodZ2+mQma+BCROhEkby3iT",
-	"1tICk5XnnPOLp2cw0W4OwiCHgjEFq5mcR8rvZoNHEJQqndJXjFSmUgfcQcpX/265HNXnGkCWjV6Nlegt",
-	"v9cCdLyuceub/jOKzM1vaQ35cpmmLaOvdlsxYVbXhf8ceGA7HG+jhXjzE6oZAft4MOg4yppTmROLPx6w",
-	"1QsHZLVq6+B00Kg0eujD+8GUuBZZgY2hjwetsV60s3eqlwoKy/JxId40wXw86Djd3jbnumjL0VitYDnX",
-	"nCieFKsu5bDIheLIgiqyENLyXucGhhKtiIrHorNEEBWEAZzJzIR1MJPXqODgVyXflIGRh2dAGzHqSMyF",
-	"OZ1ezRaIGp5HYlC4rvLK5pZ7ekysPrpFhq/tEGlq0LI0JFPGQCIsnkGh5OsCQSx0yHLVLlPbk2ML0kdi",
-	"o2EkUvGf4ad+ohddcpRr08als7vzfuZVPcOaY+lLC2qPkoSORVQkj6piAl9o0JDnG07JBobp2DIlATOV",
-	"aIakvO04ZiEogAymQ21SLvqyxXQq37QRQIMHxz/88S9/+O+v/uv0x0c/P3725cUf/vLVL1+/GFwed+GD",
-	"aGp/dCyEuUK2NQKNdVItp0FaeWoxM4gpsX+1QmkW2G70LBry5yadV8mplkO3xrbZUqxsbQfFTb/jBp+v",
-	"F+XzkNnfiRlvKXeiw2AbGYlYIKfne2CLZE7GQLzEyZj4KQZtIJaLXBsP5u6NK8l/E5pKgffCjyaDQsx2",
-	"zrqkMTRWuq5oxA96AvyrvQAt8vTO5MoSJ1a6fW7mRr/di6eWUGhyRK8S5SUKSoqoIahuvrqJgNoGCXfx",
-	"TUv0V3Kmlr41vl7doL+e8OgPiC4EW1dPQYDCZUWcfXiushXEjBlvsQXs3ajnGpbASaclUCmC6nJL3Den",
-	"Pj7dKbF37rRNYp/vI5Rb0nDnVp3S8G5EWSV4WjbWjXKnMfK4E9zPKil2Iq/Bwq2xp1/t4mFPOTexxU/S",
-	"3ta0e67Il5xxZLXS6j3iDU78Eg1uckB5q9LhYm/E1t5cJIwRnFGaCzteaIPb1Sn9tmFuZBJhgivNBeHS",
-	"etCDS5lK4/2X0u1ciuyqm943Q6DkOHWqwhC9qG2No+vjowqgaNel1bFSLxGrE/uVb7rNFxXd7lStHOKu",
-	"fGsrMrQwLZTCrKnyFS5DgJAcCZK1rwuRcc0HgaOaPyVaXaNpy+EaKSWIv7Ks/nA57DT5NWqGZyAmbO+H",
-	"X7Avi1MHPh6z4g/sEZPeiyHJUBjykUHnflvQCm8lq3cq7k8muz/Y+v54Wf5hlu7Nsv2D3eQOj3ULfDVz",
-	"bFMQtzBU1xXGJzc1KzG5BvNCqgqQbvQ89TNPtkNZidKtGmjn8W7SSLutzI0bugyn7gqCnAx87gQyMcGM",
-	"rd47QU4bGXRlmBRGutULnxmn9SfCyuS88CGmNa/28vICvqXfNzohOWfMmcYQEy4sGu688V6pAlzkbgW5",
-	"sHapTQoHcVKYDA4LsFfjf/79H8O4bupj9qENapadO5fTSSYoDJpuwOLzUI7AQbchfMtjw/pxa3H+zfrq",
-	"hAqppnpz5Scid4XhOh6hgBHww4vnzzjsvmQF47UIHbX2XdkVMQyMhSQsIVQ6UguhSBV/8UWlGr/4Ag4y",
-	"FKl9OIQlTrhs0vbA+3h+4Se//GwhL+y8oeGlOvNbj5TTOiNDXKQ98F5B6KFb6GtWgIv+SI3U738P563g",
-	"JH38E0c646Pr47ju7BGGI66iebkHccDmwx6g9JWMdqRuxjy371joopsughmpLtqA87XSCFJhjeKJtAr3",
-	"8j20qiwf2JHiUD38SNpgLq4RBKfIhxBzHCb2esKiR1qztQN0I4LTG6m4zJCHOakGpV2JWw6BW/qhpJnC",
-	"ogU2EFTQvYyIsnWQ0zh8HqlSLmLxDFUkCVpLqJsKmdFCejpSoUikzN/DE55cZglO3ryJwZCFUC8WFuqF",
-	"fcqhp9XQkarGEpf6vOtclHWMIZTIuSDldbv0GLmWKaZwICrnr06zjNRSWNAL6RymPRA+RtvszuvBP//+",
-	"j4e+zbMN2eOOQwg1Uh4yppyA2ge2alsADoOKus7dNoozq6Ja0kMZOhypgJVpkWWrXrleyJxbiE8HJ3G/",
-	"ZoxmXr3neyZ8biAXbt7jNFj8xGeSDy9XOQ5hvdoq7oEYqY40TtWIzU1yE536fs44ZDG8oggdre2c5EhV",
-	"uccexHWOhn4KSZrY47fsg6xa3tsJMGKkkapTZAc7cl+NgFQ7B8ZRqToLRvh7B17Bwzv4GYUiqfguHIT+",
-	"wSeBdyP17vDwsPUfTT0dDOAd7Nfr+Q7iznwKb7NRNVBldJtlA+2PYXj7Yygc8JewWTlA39ulA/RlS+2A",
-	"PzecDo7hHXxMKR2dsCvfxEdfK08geNbqE5qfwpIVaCfwDj62EHrH3WxWQlS7P4J3cActfLsAaFddMDo2",
-	"yi4qmE7hHexuBTig69GFw4cdXQE74Fkv72Dubtd3VNA8Zr7a7IpZ6QJ8+73TnM201rcONXpnhSq5p2qR",
-	"uRGuzYqSCowvA1KaPSIEQn1Jou4D4Rct1APHFtSOPdsFK9V+X8M7+LB25BzNXOQW0gIJNYUtG6RY/DY4",
-	"lVjvNo3HOw6ytbc27q60YbGzVpARTn9MQvEju/z2pMCZVhXSTwjpHZXaK108MNUFMDq19uWUldX0O3iR",
-	"6SWkeql+xxusZbjj9sew5WMW/3fVD9cvpWHjUlrFSdWuJ0HpdL6vsOs1hc1dGhVP1RYk2T5he8FuoBor",
-	"Eal1VF5VsJLEu32H7T5AhMou3mmktpeDrNdxlE9bDDfLQ7hypHylZaRobKtOpL9RJJILUz2tQ7ocUBUL",
-	"NKFU3FeGhH3sSIXKEOnOKqORuE1pcpdS2/JDOMbofOlIJhNU1qei/EsjF0bnRqITphmQqDzN84unUS8i",
-	"ZvUe6HF/0B9wMDZHJXIZDaNH/UH/Edc1ujn77EdzLgr5G/17hl0pzmDfngwGsJzLrIqLsoIge5Ausg/P",
-	"EFM+FLtnKq0voe7B8LkenQdUPU2jYfQ9ulCXsvY0yslgcGftCGGHrj6SrsPcVafhY3+ErinVUY+6Ooab",
-	"AZZo+PJVL7LFYkHXPox+It+KwCUphmVScPgyel7i1UavaIEj8utX+94sqqZoqARD8AZI/HQyPE/0lXDk",
-	"0XZd7y8oUkkQ/2tu+EXHqf4X3DDNfbR7bkcT203EUeF6N3VcHx+JugGlk0KarSZlxWg7oNKrehE9hzO1",
-	"FORg1s+Fhce8tEf7BnmUXTCfkDjKLbbwfzji/4GXfU73IcfGo0s85Xj3lFaPGE/6cvekdsM5zTr5eves",
-	"9U7Cj2ayk70wUr7C9TF8SVNPd09de+qE2bnBwOSD+eBr4BxRMUjJyyU9V4xcZ0u3sfJP1QsG2wre1lLS",
-	"cCFm6NOEV7iy6CApjNXGDkcqF9avxXWDvgpZ+EyxsGQZCsMJLuG7LJ3m19e8YfXG+YEHoZmDdxspmfJU",
-	"/9LW2L8W1JqZG7yWuiD3HB+e8adEW9fYugrZzYxejlQVL1bFYuLfZayL+3xQtyxrZLRw5o9boKqgcAgS",
-	"jFQ9kS2ztgwj1F400tXN1/Jebu0ba7SMaTDoCqN6/sW848GgX74197pAs6qfmitbJGqxF15AjIbHA07Z",
-	"hHeUBj6/s/1Vpd5mcX3lFcr0LERsZgh8mRYMP7rFF0rq/kBnKZr6EA+3QdymhfarT3U66svTHemo/eFl",
-	"E9pDG96cktypuNwL3Bb93SG0XPvUcr3rx0Z8SOCAE+nkJbYqVrdDGjLlnRByzvxDQKypsobPJ2dvuGBf",
-	"m7afKl7P4e6EIxGGXwzzsDgx2waIE7Nt6NiZ7dwNhS+eA8FRVM8GDBCXGJJTCgdlzfQ2AMMa45lrU9ZG",
-	"VWLFuIN9GPdGSAMLfCio2UeB+uoTmnStgqwOu+58s+bq3r67t+/+5fYd0Su0ituCTVdbEK/e96JcW7e1",
-	"pMBulNbWbQ/sh5uFyLgbyumGKvGVBoUlxThSezdCDEFAWng+baU7v67toircXBldrTX8k8lSQeuhzT6c",
-	"qzoZH17n7XzWppVkhY7sT5dZ5iuYq9rIDbus6xLrIUdrrxx7YcY0+61OV3cux0K99ft2daMzBb7fkKLH",
-	"d777DZGxYK2ISrPcvzH0LxHIe4i59mtXPGsPSVe/rfrhgn+wh+CvXh2+1xR7aQovERop2C3KYj0EcPRW",
-	"pu/rdyy6HhRZ6GtsJnf78NS/L2K51igVTgC3jAsbLEmV4FnZ2y0tXGHu6hZYztXUfy5g6h+wC38OIT49",
-	"HsBadtCI0MglFIn000757R/xaMjvT2ZLrj8Xso8wDA9z3NuUtxBhtxdGp3sJI/+a44dLr+M9EMAP8d5L",
-	"rr0kl+en3ZKr1x2qLEOgbQl1rkj2hFIQCEVV3sXd9lBmaTaOFAkZ2CiS4RcbPB83GkorU3NDbtH49Yhg",
-	"o4Qi/DmKstQzJEIrw/URrFcNdUm979F9DpG3r6y7l2/38u1evm3L0ewh4W5MBjQ5rfyzQrmxvli+is3l",
-	"gosjQmjOv3y295uDr7jWI5l39YukwoUnDUNPmC/bFiqFDMV1+fdPSKTaZptYf6NHbKSqJjH/R1LqMl8u",
-	"mFmgmaGXiBMukxuGv9tj0fkXijD0eoT3OaQdqVCJFioQyvWG4Pc2wYr1RdVXuOr7OmL6TZ6JJEC/nOvM",
-	"P9rSJW09Dv5dYgShF3CvGMHnUxWhm3ybyriPD/z/Vj63Dg3ca6u71Va/hr6unXGEdlnR21bb3MtX73ut",
-	"Br+Xr0jahdrgDtV2DplORAZx2cPGQ+PQlO2754ZHR8cnf+gP+oP+8fCrwVcDlqABtvUFL/zjeY33kYZl",
-	"f1woVt7S/tavdWd93M002u5ap8ZCVUFRb7POIlTn+T66VjWWD414DaSN7cMzXy2pEFMfSgjLN2q13r96",
-	"/z8BAAD//w==",
+	"7H17cxs38uBX6Z3dKsu5EUUpch5UpeoUb5J1HrY2VipXZ/o44EyTxGoIMABGFDd21X6a/WD7Sa66gXmR",
+	"Q5GyZe8vVfrDZXKIQTca/UI/oN+jVM8XWqFyNhr8Hs1QZGj447MM5wvtULnDn3GRixVm9DhDmxq5cFKr",
+	"aBAlzhSYwHKGCtwMQSi7RAPS8jfrtMGsfKgnIBSgMLlEAwZ/K9A6WEo384PFHCGpoKarwx9wlfSiOLLp",
+	"DOeCgKMq5tHgVURQo9dx5FYLjAaRdUaqafT2bRy9MHIqlcgPf/bzb6L8QoEAE1ZU4naQdCw3eRwzZjIj",
+	"3OlThfRM23qxDqQ947UZow2MdbZ6ZCEJg0cySzxBhAOZtRe0uYCfhcMf5Vx2YP4rz2Ahx4krMbpCgpXT",
+	"CzFMtAG8EfNFjpAMowwnosjdMDozX3355Zn76jgZQGKSchkWDM6FVDEIlfFsS6kyvQSDFp0FqSBxCVhM",
+	"tcrs3ogfXuhcpqtN/C8rfI1weMhIw4IH34L7b18d9/tny6+OEzh49s3lt1ABgsCtj3ei5td7+CzrRirQ",
+	"45GlrT6gjRv951//Th6f1Tsqkai1QNoB14O/F9oh7Txz/koXIOwVr2GG+YLwoTmlIZkhZt2FnzOrw/OJ",
+	"Q7OJ4EtPfnAalkI6GONEG8LZmZVU09thzaWSc5KZ40pYpHI4RRO9JcgLYcQc3brIp6sfsGMDz2n7iPOO",
+	"CZuTJ09gYaRyYpwjnL98+uwZpDNhRErzeX6fiyu0LG/OSMzg4sXLS9AGLs4vn/5tqKyY4IA5byKNdW2l",
+	"IBiaKZT1DOrJb/lHqeDkFGa6MBamSHtih8o64QrLY0kGQUyFVH6uLvEeACuvHvyAKwvCINhULzADp4eK",
+	"lVma6kK5HpyXW7+cyRwb+EoL1sk8JyyVVNOgEiwkp/0vh0rW9Bxd4Wok1aiwmMABbx5I9/isVn20WL9u",
+	"pd0MDczRzXQWw0K4GWgzVH5RDQiwDsBgYTFLevBzLeH/wNRhVrKNm3maDtWBKNwMlZOpoO2N4VrkMguf",
+	"SUC9VnnM9Eye3NwkFWyildIOrnDhYrCeXNKEXbY0P4iJQTvrDVUUR5KYxwtrFEdKzIkP1zR9S4Tn4uZH",
+	"VFM3iwYnT57ExMbl92NiWufQ0Jz/79VweHPSPxwObz7/5vX/+ku0aRLeknjYhVYWmce/Ftl3wuFSMH+n",
+	"WhFP0EexWOSBFkf/sMTvvzcw+ovBSTSI/nxU28sj/6s9+oaUhAfVlpevRQYB2IDsQ7GwzqCYwxhnMqhc",
+	"i+YaTSAt7ZPI8lUPLk3Jv7lwaEjKG7a5rdC6cAuDjxojGcGvRdawjB9++QHYoG0+BRkX5rceJKyDEiC2",
+	"8G6DnkxQZSROE4l5tr72poG8denVwC3Waa+Xy/EbZuQuVH+q1SSX6UegeQmpTfA0PLVtDVP+fLDd/yIn",
+	"YJLL6cyR2vb6pXOSxzENEJDLa4SF0XaBaeXdCQfkaeSAN5K00kHCH6Saknf0eG2Ht3ietxG865Ut3uBt",
+	"02yMX3fI/gD8tsOdeKEg2WKX4tLVu83X2Ne3eBtH32ozllmG6sOzfQXK833Ff4E5MSNTPeMR7KWJjLC3",
+	"zginjQWt8hXzL30gTc2/s0meixVYdJD4t5MHXr1n3RgM5KWcoy4+goYM8CAAbCtKXThSYBk5lJChyHKp",
+	"kD0gerDU5oqNVypUinmO2Ycz1N9phR+BGFrhVpGZCQtjREXHRE1EmRg9B12Y4LTYB1m4Z1l4psixFflL",
+	"pq/ftQ/OAyVQ8FCBBw5giTATGQjijHGOc2/L693fYP0Yfis02fSWRMns3kTiJz4QPdfuPM/10jPXhyWN",
+	"hwjPtYMAMwgLHcmCLzMuHB+GgqsjbTi49SDhdxLIeRy953+xIB0J1xpheHR3gKJ8r4It0hQXzt490PCu",
+	"tCeqM0w67H94wjPFK3ie6Il/kISwD+BNmhcZWvj+5YvnPlLH5nuizVw4/n5+8QzsAsWVvTcmfK7dt7pQ",
+	"2cehAYPyyyftLCcSs1pVp7rIM2a+McKEhsKB5oDkGHOtpuzIlX56iGZ4P50lVBcOIdNoeQpm5weNfs8a",
+	"PXz/Vsj8YyisAA48vFJZlTE+WKJBH+dhtdXU0xN+ox2HHWMqCusDXoF9yI/mGKiFRS7UI1tzI4eLHhjo",
+	"nhmIjLJM8RclroXMP472DTChAZT8gUcGwdHmGGFkvgI9mbB7TCwzF3T2U+QXs4KxThsxRWKXQhkU6Yxm",
+	"6cGvdKxMGifUVn7hvTX0xuH39hfroUyFS61/EmpVBk8/PKEvtQaCWMVrB2VShwinrzm7ZBvR2LsQ8I8e",
+	"t7jT1v2iROFm2sh/fgw124Q2gBU5xeRqhH2bS2ulmsYgVaqNId3IsbNrfYXZPbH5r7/+enheB/Cx229s",
+	"h/iB1xWCrITvO3mRTI5AIXZbvWFgSmeZJEAivzB6gcZJtNFgInKLcRd2waQIVVGv9lsIqUVjlt8jmXWg",
+	"E0ccwNqS2KsztzR5yEhl2DJ8BwpJznwsPjXoOBy5AcZnLTrg6/E/0Ed2y+x0WFdHgpqXxNZyVBGtjfXf",
+	"9BLmpBFacVTbMsHh6OD9XB91++w02gzCNaDl3Rnl26CReQdBZ5J9oZGa2gapSkgt0ASF5SfHzLscIp2V",
+	"exXW+cjSrtleNyydb+F5+mXnrtOk1XZlc6miOLJOqEyYrLuwoBaQV8SJ1b4Hztig9cZWt+hTsW1YSQ0y",
+	"TPs2jv6KOTrMLsI0OwWsLS2Zf7vBlyTYNZyx1jkKRYC2CNYmY5cruiuFSly6VlkFOe6oPDgZqidAwrsK",
+	"eXqfRNvUHFjC2Kns/4pOyHxjOX6Creg/1Rl2ZcvtTBsXg/UZck8q5vbGeS71uJ+BRc+hfin8SpNLab2j",
+	"kDQbsRlrZO9HweS0noXBrWeFulJ6Se8GAzmiFTWGMhin9SgXZkpsvZkrKIeKheQnNezyyeaYYPwIl1wo",
+	"LwQjdgv9w1JUfJCdXiShDK+GfeBEri5Mig2QfIgdKe1GfP6N4sjHSvhRUDAko/Stjl90LWtU2K4ffMqr",
+	"iaOP+zTRmWqF6/ItQ1Rt5HknjsYiG01D5jmOGv4yqx72lkdFw8uPIxdC4l12pMmtdxMeriJaonKwNJq8",
+	"FGLIhdFTI+YWDhIClcSQpDrj/3161pcB8FDUdDY8SOZorZiiT9+1BS4NArFT3lhyyL3S6agweZcQ5VJd",
+	"gdM+tOaFg6YHqSo/xuAEDaoUOy13I9XYnQ5b29lkveqrndJkezIT3khyVrMTaqBO14pmxVyoQ4MiY70Q",
+	"RoIVK9IPy/b+MN35mdOQ6U5YvEXd1rAS/YZuoSP8WBcuBjnx1Wv+O2iFZyAg085h5gONtOPKpwM4GW95",
+	"453IhBM9kmViESem9tWnr5Nuz6mug9vlpIWRMXB9gA/61W5vGfjrBOIf7MFxlzRwXb/z27Fn23rrWqjX",
+	"PLrVDFwGHDqq3qTiRTL9e5CQWky1UpjSIK8iuEjQCGkxg/EK0lwSD+RyTKdttFWN5VApdJyJmgiZ+3Kn",
+	"JBUma0zjXVpLE4xXXnLOL56dwVi7GVfv5JK31Gpm56Hy0Gw4EQSjSqv0BTyVq9SBd9Dy1efWkaN6XCPI",
+	"utGbsZK85fNagY7WLW69039DkbvZHb0hXxrW9GX01W4vJrzVteE/BRnYjkeriulJv9+xlLVD5YJE/Emf",
+	"vV44IK9VWwen/UZV3WOfZgiuxLXIC2wMfdJvjfWqnU+neqmgsKwf5+KmieaTfsfq9vY511XbAo3VCpYz",
+	"zYnzcbHqMg7zhVAcWVBFHkJa/tS5QaFUK+Likegsh0UFYQBnZXNhHUzlNSo4+EXJmzIw8vgMCBCTjtRc",
+	"eKfzVLMFo8bJIzUoXFctdBPknicmNh/dKsPXy4gsM2hZG5IrYyAVFs+gUPK3AkHMdci21Uem9kmOPUgf",
+	"zY0GkcjE/w7feqmed+lRrmsclYfdnfszq+o71g6WvtSiPlFyeSWiIn1UFVf4wouGPt84lGxQmJYtM1Iw",
+	"E4lmQMbbjhJWggLIYTrUJuNCOltMJvKmTQAa3D/+/q9///z/fvF/Tn/49Kcnzz+7+PzvX/z85cv+5XEX",
+	"PYin9ifHXJgrZF8j8Fgn13I6ppVzF1ODXHgK1QylW2C7yTNv6J/bbF6lp1oHujWxzZdiZWs/KGmeO245",
+	"88XRYhaqFHZSxnvKneTwVamNrJaYI5caxGCLdEbOQLLE8YjkKQFtIJHzhTYezd2AK81/G5lKhffSjyaH",
+	"Qkx3vnVJY2isdF3RiO/1GPinvRAtFtm96ZUljq10++zMred2r55aSqEpEXGlyksSlBxRY1DtfLUTgbQN",
+	"Fu6Sm5bqr/RMrX1rer2+xX495dHvEF0Ivq6egACFy4o5e/BC5StImDLeYwvUu9XONeuZOz2ByhBUm1vS",
+	"vlUKfbpTY++EtE1jn++jlFvacCeoTm14P6qsUjwtH+tWvdMYedyJ7kfVFDuJ1xDh1tjTL3bJsOec28Ti",
+	"R2nv6tq9UHSWnHJktbLqMckGJ4+JBzcloNxV6XC+N2Hr01wkjBGcUZoJO5prg9vNKf3acDdyiTDGleYi",
+	"e2k96uFImUnjzy/lsXMp8qtuft8MgdLBqdMUhuhF7WscXR8fVQhFuzatjpV6jVit2M98226+rPh2p2nl",
+	"EHd1trYiRwuTQinMmyZf4TIECOkgQbr2t0LkXHtC6Kjmt1SrazRtPVwTpUTxF9bV766HnaZzjZriGYgx",
+	"+/vhBz7L4sSBj8es+AGfiMnuJZDmKAydkUEvPFjQCu+kq3ca7g+mu9/Z+35/Xf5unu7tuv2dj8kdJ9Yt",
+	"+NXCsc1A3MFRXTcYH9zVrNTkGs7t7qcu8jzzb55sx7JSpVst0M7l3WaRdnuZGzt0GVbdFQQ56fvcCeRi",
+	"jDl7vfdCnDYxaMswLYx0q5c+M07zj4WV6XnhQ0xrp9rLywv4mn5vtC1zzpgzjSEmXFg03M3kT6UKcL5w",
+	"K1gIa5faZHCQpIXJ4bAAezX6z7/+PUjqBlYWHwJQi+zMuQWtZIzCoOlGLDkP5QgcdBvA1zw2zJ+0Judf",
+	"1mcnUkg10ZszPxULVxiu4xEKmADfv3zxnMPuSzYw3orQUuuzKx9FDCNjIQ1TCJUN1VwoMsWffFKZxk8+",
+	"gYMcRWYfD2CJYy7ftDH4M56f+OnPP1lYFHbWsPBSnXnQQ+W0zskRF1kM/lQQ+kXn+poN4Lw3VEP15z/D",
+	"eSs4SQ+/4UhncnR9nNTdUsJwxFU0N/cgCdR8HANKX1Fph+p2ynNLlIUuvulimKHq4g04XyuNIBPWKJ7I",
+	"qnAv70Or2vORHSoO1fsm15m4RhCcIh9AwnGYxNsJi55ozVYX0I0ITjxUSZkhD+9kGpR2JW05BG7pS8kz",
+	"hUUL7CCoYHuZEGU7JqdxeD1SZVzE4gWqSFO0lkg3ETKnifRkqEKRSJm/h6f8cpklOLm5ScCQh1BPFiaK",
+	"A5xy6Gk1dKiqsVXzPmd3fC1kCCVyLkh52y49Ra5lhhkciOrwV6dZhmopLOi5dA6zGISP0TY7HmP4z7/+",
+	"/di3NLcxe9KxCKGGymPGnBNI+8hWLRjAYVBR19vbRoFnVdxLdihHh0MVqDIp8nwVl/M1u4pPkl4tGM28",
+	"euz7P3xuYCHcLOY0WPLUZ5IPL1cLHMB6tVUSgxiqjjROdekANx6OdeZ7ZJOQxfCGInRvt3OSQ1XlHuPW",
+	"NQsxJCFJk3j6lr2l1f0U7QQYCdJQ1Smygx25r0ZAqp0D46hUnQUj+r0Bb+DhDfyEgpvD34SF0AdeCbwZ",
+	"qjeHh4etf/Tqab8Pb2C//tk3kHTmUxjMRtVAldFtlg20H4bh7YehcMBvwmblAD1vlw7Qky21A37dcNo/",
+	"hjfwPqV0tMKufBMvfa08gfBZq09oPgpTVqidwBt432LqHXuzWQlRQf8U3sA9tDTuQqBddcHk2Ci7qHA6",
+	"hTewuyXhgLZHFw4fd3Qn7MBnvbyDpbtd31Fh84TlarM7Z6UL8FdNOM3ZTGt9C1OjH1moUnqqVp1b8dqs",
+	"KKnQ+CwQpdmrQijUmyTqfhS+vUU9cuxB7YDZLlip4H0Jb+DdWrwXaGZiYSErkEhT2LJRi9VvQ1JJ9O7S",
+	"zL1jIVt7jZMtl1fEmwUZYfXHpBTfs2NxTw6calUR/YSI3lGpvdLFI1NtAJNTa19OWXlNf4KXuV5Cppfq",
+	"TwxgLcOdtB8GkE9Y/d9XX16v1IaNTWkVJ1VQT4LR6byzYtcNFZtQGhVPFQjSbB+wvWA3Uo2ZiNU6Kq8q",
+	"XEnj3b1beB8kQmUXQxqq7eUg63Uc5XUhg83yEK4cKW8k8vfXtOpEehtFIgthqmukyJYDqmKOJpSK+8qQ",
+	"AMcOVagMke6schpJ2pSm41JmW+cQjjE6XzqSyxSV9akof/HLhdELI9EJ0wxIVCfN84tnURyRsPoT6HGv",
+	"3+tzMHaBSixkNIg+7fV7n3Jdo5vxmf1oxkUh/6TPU+xKcQb/9qTfb1ziszCaDQT5g7SRPXiOmPGi+Him",
+	"snoT6h4Mn+vRi0CqZ1k0iL5DF+pS1q6bOen3760dIUDo6iPpWsx9dTw+8UvoeqVa6lFX53IzwBINXr2O",
+	"I1vM57Ttg+hHOlsRuqTFsEwKDl5FL0q62ug1TXBE5/rVvjuLqqkaKsUQTgOkfjoFnl/0lXB0ou3a3p9R",
+	"ZJIw/u/s8MuOVf0P2GF699Pd73Y0sd3GHBWtd3PH9fGRqBtQOjmk2WpSVoy2Aypx1c/oJZy5paADZn01",
+	"Xri4Tnuyb7BH2QXzAZmjBLFF/svbyv74tyWd7sOOjYus+JXj3a+0esT4pc92v9RufKe3Tr7c/dZ6J+F7",
+	"C9nJXhQpbzZ7H7mkV093v7p2bQuLc0OA6Qzmg69BckQlIKUsl/xcCXKdLd0myj9WNylsK3hbS0nDhZii",
+	"TxNe4cqig7QwVhs7GKqFsH4urhv0VcjCZ4qFJc9QGE5wCd9l6TTfNOgdqxvnBx6EZg6GNlQy41f97WUj",
+	"f3tS682FwWupCzqeY7j8L9XWNUBXIbup0cuhquLFqpiP/SWqdXGfD+qWZY1MFs78cQtUFRQOQYKhql9k",
+	"z6ytw4i0F410dfNmyFdb+8YaLWMaDLrCqNjfDnnc7/fKq/9+K9Cs6pv/yhaJWu2F2z6jwXGfUzbhXqm+",
+	"z+9sv2Uq3iyur06FMjsLEZspAm+mBcMXmfGGkrk/0HmGpl7E420Yt3lh21WFn53uSEftjy+70B7bcAeX",
+	"5E7F5V7otvjvHrHl2qfW0bu+9MSHBA44kU6nxFbF6nZMQ6Z8y9WP74hizZU1fj45e8sG+9q0/Uzxeg53",
+	"Jx6pMHyDmsfFiek2RJyYbiPHzmznbix88RwIjqJ6MWCEuMSQDqVwUNZMb0MwzDGaujZnbVQlVoLb30dw",
+	"b8W0urv03VDN3wvV1x/QpWsVZHX4deebNVcP/t2Df/df9++IX6FV3BZ8utqDeP02jha66wL2EOixG6W1",
+	"ddsDn8PNXOTcDeV0w5T4SoPCkmEcqr0bIQYgICu8nOLaNc0b4ebK6WrN4a8Hlwpal5f24FzVyfhwE3Xn",
+	"1TitJCt0ZH+63DJfwVzVRm74ZV2bWA85WrvR2ysz5tmvdba6dz0W6q3ftqsbnSnw7YYWPb536LdExoK3",
+	"IirL8nBP0R9Wqe+hKtu3bvFbe2jL+r7adzce/T2MR3Ub9IO12cvaeK3SSONuMTjrYYSj32X2tr4Lo+tS",
+	"krm+xmaCuAfP/B0lluuVMuEEcNu5sMEbVSmelf3h0vIV+HUbLed76j+vMfGX8YW/E5KcHvdhLcNoRGgG",
+	"E4rMwmmnDfAXgTRswAfzR9evHNlHoYbLPR780juosLsro9O9lJG/mfLdtdfxHgTgi4kfNNdemsvL027N",
+	"FXeHO8swaltDnSvSPaGcBEJhlj8mb7v0s3Q9h4qUDGwU2vCtD16OG02plbu6obdo/HpUsVGGEf58S1ku",
+	"GpKplfP7KaxXHnVpve/QfQyVt6+ue9BvD/rtQb9ty/PsoeFuTSg0Ja38M1wLY33BfRXfWwgusAjhPX97",
+	"2t73Fr7mepF01tVzkgkXrkUMfWW+9FuoDHIU1+XfpSGVaputZr2NPrOhqhrN/B+vqUuFuehmjmaKXiOO",
+	"udRuEP7OlUXnbznC0C8S7viQdqhCNVuoYijnG4CHbYIX6wuzr3DV87XIif8rd2nAfjnTub/4pUvbehr8",
+	"UeIMoZ9wrzjDxzMVoSN9m8l4iDE8GLD3NWB3Di88WLz7tXi/hP6ynbGIdnnT7632vVev38atRsNXr0lj",
+	"hhrlDvN4DrlORQ5J2UvHQ5PQHO67+AZHR8cnn/f6vX7vePBF/4s+a+GA2/qEF/4Sv8Y9TYOyTy8UTW9p",
+	"w+vV9rde7mY6b3fNVWOiqrAp3qz3CFWCvp+vVRXmwyveimlje/DcV20qxMyHI8L0jZqxt6/f/v8AAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

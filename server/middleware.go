@@ -48,6 +48,7 @@ type recorder struct {
 	route       string
 	keyID       string
 	apiErr      *Error
+	replayed    bool // an Idempotency-Key replay
 }
 
 func (w *recorder) WriteHeader(status int) {

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,8 @@ type Server struct {
 	api      http.Handler   // the generated routes, behind the per-route middleware
 	other    *http.ServeMux // paths outside the spec (docs, metrics)
 	validate *openapi3filter.Options
+	limits   *limiters
+	maint    maintenanceFlag
 }
 
 // New builds the handler from the embedded spec.
@@ -75,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 		spec:   spec,
 		router: router,
 		other:  http.NewServeMux(),
+		limits: newLimiters(),
 		validate: &openapi3filter.Options{
 			// authenticate checks keys, with the API's own errors.
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
@@ -139,6 +143,12 @@ func (s *Server) serveAPI(w *recorder, r *http.Request, route *routers.Route, pa
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	r = r.WithContext(ctx)
+	if strings.HasPrefix(route.Path, "/v1/") {
+		if err := s.maint.check(r.Context(), s.cfg.Store); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 	if route.Operation.Security == nil || len(*route.Operation.Security) > 0 {
 		key, err := s.authenticate(r)
 		if err != nil {
@@ -147,6 +157,14 @@ func (s *Server) serveAPI(w *recorder, r *http.Request, route *routers.Route, pa
 		}
 		w.keyID = key.ID
 		r = r.WithContext(context.WithValue(r.Context(), keyContextKey{}, key))
+		headers, err := s.limits.take(key.ID, cmp.Or(key.RateLimit, s.cfg.DefaultRateLimit))
+		for k, v := range headers {
+			w.Header()[k] = v
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
 	}
 	if err := readBody(r); err != nil {
 		writeError(w, r, err)
@@ -157,6 +175,10 @@ func (s *Server) serveAPI(w *recorder, r *http.Request, route *routers.Route, pa
 	})
 	if err != nil {
 		writeError(w, r, validationError(err))
+		return
+	}
+	if key := r.Header.Get("Idempotency-Key"); key != "" && (r.Method == http.MethodPost || r.Method == http.MethodPatch) {
+		s.serveIdempotent(w, r, key)
 		return
 	}
 	s.api.ServeHTTP(w, r)

@@ -35,6 +35,9 @@ func validationError(err error) *Error {
 	var schemaErr *openapi3.SchemaError
 	var parseErr *openapi3filter.ParseError
 	switch {
+	case reqErr.Parameter != nil && reqErr.Parameter.Name == "Idempotency-Key":
+		return invalid(gen.ErrorCodeIdempotencyKeyInvalid, "Idempotency-Key",
+			"Idempotency-Key must be 1 to 255 printable ASCII characters.")
 	case reqErr.Parameter != nil:
 		name := reqErr.Parameter.Name
 		if errors.Is(reqErr.Err, openapi3filter.ErrInvalidRequired) {

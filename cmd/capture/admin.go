@@ -136,3 +136,34 @@ func createKey(ctx context.Context, db store.Store, accountName string, role sto
 	}
 	return secret, k.ID, nil
 }
+
+func runMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("capture maintenance", stderr)
+	dsn := dbFlag(fs)
+	retryAfter := fs.Int("retry-after", 60, "on: seconds clients are told to wait (Retry-After)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 || (pos[0] != "on" && pos[0] != "off") || *retryAfter < 1 {
+		fmt.Fprintln(stderr, "usage: capture maintenance on [--retry-after SECONDS] | off [--db DSN]")
+		return 2
+	}
+	db, err := openDB(ctx, *dsn)
+	if err != nil {
+		fmt.Fprintln(stderr, "capture maintenance:", err)
+		return 1
+	}
+	defer db.Close()
+	m := store.Maintenance{On: pos[0] == "on", RetryAfter: *retryAfter}
+	if err := db.SetMaintenance(ctx, m); err != nil {
+		fmt.Fprintln(stderr, "capture maintenance:", err)
+		return 1
+	}
+	if m.On {
+		fmt.Fprintf(stdout, "maintenance on: /v1 answers 503 with Retry-After: %d\n", m.RetryAfter)
+	} else {
+		fmt.Fprintln(stdout, "maintenance off")
+	}
+	return 0
+}

@@ -20,6 +20,7 @@ Usage:
   capture accounts create NAME [--prospect-limit N] [--rate-limit N] [--db DSN]
   capture keys create --account NAME --role admin|standard [--db DSN]
   capture keys revoke ID [--db DSN]
+  capture maintenance on [--retry-after SECONDS] | off [--db DSN]
 
 Every flag can also be set with an environment variable: --db is CAPTURE_DB,
 --addr is CAPTURE_ADDR, and so on. Run "capture COMMAND -h" for a command's flags.
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runAccounts(ctx, rest, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, rest, stdout, stderr)
+	case "maintenance":
+		return runMaintenance(ctx, rest, stdout, stderr)
 	case "prospects":
 		return runProspects(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

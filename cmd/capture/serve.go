@@ -20,6 +20,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dsn := dbFlag(fs)
 	requestTimeout := fs.Duration("request-timeout", 10*time.Second, "longest a request may run before it answers 504")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "longest to wait for in-flight requests on SIGTERM")
+	rateLimit := fs.Int("rate-limit", 100, "requests per second (and burst) per key, unless the key's account sets its own")
 	if pos, err := parse(fs, args); err != nil || len(pos) > 0 {
 		if err == nil {
 			fmt.Fprintf(stderr, "capture serve: unexpected arguments %q\n", pos)
@@ -39,7 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		logger.Error("bootstrap", "error", err)
 		return 1
 	}
-	api, err := server.New(server.Config{Store: db, RequestTimeout: *requestTimeout, Logger: logger})
+	api, err := server.New(server.Config{Store: db, RequestTimeout: *requestTimeout, Logger: logger, DefaultRateLimit: *rateLimit})
 	if err != nil {
 		logger.Error("build server", "error", err)
 		return 1
@@ -55,6 +56,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	go purgeIdempotency(ctx, db, logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("serving", "addr", ln.Addr().String(), "db", *dsn)
@@ -92,4 +94,21 @@ func bootstrap(ctx context.Context, db store.Store, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Created account \"default\" with admin key %s. Its secret is shown only this once:\n\n    %s\n\n", keyID, secret)
 	return nil
+}
+
+// purgeIdempotency deletes Idempotency-Key records past their 24 hours, hourly.
+func purgeIdempotency(ctx context.Context, db store.Store, logger *slog.Logger) {
+	for {
+		n, err := db.PurgeIdempotency(ctx, time.Now().Add(-store.IdempotencyTTL))
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("purge idempotency keys", "error", err)
+		} else if n > 0 {
+			logger.Info("purged idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
 }

@@ -22,7 +22,8 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/captureapi/capture/server/store"
 )
@@ -97,11 +98,35 @@ func (db *DB) Close() error {
 
 // Ping tells whether the database file can be read.
 func (db *DB) Ping(ctx context.Context) error {
-	var one int
-	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	// A query, not PingContext: it must touch the file, not only the pool.
+	var n int
+	if err := db.read.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
+		return err
 	}
 	return nil
+}
+
+// unavailable marks errors that mean the database cannot be reached or used at
+// all (closed, locked past the busy timeout, I/O failure, disk full) so that
+// clients get 503 storage_unavailable rather than 500.
+func unavailable(err *error) {
+	if *err == nil || errors.Is(*err, store.ErrUnavailable) {
+		return
+	}
+	var se *sqlitedrv.Error
+	switch {
+	case errors.As(*err, &se):
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+			sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
+			*err = fmt.Errorf("%w: %w", store.ErrUnavailable, *err)
+		}
+	case errors.Is(*err, sql.ErrConnDone), strings.Contains((*err).Error(), "sql: database is closed"):
+		*err = fmt.Errorf("%w: %w", store.ErrUnavailable, *err)
+	}
 }
 
 // newID returns prefix + a ULID in lower case: unique, and sorted by creation time.
@@ -129,9 +154,10 @@ func hashSecret(secret string) []byte {
 }
 
 // CreateAccount makes an account.
-func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int64, rateLimit int) (*store.Account, error) {
+func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int64, rateLimit int) (_ *store.Account, err error) {
+	defer unavailable(&err)
 	a := &store.Account{ID: newID("acct_"), Name: name, ProspectLimit: prospectLimit, RateLimit: rateLimit, Created: now()}
-	_, err := db.write.ExecContext(ctx,
+	_, err = db.write.ExecContext(ctx,
 		`INSERT INTO accounts (id, name, prospect_limit, rate_limit, created) VALUES (?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.ProspectLimit, a.RateLimit, a.Created.Unix())
 	if err != nil {
@@ -159,30 +185,33 @@ func scanAccount(row *sql.Row) (*store.Account, error) {
 }
 
 // AccountByName finds an account by name.
-func (db *DB) AccountByName(ctx context.Context, name string) (*store.Account, error) {
+func (db *DB) AccountByName(ctx context.Context, name string) (_ *store.Account, err error) {
+	defer unavailable(&err)
 	return scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE name = ?`, name))
 }
 
 // Account finds an account by id.
-func (db *DB) Account(ctx context.Context, id string) (*store.Account, error) {
+func (db *DB) Account(ctx context.Context, id string) (_ *store.Account, err error) {
+	defer unavailable(&err)
 	return scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
 }
 
 // CountAccounts counts accounts.
-func (db *DB) CountAccounts(ctx context.Context) (int, error) {
-	var n int
-	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n)
+func (db *DB) CountAccounts(ctx context.Context) (n int, err error) {
+	defer unavailable(&err)
+	err = db.read.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n)
 	return n, err
 }
 
 // CreateKey makes a key and returns its secret once.
-func (db *DB) CreateKey(ctx context.Context, accountID string, role store.Role) (*store.APIKey, string, error) {
+func (db *DB) CreateKey(ctx context.Context, accountID string, role store.Role) (_ *store.APIKey, _ string, err error) {
+	defer unavailable(&err)
 	if !role.Valid() {
 		return nil, "", fmt.Errorf("role must be admin or standard, not %q", role)
 	}
 	k := &store.APIKey{ID: newID("key_"), AccountID: accountID, Role: role, Created: now()}
 	secret := newSecret()
-	_, err := db.write.ExecContext(ctx,
+	_, err = db.write.ExecContext(ctx,
 		`INSERT INTO api_keys (id, account_id, hash, role, created) VALUES (?, ?, ?, ?, ?)`,
 		k.ID, k.AccountID, hashSecret(secret), string(k.Role), k.Created.Unix())
 	if err != nil {
@@ -192,16 +221,17 @@ func (db *DB) CreateKey(ctx context.Context, accountID string, role store.Role) 
 }
 
 // KeyBySecret finds a key by its secret's hash.
-func (db *DB) KeyBySecret(ctx context.Context, secret string) (*store.APIKey, error) {
+func (db *DB) KeyBySecret(ctx context.Context, secret string) (_ *store.APIKey, err error) {
+	defer unavailable(&err)
 	want := hashSecret(secret)
 	var k store.APIKey
 	var hash []byte
 	var role string
 	var created int64
 	var revoked sql.NullInt64
-	err := db.read.QueryRowContext(ctx,
-		`SELECT id, account_id, hash, role, created, revoked_at FROM api_keys WHERE hash = ?`, want).
-		Scan(&k.ID, &k.AccountID, &hash, &role, &created, &revoked)
+	err = db.read.QueryRowContext(ctx, `SELECT k.id, k.account_id, k.hash, k.role, k.created, k.revoked_at, a.rate_limit
+		FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.hash = ?`, want).
+		Scan(&k.ID, &k.AccountID, &hash, &role, &created, &revoked, &k.RateLimit)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -218,7 +248,8 @@ func (db *DB) KeyBySecret(ctx context.Context, secret string) (*store.APIKey, er
 }
 
 // RevokeKey revokes a key.
-func (db *DB) RevokeKey(ctx context.Context, id string) error {
+func (db *DB) RevokeKey(ctx context.Context, id string) (err error) {
+	defer unavailable(&err)
 	res, err := db.write.ExecContext(ctx,
 		`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, now().Unix(), id)
 	if err != nil {
@@ -271,7 +302,8 @@ func scanProspect(row scanner) (*store.Prospect, error) {
 }
 
 // CreateProspect inserts a prospect after checking for a live duplicate and the plan limit.
-func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) error {
+func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error) {
+	defer unavailable(&err)
 	normalise(p)
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		if err := checkEmailFree(ctx, tx, p.AccountID, p.Email, ""); err != nil {
@@ -324,15 +356,16 @@ func checkEmailFree(ctx context.Context, tx *sql.Tx, accountID, email, self stri
 }
 
 // Prospect returns one prospect of the account.
-func (db *DB) Prospect(ctx context.Context, accountID, id string) (*store.Prospect, error) {
+func (db *DB) Prospect(ctx context.Context, accountID, id string) (_ *store.Prospect, err error) {
+	defer unavailable(&err)
 	return scanProspect(db.read.QueryRowContext(ctx,
 		`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
 }
 
 // UpdateProspect applies a patch in one transaction.
-func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch store.ProspectPatch, check func(*store.Prospect) error) (*store.Prospect, error) {
-	var out *store.Prospect
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch store.ProspectPatch, check func(*store.Prospect) error) (out *store.Prospect, err error) {
+	defer unavailable(&err)
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		p, err := scanProspect(tx.QueryRowContext(ctx,
 			`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
 		if err != nil {
@@ -415,7 +448,8 @@ func normalise(p *store.Prospect) {
 }
 
 // DeleteProspect erases the prospect's data and leaves a tombstone with its id.
-func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) error {
+func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) (err error) {
+	defer unavailable(&err)
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		p, err := scanProspect(tx.QueryRowContext(ctx,
 			`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
@@ -440,7 +474,8 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 
 // ListProspects returns a keyset page: ids are time-ordered, so "older than the
 // cursor" is id < cursor, and the cost of a page does not depend on its depth.
-func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.ListParams) (*store.Page, error) {
+func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.ListParams) (_ *store.Page, err error) {
+	defer unavailable(&err)
 	var q strings.Builder
 	args := []any{accountID}
 	q.WriteString(`SELECT ` + prospectCols + ` FROM prospects WHERE account_id = ? AND deleted_at IS NULL`)

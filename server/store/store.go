@@ -39,6 +39,8 @@ type APIKey struct {
 	Role      Role
 	Created   time.Time
 	Revoked   bool
+	// RateLimit is the account's requests per second per key; 0 means the server default.
+	RateLimit int
 }
 
 // Prospect is a person who may buy. Optional text fields are nil when unset.
@@ -101,6 +103,23 @@ type Page struct {
 	HasMore   bool
 }
 
+// IdempotencyRecord is what is kept of a request made with an Idempotency-Key.
+type IdempotencyRecord struct {
+	Fingerprint []byte // SHA-256 of method, path and body
+	RequestID   string // the request that ran
+	Status      int    // 0 while the request is still running
+	Body        []byte
+}
+
+// Maintenance is the maintenance-mode flag every replica reads.
+type Maintenance struct {
+	On         bool
+	RetryAfter int // seconds clients are told to wait
+}
+
+// IdempotencyTTL is how long an Idempotency-Key's answer is kept.
+const IdempotencyTTL = 24 * time.Hour
+
 // Errors a Store returns; handlers map them to the API's error object.
 var (
 	// ErrNotFound: no such record in this account (another account's ids are unknown too).
@@ -151,6 +170,22 @@ type Store interface {
 	DeleteProspect(ctx context.Context, accountID, id string, check func(*Prospect) error) error
 	// ListProspects returns one page of live prospects.
 	ListProspects(ctx context.Context, accountID string, params ListParams) (*Page, error)
+
+	// BeginIdempotent claims the account's key for a request: it returns nil when
+	// the request may run (the key is new, expired, or its holder's lock ran out),
+	// or the record that holds the key (finished, or still running).
+	BeginIdempotent(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (*IdempotencyRecord, error)
+	// FinishIdempotent keeps the answer of the request that holds the key.
+	FinishIdempotent(ctx context.Context, accountID, key string, status int, body []byte) error
+	// ReleaseIdempotent frees a key whose request's answer is not to be kept.
+	ReleaseIdempotent(ctx context.Context, accountID, key string) error
+	// PurgeIdempotency deletes the records created before the time, returning how many.
+	PurgeIdempotency(ctx context.Context, before time.Time) (int64, error)
+
+	// SetMaintenance turns maintenance mode on or off for every replica.
+	SetMaintenance(ctx context.Context, m Maintenance) error
+	// Maintenance reads the maintenance flag.
+	Maintenance(ctx context.Context) (Maintenance, error)
 
 	// Ping tells whether the database answers.
 	Ping(ctx context.Context) error

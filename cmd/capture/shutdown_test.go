@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestGracefulShutdown starts the real binary, puts requests in flight (their bodies
+// still arriving), sends SIGTERM, and checks that every one of them completes with
+// its normal answer and the process exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "capture")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	db := filepath.Join(dir, "capture.db")
+	out, err := exec.Command(bin, "keys", "create", "--account", "acme", "--role", "standard", "--db", db).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(string(out))
+
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", db)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	addr := ""
+	logs := bufio.NewScanner(stderr)
+	for addr == "" && logs.Scan() {
+		var line struct{ Msg, Addr string }
+		if json.Unmarshal(logs.Bytes(), &line) == nil && line.Msg == "serving" {
+			addr = line.Addr
+		}
+	}
+	if addr == "" {
+		t.Fatal("server did not log its address")
+	}
+	go io.Copy(io.Discard, stderr)
+
+	const inFlight = 10
+	writers := make([]*io.PipeWriter, inFlight)
+	statuses := make([]int, inFlight)
+	var wg sync.WaitGroup
+	for i := range inFlight {
+		pr, pw := io.Pipe()
+		writers[i] = pw
+		wg.Go(func() {
+			req, _ := http.NewRequest("POST", "http://"+addr+"/v1/prospects", pr)
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			statuses[i] = res.StatusCode
+		})
+		fmt.Fprintf(pw, `{"email": "p%d@`, i) // half a body: the request is in flight
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for _, pw := range writers {
+		io.WriteString(pw, `example.com"}`)
+		pw.Close()
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusCreated {
+			t.Errorf("in-flight request %d answered %d, want 201", i, s)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit: %v, want status 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not exit after draining")
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Error("the server still accepts connections after SIGTERM")
+	}
+}

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/captureapi/capture/gen"
+)
+
+// lockSlack is how long past its deadline a request keeps its Idempotency-Key
+// locked: if its process dies, a retry may run once the lock runs out.
+const lockSlack = 5 * time.Second
+
+// keeps reports whether an answer is kept for replays: only answers of requests
+// that ran. Validation (400), authentication (401) and rate-limit (429) rejections
+// did not run, and 5xx answers are failures a retry should get past.
+func keeps(status int) bool {
+	return status < 500 && status != 400 && status != 401 && status != 429
+}
+
+// serveIdempotent runs a POST or PATCH that carries an Idempotency-Key: the first
+// request with the key runs and its answer is kept; later ones get that answer.
+func (s *Server) serveIdempotent(w *recorder, r *http.Request, key string) {
+	ctx := r.Context()
+	accountID := apiKey(ctx).AccountID
+	fingerprint := fingerprint(r)
+	rec, err := s.cfg.Store.BeginIdempotent(ctx, accountID, key, fingerprint, requestID(ctx), s.cfg.RequestTimeout+lockSlack)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if rec != nil {
+		switch {
+		case !bytes.Equal(rec.Fingerprint, fingerprint):
+			e := requestError(http.StatusConflict, gen.ErrorCodeIdempotencyKeyReused,
+				"This Idempotency-Key was used with another request (method, path or body). Use a new key for a new request.")
+			e.Param = "Idempotency-Key"
+			writeError(w, r, e)
+		case rec.Status == 0:
+			e := withRetryAfter(requestError(http.StatusConflict, gen.ErrorCodeIdempotencyKeyInUse,
+				"A request with this Idempotency-Key is still running. Retry once it has finished."), 1)
+			e.Param = "Idempotency-Key"
+			writeError(w, r, e)
+		default:
+			w.replayed = true
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.Header().Set("Original-Request", rec.RequestID)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(rec.Status)
+			w.Write(rec.Body)
+		}
+		return
+	}
+
+	tee := &teeWriter{recorder: w}
+	kept := false
+	defer func() {
+		// Whatever happened (a panic included), the key must not stay locked by an
+		// answer that is not kept. A context free of the request's deadline: the
+		// bookkeeping must happen even when the request ran out of time.
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if kept {
+			return
+		}
+		if err := s.cfg.Store.ReleaseIdempotent(bg, accountID, key); err != nil {
+			s.cfg.Logger.ErrorContext(ctx, "release idempotency key", "request_id", requestID(ctx), "error", err)
+		}
+	}()
+	s.api.ServeHTTP(tee, r)
+	if !keeps(w.status) {
+		return
+	}
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.FinishIdempotent(bg, accountID, key, w.status, tee.body.Bytes()); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "keep idempotent answer", "request_id", requestID(ctx), "error", err)
+		return
+	}
+	kept = true
+}
+
+// fingerprint identifies a request for Idempotency-Key reuse: method, path, body.
+func fingerprint(r *http.Request) []byte {
+	h := sha256.New()
+	io.WriteString(h, r.Method+" "+r.URL.Path+"\n")
+	if r.GetBody != nil {
+		if b, err := r.GetBody(); err == nil {
+			io.Copy(h, b)
+		}
+	}
+	return h.Sum(nil)
+}
+
+// teeWriter passes an answer through and keeps a copy of its body.
+type teeWriter struct {
+	*recorder
+	body bytes.Buffer
+}
+
+func (t *teeWriter) Write(b []byte) (int, error) {
+	t.body.Write(b)
+	return t.recorder.Write(b)
+}

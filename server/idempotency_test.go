@@ -1,0 +1,265 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/server"
+)
+
+func countProspects(t *testing.T, s *apitest.Server, key string) int {
+	t.Helper()
+	res, err := s.Client(t, key).ListProspectsWithResponse(context.Background(), &gen.ListProspectsParams{Limit: ptr(100)})
+	if err != nil || res.JSON200 == nil {
+		t.Fatalf("list: %v %s", err, res.Body)
+	}
+	return len(res.JSON200.Data)
+}
+
+func TestIdempotentConcurrentCreates(t *testing.T) {
+	s := apitest.New(t)
+	const n = 50
+	var wg sync.WaitGroup
+	type answer struct {
+		status   int
+		replayed bool
+		code     gen.ErrorCode
+		body     []byte
+	}
+	answers := make(chan answer, n)
+	for range n {
+		wg.Go(func() {
+			res, body := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json",
+				`{"email": "once@example.com"}`, "Idempotency-Key", "create-once")
+			a := answer{status: res.StatusCode, replayed: res.Header.Get("Idempotent-Replayed") == "true", body: body}
+			if res.StatusCode == 409 {
+				a.code = wantError(t, res, body, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeIdempotencyKeyInUse, "Idempotency-Key").Code
+				if res.Header.Get("Retry-After") == "" {
+					t.Error("idempotency_key_in_use without Retry-After")
+				}
+			}
+			answers <- a
+		})
+	}
+	wg.Wait()
+	close(answers)
+	var created []byte
+	fresh, replays, inUse := 0, 0, 0
+	for a := range answers {
+		switch {
+		case a.status == 201 && !a.replayed:
+			fresh++
+			created = a.body
+		case a.status == 201:
+			replays++
+		case a.status == 409:
+			inUse++
+		default:
+			t.Errorf("answer %d: %s", a.status, a.body)
+		}
+	}
+	t.Logf("%d created, %d replays, %d in use", fresh, replays, inUse)
+	if fresh != 1 || fresh+replays+inUse != n {
+		t.Errorf("%d created, %d replays, %d in use; want exactly one created", fresh, replays, inUse)
+	}
+	if got := countProspects(t, s, s.StandardKey); got != 1 {
+		t.Errorf("%d prospects stored, want 1", got)
+	}
+	// After the first finished, every retry is its byte-for-byte replay.
+	res, body := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json",
+		`{"email": "once@example.com"}`, "Idempotency-Key", "create-once")
+	if res.StatusCode != 201 || res.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(body, created) {
+		t.Errorf("late retry: %d replayed=%q\n%s\nwant\n%s", res.StatusCode, res.Header.Get("Idempotent-Replayed"), body, created)
+	}
+}
+
+func TestIdempotencyReplaysAndRejects(t *testing.T) {
+	s := apitest.New(t)
+	url := s.URL + "/v1/prospects"
+	post := func(key, body string) (*http.Response, []byte) {
+		return do(t, "POST", url, s.StandardKey, "application/json", body, "Idempotency-Key", key)
+	}
+
+	first, firstBody := post("k1", `{"email": "ada@example.com"}`)
+	if first.StatusCode != 201 || first.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("first: %d %s", first.StatusCode, firstBody)
+	}
+	again, againBody := post("k1", `{"email": "ada@example.com"}`)
+	if again.StatusCode != 201 || again.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(againBody, firstBody) {
+		t.Errorf("replay: %d %q %s", again.StatusCode, again.Header.Get("Idempotent-Replayed"), againBody)
+	}
+	if again.Header.Get("Original-Request") != first.Header.Get("Request-Id") || again.Header.Get("Request-Id") == first.Header.Get("Request-Id") {
+		t.Errorf("replay ids: Request-Id %q Original-Request %q, first %q", again.Header.Get("Request-Id"),
+			again.Header.Get("Original-Request"), first.Header.Get("Request-Id"))
+	}
+
+	res, body := post("k1", `{"email": "bob@example.com"}`)
+	wantError(t, res, body, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeIdempotencyKeyReused, "Idempotency-Key")
+	res, body = do(t, "PATCH", url+"/prs_other", s.StandardKey, "application/json", `{"email": "ada@example.com"}`, "Idempotency-Key", "k1")
+	wantError(t, res, body, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeIdempotencyKeyReused, "Idempotency-Key")
+
+	// A request rejected by validation keeps nothing: the key works with a fixed body.
+	res, body = post("k2", `{"email": "not-an-email"}`)
+	wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "email")
+	if res, body := post("k2", `{"email": "cy@example.com"}`); res.StatusCode != 201 || res.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("fixed body after a validation error: %d %s", res.StatusCode, body)
+	}
+
+	// An answer of a request that ran is kept even when it is an error.
+	dup1, dupBody1 := post("k3", `{"email": "ada@example.com"}`)
+	wantError(t, dup1, dupBody1, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeProspectExists, "email")
+	dup2, dupBody2 := post("k3", `{"email": "ada@example.com"}`)
+	if dup2.StatusCode != 409 || dup2.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(dupBody1, dupBody2) {
+		t.Errorf("replayed conflict: %d %s", dup2.StatusCode, dupBody2)
+	}
+
+	// Keys are per account: another account's key of the same name is its own.
+	other := s.NewAccountKey(t, "globex", "standard", 10)
+	if res, body := do(t, "POST", url, other, "application/json", `{"email": "ada@example.com"}`, "Idempotency-Key", "k1"); res.StatusCode != 201 || res.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("same key in another account: %d %s", res.StatusCode, body)
+	}
+
+	for _, bad := range []string{strings.Repeat("k", 256), "clé"} {
+		res, body := post(bad, `{"email": "dan@example.com"}`)
+		wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeIdempotencyKeyInvalid, "Idempotency-Key")
+	}
+	if got := countProspects(t, s, s.StandardKey); got != 2 {
+		t.Errorf("%d prospects, want 2 (ada, cy)", got)
+	}
+}
+
+func TestIdempotentPatch(t *testing.T) {
+	s := apitest.New(t)
+	c := s.Client(t, s.StandardKey)
+	p := create(t, c, gen.ProspectCreate{Email: "ada@example.com"})
+	url := s.URL + "/v1/prospects/" + p.Id
+	res, first := do(t, "PATCH", url, s.StandardKey, "application/json", `{"status": "contacted"}`, "Idempotency-Key", "p1")
+	if res.StatusCode != 200 {
+		t.Fatalf("patch: %d %s", res.StatusCode, first)
+	}
+	do(t, "PATCH", url, s.StandardKey, "application/json", `{"status": "converted"}`)
+	res, again := do(t, "PATCH", url, s.StandardKey, "application/json", `{"status": "contacted"}`, "Idempotency-Key", "p1")
+	if res.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(first, again) {
+		t.Errorf("patch replay: %q %s", res.Header.Get("Idempotent-Replayed"), again)
+	}
+	if g, _ := c.GetProspectWithResponse(context.Background(), p.Id); g.JSON200.Status != gen.ProspectStatusConverted {
+		t.Errorf("the replay ran the patch again: status %s", g.JSON200.Status)
+	}
+}
+
+// TestIdempotencyKeyOfCrashedRequest: a key whose request died before keeping an
+// answer is locked only until its lock runs out.
+func TestIdempotencyKeyOfCrashedRequest(t *testing.T) {
+	s := apitest.New(t, func(c *server.Config) { c.RequestTimeout = time.Second })
+	acct, _ := s.DB.AccountByName(context.Background(), "acme")
+	body := `{"email": "ada@example.com"}`
+	// What a process that crashed mid-request leaves: a claim with no answer.
+	probe, _ := http.NewRequest("POST", "/v1/prospects", strings.NewReader(body))
+	fp := server.Fingerprint(probe)
+	if rec, err := s.DB.BeginIdempotent(context.Background(), acct.ID, "crashed", fp, "req_dead", 50*time.Millisecond); err != nil || rec != nil {
+		t.Fatalf("claim: %v %v", rec, err)
+	}
+	res, b := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", body, "Idempotency-Key", "crashed")
+	wantError(t, res, b, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeIdempotencyKeyInUse, "Idempotency-Key")
+	time.Sleep(100 * time.Millisecond)
+	if res, b := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", body, "Idempotency-Key", "crashed"); res.StatusCode != 201 {
+		t.Errorf("after the lock ran out: %d %s", res.StatusCode, b)
+	}
+}
+
+func TestIdempotencyKeysArePurged(t *testing.T) {
+	s := apitest.New(t)
+	ctx := context.Background()
+	do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", `{"email": "ada@example.com"}`, "Idempotency-Key", "old")
+	if n, err := s.DB.PurgeIdempotency(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("purged a fresh key: %d %v", n, err)
+	}
+	if n, err := s.DB.PurgeIdempotency(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
+		t.Errorf("purge: %d %v, want 1", n, err)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	s := apitest.New(t)
+	ctx := context.Background()
+	if _, err := s.DB.CreateAccount(ctx, "noisy", 100, 5); err != nil {
+		t.Fatal(err)
+	}
+	noisy := s.NewAccountKey(t, "noisy", "standard", 0)
+	url := s.URL + "/v1/account"
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, limited, quietFailures := 0, 0, 0
+	retryAfter := ""
+	for range 30 {
+		wg.Go(func() {
+			res, body := do(t, "GET", url, noisy, "", "")
+			mu.Lock()
+			defer mu.Unlock()
+			switch res.StatusCode {
+			case 200:
+				ok++
+			case 429:
+				limited++
+				wantError(t, res, body, 429, gen.ErrorTypeRateLimitError, gen.ErrorCodeRateLimit, "")
+				retryAfter = res.Header.Get("Retry-After")
+				if p := res.Header.Get("RateLimit-Policy"); p != `"default";q=5;w=1` {
+					t.Errorf("RateLimit-Policy = %q", p)
+				}
+				if r := res.Header.Get("RateLimit"); !strings.HasPrefix(r, `"default";r=0;t=`) {
+					t.Errorf("RateLimit = %q", r)
+				}
+			default:
+				t.Errorf("noisy key: %d %s", res.StatusCode, body)
+			}
+		})
+		wg.Go(func() { // another key in the same burst is not affected
+			if res, _ := do(t, "GET", url, s.StandardKey, "", ""); res.StatusCode != 200 {
+				mu.Lock()
+				quietFailures++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if ok < 5 || ok > 7 || limited != 30-ok {
+		t.Errorf("%d allowed, %d limited; want about 5 allowed", ok, limited)
+	}
+	if quietFailures > 0 {
+		t.Errorf("the other key was refused %d times", quietFailures)
+	}
+	if retryAfter != "1" {
+		t.Fatalf("Retry-After = %q, want 1", retryAfter)
+	}
+	time.Sleep(time.Second)
+	res, body := do(t, "GET", url, noisy, "", "")
+	if res.StatusCode != 200 {
+		t.Errorf("after Retry-After: %d %s", res.StatusCode, body)
+	}
+	if res.Header.Get("RateLimit-Policy") == "" || res.Header.Get("RateLimit") == "" {
+		t.Error("a successful answer lacks the rate-limit headers")
+	}
+}
+
+func TestStorageUnavailable(t *testing.T) {
+	s := apitest.New(t)
+	s.DB.Close()
+	res, body := do(t, "GET", s.URL+"/v1/account", s.StandardKey, "", "")
+	wantError(t, res, body, 503, gen.ErrorTypeApiError, gen.ErrorCodeStorageUnavailable, "")
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	res, body = do(t, "GET", s.URL+"/readyz", "", "", "")
+	wantError(t, res, body, 503, gen.ErrorTypeApiError, gen.ErrorCodeStorageUnavailable, "")
+	if res, _ := do(t, "GET", s.URL+"/healthz", "", "", ""); res.StatusCode != 200 {
+		t.Errorf("/healthz: %d; the process is alive", res.StatusCode)
+	}
+}

@@ -1,0 +1,103 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/captureapi/capture/server/store"
+)
+
+// BeginIdempotent claims a key in one write transaction, so two requests with the
+// same key cannot both start.
+func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (rec *store.IdempotencyRecord, err error) {
+	defer unavailable(&err)
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		var r store.IdempotencyRecord
+		var status sql.NullInt64
+		var created, lockedUntil int64
+		err := tx.QueryRowContext(ctx, `SELECT fingerprint, request_id, status, body, created, locked_until
+			FROM idempotency_keys WHERE account_id = ? AND key = ?`, accountID, key).
+			Scan(&r.Fingerprint, &r.RequestID, &status, &r.Body, &created, &lockedUntil)
+		t := time.Now()
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case time.Unix(created, 0).Before(t.Add(-store.IdempotencyTTL)):
+			// Expired: the key is new again.
+		case !status.Valid && time.UnixMilli(lockedUntil).Before(t) && bytes.Equal(r.Fingerprint, fingerprint):
+			// Its holder died (or outlived any deadline) before keeping an answer.
+		default:
+			r.Status = int(status.Int64)
+			rec = &r
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (account_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, request_id = excluded.request_id,
+				status = NULL, body = NULL, created = excluded.created, locked_until = excluded.locked_until`,
+			accountID, key, fingerprint, requestID, t.Unix(), t.Add(lock).UnixMilli())
+		return err
+	})
+	return rec, err
+}
+
+// FinishIdempotent keeps the answer for replays.
+func (db *DB) FinishIdempotent(ctx context.Context, accountID, key string, status int, body []byte) (err error) {
+	defer unavailable(&err)
+	_, err = db.write.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, body = ? WHERE account_id = ? AND key = ?`,
+		status, body, accountID, key)
+	return err
+}
+
+// ReleaseIdempotent deletes a key's in-flight record.
+func (db *DB) ReleaseIdempotent(ctx context.Context, accountID, key string) (err error) {
+	defer unavailable(&err)
+	_, err = db.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE account_id = ? AND key = ? AND status IS NULL`,
+		accountID, key)
+	return err
+}
+
+// PurgeIdempotency deletes records created before the time.
+func (db *DB) PurgeIdempotency(ctx context.Context, before time.Time) (n int64, err error) {
+	defer unavailable(&err)
+	res, err := db.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created < ?`, before.Unix())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+const maintenanceSetting = "maintenance_retry_after" // present while maintenance is on
+
+// SetMaintenance turns maintenance mode on or off.
+func (db *DB) SetMaintenance(ctx context.Context, m store.Maintenance) (err error) {
+	defer unavailable(&err)
+	if !m.On {
+		_, err = db.write.ExecContext(ctx, `DELETE FROM settings WHERE name = ?`, maintenanceSetting)
+		return err
+	}
+	_, err = db.write.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, maintenanceSetting, strconv.Itoa(m.RetryAfter))
+	return err
+}
+
+// Maintenance reads the maintenance flag.
+func (db *DB) Maintenance(ctx context.Context) (m store.Maintenance, err error) {
+	defer unavailable(&err)
+	var v string
+	err = db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, maintenanceSetting).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Maintenance{}, nil
+	}
+	if err != nil {
+		return m, err
+	}
+	m.On = true
+	m.RetryAfter, _ = strconv.Atoi(v)
+	return m, nil
+}
