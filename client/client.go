@@ -198,6 +198,8 @@ func (c *Client) do(ctx context.Context, method string, opts []RequestOption, bu
 		k := ro.idempotencyKey
 		if k == "" {
 			k = rand.Text()
+		} else if err := checkIdempotencyKey(k); err != nil {
+			return err
 		}
 		key = &k
 	}
@@ -256,5 +258,25 @@ func (c *Client) do(ctx context.Context, method string, opts []RequestOption, bu
 			t.Stop()
 		case <-t.C:
 		}
+	}
+}
+
+// checkIdempotencyKey refuses a key the server would reject, before it is sent
+// (a control character would otherwise fail inside net/http and look like a
+// network error).
+func checkIdempotencyKey(k string) error {
+	ok := len(k) <= 255
+	for i := 0; ok && i < len(k); i++ {
+		ok = k[i] >= 0x20 && k[i] <= 0x7e
+	}
+	if ok {
+		return nil
+	}
+	return &Error{
+		Type:    gen.ErrorTypeInvalidRequestError,
+		Code:    gen.ErrorCodeIdempotencyKeyInvalid,
+		Param:   "Idempotency-Key",
+		Message: "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+		final:   true,
 	}
 }

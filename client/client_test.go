@@ -359,3 +359,24 @@ func TestListPageReturnsOnePage(t *testing.T) {
 		t.Fatalf("got %+v after %d requests", page, srv.count())
 	}
 }
+
+func TestInvalidIdempotencyKeyIsRefusedBeforeSending(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, attempt int) {
+		writeProspect(w, 201, "prs_1")
+	})
+	c := fastClient(srv.URL)
+	for _, key := range []string{"line\nbreak", "clé", strings.Repeat("k", 256)} {
+		_, err := c.Prospects.Create(context.Background(), client.ProspectCreateParams{Email: "ada@example.com"}, client.WithIdempotencyKey(key))
+		e := asError(t, err)
+		if e.Code != gen.ErrorCodeIdempotencyKeyInvalid || e.Param != "Idempotency-Key" || e.Attempts != 0 || client.IsRetryable(err) {
+			t.Fatalf("key %q: want a final idempotency_key_invalid, got %+v", key, e)
+		}
+	}
+	if srv.count() != 0 {
+		t.Fatal("nothing should have been sent")
+	}
+	if _, err := c.Prospects.Create(context.Background(), client.ProspectCreateParams{Email: "ada@example.com"}, client.WithIdempotencyKey(strings.Repeat("k", 255))); err != nil {
+		t.Fatalf("a 255-character key is valid: %v", err)
+	}
+}

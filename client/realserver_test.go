@@ -348,13 +348,14 @@ func TestRealServerFailuresAreRetriedThenTyped(t *testing.T) {
 				cfg.Store = fs
 				cfg.RequestTimeout = 100 * time.Millisecond
 			})
-			_, err := realClient(s, s.AdminKey).Account.Get(context.Background())
+			tr := &countingTransport{next: http.DefaultTransport}
+			_, err := realClient(s, s.AdminKey, client.WithHTTPClient(&http.Client{Transport: tr})).Account.Get(context.Background())
 			e := asError(t, err)
 			if e.StatusCode != tc.status || e.Type != gen.ErrorTypeApiError || e.Code != tc.code || e.RetryAfter != tc.retryAfter {
 				t.Fatalf("got %+v", e)
 			}
-			if e.Attempts != 3 || fs.calls.Load() != 3 || !client.IsRetryable(err) || !errors.Is(err, client.ErrAPI) {
-				t.Fatalf("want 3 attempts of a retryable api_error, got %d (store saw %d)", e.Attempts, fs.calls.Load())
+			if e.Attempts != 3 || tr.n.Load() != 3 || !client.IsRetryable(err) || !errors.Is(err, client.ErrAPI) {
+				t.Fatalf("want 3 attempts of a retryable api_error, got %d (%d sent)", e.Attempts, tr.n.Load())
 			}
 			if !strings.HasPrefix(e.RequestID, "req_") || e.Message == "" {
 				t.Fatalf("request id and message must be filled: %+v", e)
