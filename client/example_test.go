@@ -116,7 +116,7 @@ func ExampleError() {
 	case errors.Is(err, client.ErrNotFound), errors.Is(err, client.ErrGone):
 		fmt.Println("no such prospect")
 	case errors.Is(err, client.ErrConnection):
-		fmt.Println("network trouble after", err.(*client.Error).Attempts, "attempts:", err)
+		fmt.Println("network trouble, retries exhausted:", err)
 	case errors.As(err, &e):
 		log.Printf("capture: %s %s param=%q request=%s: %s", e.Type, e.Code, e.Param, e.RequestID, e.Message)
 	}
