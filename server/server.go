@@ -46,6 +46,7 @@ type Server struct {
 	validate *openapi3filter.Options
 	limits   *limiters
 	maint    maintenanceFlag
+	metrics  *metrics
 }
 
 // New builds the handler from the embedded spec.
@@ -74,11 +75,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: build router: %w", err)
 	}
 	s := &Server{
-		cfg:    cfg,
-		spec:   spec,
-		router: router,
-		other:  http.NewServeMux(),
-		limits: newLimiters(),
+		cfg:     cfg,
+		spec:    spec,
+		router:  router,
+		other:   http.NewServeMux(),
+		limits:  newLimiters(),
+		metrics: newMetrics(),
 		validate: &openapi3filter.Options{
 			// authenticate checks keys, with the API's own errors.
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
@@ -98,6 +100,7 @@ func New(cfg Config) (*Server, error) {
 			writeError(w, r, invalid(gen.ErrorCodeParameterInvalid, "", "%v.", err))
 		},
 	})
+	s.other.Handle("GET /metrics", s.metrics.handler())
 	return s, nil
 }
 
@@ -116,7 +119,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p := recover(); p != nil {
 			s.recoverPanic(rec, r, p)
 		}
-		s.logRequest(r, rec, time.Since(start))
+		latency := time.Since(start)
+		s.metrics.observe(r, rec, latency)
+		s.logRequest(r, rec, latency)
 	}()
 
 	route, pathParams, err := s.router.FindRoute(r)

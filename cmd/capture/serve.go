@@ -20,6 +20,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dsn := dbFlag(fs)
 	requestTimeout := fs.Duration("request-timeout", 10*time.Second, "longest a request may run before it answers 504")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "longest to wait for in-flight requests on SIGTERM")
+	logFormat := fs.String("log-format", "json", "log lines as json (for machines) or text (for people)")
 	rateLimit := fs.Int("rate-limit", 100, "requests per second (and burst) per key, unless the key's account sets its own")
 	if pos, err := parse(fs, args); err != nil || len(pos) > 0 {
 		if err == nil {
@@ -27,7 +28,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 2
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	var logger *slog.Logger
+	switch *logFormat {
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	case "text":
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	default:
+		fmt.Fprintf(stderr, "capture serve: --log-format must be json or text, not %q\n", *logFormat)
+		return 2
+	}
 	slog.SetDefault(logger)
 
 	db, err := openDB(ctx, *dsn)

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -37,6 +38,7 @@ var migrations embed.FS
 type DB struct {
 	write *sql.DB
 	read  *sql.DB
+	stmts sync.Map // query text -> *sql.Stmt on the read pool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -93,7 +95,53 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.stmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
 	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// query runs a read through a statement prepared once per query text: SQLite
+// spends more time parsing a short SELECT than running it.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, ok := db.stmts.Load(query)
+	if !ok {
+		st, err := db.read.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok = db.stmts.LoadOrStore(query, st); ok {
+			st.Close()
+		}
+	}
+	return s.(*sql.Stmt).QueryContext(ctx, args...)
+}
+
+// queryRow is query for one row.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *row {
+	rows, err := db.query(ctx, query, args...)
+	return &row{rows: rows, err: err}
+}
+
+// row is a *sql.Row made from prepared-statement rows.
+type row struct {
+	rows *sql.Rows
+	err  error
+}
+
+func (r *row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	return r.rows.Close()
 }
 
 // Ping tells whether the database file can be read.
@@ -171,7 +219,7 @@ func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int6
 
 const accountCols = `id, name, prospect_limit, rate_limit, live_prospects, created`
 
-func scanAccount(row *sql.Row) (*store.Account, error) {
+func scanAccount(row scanner) (*store.Account, error) {
 	var a store.Account
 	var created int64
 	if err := row.Scan(&a.ID, &a.Name, &a.ProspectLimit, &a.RateLimit, &a.ProspectCount, &created); err != nil {
@@ -193,7 +241,7 @@ func (db *DB) AccountByName(ctx context.Context, name string) (_ *store.Account,
 // Account finds an account by id.
 func (db *DB) Account(ctx context.Context, id string) (_ *store.Account, err error) {
 	defer unavailable(&err)
-	return scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+	return scanAccount(db.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
 }
 
 // CountAccounts counts accounts.
@@ -229,7 +277,7 @@ func (db *DB) KeyBySecret(ctx context.Context, secret string) (_ *store.APIKey, 
 	var role string
 	var created int64
 	var revoked sql.NullInt64
-	err = db.read.QueryRowContext(ctx, `SELECT k.id, k.account_id, k.hash, k.role, k.created, k.revoked_at, a.rate_limit
+	err = db.queryRow(ctx, `SELECT k.id, k.account_id, k.hash, k.role, k.created, k.revoked_at, a.rate_limit
 		FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.hash = ?`, want).
 		Scan(&k.ID, &k.AccountID, &hash, &role, &created, &revoked, &k.RateLimit)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -358,7 +406,7 @@ func checkEmailFree(ctx context.Context, tx *sql.Tx, accountID, email, self stri
 // Prospect returns one prospect of the account.
 func (db *DB) Prospect(ctx context.Context, accountID, id string) (_ *store.Prospect, err error) {
 	defer unavailable(&err)
-	return scanProspect(db.read.QueryRowContext(ctx,
+	return scanProspect(db.queryRow(ctx,
 		`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
 }
 
@@ -516,7 +564,7 @@ func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.List
 	q.WriteString(` LIMIT ?`)
 	args = append(args, lp.Limit+1)
 
-	rows, err := db.read.QueryContext(ctx, q.String(), args...)
+	rows, err := db.query(ctx, q.String(), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/captureapi/capture/server/store"
 )
 
-func open(t *testing.T) *sqlite.DB {
+func open(t testing.TB) *sqlite.DB {
 	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "capture.db"))
 	if err != nil {

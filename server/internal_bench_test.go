@@ -1,0 +1,55 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/sqlite"
+)
+
+// BenchmarkValidateRequest measures kin-openapi's validation of a create body alone.
+func BenchmarkValidateRequest(b *testing.B) {
+	db, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	srv, err := New(Config{Store: db})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := `{"email": "ada@example.com", "first_name": "Ada", "tags": ["vip", "emea"], "metadata": {"plan": "pro"}}`
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		route, params, err := srv.router.FindRoute(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := readBody(req); err != nil {
+			b.Fatal(err)
+		}
+		if err := openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
+			Request: req, PathParams: params, Route: route, Options: srv.validate,
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWriteError measures turning an error into the JSON error object.
+func BenchmarkWriteError(b *testing.B) {
+	req := httptest.NewRequest("GET", "/v1/prospects/prs_x", nil)
+	req = req.WithContext(context.WithValue(req.Context(), requestIDKey{}, newRequestID()))
+	err := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such prospect: '%s'.", "prs_x")
+	for b.Loop() {
+		writeError(httptest.NewRecorder(), req, err)
+	}
+}

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's Prometheus series, on a registry of its own so that
+// several servers in one process (as in tests) do not collide.
+type metrics struct {
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	errors      *prometheus.CounterVec
+	rateLimited prometheus.Counter
+	replays     prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "capture_http_requests_total", Help: "Requests answered, by route template, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "capture_http_request_duration_seconds", Help: "Time to answer a request, by route template and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"route", "method"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "capture_errors_total", Help: "Error answers, by the error object's type and code.",
+		}, []string{"type", "code"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "capture_rate_limited_total", Help: "Requests refused with 429 rate_limit.",
+		}),
+		replays: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "capture_idempotent_replays_total", Help: "Answers replayed for a repeated Idempotency-Key.",
+		}),
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.errors, m.rateLimited, m.replays,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observe records one answered request.
+func (m *metrics) observe(r *http.Request, rec *recorder, latency time.Duration) {
+	route := rec.route
+	if route == "" {
+		route = "unmatched" // unknown paths must not each become a series
+	}
+	m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+	m.latency.WithLabelValues(route, r.Method).Observe(latency.Seconds())
+	if e := rec.apiErr; e != nil {
+		m.errors.WithLabelValues(string(e.Type), string(e.Code)).Inc()
+		if rec.status == http.StatusTooManyRequests {
+			m.rateLimited.Inc()
+		}
+	}
+	if rec.replayed {
+		m.replays.Inc()
+	}
+}
+
+// handler serves the registry in the Prometheus text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}

@@ -1,0 +1,54 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/captureapi/capture/server/store"
+)
+
+func BenchmarkStore(b *testing.B) {
+	ctx := context.Background()
+	db := open(b)
+	a, err := db.CreateAccount(ctx, "bench", 1<<40, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, secret, _ := db.CreateKey(ctx, a.ID, store.RoleStandard)
+	p := &store.Prospect{AccountID: a.ID, Email: "ada@example.com"}
+	if err := db.CreateProspect(ctx, p); err != nil {
+		b.Fatal(err)
+	}
+
+	b.Run("KeyBySecret", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.KeyBySecret(ctx, secret); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Prospect", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.Prospect(ctx, a.ID, p.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("CreateProspect", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i++
+			if err := db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: fmt.Sprintf("p%d@example.com", i)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ListProspects-100", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.ListProspects(ctx, a.ID, store.ListParams{Limit: 100}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
