@@ -14,17 +14,6 @@ import (
 	"github.com/captureapi/capture/client"
 )
 
-// Exit statuses of `capture prospects`, so that scripts can tell a request to
-// fix from a server to wait for and a network to check.
-const (
-	exitOK          = 0
-	exitRequest     = 1   // the API refused the request (4xx), or the client refused to send it
-	exitServer      = 2   // the server failed (5xx) or answered something unreadable
-	exitConnection  = 3   // no answer: refused, reset, DNS, TLS, timeout
-	exitUsage       = 64  // wrong command line
-	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
-)
-
 const prospectsUsage = `Usage: capture prospects COMMAND [flags]
 
 Create, read, update, delete and list prospects through the Capture API.
