@@ -30,7 +30,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := newFlagSet("capture migrate", stderr)
 	dsn := dbFlag(fs)
 	if _, err := parse(fs, args); err != nil {
-		return 2
+		return exitUsage
 	}
 	db, err := openDB(ctx, *dsn)
 	if err != nil {
@@ -49,15 +49,15 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	rate := fs.Int("rate-limit", 0, "requests per second for each of the account's keys (0: the server's default)")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return 2
+		return exitUsage
 	}
 	if len(pos) != 2 || pos[0] != "create" {
 		fmt.Fprintln(stderr, "usage: capture accounts create NAME [--prospect-limit N] [--rate-limit N] [--db DSN]")
-		return 2
+		return exitUsage
 	}
 	if *limit < 0 || *rate < 0 {
 		fmt.Fprintln(stderr, "capture accounts create: --prospect-limit and --rate-limit must not be negative")
-		return 2
+		return exitUsage
 	}
 	db, err := openDB(ctx, *dsn)
 	if err != nil {
@@ -81,18 +81,18 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	role := fs.String("role", "standard", "create: admin or standard")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return 2
+		return exitUsage
 	}
 	switch {
 	case len(pos) == 1 && pos[0] == "create":
 		if *account == "" || !store.Role(*role).Valid() {
 			fmt.Fprintln(stderr, "usage: capture keys create --account NAME --role admin|standard [--db DSN]")
-			return 2
+			return exitUsage
 		}
 	case len(pos) == 2 && pos[0] == "revoke":
 	default:
 		fmt.Fprintln(stderr, "usage: capture keys create --account NAME --role admin|standard | capture keys revoke ID [--db DSN]")
-		return 2
+		return exitUsage
 	}
 	db, err := openDB(ctx, *dsn)
 	if err != nil {
@@ -143,11 +143,11 @@ func runMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer
 	retryAfter := fs.Int("retry-after", 60, "on: seconds clients are told to wait (Retry-After)")
 	pos, err := parse(fs, args)
 	if err != nil {
-		return 2
+		return exitUsage
 	}
 	if len(pos) != 1 || (pos[0] != "on" && pos[0] != "off") || *retryAfter < 1 {
 		fmt.Fprintln(stderr, "usage: capture maintenance on [--retry-after SECONDS] | off [--db DSN]")
-		return 2
+		return exitUsage
 	}
 	db, err := openDB(ctx, *dsn)
 	if err != nil {

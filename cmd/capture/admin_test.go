@@ -84,14 +84,14 @@ func TestAdminCommands(t *testing.T) {
 	if code, _, _ := capture(t, "keys", "revoke", keyID, "--db", db); code != 1 {
 		t.Errorf("revoking twice: %d, want 1", code)
 	}
-	if code, _, _ := capture(t, "keys", "create", "--account", "x", "--role", "root", "--db", db); code != 2 {
-		t.Errorf("bad role: %d, want 2", code)
+	if code, _, _ := capture(t, "keys", "create", "--account", "x", "--role", "root", "--db", db); code != exitUsage {
+		t.Errorf("bad role: %d, want %d", code, exitUsage)
 	}
 	t.Setenv("CAPTURE_DB", db)
 	if code, out, _ := capture(t, "migrate"); code != 0 || !strings.Contains(out, "up to date") {
 		t.Errorf("migrate with CAPTURE_DB: %d %q", code, out)
 	}
-	if code, _, _ := capture(t, "nope"); code != 2 {
-		t.Errorf("unknown command: %d, want 2", code)
+	if code, _, _ := capture(t, "nope"); code != exitUsage {
+		t.Errorf("unknown command: %d, want %d", code, exitUsage)
 	}
 }

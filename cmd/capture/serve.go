@@ -26,7 +26,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err == nil {
 			fmt.Fprintf(stderr, "capture serve: unexpected arguments %q\n", pos)
 		}
-		return 2
+		return exitUsage
 	}
 	var logger *slog.Logger
 	switch *logFormat {
@@ -36,7 +36,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	default:
 		fmt.Fprintf(stderr, "capture serve: --log-format must be json or text, not %q\n", *logFormat)
-		return 2
+		return exitUsage
 	}
 	slog.SetDefault(logger)
 

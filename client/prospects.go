@@ -1,0 +1,168 @@
+package client
+
+import (
+	"context"
+	"iter"
+	"net/http"
+	"slices"
+
+	"github.com/captureapi/capture/gen"
+)
+
+// ProspectService is the /v1/prospects resource; reach it as Client.Prospects.
+type ProspectService struct{ c *Client }
+
+// Create captures a new prospect. It is sent with an Idempotency-Key (generated,
+// or yours via [WithIdempotencyKey]) that every retry reuses, so a retried create
+// never makes two prospects. A live prospect with the same email fails with
+// [ErrProspectExists] and its id in Error.ExistingID; an account at its plan's
+// limit fails with [ErrPlanLimitReached].
+func (s *ProspectService) Create(ctx context.Context, params ProspectCreateParams, opts ...RequestOption) (*Prospect, error) {
+	if params.Email == "" {
+		return nil, &Error{
+			Type:    gen.ErrorTypeInvalidRequestError,
+			Code:    gen.ErrorCodeParameterMissing,
+			Param:   "email",
+			Message: "email: is required",
+			final:   true,
+		}
+	}
+	var p Prospect
+	err := s.c.do(ctx, http.MethodPost, opts, func(key *string) (*http.Request, error) {
+		return gen.NewCreateProspectRequest(s.c.baseURL, &gen.CreateProspectParams{IdempotencyKey: key}, params)
+	}, &p)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Get retrieves a prospect. An unknown id fails with [ErrNotFound], a deleted
+// one with [ErrGone], a hidden one asked for with a standard key with
+// [ErrProspectHidden].
+func (s *ProspectService) Get(ctx context.Context, id string, opts ...RequestOption) (*Prospect, error) {
+	if err := requireID(id); err != nil {
+		return nil, err
+	}
+	var p Prospect
+	err := s.c.do(ctx, http.MethodGet, opts, func(*string) (*http.Request, error) {
+		return gen.NewGetProspectRequest(s.c.baseURL, id)
+	}, &p)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Update changes the fields set in params and leaves the others alone; a field
+// set to [Null] is cleared. Metadata is merged key by key (an empty value
+// removes a key) and Tags replaces the whole list. Like Create it carries an
+// Idempotency-Key reused by every retry.
+func (s *ProspectService) Update(ctx context.Context, id string, params ProspectUpdateParams, opts ...RequestOption) (*Prospect, error) {
+	if err := requireID(id); err != nil {
+		return nil, err
+	}
+	var p Prospect
+	err := s.c.do(ctx, http.MethodPatch, opts, func(key *string) (*http.Request, error) {
+		return gen.NewUpdateProspectRequest(s.c.baseURL, id, &gen.UpdateProspectParams{IdempotencyKey: key}, params)
+	}, &p)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Delete removes a prospect and erases its personal data; afterwards its id
+// answers [ErrGone]. When a retry finds the prospect already gone, an earlier
+// attempt whose answer was lost did the deletion, so Delete reports success
+// rather than a misleading ErrGone.
+func (s *ProspectService) Delete(ctx context.Context, id string, opts ...RequestOption) (*DeletedProspect, error) {
+	if err := requireID(id); err != nil {
+		return nil, err
+	}
+	var d DeletedProspect
+	err := s.c.do(ctx, http.MethodDelete, opts, func(*string) (*http.Request, error) {
+		return gen.NewDeleteProspectRequest(s.c.baseURL, id)
+	}, &d)
+	if e, ok := err.(*Error); ok && e.Code == gen.ErrorCodeResourceGone && e.Attempts > 1 {
+		return &DeletedProspect{Id: id, Object: gen.DeletedProspectObjectProspect, Deleted: true}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// ListPage fetches one page of prospects, newest first. To walk every page,
+// use [ProspectService.List].
+func (s *ProspectService) ListPage(ctx context.Context, params ProspectListParams, opts ...RequestOption) (*ProspectList, error) {
+	var l ProspectList
+	err := s.c.do(ctx, http.MethodGet, opts, func(*string) (*http.Request, error) {
+		return gen.NewListProspectsRequest(s.c.baseURL, &params)
+	}, &l)
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// List walks every prospect matching params, fetching pages of params.Limit
+// (default 10) as the loop needs them:
+//
+//	for p, err := range c.Prospects.List(ctx, client.ProspectListParams{}) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(p.Id, p.Email)
+//	}
+//
+// The walk goes from newest to oldest, starting after params.StartingAfter if
+// it is set. With only params.EndingBefore set it goes the other way, from
+// just before that prospect towards the newest. A failed page (after its
+// retries) is yielded once as the error and ends the walk; breaking out of the
+// loop stops fetching.
+func (s *ProspectService) List(ctx context.Context, params ProspectListParams, opts ...RequestOption) iter.Seq2[Prospect, error] {
+	return func(yield func(Prospect, error) bool) {
+		backwards := params.EndingBefore != nil && params.StartingAfter == nil
+		for {
+			page, err := s.ListPage(ctx, params, opts...)
+			if err != nil {
+				yield(Prospect{}, err)
+				return
+			}
+			data := page.Data
+			if backwards {
+				data = slices.Clone(data)
+				slices.Reverse(data)
+			}
+			for _, p := range data {
+				if !yield(p, nil) {
+					return
+				}
+			}
+			if !page.HasMore || len(page.Data) == 0 {
+				return
+			}
+			if backwards {
+				params.EndingBefore = Ptr(page.Data[0].Id)
+			} else {
+				params.StartingAfter = Ptr(page.Data[len(page.Data)-1].Id)
+			}
+		}
+	}
+}
+
+// requireID refuses to send a request for an empty id, which would address
+// the list instead of a prospect.
+func requireID(id string) error {
+	if id != "" {
+		return nil
+	}
+	return &Error{
+		Type:    gen.ErrorTypeInvalidRequestError,
+		Code:    gen.ErrorCodeParameterMissing,
+		Param:   "id",
+		Message: "id: a prospect id (prs_…) is required",
+		final:   true,
+	}
+}
