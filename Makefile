@@ -1,7 +1,7 @@
 # Capture: the two commands a newcomer needs are `make run` and `make test`.
 GO ?= go
 
-.PHONY: all generate build run test lint drift
+.PHONY: all generate build run test lint drift bench bench-smoke
 
 all: build
 
@@ -31,3 +31,12 @@ drift:
 	@before=$$(mktemp -d) && cp -R gen "$$before/" && $(GO) generate ./... && \
 	  diff -r "$$before/gen" gen >/dev/null || { echo "gen/ was out of date with openapi.yaml: regenerated it; review and commit"; exit 1; }
 	@echo "gen/ matches openapi.yaml"
+
+## bench: load capture and the bare baseline side by side and print the table
+## (BENCH_DURATION, BENCH_CONCURRENCY, BENCH_LIST_ROWS, BENCH_COUNT)
+bench:
+	$(GO) run ./cmd/capture-bench
+
+## bench-smoke: one second a row on a small table, to check that the harness runs
+bench-smoke:
+	BENCH_DURATION=1s BENCH_LIST_ROWS=100000 $(GO) run ./cmd/capture-bench

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/docs"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -118,5 +119,5 @@ func docURL(r *http.Request, code gen.ErrorCode) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + "/docs#error-" + string(code)
+	return scheme + "://" + r.Host + docs.ErrorURL(string(code))
 }

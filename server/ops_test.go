@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/captureapi/capture"
+	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/server"
 )
@@ -108,4 +110,25 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func TestPublishedReference(t *testing.T) {
+	s := apitest.New(t)
+	res, body := do(t, "GET", s.URL+"/openapi.yaml", "", "", "")
+	if res.StatusCode != 200 || !bytes.Equal(body, capture.OpenAPIYAML) {
+		t.Errorf("/openapi.yaml: %d, %d bytes; want openapi.yaml as written", res.StatusCode, len(body))
+	}
+	for _, path := range []string{"/docs", "/openapi.json", "/metrics"} {
+		if res, _ := do(t, "GET", s.URL+path, "", "", ""); res.StatusCode != 200 || res.Header.Get("Request-Id") == "" {
+			t.Errorf("GET %s: %d, Request-Id %q", path, res.StatusCode, res.Header.Get("Request-Id"))
+		}
+	}
+	// The pages outside the API answer wrong methods like the API does.
+	res, body = do(t, "POST", s.URL+"/docs", "", "application/json", "{}")
+	wantError(t, res, body, 405, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeMethodNotAllowed, "")
+	if res.Header.Get("Allow") != "GET" {
+		t.Errorf("POST /docs: Allow = %q, want GET", res.Header.Get("Allow"))
+	}
+	res, body = do(t, "GET", s.URL+"/docs/nothing-here.js", "", "", "")
+	wantError(t, res, body, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeRouteNotFound, "")
 }

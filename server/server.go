@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/docs"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -101,6 +102,7 @@ func New(cfg Config) (*Server, error) {
 		},
 	})
 	s.other.Handle("GET /metrics", s.metrics.handler())
+	docs.Mount(s)
 	return s, nil
 }
 
@@ -125,13 +127,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	route, pathParams, err := s.router.FindRoute(r)
-	if err != nil {
+	if err != nil { // not an API operation: a page, or nothing
 		if h, pattern := s.other.Handler(r); pattern != "" {
 			rec.route = pattern
 			h.ServeHTTP(rec, r)
 			return
 		}
-		writeError(rec, r, s.routeError(r, err))
+		writeError(rec, r, s.routeError(r))
 		return
 	}
 	rec.route = route.Path
@@ -189,19 +191,21 @@ func (s *Server) serveAPI(w *recorder, r *http.Request, route *routers.Route, pa
 	s.api.ServeHTTP(w, r)
 }
 
-// routeError is the 404 or 405 for a request that matches no operation.
-func (s *Server) routeError(r *http.Request, err error) *Error {
-	if !errors.Is(err, routers.ErrMethodNotAllowed) {
-		return requestError(http.StatusNotFound, gen.ErrorCodeRouteNotFound,
-			"Unrecognized request URL (%s %s). See the API reference at /docs.", r.Method, r.URL.Path)
-	}
+// routeError is the 404 or 405 for a request that matches no route: 405 when
+// the path has routes for other methods, in the API or among the other pages.
+func (s *Server) routeError(r *http.Request) *Error {
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, _, err := s.router.FindRoute(probe); err == nil {
+		_, _, err := s.router.FindRoute(probe)
+		if _, pattern := s.other.Handler(probe); err == nil || pattern != "" {
 			allow = append(allow, m)
 		}
+	}
+	if len(allow) == 0 {
+		return requestError(http.StatusNotFound, gen.ErrorCodeRouteNotFound,
+			"Unrecognized request URL (%s %s). See the API reference at %s.", r.Method, r.URL.Path, docs.Path)
 	}
 	e := requestError(http.StatusMethodNotAllowed, gen.ErrorCodeMethodNotAllowed,
 		"%s is not allowed on %s; use one of: %s.", r.Method, r.URL.Path, strings.Join(allow, ", "))

@@ -1,5 +1,5 @@
 // Package docs serves the published API reference: the OpenAPI document the
-// server was generated from, as JSON and as YAML, and a browsable reference
+// server was generated from, as JSON and as the YAML file it was written as, and a browsable reference
 // page rendered from it by Swagger UI. Every asset comes from the binary; the
 // page loads nothing from other hosts.
 package docs
@@ -18,8 +18,8 @@ import (
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5/static"
 	"github.com/swaggest/swgui/v5emb"
-	"go.yaml.in/yaml/v3"
 
+	"github.com/captureapi/capture"
 	"github.com/captureapi/capture/gen"
 )
 
@@ -82,10 +82,6 @@ func Mount(mux Registrar) {
 	if err != nil {
 		panic(fmt.Sprintf("docs: embedded OpenAPI document: %v", err))
 	}
-	specYAML, err := jsonToYAML(specJSON)
-	if err != nil {
-		panic(fmt.Sprintf("docs: OpenAPI document as YAML: %v", err))
-	}
 
 	ui := uiHandler()
 	mux.Handle("GET "+Path, ui)
@@ -94,7 +90,7 @@ func Mount(mux Registrar) {
 		mux.Handle("GET "+Path+"/"+name, ui)
 	}
 	mux.Handle("GET "+SpecJSONPath, document(specJSON, "application/json"))
-	mux.Handle("GET "+SpecYAMLPath, document(specYAML, "application/yaml"))
+	mux.Handle("GET "+SpecYAMLPath, document(capture.OpenAPIYAML, "application/yaml"))
 }
 
 // uiHandler is Swagger UI, with its assets embedded through go:embed, set up
@@ -223,95 +219,3 @@ const anchorScript = `<script>
     });
 })();
 </script>`
-
-// openAPIKeyOrder is the order of the top-level keys of an OpenAPI document
-// as people write it; the embedded JSON has its keys sorted.
-var openAPIKeyOrder = []string{"openapi", "info", "servers", "security", "tags", "paths", "components"}
-
-// infoKeyOrder is the order of the keys of the document's info object.
-var infoKeyOrder = []string{"title", "version", "description"}
-
-// jsonToYAML turns a JSON document into block-style YAML with the same
-// content: multi-line strings as literal blocks, the top-level keys in the
-// usual OpenAPI order and every other key in the order the JSON has it.
-func jsonToYAML(doc []byte) ([]byte, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(doc, &root); err != nil {
-		return nil, err
-	}
-	blockStyle(&root)
-	if len(root.Content) == 1 && root.Content[0].Kind == yaml.MappingNode {
-		top := root.Content[0]
-		orderKeys(top, openAPIKeyOrder)
-		if info := mappingValue(top, "info"); info != nil && info.Kind == yaml.MappingNode {
-			orderKeys(info, infoKeyOrder)
-		}
-	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&root); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// blockStyle drops the flow style and quoting JSON syntax brings, leaving the
-// encoder to quote only the strings that need it.
-func blockStyle(n *yaml.Node) {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		n.Style = 0
-		if n.Tag == "!!str" && strings.Contains(strings.TrimRight(n.Value, "\n"), "\n") {
-			n.Style = yaml.LiteralStyle
-		}
-	case yaml.MappingNode, yaml.SequenceNode:
-		n.Style = 0
-	}
-	for _, c := range n.Content {
-		blockStyle(c)
-	}
-}
-
-// orderKeys moves the named keys of a mapping to its front, in the order
-// given; the other keys follow in their current order.
-func orderKeys(m *yaml.Node, first []string) {
-	rank := make(map[string]int, len(first))
-	for i, k := range first {
-		rank[k] = i
-	}
-	type pair struct{ k, v *yaml.Node }
-	front := make([]*pair, len(first))
-	var rest []pair
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		p := pair{m.Content[i], m.Content[i+1]}
-		if r, ok := rank[p.k.Value]; ok {
-			front[r] = &p
-			continue
-		}
-		rest = append(rest, p)
-	}
-	content := make([]*yaml.Node, 0, len(m.Content))
-	for _, p := range front {
-		if p != nil {
-			content = append(content, p.k, p.v)
-		}
-	}
-	for _, p := range rest {
-		content = append(content, p.k, p.v)
-	}
-	m.Content = content
-}
-
-// mappingValue returns the value of key in mapping m, or nil.
-func mappingValue(m *yaml.Node, key string) *yaml.Node {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
