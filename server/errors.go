@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 
 	"github.com/captureapi/capture/gen"
@@ -64,7 +64,7 @@ func asAPIError(err error) *Error {
 	switch {
 	case errors.As(err, &e):
 		return e
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), errors.Is(err, os.ErrDeadlineExceeded):
 		return &Error{Status: http.StatusGatewayTimeout, Type: gen.ErrorTypeApiError, Code: gen.ErrorCodeTimeout,
 			Message: "The request took longer than its deadline and was cancelled. Try again later.", Cause: err}
 	case errors.Is(err, store.ErrUnavailable):
@@ -86,14 +86,19 @@ func asAPIError(err error) *Error {
 }
 
 // writeError writes err as the JSON error object, with its status and headers.
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := asAPIError(err)
-	id := requestID(r.Context())
-	if e.Status >= 500 {
-		slog.ErrorContext(r.Context(), "request failed", "request_id", id, "code", e.Code, "error", err)
+	ctx := r.Context()
+	id := requestID(ctx)
+	switch {
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.Is(context.Cause(ctx), context.DeadlineExceeded):
+		s.cfg.Logger.InfoContext(ctx, "client went away", "request_id", id)
+	case e.Status >= 500:
+		s.cfg.Logger.ErrorContext(ctx, "request failed", "request_id", id, "code", e.Code, "error", err)
 	}
 	body := gen.Error{Error: gen.ErrorDetail{
-		Type: e.Type, Code: e.Code, Message: e.Message, RequestId: id, DocUrl: docURL(r, e.Code),
+		Type: e.Type, Code: e.Code, Message: e.Message, RequestId: id,
+		DocUrl: s.cfg.PublicURL + docs.ErrorURL(string(e.Code)),
 	}}
 	if e.Param != "" {
 		body.Error.Param = &e.Param
@@ -111,13 +116,4 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Del("Content-Length")
 	w.WriteHeader(e.Status)
 	json.NewEncoder(w).Encode(body)
-}
-
-// docURL points at the error code's entry in the published reference.
-func docURL(r *http.Request, code gen.ErrorCode) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + docs.ErrorURL(string(code))
 }

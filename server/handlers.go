@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oapi-codegen/nullable"
 
@@ -22,9 +23,13 @@ type handlers struct {
 
 var _ gen.StrictServerInterface = (*handlers)(nil)
 
-// maxMetadataKey is the longest metadata key; the spec cannot say it (OpenAPI 3.0
-// has no propertyNames), so it is checked here.
-const maxMetadataKey = 40
+// maxMetadataKey is the longest metadata key, in characters; the spec cannot say
+// it (OpenAPI 3.0 has no propertyNames), so it is checked here. maxMetadataKeys is
+// the spec's maxProperties, checked again on the merged result of an update.
+const (
+	maxMetadataKey  = 40
+	maxMetadataKeys = 50
+)
 
 func (h *handlers) CreateProspect(ctx context.Context, req gen.CreateProspectRequestObject) (gen.CreateProspectResponseObject, error) {
 	key, b := apiKey(ctx), req.Body
@@ -49,10 +54,15 @@ func (h *handlers) CreateProspect(ctx context.Context, req gen.CreateProspectReq
 		p.Tags = *b.Tags
 	}
 	if b.Metadata != nil {
-		p.Metadata = *b.Metadata
+		p.Metadata = map[string]string{}
+		for k, v := range *b.Metadata {
+			if v != "" { // as in an update, an empty value means no key
+				p.Metadata[k] = v
+			}
+		}
 	}
 	if err := h.store.CreateProspect(ctx, p); err != nil {
-		return nil, err
+		return nil, hideHiddenDuplicate(ctx, err)
 	}
 	return gen.CreateProspect201JSONResponse{Body: prospectJSON(p),
 		Headers: gen.CreateProspect201ResponseHeaders{RequestId: requestID(ctx)}}, nil
@@ -102,9 +112,18 @@ func (h *handlers) UpdateProspect(ctx context.Context, req gen.UpdateProspectReq
 			}
 		}
 	}
-	p, err := h.store.UpdateProspect(ctx, key.AccountID, req.Id, patch, func(p *store.Prospect) error { return canSee(ctx, p) })
+	p, err := h.store.UpdateProspect(ctx, key.AccountID, req.Id, patch, func(p *store.Prospect) error {
+		if err := canSee(ctx, p); err != nil {
+			return err
+		}
+		if len(p.Metadata) > maxMetadataKeys { // the patch's keys are valid; their sum may not be
+			return invalid(gen.ErrorCodeParameterInvalid, "metadata",
+				"Invalid metadata: a prospect has at most %d keys; this update would leave %d.", maxMetadataKeys, len(p.Metadata))
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, prospectError(err, req.Id)
+		return nil, prospectError(hideHiddenDuplicate(ctx, err), req.Id)
 	}
 	return gen.UpdateProspect200JSONResponse{Body: prospectJSON(p),
 		Headers: gen.UpdateProspect200ResponseHeaders{RequestId: requestID(ctx)}}, nil
@@ -220,9 +239,21 @@ func prospectError(err error, id string) error {
 	return e
 }
 
+// hideHiddenDuplicate keeps the id of a hidden duplicate from keys that may not
+// see hidden prospects: they learn only that the email is taken.
+func hideHiddenDuplicate(ctx context.Context, err error) error {
+	var exists *store.ExistsError
+	if !errors.As(err, &exists) || !exists.Hidden || apiKey(ctx).Role == store.RoleAdmin {
+		return err
+	}
+	e := requestError(http.StatusConflict, gen.ErrorCodeProspectExists, "A prospect with this email exists already.")
+	e.Param = "email"
+	return e
+}
+
 func checkMetadataKeys(m map[string]string) error {
 	for k := range m {
-		if k == "" || len(k) > maxMetadataKey {
+		if k == "" || utf8.RuneCountInString(k) > maxMetadataKey {
 			return invalid(gen.ErrorCodeParameterInvalid, "metadata."+k,
 				"Metadata keys must be 1 to %d characters long.", maxMetadataKey)
 		}

@@ -30,7 +30,7 @@ func (s *Server) serveIdempotent(w *recorder, r *http.Request, key string) {
 	fingerprint := fingerprint(r)
 	rec, err := s.cfg.Store.BeginIdempotent(ctx, accountID, key, fingerprint, requestID(ctx), s.cfg.RequestTimeout+lockSlack)
 	if err != nil {
-		writeError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	if rec != nil {
@@ -39,12 +39,12 @@ func (s *Server) serveIdempotent(w *recorder, r *http.Request, key string) {
 			e := requestError(http.StatusConflict, gen.ErrorCodeIdempotencyKeyReused,
 				"This Idempotency-Key was used with another request (method, path or body). Use a new key for a new request.")
 			e.Param = "Idempotency-Key"
-			writeError(w, r, e)
+			s.writeError(w, r, e)
 		case rec.Status == 0:
 			e := withRetryAfter(requestError(http.StatusConflict, gen.ErrorCodeIdempotencyKeyInUse,
 				"A request with this Idempotency-Key is still running. Retry once it has finished."), 1)
 			e.Param = "Idempotency-Key"
-			writeError(w, r, e)
+			s.writeError(w, r, e)
 		default:
 			w.replayed = true
 			w.Header().Set("Idempotent-Replayed", "true")
@@ -57,17 +57,17 @@ func (s *Server) serveIdempotent(w *recorder, r *http.Request, key string) {
 	}
 
 	tee := &teeWriter{recorder: w}
-	kept := false
+	held := true // until the answer is kept, or the key is given back
 	defer func() {
-		// Whatever happened (a panic included), the key must not stay locked by an
-		// answer that is not kept. A context free of the request's deadline: the
-		// bookkeeping must happen even when the request ran out of time.
-		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if kept {
+		// Whatever happened (a panic included), a key whose answer is not kept must
+		// not stay locked. The bookkeeping runs free of the request's deadline: it
+		// must happen even when the request ran out of time.
+		if !held {
 			return
 		}
-		if err := s.cfg.Store.ReleaseIdempotent(bg, accountID, key); err != nil {
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.cfg.Store.ReleaseIdempotent(bg, accountID, key, requestID(ctx)); err != nil {
 			s.cfg.Logger.ErrorContext(ctx, "release idempotency key", "request_id", requestID(ctx), "error", err)
 		}
 	}()
@@ -75,19 +75,28 @@ func (s *Server) serveIdempotent(w *recorder, r *http.Request, key string) {
 	if !keeps(w.status) {
 		return
 	}
+	// The request ran and its effect is stored: from here the key is never given
+	// back, or a retry would run it twice. If keeping the answer fails, the key
+	// stays locked until its lock runs out.
+	held = false
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := s.cfg.Store.FinishIdempotent(bg, accountID, key, w.status, tee.body.Bytes()); err != nil {
+	if err := s.cfg.Store.FinishIdempotent(bg, accountID, key, requestID(ctx), w.status, tee.body.Bytes()); err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "keep idempotent answer", "request_id", requestID(ctx), "error", err)
-		return
 	}
-	kept = true
 }
 
-// fingerprint identifies a request for Idempotency-Key reuse: method, path, body.
+// fingerprint identifies a request for Idempotency-Key reuse: the key's role,
+// method, path and body. The role is part of it because an answer depends on it
+// (hidden prospects): a replay must never show a standard key what only an admin
+// key was answered.
 func fingerprint(r *http.Request) []byte {
 	h := sha256.New()
-	io.WriteString(h, r.Method+" "+r.URL.Path+"\n")
+	role := ""
+	if k := apiKey(r.Context()); k != nil {
+		role = string(k.Role)
+	}
+	io.WriteString(h, role+" "+r.Method+" "+r.URL.Path+"\n")
 	if r.GetBody != nil {
 		if b, err := r.GetBody(); err == nil {
 			io.Copy(h, b)

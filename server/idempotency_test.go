@@ -12,6 +12,7 @@ import (
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/server"
+	"github.com/captureapi/capture/server/store"
 )
 
 func countProspects(t *testing.T, s *apitest.Server, key string) int {
@@ -26,43 +27,42 @@ func countProspects(t *testing.T, s *apitest.Server, key string) int {
 func TestIdempotentConcurrentCreates(t *testing.T) {
 	s := apitest.New(t)
 	const n = 50
-	var wg sync.WaitGroup
 	type answer struct {
-		status   int
-		replayed bool
-		code     gen.ErrorCode
-		body     []byte
+		res  *http.Response
+		body []byte
+		err  error
 	}
-	answers := make(chan answer, n)
-	for range n {
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	for i := range n {
 		wg.Go(func() {
-			res, body := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json",
+			res, body, err := send("POST", s.URL+"/v1/prospects", s.StandardKey, "application/json",
 				`{"email": "once@example.com"}`, "Idempotency-Key", "create-once")
-			a := answer{status: res.StatusCode, replayed: res.Header.Get("Idempotent-Replayed") == "true", body: body}
-			if res.StatusCode == 409 {
-				a.code = wantError(t, res, body, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeIdempotencyKeyInUse, "Idempotency-Key").Code
-				if res.Header.Get("Retry-After") == "" {
-					t.Error("idempotency_key_in_use without Retry-After")
-				}
-			}
-			answers <- a
+			answers[i] = answer{res, body, err}
 		})
 	}
 	wg.Wait()
-	close(answers)
 	var created []byte
 	fresh, replays, inUse := 0, 0, 0
-	for a := range answers {
+	for _, a := range answers {
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		replayed := a.res.Header.Get("Idempotent-Replayed") == "true"
 		switch {
-		case a.status == 201 && !a.replayed:
+		case a.res.StatusCode == 201 && !replayed:
 			fresh++
 			created = a.body
-		case a.status == 201:
+		case a.res.StatusCode == 201:
 			replays++
-		case a.status == 409:
+		case a.res.StatusCode == 409:
 			inUse++
+			wantError(t, a.res, a.body, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeIdempotencyKeyInUse, "Idempotency-Key")
+			if a.res.Header.Get("Retry-After") == "" {
+				t.Error("idempotency_key_in_use without Retry-After")
+			}
 		default:
-			t.Errorf("answer %d: %s", a.status, a.body)
+			t.Errorf("answer %d: %s", a.res.StatusCode, a.body)
 		}
 	}
 	t.Logf("%d created, %d replays, %d in use", fresh, replays, inUse)
@@ -162,7 +162,7 @@ func TestIdempotencyKeyOfCrashedRequest(t *testing.T) {
 	body := `{"email": "ada@example.com"}`
 	// What a process that crashed mid-request leaves: a claim with no answer.
 	probe, _ := http.NewRequest("POST", "/v1/prospects", strings.NewReader(body))
-	fp := server.Fingerprint(probe)
+	fp := server.Fingerprint(probe, store.RoleStandard)
 	if rec, err := s.DB.BeginIdempotent(context.Background(), acct.ID, "crashed", fp, "req_dead", 50*time.Millisecond); err != nil || rec != nil {
 		t.Fatalf("claim: %v %v", rec, err)
 	}
@@ -195,41 +195,51 @@ func TestRateLimit(t *testing.T) {
 	noisy := s.NewAccountKey(t, "noisy", "standard", 0)
 	url := s.URL + "/v1/account"
 
+	type answer struct {
+		res  *http.Response
+		body []byte
+		err  error
+	}
+	noisyAnswers, quietAnswers := make([]answer, 30), make([]answer, 30)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok, limited, quietFailures := 0, 0, 0
-	retryAfter := ""
-	for range 30 {
+	for i := range 30 {
 		wg.Go(func() {
-			res, body := do(t, "GET", url, noisy, "", "")
-			mu.Lock()
-			defer mu.Unlock()
-			switch res.StatusCode {
-			case 200:
-				ok++
-			case 429:
-				limited++
-				wantError(t, res, body, 429, gen.ErrorTypeRateLimitError, gen.ErrorCodeRateLimit, "")
-				retryAfter = res.Header.Get("Retry-After")
-				if p := res.Header.Get("RateLimit-Policy"); p != `"default";q=5;w=1` {
-					t.Errorf("RateLimit-Policy = %q", p)
-				}
-				if r := res.Header.Get("RateLimit"); !strings.HasPrefix(r, `"default";r=0;t=`) {
-					t.Errorf("RateLimit = %q", r)
-				}
-			default:
-				t.Errorf("noisy key: %d %s", res.StatusCode, body)
-			}
+			res, body, err := send("GET", url, noisy, "", "")
+			noisyAnswers[i] = answer{res, body, err}
 		})
 		wg.Go(func() { // another key in the same burst is not affected
-			if res, _ := do(t, "GET", url, s.StandardKey, "", ""); res.StatusCode != 200 {
-				mu.Lock()
-				quietFailures++
-				mu.Unlock()
-			}
+			res, body, err := send("GET", url, s.StandardKey, "", "")
+			quietAnswers[i] = answer{res, body, err}
 		})
 	}
 	wg.Wait()
+	ok, limited, quietFailures := 0, 0, 0
+	retryAfter := ""
+	for i := range 30 {
+		a, q := noisyAnswers[i], quietAnswers[i]
+		if a.err != nil || q.err != nil {
+			t.Fatal(a.err, q.err)
+		}
+		if q.res.StatusCode != 200 {
+			quietFailures++
+		}
+		switch a.res.StatusCode {
+		case 200:
+			ok++
+		case 429:
+			limited++
+			wantError(t, a.res, a.body, 429, gen.ErrorTypeRateLimitError, gen.ErrorCodeRateLimit, "")
+			retryAfter = a.res.Header.Get("Retry-After")
+			if p := a.res.Header.Get("RateLimit-Policy"); p != `"default";q=5;w=1` {
+				t.Errorf("RateLimit-Policy = %q", p)
+			}
+			if r := a.res.Header.Get("RateLimit"); !strings.HasPrefix(r, `"default";r=0;t=`) {
+				t.Errorf("RateLimit = %q", r)
+			}
+		default:
+			t.Errorf("noisy key: %d %s", a.res.StatusCode, a.body)
+		}
+	}
 	if ok < 5 || ok > 7 || limited != 30-ok {
 		t.Errorf("%d allowed, %d limited; want about 5 allowed", ok, limited)
 	}

@@ -46,10 +46,19 @@ func BenchmarkValidateRequest(b *testing.B) {
 
 // BenchmarkWriteError measures turning an error into the JSON error object.
 func BenchmarkWriteError(b *testing.B) {
+	db, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	srv, err := New(Config{Store: db})
+	if err != nil {
+		b.Fatal(err)
+	}
 	req := httptest.NewRequest("GET", "/v1/prospects/prs_x", nil)
 	req = req.WithContext(context.WithValue(req.Context(), requestIDKey{}, newRequestID()))
-	err := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such prospect: '%s'.", "prs_x")
+	apiErr := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such prospect: '%s'.", "prs_x")
 	for b.Loop() {
-		writeError(httptest.NewRecorder(), req, err)
+		srv.writeError(httptest.NewRecorder(), req, apiErr)
 	}
 }

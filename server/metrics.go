@@ -52,8 +52,14 @@ func (m *metrics) observe(r *http.Request, rec *recorder, latency time.Duration)
 	if route == "" {
 		route = "unmatched" // unknown paths must not each become a series
 	}
-	m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
-	m.latency.WithLabelValues(route, r.Method).Observe(latency.Seconds())
+	method := r.Method
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+	default:
+		method = "OTHER" // any client can invent methods; each must not become a series
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(latency.Seconds())
 	if e := rec.apiErr; e != nil {
 		m.errors.WithLabelValues(string(e.Type), string(e.Code)).Inc()
 		if rec.status == http.StatusTooManyRequests {

@@ -4,15 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
 
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/captureapi/capture/gen"
@@ -81,34 +83,39 @@ func (s *Server) recoverPanic(w *recorder, r *http.Request, p any) {
 	if w.wroteHeader {
 		return // too late for an error object; the client sees a cut-short body
 	}
-	writeError(w, r, &Error{Status: http.StatusInternalServerError, Type: gen.ErrorTypeApiError,
+	s.writeError(w, r, &Error{Status: http.StatusInternalServerError, Type: gen.ErrorTypeApiError,
 		Code: gen.ErrorCodeInternalError, Message: "Something went wrong on our side. Try again later; if it persists, contact support with the request id."})
 }
 
-// negotiate accepts a missing Accept and any media range that admits JSON.
+// negotiate accepts a missing Accept and any Accept under which JSON is
+// acceptable: the most specific media range that matches application/json
+// decides, so "application/json;q=0, */*" refuses JSON.
 func negotiate(r *http.Request) error {
 	accept := r.Header.Values("Accept")
 	if len(accept) == 0 {
 		return nil
 	}
+	best, q := 0, 0.0 // specificity of the best matching range, and its q
 	for _, header := range accept {
 		for part := range strings.SplitSeq(header, ",") {
-			if strings.TrimSpace(part) == "" {
-				continue
-			}
 			mt, params, err := mime.ParseMediaType(part)
 			if err != nil {
 				continue
 			}
-			if q, ok := params["q"]; ok {
-				if v, err := strconv.ParseFloat(q, 64); err != nil || v <= 0 {
-					continue
+			specificity := map[string]int{"*/*": 1, "application/*": 2, "application/json": 3}[mt]
+			if specificity <= best {
+				continue
+			}
+			best, q = specificity, 1
+			if v, ok := params["q"]; ok {
+				if q, err = strconv.ParseFloat(v, 64); err != nil {
+					q = 0
 				}
 			}
-			if mt == "*/*" || mt == "application/*" || mt == "application/json" {
-				return nil
-			}
 		}
+	}
+	if q > 0 {
+		return nil
 	}
 	return requestError(http.StatusNotAcceptable, gen.ErrorCodeNotAcceptable,
 		"This API answers in JSON only; send Accept: application/json (or omit Accept).")
@@ -124,6 +131,8 @@ func (s *Server) authenticate(r *http.Request) (*store.APIKey, error) {
 	case h == "":
 		return nil, unauthorized(gen.ErrorCodeApiKeyMissing,
 			"No API key provided. Send it as Authorization: Bearer sk_… (or HTTP Basic with the key as user name).")
+	case strings.EqualFold(scheme, "Bearer") && value == "":
+		return nil, unauthorized(gen.ErrorCodeApiKeyMissing, "The Authorization header has no key after Bearer.")
 	case strings.EqualFold(scheme, "Bearer"):
 		secret = value
 	case strings.EqualFold(scheme, "Basic"):
@@ -159,6 +168,18 @@ func redact(secret string) string {
 	return secret[:3] + "…" + secret[len(secret)-4:]
 }
 
+// unknownQueryParameter rejects query parameters the operation does not define,
+// as unknown body fields are: a misspelt filter must not silently match everything.
+func unknownQueryParameter(r *http.Request, route *routers.Route) error {
+	for name := range r.URL.Query() {
+		if route.Operation.Parameters.GetByInAndName("query", name) == nil &&
+			route.PathItem.Parameters.GetByInAndName("query", name) == nil {
+			return invalid(gen.ErrorCodeParameterUnknown, name, "Received unknown query parameter: %s.", name)
+		}
+	}
+	return nil
+}
+
 // readBody reads a request body up to MaxBodyBytes so that validation and the
 // handler share one copy, and rejects a larger one before reading it all.
 func readBody(r *http.Request) error {
@@ -172,14 +193,20 @@ func readBody(r *http.Request) error {
 	data, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	r.Body.Close()
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return err
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+			return err // 504: the body did not arrive within the deadline
 		}
-		slog.DebugContext(r.Context(), "body read failed", "error", err)
-		return invalid(gen.ErrorCodeBodyInvalidJson, "", "The body could not be read.")
+		return invalid(gen.ErrorCodeBodyInvalidJson, "", "The body could not be read: %v.", err)
 	}
 	if len(data) > MaxBodyBytes {
 		return tooLarge
+	}
+	// kin-openapi decodes the first JSON value and ignores what follows it; a
+	// body is one JSON value or it is invalid.
+	if len(data) > 0 && !json.Valid(data) && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var v any
+		err := json.Unmarshal(data, &v)
+		return invalid(gen.ErrorCodeBodyInvalidJson, "", "The body is not valid JSON: %v.", err)
 	}
 	r.ContentLength = int64(len(data))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }

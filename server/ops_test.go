@@ -126,8 +126,8 @@ func TestPublishedReference(t *testing.T) {
 	// The pages outside the API answer wrong methods like the API does.
 	res, body = do(t, "POST", s.URL+"/docs", "", "application/json", "{}")
 	wantError(t, res, body, 405, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeMethodNotAllowed, "")
-	if res.Header.Get("Allow") != "GET" {
-		t.Errorf("POST /docs: Allow = %q, want GET", res.Header.Get("Allow"))
+	if res.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /docs: Allow = %q, want GET, HEAD", res.Header.Get("Allow"))
 	}
 	res, body = do(t, "GET", s.URL+"/docs/nothing-here.js", "", "", "")
 	wantError(t, res, body, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeRouteNotFound, "")

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logger gets one line per request; default slog.Default().
 	Logger *slog.Logger
+	// PublicURL is where clients reach the server (https://api.example.com), for
+	// the doc_url of errors; without it doc_url is a path on the same host.
+	PublicURL string
 	// DefaultRateLimit is each key's requests per second unless its account overrides it. Default 100.
 	DefaultRateLimit int
 }
@@ -92,13 +96,19 @@ func New(cfg Config) (*Server, error) {
 	}
 	strict := gen.NewStrictHandlerWithOptions(&handlers{store: cfg.Store, defaultRateLimit: cfg.DefaultRateLimit}, nil, gen.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
-			writeError(w, r, invalid(gen.ErrorCodeBodyInvalidJson, "", "The body is not valid JSON: %v.", err))
+			s.writeError(w, r, invalid(gen.ErrorCodeBodyInvalidJson, "", "The body is not valid JSON: %v.", err))
 		},
-		ResponseErrorHandlerFunc: writeError,
+		ResponseErrorHandlerFunc: s.writeError,
 	})
+	// The generated routes dispatch what kin-openapi's router matched; the two
+	// can disagree on odd paths (an escaped slash in an id), and then the answer
+	// must still be the JSON error.
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, routeNotFound(r)) })
 	s.api = gen.HandlerWithOptions(strict, gen.StdHTTPServerOptions{
+		BaseRouter: mux,
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
-			writeError(w, r, invalid(gen.ErrorCodeParameterInvalid, "", "%v.", err))
+			s.writeError(w, r, invalid(gen.ErrorCodeParameterInvalid, "", "%v.", err))
 		},
 	})
 	s.other.Handle("GET /metrics", s.metrics.handler())
@@ -126,40 +136,51 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(r, rec, latency)
 	}()
 
-	route, pathParams, err := s.router.FindRoute(r)
+	route, pathParams, err := s.router.FindRoute(asGet(r))
 	if err != nil { // not an API operation: a page, or nothing
 		if h, pattern := s.other.Handler(r); pattern != "" {
 			rec.route = pattern
 			h.ServeHTTP(rec, r)
 			return
 		}
-		writeError(rec, r, s.routeError(r))
+		s.writeError(rec, r, s.routeError(r))
 		return
 	}
 	rec.route = route.Path
 	s.serveAPI(rec, r, route, pathParams)
 }
 
+// asGet is r as the GET it stands for when it is a HEAD: every GET answers HEAD
+// too (net/http sends the headers without the body).
+func asGet(r *http.Request) *http.Request {
+	if r.Method != http.MethodHead {
+		return r
+	}
+	g := *r
+	g.Method = http.MethodGet
+	return &g
+}
+
 // serveAPI runs the per-request checks in the order a client would expect them
 // reported, then the generated handler.
 func (s *Server) serveAPI(w *recorder, r *http.Request, route *routers.Route, pathParams map[string]string) {
-	if err := negotiate(r); err != nil {
-		writeError(w, r, err)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	r = r.WithContext(ctx)
-	if strings.HasPrefix(route.Path, "/v1/") {
+	if strings.HasPrefix(route.Path, "/v1/") { // the probes answer whatever the Accept or the maintenance
+		if err := negotiate(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if err := s.maint.check(r.Context(), s.cfg.Store); err != nil {
-			writeError(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 	}
 	if route.Operation.Security == nil || len(*route.Operation.Security) > 0 {
 		key, err := s.authenticate(r)
 		if err != nil {
-			writeError(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 		w.keyID = key.ID
@@ -169,19 +190,27 @@ func (s *Server) serveAPI(w *recorder, r *http.Request, route *routers.Route, pa
 			w.Header()[k] = v
 		}
 		if err != nil {
-			writeError(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 	}
+	// The deadline covers reading the body too: a client trickling it in cannot
+	// hold the request past it. (Writers that cannot set deadlines, as in tests,
+	// are left as they are.)
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.RequestTimeout))
 	if err := readBody(r); err != nil {
-		writeError(w, r, err)
+		s.writeError(w, r, err)
+		return
+	}
+	if err := unknownQueryParameter(r, route); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	err := openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
 		Request: r, PathParams: pathParams, Route: route, Options: s.validate,
 	})
 	if err != nil {
-		writeError(w, r, validationError(err))
+		s.writeError(w, r, validationError(err))
 		return
 	}
 	if key := r.Header.Get("Idempotency-Key"); key != "" && (r.Method == http.MethodPost || r.Method == http.MethodPatch) {
@@ -203,14 +232,21 @@ func (s *Server) routeError(r *http.Request) *Error {
 			allow = append(allow, m)
 		}
 	}
+	if slices.Contains(allow, http.MethodGet) {
+		allow = slices.Insert(allow, 1, http.MethodHead)
+	}
 	if len(allow) == 0 {
-		return requestError(http.StatusNotFound, gen.ErrorCodeRouteNotFound,
-			"Unrecognized request URL (%s %s). See the API reference at %s.", r.Method, r.URL.Path, docs.Path)
+		return routeNotFound(r)
 	}
 	e := requestError(http.StatusMethodNotAllowed, gen.ErrorCodeMethodNotAllowed,
 		"%s is not allowed on %s; use one of: %s.", r.Method, r.URL.Path, strings.Join(allow, ", "))
 	e.Header = http.Header{"Allow": {strings.Join(allow, ", ")}}
 	return e
+}
+
+func routeNotFound(r *http.Request) *Error {
+	return requestError(http.StatusNotFound, gen.ErrorCodeRouteNotFound,
+		"Unrecognized request URL (%s %s). See the API reference at %s.", r.Method, r.URL.Path, docs.Path)
 }
 
 func (s *Server) logRequest(r *http.Request, rec *recorder, latency time.Duration) {

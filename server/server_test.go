@@ -52,12 +52,12 @@ func wantError(t *testing.T, res *http.Response, body []byte, status int, typ ge
 	return d
 }
 
-// do sends a raw request, for the malformed requests a generated client cannot make.
-func do(t *testing.T, method, url, key, contentType, body string, header ...string) (*http.Response, []byte) {
-	t.Helper()
+// send sends a raw request, for the malformed requests a generated client cannot
+// make; it is safe to call from any goroutine.
+func send(method, url, key, contentType, body string, header ...string) (*http.Response, []byte, error) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
@@ -70,10 +70,17 @@ func do(t *testing.T, method, url, key, contentType, body string, header ...stri
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
+	return res, b, err
+}
+
+// do is send on the test's goroutine, failing the test on a transport error.
+func do(t *testing.T, method, url, key, contentType, body string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	res, b, err := send(method, url, key, contentType, body, header...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,9 +318,9 @@ func TestNotFoundAndGone(t *testing.T) {
 func TestMethodNotAllowed(t *testing.T) {
 	s := apitest.New(t)
 	for path, allow := range map[string]string{
-		"/v1/prospects":         "GET, POST",
-		"/v1/prospects/prs_abc": "GET, PATCH, DELETE",
-		"/v1/account":           "GET",
+		"/v1/prospects":         "GET, HEAD, POST",
+		"/v1/prospects/prs_abc": "GET, HEAD, PATCH, DELETE",
+		"/v1/account":           "GET, HEAD",
 	} {
 		res, body := do(t, "PUT", s.URL+path, s.StandardKey, "application/json", `{}`)
 		wantError(t, res, body, 405, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeMethodNotAllowed, "")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dsn := dbFlag(fs)
 	requestTimeout := fs.Duration("request-timeout", 10*time.Second, "longest a request may run before it answers 504")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "longest to wait for in-flight requests on SIGTERM")
+	publicURL := fs.String("public-url", "", "where clients reach the server, for the doc_url of errors (default http://ADDR)")
 	logFormat := fs.String("log-format", "json", "log lines as json (for machines) or text (for people)")
 	rateLimit := fs.Int("rate-limit", 100, "requests per second (and burst) per key, unless the key's account sets its own")
 	if pos, err := parse(fs, args); err != nil || len(pos) > 0 {
@@ -50,7 +52,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		logger.Error("bootstrap", "error", err)
 		return 1
 	}
-	api, err := server.New(server.Config{Store: db, RequestTimeout: *requestTimeout, Logger: logger, DefaultRateLimit: *rateLimit})
+	api, err := server.New(server.Config{Store: db, RequestTimeout: *requestTimeout, Logger: logger,
+		DefaultRateLimit: *rateLimit, PublicURL: cmp.Or(*publicURL, "http://"+*addr)})
 	if err != nil {
 		logger.Error("build server", "error", err)
 		return 1

@@ -47,18 +47,19 @@ func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, finger
 }
 
 // FinishIdempotent keeps the answer for replays.
-func (db *DB) FinishIdempotent(ctx context.Context, accountID, key string, status int, body []byte) (err error) {
+func (db *DB) FinishIdempotent(ctx context.Context, accountID, key, requestID string, status int, body []byte) (err error) {
 	defer unavailable(&err)
-	_, err = db.write.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, body = ? WHERE account_id = ? AND key = ?`,
-		status, body, accountID, key)
+	// Only the holder writes: a request that outlived its lock lost the key to a retry.
+	_, err = db.write.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, body = ?
+		WHERE account_id = ? AND key = ? AND request_id = ? AND status IS NULL`, status, body, accountID, key, requestID)
 	return err
 }
 
 // ReleaseIdempotent deletes a key's in-flight record.
-func (db *DB) ReleaseIdempotent(ctx context.Context, accountID, key string) (err error) {
+func (db *DB) ReleaseIdempotent(ctx context.Context, accountID, key, requestID string) (err error) {
 	defer unavailable(&err)
-	_, err = db.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE account_id = ? AND key = ? AND status IS NULL`,
-		accountID, key)
+	_, err = db.write.ExecContext(ctx, `DELETE FROM idempotency_keys
+		WHERE account_id = ? AND key = ? AND request_id = ? AND status IS NULL`, accountID, key, requestID)
 	return err
 }
 

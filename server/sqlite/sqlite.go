@@ -99,50 +99,36 @@ func (db *DB) Close() error {
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
-// query runs a read through a statement prepared once per query text: SQLite
-// spends more time parsing a short SELECT than running it.
-func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	s, ok := db.stmts.Load(query)
-	if !ok {
-		st, err := db.read.PrepareContext(ctx, query)
-		if err != nil {
-			return nil, err
-		}
-		if s, ok = db.stmts.LoadOrStore(query, st); ok {
-			st.Close()
-		}
+// stmt is a read statement prepared once per query text: SQLite spends more
+// time parsing a short SELECT than running it.
+func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := db.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
 	}
-	return s.(*sql.Stmt).QueryContext(ctx, args...)
+	st, err := db.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if s, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return s.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
-// queryRow is query for one row.
-func (db *DB) queryRow(ctx context.Context, query string, args ...any) *row {
-	rows, err := db.query(ctx, query, args...)
-	return &row{rows: rows, err: err}
+// queryRow runs a one-row read through its prepared statement.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) scanner {
+	st, err := db.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
-// row is a *sql.Row made from prepared-statement rows.
-type row struct {
-	rows *sql.Rows
-	err  error
-}
+// errRow is a row whose statement could not be prepared.
+type errRow struct{ err error }
 
-func (r *row) Scan(dest ...any) error {
-	if r.err != nil {
-		return r.err
-	}
-	defer r.rows.Close()
-	if !r.rows.Next() {
-		if err := r.rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := r.rows.Scan(dest...); err != nil {
-		return err
-	}
-	return r.rows.Close()
-}
+func (r errRow) Scan(...any) error { return r.err }
 
 // Ping tells whether the database file can be read.
 func (db *DB) Ping(ctx context.Context) error {
@@ -390,16 +376,17 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 // checkEmailFree returns an ExistsError when a live prospect other than self has the email.
 func checkEmailFree(ctx context.Context, tx *sql.Tx, accountID, email, self string) error {
 	var id string
+	var hidden bool
 	err := tx.QueryRowContext(ctx,
-		`SELECT id FROM prospects WHERE account_id = ? AND email = ? AND deleted_at IS NULL AND id != ?`,
-		accountID, email, self).Scan(&id)
+		`SELECT id, hidden FROM prospects WHERE account_id = ? AND email = ? AND deleted_at IS NULL AND id != ?`,
+		accountID, email, self).Scan(&id, &hidden)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
 	case err != nil:
 		return err
 	default:
-		return &store.ExistsError{ID: id}
+		return &store.ExistsError{ID: id, Hidden: hidden}
 	}
 }
 
@@ -414,17 +401,16 @@ func (db *DB) Prospect(ctx context.Context, accountID, id string) (_ *store.Pros
 func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch store.ProspectPatch, check func(*store.Prospect) error) (out *store.Prospect, err error) {
 	defer unavailable(&err)
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		p, err := scanProspect(tx.QueryRowContext(ctx,
-			`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
+		p, err := prospectForWrite(ctx, tx, accountID, id)
 		if err != nil {
 			return err
 		}
+		applyPatch(p, patch)
 		if check != nil {
 			if err := check(p); err != nil {
 				return err
 			}
 		}
-		applyPatch(p, patch)
 		if patch.Email != nil {
 			if err := checkEmailFree(ctx, tx, accountID, p.Email, p.ID); err != nil {
 				return err
@@ -440,6 +426,12 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		return err
 	})
 	return out, err
+}
+
+// prospectForWrite reads a live prospect inside a write transaction.
+func prospectForWrite(ctx context.Context, tx *sql.Tx, accountID, id string) (*store.Prospect, error) {
+	return scanProspect(tx.QueryRowContext(ctx,
+		`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
 }
 
 func applyPatch(p *store.Prospect, patch store.ProspectPatch) {
@@ -499,8 +491,7 @@ func normalise(p *store.Prospect) {
 func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) (err error) {
 	defer unavailable(&err)
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		p, err := scanProspect(tx.QueryRowContext(ctx,
-			`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
+		p, err := prospectForWrite(ctx, tx, accountID, id)
 		if err != nil {
 			return err
 		}
@@ -564,7 +555,11 @@ func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.List
 	q.WriteString(` LIMIT ?`)
 	args = append(args, lp.Limit+1)
 
-	rows, err := db.query(ctx, q.String(), args...)
+	st, err := db.stmt(ctx, q.String())
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}

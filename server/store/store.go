@@ -133,7 +133,10 @@ var (
 )
 
 // ExistsError reports that a live prospect of the account already has the email.
-type ExistsError struct{ ID string }
+type ExistsError struct {
+	ID     string
+	Hidden bool // the existing prospect is hidden: only admin keys may learn its id
+}
 
 func (e *ExistsError) Error() string { return "store: a live prospect has this email: " + e.ID }
 
@@ -164,7 +167,7 @@ type Store interface {
 	// Prospect returns a live prospect, ErrDeleted for a tombstone or ErrNotFound.
 	Prospect(ctx context.Context, accountID, id string) (*Prospect, error)
 	// UpdateProspect applies the patch and returns the new state; check runs on the
-	// current state inside the same transaction and can veto the update.
+	// patched state inside the same transaction and can veto the update.
 	UpdateProspect(ctx context.Context, accountID, id string, patch ProspectPatch, check func(*Prospect) error) (*Prospect, error)
 	// DeleteProspect erases a prospect's data, keeping a tombstone; check can veto it.
 	DeleteProspect(ctx context.Context, accountID, id string, check func(*Prospect) error) error
@@ -175,10 +178,10 @@ type Store interface {
 	// the request may run (the key is new, expired, or its holder's lock ran out),
 	// or the record that holds the key (finished, or still running).
 	BeginIdempotent(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (*IdempotencyRecord, error)
-	// FinishIdempotent keeps the answer of the request that holds the key.
-	FinishIdempotent(ctx context.Context, accountID, key string, status int, body []byte) error
-	// ReleaseIdempotent frees a key whose request's answer is not to be kept.
-	ReleaseIdempotent(ctx context.Context, accountID, key string) error
+	// FinishIdempotent keeps the answer of the request, if it still holds the key.
+	FinishIdempotent(ctx context.Context, accountID, key, requestID string, status int, body []byte) error
+	// ReleaseIdempotent frees a key the request holds, when its answer is not to be kept.
+	ReleaseIdempotent(ctx context.Context, accountID, key, requestID string) error
 	// PurgeIdempotency deletes the records created before the time, returning how many.
 	PurgeIdempotency(ctx context.Context, before time.Time) (int64, error)
 
