@@ -199,11 +199,11 @@ func TestRealServerErrorsAreTyped(t *testing.T) {
 		t.Fatal(err)
 	}
 	revokedKey := s.NewAccountKey(t, "acme", "standard", 1000)
-	revokedAccount, err := realClient(s, revokedKey).Account.Get(ctx)
+	revoked, err := s.DB.KeyBySecret(ctx, revokedKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DB.RevokeKey(ctx, revokedAccount.KeyId); err != nil {
+	if err := s.DB.RevokeKey(ctx, revoked.ID); err != nil {
 		t.Fatal(err)
 	}
 	tiny := realClient(s, s.NewAccountKey(t, "tiny", "admin", 1))

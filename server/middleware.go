@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -148,7 +149,7 @@ func (s *Server) authenticate(r *http.Request) (*store.APIKey, error) {
 	if !strings.HasPrefix(secret, "sk_") {
 		return nil, unauthorized(gen.ErrorCodeApiKeyInvalid, "Invalid API key: keys start with sk_.")
 	}
-	key, err := s.cfg.Store.KeyBySecret(r.Context(), secret)
+	key, err := s.lookupKey(r.Context(), secret)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, unauthorized(gen.ErrorCodeApiKeyInvalid, "Invalid API key provided: "+redact(secret)+".")
@@ -158,6 +159,30 @@ func (s *Server) authenticate(r *http.Request) (*store.APIKey, error) {
 		return nil, unauthorized(gen.ErrorCodeApiKeyRevoked, "This API key ("+redact(secret)+") has been revoked.")
 	}
 	return key, nil
+}
+
+// lookupKey finds a key by its secret through a short-lived cache of lookups, so
+// that a busy key (or a flood of wrong ones) costs no database read per request.
+// A revocation reaches a running server within KeyCacheTTL.
+func (s *Server) lookupKey(ctx context.Context, secret string) (*store.APIKey, error) {
+	if s.keys == nil {
+		return s.cfg.Store.KeyBySecret(ctx, secret)
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if k, ok := s.keys.Get(sum); ok {
+		if k == nil {
+			return nil, store.ErrNotFound
+		}
+		return k, nil
+	}
+	k, err := s.cfg.Store.KeyBySecret(ctx, secret)
+	switch {
+	case err == nil:
+		s.keys.Add(sum, k)
+	case errors.Is(err, store.ErrNotFound):
+		s.keys.Add(sum, nil)
+	}
+	return k, err
 }
 
 // redact shows enough of a secret to recognise it, never enough to use it.

@@ -6,6 +6,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server/docs"
@@ -26,6 +28,9 @@ import (
 
 // MaxBodyBytes is the largest request body accepted.
 const MaxBodyBytes = 1 << 20
+
+// keyCacheSize bounds the key-lookup cache, wrong secrets included.
+const keyCacheSize = 10000
 
 // Config is what a Server needs; Store is required, the rest have defaults.
 type Config struct {
@@ -37,6 +42,9 @@ type Config struct {
 	// PublicURL is where clients reach the server (https://api.example.com), for
 	// the doc_url of errors; without it doc_url is a path on the same host.
 	PublicURL string
+	// KeyCacheTTL is how long a key lookup is reused: a revoked key stops working
+	// within it. Default 1 s; negative turns the cache off.
+	KeyCacheTTL time.Duration
 	// DefaultRateLimit is each key's requests per second unless its account overrides it. Default 100.
 	DefaultRateLimit int
 }
@@ -52,6 +60,7 @@ type Server struct {
 	limits   *limiters
 	maint    maintenanceFlag
 	metrics  *metrics
+	keys     *expirable.LRU[[sha256.Size]byte, *store.APIKey] // a nil value: no such key; nil LRU: no cache
 }
 
 // New builds the handler from the embedded spec.
@@ -61,6 +70,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.KeyCacheTTL == 0 {
+		cfg.KeyCacheTTL = time.Second
 	}
 	if cfg.DefaultRateLimit <= 0 {
 		cfg.DefaultRateLimit = 100
@@ -93,6 +105,9 @@ func New(cfg Config) (*Server, error) {
 			KeepValidatedValue:      true,
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{emailFormat},
 		},
+	}
+	if cfg.KeyCacheTTL > 0 {
+		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)
 	}
 	strict := gen.NewStrictHandlerWithOptions(&handlers{store: cfg.Store, defaultRateLimit: cfg.DefaultRateLimit}, nil, gen.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -418,3 +418,32 @@ func TestHealth(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationReachesARunningServer: key lookups are cached for KeyCacheTTL, so a
+// revoked key that was just used stops working within it.
+func TestRevocationReachesARunningServer(t *testing.T) {
+	s := apitest.New(t, func(c *server.Config) { c.KeyCacheTTL = 200 * time.Millisecond })
+	ctx := context.Background()
+	if res, _ := do(t, "GET", s.URL+"/v1/account", s.StandardKey, "", ""); res.StatusCode != 200 {
+		t.Fatalf("before revocation: %d", res.StatusCode)
+	}
+	k, err := s.DB.KeyBySecret(ctx, s.StandardKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB.RevokeKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		res, body := do(t, "GET", s.URL+"/v1/account", s.StandardKey, "", "")
+		if res.StatusCode == 401 {
+			wantError(t, res, body, 401, gen.ErrorTypeAuthenticationError, gen.ErrorCodeApiKeyRevoked, "")
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("revoked key still answered %d a second later", res.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
