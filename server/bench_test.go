@@ -96,3 +96,20 @@ func BenchmarkErrors(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkListProspects(b *testing.B) {
+	s, h := benchServer(b)
+	key := s.NewAccountKey(b, "bench", "standard", 0)
+	for i := range 100 {
+		req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(fmt.Sprintf(
+			`{"email": "p%d@example.com", "first_name": "P", "tags": ["a", "b"], "metadata": {"plan": "pro"}}`, i)))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		serve(b, h, req, 201)
+	}
+	for b.Loop() {
+		req := httptest.NewRequest("GET", "/v1/prospects?limit=100", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		serve(b, h, req, 200)
+	}
+}

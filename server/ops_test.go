@@ -91,7 +91,7 @@ func TestRequestLog(t *testing.T) {
 			t.Errorf("log %s = %v, want %v", field, line[field], want)
 		}
 	}
-	for _, field := range []string{"latency", "bytes", "key_id"} {
+	for _, field := range []string{"latency_ms", "bytes", "key_id"} {
 		if _, ok := line[field]; !ok {
 			t.Errorf("log line lacks %s: %v", field, line)
 		}

@@ -270,7 +270,7 @@ func (s *Server) logRequest(r *http.Request, rec *recorder, latency time.Duratio
 		slog.String("method", r.Method),
 		slog.String("route", rec.route),
 		slog.Int("status", rec.status),
-		slog.Duration("latency", latency),
+		slog.Float64("latency_ms", float64(latency.Microseconds())/1000),
 		slog.Int64("bytes", rec.bytes),
 	}
 	if rec.keyID != "" {
