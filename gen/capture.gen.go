@@ -372,7 +372,7 @@ type Health struct {
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
-// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use.
+// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use. A key with an empty value is not stored (and an update removes it).
 type Metadata map[string]string
 
 // Prospect A person who may buy.
@@ -403,7 +403,7 @@ type Prospect struct {
 	// MarketingConsent Whether the prospect agreed to marketing messages.
 	MarketingConsent bool `json:"marketing_consent"`
 
-	// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use.
+	// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use. A key with an empty value is not stored (and an update removes it).
 	Metadata Metadata `json:"metadata"`
 
 	// Object Always `prospect`.
@@ -441,7 +441,7 @@ type ProspectCreate struct {
 	LastName         *string `json:"last_name,omitempty"`
 	MarketingConsent *bool   `json:"marketing_consent,omitempty"`
 
-	// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use.
+	// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use. A key with an empty value is not stored (and an update removes it).
 	Metadata *Metadata `json:"metadata,omitempty"`
 	Phone    *string   `json:"phone,omitempty"`
 	Source   *string   `json:"source,omitempty"`
@@ -702,7 +702,8 @@ type ClientInterface interface {
 	// pass the last id of a page as `starting_after` to get the next page (or the first
 	// id as `ending_before` to get the previous one); the cost of a page does not grow
 	// with the number of prospects. Keys without the admin role never see hidden
-	// prospects.
+	// prospects. Unknown query parameters answer `400 parameter_unknown`, as unknown
+	// body fields do, so that a misspelt filter never silently lists everything.
 	//
 	// Corresponds with GET /v1/prospects (the `ListProspects` operationId).
 	ListProspects(ctx context.Context, params *ListProspectsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -828,7 +829,8 @@ func (c *Client) GetAccount(ctx context.Context, reqEditors ...RequestEditorFn) 
 // pass the last id of a page as `starting_after` to get the next page (or the first
 // id as `ending_before` to get the previous one); the cost of a page does not grow
 // with the number of prospects. Keys without the admin role never see hidden
-// prospects.
+// prospects. Unknown query parameters answer `400 parameter_unknown`, as unknown
+// body fields do, so that a misspelt filter never silently lists everything.
 //
 // Corresponds with GET /v1/prospects (the `ListProspects` operationId).
 func (c *Client) ListProspects(ctx context.Context, params *ListProspectsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1447,7 +1449,8 @@ type ClientWithResponsesInterface interface {
 	// pass the last id of a page as `starting_after` to get the next page (or the first
 	// id as `ending_before` to get the previous one); the cost of a page does not grow
 	// with the number of prospects. Keys without the admin role never see hidden
-	// prospects.
+	// prospects. Unknown query parameters answer `400 parameter_unknown`, as unknown
+	// body fields do, so that a misspelt filter never silently lists everything.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2966,7 +2969,8 @@ func (c *ClientWithResponses) GetAccountWithResponse(ctx context.Context, reqEdi
 // pass the last id of a page as `starting_after` to get the next page (or the first
 // id as `ending_before` to get the previous one); the cost of a page does not grow
 // with the number of prospects. Keys without the admin role never see hidden
-// prospects.
+// prospects. Unknown query parameters answer `400 parameter_unknown`, as unknown
+// body fields do, so that a misspelt filter never silently lists everything.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7774,66 +7778,67 @@ var swaggerSpec = []string{
 	"1Bse3WoGLgIOPVVvUvEimf4DSEgtplopTGmQVxFcJGiEtJjBZAVpLokHcjmh0zbausZyrBQ6zkRNhcx9",
 	"uVOSCpO1pvEuraUJJisvOefPn5zBRLs5V+/kkrfUambnsfLQbDgRBKNKq/QFPLWr1IN30PL1350jR/24",
 	"QZB1ozdjFXmr540CvVy3uM1O/xVF7ua39IZ8aVjbl9FXu72Y8Fbfhv8YZGA7Hp0qpkfDYc9S1g6VBYn4",
-	"oyF7vXBAXqu2Dk6Hraq6hz7NEFyJa5GX2Br6aNgZ61U7n071UkFpWT8uxOs2mo+GPavb2+dcV20FGqsV",
-	"LOeaE+eTctVnHBaFUBxZUGUeQlr+1LlBoVQr4uJL0VsOiwrCAM7K5sI6mMlrVHDws5Kvq8DIwzMgQEw6",
-	"UnPhnd5TzRaMWieP1KBwfbXQbZB7npjYfPSrDF8vI7LMoGVtSK6MgVRYPINSyV9LBLHQIdvWHJm6Jzn2",
-	"IH00NxpFIhP/P3wapHrRp0e5rvGyOuzu3J95Xd+xdrD0pRbNiZLLKxEV6aO6uMIXXrT0+cahZIPCtGyZ",
-	"kYKZSjQjMt72MmElKIAcpkNtMi6ks+V0Kl93CUCDh8ff/flvn//3F/91+v2nPz56+tnzz//2xU9fvhhe",
-	"HPfRg3hqf3IshLlC9jUCj/VyLadjOjl3MTPIhadQz1C5BbafPIuW/rnJ5tV6qnOgWxPbfClWtvGDkva5",
-	"44YzXxwV81ClsJMy3lPuJYevSm1ltcQCudQgBlumc3IGkiVOLkmeEtAGErkotPFo7gZca/6byFQpvBd+",
-	"NDkUYrbzrQsaQ2Ol64tGfKcnwF/thWhZZHemV5Y4sdLtszM3ntu9euoohbZExLUqr0hQcUSDQb3z9U4E",
-	"0rZYuE9uOqq/1jON9m3o9eoG+/WYR79DdCH4unoKAhQua+YcwDOVryBhyniPLVDvRjvXrmfu9QRqQ1Bv",
-	"bkX7Tin06U6NvRPSNo19vo9S7mjDnaB6teHdqLJa8XR8rBv1TmvkcS+6H1VT7CReS4Q7Y0+/2CXDnnNu",
-	"EosfpL2ta/dM0VlyxpHV2qrHJBucPCYe3JSAalelw8XehG1Oc5EwRnBGaS7s5UIb3G5O6duWu5FLhAmu",
-	"NBfZS+tRD0fKTBp/fqmOnUuRX/Xz+2YIlA5OvaYwRC8aX+Po+vioRijatWlNrNRrxHrFfuabdvNFzbc7",
-	"TSuHuOuztRU5WpiWSmHeNvkKlyFASAcJ0rW/liLn2hNCR7U/pVpdo+nq4YYoFYo/s65+dz3sNJ1r1AzP",
-	"QEzY3w9f8FkWpw58PGbFD/hETHYvgTRHYeiMDLrwYEErvJWu3mm4P5jufmfv+/11+bt5ujfr9nc+Jvec",
-	"WLfg1wjHNgNxC0d13WB8cFezVpNrOHe7n/rI88S/ebIdy1qVbrVAO5d3k0Xa7WVu7NBFWHVfEORk6HMn",
-	"kIsJ5uz13glxusSgLcO0NNKtXvjMOM0/EVam56UPMa2dai8unsPX9H2rbZlzxpxpDDHh0qLhbiZ/KlWA",
-	"i8KtoBDWLrXJ4CBJS5PDYQn26vLf//zXKGkaWFl8CEAjsnPnClrJBIVB049Ych7KETjoNoKveWyYP+lM",
-	"zt+sz06kkGqqN2d+LApXGq7jEQqYAN+9ePaUw+5LNjDeitBSm7MrH0UMI2MhDVMIlY3VQigyxZ98UpvG",
-	"Tz6BgxxFZh+OYIkTLt+0Mfgznp/48U8/WihKO29ZeKnOPOixclrn5IiLLAZ/Kgj9ogt9zQZwMRirsfrj",
-	"H+G8E5ykh99wpDM5uj5Omm4pYTjiKtqbe5AEaj6MAaWvqLRjdTPluSXKQh/f9DHMWPXxBpyvlUaQCWsV",
-	"T2R1uJf3oVPt+cCOFYfqfZPrXFwjCE6RjyDhOEzi7YRFT7R2qwvoVgQnHqukypCHdzINSruKthwCt/Sh",
-	"4pnSogV2EFSwvUyIqh2T0zi8HqkyLmLxAlWmKVpLpJsKmdNEejpWoUikyt/DY365yhKcvH6dgCEPoZks",
-	"TBQHONXQ03roWNVj6+Z9zu74WsgQSuRckPK2XXqKXMsMMzgQ9eGvSbOM1VJY0AvpHGYxCB+jbXc8xvDv",
-	"f/7roW9p7mL2qGcRQo2Vx4w5J5D2ga1bMIDDoKKpt7etAs+6uJfsUI4OxypQZVrm+Squ5mt3FZ8kg0Yw",
-	"2nn12Pd/+NxAIdw85jRY8thnkg8vVgWOYL3aKolBjFVPGqe+dIAbDyc68z2ySchieEMRure7OcmxqnOP",
-	"ceeahRiSkKRJPH2r3tL6fopuAowEaayaFNnBjtxXKyDVzYFxVKrJghH93oA38PAGfkTBzeFvwkLoD14J",
-	"vBmrN4eHh51/9OrpcAhvYL/+2TeQ9OZTGMxG1UCd0W2XDXQfhuHdh6FwwG/CZuUAPe+WDtCTLbUDft1w",
-	"OjyGN/A+pXS0wr58Ey99rTyB8FmrT2g/ClPWqJ3AG3jfYuode7NZCVFD/xTewB20NO5CoFt1weTYKLuo",
-	"cTqFN7C7JeGAtkeXDh/2dCfswGe9vIOlu1vfUWPziOVqsztnpUvwV004zdlMa30LU6sfWahKeupWnRvx",
-	"2qwoqdH4LBCl3atCKDSbJJp+FL69RT1w7EHtgNktWKnhfQlv4N1avAs0c1FYyEok0pS2atRi9duSVBK9",
-	"2zRz71jI1l7jZMvlFfFmQUZY/TEpxffsWNyTA2da1UQ/IaL3VGqvdPnA1BvA5NTal1PWXtMf4EWul5Dp",
-	"pfoDA1jLcCfdhwHkI1b/d9WXN6i0YWtTOsVJNdSTYHR676zYdUPFJpRWxVMNgjTbB2wv2I1UayZitZ7K",
-	"qxpX0ni37xbeB4lQ2cWQxmp7Och6HUd1XchoszyEK0eqG4n8/TWdOpHBRpFIIUx9jRTZckBVLtCEUnFf",
-	"GRLg2LEKlSHSndVOI0mb0nRcymznHMIxRudLR3KZorI+FeUvfnludGEkOmHaAYn6pHn+/EkURySs/gR6",
-	"PBgOhhyMLVCJQkaj6NPBcPAp1zW6OZ/Zj+ZcFPIP+nuGfSnO4N+eDIetS3wKo9lAkD9IGzmAp4gZL4qP",
-	"ZyprNqHpwfC5Hl0EUj3JohEBDXUpa9fNnAyHd9aOECD09ZH0LeauOh4f+SX0vVIv9aivc7kdYIlGL1/F",
-	"kS0XC9r2UfQDna0IXdJiWCUFRy+jZxVdbfSKJjiic/1q351F1VYNtWIIpwFSP70Czy/6Sjg60fZt708o",
-	"MkkY/2d2+EXPqv4P7DC9++nud3ua2G5ijprWu7nj+vhINA0ovRzSbjWpKka7AZW47mf0Es7cUtIBs7ka",
-	"L1xcpz3ZN9ij6oL5gMxRgdgi/9VtZb//25JO92HH1kVW/Mrx7lc6PWL80me7X+o2vtNbJ1/ufmu9k/C9",
-	"hexkL4pUN5u9j1zSq6e7X127toXFuSXAdAbzwdcgOaIWkEqWK36uBbnJlm4T5R/qmxS2FbytpaThuZih",
-	"TxNe4cqig7Q0Vhs7GqtCWD8X1w36KmThM8XCkmcoDCe4hO+ydJpvGvSO1WvnBx6EZg6GNlYy41f97WWX",
-	"/vakzpuFwWupSzqeY7j8L9XWtUDXIbuZ0cuxquPFqlxM/CWqTXGfD+pWZY1MFs78cQtUHRQOQYKxal5k",
-	"z6yrw3Jp3fNWurp9M+TLrX1jrZYxDQZdaVTsb4c8Hg4H1dV/v5ZoVs3Nf1WLRKP2wm2f0eh4yCmbcK/U",
-	"0Od3tt8yFW8W19enQpmdhYjNDIE304Lhi8x4Q8ncH+g8Q9Ms4uE2jLu8sO2qws9Od6Sj9seXXWiPbbiD",
-	"S3Kn4nIvdDv8d4fYcu1T5+jdXHriQwIHnEinU2KnYnU7piFTvuXqx3dEseHKBj+fnL1hg31t2n6meD2H",
-	"uxOPVBi+Qc3j4sRsGyJOzLaRY2e2czcWvngOBEdRvRgwQlxiSIdSOKhqprchGOa4nLkuZ21UJdaCO9xH",
-	"cG/EtL679N1Qzd8L1Vcf0KXrFGT1+HXnmzVX9/7dvX/3H/fviF+hU9wWfLrGg3j1No4K3XcBewj02I3S",
-	"2qbtgc/hZiFy7oZyumVKfKVBackwjtXejRAjEJCVXk5x7ZrmjXBz7XR15vDXg0sFnctLB3CummR8uIm6",
-	"92qcTpIVerI/fW6Z12F1beSGX9a3ic2Qo7Ubvb0yY579WmerO9djod76bbe60ZkS325o0eM7h35DZCx4",
-	"K6K2LPf3FP1ulfoeqrJ76xa/tYe2bO6rfXfjMdzDeNS3Qd9bm72sjdcqrTTuFoOzHkY4+k1mb5u7MPou",
-	"JVnoa2wniAfwxN9RYrleKRNOALedCxu8UZXiWdUfLi1fgd+00XK+p/l5jam/jC/8TkhyejyEtQyjEaEZ",
-	"TCgyC6e9NsCj37IBH8wfXb9yZB+FGi73uPdLb6HCbq+MTvdSRv5mynfXXsd7EIAvJr7XXHtpLi9PuzVX",
-	"3B/urMKoXQ11rkj3hHISCIVZ/pi87dLPyvUcK1IysFFow7c+eDluNaXW7uqG3qLx61HFVhlG+PmWqlw0",
-	"JFNr5/dTWK886tN6M3QfQ+Xtq+vu9du9frvXb9vyPHtouBsTCm1Jq36GqzDWF9zX8b1CcIFFCO/529P2",
-	"vrfwFdeLpPO+npNMuHAtYugr86XfQmWQo7iufpeGVKptt5oNNvrMxqpuNPM/XtOUCnPRzQLNDL1GnHCp",
-	"3Sj8zpVF5285wtAvEu74kHasQjVbqGKo5huBh22CF+sLs69wNfC1yIn/lbs0YL+c69xf/NKnbX3fxO8l",
-	"zhD6CfeKM3w8UxE60reZjPsYw70Be18Dduvwwr3Fu1uL93PoL9sZi+iWN/3Wad97+ept3Gk0fPmKNGao",
-	"Ud5iHsMPxXESrL7wjn+BkL7wpc6hW3wUHUV9ueZcpyKHpGrI4xeT+p25c8Xo6Oj45PPBcDAcHI++GH4x",
-	"ZFUeFrg+4XN/E2DrsqdR1ewXKq+39PINGiPe0GwT4d2FW62J6uqoeLNoJJQa+qbATmmZj9F4U6iNHcBT",
-	"X/qpEDMf0wjTtwrP3r56+78BAAD//w==",
+	"oyF7vXBAXqu2Dk6Hraq6hz7NEFyJa5GX2Br6aNgZ61U7n071UkFpcQDn7TozwEXhVn4aZhvtqprdA2Ir",
+	"LlnKhMOQAbQg/eloIV63l/po2EOhvf3WdfVYoLFawXKuOfk+KVd9BmZRCMXRCVXmISzmT64bVE61Ikm4",
+	"FL0ltaggDODMbi6sg5m8RgUHPyv5ugquPDwDAsSUI1UZ3uk9GW3BqHV6SQ0K11dP3Qa556mLTVC/2vE1",
+	"NyLLDFrWqOQOGUiFxTMolfy1RBALHTJ2zbGrexpkL9RHhKNRJDLx/8OnQaoXfbqYayMvqwPzzv2Z1zUi",
+	"a4dTX67RnEq5RBNRkU6rCzR88UbLJmwcbDYoTMuWGSmpqUQzIgfAXiasSAWQ03WoTcbFeLacTuXrLgFo",
+	"8PD4uz//7fP//uK/Tr//9MdHTz97/vnfvvjpyxfDi+M+ehBP7U+OhTBXyP5K4LFeruWUTidvL2YGuXgV",
+	"6hkq18L2k2fR0mE32c1a13UOhWtimy/Fyja+VNI+u9xwboyjYh4qHXZSxnvbveTwla2tzJhYIJcrxGDL",
+	"dE4ORbLEySXJUwLaQCIXhTYezd2Aa+txE5kqhffCjyanRMx2vnVBY2isdH0Rje/0BPirvRD12vpu9MoS",
+	"J1a6fXbmxrO/V08dpdCWiLhW5RUJKo5oMKh3vt6JQNoWC/fJTUf113qm0b4NvV7dYL8e8+h3iFAEf1lP",
+	"QYDCZc2cA3im8hUkTBnv9QXq3Wjn2jXRvd5EbQjqza1o3ymnPt2psXdC2qaxz/dRyh1tuBNUrza8G1VW",
+	"K56On3aj3mmNPO5F96Nqip3Ea4lwZ+zpF7tk2HPOTWLxg7S3de2eKTqPzjg6W1v1mGSDE9DEg5sSUO2q",
+	"dLjYm7DNiTASxgjOSs2FvVxog9vNKX3bcjdyiTDBleZCfWk96uFYmknjz0DV0XUp8qt+ft8Mo9Lhq9cU",
+	"hghI42scXR8f1QhFuzatibd6jViv2M98026+qPl2p2nlMHl9PrciRwvTUinM2yZf4TIEGekwQrr211Lk",
+	"XL9C6Kj2p1SrazRdPdwQpULxZ9bV766HnaazkZrhGYgJ+/vhCz4P49SBj+ms+AGfqsnuJZDmKAyds0EX",
+	"HixohbfS1TsN9wfT3e/sfb+/Ln83T/dm3f7OR+2eE+sW/Brh2GYgbuGorhuMD+5q1mpyDeduB1UfeZ74",
+	"N0+2Y1mr0q0WaOfybrJIu73MjR26CKvuC6ScDH3+BXIxwZy93jshTpcYtGWYlka61QufXaf5J8LK9Lz0",
+	"Yaq1U+3FxXP4mr5vtT5z3pkjMyGuXFo03BEFIQ7jIzWFsHapTQYHSVqaHA5LsFeX//7nv0ZJ0wTL4kMA",
+	"GpGdO1fQSiYoDJp+xJLzUNLAgbsRfM1jw/xJZ3L+Zn12IoVUU70582NRuNJwhEkoYAJ89+LZUw7dL9nA",
+	"eCtCS23OrnwUMYyMhTRMIVQ2VguhyBR/8kltGj/5BA5yFJl9OIIlTrgE1Mbgz3h+4sc//WihKO28ZeGl",
+	"OvOgx8ppnZMjLrK4inn5ntOFvmYDuBiM1Vj98Y9w3glw0sNvOFqaHF0fJ03HlTActRXtzT1IAjUfxoDS",
+	"V2XasbqZ8txWZaGPb/oYZqz6eCPE/VploVq1CzCyOmTM+9CpGH1gx4rD/b5Rdi6uEQSn2UeQcBwm8XbC",
+	"oidau10GdCuCE49VUmXZwzuZBqVdRVsOo1v6UPFMadECOwgq2F4mRNXSyakgXo9UGRfCeIEq0xStJdJN",
+	"hcxpIj0dq1BoUtUAwGN+uco0nLx+nYAhD6GZLEwUBzjV0NN66FjVY+sLADhD5OspQyiR80nK23bpKXIt",
+	"Mw6z1oe/JlUzVkthQS+kc5jFIEKAttU1GcO///mvh74tuovZo55FCDVWHjPmnEDaB7Zu4wAOg4qmZt+2",
+	"ikTrAmGyQzk6HKtAlWmZ56u4mq/dmXySDBrBaOfmY99D4vMLhXDzmFNpyWOfjT68WBU4gvWKrSQGMVY9",
+	"qaD64gJuXpzozPfZJiET4g1F6ADv5jXHqs5fxp2rGmJIQqIn8fSt+lPrOy66STQSpLFq0mwHO/JnrYBU",
+	"N4/GUakmk0b0ewPewMMb+BEFN5i/CQuhP3gl8Gas3hweHnb+0aunwyG8gf16cN9A0puTYTAblQd1Vrhd",
+	"etB9GIZ3H4biA78Jm9UH9LxbfkBPttQf+HXD6fAY3sD7lOPRCvtyVrz0tRIHwmetxqH9KExZo3YCb+B9",
+	"C7J37M1mNUUN/VN4A3fQFrkLgW7lBpNjo3SjxukU3sDutoYD2h5dOnzY0+GwA5/1EhGW7m6NSI3NI5ar",
+	"zQ6flS7BX1fhNGdErfVtUK2eZqEq6anbfW7Ea7MqpUbjs0CUdr8LodBskmh6WvgGGPXAsQe1A2a36KWG",
+	"9yW8gXdrEy/QzEVhISuRSFPaqtmL1W9LUkn0btMQvmMhW/uVky0XYMSbRR1h9cekFN+z63FPDpxpVRP9",
+	"hIjeU+290uUDU28Ak1NrX5JZe01/gBe5XkKml+oPDGAtS550HwaQj1j931Vv36DShq1N6RQ41VBPgtHp",
+	"vfdi1y0Xm1BaVVM1CNJsH7BFYTdSrZmI1Xqqt2pcSePdvuN4HyRCdRhDGqvtJSXrtSDVlSOjzRITrj6p",
+	"bjXyd+B0ak0GG4UmhTD1VVRkywFVuUATys19dUmAY8cqVJdId1Y7jSRtStNxKbOdcwjHGJ0vP8llisr6",
+	"VJS/POa50YWR6IRpByTqk+b58ydRHJGw+hPo8WA4GHIwtkAlChmNok8Hw8GnXBvp5nxmP5pzYck/6O8Z",
+	"9qU4g397Mhy2LgIqjGYDQf4gbeQAniJmvCg+nqms2YSmj8PnenQRSPUki0YENNS2rF1ZczIc3llLQ4DQ",
+	"14vSt5i76pp85JfQ90q91KO+7ud2gCUavXwVR7ZcLGjbR9EPdLYidEmLYZUUHL2MnlV0tdErmuCIzvWr",
+	"fXcWVVs11IohnAZI/fQKPL/oq+noRNu3vT+hyCRh/J/Z4Rc9q/o/sMP07qe73+1phLuJOWpa7+aO6+Mj",
+	"0TSx9HJIu12lqjrtBlTiuifSSzhzS0kHzOZ6vXD5nfZk32CPqpPmAzJHBWKL/Fc3nv3+b1w63YcdW5dh",
+	"8SvHu1/p9JnxS5/tfqnbPE9vnXy5+631bsT3FrKTvShS3Y72PnJJr57ufnXt6hcW55YA0xnMB1+D5Iha",
+	"QCpZrvi5FuQmW7pNlH+ob2PYVvC2lpKG52KGPk14hSuLDtLSWG3saKwKYf1cXDfoK5mFzxQLS56hMJzg",
+	"Er5T02m+rdA7Vq+dH3gQGkIY2ljJjF/1N6Bd+huYOm8WBq+lLul4juECwVRb1wJdh+xmRi/Hqo4Xq3Ix",
+	"8RexNsV9PqhblTUyWTjzx21UdVA4BAnGqvXizz6cA7+WPphXBzXCvajJ6XAIfdEfQQ43fwh3GoZEbKbj",
+	"2mcUHLYpMKddyB2aCheZo3L5KlyqwYFEN5dq5j3Frk6lMc9b6fP2bZcvt/bCtdrgNBh0pVGxv/HyeDgc",
+	"VNcZ8qqb2wyrto9GDYcbTKPR8ZBTSOGurKHPN22/OSvebBioT6kyOwsRpBkCM5cFw5ezMYOR+3Gg8wxN",
+	"s4iH2zDu8ua26xc/O92RHtsfX3bpPbbhXjHJ3ZfLvdDtyMMdYsu1WJ1QQHORiw9RHHBin06tnQra7ZiG",
+	"zP2W6yzfEcWGKxv8fLL4hg32tXL7uQbrOeWdeKTC8K1wHhcnZtsQcWK2jRw7s6+7sfDFfCA4quvFgBHi",
+	"kkc6JMNBVcO9DcEwx+XMdTlro0qyFtzhPoJ7I6b1fazvhmr+Xqi++oAuZqdArMfPPN+sAbv3N+/9zf+4",
+	"v0n8Cp1iu+BjNh7Eq7dxVOi+S+VD4MlulPo2bRgcFzALkXOHl9MtU+IrH0pLhnGs9m7MGIGArPRyimtX",
+	"T2+Ev2snsDOHv/JcKuhcyDqAc9UUB4TbtXuv++kkfaEnG9XnlnkdVtdqbvhlfZvYDDlau6XcKzPm2a91",
+	"trpzPRbqv992qy2dKfHthhY9vnPoN0Tqgrciastyf/fS71ap76EquzeJ8Vt7aMvmDt53Nx7DPYxHfcP1",
+	"vbXZy9p4rdJKK28xOOthjaPfZPa2ud+j76IV36kpWkboib93xXL9VCacAG6lFzZ4oyrFs6rnXVq+1r9p",
+	"Deb8U/OTIVN/wWB9xj8ewlrG04jQnCYUmYXTXhvg0W/ZgA/mj65fo7KPQg0Xltz7pbdQYbdXRqd7KSN/",
+	"2+a7a6/jPQjAly3fa669NJeXp92aK+4Pv1Zh3a6GOleke0J5SxUd9MfkbReZVq7nWJGSgY3CH77Jwstx",
+	"q0m2dlc39BaNX49ytspCwk/SVOWrIblbO7+fwnolVJ/Wm6H7GCpvX113r9/u9du9ftuWd9pDw92YUGhL",
+	"WvXTYoWxvgGgju8Vggs+QnjP3wi3912Mr7h+JZ339cBkwoWrHkN6xZeiC5VBjuK6+q0dUqm23fo22Oh7",
+	"G6u68c3/IE9TusxFQAs0M/QaccKlf6Pw210Wnb+5CUP/Sri3RNqxCtV1oaqimm8EHnZ134gvFL/C1cDX",
+	"Rif+l/vSgP1yrnN/mU2ftvV9HL+XOEPob9wrzvDxTEXokN9mMu5jDPcG7H0N2K3DC/cW724t3s+h321n",
+	"LKJbbvVbp53w5au3cafx8eUr0pihZnqLeQw/fsdJsPoSP/5VRfrCl16H7vVRdBT15ZpznYockqpBkF9M",
+	"6nfmzhWjo6Pjk88Hw8FwcDz6YvjFkFV5WOD6hM/97Yaty6dGVfNhqATf0ls4aIx4Q7NNhHcXkrUmqqu1",
+	"4s0illD66JsUO6VuPkbjTaE2dgBPfSmqQsx8TCNM3yqEe/vq7f8GAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
