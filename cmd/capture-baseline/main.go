@@ -15,10 +15,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -33,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	"modernc.org/sqlite"
 )
 
@@ -504,26 +503,5 @@ func orEmptyMap(m map[string]string) map[string]string {
 	return m
 }
 
-// newID makes a time-ordered id: the prefix and a ULID (48 bits of
-// milliseconds, 80 random bits, Crockford base32).
-func newID(prefix string) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
-	rand.Read(b[6:])
-	return prefix + ulidString(b)
-}
-
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// ulidString encodes 128 bits as 26 Crockford base32 characters.
-func ulidString(b [16]byte) string {
-	hi := binary.BigEndian.Uint64(b[:8])
-	lo := binary.BigEndian.Uint64(b[8:])
-	var out [26]byte
-	for i := 25; i >= 0; i-- {
-		out[i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return string(out[:])
-}
+// newID makes a time-ordered id as capture does: the prefix and a ULID in lower case.
+func newID(prefix string) string { return prefix + strings.ToLower(ulid.Make().String()) }

@@ -7,10 +7,12 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"strings"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	_ "modernc.org/sqlite" // the same pure-Go SQLite the servers use
 )
 
@@ -81,7 +83,7 @@ func baselineKind(bin string) *serverKind {
 			if _, err := runCmd(ctx, bin, "-init", "-db", db); err != nil {
 				return account{}, err
 			}
-			acct := account{id: "acct_" + ulid(time.Now(), nil), key: "sk_" + randomBase62(32)}
+			acct := account{id: "acct_" + newULID(time.Now(), nil), key: "sk_" + randomBase62(32)}
 			hash := sha256.Sum256([]byte(acct.key))
 			conn, err := openDB(db)
 			if err != nil {
@@ -94,7 +96,7 @@ func baselineKind(bin string) *serverKind {
 				return account{}, err
 			}
 			if _, err := conn.ExecContext(ctx, `INSERT INTO api_keys (id, account_id, hash, role, created)
-				VALUES (?, ?, ?, 'admin', ?)`, "key_"+ulid(time.Now(), nil), acct.id, hash[:], now); err != nil {
+				VALUES (?, ?, ?, 'admin', ?)`, "key_"+newULID(time.Now(), nil), acct.id, hash[:], now); err != nil {
 				return account{}, err
 			}
 			return acct, nil
@@ -153,7 +155,9 @@ func seedProspects(ctx context.Context, path, accountID string, n int) ([]string
 		created, updated, deleted_at) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),", perStmt), ",")
 
-	rng := mrand.New(mrand.NewPCG(uint64(n), 2))
+	var seed [32]byte
+	binary.BigEndian.PutUint64(seed[:], uint64(n))
+	rng := mrand.NewChaCha8(seed) // the same ids for the same n, run after run
 	start := time.Now().Add(-time.Duration(n) * time.Millisecond)
 	every := max(1, n/maxIDs)
 	ids := make([]string, 0, min(n, maxIDs))
@@ -172,7 +176,7 @@ func seedProspects(ctx context.Context, path, accountID string, n int) ([]string
 		end := min(done+batch, n)
 		for i := done; i < end; i++ {
 			at := start.Add(time.Duration(i) * time.Millisecond)
-			id := "prs_" + ulid(at, rng)
+			id := "prs_" + newULID(at, rng)
 			if i%every == 0 && len(ids) < maxIDs {
 				ids = append(ids, id)
 			}
@@ -222,28 +226,13 @@ func seedProspects(ctx context.Context, path, accountID string, n int) ([]string
 	return ids, nil
 }
 
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// ulid makes a ULID for the time: 48 bits of milliseconds and 80 random
-// bits, from rng or, when rng is nil, from crypto/rand.
-func ulid(at time.Time, rng *mrand.Rand) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(at.UnixMilli())<<16)
-	if rng == nil {
-		rand.Read(b[6:])
-	} else {
-		binary.BigEndian.PutUint16(b[6:8], uint16(rng.Uint32()))
-		binary.BigEndian.PutUint64(b[8:], rng.Uint64())
+// newULID makes a ULID for the time in lower case, as capture's ids are, with
+// its random bits from entropy or, when entropy is nil, from crypto/rand.
+func newULID(at time.Time, entropy io.Reader) string {
+	if entropy == nil {
+		entropy = rand.Reader
 	}
-	hi := binary.BigEndian.Uint64(b[:8])
-	lo := binary.BigEndian.Uint64(b[8:])
-	var out [26]byte
-	for i := 25; i >= 0; i-- {
-		out[i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return string(out[:])
+	return strings.ToLower(ulid.MustNew(ulid.Timestamp(at), entropy).String())
 }
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
