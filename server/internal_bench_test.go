@@ -62,3 +62,13 @@ func BenchmarkWriteError(b *testing.B) {
 		srv.writeError(httptest.NewRecorder(), req, apiErr)
 	}
 }
+
+// BenchmarkRateLimit measures the per-request cost of the rate-limit layer.
+func BenchmarkRateLimit(b *testing.B) {
+	l := newLimiters()
+	for b.Loop() {
+		if _, err := l.take("key_bench", 1<<30); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -19,15 +19,19 @@
 package main
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -267,7 +271,39 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 			out[i][r.key] = median(runs[i])
 		}
 	}
+	for i, s := range servers {
+		if s.name == "capture" {
+			logCaptureMetrics(procs[i].base)
+		}
+	}
 	return nil
+}
+
+// statusLabel picks the status of a capture_http_requests_total series.
+var statusLabel = regexp.MustCompile(`^capture_http_requests_total\{.*status="(\d+)".*\} (\S+)$`)
+
+// logCaptureMetrics shows that capture's own /metrics counted the load: the
+// requests it answered, by status.
+func logCaptureMetrics(base string) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		logf("capture /metrics: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	byStatus := map[string]float64{}
+	lines := bufio.NewScanner(resp.Body)
+	for lines.Scan() {
+		if m := statusLabel.FindStringSubmatch(lines.Text()); m != nil {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			byStatus[m[1]] += v
+		}
+	}
+	var parts []string
+	for _, status := range slices.Sorted(maps.Keys(byStatus)) {
+		parts = append(parts, fmt.Sprintf("%s: %.0f", status, byStatus[status]))
+	}
+	logf("capture /metrics counted capture_http_requests_total by status: %s", strings.Join(parts, ", "))
 }
 
 // median is the run with the median requests per second, or the first
