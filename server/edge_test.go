@@ -54,6 +54,10 @@ func TestOddRequests(t *testing.T) {
 		res, b := do(t, "GET", url+"?limt=5", k, "", "")
 		wantError(t, res, b, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterUnknown, "limt")
 	})
+	t.Run("a single-valued parameter given twice", func(t *testing.T) {
+		res, b := do(t, "GET", url+"?limit=5&limit=6", k, "", "")
+		wantError(t, res, b, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "limit")
+	})
 	t.Run("Bearer without a key", func(t *testing.T) {
 		req, _ := http.NewRequest("GET", s.URL+"/v1/account", nil)
 		req.Header.Set("Authorization", "Bearer ")

@@ -122,8 +122,10 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, routeNotFound(r)) })
 	s.api = gen.HandlerWithOptions(strict, gen.StdHTTPServerOptions{
 		BaseRouter: mux,
+		// Parameters kin-openapi let through but the generated binding refuses
+		// (a single-valued parameter given twice).
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
-			s.writeError(w, r, invalid(gen.ErrorCodeParameterInvalid, "", "%v.", err))
+			s.writeError(w, r, bindingError(err))
 		},
 	})
 	s.other.Handle("GET /metrics", s.metrics.handler())

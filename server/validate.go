@@ -165,3 +165,24 @@ func article(s *openapi3.Schema) string {
 	}
 	return t
 }
+
+// bindingError names the parameter the generated code could not bind.
+func bindingError(err error) *Error {
+	var (
+		format   *gen.InvalidParamFormatError
+		tooMany  *gen.TooManyValuesForParamError
+		required *gen.RequiredParamError
+		unmarsh  *gen.UnmarshalingParamError
+	)
+	switch {
+	case errors.As(err, &tooMany):
+		return invalid(gen.ErrorCodeParameterInvalid, tooMany.ParamName, "Invalid %s: give it once, not %d times.", tooMany.ParamName, tooMany.Count)
+	case errors.As(err, &format):
+		return invalid(gen.ErrorCodeParameterInvalid, format.ParamName, "Invalid %s: %v.", format.ParamName, format.Err)
+	case errors.As(err, &required):
+		return invalid(gen.ErrorCodeParameterMissing, required.ParamName, "Missing required parameter: %s.", required.ParamName)
+	case errors.As(err, &unmarsh):
+		return invalid(gen.ErrorCodeParameterInvalid, unmarsh.ParamName, "Invalid %s: %v.", unmarsh.ParamName, unmarsh.Err)
+	}
+	return invalid(gen.ErrorCodeParameterInvalid, "", "%v.", err)
+}
