@@ -52,7 +52,6 @@ type Config struct {
 // Server is the API as an http.Handler.
 type Server struct {
 	cfg      Config
-	spec     *openapi3.T
 	router   routers.Router
 	api      http.Handler   // the generated routes, behind the per-route middleware
 	other    *http.ServeMux // paths outside the spec (docs, metrics)
@@ -93,7 +92,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:     cfg,
-		spec:    spec,
 		router:  router,
 		other:   http.NewServeMux(),
 		limits:  newLimiters(),
