@@ -60,12 +60,11 @@ func (s *Server) serveIdempotent(w *recorder, r *http.Request, key string) {
 	held := true // until the answer is kept, or the key is given back
 	defer func() {
 		// Whatever happened (a panic included), a key whose answer is not kept must
-		// not stay locked. The bookkeeping runs free of the request's deadline: it
-		// must happen even when the request ran out of time.
+		// not stay locked.
 		if !held {
 			return
 		}
-		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		bg, cancel := bookkeeping(ctx)
 		defer cancel()
 		if err := s.cfg.Store.ReleaseIdempotent(bg, accountID, key, requestID(ctx)); err != nil {
 			s.cfg.Logger.ErrorContext(ctx, "release idempotency key", "request_id", requestID(ctx), "error", err)
@@ -79,11 +78,17 @@ func (s *Server) serveIdempotent(w *recorder, r *http.Request, key string) {
 	// back, or a retry would run it twice. If keeping the answer fails, the key
 	// stays locked until its lock runs out.
 	held = false
-	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	bg, cancel := bookkeeping(ctx)
 	defer cancel()
 	if err := s.cfg.Store.FinishIdempotent(bg, accountID, key, requestID(ctx), w.status, tee.body.Bytes()); err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "keep idempotent answer", "request_id", requestID(ctx), "error", err)
 	}
+}
+
+// bookkeeping is the context for recording a request's outcome: free of the
+// request's deadline, since it must happen even when the request ran out of time.
+func bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 }
 
 // fingerprint identifies a request for Idempotency-Key reuse: the key's role,

@@ -103,7 +103,15 @@ func negotiate(r *http.Request) error {
 			if err != nil {
 				continue
 			}
-			specificity := map[string]int{"*/*": 1, "application/*": 2, "application/json": 3}[mt]
+			specificity := 0
+			switch mt {
+			case "*/*":
+				specificity = 1
+			case "application/*":
+				specificity = 2
+			case "application/json":
+				specificity = 3
+			}
 			if specificity <= best {
 				continue
 			}

@@ -171,9 +171,15 @@ func asGet(r *http.Request) *http.Request {
 	if r.Method != http.MethodHead {
 		return r
 	}
-	g := *r
-	g.Method = http.MethodGet
-	return &g
+	return withMethod(r, http.MethodGet)
+}
+
+// withMethod is a shallow copy of r with another method, for asking a router
+// what it would do; nothing reads the copy's body or headers.
+func withMethod(r *http.Request, method string) *http.Request {
+	probe := *r
+	probe.Method = method
+	return &probe
 }
 
 // serveAPI runs the per-request checks in the order a client would expect them
@@ -240,8 +246,7 @@ func (s *Server) serveAPI(w *recorder, r *http.Request, route *routers.Route, pa
 func (s *Server) routeError(r *http.Request) *Error {
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		probe := r.Clone(r.Context())
-		probe.Method = m
+		probe := withMethod(r, m)
 		_, _, err := s.router.FindRoute(probe)
 		if _, pattern := s.other.Handler(probe); err == nil || pattern != "" {
 			allow = append(allow, m)
