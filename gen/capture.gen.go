@@ -105,6 +105,7 @@ const (
 	ErrorCodeMaintenance           ErrorCode = "maintenance"
 	ErrorCodeMethodNotAllowed      ErrorCode = "method_not_allowed"
 	ErrorCodeNotAcceptable         ErrorCode = "not_acceptable"
+	ErrorCodeOverloaded            ErrorCode = "overloaded"
 	ErrorCodeParameterInvalid      ErrorCode = "parameter_invalid"
 	ErrorCodeParameterMissing      ErrorCode = "parameter_missing"
 	ErrorCodeParameterUnknown      ErrorCode = "parameter_unknown"
@@ -112,6 +113,7 @@ const (
 	ErrorCodeProspectExists        ErrorCode = "prospect_exists"
 	ErrorCodeProspectHidden        ErrorCode = "prospect_hidden"
 	ErrorCodeRateLimit             ErrorCode = "rate_limit"
+	ErrorCodeRequestMalformed      ErrorCode = "request_malformed"
 	ErrorCodeResourceGone          ErrorCode = "resource_gone"
 	ErrorCodeResourceMissing       ErrorCode = "resource_missing"
 	ErrorCodeRouteNotFound         ErrorCode = "route_not_found"
@@ -152,6 +154,8 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case ErrorCodeNotAcceptable:
 		return true
+	case ErrorCodeOverloaded:
+		return true
 	case ErrorCodeParameterInvalid:
 		return true
 	case ErrorCodeParameterMissing:
@@ -165,6 +169,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeProspectHidden:
 		return true
 	case ErrorCodeRateLimit:
+		return true
+	case ErrorCodeRequestMalformed:
 		return true
 	case ErrorCodeResourceGone:
 		return true
@@ -677,14 +683,20 @@ type ClientInterface interface {
 
 	// GetHealth Liveness probe
 	//
-	// Answers 200 while the process is alive. Needs no key and is never rate limited.
+	// Answers 200 while the process is alive. Needs no key, ignores `Accept` and
+	// maintenance mode, and is never rate limited nor refused for load. It takes no
+	// parameters: an unknown or unparseable query parameter is `400`.
 	//
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetReadiness Readiness probe
 	//
-	// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is not.
+	// Answers 200 when storage can be written and is the database the server opened,
+	// and `503 storage_unavailable` when it cannot be written or its file was removed
+	// or replaced. Needs no key, ignores `Accept` and maintenance mode, and is never
+	// rate limited nor refused for load. It takes no parameters: an unknown or
+	// unparseable query parameter is `400`.
 	//
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -774,7 +786,9 @@ type ClientInterface interface {
 
 // GetHealth Liveness probe
 //
-// Answers 200 while the process is alive. Needs no key and is never rate limited.
+// Answers 200 while the process is alive. Needs no key, ignores `Accept` and
+// maintenance mode, and is never rate limited nor refused for load. It takes no
+// parameters: an unknown or unparseable query parameter is `400`.
 //
 // Corresponds with GET /healthz (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -791,7 +805,11 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 
 // GetReadiness Readiness probe
 //
-// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is not.
+// Answers 200 when storage can be written and is the database the server opened,
+// and `503 storage_unavailable` when it cannot be written or its file was removed
+// or replaced. Needs no key, ignores `Accept` and maintenance mode, and is never
+// rate limited nor refused for load. It takes no parameters: an unknown or
+// unparseable query parameter is `400`.
 //
 // Corresponds with GET /readyz (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1418,7 +1436,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetHealthWithResponse Liveness probe
 	//
-	// Answers 200 while the process is alive. Needs no key and is never rate limited.
+	// Answers 200 while the process is alive. Needs no key, ignores `Accept` and
+	// maintenance mode, and is never rate limited nor refused for load. It takes no
+	// parameters: an unknown or unparseable query parameter is `400`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1427,7 +1447,11 @@ type ClientWithResponsesInterface interface {
 
 	// GetReadinessWithResponse Readiness probe
 	//
-	// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is not.
+	// Answers 200 when storage can be written and is the database the server opened,
+	// and `503 storage_unavailable` when it cannot be written or its file was removed
+	// or replaced. Needs no key, ignores `Accept` and maintenance mode, and is never
+	// rate limited nor refused for load. It takes no parameters: an unknown or
+	// unparseable query parameter is `400`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1530,6 +1554,13 @@ type GetHealthResponse200Headers struct {
 	RequestId string
 }
 
+// GetHealthResponse400Headers the declared response headers of an HTTP 400 response for GetHealth
+type GetHealthResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
 // GetHealthResponse500Headers the declared response headers of an HTTP 500 response for GetHealth
 type GetHealthResponse500Headers struct {
 	RequestId string
@@ -1540,10 +1571,14 @@ type GetHealthResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetHealthResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetHealthResponse400Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetHealthResponse500Headers
 }
@@ -1551,6 +1586,11 @@ type GetHealthResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetHealthResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetHealthResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -1592,6 +1632,13 @@ type GetReadinessResponse200Headers struct {
 	RequestId string
 }
 
+// GetReadinessResponse400Headers the declared response headers of an HTTP 400 response for GetReadiness
+type GetReadinessResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
 // GetReadinessResponse500Headers the declared response headers of an HTTP 500 response for GetReadiness
 type GetReadinessResponse500Headers struct {
 	RequestId string
@@ -1608,12 +1655,16 @@ type GetReadinessResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetReadinessResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetReadinessResponse400Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetReadinessResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -1623,6 +1674,11 @@ type GetReadinessResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetReadinessResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetReadinessResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -2920,7 +2976,9 @@ func (r UpdateProspectResponse) ContentType() string {
 
 // GetHealthWithResponse Liveness probe
 //
-// Answers 200 while the process is alive. Needs no key and is never rate limited.
+// Answers 200 while the process is alive. Needs no key, ignores `Accept` and
+// maintenance mode, and is never rate limited nor refused for load. It takes no
+// parameters: an unknown or unparseable query parameter is `400`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -2935,7 +2993,11 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 
 // GetReadinessWithResponse Readiness probe
 //
-// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is not.
+// Answers 200 when storage can be written and is the database the server opened,
+// and `503 storage_unavailable` when it cannot be written or its file was removed
+// or replaced. Needs no key, ignores `Accept` and maintenance mode, and is never
+// rate limited nor refused for load. It takes no parameters: an unknown or
+// unparseable query parameter is `400`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3107,6 +3169,13 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3127,6 +3196,30 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetHealthResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 500:
 		var headers GetHealthResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -3163,6 +3256,13 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3190,6 +3290,30 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			headers.RequestId = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetReadinessResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 500:
 		var headers GetReadinessResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -5939,6 +6063,27 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetHealth400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetHealth400JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealth500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -5981,6 +6126,27 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetReadiness400JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7732,113 +7898,116 @@ func (sh *strictHandler) UpdateProspect(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rchs3svCr9M5uleV8I4pS5FyoStWneJNd52J7Y6Vy6pg+GnCmSWI1BCYARjQ3dtU+zT7YPsmpbmBu",
-	"5FCkbNl7UqUfLotDDLrR6Bv6Av4WpXpRaIXK2Wj0WzRHkaHhP59kuCi0Q+UOf8IiFyvM6HGGNjWycFKr",
-	"aBQlzpSYwHKOCtwcQSi7RAPS8ifrtMGseqinIBSgMLlEAwZ/LdE6WEo394PFAiGpoaarw+9xlQyiOLLp",
-	"HBeCgKMqF9HoZURQo1dx5FYFRqPIOiPVLHr7No6eGTmTSuSHP/n5N1F+pkCACSuqcDtIepabPIwZM5kR",
-	"7vRXjfRc22axDqQ947UZow1MdLZ6YCEJgy9llniCCAcy6y5ocwE/CYc/yIXswfwXnsFCjlNXYXSFBCun",
-	"F2KYagP4WiyKHCEZRxlORZm7cXRmvvryyzP31XEygsQk1TIsGFwIqWIQKuPZllJlegkGLToLUkHiErCY",
-	"apXZvRE/fK5zma428b+o8TXC4SEjDQUPvgH3X786Hg7Pll8dJ3Dw5JuLb6EGBIFbH+5Eza/38EnWj1Sg",
-	"xwNLW31AG3f573/+K3l41uyoRKJWgbQDbgB/K7VD2nnm/JUuQdgrXsMc84LwoTmlIZkhZt2FnzOrw/Op",
-	"Q7OJ4AtPfnAalkI6mOBUG8LZmZVUs5thLaSSC5KZ41pYpHI4QxO9JciFMGKBbl3k09X32LOB57R9xHnH",
-	"hM3Jo0dQGKmcmOQI5y8eP3kC6VwYkdJ8nt8X4goty5szEjN4/uzFBWgDz88vHv91rKyY4og5byqNdV2l",
-	"IBiaKZX1DOrJb/lLqeDkFOa6NBZmSHtix8o64UrLY0kGQcyEVH6uPvEeASuvAXyPKwvCINhUF5iB02PF",
-	"yixNdancAM6rrV/OZY4tfKUF62SeE5ZKqllQCRaS0+GXYyUbel5e4epSqsvSYgIHvHkg3cOzRvXRYv26",
-	"lXZzNLBAN9dZDIVwc9BmrPyiWhBgHYDB0mKWDOCnRsL/jqnDrGIbN/c0HasDUbo5KidTQdsbw7XIZRb+",
-	"JgH1WuUh0zN59Pp1UsMmWint4AoLF4P15JIm7LKl+UFMDdr5YKyiOJLEPF5YozhSYkF8uKbpOyK8EK9/",
-	"QDVz82h08uhRTGxcfT4mpnUODc35Py/H49cnw8Px+PXn37z6f3+KNk3CWxIPW2hlkXn8a5H9RThcCubv",
-	"VCviCfpTFEUeaHH0d0v8/lsLoz8ZnEaj6I9Hjb088t/ao29ISXhQXXn5WmQQgI3IPpSFdQbFAiY4l0Hl",
-	"WjTXaAJpaZ9Elq8GcGEq/s2FQ0NS3rLNXYXWh1sYfNQayQh+LbKWZfzwyw/ARl3zKci4ML8NIGEdlACx",
-	"hXcb9HSKKiNxmkrMs/W1tw3kjUuvB26xTnu9XI3fMCO3ofpjraa5TD8CzStIXYKn4antapjq64Pt/hc5",
-	"AdNczuaO1LbXL72TPIxpgIBcXiMURtsC09q7Ew7I08gBX0vSSgcJ/yHVjLyjh2s7vMXzvIngfa9s8QZv",
-	"mmZj/LpD9jvgtx3uxDMFyRa7FFeu3k2+xr6+xds4+labicwyVB+e7WtQnu9r/gvMiRmZ6jmPYC9NZIS9",
-	"dUY4bSxola+Yf+kP0tT8PZvkhViBRQeJfzu559U71o3BQF7IBeryI2jIAA8CwK6i1KUjBZaRQwkZiiyX",
-	"CtkDogdLba7YeKVCpZjnmH04Q/0XrfAjEEMr3Coyc2FhgqjomKiJKFOjF6BLE5wWey8LdywLTxQ5tiJ/",
-	"wfT1u/bBeaACCh4q8MARLBHmIgNBnDHJceFtebP7G6wfw6+lJpvekSiZ3ZlI/MgHoqfanee5Xnrm+rCk",
-	"8RDhqXYQYAZhoSNZ8GUmpePDUHB1pA0HtwEk/E4COY+j9/w3FqQj4VojDI/uD1BU79WwRZpi4eztAw3v",
-	"SnuiOsOkw/6HJzxTvIbniZ74B0kI+wC+TvMyQwvfvXj21Efq2HxPtVkIx5/Pnz8BW6C4snfGhE+1+1aX",
-	"Kvs4NGBQfvmkneVUYtao6lSXecbMN0GY0lA40ByQnGCu1YwducpPD9EM76ezhOrSIWQaLU/B7Hyv0e9Y",
-	"o4fP3wqZfwyFFcCBh1cpqyrGB0s06OM8rLbaenrKb3TjsBNMRWl9wCuwD/nRHAO1UORCPbANN3K46J6B",
-	"7piByCjLFH9W4lrI/ONo3wATWkDJH3hgEBxtjhFG5ivQ0ym7x8QyC0FnP0V+MSsY67QRMyR2KZVBkc5p",
-	"lgH8QsfKpHVC7eQX3ltDbxx+b36xGcpUuND6R6FWVfD0wxP6QmsgiHW8dlQldYhw+pqzS7YVjb0NAX/v",
-	"cYtbbd3PSpRuro38x8dQs21oI1iRU0yuRti3hbRWqlkMUqXaGNKNHDu71leY3RGb//LLL4fnTQAf+/3G",
-	"bogfeF0hyEr4vpMXyeQIFGK31RsGpnSWSQIk8udGF2icRBuNpiK3GPdhF0yKUDX1Gr+FkCpas/wWyawH",
-	"nTjiANaWxF6TuaXJQ0Yqw47hO1BIcuZj8alBx+HIDTA+a9EDX0/+jj6yW2Wnw7p6EtS8JLaWlzXRulj/",
-	"VS9hQRqhE0e1HRMcjg7ez/VRt89Oo80gXAta3p9RvgkamXcQdCbZFxqpqW2Q6oRUgSYoLD85Zt7lEOm8",
-	"2quwzgeWds0O+mHpfAvP0zc7d50mrbcrW0gVxZF1QmXCZP2FBY2AvCROrPc9cMYGrTe2ukOfmm3DShqQ",
-	"Ydq3cfRnzNFh9jxMs1PAutKS+bdbfEmC3cCZaJ2jUARoi2BtMna1ottSqMKlb5V1kOOWyoOToXoKJLyr",
-	"kKf3SbRNzYEVjJ3K/s/ohMw3luMn2Ir+Y51hX7bczrVxMVifIfekYm5vnedSj/sZWPQc6pfCr7S5lNZ7",
-	"GZJml2zGWtn7y2ByOs/C4M6zUl0pvaR3g4G8pBW1hjIYp/VlLsyM2HozV1ANFYXkJw3s6snmmGD8CJdc",
-	"KC8El+wW+oeVqPggO71IQhleDfvAiVxdmhRbIPkQe6m0u+TzbxRHPlbCj4KCIRmlT038om9Zl6Xt+8Kn",
-	"vNo4+rhPG52ZVrgu3zJE1S4978TRRGSXs5B5jqOWv8yqh73ly7Ll5ceRCyHxPjvS5tbbCQ9XES1ROVga",
-	"TV4KMWRh9MyIhYWDhEAlMSSpzvh/n571ZQA8FDWdDQ+SBVorZujTd12BS4NA7JQ3lhxyr3R6WZq8T4hy",
-	"qa7AaR9a88JB04NUtR9jcIoGVYq9lruVauxPh63tbLJe9dVNabI9mQtvJDmr2Qs1UKdvRfNyIdShQZGx",
-	"XggjwYoV6Ydld3+Y7vzMach0Lyzeon5rWIt+S7fQEX6iSxeDnPrqNf8ZtMIzEJBp5zDzgUbaceXTAZyM",
-	"t7zxTmTCiQHJMrGIEzP78tNXSb/n1NTB7XLSwsgYuD7AB/0at7cK/PUC8Q/24LgLGriu3/nt2LNts3Ud",
-	"1Bse3WoGLgIOPVVvUvEimf4DSEgtplopTGmQVxFcJGiEtJjBZAVpLokHcjmh0zbausZyrBQ6zkRNhcx9",
-	"uVOSCpO1pvEuraUJJisvOefPn5zBRLs5V+/kkrfUambnsfLQbDgRBKNKq/QFPLWr1IN30PL1350jR/24",
-	"QZB1ozdjFXmr540CvVy3uM1O/xVF7ua39IZ8aVjbl9FXu72Y8Fbfhv8YZGA7Hp0qpkfDYc9S1g6VBYn4",
-	"oyF7vXBAXqu2Dk6Hraq6hz7NEFyJa5GX2Br6aNgZ61U7n071UkFpcQDn7TozwEXhVn4aZhvtqprdA2Ir",
-	"LlnKhMOQAbQg/eloIV63l/po2EOhvf3WdfVYoLFawXKuOfk+KVd9BmZRCMXRCVXmISzmT64bVE61Ikm4",
-	"FL0ltaggDODMbi6sg5m8RgUHPyv5ugquPDwDAsSUI1UZ3uk9GW3BqHV6SQ0K11dP3Qa556mLTVC/2vE1",
-	"NyLLDFrWqOQOGUiFxTMolfy1RBALHTJ2zbGrexpkL9RHhKNRJDLx/8OnQaoXfbqYayMvqwPzzv2Z1zUi",
-	"a4dTX67RnEq5RBNRkU6rCzR88UbLJmwcbDYoTMuWGSmpqUQzIgfAXiasSAWQ03WoTcbFeLacTuXrLgFo",
-	"8PD4uz//7fP//uK/Tr//9MdHTz97/vnfvvjpyxfDi+M+ehBP7U+OhTBXyP5K4LFeruWUTidvL2YGuXgV",
-	"6hkq18L2k2fR0mE32c1a13UOhWtimy/Fyja+VNI+u9xwboyjYh4qHXZSxnvbveTwla2tzJhYIJcrxGDL",
-	"dE4ORbLEySXJUwLaQCIXhTYezd2Aa+txE5kqhffCjyanRMx2vnVBY2isdH0Rje/0BPirvRD12vpu9MoS",
-	"J1a6fXbmxrO/V08dpdCWiLhW5RUJKo5oMKh3vt6JQNoWC/fJTUf113qm0b4NvV7dYL8e8+h3iFAEf1lP",
-	"QYDCZc2cA3im8hUkTBnv9QXq3Wjn2jXRvd5EbQjqza1o3ymnPt2psXdC2qaxz/dRyh1tuBNUrza8G1VW",
-	"K56On3aj3mmNPO5F96Nqip3Ea4lwZ+zpF7tk2HPOTWLxg7S3de2eKTqPzjg6W1v1mGSDE9DEg5sSUO2q",
-	"dLjYm7DNiTASxgjOSs2FvVxog9vNKX3bcjdyiTDBleZCfWk96uFYmknjz0DV0XUp8qt+ft8Mo9Lhq9cU",
-	"hghI42scXR8f1QhFuzatibd6jViv2M98026+qPl2p2nlMHl9PrciRwvTUinM2yZf4TIEGekwQrr211Lk",
-	"XL9C6Kj2p1SrazRdPdwQpULxZ9bV766HnaazkZrhGYgJ+/vhCz4P49SBj+ms+AGfqsnuJZDmKAyds0EX",
-	"HixohbfS1TsN9wfT3e/sfb+/Ln83T/dm3f7OR+2eE+sW/Brh2GYgbuGorhuMD+5q1mpyDeduB1UfeZ74",
-	"N0+2Y1mr0q0WaOfybrJIu73MjR26CKvuC6ScDH3+BXIxwZy93jshTpcYtGWYlka61QufXaf5J8LK9Lz0",
-	"Yaq1U+3FxXP4mr5vtT5z3pkjMyGuXFo03BEFIQ7jIzWFsHapTQYHSVqaHA5LsFeX//7nv0ZJ0wTL4kMA",
-	"GpGdO1fQSiYoDJp+xJLzUNLAgbsRfM1jw/xJZ3L+Zn12IoVUU70582NRuNJwhEkoYAJ89+LZUw7dL9nA",
-	"eCtCS23OrnwUMYyMhTRMIVQ2VguhyBR/8kltGj/5BA5yFJl9OIIlTrgE1Mbgz3h+4sc//WihKO28ZeGl",
-	"OvOgx8ppnZMjLrK4inn5ntOFvmYDuBiM1Vj98Y9w3glw0sNvOFqaHF0fJ03HlTActRXtzT1IAjUfxoDS",
-	"V2XasbqZ8txWZaGPb/oYZqz6eCPE/VploVq1CzCyOmTM+9CpGH1gx4rD/b5Rdi6uEQSn2UeQcBwm8XbC",
-	"oidau10GdCuCE49VUmXZwzuZBqVdRVsOo1v6UPFMadECOwgq2F4mRNXSyakgXo9UGRfCeIEq0xStJdJN",
-	"hcxpIj0dq1BoUtUAwGN+uco0nLx+nYAhD6GZLEwUBzjV0NN66FjVY+sLADhD5OspQyiR80nK23bpKXIt",
-	"Mw6z1oe/JlUzVkthQS+kc5jFIEKAttU1GcO///mvh74tuovZo55FCDVWHjPmnEDaB7Zu4wAOg4qmZt+2",
-	"ikTrAmGyQzk6HKtAlWmZ56u4mq/dmXySDBrBaOfmY99D4vMLhXDzmFNpyWOfjT68WBU4gvWKrSQGMVY9",
-	"qaD64gJuXpzozPfZJiET4g1F6ADv5jXHqs5fxp2rGmJIQqIn8fSt+lPrOy66STQSpLFq0mwHO/JnrYBU",
-	"N4/GUakmk0b0ewPewMMb+BEFN5i/CQuhP3gl8Gas3hweHnb+0aunwyG8gf16cN9A0puTYTAblQd1Vrhd",
-	"etB9GIZ3H4biA78Jm9UH9LxbfkBPttQf+HXD6fAY3sD7lOPRCvtyVrz0tRIHwmetxqH9KExZo3YCb+B9",
-	"C7J37M1mNUUN/VN4A3fQFrkLgW7lBpNjo3SjxukU3sDutoYD2h5dOnzY0+GwA5/1EhGW7m6NSI3NI5ar",
-	"zQ6flS7BX1fhNGdErfVtUK2eZqEq6anbfW7Ea7MqpUbjs0CUdr8LodBskmh6WvgGGPXAsQe1A2a36KWG",
-	"9yW8gXdrEy/QzEVhISuRSFPaqtmL1W9LUkn0btMQvmMhW/uVky0XYMSbRR1h9cekFN+z63FPDpxpVRP9",
-	"hIjeU+290uUDU28Ak1NrX5JZe01/gBe5XkKml+oPDGAtS550HwaQj1j931Vv36DShq1N6RQ41VBPgtHp",
-	"vfdi1y0Xm1BaVVM1CNJsH7BFYTdSrZmI1Xqqt2pcSePdvuN4HyRCdRhDGqvtJSXrtSDVlSOjzRITrj6p",
-	"bjXyd+B0ak0GG4UmhTD1VVRkywFVuUATys19dUmAY8cqVJdId1Y7jSRtStNxKbOdcwjHGJ0vP8llisr6",
-	"VJS/POa50YWR6IRpByTqk+b58ydRHJGw+hPo8WA4GHIwtkAlChmNok8Hw8GnXBvp5nxmP5pzYck/6O8Z",
-	"9qU4g397Mhy2LgIqjGYDQf4gbeQAniJmvCg+nqms2YSmj8PnenQRSPUki0YENNS2rF1ZczIc3llLQ4DQ",
-	"14vSt5i76pp85JfQ90q91KO+7ud2gCUavXwVR7ZcLGjbR9EPdLYidEmLYZUUHL2MnlV0tdErmuCIzvWr",
-	"fXcWVVs11IohnAZI/fQKPL/oq+noRNu3vT+hyCRh/J/Z4Rc9q/o/sMP07qe73+1phLuJOWpa7+aO6+Mj",
-	"0TSx9HJIu12lqjrtBlTiuifSSzhzS0kHzOZ6vXD5nfZk32CPqpPmAzJHBWKL/Fc3nv3+b1w63YcdW5dh",
-	"8SvHu1/p9JnxS5/tfqnbPE9vnXy5+631bsT3FrKTvShS3Y72PnJJr57ufnXt6hcW55YA0xnMB1+D5Iha",
-	"QCpZrvi5FuQmW7pNlH+ob2PYVvC2lpKG52KGPk14hSuLDtLSWG3saKwKYf1cXDfoK5mFzxQLS56hMJzg",
-	"Er5T02m+rdA7Vq+dH3gQGkIY2ljJjF/1N6Bd+huYOm8WBq+lLul4juECwVRb1wJdh+xmRi/Hqo4Xq3Ix",
-	"8RexNsV9PqhblTUyWTjzx21UdVA4BAnGqvXizz6cA7+WPphXBzXCvajJ6XAIfdEfQQ43fwh3GoZEbKbj",
-	"2mcUHLYpMKddyB2aCheZo3L5KlyqwYFEN5dq5j3Frk6lMc9b6fP2bZcvt/bCtdrgNBh0pVGxv/HyeDgc",
-	"VNcZ8qqb2wyrto9GDYcbTKPR8ZBTSOGurKHPN22/OSvebBioT6kyOwsRpBkCM5cFw5ezMYOR+3Gg8wxN",
-	"s4iH2zDu8ua26xc/O92RHtsfX3bpPbbhXjHJ3ZfLvdDtyMMdYsu1WJ1QQHORiw9RHHBin06tnQra7ZiG",
-	"zP2W6yzfEcWGKxv8fLL4hg32tXL7uQbrOeWdeKTC8K1wHhcnZtsQcWK2jRw7s6+7sfDFfCA4quvFgBHi",
-	"kkc6JMNBVcO9DcEwx+XMdTlro0qyFtzhPoJ7I6b1fazvhmr+Xqi++oAuZqdArMfPPN+sAbv3N+/9zf+4",
-	"v0n8Cp1iu+BjNh7Eq7dxVOi+S+VD4MlulPo2bRgcFzALkXOHl9MtU+IrH0pLhnGs9m7MGIGArPRyimtX",
-	"T2+Ev2snsDOHv/JcKuhcyDqAc9UUB4TbtXuv++kkfaEnG9XnlnkdVtdqbvhlfZvYDDlau6XcKzPm2a91",
-	"trpzPRbqv992qy2dKfHthhY9vnPoN0Tqgrciastyf/fS71ap76EquzeJ8Vt7aMvmDt53Nx7DPYxHfcP1",
-	"vbXZy9p4rdJKK28xOOthjaPfZPa2ud+j76IV36kpWkboib93xXL9VCacAG6lFzZ4oyrFs6rnXVq+1r9p",
-	"Deb8U/OTIVN/wWB9xj8ewlrG04jQnCYUmYXTXhvg0W/ZgA/mj65fo7KPQg0Xltz7pbdQYbdXRqd7KSN/",
-	"2+a7a6/jPQjAly3fa669NJeXp92aK+4Pv1Zh3a6GOleke0J5SxUd9MfkbReZVq7nWJGSgY3CH77Jwstx",
-	"q0m2dlc39BaNX49ytspCwk/SVOWrIblbO7+fwnolVJ/Wm6H7GCpvX113r9/u9du9ftuWd9pDw92YUGhL",
-	"WvXTYoWxvgGgju8Vggs+QnjP3wi3912Mr7h+JZ339cBkwoWrHkN6xZeiC5VBjuK6+q0dUqm23fo22Oh7",
-	"G6u68c3/IE9TusxFQAs0M/QaccKlf6Pw210Wnb+5CUP/Sri3RNqxCtV1oaqimm8EHnZ134gvFL/C1cDX",
-	"Rif+l/vSgP1yrnN/mU2ftvV9HL+XOEPob9wrzvDxTEXokN9mMu5jDPcG7H0N2K3DC/cW724t3s+h321n",
-	"LKJbbvVbp53w5au3cafx8eUr0pihZnqLeQw/fsdJsPoSP/5VRfrCl16H7vVRdBT15ZpznYockqpBkF9M",
-	"6nfmzhWjo6Pjk88Hw8FwcDz6YvjFkFV5WOD6hM/97Yaty6dGVfNhqATf0ls4aIx4Q7NNhHcXkrUmqqu1",
-	"4s0illD66JsUO6VuPkbjTaE2dgBPfSmqQsx8TCNM3yqEe/vq7f8GAAD//w==",
+	"7D1rbxs3tn/l7OwCsXvHsuw6fcgocN1su5s+kmzjohc3ytVQM0cS1yNSJTlWtE2A/TX7w/aXXJxDzksa",
+	"WbLjZFHAH4JIIw55eHhePC//FqV6vtAKlbPR4LdohiJDwx+fZjhfaIfKHf2Ei1ysMKPHGdrUyIWTWkWD",
+	"KHGmwASWM1TgZghC2SUakJa/WacNZuVDPQGhAIXJJRow+GuB1sFSupkfLOYISbVqujr6HldJL4ojm85w",
+	"LmhxVMU8GryKaNXodRy51QKjQWSdkWoavXsXR8+NnEol8qOf/PybID9XIMCEHZWwHSQd200OY4ZMZgQ7",
+	"faqAnmlbb9aBtOe8N2O0gbHOVo8sJGHwSGaJR4hwILP2hjY38JNw+IOcyw7If+EZLOQ4cSVEV0hr5fRC",
+	"DBNtAN+I+SJHSIZRhhNR5G4YnZuvvvzy3H11kgwgMUm5DQsG50KqGITKeLalVJlegkGLzoJUkLgELKZa",
+	"ZXZvwI9e6Fymq034Lyt4jXB4xEDDggffAPuvX530++fLr04SOHj6zeW3UC0EgVoPd4Lm93v0NOsGKuDj",
+	"kaWjPqCDG/37n/9KDs/rE5VI2FognYDrwd8K7ZBOnil/pQsQ9or3MMN8QfDQnNIQzxCx7oLPmdXRxcSh",
+	"2QTwpUc/OA1LIR2McaINwezMSqrpzWvNpZJz4pmTilmkcjhFE72jlRfCiDm6dZZPV99jxwFe0PER5Z0Q",
+	"NKePH8PCSOXEOEe4ePnk6VNIZ8KIlObz9D4XV2iZ35yRmMGL5y8vQRt4cXH55K9DZcUEB0x5E2msawsF",
+	"wauZQllPoB79ln+UCk7PYKYLY2GKdCZ2qKwTrrA8lngQxFRI5efqYu8BsPDqwfe4siAMgk31AjNweqhY",
+	"mKWpLpTrwUV59MuZzLEBr7RgncxzglJJNQ0iwUJy1v9yqGSNz9EVrkZSjQqLCRzw4YF0h+e16KPN+n0r",
+	"7WZoYI5uprMYFsLNQJuh8ptqrADrCxgsLGZJD36qOfzvmDrMSrJxM4/ToToQhZuhcjIVdLwxXItcZuEz",
+	"MaiXKoeMz+TxmzdJtTbhSmkHV7hwMViPLmnCKVuaH8TEoJ31hiqKI0nE45k1iiMl5kSHa5K+xcJz8eYH",
+	"VFM3iwanjx/HRMbl9xMiWufQ0Jz/92o4fHPaPxoO33z+zev/+lO0qRLeEXvYhVYWmca/FtlfhMOlYPpO",
+	"tSKaoI9iscgDLo7/bonef2tA9CeDk2gQ/fG41pfH/ld7/A0JCb9Um1++FhmExQakH4qFdQbFHMY4k0Hk",
+	"WjTXaAJq6ZxElq96cGlK+s2FQ0Nc3tDNbYHWBVsYfNwYyQB+LbKGZvzw2w+LDdrqU5ByYXrrQcIyKAEi",
+	"C2826MkEVUbsNJGYZ+t7byrIG7deDdyinfZ6uRy/oUZug/UnWk1ymX4EnJcrtRGehqe2LWHKnw+2219k",
+	"BExyOZ05EttevnROchjTAAG5vEZYGG0XmFbWnXBAlkYO+EaSVDpI+INUU7KODtdOeIvleRPCu17ZYg3e",
+	"NM3G+HWD7HdAbzvMiecKki16KS5NvZtsjX1ti3dx9K02Y5llqD482VdLebqv6C8QJ2akqmc8gq00kRH0",
+	"1hnhtLGgVb5i+qUPJKn5d1bJc7ECiw4S/3byQKv3LBuDgryUc9TFR5CQYT0IC7YFpS4cCbCMDErIUGS5",
+	"VMgWED1YanPFyisVKsU8x+zDKeq/aIUfARla4VaWmQkLY0RF10RNSJkYPQddmGC02AdeuGdeeKrIsBX5",
+	"S8avP7UPTgPlouBXBR44gCXCTGQgiDLGOc69Lq9Pf4P0Y/i10KTTWxwls3tjiR/5QvRMu4s810tPXB8W",
+	"NX5FeKYdhDUDs9CVLNgy48LxZSiYOtKGi1sPEn4ngZzH0Xv+FwvSEXOtIYZHdzsoyveqtUWa4sLZ2zsa",
+	"7op7wjqvSZf9D494xni1nkd64h8kwe0D+CbNiwwtfPfy+TPvqWP1PdFmLhx/v3jxFOwCxZW9NyJ8pt23",
+	"ulDZx8EBL+W3T9JZTiRmtahOdZFnTHxjhAkNhQPNDskx5lpN2ZAr7fTgzfB2OnOoLhxCptHyFEzODxL9",
+	"niV6+P6tkPnHEFhhOfDrlcKq9PHBEg16Pw+LraacnvAbbT/sGFNRWO/wCuRDdjT7QC0scqEe2Zoa2V30",
+	"QED3TECklGWKPytxLWT+caRvWBMai5I98MggODocI4zMV6AnEzaPiWTmgu5+iuxiOEga35LDmONAYopE",
+	"O4UyKNIZu4wPkvDDqKgXSmoBFVxjRHHsHWMHq4W5UKs6hCFYm6ZCwUGir9HkWmSYJYc9+IVusEnjMtwK",
+	"Zby3Mti4Z9/8Yj2UEX6p9Y9CrUo/7Yc/00utgVasXMODMn5ECNaMaGcbjt/bIPD37iK51dH9rEThZtrI",
+	"f3wMid5cbQArsr/JqgnnNpfWSjWNQapUG0NimN101/oKs3si819++eXooo4VYLeJ2o4mAO8r+HMJ3jsZ",
+	"rIyOgCG2kL0OYkxnmaSFRP7C6AUaJ9FGg4nILcZd0AXtJVSFvdpEIqAWjVl+i2TWAU4csa9sSwyxDhLT",
+	"5CH4lWFLxx4oJD7zsi016NjzubGMD5B0rK/Hf0fvRC4D4WFfHbFw3hIr5lGFtDbUf9VLL0tbLlvb0vbh",
+	"luJNau/g++ws2vT3NVbLu4PXN61GlgQIuv7suxqJqW0rVbGvBZogsPzkmHnrRqSz8qzCPh9ZOjXb615L",
+	"51tonn7Zeeo0aXVc2VyqKI6sEyoTJuvOYagZ5BVRYnXugTI2cL1x1C38VGQbdlIvGaZ9F0d/xhwdZi/C",
+	"NDsZrM0tmX+7QZfE2PU6Y61zFIoW2sJYm4Rd7ui2GCph6dpl5U+5pfDguKueADHvKqQEeItkU3JgucZO",
+	"Yf9ndELmG9vxE2wF/4nOsCswb2faOLK02LLyqGJqb1wdUw/7OVj0FOq3wq80qZT2OwrxuRGrsUaiwCio",
+	"nNazMLj1rFBXSi/p3aAgR7SjxlBexmk9yoWZEllvhiXKoWUqzVzkJByQnomF5FE1POWT+r3ySVCIBF8u",
+	"lGeMERui/mHJPt7HTy8So4ZXw9lwHFkXJsXGknyHHintRnz9juLIu2r4URA6xLf0rXafdG11VNiuH3zE",
+	"rQmjdzs1wZlqhes8L4NTb+TpKY7GIhtNQ+A7jhoGOoujDTOceKqypkksBvd8l6JpkvPtuIszmpaoHCyN",
+	"JjOGKHZh9NSIuYWDhJZKYkhSnfH/PlTsUxJ4KOoFXyTmaK2Yog8ltjkyDRyzkyGZtcj+0umoMHkXl+VS",
+	"XYHT3s3nuYemB6kqQ8fgBA2qFDtVeyPs2R2aWzvmZD0DrR1eZYUzE16LcoS1c9WAna4dzYq5UEcGRcaC",
+	"I4wEK1YkQJbt82G88zOnIdOda/ERdavLSjY0hA9d7sa6cDHIic+k899BKzwHAZl2DjPv9KQTVz40wYkB",
+	"lg/eiUw40SPGJhJxYmpfffo66Tat6py8XVZcGBnzBdMfb1LbxaUTsnMR/2APirukgesKgN+OPdnWR9cC",
+	"vabRrXriMsDQkYEnFW+S8d+DhGRkqpXClAZ5ecEJi0ZIixmMV5Dmkmggl2O6+aOt8j2HSqHjqNhEyNyn",
+	"XiWpMFljGm/zWppgvPKcc/Hi6TmMtZtxJlEu+UitZnIeKr+aDVeGoHVplz6ZqLKlOuAOIr/63LqTVI9r",
+	"AFlQej1Xord8XkvT0bpKrk/6ryhyN7ulueTT1JrGjr7abeaEt7oO/MfAA9vhaGVUPe73O7aydutcEIs/",
+	"7rNZDAdk1mrr4KzfyPA79CGPYGtci7zAxtDH/dZYL9r5+qqXCgqLPbho5rwBzhdu5adhstGuzB8+ILLi",
+	"9KlMOAzRSAvSX5/m4k1zq4/7HRja27BdF48LNFYrWM40JwKMi1WXgpkvhGL3hSry4KLzV9sNLKdaESeM",
+	"RGd6LyoIAzjKnAvrYCqvUcHBz0q+Kb0vh+dACzHmSFSGdzqvTlsgalxvUoPCdeV2N5fc81rGKqhb7Pj8",
+	"H5FlBi1LVLKNDKTC4jkUSv5aIIi5DtHD+l7Wvi6ymeq909EgEpn47/Ctl+p5lyzmPM1ReaPeeT6zKl9l",
+	"7fbqU0fqayuniyIqkmlVsohPJGnohI2bzwaGadsyIyE1kWgGZADYUcKCVAAZXUfaZJwYaIvJRL5pI4AG",
+	"90+++/PfPv/fL/7n7PtPf3z87LMXn//ti5++fNm/POnCB9HU/uiYC3OFbK8EGuukWg4vtXIIxNQgJ9JC",
+	"NUNpWthu9MwbMuwmvVnJutatcY1t86VY2dqWSpqXmxsulnG0mIWsi52Y8aZ3Jzp8lm0jSifmyKkTMdgi",
+	"nZFBkSxxPCJ+SkAbSOR8oY0Hc/fClfa4CU2lwHvpR5NRIqY737qkMTRWui6Xx3d6DPzTXoB6aX0/cmWJ",
+	"YyvdPidzo3PAi6eWUGhyRFyJ8hIFJUXUEFQnX51EQG2DhLv4piX6KzlTS98aX69v0F9PePQdXBjBXtYT",
+	"EKBwWRFnD56rfAUJY8ZbfQF7N+q5Zn52pzVRKYLqcEvct1K7z3ZK7J0rbZPYF/sI5ZY03LlUpzS8H1FW",
+	"CZ6WnXaj3GmMPOkE96NKip3Ia7Bwa+zZF7t42FPOTWzxg7S3Ne2eK7qPTtl9W2n1mHiDg+FEg5scUJ6q",
+	"dDjfG7H1jTASxggOW82EHc21we3qlH5tmBu5RBjjSnPRgLQe9HAtzaTxd6Dy6roU+VU3vW/6Weny1akK",
+	"gwektjWOr0+OK4CiXYdWO2S9RKx27Ge+6TRfVnS7U7WyH726n1uRo4VJoRTmTZWvcBm8kHQZIVn7ayFy",
+	"zqUhcFTzW6rVNZq2HK6RUoL4M8vqu8thp+lupKZ4DmLM9n74ge/DOHHgfTorfsC3atJ7CaQ5CkP3bNAL",
+	"vyxohbeS1TsV9weT3Xe2vt9flt/N0r1Ztt/5qt1xY90CX80c2xTELQzVdYXxwU3NSkyuwdyu5upCz1P/",
+	"5ul2KCtRulUD7dzeTRppt5W5cUKXYdddjpTTvg/QQC7GmLPVey/IaSODjgzTwki3eunD7zT/WFiZXhTe",
+	"TbV2q728fAFf0++NMmwOTLNnJviVC4uGq7Mg+GG8p2YhrF1qk8FBkhYmh6MC7NXo3//81yCpC3KZfWiB",
+	"mmVnzi1oJ2MUBk03YMlFyHlgx90AvuaxYf6kNTn/sj47oUKqid6c+YlYuMKgTyoCRsB3L58/Y9f9khWM",
+	"1yK01fruylcRw8BYSMMUQmVDNReKVPEnn1Sq8ZNP4CBHkdnDASxxzOmoNgZ/x/MTP/npRwuLws4aGl6q",
+	"c7/0UDmtczLERRaXPi9f/zrX16wA572hGqo//hEuWg5OevgNe0uT4+uTpK7+Eoa9tqJ5uAdJwOZhDCh9",
+	"hqgdqpsxzyVeFrropotghqqLNoLfr5GiqlUzQyOrXMZ8Dq3s1Ud2qNjd74t2Z+IaQXAcfgAJ+2ESrycs",
+	"eqQ1S3dANzw48VAlZRg+vJNpUNqVuGU3uqUvJc0UFi2wgaCC7mVElOWlHAri/UiVcaaMZ6giTdFaQt1E",
+	"yJwm0pOhCpkoZZIAPOGXy0jD6Zs3CRiyEOrJwkRxWKccelYNHapqbNWMgCNEPrczuBI5nqS8bpceI9cy",
+	"YzdrdfmrQzVDtRQW9Fw6h1kMIjhoGxWcMfz7n/869CXabcged2xCqKHykDHlBNQ+slVJCbAbVNT1A7aR",
+	"sFolK5MeytHhUAWsTIo8X8XlfM0q6dOkVzNGM3gf+3oWH19YCDeLOZSWPPHh6qPL1QIHsJ7SlcQghqoj",
+	"FFQ1UeBCyrHOfM1vEiIhXlGEavR2XHOoqvhl3GobEUMSAj2Jx29ZK1v122gH0YiRhqoOsx3siJ81HFLt",
+	"OBp7pepIGuHvLXgFD2/hRxRc7P42bIQ+8E7g7VC9PTo6av2jV8/6fXgL+9UDv4WkMybDy2ykJlRR4WZu",
+	"QvthGN5+GLIT/CFspifQ83Z+Aj3ZkqDQPLUqQ8EjA876J/AW3ieJj7bdFchifKwlQRAka1kQzUdhygq0",
+	"U3gL75sxvuPANvMtqtU/hbdwD3WbuwBo53YwOjaSOyqYzuAt7K67OKDj0YXDw44SjB3wrCeRMPG0s0gq",
+	"aB4zs22WIK10Ab6fhtMcJrXW12k1iq6FKlmqqke6Ea7NvJUKjM8CUpoFOQRCfUiiLrrhFjXqkWOzasea",
+	"7bSYar0v4S3crY59gWYmFhayAgk1hS2r0VgmN9iXWO82Fes7NrK1oDrZ0qEj3sz0CLs/IUn5nmWZe1Lg",
+	"VKsK6aeE9I4c8ZUuHpnqABidWvtEzsqU+gO8zPUSMr1Uf+AF1kLnSfthWPIx64T7Kj7sldKwcSitFKhq",
+	"1dOgiTobc+xqw7G5SiOvqlqCJNv71VBsq5m4Y23EPhtp1mzE0FmaEUOzxKLcLcnM2xdV7wNSSDrjlYZq",
+	"e6bKeopJiZ7BZuYKJ7WUjZt8m59WCktvI39lIUzVbYtMBEBVzNGENHeftBLWsUMVklakO69sUeJXpekW",
+	"ltnW9YZdl85nteQyRWV9hMv3x3lh9MJIdMI0/RzVBfbixdMojojd/cX2pNfv9dnHu0AlFjIaRJ/2+r1P",
+	"OSfTzdgVcDzjfJV/0OcpdkVOg9l82u83eh0tjGYVQ8RGB9mDZ4gZb+oKVzHIqdIGbV2gGW7GdUXQXGfo",
+	"LdjqtOpCEyT9SUJ8ws1FiBOIwnrw1IHj/lFKN6xa6znW22/EDgX9ZpHz134tvDFfWsCSrwD9xCNZL8K5",
+	"Pc2iAWEg5O+stQg67ffvra4jrNBVkNOF2fuqUj3zW+h6pdrqcaMX0Ls4erzPK10F6k2/UzR49TqObDGf",
+	"E9kOoh/oykk7JDmOZax08Cp6Xh6FjV7TBMcGRbbalzJRVfIxFYpMr6WhG6oqaYzjIsKJsQjli0FeEnNg",
+	"FtP1O4OEJHWXnPMreNEZTLtyfu3LpCbEG3RtCTp46Cl4kYuUTOLd/AE3s8dQ3Y4/YCt7DNV78MdPKDJJ",
+	"5/efYZGXnWf8+2QSevfT3e92lHvexF/VAe1msOuTY1HXT3UyWbNSqsxnbrvq4qry19MmE21hxRTrJpKh",
+	"xaP2eSIbNFUWcX1AiiqX2CJ1y75+v/++Yneg4LP+ye5XWiWO/NJnu19qt4igt06/3P3WeiHsezPZ6V4Y",
+	"KXsAvg9f0qtnu19da3DE7NxgYLrIe7d+4BxRMUjJyyU9V4xcx+G3sfIPVc+RbamUa8kO8EJM0Qegr3Bl",
+	"0UFaGKuNHZDtZf1cnJHqc+SFz0EQlq4KwnDoVPgiYae5J6e3rd84P/AgXFx4taGSGb/q+/yNfJ+x1psL",
+	"g9dSFxa0wtAmM9XWNZaunMFTo5dDVUUiVDEf+3bDddqoDxeUCbOMFo4pcwVfFW4Inqaharz4c9Cka5qz",
+	"vHex+oQuv6KwpRYOnTtDiD/TcXVtEOz7W2BOp5CTQg6wyByVy1ehdQy7qN1MqmmXnqYxLxqJGc2erq+2",
+	"lmE2KjA1GHSFUbHv63rS7/fKpp2867pnZ1ldVIvh0Kc3Gpz0OTgZOsL1fSRze3+4eLMUpXJ1yOw8uCGn",
+	"CExcFgy3IGQCI8PsQOcZmnoTh9sgbtPmtiajn53tCLzuDy/f6jy0oXue5MLf5V7gtvjhHqHlLL+WP6lu",
+	"V+T9XAecMmLolt7Mzd4OacgJ2dK09Y4g1lRZw+fTEG44YJ+FuZ9psJ6tsBOOVBjufehhcWK6DRAnptvQ",
+	"sTOuvxsKnyYKgkMDng0YIE6mdXKOcFBWB2wDMMwxmro2ZW3k31aM29+HcW+EtOo6fDdQ8/cC9fUHNDFb",
+	"qYcddubFZnbhg735YG/+x+1NoldopXEGG7O2IF6/i6OF7vrTCcH3aDeSyOsCH67cMnORc+2g0w1V4t0e",
+	"hSXFOFR7l/wMQEBWeD7FtQbrGzGUyghszeEb+0sFrbbDPbhQddpJ6CHf2dSqlU4AHSHNLrPMy7AqC3jD",
+	"Lus6xHrI8Vovfi/MmGa/1tnq3uVYqCx4187jdabAdxtS9OTeV7/BPxqsFVFplocOY79bob6HqGz3y+O3",
+	"9pCWdafpuyuP/h7Ko+rj/qBt9tI2Xqo0chO2KJx1t8bxbzJ7V7eW6erx42uARUMJPfUtfyxn5mXCCeAm",
+	"DcIGa1SleF52U5CW/3hFXXTOIcg6cjrxbTSrO/5JH9bC5kaEskehSC2cdeoAD35DB3wwe3S9g88+AjX0",
+	"ynmwS28hwm4vjM72Eka+p+zdpdfJHgjgluIPkmsvyeX5abfkirvdr6Vbty2hLhTJnpAj1Qxhb2/XW5qe",
+	"Q0VCBjayx7hHiufjRvl1Za5uyC0av+7lbOQWhT+8VCZG+6zu2vj9FNbT6bYEDj+GyNtX1j3Itwf59iDf",
+	"tsWd9pBwNwYUmpxW/gG9hbG+tKTy7y0Ep9kE917V022/NqCvOYUpnXVVV2XChS6jIbziixyEyiBHcV3+",
+	"RSkSqbZZVNnbqKgcqqqk0v/ZqTopnvPA5mim6CXimPNHB+Ev1Fl0vicYhsqo0BFH2qEK6SEhe7+cbwB+",
+	"7bKTjS9BuMJVz2fdJ2UqiYd+OdO5b5PUJW19hdDvxc8QKmf38jN8PFURei9sUxkPPoYHBfa+CuzW7oUH",
+	"jXe/Gu/nUEm50xfRTrf6rVWo+ur1u7hVUvvqNUnMkHi/RT2G3EMOglXtIflvh9IPPn8/9EUYRMdRV6w5",
+	"16nIISlLT/nFpHpn5txicHx8cvp5r9/r904GX/S/6LMoDxtcn/CF75vZaGs2KMtaQznBlqrVXq3Ea5xt",
+	"Arw7kawxUZWtFW8msYTsUV/+2kp18z4arwq1sT14xtmWoBAz79MI0zcS4d69fvf/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -86,14 +86,25 @@ func asAPIError(err error) *Error {
 }
 
 // writeError writes err as the JSON error object, with its status and headers.
+// A request whose client went away gets nothing written: it is logged at info and
+// counted apart, never as a server error. Whatever failed once the request's
+// deadline passed (a query interrupted by it, say) is 504 timeout.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	e := asAPIError(err)
 	ctx := r.Context()
 	id := requestID(ctx)
-	switch {
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.Is(context.Cause(ctx), context.DeadlineExceeded):
-		s.cfg.Logger.InfoContext(ctx, "client went away", "request_id", id)
-	case e.Status >= 500:
+	rec, _ := w.(interface{ recordError(*Error, int) })
+	if clientGone(ctx) {
+		s.cfg.Logger.InfoContext(ctx, "client went away", "request_id", id, "error", err)
+		if rec != nil {
+			rec.recordError(nil, statusClientClosed)
+		}
+		return
+	}
+	if pastDeadline(ctx) {
+		err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	}
+	e := asAPIError(err)
+	if e.Status >= 500 {
 		s.cfg.Logger.ErrorContext(ctx, "request failed", "request_id", id, "code", e.Code, "error", err)
 	}
 	body := gen.Error{Error: gen.ErrorDetail{
@@ -109,8 +120,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	for k, v := range e.Header {
 		w.Header()[k] = v
 	}
-	if rec, ok := w.(*recorder); ok {
-		rec.apiErr = e
+	if rec != nil {
+		rec.recordError(e, e.Status)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Del("Content-Length")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -22,73 +23,106 @@ func keeps(status int) bool {
 	return status < 500 && status != 400 && status != 401 && status != 429
 }
 
-// serveIdempotent runs a POST or PATCH that carries an Idempotency-Key: the first
-// request with the key runs and its answer is kept; later ones get that answer.
-func (s *Server) serveIdempotent(w *recorder, r *http.Request, key string) {
-	ctx := r.Context()
-	accountID := apiKey(ctx).AccountID
-	fingerprint := fingerprint(r)
-	rec, err := s.cfg.Store.BeginIdempotent(ctx, accountID, key, fingerprint, requestID(ctx), s.cfg.RequestTimeout+lockSlack)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+// idempotencyKey is the request's Idempotency-Key where one is honoured (POST
+// and PATCH), or "".
+func idempotencyKey(r *http.Request) string {
+	if r.Method != http.MethodPost && r.Method != http.MethodPatch {
+		return ""
 	}
-	if rec != nil {
-		switch {
-		case !bytes.Equal(rec.Fingerprint, fingerprint):
-			e := requestError(http.StatusConflict, gen.ErrorCodeIdempotencyKeyReused,
-				"This Idempotency-Key was used with another request (method, path or body). Use a new key for a new request.")
-			e.Param = "Idempotency-Key"
-			s.writeError(w, r, e)
-		case rec.Status == 0:
-			e := withRetryAfter(requestError(http.StatusConflict, gen.ErrorCodeIdempotencyKeyInUse,
-				"A request with this Idempotency-Key is still running. Retry once it has finished."), 1)
-			e.Param = "Idempotency-Key"
-			s.writeError(w, r, e)
-		default:
-			w.replayed = true
-			w.Header().Set("Idempotent-Replayed", "true")
-			w.Header().Set("Original-Request", rec.RequestID)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(rec.Status)
-			w.Write(rec.Body)
-		}
-		return
-	}
+	return r.Header.Get("Idempotency-Key")
+}
 
-	tee := &teeWriter{recorder: w}
-	held := true // until the answer is kept, or the key is given back
+// replayIdempotent claims the request's Idempotency-Key, or answers from the
+// record that holds it: the kept answer, or 409 while it runs or when the key
+// was used for another request.
+func (s *Server) replayIdempotent(c *call) error {
+	key := idempotencyKey(c.r)
+	if key == "" {
+		return nil
+	}
+	ctx := c.r.Context()
+	fp := fingerprint(c.r)
+	rec, err := s.cfg.Store.BeginIdempotent(ctx, apiKey(ctx).AccountID, key, fp, requestID(ctx), s.cfg.RequestTimeout+lockSlack)
+	switch {
+	case err != nil:
+		return err
+	case rec == nil: // claimed: the request runs
+		return nil
+	case !bytes.Equal(rec.Fingerprint, fp):
+		e := requestError(http.StatusConflict, gen.ErrorCodeIdempotencyKeyReused,
+			"This Idempotency-Key was used with another request (method, path or body). Use a new key for a new request.")
+		e.Param = "Idempotency-Key"
+		return e
+	case rec.Status == 0:
+		e := withRetryAfter(requestError(http.StatusConflict, gen.ErrorCodeIdempotencyKeyInUse,
+			"A request with this Idempotency-Key is still running. Retry once it has finished."), 1)
+		e.Param = "Idempotency-Key"
+		return e
+	}
+	w := c.w
+	w.replayed = true
+	w.Header().Set("Idempotent-Replayed", "true")
+	w.Header().Set("Original-Request", rec.RequestID)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(rec.Status)
+	w.Write(rec.Body)
+	return errAnswered
+}
+
+// errAnswered ends the pipeline for a request a step answered itself.
+var errAnswered = errors.New("answered")
+
+// execute runs the generated handler. A request with an Idempotency-Key (claimed
+// by replayIdempotent) runs in one store transaction with the keeping of its
+// answer: after a crash at any instant, the store holds both the effect and its
+// answer, or neither, so a retry gets the original answer or a first run. The
+// answer is held back until that transaction commits.
+func (s *Server) execute(c *call) {
+	key := idempotencyKey(c.r)
+	if key == "" {
+		s.api.ServeHTTP(c.w, c.r)
+		return
+	}
+	ctx := c.r.Context()
+	accountID := apiKey(ctx).AccountID
+	held := &heldAnswer{recorder: c.w, status: http.StatusOK}
 	defer func() {
-		// Whatever happened (a panic included), a key whose answer is not kept must
-		// not stay locked.
-		if !held {
-			return
-		}
-		bg, cancel := bookkeeping(ctx)
-		defer cancel()
-		if err := s.cfg.Store.ReleaseIdempotent(bg, accountID, key, requestID(ctx)); err != nil {
-			s.cfg.Logger.ErrorContext(ctx, "release idempotency key", "request_id", requestID(ctx), "error", err)
+		if p := recover(); p != nil { // a 500 follows: the key must not stay locked
+			s.releaseKey(c, accountID, key)
+			panic(p)
 		}
 	}()
-	s.api.ServeHTTP(tee, r)
-	if !keeps(w.status) {
-		return
-	}
-	// The request ran and its effect is stored: from here the key is never given
-	// back, or a retry would run it twice. If keeping the answer fails, the key
-	// stays locked until its lock runs out.
-	held = false
-	bg, cancel := bookkeeping(ctx)
-	defer cancel()
-	if err := s.cfg.Store.FinishIdempotent(bg, accountID, key, requestID(ctx), w.status, tee.body.Bytes()); err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "keep idempotent answer", "request_id", requestID(ctx), "error", err)
+	errRejected := errors.New("the answer is not kept")
+	err := s.cfg.Store.Atomically(ctx, func(tx context.Context) error {
+		s.api.ServeHTTP(held, c.r.WithContext(tx))
+		if c.w.clientGone || !held.wroteHeader || !keeps(held.status) {
+			return errRejected // undo whatever ran: a retry runs afresh
+		}
+		return s.cfg.Store.FinishIdempotent(tx, accountID, key, requestID(ctx), held.status, held.body.Bytes())
+	})
+	switch {
+	case c.w.clientGone:
+		s.releaseKey(c, accountID, key)
+	case err == nil || errors.Is(err, errRejected):
+		if errors.Is(err, errRejected) {
+			s.releaseKey(c, accountID, key)
+		}
+		c.w.WriteHeader(held.status)
+		c.w.Write(held.body.Bytes())
+	default: // nothing was kept, the effect included
+		s.releaseKey(c, accountID, key)
+		s.writeError(c.w, c.r, err)
 	}
 }
 
-// bookkeeping is the context for recording a request's outcome: free of the
-// request's deadline, since it must happen even when the request ran out of time.
-func bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+// releaseKey gives back a key whose answer is not kept, so a retry can run.
+func (s *Server) releaseKey(c *call, accountID, key string) {
+	ctx := c.r.Context()
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second) // even past the request's deadline
+	defer cancel()
+	if err := s.cfg.Store.ReleaseIdempotent(bg, accountID, key, requestID(ctx)); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "release idempotency key", "request_id", requestID(ctx), "error", err)
+	}
 }
 
 // fingerprint identifies a request for Idempotency-Key reuse: the key's role,
@@ -110,13 +144,25 @@ func fingerprint(r *http.Request) []byte {
 	return h.Sum(nil)
 }
 
-// teeWriter passes an answer through and keeps a copy of its body.
-type teeWriter struct {
+// heldAnswer keeps a handler's status and body until its transaction commits;
+// headers go to the real answer as the handler sets them.
+type heldAnswer struct {
 	*recorder
-	body bytes.Buffer
+	status      int
+	wroteHeader bool
+	body        bytes.Buffer
 }
 
-func (t *teeWriter) Write(b []byte) (int, error) {
-	t.body.Write(b)
-	return t.recorder.Write(b)
+func (h *heldAnswer) WriteHeader(status int) {
+	if !h.wroteHeader {
+		h.status, h.wroteHeader = status, true
+	}
 }
+
+func (h *heldAnswer) Write(b []byte) (int, error) {
+	h.wroteHeader = true
+	return h.body.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (h *heldAnswer) Unwrap() http.ResponseWriter { return h.recorder }

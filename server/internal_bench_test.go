@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server/sqlite"
@@ -40,12 +39,11 @@ func BenchmarkValidateRequest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := readBody(req); err != nil {
+		c := &call{w: newRecorder(httptest.NewRecorder(), req), r: req, route: route, pathParams: params}
+		if err := srv.readBody(c); err != nil {
 			b.Fatal(err)
 		}
-		if err := openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
-			Request: req, PathParams: params, Route: route, Options: srv.validate,
-		}); err != nil {
+		if err := srv.validateRequest(c); err != nil {
 			b.Fatal(err)
 		}
 	}

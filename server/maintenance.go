@@ -23,6 +23,15 @@ type maintenanceFlag struct {
 	checked time.Time
 }
 
+// checkMaintenance answers the API's operations 503 maintenance while the flag
+// is on; the probes answer regardless.
+func (s *Server) checkMaintenance(c *call) error {
+	if !isAPI(c.route) {
+		return nil
+	}
+	return s.maint.check(c.r.Context(), s.cfg.Store)
+}
+
 // check answers 503 maintenance while the flag is on.
 func (m *maintenanceFlag) check(ctx context.Context, st store.Store) error {
 	m.mu.RLock()

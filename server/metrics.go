@@ -19,6 +19,7 @@ type metrics struct {
 	errors      *prometheus.CounterVec
 	rateLimited prometheus.Counter
 	replays     prometheus.Counter
+	clientGone  *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -40,8 +41,12 @@ func newMetrics() *metrics {
 		replays: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "capture_idempotent_replays_total", Help: "Answers replayed for a repeated Idempotency-Key.",
 		}),
+		clientGone: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "capture_client_disconnects_total",
+			Help: "Requests whose client went away before the answer, by route template (recorded as status 499, not a server error).",
+		}, []string{"route"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.errors, m.rateLimited, m.replays,
+	m.registry.MustRegister(m.requests, m.latency, m.errors, m.rateLimited, m.replays, m.clientGone,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -60,6 +65,9 @@ func (m *metrics) observe(r *http.Request, rec *recorder, latency time.Duration)
 	}
 	m.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(latency.Seconds())
+	if rec.clientGone {
+		m.clientGone.WithLabelValues(route).Inc()
+	}
 	if e := rec.apiErr; e != nil {
 		m.errors.WithLabelValues(string(e.Type), string(e.Code)).Inc()
 		if rec.status == http.StatusTooManyRequests {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/http"
@@ -13,8 +14,23 @@ import (
 	"github.com/captureapi/capture/gen"
 )
 
+// rateLimit spends one token of the request's key, and gives the answer the
+// headers that describe the key's limit.
+func (s *Server) rateLimit(c *call) error {
+	key := apiKey(c.r.Context())
+	if key == nil { // the probes need no key, and are not limited
+		return nil
+	}
+	headers, err := s.limits.take(key.ID, cmp.Or(key.RateLimit, s.cfg.DefaultRateLimit))
+	for k, v := range headers {
+		c.w.Header()[k] = v
+	}
+	return err
+}
+
 // limiters holds a token bucket per API key, in this process.
 type limiters struct {
+	now       func() time.Time // the clock; tests set their own
 	mu        sync.Mutex
 	buckets   map[string]*rate.Limiter
 	lastSweep time.Time
@@ -25,14 +41,14 @@ type limiters struct {
 const sweepEvery = time.Minute
 
 func newLimiters() *limiters {
-	return &limiters{buckets: map[string]*rate.Limiter{}, lastSweep: time.Now()}
+	return &limiters{now: time.Now, buckets: map[string]*rate.Limiter{}, lastSweep: time.Now()}
 }
 
 // take spends one token of the key's bucket (perSecond requests per second, burst
 // as large). It returns the headers that describe the limit, and an error when the
 // key must wait.
 func (l *limiters) take(keyID string, perSecond int) (http.Header, error) {
-	now := time.Now()
+	now := l.now()
 	l.mu.Lock()
 	if now.Sub(l.lastSweep) > sweepEvery {
 		for id, b := range l.buckets {

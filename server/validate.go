@@ -25,6 +25,19 @@ var emailFormat = openapi3.WithStringFormatValidator("email", openapi3.NewCallba
 	return nil
 }))
 
+// validateRequest checks the parameters and body against openapi.yaml with
+// kin-openapi, the same check its nethttp middleware makes, on the route already
+// found. The decoded body is kept for the strict handler.
+func (s *Server) validateRequest(c *call) error {
+	err := openapi3filter.ValidateRequest(c.r.Context(), &openapi3filter.RequestValidationInput{
+		Request: c.r, PathParams: c.pathParams, Route: c.route, Options: s.validate,
+	})
+	if err != nil {
+		return validationError(err)
+	}
+	return nil
+}
+
 // validationError maps a kin-openapi request validation error to the API error,
 // naming the offending parameter or body field.
 func validationError(err error) *Error {

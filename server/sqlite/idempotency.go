@@ -50,7 +50,7 @@ func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, finger
 func (db *DB) FinishIdempotent(ctx context.Context, accountID, key, requestID string, status int, body []byte) (err error) {
 	defer unavailable(&err)
 	// Only the holder writes: a request that outlived its lock lost the key to a retry.
-	_, err = db.write.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, body = ?
+	_, err = db.exec(ctx, `UPDATE idempotency_keys SET status = ?, body = ?
 		WHERE account_id = ? AND key = ? AND request_id = ? AND status IS NULL`, status, body, accountID, key, requestID)
 	return err
 }
@@ -58,7 +58,7 @@ func (db *DB) FinishIdempotent(ctx context.Context, accountID, key, requestID st
 // ReleaseIdempotent deletes a key's in-flight record.
 func (db *DB) ReleaseIdempotent(ctx context.Context, accountID, key, requestID string) (err error) {
 	defer unavailable(&err)
-	_, err = db.write.ExecContext(ctx, `DELETE FROM idempotency_keys
+	_, err = db.exec(ctx, `DELETE FROM idempotency_keys
 		WHERE account_id = ? AND key = ? AND request_id = ? AND status IS NULL`, accountID, key, requestID)
 	return err
 }
@@ -66,7 +66,7 @@ func (db *DB) ReleaseIdempotent(ctx context.Context, accountID, key, requestID s
 // PurgeIdempotency deletes records created before the time.
 func (db *DB) PurgeIdempotency(ctx context.Context, before time.Time) (n int64, err error) {
 	defer unavailable(&err)
-	res, err := db.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created < ?`, before.Unix())
+	res, err := db.exec(ctx, `DELETE FROM idempotency_keys WHERE created < ?`, before.Unix())
 	if err != nil {
 		return 0, err
 	}
@@ -79,10 +79,10 @@ const maintenanceSetting = "maintenance_retry_after" // present while maintenanc
 func (db *DB) SetMaintenance(ctx context.Context, m store.Maintenance) (err error) {
 	defer unavailable(&err)
 	if !m.On {
-		_, err = db.write.ExecContext(ctx, `DELETE FROM settings WHERE name = ?`, maintenanceSetting)
+		_, err = db.exec(ctx, `DELETE FROM settings WHERE name = ?`, maintenanceSetting)
 		return err
 	}
-	_, err = db.write.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
+	_, err = db.exec(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, maintenanceSetting, strconv.Itoa(m.RetryAfter))
 	return err
 }

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"math/big"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -36,6 +37,8 @@ var migrations embed.FS
 // single writer never waits on its own busy lock; reads use their own pool and run
 // in parallel with it, as WAL allows.
 type DB struct {
+	path  string
+	file  os.FileInfo // the file opened: a file put in its place is not this database
 	write *sql.DB
 	read  *sql.DB
 	stmts sync.Map // query text -> *sql.Stmt on the read pool
@@ -43,25 +46,54 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-// Open opens (creating if needed) the database file at path. It does not migrate:
-// call Migrate, as `capture serve` and `capture migrate` do.
+// Open opens the database file at path, creating it first if it does not exist.
+// It does not migrate: call Migrate, as `capture serve` and `capture migrate` do.
+//
+// Only Open creates the file: the connections it pools open it read-write without
+// creating it, so a file deleted under a running server is reported as
+// unavailable (see Ping), never silently replaced by a new empty database.
 func Open(path string) (*DB, error) {
-	dsn := func(txlock string) string {
-		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
-			q.Add("_pragma", p)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := create(path); err != nil {
+			return nil, err
 		}
-		q.Set("_txlock", txlock)
-		return "file:" + path + "?" + q.Encode()
 	}
-	write, err := sql.Open("sqlite", dsn("immediate"))
+	return open(path)
+}
+
+// create makes an empty database file in WAL mode.
+func create(path string) error {
+	db, err := sql.Open("sqlite", dsn(path, "rwc", "deferred"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.PingContext(context.Background()); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	return nil
+}
+
+// dsn is the driver's name for the file with the pragmas every connection needs.
+func dsn(path, mode, txlock string) string {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", txlock)
+	q.Set("mode", mode)
+	return "file:" + path + "?" + q.Encode()
+}
+
+func open(path string) (*DB, error) {
+	write, err := sql.Open("sqlite", dsn(path, "rw", "immediate"))
 	if err != nil {
 		return nil, err
 	}
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
-	read, err := sql.Open("sqlite", dsn("deferred"))
+	read, err := sql.Open("sqlite", dsn(path, "rw", "deferred"))
 	if err != nil {
 		write.Close()
 		return nil, err
@@ -70,13 +102,31 @@ func Open(path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
-	db := &DB{write: write, read: read}
+	db := &DB{path: path, write: write, read: read}
 	// The first connection switches the file to WAL; do it on the writer up front.
 	if err := write.PingContext(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if db.file, err = os.Stat(path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	return db, nil
+}
+
+// checkFile reports the database unavailable when its file was removed or
+// replaced since Open: SQLite would go on writing to the unlinked file, and
+// every write would be lost.
+func (db *DB) checkFile() error {
+	now, err := os.Stat(db.path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: the database file %s is gone: %w", store.ErrUnavailable, db.path, err)
+	case !os.SameFile(db.file, now):
+		return fmt.Errorf("%w: the database file %s was replaced by another file", store.ErrUnavailable, db.path)
+	}
+	return nil
 }
 
 // Migrate brings the schema up to date with the embedded migrations.
@@ -130,17 +180,18 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
-// Ping tells whether the database file can be read.
-func (db *DB) Ping(ctx context.Context) error {
-	// A query, not PingContext: it must touch the file, not only the pool.
-	var n int
-	if err := db.read.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
-		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-			err = fmt.Errorf("%w: %w", store.ErrUnavailable, err)
-		}
+// Ping tells whether the database can be written: its file is still the one
+// opened, and a write transaction can start and take SQLite's write lock.
+func (db *DB) Ping(ctx context.Context) (err error) {
+	defer unavailable(&err)
+	if err := db.checkFile(); err != nil {
 		return err
 	}
-	return nil
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		// A query, not PingContext: it must touch the file, not only the pool.
+		var n int
+		return tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n)
+	})
 }
 
 // unavailable marks errors that mean the database cannot be reached or used at
@@ -191,7 +242,7 @@ func hashSecret(secret string) []byte {
 func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int64, rateLimit int) (_ *store.Account, err error) {
 	defer unavailable(&err)
 	a := &store.Account{ID: newID("acct_"), Name: name, ProspectLimit: prospectLimit, RateLimit: rateLimit, Created: now()}
-	_, err = db.write.ExecContext(ctx,
+	_, err = db.exec(ctx,
 		`INSERT INTO accounts (id, name, prospect_limit, rate_limit, created) VALUES (?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.ProspectLimit, a.RateLimit, a.Created.Unix())
 	if err != nil {
@@ -245,7 +296,7 @@ func (db *DB) CreateKey(ctx context.Context, accountID string, role store.Role) 
 	}
 	k := &store.APIKey{ID: newID("key_"), AccountID: accountID, Role: role, Created: now()}
 	secret := newSecret()
-	_, err = db.write.ExecContext(ctx,
+	_, err = db.exec(ctx,
 		`INSERT INTO api_keys (id, account_id, hash, role, created) VALUES (?, ?, ?, ?, ?)`,
 		k.ID, k.AccountID, hashSecret(secret), string(k.Role), k.Created.Unix())
 	if err != nil {
@@ -284,7 +335,7 @@ func (db *DB) KeyBySecret(ctx context.Context, secret string) (_ *store.APIKey, 
 // RevokeKey revokes a key.
 func (db *DB) RevokeKey(ctx context.Context, id string) (err error) {
 	defer unavailable(&err)
-	res, err := db.write.ExecContext(ctx,
+	res, err := db.exec(ctx,
 		`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, now().Unix(), id)
 	if err != nil {
 		return err
@@ -587,8 +638,51 @@ func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.List
 	return page, nil
 }
 
-// inTx runs fn in a write transaction (BEGIN IMMEDIATE), committing when it returns nil.
+// txKey carries the write transaction of Atomically in a context.
+type txKey struct{}
+
+// Atomically runs fn in one write transaction: every write fn makes through the
+// context it is given joins it, and they commit together or not at all.
+func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	defer unavailable(&err)
+	if _, nested := ctx.Value(txKey{}).(*sql.Tx); nested {
+		return fn(ctx)
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil { // the single writer must not stay in a transaction
+			tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(context.WithValue(ctx, txKey{}, tx)); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return db.commit(tx)
+}
+
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE), committing when it
+// returns nil. Inside Atomically, fn runs in a savepoint of the outer
+// transaction instead: its failure undoes its own writes and nothing else.
 func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT step"); err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			_, rerr := tx.ExecContext(ctx, "ROLLBACK TO step")
+			if rerr == nil {
+				_, rerr = tx.ExecContext(ctx, "RELEASE step")
+			}
+			return errors.Join(err, rerr)
+		}
+		_, err := tx.ExecContext(ctx, "RELEASE step")
+		return err
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -597,7 +691,25 @@ func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
+	return db.commit(tx)
+}
+
+// commit commits tx unless the database file has gone, when it rolls back.
+func (db *DB) commit(tx *sql.Tx) error {
+	if err := db.checkFile(); err != nil {
+		tx.Rollback()
+		return err
+	}
 	return tx.Commit()
+}
+
+// exec runs one write statement, in the caller's Atomically transaction if any.
+func (db *DB) exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
 }
 
 func isUnique(err error) bool {

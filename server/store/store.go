@@ -174,11 +174,18 @@ type Store interface {
 	// ListProspects returns one page of live prospects.
 	ListProspects(ctx context.Context, accountID string, params ListParams) (*Page, error)
 
+	// Atomically runs fn so that every write fn makes through the context it is
+	// given commits together, or none does: an idempotent request's effect and its
+	// kept answer (FinishIdempotent) are one transaction, so a crash at any instant
+	// leaves both or neither.
+	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
+
 	// BeginIdempotent claims the account's key for a request: it returns nil when
 	// the request may run (the key is new, expired, or its holder's lock ran out),
 	// or the record that holds the key (finished, or still running).
 	BeginIdempotent(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (*IdempotencyRecord, error)
-	// FinishIdempotent keeps the answer of the request, if it still holds the key.
+	// FinishIdempotent keeps the answer of the request, if it still holds the key;
+	// called inside Atomically, with the request's effect.
 	FinishIdempotent(ctx context.Context, accountID, key, requestID string, status int, body []byte) error
 	// ReleaseIdempotent frees a key the request holds, when its answer is not to be kept.
 	ReleaseIdempotent(ctx context.Context, accountID, key, requestID string) error
@@ -190,7 +197,7 @@ type Store interface {
 	// Maintenance reads the maintenance flag.
 	Maintenance(ctx context.Context) (Maintenance, error)
 
-	// Ping tells whether the database answers.
+	// Ping tells whether the database can be written, and is still the one opened.
 	Ping(ctx context.Context) error
 	// Close releases the database.
 	Close() error

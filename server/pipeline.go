@@ -1,0 +1,131 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/captureapi/capture/gen"
+)
+
+// errDeadline is the cause of a request's context when its deadline passed, as
+// opposed to its client going away.
+var errDeadline = errors.New("request deadline passed")
+
+// call is one request on its way through the pipeline: what it matched, and
+// what the steps so far learnt about it.
+type call struct {
+	w          *recorder
+	r          *http.Request
+	route      *routers.Route
+	pathParams map[string]string
+}
+
+// ServeHTTP answers one request. Every request, whatever its bytes, takes the
+// steps below in this order; each step lives in the file named after it, and
+// the first that fails answers with the error object.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := newRecorder(w, r)
+	// The deadline bounds the whole exchange, authenticated or not: the body must
+	// arrive within it and the answer be written soon after it.
+	ctx, cancel := context.WithTimeoutCause(context.WithValue(r.Context(), requestIDKey{}, rec.requestID), s.cfg.RequestTimeout, errDeadline)
+	defer cancel()
+	r = r.WithContext(ctx)
+	rc := http.NewResponseController(rec)
+	_ = rc.SetWriteDeadline(start.Add(s.cfg.RequestTimeout + writeSlack)) // (test recorders cannot: left as they are)
+	if rec.bodyPending {
+		_ = rc.SetReadDeadline(start.Add(s.cfg.RequestTimeout))
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.recoverPanic(rec, r, p)
+		}
+		latency := time.Since(start)
+		s.metrics.observe(r, rec, latency)
+		s.logRequest(r, rec, latency)
+	}()
+
+	if err := checkTarget(r); err != nil { // route.go: 404 for paths no route can have, 400 for a query that does not parse
+		s.writeError(rec, r, err)
+		return
+	}
+	route, pathParams, err := s.router.FindRoute(asGet(r))
+	if err != nil { // not an API operation: a page, or nothing
+		if h, pattern := s.other.Handler(r); pattern != "" {
+			rec.route = pattern
+			h.ServeHTTP(rec, r)
+			return
+		}
+		s.writeError(rec, r, s.routeError(r)) // route.go: 404, or 405 with Allow
+		return
+	}
+	rec.route = route.Path
+	c := &call{w: rec, r: r, route: route, pathParams: pathParams}
+	if isAPI(route) {
+		release, err := s.inFlight.acquire() // inflight.go: 503 overloaded
+		if err != nil {
+			s.writeError(rec, r, err)
+			return
+		}
+		defer release()
+	}
+	for _, step := range []func(*call) error{
+		s.negotiate,        // negotiate.go: 406
+		s.checkMaintenance, // maintenance.go: 503 maintenance
+		s.authenticate,     // authenticate.go: 401
+		s.rateLimit,        // ratelimit.go: 429
+		s.readBody,         // body.go: 400, 504
+		s.checkQuery,       // query.go: 400 parameter_unknown
+		s.validateRequest,  // validate.go: 400 naming the field
+		s.replayIdempotent, // idempotency.go: replays, 409
+	} {
+		if err := step(c); errors.Is(err, errAnswered) {
+			return
+		} else if err != nil {
+			s.writeError(rec, c.r, err)
+			return
+		}
+	}
+	s.execute(c) // idempotency.go: the generated handler, its effect and kept answer in one transaction
+}
+
+// writeSlack is how long past its deadline an answer may take to write: a
+// client that does not read it loses its connection then.
+const writeSlack = 5 * time.Second
+
+// isAPI tells the /v1 operations from the probes, which answer whatever the
+// Accept, the maintenance flag or the load.
+func isAPI(route *routers.Route) bool { return strings.HasPrefix(route.Path, "/v1/") }
+
+// recoverPanic answers 500 with the request id; the stack goes to the log only.
+func (s *Server) recoverPanic(w *recorder, r *http.Request, p any) {
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	s.cfg.Logger.ErrorContext(r.Context(), "panic", "request_id", requestID(r.Context()),
+		"panic", p, "stack", string(debug.Stack()))
+	if w.wroteHeader {
+		return // too late for an error object; the client sees a cut-short body
+	}
+	s.writeError(w, r, &Error{Status: http.StatusInternalServerError, Type: gen.ErrorTypeApiError,
+		Code: gen.ErrorCodeInternalError, Message: "Something went wrong on our side. Try again later; if it persists, contact support with the request id."})
+}
+
+// clientGone reports whether the request's client went away before its answer:
+// its context ended before the request's own deadline. (A body read that runs
+// into the deadline ends the context too, as the connection's reader fails.)
+func clientGone(ctx context.Context) bool {
+	return ctx.Err() != nil && !pastDeadline(ctx)
+}
+
+// pastDeadline reports whether the request's deadline has passed.
+func pastDeadline(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return errors.Is(context.Cause(ctx), errDeadline) || ok && !time.Now().Before(d)
+}

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/captureapi/capture/server/store"
+)
+
+type (
+	requestIDKey  struct{}
+	keyContextKey struct{}
+)
+
+func newRequestID() string { return "req_" + strings.ToLower(ulid.Make().String()) }
+
+// requestID is the id of the request being served ("" outside a request).
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// apiKey is the authenticated key of the request.
+func apiKey(ctx context.Context) *store.APIKey {
+	k, _ := ctx.Value(keyContextKey{}).(*store.APIKey)
+	return k
+}
+
+// statusClientClosed is the status recorded (never sent) for a request whose
+// client went away before its answer, as nginx's 499: not a server error.
+const statusClientClosed = 499
+
+// recorder remembers what was answered, for the request log and for panics that
+// happen after the handler started writing.
+type recorder struct {
+	http.ResponseWriter
+	requestID   string
+	status      int
+	bytes       int64
+	wroteHeader bool
+	route       string
+	keyID       string
+	apiErr      *Error
+	replayed    bool // an Idempotency-Key replay
+	bodyPending bool // the request has a body not yet read to its end
+	clientGone  bool // the client went away before its answer
+}
+
+func newRecorder(w http.ResponseWriter, r *http.Request) *recorder {
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK, requestID: newRequestID(),
+		bodyPending: r.Body != nil && r.Body != http.NoBody}
+	rec.Header().Set("Request-Id", rec.requestID)
+	return rec
+}
+
+// WriteHeader sends the status. An answer given while the request's body is
+// still unread closes the connection instead of draining the body first: a
+// client that declared a body and never sends it cannot hold the answer back,
+// nor the connection open.
+func (w *recorder) WriteHeader(status int) {
+	if w.wroteHeader {
+		return
+	}
+	if w.bodyPending {
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w.ResponseWriter).SetReadDeadline(time.Now())
+	}
+	w.status, w.wroteHeader = status, true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// recordError notes the error answered, for the log and the metrics; status
+// statusClientClosed marks a request whose client went away.
+func (w *recorder) recordError(e *Error, status int) {
+	w.apiErr = e
+	if status == statusClientClosed {
+		w.status, w.clientGone = status, true
+	}
+}
