@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server/sqlite"
 )

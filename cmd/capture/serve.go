@@ -24,6 +24,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	publicURL := fs.String("public-url", "", "where clients reach the server, for the doc_url of errors (default http://ADDR)")
 	logFormat := fs.String("log-format", "json", "log lines as json (for machines) or text (for people)")
 	rateLimit := fs.Int("rate-limit", 100, "requests per second (and burst) per key, unless the key's account sets its own")
+	maxInFlight := fs.Int("max-in-flight", 512, "API requests answered at once; past it the answer is 503 overloaded")
 	if pos, err := parse(fs, args); err != nil || len(pos) > 0 {
 		if err == nil {
 			fmt.Fprintf(stderr, "capture serve: unexpected arguments %q\n", pos)
@@ -53,7 +54,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	api, err := server.New(server.Config{Store: db, RequestTimeout: *requestTimeout, Logger: logger,
-		DefaultRateLimit: *rateLimit, PublicURL: cmp.Or(*publicURL, "http://"+*addr)})
+		DefaultRateLimit: *rateLimit, MaxInFlight: *maxInFlight, PublicURL: cmp.Or(*publicURL, "http://"+*addr)})
 	if err != nil {
 		logger.Error("build server", "error", err)
 		return 1
@@ -63,15 +64,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		logger.Error("listen", "error", err)
 		return 1
 	}
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second, // a slow client cannot hold a connection open before its request
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := api.HTTPServer()
 	go purgeIdempotency(ctx, db, logger)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(api.Listener(ln)) }()
 	logger.Info("serving", "addr", ln.Addr().String(), "db", *dsn)
 
 	select {

@@ -1,0 +1,106 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/docs"
+)
+
+// MaxHeaderBytes caps the request line and headers of a request; past it the
+// answer is 400 request_malformed.
+const MaxHeaderBytes = 64 << 10
+
+// readHeaderTimeout bounds how long a client may take to send its request line
+// and headers; idleTimeout how long a kept-alive connection may wait for its
+// next request.
+const (
+	readHeaderTimeout = 5 * time.Second
+	idleTimeout       = 60 * time.Second
+)
+
+// HTTPServer is the net/http server for s with every connection limit set:
+// deadlines on headers, bodies and answers, capped header bytes, and no answer
+// that net/http would give on its own (OPTIONS *) without passing through s.
+// Serve it on Listener(ln) so that requests net/http refuses before s sees them
+// are answered with the error object too.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:                      s,
+		ReadHeaderTimeout:            readHeaderTimeout,
+		ReadTimeout:                  readHeaderTimeout + s.cfg.RequestTimeout,
+		WriteTimeout:                 readHeaderTimeout + s.cfg.RequestTimeout + writeSlack,
+		IdleTimeout:                  idleTimeout,
+		MaxHeaderBytes:               MaxHeaderBytes,
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// Listener wraps ln so that the few answers net/http writes itself, before any
+// handler runs (a malformed request line or header, headers past
+// MaxHeaderBytes, an unsupported Transfer-Encoding or HTTP version, an Expect it
+// cannot meet), reach the client as the JSON error object with a Request-Id,
+// status 400 and code request_malformed, instead of net/http's plain text.
+func (s *Server) Listener(ln net.Listener) net.Listener { return &listener{Listener: ln, s: s} }
+
+type listener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &conn{Conn: c, s: l.s}, nil
+}
+
+// conn recognises net/http's own error answers among the bytes written to the
+// connection: they are the only 4xx and 5xx answers without a Request-Id header,
+// since ServeHTTP gives every answer one before anything else.
+type conn struct {
+	net.Conn
+	s *Server
+}
+
+func (c *conn) Write(b []byte) (int, error) {
+	if !bytes.HasPrefix(b, []byte("HTTP/1.1 4")) && !bytes.HasPrefix(b, []byte("HTTP/1.1 5")) {
+		return c.Conn.Write(b)
+	}
+	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
+	if bytes.Contains(head, []byte("\r\nRequest-Id: ")) {
+		return c.Conn.Write(b)
+	}
+	if _, err := c.Conn.Write(c.s.malformed(head)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// malformed is the whole answer to a request net/http refused, whose own answer
+// began with head ("HTTP/1.1 431 Request Header Fields Too Large…").
+func (s *Server) malformed(head []byte) []byte {
+	statusLine, _, _ := bytes.Cut(head, []byte("\r\n"))
+	reason := string(bytes.TrimPrefix(statusLine, []byte("HTTP/1.1 ")))
+	id := newRequestID()
+	msg := fmt.Sprintf("The request could not be read as HTTP/1.1 (%s). Check the request line and headers; headers may be at most %d bytes.", reason, MaxHeaderBytes)
+	e := gen.Error{Error: gen.ErrorDetail{Type: gen.ErrorTypeInvalidRequestError, Code: gen.ErrorCodeRequestMalformed,
+		Message: msg, RequestId: id, DocUrl: s.cfg.PublicURL + docs.ErrorURL(string(gen.ErrorCodeRequestMalformed))}}
+	body, _ := json.Marshal(e)
+	s.cfg.Logger.Info("request", "request_id", id, "status", http.StatusBadRequest, "error_code", gen.ErrorCodeRequestMalformed, "reason", reason)
+	s.metrics.errors.WithLabelValues(string(gen.ErrorTypeInvalidRequestError), string(gen.ErrorCodeRequestMalformed)).Inc()
+	var out bytes.Buffer
+	out.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nRequest-Id: " + id +
+		"\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
+	out.Write(body)
+	return out.Bytes()
+}
