@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/captureapi/capture/server/store"
 )
@@ -13,3 +14,6 @@ func Fingerprint(r *http.Request, role store.Role) []byte {
 	ctx := context.WithValue(r.Context(), keyContextKey{}, &store.APIKey{Role: role})
 	return fingerprint(r.WithContext(ctx))
 }
+
+// SetRateLimitClock gives the server's rate limiter a clock of the test's.
+func SetRateLimitClock(s *Server, now func() time.Time) { s.limits.now = now }

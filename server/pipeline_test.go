@@ -1,0 +1,236 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/server"
+)
+
+// raw sends request bytes as they are on a new connection and returns the
+// answer, checked against openapi.yaml on the client's side (net/http's own
+// answers never reach the handler's check).
+func raw(t *testing.T, s *apitest.Server, request string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, request); err != nil {
+		t.Fatal(err)
+	}
+	method, rest, _ := strings.Cut(request, " ")
+	target, _, _ := strings.Cut(rest, " ")
+	res, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("%q: no HTTP answer: %v", request, err)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%q: reading the answer: %v", request, err)
+	}
+	if err := apitest.Check(t, method, target, res, body); err != nil {
+		t.Errorf("%q -> %d: contract violation: %v\n%s", request, res.StatusCode, err, body)
+	}
+	return res, body
+}
+
+// TestEveryRequestShapeGetsTheContract goes through what net/http and its
+// parsers do with odd requests, and the answer decided for each: the error
+// object with a documented status, or a documented success; never a redirect,
+// a plain-text answer, or a silently ignored part of the request.
+func TestEveryRequestShapeGetsTheContract(t *testing.T) {
+	s := apitest.New(t)
+	auth := "Authorization: Bearer " + s.StandardKey + "\r\n"
+	const host = "Host: capture.test\r\n"
+	cases := []struct {
+		name    string
+		request string
+		status  int
+		code    gen.ErrorCode // "" for a success
+		param   string
+	}{
+		// Paths: never cleaned and redirected (ServeMux's 301/307), never served as another path.
+		{"dot segment", "GET /v1/prospects/../account HTTP/1.1\r\n" + host + auth + "\r\n", 404, gen.ErrorCodeRouteNotFound, ""},
+		{"escaped dot segment", "GET /v1/prospects/%2e%2e/account HTTP/1.1\r\n" + host + auth + "\r\n", 404, gen.ErrorCodeRouteNotFound, ""},
+		{"current-directory segment", "GET /v1/./account HTTP/1.1\r\n" + host + auth + "\r\n", 404, gen.ErrorCodeRouteNotFound, ""},
+		{"empty segment", "GET /v1//account HTTP/1.1\r\n" + host + auth + "\r\n", 404, gen.ErrorCodeRouteNotFound, ""},
+		{"dot segment to a page", "GET /docs/../metrics HTTP/1.1\r\n" + host + "\r\n", 404, gen.ErrorCodeRouteNotFound, ""},
+		{"double slash to a page", "GET //metrics HTTP/1.1\r\n" + host + "\r\n", 404, gen.ErrorCodeRouteNotFound, ""},
+		{"escaped slash in an id", "GET /v1/prospects/prs_a%2Fb HTTP/1.1\r\n" + host + auth + "\r\n", 404, gen.ErrorCodeResourceMissing, "id"},
+		{"absolute-form target", "GET http://elsewhere.test/v1/account HTTP/1.1\r\n" + host + auth + "\r\n", 200, "", ""},
+		{"OPTIONS *", "OPTIONS * HTTP/1.1\r\n" + host + "\r\n", 404, gen.ErrorCodeRouteNotFound, ""},
+		{"OPTIONS on an operation", "OPTIONS /v1/prospects HTTP/1.1\r\n" + host + "\r\n", 405, gen.ErrorCodeMethodNotAllowed, ""},
+		// Queries: a query the standard parser gives up on is refused whole, not dropped.
+		{"semicolon in the query", "GET /v1/prospects?limit=5;status=new HTTP/1.1\r\n" + host + auth + "\r\n", 400, gen.ErrorCodeParameterInvalid, ""},
+		{"bad escape in the query", "GET /v1/prospects?limit=%zz HTTP/1.1\r\n" + host + auth + "\r\n", 400, gen.ErrorCodeParameterInvalid, ""},
+		{"bad escape in a page's query", "GET /docs?x=%zz HTTP/1.1\r\n" + host + "\r\n", 400, gen.ErrorCodeParameterInvalid, ""},
+		{"parameter on a probe", "GET /healthz?verbose=1 HTTP/1.1\r\n" + host + "\r\n", 400, gen.ErrorCodeParameterUnknown, "verbose"},
+		{"parameter on the readiness probe", "GET /readyz?x HTTP/1.1\r\n" + host + "\r\n", 400, gen.ErrorCodeParameterUnknown, "x"},
+		{"probe by HEAD", "HEAD /readyz HTTP/1.1\r\n" + host + "\r\n", 200, "", ""},
+		// Media types are case-insensitive: the same rules apply in any letter case.
+		{"JSON media type in capitals", "POST /v1/prospects HTTP/1.1\r\n" + host + auth + "Content-Type: Application/JSON\r\nContent-Length: 25\r\n\r\n" + `{"email":"a@example.com"}`, 201, "", ""},
+		{"trailing data under a capitalised media type", "POST /v1/prospects HTTP/1.1\r\n" + host + auth + "Content-Type: APPLICATION/JSON; Charset=UTF-8\r\nContent-Length: 30\r\n\r\n" + `{"email":"b@example.com"} junk`, 400, gen.ErrorCodeBodyInvalidJson, ""},
+		{"Accept in capitals", "GET /v1/account HTTP/1.1\r\n" + host + auth + "Accept: APPLICATION/JSON\r\n\r\n", 200, "", ""},
+		{"Accept that excludes JSON, in capitals", "GET /v1/account HTTP/1.1\r\n" + host + auth + "Accept: TEXT/HTML\r\n\r\n", 406, gen.ErrorCodeNotAcceptable, ""},
+		{"not JSON", "POST /v1/prospects HTTP/1.1\r\n" + host + auth + "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi", 400, gen.ErrorCodeContentTypeInvalid, ""},
+		// What net/http answers before any handler runs: rewritten as the error object.
+		{"malformed header line", "GET /v1/account HTTP/1.1\r\n" + host + "Not a header\r\n\r\n", 400, gen.ErrorCodeRequestMalformed, ""},
+		{"no Host", "GET /v1/account HTTP/1.1\r\n\r\n", 400, gen.ErrorCodeRequestMalformed, ""},
+		{"two Hosts", "GET /v1/account HTTP/1.1\r\n" + host + host + "\r\n", 400, gen.ErrorCodeRequestMalformed, ""},
+		{"headers past the cap", "GET /v1/account HTTP/1.1\r\n" + host + "X-Big: " + strings.Repeat("a", 70<<10) + "\r\n\r\n", 400, gen.ErrorCodeRequestMalformed, ""},
+		{"unsupported transfer encoding", "POST /v1/prospects HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n", 400, gen.ErrorCodeRequestMalformed, ""},
+		{"two different lengths", "POST /v1/prospects HTTP/1.1\r\n" + host + "Content-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400, gen.ErrorCodeRequestMalformed, ""},
+		{"HTTP version 3.0 over TCP", "GET /v1/account HTTP/3.0\r\n" + host + "\r\n", 400, gen.ErrorCodeRequestMalformed, ""},
+		{"an Expect it cannot meet", "GET /v1/account HTTP/1.1\r\n" + host + "Expect: teapot\r\n\r\n", 400, gen.ErrorCodeRequestMalformed, ""},
+		{"control byte in the target", "GET /v1/acc\x01ount HTTP/1.1\r\n" + host + "\r\n", 400, gen.ErrorCodeRequestMalformed, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, body := raw(t, s, tc.request)
+			if tc.code == "" {
+				if res.StatusCode != tc.status {
+					t.Fatalf("status %d, want %d: %s", res.StatusCode, tc.status, body)
+				}
+				return
+			}
+			wantError(t, res, body, tc.status, errorType(tc.status), tc.code, tc.param)
+		})
+	}
+}
+
+func errorType(status int) gen.ErrorType {
+	if status >= 500 {
+		return gen.ErrorTypeApiError
+	}
+	return gen.ErrorTypeInvalidRequestError
+}
+
+// TestEarlyAnswerClosesAnUnreadBody: a request that declares a body and never
+// sends it gets its early answer at once, and its connection is closed rather
+// than held while the server waits to drain the body.
+func TestEarlyAnswerClosesAnUnreadBody(t *testing.T) {
+	s := apitest.New(t)
+	for _, tc := range []struct {
+		name, head string
+		status     int
+	}{
+		{"no key", "POST /v1/prospects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n", 401},
+		{"wrong key", "POST /v1/prospects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_wrong\r\nContent-Length: 100\r\n\r\n", 401},
+		{"unknown route", "POST /v1/nothing HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", 404},
+		{"wrong method", "PUT /v1/prospects HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", 405},
+		{"not acceptable", "POST /v1/prospects HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nContent-Length: 100\r\n\r\n", 406},
+		{"chunked, no chunk ever", "POST /v1/prospects HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 401},
+		{"a page", "GET /docs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			// Far below the request deadline (10 s): before the fix this read hung.
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(conn, tc.head)
+			r := bufio.NewReader(conn)
+			res, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatalf("no answer while the body is unsent: %v", err)
+			}
+			io.Copy(io.Discard, res.Body)
+			if res.StatusCode != tc.status || !res.Close {
+				t.Errorf("status %d (close %v), want %d with Connection: close", res.StatusCode, res.Close, tc.status)
+			}
+			if n, err := r.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+				t.Errorf("the connection stayed open after the answer: %d bytes, %v", n, err)
+			}
+		})
+	}
+}
+
+// TestOverloadedIsAFast503: past the in-flight cap, an API request is refused
+// at once with 503 overloaded and Retry-After; the probes still answer.
+func TestOverloadedIsAFast503(t *testing.T) {
+	s := apitest.New(t, func(c *server.Config) { c.MaxInFlight = 2 })
+	// Two requests whose bodies are still arriving hold both slots.
+	var holders []net.Conn
+	var rests []string
+	for i := range 2 {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		body := fmt.Sprintf(`{"email": "held%d@example.com"}`, i)
+		fmt.Fprintf(conn, "POST /v1/prospects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", s.StandardKey, len(body), body[:9])
+		rests = append(rests, body[9:])
+		holders = append(holders, conn)
+	}
+	var res *http.Response
+	var body []byte
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		res, body = do(t, "GET", s.URL+"/v1/account", s.AdminKey, "", "")
+		if res.StatusCode != 200 || time.Now().After(deadline) {
+			break
+		}
+	}
+	wantError(t, res, body, 503, gen.ErrorTypeApiError, gen.ErrorCodeOverloaded, "")
+	if res.Header.Get("Retry-After") != "1" {
+		t.Errorf("Retry-After = %q, want 1", res.Header.Get("Retry-After"))
+	}
+	if res, _ := do(t, "GET", s.URL+"/readyz", "", "", ""); res.StatusCode != 200 {
+		t.Errorf("/readyz under load: %d", res.StatusCode)
+	}
+	for i, conn := range holders { // the held requests finish, and give their slots back
+		io.WriteString(conn, rests[i])
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil || res.StatusCode != 201 {
+			t.Fatalf("held request %d: %v %v", i, res, err)
+		}
+	}
+	if res, b := do(t, "GET", s.URL+"/v1/account", s.AdminKey, "", ""); res.StatusCode != 200 {
+		t.Errorf("after the load: %d %s", res.StatusCode, b)
+	}
+}
+
+// TestClientGoneIsNotAServerError: a client that hangs up mid-request is
+// counted apart, never as a 5xx.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	s := apitest.New(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(conn, "POST /v1/prospects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+s.StandardKey+
+		"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":")
+	conn.Close()
+	var metrics string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		_, b := do(t, "GET", s.URL+"/metrics", "", "", "")
+		if metrics = string(b); strings.Contains(metrics, `capture_client_disconnects_total{route="/v1/prospects"} 1`) {
+			break
+		}
+	}
+	if !strings.Contains(metrics, `capture_client_disconnects_total{route="/v1/prospects"} 1`) {
+		t.Fatal("the disconnect was not counted")
+	}
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "capture_http_requests_total") && strings.Contains(line, `status="5`) {
+			t.Errorf("a 5xx was counted: %s", line)
+		}
+		if strings.HasPrefix(line, "capture_errors_total") && strings.Contains(line, `api_error`) {
+			t.Errorf("a server error was counted: %s", line)
+		}
+	}
+}
