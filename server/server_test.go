@@ -87,7 +87,7 @@ func do(t *testing.T, method, url, key, contentType, body string, header ...stri
 	return res, b
 }
 
-func create(t *testing.T, c *gen.ClientWithResponses, body gen.ProspectCreate) *gen.Prospect {
+func create(t testing.TB, c *gen.ClientWithResponses, body gen.ProspectCreate) *gen.Prospect {
 	t.Helper()
 	res, err := c.CreateProspectWithResponse(context.Background(), nil, body)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -142,19 +143,30 @@ func (s *Server) validate(t testing.TB, h http.Handler) http.Handler {
 	})
 }
 
-// load reads the embedded spec and its router.
+// load reads the embedded spec and its router, once.
 func load(t testing.TB) (*openapi3.T, routers.Router) {
-	spec, err := gen.GetSpec()
+	c, err := loaded()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return c.spec, c.router
+}
+
+// contract is openapi.yaml as tests check answers against it.
+type contract struct {
+	spec   *openapi3.T
+	router routers.Router
+}
+
+var loaded = sync.OnceValues(func() (contract, error) {
+	spec, err := gen.GetSpec()
+	if err != nil {
+		return contract{}, err
 	}
 	spec.Servers = nil
 	router, err := gorillamux.NewRouter(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return spec, router
-}
+	return contract{spec, router}, err
+})
 
 // Check checks, on the client's side, an answer to a request with the method and
 // request target: its status, headers and body must be the ones openapi.yaml

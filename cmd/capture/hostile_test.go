@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/captureapi/capture/server/sqlite"
+	"github.com/captureapi/capture/server/store"
+)
+
+// binary is the capture command built from this tree, under a test's temp dir.
+func binary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "capture")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// seedKey makes an account and a standard key in a new database file.
+func seedKey(t *testing.T, path string) string {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, err := db.CreateAccount(ctx, "acme", 1_000_000, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := db.CreateKey(ctx, a.ID, store.RoleStandard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// freeAddr is a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// serve starts `capture serve` on addr and waits until /healthz answers.
+func serve(t *testing.T, bin, db, addr string, flags ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--db", db, "--addr", addr}, flags...)...)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			res.Body.Close()
+			return cmd
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not start")
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the port to open
+	}
+}
+
+// openFiles counts the file descriptors a process holds.
+func openFiles(t *testing.T, pid int) int {
+	t.Helper()
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Skipf("cannot count file descriptors here: %v", err)
+	}
+	return len(entries)
+}
+
+// TestSlowBodyAttack: 500 connections that declare a body and never send it,
+// with no key, while normal traffic runs. Each gets its 401 at once and is
+// closed well within the request deadline; normal requests keep succeeding; the
+// server's file descriptors come back down.
+func TestSlowBodyAttack(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "capture.db")
+	key := seedKey(t, db)
+	addr := freeAddr(t)
+	const deadline = 2 * time.Second
+	cmd := serve(t, bin, db, addr, "--request-timeout", deadline.String())
+	before := openFiles(t, cmd.Process.Pid)
+
+	const attackers = 500
+	conns := make([]net.Conn, attackers)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("attacker %d: %v", i, err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /v1/prospects HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n", addr)
+		conns[i] = c
+	}
+
+	// Normal traffic while the attack runs.
+	var normalOK, normalFailed atomic.Int64
+	stop := make(chan struct{})
+	var traffic sync.WaitGroup
+	traffic.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			req, _ := http.NewRequest("GET", "http://"+addr+"/v1/account", nil)
+			req.Header.Set("Authorization", "Bearer "+key)
+			res, err := http.DefaultClient.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+			if err == nil && res.StatusCode == 200 {
+				normalOK.Add(1)
+			} else {
+				normalFailed.Add(1)
+			}
+		}
+	})
+
+	// Every attacker is answered 401 and closed before the deadline has passed twice.
+	var wg sync.WaitGroup
+	var answered, closed atomic.Int64
+	start := time.Now()
+	for i, c := range conns {
+		wg.Go(func() {
+			c.SetReadDeadline(start.Add(2 * deadline))
+			r := bufio.NewReader(c)
+			res, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Errorf("attacker %d got no answer: %v", i, err)
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			if res.StatusCode == 401 && res.Header.Get("Request-Id") != "" {
+				answered.Add(1)
+			}
+			if _, err := r.ReadByte(); err == io.EOF {
+				closed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	traffic.Wait()
+	t.Logf("%d of %d attackers answered 401, %d closed by the server within %v; normal requests: %d ok, %d failed",
+		answered.Load(), attackers, closed.Load(), 2*deadline, normalOK.Load(), normalFailed.Load())
+	if answered.Load() != attackers || closed.Load() != attackers {
+		t.Errorf("answered %d, closed %d; want all %d", answered.Load(), closed.Load(), attackers)
+	}
+	if normalOK.Load() == 0 || normalFailed.Load() > 0 {
+		t.Errorf("normal requests during the attack: %d ok, %d failed", normalOK.Load(), normalFailed.Load())
+	}
+	// The server lets go of the attackers' descriptors (polling: they close as
+	// the server finishes each connection).
+	for wait := time.Now().Add(5 * time.Second); ; {
+		n := openFiles(t, cmd.Process.Pid)
+		if n <= before+10 {
+			break
+		}
+		if time.Now().After(wait) {
+			t.Fatalf("the server holds %d file descriptors after the attack, %d before", n, before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// idempotentOp is one create or patch made with its own Idempotency-Key.
+type idempotentOp struct {
+	method, path, body, key string
+	email, token, target    string // what shows that the effect happened
+	answered                bool   // an answer came back before the kill
+	status                  int
+	answer                  []byte
+}
+
+// TestKillDuringIdempotentWrites kills the real binary with SIGKILL while
+// idempotent creates and patches are in flight, restarts it, and retries every
+// request with its key. Whatever the instant of the kill, a request whose
+// effect is visible has its answer kept (the retry is a replay of it), and one
+// whose effect is not visible runs once more: never a second effect, never a
+// prospect_exists for the request's own prospect.
+func TestKillDuringIdempotentWrites(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "capture.db")
+	key := seedKey(t, db)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	flags := []string{"--request-timeout", "1s"}
+	cmd := serve(t, bin, db, addr, flags...)
+	client := &http.Client{Timeout: 30 * time.Second}
+	send := func(method, path, body, idem string) (*http.Response, []byte, error) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if idem != "" {
+			req.Header.Set("Idempotency-Key", idem)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return res, b, err
+	}
+
+	const workers = 16
+	targets := make([]string, workers)
+	for w := range workers {
+		res, b, err := send("POST", "/v1/prospects", fmt.Sprintf(`{"email": "target%d@example.com"}`, w), "")
+		if err != nil || res.StatusCode != 201 {
+			t.Fatalf("seed: %v %s", err, b)
+		}
+		var p struct{ ID string }
+		json.Unmarshal(b, &p)
+		targets[w] = p.ID
+	}
+
+	var unknown, checked int
+	for round := range 3 {
+		var mu sync.Mutex
+		var ops []*idempotentOp
+		var done atomic.Int64
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					token := fmt.Sprintf("r%dw%di%d", round, w, i)
+					op := &idempotentOp{key: token}
+					if i%2 == 0 {
+						op.method, op.path, op.email = "POST", "/v1/prospects", token+"@example.com"
+						op.body = fmt.Sprintf(`{"email": %q}`, op.email)
+					} else {
+						op.method, op.path, op.target, op.token = "PATCH", "/v1/prospects/"+targets[w], targets[w], token
+						op.body = fmt.Sprintf(`{"metadata": {"token": %q}}`, token)
+					}
+					mu.Lock()
+					ops = append(ops, op)
+					mu.Unlock()
+					res, b, err := send(op.method, op.path, op.body, op.key)
+					if err != nil {
+						return // the server died under this request
+					}
+					op.answered, op.status, op.answer = true, res.StatusCode, b
+					done.Add(1)
+				}
+			})
+		}
+		// Kill at a random instant once writes are flowing.
+		for done.Load() < int64(20+rand.IntN(60)) {
+			time.Sleep(time.Millisecond) // polling the workers' progress
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		wg.Wait()
+		cmd = serve(t, bin, db, addr, flags...)
+
+		var retries sync.WaitGroup
+		for _, op := range ops {
+			if op.answered {
+				if op.status >= 500 {
+					t.Errorf("%s %s answered %d before the kill: %s", op.method, op.path, op.status, op.answer)
+				}
+				continue
+			}
+			unknown++
+			retries.Go(func() { checkRetry(t, send, op) })
+		}
+		// A sample of answered requests: their retries replay their answers.
+		for i, op := range ops {
+			if op.answered && i%25 == 0 {
+				retries.Go(func() {
+					res, b, err := send(op.method, op.path, op.body, op.key)
+					if err != nil || res.StatusCode != op.status || string(b) != string(op.answer) || res.Header.Get("Idempotent-Replayed") != "true" {
+						t.Errorf("%s %s retry of an answered request: %v %v %s; want the replay of %d %s", op.method, op.path, err, res, b, op.status, op.answer)
+					}
+				})
+				checked++
+			}
+		}
+		retries.Wait()
+	}
+	t.Logf("%d requests were in flight at the kills and retried; %d answered ones replayed", unknown, checked)
+	if unknown == 0 {
+		t.Fatal("no request was in flight at any kill: the test proved nothing")
+	}
+}
+
+// checkRetry looks at whether an interrupted request's effect is visible, then
+// retries it with its key (waiting out the lock of a request that died before
+// it committed) and checks the retry against what it saw.
+func checkRetry(t *testing.T, send func(method, path, body, idem string) (*http.Response, []byte, error), op *idempotentOp) {
+	visible := func() (bool, string) {
+		if op.method == "POST" {
+			_, b, err := send("GET", "/v1/prospects?email="+op.email, "", "")
+			if err != nil {
+				t.Errorf("list: %v", err)
+				return false, ""
+			}
+			var page struct{ Data []struct{ ID string } }
+			json.Unmarshal(b, &page)
+			if len(page.Data) > 1 {
+				t.Errorf("%d prospects with %s", len(page.Data), op.email)
+			}
+			if len(page.Data) == 1 {
+				return true, page.Data[0].ID
+			}
+			return false, ""
+		}
+		_, b, err := send("GET", "/v1/prospects/"+op.target, "", "")
+		if err != nil {
+			t.Errorf("get: %v", err)
+			return false, ""
+		}
+		var p struct{ Metadata map[string]string }
+		json.Unmarshal(b, &p)
+		return p.Metadata["token"] == op.token, op.target
+	}
+	happened, id := visible()
+	var res *http.Response
+	var b []byte
+	for wait := time.Now().Add(20 * time.Second); ; {
+		var err error
+		res, b, err = send(op.method, op.path, op.body, op.key)
+		if err != nil {
+			t.Errorf("%s retry: %v", op.key, err)
+			return
+		}
+		if res.StatusCode != 409 || !strings.Contains(string(b), "idempotency_key_in_use") || time.Now().After(wait) {
+			break
+		}
+		time.Sleep(time.Second) // the answer's Retry-After: the dead request's lock runs out
+	}
+	replayed := res.Header.Get("Idempotent-Replayed") == "true"
+	var p struct{ ID string }
+	json.Unmarshal(b, &p)
+	switch {
+	case res.StatusCode >= 300:
+		t.Errorf("%s %s (key %s) retried: %d %s", op.method, op.path, op.key, res.StatusCode, b)
+	case happened && !replayed:
+		t.Errorf("%s (key %s): its effect was stored, yet the retry ran it again: %s", op.method, op.key, b)
+	case !happened && replayed:
+		t.Errorf("%s (key %s): a replay of an answer whose effect is not stored: %s", op.method, op.key, b)
+	case happened && p.ID != id:
+		t.Errorf("%s (key %s): the replay names %s, the stored effect %s", op.method, op.key, p.ID, id)
+	}
+	if now, _ := visible(); !now {
+		t.Errorf("%s (key %s): no effect after a successful retry", op.method, op.key)
+	}
+}
