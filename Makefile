@@ -1,7 +1,7 @@
 # Capture: the two commands a newcomer needs are `make run` and `make test`.
 GO ?= go
 
-.PHONY: all generate build run test lint drift bench bench-smoke
+.PHONY: all generate build run test lint drift fuzz bench bench-smoke
 
 all: build
 
@@ -25,6 +25,14 @@ test:
 lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+## fuzz: run each fuzz target of the request pipeline for FUZZTIME (new finds land in server/testdata/fuzz)
+FUZZTIME ?= 10s
+FUZZ_TARGETS = FuzzBody FuzzQuery FuzzPath FuzzHeaders
+fuzz:
+	@for target in $(FUZZ_TARGETS); do \
+	  $(GO) test ./server -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 ## drift: fail when gen/ differs from what openapi.yaml generates
 drift:
