@@ -95,7 +95,7 @@ func retryReason(e *client.Error) string {
 
 // waitString rounds a retry wait for people: "20s", "1.5s", "0.3s".
 func waitString(d time.Duration) string {
-	if d >= 10*time.Second {
+	if d%time.Second == 0 || d >= 10*time.Second {
 		return d.Round(time.Second).String()
 	}
 	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -141,6 +142,10 @@ func listenError(addr string, err error) error {
 	if errors.As(err, &op) {
 		err = op.Err
 	}
+	var sc *os.SyscallError
+	if errors.As(err, &sc) {
+		err = sc.Err
+	}
 	hint := ""
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
@@ -175,7 +180,7 @@ func banner(w io.Writer, base, dbPath string, o *serveOptions) {
   Limits    %d requests/s per key unless its account sets its own; requests time out after %s
 
 Request logs follow on stderr, one %s line per request.
-`, base, base, base, dbPath, o.rateLimit, o.requestTimeout, o.logFormat.value)
+`, base, base, base, dbPath, o.rateLimit, o.requestTimeout, map[string]string{"json": "JSON", "text": "text"}[o.logFormat.value])
 }
 
 // bootstrap gives an empty database an account "default" and prints its admin key once.
