@@ -33,6 +33,8 @@ Give it keys with 'capture keys create --account NAME'.`,
 	dsn := dbFlag(cmd)
 	limit := cmd.Flags().Int64("prospect-limit", defaultProspectLimit, "live prospects the account's plan allows")
 	rate := cmd.Flags().Int("rate-limit", 0, "requests per second for each of the account's keys (0: the server's --rate-limit)")
+	// They describe the new account: CAPTURE_RATE_LIMIT, set for serve, must not leak into it.
+	noEnv(cmd.Flags(), "prospect-limit", "rate-limit")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if *limit < 0 {
 			return usageError("--prospect-limit must be 0 or more, not %d", *limit)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/captureapi/capture/internal/apitest"
 )
 
@@ -165,6 +167,10 @@ func TestAdminCommands(t *testing.T) {
 	if strings.Contains(out, secret) || strings.Contains(out, acmeSecret) || strings.Contains(out, "sk_") {
 		t.Fatalf("keys list must never print a secret:\n%s", out)
 	}
+	code, out, _ = capture(t, cobra.ShellCompRequestCmd, "keys", "create", "--db", db, "--account", "")
+	if code != 0 || !strings.HasPrefix(out, "acme\nnewco\n:") {
+		t.Errorf("completing --account should offer the accounts of --db: %d %q", code, out)
+	}
 	code, out, _ = capture(t, "keys", "list", "--account", "acme", "--db", db)
 	if keys := jsonLines(t, out); code != 0 || len(keys) != 1 || keys[0]["account_id"] != acmeID {
 		t.Fatalf("keys list --account acme: %d\n%s", code, out)
@@ -220,8 +226,16 @@ func TestAdminCommandsSayWhichDatabaseTheyOpened(t *testing.T) {
 	if code, _, errOut := capture(t, "accounts", "list"); code != 0 || errOut != "using database "+filepath.Join(dir, "capture.db")+"\n" {
 		t.Errorf("with the default ./capture.db: want its absolute path on stderr, got %d, stderr %q", code, errOut)
 	}
-	t.Setenv("CAPTURE_RATE_LIMIT", "lots")
-	if code, _, errOut := capture(t, "accounts", "create", "x"); code != exitUsage || !strings.Contains(errOut, `CAPTURE_RATE_LIMIT="lots"`) {
-		t.Errorf("a bad CAPTURE_RATE_LIMIT: want exit 64 naming the variable, got %d, stderr %q", code, errOut)
+	t.Setenv("CAPTURE_RETRY_AFTER", "soon")
+	if code, _, errOut := capture(t, "maintenance", "on"); code != exitUsage || !strings.Contains(errOut, `CAPTURE_RETRY_AFTER="soon"`) {
+		t.Errorf("a bad CAPTURE_RETRY_AFTER: want exit 64 naming the variable, got %d, stderr %q", code, errOut)
+	}
+	// CAPTURE_RATE_LIMIT is the server's default; it must not slip into a new account.
+	t.Setenv("CAPTURE_RATE_LIMIT", "3")
+	if code, _, errOut := capture(t, "accounts", "create", "x"); code != 0 {
+		t.Fatalf("accounts create: %d %q", code, errOut)
+	}
+	if _, out, _ := capture(t, "accounts", "list"); jsonLines(t, out)[0]["rate_limit"] != 0.0 {
+		t.Errorf("accounts create took CAPTURE_RATE_LIMIT: %s", out)
 	}
 }
