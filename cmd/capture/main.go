@@ -147,6 +147,8 @@ func group(c *cobra.Command) *cobra.Command {
 		}
 		return usageError("%s", msg)
 	}
+	// Runnable only to report a missing subcommand: its usage shows just "capture keys [command]".
+	c.SetUsageTemplate(strings.Replace(c.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		cmd.SetOut(cmd.ErrOrStderr())
 		_ = cmd.Help()
