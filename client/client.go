@@ -46,6 +46,7 @@ type Client struct {
 	backoffBase time.Duration
 	backoffMax  time.Duration
 	userAgent   string
+	onRetry     func(err *Error, attempt int, wait time.Duration)
 }
 
 // Option configures a [Client] in [New].
@@ -93,6 +94,15 @@ func WithUserAgent(ua string) Option {
 			c.userAgent = ua + " " + c.userAgent
 		}
 	}
+}
+
+// WithRetryNotify calls fn before each wait for a retry, with the error that
+// made the attempt fail, the number of the attempt about to be sent (2 for the
+// first retry) and how long the client waits before sending it; a command-line
+// tool can tell its user why nothing is happening yet. fn runs on the caller's
+// goroutine and delays the retry by as long as it takes.
+func WithRetryNotify(fn func(err *Error, attempt int, wait time.Duration)) Option {
+	return func(c *Client) { c.onRetry = fn }
 }
 
 // New returns a client that authenticates with apiKey (sk_…). With no options it
@@ -252,6 +262,9 @@ func (c *Client) do(ctx context.Context, method string, opts []RequestOption, bu
 			return e
 		}
 		last = e
+		if c.onRetry != nil {
+			c.onRetry(e, attempt+1, wait)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

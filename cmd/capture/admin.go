@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
 
 	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
@@ -13,157 +17,131 @@ import (
 // defaultProspectLimit is a new account's plan limit unless --prospect-limit says otherwise.
 const defaultProspectLimit = 100000
 
-// openDB opens and migrates the database a command names.
-func openDB(ctx context.Context, dsn string) (*sqlite.DB, error) {
-	db, err := sqlite.Open(dsn)
+// defaultDB is the database file every command uses unless --db says otherwise.
+const defaultDB = "capture.db"
+
+// dbFlag adds the --db flag every database command shares.
+func dbFlag(cmd *cobra.Command) *string {
+	return cmd.Flags().String("db", defaultDB, "the SQLite database file (the one capture serve uses)")
+}
+
+// openDB opens the database a command names, creating it if needed, and
+// migrates it; only serve and migrate do this.
+func openDB(ctx context.Context, path string) (*sqlite.DB, error) {
+	db, err := sqlite.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("migrate %s: %w", dsn, err)
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	return db, nil
 }
 
-func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("capture migrate", stderr)
-	dsn := dbFlag(fs)
-	if _, err := parse(fs, args); err != nil {
-		return exitUsage
+// openExistingDB opens the database of an admin command, which must exist: a
+// typo in --db, or a command run from another directory, must not make a new
+// empty database whose keys the running server has never heard of. When the
+// path did not come from the command line it says on stderr which file it opened.
+func openExistingDB(cmd *cobra.Command, path string) (*sqlite.DB, error) {
+	abs, err := statDB(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, failure("no database at %s\n"+
+			"Admin commands never create one. Pass --db (or set CAPTURE_DB) to the file capture serve uses,\n"+
+			"or create a new one with 'capture migrate --db %s'.", abs, path)
+	} else if err != nil {
+		return nil, failure("%v", err)
 	}
-	db, err := openDB(ctx, *dsn)
+	if !givenOnCommandLine(cmd, "db") {
+		fmt.Fprintf(cmd.ErrOrStderr(), "using database %s\n", abs)
+	}
+	db, err := openDB(cmd.Context(), abs)
 	if err != nil {
-		fmt.Fprintln(stderr, "capture migrate:", err)
-		return 1
+		return nil, failure("%v", err)
 	}
-	defer db.Close()
-	fmt.Fprintln(stdout, "schema is up to date")
-	return 0
+	return db, nil
 }
 
-func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("capture accounts create", stderr)
-	dsn := dbFlag(fs)
-	limit := fs.Int64("prospect-limit", defaultProspectLimit, "live prospects the account's plan allows")
-	rate := fs.Int("rate-limit", 0, "requests per second for each of the account's keys (0: the server's default)")
-	pos, err := parse(fs, args)
+// statDB returns the absolute path of a database file, and an error wrapping
+// fs.ErrNotExist if there is none.
+func statDB(path string) (string, error) {
+	abs, err := filepath.Abs(path)
 	if err != nil {
-		return exitUsage
+		return path, err
 	}
-	if len(pos) != 2 || pos[0] != "create" {
-		fmt.Fprintln(stderr, "usage: capture accounts create NAME [--prospect-limit N] [--rate-limit N] [--db DSN]")
-		return exitUsage
-	}
-	if *limit < 0 || *rate < 0 {
-		fmt.Fprintln(stderr, "capture accounts create: --prospect-limit and --rate-limit must not be negative")
-		return exitUsage
-	}
-	db, err := openDB(ctx, *dsn)
-	if err != nil {
-		fmt.Fprintln(stderr, "capture accounts create:", err)
-		return 1
-	}
-	defer db.Close()
-	a, err := db.CreateAccount(ctx, pos[1], *limit, *rate)
-	if err != nil {
-		fmt.Fprintln(stderr, "capture accounts create:", err)
-		return 1
-	}
-	fmt.Fprintln(stdout, a.ID)
-	return 0
+	_, err = os.Stat(abs)
+	return abs, err
 }
 
-func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("capture keys", stderr)
-	dsn := dbFlag(fs)
-	account := fs.String("account", "", "create: the account's name (created if missing)")
-	role := fs.String("role", "standard", "create: admin or standard")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return exitUsage
+func newMigrateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Create the database, or bring its schema up to date",
+		Long: `Creates the SQLite database file if it does not exist and applies the schema
+migrations it lacks. capture serve does this too on start; admin commands never
+create a database, so run this first to prepare one for them.`,
+		Example: `  capture migrate                       # ./capture.db
+  capture migrate --db /var/lib/capture/capture.db`,
+		Args: positional(0, ""),
 	}
-	switch {
-	case len(pos) == 1 && pos[0] == "create":
-		if *account == "" || !store.Role(*role).Valid() {
-			fmt.Fprintln(stderr, "usage: capture keys create --account NAME --role admin|standard [--db DSN]")
-			return exitUsage
+	dsn := dbFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		abs, err := filepath.Abs(*dsn)
+		if err != nil {
+			return failure("%v", err)
 		}
-	case len(pos) == 2 && pos[0] == "revoke":
-	default:
-		fmt.Fprintln(stderr, "usage: capture keys create --account NAME --role admin|standard | capture keys revoke ID [--db DSN]")
-		return exitUsage
+		db, err := openDB(cmd.Context(), abs)
+		if err != nil {
+			return failure("%v", err)
+		}
+		defer db.Close()
+		fmt.Fprintf(cmd.OutOrStdout(), "schema of %s is up to date\n", abs)
+		return nil
 	}
-	db, err := openDB(ctx, *dsn)
-	if err != nil {
-		fmt.Fprintln(stderr, "capture keys:", err)
-		return 1
-	}
-	defer db.Close()
-	if pos[0] == "revoke" {
-		if err := db.RevokeKey(ctx, pos[1]); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				err = fmt.Errorf("no active key with id %s", pos[1])
+	return cmd
+}
+
+func newMaintenanceCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "maintenance on|off",
+		Short: "Turn maintenance mode on or off for every server on the database",
+		Long: `In maintenance mode every server on the database answers /v1 requests with
+503 maintenance and a Retry-After header, within a second; /healthz, /readyz,
+/metrics and /docs keep answering.`,
+		Example: `  capture maintenance on --retry-after 120
+  capture maintenance off`,
+		ValidArgs: []string{"on", "off"},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := positional(1, "on or off")(cmd, args); err != nil {
+				return err
 			}
-			fmt.Fprintln(stderr, "capture keys revoke:", err)
-			return 1
+			if args[0] != "on" && args[0] != "off" {
+				return usageError("want on or off, not %q", args[0])
+			}
+			return nil
+		},
+	}
+	dsn := dbFlag(cmd)
+	retryAfter := cmd.Flags().Int("retry-after", 60, "with on: the seconds clients are told to wait (Retry-After), at least 1")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *retryAfter < 1 {
+			return usageError("--retry-after must be at least 1 second, not %d", *retryAfter)
 		}
-		fmt.Fprintln(stderr, "revoked", pos[1])
-		return 0
+		db, err := openExistingDB(cmd, *dsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		m := store.Maintenance{On: args[0] == "on", RetryAfter: *retryAfter}
+		if err := db.SetMaintenance(cmd.Context(), m); err != nil {
+			return failure("%v", err)
+		}
+		if m.On {
+			fmt.Fprintf(cmd.OutOrStdout(), "maintenance on: /v1 answers 503 with Retry-After: %d\n", m.RetryAfter)
+		} else {
+			fmt.Fprintln(cmd.OutOrStdout(), "maintenance off")
+		}
+		return nil
 	}
-	secret, keyID, err := createKey(ctx, db, *account, store.Role(*role))
-	if err != nil {
-		fmt.Fprintln(stderr, "capture keys create:", err)
-		return 1
-	}
-	fmt.Fprintf(stderr, "created %s key %s for account %s; the secret is shown once:\n", *role, keyID, *account)
-	fmt.Fprintln(stdout, secret)
-	return 0
-}
-
-// createKey makes a key for the named account, creating the account if missing.
-func createKey(ctx context.Context, db store.Store, accountName string, role store.Role) (secret, keyID string, err error) {
-	a, err := db.AccountByName(ctx, accountName)
-	if errors.Is(err, store.ErrNotFound) {
-		a, err = db.CreateAccount(ctx, accountName, defaultProspectLimit, 0)
-	}
-	if err != nil {
-		return "", "", err
-	}
-	k, secret, err := db.CreateKey(ctx, a.ID, role)
-	if err != nil {
-		return "", "", err
-	}
-	return secret, k.ID, nil
-}
-
-func runMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("capture maintenance", stderr)
-	dsn := dbFlag(fs)
-	retryAfter := fs.Int("retry-after", 60, "on: seconds clients are told to wait (Retry-After)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return exitUsage
-	}
-	if len(pos) != 1 || (pos[0] != "on" && pos[0] != "off") || *retryAfter < 1 {
-		fmt.Fprintln(stderr, "usage: capture maintenance on [--retry-after SECONDS] | off [--db DSN]")
-		return exitUsage
-	}
-	db, err := openDB(ctx, *dsn)
-	if err != nil {
-		fmt.Fprintln(stderr, "capture maintenance:", err)
-		return 1
-	}
-	defer db.Close()
-	m := store.Maintenance{On: pos[0] == "on", RetryAfter: *retryAfter}
-	if err := db.SetMaintenance(ctx, m); err != nil {
-		fmt.Fprintln(stderr, "capture maintenance:", err)
-		return 1
-	}
-	if m.On {
-		fmt.Fprintf(stdout, "maintenance on: /v1 answers 503 with Retry-After: %d\n", m.RetryAfter)
-	} else {
-		fmt.Fprintln(stdout, "maintenance off")
-	}
-	return 0
+	return cmd
 }

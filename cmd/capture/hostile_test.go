@@ -22,19 +22,6 @@ import (
 	"github.com/captureapi/capture/server/store"
 )
 
-// binary is the capture command built from this tree, under a test's temp dir.
-func binary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
-	}
-	bin := filepath.Join(t.TempDir(), "capture")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // seedKey makes an account and a standard key in a new database file.
 func seedKey(t *testing.T, path string) string {
 	t.Helper()
@@ -69,10 +56,10 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// serve starts `capture serve` on addr and waits until /healthz answers.
-func serve(t *testing.T, bin, db, addr string, flags ...string) *exec.Cmd {
+// startServer starts `capture serve` on addr and waits until /healthz answers.
+func startServer(t *testing.T, db, addr string, flags ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--db", db, "--addr", addr}, flags...)...)
+	cmd := command(t, nil, append([]string{"serve", "--db", db, "--addr", addr}, flags...)...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -105,13 +92,12 @@ func openFiles(t *testing.T, pid int) int {
 // closed well within the request deadline; normal requests keep succeeding; the
 // server's file descriptors come back down.
 func TestSlowBodyAttack(t *testing.T) {
-	bin := binary(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "capture.db")
 	key := seedKey(t, db)
 	addr := freeAddr(t)
 	const deadline = 2 * time.Second
-	cmd := serve(t, bin, db, addr, "--request-timeout", deadline.String())
+	cmd := startServer(t, db, addr, "--request-timeout", deadline.String())
 	before := openFiles(t, cmd.Process.Pid)
 
 	const attackers = 500
@@ -215,14 +201,13 @@ type idempotentOp struct {
 // whose effect is not visible runs once more: never a second effect, never a
 // prospect_exists for the request's own prospect.
 func TestKillDuringIdempotentWrites(t *testing.T) {
-	bin := binary(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "capture.db")
 	key := seedKey(t, db)
 	addr := freeAddr(t)
 	base := "http://" + addr
 	flags := []string{"--request-timeout", "1s"}
-	cmd := serve(t, bin, db, addr, flags...)
+	cmd := startServer(t, db, addr, flags...)
 	client := &http.Client{Timeout: 30 * time.Second}
 	send := func(method, path, body, idem string) (*http.Response, []byte, error) {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
@@ -291,7 +276,7 @@ func TestKillDuringIdempotentWrites(t *testing.T) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		wg.Wait()
-		cmd = serve(t, bin, db, addr, flags...)
+		cmd = startServer(t, db, addr, flags...)
 
 		var retries sync.WaitGroup
 		for _, op := range ops {

@@ -2,31 +2,34 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/captureapi/capture/client"
 	"github.com/captureapi/capture/gen"
 )
 
 // fail prints err on stderr — the message, then one "name: value" line per
-// field a script or a support request needs — and returns the exit status.
-func (c *prospectsCmd) fail(ctx context.Context, err error) int {
+// field a script or a support request needs — and ends the command with the
+// documented exit status.
+func (o *prospectsOptions) fail(cmd *cobra.Command, err error) error {
+	stderr := cmd.ErrOrStderr()
 	var e *client.Error
 	if !errors.As(err, &e) {
-		fmt.Fprintf(c.stderr, "error: %v\n", err)
-		return exitRequest
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return &exitError{code: exitRequest}
 	}
-	fmt.Fprintf(c.stderr, "error: %s\n", e.Message)
+	fmt.Fprintf(stderr, "error: %s\n", e.Message)
 	field := func(name, value string) {
 		if value != "" {
-			fmt.Fprintf(c.stderr, "%s: %s\n", name, value)
+			fmt.Fprintf(stderr, "%s: %s\n", name, value)
 		}
 	}
 	field("type", string(e.Type))
@@ -41,13 +44,13 @@ func (c *prospectsCmd) fail(ctx context.Context, err error) int {
 	if e.Attempts > 1 {
 		field("attempts", fmt.Sprint(e.Attempts))
 	}
-	return exitStatus(ctx, e)
+	return &exitError{code: exitStatus(cmd, e)}
 }
 
 // exitStatus maps an error to the documented exit statuses.
-func exitStatus(ctx context.Context, e *client.Error) int {
+func exitStatus(cmd *cobra.Command, e *client.Error) int {
 	switch {
-	case ctx.Err() != nil:
+	case cmd.Context().Err() != nil:
 		return exitInterrupted
 	case e.Type == gen.ErrorTypeApiConnectionError:
 		return exitConnection
@@ -65,78 +68,144 @@ var fieldOrder = []string{
 	"source", "status", "tags", "metadata", "marketing_consent", "consent_at", "hidden", "created", "updated",
 }
 
-// orderedJSON encodes v as a JSON object with its keys in fieldOrder (unknown
-// keys last, sorted), without escaping <, > and &.
-func orderedJSON(v any) ([]byte, error) {
+// prospectFields are the fields --fields accepts.
+var prospectFields = slices.DeleteFunc(slices.Clone(fieldOrder), func(f string) bool { return f == "deleted" })
+
+// timeFields hold Unix timestamps, which tables show as dates.
+var timeFields = []string{"created", "updated", "consent_at"}
+
+// field is one member of a JSON object, in the order it is printed.
+type field struct {
+	name  string
+	value json.RawMessage
+}
+
+// objectFields encodes v and returns its members in fieldOrder (unknown ones
+// last, sorted), without escaping <, > and &.
+func objectFields(v any) ([]field, error) {
 	var raw bytes.Buffer
 	enc := json.NewEncoder(&raw)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw.Bytes(), &fields); err != nil {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw.Bytes(), &members); err != nil {
 		return nil, err
 	}
-	var keys []string
+	var out []field
 	for _, k := range fieldOrder {
-		if _, ok := fields[k]; ok {
-			keys = append(keys, k)
+		if m, ok := members[k]; ok {
+			out = append(out, field{k, m})
 		}
 	}
 	var rest []string
-	for k := range fields {
+	for k := range members {
 		if !slices.Contains(fieldOrder, k) {
 			rest = append(rest, k)
 		}
 	}
 	slices.Sort(rest)
+	for _, k := range rest {
+		out = append(out, field{k, members[k]})
+	}
+	return out, nil
+}
+
+// selectFields keeps the named members, in the order named; no names keeps all.
+func selectFields(obj []field, names []string) []field {
+	if len(names) == 0 {
+		return obj
+	}
+	var out []field
+	for _, n := range names {
+		if i := slices.IndexFunc(obj, func(f field) bool { return f.name == n }); i >= 0 {
+			out = append(out, obj[i])
+		} else {
+			out = append(out, field{n, json.RawMessage("null")})
+		}
+	}
+	return out
+}
+
+// encodeObject writes the members as one compact JSON object.
+func encodeObject(obj []field) []byte {
 	var out bytes.Buffer
 	out.WriteByte('{')
-	for i, k := range append(keys, rest...) {
+	for i, f := range obj {
 		if i > 0 {
 			out.WriteByte(',')
 		}
-		name, _ := json.Marshal(k)
+		name, _ := json.Marshal(f.name)
 		out.Write(name)
 		out.WriteByte(':')
-		out.Write(fields[k])
+		out.Write(f.value)
 	}
 	out.WriteByte('}')
-	return out.Bytes(), nil
+	return out.Bytes()
 }
 
-func writeJSONIndented(w io.Writer, v any) error {
-	b, err := orderedJSON(v)
-	if err != nil {
-		return err
-	}
+func writeIndented(w io.Writer, b []byte) error {
 	var out bytes.Buffer
 	if err := json.Indent(&out, b, "", "  "); err != nil {
 		return err
 	}
 	out.WriteByte('\n')
-	_, err = w.Write(out.Bytes())
+	_, err := w.Write(out.Bytes())
 	return err
 }
 
-func writeJSONLine(w io.Writer, v any) error {
-	b, err := orderedJSON(v)
-	if err != nil {
-		return err
+// writeKeyValues prints one object for people: a field per line, aligned.
+func writeKeyValues(w io.Writer, obj []field) error {
+	rows := make([][]string, len(obj))
+	for i, f := range obj {
+		rows[i] = []string{f.name, cell(f)}
 	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	return writeTable(w, []string{"field", "value"}, rows)
 }
 
-// listFlag is a repeatable string flag.
-type listFlag []string
+// cells is one table row: the members' values for people.
+func cells(obj []field) []string {
+	out := make([]string, len(obj))
+	for i, f := range obj {
+		out[i] = cell(f)
+	}
+	return out
+}
 
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-
-func (l *listFlag) Set(v string) error {
-	*l = append(*l, v)
-	return nil
+// cell shows a member's value for people: text without quotes, dates for
+// timestamps, lists and metadata joined with commas, nothing for null.
+func cell(f field) string {
+	var v any
+	if err := json.Unmarshal(f.value, &v); err != nil {
+		return string(f.value)
+	}
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case float64:
+		if slices.Contains(timeFields, f.name) {
+			return humanTime(time.Unix(int64(v), 0))
+		}
+		return fmt.Sprint(v)
+	case []any:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = fmt.Sprint(x)
+		}
+		return strings.Join(parts, ",")
+	case map[string]any:
+		var parts []string
+		for k, x := range v {
+			parts = append(parts, k+"="+fmt.Sprint(x))
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, ",")
+	default:
+		return fmt.Sprint(v)
+	}
 }
 
 // mapFlag is a repeatable key=value flag.
@@ -151,6 +220,8 @@ func (m *mapFlag) String() string {
 	return strings.Join(parts, ",")
 }
 
+func (m *mapFlag) Type() string { return "key=value" }
+
 func (m *mapFlag) Set(v string) error {
 	key, value, ok := strings.Cut(v, "=")
 	if !ok || key == "" {
@@ -162,5 +233,3 @@ func (m *mapFlag) Set(v string) error {
 	(*m)[key] = value
 	return nil
 }
-
-var _ flag.Value = (*mapFlag)(nil)

@@ -19,16 +19,20 @@ import (
 func cli(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = runProspects(context.Background(), args, &out, &errOut)
+	code = run(context.Background(), append([]string{"prospects"}, args...), &out, &errOut)
 	return out.String(), errOut.String(), code
 }
 
-// errorFields parses the "name: value" lines a failure prints on stderr.
+// errorFields parses the "name: value" lines a failure prints on stderr,
+// after the announcements of retries.
 func errorFields(t *testing.T, stderr string) map[string]string {
 	t.Helper()
 	fields := map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(stderr))
 	for sc.Scan() {
+		if strings.Contains(sc.Text(), ", retrying in ") {
+			continue
+		}
 		name, value, ok := strings.Cut(sc.Text(), ": ")
 		if !ok {
 			t.Fatalf("stderr line %q is not name: value\n%s", sc.Text(), stderr)
@@ -186,6 +190,9 @@ func TestProspectsCLIConnectionErrorExit3(t *testing.T) {
 	if code != 3 || f["type"] != "api_connection_error" || f["attempts"] != "2" || !strings.Contains(f["error"], "connection refused") {
 		t.Fatalf("want exit 3 with an api_connection_error, got exit %d, stderr\n%s", code, errOut)
 	}
+	if first, _, _ := strings.Cut(errOut, "\n"); !strings.Contains(first, "connection refused, retrying in ") || !strings.HasSuffix(first, "(attempt 2 of 2)") {
+		t.Fatalf("the retry should be announced first, got stderr\n%s", errOut)
+	}
 }
 
 func TestProspectsCLIUsage(t *testing.T) {
@@ -194,7 +201,7 @@ func TestProspectsCLIUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "Usage: capture prospects COMMAND"},
+		{nil, "capture prospects [command]"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"get"}, "missing the prospect ID"},
 		{[]string{"get", "prs_1", "prs_2"}, `unexpected argument "prs_2"`},
@@ -221,16 +228,17 @@ func TestProspectsCLIHelp(t *testing.T) {
 	}
 	for _, cmd := range []string{"create", "get", "update", "delete", "list"} {
 		out, errOut, code := cli(t, cmd, "--help")
-		if code != 0 || errOut != "" || !strings.Contains(out, "Usage: capture prospects "+cmd) || !strings.Contains(out, "-api-key") {
+		if code != 0 || errOut != "" || !strings.Contains(out, "Usage:\n  capture prospects "+cmd) || !strings.Contains(out, "--api-key") ||
+			!strings.Contains(out, "Examples:\n  capture prospects "+cmd) {
 			t.Errorf("%s --help: exit %d, stdout\n%s", cmd, code, out)
 		}
 	}
 	out, _, _ = cli(t, "update", "--help")
-	if !strings.Contains(out, "-clear") || !strings.Contains(out, "-idempotency-key") {
+	if !strings.Contains(out, "--clear") || !strings.Contains(out, "--idempotency-key") {
 		t.Errorf("update --help should document --clear and --idempotency-key:\n%s", out)
 	}
 	out, _, _ = cli(t, "list", "--help")
-	if !strings.Contains(out, "-limit") || !strings.Contains(out, "-max") {
+	if !strings.Contains(out, "--limit") || !strings.Contains(out, "--max") {
 		t.Errorf("list --help should document --limit and --max:\n%s", out)
 	}
 }

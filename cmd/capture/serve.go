@@ -9,86 +9,179 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/store"
 )
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("capture serve", stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	dsn := dbFlag(fs)
-	requestTimeout := fs.Duration("request-timeout", 10*time.Second, "longest a request may run before it answers 504")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "longest to wait for in-flight requests on SIGTERM")
-	publicURL := fs.String("public-url", "", "where clients reach the server, for the doc_url of errors (default http://ADDR)")
-	logFormat := fs.String("log-format", "json", "log lines as json (for machines) or text (for people)")
-	rateLimit := fs.Int("rate-limit", 100, "requests per second (and burst) per key, unless the key's account sets its own")
-	maxInFlight := fs.Int("max-in-flight", 512, "API requests answered at once; past it the answer is 503 overloaded")
-	if pos, err := parse(fs, args); err != nil || len(pos) > 0 {
-		if err == nil {
-			fmt.Fprintf(stderr, "capture serve: unexpected arguments %q\n", pos)
-		}
-		return exitUsage
+// serveOptions are the flags of capture serve.
+type serveOptions struct {
+	addr            string
+	db              *string
+	requestTimeout  time.Duration
+	shutdownTimeout time.Duration
+	publicURL       string
+	logFormat       *choiceFlag
+	rateLimit       int
+	maxInFlight     int
+}
+
+func newServeCmd() *cobra.Command {
+	o := &serveOptions{logFormat: &choiceFlag{value: "json", choices: []string{"json", "text"}}}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API server",
+		Long: `Runs the Capture API: /v1, the reference at /docs, /metrics, /healthz and /readyz.
+It creates and migrates the database if needed; on an empty database it creates
+the account "default" and prints an admin key for it, once.
+
+On a terminal it starts with a short summary of where to reach it; request logs
+go to stderr, one JSON line per request (--log-format text for people). SIGTERM
+or Ctrl-C lets in-flight requests finish before it exits.`,
+		Example: `  capture serve
+  capture serve --addr :8080 --db /var/lib/capture/capture.db --public-url https://capture.example.com
+  CAPTURE_RATE_LIMIT=20 capture serve --log-format text`,
+		Args: positional(0, ""),
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	o.db = dbFlag(cmd)
+	f.DurationVar(&o.requestTimeout, "request-timeout", 10*time.Second, "longest a request may run before it answers 504")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "longest to wait for in-flight requests on SIGTERM")
+	f.StringVar(&o.publicURL, "public-url", "", "where clients reach the server, for the doc_url of errors (default http://ADDR)")
+	f.Var(o.logFormat, "log-format", "log lines as json (for machines) or text (for people)")
+	f.IntVar(&o.rateLimit, "rate-limit", 100, "requests per second (and burst) per key, unless the key's account sets its own")
+	f.IntVar(&o.maxInFlight, "max-in-flight", 512, "/v1 requests answered at once; past it the answer is a fast 503 overloaded")
+	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions(o.logFormat.choices, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return serve(cmd, o) }
+	return cmd
+}
+
+func serve(cmd *cobra.Command, o *serveOptions) error {
+	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if o.rateLimit < 1 {
+		return usageError("--rate-limit must be at least 1, not %d", o.rateLimit)
+	}
+	if o.maxInFlight < 1 {
+		return usageError("--max-in-flight must be at least 1, not %d", o.maxInFlight)
+	}
+	if o.requestTimeout <= 0 || o.shutdownTimeout < 0 {
+		return usageError("--request-timeout must be positive and --shutdown-timeout not negative")
 	}
 	var logger *slog.Logger
-	switch *logFormat {
-	case "json":
-		logger = slog.New(slog.NewJSONHandler(stderr, nil))
-	case "text":
+	if o.logFormat.value == "text" {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
-	default:
-		fmt.Fprintf(stderr, "capture serve: --log-format must be json or text, not %q\n", *logFormat)
-		return exitUsage
+	} else {
+		logger = slog.New(slog.NewJSONHandler(stderr, nil))
 	}
 	slog.SetDefault(logger)
 
-	db, err := openDB(ctx, *dsn)
+	// Listen first: a busy port must not leave a new database or an admin key behind.
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		logger.Error("open database", "error", err)
-		return 1
+		return listenError(o.addr, err)
+	}
+	defer ln.Close()
+	dbPath, err := filepath.Abs(*o.db)
+	if err != nil {
+		return failure("%v", err)
+	}
+	db, err := openDB(ctx, dbPath)
+	if err != nil {
+		return failure("open database: %v", err)
 	}
 	defer db.Close()
 	if err := bootstrap(ctx, db, stdout); err != nil {
-		logger.Error("bootstrap", "error", err)
-		return 1
+		return failure("create the first account: %v", err)
 	}
-	api, err := server.New(server.Config{Store: db, RequestTimeout: *requestTimeout, Logger: logger,
-		DefaultRateLimit: *rateLimit, MaxInFlight: *maxInFlight, PublicURL: cmp.Or(*publicURL, "http://"+*addr)})
+	base := cmp.Or(o.publicURL, "http://"+displayAddr(ln.Addr()))
+	api, err := server.New(server.Config{Store: db, RequestTimeout: o.requestTimeout, Logger: logger,
+		DefaultRateLimit: o.rateLimit, MaxInFlight: o.maxInFlight, PublicURL: base})
 	if err != nil {
-		logger.Error("build server", "error", err)
-		return 1
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		logger.Error("listen", "error", err)
-		return 1
+		return failure("%v", err)
 	}
 	srv := api.HTTPServer()
 	go purgeIdempotency(ctx, db, logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(api.Listener(ln)) }()
-	logger.Info("serving", "addr", ln.Addr().String(), "db", *dsn)
+	if isTerminal(stdout) {
+		banner(stdout, base, dbPath, o)
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "db", dbPath)
 
 	select {
 	case err := <-served:
 		logger.Error("serve", "error", err)
-		return 1
+		return &exitError{code: exitRequest}
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: finishing in-flight requests", "timeout", shutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	logger.Info("shutting down: finishing in-flight requests", "timeout", o.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Error("shutdown", "error", err)
-		return 1
+		return &exitError{code: exitRequest}
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("serve", "error", err)
-		return 1
+		return &exitError{code: exitRequest}
 	}
 	logger.Info("stopped")
-	return 0
+	return nil
+}
+
+// listenError says in one line why the server could not listen and what to do.
+func listenError(addr string, err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		err = op.Err
+	}
+	var sc *os.SyscallError
+	if errors.As(err, &sc) {
+		err = sc.Err
+	}
+	hint := ""
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		hint = " (is another capture serve running? stop it, or choose another --addr)"
+	case errors.Is(err, syscall.EACCES):
+		hint = " (ports below 1024 need privileges: choose another --addr)"
+	}
+	return failure("cannot listen on %s: %v%s", addr, err, hint)
+}
+
+// displayAddr is a listening address as people can reach it: an unspecified
+// host (":8080", "0.0.0.0:8080") becomes localhost.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// banner tells a person at a terminal where the server is and what it enforces.
+func banner(w io.Writer, base, dbPath string, o *serveOptions) {
+	fmt.Fprintf(w, `Capture is serving (Ctrl-C stops it after in-flight requests finish)
+
+  API       %s/v1
+  Docs      %s/docs
+  Metrics   %s/metrics
+  Database  %s
+  Limits    %d requests/s per key unless its account sets its own; requests time out after %s;
+            at most %d API requests at once
+
+Request logs follow on stderr, one %s line per request.
+`, base, base, base, dbPath, o.rateLimit, o.requestTimeout, o.maxInFlight, map[string]string{"json": "JSON", "text": "text"}[o.logFormat.value])
 }
 
 // bootstrap gives an empty database an account "default" and prints its admin key once.
@@ -97,11 +190,15 @@ func bootstrap(ctx context.Context, db store.Store, stdout io.Writer) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	secret, keyID, err := createKey(ctx, db, "default", store.RoleAdmin)
+	a, err := db.CreateAccount(ctx, "default", defaultProspectLimit, 0)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Created account \"default\" with admin key %s. Its secret is shown only this once:\n\n    %s\n\n", keyID, secret)
+	k, secret, err := db.CreateKey(ctx, a.ID, store.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Created account \"default\" with admin key %s. Its secret is shown only this once:\n\n    %s\n\n", k.ID, secret)
 	return nil
 }
 

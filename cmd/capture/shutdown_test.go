@@ -23,12 +23,12 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "capture")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	db := filepath.Join(dir, "capture.db")
-	out, err := exec.Command(bin, "keys", "create", "--account", "acme", "--role", "standard", "--db", db).Output()
+	if out, err := exec.Command(bin, "migrate", "--db", db).CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "keys", "create", "--account", "acme", "--create-account", "--role", "standard", "--db", db).Output()
 	if err != nil {
 		t.Fatal(err)
 	}

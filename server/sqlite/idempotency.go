@@ -12,30 +12,22 @@ import (
 )
 
 // BeginIdempotent claims a key in one write transaction, so two requests with the
-// same key cannot both start.
+// same key cannot both start. A key already held is answered from a read first:
+// its holder may be inside its own write transaction (its effect and answer,
+// see Atomically), which a claim would otherwise wait behind instead of
+// answering 409 at once.
 func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (rec *store.IdempotencyRecord, err error) {
 	defer unavailable(&err)
+	const query = `SELECT fingerprint, request_id, status, body, created, locked_until
+		FROM idempotency_keys WHERE account_id = ? AND key = ?`
+	if rec, err := holder(db.queryRow(ctx, query, accountID, key), fingerprint); err != nil || rec != nil {
+		return rec, err
+	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		var r store.IdempotencyRecord
-		var status sql.NullInt64
-		var created, lockedUntil int64
-		err := tx.QueryRowContext(ctx, `SELECT fingerprint, request_id, status, body, created, locked_until
-			FROM idempotency_keys WHERE account_id = ? AND key = ?`, accountID, key).
-			Scan(&r.Fingerprint, &r.RequestID, &status, &r.Body, &created, &lockedUntil)
-		t := time.Now()
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
+		if rec, err = holder(tx.QueryRowContext(ctx, query, accountID, key), fingerprint); err != nil || rec != nil {
 			return err
-		case time.Unix(created, 0).Before(t.Add(-store.IdempotencyTTL)):
-			// Expired: the key is new again.
-		case !status.Valid && time.UnixMilli(lockedUntil).Before(t) && bytes.Equal(r.Fingerprint, fingerprint):
-			// Its holder died (or outlived any deadline) before keeping an answer.
-		default:
-			r.Status = int(status.Int64)
-			rec = &r
-			return nil
 		}
+		t := time.Now()
 		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until)
 			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (account_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, request_id = excluded.request_id,
@@ -44,6 +36,28 @@ func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, finger
 		return err
 	})
 	return rec, err
+}
+
+// holder reads a key's record and returns it when it holds the key against a
+// request with the fingerprint, or nil when the key is free to claim.
+func holder(row scanner, fingerprint []byte) (*store.IdempotencyRecord, error) {
+	var r store.IdempotencyRecord
+	var status sql.NullInt64
+	var created, lockedUntil int64
+	err := row.Scan(&r.Fingerprint, &r.RequestID, &status, &r.Body, &created, &lockedUntil)
+	t := time.Now()
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case time.Unix(created, 0).Before(t.Add(-store.IdempotencyTTL)):
+		return nil, nil // expired: the key is new again
+	case !status.Valid && time.UnixMilli(lockedUntil).Before(t) && bytes.Equal(r.Fingerprint, fingerprint):
+		return nil, nil // its holder died (or outlived any deadline) before keeping an answer
+	}
+	r.Status = int(status.Int64)
+	return &r, nil
 }
 
 // FinishIdempotent keeps the answer for replays.

@@ -39,6 +39,8 @@ type APIKey struct {
 	Role      Role
 	Created   time.Time
 	Revoked   bool
+	// RevokedAt is when the key was revoked; zero unless Revoked. Set by ListKeys.
+	RevokedAt time.Time
 	// RateLimit is the account's requests per second per key; 0 means the server default.
 	RateLimit int
 }
@@ -151,6 +153,8 @@ type Store interface {
 	Account(ctx context.Context, id string) (*Account, error)
 	// CountAccounts tells whether the database is still empty.
 	CountAccounts(ctx context.Context) (int, error)
+	// ListAccounts returns every account with its live prospect count, oldest first.
+	ListAccounts(ctx context.Context) ([]Account, error)
 
 	// CreateKey makes a key for the account and returns it with its secret,
 	// which is shown once and never stored.
@@ -160,6 +164,10 @@ type Store interface {
 	KeyBySecret(ctx context.Context, secret string) (*APIKey, error)
 	// RevokeKey revokes a key by id.
 	RevokeKey(ctx context.Context, id string) error
+	// ListKeys returns the keys of one account, or of every account when
+	// accountID is empty, revoked ones included, oldest first. It never returns
+	// a secret (none is kept) and leaves RateLimit zero.
+	ListKeys(ctx context.Context, accountID string) ([]APIKey, error)
 
 	// CreateProspect inserts p (its ID, Created and Updated are set), enforcing the
 	// plan limit and the uniqueness of the email among live prospects.

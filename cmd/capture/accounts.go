@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/captureapi/capture/server/store"
+)
+
+func newAccountsCmd() *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:   "accounts",
+		Short: "Create and list accounts (tenants) in the database",
+		Example: `  capture accounts create acme --prospect-limit 5000
+  capture accounts list`,
+	})
+	cmd.AddCommand(newAccountsCreateCmd(), newAccountsListCmd())
+	return cmd
+}
+
+func newAccountsCreateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create an account and print its id",
+		Long: `Creates an account in an existing database and prints its id. Names are unique.
+Give it keys with 'capture keys create --account NAME'.`,
+		Example: `  capture accounts create acme
+  capture accounts create globex --prospect-limit 5000 --rate-limit 20 --db /var/lib/capture/capture.db`,
+		Args: positional(1, "the account NAME"),
+	}
+	dsn := dbFlag(cmd)
+	limit := cmd.Flags().Int64("prospect-limit", defaultProspectLimit, "live prospects the account's plan allows")
+	rate := cmd.Flags().Int("rate-limit", 0, "requests per second for each of the account's keys (0: the server's --rate-limit)")
+	// They describe the new account: CAPTURE_RATE_LIMIT, set for serve, must not leak into it.
+	noEnv(cmd.Flags(), "prospect-limit", "rate-limit")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if *limit < 0 {
+			return usageError("--prospect-limit must be 0 or more, not %d", *limit)
+		}
+		if *rate < 0 {
+			return usageError("--rate-limit must be 0 (the server's default) or more, not %d", *rate)
+		}
+		if args[0] == "" {
+			return usageError("the account NAME must not be empty")
+		}
+		db, err := openExistingDB(cmd, *dsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		a, err := db.CreateAccount(cmd.Context(), args[0], *limit, *rate)
+		if err != nil {
+			return failure("%v", err)
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), a.ID)
+		return nil
+	}
+	return cmd
+}
+
+// accountJSON is an account as `accounts list` prints it in JSON.
+type accountJSON struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Prospects     int64  `json:"prospects"`
+	ProspectLimit int64  `json:"prospect_limit"`
+	RateLimit     int    `json:"rate_limit"`
+	Created       int64  `json:"created"`
+}
+
+func newAccountsListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the accounts, oldest first",
+		Long: `Lists every account with its live prospects, plan limit and rate limit: a table
+on a terminal, one JSON object per line when piped or with --json. A rate limit
+of 0 means the server's --rate-limit.`,
+		Example: `  capture accounts list
+  capture accounts list --json | jq -r .name`,
+		Args: positional(0, ""),
+	}
+	dsn := dbFlag(cmd)
+	asJSON := jsonFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		db, err := openExistingDB(cmd, *dsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		accounts, err := db.ListAccounts(cmd.Context())
+		if err != nil {
+			return failure("%v", err)
+		}
+		return printAccounts(cmd, accounts, wantJSON(cmd, *asJSON))
+	}
+	return cmd
+}
+
+func printAccounts(cmd *cobra.Command, accounts []store.Account, asJSON bool) error {
+	out := cmd.OutOrStdout()
+	if asJSON {
+		items := make([]accountJSON, len(accounts))
+		for i, a := range accounts {
+			items[i] = accountJSON{a.ID, a.Name, a.ProspectCount, a.ProspectLimit, a.RateLimit, a.Created.Unix()}
+		}
+		return writeJSONLines(out, items)
+	}
+	if len(accounts) == 0 {
+		fmt.Fprintln(cmd.ErrOrStderr(), "no accounts")
+		return nil
+	}
+	rows := make([][]string, len(accounts))
+	for i, a := range accounts {
+		rate := "default"
+		if a.RateLimit > 0 {
+			rate = strconv.Itoa(a.RateLimit) + "/s"
+		}
+		rows[i] = []string{a.ID, a.Name, strconv.FormatInt(a.ProspectCount, 10), strconv.FormatInt(a.ProspectLimit, 10), rate, humanTime(a.Created)}
+	}
+	return writeTable(out, []string{"id", "name", "prospects", "limit", "rate limit", "created"}, rows)
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// isTerminal reports whether w is a terminal, where people rather than
+// programs read the output.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// jsonFlag adds --json to a command that prints a table on a terminal.
+func jsonFlag(cmd *cobra.Command) *bool {
+	return cmd.Flags().Bool("json", false, "print JSON even on a terminal (JSON is the default when output is piped)")
+}
+
+// wantJSON tells whether a command prints JSON: asked for, or not on a terminal.
+func wantJSON(cmd *cobra.Command, asked bool) bool {
+	return asked || !isTerminal(cmd.OutOrStdout())
+}
+
+// writeTable prints rows under an upper-case header, in aligned columns.
+func writeTable(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, h := range header {
+		header[i] = strings.ToUpper(h)
+	}
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		for i, cell := range r {
+			r[i] = strings.Join(strings.Fields(cell), " ") // one line, no tabs
+		}
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+// writeJSONLines prints one compact JSON object per line, without escaping <, > and &.
+func writeJSONLines[T any](w io.Writer, items []T) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// humanTime is how tables show a time: local, to the second.
+func humanTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/captureapi/capture/internal/apitest"
+)
+
+// get answers a GET with its status, failing the test if there is no answer.
+func get(t *testing.T, url string) int {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func TestServeOnATerminalPrintsABanner(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "banner.db")
+	term := startTerminal(t, []string{"CAPTURE_RATE_LIMIT=42"}, "serve", "--addr", "127.0.0.1:0", "--db", db)
+	out := term.waitFor(t, "Request logs follow")
+	if !strings.Contains(out, "Created account \"default\" with admin key key_") {
+		t.Errorf("the first start should still print the admin key:\n%s", out)
+	}
+	api := regexp.MustCompile(`API +(http://127\.0\.0\.1:\d+)/v1\n`).FindStringSubmatch(out)
+	if api == nil {
+		t.Fatalf("the banner gives no API URL:\n%s", out)
+	}
+	base := api[1]
+	for _, want := range []string{"Docs      " + base + "/docs\n", "Metrics   " + base + "/metrics\n", "Database  " + db + "\n",
+		"Limits    42 requests/s per key unless its account sets its own; requests time out after 10s;\n",
+		"at most 512 API requests at once\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the banner lacks %q:\n%s", want, out)
+		}
+	}
+	if get(t, base+"/docs") != 200 || get(t, base+"/metrics") != 200 {
+		t.Fatal("the banner's /docs and /metrics URLs should answer 200")
+	}
+	// Requests are still logged as JSON lines.
+	if get(t, base+"/v1/prospects") != 401 {
+		t.Fatal("want 401 without a key")
+	}
+	out = term.waitFor(t, `"status":401`)
+	var logged bool
+	for line := range strings.Lines(out) {
+		var entry struct{ Msg, Route string }
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "request" && entry.Route == "/v1/prospects" {
+			logged = true
+		}
+	}
+	if !logged {
+		t.Errorf("no JSON request log line for the 401:\n%s", out)
+	}
+	if err := term.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := term.wait(t); code != 0 {
+		t.Fatalf("serve exited %d after SIGTERM:\n%s", code, out)
+	}
+}
+
+func TestServeWithoutATerminalPrintsNoBanner(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "quiet.db")
+	cmd := command(t, nil, "serve", "--addr", "127.0.0.1:0", "--db", db)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	logs := bufio.NewScanner(stderr)
+	serving := false
+	for !serving && logs.Scan() {
+		var line struct{ Msg string }
+		serving = json.Unmarshal(logs.Bytes(), &line) == nil && line.Msg == "serving"
+	}
+	if !serving {
+		t.Fatal("no serving log line")
+	}
+	go io.Copy(io.Discard, stderr)
+	cmd.Process.Signal(syscall.SIGTERM)
+	printed, _ := io.ReadAll(stdout)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if !strings.HasPrefix(string(printed), "Created account \"default\" with admin key") || strings.Contains(string(printed), "Capture is serving") {
+		t.Fatalf("piped, stdout should hold only the first admin key, got:\n%s", printed)
+	}
+}
+
+func TestServeOnABusyPortSaysSoInOneLine(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	db := filepath.Join(t.TempDir(), "busy.db")
+	out, errOut, code := runPiped(t, nil, "serve", "--addr", addr, "--db", db)
+	want := "capture serve: cannot listen on " + addr + ": address already in use (is another capture serve running? stop it, or choose another --addr)\n"
+	if code != 1 || out != "" || errOut != want {
+		t.Fatalf("want exit 1 and the one line\n%q\ngot exit %d, stdout %q, stderr\n%q", want, code, out, errOut)
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Error("a server that could not listen should leave no database behind")
+	}
+}
+
+func TestProspectsOnATerminalPrintTables(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	env := []string{"CAPTURE_URL=" + s.URL, "CAPTURE_API_KEY=" + s.StandardKey}
+	out, errOut, code := runPiped(t, env, "prospects", "create", "--email", "ada@example.com", "--first-name", "Ada", "--company", "Analytical Engines", "--tag", "vip", "--tag", "beta")
+	if code != 0 {
+		t.Fatalf("create: exit %d, %s", code, errOut)
+	}
+	id := decode(t, out)["id"].(string)
+	if _, errOut, code := runPiped(t, env, "prospects", "create", "--email", "grace@example.com", "--status", "qualified"); code != 0 {
+		t.Fatalf("create: exit %d, %s", code, errOut)
+	}
+
+	term := startTerminal(t, env, "prospects", "list")
+	table, code := term.wait(t)
+	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
+	header := regexp.MustCompile(`^ID +EMAIL +FIRST_NAME +LAST_NAME +COMPANY +STATUS +CREATED$`)
+	if code != 0 || len(lines) != 3 || !header.MatchString(lines[0]) {
+		t.Fatalf("list on a terminal: want a header and 2 rows, exit %d:\n%s", code, table)
+	}
+	emailAt := strings.Index(lines[0], "EMAIL")
+	if !strings.HasPrefix(lines[1][emailAt:], "grace@example.com ") || !strings.HasPrefix(lines[2][emailAt:], "ada@example.com ") ||
+		!strings.Contains(lines[2], " Analytical Engines ") || !regexp.MustCompile(` \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$`).MatchString(lines[2]) {
+		t.Fatalf("rows should be aligned under the header, newest first, with dates:\n%s", table)
+	}
+
+	term = startTerminal(t, env, "prospects", "list", "--fields", "email,tags")
+	table, _ = term.wait(t)
+	if !regexp.MustCompile(`^EMAIL +TAGS\ngrace@example.com +\nada@example.com +vip,beta\n$`).MatchString(table) {
+		t.Fatalf("list --fields email,tags on a terminal:\n%q", table)
+	}
+
+	term = startTerminal(t, env, "prospects", "get", id)
+	card, code := term.wait(t)
+	for _, want := range []*regexp.Regexp{regexp.MustCompile(`(?m)^FIELD +VALUE$`), regexp.MustCompile(`(?m)^id +` + id + `$`),
+		regexp.MustCompile(`(?m)^company +Analytical Engines$`), regexp.MustCompile(`(?m)^tags +vip,beta$`)} {
+		if code != 0 || !want.MatchString(card) {
+			t.Errorf("get on a terminal: want a line matching %s, exit %d:\n%s", want, code, card)
+		}
+	}
+
+	term = startTerminal(t, env, "prospects", "list", "--json")
+	asJSON, _ := term.wait(t)
+	if rows := jsonLines(t, asJSON); len(rows) != 2 || rows[1]["id"] != id {
+		t.Fatalf("--json on a terminal: want JSON lines:\n%s", asJSON)
+	}
+	piped, _, _ := runPiped(t, env, "prospects", "list")
+	if rows := jsonLines(t, piped); len(rows) != 2 || rows[0]["email"] != "grace@example.com" {
+		t.Fatalf("piped: want JSON lines:\n%s", piped)
+	}
+}
+
+func TestAdminListsOnATerminal(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "lists.db")
+	if _, errOut, code := runPiped(t, nil, "migrate", "--db", db); code != 0 {
+		t.Fatal(errOut)
+	}
+	secret, errOut, code := runPiped(t, nil, "keys", "create", "--account", "acme", "--create-account", "--role", "admin", "--db", db)
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	term := startTerminal(t, nil, "keys", "list", "--db", db)
+	table, code := term.wait(t)
+	if code != 0 || !regexp.MustCompile(`^ID +ACCOUNT +ROLE +CREATED +REVOKED\nkey_[0-9a-z]+ +acme +admin +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d *\n$`).MatchString(table) {
+		t.Fatalf("keys list on a terminal: exit %d:\n%q", code, table)
+	}
+	if strings.Contains(table, strings.TrimSpace(secret)) {
+		t.Fatal("keys list printed the secret")
+	}
+	term = startTerminal(t, nil, "accounts", "list", "--db", db)
+	table, code = term.wait(t)
+	if code != 0 || !regexp.MustCompile(`^ID +NAME +PROSPECTS +LIMIT +RATE LIMIT +CREATED\nacct_[0-9a-z]+ +acme +0 +100000 +default +\d{4}-`).MatchString(table) {
+		t.Fatalf("accounts list on a terminal: exit %d:\n%q", code, table)
+	}
+}
+
+func TestVersionOfTheBuiltBinary(t *testing.T) {
+	t.Parallel()
+	out, _, code := runPiped(t, nil, "version")
+	info, err := exec.Command("go", "version", "-m", binary(t)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := regexp.MustCompile(`(?m)^\tmod\t\S+\t(\S+)`).FindSubmatch(info)
+	rev := "unknown"
+	if m := regexp.MustCompile(`(?m)^\tbuild\tvcs\.revision=(\S+)`).FindSubmatch(info); m != nil {
+		rev = string(m[1])
+	}
+	if code != 0 || mod == nil || !strings.HasPrefix(out, "capture "+string(mod[1])+"\nrevision "+rev) {
+		t.Fatalf("capture version should give the module version and revision of the build info\n%s\ngot:\n%s", info, out)
+	}
+	if dash, _, _ := runPiped(t, nil, "--version"); dash != out {
+		t.Fatalf("--version printed %q, version %q", dash, out)
+	}
+}
