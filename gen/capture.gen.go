@@ -20,586 +20,8 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
-	openapi_types "github.com/oapi-codegen/runtime/types"
 )
-
-// Defines values for AccountObject.
-const (
-	AccountObjectAccount AccountObject = "account"
-)
-
-// Valid indicates whether the value is a known member of the AccountObject enum.
-func (e AccountObject) Valid() bool {
-	switch e {
-	case AccountObjectAccount:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for AccountRole.
-const (
-	AccountRoleAdmin    AccountRole = "admin"
-	AccountRoleStandard AccountRole = "standard"
-)
-
-// Valid indicates whether the value is a known member of the AccountRole enum.
-func (e AccountRole) Valid() bool {
-	switch e {
-	case AccountRoleAdmin:
-		return true
-	case AccountRoleStandard:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedProspectDeleted.
-const (
-	DeletedProspectDeletedTrue DeletedProspectDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the DeletedProspectDeleted enum.
-func (e DeletedProspectDeleted) Valid() bool {
-	switch e {
-	case DeletedProspectDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedProspectObject.
-const (
-	DeletedProspectObjectProspect DeletedProspectObject = "prospect"
-)
-
-// Valid indicates whether the value is a known member of the DeletedProspectObject enum.
-func (e DeletedProspectObject) Valid() bool {
-	switch e {
-	case DeletedProspectObjectProspect:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ErrorCode.
-const (
-	ErrorCodeAdminKeyRequired      ErrorCode = "admin_key_required"
-	ErrorCodeApiKeyInvalid         ErrorCode = "api_key_invalid"
-	ErrorCodeApiKeyMissing         ErrorCode = "api_key_missing"
-	ErrorCodeApiKeyRevoked         ErrorCode = "api_key_revoked"
-	ErrorCodeBadGateway            ErrorCode = "bad_gateway"
-	ErrorCodeBodyInvalidJson       ErrorCode = "body_invalid_json"
-	ErrorCodeBodyTooLarge          ErrorCode = "body_too_large"
-	ErrorCodeContentTypeInvalid    ErrorCode = "content_type_invalid"
-	ErrorCodeIdempotencyKeyInUse   ErrorCode = "idempotency_key_in_use"
-	ErrorCodeIdempotencyKeyInvalid ErrorCode = "idempotency_key_invalid"
-	ErrorCodeIdempotencyKeyReused  ErrorCode = "idempotency_key_reused"
-	ErrorCodeInternalError         ErrorCode = "internal_error"
-	ErrorCodeMaintenance           ErrorCode = "maintenance"
-	ErrorCodeMethodNotAllowed      ErrorCode = "method_not_allowed"
-	ErrorCodeNotAcceptable         ErrorCode = "not_acceptable"
-	ErrorCodeParameterInvalid      ErrorCode = "parameter_invalid"
-	ErrorCodeParameterMissing      ErrorCode = "parameter_missing"
-	ErrorCodeParameterUnknown      ErrorCode = "parameter_unknown"
-	ErrorCodePlanLimitReached      ErrorCode = "plan_limit_reached"
-	ErrorCodeProspectExists        ErrorCode = "prospect_exists"
-	ErrorCodeProspectHidden        ErrorCode = "prospect_hidden"
-	ErrorCodeRateLimit             ErrorCode = "rate_limit"
-	ErrorCodeResourceGone          ErrorCode = "resource_gone"
-	ErrorCodeResourceMissing       ErrorCode = "resource_missing"
-	ErrorCodeRouteNotFound         ErrorCode = "route_not_found"
-	ErrorCodeStorageUnavailable    ErrorCode = "storage_unavailable"
-	ErrorCodeTimeout               ErrorCode = "timeout"
-)
-
-// Valid indicates whether the value is a known member of the ErrorCode enum.
-func (e ErrorCode) Valid() bool {
-	switch e {
-	case ErrorCodeAdminKeyRequired:
-		return true
-	case ErrorCodeApiKeyInvalid:
-		return true
-	case ErrorCodeApiKeyMissing:
-		return true
-	case ErrorCodeApiKeyRevoked:
-		return true
-	case ErrorCodeBadGateway:
-		return true
-	case ErrorCodeBodyInvalidJson:
-		return true
-	case ErrorCodeBodyTooLarge:
-		return true
-	case ErrorCodeContentTypeInvalid:
-		return true
-	case ErrorCodeIdempotencyKeyInUse:
-		return true
-	case ErrorCodeIdempotencyKeyInvalid:
-		return true
-	case ErrorCodeIdempotencyKeyReused:
-		return true
-	case ErrorCodeInternalError:
-		return true
-	case ErrorCodeMaintenance:
-		return true
-	case ErrorCodeMethodNotAllowed:
-		return true
-	case ErrorCodeNotAcceptable:
-		return true
-	case ErrorCodeParameterInvalid:
-		return true
-	case ErrorCodeParameterMissing:
-		return true
-	case ErrorCodeParameterUnknown:
-		return true
-	case ErrorCodePlanLimitReached:
-		return true
-	case ErrorCodeProspectExists:
-		return true
-	case ErrorCodeProspectHidden:
-		return true
-	case ErrorCodeRateLimit:
-		return true
-	case ErrorCodeResourceGone:
-		return true
-	case ErrorCodeResourceMissing:
-		return true
-	case ErrorCodeRouteNotFound:
-		return true
-	case ErrorCodeStorageUnavailable:
-		return true
-	case ErrorCodeTimeout:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ErrorType.
-const (
-	ErrorTypeApiConnectionError  ErrorType = "api_connection_error"
-	ErrorTypeApiError            ErrorType = "api_error"
-	ErrorTypeAuthenticationError ErrorType = "authentication_error"
-	ErrorTypeCardError           ErrorType = "card_error"
-	ErrorTypeInvalidRequestError ErrorType = "invalid_request_error"
-	ErrorTypeRateLimitError      ErrorType = "rate_limit_error"
-)
-
-// Valid indicates whether the value is a known member of the ErrorType enum.
-func (e ErrorType) Valid() bool {
-	switch e {
-	case ErrorTypeApiConnectionError:
-		return true
-	case ErrorTypeApiError:
-		return true
-	case ErrorTypeAuthenticationError:
-		return true
-	case ErrorTypeCardError:
-		return true
-	case ErrorTypeInvalidRequestError:
-		return true
-	case ErrorTypeRateLimitError:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for HealthStatus.
-const (
-	HealthStatusOk HealthStatus = "ok"
-)
-
-// Valid indicates whether the value is a known member of the HealthStatus enum.
-func (e HealthStatus) Valid() bool {
-	switch e {
-	case HealthStatusOk:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectObject.
-const (
-	ProspectObjectProspect ProspectObject = "prospect"
-)
-
-// Valid indicates whether the value is a known member of the ProspectObject enum.
-func (e ProspectObject) Valid() bool {
-	switch e {
-	case ProspectObjectProspect:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectListObject.
-const (
-	ProspectListObjectList ProspectListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the ProspectListObject enum.
-func (e ProspectListObject) Valid() bool {
-	switch e {
-	case ProspectListObjectList:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectStatus.
-const (
-	ProspectStatusContacted   ProspectStatus = "contacted"
-	ProspectStatusConverted   ProspectStatus = "converted"
-	ProspectStatusNew         ProspectStatus = "new"
-	ProspectStatusQualified   ProspectStatus = "qualified"
-	ProspectStatusUnqualified ProspectStatus = "unqualified"
-)
-
-// Valid indicates whether the value is a known member of the ProspectStatus enum.
-func (e ProspectStatus) Valid() bool {
-	switch e {
-	case ProspectStatusContacted:
-		return true
-	case ProspectStatusConverted:
-		return true
-	case ProspectStatusNew:
-		return true
-	case ProspectStatusQualified:
-		return true
-	case ProspectStatusUnqualified:
-		return true
-	default:
-		return false
-	}
-}
-
-// Account The account an API key belongs to.
-type Account struct {
-	Id string `json:"id"`
-
-	// KeyId The id of the key that made the request (never the secret).
-	KeyId  string        `json:"key_id"`
-	Name   string        `json:"name"`
-	Object AccountObject `json:"object"`
-
-	// ProspectCount How many live prospects the account has.
-	ProspectCount int64 `json:"prospect_count"`
-
-	// ProspectLimit How many live prospects the plan allows.
-	ProspectLimit int64 `json:"prospect_limit"`
-
-	// RateLimit Requests per second allowed for each of the account's keys.
-	RateLimit int `json:"rate_limit"`
-
-	// Role The role of the key that made the request.
-	Role AccountRole `json:"role"`
-}
-
-// AccountObject defines model for Account.Object.
-type AccountObject string
-
-// AccountRole The role of the key that made the request.
-type AccountRole string
-
-// DeletedProspect defines model for DeletedProspect.
-type DeletedProspect struct {
-	Deleted DeletedProspectDeleted `json:"deleted"`
-	Id      string                 `json:"id"`
-	Object  DeletedProspectObject  `json:"object"`
-}
-
-// DeletedProspectDeleted defines model for DeletedProspect.Deleted.
-type DeletedProspectDeleted bool
-
-// DeletedProspectObject defines model for DeletedProspect.Object.
-type DeletedProspectObject string
-
-// Error The body of every error answer.
-type Error struct {
-	// Error What went wrong, for programs (`type`, `code`, `param`) and for people (`message`).
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorCode A short, stable string for the specific error; see the error table.
-type ErrorCode string
-
-// ErrorDetail What went wrong, for programs (`type`, `code`, `param`) and for people (`message`).
-type ErrorDetail struct {
-	// Code A short, stable string for the specific error; see the error table.
-	Code ErrorCode `json:"code"`
-
-	// DocUrl A link to this error code in the API reference.
-	DocUrl string `json:"doc_url"`
-
-	// ExistingId On `prospect_exists`, the id of the live prospect that has the email.
-	ExistingId *string `json:"existing_id,omitempty"`
-
-	// Message A human-readable message saying what went wrong and what to do.
-	Message string `json:"message"`
-
-	// Param The parameter the error is about, if it is about one; a dotted path for nested fields (`metadata.plan`, `tags[3]`).
-	Param *string `json:"param,omitempty"`
-
-	// RequestId The id of the request, as in the `Request-Id` header.
-	RequestId string `json:"request_id"`
-
-	// Type The kind of error. `api_connection_error` is raised by client libraries when the
-	// network fails and `card_error` is never sent by this API; both are listed so that
-	// clients accept every type.
-	Type ErrorType `json:"type"`
-}
-
-// ErrorType The kind of error. `api_connection_error` is raised by client libraries when the
-// network fails and `card_error` is never sent by this API; both are listed so that
-// clients accept every type.
-type ErrorType string
-
-// Health defines model for Health.
-type Health struct {
-	Status HealthStatus `json:"status"`
-}
-
-// HealthStatus defines model for Health.Status.
-type HealthStatus string
-
-// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use. A key with an empty value is not stored (and an update removes it).
-type Metadata map[string]string
-
-// Prospect A person who may buy.
-type Prospect struct {
-	Company nullable.Nullable[string] `json:"company"`
-
-	// ConsentAt When consent was last given (Unix seconds); null without consent.
-	ConsentAt nullable.Nullable[int64] `json:"consent_at"`
-
-	// Created Unix seconds.
-	Created int64 `json:"created"`
-
-	// Email The email address in lower case; unique among the account's live prospects.
-	//
-	// Example: ada@example.com
-	Email     string                    `json:"email"`
-	FirstName nullable.Nullable[string] `json:"first_name"`
-
-	// Hidden Hidden prospects are seen by admin keys only.
-	Hidden bool `json:"hidden"`
-
-	// Id Unique identifier: `prs_` and a time-ordered suffix.
-	//
-	// Example: prs_01JDQ7Z8X4K3M5N6P7Q8R9S0T1
-	Id       string                    `json:"id"`
-	LastName nullable.Nullable[string] `json:"last_name"`
-
-	// MarketingConsent Whether the prospect agreed to marketing messages.
-	MarketingConsent bool `json:"marketing_consent"`
-
-	// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use. A key with an empty value is not stored (and an update removes it).
-	Metadata Metadata `json:"metadata"`
-
-	// Object Always `prospect`.
-	Object ProspectObject            `json:"object"`
-	Phone  nullable.Nullable[string] `json:"phone"`
-
-	// Source Where the prospect came from, such as `web_form` or `import`.
-	Source nullable.Nullable[string] `json:"source"`
-
-	// Status Where the prospect stands in the sales funnel.
-	Status ProspectStatus `json:"status"`
-
-	// Tags Up to 20 short labels.
-	Tags Tags `json:"tags"`
-
-	// Title Job title.
-	Title nullable.Nullable[string] `json:"title"`
-
-	// Updated Unix seconds.
-	Updated int64                     `json:"updated"`
-	Website nullable.Nullable[string] `json:"website"`
-}
-
-// ProspectObject Always `prospect`.
-type ProspectObject string
-
-// ProspectCreate The fields of a new prospect. Only `email` is required.
-type ProspectCreate struct {
-	Company   *string             `json:"company,omitempty"`
-	Email     openapi_types.Email `json:"email"`
-	FirstName *string             `json:"first_name,omitempty"`
-
-	// Hidden Admin keys only.
-	Hidden           *bool   `json:"hidden,omitempty"`
-	LastName         *string `json:"last_name,omitempty"`
-	MarketingConsent *bool   `json:"marketing_consent,omitempty"`
-
-	// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use. A key with an empty value is not stored (and an update removes it).
-	Metadata *Metadata `json:"metadata,omitempty"`
-	Phone    *string   `json:"phone,omitempty"`
-	Source   *string   `json:"source,omitempty"`
-
-	// Status Where the prospect stands in the sales funnel.
-	Status *ProspectStatus `json:"status,omitempty"`
-
-	// Tags Up to 20 short labels.
-	Tags    *Tags   `json:"tags,omitempty"`
-	Title   *string `json:"title,omitempty"`
-	Website *string `json:"website,omitempty"`
-}
-
-// ProspectList One page of prospects, newest first.
-type ProspectList struct {
-	Data []Prospect `json:"data"`
-
-	// HasMore Whether more prospects lie beyond this page in the direction of the walk.
-	HasMore bool               `json:"has_more"`
-	Object  ProspectListObject `json:"object"`
-
-	// Url Example: /v1/prospects
-	Url string `json:"url"`
-}
-
-// ProspectListObject defines model for ProspectList.Object.
-type ProspectListObject string
-
-// ProspectStatus Where the prospect stands in the sales funnel.
-type ProspectStatus string
-
-// ProspectUpdate The fields to change; absent fields are left as they are and `null` clears an optional one.
-type ProspectUpdate struct {
-	Company   nullable.Nullable[string] `json:"company,omitempty"`
-	Email     *openapi_types.Email      `json:"email,omitempty"`
-	FirstName nullable.Nullable[string] `json:"first_name,omitempty"`
-
-	// Hidden Admin keys only.
-	Hidden           *bool                                `json:"hidden,omitempty"`
-	LastName         nullable.Nullable[string]            `json:"last_name,omitempty"`
-	MarketingConsent *bool                                `json:"marketing_consent,omitempty"`
-	Metadata         nullable.Nullable[map[string]string] `json:"metadata,omitempty"`
-	Phone            nullable.Nullable[string]            `json:"phone,omitempty"`
-	Source           nullable.Nullable[string]            `json:"source,omitempty"`
-
-	// Status Where the prospect stands in the sales funnel.
-	Status  *ProspectStatus             `json:"status,omitempty"`
-	Tags    nullable.Nullable[[]string] `json:"tags,omitempty"`
-	Title   nullable.Nullable[string]   `json:"title,omitempty"`
-	Website nullable.Nullable[string]   `json:"website,omitempty"`
-}
-
-// Tags Up to 20 short labels.
-type Tags = []string
-
-// IdempotencyKey defines model for IdempotencyKey.
-type IdempotencyKey = string
-
-// BadGateway The body of every error answer.
-type BadGateway = Error
-
-// BadRequest The body of every error answer.
-type BadRequest = Error
-
-// Conflict The body of every error answer.
-type Conflict = Error
-
-// Forbidden The body of every error answer.
-type Forbidden = Error
-
-// GatewayTimeout The body of every error answer.
-type GatewayTimeout = Error
-
-// Gone The body of every error answer.
-type Gone = Error
-
-// InternalServerError The body of every error answer.
-type InternalServerError = Error
-
-// MethodNotAllowed The body of every error answer.
-type MethodNotAllowed = Error
-
-// NotAcceptable The body of every error answer.
-type NotAcceptable = Error
-
-// NotFound The body of every error answer.
-type NotFound = Error
-
-// RequestFailed The body of every error answer.
-type RequestFailed = Error
-
-// ServiceUnavailable The body of every error answer.
-type ServiceUnavailable = Error
-
-// TooManyRequests The body of every error answer.
-type TooManyRequests = Error
-
-// Unauthorized The body of every error answer.
-type Unauthorized = Error
-
-// ListProspectsParams defines parameters for ListProspects.
-type ListProspectsParams struct {
-	// Limit How many prospects to return, 1 to 100.
-	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
-
-	// StartingAfter A prospect id; the page starts right after it (older prospects).
-	StartingAfter *string `form:"starting_after,omitempty" json:"starting_after,omitempty"`
-
-	// EndingBefore A prospect id; the page ends right before it (newer prospects).
-	EndingBefore *string `form:"ending_before,omitempty" json:"ending_before,omitempty"`
-
-	// Email Only the prospect with this email (compared in lower case).
-	Email *string `form:"email,omitempty" json:"email,omitempty"`
-
-	// Status Only prospects with this status.
-	Status *ProspectStatus `form:"status,omitempty" json:"status,omitempty"`
-
-	// Tag Only prospects carrying this tag.
-	Tag *string `form:"tag,omitempty" json:"tag,omitempty"`
-
-	// CreatedGte Only prospects created at or after this Unix time (seconds).
-	CreatedGte *int64 `form:"created_gte,omitempty" json:"created_gte,omitempty"`
-
-	// CreatedLte Only prospects created at or before this Unix time (seconds).
-	CreatedLte *int64 `form:"created_lte,omitempty" json:"created_lte,omitempty"`
-}
-
-// CreateProspectParams defines parameters for CreateProspect.
-type CreateProspectParams struct {
-	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
-	// safe: the first request with a key runs, and repeats within 24 hours get its
-	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
-	// the account. A repeat while the first is still running answers `409
-	// idempotency_key_in_use` (retry it); the same key with another method, path or
-	// body answers `409 idempotency_key_reused`. Requests rejected before they run
-	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
-	// their retries run afresh.
-	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-}
-
-// UpdateProspectParams defines parameters for UpdateProspect.
-type UpdateProspectParams struct {
-	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
-	// safe: the first request with a key runs, and repeats within 24 hours get its
-	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
-	// the account. A repeat while the first is still running answers `409
-	// idempotency_key_in_use` (retry it); the same key with another method, path or
-	// body answers `409 idempotency_key_reused`. Requests rejected before they run
-	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
-	// their retries run afresh.
-	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-}
-
-// CreateProspectJSONRequestBody defines body for CreateProspect for application/json ContentType.
-type CreateProspectJSONRequestBody = ProspectCreate
-
-// UpdateProspectJSONRequestBody defines body for UpdateProspect for application/json ContentType.
-type UpdateProspectJSONRequestBody = ProspectUpdate
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -677,14 +99,19 @@ type ClientInterface interface {
 
 	// GetHealth Liveness probe
 	//
-	// Answers 200 while the process is alive. Needs no key and is never rate limited.
+	// Answers 200 while the process is alive. Needs no key, is never rate limited and
+	// answers whatever the `Accept` header or maintenance mode; like every path it
+	// refuses unknown query parameters (`400 parameter_unknown`).
 	//
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetReadiness Readiness probe
 	//
-	// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is not.
+	// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is
+	// not. Needs no key, is never rate limited and answers whatever the `Accept`
+	// header or maintenance mode; like every path it refuses unknown query parameters
+	// (`400 parameter_unknown`).
 	//
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -774,7 +201,9 @@ type ClientInterface interface {
 
 // GetHealth Liveness probe
 //
-// Answers 200 while the process is alive. Needs no key and is never rate limited.
+// Answers 200 while the process is alive. Needs no key, is never rate limited and
+// answers whatever the `Accept` header or maintenance mode; like every path it
+// refuses unknown query parameters (`400 parameter_unknown`).
 //
 // Corresponds with GET /healthz (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -791,7 +220,10 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 
 // GetReadiness Readiness probe
 //
-// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is not.
+// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is
+// not. Needs no key, is never rate limited and answers whatever the `Accept`
+// header or maintenance mode; like every path it refuses unknown query parameters
+// (`400 parameter_unknown`).
 //
 // Corresponds with GET /readyz (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1418,7 +850,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetHealthWithResponse Liveness probe
 	//
-	// Answers 200 while the process is alive. Needs no key and is never rate limited.
+	// Answers 200 while the process is alive. Needs no key, is never rate limited and
+	// answers whatever the `Accept` header or maintenance mode; like every path it
+	// refuses unknown query parameters (`400 parameter_unknown`).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1427,7 +861,10 @@ type ClientWithResponsesInterface interface {
 
 	// GetReadinessWithResponse Readiness probe
 	//
-	// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is not.
+	// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is
+	// not. Needs no key, is never rate limited and answers whatever the `Accept`
+	// header or maintenance mode; like every path it refuses unknown query parameters
+	// (`400 parameter_unknown`).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1530,8 +967,25 @@ type GetHealthResponse200Headers struct {
 	RequestId string
 }
 
+// GetHealthResponse400Headers the declared response headers of an HTTP 400 response for GetHealth
+type GetHealthResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
 // GetHealthResponse500Headers the declared response headers of an HTTP 500 response for GetHealth
 type GetHealthResponse500Headers struct {
+	RequestId string
+}
+
+// GetHealthResponse504Headers the declared response headers of an HTTP 504 response for GetHealth
+type GetHealthResponse504Headers struct {
+	RequestId string
+}
+
+// GetHealthResponseDefaultHeaders the declared response headers of an HTTP default response for GetHealth
+type GetHealthResponseDefaultHeaders struct {
 	RequestId string
 }
 
@@ -1540,12 +994,24 @@ type GetHealthResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetHealthResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetHealthResponse400Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetHealthResponse500Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetHealthResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetHealthResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1553,9 +1019,24 @@ func (r GetHealthResponse) GetJSON200() *Health {
 	return r.JSON200
 }
 
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetHealthResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r GetHealthResponse) GetJSON500() *InternalServerError {
 	return r.JSON500
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r GetHealthResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetHealthResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -1592,6 +1073,13 @@ type GetReadinessResponse200Headers struct {
 	RequestId string
 }
 
+// GetReadinessResponse400Headers the declared response headers of an HTTP 400 response for GetReadiness
+type GetReadinessResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
 // GetReadinessResponse500Headers the declared response headers of an HTTP 500 response for GetReadiness
 type GetReadinessResponse500Headers struct {
 	RequestId string
@@ -1603,26 +1091,53 @@ type GetReadinessResponse503Headers struct {
 	RetryAfter int
 }
 
+// GetReadinessResponse504Headers the declared response headers of an HTTP 504 response for GetReadiness
+type GetReadinessResponse504Headers struct {
+	RequestId string
+}
+
+// GetReadinessResponseDefaultHeaders the declared response headers of an HTTP default response for GetReadiness
+type GetReadinessResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type GetReadinessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetReadinessResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetReadinessResponse400Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetReadinessResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetReadinessResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetReadinessResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetReadinessResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetReadinessResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetReadinessResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -1633,6 +1148,16 @@ func (r GetReadinessResponse) GetJSON500() *InternalServerError {
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
 func (r GetReadinessResponse) GetJSON503() *ServiceUnavailable {
 	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r GetReadinessResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetReadinessResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -1718,6 +1243,11 @@ type GetAccountResponse504Headers struct {
 	RequestId string
 }
 
+// GetAccountResponseDefaultHeaders the declared response headers of an HTTP default response for GetAccount
+type GetAccountResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type GetAccountResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1739,6 +1269,8 @@ type GetAccountResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetAccountResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -1757,6 +1289,8 @@ type GetAccountResponse struct {
 	Headers503 *GetAccountResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *GetAccountResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetAccountResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1802,6 +1336,11 @@ func (r GetAccountResponse) GetJSON503() *ServiceUnavailable {
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r GetAccountResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAccountResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -1887,6 +1426,11 @@ type ListProspectsResponse504Headers struct {
 	RequestId string
 }
 
+// ListProspectsResponseDefaultHeaders the declared response headers of an HTTP default response for ListProspects
+type ListProspectsResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type ListProspectsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1908,6 +1452,8 @@ type ListProspectsResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListProspectsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -1926,6 +1472,8 @@ type ListProspectsResponse struct {
 	Headers503 *ListProspectsResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *ListProspectsResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListProspectsResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1971,6 +1519,11 @@ func (r ListProspectsResponse) GetJSON503() *ServiceUnavailable {
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r ListProspectsResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListProspectsResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -2086,6 +1639,11 @@ type CreateProspectResponse504Headers struct {
 	RequestId string
 }
 
+// CreateProspectResponseDefaultHeaders the declared response headers of an HTTP default response for CreateProspect
+type CreateProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type CreateProspectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2113,6 +1671,8 @@ type CreateProspectResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateProspectResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -2137,6 +1697,8 @@ type CreateProspectResponse struct {
 	Headers503 *CreateProspectResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *CreateProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateProspectResponseDefaultHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2197,6 +1759,11 @@ func (r CreateProspectResponse) GetJSON503() *ServiceUnavailable {
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r CreateProspectResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -2309,6 +1876,11 @@ type DeleteProspectResponse504Headers struct {
 	RequestId string
 }
 
+// DeleteProspectResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteProspect
+type DeleteProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type DeleteProspectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2336,6 +1908,8 @@ type DeleteProspectResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *DeleteProspectResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -2360,6 +1934,8 @@ type DeleteProspectResponse struct {
 	Headers503 *DeleteProspectResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *DeleteProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DeleteProspectResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2420,6 +1996,11 @@ func (r DeleteProspectResponse) GetJSON503() *ServiceUnavailable {
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r DeleteProspectResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -2532,6 +2113,11 @@ type GetProspectResponse504Headers struct {
 	RequestId string
 }
 
+// GetProspectResponseDefaultHeaders the declared response headers of an HTTP default response for GetProspect
+type GetProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type GetProspectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2559,6 +2145,8 @@ type GetProspectResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetProspectResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -2583,6 +2171,8 @@ type GetProspectResponse struct {
 	Headers503 *GetProspectResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *GetProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetProspectResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2643,6 +2233,11 @@ func (r GetProspectResponse) GetJSON503() *ServiceUnavailable {
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r GetProspectResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -2767,6 +2362,11 @@ type UpdateProspectResponse504Headers struct {
 	RequestId string
 }
 
+// UpdateProspectResponseDefaultHeaders the declared response headers of an HTTP default response for UpdateProspect
+type UpdateProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type UpdateProspectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2796,6 +2396,8 @@ type UpdateProspectResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateProspectResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -2822,6 +2424,8 @@ type UpdateProspectResponse struct {
 	Headers503 *UpdateProspectResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *UpdateProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UpdateProspectResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2889,6 +2493,11 @@ func (r UpdateProspectResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
 }
 
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UpdateProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateProspectResponse) GetBody() []byte {
 	return r.Body
@@ -2920,7 +2529,9 @@ func (r UpdateProspectResponse) ContentType() string {
 
 // GetHealthWithResponse Liveness probe
 //
-// Answers 200 while the process is alive. Needs no key and is never rate limited.
+// Answers 200 while the process is alive. Needs no key, is never rate limited and
+// answers whatever the `Accept` header or maintenance mode; like every path it
+// refuses unknown query parameters (`400 parameter_unknown`).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -2935,7 +2546,10 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 
 // GetReadinessWithResponse Readiness probe
 //
-// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is not.
+// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is
+// not. Needs no key, is never rate limited and answers whatever the `Accept`
+// header or maintenance mode; like every path it refuses unknown query parameters
+// (`400 parameter_unknown`).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3107,12 +2721,33 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -3127,6 +2762,30 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetHealthResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 500:
 		var headers GetHealthResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -3137,6 +2796,26 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers500 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetHealthResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers GetHealthResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3163,6 +2842,13 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3177,6 +2863,20 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 		}
 		response.JSON503 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
 	}
 
 	switch {
@@ -3190,6 +2890,30 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			headers.RequestId = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetReadinessResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 500:
 		var headers GetReadinessResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -3217,6 +2941,26 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			headers.RetryAfter = value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetReadinessResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers GetReadinessResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3298,6 +3042,13 @@ func ParseGetAccountResponse(rsp *http.Response) (*GetAccountResponse, error) {
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -3455,6 +3206,16 @@ func ParseGetAccountResponse(rsp *http.Response) (*GetAccountResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers GetAccountResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3536,6 +3297,13 @@ func ParseListProspectsResponse(rsp *http.Response) (*ListProspectsResponse, err
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -3693,6 +3461,16 @@ func ParseListProspectsResponse(rsp *http.Response) (*ListProspectsResponse, err
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers ListProspectsResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3795,6 +3573,13 @@ func ParseCreateProspectResponse(rsp *http.Response) (*CreateProspectResponse, e
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -4087,6 +3872,16 @@ func ParseCreateProspectResponse(rsp *http.Response) (*CreateProspectResponse, e
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers CreateProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -4189,6 +3984,13 @@ func ParseDeleteProspectResponse(rsp *http.Response) (*DeleteProspectResponse, e
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -4460,6 +4262,16 @@ func ParseDeleteProspectResponse(rsp *http.Response) (*DeleteProspectResponse, e
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers DeleteProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -4562,6 +4374,13 @@ func ParseGetProspectResponse(rsp *http.Response) (*GetProspectResponse, error) 
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -4833,6 +4652,16 @@ func ParseGetProspectResponse(rsp *http.Response) (*GetProspectResponse, error) 
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers GetProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -4942,6 +4771,13 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -5272,6 +5108,16 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers UpdateProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -5910,6 +5756,15 @@ type UnauthorizedJSONResponse struct {
 	Headers UnauthorizedResponseHeaders
 }
 
+type UnexpectedErrorResponseHeaders struct {
+	RequestId string
+}
+type UnexpectedErrorJSONResponse struct {
+	Body Error
+
+	Headers UnexpectedErrorResponseHeaders
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -5939,6 +5794,27 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
+type GetHealth400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetHealth400JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealth500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -5952,6 +5828,40 @@ func (response GetHealth500JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealth504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response GetHealth504JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealthdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetHealthdefaultJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5985,6 +5895,27 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 	return err
 }
 
+type GetReadiness400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetReadiness400JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReadiness500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -6014,6 +5945,40 @@ func (response GetReadiness503JSONResponse) VisitGetReadinessResponse(w http.Res
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response GetReadiness504JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadinessdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetReadinessdefaultJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6192,6 +6157,25 @@ func (response GetAccount504JSONResponse) VisitGetAccountResponse(w http.Respons
 	return err
 }
 
+type GetAccountdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetAccountdefaultJSONResponse) VisitGetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListProspectsRequestObject struct {
 	Params ListProspectsParams
 }
@@ -6363,6 +6347,25 @@ func (response ListProspects504JSONResponse) VisitListProspectsResponse(w http.R
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectsdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListProspectsdefaultJSONResponse) VisitListProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6635,6 +6638,25 @@ func (response CreateProspect504JSONResponse) VisitCreateProspectResponse(w http
 	return err
 }
 
+type CreateProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response CreateProspectdefaultJSONResponse) VisitCreateProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteProspectRequestObject struct {
 	Id string `json:"id"`
 }
@@ -6891,6 +6913,25 @@ func (response DeleteProspect504JSONResponse) VisitDeleteProspectResponse(w http
 	return err
 }
 
+type DeleteProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response DeleteProspectdefaultJSONResponse) VisitDeleteProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetProspectRequestObject struct {
 	Id string `json:"id"`
 }
@@ -7143,6 +7184,25 @@ func (response GetProspect504JSONResponse) VisitGetProspectResponse(w http.Respo
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetProspectdefaultJSONResponse) VisitGetProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7443,6 +7503,25 @@ func (response UpdateProspect504JSONResponse) VisitUpdateProspectResponse(w http
 	return err
 }
 
+type UpdateProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response UpdateProspectdefaultJSONResponse) VisitUpdateProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetHealth Liveness probe
@@ -7732,113 +7811,177 @@ func (sh *strictHandler) UpdateProspect(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rchs3svCr9M5uleV8I4pS5FyoStWneJNd52J7Y6Vy6pg+GnCmSWI1BCYARjQ3dtU+zT7YPsmpbmBu",
-	"5FCkbNl7UqUfLotDDLrR6Bv6Av4WpXpRaIXK2Wj0WzRHkaHhP59kuCi0Q+UOf8IiFyvM6HGGNjWycFKr",
-	"aBQlzpSYwHKOCtwcQSi7RAPS8ifrtMGseqinIBSgMLlEAwZ/LdE6WEo394PFAiGpoaarw+9xlQyiOLLp",
-	"HBeCgKMqF9HoZURQo1dx5FYFRqPIOiPVLHr7No6eGTmTSuSHP/n5N1F+pkCACSuqcDtIepabPIwZM5kR",
-	"7vRXjfRc22axDqQ947UZow1MdLZ6YCEJgy9llniCCAcy6y5ocwE/CYc/yIXswfwXnsFCjlNXYXSFBCun",
-	"F2KYagP4WiyKHCEZRxlORZm7cXRmvvryyzP31XEygsQk1TIsGFwIqWIQKuPZllJlegkGLToLUkHiErCY",
-	"apXZvRE/fK5zma428b+o8TXC4SEjDQUPvgH3X786Hg7Pll8dJ3Dw5JuLb6EGBIFbH+5Eza/38EnWj1Sg",
-	"xwNLW31AG3f573/+K3l41uyoRKJWgbQDbgB/K7VD2nnm/JUuQdgrXsMc84LwoTmlIZkhZt2FnzOrw/Op",
-	"Q7OJ4AtPfnAalkI6mOBUG8LZmZVUs5thLaSSC5KZ41pYpHI4QxO9JciFMGKBbl3k09X32LOB57R9xHnH",
-	"hM3Jo0dQGKmcmOQI5y8eP3kC6VwYkdJ8nt8X4goty5szEjN4/uzFBWgDz88vHv91rKyY4og5byqNdV2l",
-	"IBiaKZX1DOrJb/lLqeDkFOa6NBZmSHtix8o64UrLY0kGQcyEVH6uPvEeASuvAXyPKwvCINhUF5iB02PF",
-	"yixNdancAM6rrV/OZY4tfKUF62SeE5ZKqllQCRaS0+GXYyUbel5e4epSqsvSYgIHvHkg3cOzRvXRYv26",
-	"lXZzNLBAN9dZDIVwc9BmrPyiWhBgHYDB0mKWDOCnRsL/jqnDrGIbN/c0HasDUbo5KidTQdsbw7XIZRb+",
-	"JgH1WuUh0zN59Pp1UsMmWint4AoLF4P15JIm7LKl+UFMDdr5YKyiOJLEPF5YozhSYkF8uKbpOyK8EK9/",
-	"QDVz82h08uhRTGxcfT4mpnUODc35Py/H49cnw8Px+PXn37z6f3+KNk3CWxIPW2hlkXn8a5H9RThcCubv",
-	"VCviCfpTFEUeaHH0d0v8/lsLoz8ZnEaj6I9Hjb088t/ao29ISXhQXXn5WmQQgI3IPpSFdQbFAiY4l0Hl",
-	"WjTXaAJpaZ9Elq8GcGEq/s2FQ0NS3rLNXYXWh1sYfNQayQh+LbKWZfzwyw/ARl3zKci4ML8NIGEdlACx",
-	"hXcb9HSKKiNxmkrMs/W1tw3kjUuvB26xTnu9XI3fMCO3ofpjraa5TD8CzStIXYKn4antapjq64Pt/hc5",
-	"AdNczuaO1LbXL72TPIxpgIBcXiMURtsC09q7Ew7I08gBX0vSSgcJ/yHVjLyjh2s7vMXzvIngfa9s8QZv",
-	"mmZj/LpD9jvgtx3uxDMFyRa7FFeu3k2+xr6+xds4+labicwyVB+e7WtQnu9r/gvMiRmZ6jmPYC9NZIS9",
-	"dUY4bSxola+Yf+kP0tT8PZvkhViBRQeJfzu559U71o3BQF7IBeryI2jIAA8CwK6i1KUjBZaRQwkZiiyX",
-	"CtkDogdLba7YeKVCpZjnmH04Q/0XrfAjEEMr3Coyc2FhgqjomKiJKFOjF6BLE5wWey8LdywLTxQ5tiJ/",
-	"wfT1u/bBeaACCh4q8MARLBHmIgNBnDHJceFtebP7G6wfw6+lJpvekSiZ3ZlI/MgHoqfanee5Xnrm+rCk",
-	"8RDhqXYQYAZhoSNZ8GUmpePDUHB1pA0HtwEk/E4COY+j9/w3FqQj4VojDI/uD1BU79WwRZpi4eztAw3v",
-	"SnuiOsOkw/6HJzxTvIbniZ74B0kI+wC+TvMyQwvfvXj21Efq2HxPtVkIx5/Pnz8BW6C4snfGhE+1+1aX",
-	"Kvs4NGBQfvmkneVUYtao6lSXecbMN0GY0lA40ByQnGCu1YwducpPD9EM76ezhOrSIWQaLU/B7Hyv0e9Y",
-	"o4fP3wqZfwyFFcCBh1cpqyrGB0s06OM8rLbaenrKb3TjsBNMRWl9wCuwD/nRHAO1UORCPbANN3K46J6B",
-	"7piByCjLFH9W4lrI/ONo3wATWkDJH3hgEBxtjhFG5ivQ0ym7x8QyC0FnP0V+MSsY67QRMyR2KZVBkc5p",
-	"lgH8QsfKpHVC7eQX3ltDbxx+b36xGcpUuND6R6FWVfD0wxP6QmsgiHW8dlQldYhw+pqzS7YVjb0NAX/v",
-	"cYtbbd3PSpRuro38x8dQs21oI1iRU0yuRti3hbRWqlkMUqXaGNKNHDu71leY3RGb//LLL4fnTQAf+/3G",
-	"bogfeF0hyEr4vpMXyeQIFGK31RsGpnSWSQIk8udGF2icRBuNpiK3GPdhF0yKUDX1Gr+FkCpas/wWyawH",
-	"nTjiANaWxF6TuaXJQ0Yqw47hO1BIcuZj8alBx+HIDTA+a9EDX0/+jj6yW2Wnw7p6EtS8JLaWlzXRulj/",
-	"VS9hQRqhE0e1HRMcjg7ez/VRt89Oo80gXAta3p9RvgkamXcQdCbZFxqpqW2Q6oRUgSYoLD85Zt7lEOm8",
-	"2quwzgeWds0O+mHpfAvP0zc7d50mrbcrW0gVxZF1QmXCZP2FBY2AvCROrPc9cMYGrTe2ukOfmm3DShqQ",
-	"Ydq3cfRnzNFh9jxMs1PAutKS+bdbfEmC3cCZaJ2jUARoi2BtMna1ottSqMKlb5V1kOOWyoOToXoKJLyr",
-	"kKf3SbRNzYEVjJ3K/s/ohMw3luMn2Ir+Y51hX7bczrVxMVifIfekYm5vnedSj/sZWPQc6pfCr7S5lNZ7",
-	"GZJml2zGWtn7y2ByOs/C4M6zUl0pvaR3g4G8pBW1hjIYp/VlLsyM2HozV1ANFYXkJw3s6snmmGD8CJdc",
-	"KC8El+wW+oeVqPggO71IQhleDfvAiVxdmhRbIPkQe6m0u+TzbxRHPlbCj4KCIRmlT038om9Zl6Xt+8Kn",
-	"vNo4+rhPG52ZVrgu3zJE1S4978TRRGSXs5B5jqOWv8yqh73ly7Ll5ceRCyHxPjvS5tbbCQ9XES1ROVga",
-	"TV4KMWRh9MyIhYWDhEAlMSSpzvh/n571ZQA8FDWdDQ+SBVorZujTd12BS4NA7JQ3lhxyr3R6WZq8T4hy",
-	"qa7AaR9a88JB04NUtR9jcIoGVYq9lruVauxPh63tbLJe9dVNabI9mQtvJDmr2Qs1UKdvRfNyIdShQZGx",
-	"XggjwYoV6Ydld3+Y7vzMach0Lyzeon5rWIt+S7fQEX6iSxeDnPrqNf8ZtMIzEJBp5zDzgUbaceXTAZyM",
-	"t7zxTmTCiQHJMrGIEzP78tNXSb/n1NTB7XLSwsgYuD7AB/0at7cK/PUC8Q/24LgLGriu3/nt2LNts3Ud",
-	"1Bse3WoGLgIOPVVvUvEimf4DSEgtplopTGmQVxFcJGiEtJjBZAVpLokHcjmh0zbausZyrBQ6zkRNhcx9",
-	"uVOSCpO1pvEuraUJJisvOefPn5zBRLs5V+/kkrfUambnsfLQbDgRBKNKq/QFPLWr1IN30PL1350jR/24",
-	"QZB1ozdjFXmr540CvVy3uM1O/xVF7ua39IZ8aVjbl9FXu72Y8Fbfhv8YZGA7Hp0qpkfDYc9S1g6VBYn4",
-	"oyF7vXBAXqu2Dk6Hraq6hz7NEFyJa5GX2Br6aNgZ61U7n071UkFpcQDn7TozwEXhVn4aZhvtqprdA2Ir",
-	"LlnKhMOQAbQg/eloIV63l/po2EOhvf3WdfVYoLFawXKuOfk+KVd9BmZRCMXRCVXmISzmT64bVE61Ikm4",
-	"FL0ltaggDODMbi6sg5m8RgUHPyv5ugquPDwDAsSUI1UZ3uk9GW3BqHV6SQ0K11dP3Qa556mLTVC/2vE1",
-	"NyLLDFrWqOQOGUiFxTMolfy1RBALHTJ2zbGrexpkL9RHhKNRJDLx/8OnQaoXfbqYayMvqwPzzv2Z1zUi",
-	"a4dTX67RnEq5RBNRkU6rCzR88UbLJmwcbDYoTMuWGSmpqUQzIgfAXiasSAWQ03WoTcbFeLacTuXrLgFo",
-	"8PD4uz//7fP//uK/Tr//9MdHTz97/vnfvvjpyxfDi+M+ehBP7U+OhTBXyP5K4LFeruWUTidvL2YGuXgV",
-	"6hkq18L2k2fR0mE32c1a13UOhWtimy/Fyja+VNI+u9xwboyjYh4qHXZSxnvbveTwla2tzJhYIJcrxGDL",
-	"dE4ORbLEySXJUwLaQCIXhTYezd2Aa+txE5kqhffCjyanRMx2vnVBY2isdH0Rje/0BPirvRD12vpu9MoS",
-	"J1a6fXbmxrO/V08dpdCWiLhW5RUJKo5oMKh3vt6JQNoWC/fJTUf113qm0b4NvV7dYL8e8+h3iFAEf1lP",
-	"QYDCZc2cA3im8hUkTBnv9QXq3Wjn2jXRvd5EbQjqza1o3ymnPt2psXdC2qaxz/dRyh1tuBNUrza8G1VW",
-	"K56On3aj3mmNPO5F96Nqip3Ea4lwZ+zpF7tk2HPOTWLxg7S3de2eKTqPzjg6W1v1mGSDE9DEg5sSUO2q",
-	"dLjYm7DNiTASxgjOSs2FvVxog9vNKX3bcjdyiTDBleZCfWk96uFYmknjz0DV0XUp8qt+ft8Mo9Lhq9cU",
-	"hghI42scXR8f1QhFuzatibd6jViv2M98026+qPl2p2nlMHl9PrciRwvTUinM2yZf4TIEGekwQrr211Lk",
-	"XL9C6Kj2p1SrazRdPdwQpULxZ9bV766HnaazkZrhGYgJ+/vhCz4P49SBj+ms+AGfqsnuJZDmKAyds0EX",
-	"HixohbfS1TsN9wfT3e/sfb+/Ln83T/dm3f7OR+2eE+sW/Brh2GYgbuGorhuMD+5q1mpyDeduB1UfeZ74",
-	"N0+2Y1mr0q0WaOfybrJIu73MjR26CKvuC6ScDH3+BXIxwZy93jshTpcYtGWYlka61QufXaf5J8LK9Lz0",
-	"Yaq1U+3FxXP4mr5vtT5z3pkjMyGuXFo03BEFIQ7jIzWFsHapTQYHSVqaHA5LsFeX//7nv0ZJ0wTL4kMA",
-	"GpGdO1fQSiYoDJp+xJLzUNLAgbsRfM1jw/xJZ3L+Zn12IoVUU70582NRuNJwhEkoYAJ89+LZUw7dL9nA",
-	"eCtCS23OrnwUMYyMhTRMIVQ2VguhyBR/8kltGj/5BA5yFJl9OIIlTrgE1Mbgz3h+4sc//WihKO28ZeGl",
-	"OvOgx8ppnZMjLrK4inn5ntOFvmYDuBiM1Vj98Y9w3glw0sNvOFqaHF0fJ03HlTActRXtzT1IAjUfxoDS",
-	"V2XasbqZ8txWZaGPb/oYZqz6eCPE/VploVq1CzCyOmTM+9CpGH1gx4rD/b5Rdi6uEQSn2UeQcBwm8XbC",
-	"oidau10GdCuCE49VUmXZwzuZBqVdRVsOo1v6UPFMadECOwgq2F4mRNXSyakgXo9UGRfCeIEq0xStJdJN",
-	"hcxpIj0dq1BoUtUAwGN+uco0nLx+nYAhD6GZLEwUBzjV0NN66FjVY+sLADhD5OspQyiR80nK23bpKXIt",
-	"Mw6z1oe/JlUzVkthQS+kc5jFIEKAttU1GcO///mvh74tuovZo55FCDVWHjPmnEDaB7Zu4wAOg4qmZt+2",
-	"ikTrAmGyQzk6HKtAlWmZ56u4mq/dmXySDBrBaOfmY99D4vMLhXDzmFNpyWOfjT68WBU4gvWKrSQGMVY9",
-	"qaD64gJuXpzozPfZJiET4g1F6ADv5jXHqs5fxp2rGmJIQqIn8fSt+lPrOy66STQSpLFq0mwHO/JnrYBU",
-	"N4/GUakmk0b0ewPewMMb+BEFN5i/CQuhP3gl8Gas3hweHnb+0aunwyG8gf16cN9A0puTYTAblQd1Vrhd",
-	"etB9GIZ3H4biA78Jm9UH9LxbfkBPttQf+HXD6fAY3sD7lOPRCvtyVrz0tRIHwmetxqH9KExZo3YCb+B9",
-	"C7J37M1mNUUN/VN4A3fQFrkLgW7lBpNjo3SjxukU3sDutoYD2h5dOnzY0+GwA5/1EhGW7m6NSI3NI5ar",
-	"zQ6flS7BX1fhNGdErfVtUK2eZqEq6anbfW7Ea7MqpUbjs0CUdr8LodBskmh6WvgGGPXAsQe1A2a36KWG",
-	"9yW8gXdrEy/QzEVhISuRSFPaqtmL1W9LUkn0btMQvmMhW/uVky0XYMSbRR1h9cekFN+z63FPDpxpVRP9",
-	"hIjeU+290uUDU28Ak1NrX5JZe01/gBe5XkKml+oPDGAtS550HwaQj1j931Vv36DShq1N6RQ41VBPgtHp",
-	"vfdi1y0Xm1BaVVM1CNJsH7BFYTdSrZmI1Xqqt2pcSePdvuN4HyRCdRhDGqvtJSXrtSDVlSOjzRITrj6p",
-	"bjXyd+B0ak0GG4UmhTD1VVRkywFVuUATys19dUmAY8cqVJdId1Y7jSRtStNxKbOdcwjHGJ0vP8llisr6",
-	"VJS/POa50YWR6IRpByTqk+b58ydRHJGw+hPo8WA4GHIwtkAlChmNok8Hw8GnXBvp5nxmP5pzYck/6O8Z",
-	"9qU4g397Mhy2LgIqjGYDQf4gbeQAniJmvCg+nqms2YSmj8PnenQRSPUki0YENNS2rF1ZczIc3llLQ4DQ",
-	"14vSt5i76pp85JfQ90q91KO+7ud2gCUavXwVR7ZcLGjbR9EPdLYidEmLYZUUHL2MnlV0tdErmuCIzvWr",
-	"fXcWVVs11IohnAZI/fQKPL/oq+noRNu3vT+hyCRh/J/Z4Rc9q/o/sMP07qe73+1phLuJOWpa7+aO6+Mj",
-	"0TSx9HJIu12lqjrtBlTiuifSSzhzS0kHzOZ6vXD5nfZk32CPqpPmAzJHBWKL/Fc3nv3+b1w63YcdW5dh",
-	"8SvHu1/p9JnxS5/tfqnbPE9vnXy5+631bsT3FrKTvShS3Y72PnJJr57ufnXt6hcW55YA0xnMB1+D5Iha",
-	"QCpZrvi5FuQmW7pNlH+ob2PYVvC2lpKG52KGPk14hSuLDtLSWG3saKwKYf1cXDfoK5mFzxQLS56hMJzg",
-	"Er5T02m+rdA7Vq+dH3gQGkIY2ljJjF/1N6Bd+huYOm8WBq+lLul4juECwVRb1wJdh+xmRi/Hqo4Xq3Ix",
-	"8RexNsV9PqhblTUyWTjzx21UdVA4BAnGqvXizz6cA7+WPphXBzXCvajJ6XAIfdEfQQ43fwh3GoZEbKbj",
-	"2mcUHLYpMKddyB2aCheZo3L5KlyqwYFEN5dq5j3Frk6lMc9b6fP2bZcvt/bCtdrgNBh0pVGxv/HyeDgc",
-	"VNcZ8qqb2wyrto9GDYcbTKPR8ZBTSOGurKHPN22/OSvebBioT6kyOwsRpBkCM5cFw5ezMYOR+3Gg8wxN",
-	"s4iH2zDu8ua26xc/O92RHtsfX3bpPbbhXjHJ3ZfLvdDtyMMdYsu1WJ1QQHORiw9RHHBin06tnQra7ZiG",
-	"zP2W6yzfEcWGKxv8fLL4hg32tXL7uQbrOeWdeKTC8K1wHhcnZtsQcWK2jRw7s6+7sfDFfCA4quvFgBHi",
-	"kkc6JMNBVcO9DcEwx+XMdTlro0qyFtzhPoJ7I6b1fazvhmr+Xqi++oAuZqdArMfPPN+sAbv3N+/9zf+4",
-	"v0n8Cp1iu+BjNh7Eq7dxVOi+S+VD4MlulPo2bRgcFzALkXOHl9MtU+IrH0pLhnGs9m7MGIGArPRyimtX",
-	"T2+Ev2snsDOHv/JcKuhcyDqAc9UUB4TbtXuv++kkfaEnG9XnlnkdVtdqbvhlfZvYDDlau6XcKzPm2a91",
-	"trpzPRbqv992qy2dKfHthhY9vnPoN0Tqgrciastyf/fS71ap76EquzeJ8Vt7aMvmDt53Nx7DPYxHfcP1",
-	"vbXZy9p4rdJKK28xOOthjaPfZPa2ud+j76IV36kpWkboib93xXL9VCacAG6lFzZ4oyrFs6rnXVq+1r9p",
-	"Deb8U/OTIVN/wWB9xj8ewlrG04jQnCYUmYXTXhvg0W/ZgA/mj65fo7KPQg0Xltz7pbdQYbdXRqd7KSN/",
-	"2+a7a6/jPQjAly3fa669NJeXp92aK+4Pv1Zh3a6GOleke0J5SxUd9MfkbReZVq7nWJGSgY3CH77Jwstx",
-	"q0m2dlc39BaNX49ytspCwk/SVOWrIblbO7+fwnolVJ/Wm6H7GCpvX113r9/u9du9ftuWd9pDw92YUGhL",
-	"WvXTYoWxvgGgju8Vggs+QnjP3wi3912Mr7h+JZ339cBkwoWrHkN6xZeiC5VBjuK6+q0dUqm23fo22Oh7",
-	"G6u68c3/IE9TusxFQAs0M/QaccKlf6Pw210Wnb+5CUP/Sri3RNqxCtV1oaqimm8EHnZ134gvFL/C1cDX",
-	"Rif+l/vSgP1yrnN/mU2ftvV9HL+XOEPob9wrzvDxTEXokN9mMu5jDPcG7H0N2K3DC/cW724t3s+h321n",
-	"LKJbbvVbp53w5au3cafx8eUr0pihZnqLeQw/fsdJsPoSP/5VRfrCl16H7vVRdBT15ZpznYockqpBkF9M",
-	"6nfmzhWjo6Pjk88Hw8FwcDz6YvjFkFV5WOD6hM/97Yaty6dGVfNhqATf0ls4aIx4Q7NNhHcXkrUmqqu1",
-	"4s0illD66JsUO6VuPkbjTaE2dgBPfSmqQsx8TCNM3yqEe/vq7f8GAAD//w==",
+	"7H3vctw2su+rYLl7y1KWGo1k2Y5HldpVvNnEZ5PY15Yrda/HR4RIzAwiDjABQEmTWLf2afbB9kluoQGQ",
+	"AAnOH1nyiWv9wVUWhwCajUbj143uxm9JzucLzghTMhn9lpBrPF+UBP5/kue8Ykr/V1bzORbLZJScMITN",
+	"cyQJYeiKqhnCDOFiThm6IMskTS5xWRHdjBbJKMF5rs6GBz8XvzxZHuYPiyPyaPJ4+mT25c9PL4bzgyRN",
+	"LsjyDF7V/7Fvdt5jh0maMDwnmoh8TpI04ec/k1yZIYDSNFkILhckV2eW9KND71lJ51Qlo4PhcJgmAivi",
+	"PUkTwUvdN3xIcnOTJn8jJVGkeGmbt/iACvMzct37H25/S0ZKVCQ1fFgIaT/u1y+vjy4ezh+xx4snv3wp",
+	"nsqhOvA/p+5RU9E3fGxYPZeYmWnC5VLRHJfoGzaljMgkTXLOJGHqDOtPfvLw8NHREFiRC4KBWv8hmWNa",
+	"Aj/wX61UDHI+T9JkQoVUZ24qCpykyYwWBWHJaIJLufH3lrjp5nt+SUqc61mdY3FBFGXTM0uv4+KcKFxg",
+	"hfWXLkrMklGiBMVlchPjXZosZpyRZMSqskwTySuR65GuyPnZhAv9IVJhVclklDBylaSJwlOZjN7qNyjD",
+	"InmXJoqqsu6iWhRdNl2Rc0mV7nim1EKO9vdxzfqBzzd/Lr+nsjufeEoQnyDOSFyk4MvfbjXJhu7f/fTa",
+	"br35/eAZ/aXCJZ1QUjTzumY6Hz4OplO/c/MuTWZYns25IDWVNV2lnsQ0qYRm4/7lwb4jVMJcgx450xpN",
+	"kF8qKvRI/owbniJJlNWhSCrMCiyKthYlQnBhlndRa6iw5zQpeH5mSKnlcEF9AdwveC7/CH3tRXuYEynx",
+	"VA/wgpXLRqFLlGNDpyF5oCcCCzyvPyJJE90PkcqocUF+caLxFB+eP8yPikfk8eTJ9MvZ05+HekaWCz0O",
+	"ZZe4pMWZa2w+9Aa4t6BAn32lswdV7ILxK4ZOXj5fy65WV9vyqtO8YdRz88xRodftJS1IMULy4uzf//wX",
+	"Pjg/HNyWO7hSM8L08laUsxhz5lRKyqYhc37k2zDFdXFLpjTNG6b8H16hghaIceUYogGCJWqAXhNWIKoQ",
+	"luikUjMu6K/whSP0NcGCCMs7xIV+Rc0I+hpLmqNKEoG0PrlHjgpyyS/aK/UE2cfbMNb1dEvGNs0bxp7O",
+	"qKxFbaeRsF00wxKdazRmm90Dh85xcTbFilzhZXcxLqQSBM8RZvKKCFKgc1yUK9nkd7cli8KmDXt8QiQR",
+	"lzQnLYKOkRJLhKeYMlRiRcTt+bSgAXN4USuIs58lZyGLTmcE6VcQlbAqjNL4r9cvflzJok6n2zIq0oEv",
+	"TX1EjVDFyLXeyUiB9GLlE3iOKFtUanAP2h4oVZyflVhMST/z+CUR6AD9QL9ey7imt9twzW8dZxn8KpCa",
+	"YYYOhkdfPnryGJ0vFZH3wZ+cM6UxnX4zviW2Z1MDK60+8WJR2tW8b0Wgl2/RUbbkXk8fDQ9B+ytHLZZG",
+	"sgABPTNt906XCzLqUH4ffKUFmS+4Iixf2j3+rJIR+ZN4TtDz5uW9fxDgtFS0LJGoGDObYC9rewbakrm9",
+	"vXhKENnPNCxVestYR/gxEgQU40QRoXfmCWVUzowoO6TX6uSjTEaPnEe+Z45LbQHAhrnFJNxKxPu78YBh",
+	"i8R5JRU6J+gAKY4OHz1CC0GZwuclQSevnz1/jvIZFjhXRPwPM12QSpINeH6FpQZkhfP/cDUjwsneNpNg",
+	"B/zAOah7aaGlrcg+1j8hjBi5Aog10QgU/rIvfOSpYYoIhsuzmoUt9895SeaIM9CmGvAQsZLxYXfbMrzd",
+	"2tPofE7UjLIputKbzpXgbKrJ4pVAkhbEQ10pwqxAv1RcEaDa6SpaIDrRmmdBhKRSybsCZnOsCWeY5S2t",
+	"/kPzA5prBq3gnN/JlmwLmzY8e4YXqhJEq65Cm7Fa1Lx3faBKGcJoTlmlyJ1xhagZL84YV2e4LPlVbMEv",
+	"sJohcq0nI4W5Mo1QwQkgjJUM6/a/Ld9iPTTse/nm1AEd+7MWuP3Lg33rCTZLmTOC+GSEvv3mNEXffXPy",
+	"t/vAEEBjnpMFqPPWMoXniFznZVUQuRbyt/rakmmd1iFy1ZajsYe6sBBxps0jqcGZIfrjADAN6EuOi44E",
+	"co7mmC2dhpB6GUxKOp2tFDyvuy15F7QM+WZUK9jYqp+sEETpBfNK/713An9LknNW3Jlag02IKCJ6/GOo",
+	"fgHIxlqLGPvOsG4FC7tdb8nJWAddjxm4n0c1LsLIe4xwUQgiAyRk3NV3L4ANtVFnmoHTVJDCY6nGm7Xf",
+	"awNG3tLHFuugYeQP5lmEvpHh4sflnvXH9vppwdqbUFIWiAv0S0XEsqF4Mza6IW7NxqaDho2vSE7oJSlq",
+	"Qj02MppfOH+j46R7dh/MLDEzB5JnguB8FtuV3dErlQgrRJVEuhUyx5iruNjte1s2xnoIFeUq4hCfoIPh",
+	"cIhKetmcb8lje4qKJJ8TLRnVYipwYdChbn0fm059HmzgTXvFBxQatT8jyC2hfha3et2Wv53m8B/Kpmeb",
+	"Hbf5PoCa+sYJYDSr6RzhUhBcLD+KinDf5c4QQ2bbU7CaYCwvSAFweMtDsfY4t2V/3dxDm4641XOg5d60",
+	"PgY41T1BI4gGNiTsjXfNcD+uoa0+LkjjRtXrU7+7Xnl4PW7J1aClpyw6MEpPOIjpBVneL5JqSAqYRsxp",
+	"8tkUDpg7xlC9nrB0cR8rORZ0ty3TWo23F8T6OMiSev8y50juO5GUVT6LRjX0cu6WoCnSvuFfm5ARerCa",
+	"kw/un3O8UgTs3AmvWBFnHLy0kmutXrZlWqd5w7M3TJCcTxn9lRS1v+bNq+/RzrffnILJXRJcyN0Bek3M",
+	"tq3tTEEmRBCWE40EYKj72Mil4gJPyVnF8CWmZdf+fm1e0DqvYgBbrGXcy8lYl1tyM96F5y+LEnVvZ5OK",
+	"zgmvIpuBm0xeqRIgsN4RCoKLkrKVPHI9bsmXplkIG6N0HAwbWsBpqDVvjllOypIUHrPuhk03aTIjuCAC",
+	"0GDt21V7r8iixEsDxQsic0EXinKWjJJMiYpk6GpGjAfWuFb0rII/VnFtlNmHfKJtcIJFSRt3swNn9ngp",
+	"a3mUM/1lMp+ROQS8EVbNk9HbRI8KkWnmK6QSWsvpD3gh6JQyXO69sl74DskvGMJI2C9ytO1kkc/Ndo3T",
+	"j8Lhr++qvZpx2XysBvvH8G2ak2DlPZAoayYkMwzR9kARflD3A15hRb53wCWk/CfoQaKSTJSj6ILosWAr",
+	"TwFAWLlD2TgpyARXpRonx+Krp0+P1VcH2QhlImsQh9CA1zqkdW9XlBX8CgkiiXHrZCrzwcZGhO+95CXN",
+	"l136T2t6Nf7YMybRAl5eQfsvXx0Mh8dXXx1kaOf5N6d/R/VAyErr7lrSzPfuPS/iRFl+PJB6qnf0xJ39",
+	"+5//ynaPmxmlRHNrQcCmG6D/Dd57qozkL3mlMTt8w4yUC7ccTbybidtcTV8N7boEvjbsR4qjK0wVOicT",
+	"LoiBh5RNV481p4zO9Zo58LYSRaak7bsIl3y+/AeJTOAJYGdtxK4/wTPyPscXRMJ6U4KSAr188fpUW7gv",
+	"T06ffTdmEk/ICCQP4i1DpYBhNFExaQTUsF/Cj5ShwyM045WQaErAzh4zE/cI75pzddhHoK/Y8h4hUF4D",
+	"9A9tnGBBkMz5ghRI8TFTjSk/QCdu6q9mtCQeve1D5Nq1nB0Nn45Z/Kg6QzsG21O1e9yoPv2xwYGccf+n",
+	"5hCCizEzH+WNgOIngNkAvWpW+M8mhMWKjZoZno7ZThjmlBrno/1/YxPtAj+zR9fXWeM4FwSOHS7IQqVI",
+	"GnZRYWdZ6v4RnggiZ4OxtiKpFh6zWJvw9e7ZoSe2+Pp7wqZqlowOHz1KtRi7vw+00CpFhO7zv9+Ox9eH",
+	"w73x+PrJN+/+/KekuyUYYL7gTJp4/q9x8W0TwWUjNfR/O0EirUSAVuzXnwSZJKPkj/tN6sC+e33ffxcw",
+	"Wv1lsWbmV7n/TYNXwnX3NS6QJXqk95k6wuuczKhV3dZBH8Z6DdBpF095e3yoGGO02Zf3vTeBwK9x4e2w",
+	"27AxFiW2mpmdFtFgqfV9NK+viCZa2U200eqojZX99bXrO91Y2Vm3RZ9rf8NuXIs+H/eG3bgWd7QQrNiN",
+	"QkCGpTvdGaAMxs4gTNYAUT6ZEFZoBQ3e9/Yq8CHXykVQv9iDdzZq7N7vAJNt1t8zziYlzbddff2xXlvK",
+	"KTRbGTqzVYe2WdwvvVrOWu/fgZQ53oYiltunMho2g3b6bZjmfFRDH/Op0U52U4j3bjnfrYWEVei+3sk8",
+	"33i225LpHuttlYjFmvRYVKu66bzfNmo+gRW2BpK/YCjrwXapM5dW4XUrvABmNsXqN2nydy7O6/ODLRZ9",
+	"PAln5aqKNIkfY2y2Nu37d7A2ax6YxVkvEruCSNEcQJjQNf0hVCqBFRcSjiRgkZmzCS9jE83xEvJ7MtM6",
+	"+7yg7njLsgj2tHHFbSHDngNvpci59+5A1Cy9yBIc7gZRfyGYSvrBFRcXobPu/pD4t/awZgtmdg56VrI0",
+	"fPsuGMsZ6V2+XhbPnGsGTwSfmzBKsHDk53V5x+vyuY1qfQ38/abxc2+OKjtBuqvBX/j6HUiU+wRkvgHB",
+	"iyN0RdAMFwjXccIApRpZ6izKFMJytZ0QBube2WL9AXw6P3J10oScbsHoeMzqSmZHmtwBw813oB+5QvZL",
+	"7IJuAmbReaXAS9SEXxhaBiiDNhkq4b0mrlYiCrEmA3TClqavXO/Rzs+eIskR44gviAAm2R5MQIE3QdB/",
+	"3NfrRqqpNcGiMsBlSR0su7Un97aSoWUiCKDdQiy60bcrRaL1+h2IA8hB3aMRhcw8yKyXPoz/NQcrAMIm",
+	"XMyxqg9N5YLgC3lnC+5Hrv7uzpRvs0Nu6jXpNIgfa6/uo/X+HU0MfL+ZE73ZQkGAZufNeVWaNOVzgmBc",
+	"tMPhUOuclJxNwZBxdqr1iBs7FVSkJrkOhzcr//MGfccbtP3775iWW+8Y8XjK1VZbt8kdSKL9CGS+wu0W",
+	"7vQJXRFBbPiz3jf87XcCLcITwnOS40qao5h4xOUD2cg4fMxnsbxjsXxt0svfhHEn26CZMC9pNYzx3u2k",
+	"TKxs6b3aHy2zsodYmztYEZZ/yGOghqwPBEFKC5rAgpZLxCcTsC1b2VEpktEQmlo1b5axMUA/YapQ5vm7",
+	"ghP/D96EO6601Q2bV4Fjp5z/gNnSHWduu4sHUaCr997m1TuY2lPOkaa7PocduWCNnsjTbabhU/elbiUA",
+	"bxi25VG23voi1XNW+zxb78drzGzUhQcCI0VVNurCvX8H0ujzcISW2v51BVSaLJ4UUZZzIfR+CacUdQ2V",
+	"O1ABP/30095JE25A4qZZGJCA4LvsAR6k7cUMNVstRxBczr8aJ7lJKR0nW9ltRtBctY9P0gOiDWaD0U3I",
+	"krGZRyZ3QFXSGOCN4VxDdm1BI8ULvNQS0ISjmG5Mna8BekVwgTLNt8zEg+S80P91QesE+iGFHY3YkB0l",
+	"CFYQsWATi2y7kl4QhGuS+QTUoen/jky/mqXtKo4RubMAsqnP5Nk+gbh9msUcXfaIPcJZEKGoOw5eyREX",
+	"EAffCxFx4eJbz4fWSmsYExu1ibPUU2Djx4owSX6HkUviAE4uiGqRtJbfHYrMBKzmgkuAa8ax89XpzU1g",
+	"J3SuvMJLiTLbJ0i5i2Z1c/2uxVsrAJ0x2hLRHus7fmXgXphmFhhLMxwqUi1VxhNjjh0fHyXdU8iu4G0z",
+	"NOTBgQ8yHNoI7waDh3Aual5KtKjTY+qseDAccT5z0tXM6wVZdmiJjszLHhnRv6yV2mCyobJq2izKcNbt",
+	"r13PYrObvTVJGFbSrAB3pqYjJmmYwmQXov22Jpbadhuv/BpZI8Y3qzjCJtGGmhx5T2XeVRnYtvKq++1b",
+	"aya8s+G9/tvntqHHfvc55yXBzMS0rNNP7aq3oW5Y+3Fbaw03TqA2as68Cwev84u2ESLHzJgg1ICoyxII",
+	"SeUTpJXyMoAeA/S93uTND6avxsdLWCFTRBUcuk8xZWMGgVlyhOiU2ThVxBmREFtdcBNuyviVCSj1pOs/",
+	"OneqvSRWos8AQ/6NKEzLjlCYDnqF4BnwuBsWLmdcqFSDv/OSICNwNTK0TufciMcxpIBCMjFICzQZIFNj",
+	"Qo3ZVPArOULZ9R65VoRJel6SPS3y/nGRnmuJDKS02FXDTYzykhKmTEUFYy+MWYMzLWE7+t0ZZkUJIfzn",
+	"y4acB9JHuQbM7rZkLiZi4VJLkw71mrmxUoSx+gax4hGxBP6eMnOd2n39tbq6FUy7hV67xTijWfDd3OFo",
+	"fd0I72KJd5HCN53CLr2F4HrrYnXTy9tppsEW2Sn31Cq6GZQ1iie8BRVVXGzKO7ec7CKMJ/o0daSM63sh",
+	"+FTguUQ7RkJTa0ylLt7VROrDq4QvSoJ2Mqu5Wrj9P7HMSVtT5laTrVWUoPJuPL50tV9J2YVGQKbEAGg1",
+	"3b0zp4NU0BAp3JLFHfwQVEmIRSu2JD9rJ7aFEacAYoOaDx8KcGqh6HJvVs0x2xMEF7B52DeRxEuophYu",
+	"BZMFqZ8pjorQON9a3rqGlRHAGNBpCt80WxeVCJ/zSqW2bpv7WwOXY42HuQKQiNUMliUzEU4G6cDqNKXe",
+	"B1qh6nWs8FS+ffiubWa79dCh118gqwGrfTNFECdvzucbf4k7ox+0trnNVlxDj3mwwaI61S+2sQe0Ts3K",
+	"bCQm+MpmGfZClFNLQyT1kJoqvjB5A5TpjS3njJG8KfMMmZoCU0kKjQssnCjpucCQ2eQSXceMEQVRfhNM",
+	"S2l9YlgUXjfGUwE1aAFimLrVx+icqxmkUDmXGYcFN2ZmNGmBi4XO+istAHEWZIRuu0/X/49VsE6ThkDY",
+	"3WKKMu3WhgjMi75WHVn4juBSzVYajXxiQ7NIa3uqLzDgF13N7X7ss5X4RaYXn54XrUCg/yZzzSXpUiYV",
+	"wYVvT/GL8FP5xVobytISE8YfvHs6cFFQTSUuX7Ys2DZnIN3cMMZpB6gXD3Cjzol75HkpGo63nP4LrSIf",
+	"DU3pFYjBsvAXxpAGVMBhgEbRlSQDdOLOBCC/82g4Zl4+5052vWdnYrkHqTXZCL1YEKb3t4eDIcoxg6LL",
+	"eAnK0PqSYdkjqiQpJ6nJq7Qnk4RNuMiJNHmQ2H67OcWfc6nQo+HQLwlryXN37ZD5Qi3HrG4FY5uEcwD4",
+	"kCdXYEVsJCmM0zEfczE3+OLoycGBxbb+lSpzfO3P2aNhe6o11g/Z0kpgPBq28xe7MtXvYzmBaqCcoasZ",
+	"B2v5vFoO0IkVZ2c+uz2lMVqIPWbUmNM3qp2h3barjf1kFI82mDLTTdZlmLt4xV6r8ju8aMXQ8XGuWAku",
+	"zdnurhy4XKWLSy17Y9rB/hiGTutdCI5hjpHu0WxRelqn9JKwltc6dleObmXiIAKHWKNY/DnumiqEIfsC",
+	"RLzreTBDo503jF67U+xdRx5VM42RbJvQ++qxqeMP7iHT89LWkhclUrVLGNnXW2RuTlCXACvlsakLwKdW",
+	"jtqsFSjHkhyjitFfKoLwnNvI48ZDHfrRW8cvncXUmTp/dbXJ+juksOvfNpEcWJlrRaVJDGqdC4QVzmy6",
+	"PSFMQyOvRBhn5TIY2C7ZzZy0bwwfaaGxz4QSMdKWjzzLrHdIK8M9LgpIkJbVZEKv03AuPtTO8bRQm7jv",
+	"8ebc9m6KWsvyiJ6LyD/4v4IlgKeCQLEDVPfgjK9Qzvrc5P5NZKsQf42EPpaju9bf7VFe6seIVfNzAtfq",
+	"AOc3mI4/Hx2hwyF68vToMdLKYJNpcbtGZC6se7sJwcVzAmkuqfEuY4kyt9dkiAuU0fmCC5VtQKq3R60n",
+	"sQdJR0iE0yrZBAiURKJJxRgpB6tdta4qR+iuPfahhu+bTZGkLCdQb14qLYoG9BCtOknR9sTa3XcT56t5",
+	"NedMaTipTUn/drSK+X/lnF0SYY9DrvemfM8O4XDaa8O5G7fzr14Ap/qdmxobtNn9X/wcwU8bTO+z0xeb",
+	"zGwNPDbbCWHPzmeYTe90O6yRTocK88M2S3DNvYJrebLy8Ms5WLzd0lflaY3K3Bw6DdN8Y73g62VlZcPT",
+	"kzFdHaCrtLlKzmGZZi5jRqaTx2fwdr+paXfRLiyxxgAYnHrN1QeaCK6/y4AzxiliuXdcx/I4mwOSmyeV",
+	"NNFi/tHcNqC/98LLLvy+S9C8AT72i9FEDe9NYd8IYXSu2eVg4E5W8hyXfy34HFOWpYhxVFC5KPESkIJ+",
+	"MGZwU0SB4FW0wEKl4Fuc18WNsEIl0UtY724FV7sD9NzWJgJzOEQ4LRUamRy3st2yCKrxHIX1d072/i/e",
+	"+3W493Twhz/+6X+Nq+Hw8PGDL/68/9Vf/vss++39zf/be/fnvzZvvdv5y6j5a+/dF95Pu3/Z+ctoPB5s",
+	"+vZurN7PppA3hm7XTvQKdNvaLyFp1a/aK9FOC+buboZzN0GUveBx7RfdB3g8Rlmj0zIkSM5FYVyn94Yr",
+	"NwB8gPS1IjDyvRbhBf62jwTwerGcR8xBdCIbLLeKZfeLX2JQZa0ErgMJK6dtLSoIhj/6ch0sMBpv1U7r",
+	"Li1uH7GR+uri2sZN9Y4KCUxa67SDosxFxre+W7cTDGUXTOTkqra54SyISqBUk0MVmW8sMs35ToKFwJAQ",
+	"0JDepzT0rx4FJSXonCw51CyzlDijoqDCnGi4M6srXF5spiPXWZWakYFFCZwNrEnL6y6SFmXfgaDLaoYI",
+	"akBI2FQrCGU0nLh1EtgEZBnEWLPYkLJKNF/fhTkHJ4S4DrfVSFwiqkYmV1fNiCTW526Qn7HjSBH6pHMs",
+	"xLLxRIPtZjLs0Y4kZMwyR/TA+pl3wzOuW1trDd+Dy6/b0+qGfwPg+vbAWXFrNx0jfA4+UA8VQ51Wc4q+",
+	"NMxiBcq0oZKhvCTYnEfxhRlWo7cBerMpuA5d1M4d3XBsc5D8zPxgjTBLGFW3QMZr7dIepHwCtkeAldNW",
+	"YWBRaRnFGjpZx+0xxA9WEqR52fWhbuc5/Y8AvWumOAqCP8TlC5eZyBm/aoFj/fRjYePV37wCK9+v41X2",
+	"YecpvdQP3JEKFGL28fTWEHrzw2e9COsDaBvQfmzOWb0z1FucRUOBXcWhvNbOnIipq3/nFQnnjMjdNDzd",
+	"tdQoboc3JYHtjDqKTJgEXKpeF/K159do9fF1OyrOnv0usAmyEhSXZ4QVWq/2HAX3yMhdHg1vYNmsFvH1",
+	"ps29+LJXE2XsnYhhs4XT+naGTlzsAcNpqcdTmZrq8LkrA8TLwkR0wQdpa+3tu6wlfgqHhf3earuGMgzR",
+	"MzXO7gQO4nNSdmw+aNaZpJVyAm8/N8Mc9nOxBu4beqJ7Ji9u2a2duXWW3upBtzf11nuEO1D6NCokJpTm",
+	"cGjC3M2sydSkFB3YKJvw6uKIHGhsq4hYCCrJ/4xQhEKglxLJK0HV8rVJtDVFriXNT6pY4NZ3p6cv0df6",
+	"d093QwoehOXYaNFKEgH7LrIxOEaRL7CUV1wUaCfLK1GivQrJi7N///Nfo6yp3g+bmB6gQTh61qHcM6T5",
+	"xgnLTmx2MwS7jZBNCTb9Z0Hn8Eu7d3PN8IS7lF9sTEnrnXaX1ELeSrUAtdWtGNvcZIsZAk7Bje660RUo",
+	"SWNjaZ40mz4clZh8XIls5rJ+ZczmmGnL+Isvavz6xRdox9wxM0JX5By8ITJFRo+ajp+9+kGiRSVnnsFN",
+	"2bEZeswU56UxUlMXGGWq6sPOqmZkPhizMfvjH9FJED2oH34DSi7bvzzImnq4WEBIJPalYCezbN9NEaGm",
+	"ZpAcs9VTBEVvJYoJWEyyxiwmRDY6zCtapDfIJrW3qOMxYR6CekYP5JhBIK5BEDMMUEPwkoxQBtA0M9hU",
+	"EsM0v06otkgan8+YZQ7a2jYmyMrxFmJUpf7DyQxYyGDDMmsIAiNc0Xqb66I4oqyA5Hmz8qo8J1Jq1k0w",
+	"LXVHfDJmNoXZ5R2iZ9DYRfweXl9nSGhztenMdpTacdyrR/WrY1a/W0dPQoC4qctjY30gnJwZK4oajlzS",
+	"AmLxIrdzjtmVNuXmVClSpHXsn1fFO0X//ue/dk1aT0jZo8hHYDZmhjKQHMvaB7KuGYng4LPxa1DpFRuq",
+	"c+E1kCiJImNmuTKpynKZuv78uxcOs0GzMPy8t9T4/g0sWGA1SyGSPntmknX2TpcL0r1WOEsRHrNISHZ9",
+	"NQtYwee8MDcAZDbM2CbWmTsuwrSQMavTP9LgMpoUZTaKOjP8dfXS61t8wvB2vZDGrAmA31kT2e45ucMI",
+	"d8BOTYy75t97ZBAaeo9+IBiu0HjvMrDeu2oB78fs/d7eXvBPNz0aDtF7tFlN+Pcoi4YuwzCdxKw6qcbP",
+	"zAof2tfDh/Zo1ExCNzlLPw+zs/STnvQs893oaHiA3qMPKeGhvzAWEA6f3soA0/S0UsD8R7bLmrRD9B59",
+	"aGGvNXPTTTarR3+I3qM7qAe9joAwsQ3Y0clsq2k6Qu/R+qJ7O3p6eKXIbqT+3hp62hl0sLrDFLqamkew",
+	"rrqlOpe8QuZCHsXBhSulCcX3Ks5792W7up0r6eom7dVkPLZM8UtEahKaScJNGUi444o9UICg1owZ5gTW",
+	"4z1F79HtivgviJjhhUSFcTtU0hmBoH69laqX3jbl+td8SG81+aznip+0m9Nlv/5AK8UPLLG8oQROOauZ",
+	"fqiZHql7teTVA1FPALDTVSOrUdMf0OuSX6GCX7E/wACtFJQsfGiHfATq/65K/w6cNvQmJcj/rEc9tJtO",
+	"9EaedffvdEfxkkrrIbRm+/2Xh+t+i0eAltBITqx+3CTF1h+s1eb29dY3Ya9NuoWRxqw/6audreU4NOom",
+	"gUF+mLv8zaS0BNlgg04q2AKL+sY+DQgQYdXclWKy+V92HDlmNjaSquMaeeppYlzbXDbLoyYXiiY76wKO",
+	"chQ9pyVVS/3s1OafQlZ9HXt/Lgi+AC+zGTKWPX9O0JXQ+JxpRVjCHWsj3eUeegGgU5qD+WgiSlDGIZ5w",
+	"MkA7TkmMGTJnOFIJ0Nhewai+2/J9LD5EXQSm+4QlD4WlDMAd7GrqQUFYaGl4WatIl/RC4t9mjj2hVgEV",
+	"eoDVRQrsKWkQ9mqrDjRhr8bw2dEGDKo/2sshPl96pbGAWrAOm8oEe+iFK+plSLXJdV7hL7J0jAc355Ko",
+	"kXFezeCsN7N3LQLParMzPH4LqoHBSW1Jc8LM1UHWU/JS8IWgRGHh+xh9B0qSJnp7MT6Tg8FwMITT+wVh",
+	"eEGTUfJwMBw8hERwNQN31P4Msgh/1f+fktgJv52jw+HQu5xvIThAGm3BaK0xQD8SUsAKuiDLtFnuTQFG",
+	"uAq00Aa06fBqhlVdaapdyjpUtWjOC3Jsapo1Zh+iaszM0a2sJ7YlxBLt9IivPQ6v67U9L5KR5oDNqmzd",
+	"aXc4HG5ery6SYLlZ7Tk7dqzcZYznd1XB+8h8XKxJzYR97zq6mzR5tEmT2LUH0PZofdvWVSbAEFhD65u2",
+	"6wz6jlgTENRcUPw9vSRMMxWSWJs8s6RZ8sk73cG+ILhYbrpMCPPBgQcNzE2Pw4cotnGbhpDmPmaMq40X",
+	"FVq5psZsu0WF1q2pMdt2Ub0iuKCaz7+3dfU6Mkuf7rp6uL5tpKT072xJ1rKyfk1eHuzjpuxkdF361Sdd",
+	"qZDQi53WBc3NkoIFVUk8Jc2tzfZOZW6EoyPeJ3UlwdsLtymo23zNyuqmbsDNy5o2LaJ7i7uI99O/tvEW",
+	"i+5oeLCJCHtlkqHR4/WNwitHdKvDp+tbtUtyf7BeONyII+7S3k9QlXjKQwlKzGmbXbVemU+rR9xaqJVI",
+	"Ezzap0a+r22OvsThViwyegmpdVgAGZIolFdCciFHY7bA0vQFWWGmhAw2kbpYgokkIOgJG2eA4nABtzGC",
+	"r5V5ccc6GWC0MaMFNDVXsJ6ZCxGDlgtBLimvJOKM2Duxc24iMuzQ9RmNtmTHrLZObDKnH3dtT/GcsQts",
+	"gfAyqNVZnwJar/CYeQ3f9OF0a1T1AAsImrV/2Gu6rdFb8LS27zH46Rek1LNQahvW0kJLwlS5tKYjoB01",
+	"o2wagyv6nZdeNLF/gfvb3mqsXiFWjgRRlWCpCV04GA4H7oZu+OqmJLErg9ao8HoZHAwhuMBeVzk0kQj9",
+	"l1emkaoWzuamxbE9MpgSBMIlkYC7UkHANOLb4aUGiPVH7PZRHMpm343ij4/WRl1tSi+4Xwy19ppPCiWK",
+	"rzYiN1gPd0jtCxuq3fFJU2l90jsQDNzJDeun1AbF9tzQfksSG6ls6DMIesUEm9TKzWBFOwpsLR0Qt25c",
+	"/lS6oK4YIQpP+9jxaPih3HCFKTAc45llAARBZq6ic4J2/PzcGIG2j7OpCiWrk7ZbL9zhJgt3JaV2CdyW",
+	"1PKDSH33wfDWK6As14PcICFoc6Tbatat49/NI/oMez/D3k8a9mpZR0EKlIW6DZB5d5MmCx5LrbPuY9lJ",
+	"UG/Sq6H4l5jjEsr2Ke7taCbizpxnjNnGdXZGCKOiMuoiCPt52sDF+ti1xqJBH+buBMpQcE37AJ2wJigN",
+	"bisbs+h1ZUGwEYpEQcTQoVGlL71CViE8jM1i88q+d3H9P8gyMToV5P1rXiy3VKcwN2ecldCwkYYanThQ",
+	"AUcgfr2AqcA5CfJzbkz4sMmGDXo7qaMhkaRTtlct/B7rnKd4/tJWBQq8ZJMwbaSnboGfg9GuKhcrKeYW",
+	"RR04frP9rmLrQPS4Ufz180BaE+XYZPZFKj10k9FWGkGDzpU7N50t+eCWW/LGu/EtduIVBxqdWmGf7xD8",
+	"ZIHBBttteM8mtNpgx60j0D4AgAw3ACAuoOkzYrl/xGL0qBcS1wNa2h66/d9ocdPcTRK7psZkDWEPyDw3",
+	"t9ZIiP2Giq9QRhxLa1ixnBy7ct1UoguyUE3NYJNUXQfuTMzVvbWmPhiiVrSWwDYjETOtyY+iOMKQ7+GI",
+	"DzSt7O0iZxvr8/bdM5ur9W7L9drdkvfZ0NpCn26vGY820ozmtu7bq9KDDRjwLWefDb+PoEbNWlyvRtP4",
+	"sYY7LgnV5QnTitDGCddRAOB+6ruv3NlSY6Y1HupEUB+7y6v8GO3G/uooUf1++/TAi681ocVBirtvzT1E",
+	"7ZDynriEu9O/vwcc/Vm7ftaun7XrfZwmb6BfVx4T+qvUXfm5ELK58ZOasggQeGg9IPVdZpvdsPsOgjrz",
+	"WSy5usDK3vJr/QwmoxCzApUEX9rfQKFLv5zOoFNLZ8zqYjrQ1aDJQAPPhi09ARE2kMExMhUlIJ8TLvAh",
+	"Nl/ZXpVA5ZjZJAkbHef6GyEzdqQKBaS4ZbaIgKX+asZLc+FHTNebdNzfh9sOmBn62J7pR+ZAMSigzKAu",
+	"QnBRhe98izjAvFJ9UP3+xtV1avkIf7Apyd5uXDqfralT5Q9UR90FJZ9c+PHpi+QWnjRbGKpnT+tWf+ov",
+	"62Ql8c59aZ8SBrA1bPuwwGc/2mdk8qHIZGsX2mco8/uBMm9sPYq1/rYwMve3oC7I23c3aVDB5O07vRXa",
+	"nMYe3GPT4CBmob6kD2on6x9MamRTgzOJhQaZwsyZK+ABDbO6zUypxWh//+DwyWA4GA4ORl8OvxzCHm0/",
+	"sFPZyVze6N33M3LFQWymZk/tj0GDzl56hUK3jzke+NfS28DctBtzaHMTTBGRICra+CENxuFCDtCPkCOA",
+	"GCGFcbPZ7r2Y6Zt3N/8/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
