@@ -75,6 +75,10 @@ func runProspects(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return run(ctx, &prospectsCmd{name: cmd, stdout: stdout, stderr: stderr}, rest)
 }
 
+// defaultURL is where the command line looks for a server when neither --url
+// nor CAPTURE_URL says: a local `capture serve`.
+const defaultURL = "http://127.0.0.1:8080"
+
 // prospectsCmd is what every prospects subcommand shares: its flag set, the
 // connection flags and the output streams.
 type prospectsCmd struct {
@@ -97,7 +101,7 @@ func (c *prospectsCmd) flags(synopsis, description string) *flag.FlagSet {
 	}
 	// The environment is read after parsing, so that --help never prints a secret.
 	c.fs.StringVar(&c.apiKey, "api-key", "", "secret API `key`, sk_… (default $CAPTURE_API_KEY)")
-	c.fs.StringVar(&c.url, "url", "", "server base `URL` (default $CAPTURE_URL, else "+client.DefaultBaseURL+")")
+	c.fs.StringVar(&c.url, "url", "", "server base `URL` (default $CAPTURE_URL, else "+defaultURL+")")
 	c.fs.IntVar(&c.maxRetries, "max-retries", client.DefaultMaxRetries, "resend a request that failed in a retryable way up to `N` times")
 	return c.fs
 }
@@ -125,7 +129,7 @@ func (c *prospectsCmd) parse(args []string, positionals int, what string) (pos [
 		c.apiKey = os.Getenv("CAPTURE_API_KEY")
 	}
 	if c.url == "" {
-		c.url = cmp.Or(os.Getenv("CAPTURE_URL"), client.DefaultBaseURL)
+		c.url = cmp.Or(os.Getenv("CAPTURE_URL"), defaultURL)
 	}
 	if len(pos) != positionals {
 		if len(pos) < positionals {
@@ -214,42 +218,42 @@ func prospectsCreate(ctx context.Context, c *prospectsCmd, args []string) int {
 	if f.email == "" {
 		return c.usageError("--email is required")
 	}
-	params := client.ProspectCreateParams{Email: client.Email(f.email)}
+	params := client.ProspectCreateParams{Email: f.email}
 	for _, name := range textFields {
 		if c.set(flagName(name)) {
 			v := *f.strings[name]
 			switch name {
 			case "first_name":
-				params.FirstName = &v
+				params.FirstName = v
 			case "last_name":
-				params.LastName = &v
+				params.LastName = v
 			case "company":
-				params.Company = &v
+				params.Company = v
 			case "title":
-				params.Title = &v
+				params.Title = v
 			case "phone":
-				params.Phone = &v
+				params.Phone = v
 			case "website":
-				params.Website = &v
+				params.Website = v
 			case "source":
-				params.Source = &v
+				params.Source = v
 			}
 		}
 	}
 	if c.set("status") {
-		params.Status = client.Ptr(client.ProspectStatus(f.status))
+		params.Status = client.ProspectStatus(f.status)
 	}
 	if c.set("tag") {
-		params.Tags = client.Ptr([]string(f.tags))
+		params.Tags = []string(f.tags)
 	}
 	if c.set("metadata") {
-		params.Metadata = client.Ptr(client.Metadata(f.metadata))
+		params.Metadata = client.Metadata(f.metadata)
 	}
 	if c.set("marketing-consent") {
-		params.MarketingConsent = &f.marketingConsent
+		params.MarketingConsent = f.marketingConsent
 	}
 	if c.set("hidden") {
-		params.Hidden = &f.hidden
+		params.Hidden = f.hidden
 	}
 	p, err := c.client().Prospects.Create(ctx, params, f.requestOptions()...)
 	return c.finish(ctx, p, err)
@@ -271,7 +275,7 @@ func prospectsUpdate(ctx context.Context, c *prospectsCmd, args []string) int {
 	var params client.ProspectUpdateParams
 	changes := 0
 	if c.set("email") {
-		params.Email = client.Ptr(client.Email(f.email))
+		params.Email = client.Set(f.email)
 		changes++
 	}
 	for _, name := range textFields {
@@ -297,7 +301,7 @@ func prospectsUpdate(ctx context.Context, c *prospectsCmd, args []string) int {
 		}
 	}
 	if c.set("status") {
-		params.Status = client.Ptr(client.ProspectStatus(f.status))
+		params.Status = client.Set(client.ProspectStatus(f.status))
 		changes++
 	}
 	if c.set("tag") {
@@ -309,11 +313,11 @@ func prospectsUpdate(ctx context.Context, c *prospectsCmd, args []string) int {
 		changes++
 	}
 	if c.set("marketing-consent") {
-		params.MarketingConsent = &f.marketingConsent
+		params.MarketingConsent = client.Set(f.marketingConsent)
 		changes++
 	}
 	if c.set("hidden") {
-		params.Hidden = &f.hidden
+		params.Hidden = client.Set(f.hidden)
 		changes++
 	}
 	for _, field := range clear {
@@ -390,30 +394,30 @@ func prospectsList(ctx context.Context, c *prospectsCmd, args []string) int {
 	if *most < 0 {
 		return c.usageError("--max must be 0 or more")
 	}
-	params := client.ProspectListParams{Limit: limit}
+	params := client.ProspectListParams{Limit: *limit}
 	if !c.set("limit") && *most > 0 {
-		params.Limit = client.Ptr(min(*most, 100))
+		params.Limit = min(*most, 100)
 	}
 	if c.set("status") {
-		params.Status = client.Ptr(client.ProspectStatus(*status))
+		params.Status = client.ProspectStatus(*status)
 	}
 	if c.set("email") {
-		params.Email = email
+		params.Email = *email
 	}
 	if c.set("tag") {
-		params.Tag = tag
+		params.Tag = *tag
 	}
 	if c.set("created-gte") {
-		params.CreatedGte = gte
+		params.CreatedGTE = *gte
 	}
 	if c.set("created-lte") {
-		params.CreatedLte = lte
+		params.CreatedLTE = *lte
 	}
 	if c.set("starting-after") {
-		params.StartingAfter = after
+		params.StartingAfter = *after
 	}
 	if c.set("ending-before") {
-		params.EndingBefore = before
+		params.EndingBefore = *before
 	}
 	n := 0
 	for p, err := range c.client().Prospects.List(ctx, params) {

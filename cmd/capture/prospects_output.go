@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/captureapi/capture/client"
-	"github.com/captureapi/capture/gen"
 )
 
 // fail prints err on stderr — the message, then one "name: value" line per
@@ -49,9 +48,9 @@ func exitStatus(ctx context.Context, e *client.Error) int {
 	switch {
 	case ctx.Err() != nil:
 		return exitInterrupted
-	case e.Type == gen.ErrorTypeApiConnectionError:
+	case e.Type == client.ErrorTypeAPIConnectionError:
 		return exitConnection
-	case e.StatusCode >= 500 || e.Type == gen.ErrorTypeApiError:
+	case e.StatusCode >= 500 || e.Type == client.ErrorTypeAPIError:
 		return exitServer
 	default:
 		return exitRequest
