@@ -108,8 +108,9 @@ type ClientInterface interface {
 
 	// GetReadiness Readiness probe
 	//
-	// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is
-	// not. Needs no key, is never rate limited and answers whatever the `Accept`
+	// Answers 200 when storage is reachable, `503 storage_unavailable` when it is
+	// not, and `504 timeout` when storage does not answer within the request's
+	// deadline. Needs no key, is never rate limited and answers whatever the `Accept`
 	// header or maintenance mode; like every path it refuses unknown query parameters
 	// (`400 parameter_unknown`).
 	//
@@ -220,8 +221,9 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 
 // GetReadiness Readiness probe
 //
-// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is
-// not. Needs no key, is never rate limited and answers whatever the `Accept`
+// Answers 200 when storage is reachable, `503 storage_unavailable` when it is
+// not, and `504 timeout` when storage does not answer within the request's
+// deadline. Needs no key, is never rate limited and answers whatever the `Accept`
 // header or maintenance mode; like every path it refuses unknown query parameters
 // (`400 parameter_unknown`).
 //
@@ -861,8 +863,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetReadinessWithResponse Readiness probe
 	//
-	// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is
-	// not. Needs no key, is never rate limited and answers whatever the `Accept`
+	// Answers 200 when storage is reachable, `503 storage_unavailable` when it is
+	// not, and `504 timeout` when storage does not answer within the request's
+	// deadline. Needs no key, is never rate limited and answers whatever the `Accept`
 	// header or maintenance mode; like every path it refuses unknown query parameters
 	// (`400 parameter_unknown`).
 	//
@@ -979,11 +982,6 @@ type GetHealthResponse500Headers struct {
 	RequestId string
 }
 
-// GetHealthResponse504Headers the declared response headers of an HTTP 504 response for GetHealth
-type GetHealthResponse504Headers struct {
-	RequestId string
-}
-
 // GetHealthResponseDefaultHeaders the declared response headers of an HTTP default response for GetHealth
 type GetHealthResponseDefaultHeaders struct {
 	RequestId string
@@ -998,8 +996,6 @@ type GetHealthResponse struct {
 	JSON400 *BadRequest
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
-	// JSON504 the response for an HTTP 504 `application/json` response
-	JSON504 *GatewayTimeout
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -1008,8 +1004,6 @@ type GetHealthResponse struct {
 	Headers400 *GetHealthResponse400Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetHealthResponse500Headers
-	// Headers504 the parsed response headers for an HTTP 504 response
-	Headers504 *GetHealthResponse504Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *GetHealthResponseDefaultHeaders
 }
@@ -1027,11 +1021,6 @@ func (r GetHealthResponse) GetJSON400() *BadRequest {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r GetHealthResponse) GetJSON500() *InternalServerError {
 	return r.JSON500
-}
-
-// GetJSON504 returns the response for an HTTP 504 `application/json` response
-func (r GetHealthResponse) GetJSON504() *GatewayTimeout {
-	return r.JSON504
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -2546,8 +2535,9 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 
 // GetReadinessWithResponse Readiness probe
 //
-// Answers 200 when storage is reachable, and `503 storage_unavailable` when it is
-// not. Needs no key, is never rate limited and answers whatever the `Accept`
+// Answers 200 when storage is reachable, `503 storage_unavailable` when it is
+// not, and `504 timeout` when storage does not answer within the request's
+// deadline. Needs no key, is never rate limited and answers whatever the `Accept`
 // header or maintenance mode; like every path it refuses unknown query parameters
 // (`400 parameter_unknown`).
 //
@@ -2735,13 +2725,6 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON500 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
-		var dest GatewayTimeout
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON504 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest UnexpectedError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2796,16 +2779,6 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers500 = &headers
-	case rsp.StatusCode == 504:
-		var headers GetHealthResponse504Headers
-		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RequestId = value
-		}
-		response.Headers504 = &headers
 	case true:
 		var headers GetHealthResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -5832,21 +5805,6 @@ func (response GetHealth500JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
-type GetHealth504JSONResponse struct{ GatewayTimeoutJSONResponse }
-
-func (response GetHealth504JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
-	w.WriteHeader(504)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type GetHealthdefaultJSONResponse struct {
 	Body       Error
 	Headers    UnexpectedErrorResponseHeaders
@@ -7811,177 +7769,178 @@ func (sh *strictHandler) UpdateProspect(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3vctw2su+rYLl7y1KWGo1k2Y5HldpVvNnEZ5PY15Yrda/HR4RIzAwiDjABQEmTWLf2afbB9kluoQGQ",
-	"AAnOH1nyiWv9wVUWhwCajUbj143uxm9JzucLzghTMhn9lpBrPF+UBP5/kue8Ykr/V1bzORbLZJScMITN",
-	"cyQJYeiKqhnCDOFiThm6IMskTS5xWRHdjBbJKMF5rs6GBz8XvzxZHuYPiyPyaPJ4+mT25c9PL4bzgyRN",
-	"LsjyDF7V/7Fvdt5jh0maMDwnmoh8TpI04ec/k1yZIYDSNFkILhckV2eW9KND71lJ51Qlo4PhcJgmAivi",
-	"PUkTwUvdN3xIcnOTJn8jJVGkeGmbt/iACvMzct37H25/S0ZKVCQ1fFgIaT/u1y+vjy4ezh+xx4snv3wp",
-	"nsqhOvA/p+5RU9E3fGxYPZeYmWnC5VLRHJfoGzaljMgkTXLOJGHqDOtPfvLw8NHREFiRC4KBWv8hmWNa",
-	"Aj/wX61UDHI+T9JkQoVUZ24qCpykyYwWBWHJaIJLufH3lrjp5nt+SUqc61mdY3FBFGXTM0uv4+KcKFxg",
-	"hfWXLkrMklGiBMVlchPjXZosZpyRZMSqskwTySuR65GuyPnZhAv9IVJhVclklDBylaSJwlOZjN7qNyjD",
-	"InmXJoqqsu6iWhRdNl2Rc0mV7nim1EKO9vdxzfqBzzd/Lr+nsjufeEoQnyDOSFyk4MvfbjXJhu7f/fTa",
-	"br35/eAZ/aXCJZ1QUjTzumY6Hz4OplO/c/MuTWZYns25IDWVNV2lnsQ0qYRm4/7lwb4jVMJcgx450xpN",
-	"kF8qKvRI/owbniJJlNWhSCrMCiyKthYlQnBhlndRa6iw5zQpeH5mSKnlcEF9AdwveC7/CH3tRXuYEynx",
-	"VA/wgpXLRqFLlGNDpyF5oCcCCzyvPyJJE90PkcqocUF+caLxFB+eP8yPikfk8eTJ9MvZ05+HekaWCz0O",
-	"ZZe4pMWZa2w+9Aa4t6BAn32lswdV7ILxK4ZOXj5fy65WV9vyqtO8YdRz88xRodftJS1IMULy4uzf//wX",
-	"Pjg/HNyWO7hSM8L08laUsxhz5lRKyqYhc37k2zDFdXFLpjTNG6b8H16hghaIceUYogGCJWqAXhNWIKoQ",
-	"luikUjMu6K/whSP0NcGCCMs7xIV+Rc0I+hpLmqNKEoG0PrlHjgpyyS/aK/UE2cfbMNb1dEvGNs0bxp7O",
-	"qKxFbaeRsF00wxKdazRmm90Dh85xcTbFilzhZXcxLqQSBM8RZvKKCFKgc1yUK9nkd7cli8KmDXt8QiQR",
-	"lzQnLYKOkRJLhKeYMlRiRcTt+bSgAXN4USuIs58lZyGLTmcE6VcQlbAqjNL4r9cvflzJok6n2zIq0oEv",
-	"TX1EjVDFyLXeyUiB9GLlE3iOKFtUanAP2h4oVZyflVhMST/z+CUR6AD9QL9ey7imt9twzW8dZxn8KpCa",
-	"YYYOhkdfPnryGJ0vFZH3wZ+cM6UxnX4zviW2Z1MDK60+8WJR2tW8b0Wgl2/RUbbkXk8fDQ9B+ytHLZZG",
-	"sgABPTNt906XCzLqUH4ffKUFmS+4Iixf2j3+rJIR+ZN4TtDz5uW9fxDgtFS0LJGoGDObYC9rewbakrm9",
-	"vXhKENnPNCxVestYR/gxEgQU40QRoXfmCWVUzowoO6TX6uSjTEaPnEe+Z45LbQHAhrnFJNxKxPu78YBh",
-	"i8R5JRU6J+gAKY4OHz1CC0GZwuclQSevnz1/jvIZFjhXRPwPM12QSpINeH6FpQZkhfP/cDUjwsneNpNg",
-	"B/zAOah7aaGlrcg+1j8hjBi5Aog10QgU/rIvfOSpYYoIhsuzmoUt9895SeaIM9CmGvAQsZLxYXfbMrzd",
-	"2tPofE7UjLIputKbzpXgbKrJ4pVAkhbEQ10pwqxAv1RcEaDa6SpaIDrRmmdBhKRSybsCZnOsCWeY5S2t",
-	"/kPzA5prBq3gnN/JlmwLmzY8e4YXqhJEq65Cm7Fa1Lx3faBKGcJoTlmlyJ1xhagZL84YV2e4LPlVbMEv",
-	"sJohcq0nI4W5Mo1QwQkgjJUM6/a/Ld9iPTTse/nm1AEd+7MWuP3Lg33rCTZLmTOC+GSEvv3mNEXffXPy",
-	"t/vAEEBjnpMFqPPWMoXniFznZVUQuRbyt/rakmmd1iFy1ZajsYe6sBBxps0jqcGZIfrjADAN6EuOi44E",
-	"co7mmC2dhpB6GUxKOp2tFDyvuy15F7QM+WZUK9jYqp+sEETpBfNK/713An9LknNW3Jlag02IKCJ6/GOo",
-	"fgHIxlqLGPvOsG4FC7tdb8nJWAddjxm4n0c1LsLIe4xwUQgiAyRk3NV3L4ANtVFnmoHTVJDCY6nGm7Xf",
-	"awNG3tLHFuugYeQP5lmEvpHh4sflnvXH9vppwdqbUFIWiAv0S0XEsqF4Mza6IW7NxqaDho2vSE7oJSlq",
-	"Qj02MppfOH+j46R7dh/MLDEzB5JnguB8FtuV3dErlQgrRJVEuhUyx5iruNjte1s2xnoIFeUq4hCfoIPh",
-	"cIhKetmcb8lje4qKJJ8TLRnVYipwYdChbn0fm059HmzgTXvFBxQatT8jyC2hfha3et2Wv53m8B/Kpmeb",
-	"Hbf5PoCa+sYJYDSr6RzhUhBcLD+KinDf5c4QQ2bbU7CaYCwvSAFweMtDsfY4t2V/3dxDm4641XOg5d60",
-	"PgY41T1BI4gGNiTsjXfNcD+uoa0+LkjjRtXrU7+7Xnl4PW7J1aClpyw6MEpPOIjpBVneL5JqSAqYRsxp",
-	"8tkUDpg7xlC9nrB0cR8rORZ0ty3TWo23F8T6OMiSev8y50juO5GUVT6LRjX0cu6WoCnSvuFfm5ARerCa",
-	"kw/un3O8UgTs3AmvWBFnHLy0kmutXrZlWqd5w7M3TJCcTxn9lRS1v+bNq+/RzrffnILJXRJcyN0Bek3M",
-	"tq3tTEEmRBCWE40EYKj72Mil4gJPyVnF8CWmZdf+fm1e0DqvYgBbrGXcy8lYl1tyM96F5y+LEnVvZ5OK",
-	"zgmvIpuBm0xeqRIgsN4RCoKLkrKVPHI9bsmXplkIG6N0HAwbWsBpqDVvjllOypIUHrPuhk03aTIjuCAC",
-	"0GDt21V7r8iixEsDxQsic0EXinKWjJJMiYpk6GpGjAfWuFb0rII/VnFtlNmHfKJtcIJFSRt3swNn9ngp",
-	"a3mUM/1lMp+ROQS8EVbNk9HbRI8KkWnmK6QSWsvpD3gh6JQyXO69sl74DskvGMJI2C9ytO1kkc/Ndo3T",
-	"j8Lhr++qvZpx2XysBvvH8G2ak2DlPZAoayYkMwzR9kARflD3A15hRb53wCWk/CfoQaKSTJSj6ILosWAr",
-	"TwFAWLlD2TgpyARXpRonx+Krp0+P1VcH2QhlImsQh9CA1zqkdW9XlBX8CgkiiXHrZCrzwcZGhO+95CXN",
-	"l136T2t6Nf7YMybRAl5eQfsvXx0Mh8dXXx1kaOf5N6d/R/VAyErr7lrSzPfuPS/iRFl+PJB6qnf0xJ39",
-	"+5//ynaPmxmlRHNrQcCmG6D/Dd57qozkL3mlMTt8w4yUC7ccTbybidtcTV8N7boEvjbsR4qjK0wVOicT",
-	"LoiBh5RNV481p4zO9Zo58LYSRaak7bsIl3y+/AeJTOAJYGdtxK4/wTPyPscXRMJ6U4KSAr188fpUW7gv",
-	"T06ffTdmEk/ICCQP4i1DpYBhNFExaQTUsF/Cj5ShwyM045WQaErAzh4zE/cI75pzddhHoK/Y8h4hUF4D",
-	"9A9tnGBBkMz5ghRI8TFTjSk/QCdu6q9mtCQeve1D5Nq1nB0Nn45Z/Kg6QzsG21O1e9yoPv2xwYGccf+n",
-	"5hCCizEzH+WNgOIngNkAvWpW+M8mhMWKjZoZno7ZThjmlBrno/1/YxPtAj+zR9fXWeM4FwSOHS7IQqVI",
-	"GnZRYWdZ6v4RnggiZ4OxtiKpFh6zWJvw9e7ZoSe2+Pp7wqZqlowOHz1KtRi7vw+00CpFhO7zv9+Ox9eH",
-	"w73x+PrJN+/+/KekuyUYYL7gTJp4/q9x8W0TwWUjNfR/O0EirUSAVuzXnwSZJKPkj/tN6sC+e33ffxcw",
-	"Wv1lsWbmV7n/TYNXwnX3NS6QJXqk95k6wuuczKhV3dZBH8Z6DdBpF095e3yoGGO02Zf3vTeBwK9x4e2w",
-	"27AxFiW2mpmdFtFgqfV9NK+viCZa2U200eqojZX99bXrO91Y2Vm3RZ9rf8NuXIs+H/eG3bgWd7QQrNiN",
-	"QkCGpTvdGaAMxs4gTNYAUT6ZEFZoBQ3e9/Yq8CHXykVQv9iDdzZq7N7vAJNt1t8zziYlzbddff2xXlvK",
-	"KTRbGTqzVYe2WdwvvVrOWu/fgZQ53oYiltunMho2g3b6bZjmfFRDH/Op0U52U4j3bjnfrYWEVei+3sk8",
-	"33i225LpHuttlYjFmvRYVKu66bzfNmo+gRW2BpK/YCjrwXapM5dW4XUrvABmNsXqN2nydy7O6/ODLRZ9",
-	"PAln5aqKNIkfY2y2Nu37d7A2ax6YxVkvEruCSNEcQJjQNf0hVCqBFRcSjiRgkZmzCS9jE83xEvJ7MtM6",
-	"+7yg7njLsgj2tHHFbSHDngNvpci59+5A1Cy9yBIc7gZRfyGYSvrBFRcXobPu/pD4t/awZgtmdg56VrI0",
-	"fPsuGMsZ6V2+XhbPnGsGTwSfmzBKsHDk53V5x+vyuY1qfQ38/abxc2+OKjtBuqvBX/j6HUiU+wRkvgHB",
-	"iyN0RdAMFwjXccIApRpZ6izKFMJytZ0QBube2WL9AXw6P3J10oScbsHoeMzqSmZHmtwBw813oB+5QvZL",
-	"7IJuAmbReaXAS9SEXxhaBiiDNhkq4b0mrlYiCrEmA3TClqavXO/Rzs+eIskR44gviAAm2R5MQIE3QdB/",
-	"3NfrRqqpNcGiMsBlSR0su7Un97aSoWUiCKDdQiy60bcrRaL1+h2IA8hB3aMRhcw8yKyXPoz/NQcrAMIm",
-	"XMyxqg9N5YLgC3lnC+5Hrv7uzpRvs0Nu6jXpNIgfa6/uo/X+HU0MfL+ZE73ZQkGAZufNeVWaNOVzgmBc",
-	"tMPhUOuclJxNwZBxdqr1iBs7FVSkJrkOhzcr//MGfccbtP3775iWW+8Y8XjK1VZbt8kdSKL9CGS+wu0W",
-	"7vQJXRFBbPiz3jf87XcCLcITwnOS40qao5h4xOUD2cg4fMxnsbxjsXxt0svfhHEn26CZMC9pNYzx3u2k",
-	"TKxs6b3aHy2zsodYmztYEZZ/yGOghqwPBEFKC5rAgpZLxCcTsC1b2VEpktEQmlo1b5axMUA/YapQ5vm7",
-	"ghP/D96EO6601Q2bV4Fjp5z/gNnSHWduu4sHUaCr997m1TuY2lPOkaa7PocduWCNnsjTbabhU/elbiUA",
-	"bxi25VG23voi1XNW+zxb78drzGzUhQcCI0VVNurCvX8H0ujzcISW2v51BVSaLJ4UUZZzIfR+CacUdQ2V",
-	"O1ABP/30095JE25A4qZZGJCA4LvsAR6k7cUMNVstRxBczr8aJ7lJKR0nW9ltRtBctY9P0gOiDWaD0U3I",
-	"krGZRyZ3QFXSGOCN4VxDdm1BI8ULvNQS0ISjmG5Mna8BekVwgTLNt8zEg+S80P91QesE+iGFHY3YkB0l",
-	"CFYQsWATi2y7kl4QhGuS+QTUoen/jky/mqXtKo4RubMAsqnP5Nk+gbh9msUcXfaIPcJZEKGoOw5eyREX",
-	"EAffCxFx4eJbz4fWSmsYExu1ibPUU2Djx4owSX6HkUviAE4uiGqRtJbfHYrMBKzmgkuAa8ax89XpzU1g",
-	"J3SuvMJLiTLbJ0i5i2Z1c/2uxVsrAJ0x2hLRHus7fmXgXphmFhhLMxwqUi1VxhNjjh0fHyXdU8iu4G0z",
-	"NOTBgQ8yHNoI7waDh3Aual5KtKjTY+qseDAccT5z0tXM6wVZdmiJjszLHhnRv6yV2mCyobJq2izKcNbt",
-	"r13PYrObvTVJGFbSrAB3pqYjJmmYwmQXov22Jpbadhuv/BpZI8Y3qzjCJtGGmhx5T2XeVRnYtvKq++1b",
-	"aya8s+G9/tvntqHHfvc55yXBzMS0rNNP7aq3oW5Y+3Fbaw03TqA2as68Cwev84u2ESLHzJgg1ICoyxII",
-	"SeUTpJXyMoAeA/S93uTND6avxsdLWCFTRBUcuk8xZWMGgVlyhOiU2ThVxBmREFtdcBNuyviVCSj1pOs/",
-	"OneqvSRWos8AQ/6NKEzLjlCYDnqF4BnwuBsWLmdcqFSDv/OSICNwNTK0TufciMcxpIBCMjFICzQZIFNj",
-	"Qo3ZVPArOULZ9R65VoRJel6SPS3y/nGRnmuJDKS02FXDTYzykhKmTEUFYy+MWYMzLWE7+t0ZZkUJIfzn",
-	"y4acB9JHuQbM7rZkLiZi4VJLkw71mrmxUoSx+gax4hGxBP6eMnOd2n39tbq6FUy7hV67xTijWfDd3OFo",
-	"fd0I72KJd5HCN53CLr2F4HrrYnXTy9tppsEW2Sn31Cq6GZQ1iie8BRVVXGzKO7ec7CKMJ/o0daSM63sh",
-	"+FTguUQ7RkJTa0ylLt7VROrDq4QvSoJ2Mqu5Wrj9P7HMSVtT5laTrVWUoPJuPL50tV9J2YVGQKbEAGg1",
-	"3b0zp4NU0BAp3JLFHfwQVEmIRSu2JD9rJ7aFEacAYoOaDx8KcGqh6HJvVs0x2xMEF7B52DeRxEuophYu",
-	"BZMFqZ8pjorQON9a3rqGlRHAGNBpCt80WxeVCJ/zSqW2bpv7WwOXY42HuQKQiNUMliUzEU4G6cDqNKXe",
-	"B1qh6nWs8FS+ffiubWa79dCh118gqwGrfTNFECdvzucbf4k7ox+0trnNVlxDj3mwwaI61S+2sQe0Ts3K",
-	"bCQm+MpmGfZClFNLQyT1kJoqvjB5A5TpjS3njJG8KfMMmZoCU0kKjQssnCjpucCQ2eQSXceMEQVRfhNM",
-	"S2l9YlgUXjfGUwE1aAFimLrVx+icqxmkUDmXGYcFN2ZmNGmBi4XO+istAHEWZIRuu0/X/49VsE6ThkDY",
-	"3WKKMu3WhgjMi75WHVn4juBSzVYajXxiQ7NIa3uqLzDgF13N7X7ss5X4RaYXn54XrUCg/yZzzSXpUiYV",
-	"wYVvT/GL8FP5xVobytISE8YfvHs6cFFQTSUuX7Ys2DZnIN3cMMZpB6gXD3Cjzol75HkpGo63nP4LrSIf",
-	"DU3pFYjBsvAXxpAGVMBhgEbRlSQDdOLOBCC/82g4Zl4+5052vWdnYrkHqTXZCL1YEKb3t4eDIcoxg6LL",
-	"eAnK0PqSYdkjqiQpJ6nJq7Qnk4RNuMiJNHmQ2H67OcWfc6nQo+HQLwlryXN37ZD5Qi3HrG4FY5uEcwD4",
-	"kCdXYEVsJCmM0zEfczE3+OLoycGBxbb+lSpzfO3P2aNhe6o11g/Z0kpgPBq28xe7MtXvYzmBaqCcoasZ",
-	"B2v5vFoO0IkVZ2c+uz2lMVqIPWbUmNM3qp2h3barjf1kFI82mDLTTdZlmLt4xV6r8ju8aMXQ8XGuWAku",
-	"zdnurhy4XKWLSy17Y9rB/hiGTutdCI5hjpHu0WxRelqn9JKwltc6dleObmXiIAKHWKNY/DnumiqEIfsC",
-	"RLzreTBDo503jF67U+xdRx5VM42RbJvQ++qxqeMP7iHT89LWkhclUrVLGNnXW2RuTlCXACvlsakLwKdW",
-	"jtqsFSjHkhyjitFfKoLwnNvI48ZDHfrRW8cvncXUmTp/dbXJ+juksOvfNpEcWJlrRaVJDGqdC4QVzmy6",
-	"PSFMQyOvRBhn5TIY2C7ZzZy0bwwfaaGxz4QSMdKWjzzLrHdIK8M9LgpIkJbVZEKv03AuPtTO8bRQm7jv",
-	"8ebc9m6KWsvyiJ6LyD/4v4IlgKeCQLEDVPfgjK9Qzvrc5P5NZKsQf42EPpaju9bf7VFe6seIVfNzAtfq",
-	"AOc3mI4/Hx2hwyF68vToMdLKYJNpcbtGZC6se7sJwcVzAmkuqfEuY4kyt9dkiAuU0fmCC5VtQKq3R60n",
-	"sQdJR0iE0yrZBAiURKJJxRgpB6tdta4qR+iuPfahhu+bTZGkLCdQb14qLYoG9BCtOknR9sTa3XcT56t5",
-	"NedMaTipTUn/drSK+X/lnF0SYY9DrvemfM8O4XDaa8O5G7fzr14Ap/qdmxobtNn9X/wcwU8bTO+z0xeb",
-	"zGwNPDbbCWHPzmeYTe90O6yRTocK88M2S3DNvYJrebLy8Ms5WLzd0lflaY3K3Bw6DdN8Y73g62VlZcPT",
-	"kzFdHaCrtLlKzmGZZi5jRqaTx2fwdr+paXfRLiyxxgAYnHrN1QeaCK6/y4AzxiliuXdcx/I4mwOSmyeV",
-	"NNFi/tHcNqC/98LLLvy+S9C8AT72i9FEDe9NYd8IYXSu2eVg4E5W8hyXfy34HFOWpYhxVFC5KPESkIJ+",
-	"MGZwU0SB4FW0wEKl4Fuc18WNsEIl0UtY724FV7sD9NzWJgJzOEQ4LRUamRy3st2yCKrxHIX1d072/i/e",
-	"+3W493Twhz/+6X+Nq+Hw8PGDL/68/9Vf/vss++39zf/be/fnvzZvvdv5y6j5a+/dF95Pu3/Z+ctoPB5s",
-	"+vZurN7PppA3hm7XTvQKdNvaLyFp1a/aK9FOC+buboZzN0GUveBx7RfdB3g8Rlmj0zIkSM5FYVyn94Yr",
-	"NwB8gPS1IjDyvRbhBf62jwTwerGcR8xBdCIbLLeKZfeLX2JQZa0ErgMJK6dtLSoIhj/6ch0sMBpv1U7r",
-	"Li1uH7GR+uri2sZN9Y4KCUxa67SDosxFxre+W7cTDGUXTOTkqra54SyISqBUk0MVmW8sMs35ToKFwJAQ",
-	"0JDepzT0rx4FJSXonCw51CyzlDijoqDCnGi4M6srXF5spiPXWZWakYFFCZwNrEnL6y6SFmXfgaDLaoYI",
-	"akBI2FQrCGU0nLh1EtgEZBnEWLPYkLJKNF/fhTkHJ4S4DrfVSFwiqkYmV1fNiCTW526Qn7HjSBH6pHMs",
-	"xLLxRIPtZjLs0Y4kZMwyR/TA+pl3wzOuW1trDd+Dy6/b0+qGfwPg+vbAWXFrNx0jfA4+UA8VQ51Wc4q+",
-	"NMxiBcq0oZKhvCTYnEfxhRlWo7cBerMpuA5d1M4d3XBsc5D8zPxgjTBLGFW3QMZr7dIepHwCtkeAldNW",
-	"YWBRaRnFGjpZx+0xxA9WEqR52fWhbuc5/Y8AvWumOAqCP8TlC5eZyBm/aoFj/fRjYePV37wCK9+v41X2",
-	"YecpvdQP3JEKFGL28fTWEHrzw2e9COsDaBvQfmzOWb0z1FucRUOBXcWhvNbOnIipq3/nFQnnjMjdNDzd",
-	"tdQoboc3JYHtjDqKTJgEXKpeF/K159do9fF1OyrOnv0usAmyEhSXZ4QVWq/2HAX3yMhdHg1vYNmsFvH1",
-	"ps29+LJXE2XsnYhhs4XT+naGTlzsAcNpqcdTmZrq8LkrA8TLwkR0wQdpa+3tu6wlfgqHhf3earuGMgzR",
-	"MzXO7gQO4nNSdmw+aNaZpJVyAm8/N8Mc9nOxBu4beqJ7Ji9u2a2duXWW3upBtzf11nuEO1D6NCokJpTm",
-	"cGjC3M2sydSkFB3YKJvw6uKIHGhsq4hYCCrJ/4xQhEKglxLJK0HV8rVJtDVFriXNT6pY4NZ3p6cv0df6",
-	"d093QwoehOXYaNFKEgH7LrIxOEaRL7CUV1wUaCfLK1GivQrJi7N///Nfo6yp3g+bmB6gQTh61qHcM6T5",
-	"xgnLTmx2MwS7jZBNCTb9Z0Hn8Eu7d3PN8IS7lF9sTEnrnXaX1ELeSrUAtdWtGNvcZIsZAk7Bje660RUo",
-	"SWNjaZ40mz4clZh8XIls5rJ+ZczmmGnL+Isvavz6xRdox9wxM0JX5By8ITJFRo+ajp+9+kGiRSVnnsFN",
-	"2bEZeswU56UxUlMXGGWq6sPOqmZkPhizMfvjH9FJED2oH34DSi7bvzzImnq4WEBIJPalYCezbN9NEaGm",
-	"ZpAcs9VTBEVvJYoJWEyyxiwmRDY6zCtapDfIJrW3qOMxYR6CekYP5JhBIK5BEDMMUEPwkoxQBtA0M9hU",
-	"EsM0v06otkgan8+YZQ7a2jYmyMrxFmJUpf7DyQxYyGDDMmsIAiNc0Xqb66I4oqyA5Hmz8qo8J1Jq1k0w",
-	"LXVHfDJmNoXZ5R2iZ9DYRfweXl9nSGhztenMdpTacdyrR/WrY1a/W0dPQoC4qctjY30gnJwZK4oajlzS",
-	"AmLxIrdzjtmVNuXmVClSpHXsn1fFO0X//ue/dk1aT0jZo8hHYDZmhjKQHMvaB7KuGYng4LPxa1DpFRuq",
-	"c+E1kCiJImNmuTKpynKZuv78uxcOs0GzMPy8t9T4/g0sWGA1SyGSPntmknX2TpcL0r1WOEsRHrNISHZ9",
-	"NQtYwee8MDcAZDbM2CbWmTsuwrSQMavTP9LgMpoUZTaKOjP8dfXS61t8wvB2vZDGrAmA31kT2e45ucMI",
-	"d8BOTYy75t97ZBAaeo9+IBiu0HjvMrDeu2oB78fs/d7eXvBPNz0aDtF7tFlN+Pcoi4YuwzCdxKw6qcbP",
-	"zAof2tfDh/Zo1ExCNzlLPw+zs/STnvQs893oaHiA3qMPKeGhvzAWEA6f3soA0/S0UsD8R7bLmrRD9B59",
-	"aGGvNXPTTTarR3+I3qM7qAe9joAwsQ3Y0clsq2k6Qu/R+qJ7O3p6eKXIbqT+3hp62hl0sLrDFLqamkew",
-	"rrqlOpe8QuZCHsXBhSulCcX3Ks5792W7up0r6eom7dVkPLZM8UtEahKaScJNGUi444o9UICg1owZ5gTW",
-	"4z1F79HtivgviJjhhUSFcTtU0hmBoH69laqX3jbl+td8SG81+aznip+0m9Nlv/5AK8UPLLG8oQROOauZ",
-	"fqiZHql7teTVA1FPALDTVSOrUdMf0OuSX6GCX7E/wACtFJQsfGiHfATq/65K/w6cNvQmJcj/rEc9tJtO",
-	"9EaedffvdEfxkkrrIbRm+/2Xh+t+i0eAltBITqx+3CTF1h+s1eb29dY3Ya9NuoWRxqw/6audreU4NOom",
-	"gUF+mLv8zaS0BNlgg04q2AKL+sY+DQgQYdXclWKy+V92HDlmNjaSquMaeeppYlzbXDbLoyYXiiY76wKO",
-	"chQ9pyVVS/3s1OafQlZ9HXt/Lgi+AC+zGTKWPX9O0JXQ+JxpRVjCHWsj3eUeegGgU5qD+WgiSlDGIZ5w",
-	"MkA7TkmMGTJnOFIJ0Nhewai+2/J9LD5EXQSm+4QlD4WlDMAd7GrqQUFYaGl4WatIl/RC4t9mjj2hVgEV",
-	"eoDVRQrsKWkQ9mqrDjRhr8bw2dEGDKo/2sshPl96pbGAWrAOm8oEe+iFK+plSLXJdV7hL7J0jAc355Ko",
-	"kXFezeCsN7N3LQLParMzPH4LqoHBSW1Jc8LM1UHWU/JS8IWgRGHh+xh9B0qSJnp7MT6Tg8FwMITT+wVh",
-	"eEGTUfJwMBw8hERwNQN31P4Msgh/1f+fktgJv52jw+HQu5xvIThAGm3BaK0xQD8SUsAKuiDLtFnuTQFG",
-	"uAq00Aa06fBqhlVdaapdyjpUtWjOC3Jsapo1Zh+iaszM0a2sJ7YlxBLt9IivPQ6v67U9L5KR5oDNqmzd",
-	"aXc4HG5ery6SYLlZ7Tk7dqzcZYznd1XB+8h8XKxJzYR97zq6mzR5tEmT2LUH0PZofdvWVSbAEFhD65u2",
-	"6wz6jlgTENRcUPw9vSRMMxWSWJs8s6RZ8sk73cG+ILhYbrpMCPPBgQcNzE2Pw4cotnGbhpDmPmaMq40X",
-	"FVq5psZsu0WF1q2pMdt2Ub0iuKCaz7+3dfU6Mkuf7rp6uL5tpKT072xJ1rKyfk1eHuzjpuxkdF361Sdd",
-	"qZDQi53WBc3NkoIFVUk8Jc2tzfZOZW6EoyPeJ3UlwdsLtymo23zNyuqmbsDNy5o2LaJ7i7uI99O/tvEW",
-	"i+5oeLCJCHtlkqHR4/WNwitHdKvDp+tbtUtyf7BeONyII+7S3k9QlXjKQwlKzGmbXbVemU+rR9xaqJVI",
-	"Ezzap0a+r22OvsThViwyegmpdVgAGZIolFdCciFHY7bA0vQFWWGmhAw2kbpYgokkIOgJG2eA4nABtzGC",
-	"r5V5ccc6GWC0MaMFNDVXsJ6ZCxGDlgtBLimvJOKM2Duxc24iMuzQ9RmNtmTHrLZObDKnH3dtT/GcsQts",
-	"gfAyqNVZnwJar/CYeQ3f9OF0a1T1AAsImrV/2Gu6rdFb8LS27zH46Rek1LNQahvW0kJLwlS5tKYjoB01",
-	"o2wagyv6nZdeNLF/gfvb3mqsXiFWjgRRlWCpCV04GA4H7oZu+OqmJLErg9ao8HoZHAwhuMBeVzk0kQj9",
-	"l1emkaoWzuamxbE9MpgSBMIlkYC7UkHANOLb4aUGiPVH7PZRHMpm343ij4/WRl1tSi+4Xwy19ppPCiWK",
-	"rzYiN1gPd0jtCxuq3fFJU2l90jsQDNzJDeun1AbF9tzQfksSG6ls6DMIesUEm9TKzWBFOwpsLR0Qt25c",
-	"/lS6oK4YIQpP+9jxaPih3HCFKTAc45llAARBZq6ic4J2/PzcGIG2j7OpCiWrk7ZbL9zhJgt3JaV2CdyW",
-	"1PKDSH33wfDWK6As14PcICFoc6Tbatat49/NI/oMez/D3k8a9mpZR0EKlIW6DZB5d5MmCx5LrbPuY9lJ",
-	"UG/Sq6H4l5jjEsr2Ke7taCbizpxnjNnGdXZGCKOiMuoiCPt52sDF+ti1xqJBH+buBMpQcE37AJ2wJigN",
-	"bisbs+h1ZUGwEYpEQcTQoVGlL71CViE8jM1i88q+d3H9P8gyMToV5P1rXiy3VKcwN2ecldCwkYYanThQ",
-	"AUcgfr2AqcA5CfJzbkz4sMmGDXo7qaMhkaRTtlct/B7rnKd4/tJWBQq8ZJMwbaSnboGfg9GuKhcrKeYW",
-	"RR04frP9rmLrQPS4Ufz180BaE+XYZPZFKj10k9FWGkGDzpU7N50t+eCWW/LGu/EtduIVBxqdWmGf7xD8",
-	"ZIHBBttteM8mtNpgx60j0D4AgAw3ACAuoOkzYrl/xGL0qBcS1wNa2h66/d9ocdPcTRK7psZkDWEPyDw3",
-	"t9ZIiP2Giq9QRhxLa1ixnBy7ct1UoguyUE3NYJNUXQfuTMzVvbWmPhiiVrSWwDYjETOtyY+iOMKQ7+GI",
-	"DzSt7O0iZxvr8/bdM5ur9W7L9drdkvfZ0NpCn26vGY820ozmtu7bq9KDDRjwLWefDb+PoEbNWlyvRtP4",
-	"sYY7LgnV5QnTitDGCddRAOB+6ruv3NlSY6Y1HupEUB+7y6v8GO3G/uooUf1++/TAi681ocVBirtvzT1E",
-	"7ZDynriEu9O/vwcc/Vm7ftaun7XrfZwmb6BfVx4T+qvUXfm5ELK58ZOasggQeGg9IPVdZpvdsPsOgjrz",
-	"WSy5usDK3vJr/QwmoxCzApUEX9rfQKFLv5zOoFNLZ8zqYjrQ1aDJQAPPhi09ARE2kMExMhUlIJ8TLvAh",
-	"Nl/ZXpVA5ZjZJAkbHef6GyEzdqQKBaS4ZbaIgKX+asZLc+FHTNebdNzfh9sOmBn62J7pR+ZAMSigzKAu",
-	"QnBRhe98izjAvFJ9UP3+xtV1avkIf7Apyd5uXDqfralT5Q9UR90FJZ9c+PHpi+QWnjRbGKpnT+tWf+ov",
-	"62Ql8c59aZ8SBrA1bPuwwGc/2mdk8qHIZGsX2mco8/uBMm9sPYq1/rYwMve3oC7I23c3aVDB5O07vRXa",
-	"nMYe3GPT4CBmob6kD2on6x9MamRTgzOJhQaZwsyZK+ABDbO6zUypxWh//+DwyWA4GA4ORl8OvxzCHm0/",
-	"sFPZyVze6N33M3LFQWymZk/tj0GDzl56hUK3jzke+NfS28DctBtzaHMTTBGRICra+CENxuFCDtCPkCOA",
-	"GCGFcbPZ7r2Y6Zt3N/8/AAD//w==",
+	"7H3vcty4se+rIExuWdpQo5Es2etRbSVaZ5P1ye7ady1Xqq7HR4RIzAxWHGAMgJImsW7lafJgeZJTaAAk",
+	"QILzR5Z81hV/cJXFIcBGo9H4daO78Y8k5/MFZ4QpmYz+kZAbPF+UBP5/mue8Ykr/V1bzORbLZJScMoTN",
+	"cyQJYeiaqhnCDOFiThm6JMskTa5wWRHdjBbJKMF5rs6HB78U758uD/PHxRE5njyZPp19/cuzy+H8IEmT",
+	"S7I8h1f1f+ybnffYYZImDM+JJiKfkyRN+MUvJFfmE0BpmiwElwuSq3NL+tGh96ykc6qS0cFwOEwTgRXx",
+	"nqSJ4KXuGwaS3N6myZ9ISRQpXtnmLT6gwvyMXPf+wO1vyUiJiqSGDwsh7eD+/vXN0eXj+TF7snj6/mvx",
+	"TA7VgT+cukdNRd/nY5/Vc4mZmSZcLhXNcYm+Y1PKiEzSJOdMEqbOsR7y08eHx0dDYEUuCAZq/YdkjmkJ",
+	"/MB/tFIxyPk8SZMJFVKdu6kocJImM1oUhCWjCS7lxuMtcdPND/yKlDjXszrH4pIoyqbnll7HxTlRuMAK",
+	"65EuSsySUaIExWVyG+NdmixmnJFkxKqyTBPJK5HrL12Ti/MJF3ogUmFVyWSUMHKdpInCU5mM3uo3KMMi",
+	"eZcmiqqy7qJaFF02XZMLSZXueKbUQo7293HN+oHPN38uf6CyO594ShCfIM5IXKRg5G+3mmRD969+em23",
+	"3vx+9Iy+r3BJJ5QUzbyumc7HT4Lp1O/cvkuTGZbncy5ITWVNV6knMU0qodm4f3Ww7wiVMNegR861RhPk",
+	"fUWF/pI/44anSBJldSiSCrMCi6KtRYkQXJjlXdQaKuw5TQqenxtSajlcUF8A9wuey99CX3vRHuZESjzV",
+	"H3jJymWj0CXKsaHTkDzQE4EFnteDSNJE90OkMmpckPdONJ7hw4vH+VFxTJ5Mnk6/nj37ZahnZLnQ36Hs",
+	"Cpe0OHeNzUBvgXsLCvTZVzp7UMUuGb9m6PTVi7XsanW1La86zRtGvTDPHBV63V7RghQjJC/P//3Pf+GD",
+	"i8PBXbmDKzUjTC9vRTmLMWdOpaRsGjLnJ74NU1wXd2RK07xhSkNAzY8Bek1YgahCWKLTSs24oH+HYY3Q",
+	"twQLIizD0A4X6Puzs1foWyxpblaGmhHoDUtUSSKQ1im7D8hWQa74ZXu5niL7eBvuup7uyN2mecPdsxmV",
+	"NX93GjHbRTMs0YWGZLbZA3DoAhfnU6zINV52V+RCKkHwHGEmr4kgBbrARbmSTX53W7IobNqwxydEEnFF",
+	"c9Ii6AQpsUR4iilDJVZE3J1PCxowhxe1ljj/RXIWsuhsRpB+BVGJGFfIaI7/ev3yp5Us6nS6LaMiHfjS",
+	"1EfUCFWM3OjtjBRIL14+geeIskWlBg+g8oFSxfl5icWU9DOPXxGBDtCP9Nu1jGt6uwvX/NZxlsGvAqkZ",
+	"ZuhgePT18dMn6GKpiHwI/uScKQ3s9JvxfbE9mxpdaa2JF4vSruZ9KwK9fIt+ZUvu9fTR8BB2A+WoxdJI",
+	"Fij756bt3tlyQUYdyh+Cr7Qg8wVXhOVLu9GfVzIifxLPCXrRvLz3VwKcloqWJRIVY2Yn7GVtz4e2ZG5v",
+	"L54SRHaYbv+kci3hA/Qz0YqRs5zojVrvJhPKqJyZncQhvlY/n2Q+ekQ9MqQ5LrUlAHvmFvNwJynv78YD",
+	"iC0S55VU6IKgA6Q4Ojw+RgtBmcIXJUGnr5+/eIHyGRY4V0TI/12mC1JJsgHPrw0oK5wfiKsZEU78tpkE",
+	"+8GPnIO6lxZg2opstDMnasaLFC2wmiEuQE3tDtAbSRBGjFwD+JpwYf+y7T7xjDFFBMPlec3ZlnfooiRz",
+	"xBnoWQ2FiFg5H2F3285Du7Wn67nmJmVTdK23o2vB2VSTxSuBJC3IAJ2FeOwE0YnWQAsiJJVKpkjvJzhX",
+	"SFaLBReqsQrchNHivkDcHOuhMMzy1g7wY/MDmmuWreCl38mWjAybNlx8jheqEkTruELbvVr4vHd9JuKJ",
+	"AkxCjEbfO4W/ZwQXRDySSJKcs0LeG8NgqZwzrs5xWfLrmNKAZURuzGRqwkwjVHACQGUlL7v9b8vSWA8N",
+	"Z1+9OXN4yf6spXP/6mDfepVPtKYAtxyfjNBfvjtL0fffnf7pIaAI0JjnZAFbQmtNw3NEbvKyKohcazm0",
+	"+tqSaZ3WEQvU2FUSUWbwG2faupIa2xliu/gN7Hs+p8q+sfsQXNQGQslx0RFFztEcs6VTG0D5pKTT2UoJ",
+	"9LrbkolBy9CCMAoZUJbqJ8uBsk+7pGEPI4qIHu8bql8A+jFD9j1keLiCl92ut2RprIOuPw6c26MabWHk",
+	"PUa4KASRAb4yzvD7l8SG2qirzuB0KkjhsVSj2NqrtgEj7+jBi3XQMPJH8yxC38hw8dNyz3p7e73AYEZO",
+	"KCkLjdbeV0QsG4o3Y6P7xJ3Z2HTQsPFnkhN6RYqaUI+NjOaXDM+Jz0n37CGYWWJmjjvPBcH5LLZPu4Nd",
+	"KhFWiCqJdCtkDklXcbHb97ZsjPUQakxHHKgcaTRmfeKin9T0wjYuB8ic33ovcYEEppKAJtWvPpJmcA+x",
+	"C9Wnzgb4tFd+Sa8a0sw+MCPILaV+Vrd63ZbPnebwH8qm55sd6vlOhnAIjavBqFnzBYRLQXCxHKHVXX8S",
+	"feIG744zwxmxB3L1gLC8JAUA7S3P59rfuesc1c09sOqIW81NvYJN6xNAZd3DPIJoYK/CRnrfDPdDLNq6",
+	"5pI0zly9cvW76zWN1+OWXA1aepqlDb5GRoY1eXOs/10SdDAcNuBsQYQFXJ8InTWUB7wl5vz7fApH4h2T",
+	"q16WWLpIlZWMDbrblretxtvLa312ZUl9eNF0JPedocoqn0XjMHo5d0cgFmkfnKUGhIzQo9WcfPTwnOOV",
+	"ImBNT3jFijjj4KWVXGv1si3TOs0bnr1hguR8yujfSVF7iN78/APa+ct3Z2DYlwQXcneAXhMDBbQxK8iE",
+	"CMJyoqEPfOohQIFUXOApOa8YvsK07Fr5r80LWjVWDKCQtb97ORnrcktuxrvwXHhRonyfk5xxocrlfVmg",
+	"is4JryK7hptOXqkSgLXeOgqCi5KylVxyPW7JmaZZCEYdHYrzS1RyVp8C+vQgzArQvzlmOSlLUnR8nffD",
+	"sNs0MbsNoMza9az2fiaLEi8N1C+IzAVdKMpZMkoyJSqSoesZMQ5i48vRMwzuYsW10Wcf8om28QkWJfWc",
+	"5LUTFs7FspbDO9Mjk/mMzCFcj7BqnozeJvqrEFdnRiGV0BpPD+CloFPKcLn3sz076JD8kiGMhB2Ro20n",
+	"iww32zVuRgqn1r6j+HrGZTNYbemcwNg0J8GKfCRR1kxIZhiCnYe5GVB3AD9jRX5wWCek/G/Qg0QlmShH",
+	"0SVZOusjBZBpJRBl46QgE1yVapyciG+ePTtR3xxkI5SJrAEhQmNkloKE6d6uKSv4NRJEEuM/ylTmA4+N",
+	"CN97xUuaL7v0n9X0aiyyB0SjBby8gvb33xwMhyfX3xxkaOfFd2d/RvWHLDaSu2tJM+Pde1HEibL8eCT1",
+	"VO/oiTv/9z//le2eNDNKiebWgoBBO0D/t+IKzjdB8pe80jAfxjAj5cItRxOtZ6JOV9NX470uga8N+5Hi",
+	"6BpThS7IhAtNsxJLyqarvzWnjM71mjnwthVFpqTtGwmXfL78K4lM4CngWT7Z5NzRyLvGvRLWmxKUFOjV",
+	"y9dn2n5+dXr2/Psxk3hCRiB5EC0aKgUMXxMVk0ZADfsl/EgZOjxCM14JiaYEnAxjZqI24V0TEAAKEvqK",
+	"Le8RAuU1QH/V9gwWBMmcL0iBFB8z1bgKBujUTf31jJbEo7d9+l37srOj4bMxi5+xZ2gHJg9RtXvSqD49",
+	"2OAYsXV6OGZmUN4XUPzcMtMWRb3CfzGxN1Zs1MzwdMx2wvis1Dg37f8bM2oX+Jkd39xk9bc1rxhX6JIs",
+	"VIqkYRcVdpal7h/hiSByNhhrw5Nq4TGLtQm+7x5temKLb34gbKpmyejw+DjVYuz+PtBCqxQRus//fjse",
+	"3xwO98bjm6ffvfv975LulmBA+oIzabIRvsXFX5rQMxtiov/biW5ppTG0gtZ+J8gkGSW/3W8SH/bd6/v+",
+	"u4DX6pHFmplf5f53DXIJ1923uECW6JHeZ+rQtAsyo1Z125OAMEgtChS8PT5UjDHa7Mv73ptA4Le48HbY",
+	"bdgYC29bzcxOi2iU1/o+mtdXhEGt7CbaaHWsycr++tr1nZ6s7Kzbou/oYMNuXIs+H/qG3bgW97QQrNiN",
+	"QkCGpTs9GqAMvp1BgK8BonwyIazQChq8++1V4EOulYugfrEH72zU2L3fASbbrL/nnE1Kmm+7+vqD1LaU",
+	"U2i2MuBnqw5ts7i/e7Wctd6/BylzvA1FLLdPZU+wT78N0xzEwtEB6Y0Y2k0RBANFPeJYhR7xnczzuWe7",
+	"LZnusd5WiVisSY9Ftaqbzvtto+YzWGFrIPlLhrIebJc6c2kVXrfCC2BmU6x+myZ/5uKiPnLYYtHHU4hW",
+	"rqpIk/jJx2Zr075/D2uz5oFZnPUisSuIFM2ZhYms0wOhUgmsuJBwigGLzBxnePmm4KaXRKHMtM6+LKh7",
+	"3rIsgj1rnHJbyLDnylspcu69exA1Sy+yBIe7QdRzCKaSfnDNxeUGLrt7QeJ/sQc3WzCzc+izkqXh2/fB",
+	"WM5I7/L10o/mXDN4IvjcRHmChSO/rMt7XpcvbNDta+Dvd43He3NU2YkhXg3+wtfvQaLcEJAZA4IXR+ia",
+	"oBkuEK7DmAFKNbLUWZQpel9xDakiYcH3slh/BJ/OT1ydNkGuWzA6HiW7ktmRJvfAcDMO9BNXyI7ELugm",
+	"RBddVAq8RE1Eh6FlgDJok6ES3msieaXNGBmgU7Y0feV6j3Z+9hRJjhhHfEEEMMn2YGIQvAmC/uO+Xvel",
+	"mloTnioDXJbU4blbe3LvKhlaJoKQ3S3Eohvvu1IkWq/fgziAHNQ9GlHIzIPMeunDiGNzsAIgbMLFHKv6",
+	"AFUuCL6U97bgfuLqz+58+S475KZek06D+BH36j5a79/TxMD4zZzozRbKGTQ7b86rsoB1ekEQfBeCq8Fw",
+	"KTmbgiHj7FTrETd2KqhITXIdgG9W/pcN+p43aPv3nzEtt94x4vGaq622bpN7kEQ7CGRG4XYLd/qErokg",
+	"Nrxa7xv+9juBFuEJ4QXJcWUjMOPhpo9kI+N1cOYXsbxHsXxt8uLfhDEo26CZMElqNYzx3u3kZqxs6b3a",
+	"HzmzsodYm3tYEZZ/yGOghqyPBEFKC5rAgpZLxCcTsC1bqVopktFwmlo1b5oa8jdMFco8f1dw4v/Rm3DH",
+	"lba6YfMqcOyM8x8xW7rjzG138SBwdPXe27x6D1N7xjnSdNfnsKO6+kg8WHWbafjcfalbCcAbhm2dl623",
+	"vkjtn9U+z9b78Qo5G3XhgcBINZiNunDv34M0+jwcoaW2f13llyZLKEWU5VwIvV/CKUVd/OUeVMDf/va3",
+	"vdMm3IDETbMwIAHBuOwBHuQJxgw1W/ZHEFzOvxknuclvHSdb2W1G0FyZks/SA6INZoPRTciSsZlHJt1A",
+	"VdIY4I3hXEN2bUEjxQu81BLQhKOYbkyVsgH6meACZZpvmYkHyXmh/ythW9KNdD+ksF8jNmRHCYIVRCzY",
+	"xCXbrqSXBOGaZD4BdWj6vyfTr2ZpuwZlRO4sgMR1HTDP9gnE7fMsRekSTuwRzoIIRd1x8EqOuIA4GC9E",
+	"xIWLbz0fWiutYUzsq02cpZ4CGz9WkMAY2GHkijiAkwuiWiSt5XeHIjMBq7ngEuya79j56vTmJrATOlde",
+	"46VEme0TpNxFs7q5ftfirRWAzjfaEtH+1vf82sC94BxZBsbSDIeKVEuV8cSYY8cnR0n3FLIreNt82k+q",
+	"Cw5BQXg3+HgI56LmpZ9XU+fhg+GI85mTrmZeL8myQ0v0y7zskRH9y1qpDSYb6sKmzaIMZ93+2vUsNrvZ",
+	"W5OQYSXNCnBnajpikoZZT3Yh2rE1sdS223jd2sgaMb5ZxRE2STfUVFfyVOZ9FbFtK6+63761ZsI7G97r",
+	"v31uG3rsuC84LwlmJqZlnX5q1+wNdcPawW2tNdx3ArVRc+Zd+PE612gbIXLMjAlCDYi6LIGQVD5BWikv",
+	"A+gxQD/oTd78YPpqfLyEFTJFVMGh+xRTNmYQmCVHiE6ZjVNFnBEJsdUFN+GmjF+bgFJPuv6j86jaS2Il",
+	"+gww5J+IwrTsCIXpoFcIngOPu2HhkLeTavB3URJkBK5GhtbpnBvxOIGsUUhSBmlRNgcINnQ1ZlPBr+UI",
+	"ZTd75EYRJulFSfa0yPvHRXquJTKQ0mJXDTcxyktKmDIVG4y9MGYNzrSE7eh3Z5gVJYTwXywbch5JH+Ua",
+	"MLvbkrmYiIVLLU061GvmxmooxuonxIpTxAoE9NTH6xQd7K8w1q2/2i1T260iGs2y76YbR6sDR3gXS8KL",
+	"lNrplJLprWDXW82rm7beTjkNtshONapWtdCgxlI8+S0o3eJiU9655WQXYTzRpylzZVzfC8GnAs8l2jES",
+	"mlpjKnXxriZSH14lfFEStJNZzdXC7f+JZVTamjK3mmytogSVd+vxpav9SsouNQIyVQtAq+nunTkdpIWG",
+	"SOGOLO7gh6D6QixasSX5WTuxLYw4BRAb1JL4WIBTC0WXe7NqjtmeILiAzcO+iSReQrG3cCmYXEj9THFU",
+	"hMb51vLWNayMAMaATlNYp9m6qET4glcqtZXm3N8auJxoPMwVgESsZrAsmYlwMkgHVqcpVD/QClWvY4Wn",
+	"8u3jd20z262HDr3+AlkNWO2bKRQ4MWKZNf4Sd0Y/aG1zm624hh7zYINFdaZfbGMPaJ2aldlITDDKZhn2",
+	"QpQzS0Mk9ZCa8sMweQOU6Y0t54yRvKlPDZmaUNyl0LjAwomSXggMmU0u0XXMGFEQ5TfBtJTWJ4ZF4XVj",
+	"PBVQPBcghil3doIuuJpBCpVzmXFYcGNmviYtcLHQWY/SAhBnQUbotvt0/f9Y6e00aQiE3S2mKNNunYjA",
+	"vOhr1ZGF7wku1Wyl0cgnNjSLtLan+voFftnV3O7HPluJX2Z68el50QoE+m8y11ySLmVSEVz49hS/DIfK",
+	"L9faUJaWmDD+6N0ygouCaipx+aplwbY5A4nnhjFOO6BLAgnxXk7cseelaDjecvovtIo8HppqLRCDZeEv",
+	"fEMaUAGHARpFV5IM0Kk7E4D8zqPhmHn5nDvZzZ6dieUepNZkI/RyQZje3x4PhijHDKpF4yUoQ+tLhmWP",
+	"qJKknKQmr9KeTBI24SIn0uRBYjt2c4o/51Kh4+HQL2RryXM3BZH5Qi3HrG4F3zYJ5wDwIU+uwIrYSFL4",
+	"Tsd8zMXc4IujpwcHFtv6F8LM8Y0/Z8fD9lRrrB+ypZXAeDRs5y92Zarfx3IK9Us5Q9czDtbyRbUcoFMr",
+	"zs58dntKY7QQe8yoMadvVDtDu21XG/vJKB5tMGWmm6zLMHdtjL0U5ld4TYyh49NcEBNc+bPdTT9wNUwX",
+	"l1r2xrSD/TEMnda7EBzDnCDdo9mi9LRO6RVhLa917KYf3crEQQQOsUax+HPcNVUIQ/YFiHjX82A+jXbe",
+	"MHrjTrF3HXlUzTRGsm1C76vHpo4/uIdMz0tbS16USNUuZ2Rfb5G5OUFdAqyUx6YuAJ9aOWqzVqAcS3KC",
+	"KkbfVwThObeRx42HOvSjt45fOoupM3X+6mqT9WdIYde/bSI5sDLXikqTGNQ6FwiLotl0e0KYhkZeVTHO",
+	"TPWX+sN2yW7mpH1j+EgLjX0mlIiRtnzkeWa9Q1oZ7nFRQIK0rCYTepOGc/Gxdo6nhdrE/YA357Z3z9Va",
+	"lkf0XET+wf8VLAE8FQSKHaC6B2d8hXLW5yb371FbhfhrJPSpHN21/m5/5ZV+jFg1vyBCW0LA+Q2m4/dH",
+	"R+hwiJ4+O3qCtDLYZFrcrhGZC+vebkJw8ZxAmktqvMtYosztNRniAmV0vuBCZRuQ6u1R60nsQdIREuG0",
+	"SjYBAiWRaFIxRsrBaletq8oRumtPfKjh+2ZTJCnLCZTDl0qLogE9RKtOUrQ9sXb33cT5al61JeDBHeff",
+	"7VYx/6+csysi7HHIzd6U79lPOJz22nDu1u38qxfAmX7ntsYGbXb/F79A8NMG0/v87OUmM1sDj812Qtiz",
+	"8xlm03vdDmuk06HC/LDNElxzK+Janqw8/HIOFm+39FV5WqMyN4dOwzRjrBd8vaysbHh6MqarA3SVNhfh",
+	"OSzTzGXMyHTy+Bze7jc17S7ahSXWGACDU6+5+kATweV9GXDGOEUs907qWB5nc0By86SSJlrMP5rbBvT3",
+	"XtfZhd/3CZo3wMd+MZqo4b0p7BshjC40uxwM3MlKnuPyjwWfY8qyFDGOCioXJV4CUtAPxux9xTVMhVfR",
+	"AguVgm9xXhc3wgqVRC9hvbsVXO0O0AtbmwjM4RDhtFRoZHLcynbLIqjGcxTW3znd+3947+/DvWeD3/z2",
+	"d/9nXA2Hh08effX7/W/+8N/n2T8+3P7/vXe//2Pz1rudP4yav/befeX9tPuHnT+MxuPBpm/vxur9bAp5",
+	"Y+h27USvQLet/RKSVv1CvxLttGDu7mY4dxNE2Qse147oIcDjCcoanZYhQXIuCuM6fTBcuQHgA6SvFYGR",
+	"77UIL/C3fSKA14vlPGIOohPZYLlVLHtY/BKDKmslcB1IWDlta1FB8Pmjr9fBAqPxVu207srl9hEbqS9e",
+	"rm3cVO+okMCktU47KMpcw3znm4E7wVB2wUROrpq69RNzCqEp1eRQReYbi0xzvpNgITAkBDSk9ykN/atH",
+	"QUkJuiBLDjXLLCXOqCioMCca7szqGpeXm+nIdValZmRgUQJnA2vS8rqLpEXZdyDospohghoQEjbVCkIZ",
+	"DSdunQQ2AVkGMdYsNqSsEs3X92HOwQkhrsNtNRKXiKqRydVVMyKJ9bkb5GfsOFKEPukcC7FsPNFgu5kM",
+	"e7QjCRmzzBE9sH7m3fCM687WWsP34Oru9rS6z78BcH134Ky4tZtOEL4AH6iHiqFOqzlFXxpmsQJl2lDJ",
+	"UF4SbM6j+MJ8VqO3AXqzKbgOXdTOHd1wbHOQ/Nz8YI0wSxhVd0DGa+3SHqR8CrZHgJXTVmFgUWkZxRo6",
+	"WcftCcQPVhKkedn1oW7nOf2PAL1rpjgKgj/G5Us0tpEzft0Cx/rpp8LGq8e8Ais/rONV9mHnKb3SD9yR",
+	"ChRi9vH01hB688NnvQjrA2gb0H5izlm9M9Q7nEVDgV3FobzWzpyIqat/5xUJ54zI3TQ83bXUKG4/b0oC",
+	"2xl1FJkwiUuy9Ar52vNrtPr4uh0VZ89+F9gEWQmKy3PCCq1Xe46Ce2TkPo+GN7BsVov4etPmQXzZq4ky",
+	"9k7EsNnCaX03Qycu9oDhtNTjqUxNdfjclQHiZWEiumBA2lp7+y5riZ/CYWG/t9quoQxD9EyNszuBg/iC",
+	"lB2bD5p1JmmlnMDbL8xnDvu5WAP3DT3RPZMXt+zWztw6S2/1R7c39dZ7hDtQ+iwqJCaU5nBowtzNrMnU",
+	"pBQd2Cib8MLliBxobKuIWAgqyf+OUIRCoJcSyStB1fK1SbQ1Ra4lzU+rWODW92dnr9C3+ndPd0MKHoTl",
+	"2GjRShIB+y6yMThGkS+wlNdcFGgnyytRor0Kycvzf//zX6Osqd4Pm5j+QINw9KxDuWdI840Tlp3a7GYI",
+	"dhshmxJs+s+CzuGXdu/mFuQJdym/2JiS1jvtbsyFvBVzcXB3g/Ou1cUMAafgKlPd6BqUpLGxNE+aTR+O",
+	"Skw+rkQ2c1m/MmZzzLRl/NVXNX796iu0Y+6bGaFrcgHeEJkio0dNx89//lGiRSVnnsFN2Yn59Jgpzktj",
+	"pKYuMMpU1YedVc3IfDBmY/bb36LTIHpQP/wOlFy2f3WQNfVwsYCQSOxLwU5m2b6bIkJNzSA5ZqunCIre",
+	"ShQTsJhkjVlMiGx0mFe0SG+QTWpvUcdjwjwE9YweyTGDQFyDIGYYoIbgJRmhDKBpZrCpJIZpfp1QbZE0",
+	"Pp8xyxy0tW1MkJXjLcSoSv2HkxmwkMGGZdYQBEa4ovU210VxRFkByfNm5VV5TiTcRTjBtNQd8cmY2RRm",
+	"l3eInkNjF/F7eHOTIaHN1aYz21Fqv+NePapfHbP63Tp6EgLETV0eG+sD4eTMWFHUcOSKFhCLF7n9c8yu",
+	"tSk3p0qRIq1j/7wq3in69z//tWvSekLKjiODwGzMDGUgOZa1cGmaqRmJ4OCz8WtQ6RUbqnPhNZAoiSJj",
+	"Zrkyqcpymbr+/LsXDrNBszD8vLfU+P4NLFhgNUshkj57bpJ19s6WC9K90DhLER6zSEh2fTULWMEXvDA3",
+	"AGQ2zNgm1pk7LsK0kDGr0z/S4DKaFGU2ijoz/HX10utbfMLwdr2QxqwJgN9ZE9nuObnDCHfATk2Mu+bf",
+	"B2QQGvqAfiQYrtD44DKwPrhqAR/G7MPe3l7wTzc9Gg7RB7RZTfgPKIuGLsNnOolZdVKNn5kVPrSvhw/t",
+	"0aiZhG5yln4eZmfpJz3pWWbc6Gh4gD6gjynhoUcYCwiHobcywDQ9rRQw/5HtsibtEH1AH1vYa83cdJPN",
+	"6q8/Rh/QPdSDXkdAmNgG7OhkttU0HaEPaH3RvR09PbxSZDdSf28NPe0MOljdYQpdTc0xrKtuqc4lr5C5",
+	"kEdxcOFKaULxvYrz3n3crm7nSrq6SXs1GU8sU/wSkZqEZpJwUwYS7rhijxQgqDXfDHMC6+89Qx/Q3Yr4",
+	"L4iY4YVEhXE7VNIZgaB+vZWql9425frXDKS3mnzWc8VP2s3psqM/0ErxI0ssbyiBU85qph9qpkfqXi15",
+	"9UjUEwDsdNXIatT0G/S65Neo4NfsN/CBVgpKFj60nzwG9X9fpX8HTht6kxLkf9ZfPbSbTvRGnnX373S/",
+	"4iWV1p/Qmu3XXx6uOxaPAC2hkZxY/bhJiq0HrNXm9vXWN2GvTbqFL41Zf9JXO1vLcWjUTQIzl3/by99M",
+	"SkuQDTbopIItsKhv7NOAABFWzV0pJpv/Zb8jx8zGRlJ1UiNPPU2Ma5vLZnnU5ELRZGddwFGOohe0pGqp",
+	"n53Z/FPIqq9j7y8EwZfgZTafjGXPXxB0LTQ+Z1oRlnDH2kh3uYdeAuiU5mA+mogSlHGIJ5wM0I5TEmOG",
+	"zBmOVAI0tlcwqu82fh+LD1EXgek+YclDYSkDcAe7mnpQEBZaGl7WKtIlvZD42MyxJ9QqoEJ/YHWRAntK",
+	"GoS92qoDTdirMXx2tAGD6kF7OcQXS680FlAL1mFTmWAPvXRFvQypNrnOK/xFlo7x4OZcEjUyziu4Ax9l",
+	"9q5F4FltdobHb0E1MDipLWlOmLk6yHpKXgm+EJQoLHwfo+9ASdJEby/GZ3IwGA6GcHq/IAwvaDJKHg+G",
+	"g8eQCK5m4I7an0EW4d/1/6ckdsJv5+hwOPQu51sIDpBGWzBaawzQT4QUsIIuyTJtlntTgBGuAi20AW06",
+	"vJ5hVVeaapeyDlUtmvOCnJiaZo3Zh6gaM3N0K+uJbQmxRDs94muPw+t6bS+KZKQ5YLMqW3faHQ6Hm9er",
+	"iyRYblZ7zn47Vu4yxvP7quB9ZAYXa1IzYd+7ju42TY43aRK79gBGBothfft2wUDfo2oie5o7h3+gV4Rp",
+	"7kA2apMwljRrN3mnO9gXBBfLTeWdMH+X9/b4TEOI2O5rGkGu+pgxrqwDQG/A9UYZ9Fv7RqxasZdvKv/W",
+	"1DFrNuQNFxpauc7GbLuFhtatszHbdqH9THBB9ZT92tba68iEf65r7Xj4eH3bSJlpaHq0vmnrxqGHWt21",
+	"rKxf3lcH+7gpRRld4n5FSlc+JPRsp3WRc7OkYEFVEk9Jc5OzvWeZG+HoiPdpXV3w7sJtiuw2o1lZ8dR9",
+	"cPNSp02L6H7jLuf9/K9yvMOiOxoebCLCXulkaPRkfaPwGhLd6vDZ+lbtMt0frRcON+KIu8j3M1QlnvJQ",
+	"ghJzAmdXrVf60+oRtxZqJdIElPapkR9qO6QvmbgVn4xeQbodFkCGJArllZBcyNGYLbA0fUGmmCkrg030",
+	"LpZgNgkIhMLGQaA4XMptDOMbZV7csY4H+NqY0QKammtZz80liUHLhSBXlFcScUbsPdk5N1Ea9tM1NtHW",
+	"7ZjVFotN8PRjse3JnjOAgS0Qcgb1O+uTQespHjOv4Zs+7G4RUQ+wgEBa+4e9utsawgVPa5sfg+9+QUo9",
+	"C6W2ay0ttCRMlUtrTgLa0cBrGoMr+p1XXoSxf6n7294KrV5xVo4EUZVgqQlnOBgOB+7Wbhh1U6bYlUZr",
+	"VHi9DA6GEHBgr7AcmuiE/gst00ilC2eH0+LEHiNMCQLhkkjA/akgYBrx7fBSA8R6ELt9FIey2XfL+JOj",
+	"tZFYm9ILLhlDrb36k0LZ4uuNyA3Wwz1S+9KGb3f81FRaP/UOBAh38sX6KbWBsj23tt+RxEYqG/oMgl4x",
+	"wSbdcjNY0Y4MW0sHxLKbYwAqXaBXjBCFp33sOB5+LDdcsQoMR3tmGQBBkK2rbTe04+fsxgi0fZxPVShZ",
+	"nVTeeuEON1m4Kym1S+CupJYfReq7j4a3XlFluR7kBklCmyPdVrNubf9ubtEX2PsF9n7WsFfLOgrSoizU",
+	"bYDMu9s0WfBYup11KctO0nqTcg0FwcQcl1DKT3FvRzNReOaMY8w2rr0zQhgVlVEXQSjQswYu1kexNRYN",
+	"+jD3KVCGgqvbB+iUNYFqcIPZmEWvMAsCkFAkMiKGDo0qfeUVtwrhYWwWm1f2vcvs/0qWidGpIO/f8mK5",
+	"pTqFuTnnrISGjTTU6MSBCjgW8WsITAXOSZCzc2tCik2GbNDbaR0hiSSdsr1q4fdY50HFc5q2KlrgJaCE",
+	"qSQ9tQz8vIx2pblYmTG3KOpg8tvtdxVbG6LHjeKvn0fSmignJtsvUv2hm6C20ggadK7hue1syQd33JI3",
+	"3o3vsBOvOOTo1A/7cq/gZwsMNthuw7s3odUGO24dlfYRAGS4AQBxQU5fEMvDIxajR70wuR7Q0vbQ7f+D",
+	"FrfNfSWxq2tMJhH2gMwLc5ONhHhwqAILpcWxtIYVy8mJK+FNJbokC9XUETaJ1nUwz8Rc51tr6oMhakVw",
+	"CWyzFDHTmvwoiiMM+R6O+EjTyt44cr6xPm/fR7O5Wu+2XK/dLXlfDK0t9On2mvFoI81obvC+uyo92IAB",
+	"f+Hsi+H3CdSoWYvr1WgaP9ZwxyWhujxlWhHa2OE6CgDcT313mDtbasy0xkOdqOoTd6GVH7fd2F8dJarf",
+	"b58eeDG3Jtw4SHv3rbnHqB1m3hOXcH/699eAo79o1y/a9Yt2fYjT5A3068pjQn+VumtAF0I2t4BSUyoB",
+	"ghGtB6S+32yzW3ffQaBnPoslXBdY2Zt/rZ/BZBliVqCS4Cv7Gyh06ZfYGXTq64xZXWAHuho0WWng2bDl",
+	"KCDCBrI6RqbKBOR4wqU+xOYw2+sTqBwzmzhho+dcfyNkvh2pTAFpb5ktLGCpv57x0lwCEtP1JkX31+G2",
+	"A2aGPrbn+pE5UAyKKjOolRBcXuE73yIOMK98H1TEv3W1nlo+wh9tmrK3G5fOZ2tqV/kfqqPugjJQLiT5",
+	"7GVyB0+aLRbVs6d1K0L1l3qyknjvvrTPCQPYurZ9WOCLH+0LMvlYZLK1C+0LlPn1QJk3tkbFWn9bGJn7",
+	"j6BWyNt3t2lQ1eTtO70V2jzHHtxjU+MgZqG+uA/qKesfTLpkU5cziYUGmWLNmSvqAQ2zus1MqcVof//g",
+	"8OlgOBgODkZfD78ewh5tB9ip9mQudPTuABq5giE2e7OnHsigQWevvOKh28ccD/yr6m1gbtqNObRpDqaw",
+	"SBAVbfyQBuNwIQfoJ8gRQIyQwrjZbPdezPTtu9v/CQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

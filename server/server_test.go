@@ -421,6 +421,9 @@ func TestHealth(t *testing.T) {
 		if res, body := do(t, "GET", s.URL+path, "", "", ""); res.StatusCode != 200 || !strings.Contains(string(body), `"ok"`) {
 			t.Errorf("%s: %d %s", path, res.StatusCode, body)
 		}
+		// Documented as their 400: the probes refuse unknown query parameters too.
+		res, body := do(t, "GET", s.URL+path+"?verbose=1", "", "", "")
+		wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterUnknown, "verbose")
 	}
 }
 
