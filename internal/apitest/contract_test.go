@@ -117,8 +117,26 @@ func TestExamplesValidate(t *testing.T) {
 	for name, r := range spec.Components.Responses {
 		media("components.responses."+name, r.Value.Content, openapi3.VisitAsResponse())
 	}
+	param := func(where string, p *openapi3.Parameter) {
+		if p.Example == nil {
+			t.Errorf("parameter %s %s has no example", where, p.Name)
+		}
+		check("parameter "+where+" "+p.Name, p.Schema, p.Example)
+	}
+	for name, h := range spec.Components.Headers {
+		if h.Value.Example == nil {
+			t.Errorf("header %s has no example", name)
+		}
+		check("header "+name, h.Value.Schema, h.Value.Example)
+	}
 	for path, item := range spec.Paths.Map() {
+		for _, p := range item.Parameters {
+			param(path, p.Value)
+		}
 		for method, op := range item.Operations() {
+			for _, p := range op.Parameters {
+				param(method+" "+path, p.Value)
+			}
 			if op.RequestBody != nil {
 				if op.RequestBody.Value.Description == "" {
 					t.Errorf("%s %s: the request body has no description", method, path)
