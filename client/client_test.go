@@ -115,6 +115,51 @@ func TestUpdateSendsNullToClear(t *testing.T) {
 	}
 }
 
+// Every update field is set one way, so that false and "" can be sent as
+// values; fields left zero are not sent.
+func TestUpdateSendsFalseAndEmptyValuesThatWereSet(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, attempt int) {
+		writeProspect(w, 200, "prs_1")
+	})
+	_, err := fastClient(srv.URL).Prospects.Update(context.Background(), "prs_1", client.ProspectUpdateParams{
+		Status:           client.Set(client.ProspectStatusContacted),
+		MarketingConsent: client.Set(false),
+		Title:            client.Set(""),
+		Tags:             client.Null[[]string](),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(srv.bodies[0]), `{"marketing_consent":false,"status":"contacted","tags":null,"title":""}`; got != want {
+		t.Fatalf("body = %s, want %s", got, want)
+	}
+}
+
+func TestListSendsTheGivenFilters(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, attempt int) {
+		writeJSON(w, 200, map[string]any{"object": "list", "data": []any{}, "has_more": false, "url": "/v1/prospects"})
+	})
+	_, err := fastClient(srv.URL).Prospects.ListPage(context.Background(), client.ProspectListParams{
+		Limit: 25, StartingAfter: "prs_a/b", Email: "ada@example.com", Status: client.ProspectStatusQualified,
+		Tag: "web inar", CreatedGTE: 1700000000, CreatedLTE: 1800000000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "created_gte=1700000000&created_lte=1800000000&email=ada%40example.com&limit=25&starting_after=prs_a%2Fb&status=qualified&tag=web+inar"
+	if got := srv.requests[0].URL.RawQuery; got != want {
+		t.Fatalf("query = %s, want %s", got, want)
+	}
+	if _, err := fastClient(srv.URL).Prospects.ListPage(context.Background(), client.ProspectListParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.requests[1].URL.RawQuery; got != "" {
+		t.Fatalf("zero params sent the query %q", got)
+	}
+}
+
 func TestInvalidEmailIsRefusedBeforeSending(t *testing.T) {
 	t.Parallel()
 	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, attempt int) {
@@ -129,6 +174,10 @@ func TestInvalidEmailIsRefusedBeforeSending(t *testing.T) {
 	_, err = c.Prospects.Create(context.Background(), client.ProspectCreateParams{})
 	if e := asError(t, err); e.Code != client.ErrorCodeParameterMissing || e.Param != "email" || client.IsRetryable(err) {
 		t.Fatalf("want parameter_missing on email, got %+v", e)
+	}
+	_, err = c.Prospects.Update(context.Background(), "prs_1", client.ProspectUpdateParams{Email: client.Set("Ada <ada@example.com>")})
+	if e := asError(t, err); e.Code != client.ErrorCodeParameterInvalid || e.Param != "email" || client.IsRetryable(err) {
+		t.Fatalf("want parameter_invalid on an update's email, got %+v", e)
 	}
 	if srv.count() != 0 {
 		t.Fatal("nothing should have been sent")
