@@ -221,3 +221,46 @@ func overlayEnum(t *testing.T, path, target string) []string {
 	t.Fatalf("%s sets no enum on %s", path, target)
 	return nil
 }
+
+// Every schema, property, parameter, header, request body and operation of
+// the reference says what it is.
+func TestDescriptionsEverywhere(t *testing.T) {
+	spec, err := gen.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(where string, s *openapi3.SchemaRef)
+	walk = func(where string, s *openapi3.SchemaRef) {
+		if s == nil || s.Value == nil {
+			return
+		}
+		if s.Value.Description == "" {
+			t.Errorf("%s has no description", where)
+		}
+		for name, p := range s.Value.Properties {
+			walk(where+"."+name, p)
+		}
+		walk(where+"[]", s.Value.Items)
+		walk(where+"{}", s.Value.AdditionalProperties.Schema)
+	}
+	for name, s := range spec.Components.Schemas {
+		walk("components.schemas."+name, s)
+	}
+	for name, h := range spec.Components.Headers {
+		if h.Value.Description == "" {
+			t.Errorf("header %s has no description", name)
+		}
+	}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Summary == "" || op.Description == "" {
+				t.Errorf("%s %s lacks a summary or a description", method, path)
+			}
+			for _, p := range append(item.Parameters, op.Parameters...) {
+				if p.Value.Description == "" {
+					t.Errorf("%s %s: parameter %s has no description", method, path, p.Value.Name)
+				}
+			}
+		}
+	}
+}
