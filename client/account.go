@@ -3,8 +3,6 @@ package client
 import (
 	"context"
 	"net/http"
-
-	"github.com/captureapi/capture/gen"
 )
 
 // AccountService is the /v1/account resource; reach it as Client.Account.
@@ -15,9 +13,7 @@ type AccountService struct{ c *Client }
 // to check that a key works.
 func (s *AccountService) Get(ctx context.Context, opts ...RequestOption) (*Account, error) {
 	var a Account
-	err := s.c.do(ctx, http.MethodGet, opts, func(*string) (*http.Request, error) {
-		return gen.NewGetAccountRequest(s.c.baseURL)
-	}, &a)
+	err := s.c.do(ctx, http.MethodGet, "v1/account", nil, nil, opts, &a)
 	if err != nil {
 		return nil, err
 	}

@@ -1,23 +1,25 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/captureapi/capture/gen"
 )
 
 // Version is the version of this library, sent in the User-Agent header.
 const Version = "1.0.0"
 
-// DefaultBaseURL is where a local `capture serve` listens.
-const DefaultBaseURL = "http://127.0.0.1:8080"
+// BaseURLEnv names the environment variable [New] reads the server's base URL
+// from when no [WithBaseURL] is given.
+const BaseURLEnv = "CAPTURE_URL"
 
 // Defaults for the retry policy; see [WithMaxRetries] and [WithBackoff].
 const (
@@ -52,8 +54,10 @@ type Client struct {
 // Option configures a [Client] in [New].
 type Option func(*Client)
 
-// WithBaseURL points the client at a Capture server other than [DefaultBaseURL],
-// such as "https://capture.example.com". A path prefix is kept.
+// WithBaseURL points the client at a Capture server, such as
+// "https://capture.example.com" or, for a local `capture serve`,
+// "http://127.0.0.1:8080". A path prefix is kept. It takes precedence over the
+// CAPTURE_URL environment variable.
 func WithBaseURL(baseURL string) Option {
 	return func(c *Client) { c.baseURL = baseURL }
 }
@@ -105,13 +109,15 @@ func WithRetryNotify(fn func(err *Error, attempt int, wait time.Duration)) Optio
 	return func(c *Client) { c.onRetry = fn }
 }
 
-// New returns a client that authenticates with apiKey (sk_…). With no options it
-// talks to [DefaultBaseURL] and retries as described in the package documentation.
-// A malformed base URL is reported by the first call, as an [Error].
+// New returns a client that authenticates with apiKey (sk_…) and talks to the
+// server given by [WithBaseURL] or, without it, by the CAPTURE_URL environment
+// variable. There is no default server: with neither, or with a malformed URL,
+// every call fails with an [Error] saying so, before anything is sent. It
+// retries as described in the package documentation.
 func New(apiKey string, opts ...Option) *Client {
 	c := &Client{
 		apiKey:      apiKey,
-		baseURL:     DefaultBaseURL,
+		baseURL:     os.Getenv(BaseURLEnv),
 		httpClient:  &http.Client{Timeout: DefaultTimeout},
 		maxRetries:  DefaultMaxRetries,
 		backoffBase: DefaultBackoffBase,
@@ -128,20 +134,29 @@ func New(apiKey string, opts ...Option) *Client {
 }
 
 func checkBaseURL(raw string) (string, *Error) {
+	if raw == "" {
+		err := errors.New("no base URL")
+		return raw, &Error{
+			Type:    ErrorTypeAPIConnectionError,
+			Message: "no base URL: pass client.WithBaseURL(\"https://…\") to client.New or set " + BaseURLEnv,
+			Err:     err,
+			final:   true,
+		}
+	}
 	u, err := url.Parse(raw)
 	if err == nil && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
-		err = errors.New("want an absolute http or https URL such as " + DefaultBaseURL)
+		err = errors.New("want an absolute http or https URL such as https://capture.example.com")
 	}
 	if err != nil {
 		return raw, &Error{
-			Type:    gen.ErrorTypeApiConnectionError,
+			Type:    ErrorTypeAPIConnectionError,
 			Message: "invalid base URL " + strconv.Quote(raw) + ": " + err.Error(),
 			Err:     err,
 			final:   true,
 		}
 	}
-	// The generated request builders resolve paths against the base URL, which
-	// keeps a path prefix only when it ends with a slash.
+	// Paths are resolved against the base URL, which keeps a path prefix only
+	// when it ends with a slash.
 	if !strings.HasSuffix(raw, "/") {
 		raw += "/"
 	}
@@ -192,9 +207,10 @@ func WithResponse(r *Response) RequestOption {
 	return func(o *requestOptions) { o.response = r }
 }
 
-// do runs one API call: it builds the request once with the generated builder,
-// then sends it until it succeeds, fails for good, or the retries run out.
-func (c *Client) do(ctx context.Context, method string, opts []RequestOption, build func(idempotencyKey *string) (*http.Request, error), out any) error {
+// do runs one API call: it builds the request to path (relative to the base
+// URL, with query parameters and a JSON body when given) once, then sends it
+// until it succeeds, fails for good, or the retries run out.
+func (c *Client) do(ctx context.Context, method, path string, query map[string]string, body any, opts []RequestOption, out any) error {
 	var ro requestOptions
 	for _, o := range opts {
 		o(&ro)
@@ -213,9 +229,12 @@ func (c *Client) do(ctx context.Context, method string, opts []RequestOption, bu
 		}
 		key = &k
 	}
-	req, err := build(key)
+	req, err := c.newRequest(method, path, query, body)
 	if err != nil {
 		return buildError(err)
+	}
+	if key != nil {
+		req.Header.Set("Idempotency-Key", *key)
 	}
 	if c.apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.apiKey)
@@ -274,6 +293,41 @@ func (c *Client) do(ctx context.Context, method string, opts []RequestOption, bu
 	}
 }
 
+// newRequest builds a request for path (relative to the base URL and escaped,
+// such as "v1/prospects/prs_…"), with the query parameters and, when body is not nil, body as
+// JSON. Its GetBody lets each attempt send the body afresh.
+func (c *Client) newRequest(method, path string, query map[string]string, body any) (*http.Request, error) {
+	base, err := url.Parse(c.baseURL)
+	if err != nil {
+		return nil, err
+	}
+	u, err := base.Parse("./" + path)
+	if err != nil {
+		return nil, err
+	}
+	if len(query) > 0 {
+		q := url.Values{}
+		for k, v := range query {
+			q.Set(k, v)
+		}
+		u.RawQuery = q.Encode()
+	}
+	var req *http.Request
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		req, err = http.NewRequest(method, u.String(), bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		return req, nil
+	}
+	return http.NewRequest(method, u.String(), nil)
+}
+
 // checkIdempotencyKey refuses a key the server would reject, before it is sent
 // (a control character would otherwise fail inside net/http and look like a
 // network error).
@@ -286,8 +340,8 @@ func checkIdempotencyKey(k string) error {
 		return nil
 	}
 	return &Error{
-		Type:    gen.ErrorTypeInvalidRequestError,
-		Code:    gen.ErrorCodeIdempotencyKeyInvalid,
+		Type:    ErrorTypeInvalidRequestError,
+		Code:    ErrorCodeIdempotencyKeyInvalid,
 		Param:   "Idempotency-Key",
 		Message: "Idempotency-Key must be 1 to 255 printable ASCII characters.",
 		final:   true,

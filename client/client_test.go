@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/captureapi/capture/client"
-	"github.com/captureapi/capture/gen"
 )
 
 func TestRequestsCarryKeyAgentAndAccept(t *testing.T) {
@@ -27,7 +26,7 @@ func TestRequestsCarryKeyAgentAndAccept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Name != "acme" || a.Role != gen.AccountRoleAdmin || a.ProspectCount != 3 {
+	if a.Name != "acme" || a.Role != client.AccountRoleAdmin || a.ProspectCount != 3 {
 		t.Fatalf("account decoded wrong: %+v", a)
 	}
 	r := srv.requests[0]
@@ -63,7 +62,7 @@ func TestInvalidBaseURLFailsEveryCall(t *testing.T) {
 	for _, u := range []string{"127.0.0.1:8080", "ftp://example.com", "http://[::1"} {
 		_, err := client.New("sk_test", client.WithBaseURL(u)).Account.Get(context.Background())
 		e := asError(t, err)
-		if e.Type != gen.ErrorTypeApiConnectionError || e.Attempts != 0 || client.IsRetryable(err) || !strings.Contains(e.Message, "invalid base URL") {
+		if e.Type != client.ErrorTypeAPIConnectionError || e.Attempts != 0 || client.IsRetryable(err) || !strings.Contains(e.Message, "invalid base URL") {
 			t.Fatalf("%s: want a non-retryable api_connection_error about the base URL, got %+v", u, e)
 		}
 	}
@@ -76,9 +75,9 @@ func TestCreateSendsOnlyTheGivenFields(t *testing.T) {
 	})
 	_, err := fastClient(srv.URL).Prospects.Create(context.Background(), client.ProspectCreateParams{
 		Email:     "ada@example.com",
-		FirstName: client.Ptr("Ada"),
-		Tags:      client.Ptr([]string{"vip"}),
-		Metadata:  &client.Metadata{"plan": "pro"},
+		FirstName: "Ada",
+		Tags:      []string{"vip"},
+		Metadata:  client.Metadata{"plan": "pro"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +115,51 @@ func TestUpdateSendsNullToClear(t *testing.T) {
 	}
 }
 
+// Every update field is set one way, so that false and "" can be sent as
+// values; fields left zero are not sent.
+func TestUpdateSendsFalseAndEmptyValuesThatWereSet(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, attempt int) {
+		writeProspect(w, 200, "prs_1")
+	})
+	_, err := fastClient(srv.URL).Prospects.Update(context.Background(), "prs_1", client.ProspectUpdateParams{
+		Status:           client.Set(client.ProspectStatusContacted),
+		MarketingConsent: client.Set(false),
+		Title:            client.Set(""),
+		Tags:             client.Null[[]string](),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(srv.bodies[0]), `{"marketing_consent":false,"status":"contacted","tags":null,"title":""}`; got != want {
+		t.Fatalf("body = %s, want %s", got, want)
+	}
+}
+
+func TestListSendsTheGivenFilters(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, attempt int) {
+		writeJSON(w, 200, map[string]any{"object": "list", "data": []any{}, "has_more": false, "url": "/v1/prospects"})
+	})
+	_, err := fastClient(srv.URL).Prospects.ListPage(context.Background(), client.ProspectListParams{
+		Limit: 25, StartingAfter: "prs_a/b", Email: "ada@example.com", Status: client.ProspectStatusQualified,
+		Tag: "web inar", CreatedGTE: 1700000000, CreatedLTE: 1800000000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "created_gte=1700000000&created_lte=1800000000&email=ada%40example.com&limit=25&starting_after=prs_a%2Fb&status=qualified&tag=web+inar"
+	if got := srv.requests[0].URL.RawQuery; got != want {
+		t.Fatalf("query = %s, want %s", got, want)
+	}
+	if _, err := fastClient(srv.URL).Prospects.ListPage(context.Background(), client.ProspectListParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.requests[1].URL.RawQuery; got != "" {
+		t.Fatalf("zero params sent the query %q", got)
+	}
+}
+
 func TestInvalidEmailIsRefusedBeforeSending(t *testing.T) {
 	t.Parallel()
 	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, attempt int) {
@@ -124,12 +168,16 @@ func TestInvalidEmailIsRefusedBeforeSending(t *testing.T) {
 	c := fastClient(srv.URL)
 	_, err := c.Prospects.Create(context.Background(), client.ProspectCreateParams{Email: "not an email"})
 	e := asError(t, err)
-	if e.Type != gen.ErrorTypeInvalidRequestError || e.Code != gen.ErrorCodeParameterInvalid || e.Param != "email" || e.StatusCode != 0 {
+	if e.Type != client.ErrorTypeInvalidRequestError || e.Code != client.ErrorCodeParameterInvalid || e.Param != "email" || e.StatusCode != 0 {
 		t.Fatalf("want invalid_request_error parameter_invalid on email, got %+v", e)
 	}
 	_, err = c.Prospects.Create(context.Background(), client.ProspectCreateParams{})
-	if e := asError(t, err); e.Code != gen.ErrorCodeParameterMissing || e.Param != "email" || client.IsRetryable(err) {
+	if e := asError(t, err); e.Code != client.ErrorCodeParameterMissing || e.Param != "email" || client.IsRetryable(err) {
 		t.Fatalf("want parameter_missing on email, got %+v", e)
+	}
+	_, err = c.Prospects.Update(context.Background(), "prs_1", client.ProspectUpdateParams{Email: client.Set("Ada <ada@example.com>")})
+	if e := asError(t, err); e.Code != client.ErrorCodeParameterInvalid || e.Param != "email" || client.IsRetryable(err) {
+		t.Fatalf("want parameter_invalid on an update's email, got %+v", e)
 	}
 	if srv.count() != 0 {
 		t.Fatal("nothing should have been sent")
@@ -147,7 +195,7 @@ func TestEmptyIDIsRefusedBeforeSending(t *testing.T) {
 	_, errUpdate := c.Prospects.Update(ctx, "", client.ProspectUpdateParams{})
 	_, errDelete := c.Prospects.Delete(ctx, "")
 	for _, err := range []error{errGet, errUpdate, errDelete} {
-		if e := asError(t, err); e.Code != gen.ErrorCodeParameterMissing || e.Param != "id" {
+		if e := asError(t, err); e.Code != client.ErrorCodeParameterMissing || e.Param != "id" {
 			t.Fatalf("want parameter_missing on id, got %+v", e)
 		}
 	}
@@ -164,7 +212,7 @@ func TestUndecodableSuccessIsAPIErrorNotRetried(t *testing.T) {
 	})
 	_, err := fastClient(srv.URL).Prospects.Get(context.Background(), "prs_1")
 	e := asError(t, err)
-	if e.Type != gen.ErrorTypeApiError || e.StatusCode != 200 || srv.count() != 1 || e.Err == nil {
+	if e.Type != client.ErrorTypeAPIError || e.StatusCode != 200 || srv.count() != 1 || e.Err == nil {
 		t.Fatalf("want one attempt ending in api_error with the decoding cause, got %+v", e)
 	}
 }
@@ -172,14 +220,14 @@ func TestUndecodableSuccessIsAPIErrorNotRetried(t *testing.T) {
 func TestErrorMatching(t *testing.T) {
 	t.Parallel()
 	err := error(&client.Error{
-		Type: gen.ErrorTypeInvalidRequestError, Code: gen.ErrorCodeResourceMissing, StatusCode: 404,
+		Type: client.ErrorTypeInvalidRequestError, Code: client.ErrorCodeResourceMissing, StatusCode: 404,
 		Message: "No such prospect: 'prs_1'.", Param: "id", RequestID: "req_1",
 	})
 	wrapped := fmt.Errorf("loading the lead: %w", err)
 	for _, target := range []error{
 		client.ErrNotFound, client.ErrInvalidRequest,
 		&client.Error{StatusCode: 404},
-		&client.Error{Type: gen.ErrorTypeInvalidRequestError, Code: gen.ErrorCodeResourceMissing},
+		&client.Error{Type: client.ErrorTypeInvalidRequestError, Code: client.ErrorCodeResourceMissing},
 	} {
 		if !errors.Is(wrapped, target) {
 			t.Errorf("errors.Is(err, %v) = false, want true", target)
@@ -187,7 +235,7 @@ func TestErrorMatching(t *testing.T) {
 	}
 	for _, target := range []error{
 		client.ErrGone, client.ErrConnection, client.ErrAPI, &client.Error{},
-		&client.Error{Code: gen.ErrorCodeResourceMissing, StatusCode: 410},
+		&client.Error{Code: client.ErrorCodeResourceMissing, StatusCode: 410},
 	} {
 		if errors.Is(wrapped, target) {
 			t.Errorf("errors.Is(err, %v) = true, want false", target)
@@ -199,7 +247,7 @@ func TestErrorMatching(t *testing.T) {
 	if client.IsRetryable(wrapped) || client.IsRetryable(errors.New("plain")) || client.IsRetryable(nil) {
 		t.Error("only retryable *Errors are retryable")
 	}
-	if !client.IsRetryable(fmt.Errorf("x: %w", &client.Error{Type: gen.ErrorTypeRateLimitError, StatusCode: 429})) {
+	if !client.IsRetryable(fmt.Errorf("x: %w", &client.Error{Type: client.ErrorTypeRateLimitError, StatusCode: 429})) {
 		t.Error("a 429 is retryable")
 	}
 }
@@ -275,11 +323,11 @@ func TestListWalksEveryPage(t *testing.T) {
 	t.Parallel()
 	srv := pagedServer(t, 25, 0)
 	var got []string
-	for p, err := range fastClient(srv.URL).Prospects.List(context.Background(), client.ProspectListParams{Limit: client.Ptr(10), Status: client.Ptr(gen.ProspectStatusNew)}) {
+	for p, err := range fastClient(srv.URL).Prospects.List(context.Background(), client.ProspectListParams{Limit: 10, Status: client.ProspectStatusNew}) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, p.Id)
+		got = append(got, p.ID)
 	}
 	if len(got) != 25 || got[0] != "prs_025" || got[24] != "prs_001" {
 		t.Fatalf("want prs_025 … prs_001, got %v", got)
@@ -300,7 +348,7 @@ func TestListStopsFetchingWhenTheLoopBreaks(t *testing.T) {
 	t.Parallel()
 	srv := pagedServer(t, 25, 0)
 	n := 0
-	for _, err := range fastClient(srv.URL).Prospects.List(context.Background(), client.ProspectListParams{Limit: client.Ptr(5)}) {
+	for _, err := range fastClient(srv.URL).Prospects.List(context.Background(), client.ProspectListParams{Limit: 5}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,11 +365,11 @@ func TestListEndingBeforeWalksTowardsNewest(t *testing.T) {
 	t.Parallel()
 	srv := pagedServer(t, 25, 0)
 	var got []string
-	for p, err := range fastClient(srv.URL).Prospects.List(context.Background(), client.ProspectListParams{Limit: client.Ptr(10), EndingBefore: client.Ptr("prs_005")}) {
+	for p, err := range fastClient(srv.URL).Prospects.List(context.Background(), client.ProspectListParams{Limit: 10, EndingBefore: "prs_005"}) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, p.Id)
+		got = append(got, p.ID)
 	}
 	if len(got) != 20 || got[0] != "prs_006" || got[19] != "prs_025" {
 		t.Fatalf("want prs_006 … prs_025, got %v", got)
@@ -338,12 +386,12 @@ func TestListYieldsPageErrorOnceAndStops(t *testing.T) {
 			errs = append(errs, err)
 			continue
 		}
-		ids = append(ids, p.Id)
+		ids = append(ids, p.ID)
 	}
 	if len(ids) != 10 || len(errs) != 1 || srv.count() != 2 {
 		t.Fatalf("want the first page, then one error, then nothing; got %d prospects, %d errors, %d requests", len(ids), len(errs), srv.count())
 	}
-	if e := asError(t, errs[0]); e.StatusCode != 400 || e.Code != gen.ErrorCodeParameterInvalid {
+	if e := asError(t, errs[0]); e.StatusCode != 400 || e.Code != client.ErrorCodeParameterInvalid {
 		t.Fatalf("got %+v", e)
 	}
 }
@@ -351,11 +399,11 @@ func TestListYieldsPageErrorOnceAndStops(t *testing.T) {
 func TestListPageReturnsOnePage(t *testing.T) {
 	t.Parallel()
 	srv := pagedServer(t, 25, 0)
-	page, err := fastClient(srv.URL).Prospects.ListPage(context.Background(), client.ProspectListParams{Limit: client.Ptr(3), StartingAfter: client.Ptr("prs_010")})
+	page, err := fastClient(srv.URL).Prospects.ListPage(context.Background(), client.ProspectListParams{Limit: 3, StartingAfter: "prs_010"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Data) != 3 || page.Data[0].Id != "prs_009" || !page.HasMore || srv.count() != 1 {
+	if len(page.Data) != 3 || page.Data[0].ID != "prs_009" || !page.HasMore || srv.count() != 1 {
 		t.Fatalf("got %+v after %d requests", page, srv.count())
 	}
 }
@@ -369,7 +417,7 @@ func TestInvalidIdempotencyKeyIsRefusedBeforeSending(t *testing.T) {
 	for _, key := range []string{"line\nbreak", "clé", strings.Repeat("k", 256)} {
 		_, err := c.Prospects.Create(context.Background(), client.ProspectCreateParams{Email: "ada@example.com"}, client.WithIdempotencyKey(key))
 		e := asError(t, err)
-		if e.Code != gen.ErrorCodeIdempotencyKeyInvalid || e.Param != "Idempotency-Key" || e.Attempts != 0 || client.IsRetryable(err) {
+		if e.Code != client.ErrorCodeIdempotencyKeyInvalid || e.Param != "Idempotency-Key" || e.Attempts != 0 || client.IsRetryable(err) {
 			t.Fatalf("key %q: want a final idempotency_key_invalid, got %+v", key, e)
 		}
 	}

@@ -1,25 +1,47 @@
 // Package client is the Go library for the Capture API, where sales and
 // marketing integrations capture and manage prospects (leads).
 //
-// It is a thin layer over the code generated from the API contract (package
-// gen): the request and response types are the generated ones, and this package
-// adds what a production integration needs — typed errors, safe retries,
-// idempotency, auto-paging and response metadata — using only the standard
-// library.
+// Its request and response types ([Prospect], [ProspectCreateParams],
+// [ProspectUpdateParams], [ProspectList], [Account], and the [ProspectStatus],
+// [ErrorType] and [ErrorCode] constants) are generated from the API contract,
+// openapi.yaml, into this package; the rest adds what a production integration
+// needs — typed errors, safe retries, idempotency, auto-paging and response
+// metadata — with the standard library and github.com/oapi-codegen/nullable
+// as its only dependencies.
 //
 //	c := client.New(os.Getenv("CAPTURE_API_KEY"), client.WithBaseURL("https://capture.example.com"))
 //
 //	p, err := c.Prospects.Create(ctx, client.ProspectCreateParams{
 //		Email:     "ada@example.com",
-//		FirstName: client.Ptr("Ada"),
+//		FirstName: "Ada",
 //	})
 //
-//	for p, err := range c.Prospects.List(ctx, client.ProspectListParams{Status: client.Ptr(gen.ProspectStatusNew)}) {
+//	for p, err := range c.Prospects.List(ctx, client.ProspectListParams{Status: client.ProspectStatusNew}) {
 //		if err != nil {
 //			return err
 //		}
-//		fmt.Println(p.Id, p.Email)
+//		fmt.Println(p.ID, p.Email, p.Title) // Title is "" when the prospect has none
 //	}
+//
+// There is no default server: [New] takes the base URL from [WithBaseURL] or
+// the CAPTURE_URL environment variable, and every call fails with an [*Error]
+// saying so when neither is set.
+//
+// # Fields
+//
+// Optional fields of a create and of a list are plain values, left out of the
+// request when zero. Every field of an update is set with [Set], and cleared
+// with [Null]: fields left alone are not sent. Fields an answer may send as
+// null read as plain values, zero when null (p.Title is "" for a prospect
+// without a title), so reading one never panics.
+//
+// # Compatibility
+//
+// The API grows without breaking this library: answers may gain fields (they
+// are ignored), error codes and prospect statuses (they decode as their
+// string). Compare Status and Code with the constants, and keep a default
+// case for values added after your program was written; handle an unknown
+// error code by its Type and StatusCode.
 //
 // Every method takes a [context.Context]: cancel it or give it a deadline to
 // bound the whole call, retries and waits included.

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/captureapi/capture/gen"
 )
 
 // Error is the one error type every call returns: an error answer from the API,
@@ -51,35 +49,35 @@ type Error struct {
 
 // Sentinels for errors.Is. Each matches any *Error with the same Type or Code;
 // for any other code, compare with an *Error of your own, such as
-// &client.Error{Code: gen.ErrorCodeMaintenance}.
+// &client.Error{Code: client.ErrorCodeMaintenance}.
 var (
 	// ErrConnection matches network failures: refused, reset, DNS, TLS,
 	// timeouts and answers cut short.
-	ErrConnection = &Error{Type: gen.ErrorTypeApiConnectionError}
+	ErrConnection = &Error{Type: ErrorTypeAPIConnectionError}
 	// ErrAPI matches server-side failures (5xx) and answers the client could not read.
-	ErrAPI = &Error{Type: gen.ErrorTypeApiError}
+	ErrAPI = &Error{Type: ErrorTypeAPIError}
 	// ErrAuthentication matches a missing, unknown or revoked API key.
-	ErrAuthentication = &Error{Type: gen.ErrorTypeAuthenticationError}
+	ErrAuthentication = &Error{Type: ErrorTypeAuthenticationError}
 	// ErrInvalidRequest matches every error caused by the request itself.
-	ErrInvalidRequest = &Error{Type: gen.ErrorTypeInvalidRequestError}
+	ErrInvalidRequest = &Error{Type: ErrorTypeInvalidRequestError}
 	// ErrRateLimit matches answers telling the key to slow down.
-	ErrRateLimit = &Error{Type: gen.ErrorTypeRateLimitError}
+	ErrRateLimit = &Error{Type: ErrorTypeRateLimitError}
 
 	// ErrNotFound matches an unknown prospect id (or one of another account).
-	ErrNotFound = &Error{Code: gen.ErrorCodeResourceMissing}
+	ErrNotFound = &Error{Code: ErrorCodeResourceMissing}
 	// ErrGone matches a prospect that was deleted.
-	ErrGone = &Error{Code: gen.ErrorCodeResourceGone}
+	ErrGone = &Error{Code: ErrorCodeResourceGone}
 	// ErrProspectHidden matches a hidden prospect asked for with a standard key.
-	ErrProspectHidden = &Error{Code: gen.ErrorCodeProspectHidden}
+	ErrProspectHidden = &Error{Code: ErrorCodeProspectHidden}
 	// ErrProspectExists matches a create whose email a live prospect already
 	// has; the error's ExistingID names that prospect.
-	ErrProspectExists = &Error{Code: gen.ErrorCodeProspectExists}
+	ErrProspectExists = &Error{Code: ErrorCodeProspectExists}
 	// ErrPlanLimitReached matches a create refused because the account is at
 	// its plan's prospect limit.
-	ErrPlanLimitReached = &Error{Code: gen.ErrorCodePlanLimitReached}
+	ErrPlanLimitReached = &Error{Code: ErrorCodePlanLimitReached}
 	// ErrIdempotencyKeyReused matches an Idempotency-Key sent again with a
 	// different request.
-	ErrIdempotencyKeyReused = &Error{Code: gen.ErrorCodeIdempotencyKeyReused}
+	ErrIdempotencyKeyReused = &Error{Code: ErrorCodeIdempotencyKeyReused}
 )
 
 // Error formats the status, code, message and identifiers on one line.
@@ -145,12 +143,12 @@ func (e *Error) retryable() bool {
 	if e.final {
 		return false
 	}
-	if e.Type == gen.ErrorTypeApiConnectionError {
+	if e.Type == ErrorTypeAPIConnectionError {
 		return true
 	}
 	switch e.StatusCode {
 	case http.StatusConflict:
-		return e.Code == gen.ErrorCodeIdempotencyKeyInUse
+		return e.Code == ErrorCodeIdempotencyKeyInUse
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true

@@ -9,25 +9,24 @@ import (
 	"time"
 
 	"github.com/captureapi/capture/client"
-	"github.com/captureapi/capture/gen"
 )
 
 func Example() {
-	c := client.New(os.Getenv("CAPTURE_API_KEY"), client.WithBaseURL("http://127.0.0.1:8080"))
+	c := client.New(os.Getenv("CAPTURE_API_KEY"), client.WithBaseURL("https://capture.example.com"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
 	p, err := c.Prospects.Create(ctx, client.ProspectCreateParams{
 		Email:     "ada@example.com",
-		FirstName: client.Ptr("Ada"),
-		Company:   client.Ptr("Analytical Engines"),
-		Source:    client.Ptr("web_form"),
+		FirstName: "Ada",
+		Company:   "Analytical Engines",
+		Source:    "web_form",
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(p.Id, p.Email, p.Status)
+	fmt.Println(p.ID, p.Email, p.Status)
 }
 
 // A web form handler that may run twice for one submission (a user double
@@ -35,12 +34,12 @@ func Example() {
 // the server then creates the prospect once and answers the second call with
 // the stored result.
 func ExampleProspectService_Create_idempotency() {
-	c := client.New(os.Getenv("CAPTURE_API_KEY"))
-	submissionID := "form-7f3a9c" // your own unique id for this submission
+	c := client.New(os.Getenv("CAPTURE_API_KEY")) // the server from CAPTURE_URL
+	submissionID := "form-7f3a9c"                 // your own unique id for this submission
 
 	var resp client.Response
 	p, err := c.Prospects.Create(context.Background(),
-		client.ProspectCreateParams{Email: "ada@example.com", MarketingConsent: client.Ptr(true)},
+		client.ProspectCreateParams{Email: "ada@example.com", MarketingConsent: true},
 		client.WithIdempotencyKey("signup-"+submissionID),
 		client.WithResponse(&resp),
 	)
@@ -48,9 +47,9 @@ func ExampleProspectService_Create_idempotency() {
 		log.Fatal(err)
 	}
 	if resp.Replayed {
-		fmt.Println("already captured as", p.Id)
+		fmt.Println("already captured as", p.ID)
 	} else {
-		fmt.Println("captured", p.Id, "in request", resp.RequestID)
+		fmt.Println("captured", p.ID, "in request", resp.RequestID)
 	}
 }
 
@@ -58,10 +57,10 @@ func ExampleProspectService_Create_idempotency() {
 // ErrProspectExists, and the error names the prospect that has the email, so an
 // import can update it instead.
 func ExampleProspectService_Create_duplicate() {
-	c := client.New(os.Getenv("CAPTURE_API_KEY"))
+	c := client.New(os.Getenv("CAPTURE_API_KEY")) // the server from CAPTURE_URL
 	ctx := context.Background()
 
-	p, err := c.Prospects.Create(ctx, client.ProspectCreateParams{Email: "ada@example.com", Title: client.Ptr("CTO")})
+	p, err := c.Prospects.Create(ctx, client.ProspectCreateParams{Email: "ada@example.com", Title: "CTO"})
 	var e *client.Error
 	if errors.Is(err, client.ErrProspectExists) && errors.As(err, &e) {
 		p, err = c.Prospects.Update(ctx, e.ExistingID, client.ProspectUpdateParams{Title: client.Set("CTO")})
@@ -69,44 +68,50 @@ func ExampleProspectService_Create_duplicate() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(p.Id, p.Title.MustGet())
+	fmt.Println(p.ID, p.Title) // "" when the prospect has no title
 }
 
 // List fetches pages as the loop consumes them; breaking out stops fetching.
 func ExampleProspectService_List() {
-	c := client.New(os.Getenv("CAPTURE_API_KEY"))
+	c := client.New(os.Getenv("CAPTURE_API_KEY")) // the server from CAPTURE_URL
 
 	params := client.ProspectListParams{
-		Status: client.Ptr(gen.ProspectStatusQualified),
-		Tag:    client.Ptr("webinar"),
-		Limit:  client.Ptr(100), // page size
+		Status: client.ProspectStatusQualified,
+		Tag:    "webinar",
+		Limit:  100, // page size
 	}
 	for p, err := range c.Prospects.List(context.Background(), params) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(p.Id, p.Email)
+		fmt.Println(p.ID, p.Email)
 	}
 }
 
-// Update changes only the fields it is given; Null clears one.
+// Update changes only the fields it is given, each set with Set; Null clears one.
 func ExampleProspectService_Update() {
-	c := client.New(os.Getenv("CAPTURE_API_KEY"))
+	c := client.New(os.Getenv("CAPTURE_API_KEY")) // the server from CAPTURE_URL
 
 	p, err := c.Prospects.Update(context.Background(), "prs_01JDQ7Z8X4K3M5N6P7Q8R9S0T1", client.ProspectUpdateParams{
-		Status: client.Ptr(gen.ProspectStatusContacted),
-		Phone:  client.Null[string](),
+		Status:           client.Set(client.ProspectStatusContacted),
+		MarketingConsent: client.Set(false),
+		Phone:            client.Null[string](),
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(p.Status)
+	switch p.Status {
+	case client.ProspectStatusContacted:
+		fmt.Println("contacted")
+	default: // a status added after this program was written
+		fmt.Println("status", p.Status)
+	}
 }
 
 // Errors carry what a program needs to react and what a person needs to
 // investigate.
 func ExampleError() {
-	c := client.New(os.Getenv("CAPTURE_API_KEY"))
+	c := client.New(os.Getenv("CAPTURE_API_KEY")) // the server from CAPTURE_URL
 
 	_, err := c.Prospects.Get(context.Background(), "prs_01JDQ7Z8X4K3M5N6P7Q8R9S0T1")
 	var e *client.Error
@@ -126,14 +131,14 @@ func ExampleError() {
 // pattern.
 func ExampleError_Is() {
 	err := fmt.Errorf("sync: %w", &client.Error{
-		Type:       gen.ErrorTypeApiError,
-		Code:       gen.ErrorCodeMaintenance,
+		Type:       client.ErrorTypeAPIError,
+		Code:       client.ErrorCodeMaintenance,
 		StatusCode: 503,
 		Message:    "Capture is down for maintenance; try again in a minute.",
 	})
 
 	fmt.Println(errors.Is(err, client.ErrAPI))
-	fmt.Println(errors.Is(err, &client.Error{Code: gen.ErrorCodeMaintenance}))
+	fmt.Println(errors.Is(err, &client.Error{Code: client.ErrorCodeMaintenance}))
 	fmt.Println(errors.Is(err, client.ErrNotFound))
 	fmt.Println(client.IsRetryable(err))
 	// Output:

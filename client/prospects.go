@@ -4,9 +4,9 @@ import (
 	"context"
 	"iter"
 	"net/http"
+	"net/mail"
+	"net/url"
 	"slices"
-
-	"github.com/captureapi/capture/gen"
 )
 
 // ProspectService is the /v1/prospects resource; reach it as Client.Prospects.
@@ -20,17 +20,18 @@ type ProspectService struct{ c *Client }
 func (s *ProspectService) Create(ctx context.Context, params ProspectCreateParams, opts ...RequestOption) (*Prospect, error) {
 	if params.Email == "" {
 		return nil, &Error{
-			Type:    gen.ErrorTypeInvalidRequestError,
-			Code:    gen.ErrorCodeParameterMissing,
+			Type:    ErrorTypeInvalidRequestError,
+			Code:    ErrorCodeParameterMissing,
 			Param:   "email",
 			Message: "email: is required",
 			final:   true,
 		}
 	}
+	if err := checkEmail(params.Email); err != nil {
+		return nil, err
+	}
 	var p Prospect
-	err := s.c.do(ctx, http.MethodPost, opts, func(key *string) (*http.Request, error) {
-		return gen.NewCreateProspectRequest(s.c.baseURL, &gen.CreateProspectParams{IdempotencyKey: key}, params)
-	}, &p)
+	err := s.c.do(ctx, http.MethodPost, "v1/prospects", nil, params, opts, &p)
 	if err != nil {
 		return nil, err
 	}
@@ -45,9 +46,7 @@ func (s *ProspectService) Get(ctx context.Context, id string, opts ...RequestOpt
 		return nil, err
 	}
 	var p Prospect
-	err := s.c.do(ctx, http.MethodGet, opts, func(*string) (*http.Request, error) {
-		return gen.NewGetProspectRequest(s.c.baseURL, id)
-	}, &p)
+	err := s.c.do(ctx, http.MethodGet, prospectPath(id), nil, nil, opts, &p)
 	if err != nil {
 		return nil, err
 	}
@@ -62,10 +61,13 @@ func (s *ProspectService) Update(ctx context.Context, id string, params Prospect
 	if err := requireID(id); err != nil {
 		return nil, err
 	}
+	if email, err := params.Email.Get(); err == nil {
+		if err := checkEmail(email); err != nil {
+			return nil, err
+		}
+	}
 	var p Prospect
-	err := s.c.do(ctx, http.MethodPatch, opts, func(key *string) (*http.Request, error) {
-		return gen.NewUpdateProspectRequest(s.c.baseURL, id, &gen.UpdateProspectParams{IdempotencyKey: key}, params)
-	}, &p)
+	err := s.c.do(ctx, http.MethodPatch, prospectPath(id), nil, params, opts, &p)
 	if err != nil {
 		return nil, err
 	}
@@ -81,11 +83,9 @@ func (s *ProspectService) Delete(ctx context.Context, id string, opts ...Request
 		return nil, err
 	}
 	var d DeletedProspect
-	err := s.c.do(ctx, http.MethodDelete, opts, func(*string) (*http.Request, error) {
-		return gen.NewDeleteProspectRequest(s.c.baseURL, id)
-	}, &d)
-	if e, ok := err.(*Error); ok && e.Code == gen.ErrorCodeResourceGone && e.Attempts > 1 {
-		return &DeletedProspect{Id: id, Object: gen.DeletedProspectObjectProspect, Deleted: true}, nil
+	err := s.c.do(ctx, http.MethodDelete, prospectPath(id), nil, nil, opts, &d)
+	if e, ok := err.(*Error); ok && e.Code == ErrorCodeResourceGone && e.Attempts > 1 {
+		return &DeletedProspect{ID: id, Object: DeletedProspectObjectProspect, Deleted: true}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -97,9 +97,7 @@ func (s *ProspectService) Delete(ctx context.Context, id string, opts ...Request
 // use [ProspectService.List].
 func (s *ProspectService) ListPage(ctx context.Context, params ProspectListParams, opts ...RequestOption) (*ProspectList, error) {
 	var l ProspectList
-	err := s.c.do(ctx, http.MethodGet, opts, func(*string) (*http.Request, error) {
-		return gen.NewListProspectsRequest(s.c.baseURL, &params)
-	}, &l)
+	err := s.c.do(ctx, http.MethodGet, "v1/prospects", params.query(), nil, opts, &l)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +111,7 @@ func (s *ProspectService) ListPage(ctx context.Context, params ProspectListParam
 //		if err != nil {
 //			return err
 //		}
-//		fmt.Println(p.Id, p.Email)
+//		fmt.Println(p.ID, p.Email)
 //	}
 //
 // The walk goes from newest to oldest, starting after params.StartingAfter if
@@ -123,7 +121,7 @@ func (s *ProspectService) ListPage(ctx context.Context, params ProspectListParam
 // loop stops fetching.
 func (s *ProspectService) List(ctx context.Context, params ProspectListParams, opts ...RequestOption) iter.Seq2[Prospect, error] {
 	return func(yield func(Prospect, error) bool) {
-		backwards := params.EndingBefore != nil && params.StartingAfter == nil
+		backwards := params.EndingBefore != "" && params.StartingAfter == ""
 		for {
 			page, err := s.ListPage(ctx, params, opts...)
 			if err != nil {
@@ -144,9 +142,9 @@ func (s *ProspectService) List(ctx context.Context, params ProspectListParams, o
 				return
 			}
 			if backwards {
-				params.EndingBefore = Ptr(page.Data[0].Id)
+				params.EndingBefore = page.Data[0].ID
 			} else {
-				params.StartingAfter = Ptr(page.Data[len(page.Data)-1].Id)
+				params.StartingAfter = page.Data[len(page.Data)-1].ID
 			}
 		}
 	}
@@ -159,10 +157,29 @@ func requireID(id string) error {
 		return nil
 	}
 	return &Error{
-		Type:    gen.ErrorTypeInvalidRequestError,
-		Code:    gen.ErrorCodeParameterMissing,
+		Type:    ErrorTypeInvalidRequestError,
+		Code:    ErrorCodeParameterMissing,
 		Param:   "id",
 		Message: "id: a prospect id (prs_…) is required",
+		final:   true,
+	}
+}
+
+// prospectPath is the path of one prospect, its id escaped.
+func prospectPath(id string) string { return "v1/prospects/" + url.PathEscape(id) }
+
+// checkEmail refuses to send an address that is not a bare address (as
+// net/mail parses it); the server's rule is stricter still and answers the
+// rest.
+func checkEmail(email string) error {
+	if a, err := mail.ParseAddress(email); err == nil && a.Address == email {
+		return nil
+	}
+	return &Error{
+		Type:    ErrorTypeInvalidRequestError,
+		Code:    ErrorCodeParameterInvalid,
+		Param:   "email",
+		Message: "email: must be a valid email address",
 		final:   true,
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/captureapi/capture/client"
-	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/store"
@@ -39,7 +38,7 @@ func TestRealServerRetriedCreateNeverDuplicates(t *testing.T) {
 	if a.ProspectCount != 1 {
 		t.Fatalf("one create call made %d prospects", a.ProspectCount)
 	}
-	if _, err := c.Prospects.Get(ctx, p.Id); err != nil {
+	if _, err := c.Prospects.Get(ctx, p.ID); err != nil {
 		t.Fatalf("the returned prospect must exist: %v", err)
 	}
 }
@@ -60,7 +59,7 @@ func TestRealServerRateLimit(t *testing.T) {
 	}
 	_, err := once.Account.Get(ctx)
 	e := asError(t, err)
-	if e.StatusCode != 429 || e.Type != gen.ErrorTypeRateLimitError || e.Code != gen.ErrorCodeRateLimit ||
+	if e.StatusCode != 429 || e.Type != client.ErrorTypeRateLimitError || e.Code != client.ErrorCodeRateLimit ||
 		e.RetryAfter != time.Second || !errors.Is(err, client.ErrRateLimit) || !client.IsRetryable(err) || e.Attempts != 1 {
 		t.Fatalf("want a retryable 429 rate_limit with Retry-After 1s, got %+v", e)
 	}
@@ -87,13 +86,13 @@ func TestRealServerMaintenance(t *testing.T) {
 	start := time.Now()
 	_, err := realClient(s, s.AdminKey).Prospects.Create(context.Background(), client.ProspectCreateParams{Email: "ada@example.com"})
 	e := asError(t, err)
-	if e.StatusCode != 503 || e.Type != gen.ErrorTypeApiError || e.Code != gen.ErrorCodeMaintenance || e.RetryAfter != time.Minute {
+	if e.StatusCode != 503 || e.Type != client.ErrorTypeAPIError || e.Code != client.ErrorCodeMaintenance || e.RetryAfter != time.Minute {
 		t.Fatalf("want 503 maintenance with Retry-After 60s, got %+v", e)
 	}
 	if elapsed := time.Since(start); e.Attempts != 3 || elapsed > 2*time.Second {
 		t.Fatalf("want 3 attempts with waits capped at 20ms, got %d in %v", e.Attempts, elapsed)
 	}
-	if !errors.Is(err, &client.Error{Code: gen.ErrorCodeMaintenance}) {
+	if !errors.Is(err, &client.Error{Code: client.ErrorCodeMaintenance}) {
 		t.Fatal("errors.Is should match the maintenance code")
 	}
 }
@@ -159,9 +158,9 @@ func TestRealServerIdempotencyKeyInUseIsRetried(t *testing.T) {
 	if r1.err != nil || err != nil {
 		t.Fatalf("both calls should succeed: first %v, second %v", r1.err, err)
 	}
-	if conflicts.Load() == 0 || resp.Attempts < 2 || !resp.Replayed || p2.Id != r1.p.Id {
+	if conflicts.Load() == 0 || resp.Attempts < 2 || !resp.Replayed || p2.ID != r1.p.ID {
 		t.Fatalf("want the second call to retry past idempotency_key_in_use and get the first's prospect; got %d conflicts, %+v, ids %s %s",
-			conflicts.Load(), resp, r1.p.Id, p2.Id)
+			conflicts.Load(), resp, r1.p.ID, p2.ID)
 	}
 	if a, err := realClient(s, s.StandardKey).Account.Get(ctx); err != nil || a.ProspectCount != 1 {
 		t.Fatalf("want one prospect, got %v (%v)", a, err)
@@ -180,13 +179,13 @@ func TestRealServerIdempotencyKeyReuse(t *testing.T) {
 
 	var resp client.Response
 	again, err := c.Prospects.Create(ctx, client.ProspectCreateParams{Email: "ada@example.com"}, client.WithIdempotencyKey("k-1"), client.WithResponse(&resp))
-	if err != nil || again.Id != p.Id || !resp.Replayed {
+	if err != nil || again.ID != p.ID || !resp.Replayed {
 		t.Fatalf("the same key and body should replay the first answer: %v, %+v", err, resp)
 	}
 
 	_, err = c.Prospects.Create(ctx, client.ProspectCreateParams{Email: "bob@example.com"}, client.WithIdempotencyKey("k-1"))
 	e := asError(t, err)
-	if e.StatusCode != 409 || e.Code != gen.ErrorCodeIdempotencyKeyReused || e.Param != "Idempotency-Key" ||
+	if e.StatusCode != 409 || e.Code != client.ErrorCodeIdempotencyKeyReused || e.Param != "Idempotency-Key" ||
 		e.Attempts != 1 || client.IsRetryable(err) || !errors.Is(err, client.ErrIdempotencyKeyReused) {
 		t.Fatalf("another body with the key: want a final 409 idempotency_key_reused, got %+v", e)
 	}

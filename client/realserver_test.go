@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/captureapi/capture/client"
-	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/store"
@@ -39,40 +38,40 @@ func TestRealServerProspectLifecycle(t *testing.T) {
 	var resp client.Response
 	p, err := c.Prospects.Create(ctx, client.ProspectCreateParams{
 		Email:            "Ada@Example.com",
-		FirstName:        client.Ptr("Ada"),
-		Company:          client.Ptr("Analytical Engines"),
-		Tags:             client.Ptr([]string{"vip"}),
-		Metadata:         &client.Metadata{"plan": "pro"},
-		MarketingConsent: client.Ptr(true),
+		FirstName:        "Ada",
+		Company:          "Analytical Engines",
+		Tags:             []string{"vip"},
+		Metadata:         client.Metadata{"plan": "pro"},
+		MarketingConsent: true,
 	}, client.WithResponse(&resp))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(p.Id, "prs_") || p.Email != "ada@example.com" || p.FirstName.MustGet() != "Ada" ||
-		p.Status != gen.ProspectStatusNew || p.Metadata["plan"] != "pro" || !p.MarketingConsent || p.ConsentAt.IsNull() {
+	if !strings.HasPrefix(p.ID, "prs_") || p.Email != "ada@example.com" || p.FirstName != "Ada" ||
+		p.Status != client.ProspectStatusNew || p.Metadata["plan"] != "pro" || !p.MarketingConsent || p.ConsentAt == 0 {
 		t.Fatalf("created prospect = %+v", p)
 	}
 	if resp.StatusCode != 201 || !strings.HasPrefix(resp.RequestID, "req_") || resp.IdempotencyKey == "" || resp.Replayed {
 		t.Fatalf("Response = %+v", resp)
 	}
 
-	got, err := c.Prospects.Get(ctx, p.Id, client.WithResponse(&resp))
+	got, err := c.Prospects.Get(ctx, p.ID, client.WithResponse(&resp))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Id != p.Id || got.Company.MustGet() != "Analytical Engines" || resp.StatusCode != 200 || resp.RequestID == "" {
+	if got.ID != p.ID || got.Company != "Analytical Engines" || resp.StatusCode != 200 || resp.RequestID == "" {
 		t.Fatalf("got %+v (response %+v)", got, resp)
 	}
 
-	up, err := c.Prospects.Update(ctx, p.Id, client.ProspectUpdateParams{
-		Status:    client.Ptr(gen.ProspectStatusQualified),
+	up, err := c.Prospects.Update(ctx, p.ID, client.ProspectUpdateParams{
+		Status:    client.Set(client.ProspectStatusQualified),
 		FirstName: client.Null[string](),
 		Metadata:  client.Set(map[string]string{"plan": "", "seats": "5"}),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if up.Status != gen.ProspectStatusQualified || !up.FirstName.IsNull() || up.Company.MustGet() != "Analytical Engines" ||
+	if up.Status != client.ProspectStatusQualified || up.FirstName != "" || up.Company != "Analytical Engines" ||
 		len(up.Metadata) != 1 || up.Metadata["seats"] != "5" {
 		t.Fatalf("updated prospect = %+v", up)
 	}
@@ -81,18 +80,18 @@ func TestRealServerProspectLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Name != "acme" || a.Role != gen.AccountRoleStandard || a.ProspectCount != 1 {
+	if a.Name != "acme" || a.Role != client.AccountRoleStandard || a.ProspectCount != 1 {
 		t.Fatalf("account = %+v", a)
 	}
 
-	d, err := c.Prospects.Delete(ctx, p.Id)
+	d, err := c.Prospects.Delete(ctx, p.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Id != p.Id || !bool(d.Deleted) {
+	if d.ID != p.ID || !bool(d.Deleted) {
 		t.Fatalf("deleted = %+v", d)
 	}
-	_, err = c.Prospects.Get(ctx, p.Id)
+	_, err = c.Prospects.Get(ctx, p.ID)
 	if !errors.Is(err, client.ErrGone) {
 		t.Fatalf("reading a deleted prospect: want ErrGone, got %v", err)
 	}
@@ -109,19 +108,19 @@ func TestRealServerListWalksAllPages(t *testing.T) {
 		if i%2 == 0 {
 			tag = "even"
 		}
-		p, err := c.Prospects.Create(ctx, client.ProspectCreateParams{Email: client.Email(fmt.Sprintf("p%02d@example.com", i)), Tags: client.Ptr([]string{tag})})
+		p, err := c.Prospects.Create(ctx, client.ProspectCreateParams{Email: fmt.Sprintf("p%02d@example.com", i), Tags: []string{tag}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		created = append(created, p.Id)
+		created = append(created, p.ID)
 	}
 
 	var ids []string
-	for p, err := range c.Prospects.List(ctx, client.ProspectListParams{Limit: client.Ptr(5)}) {
+	for p, err := range c.Prospects.List(ctx, client.ProspectListParams{Limit: 5}) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, p.Id)
+		ids = append(ids, p.ID)
 	}
 	if len(ids) != 23 {
 		t.Fatalf("want 23 prospects, got %d", len(ids))
@@ -133,12 +132,12 @@ func TestRealServerListWalksAllPages(t *testing.T) {
 	}
 
 	var even int
-	for p, err := range c.Prospects.List(ctx, client.ProspectListParams{Limit: client.Ptr(4), Tag: client.Ptr("even")}) {
+	for p, err := range c.Prospects.List(ctx, client.ProspectListParams{Limit: 4, Tag: "even"}) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		if p.Tags[0] != "even" {
-			t.Fatalf("filter lost across pages: %s has tags %v", p.Id, p.Tags)
+			t.Fatalf("filter lost across pages: %s has tags %v", p.ID, p.Tags)
 		}
 		even++
 	}
@@ -147,21 +146,21 @@ func TestRealServerListWalksAllPages(t *testing.T) {
 	}
 
 	var newer []string
-	for p, err := range c.Prospects.List(ctx, client.ProspectListParams{Limit: client.Ptr(4), EndingBefore: &created[10]}) {
+	for p, err := range c.Prospects.List(ctx, client.ProspectListParams{Limit: 4, EndingBefore: created[10]}) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		newer = append(newer, p.Id)
+		newer = append(newer, p.ID)
 	}
 	if strings.Join(newer, ",") != strings.Join(created[11:], ",") {
 		t.Fatalf("ending_before walk: want %v, got %v", created[11:], newer)
 	}
 
-	page, err := c.Prospects.ListPage(ctx, client.ProspectListParams{Limit: client.Ptr(3), StartingAfter: &created[5]})
+	page, err := c.Prospects.ListPage(ctx, client.ProspectListParams{Limit: 3, StartingAfter: created[5]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Data) != 3 || page.Data[0].Id != created[4] || !page.HasMore {
+	if len(page.Data) != 3 || page.Data[0].ID != created[4] || !page.HasMore {
 		t.Fatalf("page after %s = %+v", created[5], page)
 	}
 }
@@ -187,7 +186,7 @@ func TestRealServerErrorsAreTyped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hidden, err := admin.Prospects.Create(ctx, client.ProspectCreateParams{Email: "hidden@example.com", Hidden: client.Ptr(true)})
+	hidden, err := admin.Prospects.Create(ctx, client.ProspectCreateParams{Email: "hidden@example.com", Hidden: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +194,7 @@ func TestRealServerErrorsAreTyped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.Prospects.Delete(ctx, gone.Id); err != nil {
+	if _, err := admin.Prospects.Delete(ctx, gone.ID); err != nil {
 		t.Fatal(err)
 	}
 	revokedKey := s.NewAccountKey(t, "acme", "standard", 1000)
@@ -216,73 +215,73 @@ func TestRealServerErrorsAreTyped(t *testing.T) {
 		name     string
 		call     func() error
 		status   int
-		typ      gen.ErrorType
-		code     gen.ErrorCode
+		typ      client.ErrorType
+		code     client.ErrorCode
 		param    string
 		sentinel error
 	}{
 		{"400 invalid field", func() error {
-			_, err := standard.Prospects.Create(ctx, client.ProspectCreateParams{Email: "a@example.com", Tags: client.Ptr([]string{"ok", ""})})
+			_, err := standard.Prospects.Create(ctx, client.ProspectCreateParams{Email: "a@example.com", Tags: []string{"ok", ""}})
 			return err
-		}, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "tags[1]", client.ErrInvalidRequest},
+		}, 400, client.ErrorTypeInvalidRequestError, client.ErrorCodeParameterInvalid, "tags[1]", client.ErrInvalidRequest},
 		{"400 invalid query", func() error {
-			_, err := standard.Prospects.ListPage(ctx, client.ProspectListParams{Limit: client.Ptr(101)})
+			_, err := standard.Prospects.ListPage(ctx, client.ProspectListParams{Limit: 101})
 			return err
-		}, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "limit", client.ErrInvalidRequest},
+		}, 400, client.ErrorTypeInvalidRequestError, client.ErrorCodeParameterInvalid, "limit", client.ErrInvalidRequest},
 		{"401 missing key", func() error {
 			_, err := realClient(s, "").Account.Get(ctx)
 			return err
-		}, 401, gen.ErrorTypeAuthenticationError, gen.ErrorCodeApiKeyMissing, "", client.ErrAuthentication},
+		}, 401, client.ErrorTypeAuthenticationError, client.ErrorCodeAPIKeyMissing, "", client.ErrAuthentication},
 		{"401 invalid key", func() error {
 			_, err := realClient(s, "sk_nosuchkey00000000000000000000000000").Account.Get(ctx)
 			return err
-		}, 401, gen.ErrorTypeAuthenticationError, gen.ErrorCodeApiKeyInvalid, "", client.ErrAuthentication},
+		}, 401, client.ErrorTypeAuthenticationError, client.ErrorCodeAPIKeyInvalid, "", client.ErrAuthentication},
 		{"401 revoked key", func() error {
 			_, err := realClient(s, revokedKey).Account.Get(ctx)
 			return err
-		}, 401, gen.ErrorTypeAuthenticationError, gen.ErrorCodeApiKeyRevoked, "", client.ErrAuthentication},
+		}, 401, client.ErrorTypeAuthenticationError, client.ErrorCodeAPIKeyRevoked, "", client.ErrAuthentication},
 		{"402 plan limit", func() error {
 			_, err := tiny.Prospects.Create(ctx, client.ProspectCreateParams{Email: "second@example.com"})
 			return err
-		}, 402, gen.ErrorTypeInvalidRequestError, gen.ErrorCodePlanLimitReached, "", client.ErrPlanLimitReached},
+		}, 402, client.ErrorTypeInvalidRequestError, client.ErrorCodePlanLimitReached, "", client.ErrPlanLimitReached},
 		{"403 hidden", func() error {
-			_, err := standard.Prospects.Get(ctx, hidden.Id)
+			_, err := standard.Prospects.Get(ctx, hidden.ID)
 			return err
-		}, 403, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeProspectHidden, "id", client.ErrProspectHidden},
+		}, 403, client.ErrorTypeInvalidRequestError, client.ErrorCodeProspectHidden, "id", client.ErrProspectHidden},
 		{"403 admin key required", func() error {
-			_, err := standard.Prospects.Update(ctx, existing.Id, client.ProspectUpdateParams{Hidden: client.Ptr(true)})
+			_, err := standard.Prospects.Update(ctx, existing.ID, client.ProspectUpdateParams{Hidden: client.Set(true)})
 			return err
-		}, 403, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeAdminKeyRequired, "hidden", &client.Error{Code: gen.ErrorCodeAdminKeyRequired}},
+		}, 403, client.ErrorTypeInvalidRequestError, client.ErrorCodeAdminKeyRequired, "hidden", &client.Error{Code: client.ErrorCodeAdminKeyRequired}},
 		{"404 unknown id", func() error {
 			_, err := standard.Prospects.Get(ctx, "prs_nosuchprospect")
 			return err
-		}, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceMissing, "id", client.ErrNotFound},
+		}, 404, client.ErrorTypeInvalidRequestError, client.ErrorCodeResourceMissing, "id", client.ErrNotFound},
 		{"404 another account's prospect", func() error {
-			_, err := other.Prospects.Delete(ctx, existing.Id)
+			_, err := other.Prospects.Delete(ctx, existing.ID)
 			return err
-		}, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceMissing, "id", client.ErrNotFound},
+		}, 404, client.ErrorTypeInvalidRequestError, client.ErrorCodeResourceMissing, "id", client.ErrNotFound},
 		{"404 unknown route", func() error {
 			_, err := client.New(s.AdminKey, client.WithBaseURL(s.URL+"/v2")).Account.Get(ctx)
 			return err
-		}, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeRouteNotFound, "", &client.Error{StatusCode: 404}},
+		}, 404, client.ErrorTypeInvalidRequestError, client.ErrorCodeRouteNotFound, "", &client.Error{StatusCode: 404}},
 		{"405 wrong method", func() error {
 			c := realClient(s, s.AdminKey, client.WithHTTPClient(&http.Client{Transport: requestRewriter(func(r *http.Request) { r.Method = http.MethodPut })}))
 			_, err := c.Account.Get(ctx)
 			return err
-		}, 405, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeMethodNotAllowed, "", client.ErrInvalidRequest},
+		}, 405, client.ErrorTypeInvalidRequestError, client.ErrorCodeMethodNotAllowed, "", client.ErrInvalidRequest},
 		{"406 not acceptable", func() error {
 			c := realClient(s, s.AdminKey, client.WithHTTPClient(&http.Client{Transport: requestRewriter(func(r *http.Request) { r.Header.Set("Accept", "text/html") })}))
 			_, err := c.Account.Get(ctx)
 			return err
-		}, 406, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeNotAcceptable, "", client.ErrInvalidRequest},
+		}, 406, client.ErrorTypeInvalidRequestError, client.ErrorCodeNotAcceptable, "", client.ErrInvalidRequest},
 		{"409 prospect exists", func() error {
 			_, err := standard.Prospects.Create(ctx, client.ProspectCreateParams{Email: "GRACE@example.com"})
 			return err
-		}, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeProspectExists, "email", client.ErrProspectExists},
+		}, 409, client.ErrorTypeInvalidRequestError, client.ErrorCodeProspectExists, "email", client.ErrProspectExists},
 		{"410 deleted", func() error {
-			_, err := standard.Prospects.Update(ctx, gone.Id, client.ProspectUpdateParams{Status: client.Ptr(gen.ProspectStatusContacted)})
+			_, err := standard.Prospects.Update(ctx, gone.ID, client.ProspectUpdateParams{Status: client.Set(client.ProspectStatusContacted)})
 			return err
-		}, 410, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceGone, "id", client.ErrGone},
+		}, 410, client.ErrorTypeInvalidRequestError, client.ErrorCodeResourceGone, "id", client.ErrGone},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -301,8 +300,8 @@ func TestRealServerErrorsAreTyped(t *testing.T) {
 			if !errors.Is(err, tc.sentinel) {
 				t.Fatalf("errors.Is(err, %v) = false", tc.sentinel)
 			}
-			if tc.code == gen.ErrorCodeProspectExists && e.ExistingID != existing.Id {
-				t.Fatalf("existing_id = %q, want %q", e.ExistingID, existing.Id)
+			if tc.code == client.ErrorCodeProspectExists && e.ExistingID != existing.ID {
+				t.Fatalf("existing_id = %q, want %q", e.ExistingID, existing.ID)
 			}
 		})
 	}
@@ -329,15 +328,15 @@ func TestRealServerFailuresAreRetriedThenTyped(t *testing.T) {
 		name       string
 		fail       func(ctx context.Context) error
 		status     int
-		code       gen.ErrorCode
+		code       client.ErrorCode
 		retryAfter time.Duration
 	}{
 		{"500 internal error", func(context.Context) error { return errors.New("disk on fire") },
-			500, gen.ErrorCodeInternalError, 0},
+			500, client.ErrorCodeInternalError, 0},
 		{"503 storage unavailable", func(context.Context) error { return fmt.Errorf("%w: connection refused", store.ErrUnavailable) },
-			503, gen.ErrorCodeStorageUnavailable, time.Second},
+			503, client.ErrorCodeStorageUnavailable, time.Second},
 		{"504 timeout", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() },
-			504, gen.ErrorCodeTimeout, 0},
+			504, client.ErrorCodeTimeout, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -351,7 +350,7 @@ func TestRealServerFailuresAreRetriedThenTyped(t *testing.T) {
 			tr := &countingTransport{next: http.DefaultTransport}
 			_, err := realClient(s, s.AdminKey, client.WithHTTPClient(&http.Client{Transport: tr})).Account.Get(context.Background())
 			e := asError(t, err)
-			if e.StatusCode != tc.status || e.Type != gen.ErrorTypeApiError || e.Code != tc.code || e.RetryAfter != tc.retryAfter {
+			if e.StatusCode != tc.status || e.Type != client.ErrorTypeAPIError || e.Code != tc.code || e.RetryAfter != tc.retryAfter {
 				t.Fatalf("got %+v", e)
 			}
 			if e.Attempts != 3 || tr.n.Load() != 3 || !client.IsRetryable(err) || !errors.Is(err, client.ErrAPI) {
@@ -411,15 +410,15 @@ func TestRealServerRetriedDeleteReportsSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	lose := &loseFirstAnswer{}
-	d, err := realClient(s, s.StandardKey, client.WithHTTPClient(&http.Client{Transport: lose})).Prospects.Delete(ctx, p.Id)
+	d, err := realClient(s, s.StandardKey, client.WithHTTPClient(&http.Client{Transport: lose})).Prospects.Delete(ctx, p.ID)
 	if err != nil {
 		t.Fatalf("the first attempt deleted the prospect; the retry's 410 must not turn that into a failure: %v", err)
 	}
-	if d.Id != p.Id || !bool(d.Deleted) || lose.n.Load() != 2 {
+	if d.ID != p.ID || !bool(d.Deleted) || lose.n.Load() != 2 {
 		t.Fatalf("got %+v after %d attempts", d, lose.n.Load())
 	}
 	// Without a lost answer, deleting twice is still an error the caller sees.
-	if _, err := realClient(s, s.StandardKey).Prospects.Delete(ctx, p.Id); !errors.Is(err, client.ErrGone) {
+	if _, err := realClient(s, s.StandardKey).Prospects.Delete(ctx, p.ID); !errors.Is(err, client.ErrGone) {
 		t.Fatalf("a second delete call: want ErrGone, got %v", err)
 	}
 }

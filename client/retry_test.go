@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/captureapi/capture/client"
-	"github.com/captureapi/capture/gen"
 )
 
 // countingTransport counts the requests that leave the client, including those
@@ -45,7 +44,7 @@ func TestConnectionRefusedIsRetriedThenTyped(t *testing.T) {
 	_, err = c.Prospects.Get(context.Background(), "prs_1")
 
 	e := asError(t, err)
-	if e.Type != gen.ErrorTypeApiConnectionError || e.StatusCode != 0 {
+	if e.Type != client.ErrorTypeAPIConnectionError || e.StatusCode != 0 {
 		t.Fatalf("want api_connection_error with no status, got %+v", e)
 	}
 	if e.Attempts != 3 || tr.n.Load() != 3 {
@@ -98,8 +97,8 @@ func TestConnectionBrokenMidBodyIsRetriedWithSameKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Id != "prs_1" || resp.Attempts != 2 {
-				t.Fatalf("want prs_1 after 2 attempts, got %q after %d", p.Id, resp.Attempts)
+			if p.ID != "prs_1" || resp.Attempts != 2 {
+				t.Fatalf("want prs_1 after 2 attempts, got %q after %d", p.ID, resp.Attempts)
 			}
 			sameValues(t, "Idempotency-Key", srv.headers("Idempotency-Key"), 2)
 			if resp.IdempotencyKey != srv.headers("Idempotency-Key")[0] {
@@ -117,7 +116,7 @@ func TestConnectionBrokenMidBodyWithoutRetriesIsConnectionError(t *testing.T) {
 	_, err := fastClient(srv.URL, client.WithMaxRetries(0)).Prospects.Create(context.Background(),
 		client.ProspectCreateParams{Email: "ada@example.com"})
 	e := asError(t, err)
-	if e.Type != gen.ErrorTypeApiConnectionError || e.Attempts != 1 || srv.count() != 1 {
+	if e.Type != client.ErrorTypeAPIConnectionError || e.Attempts != 1 || srv.count() != 1 {
 		t.Fatalf("want one attempt ending in api_connection_error, got %+v after %d requests", e, srv.count())
 	}
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -167,8 +166,8 @@ func TestRetryableStatusesAreRetried(t *testing.T) {
 			if err != nil {
 				t.Fatalf("want success on the retry, got %v", err)
 			}
-			if p.Id != "prs_ok" || srv.count() != 2 {
-				t.Fatalf("want prs_ok after 2 attempts, got %q after %d", p.Id, srv.count())
+			if p.ID != "prs_ok" || srv.count() != 2 {
+				t.Fatalf("want prs_ok after 2 attempts, got %q after %d", p.ID, srv.count())
 			}
 			sameValues(t, "Idempotency-Key", srv.headers("Idempotency-Key"), 2)
 		})
@@ -189,8 +188,8 @@ func Test503Then200ForGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Id != "prs_1" || srv.count() != 2 || resp.Attempts != 2 {
-		t.Fatalf("want prs_1 after 2 attempts, got %q after %d (response says %d)", p.Id, srv.count(), resp.Attempts)
+	if p.ID != "prs_1" || srv.count() != 2 || resp.Attempts != 2 {
+		t.Fatalf("want prs_1 after 2 attempts, got %q after %d (response says %d)", p.ID, srv.count(), resp.Attempts)
 	}
 	if resp.RequestID != "req_ok_prs_1" || resp.StatusCode != 200 {
 		t.Fatalf("Response should describe the successful answer, got %+v", resp)
@@ -261,8 +260,8 @@ func TestIdempotencyKeyInUseThenCreated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Id != "prs_1" {
-		t.Fatalf("got %q", p.Id)
+	if p.ID != "prs_1" {
+		t.Fatalf("got %q", p.ID)
 	}
 	sameValues(t, "Idempotency-Key", srv.headers("Idempotency-Key"), 2)
 }
@@ -317,7 +316,7 @@ func TestHTML502BecomesAPIErrorAfterRetries(t *testing.T) {
 	})
 	_, err := fastClient(srv.URL).Prospects.Create(context.Background(), client.ProspectCreateParams{Email: "ada@example.com"})
 	e := asError(t, err)
-	if e.Type != gen.ErrorTypeApiError || e.StatusCode != 502 || e.Code != "" {
+	if e.Type != client.ErrorTypeAPIError || e.StatusCode != 502 || e.Code != "" {
 		t.Fatalf("want api_error 502 without a code, got %+v", e)
 	}
 	if e.Attempts != 3 || srv.count() != 3 {
@@ -372,7 +371,7 @@ func TestOtherClientErrorsAreNotRetried(t *testing.T) {
 				t.Fatalf("a %d %s must not be retried, got %d attempts", tc.status, tc.code, srv.count())
 			}
 			want := client.Error{
-				Type: gen.ErrorType(tc.typ), Code: gen.ErrorCode(tc.code), Param: "email", Message: "What went wrong.",
+				Type: client.ErrorType(tc.typ), Code: client.ErrorCode(tc.code), Param: "email", Message: "What went wrong.",
 				StatusCode: tc.status, RequestID: "req_body", ExistingID: tc.existingID,
 				DocURL: "http://127.0.0.1:8080/docs#error-" + tc.code,
 			}
@@ -409,7 +408,7 @@ func TestCancelledContextStopsRetryingAtOnce(t *testing.T) {
 	if elapsed > 2*time.Second {
 		t.Fatalf("cancelling should end the 10s wait at once, the call took %v", elapsed)
 	}
-	if srv.count() != 1 || e.StatusCode != 503 || e.Code != gen.ErrorCodeMaintenance {
+	if srv.count() != 1 || e.StatusCode != 503 || e.Code != client.ErrorCodeMaintenance {
 		t.Fatalf("want the 503 of the only attempt, got %+v after %d attempts", e, srv.count())
 	}
 	if !errors.Is(err, context.Canceled) {
@@ -426,7 +425,7 @@ func TestContextAlreadyDoneSendsNothing(t *testing.T) {
 	cancel()
 	_, err := fastClient(srv.URL).Prospects.Get(ctx, "prs_1")
 	e := asError(t, err)
-	if e.Type != gen.ErrorTypeApiConnectionError || !errors.Is(err, context.Canceled) || client.IsRetryable(err) {
+	if e.Type != client.ErrorTypeAPIConnectionError || !errors.Is(err, context.Canceled) || client.IsRetryable(err) {
 		t.Fatalf("want a non-retryable api_connection_error wrapping context.Canceled, got %+v", e)
 	}
 	if srv.count() != 0 || e.Attempts != 0 {
@@ -470,14 +469,14 @@ func TestTimeoutIsRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Id != "prs_1" || srv.count() != 2 {
+	if p.ID != "prs_1" || srv.count() != 2 {
 		t.Fatalf("want success on the second attempt, got %d attempts", srv.count())
 	}
 
 	_, err = fastClient(srv.URL, client.WithMaxRetries(0), client.WithHTTPClient(&http.Client{Timeout: time.Nanosecond})).
 		Prospects.Get(context.Background(), "prs_1")
 	var netErr net.Error
-	if e := asError(t, err); e.Type != gen.ErrorTypeApiConnectionError || !errors.As(err, &netErr) || !netErr.Timeout() {
+	if e := asError(t, err); e.Type != client.ErrorTypeAPIConnectionError || !errors.As(err, &netErr) || !netErr.Timeout() {
 		t.Fatalf("a timeout is an api_connection_error whose cause is a net.Error timeout, got %+v", e)
 	}
 }
@@ -492,7 +491,7 @@ func TestUntrustedTLSCertificateIsNotRetried(t *testing.T) {
 	_, err := fastClient(srv.URL, client.WithHTTPClient(&http.Client{Transport: tr})).Account.Get(context.Background())
 	e := asError(t, err)
 	var verr *tls.CertificateVerificationError
-	if e.Type != gen.ErrorTypeApiConnectionError || !errors.As(err, &verr) {
+	if e.Type != client.ErrorTypeAPIConnectionError || !errors.As(err, &verr) {
 		t.Fatalf("want api_connection_error caused by the certificate, got %+v", e)
 	}
 	if tr.n.Load() != 1 || client.IsRetryable(err) {
@@ -520,7 +519,7 @@ func TestDNSFailureIsConnectionError(t *testing.T) {
 	_, err := c.Account.Get(context.Background())
 	e := asError(t, err)
 	var dnsErr *net.DNSError
-	if e.Type != gen.ErrorTypeApiConnectionError || !errors.As(err, &dnsErr) || dnsErr.Name != "capture.invalid" {
+	if e.Type != client.ErrorTypeAPIConnectionError || !errors.As(err, &dnsErr) || dnsErr.Name != "capture.invalid" {
 		t.Fatalf("want api_connection_error caused by the *net.DNSError, got %+v", e)
 	}
 	if tr.n.Load() != 3 || e.Attempts != 3 {

@@ -16,10 +16,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	openapi_types "github.com/oapi-codegen/runtime/types"
-
-	"github.com/captureapi/capture/gen"
 )
 
 // maxBodySize bounds how much of an answer is read; a page of 100 prospects is
@@ -56,7 +52,7 @@ func (c *Client) attempt(ctx context.Context, base *http.Request, out any) (*htt
 		if out != nil {
 			if err := json.Unmarshal(body, out); err != nil {
 				return resp, &Error{
-					Type:       gen.ErrorTypeApiError,
+					Type:       ErrorTypeAPIError,
 					Message:    fmt.Sprintf("could not decode the %s answer to %s %s: %v", resp.Status, req.Method, req.URL.Redacted(), err),
 					StatusCode: resp.StatusCode,
 					RequestID:  resp.Header.Get("Request-Id"),
@@ -69,6 +65,21 @@ func (c *Client) attempt(ctx context.Context, base *http.Request, out any) (*htt
 	return resp, apiError(resp, body)
 }
 
+// errorBody is the API's error object (components/schemas/Error). Fields it
+// does not name are ignored and Type and Code take any string, so an answer
+// from a newer server still decodes.
+type errorBody struct {
+	Error struct {
+		Type       ErrorType `json:"type"`
+		Code       ErrorCode `json:"code"`
+		Message    string    `json:"message"`
+		Param      string    `json:"param"`
+		RequestID  string    `json:"request_id"`
+		DocURL     string    `json:"doc_url"`
+		ExistingID string    `json:"existing_id"`
+	} `json:"error"`
+}
+
 // apiError turns an error answer into an *Error: Capture's JSON error object
 // when there is one, and an api_error describing the answer when there is not
 // (an HTML page from a proxy, an empty body).
@@ -78,25 +89,20 @@ func apiError(resp *http.Response, body []byte) *Error {
 		RequestID:  resp.Header.Get("Request-Id"),
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 	}
-	var env gen.Error
+	var env errorBody
 	if err := json.Unmarshal(body, &env); err == nil && env.Error.Type != "" {
 		d := env.Error
-		e.Type, e.Code, e.Message, e.DocURL = d.Type, d.Code, d.Message, d.DocUrl
-		if d.Param != nil {
-			e.Param = *d.Param
-		}
-		if d.ExistingId != nil {
-			e.ExistingID = *d.ExistingId
-		}
-		if d.RequestId != "" {
-			e.RequestID = d.RequestId
+		e.Type, e.Code, e.Message, e.DocURL = d.Type, d.Code, d.Message, d.DocURL
+		e.Param, e.ExistingID = d.Param, d.ExistingID
+		if d.RequestID != "" {
+			e.RequestID = d.RequestID
 		}
 		if e.Message == "" {
 			e.Message = resp.Status
 		}
 		return e
 	}
-	e.Type = gen.ErrorTypeApiError
+	e.Type = ErrorTypeAPIError
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if ct == "" {
 		ct = "untyped"
@@ -119,7 +125,7 @@ func snippet(body []byte, n int) string {
 
 // connectionError describes a request that got no (complete) answer.
 func connectionError(ctx context.Context, req *http.Request, err error) *Error {
-	e := &Error{Type: gen.ErrorTypeApiConnectionError, Err: err}
+	e := &Error{Type: ErrorTypeAPIConnectionError, Err: err}
 	where := req.Method + " " + req.URL.Redacted()
 	var (
 		verify    *tls.CertificateVerificationError
@@ -159,18 +165,8 @@ func unwrapURLError(err error) error {
 
 // buildError reports a request the client refused to send.
 func buildError(err error) *Error {
-	if errors.Is(err, openapi_types.ErrValidationEmail) {
-		return &Error{
-			Type:    gen.ErrorTypeInvalidRequestError,
-			Code:    gen.ErrorCodeParameterInvalid,
-			Param:   "email",
-			Message: "email: must be a valid email address",
-			Err:     err,
-			final:   true,
-		}
-	}
 	return &Error{
-		Type:    gen.ErrorTypeInvalidRequestError,
+		Type:    ErrorTypeInvalidRequestError,
 		Message: "could not build the request: " + err.Error(),
 		Err:     err,
 		final:   true,

@@ -1,51 +1,112 @@
 package client
 
 import (
+	"encoding/json"
+	"strconv"
+
 	"github.com/oapi-codegen/nullable"
-	openapi_types "github.com/oapi-codegen/runtime/types"
-
-	"github.com/captureapi/capture/gen"
 )
 
-// The request and response types are the ones generated from the API contract;
-// the aliases only give them names that read well at the call site, so values
-// move freely between this package and gen.
-type (
-	// Prospect is a person who may buy, as the API returns it.
-	Prospect = gen.Prospect
-	// ProspectCreateParams are the fields of a new prospect; only Email is required.
-	ProspectCreateParams = gen.ProspectCreate
-	// ProspectUpdateParams are the fields to change: unset fields are left alone,
-	// and a field set with [Null] is cleared.
-	ProspectUpdateParams = gen.ProspectUpdate
-	// ProspectListParams filter a list and size its pages.
-	ProspectListParams = gen.ListProspectsParams
-	// ProspectList is one page of prospects, newest first.
-	ProspectList = gen.ProspectList
-	// ProspectStatus is where a prospect stands in the sales funnel.
-	ProspectStatus = gen.ProspectStatus
-	// DeletedProspect confirms a deletion.
-	DeletedProspect = gen.DeletedProspect
-	// Account is the account an API key belongs to, with its plan limit and usage.
-	Account = gen.Account
-	// Email is an email address; the client checks its syntax before sending.
-	Email = openapi_types.Email
-	// Metadata holds up to 50 string keys with string values, for your own use.
-	Metadata = gen.Metadata
-	// ErrorType is the broad kind of an [Error], such as invalid_request_error.
-	ErrorType = gen.ErrorType
-	// ErrorCode is the stable machine string of an [Error], such as resource_missing.
-	ErrorCode = gen.ErrorCode
-)
+//go:generate go tool oapi-codegen -config models.yaml ../openapi.yaml
 
-// Ptr returns a pointer to v. The optional fields of [ProspectCreateParams] and
-// [ProspectListParams] are pointers so that "not given" differs from a zero value.
-func Ptr[T any](v T) *T { return &v }
+// The request and response types (Prospect, ProspectCreateParams,
+// ProspectUpdateParams, ProspectList, DeletedProspect, Account, ProspectStatus,
+// ErrorType, ErrorCode and their constants) are generated from the API contract
+// into models.gen.go; overlay.yaml gives them their Go shape:
+//
+//   - Optional fields of a create are plain values, left out when zero.
+//   - Every field of an update is a [nullable.Nullable], set with [Set] and, where
+//     the API allows it, cleared with [Null]; a field left zero is not sent.
+//   - Fields an answer may send as null are plain values too, zero when null:
+//     p.Title is "" for a prospect without a title, p.ConsentAt 0 without consent.
+//   - Sets that grow are open: a Status or Code this version does not know
+//     decodes as its string, so compare with the constants and keep a default.
 
-// Set returns a nullable field holding v, for the fields of [ProspectUpdateParams]
-// that can be cleared.
+// ProspectListParams filter a list and size its pages. Every field is optional
+// and left out of the request when zero.
+type ProspectListParams struct {
+	// Limit is how many prospects a page holds, 1 to 100 (default 10).
+	Limit int
+	// StartingAfter is a prospect id: the page starts right after it (older
+	// prospects).
+	StartingAfter string
+	// EndingBefore is a prospect id: the page ends right before it (newer
+	// prospects).
+	EndingBefore string
+	// Email keeps only the prospect with this email (compared in lower case).
+	Email string
+	// Status keeps only prospects with this status.
+	Status ProspectStatus
+	// Tag keeps only prospects carrying this tag.
+	Tag string
+	// CreatedGTE keeps only prospects created at or after this Unix time (seconds).
+	CreatedGTE int64
+	// CreatedLTE keeps only prospects created at or before this Unix time (seconds).
+	CreatedLTE int64
+}
+
+// query is p as the list's query string parameters.
+func (p ProspectListParams) query() map[string]string {
+	q := map[string]string{}
+	set := func(name, v string) {
+		if v != "" {
+			q[name] = v
+		}
+	}
+	if p.Limit != 0 {
+		set("limit", strconv.Itoa(p.Limit))
+	}
+	set("starting_after", p.StartingAfter)
+	set("ending_before", p.EndingBefore)
+	set("email", p.Email)
+	set("status", string(p.Status))
+	set("tag", p.Tag)
+	if p.CreatedGTE != 0 {
+		set("created_gte", strconv.FormatInt(p.CreatedGTE, 10))
+	}
+	if p.CreatedLTE != 0 {
+		set("created_lte", strconv.FormatInt(p.CreatedLTE, 10))
+	}
+	return q
+}
+
+// Set returns a field of [ProspectUpdateParams] holding v: the update sets the
+// field to v.
 func Set[T any](v T) nullable.Nullable[T] { return nullable.NewNullableWithValue(v) }
 
-// Null returns a nullable field holding null: sent in [ProspectUpdateParams], it
-// clears the field on the server.
+// Null returns a field of [ProspectUpdateParams] holding null: the update clears
+// the field. Only the fields a prospect can lack accept it (not Email, Status,
+// MarketingConsent or Hidden: the API answers parameter_invalid).
 func Null[T any]() nullable.Nullable[T] { return nullable.NewNullNullable[T]() }
+
+// MarshalJSON encodes p as the API sends a prospect: the fields the API sends as
+// null when the prospect lacks them (FirstName, LastName, Company, Title, Phone,
+// Website, Source and ConsentAt) are null when zero, so that a program that
+// prints or stores a prospect as JSON writes what the API said.
+func (p Prospect) MarshalJSON() ([]byte, error) {
+	type fields Prospect // the same fields without this method
+	return json.Marshal(struct {
+		fields
+		FirstName *string `json:"first_name"`
+		LastName  *string `json:"last_name"`
+		Company   *string `json:"company"`
+		Title     *string `json:"title"`
+		Phone     *string `json:"phone"`
+		Website   *string `json:"website"`
+		Source    *string `json:"source"`
+		ConsentAt *int64  `json:"consent_at"`
+	}{
+		fields(p),
+		nonZero(p.FirstName), nonZero(p.LastName), nonZero(p.Company), nonZero(p.Title),
+		nonZero(p.Phone), nonZero(p.Website), nonZero(p.Source), nonZero(p.ConsentAt),
+	})
+}
+
+// nonZero is a pointer to v, or nil when v is its type's zero value.
+func nonZero[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}

@@ -20,592 +20,8 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
-	openapi_types "github.com/oapi-codegen/runtime/types"
 )
-
-// Defines values for AccountObject.
-const (
-	AccountObjectAccount AccountObject = "account"
-)
-
-// Valid indicates whether the value is a known member of the AccountObject enum.
-func (e AccountObject) Valid() bool {
-	switch e {
-	case AccountObjectAccount:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for AccountRole.
-const (
-	AccountRoleAdmin    AccountRole = "admin"
-	AccountRoleStandard AccountRole = "standard"
-)
-
-// Valid indicates whether the value is a known member of the AccountRole enum.
-func (e AccountRole) Valid() bool {
-	switch e {
-	case AccountRoleAdmin:
-		return true
-	case AccountRoleStandard:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedProspectDeleted.
-const (
-	DeletedProspectDeletedTrue DeletedProspectDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the DeletedProspectDeleted enum.
-func (e DeletedProspectDeleted) Valid() bool {
-	switch e {
-	case DeletedProspectDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedProspectObject.
-const (
-	DeletedProspectObjectProspect DeletedProspectObject = "prospect"
-)
-
-// Valid indicates whether the value is a known member of the DeletedProspectObject enum.
-func (e DeletedProspectObject) Valid() bool {
-	switch e {
-	case DeletedProspectObjectProspect:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ErrorCode.
-const (
-	ErrorCodeAdminKeyRequired      ErrorCode = "admin_key_required"
-	ErrorCodeApiKeyInvalid         ErrorCode = "api_key_invalid"
-	ErrorCodeApiKeyMissing         ErrorCode = "api_key_missing"
-	ErrorCodeApiKeyRevoked         ErrorCode = "api_key_revoked"
-	ErrorCodeBadGateway            ErrorCode = "bad_gateway"
-	ErrorCodeBodyInvalidJson       ErrorCode = "body_invalid_json"
-	ErrorCodeBodyTooLarge          ErrorCode = "body_too_large"
-	ErrorCodeContentTypeInvalid    ErrorCode = "content_type_invalid"
-	ErrorCodeIdempotencyKeyInUse   ErrorCode = "idempotency_key_in_use"
-	ErrorCodeIdempotencyKeyInvalid ErrorCode = "idempotency_key_invalid"
-	ErrorCodeIdempotencyKeyReused  ErrorCode = "idempotency_key_reused"
-	ErrorCodeInternalError         ErrorCode = "internal_error"
-	ErrorCodeMaintenance           ErrorCode = "maintenance"
-	ErrorCodeMethodNotAllowed      ErrorCode = "method_not_allowed"
-	ErrorCodeNotAcceptable         ErrorCode = "not_acceptable"
-	ErrorCodeOverloaded            ErrorCode = "overloaded"
-	ErrorCodeParameterInvalid      ErrorCode = "parameter_invalid"
-	ErrorCodeParameterMissing      ErrorCode = "parameter_missing"
-	ErrorCodeParameterUnknown      ErrorCode = "parameter_unknown"
-	ErrorCodePlanLimitReached      ErrorCode = "plan_limit_reached"
-	ErrorCodeProspectExists        ErrorCode = "prospect_exists"
-	ErrorCodeProspectHidden        ErrorCode = "prospect_hidden"
-	ErrorCodeRateLimit             ErrorCode = "rate_limit"
-	ErrorCodeRequestMalformed      ErrorCode = "request_malformed"
-	ErrorCodeResourceGone          ErrorCode = "resource_gone"
-	ErrorCodeResourceMissing       ErrorCode = "resource_missing"
-	ErrorCodeRouteNotFound         ErrorCode = "route_not_found"
-	ErrorCodeStorageUnavailable    ErrorCode = "storage_unavailable"
-	ErrorCodeTimeout               ErrorCode = "timeout"
-)
-
-// Valid indicates whether the value is a known member of the ErrorCode enum.
-func (e ErrorCode) Valid() bool {
-	switch e {
-	case ErrorCodeAdminKeyRequired:
-		return true
-	case ErrorCodeApiKeyInvalid:
-		return true
-	case ErrorCodeApiKeyMissing:
-		return true
-	case ErrorCodeApiKeyRevoked:
-		return true
-	case ErrorCodeBadGateway:
-		return true
-	case ErrorCodeBodyInvalidJson:
-		return true
-	case ErrorCodeBodyTooLarge:
-		return true
-	case ErrorCodeContentTypeInvalid:
-		return true
-	case ErrorCodeIdempotencyKeyInUse:
-		return true
-	case ErrorCodeIdempotencyKeyInvalid:
-		return true
-	case ErrorCodeIdempotencyKeyReused:
-		return true
-	case ErrorCodeInternalError:
-		return true
-	case ErrorCodeMaintenance:
-		return true
-	case ErrorCodeMethodNotAllowed:
-		return true
-	case ErrorCodeNotAcceptable:
-		return true
-	case ErrorCodeOverloaded:
-		return true
-	case ErrorCodeParameterInvalid:
-		return true
-	case ErrorCodeParameterMissing:
-		return true
-	case ErrorCodeParameterUnknown:
-		return true
-	case ErrorCodePlanLimitReached:
-		return true
-	case ErrorCodeProspectExists:
-		return true
-	case ErrorCodeProspectHidden:
-		return true
-	case ErrorCodeRateLimit:
-		return true
-	case ErrorCodeRequestMalformed:
-		return true
-	case ErrorCodeResourceGone:
-		return true
-	case ErrorCodeResourceMissing:
-		return true
-	case ErrorCodeRouteNotFound:
-		return true
-	case ErrorCodeStorageUnavailable:
-		return true
-	case ErrorCodeTimeout:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ErrorType.
-const (
-	ErrorTypeApiConnectionError  ErrorType = "api_connection_error"
-	ErrorTypeApiError            ErrorType = "api_error"
-	ErrorTypeAuthenticationError ErrorType = "authentication_error"
-	ErrorTypeCardError           ErrorType = "card_error"
-	ErrorTypeInvalidRequestError ErrorType = "invalid_request_error"
-	ErrorTypeRateLimitError      ErrorType = "rate_limit_error"
-)
-
-// Valid indicates whether the value is a known member of the ErrorType enum.
-func (e ErrorType) Valid() bool {
-	switch e {
-	case ErrorTypeApiConnectionError:
-		return true
-	case ErrorTypeApiError:
-		return true
-	case ErrorTypeAuthenticationError:
-		return true
-	case ErrorTypeCardError:
-		return true
-	case ErrorTypeInvalidRequestError:
-		return true
-	case ErrorTypeRateLimitError:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for HealthStatus.
-const (
-	HealthStatusOk HealthStatus = "ok"
-)
-
-// Valid indicates whether the value is a known member of the HealthStatus enum.
-func (e HealthStatus) Valid() bool {
-	switch e {
-	case HealthStatusOk:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectObject.
-const (
-	ProspectObjectProspect ProspectObject = "prospect"
-)
-
-// Valid indicates whether the value is a known member of the ProspectObject enum.
-func (e ProspectObject) Valid() bool {
-	switch e {
-	case ProspectObjectProspect:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectListObject.
-const (
-	ProspectListObjectList ProspectListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the ProspectListObject enum.
-func (e ProspectListObject) Valid() bool {
-	switch e {
-	case ProspectListObjectList:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectStatus.
-const (
-	ProspectStatusContacted   ProspectStatus = "contacted"
-	ProspectStatusConverted   ProspectStatus = "converted"
-	ProspectStatusNew         ProspectStatus = "new"
-	ProspectStatusQualified   ProspectStatus = "qualified"
-	ProspectStatusUnqualified ProspectStatus = "unqualified"
-)
-
-// Valid indicates whether the value is a known member of the ProspectStatus enum.
-func (e ProspectStatus) Valid() bool {
-	switch e {
-	case ProspectStatusContacted:
-		return true
-	case ProspectStatusConverted:
-		return true
-	case ProspectStatusNew:
-		return true
-	case ProspectStatusQualified:
-		return true
-	case ProspectStatusUnqualified:
-		return true
-	default:
-		return false
-	}
-}
-
-// Account The account an API key belongs to.
-type Account struct {
-	Id string `json:"id"`
-
-	// KeyId The id of the key that made the request (never the secret).
-	KeyId  string        `json:"key_id"`
-	Name   string        `json:"name"`
-	Object AccountObject `json:"object"`
-
-	// ProspectCount How many live prospects the account has.
-	ProspectCount int64 `json:"prospect_count"`
-
-	// ProspectLimit How many live prospects the plan allows.
-	ProspectLimit int64 `json:"prospect_limit"`
-
-	// RateLimit Requests per second allowed for each of the account's keys.
-	RateLimit int `json:"rate_limit"`
-
-	// Role The role of the key that made the request.
-	Role AccountRole `json:"role"`
-}
-
-// AccountObject defines model for Account.Object.
-type AccountObject string
-
-// AccountRole The role of the key that made the request.
-type AccountRole string
-
-// DeletedProspect defines model for DeletedProspect.
-type DeletedProspect struct {
-	Deleted DeletedProspectDeleted `json:"deleted"`
-	Id      string                 `json:"id"`
-	Object  DeletedProspectObject  `json:"object"`
-}
-
-// DeletedProspectDeleted defines model for DeletedProspect.Deleted.
-type DeletedProspectDeleted bool
-
-// DeletedProspectObject defines model for DeletedProspect.Object.
-type DeletedProspectObject string
-
-// Error The body of every error answer.
-type Error struct {
-	// Error What went wrong, for programs (`type`, `code`, `param`) and for people (`message`).
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorCode A short, stable string for the specific error; see the error table.
-type ErrorCode string
-
-// ErrorDetail What went wrong, for programs (`type`, `code`, `param`) and for people (`message`).
-type ErrorDetail struct {
-	// Code A short, stable string for the specific error; see the error table.
-	Code ErrorCode `json:"code"`
-
-	// DocUrl A link to this error code in the API reference.
-	DocUrl string `json:"doc_url"`
-
-	// ExistingId On `prospect_exists`, the id of the live prospect that has the email.
-	ExistingId *string `json:"existing_id,omitempty"`
-
-	// Message A human-readable message saying what went wrong and what to do.
-	Message string `json:"message"`
-
-	// Param The parameter the error is about, if it is about one; a dotted path for nested fields (`metadata.plan`, `tags[3]`).
-	Param *string `json:"param,omitempty"`
-
-	// RequestId The id of the request, as in the `Request-Id` header.
-	RequestId string `json:"request_id"`
-
-	// Type The kind of error. `api_connection_error` is raised by client libraries when the
-	// network fails and `card_error` is never sent by this API; both are listed so that
-	// clients accept every type.
-	Type ErrorType `json:"type"`
-}
-
-// ErrorType The kind of error. `api_connection_error` is raised by client libraries when the
-// network fails and `card_error` is never sent by this API; both are listed so that
-// clients accept every type.
-type ErrorType string
-
-// Health defines model for Health.
-type Health struct {
-	Status HealthStatus `json:"status"`
-}
-
-// HealthStatus defines model for Health.Status.
-type HealthStatus string
-
-// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use. A key with an empty value is not stored (and an update removes it).
-type Metadata map[string]string
-
-// Prospect A person who may buy.
-type Prospect struct {
-	Company nullable.Nullable[string] `json:"company"`
-
-	// ConsentAt When consent was last given (Unix seconds); null without consent.
-	ConsentAt nullable.Nullable[int64] `json:"consent_at"`
-
-	// Created Unix seconds.
-	Created int64 `json:"created"`
-
-	// Email The email address in lower case; unique among the account's live prospects.
-	//
-	// Example: ada@example.com
-	Email     string                    `json:"email"`
-	FirstName nullable.Nullable[string] `json:"first_name"`
-
-	// Hidden Hidden prospects are seen by admin keys only.
-	Hidden bool `json:"hidden"`
-
-	// Id Unique identifier: `prs_` and a time-ordered suffix.
-	//
-	// Example: prs_01JDQ7Z8X4K3M5N6P7Q8R9S0T1
-	Id       string                    `json:"id"`
-	LastName nullable.Nullable[string] `json:"last_name"`
-
-	// MarketingConsent Whether the prospect agreed to marketing messages.
-	MarketingConsent bool `json:"marketing_consent"`
-
-	// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use. A key with an empty value is not stored (and an update removes it).
-	Metadata Metadata `json:"metadata"`
-
-	// Object Always `prospect`.
-	Object ProspectObject            `json:"object"`
-	Phone  nullable.Nullable[string] `json:"phone"`
-
-	// Source Where the prospect came from, such as `web_form` or `import`.
-	Source nullable.Nullable[string] `json:"source"`
-
-	// Status Where the prospect stands in the sales funnel.
-	Status ProspectStatus `json:"status"`
-
-	// Tags Up to 20 short labels.
-	Tags Tags `json:"tags"`
-
-	// Title Job title.
-	Title nullable.Nullable[string] `json:"title"`
-
-	// Updated Unix seconds.
-	Updated int64                     `json:"updated"`
-	Website nullable.Nullable[string] `json:"website"`
-}
-
-// ProspectObject Always `prospect`.
-type ProspectObject string
-
-// ProspectCreate The fields of a new prospect. Only `email` is required.
-type ProspectCreate struct {
-	Company   *string             `json:"company,omitempty"`
-	Email     openapi_types.Email `json:"email"`
-	FirstName *string             `json:"first_name,omitempty"`
-
-	// Hidden Admin keys only.
-	Hidden           *bool   `json:"hidden,omitempty"`
-	LastName         *string `json:"last_name,omitempty"`
-	MarketingConsent *bool   `json:"marketing_consent,omitempty"`
-
-	// Metadata Up to 50 keys (at most 40 characters) with string values (at most 500 characters), for your own use. A key with an empty value is not stored (and an update removes it).
-	Metadata *Metadata `json:"metadata,omitempty"`
-	Phone    *string   `json:"phone,omitempty"`
-	Source   *string   `json:"source,omitempty"`
-
-	// Status Where the prospect stands in the sales funnel.
-	Status *ProspectStatus `json:"status,omitempty"`
-
-	// Tags Up to 20 short labels.
-	Tags    *Tags   `json:"tags,omitempty"`
-	Title   *string `json:"title,omitempty"`
-	Website *string `json:"website,omitempty"`
-}
-
-// ProspectList One page of prospects, newest first.
-type ProspectList struct {
-	Data []Prospect `json:"data"`
-
-	// HasMore Whether more prospects lie beyond this page in the direction of the walk.
-	HasMore bool               `json:"has_more"`
-	Object  ProspectListObject `json:"object"`
-
-	// Url Example: /v1/prospects
-	Url string `json:"url"`
-}
-
-// ProspectListObject defines model for ProspectList.Object.
-type ProspectListObject string
-
-// ProspectStatus Where the prospect stands in the sales funnel.
-type ProspectStatus string
-
-// ProspectUpdate The fields to change; absent fields are left as they are and `null` clears an optional one.
-type ProspectUpdate struct {
-	Company   nullable.Nullable[string] `json:"company,omitempty"`
-	Email     *openapi_types.Email      `json:"email,omitempty"`
-	FirstName nullable.Nullable[string] `json:"first_name,omitempty"`
-
-	// Hidden Admin keys only.
-	Hidden           *bool                                `json:"hidden,omitempty"`
-	LastName         nullable.Nullable[string]            `json:"last_name,omitempty"`
-	MarketingConsent *bool                                `json:"marketing_consent,omitempty"`
-	Metadata         nullable.Nullable[map[string]string] `json:"metadata,omitempty"`
-	Phone            nullable.Nullable[string]            `json:"phone,omitempty"`
-	Source           nullable.Nullable[string]            `json:"source,omitempty"`
-
-	// Status Where the prospect stands in the sales funnel.
-	Status  *ProspectStatus             `json:"status,omitempty"`
-	Tags    nullable.Nullable[[]string] `json:"tags,omitempty"`
-	Title   nullable.Nullable[string]   `json:"title,omitempty"`
-	Website nullable.Nullable[string]   `json:"website,omitempty"`
-}
-
-// Tags Up to 20 short labels.
-type Tags = []string
-
-// IdempotencyKey defines model for IdempotencyKey.
-type IdempotencyKey = string
-
-// BadGateway The body of every error answer.
-type BadGateway = Error
-
-// BadRequest The body of every error answer.
-type BadRequest = Error
-
-// Conflict The body of every error answer.
-type Conflict = Error
-
-// Forbidden The body of every error answer.
-type Forbidden = Error
-
-// GatewayTimeout The body of every error answer.
-type GatewayTimeout = Error
-
-// Gone The body of every error answer.
-type Gone = Error
-
-// InternalServerError The body of every error answer.
-type InternalServerError = Error
-
-// MethodNotAllowed The body of every error answer.
-type MethodNotAllowed = Error
-
-// NotAcceptable The body of every error answer.
-type NotAcceptable = Error
-
-// NotFound The body of every error answer.
-type NotFound = Error
-
-// RequestFailed The body of every error answer.
-type RequestFailed = Error
-
-// ServiceUnavailable The body of every error answer.
-type ServiceUnavailable = Error
-
-// TooManyRequests The body of every error answer.
-type TooManyRequests = Error
-
-// Unauthorized The body of every error answer.
-type Unauthorized = Error
-
-// ListProspectsParams defines parameters for ListProspects.
-type ListProspectsParams struct {
-	// Limit How many prospects to return, 1 to 100.
-	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
-
-	// StartingAfter A prospect id; the page starts right after it (older prospects).
-	StartingAfter *string `form:"starting_after,omitempty" json:"starting_after,omitempty"`
-
-	// EndingBefore A prospect id; the page ends right before it (newer prospects).
-	EndingBefore *string `form:"ending_before,omitempty" json:"ending_before,omitempty"`
-
-	// Email Only the prospect with this email (compared in lower case).
-	Email *string `form:"email,omitempty" json:"email,omitempty"`
-
-	// Status Only prospects with this status.
-	Status *ProspectStatus `form:"status,omitempty" json:"status,omitempty"`
-
-	// Tag Only prospects carrying this tag.
-	Tag *string `form:"tag,omitempty" json:"tag,omitempty"`
-
-	// CreatedGte Only prospects created at or after this Unix time (seconds).
-	CreatedGte *int64 `form:"created_gte,omitempty" json:"created_gte,omitempty"`
-
-	// CreatedLte Only prospects created at or before this Unix time (seconds).
-	CreatedLte *int64 `form:"created_lte,omitempty" json:"created_lte,omitempty"`
-}
-
-// CreateProspectParams defines parameters for CreateProspect.
-type CreateProspectParams struct {
-	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
-	// safe: the first request with a key runs, and repeats within 24 hours get its
-	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
-	// the account. A repeat while the first is still running answers `409
-	// idempotency_key_in_use` (retry it); the same key with another method, path or
-	// body answers `409 idempotency_key_reused`. Requests rejected before they run
-	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
-	// their retries run afresh.
-	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-}
-
-// UpdateProspectParams defines parameters for UpdateProspect.
-type UpdateProspectParams struct {
-	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
-	// safe: the first request with a key runs, and repeats within 24 hours get its
-	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
-	// the account. A repeat while the first is still running answers `409
-	// idempotency_key_in_use` (retry it); the same key with another method, path or
-	// body answers `409 idempotency_key_reused`. Requests rejected before they run
-	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
-	// their retries run afresh.
-	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-}
-
-// CreateProspectJSONRequestBody defines body for CreateProspect for application/json ContentType.
-type CreateProspectJSONRequestBody = ProspectCreate
-
-// UpdateProspectJSONRequestBody defines body for UpdateProspect for application/json ContentType.
-type UpdateProspectJSONRequestBody = ProspectUpdate
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -693,8 +109,9 @@ type ClientInterface interface {
 	// GetReadiness Readiness probe
 	//
 	// Answers 200 when storage can be written and is the database the server opened,
-	// and `503 storage_unavailable` when it cannot be written or its file was removed
-	// or replaced. Needs no key, ignores `Accept` and maintenance mode, and is never
+	// `503 storage_unavailable` when it cannot be written or its file was removed or
+	// replaced, and `504 timeout` when storage does not answer within the request's
+	// deadline. Needs no key, ignores `Accept` and maintenance mode, and is never
 	// rate limited nor refused for load. It takes no parameters: an unknown or
 	// unparseable query parameter is `400`.
 	//
@@ -806,8 +223,9 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 // GetReadiness Readiness probe
 //
 // Answers 200 when storage can be written and is the database the server opened,
-// and `503 storage_unavailable` when it cannot be written or its file was removed
-// or replaced. Needs no key, ignores `Accept` and maintenance mode, and is never
+// `503 storage_unavailable` when it cannot be written or its file was removed or
+// replaced, and `504 timeout` when storage does not answer within the request's
+// deadline. Needs no key, ignores `Accept` and maintenance mode, and is never
 // rate limited nor refused for load. It takes no parameters: an unknown or
 // unparseable query parameter is `400`.
 //
@@ -1448,8 +866,9 @@ type ClientWithResponsesInterface interface {
 	// GetReadinessWithResponse Readiness probe
 	//
 	// Answers 200 when storage can be written and is the database the server opened,
-	// and `503 storage_unavailable` when it cannot be written or its file was removed
-	// or replaced. Needs no key, ignores `Accept` and maintenance mode, and is never
+	// `503 storage_unavailable` when it cannot be written or its file was removed or
+	// replaced, and `504 timeout` when storage does not answer within the request's
+	// deadline. Needs no key, ignores `Accept` and maintenance mode, and is never
 	// rate limited nor refused for load. It takes no parameters: an unknown or
 	// unparseable query parameter is `400`.
 	//
@@ -1566,6 +985,11 @@ type GetHealthResponse500Headers struct {
 	RequestId string
 }
 
+// GetHealthResponseDefaultHeaders the declared response headers of an HTTP default response for GetHealth
+type GetHealthResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type GetHealthResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1575,12 +999,16 @@ type GetHealthResponse struct {
 	JSON400 *BadRequest
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetHealthResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *GetHealthResponse400Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *GetHealthResponse500Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetHealthResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1596,6 +1024,11 @@ func (r GetHealthResponse) GetJSON400() *BadRequest {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r GetHealthResponse) GetJSON500() *InternalServerError {
 	return r.JSON500
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetHealthResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -1650,6 +1083,16 @@ type GetReadinessResponse503Headers struct {
 	RetryAfter int
 }
 
+// GetReadinessResponse504Headers the declared response headers of an HTTP 504 response for GetReadiness
+type GetReadinessResponse504Headers struct {
+	RequestId string
+}
+
+// GetReadinessResponseDefaultHeaders the declared response headers of an HTTP default response for GetReadiness
+type GetReadinessResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type GetReadinessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1661,6 +1104,10 @@ type GetReadinessResponse struct {
 	JSON500 *InternalServerError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetReadinessResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -1669,6 +1116,10 @@ type GetReadinessResponse struct {
 	Headers500 *GetReadinessResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetReadinessResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetReadinessResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetReadinessResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1689,6 +1140,16 @@ func (r GetReadinessResponse) GetJSON500() *InternalServerError {
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
 func (r GetReadinessResponse) GetJSON503() *ServiceUnavailable {
 	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r GetReadinessResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetReadinessResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -1774,6 +1235,11 @@ type GetAccountResponse504Headers struct {
 	RequestId string
 }
 
+// GetAccountResponseDefaultHeaders the declared response headers of an HTTP default response for GetAccount
+type GetAccountResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type GetAccountResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1795,6 +1261,8 @@ type GetAccountResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetAccountResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -1813,6 +1281,8 @@ type GetAccountResponse struct {
 	Headers503 *GetAccountResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *GetAccountResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetAccountResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1858,6 +1328,11 @@ func (r GetAccountResponse) GetJSON503() *ServiceUnavailable {
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r GetAccountResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAccountResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -1943,6 +1418,11 @@ type ListProspectsResponse504Headers struct {
 	RequestId string
 }
 
+// ListProspectsResponseDefaultHeaders the declared response headers of an HTTP default response for ListProspects
+type ListProspectsResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type ListProspectsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1964,6 +1444,8 @@ type ListProspectsResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListProspectsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -1982,6 +1464,8 @@ type ListProspectsResponse struct {
 	Headers503 *ListProspectsResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *ListProspectsResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListProspectsResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2027,6 +1511,11 @@ func (r ListProspectsResponse) GetJSON503() *ServiceUnavailable {
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r ListProspectsResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListProspectsResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -2142,6 +1631,11 @@ type CreateProspectResponse504Headers struct {
 	RequestId string
 }
 
+// CreateProspectResponseDefaultHeaders the declared response headers of an HTTP default response for CreateProspect
+type CreateProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type CreateProspectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2169,6 +1663,8 @@ type CreateProspectResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateProspectResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -2193,6 +1689,8 @@ type CreateProspectResponse struct {
 	Headers503 *CreateProspectResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *CreateProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateProspectResponseDefaultHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2253,6 +1751,11 @@ func (r CreateProspectResponse) GetJSON503() *ServiceUnavailable {
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r CreateProspectResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -2365,6 +1868,11 @@ type DeleteProspectResponse504Headers struct {
 	RequestId string
 }
 
+// DeleteProspectResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteProspect
+type DeleteProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type DeleteProspectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2392,6 +1900,8 @@ type DeleteProspectResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *DeleteProspectResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -2416,6 +1926,8 @@ type DeleteProspectResponse struct {
 	Headers503 *DeleteProspectResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *DeleteProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DeleteProspectResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2476,6 +1988,11 @@ func (r DeleteProspectResponse) GetJSON503() *ServiceUnavailable {
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r DeleteProspectResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -2588,6 +2105,11 @@ type GetProspectResponse504Headers struct {
 	RequestId string
 }
 
+// GetProspectResponseDefaultHeaders the declared response headers of an HTTP default response for GetProspect
+type GetProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type GetProspectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2615,6 +2137,8 @@ type GetProspectResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetProspectResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -2639,6 +2163,8 @@ type GetProspectResponse struct {
 	Headers503 *GetProspectResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *GetProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetProspectResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2699,6 +2225,11 @@ func (r GetProspectResponse) GetJSON503() *ServiceUnavailable {
 // GetJSON504 returns the response for an HTTP 504 `application/json` response
 func (r GetProspectResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
 }
 
 // GetBody returns the raw response body bytes
@@ -2823,6 +2354,11 @@ type UpdateProspectResponse504Headers struct {
 	RequestId string
 }
 
+// UpdateProspectResponseDefaultHeaders the declared response headers of an HTTP default response for UpdateProspect
+type UpdateProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
 type UpdateProspectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2852,6 +2388,8 @@ type UpdateProspectResponse struct {
 	JSON503 *ServiceUnavailable
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateProspectResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -2878,6 +2416,8 @@ type UpdateProspectResponse struct {
 	Headers503 *UpdateProspectResponse503Headers
 	// Headers504 the parsed response headers for an HTTP 504 response
 	Headers504 *UpdateProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UpdateProspectResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2945,6 +2485,11 @@ func (r UpdateProspectResponse) GetJSON504() *GatewayTimeout {
 	return r.JSON504
 }
 
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UpdateProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateProspectResponse) GetBody() []byte {
 	return r.Body
@@ -2994,8 +2539,9 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 // GetReadinessWithResponse Readiness probe
 //
 // Answers 200 when storage can be written and is the database the server opened,
-// and `503 storage_unavailable` when it cannot be written or its file was removed
-// or replaced. Needs no key, ignores `Accept` and maintenance mode, and is never
+// `503 storage_unavailable` when it cannot be written or its file was removed or
+// replaced, and `504 timeout` when storage does not answer within the request's
+// deadline. Needs no key, ignores `Accept` and maintenance mode, and is never
 // rate limited nor refused for load. It takes no parameters: an unknown or
 // unparseable query parameter is `400`.
 //
@@ -3183,6 +2729,13 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
 	}
 
 	switch {
@@ -3230,6 +2783,16 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers500 = &headers
+	case true:
+		var headers GetHealthResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3276,6 +2839,20 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -3341,6 +2918,26 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			headers.RetryAfter = value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetReadinessResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers GetReadinessResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3422,6 +3019,13 @@ func ParseGetAccountResponse(rsp *http.Response) (*GetAccountResponse, error) {
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -3579,6 +3183,16 @@ func ParseGetAccountResponse(rsp *http.Response) (*GetAccountResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers GetAccountResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3660,6 +3274,13 @@ func ParseListProspectsResponse(rsp *http.Response) (*ListProspectsResponse, err
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -3817,6 +3438,16 @@ func ParseListProspectsResponse(rsp *http.Response) (*ListProspectsResponse, err
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers ListProspectsResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -3919,6 +3550,13 @@ func ParseCreateProspectResponse(rsp *http.Response) (*CreateProspectResponse, e
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -4211,6 +3849,16 @@ func ParseCreateProspectResponse(rsp *http.Response) (*CreateProspectResponse, e
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers CreateProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -4313,6 +3961,13 @@ func ParseDeleteProspectResponse(rsp *http.Response) (*DeleteProspectResponse, e
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -4584,6 +4239,16 @@ func ParseDeleteProspectResponse(rsp *http.Response) (*DeleteProspectResponse, e
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers DeleteProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -4686,6 +4351,13 @@ func ParseGetProspectResponse(rsp *http.Response) (*GetProspectResponse, error) 
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -4957,6 +4629,16 @@ func ParseGetProspectResponse(rsp *http.Response) (*GetProspectResponse, error) 
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers GetProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -5066,6 +4748,13 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 			return nil, err
 		}
 		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
 
 	}
 
@@ -5396,6 +5085,16 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 			headers.RequestId = value
 		}
 		response.Headers504 = &headers
+	case true:
+		var headers UpdateProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6034,6 +5733,15 @@ type UnauthorizedJSONResponse struct {
 	Headers UnauthorizedResponseHeaders
 }
 
+type UnexpectedErrorResponseHeaders struct {
+	RequestId string
+}
+type UnexpectedErrorJSONResponse struct {
+	Body Error
+
+	Headers UnexpectedErrorResponseHeaders
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -6097,6 +5805,25 @@ func (response GetHealth500JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealthdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetHealthdefaultJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6180,6 +5907,40 @@ func (response GetReadiness503JSONResponse) VisitGetReadinessResponse(w http.Res
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response GetReadiness504JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadinessdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetReadinessdefaultJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6358,6 +6119,25 @@ func (response GetAccount504JSONResponse) VisitGetAccountResponse(w http.Respons
 	return err
 }
 
+type GetAccountdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetAccountdefaultJSONResponse) VisitGetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListProspectsRequestObject struct {
 	Params ListProspectsParams
 }
@@ -6529,6 +6309,25 @@ func (response ListProspects504JSONResponse) VisitListProspectsResponse(w http.R
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectsdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListProspectsdefaultJSONResponse) VisitListProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6801,6 +6600,25 @@ func (response CreateProspect504JSONResponse) VisitCreateProspectResponse(w http
 	return err
 }
 
+type CreateProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response CreateProspectdefaultJSONResponse) VisitCreateProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteProspectRequestObject struct {
 	Id string `json:"id"`
 }
@@ -7057,6 +6875,25 @@ func (response DeleteProspect504JSONResponse) VisitDeleteProspectResponse(w http
 	return err
 }
 
+type DeleteProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response DeleteProspectdefaultJSONResponse) VisitDeleteProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetProspectRequestObject struct {
 	Id string `json:"id"`
 }
@@ -7309,6 +7146,25 @@ func (response GetProspect504JSONResponse) VisitGetProspectResponse(w http.Respo
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetProspectdefaultJSONResponse) VisitGetProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7609,6 +7465,25 @@ func (response UpdateProspect504JSONResponse) VisitUpdateProspectResponse(w http
 	return err
 }
 
+type UpdateProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response UpdateProspectdefaultJSONResponse) VisitUpdateProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetHealth Liveness probe
@@ -7898,116 +7773,183 @@ func (sh *strictHandler) UpdateProspect(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D1rbxs3tn/l7OwCsXvHsuw6fcgocN1su5s+kmzjohc3ytVQM0cS1yNSJTlWtE2A/TX7w/aXXJxDzksa",
-	"WbLjZFHAH4JIIw55eHhePC//FqV6vtAKlbPR4LdohiJDwx+fZjhfaIfKHf2Ei1ysMKPHGdrUyIWTWkWD",
-	"KHGmwASWM1TgZghC2SUakJa/WacNZuVDPQGhAIXJJRow+GuB1sFSupkfLOYISbVqujr6HldJL4ojm85w",
-	"LmhxVMU8GryKaNXodRy51QKjQWSdkWoavXsXR8+NnEol8qOf/PybID9XIMCEHZWwHSQd200OY4ZMZgQ7",
-	"faqAnmlbb9aBtOe8N2O0gbHOVo8sJGHwSGaJR4hwILP2hjY38JNw+IOcyw7If+EZLOQ4cSVEV0hr5fRC",
-	"DBNtAN+I+SJHSIZRhhNR5G4YnZuvvvzy3H11kgwgMUm5DQsG50KqGITKeLalVJlegkGLzoJUkLgELKZa",
-	"ZXZvwI9e6Fymq034Lyt4jXB4xEDDggffAPuvX530++fLr04SOHj6zeW3UC0EgVoPd4Lm93v0NOsGKuDj",
-	"kaWjPqCDG/37n/9KDs/rE5VI2FognYDrwd8K7ZBOnil/pQsQ9or3MMN8QfDQnNIQzxCx7oLPmdXRxcSh",
-	"2QTwpUc/OA1LIR2McaINwezMSqrpzWvNpZJz4pmTilmkcjhFE72jlRfCiDm6dZZPV99jxwFe0PER5Z0Q",
-	"NKePH8PCSOXEOEe4ePnk6VNIZ8KIlObz9D4XV2iZ35yRmMGL5y8vQRt4cXH55K9DZcUEB0x5E2msawsF",
-	"wauZQllPoB79ln+UCk7PYKYLY2GKdCZ2qKwTrrA8lngQxFRI5efqYu8BsPDqwfe4siAMgk31AjNweqhY",
-	"mKWpLpTrwUV59MuZzLEBr7RgncxzglJJNQ0iwUJy1v9yqGSNz9EVrkZSjQqLCRzw4YF0h+e16KPN+n0r",
-	"7WZoYI5uprMYFsLNQJuh8ptqrADrCxgsLGZJD36qOfzvmDrMSrJxM4/ToToQhZuhcjIVdLwxXItcZuEz",
-	"MaiXKoeMz+TxmzdJtTbhSmkHV7hwMViPLmnCKVuaH8TEoJ31hiqKI0nE45k1iiMl5kSHa5K+xcJz8eYH",
-	"VFM3iwanjx/HRMbl9xMiWufQ0Jz/92o4fHPaPxoO33z+zev/+lO0qRLeEXvYhVYWmca/FtlfhMOlYPpO",
-	"tSKaoI9iscgDLo7/bonef2tA9CeDk2gQ/fG41pfH/ld7/A0JCb9Um1++FhmExQakH4qFdQbFHMY4k0Hk",
-	"WjTXaAJq6ZxElq96cGlK+s2FQ0Nc3tDNbYHWBVsYfNwYyQB+LbKGZvzw2w+LDdrqU5ByYXrrQcIyKAEi",
-	"C2826MkEVUbsNJGYZ+t7byrIG7deDdyinfZ6uRy/oUZug/UnWk1ymX4EnJcrtRGehqe2LWHKnw+2219k",
-	"BExyOZ05EttevnROchjTAAG5vEZYGG0XmFbWnXBAlkYO+EaSVDpI+INUU7KODtdOeIvleRPCu17ZYg3e",
-	"NM3G+HWD7HdAbzvMiecKki16KS5NvZtsjX1ti3dx9K02Y5llqD482VdLebqv6C8QJ2akqmc8gq00kRH0",
-	"1hnhtLGgVb5i+qUPJKn5d1bJc7ECiw4S/3byQKv3LBuDgryUc9TFR5CQYT0IC7YFpS4cCbCMDErIUGS5",
-	"VMgWED1YanPFyisVKsU8x+zDKeq/aIUfARla4VaWmQkLY0RF10RNSJkYPQddmGC02AdeuGdeeKrIsBX5",
-	"S8avP7UPTgPlouBXBR44gCXCTGQgiDLGOc69Lq9Pf4P0Y/i10KTTWxwls3tjiR/5QvRMu4s810tPXB8W",
-	"NX5FeKYdhDUDs9CVLNgy48LxZSiYOtKGi1sPEn4ngZzH0Xv+FwvSEXOtIYZHdzsoyveqtUWa4sLZ2zsa",
-	"7op7wjqvSZf9D494xni1nkd64h8kwe0D+CbNiwwtfPfy+TPvqWP1PdFmLhx/v3jxFOwCxZW9NyJ8pt23",
-	"ulDZx8EBL+W3T9JZTiRmtahOdZFnTHxjhAkNhQPNDskx5lpN2ZAr7fTgzfB2OnOoLhxCptHyFEzODxL9",
-	"niV6+P6tkPnHEFhhOfDrlcKq9PHBEg16Pw+LraacnvAbbT/sGFNRWO/wCuRDdjT7QC0scqEe2Zoa2V30",
-	"QED3TECklGWKPytxLWT+caRvWBMai5I98MggODocI4zMV6AnEzaPiWTmgu5+iuxiOEga35LDmONAYopE",
-	"O4UyKNIZu4wPkvDDqKgXSmoBFVxjRHHsHWMHq4W5UKs6hCFYm6ZCwUGir9HkWmSYJYc9+IVusEnjMtwK",
-	"Zby3Mti4Z9/8Yj2UEX6p9Y9CrUo/7Yc/00utgVasXMODMn5ECNaMaGcbjt/bIPD37iK51dH9rEThZtrI",
-	"f3wMid5cbQArsr/JqgnnNpfWSjWNQapUG0NimN101/oKs3si819++eXooo4VYLeJ2o4mAO8r+HMJ3jsZ",
-	"rIyOgCG2kL0OYkxnmaSFRP7C6AUaJ9FGg4nILcZd0AXtJVSFvdpEIqAWjVl+i2TWAU4csa9sSwyxDhLT",
-	"5CH4lWFLxx4oJD7zsi016NjzubGMD5B0rK/Hf0fvRC4D4WFfHbFw3hIr5lGFtDbUf9VLL0tbLlvb0vbh",
-	"luJNau/g++ws2vT3NVbLu4PXN61GlgQIuv7suxqJqW0rVbGvBZogsPzkmHnrRqSz8qzCPh9ZOjXb615L",
-	"51tonn7Zeeo0aXVc2VyqKI6sEyoTJuvOYagZ5BVRYnXugTI2cL1x1C38VGQbdlIvGaZ9F0d/xhwdZi/C",
-	"NDsZrM0tmX+7QZfE2PU6Y61zFIoW2sJYm4Rd7ui2GCph6dpl5U+5pfDguKueADHvKqQEeItkU3JgucZO",
-	"Yf9ndELmG9vxE2wF/4nOsCswb2faOLK02LLyqGJqb1wdUw/7OVj0FOq3wq80qZT2OwrxuRGrsUaiwCio",
-	"nNazMLj1rFBXSi/p3aAgR7SjxlBexmk9yoWZEllvhiXKoWUqzVzkJByQnomF5FE1POWT+r3ySVCIBF8u",
-	"lGeMERui/mHJPt7HTy8So4ZXw9lwHFkXJsXGknyHHintRnz9juLIu2r4URA6xLf0rXafdG11VNiuH3zE",
-	"rQmjdzs1wZlqhes8L4NTb+TpKY7GIhtNQ+A7jhoGOoujDTOceKqypkksBvd8l6JpkvPtuIszmpaoHCyN",
-	"JjOGKHZh9NSIuYWDhJZKYkhSnfH/PlTsUxJ4KOoFXyTmaK2Yog8ltjkyDRyzkyGZtcj+0umoMHkXl+VS",
-	"XYHT3s3nuYemB6kqQ8fgBA2qFDtVeyPs2R2aWzvmZD0DrR1eZYUzE16LcoS1c9WAna4dzYq5UEcGRcaC",
-	"I4wEK1YkQJbt82G88zOnIdOda/ERdavLSjY0hA9d7sa6cDHIic+k899BKzwHAZl2DjPv9KQTVz40wYkB",
-	"lg/eiUw40SPGJhJxYmpfffo66Tat6py8XVZcGBnzBdMfb1LbxaUTsnMR/2APirukgesKgN+OPdnWR9cC",
-	"vabRrXriMsDQkYEnFW+S8d+DhGRkqpXClAZ5ecEJi0ZIixmMV5Dmkmggl2O6+aOt8j2HSqHjqNhEyNyn",
-	"XiWpMFljGm/zWppgvPKcc/Hi6TmMtZtxJlEu+UitZnIeKr+aDVeGoHVplz6ZqLKlOuAOIr/63LqTVI9r",
-	"AFlQej1Xord8XkvT0bpKrk/6ryhyN7ulueTT1JrGjr7abeaEt7oO/MfAA9vhaGVUPe73O7aydutcEIs/",
-	"7rNZDAdk1mrr4KzfyPA79CGPYGtci7zAxtDH/dZYL9r5+qqXCgqLPbho5rwBzhdu5adhstGuzB8+ILLi",
-	"9KlMOAzRSAvSX5/m4k1zq4/7HRja27BdF48LNFYrWM40JwKMi1WXgpkvhGL3hSry4KLzV9sNLKdaESeM",
-	"RGd6LyoIAzjKnAvrYCqvUcHBz0q+Kb0vh+dACzHmSFSGdzqvTlsgalxvUoPCdeV2N5fc81rGKqhb7Pj8",
-	"H5FlBi1LVLKNDKTC4jkUSv5aIIi5DtHD+l7Wvi6ymeq909EgEpn47/Ctl+p5lyzmPM1ReaPeeT6zKl9l",
-	"7fbqU0fqayuniyIqkmlVsohPJGnohI2bzwaGadsyIyE1kWgGZADYUcKCVAAZXUfaZJwYaIvJRL5pI4AG",
-	"90+++/PfPv/fL/7n7PtPf3z87LMXn//ti5++fNm/POnCB9HU/uiYC3OFbK8EGuukWg4vtXIIxNQgJ9JC",
-	"NUNpWthu9MwbMuwmvVnJutatcY1t86VY2dqWSpqXmxsulnG0mIWsi52Y8aZ3Jzp8lm0jSifmyKkTMdgi",
-	"nZFBkSxxPCJ+SkAbSOR8oY0Hc/fClfa4CU2lwHvpR5NRIqY737qkMTRWui6Xx3d6DPzTXoB6aX0/cmWJ",
-	"YyvdPidzo3PAi6eWUGhyRFyJ8hIFJUXUEFQnX51EQG2DhLv4piX6KzlTS98aX69v0F9PePQdXBjBXtYT",
-	"EKBwWRFnD56rfAUJY8ZbfQF7N+q5Zn52pzVRKYLqcEvct1K7z3ZK7J0rbZPYF/sI5ZY03LlUpzS8H1FW",
-	"CZ6WnXaj3GmMPOkE96NKip3Ia7Bwa+zZF7t42FPOTWzxg7S3Ne2eK7qPTtl9W2n1mHiDg+FEg5scUJ6q",
-	"dDjfG7H1jTASxggOW82EHc21we3qlH5tmBu5RBjjSnPRgLQe9HAtzaTxd6Dy6roU+VU3vW/6Weny1akK",
-	"gwektjWOr0+OK4CiXYdWO2S9RKx27Ge+6TRfVnS7U7WyH726n1uRo4VJoRTmTZWvcBm8kHQZIVn7ayFy",
-	"zqUhcFTzW6rVNZq2HK6RUoL4M8vqu8thp+lupKZ4DmLM9n74ge/DOHHgfTorfsC3atJ7CaQ5CkP3bNAL",
-	"vyxohbeS1TsV9weT3Xe2vt9flt/N0r1Ztt/5qt1xY90CX80c2xTELQzVdYXxwU3NSkyuwdyu5upCz1P/",
-	"5ul2KCtRulUD7dzeTRppt5W5cUKXYdddjpTTvg/QQC7GmLPVey/IaSODjgzTwki3eunD7zT/WFiZXhTe",
-	"TbV2q728fAFf0++NMmwOTLNnJviVC4uGq7Mg+GG8p2YhrF1qk8FBkhYmh6MC7NXo3//81yCpC3KZfWiB",
-	"mmVnzi1oJ2MUBk03YMlFyHlgx90AvuaxYf6kNTn/sj47oUKqid6c+YlYuMKgTyoCRsB3L58/Y9f9khWM",
-	"1yK01fruylcRw8BYSMMUQmVDNReKVPEnn1Sq8ZNP4CBHkdnDASxxzOmoNgZ/x/MTP/npRwuLws4aGl6q",
-	"c7/0UDmtczLERRaXPi9f/zrX16wA572hGqo//hEuWg5OevgNe0uT4+uTpK7+Eoa9tqJ5uAdJwOZhDCh9",
-	"hqgdqpsxzyVeFrropotghqqLNoLfr5GiqlUzQyOrXMZ8Dq3s1Ud2qNjd74t2Z+IaQXAcfgAJ+2ESrycs",
-	"eqQ1S3dANzw48VAlZRg+vJNpUNqVuGU3uqUvJc0UFi2wgaCC7mVElOWlHAri/UiVcaaMZ6giTdFaQt1E",
-	"yJwm0pOhCpkoZZIAPOGXy0jD6Zs3CRiyEOrJwkRxWKccelYNHapqbNWMgCNEPrczuBI5nqS8bpceI9cy",
-	"YzdrdfmrQzVDtRQW9Fw6h1kMIjhoGxWcMfz7n/869CXabcged2xCqKHykDHlBNQ+slVJCbAbVNT1A7aR",
-	"sFolK5MeytHhUAWsTIo8X8XlfM0q6dOkVzNGM3gf+3oWH19YCDeLOZSWPPHh6qPL1QIHsJ7SlcQghqoj",
-	"FFQ1UeBCyrHOfM1vEiIhXlGEavR2XHOoqvhl3GobEUMSAj2Jx29ZK1v122gH0YiRhqoOsx3siJ81HFLt",
-	"OBp7pepIGuHvLXgFD2/hRxRc7P42bIQ+8E7g7VC9PTo6av2jV8/6fXgL+9UDv4WkMybDy2ykJlRR4WZu",
-	"QvthGN5+GLIT/CFspifQ83Z+Aj3ZkqDQPLUqQ8EjA876J/AW3ieJj7bdFchifKwlQRAka1kQzUdhygq0",
-	"U3gL75sxvuPANvMtqtU/hbdwD3WbuwBo53YwOjaSOyqYzuAt7K67OKDj0YXDw44SjB3wrCeRMPG0s0gq",
-	"aB4zs22WIK10Ab6fhtMcJrXW12k1iq6FKlmqqke6Ea7NvJUKjM8CUpoFOQRCfUiiLrrhFjXqkWOzasea",
-	"7bSYar0v4S3crY59gWYmFhayAgk1hS2r0VgmN9iXWO82Fes7NrK1oDrZ0qEj3sz0CLs/IUn5nmWZe1Lg",
-	"VKsK6aeE9I4c8ZUuHpnqABidWvtEzsqU+gO8zPUSMr1Uf+AF1kLnSfthWPIx64T7Kj7sldKwcSitFKhq",
-	"1dOgiTobc+xqw7G5SiOvqlqCJNv71VBsq5m4Y23EPhtp1mzE0FmaEUOzxKLcLcnM2xdV7wNSSDrjlYZq",
-	"e6bKeopJiZ7BZuYKJ7WUjZt8m59WCktvI39lIUzVbYtMBEBVzNGENHeftBLWsUMVklakO69sUeJXpekW",
-	"ltnW9YZdl85nteQyRWV9hMv3x3lh9MJIdMI0/RzVBfbixdMojojd/cX2pNfv9dnHu0AlFjIaRJ/2+r1P",
-	"OSfTzdgVcDzjfJV/0OcpdkVOg9l82u83eh0tjGYVQ8RGB9mDZ4gZb+oKVzHIqdIGbV2gGW7GdUXQXGfo",
-	"LdjqtOpCEyT9SUJ8ws1FiBOIwnrw1IHj/lFKN6xa6znW22/EDgX9ZpHz134tvDFfWsCSrwD9xCNZL8K5",
-	"Pc2iAWEg5O+stQg67ffvra4jrNBVkNOF2fuqUj3zW+h6pdrqcaMX0Ls4erzPK10F6k2/UzR49TqObDGf",
-	"E9kOoh/oykk7JDmOZax08Cp6Xh6FjV7TBMcGRbbalzJRVfIxFYpMr6WhG6oqaYzjIsKJsQjli0FeEnNg",
-	"FtP1O4OEJHWXnPMreNEZTLtyfu3LpCbEG3RtCTp46Cl4kYuUTOLd/AE3s8dQ3Y4/YCt7DNV78MdPKDJJ",
-	"5/efYZGXnWf8+2QSevfT3e92lHvexF/VAe1msOuTY1HXT3UyWbNSqsxnbrvq4qry19MmE21hxRTrJpKh",
-	"xaP2eSIbNFUWcX1AiiqX2CJ1y75+v/++Yneg4LP+ye5XWiWO/NJnu19qt4igt06/3P3WeiHsezPZ6V4Y",
-	"KXsAvg9f0qtnu19da3DE7NxgYLrIe7d+4BxRMUjJyyU9V4xcx+G3sfIPVc+RbamUa8kO8EJM0Qegr3Bl",
-	"0UFaGKuNHZDtZf1cnJHqc+SFz0EQlq4KwnDoVPgiYae5J6e3rd84P/AgXFx4taGSGb/q+/yNfJ+x1psL",
-	"g9dSFxa0wtAmM9XWNZaunMFTo5dDVUUiVDEf+3bDddqoDxeUCbOMFo4pcwVfFW4Inqaharz4c9Cka5qz",
-	"vHex+oQuv6KwpRYOnTtDiD/TcXVtEOz7W2BOp5CTQg6wyByVy1ehdQy7qN1MqmmXnqYxLxqJGc2erq+2",
-	"lmE2KjA1GHSFUbHv63rS7/fKpp2867pnZ1ldVIvh0Kc3Gpz0OTgZOsL1fSRze3+4eLMUpXJ1yOw8uCGn",
-	"CExcFgy3IGQCI8PsQOcZmnoTh9sgbtPmtiajn53tCLzuDy/f6jy0oXue5MLf5V7gtvjhHqHlLL+WP6lu",
-	"V+T9XAecMmLolt7Mzd4OacgJ2dK09Y4g1lRZw+fTEG44YJ+FuZ9psJ6tsBOOVBjufehhcWK6DRAnptvQ",
-	"sTOuvxsKnyYKgkMDng0YIE6mdXKOcFBWB2wDMMwxmro2ZW3k31aM29+HcW+EtOo6fDdQ8/cC9fUHNDFb",
-	"qYcddubFZnbhg735YG/+x+1NoldopXEGG7O2IF6/i6OF7vrTCcH3aDeSyOsCH67cMnORc+2g0w1V4t0e",
-	"hSXFOFR7l/wMQEBWeD7FtQbrGzGUyghszeEb+0sFrbbDPbhQddpJ6CHf2dSqlU4AHSHNLrPMy7AqC3jD",
-	"Lus6xHrI8Vovfi/MmGa/1tnq3uVYqCx4187jdabAdxtS9OTeV7/BPxqsFVFplocOY79bob6HqGz3y+O3",
-	"9pCWdafpuyuP/h7Ko+rj/qBt9tI2Xqo0chO2KJx1t8bxbzJ7V7eW6erx42uARUMJPfUtfyxn5mXCCeAm",
-	"DcIGa1SleF52U5CW/3hFXXTOIcg6cjrxbTSrO/5JH9bC5kaEskehSC2cdeoAD35DB3wwe3S9g88+AjX0",
-	"ynmwS28hwm4vjM72Eka+p+zdpdfJHgjgluIPkmsvyeX5abfkirvdr6Vbty2hLhTJnpAj1Qxhb2/XW5qe",
-	"Q0VCBjayx7hHiufjRvl1Za5uyC0av+7lbOQWhT+8VCZG+6zu2vj9FNbT6bYEDj+GyNtX1j3Itwf59iDf",
-	"tsWd9pBwNwYUmpxW/gG9hbG+tKTy7y0Ep9kE917V022/NqCvOYUpnXVVV2XChS6jIbziixyEyiBHcV3+",
-	"RSkSqbZZVNnbqKgcqqqk0v/ZqTopnvPA5mim6CXimPNHB+Ev1Fl0vicYhsqo0BFH2qEK6SEhe7+cbwB+",
-	"7bKTjS9BuMJVz2fdJ2UqiYd+OdO5b5PUJW19hdDvxc8QKmf38jN8PFURei9sUxkPPoYHBfa+CuzW7oUH",
-	"jXe/Gu/nUEm50xfRTrf6rVWo+ur1u7hVUvvqNUnMkHi/RT2G3EMOglXtIflvh9IPPn8/9EUYRMdRV6w5",
-	"16nIISlLT/nFpHpn5txicHx8cvp5r9/r904GX/S/6LMoDxtcn/CF75vZaGs2KMtaQznBlqrVXq3Ea5xt",
-	"Arw7kawxUZWtFW8msYTsUV/+2kp18z4arwq1sT14xtmWoBAz79MI0zcS4d69fvf/AQAA//8=",
+	"7H3tchs3suirYLl7y1J2RFGyZMdUpXYVbzbx2ST2jeVK1TV1NNAMSCIaAjSAkcTEurVPsw+2T3IKDWAG",
+	"mMHwQ6Z84lr/cJU1xEej0Wj0N37rZXw254wwJXvD33rkFs/mBYH/n2YZL5nS/5XlbIbFojfsnTKEzXck",
+	"CWHohqopwgzhfEYZuiKLXtK7xkVJdDea94Y9nGXqYnDwS/7u6eIwe5wfkePxk8nT6Ze/PLsazA56Se+K",
+	"LC6gqf6Pbdlqxw57SY/hGdFAZDPSS3r88heSKTMFQJr05oLLOcnUhQX96ND7VtAZVb3hwWAwSHoCK+J9",
+	"SXqCF3psWEjv7i7p/Y0URJH8le3ewAPKzc/IDe8v3P7WGypRksTgYS6kXdyvX94eXT2eHbMn86fvvhTP",
+	"5EAd+MupRtRQdE0fm1bvJWZmm3CxUDTDBfqGTSgjspf0Ms4kYeoC6yU/fXx4fDQAVGSCYIDW/0hmmBaA",
+	"D/xXSxX9jM96SW9MhVQXbity3Et6U5rnhPWGY1zItddb4HqY7/k1KXCmd3WGxRVRlE0uLLwOizOicI4V",
+	"1iudF5j1hj0lKC56dzHcJb35lDPSG7KyKJKe5KXI9Ew35PJizIVeiFRYlbI37DFy00t6Ck9kb/hWt6AM",
+	"i9550lNUFdUQ5Txvo+mGXEqq9MBTpeZyuL+PK9T3fbz5e/k9le39xBOC+BhxRuIkBSt/u9EmG7h/99tr",
+	"h/X294N39F2JCzqmJK/3dcV2Pn4SbKduc3ee9KZYXsy4IBWUFVyF3sSkVwqNxv3rg30HqIS9Bj5yoTma",
+	"IO9KKvRM/o4bnCJJlOWhSCrMcizyJhclQnBhjndecahw5KSX8+zCgFLR4Zz6BLif80z+Ecbai44wI1Li",
+	"iZ7gJSsWNUOXKMMGTgNyX28EFnhWLaKX9PQ4RCrDxgV550jjGT68fJwd5cfkyfjp5Mvps18GekcWcz0P",
+	"Zde4oPmF62wWegfYm1OAzzZp3UElu2L8hqHTVy9Woqsx1Ka4anWvEfXCfHNQ6HN7TXOSD5G8uvj3P/+F",
+	"Dy4P+/fFDi7VlDB9vBXlLIacGZWSskmInB/5JkhxQ9wTKXX3Gik1ABU++ug1YTmiCmGJTks15YL+Cssa",
+	"oq8JFkRYhKEdLtB3Z2ev0NdY0sycDDUlMBqWqJREIM1Tdh8QrYJc86vmcT1F9vMm2HUj3RO7dfcau2dT",
+	"Kiv87tRktoumWKJLLZLZbg+AoUucX0ywIjd40T6Rc6kEwTOEmbwhguToEufFUjT5w22IorBrjR4fEEnE",
+	"Nc1IA6ATpMQC4QmmDBVYEXF/PM1pgByeV1zi4hfJWYiisylBugmiEjGukOEc//X65Y9LUdQadFNERQbw",
+	"qakLqCEqGbnV1xnJkT68fAzfEWXzUvUfgOUDpIrziwKLCelGHr8mAh2gH+jXKxFXj3YfrPm94yiDXwVS",
+	"U8zQweDoy+OnT9DlQhH5EPjJOFNasNMt4/dicze1dKW5Jp7PC3ua9y0JdOItOsuG2OsYo8Yh3AbKQYul",
+	"oSxg9s9N372zxZwMW5A/BF5pTmZzrgjLFvaivyhlhP4knhH0om689w8CmJaKFgUSJWPmJuxEbcdEGyK3",
+	"cxSPCSK7THd/UrkS8D76iWjGyFlG9EWtb5MxZVROzU3iJL7GOB9lPzpIPbKkGS60JgB35gb7cC8q7x7G",
+	"ExAbIM5KqdAlQQdIcXR4fIzmgjKFLwuCTl8/f/ECZVMscKaIkP+7SBeklGQNnN8YoSx3diCupkQ48ttk",
+	"E+yEH7gH1SgNgWkjsNHOjKgpzxM0x2qKuAA2tdtHbyRBGDFyA8LXmAv7l+33kXeMKSIYLi4qzDasQ5cF",
+	"mSHOgM9qUYiIpfsRDrfpPjR7e7yea2xSNkE3+jq6EZxNNFi8FEjSnPTRWSiPnSA61hxoToSkUskE6fsE",
+	"ZwrJcj7nQtVagdswmm9LiJthvRSGWda4AX6of0AzjbIluPQH2RCRYdcai8/xXJWCaB6Xa71XE5/X1kci",
+	"HiuQSYjh6Hun8PeU4JyIRxJJknGWy60hDI7KBePqAhcFv4kxDThG5NZspgbMdEI5JyCoLMVle/xNURob",
+	"ocbsqzdnTl6yP2vq3L8+2LdW5RPNKcAsx8dD9O03Zwn67pvTvz2EKAIwZhmZw5XQONPwHZHbrChzIldq",
+	"Do2xNkRaq3dEAzV6lUSUGfmNM61dSS3bGWDb8hvo93xGlW2x+xBY1ApCwXHeIkXO0QyzhWMbAPm4oJPp",
+	"Ugr0htsQiUHP6Fk2KNTMEcsGbFhqJphh5iSzj3uu4SIjiogOExyqGoCoiBmy7ZBB5BKEtofeEK+xAdpG",
+	"ObBwDyuRCyPvM8J5LogMhCxjEd8+OdbQRu11RlinguQeSrUoW5nW1kDkPc14sQFqRP5gvkXgGxosflzs",
+	"WZNvpykYdMkxJUWuRbZ3JRGLGuL10OimuDca6wFqNP5EMkKvSV4B6qGR0eyK4RnxMem+PQQyC8yMz/NC",
+	"EJxNY5e18+5q7qQQVRLpXsh4SpdhsT32pmiMjRAaXhxwwHIsx6zcLoZlWnjhLpd9ZJy4XiMukMBUEuCk",
+	"uukjaRb3EFdR5Xo20k/z5Bf0ugYNFqWBckepG9WNUTfFc6s7/IeyycV6nj3f0hAuobY3GDZrZkC4EATn",
+	"iyFaPvRH4Sdu8c6nGe6I9cpVC8LyiuQgbW/opGvOc989qrp7EqsDbjk29Qk2vU9ANGt79AiigdIKF+m2",
+	"Ee7HWTR5zRWpLbr65Oq2qzmNN+KGWA16epylKRgODQ1r8GZY/7si6GAwqIWzORFW4PpI0lkNeYBbO1Rt",
+	"9mqh2KnIGS+LHLScS/0R55pbfnd29mopplvjb4rwyAAhR18J3/5B/wDtHA0G6Guco59M86ETj2rh5Dsu",
+	"lcX3bh89n5LsKrARFJQRhFlu28gT9x/YYi0gKjTTYzw5Pn78gGZ8QUzgwsUEYhlaunLFSrF0IUbLt8gf",
+	"buPtCTtvzmMqp6MF9eHZiQO5y/kty2waDaDpxNw9hedI/8AJHgAyRI+WY/LRw2OOl4qAGWTMS5bHEQeN",
+	"lmKtMcqmSGt1r3H2hgmS8Qmjv5K8OrZvfvoe7Xz7zRlYZAqCc7nbR6+JEd9OX71AgoyJICyDAwxTPcSp",
+	"lYoLPCEXJcPXmBZt88xr00BfZyUD8dUaTjoxGRtyQ2zGh/Bsr1GgfGOhnHKhisW2rAaKzggvVfc1xEtV",
+	"gDKkr/uc4Fyz5WVYciNuiJm6W/y6UZxfoYKzyn3rwwPXhOa/GWYZKQqSt4zU20HYXdKzl5BeceUzUHs/",
+	"kXmBF+Y+z4nMBJ0ryllv2EuVKEmKbqbEWPaNBUnvMNj5Fdd3of3IxwgzRLAoqOfdqKzn4NBMG56KtA/6",
+	"ACAVAizBliOzKZlB4CVh5aw3fGt+OK+WJZXQLFCv6KWgE8pwsWfv6vYaXjKEkbBLdMDupJH1p7vGYEwh",
+	"/sC/zm+mXNar1+rqCSxWoxZMAY8kSusdSg2GsPMV1Cv0Ni6u7dRrb6/1J6zI9062DRf5M0wmUUHGygF/",
+	"RRZO20xAqbBgoHTUy8kYl4Ua9U7EV8+enaivDtIhSkVaC51C60QsAerUo91QlvMbJIgkxpaZqtQXNOs1",
+	"xkZfd2V7r3hBs0V7gWfVgrRwugerQnNovGRx7746GAxObr46SNHOi2/O/o6qiZw8ttsNe9V5FfAGZXsv",
+	"8jjYFqWPpCasHU0mF//+57/S3ZOafijRCJ8TsIH00f8tuQK/OBy8BS+1ZgirnJJi3klRcVZQB4SawObl",
+	"S6m0ifZaXpvNRoqjG0y16DzmQi9PiQVlkwCsx4NlE88oozN9sg+821CRCWma4UJOlS3+QSKkcQqqEx+v",
+	"4+c2p1KrWBK4ghKU5OjVy9dniAv06vTs+XcjJvGYDIHoITo55GUYZhMlk+ZsmG2T8CNl6PAITXkpJJoQ",
+	"sGeNmIkShrYmAAX4OowVY0JDBDy3j/6hVWcsCJIZn5McKT5iqrZK9dGpI5mbKS2IB28z2qLynaRHg2cj",
+	"Fo/pSNEO7CSiavek5th6sYHbuuGtHjGzKG8GFPeTp32nT2la/8XEelkaUlOD0xHbCeMBE2NHt/+vNfZd",
+	"wGd6fHubVnNrXGmV7orMVYKkQRcVdpelHh/hsSBy2h+x4AxJOmHlfO/p+DF+lvWSHtVkZRhEnQbSdrJ7",
+	"BI1vvydsoqa94eHxcaIJ3P19oMlZKSL0mP/9djS6PRzsjUa3T785//Ofeu0rzWgdc86kyYv5Guff1kGQ",
+	"NthJ/7cVZ9VIqGmET/5JkHFv2Pvjfp2Cs++a7/ttQQCtVhbrZn6V+9/Uolh4IrXubIEe6nuyCpK8JFNq",
+	"7xMTJNAIl4xKPp7QErLaGGy28b7XEgD8GueehLAJGmOBlsuR2eoRjTdcPUbdfElA3tJhop2WRz0tHa+r",
+	"X5cLb+lg7R5d/qs1h3E9uhw5aw7jenSZvJYO0+6xpfNU2aICuRRL5wntoxSWkELEuhHQ+XhMWK5vAPBU",
+	"NQ+TL04uPUtVww5Rba3Orn1LYtrkGD/nbFzQbNND3B11uSG5Q7elEWwbDWi7xX03y8m10X4LVOZwG5JY",
+	"Zr/Kjui1bt2uDngANxjpDIHbTRBEt0W9O1iF3p2d1PMfpbsNmu7QapeRWKxLh2K5bJhW+6bC9gmcsBUK",
+	"wEuG0g7hMXGq4FrawcH6ysBd0vs7F5eV+2yDQx/PiVt6qiJd4l689c6mbb+Fs1nhwBzO6pDYE0Ty2v9m",
+	"QkX1QqhUAisuJHjk4JAZ15yXQA3+CEkUSk3v9POB2vKVZQXhs9pYuQENeybOpSTn2m2B1Cy8yAIc3gZR",
+	"iyroYvrDDRdXa5gytyLQf2sdWhsgs+UMWyHJ+a23gVjOSOfx9fLpZlwjeCz4zIQtg6IkP5/LLZ/LFzaK",
+	"/DXg95vaE7C+VNkKil8u/IXNt0BRbgnIrAFBwyG6IWiKc4SruHwQpWpaah3KBL0ruRapInHuWzmsP4DR",
+	"6EeuTuuo7Q0QHQ/7XorsSJctINysA/3IFbIrsQe6jjlHl6UCM1QdnWRg6aMU+qSogHZ1aLq0KVB9dMoW",
+	"ZqxM39HO3ZAgyRHjiM+JACTZEUw8jbdBMH7cCO1mqqA18dYN030Vb76x3fi+lKFpIohB34As2gHsS0mi",
+	"0XwL5AB0UI1oSCE1H1LrYAhD6I1/CYSwMRczrCrHspwTfCW3duB+5Orvzu9+nxtyXeNLq0Pc9b98jEb7",
+	"LW0MrN/sib5soT5HffMGEUAwL2QLgOJScDYBRcbpqdbkbvRUYJEa5CqjxJz8zxf0li9o+/ffMS02vjHi",
+	"scfLtbZ2ly1Qol0EMqtwt4Vzb6EbIohNFdD3hn/9jqFH6Ny8JBkubTRxPHT6kaxpvAo0/kyWWyTL16bQ",
+	"w5swNmcTaSbM+lsuxnhtW8lGS3t6TbsjipaOEOuzhRNh8Yc8BGqR9ZEgSGlCE1jQYoH4eAy6ZSP3EO2k",
+	"3l/pboJkNOwI7aQR+NOahVv/05ppUWgnrRGa7vbRz5gqlHrmsiAY4oPv8JYlbnnHuikg/IzzHzBbOHfr",
+	"pkJAEEO9/Oqum26BMs44Rxruyk88rKrxxOO2N9mGT90UuxEBvGHY1j3a+OaM1MJabjJttI9XjFprCE+G",
+	"jFRHWmsI134L1OjjcIgWWn12lZDqhLkEUZZxIfR1C06OqhjSFljAzz//vHdah0OQuGYXBkwgWJf1/0He",
+	"bEzPs2WwBMHF7KtRLzM5oqPeRmqfITRXtueTNKBofduI+CYUy1wFQ5N5o0pp9Pda764kfq2AI8VzvNAU",
+	"UIfLmGFM1b4++ongHKUab6mJV8l4rv8r4VbTnfQ4JLezERtSpATBCuImbA6f7VfQK4JwBTIfAzs0429J",
+	"c6xQ2qzJGqE7K3/iqi6epzoF5PZplmZ1uVfWAzQnQlHnTV6KERfoB+uFSL/w8K3GQ+Ok1YiJzVpHq+ot",
+	"sPFtOQl0iR1GromTezJBVAOklfhuQWQ2YDkWXK5pPY/dr9ZobgNboX3FDV5IlNoxTbiwjQl2e33ewK0l",
+	"gNYcTYpozvUdvzHSX+CGloGuNcUhI9VUZQw5xmv55KjXdmK2CW+Tqf380sCHCsS7xuShOBfVTv0Us6ou",
+	"BeidOJs66qr39YosWrBEZ+ZFB43oX1ZSbbDZUCc5qQ9luOv217Zhsr7N3po8F0tploBbW9MikyRMALQH",
+	"0a6tjki3w8brOEfOiDHtKo6wyWWiptqYxzK3VdS5ybyqcbvOmgk/rXGv//axbeCx677kvCCYmZCYVfyp",
+	"WcM65A0rF7cx13DzBGyjwsx5OHmVwrUJETlkxgihEojaKIGQWT5GmikvAtGjj77Xl7z5wYxVm4gJy2Wi",
+	"FdIZXqAJpmzEIK5LDhGdMBtHizgjEmLGc27CYRm/aQS8/oenpzWPxFLpM5Ah/0YUpkWLKMwAnUTwHHDc",
+	"DluHdKhEC3+XBUGG4CrJ0NqsM0MeJ5BADfn6QC3KplbBha5GbCL4jRyi9HaP3CrCJL0syJ4med/bpPda",
+	"IiNSWtlVi5sYZQUlTJniJUZfGLFazrSA7UA6K2Z5AakJl4sanEfSl3KNMLvbDLKOkEh41JJeC3qN3FhN",
+	"0VgpkVidllitjI56ka0inN0V92J5xu0axe1Szu1Ku9EiFO1s/GgF7Qg+Y/mOkXJUrXJLnVUeOyvetas6",
+	"NLN7g2uzVbGtUVE3qEMWzzMMyhu5cJdzd8TswYznRdWl4Iw1fS74ROCZRDuGahOrYCUuhNZkF0BTwudg",
+	"TLTcrCHL/ydWGWpyz8xyt5XME9jgnYeXNkcsKLvSUpEp6gGcTg/vVOwgAzeUHu6J4pZMERQniQVANig/",
+	"baYMhkGsINgGpVY+VOipiKKNvWk5w2xPEJzDhWJbIokXUBAxPAom7VR/UxzlocK+Mb21lS1DgDHhp647",
+	"VV9nVCJ8yUuV2GqM7m8tzJxoGZkrEByxmsKxZCZoykg/cDrNYw59zVD1OVZ4It8+Pm+q3u48tOD1D8hy",
+	"Ida2TMA3YMgyrW0ozu2/YY5eCx7zYY1DdaYbNuUR6J2Yk1lTTLDK+hh2ii1nFoZIIiY1Jbph8/oo1Rdb",
+	"xhkjWV3DHXJgofZRrmUFK2IU9FJgyMZyOcUjxoiCwMExpoW0djIscm8YY72AAtMgdpiSgCfokqsppH05",
+	"MxqHAzdiZjZphRkrTutVWqHEaZURuO09Xf0/Vp4+6dUAwu0WY5RJu4xKoHJ09WrRwncEF2q6VJHkYxvt",
+	"RRrXU/VECb9qc273Y5f+xK9Sffj0vmgGAuPX2XYu/ZkyqQjOfR2LX4VL5Vcr9SoLS4wYf/Be4sF5TjWU",
+	"uHjV0GqbmIEcf4MYxx3QFYHaA1623rFnuagx3nAEzDWLPB6YYkYQ1mVFYphDGqECHARasi4l6aNT5yeA",
+	"nNSjwYh5Oag76e2e3YnFHmTrpEP0ck6Yvt8e9wcowwwqquMFMENrX4Zjj6iSpBgnJhfUOjEJG3OREWly",
+	"N7FduwkMgCozx4OBX+zZgude0yKzuVqMWNUL5ja5/SD0QwZfjhWxwakwT0ulzMTMyBdHTw8OrGzrP5o0",
+	"w7f+nh0Pmlut5f8QLY3UyqNBM7OyTVPddpdTqPHLGbqZclOFp1z00aklZ6dSuzulVmSIdT1qmdNXtJ3y",
+	"3dS1jU5lGI9WolIzTNpGmHtayT6c9Dt8SsnA8XEeUQqexdrsNSx4Pqktl1r0xriD/TGMxta3ELhmTpAe",
+	"0VxRelsn9JqwhiU79hqW7mVCKwIjWc1Y/D1uqyqEIdsAguj1Ppip0c4bRm+dZ3vXgUfVVMtItk9okfXQ",
+	"1LIRd4DpWW4ryosCqZqVo2zzBpjrA9QGwFJ5bOsC4VMzR63WCpRhSU5Qyei7kiA84zaYubZah7b1hkum",
+	"dZhaW+efriZYf4e0e/3bOpQDJ3MlqdS5Rg1fQVgz0JYIIIRp0cgruseZKbRTTWyP7HqG2zcGjzTXss+Y",
+	"EjHUmo+8SK3FSDPDPS5ySN2W5XhMb5NwLz5Uz/G4UBO47/H62PbegluJ8gifi9A/2MSCI4AngkCBBlSN",
+	"4JSvkM66TOf+W4PLJP5KEvpYxu+KfzdneaU/I1bOLonQmhBgfo3t+PPRETocoKfPjp4gzQzW2RZ3a0T2",
+	"wpq866hePCOQOZMYizOWKHV3TYq4QCmdzblQ6RqgenfUahA7JOkIiODBknXQQEEkGpeMkaK/3HzrKomE",
+	"JtwTX9Tw7bUJkpRlBJ6MkEqTYlV6MM9J3rTO2tt3HYOsaWqfSQBznP/+Ycn8vzLOromwLpLbvQnfs1M4",
+	"Oe21wdydu/mXH4Az3eaukg2a6P4vfongpzW29/nZy3V2thI81rsJ4c7OpphNtnodVpJOCwrzwyZHcMXL",
+	"oStxstQh5gws3m3ps/KkksrcHjoOU6+xOvDVsbK04fHJGK8OpKukfizSyTL1XsaUTEePz6F1t6ppb9G2",
+	"WGKVAVA49ZmrnJwIHrhMATPGKGKxd1LF9zidA/Klx6UkeUON30jo73zSti1+b1NoXkM+9svkRBXvdcW+",
+	"IcLoUqPLiYE7acEzXPw15zNMWZogxlFO5bzAC5AU9IcRe1dyLaZCUzTHQiVgW5xVBZmwQgXRR1jfbjlX",
+	"u330wtZTAnU4lHAaLDSyOe5ku2MR1Ak6CisDne79P7z362DvWf8Pf/zT/xmVg8Hhk0df/Hn/q7/890X6",
+	"2/u7/793/ue/1q3Od/4yrP/aO//C+2n3Lzt/GY5G/XVb78YqEa0r8sak25UbvUS6bdyXkAfr18GWaKch",
+	"5u6uJ+euI1F2Co8rV/QQwuMJSmueliJBMi5yYzp9MLlyDYEPJH3NCAx9r5TwAnvbRxLwOmU5D5iD6EbW",
+	"stwylD2s/BITVVZS4CohYem2rZQKgumPvlwlFhiOt+ymdc+SN11spHqcvNJxE32jQk6U5jrNQCnzVPm9",
+	"X89uBUjZAxPxXNXPOoyNF0JDqsGhiszWJpnav9PDQmBIEqhB72Ia+lcPgoISdEkWHKqpWUicUpFTYTwa",
+	"zmd1g4ur9XjkKq1SIzLQKAGzgTZpcd2WpEXR5RB0idIQVQ0SEjYFEEIaDTduFQXWQVpGYqxQbEBZRpqv",
+	"t6HOgYcQVyG4WhKXiKqhSf9VUyKJtbkbyc/ocSQPbdIZFmJRW6JBdzNJ+2hHEjJiqQO6b+3Mu6GP697a",
+	"Wo334Hn75ra66d+AcH1/wVlxqzedIHwJNlBPKoaytsaLvjDIYjlKtaKSoqwg2Pij+NxMq6W3PnqzrnAd",
+	"mqidObrG2PpC8nPzg1XCLGBU3UMyXqmXdkjKp6B7BLJy0qjBLEpNo1iLTtZwewIxhaUEal60baibWU7/",
+	"I4TeFVscFYI/xORLtGwjp/ymIRzrrx9LNl6+5iWy8sMaXmWX7Dyh1/qDc6lA3Wpfnt5YhF7f+awPYeWA",
+	"tkHuJ8bP6vlQ7+GLhqLAikPFrp0ZERNXUs+rx84ZkbtJ6N210ChupzdljO2OOohMmMQVWXjFh63/Gi13",
+	"Xzej4qzvd45NkJWguLggLNd8tcMV3EEj23QNr6HZLCfx1arNg9iylwNl9J2IYrOB0fp+ik6c7EGG01SP",
+	"JzIxdfczV1mIF7mJ6IIFaW3t7XnaID+Fw1qBb7VeQxmG6JlKzm4FDuJLUrR0PujW2qSldAKtX5hpDrux",
+	"WAnua1qiOzYvrtmt3LlVmt7ySTdX9VZbhFui9FmUSEwozeHAhL6bXZOJSTM6sFE24aPkETrQsq0iYi6o",
+	"JP87RBESgT5KJCsFVYvXJvnWlN+WNDstY4Fb352dvUJf69893g1peRCWY6NFS0kE3LvIxuAYRj7HUt5w",
+	"kaOdNCtFgfZKJK8u/v3Pfw0NFzb5v/oS0xPUEo7edShEDam/ccDSU5vxDMFuQ2TThM34aTA4/NIc3bwU",
+	"PuYuDRgbVdJap91LtJDLYh7Xbl9wwXO18CSXee5Xd7oBJml0LI2T+tIHV4nJ0ZXIZjPrJiM2w0xrxl98",
+	"UcmvX3yBdszTPkN0Qy7BGiITZPioGfj5Tz9INC/l1FO4KTsxU4+Y4rwwSmriAqPMSwBws6opmfVHbMT+",
+	"+Ed0GkQP6o/fAJNL968P0rrELhYQEol9KthJLdp3E0SoKUMkR2z5FkEdXfOSWZPAYpQ1YjEistFhXh0k",
+	"fUHW6b55FY8J+xCUSHokRwwCcY0EMcUgaghekCFKQTRNjWwqiUGaX3pUayS1zWfEUifa2j4myMrhFmJU",
+	"pf7D0QxoyKDDMqsIAiJcOX2b/6I4oiyHhHpz8sosIxKe6hxjWuiB+HjEbFqzy0VEz6Gzi/g9vL1NkdDq",
+	"aj2YHSix87imR1XTEavaVtGTECBuSv3YWB8IJ2dGi6IGI9c0h1i8yOO4I3ajVbkZVYrkSRX75xUGT9C/",
+	"//mvXZPqE0J2HFkEZiNmIAPKsaiFNwVNGUoEjs/arkGlV7+oyo/XgkRBFBkxi5VxWRSLxI3nvxdxmPbr",
+	"g+HnwiXG9m/EgjlW0wQi6dPnJoFn72wxJ+1Hv9ME4RGLhGRXL9mAFnzJc/M2QWrDjG2ynXmXI0wLGbEq",
+	"/SMJnvlJUGqjqFODX1eCvXowKQxv1wdpxOoA+J0Vke2ekTuMcAfZqY5x1/h7j4yEht6jHwiGZz/eu6ys",
+	"966CwPsRe7+3txf8012PBgP0Hq1XZv49SqOhyzBNK1mrSqrxs7XCj7Z5+NG6Rs0mtBO29PcwY0t/6UjZ",
+	"8netytkyyEBHgwP0Hn1IrQ+97FiUOOCjkRamIWnkhfmf7JAVaIfoPfrQAmIrNqydgVbN/hi9R1uoO70K",
+	"gDDbDdDRSnerYDpC79Hq4n47ent4qchupM7fCniaaXVAPGFeXQXNMRy2dknQBS+ReVlIcbDrSmni873K",
+	"9t4b9q4+6FK42pl8FRhPLFL8UpQahHqTcF1uEt4JY48UiFUr5gwTBav5nqH36H6PBcyJmOK5RLmxRZTS",
+	"aYbAk73jq4/eJs8CrFhIZ9X6tOOtoqSd6GVXf6A55QeWcl6TAiecVUg/1EiPFMha8PKRqDYA0OneF65E",
+	"qT+g1wW/QTm/YX+ACRp5KWn40U55DHfCtkoM9x039DYlSAqtZj20N1H0AaFVzwW1Z/EyTaspNGf7sDJ0",
+	"XWXnmuXlIPWv+eBz/TDG0gJm7bX4le8SFC1wlyC/UJ1bsGabm9d1Xwe9NhMXZhqx7kywZgqXw9CwnRlm",
+	"Hsy3r9+ZPJcgRazfyg+bY1G9eqilBERYOXM1m2xSmJ1HjpgNmKTqpBJH9TYxrhUxm/pRgQvFmZ3KAf4d",
+	"RS9pQdVCfzuzSamQfl8F5F8Kgq/A9GymjKXZXxJ0I7TQzjQjLOCxuKEecg+9BElUGm99NDslqPcQz0Lp",
+	"ox3HJEYMGceOVAI4tldZCjprmn1XGinbiaaegD5AbbFMjwlHHipQGam3v6uhBwZh5U2Dy4pFukwYEl+b",
+	"8YVCUQMq9ATLqxlY12kQC2vLE9SxsEYb2tFaDaoW7SUWXy68GloALaiMdQmDPfTSVf8yoNqMO69CGFk4",
+	"xIPtc0HU0Fi0puAATu2LkoCzShcNfXJB2TBw3xY0I8w8UWTNJ68EnwtKFBa+4dG3qvSSnr5ejCHloD/o",
+	"D8ClPycMz2lv2HvcH/QfQ3a4moKNan8KqYW/6v9PSMztb/focDDwXhmcCw4ijVZrNNfoox8JyeEEXZFF",
+	"YolT1qWwrSWmLuI54zkxp6JiDXVVR6LlNeGctcB5NTuDUDwFLzcy7mlRMiBoLlCpf5MEcqCbZE0NRdtk",
+	"rKqw24u8N9QYsKmWjSf4DgeD9QvbRbIu1ytSZ+eO1cWM4XxblcKPzOJiXSok7Huv590lveN1usSeV4CV",
+	"wWFY3b9ZWdA3s5pwn/rN5+/pNWEaO5CiWmeR9eqz2zvXA+wLgvPFuvROWHXLZ5j5LNtSLgTbYIUvsa3J",
+	"bG99feRInoxYqmWN2DVtRje1Za1y4sbmpsrpWJ82rXg7KZKLETPuFDD0wPOXgyNUXcABvJUhxrIr+zqp",
+	"8p+jHbH6ol99gNHy8ztimx1g1Hl+R+wDDvBPBOdUk8Lv7Qy/jhLSp3qKjwePV/eNFMqGrkeruzbeTHoo",
+	"vlFRy2rGcX2wj+tqmFHm4RfFdNVKQkN6UpVpNwcFTlAp8YTU72zbR665CQJtEfhpVeDw/uRt6vzWq1la",
+	"dNVNuH611bpH9CZz7xd/+o9R3uPQHQ0O1iFhr3ozdHqyulP4kIrudfhsda9mpfAP5guHa2HEvWj8CbIS",
+	"j3koQYlx+NlT61UftXzEnYWKidTxq11s5PtKw+nKXW6EQ6NXkN2HBYAhiUJZKSQXcqilZGnGgsQ0U8UG",
+	"m2BhLEEhExB3hY3pQXF4t9yo3LfKNNyxJg2YbcRoDl3Nw7IX5pnHoOdckGvKS4k4I/Yp8YyboBA7dSWd",
+	"aL15xCpdyOaT+qHf1pHoVGtAC0S4QQnRyhFpbdAj5nV0AaANEcIV/O9SbSFu1/5hXze3KnbOk8qagMEr",
+	"MCeF3oVCSyYWFloQpoqFVVTBeaVFr0lMYNFtXnkBzf679287i8R69WE5EkSVgiUmeuJgMAjCHQ6P7Vvm",
+	"gIK6bLIry1bz8+pMHAwg2MG+yDkwkRHd73MmkSobTt2n+Yn1VkwIAkqTSMBzsEBtWvrd4UVORL2i3Q2z",
+	"xmOLC2m665n2J0crA8bWXRoYiczC7KOnFCou32x7ZcGR2+LCXtqA9JaRnUprZN+BkOdWBtzuqljg6Cps",
+	"WHDH6/n3BL8+FDXsRoQPYfRj2Tuox6ScrifrNKPjVkIH8fzG66EVyEawmxefFANO4UkX4o4HH4o3V8QD",
+	"g3fTHFEAErKYtZqJdlbmMsegtgNfTFRItK2854rTDNbhNEvBtwdxXfiPDw++PFoFf/FB8J9/sMTulaqW",
+	"q+X2IM1qfeG90a39YkI7O+uzJP9Zkv+kJXlN6yhILLPSey2bnd8lvTmPJSxa+7tspf3XSetQUk3McAHF",
+	"EBX3blBjWTMOoRFbu3rREGGUl4ZdBMFUz2oJuPJbV+J1MIZ5pYIyFLyn30enrA71g2flRiz6rlwQwoUi",
+	"YSQxgdew0ldeebBQ4o3tYt2kfokuW/yDLHqGpwK9f83zxYbsFPbmgrMCOtbUUElDTlABH5JfhWEicEYC",
+	"SefOBGWbHONgtNMqxhRJOmF75dwfscoki2eFbVT2wUvhCZNxOqpB+JktzVp9sUJt7lBU4fh3m98qtrpG",
+	"h2XIPz+PpNW6Tky+ZKR+RjvFb6le1289bnTXupIP7nklr30b3+MmXuIRalVg+/zY4ycrGKxx3YYPokKv",
+	"NW7cKoTvAwSQwRoCiIsI+yyxPLzEYvioF1PYIbQ0jY77v9H8rn4FJvYgkMnFwp4g88K8DyQhoh7q6EJx",
+	"diyttsUycuKKoFOJrshc1ZWYTap6Ffk0Nm8sV5z6YIAa4W4C2zxPzDQnP4rKEQZ8T474QNXKvuNysTY/",
+	"b77ysz5bb/dczd0teJ8VrQ346eac8WgtzmieVb8/Kz1YAwHfcvZZ8fsIbNScxdVsNIl7apwHKGSXp0wz",
+	"Qhto7ccldT8s73SpEdMcD7VC0E/cM2F+kHutf7WYqG7fdIh4AcomNjsoHOBrc49RMya/I9hie/z39yBH",
+	"f+aun7nrZ+76EA7yNfjrUs+nf0rd46pzIWNvq67nV5tjCPK0xpLqTa/1nj0+hwDabBrLbs+xsk8vW5OE",
+	"SenELEcFwdf2N+D90q9n1G8VMxqxqpoRDNWvUwDBCGJrf0B8EWTLDE1JD0iohReUiE0Yt29VUDliNpTQ",
+	"Rg+68YbIzB0pAwI5hqmt4mChv5nywry4ErsWTD7078PCB8gMzXHP9Sfj6wwqWDMoTBG8FOLb6SK2Mq9W",
+	"Ijw/cOcKazXMiT/YnHDv4i6cedcUCvMnqqIOg5pbLtT77GXvHkY3W5mr4/prl9/qrqtlKXHrZrdPSVyw",
+	"RYS7xIbPJrfPQsyHCjEbW9s+Sz2/H6nnjS0IstI0F8Yl/xYUZnl7fpcEJWTenuur0OaPdohINvkAYh6q",
+	"VxKheLX+waSh1kVQe7EAJ1MZO3UVVKBjWvWZKjUf7u8fHD7tD/qD/sHwy8GXA7ij7QJbpbXM65neg0tD",
+	"V53FZsV2FF/p19LZK69S6+YR195AVVhy0o64tOkjpopLEBNuTJZGxuFC9tGPkCOBGCG5scjZ4b2I8bvz",
+	"u/8JAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

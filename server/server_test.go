@@ -156,6 +156,8 @@ func TestBadRequest(t *testing.T) {
 		{"missing email", "application/json", `{"first_name": "Ada"}`, gen.ErrorCodeParameterMissing, "email"},
 		{"empty body", "application/json", ``, gen.ErrorCodeParameterMissing, ""},
 		{"invalid email", "application/json", `{"email": "not-an-email"}`, gen.ErrorCodeParameterInvalid, "email"},
+		{"quoted email", "application/json", `{"email": "\"ada lovelace\"@example.com"}`, gen.ErrorCodeParameterInvalid, "email"},
+		{"dotless email domain", "application/json", `{"email": "ada@localhost"}`, gen.ErrorCodeParameterInvalid, "email"},
 		{"bad status", "application/json", `{"email": "a@example.com", "status": "hot"}`, gen.ErrorCodeParameterInvalid, "status"},
 		{"bad tag", "application/json", `{"email": "a@example.com", "tags": ["ok", 3]}`, gen.ErrorCodeParameterInvalid, "tags[1]"},
 		{"bad metadata value", "application/json", `{"email": "a@example.com", "metadata": {"plan": 1}}`, gen.ErrorCodeParameterInvalid, "metadata.plan"},
@@ -168,6 +170,9 @@ func TestBadRequest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res, body := do(t, "POST", url, k, tc.contentType, tc.body)
 			wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, tc.code, tc.param)
+			if tc.param == "email" && tc.code == gen.ErrorCodeParameterInvalid && !strings.Contains(string(body), "must be a valid email address") {
+				t.Errorf("the message does not say what a valid email is: %s", body)
+			}
 		})
 	}
 	t.Run("query parameter", func(t *testing.T) {
@@ -416,6 +421,9 @@ func TestHealth(t *testing.T) {
 		if res, body := do(t, "GET", s.URL+path, "", "", ""); res.StatusCode != 200 || !strings.Contains(string(body), `"ok"`) {
 			t.Errorf("%s: %d %s", path, res.StatusCode, body)
 		}
+		// Documented as their 400: the probes refuse unknown query parameters too.
+		res, body := do(t, "GET", s.URL+path+"?verbose=1", "", "", "")
+		wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterUnknown, "verbose")
 	}
 }
 

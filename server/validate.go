@@ -145,8 +145,8 @@ func describe(e *openapi3.SchemaError) string {
 			vals[i] = fmt.Sprint(v)
 		}
 		return "must be one of " + strings.Join(vals, ", ")
-	case "format":
-		if s.Format == "email" {
+	case "format", "pattern":
+		if s.Format == "email" { // the email pattern narrows the format to what every validator accepts
 			return "must be a valid email address"
 		}
 		return "must be a valid " + s.Format

@@ -16,7 +16,7 @@ import (
 
 const prospectsLong = `Create, read, update, delete and list prospects through the Capture API, over
 HTTP with the Go client. The key comes from --api-key or CAPTURE_API_KEY, the
-server from --url or CAPTURE_URL (default ` + client.DefaultBaseURL + `).
+server from --url or CAPTURE_URL (default ` + defaultURL + `).
 
 Output: on a terminal, a table; when piped, or with --json, JSON (one object, or
 one per line for list). --fields chooses the fields either way. On failure,
@@ -30,6 +30,10 @@ Exit status:
   3    the server could not be reached (refused, reset, DNS, TLS, timeout)
   64   wrong usage (unknown command, bad flag, missing argument or API key)
   130  interrupted`
+
+// defaultURL is where the command line looks for a server when neither --url
+// nor CAPTURE_URL says: a local `capture serve`.
+const defaultURL = "http://127.0.0.1:8080"
 
 // prospectsOptions are the flags every prospects command shares.
 type prospectsOptions struct {
@@ -52,7 +56,7 @@ func newProspectsCmd() *cobra.Command {
 	})
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.apiKey, "api-key", "", "secret API key, sk_…")
-	pf.StringVar(&o.url, "url", client.DefaultBaseURL, "the server's base URL")
+	pf.StringVar(&o.url, "url", defaultURL, "the server's base URL")
 	pf.IntVar(&o.maxRetries, "max-retries", client.DefaultMaxRetries, "resend a request that failed in a retryable way up to N times")
 	pf.BoolVar(&o.asJSON, "json", false, "print JSON even on a terminal (JSON is the default when output is piped)")
 	cmd.AddCommand(newProspectsCreateCmd(o), newProspectsGetCmd(o), newProspectsUpdateCmd(o),
@@ -190,42 +194,42 @@ existing_id (exit status 1).`,
 			return err
 		}
 		set := cmd.Flags().Changed
-		params := client.ProspectCreateParams{Email: client.Email(f.email)}
+		params := client.ProspectCreateParams{Email: f.email}
 		for _, name := range textFields {
 			if set(flagName(name)) {
 				v := *f.strings[name]
 				switch name {
 				case "first_name":
-					params.FirstName = &v
+					params.FirstName = v
 				case "last_name":
-					params.LastName = &v
+					params.LastName = v
 				case "company":
-					params.Company = &v
+					params.Company = v
 				case "title":
-					params.Title = &v
+					params.Title = v
 				case "phone":
-					params.Phone = &v
+					params.Phone = v
 				case "website":
-					params.Website = &v
+					params.Website = v
 				case "source":
-					params.Source = &v
+					params.Source = v
 				}
 			}
 		}
 		if set("status") {
-			params.Status = client.Ptr(client.ProspectStatus(f.status))
+			params.Status = client.ProspectStatus(f.status)
 		}
 		if set("tag") {
-			params.Tags = client.Ptr(f.tags)
+			params.Tags = f.tags
 		}
 		if set("metadata") {
-			params.Metadata = client.Ptr(client.Metadata(f.metadata))
+			params.Metadata = client.Metadata(f.metadata)
 		}
 		if set("marketing-consent") {
-			params.MarketingConsent = &f.marketingConsent
+			params.MarketingConsent = f.marketingConsent
 		}
 		if set("hidden") {
-			params.Hidden = &f.hidden
+			params.Hidden = f.hidden
 		}
 		c, err := o.client(cmd)
 		if err != nil {
@@ -267,7 +271,7 @@ prospect. --clear FIELD empties an optional field: ` + strings.Join(clearable, "
 		var params client.ProspectUpdateParams
 		changes := 0
 		if set("email") {
-			params.Email = client.Ptr(client.Email(f.email))
+			params.Email = client.Set(f.email)
 			changes++
 		}
 		for _, name := range textFields {
@@ -293,7 +297,7 @@ prospect. --clear FIELD empties an optional field: ` + strings.Join(clearable, "
 			}
 		}
 		if set("status") {
-			params.Status = client.Ptr(client.ProspectStatus(f.status))
+			params.Status = client.Set(client.ProspectStatus(f.status))
 			changes++
 		}
 		if set("tag") {
@@ -305,11 +309,11 @@ prospect. --clear FIELD empties an optional field: ` + strings.Join(clearable, "
 			changes++
 		}
 		if set("marketing-consent") {
-			params.MarketingConsent = &f.marketingConsent
+			params.MarketingConsent = client.Set(f.marketingConsent)
 			changes++
 		}
 		if set("hidden") {
-			params.Hidden = &f.hidden
+			params.Hidden = client.Set(f.hidden)
 			changes++
 		}
 		for _, field := range clear {
@@ -446,30 +450,30 @@ the whole day is included).`,
 			return err
 		}
 		set := cmd.Flags().Changed
-		params := client.ProspectListParams{Limit: limit}
+		params := client.ProspectListParams{Limit: *limit}
 		if !set("limit") && *most > 0 {
-			params.Limit = client.Ptr(min(*most, 100))
+			params.Limit = min(*most, 100)
 		}
 		if set("status") {
-			params.Status = client.Ptr(client.ProspectStatus(*status))
+			params.Status = client.ProspectStatus(*status)
 		}
 		if set("email") {
-			params.Email = email
+			params.Email = *email
 		}
 		if set("tag") {
-			params.Tag = tag
+			params.Tag = *tag
 		}
 		if set("created-gte") {
-			params.CreatedGte = &created[0].unix
+			params.CreatedGTE = created[0].unix
 		}
 		if set("created-lte") {
-			params.CreatedLte = &created[1].unix
+			params.CreatedLTE = created[1].unix
 		}
 		if set("starting-after") {
-			params.StartingAfter = after
+			params.StartingAfter = *after
 		}
 		if set("ending-before") {
-			params.EndingBefore = before
+			params.EndingBefore = *before
 		}
 		c, err := o.client(cmd)
 		if err != nil {

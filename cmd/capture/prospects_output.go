@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/captureapi/capture/client"
-	"github.com/captureapi/capture/gen"
 )
 
 // fail prints err on stderr — the message, then one "name: value" line per
@@ -52,9 +51,9 @@ func exitStatus(cmd *cobra.Command, e *client.Error) int {
 	switch {
 	case cmd.Context().Err() != nil:
 		return exitInterrupted
-	case e.Type == gen.ErrorTypeApiConnectionError:
+	case e.Type == client.ErrorTypeAPIConnectionError:
 		return exitConnection
-	case e.StatusCode >= 500 || e.Type == gen.ErrorTypeApiError:
+	case e.StatusCode >= 500 || e.Type == client.ErrorTypeAPIError:
 		return exitServer
 	default:
 		return exitRequest

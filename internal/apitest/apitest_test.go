@@ -22,6 +22,10 @@ func (r *recordingTB) Errorf(format string, args ...any) {
 	r.errs = append(r.errs, fmt.Sprintf(format, args...))
 }
 
+const prospectBody = `{"id":"prs_1","object":"prospect","email":"ada@example.com","first_name":null,"last_name":null,` +
+	`"company":null,"title":null,"phone":null,"website":null,"source":null,"status":"new","tags":[],"metadata":{},` +
+	`"marketing_consent":false,"consent_at":null,"hidden":false,"created":1,"updated":1}`
+
 func TestValidateResponsesCatchesViolations(t *testing.T) {
 	const errBody = `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such prospect.","request_id":"req_1","doc_url":"http://x/docs#error-resource_missing"}}`
 	cases := []struct {
@@ -61,6 +65,33 @@ func TestValidateResponsesCatchesViolations(t *testing.T) {
 			w.WriteHeader(404)
 			w.Write([]byte(errBody))
 		}, "request_id"},
+		{"undocumented error code", "GET", "/v1/prospects/prs_1", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Request-Id", "req_1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(404)
+			w.Write([]byte(strings.ReplaceAll(errBody, "resource_missing", "prospect_vanished")))
+		}, "prospect_vanished"},
+		{"undocumented field in the error object", "GET", "/v1/prospects/prs_1", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Request-Id", "req_1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(404)
+			w.Write([]byte(strings.Replace(errBody, `"message"`, `"decline_code":"x","message"`, 1)))
+		}, "decline_code"},
+		{"undocumented prospect status", "GET", "/v1/prospects/prs_1", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Request-Id", "req_1")
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(strings.Replace(prospectBody, `"status":"new"`, `"status":"nurturing"`, 1)))
+		}, "nurturing"},
+		{"undocumented prospect field", "GET", "/v1/prospects/prs_1", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Request-Id", "req_1")
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(strings.Replace(prospectBody, `"hidden"`, `"score":7,"hidden"`, 1)))
+		}, "score"},
+		{"documented prospect", "GET", "/v1/prospects/prs_1", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Request-Id", "req_1")
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(prospectBody))
+		}, ""},
 		{"405 without Allow", "PUT", "/v1/account", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Request-Id", "req_1")
 			w.Header().Set("Content-Type", "application/json")
