@@ -31,8 +31,8 @@ func (s *Server) readBody(c *call) error {
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-			return err // 504: the body did not arrive within the deadline
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || r.Context().Err() != nil {
+			return err // 504: the body did not arrive within the deadline; or the client went away
 		}
 		return invalid(gen.ErrorCodeBodyInvalidJson, "", "The body could not be read: %v.", err)
 	}

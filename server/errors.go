@@ -86,24 +86,27 @@ func asAPIError(err error) *Error {
 }
 
 // writeError writes err as the JSON error object, with its status and headers.
-// A request whose client went away gets nothing written: it is logged at info and
-// counted apart, never as a server error. Whatever failed once the request's
-// deadline passed (a query interrupted by it, say) is 504 timeout.
+// Whatever failed once the request's deadline passed (a body read cut by it, a
+// query interrupted by it) is 504 timeout. When the client went away and the
+// failure is the server's side of it (work cancelled, a 5xx), nothing is
+// written: the request is logged at info, recorded as 499 and counted apart,
+// never as a server error, and ServeHTTP closes the connection without an
+// answer. A 4xx still answers: a client that only half-closed gets it.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	id := requestID(ctx)
 	rec, _ := w.(interface{ recordError(*Error, int) })
-	if clientGone(ctx) {
+	if pastDeadline(ctx) || errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	}
+	e := asAPIError(err)
+	if clientGone(ctx) && e.Status >= 500 {
 		s.cfg.Logger.InfoContext(ctx, "client went away", "request_id", id, "error", err)
 		if rec != nil {
 			rec.recordError(nil, statusClientClosed)
 		}
 		return
 	}
-	if pastDeadline(ctx) {
-		err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
-	}
-	e := asAPIError(err)
 	if e.Status >= 500 {
 		s.cfg.Logger.ErrorContext(ctx, "request failed", "request_id", id, "code", e.Code, "error", err)
 	}

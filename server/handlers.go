@@ -19,6 +19,7 @@ import (
 type handlers struct {
 	store            store.Store
 	defaultRateLimit int
+	ready            readiness
 }
 
 var _ gen.StrictServerInterface = (*handlers)(nil)
@@ -197,7 +198,7 @@ func (h *handlers) GetHealth(ctx context.Context, _ gen.GetHealthRequestObject) 
 }
 
 func (h *handlers) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObject) (gen.GetReadinessResponseObject, error) {
-	if err := h.store.Ping(ctx); err != nil {
+	if err := h.ready.check(ctx, h.store); err != nil {
 		if !errors.Is(err, store.ErrUnavailable) {
 			err = errors.Join(store.ErrUnavailable, err)
 		}

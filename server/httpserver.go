@@ -65,32 +65,63 @@ func (l *listener) Accept() (net.Conn, error) {
 }
 
 // conn recognises net/http's own error answers among the bytes written to the
-// connection: they are the only 4xx and 5xx answers without a Request-Id header,
-// since ServeHTTP gives every answer one before anything else.
+// connection by their exact shape: net/http writes each in one call, straight
+// to the connection, as a status line followed by netHTTPErrorHeaders (or, for
+// an Expect it cannot meet, as a bare 417). No answer of the server's has that
+// shape: every one carries a Request-Id, and a body never holds a raw CRLF
+// followed by those headers.
 type conn struct {
 	net.Conn
 	s *Server
 }
 
+const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+
 func (c *conn) Write(b []byte) (int, error) {
-	if !bytes.HasPrefix(b, []byte("HTTP/1.1 4")) && !bytes.HasPrefix(b, []byte("HTTP/1.1 5")) {
+	statusLine, ok := netHTTPError(b)
+	if !ok {
 		return c.Conn.Write(b)
 	}
-	head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
-	if bytes.Contains(head, []byte("\r\nRequest-Id: ")) {
-		return c.Conn.Write(b)
-	}
-	if _, err := c.Conn.Write(c.s.malformed(head)); err != nil {
+	if _, err := c.Conn.Write(c.s.malformed(statusLine)); err != nil {
 		return 0, err
 	}
 	return len(b), nil
 }
 
+// netHTTPError returns the status line of an answer net/http wrote itself.
+func netHTTPError(b []byte) (statusLine []byte, ok bool) {
+	if !bytes.HasPrefix(b, []byte("HTTP/1.1 4")) && !bytes.HasPrefix(b, []byte("HTTP/1.1 5")) {
+		return nil, false
+	}
+	line, rest, found := bytes.Cut(b, []byte("\r\n"))
+	switch {
+	case !found:
+		return nil, false
+	case bytes.HasPrefix(append([]byte("\r\n"), rest...), []byte(netHTTPErrorHeaders)):
+		return line, true
+	case bytes.Equal(line, []byte("HTTP/1.1 417 Expectation Failed")):
+		head, _, complete := bytes.Cut(rest, []byte("\r\n\r\n"))
+		return line, complete && !bytes.Contains(head, []byte("Request-Id:"))
+	}
+	return nil, false
+}
+
+// CloseWrite lets net/http half-close the connection after an early answer, so
+// that the client reads the answer before the connection is reset.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // malformed is the whole answer to a request net/http refused, whose own answer
-// began with head ("HTTP/1.1 431 Request Header Fields Too Large…").
-func (s *Server) malformed(head []byte) []byte {
-	statusLine, _, _ := bytes.Cut(head, []byte("\r\n"))
+// had the status line ("HTTP/1.1 431 Request Header Fields Too Large").
+func (s *Server) malformed(statusLine []byte) []byte {
 	reason := string(bytes.TrimPrefix(statusLine, []byte("HTTP/1.1 ")))
+	if len(reason) > 120 {
+		reason = reason[:120] + "…"
+	}
 	id := newRequestID()
 	msg := fmt.Sprintf("The request could not be read as HTTP/1.1 (%s). Check the request line and headers; headers may be at most %d bytes.", reason, MaxHeaderBytes)
 	e := gen.Error{Error: gen.ErrorDetail{Type: gen.ErrorTypeInvalidRequestError, Code: gen.ErrorCodeRequestMalformed,

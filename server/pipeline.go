@@ -34,21 +34,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := newRecorder(w, r)
 	// The deadline bounds the whole exchange, authenticated or not: the body must
 	// arrive within it and the answer be written soon after it.
-	ctx, cancel := context.WithTimeoutCause(context.WithValue(r.Context(), requestIDKey{}, rec.requestID), s.cfg.RequestTimeout, errDeadline)
+	deadline := start.Add(s.cfg.RequestTimeout)
+	ctx, cancel := context.WithDeadlineCause(context.WithValue(r.Context(), requestIDKey{}, rec.requestID), deadline, errDeadline)
 	defer cancel()
 	r = r.WithContext(ctx)
 	rc := http.NewResponseController(rec)
-	_ = rc.SetWriteDeadline(start.Add(s.cfg.RequestTimeout + writeSlack)) // (test recorders cannot: left as they are)
+	_ = rc.SetWriteDeadline(deadline.Add(writeSlack)) // (test recorders cannot: left as they are)
 	if rec.bodyPending {
-		_ = rc.SetReadDeadline(start.Add(s.cfg.RequestTimeout))
+		_ = rc.SetReadDeadline(deadline)
 	}
 	defer func() {
-		if p := recover(); p != nil {
+		p := recover()
+		if p != nil && p != http.ErrAbortHandler {
 			s.recoverPanic(rec, r, p)
 		}
 		latency := time.Since(start)
 		s.metrics.observe(r, rec, latency)
 		s.logRequest(r, rec, latency)
+		// A request whose client went away gets no answer; net/http must not send
+		// its own empty 200 in its place (to a client that only half-closed).
+		if p == http.ErrAbortHandler || rec.clientGone && !rec.wroteHeader {
+			panic(http.ErrAbortHandler)
+		}
 	}()
 
 	if err := checkTarget(r); err != nil { // route.go: 404 for paths no route can have, 400 for a query that does not parse
@@ -117,9 +124,11 @@ func (s *Server) recoverPanic(w *recorder, r *http.Request, p any) {
 		Code: gen.ErrorCodeInternalError, Message: "Something went wrong on our side. Try again later; if it persists, contact support with the request id."})
 }
 
-// clientGone reports whether the request's client went away before its answer:
-// its context ended before the request's own deadline. (A body read that runs
-// into the deadline ends the context too, as the connection's reader fails.)
+// clientGone reports whether the request's client went away before its answer,
+// as far as the server can tell: its context ended before the request's own
+// deadline, which net/http does when the connection's reader fails or sees the
+// end of the client's input. (A body read that runs into the deadline ends the
+// context too, as the reader fails; it is a timeout, not a disconnect.)
 func clientGone(ctx context.Context) bool {
 	return ctx.Err() != nil && !pastDeadline(ctx)
 }

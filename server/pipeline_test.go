@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -231,6 +232,83 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 		}
 		if strings.HasPrefix(line, "capture_errors_total") && strings.Contains(line, `api_error`) {
 			t.Errorf("a server error was counted: %s", line)
+		}
+	}
+}
+
+// TestAnswersSplitAcrossWritesAreNeverRewritten: the listener that rewrites
+// net/http's own plain-text refusals must leave the server's answers alone,
+// even when a piece of a long answer written to the connection happens to begin
+// with what looks like a status line.
+func TestAnswersSplitAcrossWritesAreNeverRewritten(t *testing.T) {
+	s := apitest.New(t)
+	look := strings.Repeat("HTTP/1.1 4", 50) // 500 characters, the longest metadata value
+	meta := map[string]string{}
+	for i := range 20 {
+		meta[fmt.Sprintf("k%02d", i)] = look
+	}
+	metaJSON, _ := json.Marshal(meta)
+	for pad := range 10 { // every offset of the pattern against the writes' boundaries
+		body := fmt.Sprintf(`{"email": "split%d@example.com", "first_name": %q, "metadata": %s}`, pad, strings.Repeat("x", pad+1), metaJSON)
+		res, b := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", body)
+		if res.StatusCode != 201 {
+			t.Fatalf("create: %d %s", res.StatusCode, b)
+		}
+		var p struct {
+			ID       string            `json:"id"`
+			Metadata map[string]string `json:"metadata"`
+		}
+		json.Unmarshal(b, &p)
+		res, b = do(t, "GET", s.URL+"/v1/prospects/"+p.ID, s.StandardKey, "", "")
+		if err := json.Unmarshal(b, &p); res.StatusCode != 200 || err != nil || len(p.Metadata) != 20 || p.Metadata["k07"] != look {
+			t.Fatalf("pad %d: the answer was altered: %d %v\n%.300s", pad, res.StatusCode, err, b)
+		}
+	}
+	res, b := do(t, "GET", s.URL+"/v1/prospects?limit=10", s.StandardKey, "", "")
+	var page struct{ Data []json.RawMessage }
+	if err := json.Unmarshal(b, &page); res.StatusCode != 200 || err != nil || len(page.Data) != 10 {
+		t.Fatalf("list: %d %v %.300s", res.StatusCode, err, b)
+	}
+}
+
+// TestHalfClosedClientGetsItsAnswerOrNone: a client that sends its request and
+// then closes its writing side is, to net/http, a client gone. It still gets a
+// 4xx that does not depend on the work done; and it never gets an empty 200 in
+// place of an answer.
+func TestHalfClosedClientGetsItsAnswerOrNone(t *testing.T) {
+	s := apitest.New(t)
+	send := func(request string) (*http.Response, []byte, error) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(conn, request)
+		conn.(*net.TCPConn).CloseWrite()
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := io.ReadAll(res.Body)
+		return res, b, err
+	}
+	for range 5 {
+		res, b, err := send("GET /v1/prospects?a=%zz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + s.StandardKey + "\r\n\r\n")
+		if err != nil {
+			t.Fatalf("a bad query from a half-closed client got no answer: %v", err)
+		}
+		wantError(t, res, b, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "")
+	}
+	for i := range 10 {
+		body := fmt.Sprintf(`{"email": "half%d@example.com"}`, i)
+		res, b, err := send(fmt.Sprintf("POST /v1/prospects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nIdempotency-Key: half-%d\r\n"+
+			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", s.StandardKey, i, len(body), body))
+		if err != nil {
+			continue // closed without an answer: the request did not run, and its retry will
+		}
+		if res.StatusCode != 201 || len(b) == 0 {
+			t.Errorf("half-closed create %d: %d %q; want its 201 or no answer", i, res.StatusCode, b)
 		}
 	}
 }

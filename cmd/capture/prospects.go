@@ -85,8 +85,11 @@ func (o *prospectsOptions) client(cmd *cobra.Command) (*client.Client, error) {
 
 // retryReason says in a few words why an attempt failed: "503 maintenance".
 func retryReason(e *client.Error) string {
-	if e.StatusCode == 0 {
+	switch {
+	case e.StatusCode == 0:
 		return e.Message
+	case e.Type == client.ErrorTypeAPIConnectionError: // the answer began, then the connection failed
+		return "the answer was cut short"
 	}
 	reason := strconv.Itoa(e.StatusCode)
 	if e.Code != "" {
