@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oapi-codegen/nullable"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -198,25 +199,9 @@ existing_id (exit status 1).`,
 		}
 		set := cmd.Flags().Changed
 		params := client.ProspectCreateParams{Email: f.email}
-		for _, name := range textFields {
+		for name, dst := range createTexts(&params) {
 			if set(flagName(name)) {
-				v := *f.strings[name]
-				switch name {
-				case "first_name":
-					params.FirstName = v
-				case "last_name":
-					params.LastName = v
-				case "company":
-					params.Company = v
-				case "title":
-					params.Title = v
-				case "phone":
-					params.Phone = v
-				case "website":
-					params.Website = v
-				case "source":
-					params.Source = v
-				}
+				*dst = *f.strings[name]
 			}
 		}
 		if set("status") {
@@ -277,26 +262,11 @@ prospect. --clear FIELD empties an optional field: ` + strings.Join(clearable, "
 			params.Email = client.Set(f.email)
 			changes++
 		}
-		for _, name := range textFields {
+		texts := updateTexts(&params)
+		for name, dst := range texts {
 			if set(flagName(name)) {
 				changes++
-				v := client.Set(*f.strings[name])
-				switch name {
-				case "first_name":
-					params.FirstName = v
-				case "last_name":
-					params.LastName = v
-				case "company":
-					params.Company = v
-				case "title":
-					params.Title = v
-				case "phone":
-					params.Phone = v
-				case "website":
-					params.Website = v
-				case "source":
-					params.Source = v
-				}
+				*dst = client.Set(*f.strings[name])
 			}
 		}
 		if set("status") {
@@ -328,24 +298,12 @@ prospect. --clear FIELD empties an optional field: ` + strings.Join(clearable, "
 				return usageError("--clear %s conflicts with --%s", field, flagName(strings.TrimSuffix(field, "s")))
 			}
 			changes++
-			switch field {
-			case "first_name":
-				params.FirstName = client.Null[string]()
-			case "last_name":
-				params.LastName = client.Null[string]()
-			case "company":
-				params.Company = client.Null[string]()
-			case "title":
-				params.Title = client.Null[string]()
-			case "phone":
-				params.Phone = client.Null[string]()
-			case "website":
-				params.Website = client.Null[string]()
-			case "source":
-				params.Source = client.Null[string]()
-			case "tags":
+			switch dst, text := texts[field]; {
+			case text:
+				*dst = client.Null[string]()
+			case field == "tags":
 				params.Tags = client.Null[[]string]()
-			case "metadata":
+			case field == "metadata":
 				params.Metadata = client.Null[map[string]string]()
 			}
 		}
@@ -585,3 +543,15 @@ func (o *prospectsOptions) finish(cmd *cobra.Command, v any, fields []string, er
 }
 
 var _ pflag.Value = (*timeFlag)(nil)
+
+// createTexts is where a create keeps each optional text field, by JSON name.
+func createTexts(p *client.ProspectCreateParams) map[string]*string {
+	return map[string]*string{"first_name": &p.FirstName, "last_name": &p.LastName, "company": &p.Company,
+		"title": &p.Title, "phone": &p.Phone, "website": &p.Website, "source": &p.Source}
+}
+
+// updateTexts is where an update keeps each optional text field, by JSON name.
+func updateTexts(p *client.ProspectUpdateParams) map[string]*nullable.Nullable[string] {
+	return map[string]*nullable.Nullable[string]{"first_name": &p.FirstName, "last_name": &p.LastName, "company": &p.Company,
+		"title": &p.Title, "phone": &p.Phone, "website": &p.Website, "source": &p.Source}
+}
