@@ -108,7 +108,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeyCacheTTL > 0 {
 		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)
 	}
-	strict := gen.NewStrictHandlerWithOptions(&handlers{store: cfg.Store, defaultRateLimit: cfg.DefaultRateLimit}, nil, gen.StrictHTTPServerOptions{
+	items, err := newItemRules(spec)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	h := &handlers{store: cfg.Store, defaultRateLimit: cfg.DefaultRateLimit, items: items, publicURL: cfg.PublicURL}
+	strict := gen.NewStrictHandlerWithOptions(h, nil, gen.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, invalid(gen.ErrorCodeBodyInvalidJson, "", "The body is not valid JSON: %v.", err))
 		},
