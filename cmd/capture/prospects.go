@@ -60,7 +60,7 @@ func newProspectsCmd() *cobra.Command {
 	pf.IntVar(&o.maxRetries, "max-retries", client.DefaultMaxRetries, "resend a request that failed in a retryable way up to N times")
 	pf.BoolVar(&o.asJSON, "json", false, "print JSON even on a terminal (JSON is the default when output is piped)")
 	cmd.AddCommand(newProspectsCreateCmd(o), newProspectsGetCmd(o), newProspectsUpdateCmd(o),
-		newProspectsDeleteCmd(o), newProspectsListCmd(o))
+		newProspectsDeleteCmd(o), newProspectsListCmd(o), newProspectsImportCmd(o))
 	return cmd
 }
 
