@@ -2,11 +2,12 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"maps"
 	"net/http"
 	"strconv"
+
+	"github.com/oapi-codegen/runtime"
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server/store"
@@ -143,11 +144,8 @@ func atItem(e *Error, path []string) *Error {
 	return &c
 }
 
-// remarshal decodes an item the schema check accepted into its Go type.
+// remarshal binds an item the schema check accepted into its Go type, as the
+// generated strict handler binds a request's validated body.
 func remarshal(v map[string]any, dst any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, dst)
+	return runtime.BindJSONValue(v, dst)
 }
