@@ -101,7 +101,11 @@ func New(cfg Config) (*Server, error) {
 			// authenticate checks keys, with the API's own errors.
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 			// The strict handler binds the decoded body: no second parse.
-			KeepValidatedValue:      true,
+			KeepValidatedValue: true,
+			// The handlers apply the spec's defaults (limit 10, on_conflict error)
+			// themselves: setting one in a body re-encodes the whole body, a
+			// 500-item batch included, to add one field.
+			SkipSettingDefaults:     true,
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{emailFormat},
 		},
 	}

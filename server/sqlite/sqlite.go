@@ -697,6 +697,12 @@ func (db *DB) inTx(ctx context.Context, fn func(*writeTx) error) error {
 // writeTx is a write transaction that prepares each statement once: a batch
 // runs the same few statements for each of its items inside one Atomically,
 // and SQLite spends more time parsing a short statement than running it.
+//
+// Its statements check the context before they run, then run without its
+// cancellation: for a cancellable context the driver starts a goroutine per
+// statement to interrupt it, which costs more than the short statements of a
+// write transaction. The transaction itself still ends with the context it
+// began with (database/sql rolls it back).
 type writeTx struct {
 	*sql.Tx
 	mu    sync.Mutex
@@ -731,7 +737,10 @@ func (tx *writeTx) ExecContext(ctx context.Context, query string, args ...any) (
 	if err != nil {
 		return nil, err
 	}
-	return st.ExecContext(ctx, args...)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return st.ExecContext(context.WithoutCancel(ctx), args...)
 }
 
 // QueryRowContext runs a one-row query of the transaction, prepared once.
@@ -740,7 +749,10 @@ func (tx *writeTx) QueryRowContext(ctx context.Context, query string, args ...an
 	if err != nil {
 		return errRow{err}
 	}
-	return st.QueryRowContext(ctx, args...)
+	if err := ctx.Err(); err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(context.WithoutCancel(ctx), args...)
 }
 
 // commit commits tx unless the database file has gone, when it rolls back.
