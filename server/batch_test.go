@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/server"
+	"github.com/captureapi/capture/server/sqlite"
+	"github.com/captureapi/capture/server/store"
 )
 
 // batch sends a batch through the generated client and returns its answer,
@@ -308,13 +312,58 @@ func TestBatchShape(t *testing.T) {
 // The batch answers 200 even when every item failed.
 func TestBatchAllFailed(t *testing.T) {
 	s := apitest.New(t)
-	got := batch(t, s.Client(t, s.StandardKey), "", []map[string]any{{"email": "nope"}, {"email": "a@example.com", "phone": nil}})
-	if got.Failed != 2 || got.Created+got.Updated+got.Skipped != 0 {
+	long := strings.Repeat("k", 41)
+	got := batch(t, s.Client(t, s.StandardKey), "", []map[string]any{{"email": "nope"}, {"email": "a@example.com", "phone": nil},
+		{"email": "b@example.com", "metadata": map[string]any{long: "v"}}})
+	if got.Failed != 3 || got.Created+got.Updated+got.Skipped != 0 {
 		t.Errorf("counters %+v", got)
 	}
 	wantItemError(t, got.Data[0], 400, gen.ErrorCodeParameterInvalid, "prospects[0].email")
 	// null clears only under on_conflict update; elsewhere an item is a create's body.
 	wantItemError(t, got.Data[1], 400, gen.ErrorCodeParameterInvalid, "prospects[1].phone")
+	// The rule the schema cannot state is the create's too.
+	wantItemError(t, got.Data[2], 400, gen.ErrorCodeParameterInvalid, "prospects[2].metadata."+long)
+}
+
+// failingCreates is the SQLite store whose creates fail as an unreachable
+// database does, after the first few.
+type failingCreates struct {
+	*sqlite.DB
+	ok, calls atomic.Int64
+}
+
+func (f *failingCreates) CreateProspect(ctx context.Context, p *store.Prospect) error {
+	if f.calls.Add(1) > f.ok.Load() {
+		return fmt.Errorf("%w: disk I/O error", store.ErrUnavailable)
+	}
+	return f.DB.CreateProspect(ctx, p)
+}
+
+// A failure that is not an item's fails the whole batch, and nothing of it is
+// written: the items are one transaction. With an Idempotency-Key, the retry
+// runs afresh.
+func TestBatchIsOneTransaction(t *testing.T) {
+	var fs *failingCreates
+	s := apitest.New(t, func(c *server.Config) {
+		fs = &failingCreates{DB: c.Store.(*sqlite.DB)}
+		fs.ok.Store(2)
+		c.Store = fs
+	})
+	c := s.Client(t, s.StandardKey)
+	items := []map[string]any{{"email": "a@example.com"}, {"email": "b@example.com"}, {"email": "c@example.com"}}
+	res, err := c.CreateProspectBatchWithResponse(context.Background(),
+		&gen.CreateProspectBatchParams{IdempotencyKey: ptr("import-7")}, gen.ProspectBatchCreate{Prospects: items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, res.HTTPResponse, res.Body, 503, gen.ErrorTypeApiError, gen.ErrorCodeStorageUnavailable, "")
+	if n := len(liveProspects(t, c)); n != 0 {
+		t.Fatalf("%d prospects written by a failed batch", n)
+	}
+	fs.ok.Store(1 << 30)
+	if got := batch(t, c, "", items, "import-7"); got.Created != 3 {
+		t.Errorf("the retry: %+v", got)
+	}
 }
 
 // Under update, an item is a PATCH of the existing prospect: tags replace,
