@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/oapi-codegen/runtime"
 
@@ -67,8 +68,9 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 type batch struct {
 	*handlers
 	onConflict gen.OnConflict
-	// written holds the prospects this batch created or updated, by email: a
-	// later item with the same email meets them as existing prospects.
+	// written holds the prospects this batch created or updated, by id: a
+	// later item with the same email meets one of them as the existing
+	// prospect, which reads outside the batch's transaction may not see yet.
 	written map[string]*store.Prospect
 }
 
@@ -90,7 +92,7 @@ func (b *batch) capture(ctx context.Context, item map[string]any, path []string)
 		return 0, nil, e
 	}
 	var create gen.ProspectCreate
-	if err := remarshal(fields, &create); err != nil {
+	if err := bindItem(fields, &create); err != nil {
 		return 0, nil, err
 	}
 	p, err := newProspect(ctx, &create)
@@ -101,14 +103,14 @@ func (b *batch) capture(ctx context.Context, item map[string]any, path []string)
 	var exists *store.ExistsError
 	switch {
 	case err == nil:
-		b.written[p.Email] = p
+		b.written[p.ID] = p
 		return http.StatusCreated, p, nil
 	case !errors.As(err, &exists):
 		return 0, nil, err
 	case b.onConflict == gen.OnConflictError || exists.Hidden && apiKey(ctx).Role != store.RoleAdmin:
 		return 0, nil, hideHiddenDuplicate(ctx, err)
 	case b.onConflict == gen.OnConflictSkip:
-		if w := b.written[p.Email]; w != nil && w.ID == exists.ID {
+		if w := b.written[exists.ID]; w != nil {
 			return http.StatusOK, w, nil
 		}
 		existing, err := b.store.Prospect(ctx, p.AccountID, exists.ID)
@@ -117,7 +119,7 @@ func (b *batch) capture(ctx context.Context, item map[string]any, path []string)
 	var update gen.ProspectUpdate
 	changes := maps.Clone(item)
 	delete(changes, "email") // the item's email is the one that matched
-	if err := remarshal(changes, &update); err != nil {
+	if err := bindItem(changes, &update); err != nil {
 		return 0, nil, err
 	}
 	patch, err := prospectPatch(ctx, &update)
@@ -128,7 +130,7 @@ func (b *batch) capture(ctx context.Context, item map[string]any, path []string)
 	if err != nil {
 		return 0, nil, err
 	}
-	b.written[updated.Email] = updated
+	b.written[updated.ID] = updated
 	return http.StatusOK, updated, nil
 }
 
@@ -136,7 +138,7 @@ func (b *batch) capture(ctx context.Context, item map[string]any, path []string)
 // (prospects[2].email); a schema error names that path already.
 func atItem(e *Error, path []string) *Error {
 	prefix := param(path) + "."
-	if e.Param == "" || len(e.Param) > len(prefix) && e.Param[:len(prefix)] == prefix {
+	if e.Param == "" || strings.HasPrefix(e.Param, prefix) {
 		return e
 	}
 	c := *e
@@ -144,8 +146,8 @@ func atItem(e *Error, path []string) *Error {
 	return &c
 }
 
-// remarshal binds an item the schema check accepted into its Go type, as the
+// bindItem binds an item the schema check accepted into its Go type, as the
 // generated strict handler binds a request's validated body.
-func remarshal(v map[string]any, dst any) error {
+func bindItem(v map[string]any, dst any) error {
 	return runtime.BindJSONValue(v, dst)
 }
