@@ -119,10 +119,10 @@ type importer struct {
 	format string
 	mode   client.OnConflict
 
-	total, done                               int
-	created, updated, skipped, rejected, sent int
-	rejects                                   *csv.Writer
-	rejectsFile                               *os.File
+	total, done                         int
+	created, updated, skipped, rejected int
+	rejects                             *csv.Writer
+	rejectsFile                         *os.File
 }
 
 func (imp *importer) run() error {
