@@ -189,6 +189,16 @@ type RequestOption func(*requestOptions)
 type requestOptions struct {
 	idempotencyKey string
 	response       *Response
+	onConflict     OnConflict
+}
+
+// WithOnConflict says what [ProspectService.CreateBatch] does with an item
+// whose email a live prospect has already: [OnConflictError] (the default)
+// fails the item with [ErrProspectExists], [OnConflictSkip] answers the
+// existing prospect untouched, [OnConflictUpdate] sets the item's non-zero
+// fields on it. Other calls ignore it.
+func WithOnConflict(c OnConflict) RequestOption {
+	return func(o *requestOptions) { o.onConflict = c }
 }
 
 // WithIdempotencyKey sends key as the Idempotency-Key of a create or update

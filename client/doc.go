@@ -100,6 +100,27 @@
 // keyset cursors, fetching the next page only when the loop needs it;
 // [ProspectService.ListPage] fetches a single page.
 //
+// # Batches
+//
+// [ProspectService.CreateBatch] captures up to [MaxBatch] prospects in one
+// request and one transaction on the server, for imports. Each item is
+// answered on its own in the result's Data, with its Status and either its
+// Prospect or its Error (an [*Error] that matches the sentinels, its Param a
+// path such as "prospects[2].email"); a batch whose items failed is not an
+// error. [WithOnConflict] says what to do with an item whose email a live
+// prospect has: fail it, skip it, or update that prospect. The batch's
+// Idempotency-Key covers all its items:
+//
+//	b, err := c.Prospects.CreateBatch(ctx, items, client.WithOnConflict(client.OnConflictSkip))
+//	if err != nil {
+//		return err // the batch was refused whole, or not answered
+//	}
+//	for _, r := range b.Data {
+//		if r.Error != nil {
+//			log.Printf("item %d: %s %s: %s", r.Index, r.Error.Code, r.Error.Param, r.Error.Message)
+//		}
+//	}
+//
 // # Response metadata
 //
 // Pass [WithResponse] to any call to learn the Request-Id, status, headers,

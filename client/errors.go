@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -154,4 +155,18 @@ func (e *Error) retryable() bool {
 		return true
 	}
 	return false
+}
+
+// UnmarshalJSON reads an error object as the API sends it (type, code,
+// message, param, request_id, doc_url, existing_id), such as a batch item's
+// error in [ProspectBatchResult]. The status and the retry fields are not part
+// of it.
+func (e *Error) UnmarshalJSON(b []byte) error {
+	var d errorDetail
+	if err := json.Unmarshal(b, &d); err != nil {
+		return err
+	}
+	*e = Error{Type: d.Type, Code: d.Code, Message: d.Message, Param: d.Param, RequestID: d.RequestID,
+		DocURL: d.DocURL, ExistingID: d.ExistingID, final: true}
+	return nil
 }

@@ -38,6 +38,41 @@ func (s *ProspectService) Create(ctx context.Context, params ProspectCreateParam
 	return &p, nil
 }
 
+// MaxBatch is the most prospects [ProspectService.CreateBatch] sends at once.
+const MaxBatch = 500
+
+// CreateBatch captures up to [MaxBatch] prospects in one request, in one
+// transaction on the server, for imports. Each item is answered on its own in
+// the result's Data, in order: Status 201 with the created Prospect, 200 with
+// the existing one (skipped or updated, see [WithOnConflict]), or a 4xx with
+// its Error, whose Param is a path from the request root
+// ("prospects[2].email") and which matches the sentinels ([ErrProspectExists],
+// [ErrPlanLimitReached], …) with errors.Is. A batch whose items failed is not
+// an error: read the counters (Created, Updated, Skipped, Failed). The error is
+// for a batch refused whole (more than MaxBatch items, an invalid key) or not
+// answered. The Idempotency-Key covers the whole batch, so a retry never
+// creates an item twice.
+func (s *ProspectService) CreateBatch(ctx context.Context, items []ProspectCreateParams, opts ...RequestOption) (*ProspectBatch, error) {
+	var ro requestOptions
+	for _, o := range opts {
+		o(&ro)
+	}
+	if items == nil {
+		items = []ProspectCreateParams{}
+	}
+	var b ProspectBatch
+	err := s.c.do(ctx, http.MethodPost, "v1/prospects/batch", nil, ProspectBatchParams{Prospects: items, OnConflict: ro.onConflict}, opts, &b)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range b.Data {
+		if r.Error != nil {
+			r.Error.StatusCode = r.Status
+		}
+	}
+	return &b, nil
+}
+
 // Get retrieves a prospect. An unknown id fails with [ErrNotFound], a deleted
 // one with [ErrGone], a hidden one asked for with a standard key with
 // [ErrProspectHidden].

@@ -69,15 +69,18 @@ func (c *Client) attempt(ctx context.Context, base *http.Request, out any) (*htt
 // does not name are ignored and Type and Code take any string, so an answer
 // from a newer server still decodes.
 type errorBody struct {
-	Error struct {
-		Type       ErrorType `json:"type"`
-		Code       ErrorCode `json:"code"`
-		Message    string    `json:"message"`
-		Param      string    `json:"param"`
-		RequestID  string    `json:"request_id"`
-		DocURL     string    `json:"doc_url"`
-		ExistingID string    `json:"existing_id"`
-	} `json:"error"`
+	Error errorDetail `json:"error"`
+}
+
+// errorDetail is what an error object says (components/schemas/ErrorDetail).
+type errorDetail struct {
+	Type       ErrorType `json:"type"`
+	Code       ErrorCode `json:"code"`
+	Message    string    `json:"message"`
+	Param      string    `json:"param"`
+	RequestID  string    `json:"request_id"`
+	DocURL     string    `json:"doc_url"`
+	ExistingID string    `json:"existing_id"`
 }
 
 // apiError turns an error answer into an *Error: Capture's JSON error object

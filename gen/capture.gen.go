@@ -161,6 +161,72 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/prospects (the `CreateProspect` operationId).
 	CreateProspect(ctx context.Context, params *CreateProspectParams, body CreateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CreateProspectBatchWithBody Capture prospects in bulk
+	//
+	// Captures up to 500 prospects in one request, for imports and syncs. The request
+	// is checked for shape first: a body that is not JSON, more than 500 items, or a
+	// top-level field of the wrong type answers the usual `400` error object and
+	// nothing is written. Then each item is answered on its own, in order, in
+	// `data`: its `index`, an HTTP `status`, and either the `prospect` or the
+	// `error` object it would have got from `POST /v1/prospects` (with `param` a
+	// path from the request root, such as `prospects[2].email`). The batch answers
+	// `200` whenever its shape was valid, even if every item failed: read the
+	// counters, then each item's `status`.
+	//
+	// - Each item is checked against `ProspectCreate`, exactly as a single create is.
+	// - An item whose email belongs to a live prospect follows `on_conflict`:
+	//   `error` answers it `409 prospect_exists` with `existing_id`; `skip` answers
+	//   `200` with the existing prospect untouched; `update` merges the item into
+	//   the existing prospect as `PATCH` would (fields present replace, absent ones
+	//   stay, `metadata` merges key by key, `null` clears an optional field) and
+	//   answers `200`. Two items with the same email: the later one meets the
+	//   earlier one as an existing prospect.
+	// - When the account reaches its plan's limit, the items that do not fit answer
+	//   `402 plan_limit_reached`; the ones before them are created.
+	// - `hidden` needs an admin key: with a standard key the item answers `403
+	//   admin_key_required`. A standard key whose item meets a hidden prospect gets
+	//   `409 prospect_exists` without `existing_id`, whatever `on_conflict` says.
+	// - The items are written in one transaction, with the answer kept for an
+	//   `Idempotency-Key`, which covers the whole batch.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
+	CreateProspectBatchWithBody(ctx context.Context, params *CreateProspectBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateProspectBatch Capture prospects in bulk
+	//
+	// Captures up to 500 prospects in one request, for imports and syncs. The request
+	// is checked for shape first: a body that is not JSON, more than 500 items, or a
+	// top-level field of the wrong type answers the usual `400` error object and
+	// nothing is written. Then each item is answered on its own, in order, in
+	// `data`: its `index`, an HTTP `status`, and either the `prospect` or the
+	// `error` object it would have got from `POST /v1/prospects` (with `param` a
+	// path from the request root, such as `prospects[2].email`). The batch answers
+	// `200` whenever its shape was valid, even if every item failed: read the
+	// counters, then each item's `status`.
+	//
+	// - Each item is checked against `ProspectCreate`, exactly as a single create is.
+	// - An item whose email belongs to a live prospect follows `on_conflict`:
+	//   `error` answers it `409 prospect_exists` with `existing_id`; `skip` answers
+	//   `200` with the existing prospect untouched; `update` merges the item into
+	//   the existing prospect as `PATCH` would (fields present replace, absent ones
+	//   stay, `metadata` merges key by key, `null` clears an optional field) and
+	//   answers `200`. Two items with the same email: the later one meets the
+	//   earlier one as an existing prospect.
+	// - When the account reaches its plan's limit, the items that do not fit answer
+	//   `402 plan_limit_reached`; the ones before them are created.
+	// - `hidden` needs an admin key: with a standard key the item answers `403
+	//   admin_key_required`. A standard key whose item meets a hidden prospect gets
+	//   `409 prospect_exists` without `existing_id`, whatever `on_conflict` says.
+	// - The items are written in one transaction, with the answer kept for an
+	//   `Idempotency-Key`, which covers the whole batch.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
+	CreateProspectBatch(ctx context.Context, params *CreateProspectBatchParams, body CreateProspectBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteProspect Delete a prospect
 	//
 	// Removes a prospect. Its personal data is erased at once; the id is kept so that
@@ -315,6 +381,92 @@ func (c *Client) CreateProspectWithBody(ctx context.Context, params *CreateProsp
 // Corresponds with POST /v1/prospects (the `CreateProspect` operationId).
 func (c *Client) CreateProspect(ctx context.Context, params *CreateProspectParams, body CreateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateProspectRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateProspectBatchWithBody Capture prospects in bulk
+//
+// Captures up to 500 prospects in one request, for imports and syncs. The request
+// is checked for shape first: a body that is not JSON, more than 500 items, or a
+// top-level field of the wrong type answers the usual `400` error object and
+// nothing is written. Then each item is answered on its own, in order, in
+// `data`: its `index`, an HTTP `status`, and either the `prospect` or the
+// `error` object it would have got from `POST /v1/prospects` (with `param` a
+// path from the request root, such as `prospects[2].email`). The batch answers
+// `200` whenever its shape was valid, even if every item failed: read the
+// counters, then each item's `status`.
+//
+//   - Each item is checked against `ProspectCreate`, exactly as a single create is.
+//   - An item whose email belongs to a live prospect follows `on_conflict`:
+//     `error` answers it `409 prospect_exists` with `existing_id`; `skip` answers
+//     `200` with the existing prospect untouched; `update` merges the item into
+//     the existing prospect as `PATCH` would (fields present replace, absent ones
+//     stay, `metadata` merges key by key, `null` clears an optional field) and
+//     answers `200`. Two items with the same email: the later one meets the
+//     earlier one as an existing prospect.
+//   - When the account reaches its plan's limit, the items that do not fit answer
+//     `402 plan_limit_reached`; the ones before them are created.
+//   - `hidden` needs an admin key: with a standard key the item answers `403
+//     admin_key_required`. A standard key whose item meets a hidden prospect gets
+//     `409 prospect_exists` without `existing_id`, whatever `on_conflict` says.
+//   - The items are written in one transaction, with the answer kept for an
+//     `Idempotency-Key`, which covers the whole batch.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
+func (c *Client) CreateProspectBatchWithBody(ctx context.Context, params *CreateProspectBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateProspectBatchRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateProspectBatch Capture prospects in bulk
+//
+// Captures up to 500 prospects in one request, for imports and syncs. The request
+// is checked for shape first: a body that is not JSON, more than 500 items, or a
+// top-level field of the wrong type answers the usual `400` error object and
+// nothing is written. Then each item is answered on its own, in order, in
+// `data`: its `index`, an HTTP `status`, and either the `prospect` or the
+// `error` object it would have got from `POST /v1/prospects` (with `param` a
+// path from the request root, such as `prospects[2].email`). The batch answers
+// `200` whenever its shape was valid, even if every item failed: read the
+// counters, then each item's `status`.
+//
+//   - Each item is checked against `ProspectCreate`, exactly as a single create is.
+//   - An item whose email belongs to a live prospect follows `on_conflict`:
+//     `error` answers it `409 prospect_exists` with `existing_id`; `skip` answers
+//     `200` with the existing prospect untouched; `update` merges the item into
+//     the existing prospect as `PATCH` would (fields present replace, absent ones
+//     stay, `metadata` merges key by key, `null` clears an optional field) and
+//     answers `200`. Two items with the same email: the later one meets the
+//     earlier one as an existing prospect.
+//   - When the account reaches its plan's limit, the items that do not fit answer
+//     `402 plan_limit_reached`; the ones before them are created.
+//   - `hidden` needs an admin key: with a standard key the item answers `403
+//     admin_key_required`. A standard key whose item meets a hidden prospect gets
+//     `409 prospect_exists` without `existing_id`, whatever `on_conflict` says.
+//   - The items are written in one transaction, with the answer kept for an
+//     `Idempotency-Key`, which covers the whole batch.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
+func (c *Client) CreateProspectBatch(ctx context.Context, params *CreateProspectBatchParams, body CreateProspectBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateProspectBatchRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -678,6 +830,61 @@ func NewCreateProspectRequestWithBody(server string, params *CreateProspectParam
 	return req, nil
 }
 
+// NewCreateProspectBatchRequest calls the generic CreateProspectBatch builder with application/json body
+func NewCreateProspectBatchRequest(server string, params *CreateProspectBatchParams, body CreateProspectBatchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateProspectBatchRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateProspectBatchRequestWithBody constructs an http.Request for the CreateProspectBatch method, with any body, and a specified content type
+func NewCreateProspectBatchRequestWithBody(server string, params *CreateProspectBatchParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/prospects/batch")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewDeleteProspectRequest constructs an http.Request for the DeleteProspect method
 func NewDeleteProspectRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -923,6 +1130,72 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/prospects (the `CreateProspect` operationId).
 	CreateProspectWithResponse(ctx context.Context, params *CreateProspectParams, body CreateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProspectResponse, error)
+
+	// CreateProspectBatchWithBodyWithResponse Capture prospects in bulk
+	//
+	// Captures up to 500 prospects in one request, for imports and syncs. The request
+	// is checked for shape first: a body that is not JSON, more than 500 items, or a
+	// top-level field of the wrong type answers the usual `400` error object and
+	// nothing is written. Then each item is answered on its own, in order, in
+	// `data`: its `index`, an HTTP `status`, and either the `prospect` or the
+	// `error` object it would have got from `POST /v1/prospects` (with `param` a
+	// path from the request root, such as `prospects[2].email`). The batch answers
+	// `200` whenever its shape was valid, even if every item failed: read the
+	// counters, then each item's `status`.
+	//
+	// - Each item is checked against `ProspectCreate`, exactly as a single create is.
+	// - An item whose email belongs to a live prospect follows `on_conflict`:
+	//   `error` answers it `409 prospect_exists` with `existing_id`; `skip` answers
+	//   `200` with the existing prospect untouched; `update` merges the item into
+	//   the existing prospect as `PATCH` would (fields present replace, absent ones
+	//   stay, `metadata` merges key by key, `null` clears an optional field) and
+	//   answers `200`. Two items with the same email: the later one meets the
+	//   earlier one as an existing prospect.
+	// - When the account reaches its plan's limit, the items that do not fit answer
+	//   `402 plan_limit_reached`; the ones before them are created.
+	// - `hidden` needs an admin key: with a standard key the item answers `403
+	//   admin_key_required`. A standard key whose item meets a hidden prospect gets
+	//   `409 prospect_exists` without `existing_id`, whatever `on_conflict` says.
+	// - The items are written in one transaction, with the answer kept for an
+	//   `Idempotency-Key`, which covers the whole batch.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
+	CreateProspectBatchWithBodyWithResponse(ctx context.Context, params *CreateProspectBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateProspectBatchResponse, error)
+
+	// CreateProspectBatchWithResponse Capture prospects in bulk
+	//
+	// Captures up to 500 prospects in one request, for imports and syncs. The request
+	// is checked for shape first: a body that is not JSON, more than 500 items, or a
+	// top-level field of the wrong type answers the usual `400` error object and
+	// nothing is written. Then each item is answered on its own, in order, in
+	// `data`: its `index`, an HTTP `status`, and either the `prospect` or the
+	// `error` object it would have got from `POST /v1/prospects` (with `param` a
+	// path from the request root, such as `prospects[2].email`). The batch answers
+	// `200` whenever its shape was valid, even if every item failed: read the
+	// counters, then each item's `status`.
+	//
+	// - Each item is checked against `ProspectCreate`, exactly as a single create is.
+	// - An item whose email belongs to a live prospect follows `on_conflict`:
+	//   `error` answers it `409 prospect_exists` with `existing_id`; `skip` answers
+	//   `200` with the existing prospect untouched; `update` merges the item into
+	//   the existing prospect as `PATCH` would (fields present replace, absent ones
+	//   stay, `metadata` merges key by key, `null` clears an optional field) and
+	//   answers `200`. Two items with the same email: the later one meets the
+	//   earlier one as an existing prospect.
+	// - When the account reaches its plan's limit, the items that do not fit answer
+	//   `402 plan_limit_reached`; the ones before them are created.
+	// - `hidden` needs an admin key: with a standard key the item answers `403
+	//   admin_key_required`. A standard key whose item meets a hidden prospect gets
+	//   `409 prospect_exists` without `existing_id`, whatever `on_conflict` says.
+	// - The items are written in one transaction, with the answer kept for an
+	//   `Idempotency-Key`, which covers the whole batch.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
+	CreateProspectBatchWithResponse(ctx context.Context, params *CreateProspectBatchParams, body CreateProspectBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProspectBatchResponse, error)
 
 	// DeleteProspectWithResponse Delete a prospect
 	//
@@ -1787,6 +2060,210 @@ func (r CreateProspectResponse) ContentType() string {
 	return ""
 }
 
+// CreateProspectBatchResponse200Headers the declared response headers of an HTTP 200 response for CreateProspectBatch
+type CreateProspectBatchResponse200Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// CreateProspectBatchResponse400Headers the declared response headers of an HTTP 400 response for CreateProspectBatch
+type CreateProspectBatchResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// CreateProspectBatchResponse401Headers the declared response headers of an HTTP 401 response for CreateProspectBatch
+type CreateProspectBatchResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// CreateProspectBatchResponse406Headers the declared response headers of an HTTP 406 response for CreateProspectBatch
+type CreateProspectBatchResponse406Headers struct {
+	RequestId string
+}
+
+// CreateProspectBatchResponse409Headers the declared response headers of an HTTP 409 response for CreateProspectBatch
+type CreateProspectBatchResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// CreateProspectBatchResponse429Headers the declared response headers of an HTTP 429 response for CreateProspectBatch
+type CreateProspectBatchResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// CreateProspectBatchResponse500Headers the declared response headers of an HTTP 500 response for CreateProspectBatch
+type CreateProspectBatchResponse500Headers struct {
+	RequestId string
+}
+
+// CreateProspectBatchResponse502Headers the declared response headers of an HTTP 502 response for CreateProspectBatch
+type CreateProspectBatchResponse502Headers struct {
+	RequestId string
+}
+
+// CreateProspectBatchResponse503Headers the declared response headers of an HTTP 503 response for CreateProspectBatch
+type CreateProspectBatchResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// CreateProspectBatchResponse504Headers the declared response headers of an HTTP 504 response for CreateProspectBatch
+type CreateProspectBatchResponse504Headers struct {
+	RequestId string
+}
+
+// CreateProspectBatchResponseDefaultHeaders the declared response headers of an HTTP default response for CreateProspectBatch
+type CreateProspectBatchResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type CreateProspectBatchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProspectBatch
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CreateProspectBatchResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateProspectBatchResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateProspectBatchResponse401Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *CreateProspectBatchResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateProspectBatchResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateProspectBatchResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateProspectBatchResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *CreateProspectBatchResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateProspectBatchResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CreateProspectBatchResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateProspectBatchResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateProspectBatchResponse) GetJSON200() *ProspectBatch {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateProspectBatchResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateProspectBatchResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r CreateProspectBatchResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateProspectBatchResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateProspectBatchResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateProspectBatchResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r CreateProspectBatchResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateProspectBatchResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r CreateProspectBatchResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateProspectBatchResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateProspectBatchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateProspectBatchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateProspectBatchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateProspectBatchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // DeleteProspectResponse200Headers the declared response headers of an HTTP 200 response for DeleteProspect
 type DeleteProspectResponse200Headers struct {
 	RateLimit       *string
@@ -2625,6 +3102,84 @@ func (c *ClientWithResponses) CreateProspectWithResponse(ctx context.Context, pa
 		return nil, err
 	}
 	return ParseCreateProspectResponse(rsp)
+}
+
+// CreateProspectBatchWithBodyWithResponse Capture prospects in bulk
+//
+// Captures up to 500 prospects in one request, for imports and syncs. The request
+// is checked for shape first: a body that is not JSON, more than 500 items, or a
+// top-level field of the wrong type answers the usual `400` error object and
+// nothing is written. Then each item is answered on its own, in order, in
+// `data`: its `index`, an HTTP `status`, and either the `prospect` or the
+// `error` object it would have got from `POST /v1/prospects` (with `param` a
+// path from the request root, such as `prospects[2].email`). The batch answers
+// `200` whenever its shape was valid, even if every item failed: read the
+// counters, then each item's `status`.
+//
+//   - Each item is checked against `ProspectCreate`, exactly as a single create is.
+//   - An item whose email belongs to a live prospect follows `on_conflict`:
+//     `error` answers it `409 prospect_exists` with `existing_id`; `skip` answers
+//     `200` with the existing prospect untouched; `update` merges the item into
+//     the existing prospect as `PATCH` would (fields present replace, absent ones
+//     stay, `metadata` merges key by key, `null` clears an optional field) and
+//     answers `200`. Two items with the same email: the later one meets the
+//     earlier one as an existing prospect.
+//   - When the account reaches its plan's limit, the items that do not fit answer
+//     `402 plan_limit_reached`; the ones before them are created.
+//   - `hidden` needs an admin key: with a standard key the item answers `403
+//     admin_key_required`. A standard key whose item meets a hidden prospect gets
+//     `409 prospect_exists` without `existing_id`, whatever `on_conflict` says.
+//   - The items are written in one transaction, with the answer kept for an
+//     `Idempotency-Key`, which covers the whole batch.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
+func (c *ClientWithResponses) CreateProspectBatchWithBodyWithResponse(ctx context.Context, params *CreateProspectBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateProspectBatchResponse, error) {
+	rsp, err := c.CreateProspectBatchWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateProspectBatchResponse(rsp)
+}
+
+// CreateProspectBatchWithResponse Capture prospects in bulk
+//
+// Captures up to 500 prospects in one request, for imports and syncs. The request
+// is checked for shape first: a body that is not JSON, more than 500 items, or a
+// top-level field of the wrong type answers the usual `400` error object and
+// nothing is written. Then each item is answered on its own, in order, in
+// `data`: its `index`, an HTTP `status`, and either the `prospect` or the
+// `error` object it would have got from `POST /v1/prospects` (with `param` a
+// path from the request root, such as `prospects[2].email`). The batch answers
+// `200` whenever its shape was valid, even if every item failed: read the
+// counters, then each item's `status`.
+//
+//   - Each item is checked against `ProspectCreate`, exactly as a single create is.
+//   - An item whose email belongs to a live prospect follows `on_conflict`:
+//     `error` answers it `409 prospect_exists` with `existing_id`; `skip` answers
+//     `200` with the existing prospect untouched; `update` merges the item into
+//     the existing prospect as `PATCH` would (fields present replace, absent ones
+//     stay, `metadata` merges key by key, `null` clears an optional field) and
+//     answers `200`. Two items with the same email: the later one meets the
+//     earlier one as an existing prospect.
+//   - When the account reaches its plan's limit, the items that do not fit answer
+//     `402 plan_limit_reached`; the ones before them are created.
+//   - `hidden` needs an admin key: with a standard key the item answers `403
+//     admin_key_required`. A standard key whose item meets a hidden prospect gets
+//     `409 prospect_exists` without `existing_id`, whatever `on_conflict` says.
+//   - The items are written in one transaction, with the answer kept for an
+//     `Idempotency-Key`, which covers the whole batch.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
+func (c *ClientWithResponses) CreateProspectBatchWithResponse(ctx context.Context, params *CreateProspectBatchParams, body CreateProspectBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProspectBatchResponse, error) {
+	rsp, err := c.CreateProspectBatch(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateProspectBatchResponse(rsp)
 }
 
 // DeleteProspectWithResponse Delete a prospect
@@ -3851,6 +4406,327 @@ func ParseCreateProspectResponse(rsp *http.Response) (*CreateProspectResponse, e
 		response.Headers504 = &headers
 	case true:
 		var headers CreateProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateProspectBatchResponse parses an HTTP response from a CreateProspectBatchWithResponse call
+func ParseCreateProspectBatchResponse(rsp *http.Response) (*CreateProspectBatchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateProspectBatchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProspectBatch
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers CreateProspectBatchResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateProspectBatchResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateProspectBatchResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 406:
+		var headers CreateProspectBatchResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateProspectBatchResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateProspectBatchResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateProspectBatchResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers CreateProspectBatchResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateProspectBatchResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CreateProspectBatchResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers CreateProspectBatchResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -5117,6 +5993,9 @@ type ServerInterface interface {
 	// CreateProspect Create a prospect
 	// (POST /v1/prospects)
 	CreateProspect(w http.ResponseWriter, r *http.Request, params CreateProspectParams)
+	// CreateProspectBatch Capture prospects in bulk
+	// (POST /v1/prospects/batch)
+	CreateProspectBatch(w http.ResponseWriter, r *http.Request, params CreateProspectBatchParams)
 	// DeleteProspect Delete a prospect
 	// (DELETE /v1/prospects/{id})
 	DeleteProspect(w http.ResponseWriter, r *http.Request, id string)
@@ -5335,6 +6214,47 @@ func (siw *ServerInterfaceWrapper) CreateProspect(w http.ResponseWriter, r *http
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.CreateProspect(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateProspectBatch operation middleware
+func (siw *ServerInterfaceWrapper) CreateProspectBatch(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateProspectBatchParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateProspectBatch(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -5568,6 +6488,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects", wrapper.ListProspects)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/prospects", wrapper.CreateProspect)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/prospects/batch", wrapper.CreateProspectBatch)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.DeleteProspect)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.GetProspect)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.UpdateProspect)
@@ -6619,6 +7540,239 @@ func (response CreateProspectdefaultJSONResponse) VisitCreateProspectResponse(w 
 	return err
 }
 
+type CreateProspectBatchRequestObject struct {
+	Params CreateProspectBatchParams
+	Body   *CreateProspectBatchJSONRequestBody
+}
+
+type CreateProspectBatchResponseObject interface {
+	VisitCreateProspectBatchResponse(w http.ResponseWriter) error
+}
+
+type CreateProspectBatch200ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type CreateProspectBatch200JSONResponse struct {
+	Body    ProspectBatch
+	Headers CreateProspectBatch200ResponseHeaders
+}
+
+func (response CreateProspectBatch200JSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProspectBatch400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateProspectBatch400JSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProspectBatch401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateProspectBatch401JSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProspectBatch406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response CreateProspectBatch406JSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProspectBatch409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateProspectBatch409JSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProspectBatch429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateProspectBatch429JSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProspectBatch500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response CreateProspectBatch500JSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProspectBatch502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response CreateProspectBatch502JSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProspectBatch503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateProspectBatch503JSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProspectBatch504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response CreateProspectBatch504JSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProspectBatchdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response CreateProspectBatchdefaultJSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteProspectRequestObject struct {
 	Id string `json:"id"`
 }
@@ -7501,6 +8655,9 @@ type StrictServerInterface interface {
 	// CreateProspect Create a prospect
 	// (POST /v1/prospects)
 	CreateProspect(ctx context.Context, request CreateProspectRequestObject) (CreateProspectResponseObject, error)
+	// CreateProspectBatch Capture prospects in bulk
+	// (POST /v1/prospects/batch)
+	CreateProspectBatch(ctx context.Context, request CreateProspectBatchRequestObject) (CreateProspectBatchResponseObject, error)
 	// DeleteProspect Delete a prospect
 	// (DELETE /v1/prospects/{id})
 	DeleteProspect(ctx context.Context, request DeleteProspectRequestObject) (DeleteProspectResponseObject, error)
@@ -7682,6 +8839,39 @@ func (sh *strictHandler) CreateProspect(w http.ResponseWriter, r *http.Request, 
 	}
 }
 
+// CreateProspectBatch operation middleware
+func (sh *strictHandler) CreateProspectBatch(w http.ResponseWriter, r *http.Request, params CreateProspectBatchParams) {
+	var request CreateProspectBatchRequestObject
+
+	request.Params = params
+
+	var body CreateProspectBatchJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateProspectBatch(ctx, request.(CreateProspectBatchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateProspectBatch")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateProspectBatchResponseObject); ok {
+		if err := validResponse.VisitCreateProspectBatchResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // DeleteProspect operation middleware
 func (sh *strictHandler) DeleteProspect(w http.ResponseWriter, r *http.Request, id string) {
 	var request DeleteProspectRequestObject
@@ -7773,183 +8963,216 @@ func (sh *strictHandler) UpdateProspect(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3tchs3suirYLl7y1J2RFGyZMdUpXYVbzbx2ST2jeVK1TV1NNAMSCIaAjSAkcTEurVPsw+2T3IKDWAG",
-	"mMHwQ6Z84lr/cJU1xEej0Wj0N37rZXw254wwJXvD33rkFs/mBYH/n2YZL5nS/5XlbIbFojfsnTKEzXck",
-	"CWHohqopwgzhfEYZuiKLXtK7xkVJdDea94Y9nGXqYnDwS/7u6eIwe5wfkePxk8nT6Ze/PLsazA56Se+K",
-	"LC6gqf6Pbdlqxw57SY/hGdFAZDPSS3r88heSKTMFQJr05oLLOcnUhQX96ND7VtAZVb3hwWAwSHoCK+J9",
-	"SXqCF3psWEjv7i7p/Y0URJH8le3ewAPKzc/IDe8v3P7WGypRksTgYS6kXdyvX94eXT2eHbMn86fvvhTP",
-	"5EAd+MupRtRQdE0fm1bvJWZmm3CxUDTDBfqGTSgjspf0Ms4kYeoC6yU/fXx4fDQAVGSCYIDW/0hmmBaA",
-	"D/xXSxX9jM96SW9MhVQXbity3Et6U5rnhPWGY1zItddb4HqY7/k1KXCmd3WGxRVRlE0uLLwOizOicI4V",
-	"1iudF5j1hj0lKC56dzHcJb35lDPSG7KyKJKe5KXI9Ew35PJizIVeiFRYlbI37DFy00t6Ck9kb/hWt6AM",
-	"i9550lNUFdUQ5Txvo+mGXEqq9MBTpeZyuL+PK9T3fbz5e/k9le39xBOC+BhxRuIkBSt/u9EmG7h/99tr",
-	"h/X294N39F2JCzqmJK/3dcV2Pn4SbKduc3ee9KZYXsy4IBWUFVyF3sSkVwqNxv3rg30HqIS9Bj5yoTma",
-	"IO9KKvRM/o4bnCJJlOWhSCrMcizyJhclQnBhjndecahw5KSX8+zCgFLR4Zz6BLif80z+Ecbai44wI1Li",
-	"iZ7gJSsWNUOXKMMGTgNyX28EFnhWLaKX9PQ4RCrDxgV550jjGT68fJwd5cfkyfjp5Mvps18GekcWcz0P",
-	"Zde4oPmF62wWegfYm1OAzzZp3UElu2L8hqHTVy9Woqsx1Ka4anWvEfXCfHNQ6HN7TXOSD5G8uvj3P/+F",
-	"Dy4P+/fFDi7VlDB9vBXlLIacGZWSskmInB/5JkhxQ9wTKXX3Gik1ABU++ug1YTmiCmGJTks15YL+Cssa",
-	"oq8JFkRYhKEdLtB3Z2ev0NdY0sycDDUlMBqWqJREIM1Tdh8QrYJc86vmcT1F9vMm2HUj3RO7dfcau2dT",
-	"Kiv87tRktoumWKJLLZLZbg+AoUucX0ywIjd40T6Rc6kEwTOEmbwhguToEufFUjT5w22IorBrjR4fEEnE",
-	"Nc1IA6ATpMQC4QmmDBVYEXF/PM1pgByeV1zi4hfJWYiisylBugmiEjGukOEc//X65Y9LUdQadFNERQbw",
-	"qakLqCEqGbnV1xnJkT68fAzfEWXzUvUfgOUDpIrziwKLCelGHr8mAh2gH+jXKxFXj3YfrPm94yiDXwVS",
-	"U8zQweDoy+OnT9DlQhH5EPjJOFNasNMt4/dicze1dKW5Jp7PC3ua9y0JdOItOsuG2OsYo8Yh3AbKQYul",
-	"oSxg9s9N372zxZwMW5A/BF5pTmZzrgjLFvaivyhlhP4knhH0om689w8CmJaKFgUSJWPmJuxEbcdEGyK3",
-	"cxSPCSK7THd/UrkS8D76iWjGyFlG9EWtb5MxZVROzU3iJL7GOB9lPzpIPbKkGS60JgB35gb7cC8q7x7G",
-	"ExAbIM5KqdAlQQdIcXR4fIzmgjKFLwuCTl8/f/ECZVMscKaIkP+7SBeklGQNnN8YoSx3diCupkQ48ttk",
-	"E+yEH7gH1SgNgWkjsNHOjKgpzxM0x2qKuAA2tdtHbyRBGDFyA8LXmAv7l+33kXeMKSIYLi4qzDasQ5cF",
-	"mSHOgM9qUYiIpfsRDrfpPjR7e7yea2xSNkE3+jq6EZxNNFi8FEjSnPTRWSiPnSA61hxoToSkUskE6fsE",
-	"ZwrJcj7nQtVagdswmm9LiJthvRSGWda4AX6of0AzjbIluPQH2RCRYdcai8/xXJWCaB6Xa71XE5/X1kci",
-	"HiuQSYjh6Hun8PeU4JyIRxJJknGWy60hDI7KBePqAhcFv4kxDThG5NZspgbMdEI5JyCoLMVle/xNURob",
-	"ocbsqzdnTl6yP2vq3L8+2LdW5RPNKcAsx8dD9O03Zwn67pvTvz2EKAIwZhmZw5XQONPwHZHbrChzIldq",
-	"Do2xNkRaq3dEAzV6lUSUGfmNM61dSS3bGWDb8hvo93xGlW2x+xBY1ApCwXHeIkXO0QyzhWMbAPm4oJPp",
-	"Ugr0htsQiUHP6Fk2KNTMEcsGbFhqJphh5iSzj3uu4SIjiogOExyqGoCoiBmy7ZBB5BKEtofeEK+xAdpG",
-	"ObBwDyuRCyPvM8J5LogMhCxjEd8+OdbQRu11RlinguQeSrUoW5nW1kDkPc14sQFqRP5gvkXgGxosflzs",
-	"WZNvpykYdMkxJUWuRbZ3JRGLGuL10OimuDca6wFqNP5EMkKvSV4B6qGR0eyK4RnxMem+PQQyC8yMz/NC",
-	"EJxNY5e18+5q7qQQVRLpXsh4SpdhsT32pmiMjRAaXhxwwHIsx6zcLoZlWnjhLpd9ZJy4XiMukMBUEuCk",
-	"uukjaRb3EFdR5Xo20k/z5Bf0ugYNFqWBckepG9WNUTfFc6s7/IeyycV6nj3f0hAuobY3GDZrZkC4EATn",
-	"iyFaPvRH4Sdu8c6nGe6I9cpVC8LyiuQgbW/opGvOc989qrp7EqsDbjk29Qk2vU9ANGt79AiigdIKF+m2",
-	"Ee7HWTR5zRWpLbr65Oq2qzmNN+KGWA16epylKRgODQ1r8GZY/7si6GAwqIWzORFW4PpI0lkNeYBbO1Rt",
-	"9mqh2KnIGS+LHLScS/0R55pbfnd29mopplvjb4rwyAAhR18J3/5B/wDtHA0G6Guco59M86ETj2rh5Dsu",
-	"lcX3bh89n5LsKrARFJQRhFlu28gT9x/YYi0gKjTTYzw5Pn78gGZ8QUzgwsUEYhlaunLFSrF0IUbLt8gf",
-	"buPtCTtvzmMqp6MF9eHZiQO5y/kty2waDaDpxNw9hedI/8AJHgAyRI+WY/LRw2OOl4qAGWTMS5bHEQeN",
-	"lmKtMcqmSGt1r3H2hgmS8Qmjv5K8OrZvfvoe7Xz7zRlYZAqCc7nbR6+JEd9OX71AgoyJICyDAwxTPcSp",
-	"lYoLPCEXJcPXmBZt88xr00BfZyUD8dUaTjoxGRtyQ2zGh/Bsr1GgfGOhnHKhisW2rAaKzggvVfc1xEtV",
-	"gDKkr/uc4Fyz5WVYciNuiJm6W/y6UZxfoYKzyn3rwwPXhOa/GWYZKQqSt4zU20HYXdKzl5BeceUzUHs/",
-	"kXmBF+Y+z4nMBJ0ryllv2EuVKEmKbqbEWPaNBUnvMNj5Fdd3of3IxwgzRLAoqOfdqKzn4NBMG56KtA/6",
-	"ACAVAizBliOzKZlB4CVh5aw3fGt+OK+WJZXQLFCv6KWgE8pwsWfv6vYaXjKEkbBLdMDupJH1p7vGYEwh",
-	"/sC/zm+mXNar1+rqCSxWoxZMAY8kSusdSg2GsPMV1Cv0Ni6u7dRrb6/1J6zI9062DRf5M0wmUUHGygF/",
-	"RRZO20xAqbBgoHTUy8kYl4Ua9U7EV8+enaivDtIhSkVaC51C60QsAerUo91QlvMbJIgkxpaZqtQXNOs1",
-	"xkZfd2V7r3hBs0V7gWfVgrRwugerQnNovGRx7746GAxObr46SNHOi2/O/o6qiZw8ttsNe9V5FfAGZXsv",
-	"8jjYFqWPpCasHU0mF//+57/S3ZOafijRCJ8TsIH00f8tuQK/OBy8BS+1ZgirnJJi3klRcVZQB4SawObl",
-	"S6m0ifZaXpvNRoqjG0y16DzmQi9PiQVlkwCsx4NlE88oozN9sg+821CRCWma4UJOlS3+QSKkcQqqEx+v",
-	"4+c2p1KrWBK4ghKU5OjVy9dniAv06vTs+XcjJvGYDIHoITo55GUYZhMlk+ZsmG2T8CNl6PAITXkpJJoQ",
-	"sGeNmIkShrYmAAX4OowVY0JDBDy3j/6hVWcsCJIZn5McKT5iqrZK9dGpI5mbKS2IB28z2qLynaRHg2cj",
-	"Fo/pSNEO7CSiavek5th6sYHbuuGtHjGzKG8GFPeTp32nT2la/8XEelkaUlOD0xHbCeMBE2NHt/+vNfZd",
-	"wGd6fHubVnNrXGmV7orMVYKkQRcVdpelHh/hsSBy2h+x4AxJOmHlfO/p+DF+lvWSHtVkZRhEnQbSdrJ7",
-	"BI1vvydsoqa94eHxcaIJ3P19oMlZKSL0mP/9djS6PRzsjUa3T785//Ofeu0rzWgdc86kyYv5Guff1kGQ",
-	"NthJ/7cVZ9VIqGmET/5JkHFv2Pvjfp2Cs++a7/ttQQCtVhbrZn6V+9/Uolh4IrXubIEe6nuyCpK8JFNq",
-	"7xMTJNAIl4xKPp7QErLaGGy28b7XEgD8GueehLAJGmOBlsuR2eoRjTdcPUbdfElA3tJhop2WRz0tHa+r",
-	"X5cLb+lg7R5d/qs1h3E9uhw5aw7jenSZvJYO0+6xpfNU2aICuRRL5wntoxSWkELEuhHQ+XhMWK5vAPBU",
-	"NQ+TL04uPUtVww5Rba3Orn1LYtrkGD/nbFzQbNND3B11uSG5Q7elEWwbDWi7xX03y8m10X4LVOZwG5JY",
-	"Zr/Kjui1bt2uDngANxjpDIHbTRBEt0W9O1iF3p2d1PMfpbsNmu7QapeRWKxLh2K5bJhW+6bC9gmcsBUK",
-	"wEuG0g7hMXGq4FrawcH6ysBd0vs7F5eV+2yDQx/PiVt6qiJd4l689c6mbb+Fs1nhwBzO6pDYE0Ty2v9m",
-	"QkX1QqhUAisuJHjk4JAZ15yXQA3+CEkUSk3v9POB2vKVZQXhs9pYuQENeybOpSTn2m2B1Cy8yAIc3gZR",
-	"iyroYvrDDRdXa5gytyLQf2sdWhsgs+UMWyHJ+a23gVjOSOfx9fLpZlwjeCz4zIQtg6IkP5/LLZ/LFzaK",
-	"/DXg95vaE7C+VNkKil8u/IXNt0BRbgnIrAFBwyG6IWiKc4SruHwQpWpaah3KBL0ruRapInHuWzmsP4DR",
-	"6EeuTuuo7Q0QHQ/7XorsSJctINysA/3IFbIrsQe6jjlHl6UCM1QdnWRg6aMU+qSogHZ1aLq0KVB9dMoW",
-	"ZqxM39HO3ZAgyRHjiM+JACTZEUw8jbdBMH7cCO1mqqA18dYN030Vb76x3fi+lKFpIohB34As2gHsS0mi",
-	"0XwL5AB0UI1oSCE1H1LrYAhD6I1/CYSwMRczrCrHspwTfCW3duB+5Orvzu9+nxtyXeNLq0Pc9b98jEb7",
-	"LW0MrN/sib5soT5HffMGEUAwL2QLgOJScDYBRcbpqdbkbvRUYJEa5CqjxJz8zxf0li9o+/ffMS02vjHi",
-	"scfLtbZ2ly1Qol0EMqtwt4Vzb6EbIohNFdD3hn/9jqFH6Ny8JBkubTRxPHT6kaxpvAo0/kyWWyTL16bQ",
-	"w5swNmcTaSbM+lsuxnhtW8lGS3t6TbsjipaOEOuzhRNh8Yc8BGqR9ZEgSGlCE1jQYoH4eAy6ZSP3EO2k",
-	"3l/pboJkNOwI7aQR+NOahVv/05ppUWgnrRGa7vbRz5gqlHrmsiAY4oPv8JYlbnnHuikg/IzzHzBbOHfr",
-	"pkJAEEO9/Oqum26BMs44Rxruyk88rKrxxOO2N9mGT90UuxEBvGHY1j3a+OaM1MJabjJttI9XjFprCE+G",
-	"jFRHWmsI134L1OjjcIgWWn12lZDqhLkEUZZxIfR1C06OqhjSFljAzz//vHdah0OQuGYXBkwgWJf1/0He",
-	"bEzPs2WwBMHF7KtRLzM5oqPeRmqfITRXtueTNKBofduI+CYUy1wFQ5N5o0pp9Pda764kfq2AI8VzvNAU",
-	"UIfLmGFM1b4++ongHKUab6mJV8l4rv8r4VbTnfQ4JLezERtSpATBCuImbA6f7VfQK4JwBTIfAzs0429J",
-	"c6xQ2qzJGqE7K3/iqi6epzoF5PZplmZ1uVfWAzQnQlHnTV6KERfoB+uFSL/w8K3GQ+Ok1YiJzVpHq+ot",
-	"sPFtOQl0iR1GromTezJBVAOklfhuQWQ2YDkWXK5pPY/dr9ZobgNboX3FDV5IlNoxTbiwjQl2e33ewK0l",
-	"gNYcTYpozvUdvzHSX+CGloGuNcUhI9VUZQw5xmv55KjXdmK2CW+Tqf380sCHCsS7xuShOBfVTv0Us6ou",
-	"BeidOJs66qr39YosWrBEZ+ZFB43oX1ZSbbDZUCc5qQ9luOv217Zhsr7N3po8F0tploBbW9MikyRMALQH",
-	"0a6tjki3w8brOEfOiDHtKo6wyWWiptqYxzK3VdS5ybyqcbvOmgk/rXGv//axbeCx677kvCCYmZCYVfyp",
-	"WcM65A0rF7cx13DzBGyjwsx5OHmVwrUJETlkxgihEojaKIGQWT5GmikvAtGjj77Xl7z5wYxVm4gJy2Wi",
-	"FdIZXqAJpmzEIK5LDhGdMBtHizgjEmLGc27CYRm/aQS8/oenpzWPxFLpM5Ah/0YUpkWLKMwAnUTwHHDc",
-	"DluHdKhEC3+XBUGG4CrJ0NqsM0MeJ5BADfn6QC3KplbBha5GbCL4jRyi9HaP3CrCJL0syJ4med/bpPda",
-	"IiNSWtlVi5sYZQUlTJniJUZfGLFazrSA7UA6K2Z5AakJl4sanEfSl3KNMLvbDLKOkEh41JJeC3qN3FhN",
-	"0VgpkVidllitjI56ka0inN0V92J5xu0axe1Szu1Ku9EiFO1s/GgF7Qg+Y/mOkXJUrXJLnVUeOyvetas6",
-	"NLN7g2uzVbGtUVE3qEMWzzMMyhu5cJdzd8TswYznRdWl4Iw1fS74ROCZRDuGahOrYCUuhNZkF0BTwudg",
-	"TLTcrCHL/ydWGWpyz8xyt5XME9jgnYeXNkcsKLvSUpEp6gGcTg/vVOwgAzeUHu6J4pZMERQniQVANig/",
-	"baYMhkGsINgGpVY+VOipiKKNvWk5w2xPEJzDhWJbIokXUBAxPAom7VR/UxzlocK+Mb21lS1DgDHhp647",
-	"VV9nVCJ8yUuV2GqM7m8tzJxoGZkrEByxmsKxZCZoykg/cDrNYw59zVD1OVZ4It8+Pm+q3u48tOD1D8hy",
-	"Ida2TMA3YMgyrW0ozu2/YY5eCx7zYY1DdaYbNuUR6J2Yk1lTTLDK+hh2ii1nFoZIIiY1Jbph8/oo1Rdb",
-	"xhkjWV3DHXJgofZRrmUFK2IU9FJgyMZyOcUjxoiCwMExpoW0djIscm8YY72AAtMgdpiSgCfokqsppH05",
-	"MxqHAzdiZjZphRkrTutVWqHEaZURuO09Xf0/Vp4+6dUAwu0WY5RJu4xKoHJ09WrRwncEF2q6VJHkYxvt",
-	"RRrXU/VECb9qc273Y5f+xK9Sffj0vmgGAuPX2XYu/ZkyqQjOfR2LX4VL5Vcr9SoLS4wYf/Be4sF5TjWU",
-	"uHjV0GqbmIEcf4MYxx3QFYHaA1623rFnuagx3nAEzDWLPB6YYkYQ1mVFYphDGqECHARasi4l6aNT5yeA",
-	"nNSjwYh5Oag76e2e3YnFHmTrpEP0ck6Yvt8e9wcowwwqquMFMENrX4Zjj6iSpBgnJhfUOjEJG3OREWly",
-	"N7FduwkMgCozx4OBX+zZgude0yKzuVqMWNUL5ja5/SD0QwZfjhWxwakwT0ulzMTMyBdHTw8OrGzrP5o0",
-	"w7f+nh0Pmlut5f8QLY3UyqNBM7OyTVPddpdTqPHLGbqZclOFp1z00aklZ6dSuzulVmSIdT1qmdNXtJ3y",
-	"3dS1jU5lGI9WolIzTNpGmHtayT6c9Dt8SsnA8XEeUQqexdrsNSx4Pqktl1r0xriD/TGMxta3ELhmTpAe",
-	"0VxRelsn9JqwhiU79hqW7mVCKwIjWc1Y/D1uqyqEIdsAguj1Ppip0c4bRm+dZ3vXgUfVVMtItk9okfXQ",
-	"1LIRd4DpWW4ryosCqZqVo2zzBpjrA9QGwFJ5bOsC4VMzR63WCpRhSU5Qyei7kiA84zaYubZah7b1hkum",
-	"dZhaW+efriZYf4e0e/3bOpQDJ3MlqdS5Rg1fQVgz0JYIIIRp0cgruseZKbRTTWyP7HqG2zcGjzTXss+Y",
-	"EjHUmo+8SK3FSDPDPS5ySN2W5XhMb5NwLz5Uz/G4UBO47/H62PbegluJ8gifi9A/2MSCI4AngkCBBlSN",
-	"4JSvkM66TOf+W4PLJP5KEvpYxu+KfzdneaU/I1bOLonQmhBgfo3t+PPRETocoKfPjp4gzQzW2RZ3a0T2",
-	"wpq866hePCOQOZMYizOWKHV3TYq4QCmdzblQ6RqgenfUahA7JOkIiODBknXQQEEkGpeMkaK/3HzrKomE",
-	"JtwTX9Tw7bUJkpRlBJ6MkEqTYlV6MM9J3rTO2tt3HYOsaWqfSQBznP/+Ycn8vzLOromwLpLbvQnfs1M4",
-	"Oe21wdydu/mXH4Az3eaukg2a6P4vfongpzW29/nZy3V2thI81rsJ4c7OpphNtnodVpJOCwrzwyZHcMXL",
-	"oStxstQh5gws3m3ps/KkksrcHjoOU6+xOvDVsbK04fHJGK8OpKukfizSyTL1XsaUTEePz6F1t6ppb9G2",
-	"WGKVAVA49ZmrnJwIHrhMATPGKGKxd1LF9zidA/Klx6UkeUON30jo73zSti1+b1NoXkM+9svkRBXvdcW+",
-	"IcLoUqPLiYE7acEzXPw15zNMWZogxlFO5bzAC5AU9IcRe1dyLaZCUzTHQiVgW5xVBZmwQgXRR1jfbjlX",
-	"u330wtZTAnU4lHAaLDSyOe5ku2MR1Ak6CisDne79P7z362DvWf8Pf/zT/xmVg8Hhk0df/Hn/q7/890X6",
-	"2/u7/793/ue/1q3Od/4yrP/aO//C+2n3Lzt/GY5G/XVb78YqEa0r8sak25UbvUS6bdyXkAfr18GWaKch",
-	"5u6uJ+euI1F2Co8rV/QQwuMJSmueliJBMi5yYzp9MLlyDYEPJH3NCAx9r5TwAnvbRxLwOmU5D5iD6EbW",
-	"stwylD2s/BITVVZS4CohYem2rZQKgumPvlwlFhiOt+ymdc+SN11spHqcvNJxE32jQk6U5jrNQCnzVPm9",
-	"X89uBUjZAxPxXNXPOoyNF0JDqsGhiszWJpnav9PDQmBIEqhB72Ia+lcPgoISdEkWHKqpWUicUpFTYTwa",
-	"zmd1g4ur9XjkKq1SIzLQKAGzgTZpcd2WpEXR5RB0idIQVQ0SEjYFEEIaDTduFQXWQVpGYqxQbEBZRpqv",
-	"t6HOgYcQVyG4WhKXiKqhSf9VUyKJtbkbyc/ocSQPbdIZFmJRW6JBdzNJ+2hHEjJiqQO6b+3Mu6GP697a",
-	"Wo334Hn75ra66d+AcH1/wVlxqzedIHwJNlBPKoaytsaLvjDIYjlKtaKSoqwg2Pij+NxMq6W3PnqzrnAd",
-	"mqidObrG2PpC8nPzg1XCLGBU3UMyXqmXdkjKp6B7BLJy0qjBLEpNo1iLTtZwewIxhaUEal60baibWU7/",
-	"I4TeFVscFYI/xORLtGwjp/ymIRzrrx9LNl6+5iWy8sMaXmWX7Dyh1/qDc6lA3Wpfnt5YhF7f+awPYeWA",
-	"tkHuJ8bP6vlQ7+GLhqLAikPFrp0ZERNXUs+rx84ZkbtJ6N210ChupzdljO2OOohMmMQVWXjFh63/Gi13",
-	"Xzej4qzvd45NkJWguLggLNd8tcMV3EEj23QNr6HZLCfx1arNg9iylwNl9J2IYrOB0fp+ik6c7EGG01SP",
-	"JzIxdfczV1mIF7mJ6IIFaW3t7XnaID+Fw1qBb7VeQxmG6JlKzm4FDuJLUrR0PujW2qSldAKtX5hpDrux",
-	"WAnua1qiOzYvrtmt3LlVmt7ySTdX9VZbhFui9FmUSEwozeHAhL6bXZOJSTM6sFE24aPkETrQsq0iYi6o",
-	"JP87RBESgT5KJCsFVYvXJvnWlN+WNDstY4Fb352dvUJf69893g1peRCWY6NFS0kE3LvIxuAYRj7HUt5w",
-	"kaOdNCtFgfZKJK8u/v3Pfw0NFzb5v/oS0xPUEo7edShEDam/ccDSU5vxDMFuQ2TThM34aTA4/NIc3bwU",
-	"PuYuDRgbVdJap91LtJDLYh7Xbl9wwXO18CSXee5Xd7oBJml0LI2T+tIHV4nJ0ZXIZjPrJiM2w0xrxl98",
-	"UcmvX3yBdszTPkN0Qy7BGiITZPioGfj5Tz9INC/l1FO4KTsxU4+Y4rwwSmriAqPMSwBws6opmfVHbMT+",
-	"+Ed0GkQP6o/fAJNL968P0rrELhYQEol9KthJLdp3E0SoKUMkR2z5FkEdXfOSWZPAYpQ1YjEistFhXh0k",
-	"fUHW6b55FY8J+xCUSHokRwwCcY0EMcUgaghekCFKQTRNjWwqiUGaX3pUayS1zWfEUifa2j4myMrhFmJU",
-	"pf7D0QxoyKDDMqsIAiJcOX2b/6I4oiyHhHpz8sosIxKe6hxjWuiB+HjEbFqzy0VEz6Gzi/g9vL1NkdDq",
-	"aj2YHSix87imR1XTEavaVtGTECBuSv3YWB8IJ2dGi6IGI9c0h1i8yOO4I3ajVbkZVYrkSRX75xUGT9C/",
-	"//mvXZPqE0J2HFkEZiNmIAPKsaiFNwVNGUoEjs/arkGlV7+oyo/XgkRBFBkxi5VxWRSLxI3nvxdxmPbr",
-	"g+HnwiXG9m/EgjlW0wQi6dPnJoFn72wxJ+1Hv9ME4RGLhGRXL9mAFnzJc/M2QWrDjG2ynXmXI0wLGbEq",
-	"/SMJnvlJUGqjqFODX1eCvXowKQxv1wdpxOoA+J0Vke2ekTuMcAfZqY5x1/h7j4yEht6jHwiGZz/eu6ys",
-	"966CwPsRe7+3txf8012PBgP0Hq1XZv49SqOhyzBNK1mrSqrxs7XCj7Z5+NG6Rs0mtBO29PcwY0t/6UjZ",
-	"8netytkyyEBHgwP0Hn1IrQ+97FiUOOCjkRamIWnkhfmf7JAVaIfoPfrQAmIrNqydgVbN/hi9R1uoO70K",
-	"gDDbDdDRSnerYDpC79Hq4n47ent4qchupM7fCniaaXVAPGFeXQXNMRy2dknQBS+ReVlIcbDrSmni873K",
-	"9t4b9q4+6FK42pl8FRhPLFL8UpQahHqTcF1uEt4JY48UiFUr5gwTBav5nqH36H6PBcyJmOK5RLmxRZTS",
-	"aYbAk73jq4/eJs8CrFhIZ9X6tOOtoqSd6GVXf6A55QeWcl6TAiecVUg/1EiPFMha8PKRqDYA0OneF65E",
-	"qT+g1wW/QTm/YX+ACRp5KWn40U55DHfCtkoM9x039DYlSAqtZj20N1H0AaFVzwW1Z/EyTaspNGf7sDJ0",
-	"XWXnmuXlIPWv+eBz/TDG0gJm7bX4le8SFC1wlyC/UJ1bsGabm9d1Xwe9NhMXZhqx7kywZgqXw9CwnRlm",
-	"Hsy3r9+ZPJcgRazfyg+bY1G9eqilBERYOXM1m2xSmJ1HjpgNmKTqpBJH9TYxrhUxm/pRgQvFmZ3KAf4d",
-	"RS9pQdVCfzuzSamQfl8F5F8Kgq/A9GymjKXZXxJ0I7TQzjQjLOCxuKEecg+9BElUGm99NDslqPcQz0Lp",
-	"ox3HJEYMGceOVAI4tldZCjprmn1XGinbiaaegD5AbbFMjwlHHipQGam3v6uhBwZh5U2Dy4pFukwYEl+b",
-	"8YVCUQMq9ATLqxlY12kQC2vLE9SxsEYb2tFaDaoW7SUWXy68GloALaiMdQmDPfTSVf8yoNqMO69CGFk4",
-	"xIPtc0HU0Fi0puAATu2LkoCzShcNfXJB2TBw3xY0I8w8UWTNJ68EnwtKFBa+4dG3qvSSnr5ejCHloD/o",
-	"D8ClPycMz2lv2HvcH/QfQ3a4moKNan8KqYW/6v9PSMztb/focDDwXhmcCw4ijVZrNNfoox8JyeEEXZFF",
-	"YolT1qWwrSWmLuI54zkxp6JiDXVVR6LlNeGctcB5NTuDUDwFLzcy7mlRMiBoLlCpf5MEcqCbZE0NRdtk",
-	"rKqw24u8N9QYsKmWjSf4DgeD9QvbRbIu1ytSZ+eO1cWM4XxblcKPzOJiXSok7Huv590lveN1usSeV4CV",
-	"wWFY3b9ZWdA3s5pwn/rN5+/pNWEaO5CiWmeR9eqz2zvXA+wLgvPFuvROWHXLZ5j5LNtSLgTbYIUvsa3J",
-	"bG99feRInoxYqmWN2DVtRje1Za1y4sbmpsrpWJ82rXg7KZKLETPuFDD0wPOXgyNUXcABvJUhxrIr+zqp",
-	"8p+jHbH6ol99gNHy8ztimx1g1Hl+R+wDDvBPBOdUk8Lv7Qy/jhLSp3qKjwePV/eNFMqGrkeruzbeTHoo",
-	"vlFRy2rGcX2wj+tqmFHm4RfFdNVKQkN6UpVpNwcFTlAp8YTU72zbR665CQJtEfhpVeDw/uRt6vzWq1la",
-	"dNVNuH611bpH9CZz7xd/+o9R3uPQHQ0O1iFhr3ozdHqyulP4kIrudfhsda9mpfAP5guHa2HEvWj8CbIS",
-	"j3koQYlx+NlT61UftXzEnYWKidTxq11s5PtKw+nKXW6EQ6NXkN2HBYAhiUJZKSQXcqilZGnGgsQ0U8UG",
-	"m2BhLEEhExB3hY3pQXF4t9yo3LfKNNyxJg2YbcRoDl3Nw7IX5pnHoOdckGvKS4k4I/Yp8YyboBA7dSWd",
-	"aL15xCpdyOaT+qHf1pHoVGtAC0S4QQnRyhFpbdAj5nV0AaANEcIV/O9SbSFu1/5hXze3KnbOk8qagMEr",
-	"MCeF3oVCSyYWFloQpoqFVVTBeaVFr0lMYNFtXnkBzf679287i8R69WE5EkSVgiUmeuJgMAjCHQ6P7Vvm",
-	"gIK6bLIry1bz8+pMHAwg2MG+yDkwkRHd73MmkSobTt2n+Yn1VkwIAkqTSMBzsEBtWvrd4UVORL2i3Q2z",
-	"xmOLC2m665n2J0crA8bWXRoYiczC7KOnFCou32x7ZcGR2+LCXtqA9JaRnUprZN+BkOdWBtzuqljg6Cps",
-	"WHDH6/n3BL8+FDXsRoQPYfRj2Tuox6ScrifrNKPjVkIH8fzG66EVyEawmxefFANO4UkX4o4HH4o3V8QD",
-	"g3fTHFEAErKYtZqJdlbmMsegtgNfTFRItK2854rTDNbhNEvBtwdxXfiPDw++PFoFf/FB8J9/sMTulaqW",
-	"q+X2IM1qfeG90a39YkI7O+uzJP9Zkv+kJXlN6yhILLPSey2bnd8lvTmPJSxa+7tspf3XSetQUk3McAHF",
-	"EBX3blBjWTMOoRFbu3rREGGUl4ZdBMFUz2oJuPJbV+J1MIZ5pYIyFLyn30enrA71g2flRiz6rlwQwoUi",
-	"YSQxgdew0ldeebBQ4o3tYt2kfokuW/yDLHqGpwK9f83zxYbsFPbmgrMCOtbUUElDTlABH5JfhWEicEYC",
-	"SefOBGWbHONgtNMqxhRJOmF75dwfscoki2eFbVT2wUvhCZNxOqpB+JktzVp9sUJt7lBU4fh3m98qtrpG",
-	"h2XIPz+PpNW6Tky+ZKR+RjvFb6le1289bnTXupIP7nklr30b3+MmXuIRalVg+/zY4ycrGKxx3YYPokKv",
-	"NW7cKoTvAwSQwRoCiIsI+yyxPLzEYvioF1PYIbQ0jY77v9H8rn4FJvYgkMnFwp4g88K8DyQhoh7q6EJx",
-	"diyttsUycuKKoFOJrshc1ZWYTap6Ffk0Nm8sV5z6YIAa4W4C2zxPzDQnP4rKEQZ8T474QNXKvuNysTY/",
-	"b77ysz5bb/dczd0teJ8VrQ346eac8WgtzmieVb8/Kz1YAwHfcvZZ8fsIbNScxdVsNIl7apwHKGSXp0wz",
-	"Qhto7ccldT8s73SpEdMcD7VC0E/cM2F+kHutf7WYqG7fdIh4AcomNjsoHOBrc49RMya/I9hie/z39yBH",
-	"f+aun7nrZ+76EA7yNfjrUs+nf0rd46pzIWNvq67nV5tjCPK0xpLqTa/1nj0+hwDabBrLbs+xsk8vW5OE",
-	"SenELEcFwdf2N+D90q9n1G8VMxqxqpoRDNWvUwDBCGJrf0B8EWTLDE1JD0iohReUiE0Yt29VUDliNpTQ",
-	"Rg+68YbIzB0pAwI5hqmt4mChv5nywry4ErsWTD7078PCB8gMzXHP9Sfj6wwqWDMoTBG8FOLb6SK2Mq9W",
-	"Ijw/cOcKazXMiT/YnHDv4i6cedcUCvMnqqIOg5pbLtT77GXvHkY3W5mr4/prl9/qrqtlKXHrZrdPSVyw",
-	"RYS7xIbPJrfPQsyHCjEbW9s+Sz2/H6nnjS0IstI0F8Yl/xYUZnl7fpcEJWTenuur0OaPdohINvkAYh6q",
-	"VxKheLX+waSh1kVQe7EAJ1MZO3UVVKBjWvWZKjUf7u8fHD7tD/qD/sHwy8GXA7ij7QJbpbXM65neg0tD",
-	"V53FZsV2FF/p19LZK69S6+YR195AVVhy0o64tOkjpopLEBNuTJZGxuFC9tGPkCOBGCG5scjZ4b2I8bvz",
-	"u/8JAAD//w==",
+	"7H17cxu39ehXQdnesZSuKFKWnJiaTKu4aeI2iX1teTpzQ/+00C5IbrQEGAArio11p5+mH6yf5A4OHgvs",
+	"YvnQI49b/+EZi7vAHhwcHJz3+amXsfmCUUKl6I1+6pEbPF+UBP5/lmWsolL9V1TzOear3qh3RhHWvyNB",
+	"CEXLQs4Qpgjn84KiK7LqJb1rXFZEDSvy3qiHs0xeDIY/5D9+ujrKnubH5GTybPrp7LMfnl8N5sNe0rsi",
+	"qwt4Vf3HvNl6jx71kh7Fc6KAyOakl/TY5Q8kk/oTAGnSW3AmFiSTFwb04yPvt7KYF7I3Gg4Gg6THsSTe",
+	"L0mPs1LNDQvp3d4mvb+QkkiSvzbDG3hAuX6M7PT+ws2z3kjyiiQaDwsuzOL++dnN8dXT+Ql9tvj0x8/4",
+	"czGQQ385bkYFRdfnY59Ve4mp3iZcrmSR4RJ9SacFJaKX9DJGBaHyAqslf/r06OR4AKjIOMEArf8jmeOi",
+	"BHzgPxuq6Gds3kt6k4ILeWG3Ise9pDcr8pzQ3miCS7H1ektcT/MNuyYlztSuzjG/IrKg0wsDr8XinEic",
+	"Y4nVShclpr1RT/ICl73bGO6S3mLGKOmNaFWWSU+wimfqS0tyeTFhXC1ESCwr0Rv1KFn2kp7EU9Ebfa/e",
+	"KCjmvfdJTxaydFNUi7yNpiW5FIVUE8+kXIjR4SF2qO/7ePP38gsss1lzQy/Vj4hN0IRVHBWSzEWCKpoT",
+	"jhhVuJiURSaRhiLYdbd9SU/j5/ufegXNyU1vNKjJf0cC0Wv+5UlDwxEhCjOhRxU70UExXzAuu6mA3CzY",
+	"wdHg6NmOdKDeua1nPRoMb5OfeoRzxvUO5MQD74LcFEIq3Ocsu6h46RPSovAp6DBnmfg9THTQHg7/UfjZ",
+	"jGDFSOdECDyFXUJlcU0cO9EMXc4KgWCbkf4CwiUnOF+N0Pqp+wrfmOO5t0bx/fB9X9NM0uPkx4oIqcHk",
+	"5Ec713N8dPk0O85PyLPJp9PPZs9/GKjNWC1gr+g1Lov8wg7W2LxNLJUPa3wfD55H8a1gIpLwCzPXzhiP",
+	"TFAj8aX+DdVLPjJLHqF5JSS6JAgj/Y5GK85zToSI4+vokfF15ONroPBlHjztYBeGGWxzf8BvHpOYcpyR",
+	"dWziK675/s6M4mnjDvmaLRaEb3mD3JNXZIxKnKlFO45xTzYxuH2f9Ca4KNWQIw86uBfUt6+KxUI9HPhz",
+	"+9fKN4Voiwl4StSlwiiJSyr2wvgNXg0bpIZ7XhAxQeHHCpfFpNhh258+a2/7+6Q3w+JizjhxUDq4SrWJ",
+	"SU8zpsPr4aFjCyBCgHh6oQRldbgLrr7k77jGKRLEcHKMhMQ0xzxvCudNFhmZeUceGZ2hZpKvaLmq9QSB",
+	"Mqzh1CD7nNAQxsNyP8DeogD4LA9vqjYVvaJsSdHZ65cb0dWYaldctYa3bxMDhTq310VO8hESVxf/+de/",
+	"8fASLto7YQdXckaoOt6yYDSGnHkhREGnIXK+Y7sgxU5xR6TUw2uk1AA4fPTRW0JzVEiEBTqr5Izx4p+w",
+	"rBH6gmBOuEEY2mMcfX1+/hp9gUWRWRmHwGxYoEoQjhRP2X9EtHJyza6ax/UMmZ93wa6d6Y7YrYfX2D1X",
+	"Ap/F715NZvtohgW6VJq+GfYIGLrE+cUUS7LEq/aJXAjJCZ4jTMWScJKjS5yXa9HkT7cjisKhnpDsASII",
+	"vy4y0gDoFEm+QniKC4pKLAm/O54WRYAcljsucfGDYDRE0fmMIPUKKgSiTBoZ829vX323FkWtSXdFVGQC",
+	"n5q6gBqhipIbdZ2RHKnDyybwOyroopL9R2D5AKlk7KLEfEq6kceuCUdD9G3xxUbE1bPdBWv+6DjK4ClH",
+	"coYpGg6OPzv59Bm6XEkiHgM/SpJVgp16M34vNndTSVeKa+LFojSn+dCQQCfeol/ZEXsdc9Q4hNtAWmix",
+	"0JQFzP6FHntwvlqQUQvyx8BrkZP5gklCs5W56C8qEaE/gecEvaxfPvg7AUwLWZQl4hWl+ibsRG3Hh3ZE",
+	"bucsvqXALNOzEWwCvI/eEMUYGc2IuqjVbTIpaCFm+iaxEl9jnp9lPzpIPbKkOS6VJgB35g77cCcq757G",
+	"ExAbIFoTwxBJho5OTtCCF1Tiy5Kgs7cvXr5E2Qxzpa5y8csinZNKkC1wvtRCWW7dC0zOCLfkt8smmA/e",
+	"cw/cLA2BaSew0d6cyBnLE7TAcoYYBza130fvBEEYUbIE4WvCuPnLjPuZd4xKwikuLxxmG06Hy5LMEaPA",
+	"Z5UoBBaX7v0Ip9t1H5qjPV7PFDYLOkVLdR0tOaNTBRarOBJFTvroPJTHTlExURxoQbgohBQJMjYcJKrF",
+	"gnFZawV2w4r8oYS4OVZLoZhmjRvg2/oBmiuUrcGlP8mOiAyH1lh8gRey4kTxuFzpvYr4vHd9JOKJBJmE",
+	"aI5+cAZ/zwjOCX8ikCAZo7l4MITBUbmgTF7gsmTLGNOAY6TN0wkApgehnBEQVNbisj3/riiNzVBj9vW7",
+	"cysvmceKOg+vh4fGWXmqOAWY5dhkhL768jxBX3959pfHEEUAxiwjC7gSGmcafkfkJiurnIiNmkNjrh2R",
+	"1hod0UC1XiVQQbX8xqjSroSS7TSwbfkN9Hs2L6R5Y/8xsKgUhJLhvEWKjKE5pivLNgDySVlMZ2sp0Jtu",
+	"RyQGI6NnWaNQMUcsGrBhoZhghqmVzH7ec912o7Ts1eYFEBUxReY9pBG5BqE/k4tnV6/OYzhyQkxG7XVa",
+	"WC84yT2UKlHWmda2QOQdzXixCWpEfqt/i8A30lj8ebFnTL6dpmDQJScFKXMlsv1YEb6qId4OjfYTd0Zj",
+	"PUGNxjckI8U1yR2gHhppkV1RPCc+Ju1vj4HMElMdSnPBCc5mscvaBg0p7iRRIQVSo5AOwFmHxfbcu6Ix",
+	"NkNoeLHAAcsxHNO5XTTLNPDCXS76SMcGeS8xjjguBAFOql59IvTiHuMqarr/Gyc/dOirRSmg7FHqRvUv",
+	"GJMwfLyYhOHPwk/s4q1PM9wR45VzC8LiiuQgbe/opGt+56575IZ7EqsFbj021QnWo09BNGt79AgqAqUV",
+	"LtKHRrgfvtfkNVektuiqk6ve3cxpvBl3xGow0uMsTcFwpGlYgTfH6t8VQcPBoBbOFoQbgetnks5qyAPc",
+	"mqlqs1cLxVZFzlhV5qDlXKofca645dfn56/XYro1/64Ij0wQcvSN8B0O+0O0dzwYoC9wjt7o10dWPKqF",
+	"k6+ZkAbf+330Ykayq8BGUBaUIExz8444tf+BLVYCokRzNcezk5Onj2jG50QHLlxMIZahpSs7VoqFjVxd",
+	"v0X+dDtvTzh4dx7jnI4G1MdnJxbkLue3qLJZNICmE3N3FJ4j4wMneADICD1Zj8knj485VkkCZpAJq2ge",
+	"Rxy8tBZrjVl2RVpreI2zd5STjE1p8U+Su2P77s03aO+rL8/BIlMSnIv9PnpLtPh29vol4mRCOKEZHGD4",
+	"1GOcWiEZx1NyUVF8jYuybZ55q19Q11lFQXw1hpNOTMam3BGb8Sk822sUKN9YKGaMy3L1UFYDWcwJq2T3",
+	"NcQqWYIypK77nOBcseV1WLIz7oiZelj8upGMXaGSUee+9eGBa0Lx3wzTjJQlyVtG6odB2G3SM5eQWrHz",
+	"GciDN2RR4pW+z3MiMl4sZMFob9RLJa9IipYzoi372oKkdhjs/JKpu9D8yCYIU0QwLwvPu+Gs5+DQTBue",
+	"irQP+gAgFeL2wZYjshmZQzw/odW8N/peP3jvliUkVyxQregVL6YFxeWBuavba3hFEUbcLNECu5dG1p/u",
+	"a4NxAfEH/nW+nDFRr16pq6ewWIVaMAU8ESitdyjVGMLWV1Cv0Nu4uLZTr7291jdYkm+sbBsu8h/wMYFK",
+	"MpEW+CuystpmAkqFAQOl415OJrgq5bh3yj9//vxUfj5MRyjlaS10cqUT0QSoU822LGjOlogTQbQtM5Wp",
+	"L2jWa4zNvu3KDl6zsshW7QWeuwUp4fQAVoUW8PKaxf34+XAwOF1+PkzR3ssvz/+K3IesPLbfDbsbvAl4",
+	"jbKDl3kcbIPSJ0IR1p4ik4v//Ovf6f5pTT8FUQhfELCB9NH/rpgEvzgcvBWrlGYIq5yRctFJUXFWUAeE",
+	"6mjn9Utx2kR7LW/1ZiPJ0BIXSnSeMK6WJ/mqoNMArKeDdR+eF7SYq5M99G5DSaakaYYLOVW2+juJkMYZ",
+	"qE5sso2fW59KpWIJ4AqSFyRHr1+9PUeMo9dn5y++HlOBJ2QERA/RySEvw/A1XlGhz4beNgEPC4qOjtGM",
+	"VVygKQF71pjqKGF4VwegAF+HuWJMaISA5/bR35XqjDlBImMLkiPJxlTWVqk+OrMks5wVJfHgbUZbON9J",
+	"ejx4PqbxmI4U7cFOokLun9YcWy02cFs3vNVjqhflfQHF/eRp3+pTitZ/0LFehobkTON0TPfCeMBE29HN",
+	"/2uNfR/wmZ7c3KTu2wpXSqW7IguZIKHRVXCzy0LNj/CEEzHrj2lwhkQxpdXi4NPJU/w86yW9QpGVZhB1",
+	"dmHbye4RNL75htCpnPVGRycniSJw+/dQkbOUhKs5/+f78fjmaHAwHt98+uX7P/6h177StNaxYFTodMsv",
+	"cP5VHQRpgp3Uf1txVo08zUb45B84mfRGvd8f1pmdh/b1Q/9dEEDdymLD9FNx+GUtioUnUunOBuiRuidd",
+	"kOQlmRXmPtFBAo1wyajk4wktIauNwWZePvTeBAC/wLknIeyCxlig5XpktkZE4w03z1G/viYgb+000UHr",
+	"o57Wztc1rsuFt3ay9ogu/9WW09gRXY6cLaexI7pMXmunaY94oPPkbFGBXIqF9YT2UQpLSCFiXQvobDIh",
+	"NFc3AHiqmofJFyfXniX3YoeottVg+35LYtrlGL8w+a47HuLuqMsdyR2GrY1g22lCMyzuu1lPro33H4DK",
+	"LG5DErMZxqIjeq1bt6sDHsANRjpD4PYTBNFtUe8OlqF3Zy/1/EfpfoOmO7TadSQWG9KhWK6bpvV+U2H7",
+	"DZywDQrAK4rSDuExsargVtrBcHtl4Dbp/ZXxS+c+2+HQx3Pi1p6qyJC4F2+7s2nef4Cz6XCgD6c7JOYE",
+	"kbz2v+lQUbWQQkiOJeMCPHJwyLRrzqvLAf4IQSRK9ej044F64CvLCMLntbFyBxr2TJxrSc6+9wCkZuBF",
+	"BuDwNohaVEEXUz8sGb/awpT5IAL9V8ahtQMyW86wDZKc//ZDIJZR0nl8vXy6OVMInnA212HLoCiJj+fy",
+	"gc/lSxNF/hbw+2XtCdheqmwFxa8X/sLXH4Ci7BKQXgOCF0doSdAM5wi7uHwQpWpaah3KBP1YMSVSReLc",
+	"H+SwfgtGo++YPKujtndAdDzsey2yI0MeAOF6Heg7JpFZiTnQdcw5uqwkmKHq6CQNSx+lMCZFJbxXh6YL",
+	"kwLVR2d0pefK1B1t3Q0JEgxRhtiCcECSmUHH03gbBPPHjdD2Sw5aHW/dMN27ePOd7cZ3pQxFE0EM+g5k",
+	"0Q5gX0sSjdcfgByADtyMmhRS/UNqHAxhCL32L4EQNmF8jqVzLIsFwVfiwQ7cd0z+1frd73JDbmt8aQ2I",
+	"u/7Xz9F4/4E2Btav90RdtlCfo755gwgg+C5kC4DiUjI6BUXG6qnG5K71VGCRCmSXUaJP/scL+oEvaPP3",
+	"X03xm50IOR57vF5raw95AEo0i0B6Ffa2sO4ttCScmFQBdW/4168u+hM6Ny9JhisTTRwPnX4iahp3gcYf",
+	"yfIByfKtLvTwLozN2UWaCbP+1osx3rutZKO1I71XuyOK1s4QG/MAJ8LgD3kIVCLrE06QVITGMS/KFWKT",
+	"CeiWjdxDtJd6f6X7CRLRsCO0l0bgT2sWbvxPW6ZFob20Rmi630f/wIVEqWcuC4Ih7n2Htyxx6wfWrwLC",
+	"zxn7FtOVdbfuKgQEMdTrr+761QegjHPGkILb+YlHrhpPPG57l234rZtidyKAdxSbukc735yRWljrTaaN",
+	"9+MVo7aawpMhI9WRtprCvv8A1OjjcIRWSn22lZDqhLkEFTRjnKvrFpwcrhjSA7CAf/zjHwdndTgEiWt2",
+	"YcAEgnUZ/x/kzcb0PFMGixNczj8f9zKdIzru7aT2aUKzZXt+kwYUpW9rEV+HYumrYKQzb2QltP5e691O",
+	"4lcKOJIsxytFAXW4jJ5GV+3rozcE5yhVeEt1vErGcvVfAbeaGqTmIbn5GjEhRZITLCFuwuTwmXFlcUUQ",
+	"diCzCbBDPf8DaY4Opc1S3xG6M/IndnXxPNUpILffZsVvm3tlPEALwmVhvclrMWID/WC9EOkXHr7NeGic",
+	"tBoxsa/W0apqC0x8W04CXWKPkmti5Z6ME9kAaSO+WxDpDViPBZtrWn/H7FdrNruBrdC+colXAqVmTh0u",
+	"bGKC7V6/b+DWEEDrG02KaH7ra7bU0l/ghhaBrjXDISNVVKUNOdpr+ey413Zitglvl0/7+aWBDxWId4uP",
+	"h+JcVDv1U8xcXQrQO7GuPS6Dfb0iqxYs0S+zsoNG1JONVBtsNpTfT+pDGe66edo2TNa32fc6z8VQmiHg",
+	"1ta0yCQJEwDNQTRrqyPSzbTx9gCRM6JNu5IhrHOZCl1tzGOZD9UroMm83LxdZ02Hn9a4V3/72NbwmHVf",
+	"MlYSTHVIzCb+1GyNEPKGjYvbmWvY7wRsw2Hmffhxl8K1CxFZZMYIwQlEbZRAyCybIMWUV4Ho0UffqEte",
+	"P9Bz1SZiQnORKIV0jldoigs6phDXJUaomFITR4sYJQJixnOmw2EpWzYCXv/L09OaR2Kt9BnIkH8hEhdl",
+	"iyj0BJ1E8AJw3A5bh3SoRAl/lyVBmuCcZGhs1pkmj1NIoIZ8faAWaVKr4EKXYzrlbClGKL05IDeSUFFc",
+	"luRAkbzvbVJ7LZAWKY3sqsRNjLKyIFTq4iVaXxjTWs40gO1BOiumeQmpCZerGpwnwpdytTC73wyyjpBI",
+	"eNSSXgt6hdxYTdFYKZFYnZZYrYyOepGtIpzdFfdiecbtGsXtUs7tSrvRIhTtbPxoBe0IPmP5jpFyVK1y",
+	"S51VHjsr3rWrOjSze4Nrs1WxrVFRN6hDFs8zDMob2XCX9/aImYMZz4uqS8Fpa/qCsynHc4H2NNUmRsFK",
+	"bAitzi6AVwlbgDHRcLOGLP/fWGWoyT0zw902Mk9gg7ceXtocsSzolZKKdFEP4HRqeqtiBxm4ofRwRxS3",
+	"ZIqgOEksALJB+WkzZTAMYgXBNii1cl+hxxFFG3uzao7pASc4hwvFvIkEXkFBxPAo6LRT9ZtkKA8V9p3p",
+	"ra1saQKMCT913an6OisEwpeskompxmj/VsLMqZKRmQTBEcsZHEuqg6a09AOnUzdz6CuGqs6xxFPx/dP3",
+	"TdXbnocWvP4BWS/EmjcT8A1oskxrG4p1+++Yo9eCR/+wxaE6Vy825REYneiTWVNMsMr6GHaKLecGhkgi",
+	"ZqFLdMPm9VGqLraMUUqyuoY75MBC7aNcyQpGxCiLS44hG8vmFI8pJRICBye4KIWxk2Gee9No6wUUmAax",
+	"Q5cEPEWXTM4g7cua0RgcuDHVXxNGmDHitFqlEUqsVhmB29zT7v+x8vRJrwYQbrcYo0zaZVQClaNrVIsW",
+	"via4lLO1iiSbmGgv0rieXIsSdtXm3PZhl/7ErlJ1+NS+KAYC89fZdjb9uaBCEpz7Oha7CpfKrjbqVQaW",
+	"GDF+6zV4w3leKChx+bqh1TYxAzn+GjGWO6ArArUHvGy9E89yUWO84QhYKBZ5MtDFjCCsy4jE8A2hhQpw",
+	"ECjJuhKkj86snwByUo8HY+rloO6lNwdmJ1YHkK2TjtCrBaHqfnvaH6AMU6iojlfADI19GY49KqQg5STR",
+	"uaDGiUnohPGMCJ27ic3adWAAVJk5GQz8Ys8GPNukkcwXcjWmbhR8W+f2g9APGXw5lsQEp8J3Wiplxuda",
+	"vjj+dDg0sq3fi2+Ob/w9Oxk0t1rJ/yFaGqmVx4NmZmWkHgD1U4RMMrfi/LbQcFs8xKbHHhj3LU4KSeYm",
+	"7V/fdn5YUHjJj8Y0NbzKHg4QCdQMkA/bFBlM8q+fx3KKUnFVLFKld5lM2qPBIK3LJ9iXa9GiopJVSmU4",
+	"RanenhTNCZ+S+vNjWlCQpmLjsUApJDynaAnBUHqrva+HzNJiUMHZsw2NwnPumhC2TlS3OewMSi8zqpCt",
+	"iyNVqz46M3BYS4e96mv9khiPsFIFfPuHtYk0TSB6efo+ULptqqdJ23Tc3d3s//fmhxubYN6pmVlTXTDo",
+	"jTFt8zAMklfCAXjMTpGaUUsOalunxTWhDQdDrEmZGqUjXgLbZU2d/h63NUhCkXkBchvUPuhPo713tLix",
+	"AQf7FrxCzpToasaEhnIPTS3TfQeYnkHdUV4USNks6GVeb4C5PUBtAAyVx7Yu0AnUnVUyJZlkWJBTVNHi",
+	"x4ogPGcmxrx2JoQuj4anrHWYWlvnn64mWH+Fagjq2TaUAydzI6nUKWANF05YytFUbiCEKonVq4XIqK5/",
+	"5D5sjux29vR3Go9FrkTSSUH4SCmk4iI1hjzFDA8YzyGjXlSTSXGThHtxX/XT40JN4L7B22Pba9G3EeUR",
+	"PhehfzBVBkcATzmBuhnIzWB14pDOujwafmfhdYqYE1B/Lp+E49/Nr7xWPyNazS8JVxc8YH6L7fjj8TE6",
+	"GqBPnx8/Q4oZbLMt9taI7IXxRNTB1nhOIKEp0Y4AJXrYuyZFjKNUt9JMtwDVu6M2g9ih4ERABMeiqGM5",
+	"SiLQpKKUlP31VnVb4CW0rJ/6ooZvRk+QKGhGoJOHkIoUXUXIPCd502hubt9t7OT6Vb8Dqd+WsqL+Xxmj",
+	"14Qbz9XNwZQdmE9YOe2txtytvfnXH4Bz9c6tkw2a6P4bu0TwaIvtfXH+apuddYLHdjch3NnZDNPpg16H",
+	"TtJpQaEf7HIEN/QJ34iTtX5Ka/fybkuflSdOKrN7aDlMvUZ34N2xMrTh8ckYrw6kq6Tu4WllmXovY7p/",
+	"qzX6el86KHIjaJ/BiahK6OsCqpAL04LbsW3Mo/mYgkgC+vEuTlijmkT0YSOsDbz+67+iovp1X+mB6Ssd",
+	"7zo9eOSu04Ow67TX7ni4bbvjQVvL6JKUXagNdNLX+RdOTjZBf+nRYNiwHA9jx9/KBk0nQYv4WuRW6BKQ",
+	"QIvqOwDMJi4bnIU38IXaVNzDnGOIN564fJm1K9evoT1MkbVemPpm6fHNTeq8uD4WjmJY2CTxwM4F4o7e",
+	"y0DWsdvbvsLtfm+zkeZlfyMHKaqoOvEpoxeZq3ACxpZwcdEQps57pvF58x5Y01qWls3gGPvNRpprMPk6",
+	"DkVz3zZPrRHoCGMjm30Bs3RbW43GEjeSDvzwNYYy232GGqZc81vP+WTNXEyQMfWNbjjStMCU99fBD3Vt",
+	"RTHDC7BeZjOSXZF8TOGyO9UxbHAKddlSat9AzJzCJU10NrSQKLWo0Fhom4e8fVOEqo1hdTNuYPK72IKa",
+	"3eRvk5/WNMm/fd9idQFA6zmIZxy9DYCO+uns40QbsU8Ggz76UiHT+jONoY1NWlhDe0rPHdMUVqJdQYZu",
+	"9/vojLr9aG/FyPM4mLesUZTkUHdUEbthVmqMDZ+qO3zBeN3xU9FzH71TR25Mo2dO0SJiC03mpqOLkchT",
+	"JXKlCVrOimyGspJgLlAhx5TRjoMOhTBsFdZKaveDEvUZJfvWZWisrg3Kely6cRa8HrlZsIOjwdGz3nt1",
+	"17qbJ37WtajZstg697Y74Ultqu4mi4Zz6p7rbbOxOb55qdcDfp15Qc2fw+Y12WCk9VHYyB3NxbtBFFXM",
+	"zt78TiyFaH2QelIrjTqGqP74+vz89ZhawzTUfwXD/Axf64oOAcMydRRri4I6dCg9urlJ902SW+2YgEfq",
+	"Xt/fGAr439Dv5ReSbp8/QOihmzkapiDJ/IlACybgLDeo7IlnfxJpokvMDJpCkKvHNVgXyr6tsLrODANy",
+	"tpW+T414FGWsVrBj3Elae4KQkKWn+6coPVZzOPdb4cojwqOjtNWHCS2xGFMTfAcvPU1dLSwojBVpxQPv",
+	"PU/roB4QLfAVoWO6F5Pv9Cnc76NvmRJTrcFojeXnaLBZ/NOEkKzznYcMeEeZ7jxg5voic7Hb6BUtVyhy",
+	"wZ+6tCXrs4MycJNKkPw+F0DEDGwy1Fruq4d0Om3hX/Kr/0bjCbZ1m4zgruDEuVH20pJluPxzzua4oGmC",
+	"KEN5IRYlXoGlXf0wpj9WTJ0IeFVp+Eq+RnqIoV6JSoIFhFOhnMn9PnppykQzI1V5HoKGCTKyOdYyZjln",
+	"UP74OCx4fHbwf/DBPwcHz/u/+/0f/te4GgyOnj355I+Hn//pfy7Snz7c/t+D93/8c/3W+70/jeq/Dt5/",
+	"4j3a/9Pen0bjcX/bt/djBZa3dRnFvEMbN3qNd6hhbwbe6/MUgfYabqL97fxE23hkOp0vG1f0GM6XU5TW",
+	"NsEUcZIxnuuIsEfzy2zhMAGzjGIEmr43ekiCMKKfyUHS6QvxgBlGN7K+hLe5th/H/h8z9W+kwE1G9rXb",
+	"ttGqHnz++LNNZnXN8dbdtN8U8SYkBC3wFALSPMWakiWUelFcp5n/pU3G75PeDIuLOeM1D3BG0bKAtvda",
+	"Nj+8Hh7Wekw77ytqrAwUfW2mLARAurNZMmaLrEHvYhrqqQdBWRB0SVYMlBsDiZVi84LrQE1rTl3i8mo7",
+	"HrnJRqkQGZgoAbOBhdLguu2J4mVXnLPVViBZHCQkrOs6hjQabtwmCmza/ByKNSjrSPPtQ7hDwYqBXWbx",
+	"tNDxgCNd1UzOiCAmlFBLftoPSvIwpivDnK9qQRgkYF2L0Ar2Fui+UYf3w2i0O3s7a7z7r3QGrL3TIW13",
+	"FpwlM37HU4QvIYbIk4rBTqSNaSuNLJobq5M1N/nGKUZJH73bVrgOQ7xsOFeNse2F5Bf6gXFiOjvYHSTj",
+	"jX7dDkn5DHSPQFZOGq2leKVoFCvRyaiUp+ClqwRQ86odg7Rb5NF/hdC7YYujQvB9QqaIkm3EjC0bwrH6",
+	"9eeSjdeveY2s/LiBS6JLdp4W1+oHG5II7bh8eXpnEXr7mHp1CF1cvcndP9Xh415o+B1C7KHXkWRgb9mD",
+	"IObcO95aSWWUiP0kDFo30EhmPq+7M5kdtRBpP/4VWXk9lUxYPlofld9M9jMh7Qusc8d4gcsLQnPFVzsi",
+	"3Dto5CEj3rfQbNaT+GbV5lFiwdYDZaz8bcVmh6Cvuyk6cbIHGU5RPZ6KRLcTzGzBZFbmOlENFqS0te/f",
+	"pw3ykzhsgfC90msKiiEpyMnZrXxIfEnKls4Hw1qbtJZOfN/IUTcWneC+ZSRXx+bFNbuNO7dJ01v/0d1V",
+	"vc0RVS1R+jxKJNr5fTTQGf1610SiPc/Gd+qn38TpQMm2kvAFLwT5ZYii5SITJKt4IVdvdU0x3VVMFNlZ",
+	"FctH+/r8/DX6Qj33eDdUG4JsI+M0rgThcO+afBPDyBdYiCXjOdpLs4qX6KBC4uriP//690hzYV3WDCJF",
+	"RJHVEo7adeivBRXN4oClZ6aQG+TwjZCpfqbnT4PJ4Ulz9ltwukyYrW6GtSpprNMvTIgDRIdVC+ucbIjQ",
+	"Ng4CJHrA1N/evvoOBi2BSWodS+GkvvTB8K9LjwkXSgGhanNMlWb8ySdOfv3kE7SnOxaP0JJcgjVEJEjz",
+	"UT3xizffCrSoxMxTuAt6qj89ppKxUiupic330g0O4WaVMzLvj+mY/v736CxIilQ/fglMLj28HqZ15yDM",
+	"IdMT+1Swlxq07yeIFLq6shjT9VsE7YF0g/YmgcUoa0xjRGSS3rw8LnVB1lXMcpdmCvsQVH5+IsYU8ou1",
+	"BAEOWQxVjEYoBdE01bKpIBppfkcVpZHUNh/t4AXR1ozRSUoWt+DsE+oPSzOgIYMOS40iCIiwXQJNWQ/J",
+	"UEFzqBOoT16VZUQIhboJLko1EZuMqanWZkssoRcw2CYyH93cpIgrdbWezEyUmO/YV4/dq2Pq3nVJoZD3",
+	"bkLMdK4M+OSo1qIKjZHrIocItEh44pgulSo3L6QkeeJSGr1+Zwn6z7/+va/94CFkJ5FFYDqmGjKgHIPa",
+	"J8J110AQOFzbNQrhlWV2gSVKkCiJJGNqsDKpynKV2Pn8NphHab8+GH6JH+N31WLBAstZAgE16Qtdl+Tg",
+	"fLUgI9QsnZgmCI9pJNPcBQKAFnzJct1y0Tr+TfiqzjgMq12MqatqkQTdixOUGpd/qvFrO8u5PtBh1r46",
+	"SGNa5/XvbUjY94zcYeI+yE516r7C3wekJTT0AX1LMHQz/WCLzXywhRE/jOmHg4OD4J8aejwYoA9ou+55",
+	"H1Aa9eXDZ1o1aFytED/0NvzRvB7+aFyjehPadWjU72EhGvVLRyUaf9dcKRqNDHQ8GKIP6D4lTNWyY8nv",
+	"gI9GtRsFSaPcjf+TmdKBdoQ+oPvWRd+wYe3COu7rT9EH9ADttDYBEBbxAXS0qvg4mI7RB7S5Z8Ge2h5W",
+	"SbIfaV+wAZ5mtSAgnrBckIPmBA5bu9PJilVIN0yWDOy6QuiyA154Dqb2SLm2J2vhahcocmA8M0jxO2wo",
+	"EOpNwnUXDWh/Tp9IEKs2fDOsf+S+9xx9QHfrgbggfIYXAuXaFlEJqxkCT/aOrzp6u3Q73LCQzmZ8aUcL",
+	"5qRdv8asfqg45T07VG1JgVNGHdKPFNIjdb9XrHrC3QYAOhnTAddOlPodeluyJcrZkv4OPtAot5GGP5pP",
+	"nsCd8FCdk/qWG3qbEtS6cl89MjdRtC/ypi7I7a94BbTcJxRnu191/a5q+s2q+RABbDfEVct3/T7X1mVv",
+	"r8Uv6J+gaN3+BPn19+2CFdvcvV3dNug1BcbgS2PaXeCmWZnGYmjULngDtXBsU39dviOofNNvlb1ZYC6t",
+	"pVVJCYjQam5LUZtaN+Y7YkxNwmEhT504qraJMqWImdIJDlzoOWVVDvDvyOKyKAu5Ur+dm2QnqCroEtov",
+	"OcFXYHrWn4xVD7wkaMmV0E4VIyyhB/5ITXmAXoEkKrS3PlrdIShjGa/i0Ed7lkmMKdKOHSE5cGyvYLYO",
+	"42Yc/VhpKduKpp6APkBtsUzN6QLLjdTb31fQA4Mw8qbGpWORNmCXxNemfaGQrlBw9YH1RRqN6zTIJTVV",
+	"F+tcUq0N7SmtBrlFe/XSLldeaXCAFlTGujLjAXpli5prUE3oslf4nKws4sH2uSJypC1akISBUlNbBXDm",
+	"dNHQJxdUQwf3bVlkhOrOy8Z88pqzBS+IxNw3PPpWlV7SU9eLNqQM+4P+AFz6C0LxouiNek/7g/5TCO6V",
+	"M7BRHc6gYtI/1f+nJOb2N3t0NBig5awonYkaRBql1iiu0UffEZLDCboiq8QQp6g7fBlLTN2bZM5yok+F",
+	"Yw11swqi5DVunbXAeRU7g1A8ia9Aw/S0KBEQNOOoUs8EgdJuTbIuNEWbnAJXr/5l3hspDJgKUlCkEfYJ",
+	"0HQ0GGxfrz9STGq72vvm27F2HzGcP1QDtGO9uNgQh4TDL3DuNSM62WZIrGskrMwUGto0vtkwwTez6nAf",
+	"Uc3n6jCMet8U14Qq7EDlLS+Hoz67vfdqgkMIgN+W3gl1t3yGqc+yDeVCsA2W+BKbVlPm1ldHjuTJmKZK",
+	"1ohd03p23TLHKCd2bqabt0zUaVOKt5UiGR9T7U4BQw/NUaoudncBB/A6Q4xhV4rdNGPcx7S+6DcfYLT+",
+	"/I7pbgcYdZ7fMb3HAX5DcF4oUvi1neG3UUL6rZ7ik8HTzWMj/b9g6PHmoY1W0I/FNxy1bGYc18NDXDf5",
+	"iDIPv9eHzYIPDemJ6z5ncirUCaoEnpI6TemKrJ4IsJj3YwR+5vo23J28dRpbvZq1vWTsB7dvIlOPiN5k",
+	"5sO/8bZTdzx0x4PhNiTsNaWCQc82Dwr7w6pRR883j2o2QLs3XzjaCiPmfP8WWYnHPCQviHb4mVPrNVUx",
+	"fMSeBcdEglziKBv5xmk4XbW/GuHQ6DVUx8EcwBBEoqzignExUlKy0HNBYRddnBfrYGEsQCHjEHeFtelB",
+	"MjQlmntRciP1i3vGpAFfG9Mih6GE5mrgJZkwToKRC06uC1YJyOU9NQX1hfQ+7aQTpTePqdOFTD0mP/Tb",
+	"OBKtag1ogQg36IziHJHGBj2m3kAbANoQIWwfwy7VFuJ2zR9jCh0ojIqds8RZEzB4BRakVLtQKsnEwFKU",
+	"hMpyZRRVcF4p0WsaE1jUO6+9gOYaRkhz7iikENQN4ERWnJrM8+EgTFI8Okl6BYUIXsJXdTcoW22+5ufu",
+	"TAwHEOygExuHAz/NMZpn91N3znORnxpvxRRS+bgUiBfTmURAbUr63WNlTni9ov0dq67FFhfSdLBKL+bj",
+	"2fHGgLFtlwZGIr0wfRpgZeqIPvDKgiP3gAt7ZQLSuxOI9yDkuZUBt78pFji6ChMWHIUeAoTvAn59KGrY",
+	"tQgfwujHsndQjy7ZtJ2s04yO2wgdxPNrrwekwk674pNiwEk87ULcyeC+eLPFfTB4N/URBSChCphSM9He",
+	"xlpgMajNxBdTGRJtq27YuoTqHcE3B3Fb+E+Ohp8db4K/vBf87+8tsXsduMRmuT1Is9peeG8Mu43UtGhm",
+	"Z32U5D9K8r9pSV7ROgoSy4z0XstmUE2IxRIWjf1dtNL+z/2aB1TxihJ6PEjm3aDasqYdQmO6dfXfEcIo",
+	"rzS7CIKpntcScFhEvZXHo5tvFjQsrw41h1yoH3TLH9Nou/wghAtFwkhiAq9mpa+98tqhxBvbxfqVusF+",
+	"tvo7WfU0TwV6/4Llqx3ZKezNBaMlDKypwUlDVlABH5JfhSFSbUoHZesc42C2MxdjikQxpQfVwp/RZZLF",
+	"s8J2KvvgpfCEyTgd1SD8zJZmC4JYoXN7KFw4/u3ut4qprtFhGfLPzxNhtK5TnS8ZqZ/RTvFbq9f1Wz2b",
+	"b1tX8vCOV/LWt/EdbuI1HqFWBfPGVezOizx4QxYlXpGNN2NsyG3Se8WLaUFxeWBvwA3TtN73r/iPgkFE",
+	"MNjiujUf0ZGAetQWN64L4buHADLYQgDxK+Z9lFgeV2LRfNSLKewQWppGx8NLWx54gzBTRapUNktTThgP",
+	"sibEimYiqDY5pl7lQshVhdqTcHlBCR+Wr2xIItgD//b21XeJLnUgZ5gCAJDeo0MBx1SyxUFJroktQGgL",
+	"HECjNgj98TvLVKLCpSl15YdY6IAEysAwp75t3XEKeBoWwnQRZ35NOYUKnutKKGOqCy0GZesSl71ig160",
+	"h8dkcjTq0TWL0Bkow7p2U2aK4aSvX709R8G+pmhPB66b+HM8pjqiXL3vx3lxxqQXVV6Xdzsy5d3Sfb2D",
+	"utOPQeaYmiY7M6KtnGqlei/V5WPSDMg1oaiwzXoBfxMTtAwFHWCJtnR0oiuMOlQ/EX6jGQgk8nfBElFX",
+	"9dEEkRucyXKliy6Igk5LW68YFQICec52alaEJgx6iQcFytIRxCU1mhgVcuf2RTVm0YM0MEIFlUxNtmUL",
+	"oz0jMi04gZg8E1iQ2NoLjBIXN5bU2Qfuu+DXXOloge46DPCRfX3aUKNlEjpfMluSOIyF0q0UtdNCEg5M",
+	"Z06I7SKAEMG8LMwDLKKF8GDDXYl7q9Bo1UQ4L6ytbZc4PArNjkw818SpObBPHYrOad1N2pmdyBz8MVYs",
+	"U9C4LCcKsRaY1t1ORrHaefXeeprWU0BkOz6+j87CwZrIYbjGHbZh+o4opkTHBnbTLqtkSL4J1CIGFhAc",
+	"CyTwSh+yc4dItX4b02KuDskxFRhCQ72qFEZsvyILXdBAB+ulnrJ38HeyqsvLsmvL35czVtratRu1zS9M",
+	"5exfUOVUR//C4jOidfoKkDitqRpoK1YHxdcl71FveVNJ3A4d8hYEDMlxTi7EjC2bmi88OYCqFWWhJIbW",
+	"MXX1wLsX4lqlhUt5SM05VvF3A0aCWb7iWtVeV2mYMnmA6UGkv8So92KGuaKQ27uo1H4l8g2aYlBovFlY",
+	"HLL6aKNKZ61iNwSvTcr2aTvIGEJ+a7HAcFpd+9f0etqknu9qMXfS7la6uWYQd9yBGO6/rAWhJa4lSd2i",
+	"Pib51FFArsPGR4X+v8rS/1HR/pUp2oZbBlrwZVVebatw/1Tkt1rPLkmsYscbU/wEe56Dl0o8hV6fuIT4",
+	"YgRN3rEw7k2akVPbTL0QWnByHZ21zOxSjUBJlzW3Hg5QI7+MY6OSYqq4+XHUcK/B9wz39+TMer78YmsD",
+	"6l/0gDvYUdsjN5tTDXgfPZs78LvdTZHHW3FISPW9B0sdboGArxj96Gn9GdipPoub7ZZJPDTShlyG7PKM",
+	"KkZozYheIpBv3AnLlHiGrePBMWrlfJ8ibHmAZ0RxaniLiZ469br2v3oZwTHt3lfqUTMJviO74eH476/B",
+	"cfWRu37krh+562NEpG/BX9eGGvunVMeJ7EH3ZChHdZdA1gWGrEpj74CikKGu7/OWZuDie8hYjXW11DWH",
+	"gx5buoaSUqNLgq/NM+D9wjec9VtW6zENzdZ93+pdCGSKbdaG75GuoQkVrCQzESMLuTL9a6Edl8ndM+l6",
+	"dr4R0t+O1N2Eoj6pNcf7Vs6yEDJ2LWj72K8jpAaQGVoBX6ifdHBx0HKZ5saur1GiVu/bACPBKV5zAuiX",
+	"f2srWTfid741Rdi8i7u08VS6Mrf/IZfmFxS5trnV5696dzDJmVLYHddfu971BgfKI8S5/JbEBdvHqENs",
+	"+GgS+yjE3FeI2dnq9lHq+fVIPe9MBc6NsTBhIvBPQSXU78Hj49Vs/R6aPpqCTR0iksn2hyQDTiaEE5pB",
+	"QSB4oOs+1V1HerGMIt2KKrVOGRiYujEzKRejw8Ph0af9QX/QH44+G3w2gDvaLLBVy5qwRQkSg26ZVq1G",
+	"1uFjylB1VDvt19LZa681yu4pzt5ELg84aac4mnoNumxqkIStTZZaxmFc9NF3UJQAvObaImem91K0b9/f",
+	"/r8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -215,6 +215,27 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for OnConflict.
+const (
+	OnConflictError  OnConflict = "error"
+	OnConflictSkip   OnConflict = "skip"
+	OnConflictUpdate OnConflict = "update"
+)
+
+// Valid indicates whether the value is a known member of the OnConflict enum.
+func (e OnConflict) Valid() bool {
+	switch e {
+	case OnConflictError:
+		return true
+	case OnConflictSkip:
+		return true
+	case OnConflictUpdate:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProspectObject.
 const (
 	ProspectObjectProspect ProspectObject = "prospect"
@@ -224,6 +245,21 @@ const (
 func (e ProspectObject) Valid() bool {
 	switch e {
 	case ProspectObjectProspect:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProspectBatchObject.
+const (
+	ProspectBatchObjectBatch ProspectBatchObject = "batch"
+)
+
+// Valid indicates whether the value is a known member of the ProspectBatchObject enum.
+func (e ProspectBatchObject) Valid() bool {
+	switch e {
+	case ProspectBatchObjectBatch:
 		return true
 	default:
 		return false
@@ -451,6 +487,14 @@ type HealthStatus string
 // Example: {"crm_id":"4711","plan":"trial"}
 type Metadata map[string]string
 
+// OnConflict What a batch does with an item whose email belongs to a live prospect:
+// `error` answers the item `409 prospect_exists` with `existing_id`; `skip`
+// answers `200` with the existing prospect untouched; `update` merges the item
+// into the existing prospect as `PATCH` would and answers `200`.
+//
+// Example: update
+type OnConflict string
+
 // Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
 // fields you do not know and accept any `status`.
 //
@@ -557,6 +601,104 @@ type Prospect struct {
 //
 // Example: prospect
 type ProspectObject string
+
+// ProspectBatch The answer to a batch: one result per item, in the order of the request, and
+// counters. Like every object the API sends, it may gain fields.
+//
+// Example: {"created":0,"data":[{"error":{"code":"parameter_missing","doc_url":"https://api.example.com/docs#error-parameter_missing","message":"Missing required parameter: prospects[0].email.","param":"prospects[0].email","request_id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","type":"invalid_request_error"},"index":0,"status":400}],"failed":1,"object":"batch","skipped":0,"updated":0}
+type ProspectBatch struct {
+	// Created How many items were created (status `201`).
+	//
+	// Example: 1
+	Created int `json:"created"`
+
+	// Data One result per item of the request, in its order.
+	Data []ProspectBatchResult `json:"data"`
+
+	// Failed How many items failed (an `error` with a `4xx` status).
+	//
+	// Example: 2
+	Failed int `json:"failed"`
+
+	// Object Always `batch`.
+	//
+	// Example: batch
+	Object ProspectBatchObject `json:"object"`
+
+	// Skipped How many items were skipped (status `200` under `on_conflict: skip`).
+	//
+	// Example: 0
+	Skipped int `json:"skipped"`
+
+	// Updated How many items updated an existing prospect (status `200` under `on_conflict: update`).
+	//
+	// Example: 1
+	Updated int `json:"updated"`
+}
+
+// ProspectBatchObject Always `batch`.
+//
+// Example: batch
+type ProspectBatchObject string
+
+// ProspectBatchCreate Up to 500 prospects to capture in one request, and what to do with those
+// whose email a live prospect has already. The request's shape is checked
+// first; each item is then checked on its own, against `ProspectCreate`.
+//
+// Example: {"on_conflict":"skip","prospects":[{"email":"ada@example.com","first_name":"Ada","source":"import"},{"email":"grace@example.com"}]}
+type ProspectBatchCreate struct {
+	// OnConflict What a batch does with an item whose email belongs to a live prospect:
+	// `error` answers the item `409 prospect_exists` with `existing_id`; `skip`
+	// answers `200` with the existing prospect untouched; `update` merges the item
+	// into the existing prospect as `PATCH` would and answers `200`.
+	//
+	//
+	// Example: update
+	OnConflict *OnConflict `json:"on_conflict,omitempty"`
+
+	// Prospects The prospects, 1 to 500. Each has the fields of `ProspectCreate` (only
+	// `email` is required). An item is checked on its own: a failing item is
+	// answered in `data` with its error and does not fail the batch. Under
+	// `on_conflict: update`, an optional field may be `null`, which clears it
+	// on an existing prospect (and is left out of a new one), as in `PATCH`.
+	//
+	//
+	// Example: [{"email":"ada@example.com","first_name":"Ada","source":"import"},{"email":"grace@example.com","tags":["expo-2026"]}]
+	Prospects []map[string]interface{} `json:"prospects"`
+}
+
+// ProspectBatchResult The answer to one item of a batch: its `index` in the request, the HTTP
+// `status` it would have had on its own, and the `prospect` (on `2xx`) or the
+// `error` (on `4xx`).
+//
+// Example: {"error":{"code":"prospect_exists","doc_url":"https://api.example.com/docs#error-prospect_exists","existing_id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","message":"A live prospect with this email exists already: prs_01jdq7z8x4k3m5n6p7q8r9s0t1.","param":"prospects[0].email","request_id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","type":"invalid_request_error"},"index":0,"status":409}
+type ProspectBatchResult struct {
+	// Error What went wrong, for programs (`type`, `code`, `param`) and for people (`message`).
+	//
+	// Example: {"code":"parameter_invalid","doc_url":"https://api.example.com/docs#error-parameter_invalid","message":"Invalid email: must be a valid email address.","param":"email","request_id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","type":"invalid_request_error"}
+	Error *ErrorDetail `json:"error,omitempty"`
+
+	// Index The item's position in the request's `prospects`, from 0.
+	//
+	// Example: 0
+	Index int `json:"index"`
+
+	// Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
+	// fields you do not know and accept any `status`.
+	//
+	//
+	// Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
+	Prospect *Prospect `json:"prospect,omitempty"`
+
+	// Status `201` created; `200` an existing prospect skipped or updated (see
+	// `on_conflict`); `400` the item is invalid; `402` the plan's limit was
+	// reached; `403` `hidden` set with a standard key; `409` the email is taken
+	// (under `on_conflict: error`). More statuses may be added.
+	//
+	//
+	// Example: 201
+	Status int `json:"status"`
+}
 
 // ProspectCreate The fields of a new prospect. Only `email` is required; unknown fields are refused.
 //
@@ -883,6 +1025,19 @@ type CreateProspectParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// CreateProspectBatchParams defines parameters for CreateProspectBatch.
+type CreateProspectBatchParams struct {
+	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
+	// safe: the first request with a key runs, and repeats within 24 hours get its
+	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+	// the account. A repeat while the first is still running answers `409
+	// idempotency_key_in_use` (retry it); the same key with another method, path or
+	// body answers `409 idempotency_key_reused`. Requests rejected before they run
+	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
+	// their retries run afresh.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // UpdateProspectParams defines parameters for UpdateProspect.
 type UpdateProspectParams struct {
 	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
@@ -898,6 +1053,9 @@ type UpdateProspectParams struct {
 
 // CreateProspectJSONRequestBody defines body for CreateProspect for application/json ContentType.
 type CreateProspectJSONRequestBody = ProspectCreate
+
+// CreateProspectBatchJSONRequestBody defines body for CreateProspectBatch for application/json ContentType.
+type CreateProspectBatchJSONRequestBody = ProspectBatchCreate
 
 // UpdateProspectJSONRequestBody defines body for UpdateProspect for application/json ContentType.
 type UpdateProspectJSONRequestBody = ProspectUpdate

@@ -110,16 +110,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status >= 500 {
 		s.cfg.Logger.ErrorContext(ctx, "request failed", "request_id", id, "code", e.Code, "error", err)
 	}
-	body := gen.Error{Error: gen.ErrorDetail{
-		Type: e.Type, Code: e.Code, Message: e.Message, RequestId: id,
-		DocUrl: s.cfg.PublicURL + docs.ErrorURL(string(e.Code)),
-	}}
-	if e.Param != "" {
-		body.Error.Param = &e.Param
-	}
-	if e.ExistingID != "" {
-		body.Error.ExistingId = &e.ExistingID
-	}
+	body := gen.Error{Error: errorDetail(e, id, s.cfg.PublicURL)}
 	for k, v := range e.Header {
 		w.Header()[k] = v
 	}
@@ -130,4 +121,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Del("Content-Length")
 	w.WriteHeader(e.Status)
 	json.NewEncoder(w).Encode(body)
+}
+
+// errorDetail is e as the error object's detail: the body of an error answer,
+// and the error of a batch's item.
+func errorDetail(e *Error, requestID, publicURL string) gen.ErrorDetail {
+	d := gen.ErrorDetail{
+		Type: e.Type, Code: e.Code, Message: e.Message, RequestId: requestID,
+		DocUrl: publicURL + docs.ErrorURL(string(e.Code)),
+	}
+	if e.Param != "" {
+		d.Param = &e.Param
+	}
+	if e.ExistingID != "" {
+		d.ExistingId = &e.ExistingID
+	}
+	return d
 }

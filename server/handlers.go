@@ -20,6 +20,8 @@ type handlers struct {
 	store            store.Store
 	defaultRateLimit int
 	ready            readiness
+	items            itemRules // how each item of a batch is checked
+	publicURL        string    // for the doc_url of a batch item's error
 }
 
 var _ gen.StrictServerInterface = (*handlers)(nil)
@@ -33,7 +35,21 @@ const (
 )
 
 func (h *handlers) CreateProspect(ctx context.Context, req gen.CreateProspectRequestObject) (gen.CreateProspectResponseObject, error) {
-	key, b := apiKey(ctx), req.Body
+	p, err := newProspect(ctx, req.Body)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.store.CreateProspect(ctx, p); err != nil {
+		return nil, hideHiddenDuplicate(ctx, err)
+	}
+	return gen.CreateProspect201JSONResponse{Body: prospectJSON(p),
+		Headers: gen.CreateProspect201ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+// newProspect maps a create's body to the prospect to store, refusing what the
+// schema cannot: hidden set by a standard key, metadata keys of the wrong length.
+func newProspect(ctx context.Context, b *gen.ProspectCreate) (*store.Prospect, error) {
+	key := apiKey(ctx)
 	if b.Hidden != nil && key.Role != store.RoleAdmin {
 		return nil, adminRequired()
 	}
@@ -62,11 +78,7 @@ func (h *handlers) CreateProspect(ctx context.Context, req gen.CreateProspectReq
 			}
 		}
 	}
-	if err := h.store.CreateProspect(ctx, p); err != nil {
-		return nil, hideHiddenDuplicate(ctx, err)
-	}
-	return gen.CreateProspect201JSONResponse{Body: prospectJSON(p),
-		Headers: gen.CreateProspect201ResponseHeaders{RequestId: requestID(ctx)}}, nil
+	return p, nil
 }
 
 func (h *handlers) GetProspect(ctx context.Context, req gen.GetProspectRequestObject) (gen.GetProspectResponseObject, error) {
@@ -82,9 +94,28 @@ func (h *handlers) GetProspect(ctx context.Context, req gen.GetProspectRequestOb
 }
 
 func (h *handlers) UpdateProspect(ctx context.Context, req gen.UpdateProspectRequestObject) (gen.UpdateProspectResponseObject, error) {
-	key, b := apiKey(ctx), req.Body
-	if b.Hidden != nil && key.Role != store.RoleAdmin {
-		return nil, adminRequired()
+	patch, err := prospectPatch(ctx, req.Body)
+	if err != nil {
+		return nil, err
+	}
+	p, err := h.store.UpdateProspect(ctx, apiKey(ctx).AccountID, req.Id, patch, func(p *store.Prospect) error {
+		if err := canSee(ctx, p); err != nil {
+			return err
+		}
+		return checkMetadataCount(p)
+	})
+	if err != nil {
+		return nil, prospectError(hideHiddenDuplicate(ctx, err), req.Id)
+	}
+	return gen.UpdateProspect200JSONResponse{Body: prospectJSON(p),
+		Headers: gen.UpdateProspect200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+// prospectPatch maps an update's body to the store's patch, refusing what the
+// schema cannot: hidden set by a standard key, metadata keys of the wrong length.
+func prospectPatch(ctx context.Context, b *gen.ProspectUpdate) (store.ProspectPatch, error) {
+	if b.Hidden != nil && apiKey(ctx).Role != store.RoleAdmin {
+		return store.ProspectPatch{}, adminRequired()
 	}
 	patch := store.ProspectPatch{
 		FirstName: patchString(b.FirstName), LastName: patchString(b.LastName), Company: patchString(b.Company),
@@ -109,25 +140,21 @@ func (h *handlers) UpdateProspect(ctx context.Context, req gen.UpdateProspectReq
 		} else {
 			patch.Metadata = b.Metadata.MustGet()
 			if err := checkMetadataKeys(patch.Metadata); err != nil {
-				return nil, err
+				return store.ProspectPatch{}, err
 			}
 		}
 	}
-	p, err := h.store.UpdateProspect(ctx, key.AccountID, req.Id, patch, func(p *store.Prospect) error {
-		if err := canSee(ctx, p); err != nil {
-			return err
-		}
-		if len(p.Metadata) > maxMetadataKeys { // the patch's keys are valid; their sum may not be
-			return invalid(gen.ErrorCodeParameterInvalid, "metadata",
-				"Invalid metadata: a prospect has at most %d keys; this update would leave %d.", maxMetadataKeys, len(p.Metadata))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, prospectError(hideHiddenDuplicate(ctx, err), req.Id)
+	return patch, nil
+}
+
+// checkMetadataCount refuses an update whose merged metadata has too many keys:
+// the patch's keys are valid, their sum with the stored ones may not be.
+func checkMetadataCount(p *store.Prospect) error {
+	if len(p.Metadata) > maxMetadataKeys {
+		return invalid(gen.ErrorCodeParameterInvalid, "metadata",
+			"Invalid metadata: a prospect has at most %d keys; this update would leave %d.", maxMetadataKeys, len(p.Metadata))
 	}
-	return gen.UpdateProspect200JSONResponse{Body: prospectJSON(p),
-		Headers: gen.UpdateProspect200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+	return nil
 }
 
 func (h *handlers) DeleteProspect(ctx context.Context, req gen.DeleteProspectRequestObject) (gen.DeleteProspectResponseObject, error) {

@@ -101,14 +101,23 @@ func New(cfg Config) (*Server, error) {
 			// authenticate checks keys, with the API's own errors.
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 			// The strict handler binds the decoded body: no second parse.
-			KeepValidatedValue:      true,
+			KeepValidatedValue: true,
+			// The handlers apply the spec's defaults (limit 10, on_conflict error)
+			// themselves: setting one in a body re-encodes the whole body, a
+			// 500-item batch included, to add one field.
+			SkipSettingDefaults:     true,
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{emailFormat},
 		},
 	}
 	if cfg.KeyCacheTTL > 0 {
 		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)
 	}
-	strict := gen.NewStrictHandlerWithOptions(&handlers{store: cfg.Store, defaultRateLimit: cfg.DefaultRateLimit}, nil, gen.StrictHTTPServerOptions{
+	items, err := newItemRules(spec)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	h := &handlers{store: cfg.Store, defaultRateLimit: cfg.DefaultRateLimit, items: items, publicURL: cfg.PublicURL}
+	strict := gen.NewStrictHandlerWithOptions(h, nil, gen.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, invalid(gen.ErrorCodeBodyInvalidJson, "", "The body is not valid JSON: %v.", err))
 		},

@@ -80,9 +80,11 @@ func validationError(err error) *Error {
 	}
 }
 
-// schemaError turns a body schema violation into an error naming the field.
-func schemaError(e *openapi3.SchemaError) *Error {
-	path := e.JSONPointer()
+// schemaError turns a body schema violation into an error naming the field;
+// prefix is the path of the value checked within the body, when it is not the
+// body itself (a batch's item: prospects, 3).
+func schemaError(e *openapi3.SchemaError, prefix ...string) *Error {
+	path := append(slices.Clone(prefix), e.JSONPointer()...)
 	switch e.SchemaField {
 	case "properties": // additionalProperties: false
 		if obj, ok := e.Value.(map[string]any); ok {
@@ -102,6 +104,49 @@ func schemaError(e *openapi3.SchemaError) *Error {
 	}
 	p := param(path)
 	return invalid(gen.ErrorCodeParameterInvalid, p, "Invalid %s: %s.", p, describe(e))
+}
+
+// itemRules check each item of a batch on its own with the schemas a single
+// create and update are checked with (openapi.yaml's ProspectCreate and
+// ProspectUpdate), so that an item is valid exactly when it would be valid alone.
+type itemRules struct {
+	create, update *openapi3.Schema
+}
+
+func newItemRules(spec *openapi3.T) (itemRules, error) {
+	r := itemRules{}
+	for name, dst := range map[string]**openapi3.Schema{"ProspectCreate": &r.create, "ProspectUpdate": &r.update} {
+		ref := spec.Components.Schemas[name]
+		if ref == nil || ref.Value == nil {
+			return r, fmt.Errorf("openapi.yaml has no schema %s", name)
+		}
+		*dst = ref.Value
+	}
+	return r, nil
+}
+
+// check validates item, found in the body at path, as a create's body. The
+// fields in clears (given as null, under on_conflict update) are checked as an
+// update's nulls: only the fields a PATCH can clear may be null.
+func (r itemRules) check(item map[string]any, clears map[string]any, path ...string) *Error {
+	if err := r.create.VisitJSON(item, openapi3.VisitAsRequest(), emailFormat); err != nil {
+		return itemError(err, path)
+	}
+	if len(clears) > 0 {
+		if err := r.update.VisitJSON(clears, openapi3.VisitAsRequest(), emailFormat); err != nil {
+			return itemError(err, path)
+		}
+	}
+	return nil
+}
+
+func itemError(err error, path []string) *Error {
+	var schemaErr *openapi3.SchemaError
+	if errors.As(err, &schemaErr) {
+		return schemaError(schemaErr, path...)
+	}
+	p := param(path)
+	return invalid(gen.ErrorCodeParameterInvalid, p, "Invalid %s: %v.", p, err)
 }
 
 // param writes a JSON pointer as the API's dotted path: metadata.plan, tags[3].

@@ -258,6 +258,9 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
+				if r.only != "" && r.only != s.name {
+					continue
+				}
 				res := runRow(ctx, cfg, procs[i], envs[i], r)
 				if res.err != "" {
 					logf("%-8s %s: %s", s.name, r.name, res.err)
@@ -268,7 +271,9 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 			}
 		}
 		for i := range servers {
-			out[i][r.key] = median(runs[i])
+			if len(runs[i]) > 0 {
+				out[i][r.key] = median(runs[i])
+			}
 		}
 	}
 	for i, s := range servers {

@@ -111,6 +111,7 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintf(w, "\nratio = %s / %s: below 1 for req/s, above 1 for latency and memory, is the price of what %s does beyond the baseline.\n",
 			rep.servers[0].name, rep.servers[1].name, rep.servers[0].name)
 	}
+	rep.printPerProspect(w)
 	if len(notes) > 0 {
 		fmt.Fprintln(w, "\n! notes:")
 		for _, n := range notes {
@@ -147,4 +148,25 @@ func fmtRSS(kb int64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
+}
+
+// printPerProspect sets each row that writes several prospects a request
+// against single creates on the same server, in prospects per second.
+func (rep *report) printPerProspect(w io.Writer) {
+	for _, r := range smallRows() {
+		if r.perRequest <= 1 {
+			continue
+		}
+		for i, s := range rep.servers {
+			res, ok := rep.results[i][r.key]
+			if !ok || res.err != "" {
+				continue
+			}
+			line := fmt.Sprintf("\n%s, %s: %.0f prospects/s", s.name, r.name, res.rps*float64(r.perRequest))
+			if single, ok := rep.results[i]["create"]; ok && single.err == "" && single.rps > 0 {
+				line += fmt.Sprintf(" = %.1f× the %.0f prospects/s of POST /v1/prospects", res.rps*float64(r.perRequest)/single.rps, single.rps)
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
 }

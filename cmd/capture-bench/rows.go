@@ -26,6 +26,12 @@ type row struct {
 	// check looks at the body of one answer before the load starts, to make
 	// sure the row measures what it says; nil accepts any body.
 	check func(body []byte) error
+	// perRequest is how many prospects one request writes, when it is more
+	// than one: the report gives the row's prospects per second.
+	perRequest int
+	// only names the one server the row runs on, when the other lacks the
+	// operation (the baseline has no batch).
+	only string
 }
 
 // rowEnv is what the rows of one server share.
@@ -52,6 +58,39 @@ func (e *rowEnv) createBody(n uint64) []byte {
 	return []byte(`{"email":"load-` + e.server + `-` + strconv.FormatUint(n, 10) + `@example.com",` +
 		`"first_name":"Grace","last_name":"Hopper","company":"Compilers Inc","title":"Rear Admiral",` +
 		`"source":"web_form","tags":["bench","load"],"metadata":{"campaign":"spring"},"marketing_consent":true}`)
+}
+
+// batchSize is how many prospects a request of the batch row sends: the most
+// the API takes.
+const batchSize = 500
+
+// batchBody is a batch of n realistic new prospects, each with a unique email.
+func (e *rowEnv) batchBody(seq uint64, n int) []byte {
+	var b bytes.Buffer
+	b.Grow(n * 260)
+	b.WriteString(`{"prospects":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(e.createBody(seq*uint64(n) + uint64(i) + 1<<40)) // apart from the create row's emails
+	}
+	b.WriteString(`]}`)
+	return b.Bytes()
+}
+
+// batchCreated checks that a batch created every one of its n items.
+func batchCreated(n int) func([]byte) error {
+	return func(body []byte) error {
+		var v struct {
+			Object  string `json:"object"`
+			Created int    `json:"created"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil || v.Object != "batch" || v.Created != n {
+			return fmt.Errorf("want a batch that created %d prospects, got %.300s", n, body)
+		}
+		return nil
+	}
 }
 
 // unknownID is a well-formed prospect id that no seeded or created
@@ -97,6 +136,17 @@ func smallRows() []row {
 				t.Body = e.createBody(n)
 			},
 			check: objectIs("prospect"),
+		},
+		{
+			key: "batch", name: "POST /v1/prospects/batch (500 a request)", status: 200,
+			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
+				t.Method, t.URL = "POST", e.base+"/v1/prospects/batch"
+				t.Header = e.header("Content-Type", "application/json")
+				t.Body = e.batchBody(n, batchSize)
+			},
+			check:      batchCreated(batchSize),
+			perRequest: batchSize,
+			only:       "capture",
 		},
 		{
 			key: "list", name: "GET /v1/prospects?limit=100", status: 200,

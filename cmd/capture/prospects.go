@@ -15,9 +15,9 @@ import (
 	"github.com/captureapi/capture/client"
 )
 
-const prospectsLong = `Create, read, update, delete and list prospects through the Capture API, over
-HTTP with the Go client. The key comes from --api-key or CAPTURE_API_KEY, the
-server from --url or CAPTURE_URL (default ` + defaultURL + `).
+const prospectsLong = `Create, read, update, delete, list and import prospects through the Capture
+API, over HTTP with the Go client. The key comes from --api-key or
+CAPTURE_API_KEY, the server from --url or CAPTURE_URL (default ` + defaultURL + `).
 
 Output: on a terminal, a table; when piped, or with --json, JSON (one object, or
 one per line for list). --fields chooses the fields either way. On failure,
@@ -48,7 +48,7 @@ func newProspectsCmd() *cobra.Command {
 	o := &prospectsOptions{}
 	cmd := group(&cobra.Command{
 		Use:   "prospects",
-		Short: "Create, read, update, delete and list prospects over the API",
+		Short: "Create, read, update, delete, list and import prospects over the API",
 		Long:  prospectsLong,
 		Example: `  export CAPTURE_API_KEY=sk_…
   capture prospects create --email ada@example.com --first-name Ada
@@ -61,7 +61,7 @@ func newProspectsCmd() *cobra.Command {
 	pf.IntVar(&o.maxRetries, "max-retries", client.DefaultMaxRetries, "resend a request that failed in a retryable way up to N times")
 	pf.BoolVar(&o.asJSON, "json", false, "print JSON even on a terminal (JSON is the default when output is piped)")
 	cmd.AddCommand(newProspectsCreateCmd(o), newProspectsGetCmd(o), newProspectsUpdateCmd(o),
-		newProspectsDeleteCmd(o), newProspectsListCmd(o))
+		newProspectsDeleteCmd(o), newProspectsListCmd(o), newProspectsImportCmd(o))
 	return cmd
 }
 

@@ -29,6 +29,8 @@ func TestPublishedSpecToleratesAdditions(t *testing.T) {
 			`"rate_limit":1,"key_id":"key_1","role":"admin","plan":"pro"}`,
 		"DeletedProspect": `{"id":"prs_1","object":"prospect","deleted":true,"deleted_at":1}`,
 		"Health":          `{"status":"ok","uptime":5}`,
+		"ProspectBatch": `{"object":"batch","data":[{"index":0,"status":207,"prospect":` + prospectBody + `,"warnings":[]}],` +
+			`"created":0,"updated":0,"skipped":0,"failed":0,"merged":1}`,
 	}
 	for name, body := range answers {
 		var v any
@@ -54,7 +56,7 @@ func TestRequestSchemasStayClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"ProspectCreate", "ProspectUpdate"} {
+	for _, name := range []string{"ProspectCreate", "ProspectUpdate", "ProspectBatchCreate"} {
 		s := spec.Components.Schemas[name].Value
 		if s.AdditionalProperties.Has == nil || *s.AdditionalProperties.Has {
 			t.Errorf("%s accepts unknown fields", name)

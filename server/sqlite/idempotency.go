@@ -23,7 +23,7 @@ func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, finger
 	if rec, err := holder(db.queryRow(ctx, query, accountID, key), fingerprint); err != nil || rec != nil {
 		return rec, err
 	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx *writeTx) error {
 		if rec, err = holder(tx.QueryRowContext(ctx, query, accountID, key), fingerprint); err != nil || rec != nil {
 			return err
 		}

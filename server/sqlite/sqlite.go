@@ -187,7 +187,7 @@ func (db *DB) Ping(ctx context.Context) (err error) {
 	if err := db.checkFile(); err != nil {
 		return err
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx *writeTx) error {
 		// A query, not PingContext: it must touch the file, not only the pool.
 		var n int
 		return tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n)
@@ -390,7 +390,7 @@ func scanProspect(row scanner) (*store.Prospect, error) {
 func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error) {
 	defer unavailable(&err)
 	normalise(p)
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx *writeTx) error {
 		if err := checkEmailFree(ctx, tx, p.AccountID, p.Email, ""); err != nil {
 			return err
 		}
@@ -425,7 +425,7 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 }
 
 // checkEmailFree returns an ExistsError when a live prospect other than self has the email.
-func checkEmailFree(ctx context.Context, tx *sql.Tx, accountID, email, self string) error {
+func checkEmailFree(ctx context.Context, tx *writeTx, accountID, email, self string) error {
 	var id string
 	var hidden bool
 	err := tx.QueryRowContext(ctx,
@@ -451,7 +451,7 @@ func (db *DB) Prospect(ctx context.Context, accountID, id string) (_ *store.Pros
 // UpdateProspect applies a patch in one transaction.
 func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch store.ProspectPatch, check func(*store.Prospect) error) (out *store.Prospect, err error) {
 	defer unavailable(&err)
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx *writeTx) error {
 		p, err := prospectForWrite(ctx, tx, accountID, id)
 		if err != nil {
 			return err
@@ -480,7 +480,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 }
 
 // prospectForWrite reads a live prospect inside a write transaction.
-func prospectForWrite(ctx context.Context, tx *sql.Tx, accountID, id string) (*store.Prospect, error) {
+func prospectForWrite(ctx context.Context, tx *writeTx, accountID, id string) (*store.Prospect, error) {
 	return scanProspect(tx.QueryRowContext(ctx,
 		`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
 }
@@ -541,7 +541,7 @@ func normalise(p *store.Prospect) {
 // DeleteProspect erases the prospect's data and leaves a tombstone with its id.
 func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) (err error) {
 	defer unavailable(&err)
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(tx *writeTx) error {
 		p, err := prospectForWrite(ctx, tx, accountID, id)
 		if err != nil {
 			return err
@@ -645,10 +645,10 @@ type txKey struct{}
 // context it is given joins it, and they commit together or not at all.
 func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error) (err error) {
 	defer unavailable(&err)
-	if _, nested := ctx.Value(txKey{}).(*sql.Tx); nested {
+	if _, nested := ctx.Value(txKey{}).(*writeTx); nested {
 		return fn(ctx)
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -668,8 +668,8 @@ func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE), committing when it
 // returns nil. Inside Atomically, fn runs in a savepoint of the outer
 // transaction instead: its failure undoes its own writes and nothing else.
-func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
+func (db *DB) inTx(ctx context.Context, fn func(*writeTx) error) error {
+	if tx, ok := ctx.Value(txKey{}).(*writeTx); ok {
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT step"); err != nil {
 			return err
 		}
@@ -683,7 +683,7 @@ func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		_, err := tx.ExecContext(ctx, "RELEASE step")
 		return err
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -694,8 +694,69 @@ func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return db.commit(tx)
 }
 
+// writeTx is a write transaction that prepares each statement once: a batch
+// runs the same few statements for each of its items inside one Atomically,
+// and SQLite spends more time parsing a short statement than running it.
+//
+// Its statements check the context before they run, then run without its
+// cancellation: for a cancellable context the driver starts a goroutine per
+// statement to interrupt it, which costs more than the short statements of a
+// write transaction. The transaction itself still ends with the context it
+// began with (database/sql rolls it back).
+type writeTx struct {
+	*sql.Tx
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // closed with the transaction
+}
+
+func (db *DB) begin(ctx context.Context) (*writeTx, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &writeTx{Tx: tx, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+func (tx *writeTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if st, ok := tx.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	tx.stmts[query] = st
+	return st, nil
+}
+
+// ExecContext runs a statement of the transaction, prepared once.
+func (tx *writeTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := tx.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return st.ExecContext(context.WithoutCancel(ctx), args...)
+}
+
+// QueryRowContext runs a one-row query of the transaction, prepared once.
+func (tx *writeTx) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	st, err := tx.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	if err := ctx.Err(); err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(context.WithoutCancel(ctx), args...)
+}
+
 // commit commits tx unless the database file has gone, when it rolls back.
-func (db *DB) commit(tx *sql.Tx) error {
+func (db *DB) commit(tx *writeTx) error {
 	if err := db.checkFile(); err != nil {
 		tx.Rollback()
 		return err
@@ -705,7 +766,7 @@ func (db *DB) commit(tx *sql.Tx) error {
 
 // exec runs one write statement, in the caller's Atomically transaction if any.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx *writeTx) error {
 		res, err = tx.ExecContext(ctx, query, args...)
 		return err
 	})
