@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/captureapi/capture/server"
+	"github.com/captureapi/capture/server/postgres"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -88,9 +89,11 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 		return listenError(o.addr, err)
 	}
 	defer ln.Close()
-	dbPath, err := filepath.Abs(*o.db)
-	if err != nil {
-		return failure("%v", err)
+	dbPath := *o.db
+	if !postgres.IsURL(dbPath) {
+		if dbPath, err = filepath.Abs(dbPath); err != nil {
+			return failure("%v", err)
+		}
 	}
 	db, err := openDB(ctx, dbPath)
 	if err != nil {
@@ -111,9 +114,9 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(api.Listener(ln)) }()
 	if isTerminal(stdout) {
-		banner(stdout, base, dbPath, o)
+		banner(stdout, base, displayDB(dbPath), o)
 	}
-	logger.Info("serving", "addr", ln.Addr().String(), "db", dbPath)
+	logger.Info("serving", "addr", ln.Addr().String(), "db", displayDB(dbPath))
 
 	select {
 	case err := <-served:
