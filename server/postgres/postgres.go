@@ -165,7 +165,8 @@ func (db *DB) with(ctx context.Context, fn func(q querier) error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%w: %w within %s: %w", store.ErrUnavailable, errNoConn, wait, err)
+		// Not %w: the acquire's own timeout must not read as the request's deadline.
+		return fmt.Errorf("%w: %w within %s: %v", store.ErrUnavailable, errNoConn, wait, err)
 	}
 	defer conn.Release()
 	return fn(conn)
@@ -197,7 +198,8 @@ func unavailable(ctx context.Context, err *error) {
 		return
 	}
 	if isUnavailable(*err) {
-		*err = fmt.Errorf("%w: %w", store.ErrUnavailable, *err)
+		// Not %w: a network timeout inside must not read as the request's deadline.
+		*err = fmt.Errorf("%w: %v", store.ErrUnavailable, *err)
 	}
 }
 
