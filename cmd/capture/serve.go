@@ -225,6 +225,11 @@ func bootstrap(ctx context.Context, db store.Store, stdout io.Writer) error {
 	}
 	a, err := db.CreateAccount(ctx, "default", defaultProspectLimit, 0)
 	if err != nil {
+		// Replicas started together on one empty PostgreSQL database: one of
+		// them made the account (its name is unique) and prints the key.
+		if n, cerr := db.CountAccounts(ctx); cerr == nil && n > 0 {
+			return nil
+		}
 		return err
 	}
 	k, secret, err := db.CreateKey(ctx, a.ID, store.RoleAdmin)
