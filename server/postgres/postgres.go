@@ -70,8 +70,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	u, _ := url.Parse(dsn)
-	q := u.Query()
+	var q url.Values
+	if u, err := url.Parse(dsn); err == nil {
+		q = u.Query()
+	}
 	if !q.Has("pool_max_conns") {
 		cfg.MaxConns = int32(max(10, 4*runtime.GOMAXPROCS(0)))
 	}
