@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,9 @@ type replicaSet struct {
 	client *http.Client
 }
 
+// startReplicas starts n replicas at once on a new, empty schema: they
+// migrate it together, and exactly one of them makes the default account and
+// prints its admin key.
 func startReplicas(t *testing.T, n int) *replicaSet {
 	t.Helper()
 	binary(t)
@@ -41,17 +45,51 @@ func startReplicas(t *testing.T, n int) *replicaSet {
 		t.Skip("replica tests skipped: set CAPTURE_TEST_REDIS_URL (such as redis://127.0.0.1:6379/0) to run them")
 	}
 	rs := &replicaSet{t: t, dsn: pgtest.URL(t), redis: redisURL, client: &http.Client{Timeout: 30 * time.Second}}
-	pgtest.OpenURL(t, rs.dsn) // migrated once, before the replicas start
-	for range n {
+	outs := make([]string, n)
+	for i := range n {
 		addr := freeAddr(t)
-		rs.addrs = append(rs.addrs, addr)
-		rs.cmds = append(rs.cmds, rs.start(addr))
+		outs[i] = filepath.Join(t.TempDir(), "stdout")
+		out, err := os.Create(outs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := command(t, nil, rs.serveArgs(addr)...)
+		cmd.Stdout, cmd.Stderr = out, io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		out.Close()
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		rs.addrs, rs.cmds = append(rs.addrs, addr), append(rs.cmds, cmd)
+	}
+	for i, addr := range rs.addrs {
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
+				res.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) || rs.cmds[i].ProcessState != nil {
+				t.Fatalf("replica %d did not start", i)
+			}
+			time.Sleep(20 * time.Millisecond) // polling for the port to open
+		}
+	}
+	printed := 0
+	for _, path := range outs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		printed += strings.Count(string(b), "Its secret is shown only this once")
+	}
+	if printed != 1 {
+		t.Errorf("%d replicas started together printed the default account's admin key, want exactly 1", printed)
 	}
 	return rs
 }
 
-func (rs *replicaSet) start(addr string) *exec.Cmd {
-	return startServer(rs.t, rs.dsn, addr, "--redis", rs.redis, "--request-timeout", "2s")
+func (rs *replicaSet) serveArgs(addr string) []string {
+	return []string{"serve", "--db", rs.dsn, "--addr", addr, "--redis", rs.redis, "--request-timeout", "2s"}
 }
 
 // seed makes an account with a standard key, through the database.
