@@ -90,10 +90,12 @@ func liveProspects(t *testing.T, c *gen.ClientWithResponses) map[string]gen.Pros
 // batch, emails of existing prospects and the plan limit crossed halfway, under
 // each on_conflict: every item gets the answer it would get alone, in order,
 // and the database holds exactly what the answers say.
-func TestBatchOf500(t *testing.T) {
+func TestBatchOf500(t *testing.T) { onEachEngine(t, testBatchOf500) }
+
+func testBatchOf500(t *testing.T, newServer apitest.NewFunc) {
 	for _, mode := range []gen.OnConflict{gen.OnConflictError, gen.OnConflictSkip, gen.OnConflictUpdate} {
 		t.Run(string(mode), func(t *testing.T) {
-			s := apitest.New(t)
+			s := newServer(t)
 			const existing, room = 20, 100 // the batch has 200 new emails: the limit falls halfway
 			key := s.NewAccountKey(t, "bulk", "standard", existing+room)
 			c := s.Client(t, key)
@@ -421,8 +423,10 @@ func TestBatchHidden(t *testing.T) {
 
 // An Idempotency-Key covers the whole batch: a retry replays the answer and
 // creates nothing twice; the key with another batch is refused.
-func TestBatchIdempotency(t *testing.T) {
-	s := apitest.New(t)
+func TestBatchIdempotency(t *testing.T) { onEachEngine(t, testBatchIdempotency) }
+
+func testBatchIdempotency(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	c := s.Client(t, s.StandardKey)
 	items := []map[string]any{{"email": "a@example.com"}, {"email": "b@example.com"}, {"email": "bad"}}
 	first := batch(t, c, "", items, "import-1")

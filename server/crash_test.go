@@ -33,8 +33,12 @@ func (s *answerLost) FinishIdempotent(ctx context.Context, accountID, key, reque
 // request cannot be kept, its effect is not kept either, so the retry with the
 // same key is a first run, never a conflict with itself.
 func TestIdempotentEffectCommitsWithItsAnswer(t *testing.T) {
+	onEachEngine(t, testIdempotentEffectCommitsWithItsAnswer)
+}
+
+func testIdempotentEffectCommitsWithItsAnswer(t *testing.T, newServer apitest.NewFunc) {
 	var st *answerLost
-	s := apitest.New(t, func(c *server.Config) { st = &answerLost{Store: c.Store}; c.Store = st })
+	s := newServer(t, func(c *server.Config) { st = &answerLost{Store: c.Store}; c.Store = st })
 	c := s.Client(t, s.StandardKey)
 	target := create(t, c, gen.ProspectCreate{Email: "target@example.com"})
 

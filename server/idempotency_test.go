@@ -25,8 +25,10 @@ func countProspects(t *testing.T, s *apitest.Server, key string) int {
 	return len(res.JSON200.Data)
 }
 
-func TestIdempotentConcurrentCreates(t *testing.T) {
-	s := apitest.New(t)
+func TestIdempotentConcurrentCreates(t *testing.T) { onEachEngine(t, testIdempotentConcurrentCreates) }
+
+func testIdempotentConcurrentCreates(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	const n = 50
 	type answer struct {
 		res  *http.Response
@@ -82,7 +84,11 @@ func TestIdempotentConcurrentCreates(t *testing.T) {
 }
 
 func TestIdempotencyReplaysAndRejects(t *testing.T) {
-	s := apitest.New(t)
+	onEachEngine(t, testIdempotencyReplaysAndRejects)
+}
+
+func testIdempotencyReplaysAndRejects(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	url := s.URL + "/v1/prospects"
 	post := func(key, body string) (*http.Response, []byte) {
 		return do(t, "POST", url, s.StandardKey, "application/json", body, "Idempotency-Key", key)
@@ -136,8 +142,10 @@ func TestIdempotencyReplaysAndRejects(t *testing.T) {
 	}
 }
 
-func TestIdempotentPatch(t *testing.T) {
-	s := apitest.New(t)
+func TestIdempotentPatch(t *testing.T) { onEachEngine(t, testIdempotentPatch) }
+
+func testIdempotentPatch(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	c := s.Client(t, s.StandardKey)
 	p := create(t, c, gen.ProspectCreate{Email: "ada@example.com"})
 	url := s.URL + "/v1/prospects/" + p.Id
@@ -158,13 +166,17 @@ func TestIdempotentPatch(t *testing.T) {
 // TestIdempotencyKeyOfCrashedRequest: a key whose request died before keeping an
 // answer is locked only until its lock runs out.
 func TestIdempotencyKeyOfCrashedRequest(t *testing.T) {
-	s := apitest.New(t, func(c *server.Config) { c.RequestTimeout = time.Second })
-	acct, _ := s.DB.AccountByName(context.Background(), "acme")
+	onEachEngine(t, testIdempotencyKeyOfCrashedRequest)
+}
+
+func testIdempotencyKeyOfCrashedRequest(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t, func(c *server.Config) { c.RequestTimeout = time.Second })
+	acct, _ := s.Store.AccountByName(context.Background(), "acme")
 	body := `{"email": "ada@example.com"}`
 	// What a process that crashed mid-request leaves: a claim with no answer.
 	probe, _ := http.NewRequest("POST", "/v1/prospects", strings.NewReader(body))
 	fp := server.Fingerprint(probe, store.RoleStandard)
-	if rec, err := s.DB.BeginIdempotent(context.Background(), acct.ID, "crashed", fp, "req_dead", 50*time.Millisecond); err != nil || rec != nil {
+	if rec, err := s.Store.BeginIdempotent(context.Background(), acct.ID, "crashed", fp, "req_dead", 50*time.Millisecond); err != nil || rec != nil {
 		t.Fatalf("claim: %v %v", rec, err)
 	}
 	res, b := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", body, "Idempotency-Key", "crashed")
@@ -175,14 +187,16 @@ func TestIdempotencyKeyOfCrashedRequest(t *testing.T) {
 	}
 }
 
-func TestIdempotencyKeysArePurged(t *testing.T) {
-	s := apitest.New(t)
+func TestIdempotencyKeysArePurged(t *testing.T) { onEachEngine(t, testIdempotencyKeysArePurged) }
+
+func testIdempotencyKeysArePurged(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	ctx := context.Background()
 	do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", `{"email": "ada@example.com"}`, "Idempotency-Key", "old")
-	if n, err := s.DB.PurgeIdempotency(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+	if n, err := s.Store.PurgeIdempotency(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Errorf("purged a fresh key: %d %v", n, err)
 	}
-	if n, err := s.DB.PurgeIdempotency(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
+	if n, err := s.Store.PurgeIdempotency(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
 		t.Errorf("purge: %d %v, want 1", n, err)
 	}
 }
@@ -247,9 +261,11 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-func TestStorageUnavailable(t *testing.T) {
-	s := apitest.New(t)
-	s.DB.Close()
+func TestStorageUnavailable(t *testing.T) { onEachEngine(t, testStorageUnavailable) }
+
+func testStorageUnavailable(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
+	s.Store.Close()
 	res, body := do(t, "GET", s.URL+"/v1/account", s.StandardKey, "", "")
 	wantError(t, res, body, 503, gen.ErrorTypeApiError, gen.ErrorCodeStorageUnavailable, "")
 	if res.Header.Get("Retry-After") == "" {

@@ -18,8 +18,10 @@ type metrics struct {
 	latency     *prometheus.HistogramVec
 	errors      *prometheus.CounterVec
 	rateLimited prometheus.Counter
-	replays     prometheus.Counter
-	clientGone  *prometheus.CounterVec
+	// limiterFallbacks counts requests limited in-process because the shared limiter failed.
+	limiterFallbacks prometheus.Counter
+	replays          prometheus.Counter
+	clientGone       *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -38,6 +40,10 @@ func newMetrics() *metrics {
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "capture_rate_limited_total", Help: "Requests refused with 429 rate_limit.",
 		}),
+		limiterFallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "capture_rate_limit_fallbacks_total",
+			Help: "Requests whose rate limit this replica decided alone because the shared limiter (Redis) failed.",
+		}),
 		replays: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "capture_idempotent_replays_total", Help: "Answers replayed for a repeated Idempotency-Key.",
 		}),
@@ -46,7 +52,7 @@ func newMetrics() *metrics {
 			Help: "Requests whose client went away before the answer, by route template (recorded as status 499, not a server error).",
 		}, []string{"route"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.errors, m.rateLimited, m.replays, m.clientGone,
+	m.registry.MustRegister(m.requests, m.latency, m.errors, m.rateLimited, m.limiterFallbacks, m.replays, m.clientGone,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -14,18 +15,97 @@ import (
 	"github.com/captureapi/capture/gen"
 )
 
-// rateLimit spends one token of the request's key, and gives the answer the
-// headers that describe the key's limit.
+// Limiter decides whether an API key may make one more request now. The server
+// has one in its process; a Limiter in Config (such as package redis's) shares
+// the limits among every replica.
+type Limiter interface {
+	// Allow spends one request of the key's allowance of perSecond requests a
+	// second, with a burst as large; a refused request spends nothing.
+	Allow(ctx context.Context, keyID string, perSecond int) (Allowance, error)
+}
+
+// Allowance is a Limiter's decision, and the state the RateLimit headers describe.
+type Allowance struct {
+	Allowed    bool
+	Remaining  int           // requests the key may make at once now
+	RetryAfter time.Duration // until one more request is allowed, when refused
+	ResetAfter time.Duration // until the whole burst is available again
+}
+
+// sharedRetry is how long the server leaves a failed shared limiter alone
+// before trying it again, deciding with its own in the meantime.
+const sharedRetry = time.Second
+
+// rateLimit spends one request of the key's allowance, and gives the answer
+// the headers that describe the key's limit.
 func (s *Server) rateLimit(c *call) error {
 	key := apiKey(c.r.Context())
 	if key == nil { // the probes need no key, and are not limited
 		return nil
 	}
-	headers, err := s.limits.take(key.ID, cmp.Or(key.RateLimit, s.cfg.DefaultRateLimit))
-	for k, v := range headers {
-		c.w.Header()[k] = v
+	perSecond := cmp.Or(key.RateLimit, s.cfg.DefaultRateLimit)
+	a := s.allow(c.r.Context(), key.ID, perSecond)
+	h := c.w.Header()
+	h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=1`, perSecond))
+	h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, a.Remaining, int(math.Ceil(a.ResetAfter.Seconds()))))
+	if a.Allowed {
+		return nil
 	}
-	return err
+	e := &Error{Status: http.StatusTooManyRequests, Type: gen.ErrorTypeRateLimitError, Code: gen.ErrorCodeRateLimit,
+		Message: fmt.Sprintf("Too many requests: this key may make %d requests per second. Retry after the Retry-After header's seconds.", perSecond),
+		Header:  http.Header{}}
+	e.Header.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(a.RetryAfter.Seconds())))))
+	return e
+}
+
+// allow asks the shared limiter, if there is one and it works; otherwise the
+// process's own. A failing shared limiter never fails a request: the server
+// says so in its log once when it starts failing and once when it is back, and
+// counts each request it decided alone.
+func (s *Server) allow(ctx context.Context, keyID string, perSecond int) Allowance {
+	if sh := s.shared; sh != nil && sh.usable(s.limits.now()) {
+		a, err := sh.limiter.Allow(ctx, keyID, perSecond)
+		sh.report(s, err)
+		if err == nil {
+			return a
+		}
+	}
+	if s.shared != nil {
+		s.metrics.limiterFallbacks.Inc()
+	}
+	return s.limits.allow(keyID, perSecond)
+}
+
+// sharedLimiter is the Config's Limiter, and whether it is working.
+type sharedLimiter struct {
+	limiter Limiter
+	mu      sync.Mutex
+	failing bool
+	retryAt time.Time
+}
+
+// usable reports whether to ask the shared limiter: it works, or it is time to try it again.
+func (sh *sharedLimiter) usable(now time.Time) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return !sh.failing || !now.Before(sh.retryAt)
+}
+
+// report records how the shared limiter answered, logging each change.
+func (sh *sharedLimiter) report(s *Server, err error) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	switch {
+	case err != nil && !sh.failing:
+		sh.failing = true
+		s.cfg.Logger.Warn("shared rate limiter unreachable: each replica limits keys on its own until it is back", "error", err)
+	case err == nil && sh.failing:
+		sh.failing = false
+		s.cfg.Logger.Info("shared rate limiter is back: limits are shared by every replica again")
+	}
+	if err != nil {
+		sh.retryAt = s.limits.now().Add(sharedRetry)
+	}
 }
 
 // limiters holds a token bucket per API key, in this process.
@@ -44,10 +124,9 @@ func newLimiters() *limiters {
 	return &limiters{now: time.Now, buckets: map[string]*rate.Limiter{}, lastSweep: time.Now()}
 }
 
-// take spends one token of the key's bucket (perSecond requests per second, burst
-// as large). It returns the headers that describe the limit, and an error when the
-// key must wait.
-func (l *limiters) take(keyID string, perSecond int) (http.Header, error) {
+// allow spends one token of the key's bucket (perSecond requests per second,
+// burst as large).
+func (l *limiters) allow(keyID string, perSecond int) Allowance {
 	now := l.now()
 	l.mu.Lock()
 	if now.Sub(l.lastSweep) > sweepEvery {
@@ -71,17 +150,11 @@ func (l *limiters) take(keyID string, perSecond int) (http.Header, error) {
 		res.CancelAt(now) // a refused request spends nothing
 	}
 	tokens := max(0, b.TokensAt(now))
-	// Seconds until the bucket is full again.
-	reset := int(math.Ceil((float64(perSecond) - tokens) / float64(perSecond)))
-	h := http.Header{}
-	h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=1`, perSecond))
-	h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, int(tokens), reset))
-	if delay <= 0 {
-		return h, nil
+	return Allowance{
+		Allowed:    delay <= 0,
+		Remaining:  int(tokens),
+		RetryAfter: max(0, delay),
+		// Until the bucket is full again.
+		ResetAfter: time.Duration((float64(perSecond) - tokens) / float64(perSecond) * float64(time.Second)),
 	}
-	e := &Error{Status: http.StatusTooManyRequests, Type: gen.ErrorTypeRateLimitError, Code: gen.ErrorCodeRateLimit,
-		Message: fmt.Sprintf("Too many requests: this key may make %d requests per second. Retry after the Retry-After header's seconds.", perSecond),
-		Header:  h}
-	e.Header.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(delay.Seconds())))))
-	return h, e
 }

@@ -43,6 +43,9 @@ type Config struct {
 	// MaxInFlight caps the API requests answered at once; past it the answer is
 	// 503 overloaded. Default 512.
 	MaxInFlight int
+	// Limiter, if set, shares each key's rate limit among every replica (package
+	// redis). While it fails, the server limits keys in its own process.
+	Limiter Limiter
 }
 
 // Server is the API as an http.Handler.
@@ -53,6 +56,7 @@ type Server struct {
 	other    *http.ServeMux // paths outside the spec (docs, metrics)
 	validate *openapi3filter.Options
 	limits   *limiters
+	shared   *sharedLimiter // nil without Config.Limiter
 	inFlight inFlight
 	maint    maintenanceFlag
 	metrics  *metrics
@@ -108,6 +112,9 @@ func New(cfg Config) (*Server, error) {
 			SkipSettingDefaults:     true,
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{emailFormat},
 		},
+	}
+	if cfg.Limiter != nil {
+		s.shared = &sharedLimiter{limiter: cfg.Limiter}
 	}
 	if cfg.KeyCacheTTL > 0 {
 		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)

@@ -101,8 +101,10 @@ func create(t testing.TB, c *gen.ClientWithResponses, body gen.ProspectCreate) *
 
 func ptr[T any](v T) *T { return &v }
 
-func TestProspectLifecycle(t *testing.T) {
-	s := apitest.New(t)
+func TestProspectLifecycle(t *testing.T) { onEachEngine(t, testProspectLifecycle) }
+
+func testProspectLifecycle(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	c := s.Client(t, s.StandardKey)
 	ctx := context.Background()
 
@@ -191,8 +193,10 @@ func TestBadRequest(t *testing.T) {
 	})
 }
 
-func TestUnauthorized(t *testing.T) {
-	s := apitest.New(t)
+func TestUnauthorized(t *testing.T) { onEachEngine(t, testUnauthorized) }
+
+func testUnauthorized(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	url := s.URL + "/v1/account"
 	check := func(res *http.Response, body []byte, code gen.ErrorCode) {
 		t.Helper()
@@ -218,20 +222,22 @@ func TestUnauthorized(t *testing.T) {
 	}
 	r.Body.Close()
 
-	acct, _ := s.DB.AccountByName(context.Background(), "acme")
-	k, secret, err := s.DB.CreateKey(context.Background(), acct.ID, store.RoleStandard)
+	acct, _ := s.Store.AccountByName(context.Background(), "acme")
+	k, secret, err := s.Store.CreateKey(context.Background(), acct.ID, store.RoleStandard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DB.RevokeKey(context.Background(), k.ID); err != nil {
+	if err := s.Store.RevokeKey(context.Background(), k.ID); err != nil {
 		t.Fatal(err)
 	}
 	res, body = do(t, "GET", url, secret, "", "")
 	check(res, body, gen.ErrorCodeApiKeyRevoked)
 }
 
-func TestPlanLimit(t *testing.T) {
-	s := apitest.New(t)
+func TestPlanLimit(t *testing.T) { onEachEngine(t, testPlanLimit) }
+
+func testPlanLimit(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	c := s.Client(t, s.NewAccountKey(t, "tiny", "standard", 2))
 	create(t, c, gen.ProspectCreate{Email: "a@example.com"})
 	second := create(t, c, gen.ProspectCreate{Email: "b@example.com"})
@@ -247,8 +253,10 @@ func TestPlanLimit(t *testing.T) {
 	create(t, c, gen.ProspectCreate{Email: "c@example.com"})
 }
 
-func TestHidden(t *testing.T) {
-	s := apitest.New(t)
+func TestHidden(t *testing.T) { onEachEngine(t, testHidden) }
+
+func testHidden(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	ctx := context.Background()
 	admin, standard := s.Client(t, s.AdminKey), s.Client(t, s.StandardKey)
 	hidden := create(t, admin, gen.ProspectCreate{Email: "secret@example.com", Hidden: ptr(true)})
@@ -288,8 +296,10 @@ func TestHidden(t *testing.T) {
 	}
 }
 
-func TestNotFoundAndGone(t *testing.T) {
-	s := apitest.New(t)
+func TestNotFoundAndGone(t *testing.T) { onEachEngine(t, testNotFoundAndGone) }
+
+func testNotFoundAndGone(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	ctx := context.Background()
 	c := s.Client(t, s.StandardKey)
 
@@ -349,8 +359,10 @@ func TestNotAcceptable(t *testing.T) {
 	}
 }
 
-func TestConflictCarriesExistingID(t *testing.T) {
-	s := apitest.New(t)
+func TestConflictCarriesExistingID(t *testing.T) { onEachEngine(t, testConflictCarriesExistingID) }
+
+func testConflictCarriesExistingID(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	c := s.Client(t, s.StandardKey)
 	first := create(t, c, gen.ProspectCreate{Email: "dup@example.com"})
 	res, _ := c.CreateProspectWithResponse(context.Background(), nil, gen.ProspectCreate{Email: "DUP@example.com"})
@@ -430,16 +442,20 @@ func TestHealth(t *testing.T) {
 // TestRevocationReachesARunningServer: key lookups are cached for KeyCacheTTL, so a
 // revoked key that was just used stops working within it.
 func TestRevocationReachesARunningServer(t *testing.T) {
-	s := apitest.New(t, func(c *server.Config) { c.KeyCacheTTL = 200 * time.Millisecond })
+	onEachEngine(t, testRevocationReachesARunningServer)
+}
+
+func testRevocationReachesARunningServer(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t, func(c *server.Config) { c.KeyCacheTTL = 200 * time.Millisecond })
 	ctx := context.Background()
 	if res, _ := do(t, "GET", s.URL+"/v1/account", s.StandardKey, "", ""); res.StatusCode != 200 {
 		t.Fatalf("before revocation: %d", res.StatusCode)
 	}
-	k, err := s.DB.KeyBySecret(ctx, s.StandardKey)
+	k, err := s.Store.KeyBySecret(ctx, s.StandardKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DB.RevokeKey(ctx, k.ID); err != nil {
+	if err := s.Store.RevokeKey(ctx, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(time.Second)

@@ -53,6 +53,9 @@ type config struct {
 	baselineBin string
 	rows        map[string]bool
 	keep        bool
+	postgres    string // PostgreSQL server for the capture-pg columns; "" skips them
+	redis       string // Redis the replicas share their rate limits through; "" for none
+	replicas    int    // replicas of the capture-pg×N column; below 2 skips it
 }
 
 func main() {
@@ -84,6 +87,11 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&cfg.baselineBin, "baseline", os.Getenv("BENCH_BASELINE_BIN"), "capture-baseline binary; built from ./cmd/capture-baseline when empty (BENCH_BASELINE_BIN)")
 	fs.StringVar(&rows, "rows", os.Getenv("BENCH_ROWS"), "comma-separated rows to run, of "+strings.Join(rowKeys(), ",")+"; all when empty (BENCH_ROWS)")
 	fs.BoolVar(&cfg.keep, "keep", os.Getenv("BENCH_KEEP") != "", "keep the work directory (databases, server logs) (BENCH_KEEP)")
+	fs.StringVar(&cfg.postgres, "postgres", cmp.Or(os.Getenv("BENCH_POSTGRES_URL"), os.Getenv("CAPTURE_TEST_POSTGRES_URL")),
+		"postgres:// URL of a database for the capture-pg columns, a schema per run; none skips them (BENCH_POSTGRES_URL, else CAPTURE_TEST_POSTGRES_URL)")
+	fs.StringVar(&cfg.redis, "redis", cmp.Or(os.Getenv("BENCH_REDIS_URL"), os.Getenv("CAPTURE_TEST_REDIS_URL")),
+		"redis:// URL the capture-pg replicas share rate limits through (BENCH_REDIS_URL, else CAPTURE_TEST_REDIS_URL)")
+	fs.IntVar(&cfg.replicas, "replicas", envInt("BENCH_REPLICAS", 3), "replicas behind the harness's round-robin in the last column; below 2 skips it (BENCH_REPLICAS)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -165,6 +173,14 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 			return fmt.Errorf("capture: %w (to measure the baseline alone, pass -only baseline)", err)
 		}
 		servers = append(servers, captureKind(bin))
+		if cfg.postgres == "" {
+			logf("no BENCH_POSTGRES_URL (or CAPTURE_TEST_POSTGRES_URL): the capture-pg columns are skipped")
+		} else {
+			servers = append(servers, captureOnPostgres(bin, cfg.postgres, "", 1))
+			if cfg.replicas > 1 {
+				servers = append(servers, captureOnPostgres(bin, cfg.postgres, cfg.redis, cfg.replicas))
+			}
+		}
 	}
 	if cfg.only != "capture" {
 		bin, err := buildOrFind(ctx, cfg.baselineBin, "./cmd/capture-baseline", filepath.Join(work, "capture-baseline"))
@@ -219,15 +235,18 @@ func measure(ctx context.Context, cfg config, servers []*serverKind, work string
 
 func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string, ph phase, out []map[string]result) error {
 	envs := make([]*rowEnv, len(servers))
-	procs := make([]*process, len(servers))
+	procs := make([][]*process, len(servers))
+	var drops []func()
 	defer func() {
-		for i, p := range procs {
-			if p == nil {
-				continue
+		for i, ps := range procs {
+			for _, p := range ps {
+				if err := p.stop(); err != nil {
+					logf("%s: %v", servers[i].name, err)
+				}
 			}
-			if err := p.stop(); err != nil {
-				logf("%s: %v", servers[i].name, err)
-			}
+		}
+		for _, drop := range drops {
+			drop()
 		}
 	}()
 	for i, s := range servers {
@@ -236,6 +255,14 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 			return err
 		}
 		db := filepath.Join(sdir, "bench.db")
+		if s.postgres != "" {
+			dsn, drop, err := pgSchema(ctx, s.postgres)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			db = dsn
+			drops = append(drops, drop)
+		}
 		t0 := time.Now()
 		acct, err := s.prepare(ctx, db)
 		if err != nil {
@@ -246,10 +273,22 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 			return fmt.Errorf("%s: seed %d prospects: %w", s.name, ph.prospects, err)
 		}
 		logf("%s: database with %d prospects ready in %s", s.name, ph.prospects, time.Since(t0).Round(time.Millisecond))
-		if procs[i], err = startServer(ctx, s, db, sdir); err != nil {
-			return err
+		envs[i] = &rowEnv{key: acct.key, ids: ids, server: s.name}
+		for r := range max(1, s.replicas) {
+			rdir := sdir
+			if r > 0 {
+				rdir = filepath.Join(sdir, fmt.Sprintf("replica-%d", r))
+				if err := os.MkdirAll(rdir, 0o755); err != nil {
+					return err
+				}
+			}
+			p, err := startServer(ctx, s, db, rdir)
+			if err != nil {
+				return err
+			}
+			procs[i] = append(procs[i], p)
+			envs[i].bases = append(envs[i].bases, p.base)
 		}
-		envs[i] = &rowEnv{base: procs[i].base, key: acct.key, ids: ids, server: s.name}
 	}
 	for _, r := range ph.rows {
 		runs := make([][]result, len(servers))
@@ -258,7 +297,7 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				if r.only != "" && r.only != s.name {
+				if r.skip == s.name {
 					continue
 				}
 				res := runRow(ctx, cfg, procs[i], envs[i], r)
@@ -277,8 +316,8 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 		}
 	}
 	for i, s := range servers {
-		if s.name == "capture" {
-			logCaptureMetrics(procs[i].base)
+		if strings.HasPrefix(s.name, "capture") {
+			logCaptureMetrics(s.name, procs[i][0].base)
 		}
 	}
 	return nil
@@ -289,10 +328,10 @@ var statusLabel = regexp.MustCompile(`^capture_http_requests_total\{.*status="(\
 
 // logCaptureMetrics shows that capture's own /metrics counted the load: the
 // requests it answered, by status.
-func logCaptureMetrics(base string) {
+func logCaptureMetrics(name, base string) {
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
-		logf("capture /metrics: %v", err)
+		logf("%s /metrics: %v", name, err)
 		return
 	}
 	defer resp.Body.Close()
@@ -308,7 +347,7 @@ func logCaptureMetrics(base string) {
 	for _, status := range slices.Sorted(maps.Keys(byStatus)) {
 		parts = append(parts, fmt.Sprintf("%s: %.0f", status, byStatus[status]))
 	}
-	logf("capture /metrics counted capture_http_requests_total by status: %s", strings.Join(parts, ", "))
+	logf("%s /metrics (of its first replica) counted capture_http_requests_total by status: %s", name, strings.Join(parts, ", "))
 }
 
 // median is the run with the median requests per second, or the first

@@ -25,6 +25,11 @@ type serverKind struct {
 	prepare func(ctx context.Context, db string) (account, error)
 	// serveArgs are the arguments that start the server on addr with db.
 	serveArgs func(addr, db string) []string
+	// postgres is the PostgreSQL server whose database holds a schema for
+	// each phase; "" for a SQLite file.
+	postgres string
+	// replicas is how many processes serve the one database, taking the load in turns.
+	replicas int
 }
 
 // account is the account the load runs as.

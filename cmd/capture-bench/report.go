@@ -37,7 +37,17 @@ func (rep *report) print(w io.Writer) {
 	for _, s := range rep.servers {
 		head = append(head, s.name+" req/s", "p50", "p99", "peak RSS")
 	}
-	both := len(rep.servers) == 2
+	// The ratio compares Capture on SQLite with the baseline, when both ran.
+	ci, bi := -1, -1
+	for i, s := range rep.servers {
+		switch s.name {
+		case "capture":
+			ci = i
+		case "baseline":
+			bi = i
+		}
+	}
+	both := ci >= 0 && bi >= 0
 	if both {
 		head = append(head, "ratio req/s", "p50", "p99", "RSS")
 	}
@@ -91,8 +101,8 @@ func (rep *report) print(w io.Writer) {
 			}
 		}
 		if both {
-			a, aok := rep.results[0][k]
-			b, bok := rep.results[1][k]
+			a, aok := rep.results[ci][k]
+			b, bok := rep.results[bi][k]
 			if aok && bok && a.err == "" && b.err == "" {
 				cells = append(cells,
 					ratio(a.rps, b.rps),
@@ -109,7 +119,21 @@ func (rep *report) print(w io.Writer) {
 
 	if both {
 		fmt.Fprintf(w, "\nratio = %s / %s: below 1 for req/s, above 1 for latency and memory, is the price of what %s does beyond the baseline.\n",
-			rep.servers[0].name, rep.servers[1].name, rep.servers[0].name)
+			rep.servers[ci].name, rep.servers[bi].name, rep.servers[ci].name)
+	}
+	for _, s := range rep.servers {
+		if s.postgres == "" {
+			continue
+		}
+		if s.replicas > 1 {
+			how := "rate limits in each process"
+			if rep.cfg.redis != "" {
+				how = "rate limits shared in Redis"
+			}
+			fmt.Fprintf(w, "%s = %d capture serve processes on one PostgreSQL schema (%s), the load spread over them round-robin; peak RSS is their sum.\n", s.name, s.replicas, how)
+		} else {
+			fmt.Fprintf(w, "%s = one capture serve on PostgreSQL (over loopback TCP, on the same machine).\n", s.name)
+		}
 	}
 	rep.printPerProspect(w)
 	if len(notes) > 0 {

@@ -29,19 +29,22 @@ type row struct {
 	// perRequest is how many prospects one request writes, when it is more
 	// than one: the report gives the row's prospects per second.
 	perRequest int
-	// only names the one server the row runs on, when the other lacks the
+	// skip names the server the row does not run on, which lacks the
 	// operation (the baseline has no batch).
-	only string
+	skip string
 }
 
 // rowEnv is what the rows of one server share.
 type rowEnv struct {
-	base   string   // http://127.0.0.1:PORT
+	bases  []string // http://127.0.0.1:PORT of each replica, taken in turn
 	key    string   // the account's secret key
 	ids    []string // ids of seeded prospects
 	server string   // "capture" or "baseline", to keep emails unique across servers
 	seq    atomic.Uint64
 }
+
+// at is the base URL the n-th request goes to: the replicas in turn.
+func (e *rowEnv) at(n uint64) string { return e.bases[n%uint64(len(e.bases))] }
 
 func (e *rowEnv) header(extra ...string) http.Header {
 	h := http.Header{}
@@ -114,14 +117,14 @@ func smallRows() []row {
 		{
 			key: "get", name: "GET /v1/prospects/{id}", status: 200,
 			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
-				t.Method, t.URL, t.Header = "GET", e.base+"/v1/prospects/"+e.ids[n%uint64(len(e.ids))], e.header()
+				t.Method, t.URL, t.Header = "GET", e.at(n)+"/v1/prospects/"+e.ids[n%uint64(len(e.ids))], e.header()
 			},
 			check: objectIs("prospect"),
 		},
 		{
 			key: "create", name: "POST /v1/prospects", status: 201,
 			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
-				t.Method, t.URL = "POST", e.base+"/v1/prospects"
+				t.Method, t.URL = "POST", e.at(n)+"/v1/prospects"
 				t.Header = e.header("Content-Type", "application/json")
 				t.Body = e.createBody(n)
 			},
@@ -130,7 +133,7 @@ func smallRows() []row {
 		{
 			key: "create-idem", name: "POST /v1/prospects + Idempotency-Key", status: 201,
 			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
-				t.Method, t.URL = "POST", e.base+"/v1/prospects"
+				t.Method, t.URL = "POST", e.at(n)+"/v1/prospects"
 				t.Header = e.header("Content-Type", "application/json",
 					"Idempotency-Key", "load-"+e.server+"-"+strconv.FormatUint(n, 10))
 				t.Body = e.createBody(n)
@@ -140,13 +143,13 @@ func smallRows() []row {
 		{
 			key: "batch", name: "POST /v1/prospects/batch (500 a request)", status: 200,
 			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
-				t.Method, t.URL = "POST", e.base+"/v1/prospects/batch"
+				t.Method, t.URL = "POST", e.at(n)+"/v1/prospects/batch"
 				t.Header = e.header("Content-Type", "application/json")
 				t.Body = e.batchBody(n, batchSize)
 			},
 			check:      batchCreated(batchSize),
 			perRequest: batchSize,
-			only:       "capture",
+			skip:       "baseline",
 		},
 		{
 			key: "list", name: "GET /v1/prospects?limit=100", status: 200,
@@ -156,14 +159,14 @@ func smallRows() []row {
 		{
 			key: "404", name: "GET /v1/prospects/{unknown} → 404", status: 404,
 			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
-				t.Method, t.URL, t.Header = "GET", e.base+"/v1/prospects/"+unknownID, e.header()
+				t.Method, t.URL, t.Header = "GET", e.at(n)+"/v1/prospects/"+unknownID, e.header()
 			},
 			check: errorCode("resource_missing"),
 		},
 		{
 			key: "401", name: "GET /v1/prospects/{id}, bad key → 401", status: 401,
 			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
-				t.Method, t.URL = "GET", e.base+"/v1/prospects/"+e.ids[n%uint64(len(e.ids))]
+				t.Method, t.URL = "GET", e.at(n)+"/v1/prospects/"+e.ids[n%uint64(len(e.ids))]
 				t.Header = http.Header{"Authorization": {"Bearer " + badKey}, "Accept": {"application/json"}}
 			},
 			check: errorCode("api_key_invalid"),
@@ -171,7 +174,7 @@ func smallRows() []row {
 		{
 			key: "400", name: "POST /v1/prospects, bad JSON → 400", status: 400,
 			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
-				t.Method, t.URL = "POST", e.base+"/v1/prospects"
+				t.Method, t.URL = "POST", e.at(n)+"/v1/prospects"
 				t.Header = e.header("Content-Type", "application/json")
 				t.Body = []byte(`{"email": "broken@example.com", "first_name": `)
 			},
@@ -190,7 +193,7 @@ func bigListRow(prospects int) row {
 }
 
 func listTarget(e *rowEnv, n uint64, t *vegeta.Target) {
-	t.Method, t.URL, t.Header = "GET", e.base+"/v1/prospects?limit=100", e.header()
+	t.Method, t.URL, t.Header = "GET", e.at(n)+"/v1/prospects?limit=100", e.header()
 }
 
 func countLabel(n int) string {
@@ -254,7 +257,7 @@ type result struct {
 
 // runRow checks one answer, then drives the row: a warm-up, then the
 // measured attack at full speed on cfg.concurrency connections.
-func runRow(ctx context.Context, cfg config, p *process, env *rowEnv, r row) result {
+func runRow(ctx context.Context, cfg config, ps []*process, env *rowEnv, r row) result {
 	var res result
 	var t vegeta.Target
 	r.target(env, env.seq.Add(1), &t)
@@ -273,8 +276,11 @@ func runRow(ctx context.Context, cfg config, p *process, env *rowEnv, r row) res
 		}
 	}
 
-	if err := p.resetPeakRSS(); err != nil {
-		res.note = strings.TrimPrefix(res.note+"; ", "; ") + "peak RSS not reset between rows: " + err.Error()
+	for _, p := range ps {
+		if err := p.resetPeakRSS(); err != nil {
+			res.note = strings.TrimPrefix(res.note+"; ", "; ") + "peak RSS not reset between rows: " + err.Error()
+			break
+		}
 	}
 	targeter := func(tgt *vegeta.Target) error {
 		r.target(env, env.seq.Add(1), tgt)
@@ -284,8 +290,10 @@ func runRow(ctx context.Context, cfg config, p *process, env *rowEnv, r row) res
 		attack(ctx, cfg, targeter, cfg.warmup, r.key+"-warmup")
 	}
 	m := attack(ctx, cfg, targeter, cfg.duration, r.key)
-	if rss, err := p.peakRSS(); err == nil {
-		res.rssKB = rss
+	for _, p := range ps { // replicas: the sum of their peaks
+		if rss, err := p.peakRSS(); err == nil {
+			res.rssKB += rss
+		}
 	}
 
 	res.requests = m.Requests

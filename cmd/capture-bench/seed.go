@@ -117,6 +117,9 @@ func openDB(path string) (*sql.DB, error) {
 }
 
 func accountID(ctx context.Context, path, name string) (string, error) {
+	if isPostgres(path) {
+		return pgAccountID(ctx, path, name)
+	}
 	db, err := openDB(path)
 	if err != nil {
 		return "", err
@@ -136,6 +139,9 @@ const maxIDs = 10000
 // one millisecond apart ending now, and returns up to maxIDs of their ids
 // spread over the whole range.
 func seedProspects(ctx context.Context, path, accountID string, n int) ([]string, error) {
+	if isPostgres(path) {
+		return pgSeedProspects(ctx, path, accountID, n)
+	}
 	db, err := openDB(path)
 	if err != nil {
 		return nil, err

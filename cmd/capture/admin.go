@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/captureapi/capture/server/postgres"
 	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
@@ -22,19 +23,44 @@ const defaultDB = "capture.db"
 
 // dbFlag adds the --db flag every database command shares.
 func dbFlag(cmd *cobra.Command) *string {
-	return cmd.Flags().String("db", defaultDB, "the SQLite database file (the one capture serve uses)")
+	return cmd.Flags().String("db", defaultDB, "the SQLite database file, or a postgres:// URL (the one capture serve uses)")
 }
 
-// openDB opens the database a command names, creating it if needed, and
-// migrates it; only serve and migrate do this.
-func openDB(ctx context.Context, path string) (*sqlite.DB, error) {
-	db, err := sqlite.Open(path)
+// database is a store that the commands can migrate.
+type database interface {
+	store.Store
+	Migrate(ctx context.Context) error
+}
+
+// displayDB names a database for people: a file's absolute path, or a URL
+// without its password.
+func displayDB(dsn string) string {
+	if postgres.IsURL(dsn) {
+		return postgres.Redact(dsn)
+	}
+	if abs, err := filepath.Abs(dsn); err == nil {
+		return abs
+	}
+	return dsn
+}
+
+// openDB opens the database a command names (a SQLite file, created if
+// needed, or a postgres:// URL of a database that exists), and migrates it;
+// only serve and migrate call it directly.
+func openDB(ctx context.Context, dsn string) (database, error) {
+	var db database
+	var err error
+	if postgres.IsURL(dsn) {
+		db, err = postgres.Open(ctx, dsn)
+	} else {
+		db, err = sqlite.Open(dsn)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
+		return nil, fmt.Errorf("migrate %s: %w", displayDB(dsn), err)
 	}
 	return db, nil
 }
@@ -43,7 +69,14 @@ func openDB(ctx context.Context, path string) (*sqlite.DB, error) {
 // typo in --db, or a command run from another directory, must not make a new
 // empty database whose keys the running server has never heard of. When the
 // path did not come from the command line it says on stderr which file it opened.
-func openExistingDB(cmd *cobra.Command, path string) (*sqlite.DB, error) {
+func openExistingDB(cmd *cobra.Command, path string) (database, error) {
+	if postgres.IsURL(path) { // a server's database, which only its administrator creates
+		db, err := openDB(cmd.Context(), path)
+		if err != nil {
+			return nil, failure("%v", err)
+		}
+		return db, nil
+	}
 	abs, err := statDB(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, failure("no database at %s\n"+
@@ -79,23 +112,31 @@ func newMigrateCmd() *cobra.Command {
 		Short: "Create the database, or bring its schema up to date",
 		Long: `Creates the SQLite database file if it does not exist and applies the schema
 migrations it lacks. capture serve does this too on start; admin commands never
-create a database, so run this first to prepare one for them.`,
+create a database, so run this first to prepare one for them.
+
+With --db postgres://… the database must exist (createdb); migrate creates the
+tables in it. Replicas starting together migrate one after the other.`,
 		Example: `  capture migrate                       # ./capture.db
-  capture migrate --db /var/lib/capture/capture.db`,
+  capture migrate --db /var/lib/capture/capture.db
+  capture migrate --db postgres://capture@db.internal:5432/capture`,
 		Args: positional(0, ""),
 	}
 	dsn := dbFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		abs, err := filepath.Abs(*dsn)
-		if err != nil {
-			return failure("%v", err)
+		target := *dsn
+		if !postgres.IsURL(target) {
+			abs, err := filepath.Abs(target)
+			if err != nil {
+				return failure("%v", err)
+			}
+			target = abs
 		}
-		db, err := openDB(cmd.Context(), abs)
+		db, err := openDB(cmd.Context(), target)
 		if err != nil {
 			return failure("%v", err)
 		}
 		defer db.Close()
-		fmt.Fprintf(cmd.OutOrStdout(), "schema of %s is up to date\n", abs)
+		fmt.Fprintf(cmd.OutOrStdout(), "schema of %s is up to date\n", displayDB(target))
 		return nil
 	}
 	return cmd

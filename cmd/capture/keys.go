@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/captureapi/capture/server/postgres"
 	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
@@ -110,7 +111,7 @@ unless --create-account is given.`,
 }
 
 // knownAccounts names the existing accounts, for an error message.
-func knownAccounts(ctx context.Context, db *sqlite.DB) string {
+func knownAccounts(ctx context.Context, db store.Store) string {
 	accounts, err := db.ListAccounts(ctx)
 	if err != nil || len(accounts) == 0 {
 		return " (the database has no accounts)"
@@ -129,10 +130,13 @@ func knownAccounts(ctx context.Context, db *sqlite.DB) string {
 // shell completion; it never creates a database.
 func completeAccounts(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 	path, _ := cmd.Flags().GetString("db")
-	if _, err := statDB(path); err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
+	var db store.Store
+	var err error
+	if postgres.IsURL(path) {
+		db, err = postgres.Open(cmd.Context(), path)
+	} else if _, err = statDB(path); err == nil {
+		db, err = sqlite.Open(path)
 	}
-	db, err := sqlite.Open(path)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

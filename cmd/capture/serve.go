@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/captureapi/capture/server"
+	"github.com/captureapi/capture/server/postgres"
+	"github.com/captureapi/capture/server/redis"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -30,6 +32,7 @@ type serveOptions struct {
 	logFormat       *choiceFlag
 	rateLimit       int
 	maxInFlight     int
+	redis           string
 }
 
 func newServeCmd() *cobra.Command {
@@ -41,11 +44,16 @@ func newServeCmd() *cobra.Command {
 It creates and migrates the database if needed; on an empty database it creates
 the account "default" and prints an admin key for it, once.
 
+With --db postgres://… (an existing database) and --redis redis://…, several
+servers on one PostgreSQL and one Redis behave as one service: run as many as
+you need behind a load balancer.
+
 On a terminal it starts with a short summary of where to reach it; request logs
 go to stderr, one JSON line per request (--log-format text for people). SIGTERM
 or Ctrl-C lets in-flight requests finish before it exits.`,
 		Example: `  capture serve
   capture serve --addr :8080 --db /var/lib/capture/capture.db --public-url https://capture.example.com
+  capture serve --addr :8081 --db postgres://capture@db.internal/capture --redis redis://cache.internal:6379/0
   CAPTURE_RATE_LIMIT=20 capture serve --log-format text`,
 		Args: positional(0, ""),
 	}
@@ -58,6 +66,7 @@ or Ctrl-C lets in-flight requests finish before it exits.`,
 	f.Var(o.logFormat, "log-format", "log lines as json (for machines) or text (for people)")
 	f.IntVar(&o.rateLimit, "rate-limit", 100, "requests per second (and burst) per key, unless the key's account sets its own")
 	f.IntVar(&o.maxInFlight, "max-in-flight", 512, "/v1 requests answered at once; past it the answer is a fast 503 overloaded")
+	f.StringVar(&o.redis, "redis", "", "redis:// URL of a Redis that shares each key's rate limit among every replica (default: limits in this process)")
 	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions(o.logFormat.choices, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return serve(cmd, o) }
 	return cmd
@@ -88,9 +97,11 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 		return listenError(o.addr, err)
 	}
 	defer ln.Close()
-	dbPath, err := filepath.Abs(*o.db)
-	if err != nil {
-		return failure("%v", err)
+	dbPath := *o.db
+	if !postgres.IsURL(dbPath) {
+		if dbPath, err = filepath.Abs(dbPath); err != nil {
+			return failure("%v", err)
+		}
 	}
 	db, err := openDB(ctx, dbPath)
 	if err != nil {
@@ -101,8 +112,22 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 		return failure("create the first account: %v", err)
 	}
 	base := cmp.Or(o.publicURL, "http://"+displayAddr(ln.Addr()))
-	api, err := server.New(server.Config{Store: db, RequestTimeout: o.requestTimeout, Logger: logger,
-		DefaultRateLimit: o.rateLimit, MaxInFlight: o.maxInFlight, PublicURL: base})
+	cfg := server.Config{Store: db, RequestTimeout: o.requestTimeout, Logger: logger,
+		DefaultRateLimit: o.rateLimit, MaxInFlight: o.maxInFlight, PublicURL: base}
+	if o.redis != "" {
+		limiter, err := redis.Open(o.redis)
+		if err != nil {
+			return usageError("--redis: %v", err)
+		}
+		defer limiter.Close()
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := limiter.Ping(pctx); err != nil {
+			logger.Warn("redis unreachable at start: each replica limits keys on its own until it answers", "error", err)
+		}
+		cancel()
+		cfg.Limiter = limiter
+	}
+	api, err := server.New(cfg)
 	if err != nil {
 		return failure("%v", err)
 	}
@@ -111,9 +136,9 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(api.Listener(ln)) }()
 	if isTerminal(stdout) {
-		banner(stdout, base, dbPath, o)
+		banner(stdout, base, displayDB(dbPath), o)
 	}
-	logger.Info("serving", "addr", ln.Addr().String(), "db", dbPath)
+	logger.Info("serving", "addr", ln.Addr().String(), "db", displayDB(dbPath))
 
 	select {
 	case err := <-served:
@@ -177,11 +202,19 @@ func banner(w io.Writer, base, dbPath string, o *serveOptions) {
   Docs      %s/docs
   Metrics   %s/metrics
   Database  %s
-  Limits    %d requests/s per key unless its account sets its own; requests time out after %s;
+  Limits    %d requests/s per key unless its account sets its own%s; requests time out after %s;
             at most %d API requests at once
 
 Request logs follow on stderr, one %s line per request.
-`, base, base, base, dbPath, o.rateLimit, o.requestTimeout, o.maxInFlight, map[string]string{"json": "JSON", "text": "text"}[o.logFormat.value])
+`, base, base, base, dbPath, o.rateLimit, limitsWhere(o), o.requestTimeout, o.maxInFlight, map[string]string{"json": "JSON", "text": "text"}[o.logFormat.value])
+}
+
+// limitsWhere says where rate limits are kept, for the banner.
+func limitsWhere(o *serveOptions) string {
+	if o.redis == "" {
+		return ""
+	}
+	return " (kept in Redis, shared by every replica)"
 }
 
 // bootstrap gives an empty database an account "default" and prints its admin key once.
@@ -192,6 +225,11 @@ func bootstrap(ctx context.Context, db store.Store, stdout io.Writer) error {
 	}
 	a, err := db.CreateAccount(ctx, "default", defaultProspectLimit, 0)
 	if err != nil {
+		// Replicas started together on one empty PostgreSQL database: one of
+		// them made the account (its name is unique) and prints the key.
+		if n, cerr := db.CountAccounts(ctx); cerr == nil && n > 0 {
+			return nil
+		}
 		return err
 	}
 	k, secret, err := db.CreateKey(ctx, a.ID, store.RoleAdmin)

@@ -1,5 +1,5 @@
 // Package apitest runs the real Capture handler stack on a fresh SQLite database
-// for tests, and checks every response it gives against openapi.yaml with
+// (or, with NewPostgres, a PostgreSQL schema of the test's own) for tests, and checks every response it gives against openapi.yaml with
 // kin-openapi's response validation: an undocumented status, a missing required
 // header or a body that does not match its schema fails the test that caused it.
 //
@@ -33,6 +33,7 @@ import (
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server"
+	"github.com/captureapi/capture/server/postgres/pgtest"
 	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
@@ -40,8 +41,10 @@ import (
 // Server is a running test server with an account "acme" and two keys.
 type Server struct {
 	URL         string
-	DB          *sqlite.DB
-	DBPath      string
+	Store       store.Store // the server's store, on either engine
+	DB          *sqlite.DB  // the SQLite store; nil on PostgreSQL
+	DBPath      string      // the SQLite file; "" on PostgreSQL
+	PostgresURL string      // the PostgreSQL schema's URL; "" on SQLite
 	Handler     *server.Server
 	AdminKey    string // admin key of account "acme"
 	StandardKey string // standard key of account "acme"
@@ -57,16 +60,51 @@ func (s *Server) CheckOnClientSide() { s.report = nil }
 // New starts a server; configure, if given, adjusts its Config before it is built.
 func New(t testing.TB, configure ...func(*server.Config)) *Server {
 	t.Helper()
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "capture.db")
 	db, err := sqlite.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Migrate(ctx); err != nil {
+	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cfg := server.Config{Store: db, Logger: slog.New(slog.DiscardHandler)}
+	return start(t, &Server{Store: db, DB: db, DBPath: path}, configure)
+}
+
+// NewPostgres starts a server as New does, on a PostgreSQL schema of the
+// test's own; without CAPTURE_TEST_POSTGRES_URL the test is skipped.
+func NewPostgres(t testing.TB, configure ...func(*server.Config)) *Server {
+	t.Helper()
+	dsn := pgtest.URL(t)
+	return NewOnPostgres(t, dsn, configure...)
+}
+
+// NewOnPostgres starts a server on the PostgreSQL database at dsn (such as a
+// pgtest.URL reached through a proxy the test controls).
+func NewOnPostgres(t testing.TB, dsn string, configure ...func(*server.Config)) *Server {
+	t.Helper()
+	db := pgtest.OpenURL(t, dsn)
+	return start(t, &Server{Store: db, PostgresURL: dsn}, configure)
+}
+
+// NewFunc starts a test server, as New and NewPostgres do.
+type NewFunc func(t testing.TB, configure ...func(*server.Config)) *Server
+
+// Engine is a store a server test can run on.
+type Engine struct {
+	Name string
+	New  NewFunc
+}
+
+// Engines are the stores behaviour tests run on, one subtest each: SQLite,
+// and PostgreSQL (skipped without CAPTURE_TEST_POSTGRES_URL).
+func Engines() []Engine {
+	return []Engine{{"sqlite", New}, {"postgres", NewPostgres}}
+}
+
+func start(t testing.TB, s *Server, configure []func(*server.Config)) *Server {
+	t.Helper()
+	cfg := server.Config{Store: s.Store, Logger: slog.New(slog.DiscardHandler)}
 	for _, f := range configure {
 		f(&cfg)
 	}
@@ -74,7 +112,7 @@ func New(t testing.TB, configure ...func(*server.Config)) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{DB: db, DBPath: path, Handler: h}
+	s.Handler = h
 	s.report = t.Errorf
 	// Served as capture serve serves it: the same http.Server limits and listener.
 	s.HTTP = httptest.NewUnstartedServer(nil)
@@ -85,7 +123,7 @@ func New(t testing.TB, configure ...func(*server.Config)) *Server {
 	s.URL = s.HTTP.URL
 	t.Cleanup(func() {
 		s.HTTP.Close()
-		db.Close()
+		s.Store.Close()
 	})
 	s.AdminKey = s.NewAccountKey(t, "acme", "admin", 1000)
 	s.StandardKey = s.NewAccountKey(t, "acme", "standard", 1000)
@@ -97,14 +135,14 @@ func New(t testing.TB, configure ...func(*server.Config)) *Server {
 func (s *Server) NewAccountKey(t testing.TB, account, role string, prospectLimit int64) string {
 	t.Helper()
 	ctx := context.Background()
-	a, err := s.DB.AccountByName(ctx, account)
+	a, err := s.Store.AccountByName(ctx, account)
 	if err == store.ErrNotFound {
-		a, err = s.DB.CreateAccount(ctx, account, prospectLimit, 0)
+		a, err = s.Store.CreateAccount(ctx, account, prospectLimit, 0)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, secret, err := s.DB.CreateKey(ctx, a.ID, store.Role(role))
+	_, secret, err := s.Store.CreateKey(ctx, a.ID, store.Role(role))
 	if err != nil {
 		t.Fatal(err)
 	}

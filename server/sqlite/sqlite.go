@@ -5,8 +5,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"embed"
@@ -14,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
 	"net/url"
 	"os"
 	"runtime"
@@ -22,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oklog/ulid/v2"
 	"github.com/pressly/goose/v3"
 	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -214,34 +210,10 @@ func unavailable(err *error) {
 	}
 }
 
-// newID returns prefix + a ULID in lower case: unique, and sorted by creation time.
-func newID(prefix string) string { return prefix + strings.ToLower(ulid.Make().String()) }
-
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// newSecret returns sk_ and 40 random base62 characters (about 238 bits).
-func newSecret() string {
-	b := make([]byte, 40)
-	limit := big.NewInt(int64(len(base62)))
-	for i := range b {
-		n, err := rand.Int(rand.Reader, limit)
-		if err != nil {
-			panic(err) // crypto/rand does not fail on supported platforms
-		}
-		b[i] = base62[n.Int64()]
-	}
-	return "sk_" + string(b)
-}
-
-func hashSecret(secret string) []byte {
-	h := sha256.Sum256([]byte(secret))
-	return h[:]
-}
-
 // CreateAccount makes an account.
 func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int64, rateLimit int) (_ *store.Account, err error) {
 	defer unavailable(&err)
-	a := &store.Account{ID: newID("acct_"), Name: name, ProspectLimit: prospectLimit, RateLimit: rateLimit, Created: now()}
+	a := &store.Account{ID: store.NewID("acct_"), Name: name, ProspectLimit: prospectLimit, RateLimit: rateLimit, Created: now()}
 	_, err = db.exec(ctx,
 		`INSERT INTO accounts (id, name, prospect_limit, rate_limit, created) VALUES (?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.ProspectLimit, a.RateLimit, a.Created.Unix())
@@ -294,11 +266,11 @@ func (db *DB) CreateKey(ctx context.Context, accountID string, role store.Role) 
 	if !role.Valid() {
 		return nil, "", fmt.Errorf("role must be admin or standard, not %q", role)
 	}
-	k := &store.APIKey{ID: newID("key_"), AccountID: accountID, Role: role, Created: now()}
-	secret := newSecret()
+	k := &store.APIKey{ID: store.NewID("key_"), AccountID: accountID, Role: role, Created: now()}
+	secret := store.NewSecret()
 	_, err = db.exec(ctx,
 		`INSERT INTO api_keys (id, account_id, hash, role, created) VALUES (?, ?, ?, ?, ?)`,
-		k.ID, k.AccountID, hashSecret(secret), string(k.Role), k.Created.Unix())
+		k.ID, k.AccountID, store.HashSecret(secret), string(k.Role), k.Created.Unix())
 	if err != nil {
 		return nil, "", err
 	}
@@ -308,7 +280,7 @@ func (db *DB) CreateKey(ctx context.Context, accountID string, role store.Role) 
 // KeyBySecret finds a key by its secret's hash.
 func (db *DB) KeyBySecret(ctx context.Context, secret string) (_ *store.APIKey, err error) {
 	defer unavailable(&err)
-	want := hashSecret(secret)
+	want := store.HashSecret(secret)
 	var k store.APIKey
 	var hash []byte
 	var role string
@@ -389,7 +361,7 @@ func scanProspect(row scanner) (*store.Prospect, error) {
 // CreateProspect inserts a prospect after checking for a live duplicate and the plan limit.
 func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error) {
 	defer unavailable(&err)
-	normalise(p)
+	p.Normalise()
 	return db.inTx(ctx, func(tx *writeTx) error {
 		if err := checkEmailFree(ctx, tx, p.AccountID, p.Email, ""); err != nil {
 			return err
@@ -402,7 +374,7 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		if count >= limit {
 			return store.ErrPlanLimit
 		}
-		p.ID = newID("prs_")
+		p.ID = store.NewID("prs_")
 		p.Created = now()
 		p.Updated = p.Created
 		if p.Status == "" {
@@ -456,7 +428,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
-		applyPatch(p, patch)
+		patch.Apply(p, now())
 		if check != nil {
 			if err := check(p); err != nil {
 				return err
@@ -483,59 +455,6 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 func prospectForWrite(ctx context.Context, tx *writeTx, accountID, id string) (*store.Prospect, error) {
 	return scanProspect(tx.QueryRowContext(ctx,
 		`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
-}
-
-func applyPatch(p *store.Prospect, patch store.ProspectPatch) {
-	if patch.Email != nil {
-		p.Email = *patch.Email
-	}
-	for dst, src := range map[**string]**string{
-		&p.FirstName: patch.FirstName, &p.LastName: patch.LastName, &p.Company: patch.Company, &p.Title: patch.Title,
-		&p.Phone: patch.Phone, &p.Website: patch.Website, &p.Source: patch.Source,
-	} {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	if patch.Status != nil {
-		p.Status = *patch.Status
-	}
-	if patch.Tags != nil {
-		p.Tags = *patch.Tags
-	}
-	if patch.ClearMetadata {
-		p.Metadata = map[string]string{}
-	}
-	for k, v := range patch.Metadata {
-		if v == "" {
-			delete(p.Metadata, k)
-		} else {
-			p.Metadata[k] = v
-		}
-	}
-	if patch.MarketingConsent != nil && *patch.MarketingConsent != p.MarketingConsent {
-		p.MarketingConsent = *patch.MarketingConsent
-		p.ConsentAt = nil
-		if p.MarketingConsent {
-			t := now()
-			p.ConsentAt = &t
-		}
-	}
-	if patch.Hidden != nil {
-		p.Hidden = *patch.Hidden
-	}
-	normalise(p)
-}
-
-// normalise gives a prospect its canonical stored form.
-func normalise(p *store.Prospect) {
-	p.Email = strings.ToLower(strings.TrimSpace(p.Email))
-	if p.Tags == nil {
-		p.Tags = []string{}
-	}
-	if p.Metadata == nil {
-		p.Metadata = map[string]string{}
-	}
 }
 
 // DeleteProspect erases the prospect's data and leaves a tombstone with its id.
@@ -777,7 +696,7 @@ func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
-func now() time.Time { return time.Now().Truncate(time.Second) }
+func now() time.Time { return store.Now() }
 
 func strPtr(s sql.NullString) *string {
 	if !s.Valid {

@@ -1,7 +1,8 @@
 // Package store defines what the Capture server keeps: accounts, their API keys and
 // their prospects, and the Store interface a database implements to keep them.
-// Handlers speak only to this interface, so SQLite (package sqlite) and a later
-// PostgreSQL implementation are interchangeable.
+// Handlers speak only to this interface, so SQLite (package sqlite) and
+// PostgreSQL (package postgres) are interchangeable; package storetest is the
+// suite both pass.
 package store
 
 import (

@@ -1,0 +1,374 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/server/postgres/pgtest"
+	"github.com/captureapi/capture/server/store"
+)
+
+// replicaSet is several `capture serve` processes on one PostgreSQL and one
+// Redis, and a client that spreads requests over them round-robin.
+type replicaSet struct {
+	t      *testing.T
+	dsn    string
+	redis  string
+	addrs  []string
+	cmds   []*exec.Cmd
+	next   atomic.Uint64
+	client *http.Client
+}
+
+// startReplicas starts n replicas at once on a new, empty schema: they
+// migrate it together, and exactly one of them makes the default account and
+// prints its admin key.
+func startReplicas(t *testing.T, n int) *replicaSet {
+	t.Helper()
+	binary(t)
+	redisURL := os.Getenv("CAPTURE_TEST_REDIS_URL")
+	if redisURL == "" {
+		t.Skip("replica tests skipped: set CAPTURE_TEST_REDIS_URL (such as redis://127.0.0.1:6379/0) to run them")
+	}
+	rs := &replicaSet{t: t, dsn: pgtest.URL(t), redis: redisURL, client: &http.Client{Timeout: 30 * time.Second}}
+	outs := make([]string, n)
+	for i := range n {
+		addr := freeAddr(t)
+		outs[i] = filepath.Join(t.TempDir(), "stdout")
+		out, err := os.Create(outs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := command(t, nil, rs.serveArgs(addr)...)
+		cmd.Stdout, cmd.Stderr = out, io.Discard
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		out.Close()
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		rs.addrs, rs.cmds = append(rs.addrs, addr), append(rs.cmds, cmd)
+	}
+	for i, addr := range rs.addrs {
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
+				res.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) || rs.cmds[i].ProcessState != nil {
+				t.Fatalf("replica %d did not start", i)
+			}
+			time.Sleep(20 * time.Millisecond) // polling for the port to open
+		}
+	}
+	printed := 0
+	for _, path := range outs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		printed += strings.Count(string(b), "Its secret is shown only this once")
+	}
+	if printed != 1 {
+		t.Errorf("%d replicas started together printed the default account's admin key, want exactly 1", printed)
+	}
+	return rs
+}
+
+func (rs *replicaSet) serveArgs(addr string) []string {
+	return []string{"serve", "--db", rs.dsn, "--addr", addr, "--redis", rs.redis, "--request-timeout", "2s"}
+}
+
+// seed makes an account with a standard key, through the database.
+func (rs *replicaSet) seed(name string, rateLimit int) (secret, keyID string) {
+	t := rs.t
+	t.Helper()
+	ctx := context.Background()
+	db := pgtest.OpenURL(t, rs.dsn)
+	a, err := db.CreateAccount(ctx, name, 1_000_000, rateLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, secret, err := db.CreateKey(ctx, a.ID, store.RoleStandard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret, k.ID
+}
+
+// answer is a response with its body read and checked against openapi.yaml.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// code is the error code of an error answer.
+func (a answer) code() string {
+	var e struct{ Error struct{ Code string } }
+	json.Unmarshal(a.body, &e)
+	return e.Error.Code
+}
+
+// send sends a request to replica i (any replica when i < 0, round-robin).
+func (rs *replicaSet) send(i int, key, method, path, body, idem string) (answer, error) {
+	if i < 0 {
+		i = int(rs.next.Add(1) % uint64(len(rs.addrs)))
+	}
+	req, _ := http.NewRequest(method, "http://"+rs.addrs[i]+path, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if idem != "" {
+		req.Header.Set("Idempotency-Key", idem)
+	}
+	res, err := rs.client.Do(req)
+	if err != nil {
+		return answer{}, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return answer{}, err
+	}
+	if err := apitest.Check(rs.t, method, path, res, b); err != nil {
+		rs.t.Errorf("%s %s on replica %d: the answer breaks openapi.yaml: %v", method, path, i, err)
+	}
+	return answer{res.StatusCode, res.Header, b}, nil
+}
+
+// must is send for requests that must get an answer, from the test's goroutine.
+func (rs *replicaSet) must(i int, key, method, path, body, idem string) answer {
+	rs.t.Helper()
+	a, err := rs.send(i, key, method, path, body, idem)
+	if err != nil {
+		rs.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return a
+}
+
+// countEmail counts the live prospects with the email.
+func (rs *replicaSet) countEmail(key, email string) int {
+	a := rs.must(-1, key, "GET", "/v1/prospects?email="+email, "", "")
+	var page struct{ Data []json.RawMessage }
+	if err := json.Unmarshal(a.body, &page); err != nil || a.status != 200 {
+		rs.t.Fatalf("list by email: %d %s", a.status, a.body)
+	}
+	return len(page.Data)
+}
+
+// TestReplicas runs three real `capture serve` processes on one PostgreSQL
+// schema and one Redis, requests spread round-robin over them: they behave as
+// one service.
+func TestReplicas(t *testing.T) {
+	rs := startReplicas(t, 3)
+	key, _ := rs.seed("acme", 1_000_000)
+
+	t.Run("one Idempotency-Key from 40 clients makes one prospect", func(t *testing.T) {
+		var wg sync.WaitGroup
+		answers := make([]answer, 40)
+		for i := range answers {
+			wg.Go(func() {
+				a, err := rs.send(i%3, key, "POST", "/v1/prospects", `{"email": "once@example.com"}`, "create-once")
+				if err != nil {
+					t.Error(err)
+				}
+				answers[i] = a
+			})
+		}
+		wg.Wait()
+		fresh := 0
+		for _, a := range answers {
+			switch {
+			case a.status == 201 && a.header.Get("Idempotent-Replayed") == "":
+				fresh++
+			case a.status == 201, a.status == 409 && a.code() == "idempotency_key_in_use":
+			default:
+				t.Errorf("answer %d %s", a.status, a.body)
+			}
+		}
+		if fresh != 1 {
+			t.Errorf("%d first runs, want 1", fresh)
+		}
+		if n := rs.countEmail(key, "once@example.com"); n != 1 {
+			t.Errorf("%d prospects stored, want 1", n)
+		}
+	})
+
+	t.Run("one email from two replicas at once makes one prospect and one 409", func(t *testing.T) {
+		for round := range 5 {
+			email := fmt.Sprintf("race%d@example.com", round)
+			var wg sync.WaitGroup
+			answers := make([]answer, 2)
+			for i := range answers {
+				wg.Go(func() {
+					a, err := rs.send(i, key, "POST", "/v1/prospects", fmt.Sprintf(`{"email": %q}`, email), "")
+					if err != nil {
+						t.Error(err)
+					}
+					answers[i] = a
+				})
+			}
+			wg.Wait()
+			created, exists := 0, 0
+			for _, a := range answers {
+				switch {
+				case a.status == 201:
+					created++
+				case a.status == 409 && a.code() == "prospect_exists":
+					exists++
+				default:
+					t.Errorf("answer %d %s", a.status, a.body)
+				}
+			}
+			if created != 1 || exists != 1 || rs.countEmail(key, email) != 1 {
+				t.Errorf("round %d: %d created, %d prospect_exists; want one of each and one prospect", round, created, exists)
+			}
+		}
+	})
+
+	t.Run("a key limited to 5/s gets about 5/s from all replicas together", func(t *testing.T) {
+		noisy, _ := rs.seed("noisy", 5)
+		const seconds = 3
+		allowed, limited := 0, 0
+		start := time.Now()
+		for tick := time.NewTicker(20 * time.Millisecond); time.Since(start) < seconds*time.Second; <-tick.C {
+			a := rs.must(-1, noisy, "GET", "/v1/account", "", "")
+			switch {
+			case a.status == 200:
+				allowed++
+			case a.status == 429 && a.header.Get("Retry-After") != "":
+				limited++
+			default:
+				t.Fatalf("answer %d %s", a.status, a.body)
+			}
+		}
+		// A burst of 5, then 5 a second: 20 in 3 s. Each replica on its own would allow three times as many.
+		t.Logf("%d allowed, %d refused in %s over 3 replicas", allowed, limited, time.Since(start).Round(time.Millisecond))
+		if allowed < 15 || allowed > 25 {
+			t.Errorf("%d requests allowed in %d s, want about %d", allowed, seconds, 5+5*seconds)
+		}
+	})
+
+	t.Run("capture maintenance on reaches every replica within a second", func(t *testing.T) {
+		if _, stderr, code := runPiped(t, nil, "maintenance", "on", "--retry-after", "7", "--db", rs.dsn); code != 0 {
+			t.Fatalf("maintenance on: exit %d: %s", code, stderr)
+		}
+		set := time.Now()
+		for i := range rs.addrs {
+			for {
+				a := rs.must(i, key, "GET", "/v1/prospects", "", "")
+				if a.status == 503 && a.code() == "maintenance" && a.header.Get("Retry-After") == "7" {
+					break
+				}
+				if time.Since(set) > time.Second {
+					t.Fatalf("replica %d still answers %d %s a second after maintenance on", i, a.status, a.body)
+				}
+				time.Sleep(10 * time.Millisecond) // polling a condition, bounded above
+			}
+		}
+		if _, stderr, code := runPiped(t, nil, "maintenance", "off", "--db", rs.dsn); code != 0 {
+			t.Fatalf("maintenance off: exit %d: %s", code, stderr)
+		}
+		set = time.Now()
+		for i := range rs.addrs {
+			for rs.must(i, key, "GET", "/v1/prospects", "", "").status != 200 {
+				if time.Since(set) > time.Second {
+					t.Fatalf("replica %d still in maintenance a second after maintenance off", i)
+				}
+				time.Sleep(10 * time.Millisecond) // polling a condition, bounded above
+			}
+		}
+	})
+
+	t.Run("kill -9 of one replica under creates loses no acknowledged create", func(t *testing.T) {
+		type op struct {
+			idempotentOp
+			replica int
+		}
+		var mu sync.Mutex
+		var ops []*op
+		var done atomic.Int64
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for w := range 12 {
+			wg.Go(func() {
+				for i := 0; !stop.Load(); i++ {
+					token := fmt.Sprintf("kill-w%di%d", w, i)
+					o := &op{replica: (w + i) % 3}
+					o.key, o.method, o.path, o.email = token, "POST", "/v1/prospects", token+"@example.com"
+					o.body = fmt.Sprintf(`{"email": %q}`, o.email)
+					mu.Lock()
+					ops = append(ops, o)
+					mu.Unlock()
+					a, err := rs.send(o.replica, key, o.method, o.path, o.body, o.key)
+					if err != nil {
+						continue // the replica died under this request, or is dead
+					}
+					o.answered, o.status, o.answer = true, a.status, a.body
+					done.Add(1)
+				}
+			})
+		}
+		for done.Load() < int64(60+rand.IntN(60)) {
+			time.Sleep(time.Millisecond) // polling the workers' progress
+		}
+		rs.cmds[0].Process.Kill() // SIGKILL
+		rs.cmds[0].Wait()
+		for target := done.Load() + 60; done.Load() < target; {
+			time.Sleep(time.Millisecond) // the others go on serving
+		}
+		stop.Store(true)
+		wg.Wait()
+
+		// Retries go to another replica than the one that took the request.
+		survivor := func(method, path, body, idem string) (*http.Response, []byte, error) {
+			a, err := rs.send(1+rand.IntN(2), key, method, path, body, idem)
+			if err != nil {
+				return nil, nil, err
+			}
+			return &http.Response{StatusCode: a.status, Header: a.header, Body: io.NopCloser(bytes.NewReader(a.body))}, a.body, nil
+		}
+		var checks sync.WaitGroup
+		acknowledged, unknown := 0, 0
+		for _, o := range ops {
+			switch {
+			case o.answered && o.status == 201:
+				acknowledged++
+				var p struct{ ID string }
+				json.Unmarshal(o.answer, &p)
+				checks.Go(func() {
+					if a, err := rs.send(1, key, "GET", "/v1/prospects/"+p.ID, "", ""); err != nil || a.status != 200 {
+						t.Errorf("acknowledged create %s (replica %d) is lost: %v %d %s", p.ID, o.replica, err, a.status, a.body)
+					}
+				})
+			case o.answered:
+				t.Errorf("%s %s on replica %d: %d %s", o.method, o.path, o.replica, o.status, o.answer)
+			default:
+				unknown++
+				checks.Go(func() { checkRetry(t, survivor, &o.idempotentOp) })
+			}
+		}
+		checks.Wait()
+		t.Logf("%d creates acknowledged and found; %d unanswered by the killed replica, retried on the others", acknowledged, unknown)
+		if unknown == 0 {
+			t.Error("no request was in flight at the kill: the test proved nothing")
+		}
+	})
+}

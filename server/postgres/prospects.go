@@ -1,0 +1,258 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/captureapi/capture/server/store"
+)
+
+// liveEmailIndex is the unique index that keeps one live prospect per email in an account.
+const liveEmailIndex = "prospects_live_email"
+
+const prospectCols = `id, account_id, email, first_name, last_name, company, title, phone, website, source,
+	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated, deleted_at`
+
+// scanProspect reads one row; it returns store.ErrDeleted for a tombstone.
+func scanProspect(row pgx.Row) (*store.Prospect, error) {
+	var p store.Prospect
+	var email *string
+	var deletedAt *time.Time
+	err := row.Scan(&p.ID, &p.AccountID, &email, &p.FirstName, &p.LastName, &p.Company, &p.Title, &p.Phone, &p.Website, &p.Source,
+		&p.Status, &p.Tags, &p.Metadata, &p.MarketingConsent, &p.ConsentAt, &p.Hidden, &p.Created, &p.Updated, &deletedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if deletedAt != nil {
+		return nil, store.ErrDeleted
+	}
+	if email != nil {
+		p.Email = *email
+	}
+	p.Normalise()
+	return &p, nil
+}
+
+// CreateProspect inserts a prospect. The unique index on live emails refuses a
+// duplicate, and the account's row, locked by the conditional increment of its
+// live count, serialises creators against the plan limit: of many concurrent
+// creates, exactly as many as the plan allows succeed.
+func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error) {
+	defer unavailable(ctx, &err)
+	p.Normalise()
+	for attempt := 0; ; attempt++ {
+		n := *p
+		n.ID, n.Created = store.NewID("prs_"), now()
+		n.Updated = n.Created
+		if n.Status == "" {
+			n.Status = "new"
+		}
+		if n.MarketingConsent {
+			n.ConsentAt = &n.Created
+		}
+		err = db.inTx(ctx, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO prospects (`+prospectCols+`)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL)`,
+				n.ID, n.AccountID, n.Email, n.FirstName, n.LastName, n.Company, n.Title, n.Phone, n.Website, n.Source,
+				n.Status, n.Tags, n.Metadata, n.MarketingConsent, n.ConsentAt, n.Hidden, n.Created, n.Updated)
+			if err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1
+				WHERE id = $1 AND live_prospects < prospect_limit`, n.AccountID)
+			if err == nil && tag.RowsAffected() == 0 {
+				return store.ErrPlanLimit
+			}
+			return err
+		})
+		if err == nil {
+			*p = n
+			return nil
+		}
+		if !isUniqueViolation(err, liveEmailIndex) {
+			return err
+		}
+		// The holder of the email may have been deleted since: then try again.
+		if exists := db.liveWithEmail(ctx, n.AccountID, n.Email, ""); exists != nil || attempt == 2 {
+			return cmpErr(exists, err)
+		}
+	}
+}
+
+// cmpErr returns the first non-nil error.
+func cmpErr(exists error, err error) error {
+	if exists != nil {
+		return exists
+	}
+	return err
+}
+
+// liveWithEmail returns an *store.ExistsError for the live prospect other than
+// self with the email, or the error reading it, or nil when there is none.
+func (db *DB) liveWithEmail(ctx context.Context, accountID, email, self string) error {
+	var id string
+	var hidden bool
+	err := db.with(ctx, func(q querier) error {
+		return q.QueryRow(ctx, `SELECT id, hidden FROM prospects
+			WHERE account_id = $1 AND email = $2 AND deleted_at IS NULL AND id <> $3`, accountID, email, self).Scan(&id, &hidden)
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return &store.ExistsError{ID: id, Hidden: hidden}
+}
+
+// Prospect returns one prospect of the account.
+func (db *DB) Prospect(ctx context.Context, accountID, id string) (p *store.Prospect, err error) {
+	defer unavailable(ctx, &err)
+	err = db.with(ctx, func(q querier) error {
+		p, err = scanProspect(q.QueryRow(ctx, `SELECT `+prospectCols+` FROM prospects WHERE id = $1 AND account_id = $2`, id, accountID))
+		return err
+	})
+	return p, err
+}
+
+// prospectForWrite reads a prospect and locks its row until the transaction ends.
+func prospectForWrite(ctx context.Context, tx pgx.Tx, accountID, id string) (*store.Prospect, error) {
+	return scanProspect(tx.QueryRow(ctx,
+		`SELECT `+prospectCols+` FROM prospects WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID))
+}
+
+// UpdateProspect applies a patch to the locked row; the unique index refuses
+// an email another live prospect has.
+func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch store.ProspectPatch, check func(*store.Prospect) error) (out *store.Prospect, err error) {
+	defer unavailable(ctx, &err)
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		p, err := prospectForWrite(ctx, tx, accountID, id)
+		if err != nil {
+			return err
+		}
+		patch.Apply(p, now())
+		if check != nil {
+			if err := check(p); err != nil {
+				return err
+			}
+		}
+		p.Updated = now()
+		_, err = tx.Exec(ctx, `UPDATE prospects SET email = $1, first_name = $2, last_name = $3, company = $4,
+			title = $5, phone = $6, website = $7, source = $8, status = $9, tags = $10, metadata = $11, marketing_consent = $12,
+			consent_at = $13, hidden = $14, updated = $15 WHERE id = $16`,
+			p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status,
+			p.Tags, p.Metadata, p.MarketingConsent, p.ConsentAt, p.Hidden, p.Updated, p.ID)
+		out = p
+		return err
+	})
+	if isUniqueViolation(err, liveEmailIndex) && out != nil {
+		return nil, cmpErr(db.liveWithEmail(ctx, accountID, out.Email, id), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteProspect erases the prospect's data and leaves a tombstone with its id.
+func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) (err error) {
+	defer unavailable(ctx, &err)
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		p, err := prospectForWrite(ctx, tx, accountID, id)
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(p); err != nil {
+				return err
+			}
+		}
+		t := now()
+		if _, err := tx.Exec(ctx, `UPDATE prospects SET email = NULL, first_name = NULL, last_name = NULL,
+			company = NULL, title = NULL, phone = NULL, website = NULL, source = NULL, tags = '{}', metadata = '{}',
+			marketing_consent = false, consent_at = NULL, updated = $1, deleted_at = $1 WHERE id = $2`, t, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = $1`, accountID)
+		return err
+	})
+}
+
+// ListProspects returns a keyset page: ids are time-ordered, so "older than the
+// cursor" is id < cursor, and the cost of a page does not depend on its depth.
+func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.ListParams) (page *store.Page, err error) {
+	defer unavailable(ctx, &err)
+	var q strings.Builder
+	args := []any{accountID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	q.WriteString(`SELECT ` + prospectCols + ` FROM prospects WHERE account_id = $1 AND deleted_at IS NULL`)
+	if !lp.IncludeHidden {
+		q.WriteString(` AND NOT hidden`)
+	}
+	if lp.Email != "" {
+		q.WriteString(` AND email = ` + arg(strings.ToLower(lp.Email)))
+	}
+	if lp.Status != "" {
+		q.WriteString(` AND status = ` + arg(lp.Status))
+	}
+	if lp.Tag != "" {
+		q.WriteString(` AND ` + arg(lp.Tag) + ` = ANY (tags)`)
+	}
+	if lp.CreatedGTE != nil {
+		q.WriteString(` AND created >= ` + arg(*lp.CreatedGTE))
+	}
+	if lp.CreatedLTE != nil {
+		q.WriteString(` AND created <= ` + arg(*lp.CreatedLTE))
+	}
+	backwards := lp.EndingBefore != ""
+	switch {
+	case backwards:
+		q.WriteString(` AND id > ` + arg(lp.EndingBefore) + ` ORDER BY id ASC`)
+	case lp.StartingAfter != "":
+		q.WriteString(` AND id < ` + arg(lp.StartingAfter) + ` ORDER BY id DESC`)
+	default:
+		q.WriteString(` ORDER BY id DESC`)
+	}
+	q.WriteString(` LIMIT ` + arg(lp.Limit+1))
+
+	page = &store.Page{Prospects: make([]store.Prospect, 0, lp.Limit)}
+	err = db.with(ctx, func(qr querier) error {
+		rows, err := qr.Query(ctx, q.String(), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanProspect(rows)
+			if err != nil {
+				return err
+			}
+			page.Prospects = append(page.Prospects, *p)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(page.Prospects) > lp.Limit {
+		page.HasMore = true
+		page.Prospects = page.Prospects[:lp.Limit]
+	}
+	if backwards { // walked oldest-first from the cursor; answer newest first
+		for i, j := 0, len(page.Prospects)-1; i < j; i, j = i+1, j-1 {
+			page.Prospects[i], page.Prospects[j] = page.Prospects[j], page.Prospects[i]
+		}
+	}
+	return page, nil
+}

@@ -1,0 +1,61 @@
+// Package redis shares the rate limits of API keys among every replica of the
+// server: a GCRA (generic cell rate algorithm) per key in Redis, through
+// github.com/go-redis/redis_rate.
+package redis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/captureapi/capture/server"
+)
+
+// Timeout bounds each call to Redis: past it the server limits the key on its
+// own rather than make the request wait.
+const Timeout = 250 * time.Millisecond
+
+// Limiter is the server.Limiter on Redis.
+type Limiter struct {
+	client  *goredis.Client
+	limiter *redis_rate.Limiter
+}
+
+var _ server.Limiter = (*Limiter)(nil)
+
+// Open makes a limiter on the Redis at a redis:// URL. It does not connect:
+// a Redis that is down when the server starts is the same as one that goes
+// down later (the server falls back to its own limiter until it is back).
+func Open(url string) (*Limiter, error) {
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = Timeout, Timeout, Timeout, Timeout
+	opt.MaxRetries = -1 // the server falls back at once; a retry would only make the request wait
+	client := goredis.NewClient(opt)
+	return &Limiter{client: client, limiter: redis_rate.NewLimiter(client)}, nil
+}
+
+// Allow spends one request of the key's allowance in Redis, shared by every replica.
+func (l *Limiter) Allow(ctx context.Context, keyID string, perSecond int) (server.Allowance, error) {
+	res, err := l.limiter.Allow(ctx, "capture:"+keyID, redis_rate.PerSecond(perSecond))
+	if err != nil {
+		return server.Allowance{}, err
+	}
+	return server.Allowance{
+		Allowed:    res.Allowed > 0,
+		Remaining:  res.Remaining,
+		RetryAfter: max(0, res.RetryAfter),
+		ResetAfter: max(0, res.ResetAfter),
+	}, nil
+}
+
+// Ping tells whether Redis answers.
+func (l *Limiter) Ping(ctx context.Context) error { return l.client.Ping(ctx).Err() }
+
+// Close closes the connections to Redis.
+func (l *Limiter) Close() error { return l.client.Close() }
