@@ -17,9 +17,12 @@ import (
 // object to a store call and the result to a response object. Errors are returned,
 // not written: the strict handler passes them to writeError.
 type handlers struct {
-	store            store.Store
-	defaultRateLimit int
-	ready            readiness
+	store                store.Store
+	events               store.EventStore
+	webhooks             store.WebhookStore
+	webhooksAllowPrivate bool
+	defaultRateLimit     int
+	ready                readiness
 }
 
 var _ gen.StrictServerInterface = (*handlers)(nil)

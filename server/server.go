@@ -28,6 +28,13 @@ const keyCacheSize = 10000
 // Config is what a Server needs; Store is required, the rest have defaults.
 type Config struct {
 	Store store.Store
+	// Events reads the events log; default Store, when it is an EventStore too.
+	Events store.EventStore
+	// Webhooks keeps webhook endpoints; default Store, when it is a WebhookStore too.
+	Webhooks store.WebhookStore
+	// WebhooksAllowPrivate accepts http:// endpoint URLs (deliveries to private
+	// addresses are allowed by the deliverer's own option), for development and tests.
+	WebhooksAllowPrivate bool
 	// RequestTimeout bounds each request; past it the answer is 504 timeout. Default 10 s.
 	RequestTimeout time.Duration
 	// Logger gets one line per request; default slog.Default().
@@ -63,6 +70,15 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: Config.Store is required")
+	}
+	if cfg.Events == nil {
+		cfg.Events, _ = cfg.Store.(store.EventStore)
+	}
+	if cfg.Webhooks == nil {
+		cfg.Webhooks, _ = cfg.Store.(store.WebhookStore)
+	}
+	if cfg.Events == nil || cfg.Webhooks == nil {
+		return nil, errors.New("server: Config.Events and Config.Webhooks are required")
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
@@ -108,7 +124,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeyCacheTTL > 0 {
 		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)
 	}
-	strict := gen.NewStrictHandlerWithOptions(&handlers{store: cfg.Store, defaultRateLimit: cfg.DefaultRateLimit}, nil, gen.StrictHTTPServerOptions{
+	strict := gen.NewStrictHandlerWithOptions(&handlers{store: cfg.Store, events: cfg.Events, webhooks: cfg.Webhooks,
+		webhooksAllowPrivate: cfg.WebhooksAllowPrivate, defaultRateLimit: cfg.DefaultRateLimit}, nil, gen.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, invalid(gen.ErrorCodeBodyInvalidJson, "", "The body is not valid JSON: %v.", err))
 		},

@@ -66,7 +66,7 @@ func New(t testing.TB, configure ...func(*server.Config)) *Server {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := server.Config{Store: db, Logger: slog.New(slog.DiscardHandler)}
+	cfg := server.Config{Store: db, Events: db, Webhooks: db, Logger: slog.New(slog.DiscardHandler)}
 	for _, f := range configure {
 		f(&cfg)
 	}

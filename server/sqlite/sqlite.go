@@ -24,6 +24,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river"
 	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -42,6 +43,11 @@ type DB struct {
 	write *sql.DB
 	read  *sql.DB
 	stmts sync.Map // query text -> *sql.Stmt on the read pool
+
+	sealKey []byte // seals webhook secrets at rest when set (see SetSecretKey)
+
+	queueMu sync.Mutex
+	queue   *river.Client[*sql.Tx] // enqueues deliveries (see queue.go)
 }
 
 var _ store.Store = (*DB)(nil)
@@ -139,8 +145,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = p.Up(ctx)
-	return err
+	if _, err = p.Up(ctx); err != nil {
+		return err
+	}
+	return db.migrateQueue(ctx)
 }
 
 // Close closes both pools.
@@ -419,8 +427,10 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1 WHERE id = ?`, p.AccountID)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1 WHERE id = ?`, p.AccountID); err != nil {
+			return err
+		}
+		return db.recordEvent(ctx, tx, store.EventProspectCreated, p, nil, p.Hidden)
 	})
 }
 
@@ -456,6 +466,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
+		before, wasHidden := wireAttributes(p), p.Hidden
 		applyPatch(p, patch)
 		if check != nil {
 			if err := check(p); err != nil {
@@ -473,8 +484,11 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 			consent_at = ?, hidden = ?, updated = ? WHERE id = ?`,
 			p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status,
 			mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden, p.Updated.Unix(), p.ID)
+		if err != nil {
+			return err
+		}
 		out = p
-		return err
+		return db.recordEvent(ctx, tx, store.EventProspectUpdated, p, changedAttributes(before, p), wasHidden || p.Hidden)
 	})
 	return out, err
 }
@@ -557,8 +571,10 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 			marketing_consent = 0, consent_at = NULL, updated = ?, deleted_at = ? WHERE id = ?`, t, t, id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = ?`, accountID)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = ?`, accountID); err != nil {
+			return err
+		}
+		return db.recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden)
 	})
 }
 
