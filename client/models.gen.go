@@ -1045,7 +1045,7 @@ type WebhookAttempt struct {
 	// Example: 1732543601
 	Created int64 `json:"created"`
 
-	// DurationMs How long the attempt took
+	// DurationMs How long the attempt took, in milliseconds.
 	//
 	// Example: 48
 	DurationMs int64 `json:"duration_ms"`
@@ -1070,7 +1070,7 @@ type WebhookAttempt struct {
 	// Example: webhook_attempt
 	Object WebhookAttemptObject `json:"object"`
 
-	// StatusCode The receiver's HTTP status; null when none came (refused
+	// StatusCode The receiver's HTTP status; null when none came (refused, timed out).
 	//
 	// Example: 200
 	StatusCode int `json:"status_code"`

@@ -29,6 +29,10 @@ func TestPublishedSpecToleratesAdditions(t *testing.T) {
 			`"rate_limit":1,"key_id":"key_1","role":"admin","plan":"pro"}`,
 		"DeletedProspect": `{"id":"prs_1","object":"prospect","deleted":true,"deleted_at":1}`,
 		"Health":          `{"status":"ok","uptime":5}`,
+		"Event": `{"id":"evt_1","object":"event","type":"prospect.merged","created":1,"livemode":false,` +
+			`"data":{"object":` + prospectBody + `},"request":{"id":"req_1","idempotency_key":null,"source":"api"}}`,
+		"WebhookEndpoint": `{"id":"we_1","object":"webhook_endpoint","url":"https://x","description":null,` +
+			`"enabled_events":["prospect.merged"],"disabled":false,"failing_since":null,"created":1,"api_version":"1"}`,
 	}
 	for name, body := range answers {
 		var v any
@@ -54,7 +58,7 @@ func TestRequestSchemasStayClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"ProspectCreate", "ProspectUpdate"} {
+	for _, name := range []string{"ProspectCreate", "ProspectUpdate", "WebhookEndpointCreate", "WebhookEndpointUpdate"} {
 		s := spec.Components.Schemas[name].Value
 		if s.AdditionalProperties.Has == nil || *s.AdditionalProperties.Has {
 			t.Errorf("%s accepts unknown fields", name)
