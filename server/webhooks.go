@@ -97,7 +97,10 @@ func DeliveryConfig(o DeliveryOptions) *river.Config {
 		RetryPolicy:       retrySchedule(o.RetrySchedule),
 		FetchPollInterval: o.PollInterval,
 		FetchCooldown:     min(o.PollInterval, 100*time.Millisecond),
-		Logger:            o.Logger,
+		// A delivery that was running when its process died is attempted again
+		// a minute after its deadline (at least once, never lost).
+		RescueStuckJobsAfter: o.Timeout + 5*time.Second + time.Minute,
+		Logger:               o.Logger,
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,10 @@ type serveOptions struct {
 	logFormat       *choiceFlag
 	rateLimit       int
 	maxInFlight     int
+
+	webhooksAllowPrivate bool
+	webhookRetries       []time.Duration
+	webhookSecretKey     string
 }
 
 func newServeCmd() *cobra.Command {
@@ -58,6 +63,12 @@ or Ctrl-C lets in-flight requests finish before it exits.`,
 	f.Var(o.logFormat, "log-format", "log lines as json (for machines) or text (for people)")
 	f.IntVar(&o.rateLimit, "rate-limit", 100, "requests per second (and burst) per key, unless the key's account sets its own")
 	f.IntVar(&o.maxInFlight, "max-in-flight", 512, "/v1 requests answered at once; past it the answer is a fast 503 overloaded")
+	f.BoolVar(&o.webhooksAllowPrivate, "webhooks-allow-private", false,
+		"let webhook endpoints use http:// and reach loopback and private addresses (development and tests only)")
+	f.DurationSliceVar(&o.webhookRetries, "webhook-retry-schedule", server.DefaultRetrySchedule,
+		"wait before each retry of a failed webhook delivery (each with ±10% jitter)")
+	f.StringVar(&o.webhookSecretKey, "webhook-secret-key", "",
+		"base64 of 32 bytes that seal webhook signing secrets in the database (AES-256-GCM); prefer the environment variable")
 	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions(o.logFormat.choices, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return serve(cmd, o) }
 	return cmd
@@ -73,6 +84,19 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 	}
 	if o.requestTimeout <= 0 || o.shutdownTimeout < 0 {
 		return usageError("--request-timeout must be positive and --shutdown-timeout not negative")
+	}
+	var sealKey []byte
+	if o.webhookSecretKey != "" {
+		k, err := base64.StdEncoding.DecodeString(o.webhookSecretKey)
+		if err != nil || len(k) != 32 {
+			return usageError("--webhook-secret-key must be the base64 of 32 bytes (openssl rand -base64 32)")
+		}
+		sealKey = k
+	}
+	for _, d := range o.webhookRetries {
+		if d <= 0 {
+			return usageError("--webhook-retry-schedule takes positive durations, not %s", d)
+		}
 	}
 	var logger *slog.Logger
 	if o.logFormat.value == "text" {
@@ -97,17 +121,32 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 		return failure("open database: %v", err)
 	}
 	defer db.Close()
+	if sealKey != nil {
+		if err := db.SetSecretKey(sealKey); err != nil {
+			return failure("%v", err)
+		}
+	} else {
+		logger.Warn("no --webhook-secret-key: webhook signing secrets are kept unsealed in the database")
+	}
 	if err := bootstrap(ctx, db, stdout); err != nil {
 		return failure("create the first account: %v", err)
 	}
 	base := cmp.Or(o.publicURL, "http://"+displayAddr(ln.Addr()))
-	api, err := server.New(server.Config{Store: db, RequestTimeout: o.requestTimeout, Logger: logger,
-		DefaultRateLimit: o.rateLimit, MaxInFlight: o.maxInFlight, PublicURL: base})
+	api, err := server.New(server.Config{Store: db, Events: db, Webhooks: db, WebhooksAllowPrivate: o.webhooksAllowPrivate,
+		RequestTimeout: o.requestTimeout, Logger: logger, DefaultRateLimit: o.rateLimit, MaxInFlight: o.maxInFlight, PublicURL: base})
 	if err != nil {
 		return failure("%v", err)
 	}
+	// Webhook deliveries run in this process, from the queue in the database:
+	// whatever was pending when the last one stopped is delivered now.
+	queue, err := db.StartQueue(context.WithoutCancel(ctx), server.DeliveryConfig(server.DeliveryOptions{
+		Webhooks: db, AllowPrivate: o.webhooksAllowPrivate, RetrySchedule: o.webhookRetries, Logger: logger}))
+	if err != nil {
+		return failure("start webhook deliveries: %v", err)
+	}
 	srv := api.HTTPServer()
 	go purgeIdempotency(ctx, db, logger)
+	go purgeEvents(ctx, db, logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(api.Listener(ln)) }()
 	if isTerminal(stdout) {
@@ -127,6 +166,10 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Error("shutdown", "error", err)
 		return &exitError{code: exitRequest}
+	}
+	// Deliveries in flight finish (or are retried by the next process).
+	if err := queue.Stop(sctx); err != nil {
+		logger.Warn("stop webhook deliveries", "error", err)
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("serve", "error", err)
@@ -200,6 +243,23 @@ func bootstrap(ctx context.Context, db store.Store, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Created account \"default\" with admin key %s. Its secret is shown only this once:\n\n    %s\n\n", k.ID, secret)
 	return nil
+}
+
+// purgeEvents deletes events past their 30 days, and old delivery attempts, hourly.
+func purgeEvents(ctx context.Context, db store.EventStore, logger *slog.Logger) {
+	for {
+		n, err := db.PurgeEvents(ctx, time.Now().Add(-store.EventRetention))
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("purge events", "error", err)
+		} else if n > 0 {
+			logger.Info("purged events", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
 }
 
 // purgeIdempotency deletes Idempotency-Key records past their 24 hours, hourly.
