@@ -1206,7 +1206,7 @@ type WebhookEndpointUpdateParams struct {
 	// Disabled Stop (true) or resume (false) deliveries.
 	//
 	// Example: true
-	Disabled bool `json:"disabled,omitempty"`
+	Disabled nullable.Nullable[bool] `json:"disabled,omitempty"`
 
 	// EnabledEvents The new list of event types, replacing the old one.
 	//
