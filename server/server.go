@@ -16,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server/docs"
@@ -148,6 +149,10 @@ func New(cfg Config) (*Server, error) {
 	docs.Mount(s)
 	return s, nil
 }
+
+// Metrics is the registry /metrics serves, for the series of parts beside the
+// server such as webhook deliveries (DeliveryOptions.Metrics).
+func (s *Server) Metrics() prometheus.Registerer { return s.metrics.registry }
 
 // Handle registers a handler for a path outside the API spec (docs, metrics).
 // Such paths get a Request-Id and panic recovery but no key check.

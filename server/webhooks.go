@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -53,6 +54,9 @@ type DeliveryOptions struct {
 	PollInterval time.Duration
 	// Logger gets delivery failures; default slog.Default().
 	Logger *slog.Logger
+	// Metrics, when set, gets the deliveries' series: pass the Server's
+	// (Server.Metrics) so that /metrics shows them.
+	Metrics prometheus.Registerer
 }
 
 // DeliveryConfig is the River configuration that works the webhook delivery
@@ -76,7 +80,10 @@ func DeliveryConfig(o DeliveryOptions) *river.Config {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	d := &deliverer{o: o, client: &http.Client{
+	d := &deliverer{o: o, outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "capture_webhook_deliveries_total",
+		Help: "Delivery attempts by outcome: succeeded, failed (to be retried), given_up (the last attempt failed), disabled (the endpoint was disabled after failing), dropped (endpoint deleted or disabled, event purged).",
+	}, []string{"outcome"}), client: &http.Client{
 		Timeout: o.Timeout,
 		Transport: &http.Transport{
 			// No proxy from the environment: it would connect in the guard's place.
@@ -88,6 +95,9 @@ func DeliveryConfig(o DeliveryOptions) *river.Config {
 		// A redirect is an answer like any other non-2xx: it is not followed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
+	if o.Metrics != nil {
+		o.Metrics.MustRegister(d.outcomes, &queueCollector{o.Webhooks})
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, d)
 	return &river.Config{
@@ -117,8 +127,9 @@ func (s retrySchedule) NextRetry(job *rivertype.JobRow) time.Time {
 // deliverer is the River worker that delivers one event to one endpoint.
 type deliverer struct {
 	river.WorkerDefaults[store.Delivery]
-	o      DeliveryOptions
-	client *http.Client
+	o        DeliveryOptions
+	client   *http.Client
+	outcomes *prometheus.CounterVec
 }
 
 // Timeout leaves the attempt its own deadline and the recording of it some slack.
@@ -130,10 +141,12 @@ func (d *deliverer) Work(ctx context.Context, job *river.Job[store.Delivery]) er
 	ep, ev, err := d.o.Webhooks.WebhookDelivery(ctx, job.Args.EndpointID, job.Args.EventID)
 	switch {
 	case errors.Is(err, store.ErrNotFound): // the endpoint was deleted, or the event purged
+		d.outcomes.WithLabelValues("dropped").Inc()
 		return river.JobCancel(err)
 	case err != nil:
 		return err
 	case ep.Disabled:
+		d.outcomes.WithLabelValues("dropped").Inc()
 		return river.JobCancel(fmt.Errorf("webhook endpoint %s is disabled", ep.ID))
 	}
 	wire, err := eventJSON(ev)
@@ -159,12 +172,19 @@ func (d *deliverer) Work(ctx context.Context, job *river.Job[store.Delivery]) er
 		d.o.Logger.Error("record webhook attempt", "endpoint", ep.ID, "event", ev.ID, "error", err)
 	}
 	if sendErr == nil {
+		d.outcomes.WithLabelValues("succeeded").Inc()
 		return nil
 	}
 	d.o.Logger.Warn("webhook delivery failed", "endpoint", ep.ID, "event", ev.ID, "attempt", job.Attempt, "error", sendErr)
-	if disabled {
+	switch {
+	case disabled:
+		d.outcomes.WithLabelValues("disabled").Inc()
 		d.o.Logger.Warn("webhook endpoint disabled after failing", "endpoint", ep.ID, "for", d.o.DisableAfter.String())
 		return river.JobCancel(sendErr)
+	case job.Attempt >= job.MaxAttempts:
+		d.outcomes.WithLabelValues("given_up").Inc()
+	default:
+		d.outcomes.WithLabelValues("failed").Inc()
 	}
 	return sendErr
 }
@@ -208,6 +228,37 @@ func (d *deliverer) send(ctx context.Context, ep *store.WebhookEndpoint, eventID
 		return res.StatusCode, fmt.Errorf("the receiver answered %s", res.Status)
 	}
 	return res.StatusCode, nil
+}
+
+// queueCollector reports the pending deliveries when /metrics is scraped.
+type queueCollector struct{ webhooks store.WebhookStore }
+
+var (
+	queueDepthDesc = prometheus.NewDesc("capture_webhook_queue_depth",
+		"Deliveries not done yet: scheduled, waiting for a retry or running.", nil, nil)
+	queueAgeDesc = prometheus.NewDesc("capture_webhook_queue_oldest_seconds",
+		"Age of the oldest delivery not done yet; 0 without any.", nil, nil)
+)
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueDepthDesc
+	ch <- queueAgeDesc
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	q, err := c.webhooks.WebhookQueue(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(queueDepthDesc, err)
+		return
+	}
+	age := 0.0
+	if !q.OldestPending.IsZero() {
+		age = time.Since(q.OldestPending).Seconds()
+	}
+	ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(q.Pending))
+	ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, age)
 }
 
 // Sign returns the Standard Webhooks headers of a delivery: webhook-id,

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -145,7 +146,7 @@ func TestDeliveryRetriedUntilReceivedAndSigned(t *testing.T) {
 	s := apitest.New(t, allowPrivate)
 	rcv := newReceiver(t, 500, 503) // fails twice, then succeeds
 	id, secret := createEndpoint(t, s, rcv.URL+"/hook")
-	startDeliveries(t, s.DB, server.DeliveryOptions{AllowPrivate: true})
+	startDeliveries(t, s.DB, server.DeliveryOptions{AllowPrivate: true, Metrics: s.Handler.Metrics()})
 
 	p := create(t, s.Client(t, s.StandardKey), gen.ProspectCreate{Email: "ada@example.com"})
 	events := listEvents(t, s, s.StandardKey, "")
@@ -192,6 +193,24 @@ func TestDeliveryRetriedUntilReceivedAndSigned(t *testing.T) {
 	case d := <-rcv.got:
 		t.Errorf("a fourth delivery after a success: %s", d.body)
 	default:
+	}
+	waitMetric(t, s, `capture_webhook_deliveries_total{outcome="failed"} 2`)
+	waitMetric(t, s, `capture_webhook_deliveries_total{outcome="succeeded"} 1`)
+	waitMetric(t, s, "capture_webhook_queue_depth 0")
+}
+
+// waitMetric polls /metrics until it has the line, at most 10 s.
+func waitMetric(t *testing.T, s *apitest.Server, line string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		res, body := do(t, "GET", s.URL+"/metrics", "", "", "")
+		if res.StatusCode == 200 && slices.Contains(strings.Split(string(body), "\n"), line) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics has no line %q after 10 s", line)
+		}
+		time.Sleep(10 * time.Millisecond) // polling for the series to be updated
 	}
 }
 
@@ -307,13 +326,25 @@ func TestDeliveryRefusesPrivateAddresses(t *testing.T) {
 	port := tlsRcv.Listener.Addr().(*net.TCPAddr).Port
 	ip, _ := createEndpoint(t, s, tlsRcv.URL+"/hook")
 	name, _ := createEndpoint(t, s, fmt.Sprintf("https://localhost:%d/hook", port))
-	startDeliveries(t, s.DB, server.DeliveryOptions{RetrySchedule: []time.Duration{time.Hour}})
+	startDeliveries(t, s.DB, server.DeliveryOptions{RetrySchedule: []time.Duration{time.Hour}, Metrics: s.Handler.Metrics()})
 	create(t, s.Client(t, s.StandardKey), gen.ProspectCreate{Email: "ada@example.com"})
 	for _, id := range []string{ip, name} {
 		a := attempts(t, s, id, 1)[0]
 		if a.Succeeded || !strings.Contains(a.Error.MustGet(), "may not reach loopback") {
 			t.Errorf("endpoint %s: attempt %+v", id, a)
 		}
+	}
+	// Both wait an hour for their retry, enqueued moments ago.
+	waitMetric(t, s, "capture_webhook_queue_depth 2")
+	_, metrics := do(t, "GET", s.URL+"/metrics", "", "", "")
+	var age float64
+	for _, l := range strings.Split(string(metrics), "\n") {
+		if v, ok := strings.CutPrefix(l, "capture_webhook_queue_oldest_seconds "); ok {
+			age, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if age <= 0 || age > 60 {
+		t.Errorf("oldest pending delivery is %v s old, want a few seconds at most", age)
 	}
 
 	// http:// is refused when the endpoint is saved.

@@ -140,7 +140,8 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 	// Webhook deliveries run in this process, from the queue in the database:
 	// whatever was pending when the last one stopped is delivered now.
 	queue, err := db.StartQueue(context.WithoutCancel(ctx), server.DeliveryConfig(server.DeliveryOptions{
-		Webhooks: db, AllowPrivate: o.webhooksAllowPrivate, RetrySchedule: o.webhookRetries, Logger: logger}))
+		Webhooks: db, AllowPrivate: o.webhooksAllowPrivate, RetrySchedule: o.webhookRetries, Logger: logger,
+		Metrics: api.Metrics()}))
 	if err != nil {
 		return failure("start webhook deliveries: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -97,4 +98,17 @@ func (db *DB) enqueueDeliveries(ctx context.Context, tx *sql.Tx, e *store.Event)
 		}
 	}
 	return nil
+}
+
+// WebhookQueue counts the deliveries River has not finished.
+func (db *DB) WebhookQueue(ctx context.Context) (q store.DeliveryQueue, err error) {
+	defer unavailable(&err)
+	var oldest int64
+	err = db.read.QueryRowContext(ctx, `SELECT count(*), coalesce(min(unixepoch(created_at)), 0) FROM river_job
+		WHERE kind = ? AND state IN ('available', 'pending', 'scheduled', 'retryable', 'running')`,
+		store.Delivery{}.Kind()).Scan(&q.Pending, &oldest)
+	if oldest > 0 {
+		q.OldestPending = time.Unix(oldest, 0)
+	}
+	return q, err
 }

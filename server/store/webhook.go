@@ -81,6 +81,8 @@ type WebhookStore interface {
 	// endpoint when it was set before disableAfter ago. It reports whether the
 	// endpoint is now disabled.
 	RecordWebhookAttempt(ctx context.Context, a *WebhookAttempt, disableAfter time.Duration) (disabled bool, err error)
+	// WebhookQueue tells how many deliveries are pending, and since when, for metrics.
+	WebhookQueue(ctx context.Context) (DeliveryQueue, error)
 }
 
 // Delivery is the job of delivering one event to one endpoint, as a durable
@@ -92,3 +94,10 @@ type Delivery struct {
 
 // Kind is the job's kind in the queue.
 func (Delivery) Kind() string { return "webhook_delivery" }
+
+// DeliveryQueue describes the deliveries not yet done: scheduled, waiting for
+// a retry or running.
+type DeliveryQueue struct {
+	Pending       int64
+	OldestPending time.Time // when the oldest pending delivery was enqueued; zero without any
+}
