@@ -110,8 +110,24 @@ func DeliveryConfig(o DeliveryOptions) *river.Config {
 		// A delivery that was running when its process died is attempted again
 		// a minute after its deadline (at least once, never lost).
 		RescueStuckJobsAfter: o.Timeout + 5*time.Second + time.Minute,
-		Logger:               o.Logger,
+		// River reports its routine (job counts every few seconds) at info.
+		Logger: slog.New(warnAndAbove{o.Logger.Handler()}),
 	}
+}
+
+// warnAndAbove passes on a handler's records of level warn and above only.
+type warnAndAbove struct{ slog.Handler }
+
+func (h warnAndAbove) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnAndAbove) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return warnAndAbove{h.Handler.WithAttrs(attrs)}
+}
+
+func (h warnAndAbove) WithGroup(name string) slog.Handler {
+	return warnAndAbove{h.Handler.WithGroup(name)}
 }
 
 // retrySchedule is River's retry policy: the schedule's wait for the attempt
