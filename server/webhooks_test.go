@@ -478,3 +478,46 @@ func TestEndpointDisabledAfterFailingThreeDays(t *testing.T) {
 		t.Errorf("enabled again: %s", body)
 	}
 }
+
+// Deliveries are enqueued in the change's transaction: a change rolled back
+// leaves none, and an idempotent replay enqueues none.
+func TestDeliveriesCommitWithTheirChange(t *testing.T) {
+	s := apitest.New(t, allowPrivate)
+	rcv := newReceiver(t)
+	createEndpoint(t, s, rcv.URL)
+	c := startDeliveries(t, s.DB, server.DeliveryOptions{AllowPrivate: true})
+	ctx := context.Background()
+	a, err := s.DB.AccountByName(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err = s.DB.Atomically(ctx, func(ctx context.Context) error {
+		if err := s.DB.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "ghost@example.com"}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	for range 2 {
+		res, body := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json",
+			`{"email":"ada@example.com"}`, "Idempotency-Key", "once")
+		if res.StatusCode != 201 {
+			t.Fatalf("create: %d %s", res.StatusCode, body)
+		}
+	}
+	var ev gen.Event
+	json.Unmarshal(next(t, rcv.got).body, &ev)
+	if obj, _ := ev.Data.Object.AsProspect(); obj.Email != "ada@example.com" || ev.Request.IdempotencyKey.MustGet() != "once" {
+		t.Errorf("delivered %+v", ev)
+	}
+	jobs, err := c.JobList(ctx, river.NewJobListParams().First(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs.Jobs) != 1 {
+		t.Errorf("%d deliveries enqueued, want 1 (the rolled-back create and the replay enqueue none)", len(jobs.Jobs))
+	}
+}
