@@ -29,13 +29,49 @@ func (db *DB) recordEvent(ctx context.Context, tx *sql.Tx, typ string, p *store.
 	if prev != nil {
 		prevJSON = mustJSON(prev)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden,
-		request_id, idempotency_key, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	st, err := db.txStmt(ctx, tx, insertEvent)
+	if err != nil {
+		return err
+	}
+	if _, err := st.ExecContext(ctx,
 		e.ID, e.AccountID, e.Type, mustJSON(e.Prospect), prevJSON, e.Hidden, e.Request.ID, e.Request.IdempotencyKey,
 		e.Created.Unix()); err != nil {
 		return err
 	}
 	return db.enqueueDeliveries(ctx, tx, &e)
+}
+
+// The statements every change runs besides its own, prepared once on the
+// writer connection (see prepareWrites): SQLite spends longer parsing them than
+// running them.
+const (
+	insertEvent = `INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden,
+		request_id, idempotency_key, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	selectEnabledEndpoints = `SELECT id, enabled_events FROM webhook_endpoints WHERE account_id = ? AND disabled = 0`
+)
+
+// prepareWrites prepares the statements above on the writer connection, once
+// the schema has them. It must run outside any transaction: the writer pool
+// has one connection.
+func (db *DB) prepareWrites(ctx context.Context) {
+	for _, q := range []string{insertEvent, selectEnabledEndpoints} {
+		if _, ok := db.writeStmts.Load(q); ok {
+			continue
+		}
+		if st, err := db.write.PrepareContext(ctx, q); err == nil {
+			db.writeStmts.Store(q, st)
+		}
+	}
+}
+
+// txStmt is a prepared write statement for use in tx, which runs on the writer
+// connection it was prepared on (database/sql then reuses it as it is), or the
+// statement prepared in tx when it was not prepared before.
+func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := db.writeStmts.Load(query); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+	}
+	return tx.PrepareContext(ctx, query)
 }
 
 // changedAttributes is, for an update, the earlier value of every field on the

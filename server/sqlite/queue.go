@@ -64,7 +64,11 @@ func (db *DB) inserter() (*river.Client[*sql.Tx], error) {
 // enqueueDeliveries inserts, in the change's transaction, one delivery of the
 // event to each enabled endpoint of its account that wants its type.
 func (db *DB) enqueueDeliveries(ctx context.Context, tx *sql.Tx, e *store.Event) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id, enabled_events FROM webhook_endpoints WHERE account_id = ? AND disabled = 0`, e.AccountID)
+	st, err := db.txStmt(ctx, tx, selectEnabledEndpoints)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, e.AccountID)
 	if err != nil {
 		return err
 	}
@@ -92,10 +96,12 @@ func (db *DB) enqueueDeliveries(ctx context.Context, tx *sql.Tx, e *store.Event)
 	if err != nil {
 		return err
 	}
-	for _, id := range targets {
-		if _, err := q.InsertTx(ctx, tx, store.Delivery{EndpointID: id, EventID: e.ID}, nil); err != nil {
-			return fmt.Errorf("enqueue delivery: %w", err)
-		}
+	jobs := make([]river.InsertManyParams, len(targets))
+	for i, id := range targets {
+		jobs[i] = river.InsertManyParams{Args: store.Delivery{EndpointID: id, EventID: e.ID}}
+	}
+	if _, err := q.InsertManyTx(ctx, tx, jobs); err != nil {
+		return fmt.Errorf("enqueue deliveries: %w", err)
 	}
 	return nil
 }

@@ -42,7 +42,8 @@ type DB struct {
 	file  os.FileInfo // the file opened: a file put in its place is not this database
 	write *sql.DB
 	read  *sql.DB
-	stmts sync.Map // query text -> *sql.Stmt on the read pool
+	stmts      sync.Map // query text -> *sql.Stmt on the read pool
+	writeStmts sync.Map // query text -> *sql.Stmt on the writer (see prepareWrites)
 
 	sealKey []byte // seals webhook secrets at rest when set (see SetSecretKey)
 
@@ -118,6 +119,7 @@ func open(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	db.prepareWrites(context.Background()) // when migrated already; Migrate does it otherwise
 	return db, nil
 }
 
@@ -135,7 +137,8 @@ func (db *DB) checkFile() error {
 	return nil
 }
 
-// Migrate brings the schema up to date with the embedded migrations.
+// Migrate brings the schema up to date with the embedded migrations, and the
+// tables of River, the webhook delivery queue, with River's own.
 func (db *DB) Migrate(ctx context.Context) error {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -148,12 +151,17 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if _, err = p.Up(ctx); err != nil {
 		return err
 	}
-	return db.migrateQueue(ctx)
+	if err := db.migrateQueue(ctx); err != nil {
+		return err
+	}
+	db.prepareWrites(ctx)
+	return nil
 }
 
 // Close closes both pools.
 func (db *DB) Close() error {
 	db.stmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
+	db.writeStmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
