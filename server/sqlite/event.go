@@ -47,14 +47,13 @@ func (db *DB) recordEvent(ctx context.Context, tx *sql.Tx, typ string, p *store.
 const (
 	insertEvent = `INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden,
 		request_id, idempotency_key, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	selectEnabledEndpoints = `SELECT id, enabled_events FROM webhook_endpoints WHERE account_id = ? AND disabled = 0`
 )
 
 // prepareWrites prepares the statements above on the writer connection, once
 // the schema has them. It must run outside any transaction: the writer pool
 // has one connection.
 func (db *DB) prepareWrites(ctx context.Context) {
-	for _, q := range []string{insertEvent, selectEnabledEndpoints} {
+	for _, q := range []string{insertEvent, insertOutbox} {
 		if _, ok := db.writeStmts.Load(q); ok {
 			continue
 		}

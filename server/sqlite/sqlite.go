@@ -24,7 +24,6 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/pressly/goose/v3"
-	"github.com/riverqueue/river"
 	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -38,17 +37,18 @@ var migrations embed.FS
 // single writer never waits on its own busy lock; reads use their own pool and run
 // in parallel with it, as WAL allows.
 type DB struct {
-	path  string
-	file  os.FileInfo // the file opened: a file put in its place is not this database
-	write *sql.DB
-	read  *sql.DB
+	path       string
+	file       os.FileInfo // the file opened: a file put in its place is not this database
+	write      *sql.DB
+	read       *sql.DB
 	stmts      sync.Map // query text -> *sql.Stmt on the read pool
 	writeStmts sync.Map // query text -> *sql.Stmt on the writer (see prepareWrites)
 
 	sealKey []byte // seals webhook secrets at rest when set (see SetSecretKey)
 
-	queueMu sync.Mutex
-	queue   *river.Client[*sql.Tx] // enqueues deliveries (see queue.go)
+	kick      chan struct{} // wakes the delivery relay (see queue.go)
+	queueMu   sync.Mutex
+	stopRelay func() // stops the relay StartQueue started
 }
 
 var _ store.Store = (*DB)(nil)
@@ -109,7 +109,7 @@ func open(path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
-	db := &DB{path: path, write: write, read: read}
+	db := &DB{path: path, write: write, read: read, kick: make(chan struct{}, 1)}
 	// The first connection switches the file to WAL; do it on the writer up front.
 	if err := write.PingContext(context.Background()); err != nil {
 		db.Close()
@@ -158,8 +158,15 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools.
+// Close stops the delivery relay, if StartQueue started one, and closes both pools.
 func (db *DB) Close() error {
+	db.queueMu.Lock()
+	stop := db.stopRelay
+	db.stopRelay = nil
+	db.queueMu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	db.stmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
 	db.writeStmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
 	return errors.Join(db.read.Close(), db.write.Close())

@@ -23,16 +23,6 @@ type WebhookEndpoint struct {
 	Created      time.Time
 }
 
-// Wants reports whether the endpoint is enabled for events of the type.
-func (e *WebhookEndpoint) Wants(eventType string) bool {
-	for _, t := range e.EnabledEvents {
-		if t == "*" || t == eventType {
-			return true
-		}
-	}
-	return false
-}
-
 // WebhookEndpointPatch changes an endpoint: a nil field is left alone.
 type WebhookEndpointPatch struct {
 	URL           *string

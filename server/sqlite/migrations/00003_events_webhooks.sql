@@ -45,7 +45,17 @@ CREATE TABLE webhook_attempts (
 CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, id);
 CREATE INDEX webhook_attempts_created ON webhook_attempts (created);
 
+-- The outbox: a change writes its deliveries here, in its own transaction; a
+-- relay moves them into River's queue in batches (see queue.go).
+CREATE TABLE webhook_outbox (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    endpoint_id TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    created     INTEGER NOT NULL
+);
+
 -- +goose Down
+DROP TABLE webhook_outbox;
 DROP TABLE webhook_attempts;
 DROP TABLE webhook_endpoints;
 DROP TABLE events;
