@@ -236,7 +236,8 @@ type ClientInterface interface {
 	// exponential backoff (about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). An endpoint
 	// whose deliveries fail for 3 days in a row is disabled. The URL must be
 	// `https://` and must not reach a loopback, private, link-local or metadata
-	// address (checked when each delivery connects).
+	// address (checked when each delivery connects). Endpoints receive the events of
+	// hidden prospects too: only admin keys manage them.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -253,7 +254,8 @@ type ClientInterface interface {
 	// exponential backoff (about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). An endpoint
 	// whose deliveries fail for 3 days in a row is disabled. The URL must be
 	// `https://` and must not reach a loopback, private, link-local or metadata
-	// address (checked when each delivery connects).
+	// address (checked when each delivery connects). Endpoints receive the events of
+	// hidden prospects too: only admin keys manage them.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -568,7 +570,8 @@ func (c *Client) ListWebhookEndpoints(ctx context.Context, reqEditors ...Request
 // exponential backoff (about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). An endpoint
 // whose deliveries fail for 3 days in a row is disabled. The URL must be
 // `https://` and must not reach a loopback, private, link-local or metadata
-// address (checked when each delivery connects).
+// address (checked when each delivery connects). Endpoints receive the events of
+// hidden prospects too: only admin keys manage them.
 //
 // Takes any type of body and a specified content type.
 //
@@ -595,7 +598,8 @@ func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, params *Crea
 // exponential backoff (about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). An endpoint
 // whose deliveries fail for 3 days in a row is disabled. The URL must be
 // `https://` and must not reach a loopback, private, link-local or metadata
-// address (checked when each delivery connects).
+// address (checked when each delivery connects). Endpoints receive the events of
+// hidden prospects too: only admin keys manage them.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1655,7 +1659,8 @@ type ClientWithResponsesInterface interface {
 	// exponential backoff (about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). An endpoint
 	// whose deliveries fail for 3 days in a row is disabled. The URL must be
 	// `https://` and must not reach a loopback, private, link-local or metadata
-	// address (checked when each delivery connects).
+	// address (checked when each delivery connects). Endpoints receive the events of
+	// hidden prospects too: only admin keys manage them.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1672,7 +1677,8 @@ type ClientWithResponsesInterface interface {
 	// exponential backoff (about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). An endpoint
 	// whose deliveries fail for 3 days in a row is disabled. The URL must be
 	// `https://` and must not reach a loopback, private, link-local or metadata
-	// address (checked when each delivery connects).
+	// address (checked when each delivery connects). Endpoints receive the events of
+	// hidden prospects too: only admin keys manage them.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5011,7 +5017,8 @@ func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Conte
 // exponential backoff (about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). An endpoint
 // whose deliveries fail for 3 days in a row is disabled. The URL must be
 // `https://` and must not reach a loopback, private, link-local or metadata
-// address (checked when each delivery connects).
+// address (checked when each delivery connects). Endpoints receive the events of
+// hidden prospects too: only admin keys manage them.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5034,7 +5041,8 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx cont
 // exponential backoff (about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). An endpoint
 // whose deliveries fail for 3 days in a row is disabled. The URL must be
 // `https://` and must not reach a loopback, private, link-local or metadata
-// address (checked when each delivery connects).
+// address (checked when each delivery connects). Endpoints receive the events of
+// hidden prospects too: only admin keys manage them.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15022,19 +15030,19 @@ var swaggerSpec = []string{
 	"+0mlMyYVnc0xtYn7Xq+SqkXO4gE3N/oEsklhwt9apTZIx1Mk/qUcg40JyyRDXzmmgdQdB/rcARtSmpEh",
 	"HV2K8ZjsYGLYYyIjckxmKY/Iwx7+/5BM9XfTSE9o/rsLBk4L1wFfToVkfrGmMU0zfBaOha9SyNUrlno1",
 	"Nis9npdGChf64pXjcCExXCgC0SSEkkyIuV5yREwRjohkKb/cy8SIQjVcq6INuCndTnZGUza61JufMo4J",
-	"sVwZIZMiTu42R6lUC0P8S1VZmmVekv3itpqkxeZ9hFMjKyFKRSGB2yhKU9QBDUTP/OjFcOBVLkXQ1Kav",
-	"lQ9ruRrOltvowuFKQE1vtAqqoXHUJkYxpCotqqr9DiJQvLJ9a6Uo3HFSq3ZyXQhugp0flXLiiK4mAkh1",
-	"U0N4vZJX95r0veh3H4byRYahVOXFDeJik+67MTwFHbbSL/iNSeCUdJUB63rtCWa9wuczvqwCpe5yMZ9j",
-	"bEUoxqQuBdxOqEnbCJPrE+zGATbT7ft4k/tnyvckcLsQki1JYNQmJYS9kzWKVpj0ipLVUZEPGYumDnit",
-	"airE+1fqtcZF8dSy3XDXZBG27wcG3Ktsjo6qiExt4f0U6+0DOV5OV/qzqf8QDh65dcLKvGLg2xgU71AG",
-	"tqypqYjtPYG9J7D3BLZ1FMnWJHZzcohC04eokiULBZVsKsh9lzElz8ApX2IHDySJseJTXLanYFUmr38M",
-	"1SCM1U1iFnTsAmaMugOIQNlELSX77AdiGUEutEXw8XWwKcU84OZxvyZ1xupHxzmTU7TzmZpyUukfbMrH",
-	"5tiR35Xdzey4bOOCEpq+yVPkhItlyQBXLhP6SSNGnotleaC3xiQO8jYk+N/CYOYqYl7fDLZdZMjvIPCj",
-	"NY/Hnd29uctGg7j64Pc2rHv54l8cDXIvkHyeAI9tjV7lPPB/KxXC/fn8U1Qq2fvzuWZcpl5Xg/Riij2A",
-	"HT1nY5YzPgKvH/yAZb+KiuudUEYbdJ/FtmItdIw7vgumv79/cPi42+v2ugf9J70nPeCoZqPVAd8wMc8g",
-	"RBRK1QwXq76thmuqkDUUu+0WolMRJFNf8OYM995ALg18cJhMTIgYG9YGXM7LrwVv2Ez+xT5Zgvxjnb+G",
-	"8XsTmXRk9Xnev30pUXpa6/ym6J1miS9UBKNzzIR19KrP7UqSYGXgUp0BFFlQ+BK57JIfoe4G4YwlaPYz",
-	"E3lVCD6df/p/AQAA//8=",
+	"sVwZIZMiTu52yfNaQS93hBISMVffhxMlRB+jEjysNXm+TfLthsiXarGJf6l6TLPMS9xfUACTCNm8uXCq",
+	"aSXsqShOcBuFboraooGInB+9uBAkD6WonNr0tZJkLVfD2XIb/TpcXajp3VdBiTTe22QrBs3SolLb7yCq",
+	"xSsFuFYywx0ntQoq14XgJtj5kS4njpBrwoKUPDXE3Cujda+d34uT96EtX2RoS1UG3SCCNunTG0Ne0Aks",
+	"/SLimFhOSVdtsK4rn2AmLXyS48s/UD4vF/M5xmuE4lbqUsDthK+0jVq5PsFuHGAz3b6PYbl/+nxPArcL",
+	"S9mSBEZt0kzYO1mjaIWZsCiDHRU5lrEQ64DXKrHCG4JKDdi4KMhatkXumszE9k3CgHvV0tH5FZGpLeaf",
+	"Yg1/IMfL6Up/NjUlwgEpt05YmVdgfBsj5R3KwJY1NRXGvSew9wT2nsC2jkzZmsRuTjhRaPoQqbJkoUCV",
+	"TUW+7zJO5Rk4+kvs4IEkMVaRisv2FKz05PWPocKEseRJzKyOXcCMUXcqESjFqKVkn/1AfCTIhbawPr44",
+	"NuWdB9wkDNCkzlgS6Thncoq2Q1OnTir9g00j2RyP8ruyu5kdl21cUJbTN6OKnHCxLBngyqVHP2nEyHOx",
+	"LA/01hgxQd6GogFbGMxclc3rm8G2izb5HQSTtObxuLO7N3fZCBNXc/zehnUvX/yLI0zuBZLPEzSyrdGr",
+	"nFv+b6Xiuj+ff4pKZYB/PteMy9QAa5BeTAEJsKPnbMxyxkfgSYQfsJRYUcW9E8qSgy652FbBhY5xx3fB",
+	"9Pf3Dw4fd3vdXveg/6T3pAcc1Wy0OuAbJuYZhJ1C+ZvhYtW3FXZNZbOGArrdQnQqAm/qC96cNd8byKWW",
+	"Dw6TiQkRY8PagMt5ObvgXZzJ6dgnS5B/rEPZMH5vIpPirD7P+7cvJUpPax3qFD3eLPGFimDEj5mwjl71",
+	"uV2ZE6w2XKpdgCILCl8il13yI9TyIJyxBM1+ZiKvssGn80//LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
