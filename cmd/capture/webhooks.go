@@ -15,18 +15,20 @@ func newWebhooksCmd() *cobra.Command {
 	o := &prospectsOptions{}
 	cmd := group(&cobra.Command{
 		Use:   "webhooks",
-		Short: "Manage the URLs that receive events, over the API (admin keys)",
+		Short: "Manage the URLs that receive events over the API, or forward events to a local one",
 		Long: `Creates, lists and deletes webhook endpoints: URLs that receive every event of
 the account as a signed POST (Standard Webhooks: webhook-id, webhook-timestamp,
 webhook-signature). Only admin keys may. The key and server come from
 --api-key/CAPTURE_API_KEY and --url/CAPTURE_URL, and the output and exit
-statuses are those of capture prospects.`,
+statuses are those of capture prospects. listen forwards new events to a URL on
+your machine, signed with a secret of its own, for development.`,
 		Example: `  capture webhooks create --endpoint https://crm.example.com/hooks/capture
   capture webhooks list
-  capture webhooks delete we_01jd…`,
+  capture webhooks delete we_01jd…
+  capture webhooks listen --forward-to http://localhost:3000/hook   # develop a receiver`,
 	})
 	o.register(cmd)
-	cmd.AddCommand(newWebhooksCreateCmd(o), newWebhooksListCmd(o), newWebhooksDeleteCmd(o))
+	cmd.AddCommand(newWebhooksCreateCmd(o), newWebhooksListCmd(o), newWebhooksDeleteCmd(o), newWebhooksListenCmd(o))
 	return cmd
 }
 
