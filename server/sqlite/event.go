@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -210,12 +212,22 @@ func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventLi
 	return page, nil
 }
 
+// idBefore is an id that sorts before every id newID made at or after t, and
+// after those it made before t: the ULID of t's millisecond with no entropy.
+func idBefore(prefix string, t time.Time) string {
+	var id ulid.ULID
+	if err := id.SetTime(ulid.Timestamp(t)); err != nil {
+		return prefix // t is out of ULID's range: nothing is before it
+	}
+	return prefix + strings.ToLower(id.String())
+}
+
 // PurgeEvents deletes events created before the time, and the delivery attempts
 // recorded as long ago.
 func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err error) {
 	defer unavailable(&err)
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE created < ?`, before.Unix())
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id < ?`, idBefore("evt_", before))
 		if err != nil {
 			return err
 		}
