@@ -225,7 +225,9 @@ func TestDeliveryToAReceiverThatComesBack(t *testing.T) {
 	ln.Close() // down: connections are refused
 	id, secret := createEndpoint(t, s, "http://"+addr+"/hook")
 	startDeliveries(t, s.DB, server.DeliveryOptions{AllowPrivate: true,
-		RetrySchedule: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}})
+		// Room for the receiver to come back under load: about 6 s of retries.
+		RetrySchedule: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
+			800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond}})
 	create(t, s.Client(t, s.StandardKey), gen.ProspectCreate{Email: "ada@example.com"})
 
 	first := attempts(t, s, id, 1)[0]
