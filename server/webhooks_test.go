@@ -156,8 +156,20 @@ func TestDeliveryRetriedUntilReceivedAndSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	spec, err := apitest.StrictSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 3 {
 		d := next(t, rcv.got)
+		// The body is an Event as openapi.yaml documents it, read strictly.
+		var v any
+		if err := json.Unmarshal(d.body, &v); err != nil {
+			t.Fatal(err)
+		}
+		if err := spec.Components.Schemas["Event"].Value.VisitJSON(v); err != nil {
+			t.Errorf("attempt %d: the body is not a documented Event: %v", i+1, err)
+		}
 		// The specification's own reference library verifies every attempt.
 		if err := wh.Verify(d.body, d.header); err != nil {
 			t.Errorf("attempt %d: the reference library refuses the signature: %v", i+1, err)
