@@ -39,6 +39,10 @@ type Client struct {
 	Prospects *ProspectService
 	// Account retrieves the account the API key belongs to.
 	Account *AccountService
+	// Events reads the log of changes to prospects.
+	Events *EventService
+	// WebhookEndpoints manages where events are delivered (admin keys only).
+	WebhookEndpoints *WebhookEndpointService
 
 	apiKey      string
 	baseURL     string
@@ -130,6 +134,8 @@ func New(apiKey string, opts ...Option) *Client {
 	c.baseURL, c.baseErr = checkBaseURL(c.baseURL)
 	c.Prospects = &ProspectService{c: c}
 	c.Account = &AccountService{c: c}
+	c.Events = &EventService{c: c}
+	c.WebhookEndpoints = &WebhookEndpointService{c: c}
 	return c
 }
 

@@ -98,7 +98,23 @@
 //
 // [ProspectService.List] returns an [iter.Seq2] that walks every page with
 // keyset cursors, fetching the next page only when the loop needs it;
-// [ProspectService.ListPage] fetches a single page.
+// [ProspectService.ListPage] fetches a single page. [EventService.List] walks
+// the events log the same way.
+//
+// # Webhooks
+//
+// [WebhookEndpointService] manages the URLs that receive events (admin keys).
+// A receiver checks each delivery with [VerifyWebhook], which verifies its
+// Standard Webhooks signature and a timestamp within [WebhookTolerance], and
+// returns the typed [Event]:
+//
+//	body, _ := io.ReadAll(r.Body)
+//	event, err := client.VerifyWebhook(body, r.Header, secret) // secret: whsec_…
+//	if err != nil {
+//		http.Error(w, "bad signature", http.StatusBadRequest)
+//		return
+//	}
+//	fmt.Println(event.Type, event.Data.Object.ID)
 //
 // # Batches
 //

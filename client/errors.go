@@ -76,6 +76,9 @@ var (
 	// ErrPlanLimitReached matches a create refused because the account is at
 	// its plan's prospect limit.
 	ErrPlanLimitReached = &Error{Code: ErrorCodePlanLimitReached}
+	// ErrAdminKeyRequired matches a request only an admin key may make
+	// (setting hidden, managing webhook endpoints) made with a standard key.
+	ErrAdminKeyRequired = &Error{Code: ErrorCodeAdminKeyRequired}
 	// ErrIdempotencyKeyReused matches an Idempotency-Key sent again with a
 	// different request.
 	ErrIdempotencyKeyReused = &Error{Code: ErrorCodeIdempotencyKeyReused}

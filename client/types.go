@@ -10,8 +10,10 @@ import (
 //go:generate go tool oapi-codegen -config models.yaml ../openapi.yaml
 
 // The request and response types (Prospect, ProspectCreateParams,
-// ProspectUpdateParams, ProspectList, DeletedProspect, Account, ProspectStatus,
-// ErrorType, ErrorCode and their constants) are generated from the API contract
+// ProspectUpdateParams, ProspectList, DeletedProspect, Account, Event,
+// EventList, WebhookEndpoint, WebhookEndpointCreateParams,
+// WebhookEndpointUpdateParams, ProspectStatus, ErrorType, ErrorCode and their
+// constants) are generated from the API contract
 // into models.gen.go; overlay.yaml gives them their Go shape:
 //
 //   - Optional fields of a create are plain values, left out when zero.

@@ -4,7 +4,10 @@
 package gen
 
 import (
+	"encoding/json"
+
 	"github.com/oapi-codegen/nullable"
+	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
@@ -65,6 +68,60 @@ const (
 func (e DeletedProspectObject) Valid() bool {
 	switch e {
 	case DeletedProspectObjectProspect:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeletedWebhookEndpointDeleted.
+const (
+	DeletedWebhookEndpointDeletedTrue DeletedWebhookEndpointDeleted = true
+)
+
+// Valid indicates whether the value is a known member of the DeletedWebhookEndpointDeleted enum.
+func (e DeletedWebhookEndpointDeleted) Valid() bool {
+	switch e {
+	case DeletedWebhookEndpointDeletedTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeletedWebhookEndpointObject.
+const (
+	DeletedWebhookEndpointObjectWebhookEndpoint DeletedWebhookEndpointObject = "webhook_endpoint"
+)
+
+// Valid indicates whether the value is a known member of the DeletedWebhookEndpointObject enum.
+func (e DeletedWebhookEndpointObject) Valid() bool {
+	switch e {
+	case DeletedWebhookEndpointObjectWebhookEndpoint:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EnabledEvent.
+const (
+	EnabledEventAsterisk        EnabledEvent = "*"
+	EnabledEventProspectCreated EnabledEvent = "prospect.created"
+	EnabledEventProspectDeleted EnabledEvent = "prospect.deleted"
+	EnabledEventProspectUpdated EnabledEvent = "prospect.updated"
+)
+
+// Valid indicates whether the value is a known member of the EnabledEvent enum.
+func (e EnabledEvent) Valid() bool {
+	switch e {
+	case EnabledEventAsterisk:
+		return true
+	case EnabledEventProspectCreated:
+		return true
+	case EnabledEventProspectDeleted:
+		return true
+	case EnabledEventProspectUpdated:
 		return true
 	default:
 		return false
@@ -200,6 +257,57 @@ func (e ErrorType) Valid() bool {
 	}
 }
 
+// Defines values for EventObject.
+const (
+	EventObjectEvent EventObject = "event"
+)
+
+// Valid indicates whether the value is a known member of the EventObject enum.
+func (e EventObject) Valid() bool {
+	switch e {
+	case EventObjectEvent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventListObject.
+const (
+	EventListObjectList EventListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the EventListObject enum.
+func (e EventListObject) Valid() bool {
+	switch e {
+	case EventListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventTypeFilter.
+const (
+	EventTypeFilterProspectCreated EventTypeFilter = "prospect.created"
+	EventTypeFilterProspectDeleted EventTypeFilter = "prospect.deleted"
+	EventTypeFilterProspectUpdated EventTypeFilter = "prospect.updated"
+)
+
+// Valid indicates whether the value is a known member of the EventTypeFilter enum.
+func (e EventTypeFilter) Valid() bool {
+	switch e {
+	case EventTypeFilterProspectCreated:
+		return true
+	case EventTypeFilterProspectDeleted:
+		return true
+	case EventTypeFilterProspectUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	HealthStatusOk HealthStatus = "ok"
@@ -308,6 +416,51 @@ func (e ProspectStatus) Valid() bool {
 	}
 }
 
+// Defines values for WebhookAttemptObject.
+const (
+	WebhookAttemptObjectWebhookAttempt WebhookAttemptObject = "webhook_attempt"
+)
+
+// Valid indicates whether the value is a known member of the WebhookAttemptObject enum.
+func (e WebhookAttemptObject) Valid() bool {
+	switch e {
+	case WebhookAttemptObjectWebhookAttempt:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointObject.
+const (
+	WebhookEndpointObjectWebhookEndpoint WebhookEndpointObject = "webhook_endpoint"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointObject enum.
+func (e WebhookEndpointObject) Valid() bool {
+	switch e {
+	case WebhookEndpointObjectWebhookEndpoint:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointListObject.
+const (
+	WebhookEndpointListObjectList WebhookEndpointListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointListObject enum.
+func (e WebhookEndpointListObject) Valid() bool {
+	switch e {
+	case WebhookEndpointListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
 // Account The account an API key belongs to.
 //
 // Example: {"id":"acct_01jdq7y2c3d4e5f6g7h8j9k0m1","key_id":"key_01jdq7y3d4e5f6g7h8j9k0m1n2","name":"Acme","object":"account","prospect_count":42,"prospect_limit":1000,"rate_limit":100,"role":"standard"}
@@ -393,6 +546,41 @@ type DeletedProspectDeleted bool
 // Example: prospect
 type DeletedProspectObject string
 
+// DeletedWebhookEndpoint The answer to the deletion of an endpoint.
+//
+// Example: {"deleted":true,"id":"we_01jdq7za1b2c3d4e5f6g7h8j9k","object":"webhook_endpoint"}
+type DeletedWebhookEndpoint struct {
+	// Deleted Always `true`.
+	//
+	// Example: true
+	Deleted DeletedWebhookEndpointDeleted `json:"deleted"`
+
+	// Id The id of the deleted endpoint.
+	//
+	// Example: we_01jdq7za1b2c3d4e5f6g7h8j9k
+	Id string `json:"id"`
+
+	// Object Always `webhook_endpoint`.
+	//
+	// Example: webhook_endpoint
+	Object DeletedWebhookEndpointObject `json:"object"`
+}
+
+// DeletedWebhookEndpointDeleted Always `true`.
+//
+// Example: true
+type DeletedWebhookEndpointDeleted bool
+
+// DeletedWebhookEndpointObject Always `webhook_endpoint`.
+//
+// Example: webhook_endpoint
+type DeletedWebhookEndpointObject string
+
+// EnabledEvent An event type an endpoint receives, or `*` for every type (those added later included).
+//
+// Example: prospect.created
+type EnabledEvent string
+
 // Error The body of every error answer. Like every object the API sends, it may gain
 // fields: ignore the ones you do not know.
 //
@@ -464,6 +652,121 @@ type ErrorDetail struct {
 // Example: invalid_request_error
 type ErrorType string
 
+// Event A change to a prospect, recorded in the same transaction as the change and kept
+// 30 days. Webhook deliveries send this object as their body.
+//
+// Example: {"created":1732547200,"data":{"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}},"id":"evt_01jdq7zb4c5d6e7f8g9h0j1k2m","object":"event","request":{"id":"req_01jdq7zb3b4c5d6e7f8g9h0j1k","idempotency_key":null},"type":"prospect.deleted"}
+type Event struct {
+	// Created When the change happened (Unix seconds).
+	//
+	// Example: 1732543600
+	Created int64 `json:"created"`
+
+	// Data What the event is about.
+	//
+	// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}}
+	Data EventData `json:"data"`
+
+	// Id Unique identifier: `evt_` and a time-ordered suffix; the `webhook-id` of its deliveries.
+	//
+	// Example: evt_01jdq7z9b3c4d5e6f7g8h9j0k1
+	Id string `json:"id"`
+
+	// Object Always `event`.
+	//
+	// Example: event
+	Object EventObject `json:"object"`
+
+	// Request The API request that made the change.
+	//
+	// Example: {"id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","idempotency_key":null}
+	Request EventRequest `json:"request"`
+
+	// Type What happened. `x-extensible-enum` lists the types known today; accept any other
+	// string, since new types will be added (and ignore the events you do not know).
+	//
+	//
+	// Example: prospect.updated
+	Type EventType `json:"type"`
+}
+
+// EventObject Always `event`.
+//
+// Example: event
+type EventObject string
+
+// EventData What the event is about.
+//
+// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}}
+type EventData struct {
+	// Object The prospect after the change; for `prospect.deleted`, its id only (no personal field is kept).
+	Object EventData_Object `json:"object"`
+
+	// PreviousAttributes On `prospect.updated`, the earlier value of each field the update changed; the fields it left alone are absent.
+	//
+	// Example: {"status":"new","title":null}
+	PreviousAttributes *PreviousAttributes `json:"previous_attributes,omitempty"`
+}
+
+// EventData_Object The prospect after the change; for `prospect.deleted`, its id only (no personal field is kept).
+type EventData_Object struct {
+	union json.RawMessage
+}
+
+// EventList One page of events, newest first.
+//
+// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/events"}
+type EventList struct {
+	// Data The events of this page.
+	Data []Event `json:"data"`
+
+	// HasMore Whether more events lie beyond this page in the direction of the walk.
+	//
+	// Example: false
+	HasMore bool `json:"has_more"`
+
+	// Object Always `list`.
+	//
+	// Example: list
+	Object EventListObject `json:"object"`
+
+	// Url The path this list is read from.
+	//
+	// Example: /v1/events
+	Url string `json:"url"`
+}
+
+// EventListObject Always `list`.
+//
+// Example: list
+type EventListObject string
+
+// EventRequest The API request that made the change.
+//
+// Example: {"id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","idempotency_key":null}
+type EventRequest struct {
+	// Id The request's id (`req_…`), as in its `Request-Id` header.
+	//
+	// Example: req_01jdq7z9a2b3c4d5e6f7g8h9j0
+	Id string `json:"id"`
+
+	// IdempotencyKey The request's `Idempotency-Key`; null without one.
+	//
+	// Example: qualify-7f3a9c
+	IdempotencyKey nullable.Nullable[string] `json:"idempotency_key"`
+}
+
+// EventType What happened. `x-extensible-enum` lists the types known today; accept any other
+// string, since new types will be added (and ignore the events you do not know).
+//
+// Example: prospect.updated
+type EventType = string
+
+// EventTypeFilter An event type, as a request gives it; only the known types are accepted.
+//
+// Example: prospect.created
+type EventTypeFilter string
+
 // Health The answer of a probe.
 //
 // Example: {"status":"ok"}
@@ -494,6 +797,85 @@ type Metadata map[string]string
 //
 // Example: update
 type OnConflict string
+
+// PreviousAttributes On `prospect.updated`, the earlier value of each field the update changed; the fields it left alone are absent.
+//
+// Example: {"status":"new","title":null}
+type PreviousAttributes struct {
+	// Company The earlier company.
+	//
+	// Example: Analytical Engines
+	Company nullable.Nullable[string] `json:"company,omitempty"`
+
+	// ConsentAt The earlier consent time (Unix seconds).
+	//
+	// Example: 1732540000
+	ConsentAt nullable.Nullable[int64] `json:"consent_at,omitempty"`
+
+	// Email The earlier email.
+	//
+	// Example: ada@old.example.com
+	Email *string `json:"email,omitempty"`
+
+	// FirstName The earlier first name.
+	//
+	// Example: Ada
+	FirstName nullable.Nullable[string] `json:"first_name,omitempty"`
+
+	// Hidden Whether the prospect was hidden.
+	//
+	// Example: false
+	Hidden *bool `json:"hidden,omitempty"`
+
+	// LastName The earlier last name.
+	//
+	// Example: Lovelace
+	LastName nullable.Nullable[string] `json:"last_name,omitempty"`
+
+	// MarketingConsent The earlier consent.
+	//
+	// Example: false
+	MarketingConsent *bool `json:"marketing_consent,omitempty"`
+
+	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
+	// characters (`x-property-names`: OpenAPI 3.0 cannot say it in the schema itself,
+	// the server enforces it); a value is at most 500 characters. A key with an empty
+	// value is not stored (and an update removes it).
+	//
+	//
+	// Example: {"crm_id":"4711","plan":"trial"}
+	Metadata *Metadata `json:"metadata,omitempty"`
+
+	// Phone The earlier phone number.
+	//
+	// Example: +44 20 7946 0000
+	Phone nullable.Nullable[string] `json:"phone,omitempty"`
+
+	// Source The earlier source.
+	//
+	// Example: web_form
+	Source nullable.Nullable[string] `json:"source,omitempty"`
+
+	// Status The earlier status; any string, as `Prospect.status`.
+	//
+	// Example: new
+	Status *string `json:"status,omitempty"`
+
+	// Tags Up to 20 short labels, each 1 to 50 characters.
+	//
+	// Example: ["webinar","enterprise"]
+	Tags *Tags `json:"tags,omitempty"`
+
+	// Title The earlier job title.
+	//
+	// Example: CTO
+	Title nullable.Nullable[string] `json:"title,omitempty"`
+
+	// Website The earlier website.
+	//
+	// Example: https://analytical.example.com
+	Website nullable.Nullable[string] `json:"website,omitempty"`
+}
 
 // Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
 // fields you do not know and accept any `status`.
@@ -892,6 +1274,194 @@ type ProspectUpdate struct {
 // Example: ["webinar","enterprise"]
 type Tags = []string
 
+// WebhookAttempt One attempt to deliver an event to an endpoint.
+//
+// Example: {"attempt":1,"created":1732543601,"duration_ms":48,"error":null,"event_id":"evt_01jdq7z9b3c4d5e6f7g8h9j0k1","id":"wha_01jdq7zc5d6e7f8g9h0j1k2m3n","object":"webhook_attempt","status_code":200,"succeeded":true}
+type WebhookAttempt struct {
+	// Attempt Which attempt of this delivery it was: 1 for the first.
+	//
+	// Example: 1
+	Attempt int `json:"attempt"`
+
+	// Created When the attempt started (Unix seconds).
+	//
+	// Example: 1732543601
+	Created int64 `json:"created"`
+
+	// DurationMs How long the attempt took, in milliseconds.
+	//
+	// Example: 48
+	DurationMs int64 `json:"duration_ms"`
+
+	// Error Why the attempt failed; null on success.
+	//
+	// Example: the receiver answered 503 Service Unavailable
+	Error nullable.Nullable[string] `json:"error"`
+
+	// EventId The event delivered.
+	//
+	// Example: evt_01jdq7z9b3c4d5e6f7g8h9j0k1
+	EventId string `json:"event_id"`
+
+	// Id Unique identifier: `wha_` and a time-ordered suffix.
+	//
+	// Example: wha_01jdq7zc5d6e7f8g9h0j1k2m3n
+	Id string `json:"id"`
+
+	// Object Always `webhook_attempt`.
+	//
+	// Example: webhook_attempt
+	Object WebhookAttemptObject `json:"object"`
+
+	// StatusCode The receiver's HTTP status; null when none came (refused, timed out).
+	//
+	// Example: 200
+	StatusCode nullable.Nullable[int] `json:"status_code"`
+
+	// Succeeded Whether the receiver answered 2xx within 10 seconds.
+	//
+	// Example: true
+	Succeeded bool `json:"succeeded"`
+}
+
+// WebhookAttemptObject Always `webhook_attempt`.
+//
+// Example: webhook_attempt
+type WebhookAttemptObject string
+
+// WebhookEndpoint A URL that receives the account's events, signed with its secret.
+//
+// Example: {"created":1732540000,"description":null,"disabled":false,"enabled_events":["*"],"failing_since":null,"id":"we_01jdq7za1b2c3d4e5f6g7h8j9k","object":"webhook_endpoint","url":"https://crm.example.com/hooks/capture"}
+type WebhookEndpoint struct {
+	// Created When the endpoint was created (Unix seconds).
+	//
+	// Example: 1732540000
+	Created int64 `json:"created"`
+
+	// Description What the endpoint is for; null when not given.
+	//
+	// Example: CRM sync
+	Description nullable.Nullable[string] `json:"description"`
+
+	// Disabled Disabled endpoints receive nothing: set by you, or after 3 days of failed deliveries.
+	//
+	// Example: false
+	Disabled bool `json:"disabled"`
+
+	// EnabledEvents The event types the endpoint receives; `*` for all.
+	//
+	// Example: ["*"]
+	EnabledEvents []string `json:"enabled_events"`
+
+	// FailingSince When deliveries started failing without a success since (Unix seconds); null while they succeed.
+	//
+	// Example: 1732543601
+	FailingSince nullable.Nullable[int64] `json:"failing_since"`
+
+	// Id Unique identifier: `we_` and a time-ordered suffix.
+	//
+	// Example: we_01jdq7za1b2c3d4e5f6g7h8j9k
+	Id string `json:"id"`
+
+	// Object Always `webhook_endpoint`.
+	//
+	// Example: webhook_endpoint
+	Object WebhookEndpointObject `json:"object"`
+
+	// RecentAttempts In the answer of `GET /v1/webhook_endpoints/{id}` only, the latest delivery attempts, newest first (up to 20).
+	RecentAttempts *[]WebhookAttempt `json:"recent_attempts,omitempty"`
+
+	// Secret The signing secret, `whsec_` and the base64 of 24 random bytes. Present in the
+	// creation answer only: keep it then.
+	//
+	//
+	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+	Secret *string `json:"secret,omitempty"`
+
+	// Url Where events are delivered.
+	//
+	// Example: https://crm.example.com/hooks/capture
+	Url string `json:"url"`
+}
+
+// WebhookEndpointObject Always `webhook_endpoint`.
+//
+// Example: webhook_endpoint
+type WebhookEndpointObject string
+
+// WebhookEndpointCreate A new endpoint. Unknown fields are refused.
+//
+// Example: {"enabled_events":["*"],"url":"https://crm.example.com/hooks/capture"}
+type WebhookEndpointCreate struct {
+	// Description What the endpoint is for.
+	//
+	// Example: CRM sync
+	Description *string `json:"description,omitempty"`
+
+	// EnabledEvents The event types to receive, or `["*"]` for all.
+	//
+	// Example: ["*"]
+	EnabledEvents []EnabledEvent `json:"enabled_events"`
+
+	// Url An `https://` URL (a server run with `--webhooks-allow-private` also takes `http://`).
+	//
+	// Example: https://crm.example.com/hooks/capture
+	Url string `json:"url"`
+}
+
+// WebhookEndpointList Every endpoint of the account, newest first.
+//
+// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/webhook_endpoints"}
+type WebhookEndpointList struct {
+	// Data The endpoints, without their secrets.
+	Data []WebhookEndpoint `json:"data"`
+
+	// HasMore Always false; the list is whole.
+	//
+	// Example: false
+	HasMore bool `json:"has_more"`
+
+	// Object Always `list`.
+	//
+	// Example: list
+	Object WebhookEndpointListObject `json:"object"`
+
+	// Url The path this list is read from.
+	//
+	// Example: /v1/webhook_endpoints
+	Url string `json:"url"`
+}
+
+// WebhookEndpointListObject Always `list`.
+//
+// Example: list
+type WebhookEndpointListObject string
+
+// WebhookEndpointUpdate The fields to change; absent fields are left as they are. Unknown fields are refused.
+//
+// Example: {"disabled":true}
+type WebhookEndpointUpdate struct {
+	// Description A new description; null clears it.
+	//
+	// Example: CRM sync
+	Description nullable.Nullable[string] `json:"description,omitempty"`
+
+	// Disabled Stop (true) or resume (false) deliveries.
+	//
+	// Example: true
+	Disabled *bool `json:"disabled,omitempty"`
+
+	// EnabledEvents The new list of event types, replacing the old one.
+	//
+	// Example: ["prospect.deleted"]
+	EnabledEvents *[]EnabledEvent `json:"enabled_events,omitempty"`
+
+	// Url A new URL, with the same rules as on create.
+	//
+	// Example: https://crm.example.com/hooks/v2
+	Url *string `json:"url,omitempty"`
+}
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -985,6 +1555,27 @@ type Unauthorized = Error
 // Example: {"error":{"code":"resource_missing","doc_url":"https://api.example.com/docs#error-resource_missing","message":"No such prospect: 'prs_01jdq7z8x4k3m5n6p7q8r9s0t1'.","param":"id","request_id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","type":"invalid_request_error"}}
 type UnexpectedError = Error
 
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// Limit How many events to return, 1 to 100.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// StartingAfter An event id; the page starts right after it (older events).
+	StartingAfter *string `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+
+	// EndingBefore An event id; the page ends right before it (newer events).
+	EndingBefore *string `form:"ending_before,omitempty" json:"ending_before,omitempty"`
+
+	// Type Only events of this type.
+	Type *EventTypeFilter `form:"type,omitempty" json:"type,omitempty"`
+
+	// CreatedGte Only events created at or after this Unix time (seconds).
+	CreatedGte *int64 `form:"created_gte,omitempty" json:"created_gte,omitempty"`
+
+	// CreatedLte Only events created at or before this Unix time (seconds).
+	CreatedLte *int64 `form:"created_lte,omitempty" json:"created_lte,omitempty"`
+}
+
 // ListProspectsParams defines parameters for ListProspects.
 type ListProspectsParams struct {
 	// Limit How many prospects to return, 1 to 100.
@@ -1051,6 +1642,32 @@ type UpdateProspectParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// CreateWebhookEndpointParams defines parameters for CreateWebhookEndpoint.
+type CreateWebhookEndpointParams struct {
+	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
+	// safe: the first request with a key runs, and repeats within 24 hours get its
+	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+	// the account. A repeat while the first is still running answers `409
+	// idempotency_key_in_use` (retry it); the same key with another method, path or
+	// body answers `409 idempotency_key_reused`. Requests rejected before they run
+	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
+	// their retries run afresh.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// UpdateWebhookEndpointParams defines parameters for UpdateWebhookEndpoint.
+type UpdateWebhookEndpointParams struct {
+	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
+	// safe: the first request with a key runs, and repeats within 24 hours get its
+	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+	// the account. A repeat while the first is still running answers `409
+	// idempotency_key_in_use` (retry it); the same key with another method, path or
+	// body answers `409 idempotency_key_reused`. Requests rejected before they run
+	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
+	// their retries run afresh.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // CreateProspectJSONRequestBody defines body for CreateProspect for application/json ContentType.
 type CreateProspectJSONRequestBody = ProspectCreate
 
@@ -1059,3 +1676,71 @@ type CreateProspectBatchJSONRequestBody = ProspectBatchCreate
 
 // UpdateProspectJSONRequestBody defines body for UpdateProspect for application/json ContentType.
 type UpdateProspectJSONRequestBody = ProspectUpdate
+
+// CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
+type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
+
+// UpdateWebhookEndpointJSONRequestBody defines body for UpdateWebhookEndpoint for application/json ContentType.
+type UpdateWebhookEndpointJSONRequestBody = WebhookEndpointUpdate
+
+// AsProspect returns the union data inside the EventData_Object as a Prospect
+func (t EventData_Object) AsProspect() (Prospect, error) {
+	var body Prospect
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromProspect overwrites any union data inside the EventData_Object as the provided Prospect
+func (t *EventData_Object) FromProspect(v Prospect) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeProspect performs a merge with any union data inside the EventData_Object, using the provided Prospect
+func (t *EventData_Object) MergeProspect(v Prospect) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsDeletedProspect returns the union data inside the EventData_Object as a DeletedProspect
+func (t EventData_Object) AsDeletedProspect() (DeletedProspect, error) {
+	var body DeletedProspect
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDeletedProspect overwrites any union data inside the EventData_Object as the provided DeletedProspect
+func (t *EventData_Object) FromDeletedProspect(v DeletedProspect) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeDeletedProspect performs a merge with any union data inside the EventData_Object, using the provided DeletedProspect
+func (t *EventData_Object) MergeDeletedProspect(v DeletedProspect) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t EventData_Object) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *EventData_Object) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}

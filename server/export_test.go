@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"time"
 
@@ -17,3 +18,8 @@ func Fingerprint(r *http.Request, role store.Role) []byte {
 
 // SetRateLimitClock gives the server's rate limiter a clock of the test's.
 func SetRateLimitClock(s *Server, now func() time.Time) { s.limits.now = now }
+
+// GuardedDial dials as webhook deliveries do.
+func GuardedDial(ctx context.Context, allowPrivate bool, address string) (net.Conn, error) {
+	return guardedDialer(allowPrivate, 2*time.Second).DialContext(ctx, "tcp", address)
+}

@@ -17,11 +17,14 @@ import (
 // object to a store call and the result to a response object. Errors are returned,
 // not written: the strict handler passes them to writeError.
 type handlers struct {
-	store            store.Store
-	defaultRateLimit int
-	ready            readiness
-	items            itemRules // how each item of a batch is checked
-	publicURL        string    // for the doc_url of a batch item's error
+	store                store.Store
+	events               store.EventStore
+	webhooks             store.WebhookStore
+	webhooksAllowPrivate bool
+	defaultRateLimit     int
+	ready                readiness
+	items                itemRules // how each item of a batch is checked
+	publicURL            string    // for the doc_url of a batch item's error
 }
 
 var _ gen.StrictServerInterface = (*handlers)(nil)

@@ -11,6 +11,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/store"
 )
 
 // errDeadline is the cause of a request's context when its deadline passed, as
@@ -35,7 +36,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The deadline bounds the whole exchange, authenticated or not: the body must
 	// arrive within it and the answer be written soon after it.
 	deadline := start.Add(s.cfg.RequestTimeout)
-	ctx, cancel := context.WithDeadlineCause(context.WithValue(r.Context(), requestIDKey{}, rec.requestID), deadline, errDeadline)
+	ctx := context.WithValue(r.Context(), requestIDKey{}, rec.requestID)
+	// The store records the request in the events of the changes it makes.
+	ctx = store.WithRequest(ctx, store.RequestInfo{ID: rec.requestID, IdempotencyKey: idempotencyKey(r)})
+	ctx, cancel := context.WithDeadlineCause(ctx, deadline, errDeadline)
 	defer cancel()
 	r = r.WithContext(ctx)
 	rc := http.NewResponseController(rec)

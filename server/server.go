@@ -16,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server/docs"
@@ -28,6 +29,13 @@ const keyCacheSize = 10000
 // Config is what a Server needs; Store is required, the rest have defaults.
 type Config struct {
 	Store store.Store
+	// Events reads the events log; default Store, when it is an EventStore too.
+	Events store.EventStore
+	// Webhooks keeps webhook endpoints; default Store, when it is a WebhookStore too.
+	Webhooks store.WebhookStore
+	// WebhooksAllowPrivate accepts http:// endpoint URLs (deliveries to private
+	// addresses are allowed by the deliverer's own option), for development and tests.
+	WebhooksAllowPrivate bool
 	// RequestTimeout bounds each request; past it the answer is 504 timeout. Default 10 s.
 	RequestTimeout time.Duration
 	// Logger gets one line per request; default slog.Default().
@@ -67,6 +75,15 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: Config.Store is required")
+	}
+	if cfg.Events == nil {
+		cfg.Events, _ = cfg.Store.(store.EventStore)
+	}
+	if cfg.Webhooks == nil {
+		cfg.Webhooks, _ = cfg.Store.(store.WebhookStore)
+	}
+	if cfg.Events == nil || cfg.Webhooks == nil {
+		return nil, errors.New("server: Config.Events and Config.Webhooks are required")
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
@@ -123,7 +140,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	h := &handlers{store: cfg.Store, defaultRateLimit: cfg.DefaultRateLimit, items: items, publicURL: cfg.PublicURL}
+	h := &handlers{store: cfg.Store, events: cfg.Events, webhooks: cfg.Webhooks, webhooksAllowPrivate: cfg.WebhooksAllowPrivate,
+		defaultRateLimit: cfg.DefaultRateLimit, items: items, publicURL: cfg.PublicURL}
 	strict := gen.NewStrictHandlerWithOptions(h, nil, gen.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, invalid(gen.ErrorCodeBodyInvalidJson, "", "The body is not valid JSON: %v.", err))
@@ -147,6 +165,10 @@ func New(cfg Config) (*Server, error) {
 	docs.Mount(s)
 	return s, nil
 }
+
+// Metrics is the registry /metrics serves, for the series of parts beside the
+// server such as webhook deliveries (DeliveryOptions.Metrics).
+func (s *Server) Metrics() prometheus.Registerer { return s.metrics.registry }
 
 // Handle registers a handler for a path outside the API spec (docs, metrics).
 // Such paths get a Request-Id and panic recovery but no key check.

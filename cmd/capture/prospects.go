@@ -55,14 +55,19 @@ func newProspectsCmd() *cobra.Command {
   capture prospects list --status qualified --fields id,email,company
   capture prospects list --json | jq -r .email`,
 	})
+	o.register(cmd)
+	cmd.AddCommand(newProspectsCreateCmd(o), newProspectsGetCmd(o), newProspectsUpdateCmd(o),
+		newProspectsDeleteCmd(o), newProspectsListCmd(o), newProspectsImportCmd(o))
+	return cmd
+}
+
+// register adds the flags every command over the API shares to cmd's subcommands.
+func (o *prospectsOptions) register(cmd *cobra.Command) {
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.apiKey, "api-key", "", "secret API key, sk_…")
 	pf.StringVar(&o.url, "url", defaultURL, "the server's base URL")
 	pf.IntVar(&o.maxRetries, "max-retries", client.DefaultMaxRetries, "resend a request that failed in a retryable way up to N times")
 	pf.BoolVar(&o.asJSON, "json", false, "print JSON even on a terminal (JSON is the default when output is piped)")
-	cmd.AddCommand(newProspectsCreateCmd(o), newProspectsGetCmd(o), newProspectsUpdateCmd(o),
-		newProspectsDeleteCmd(o), newProspectsListCmd(o), newProspectsImportCmd(o))
-	return cmd
 }
 
 // client makes the API client, or refuses before any request when there is no key.

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -14,11 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/postgres"
 	"github.com/captureapi/capture/server/redis"
+	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -33,6 +36,10 @@ type serveOptions struct {
 	rateLimit       int
 	maxInFlight     int
 	redis           string
+
+	webhooksAllowPrivate bool
+	webhookRetries       []time.Duration
+	webhookSecretKey     string
 }
 
 func newServeCmd() *cobra.Command {
@@ -67,6 +74,12 @@ or Ctrl-C lets in-flight requests finish before it exits.`,
 	f.IntVar(&o.rateLimit, "rate-limit", 100, "requests per second (and burst) per key, unless the key's account sets its own")
 	f.IntVar(&o.maxInFlight, "max-in-flight", 512, "/v1 requests answered at once; past it the answer is a fast 503 overloaded")
 	f.StringVar(&o.redis, "redis", "", "redis:// URL of a Redis that shares each key's rate limit among every replica (default: limits in this process)")
+	f.BoolVar(&o.webhooksAllowPrivate, "webhooks-allow-private", false,
+		"let webhook endpoints use http:// and reach loopback and private addresses (development and tests only)")
+	f.DurationSliceVar(&o.webhookRetries, "webhook-retry-schedule", server.DefaultRetrySchedule,
+		"wait before each retry of a failed webhook delivery (each with ±10% jitter)")
+	f.StringVar(&o.webhookSecretKey, "webhook-secret-key", "",
+		"base64 of 32 bytes that seal webhook signing secrets in the database (AES-256-GCM); prefer the environment variable")
 	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions(o.logFormat.choices, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return serve(cmd, o) }
 	return cmd
@@ -82,6 +95,19 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 	}
 	if o.requestTimeout <= 0 || o.shutdownTimeout < 0 {
 		return usageError("--request-timeout must be positive and --shutdown-timeout not negative")
+	}
+	var sealKey []byte
+	if o.webhookSecretKey != "" {
+		k, err := base64.StdEncoding.DecodeString(o.webhookSecretKey)
+		if err != nil || len(k) != 32 {
+			return usageError("--webhook-secret-key must be the base64 of 32 bytes (openssl rand -base64 32)")
+		}
+		sealKey = k
+	}
+	for _, d := range o.webhookRetries {
+		if d <= 0 {
+			return usageError("--webhook-retry-schedule takes positive durations, not %s", d)
+		}
 	}
 	var logger *slog.Logger
 	if o.logFormat.value == "text" {
@@ -127,12 +153,33 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 		cancel()
 		cfg.Limiter = limiter
 	}
+	engine, ok := db.(eventsEngine)
+	if !ok {
+		return failure("%s does not keep events and webhooks yet: run capture serve on SQLite", displayDB(dbPath))
+	}
+	if sealKey != nil {
+		if err := engine.SetSecretKey(sealKey); err != nil {
+			return failure("%v", err)
+		}
+	} else {
+		logger.Warn("no --webhook-secret-key: webhook signing secrets are kept unsealed in the database")
+	}
+	cfg.Events, cfg.Webhooks, cfg.WebhooksAllowPrivate = engine, engine, o.webhooksAllowPrivate
 	api, err := server.New(cfg)
 	if err != nil {
 		return failure("%v", err)
 	}
+	// Webhook deliveries run in this process, from the queue in the database:
+	// whatever was pending when the last one stopped is delivered now.
+	stopDeliveries, err := startDeliveries(context.WithoutCancel(ctx), db, server.DeliveryConfig(server.DeliveryOptions{
+		Webhooks: engine, AllowPrivate: o.webhooksAllowPrivate, RetrySchedule: o.webhookRetries, Logger: logger,
+		Metrics: api.Metrics()}))
+	if err != nil {
+		return failure("start webhook deliveries: %v", err)
+	}
 	srv := api.HTTPServer()
 	go purgeIdempotency(ctx, db, logger)
+	go purgeEvents(ctx, engine, logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(api.Listener(ln)) }()
 	if isTerminal(stdout) {
@@ -152,6 +199,10 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Error("shutdown", "error", err)
 		return &exitError{code: exitRequest}
+	}
+	// Deliveries in flight finish (or are retried by the next process).
+	if err := stopDeliveries(sctx); err != nil {
+		logger.Warn("stop webhook deliveries", "error", err)
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("serve", "error", err)
@@ -238,6 +289,46 @@ func bootstrap(ctx context.Context, db store.Store, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Created account \"default\" with admin key %s. Its secret is shown only this once:\n\n    %s\n\n", k.ID, secret)
 	return nil
+}
+
+// eventsEngine is a database that keeps the events log and the webhook
+// endpoints beside the prospects.
+type eventsEngine interface {
+	store.EventStore
+	store.WebhookStore
+	// SetSecretKey seals webhook signing secrets in the database with key.
+	SetSecretKey(key []byte) error
+}
+
+// startDeliveries runs the database's webhook delivery queue in this process;
+// stop lets the deliveries in flight finish.
+func startDeliveries(ctx context.Context, db database, cfg *river.Config) (stop func(context.Context) error, err error) {
+	switch db := db.(type) {
+	case *sqlite.DB:
+		c, err := db.StartQueue(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return c.Stop, nil
+	}
+	return nil, fmt.Errorf("%T keeps no webhook delivery queue", db)
+}
+
+// purgeEvents deletes events past their 30 days, and old delivery attempts, hourly.
+func purgeEvents(ctx context.Context, db store.EventStore, logger *slog.Logger) {
+	for {
+		n, err := db.PurgeEvents(ctx, time.Now().Add(-store.EventRetention))
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("purge events", "error", err)
+		} else if n > 0 {
+			logger.Info("purged events", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
 }
 
 // purgeIdempotency deletes Idempotency-Key records past their 24 hours, hourly.

@@ -226,3 +226,28 @@ func TestVersionOfTheBuiltBinary(t *testing.T) {
 		t.Fatalf("--version printed %q, version %q", dash, out)
 	}
 }
+
+func TestEventsAndWebhooksOnATerminalPrintTables(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	env := []string{"CAPTURE_URL=" + s.URL, "CAPTURE_API_KEY=" + s.AdminKey}
+	out, errOut, code := runPiped(t, env, "prospects", "create", "--email", "ada@example.com")
+	if code != 0 {
+		t.Fatalf("create: exit %d, %s", code, errOut)
+	}
+	id := decode(t, out)["id"].(string)
+	if _, errOut, code := runPiped(t, env, "webhooks", "create", "--endpoint", "https://crm.example.com/hook", "--description", "CRM sync"); code != 0 {
+		t.Fatalf("webhooks create: exit %d, %s", code, errOut)
+	}
+
+	term := startTerminal(t, env, "events", "list")
+	table, code := term.wait(t)
+	if code != 0 || !regexp.MustCompile(`^ID +TYPE +PROSPECT +REQUEST +CREATED\nevt_[0-9a-z]+ +prospect\.created +`+id+` +req_[0-9a-z]+ +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n$`).MatchString(table) {
+		t.Fatalf("events list on a terminal: exit %d:\n%q", code, table)
+	}
+	term = startTerminal(t, env, "webhooks", "list")
+	table, code = term.wait(t)
+	if code != 0 || !regexp.MustCompile(`^ID +URL +EVENTS +STATE +DESCRIPTION +CREATED\nwe_[0-9a-z]+ +https://crm\.example\.com/hook +\* +enabled +CRM sync +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n$`).MatchString(table) {
+		t.Fatalf("webhooks list on a terminal: exit %d:\n%q", code, table)
+	}
+}

@@ -31,6 +31,10 @@ func TestPublishedSpecToleratesAdditions(t *testing.T) {
 		"Health":          `{"status":"ok","uptime":5}`,
 		"ProspectBatch": `{"object":"batch","data":[{"index":0,"status":207,"prospect":` + prospectBody + `,"warnings":[]}],` +
 			`"created":0,"updated":0,"skipped":0,"failed":0,"merged":1}`,
+		"Event": `{"id":"evt_1","object":"event","type":"prospect.merged","created":1,"livemode":false,` +
+			`"data":{"object":` + prospectBody + `},"request":{"id":"req_1","idempotency_key":null,"source":"api"}}`,
+		"WebhookEndpoint": `{"id":"we_1","object":"webhook_endpoint","url":"https://x","description":null,` +
+			`"enabled_events":["prospect.merged"],"disabled":false,"failing_since":null,"created":1,"api_version":"1"}`,
 	}
 	for name, body := range answers {
 		var v any
@@ -56,7 +60,7 @@ func TestRequestSchemasStayClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"ProspectCreate", "ProspectUpdate", "ProspectBatchCreate"} {
+	for _, name := range []string{"ProspectCreate", "ProspectUpdate", "ProspectBatchCreate", "WebhookEndpointCreate", "WebhookEndpointUpdate"} {
 		s := spec.Components.Schemas[name].Value
 		if s.AdditionalProperties.Has == nil || *s.AdditionalProperties.Has {
 			t.Errorf("%s accepts unknown fields", name)

@@ -44,6 +44,24 @@ func BenchmarkStore(b *testing.B) {
 			}
 		}
 	})
+	// The same with a webhook endpoint: each create also enqueues a delivery.
+	b.Run("CreateProspect-webhook", func(b *testing.B) {
+		hooked, err := db.CreateAccount(ctx, "hooked", 1<<40, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.CreateWebhookEndpoint(ctx, &store.WebhookEndpoint{AccountID: hooked.ID, URL: "https://x.example.com",
+			EnabledEvents: []string{"*"}}); err != nil {
+			b.Fatal(err)
+		}
+		i := 0
+		for b.Loop() {
+			i++
+			if err := db.CreateProspect(ctx, &store.Prospect{AccountID: hooked.ID, Email: fmt.Sprintf("p%d@example.com", i)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("ListProspects-100", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := db.ListProspects(ctx, a.ID, store.ListParams{Limit: 100}); err != nil {

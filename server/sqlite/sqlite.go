@@ -33,11 +33,18 @@ var migrations embed.FS
 // single writer never waits on its own busy lock; reads use their own pool and run
 // in parallel with it, as WAL allows.
 type DB struct {
-	path  string
-	file  os.FileInfo // the file opened: a file put in its place is not this database
-	write *sql.DB
-	read  *sql.DB
-	stmts sync.Map // query text -> *sql.Stmt on the read pool
+	path       string
+	file       os.FileInfo // the file opened: a file put in its place is not this database
+	write      *sql.DB
+	read       *sql.DB
+	stmts      sync.Map // query text -> *sql.Stmt on the read pool
+	writeStmts sync.Map // query text -> *sql.Stmt on the writer (see prepareWrites)
+
+	sealKey []byte // seals webhook secrets at rest when set (see SetSecretKey)
+
+	kick      chan struct{} // wakes the delivery relay (see queue.go)
+	queueMu   sync.Mutex
+	stopRelay func() // stops the relay StartQueue started
 }
 
 var _ store.Store = (*DB)(nil)
@@ -98,7 +105,7 @@ func open(path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
-	db := &DB{path: path, write: write, read: read}
+	db := &DB{path: path, write: write, read: read, kick: make(chan struct{}, 1)}
 	// The first connection switches the file to WAL; do it on the writer up front.
 	if err := write.PingContext(context.Background()); err != nil {
 		db.Close()
@@ -108,6 +115,7 @@ func open(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	db.prepareWrites(context.Background()) // when migrated already; Migrate does it otherwise
 	return db, nil
 }
 
@@ -125,7 +133,8 @@ func (db *DB) checkFile() error {
 	return nil
 }
 
-// Migrate brings the schema up to date with the embedded migrations.
+// Migrate brings the schema up to date with the embedded migrations, and the
+// tables of River, the webhook delivery queue, with River's own.
 func (db *DB) Migrate(ctx context.Context) error {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -135,13 +144,27 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = p.Up(ctx)
-	return err
+	if _, err = p.Up(ctx); err != nil {
+		return err
+	}
+	if err := db.migrateQueue(ctx); err != nil {
+		return err
+	}
+	db.prepareWrites(ctx)
+	return nil
 }
 
-// Close closes both pools.
+// Close stops the delivery relay, if StartQueue started one, and closes both pools.
 func (db *DB) Close() error {
+	db.queueMu.Lock()
+	stop := db.stopRelay
+	db.stopRelay = nil
+	db.queueMu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	db.stmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
+	db.writeStmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
@@ -391,8 +414,10 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1 WHERE id = ?`, p.AccountID)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1 WHERE id = ?`, p.AccountID); err != nil {
+			return err
+		}
+		return db.recordEvent(ctx, tx, store.EventProspectCreated, p, nil, p.Hidden)
 	})
 }
 
@@ -428,6 +453,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
+		before, wasHidden := wireAttributes(p), p.Hidden
 		patch.Apply(p, now())
 		if check != nil {
 			if err := check(p); err != nil {
@@ -445,8 +471,11 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 			consent_at = ?, hidden = ?, updated = ? WHERE id = ?`,
 			p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status,
 			mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden, p.Updated.Unix(), p.ID)
+		if err != nil {
+			return err
+		}
 		out = p
-		return err
+		return db.recordEvent(ctx, tx, store.EventProspectUpdated, p, changedAttributes(before, p), wasHidden || p.Hidden)
 	})
 	return out, err
 }
@@ -476,8 +505,10 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 			marketing_consent = 0, consent_at = NULL, updated = ?, deleted_at = ? WHERE id = ?`, t, t, id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = ?`, accountID)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = ?`, accountID); err != nil {
+			return err
+		}
+		return db.recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden)
 	})
 }
 
@@ -624,6 +655,7 @@ func (db *DB) inTx(ctx context.Context, fn func(*writeTx) error) error {
 // began with (database/sql rolls it back).
 type writeTx struct {
 	*sql.Tx
+	conn  *sync.Map // statements prepared on the writer connection itself (see prepareWrites)
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // closed with the transaction
 }
@@ -633,13 +665,18 @@ func (db *DB) begin(ctx context.Context) (*writeTx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &writeTx{Tx: tx, stmts: map[string]*sql.Stmt{}}, nil
+	return &writeTx{Tx: tx, conn: &db.writeStmts, stmts: map[string]*sql.Stmt{}}, nil
 }
 
 func (tx *writeTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	if st, ok := tx.stmts[query]; ok {
+		return st, nil
+	}
+	if st, ok := tx.conn.Load(query); ok { // prepared on this connection already: no parsing at all
+		st := tx.StmtContext(ctx, st.(*sql.Stmt))
+		tx.stmts[query] = st
 		return st, nil
 	}
 	st, err := tx.PrepareContext(ctx, query)

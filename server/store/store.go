@@ -172,6 +172,11 @@ type Store interface {
 
 	// CreateProspect inserts p (its ID, Created and Updated are set), enforcing the
 	// plan limit and the uniqueness of the email among live prospects.
+	//
+	// CreateProspect, UpdateProspect and DeleteProspect each record the change's
+	// Event (prospect.created, .updated with PreviousAttributes, .deleted with the
+	// id only), with the request RequestFrom(ctx) names, and enqueue its webhook
+	// deliveries, in the change's own transaction: all commit or none does.
 	CreateProspect(ctx context.Context, p *Prospect) error
 	// Prospect returns a live prospect, ErrDeleted for a tombstone or ErrNotFound.
 	Prospect(ctx context.Context, accountID, id string) (*Prospect, error)

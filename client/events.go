@@ -1,0 +1,110 @@
+package client
+
+import (
+	"context"
+	"iter"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+)
+
+// EventService is the /v1/events resource, the log of changes to prospects
+// kept 30 days; reach it as Client.Events.
+type EventService struct{ c *Client }
+
+// EventListParams filter a list of events and size its pages. Every field is
+// optional and left out of the request when zero.
+type EventListParams struct {
+	// Limit is how many events a page holds, 1 to 100 (default 10).
+	Limit int
+	// StartingAfter is an event id: the page starts right after it (older events).
+	StartingAfter string
+	// EndingBefore is an event id: the page ends right before it (newer events).
+	EndingBefore string
+	// Type keeps only events of this type, such as "prospect.updated".
+	Type string
+	// CreatedGTE keeps only events created at or after this Unix time (seconds).
+	CreatedGTE int64
+	// CreatedLTE keeps only events created at or before this Unix time (seconds).
+	CreatedLTE int64
+}
+
+func (p EventListParams) query() map[string]string {
+	q := map[string]string{}
+	set := func(name, v string) {
+		if v != "" {
+			q[name] = v
+		}
+	}
+	if p.Limit != 0 {
+		set("limit", strconv.Itoa(p.Limit))
+	}
+	set("starting_after", p.StartingAfter)
+	set("ending_before", p.EndingBefore)
+	set("type", p.Type)
+	if p.CreatedGTE != 0 {
+		set("created_gte", strconv.FormatInt(p.CreatedGTE, 10))
+	}
+	if p.CreatedLTE != 0 {
+		set("created_lte", strconv.FormatInt(p.CreatedLTE, 10))
+	}
+	return q
+}
+
+// Get retrieves an event. An unknown (or purged) id fails with [ErrNotFound];
+// the event of a hidden prospect asked for with a standard key with
+// [ErrProspectHidden].
+func (s *EventService) Get(ctx context.Context, id string, opts ...RequestOption) (*Event, error) {
+	if err := requireID(id); err != nil {
+		return nil, err
+	}
+	var e Event
+	if err := s.c.do(ctx, http.MethodGet, "v1/events/"+url.PathEscape(id), nil, nil, opts, &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// ListPage fetches one page of events, newest first. To walk every page, use
+// [EventService.List].
+func (s *EventService) ListPage(ctx context.Context, params EventListParams, opts ...RequestOption) (*EventList, error) {
+	var l EventList
+	if err := s.c.do(ctx, http.MethodGet, "v1/events", params.query(), nil, opts, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// List walks every event matching params, newest first, fetching pages as the
+// loop needs them, as [ProspectService.List] does.
+func (s *EventService) List(ctx context.Context, params EventListParams, opts ...RequestOption) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		backwards := params.EndingBefore != "" && params.StartingAfter == ""
+		for {
+			page, err := s.ListPage(ctx, params, opts...)
+			if err != nil {
+				yield(Event{}, err)
+				return
+			}
+			data := page.Data
+			if backwards {
+				data = slices.Clone(data)
+				slices.Reverse(data)
+			}
+			for _, e := range data {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if !page.HasMore || len(page.Data) == 0 {
+				return
+			}
+			if backwards {
+				params.EndingBefore = page.Data[0].ID
+			} else {
+				params.StartingAfter = page.Data[len(page.Data)-1].ID
+			}
+		}
+	}
+}

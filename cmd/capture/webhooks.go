@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/captureapi/capture/client"
+)
+
+func newWebhooksCmd() *cobra.Command {
+	o := &prospectsOptions{}
+	cmd := group(&cobra.Command{
+		Use:   "webhooks",
+		Short: "Manage the URLs that receive events over the API, or forward events to a local one",
+		Long: `Creates, lists and deletes webhook endpoints: URLs that receive every event of
+the account as a signed POST (Standard Webhooks: webhook-id, webhook-timestamp,
+webhook-signature). Only admin keys may. The key and server come from
+--api-key/CAPTURE_API_KEY and --url/CAPTURE_URL, and the output and exit
+statuses are those of capture prospects. listen forwards new events to a URL on
+your machine, signed with a secret of its own, for development.`,
+		Example: `  capture webhooks create --endpoint https://crm.example.com/hooks/capture
+  capture webhooks list
+  capture webhooks delete we_01jd…
+  capture webhooks listen --forward-to http://localhost:3000/hook   # develop a receiver`,
+	})
+	o.register(cmd)
+	cmd.AddCommand(newWebhooksCreateCmd(o), newWebhooksListCmd(o), newWebhooksDeleteCmd(o), newWebhooksListenCmd(o))
+	return cmd
+}
+
+func newWebhooksCreateCmd(o *prospectsOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "create --endpoint URL [flags]",
+		Short: "Make a URL receive events",
+		Long: `Creates a webhook endpoint and prints it with its signing secret (whsec_…),
+which is shown this once: keep it to verify deliveries (client.VerifyWebhook in Go).`,
+		Example: `  capture webhooks create --endpoint https://crm.example.com/hooks/capture
+  capture webhooks create --endpoint https://crm.example.com/hooks/new --event prospect.created --description "CRM sync"`,
+		Args: positional(0, ""),
+	}
+	fs := cmd.Flags()
+	endpoint := fs.String("endpoint", "", "the https:// URL to deliver to (required)")
+	events := fs.StringArray("event", nil, "an event type to deliver, or * for all (repeatable; default *)")
+	description := fs.String("description", "", "what the endpoint is for")
+	noEnv(fs, "endpoint", "event", "description")
+	_ = cmd.RegisterFlagCompletionFunc("event", cobra.FixedCompletions(append([]string{"*"}, eventTypes...), cobra.ShellCompDirectiveNoFileComp))
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *endpoint == "" {
+			return usageError("--endpoint is required")
+		}
+		params := client.WebhookEndpointCreateParams{URL: *endpoint, Description: *description,
+			EnabledEvents: []client.EnabledEvent{"*"}}
+		if len(*events) > 0 {
+			params.EnabledEvents = nil
+			for _, e := range *events {
+				if e != "*" && !slices.Contains(eventTypes, e) {
+					return usageError("--event must be * or %s, not %q", orList(eventTypes), e)
+				}
+				params.EnabledEvents = append(params.EnabledEvents, client.EnabledEvent(e))
+			}
+		}
+		c, err := o.client(cmd)
+		if err != nil {
+			return err
+		}
+		e, err := c.WebhookEndpoints.Create(cmd.Context(), params)
+		return o.finish(cmd, e, nil, err)
+	}
+	return cmd
+}
+
+func newWebhooksListCmd(o *prospectsOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List webhook endpoints",
+		Long: `Lists the account's webhook endpoints, newest first: a table on a terminal, one
+JSON object per line when piped or with --json. Secrets are never shown again.`,
+		Example: `  capture webhooks list
+  capture webhooks list --json | jq -r .url`,
+		Args: positional(0, ""),
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := o.client(cmd)
+		if err != nil {
+			return err
+		}
+		l, err := c.WebhookEndpoints.List(cmd.Context())
+		if err != nil {
+			return o.fail(cmd, err)
+		}
+		out := cmd.OutOrStdout()
+		if wantJSON(cmd, o.asJSON) {
+			return writeJSONLines(out, l.Data)
+		}
+		if len(l.Data) == 0 {
+			fmt.Fprintln(cmd.ErrOrStderr(), "no webhook endpoints")
+			return nil
+		}
+		rows := make([][]string, len(l.Data))
+		for i, e := range l.Data {
+			state := "enabled"
+			if e.Disabled {
+				state = "disabled"
+			} else if e.FailingSince != 0 {
+				state = "failing since " + humanTime(time.Unix(e.FailingSince, 0))
+			}
+			rows[i] = []string{e.ID, e.URL, strings.Join(e.EnabledEvents, ","), state, e.Description, humanTime(time.Unix(e.Created, 0))}
+		}
+		return writeTable(out, []string{"id", "url", "events", "state", "description", "created"}, rows)
+	}
+	return cmd
+}
+
+func newWebhooksDeleteCmd(o *prospectsOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "delete ID",
+		Short:   "Delete a webhook endpoint",
+		Long:    `Deletes the endpoint; its pending deliveries are dropped.`,
+		Example: `  capture webhooks delete we_01jd…`,
+		Args:    positional(1, "the endpoint ID"),
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := o.client(cmd)
+		if err != nil {
+			return err
+		}
+		d, err := c.WebhookEndpoints.Delete(cmd.Context(), args[0])
+		return o.finish(cmd, d, nil, err)
+	}
+	return cmd
+}

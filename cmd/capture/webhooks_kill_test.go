@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	_ "modernc.org/sqlite"
+
+	"github.com/captureapi/capture/server/sqlite"
+	"github.com/captureapi/capture/server/store"
+)
+
+// TestKillWithDeliveriesPending kills the real binary with SIGKILL while every
+// delivery waits for its retry; the next process delivers every one of them.
+func TestKillWithDeliveriesPending(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "capture.db")
+	ctx := context.Background()
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, err := db.CreateAccount(ctx, "acme", 1000, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := db.CreateKey(ctx, a.ID, store.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	var up atomic.Bool
+	var mu sync.Mutex
+	delivered := map[string]bool{}
+	var secret atomic.Value
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		wh, _ := standardwebhooks.NewWebhook(secret.Load().(string))
+		if err := wh.Verify(body, r.Header); err != nil {
+			t.Errorf("signature: %v", err)
+		}
+		mu.Lock()
+		delivered[r.Header.Get("webhook-id")] = true
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+
+	addr := freeAddr(t)
+	base := "http://" + addr
+	flags := []string{"--webhooks-allow-private", "--webhook-retry-schedule", "1500ms,1500ms,1500ms"}
+	cmd := startServer(t, path, addr, flags...)
+	call := func(method, path, body string) string {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
+		}
+		return string(b)
+	}
+	created := call("POST", "/v1/webhook_endpoints", fmt.Sprintf(`{"url":%q,"enabled_events":["*"]}`, rcv.URL))
+	_, s, _ := strings.Cut(created, `"secret":"`)
+	s, _, _ = strings.Cut(s, `"`)
+	secret.Store(s)
+	const n = 10
+	for i := range n {
+		call("POST", "/v1/prospects", fmt.Sprintf(`{"email":"p%d@example.com"}`, i))
+	}
+
+	// Kill once every delivery failed its first attempt and waits for its retry
+	// (River keeps a retry due soon as available, scheduled for later).
+	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		var waiting int
+		if err := raw.QueryRow(`SELECT count(*) FROM river_job WHERE state IN ('retryable', 'available') AND attempt = 1`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d deliveries waiting for a retry after 20 s", waiting, n)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the queue's state
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	up.Store(true)
+	startServer(t, path, addr, flags...)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		mu.Lock()
+		got := len(delivered)
+		mu.Unlock()
+		if got == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events delivered after the restart", got, n)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the receiver's tally
+	}
+}

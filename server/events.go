@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/store"
+)
+
+func (h *handlers) ListEvents(ctx context.Context, req gen.ListEventsRequestObject) (gen.ListEventsResponseObject, error) {
+	key, q := apiKey(ctx), req.Params
+	if q.StartingAfter != nil && q.EndingBefore != nil {
+		return nil, invalid(gen.ErrorCodeParameterInvalid, "ending_before", "Send starting_after or ending_before, not both.")
+	}
+	lp := store.EventListParams{Limit: 10, IncludeHidden: key.Role == store.RoleAdmin,
+		StartingAfter: deref(q.StartingAfter), EndingBefore: deref(q.EndingBefore)}
+	if q.Limit != nil {
+		lp.Limit = *q.Limit
+	}
+	if q.Type != nil {
+		lp.Type = string(*q.Type)
+	}
+	if q.CreatedGte != nil {
+		t := time.Unix(*q.CreatedGte, 0)
+		lp.CreatedGTE = &t
+	}
+	if q.CreatedLte != nil {
+		t := time.Unix(*q.CreatedLte, 0)
+		lp.CreatedLTE = &t
+	}
+	page, err := h.events.ListEvents(ctx, key.AccountID, lp)
+	if err != nil {
+		return nil, err
+	}
+	body := gen.EventList{Object: gen.EventListObjectList, HasMore: page.HasMore, Url: "/v1/events",
+		Data: make([]gen.Event, len(page.Events))}
+	for i := range page.Events {
+		if body.Data[i], err = eventJSON(&page.Events[i]); err != nil {
+			return nil, err
+		}
+	}
+	return gen.ListEvents200JSONResponse{Body: body, Headers: gen.ListEvents200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+func (h *handlers) GetEvent(ctx context.Context, req gen.GetEventRequestObject) (gen.GetEventResponseObject, error) {
+	key := apiKey(ctx)
+	e, err := h.events.Event(ctx, key.AccountID, req.Id)
+	if errors.Is(err, store.ErrNotFound) {
+		re := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such event: '%s'.", req.Id)
+		re.Param = "id"
+		return nil, re
+	}
+	if err != nil {
+		return nil, err
+	}
+	if e.Hidden && key.Role != store.RoleAdmin {
+		re := requestError(http.StatusForbidden, gen.ErrorCodeProspectHidden,
+			"Event %s is about a hidden prospect; only admin keys can see it.", e.ID)
+		re.Param = "id"
+		return nil, re
+	}
+	body, err := eventJSON(e)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetEvent200JSONResponse{Body: body, Headers: gen.GetEvent200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+// eventJSON is the wire form of an event: what the API answers and what
+// webhooks deliver.
+func eventJSON(e *store.Event) (gen.Event, error) {
+	out := gen.Event{Id: e.ID, Object: gen.EventObjectEvent, Type: e.Type, Created: e.Created.Unix(),
+		Request: gen.EventRequest{Id: e.Request.ID, IdempotencyKey: nullable.NewNullNullable[string]()}}
+	if e.Request.IdempotencyKey != "" {
+		out.Request.IdempotencyKey = nullable.NewNullableWithValue(e.Request.IdempotencyKey)
+	}
+	var err error
+	if e.Type == store.EventProspectDeleted {
+		err = out.Data.Object.FromDeletedProspect(gen.DeletedProspect{Id: e.Prospect.ID,
+			Object: gen.DeletedProspectObjectProspect, Deleted: true})
+	} else {
+		err = out.Data.Object.FromProspect(prospectJSON(&e.Prospect))
+	}
+	if err != nil {
+		return out, err
+	}
+	if e.PreviousAttributes != nil {
+		b, err := json.Marshal(e.PreviousAttributes)
+		if err != nil {
+			return out, err
+		}
+		var prev gen.PreviousAttributes
+		if err := json.Unmarshal(b, &prev); err != nil {
+			return out, err
+		}
+		out.Data.PreviousAttributes = &prev
+	}
+	return out, nil
+}

@@ -1,0 +1,225 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/captureapi/capture/server/store"
+)
+
+var _ store.EventStore = (*DB)(nil)
+
+// recordEvent writes the event of a change to p in the change's transaction,
+// and enqueues its deliveries to the account's endpoints that want it in the
+// same transaction (an outbox): the change, its event and its deliveries
+// commit together or not at all.
+func (db *DB) recordEvent(ctx context.Context, tx *writeTx, typ string, p *store.Prospect, prev map[string]any, hidden bool) error {
+	e := store.Event{ID: store.NewID("evt_"), AccountID: p.AccountID, Type: typ, Created: now(), Prospect: *p,
+		PreviousAttributes: prev, Hidden: hidden, Request: store.RequestFrom(ctx)}
+	if typ == store.EventProspectDeleted {
+		e.Prospect = store.Prospect{ID: p.ID} // no personal fields
+	}
+	var prevJSON any
+	if prev != nil {
+		prevJSON = mustJSON(prev)
+	}
+	if _, err := tx.ExecContext(ctx, insertEvent,
+		e.ID, e.AccountID, e.Type, mustJSON(e.Prospect), prevJSON, e.Hidden, e.Request.ID, e.Request.IdempotencyKey,
+		e.Created.Unix()); err != nil {
+		return err
+	}
+	return db.enqueueDeliveries(ctx, tx, &e)
+}
+
+// The statements every change runs besides its own, prepared once on the
+// writer connection (see prepareWrites): SQLite spends longer parsing them than
+// running them.
+const (
+	insertEvent = `INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden,
+		request_id, idempotency_key, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// prepareWrites prepares the statements above on the writer connection, once
+// the schema has them. It must run outside any transaction: the writer pool
+// has one connection.
+func (db *DB) prepareWrites(ctx context.Context) {
+	for _, q := range []string{insertEvent, insertOutbox} {
+		if _, ok := db.writeStmts.Load(q); ok {
+			continue
+		}
+		if st, err := db.write.PrepareContext(ctx, q); err == nil {
+			db.writeStmts.Store(q, st)
+		}
+	}
+}
+
+// changedAttributes is, for an update, the earlier value of every field on the
+// wire that the update changed.
+// before is wireAttributes of the prospect before the update.
+func changedAttributes(before map[string]any, after *store.Prospect) map[string]any {
+	a := wireAttributes(after)
+	prev := map[string]any{}
+	for k, v := range before {
+		if !reflect.DeepEqual(v, a[k]) {
+			prev[k] = v
+		}
+	}
+	return prev
+}
+
+// wireAttributes are a prospect's changeable fields by their names on the wire.
+func wireAttributes(p *store.Prospect) map[string]any {
+	var consentAt any
+	if p.ConsentAt != nil {
+		consentAt = p.ConsentAt.Unix()
+	}
+	str := func(s *string) any {
+		if s == nil {
+			return nil
+		}
+		return *s
+	}
+	tags := append([]string{}, p.Tags...)
+	metadata := map[string]string{}
+	for k, v := range p.Metadata {
+		metadata[k] = v
+	}
+	return map[string]any{
+		"email": p.Email, "first_name": str(p.FirstName), "last_name": str(p.LastName), "company": str(p.Company),
+		"title": str(p.Title), "phone": str(p.Phone), "website": str(p.Website), "source": str(p.Source),
+		"status": p.Status, "tags": tags, "metadata": metadata, "marketing_consent": p.MarketingConsent,
+		"consent_at": consentAt, "hidden": p.Hidden,
+	}
+}
+
+const eventCols = `id, account_id, type, prospect, previous_attributes, hidden, request_id, idempotency_key, created`
+
+func scanEvent(row scanner) (*store.Event, error) {
+	var e store.Event
+	var prospect string
+	var prev sql.NullString
+	var created int64
+	err := row.Scan(&e.ID, &e.AccountID, &e.Type, &prospect, &prev, &e.Hidden, &e.Request.ID, &e.Request.IdempotencyKey, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(prospect), &e.Prospect); err != nil {
+		return nil, fmt.Errorf("event %s prospect: %w", e.ID, err)
+	}
+	if prev.Valid {
+		if err := json.Unmarshal([]byte(prev.String), &e.PreviousAttributes); err != nil {
+			return nil, fmt.Errorf("event %s previous_attributes: %w", e.ID, err)
+		}
+	}
+	e.Created = time.Unix(created, 0)
+	return &e, nil
+}
+
+// Event returns one event of the account.
+func (db *DB) Event(ctx context.Context, accountID, id string) (_ *store.Event, err error) {
+	defer unavailable(&err)
+	return scanEvent(db.queryRow(ctx, `SELECT `+eventCols+` FROM events WHERE id = ? AND account_id = ?`, id, accountID))
+}
+
+// ListEvents returns a keyset page of events, newest first, as ListProspects does.
+func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventListParams) (_ *store.EventPage, err error) {
+	defer unavailable(&err)
+	var q strings.Builder
+	args := []any{accountID}
+	q.WriteString(`SELECT ` + eventCols + ` FROM events WHERE account_id = ?`)
+	if !lp.IncludeHidden {
+		q.WriteString(` AND hidden = 0`)
+	}
+	if lp.Type != "" {
+		q.WriteString(` AND type = ?`)
+		args = append(args, lp.Type)
+	}
+	if lp.CreatedGTE != nil {
+		q.WriteString(` AND created >= ?`)
+		args = append(args, lp.CreatedGTE.Unix())
+	}
+	if lp.CreatedLTE != nil {
+		q.WriteString(` AND created <= ?`)
+		args = append(args, lp.CreatedLTE.Unix())
+	}
+	backwards := lp.EndingBefore != ""
+	switch {
+	case backwards:
+		q.WriteString(` AND id > ? ORDER BY id ASC`)
+		args = append(args, lp.EndingBefore)
+	case lp.StartingAfter != "":
+		q.WriteString(` AND id < ? ORDER BY id DESC`)
+		args = append(args, lp.StartingAfter)
+	default:
+		q.WriteString(` ORDER BY id DESC`)
+	}
+	q.WriteString(` LIMIT ?`)
+	args = append(args, lp.Limit+1)
+	st, err := db.stmt(ctx, q.String())
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	page := &store.EventPage{Events: make([]store.Event, 0, lp.Limit)}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		page.Events = append(page.Events, *e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(page.Events) > lp.Limit {
+		page.HasMore = true
+		page.Events = page.Events[:lp.Limit]
+	}
+	if backwards {
+		for i, j := 0, len(page.Events)-1; i < j; i, j = i+1, j-1 {
+			page.Events[i], page.Events[j] = page.Events[j], page.Events[i]
+		}
+	}
+	return page, nil
+}
+
+// idBefore is an id that sorts before every id newID made at or after t, and
+// after those it made before t: the ULID of t's millisecond with no entropy.
+func idBefore(prefix string, t time.Time) string {
+	var id ulid.ULID
+	if err := id.SetTime(ulid.Timestamp(t)); err != nil {
+		return prefix // t is out of ULID's range: nothing is before it
+	}
+	return prefix + strings.ToLower(id.String())
+}
+
+// PurgeEvents deletes events created before the time, and the delivery attempts
+// recorded as long ago.
+func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err error) {
+	defer unavailable(&err)
+	err = db.inTx(ctx, func(tx *writeTx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id < ?`, idBefore("evt_", before))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `DELETE FROM webhook_attempts WHERE created < ?`, before.Unix())
+		return err
+	})
+	return n, err
+}

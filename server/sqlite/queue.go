@@ -1,0 +1,182 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/captureapi/capture/server/store"
+)
+
+// The webhook delivery queue is River (github.com/riverqueue/river) on this
+// same database file, behind a transactional outbox:
+//
+//   - a change writes one row per delivery into webhook_outbox, in its own
+//     transaction, with one prepared statement (River's insert costs a change
+//     several times more: SQLite parses its statements on every call);
+//   - a relay, started with the queue, moves the rows into River's jobs in
+//     batches, each batch's insert and delete in one transaction.
+//
+// Both are rows beside the data, so no committed change is ever without its
+// deliveries, and a crash or restart at any instant loses none: rows not yet
+// moved are moved by the next process. River shares the single writer
+// connection with the store.
+
+// relayBatch is how many deliveries the relay moves per transaction.
+const relayBatch = 100
+
+// migrateQueue brings River's own tables up to date.
+func (db *DB) migrateQueue(ctx context.Context) error {
+	m, err := rivermigrate.New(riversqlite.New(db.write), nil)
+	if err != nil {
+		return err
+	}
+	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	return err
+}
+
+// StartQueue starts a River client that works the delivery queue with cfg
+// (its Workers, Queues and retry policy), and the relay that feeds it from
+// the outbox every cfg.FetchPollInterval, or at once after a change. Stop the
+// client with its Stop before Close, which stops the relay.
+func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[*sql.Tx], error) {
+	c, err := river.NewClient(riversqlite.New(db.write), cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	interval := cfg.FetchPollInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	db.queueMu.Lock()
+	db.stopRelay = func() { cancel(); <-done }
+	db.queueMu.Unlock()
+	go func() {
+		defer close(done)
+		db.relay(rctx, c, interval, logger)
+	}()
+	return c, nil
+}
+
+// relay moves deliveries from the outbox into River until ctx ends.
+func (db *DB) relay(ctx context.Context, c *river.Client[*sql.Tx], interval time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		n, err := db.relayOnce(ctx, c)
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("move webhook deliveries into the queue", "error", err)
+		}
+		if n == relayBatch {
+			continue // more are waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// relayOnce moves up to relayBatch deliveries into River in one transaction.
+func (db *DB) relayOnce(ctx context.Context, c *river.Client[*sql.Tx]) (n int, err error) {
+	defer unavailable(&err)
+	err = db.inTx(ctx, func(tx *writeTx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT seq, endpoint_id, event_id FROM webhook_outbox ORDER BY seq LIMIT ?`, relayBatch)
+		if err != nil {
+			return err
+		}
+		var jobs []river.InsertManyParams
+		var last int64
+		for rows.Next() {
+			var d store.Delivery
+			if err := rows.Scan(&last, &d.EndpointID, &d.EventID); err != nil {
+				rows.Close()
+				return err
+			}
+			jobs = append(jobs, river.InsertManyParams{Args: d})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(jobs) == 0 {
+			return err
+		}
+		if _, err := c.InsertManyTx(ctx, tx.Tx, jobs); err != nil {
+			return err
+		}
+		n = len(jobs)
+		_, err = tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE seq <= ?`, last)
+		return err
+	})
+	if err != nil {
+		n = 0
+	}
+	return n, err
+}
+
+// enqueueDeliveries writes, in the change's transaction, one delivery of the
+// event to each enabled endpoint of its account that wants its type, and
+// wakes the relay (which waits for the change's commit behind the writer).
+func (db *DB) enqueueDeliveries(ctx context.Context, tx *writeTx, e *store.Event) error {
+	res, err := tx.ExecContext(ctx, insertOutbox, e.ID, e.Created.Unix(), e.AccountID, e.Type)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		select {
+		case db.kick <- struct{}{}:
+		default: // already woken
+		}
+	}
+	return nil
+}
+
+// insertOutbox enqueues an event (id, created, account, type) for every
+// enabled endpoint of the account whose enabled_events has its type or "*".
+const insertOutbox = `INSERT INTO webhook_outbox (endpoint_id, event_id, created)
+	SELECT id, ?1, ?2 FROM webhook_endpoints WHERE account_id = ?3 AND disabled = 0
+	AND EXISTS (SELECT 1 FROM json_each(enabled_events) WHERE value IN ('*', ?4))`
+
+// WebhookQueue counts the deliveries not done: in the outbox, or in River and
+// not finished.
+func (db *DB) WebhookQueue(ctx context.Context) (q store.DeliveryQueue, err error) {
+	defer unavailable(&err)
+	var oldest int64
+	err = db.read.QueryRowContext(ctx, `SELECT sum(n), min(oldest) FROM (
+		SELECT count(*) AS n, min(unixepoch(created_at)) AS oldest FROM river_job
+			WHERE kind = ? AND state IN ('available', 'pending', 'scheduled', 'retryable', 'running')
+		UNION ALL SELECT count(*), min(created) FROM webhook_outbox)`,
+		store.Delivery{}.Kind()).Scan(&q.Pending, nullInt(&oldest))
+	if oldest > 0 {
+		q.OldestPending = time.Unix(oldest, 0)
+	}
+	return q, err
+}
+
+// nullInt scans a nullable integer into *p, leaving it zero for NULL.
+func nullInt(p *int64) sql.Scanner { return (*nullIntScanner)(p) }
+
+type nullIntScanner int64
+
+func (s *nullIntScanner) Scan(v any) error {
+	var n sql.NullInt64
+	if err := n.Scan(v); err != nil {
+		return err
+	}
+	*s = nullIntScanner(n.Int64)
+	return nil
+}

@@ -1,0 +1,282 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/captureapi/capture/server/store"
+)
+
+var _ store.WebhookStore = (*DB)(nil)
+
+// sealedPrefix marks a webhook secret sealed with AES-256-GCM at rest.
+const sealedPrefix = "sealed:v1:"
+
+// SetSecretKey makes the store seal webhook secrets at rest with AES-256-GCM
+// under key (32 bytes), bound to their endpoint's id: a copy of the database
+// alone does not give the secrets that sign deliveries. Without a key, secrets
+// are kept as they are, and reading one sealed under a key fails.
+func (db *DB) SetSecretKey(key []byte) error {
+	if len(key) != 32 {
+		return fmt.Errorf("the webhook secret key must be 32 bytes, not %d", len(key))
+	}
+	db.sealKey = key
+	return nil
+}
+
+func (db *DB) aead() (cipher.AEAD, error) {
+	block, err := aes.NewCipher(db.sealKey)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// seal is the form of an endpoint's secret at rest.
+func (db *DB) seal(endpointID, secret string) (string, error) {
+	if db.sealKey == nil {
+		return secret, nil
+	}
+	g, err := db.aead()
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, g.NonceSize())
+	rand.Read(nonce)
+	return sealedPrefix + base64.StdEncoding.EncodeToString(g.Seal(nonce, nonce, []byte(secret), []byte(endpointID))), nil
+}
+
+// unseal reads an endpoint's secret back.
+func (db *DB) unseal(endpointID, stored string) (string, error) {
+	if !strings.HasPrefix(stored, sealedPrefix) {
+		return stored, nil
+	}
+	if db.sealKey == nil {
+		return "", fmt.Errorf("the secret of webhook endpoint %s is sealed, and the server has no webhook secret key", endpointID)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(stored, sealedPrefix))
+	if err != nil {
+		return "", err
+	}
+	g, err := db.aead()
+	if err != nil {
+		return "", err
+	}
+	if len(raw) < g.NonceSize() {
+		return "", errors.New("sealed secret too short")
+	}
+	plain, err := g.Open(nil, raw[:g.NonceSize()], raw[g.NonceSize():], []byte(endpointID))
+	if err != nil {
+		return "", fmt.Errorf("unseal the secret of webhook endpoint %s (another webhook secret key?): %w", endpointID, err)
+	}
+	return string(plain), nil
+}
+
+// newWebhookSecret is whsec_ + base64 of 24 random bytes.
+func newWebhookSecret() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+// CreateWebhookEndpoint inserts an endpoint with a new secret.
+func (db *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoint) (err error) {
+	defer unavailable(&err)
+	e.ID, e.Created, e.Secret, e.Disabled, e.FailingSince = store.NewID("we_"), now(), newWebhookSecret(), false, nil
+	sealed, err := db.seal(e.ID, e.Secret)
+	if err != nil {
+		return err
+	}
+	_, err = db.exec(ctx, `INSERT INTO webhook_endpoints (id, account_id, url, description, enabled_events, secret, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.ID, e.AccountID, e.URL, e.Description, mustJSON(e.EnabledEvents), sealed, e.Created.Unix())
+	return err
+}
+
+const endpointCols = `id, account_id, url, description, enabled_events, secret, disabled, failing_since, created`
+
+// scanEndpoint reads one endpoint; its Secret is the stored form, to unseal.
+func scanEndpoint(row scanner) (*store.WebhookEndpoint, error) {
+	var e store.WebhookEndpoint
+	var enabled string
+	var failing sql.NullInt64
+	var created int64
+	err := row.Scan(&e.ID, &e.AccountID, &e.URL, &e.Description, &enabled, &e.Secret, &e.Disabled, &failing, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := jsonUnmarshal(enabled, &e.EnabledEvents); err != nil {
+		return nil, err
+	}
+	if failing.Valid {
+		t := time.Unix(failing.Int64, 0)
+		e.FailingSince = &t
+	}
+	e.Created = time.Unix(created, 0)
+	return &e, nil
+}
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// WebhookEndpoint returns one endpoint of the account, without its secret.
+func (db *DB) WebhookEndpoint(ctx context.Context, accountID, id string) (_ *store.WebhookEndpoint, err error) {
+	defer unavailable(&err)
+	e, err := scanEndpoint(db.queryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = ? AND account_id = ?`, id, accountID))
+	if e != nil {
+		e.Secret = ""
+	}
+	return e, err
+}
+
+// ListWebhookEndpoints returns the account's endpoints, newest first, without secrets.
+func (db *DB) ListWebhookEndpoints(ctx context.Context, accountID string) (_ []store.WebhookEndpoint, err error) {
+	defer unavailable(&err)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE account_id = ? ORDER BY id DESC`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.WebhookEndpoint{}
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, err
+		}
+		e.Secret = ""
+		out = append(out, *e)
+	}
+	return out, rows.Err()
+}
+
+// UpdateWebhookEndpoint applies a patch in one transaction.
+func (db *DB) UpdateWebhookEndpoint(ctx context.Context, accountID, id string, patch store.WebhookEndpointPatch) (out *store.WebhookEndpoint, err error) {
+	defer unavailable(&err)
+	err = db.inTx(ctx, func(tx *writeTx) error {
+		e, err := scanEndpoint(tx.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = ? AND account_id = ?`, id, accountID))
+		if err != nil {
+			return err
+		}
+		if patch.URL != nil {
+			e.URL = *patch.URL
+		}
+		if patch.Description != nil {
+			e.Description = *patch.Description
+		}
+		if patch.EnabledEvents != nil {
+			e.EnabledEvents = *patch.EnabledEvents
+		}
+		if patch.Disabled != nil {
+			if e.Disabled && !*patch.Disabled {
+				e.FailingSince = nil // enabled again: its three days start afresh
+			}
+			e.Disabled = *patch.Disabled
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET url = ?, description = ?, enabled_events = ?, disabled = ?,
+			failing_since = ? WHERE id = ?`, e.URL, e.Description, mustJSON(e.EnabledEvents), e.Disabled, unixPtr(e.FailingSince), e.ID)
+		e.Secret = ""
+		out = e
+		return err
+	})
+	return out, err
+}
+
+// DeleteWebhookEndpoint deletes an endpoint and its attempts.
+func (db *DB) DeleteWebhookEndpoint(ctx context.Context, accountID, id string) (err error) {
+	defer unavailable(&err)
+	res, err := db.exec(ctx, `DELETE FROM webhook_endpoints WHERE id = ? AND account_id = ?`, id, accountID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// WebhookAttempts returns the endpoint's latest attempts, newest first.
+func (db *DB) WebhookAttempts(ctx context.Context, accountID, endpointID string, limit int) (_ []store.WebhookAttempt, err error) {
+	defer unavailable(&err)
+	rows, err := db.read.QueryContext(ctx, `SELECT a.id, a.endpoint_id, a.event_id, a.attempt, a.created, a.status_code,
+		a.duration_ms, a.error, a.succeeded FROM webhook_attempts a JOIN webhook_endpoints e ON e.id = a.endpoint_id
+		WHERE a.endpoint_id = ? AND e.account_id = ? ORDER BY a.id DESC LIMIT ?`, endpointID, accountID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.WebhookAttempt{}
+	for rows.Next() {
+		var a store.WebhookAttempt
+		var created, ms int64
+		if err := rows.Scan(&a.ID, &a.EndpointID, &a.EventID, &a.Attempt, &created, &a.StatusCode, &ms, &a.Error, &a.Succeeded); err != nil {
+			return nil, err
+		}
+		a.Created, a.Duration = time.Unix(created, 0), time.Duration(ms)*time.Millisecond
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// WebhookDelivery returns the endpoint, with its secret unsealed, and the event.
+func (db *DB) WebhookDelivery(ctx context.Context, endpointID, eventID string) (_ *store.WebhookEndpoint, _ *store.Event, err error) {
+	defer unavailable(&err)
+	e, err := scanEndpoint(db.queryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = ?`, endpointID))
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.Secret, err = db.unseal(e.ID, e.Secret); err != nil {
+		return nil, nil, err
+	}
+	ev, err := db.Event(ctx, e.AccountID, eventID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, ev, nil
+}
+
+// RecordWebhookAttempt keeps an attempt and tracks the endpoint's failing streak.
+func (db *DB) RecordWebhookAttempt(ctx context.Context, a *store.WebhookAttempt, disableAfter time.Duration) (disabled bool, err error) {
+	defer unavailable(&err)
+	a.ID = store.NewID("wha_")
+	if a.Created.IsZero() {
+		a.Created = now()
+	}
+	err = db.inTx(ctx, func(tx *writeTx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (id, endpoint_id, event_id, attempt, created, status_code,
+			duration_ms, error, succeeded) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ?)`,
+			a.ID, a.EndpointID, a.EventID, a.Attempt, a.Created.Unix(), a.StatusCode, a.Duration.Milliseconds(), a.Error, a.Succeeded, a.EndpointID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound // the endpoint was deleted meanwhile
+		}
+		if a.Succeeded {
+			_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?`, a.EndpointID)
+			return err
+		}
+		if _, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`,
+			a.Created.Unix(), a.EndpointID); err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET disabled = 1 WHERE id = ? AND disabled = 0 AND failing_since <= ?`,
+			a.EndpointID, a.Created.Add(-disableAfter).Unix())
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		disabled = n > 0
+		return nil
+	})
+	return disabled, err
+}

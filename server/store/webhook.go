@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// WebhookEndpoint is a URL that receives an account's events, signed with its secret.
+type WebhookEndpoint struct {
+	ID            string // we_ + a time-ordered suffix
+	AccountID     string
+	URL           string
+	Description   string
+	EnabledEvents []string // event types, or "*" for all
+	Disabled      bool
+	// Secret (whsec_ + base64) signs deliveries. The API shows it once, when the
+	// endpoint is created; the store returns it only from CreateWebhookEndpoint
+	// and WebhookDelivery.
+	Secret string
+	// FailingSince is when deliveries to the endpoint started failing without a
+	// success since; nil while it succeeds.
+	FailingSince *time.Time
+	Created      time.Time
+}
+
+// WebhookEndpointPatch changes an endpoint: a nil field is left alone.
+type WebhookEndpointPatch struct {
+	URL           *string
+	Description   *string
+	EnabledEvents *[]string
+	Disabled      *bool
+}
+
+// WebhookAttempt is one attempt to deliver an event to an endpoint.
+type WebhookAttempt struct {
+	ID         string // wha_ + a time-ordered suffix
+	EndpointID string
+	EventID    string
+	Attempt    int // 1 for the first attempt of the delivery
+	Created    time.Time
+	StatusCode int // the receiver's HTTP status; 0 when none came
+	Duration   time.Duration
+	Error      string // why the attempt failed; "" on success
+	Succeeded  bool
+}
+
+// WebhookStore keeps webhook endpoints and the attempts to deliver to them.
+// Deliveries themselves are enqueued by the Store's prospect changes, in their
+// transactions (an outbox), never through this interface.
+type WebhookStore interface {
+	// CreateWebhookEndpoint inserts e, setting its ID, Secret and Created.
+	CreateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	// WebhookEndpoint returns one endpoint of the account (without its secret), or ErrNotFound.
+	WebhookEndpoint(ctx context.Context, accountID, id string) (*WebhookEndpoint, error)
+	// ListWebhookEndpoints returns the account's endpoints, newest first, without secrets.
+	ListWebhookEndpoints(ctx context.Context, accountID string) ([]WebhookEndpoint, error)
+	// UpdateWebhookEndpoint applies the patch and returns the endpoint; enabling
+	// an endpoint again clears FailingSince.
+	UpdateWebhookEndpoint(ctx context.Context, accountID, id string, patch WebhookEndpointPatch) (*WebhookEndpoint, error)
+	// DeleteWebhookEndpoint deletes an endpoint with its attempts; its pending
+	// deliveries are dropped when they come up.
+	DeleteWebhookEndpoint(ctx context.Context, accountID, id string) error
+	// WebhookAttempts returns the endpoint's latest attempts, newest first.
+	WebhookAttempts(ctx context.Context, accountID, endpointID string, limit int) ([]WebhookAttempt, error)
+
+	// WebhookDelivery returns what a delivery needs: the endpoint with its secret
+	// and the event. ErrNotFound when either is gone.
+	WebhookDelivery(ctx context.Context, endpointID, eventID string) (*WebhookEndpoint, *Event, error)
+	// RecordWebhookAttempt keeps an attempt and tracks the endpoint's failures: a
+	// success clears FailingSince, a failure sets it if unset, and disables the
+	// endpoint when it was set before disableAfter ago. It reports whether the
+	// endpoint is now disabled.
+	RecordWebhookAttempt(ctx context.Context, a *WebhookAttempt, disableAfter time.Duration) (disabled bool, err error)
+	// WebhookQueue tells how many deliveries are pending, and since when, for metrics.
+	WebhookQueue(ctx context.Context) (DeliveryQueue, error)
+}
+
+// Delivery is the job of delivering one event to one endpoint, as a durable
+// queue keeps it (its Kind names it in River's job table).
+type Delivery struct {
+	EndpointID string `json:"endpoint_id"`
+	EventID    string `json:"event_id"`
+}
+
+// Kind is the job's kind in the queue.
+func (Delivery) Kind() string { return "webhook_delivery" }
+
+// DeliveryQueue describes the deliveries not yet done: scheduled, waiting for
+// a retry or running.
+type DeliveryQueue struct {
+	Pending       int64
+	OldestPending time.Time // when the oldest pending delivery was enqueued; zero without any
+}
