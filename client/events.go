@@ -5,7 +5,6 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 )
 
@@ -79,32 +78,12 @@ func (s *EventService) ListPage(ctx context.Context, params EventListParams, opt
 // List walks every event matching params, newest first, fetching pages as the
 // loop needs them, as [ProspectService.List] does.
 func (s *EventService) List(ctx context.Context, params EventListParams, opts ...RequestOption) iter.Seq2[Event, error] {
-	return func(yield func(Event, error) bool) {
-		backwards := params.EndingBefore != "" && params.StartingAfter == ""
-		for {
-			page, err := s.ListPage(ctx, params, opts...)
-			if err != nil {
-				yield(Event{}, err)
-				return
-			}
-			data := page.Data
-			if backwards {
-				data = slices.Clone(data)
-				slices.Reverse(data)
-			}
-			for _, e := range data {
-				if !yield(e, nil) {
-					return
-				}
-			}
-			if !page.HasMore || len(page.Data) == 0 {
-				return
-			}
-			if backwards {
-				params.EndingBefore = page.Data[0].ID
-			} else {
-				params.StartingAfter = page.Data[len(page.Data)-1].ID
-			}
+	return walk(params.StartingAfter, params.EndingBefore, func(after, before string) ([]Event, bool, error) {
+		params.StartingAfter, params.EndingBefore = after, before
+		page, err := s.ListPage(ctx, params, opts...)
+		if err != nil {
+			return nil, false, err
 		}
-	}
+		return page.Data, page.HasMore, nil
+	}, func(e Event) string { return e.ID })
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
-	"slices"
 )
 
 // ProspectService is the /v1/prospects resource; reach it as Client.Prospects.
@@ -155,34 +154,14 @@ func (s *ProspectService) ListPage(ctx context.Context, params ProspectListParam
 // retries) is yielded once as the error and ends the walk; breaking out of the
 // loop stops fetching.
 func (s *ProspectService) List(ctx context.Context, params ProspectListParams, opts ...RequestOption) iter.Seq2[Prospect, error] {
-	return func(yield func(Prospect, error) bool) {
-		backwards := params.EndingBefore != "" && params.StartingAfter == ""
-		for {
-			page, err := s.ListPage(ctx, params, opts...)
-			if err != nil {
-				yield(Prospect{}, err)
-				return
-			}
-			data := page.Data
-			if backwards {
-				data = slices.Clone(data)
-				slices.Reverse(data)
-			}
-			for _, p := range data {
-				if !yield(p, nil) {
-					return
-				}
-			}
-			if !page.HasMore || len(page.Data) == 0 {
-				return
-			}
-			if backwards {
-				params.EndingBefore = page.Data[0].ID
-			} else {
-				params.StartingAfter = page.Data[len(page.Data)-1].ID
-			}
+	return walk(params.StartingAfter, params.EndingBefore, func(after, before string) ([]Prospect, bool, error) {
+		params.StartingAfter, params.EndingBefore = after, before
+		page, err := s.ListPage(ctx, params, opts...)
+		if err != nil {
+			return nil, false, err
 		}
-	}
+		return page.Data, page.HasMore, nil
+	}, func(p Prospect) string { return p.ID })
 }
 
 // requireID refuses to send a request for an empty id, which would address

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/oapi-codegen/nullable"
 
@@ -15,24 +14,14 @@ import (
 
 func (h *handlers) ListEvents(ctx context.Context, req gen.ListEventsRequestObject) (gen.ListEventsResponseObject, error) {
 	key, q := apiKey(ctx), req.Params
-	if q.StartingAfter != nil && q.EndingBefore != nil {
-		return nil, invalid(gen.ErrorCodeParameterInvalid, "ending_before", "Send starting_after or ending_before, not both.")
+	w, err := listWindow(q.Limit, q.StartingAfter, q.EndingBefore, q.CreatedGte, q.CreatedLte)
+	if err != nil {
+		return nil, err
 	}
-	lp := store.EventListParams{Limit: 10, IncludeHidden: key.Role == store.RoleAdmin,
-		StartingAfter: deref(q.StartingAfter), EndingBefore: deref(q.EndingBefore)}
-	if q.Limit != nil {
-		lp.Limit = *q.Limit
-	}
+	lp := store.EventListParams{Limit: w.limit, IncludeHidden: key.Role == store.RoleAdmin,
+		StartingAfter: w.after, EndingBefore: w.before, CreatedGTE: w.gte, CreatedLTE: w.lte}
 	if q.Type != nil {
 		lp.Type = string(*q.Type)
-	}
-	if q.CreatedGte != nil {
-		t := time.Unix(*q.CreatedGte, 0)
-		lp.CreatedGTE = &t
-	}
-	if q.CreatedLte != nil {
-		t := time.Unix(*q.CreatedLte, 0)
-		lp.CreatedLTE = &t
 	}
 	page, err := h.events.ListEvents(ctx, key.AccountID, lp)
 	if err != nil {

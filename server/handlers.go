@@ -172,26 +172,15 @@ func (h *handlers) DeleteProspect(ctx context.Context, req gen.DeleteProspectReq
 
 func (h *handlers) ListProspects(ctx context.Context, req gen.ListProspectsRequestObject) (gen.ListProspectsResponseObject, error) {
 	key, q := apiKey(ctx), req.Params
-	if q.StartingAfter != nil && q.EndingBefore != nil {
-		return nil, invalid(gen.ErrorCodeParameterInvalid, "ending_before",
-			"Send starting_after or ending_before, not both.")
+	w, err := listWindow(q.Limit, q.StartingAfter, q.EndingBefore, q.CreatedGte, q.CreatedLte)
+	if err != nil {
+		return nil, err
 	}
-	lp := store.ListParams{Limit: 10, IncludeHidden: key.Role == store.RoleAdmin,
-		StartingAfter: deref(q.StartingAfter), EndingBefore: deref(q.EndingBefore),
+	lp := store.ListParams{Limit: w.limit, IncludeHidden: key.Role == store.RoleAdmin,
+		StartingAfter: w.after, EndingBefore: w.before, CreatedGTE: w.gte, CreatedLTE: w.lte,
 		Email: deref(q.Email), Tag: deref(q.Tag)}
-	if q.Limit != nil {
-		lp.Limit = *q.Limit
-	}
 	if q.Status != nil {
 		lp.Status = string(*q.Status)
-	}
-	if q.CreatedGte != nil {
-		t := time.Unix(*q.CreatedGte, 0)
-		lp.CreatedGTE = &t
-	}
-	if q.CreatedLte != nil {
-		t := time.Unix(*q.CreatedLte, 0)
-		lp.CreatedLTE = &t
 	}
 	page, err := h.store.ListProspects(ctx, key.AccountID, lp)
 	if err != nil {
@@ -335,4 +324,31 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// window is what every list operation reads alike: the page size, one cursor
+// (never both) and the created range.
+type window struct {
+	limit         int
+	after, before string
+	gte, lte      *time.Time
+}
+
+func listWindow(limit *int, after, before *string, gte, lte *int64) (window, error) {
+	if after != nil && before != nil {
+		return window{}, invalid(gen.ErrorCodeParameterInvalid, "ending_before", "Send starting_after or ending_before, not both.")
+	}
+	w := window{limit: 10, after: deref(after), before: deref(before)}
+	if limit != nil {
+		w.limit = *limit
+	}
+	if gte != nil {
+		t := time.Unix(*gte, 0)
+		w.gte = &t
+	}
+	if lte != nil {
+		t := time.Unix(*lte, 0)
+		w.lte = &t
+	}
+	return w, nil
 }

@@ -105,6 +105,10 @@ func Engines() []Engine {
 func start(t testing.TB, s *Server, configure []func(*server.Config)) *Server {
 	t.Helper()
 	cfg := server.Config{Store: s.Store, Logger: slog.New(slog.DiscardHandler)}
+	// The events log and webhooks live in the same database: a test that wraps
+	// the Store keeps them.
+	cfg.Events, _ = s.Store.(store.EventStore)
+	cfg.Webhooks, _ = s.Store.(store.WebhookStore)
 	for _, f := range configure {
 		f(&cfg)
 	}
