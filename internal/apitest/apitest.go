@@ -105,6 +105,9 @@ func Engines() []Engine {
 func start(t testing.TB, s *Server, configure []func(*server.Config)) *Server {
 	t.Helper()
 	cfg := server.Config{Store: s.Store, Logger: slog.New(slog.DiscardHandler)}
+	// The engine's events and webhooks stay the server's when a test wraps its Store.
+	cfg.Events, _ = s.Store.(store.EventStore)
+	cfg.Webhooks, _ = s.Store.(store.WebhookStore)
 	for _, f := range configure {
 		f(&cfg)
 	}

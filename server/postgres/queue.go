@@ -47,19 +47,20 @@ const riverMigrateLock = "capture: river migrations"
 
 // migrateQueue brings River's own tables up to date, in the schema the
 // connection's search_path names, one replica at a time: a session advisory
-// lock is held on a connection of its own while River applies each version in
-// a transaction of its own (a version may use an enum value the one before
-// added, which one transaction cannot).
+// lock is held on a connection of its own, beside the pool (which may have a
+// single connection), while River applies each version in a transaction of its
+// own (a version may use an enum value the one before added, which one
+// transaction cannot).
 func (db *DB) migrateQueue(ctx context.Context) error {
 	m, err := rivermigrate.New(riverpgxv5.New(db.pool), nil)
 	if err != nil {
 		return err
 	}
-	conn, err := db.pool.Acquire(ctx)
+	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
+	defer conn.Close(context.WithoutCancel(ctx))
 	var key int64
 	if err := conn.QueryRow(ctx, `SELECT hashtext($1 || current_schema())`, riverMigrateLock).Scan(&key); err != nil {
 		return err
@@ -67,9 +68,8 @@ func (db *DB) migrateQueue(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
 		return err
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
 	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	return err
+	return err // closing the connection releases the lock
 }
 
 // StartQueue starts a River client that works the delivery queue with cfg
