@@ -34,6 +34,9 @@ func listEvents(t *testing.T, s *apitest.Server, key, query string) []map[string
 	return page.Data
 }
 
+// eventStore is the events log of the server's engine.
+func eventStore(s *apitest.Server) store.EventStore { return s.Store.(store.EventStore) }
+
 func keys(m map[string]any) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -43,8 +46,10 @@ func keys(m map[string]any) []string {
 	return out
 }
 
-func TestEveryChangeRecordsOneEvent(t *testing.T) {
-	s := apitest.New(t)
+func TestEveryChangeRecordsOneEvent(t *testing.T) { onEachEngine(t, testEveryChangeRecordsOneEvent) }
+
+func testEveryChangeRecordsOneEvent(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	key := s.StandardKey
 
 	res, body := do(t, "POST", s.URL+"/v1/prospects", key, "application/json",
@@ -137,8 +142,10 @@ func TestEveryChangeRecordsOneEvent(t *testing.T) {
 }
 
 // An idempotent replay is no second change: it records no second event.
-func TestReplayRecordsNoEvent(t *testing.T) {
-	s := apitest.New(t)
+func TestReplayRecordsNoEvent(t *testing.T) { onEachEngine(t, testReplayRecordsNoEvent) }
+
+func testReplayRecordsNoEvent(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	for range 2 {
 		res, body := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json",
 			`{"email":"ada@example.com"}`, "Idempotency-Key", "once")
@@ -153,16 +160,18 @@ func TestReplayRecordsNoEvent(t *testing.T) {
 
 // The event is written in the change's transaction: a transaction that fails
 // after the change leaves neither.
-func TestEventCommitsWithItsChange(t *testing.T) {
-	s := apitest.New(t)
+func TestEventCommitsWithItsChange(t *testing.T) { onEachEngine(t, testEventCommitsWithItsChange) }
+
+func testEventCommitsWithItsChange(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	ctx := context.Background()
-	a, err := s.DB.AccountByName(ctx, "acme")
+	a, err := s.Store.AccountByName(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
-	err = s.DB.Atomically(ctx, func(ctx context.Context) error {
-		if err := s.DB.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "ada@example.com"}); err != nil {
+	err = s.Store.Atomically(ctx, func(ctx context.Context) error {
+		if err := s.Store.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "ada@example.com"}); err != nil {
 			return err
 		}
 		return boom
@@ -170,7 +179,7 @@ func TestEventCommitsWithItsChange(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Atomically = %v", err)
 	}
-	page, err := s.DB.ListEvents(ctx, a.ID, store.EventListParams{Limit: 10, IncludeHidden: true})
+	page, err := eventStore(s).ListEvents(ctx, a.ID, store.EventListParams{Limit: 10, IncludeHidden: true})
 	if err != nil || len(page.Events) != 0 {
 		t.Errorf("events after a rolled-back create: %v, %v", page, err)
 	}
@@ -179,8 +188,10 @@ func TestEventCommitsWithItsChange(t *testing.T) {
 	}
 }
 
-func TestEventsPagesAndFilters(t *testing.T) {
-	s := apitest.New(t)
+func TestEventsPagesAndFilters(t *testing.T) { onEachEngine(t, testEventsPagesAndFilters) }
+
+func testEventsPagesAndFilters(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	c := s.Client(t, s.StandardKey)
 	for i := range 5 {
 		p := create(t, c, gen.ProspectCreate{Email: openapi_types.Email(fmt.Sprintf("p%d@example.com", i))})
@@ -249,7 +260,11 @@ func TestEventsPagesAndFilters(t *testing.T) {
 }
 
 func TestHiddenProspectsEventsForAdminsOnly(t *testing.T) {
-	s := apitest.New(t)
+	onEachEngine(t, testHiddenProspectsEventsForAdminsOnly)
+}
+
+func testHiddenProspectsEventsForAdminsOnly(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	res, body := do(t, "POST", s.URL+"/v1/prospects", s.AdminKey, "application/json", `{"email":"vip@example.com","hidden":true}`)
 	if res.StatusCode != 201 {
 		t.Fatalf("create hidden: %d %s", res.StatusCode, body)
@@ -280,17 +295,21 @@ func TestHiddenProspectsEventsForAdminsOnly(t *testing.T) {
 }
 
 func TestEventsArePurgedAfterRetention(t *testing.T) {
-	s := apitest.New(t)
+	onEachEngine(t, testEventsArePurgedAfterRetention)
+}
+
+func testEventsArePurgedAfterRetention(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	create(t, s.Client(t, s.StandardKey), gen.ProspectCreate{Email: "ada@example.com"})
 	ctx := context.Background()
-	if n, err := s.DB.PurgeEvents(ctx, time.Now().Add(-store.EventRetention)); err != nil || n != 0 {
+	if n, err := eventStore(s).PurgeEvents(ctx, time.Now().Add(-store.EventRetention)); err != nil || n != 0 {
 		t.Fatalf("purge of events older than the retention took %d, %v; want none", n, err)
 	}
 	if got := listEvents(t, s, s.StandardKey, ""); len(got) != 1 {
 		t.Fatalf("%d events before their time is up, want 1", len(got))
 	}
 	// Thirty days on, the same purge takes it.
-	if n, err := s.DB.PurgeEvents(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
+	if n, err := eventStore(s).PurgeEvents(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
 		t.Fatalf("purge took %d, %v; want 1", n, err)
 	}
 	if got := listEvents(t, s, s.StandardKey, ""); len(got) != 0 {

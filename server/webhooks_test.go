@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +24,8 @@ import (
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/server"
+	"github.com/captureapi/capture/server/postgres"
+	"github.com/captureapi/capture/server/postgres/pgtest"
 	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
@@ -32,16 +33,31 @@ import (
 // fastRetries makes a test's retries come within milliseconds.
 var fastRetries = []time.Duration{20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond}
 
-// startDeliveries works the server's delivery queue until the test ends.
-func startDeliveries(t *testing.T, db *sqlite.DB, o server.DeliveryOptions) *river.Client[*sql.Tx] {
+// queue is the River client of either engine's delivery queue.
+type queue interface {
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	Stop(ctx context.Context) error
+}
+
+// startDeliveries works the delivery queue of the store's engine until the test ends.
+func startDeliveries(t *testing.T, db store.Store, o server.DeliveryOptions) queue {
 	t.Helper()
-	o.Webhooks = db
+	o.Webhooks = db.(store.WebhookStore)
 	if o.RetrySchedule == nil {
 		o.RetrySchedule = fastRetries
 	}
 	o.PollInterval = 10 * time.Millisecond
 	o.Logger = slog.New(slog.DiscardHandler)
-	c, err := db.StartQueue(context.Background(), server.DeliveryConfig(o))
+	var c queue
+	var err error
+	switch db := db.(type) {
+	case *sqlite.DB:
+		c, err = db.StartQueue(context.Background(), server.DeliveryConfig(o))
+	case *postgres.DB:
+		c, err = db.StartQueue(context.Background(), server.DeliveryConfig(o))
+	default:
+		t.Fatalf("%T keeps no delivery queue", db)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,10 +159,14 @@ func attempts(t *testing.T, s *apitest.Server, id string, n int) []gen.WebhookAt
 func allowPrivate(c *server.Config) { c.WebhooksAllowPrivate = true }
 
 func TestDeliveryRetriedUntilReceivedAndSigned(t *testing.T) {
-	s := apitest.New(t, allowPrivate)
+	onEachEngine(t, testDeliveryRetriedUntilReceivedAndSigned)
+}
+
+func testDeliveryRetriedUntilReceivedAndSigned(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t, allowPrivate)
 	rcv := newReceiver(t, 500, 503) // fails twice, then succeeds
 	id, secret := createEndpoint(t, s, rcv.URL+"/hook")
-	startDeliveries(t, s.DB, server.DeliveryOptions{AllowPrivate: true, Metrics: s.Handler.Metrics()})
+	startDeliveries(t, s.Store, server.DeliveryOptions{AllowPrivate: true, Metrics: s.Handler.Metrics()})
 
 	p := create(t, s.Client(t, s.StandardKey), gen.ProspectCreate{Email: "ada@example.com"})
 	events := listEvents(t, s, s.StandardKey, "")
@@ -228,7 +248,11 @@ func waitMetric(t *testing.T, s *apitest.Server, line string) {
 
 // A receiver that is down gets the delivery once it is up again.
 func TestDeliveryToAReceiverThatComesBack(t *testing.T) {
-	s := apitest.New(t, allowPrivate)
+	onEachEngine(t, testDeliveryToAReceiverThatComesBack)
+}
+
+func testDeliveryToAReceiverThatComesBack(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t, allowPrivate)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +260,7 @@ func TestDeliveryToAReceiverThatComesBack(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // down: connections are refused
 	id, secret := createEndpoint(t, s, "http://"+addr+"/hook")
-	startDeliveries(t, s.DB, server.DeliveryOptions{AllowPrivate: true,
+	startDeliveries(t, s.Store, server.DeliveryOptions{AllowPrivate: true,
 		// Room for the receiver to come back under load: about 6 s of retries.
 		RetrySchedule: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
 			800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond}})
@@ -263,25 +287,33 @@ func TestDeliveryToAReceiverThatComesBack(t *testing.T) {
 
 // The queue is durable: a delivery enqueued while no process delivers, by a
 // process that then goes away, is delivered by the next one.
-func TestDeliveriesSurviveARestart(t *testing.T) {
-	s := apitest.New(t, allowPrivate)
+func TestDeliveriesSurviveARestart(t *testing.T) { onEachEngine(t, testDeliveriesSurviveARestart) }
+
+func testDeliveriesSurviveARestart(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t, allowPrivate)
 	rcv := newReceiver(t)
 	_, secret := createEndpoint(t, s, rcv.URL+"/hook")
 	for i := range 3 {
 		create(t, s.Client(t, s.StandardKey), gen.ProspectCreate{Email: openapi_types.Email(fmt.Sprintf("p%d@example.com", i))})
 	}
 	s.HTTP.Close()
-	if err := s.DB.Close(); err != nil {
+	if err := s.Store.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	db, err := sqlite.Open(s.DBPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
+	var db store.Store
+	if s.PostgresURL != "" {
+		db = pgtest.OpenURL(t, s.PostgresURL)
+	} else {
+		sq, err := sqlite.Open(s.DBPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sq.Close() })
+		if err := sq.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		db = sq
 	}
 	startDeliveries(t, db, server.DeliveryOptions{AllowPrivate: true})
 	wh, _ := standardwebhooks.NewWebhook(secret)
@@ -296,12 +328,14 @@ func TestDeliveriesSurviveARestart(t *testing.T) {
 }
 
 // Only the types an endpoint is enabled for reach it.
-func TestEnabledEvents(t *testing.T) {
-	s := apitest.New(t, allowPrivate)
+func TestEnabledEvents(t *testing.T) { onEachEngine(t, testEnabledEvents) }
+
+func testEnabledEvents(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t, allowPrivate)
 	all, deletions := newReceiver(t), newReceiver(t)
 	createEndpoint(t, s, all.URL, "*")
 	createEndpoint(t, s, deletions.URL, "prospect.deleted")
-	c := startDeliveries(t, s.DB, server.DeliveryOptions{AllowPrivate: true})
+	c := startDeliveries(t, s.Store, server.DeliveryOptions{AllowPrivate: true})
 	p := create(t, s.Client(t, s.StandardKey), gen.ProspectCreate{Email: "ada@example.com"})
 	if res, body := do(t, "DELETE", s.URL+"/v1/prospects/"+p.Id, s.StandardKey, "", ""); res.StatusCode != 200 {
 		t.Fatalf("delete: %d %s", res.StatusCode, body)
@@ -332,7 +366,11 @@ func TestEnabledEvents(t *testing.T) {
 // Without --webhooks-allow-private, deliveries may not connect to loopback,
 // private, link-local or metadata addresses, whatever name leads there.
 func TestDeliveryRefusesPrivateAddresses(t *testing.T) {
-	s := apitest.New(t)
+	onEachEngine(t, testDeliveryRefusesPrivateAddresses)
+}
+
+func testDeliveryRefusesPrivateAddresses(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	tlsRcv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Error("a delivery reached a loopback receiver")
 	}))
@@ -340,7 +378,7 @@ func TestDeliveryRefusesPrivateAddresses(t *testing.T) {
 	port := tlsRcv.Listener.Addr().(*net.TCPAddr).Port
 	ip, _ := createEndpoint(t, s, tlsRcv.URL+"/hook")
 	name, _ := createEndpoint(t, s, fmt.Sprintf("https://localhost:%d/hook", port))
-	startDeliveries(t, s.DB, server.DeliveryOptions{RetrySchedule: []time.Duration{time.Hour}, Metrics: s.Handler.Metrics()})
+	startDeliveries(t, s.Store, server.DeliveryOptions{RetrySchedule: []time.Duration{time.Hour}, Metrics: s.Handler.Metrics()})
 	create(t, s.Client(t, s.StandardKey), gen.ProspectCreate{Email: "ada@example.com"})
 	for _, id := range []string{ip, name} {
 		a := attempts(t, s, id, 1)[0]
@@ -406,7 +444,11 @@ func TestGuardedDialer(t *testing.T) {
 }
 
 func TestWebhookEndpointsForAdminsOnly(t *testing.T) {
-	s := apitest.New(t)
+	onEachEngine(t, testWebhookEndpointsForAdminsOnly)
+}
+
+func testWebhookEndpointsForAdminsOnly(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	id, secret := createEndpoint(t, s, "https://crm.example.com/hook", "prospect.created")
 	if !strings.HasPrefix(secret, "whsec_") {
 		t.Errorf("secret %q", secret)
@@ -458,12 +500,16 @@ func TestWebhookEndpointsForAdminsOnly(t *testing.T) {
 // An endpoint failing for three days in a row is disabled; a success in
 // between starts the three days afresh.
 func TestEndpointDisabledAfterFailingThreeDays(t *testing.T) {
-	s := apitest.New(t)
+	onEachEngine(t, testEndpointDisabledAfterFailingThreeDays)
+}
+
+func testEndpointDisabledAfterFailingThreeDays(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	id, _ := createEndpoint(t, s, "https://crm.example.com/hook")
 	ctx := context.Background()
 	record := func(at time.Time, ok bool) bool {
 		t.Helper()
-		disabled, err := s.DB.RecordWebhookAttempt(ctx, &store.WebhookAttempt{EndpointID: id, EventID: "evt_x", Attempt: 1,
+		disabled, err := s.Store.(store.WebhookStore).RecordWebhookAttempt(ctx, &store.WebhookAttempt{EndpointID: id, EventID: "evt_x", Attempt: 1,
 			Created: at, Succeeded: ok}, 72*time.Hour)
 		if err != nil {
 			t.Fatal(err)
@@ -496,18 +542,22 @@ func TestEndpointDisabledAfterFailingThreeDays(t *testing.T) {
 // Deliveries are enqueued in the change's transaction: a change rolled back
 // leaves none, and an idempotent replay enqueues none.
 func TestDeliveriesCommitWithTheirChange(t *testing.T) {
-	s := apitest.New(t, allowPrivate)
+	onEachEngine(t, testDeliveriesCommitWithTheirChange)
+}
+
+func testDeliveriesCommitWithTheirChange(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t, allowPrivate)
 	rcv := newReceiver(t)
 	createEndpoint(t, s, rcv.URL)
-	c := startDeliveries(t, s.DB, server.DeliveryOptions{AllowPrivate: true})
+	c := startDeliveries(t, s.Store, server.DeliveryOptions{AllowPrivate: true})
 	ctx := context.Background()
-	a, err := s.DB.AccountByName(ctx, "acme")
+	a, err := s.Store.AccountByName(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
-	err = s.DB.Atomically(ctx, func(ctx context.Context) error {
-		if err := s.DB.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "ghost@example.com"}); err != nil {
+	err = s.Store.Atomically(ctx, func(ctx context.Context) error {
+		if err := s.Store.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "ghost@example.com"}); err != nil {
 			return err
 		}
 		return boom

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/server/postgres/pgtest"
@@ -89,7 +92,8 @@ func startReplicas(t *testing.T, n int) *replicaSet {
 }
 
 func (rs *replicaSet) serveArgs(addr string) []string {
-	return []string{"serve", "--db", rs.dsn, "--addr", addr, "--redis", rs.redis, "--request-timeout", "2s"}
+	return []string{"serve", "--db", rs.dsn, "--addr", addr, "--redis", rs.redis, "--request-timeout", "2s",
+		"--webhooks-allow-private"}
 }
 
 // seed makes an account with a standard key, through the database.
@@ -295,6 +299,62 @@ func TestReplicas(t *testing.T) {
 					t.Fatalf("replica %d still in maintenance a second after maintenance off", i)
 				}
 				time.Sleep(10 * time.Millisecond) // polling a condition, bounded above
+			}
+		}
+	})
+
+	t.Run("each event is delivered once, whichever replica made it", func(t *testing.T) {
+		var mu sync.Mutex
+		got := map[string]int{} // webhook-id: deliveries
+		var wh *standardwebhooks.Webhook
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			defer mu.Unlock()
+			if err := wh.Verify(body, r.Header); err != nil {
+				t.Errorf("a delivery's signature: %v", err)
+			}
+			got[r.Header.Get("webhook-id")]++
+		}))
+		defer rcv.Close()
+		db := pgtest.OpenURL(t, rs.dsn)
+		a, err := db.AccountByName(context.Background(), "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep := &store.WebhookEndpoint{AccountID: a.ID, URL: rcv.URL, EnabledEvents: []string{"prospect.created"}}
+		mu.Lock()
+		err = db.CreateWebhookEndpoint(context.Background(), ep)
+		if err == nil {
+			wh, err = standardwebhooks.NewWebhook(ep.Secret)
+		}
+		mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 30
+		for i := range n {
+			if a := rs.must(-1, key, "POST", "/v1/prospects", fmt.Sprintf(`{"email": "hook%d@example.com"}`, i), ""); a.status != 201 {
+				t.Fatalf("create: %d %s", a.status, a.body)
+			}
+		}
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			mu.Lock()
+			delivered := len(got)
+			mu.Unlock()
+			if delivered == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d events delivered after 20 s", delivered, n)
+			}
+			time.Sleep(20 * time.Millisecond) // polling the receiver, bounded above
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for id, times := range got {
+			if times != 1 {
+				t.Errorf("event %s delivered %d times, want once", id, times)
 			}
 		}
 	})

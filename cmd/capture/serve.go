@@ -155,7 +155,7 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 	}
 	engine, ok := db.(eventsEngine)
 	if !ok {
-		return failure("%s does not keep events and webhooks yet: run capture serve on SQLite", displayDB(dbPath))
+		return failure("%s keeps no events and webhooks", displayDB(dbPath))
 	}
 	if sealKey != nil {
 		if err := engine.SetSecretKey(sealKey); err != nil {
@@ -305,6 +305,13 @@ type eventsEngine interface {
 func startDeliveries(ctx context.Context, db database, cfg *river.Config) (stop func(context.Context) error, err error) {
 	switch db := db.(type) {
 	case *sqlite.DB:
+		c, err := db.StartQueue(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return c.Stop, nil
+	case *postgres.DB:
+		// Every replica works the one queue in the database.
 		c, err := db.StartQueue(ctx, cfg)
 		if err != nil {
 			return nil, err

@@ -105,8 +105,7 @@ func Engines() []Engine {
 func start(t testing.TB, s *Server, configure []func(*server.Config)) *Server {
 	t.Helper()
 	cfg := server.Config{Store: s.Store, Logger: slog.New(slog.DiscardHandler)}
-	// The events log and webhooks live in the same database: a test that wraps
-	// the Store keeps them.
+	// The engine's events and webhooks stay the server's when a test wraps its Store.
 	cfg.Events, _ = s.Store.(store.EventStore)
 	cfg.Webhooks, _ = s.Store.(store.WebhookStore)
 	for _, f := range configure {

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,6 +43,12 @@ const AcquireTimeout = 2 * time.Second
 type DB struct {
 	pool *pgxpool.Pool
 	url  string // redacted: for messages
+
+	secrets *store.SecretBox // seals webhook secrets at rest when set (see SetSecretKey)
+
+	kick      chan struct{} // wakes the delivery relay (see queue.go)
+	queueMu   sync.Mutex
+	stopRelay func() // stops the relay StartQueue started
 }
 
 var _ store.Store = (*DB)(nil)
@@ -87,7 +94,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{pool: pool, url: Redact(dsn)}
+	db := &DB{pool: pool, url: Redact(dsn), kick: make(chan struct{}, 1)}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
@@ -97,8 +104,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
-// Migrate brings the schema up to date with the embedded migrations. Replicas
-// starting together take turns through a PostgreSQL advisory lock.
+// Migrate brings the schema up to date with the embedded migrations, and the
+// tables of River, the webhook delivery queue, with River's own, in the
+// schema search_path names. Replicas starting together take turns through
+// PostgreSQL advisory locks.
 func (db *DB) Migrate(ctx context.Context) error {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -114,12 +123,21 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = p.Up(ctx)
-	return err
+	if _, err = p.Up(ctx); err != nil {
+		return err
+	}
+	return db.migrateQueue(ctx)
 }
 
-// Close closes the pool.
+// Close stops the delivery relay, if StartQueue started one, and closes the pool.
 func (db *DB) Close() error {
+	db.queueMu.Lock()
+	stop := db.stopRelay
+	db.stopRelay = nil
+	db.queueMu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	db.pool.Close()
 	return nil
 }
@@ -188,7 +206,15 @@ func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error
 	if _, nested := ctx.Value(txKey{}).(pgx.Tx); nested {
 		return fn(ctx)
 	}
-	return db.inTx(ctx, func(tx pgx.Tx) error { return fn(context.WithValue(ctx, txKey{}, tx)) })
+	var outer *outerTx
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		outer = &outerTx{Tx: tx}
+		return fn(context.WithValue(ctx, txKey{}, outer))
+	})
+	if err == nil && outer.enqueued.Load() {
+		db.wakeRelay() // the deliveries its changes enqueued are committed
+	}
+	return err
 }
 
 // unavailable marks errors that mean the database cannot be reached or used at

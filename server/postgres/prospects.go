@@ -58,6 +58,7 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		if n.MarketingConsent {
 			n.ConsentAt = &n.Created
 		}
+		enqueued := false
 		err = db.inTx(ctx, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO prospects (`+prospectCols+`)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL)`,
@@ -71,10 +72,17 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 			if err == nil && tag.RowsAffected() == 0 {
 				return store.ErrPlanLimit
 			}
+			if err != nil {
+				return err
+			}
+			enqueued, err = recordEvent(ctx, tx, store.EventProspectCreated, &n, nil, n.Hidden)
 			return err
 		})
 		if err == nil {
 			*p = n
+			if enqueued {
+				db.enqueued(ctx)
+			}
 			return nil
 		}
 		if !isUniqueViolation(err, liveEmailIndex) {
@@ -133,11 +141,13 @@ func prospectForWrite(ctx context.Context, tx pgx.Tx, accountID, id string) (*st
 // an email another live prospect has.
 func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch store.ProspectPatch, check func(*store.Prospect) error) (out *store.Prospect, err error) {
 	defer unavailable(ctx, &err)
+	enqueued := false
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		p, err := prospectForWrite(ctx, tx, accountID, id)
 		if err != nil {
 			return err
 		}
+		before, wasHidden := store.WireAttributes(p), p.Hidden
 		patch.Apply(p, now())
 		if check != nil {
 			if err := check(p); err != nil {
@@ -151,6 +161,10 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 			p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status,
 			p.Tags, p.Metadata, p.MarketingConsent, p.ConsentAt, p.Hidden, p.Updated, p.ID)
 		out = p
+		if err != nil {
+			return err
+		}
+		enqueued, err = recordEvent(ctx, tx, store.EventProspectUpdated, p, store.ChangedAttributes(before, p), wasHidden || p.Hidden)
 		return err
 	})
 	if isUniqueViolation(err, liveEmailIndex) && out != nil {
@@ -159,13 +173,17 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 	if err != nil {
 		return nil, err
 	}
+	if enqueued {
+		db.enqueued(ctx)
+	}
 	return out, nil
 }
 
 // DeleteProspect erases the prospect's data and leaves a tombstone with its id.
 func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) (err error) {
 	defer unavailable(ctx, &err)
-	return db.inTx(ctx, func(tx pgx.Tx) error {
+	enqueued := false
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		p, err := prospectForWrite(ctx, tx, accountID, id)
 		if err != nil {
 			return err
@@ -181,9 +199,16 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 			marketing_consent = false, consent_at = NULL, updated = $1, deleted_at = $1 WHERE id = $2`, t, id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = $1`, accountID)
+		if _, err = tx.Exec(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = $1`, accountID); err != nil {
+			return err
+		}
+		enqueued, err = recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden)
 		return err
 	})
+	if err == nil && enqueued {
+		db.enqueued(ctx)
+	}
+	return err
 }
 
 // ListProspects returns a keyset page: ids are time-ordered, so "older than the

@@ -6,11 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 
 	"github.com/captureapi/capture/server/store"
 )
@@ -22,11 +19,7 @@ var _ store.EventStore = (*DB)(nil)
 // same transaction (an outbox): the change, its event and its deliveries
 // commit together or not at all.
 func (db *DB) recordEvent(ctx context.Context, tx *writeTx, typ string, p *store.Prospect, prev map[string]any, hidden bool) error {
-	e := store.Event{ID: store.NewID("evt_"), AccountID: p.AccountID, Type: typ, Created: now(), Prospect: *p,
-		PreviousAttributes: prev, Hidden: hidden, Request: store.RequestFrom(ctx)}
-	if typ == store.EventProspectDeleted {
-		e.Prospect = store.Prospect{ID: p.ID} // no personal fields
-	}
+	e := store.NewEvent(ctx, typ, p, prev, hidden)
 	var prevJSON any
 	if prev != nil {
 		prevJSON = mustJSON(prev)
@@ -58,45 +51,6 @@ func (db *DB) prepareWrites(ctx context.Context) {
 		if st, err := db.write.PrepareContext(ctx, q); err == nil {
 			db.writeStmts.Store(q, st)
 		}
-	}
-}
-
-// changedAttributes is, for an update, the earlier value of every field on the
-// wire that the update changed.
-// before is wireAttributes of the prospect before the update.
-func changedAttributes(before map[string]any, after *store.Prospect) map[string]any {
-	a := wireAttributes(after)
-	prev := map[string]any{}
-	for k, v := range before {
-		if !reflect.DeepEqual(v, a[k]) {
-			prev[k] = v
-		}
-	}
-	return prev
-}
-
-// wireAttributes are a prospect's changeable fields by their names on the wire.
-func wireAttributes(p *store.Prospect) map[string]any {
-	var consentAt any
-	if p.ConsentAt != nil {
-		consentAt = p.ConsentAt.Unix()
-	}
-	str := func(s *string) any {
-		if s == nil {
-			return nil
-		}
-		return *s
-	}
-	tags := append([]string{}, p.Tags...)
-	metadata := map[string]string{}
-	for k, v := range p.Metadata {
-		metadata[k] = v
-	}
-	return map[string]any{
-		"email": p.Email, "first_name": str(p.FirstName), "last_name": str(p.LastName), "company": str(p.Company),
-		"title": str(p.Title), "phone": str(p.Phone), "website": str(p.Website), "source": str(p.Source),
-		"status": p.Status, "tags": tags, "metadata": metadata, "marketing_consent": p.MarketingConsent,
-		"consent_at": consentAt, "hidden": p.Hidden,
 	}
 }
 
@@ -198,22 +152,12 @@ func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventLi
 	return page, nil
 }
 
-// idBefore is an id that sorts before every id newID made at or after t, and
-// after those it made before t: the ULID of t's millisecond with no entropy.
-func idBefore(prefix string, t time.Time) string {
-	var id ulid.ULID
-	if err := id.SetTime(ulid.Timestamp(t)); err != nil {
-		return prefix // t is out of ULID's range: nothing is before it
-	}
-	return prefix + strings.ToLower(id.String())
-}
-
 // PurgeEvents deletes events created before the time, and the delivery attempts
 // recorded as long ago.
 func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err error) {
 	defer unavailable(&err)
 	err = db.inTx(ctx, func(tx *writeTx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id < ?`, idBefore("evt_", before))
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id < ?`, store.IDBefore("evt_", before))
 		if err != nil {
 			return err
 		}

@@ -40,7 +40,7 @@ type DB struct {
 	stmts      sync.Map // query text -> *sql.Stmt on the read pool
 	writeStmts sync.Map // query text -> *sql.Stmt on the writer (see prepareWrites)
 
-	sealKey []byte // seals webhook secrets at rest when set (see SetSecretKey)
+	secrets *store.SecretBox // seals webhook secrets at rest when set (see SetSecretKey)
 
 	kick      chan struct{} // wakes the delivery relay (see queue.go)
 	queueMu   sync.Mutex
@@ -453,7 +453,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
-		before, wasHidden := wireAttributes(p), p.Hidden
+		before, wasHidden := store.WireAttributes(p), p.Hidden
 		patch.Apply(p, now())
 		if check != nil {
 			if err := check(p); err != nil {
@@ -475,7 +475,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 			return err
 		}
 		out = p
-		return db.recordEvent(ctx, tx, store.EventProspectUpdated, p, changedAttributes(before, p), wasHidden || p.Hidden)
+		return db.recordEvent(ctx, tx, store.EventProspectUpdated, p, store.ChangedAttributes(before, p), wasHidden || p.Hidden)
 	})
 	return out, err
 }

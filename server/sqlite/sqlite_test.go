@@ -45,5 +45,13 @@ func TestConformance(t *testing.T) {
 			}
 			return n != 0
 		},
+		StoredWebhookSecret: func(t testing.TB, s store.Store, id string) string {
+			var secret string
+			err := s.(*sqlite.DB).QueryRowForTest(context.Background(), `SELECT secret FROM webhook_endpoints WHERE id = ?`, id).Scan(&secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return secret
+		},
 	})
 }

@@ -2,15 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/captureapi/capture/server/store"
@@ -18,84 +12,24 @@ import (
 
 var _ store.WebhookStore = (*DB)(nil)
 
-// sealedPrefix marks a webhook secret sealed with AES-256-GCM at rest.
-const sealedPrefix = "sealed:v1:"
-
 // SetSecretKey makes the store seal webhook secrets at rest with AES-256-GCM
-// under key (32 bytes), bound to their endpoint's id: a copy of the database
-// alone does not give the secrets that sign deliveries. Without a key, secrets
-// are kept as they are, and reading one sealed under a key fails.
+// under key (32 bytes), bound to their endpoint's id (see store.SecretBox).
+// Without a key, secrets are kept as they are, and reading one sealed under a
+// key fails.
 func (db *DB) SetSecretKey(key []byte) error {
-	if len(key) != 32 {
-		return fmt.Errorf("the webhook secret key must be 32 bytes, not %d", len(key))
+	box, err := store.NewSecretBox(key)
+	if err != nil {
+		return err
 	}
-	db.sealKey = key
+	db.secrets = box
 	return nil
-}
-
-func (db *DB) aead() (cipher.AEAD, error) {
-	block, err := aes.NewCipher(db.sealKey)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
-
-// seal is the form of an endpoint's secret at rest.
-func (db *DB) seal(endpointID, secret string) (string, error) {
-	if db.sealKey == nil {
-		return secret, nil
-	}
-	g, err := db.aead()
-	if err != nil {
-		return "", err
-	}
-	nonce := make([]byte, g.NonceSize())
-	rand.Read(nonce)
-	return sealedPrefix + base64.StdEncoding.EncodeToString(g.Seal(nonce, nonce, []byte(secret), []byte(endpointID))), nil
-}
-
-// unseal reads an endpoint's secret back.
-func (db *DB) unseal(endpointID, stored string) (string, error) {
-	if !strings.HasPrefix(stored, sealedPrefix) {
-		return stored, nil
-	}
-	if db.sealKey == nil {
-		return "", fmt.Errorf("the secret of webhook endpoint %s is sealed, and the server has no webhook secret key", endpointID)
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(stored, sealedPrefix))
-	if err != nil {
-		return "", err
-	}
-	g, err := db.aead()
-	if err != nil {
-		return "", err
-	}
-	if len(raw) < g.NonceSize() {
-		return "", errors.New("sealed secret too short")
-	}
-	plain, err := g.Open(nil, raw[:g.NonceSize()], raw[g.NonceSize():], []byte(endpointID))
-	if err != nil {
-		return "", fmt.Errorf("unseal the secret of webhook endpoint %s (another webhook secret key?): %w", endpointID, err)
-	}
-	return string(plain), nil
-}
-
-// newWebhookSecret is whsec_ + base64 of 24 random bytes.
-func newWebhookSecret() string {
-	b := make([]byte, 24)
-	rand.Read(b)
-	return "whsec_" + base64.StdEncoding.EncodeToString(b)
 }
 
 // CreateWebhookEndpoint inserts an endpoint with a new secret.
 func (db *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoint) (err error) {
 	defer unavailable(&err)
-	e.ID, e.Created, e.Secret, e.Disabled, e.FailingSince = store.NewID("we_"), now(), newWebhookSecret(), false, nil
-	sealed, err := db.seal(e.ID, e.Secret)
-	if err != nil {
-		return err
-	}
+	e.ID, e.Created, e.Secret, e.Disabled, e.FailingSince = store.NewID("we_"), now(), store.NewWebhookSecret(), false, nil
+	sealed := db.secrets.Seal(e.ID, e.Secret)
 	_, err = db.exec(ctx, `INSERT INTO webhook_endpoints (id, account_id, url, description, enabled_events, secret, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.ID, e.AccountID, e.URL, e.Description, mustJSON(e.EnabledEvents), sealed, e.Created.Unix())
 	return err
@@ -167,21 +101,7 @@ func (db *DB) UpdateWebhookEndpoint(ctx context.Context, accountID, id string, p
 		if err != nil {
 			return err
 		}
-		if patch.URL != nil {
-			e.URL = *patch.URL
-		}
-		if patch.Description != nil {
-			e.Description = *patch.Description
-		}
-		if patch.EnabledEvents != nil {
-			e.EnabledEvents = *patch.EnabledEvents
-		}
-		if patch.Disabled != nil {
-			if e.Disabled && !*patch.Disabled {
-				e.FailingSince = nil // enabled again: its three days start afresh
-			}
-			e.Disabled = *patch.Disabled
-		}
+		patch.Apply(e)
 		_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET url = ?, description = ?, enabled_events = ?, disabled = ?,
 			failing_since = ? WHERE id = ?`, e.URL, e.Description, mustJSON(e.EnabledEvents), e.Disabled, unixPtr(e.FailingSince), e.ID)
 		e.Secret = ""
@@ -234,7 +154,7 @@ func (db *DB) WebhookDelivery(ctx context.Context, endpointID, eventID string) (
 	if err != nil {
 		return nil, nil, err
 	}
-	if e.Secret, err = db.unseal(e.ID, e.Secret); err != nil {
+	if e.Secret, err = db.secrets.Open(e.ID, e.Secret); err != nil {
 		return nil, nil, err
 	}
 	ev, err := db.Event(ctx, e.AccountID, eventID)

@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"reflect"
+	"strings"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 )
 
 // The types of event a change to a prospect records.
@@ -81,4 +85,66 @@ type EventStore interface {
 	ListEvents(ctx context.Context, accountID string, params EventListParams) (*EventPage, error)
 	// PurgeEvents deletes the events created before the time, returning how many.
 	PurgeEvents(ctx context.Context, before time.Time) (int64, error)
+}
+
+// NewEvent is the event of a change to p, made now by the request
+// RequestFrom(ctx) names. A deletion's event keeps the prospect's id only.
+// prev is the update's PreviousAttributes (ChangedAttributes), nil otherwise.
+func NewEvent(ctx context.Context, typ string, p *Prospect, prev map[string]any, hidden bool) Event {
+	e := Event{ID: NewID("evt_"), AccountID: p.AccountID, Type: typ, Created: Now(), Prospect: *p,
+		PreviousAttributes: prev, Hidden: hidden, Request: RequestFrom(ctx)}
+	if typ == EventProspectDeleted {
+		e.Prospect = Prospect{ID: p.ID} // no personal fields
+	}
+	return e
+}
+
+// ChangedAttributes is, for an update, the earlier value of every field on the
+// wire that the update changed; before is WireAttributes of the prospect
+// before the update.
+func ChangedAttributes(before map[string]any, after *Prospect) map[string]any {
+	a := WireAttributes(after)
+	prev := map[string]any{}
+	for k, v := range before {
+		if !reflect.DeepEqual(v, a[k]) {
+			prev[k] = v
+		}
+	}
+	return prev
+}
+
+// WireAttributes are a prospect's changeable fields by their names on the wire.
+func WireAttributes(p *Prospect) map[string]any {
+	var consentAt any
+	if p.ConsentAt != nil {
+		consentAt = p.ConsentAt.Unix()
+	}
+	str := func(s *string) any {
+		if s == nil {
+			return nil
+		}
+		return *s
+	}
+	tags := append([]string{}, p.Tags...)
+	metadata := map[string]string{}
+	for k, v := range p.Metadata {
+		metadata[k] = v
+	}
+	return map[string]any{
+		"email": p.Email, "first_name": str(p.FirstName), "last_name": str(p.LastName), "company": str(p.Company),
+		"title": str(p.Title), "phone": str(p.Phone), "website": str(p.Website), "source": str(p.Source),
+		"status": p.Status, "tags": tags, "metadata": metadata, "marketing_consent": p.MarketingConsent,
+		"consent_at": consentAt, "hidden": p.Hidden,
+	}
+}
+
+// IDBefore is an id that sorts before every id NewID made at or after t, and
+// after those it made before t: the ULID of t's millisecond with no entropy.
+// Purges delete by id, which sorts by time, through the primary key.
+func IDBefore(prefix string, t time.Time) string {
+	var id ulid.ULID
+	if err := id.SetTime(ulid.Timestamp(t)); err != nil {
+		return prefix // t is out of ULID's range: nothing is before it
+	}
+	return prefix + strings.ToLower(id.String())
 }

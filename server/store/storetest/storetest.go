@@ -1,4 +1,5 @@
-// Package storetest is the conformance suite of store.Store: every engine (SQLite,
+// Package storetest is the conformance suite of store.Store, with the events log
+// and webhook endpoints (store.EventStore, store.WebhookStore): every engine (SQLite,
 // PostgreSQL) runs the same tests, so that the server behaves the same on each,
 // concurrency included.
 package storetest
@@ -25,6 +26,9 @@ type Engine struct {
 	PersonalFields func(t testing.TB, s store.Store, id string) int
 	// SecretStored reports whether any stored key holds the secret itself.
 	SecretStored func(t testing.TB, s store.Store, secret string) bool
+	// StoredWebhookSecret reads the secret column of a webhook endpoint as it
+	// is stored.
+	StoredWebhookSecret func(t testing.TB, s store.Store, endpointID string) string
 }
 
 // Run runs every conformance test against the engine.
@@ -52,6 +56,12 @@ func Run(t *testing.T, e Engine) {
 		{"AtomicallyStepFailureUndoesOnlyItself", testAtomicallySavepoint},
 		{"Maintenance", testMaintenance},
 		{"Ping", testPing},
+		{"EventsWithTheirChanges", testEventsWithTheirChanges},
+		{"HiddenEvents", testHiddenEvents},
+		{"WebhookEndpoints", testWebhookEndpoints},
+		{"WebhookAttempts", testWebhookAttempts},
+		{"DeliveriesWithTheirChanges", testDeliveriesWithTheirChanges},
+		{"WebhookSecretsSealed", testWebhookSecretsSealed},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, e) })
 	}

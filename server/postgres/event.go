@@ -1,0 +1,173 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/captureapi/capture/server/store"
+)
+
+var _ store.EventStore = (*DB)(nil)
+
+// recordEvent writes the event of a change to p in the change's transaction,
+// and, in the same statement, one delivery of it to each enabled endpoint of
+// the account that wants its type (the outbox, see queue.go): the change, its
+// event and its deliveries commit together or not at all. It tells whether
+// any delivery was enqueued, for the relay to be woken after the commit.
+func recordEvent(ctx context.Context, tx pgx.Tx, typ string, p *store.Prospect, prev map[string]any, hidden bool) (enqueued bool, err error) {
+	e := store.NewEvent(ctx, typ, p, prev, hidden)
+	prospect, err := json.Marshal(e.Prospect)
+	if err != nil {
+		return false, err
+	}
+	var prevJSON []byte // NULL without previous attributes
+	if prev != nil {
+		if prevJSON, err = json.Marshal(prev); err != nil {
+			return false, err
+		}
+	}
+	tag, err := tx.Exec(ctx, recordEventSQL, e.ID, e.AccountID, e.Type, string(prospect), nullJSON(prevJSON), e.Hidden,
+		e.Request.ID, e.Request.IdempotencyKey, e.Created)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// recordEventSQL inserts the event ($1…$9) and, for every enabled endpoint of
+// its account whose enabled_events has its type or "*", a delivery into the
+// outbox: one round trip per change.
+const recordEventSQL = `WITH event AS (
+		INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden, request_id, idempotency_key, created)
+		VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9))
+	INSERT INTO webhook_outbox (endpoint_id, event_id, created)
+	SELECT id, $1, $9 FROM webhook_endpoints
+	WHERE account_id = $2 AND NOT disabled AND enabled_events && ARRAY['*', $3::text]`
+
+// nullJSON is a JSON document as a parameter, NULL when empty.
+func nullJSON(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+const eventCols = `id, account_id, type, prospect, previous_attributes, hidden, request_id, idempotency_key, created`
+
+func scanEvent(row pgx.Row) (*store.Event, error) {
+	var e store.Event
+	var prospect, prev []byte
+	err := row.Scan(&e.ID, &e.AccountID, &e.Type, &prospect, &prev, &e.Hidden, &e.Request.ID, &e.Request.IdempotencyKey, &e.Created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(prospect, &e.Prospect); err != nil {
+		return nil, fmt.Errorf("event %s prospect: %w", e.ID, err)
+	}
+	if prev != nil {
+		if err := json.Unmarshal(prev, &e.PreviousAttributes); err != nil {
+			return nil, fmt.Errorf("event %s previous_attributes: %w", e.ID, err)
+		}
+	}
+	return &e, nil
+}
+
+// Event returns one event of the account.
+func (db *DB) Event(ctx context.Context, accountID, id string) (e *store.Event, err error) {
+	defer unavailable(ctx, &err)
+	err = db.with(ctx, func(q querier) error {
+		e, err = scanEvent(q.QueryRow(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1 AND account_id = $2`, id, accountID))
+		return err
+	})
+	return e, err
+}
+
+// ListEvents returns a keyset page of events, newest first, as ListProspects does.
+func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventListParams) (page *store.EventPage, err error) {
+	defer unavailable(ctx, &err)
+	var q strings.Builder
+	args := []any{accountID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	q.WriteString(`SELECT ` + eventCols + ` FROM events WHERE account_id = $1`)
+	if !lp.IncludeHidden {
+		q.WriteString(` AND NOT hidden`)
+	}
+	if lp.Type != "" {
+		q.WriteString(` AND type = ` + arg(lp.Type))
+	}
+	if lp.CreatedGTE != nil {
+		q.WriteString(` AND created >= ` + arg(*lp.CreatedGTE))
+	}
+	if lp.CreatedLTE != nil {
+		q.WriteString(` AND created <= ` + arg(*lp.CreatedLTE))
+	}
+	backwards := lp.EndingBefore != ""
+	switch {
+	case backwards:
+		q.WriteString(` AND id > ` + arg(lp.EndingBefore) + ` ORDER BY id ASC`)
+	case lp.StartingAfter != "":
+		q.WriteString(` AND id < ` + arg(lp.StartingAfter) + ` ORDER BY id DESC`)
+	default:
+		q.WriteString(` ORDER BY id DESC`)
+	}
+	q.WriteString(` LIMIT ` + arg(lp.Limit+1))
+
+	page = &store.EventPage{Events: make([]store.Event, 0, lp.Limit)}
+	err = db.with(ctx, func(qr querier) error {
+		rows, err := qr.Query(ctx, q.String(), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				return err
+			}
+			page.Events = append(page.Events, *e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(page.Events) > lp.Limit {
+		page.HasMore = true
+		page.Events = page.Events[:lp.Limit]
+	}
+	if backwards { // walked oldest-first from the cursor; answer newest first
+		for i, j := 0, len(page.Events)-1; i < j; i, j = i+1, j-1 {
+			page.Events[i], page.Events[j] = page.Events[j], page.Events[i]
+		}
+	}
+	return page, nil
+}
+
+// PurgeEvents deletes events created before the time, and the delivery attempts
+// recorded as long ago.
+func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err error) {
+	defer unavailable(ctx, &err)
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE id < $1`, store.IDBefore("evt_", before))
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `DELETE FROM webhook_attempts WHERE created < $1`, before)
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,206 @@
+package postgres
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/captureapi/capture/server/store"
+)
+
+// The webhook delivery queue is River (github.com/riverqueue/river) in this
+// same database, behind a transactional outbox, as on SQLite:
+//
+//   - a change writes one row per delivery into webhook_outbox, in its own
+//     transaction and in the same statement as its event (recordEvent);
+//   - every replica runs a relay, started with its queue, that moves rows
+//     into River's jobs in batches, each batch's delete and insert in one
+//     transaction. A batch takes its rows FOR UPDATE SKIP LOCKED, so relays
+//     of several replicas share the outbox without waiting on each other or
+//     moving a row twice.
+//
+// River itself hands each job to one worker of one replica at a time, so a
+// delivery is worked by one replica, and the rest of its retries by whichever
+// replica fetches them. A crash or restart at any instant loses nothing: rows
+// not yet moved are moved by the next relay, and River rescues jobs whose
+// replica died while running them.
+//
+// The outbox rather than River's InsertTx in the change's transaction: the
+// outbox costs a change nothing beyond its event's statement (the endpoints'
+// lookup and the deliveries' insert are one INSERT … SELECT with it), and the
+// store needs no River client to write, so every path that changes prospects
+// (the CLI's included) enqueues deliveries the same way on both engines.
+
+// relayBatch is how many deliveries the relay moves per transaction.
+const relayBatch = 100
+
+// riverMigrateLock keys the advisory lock under which replicas starting
+// together migrate River's tables one after the other (goose's own lock
+// covers the store's migrations).
+const riverMigrateLock = "capture: river migrations"
+
+// migrateQueue brings River's own tables up to date, in the schema the
+// connection's search_path names, one replica at a time: a session advisory
+// lock is held on a connection of its own, beside the pool (which may have a
+// single connection), while River applies each version in a transaction of its
+// own (a version may use an enum value the one before added, which one
+// transaction cannot).
+func (db *DB) migrateQueue(ctx context.Context) error {
+	m, err := rivermigrate.New(riverpgxv5.New(db.pool), nil)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var key int64
+	if err := conn.QueryRow(ctx, `SELECT hashtext($1 || current_schema())`, riverMigrateLock).Scan(&key); err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		return err
+	}
+	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	return err // closing the connection releases the lock
+}
+
+// StartQueue starts a River client that works the delivery queue with cfg
+// (its Workers, Queues and retry policy), and the relay that feeds it from
+// the outbox every cfg.FetchPollInterval, or at once after a change of this
+// process commits. Stop the client with its Stop before Close, which stops
+// the relay.
+func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[pgx.Tx], error) {
+	c, err := river.NewClient(riverpgxv5.New(db.pool), cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	interval := cfg.FetchPollInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	db.queueMu.Lock()
+	db.stopRelay = func() { cancel(); <-done }
+	db.queueMu.Unlock()
+	go func() {
+		defer close(done)
+		db.relay(rctx, c, interval, logger)
+	}()
+	return c, nil
+}
+
+// relay moves deliveries from the outbox into River until ctx ends.
+func (db *DB) relay(ctx context.Context, c *river.Client[pgx.Tx], interval time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		n, err := db.relayOnce(ctx, c)
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("move webhook deliveries into the queue", "error", err)
+		}
+		if n == relayBatch {
+			continue // more are waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// relayOnce moves up to relayBatch deliveries into River in one transaction,
+// skipping the rows another replica's relay is moving.
+func (db *DB) relayOnce(ctx context.Context, c *river.Client[pgx.Tx]) (n int, err error) {
+	defer unavailable(ctx, &err)
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `DELETE FROM webhook_outbox WHERE seq IN (
+			SELECT seq FROM webhook_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING endpoint_id, event_id`, relayBatch)
+		if err != nil {
+			return err
+		}
+		var jobs []river.InsertManyParams
+		for rows.Next() {
+			var d store.Delivery
+			if err := rows.Scan(&d.EndpointID, &d.EventID); err != nil {
+				rows.Close()
+				return err
+			}
+			jobs = append(jobs, river.InsertManyParams{Args: d})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(jobs) == 0 {
+			return err
+		}
+		if _, err := c.InsertManyTx(ctx, tx, jobs); err != nil {
+			return err
+		}
+		n = len(jobs)
+		return nil
+	})
+	if err != nil {
+		n = 0
+	}
+	return n, err
+}
+
+// wakeRelay wakes this process's relay, if it runs, without waiting.
+func (db *DB) wakeRelay() {
+	select {
+	case db.kick <- struct{}{}:
+	default: // already woken
+	}
+}
+
+// enqueued notes that the change made with ctx enqueued deliveries: the relay
+// is woken once they are committed, now, or when the Atomically transaction
+// the change is part of commits.
+func (db *DB) enqueued(ctx context.Context) {
+	if tx, ok := ctx.Value(txKey{}).(*outerTx); ok {
+		tx.enqueued.Store(true)
+		return
+	}
+	db.wakeRelay()
+}
+
+// outerTx is the transaction of Atomically, and whether a change made in it
+// enqueued deliveries.
+type outerTx struct {
+	pgx.Tx
+	enqueued atomic.Bool
+}
+
+// WebhookQueue counts the deliveries not done: in the outbox, or in River and
+// not finished.
+func (db *DB) WebhookQueue(ctx context.Context) (q store.DeliveryQueue, err error) {
+	defer unavailable(ctx, &err)
+	var oldest *time.Time
+	err = db.with(ctx, func(qr querier) error {
+		return qr.QueryRow(ctx, `SELECT coalesce(sum(n), 0)::bigint, min(oldest) FROM (
+			SELECT count(*) AS n, min(created_at) AS oldest FROM river_job
+				WHERE kind = $1 AND state IN ('available', 'pending', 'scheduled', 'retryable', 'running')
+			UNION ALL SELECT count(*), min(created) FROM webhook_outbox) pending`,
+			store.Delivery{}.Kind()).Scan(&q.Pending, &oldest)
+	})
+	if oldest != nil {
+		q.OldestPending = *oldest
+	}
+	return q, err
+}
