@@ -108,52 +108,11 @@ func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventLi
 	if lp.Type != "" {
 		q.WriteString(` AND type = ` + arg(lp.Type))
 	}
-	if lp.CreatedGTE != nil {
-		q.WriteString(` AND created >= ` + arg(*lp.CreatedGTE))
-	}
-	if lp.CreatedLTE != nil {
-		q.WriteString(` AND created <= ` + arg(*lp.CreatedLTE))
-	}
-	backwards := lp.EndingBefore != ""
-	switch {
-	case backwards:
-		q.WriteString(` AND id > ` + arg(lp.EndingBefore) + ` ORDER BY id ASC`)
-	case lp.StartingAfter != "":
-		q.WriteString(` AND id < ` + arg(lp.StartingAfter) + ` ORDER BY id DESC`)
-	default:
-		q.WriteString(` ORDER BY id DESC`)
-	}
-	q.WriteString(` LIMIT ` + arg(lp.Limit+1))
-
-	page = &store.EventPage{Events: make([]store.Event, 0, lp.Limit)}
-	err = db.with(ctx, func(qr querier) error {
-		rows, err := qr.Query(ctx, q.String(), args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanEvent(rows)
-			if err != nil {
-				return err
-			}
-			page.Events = append(page.Events, *e)
-		}
-		return rows.Err()
-	})
+	rows, more, err := listPage(ctx, db, &q, args, lp.Keyset(), scanEvent)
 	if err != nil {
 		return nil, err
 	}
-	if len(page.Events) > lp.Limit {
-		page.HasMore = true
-		page.Events = page.Events[:lp.Limit]
-	}
-	if backwards { // walked oldest-first from the cursor; answer newest first
-		for i, j := 0, len(page.Events)-1; i < j; i, j = i+1, j-1 {
-			page.Events[i], page.Events[j] = page.Events[j], page.Events[i]
-		}
-	}
-	return page, nil
+	return &store.EventPage{Events: rows, HasMore: more}, nil
 }
 
 // PurgeEvents deletes events created before the time, and the delivery attempts

@@ -234,50 +234,55 @@ func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.List
 	if lp.Tag != "" {
 		q.WriteString(` AND ` + arg(lp.Tag) + ` = ANY (tags)`)
 	}
-	if lp.CreatedGTE != nil {
-		q.WriteString(` AND created >= ` + arg(*lp.CreatedGTE))
+	rows, more, err := listPage(ctx, db, &q, args, lp.Keyset(), scanProspect)
+	if err != nil {
+		return nil, err
 	}
-	if lp.CreatedLTE != nil {
-		q.WriteString(` AND created <= ` + arg(*lp.CreatedLTE))
+	return &store.Page{Prospects: rows, HasMore: more}, nil
+}
+
+// listPage finishes and runs a keyset list query: q holds its SELECT and WHERE
+// so far, with args; listPage adds the created range, the cursor, the order and
+// the limit, and returns the page's rows newest first and whether more lie beyond.
+func listPage[T any](ctx context.Context, db *DB, q *strings.Builder, args []any, k store.Keyset, scan func(pgx.Row) (*T, error)) ([]T, bool, error) {
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
 	}
-	backwards := lp.EndingBefore != ""
+	if k.CreatedGTE != nil {
+		q.WriteString(` AND created >= ` + arg(*k.CreatedGTE))
+	}
+	if k.CreatedLTE != nil {
+		q.WriteString(` AND created <= ` + arg(*k.CreatedLTE))
+	}
 	switch {
-	case backwards:
-		q.WriteString(` AND id > ` + arg(lp.EndingBefore) + ` ORDER BY id ASC`)
-	case lp.StartingAfter != "":
-		q.WriteString(` AND id < ` + arg(lp.StartingAfter) + ` ORDER BY id DESC`)
+	case k.Backwards():
+		q.WriteString(` AND id > ` + arg(k.EndingBefore) + ` ORDER BY id ASC`)
+	case k.StartingAfter != "":
+		q.WriteString(` AND id < ` + arg(k.StartingAfter) + ` ORDER BY id DESC`)
 	default:
 		q.WriteString(` ORDER BY id DESC`)
 	}
-	q.WriteString(` LIMIT ` + arg(lp.Limit+1))
-
-	page = &store.Page{Prospects: make([]store.Prospect, 0, lp.Limit)}
-	err = db.with(ctx, func(qr querier) error {
+	q.WriteString(` LIMIT ` + arg(k.Limit+1))
+	out := make([]T, 0, k.Limit+1)
+	err := db.with(ctx, func(qr querier) error {
 		rows, err := qr.Query(ctx, q.String(), args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			p, err := scanProspect(rows)
+			v, err := scan(rows)
 			if err != nil {
 				return err
 			}
-			page.Prospects = append(page.Prospects, *p)
+			out = append(out, *v)
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if len(page.Prospects) > lp.Limit {
-		page.HasMore = true
-		page.Prospects = page.Prospects[:lp.Limit]
-	}
-	if backwards { // walked oldest-first from the cursor; answer newest first
-		for i, j := 0, len(page.Prospects)-1; i < j; i, j = i+1, j-1 {
-			page.Prospects[i], page.Prospects[j] = page.Prospects[j], page.Prospects[i]
-		}
-	}
-	return page, nil
+	out, more := store.TrimPage(k, out)
+	return out, more, nil
 }

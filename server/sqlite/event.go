@@ -99,57 +99,11 @@ func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventLi
 		q.WriteString(` AND type = ?`)
 		args = append(args, lp.Type)
 	}
-	if lp.CreatedGTE != nil {
-		q.WriteString(` AND created >= ?`)
-		args = append(args, lp.CreatedGTE.Unix())
-	}
-	if lp.CreatedLTE != nil {
-		q.WriteString(` AND created <= ?`)
-		args = append(args, lp.CreatedLTE.Unix())
-	}
-	backwards := lp.EndingBefore != ""
-	switch {
-	case backwards:
-		q.WriteString(` AND id > ? ORDER BY id ASC`)
-		args = append(args, lp.EndingBefore)
-	case lp.StartingAfter != "":
-		q.WriteString(` AND id < ? ORDER BY id DESC`)
-		args = append(args, lp.StartingAfter)
-	default:
-		q.WriteString(` ORDER BY id DESC`)
-	}
-	q.WriteString(` LIMIT ?`)
-	args = append(args, lp.Limit+1)
-	st, err := db.stmt(ctx, q.String())
+	rows, more, err := listPage(ctx, db, &q, args, lp.Keyset(), scanEvent)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	page := &store.EventPage{Events: make([]store.Event, 0, lp.Limit)}
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		page.Events = append(page.Events, *e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(page.Events) > lp.Limit {
-		page.HasMore = true
-		page.Events = page.Events[:lp.Limit]
-	}
-	if backwards {
-		for i, j := 0, len(page.Events)-1; i < j; i, j = i+1, j-1 {
-			page.Events[i], page.Events[j] = page.Events[j], page.Events[i]
-		}
-	}
-	return page, nil
+	return &store.EventPage{Events: rows, HasMore: more}, nil
 }
 
 // PurgeEvents deletes events created before the time, and the delivery attempts

@@ -534,58 +534,59 @@ func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.List
 		q.WriteString(` AND EXISTS (SELECT 1 FROM json_each(prospects.tags) WHERE json_each.value = ?)`)
 		args = append(args, lp.Tag)
 	}
-	if lp.CreatedGTE != nil {
+	rows, more, err := listPage(ctx, db, &q, args, lp.Keyset(), scanProspect)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Page{Prospects: rows, HasMore: more}, nil
+}
+
+// listPage finishes and runs a keyset list query: q holds its SELECT and WHERE
+// so far, with args; listPage adds the created range, the cursor, the order and
+// the limit, and returns the page's rows newest first and whether more lie beyond.
+func listPage[T any](ctx context.Context, db *DB, q *strings.Builder, args []any, k store.Keyset, scan func(scanner) (*T, error)) ([]T, bool, error) {
+	if k.CreatedGTE != nil {
 		q.WriteString(` AND created >= ?`)
-		args = append(args, lp.CreatedGTE.Unix())
+		args = append(args, k.CreatedGTE.Unix())
 	}
-	if lp.CreatedLTE != nil {
+	if k.CreatedLTE != nil {
 		q.WriteString(` AND created <= ?`)
-		args = append(args, lp.CreatedLTE.Unix())
+		args = append(args, k.CreatedLTE.Unix())
 	}
-	backwards := lp.EndingBefore != ""
 	switch {
-	case backwards:
+	case k.Backwards():
 		q.WriteString(` AND id > ? ORDER BY id ASC`)
-		args = append(args, lp.EndingBefore)
-	case lp.StartingAfter != "":
+		args = append(args, k.EndingBefore)
+	case k.StartingAfter != "":
 		q.WriteString(` AND id < ? ORDER BY id DESC`)
-		args = append(args, lp.StartingAfter)
+		args = append(args, k.StartingAfter)
 	default:
 		q.WriteString(` ORDER BY id DESC`)
 	}
 	q.WriteString(` LIMIT ?`)
-	args = append(args, lp.Limit+1)
-
+	args = append(args, k.Limit+1)
 	st, err := db.stmt(ctx, q.String())
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer rows.Close()
-	page := &store.Page{Prospects: make([]store.Prospect, 0, lp.Limit)}
+	out := make([]T, 0, k.Limit+1)
 	for rows.Next() {
-		p, err := scanProspect(rows)
+		v, err := scan(rows)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		page.Prospects = append(page.Prospects, *p)
+		out = append(out, *v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if len(page.Prospects) > lp.Limit {
-		page.HasMore = true
-		page.Prospects = page.Prospects[:lp.Limit]
-	}
-	if backwards { // walked oldest-first from the cursor; answer newest first
-		for i, j := 0, len(page.Prospects)-1; i < j; i, j = i+1, j-1 {
-			page.Prospects[i], page.Prospects[j] = page.Prospects[j], page.Prospects[i]
-		}
-	}
-	return page, nil
+	out, more := store.TrimPage(k, out)
+	return out, more, nil
 }
 
 // txKey carries the write transaction of Atomically in a context.
