@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +26,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/captureapi/capture/server/outbox"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -46,9 +46,7 @@ type DB struct {
 
 	secrets *store.SecretBox // seals webhook secrets at rest when set (see SetSecretKey)
 
-	kick      chan struct{} // wakes the delivery relay (see queue.go)
-	queueMu   sync.Mutex
-	stopRelay func() // stops the relay StartQueue started
+	relay *outbox.Relay // moves deliveries into the queue, once StartQueue ran
 }
 
 var _ store.Store = (*DB)(nil)
@@ -94,7 +92,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{pool: pool, url: Redact(dsn), kick: make(chan struct{}, 1)}
+	db := &DB{pool: pool, url: Redact(dsn), relay: outbox.New()}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
@@ -131,13 +129,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close stops the delivery relay, if StartQueue started one, and closes the pool.
 func (db *DB) Close() error {
-	db.queueMu.Lock()
-	stop := db.stopRelay
-	db.stopRelay = nil
-	db.queueMu.Unlock()
-	if stop != nil {
-		stop()
-	}
+	db.relay.Stop()
 	db.pool.Close()
 	return nil
 }
@@ -212,7 +204,7 @@ func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error
 		return fn(context.WithValue(ctx, txKey{}, outer))
 	})
 	if err == nil && outer.enqueued.Load() {
-		db.wakeRelay() // the deliveries its changes enqueued are committed
+		db.relay.Wake() // the deliveries its changes enqueued are committed
 	}
 	return err
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/captureapi/capture/server/outbox"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -36,9 +36,6 @@ import (
 // lookup and the deliveries' insert are one INSERT … SELECT with it), and the
 // store needs no River client to write, so every path that changes prospects
 // (the CLI's included) enqueues deliveries the same way on both engines.
-
-// relayBatch is how many deliveries the relay moves per transaction.
-const relayBatch = 100
 
 // riverMigrateLock keys the advisory lock under which replicas starting
 // together migrate River's tables one after the other (goose's own lock
@@ -85,54 +82,17 @@ func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[
 	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	interval := cfg.FetchPollInterval
-	if interval <= 0 {
-		interval = time.Second
-	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	db.queueMu.Lock()
-	db.stopRelay = func() { cancel(); <-done }
-	db.queueMu.Unlock()
-	go func() {
-		defer close(done)
-		db.relay(rctx, c, interval, logger)
-	}()
+	db.relay.Start(ctx, cfg, func(ctx context.Context) (int, error) { return db.relayOnce(ctx, c) })
 	return c, nil
 }
 
-// relay moves deliveries from the outbox into River until ctx ends.
-func (db *DB) relay(ctx context.Context, c *river.Client[pgx.Tx], interval time.Duration, logger *slog.Logger) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		n, err := db.relayOnce(ctx, c)
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("move webhook deliveries into the queue", "error", err)
-		}
-		if n == relayBatch {
-			continue // more are waiting
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-db.kick:
-		case <-tick.C:
-		}
-	}
-}
-
-// relayOnce moves up to relayBatch deliveries into River in one transaction,
+// relayOnce moves up to outbox.Batch deliveries into River in one transaction,
 // skipping the rows another replica's relay is moving.
 func (db *DB) relayOnce(ctx context.Context, c *river.Client[pgx.Tx]) (n int, err error) {
 	defer unavailable(ctx, &err)
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `DELETE FROM webhook_outbox WHERE seq IN (
-			SELECT seq FROM webhook_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING endpoint_id, event_id`, relayBatch)
+			SELECT seq FROM webhook_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING endpoint_id, event_id`, outbox.Batch)
 		if err != nil {
 			return err
 		}
@@ -161,14 +121,6 @@ func (db *DB) relayOnce(ctx context.Context, c *river.Client[pgx.Tx]) (n int, er
 	return n, err
 }
 
-// wakeRelay wakes this process's relay, if it runs, without waiting.
-func (db *DB) wakeRelay() {
-	select {
-	case db.kick <- struct{}{}:
-	default: // already woken
-	}
-}
-
 // enqueued notes that the change made with ctx enqueued deliveries: the relay
 // is woken once they are committed, now, or when the Atomically transaction
 // the change is part of commits.
@@ -177,7 +129,7 @@ func (db *DB) enqueued(ctx context.Context) {
 		tx.enqueued.Store(true)
 		return
 	}
-	db.wakeRelay()
+	db.relay.Wake()
 }
 
 // outerTx is the transaction of Atomically, and whether a change made in it

@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"log/slog"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/captureapi/capture/server/outbox"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -26,9 +26,6 @@ import (
 // deliveries, and a crash or restart at any instant loses none: rows not yet
 // moved are moved by the next process. River shares the single writer
 // connection with the store.
-
-// relayBatch is how many deliveries the relay moves per transaction.
-const relayBatch = 100
 
 // migrateQueue brings River's own tables up to date.
 func (db *DB) migrateQueue(ctx context.Context) error {
@@ -52,52 +49,15 @@ func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[
 	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	interval := cfg.FetchPollInterval
-	if interval <= 0 {
-		interval = time.Second
-	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	db.queueMu.Lock()
-	db.stopRelay = func() { cancel(); <-done }
-	db.queueMu.Unlock()
-	go func() {
-		defer close(done)
-		db.relay(rctx, c, interval, logger)
-	}()
+	db.relay.Start(ctx, cfg, func(ctx context.Context) (int, error) { return db.relayOnce(ctx, c) })
 	return c, nil
 }
 
-// relay moves deliveries from the outbox into River until ctx ends.
-func (db *DB) relay(ctx context.Context, c *river.Client[*sql.Tx], interval time.Duration, logger *slog.Logger) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		n, err := db.relayOnce(ctx, c)
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("move webhook deliveries into the queue", "error", err)
-		}
-		if n == relayBatch {
-			continue // more are waiting
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-db.kick:
-		case <-tick.C:
-		}
-	}
-}
-
-// relayOnce moves up to relayBatch deliveries into River in one transaction.
+// relayOnce moves up to outbox.Batch deliveries into River in one transaction.
 func (db *DB) relayOnce(ctx context.Context, c *river.Client[*sql.Tx]) (n int, err error) {
 	defer unavailable(&err)
 	err = db.inTx(ctx, func(tx *writeTx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT seq, endpoint_id, event_id FROM webhook_outbox ORDER BY seq LIMIT ?`, relayBatch)
+		rows, err := tx.QueryContext(ctx, `SELECT seq, endpoint_id, event_id FROM webhook_outbox ORDER BY seq LIMIT ?`, outbox.Batch)
 		if err != nil {
 			return err
 		}
@@ -137,10 +97,7 @@ func (db *DB) enqueueDeliveries(ctx context.Context, tx *writeTx, e *store.Event
 		return err
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
-		select {
-		case db.kick <- struct{}{}:
-		default: // already woken
-		}
+		db.relay.Wake()
 	}
 	return nil
 }

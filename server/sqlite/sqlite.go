@@ -23,6 +23,7 @@ import (
 	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/captureapi/capture/server/outbox"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -42,9 +43,7 @@ type DB struct {
 
 	secrets *store.SecretBox // seals webhook secrets at rest when set (see SetSecretKey)
 
-	kick      chan struct{} // wakes the delivery relay (see queue.go)
-	queueMu   sync.Mutex
-	stopRelay func() // stops the relay StartQueue started
+	relay *outbox.Relay // moves deliveries into the queue, once StartQueue ran
 }
 
 var _ store.Store = (*DB)(nil)
@@ -105,7 +104,7 @@ func open(path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
-	db := &DB{path: path, write: write, read: read, kick: make(chan struct{}, 1)}
+	db := &DB{path: path, write: write, read: read, relay: outbox.New()}
 	// The first connection switches the file to WAL; do it on the writer up front.
 	if err := write.PingContext(context.Background()); err != nil {
 		db.Close()
@@ -156,13 +155,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close stops the delivery relay, if StartQueue started one, and closes both pools.
 func (db *DB) Close() error {
-	db.queueMu.Lock()
-	stop := db.stopRelay
-	db.stopRelay = nil
-	db.queueMu.Unlock()
-	if stop != nil {
-		stop()
-	}
+	db.relay.Stop()
 	db.stmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
 	db.writeStmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
 	return errors.Join(db.read.Close(), db.write.Close())
