@@ -5,7 +5,6 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
-	"strconv"
 )
 
 // EventService is the /v1/events resource, the log of changes to prospects
@@ -30,25 +29,7 @@ type EventListParams struct {
 }
 
 func (p EventListParams) query() map[string]string {
-	q := map[string]string{}
-	set := func(name, v string) {
-		if v != "" {
-			q[name] = v
-		}
-	}
-	if p.Limit != 0 {
-		set("limit", strconv.Itoa(p.Limit))
-	}
-	set("starting_after", p.StartingAfter)
-	set("ending_before", p.EndingBefore)
-	set("type", p.Type)
-	if p.CreatedGTE != 0 {
-		set("created_gte", strconv.FormatInt(p.CreatedGTE, 10))
-	}
-	if p.CreatedLTE != 0 {
-		set("created_lte", strconv.FormatInt(p.CreatedLTE, 10))
-	}
-	return q
+	return listQuery(p.Limit, p.StartingAfter, p.EndingBefore, p.CreatedGTE, p.CreatedLTE, "type", p.Type)
 }
 
 // Get retrieves an event. An unknown (or purged) id fails with [ErrNotFound];

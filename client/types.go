@@ -49,25 +49,32 @@ type ProspectListParams struct {
 
 // query is p as the list's query string parameters.
 func (p ProspectListParams) query() map[string]string {
+	return listQuery(p.Limit, p.StartingAfter, p.EndingBefore, p.CreatedGTE, p.CreatedLTE,
+		"email", p.Email, "status", string(p.Status), "tag", p.Tag)
+}
+
+// listQuery is a list's query string: what every list shares (the page size,
+// the cursors, the created range), then its own filters as name, value pairs;
+// zero values are left out.
+func listQuery(limit int, after, before string, gte, lte int64, filters ...string) map[string]string {
 	q := map[string]string{}
 	set := func(name, v string) {
 		if v != "" {
 			q[name] = v
 		}
 	}
-	if p.Limit != 0 {
-		set("limit", strconv.Itoa(p.Limit))
+	setNumber := func(name string, v int64) {
+		if v != 0 {
+			q[name] = strconv.FormatInt(v, 10)
+		}
 	}
-	set("starting_after", p.StartingAfter)
-	set("ending_before", p.EndingBefore)
-	set("email", p.Email)
-	set("status", string(p.Status))
-	set("tag", p.Tag)
-	if p.CreatedGTE != 0 {
-		set("created_gte", strconv.FormatInt(p.CreatedGTE, 10))
-	}
-	if p.CreatedLTE != 0 {
-		set("created_lte", strconv.FormatInt(p.CreatedLTE, 10))
+	setNumber("limit", int64(limit))
+	set("starting_after", after)
+	set("ending_before", before)
+	setNumber("created_gte", gte)
+	setNumber("created_lte", lte)
+	for i := 0; i+1 < len(filters); i += 2 {
+		set(filters[i], filters[i+1])
 	}
 	return q
 }
