@@ -50,8 +50,11 @@ lint-spec:
 
 ## bench: load capture and the bare baseline side by side and print the table
 ## (BENCH_DURATION, BENCH_CONCURRENCY, BENCH_LIST_ROWS, BENCH_COUNT)
+## then, in-process: a create with and without a webhook endpoint to enqueue for,
+## and webhook deliveries per second to a fast local receiver
 bench:
 	$(GO) run ./cmd/capture-bench
+	$(GO) test ./server -run '^$$' -bench 'CreateProspect$$|CreateWithWebhookEndpoint|WebhookDeliveries' -benchtime 2000x
 
 ## bench-smoke: one second a row on a small table, to check that the harness runs
 bench-smoke:

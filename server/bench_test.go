@@ -2,13 +2,17 @@ package server_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/server"
+	"github.com/captureapi/capture/server/store"
 )
 
 // benchServer is the real handler on SQLite with a rate limit too high to matter,
@@ -138,4 +142,67 @@ func BenchmarkCreateBatch(b *testing.B) {
 		serve(b, h, req, 200)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "prospects/s")
+}
+
+// benchEndpoint gives the bench account an endpoint for prospect.created at url.
+func benchEndpoint(b *testing.B, s *apitest.Server, url string) {
+	a, err := s.Store.AccountByName(b.Context(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Store.(store.WebhookStore).CreateWebhookEndpoint(b.Context(),
+		&store.WebhookEndpoint{AccountID: a.ID, URL: url, EnabledEvents: []string{"prospect.created"}}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkCreateWithWebhookEndpoint is BenchmarkCreateProspect's plain create
+// for an account with one webhook endpoint: each create also enqueues the
+// delivery of its event, in its transaction.
+func BenchmarkCreateWithWebhookEndpoint(b *testing.B) {
+	s, h := benchServer(b)
+	benchEndpoint(b, s, "https://receiver.example/hook")
+	key := s.NewAccountKey(b, "bench", "standard", 0)
+	i := 0
+	for b.Loop() {
+		i++
+		req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(fmt.Sprintf(`{"email": "p%d@example.com", "tags": ["a"]}`, i)))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		serve(b, h, req, 201)
+	}
+}
+
+// BenchmarkWebhookDeliveries measures delivery throughput to a fast local
+// receiver: b.N creates wait in the outbox, then the clock runs from starting
+// the queue until the receiver has had every delivery (reported as deliveries/s).
+func BenchmarkWebhookDeliveries(b *testing.B) {
+	s, h := benchServer(b)
+	var received atomic.Int64
+	all := make(chan struct{})
+	n := int64(b.N)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if received.Add(1) == n {
+			close(all)
+		}
+	}))
+	b.Cleanup(rcv.Close)
+	benchEndpoint(b, s, rcv.URL)
+	key := s.NewAccountKey(b, "bench", "standard", 0)
+	for i := range b.N {
+		req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(fmt.Sprintf(`{"email": "d%d@example.com"}`, i)))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		serve(b, h, req, 201)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	startDeliveries(b, s.Store, server.DeliveryOptions{AllowPrivate: true})
+	select {
+	case <-all:
+	case <-time.After(2 * time.Minute):
+		b.Fatalf("%d of %d deliveries after 2 minutes", received.Load(), n)
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "deliveries/s")
 }

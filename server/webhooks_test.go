@@ -40,7 +40,7 @@ type queue interface {
 }
 
 // startDeliveries works the delivery queue of the store's engine until the test ends.
-func startDeliveries(t *testing.T, db store.Store, o server.DeliveryOptions) queue {
+func startDeliveries(t testing.TB, db store.Store, o server.DeliveryOptions) queue {
 	t.Helper()
 	o.Webhooks = db.(store.WebhookStore)
 	if o.RetrySchedule == nil {
