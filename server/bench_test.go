@@ -31,16 +31,23 @@ func serve(b *testing.B, h http.Handler, req *http.Request, want int) {
 	}
 }
 
-// BenchmarkCreateProspect measures a create with and without an Idempotency-Key:
-// the difference is the cost of the idempotency layer.
+// BenchmarkCreateProspect measures a create with and without an Idempotency-Key
+// (the difference is the cost of the idempotency layer), and for an account with
+// a webhook endpoint, whose create also enqueues its event's delivery.
 func BenchmarkCreateProspect(b *testing.B) {
-	for _, withKey := range []bool{false, true} {
-		name := "without-idempotency-key"
-		if withKey {
-			name = "with-idempotency-key"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, bc := range []struct {
+		name                string
+		idempotent, webhook bool
+	}{
+		{"without-idempotency-key", false, false},
+		{"with-idempotency-key", true, false},
+		{"with-webhook-endpoint", false, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
 			s, h := benchServer(b)
+			if bc.webhook {
+				benchEndpoint(b, s, "https://receiver.example/hook")
+			}
 			key := s.NewAccountKey(b, "bench", "standard", 0)
 			i := 0
 			for b.Loop() {
@@ -48,7 +55,7 @@ func BenchmarkCreateProspect(b *testing.B) {
 				req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(fmt.Sprintf(`{"email": "p%d@example.com", "tags": ["a"]}`, i)))
 				req.Header.Set("Authorization", "Bearer "+key)
 				req.Header.Set("Content-Type", "application/json")
-				if withKey {
+				if bc.idempotent {
 					req.Header.Set("Idempotency-Key", fmt.Sprintf("key-%d", i))
 				}
 				serve(b, h, req, 201)
@@ -153,23 +160,6 @@ func benchEndpoint(b *testing.B, s *apitest.Server, url string) {
 	if err := s.Store.(store.WebhookStore).CreateWebhookEndpoint(b.Context(),
 		&store.WebhookEndpoint{AccountID: a.ID, URL: url, EnabledEvents: []string{"prospect.created"}}); err != nil {
 		b.Fatal(err)
-	}
-}
-
-// BenchmarkCreateWithWebhookEndpoint is BenchmarkCreateProspect's plain create
-// for an account with one webhook endpoint: each create also enqueues the
-// delivery of its event, in its transaction.
-func BenchmarkCreateWithWebhookEndpoint(b *testing.B) {
-	s, h := benchServer(b)
-	benchEndpoint(b, s, "https://receiver.example/hook")
-	key := s.NewAccountKey(b, "bench", "standard", 0)
-	i := 0
-	for b.Loop() {
-		i++
-		req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(fmt.Sprintf(`{"email": "p%d@example.com", "tags": ["a"]}`, i)))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		serve(b, h, req, 201)
 	}
 }
 

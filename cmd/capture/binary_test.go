@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
-
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,9 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/captureapi/capture/server/sqlite"
+	"github.com/captureapi/capture/server/store"
 )
 
 var (
@@ -166,4 +172,74 @@ func (term *terminal) wait(t *testing.T) (string, int) {
 		t.Fatal("the terminal stayed open after the program exited")
 	}
 	return term.output(), term.cmd.ProcessState.ExitCode()
+}
+
+// seedKey makes an account "acme" and a key with the role in a new database file.
+func seedKey(t *testing.T, path string, role store.Role) string {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, err := db.CreateAccount(ctx, "acme", 1_000_000, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := db.CreateKey(ctx, a.ID, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// freeAddr is a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServer starts `capture serve` on addr and waits until /healthz answers.
+func startServer(t *testing.T, db, addr string, flags ...string) *exec.Cmd {
+	t.Helper()
+	cmd := command(t, nil, append([]string{"serve", "--db", db, "--addr", addr}, flags...)...)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitUntil(t, 20*time.Second, func() (bool, string) {
+		res, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false, "the server did not start: " + err.Error()
+		}
+		res.Body.Close()
+		return true, ""
+	})
+	return cmd
+}
+
+// waitUntil polls done, a condition another process or goroutine brings about,
+// until it holds; past within the test fails with done's account of the state.
+func waitUntil(t *testing.T, within time.Duration, done func() (ok bool, state string)) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; {
+		ok, state := done()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", within, state)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the condition, bounded by within
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,64 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
-
-// seedKey makes an account and a standard key in a new database file.
-func seedKey(t *testing.T, path string) string {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	a, err := db.CreateAccount(ctx, "acme", 1_000_000, 1_000_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, secret, err := db.CreateKey(ctx, a.ID, store.RoleStandard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return secret
-}
-
-// freeAddr is a loopback address with a port nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// startServer starts `capture serve` on addr and waits until /healthz answers.
-func startServer(t *testing.T, db, addr string, flags ...string) *exec.Cmd {
-	t.Helper()
-	cmd := command(t, nil, append([]string{"serve", "--db", db, "--addr", addr}, flags...)...)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			res.Body.Close()
-			return cmd
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the server did not start")
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the port to open
-	}
-}
 
 // openFiles counts the file descriptors a process holds.
 func openFiles(t *testing.T, pid int) int {
@@ -94,7 +36,7 @@ func openFiles(t *testing.T, pid int) int {
 func TestSlowBodyAttack(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "capture.db")
-	key := seedKey(t, db)
+	key := seedKey(t, db, store.RoleStandard)
 	addr := freeAddr(t)
 	const deadline = 2 * time.Second
 	cmd := startServer(t, db, addr, "--request-timeout", deadline.String())
@@ -203,7 +145,7 @@ type idempotentOp struct {
 func TestKillDuringIdempotentWrites(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "capture.db")
-	key := seedKey(t, db)
+	key := seedKey(t, db, store.RoleStandard)
 	addr := freeAddr(t)
 	base := "http://" + addr
 	flags := []string{"--request-timeout", "1s"}

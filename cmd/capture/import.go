@@ -376,28 +376,19 @@ func scanCSV(in io.Reader, emit func(importRow) error) error {
 // csvProspect reads one CSV record as a prospect.
 func csvProspect(header, rec []string) (client.ProspectCreateParams, *rejection) {
 	var p client.ProspectCreateParams
+	texts := createTexts(&p)
 	for i, col := range header {
 		v := rec[i]
 		if v == "" {
 			continue
 		}
+		if dst, ok := texts[col]; ok {
+			*dst = v
+			continue
+		}
 		switch col {
 		case "email":
 			p.Email = v
-		case "first_name":
-			p.FirstName = v
-		case "last_name":
-			p.LastName = v
-		case "company":
-			p.Company = v
-		case "title":
-			p.Title = v
-		case "phone":
-			p.Phone = v
-		case "website":
-			p.Website = v
-		case "source":
-			p.Source = v
 		case "status":
 			p.Status = client.ProspectStatus(v)
 		case "tags":

@@ -66,16 +66,14 @@ func startReplicas(t *testing.T, n int) *replicaSet {
 		rs.addrs, rs.cmds = append(rs.addrs, addr), append(rs.cmds, cmd)
 	}
 	for i, addr := range rs.addrs {
-		for deadline := time.Now().Add(20 * time.Second); ; {
-			if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
-				res.Body.Close()
-				break
+		waitUntil(t, 20*time.Second, func() (bool, string) {
+			res, err := http.Get("http://" + addr + "/healthz")
+			if err != nil {
+				return false, fmt.Sprintf("replica %d did not start: %v", i, err)
 			}
-			if time.Now().After(deadline) || rs.cmds[i].ProcessState != nil {
-				t.Fatalf("replica %d did not start", i)
-			}
-			time.Sleep(20 * time.Millisecond) // polling for the port to open
-		}
+			res.Body.Close()
+			return true, ""
+		})
 	}
 	printed := 0
 	for _, path := range outs {
@@ -338,18 +336,11 @@ func TestReplicas(t *testing.T) {
 				t.Fatalf("create: %d %s", a.status, a.body)
 			}
 		}
-		for deadline := time.Now().Add(20 * time.Second); ; {
+		waitUntil(t, 20*time.Second, func() (bool, string) {
 			mu.Lock()
-			delivered := len(got)
-			mu.Unlock()
-			if delivered == n {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d events delivered after 20 s", delivered, n)
-			}
-			time.Sleep(20 * time.Millisecond) // polling the receiver, bounded above
-		}
+			defer mu.Unlock()
+			return len(got) == n, fmt.Sprintf("%d of %d events delivered", len(got), n)
+		})
 		mu.Lock()
 		defer mu.Unlock()
 		for id, times := range got {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	_ "modernc.org/sqlite"
 
-	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -26,23 +24,7 @@ import (
 func TestKillWithDeliveriesPending(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "capture.db")
-	ctx := context.Background()
-	db, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	a, err := db.CreateAccount(ctx, "acme", 1000, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, key, err := db.CreateKey(ctx, a.ID, store.RoleAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	key := seedKey(t, path, store.RoleAdmin)
 
 	var up atomic.Bool
 	var mu sync.Mutex
@@ -100,34 +82,21 @@ func TestKillWithDeliveriesPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	waitUntil(t, 20*time.Second, func() (bool, string) {
 		var waiting int
 		if err := raw.QueryRow(`SELECT count(*) FROM river_job WHERE state IN ('retryable', 'available') AND attempt = 1`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
-		if waiting == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d deliveries waiting for a retry after 20 s", waiting, n)
-		}
-		time.Sleep(10 * time.Millisecond) // polling the queue's state
-	}
+		return waiting == n, fmt.Sprintf("%d of %d deliveries waiting for a retry", waiting, n)
+	})
 	cmd.Process.Kill()
 	cmd.Wait()
 
 	up.Store(true)
 	startServer(t, path, addr, flags...)
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	waitUntil(t, 20*time.Second, func() (bool, string) {
 		mu.Lock()
-		got := len(delivered)
-		mu.Unlock()
-		if got == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d events delivered after the restart", got, n)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the receiver's tally
-	}
+		defer mu.Unlock()
+		return len(delivered) == n, fmt.Sprintf("%d of %d events delivered after the restart", len(delivered), n)
+	})
 }

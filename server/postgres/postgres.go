@@ -44,7 +44,7 @@ type DB struct {
 	pool *pgxpool.Pool
 	url  string // redacted: for messages
 
-	secrets *store.SecretBox // seals webhook secrets at rest when set (see SetSecretKey)
+	secrets store.SecretBox // seals webhook secrets at rest when set (see SetSecretKey)
 
 	relay *outbox.Relay // moves deliveries into the queue, once StartQueue ran
 }

@@ -41,7 +41,7 @@ type DB struct {
 	stmts      sync.Map // query text -> *sql.Stmt on the read pool
 	writeStmts sync.Map // query text -> *sql.Stmt on the writer (see prepareWrites)
 
-	secrets *store.SecretBox // seals webhook secrets at rest when set (see SetSecretKey)
+	secrets store.SecretBox // seals webhook secrets at rest when set (see SetSecretKey)
 
 	relay *outbox.Relay // moves deliveries into the queue, once StartQueue ran
 }

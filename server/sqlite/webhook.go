@@ -16,14 +16,7 @@ var _ store.WebhookStore = (*DB)(nil)
 // under key (32 bytes), bound to their endpoint's id (see store.SecretBox).
 // Without a key, secrets are kept as they are, and reading one sealed under a
 // key fails.
-func (db *DB) SetSecretKey(key []byte) error {
-	box, err := store.NewSecretBox(key)
-	if err != nil {
-		return err
-	}
-	db.secrets = box
-	return nil
-}
+func (db *DB) SetSecretKey(key []byte) error { return db.secrets.SetKey(key) }
 
 // CreateWebhookEndpoint inserts an endpoint with a new secret.
 func (db *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoint) (err error) {

@@ -131,31 +131,32 @@ const sealedPrefix = "sealed:v1:"
 
 // SecretBox seals webhook signing secrets at rest with AES-256-GCM, each bound
 // to its endpoint's id: a copy of the database alone does not give the
-// secrets that sign deliveries. A nil *SecretBox (no key) keeps secrets as
-// they are, and fails to open one sealed under a key.
+// secrets that sign deliveries. A box without a key (the zero value) keeps
+// secrets as they are, and fails to open one sealed under a key.
 type SecretBox struct {
 	aead cipher.AEAD
 }
 
-// NewSecretBox returns a box that seals under key, which must be 32 bytes.
-func NewSecretBox(key []byte) (*SecretBox, error) {
+// SetKey makes the box seal under key, which must be 32 bytes.
+func (b *SecretBox) SetKey(key []byte) error {
 	if len(key) != 32 {
-		return nil, fmt.Errorf("the webhook secret key must be 32 bytes, not %d", len(key))
+		return fmt.Errorf("the webhook secret key must be 32 bytes, not %d", len(key))
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	g, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &SecretBox{aead: g}, nil
+	b.aead = g
+	return nil
 }
 
 // Seal is the form of an endpoint's secret at rest.
 func (b *SecretBox) Seal(endpointID, secret string) string {
-	if b == nil {
+	if b.aead == nil {
 		return secret
 	}
 	nonce := make([]byte, b.aead.NonceSize())
@@ -168,7 +169,7 @@ func (b *SecretBox) Open(endpointID, stored string) (string, error) {
 	if !strings.HasPrefix(stored, sealedPrefix) {
 		return stored, nil
 	}
-	if b == nil {
+	if b.aead == nil {
 		return "", fmt.Errorf("the secret of webhook endpoint %s is sealed, and the server has no webhook secret key", endpointID)
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(stored, sealedPrefix))
