@@ -178,14 +178,18 @@ func TestOverloadedIsAFast503(t *testing.T) {
 		rests = append(rests, body[9:])
 		holders = append(holders, conn)
 	}
-	var res *http.Response
-	var body []byte
+	// Wait until the server counts both in flight (polling its own gauge).
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		res, body = do(t, "GET", s.URL+"/v1/account", s.AdminKey, "", "")
-		if res.StatusCode != 200 || time.Now().After(deadline) {
+		_, m := do(t, "GET", s.URL+"/metrics", "", "", "")
+		if strings.Contains(string(m), "\ncapture_http_requests_in_flight 2\n") {
 			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the two held requests are not both in flight:\n%s", m)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
+	res, body := do(t, "GET", s.URL+"/v1/account", s.AdminKey, "", "")
 	wantError(t, res, body, 503, gen.ErrorTypeApiError, gen.ErrorCodeOverloaded, "")
 	if res.Header.Get("Retry-After") != "1" {
 		t.Errorf("Retry-After = %q, want 1", res.Header.Get("Retry-After"))

@@ -163,6 +163,9 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.other.Handle("GET /metrics", s.metrics.handler())
 	docs.Mount(s)
+	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "capture_http_requests_in_flight", Help: "API requests being answered now (capped by MaxInFlight).",
+	}, func() float64 { return float64(len(s.inFlight)) }))
 	return s, nil
 }
 
