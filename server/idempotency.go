@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/store"
 )
 
 // lockSlack is how long past its deadline a request keeps its Idempotency-Key
@@ -34,20 +35,30 @@ func idempotencyKey(r *http.Request) string {
 
 // replayIdempotent claims the request's Idempotency-Key, or answers from the
 // record that holds it: the kept answer, or 409 while it runs or when the key
-// was used for another request.
+// was used for another request. Where the store claims inside the request's
+// transaction (store.TransactionalClaims), execute claims instead.
 func (s *Server) replayIdempotent(c *call) error {
 	key := idempotencyKey(c.r)
-	if key == "" {
+	if key == "" || s.claimsInTx {
 		return nil
 	}
-	ctx := c.r.Context()
 	fp := fingerprint(c.r)
-	rec, err := s.cfg.Store.BeginIdempotent(ctx, apiKey(ctx).AccountID, key, fp, requestID(ctx), s.cfg.RequestTimeout+lockSlack)
-	switch {
-	case err != nil:
+	rec, err := s.claimKey(c.r.Context(), key, fp)
+	if err != nil || rec == nil {
 		return err
-	case rec == nil: // claimed: the request runs
-		return nil
+	}
+	return s.answerHeldKey(c, rec, fp)
+}
+
+// claimKey claims the request's key, or returns the record that holds it.
+func (s *Server) claimKey(ctx context.Context, key string, fp []byte) (*store.IdempotencyRecord, error) {
+	return s.cfg.Store.BeginIdempotent(ctx, apiKey(ctx).AccountID, key, fp, requestID(ctx), s.cfg.RequestTimeout+lockSlack)
+}
+
+// answerHeldKey answers a request whose key another request holds: the kept
+// answer, or 409 while that request runs or when it was another request.
+func (s *Server) answerHeldKey(c *call, rec *store.IdempotencyRecord, fp []byte) error {
+	switch {
 	case !bytes.Equal(rec.Fingerprint, fp):
 		e := requestError(http.StatusConflict, gen.ErrorCodeIdempotencyKeyReused,
 			"This Idempotency-Key was used with another request (method, path or body). Use a new key for a new request.")
@@ -72,11 +83,12 @@ func (s *Server) replayIdempotent(c *call) error {
 // errAnswered ends the pipeline for a request a step answered itself.
 var errAnswered = errors.New("answered")
 
-// execute runs the generated handler. A request with an Idempotency-Key (claimed
-// by replayIdempotent) runs in one store transaction with the keeping of its
-// answer: after a crash at any instant, the store holds both the effect and its
-// answer, or neither, so a retry gets the original answer or a first run. The
-// answer is held back until that transaction commits.
+// execute runs the generated handler. A request with an Idempotency-Key runs in
+// one store transaction with the keeping of its answer (and, where the store
+// allows, the claim of its key): after a crash at any instant, the store holds
+// both the effect and its answer, or neither, so a retry gets the original
+// answer or a first run. The answer is held back until that transaction
+// commits.
 func (s *Server) execute(c *call) {
 	key := idempotencyKey(c.r)
 	if key == "" {
@@ -93,7 +105,16 @@ func (s *Server) execute(c *call) {
 		}
 	}()
 	errRejected := errors.New("the answer is not kept")
+	var fp []byte
+	var holder *store.IdempotencyRecord // another request's, which holds the key
 	err := s.cfg.Store.Atomically(ctx, func(tx context.Context) error {
+		if s.claimsInTx {
+			var err error
+			fp = fingerprint(c.r)
+			if holder, err = s.claimKey(tx, key, fp); err != nil || holder != nil {
+				return err
+			}
+		}
 		s.api.ServeHTTP(held, c.r.WithContext(tx))
 		if c.w.clientGone || !held.wroteHeader || !keeps(held.status) {
 			return errRejected // undo whatever ran: a retry runs afresh
@@ -101,6 +122,10 @@ func (s *Server) execute(c *call) {
 		return s.cfg.Store.FinishIdempotent(tx, accountID, key, requestID(ctx), held.status, held.body.Bytes())
 	})
 	switch {
+	case err == nil && holder != nil: // answered outside the transaction: a slow client must not hold the writer
+		if err := s.answerHeldKey(c, holder, fp); !errors.Is(err, errAnswered) {
+			s.writeError(c.w, c.r, err)
+		}
 	case c.w.clientGone:
 		s.releaseKey(c, accountID, key)
 	case err == nil || errors.Is(err, errRejected):

@@ -69,6 +69,9 @@ type Server struct {
 	maint    maintenanceFlag
 	metrics  *metrics
 	keys     *expirable.LRU[[sha256.Size]byte, *store.APIKey] // a nil value: no such key; nil LRU: no cache
+	// claimsInTx: the store claims an Idempotency-Key in the request's own
+	// transaction (store.TransactionalClaims), so execute claims, not replayIdempotent.
+	claimsInTx bool
 }
 
 // New builds the handler from the embedded spec.
@@ -129,6 +132,9 @@ func New(cfg Config) (*Server, error) {
 			SkipSettingDefaults:     true,
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{emailFormat},
 		},
+	}
+	if tc, ok := cfg.Store.(store.TransactionalClaims); ok {
+		s.claimsInTx = tc.ClaimsInTransaction()
 	}
 	if cfg.Limiter != nil {
 		s.shared = &sharedLimiter{limiter: cfg.Limiter}

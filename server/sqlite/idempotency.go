@@ -11,19 +11,32 @@ import (
 	"github.com/captureapi/capture/server/store"
 )
 
-// BeginIdempotent claims a key in one write transaction, so two requests with the
-// same key cannot both start. A key already held is answered from a read first:
-// its holder may be inside its own write transaction (its effect and answer,
-// see Atomically), which a claim would otherwise wait behind instead of
-// answering 409 at once.
+// BeginIdempotent claims a key in a write transaction, so two requests with the
+// same key cannot both start.
+//
+// Inside Atomically the claim joins the caller's transaction, to commit with
+// the request's effect and answer: writes run one at a time, so no other
+// request can claim the key in between, and a crash leaves the claim, the
+// effect and the answer together or none of them. A key claimed in the same
+// group commit by a request not answered yet is in use.
+//
+// Outside, a key already held is answered from a read first, and the claim is
+// a transaction of its own.
 func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (rec *store.IdempotencyRecord, err error) {
 	defer unavailable(&err)
 	const query = `SELECT fingerprint, request_id, status, body, created, locked_until
 		FROM idempotency_keys WHERE account_id = ? AND key = ?`
-	if rec, err := holder(db.queryRow(ctx, query, accountID, key), fingerprint); err != nil || rec != nil {
-		return rec, err
+	if _, inTx := ctx.Value(txKey{}).(*writeTx); !inTx {
+		if rec, err := holder(db.queryRow(ctx, query, accountID, key), fingerprint); err != nil || rec != nil {
+			return rec, err
+		}
 	}
 	err = db.inTx(ctx, func(tx *writeTx) error {
+		claim := accountID + "\x00" + key
+		if fp, ok := tx.claims[claim]; ok {
+			rec = &store.IdempotencyRecord{Fingerprint: fp} // its request is not answered yet
+			return nil
+		}
 		if rec, err = holder(tx.QueryRowContext(ctx, query, accountID, key), fingerprint); err != nil || rec != nil {
 			return err
 		}
@@ -33,10 +46,20 @@ func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, finger
 			ON CONFLICT (account_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, request_id = excluded.request_id,
 				status = NULL, body = NULL, created = excluded.created, locked_until = excluded.locked_until`,
 			accountID, key, fingerprint, requestID, t.Unix(), t.Add(lock).UnixMilli())
+		if err == nil {
+			if tx.claims == nil {
+				tx.claims = map[string][]byte{}
+			}
+			tx.claims[claim] = fingerprint
+		}
 		return err
 	})
 	return rec, err
 }
+
+// ClaimsInTransaction reports that BeginIdempotent, inside Atomically, claims
+// in the caller's transaction (see store.TransactionalClaims).
+func (db *DB) ClaimsInTransaction() bool { return true }
 
 // holder reads a key's record and returns it when it holds the key against a
 // request with the fingerprint, or nil when the key is free to claim.

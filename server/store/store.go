@@ -143,6 +143,17 @@ type ExistsError struct {
 
 func (e *ExistsError) Error() string { return "store: a live prospect has this email: " + e.ID }
 
+// TransactionalClaims is implemented by a Store whose BeginIdempotent, called
+// inside Atomically, claims the key in that transaction, so that the claim, the
+// effect and the kept answer of an idempotent request are one write
+// transaction. That needs writes to run one at a time (SQLite's single
+// writer), or another request could claim the key before the transaction
+// commits. A store with concurrent writers (PostgreSQL, shared by replicas)
+// commits the claim first, on its own, for every replica to see at once.
+type TransactionalClaims interface {
+	ClaimsInTransaction() bool
+}
+
 // Store keeps accounts, keys and prospects. Every method scopes its work to one
 // account; no method returns another account's data.
 type Store interface {
