@@ -47,8 +47,9 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8090", "address to listen on")
 	dbPath := flag.String("db", "capture.db", "SQLite database migrated by `capture migrate`")
 	account := flag.String("account", "", "the account every request acts as (accounts.id)")
-	key := flag.String("key", os.Getenv("CAPTURE_BASELINE_KEY"), "the one bearer key accepted (CAPTURE_BASELINE_KEY)")
+	key := flag.String("key", "", "the one bearer key accepted; default $CAPTURE_BASELINE_KEY, which keeps it out of ps")
 	flag.Parse()
+	*key = cmp.Or(*key, os.Getenv("CAPTURE_BASELINE_KEY"))
 	if *account == "" || *key == "" {
 		log.Fatal("capture-baseline: -account and -key (or CAPTURE_BASELINE_KEY) are required")
 	}

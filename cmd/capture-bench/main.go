@@ -310,9 +310,9 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 				}
 				res := runRow(ctx, cfg, procs[i], envs[i], r)
 				if res.err != "" {
-					logf("%-8s %s: %s", s.name, r.name, res.err)
+					logf("%-13s %s: %s", s.name, r.name, res.err)
 				} else {
-					logf("%-8s %-44s %6.0f req/s  p50 %-7s p99 %-7s CPU/req %-7s peak RSS %s", s.name, r.name, res.rps,
+					logf("%-13s %-44s %6.0f req/s  p50 %-7s p99 %-7s CPU/req %-7s peak RSS %s", s.name, r.name, res.rps,
 						fmtLatency(res.p50), fmtLatency(res.p99), fmtCPU(res.cpuPerRequest()), fmtRSS(res.rssKB))
 				}
 				runs[i] = append(runs[i], res)
