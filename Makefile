@@ -48,14 +48,16 @@ drift:
 lint-spec:
 	.ci/lint/lint
 
-## bench: load capture and the bare baseline side by side and print the table
-## (BENCH_DURATION, BENCH_CONCURRENCY, BENCH_LIST_ROWS, BENCH_COUNT)
+## bench: load capture and the floor (cmd/capture-baseline) side by side and print
+## the table: req/s, p50, p99, CPU a request, RSS, ratios and their targets
+## (BENCH_DURATION, BENCH_CONCURRENCY, BENCH_LIST_ROWS, BENCH_COUNT, BENCH_ROWS)
 ## then, in-process: a create with and without a webhook endpoint to enqueue for,
 ## and webhook deliveries per second to a fast local receiver
 bench:
 	$(GO) run ./cmd/capture-bench
 	$(GO) test ./server -run '^$$' -bench 'CreateProspect$$|WebhookDeliveries' -benchtime 2000x
 
-## bench-smoke: one second a row on a small table, to check that the harness runs
+## bench-smoke: one second a row on a small table, to check that the harness runs;
+## ratios are reported, never asserted, so it fails only when it cannot measure
 bench-smoke:
 	BENCH_DURATION=1s BENCH_LIST_ROWS=100000 $(GO) run ./cmd/capture-bench

@@ -3,19 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 )
 
-// The whole harness against the baseline, briefly: it must build the server,
-// seed it, measure every row with the expected answers and print the table.
-func TestHarnessMeasuresBaseline(t *testing.T) {
+// The whole harness against the floor, briefly: it must build the servers,
+// lay out and seed the floor's database, measure every row with the expected
+// answers and print the table.
+func TestHarnessMeasuresFloor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and loads a server")
 	}
-	cfg, err := parseConfig([]string{"-only", "baseline", "-duration", "300ms", "-warmup", "0",
+	cfg, err := parseConfig([]string{"-only", "floor", "-duration", "300ms", "-warmup", "0",
 		"-concurrency", "4", "-seed", "500", "-list-rows", "2000"})
 	if err != nil {
 		t.Fatal(err)
@@ -29,8 +31,8 @@ func TestHarnessMeasuresBaseline(t *testing.T) {
 	table := out.String()
 	t.Log(table)
 	for _, want := range []string{
-		"GET /v1/prospects/{id}", "POST /v1/prospects + Idempotency-Key", "GET /v1/prospects?limit=100 @ 2k",
-		"bad key → 401", "bad JSON → 400", "{unknown} → 404", "baseline req/s", "MiB",
+		"GET /v1/prospects/{id}", "POST /v1/prospects", "GET /v1/prospects?limit=100 @ 2k",
+		"no or bad key → 401", "bad JSON → 400", "{unknown} → 404", "floor req/s", "CPU/req", "µs", "MiB",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table lacks %q", want)
@@ -88,5 +90,55 @@ func TestMedianRunAndPeakMemory(t *testing.T) {
 	}
 	if m := median(append(runs, result{err: "refused"})); m.err != "refused" {
 		t.Errorf("a failed run was hidden: %+v", m)
+	}
+}
+
+// The table sets each of Capture's rows against the floor and its target: an
+// idempotent create against the floor's plain create, a list by its CPU time
+// per listed prospect.
+func TestReportShowsTargetsNextToRatios(t *testing.T) {
+	ms := time.Millisecond
+	rep := report{
+		cfg:     config{concurrency: 32, duration: time.Second, seed: 10000},
+		servers: []*serverKind{{name: "capture"}, {name: "floor"}},
+		results: []map[string]result{
+			{
+				"get":         {requests: 8000, rps: 8000, p50: ms, p99: 4 * ms, cpu: 800 * ms},
+				"create":      {requests: 2000, rps: 2000, p50: ms, p99: 8 * ms, cpu: 400 * ms},
+				"create-idem": {requests: 1700, rps: 1700, p50: ms, p99: 9 * ms, cpu: 400 * ms},
+				"list":        {requests: 1000, rps: 1000, p50: ms, p99: 20 * ms, cpu: 1500 * ms},
+			},
+			{
+				"get":    {requests: 10000, rps: 10000, p50: ms, p99: 2 * ms, cpu: 700 * ms},
+				"create": {requests: 2000, rps: 2000, p50: ms, p99: 8 * ms, cpu: 200 * ms},
+				"list":   {requests: 2000, rps: 2000, p50: ms, p99: 10 * ms, cpu: 1000 * ms},
+			},
+		},
+	}
+	var out bytes.Buffer
+	rep.print(&out)
+	t.Log(out.String())
+	line := func(prefix string) []string {
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), prefix) {
+				return strings.Fields(l)
+			}
+		}
+		t.Fatalf("no row %q in the table", prefix)
+		return nil
+	}
+	for _, tc := range []struct {
+		row  string
+		want []string // the last cells, in order
+	}{
+		{"GET /v1/prospects/{id} ", []string{"0.80×", "2.00×", "≥0.70×", "yes"}},
+		{"POST /v1/prospects ", []string{"1.00×", "1.00×", "≥1.00×", "yes"}},
+		{"POST /v1/prospects + Idempotency-Key", []string{"0.85×", "1.12×", "≥0.80×", "floor", "POST", "/v1/prospects", "yes"}},
+		{"GET /v1/prospects?limit=100", []string{"0.50×", "2.00×", "≤10µs", "CPU/row", "no", "(15µs)"}},
+	} {
+		cells := line(tc.row)
+		if got := cells[len(cells)-len(tc.want):]; !slices.Equal(got, tc.want) {
+			t.Errorf("%s ends %q, want %q", tc.row, got, tc.want)
+		}
 	}
 }

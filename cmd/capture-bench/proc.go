@@ -23,8 +23,11 @@ type serverKind struct {
 	bin  string
 	// prepare creates the database file with one account and one admin key.
 	prepare func(ctx context.Context, db string) (account, error)
-	// serveArgs are the arguments that start the server on addr with db.
-	serveArgs func(addr, db string) []string
+	// serveArgs are the arguments that start the server on addr with db,
+	// serving acct.
+	serveArgs func(addr, db string, acct account) []string
+	// serveEnv is what the server's environment adds for acct; nil for nothing.
+	serveEnv func(acct account) []string
 	// postgres is the PostgreSQL server whose database holds a schema for
 	// each phase; "" for a SQLite file.
 	postgres string
@@ -89,7 +92,7 @@ type process struct {
 }
 
 // startServer starts s on a free loopback port and waits until it answers.
-func startServer(ctx context.Context, s *serverKind, db, dir string) (*process, error) {
+func startServer(ctx context.Context, s *serverKind, db string, acct account, dir string) (*process, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -100,8 +103,11 @@ func startServer(ctx context.Context, s *serverKind, db, dir string) (*process, 
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(s.bin, s.serveArgs(addr, db)...)
+	cmd := exec.Command(s.bin, s.serveArgs(addr, db, acct)...)
 	cmd.Dir = dir
+	if s.serveEnv != nil {
+		cmd.Env = append(os.Environ(), s.serveEnv(acct)...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
@@ -203,4 +209,34 @@ func runCmd(ctx context.Context, bin string, args ...string) (string, error) {
 		return "", fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
+}
+
+// clockTick is the unit of the CPU times in /proc/PID/stat: USER_HZ, 100 on
+// every Linux architecture Go runs on.
+const clockTick = 10 * time.Millisecond
+
+// cpuTime is the user and system CPU time the processes have used so far, all
+// their threads together, to a clock tick.
+func cpuTime(ps []*process) (time.Duration, error) {
+	var total time.Duration
+	for _, p := range ps {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+		if err != nil {
+			return 0, err
+		}
+		// The command name, in parentheses, may hold spaces: count fields after it.
+		i := bytes.LastIndex(stat, []byte(") "))
+		f := strings.Fields(string(stat[i+1:]))
+		if i < 0 || len(f) < 13 {
+			return 0, fmt.Errorf("/proc/%d/stat: unexpected %q", p.cmd.Process.Pid, stat)
+		}
+		// Fields 14 and 15 of the line, utime and stime; rest starts at field 3.
+		utime, err1 := strconv.ParseInt(f[11], 10, 64)
+		stime, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", p.cmd.Process.Pid, err)
+		}
+		total += time.Duration(utime+stime) * clockTick
+	}
+	return total, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
 	"fmt"
@@ -19,7 +18,7 @@ import (
 // Seeding writes rows straight into the SQLite file before the server
 // starts: a million prospects through the API would take far longer than
 // the measurement. That ties the harness to the storage layout, which is
-// assumed to be (for both servers):
+// assumed to be (both servers serve a file laid out by Capture's migrations):
 //
 //	accounts(id TEXT PK, name TEXT UNIQUE, prospect_limit INTEGER,
 //	         rate_limit INTEGER NULL, live_prospects INTEGER, created INTEGER)
@@ -31,10 +30,11 @@ import (
 //	          marketing_consent INTEGER, consent_at INTEGER NULL, hidden INTEGER,
 //	          created INTEGER, updated INTEGER, deleted_at INTEGER NULL)
 //
-// Capture creates its tables with `capture migrate`, its account and key
-// with its own admin commands; the harness only inserts prospects (and
-// updates accounts.live_prospects). When Capture's schema changes, only
-// seedProspects' INSERT needs to follow.
+// Capture creates the tables with `capture migrate`, the account and key
+// with its own admin commands, for the floor's database as for its own; the
+// harness only inserts prospects (and updates accounts.live_prospects). When
+// Capture's schema changes, only seedProspects' INSERT, and the floor's
+// statements, need to follow.
 
 // benchAccount is the name of the account the load runs as.
 const benchAccount = "bench"
@@ -46,65 +46,50 @@ const benchLimit = "100000000"
 // captureKind is Capture, driven through its own admin commands.
 func captureKind(bin string) *serverKind {
 	return &serverKind{
-		name: "capture",
-		bin:  bin,
-		prepare: func(ctx context.Context, db string) (account, error) {
-			if _, err := runCmd(ctx, bin, "migrate", "--db", db); err != nil {
-				return account{}, err
-			}
-			if _, err := runCmd(ctx, bin, "accounts", "create", benchAccount,
-				"--prospect-limit", benchLimit, "--rate-limit", benchLimit, "--db", db); err != nil {
-				return account{}, err
-			}
-			out, err := runCmd(ctx, bin, "keys", "create", "--account", benchAccount, "--role", "admin", "--db", db)
-			if err != nil {
-				return account{}, err
-			}
-			key := strings.TrimSpace(out)
-			if !strings.HasPrefix(key, "sk_") || strings.ContainsAny(key, " \n") {
-				return account{}, fmt.Errorf("capture keys create printed %q, want only the secret key", out)
-			}
-			id, err := accountID(ctx, db, benchAccount)
-			return account{id: id, key: key}, err
-		},
-		serveArgs: func(addr, db string) []string {
+		name:    "capture",
+		bin:     bin,
+		prepare: func(ctx context.Context, db string) (account, error) { return prepareWithCapture(ctx, bin, db) },
+		serveArgs: func(addr, db string, _ account) []string {
 			return []string{"serve", "--addr", addr, "--db", db}
 		},
 	}
 }
 
-// baselineKind is capture-baseline, whose account and key the harness
-// inserts itself.
-func baselineKind(bin string) *serverKind {
+// floorKind is capture-baseline, the floor, on a database Capture's binary
+// (captureBin) lays out exactly as its own; the floor is told the account and
+// its one key when it starts.
+func floorKind(bin, captureBin string) *serverKind {
 	return &serverKind{
-		name: "baseline",
-		bin:  bin,
-		prepare: func(ctx context.Context, db string) (account, error) {
-			if _, err := runCmd(ctx, bin, "-init", "-db", db); err != nil {
-				return account{}, err
-			}
-			acct := account{id: "acct_" + newULID(time.Now(), nil), key: "sk_" + randomBase62(32)}
-			hash := sha256.Sum256([]byte(acct.key))
-			conn, err := openDB(db)
-			if err != nil {
-				return account{}, err
-			}
-			defer conn.Close()
-			now := time.Now().Unix()
-			if _, err := conn.ExecContext(ctx, `INSERT INTO accounts (id, name, prospect_limit, rate_limit, live_prospects, created)
-				VALUES (?, ?, ?, ?, 0, ?)`, acct.id, benchAccount, benchLimit, benchLimit, now); err != nil {
-				return account{}, err
-			}
-			if _, err := conn.ExecContext(ctx, `INSERT INTO api_keys (id, account_id, hash, role, created)
-				VALUES (?, ?, ?, 'admin', ?)`, "key_"+newULID(time.Now(), nil), acct.id, hash[:], now); err != nil {
-				return account{}, err
-			}
-			return acct, nil
+		name:    "floor",
+		bin:     bin,
+		prepare: func(ctx context.Context, db string) (account, error) { return prepareWithCapture(ctx, captureBin, db) },
+		serveArgs: func(addr, db string, acct account) []string {
+			return []string{"-addr", addr, "-db", db, "-account", acct.id}
 		},
-		serveArgs: func(addr, db string) []string {
-			return []string{"-addr", addr, "-db", db}
-		},
+		serveEnv: func(acct account) []string { return []string{"CAPTURE_BASELINE_KEY=" + acct.key} },
 	}
+}
+
+// prepareWithCapture migrates db and creates the bench account and an admin
+// key with Capture's commands.
+func prepareWithCapture(ctx context.Context, bin, db string) (account, error) {
+	if _, err := runCmd(ctx, bin, "migrate", "--db", db); err != nil {
+		return account{}, err
+	}
+	if _, err := runCmd(ctx, bin, "accounts", "create", benchAccount,
+		"--prospect-limit", benchLimit, "--rate-limit", benchLimit, "--db", db); err != nil {
+		return account{}, err
+	}
+	out, err := runCmd(ctx, bin, "keys", "create", "--account", benchAccount, "--role", "admin", "--db", db)
+	if err != nil {
+		return account{}, err
+	}
+	key := strings.TrimSpace(out)
+	if !strings.HasPrefix(key, "sk_") || strings.ContainsAny(key, " \n") {
+		return account{}, fmt.Errorf("capture keys create printed %q, want only the secret key", out)
+	}
+	id, err := accountID(ctx, db, benchAccount)
+	return account{id: id, key: key}, err
 }
 
 func openDB(path string) (*sql.DB, error) {
@@ -239,15 +224,4 @@ func newULID(at time.Time, entropy io.Reader) string {
 		entropy = rand.Reader
 	}
 	return strings.ToLower(ulid.MustNew(ulid.Timestamp(at), entropy).String())
-}
-
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-func randomBase62(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = base62[int(b[i])%len(base62)]
-	}
-	return string(b)
 }

@@ -34,7 +34,7 @@ func captureOnPostgres(bin, postgres, redis string, replicas int) *serverKind {
 	}
 	if redis != "" {
 		serve := k.serveArgs
-		k.serveArgs = func(addr, db string) []string { return append(serve(addr, db), "--redis", redis) }
+		k.serveArgs = func(addr, db string, acct account) []string { return append(serve(addr, db, acct), "--redis", redis) }
 	}
 	return k
 }
