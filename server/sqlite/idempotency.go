@@ -11,50 +11,78 @@ import (
 	"github.com/captureapi/capture/server/store"
 )
 
-// BeginIdempotent claims a key in a write transaction, so two requests with the
-// same key cannot both start.
+// BeginIdempotent claims a key, so two requests with the same key cannot both
+// start.
 //
-// Inside Atomically the claim joins the caller's transaction, to commit with
-// the request's effect and answer: writes run one at a time, so no other
-// request can claim the key in between, and a crash leaves the claim, the
-// effect and the answer together or none of them. A key claimed in the same
-// group commit by a request not answered yet is in use.
+// Inside Atomically the claim belongs to the caller's transaction, and is
+// written with the answer (FinishIdempotent): writes run one at a time, so no
+// other request can claim the key before that transaction commits, and a
+// crash leaves the effect and the answer together, or neither and no claim.
+// Until the commit, the claim is held in the transaction, where a request of
+// the same group commit finds it in use.
 //
 // Outside, a key already held is answered from a read first, and the claim is
-// a transaction of its own.
+// a write transaction of its own.
 func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (rec *store.IdempotencyRecord, err error) {
 	defer unavailable(&err)
-	const query = `SELECT fingerprint, request_id, status, body, created, locked_until
-		FROM idempotency_keys WHERE account_id = ? AND key = ?`
-	if _, inTx := ctx.Value(txKey{}).(*writeTx); !inTx {
-		if rec, err := holder(db.queryRow(ctx, query, accountID, key), fingerprint); err != nil || rec != nil {
-			return rec, err
-		}
+	if tx, ok := ctx.Value(txKey{}).(*writeTx); ok {
+		return tx.claim(ctx, accountID, key, fingerprint, requestID, lock)
+	}
+	if rec, err := holder(db.queryRow(ctx, selectHolder, accountID, key), fingerprint); err != nil || rec != nil {
+		return rec, err
 	}
 	err = db.inTx(ctx, func(tx *writeTx) error {
-		claim := accountID + "\x00" + key
-		if fp, ok := tx.claims[claim]; ok {
-			rec = &store.IdempotencyRecord{Fingerprint: fp} // its request is not answered yet
-			return nil
-		}
-		if rec, err = holder(tx.QueryRowContext(ctx, query, accountID, key), fingerprint); err != nil || rec != nil {
+		if rec, err = tx.claim(ctx, accountID, key, fingerprint, requestID, lock); err != nil || rec != nil {
 			return err
 		}
-		t := time.Now()
-		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until)
-			VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (account_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, request_id = excluded.request_id,
-				status = NULL, body = NULL, created = excluded.created, locked_until = excluded.locked_until`,
-			accountID, key, fingerprint, requestID, t.Unix(), t.Add(lock).UnixMilli())
-		if err == nil {
-			if tx.claims == nil {
-				tx.claims = map[string][]byte{}
-			}
-			tx.claims[claim] = fingerprint
-		}
-		return err
+		return tx.writeClaim(ctx, tx.claims[claimID(accountID, key)], nil)
 	})
 	return rec, err
+}
+
+const selectHolder = `SELECT fingerprint, request_id, status, body, created, locked_until
+	FROM idempotency_keys WHERE account_id = ? AND key = ?`
+
+// claimed is a key claimed in a transaction not committed yet.
+type claimed struct {
+	accountID, key, requestID string
+	fingerprint               []byte
+	created                   time.Time
+	lock                      time.Duration
+}
+
+func claimID(accountID, key string) string { return accountID + "\x00" + key }
+
+// claim claims a key in the transaction, or returns its holder: a request of
+// the transaction not answered yet, or the record stored.
+func (tx *writeTx) claim(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (*store.IdempotencyRecord, error) {
+	id := claimID(accountID, key)
+	if c, ok := tx.claims[id]; ok {
+		return &store.IdempotencyRecord{Fingerprint: c.fingerprint, RequestID: c.requestID}, nil // still running
+	}
+	if rec, err := holder(tx.QueryRowContext(ctx, selectHolder, accountID, key), fingerprint); err != nil || rec != nil {
+		return rec, err
+	}
+	if tx.claims == nil {
+		tx.claims = map[string]*claimed{}
+	}
+	tx.claims[id] = &claimed{accountID: accountID, key: key, requestID: requestID, fingerprint: fingerprint, created: time.Now(), lock: lock}
+	return nil, nil
+}
+
+// writeClaim stores a claim, with its answer once there is one: an upsert, as
+// an expired record, or one whose holder died, may be in the way.
+func (tx *writeTx) writeClaim(ctx context.Context, c *claimed, answer *store.IdempotencyRecord) error {
+	var status, body any
+	if answer != nil {
+		status, body = answer.Status, answer.Body
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until, status, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, request_id = excluded.request_id,
+			status = excluded.status, body = excluded.body, created = excluded.created, locked_until = excluded.locked_until`,
+		c.accountID, c.key, c.fingerprint, c.requestID, c.created.Unix(), c.created.Add(c.lock).UnixMilli(), status, body)
+	return err
 }
 
 // ClaimsInTransaction reports that BeginIdempotent, inside Atomically, claims
@@ -83,9 +111,15 @@ func holder(row scanner, fingerprint []byte) (*store.IdempotencyRecord, error) {
 	return &r, nil
 }
 
-// FinishIdempotent keeps the answer for replays.
+// FinishIdempotent keeps the answer for replays. Inside the transaction that
+// claimed the key, it writes the claim and the answer as one record.
 func (db *DB) FinishIdempotent(ctx context.Context, accountID, key, requestID string, status int, body []byte) (err error) {
 	defer unavailable(&err)
+	if tx, ok := ctx.Value(txKey{}).(*writeTx); ok {
+		if c := tx.claims[claimID(accountID, key)]; c != nil && c.requestID == requestID {
+			return tx.writeClaim(ctx, c, &store.IdempotencyRecord{Status: status, Body: body})
+		}
+	}
 	// Only the holder writes: a request that outlived its lock lost the key to a retry.
 	_, err = db.exec(ctx, `UPDATE idempotency_keys SET status = ?, body = ?
 		WHERE account_id = ? AND key = ? AND request_id = ? AND status IS NULL`, status, body, accountID, key, requestID)

@@ -139,9 +139,9 @@ type writeTx struct {
 	conn  *sync.Map // statements prepared on the writer connection itself (see prepareWrites)
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // closed with the transaction
-	// claims holds the Idempotency-Keys claimed in this transaction, with the
-	// fingerprint of their request: requests not answered yet (see BeginIdempotent).
-	claims map[string][]byte
+	// claims holds the Idempotency-Keys claimed in this transaction, by
+	// requests not answered yet (see BeginIdempotent).
+	claims map[string]*claimed
 	// broken is why a savepoint could not be rolled back or released: the
 	// transaction can only be rolled back.
 	broken error
@@ -243,8 +243,12 @@ func (db *DB) commit(tx *writeTx) error {
 	return tx.Commit()
 }
 
-// exec runs one write statement, in the caller's Atomically transaction if any.
+// exec runs one write statement, in the caller's Atomically transaction if
+// any: there without a savepoint, as one statement is atomic on its own.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	if tx, ok := ctx.Value(txKey{}).(*writeTx); ok {
+		return tx.ExecContext(ctx, query, args...)
+	}
 	err = db.inTx(ctx, func(tx *writeTx) error {
 		res, err = tx.ExecContext(ctx, query, args...)
 		return err
