@@ -173,16 +173,18 @@ func testIdempotencyKeyOfCrashedRequest(t *testing.T, newServer apitest.NewFunc)
 	s := newServer(t, func(c *server.Config) { c.RequestTimeout = time.Second })
 	acct, _ := s.Store.AccountByName(context.Background(), "acme")
 	body := `{"email": "ada@example.com"}`
-	// What a process that crashed mid-request leaves: a claim with no answer.
+	// What a process that crashed mid-request leaves: a claim with no answer,
+	// here one whose lock still runs and one whose lock ran out.
 	probe, _ := http.NewRequest("POST", "/v1/prospects", strings.NewReader(body))
 	fp := server.Fingerprint(probe, store.RoleStandard)
-	if rec, err := s.Store.BeginIdempotent(context.Background(), acct.ID, "crashed", fp, "req_dead", 50*time.Millisecond); err != nil || rec != nil {
-		t.Fatalf("claim: %v %v", rec, err)
+	for key, lock := range map[string]time.Duration{"crashed-now": time.Hour, "crashed-long-ago": -time.Second} {
+		if rec, err := s.Store.BeginIdempotent(context.Background(), acct.ID, key, fp, "req_dead", lock); err != nil || rec != nil {
+			t.Fatalf("claim %s: %v %v", key, rec, err)
+		}
 	}
-	res, b := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", body, "Idempotency-Key", "crashed")
+	res, b := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", body, "Idempotency-Key", "crashed-now")
 	wantError(t, res, b, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeIdempotencyKeyInUse, "Idempotency-Key")
-	time.Sleep(100 * time.Millisecond)
-	if res, b := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", body, "Idempotency-Key", "crashed"); res.StatusCode != 201 {
+	if res, b := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", body, "Idempotency-Key", "crashed-long-ago"); res.StatusCode != 201 || res.Header.Get("Idempotent-Replayed") != "" {
 		t.Errorf("after the lock ran out: %d %s", res.StatusCode, b)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -75,11 +76,27 @@ func TestGracefulShutdown(t *testing.T) {
 		})
 		fmt.Fprintf(pw, `{"email": "p%d@`, i) // half a body: the request is in flight
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitUntil(t, 10*time.Second, func() (bool, string) {
+		res, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer res.Body.Close()
+		m, _ := io.ReadAll(res.Body)
+		return strings.Contains(string(m), fmt.Sprintf("\ncapture_http_requests_in_flight %d\n", inFlight)),
+			"the server does not count every request in flight"
+	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Shutting down, it stops listening first; the requests in flight go on.
+	waitUntil(t, 10*time.Second, func() (bool, string) {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil, "the server still listens after SIGTERM"
+	})
 	for _, pw := range writers {
 		io.WriteString(pw, `example.com"}`)
 		pw.Close()
