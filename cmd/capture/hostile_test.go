@@ -231,6 +231,22 @@ func TestKillDuringIdempotentWrites(t *testing.T) {
 			unknown++
 			retries.Go(func() { checkRetry(t, send, op) })
 		}
+		// Every create answered before the kill is stored: an answer is sent
+		// only once its commit is done.
+		for _, op := range ops {
+			if op.answered && op.status == 201 {
+				retries.Go(func() {
+					var p struct{ ID string }
+					json.Unmarshal(op.answer, &p)
+					res, b, err := send("GET", "/v1/prospects/"+p.ID, "", "")
+					if err != nil {
+						t.Error(err)
+					} else if res.StatusCode != 200 {
+						t.Errorf("%s answered 201 before the kill, then GET %d: %s", p.ID, res.StatusCode, b)
+					}
+				})
+			}
+		}
 		// A sample of answered requests: their retries replay their answers.
 		for i, op := range ops {
 			if op.answered && i%25 == 0 {
@@ -244,6 +260,31 @@ func TestKillDuringIdempotentWrites(t *testing.T) {
 			}
 		}
 		retries.Wait()
+	}
+	// The account's count of live prospects is the number there are.
+	listed, cursor := 0, ""
+	for {
+		res, b, err := send("GET", "/v1/prospects?limit=100"+cursor, "", "")
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("list: %v %v %s", err, res, b)
+		}
+		var page struct {
+			Data    []struct{ ID string }
+			HasMore bool `json:"has_more"`
+		}
+		json.Unmarshal(b, &page)
+		listed += len(page.Data)
+		if !page.HasMore {
+			break
+		}
+		cursor = "&starting_after=" + page.Data[len(page.Data)-1].ID
+	}
+	res, b, err := send("GET", "/v1/account", "", "")
+	var account struct {
+		ProspectCount int `json:"prospect_count"`
+	}
+	if err != nil || res.StatusCode != 200 || json.Unmarshal(b, &account) != nil || account.ProspectCount != listed {
+		t.Errorf("the account counts %d live prospects, %d are listed: %v %s", account.ProspectCount, listed, err, b)
 	}
 	t.Logf("%d requests were in flight at the kills and retried; %d answered ones replayed", unknown, checked)
 	if unknown == 0 {
