@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/captureapi/capture/server/store"
 )
@@ -69,4 +70,39 @@ func BenchmarkStore(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkEventCost sets a create that records its event (for an account
+// without webhook endpoints) against the same create without it, one of each
+// in turn so that both see the same machine; it reports what the event adds
+// to a create, in µs and as a share of the create without it.
+func BenchmarkEventCost(b *testing.B) {
+	ctx := context.Background()
+	db := open(b)
+	a, err := db.CreateAccount(ctx, "bench", 1<<40, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var with, without time.Duration
+	create := func(i int, event bool) time.Duration {
+		db.SetNoEventsForTest(!event)
+		p := &store.Prospect{AccountID: a.ID, Email: fmt.Sprintf("p%d@example.com", i), Tags: []string{"a"}}
+		start := time.Now()
+		if err := db.CreateProspect(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	i := 0
+	for b.Loop() {
+		i += 2
+		without += create(i, false)
+		with += create(i+1, true)
+	}
+	n := float64(b.N)
+	base := float64(without.Microseconds()) / n
+	cost := float64((with - without).Microseconds()) / n
+	b.ReportMetric(base, "create-µs")
+	b.ReportMetric(cost, "event-µs")
+	b.ReportMetric(100*cost/base, "event-%")
 }

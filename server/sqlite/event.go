@@ -19,6 +19,9 @@ var _ store.EventStore = (*DB)(nil)
 // same transaction (an outbox): the change, its event and its deliveries
 // commit together or not at all.
 func (db *DB) recordEvent(ctx context.Context, tx *writeTx, typ string, p *store.Prospect, prev map[string]any, hidden bool) error {
+	if db.noEvents {
+		return nil
+	}
 	e := store.NewEvent(ctx, typ, p, prev, hidden)
 	var prevJSON any
 	if prev != nil {

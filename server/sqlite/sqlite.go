@@ -44,6 +44,8 @@ type DB struct {
 	secrets store.SecretBox // seals webhook secrets at rest when set (see SetSecretKey)
 
 	relay *outbox.Relay // moves deliveries into the queue, once StartQueue ran
+
+	noEvents bool // changes record no events: only for measuring what an event costs (export_test.go)
 }
 
 var _ store.Store = (*DB)(nil)
