@@ -17,8 +17,10 @@ var _ store.EventStore = (*DB)(nil)
 // recordEvent writes the event of a change to p in the change's transaction,
 // and enqueues its deliveries to the account's endpoints that want it in the
 // same transaction (an outbox): the change, its event and its deliveries
-// commit together or not at all.
-func (db *DB) recordEvent(ctx context.Context, tx *writeTx, typ string, p *store.Prospect, prev map[string]any, hidden bool) error {
+// commit together or not at all. hooks false says the account has no enabled
+// endpoint (its webhook_endpoints_enabled, read in the change's transaction),
+// and spares the outbox statement.
+func (db *DB) recordEvent(ctx context.Context, tx *writeTx, typ string, p *store.Prospect, prev map[string]any, hidden, hooks bool) error {
 	if db.noEvents {
 		return nil
 	}
@@ -31,6 +33,9 @@ func (db *DB) recordEvent(ctx context.Context, tx *writeTx, typ string, p *store
 		e.ID, e.AccountID, e.Type, mustJSON(e.Prospect), prevJSON, e.Hidden, e.Request.ID, e.Request.IdempotencyKey,
 		e.Created.Unix()); err != nil {
 		return err
+	}
+	if !hooks {
+		return nil
 	}
 	return db.enqueueDeliveries(ctx, tx, &e)
 }
@@ -47,7 +52,7 @@ const (
 // the schema has them. It must run outside any transaction: the writer pool
 // has one connection.
 func (db *DB) prepareWrites(ctx context.Context) {
-	for _, q := range []string{insertEvent, insertOutbox} {
+	for _, q := range []string{insertEvent, insertOutbox, countProspectIn} {
 		if _, ok := db.writeStmts.Load(q); ok {
 			continue
 		}
@@ -114,7 +119,9 @@ func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventLi
 func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err error) {
 	defer unavailable(&err)
 	err = db.inTx(ctx, func(tx *writeTx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id < ?`, store.IDBefore("evt_", before))
+		// Per account: the table's key is (account_id, id).
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE account_id IN (SELECT id FROM accounts) AND id < ?`,
+			store.IDBefore("evt_", before))
 		if err != nil {
 			return err
 		}

@@ -384,13 +384,15 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		if err := checkEmailFree(ctx, tx, p.AccountID, p.Email, ""); err != nil {
 			return err
 		}
-		var count, limit int64
-		if err := tx.QueryRowContext(ctx, `SELECT live_prospects, prospect_limit FROM accounts WHERE id = ?`, p.AccountID).
-			Scan(&count, &limit); err != nil {
-			return err
-		}
-		if count >= limit {
+		// One statement checks the plan limit, counts the prospect in, and
+		// tells whether the account has an endpoint to deliver its event to.
+		var hooks int64
+		err := tx.QueryRowContext(ctx, countProspectIn, p.AccountID).Scan(&hooks)
+		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrPlanLimit
+		}
+		if err != nil {
+			return err
 		}
 		p.ID = store.NewID("prs_")
 		p.Created = now()
@@ -402,19 +404,21 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 			p.ConsentAt = &p.Created
 		}
 		tags, metadata := mustJSON(p.Tags), mustJSON(p.Metadata)
-		_, err := tx.ExecContext(ctx, `INSERT INTO prospects (`+prospectCols+`)
+		_, err = tx.ExecContext(ctx, `INSERT INTO prospects (`+prospectCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 			p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source,
 			p.Status, tags, metadata, p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden, p.Created.Unix(), p.Updated.Unix())
 		if err != nil {
 			return err
 		}
-		if _, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1 WHERE id = ?`, p.AccountID); err != nil {
-			return err
-		}
-		return db.recordEvent(ctx, tx, store.EventProspectCreated, p, nil, p.Hidden)
+		return db.recordEvent(ctx, tx, store.EventProspectCreated, p, nil, p.Hidden, hooks > 0)
 	})
 }
+
+// countProspectIn adds one to the account's live prospects if its plan allows
+// one more (no row otherwise), and returns its count of enabled webhook endpoints.
+const countProspectIn = `UPDATE accounts SET live_prospects = live_prospects + 1
+	WHERE id = ? AND live_prospects < prospect_limit RETURNING webhook_endpoints_enabled`
 
 // checkEmailFree returns an ExistsError when a live prospect other than self has the email.
 func checkEmailFree(ctx context.Context, tx *writeTx, accountID, email, self string) error {
@@ -470,7 +474,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 			return err
 		}
 		out = p
-		return db.recordEvent(ctx, tx, store.EventProspectUpdated, p, store.ChangedAttributes(before, p), wasHidden || p.Hidden)
+		return db.recordEvent(ctx, tx, store.EventProspectUpdated, p, store.ChangedAttributes(before, p), wasHidden || p.Hidden, true)
 	})
 	return out, err
 }
@@ -500,10 +504,12 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 			marketing_consent = 0, consent_at = NULL, updated = ?, deleted_at = ? WHERE id = ?`, t, t, id); err != nil {
 			return err
 		}
-		if _, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = ?`, accountID); err != nil {
+		var hooks int64
+		if err := tx.QueryRowContext(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = ?
+			RETURNING webhook_endpoints_enabled`, accountID).Scan(&hooks); err != nil {
 			return err
 		}
-		return db.recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden)
+		return db.recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden, hooks > 0)
 	})
 }
 
