@@ -21,7 +21,9 @@ var _ store.EventStore = (*DB)(nil)
 // the account that wants its type (the outbox, see queue.go): the change, its
 // event and its deliveries commit together or not at all. It tells whether
 // any delivery was enqueued, for the relay to be woken after the commit.
-func recordEvent(ctx context.Context, tx pgx.Tx, typ string, p *store.Prospect, prev map[string]any, hidden bool) (enqueued bool, err error) {
+// hooks false says the account has no enabled endpoint (read in the change's
+// transaction), and inserts the event alone.
+func recordEvent(ctx context.Context, tx pgx.Tx, typ string, p *store.Prospect, prev map[string]any, hidden, hooks bool) (enqueued bool, err error) {
 	e := store.NewEvent(ctx, typ, p, prev, hidden)
 	prospect, err := json.Marshal(e.Prospect)
 	if err != nil {
@@ -33,13 +35,21 @@ func recordEvent(ctx context.Context, tx pgx.Tx, typ string, p *store.Prospect, 
 			return false, err
 		}
 	}
-	tag, err := tx.Exec(ctx, recordEventSQL, e.ID, e.AccountID, e.Type, string(prospect), nullJSON(prevJSON), e.Hidden,
+	q := insertEventSQL
+	if hooks {
+		q = recordEventSQL
+	}
+	tag, err := tx.Exec(ctx, q, e.ID, e.AccountID, e.Type, string(prospect), nullJSON(prevJSON), e.Hidden,
 		e.Request.ID, e.Request.IdempotencyKey, e.Created)
 	if err != nil {
 		return false, err
 	}
-	return tag.RowsAffected() > 0, nil
+	return hooks && tag.RowsAffected() > 0, nil
 }
+
+// insertEventSQL inserts the event alone, with the parameters of recordEventSQL.
+const insertEventSQL = `INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden, request_id,
+	idempotency_key, created) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9)`
 
 // recordEventSQL inserts the event ($1…$9) and, for every enabled endpoint of
 // its account whose enabled_events has its type or "*", a delivery into the

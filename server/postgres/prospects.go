@@ -67,15 +67,18 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 			if err != nil {
 				return err
 			}
-			tag, err := tx.Exec(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1
-				WHERE id = $1 AND live_prospects < prospect_limit`, n.AccountID)
-			if err == nil && tag.RowsAffected() == 0 {
+			// The account's count of enabled endpoints comes with its row, locked:
+			// an endpoint committed before this create is seen.
+			var hooks int
+			err = tx.QueryRow(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1
+				WHERE id = $1 AND live_prospects < prospect_limit RETURNING webhook_endpoints_enabled`, n.AccountID).Scan(&hooks)
+			if errors.Is(err, pgx.ErrNoRows) {
 				return store.ErrPlanLimit
 			}
 			if err != nil {
 				return err
 			}
-			enqueued, err = recordEvent(ctx, tx, store.EventProspectCreated, &n, nil, n.Hidden)
+			enqueued, err = recordEvent(ctx, tx, store.EventProspectCreated, &n, nil, n.Hidden, hooks > 0)
 			return err
 		})
 		if err == nil {
@@ -164,7 +167,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
-		enqueued, err = recordEvent(ctx, tx, store.EventProspectUpdated, p, store.ChangedAttributes(before, p), wasHidden || p.Hidden)
+		enqueued, err = recordEvent(ctx, tx, store.EventProspectUpdated, p, store.ChangedAttributes(before, p), wasHidden || p.Hidden, true)
 		return err
 	})
 	if isUniqueViolation(err, liveEmailIndex) && out != nil {
@@ -199,10 +202,12 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 			marketing_consent = false, consent_at = NULL, updated = $1, deleted_at = $1 WHERE id = $2`, t, id); err != nil {
 			return err
 		}
-		if _, err = tx.Exec(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = $1`, accountID); err != nil {
+		var hooks int
+		if err = tx.QueryRow(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = $1
+			RETURNING webhook_endpoints_enabled`, accountID).Scan(&hooks); err != nil {
 			return err
 		}
-		enqueued, err = recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden)
+		enqueued, err = recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden, hooks > 0)
 		return err
 	})
 	if err == nil && enqueued {

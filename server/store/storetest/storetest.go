@@ -61,6 +61,7 @@ func Run(t *testing.T, e Engine) {
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"WebhookAttempts", testWebhookAttempts},
 		{"DeliveriesWithTheirChanges", testDeliveriesWithTheirChanges},
+		{"DeliveriesFollowEnabledEndpoints", testDeliveriesFollowEnabledEndpoints},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, e) })
