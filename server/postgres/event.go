@@ -130,7 +130,9 @@ func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventLi
 func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err error) {
 	defer unavailable(ctx, &err)
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE id < $1`, store.IDBefore("evt_", before))
+		// Per account: the key is (account_id, id).
+		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE account_id IN (SELECT id FROM accounts) AND id < $1`,
+			store.IDBefore("evt_", before))
 		if err != nil {
 			return err
 		}
