@@ -291,3 +291,31 @@ func listPage[T any](ctx context.Context, db *DB, q *strings.Builder, args []any
 	out, more := store.TrimPage(k, out)
 	return out, more, nil
 }
+
+// CreateProspects creates ps in order in one transaction, one at a time.
+func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) (out []error, err error) {
+	defer unavailable(ctx, &err)
+	err = db.Atomically(ctx, func(ctx context.Context) error {
+		out = make([]error, 0, len(ps))
+		for _, p := range ps {
+			err := db.CreateProspect(ctx, p)
+			var exists *store.ExistsError
+			switch {
+			case err == nil, errors.Is(err, store.ErrPlanLimit):
+			case errors.As(err, &exists):
+				if stopAtConflict {
+					out = append(out, err)
+					return nil
+				}
+			default:
+				return err
+			}
+			out = append(out, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

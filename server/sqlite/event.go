@@ -52,7 +52,7 @@ const (
 // the schema has them. It must run outside any transaction: the writer pool
 // has one connection.
 func (db *DB) prepareWrites(ctx context.Context) {
-	for _, q := range []string{insertEvent, insertOutbox, countProspectIn} {
+	for _, q := range []string{insertEvent, insertOutbox, countProspectIn, insertProspectSQL, checkEmailSQL} {
 		if _, ok := db.writeStmts.Load(q); ok {
 			continue
 		}

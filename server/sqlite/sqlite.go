@@ -394,26 +394,96 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		if err != nil {
 			return err
 		}
-		p.ID = store.NewID("prs_")
-		p.Created = now()
-		p.Updated = p.Created
-		if p.Status == "" {
-			p.Status = "new"
-		}
-		if p.MarketingConsent {
-			p.ConsentAt = &p.Created
-		}
-		tags, metadata := mustJSON(p.Tags), mustJSON(p.Metadata)
-		_, err = tx.ExecContext(ctx, `INSERT INTO prospects (`+prospectCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-			p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source,
-			p.Status, tags, metadata, p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden, p.Created.Unix(), p.Updated.Unix())
-		if err != nil {
+		if err := insertProspect(ctx, tx, p); err != nil {
 			return err
 		}
 		return db.recordEvent(ctx, tx, store.EventProspectCreated, p, nil, p.Hidden, hooks > 0)
 	})
 }
+
+// CreateProspects inserts ps in order in one transaction, with three
+// statements an item (the email check, the prospect, its event) where
+// CreateProspect runs five and a savepoint: the account's row is read once
+// and counted once at the end, and an item is checked before it writes, so
+// that its failure has nothing to undo.
+func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) (out []error, err error) {
+	defer unavailable(&err)
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	accountID := ps[0].AccountID
+	err = db.inTx(ctx, func(tx *writeTx) error {
+		out = make([]error, 0, len(ps))
+		var count, limit, hooks int64
+		err := tx.QueryRowContext(ctx, `SELECT live_prospects, prospect_limit, webhook_endpoints_enabled FROM accounts WHERE id = ?`,
+			accountID).Scan(&count, &limit, &hooks)
+		if errors.Is(err, sql.ErrNoRows) { // as CreateProspect answers
+			count, limit = 0, 0
+		} else if err != nil {
+			return err
+		}
+		added := int64(0)
+		for _, p := range ps {
+			p.Normalise()
+			// The earlier items of ps are rows of this transaction: the check sees them.
+			if err := checkEmailFree(ctx, tx, accountID, p.Email, ""); err != nil {
+				var exists *store.ExistsError
+				if !errors.As(err, &exists) {
+					return err
+				}
+				if out = append(out, err); stopAtConflict {
+					break
+				}
+				continue
+			}
+			if count+added >= limit {
+				out = append(out, store.ErrPlanLimit)
+				continue
+			}
+			if err := insertProspect(ctx, tx, p); err != nil {
+				return err
+			}
+			if err := db.recordEvent(ctx, tx, store.EventProspectCreated, p, nil, p.Hidden, hooks > 0); err != nil {
+				return err
+			}
+			added++
+			out = append(out, nil)
+		}
+		if added == 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects + ? WHERE id = ?`, added, accountID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// insertProspect sets a new prospect's id, times and defaults, and inserts it.
+func insertProspect(ctx context.Context, tx *writeTx, p *store.Prospect) error {
+	p.ID = store.NewID("prs_")
+	p.Created = now()
+	p.Updated = p.Created
+	if p.Status == "" {
+		p.Status = "new"
+	}
+	if p.MarketingConsent {
+		p.ConsentAt = &p.Created
+	}
+	_, err := tx.ExecContext(ctx, insertProspectSQL,
+		p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source,
+		p.Status, mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden,
+		p.Created.Unix(), p.Updated.Unix())
+	return err
+}
+
+const insertProspectSQL = `INSERT INTO prospects (` + prospectCols + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`
+
+// checkEmailSQL finds the live prospect other than self with an email.
+const checkEmailSQL = `SELECT id, hidden FROM prospects WHERE account_id = ? AND email = ? AND deleted_at IS NULL AND id != ?`
 
 // countProspectIn adds one to the account's live prospects if its plan allows
 // one more (no row otherwise), and returns its count of enabled webhook endpoints.
@@ -424,9 +494,7 @@ const countProspectIn = `UPDATE accounts SET live_prospects = live_prospects + 1
 func checkEmailFree(ctx context.Context, tx *writeTx, accountID, email, self string) error {
 	var id string
 	var hidden bool
-	err := tx.QueryRowContext(ctx,
-		`SELECT id, hidden FROM prospects WHERE account_id = ? AND email = ? AND deleted_at IS NULL AND id != ?`,
-		accountID, email, self).Scan(&id, &hidden)
+	err := tx.QueryRowContext(ctx, checkEmailSQL, accountID, email, self).Scan(&id, &hidden)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
