@@ -24,32 +24,38 @@ var _ store.EventStore = (*DB)(nil)
 // hooks false says the account has no enabled endpoint (read in the change's
 // transaction), and inserts the event alone.
 func recordEvent(ctx context.Context, tx pgx.Tx, typ string, p *store.Prospect, prev map[string]any, hidden, hooks bool) (enqueued bool, err error) {
-	e := store.NewEvent(ctx, typ, p, prev, hidden)
-	prospect, err := json.Marshal(e.Prospect)
+	q, args, err := eventStatement(ctx, typ, p, prev, hidden, hooks)
 	if err != nil {
 		return false, err
 	}
-	var prevJSON []byte // NULL without previous attributes
-	if prev != nil {
-		if prevJSON, err = json.Marshal(prev); err != nil {
-			return false, err
-		}
-	}
-	q := insertEventSQL
-	if hooks {
-		q = recordEventSQL
-	}
-	tag, err := tx.Exec(ctx, q, e.ID, e.AccountID, e.Type, string(prospect), nullJSON(prevJSON), e.Hidden,
-		e.Request.ID, e.Request.IdempotencyKey, e.Created)
+	tag, err := tx.Exec(ctx, q, args...)
 	if err != nil {
 		return false, err
 	}
 	return hooks && tag.RowsAffected() > 0, nil
 }
 
-// insertEventSQL inserts the event alone, with the parameters of recordEventSQL.
-const insertEventSQL = `INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden, request_id,
-	idempotency_key, created) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9)`
+// eventStatement is the statement that records the event of a change to p,
+// and its arguments: recordEventSQL, or insertEventSQL when !hooks.
+func eventStatement(ctx context.Context, typ string, p *store.Prospect, prev map[string]any, hidden, hooks bool) (string, []any, error) {
+	e := store.NewEvent(ctx, typ, p, prev, hidden)
+	prospect, err := json.Marshal(e.Prospect)
+	if err != nil {
+		return "", nil, err
+	}
+	var prevJSON []byte // NULL without previous attributes
+	if prev != nil {
+		if prevJSON, err = json.Marshal(prev); err != nil {
+			return "", nil, err
+		}
+	}
+	q := insertEventSQL
+	if hooks {
+		q = recordEventSQL
+	}
+	return q, []any{e.ID, e.AccountID, e.Type, string(prospect), nullJSON(prevJSON), e.Hidden,
+		e.Request.ID, e.Request.IdempotencyKey, e.Created}, nil
+}
 
 // recordEventSQL inserts the event ($1…$9) and, for every enabled endpoint of
 // its account whose enabled_events has its type or "*", a delivery into the
@@ -142,3 +148,7 @@ func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err e
 	})
 	return n, err
 }
+
+// insertEventSQL inserts the event alone, with the parameters of recordEventSQL.
+const insertEventSQL = `INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden, request_id,
+	idempotency_key, created) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9)`

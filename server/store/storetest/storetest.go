@@ -62,6 +62,8 @@ func Run(t *testing.T, e Engine) {
 		{"WebhookAttempts", testWebhookAttempts},
 		{"DeliveriesWithTheirChanges", testDeliveriesWithTheirChanges},
 		{"DeliveriesFollowEnabledEndpoints", testDeliveriesFollowEnabledEndpoints},
+		{"CreateProspects", testCreateProspects},
+		{"CreateProspectsFromManyGoroutines", testCreateProspectsConcurrent},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, e) })
