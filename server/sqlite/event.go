@@ -25,19 +25,23 @@ func (db *DB) recordEvent(ctx context.Context, tx *writeTx, typ string, p *store
 		return nil
 	}
 	e := store.NewEvent(ctx, typ, p, prev, hidden)
-	var prevJSON any
-	if prev != nil {
-		prevJSON = mustJSON(prev)
-	}
-	if _, err := tx.ExecContext(ctx, insertEvent,
-		e.ID, e.AccountID, e.Type, mustJSON(e.Prospect), prevJSON, e.Hidden, e.Request.ID, e.Request.IdempotencyKey,
-		e.Created.Unix()); err != nil {
+	if _, err := tx.ExecContext(ctx, insertEvent, eventArgs(&e, nil)...); err != nil {
 		return err
 	}
 	if !hooks {
 		return nil
 	}
 	return db.enqueueDeliveries(ctx, tx, &e)
+}
+
+// eventArgs appends the arguments of insertEvent for e to args.
+func eventArgs(e *store.Event, args []any) []any {
+	var prevJSON any
+	if e.PreviousAttributes != nil {
+		prevJSON = mustJSON(e.PreviousAttributes)
+	}
+	return append(args, e.ID, e.AccountID, e.Type, mustJSON(e.Prospect), prevJSON, e.Hidden, e.Request.ID,
+		e.Request.IdempotencyKey, e.Created.Unix())
 }
 
 // The statements every change runs besides its own, prepared once on the
@@ -52,7 +56,8 @@ const (
 // the schema has them. It must run outside any transaction: the writer pool
 // has one connection.
 func (db *DB) prepareWrites(ctx context.Context) {
-	for _, q := range []string{insertEvent, insertOutbox, countProspectIn, insertProspectSQL, checkEmailSQL} {
+	for _, q := range []string{insertEvent, insertOutbox, countProspectIn, insertProspectSQL, checkEmailSQL,
+		liveEmailsSQL, insertRows(insertProspectSQL, batchChunk), insertRows(insertEvent, batchChunk)} {
 		if _, ok := db.writeStmts.Load(q); ok {
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -401,11 +402,12 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 	})
 }
 
-// CreateProspects inserts ps in order in one transaction, with three
-// statements an item (the email check, the prospect, its event) where
-// CreateProspect runs five and a savepoint: the account's row is read once
-// and counted once at the end, and an item is checked before it writes, so
-// that its failure has nothing to undo.
+// CreateProspects inserts ps in order in one transaction, a chunk of them at
+// a time: one query finds the live prospects with the chunk's emails, and one
+// multi-row INSERT each writes its prospects and their events, where
+// CreateProspect runs five statements an item and a savepoint. The account's
+// row is read once and counted once at the end, and an item is checked
+// before anything is written, so that its failure has nothing to undo.
 func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) (out []error, err error) {
 	defer unavailable(&err)
 	if len(ps) == 0 {
@@ -417,37 +419,57 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 		var count, limit, hooks int64
 		err := tx.QueryRowContext(ctx, `SELECT live_prospects, prospect_limit, webhook_endpoints_enabled FROM accounts WHERE id = ?`,
 			accountID).Scan(&count, &limit, &hooks)
-		if errors.Is(err, sql.ErrNoRows) { // as CreateProspect answers
-			count, limit = 0, 0
-		} else if err != nil {
+		if err != nil && !errors.Is(err, sql.ErrNoRows) { // no account: the plan allows nothing, as CreateProspect answers
 			return err
 		}
 		added := int64(0)
-		for _, p := range ps {
-			p.Normalise()
-			// The earlier items of ps are rows of this transaction: the check sees them.
-			if err := checkEmailFree(ctx, tx, accountID, p.Email, ""); err != nil {
-				var exists *store.ExistsError
-				if !errors.As(err, &exists) {
-					return err
+		for chunk := range slices.Chunk(ps, batchChunk) {
+			live, err := liveEmails(ctx, tx, accountID, chunk)
+			if err != nil {
+				return err
+			}
+			var rows, events []any
+			var created []store.Event
+			n, stopped := 0, false
+			for _, p := range chunk {
+				if e := live[p.Email]; e != nil {
+					out = append(out, e)
+					if stopped = stopAtConflict; stopped {
+						break
+					}
+					continue
 				}
-				if out = append(out, err); stopAtConflict {
+				if count+added >= limit {
+					out = append(out, store.ErrPlanLimit)
+					continue
+				}
+				rows = prospectArgs(p, rows)
+				if !db.noEvents {
+					created = append(created, store.NewEvent(ctx, store.EventProspectCreated, p, nil, p.Hidden))
+					events = eventArgs(&created[len(created)-1], events)
+				}
+				live[p.Email] = &store.ExistsError{ID: p.ID, Hidden: p.Hidden} // a later item with it conflicts
+				n++
+				added++
+				out = append(out, nil)
+			}
+			if err := insertMany(ctx, tx, insertProspectSQL, n, rows); err != nil {
+				return err
+			}
+			if err := insertMany(ctx, tx, insertEvent, len(created), events); err != nil {
+				return err
+			}
+			for i := range created {
+				if hooks == 0 {
 					break
 				}
-				continue
+				if err := db.enqueueDeliveries(ctx, tx, &created[i]); err != nil {
+					return err
+				}
 			}
-			if count+added >= limit {
-				out = append(out, store.ErrPlanLimit)
-				continue
+			if stopped {
+				break
 			}
-			if err := insertProspect(ctx, tx, p); err != nil {
-				return err
-			}
-			if err := db.recordEvent(ctx, tx, store.EventProspectCreated, p, nil, p.Hidden, hooks > 0); err != nil {
-				return err
-			}
-			added++
-			out = append(out, nil)
 		}
 		if added == 0 {
 			return nil
@@ -461,8 +483,77 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 	return out, nil
 }
 
+// batchChunk is how many items of CreateProspects share a statement: with
+// stopAtConflict, at most this many emails are looked up in vain by a call.
+const batchChunk = 50
+
+// liveEmails finds the live prospects of the account with the emails of ps
+// (normalising them), by email.
+func liveEmails(ctx context.Context, tx *writeTx, accountID string, ps []*store.Prospect) (map[string]*store.ExistsError, error) {
+	emails := make([]string, len(ps))
+	for i, p := range ps {
+		p.Normalise()
+		emails[i] = p.Email
+	}
+	st, err := tx.stmt(ctx, liveEmailsSQL)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(context.WithoutCancel(ctx), accountID, mustJSON(emails)) // as writeTx runs its statements
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	live := make(map[string]*store.ExistsError, len(ps))
+	for rows.Next() {
+		var email string
+		var e store.ExistsError
+		if err := rows.Scan(&email, &e.ID, &e.Hidden); err != nil {
+			return nil, err
+		}
+		live[email] = &e
+	}
+	return live, rows.Err()
+}
+
+const liveEmailsSQL = `SELECT email, id, hidden FROM prospects
+	WHERE account_id = ? AND deleted_at IS NULL AND email IN (SELECT value FROM json_each(?))`
+
+// insertMany runs the single-row INSERT query for n rows at once, args being
+// theirs one after another.
+func insertMany(ctx context.Context, tx *writeTx, query string, n int, args []any) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, insertRows(query, n), args...)
+	return err
+}
+
+// insertRows turns a single-row INSERT … VALUES (…) into one of n rows.
+func insertRows(query string, n int) string {
+	i := strings.LastIndex(query, "VALUES ")
+	row := query[i+len("VALUES "):]
+	var b strings.Builder
+	b.WriteString(query)
+	for range n - 1 {
+		b.WriteString(", ")
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
 // insertProspect sets a new prospect's id, times and defaults, and inserts it.
 func insertProspect(ctx context.Context, tx *writeTx, p *store.Prospect) error {
+	_, err := tx.ExecContext(ctx, insertProspectSQL, prospectArgs(p, nil)...)
+	return err
+}
+
+// prospectArgs sets a new prospect's id, times and defaults, and appends the
+// arguments of insertProspectSQL for it to args.
+func prospectArgs(p *store.Prospect, args []any) []any {
 	p.ID = store.NewID("prs_")
 	p.Created = now()
 	p.Updated = p.Created
@@ -472,11 +563,9 @@ func insertProspect(ctx context.Context, tx *writeTx, p *store.Prospect) error {
 	if p.MarketingConsent {
 		p.ConsentAt = &p.Created
 	}
-	_, err := tx.ExecContext(ctx, insertProspectSQL,
-		p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source,
-		p.Status, mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden,
+	return append(args, p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website,
+		p.Source, p.Status, mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden,
 		p.Created.Unix(), p.Updated.Unix())
-	return err
 }
 
 const insertProspectSQL = `INSERT INTO prospects (` + prospectCols + `)
