@@ -55,7 +55,7 @@ lint-spec:
 ## and webhook deliveries per second to a fast local receiver
 bench:
 	$(GO) run ./cmd/capture-bench
-	$(GO) test ./server -run '^$$' -bench 'CreateProspect$$|WebhookDeliveries' -benchtime 2000x
+	$(GO) test ./server ./server/sqlite -run '^$$' -bench 'CreateProspect$$|WebhookDeliveries|EventCost$$' -benchtime 2000x
 
 ## bench-smoke: one second a row on a small table, to check that the harness runs;
 ## ratios are reported, never asserted, so it fails only when it cannot measure

@@ -24,36 +24,47 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 	if req.Body.OnConflict != nil {
 		b.onConflict = *req.Body.OnConflict
 	}
+	items := req.Body.Prospects
 	var out gen.ProspectBatch
 	err := h.store.Atomically(ctx, func(ctx context.Context) error {
-		out = gen.ProspectBatch{Object: gen.ProspectBatchObjectBatch, Data: make([]gen.ProspectBatchResult, len(req.Body.Prospects))}
-		for i, item := range req.Body.Prospects {
-			path := []string{"prospects", strconv.Itoa(i)}
-			status, p, err := b.capture(ctx, item, path)
-			res := &out.Data[i]
-			res.Index, res.Status = i, status
+		out = gen.ProspectBatch{Object: gen.ProspectBatchObjectBatch, Data: make([]gen.ProspectBatchResult, len(items))}
+		// Each item's own checks first; then the valid ones go to the store
+		// together, in order, as few calls as the conflicts allow.
+		var todo []int
+		var ps []*store.Prospect
+		for i, item := range items {
+			p, err := b.prospect(ctx, item, i)
 			if err != nil {
-				e := asAPIError(err)
-				if e.Status >= http.StatusInternalServerError {
+				if err := b.answer(ctx, &out, i, 0, nil, err); err != nil {
 					return err
 				}
-				e = atItem(e, path)
-				res.Status = e.Status
-				detail := errorDetail(e, requestID(ctx), h.publicURL)
-				res.Error = &detail
-				out.Failed++
 				continue
 			}
-			pj := prospectJSON(p)
-			res.Prospect = &pj
-			switch {
-			case status == http.StatusCreated:
-				out.Created++
-			case b.onConflict == gen.OnConflictSkip:
-				out.Skipped++
-			default:
-				out.Updated++
+			todo, ps = append(todo, i), append(ps, p)
+		}
+		// Under update, a conflict writes (the update and its event) before the
+		// items after it: the store stops there, so that the writes keep the
+		// items' order.
+		stop := b.onConflict == gen.OnConflictUpdate
+		for len(todo) > 0 {
+			outcomes, err := h.store.CreateProspects(ctx, ps, stop)
+			if err != nil {
+				return err
 			}
+			for k, err := range outcomes {
+				i, p, status := todo[k], ps[k], http.StatusCreated
+				var exists *store.ExistsError
+				switch {
+				case err == nil:
+					b.written[p.ID] = p
+				case errors.As(err, &exists):
+					status, p, err = b.conflict(ctx, items[i], p, exists, err)
+				}
+				if err := b.answer(ctx, &out, i, status, p, err); err != nil {
+					return err
+				}
+			}
+			todo, ps = todo[len(outcomes):], ps[len(outcomes):]
 		}
 		return nil
 	})
@@ -74,8 +85,40 @@ type batch struct {
 	written map[string]*store.Prospect
 }
 
-// capture answers one item: its status and prospect, or its error.
-func (b *batch) capture(ctx context.Context, item map[string]any, path []string) (int, *store.Prospect, error) {
+// answer puts item i's outcome in the batch's answer, and returns err when it
+// is not the item's (storage, deadline), to fail the whole batch.
+func (b *batch) answer(ctx context.Context, out *gen.ProspectBatch, i, status int, p *store.Prospect, err error) error {
+	res := &out.Data[i]
+	res.Index, res.Status = i, status
+	if err != nil {
+		e := asAPIError(err)
+		if e.Status >= http.StatusInternalServerError {
+			return err
+		}
+		e = atItem(e, itemPath(i))
+		res.Status = e.Status
+		detail := errorDetail(e, requestID(ctx), b.publicURL)
+		res.Error = &detail
+		out.Failed++
+		return nil
+	}
+	pj := prospectJSON(p)
+	res.Prospect = &pj
+	switch {
+	case status == http.StatusCreated:
+		out.Created++
+	case b.onConflict == gen.OnConflictSkip:
+		out.Skipped++
+	default:
+		out.Updated++
+	}
+	return nil
+}
+
+func itemPath(i int) []string { return []string{"prospects", strconv.Itoa(i)} }
+
+// prospect checks an item as a create's body and makes the prospect to create.
+func (b *batch) prospect(ctx context.Context, item map[string]any, i int) (*store.Prospect, error) {
 	fields, clears := item, map[string]any(nil)
 	if b.onConflict == gen.OnConflictUpdate { // null clears a field of an existing prospect, as in PATCH
 		for k, v := range item {
@@ -88,25 +131,21 @@ func (b *batch) capture(ctx context.Context, item map[string]any, path []string)
 			}
 		}
 	}
-	if e := b.items.check(fields, clears, path...); e != nil {
-		return 0, nil, e
+	if e := b.items.check(fields, clears, itemPath(i)...); e != nil {
+		return nil, e
 	}
 	var create gen.ProspectCreate
 	if err := bindItem(fields, &create); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	p, err := newProspect(ctx, &create)
-	if err != nil {
-		return 0, nil, err
-	}
-	err = b.store.CreateProspect(ctx, p)
-	var exists *store.ExistsError
+	return newProspect(ctx, &create)
+}
+
+// conflict answers an item whose email a live prospect has (exists, whose
+// store error is err): by on_conflict, the error, the prospect as it is, or
+// the prospect updated with the item.
+func (b *batch) conflict(ctx context.Context, item map[string]any, p *store.Prospect, exists *store.ExistsError, err error) (int, *store.Prospect, error) {
 	switch {
-	case err == nil:
-		b.written[p.ID] = p
-		return http.StatusCreated, p, nil
-	case !errors.As(err, &exists):
-		return 0, nil, err
 	case b.onConflict == gen.OnConflictError || exists.Hidden && apiKey(ctx).Role != store.RoleAdmin:
 		return 0, nil, hideHiddenDuplicate(ctx, err)
 	case b.onConflict == gen.OnConflictSkip:

@@ -341,6 +341,14 @@ func (f *failingCreates) CreateProspect(ctx context.Context, p *store.Prospect) 
 	return f.DB.CreateProspect(ctx, p)
 }
 
+func (f *failingCreates) CreateProspects(ctx context.Context, ps []*store.Prospect, stop bool) ([]error, error) {
+	out, err := f.DB.CreateProspects(ctx, ps, stop)
+	if err == nil && f.calls.Add(int64(len(out))) > f.ok.Load() { // after writing: the batch must undo them
+		return nil, fmt.Errorf("%w: disk I/O error", store.ErrUnavailable)
+	}
+	return out, err
+}
+
 // A failure that is not an item's fails the whole batch, and nothing of it is
 // written: the items are one transaction. With an Idempotency-Key, the retry
 // runs afresh.

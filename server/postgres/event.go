@@ -21,24 +21,40 @@ var _ store.EventStore = (*DB)(nil)
 // the account that wants its type (the outbox, see queue.go): the change, its
 // event and its deliveries commit together or not at all. It tells whether
 // any delivery was enqueued, for the relay to be woken after the commit.
-func recordEvent(ctx context.Context, tx pgx.Tx, typ string, p *store.Prospect, prev map[string]any, hidden bool) (enqueued bool, err error) {
+// hooks false says the account has no enabled endpoint (read in the change's
+// transaction), and inserts the event alone.
+func recordEvent(ctx context.Context, tx pgx.Tx, typ string, p *store.Prospect, prev map[string]any, hidden, hooks bool) (enqueued bool, err error) {
+	q, args, err := eventStatement(ctx, typ, p, prev, hidden, hooks)
+	if err != nil {
+		return false, err
+	}
+	tag, err := tx.Exec(ctx, q, args...)
+	if err != nil {
+		return false, err
+	}
+	return hooks && tag.RowsAffected() > 0, nil
+}
+
+// eventStatement is the statement that records the event of a change to p,
+// and its arguments: recordEventSQL, or insertEventSQL when !hooks.
+func eventStatement(ctx context.Context, typ string, p *store.Prospect, prev map[string]any, hidden, hooks bool) (string, []any, error) {
 	e := store.NewEvent(ctx, typ, p, prev, hidden)
 	prospect, err := json.Marshal(e.Prospect)
 	if err != nil {
-		return false, err
+		return "", nil, err
 	}
 	var prevJSON []byte // NULL without previous attributes
 	if prev != nil {
 		if prevJSON, err = json.Marshal(prev); err != nil {
-			return false, err
+			return "", nil, err
 		}
 	}
-	tag, err := tx.Exec(ctx, recordEventSQL, e.ID, e.AccountID, e.Type, string(prospect), nullJSON(prevJSON), e.Hidden,
-		e.Request.ID, e.Request.IdempotencyKey, e.Created)
-	if err != nil {
-		return false, err
+	q := insertEventSQL
+	if hooks {
+		q = recordEventSQL
 	}
-	return tag.RowsAffected() > 0, nil
+	return q, []any{e.ID, e.AccountID, e.Type, string(prospect), nullJSON(prevJSON), e.Hidden,
+		e.Request.ID, e.Request.IdempotencyKey, e.Created}, nil
 }
 
 // recordEventSQL inserts the event ($1…$9) and, for every enabled endpoint of
@@ -120,7 +136,9 @@ func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventLi
 func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err error) {
 	defer unavailable(ctx, &err)
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE id < $1`, store.IDBefore("evt_", before))
+		// Per account: the key is (account_id, id).
+		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE account_id IN (SELECT id FROM accounts) AND id < $1`,
+			store.IDBefore("evt_", before))
 		if err != nil {
 			return err
 		}
@@ -130,3 +148,7 @@ func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err e
 	})
 	return n, err
 }
+
+// insertEventSQL inserts the event alone, with the parameters of recordEventSQL.
+const insertEventSQL = `INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden, request_id,
+	idempotency_key, created) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9)`

@@ -50,32 +50,30 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 	p.Normalise()
 	for attempt := 0; ; attempt++ {
 		n := *p
-		n.ID, n.Created = store.NewID("prs_"), now()
-		n.Updated = n.Created
-		if n.Status == "" {
-			n.Status = "new"
-		}
-		if n.MarketingConsent {
-			n.ConsentAt = &n.Created
-		}
+		newProspectRow(&n)
 		enqueued := false
 		err = db.inTx(ctx, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, `INSERT INTO prospects (`+prospectCols+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL)`,
-				n.ID, n.AccountID, n.Email, n.FirstName, n.LastName, n.Company, n.Title, n.Phone, n.Website, n.Source,
-				n.Status, n.Tags, n.Metadata, n.MarketingConsent, n.ConsentAt, n.Hidden, n.Created, n.Updated)
-			if err != nil {
-				return err
-			}
-			tag, err := tx.Exec(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1
-				WHERE id = $1 AND live_prospects < prospect_limit`, n.AccountID)
-			if err == nil && tag.RowsAffected() == 0 {
+			// The account's row first, as every create and delete locks it
+			// before the prospects: writers of one account queue on it and never
+			// wait on each other's prospects in the opposite order. Its count
+			// of enabled endpoints comes with it: an endpoint committed before
+			// this create is seen.
+			var hooks int
+			err := tx.QueryRow(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1
+				WHERE id = $1 AND live_prospects < prospect_limit RETURNING webhook_endpoints_enabled`, n.AccountID).Scan(&hooks)
+			if errors.Is(err, pgx.ErrNoRows) {
 				return store.ErrPlanLimit
 			}
 			if err != nil {
 				return err
 			}
-			enqueued, err = recordEvent(ctx, tx, store.EventProspectCreated, &n, nil, n.Hidden)
+			_, err = tx.Exec(ctx, insertProspectSQL,
+				n.ID, n.AccountID, n.Email, n.FirstName, n.LastName, n.Company, n.Title, n.Phone, n.Website, n.Source,
+				n.Status, n.Tags, n.Metadata, n.MarketingConsent, n.ConsentAt, n.Hidden, n.Created, n.Updated)
+			if err != nil {
+				return err
+			}
+			enqueued, err = recordEvent(ctx, tx, store.EventProspectCreated, &n, nil, n.Hidden, hooks > 0)
 			return err
 		})
 		if err == nil {
@@ -84,6 +82,9 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 				db.enqueued(ctx)
 			}
 			return nil
+		}
+		if errors.Is(err, store.ErrPlanLimit) { // a duplicate is the answer before the plan, as on SQLite
+			return cmpErr(db.liveWithEmail(ctx, n.AccountID, n.Email, ""), err)
 		}
 		if !isUniqueViolation(err, liveEmailIndex) {
 			return err
@@ -94,6 +95,21 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		}
 	}
 }
+
+// newProspectRow gives a prospect to insert its id, times and defaults.
+func newProspectRow(p *store.Prospect) {
+	p.ID, p.Created = store.NewID("prs_"), now()
+	p.Updated = p.Created
+	if p.Status == "" {
+		p.Status = "new"
+	}
+	if p.MarketingConsent {
+		p.ConsentAt = &p.Created
+	}
+}
+
+const insertProspectSQL = `INSERT INTO prospects (` + prospectCols + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL)`
 
 // cmpErr returns the first non-nil error.
 func cmpErr(exists error, err error) error {
@@ -164,7 +180,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
-		enqueued, err = recordEvent(ctx, tx, store.EventProspectUpdated, p, store.ChangedAttributes(before, p), wasHidden || p.Hidden)
+		enqueued, err = recordEvent(ctx, tx, store.EventProspectUpdated, p, store.ChangedAttributes(before, p), wasHidden || p.Hidden, true)
 		return err
 	})
 	if isUniqueViolation(err, liveEmailIndex) && out != nil {
@@ -184,6 +200,15 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 	defer unavailable(ctx, &err)
 	enqueued := false
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		// The account's row locked first, as in CreateProspect.
+		var hooks int
+		if err := tx.QueryRow(ctx, `SELECT webhook_endpoints_enabled FROM accounts WHERE id = $1 FOR NO KEY UPDATE`,
+			accountID).Scan(&hooks); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return store.ErrNotFound
+			}
+			return err
+		}
 		p, err := prospectForWrite(ctx, tx, accountID, id)
 		if err != nil {
 			return err
@@ -202,7 +227,7 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 		if _, err = tx.Exec(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = $1`, accountID); err != nil {
 			return err
 		}
-		enqueued, err = recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden)
+		enqueued, err = recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden, hooks > 0)
 		return err
 	})
 	if err == nil && enqueued {
@@ -285,4 +310,140 @@ func listPage[T any](ctx context.Context, db *DB, q *strings.Builder, args []any
 	}
 	out, more := store.TrimPage(k, out)
 	return out, more, nil
+}
+
+// CreateProspects creates ps in order in one transaction, in three round
+// trips whatever their number: it locks the account's row (as every create
+// does first), reads the live prospects with the items' emails, decides every
+// item's outcome, then sends the inserts (each prospect with its event) and
+// the account's new count together. An update that gave a prospect one of
+// the emails meanwhile makes an insert fail: then its writes are undone and
+// the items go one at a time through CreateProspect, which settles that race.
+func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) (out []error, err error) {
+	defer unavailable(ctx, &err)
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	err = db.Atomically(ctx, func(ctx context.Context) error {
+		var enqueued bool
+		err := db.inTx(ctx, func(tx pgx.Tx) (err error) {
+			out, enqueued, err = createTogether(ctx, tx, ps, stopAtConflict)
+			return err
+		})
+		if isUniqueViolation(err, liveEmailIndex) {
+			out, err = db.createOneByOne(ctx, ps, stopAtConflict)
+		}
+		if err == nil && enqueued {
+			db.enqueued(ctx)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// createTogether is the three round trips of CreateProspects.
+func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAtConflict bool) (out []error, enqueued bool, err error) {
+	accountID := ps[0].AccountID
+	emails := make([]string, len(ps))
+	for i, p := range ps {
+		p.Normalise()
+		emails[i] = p.Email
+	}
+	// The account's row first and locked, as in CreateProspect: no create of
+	// the account runs meanwhile, so the plan's count stays as read.
+	var count, limit, hooks int64
+	err = tx.QueryRow(ctx, `SELECT live_prospects, prospect_limit, webhook_endpoints_enabled FROM accounts
+		WHERE id = $1 FOR NO KEY UPDATE`, accountID).Scan(&count, &limit, &hooks)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no account: the plan allows nothing, as CreateProspect answers
+		return nil, false, err
+	}
+	rows, err := tx.Query(ctx, `SELECT email, id, hidden FROM prospects
+		WHERE account_id = $1 AND email = ANY($2) AND deleted_at IS NULL`, accountID, emails)
+	if err != nil {
+		return nil, false, err
+	}
+	live := map[string]*store.ExistsError{}
+	for rows.Next() {
+		var email string
+		var e store.ExistsError
+		if err := rows.Scan(&email, &e.ID, &e.Hidden); err != nil {
+			rows.Close()
+			return nil, false, err
+		}
+		live[email] = &e
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+
+	var batch pgx.Batch
+	out = make([]error, 0, len(ps))
+	var created int64
+	for _, p := range ps {
+		if e := live[p.Email]; e != nil {
+			if out = append(out, e); stopAtConflict {
+				break
+			}
+			continue
+		}
+		if count+created >= limit {
+			out = append(out, store.ErrPlanLimit)
+			continue
+		}
+		newProspectRow(p)
+		batch.Queue(insertProspectSQL, p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone,
+			p.Website, p.Source, p.Status, p.Tags, p.Metadata, p.MarketingConsent, p.ConsentAt, p.Hidden, p.Created, p.Updated)
+		q, args, err := eventStatement(ctx, store.EventProspectCreated, p, nil, p.Hidden, hooks > 0)
+		if err != nil {
+			return nil, false, err
+		}
+		batch.Queue(q, args...)
+		live[p.Email] = &store.ExistsError{ID: p.ID, Hidden: p.Hidden}
+		created++
+		out = append(out, nil)
+	}
+	if created == 0 {
+		return out, false, nil
+	}
+	batch.Queue(`UPDATE accounts SET live_prospects = live_prospects + $2 WHERE id = $1`, accountID, created)
+	res := tx.SendBatch(ctx, &batch)
+	defer res.Close()
+	for range created {
+		if _, err := res.Exec(); err != nil {
+			return nil, false, err
+		}
+		tag, err := res.Exec()
+		if err != nil {
+			return nil, false, err
+		}
+		enqueued = enqueued || tag.RowsAffected() > 0
+	}
+	if _, err := res.Exec(); err != nil {
+		return nil, false, err
+	}
+	return out, enqueued, res.Close()
+}
+
+// createOneByOne is CreateProspects through CreateProspect, an item at a time.
+func (db *DB) createOneByOne(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) ([]error, error) {
+	out := make([]error, 0, len(ps))
+	for _, p := range ps {
+		err := db.CreateProspect(ctx, p)
+		var exists *store.ExistsError
+		switch {
+		case err == nil, errors.Is(err, store.ErrPlanLimit):
+		case errors.As(err, &exists):
+			if stopAtConflict {
+				return append(out, err), nil
+			}
+		default:
+			return nil, err
+		}
+		out = append(out, err)
+	}
+	return out, nil
 }

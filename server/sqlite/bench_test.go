@@ -3,7 +3,9 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/captureapi/capture/server/store"
 )
@@ -69,4 +71,44 @@ func BenchmarkStore(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkEventCost sets a create that records its event (for an account
+// without webhook endpoints) against the same create without it, one of each
+// in turn so that both see the same machine; it reports what the event adds
+// to a create, in µs and as a share of the create without it, from the median
+// of each kind (a machine shared with other work stalls a few of them).
+func BenchmarkEventCost(b *testing.B) {
+	ctx := context.Background()
+	db := open(b)
+	a, err := db.CreateAccount(ctx, "bench", 1<<40, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var with, without []time.Duration
+	create := func(i int, event bool) time.Duration {
+		db.SetNoEventsForTest(!event)
+		p := &store.Prospect{AccountID: a.ID, Email: fmt.Sprintf("p%d@example.com", i), Tags: []string{"a"}}
+		start := time.Now()
+		if err := db.CreateProspect(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	i := 0
+	for b.Loop() {
+		i += 2
+		without = append(without, create(i, false))
+		with = append(with, create(i+1, true))
+	}
+	base, event := median(without), median(with)
+	b.ReportMetric(base, "create-µs")
+	b.ReportMetric(event-base, "event-µs")
+	b.ReportMetric(100*(event-base)/base, "event-%")
+}
+
+// median is the median of ds in µs.
+func median(ds []time.Duration) float64 {
+	slices.Sort(ds)
+	return float64(ds[len(ds)/2].Nanoseconds()) / 1e3
 }

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/captureapi/capture/server/store"
 )
@@ -17,19 +20,31 @@ var _ store.EventStore = (*DB)(nil)
 // recordEvent writes the event of a change to p in the change's transaction,
 // and enqueues its deliveries to the account's endpoints that want it in the
 // same transaction (an outbox): the change, its event and its deliveries
-// commit together or not at all.
-func (db *DB) recordEvent(ctx context.Context, tx *writeTx, typ string, p *store.Prospect, prev map[string]any, hidden bool) error {
-	e := store.NewEvent(ctx, typ, p, prev, hidden)
-	var prevJSON any
-	if prev != nil {
-		prevJSON = mustJSON(prev)
+// commit together or not at all. hooks false says the account has no enabled
+// endpoint (its webhook_endpoints_enabled, read in the change's transaction),
+// and spares the outbox statement.
+func (db *DB) recordEvent(ctx context.Context, tx *writeTx, typ string, p *store.Prospect, prev map[string]any, hidden, hooks bool) error {
+	if db.noEvents {
+		return nil
 	}
-	if _, err := tx.ExecContext(ctx, insertEvent,
-		e.ID, e.AccountID, e.Type, mustJSON(e.Prospect), prevJSON, e.Hidden, e.Request.ID, e.Request.IdempotencyKey,
-		e.Created.Unix()); err != nil {
+	e := store.NewEvent(ctx, typ, p, prev, hidden)
+	if _, err := tx.ExecContext(ctx, insertEvent, eventArgs(&e, nil)...); err != nil {
 		return err
 	}
+	if !hooks {
+		return nil
+	}
 	return db.enqueueDeliveries(ctx, tx, &e)
+}
+
+// eventArgs appends the arguments of insertEvent for e to args.
+func eventArgs(e *store.Event, args []any) []any {
+	var prevJSON any
+	if e.PreviousAttributes != nil {
+		prevJSON = mustJSON(e.PreviousAttributes)
+	}
+	return append(args, e.ID, e.AccountID, e.Type, eventProspectJSON(&e.Prospect), prevJSON, e.Hidden, e.Request.ID,
+		e.Request.IdempotencyKey, e.Created.Unix())
 }
 
 // The statements every change runs besides its own, prepared once on the
@@ -44,7 +59,8 @@ const (
 // the schema has them. It must run outside any transaction: the writer pool
 // has one connection.
 func (db *DB) prepareWrites(ctx context.Context) {
-	for _, q := range []string{insertEvent, insertOutbox} {
+	for _, q := range []string{insertEvent, insertOutbox, countProspectIn, insertProspectSQL, checkEmailSQL,
+		liveEmailsSQL, insertRows(insertProspectSQL, batchChunk), insertRows(insertEvent, batchChunk)} {
 		if _, ok := db.writeStmts.Load(q); ok {
 			continue
 		}
@@ -111,7 +127,9 @@ func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventLi
 func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err error) {
 	defer unavailable(&err)
 	err = db.inTx(ctx, func(tx *writeTx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id < ?`, store.IDBefore("evt_", before))
+		// Per account: the table's key is (account_id, id).
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE account_id IN (SELECT id FROM accounts) AND id < ?`,
+			store.IDBefore("evt_", before))
 		if err != nil {
 			return err
 		}
@@ -120,4 +138,101 @@ func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err e
 		return err
 	})
 	return n, err
+}
+
+// eventProspectJSON is an event's prospect as JSON, written by hand: a create
+// spends less on it than on encoding/json's reflection, and fields at their
+// zero value are left out (a deletion's event has the id alone). It reads
+// back with encoding/json into the same store.Prospect as json.Marshal's.
+func eventProspectJSON(p *store.Prospect) string {
+	b := make([]byte, 0, 512)
+	b = append(b, '{')
+	str := func(name, v string) {
+		if v != "" {
+			b = appendJSONString(append(append(b, ',', '"'), name+`":`...), v)
+		}
+	}
+	ptr := func(name string, v *string) {
+		if v != nil {
+			b = appendJSONString(append(append(b, ',', '"'), name+`":`...), *v)
+		}
+	}
+	tm := func(name string, t *time.Time) {
+		if t != nil && !t.IsZero() {
+			b = append(append(append(b, ',', '"'), name+`":"`...), t.Format(time.RFC3339Nano)...)
+			b = append(b, '"')
+		}
+	}
+	b = appendJSONString(append(b, `"ID":`...), p.ID)
+	str("AccountID", p.AccountID)
+	str("Email", p.Email)
+	ptr("FirstName", p.FirstName)
+	ptr("LastName", p.LastName)
+	ptr("Company", p.Company)
+	ptr("Title", p.Title)
+	ptr("Phone", p.Phone)
+	ptr("Website", p.Website)
+	ptr("Source", p.Source)
+	str("Status", p.Status)
+	if p.Tags != nil {
+		b = append(b, `,"Tags":[`...)
+		for i, t := range p.Tags {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, t)
+		}
+		b = append(b, ']')
+	}
+	if p.Metadata != nil {
+		b = append(b, `,"Metadata":{`...)
+		for i, k := range slices.Sorted(maps.Keys(p.Metadata)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(appendJSONString(b, k), ':')
+			b = appendJSONString(b, p.Metadata[k])
+		}
+		b = append(b, '}')
+	}
+	if p.MarketingConsent {
+		b = append(b, `,"MarketingConsent":true`...)
+	}
+	tm("ConsentAt", p.ConsentAt)
+	if p.Hidden {
+		b = append(b, `,"Hidden":true`...)
+	}
+	tm("Created", &p.Created)
+	tm("Updated", &p.Updated)
+	return string(append(b, '}'))
+}
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD,
+// as encoding/json writes it.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+			i++
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			i++
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return append(b, '"')
 }

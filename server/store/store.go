@@ -189,6 +189,16 @@ type Store interface {
 	// id only), with the request RequestFrom(ctx) names, and enqueue its webhook
 	// deliveries, in the change's own transaction: all commit or none does.
 	CreateProspect(ctx context.Context, p *Prospect) error
+	// CreateProspects inserts ps, all of one account, in order and in one
+	// transaction (joining the caller's Atomically), as many CreateProspect
+	// calls would one after another, each with its event, and returns each
+	// one's outcome: nil (created: its ID, Created and Updated are set), an
+	// *ExistsError (a live prospect, perhaps an earlier one of ps, has its
+	// email) or ErrPlanLimit; a failed item writes nothing. With
+	// stopAtConflict it returns after the first *ExistsError, with fewer
+	// outcomes than ps, so that the caller can act on that item before the
+	// rest. The error is no item's (storage): then nothing of ps is kept.
+	CreateProspects(ctx context.Context, ps []*Prospect, stopAtConflict bool) ([]error, error)
 	// Prospect returns a live prospect, ErrDeleted for a tombstone or ErrNotFound.
 	Prospect(ctx context.Context, accountID, id string) (*Prospect, error)
 	// UpdateProspect applies the patch and returns the new state; check runs on the

@@ -273,6 +273,85 @@ func testDeliveriesWithTheirChanges(t *testing.T, e Engine) {
 	}
 }
 
+// testDeliveriesFollowEnabledEndpoints: a create enqueues deliveries exactly
+// while its account has an enabled endpoint, however the endpoint came and
+// went (created, disabled, enabled, disabled after failures, deleted, or
+// created in a transaction rolled back): the store may keep a count of them,
+// and it must follow every change.
+func testDeliveriesFollowEnabledEndpoints(t *testing.T, e Engine) {
+	db := openEvents(t, e)
+	a := account(t, db, "acme", 100)
+	n := 0
+	step := func(what string, want int64) {
+		t.Helper()
+		n++
+		insert(t, db, a.ID, "p"+strings.Repeat("x", n)+"@example.com")
+		q, err := db.WebhookQueue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Pending != want {
+			t.Errorf("after %s: %d deliveries, want %d", what, q.Pending, want)
+		}
+	}
+	step("no endpoint", 0)
+	ep := &store.WebhookEndpoint{AccountID: a.ID, URL: "https://a.example.com", EnabledEvents: []string{"*"}}
+	err := db.Atomically(ctx, func(ctx context.Context) error {
+		if err := db.CreateWebhookEndpoint(ctx, ep); err != nil {
+			return err
+		}
+		return errors.New("rolled back")
+	})
+	if err == nil {
+		t.Fatal("Atomically committed")
+	}
+	step("an endpoint rolled back", 0)
+	if err := db.CreateWebhookEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	step("an endpoint", 1)
+	yes, no := true, false
+	if _, err := db.UpdateWebhookEndpoint(ctx, a.ID, ep.ID, store.WebhookEndpointPatch{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	step("disabling it", 1)
+	if _, err := db.UpdateWebhookEndpoint(ctx, a.ID, ep.ID, store.WebhookEndpointPatch{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	step("disabling it twice", 1)
+	if _, err := db.UpdateWebhookEndpoint(ctx, a.ID, ep.ID, store.WebhookEndpointPatch{Disabled: &no}); err != nil {
+		t.Fatal(err)
+	}
+	step("enabling it", 2)
+	now := store.Now()
+	for _, at := range []time.Time{now.Add(-100 * time.Hour), now} {
+		if _, err := db.RecordWebhookAttempt(ctx, &store.WebhookAttempt{EndpointID: ep.ID, EventID: "evt_x", Attempt: 1,
+			Created: at, StatusCode: 500}, 72*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step("its failures disabled it", 2)
+	if _, err := db.UpdateWebhookEndpoint(ctx, a.ID, ep.ID, store.WebhookEndpointPatch{Disabled: &no}); err != nil {
+		t.Fatal(err)
+	}
+	step("enabling it again", 3)
+	if err := db.DeleteWebhookEndpoint(ctx, a.ID, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	step("deleting it", 3)
+	disabled := &store.WebhookEndpoint{AccountID: a.ID, URL: "https://b.example.com", EnabledEvents: []string{"*"}}
+	if err := db.CreateWebhookEndpoint(ctx, disabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.UpdateWebhookEndpoint(ctx, a.ID, disabled.ID, store.WebhookEndpointPatch{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteWebhookEndpoint(ctx, a.ID, disabled.ID); err != nil {
+		t.Fatal(err)
+	}
+	step("a disabled endpoint deleted", 3)
+}
+
 // testWebhookSecretsSealed: with a key, a signing secret is sealed at rest:
 // the database does not hold it, deliveries get it back, and another key
 // cannot open it.

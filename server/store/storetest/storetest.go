@@ -61,6 +61,9 @@ func Run(t *testing.T, e Engine) {
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"WebhookAttempts", testWebhookAttempts},
 		{"DeliveriesWithTheirChanges", testDeliveriesWithTheirChanges},
+		{"DeliveriesFollowEnabledEndpoints", testDeliveriesFollowEnabledEndpoints},
+		{"CreateProspects", testCreateProspects},
+		{"CreateProspectsFromManyGoroutines", testCreateProspectsConcurrent},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, e) })
