@@ -58,6 +58,9 @@ type Config struct {
 
 // Server is the API as an http.Handler.
 type Server struct {
+	// uncheckable are the operations validateRequest need not check (validate.go).
+	uncheckable map[*openapi3.Operation]bool
+
 	cfg      Config
 	router   routers.Router
 	api      http.Handler   // the generated routes, behind the per-route middleware
@@ -136,6 +139,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeyCacheTTL > 0 {
 		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)
 	}
+	s.uncheckable = uncheckable(spec)
 	items, err := newItemRules(spec)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
