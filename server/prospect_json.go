@@ -55,11 +55,16 @@ func writeLean(w http.ResponseWriter, requestID string, body func([]byte) []byte
 	h.Set("Request-Id", requestID)
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(b)
+	keepBuffer(bp, b)
+	return err
+}
+
+// keepBuffer gives b, taken from leanBuffers as bp, back for another answer.
+func keepBuffer(bp *[]byte, b []byte) {
 	if cap(b) <= maxKeptBuffer {
 		*bp = b
 		leanBuffers.Put(bp)
 	}
-	return err
 }
 
 // appendProspectList appends the ProspectList object of a page.

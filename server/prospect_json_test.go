@@ -142,3 +142,19 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// TestLeanErrorEncoding holds the error object's lean encoding to encoding/json's.
+func TestLeanErrorEncoding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 2000 {
+		d := gen.ErrorDetail{Code: gen.ErrorCode(randomText(rng)), DocUrl: randomText(rng), Message: randomText(rng),
+			RequestId: randomText(rng), Type: gen.ErrorType(randomText(rng)), Param: randomNullText(rng), ExistingId: randomNullText(rng)}
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(gen.Error{Error: d}); err != nil {
+			t.Fatal(err)
+		}
+		if got := append(appendError(nil, d), '\n'); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("error %d:\nlean    %s\ngeneric %s", i, got, want.Bytes())
+		}
+	}
+}
