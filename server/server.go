@@ -182,6 +182,9 @@ func (s *Server) Metrics() prometheus.Registerer { return s.metrics.registry }
 func (s *Server) Handle(pattern string, h http.Handler) { s.other.Handle(pattern, h) }
 
 func (s *Server) logRequest(r *http.Request, rec *recorder, latency time.Duration) {
+	if !s.cfg.Logger.Enabled(r.Context(), slog.LevelInfo) {
+		return // a logger that drops the line costs no attributes
+	}
 	attrs := []slog.Attr{
 		slog.String("request_id", requestID(r.Context())),
 		slog.String("method", r.Method),
