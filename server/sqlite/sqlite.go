@@ -734,13 +734,6 @@ func isUnique(err error) bool {
 
 func now() time.Time { return store.Now() }
 
-func strPtr(s sql.NullString) *string {
-	if !s.Valid {
-		return nil
-	}
-	return &s.String
-}
-
 func unixPtr(t *time.Time) any {
 	if t == nil {
 		return nil
