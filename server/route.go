@@ -58,9 +58,15 @@ func withMethod(r *http.Request, method string) *http.Request {
 // the path has routes for other methods, in the API or among the other pages.
 // notFound is the router's error for the request: the router matches the path
 // before the method, so when it found no path no method has a route there, and
-// asking it again for each method (a regexp per route each time) is skipped.
+// asking it again for each method (a regexp per route each time) is skipped;
+// so is asking the other pages, when none has the path.
 func (s *Server) routeError(r *http.Request, notFound error) *Error {
 	pathFound := !errors.Is(notFound, routers.ErrPathNotFound)
+	if !pathFound {
+		if _, pattern := s.otherPaths.Handler(r); pattern == "" {
+			return routeNotFound(r) // no route and no page has the path, for any method
+		}
+	}
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := withMethod(r, m)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -60,6 +61,9 @@ type Config struct {
 type Server struct {
 	// uncheckable are the operations validateRequest need not check (validate.go).
 	uncheckable map[*openapi3.Operation]bool
+	// otherPaths has the patterns of other without their methods: routeError
+	// asks other about each method only for a path that has one of them.
+	otherPaths *http.ServeMux
 
 	cfg      Config
 	router   routers.Router
@@ -139,7 +143,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeyCacheTTL > 0 {
 		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)
 	}
-	s.uncheckable = uncheckable(spec)
+	s.uncheckable, s.otherPaths = uncheckable(spec), http.NewServeMux()
 	items, err := newItemRules(spec)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -165,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 			s.writeError(w, r, bindingError(err))
 		},
 	})
-	s.other.Handle("GET /metrics", s.metrics.handler())
+	s.Handle("GET /metrics", s.metrics.handler())
 	docs.Mount(s)
 	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "capture_http_requests_in_flight", Help: "API requests being answered now (capped by MaxInFlight).",
@@ -179,7 +183,17 @@ func (s *Server) Metrics() prometheus.Registerer { return s.metrics.registry }
 
 // Handle registers a handler for a path outside the API spec (docs, metrics).
 // Such paths get a Request-Id and panic recovery but no key check.
-func (s *Server) Handle(pattern string, h http.Handler) { s.other.Handle(pattern, h) }
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.other.Handle(pattern, h)
+	path := pattern // "[METHOD ]path"
+	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
+		path = strings.TrimLeft(pattern[i:], " \t")
+	}
+	func() {
+		defer func() { _ = recover() }() // the path is there already, for another method
+		s.otherPaths.Handle(path, http.NotFoundHandler())
+	}()
+}
 
 func (s *Server) logRequest(r *http.Request, rec *recorder, latency time.Duration) {
 	if !s.cfg.Logger.Enabled(r.Context(), slog.LevelInfo) {
