@@ -46,7 +46,7 @@ var leanBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); retur
 const maxKeptBuffer = 256 << 10
 
 // writeLean writes a 200 with the headers the generated response sets, and the
-// body append builds followed by a newline, as json.Encoder ends a value.
+// body that body builds followed by a newline, as json.Encoder ends a value.
 func writeLean(w http.ResponseWriter, requestID string, body func([]byte) []byte) error {
 	bp := leanBuffers.Get().(*[]byte)
 	b := append(body((*bp)[:0]), '\n')
