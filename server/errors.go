@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -110,7 +109,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status >= 500 {
 		s.cfg.Logger.ErrorContext(ctx, "request failed", "request_id", id, "code", e.Code, "error", err)
 	}
-	body := gen.Error{Error: errorDetail(e, id, s.cfg.PublicURL)}
 	for k, v := range e.Header {
 		w.Header()[k] = v
 	}
@@ -120,7 +118,34 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Del("Content-Length")
 	w.WriteHeader(e.Status)
-	json.NewEncoder(w).Encode(body)
+	bp := leanBuffers.Get().(*[]byte)
+	b := append(appendError((*bp)[:0], errorDetail(e, id, s.cfg.PublicURL)), '\n')
+	w.Write(b)
+	keepBuffer(bp, b)
+}
+
+// appendError appends the error object with detail d, as encoding/json writes
+// gen.Error (errors_test.go holds it to that) without its reflection.
+func appendError(b []byte, d gen.ErrorDetail) []byte {
+	b = append(b, `{"error":{"code":`...)
+	b = appendString(b, string(d.Code))
+	b = append(b, `,"doc_url":`...)
+	b = appendString(b, d.DocUrl)
+	if d.ExistingId != nil {
+		b = append(b, `,"existing_id":`...)
+		b = appendString(b, *d.ExistingId)
+	}
+	b = append(b, `,"message":`...)
+	b = appendString(b, d.Message)
+	if d.Param != nil {
+		b = append(b, `,"param":`...)
+		b = appendString(b, *d.Param)
+	}
+	b = append(b, `,"request_id":`...)
+	b = appendString(b, d.RequestId)
+	b = append(b, `,"type":`...)
+	b = appendString(b, string(d.Type))
+	return append(b, "}}"...)
 }
 
 // errorDetail is e as the error object's detail: the body of an error answer,

@@ -92,8 +92,7 @@ func (h *handlers) GetProspect(ctx context.Context, req gen.GetProspectRequestOb
 	if err := canSee(ctx, p); err != nil {
 		return nil, err
 	}
-	return gen.GetProspect200JSONResponse{Body: prospectJSON(p),
-		Headers: gen.GetProspect200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+	return prospectAnswer{p: p, requestID: requestID(ctx)}, nil
 }
 
 func (h *handlers) UpdateProspect(ctx context.Context, req gen.UpdateProspectRequestObject) (gen.UpdateProspectResponseObject, error) {
@@ -186,13 +185,7 @@ func (h *handlers) ListProspects(ctx context.Context, req gen.ListProspectsReque
 	if err != nil {
 		return nil, err
 	}
-	body := gen.ProspectList{Object: gen.ProspectListObjectList, HasMore: page.HasMore, Url: "/v1/prospects",
-		Data: make([]gen.Prospect, len(page.Prospects))}
-	for i := range page.Prospects {
-		body.Data[i] = prospectJSON(&page.Prospects[i])
-	}
-	return gen.ListProspects200JSONResponse{Body: body,
-		Headers: gen.ListProspects200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+	return prospectListAnswer{page: page, requestID: requestID(ctx)}, nil
 }
 
 func (h *handlers) GetAccount(ctx context.Context, _ gen.GetAccountRequestObject) (gen.GetAccountResponseObject, error) {

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,19 @@ type metrics struct {
 	limiterFallbacks prometheus.Counter
 	replays          prometheus.Counter
 	clientGone       *prometheus.CounterVec
+	// series holds each request series met so far (seriesKey -> series):
+	// WithLabelValues checks and hashes its labels on every call.
+	series sync.Map
+}
+
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics() *metrics {
@@ -69,8 +83,17 @@ func (m *metrics) observe(r *http.Request, rec *recorder, latency time.Duration)
 	default:
 		method = "OTHER" // any client can invent methods; each must not become a series
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
-	m.latency.WithLabelValues(route, method).Observe(latency.Seconds())
+	k := seriesKey{route, method, rec.status}
+	v, ok := m.series.Load(k)
+	if !ok { // the label sets are bounded: routes, methods and statuses
+		v, _ = m.series.LoadOrStore(k, series{
+			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)),
+			latency:  m.latency.WithLabelValues(route, method),
+		})
+	}
+	sr := v.(series)
+	sr.requests.Inc()
+	sr.latency.Observe(latency.Seconds())
 	if rec.clientGone {
 		m.clientGone.WithLabelValues(route).Inc()
 	}

@@ -73,7 +73,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.ServeHTTP(rec, r)
 			return
 		}
-		s.writeError(rec, r, s.routeError(r)) // route.go: 404, or 405 with Allow
+		s.writeError(rec, r, s.routeError(r, err)) // route.go: 404, or 405 with Allow
 		return
 	}
 	rec.route = route.Path

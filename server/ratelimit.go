@@ -46,8 +46,8 @@ func (s *Server) rateLimit(c *call) error {
 	perSecond := cmp.Or(key.RateLimit, s.cfg.DefaultRateLimit)
 	a := s.allow(c.r.Context(), key.ID, perSecond)
 	h := c.w.Header()
-	h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=1`, perSecond))
-	h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, a.Remaining, int(math.Ceil(a.ResetAfter.Seconds()))))
+	h.Set("RateLimit-Policy", `"default";q=`+strconv.Itoa(perSecond)+`;w=1`)
+	h.Set("RateLimit", `"default";r=`+strconv.Itoa(a.Remaining)+`;t=`+strconv.Itoa(int(math.Ceil(a.ResetAfter.Seconds()))))
 	if a.Allowed {
 		return nil
 	}

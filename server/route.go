@@ -1,11 +1,14 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server/docs"
@@ -53,11 +56,24 @@ func withMethod(r *http.Request, method string) *http.Request {
 
 // routeError is the 404 or 405 for a request that matches no route: 405 when
 // the path has routes for other methods, in the API or among the other pages.
-func (s *Server) routeError(r *http.Request) *Error {
+// notFound is the router's error for the request: the router matches the path
+// before the method, so when it found no path no method has a route there, and
+// asking it again for each method (a regexp per route each time) is skipped;
+// so is asking the other pages, when none has the path.
+func (s *Server) routeError(r *http.Request, notFound error) *Error {
+	pathFound := !errors.Is(notFound, routers.ErrPathNotFound)
+	if !pathFound {
+		if _, pattern := s.otherPaths.Handler(r); pattern == "" {
+			return routeNotFound(r) // no route and no page has the path, for any method
+		}
+	}
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := withMethod(r, m)
-		_, _, err := s.router.FindRoute(probe)
+		err := routers.ErrPathNotFound
+		if pathFound {
+			_, _, err = s.router.FindRoute(probe)
+		}
 		if _, pattern := s.other.Handler(probe); err == nil || pattern != "" {
 			allow = append(allow, m)
 		}

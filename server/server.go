@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -58,6 +59,12 @@ type Config struct {
 
 // Server is the API as an http.Handler.
 type Server struct {
+	// uncheckable are the operations validateRequest need not check (validate.go).
+	uncheckable map[*openapi3.Operation]bool
+	// otherPaths has the patterns of other without their methods: routeError
+	// asks other about each method only for a path that has one of them.
+	otherPaths *http.ServeMux
+
 	cfg      Config
 	router   routers.Router
 	api      http.Handler   // the generated routes, behind the per-route middleware
@@ -142,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeyCacheTTL > 0 {
 		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)
 	}
+	s.uncheckable, s.otherPaths = uncheckable(spec), http.NewServeMux()
 	items, err := newItemRules(spec)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -167,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 			s.writeError(w, r, bindingError(err))
 		},
 	})
-	s.other.Handle("GET /metrics", s.metrics.handler())
+	s.Handle("GET /metrics", s.metrics.handler())
 	docs.Mount(s)
 	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "capture_http_requests_in_flight", Help: "API requests being answered now (capped by MaxInFlight).",
@@ -181,9 +189,22 @@ func (s *Server) Metrics() prometheus.Registerer { return s.metrics.registry }
 
 // Handle registers a handler for a path outside the API spec (docs, metrics).
 // Such paths get a Request-Id and panic recovery but no key check.
-func (s *Server) Handle(pattern string, h http.Handler) { s.other.Handle(pattern, h) }
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.other.Handle(pattern, h)
+	path := pattern // "[METHOD ]path"
+	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
+		path = strings.TrimLeft(pattern[i:], " \t")
+	}
+	func() {
+		defer func() { _ = recover() }() // the path is there already, for another method
+		s.otherPaths.Handle(path, http.NotFoundHandler())
+	}()
+}
 
 func (s *Server) logRequest(r *http.Request, rec *recorder, latency time.Duration) {
+	if !s.cfg.Logger.Enabled(r.Context(), slog.LevelInfo) {
+		return // a logger that drops the line costs no attributes
+	}
 	attrs := []slog.Attr{
 		slog.String("request_id", requestID(r.Context())),
 		slog.String("method", r.Method),

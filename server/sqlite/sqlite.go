@@ -346,39 +346,44 @@ const prospectCols = `id, account_id, email, first_name, last_name, company, tit
 
 type scanner interface{ Scan(dest ...any) error }
 
-// scanProspect reads one row; it returns store.ErrDeleted for a tombstone.
+// scanProspect reads one row; it returns store.ErrDeleted for a tombstone. The
+// scan targets live in one struct, one allocation instead of one each, and the
+// prospect's optional fields point into it.
 func scanProspect(row scanner) (*store.Prospect, error) {
-	var p store.Prospect
-	var email, firstName, lastName, company, title, phone, website, source sql.NullString
-	var tags, metadata string
-	var consentAt, deletedAt sql.NullInt64
-	var created, updated int64
-	err := row.Scan(&p.ID, &p.AccountID, &email, &firstName, &lastName, &company, &title, &phone, &website, &source,
-		&p.Status, &tags, &metadata, &p.MarketingConsent, &consentAt, &p.Hidden, &created, &updated, &deletedAt)
+	v := new(struct {
+		p                                                                  store.Prospect
+		email, firstName, lastName, company, title, phone, website, source sql.NullString
+		tags, metadata                                                     string
+		consentAt, deletedAt                                               sql.NullInt64
+		created, updated                                                   int64
+	})
+	p := &v.p
+	err := row.Scan(&p.ID, &p.AccountID, &v.email, &v.firstName, &v.lastName, &v.company, &v.title, &v.phone, &v.website, &v.source,
+		&p.Status, &v.tags, &v.metadata, &p.MarketingConsent, &v.consentAt, &p.Hidden, &v.created, &v.updated, &v.deletedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	if deletedAt.Valid {
+	if v.deletedAt.Valid {
 		return nil, store.ErrDeleted
 	}
-	p.Email = email.String
-	p.FirstName, p.LastName, p.Company, p.Title = strPtr(firstName), strPtr(lastName), strPtr(company), strPtr(title)
-	p.Phone, p.Website, p.Source = strPtr(phone), strPtr(website), strPtr(source)
-	if err := json.Unmarshal([]byte(tags), &p.Tags); err != nil {
+	p.Email = v.email.String
+	p.FirstName, p.LastName, p.Company, p.Title = textPtr(&v.firstName), textPtr(&v.lastName), textPtr(&v.company), textPtr(&v.title)
+	p.Phone, p.Website, p.Source = textPtr(&v.phone), textPtr(&v.website), textPtr(&v.source)
+	if p.Tags, err = decodeTags(v.tags); err != nil {
 		return nil, fmt.Errorf("prospect %s tags: %w", p.ID, err)
 	}
-	if err := json.Unmarshal([]byte(metadata), &p.Metadata); err != nil {
+	if p.Metadata, err = decodeMetadata(v.metadata); err != nil {
 		return nil, fmt.Errorf("prospect %s metadata: %w", p.ID, err)
 	}
-	if consentAt.Valid {
-		t := time.Unix(consentAt.Int64, 0)
+	if v.consentAt.Valid {
+		t := time.Unix(v.consentAt.Int64, 0)
 		p.ConsentAt = &t
 	}
-	p.Created, p.Updated = time.Unix(created, 0), time.Unix(updated, 0)
-	return &p, nil
+	p.Created, p.Updated = time.Unix(v.created, 0), time.Unix(v.updated, 0)
+	return p, nil
 }
 
 // CreateProspect inserts a prospect after checking for a live duplicate and the plan limit.
@@ -756,13 +761,6 @@ func isUnique(err error) bool {
 }
 
 func now() time.Time { return store.Now() }
-
-func strPtr(s sql.NullString) *string {
-	if !s.Valid {
-		return nil
-	}
-	return &s.String
-}
 
 func unixPtr(t *time.Time) any {
 	if t == nil {

@@ -1,0 +1,160 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/store"
+)
+
+// texts are strings that exercise every branch of appendString and of
+// encoding/json's escaping.
+var texts = []string{
+	"", "a", "Ada", "ada@example.com", "Zoë Łukasiewicz", "東京", "🚀 launch", "emoji 👩‍💻 zwj",
+	`quote " inside`, `back\slash`, "<script>alert(1)</script>", "fish & chips", "a > b",
+	"line\nbreak", "tab\tand\rreturn", "\b\f", "\x00\x01\x1f\x7f", "sep\u2028para\u2029",
+	"bad \xff utf-8", "\xc3", "trailing \xe2\x82", "\ufffd replacement", "café\u0301",
+	"https://example.com/?a=1&b=2", "+44 20 7946 0000", string(make([]byte, 300)),
+}
+
+func randomText(rng *rand.Rand) string {
+	if rng.IntN(4) == 0 { // a mix of the cases above
+		return texts[rng.IntN(len(texts))] + texts[rng.IntN(len(texts))]
+	}
+	return texts[rng.IntN(len(texts))]
+}
+
+func randomNullText(rng *rand.Rand) *string {
+	if rng.IntN(3) == 0 {
+		return nil
+	}
+	s := randomText(rng)
+	return &s
+}
+
+func randomProspect(rng *rand.Rand, i int) store.Prospect {
+	p := store.Prospect{
+		ID: fmt.Sprintf("prs_%026d", i), AccountID: "acc_x", Email: randomText(rng),
+		FirstName: randomNullText(rng), LastName: randomNullText(rng), Company: randomNullText(rng),
+		Title: randomNullText(rng), Phone: randomNullText(rng), Website: randomNullText(rng),
+		Source: randomNullText(rng), Status: randomText(rng),
+		MarketingConsent: rng.IntN(2) == 0, Hidden: rng.IntN(2) == 0,
+		Created: time.Unix(rng.Int64N(1<<40)-1<<20, 0), Updated: time.Unix(rng.Int64N(1<<33), 0),
+	}
+	if rng.IntN(2) == 0 {
+		t := time.Unix(rng.Int64N(1<<34)-1<<33, 0)
+		p.ConsentAt = &t
+	}
+	switch rng.IntN(3) {
+	case 0: // nil: null
+	case 1:
+		p.Tags = []string{}
+	default:
+		for range rng.IntN(25) {
+			p.Tags = append(p.Tags, randomText(rng))
+		}
+	}
+	switch rng.IntN(3) {
+	case 0:
+	case 1:
+		p.Metadata = map[string]string{}
+	default:
+		p.Metadata = map[string]string{}
+		for range rng.IntN(60) { // past the 16 keys sorted on the stack
+			p.Metadata[randomText(rng)+fmt.Sprint(rng.IntN(100))] = randomText(rng)
+		}
+	}
+	return p
+}
+
+// TestLeanProspectEncoding holds the lean encoding to the generic one: the same
+// bytes as encoding/json gives for the generated types, headers included.
+func TestLeanProspectEncoding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 2000 {
+		p := randomProspect(rng, i)
+		generic := httptest.NewRecorder()
+		if err := (gen.GetProspect200JSONResponse{Body: prospectJSON(&p),
+			Headers: gen.GetProspect200ResponseHeaders{RequestId: "req_1"}}).VisitGetProspectResponse(generic); err != nil {
+			t.Fatal(err)
+		}
+		lean := httptest.NewRecorder()
+		if err := (prospectAnswer{p: &p, requestID: "req_1"}).VisitGetProspectResponse(lean); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(lean.Body.Bytes(), generic.Body.Bytes()) {
+			t.Fatalf("prospect %d:\nlean    %s\ngeneric %s", i, lean.Body, generic.Body)
+		}
+		if fmt.Sprint(lean.Header()) != fmt.Sprint(generic.Header()) || lean.Code != generic.Code {
+			t.Fatalf("headers: lean %d %v, generic %d %v", lean.Code, lean.Header(), generic.Code, generic.Header())
+		}
+		if !json.Valid(lean.Body.Bytes()) {
+			t.Fatalf("prospect %d: invalid JSON %s", i, lean.Body)
+		}
+	}
+}
+
+func TestLeanProspectListEncoding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := range 60 {
+		page := &store.Page{HasMore: n%2 == 0}
+		for i := range n * 2 {
+			page.Prospects = append(page.Prospects, randomProspect(rng, i))
+		}
+		body := gen.ProspectList{Object: gen.ProspectListObjectList, HasMore: page.HasMore, Url: "/v1/prospects",
+			Data: make([]gen.Prospect, len(page.Prospects))}
+		for i := range page.Prospects {
+			body.Data[i] = prospectJSON(&page.Prospects[i])
+		}
+		generic := httptest.NewRecorder()
+		if err := (gen.ListProspects200JSONResponse{Body: body,
+			Headers: gen.ListProspects200ResponseHeaders{RequestId: "req_2"}}).VisitListProspectsResponse(generic); err != nil {
+			t.Fatal(err)
+		}
+		lean := httptest.NewRecorder()
+		if err := (prospectListAnswer{page: page, requestID: "req_2"}).VisitListProspectsResponse(lean); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(lean.Body.Bytes(), generic.Body.Bytes()) {
+			t.Fatalf("page of %d:\nlean    %s\ngeneric %s", len(page.Prospects), lean.Body, generic.Body)
+		}
+		if fmt.Sprint(lean.Header()) != fmt.Sprint(generic.Header()) {
+			t.Fatalf("headers: lean %v, generic %v", lean.Header(), generic.Header())
+		}
+	}
+}
+
+// FuzzAppendString holds appendString to encoding/json for any string.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range texts {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
+	})
+}
+
+// TestLeanErrorEncoding holds the error object's lean encoding to encoding/json's.
+func TestLeanErrorEncoding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 2000 {
+		d := gen.ErrorDetail{Code: gen.ErrorCode(randomText(rng)), DocUrl: randomText(rng), Message: randomText(rng),
+			RequestId: randomText(rng), Type: gen.ErrorType(randomText(rng)), Param: randomNullText(rng), ExistingId: randomNullText(rng)}
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(gen.Error{Error: d}); err != nil {
+			t.Fatal(err)
+		}
+		if got := append(appendError(nil, d), '\n'); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("error %d:\nlean    %s\ngeneric %s", i, got, want.Bytes())
+		}
+	}
+}
