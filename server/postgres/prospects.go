@@ -53,23 +53,21 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		newProspectRow(&n)
 		enqueued := false
 		err = db.inTx(ctx, func(tx pgx.Tx) error {
-			// The account's row first, as every create and delete locks it
-			// before the prospects: writers of one account queue on it and never
-			// wait on each other's prospects in the opposite order. Its count
-			// of enabled endpoints comes with it: an endpoint committed before
-			// this create is seen.
+			_, err := tx.Exec(ctx, insertProspectSQL,
+				n.ID, n.AccountID, n.Email, n.FirstName, n.LastName, n.Company, n.Title, n.Phone, n.Website, n.Source,
+				n.Status, n.Tags, n.Metadata, n.MarketingConsent, n.ConsentAt, n.Hidden, n.Created, n.Updated)
+			if err != nil {
+				return err
+			}
+			// The account's row last, so that creates of one account hold it for
+			// as short a time as they can. Its count of enabled endpoints comes
+			// with it: an endpoint committed before this create is seen.
 			var hooks int
-			err := tx.QueryRow(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1
+			err = tx.QueryRow(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1
 				WHERE id = $1 AND live_prospects < prospect_limit RETURNING webhook_endpoints_enabled`, n.AccountID).Scan(&hooks)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return store.ErrPlanLimit
 			}
-			if err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, insertProspectSQL,
-				n.ID, n.AccountID, n.Email, n.FirstName, n.LastName, n.Company, n.Title, n.Phone, n.Website, n.Source,
-				n.Status, n.Tags, n.Metadata, n.MarketingConsent, n.ConsentAt, n.Hidden, n.Created, n.Updated)
 			if err != nil {
 				return err
 			}
@@ -85,6 +83,9 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		}
 		if errors.Is(err, store.ErrPlanLimit) { // a duplicate is the answer before the plan, as on SQLite
 			return cmpErr(db.liveWithEmail(ctx, n.AccountID, n.Email, ""), err)
+		}
+		if isDeadlock(err) && attempt < 2 {
+			continue // with a batch, which locks the account first (see CreateProspects)
 		}
 		if !isUniqueViolation(err, liveEmailIndex) {
 			return err
@@ -198,42 +199,40 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 // DeleteProspect erases the prospect's data and leaves a tombstone with its id.
 func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) (err error) {
 	defer unavailable(ctx, &err)
-	enqueued := false
-	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		// The account's row locked first, as in CreateProspect.
-		var hooks int
-		if err := tx.QueryRow(ctx, `SELECT webhook_endpoints_enabled FROM accounts WHERE id = $1 FOR NO KEY UPDATE`,
-			accountID).Scan(&hooks); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return store.ErrNotFound
-			}
-			return err
-		}
-		p, err := prospectForWrite(ctx, tx, accountID, id)
-		if err != nil {
-			return err
-		}
-		if check != nil {
-			if err := check(p); err != nil {
+	for attempt := 0; ; attempt++ {
+		enqueued := false
+		err = db.inTx(ctx, func(tx pgx.Tx) error {
+			p, err := prospectForWrite(ctx, tx, accountID, id)
+			if err != nil {
 				return err
 			}
-		}
-		t := now()
-		if _, err := tx.Exec(ctx, `UPDATE prospects SET email = NULL, first_name = NULL, last_name = NULL,
-			company = NULL, title = NULL, phone = NULL, website = NULL, source = NULL, tags = '{}', metadata = '{}',
-			marketing_consent = false, consent_at = NULL, updated = $1, deleted_at = $1 WHERE id = $2`, t, id); err != nil {
+			if check != nil {
+				if err := check(p); err != nil {
+					return err
+				}
+			}
+			t := now()
+			if _, err := tx.Exec(ctx, `UPDATE prospects SET email = NULL, first_name = NULL, last_name = NULL,
+				company = NULL, title = NULL, phone = NULL, website = NULL, source = NULL, tags = '{}', metadata = '{}',
+				marketing_consent = false, consent_at = NULL, updated = $1, deleted_at = $1 WHERE id = $2`, t, id); err != nil {
+				return err
+			}
+			var hooks int
+			if err := tx.QueryRow(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = $1
+				RETURNING webhook_endpoints_enabled`, accountID).Scan(&hooks); err != nil {
+				return err
+			}
+			enqueued, err = recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden, hooks > 0)
 			return err
+		})
+		if isDeadlock(err) && attempt < 2 {
+			continue // with a batch, which locks the account first (see CreateProspects)
 		}
-		if _, err = tx.Exec(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = $1`, accountID); err != nil {
-			return err
+		if err == nil && enqueued {
+			db.enqueued(ctx)
 		}
-		enqueued, err = recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden, hooks > 0)
 		return err
-	})
-	if err == nil && enqueued {
-		db.enqueued(ctx)
 	}
-	return err
 }
 
 // ListProspects returns a keyset page: ids are time-ordered, so "older than the
@@ -313,12 +312,13 @@ func listPage[T any](ctx context.Context, db *DB, q *strings.Builder, args []any
 }
 
 // CreateProspects creates ps in order in one transaction, in three round
-// trips whatever their number: it locks the account's row (as every create
-// does first), reads the live prospects with the items' emails, decides every
-// item's outcome, then sends the inserts (each prospect with its event) and
-// the account's new count together. An update that gave a prospect one of
-// the emails meanwhile makes an insert fail: then its writes are undone and
-// the items go one at a time through CreateProspect, which settles that race.
+// trips whatever their number: it locks the account's row, reads the live
+// prospects with the items' emails, decides every item's outcome, then sends
+// the inserts (each prospect with its event) and the account's new count
+// together. A prospect given one of the emails meanwhile makes an insert fail,
+// and a single create or delete, which takes the account's row last, may
+// deadlock with it: either way its writes are undone and the items go one at
+// a time through CreateProspect, which settles the race.
 func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) (out []error, err error) {
 	defer unavailable(ctx, &err)
 	if len(ps) == 0 {
@@ -330,7 +330,7 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 			out, enqueued, err = createTogether(ctx, tx, ps, stopAtConflict)
 			return err
 		})
-		if isUniqueViolation(err, liveEmailIndex) {
+		if isUniqueViolation(err, liveEmailIndex) || isDeadlock(err) {
 			out, err = db.createOneByOne(ctx, ps, stopAtConflict)
 		}
 		if err == nil && enqueued {
