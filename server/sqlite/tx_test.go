@@ -28,6 +28,17 @@ func holdWriter(db *sqlite.DB, accountID, email string, running chan<- struct{},
 	return done
 }
 
+// openWithAccount opens a database with one account in it.
+func openWithAccount(t *testing.T) (*sqlite.DB, *store.Account) {
+	t.Helper()
+	db := open(t)
+	acct, err := db.CreateAccount(context.Background(), "acme", 1000, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, acct
+}
+
 // waitForWriter returns once n requests wait for the writer.
 func waitForWriter(t *testing.T, db *sqlite.DB, n int64) {
 	t.Helper()
@@ -52,11 +63,7 @@ func visible(t *testing.T, db *sqlite.DB, email string) bool {
 // TestGroupCommitAnswersAfterCommit: requests that share a commit return only
 // once it is done, and nothing they wrote is visible before.
 func TestGroupCommitAnswersAfterCommit(t *testing.T) {
-	db := open(t)
-	acct, err := db.CreateAccount(context.Background(), "acme", 1000, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, acct := openWithAccount(t)
 	running, releaseFirst, releaseLast := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	first := holdWriter(db, acct.ID, "first@example.com", running, releaseFirst)
 	<-running
@@ -93,11 +100,7 @@ func TestGroupCommitAnswersAfterCommit(t *testing.T) {
 // TestGroupCommitIsolatesFailures: in one group, a request that fails or
 // panics loses its own writes and nothing else.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
-	db := open(t)
-	acct, err := db.CreateAccount(context.Background(), "acme", 1000, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, acct := openWithAccount(t)
 	running, release := make(chan struct{}), make(chan struct{})
 	held := holdWriter(db, acct.ID, "held@example.com", running, release)
 	<-running
@@ -153,11 +156,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 // TestGroupCommitConcurrentDuplicates: of many concurrent creates of the same
 // emails, exactly one per email is stored, and the others get ExistsError.
 func TestGroupCommitConcurrentDuplicates(t *testing.T) {
-	db := open(t)
-	acct, err := db.CreateAccount(context.Background(), "acme", 1000, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, acct := openWithAccount(t)
 	const emails, copies = 20, 5
 	var created, exists sync.Map
 	var wg sync.WaitGroup
