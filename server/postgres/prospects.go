@@ -317,8 +317,8 @@ func listPage[T any](ctx context.Context, db *DB, q *strings.Builder, args []any
 // the inserts (each prospect with its event) and the account's new count
 // together. A prospect given one of the emails meanwhile makes an insert fail,
 // and a single create or delete, which takes the account's row last, may
-// deadlock with it: either way its writes are undone and the items go one at
-// a time through CreateProspect, which settles the race.
+// deadlock with it: either way its writes are undone and it runs again, and
+// after five such runs the items go one at a time through CreateProspect.
 func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) (out []error, err error) {
 	defer unavailable(ctx, &err)
 	if len(ps) == 0 {
@@ -326,10 +326,18 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 	}
 	err = db.Atomically(ctx, func(ctx context.Context) error {
 		var enqueued bool
-		err := db.inTx(ctx, func(tx pgx.Tx) (err error) {
-			out, enqueued, err = createTogether(ctx, tx, ps, stopAtConflict)
-			return err
-		})
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			err = db.inTx(ctx, func(tx pgx.Tx) (err error) {
+				out, enqueued, err = createTogether(ctx, tx, ps, stopAtConflict)
+				return err
+			})
+			if !isUniqueViolation(err, liveEmailIndex) && !isDeadlock(err) {
+				break
+			}
+			// Its writes are undone; the writer it met has committed by now, or
+			// goes on: read the emails again.
+		}
 		if isUniqueViolation(err, liveEmailIndex) || isDeadlock(err) {
 			out, err = db.createOneByOne(ctx, ps, stopAtConflict)
 		}
