@@ -52,7 +52,8 @@ lint-spec:
 ## the table: req/s, p50, p99, CPU a request, RSS, ratios and their targets
 ## (BENCH_DURATION, BENCH_CONCURRENCY, BENCH_LIST_ROWS, BENCH_COUNT, BENCH_ROWS)
 ## then, in-process: a create with and without a webhook endpoint to enqueue for,
-## and webhook deliveries per second to a fast local receiver
+## what recording its event costs a create (alone and 32 at once), and webhook
+## deliveries per second to a fast local receiver
 bench:
 	$(GO) run ./cmd/capture-bench
 	$(GO) test ./server ./server/sqlite -run '^$$' -bench 'CreateProspect$$|WebhookDeliveries|EventCost$$' -benchtime 2000x
