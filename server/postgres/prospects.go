@@ -312,13 +312,14 @@ func listPage[T any](ctx context.Context, db *DB, q *strings.Builder, args []any
 }
 
 // CreateProspects creates ps in order in one transaction, in three round
-// trips whatever their number: it locks the account's row, reads the live
+// trips whatever their number: it reads the account's count and the live
 // prospects with the items' emails, decides every item's outcome, then sends
 // the inserts (each prospect with its event) and the account's new count
-// together. A prospect given one of the emails meanwhile makes an insert fail,
-// and a single create or delete, which takes the account's row last, may
-// deadlock with it: either way its writes are undone and it runs again, and
-// after five such runs the items go one at a time through CreateProspect.
+// together, the account's row last, as every create and delete takes it. If
+// another writer of the account gets in the way (a prospect given one of the
+// emails, the count changed, a deadlock on their prospects), its writes are
+// undone and it runs again; after five such runs the items go one at a time
+// through CreateProspect.
 func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) (out []error, err error) {
 	defer unavailable(ctx, &err)
 	if len(ps) == 0 {
@@ -332,13 +333,13 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 				out, enqueued, err = createTogether(ctx, tx, ps, stopAtConflict)
 				return err
 			})
-			if !isUniqueViolation(err, liveEmailIndex) && !isDeadlock(err) {
+			if !raced(err) {
 				break
 			}
 			// Its writes are undone; the writer it met has committed by now, or
-			// goes on: read the emails again.
+			// goes on: read the emails and the count again.
 		}
-		if isUniqueViolation(err, liveEmailIndex) || isDeadlock(err) {
+		if raced(err) {
 			out, err = db.createOneByOne(ctx, ps, stopAtConflict)
 		}
 		if err == nil && enqueued {
@@ -352,6 +353,13 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 	return out, nil
 }
 
+// raced reports a batch that met another writer of its account: one that
+// gave a prospect one of its emails, or changed the account's count, or
+// deadlocked with it on their prospects.
+func raced(err error) bool {
+	return isUniqueViolation(err, liveEmailIndex) || isDeadlock(err) || errors.Is(err, errCountChanged)
+}
+
 // createTogether is the three round trips of CreateProspects.
 func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAtConflict bool) (out []error, enqueued bool, err error) {
 	accountID := ps[0].AccountID
@@ -360,11 +368,12 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 		p.Normalise()
 		emails[i] = p.Email
 	}
-	// The account's row first and locked, as in CreateProspect: no create of
-	// the account runs meanwhile, so the plan's count stays as read.
-	var count, limit, hooks int64
-	err = tx.QueryRow(ctx, `SELECT live_prospects, prospect_limit, webhook_endpoints_enabled FROM accounts
-		WHERE id = $1 FOR NO KEY UPDATE`, accountID).Scan(&count, &limit, &hooks)
+	// The account's row is read here, not locked: like a single create, a
+	// batch takes it last, in the statement that counts the batch in, so no
+	// writer holds it while it waits on another's prospects.
+	var count, limit int64
+	err = tx.QueryRow(ctx, `SELECT live_prospects, prospect_limit FROM accounts WHERE id = $1`,
+		accountID).Scan(&count, &limit)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no account: the plan allows nothing, as CreateProspect answers
 		return nil, false, err
 	}
@@ -405,7 +414,9 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 		newProspectRow(p)
 		batch.Queue(insertProspectSQL, p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone,
 			p.Website, p.Source, p.Status, p.Tags, p.Metadata, p.MarketingConsent, p.ConsentAt, p.Hidden, p.Created, p.Updated)
-		q, args, err := eventStatement(ctx, store.EventProspectCreated, p, nil, p.Hidden, hooks > 0)
+		// With the outbox statement: whether the account has endpoints is only
+		// known for sure under its row's lock, which comes last.
+		q, args, err := eventStatement(ctx, store.EventProspectCreated, p, nil, p.Hidden, true)
 		if err != nil {
 			return nil, false, err
 		}
@@ -417,7 +428,8 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 	if created == 0 {
 		return out, false, nil
 	}
-	batch.Queue(`UPDATE accounts SET live_prospects = live_prospects + $2 WHERE id = $1`, accountID, created)
+	batch.Queue(`UPDATE accounts SET live_prospects = live_prospects + $2
+		WHERE id = $1 AND live_prospects + $2 <= prospect_limit`, accountID, created)
 	res := tx.SendBatch(ctx, &batch)
 	defer res.Close()
 	for range created {
@@ -430,11 +442,19 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 		}
 		enqueued = enqueued || tag.RowsAffected() > 0
 	}
-	if _, err := res.Exec(); err != nil {
+	tag, err := res.Exec()
+	if err != nil {
 		return nil, false, err
+	}
+	if tag.RowsAffected() == 0 {
+		return nil, false, errCountChanged
 	}
 	return out, enqueued, res.Close()
 }
+
+// errCountChanged says that creates of the account committed while a batch
+// decided which of its items the plan allows: the batch runs again.
+var errCountChanged = errors.New("the account's count of live prospects changed under the batch")
 
 // createOneByOne is CreateProspects through CreateProspect, an item at a time.
 func (db *DB) createOneByOne(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) ([]error, error) {
