@@ -90,7 +90,10 @@ func startReplicas(t *testing.T, n int) *replicaSet {
 }
 
 func (rs *replicaSet) serveArgs(addr string) []string {
-	return []string{"serve", "--db", rs.dsn, "--addr", addr, "--redis", rs.redis, "--request-timeout", "2s",
+	// A request timeout that a loaded test machine meets (a replica's pool
+	// waits up to half of it for a connection), and short enough that a
+	// killed replica's idempotency locks run out within a retry's patience.
+	return []string{"serve", "--db", rs.dsn, "--addr", addr, "--redis", rs.redis, "--request-timeout", "4s",
 		"--webhooks-allow-private"}
 }
 
