@@ -158,12 +158,10 @@ func testReplayRecordsNoEvent(t *testing.T, newServer apitest.NewFunc) {
 	}
 }
 
-// The event is written in the change's transaction: a transaction that fails
-// after the change leaves neither.
-func TestEventCommitsWithItsChange(t *testing.T) { onEachEngine(t, testEventCommitsWithItsChange) }
-
-func testEventCommitsWithItsChange(t *testing.T, newServer apitest.NewFunc) {
-	s := newServer(t)
+// createThenFail creates a prospect of acme in a transaction that then fails,
+// and returns the account.
+func createThenFail(t *testing.T, s *apitest.Server, email string) *store.Account {
+	t.Helper()
 	ctx := context.Background()
 	a, err := s.Store.AccountByName(ctx, "acme")
 	if err != nil {
@@ -171,7 +169,7 @@ func testEventCommitsWithItsChange(t *testing.T, newServer apitest.NewFunc) {
 	}
 	boom := errors.New("boom")
 	err = s.Store.Atomically(ctx, func(ctx context.Context) error {
-		if err := s.Store.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "ada@example.com"}); err != nil {
+		if err := s.Store.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: email}); err != nil {
 			return err
 		}
 		return boom
@@ -179,6 +177,17 @@ func testEventCommitsWithItsChange(t *testing.T, newServer apitest.NewFunc) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Atomically = %v", err)
 	}
+	return a
+}
+
+// The event is written in the change's transaction: a transaction that fails
+// after the change leaves neither.
+func TestEventCommitsWithItsChange(t *testing.T) { onEachEngine(t, testEventCommitsWithItsChange) }
+
+func testEventCommitsWithItsChange(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
+	ctx := context.Background()
+	a := createThenFail(t, s, "ada@example.com")
 	page, err := eventStore(s).ListEvents(ctx, a.ID, store.EventListParams{Limit: 10, IncludeHidden: true})
 	if err != nil || len(page.Events) != 0 {
 		t.Errorf("events after a rolled-back create: %v, %v", page, err)

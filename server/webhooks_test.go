@@ -551,20 +551,7 @@ func testDeliveriesCommitWithTheirChange(t *testing.T, newServer apitest.NewFunc
 	createEndpoint(t, s, rcv.URL)
 	c := startDeliveries(t, s.Store, server.DeliveryOptions{AllowPrivate: true})
 	ctx := context.Background()
-	a, err := s.Store.AccountByName(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	boom := errors.New("boom")
-	err = s.Store.Atomically(ctx, func(ctx context.Context) error {
-		if err := s.Store.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "ghost@example.com"}); err != nil {
-			return err
-		}
-		return boom
-	})
-	if !errors.Is(err, boom) {
-		t.Fatal(err)
-	}
+	createThenFail(t, s, "ghost@example.com")
 	for range 2 {
 		res, body := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json",
 			`{"email":"ada@example.com"}`, "Idempotency-Key", "once")
