@@ -127,7 +127,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // appendError appends the error object with detail d, as encoding/json writes
 // gen.Error (errors_test.go holds it to that) without its reflection.
 func appendError(b []byte, d gen.ErrorDetail) []byte {
-	b = append(b, `{"error":{"code":`...)
+	b = append(b, `{"error":`...)
+	return append(appendErrorDetail(b, d), '}')
+}
+
+// appendErrorDetail appends d as encoding/json writes gen.ErrorDetail.
+func appendErrorDetail(b []byte, d gen.ErrorDetail) []byte {
+	b = append(b, `{"code":`...)
 	b = appendString(b, string(d.Code))
 	b = append(b, `,"doc_url":`...)
 	b = appendString(b, d.DocUrl)
@@ -145,7 +151,7 @@ func appendError(b []byte, d gen.ErrorDetail) []byte {
 	b = appendString(b, d.RequestId)
 	b = append(b, `,"type":`...)
 	b = appendString(b, string(d.Type))
-	return append(b, "}}"...)
+	return append(b, '}')
 }
 
 // errorDetail is e as the error object's detail: the body of an error answer,

@@ -158,3 +158,45 @@ func TestLeanErrorEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestLeanBatchEncoding holds the batch answer's lean encoding to the generic
+// one: items that failed, created, skipped or updated, in any mix.
+func TestLeanBatchEncoding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for n := range 40 {
+		a := &batchAnswer{requestID: "req_3", results: make([]batchResult, n*3),
+			created: rng.IntN(600), updated: rng.IntN(600), skipped: rng.IntN(600), failed: rng.IntN(600)}
+		body := gen.ProspectBatch{Object: gen.ProspectBatchObjectBatch, Data: make([]gen.ProspectBatchResult, len(a.results)),
+			Created: a.created, Updated: a.updated, Skipped: a.skipped, Failed: a.failed}
+		for i := range a.results {
+			r, g := &a.results[i], &body.Data[i]
+			g.Index = i
+			if rng.IntN(3) == 0 {
+				d := gen.ErrorDetail{Code: gen.ErrorCode(randomText(rng)), DocUrl: randomText(rng), Message: randomText(rng),
+					RequestId: "req_3", Type: gen.ErrorType(randomText(rng)), Param: randomNullText(rng), ExistingId: randomNullText(rng)}
+				r.status, r.err = 400+rng.IntN(10), &d
+				g.Status, g.Error = r.status, &d
+				continue
+			}
+			p := randomProspect(rng, i)
+			pj := prospectJSON(&p)
+			r.status, r.prospect = 200+rng.IntN(2), &p
+			g.Status, g.Prospect = r.status, &pj
+		}
+		generic := httptest.NewRecorder()
+		if err := (gen.CreateProspectBatch200JSONResponse{Body: body,
+			Headers: gen.CreateProspectBatch200ResponseHeaders{RequestId: "req_3"}}).VisitCreateProspectBatchResponse(generic); err != nil {
+			t.Fatal(err)
+		}
+		lean := httptest.NewRecorder()
+		if err := a.VisitCreateProspectBatchResponse(lean); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(lean.Body.Bytes(), generic.Body.Bytes()) {
+			t.Fatalf("batch of %d:\nlean    %s\ngeneric %s", len(a.results), lean.Body, generic.Body)
+		}
+		if fmt.Sprint(lean.Header()) != fmt.Sprint(generic.Header()) || lean.Code != generic.Code {
+			t.Fatalf("headers: lean %d %v, generic %d %v", lean.Code, lean.Header(), generic.Code, generic.Header())
+		}
+	}
+}
