@@ -25,23 +25,24 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 		b.onConflict = *req.Body.OnConflict
 	}
 	items := req.Body.Prospects
-	out := &batchAnswer{requestID: requestID(ctx)}
-	err := h.store.Atomically(ctx, func(ctx context.Context) error {
-		*out = batchAnswer{requestID: out.requestID, results: make([]batchResult, len(items))}
-		// Each item's own checks first; then the valid ones go to the store
-		// together, in order, as few calls as the conflicts allow.
-		var todo []int
-		var ps []*store.Prospect
-		for i, item := range items {
-			p, err := b.prospect(ctx, item, i)
-			if err != nil {
-				if err := b.answer(ctx, out, i, 0, nil, err); err != nil {
-					return err
-				}
-				continue
+	out := &batchAnswer{requestID: requestID(ctx), results: make([]batchResult, len(items))}
+	// Each item's own checks first, before the transaction: they need no
+	// storage, and the single writer of SQLite is not held while they run.
+	var todo []int
+	var ps []*store.Prospect
+	for i, item := range items {
+		p, err := b.prospect(ctx, item, i)
+		if err != nil {
+			if err := b.answer(ctx, out, i, 0, nil, err); err != nil {
+				return nil, err
 			}
-			todo, ps = append(todo, i), append(ps, p)
+			continue
 		}
+		todo, ps = append(todo, i), append(ps, p)
+	}
+	// Then the valid ones go to the store together, in order, in as few calls
+	// as the conflicts allow.
+	err := h.store.Atomically(ctx, func(ctx context.Context) error {
 		// Under update, a conflict writes (the update and its event) before the
 		// items after it: the store stops there, so that the writes keep the
 		// items' order.
