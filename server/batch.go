@@ -27,7 +27,8 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 	items := req.Body.Prospects
 	out := &batchAnswer{requestID: requestID(ctx), results: make([]batchResult, len(items))}
 	// Each item's own checks first, before the transaction: they need no
-	// storage, and the single writer of SQLite is not held while they run.
+	// storage, and the single writer of SQLite is not held while they run
+	// (unless an Idempotency-Key's transaction holds the whole request).
 	var todo []int
 	var ps []*store.Prospect
 	for i, item := range items {
@@ -39,6 +40,9 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 			continue
 		}
 		todo, ps = append(todo, i), append(ps, p)
+	}
+	if len(todo) == 0 {
+		return out, nil // every item failed its checks: nothing to write
 	}
 	// Then the valid ones go to the store together, in order, in as few calls
 	// as the conflicts allow.
@@ -115,7 +119,7 @@ func (b *batch) answer(ctx context.Context, out *batchAnswer, i, status int, p *
 }
 
 // batchAnswer is CreateProspectBatch's 200: the ProspectBatch object, written
-// by appendBatch as encoding/json would write it (prospect_json_test.go holds
+// by appendTo as encoding/json would write it (prospect_json_test.go holds
 // it to that) without a reflection pass over 500 prospects.
 type batchAnswer struct {
 	results                           []batchResult
