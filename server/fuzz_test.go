@@ -42,12 +42,13 @@ func exchange(t *testing.T, s *apitest.Server, method, target, request string) {
 	pipelined := false
 	if strings.ContainsAny(method+target, "\r\n") {
 		// A line break in the method or target ends the request line early: the
-		// server answers the request that first line makes, and is held to that.
-		line, _, _ := strings.Cut(request, "\n")
-		var rest string
-		method, rest, _ = strings.Cut(strings.TrimSuffix(line, "\r"), " ")
-		target, _, _ = strings.Cut(rest, " ")
-		pipelined = afterHeaders(request) != ""
+		// server answers the request net/http reads first, and is held to that.
+		in := bufio.NewReader(strings.NewReader(request))
+		if req, err := http.ReadRequest(in); err == nil {
+			method, target = req.Method, req.RequestURI
+			io.Copy(io.Discard, req.Body)
+			pipelined = in.Buffered() > 0
+		}
 	}
 	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
 	if err != nil {
@@ -80,20 +81,6 @@ func exchange(t *testing.T, s *apitest.Server, method, target, request string) {
 	if pipelined && !res.Close {
 		t.Skip("a second request follows the first on a connection kept open; only the first answer is read")
 	}
-}
-
-// afterHeaders is what follows the header block of the request that starts
-// raw: the lines up to the first empty one, as net/http reads them.
-func afterHeaders(raw string) string {
-	_, rest, _ := strings.Cut(raw, "\n") // the request line
-	for rest != "" {
-		var line string
-		line, rest, _ = strings.Cut(rest, "\n")
-		if line == "" || line == "\r" {
-			return rest
-		}
-	}
-	return ""
 }
 
 func FuzzBody(f *testing.F) {

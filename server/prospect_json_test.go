@@ -73,6 +73,11 @@ func randomProspect(rng *rand.Rand, i int) store.Prospect {
 	return p
 }
 
+func randomErrorDetail(rng *rand.Rand, requestID string) gen.ErrorDetail {
+	return gen.ErrorDetail{Code: gen.ErrorCode(randomText(rng)), DocUrl: randomText(rng), Message: randomText(rng),
+		RequestId: requestID, Type: gen.ErrorType(randomText(rng)), Param: randomNullText(rng), ExistingId: randomNullText(rng)}
+}
+
 // TestLeanProspectEncoding holds the lean encoding to the generic one: the same
 // bytes as encoding/json gives for the generated types, headers included.
 func TestLeanProspectEncoding(t *testing.T) {
@@ -147,8 +152,7 @@ func FuzzAppendString(f *testing.F) {
 func TestLeanErrorEncoding(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for i := range 2000 {
-		d := gen.ErrorDetail{Code: gen.ErrorCode(randomText(rng)), DocUrl: randomText(rng), Message: randomText(rng),
-			RequestId: randomText(rng), Type: gen.ErrorType(randomText(rng)), Param: randomNullText(rng), ExistingId: randomNullText(rng)}
+		d := randomErrorDetail(rng, randomText(rng))
 		var want bytes.Buffer
 		if err := json.NewEncoder(&want).Encode(gen.Error{Error: d}); err != nil {
 			t.Fatal(err)
@@ -172,8 +176,7 @@ func TestLeanBatchEncoding(t *testing.T) {
 			r, g := &a.results[i], &body.Data[i]
 			g.Index = i
 			if rng.IntN(3) == 0 {
-				d := gen.ErrorDetail{Code: gen.ErrorCode(randomText(rng)), DocUrl: randomText(rng), Message: randomText(rng),
-					RequestId: "req_3", Type: gen.ErrorType(randomText(rng)), Param: randomNullText(rng), ExistingId: randomNullText(rng)}
+				d := randomErrorDetail(rng, "req_3")
 				r.status, r.err = 400+rng.IntN(10), &d
 				g.Status, g.Error = r.status, &d
 				continue
