@@ -66,14 +66,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rec, r, err)
 		return
 	}
-	route, pathParams, err := s.router.FindRoute(asGet(r))
-	if err != nil { // not an API operation: a page, or nothing
+	route, pathParams := s.routes.find(asGet(r))
+	if route == nil { // not an API operation: a page, or nothing
 		if h, pattern := s.other.Handler(r); pattern != "" {
 			rec.route = pattern
 			h.ServeHTTP(rec, r)
 			return
 		}
-		s.writeError(rec, r, s.routeError(r, err)) // route.go: 404, or 405 with Allow
+		s.writeError(rec, r, s.routeError(r)) // route.go: 404, or 405 with Allow
 		return
 	}
 	rec.route = route.Path

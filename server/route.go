@@ -1,13 +1,14 @@
 package server
 
 import (
-	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path"
 	"slices"
 	"strings"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/captureapi/capture/gen"
@@ -56,26 +57,18 @@ func withMethod(r *http.Request, method string) *http.Request {
 
 // routeError is the 404 or 405 for a request that matches no route: 405 when
 // the path has routes for other methods, in the API or among the other pages.
-// notFound is the router's error for the request: the router matches the path
-// before the method, so when it found no path no method has a route there, and
-// asking it again for each method (a regexp per route each time) is skipped;
-// so is asking the other pages, when none has the path.
-func (s *Server) routeError(r *http.Request, notFound error) *Error {
-	pathFound := !errors.Is(notFound, routers.ErrPathNotFound)
-	if !pathFound {
-		if _, pattern := s.otherPaths.Handler(r); pattern == "" {
-			return routeNotFound(r) // no route and no page has the path, for any method
-		}
-	}
+func (s *Server) routeError(r *http.Request) *Error {
+	api := s.routes.atPath(r)
+	_, page := s.otherPaths.Handler(r) // asked per method only when a page has the path
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		probe := withMethod(r, m)
-		err := routers.ErrPathNotFound
-		if pathFound {
-			_, _, err = s.router.FindRoute(probe)
-		}
-		if _, pattern := s.other.Handler(probe); err == nil || pattern != "" {
+		switch {
+		case api.byMethod[m] != nil:
 			allow = append(allow, m)
+		case page != "":
+			if _, pattern := s.other.Handler(withMethod(r, m)); pattern != "" {
+				allow = append(allow, m)
+			}
 		}
 	}
 	if slices.Contains(allow, http.MethodGet) {
@@ -93,4 +86,69 @@ func (s *Server) routeError(r *http.Request, notFound error) *Error {
 func routeNotFound(r *http.Request) *Error {
 	return requestError(http.StatusNotFound, gen.ErrorCodeRouteNotFound,
 		"Unrecognized request URL (%s %s). See the API reference at %s.", r.Method, r.URL.Path, docs.Path)
+}
+
+// routes finds the operation a request names as OpenAPI does: the path first,
+// a concrete path before a templated one ("/v1/prospects/batch" before
+// "/v1/prospects/{id}", for every method), then the method among the path's
+// operations. The paths are matched by a ServeMux: one lookup, where
+// kin-openapi's gorilla/mux router tried a regular expression per route.
+type routes struct {
+	mux   *http.ServeMux
+	paths map[string]pathRoutes // by the spec's path, which is the mux's pattern
+}
+
+// pathRoutes are the operations of one path, and where its parameters are.
+type pathRoutes struct {
+	byMethod map[string]*routers.Route
+	params   map[int]string // segment index ("/v1/prospects/{id}": 3) → parameter name
+}
+
+func newRoutes(spec *openapi3.T) (*routes, error) {
+	rs := &routes{mux: http.NewServeMux(), paths: map[string]pathRoutes{}}
+	for path, item := range spec.Paths.Map() {
+		pr := pathRoutes{byMethod: map[string]*routers.Route{}}
+		for i, segment := range strings.Split(path, "/") {
+			name, isParam := strings.CutPrefix(segment, "{")
+			name, closed := strings.CutSuffix(name, "}")
+			switch {
+			case isParam && closed && name != "" && !strings.ContainsAny(name, "{}."):
+				if pr.params == nil {
+					pr.params = map[int]string{}
+				}
+				pr.params[i] = name
+			case strings.ContainsAny(segment, "{}"):
+				return nil, fmt.Errorf("path %s: a path parameter must be a whole segment", path)
+			}
+		}
+		for method, op := range item.Operations() {
+			pr.byMethod[method] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
+		}
+		rs.mux.Handle(path, http.NotFoundHandler()) // only its pattern is used
+		rs.paths[path] = pr
+	}
+	return rs, nil
+}
+
+// find returns the operation r names, or nil, and its path parameters as the
+// request spells them: still escaped, as kin-openapi's own router gave them.
+func (rs *routes) find(r *http.Request) (*routers.Route, map[string]string) {
+	pr := rs.atPath(r)
+	route := pr.byMethod[r.Method]
+	if route == nil || pr.params == nil {
+		return route, nil
+	}
+	segments := strings.Split(r.URL.EscapedPath(), "/") // as many as the path's: the mux matched them
+	params := make(map[string]string, len(pr.params))
+	for i, name := range pr.params {
+		params[name] = segments[i]
+	}
+	return route, params
+}
+
+// atPath is the operations of the spec's path r names, whatever its method;
+// none when it names none.
+func (rs *routes) atPath(r *http.Request) pathRoutes {
+	_, pattern := rs.mux.Handler(r)
+	return rs.paths[pattern]
 }

@@ -14,8 +14,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -66,7 +64,7 @@ type Server struct {
 	otherPaths *http.ServeMux
 
 	cfg      Config
-	router   routers.Router
+	routes   *routes
 	api      http.Handler   // the generated routes, behind the per-route middleware
 	other    *http.ServeMux // paths outside the spec (docs, metrics)
 	validate *openapi3filter.Options
@@ -117,13 +115,13 @@ func New(cfg Config) (*Server, error) {
 	// The servers list documents where the API runs; routing must not depend on
 	// the Host a client used.
 	spec.Servers = nil
-	router, err := gorillamux.NewRouter(spec)
+	routes, err := newRoutes(spec)
 	if err != nil {
-		return nil, fmt.Errorf("server: build router: %w", err)
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	s := &Server{
 		cfg:      cfg,
-		router:   router,
+		routes:   routes,
 		other:    http.NewServeMux(),
 		limits:   newLimiters(),
 		inFlight: newInFlight(cfg.MaxInFlight),
@@ -162,9 +160,9 @@ func New(cfg Config) (*Server, error) {
 		},
 		ResponseErrorHandlerFunc: s.writeError,
 	})
-	// The generated routes dispatch what kin-openapi's router matched; the two
-	// can disagree on odd paths (an escaped slash in an id), and then the answer
-	// must still be the JSON error.
+	// The generated routes dispatch only what routes matched to an operation, on
+	// the same paths; should the two ever differ, the answer is still the JSON
+	// error.
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, routeNotFound(r)) })
 	s.api = gen.HandlerWithOptions(strict, gen.StdHTTPServerOptions{

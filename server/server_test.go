@@ -346,6 +346,15 @@ func TestMethodNotAllowed(t *testing.T) {
 			t.Errorf("PUT %s: Allow = %q, want %q", path, got, allow)
 		}
 	}
+	// A concrete path comes before a templated one for every method, as in
+	// OpenAPI: batch is no prospect id.
+	for _, method := range []string{"GET", "PATCH", "DELETE"} {
+		res, body := do(t, method, s.URL+"/v1/prospects/batch", s.StandardKey, "application/json", `{}`)
+		wantError(t, res, body, 405, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeMethodNotAllowed, "")
+		if got := res.Header.Get("Allow"); got != "POST" {
+			t.Errorf("%s /v1/prospects/batch: Allow = %q, want POST", method, got)
+		}
+	}
 }
 
 func TestNotAcceptable(t *testing.T) {

@@ -40,9 +40,12 @@ func TestUncheckableAlwaysPass(t *testing.T) {
 				req := httptest.NewRequest(method, param.ReplaceAllString(path, v), strings.NewReader(`{"not": "checked"}`))
 				req.Header.Set("Content-Type", "text/plain")
 				req.Header.Set("Idempotency-Key", "")
-				route, params, err := s.router.FindRoute(req)
-				if err != nil {
-					t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+				if checkTarget(req) != nil {
+					continue // refused before routing ("%2F" alone leaves an empty segment)
+				}
+				route, params := s.routes.find(req)
+				if route == nil {
+					t.Fatalf("%s %s: no route", req.Method, req.URL)
 				}
 				if !s.uncheckable[route.Operation] {
 					break
