@@ -137,7 +137,7 @@ type batchResult struct {
 
 // VisitCreateProspectBatchResponse writes the answer.
 func (a *batchAnswer) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
-	return writeLean(w, a.requestID, a.appendTo)
+	return writeLean(w, http.StatusOK, a.requestID, a.appendTo)
 }
 
 // appendTo appends the ProspectBatch object, gen.ProspectBatch's fields in

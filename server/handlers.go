@@ -45,8 +45,7 @@ func (h *handlers) CreateProspect(ctx context.Context, req gen.CreateProspectReq
 	if err := h.store.CreateProspect(ctx, p); err != nil {
 		return nil, hideHiddenDuplicate(ctx, err)
 	}
-	return gen.CreateProspect201JSONResponse{Body: prospectJSON(p),
-		Headers: gen.CreateProspect201ResponseHeaders{RequestId: requestID(ctx)}}, nil
+	return prospectCreated{prospectAnswer{p: p, requestID: requestID(ctx)}}, nil
 }
 
 // newProspect maps a create's body to the prospect to store, refusing what the
@@ -109,8 +108,7 @@ func (h *handlers) UpdateProspect(ctx context.Context, req gen.UpdateProspectReq
 	if err != nil {
 		return nil, prospectError(hideHiddenDuplicate(ctx, err), req.Id)
 	}
-	return gen.UpdateProspect200JSONResponse{Body: prospectJSON(p),
-		Headers: gen.UpdateProspect200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+	return prospectAnswer{p: p, requestID: requestID(ctx)}, nil
 }
 
 // prospectPatch maps an update's body to the store's patch, refusing what the

@@ -17,7 +17,8 @@ import (
 // most of a list's time. The bytes are the same as encoding/json's, field
 // order included (prospect_json_test.go holds them to it).
 
-// prospectAnswer is GetProspect's 200.
+// prospectAnswer is one prospect: GetProspect's and UpdateProspect's 200, and
+// as prospectCreated CreateProspect's 201.
 type prospectAnswer struct {
 	p         *store.Prospect
 	requestID string
@@ -25,7 +26,24 @@ type prospectAnswer struct {
 
 // VisitGetProspectResponse writes the answer.
 func (a prospectAnswer) VisitGetProspectResponse(w http.ResponseWriter) error {
-	return writeLean(w, a.requestID, func(b []byte) []byte { return appendProspect(b, a.p) })
+	return a.write(w, http.StatusOK)
+}
+
+// VisitUpdateProspectResponse writes the answer.
+func (a prospectAnswer) VisitUpdateProspectResponse(w http.ResponseWriter) error {
+	return a.write(w, http.StatusOK)
+}
+
+func (a prospectAnswer) write(w http.ResponseWriter, status int) error {
+	return writeLean(w, status, a.requestID, func(b []byte) []byte { return appendProspect(b, a.p) })
+}
+
+// prospectCreated is CreateProspect's 201.
+type prospectCreated struct{ prospectAnswer }
+
+// VisitCreateProspectResponse writes the answer.
+func (a prospectCreated) VisitCreateProspectResponse(w http.ResponseWriter) error {
+	return a.write(w, http.StatusCreated)
 }
 
 // prospectListAnswer is ListProspects' 200.
@@ -36,7 +54,7 @@ type prospectListAnswer struct {
 
 // VisitListProspectsResponse writes the answer.
 func (a prospectListAnswer) VisitListProspectsResponse(w http.ResponseWriter) error {
-	return writeLean(w, a.requestID, func(b []byte) []byte { return appendProspectList(b, a.page) })
+	return writeLean(w, http.StatusOK, a.requestID, func(b []byte) []byte { return appendProspectList(b, a.page) })
 }
 
 // leanBuffers keeps answer buffers between requests; one larger than
@@ -45,15 +63,15 @@ var leanBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); retur
 
 const maxKeptBuffer = 256 << 10
 
-// writeLean writes a 200 with the headers the generated response sets, and the
-// body that body builds followed by a newline, as json.Encoder ends a value.
-func writeLean(w http.ResponseWriter, requestID string, body func([]byte) []byte) error {
+// writeLean writes the status with the headers the generated response sets, and
+// the body that body builds followed by a newline, as json.Encoder ends a value.
+func writeLean(w http.ResponseWriter, status int, requestID string, body func([]byte) []byte) error {
 	bp := leanBuffers.Get().(*[]byte)
 	b := append(body((*bp)[:0]), '\n')
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Request-Id", requestID)
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, err := w.Write(b)
 	keepBuffer(bp, b)
 	return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -84,23 +85,33 @@ func TestLeanProspectEncoding(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 2000 {
 		p := randomProspect(rng, i)
-		generic := httptest.NewRecorder()
-		if err := (gen.GetProspect200JSONResponse{Body: prospectJSON(&p),
-			Headers: gen.GetProspect200ResponseHeaders{RequestId: "req_1"}}).VisitGetProspectResponse(generic); err != nil {
-			t.Fatal(err)
-		}
-		lean := httptest.NewRecorder()
-		if err := (prospectAnswer{p: &p, requestID: "req_1"}).VisitGetProspectResponse(lean); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(lean.Body.Bytes(), generic.Body.Bytes()) {
-			t.Fatalf("prospect %d:\nlean    %s\ngeneric %s", i, lean.Body, generic.Body)
-		}
-		if fmt.Sprint(lean.Header()) != fmt.Sprint(generic.Header()) || lean.Code != generic.Code {
-			t.Fatalf("headers: lean %d %v, generic %d %v", lean.Code, lean.Header(), generic.Code, generic.Header())
-		}
-		if !json.Valid(lean.Body.Bytes()) {
-			t.Fatalf("prospect %d: invalid JSON %s", i, lean.Body)
+		answer, body := prospectAnswer{p: &p, requestID: "req_1"}, prospectJSON(&p)
+		// Each operation that answers one prospect, its lean answer and the
+		// generated one.
+		for op, visit := range map[string][2]func(w http.ResponseWriter) error{
+			"getProspect": {answer.VisitGetProspectResponse, gen.GetProspect200JSONResponse{Body: body,
+				Headers: gen.GetProspect200ResponseHeaders{RequestId: "req_1"}}.VisitGetProspectResponse},
+			"updateProspect": {answer.VisitUpdateProspectResponse, gen.UpdateProspect200JSONResponse{Body: body,
+				Headers: gen.UpdateProspect200ResponseHeaders{RequestId: "req_1"}}.VisitUpdateProspectResponse},
+			"createProspect": {prospectCreated{answer}.VisitCreateProspectResponse, gen.CreateProspect201JSONResponse{Body: body,
+				Headers: gen.CreateProspect201ResponseHeaders{RequestId: "req_1"}}.VisitCreateProspectResponse},
+		} {
+			lean, generic := httptest.NewRecorder(), httptest.NewRecorder()
+			if err := visit[0](lean); err != nil {
+				t.Fatal(err)
+			}
+			if err := visit[1](generic); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(lean.Body.Bytes(), generic.Body.Bytes()) {
+				t.Fatalf("%s, prospect %d:\nlean    %s\ngeneric %s", op, i, lean.Body, generic.Body)
+			}
+			if fmt.Sprint(lean.Header()) != fmt.Sprint(generic.Header()) || lean.Code != generic.Code {
+				t.Fatalf("%s headers: lean %d %v, generic %d %v", op, lean.Code, lean.Header(), generic.Code, generic.Header())
+			}
+			if !json.Valid(lean.Body.Bytes()) {
+				t.Fatalf("%s, prospect %d: invalid JSON %s", op, i, lean.Body)
+			}
 		}
 	}
 }

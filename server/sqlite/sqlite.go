@@ -344,12 +344,26 @@ func (db *DB) RevokeKey(ctx context.Context, id string) (err error) {
 const prospectCols = `id, account_id, email, first_name, last_name, company, title, phone, website, source,
 	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated, deleted_at`
 
+// liveProspectCols are prospectCols less what a list of one account's live
+// prospects knows without reading it: the account, and no deletion.
+const liveProspectCols = `id, email, first_name, last_name, company, title, phone, website, source,
+	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated`
+
 type scanner interface{ Scan(dest ...any) error }
 
-// scanProspect reads one row; it returns store.ErrDeleted for a tombstone. The
-// scan targets live in one struct, one allocation instead of one each, and the
-// prospect's optional fields point into it.
-func scanProspect(row scanner) (*store.Prospect, error) {
+// scanProspect reads one row of prospectCols; it returns store.ErrDeleted for a
+// tombstone.
+func scanProspect(row scanner) (*store.Prospect, error) { return scanProspectRow(row, "") }
+
+// scanLiveProspect reads rows of liveProspectCols, of the account's.
+func scanLiveProspect(accountID string) func(scanner) (*store.Prospect, error) {
+	return func(row scanner) (*store.Prospect, error) { return scanProspectRow(row, accountID) }
+}
+
+// scanProspectRow reads a row of prospectCols, or of liveProspectCols when
+// accountID is set. The scan targets live in one struct, one allocation instead
+// of one each, and the prospect's optional fields point into it.
+func scanProspectRow(row scanner, accountID string) (*store.Prospect, error) {
 	v := new(struct {
 		p                                                                  store.Prospect
 		email, firstName, lastName, company, title, phone, website, source sql.NullString
@@ -358,8 +372,13 @@ func scanProspect(row scanner) (*store.Prospect, error) {
 		created, updated                                                   int64
 	})
 	p := &v.p
-	err := row.Scan(&p.ID, &p.AccountID, &v.email, &v.firstName, &v.lastName, &v.company, &v.title, &v.phone, &v.website, &v.source,
-		&p.Status, &v.tags, &v.metadata, &p.MarketingConsent, &v.consentAt, &p.Hidden, &v.created, &v.updated, &v.deletedAt)
+	dest := []any{&p.ID, &p.AccountID, &v.email, &v.firstName, &v.lastName, &v.company, &v.title, &v.phone, &v.website, &v.source,
+		&p.Status, &v.tags, &v.metadata, &p.MarketingConsent, &v.consentAt, &p.Hidden, &v.created, &v.updated, &v.deletedAt}
+	if accountID != "" {
+		p.AccountID = accountID
+		dest = append(dest[:1], dest[2:len(dest)-1]...) // no account_id, no deleted_at
+	}
+	err := row.Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -685,7 +704,7 @@ func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.List
 	defer unavailable(&err)
 	var q strings.Builder
 	args := []any{accountID}
-	q.WriteString(`SELECT ` + prospectCols + ` FROM prospects WHERE account_id = ? AND deleted_at IS NULL`)
+	q.WriteString(`SELECT ` + liveProspectCols + ` FROM prospects WHERE account_id = ? AND deleted_at IS NULL`)
 	if !lp.IncludeHidden {
 		q.WriteString(` AND hidden = 0`)
 	}
@@ -701,7 +720,7 @@ func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.List
 		q.WriteString(` AND EXISTS (SELECT 1 FROM json_each(prospects.tags) WHERE json_each.value = ?)`)
 		args = append(args, lp.Tag)
 	}
-	rows, more, err := listPage(ctx, db, &q, args, lp.Keyset(), scanProspect)
+	rows, more, err := listPage(ctx, db, &q, args, lp.Keyset(), scanLiveProspect(accountID))
 	if err != nil {
 		return nil, err
 	}
