@@ -246,7 +246,18 @@ func testPlanLimit(t *testing.T, newServer apitest.NewFunc) {
 		t.Fatal(err)
 	}
 	wantError(t, res.HTTPResponse, res.Body, 402, gen.ErrorTypeInvalidRequestError, gen.ErrorCodePlanLimitReached, "")
-	// Deleting frees a place in the plan.
+	// At the limit, an email already taken is still the conflict, with the
+	// prospect that has it: a retried create learns that it landed.
+	res, err = c.CreateProspectWithResponse(context.Background(), nil, gen.ProspectCreate{Email: "b@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := wantError(t, res.HTTPResponse, res.Body, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeProspectExists, "email")
+	if d.ExistingId == nil || *d.ExistingId != second.Id {
+		t.Errorf("existing_id = %v, want %s", d.ExistingId, second.Id)
+	}
+	// Deleting frees a place in the plan, and the refused create left nothing
+	// behind: its email is free.
 	if _, err := c.DeleteProspectWithResponse(context.Background(), second.Id); err != nil {
 		t.Fatal(err)
 	}

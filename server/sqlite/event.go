@@ -59,7 +59,7 @@ const (
 // the schema has them. It must run outside any transaction: the writer pool
 // has one connection.
 func (db *DB) prepareWrites(ctx context.Context) {
-	for _, q := range []string{insertEvent, insertOutbox, countProspectIn, insertProspectSQL, checkEmailSQL,
+	for _, q := range []string{insertEvent, insertOutbox, countProspectIn, insertNewProspectSQL, checkEmailSQL,
 		liveEmailsSQL, insertRows(insertProspectSQL, batchChunk), insertRows(insertEvent, batchChunk)} {
 		if _, ok := db.writeStmts.Load(q); ok {
 			continue

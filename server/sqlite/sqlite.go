@@ -4,6 +4,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"database/sql"
@@ -410,20 +411,27 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 	defer unavailable(&err)
 	p.Normalise()
 	return db.inTx(ctx, func(tx *writeTx) error {
-		if err := checkEmailFree(ctx, tx, p.AccountID, p.Email, ""); err != nil {
+		// The insert finds a live duplicate itself, through the unique index;
+		// only then is the duplicate looked up, for its id. A failure below
+		// rolls the insert back with the rest of the request's savepoint.
+		res, err := tx.ExecContext(ctx, insertNewProspectSQL, prospectArgs(p, nil)...)
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = checkEmailFree(ctx, tx, p.AccountID, p.Email, p.ID)
+			}
+			return cmp.Or(err, errors.New("sqlite: a prospect insert was refused, but no live prospect has its email"))
 		}
 		// One statement checks the plan limit, counts the prospect in, and
 		// tells whether the account has an endpoint to deliver its event to.
 		var hooks int64
-		err := tx.QueryRowContext(ctx, countProspectIn, p.AccountID).Scan(&hooks)
+		err = tx.QueryRowContext(ctx, countProspectIn, p.AccountID).Scan(&hooks)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrPlanLimit
 		}
 		if err != nil {
-			return err
-		}
-		if err := insertProspect(ctx, tx, p); err != nil {
 			return err
 		}
 		return db.recordEvent(ctx, tx, store.EventProspectCreated, p, nil, p.Hidden, hooks > 0)
@@ -574,11 +582,6 @@ func insertRows(query string, n int) string {
 }
 
 // insertProspect sets a new prospect's id, times and defaults, and inserts it.
-func insertProspect(ctx context.Context, tx *writeTx, p *store.Prospect) error {
-	_, err := tx.ExecContext(ctx, insertProspectSQL, prospectArgs(p, nil)...)
-	return err
-}
-
 // prospectArgs sets a new prospect's id, times and defaults, and appends the
 // arguments of insertProspectSQL for it to args.
 func prospectArgs(p *store.Prospect, args []any) []any {
@@ -598,6 +601,9 @@ func prospectArgs(p *store.Prospect, args []any) []any {
 
 const insertProspectSQL = `INSERT INTO prospects (` + prospectCols + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`
+
+// insertNewProspectSQL inserts a prospect unless a live one has its email.
+const insertNewProspectSQL = insertProspectSQL + ` ON CONFLICT (account_id, email) WHERE deleted_at IS NULL DO NOTHING`
 
 // checkEmailSQL finds the live prospect other than self with an email.
 const checkEmailSQL = `SELECT id, hidden FROM prospects WHERE account_id = ? AND email = ? AND deleted_at IS NULL AND id != ?`
