@@ -16,7 +16,7 @@
 // to 127.0.0.1 and every attack ends after its duration. Ratios and targets
 // are reported, never asserted: the command fails only when it cannot measure.
 //
-//	go run ./cmd/capture-bench                      # both servers, 10 s a row
+//	go run ./cmd/capture-bench                      # both servers, 3 turns of 5 s a row
 //	BENCH_DURATION=1s BENCH_LIST_ROWS=100000 go run ./cmd/capture-bench -only floor
 //
 // Flags override the environment; run with -h for the list.
@@ -80,10 +80,10 @@ func parseConfig(args []string) (config, error) {
 	var cfg config
 	var rows string
 	fs := flag.NewFlagSet("capture-bench", flag.ContinueOnError)
-	fs.DurationVar(&cfg.duration, "duration", envDuration("BENCH_DURATION", 10*time.Second), "how long each row runs (BENCH_DURATION)")
+	fs.DurationVar(&cfg.duration, "duration", envDuration("BENCH_DURATION", 5*time.Second), "how long each run of a row lasts (BENCH_DURATION)")
 	fs.DurationVar(&cfg.warmup, "warmup", envDuration("BENCH_WARMUP", -1), "unmeasured load before each row; default a tenth of -duration, at most 1s (BENCH_WARMUP)")
 	fs.IntVar(&cfg.concurrency, "concurrency", envInt("BENCH_CONCURRENCY", 32), "connections, each sending its next request when the last is answered (BENCH_CONCURRENCY)")
-	fs.IntVar(&cfg.count, "count", envInt("BENCH_COUNT", 1), "runs of each row, taking turns between servers; the table shows the run with the median req/s (BENCH_COUNT)")
+	fs.IntVar(&cfg.count, "count", envInt("BENCH_COUNT", 3), "runs of each row, taking turns between servers; the table shows the run with the median req/s (BENCH_COUNT)")
 	fs.IntVar(&cfg.seed, "seed", envInt("BENCH_SEED", 10000), "prospects in the database for every row but the big list (BENCH_SEED)")
 	fs.IntVar(&cfg.listRows, "list-rows", envInt("BENCH_LIST_ROWS", 1000000), "prospects in the database for the big list row; 0 skips it (BENCH_LIST_ROWS)")
 	fs.StringVar(&cfg.only, "only", os.Getenv("BENCH_ONLY"), "measure only this server: capture or floor (BENCH_ONLY)")
