@@ -69,6 +69,10 @@ func TestEveryRequestShapeGetsTheContract(t *testing.T) {
 		{"dot segment to a page", "GET /docs/../metrics HTTP/1.1\r\n" + host + "\r\n", 404, gen.ErrorCodeRouteNotFound, ""},
 		{"double slash to a page", "GET //metrics HTTP/1.1\r\n" + host + "\r\n", 404, gen.ErrorCodeRouteNotFound, ""},
 		{"escaped slash in an id", "GET /v1/prospects/prs_a%2Fb HTTP/1.1\r\n" + host + auth + "\r\n", 404, gen.ErrorCodeResourceMissing, "id"},
+		// A fixed segment matches only as the spec spells it; an id is whatever it is.
+		{"escaped letter in a fixed segment", "GET /v1/%61ccount HTTP/1.1\r\n" + host + auth + "\r\n", 404, gen.ErrorCodeRouteNotFound, ""},
+		{"escaped letter where an id may be", "GET /v1/prospects/b%61tch HTTP/1.1\r\n" + host + auth + "\r\n", 404, gen.ErrorCodeResourceMissing, "id"},
+		{"escaped letter, another method", "POST /v1/prospects/b%61tch HTTP/1.1\r\n" + host + auth + "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 405, gen.ErrorCodeMethodNotAllowed, ""},
 		{"absolute-form target", "GET http://elsewhere.test/v1/account HTTP/1.1\r\n" + host + auth + "\r\n", 200, "", ""},
 		{"OPTIONS *", "OPTIONS * HTTP/1.1\r\n" + host + "\r\n", 404, gen.ErrorCodeRouteNotFound, ""},
 		{"OPTIONS on an operation", "OPTIONS /v1/prospects HTTP/1.1\r\n" + host + "\r\n", 405, gen.ErrorCodeMethodNotAllowed, ""},

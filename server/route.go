@@ -124,10 +124,25 @@ func newRoutes(spec *openapi3.T) (*routes, error) {
 		for method, op := range item.Operations() {
 			pr.byMethod[method] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
 		}
-		rs.mux.Handle(path, http.NotFoundHandler()) // only its pattern is used
+		if err := handlePattern(rs.mux, path); err != nil {
+			return nil, err
+		}
 		rs.paths[path] = pr
 	}
 	return rs, nil
+}
+
+// handlePattern registers path, whose handler is never run (only its pattern is
+// used), returning as an error what ServeMux panics on: a parameter name that is
+// not an identifier, or a path that conflicts with another.
+func handlePattern(mux *http.ServeMux, path string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("path %s: %v", path, p)
+		}
+	}()
+	mux.Handle(path, http.NotFoundHandler())
+	return nil
 }
 
 // find returns the operation r names, or nil, and its path parameters as the
@@ -147,8 +162,18 @@ func (rs *routes) find(r *http.Request) (*routers.Route, map[string]string) {
 }
 
 // atPath is the operations of the spec's path r names, whatever its method;
-// none when it names none.
+// none when it names none. A fixed segment matches only as the request spells
+// it ("b%61tch" is no "batch"), as kin-openapi's router and the contract's
+// checks match paths: the mux, which unescapes each segment, is given the path
+// as sent, its escapes escaped.
 func (rs *routes) atPath(r *http.Request) pathRoutes {
+	if escaped := r.URL.EscapedPath(); strings.Contains(escaped, "%") {
+		u := *r.URL
+		u.Path, u.RawPath = escaped, ""
+		probe := *r
+		probe.URL = &u
+		r = &probe
+	}
 	_, pattern := rs.mux.Handler(r)
 	return rs.paths[pattern]
 }
