@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"database/sql"
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
@@ -107,12 +106,4 @@ func plainString(s string) (str, rest string, ok bool) {
 		}
 	}
 	return "", "", false
-}
-
-// textPtr is the string s holds, or nil for NULL, without copying it.
-func textPtr(s *sql.NullString) *string {
-	if !s.Valid {
-		return nil
-	}
-	return &s.String
 }

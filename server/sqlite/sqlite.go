@@ -354,32 +354,45 @@ type scanner interface{ Scan(dest ...any) error }
 
 // scanProspect reads one row of prospectCols; it returns store.ErrDeleted for a
 // tombstone.
-func scanProspect(row scanner) (*store.Prospect, error) { return scanProspectRow(row, "") }
+func scanProspect(row scanner) (*store.Prospect, error) { return newProspectRow("").scan(row) }
 
-// scanLiveProspect reads rows of liveProspectCols, of the account's.
+// scanLiveProspect reads rows of liveProspectCols, of the account's, through
+// one set of scan targets.
 func scanLiveProspect(accountID string) func(scanner) (*store.Prospect, error) {
-	return func(row scanner) (*store.Prospect, error) { return scanProspectRow(row, accountID) }
+	return newProspectRow(accountID).scan
 }
 
-// scanProspectRow reads a row of prospectCols, or of liveProspectCols when
-// accountID is set. The scan targets live in one struct, one allocation instead
-// of one each, and the prospect's optional fields point into it.
-func scanProspectRow(row scanner, accountID string) (*store.Prospect, error) {
-	v := new(struct {
-		p                                                                  store.Prospect
-		email, firstName, lastName, company, title, phone, website, source sql.NullString
-		tags, metadata                                                     string
-		consentAt, deletedAt                                               sql.NullInt64
-		created, updated                                                   int64
-	})
+// prospectRow holds the scan targets of a row of prospectCols, or of
+// liveProspectCols when accountID is set, in one allocation for all the rows
+// of a query instead of one a row.
+type prospectRow struct {
+	p                                                                  store.Prospect
+	accountID                                                          string
+	email, firstName, lastName, company, title, phone, website, source sql.NullString
+	tags, metadata                                                     string
+	consentAt, deletedAt                                               sql.NullInt64
+	created, updated                                                   int64
+	dest                                                               []any
+}
+
+func newProspectRow(accountID string) *prospectRow {
+	v := &prospectRow{accountID: accountID}
 	p := &v.p
-	dest := []any{&p.ID, &p.AccountID, &v.email, &v.firstName, &v.lastName, &v.company, &v.title, &v.phone, &v.website, &v.source,
+	v.dest = []any{&p.ID, &p.AccountID, &v.email, &v.firstName, &v.lastName, &v.company, &v.title, &v.phone, &v.website, &v.source,
 		&p.Status, &v.tags, &v.metadata, &p.MarketingConsent, &v.consentAt, &p.Hidden, &v.created, &v.updated, &v.deletedAt}
 	if accountID != "" {
-		p.AccountID = accountID
-		dest = append(dest[:1], dest[2:len(dest)-1]...) // no account_id, no deleted_at
+		v.dest = append(v.dest[:1], v.dest[2:len(v.dest)-1]...) // no account_id, no deleted_at
 	}
-	err := row.Scan(dest...)
+	return v
+}
+
+// scan reads the next row. The prospect it returns is valid until the next
+// call, which reuses it: copy it to keep it. Its optional fields point into an
+// array of their own, not into v.
+func (v *prospectRow) scan(row scanner) (*store.Prospect, error) {
+	p := &v.p
+	*p = store.Prospect{AccountID: v.accountID}
+	err := row.Scan(v.dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -390,8 +403,20 @@ func scanProspectRow(row scanner, accountID string) (*store.Prospect, error) {
 		return nil, store.ErrDeleted
 	}
 	p.Email = v.email.String
-	p.FirstName, p.LastName, p.Company, p.Title = textPtr(&v.firstName), textPtr(&v.lastName), textPtr(&v.company), textPtr(&v.title)
-	p.Phone, p.Website, p.Source = textPtr(&v.phone), textPtr(&v.website), textPtr(&v.source)
+	var texts *[7]string
+	for i, f := range [...]struct {
+		to   **string
+		from *sql.NullString
+	}{{&p.FirstName, &v.firstName}, {&p.LastName, &v.lastName}, {&p.Company, &v.company}, {&p.Title, &v.title},
+		{&p.Phone, &v.phone}, {&p.Website, &v.website}, {&p.Source, &v.source}} {
+		if f.from.Valid {
+			if texts == nil {
+				texts = new([7]string)
+			}
+			texts[i] = f.from.String
+			*f.to = &texts[i]
+		}
+	}
 	if p.Tags, err = decodeTags(v.tags); err != nil {
 		return nil, fmt.Errorf("prospect %s tags: %w", p.ID, err)
 	}

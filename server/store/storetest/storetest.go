@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func Run(t *testing.T, e Engine) {
 		{"UpdateProspect", testUpdateProspect},
 		{"PaginationUnderInserts", testPaginationUnderInserts},
 		{"ListFilters", testListFilters},
+		{"ListedAsRead", testListedAsRead},
 		{"Keys", testKeys},
 		{"RevokeOnce", testRevokeOnce},
 		{"ListAccountsAndKeys", testListAccountsAndKeys},
@@ -111,6 +113,50 @@ func listed(t *testing.T, s store.Store, accountID string) []string {
 		ids = append(ids, p.ID)
 	}
 	return ids
+}
+
+// testListedAsRead holds a page of prospects, every optional field set on some
+// and empty on others, to the same prospects read one by one: a list reads its
+// rows through one set of scan targets, and no row may show another's values.
+func testListedAsRead(t *testing.T, e Engine) {
+	db := e.Open(t)
+	a := account(t, db, "acme", 100)
+	text := func(i, every int, s string) *string {
+		if i%every != 0 {
+			return nil
+		}
+		s = fmt.Sprintf("%s %d", s, i)
+		return &s
+	}
+	for i := range 12 {
+		p := &store.Prospect{AccountID: a.ID, Email: fmt.Sprintf("p%d@example.com", i),
+			FirstName: text(i, 2, "First"), LastName: text(i, 3, "Last"), Company: text(i, 4, "Company"),
+			Title: text(i, 5, "Title"), Phone: text(i+1, 2, "+44 20 7946"), Website: text(i+1, 3, "https://example.com/"),
+			Source: text(i+2, 3, "source"), MarketingConsent: i%2 == 1, Hidden: i%5 == 4}
+		if i%3 == 0 {
+			p.Tags = []string{fmt.Sprint("tag", i), "shared"}
+			p.Metadata = map[string]string{"n": fmt.Sprint(i)}
+		}
+		if err := db.CreateProspect(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := db.ListProspects(ctx, a.ID, store.ListParams{Limit: 100, IncludeHidden: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Prospects) != 12 {
+		t.Fatalf("listed %d prospects, want 12", len(page.Prospects))
+	}
+	for _, listed := range page.Prospects {
+		read, err := db.Prospect(ctx, a.ID, listed.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(&listed, read) {
+			t.Errorf("listed %+v\nread   %+v", listed, *read)
+		}
+	}
 }
 
 func testEmailUnique(t *testing.T, e Engine) {
