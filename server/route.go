@@ -121,6 +121,9 @@ func newRoutes(spec *openapi3.T) (*routes, error) {
 				return nil, fmt.Errorf("path %s: a path parameter must be a whole segment", path)
 			}
 		}
+		if path != "/" && strings.HasSuffix(path, "/") {
+			return nil, fmt.Errorf("path %s: ends in a slash, which the mux would match as a prefix", path)
+		}
 		for method, op := range item.Operations() {
 			pr.byMethod[method] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
 		}
@@ -153,7 +156,9 @@ func (rs *routes) find(r *http.Request) (*routers.Route, map[string]string) {
 	if route == nil || pr.params == nil {
 		return route, nil
 	}
-	segments := strings.Split(r.URL.EscapedPath(), "/") // as many as the path's: the mux matched them
+	// As many segments as the spec's path: the mux matched them, and checkTarget
+	// let through only a clean path, which the mux matches without redirecting.
+	segments := strings.Split(r.URL.EscapedPath(), "/")
 	params := make(map[string]string, len(pr.params))
 	for i, name := range pr.params {
 		params[name] = segments[i]

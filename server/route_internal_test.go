@@ -13,6 +13,7 @@ func TestRoutesRefuseWhatTheyCannotMatch(t *testing.T) {
 		"a parameter inside a segment":          {"/v1/prospects/prs_{id}"},
 		"a parameter name that is not a name":   {"/v1/prospects/{prospect-id}"},
 		"two paths that match the same request": {"/a/{x}/b", "/a/b/{y}"},
+		"a path ending in a slash":              {"/v1/prospects/"},
 	} {
 		spec := &openapi3.T{Paths: openapi3.NewPaths()}
 		for _, p := range paths {

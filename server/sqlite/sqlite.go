@@ -356,8 +356,8 @@ type scanner interface{ Scan(dest ...any) error }
 // tombstone.
 func scanProspect(row scanner) (*store.Prospect, error) { return newProspectRow("").scan(row) }
 
-// scanLiveProspect reads rows of liveProspectCols, of the account's, through
-// one set of scan targets.
+// scanLiveProspect reads rows of liveProspectCols, of the account's (never
+// empty: it is the request's), through one set of scan targets.
 func scanLiveProspect(accountID string) func(scanner) (*store.Prospect, error) {
 	return newProspectRow(accountID).scan
 }
@@ -431,7 +431,8 @@ func (v *prospectRow) scan(row scanner) (*store.Prospect, error) {
 	return p, nil
 }
 
-// CreateProspect inserts a prospect after checking for a live duplicate and the plan limit.
+// CreateProspect inserts a prospect unless a live one has its email (then it
+// looks that one up), and counts it against the plan limit.
 func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error) {
 	defer unavailable(&err)
 	p.Normalise()
@@ -466,7 +467,7 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 // CreateProspects inserts ps in order in one transaction, a chunk of them at
 // a time: one query finds the live prospects with the chunk's emails, and one
 // multi-row INSERT each writes its prospects and their events, where
-// CreateProspect runs five statements an item and a savepoint. The account's
+// CreateProspect runs four statements an item and a savepoint. The account's
 // row is read once and counted once at the end, and an item is checked
 // before anything is written, so that its failure has nothing to undo.
 func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) (out []error, err error) {
@@ -606,7 +607,6 @@ func insertRows(query string, n int) string {
 	return b.String()
 }
 
-// insertProspect sets a new prospect's id, times and defaults, and inserts it.
 // prospectArgs sets a new prospect's id, times and defaults, and appends the
 // arguments of insertProspectSQL for it to args.
 func prospectArgs(p *store.Prospect, args []any) []any {
@@ -761,6 +761,7 @@ func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.List
 // listPage finishes and runs a keyset list query: q holds its SELECT and WHERE
 // so far, with args; listPage adds the created range, the cursor, the order and
 // the limit, and returns the page's rows newest first and whether more lie beyond.
+// scan may reuse what it returns for the next row: each row is copied at once.
 func listPage[T any](ctx context.Context, db *DB, q *strings.Builder, args []any, k store.Keyset, scan func(scanner) (*T, error)) ([]T, bool, error) {
 	if k.CreatedGTE != nil {
 		q.WriteString(` AND created >= ?`)
