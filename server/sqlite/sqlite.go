@@ -4,7 +4,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"crypto/subtle"
 	"database/sql"
@@ -366,19 +365,21 @@ func scanLiveProspect(accountID string) func(scanner) (*store.Prospect, error) {
 // liveProspectCols when accountID is set, in one allocation for all the rows
 // of a query instead of one a row.
 type prospectRow struct {
-	p                                                                  store.Prospect
-	accountID                                                          string
-	email, firstName, lastName, company, title, phone, website, source sql.NullString
-	tags, metadata                                                     string
-	consentAt, deletedAt                                               sql.NullInt64
-	created, updated                                                   int64
-	dest                                                               []any
+	p                    store.Prospect
+	accountID            string
+	email                sql.NullString
+	optional             [7]sql.NullString // first_name … source, in prospectCols' order
+	tags, metadata       string
+	consentAt, deletedAt sql.NullInt64
+	created, updated     int64
+	dest                 []any
 }
 
 func newProspectRow(accountID string) *prospectRow {
 	v := &prospectRow{accountID: accountID}
 	p := &v.p
-	v.dest = []any{&p.ID, &p.AccountID, &v.email, &v.firstName, &v.lastName, &v.company, &v.title, &v.phone, &v.website, &v.source,
+	o := &v.optional
+	v.dest = []any{&p.ID, &p.AccountID, &v.email, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
 		&p.Status, &v.tags, &v.metadata, &p.MarketingConsent, &v.consentAt, &p.Hidden, &v.created, &v.updated, &v.deletedAt}
 	if accountID != "" {
 		v.dest = append(v.dest[:1], v.dest[2:len(v.dest)-1]...) // no account_id, no deleted_at
@@ -403,18 +404,14 @@ func (v *prospectRow) scan(row scanner) (*store.Prospect, error) {
 		return nil, store.ErrDeleted
 	}
 	p.Email = v.email.String
-	var texts *[7]string
-	for i, f := range [...]struct {
-		to   **string
-		from *sql.NullString
-	}{{&p.FirstName, &v.firstName}, {&p.LastName, &v.lastName}, {&p.Company, &v.company}, {&p.Title, &v.title},
-		{&p.Phone, &v.phone}, {&p.Website, &v.website}, {&p.Source, &v.source}} {
-		if f.from.Valid {
+	var texts *[len(v.optional)]string
+	for i, to := range [...]**string{&p.FirstName, &p.LastName, &p.Company, &p.Title, &p.Phone, &p.Website, &p.Source} {
+		if v.optional[i].Valid {
 			if texts == nil {
-				texts = new([7]string)
+				texts = new([len(v.optional)]string)
 			}
-			texts[i] = f.from.String
-			*f.to = &texts[i]
+			texts[i] = v.optional[i].String
+			*to = &texts[i]
 		}
 	}
 	if p.Tags, err = decodeTags(v.tags); err != nil {
@@ -444,11 +441,15 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err == nil {
-				err = checkEmailFree(ctx, tx, p.AccountID, p.Email, p.ID)
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if err := checkEmailFree(ctx, tx, p.AccountID, p.Email, p.ID); err != nil {
+				return err
 			}
-			return cmp.Or(err, errors.New("sqlite: a prospect insert was refused, but no live prospect has its email"))
+			return errors.New("sqlite: a prospect insert was refused, but no live prospect has its email")
 		}
 		// One statement checks the plan limit, counts the prospect in, and
 		// tells whether the account has an endpoint to deliver its event to.
