@@ -13,8 +13,8 @@ import (
 )
 
 // authenticate finds the request's key, Bearer or Basic with the key as user
-// name, and puts it in the request's context. Operations with an empty security
-// list (the probes) need none.
+// name, and gives it to the request's recorder, which its context carries.
+// Operations with an empty security list (the probes) need none.
 func (s *Server) authenticate(c *call) error {
 	if sec := c.route.Operation.Security; sec != nil && len(*sec) == 0 {
 		return nil
@@ -23,8 +23,7 @@ func (s *Server) authenticate(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.w.keyID = key.ID
-	c.r = c.r.WithContext(context.WithValue(c.r.Context(), keyContextKey{}, key))
+	c.w.key = key
 	return nil
 }
 

@@ -12,7 +12,7 @@ import (
 // Fingerprint lets tests make the claim a crashed request of a key with the role
 // leaves behind.
 func Fingerprint(r *http.Request, role store.Role) []byte {
-	ctx := context.WithValue(r.Context(), keyContextKey{}, &store.APIKey{Role: role})
+	ctx := withRecorder(r.Context(), &recorder{key: &store.APIKey{Role: role}})
 	return fingerprint(r.WithContext(ctx))
 }
 

@@ -97,7 +97,7 @@ func netHTTPError(b []byte) (statusLine []byte, ok bool) {
 	switch {
 	case !found:
 		return nil, false
-	case bytes.HasPrefix(append([]byte("\r\n"), rest...), []byte(netHTTPErrorHeaders)):
+	case bytes.HasPrefix(rest, []byte(netHTTPErrorHeaders[len("\r\n"):])): // (the line's own CRLF was cut)
 		return line, true
 	case bytes.Equal(line, []byte("HTTP/1.1 417 Expectation Failed")):
 		head, _, complete := bytes.Cut(rest, []byte("\r\n\r\n"))

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -34,8 +33,8 @@ func BenchmarkValidateRequest(b *testing.B) {
 	for b.Loop() {
 		req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		route, params := srv.routes.find(req)
-		c := &call{w: newRecorder(httptest.NewRecorder(), req), r: req, route: route, pathParams: params}
+		route, at := srv.routes.find(req)
+		c := &call{w: newRecorder(httptest.NewRecorder(), req), r: req, route: route, paramsAt: at}
 		if err := srv.readBody(c); err != nil {
 			b.Fatal(err)
 		}
@@ -49,7 +48,7 @@ func BenchmarkValidateRequest(b *testing.B) {
 func BenchmarkWriteError(b *testing.B) {
 	srv := benchServer(b)
 	req := httptest.NewRequest("GET", "/v1/prospects/prs_x", nil)
-	req = req.WithContext(context.WithValue(req.Context(), requestIDKey{}, newRequestID()))
+	req = req.WithContext(withRecorder(req.Context(), &recorder{requestID: newRequestID()}))
 	apiErr := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such prospect: '%s'.", "prs_x")
 	for b.Loop() {
 		srv.writeError(httptest.NewRecorder(), req, apiErr)

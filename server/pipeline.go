@@ -21,10 +21,10 @@ var errDeadline = errors.New("request deadline passed")
 // call is one request on its way through the pipeline: what it matched, and
 // what the steps so far learnt about it.
 type call struct {
-	w          *recorder
-	r          *http.Request
-	route      *routers.Route
-	pathParams map[string]string
+	w        *recorder
+	r        *http.Request
+	route    *routers.Route
+	paramsAt map[int]string // where the path holds the route's parameters
 }
 
 // ServeHTTP answers one request. Every request, whatever its bytes, takes the
@@ -36,7 +36,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The deadline bounds the whole exchange, authenticated or not: the body must
 	// arrive within it and the answer be written soon after it.
 	deadline := start.Add(s.cfg.RequestTimeout)
-	ctx := context.WithValue(r.Context(), requestIDKey{}, rec.requestID)
+	ctx := withRecorder(r.Context(), rec)
 	// The store records the request in the events of the changes it makes.
 	ctx = store.WithRequest(ctx, store.RequestInfo{ID: rec.requestID, IdempotencyKey: idempotencyKey(r)})
 	ctx, cancel := context.WithDeadlineCause(ctx, deadline, errDeadline)
@@ -66,7 +66,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rec, r, err)
 		return
 	}
-	route, pathParams := s.routes.find(asGet(r))
+	route, paramsAt := s.routes.find(asGet(r))
 	if route == nil { // not an API operation: a page, or nothing
 		if h, pattern := s.other.Handler(r); pattern != "" {
 			rec.route = pattern
@@ -77,7 +77,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.route = route.Path
-	c := &call{w: rec, r: r, route: route, pathParams: pathParams}
+	c := &call{w: rec, r: r, route: route, paramsAt: paramsAt}
 	if isAPI(route) {
 		release, err := s.inFlight.acquire() // inflight.go: 503 overloaded
 		if err != nil {

@@ -46,8 +46,8 @@ func (s *Server) rateLimit(c *call) error {
 	perSecond := cmp.Or(key.RateLimit, s.cfg.DefaultRateLimit)
 	a := s.allow(c.r.Context(), key.ID, perSecond)
 	h := c.w.Header()
-	h.Set("RateLimit-Policy", `"default";q=`+strconv.Itoa(perSecond)+`;w=1`)
-	h.Set("RateLimit", `"default";r=`+strconv.Itoa(a.Remaining)+`;t=`+strconv.Itoa(int(math.Ceil(a.ResetAfter.Seconds()))))
+	h.Set(rateLimitPolicyHeader, `"default";q=`+strconv.Itoa(perSecond)+`;w=1`)
+	h.Set(rateLimitHeader, `"default";r=`+strconv.Itoa(a.Remaining)+`;t=`+strconv.Itoa(int(math.Ceil(a.ResetAfter.Seconds()))))
 	if a.Allowed {
 		return nil
 	}
@@ -57,6 +57,13 @@ func (s *Server) rateLimit(c *call) error {
 	e.Header.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(a.RetryAfter.Seconds())))))
 	return e
 }
+
+// The rate-limit headers' names as net/http sends them, found once: Header.Set
+// would build each canonical form anew for every request.
+var (
+	rateLimitHeader       = http.CanonicalHeaderKey("RateLimit")
+	rateLimitPolicyHeader = http.CanonicalHeaderKey("RateLimit-Policy")
+)
 
 // allow asks the shared limiter, if there is one and it works; otherwise the
 // process's own. A failing shared limiter never fails a request: the server

@@ -10,10 +10,14 @@ import (
 	"github.com/captureapi/capture/server/store"
 )
 
-type (
-	requestIDKey  struct{}
-	keyContextKey struct{}
-)
+// recorderKey is the context key of the request's recorder: one context value
+// carries the request id and, once authenticated, the key.
+type recorderKey struct{}
+
+// withRecorder is ctx carrying rec, and so its request id and key.
+func withRecorder(ctx context.Context, rec *recorder) context.Context {
+	return context.WithValue(ctx, recorderKey{}, rec)
+}
 
 // newRequestID is "req_" and a new ULID in lower case, built in place: one
 // allocation, where String, ToLower and + made three.
@@ -31,22 +35,28 @@ func newRequestID() string {
 
 // requestID is the id of the request being served ("" outside a request).
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if rec, _ := ctx.Value(recorderKey{}).(*recorder); rec != nil {
+		return rec.requestID
+	}
+	return ""
 }
 
-// apiKey is the authenticated key of the request.
+// apiKey is the authenticated key of the request (nil before authentication,
+// and for the probes).
 func apiKey(ctx context.Context) *store.APIKey {
-	k, _ := ctx.Value(keyContextKey{}).(*store.APIKey)
-	return k
+	if rec, _ := ctx.Value(recorderKey{}).(*recorder); rec != nil {
+		return rec.key
+	}
+	return nil
 }
 
 // statusClientClosed is the status recorded (never sent) for a request whose
 // client went away before its answer, as nginx's 499: not a server error.
 const statusClientClosed = 499
 
-// recorder remembers what was answered, for the request log and for panics that
-// happen after the handler started writing.
+// recorder remembers who asked and what was answered, for the handlers (through
+// the request's context), the request log, and panics that happen after the
+// handler started writing.
 type recorder struct {
 	http.ResponseWriter
 	requestID   string
@@ -54,7 +64,7 @@ type recorder struct {
 	bytes       int64
 	wroteHeader bool
 	route       string
-	keyID       string
+	key         *store.APIKey // set by authenticate
 	apiErr      *Error
 	replayed    bool // an Idempotency-Key replay
 	bodyPending bool // the request has a body not yet read to its end

@@ -31,6 +31,9 @@ func checkTarget(r *http.Request) error {
 	if !strings.HasPrefix(p, "/") || clean != p {
 		return routeNotFound(r)
 	}
+	if r.URL.RawQuery == "" {
+		return nil
+	}
 	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
 		return invalid(gen.ErrorCodeParameterInvalid, "",
 			"The query string could not be parsed (%v). Escape reserved characters with %%XX and separate parameters with &.", err)
@@ -148,22 +151,28 @@ func handlePattern(mux *http.ServeMux, path string) (err error) {
 	return nil
 }
 
-// find returns the operation r names, or nil, and its path parameters as the
-// request spells them: still escaped, as kin-openapi's own router gave them.
-func (rs *routes) find(r *http.Request) (*routers.Route, map[string]string) {
+// find returns the operation r names, or nil, and where r's path holds its
+// parameters (see pathParams): reading them is left to the one step that needs
+// them, request validation, which most requests without a query skip.
+func (rs *routes) find(r *http.Request) (*routers.Route, map[int]string) {
 	pr := rs.atPath(r)
-	route := pr.byMethod[r.Method]
-	if route == nil || pr.params == nil {
-		return route, nil
+	return pr.byMethod[r.Method], pr.params
+}
+
+// pathParams are r's path parameters as the request spells them: still escaped,
+// as kin-openapi's own router gave them. at is where find said they are.
+func pathParams(r *http.Request, at map[int]string) map[string]string {
+	if at == nil {
+		return nil
 	}
 	// As many segments as the spec's path: the mux matched them, and checkTarget
 	// let through only a clean path, which the mux matches without redirecting.
 	segments := strings.Split(r.URL.EscapedPath(), "/")
-	params := make(map[string]string, len(pr.params))
-	for i, name := range pr.params {
+	params := make(map[string]string, len(at))
+	for i, name := range at {
 		params[name] = segments[i]
 	}
-	return route, params
+	return params
 }
 
 // atPath is the operations of the spec's path r names, whatever its method;

@@ -34,7 +34,7 @@ func (s *Server) validateRequest(c *call) error {
 		return nil
 	}
 	err := openapi3filter.ValidateRequest(c.r.Context(), &openapi3filter.RequestValidationInput{
-		Request: c.r, PathParams: c.pathParams, Route: c.route, Options: s.validate,
+		Request: c.r, PathParams: pathParams(c.r, c.paramsAt), Route: c.route, Options: s.validate,
 	})
 	if err != nil {
 		return validationError(err)

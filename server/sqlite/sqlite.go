@@ -217,7 +217,8 @@ func (db *DB) Ping(ctx context.Context) (err error) {
 // all (closed, locked past the busy timeout, I/O failure, disk full) so that
 // clients get 503 storage_unavailable rather than 500.
 func unavailable(err *error) {
-	if *err == nil || errors.Is(*err, store.ErrUnavailable) {
+	if *err == nil || errors.Is(*err, store.ErrUnavailable) ||
+		errors.Is(*err, store.ErrNotFound) || errors.Is(*err, store.ErrDeleted) { // answers, not failures: no driver error to look for
 		return
 	}
 	var se *sqlitedrv.Error
@@ -352,8 +353,21 @@ const liveProspectCols = `id, email, first_name, last_name, company, title, phon
 type scanner interface{ Scan(dest ...any) error }
 
 // scanProspect reads one row of prospectCols; it returns store.ErrDeleted for a
-// tombstone.
-func scanProspect(row scanner) (*store.Prospect, error) { return newProspectRow("").scan(row) }
+// tombstone. Its scan targets are kept between calls, so that a lookup
+// allocates only the prospect it finds (a 404's, nothing).
+func scanProspect(row scanner) (*store.Prospect, error) {
+	v := prospectRows.Get().(*prospectRow)
+	defer prospectRows.Put(v)
+	p, err := v.scan(row)
+	if err != nil {
+		return nil, err
+	}
+	found := *p
+	return &found, nil
+}
+
+// prospectRows are the scan targets of single-row reads (scanProspect).
+var prospectRows = sync.Pool{New: func() any { return newProspectRow("") }}
 
 // scanLiveProspect reads rows of liveProspectCols, of the account's (never
 // empty: it is the request's), through one set of scan targets.
