@@ -14,6 +14,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -59,6 +60,8 @@ type Config struct {
 type Server struct {
 	// uncheckable are the operations validateRequest need not check (validate.go).
 	uncheckable map[*openapi3.Operation]bool
+	// checked are the routes as kin-openapi checks them (validate.go).
+	checked map[*routers.Route]*routers.Route
 	// otherPaths has the patterns of other without their methods: routeError
 	// asks other about each method only for a path that has one of them.
 	otherPaths *http.ServeMux
@@ -127,9 +130,11 @@ func New(cfg Config) (*Server, error) {
 		inFlight: newInFlight(cfg.MaxInFlight),
 		metrics:  newMetrics(),
 		validate: &openapi3filter.Options{
-			// authenticate checks keys, with the API's own errors.
+			// authenticate checks keys, with the API's own errors (and the
+			// routes kin-openapi is given have no security requirements).
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-			// The strict handler binds the decoded body: no second parse.
+			// The strict handler binds the decoded body (oapi-codegen's
+			// runtime.BindJSONBody takes the validated value): no second parse.
 			KeepValidatedValue: true,
 			// The handlers apply the spec's defaults (limit 10, on_conflict error)
 			// themselves: setting one in a body re-encodes the whole body, a
@@ -147,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeyCacheTTL > 0 {
 		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)
 	}
-	s.uncheckable, s.otherPaths = uncheckable(spec), http.NewServeMux()
+	s.uncheckable, s.checked, s.otherPaths = uncheckable(spec), checkedRoutes(routes), http.NewServeMux()
 	items, err := newItemRules(spec)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/captureapi/capture/gen"
 )
@@ -34,12 +35,30 @@ func (s *Server) validateRequest(c *call) error {
 		return nil
 	}
 	err := openapi3filter.ValidateRequest(c.r.Context(), &openapi3filter.RequestValidationInput{
-		Request: c.r, PathParams: pathParams(c.r, c.paramsAt), Route: c.route, Options: s.validate,
+		Request: c.r, PathParams: pathParams(c.r, c.paramsAt), Route: s.checked[c.route], Options: s.validate,
 	})
 	if err != nil {
 		return validationError(err)
 	}
 	return nil
+}
+
+// checkedRoutes are the routes as validateRequest gives them to kin-openapi:
+// each operation without its security requirements. authenticate checks keys,
+// with the API's own errors; kin-openapi would only call a no-op for each
+// scheme, after reading the body anew for each.
+func checkedRoutes(rs *routes) map[*routers.Route]*routers.Route {
+	checked := map[*routers.Route]*routers.Route{}
+	for _, pr := range rs.paths {
+		for _, route := range pr.byMethod {
+			op := *route.Operation
+			op.Security = &openapi3.SecurityRequirements{}
+			r := *route
+			r.Operation = &op
+			checked[route] = &r
+		}
+	}
+	return checked
 }
 
 // uncheckable lists the operations whose request, when it has no query string,
