@@ -33,8 +33,7 @@ func BenchmarkValidateRequest(b *testing.B) {
 	for b.Loop() {
 		req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		route, at := srv.routes.find(req)
-		c := &call{w: newRecorder(httptest.NewRecorder(), req), r: req, route: route, paramsAt: at}
+		c := &call{w: newRecorder(httptest.NewRecorder(), req), r: req, operation: srv.routes.find(req)}
 		if err := srv.readBody(c); err != nil {
 			b.Fatal(err)
 		}

@@ -21,10 +21,9 @@ var errDeadline = errors.New("request deadline passed")
 // call is one request on its way through the pipeline: what it matched, and
 // what the steps so far learnt about it.
 type call struct {
-	w        *recorder
-	r        *http.Request
-	route    *routers.Route
-	paramsAt map[int]string // where the path holds the route's parameters
+	w *recorder
+	r *http.Request
+	*operation
 }
 
 // ServeHTTP answers one request. Every request, whatever its bytes, takes the
@@ -66,8 +65,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rec, r, err)
 		return
 	}
-	route, paramsAt := s.routes.find(asGet(r))
-	if route == nil { // not an API operation: a page, or nothing
+	op := s.routes.find(asGet(r))
+	if op == nil { // not an API operation: a page, or nothing
 		if h, pattern := s.other.Handler(r); pattern != "" {
 			rec.route = pattern
 			h.ServeHTTP(rec, r)
@@ -76,9 +75,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rec, r, s.routeError(r)) // route.go: 404, or 405 with Allow
 		return
 	}
-	rec.route = route.Path
-	c := &call{w: rec, r: r, route: route, paramsAt: paramsAt}
-	if isAPI(route) {
+	rec.route = op.route.Path
+	c := &call{w: rec, r: r, operation: op}
+	if isAPI(op.route) {
 		release, err := s.inFlight.acquire() // inflight.go: 503 overloaded
 		if err != nil {
 			s.writeError(rec, r, err)

@@ -101,25 +101,35 @@ type routes struct {
 	paths map[string]pathRoutes // by the spec's path, which is the mux's pattern
 }
 
-// pathRoutes are the operations of one path, and where its parameters are.
+// pathRoutes are the operations of one path.
 type pathRoutes struct {
-	byMethod map[string]*routers.Route
-	params   map[int]string // segment index ("/v1/prospects/{id}": 3) → parameter name
+	byMethod map[string]*operation
+}
+
+// operation is an API operation as routing finds it.
+type operation struct {
+	route *routers.Route
+	// checked is route as validateRequest gives it to kin-openapi: its operation
+	// without security requirements, as authenticate checks keys (kin-openapi
+	// would only call a no-op for each scheme, after reading the body anew).
+	checked  *routers.Route
+	paramsAt map[int]string // segment index ("/v1/prospects/{id}": 3) → parameter name
 }
 
 func newRoutes(spec *openapi3.T) (*routes, error) {
 	rs := &routes{mux: http.NewServeMux(), paths: map[string]pathRoutes{}}
 	for path, item := range spec.Paths.Map() {
-		pr := pathRoutes{byMethod: map[string]*routers.Route{}}
+		pr := pathRoutes{byMethod: map[string]*operation{}}
+		var paramsAt map[int]string
 		for i, segment := range strings.Split(path, "/") {
 			name, isParam := strings.CutPrefix(segment, "{")
 			name, closed := strings.CutSuffix(name, "}")
 			switch {
 			case isParam && closed && name != "" && !strings.ContainsAny(name, "{}."):
-				if pr.params == nil {
-					pr.params = map[int]string{}
+				if paramsAt == nil {
+					paramsAt = map[int]string{}
 				}
-				pr.params[i] = name
+				paramsAt[i] = name
 			case strings.ContainsAny(segment, "{}"):
 				return nil, fmt.Errorf("path %s: a path parameter must be a whole segment", path)
 			}
@@ -128,7 +138,8 @@ func newRoutes(spec *openapi3.T) (*routes, error) {
 			return nil, fmt.Errorf("path %s: ends in a slash, which the mux would match as a prefix", path)
 		}
 		for method, op := range item.Operations() {
-			pr.byMethod[method] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
+			route := &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
+			pr.byMethod[method] = &operation{route: route, checked: withoutSecurity(route), paramsAt: paramsAt}
 		}
 		if err := handlePattern(rs.mux, path); err != nil {
 			return nil, err
@@ -151,16 +162,25 @@ func handlePattern(mux *http.ServeMux, path string) (err error) {
 	return nil
 }
 
-// find returns the operation r names, or nil, and where r's path holds its
-// parameters (see pathParams): reading them is left to the one step that needs
-// them, request validation, which most requests without a query skip.
-func (rs *routes) find(r *http.Request) (*routers.Route, map[int]string) {
-	pr := rs.atPath(r)
-	return pr.byMethod[r.Method], pr.params
+// find returns the operation r names, or nil.
+func (rs *routes) find(r *http.Request) *operation {
+	return rs.atPath(r).byMethod[r.Method]
+}
+
+// withoutSecurity is route with a copy of its operation that has no security
+// requirements.
+func withoutSecurity(route *routers.Route) *routers.Route {
+	op := *route.Operation
+	op.Security = &openapi3.SecurityRequirements{}
+	checked := *route
+	checked.Operation = &op
+	return &checked
 }
 
 // pathParams are r's path parameters as the request spells them: still escaped,
-// as kin-openapi's own router gave them. at is where find said they are.
+// as kin-openapi's own router gave them. at is where they are (an operation's
+// paramsAt); they are read only for request validation, which requests that
+// cannot fail it skip.
 func pathParams(r *http.Request, at map[int]string) map[string]string {
 	if at == nil {
 		return nil

@@ -14,7 +14,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -60,8 +59,6 @@ type Config struct {
 type Server struct {
 	// uncheckable are the operations validateRequest need not check (validate.go).
 	uncheckable map[*openapi3.Operation]bool
-	// checked are the routes as kin-openapi checks them (validate.go).
-	checked map[*routers.Route]*routers.Route
 	// otherPaths has the patterns of other without their methods: routeError
 	// asks other about each method only for a path that has one of them.
 	otherPaths *http.ServeMux
@@ -152,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeyCacheTTL > 0 {
 		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)
 	}
-	s.uncheckable, s.checked, s.otherPaths = uncheckable(spec), checkedRoutes(routes), http.NewServeMux()
+	s.uncheckable, s.otherPaths = uncheckable(spec), http.NewServeMux()
 	items, err := newItemRules(spec)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -206,7 +203,8 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 
 // logRequest writes the request's line. It hands the record to the handler
 // itself, as slog's own wrappers do, without the caller's program counter that
-// Logger looks up for every line: the line says where it comes from.
+// Logger looks up for every line: the line says where it comes from (a handler
+// with AddSource writes an empty source for it).
 func (s *Server) logRequest(r *http.Request, rec *recorder, latency time.Duration) {
 	ctx := r.Context()
 	h := s.cfg.Logger.Handler()

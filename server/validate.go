@@ -11,7 +11,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/captureapi/capture/gen"
 )
@@ -27,38 +26,21 @@ var emailFormat = openapi3.WithStringFormatValidator("email", openapi3.NewCallba
 }))
 
 // validateRequest checks the parameters and body against openapi.yaml with
-// kin-openapi, the same check its nethttp middleware makes, on the route already
-// found. The decoded body is kept for the strict handler. A request the check
-// cannot refuse skips it (see uncheckable).
+// kin-openapi, the same check its nethttp middleware makes less the security
+// requirements (authenticate checks keys; see operation.checked), on the route
+// already found. The decoded body is kept for the strict handler. A request the
+// check cannot refuse skips it (see uncheckable).
 func (s *Server) validateRequest(c *call) error {
 	if c.r.URL.RawQuery == "" && s.uncheckable[c.route.Operation] {
 		return nil
 	}
 	err := openapi3filter.ValidateRequest(c.r.Context(), &openapi3filter.RequestValidationInput{
-		Request: c.r, PathParams: pathParams(c.r, c.paramsAt), Route: s.checked[c.route], Options: s.validate,
+		Request: c.r, PathParams: pathParams(c.r, c.paramsAt), Route: c.checked, Options: s.validate,
 	})
 	if err != nil {
 		return validationError(err)
 	}
 	return nil
-}
-
-// checkedRoutes are the routes as validateRequest gives them to kin-openapi:
-// each operation without its security requirements. authenticate checks keys,
-// with the API's own errors; kin-openapi would only call a no-op for each
-// scheme, after reading the body anew for each.
-func checkedRoutes(rs *routes) map[*routers.Route]*routers.Route {
-	checked := map[*routers.Route]*routers.Route{}
-	for _, pr := range rs.paths {
-		for _, route := range pr.byMethod {
-			op := *route.Operation
-			op.Security = &openapi3.SecurityRequirements{}
-			r := *route
-			r.Operation = &op
-			checked[route] = &r
-		}
-	}
-	return checked
 }
 
 // uncheckable lists the operations whose request, when it has no query string,

@@ -43,16 +43,16 @@ func TestUncheckableAlwaysPass(t *testing.T) {
 				if checkTarget(req) != nil {
 					continue // refused before routing ("%2F" alone leaves an empty segment)
 				}
-				route, at := s.routes.find(req)
-				if route == nil {
+				found := s.routes.find(req)
+				if found == nil {
 					t.Fatalf("%s %s: no route", req.Method, req.URL)
 				}
-				if !s.uncheckable[route.Operation] {
+				if !s.uncheckable[found.route.Operation] {
 					break
 				}
 				skipped[op.OperationID] = true
 				err = openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
-					Request: req, PathParams: pathParams(req, at), Route: route, Options: s.validate})
+					Request: req, PathParams: pathParams(req, found.paramsAt), Route: found.checked, Options: s.validate})
 				if err != nil {
 					t.Errorf("%s %s skips a check that fails: %v", req.Method, req.URL, err)
 				}
@@ -70,4 +70,44 @@ func TestUncheckableAlwaysPass(t *testing.T) {
 		}
 	}
 	t.Log("skip the check:", skipped)
+}
+
+// TestCheckedRoutesLackOnlySecurity holds the routes kin-openapi is given to
+// the spec's: every operation is checked, against its own parameters and body,
+// with no security requirement (authenticate checks keys).
+func TestCheckedRoutesLackOnlySecurity(t *testing.T) {
+	spec, err := gen.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := newRoutes(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for path, pr := range rs.paths {
+		for method, op := range pr.byMethod {
+			n++
+			route, checked := op.route, op.checked
+			if checked == nil || checked.Operation == route.Operation {
+				t.Fatalf("%s %s: checked against the spec's own operation, security included", method, path)
+			}
+			if sec := checked.Operation.Security; sec == nil || len(*sec) != 0 {
+				t.Errorf("%s %s: kin-openapi is given security requirements %v", method, path, sec)
+			}
+			o, c := route.Operation, checked.Operation
+			if c.OperationID != o.OperationID || c.RequestBody != o.RequestBody || len(c.Parameters) != len(o.Parameters) ||
+				checked.Path != route.Path || checked.Method != method || checked.PathItem != route.PathItem || checked.Spec != route.Spec {
+				t.Errorf("%s %s: the checked route differs from the spec's beyond security", method, path)
+			}
+			for i := range o.Parameters {
+				if c.Parameters[i] != o.Parameters[i] {
+					t.Errorf("%s %s: parameter %d differs", method, path, i)
+				}
+			}
+		}
+	}
+	if want := len(spec.Paths.Map()); n < want {
+		t.Errorf("%d operations routed, fewer than the spec's %d paths", n, want)
+	}
 }

@@ -354,10 +354,13 @@ type scanner interface{ Scan(dest ...any) error }
 
 // scanProspect reads one row of prospectCols; it returns store.ErrDeleted for a
 // tombstone. Its scan targets are kept between calls, so that a lookup
-// allocates only the prospect it finds (a 404's, nothing).
+// allocates only the prospect it finds and what it holds (a 404's, nothing).
 func scanProspect(row scanner) (*store.Prospect, error) {
 	v := prospectRows.Get().(*prospectRow)
-	defer prospectRows.Put(v)
+	defer func() {
+		v.p = store.Prospect{} // nothing of it kept alive by the pool
+		prospectRows.Put(v)
+	}()
 	p, err := v.scan(row)
 	if err != nil {
 		return nil, err
