@@ -66,7 +66,7 @@ func (s *Server) routeError(r *http.Request) *Error {
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		switch {
-		case api.byMethod[m] != nil:
+		case api[m] != nil:
 			allow = append(allow, m)
 		case page != "":
 			if _, pattern := s.other.Handler(withMethod(r, m)); pattern != "" {
@@ -98,12 +98,7 @@ func routeNotFound(r *http.Request) *Error {
 // kin-openapi's gorilla/mux router tried a regular expression per route.
 type routes struct {
 	mux   *http.ServeMux
-	paths map[string]pathRoutes // by the spec's path, which is the mux's pattern
-}
-
-// pathRoutes are the operations of one path.
-type pathRoutes struct {
-	byMethod map[string]*operation
+	paths map[string]map[string]*operation // by the spec's path, which is the mux's pattern, then by method
 }
 
 // operation is an API operation as routing finds it.
@@ -114,12 +109,15 @@ type operation struct {
 	// would only call a no-op for each scheme, after reading the body anew).
 	checked  *routers.Route
 	paramsAt map[int]string // segment index ("/v1/prospects/{id}": 3) → parameter name
+	// uncheckable: without a query string, the check cannot refuse the request
+	// (validate.go), and validateRequest skips it.
+	uncheckable bool
 }
 
 func newRoutes(spec *openapi3.T) (*routes, error) {
-	rs := &routes{mux: http.NewServeMux(), paths: map[string]pathRoutes{}}
+	rs := &routes{mux: http.NewServeMux(), paths: map[string]map[string]*operation{}}
 	for path, item := range spec.Paths.Map() {
-		pr := pathRoutes{byMethod: map[string]*operation{}}
+		byMethod := map[string]*operation{}
 		var paramsAt map[int]string
 		for i, segment := range strings.Split(path, "/") {
 			name, isParam := strings.CutPrefix(segment, "{")
@@ -139,12 +137,13 @@ func newRoutes(spec *openapi3.T) (*routes, error) {
 		}
 		for method, op := range item.Operations() {
 			route := &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
-			pr.byMethod[method] = &operation{route: route, checked: withoutSecurity(route), paramsAt: paramsAt}
+			byMethod[method] = &operation{route: route, checked: withoutSecurity(route), paramsAt: paramsAt,
+				uncheckable: uncheckable(item, op)}
 		}
 		if err := handlePattern(rs.mux, path); err != nil {
 			return nil, err
 		}
-		rs.paths[path] = pr
+		rs.paths[path] = byMethod
 	}
 	return rs, nil
 }
@@ -164,7 +163,7 @@ func handlePattern(mux *http.ServeMux, path string) (err error) {
 
 // find returns the operation r names, or nil.
 func (rs *routes) find(r *http.Request) *operation {
-	return rs.atPath(r).byMethod[r.Method]
+	return rs.atPath(r)[r.Method]
 }
 
 // withoutSecurity is route with a copy of its operation that has no security
@@ -200,7 +199,7 @@ func pathParams(r *http.Request, at map[int]string) map[string]string {
 // it ("b%61tch" is no "batch"), as kin-openapi's router and the contract's
 // checks match paths: the mux, which unescapes each segment, is given the path
 // as sent, its escapes escaped.
-func (rs *routes) atPath(r *http.Request) pathRoutes {
+func (rs *routes) atPath(r *http.Request) map[string]*operation {
 	if escaped := r.URL.EscapedPath(); strings.Contains(escaped, "%") {
 		u := *r.URL
 		u.Path, u.RawPath = escaped, ""

@@ -57,8 +57,6 @@ type Config struct {
 
 // Server is the API as an http.Handler.
 type Server struct {
-	// uncheckable are the operations validateRequest need not check (validate.go).
-	uncheckable map[*openapi3.Operation]bool
 	// otherPaths has the patterns of other without their methods: routeError
 	// asks other about each method only for a path that has one of them.
 	otherPaths *http.ServeMux
@@ -149,7 +147,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeyCacheTTL > 0 {
 		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)
 	}
-	s.uncheckable, s.otherPaths = uncheckable(spec), http.NewServeMux()
+	s.otherPaths = http.NewServeMux()
 	items, err := newItemRules(spec)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

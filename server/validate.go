@@ -29,9 +29,9 @@ var emailFormat = openapi3.WithStringFormatValidator("email", openapi3.NewCallba
 // kin-openapi, the same check its nethttp middleware makes less the security
 // requirements (authenticate checks keys; see operation.checked), on the route
 // already found. The decoded body is kept for the strict handler. A request the
-// check cannot refuse skips it (see uncheckable).
+// check cannot refuse skips it (see operation.uncheckable).
 func (s *Server) validateRequest(c *call) error {
-	if c.r.URL.RawQuery == "" && s.uncheckable[c.route.Operation] {
+	if c.r.URL.RawQuery == "" && c.uncheckable {
 		return nil
 	}
 	err := openapi3filter.ValidateRequest(c.r.Context(), &openapi3filter.RequestValidationInput{
@@ -43,21 +43,15 @@ func (s *Server) validateRequest(c *call) error {
 	return nil
 }
 
-// uncheckable lists the operations whose request, when it has no query string,
+// uncheckable reports whether op's request, when it has no query string,
 // kin-openapi's check always lets through: no body, no header or cookie
 // parameters, no required query parameter, and path parameters that are any
 // string (the router matched them non-empty already). Such a request (a GET of
 // one object, a list without filters) skips a check that only costs time.
-func uncheckable(spec *openapi3.T) map[*openapi3.Operation]bool {
-	ops := map[*openapi3.Operation]bool{}
-	for _, item := range spec.Paths.Map() {
-		for _, op := range item.Operations() {
-			ops[op] = op.RequestBody == nil && slices.IndexFunc(append(slices.Clone(item.Parameters), op.Parameters...), func(p *openapi3.ParameterRef) bool {
-				return !alwaysValid(p.Value)
-			}) < 0
-		}
-	}
-	return ops
+func uncheckable(item *openapi3.PathItem, op *openapi3.Operation) bool {
+	return op.RequestBody == nil && slices.IndexFunc(append(slices.Clone(item.Parameters), op.Parameters...), func(p *openapi3.ParameterRef) bool {
+		return !alwaysValid(p.Value)
+	}) < 0
 }
 
 // alwaysValid reports whether every request without a query string passes p's check.
