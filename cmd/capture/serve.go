@@ -109,12 +109,8 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 			return usageError("--webhook-retry-schedule takes positive durations, not %s", d)
 		}
 	}
-	var logger *slog.Logger
-	if o.logFormat.value == "text" {
-		logger = slog.New(slog.NewTextHandler(stderr, nil))
-	} else {
-		logger = slog.New(slog.NewJSONHandler(stderr, nil))
-	}
+	logger, stopLog := newServeLogger(stderr, o.logFormat.value)
+	defer stopLog()
 	slog.SetDefault(logger)
 
 	// Listen first: a busy port must not leave a new database or an admin key behind.

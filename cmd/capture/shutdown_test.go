@@ -52,7 +52,15 @@ func TestGracefulShutdown(t *testing.T) {
 	if addr == "" {
 		t.Fatal("server did not log its address")
 	}
-	go io.Copy(io.Discard, stderr)
+	// The rest of the log, up to the process's exit.
+	rest := make(chan []string, 1)
+	go func() {
+		var lines []string
+		for logs.Scan() {
+			lines = append(lines, logs.Text())
+		}
+		rest <- lines
+	}()
 
 	const inFlight = 10
 	writers := make([]*io.PipeWriter, inFlight)
@@ -106,6 +114,30 @@ func TestGracefulShutdown(t *testing.T) {
 		if s != http.StatusCreated {
 			t.Errorf("in-flight request %d answered %d, want 201", i, s)
 		}
+	}
+	// Every answered request has its log line, written before the process ended,
+	// though its line waited in the log's buffer.
+	var lines []string
+	select {
+	case lines = <-rest:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not exit after draining")
+	}
+	logged := 0
+	for _, l := range lines {
+		var line struct {
+			Msg, Route string
+			Status     int
+		}
+		if json.Unmarshal([]byte(l), &line) == nil && line.Msg == "request" && line.Route == "/v1/prospects" && line.Status == http.StatusCreated {
+			logged++
+		}
+	}
+	if logged != inFlight {
+		t.Errorf("%d request lines for the %d creates answered while stopping; the log:\n%s", logged, inFlight, strings.Join(lines, "\n"))
+	}
+	if len(lines) == 0 || !strings.Contains(lines[len(lines)-1], `"msg":"stopped"`) {
+		t.Errorf("the log should end with the stopped line:\n%s", strings.Join(lines, "\n"))
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

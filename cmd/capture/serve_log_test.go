@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// lockedBuffer is a bytes.Buffer the log's flushing goroutine and a test may
+// share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A warning is on stderr when the call that logged it returns, after every
+// line logged before it.
+func TestServeLoggerWritesWarningsAtOnce(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		var out lockedBuffer
+		logger, stop := newServeLogger(&out, format)
+		for i := range 100 {
+			logger.Info("request", "n", i)
+		}
+		logger.With("part", "store").Warn("storage unreachable")
+		got := out.String()
+		if n := strings.Count(got, "request"); n != 100 {
+			t.Errorf("%s: %d of the 100 info lines before the warning were written with it:\n%s", format, n, got)
+		}
+		lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+		if last := lines[len(lines)-1]; !strings.Contains(last, "storage unreachable") || !strings.Contains(last, "store") {
+			t.Errorf("%s: the warning, with its attributes, should be the last line written, got %q", format, last)
+		}
+		stop()
+	}
+}
+
+// Stopping the logger writes every line still in its buffer.
+func TestServeLoggerStopWritesTheRest(t *testing.T) {
+	var out lockedBuffer
+	logger, stop := newServeLogger(&out, "json")
+	for i := range 1000 {
+		logger.Info("request", "n", i)
+	}
+	stop()
+	if n := strings.Count(out.String(), `"msg":"request"`); n != 1000 {
+		t.Errorf("%d of 1000 lines written after stop", n)
+	}
+}
