@@ -1,36 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 )
-
-// lockedBuffer is a bytes.Buffer the log's flushing goroutine and a test may
-// share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // A warning is on stderr when the call that logged it returns, after every
 // line logged before it.
 func TestServeLoggerWritesWarningsAtOnce(t *testing.T) {
 	for _, format := range []string{"json", "text"} {
-		var out lockedBuffer
+		var out syncBuffer
 		logger, stop := newServeLogger(&out, format)
 		for i := range 100 {
 			logger.Info("request", "n", i)
@@ -50,7 +29,7 @@ func TestServeLoggerWritesWarningsAtOnce(t *testing.T) {
 
 // Stopping the logger writes every line still in its buffer.
 func TestServeLoggerStopWritesTheRest(t *testing.T) {
-	var out lockedBuffer
+	var out syncBuffer
 	logger, stop := newServeLogger(&out, "json")
 	for i := range 1000 {
 		logger.Info("request", "n", i)
