@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -18,39 +19,55 @@ const logFlushInterval = 10 * time.Millisecond
 // logFlushInterval later: one write for many requests' lines instead of a
 // system call per request, which was about a tenth of the CPU of an error
 // answer. A line at warn or above is written at once, with every line before
-// it, and stop writes whatever is left; a kill -9 loses at most the last
+// it; stop writes whatever is left, and every line after it is written at
+// once. A crash (kill -9, a fatal runtime error) loses at most the last
 // logFlushInterval of info lines.
 func newServeLogger(w io.Writer, format string) (logger *slog.Logger, stop func()) {
-	// The anonymous struct hides *os.File's Sync: the periodic flush must write
-	// the buffer, not fsync stderr.
-	buffered := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(struct{ io.Writer }{w}), FlushInterval: logFlushInterval}
+	buffered := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(lossyWriter{w}), FlushInterval: logFlushInterval}
 	var h slog.Handler = slog.NewJSONHandler(buffered, nil)
 	if format == "text" {
 		h = slog.NewTextHandler(buffered, nil)
 	}
-	return slog.New(flushOnWarn{Handler: h, flush: buffered.Sync}), func() { _ = buffered.Stop() }
+	f := flushing{Handler: h, flush: buffered.Sync, stopped: new(atomic.Bool)}
+	return slog.New(f), func() {
+		f.stopped.Store(true)
+		_ = buffered.Stop()
+	}
 }
 
-// flushOnWarn writes a record at warn or above, and every buffered line before
-// it, before Handle returns: an operator sees a failure when it happens, and a
-// crash that follows cannot take its cause with it.
-type flushOnWarn struct {
+// lossyWriter reports every write as done. A failed write (a full disk) loses
+// its lines, as an unbuffered write lost its one line, but must not stop the
+// log for good, as the buffer's bufio.Writer would after its first error. It
+// has no Sync: the periodic flush writes the buffer and never fsyncs stderr.
+type lossyWriter struct{ w io.Writer }
+
+func (l lossyWriter) Write(p []byte) (int, error) {
+	_, _ = l.w.Write(p)
+	return len(p), nil
+}
+
+// flushing writes a record at warn or above, and every buffered line before it,
+// before Handle returns: an operator sees a failure when it happens, and a
+// crash that follows cannot take its cause with it. Once the logger is stopped,
+// it writes every record at once: nothing flushes the buffer any more.
+type flushing struct {
 	slog.Handler
-	flush func() error
+	flush   func() error
+	stopped *atomic.Bool
 }
 
-func (h flushOnWarn) Handle(ctx context.Context, r slog.Record) error {
+func (h flushing) Handle(ctx context.Context, r slog.Record) error {
 	err := h.Handler.Handle(ctx, r)
-	if r.Level >= slog.LevelWarn {
+	if r.Level >= slog.LevelWarn || h.stopped.Load() {
 		_ = h.flush()
 	}
 	return err
 }
 
-func (h flushOnWarn) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return flushOnWarn{Handler: h.Handler.WithAttrs(attrs), flush: h.flush}
+func (h flushing) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return flushing{Handler: h.Handler.WithAttrs(attrs), flush: h.flush, stopped: h.stopped}
 }
 
-func (h flushOnWarn) WithGroup(name string) slog.Handler {
-	return flushOnWarn{Handler: h.Handler.WithGroup(name), flush: h.flush}
+func (h flushing) WithGroup(name string) slog.Handler {
+	return flushing{Handler: h.Handler.WithGroup(name), flush: h.flush, stopped: h.stopped}
 }

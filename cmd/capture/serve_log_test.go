@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -37,5 +38,44 @@ func TestServeLoggerStopWritesTheRest(t *testing.T) {
 	stop()
 	if n := strings.Count(out.String(), `"msg":"request"`); n != 1000 {
 		t.Errorf("%d of 1000 lines written after stop", n)
+	}
+}
+
+// failingOnce fails its first write, as a full disk would, then writes.
+type failingOnce struct {
+	syncBuffer
+	failed bool
+}
+
+func (f *failingOnce) Write(p []byte) (int, error) {
+	if !f.failed {
+		f.failed = true
+		return 0, errors.New("no space left on device")
+	}
+	return f.syncBuffer.Write(p)
+}
+
+// A write that fails loses its lines, not the log: the lines after it are
+// written.
+func TestServeLoggerWritesOnAfterAFailedWrite(t *testing.T) {
+	out := &failingOnce{}
+	logger, stop := newServeLogger(out, "json")
+	defer stop()
+	logger.Warn("lost with the failed write")
+	logger.Warn("disk has room again")
+	if got := out.String(); !strings.Contains(got, "disk has room again") {
+		t.Errorf("after one failed write the log wrote nothing more: %q", got)
+	}
+}
+
+// Lines logged after the logger stopped are written at once.
+func TestServeLoggerWritesLinesAfterStop(t *testing.T) {
+	var out syncBuffer
+	logger, stop := newServeLogger(&out, "json")
+	logger.Info("before")
+	stop()
+	logger.Info("purged expired idempotency keys")
+	if got := out.String(); !strings.Contains(got, "purged expired idempotency keys") {
+		t.Errorf("an info line after stop was not written: %q", got)
 	}
 }
