@@ -687,8 +687,8 @@ type EventType = string
 type EventTypeFilter string
 
 // Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-// characters (`x-property-names`: OpenAPI 3.0 cannot say it in the schema itself,
-// the server enforces it); a value is at most 500 characters. A key with an empty
+// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
+// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
 // value is not stored (and an update removes it).
 //
 // Example: {"crm_id":"4711","plan":"trial"}
@@ -742,8 +742,8 @@ type PreviousAttributes struct {
 	MarketingConsent bool `json:"marketing_consent,omitempty"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters (`x-property-names`: OpenAPI 3.0 cannot say it in the schema itself,
-	// the server enforces it); a value is at most 500 characters. A key with an empty
+	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
+	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
 	// value is not stored (and an update removes it).
 	//
 	//
@@ -832,8 +832,8 @@ type Prospect struct {
 	MarketingConsent bool `json:"marketing_consent"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters (`x-property-names`: OpenAPI 3.0 cannot say it in the schema itself,
-	// the server enforces it); a value is at most 500 characters. A key with an empty
+	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
+	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
 	// value is not stored (and an update removes it).
 	//
 	//
@@ -1023,8 +1023,8 @@ type ProspectCreateParams struct {
 	MarketingConsent bool `json:"marketing_consent,omitempty"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters (`x-property-names`: OpenAPI 3.0 cannot say it in the schema itself,
-	// the server enforces it); a value is at most 500 characters. A key with an empty
+	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
+	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
 	// value is not stored (and an update removes it).
 	//
 	//
@@ -1134,7 +1134,7 @@ type ProspectUpdateParams struct {
 	// Example: true
 	MarketingConsent nullable.Nullable[bool] `json:"marketing_consent,omitempty"`
 
-	// Metadata Keys to set (merged with the stored ones), with an empty value to remove a key; null removes every key. Keys are 1 to 40 characters (`x-property-names`).
+	// Metadata Keys to set (merged with the stored ones), with an empty value to remove a key; null removes every key. Keys are 1 to 40 characters without U+0000 (`x-property-names`).
 	//
 	// Example: {"plan":"paid","trial_ends":""}
 	Metadata nullable.Nullable[map[string]string] `json:"metadata,omitempty"`

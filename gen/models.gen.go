@@ -783,8 +783,8 @@ type Health struct {
 type HealthStatus string
 
 // Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-// characters (`x-property-names`: OpenAPI 3.0 cannot say it in the schema itself,
-// the server enforces it); a value is at most 500 characters. A key with an empty
+// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
+// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
 // value is not stored (and an update removes it).
 //
 // Example: {"crm_id":"4711","plan":"trial"}
@@ -838,8 +838,8 @@ type PreviousAttributes struct {
 	MarketingConsent *bool `json:"marketing_consent,omitempty"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters (`x-property-names`: OpenAPI 3.0 cannot say it in the schema itself,
-	// the server enforces it); a value is at most 500 characters. A key with an empty
+	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
+	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
 	// value is not stored (and an update removes it).
 	//
 	//
@@ -928,8 +928,8 @@ type Prospect struct {
 	MarketingConsent bool `json:"marketing_consent"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters (`x-property-names`: OpenAPI 3.0 cannot say it in the schema itself,
-	// the server enforces it); a value is at most 500 characters. A key with an empty
+	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
+	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
 	// value is not stored (and an update removes it).
 	//
 	//
@@ -1119,8 +1119,8 @@ type ProspectCreate struct {
 	MarketingConsent *bool `json:"marketing_consent,omitempty"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters (`x-property-names`: OpenAPI 3.0 cannot say it in the schema itself,
-	// the server enforces it); a value is at most 500 characters. A key with an empty
+	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
+	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
 	// value is not stored (and an update removes it).
 	//
 	//
@@ -1230,7 +1230,7 @@ type ProspectUpdate struct {
 	// Example: true
 	MarketingConsent *bool `json:"marketing_consent,omitempty"`
 
-	// Metadata Keys to set (merged with the stored ones), with an empty value to remove a key; null removes every key. Keys are 1 to 40 characters (`x-property-names`).
+	// Metadata Keys to set (merged with the stored ones), with an empty value to remove a key; null removes every key. Keys are 1 to 40 characters without U+0000 (`x-property-names`).
 	//
 	// Example: {"plan":"paid","trial_ends":""}
 	Metadata nullable.Nullable[map[string]string] `json:"metadata,omitempty"`

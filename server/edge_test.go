@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -174,5 +175,86 @@ func TestMetricsMethodLabelIsBounded(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `method="OTHER"`) {
 		t.Error(`no method="OTHER" series`)
+	}
+}
+
+// TestNULRefused: text holding U+0000 is refused with the field's name on
+// every engine (PostgreSQL's text cannot hold it), nothing is stored, and an
+// id holding it names nothing.
+func TestNULRefused(t *testing.T) { onEachEngine(t, testNULRefused) }
+
+func testNULRefused(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
+	k := s.AdminKey
+	p := create(t, s.Client(t, k), gen.ProspectCreate{Email: "kept@example.com", FirstName: ptr("Kept")})
+	refused := []struct{ method, path, body, param string }{
+		{"POST", "/v1/prospects", `{"email": "a@example.com", "first_name": "a\u0000b"}`, "first_name"},
+		{"POST", "/v1/prospects", `{"email": "a@example.com", "tags": ["ok", "\u0000"]}`, "tags[1]"},
+		{"POST", "/v1/prospects", `{"email": "a@example.com", "metadata": {"k": "v\u0000"}}`, "metadata.k"},
+		{"POST", "/v1/prospects", `{"email": "a@example.com", "metadata": {"k\u0000": "v"}}`, "metadata.k\x00"},
+		{"PATCH", "/v1/prospects/" + p.Id, `{"company": "\u0000"}`, "company"},
+		{"PATCH", "/v1/prospects/" + p.Id, `{"metadata": {"\u0000": "v"}}`, "metadata.\x00"},
+		{"GET", "/v1/prospects?tag=a%00b", "", "tag"},
+		{"GET", "/v1/prospects?email=a%00@example.com", "", "email"},
+		{"GET", "/v1/prospects?starting_after=prs_%00", "", "starting_after"},
+		{"GET", "/v1/prospects?ending_before=prs_%00", "", "ending_before"},
+		{"GET", "/v1/events?starting_after=evt_%00", "", "starting_after"},
+		{"POST", "/v1/webhook_endpoints", `{"url": "https://example.com/h", "enabled_events": ["*"], "description": "\u0000"}`, "description"},
+	}
+	for _, c := range refused {
+		contentType := ""
+		if c.body != "" {
+			contentType = "application/json"
+		}
+		res, b := do(t, c.method, s.URL+c.path, k, contentType, c.body)
+		e := wantError(t, res, b, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, c.param)
+		if !strings.Contains(e.Message, "U+0000") {
+			t.Errorf("%s %s: message %q does not say why", c.method, c.path, e.Message)
+		}
+	}
+	res, b := do(t, "POST", s.URL+"/v1/prospects/batch", k, "application/json",
+		`{"prospects": [{"email": "b@example.com", "title": "\u0000"}, {"email": "c@example.com"}]}`)
+	var batch struct {
+		Data []struct {
+			Error *gen.ErrorDetail
+		}
+	}
+	if err := json.Unmarshal(b, &batch); err != nil || res.StatusCode != 200 || len(batch.Data) != 2 ||
+		batch.Data[0].Error == nil || batch.Data[0].Error.Param == nil || *batch.Data[0].Error.Param != "prospects[0].title" ||
+		batch.Data[1].Error != nil {
+		t.Errorf("batch: %d %s", res.StatusCode, b)
+	}
+
+	for _, path := range []string{"/v1/prospects/prs_%00", "/v1/events/evt_%00", "/v1/webhook_endpoints/we_%00"} {
+		for _, method := range []string{"GET", "PATCH", "DELETE"} {
+			if path == "/v1/events/evt_%00" && method != "GET" {
+				continue
+			}
+			body, contentType := "", ""
+			if method == "PATCH" {
+				body, contentType = `{"disabled": true}`, "application/json"
+				if strings.HasPrefix(path, "/v1/prospects") {
+					body = `{"first_name": "x"}`
+				}
+			}
+			res, b := do(t, method, s.URL+path, k, contentType, body)
+			wantError(t, res, b, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceMissing, "id")
+		}
+	}
+
+	// Nothing refused was stored, and the prospect patched is as it was.
+	list, err := s.Client(t, k).ListProspectsWithResponse(context.Background(), &gen.ListProspectsParams{})
+	if err != nil || list.JSON200 == nil {
+		t.Fatalf("list: %v", err)
+	}
+	var emails []string
+	for _, q := range list.JSON200.Data {
+		emails = append(emails, string(q.Email))
+		if q.Id == p.Id && (!q.Company.IsNull() || len(q.Metadata) != 0) {
+			t.Errorf("refused patch changed the prospect: %+v", q)
+		}
+	}
+	if fmt.Sprint(emails) != "[c@example.com kept@example.com]" {
+		t.Errorf("stored %v, want the batch's valid item and the first prospect", emails)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -262,11 +263,15 @@ func hideHiddenDuplicate(ctx context.Context, err error) error {
 	return e
 }
 
+// checkMetadataKeys checks the keys against the spec's x-property-names.
 func checkMetadataKeys(m map[string]string) error {
 	for k := range m {
 		if k == "" || utf8.RuneCountInString(k) > maxMetadataKey {
 			return invalid(gen.ErrorCodeParameterInvalid, "metadata."+k,
 				"Metadata keys must be 1 to %d characters long.", maxMetadataKey)
+		}
+		if strings.IndexByte(k, 0) >= 0 {
+			return invalid(gen.ErrorCodeParameterInvalid, "metadata."+k, "Metadata keys must not contain U+0000 (NUL).")
 		}
 	}
 	return nil

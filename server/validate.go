@@ -29,6 +29,10 @@ var emailFormat = openapi3.WithStringFormatValidators(map[string]openapi3.String
 	}),
 })
 
+// textPattern is openapi.yaml's pattern for text: anything but U+0000, which
+// PostgreSQL's text cannot hold.
+const textPattern = `^[^\x00]*$`
+
 // validateRequest checks the parameters and body against openapi.yaml with
 // kin-openapi, the same check its nethttp middleware makes less the security
 // requirements (authenticate checks keys; see operation.checked), on the route
@@ -230,6 +234,9 @@ func describe(e *openapi3.SchemaError) string {
 	case "format", "pattern":
 		if s.Format == "email" { // the email pattern narrows the format to what every validator accepts
 			return "must be a valid email address"
+		}
+		if s.Pattern == textPattern {
+			return "must not contain U+0000 (NUL)"
 		}
 		return "must be a valid " + s.Format
 	case "type", "nullable":

@@ -101,6 +101,9 @@ func scanEvent(row pgx.Row) (*store.Event, error) {
 // Event returns one event of the account.
 func (db *DB) Event(ctx context.Context, accountID, id string) (e *store.Event, err error) {
 	defer unavailable(ctx, &err)
+	if unstorable(id) {
+		return nil, store.ErrNotFound
+	}
 	err = db.with(ctx, func(q querier) error {
 		e, err = scanEvent(q.QueryRow(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1 AND account_id = $2`, id, accountID))
 		return err

@@ -209,6 +209,12 @@ func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error
 	return err
 }
 
+// unstorable reports whether an id holds U+0000, which PostgreSQL's text
+// cannot: no row has such an id, so a lookup answers as for any unknown id
+// instead of sending a query PostgreSQL refuses. (The API refuses U+0000 in
+// the text it stores; an id in a path is only looked up.)
+func unstorable(id string) bool { return strings.IndexByte(id, 0) >= 0 }
+
 // unavailable marks errors that mean the database cannot be reached or used at
 // all (connection refused or lost, pool exhausted, shutting down, out of
 // resources, read-only) so that clients get 503 storage_unavailable rather than

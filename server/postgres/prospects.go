@@ -141,6 +141,9 @@ func (db *DB) liveWithEmail(ctx context.Context, accountID, email, self string) 
 // Prospect returns one prospect of the account.
 func (db *DB) Prospect(ctx context.Context, accountID, id string) (p *store.Prospect, err error) {
 	defer unavailable(ctx, &err)
+	if unstorable(id) {
+		return nil, store.ErrNotFound
+	}
 	err = db.with(ctx, func(q querier) error {
 		p, err = scanProspect(q.QueryRow(ctx, `SELECT `+prospectCols+` FROM prospects WHERE id = $1 AND account_id = $2`, id, accountID))
 		return err
@@ -158,6 +161,9 @@ func prospectForWrite(ctx context.Context, tx pgx.Tx, accountID, id string) (*st
 // an email another live prospect has.
 func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch store.ProspectPatch, check func(*store.Prospect) error) (out *store.Prospect, err error) {
 	defer unavailable(ctx, &err)
+	if unstorable(id) {
+		return nil, store.ErrNotFound
+	}
 	enqueued := false
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		p, err := prospectForWrite(ctx, tx, accountID, id)
@@ -199,6 +205,9 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 // DeleteProspect erases the prospect's data and leaves a tombstone with its id.
 func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) (err error) {
 	defer unavailable(ctx, &err)
+	if unstorable(id) {
+		return store.ErrNotFound
+	}
 	for attempt := 0; ; attempt++ {
 		enqueued := false
 		err = db.inTx(ctx, func(tx pgx.Tx) error {

@@ -48,6 +48,9 @@ func scanEndpoint(row pgx.Row) (*store.WebhookEndpoint, error) {
 // WebhookEndpoint returns one endpoint of the account, without its secret.
 func (db *DB) WebhookEndpoint(ctx context.Context, accountID, id string) (e *store.WebhookEndpoint, err error) {
 	defer unavailable(ctx, &err)
+	if unstorable(id) {
+		return nil, store.ErrNotFound
+	}
 	err = db.with(ctx, func(q querier) error {
 		e, err = scanEndpoint(q.QueryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = $1 AND account_id = $2`, id, accountID))
 		return err
@@ -88,6 +91,9 @@ func (db *DB) ListWebhookEndpoints(ctx context.Context, accountID string) (out [
 // UpdateWebhookEndpoint applies a patch to the locked row.
 func (db *DB) UpdateWebhookEndpoint(ctx context.Context, accountID, id string, patch store.WebhookEndpointPatch) (out *store.WebhookEndpoint, err error) {
 	defer unavailable(ctx, &err)
+	if unstorable(id) {
+		return nil, store.ErrNotFound
+	}
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		e, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints
 			WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID))
@@ -110,6 +116,9 @@ func (db *DB) UpdateWebhookEndpoint(ctx context.Context, accountID, id string, p
 // DeleteWebhookEndpoint deletes an endpoint and its attempts.
 func (db *DB) DeleteWebhookEndpoint(ctx context.Context, accountID, id string) (err error) {
 	defer unavailable(ctx, &err)
+	if unstorable(id) {
+		return store.ErrNotFound
+	}
 	return db.with(ctx, func(q querier) error {
 		tag, err := q.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1 AND account_id = $2`, id, accountID)
 		if err == nil && tag.RowsAffected() == 0 {
@@ -123,6 +132,9 @@ func (db *DB) DeleteWebhookEndpoint(ctx context.Context, accountID, id string) (
 func (db *DB) WebhookAttempts(ctx context.Context, accountID, endpointID string, limit int) (out []store.WebhookAttempt, err error) {
 	defer unavailable(ctx, &err)
 	out = []store.WebhookAttempt{}
+	if unstorable(endpointID) {
+		return out, nil
+	}
 	err = db.with(ctx, func(q querier) error {
 		rows, err := q.Query(ctx, `SELECT a.id, a.endpoint_id, a.event_id, a.attempt, a.created, a.status_code,
 			a.duration_ms, a.error, a.succeeded FROM webhook_attempts a JOIN webhook_endpoints e ON e.id = a.endpoint_id
