@@ -176,7 +176,7 @@ func (h *handlers) ListProspects(ctx context.Context, req gen.ListProspectsReque
 	}
 	lp := store.ListParams{Limit: w.limit, IncludeHidden: key.Role == store.RoleAdmin,
 		StartingAfter: w.after, EndingBefore: w.before, CreatedGTE: w.gte, CreatedLTE: w.lte,
-		Email: deref(q.Email), Tag: deref(q.Tag)}
+		Email: deref(q.Email), Tag: deref(q.Tag), AsJSON: true}
 	if q.Status != nil {
 		lp.Status = string(*q.Status)
 	}

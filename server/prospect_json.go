@@ -15,7 +15,9 @@ import (
 // appenders below instead of the generated types: encoding prospectJSON's
 // result costs a map per nullable field and reflection per field, which was
 // most of a list's time. The bytes are the same as encoding/json's, field
-// order included (prospect_json_test.go holds them to it).
+// order included (prospect_json_test.go holds them to it). A list on SQLite
+// has its prospects written by the store's query instead, with the same fields
+// and values (TestListAnswersWhatGetAnswers holds it to that).
 
 // prospectAnswer is one prospect: GetProspect's and UpdateProspect's 200, and
 // as prospectCreated CreateProspect's 201.
@@ -85,9 +87,16 @@ func keepBuffer(bp *[]byte, b []byte) {
 	}
 }
 
-// appendProspectList appends the ProspectList object of a page.
+// appendProspectList appends the ProspectList object of a page: its
+// prospects as the store wrote them (SQLite does), or as appendProspect does.
 func appendProspectList(b []byte, page *store.Page) []byte {
 	b = append(b, `{"data":[`...)
+	for i, p := range page.JSON {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, p...)
+	}
 	for i := range page.Prospects {
 		if i > 0 {
 			b = append(b, ',')

@@ -7,10 +7,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -143,6 +147,76 @@ func TestLeanProspectListEncoding(t *testing.T) {
 		if fmt.Sprint(lean.Header()) != fmt.Sprint(generic.Header()) {
 			t.Fatalf("headers: lean %v, generic %v", lean.Header(), generic.Header())
 		}
+	}
+}
+
+// TestStoreWrittenList holds a page the SQLite store writes in its query
+// (ListParams.AsJSON) to the lean encoding of the same rows read as values:
+// the same JSON values, field for field, whatever their strings hold (bad
+// UTF-8, control characters, NULs and HTML characters included).
+func TestStoreWrittenList(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "capture.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, err := db.CreateAccount(ctx, "encoding", 1<<40, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 700
+	for i := range n {
+		p := randomProspect(rng, i)
+		p.AccountID, p.Email = a.ID, fmt.Sprintf("%04d:%s", i, p.Email) // one live prospect per email
+		if err := db.CreateProspect(ctx, &p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decode := func(page *store.Page) (v map[string]any) {
+		b := appendProspectList(nil, page)
+		if !utf8.Valid(b) {
+			t.Fatalf("not UTF-8: %q", b)
+		}
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("%v: %s", err, b)
+		}
+		return v
+	}
+	listed := 0
+	for lp := (store.ListParams{Limit: 100, IncludeHidden: true}); ; {
+		values, err := db.ListProspects(ctx, a.ID, lp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		asJSON := lp
+		asJSON.AsJSON = true
+		written, err := db.ListProspects(ctx, a.ID, asJSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if written.Prospects != nil || len(written.JSON) != len(values.Prospects) || written.HasMore != values.HasMore {
+			t.Fatalf("written page: %d values, %d written, has_more %v", len(written.Prospects), len(written.JSON), written.HasMore)
+		}
+		want, got := decode(values)["data"].([]any), decode(written)["data"].([]any)
+		for i := range want {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Fatalf("prospect %s:\nwritten %s\nlean    %s", values.Prospects[i].ID, written.JSON[i],
+					appendProspect(nil, &values.Prospects[i]))
+			}
+		}
+		listed += len(want)
+		if !values.HasMore {
+			break
+		}
+		lp.StartingAfter = values.Prospects[len(values.Prospects)-1].ID
+	}
+	if listed != n {
+		t.Fatalf("listed %d of %d", listed, n)
 	}
 }
 

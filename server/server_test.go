@@ -3,8 +3,10 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -304,6 +306,43 @@ func testHidden(t *testing.T, newServer apitest.NewFunc) {
 	}
 	if g, _ := admin.GetProspectWithResponse(ctx, hidden.Id); g.JSON200 == nil || !g.JSON200.Hidden {
 		t.Errorf("admin get hidden: %s", g.Body)
+	}
+}
+
+// TestListAnswersWhatGetAnswers: a listed prospect is, value for value, the one
+// GET answers, however odd its strings; SQLite writes a list's prospects in
+// its query and each one GET answers in Go.
+func TestListAnswersWhatGetAnswers(t *testing.T) { onEachEngine(t, testListAnswersWhatGetAnswers) }
+
+func testListAnswersWhatGetAnswers(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
+	odd := []string{`quote " back\slash /`, "<b>fish & chips</b>", "line\nbreak\ttab\u0001soh\u001fus\u007fdel",
+		"sep\u2028para\u2029", "Zoë 東京 🚀 e\u0301", "\ufffd"}
+	for i, text := range odd {
+		body, err := json.Marshal(map[string]any{"email": fmt.Sprintf("p%d@example.com", i), "first_name": text,
+			"company": text, "source": text, "tags": []string{text, "t"}, "metadata": map[string]string{"k" + text: text, "a": "b"},
+			"marketing_consent": i%2 == 0, "hidden": i%3 == 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, b := do(t, "POST", s.URL+"/v1/prospects", s.AdminKey, "application/json", string(body)); res.StatusCode != 201 {
+			t.Fatalf("create %q: %d %s", text, res.StatusCode, b)
+		}
+	}
+	res, b := do(t, "GET", s.URL+"/v1/prospects?limit=100", s.AdminKey, "", "")
+	var list struct{ Data []map[string]any }
+	if err := json.Unmarshal(b, &list); err != nil || res.StatusCode != 200 || len(list.Data) != len(odd) {
+		t.Fatalf("list: %d %v, %d prospects: %s", res.StatusCode, err, len(list.Data), b)
+	}
+	for _, listed := range list.Data {
+		res, b := do(t, "GET", s.URL+"/v1/prospects/"+listed["id"].(string), s.AdminKey, "", "")
+		var got map[string]any
+		if err := json.Unmarshal(b, &got); err != nil || res.StatusCode != 200 {
+			t.Fatalf("get: %d %v: %s", res.StatusCode, err, b)
+		}
+		if !reflect.DeepEqual(listed, got) {
+			t.Errorf("listed %v\nget    %v", listed, got)
+		}
 	}
 }
 

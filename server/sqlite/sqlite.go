@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pressly/goose/v3"
 	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
@@ -349,6 +350,41 @@ const prospectCols = `id, account_id, email, first_name, last_name, company, tit
 // prospects knows without reading it: the account, and no deletion.
 const liveProspectCols = `id, email, first_name, last_name, company, title, phone, website, source,
 	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated`
+
+// liveProspectJSON is a live prospect as the API's Prospect object, with the
+// fields in the order and of the types the server writes from a store.Prospect
+// (server/prospect_json.go). Listing rows this way cost a page of 100 about
+// 15 % less CPU than reading their 17 columns (README, "Lists on SQLite"): the
+// driver takes SQLite's connection mutex for each column it reads, and the
+// row's values need no decoding and encoding in Go. json_quote escapes as
+// encoding/json does, except that it leaves <, >, & and U+2028/U+2029 as they
+// are: the same values all the same. Every field goes through a JSON function,
+// so even a row the server did not write gives valid JSON: json() passes the
+// stored tags and metadata through and fails the query on a stored text that
+// is not JSON instead of answering it.
+const liveProspectJSON = `printf('{"company":%s,"consent_at":%s,"created":%s,"email":%s,"first_name":%s,` +
+	`"hidden":%s,"id":%s,"last_name":%s,"marketing_consent":%s,"metadata":%s,"object":"prospect",` +
+	`"phone":%s,"source":%s,"status":%s,"tags":%s,"title":%s,"updated":%s,"website":%s}',
+	json_quote(company), json_quote(consent_at), json_quote(created), json_quote(email), json_quote(first_name),
+	iif(hidden, 'true', 'false'), json_quote(id), json_quote(last_name), iif(marketing_consent, 'true', 'false'),
+	json(metadata), json_quote(phone), json_quote(source), json_quote(status), json(tags), json_quote(title),
+	json_quote(updated), json_quote(website))`
+
+// scanProspectJSON reads a row of liveProspectJSON. json_quote copies text as
+// it is stored, so a string that is not UTF-8 (the API writes none: its JSON
+// decoding replaces such bytes) gets U+FFFD for each bad byte, as
+// encoding/json gives it; strings.Map decodes each bad byte as one U+FFFD.
+func scanProspectJSON(row scanner) (*json.RawMessage, error) {
+	var s string
+	if err := row.Scan(&s); err != nil {
+		return nil, err
+	}
+	if !utf8.ValidString(s) {
+		s = strings.Map(func(r rune) rune { return r }, s)
+	}
+	raw := json.RawMessage(s)
+	return &raw, nil
+}
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -753,7 +789,11 @@ func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.List
 	defer unavailable(&err)
 	var q strings.Builder
 	args := []any{accountID}
-	q.WriteString(`SELECT ` + liveProspectCols + ` FROM prospects WHERE account_id = ? AND deleted_at IS NULL`)
+	cols := liveProspectCols
+	if lp.AsJSON {
+		cols = liveProspectJSON
+	}
+	q.WriteString(`SELECT ` + cols + ` FROM prospects WHERE account_id = ? AND deleted_at IS NULL`)
 	if !lp.IncludeHidden {
 		q.WriteString(` AND hidden = 0`)
 	}
@@ -768,6 +808,13 @@ func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.List
 	if lp.Tag != "" {
 		q.WriteString(` AND EXISTS (SELECT 1 FROM json_each(prospects.tags) WHERE json_each.value = ?)`)
 		args = append(args, lp.Tag)
+	}
+	if lp.AsJSON {
+		rows, more, err := listPage(ctx, db, &q, args, lp.Keyset(), scanProspectJSON)
+		if err != nil {
+			return nil, err
+		}
+		return &store.Page{JSON: rows, HasMore: more}, nil
 	}
 	rows, more, err := listPage(ctx, db, &q, args, lp.Keyset(), scanLiveProspect(accountID))
 	if err != nil {
