@@ -169,7 +169,7 @@ func TestStoreWrittenList(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	const n = 700
+	const n = 250
 	for i := range n {
 		p := randomProspect(rng, i)
 		p.AccountID, p.Email = a.ID, fmt.Sprintf("%04d:%s", i, p.Email) // one live prospect per email

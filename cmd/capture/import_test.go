@@ -142,23 +142,23 @@ func importServer(t *testing.T) (s *apitest.Server, key, accountID string) {
 	return s, key, a.ID
 }
 
-// An import of 20,000 rows, 1% of them bad: exactly the good rows exist
+// An import of 6,000 rows (12 batches), 1% of them bad: exactly the good rows exist
 // afterwards, the rejects file lists exactly the bad ones, the summary counts
 // them and the exit status says some were rejected.
 func TestImportCSV(t *testing.T) {
 	t.Parallel()
 	s, key, accountID := importServer(t)
-	f := writeImportCSV(t, t.TempDir(), 20000)
+	f := writeImportCSV(t, t.TempDir(), 6000)
 	env := []string{"CAPTURE_URL=" + s.URL, "CAPTURE_API_KEY=" + key}
 	out, errOut, code := runPiped(t, env, "prospects", "import", f.path)
 	if code != exitRequest {
 		t.Fatalf("exit %d, want 1 (some rows rejected); stderr:\n%s", code, errOut)
 	}
-	want := fmt.Sprintf("%s: 20000 rows: 19800 created, 0 updated, 0 skipped, 200 rejected\nrejected rows are in %s.rejects.csv\n", f.path, f.path)
+	want := fmt.Sprintf("%s: 6000 rows: 5940 created, 0 updated, 0 skipped, 60 rejected\nrejected rows are in %s.rejects.csv\n", f.path, f.path)
 	if out != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
 	}
-	if !regexp.MustCompile(`(?m)^20000 of 20000 rows done \(100%\), \d+ rows/s, 200 rejected$`).MatchString(errOut) {
+	if !regexp.MustCompile(`(?m)^6000 of 6000 rows done \(100%\), \d+ rows/s, 60 rejected$`).MatchString(errOut) {
 		t.Errorf("no final progress line on stderr:\n%s", errOut)
 	}
 	f.check(t, s, accountID)
@@ -170,7 +170,7 @@ func TestImportCSV(t *testing.T) {
 func TestImportKilledHalfwayRunsAgain(t *testing.T) {
 	t.Parallel()
 	s, key, accountID := importServer(t)
-	f := writeImportCSV(t, t.TempDir(), 20000)
+	f := writeImportCSV(t, t.TempDir(), 6000)
 	env := []string{"CAPTURE_URL=" + s.URL, "CAPTURE_API_KEY=" + key}
 
 	cmd := command(t, env, "prospects", "import", f.path)
@@ -208,7 +208,7 @@ func TestImportKilledHalfwayRunsAgain(t *testing.T) {
 	}
 	// Replayed batches answer as they did the first time: every good row is
 	// counted created once, none is a conflict with the first run.
-	if want := fmt.Sprintf("%s: 20000 rows: 19800 created, 0 updated, 0 skipped, 200 rejected\n", f.path); !strings.HasPrefix(out, want) {
+	if want := fmt.Sprintf("%s: 6000 rows: 5940 created, 0 updated, 0 skipped, 60 rejected\n", f.path); !strings.HasPrefix(out, want) {
 		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
 	}
 	f.check(t, s, accountID)
