@@ -70,6 +70,11 @@ func (tx *writeTx) claim(ctx context.Context, accountID, key string, fingerprint
 	return nil, nil
 }
 
+const upsertClaim = `INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until, status, body)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (account_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, request_id = excluded.request_id,
+		status = excluded.status, body = excluded.body, created = excluded.created, locked_until = excluded.locked_until`
+
 // writeClaim stores a claim, with its answer once there is one: an upsert, as
 // an expired record, or one whose holder died, may be in the way.
 func (tx *writeTx) writeClaim(ctx context.Context, c *claimed, answer *store.IdempotencyRecord) error {
@@ -77,11 +82,7 @@ func (tx *writeTx) writeClaim(ctx context.Context, c *claimed, answer *store.Ide
 	if answer != nil {
 		status, body = answer.Status, answer.Body
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until, status, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, request_id = excluded.request_id,
-			status = excluded.status, body = excluded.body, created = excluded.created, locked_until = excluded.locked_until`,
-		c.accountID, c.key, c.fingerprint, c.requestID, c.created.Unix(), c.created.Add(c.lock).UnixMilli(), status, body)
+	_, err := tx.ExecContext(ctx, upsertClaim, c.accountID, c.key, c.fingerprint, c.requestID, c.created.Unix(), c.created.Add(c.lock).UnixMilli(), status, body)
 	return err
 }
 
