@@ -23,6 +23,19 @@ func benchServer(b *testing.B) (*apitest.Server, http.Handler) {
 	return s, s.Handler
 }
 
+// benchProspect creates a prospect and returns its id.
+func benchProspect(b *testing.B, h http.Handler, key string) string {
+	req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(`{"email": "ada@example.com"}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 201 {
+		b.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	return rec.Body.String()[strings.Index(rec.Body.String(), "prs_"):][:30]
+}
+
 func serve(b *testing.B, h http.Handler, req *http.Request, want int) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -67,15 +80,25 @@ func BenchmarkCreateProspect(b *testing.B) {
 func BenchmarkGetProspect(b *testing.B) {
 	s, h := benchServer(b)
 	key := s.NewAccountKey(b, "bench", "standard", 0)
-	req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(`{"email": "ada@example.com"}`))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	id := rec.Body.String()[strings.Index(rec.Body.String(), "prs_"):][:30]
+	id := benchProspect(b, h, key)
 	for b.Loop() {
 		req := httptest.NewRequest("GET", "/v1/prospects/"+id, nil)
 		req.Header.Set("Authorization", "Bearer "+key)
+		serve(b, h, req, 200)
+	}
+}
+
+// BenchmarkUpdateProspect measures a PATCH of one field, one request at a time.
+func BenchmarkUpdateProspect(b *testing.B) {
+	s, h := benchServer(b)
+	key := s.NewAccountKey(b, "bench", "standard", 0)
+	id := benchProspect(b, h, key)
+	n := 0
+	for b.Loop() {
+		n++
+		req := httptest.NewRequest("PATCH", "/v1/prospects/"+id, strings.NewReader(fmt.Sprintf(`{"company": "Acme %d"}`, n)))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
 		serve(b, h, req, 200)
 	}
 }

@@ -56,8 +56,8 @@ const (
 )
 
 // prepareWrites prepares, on the writer connection, the statements above and
-// the others that run in most write transactions: a create's, an
-// Idempotency-Key's claim and answer, a request's savepoint. A statement
+// the others that run in most write transactions: a create's, an update's, a
+// delete's, an Idempotency-Key's claim and answer, a request's savepoint. A statement
 // prepared in a transaction instead is parsed again by every transaction that
 // runs it: the claim's two were a sixth of a lone idempotent create's CPU.
 // It runs once the schema has them. It must run outside any transaction: the writer pool
@@ -65,7 +65,8 @@ const (
 func (db *DB) prepareWrites(ctx context.Context) {
 	for _, q := range []string{insertEvent, insertOutbox, countProspectIn, insertNewProspectSQL, checkEmailSQL,
 		liveEmailsSQL, insertRows(insertProspectSQL, batchChunk), insertRows(insertEvent, batchChunk),
-		selectHolder, upsertClaim, "SAVEPOINT request", "ROLLBACK TO request", "RELEASE request"} {
+		selectHolder, upsertClaim, prospectForWriteSQL, updateProspectSQL, eraseProspectSQL, uncountProspectSQL,
+		"SAVEPOINT request", "ROLLBACK TO request", "RELEASE request"} {
 		if _, ok := db.writeStmts.Load(q); ok {
 			continue
 		}

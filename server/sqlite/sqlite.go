@@ -735,9 +735,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 			}
 		}
 		p.Updated = now()
-		_, err = tx.ExecContext(ctx, `UPDATE prospects SET email = ?, first_name = ?, last_name = ?, company = ?,
-			title = ?, phone = ?, website = ?, source = ?, status = ?, tags = ?, metadata = ?, marketing_consent = ?,
-			consent_at = ?, hidden = ?, updated = ? WHERE id = ?`,
+		_, err = tx.ExecContext(ctx, updateProspectSQL,
 			p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status,
 			mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden, p.Updated.Unix(), p.ID)
 		if err != nil {
@@ -751,9 +749,21 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 
 // prospectForWrite reads a live prospect inside a write transaction.
 func prospectForWrite(ctx context.Context, tx *writeTx, accountID, id string) (*store.Prospect, error) {
-	return scanProspect(tx.QueryRowContext(ctx,
-		`SELECT `+prospectCols+` FROM prospects WHERE id = ? AND account_id = ?`, id, accountID))
+	return scanProspect(tx.QueryRowContext(ctx, prospectForWriteSQL, id, accountID))
 }
+
+// The statements of an update and a delete, prepared once (see prepareWrites).
+const (
+	prospectForWriteSQL = `SELECT ` + prospectCols + ` FROM prospects WHERE id = ? AND account_id = ?`
+	updateProspectSQL   = `UPDATE prospects SET email = ?, first_name = ?, last_name = ?, company = ?,
+		title = ?, phone = ?, website = ?, source = ?, status = ?, tags = ?, metadata = ?, marketing_consent = ?,
+		consent_at = ?, hidden = ?, updated = ? WHERE id = ?`
+	eraseProspectSQL = `UPDATE prospects SET email = NULL, first_name = NULL, last_name = NULL,
+		company = NULL, title = NULL, phone = NULL, website = NULL, source = NULL, tags = '[]', metadata = '{}',
+		marketing_consent = 0, consent_at = NULL, updated = ?, deleted_at = ? WHERE id = ?`
+	uncountProspectSQL = `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = ?
+		RETURNING webhook_endpoints_enabled`
+)
 
 // DeleteProspect erases the prospect's data and leaves a tombstone with its id.
 func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) (err error) {
@@ -769,14 +779,11 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 			}
 		}
 		t := now().Unix()
-		if _, err := tx.ExecContext(ctx, `UPDATE prospects SET email = NULL, first_name = NULL, last_name = NULL,
-			company = NULL, title = NULL, phone = NULL, website = NULL, source = NULL, tags = '[]', metadata = '{}',
-			marketing_consent = 0, consent_at = NULL, updated = ?, deleted_at = ? WHERE id = ?`, t, t, id); err != nil {
+		if _, err := tx.ExecContext(ctx, eraseProspectSQL, t, t, id); err != nil {
 			return err
 		}
 		var hooks int64
-		if err := tx.QueryRowContext(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = ?
-			RETURNING webhook_endpoints_enabled`, accountID).Scan(&hooks); err != nil {
+		if err := tx.QueryRowContext(ctx, uncountProspectSQL, accountID).Scan(&hooks); err != nil {
 			return err
 		}
 		return db.recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden, hooks > 0)
