@@ -57,11 +57,11 @@ const (
 
 // prepareWrites prepares, on the writer connection, the statements above and
 // the others that run in most write transactions: a create's, an update's, a
-// delete's, an Idempotency-Key's claim and answer, a request's savepoint. A statement
-// prepared in a transaction instead is parsed again by every transaction that
-// runs it: the claim's two were a sixth of a lone idempotent create's CPU.
-// It runs once the schema has them. It must run outside any transaction: the writer pool
-// has one connection.
+// delete's, an Idempotency-Key's claim and answer, a request's savepoint. A
+// statement prepared in a transaction instead is parsed again by every
+// transaction that runs it: the claim's two were a fifth of a lone idempotent
+// create's CPU. It runs once the schema has them, outside any transaction: the
+// writer pool has one connection.
 func (db *DB) prepareWrites(ctx context.Context) {
 	for _, q := range []string{insertEvent, insertOutbox, countProspectIn, insertNewProspectSQL, checkEmailSQL,
 		liveEmailsSQL, insertRows(insertProspectSQL, batchChunk), insertRows(insertEvent, batchChunk),
