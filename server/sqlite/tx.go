@@ -105,10 +105,11 @@ func (db *DB) runInGroup(ctx context.Context, fn func(*writeTx) error) (_ *group
 	// Deferred, so that it runs when fn panics too: the panic goes on once the
 	// writer is free and the others' transaction is in hand.
 	defer func() {
-		if tx.broken == nil && w.waiting.Load() == 0 && g.members < maxGroup {
-			runtime.Gosched()
+		done := tx.broken != nil || g.members >= maxGroup
+		if !done && w.waiting.Load() == 0 {
+			runtime.Gosched() // see group commit, above
 		}
-		if tx.broken != nil || w.waiting.Load() == 0 || g.members >= maxGroup {
+		if done || w.waiting.Load() == 0 {
 			db.flush()
 		}
 	}()
