@@ -13,9 +13,10 @@ generate:
 build:
 	$(GO) build -o bin/capture ./cmd/capture
 
-## run: serve on 127.0.0.1:8080 with the embedded SQLite database capture.db
+## run: serve on 127.0.0.1:8080 (or ADDR, as in make run ADDR=127.0.0.1:9090) with
+## the embedded SQLite database capture.db
 run: build
-	./bin/capture serve
+	./bin/capture serve $(if $(ADDR),--addr '$(ADDR)')
 
 ## test: run every test with the race detector
 test:

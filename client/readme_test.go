@@ -9,16 +9,24 @@ import (
 	"testing"
 )
 
-// The README's Go programs (written out by `cat > DIR/main.go <<'EOF'` in its
-// shell blocks) must compile against this package, and import no generated
-// package but client.
+// The Go programs of README.md and docs/*.md (written out by `cat > DIR/main.go
+// <<'EOF'` in their shell blocks) must compile against this package, and import
+// no generated package but client.
 func TestReadmeProgramsBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds programs with the go command")
 	}
-	readme, err := os.ReadFile("../README.md")
+	pages, err := filepath.Glob("../docs/*.md")
 	if err != nil {
 		t.Fatal(err)
+	}
+	var readme []byte
+	for _, page := range append([]string{"../README.md"}, pages...) {
+		text, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readme = append(readme, text...)
 	}
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -26,7 +34,7 @@ func TestReadmeProgramsBuild(t *testing.T) {
 	}
 	programs := regexp.MustCompile(`(?s)cat > ([\w/]+)/main\.go <<'EOF'\n(.*?)\nEOF\n`).FindAllSubmatch(readme, -1)
 	if len(programs) == 0 {
-		t.Fatal("no program found in README.md")
+		t.Fatal("no program found in README.md or docs/")
 	}
 	goMod, err := os.ReadFile("../go.mod")
 	if err != nil {
@@ -57,7 +65,7 @@ func TestReadmeProgramsBuild(t *testing.T) {
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
 			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("README program %s does not build: %v\n%s", name, err, out)
+				t.Fatalf("program %s does not build: %v\n%s", name, err, out)
 			}
 		})
 	}
