@@ -24,6 +24,7 @@ type call struct {
 	w *recorder
 	r *http.Request
 	*operation
+	claim *keyClaim // the Idempotency-Key it holds, if any
 }
 
 // ServeHTTP answers one request. Every request, whatever its bytes, takes the
@@ -93,16 +94,71 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.readBody,         // body.go: 400, 504
 		s.checkQuery,       // query.go: 400 parameter_unknown
 		s.validateRequest,  // validate.go: 400 naming the field
-		s.replayIdempotent, // idempotency.go: replays, 409
+		s.holdKey,          // idempotency.go: the Idempotency-Key claimed, or its claim handed to execute's transaction; replays, 409
 	} {
-		if err := step(c); errors.Is(err, errAnswered) {
-			return
-		} else if err != nil {
-			s.writeError(rec, c.r, err)
+		if err := step(c); err != nil {
+			s.fail(c, err)
 			return
 		}
 	}
-	s.execute(c) // idempotency.go: the generated handler, its effect and kept answer in one transaction
+	s.execute(c) // below: the generated handler; with a key, in one transaction with its kept answer
+}
+
+// errAnswered ends the pipeline for a request a step answered itself.
+var errAnswered = errors.New("answered")
+
+// fail answers err as the error object, unless it is errAnswered.
+func (s *Server) fail(c *call, err error) {
+	if !errors.Is(err, errAnswered) {
+		s.writeError(c.w, c.r, err)
+	}
+}
+
+// execute runs the generated handler. A request that holds an Idempotency-Key
+// runs in one store transaction with the keeping of its answer, and with the
+// claim of its key where holdKey handed the claim to it: after a crash at any
+// instant, the store holds both the effect and its answer, or neither, so a
+// retry gets the original answer or a first run. The answer is held back until
+// that transaction commits.
+func (s *Server) execute(c *call) {
+	claim := c.claim
+	if claim == nil {
+		s.api.ServeHTTP(c.w, c.r)
+		return
+	}
+	held := &heldAnswer{recorder: c.w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil { // a 500 follows: the key must not stay locked
+			s.releaseKey(c)
+			panic(p)
+		}
+	}()
+	var holder *store.IdempotencyRecord // another request's, which holds the key
+	err := s.cfg.Store.Atomically(c.r.Context(), func(tx context.Context) error {
+		if claim.inTx {
+			var err error
+			if holder, err = s.claimKey(tx, claim); err != nil || holder != nil {
+				return err
+			}
+		}
+		s.api.ServeHTTP(held, c.r.WithContext(tx))
+		return s.keepAnswer(tx, c, held) // idempotency.go: or errNotKept, which undoes the effect
+	})
+	switch {
+	case err == nil && holder != nil: // answered outside the transaction: a slow client must not hold the writer
+		s.fail(c, s.answerHeldKey(c, holder, claim.fp))
+	case c.w.clientGone:
+		s.releaseKey(c)
+	case err == nil || errors.Is(err, errNotKept):
+		if err != nil {
+			s.releaseKey(c)
+		}
+		c.w.WriteHeader(held.status)
+		c.w.Write(held.body.Bytes())
+	default: // nothing was kept, the effect included
+		s.releaseKey(c)
+		s.writeError(c.w, c.r, err)
+	}
 }
 
 // writeSlack is how long past its deadline an answer may take to write: a
