@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -52,9 +53,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p != nil && p != http.ErrAbortHandler {
 			s.recoverPanic(rec, r, p)
 		}
-		latency := time.Since(start)
-		s.metrics.observe(r, rec, latency)
-		s.logRequest(r, rec, latency)
+		s.record(r, rec, start)
 		// A request whose client went away gets no answer; net/http must not send
 		// its own empty 200 in its place (to a client that only half-closed).
 		if p == http.ErrAbortHandler || rec.clientGone && !rec.wroteHeader {
@@ -159,6 +158,33 @@ func (s *Server) execute(c *call) {
 		s.releaseKey(c)
 		s.writeError(c.w, c.r, err)
 	}
+}
+
+// record counts the answered request in the metrics and writes its log line.
+func (s *Server) record(r *http.Request, rec *recorder, start time.Time) {
+	latency := time.Since(start)
+	s.metrics.observe(r, rec, latency)
+	s.logRequest(r, rec, latency)
+}
+
+// serveRefused answers, on w, a request that net/http refused before ServeHTTP
+// could see it (httpserver.go's listener recognises net/http's own answer,
+// whose status line was statusLine): 400 request_malformed, written, logged
+// and counted as every other error. Nothing of the request is known, its
+// method included.
+func (s *Server) serveRefused(w http.ResponseWriter, statusLine string) {
+	start := time.Now()
+	reason := strings.TrimPrefix(statusLine, "HTTP/1.1 ")
+	if len(reason) > 120 {
+		reason = reason[:120] + "…"
+	}
+	r := &http.Request{URL: &url.URL{}, Header: http.Header{}, Body: http.NoBody}
+	rec := newRecorder(w, r)
+	r = r.WithContext(withRecorder(context.Background(), rec))
+	s.writeError(rec, r, invalid(gen.ErrorCodeRequestMalformed, "",
+		"The request could not be read as HTTP/1.1 (%s). Check the request line and headers; headers may be at most %d bytes.",
+		reason, MaxHeaderBytes))
+	s.record(r, rec, start)
 }
 
 // writeSlack is how long past its deadline an answer may take to write: a
