@@ -30,7 +30,8 @@ type call struct {
 
 // ServeHTTP answers one request. Every request, whatever its bytes, takes the
 // steps below in this order; each step lives in the file named after it, and
-// the first that fails answers with the error object.
+// the first that fails answers with the error object. A request net/http
+// refuses before it reaches ServeHTTP is answered by serveRefused, below.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := newRecorder(w, r)
