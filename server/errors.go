@@ -125,7 +125,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // appendError appends the error object with detail d, as encoding/json writes
-// gen.Error (errors_test.go holds it to that) without its reflection.
+// gen.Error (TestLeanErrorEncoding holds it to that) without its reflection.
 func appendError(b []byte, d gen.ErrorDetail) []byte {
 	b = append(b, `{"error":`...)
 	return append(appendErrorDetail(b, d), '}')

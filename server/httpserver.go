@@ -2,16 +2,11 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
-
-	"github.com/captureapi/capture/gen"
-	"github.com/captureapi/capture/server/docs"
 )
 
 // MaxHeaderBytes caps the request line and headers of a request; past it the
@@ -48,7 +43,8 @@ func (s *Server) HTTPServer() *http.Server {
 // handler runs (a malformed request line or header, headers past
 // MaxHeaderBytes, an unsupported Transfer-Encoding or HTTP version, an Expect it
 // cannot meet), reach the client as the JSON error object with a Request-Id,
-// status 400 and code request_malformed, instead of net/http's plain text.
+// status 400 and code request_malformed, instead of net/http's plain text, and
+// are logged and counted as every other error (serveRefused).
 func (s *Server) Listener(ln net.Listener) net.Listener { return &listener{Listener: ln, s: s} }
 
 type listener struct {
@@ -82,7 +78,7 @@ func (c *conn) Write(b []byte) (int, error) {
 	if !ok {
 		return c.Conn.Write(b)
 	}
-	if _, err := c.Conn.Write(c.s.malformed(statusLine)); err != nil {
+	if _, err := c.Conn.Write(c.s.refused(statusLine)); err != nil {
 		return 0, err
 	}
 	return len(b), nil
@@ -115,23 +111,36 @@ func (c *conn) CloseWrite() error {
 	return nil
 }
 
-// malformed is the whole answer to a request net/http refused, whose own answer
-// had the status line ("HTTP/1.1 431 Request Header Fields Too Large").
-func (s *Server) malformed(statusLine []byte) []byte {
-	reason := string(bytes.TrimPrefix(statusLine, []byte("HTTP/1.1 ")))
-	if len(reason) > 120 {
-		reason = reason[:120] + "…"
-	}
-	id := newRequestID()
-	msg := fmt.Sprintf("The request could not be read as HTTP/1.1 (%s). Check the request line and headers; headers may be at most %d bytes.", reason, MaxHeaderBytes)
-	e := gen.Error{Error: gen.ErrorDetail{Type: gen.ErrorTypeInvalidRequestError, Code: gen.ErrorCodeRequestMalformed,
-		Message: msg, RequestId: id, DocUrl: s.cfg.PublicURL + docs.ErrorURL(string(gen.ErrorCodeRequestMalformed))}}
-	body, _ := json.Marshal(e)
-	s.cfg.Logger.Info("request", "request_id", id, "status", http.StatusBadRequest, "error_code", gen.ErrorCodeRequestMalformed, "reason", reason)
-	s.metrics.errors.WithLabelValues(string(gen.ErrorTypeInvalidRequestError), string(gen.ErrorCodeRequestMalformed)).Inc()
+// refused is the whole answer to a request net/http refused, whose own answer
+// had the status line ("HTTP/1.1 431 Request Header Fields Too Large"): the
+// server's, from serveRefused, on a connection net/http then closes.
+func (s *Server) refused(statusLine []byte) []byte {
+	a := &rawAnswer{header: http.Header{}}
+	s.serveRefused(a, string(statusLine))
+	res := http.Response{StatusCode: a.status, ProtoMajor: 1, ProtoMinor: 1, Header: a.header,
+		Body: io.NopCloser(&a.body), ContentLength: int64(a.body.Len()), Close: true}
 	var out bytes.Buffer
-	out.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nRequest-Id: " + id +
-		"\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
-	out.Write(body)
+	_ = res.Write(&out) // a bytes.Buffer takes every write
 	return out.Bytes()
+}
+
+// rawAnswer is an http.ResponseWriter that keeps the answer, for refused to
+// write to the connection itself.
+type rawAnswer struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (a *rawAnswer) Header() http.Header { return a.header }
+
+func (a *rawAnswer) WriteHeader(status int) {
+	if a.status == 0 {
+		a.status = status
+	}
+}
+
+func (a *rawAnswer) Write(b []byte) (int, error) {
+	a.WriteHeader(http.StatusOK)
+	return a.body.Write(b)
 }

@@ -33,26 +33,48 @@ func idempotencyKey(r *http.Request) string {
 	return r.Header.Get("Idempotency-Key")
 }
 
-// replayIdempotent claims the request's Idempotency-Key, or answers from the
-// record that holds it: the kept answer, or 409 while it runs or when the key
-// was used for another request. Where the store claims inside the request's
-// transaction (store.TransactionalClaims), execute claims instead.
-func (s *Server) replayIdempotent(c *call) error {
+// keyClaim is a request's hold on its Idempotency-Key, from holdKey to the end
+// of execute.
+type keyClaim struct {
+	accountID, key string
+	fp             []byte // the request's fingerprint
+	// inTx: the claim is the first write of execute's transaction, not made yet
+	// (a store with TransactionalClaims); otherwise holdKey made it.
+	inTx bool
+}
+
+// holdKey holds the request's Idempotency-Key for it, or answers from the
+// record that holds it. Where the claim is made depends on the store, and is
+// decided here alone: a store with concurrent writers (PostgreSQL, shared by
+// replicas) commits the claim now, on its own, for every replica to see at
+// once; a store that claims inside the write transaction
+// (store.TransactionalClaims: SQLite's single writer) is handed the claim for
+// execute's transaction, so that the claim, the effect and the kept answer are
+// one commit. Either way the request then runs holding the key, or is answered
+// as answerHeldKey says.
+func (s *Server) holdKey(c *call) error {
 	key := idempotencyKey(c.r)
-	if key == "" || s.claimsInTx {
+	if key == "" {
 		return nil
 	}
-	fp := fingerprint(c.r)
-	rec, err := s.claimKey(c.r.Context(), key, fp)
-	if err != nil || rec == nil {
-		return err
+	ctx := c.r.Context()
+	claim := &keyClaim{accountID: apiKey(ctx).AccountID, key: key, fp: fingerprint(c.r), inTx: s.claimsInTx}
+	if !claim.inTx {
+		holder, err := s.claimKey(ctx, claim)
+		if err != nil {
+			return err
+		}
+		if holder != nil {
+			return s.answerHeldKey(c, holder, claim.fp)
+		}
 	}
-	return s.answerHeldKey(c, rec, fp)
+	c.claim = claim
+	return nil
 }
 
 // claimKey claims the request's key, or returns the record that holds it.
-func (s *Server) claimKey(ctx context.Context, key string, fp []byte) (*store.IdempotencyRecord, error) {
-	return s.cfg.Store.BeginIdempotent(ctx, apiKey(ctx).AccountID, key, fp, requestID(ctx), s.cfg.RequestTimeout+lockSlack)
+func (s *Server) claimKey(ctx context.Context, claim *keyClaim) (*store.IdempotencyRecord, error) {
+	return s.cfg.Store.BeginIdempotent(ctx, claim.accountID, claim.key, claim.fp, requestID(ctx), s.cfg.RequestTimeout+lockSlack)
 }
 
 // answerHeldKey answers a request whose key another request holds: the kept
@@ -80,72 +102,25 @@ func (s *Server) answerHeldKey(c *call, rec *store.IdempotencyRecord, fp []byte)
 	return errAnswered
 }
 
-// errAnswered ends the pipeline for a request a step answered itself.
-var errAnswered = errors.New("answered")
+// errNotKept undoes a transaction whose answer is not kept for replays: a
+// retry runs afresh.
+var errNotKept = errors.New("the answer is not kept")
 
-// execute runs the generated handler. A request with an Idempotency-Key runs in
-// one store transaction with the keeping of its answer (and, where the store
-// allows, the claim of its key): after a crash at any instant, the store holds
-// both the effect and its answer, or neither, so a retry gets the original
-// answer or a first run. The answer is held back until that transaction
-// commits.
-func (s *Server) execute(c *call) {
-	key := idempotencyKey(c.r)
-	if key == "" {
-		s.api.ServeHTTP(c.w, c.r)
-		return
+// keepAnswer keeps the handler's answer for replays of the key, in the
+// transaction of its effect; an answer that is not kept (keeps) undoes it.
+func (s *Server) keepAnswer(tx context.Context, c *call, held *heldAnswer) error {
+	if c.w.clientGone || !held.wroteHeader || !keeps(held.status) {
+		return errNotKept
 	}
-	ctx := c.r.Context()
-	accountID := apiKey(ctx).AccountID
-	held := &heldAnswer{recorder: c.w, status: http.StatusOK}
-	defer func() {
-		if p := recover(); p != nil { // a 500 follows: the key must not stay locked
-			s.releaseKey(c, accountID, key)
-			panic(p)
-		}
-	}()
-	errRejected := errors.New("the answer is not kept")
-	var fp []byte
-	var holder *store.IdempotencyRecord // another request's, which holds the key
-	err := s.cfg.Store.Atomically(ctx, func(tx context.Context) error {
-		if s.claimsInTx {
-			var err error
-			fp = fingerprint(c.r)
-			if holder, err = s.claimKey(tx, key, fp); err != nil || holder != nil {
-				return err
-			}
-		}
-		s.api.ServeHTTP(held, c.r.WithContext(tx))
-		if c.w.clientGone || !held.wroteHeader || !keeps(held.status) {
-			return errRejected // undo whatever ran: a retry runs afresh
-		}
-		return s.cfg.Store.FinishIdempotent(tx, accountID, key, requestID(ctx), held.status, held.body.Bytes())
-	})
-	switch {
-	case err == nil && holder != nil: // answered outside the transaction: a slow client must not hold the writer
-		if err := s.answerHeldKey(c, holder, fp); !errors.Is(err, errAnswered) {
-			s.writeError(c.w, c.r, err)
-		}
-	case c.w.clientGone:
-		s.releaseKey(c, accountID, key)
-	case err == nil || errors.Is(err, errRejected):
-		if errors.Is(err, errRejected) {
-			s.releaseKey(c, accountID, key)
-		}
-		c.w.WriteHeader(held.status)
-		c.w.Write(held.body.Bytes())
-	default: // nothing was kept, the effect included
-		s.releaseKey(c, accountID, key)
-		s.writeError(c.w, c.r, err)
-	}
+	return s.cfg.Store.FinishIdempotent(tx, c.claim.accountID, c.claim.key, requestID(tx), held.status, held.body.Bytes())
 }
 
 // releaseKey gives back a key whose answer is not kept, so a retry can run.
-func (s *Server) releaseKey(c *call, accountID, key string) {
+func (s *Server) releaseKey(c *call) {
 	ctx := c.r.Context()
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second) // even past the request's deadline
 	defer cancel()
-	if err := s.cfg.Store.ReleaseIdempotent(bg, accountID, key, requestID(ctx)); err != nil {
+	if err := s.cfg.Store.ReleaseIdempotent(bg, c.claim.accountID, c.claim.key, requestID(ctx)); err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "release idempotency key", "request_id", requestID(ctx), "error", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -24,11 +25,13 @@ type call struct {
 	w *recorder
 	r *http.Request
 	*operation
+	claim *keyClaim // the Idempotency-Key it holds, if any
 }
 
 // ServeHTTP answers one request. Every request, whatever its bytes, takes the
 // steps below in this order; each step lives in the file named after it, and
-// the first that fails answers with the error object.
+// the first that fails answers with the error object. A request net/http
+// refuses before it reaches ServeHTTP is answered by serveRefused, below.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := newRecorder(w, r)
@@ -51,9 +54,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p != nil && p != http.ErrAbortHandler {
 			s.recoverPanic(rec, r, p)
 		}
-		latency := time.Since(start)
-		s.metrics.observe(r, rec, latency)
-		s.logRequest(r, rec, latency)
+		s.record(r, rec, start)
 		// A request whose client went away gets no answer; net/http must not send
 		// its own empty 200 in its place (to a client that only half-closed).
 		if p == http.ErrAbortHandler || rec.clientGone && !rec.wroteHeader {
@@ -93,16 +94,98 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.readBody,         // body.go: 400, 504
 		s.checkQuery,       // query.go: 400 parameter_unknown
 		s.validateRequest,  // validate.go: 400 naming the field
-		s.replayIdempotent, // idempotency.go: replays, 409
+		s.holdKey,          // idempotency.go: the Idempotency-Key claimed, or its claim handed to execute's transaction; replays, 409
 	} {
-		if err := step(c); errors.Is(err, errAnswered) {
-			return
-		} else if err != nil {
-			s.writeError(rec, c.r, err)
+		if err := step(c); err != nil {
+			s.fail(c, err)
 			return
 		}
 	}
-	s.execute(c) // idempotency.go: the generated handler, its effect and kept answer in one transaction
+	s.execute(c) // below: the generated handler; with a key, in one transaction with its kept answer
+}
+
+// errAnswered ends the pipeline for a request a step answered itself.
+var errAnswered = errors.New("answered")
+
+// fail answers err as the error object, unless it is errAnswered.
+func (s *Server) fail(c *call, err error) {
+	if !errors.Is(err, errAnswered) {
+		s.writeError(c.w, c.r, err)
+	}
+}
+
+// execute runs the generated handler. A request that holds an Idempotency-Key
+// runs in one store transaction with the keeping of its answer, and with the
+// claim of its key where holdKey handed the claim to it: after a crash at any
+// instant, the store holds both the effect and its answer, or neither, so a
+// retry gets the original answer or a first run. The answer is held back until
+// that transaction commits.
+func (s *Server) execute(c *call) {
+	claim := c.claim
+	if claim == nil {
+		s.api.ServeHTTP(c.w, c.r)
+		return
+	}
+	held := &heldAnswer{recorder: c.w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil { // a 500 follows: the key must not stay locked
+			s.releaseKey(c)
+			panic(p)
+		}
+	}()
+	var holder *store.IdempotencyRecord // another request's, which holds the key
+	err := s.cfg.Store.Atomically(c.r.Context(), func(tx context.Context) error {
+		if claim.inTx {
+			var err error
+			if holder, err = s.claimKey(tx, claim); err != nil || holder != nil {
+				return err
+			}
+		}
+		s.api.ServeHTTP(held, c.r.WithContext(tx))
+		return s.keepAnswer(tx, c, held) // idempotency.go: or errNotKept, which undoes the effect
+	})
+	switch {
+	case err == nil && holder != nil: // answered outside the transaction: a slow client must not hold the writer
+		s.fail(c, s.answerHeldKey(c, holder, claim.fp))
+	case c.w.clientGone:
+		s.releaseKey(c)
+	case err == nil || errors.Is(err, errNotKept):
+		if err != nil {
+			s.releaseKey(c)
+		}
+		c.w.WriteHeader(held.status)
+		c.w.Write(held.body.Bytes())
+	default: // nothing was kept, the effect included
+		s.releaseKey(c)
+		s.writeError(c.w, c.r, err)
+	}
+}
+
+// record counts the answered request in the metrics and writes its log line.
+func (s *Server) record(r *http.Request, rec *recorder, start time.Time) {
+	latency := time.Since(start)
+	s.metrics.observe(r, rec, latency)
+	s.logRequest(r, rec, latency)
+}
+
+// serveRefused answers, on w, a request that net/http refused before ServeHTTP
+// could see it (httpserver.go's listener recognises net/http's own answer,
+// whose status line was statusLine): 400 request_malformed, written, logged
+// and counted as every other error. Nothing of the request is known, its
+// method included.
+func (s *Server) serveRefused(w http.ResponseWriter, statusLine string) {
+	start := time.Now()
+	reason := strings.TrimPrefix(statusLine, "HTTP/1.1 ")
+	if len(reason) > 120 {
+		reason = reason[:120] + "…"
+	}
+	r := &http.Request{URL: &url.URL{}, Header: http.Header{}, Body: http.NoBody}
+	rec := newRecorder(w, r)
+	r = r.WithContext(withRecorder(context.Background(), rec))
+	s.writeError(rec, r, invalid(gen.ErrorCodeRequestMalformed, "",
+		"The request could not be read as HTTP/1.1 (%s). Check the request line and headers; headers may be at most %d bytes.",
+		reason, MaxHeaderBytes))
+	s.record(r, rec, start)
 }
 
 // writeSlack is how long past its deadline an answer may take to write: a

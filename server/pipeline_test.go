@@ -2,12 +2,17 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -317,6 +322,57 @@ func TestHalfClosedClientGetsItsAnswerOrNone(t *testing.T) {
 		}
 		if res.StatusCode != 201 || len(b) == 0 {
 			t.Errorf("half-closed create %d: %d %q; want its 201 or no answer", i, res.StatusCode, b)
+		}
+	}
+}
+
+// TestRefusedRequestsAreLoggedAndCounted: a request net/http refuses before
+// any handler runs is answered, logged and counted as every other error is:
+// its answer's Request-Id names one log line, with the attributes of any other
+// request's line, and it counts in the requests by status.
+func TestRefusedRequestsAreLoggedAndCounted(t *testing.T) {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	s := apitest.New(t, func(c *server.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{mu: &mu, w: &buf}, nil))
+	})
+	const host = "Host: capture.test\r\n"
+	refused, _ := raw(t, s, "GET /v1/account HTTP/1.1\r\n"+host+"X-Big: "+strings.Repeat("a", 70<<10)+"\r\n\r\n")
+	other, _ := raw(t, s, "GET /nowhere HTTP/1.1\r\n"+host+"\r\n")
+
+	mu.Lock()
+	lines := map[string][]map[string]any{} // by request id
+	for l := range strings.Lines(buf.String()) {
+		var line map[string]any
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		id, _ := line["request_id"].(string)
+		lines[id] = append(lines[id], line)
+	}
+	mu.Unlock()
+	refusedLines, otherLines := lines[refused.Header.Get("Request-Id")], lines[other.Header.Get("Request-Id")]
+	if len(refusedLines) != 1 || len(otherLines) != 1 {
+		t.Fatalf("%d log lines for the refused request, %d for the other; want one each:\n%s", len(refusedLines), len(otherLines), buf.String())
+	}
+	got, want := refusedLines[0], otherLines[0]
+	for field, value := range map[string]any{"msg": "request", "level": "INFO", "status": float64(400),
+		"error_type": "invalid_request_error", "error_code": "request_malformed"} {
+		if got[field] != value {
+			t.Errorf("refused request's log %s = %v, want %v", field, got[field], value)
+		}
+	}
+	if gotKeys, wantKeys := slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)); !slices.Equal(gotKeys, wantKeys) {
+		t.Errorf("the refused request's log line has %v; any other's has %v", gotKeys, wantKeys)
+	}
+
+	_, body := do(t, "GET", s.URL+"/metrics", "", "", "")
+	for series, want := range map[string]string{
+		`capture_http_requests_total{method="OTHER",route="unmatched",status="400"}`:  "1",
+		`capture_errors_total{code="request_malformed",type="invalid_request_error"}`: "1",
+	} {
+		if got := metricValue(t, string(body), series); got != want {
+			t.Errorf("%s = %s, want %s", series, got, want)
 		}
 	}
 }

@@ -73,7 +73,7 @@ type Server struct {
 	metrics  *metrics
 	keys     *expirable.LRU[[sha256.Size]byte, *store.APIKey] // a nil value: no such key; nil LRU: no cache
 	// claimsInTx: the store claims an Idempotency-Key in the request's own
-	// transaction (store.TransactionalClaims), so execute claims, not replayIdempotent.
+	// transaction (store.TransactionalClaims): holdKey hands the claim to execute.
 	claimsInTx bool
 }
 
