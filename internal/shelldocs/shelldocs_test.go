@@ -143,6 +143,7 @@ func runPage(t *testing.T, p *pageRun) {
 	sh := startShell(t, p.bash, p.root, dir, blockEnv(p.db))
 
 	substitute := strings.NewReplacer(pageAddr, p.addr, pageBinary, p.bin)
+	unsubstitute := strings.NewReplacer(p.addr, pageAddr, p.bin, pageBinary) // for messages in the page's words
 	for _, b := range blocks {
 		where := fmt.Sprintf("%s:%d", p.page, b.Line)
 		if b.NoRun {
@@ -163,7 +164,7 @@ func runPage(t *testing.T, p *pageRun) {
 		if res.failure != "" {
 			msg := fmt.Sprintf("%s: the block starting %q %s", where, b.FirstLine(), res.failure)
 			if res.line > 0 {
-				msg += fmt.Sprintf(", at %s:%d: %s", p.page, b.Line+res.line, res.command)
+				msg += fmt.Sprintf(", at %s:%d: %s", p.page, b.Line+res.line, unsubstitute.Replace(res.command))
 			}
 			t.Fatalf("%s\n%s\nThe page's later blocks were not run.", msg, res.show())
 		}
@@ -443,10 +444,24 @@ func (sh *shell) finish(t *testing.T) {
 	case <-time.After(blockTimeout):
 		t.Fatalf("the shell did not exit after the last block")
 	}
-	if syscall.Kill(-sh.cmd.Process.Pid, 0) == nil {
-		ps, _ := exec.Command("ps", "-o", "pid,args", "-g", strconv.Itoa(sh.cmd.Process.Pid)).CombinedOutput()
-		t.Errorf("the page's blocks left processes running (a block must stop what it starts):\n%s", ps)
+	if pgid := sh.cmd.Process.Pid; syscall.Kill(-pgid, 0) == nil {
+		t.Errorf("the page's blocks left processes running (a block must stop what it starts):\n%s", processes(pgid))
 	}
+}
+
+// processes lists the processes of a process group, as ps shows them.
+func processes(pgid int) string {
+	out, err := exec.Command("ps", "-eo", "pgid=,pid=,args=").Output()
+	if err != nil {
+		return fmt.Sprintf("(ps: %v)", err)
+	}
+	var list []string
+	for line := range strings.Lines(string(out)) {
+		if f := strings.Fields(line); len(f) > 2 && f[0] == strconv.Itoa(pgid) {
+			list = append(list, strings.Join(f[1:], " "))
+		}
+	}
+	return strings.Join(list, "\n")
 }
 
 // checkRepositoryLeftAlone fails the page when its blocks leave a file in the
