@@ -2,26 +2,29 @@ package shelldocs
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
 
 func TestFences(t *testing.T) {
-	page := "# Title\n" + // 1
-		"\n" + // 2
-		"```sh\n" + // 3
-		"echo a\n" + // 4
-		"```\n" + // 5
-		"Prose with ```inline``` code.\n" + // 6
-		"- a list item:\n" + // 7
-		"\n" + // 8
-		"  ````text output\n" + // 9
-		"  ```\n" + // 10
-		"    indented\n" + // 11
-		"  ````\n" + // 12
-		"~~~\n" + // 13
-		"plain\n" + // 14
-		"~~~\n" // 15
+	// ' stands for a backtick in the pages of these tests.
+	page := md(`# Title
+
+'''sh
+echo a
+'''
+Prose with '''inline''' code.
+- a list item:
+
+  ''''text output
+  '''
+    indented
+  ''''
+~~~
+plain
+~~~
+`)
 	fences, err := Fences(page)
 	if err != nil {
 		t.Fatal(err)
@@ -31,13 +34,8 @@ func TestFences(t *testing.T) {
 		{Line: 9, EndLine: 12, Info: "text output", Text: "```\n  indented\n"},
 		{Line: 13, EndLine: 15, Info: "", Text: "plain\n"},
 	}
-	if len(fences) != len(want) {
-		t.Fatalf("got %d fences, want %d: %+v", len(fences), len(want), fences)
-	}
-	for i := range want {
-		if fences[i] != want[i] {
-			t.Errorf("fence %d = %+v, want %+v", i, fences[i], want[i])
-		}
+	if !slices.Equal(fences, want) {
+		t.Fatalf("fences:\n got %+v\nwant %+v", fences, want)
 	}
 }
 
@@ -49,29 +47,30 @@ func TestFencesUnclosed(t *testing.T) {
 }
 
 func TestBlocks(t *testing.T) {
-	page := "```sh\n" + // 1
-		"KEY=$(make-key)\n" + // 2
-		"```\n" + // 3
-		"\n" + // 4
-		"```json output\n" + // 5
-		"{\"id\":\"prs_…\"}\n" + // 6
-		"```\n" + // 7
-		"```sh norun\n" + // 8
-		"make run\n" + // 9
-		"```\n" + // 10
-		"```sh postgres\n" + // 11
-		"capture migrate\n" + // 12
-		"```\n" + // 13
-		"Then:\n" + // 14
-		"```json\n" + // 15
-		"{}\n" + // 16
-		"```\n" + // 17
-		"```sh norun postgres\n" + // 18
-		"capture serve\n" + // 19
-		"```\n" + // 20
-		"```text output\n" + // 21
-		"serving\n" + // 22
-		"```\n" // 23
+	page := md(`'''sh
+KEY=$(make-key)
+'''
+
+'''json output
+{"id":"prs_…"}
+'''
+'''sh norun
+make run
+'''
+'''sh postgres
+capture migrate
+'''
+Then:
+'''json
+{}
+'''
+'''sh norun postgres
+capture serve
+'''
+'''text output
+serving
+'''
+`)
 	blocks, err := Blocks(page)
 	if err != nil {
 		t.Fatal(err)
@@ -96,13 +95,8 @@ func TestBlocks(t *testing.T) {
 		{line: 11, first: "capture migrate", postgres: true},
 		{line: 18, first: "capture serve", noRun: true, postgres: true, output: "text output: serving\n"},
 	}
-	if len(got) != len(want) {
-		t.Fatalf("got %+v, want %+v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("block %d = %+v, want %+v", i, got[i], want[i])
-		}
+	if !slices.Equal(got, want) {
+		t.Fatalf("blocks:\n got %+v\nwant %+v", got, want)
 	}
 }
 
@@ -164,3 +158,6 @@ func TestMatchOutput(t *testing.T) {
 		})
 	}
 }
+
+// md is a Markdown page written with ' for a backtick, which a Go raw string cannot hold.
+func md(s string) string { return strings.ReplaceAll(s, "'", "`") }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,28 +216,27 @@ func blockEnv(db string) []string {
 	return append(cleanEnv(), "CAPTURE_DB="+db)
 }
 
-// startServer starts `capture serve` on a free loopback port with a new
-// database, its output in a file shown when the page fails, waits until it
-// says it is serving, and stops it when the page ends. It returns its address.
+// startServer starts `capture serve` on a port the system picks, with a new
+// database, its output in a file shown when the page fails, waits until it logs
+// that it is serving, and stops it when the page ends. It returns its address.
 func startServer(t *testing.T, bin, db, dir string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-
 	logPath := filepath.Join(dir, "server.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The log line that says it is serving names the address it listens on.
+	var addr string
 	serving := &lineWatch{want: func(line []byte) bool {
-		var entry struct{ Msg string }
-		return json.Unmarshal(line, &entry) == nil && entry.Msg == "serving"
+		var entry struct{ Msg, Addr string }
+		if json.Unmarshal(line, &entry) != nil || entry.Msg != "serving" {
+			return false
+		}
+		addr = entry.Addr
+		return true
 	}, seen: make(chan struct{})}
-	cmd := exec.Command(bin, "serve", "--db", db, "--addr", addr, "--log-format", "json")
+	cmd := exec.Command(bin, "serve", "--db", db, "--addr", "127.0.0.1:0", "--log-format", "json")
 	cmd.Dir, cmd.Env = dir, cleanEnv()
 	cmd.Stdout = logFile
 	cmd.Stderr = io.MultiWriter(logFile, serving)
