@@ -42,7 +42,10 @@ const (
 // shell, each with `set -euo pipefail`, from the repository root. A block
 // fails the page when it exits non-zero, outlives blockTimeout, or does not
 // print the output the page shows after it; a page fails when its blocks leave
-// a process running or a file in the repository.
+// a process running or a file in the repository. `sh norun` blocks are logged
+// and skipped; `sh postgres` blocks run when CAPTURE_TEST_POSTGRES_URL and
+// CAPTURE_TEST_REDIS_URL are set, with POSTGRES_URL (a schema of the page's
+// own) and REDIS_URL, and are logged and skipped otherwise.
 //
 // Pages run one after another: they share the repository, where two pages'
 // blocks may write the same directory (a `quickstart`).
