@@ -9,9 +9,10 @@ import (
 	"testing"
 )
 
-// The Go programs of README.md and docs/*.md (written out by `cat > DIR/main.go
-// <<'EOF'` in their shell blocks) must compile against this package, and import
-// no generated package but client.
+// The Go programs of README.md and docs/ (written out by `cat > DIR/main.go
+// <<'EOF'` in their shell blocks) must compile against this package, and
+// import no generated package but client. The shell-block test runs only the
+// blocks a test can run; this builds every program, a receiver's included.
 func TestReadmeProgramsBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds programs with the go command")
@@ -20,19 +21,21 @@ func TestReadmeProgramsBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var readme []byte
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type program struct{ page, name, src string }
+	var programs []program
 	for _, page := range append([]string{"../README.md"}, pages...) {
 		text, err := os.ReadFile(page)
 		if err != nil {
 			t.Fatal(err)
 		}
-		readme = append(readme, text...)
+		for _, m := range regexp.MustCompile(`(?s)cat > ([\w/]+)/main\.go <<'EOF'\n(.*?)\nEOF\n`).FindAllSubmatch(text, -1) {
+			programs = append(programs, program{strings.TrimPrefix(page, "../"), string(m[1]), string(m[2])})
+		}
 	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	programs := regexp.MustCompile(`(?s)cat > ([\w/]+)/main\.go <<'EOF'\n(.*?)\nEOF\n`).FindAllSubmatch(readme, -1)
 	if len(programs) == 0 {
 		t.Fatal("no program found in README.md or docs/")
 	}
@@ -41,9 +44,9 @@ func TestReadmeProgramsBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	goVersion := regexp.MustCompile(`(?m)^go .*$`).Find(goMod)
-	for _, m := range programs {
-		name, src := string(m[1]), string(m[2])
-		t.Run(name, func(t *testing.T) {
+	for _, p := range programs {
+		name, src := p.name, p.src
+		t.Run(p.page+"/"+name, func(t *testing.T) {
 			if strings.Contains(src, `"github.com/captureapi/capture/gen"`) {
 				t.Error("the program imports gen; integrators should need client alone")
 			}
@@ -65,7 +68,7 @@ func TestReadmeProgramsBuild(t *testing.T) {
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
 			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("program %s does not build: %v\n%s", name, err, out)
+				t.Fatalf("the program %s of %s does not build: %v\n%s", name, p.page, err, out)
 			}
 		})
 	}
