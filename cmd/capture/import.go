@@ -65,7 +65,7 @@ type rejection struct {
 	code, param, message string
 }
 
-func newProspectsImportCmd(o *prospectsOptions) *cobra.Command {
+func newProspectsImportCmd(o *apiOptions) *cobra.Command {
 	var format, onConflict string
 	cmd := &cobra.Command{
 		Use:   "import FILE",
@@ -100,7 +100,8 @@ func newProspectsImportCmd(o *prospectsOptions) *cobra.Command {
 		if !mode.Valid() {
 			return usageError("--on-conflict must be error, skip or update, not %q", onConflict)
 		}
-		c, err := o.client(cmd)
+		o.attach(cmd)
+		c, err := o.client()
 		if err != nil {
 			return err
 		}
@@ -112,7 +113,7 @@ func newProspectsImportCmd(o *prospectsOptions) *cobra.Command {
 
 // importer is one run of capture prospects import.
 type importer struct {
-	o      *prospectsOptions
+	o      *apiOptions
 	cmd    *cobra.Command
 	c      *client.Client
 	path   string
@@ -251,7 +252,7 @@ func (imp *importer) send(rows []importRow, key string) error {
 // failBatch reports a batch refused whole; the rows sent so far stay imported.
 func (imp *importer) failBatch(err error) error {
 	imp.rejects.Flush()
-	return imp.o.fail(imp.cmd, err)
+	return imp.o.fail(imp.cmd.Context(), err)
 }
 
 func (imp *importer) reject(r importRow, status int, why *rejection) {

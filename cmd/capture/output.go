@@ -25,7 +25,7 @@ func jsonFlag(cmd *cobra.Command) *bool {
 	return cmd.Flags().Bool("json", false, "print JSON even on a terminal (JSON is the default when output is piped)")
 }
 
-// wantJSON tells whether a command prints JSON: asked for, or not on a terminal.
+// wantJSON tells whether an admin command prints JSON: asked for, or not on a terminal.
 func wantJSON(cmd *cobra.Command, asked bool) bool {
 	return asked || !isTerminal(cmd.OutOrStdout())
 }
