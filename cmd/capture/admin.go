@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -48,13 +49,7 @@ func displayDB(dsn string) string {
 // needed, or a postgres:// URL of a database that exists), and migrates it;
 // only serve and migrate call it directly.
 func openDB(ctx context.Context, dsn string) (database, error) {
-	var db database
-	var err error
-	if postgres.IsURL(dsn) {
-		db, err = postgres.Open(ctx, dsn)
-	} else {
-		db, err = sqlite.Open(dsn)
-	}
+	db, err := openUnmigrated(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +58,14 @@ func openDB(ctx context.Context, dsn string) (database, error) {
 		return nil, fmt.Errorf("migrate %s: %w", displayDB(dsn), err)
 	}
 	return db, nil
+}
+
+// openUnmigrated opens the database dsn names, as openDB, without migrating it.
+func openUnmigrated(ctx context.Context, dsn string) (database, error) {
+	if postgres.IsURL(dsn) {
+		return postgres.Open(ctx, dsn)
+	}
+	return sqlite.Open(dsn)
 }
 
 // openExistingDB opens the database of an admin command, which must exist: a
@@ -106,7 +109,14 @@ func statDB(path string) (string, error) {
 	return abs, err
 }
 
+// migrateOptions name the database capture migrate brings up to date.
+type migrateOptions struct {
+	DB  string // a SQLite file or a postgres:// URL
+	Out io.Writer
+}
+
 func newMigrateCmd() *cobra.Command {
+	opts := &migrateOptions{}
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Create the database, or bring its schema up to date",
@@ -115,7 +125,10 @@ migrations it lacks. capture serve does this too on start; admin commands never
 create a database, so run this first to prepare one for them.
 
 With --db postgres://… the database must exist (createdb); migrate creates the
-tables in it. Replicas starting together migrate one after the other.`,
+tables in it. Replicas starting together migrate one after the other.
+
+It says what it did: "created the schema (N migrations)" on a new database,
+"applied N migrations" when some were missing, "up to date" otherwise.`,
 		Example: `  capture migrate                       # ./capture.db
   capture migrate --db /var/lib/capture/capture.db
   capture migrate --db postgres://capture@db.internal:5432/capture`,
@@ -123,23 +136,52 @@ tables in it. Replicas starting together migrate one after the other.`,
 	}
 	dsn := dbFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		target := *dsn
-		if !postgres.IsURL(target) {
-			abs, err := filepath.Abs(target)
-			if err != nil {
-				return failure("%v", err)
-			}
-			target = abs
-		}
-		db, err := openDB(cmd.Context(), target)
+		opts.DB, opts.Out = *dsn, cmd.OutOrStdout()
+		return migrateRun(cmd.Context(), opts)
+	}
+	return cmd
+}
+
+// migrationCounter is a database that can count the migrations it lacks.
+type migrationCounter interface {
+	PendingMigrations(ctx context.Context) (pending, total int, err error)
+}
+
+// migrateRun migrates the database and says what that applied.
+func migrateRun(ctx context.Context, opts *migrateOptions) error {
+	target := opts.DB
+	if !postgres.IsURL(target) {
+		abs, err := filepath.Abs(target)
 		if err != nil {
 			return failure("%v", err)
 		}
-		defer db.Close()
-		fmt.Fprintf(cmd.OutOrStdout(), "schema of %s is up to date\n", displayDB(target))
-		return nil
+		target = abs
 	}
-	return cmd
+	db, err := openUnmigrated(ctx, target)
+	if err != nil {
+		return failure("%v", err)
+	}
+	defer db.Close()
+	pending, total := 0, 0
+	if c, ok := db.(migrationCounter); ok {
+		if pending, total, err = c.PendingMigrations(ctx); err != nil {
+			return failure("read the schema's version in %s: %v", displayDB(target), err)
+		}
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return failure("migrate %s: %v", displayDB(target), err)
+	}
+	switch {
+	case pending > 0 && pending == total:
+		fmt.Fprintf(opts.Out, "%s: created the schema (%d migrations)\n", displayDB(target), total)
+	case pending == 1:
+		fmt.Fprintf(opts.Out, "%s: applied 1 migration\n", displayDB(target))
+	case pending > 1:
+		fmt.Fprintf(opts.Out, "%s: applied %d migrations\n", displayDB(target), pending)
+	default:
+		fmt.Fprintf(opts.Out, "%s: up to date\n", displayDB(target))
+	}
+	return nil
 }
 
 func newMaintenanceCmd() *cobra.Command {
