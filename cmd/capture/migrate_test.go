@@ -15,7 +15,9 @@ import (
 )
 
 // migrationsDir is where an engine's schema migrations are, from this package.
-func migrationsDir(engine string) string { return filepath.Join("..", "..", "server", engine, "migrations") }
+func migrationsDir(engine string) string {
+	return filepath.Join("..", "..", "server", engine, "migrations")
+}
 
 // migrationCount is how many schema migrations an engine ("sqlite", "postgres") has.
 func migrationCount(t *testing.T, engine string) int {
