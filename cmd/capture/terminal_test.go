@@ -242,7 +242,11 @@ func TestVersionOfTheBuiltBinary(t *testing.T) {
 	if m := regexp.MustCompile(`(?m)^\tbuild\tvcs\.revision=(\S+)`).FindSubmatch(info); m != nil {
 		rev = string(m[1])
 	}
-	if code != 0 || mod == nil || !strings.HasPrefix(out, "capture "+string(mod[1])+"\nrevision "+rev) {
+	version := "dev" // what a build from a work tree records, "(devel)", is no version
+	if mod != nil && string(mod[1]) != "(devel)" {
+		version = string(mod[1])
+	}
+	if code != 0 || mod == nil || !strings.HasPrefix(out, "capture "+version+"\nrevision "+rev) {
 		t.Fatalf("capture version should give the module version and revision of the build info\n%s\ngot:\n%s", info, out)
 	}
 	if dash, _, _ := runPiped(t, nil, "--version"); dash != out {
