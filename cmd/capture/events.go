@@ -44,8 +44,7 @@ var eventColumns = []string{"id", "type", "prospect", "request", "created"}
 
 func newEventsListCmd(api *apiOptions, runF runner[eventsListOptions]) *cobra.Command {
 	opts := &eventsListOptions{apiOptions: api}
-	var created [2]timeFlag
-	created[1].endOfDay = true
+	var created createdRange
 	cmd := &cobra.Command{
 		Use:   "list [filters]",
 		Short: "List events, newest first",
@@ -62,9 +61,8 @@ capture prospects list takes.`,
 	fs := cmd.Flags()
 	opts.listLimit.register(cmd, "events")
 	typ := fs.String("type", "", "only events of this type: "+orList(eventTypes))
-	fs.Var(&created[0], "created-gte", "only events created at or after this time")
-	fs.Var(&created[1], "created-lte", "only events created at or before this time")
-	noEnv(fs, "type", "created-gte", "created-lte")
+	created.register(cmd, "events")
+	noEnv(fs, "type")
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(eventTypes, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		set := cmd.Flags().Changed
@@ -74,13 +72,7 @@ capture prospects list takes.`,
 		if set("type") && !slices.Contains(eventTypes, *typ) {
 			return usageError("--type must be %s, not %q", orList(eventTypes), *typ)
 		}
-		opts.Params = client.EventListParams{Type: *typ}
-		if set("created-gte") {
-			opts.Params.CreatedGTE = created[0].unix
-		}
-		if set("created-lte") {
-			opts.Params.CreatedLTE = created[1].unix
-		}
+		opts.Params = client.EventListParams{Type: *typ, CreatedGTE: created.gte.unix, CreatedLTE: created.lte.unix}
 		opts.attach(cmd)
 		return runF.or(eventsListRun)(cmd.Context(), opts)
 	}

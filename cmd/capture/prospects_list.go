@@ -27,8 +27,7 @@ type prospectsListOptions struct {
 
 func newProspectsListCmd(api *apiOptions, runF runner[prospectsListOptions]) *cobra.Command {
 	opts := &prospectsListOptions{apiOptions: api}
-	var created [2]timeFlag
-	created[1].endOfDay = true
+	var created createdRange
 	cmd := &cobra.Command{
 		Use:   "list [filters]",
 		Short: "List prospects, newest first",
@@ -54,15 +53,13 @@ UTC; with --created-lte the whole day is included).`,
 	status := fs.String("status", "", "only prospects with this status: "+orList(prospectStatuses))
 	email := fs.String("email", "", "only the prospect with this email")
 	tag := fs.String("tag", "", "only prospects with this tag")
-	fs.Var(&created[0], "created-gte", "only prospects created at or after this time")
-	fs.Var(&created[1], "created-lte", "only prospects created at or before this time")
+	created.register(cmd, "prospects")
 	after := fs.String("starting-after", "", "start after this prospect ID (older ones follow)")
 	before := fs.String("ending-before", "", "list the prospects newer than this prospect ID, oldest first")
-	noEnv(fs, "status", "email", "tag", "created-gte", "created-lte", "starting-after", "ending-before")
+	noEnv(fs, "status", "email", "tag", "starting-after", "ending-before")
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(prospectStatuses, cobra.ShellCompDirectiveNoFileComp))
 	fields := fieldsFlag(cmd, "default "+strings.Join(listColumns, ","))
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		set := cmd.Flags().Changed
 		if err := opts.listLimit.check(cmd); err != nil {
 			return err
 		}
@@ -70,13 +67,7 @@ UTC; with --created-lte the whole day is included).`,
 			return err
 		}
 		opts.Params = client.ProspectListParams{Status: client.ProspectStatus(*status), Email: *email, Tag: *tag,
-			StartingAfter: *after, EndingBefore: *before}
-		if set("created-gte") {
-			opts.Params.CreatedGTE = created[0].unix
-		}
-		if set("created-lte") {
-			opts.Params.CreatedLTE = created[1].unix
-		}
+			StartingAfter: *after, EndingBefore: *before, CreatedGTE: created.gte.unix, CreatedLTE: created.lte.unix}
 		opts.Fields = *fields
 		opts.attach(cmd)
 		return runF.or(prospectsListRun)(cmd.Context(), opts)
@@ -112,6 +103,18 @@ func prospectsListRun(ctx context.Context, opts *prospectsListOptions) error {
 		},
 	}
 	return printer.print(ctx, opts.apiOptions, c.Prospects.List(ctx, params), most)
+}
+
+// createdRange is the --created-gte and --created-lte of a list; a bound not
+// given is 0, which the API takes as none.
+type createdRange struct{ gte, lte timeFlag }
+
+func (r *createdRange) register(cmd *cobra.Command, what string) {
+	r.lte.endOfDay = true
+	fs := cmd.Flags()
+	fs.Var(&r.gte, "created-gte", "only "+what+" created at or after this time")
+	fs.Var(&r.lte, "created-lte", "only "+what+" created at or before this time")
+	noEnv(fs, "created-gte", "created-lte")
 }
 
 // timeFlag is a time given as a Unix timestamp, an RFC 3339 time or a date.
