@@ -33,10 +33,11 @@ func newProspectsListCmd(api *apiOptions, runF runner[prospectsListOptions]) *co
 		Short: "List prospects, newest first",
 		Long: `Lists prospects, newest first, fetching pages as it goes.
 
-On a terminal: a table (columns ` + strings.Join(listColumns, ", ") + ` unless --fields
-says otherwise) of the first ` + strconv.Itoa(defaultListLimit) + ` prospects; --limit N shows N, --all shows
-every one. Piped, or with --json: one JSON object per line, for every prospect
-unless --limit says otherwise, so that scripts get the whole list.
+On a terminal: a table of the first ` + strconv.Itoa(defaultListLimit) + ` prospects (columns id, email,
+first_name, last_name, company, status, created unless --fields says
+otherwise); --limit N shows N, --all shows every one. Piped, or with --json:
+one JSON object per line, for every prospect unless --limit says otherwise, so
+that scripts get the whole list.
 
 Filters combine: --status qualified --tag webinar lists the qualified prospects
 tagged webinar. --created-gte and --created-lte take a Unix timestamp
