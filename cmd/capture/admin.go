@@ -22,9 +22,34 @@ const defaultProspectLimit = 100000
 // defaultDB is the database file every command uses unless --db says otherwise.
 const defaultDB = "capture.db"
 
+// dbUsage is the help of the --db flag every database command shares.
+const dbUsage = "the SQLite database file, or a postgres:// URL (the one capture serve uses)"
+
 // dbFlag adds the --db flag every database command shares.
 func dbFlag(cmd *cobra.Command) *string {
-	return cmd.Flags().String("db", defaultDB, "the SQLite database file, or a postgres:// URL (the one capture serve uses)")
+	return cmd.Flags().String("db", defaultDB, dbUsage)
+}
+
+// adminOptions are what every admin command shares: the database it works on,
+// which must exist, and where it prints.
+type adminOptions struct {
+	DB      string // a SQLite file or a postgres:// URL
+	DBGiven bool   // --db was typed, so there is no need to say which file was opened
+	output
+}
+
+// newAdminOptions adds --db to an admin command.
+func newAdminOptions(cmd *cobra.Command) *adminOptions {
+	o := &adminOptions{}
+	cmd.Flags().StringVar(&o.DB, "db", defaultDB, dbUsage)
+	return o
+}
+
+// attach reads what the command line says beyond the flags' values, and
+// points the output at the command's streams.
+func (o *adminOptions) attach(cmd *cobra.Command) {
+	o.output.attach(cmd)
+	o.DBGiven = givenOnCommandLine(cmd, "db")
 }
 
 // database is a store that the commands can migrate.
@@ -68,30 +93,30 @@ func openUnmigrated(ctx context.Context, dsn string) (database, error) {
 	return sqlite.Open(dsn)
 }
 
-// openExistingDB opens the database of an admin command, which must exist: a
-// typo in --db, or a command run from another directory, must not make a new
-// empty database whose keys the running server has never heard of. When the
-// path did not come from the command line it says on stderr which file it opened.
-func openExistingDB(cmd *cobra.Command, path string) (database, error) {
-	if postgres.IsURL(path) { // a server's database, which only its administrator creates
-		db, err := openDB(cmd.Context(), path)
+// open opens the database of an admin command, which must exist: a typo in
+// --db, or a command run from another directory, must not make a new empty
+// database whose keys the running server has never heard of. When the path
+// did not come from the command line it says on stderr which file it opened.
+func (o *adminOptions) open(ctx context.Context) (database, error) {
+	if postgres.IsURL(o.DB) { // a server's database, which only its administrator creates
+		db, err := openDB(ctx, o.DB)
 		if err != nil {
 			return nil, failure("%v", err)
 		}
 		return db, nil
 	}
-	abs, err := statDB(path)
+	abs, err := statDB(o.DB)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, failure("no database at %s\n"+
 			"Admin commands never create one. Pass --db (or set CAPTURE_DB) to the file capture serve uses,\n"+
-			"or create a new one with 'capture migrate --db %s'.", abs, path)
+			"or create a new one with 'capture migrate --db %s'.", abs, o.DB)
 	} else if err != nil {
 		return nil, failure("%v", err)
 	}
-	if !givenOnCommandLine(cmd, "db") {
-		fmt.Fprintf(cmd.ErrOrStderr(), "using database %s\n", abs)
+	if !o.DBGiven {
+		fmt.Fprintf(o.ErrOut, "using database %s\n", abs)
 	}
-	db, err := openDB(cmd.Context(), abs)
+	db, err := openDB(ctx, abs)
 	if err != nil {
 		return nil, failure("%v", err)
 	}
@@ -184,6 +209,12 @@ func migrateRun(ctx context.Context, opts *migrateOptions) error {
 	return nil
 }
 
+// maintenanceOptions say whether capture maintenance turns maintenance on.
+type maintenanceOptions struct {
+	*adminOptions
+	Maintenance store.Maintenance
+}
+
 func newMaintenanceCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "maintenance on|off",
@@ -204,27 +235,34 @@ func newMaintenanceCmd() *cobra.Command {
 			return nil
 		},
 	}
-	dsn := dbFlag(cmd)
+	opts := &maintenanceOptions{adminOptions: newAdminOptions(cmd)}
 	retryAfter := cmd.Flags().Int("retry-after", 60, "with on: the seconds clients are told to wait (Retry-After), at least 1")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if *retryAfter < 1 {
 			return usageError("--retry-after must be at least 1 second, not %d", *retryAfter)
 		}
-		db, err := openExistingDB(cmd, *dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		m := store.Maintenance{On: args[0] == "on", RetryAfter: *retryAfter}
-		if err := db.SetMaintenance(cmd.Context(), m); err != nil {
-			return failure("%v", err)
-		}
-		if m.On {
-			fmt.Fprintf(cmd.OutOrStdout(), "maintenance on: /v1 answers 503 with Retry-After: %d\n", m.RetryAfter)
-		} else {
-			fmt.Fprintln(cmd.OutOrStdout(), "maintenance off")
-		}
-		return nil
+		opts.Maintenance = store.Maintenance{On: args[0] == "on", RetryAfter: *retryAfter}
+		opts.attach(cmd)
+		return maintenanceRun(cmd.Context(), opts)
 	}
 	return cmd
+}
+
+// maintenanceRun turns maintenance mode on or off.
+func maintenanceRun(ctx context.Context, opts *maintenanceOptions) error {
+	db, err := opts.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m := opts.Maintenance
+	if err := db.SetMaintenance(ctx, m); err != nil {
+		return failure("%v", err)
+	}
+	if m.On {
+		fmt.Fprintf(opts.Out, "maintenance on: /v1 answers 503 with Retry-After: %d\n", m.RetryAfter)
+	} else {
+		fmt.Fprintln(opts.Out, "maintenance off")
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
@@ -23,10 +22,7 @@ type apiOptions struct {
 	APIKey     string
 	URL        string
 	MaxRetries int
-	JSON       bool // --json: JSON even on a terminal
-
-	Out, ErrOut io.Writer
-	Terminal    bool // Out is a terminal, where people read the output
+	output
 }
 
 // newAPIOptions adds the flags every command over the API shares to the group
@@ -40,15 +36,6 @@ func newAPIOptions(cmd *cobra.Command) *apiOptions {
 	pf.BoolVar(&o.JSON, "json", false, "print JSON even on a terminal (JSON is the default when output is piped)")
 	return o
 }
-
-// attach points the options at the command's output streams, once its flags are parsed.
-func (o *apiOptions) attach(cmd *cobra.Command) {
-	o.Out, o.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
-	o.Terminal = isTerminal(o.Out)
-}
-
-// wantJSON tells whether to print JSON: asked for, or not on a terminal.
-func (o *apiOptions) wantJSON() bool { return o.JSON || !o.Terminal }
 
 // client makes the API client, or refuses before any request when there is no key.
 func (o *apiOptions) client() (*client.Client, error) {

@@ -30,7 +30,7 @@ func seedProspects(t *testing.T, s *apitest.Server, n int) {
 // apiTo is the options of a command over the API at s, printing into out and
 // errOut as on a terminal or not.
 func apiTo(s *apitest.Server, terminal bool, out, errOut *bytes.Buffer) *apiOptions {
-	return &apiOptions{APIKey: s.StandardKey, URL: s.URL, Out: out, ErrOut: errOut, Terminal: terminal}
+	return &apiOptions{APIKey: s.StandardKey, URL: s.URL, output: output{Out: out, ErrOut: errOut, Terminal: terminal}}
 }
 
 func TestProspectsListOnATerminalShows30ThenLimitOrAll(t *testing.T) {
@@ -121,7 +121,7 @@ func TestProspectsCreateRun(t *testing.T) {
 func TestRunWithoutAKeyIsAUsageError(t *testing.T) {
 	t.Parallel()
 	var out, errOut bytes.Buffer
-	opts := &prospectsGetOptions{apiOptions: &apiOptions{URL: "http://127.0.0.1:1", Out: &out, ErrOut: &errOut}, ID: "prs_1"}
+	opts := &prospectsGetOptions{apiOptions: &apiOptions{URL: "http://127.0.0.1:1", output: output{Out: &out, ErrOut: &errOut}}, ID: "prs_1"}
 	err := prospectsGetRun(context.Background(), opts)
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != exitUsage || !strings.Contains(err.Error(), "no API key") || out.Len()+errOut.Len() != 0 {
