@@ -61,17 +61,14 @@ Give it keys with 'capture keys create --account NAME'.`,
 
 // accountsCreateRun creates the account and prints its id.
 func accountsCreateRun(ctx context.Context, opts *accountsCreateOptions) error {
-	db, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	a, err := db.CreateAccount(ctx, opts.Name, opts.ProspectLimit, opts.RateLimit)
-	if err != nil {
-		return failure("%v", err)
-	}
-	fmt.Fprintln(opts.Out, a.ID)
-	return nil
+	return opts.withDB(ctx, func(db database) error {
+		a, err := db.CreateAccount(ctx, opts.Name, opts.ProspectLimit, opts.RateLimit)
+		if err != nil {
+			return failure("%v", err)
+		}
+		fmt.Fprintln(opts.Out, a.ID)
+		return nil
+	})
 }
 
 // accountJSON is an account as `accounts list` prints it in JSON.
@@ -106,33 +103,30 @@ of 0 means the server's --rate-limit.`,
 
 // accountsListRun prints every account.
 func accountsListRun(ctx context.Context, opts *adminOptions) error {
-	db, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	accounts, err := db.ListAccounts(ctx)
-	if err != nil {
-		return failure("%v", err)
-	}
-	if opts.wantJSON() {
-		items := make([]accountJSON, len(accounts))
+	return opts.withDB(ctx, func(db database) error {
+		accounts, err := db.ListAccounts(ctx)
+		if err != nil {
+			return failure("%v", err)
+		}
+		if opts.wantJSON() {
+			items := make([]accountJSON, len(accounts))
+			for i, a := range accounts {
+				items[i] = accountJSON{a.ID, a.Name, a.ProspectCount, a.ProspectLimit, a.RateLimit, a.Created.Unix()}
+			}
+			return writeJSONLines(opts.Out, items)
+		}
+		if len(accounts) == 0 {
+			fmt.Fprintln(opts.ErrOut, "no accounts")
+			return nil
+		}
+		rows := make([][]string, len(accounts))
 		for i, a := range accounts {
-			items[i] = accountJSON{a.ID, a.Name, a.ProspectCount, a.ProspectLimit, a.RateLimit, a.Created.Unix()}
+			rate := "default"
+			if a.RateLimit > 0 {
+				rate = strconv.Itoa(a.RateLimit) + "/s"
+			}
+			rows[i] = []string{a.ID, a.Name, strconv.FormatInt(a.ProspectCount, 10), strconv.FormatInt(a.ProspectLimit, 10), rate, humanTime(a.Created)}
 		}
-		return writeJSONLines(opts.Out, items)
-	}
-	if len(accounts) == 0 {
-		fmt.Fprintln(opts.ErrOut, "no accounts")
-		return nil
-	}
-	rows := make([][]string, len(accounts))
-	for i, a := range accounts {
-		rate := "default"
-		if a.RateLimit > 0 {
-			rate = strconv.Itoa(a.RateLimit) + "/s"
-		}
-		rows[i] = []string{a.ID, a.Name, strconv.FormatInt(a.ProspectCount, 10), strconv.FormatInt(a.ProspectLimit, 10), rate, humanTime(a.Created)}
-	}
-	return writeTable(opts.Out, []string{"id", "name", "prospects", "limit", "rate limit", "created"}, rows)
+		return writeTable(opts.Out, []string{"id", "name", "prospects", "limit", "rate limit", "created"}, rows)
+	})
 }

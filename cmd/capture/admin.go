@@ -123,6 +123,16 @@ func (o *adminOptions) open(ctx context.Context) (database, error) {
 	return db, nil
 }
 
+// withDB runs f on the command's database, then closes it.
+func (o *adminOptions) withDB(ctx context.Context, f func(db database) error) error {
+	db, err := o.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return f(db)
+}
+
 // statDB returns the absolute path of a database file, and an error wrapping
 // fs.ErrNotExist if there is none.
 func statDB(path string) (string, error) {
@@ -250,19 +260,16 @@ func newMaintenanceCmd() *cobra.Command {
 
 // maintenanceRun turns maintenance mode on or off.
 func maintenanceRun(ctx context.Context, opts *maintenanceOptions) error {
-	db, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	m := opts.Maintenance
-	if err := db.SetMaintenance(ctx, m); err != nil {
-		return failure("%v", err)
-	}
-	if m.On {
-		fmt.Fprintf(opts.Out, "maintenance on: /v1 answers 503 with Retry-After: %d\n", m.RetryAfter)
-	} else {
-		fmt.Fprintln(opts.Out, "maintenance off")
-	}
-	return nil
+	return opts.withDB(ctx, func(db database) error {
+		m := opts.Maintenance
+		if err := db.SetMaintenance(ctx, m); err != nil {
+			return failure("%v", err)
+		}
+		if m.On {
+			fmt.Fprintf(opts.Out, "maintenance on: /v1 answers 503 with Retry-After: %d\n", m.RetryAfter)
+		} else {
+			fmt.Fprintln(opts.Out, "maintenance off")
+		}
+		return nil
+	})
 }

@@ -96,32 +96,29 @@ unless --create-account is given.`,
 
 // keysCreateRun creates the key: its secret on stdout, the rest on stderr.
 func keysCreateRun(ctx context.Context, opts *keysCreateOptions) error {
-	db, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	a, err := db.AccountByName(ctx, opts.Account)
-	if errors.Is(err, store.ErrNotFound) {
-		if !opts.CreateAccount {
-			return failure("no account named %q%s\nCreate it with 'capture accounts create %s', or pass --create-account.",
-				opts.Account, knownAccounts(ctx, db), opts.Account)
+	return opts.withDB(ctx, func(db database) error {
+		a, err := db.AccountByName(ctx, opts.Account)
+		if errors.Is(err, store.ErrNotFound) {
+			if !opts.CreateAccount {
+				return failure("no account named %q%s\nCreate it with 'capture accounts create %s', or pass --create-account.",
+					opts.Account, knownAccounts(ctx, db), opts.Account)
+			}
+			a, err = db.CreateAccount(ctx, opts.Account, defaultProspectLimit, 0)
+			if err == nil {
+				fmt.Fprintf(opts.ErrOut, "created account %s (%s)\n", a.Name, a.ID)
+			}
 		}
-		a, err = db.CreateAccount(ctx, opts.Account, defaultProspectLimit, 0)
-		if err == nil {
-			fmt.Fprintf(opts.ErrOut, "created account %s (%s)\n", a.Name, a.ID)
+		if err != nil {
+			return failure("%v", err)
 		}
-	}
-	if err != nil {
-		return failure("%v", err)
-	}
-	k, secret, err := db.CreateKey(ctx, a.ID, opts.Role)
-	if err != nil {
-		return failure("%v", err)
-	}
-	fmt.Fprintf(opts.ErrOut, "created %s key %s for account %s; the secret is shown once:\n", k.Role, k.ID, a.Name)
-	fmt.Fprintln(opts.Out, secret)
-	return nil
+		k, secret, err := db.CreateKey(ctx, a.ID, opts.Role)
+		if err != nil {
+			return failure("%v", err)
+		}
+		fmt.Fprintf(opts.ErrOut, "created %s key %s for account %s; the secret is shown once:\n", k.Role, k.ID, a.Name)
+		fmt.Fprintln(opts.Out, secret)
+		return nil
+	})
 }
 
 // knownAccounts names the existing accounts, for an error message.
@@ -205,49 +202,46 @@ shown. A table on a terminal, one JSON object per line when piped or with --json
 
 // keysListRun prints the keys, never a secret.
 func keysListRun(ctx context.Context, opts *keysListOptions) error {
-	db, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	accounts, err := db.ListAccounts(ctx)
-	if err != nil {
-		return failure("%v", err)
-	}
-	names := map[string]string{}
-	accountID := ""
-	for _, a := range accounts {
-		names[a.ID] = a.Name
-		if a.Name == opts.Account {
-			accountID = a.ID
+	return opts.withDB(ctx, func(db database) error {
+		accounts, err := db.ListAccounts(ctx)
+		if err != nil {
+			return failure("%v", err)
 		}
-	}
-	if opts.Account != "" && accountID == "" {
-		return failure("no account named %q%s", opts.Account, knownAccounts(ctx, db))
-	}
-	keys, err := db.ListKeys(ctx, accountID)
-	if err != nil {
-		return failure("%v", err)
-	}
-	if opts.wantJSON() {
-		items := make([]keyJSON, len(keys))
-		for i, k := range keys {
-			items[i] = keyJSON{ID: k.ID, AccountID: k.AccountID, Account: names[k.AccountID], Role: string(k.Role), Created: k.Created.Unix()}
-			if k.Revoked {
-				items[i].Revoked = new(k.RevokedAt.Unix())
+		names := map[string]string{}
+		accountID := ""
+		for _, a := range accounts {
+			names[a.ID] = a.Name
+			if a.Name == opts.Account {
+				accountID = a.ID
 			}
 		}
-		return writeJSONLines(opts.Out, items)
-	}
-	if len(keys) == 0 {
-		fmt.Fprintln(opts.ErrOut, "no keys")
-		return nil
-	}
-	rows := make([][]string, len(keys))
-	for i, k := range keys {
-		rows[i] = []string{k.ID, names[k.AccountID], string(k.Role), humanTime(k.Created), humanTime(k.RevokedAt)}
-	}
-	return writeTable(opts.Out, []string{"id", "account", "role", "created", "revoked"}, rows)
+		if opts.Account != "" && accountID == "" {
+			return failure("no account named %q%s", opts.Account, knownAccounts(ctx, db))
+		}
+		keys, err := db.ListKeys(ctx, accountID)
+		if err != nil {
+			return failure("%v", err)
+		}
+		if opts.wantJSON() {
+			items := make([]keyJSON, len(keys))
+			for i, k := range keys {
+				items[i] = keyJSON{ID: k.ID, AccountID: k.AccountID, Account: names[k.AccountID], Role: string(k.Role), Created: k.Created.Unix()}
+				if k.Revoked {
+					items[i].Revoked = new(k.RevokedAt.Unix())
+				}
+			}
+			return writeJSONLines(opts.Out, items)
+		}
+		if len(keys) == 0 {
+			fmt.Fprintln(opts.ErrOut, "no keys")
+			return nil
+		}
+		rows := make([][]string, len(keys))
+		for i, k := range keys {
+			rows[i] = []string{k.ID, names[k.AccountID], string(k.Role), humanTime(k.Created), humanTime(k.RevokedAt)}
+		}
+		return writeTable(opts.Out, []string{"id", "account", "role", "created", "revoked"}, rows)
+	})
 }
 
 // keysRevokeOptions name the key capture keys revoke revokes.
@@ -276,17 +270,14 @@ refuse it within a second, with 401 api_key_revoked.`,
 
 // keysRevokeRun revokes the key.
 func keysRevokeRun(ctx context.Context, opts *keysRevokeOptions) error {
-	db, err := opts.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.RevokeKey(ctx, opts.ID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return failure("no active key with id %s (see capture keys list)", opts.ID)
+	return opts.withDB(ctx, func(db database) error {
+		if err := db.RevokeKey(ctx, opts.ID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return failure("no active key with id %s (see capture keys list)", opts.ID)
+			}
+			return failure("%v", err)
 		}
-		return failure("%v", err)
-	}
-	fmt.Fprintln(opts.ErrOut, "revoked", opts.ID)
-	return nil
+		fmt.Fprintln(opts.ErrOut, "revoked", opts.ID)
+		return nil
+	})
 }

@@ -41,6 +41,8 @@ type serveOptions struct {
 	webhooksAllowPrivate bool
 	webhookRetries       []time.Duration
 	webhookSecretKey     string
+
+	stdout, stderr io.Writer // the banner and the first admin key; the logs
 }
 
 func newServeCmd() *cobra.Command {
@@ -84,12 +86,16 @@ chooses). SIGTERM or Ctrl-C lets in-flight requests finish before it exits.`,
 	f.StringVar(&o.webhookSecretKey, "webhook-secret-key", "",
 		"base64 of 32 bytes that seal webhook signing secrets in the database (AES-256-GCM); prefer the environment variable")
 	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions(o.logFormat.choices, cobra.ShellCompDirectiveNoFileComp))
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return serve(cmd, o) }
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+		return serveRun(cmd.Context(), o)
+	}
 	return cmd
 }
 
-func serve(cmd *cobra.Command, o *serveOptions) error {
-	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+// serveRun serves until ctx ends, then lets in-flight requests finish.
+func serveRun(ctx context.Context, o *serveOptions) error {
+	stdout, stderr := o.stdout, o.stderr
 	if o.rateLimit < 1 {
 		return usageError("--rate-limit must be at least 1, not %d", o.rateLimit)
 	}
