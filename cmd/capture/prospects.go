@@ -15,10 +15,11 @@ const prospectsLong = `Create, read, update, delete, list and import prospects t
 API, over HTTP with the Go client. The key comes from --api-key or
 CAPTURE_API_KEY, the server from --url or CAPTURE_URL (default ` + defaultURL + `).
 
-Output: on a terminal, a table; when piped, or with --json, JSON (one object, or
-one per line for list). --fields chooses the fields either way. On failure,
-stderr gets the error's message, type, code, param, status and request id, one
-per line. Retries (after a 503, a 429 or a network error) are announced on stderr.
+Output: on a terminal, a table (list shows the newest 30: --limit N, --all);
+when piped, or with --json, JSON (one object, or one per line for list, every
+prospect). --fields chooses the fields either way. On failure, stderr gets the
+error's message, type, code, param, status and request id, one per line.
+Retries (after a 503, a 429 or a network error) are announced on stderr.
 
 Exit status:
   0    success
