@@ -75,7 +75,7 @@ type prospectsImportOptions struct {
 	OnConflict client.OnConflict
 }
 
-func newProspectsImportCmd(api *apiOptions) *cobra.Command {
+func newProspectsImportCmd(api *apiOptions, runF runner[prospectsImportOptions]) *cobra.Command {
 	opts := &prospectsImportOptions{apiOptions: api}
 	var format, onConflict string
 	cmd := &cobra.Command{
@@ -113,7 +113,7 @@ func newProspectsImportCmd(api *apiOptions) *cobra.Command {
 		}
 		opts.Path, opts.Format, opts.OnConflict = path, format, mode
 		opts.attach(cmd)
-		return prospectsImportRun(cmd.Context(), opts)
+		return runF.or(prospectsImportRun)(cmd.Context(), opts)
 	}
 	return cmd
 }

@@ -28,7 +28,7 @@ your machine, signed with a secret of its own, for development.`,
   capture webhooks listen --forward-to http://localhost:3000/hook   # develop a receiver`,
 	})
 	api := newAPIOptions(cmd)
-	cmd.AddCommand(newWebhooksCreateCmd(api, nil), newWebhooksListCmd(api, nil), newWebhooksDeleteCmd(api, nil), newWebhooksListenCmd(api))
+	cmd.AddCommand(newWebhooksCreateCmd(api, nil), newWebhooksListCmd(api, nil), newWebhooksDeleteCmd(api, nil), newWebhooksListenCmd(api, nil))
 	return cmd
 }
 

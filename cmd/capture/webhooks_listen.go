@@ -27,7 +27,7 @@ type webhooksListenOptions struct {
 	Interval  time.Duration
 }
 
-func newWebhooksListenCmd(api *apiOptions) *cobra.Command {
+func newWebhooksListenCmd(api *apiOptions, runF runner[webhooksListenOptions]) *cobra.Command {
 	opts := &webhooksListenOptions{apiOptions: api}
 	cmd := &cobra.Command{
 		Use:   "listen --forward-to URL",
@@ -65,7 +65,7 @@ stops it.`,
 			}
 		}
 		opts.attach(cmd)
-		return webhooksListenRun(cmd.Context(), opts)
+		return runF.or(webhooksListenRun)(cmd.Context(), opts)
 	}
 	return cmd
 }
