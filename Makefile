@@ -9,9 +9,13 @@ all: build
 generate:
 	$(GO) generate ./...
 
-## build: build the capture binary into bin/
+## build: build the capture binary into bin/ (BIN), stamped with its version and commit
+## (capture version): git describe and git rev-parse, or BUILD_VERSION and BUILD_COMMIT
+BIN ?= bin/capture
+BUILD_VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+BUILD_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 build:
-	$(GO) build -o bin/capture ./cmd/capture
+	$(GO) build -ldflags "-X main.version=$(BUILD_VERSION) -X main.commit=$(BUILD_COMMIT)" -o $(BIN) ./cmd/capture
 
 ## run: serve on 127.0.0.1:8080 (or ADDR, as in make run ADDR=127.0.0.1:9090) with
 ## the embedded SQLite database capture.db

@@ -1,12 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
 	"github.com/spf13/cobra"
-
-	"github.com/captureapi/capture/server/store"
 )
 
 func newAccountsCmd() *cobra.Command {
@@ -20,6 +19,14 @@ func newAccountsCmd() *cobra.Command {
 	return cmd
 }
 
+// accountsCreateOptions are the account capture accounts create makes.
+type accountsCreateOptions struct {
+	*adminOptions
+	Name          string
+	ProspectLimit int64
+	RateLimit     int // 0: the server's --rate-limit
+}
+
 func newAccountsCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create NAME",
@@ -30,34 +37,38 @@ Give it keys with 'capture keys create --account NAME'.`,
   capture accounts create globex --prospect-limit 5000 --rate-limit 20 --db /var/lib/capture/capture.db`,
 		Args: positional(1, "the account NAME"),
 	}
-	dsn := dbFlag(cmd)
-	limit := cmd.Flags().Int64("prospect-limit", defaultProspectLimit, "live prospects the account's plan allows")
-	rate := cmd.Flags().Int("rate-limit", 0, "requests per second for each of the account's keys (0: the server's --rate-limit)")
+	opts := &accountsCreateOptions{adminOptions: newAdminOptions(cmd)}
+	cmd.Flags().Int64Var(&opts.ProspectLimit, "prospect-limit", defaultProspectLimit, "live prospects the account's plan allows")
+	cmd.Flags().IntVar(&opts.RateLimit, "rate-limit", 0, "requests per second for each of the account's keys (0: the server's --rate-limit)")
 	// They describe the new account: CAPTURE_RATE_LIMIT, set for serve, must not leak into it.
 	noEnv(cmd.Flags(), "prospect-limit", "rate-limit")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if *limit < 0 {
-			return usageError("--prospect-limit must be 0 or more, not %d", *limit)
+		if opts.ProspectLimit < 0 {
+			return usageError("--prospect-limit must be 0 or more, not %d", opts.ProspectLimit)
 		}
-		if *rate < 0 {
-			return usageError("--rate-limit must be 0 (the server's default) or more, not %d", *rate)
+		if opts.RateLimit < 0 {
+			return usageError("--rate-limit must be 0 (the server's default) or more, not %d", opts.RateLimit)
 		}
 		if args[0] == "" {
 			return usageError("the account NAME must not be empty")
 		}
-		db, err := openExistingDB(cmd, *dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		a, err := db.CreateAccount(cmd.Context(), args[0], *limit, *rate)
+		opts.Name = args[0]
+		opts.attach(cmd)
+		return accountsCreateRun(cmd.Context(), opts)
+	}
+	return cmd
+}
+
+// accountsCreateRun creates the account and prints its id.
+func accountsCreateRun(ctx context.Context, opts *accountsCreateOptions) error {
+	return opts.withDB(ctx, func(db database) error {
+		a, err := db.CreateAccount(ctx, opts.Name, opts.ProspectLimit, opts.RateLimit)
 		if err != nil {
 			return failure("%v", err)
 		}
-		fmt.Fprintln(cmd.OutOrStdout(), a.ID)
+		fmt.Fprintln(opts.Out, a.ID)
 		return nil
-	}
-	return cmd
+	})
 }
 
 // accountJSON is an account as `accounts list` prints it in JSON.
@@ -81,43 +92,41 @@ of 0 means the server's --rate-limit.`,
   capture accounts list --json | jq -r .name`,
 		Args: positional(0, ""),
 	}
-	dsn := dbFlag(cmd)
-	asJSON := jsonFlag(cmd)
+	opts := newAdminOptions(cmd)
+	opts.jsonFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		db, err := openExistingDB(cmd, *dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		accounts, err := db.ListAccounts(cmd.Context())
-		if err != nil {
-			return failure("%v", err)
-		}
-		return printAccounts(cmd, accounts, wantJSON(cmd, *asJSON))
+		opts.attach(cmd)
+		return accountsListRun(cmd.Context(), opts)
 	}
 	return cmd
 }
 
-func printAccounts(cmd *cobra.Command, accounts []store.Account, asJSON bool) error {
-	out := cmd.OutOrStdout()
-	if asJSON {
-		items := make([]accountJSON, len(accounts))
+// accountsListRun prints every account.
+func accountsListRun(ctx context.Context, opts *adminOptions) error {
+	return opts.withDB(ctx, func(db database) error {
+		accounts, err := db.ListAccounts(ctx)
+		if err != nil {
+			return failure("%v", err)
+		}
+		if opts.wantJSON() {
+			items := make([]accountJSON, len(accounts))
+			for i, a := range accounts {
+				items[i] = accountJSON{a.ID, a.Name, a.ProspectCount, a.ProspectLimit, a.RateLimit, a.Created.Unix()}
+			}
+			return writeJSONLines(opts.Out, items)
+		}
+		if len(accounts) == 0 {
+			fmt.Fprintln(opts.ErrOut, "no accounts")
+			return nil
+		}
+		rows := make([][]string, len(accounts))
 		for i, a := range accounts {
-			items[i] = accountJSON{a.ID, a.Name, a.ProspectCount, a.ProspectLimit, a.RateLimit, a.Created.Unix()}
+			rate := "default"
+			if a.RateLimit > 0 {
+				rate = strconv.Itoa(a.RateLimit) + "/s"
+			}
+			rows[i] = []string{a.ID, a.Name, strconv.FormatInt(a.ProspectCount, 10), strconv.FormatInt(a.ProspectLimit, 10), rate, humanTime(a.Created)}
 		}
-		return writeJSONLines(out, items)
-	}
-	if len(accounts) == 0 {
-		fmt.Fprintln(cmd.ErrOrStderr(), "no accounts")
-		return nil
-	}
-	rows := make([][]string, len(accounts))
-	for i, a := range accounts {
-		rate := "default"
-		if a.RateLimit > 0 {
-			rate = strconv.Itoa(a.RateLimit) + "/s"
-		}
-		rows[i] = []string{a.ID, a.Name, strconv.FormatInt(a.ProspectCount, 10), strconv.FormatInt(a.ProspectLimit, 10), rate, humanTime(a.Created)}
-	}
-	return writeTable(out, []string{"id", "name", "prospects", "limit", "rate limit", "created"}, rows)
+		return writeTable(opts.Out, []string{"id", "name", "prospects", "limit", "rate limit", "created"}, rows)
+	})
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/server/store"
 )
 
 // capture runs the command line in-process and returns its exit status and output.
@@ -108,11 +111,12 @@ func TestAdminCommandsNeverCreateADatabase(t *testing.T) {
 		}
 	}
 	// The default path is relative: the message gives the absolute one it looked for.
+	migrations := migrationCount(t, "sqlite")
 	t.Chdir(dir)
 	if code, _, errOut := capture(t, "keys", "list"); code != 1 || !strings.Contains(errOut, "no database at "+filepath.Join(dir, "capture.db")) {
 		t.Errorf("keys list without --db: exit %d, stderr %q", code, errOut)
 	}
-	if code, out, _ := capture(t, "migrate"); code != 0 || out != "schema of "+filepath.Join(dir, "capture.db")+" is up to date\n" {
+	if code, out, _ := capture(t, "migrate"); code != 0 || out != fmt.Sprintf("%s: created the schema (%d migrations)\n", filepath.Join(dir, "capture.db"), migrations) {
 		t.Errorf("migrate creates the database: exit %d, %q", code, out)
 	}
 }
@@ -237,5 +241,45 @@ func TestAdminCommandsSayWhichDatabaseTheyOpened(t *testing.T) {
 	}
 	if _, out, _ := capture(t, "accounts", "list"); jsonLines(t, out)[0]["rate_limit"] != 0.0 {
 		t.Errorf("accounts create took CAPTURE_RATE_LIMIT: %s", out)
+	}
+}
+
+// The admin commands' run functions work without cobra, on the options a
+// command line would make.
+func TestAdminRunFunctions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "run.db")
+	var out, errOut bytes.Buffer
+	admin := &adminOptions{DB: path, DBGiven: true, output: output{Out: &out, ErrOut: &errOut}}
+
+	err := accountsCreateRun(ctx, &accountsCreateOptions{adminOptions: admin, Name: "acme", ProspectLimit: 10})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != exitRequest || !strings.Contains(err.Error(), "no database at "+path) {
+		t.Fatalf("without a database: want exit status 1 naming %s, got %v", path, err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("an admin command created the database")
+	}
+
+	if err := migrateRun(ctx, &migrateOptions{DB: path, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := accountsCreateRun(ctx, &accountsCreateOptions{adminOptions: admin, Name: "acme", ProspectLimit: 10}); err != nil ||
+		!strings.HasPrefix(out.String(), "acct_") {
+		t.Fatalf("accounts create: %v, stdout %q", err, out.String())
+	}
+	out.Reset()
+	if err := keysCreateRun(ctx, &keysCreateOptions{adminOptions: admin, Account: "acme", Role: store.RoleAdmin}); err != nil ||
+		!strings.HasPrefix(out.String(), "sk_") || !strings.Contains(errOut.String(), "created admin key key_") {
+		t.Fatalf("keys create: %v, stdout %q, stderr %q", err, out.String(), errOut.String())
+	}
+	out.Reset()
+	if err := keysListRun(ctx, &keysListOptions{adminOptions: admin, Account: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if keys := jsonLines(t, out.String()); len(keys) != 1 || keys[0]["account"] != "acme" || keys[0]["role"] != "admin" || keys[0]["revoked"] != nil {
+		t.Fatalf("keys list, not on a terminal: want the one admin key as JSON, got\n%s", out.String())
 	}
 }

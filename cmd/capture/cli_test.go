@@ -56,7 +56,7 @@ func TestEveryCommandsHelpHasExamplesAndTwoDashFlags(t *testing.T) {
 			t.Errorf("%s --help has no examples:\n%s", c.CommandPath(), out)
 		}
 		c.Flags().VisitAll(func(f *pflag.Flag) {
-			if !strings.Contains(out, "--"+f.Name+" ") {
+			if !f.Hidden && !strings.Contains(out, "--"+f.Name+" ") {
 				t.Errorf("%s --help does not show --%s:\n%s", c.CommandPath(), f.Name, out)
 			}
 		})
@@ -206,15 +206,29 @@ func TestVersion(t *testing.T) {
 	if code != 0 || code2 != 0 || out != out2 || !strings.HasPrefix(out, "capture ") || !strings.Contains(out, "\nrevision ") {
 		t.Fatalf("version and --version should print the same: %d %q, %d %q", code, out, code2, out2)
 	}
-	got := versionFrom(&debug.BuildInfo{
+	info := &debug.BuildInfo{
 		Main: debug.Module{Path: "github.com/captureapi/capture", Version: "v1.4.0"},
 		Settings: []debug.BuildSetting{
 			{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
 			{Key: "vcs.time", Value: "2026-11-20T10:00:00Z"},
 			{Key: "vcs.modified", Value: "true"},
 		},
-	})
-	if !strings.HasPrefix(got, "capture v1.4.0\nrevision 0123456789abcdef0123456789abcdef01234567 (2026-11-20T10:00:00Z), with uncommitted changes\ngo") {
-		t.Fatalf("versionFrom = %q", got)
+	}
+	for _, tc := range []struct {
+		version, commit string
+		info            *debug.BuildInfo
+		want            string
+	}{
+		{"", "", info, "capture v1.4.0\nrevision 0123456789abcdef0123456789abcdef01234567 (2026-11-20T10:00:00Z), with uncommitted changes\ngo"},
+		// make build's stamp wins; the toolchain's time and state describe another commit.
+		{"v1.5.0-3-gfedcba9-dirty", "fedcba9876543210fedcba9876543210fedcba98", info, "capture v1.5.0-3-gfedcba9-dirty\nrevision fedcba9876543210fedcba9876543210fedcba98\ngo"},
+		{"fedcba9", "fedcba9876543210fedcba9876543210fedcba98", nil, "capture fedcba9\nrevision fedcba9876543210fedcba9876543210fedcba98\ngo"},
+		// go run and -buildvcs=false record no VCS data.
+		{"", "", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "capture dev\nrevision unknown\ngo"},
+		{"", "", nil, "capture dev\nrevision unknown\ngo"},
+	} {
+		if got := versionFrom(tc.version, tc.commit, tc.info); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("versionFrom(%q, %q, …) = %q, want it to begin %q", tc.version, tc.commit, got, tc.want)
+		}
 	}
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +18,6 @@ import (
 var eventTypes = []string{"prospect.created", "prospect.updated", "prospect.deleted"}
 
 func newEventsCmd() *cobra.Command {
-	o := &prospectsOptions{}
 	cmd := group(&cobra.Command{
 		Use:   "events",
 		Short: "Read the log of changes to prospects over the API",
@@ -26,85 +28,77 @@ the output and exit statuses are those of capture prospects.`,
   capture events list --type prospect.deleted --created-gte 2026-01-01
   capture events list --json | jq -r .data.object.id`,
 	})
-	o.register(cmd)
-	cmd.AddCommand(newEventsListCmd(o))
+	cmd.AddCommand(newEventsListCmd(newAPIOptions(cmd), nil))
 	return cmd
 }
 
-func newEventsListCmd(o *prospectsOptions) *cobra.Command {
-	var created [2]timeFlag
-	created[1].endOfDay = true
+// eventsListOptions are the filters of capture events list and how many it prints.
+type eventsListOptions struct {
+	*apiOptions
+	Params client.EventListParams // the filters; the page size is chosen from the limit
+	listLimit
+}
+
+// eventColumns are the columns of the events table.
+var eventColumns = []string{"id", "type", "prospect", "request", "created"}
+
+func newEventsListCmd(api *apiOptions, runF runner[eventsListOptions]) *cobra.Command {
+	opts := &eventsListOptions{apiOptions: api}
+	var created createdRange
 	cmd := &cobra.Command{
 		Use:   "list [filters]",
 		Short: "List events, newest first",
-		Long: `Lists events, newest first, fetching pages as it goes: a table on a terminal
-(id, type, prospect, request, created), one JSON event per line when piped or
-with --json. --created-gte and --created-lte take what capture prospects list
-takes.`,
-		Example: `  capture events list --type prospect.updated --max 20
+		Long: `Lists events, newest first, fetching pages as it goes: on a terminal, a table
+(` + strings.Join(eventColumns, ", ") + `) of the first ` + strconv.Itoa(defaultListLimit) + ` events (--limit N shows N,
+--all every one); piped or with --json, one JSON event per line, every one
+unless --limit says otherwise. --created-gte and --created-lte take what
+capture prospects list takes.`,
+		Example: `  capture events list --type prospect.updated --limit 20
+  capture events list --all --created-gte 2026-01-01
   capture events list --json`,
 		Args: positional(0, ""),
 	}
 	fs := cmd.Flags()
-	most := fs.Int("max", 0, "stop after N events (0: all)")
+	opts.listLimit.register(cmd, "events")
 	typ := fs.String("type", "", "only events of this type: "+orList(eventTypes))
-	fs.Var(&created[0], "created-gte", "only events created at or after this time")
-	fs.Var(&created[1], "created-lte", "only events created at or before this time")
-	noEnv(fs, "max", "type", "created-gte", "created-lte")
+	created.register(cmd, "events")
+	noEnv(fs, "type")
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(eventTypes, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if *most < 0 {
-			return usageError("--max must be 0 or more")
-		}
 		set := cmd.Flags().Changed
+		if err := opts.listLimit.check(cmd); err != nil {
+			return err
+		}
 		if set("type") && !slices.Contains(eventTypes, *typ) {
 			return usageError("--type must be %s, not %q", orList(eventTypes), *typ)
 		}
-		params := client.EventListParams{Limit: 100, Type: *typ}
-		if *most > 0 {
-			params.Limit = min(*most, 100)
-		}
-		if set("created-gte") {
-			params.CreatedGTE = created[0].unix
-		}
-		if set("created-lte") {
-			params.CreatedLTE = created[1].unix
-		}
-		c, err := o.client(cmd)
-		if err != nil {
-			return err
-		}
-		asJSON, out := wantJSON(cmd, o.asJSON), cmd.OutOrStdout()
-		var rows [][]string
-		n := 0
-		for e, err := range c.Events.List(cmd.Context(), params) {
-			if err != nil {
-				if rows != nil {
-					_ = writeTable(out, []string{"id", "type", "prospect", "request", "created"}, rows)
-				}
-				return o.fail(cmd, err)
-			}
-			if asJSON {
-				if err := writeJSONLines(out, []any{eventWire(e)}); err != nil {
-					return failure("%v", err)
-				}
-			} else {
-				rows = append(rows, []string{e.ID, e.Type, e.Data.Object.ID, e.Request.ID, humanTime(time.Unix(e.Created, 0))})
-			}
-			if n++; *most > 0 && n >= *most {
-				break
-			}
-		}
-		if !asJSON {
-			if len(rows) == 0 {
-				fmt.Fprintln(cmd.ErrOrStderr(), "no events")
-				return nil
-			}
-			return writeTable(out, []string{"id", "type", "prospect", "request", "created"}, rows)
-		}
-		return nil
+		opts.Params = client.EventListParams{Type: *typ, CreatedGTE: created.gte.unix, CreatedLTE: created.lte.unix}
+		opts.attach(cmd)
+		return runF.or(eventsListRun)(cmd.Context(), opts)
 	}
 	return cmd
+}
+
+// eventsListRun prints the events the filters select, up to the limit.
+func eventsListRun(ctx context.Context, opts *eventsListOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	most := opts.most(opts.apiOptions)
+	params := opts.Params
+	params.Limit = pageSize(most)
+	printer := listPrinter[client.Event]{what: "events", header: slices.Clone(eventColumns),
+		json: func(e client.Event) ([]byte, error) {
+			var b bytes.Buffer
+			err := writeJSONLines(&b, []any{eventWire(e)})
+			return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
+		},
+		row: func(e client.Event) ([]string, error) {
+			return []string{e.ID, e.Type, e.Data.Object.ID, e.Request.ID, humanTime(time.Unix(e.Created, 0))}, nil
+		},
+	}
+	return printer.print(ctx, opts.apiOptions, c.Events.List(ctx, params), most)
 }
 
 // eventWire is an event as the API sent it: a deletion's data.object is its

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -65,7 +66,17 @@ type rejection struct {
 	code, param, message string
 }
 
-func newProspectsImportCmd(o *prospectsOptions) *cobra.Command {
+// prospectsImportOptions are the file capture prospects import reads and what
+// it does with a row whose email a live prospect has.
+type prospectsImportOptions struct {
+	*apiOptions
+	Path       string
+	Format     string // csv or jsonl
+	OnConflict client.OnConflict
+}
+
+func newProspectsImportCmd(api *apiOptions, runF runner[prospectsImportOptions]) *cobra.Command {
+	opts := &prospectsImportOptions{apiOptions: api}
 	var format, onConflict string
 	cmd := &cobra.Command{
 		Use:   "import FILE",
@@ -100,20 +111,26 @@ func newProspectsImportCmd(o *prospectsOptions) *cobra.Command {
 		if !mode.Valid() {
 			return usageError("--on-conflict must be error, skip or update, not %q", onConflict)
 		}
-		c, err := o.client(cmd)
-		if err != nil {
-			return err
-		}
-		imp := &importer{o: o, cmd: cmd, c: c, path: path, format: format, mode: mode}
-		return imp.run()
+		opts.Path, opts.Format, opts.OnConflict = path, format, mode
+		opts.attach(cmd)
+		return runF.or(prospectsImportRun)(cmd.Context(), opts)
 	}
 	return cmd
 }
 
+// prospectsImportRun imports the file and prints the summary.
+func prospectsImportRun(ctx context.Context, opts *prospectsImportOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	imp := &importer{o: opts.apiOptions, c: c, path: opts.Path, format: opts.Format, mode: opts.OnConflict}
+	return imp.run(ctx)
+}
+
 // importer is one run of capture prospects import.
 type importer struct {
-	o      *prospectsOptions
-	cmd    *cobra.Command
+	o      *apiOptions
 	c      *client.Client
 	path   string
 	format string
@@ -125,8 +142,8 @@ type importer struct {
 	rejectsFile                         *os.File
 }
 
-func (imp *importer) run() error {
-	stderr := imp.cmd.ErrOrStderr()
+func (imp *importer) run(ctx context.Context) error {
+	stderr := imp.o.ErrOut
 	// A first pass hashes the content, for the batches' Idempotency-Keys, and
 	// counts the rows, for the progress; it also finds a bad header before any
 	// request is sent.
@@ -153,7 +170,7 @@ func (imp *importer) run() error {
 		if len(pending) == 0 {
 			return nil
 		}
-		err := imp.send(pending, keyPrefix+strconv.Itoa(batchNo))
+		err := imp.send(ctx, pending, keyPrefix+strconv.Itoa(batchNo))
 		batchNo++
 		pending, sendable = pending[:0], 0
 		prog()
@@ -178,7 +195,7 @@ func (imp *importer) run() error {
 		os.Remove(rejectsPath)
 	}
 	if err != nil {
-		if imp.cmd.Context().Err() != nil {
+		if ctx.Err() != nil {
 			fmt.Fprintf(stderr, "interrupted after %d of %d rows; run the same command again to go on where it stopped\n", imp.done, imp.total)
 		}
 		return err
@@ -186,7 +203,7 @@ func (imp *importer) run() error {
 	if closeErr != nil {
 		return failure("writing %s: %v", rejectsPath, closeErr)
 	}
-	out := imp.cmd.OutOrStdout()
+	out := imp.o.Out
 	fmt.Fprintf(out, "%s: %d rows: %d created, %d updated, %d skipped, %d rejected\n",
 		imp.path, imp.total, imp.created, imp.updated, imp.skipped, imp.rejected)
 	if imp.rejected > 0 {
@@ -198,7 +215,7 @@ func (imp *importer) run() error {
 
 // send sends the rows that can be sent as one batch and records each row's
 // answer, in the file's order.
-func (imp *importer) send(rows []importRow, key string) error {
+func (imp *importer) send(ctx context.Context, rows []importRow, key string) error {
 	var items []client.ProspectCreateParams
 	for _, r := range rows {
 		if r.reject == nil {
@@ -207,9 +224,9 @@ func (imp *importer) send(rows []importRow, key string) error {
 	}
 	var results []client.ProspectBatchResult
 	if len(items) > 0 {
-		b, err := imp.c.Prospects.CreateBatch(imp.cmd.Context(), items, client.WithIdempotencyKey(key), client.WithOnConflict(imp.mode))
+		b, err := imp.c.Prospects.CreateBatch(ctx, items, client.WithIdempotencyKey(key), client.WithOnConflict(imp.mode))
 		if err != nil {
-			return imp.failBatch(err)
+			return imp.failBatch(ctx, err)
 		}
 		if len(b.Data) != len(items) {
 			return failure("the server answered %d results for a batch of %d", len(b.Data), len(items))
@@ -249,9 +266,9 @@ func (imp *importer) send(rows []importRow, key string) error {
 }
 
 // failBatch reports a batch refused whole; the rows sent so far stay imported.
-func (imp *importer) failBatch(err error) error {
+func (imp *importer) failBatch(ctx context.Context, err error) error {
 	imp.rejects.Flush()
-	return imp.o.fail(imp.cmd, err)
+	return imp.o.fail(ctx, err)
 }
 
 func (imp *importer) reject(r importRow, status int, why *rejection) {

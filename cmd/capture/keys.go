@@ -52,6 +52,14 @@ func orList(items []string) string {
 	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
+// keysCreateOptions are the key capture keys create makes.
+type keysCreateOptions struct {
+	*adminOptions
+	Account       string
+	Role          store.Role
+	CreateAccount bool // make the account if there is none of that name
+}
+
 func newKeysCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --account NAME [--role admin|standard]",
@@ -67,47 +75,50 @@ unless --create-account is given.`,
   capture keys create --account newco --create-account --role admin`,
 		Args: positional(0, ""),
 	}
-	dsn := dbFlag(cmd)
-	account := cmd.Flags().String("account", "", "the account's name (required)")
+	opts := &keysCreateOptions{adminOptions: newAdminOptions(cmd)}
+	cmd.Flags().StringVar(&opts.Account, "account", "", "the account's name (required)")
 	role := &choiceFlag{value: string(store.RoleStandard), choices: []string{string(store.RoleAdmin), string(store.RoleStandard)}}
 	cmd.Flags().Var(role, "role", "admin (also sees hidden prospects) or standard")
-	createAccount := cmd.Flags().Bool("create-account", false, "create the account if it does not exist")
+	cmd.Flags().BoolVar(&opts.CreateAccount, "create-account", false, "create the account if it does not exist")
 	noEnv(cmd.Flags(), "account", "role", "create-account")
 	_ = cmd.RegisterFlagCompletionFunc("role", cobra.FixedCompletions(role.choices, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("account", completeAccounts)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if *account == "" {
+		if opts.Account == "" {
 			return usageError("--account NAME is required")
 		}
-		db, err := openExistingDB(cmd, *dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		ctx := cmd.Context()
-		a, err := db.AccountByName(ctx, *account)
-		if errors.Is(err, store.ErrNotFound) {
-			if !*createAccount {
-				return failure("no account named %q%s\nCreate it with 'capture accounts create %s', or pass --create-account.",
-					*account, knownAccounts(ctx, db), *account)
-			}
-			a, err = db.CreateAccount(ctx, *account, defaultProspectLimit, 0)
-			if err == nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "created account %s (%s)\n", a.Name, a.ID)
-			}
-		}
-		if err != nil {
-			return failure("%v", err)
-		}
-		k, secret, err := db.CreateKey(ctx, a.ID, store.Role(role.value))
-		if err != nil {
-			return failure("%v", err)
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "created %s key %s for account %s; the secret is shown once:\n", k.Role, k.ID, a.Name)
-		fmt.Fprintln(cmd.OutOrStdout(), secret)
-		return nil
+		opts.Role = store.Role(role.value)
+		opts.attach(cmd)
+		return keysCreateRun(cmd.Context(), opts)
 	}
 	return cmd
+}
+
+// keysCreateRun creates the key: its secret on stdout, the rest on stderr.
+func keysCreateRun(ctx context.Context, opts *keysCreateOptions) error {
+	return opts.withDB(ctx, func(db database) error {
+		a, err := db.AccountByName(ctx, opts.Account)
+		if errors.Is(err, store.ErrNotFound) {
+			if !opts.CreateAccount {
+				return failure("no account named %q%s\nCreate it with 'capture accounts create %s', or pass --create-account.",
+					opts.Account, knownAccounts(ctx, db), opts.Account)
+			}
+			a, err = db.CreateAccount(ctx, opts.Account, defaultProspectLimit, 0)
+			if err == nil {
+				fmt.Fprintf(opts.ErrOut, "created account %s (%s)\n", a.Name, a.ID)
+			}
+		}
+		if err != nil {
+			return failure("%v", err)
+		}
+		k, secret, err := db.CreateKey(ctx, a.ID, opts.Role)
+		if err != nil {
+			return failure("%v", err)
+		}
+		fmt.Fprintf(opts.ErrOut, "created %s key %s for account %s; the secret is shown once:\n", k.Role, k.ID, a.Name)
+		fmt.Fprintln(opts.Out, secret)
+		return nil
+	})
 }
 
 // knownAccounts names the existing accounts, for an error message.
@@ -159,6 +170,12 @@ type keyJSON struct {
 	Revoked   *int64 `json:"revoked"`
 }
 
+// keysListOptions say whose keys capture keys list prints.
+type keysListOptions struct {
+	*adminOptions
+	Account string // "": every account's
+}
+
 func newKeysListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [--account NAME]",
@@ -171,18 +188,21 @@ shown. A table on a terminal, one JSON object per line when piped or with --json
   capture keys list --json | jq -r 'select(.revoked == null) | .id'`,
 		Args: positional(0, ""),
 	}
-	dsn := dbFlag(cmd)
-	account := cmd.Flags().String("account", "", "only this account's keys")
-	asJSON := jsonFlag(cmd)
+	opts := &keysListOptions{adminOptions: newAdminOptions(cmd)}
+	cmd.Flags().StringVar(&opts.Account, "account", "", "only this account's keys")
+	opts.jsonFlag(cmd)
 	noEnv(cmd.Flags(), "account")
 	_ = cmd.RegisterFlagCompletionFunc("account", completeAccounts)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		db, err := openExistingDB(cmd, *dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		ctx := cmd.Context()
+		opts.attach(cmd)
+		return keysListRun(cmd.Context(), opts)
+	}
+	return cmd
+}
+
+// keysListRun prints the keys, never a secret.
+func keysListRun(ctx context.Context, opts *keysListOptions) error {
+	return opts.withDB(ctx, func(db database) error {
 		accounts, err := db.ListAccounts(ctx)
 		if err != nil {
 			return failure("%v", err)
@@ -191,19 +211,18 @@ shown. A table on a terminal, one JSON object per line when piped or with --json
 		accountID := ""
 		for _, a := range accounts {
 			names[a.ID] = a.Name
-			if a.Name == *account {
+			if a.Name == opts.Account {
 				accountID = a.ID
 			}
 		}
-		if *account != "" && accountID == "" {
-			return failure("no account named %q%s", *account, knownAccounts(ctx, db))
+		if opts.Account != "" && accountID == "" {
+			return failure("no account named %q%s", opts.Account, knownAccounts(ctx, db))
 		}
 		keys, err := db.ListKeys(ctx, accountID)
 		if err != nil {
 			return failure("%v", err)
 		}
-		out := cmd.OutOrStdout()
-		if wantJSON(cmd, *asJSON) {
+		if opts.wantJSON() {
 			items := make([]keyJSON, len(keys))
 			for i, k := range keys {
 				items[i] = keyJSON{ID: k.ID, AccountID: k.AccountID, Account: names[k.AccountID], Role: string(k.Role), Created: k.Created.Unix()}
@@ -211,19 +230,24 @@ shown. A table on a terminal, one JSON object per line when piped or with --json
 					items[i].Revoked = new(k.RevokedAt.Unix())
 				}
 			}
-			return writeJSONLines(out, items)
+			return writeJSONLines(opts.Out, items)
 		}
 		if len(keys) == 0 {
-			fmt.Fprintln(cmd.ErrOrStderr(), "no keys")
+			fmt.Fprintln(opts.ErrOut, "no keys")
 			return nil
 		}
 		rows := make([][]string, len(keys))
 		for i, k := range keys {
 			rows[i] = []string{k.ID, names[k.AccountID], string(k.Role), humanTime(k.Created), humanTime(k.RevokedAt)}
 		}
-		return writeTable(out, []string{"id", "account", "role", "created", "revoked"}, rows)
-	}
-	return cmd
+		return writeTable(opts.Out, []string{"id", "account", "role", "created", "revoked"}, rows)
+	})
+}
+
+// keysRevokeOptions name the key capture keys revoke revokes.
+type keysRevokeOptions struct {
+	*adminOptions
+	ID string
 }
 
 func newKeysRevokeCmd() *cobra.Command {
@@ -235,21 +259,25 @@ refuse it within a second, with 401 api_key_revoked.`,
 		Example: `  capture keys revoke key_01jd3k6v9w8x7y6z5a4b3c2d1e`,
 		Args:    positional(1, "the key ID (see capture keys list)"),
 	}
-	dsn := dbFlag(cmd)
+	opts := &keysRevokeOptions{adminOptions: newAdminOptions(cmd)}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		db, err := openExistingDB(cmd, *dsn)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		if err := db.RevokeKey(cmd.Context(), args[0]); err != nil {
+		opts.ID = args[0]
+		opts.attach(cmd)
+		return keysRevokeRun(cmd.Context(), opts)
+	}
+	return cmd
+}
+
+// keysRevokeRun revokes the key.
+func keysRevokeRun(ctx context.Context, opts *keysRevokeOptions) error {
+	return opts.withDB(ctx, func(db database) error {
+		if err := db.RevokeKey(ctx, opts.ID); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return failure("no active key with id %s (see capture keys list)", args[0])
+				return failure("no active key with id %s (see capture keys list)", opts.ID)
 			}
 			return failure("%v", err)
 		}
-		fmt.Fprintln(cmd.ErrOrStderr(), "revoked", args[0])
+		fmt.Fprintln(opts.ErrOut, "revoked", opts.ID)
 		return nil
-	}
-	return cmd
+	})
 }

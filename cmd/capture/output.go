@@ -20,15 +20,27 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// jsonFlag adds --json to a command that prints a table on a terminal.
-func jsonFlag(cmd *cobra.Command) *bool {
-	return cmd.Flags().Bool("json", false, "print JSON even on a terminal (JSON is the default when output is piped)")
+// output is where a command prints, and how: the part of every command's
+// options that tests set to buffers.
+type output struct {
+	JSON        bool // --json: JSON even on a terminal
+	Out, ErrOut io.Writer
+	Terminal    bool // Out is a terminal, where people read the output
 }
 
-// wantJSON tells whether a command prints JSON: asked for, or not on a terminal.
-func wantJSON(cmd *cobra.Command, asked bool) bool {
-	return asked || !isTerminal(cmd.OutOrStdout())
+// attach points the output at the command's streams, once its flags are parsed.
+func (o *output) attach(cmd *cobra.Command) {
+	o.Out, o.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
+	o.Terminal = isTerminal(o.Out)
 }
+
+// jsonFlag adds --json to a command that prints a table on a terminal.
+func (o *output) jsonFlag(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON even on a terminal (JSON is the default when output is piped)")
+}
+
+// wantJSON tells whether to print JSON: asked for, or not on a terminal.
+func (o *output) wantJSON() bool { return o.JSON || !o.Terminal }
 
 // writeTable prints rows under an upper-case header, in aligned columns.
 func writeTable(w io.Writer, header []string, rows [][]string) error {

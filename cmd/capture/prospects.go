@@ -1,16 +1,12 @@
 package main
 
 import (
-	"errors"
-	"fmt"
+	"context"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/oapi-codegen/nullable"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/captureapi/capture/client"
 )
@@ -19,10 +15,11 @@ const prospectsLong = `Create, read, update, delete, list and import prospects t
 API, over HTTP with the Go client. The key comes from --api-key or
 CAPTURE_API_KEY, the server from --url or CAPTURE_URL (default ` + defaultURL + `).
 
-Output: on a terminal, a table; when piped, or with --json, JSON (one object, or
-one per line for list). --fields chooses the fields either way. On failure,
-stderr gets the error's message, type, code, param, status and request id, one
-per line. Retries (after a 503, a 429 or a network error) are announced on stderr.
+Output: on a terminal, a table (list shows the newest 30: --limit N, --all);
+when piped, or with --json, JSON (one object, or one per line for list, every
+prospect). --fields chooses the fields either way. On failure, stderr gets the
+error's message, type, code, param, status and request id, one per line.
+Retries (after a 503, a 429 or a network error) are announced on stderr.
 
 Exit status:
   0    success
@@ -32,20 +29,7 @@ Exit status:
   64   wrong usage (unknown command, bad flag, missing argument or API key)
   130  interrupted`
 
-// defaultURL is where the command line looks for a server when neither --url
-// nor CAPTURE_URL says: a local `capture serve`.
-const defaultURL = "http://127.0.0.1:8080"
-
-// prospectsOptions are the flags every prospects command shares.
-type prospectsOptions struct {
-	apiKey     string
-	url        string
-	maxRetries int
-	asJSON     bool
-}
-
 func newProspectsCmd() *cobra.Command {
-	o := &prospectsOptions{}
 	cmd := group(&cobra.Command{
 		Use:   "prospects",
 		Short: "Create, read, update, delete, list and import prospects over the API",
@@ -55,63 +39,10 @@ func newProspectsCmd() *cobra.Command {
   capture prospects list --status qualified --fields id,email,company
   capture prospects list --json | jq -r .email`,
 	})
-	o.register(cmd)
-	cmd.AddCommand(newProspectsCreateCmd(o), newProspectsGetCmd(o), newProspectsUpdateCmd(o),
-		newProspectsDeleteCmd(o), newProspectsListCmd(o), newProspectsImportCmd(o))
+	api := newAPIOptions(cmd)
+	cmd.AddCommand(newProspectsCreateCmd(api, nil), newProspectsGetCmd(api, nil), newProspectsUpdateCmd(api, nil),
+		newProspectsDeleteCmd(api, nil), newProspectsListCmd(api, nil), newProspectsImportCmd(api, nil))
 	return cmd
-}
-
-// register adds the flags every command over the API shares to cmd's subcommands.
-func (o *prospectsOptions) register(cmd *cobra.Command) {
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.apiKey, "api-key", "", "secret API key, sk_…")
-	pf.StringVar(&o.url, "url", defaultURL, "the server's base URL")
-	pf.IntVar(&o.maxRetries, "max-retries", client.DefaultMaxRetries, "resend a request that failed in a retryable way up to N times")
-	pf.BoolVar(&o.asJSON, "json", false, "print JSON even on a terminal (JSON is the default when output is piped)")
-}
-
-// client makes the API client, or refuses before any request when there is no key.
-func (o *prospectsOptions) client(cmd *cobra.Command) (*client.Client, error) {
-	if o.apiKey == "" {
-		return nil, usageError("no API key: set CAPTURE_API_KEY or pass --api-key sk_… (an admin makes one with 'capture keys create')")
-	}
-	if o.maxRetries < 0 {
-		return nil, usageError("--max-retries must be 0 or more, not %d", o.maxRetries)
-	}
-	stderr, attempts := cmd.ErrOrStderr(), o.maxRetries+1
-	return client.New(o.apiKey,
-		client.WithBaseURL(o.url),
-		client.WithMaxRetries(o.maxRetries),
-		client.WithUserAgent("capture-cli/"+client.Version),
-		client.WithRetryNotify(func(e *client.Error, attempt int, wait time.Duration) {
-			fmt.Fprintf(stderr, "%s, retrying in %s (attempt %d of %d)\n", retryReason(e), waitString(wait), attempt, attempts)
-		}),
-	), nil
-}
-
-// retryReason says in a few words why an attempt failed: "503 maintenance".
-func retryReason(e *client.Error) string {
-	switch {
-	case e.StatusCode == 0:
-		return e.Message
-	case e.Type == client.ErrorTypeAPIConnectionError: // the answer began, then the connection failed
-		return "the answer was cut short"
-	}
-	reason := strconv.Itoa(e.StatusCode)
-	if e.Code != "" {
-		reason += " " + string(e.Code)
-	} else if e.Type != "" {
-		reason += " " + string(e.Type)
-	}
-	return reason
-}
-
-// waitString rounds a retry wait for people: "20s", "1.5s", "0.3s".
-func waitString(d time.Duration) string {
-	if d%time.Second == 0 || d >= 10*time.Second {
-		return d.Round(time.Second).String()
-	}
-	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
 }
 
 // fieldFlags are the prospect fields that create and update share.
@@ -165,11 +96,12 @@ func (f *fieldFlags) register(cmd *cobra.Command, update bool) {
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(prospectStatuses, cobra.ShellCompDirectiveNoFileComp))
 }
 
-func (f *fieldFlags) requestOptions() []client.RequestOption {
-	if f.idempotencyKey == "" {
+// idempotent sends key as the Idempotency-Key, if there is one.
+func idempotent(key string) []client.RequestOption {
+	if key == "" {
 		return nil
 	}
-	return []client.RequestOption{client.WithIdempotencyKey(f.idempotencyKey)}
+	return []client.RequestOption{client.WithIdempotencyKey(key)}
 }
 
 // fieldsFlag adds --fields to a command that prints prospects.
@@ -179,7 +111,28 @@ func fieldsFlag(cmd *cobra.Command, what string) *[]string {
 	return fields
 }
 
-func newProspectsCreateCmd(o *prospectsOptions) *cobra.Command {
+// runner is what a command does once its flags are read; tests pass their own
+// to see the options a command line makes.
+type runner[T any] func(context.Context, *T) error
+
+// or is run unless a test gave its own.
+func (r runner[T]) or(run runner[T]) runner[T] {
+	if r != nil {
+		return r
+	}
+	return run
+}
+
+// prospectsCreateOptions are what capture prospects create sends and prints.
+type prospectsCreateOptions struct {
+	*apiOptions
+	Params         client.ProspectCreateParams
+	IdempotencyKey string
+	Fields         []string
+}
+
+func newProspectsCreateCmd(api *apiOptions, runF runner[prospectsCreateOptions]) *cobra.Command {
+	opts := &prospectsCreateOptions{apiOptions: api}
 	var f fieldFlags
 	cmd := &cobra.Command{
 		Use:   "create --email EMAIL [flags]",
@@ -203,41 +156,58 @@ existing_id (exit status 1).`,
 			return err
 		}
 		set := cmd.Flags().Changed
-		params := client.ProspectCreateParams{Email: f.email}
-		for name, dst := range createTexts(&params) {
+		opts.Params = client.ProspectCreateParams{Email: f.email}
+		for name, dst := range createTexts(&opts.Params) {
 			if set(flagName(name)) {
 				*dst = *f.strings[name]
 			}
 		}
 		if set("status") {
-			params.Status = client.ProspectStatus(f.status)
+			opts.Params.Status = client.ProspectStatus(f.status)
 		}
 		if set("tag") {
-			params.Tags = f.tags
+			opts.Params.Tags = f.tags
 		}
 		if set("metadata") {
-			params.Metadata = client.Metadata(f.metadata)
+			opts.Params.Metadata = client.Metadata(f.metadata)
 		}
 		if set("marketing-consent") {
-			params.MarketingConsent = f.marketingConsent
+			opts.Params.MarketingConsent = f.marketingConsent
 		}
 		if set("hidden") {
-			params.Hidden = f.hidden
+			opts.Params.Hidden = f.hidden
 		}
-		c, err := o.client(cmd)
-		if err != nil {
-			return err
-		}
-		p, err := c.Prospects.Create(cmd.Context(), params, f.requestOptions()...)
-		return o.finish(cmd, p, *fields, err)
+		opts.IdempotencyKey, opts.Fields = f.idempotencyKey, *fields
+		opts.attach(cmd)
+		return runF.or(prospectsCreateRun)(cmd.Context(), opts)
 	}
 	return cmd
+}
+
+// prospectsCreateRun creates the prospect and prints it.
+func prospectsCreateRun(ctx context.Context, opts *prospectsCreateOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	p, err := c.Prospects.Create(ctx, opts.Params, idempotent(opts.IdempotencyKey)...)
+	return opts.finish(ctx, p, opts.Fields, err)
 }
 
 // clearable are the fields --clear accepts: the optional ones.
 var clearable = append(append([]string{}, textFields...), "tags", "metadata")
 
-func newProspectsUpdateCmd(o *prospectsOptions) *cobra.Command {
+// prospectsUpdateOptions are what capture prospects update sends and prints.
+type prospectsUpdateOptions struct {
+	*apiOptions
+	ID             string
+	Params         client.ProspectUpdateParams
+	IdempotencyKey string
+	Fields         []string
+}
+
+func newProspectsUpdateCmd(api *apiOptions, runF runner[prospectsUpdateOptions]) *cobra.Command {
+	opts := &prospectsUpdateOptions{apiOptions: api}
 	var f fieldFlags
 	var clear []string
 	cmd := &cobra.Command{
@@ -260,72 +230,95 @@ prospect. --clear FIELD empties an optional field: ` + strings.Join(clearable, "
 		if err := checkFields(*fields, prospectFields); err != nil {
 			return err
 		}
-		set := cmd.Flags().Changed
-		var params client.ProspectUpdateParams
-		changes := 0
-		if set("email") {
-			params.Email = client.Set(f.email)
-			changes++
-		}
-		texts := updateTexts(&params)
-		for name, dst := range texts {
-			if set(flagName(name)) {
-				changes++
-				*dst = client.Set(*f.strings[name])
-			}
-		}
-		if set("status") {
-			params.Status = client.Set(client.ProspectStatus(f.status))
-			changes++
-		}
-		if set("tag") {
-			params.Tags = client.Set(f.tags)
-			changes++
-		}
-		if set("metadata") {
-			params.Metadata = client.Set(map[string]string(f.metadata))
-			changes++
-		}
-		if set("marketing-consent") {
-			params.MarketingConsent = client.Set(f.marketingConsent)
-			changes++
-		}
-		if set("hidden") {
-			params.Hidden = client.Set(f.hidden)
-			changes++
-		}
-		for _, field := range clear {
-			field = strings.ReplaceAll(field, "-", "_")
-			if !slices.Contains(clearable, field) {
-				return usageError("--clear %s: not a field that can be cleared (one of %s)", field, strings.Join(clearable, ", "))
-			}
-			if set(flagName(field)) || field == "tags" && set("tag") {
-				return usageError("--clear %s conflicts with --%s", field, flagName(strings.TrimSuffix(field, "s")))
-			}
-			changes++
-			switch dst, text := texts[field]; {
-			case text:
-				*dst = client.Null[string]()
-			case field == "tags":
-				params.Tags = client.Null[[]string]()
-			case field == "metadata":
-				params.Metadata = client.Null[map[string]string]()
-			}
-		}
-		if changes == 0 {
-			return usageError("nothing to change: give at least one field flag or --clear")
-		}
-		c, err := o.client(cmd)
+		params, err := updateParams(cmd.Flags().Changed, &f, clear)
 		if err != nil {
 			return err
 		}
-		p, err := c.Prospects.Update(cmd.Context(), args[0], params, f.requestOptions()...)
-		return o.finish(cmd, p, *fields, err)
+		opts.ID, opts.Params, opts.IdempotencyKey, opts.Fields = args[0], params, f.idempotencyKey, *fields
+		opts.attach(cmd)
+		return runF.or(prospectsUpdateRun)(cmd.Context(), opts)
 	}
 	return cmd
 }
 
-func newProspectsGetCmd(o *prospectsOptions) *cobra.Command {
+// updateParams are the changes the flags ask for; set tells which were given.
+func updateParams(set func(string) bool, f *fieldFlags, clear []string) (client.ProspectUpdateParams, error) {
+	var params client.ProspectUpdateParams
+	changes := 0
+	if set("email") {
+		params.Email = client.Set(f.email)
+		changes++
+	}
+	texts := updateTexts(&params)
+	for name, dst := range texts {
+		if set(flagName(name)) {
+			changes++
+			*dst = client.Set(*f.strings[name])
+		}
+	}
+	if set("status") {
+		params.Status = client.Set(client.ProspectStatus(f.status))
+		changes++
+	}
+	if set("tag") {
+		params.Tags = client.Set(f.tags)
+		changes++
+	}
+	if set("metadata") {
+		params.Metadata = client.Set(map[string]string(f.metadata))
+		changes++
+	}
+	if set("marketing-consent") {
+		params.MarketingConsent = client.Set(f.marketingConsent)
+		changes++
+	}
+	if set("hidden") {
+		params.Hidden = client.Set(f.hidden)
+		changes++
+	}
+	for _, field := range clear {
+		field = strings.ReplaceAll(field, "-", "_")
+		if !slices.Contains(clearable, field) {
+			return params, usageError("--clear %s: not a field that can be cleared (one of %s)", field, strings.Join(clearable, ", "))
+		}
+		if set(flagName(field)) || field == "tags" && set("tag") {
+			return params, usageError("--clear %s conflicts with --%s", field, flagName(strings.TrimSuffix(field, "s")))
+		}
+		changes++
+		switch dst, text := texts[field]; {
+		case text:
+			*dst = client.Null[string]()
+		case field == "tags":
+			params.Tags = client.Null[[]string]()
+		case field == "metadata":
+			params.Metadata = client.Null[map[string]string]()
+		}
+	}
+	if changes == 0 {
+		return params, usageError("nothing to change: give at least one field flag or --clear")
+	}
+	return params, nil
+}
+
+// prospectsUpdateRun changes the prospect and prints it.
+func prospectsUpdateRun(ctx context.Context, opts *prospectsUpdateOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	p, err := c.Prospects.Update(ctx, opts.ID, opts.Params, idempotent(opts.IdempotencyKey)...)
+	return opts.finish(ctx, p, opts.Fields, err)
+}
+
+// prospectsGetOptions name the prospect capture prospects get prints.
+type prospectsGetOptions struct {
+	*apiOptions
+	ID     string
+	Fields []string
+}
+
+func newProspectsGetCmd(api *apiOptions, runF runner[prospectsGetOptions]) *cobra.Command {
+	opts := &prospectsGetOptions{apiOptions: api}
 	cmd := &cobra.Command{
 		Use:   "get ID",
 		Short: "Print a prospect",
@@ -341,17 +334,31 @@ func newProspectsGetCmd(o *prospectsOptions) *cobra.Command {
 		if err := checkFields(*fields, prospectFields); err != nil {
 			return err
 		}
-		c, err := o.client(cmd)
-		if err != nil {
-			return err
-		}
-		p, err := c.Prospects.Get(cmd.Context(), args[0])
-		return o.finish(cmd, p, *fields, err)
+		opts.ID, opts.Fields = args[0], *fields
+		opts.attach(cmd)
+		return runF.or(prospectsGetRun)(cmd.Context(), opts)
 	}
 	return cmd
 }
 
-func newProspectsDeleteCmd(o *prospectsOptions) *cobra.Command {
+// prospectsGetRun reads the prospect and prints it.
+func prospectsGetRun(ctx context.Context, opts *prospectsGetOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	p, err := c.Prospects.Get(ctx, opts.ID)
+	return opts.finish(ctx, p, opts.Fields, err)
+}
+
+// prospectsDeleteOptions name the prospect capture prospects delete deletes.
+type prospectsDeleteOptions struct {
+	*apiOptions
+	ID string
+}
+
+func newProspectsDeleteCmd(api *apiOptions, runF runner[prospectsDeleteOptions]) *cobra.Command {
+	opts := &prospectsDeleteOptions{apiOptions: api}
 	cmd := &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete a prospect and erase its personal data",
@@ -362,158 +369,21 @@ func newProspectsDeleteCmd(o *prospectsOptions) *cobra.Command {
 		Args:    positional(1, "the prospect ID"),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := o.client(cmd)
-		if err != nil {
-			return err
-		}
-		d, err := c.Prospects.Delete(cmd.Context(), args[0])
-		return o.finish(cmd, d, nil, err)
+		opts.ID = args[0]
+		opts.attach(cmd)
+		return runF.or(prospectsDeleteRun)(cmd.Context(), opts)
 	}
 	return cmd
 }
 
-// listColumns are the fields a list shows on a terminal unless --fields says otherwise.
-var listColumns = []string{"id", "email", "first_name", "last_name", "company", "status", "created"}
-
-func newProspectsListCmd(o *prospectsOptions) *cobra.Command {
-	var created [2]timeFlag
-	created[1].endOfDay = true
-	cmd := &cobra.Command{
-		Use:   "list [filters]",
-		Short: "List prospects, newest first",
-		Long: `Lists prospects, newest first, fetching pages as it goes: a table on a terminal
-(columns ` + strings.Join(listColumns, ", ") + ` unless --fields says otherwise),
-one JSON object per line when piped or with --json. Filters combine: --status
-qualified --tag webinar lists the qualified prospects tagged webinar.
-
---created-gte and --created-lte take a Unix timestamp (1767225600), an RFC 3339
-time (2026-01-01T09:00:00Z) or a date (2026-01-01, in UTC; with --created-lte
-the whole day is included).`,
-		Example: `  capture prospects list
-  capture prospects list --status qualified --tag webinar --max 20
-  capture prospects list --created-gte 2026-01-01 --fields id,email,created
-  capture prospects list --json | jq -r .email`,
-		Args: positional(0, ""),
+// prospectsDeleteRun deletes the prospect and prints the receipt.
+func prospectsDeleteRun(ctx context.Context, opts *prospectsDeleteOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
 	}
-	fs := cmd.Flags()
-	limit := fs.Int("limit", 100, "page size: prospects fetched per request, 1 to 100")
-	most := fs.Int("max", 0, "stop after N prospects (0: all)")
-	status := fs.String("status", "", "only prospects with this status: "+orList(prospectStatuses))
-	email := fs.String("email", "", "only the prospect with this email")
-	tag := fs.String("tag", "", "only prospects with this tag")
-	fs.Var(&created[0], "created-gte", "only prospects created at or after this time")
-	fs.Var(&created[1], "created-lte", "only prospects created at or before this time")
-	after := fs.String("starting-after", "", "start after this prospect ID (older ones follow)")
-	before := fs.String("ending-before", "", "list the prospects newer than this prospect ID, oldest first")
-	noEnv(fs, "limit", "max", "status", "email", "tag", "created-gte", "created-lte", "starting-after", "ending-before")
-	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(prospectStatuses, cobra.ShellCompDirectiveNoFileComp))
-	fields := fieldsFlag(cmd, "default "+strings.Join(listColumns, ","))
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if *most < 0 {
-			return usageError("--max must be 0 or more")
-		}
-		if err := checkFields(*fields, prospectFields); err != nil {
-			return err
-		}
-		set := cmd.Flags().Changed
-		params := client.ProspectListParams{Limit: *limit}
-		if !set("limit") && *most > 0 {
-			params.Limit = min(*most, 100)
-		}
-		if set("status") {
-			params.Status = client.ProspectStatus(*status)
-		}
-		if set("email") {
-			params.Email = *email
-		}
-		if set("tag") {
-			params.Tag = *tag
-		}
-		if set("created-gte") {
-			params.CreatedGTE = created[0].unix
-		}
-		if set("created-lte") {
-			params.CreatedLTE = created[1].unix
-		}
-		if set("starting-after") {
-			params.StartingAfter = *after
-		}
-		if set("ending-before") {
-			params.EndingBefore = *before
-		}
-		c, err := o.client(cmd)
-		if err != nil {
-			return err
-		}
-		asJSON := wantJSON(cmd, o.asJSON)
-		columns := *fields
-		if len(columns) == 0 && !asJSON {
-			columns = listColumns
-		}
-		var rows [][]string
-		n := 0
-		for p, err := range c.Prospects.List(cmd.Context(), params) {
-			if err != nil {
-				if rows != nil {
-					_ = writeTable(cmd.OutOrStdout(), slices.Clone(columns), rows) // what arrived before the failure
-				}
-				return o.fail(cmd, err)
-			}
-			obj, err := objectFields(p)
-			if err != nil {
-				return failure("%v", err)
-			}
-			obj = selectFields(obj, columns)
-			if asJSON {
-				if _, err := cmd.OutOrStdout().Write(append(encodeObject(obj), '\n')); err != nil {
-					return failure("%v", err)
-				}
-			} else {
-				rows = append(rows, cells(obj))
-			}
-			if n++; *most > 0 && n >= *most {
-				break
-			}
-		}
-		if !asJSON {
-			if len(rows) == 0 {
-				fmt.Fprintln(cmd.ErrOrStderr(), "no prospects")
-				return nil
-			}
-			return writeTable(cmd.OutOrStdout(), slices.Clone(columns), rows)
-		}
-		return nil
-	}
-	return cmd
-}
-
-// timeFlag is a time given as a Unix timestamp, an RFC 3339 time or a date.
-type timeFlag struct {
-	unix     int64
-	text     string
-	endOfDay bool // a date means its last second, for an upper bound
-}
-
-func (t *timeFlag) String() string { return t.text }
-func (t *timeFlag) Type() string   { return "time" }
-
-func (t *timeFlag) Set(v string) error {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		t.unix, t.text = n, v
-		return nil
-	}
-	if ts, err := time.Parse(time.RFC3339, v); err == nil {
-		t.unix, t.text = ts.Unix(), v
-		return nil
-	}
-	if d, err := time.Parse(time.DateOnly, v); err == nil {
-		if t.endOfDay {
-			d = d.Add(24*time.Hour - time.Second)
-		}
-		t.unix, t.text = d.Unix(), v
-		return nil
-	}
-	return errors.New("want a Unix timestamp (1767225600), an RFC 3339 time (2026-01-01T09:00:00Z) or a date (2026-01-01)")
+	d, err := c.Prospects.Delete(ctx, opts.ID)
+	return opts.finish(ctx, d, nil, err)
 }
 
 // checkFields refuses a --fields name that is not a field.
@@ -525,29 +395,6 @@ func checkFields(fields, known []string) error {
 	}
 	return nil
 }
-
-// finish prints a call's result, or its error.
-func (o *prospectsOptions) finish(cmd *cobra.Command, v any, fields []string, err error) error {
-	if err != nil {
-		return o.fail(cmd, err)
-	}
-	obj, err := objectFields(v)
-	if err != nil {
-		return failure("%v", err)
-	}
-	obj = selectFields(obj, fields)
-	if wantJSON(cmd, o.asJSON) {
-		err = writeIndented(cmd.OutOrStdout(), encodeObject(obj))
-	} else {
-		err = writeKeyValues(cmd.OutOrStdout(), obj)
-	}
-	if err != nil {
-		return failure("%v", err)
-	}
-	return nil
-}
-
-var _ pflag.Value = (*timeFlag)(nil)
 
 // createTexts is where a create keeps each optional text field, by JSON name.
 func createTexts(p *client.ProspectCreateParams) map[string]*string {

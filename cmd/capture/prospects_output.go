@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,16 +11,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/captureapi/capture/client"
 )
 
 // fail prints err on stderr — the message, then one "name: value" line per
 // field a script or a support request needs — and ends the command with the
 // documented exit status.
-func (o *prospectsOptions) fail(cmd *cobra.Command, err error) error {
-	stderr := cmd.ErrOrStderr()
+func (o *apiOptions) fail(ctx context.Context, err error) error {
+	stderr := o.ErrOut
 	var e *client.Error
 	if !errors.As(err, &e) {
 		fmt.Fprintf(stderr, "error: %v\n", err)
@@ -43,13 +42,13 @@ func (o *prospectsOptions) fail(cmd *cobra.Command, err error) error {
 	if e.Attempts > 1 {
 		field("attempts", fmt.Sprint(e.Attempts))
 	}
-	return &exitError{code: exitStatus(cmd, e)}
+	return &exitError{code: exitStatus(ctx, e)}
 }
 
 // exitStatus maps an error to the documented exit statuses.
-func exitStatus(cmd *cobra.Command, e *client.Error) int {
+func exitStatus(ctx context.Context, e *client.Error) int {
 	switch {
-	case cmd.Context().Err() != nil:
+	case ctx.Err() != nil:
 		return exitInterrupted
 	case e.Type == client.ErrorTypeAPIConnectionError:
 		return exitConnection

@@ -96,17 +96,21 @@ func TestProspectsCLIAgainstRealServer(t *testing.T) {
 			t.Fatalf("create %s: exit %d, %s", email, code, errOut)
 		}
 	}
-	out, _, code = run("list", "--limit", "2")
+	out, _, code = run("list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != 0 || len(lines) != 5 {
-		t.Fatalf("list in pages of 2: want 5 lines, got exit %d and\n%s", code, out)
+		t.Fatalf("list piped: want every prospect, 5 lines, got exit %d and\n%s", code, out)
 	}
 	if first, last := decode(t, lines[0]), decode(t, lines[4]); first["email"] != "e@example.com" || last["id"] != id {
 		t.Fatalf("list should stream newest first, got %s … %s", lines[0], lines[4])
 	}
-	out, _, code = run("list", "--limit", "2", "--max", "3")
+	out, _, code = run("list", "--limit", "3")
 	if code != 0 || strings.Count(out, "\n") != 3 {
-		t.Fatalf("--max 3: want 3 lines, got exit %d and\n%s", code, out)
+		t.Fatalf("--limit 3: want 3 lines, got exit %d and\n%s", code, out)
+	}
+	out, errOut, code = run("list", "--max", "2")
+	if code != 0 || strings.Count(out, "\n") != 2 || errOut != "--max is deprecated: use --limit N, or --all\n" {
+		t.Fatalf("--max 2, the former name of --limit: want 2 lines and a notice, got exit %d, stderr %q and\n%s", code, errOut, out)
 	}
 	out, _, code = run("list", "--tag", "customer")
 	if code != 0 || strings.Count(out, "\n") != 1 || decode(t, out)["id"] != id {
@@ -212,6 +216,8 @@ func TestProspectsCLIUsage(t *testing.T) {
 		{[]string{"update", "prs_1", "--clear", "phone", "--phone", "555"}, "--clear phone conflicts with --phone"},
 		{[]string{"list", "--max", "-1"}, "--max must be 0 or more"},
 		{[]string{"list", "--limit", "many"}, "invalid value"},
+		{[]string{"list", "--limit", "0"}, "--limit must be at least 1, not 0"},
+		{[]string{"list", "--limit", "5", "--all"}, "--limit and --all cannot be used together"},
 	} {
 		out, errOut, code := cli(t, tc.args...)
 		if code != 64 || out != "" || !strings.Contains(errOut, tc.want) {
@@ -238,8 +244,8 @@ func TestProspectsCLIHelp(t *testing.T) {
 		t.Errorf("update --help should document --clear and --idempotency-key:\n%s", out)
 	}
 	out, _, _ = cli(t, "list", "--help")
-	if !strings.Contains(out, "--limit") || !strings.Contains(out, "--max") {
-		t.Errorf("list --help should document --limit and --max:\n%s", out)
+	if !strings.Contains(out, "--limit") || !strings.Contains(out, "--all") || strings.Contains(out, "--max ") {
+		t.Errorf("list --help should document --limit and --all, and hide the deprecated --max:\n%s", out)
 	}
 }
 

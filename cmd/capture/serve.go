@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,10 +41,12 @@ type serveOptions struct {
 	webhooksAllowPrivate bool
 	webhookRetries       []time.Duration
 	webhookSecretKey     string
+
+	stdout, stderr io.Writer // the banner and the first admin key; the logs
 }
 
 func newServeCmd() *cobra.Command {
-	o := &serveOptions{logFormat: &choiceFlag{value: "json", choices: []string{"json", "text"}}}
+	o := &serveOptions{logFormat: &choiceFlag{value: "auto", choices: []string{"auto", "json", "text"}}}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API server",
@@ -55,13 +58,15 @@ With --db postgres://… (an existing database) and --redis redis://…, several
 servers on one PostgreSQL and one Redis behave as one service: run as many as
 you need behind a load balancer.
 
-On a terminal it starts with a short summary of where to reach it; request logs
-go to stderr, one JSON line per request (--log-format text for people). SIGTERM
-or Ctrl-C lets in-flight requests finish before it exits.`,
+On a terminal it starts with a short summary of where to reach it, and, when
+the database had accounts already (so no key was printed), the command that
+makes a new admin key. Request logs go to stderr, one line per request: text
+for people when stderr is a terminal, JSON otherwise (--log-format json|text
+chooses). SIGTERM or Ctrl-C lets in-flight requests finish before it exits.`,
 		Example: `  capture serve
   capture serve --addr :8080 --db /var/lib/capture/capture.db --public-url https://capture.example.com
   capture serve --addr :8081 --db postgres://capture@db.internal/capture --redis redis://cache.internal:6379/0
-  CAPTURE_RATE_LIMIT=20 capture serve --log-format text`,
+  CAPTURE_RATE_LIMIT=20 capture serve --log-format json 2>>capture.log`,
 		Args: positional(0, ""),
 	}
 	f := cmd.Flags()
@@ -70,7 +75,7 @@ or Ctrl-C lets in-flight requests finish before it exits.`,
 	f.DurationVar(&o.requestTimeout, "request-timeout", 10*time.Second, "longest a request may run before it answers 504")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "longest to wait for in-flight requests on SIGTERM")
 	f.StringVar(&o.publicURL, "public-url", "", "where clients reach the server, for the doc_url of errors (default http://ADDR)")
-	f.Var(o.logFormat, "log-format", "log lines as json (for machines) or text (for people)")
+	f.Var(o.logFormat, "log-format", "log lines as json (for machines), text (for people), or auto: text when stderr is a terminal, else json")
 	f.IntVar(&o.rateLimit, "rate-limit", 100, "requests per second (and burst) per key, unless the key's account sets its own")
 	f.IntVar(&o.maxInFlight, "max-in-flight", 512, "/v1 requests answered at once; past it the answer is a fast 503 overloaded")
 	f.StringVar(&o.redis, "redis", "", "redis:// URL of a Redis that shares each key's rate limit among every replica (default: limits in this process)")
@@ -81,12 +86,16 @@ or Ctrl-C lets in-flight requests finish before it exits.`,
 	f.StringVar(&o.webhookSecretKey, "webhook-secret-key", "",
 		"base64 of 32 bytes that seal webhook signing secrets in the database (AES-256-GCM); prefer the environment variable")
 	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions(o.logFormat.choices, cobra.ShellCompDirectiveNoFileComp))
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return serve(cmd, o) }
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+		return serveRun(cmd.Context(), o)
+	}
 	return cmd
 }
 
-func serve(cmd *cobra.Command, o *serveOptions) error {
-	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+// serveRun serves until ctx ends, then lets in-flight requests finish.
+func serveRun(ctx context.Context, o *serveOptions) error {
+	stdout, stderr := o.stdout, o.stderr
 	if o.rateLimit < 1 {
 		return usageError("--rate-limit must be at least 1, not %d", o.rateLimit)
 	}
@@ -109,7 +118,14 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 			return usageError("--webhook-retry-schedule takes positive durations, not %s", d)
 		}
 	}
-	logger, stopLog := newServeLogger(stderr, o.logFormat.value)
+	logFormat := o.logFormat.value
+	if logFormat == "auto" {
+		logFormat = "json"
+		if isTerminal(stderr) {
+			logFormat = "text"
+		}
+	}
+	logger, stopLog := newServeLogger(stderr, logFormat)
 	defer stopLog()
 	slog.SetDefault(logger)
 
@@ -130,7 +146,8 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 		return failure("open database: %v", err)
 	}
 	defer db.Close()
-	if err := bootstrap(ctx, db, stdout); err != nil {
+	created, err := bootstrap(ctx, db, stdout)
+	if err != nil {
 		return failure("create the first account: %v", err)
 	}
 	base := cmp.Or(o.publicURL, "http://"+displayAddr(ln.Addr()))
@@ -179,7 +196,11 @@ func serve(cmd *cobra.Command, o *serveOptions) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(api.Listener(ln)) }()
 	if isTerminal(stdout) {
-		banner(stdout, base, displayDB(dbPath), o)
+		if !created {
+			fmt.Fprintf(stdout, "The database has accounts already, so no admin key was printed. To make one:\n\n    %s\n\n",
+				newAdminKeyCommand(ctx, db, *o.db))
+		}
+		banner(stdout, base, displayDB(dbPath), logFormat, o)
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "db", displayDB(dbPath))
 
@@ -242,7 +263,7 @@ func displayAddr(a net.Addr) string {
 }
 
 // banner tells a person at a terminal where the server is and what it enforces.
-func banner(w io.Writer, base, dbPath string, o *serveOptions) {
+func banner(w io.Writer, base, dbPath, logFormat string, o *serveOptions) {
 	fmt.Fprintf(w, `Capture is serving (Ctrl-C stops it after in-flight requests finish)
 
   API       %s/v1
@@ -253,7 +274,7 @@ func banner(w io.Writer, base, dbPath string, o *serveOptions) {
             at most %d API requests at once
 
 Request logs follow on stderr, one %s line per request.
-`, base, base, base, dbPath, o.rateLimit, limitsWhere(o), o.requestTimeout, o.maxInFlight, map[string]string{"json": "JSON", "text": "text"}[o.logFormat.value])
+`, base, base, base, dbPath, o.rateLimit, limitsWhere(o), o.requestTimeout, o.maxInFlight, map[string]string{"json": "JSON", "text": "text"}[logFormat])
 }
 
 // limitsWhere says where rate limits are kept, for the banner.
@@ -264,27 +285,53 @@ func limitsWhere(o *serveOptions) string {
 	return " (kept in Redis, shared by every replica)"
 }
 
-// bootstrap gives an empty database an account "default" and prints its admin key once.
-func bootstrap(ctx context.Context, db store.Store, stdout io.Writer) error {
+// bootstrap gives an empty database an account "default" and prints its admin
+// key once; created tells whether it did.
+func bootstrap(ctx context.Context, db store.Store, stdout io.Writer) (created bool, err error) {
 	n, err := db.CountAccounts(ctx)
 	if err != nil || n > 0 {
-		return err
+		return false, err
 	}
 	a, err := db.CreateAccount(ctx, "default", defaultProspectLimit, 0)
 	if err != nil {
 		// Replicas started together on one empty PostgreSQL database: one of
 		// them made the account (its name is unique) and prints the key.
 		if n, cerr := db.CountAccounts(ctx); cerr == nil && n > 0 {
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	k, secret, err := db.CreateKey(ctx, a.ID, store.RoleAdmin)
 	if err != nil {
-		return err
+		return false, err
 	}
 	fmt.Fprintf(stdout, "Created account \"default\" with admin key %s. Its secret is shown only this once:\n\n    %s\n\n", k.ID, secret)
-	return nil
+	return true, nil
+}
+
+// newAdminKeyCommand is the command that makes an admin key for the database
+// serve opened (dsn, as given): for the account "default", or the oldest one
+// when there is no "default".
+func newAdminKeyCommand(ctx context.Context, db store.Store, dsn string) string {
+	account := "default"
+	if _, err := db.AccountByName(ctx, account); err != nil {
+		if all, err := db.ListAccounts(ctx); err == nil && len(all) > 0 {
+			account = all[0].Name
+		}
+	}
+	cmd := "capture keys create --account " + shellQuote(account) + " --role admin"
+	if dsn != defaultDB {
+		cmd += " --db " + shellQuote(displayDB(dsn))
+	}
+	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but plain characters.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@%+=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // eventsEngine is a database that keeps the events log and the webhook

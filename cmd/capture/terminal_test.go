@@ -52,26 +52,49 @@ func TestServeOnATerminalPrintsABanner(t *testing.T) {
 	if get(t, base+"/docs") != 200 || get(t, base+"/metrics") != 200 {
 		t.Fatal("the banner's /docs and /metrics URLs should answer 200")
 	}
-	// Requests are still logged as JSON lines.
+	// On a terminal, request logs are text for people.
 	if get(t, base+"/v1/prospects") != 401 {
 		t.Fatal("want 401 without a key")
 	}
-	out = term.waitFor(t, `"status":401`)
-	var logged bool
-	for line := range strings.Lines(out) {
-		var entry struct{ Msg, Route string }
-		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "request" && entry.Route == "/v1/prospects" {
-			logged = true
-		}
+	out = term.waitFor(t, "status=401")
+	if !regexp.MustCompile(`(?m)^time=\S+ level=INFO msg=request .*route=/v1/prospects .*status=401`).MatchString(out) {
+		t.Errorf("no text request log line for the 401:\n%s", out)
 	}
-	if !logged {
-		t.Errorf("no JSON request log line for the 401:\n%s", out)
+	if !strings.Contains(out, "one text line per request") {
+		t.Errorf("the banner should say the logs are text:\n%s", out)
 	}
 	if err := term.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if out, code := term.wait(t); code != 0 {
 		t.Fatalf("serve exited %d after SIGTERM:\n%s", code, out)
+	}
+
+	// Restarted, the database has its account: no key is printed, and the
+	// banner gives the command that makes one. CAPTURE_LOG_FORMAT=json asks
+	// for JSON logs even on a terminal.
+	term = startTerminal(t, []string{"CAPTURE_LOG_FORMAT=json"}, "serve", "--addr", "127.0.0.1:0", "--db", db)
+	out = term.waitFor(t, "Request logs follow")
+	hint := regexp.MustCompile(`The database has accounts already, so no admin key was printed\. To make one:\n\n    (capture keys create .*)\n`).FindStringSubmatch(out)
+	if hint == nil || strings.Contains(out, "Created account") || !strings.Contains(out, "one JSON line per request") {
+		t.Fatalf("a restart should print no key, say how to make one, and log JSON:\n%s", out)
+	}
+	if want := "capture keys create --account default --role admin --db " + db; hint[1] != want {
+		t.Errorf("the banner's command is %q, want %q", hint[1], want)
+	}
+	if out := term.waitFor(t, `"msg":"serving"`); !regexp.MustCompile(`(?m)^\{"time":.*"msg":"serving"`).MatchString(out) {
+		t.Errorf("want JSON log lines with --log-format from CAPTURE_LOG_FORMAT:\n%s", out)
+	}
+	if err := term.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := term.wait(t); code != 0 {
+		t.Fatalf("serve exited %d after SIGTERM:\n%s", code, out)
+	}
+	// The command works as printed.
+	args := strings.Fields(hint[1])[1:]
+	if secret, errOut, code := runPiped(t, nil, args...); code != 0 || !strings.HasPrefix(secret, "sk_") {
+		t.Fatalf("%s: exit %d, stdout %q, stderr %q", hint[1], code, secret, errOut)
 	}
 }
 
@@ -219,7 +242,11 @@ func TestVersionOfTheBuiltBinary(t *testing.T) {
 	if m := regexp.MustCompile(`(?m)^\tbuild\tvcs\.revision=(\S+)`).FindSubmatch(info); m != nil {
 		rev = string(m[1])
 	}
-	if code != 0 || mod == nil || !strings.HasPrefix(out, "capture "+string(mod[1])+"\nrevision "+rev) {
+	version := "dev" // what a build from a work tree records, "(devel)", is no version
+	if mod != nil && string(mod[1]) != "(devel)" {
+		version = string(mod[1])
+	}
+	if code != 0 || mod == nil || !strings.HasPrefix(out, "capture "+version+"\nrevision "+rev) {
 		t.Fatalf("capture version should give the module version and revision of the build info\n%s\ngot:\n%s", info, out)
 	}
 	if dash, _, _ := runPiped(t, nil, "--version"); dash != out {

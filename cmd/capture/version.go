@@ -9,20 +9,30 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// version and commit are stamped by make build (-ldflags -X main.version=…
+// -X main.commit=…) from git describe and git rev-parse, so that a binary says
+// what it is even where the toolchain records no VCS data (-buildvcs=false, a
+// tree without .git).
+var version, commit string
+
 // versionString is what capture version and capture --version print: the
-// module version and the VCS revision the binary was built from.
+// version and the commit the binary was built from.
 func versionString() string {
 	bi, _ := debug.ReadBuildInfo()
-	return versionFrom(bi)
+	return versionFrom(version, commit, bi)
 }
 
-// versionFrom describes a binary from its build info (nil if it has none).
-func versionFrom(bi *debug.BuildInfo) string {
-	version, revision := "unknown", "unknown"
+// versionFrom describes a binary from what make build stamped (stampedVersion,
+// stampedCommit), else from its build info (nil if it has none), else as "dev"
+// at commit "unknown".
+func versionFrom(stampedVersion, stampedCommit string, bi *debug.BuildInfo) string {
+	version, revision := "dev", "unknown"
 	var when string
 	modified := false
 	if bi != nil {
-		version = bi.Main.Version
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			version = bi.Main.Version
+		}
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
@@ -33,6 +43,13 @@ func versionFrom(bi *debug.BuildInfo) string {
 				modified = s.Value == "true"
 			}
 		}
+	}
+	if stampedVersion != "" {
+		version = stampedVersion
+	}
+	if stampedCommit != "" && stampedCommit != revision {
+		// The build info's time and state describe another commit, or none.
+		revision, when, modified = stampedCommit, "", false
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "capture %s\nrevision %s", version, revision)
@@ -50,9 +67,14 @@ func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version and the source revision of this binary",
-		Long: `Prints the module version and the VCS revision (commit, time, and whether the
-tree had uncommitted changes) that this binary was built from, then the Go
-version and platform. capture --version prints the same.`,
+		Long: `Prints the version and the commit this binary was built from, then the Go
+version and platform. capture --version prints the same.
+
+make build stamps both from git (git describe --always --dirty, git rev-parse
+HEAD). Otherwise they come from what the Go toolchain recorded (the module
+version; the VCS revision, its time, and whether the tree had uncommitted
+changes), and are "dev" and "unknown" where it recorded nothing (go run, a
+build without VCS stamping, a tree without git).`,
 		Example: `  capture version
   capture --version`,
 		Args: positional(0, ""),

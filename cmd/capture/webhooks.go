@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,7 +13,6 @@ import (
 )
 
 func newWebhooksCmd() *cobra.Command {
-	o := &prospectsOptions{}
 	cmd := group(&cobra.Command{
 		Use:   "webhooks",
 		Short: "Manage the URLs that receive events over the API, or forward events to a local one",
@@ -27,12 +27,19 @@ your machine, signed with a secret of its own, for development.`,
   capture webhooks delete we_01jd…
   capture webhooks listen --forward-to http://localhost:3000/hook   # develop a receiver`,
 	})
-	o.register(cmd)
-	cmd.AddCommand(newWebhooksCreateCmd(o), newWebhooksListCmd(o), newWebhooksDeleteCmd(o), newWebhooksListenCmd(o))
+	api := newAPIOptions(cmd)
+	cmd.AddCommand(newWebhooksCreateCmd(api, nil), newWebhooksListCmd(api, nil), newWebhooksDeleteCmd(api, nil), newWebhooksListenCmd(api, nil))
 	return cmd
 }
 
-func newWebhooksCreateCmd(o *prospectsOptions) *cobra.Command {
+// webhooksCreateOptions are the endpoint capture webhooks create makes.
+type webhooksCreateOptions struct {
+	*apiOptions
+	Params client.WebhookEndpointCreateParams
+}
+
+func newWebhooksCreateCmd(api *apiOptions, runF runner[webhooksCreateOptions]) *cobra.Command {
+	opts := &webhooksCreateOptions{apiOptions: api}
 	cmd := &cobra.Command{
 		Use:   "create --endpoint URL [flags]",
 		Short: "Make a URL receive events",
@@ -63,17 +70,30 @@ which is shown this once: keep it to verify deliveries (client.VerifyWebhook in 
 				params.EnabledEvents = append(params.EnabledEvents, client.EnabledEvent(e))
 			}
 		}
-		c, err := o.client(cmd)
-		if err != nil {
-			return err
-		}
-		e, err := c.WebhookEndpoints.Create(cmd.Context(), params)
-		return o.finish(cmd, e, nil, err)
+		opts.Params = params
+		opts.attach(cmd)
+		return runF.or(webhooksCreateRun)(cmd.Context(), opts)
 	}
 	return cmd
 }
 
-func newWebhooksListCmd(o *prospectsOptions) *cobra.Command {
+// webhooksCreateRun creates the endpoint and prints it with its secret.
+func webhooksCreateRun(ctx context.Context, opts *webhooksCreateOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	e, err := c.WebhookEndpoints.Create(ctx, opts.Params)
+	return opts.finish(ctx, e, nil, err)
+}
+
+// webhooksListOptions are those of capture webhooks list: the API's alone.
+type webhooksListOptions struct {
+	*apiOptions
+}
+
+func newWebhooksListCmd(api *apiOptions, runF runner[webhooksListOptions]) *cobra.Command {
+	opts := &webhooksListOptions{apiOptions: api}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List webhook endpoints",
@@ -84,38 +104,50 @@ JSON object per line when piped or with --json. Secrets are never shown again.`,
 		Args: positional(0, ""),
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, err := o.client(cmd)
-		if err != nil {
-			return err
-		}
-		l, err := c.WebhookEndpoints.List(cmd.Context())
-		if err != nil {
-			return o.fail(cmd, err)
-		}
-		out := cmd.OutOrStdout()
-		if wantJSON(cmd, o.asJSON) {
-			return writeJSONLines(out, l.Data)
-		}
-		if len(l.Data) == 0 {
-			fmt.Fprintln(cmd.ErrOrStderr(), "no webhook endpoints")
-			return nil
-		}
-		rows := make([][]string, len(l.Data))
-		for i, e := range l.Data {
-			state := "enabled"
-			if e.Disabled {
-				state = "disabled"
-			} else if e.FailingSince != 0 {
-				state = "failing since " + humanTime(time.Unix(e.FailingSince, 0))
-			}
-			rows[i] = []string{e.ID, e.URL, strings.Join(e.EnabledEvents, ","), state, e.Description, humanTime(time.Unix(e.Created, 0))}
-		}
-		return writeTable(out, []string{"id", "url", "events", "state", "description", "created"}, rows)
+		opts.attach(cmd)
+		return runF.or(webhooksListRun)(cmd.Context(), opts)
 	}
 	return cmd
 }
 
-func newWebhooksDeleteCmd(o *prospectsOptions) *cobra.Command {
+// webhooksListRun prints every endpoint of the account.
+func webhooksListRun(ctx context.Context, opts *webhooksListOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	l, err := c.WebhookEndpoints.List(ctx)
+	if err != nil {
+		return opts.fail(ctx, err)
+	}
+	if opts.wantJSON() {
+		return writeJSONLines(opts.Out, l.Data)
+	}
+	if len(l.Data) == 0 {
+		fmt.Fprintln(opts.ErrOut, "no webhook endpoints")
+		return nil
+	}
+	rows := make([][]string, len(l.Data))
+	for i, e := range l.Data {
+		state := "enabled"
+		if e.Disabled {
+			state = "disabled"
+		} else if e.FailingSince != 0 {
+			state = "failing since " + humanTime(time.Unix(e.FailingSince, 0))
+		}
+		rows[i] = []string{e.ID, e.URL, strings.Join(e.EnabledEvents, ","), state, e.Description, humanTime(time.Unix(e.Created, 0))}
+	}
+	return writeTable(opts.Out, []string{"id", "url", "events", "state", "description", "created"}, rows)
+}
+
+// webhooksDeleteOptions name the endpoint capture webhooks delete deletes.
+type webhooksDeleteOptions struct {
+	*apiOptions
+	ID string
+}
+
+func newWebhooksDeleteCmd(api *apiOptions, runF runner[webhooksDeleteOptions]) *cobra.Command {
+	opts := &webhooksDeleteOptions{apiOptions: api}
 	cmd := &cobra.Command{
 		Use:     "delete ID",
 		Short:   "Delete a webhook endpoint",
@@ -124,12 +156,19 @@ func newWebhooksDeleteCmd(o *prospectsOptions) *cobra.Command {
 		Args:    positional(1, "the endpoint ID"),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := o.client(cmd)
-		if err != nil {
-			return err
-		}
-		d, err := c.WebhookEndpoints.Delete(cmd.Context(), args[0])
-		return o.finish(cmd, d, nil, err)
+		opts.ID = args[0]
+		opts.attach(cmd)
+		return runF.or(webhooksDeleteRun)(cmd.Context(), opts)
 	}
 	return cmd
+}
+
+// webhooksDeleteRun deletes the endpoint and prints the receipt.
+func webhooksDeleteRun(ctx context.Context, opts *webhooksDeleteOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	d, err := c.WebhookEndpoints.Delete(ctx, opts.ID)
+	return opts.finish(ctx, d, nil, err)
 }

@@ -19,7 +19,16 @@ import (
 	"github.com/captureapi/capture/server"
 )
 
-func newWebhooksListenCmd(o *prospectsOptions) *cobra.Command {
+// webhooksListenOptions say where capture webhooks listen forwards which events.
+type webhooksListenOptions struct {
+	*apiOptions
+	ForwardTo string
+	Events    []string
+	Interval  time.Duration
+}
+
+func newWebhooksListenCmd(api *apiOptions, runF runner[webhooksListenOptions]) *cobra.Command {
+	opts := &webhooksListenOptions{apiOptions: api}
 	cmd := &cobra.Command{
 		Use:   "listen --forward-to URL",
 		Short: "Forward new events to a local URL, signed, for development",
@@ -37,33 +46,39 @@ stops it.`,
 		Args: positional(0, ""),
 	}
 	fs := cmd.Flags()
-	forward := fs.String("forward-to", "", "the local URL to POST each event to (required)")
-	events := fs.StringArray("event", nil, "forward only this event type (repeatable; default all)")
-	interval := fs.Duration("interval", time.Second, "how often to read new events")
+	fs.StringVar(&opts.ForwardTo, "forward-to", "", "the local URL to POST each event to (required)")
+	fs.StringArrayVar(&opts.Events, "event", nil, "forward only this event type (repeatable; default all)")
+	fs.DurationVar(&opts.Interval, "interval", time.Second, "how often to read new events")
 	noEnv(fs, "forward-to", "event", "interval")
 	_ = cmd.RegisterFlagCompletionFunc("event", cobra.FixedCompletions(eventTypes, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		u, err := url.Parse(*forward)
-		if *forward == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, err := url.Parse(opts.ForwardTo)
+		if opts.ForwardTo == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usageError("--forward-to must be an http:// or https:// URL, such as http://localhost:3000/hook")
 		}
-		if *interval <= 0 {
+		if opts.Interval <= 0 {
 			return usageError("--interval must be positive")
 		}
-		for _, e := range *events {
+		for _, e := range opts.Events {
 			if !slices.Contains(eventTypes, e) {
 				return usageError("--event must be %s, not %q", orList(eventTypes), e)
 			}
 		}
-		c, err := o.client(cmd)
-		if err != nil {
-			return err
-		}
-		l := &listener{c: c, forwardTo: *forward, types: *events, stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr(),
-			http: &http.Client{Timeout: 10 * time.Second}}
-		return l.run(cmd.Context(), *interval, o, cmd)
+		opts.attach(cmd)
+		return runF.or(webhooksListenRun)(cmd.Context(), opts)
 	}
 	return cmd
+}
+
+// webhooksListenRun forwards new events until ctx ends.
+func webhooksListenRun(ctx context.Context, opts *webhooksListenOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	l := &listener{c: c, forwardTo: opts.ForwardTo, types: opts.Events, stdout: opts.Out, stderr: opts.ErrOut,
+		http: &http.Client{Timeout: 10 * time.Second}}
+	return l.run(ctx, opts.Interval, opts.apiOptions)
 }
 
 // listener forwards the events that appear after it starts.
@@ -77,14 +92,14 @@ type listener struct {
 	last           string // the newest event seen
 }
 
-func (l *listener) run(ctx context.Context, interval time.Duration, o *prospectsOptions, cmd *cobra.Command) error {
+func (l *listener) run(ctx context.Context, interval time.Duration, o *apiOptions) error {
 	key := make([]byte, 24)
 	rand.Read(key)
 	l.secret = "whsec_" + base64.StdEncoding.EncodeToString(key)
 	// Start after the newest event there is: only new ones are forwarded.
 	page, err := l.c.Events.ListPage(ctx, client.EventListParams{Limit: 1})
 	if err != nil {
-		return o.fail(cmd, err)
+		return o.fail(ctx, err)
 	}
 	since := time.Now().Unix()
 	if len(page.Data) > 0 {
@@ -98,7 +113,7 @@ func (l *listener) run(ctx context.Context, interval time.Duration, o *prospects
 			if ctx.Err() != nil {
 				return nil
 			}
-			return o.fail(cmd, err)
+			return o.fail(ctx, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,29 @@
+package sqlite
+
+import (
+	"context"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
+)
+
+// PendingMigrations counts the embedded schema migrations the database lacks,
+// and all of them, so that capture migrate can say what it applied: all of
+// them on a new database, some, or none.
+func (db *DB) PendingMigrations(ctx context.Context) (pending, total int, err error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return 0, 0, err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, sub)
+	if err != nil {
+		return 0, 0, err
+	}
+	status, err := p.Status(ctx)
+	for _, s := range status {
+		if s.State == goose.StatePending {
+			pending++
+		}
+	}
+	return pending, len(status), err
+}
