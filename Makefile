@@ -20,7 +20,7 @@ build:
 ## run: serve on 127.0.0.1:8080 (or ADDR, as in make run ADDR=127.0.0.1:9090) with
 ## the embedded SQLite database capture.db
 run: build
-	./bin/capture serve $(if $(ADDR),--addr '$(ADDR)')
+	$(BIN) serve $(if $(ADDR),--addr '$(ADDR)')
 
 ## test: run every test with the race detector
 test:
