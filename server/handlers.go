@@ -18,7 +18,7 @@ import (
 // object to a store call and the result to a response object. Errors are returned,
 // not written: the strict handler passes them to writeError.
 type handlers struct {
-	store                store.Store
+	store                apiStore
 	events               store.EventStore
 	webhooks             store.WebhookStore
 	webhooksAllowPrivate bool
@@ -29,6 +29,15 @@ type handlers struct {
 }
 
 var _ gen.StrictServerInterface = (*handlers)(nil)
+
+// apiStore is what the API's handlers use of the store: prospects, the
+// caller's account, and the database for a batch's one transaction and the
+// readiness probe.
+type apiStore interface {
+	store.ProspectStore
+	store.AccountStore
+	store.Database
+}
 
 // maxMetadataKey is the longest metadata key, in characters; the spec cannot say
 // it (OpenAPI 3.0 has no propertyNames), so it is checked here. maxMetadataKeys is
