@@ -170,7 +170,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
-		before, wasHidden := store.WireAttributes(p), p.Hidden
+		before, wasHidden := p.Attributes(), p.Hidden
 		patch.Apply(p, now())
 		if check != nil {
 			if err := check(p); err != nil {

@@ -3,13 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/captureapi/capture/server/store"
 )
@@ -21,41 +19,6 @@ const prospectCols = `id, account_id, email, first_name, last_name, company, tit
 // prospects knows without reading it: the account, and no deletion.
 const liveProspectCols = `id, email, first_name, last_name, company, title, phone, website, source,
 	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated`
-
-// liveProspectJSON is a live prospect as the API's Prospect object, with the
-// fields in the order and of the types the server writes from a store.Prospect
-// (server/prospect_json.go). Listing rows this way costs a page of 100 an
-// eighth to a quarter less CPU than reading their 17 columns (README, "Lists
-// on SQLite"): the driver takes SQLite's connection mutex for each column it
-// reads, and the row's values need no decoding and encoding in Go. json_quote escapes as
-// encoding/json does, except that it leaves <, >, & and U+2028/U+2029 as they
-// are: the same values all the same. Every field goes through a JSON function,
-// so even a row the server did not write gives valid JSON: json() passes the
-// stored tags and metadata through and fails the query on a stored text that
-// is not JSON instead of answering it.
-const liveProspectJSON = `printf('{"company":%s,"consent_at":%s,"created":%s,"email":%s,"first_name":%s,` +
-	`"hidden":%s,"id":%s,"last_name":%s,"marketing_consent":%s,"metadata":%s,"object":"prospect",` +
-	`"phone":%s,"source":%s,"status":%s,"tags":%s,"title":%s,"updated":%s,"website":%s}',
-	json_quote(company), json_quote(consent_at), json_quote(created), json_quote(email), json_quote(first_name),
-	iif(hidden, 'true', 'false'), json_quote(id), json_quote(last_name), iif(marketing_consent, 'true', 'false'),
-	json(metadata), json_quote(phone), json_quote(source), json_quote(status), json(tags), json_quote(title),
-	json_quote(updated), json_quote(website))`
-
-// scanProspectJSON reads a row of liveProspectJSON. json_quote copies text as
-// it is stored, so a string that is not UTF-8 (the API writes none: its JSON
-// decoding replaces such bytes) gets U+FFFD for each bad byte, as
-// encoding/json gives it; strings.Map decodes each bad byte as one U+FFFD.
-func scanProspectJSON(row scanner) (*json.RawMessage, error) {
-	var s string
-	if err := row.Scan(&s); err != nil {
-		return nil, err
-	}
-	if !utf8.ValidString(s) {
-		s = strings.Map(func(r rune) rune { return r }, s)
-	}
-	raw := json.RawMessage(s)
-	return &raw, nil
-}
 
 // scanProspect reads one row of prospectCols; it returns store.ErrDeleted for a
 // tombstone. Its scan targets are kept between calls, so that a lookup
@@ -202,7 +165,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
-		before, wasHidden := store.WireAttributes(p), p.Hidden
+		before, wasHidden := p.Attributes(), p.Hidden
 		patch.Apply(p, now())
 		if check != nil {
 			if err := check(p); err != nil {
@@ -274,12 +237,19 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 // cursor" is id < cursor, and the cost of a page does not depend on its depth.
 func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.ListParams) (_ *store.Page, err error) {
 	defer unavailable(&err)
-	var q strings.Builder
-	args := []any{accountID}
-	cols := liveProspectCols
-	if lp.AsJSON {
-		cols = liveProspectJSON
+	q, args := listProspectsQuery(liveProspectCols, accountID, lp)
+	rows, more, err := listPage(ctx, db, q, args, lp.Keyset(), scanLiveProspect(accountID))
+	if err != nil {
+		return nil, err
 	}
+	return &store.Page{Prospects: rows, HasMore: more}, nil
+}
+
+// listProspectsQuery is the SELECT of cols and the WHERE of a page of the
+// account's live prospects, with its arguments, for listPage to finish.
+func listProspectsQuery(cols, accountID string, lp store.ListParams) (*strings.Builder, []any) {
+	q := new(strings.Builder)
+	args := []any{accountID}
 	q.WriteString(`SELECT ` + cols + ` FROM prospects WHERE account_id = ? AND deleted_at IS NULL`)
 	if !lp.IncludeHidden {
 		q.WriteString(` AND hidden = 0`)
@@ -296,16 +266,5 @@ func (db *DB) ListProspects(ctx context.Context, accountID string, lp store.List
 		q.WriteString(` AND EXISTS (SELECT 1 FROM json_each(prospects.tags) WHERE json_each.value = ?)`)
 		args = append(args, lp.Tag)
 	}
-	if lp.AsJSON {
-		rows, more, err := listPage(ctx, db, &q, args, lp.Keyset(), scanProspectJSON)
-		if err != nil {
-			return nil, err
-		}
-		return &store.Page{JSON: rows, HasMore: more}, nil
-	}
-	rows, more, err := listPage(ctx, db, &q, args, lp.Keyset(), scanLiveProspect(accountID))
-	if err != nil {
-		return nil, err
-	}
-	return &store.Page{Prospects: rows, HasMore: more}, nil
+	return q, args
 }

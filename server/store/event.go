@@ -50,8 +50,9 @@ type Event struct {
 	// Prospect is the prospect after the change. A deletion's event carries the
 	// prospect's id only: every other field is zero.
 	Prospect Prospect
-	// PreviousAttributes holds, on an update, the earlier value of each field the
-	// update changed, keyed by its name on the wire (first_name, status, …).
+	// PreviousAttributes holds, on an update, the earlier value of each
+	// attribute the update changed (Prospect.Attributes), as the events log
+	// keeps it.
 	PreviousAttributes map[string]any
 	// Hidden: the prospect was hidden before or after the change; only admin keys
 	// see the event.
@@ -99,11 +100,11 @@ func NewEvent(ctx context.Context, typ string, p *Prospect, prev map[string]any,
 	return e
 }
 
-// ChangedAttributes is, for an update, the earlier value of every field on the
-// wire that the update changed; before is WireAttributes of the prospect
-// before the update.
+// ChangedAttributes is, for an update, the earlier value of every attribute
+// that the update changed; before is the Attributes of the prospect before
+// the update.
 func ChangedAttributes(before map[string]any, after *Prospect) map[string]any {
-	a := WireAttributes(after)
+	a := after.Attributes()
 	prev := map[string]any{}
 	for k, v := range before {
 		if !reflect.DeepEqual(v, a[k]) {
@@ -113,8 +114,12 @@ func ChangedAttributes(before map[string]any, after *Prospect) map[string]any {
 	return prev
 }
 
-// WireAttributes are a prospect's changeable fields by their names on the wire.
-func WireAttributes(p *Prospect) map[string]any {
+// Attributes are a prospect's changeable fields, copied, by the names under
+// which the events log keeps an update's earlier values (PreviousAttributes):
+// the engines record them in the update's own transaction. They are the
+// names of the stored columns, which the API uses too (server/events.go
+// decodes them into the generated PreviousAttributes).
+func (p *Prospect) Attributes() map[string]any {
 	var consentAt any
 	if p.ConsentAt != nil {
 		consentAt = p.ConsentAt.Unix()

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 )
@@ -59,19 +58,12 @@ type ListParams struct {
 	CreatedGTE    *time.Time
 	CreatedLTE    *time.Time
 	IncludeHidden bool
-	// AsJSON asks for the page as Page.JSON. An engine that cannot write the
-	// API's Prospect object in its own query fills Page.Prospects instead.
-	AsJSON bool
 }
 
 // Page is one page of prospects and whether more lie beyond it in the walk's direction.
 type Page struct {
 	Prospects []Prospect
-	// JSON holds the page's prospects instead of Prospects when ListParams
-	// asked for it and the engine could: each is the API's Prospect object,
-	// valid UTF-8, with the fields of the one the server writes from a Prospect.
-	JSON    []json.RawMessage
-	HasMore bool
+	HasMore   bool
 }
 
 // ProspectStore keeps an account's prospects: the prospect endpoints' reads
