@@ -170,14 +170,10 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
-		before, wasHidden := p.Attributes(), p.Hidden
-		patch.Apply(p, now())
-		if check != nil {
-			if err := check(p); err != nil {
-				return err
-			}
+		prev, hidden, err := patch.Update(p, now(), check)
+		if err != nil {
+			return err
 		}
-		p.Updated = now()
 		_, err = tx.Exec(ctx, `UPDATE prospects SET email = $1, first_name = $2, last_name = $3, company = $4,
 			title = $5, phone = $6, website = $7, source = $8, status = $9, tags = $10, metadata = $11, marketing_consent = $12,
 			consent_at = $13, hidden = $14, updated = $15 WHERE id = $16`,
@@ -187,7 +183,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
-		enqueued, err = recordEvent(ctx, tx, store.EventProspectUpdated, p, store.ChangedAttributes(before, p), wasHidden || p.Hidden, true)
+		enqueued, err = recordEvent(ctx, tx, store.EventProspectUpdated, p, prev, hidden, true)
 		return err
 	})
 	if isUniqueViolation(err, liveEmailIndex) && out != nil {

@@ -165,19 +165,15 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
-		before, wasHidden := p.Attributes(), p.Hidden
-		patch.Apply(p, now())
-		if check != nil {
-			if err := check(p); err != nil {
-				return err
-			}
+		prev, hidden, err := patch.Update(p, now(), check)
+		if err != nil {
+			return err
 		}
 		if patch.Email != nil {
 			if err := checkEmailFree(ctx, tx, accountID, p.Email, p.ID); err != nil {
 				return err
 			}
 		}
-		p.Updated = now()
 		_, err = tx.ExecContext(ctx, updateProspectSQL,
 			p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status,
 			mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden, p.Updated.Unix(), p.ID)
@@ -185,7 +181,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 			return err
 		}
 		out = p
-		return db.recordEvent(ctx, tx, store.EventProspectUpdated, p, store.ChangedAttributes(before, p), wasHidden || p.Hidden, true)
+		return db.recordEvent(ctx, tx, store.EventProspectUpdated, p, prev, hidden, true)
 	})
 	return out, err
 }

@@ -51,8 +51,7 @@ type Event struct {
 	// prospect's id only: every other field is zero.
 	Prospect Prospect
 	// PreviousAttributes holds, on an update, the earlier value of each
-	// attribute the update changed (Prospect.Attributes), as the events log
-	// keeps it.
+	// attribute the update changed (see attributes), as the events log keeps it.
 	PreviousAttributes map[string]any
 	// Hidden: the prospect was hidden before or after the change; only admin keys
 	// see the event.
@@ -90,7 +89,7 @@ type EventStore interface {
 
 // NewEvent is the event of a change to p, made now by the request
 // RequestFrom(ctx) names. A deletion's event keeps the prospect's id only.
-// prev is the update's PreviousAttributes (ChangedAttributes), nil otherwise.
+// prev is the update's PreviousAttributes (ProspectPatch.Update), nil otherwise.
 func NewEvent(ctx context.Context, typ string, p *Prospect, prev map[string]any, hidden bool) Event {
 	e := Event{ID: NewID("evt_"), AccountID: p.AccountID, Type: typ, Created: Now(), Prospect: *p,
 		PreviousAttributes: prev, Hidden: hidden, Request: RequestFrom(ctx)}
@@ -100,11 +99,11 @@ func NewEvent(ctx context.Context, typ string, p *Prospect, prev map[string]any,
 	return e
 }
 
-// ChangedAttributes is, for an update, the earlier value of every attribute
-// that the update changed; before is the Attributes of the prospect before
+// changedAttributes is, for an update, the earlier value of every attribute
+// that the update changed; before is the attributes of the prospect before
 // the update.
-func ChangedAttributes(before map[string]any, after *Prospect) map[string]any {
-	a := after.Attributes()
+func changedAttributes(before map[string]any, after *Prospect) map[string]any {
+	a := attributes(after)
 	prev := map[string]any{}
 	for k, v := range before {
 		if !reflect.DeepEqual(v, a[k]) {
@@ -114,12 +113,12 @@ func ChangedAttributes(before map[string]any, after *Prospect) map[string]any {
 	return prev
 }
 
-// Attributes are a prospect's changeable fields, copied, by the names under
-// which the events log keeps an update's earlier values (PreviousAttributes):
-// the engines record them in the update's own transaction. They are the
-// names of the stored columns, which the API uses too (server/events.go
-// decodes them into the generated PreviousAttributes).
-func (p *Prospect) Attributes() map[string]any {
+// attributes are a prospect's changeable fields, copied, by the names under
+// which the events log keeps an update's earlier values (PreviousAttributes),
+// recorded by the engines in the update's own transaction. They are the
+// stored columns' names, which the API uses too: server/events.go decodes
+// them into the generated PreviousAttributes.
+func attributes(p *Prospect) map[string]any {
 	var consentAt any
 	if p.ConsentAt != nil {
 		consentAt = p.ConsentAt.Unix()

@@ -110,6 +110,23 @@ func (p *Prospect) Normalise() {
 	}
 }
 
+// Update is an update's change to p, a live prospect read in the update's
+// transaction: it applies the patch, lets check (when not nil) veto the
+// result, and sets Updated. It returns what the update's event records: the
+// earlier value of each attribute it changed, and whether the prospect was
+// hidden before or after.
+func (patch ProspectPatch) Update(p *Prospect, now time.Time, check func(*Prospect) error) (prev map[string]any, hidden bool, err error) {
+	before, wasHidden := attributes(p), p.Hidden
+	patch.Apply(p, now)
+	if check != nil {
+		if err := check(p); err != nil {
+			return nil, false, err
+		}
+	}
+	p.Updated = now
+	return changedAttributes(before, p), wasHidden || p.Hidden, nil
+}
+
 // Apply changes p as the patch says; now is when a consent given by it was given.
 func (patch ProspectPatch) Apply(p *Prospect, now time.Time) {
 	if patch.Email != nil {
