@@ -9,9 +9,10 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/oapi-codegen/nullable"
+
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server/store"
-	"github.com/oapi-codegen/nullable"
 )
 
 // This file owns the prospect's JSON: gen.Prospect (generated from

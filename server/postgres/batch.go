@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 
-	"github.com/captureapi/capture/server/store"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/captureapi/capture/server/store"
 )
 
 // CreateProspects creates ps in order in one transaction, in three round

@@ -9,8 +9,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/captureapi/capture/server/store"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/captureapi/capture/server/store"
 )
 
 const maintenanceSetting = "maintenance_retry_after" // present while maintenance is on
