@@ -18,7 +18,7 @@ import (
 // object to a store call and the result to a response object. Errors are returned,
 // not written: the strict handler passes them to writeError.
 type handlers struct {
-	store                store.Store
+	store                apiStore
 	events               store.EventStore
 	webhooks             store.WebhookStore
 	webhooksAllowPrivate bool
@@ -29,6 +29,15 @@ type handlers struct {
 }
 
 var _ gen.StrictServerInterface = (*handlers)(nil)
+
+// apiStore is what the API's handlers use of the store: prospects, the
+// caller's account, and the database for a batch's one transaction and the
+// readiness probe.
+type apiStore interface {
+	store.ProspectStore
+	store.AccountStore
+	store.Database
+}
 
 // maxMetadataKey is the longest metadata key, in characters; the spec cannot say
 // it (OpenAPI 3.0 has no propertyNames), so it is checked here. maxMetadataKeys is
@@ -176,15 +185,11 @@ func (h *handlers) ListProspects(ctx context.Context, req gen.ListProspectsReque
 	}
 	lp := store.ListParams{Limit: w.limit, IncludeHidden: key.Role == store.RoleAdmin,
 		StartingAfter: w.after, EndingBefore: w.before, CreatedGTE: w.gte, CreatedLTE: w.lte,
-		Email: deref(q.Email), Tag: deref(q.Tag), AsJSON: true}
+		Email: deref(q.Email), Tag: deref(q.Tag)}
 	if q.Status != nil {
 		lp.Status = string(*q.Status)
 	}
-	page, err := h.store.ListProspects(ctx, key.AccountID, lp)
-	if err != nil {
-		return nil, err
-	}
-	return prospectListAnswer{page: page, requestID: requestID(ctx)}, nil
+	return listProspects(ctx, h.store, key.AccountID, lp)
 }
 
 func (h *handlers) GetAccount(ctx context.Context, _ gen.GetAccountRequestObject) (gen.GetAccountResponseObject, error) {
@@ -275,29 +280,6 @@ func checkMetadataKeys(m map[string]string) error {
 		}
 	}
 	return nil
-}
-
-// prospectJSON is the wire form of a prospect.
-func prospectJSON(p *store.Prospect) gen.Prospect {
-	out := gen.Prospect{
-		Id: p.ID, Object: gen.ProspectObjectProspect, Email: p.Email,
-		FirstName: nullString(p.FirstName), LastName: nullString(p.LastName), Company: nullString(p.Company),
-		Title: nullString(p.Title), Phone: nullString(p.Phone), Website: nullString(p.Website),
-		Source: nullString(p.Source), Status: gen.ProspectStatus(p.Status), Tags: p.Tags, Metadata: p.Metadata,
-		MarketingConsent: p.MarketingConsent, ConsentAt: nullable.NewNullNullable[int64](), Hidden: p.Hidden,
-		Created: p.Created.Unix(), Updated: p.Updated.Unix(),
-	}
-	if p.ConsentAt != nil {
-		out.ConsentAt = nullable.NewNullableWithValue(p.ConsentAt.Unix())
-	}
-	return out
-}
-
-func nullString(s *string) nullable.Nullable[string] {
-	if s == nil {
-		return nullable.NewNullNullable[string]()
-	}
-	return nullable.NewNullableWithValue(*s)
 }
 
 // patchString maps a JSON field that may be absent, null or a value to the store's

@@ -33,7 +33,7 @@ func (s *Server) checkMaintenance(c *call) error {
 }
 
 // check answers 503 maintenance while the flag is on.
-func (m *maintenanceFlag) check(ctx context.Context, st store.Store) error {
+func (m *maintenanceFlag) check(ctx context.Context, st store.MaintenanceStore) error {
 	m.mu.RLock()
 	state, stale := m.state, time.Since(m.checked) > maintenanceRefresh
 	m.mu.RUnlock()

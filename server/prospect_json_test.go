@@ -123,14 +123,14 @@ func TestLeanProspectEncoding(t *testing.T) {
 func TestLeanProspectListEncoding(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for n := range 60 {
-		page := &store.Page{HasMore: n%2 == 0}
+		page := prospectListAnswer{hasMore: n%2 == 0, requestID: "req_2"}
 		for i := range n * 2 {
-			page.Prospects = append(page.Prospects, randomProspect(rng, i))
+			page.prospects = append(page.prospects, randomProspect(rng, i))
 		}
-		body := gen.ProspectList{Object: gen.ProspectListObjectList, HasMore: page.HasMore, Url: "/v1/prospects",
-			Data: make([]gen.Prospect, len(page.Prospects))}
-		for i := range page.Prospects {
-			body.Data[i] = prospectJSON(&page.Prospects[i])
+		body := gen.ProspectList{Object: gen.ProspectListObjectList, HasMore: page.hasMore, Url: "/v1/prospects",
+			Data: make([]gen.Prospect, len(page.prospects))}
+		for i := range page.prospects {
+			body.Data[i] = prospectJSON(&page.prospects[i])
 		}
 		generic := httptest.NewRecorder()
 		if err := (gen.ListProspects200JSONResponse{Body: body,
@@ -138,11 +138,11 @@ func TestLeanProspectListEncoding(t *testing.T) {
 			t.Fatal(err)
 		}
 		lean := httptest.NewRecorder()
-		if err := (prospectListAnswer{page: page, requestID: "req_2"}).VisitListProspectsResponse(lean); err != nil {
+		if err := page.VisitListProspectsResponse(lean); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(lean.Body.Bytes(), generic.Body.Bytes()) {
-			t.Fatalf("page of %d:\nlean    %s\ngeneric %s", len(page.Prospects), lean.Body, generic.Body)
+			t.Fatalf("page of %d:\nlean    %s\ngeneric %s", len(page.prospects), lean.Body, generic.Body)
 		}
 		if fmt.Sprint(lean.Header()) != fmt.Sprint(generic.Header()) {
 			t.Fatalf("headers: lean %v, generic %v", lean.Header(), generic.Header())
@@ -151,9 +151,12 @@ func TestLeanProspectListEncoding(t *testing.T) {
 }
 
 // TestStoreWrittenList holds a page the SQLite store writes in its query
-// (ListParams.AsJSON) to the lean encoding of the same rows read as values:
-// the same JSON values, field for field, whatever their strings hold (bad
-// UTF-8, control characters, NULs and HTML characters included).
+// (ProspectJSONLister) to the encoder's answer for the same rows read as
+// values: byte for byte for prospects whose strings need no escape (every
+// field set, unset, null or empty, with and without tags and metadata, hidden
+// or not), and the same JSON values, field for field, whatever the strings
+// hold (bad UTF-8, control characters, NULs and HTML characters included,
+// which SQLite escapes otherwise).
 func TestStoreWrittenList(t *testing.T) {
 	ctx := t.Context()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "capture.db"))
@@ -164,21 +167,73 @@ func TestStoreWrittenList(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a, err := db.CreateAccount(ctx, "encoding", 1<<40, 0)
-	if err != nil {
-		t.Fatal(err)
+	var st store.ProspectStore = db
+	lister, ok := st.(ProspectJSONLister)
+	if !ok {
+		t.Fatal("the SQLite store does not write its lists (ProspectJSONLister)")
 	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	const n = 250
-	for i := range n {
-		p := randomProspect(rng, i)
-		p.AccountID, p.Email = a.ID, fmt.Sprintf("%04d:%s", i, p.Email) // one live prospect per email
-		if err := db.CreateProspect(ctx, &p); err != nil {
+	create := func(name string, ps []store.Prospect) string {
+		a, err := db.CreateAccount(ctx, name, 1<<40, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
+		for i := range ps {
+			ps[i].AccountID = a.ID
+			if err := db.CreateProspect(ctx, &ps[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return a.ID
 	}
-	decode := func(page *store.Page) (v map[string]any) {
-		b := appendProspectList(nil, page)
+	// list walks every page of the account both ways and calls check with each.
+	list := func(accountID string, check func(values *store.Page, written []json.RawMessage)) int {
+		listed := 0
+		for lp := (store.ListParams{Limit: 100, IncludeHidden: true}); ; {
+			values, err := db.ListProspects(ctx, accountID, lp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			written, more, err := lister.ListProspectsJSON(ctx, accountID, lp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(written) != len(values.Prospects) || more != values.HasMore {
+				t.Fatalf("written page: %d prospects, has_more %v; read as values: %d, has_more %v",
+					len(written), more, len(values.Prospects), values.HasMore)
+			}
+			check(values, written)
+			listed += len(written)
+			if !more {
+				return listed
+			}
+			lp.StartingAfter = values.Prospects[len(values.Prospects)-1].ID
+		}
+	}
+
+	text := func(s string) *string { return &s }
+	plain := []store.Prospect{
+		{Email: "bare@example.com"},
+		{Email: "full@example.com", FirstName: text("Ada"), LastName: text("Lovelace"), Company: text("Analytical Engines"),
+			Title: text("Countess"), Phone: text("+44 20 7946 0000"), Website: text("https://example.com/ada"),
+			Source: text("import"), Status: "qualified", Tags: []string{"vip", "2024", "Zoë"},
+			Metadata: map[string]string{"b": "2", "a": "1", "東京": "🚀"}, MarketingConsent: true, Hidden: true},
+		{Email: "empty@example.com", FirstName: text(""), LastName: text(""), Company: text(""), Title: text(""),
+			Phone: text(""), Website: text(""), Source: text(""), Tags: []string{}, Metadata: map[string]string{}},
+		{Email: "hidden@example.com", Hidden: true, Tags: []string{"one"}},
+		{Email: "consent@example.com", MarketingConsent: true, Metadata: map[string]string{"k": "v"}},
+	}
+	accountID := create("plain", plain)
+	if n := list(accountID, func(values *store.Page, written []json.RawMessage) {
+		for i := range values.Prospects {
+			if want := appendProspect(nil, &values.Prospects[i]); !bytes.Equal(written[i], want) {
+				t.Errorf("prospect %s:\nwritten %s\nencoder %s", values.Prospects[i].ID, written[i], want)
+			}
+		}
+	}); n != len(plain) {
+		t.Fatalf("listed %d of %d", n, len(plain))
+	}
+
+	decode := func(b []byte) (v any) {
 		if !utf8.Valid(b) {
 			t.Fatalf("not UTF-8: %q", b)
 		}
@@ -187,35 +242,22 @@ func TestStoreWrittenList(t *testing.T) {
 		}
 		return v
 	}
-	listed := 0
-	for lp := (store.ListParams{Limit: 100, IncludeHidden: true}); ; {
-		values, err := db.ListProspects(ctx, a.ID, lp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		asJSON := lp
-		asJSON.AsJSON = true
-		written, err := db.ListProspects(ctx, a.ID, asJSON)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if written.Prospects != nil || len(written.JSON) != len(values.Prospects) || written.HasMore != values.HasMore {
-			t.Fatalf("written page: %d values, %d written, has_more %v", len(written.Prospects), len(written.JSON), written.HasMore)
-		}
-		want, got := decode(values)["data"].([]any), decode(written)["data"].([]any)
-		for i := range want {
-			if !reflect.DeepEqual(got[i], want[i]) {
-				t.Fatalf("prospect %s:\nwritten %s\nlean    %s", values.Prospects[i].ID, written.JSON[i],
-					appendProspect(nil, &values.Prospects[i]))
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 250
+	random := make([]store.Prospect, n)
+	for i := range random {
+		random[i] = randomProspect(rng, i)
+		random[i].Email = fmt.Sprintf("%04d:%s", i, random[i].Email) // one live prospect per email
+	}
+	accountID = create("random", random)
+	if listed := list(accountID, func(values *store.Page, written []json.RawMessage) {
+		for i := range values.Prospects {
+			want := appendProspect(nil, &values.Prospects[i])
+			if !reflect.DeepEqual(decode(written[i]), decode(want)) {
+				t.Fatalf("prospect %s:\nwritten %s\nencoder %s", values.Prospects[i].ID, written[i], want)
 			}
 		}
-		listed += len(want)
-		if !values.HasMore {
-			break
-		}
-		lp.StartingAfter = values.Prospects[len(values.Prospects)-1].ID
-	}
-	if listed != n {
+	}); listed != n {
 		t.Fatalf("listed %d of %d", listed, n)
 	}
 }

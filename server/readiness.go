@@ -23,7 +23,7 @@ type readiness struct {
 }
 
 // check is the store's readiness, at most readinessRefresh old.
-func (r *readiness) check(ctx context.Context, st store.Store) error {
+func (r *readiness) check(ctx context.Context, st store.Database) error {
 	r.mu.Lock()
 	err, fresh := r.err, time.Since(r.checked) < readinessRefresh
 	r.mu.Unlock()

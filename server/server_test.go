@@ -457,12 +457,13 @@ func (f *faultyStore) Prospect(ctx context.Context, accountID, id string) (*stor
 	return f.DB.Prospect(ctx, accountID, id)
 }
 
-func (f *faultyStore) ListProspects(ctx context.Context, accountID string, p store.ListParams) (*store.Page, error) {
+// ListProspectsJSON is the list the server runs on SQLite (ProspectJSONLister).
+func (f *faultyStore) ListProspectsJSON(ctx context.Context, accountID string, p store.ListParams) ([]json.RawMessage, bool, error) {
 	if f.hangOnList {
 		<-ctx.Done() // a query that only the deadline ends
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
-	return f.DB.ListProspects(ctx, accountID, p)
+	return f.DB.ListProspectsJSON(ctx, accountID, p)
 }
 
 func TestPanicIsInternalError(t *testing.T) {

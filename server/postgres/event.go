@@ -134,7 +134,6 @@ func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventLi
 	return &store.EventPage{Events: rows, HasMore: more}, nil
 }
 
-// PurgeEvents deletes events created before the time, and the delivery attempts
 // recorded as long ago.
 func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err error) {
 	defer unavailable(ctx, &err)

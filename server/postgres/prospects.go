@@ -170,14 +170,10 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
-		before, wasHidden := store.WireAttributes(p), p.Hidden
-		patch.Apply(p, now())
-		if check != nil {
-			if err := check(p); err != nil {
-				return err
-			}
+		prev, hidden, err := patch.Update(p, now(), check)
+		if err != nil {
+			return err
 		}
-		p.Updated = now()
 		_, err = tx.Exec(ctx, `UPDATE prospects SET email = $1, first_name = $2, last_name = $3, company = $4,
 			title = $5, phone = $6, website = $7, source = $8, status = $9, tags = $10, metadata = $11, marketing_consent = $12,
 			consent_at = $13, hidden = $14, updated = $15 WHERE id = $16`,
@@ -187,7 +183,7 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
-		enqueued, err = recordEvent(ctx, tx, store.EventProspectUpdated, p, store.ChangedAttributes(before, p), wasHidden || p.Hidden, true)
+		enqueued, err = recordEvent(ctx, tx, store.EventProspectUpdated, p, prev, hidden, true)
 		return err
 	})
 	if isUniqueViolation(err, liveEmailIndex) && out != nil {
@@ -318,169 +314,4 @@ func listPage[T any](ctx context.Context, db *DB, q *strings.Builder, args []any
 	}
 	out, more := store.TrimPage(k, out)
 	return out, more, nil
-}
-
-// CreateProspects creates ps in order in one transaction, in three round
-// trips whatever their number: it reads the account's count and the live
-// prospects with the items' emails, decides every item's outcome, then sends
-// the inserts (each prospect with its event) and the account's new count
-// together, the account's row last, as every create and delete takes it. If
-// another writer of the account gets in the way (a prospect given one of the
-// emails, the count changed, a deadlock on their prospects), its writes are
-// undone and it runs again; after five such runs the items go one at a time
-// through CreateProspect.
-func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) (out []error, err error) {
-	defer unavailable(ctx, &err)
-	if len(ps) == 0 {
-		return nil, nil
-	}
-	err = db.Atomically(ctx, func(ctx context.Context) error {
-		var enqueued bool
-		var err error
-		for attempt := 0; attempt < 5; attempt++ {
-			err = db.inTx(ctx, func(tx pgx.Tx) (err error) {
-				out, enqueued, err = createTogether(ctx, tx, ps, stopAtConflict)
-				return err
-			})
-			if !raced(err) {
-				break
-			}
-			// Its writes are undone; the writer it met has committed by now, or
-			// goes on: read the emails and the count again.
-		}
-		if raced(err) {
-			out, err = db.createOneByOne(ctx, ps, stopAtConflict)
-		}
-		if err == nil && enqueued {
-			db.enqueued(ctx)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// raced reports a batch that met another writer of its account: one that
-// gave a prospect one of its emails, or changed the account's count, or
-// deadlocked with it on their prospects.
-func raced(err error) bool {
-	return isUniqueViolation(err, liveEmailIndex) || isDeadlock(err) || errors.Is(err, errCountChanged)
-}
-
-// createTogether is the three round trips of CreateProspects.
-func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAtConflict bool) (out []error, enqueued bool, err error) {
-	accountID := ps[0].AccountID
-	emails := make([]string, len(ps))
-	for i, p := range ps {
-		p.Normalise()
-		emails[i] = p.Email
-	}
-	// The account's row is read here, not locked: like a single create, a
-	// batch takes it last, in the statement that counts the batch in, so no
-	// writer holds it while it waits on another's prospects.
-	var count, limit int64
-	err = tx.QueryRow(ctx, `SELECT live_prospects, prospect_limit FROM accounts WHERE id = $1`,
-		accountID).Scan(&count, &limit)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no account: the plan allows nothing, as CreateProspect answers
-		return nil, false, err
-	}
-	rows, err := tx.Query(ctx, `SELECT email, id, hidden FROM prospects
-		WHERE account_id = $1 AND email = ANY($2) AND deleted_at IS NULL`, accountID, emails)
-	if err != nil {
-		return nil, false, err
-	}
-	live := map[string]*store.ExistsError{}
-	for rows.Next() {
-		var email string
-		var e store.ExistsError
-		if err := rows.Scan(&email, &e.ID, &e.Hidden); err != nil {
-			rows.Close()
-			return nil, false, err
-		}
-		live[email] = &e
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-
-	var batch pgx.Batch
-	out = make([]error, 0, len(ps))
-	var created int64
-	for _, p := range ps {
-		if e := live[p.Email]; e != nil {
-			if out = append(out, e); stopAtConflict {
-				break
-			}
-			continue
-		}
-		if count+created >= limit {
-			out = append(out, store.ErrPlanLimit)
-			continue
-		}
-		newProspectRow(p)
-		batch.Queue(insertProspectSQL, p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone,
-			p.Website, p.Source, p.Status, p.Tags, p.Metadata, p.MarketingConsent, p.ConsentAt, p.Hidden, p.Created, p.Updated)
-		// With the outbox statement: whether the account has endpoints is only
-		// known for sure under its row's lock, which comes last.
-		q, args, err := eventStatement(ctx, store.EventProspectCreated, p, nil, p.Hidden, true)
-		if err != nil {
-			return nil, false, err
-		}
-		batch.Queue(q, args...)
-		live[p.Email] = &store.ExistsError{ID: p.ID, Hidden: p.Hidden}
-		created++
-		out = append(out, nil)
-	}
-	if created == 0 {
-		return out, false, nil
-	}
-	batch.Queue(`UPDATE accounts SET live_prospects = live_prospects + $2
-		WHERE id = $1 AND live_prospects + $2 <= prospect_limit`, accountID, created)
-	res := tx.SendBatch(ctx, &batch)
-	defer res.Close()
-	for range created {
-		if _, err := res.Exec(); err != nil {
-			return nil, false, err
-		}
-		tag, err := res.Exec()
-		if err != nil {
-			return nil, false, err
-		}
-		enqueued = enqueued || tag.RowsAffected() > 0
-	}
-	tag, err := res.Exec()
-	if err != nil {
-		return nil, false, err
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, false, errCountChanged
-	}
-	return out, enqueued, res.Close()
-}
-
-// errCountChanged says that creates of the account committed while a batch
-// decided which of its items the plan allows: the batch runs again.
-var errCountChanged = errors.New("the account's count of live prospects changed under the batch")
-
-// createOneByOne is CreateProspects through CreateProspect, an item at a time.
-func (db *DB) createOneByOne(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) ([]error, error) {
-	out := make([]error, 0, len(ps))
-	for _, p := range ps {
-		err := db.CreateProspect(ctx, p)
-		var exists *store.ExistsError
-		switch {
-		case err == nil, errors.Is(err, store.ErrPlanLimit):
-		case errors.As(err, &exists):
-			if stopAtConflict {
-				return append(out, err), nil
-			}
-		default:
-			return nil, err
-		}
-		out = append(out, err)
-	}
-	return out, nil
 }

@@ -128,24 +128,6 @@ func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventLi
 	return &store.EventPage{Events: rows, HasMore: more}, nil
 }
 
-// PurgeEvents deletes events created before the time, and the delivery attempts
-// recorded as long ago.
-func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err error) {
-	defer unavailable(&err)
-	err = db.inTx(ctx, func(tx *writeTx) error {
-		// Per account: the table's key is (account_id, id).
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE account_id IN (SELECT id FROM accounts) AND id < ?`,
-			store.IDBefore("evt_", before))
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, `DELETE FROM webhook_attempts WHERE created < ?`, before.Unix())
-		return err
-	})
-	return n, err
-}
-
 // eventProspectJSON is an event's prospect as JSON, written by hand: a create
 // spends less on it than on encoding/json's reflection, and fields at their
 // zero value are left out (a deletion's event has the id alone). It reads

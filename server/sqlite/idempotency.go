@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/captureapi/capture/server/store"
@@ -133,44 +132,4 @@ func (db *DB) ReleaseIdempotent(ctx context.Context, accountID, key, requestID s
 	_, err = db.exec(ctx, `DELETE FROM idempotency_keys
 		WHERE account_id = ? AND key = ? AND request_id = ? AND status IS NULL`, accountID, key, requestID)
 	return err
-}
-
-// PurgeIdempotency deletes records created before the time.
-func (db *DB) PurgeIdempotency(ctx context.Context, before time.Time) (n int64, err error) {
-	defer unavailable(&err)
-	res, err := db.exec(ctx, `DELETE FROM idempotency_keys WHERE created < ?`, before.Unix())
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
-
-const maintenanceSetting = "maintenance_retry_after" // present while maintenance is on
-
-// SetMaintenance turns maintenance mode on or off.
-func (db *DB) SetMaintenance(ctx context.Context, m store.Maintenance) (err error) {
-	defer unavailable(&err)
-	if !m.On {
-		_, err = db.exec(ctx, `DELETE FROM settings WHERE name = ?`, maintenanceSetting)
-		return err
-	}
-	_, err = db.exec(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, maintenanceSetting, strconv.Itoa(m.RetryAfter))
-	return err
-}
-
-// Maintenance reads the maintenance flag.
-func (db *DB) Maintenance(ctx context.Context) (m store.Maintenance, err error) {
-	defer unavailable(&err)
-	var v string
-	err = db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, maintenanceSetting).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Maintenance{}, nil
-	}
-	if err != nil {
-		return m, err
-	}
-	m.On = true
-	m.RetryAfter, _ = strconv.Atoi(v)
-	return m, nil
 }

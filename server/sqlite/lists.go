@@ -2,55 +2,56 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"time"
+	"strings"
 
 	"github.com/captureapi/capture/server/store"
 )
 
-// ListAccounts returns every account, oldest first.
-func (db *DB) ListAccounts(ctx context.Context) (_ []store.Account, err error) {
-	defer unavailable(&err)
-	rows, err := db.read.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY created, id`)
+// listPage finishes and runs a keyset list query: q holds its SELECT and WHERE
+// so far, with args; listPage adds the created range, the cursor, the order and
+// the limit, and returns the page's rows newest first and whether more lie beyond.
+// scan may reuse what it returns for the next row: each row is copied at once.
+func listPage[T any](ctx context.Context, db *DB, q *strings.Builder, args []any, k store.Keyset, scan func(scanner) (*T, error)) ([]T, bool, error) {
+	if k.CreatedGTE != nil {
+		q.WriteString(` AND created >= ?`)
+		args = append(args, k.CreatedGTE.Unix())
+	}
+	if k.CreatedLTE != nil {
+		q.WriteString(` AND created <= ?`)
+		args = append(args, k.CreatedLTE.Unix())
+	}
+	switch {
+	case k.Backwards():
+		q.WriteString(` AND id > ? ORDER BY id ASC`)
+		args = append(args, k.EndingBefore)
+	case k.StartingAfter != "":
+		q.WriteString(` AND id < ? ORDER BY id DESC`)
+		args = append(args, k.StartingAfter)
+	default:
+		q.WriteString(` ORDER BY id DESC`)
+	}
+	q.WriteString(` LIMIT ?`)
+	args = append(args, k.Limit+1)
+	st, err := db.stmt(ctx, q.String())
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, false, err
 	}
 	defer rows.Close()
-	var out []store.Account
+	out := make([]T, 0, k.Limit+1)
 	for rows.Next() {
-		a, err := scanAccount(rows)
+		v, err := scan(rows)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		out = append(out, *a)
+		out = append(out, *v)
 	}
-	return out, rows.Err()
-}
-
-// ListKeys returns the keys of an account (every account's when accountID is
-// empty), oldest first.
-func (db *DB) ListKeys(ctx context.Context, accountID string) (_ []store.APIKey, err error) {
-	defer unavailable(&err)
-	rows, err := db.read.QueryContext(ctx, `SELECT id, account_id, role, created, revoked_at FROM api_keys
-		WHERE ? = '' OR account_id = ? ORDER BY created, id`, accountID, accountID)
-	if err != nil {
-		return nil, err
+	if err := rows.Err(); err != nil {
+		return nil, false, err
 	}
-	defer rows.Close()
-	var out []store.APIKey
-	for rows.Next() {
-		var k store.APIKey
-		var role string
-		var created int64
-		var revoked sql.NullInt64
-		if err := rows.Scan(&k.ID, &k.AccountID, &role, &created, &revoked); err != nil {
-			return nil, err
-		}
-		k.Role, k.Created = store.Role(role), time.Unix(created, 0)
-		if revoked.Valid {
-			k.Revoked, k.RevokedAt = true, time.Unix(revoked.Int64, 0)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	out, more := store.TrimPage(k, out)
+	return out, more, nil
 }

@@ -50,8 +50,8 @@ type Event struct {
 	// Prospect is the prospect after the change. A deletion's event carries the
 	// prospect's id only: every other field is zero.
 	Prospect Prospect
-	// PreviousAttributes holds, on an update, the earlier value of each field the
-	// update changed, keyed by its name on the wire (first_name, status, …).
+	// PreviousAttributes holds, on an update, the earlier value of each
+	// attribute the update changed (see attributes), as the events log keeps it.
 	PreviousAttributes map[string]any
 	// Hidden: the prospect was hidden before or after the change; only admin keys
 	// see the event.
@@ -89,7 +89,7 @@ type EventStore interface {
 
 // NewEvent is the event of a change to p, made now by the request
 // RequestFrom(ctx) names. A deletion's event keeps the prospect's id only.
-// prev is the update's PreviousAttributes (ChangedAttributes), nil otherwise.
+// prev is the update's PreviousAttributes (ProspectPatch.Update), nil otherwise.
 func NewEvent(ctx context.Context, typ string, p *Prospect, prev map[string]any, hidden bool) Event {
 	e := Event{ID: NewID("evt_"), AccountID: p.AccountID, Type: typ, Created: Now(), Prospect: *p,
 		PreviousAttributes: prev, Hidden: hidden, Request: RequestFrom(ctx)}
@@ -99,11 +99,11 @@ func NewEvent(ctx context.Context, typ string, p *Prospect, prev map[string]any,
 	return e
 }
 
-// ChangedAttributes is, for an update, the earlier value of every field on the
-// wire that the update changed; before is WireAttributes of the prospect
-// before the update.
-func ChangedAttributes(before map[string]any, after *Prospect) map[string]any {
-	a := WireAttributes(after)
+// changedAttributes is, for an update, the earlier value of every attribute
+// that the update changed; before is the attributes of the prospect before
+// the update.
+func changedAttributes(before map[string]any, after *Prospect) map[string]any {
+	a := attributes(after)
 	prev := map[string]any{}
 	for k, v := range before {
 		if !reflect.DeepEqual(v, a[k]) {
@@ -113,8 +113,12 @@ func ChangedAttributes(before map[string]any, after *Prospect) map[string]any {
 	return prev
 }
 
-// WireAttributes are a prospect's changeable fields by their names on the wire.
-func WireAttributes(p *Prospect) map[string]any {
+// attributes are a prospect's changeable fields, copied, by the names under
+// which the events log keeps an update's earlier values (PreviousAttributes),
+// recorded by the engines in the update's own transaction. They are the
+// stored columns' names, which the API uses too: server/events.go decodes
+// them into the generated PreviousAttributes.
+func attributes(p *Prospect) map[string]any {
 	var consentAt any
 	if p.ConsentAt != nil {
 		consentAt = p.ConsentAt.Unix()

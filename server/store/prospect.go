@@ -1,14 +1,102 @@
 package store
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"math/big"
+	"context"
 	"strings"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 )
+
+// Prospect is a person who may buy. Optional text fields are nil when unset.
+type Prospect struct {
+	ID               string
+	AccountID        string
+	Email            string
+	FirstName        *string
+	LastName         *string
+	Company          *string
+	Title            *string
+	Phone            *string
+	Website          *string
+	Source           *string
+	Status           string
+	Tags             []string
+	Metadata         map[string]string
+	MarketingConsent bool
+	ConsentAt        *time.Time
+	Hidden           bool
+	Created          time.Time
+	Updated          time.Time
+}
+
+// ProspectPatch is a partial update: a nil field is left alone. For the optional
+// text fields, a non-nil pointer to nil clears the field.
+type ProspectPatch struct {
+	Email            *string
+	FirstName        **string
+	LastName         **string
+	Company          **string
+	Title            **string
+	Phone            **string
+	Website          **string
+	Source           **string
+	Status           *string
+	Tags             *[]string // pointer to nil clears
+	Metadata         map[string]string
+	ClearMetadata    bool // remove every key before merging Metadata
+	MarketingConsent *bool
+	Hidden           *bool
+}
+
+// ListParams selects one page of an account's live prospects, newest first.
+type ListParams struct {
+	Limit         int
+	StartingAfter string // older than this id
+	EndingBefore  string // newer than this id
+	Email         string
+	Status        string
+	Tag           string
+	CreatedGTE    *time.Time
+	CreatedLTE    *time.Time
+	IncludeHidden bool
+}
+
+// Page is one page of prospects and whether more lie beyond it in the walk's direction.
+type Page struct {
+	Prospects []Prospect
+	HasMore   bool
+}
+
+// ProspectStore keeps an account's prospects: the prospect endpoints' reads
+// and writes, and the plan limit and email uniqueness they enforce.
+type ProspectStore interface {
+	// CreateProspect inserts p (its ID, Created and Updated are set), enforcing the
+	// plan limit and the uniqueness of the email among live prospects.
+	//
+	// CreateProspect, UpdateProspect and DeleteProspect each record the change's
+	// Event (prospect.created, .updated with PreviousAttributes, .deleted with the
+	// id only), with the request RequestFrom(ctx) names, and enqueue its webhook
+	// deliveries, in the change's own transaction: all commit or none does.
+	CreateProspect(ctx context.Context, p *Prospect) error
+	// CreateProspects inserts ps, all of one account, in order and in one
+	// transaction (joining the caller's Atomically), as many CreateProspect
+	// calls would one after another, each with its event, and returns each
+	// one's outcome: nil (created: its ID, Created and Updated are set), an
+	// *ExistsError (a live prospect, perhaps an earlier one of ps, has its
+	// email) or ErrPlanLimit; a failed item writes nothing. With
+	// stopAtConflict it returns after the first *ExistsError, with fewer
+	// outcomes than ps, so that the caller can act on that item before the
+	// rest. The error is no item's (storage): then nothing of ps is kept.
+	CreateProspects(ctx context.Context, ps []*Prospect, stopAtConflict bool) ([]error, error)
+	// Prospect returns a live prospect, ErrDeleted for a tombstone or ErrNotFound.
+	Prospect(ctx context.Context, accountID, id string) (*Prospect, error)
+	// UpdateProspect applies the patch and returns the new state; check runs on the
+	// patched state inside the same transaction and can veto the update.
+	UpdateProspect(ctx context.Context, accountID, id string, patch ProspectPatch, check func(*Prospect) error) (*Prospect, error)
+	// DeleteProspect erases a prospect's data, keeping a tombstone; check can veto it.
+	DeleteProspect(ctx context.Context, accountID, id string, check func(*Prospect) error) error
+	// ListProspects returns one page of live prospects.
+	ListProspects(ctx context.Context, accountID string, params ListParams) (*Page, error)
+}
 
 // Normalise gives a prospect its canonical stored form: a trimmed, lower-case
 // email, and empty (not nil) tags and metadata.
@@ -20,6 +108,23 @@ func (p *Prospect) Normalise() {
 	if p.Metadata == nil {
 		p.Metadata = map[string]string{}
 	}
+}
+
+// Update is an update's change to p, a live prospect read in the update's
+// transaction: it applies the patch, lets check (when not nil) veto the
+// result, and sets Updated. It returns what the update's event records: the
+// earlier value of each attribute it changed, and whether the prospect was
+// hidden before or after.
+func (patch ProspectPatch) Update(p *Prospect, now time.Time, check func(*Prospect) error) (prev map[string]any, hidden bool, err error) {
+	before, wasHidden := attributes(p), p.Hidden
+	patch.Apply(p, now)
+	if check != nil {
+		if err := check(p); err != nil {
+			return nil, false, err
+		}
+	}
+	p.Updated = now
+	return changedAttributes(before, p), wasHidden || p.Hidden, nil
 }
 
 // Apply changes p as the patch says; now is when a consent given by it was given.
@@ -63,32 +168,4 @@ func (patch ProspectPatch) Apply(p *Prospect, now time.Time) {
 		p.Hidden = *patch.Hidden
 	}
 	p.Normalise()
-}
-
-// Now is the time a store records: whole seconds, as the API shows them.
-func Now() time.Time { return time.Now().Truncate(time.Second) }
-
-// NewID returns prefix + a ULID in lower case: unique, and sorted by creation time.
-func NewID(prefix string) string { return prefix + strings.ToLower(ulid.Make().String()) }
-
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// NewSecret returns sk_ and 40 random base62 characters (about 238 bits).
-func NewSecret() string {
-	b := make([]byte, 40)
-	limit := big.NewInt(int64(len(base62)))
-	for i := range b {
-		n, err := rand.Int(rand.Reader, limit)
-		if err != nil {
-			panic(err) // crypto/rand does not fail on supported platforms
-		}
-		b[i] = base62[n.Int64()]
-	}
-	return "sk_" + string(b)
-}
-
-// HashSecret is the stored form of a key's secret, by which it is looked up.
-func HashSecret(secret string) []byte {
-	h := sha256.Sum256([]byte(secret))
-	return h[:]
 }

@@ -1,0 +1,200 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/captureapi/capture/server/store"
+)
+
+// CreateProspects inserts ps in order in one transaction, a chunk of them at
+// a time: one query finds the live prospects with the chunk's emails, and one
+// multi-row INSERT each writes its prospects and their events, where
+// CreateProspect runs four statements an item and a savepoint. The account's
+// row is read once and counted once at the end, and an item is checked
+// before anything is written, so that its failure has nothing to undo.
+func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtConflict bool) (out []error, err error) {
+	defer unavailable(&err)
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	accountID := ps[0].AccountID
+	err = db.inTx(ctx, func(tx *writeTx) error {
+		out = make([]error, 0, len(ps))
+		var count, limit, hooks int64
+		err := tx.QueryRowContext(ctx, `SELECT live_prospects, prospect_limit, webhook_endpoints_enabled FROM accounts WHERE id = ?`,
+			accountID).Scan(&count, &limit, &hooks)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) { // no account: the plan allows nothing, as CreateProspect answers
+			return err
+		}
+		added := int64(0)
+		for chunk := range slices.Chunk(ps, batchChunk) {
+			live, err := liveEmails(ctx, tx, accountID, chunk)
+			if err != nil {
+				return err
+			}
+			var rows, events []any
+			var created []store.Event
+			n, stopped := 0, false
+			for _, p := range chunk {
+				if e := live[p.Email]; e != nil {
+					out = append(out, e)
+					if stopped = stopAtConflict; stopped {
+						break
+					}
+					continue
+				}
+				if count+added >= limit {
+					out = append(out, store.ErrPlanLimit)
+					continue
+				}
+				rows = prospectArgs(p, rows)
+				if !db.noEvents {
+					created = append(created, store.NewEvent(ctx, store.EventProspectCreated, p, nil, p.Hidden))
+					events = eventArgs(&created[len(created)-1], events)
+				}
+				live[p.Email] = &store.ExistsError{ID: p.ID, Hidden: p.Hidden} // a later item with it conflicts
+				n++
+				added++
+				out = append(out, nil)
+			}
+			if err := insertMany(ctx, tx, insertProspectSQL, n, rows); err != nil {
+				return err
+			}
+			if err := insertMany(ctx, tx, insertEvent, len(created), events); err != nil {
+				return err
+			}
+			for i := range created {
+				if hooks == 0 {
+					break
+				}
+				if err := db.enqueueDeliveries(ctx, tx, &created[i]); err != nil {
+					return err
+				}
+			}
+			if stopped {
+				break
+			}
+		}
+		if added == 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects + ? WHERE id = ?`, added, accountID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// batchChunk is how many items of CreateProspects share a statement: with
+// stopAtConflict, at most this many emails are looked up in vain by a call.
+const batchChunk = 50
+
+// liveEmails finds the live prospects of the account with the emails of ps
+// (normalising them), by email.
+func liveEmails(ctx context.Context, tx *writeTx, accountID string, ps []*store.Prospect) (map[string]*store.ExistsError, error) {
+	emails := make([]string, len(ps))
+	for i, p := range ps {
+		p.Normalise()
+		emails[i] = p.Email
+	}
+	st, err := tx.stmt(ctx, liveEmailsSQL)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(context.WithoutCancel(ctx), accountID, mustJSON(emails)) // as writeTx runs its statements
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	live := make(map[string]*store.ExistsError, len(ps))
+	for rows.Next() {
+		var email string
+		var e store.ExistsError
+		if err := rows.Scan(&email, &e.ID, &e.Hidden); err != nil {
+			return nil, err
+		}
+		live[email] = &e
+	}
+	return live, rows.Err()
+}
+
+const liveEmailsSQL = `SELECT email, id, hidden FROM prospects
+	WHERE account_id = ? AND deleted_at IS NULL AND email IN (SELECT value FROM json_each(?))`
+
+// insertMany runs the single-row INSERT query for n rows at once, args being
+// theirs one after another.
+func insertMany(ctx context.Context, tx *writeTx, query string, n int, args []any) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, insertRows(query, n), args...)
+	return err
+}
+
+// insertRows turns a single-row INSERT … VALUES (…) into one of n rows.
+func insertRows(query string, n int) string {
+	i := strings.LastIndex(query, "VALUES ")
+	row := query[i+len("VALUES "):]
+	var b strings.Builder
+	b.WriteString(query)
+	for range n - 1 {
+		b.WriteString(", ")
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// prospectArgs sets a new prospect's id, times and defaults, and appends the
+// arguments of insertProspectSQL for it to args.
+func prospectArgs(p *store.Prospect, args []any) []any {
+	p.ID = store.NewID("prs_")
+	p.Created = now()
+	p.Updated = p.Created
+	if p.Status == "" {
+		p.Status = "new"
+	}
+	if p.MarketingConsent {
+		p.ConsentAt = &p.Created
+	}
+	return append(args, p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website,
+		p.Source, p.Status, mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden,
+		p.Created.Unix(), p.Updated.Unix())
+}
+
+const insertProspectSQL = `INSERT INTO prospects (` + prospectCols + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`
+
+// insertNewProspectSQL inserts a prospect unless a live one has its email.
+const insertNewProspectSQL = insertProspectSQL + ` ON CONFLICT (account_id, email) WHERE deleted_at IS NULL DO NOTHING`
+
+// checkEmailSQL finds the live prospect other than self with an email.
+const checkEmailSQL = `SELECT id, hidden FROM prospects WHERE account_id = ? AND email = ? AND deleted_at IS NULL AND id != ?`
+
+// countProspectIn adds one to the account's live prospects if its plan allows
+// one more (no row otherwise), and returns its count of enabled webhook endpoints.
+const countProspectIn = `UPDATE accounts SET live_prospects = live_prospects + 1
+	WHERE id = ? AND live_prospects < prospect_limit RETURNING webhook_endpoints_enabled`
+
+// checkEmailFree returns an ExistsError when a live prospect other than self has the email.
+func checkEmailFree(ctx context.Context, tx *writeTx, accountID, email, self string) error {
+	var id string
+	var hidden bool
+	err := tx.QueryRowContext(ctx, checkEmailSQL, accountID, email, self).Scan(&id, &hidden)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	default:
+		return &store.ExistsError{ID: id, Hidden: hidden}
+	}
+}
