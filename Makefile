@@ -17,9 +17,22 @@ build:
 run: build
 	./bin/capture serve
 
-## test: run every test with the race detector
+## test: run every test with the race detector. Output as go test's (ok/FAIL a
+## package), then the failures again with their logs, a count of the tests
+## ("DONE 1200 tests, 60 skipped in 300s") and one line saying which tests were
+## skipped and why: a database or a browser not set up here, or -short
+## (gotestsum runs go test -json; internal/skipsummary reads its events)
+TEST_EVENTS = bin/test-events.json
+GOTESTSUM = $(GO) tool gotestsum --format standard-quiet --hide-summary skipped \
+	--jsonfile $(TEST_EVENTS) --post-run-command "$(GO) run ./internal/skipsummary" --raw-command --
 test:
-	$(GO) test -race -count=1 ./...
+	@$(GOTESTSUM) $(GO) test -json -race -count=1 ./...
+
+## test-short: the edit-run loop, about a minute: the tests without the race
+## detector, and without those that build binaries, start replicas or a browser
+.PHONY: test-short
+test-short:
+	@$(GOTESTSUM) $(GO) test -json -short ./...
 
 ## lint: go vet and staticcheck
 lint:

@@ -14,7 +14,7 @@ import (
 // package but client.
 func TestReadmeProgramsBuild(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds programs with the go command")
+		t.Skip("builds programs with the go command; skipped with -short")
 	}
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
