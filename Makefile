@@ -28,8 +28,9 @@ GOTESTSUM = $(GO) tool gotestsum --format standard-quiet --hide-summary skipped 
 test:
 	@$(GOTESTSUM) $(GO) test -json -race -count=1 ./...
 
-## test-short: the edit-run loop, about a minute: the tests without the race
-## detector, and without those that build binaries, start replicas or a browser
+## test-short: the edit-run loop, under two minutes on two cores (75 s with
+## PostgreSQL and Redis set): no race detector, no test that builds a binary,
+## starts replicas or a browser, and packages unchanged since the last run cached
 .PHONY: test-short
 test-short:
 	@$(GOTESTSUM) $(GO) test -json -short ./...

@@ -10,12 +10,13 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -34,7 +35,12 @@ var reasons = []struct{ mark, one, many string }{
 	{"CAPTURE_TEST_REDIS_URL", "needs Redis (set CAPTURE_TEST_REDIS_URL)", "need Redis (set CAPTURE_TEST_REDIS_URL)"},
 	{"Chromium", "needs a browser (install chromium)", "need a browser (install chromium)"},
 	{"-short", "is slow (run without -short)", "are slow (run without -short)"},
+	{fuzzInput, "is a fuzz input its target does not check", "are fuzz inputs their target does not check"},
 }
+
+// fuzzInput stands for the message of a fuzz target's seed input that the
+// target declines to check, whatever it says.
+const fuzzInput = "\x00fuzz input"
 
 // logLine is a line a test wrote through t.Log or t.Skip: "    file_test.go:12: message".
 var logLine = regexp.MustCompile(`^\s+[\w.-]+\.go:\d+: (.*)$`)
@@ -81,8 +87,9 @@ func summarise(r io.Reader) (string, error) {
 				lastLog[id] = m[1]
 			}
 		case "skip":
-			// A fuzz target's seed input that does not apply is not a test left out.
-			if !(strings.HasPrefix(e.Test, "Fuzz") && strings.Contains(e.Test, "/")) {
+			if strings.HasPrefix(e.Test, "Fuzz") && strings.Contains(e.Test, "/") {
+				count[fuzzInput]++ // the target's own choice, not a test left out
+			} else {
 				count[lastLog[id]]++
 			}
 		}
@@ -96,23 +103,23 @@ func summarise(r io.Reader) (string, error) {
 // format groups the skip messages by reason, the most frequent first.
 func format(byMessage map[string]int) string {
 	type group struct {
-		n         int
+		n, rank   int // rank: the reason's place in reasons, after them for a message quoted
 		one, many string
 	}
 	groups := map[string]*group{}
 	for msg, n := range byMessage {
-		one, many := fmt.Sprintf("says %q", msg), fmt.Sprintf("say %q", msg)
+		one, many, rank := fmt.Sprintf("says %q", msg), fmt.Sprintf("say %q", msg), len(reasons)
 		if msg == "" {
 			one, many = "gives no reason", "give no reason"
 		}
-		for _, r := range reasons {
+		for i, r := range reasons {
 			if strings.Contains(msg, r.mark) {
-				one, many = r.one, r.many
+				one, many, rank = r.one, r.many, i
 				break
 			}
 		}
 		if groups[many] == nil {
-			groups[many] = &group{one: one, many: many}
+			groups[many] = &group{rank: rank, one: one, many: many}
 		}
 		groups[many].n += n
 	}
@@ -123,11 +130,8 @@ func format(byMessage map[string]int) string {
 	for _, g := range groups {
 		sorted = append(sorted, g)
 	}
-	sort.Slice(sorted, func(i, j int) bool {
-		if sorted[i].n != sorted[j].n {
-			return sorted[i].n > sorted[j].n
-		}
-		return sorted[i].many < sorted[j].many
+	slices.SortFunc(sorted, func(a, b *group) int { // the most skipped first
+		return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.rank, b.rank), strings.Compare(a.many, b.many))
 	})
 	parts := make([]string, len(sorted))
 	for i, g := range sorted {

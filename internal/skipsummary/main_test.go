@@ -32,7 +32,7 @@ func TestSummaryGroupsSkipsByWhatTheyNeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `skipped: 2 tests need PostgreSQL (set CAPTURE_TEST_POSTGRES_URL), 1 needs Redis (set CAPTURE_TEST_REDIS_URL), 1 says "the port was taken"`
+	want := `skipped: 2 tests need PostgreSQL (set CAPTURE_TEST_POSTGRES_URL), 1 needs Redis (set CAPTURE_TEST_REDIS_URL), 1 is a fuzz input its target does not check, 1 says "the port was taken"`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
