@@ -378,13 +378,16 @@ func TestReplicas(t *testing.T) {
 				}
 			})
 		}
-		answered := func(n int64) (bool, string) { return done.Load() >= n, fmt.Sprintf("%d answered", done.Load()) }
+		defer stop.Store(true) // the workers stop also when a wait below fails
+		answered := func(n int64) func() (bool, string) {
+			return func() (bool, string) { return done.Load() >= n, fmt.Sprintf("%d answered", done.Load()) }
+		}
 		first := int64(60 + rand.IntN(60))
-		poll.Until(t, 20*time.Second, fmt.Sprintf("%d creates answered", first), func() (bool, string) { return answered(first) })
+		poll.Until(t, 20*time.Second, fmt.Sprintf("%d creates answered", first), answered(first))
 		rs.cmds[0].Process.Kill() // SIGKILL
 		rs.cmds[0].Wait()
 		more := done.Load() + 60 // the others go on serving
-		poll.Until(t, 20*time.Second, fmt.Sprintf("%d creates answered after the kill", more), func() (bool, string) { return answered(more) })
+		poll.Until(t, 20*time.Second, fmt.Sprintf("%d creates answered after the kill", more), answered(more))
 		stop.Store(true)
 		wg.Wait()
 
