@@ -11,7 +11,7 @@ import (
 // else: no validator, YAML parser, spec loader, database driver or load tool.
 func TestDependencyClosure(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs go list")
+		t.Skip("runs go list; skipped with -short")
 	}
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 // blocks a test can run; this builds every program, a receiver's included.
 func TestReadmeProgramsBuild(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds programs with the go command")
+		t.Skip("builds programs with the go command; skipped with -short")
 	}
 	pages, err := filepath.Glob("../docs/*.md")
 	if err != nil {

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/captureapi/capture/client"
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server"
 )
 
@@ -95,21 +97,17 @@ func TestRealServerEventsAndWebhooks(t *testing.T) {
 	}
 
 	// Each attempt is recorded once the receiver has answered.
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	var attempts []client.WebhookAttempt
+	poll.Until(t, 10*time.Second, "both attempts recorded on the endpoint", func() (bool, string) {
 		one, err := admin.WebhookEndpoints.Get(ctx, ep.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(one.RecentAttempts) == 2 {
-			if !one.RecentAttempts[0].Succeeded || one.RecentAttempts[0].StatusCode != 200 {
-				t.Errorf("attempt %+v", one.RecentAttempts[0])
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("attempts after 10 s: %+v", one.RecentAttempts)
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the attempts to be recorded
+		attempts = one.RecentAttempts
+		return len(attempts) == 2, fmt.Sprintf("attempts %+v", attempts)
+	})
+	if !attempts[0].Succeeded || attempts[0].StatusCode != 200 {
+		t.Errorf("attempt %+v", attempts[0])
 	}
 
 	upd, err := admin.WebhookEndpoints.Update(ctx, ep.ID, client.WebhookEndpointUpdateParams{Disabled: client.Set(true), Description: client.Null[string]()})

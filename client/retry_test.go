@@ -388,17 +388,16 @@ func TestOtherClientErrorsAreNotRetried(t *testing.T) {
 
 func TestCancelledContextStopsRetryingAtOnce(t *testing.T) {
 	t.Parallel()
-	answered := make(chan struct{}, 10)
 	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, attempt int) {
 		w.Header().Set("Retry-After", "10")
 		writeAPIError(w, 503, "api_error", "maintenance", "Down for maintenance.")
-		answered <- struct{}{}
 	})
-	c := client.New("sk_test", client.WithBaseURL(srv.URL), client.WithBackoff(time.Millisecond, 30*time.Second))
+	waiting := make(chan struct{}, 10) // told just before the client starts its 10 s wait
+	c := client.New("sk_test", client.WithBaseURL(srv.URL), client.WithBackoff(time.Millisecond, 30*time.Second),
+		client.WithRetryNotify(func(*client.Error, int, time.Duration) { waiting <- struct{}{} }))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		<-answered
-		time.Sleep(50 * time.Millisecond) // let the client start waiting
+		<-waiting
 		cancel()
 	}()
 	start := time.Now()

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/store"
 )
@@ -91,11 +94,12 @@ func TestVanishedDatabase(t *testing.T) {
 				}
 			}
 			// /readyz may repeat its last answer for up to a quarter of a second.
-			res, b := do(t, "GET", s.URL+"/readyz", "", "", "")
-			for until := time.Now().Add(2 * time.Second); res.StatusCode == 200 && time.Now().Before(until); {
-				time.Sleep(50 * time.Millisecond) // polling the probe
+			var res *http.Response
+			var b []byte
+			poll.Until(t, 2*time.Second, "/readyz to notice the database is gone", func() (bool, string) {
 				res, b = do(t, "GET", s.URL+"/readyz", "", "", "")
-			}
+				return res.StatusCode != 200, fmt.Sprintf("/readyz answers %d %s", res.StatusCode, b)
+			})
 			wantError(t, res, b, 503, gen.ErrorTypeApiError, gen.ErrorCodeStorageUnavailable, "")
 			res, b = do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", `{"email": "lost@example.com"}`)
 			wantError(t, res, b, 503, gen.ErrorTypeApiError, gen.ErrorCodeStorageUnavailable, "")

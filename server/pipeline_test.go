@@ -18,6 +18,7 @@ import (
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server"
 )
 
@@ -187,17 +188,10 @@ func TestOverloadedIsAFast503(t *testing.T) {
 		rests = append(rests, body[9:])
 		holders = append(holders, conn)
 	}
-	// Wait until the server counts both in flight (polling its own gauge).
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	poll.Until(t, 5*time.Second, "the server to count both held requests in flight", func() (bool, string) {
 		_, m := do(t, "GET", s.URL+"/metrics", "", "", "")
-		if strings.Contains(string(m), "\ncapture_http_requests_in_flight 2\n") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the two held requests are not both in flight:\n%s", m)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return strings.Contains(string(m), "\ncapture_http_requests_in_flight 2\n"), "/metrics:\n" + string(m)
+	})
 	res, body := do(t, "GET", s.URL+"/v1/account", s.AdminKey, "", "")
 	wantError(t, res, body, 503, gen.ErrorTypeApiError, gen.ErrorCodeOverloaded, "")
 	if res.Header.Get("Retry-After") != "1" {
@@ -230,15 +224,11 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 		"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":")
 	conn.Close()
 	var metrics string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+	poll.Until(t, 5*time.Second, "the disconnect to be counted", func() (bool, string) {
 		_, b := do(t, "GET", s.URL+"/metrics", "", "", "")
-		if metrics = string(b); strings.Contains(metrics, `capture_client_disconnects_total{route="/v1/prospects"} 1`) {
-			break
-		}
-	}
-	if !strings.Contains(metrics, `capture_client_disconnects_total{route="/v1/prospects"} 1`) {
-		t.Fatal("the disconnect was not counted")
-	}
+		metrics = string(b)
+		return strings.Contains(metrics, `capture_client_disconnects_total{route="/v1/prospects"} 1`), "/metrics:\n" + metrics
+	})
 	for _, line := range strings.Split(metrics, "\n") {
 		if strings.HasPrefix(line, "capture_http_requests_total") && strings.Contains(line, `status="5`) {
 			t.Errorf("a 5xx was counted: %s", line)

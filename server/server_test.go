@@ -13,6 +13,7 @@ import (
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
@@ -521,16 +522,11 @@ func testRevocationReachesARunningServer(t *testing.T, newServer apitest.NewFunc
 	if err := s.Store.RevokeKey(ctx, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Second)
-	for {
-		res, body := do(t, "GET", s.URL+"/v1/account", s.StandardKey, "", "")
-		if res.StatusCode == 401 {
-			wantError(t, res, body, 401, gen.ErrorTypeAuthenticationError, gen.ErrorCodeApiKeyRevoked, "")
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("revoked key still answered %d a second later", res.StatusCode)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var res *http.Response
+	var body []byte
+	poll.Until(t, time.Second, "the revoked key to be refused", func() (bool, string) {
+		res, body = do(t, "GET", s.URL+"/v1/account", s.StandardKey, "", "")
+		return res.StatusCode == 401, fmt.Sprintf("GET /v1/account answers %d", res.StatusCode)
+	})
+	wantError(t, res, body, 401, gen.ErrorTypeAuthenticationError, gen.ErrorCodeApiKeyRevoked, "")
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/internal/proxytest"
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/postgres/pgtest"
@@ -33,17 +35,10 @@ func throughProxy(t *testing.T, params string) (string, *proxytest.Proxy) {
 // waitStatus polls path until it answers want, for at most 10 s.
 func waitStatus(t *testing.T, s *apitest.Server, key, path string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, fmt.Sprintf("GET %s to answer %d", path, want), func() (bool, string) {
 		res, body := do(t, "GET", s.URL+path, key, "", "")
-		if res.StatusCode == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s still answers %d after 10 s, want %d: %s", path, res.StatusCode, want, body)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a condition, bounded by the deadline
-	}
+		return res.StatusCode == want, fmt.Sprintf("%d %s", res.StatusCode, body)
+	})
 }
 
 // TestPostgresDown: with PostgreSQL cut off, /v1 answers 503

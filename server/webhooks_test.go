@@ -23,6 +23,7 @@ import (
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/postgres"
 	"github.com/captureapi/capture/server/postgres/pgtest"
@@ -136,8 +137,8 @@ func createEndpoint(t *testing.T, s *apitest.Server, url string, events ...strin
 // attempts polls the endpoint until it shows n attempts, at most 10 s.
 func attempts(t *testing.T, s *apitest.Server, id string, n int) []gen.WebhookAttempt {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var got []gen.WebhookAttempt
+	poll.Until(t, 10*time.Second, fmt.Sprintf("%d attempts recorded on the endpoint", n), func() (bool, string) {
 		res, body := do(t, "GET", s.URL+"/v1/webhook_endpoints/"+id, s.AdminKey, "", "")
 		if res.StatusCode != 200 {
 			t.Fatalf("get endpoint: %d %s", res.StatusCode, body)
@@ -146,14 +147,10 @@ func attempts(t *testing.T, s *apitest.Server, id string, n int) []gen.WebhookAt
 		if err := json.Unmarshal(body, &e); err != nil || e.RecentAttempts == nil {
 			t.Fatalf("endpoint %s: %v", body, err)
 		}
-		if len(*e.RecentAttempts) >= n {
-			return *e.RecentAttempts
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d attempts after 10 s, want %d", len(*e.RecentAttempts), n)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, bounded by the deadline
-	}
+		got = *e.RecentAttempts
+		return len(got) >= n, fmt.Sprintf("%d attempts", len(got))
+	})
+	return got
 }
 
 func allowPrivate(c *server.Config) { c.WebhooksAllowPrivate = true }
@@ -234,16 +231,11 @@ func testDeliveryRetriedUntilReceivedAndSigned(t *testing.T, newServer apitest.N
 // waitMetric polls /metrics until it has the line, at most 10 s.
 func waitMetric(t *testing.T, s *apitest.Server, line string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	poll.Until(t, 10*time.Second, fmt.Sprintf("the line %q in /metrics", line), func() (bool, string) {
 		res, body := do(t, "GET", s.URL+"/metrics", "", "", "")
-		if res.StatusCode == 200 && slices.Contains(strings.Split(string(body), "\n"), line) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics has no line %q after 10 s", line)
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the series to be updated
-	}
+		return res.StatusCode == 200 && slices.Contains(strings.Split(string(body), "\n"), line),
+			fmt.Sprintf("/metrics answers %d:\n%s", res.StatusCode, body)
+	})
 }
 
 // A receiver that is down gets the delivery once it is up again.

@@ -15,7 +15,7 @@ import (
 // answers and print the table.
 func TestHarnessMeasuresFloor(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and loads a server")
+		t.Skip("builds and loads a server; skipped with -short")
 	}
 	cfg, err := parseConfig([]string{"-only", "floor", "-duration", "300ms", "-warmup", "0",
 		"-concurrency", "4", "-seed", "500", "-list-rows", "2000"})

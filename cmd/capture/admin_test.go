@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -45,22 +46,18 @@ func jsonLines(t *testing.T, s string) []map[string]any {
 func waitForStatus(t *testing.T, url, key string, want int) (*http.Response, time.Duration) {
 	t.Helper()
 	start := time.Now()
-	for {
+	var res *http.Response
+	poll.Until(t, time.Second, fmt.Sprintf("%s to answer %d", url, want), func() (bool, string) {
 		req, _ := http.NewRequest("GET", url, nil)
 		req.Header.Set("Authorization", "Bearer "+key)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
+		var err error
+		if res, err = http.DefaultClient.Do(req); err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
-		if res.StatusCode == want {
-			return res, time.Since(start)
-		}
-		if time.Since(start) > time.Second {
-			t.Fatalf("%s still answers %d after a second, want %d", url, res.StatusCode, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return res.StatusCode == want, fmt.Sprintf("it answers %d", res.StatusCode)
+	})
+	return res, time.Since(start)
 }
 
 func TestMaintenanceReachesARunningServer(t *testing.T) {

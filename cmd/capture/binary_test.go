@@ -17,6 +17,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
@@ -217,29 +218,13 @@ func startServer(t *testing.T, db, addr string, flags ...string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitUntil(t, 20*time.Second, func() (bool, string) {
+	poll.Until(t, 20*time.Second, "the server to answer /healthz", func() (bool, string) {
 		res, err := http.Get("http://" + addr + "/healthz")
 		if err != nil {
-			return false, "the server did not start: " + err.Error()
+			return false, err.Error()
 		}
 		res.Body.Close()
 		return true, ""
 	})
 	return cmd
-}
-
-// waitUntil polls done, a condition another process or goroutine brings about,
-// until it holds; past within the test fails with done's account of the state.
-func waitUntil(t *testing.T, within time.Duration, done func() (ok bool, state string)) {
-	t.Helper()
-	for deadline := time.Now().Add(within); ; {
-		ok, state := done()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", within, state)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the condition, bounded by within
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -113,18 +114,11 @@ func TestSlowBodyAttack(t *testing.T) {
 	if normalOK.Load() == 0 || normalFailed.Load() > 0 {
 		t.Errorf("normal requests during the attack: %d ok, %d failed", normalOK.Load(), normalFailed.Load())
 	}
-	// The server lets go of the attackers' descriptors (polling: they close as
-	// the server finishes each connection).
-	for wait := time.Now().Add(5 * time.Second); ; {
+	// The server lets go of the attackers' descriptors as it finishes each connection.
+	poll.Until(t, 5*time.Second, fmt.Sprintf("the server to hold at most %d file descriptors, as before the attack", before+10), func() (bool, string) {
 		n := openFiles(t, cmd.Process.Pid)
-		if n <= before+10 {
-			break
-		}
-		if time.Now().After(wait) {
-			t.Fatalf("the server holds %d file descriptors after the attack, %d before", n, before)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return n <= before+10, fmt.Sprintf("%d file descriptors (%d before the attack)", n, before)
+	})
 }
 
 // idempotentOp is one create or patch made with its own Idempotency-Key.
@@ -212,9 +206,10 @@ func TestKillDuringIdempotentWrites(t *testing.T) {
 			})
 		}
 		// Kill at a random instant once writes are flowing.
-		for done.Load() < int64(20+rand.IntN(60)) {
-			time.Sleep(time.Millisecond) // polling the workers' progress
-		}
+		kill := int64(20 + rand.IntN(60))
+		poll.Until(t, 20*time.Second, fmt.Sprintf("%d writes answered", kill), func() (bool, string) {
+			return done.Load() >= kill, fmt.Sprintf("%d answered", done.Load())
+		})
 		cmd.Process.Kill()
 		cmd.Wait()
 		wg.Wait()

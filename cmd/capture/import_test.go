@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -187,13 +188,16 @@ func TestImportKilledHalfwayRunsAgain(t *testing.T) {
 		return a.ProspectCount
 	}
 	// Kill the command once a quarter of the rows are in, while it sends the rest.
-	for n := count(); n < int64(len(f.good)/4); n = count() {
+	quarter := int64(len(f.good) / 4)
+	poll.Until(t, 20*time.Second, fmt.Sprintf("%d prospects imported", quarter), func() (bool, string) {
+		n := count()
 		select {
 		case err := <-exited:
 			t.Fatalf("the import finished (%v) before it could be interrupted, with %d prospects", err, n)
-		case <-time.After(time.Millisecond):
+		default:
 		}
-	}
+		return n >= quarter, fmt.Sprintf("%d prospects", n)
+	})
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

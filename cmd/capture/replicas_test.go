@@ -21,6 +21,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server/postgres/pgtest"
 	"github.com/captureapi/capture/server/store"
 )
@@ -66,10 +67,10 @@ func startReplicas(t *testing.T, n int) *replicaSet {
 		rs.addrs, rs.cmds = append(rs.addrs, addr), append(rs.cmds, cmd)
 	}
 	for i, addr := range rs.addrs {
-		waitUntil(t, 20*time.Second, func() (bool, string) {
+		poll.Until(t, 20*time.Second, fmt.Sprintf("replica %d to answer /healthz", i), func() (bool, string) {
 			res, err := http.Get("http://" + addr + "/healthz")
 			if err != nil {
-				return false, fmt.Sprintf("replica %d did not start: %v", i, err)
+				return false, err.Error()
 			}
 			res.Body.Close()
 			return true, ""
@@ -277,31 +278,26 @@ func TestReplicas(t *testing.T) {
 		if _, stderr, code := runPiped(t, nil, "maintenance", "on", "--retry-after", "7", "--db", rs.dsn); code != 0 {
 			t.Fatalf("maintenance on: exit %d: %s", code, stderr)
 		}
-		set := time.Now()
-		for i := range rs.addrs {
-			for {
+		poll.Until(t, time.Second, "every replica to answer 503 maintenance with Retry-After 7", func() (bool, string) {
+			for i := range rs.addrs {
 				a := rs.must(i, key, "GET", "/v1/prospects", "", "")
-				if a.status == 503 && a.code() == "maintenance" && a.header.Get("Retry-After") == "7" {
-					break
+				if a.status != 503 || a.code() != "maintenance" || a.header.Get("Retry-After") != "7" {
+					return false, fmt.Sprintf("replica %d answers %d %s", i, a.status, a.body)
 				}
-				if time.Since(set) > time.Second {
-					t.Fatalf("replica %d still answers %d %s a second after maintenance on", i, a.status, a.body)
-				}
-				time.Sleep(10 * time.Millisecond) // polling a condition, bounded above
 			}
-		}
+			return true, ""
+		})
 		if _, stderr, code := runPiped(t, nil, "maintenance", "off", "--db", rs.dsn); code != 0 {
 			t.Fatalf("maintenance off: exit %d: %s", code, stderr)
 		}
-		set = time.Now()
-		for i := range rs.addrs {
-			for rs.must(i, key, "GET", "/v1/prospects", "", "").status != 200 {
-				if time.Since(set) > time.Second {
-					t.Fatalf("replica %d still in maintenance a second after maintenance off", i)
+		poll.Until(t, time.Second, "every replica to serve again after maintenance off", func() (bool, string) {
+			for i := range rs.addrs {
+				if a := rs.must(i, key, "GET", "/v1/prospects", "", ""); a.status != 200 {
+					return false, fmt.Sprintf("replica %d answers %d %s", i, a.status, a.body)
 				}
-				time.Sleep(10 * time.Millisecond) // polling a condition, bounded above
 			}
-		}
+			return true, ""
+		})
 	})
 
 	t.Run("each event is delivered once, whichever replica made it", func(t *testing.T) {
@@ -339,7 +335,7 @@ func TestReplicas(t *testing.T) {
 				t.Fatalf("create: %d %s", a.status, a.body)
 			}
 		}
-		waitUntil(t, 20*time.Second, func() (bool, string) {
+		poll.Until(t, 20*time.Second, fmt.Sprintf("all %d events delivered", n), func() (bool, string) {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(got) == n, fmt.Sprintf("%d of %d events delivered", len(got), n)
@@ -382,14 +378,16 @@ func TestReplicas(t *testing.T) {
 				}
 			})
 		}
-		for done.Load() < int64(60+rand.IntN(60)) {
-			time.Sleep(time.Millisecond) // polling the workers' progress
+		defer stop.Store(true) // the workers stop also when a wait below fails
+		answered := func(n int64) func() (bool, string) {
+			return func() (bool, string) { return done.Load() >= n, fmt.Sprintf("%d answered", done.Load()) }
 		}
+		first := int64(60 + rand.IntN(60))
+		poll.Until(t, 20*time.Second, fmt.Sprintf("%d creates answered", first), answered(first))
 		rs.cmds[0].Process.Kill() // SIGKILL
 		rs.cmds[0].Wait()
-		for target := done.Load() + 60; done.Load() < target; {
-			time.Sleep(time.Millisecond) // the others go on serving
-		}
+		more := done.Load() + 60 // the others go on serving
+		poll.Until(t, 20*time.Second, fmt.Sprintf("%d creates answered after the kill", more), answered(more))
 		stop.Store(true)
 		wg.Wait()
 

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/captureapi/capture/internal/poll"
 )
 
 // TestGracefulShutdown starts the real binary, puts requests in flight (their bodies
@@ -84,7 +86,7 @@ func TestGracefulShutdown(t *testing.T) {
 		})
 		fmt.Fprintf(pw, `{"email": "p%d@`, i) // half a body: the request is in flight
 	}
-	waitUntil(t, 10*time.Second, func() (bool, string) {
+	poll.Until(t, 10*time.Second, fmt.Sprintf("the server to count %d requests in flight", inFlight), func() (bool, string) {
 		res, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
 			return false, err.Error()
@@ -92,18 +94,18 @@ func TestGracefulShutdown(t *testing.T) {
 		defer res.Body.Close()
 		m, _ := io.ReadAll(res.Body)
 		return strings.Contains(string(m), fmt.Sprintf("\ncapture_http_requests_in_flight %d\n", inFlight)),
-			"the server does not count every request in flight"
+			"/metrics:\n" + string(m)
 	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	// Shutting down, it stops listening first; the requests in flight go on.
-	waitUntil(t, 10*time.Second, func() (bool, string) {
+	poll.Until(t, 10*time.Second, "the server to stop listening after SIGTERM", func() (bool, string) {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
 		}
-		return err != nil, "the server still listens after SIGTERM"
+		return err != nil, "it still accepts connections"
 	})
 	for _, pw := range writers {
 		io.WriteString(pw, `example.com"}`)

@@ -16,6 +16,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	_ "modernc.org/sqlite"
 
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -82,7 +83,7 @@ func TestKillWithDeliveriesPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	waitUntil(t, 20*time.Second, func() (bool, string) {
+	poll.Until(t, 20*time.Second, fmt.Sprintf("all %d deliveries to wait for a retry", n), func() (bool, string) {
 		var waiting int
 		if err := raw.QueryRow(`SELECT count(*) FROM river_job WHERE state IN ('retryable', 'available') AND attempt = 1`).Scan(&waiting); err != nil {
 			t.Fatal(err)
@@ -94,7 +95,7 @@ func TestKillWithDeliveriesPending(t *testing.T) {
 
 	up.Store(true)
 	startServer(t, path, addr, flags...)
-	waitUntil(t, 20*time.Second, func() (bool, string) {
+	poll.Until(t, 20*time.Second, fmt.Sprintf("all %d events delivered after the restart", n), func() (bool, string) {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(delivered) == n, fmt.Sprintf("%d of %d events delivered after the restart", len(delivered), n)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/captureapi/capture/client"
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 )
 
 // capture runs `capture args…` in-process, output piped.
@@ -136,12 +138,9 @@ func TestWebhooksListenForwardsNewEvents(t *testing.T) {
 		done <- run(ctx, append([]string{"webhooks", "listen", "--forward-to", rcv.URL + "/hook", "--interval", "20ms",
 			"--event", "prospect.created", "--event", "prospect.deleted"}, standard...), &out, &errOut)
 	}()
-	for deadline := time.Now().Add(10 * time.Second); secret() == ""; {
-		if time.Now().After(deadline) {
-			t.Fatalf("listen printed no secret: %q %q", out.String(), errOut.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the start line
-	}
+	poll.Until(t, 10*time.Second, "listen to print its signing secret", func() (bool, string) {
+		return secret() != "", fmt.Sprintf("stdout %q, stderr %q", out.String(), errOut.String())
+	})
 	created, stderr, code := captureCLI(append([]string{"prospects", "create", "--email", "new@example.com"}, standard...)...)
 	if code != 0 {
 		t.Fatal(stderr)
@@ -160,12 +159,10 @@ func TestWebhooksListenForwardsNewEvents(t *testing.T) {
 		}
 	}
 	// Each forward is reported with the receiver's status once it has answered.
-	for deadline := time.Now().Add(10 * time.Second); strings.Count(out.String(), "[204]") < 2; {
-		if time.Now().After(deadline) {
-			t.Fatalf("listen's report:\n%s", out.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the report lines
-	}
+	poll.Until(t, 10*time.Second, "listen to report both forwards answered 204", func() (bool, string) {
+		report := out.String()
+		return strings.Count(report, "[204]") >= 2, "its report:\n" + report
+	})
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("listen exited %d: %s", code, errOut.String())
