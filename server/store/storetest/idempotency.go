@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -91,23 +92,19 @@ func testIdempotencyLockRunsOut(t *testing.T, e Engine) {
 	if rec, err := db.BeginIdempotent(ctx, a.ID, "k", fpA, "req_dead", 100*time.Millisecond); err != nil || rec != nil {
 		t.Fatalf("claim: %+v %v", rec, err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, "the dead request's lock to run out", func() (bool, string) {
 		rec, err := db.BeginIdempotent(ctx, a.ID, "k", fpA, "req_retry", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if rec == nil {
-			break // claimed by the retry
+			return true, "claimed by the retry"
 		}
 		if rec.RequestID != "req_dead" || rec.Status != 0 {
 			t.Fatalf("while locked: %+v", rec)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the dead request's lock never ran out")
-		}
-		time.Sleep(20 * time.Millisecond) // polling the store's clock, bounded by the deadline
-	}
+		return false, "still held by " + rec.RequestID
+	})
 	// The retry holds it now; the dead request can no longer keep an answer.
 	if err := db.FinishIdempotent(ctx, a.ID, "k", "req_dead", 201, []byte("late")); err != nil {
 		t.Fatal(err)
