@@ -302,7 +302,7 @@ func testDeliveriesSurviveARestart(t *testing.T, newServer apitest.NewFunc) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { sq.Close() })
-		if err := sq.Migrate(context.Background()); err != nil {
+		if _, err := sq.Migrate(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		db = sq

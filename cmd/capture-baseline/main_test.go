@@ -34,7 +34,7 @@ func newTestServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Migrate(context.Background()); err != nil {
+	if _, err := store.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	store.Close()

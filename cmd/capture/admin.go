@@ -55,7 +55,7 @@ func (o *adminOptions) attach(cmd *cobra.Command) {
 // database is a store that the commands can migrate.
 type database interface {
 	store.Store
-	Migrate(ctx context.Context) error
+	Migrate(ctx context.Context) (store.SchemaChange, error)
 }
 
 // displayDB names a database for people: a file's absolute path, or a URL
@@ -78,7 +78,7 @@ func openDB(ctx context.Context, dsn string) (database, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Migrate(ctx); err != nil {
+	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", displayDB(dsn), err)
 	}
@@ -177,11 +177,6 @@ It says what it did: "created the schema (N migrations)" on a new database,
 	return cmd
 }
 
-// migrationCounter is a database that can count the migrations it lacks.
-type migrationCounter interface {
-	PendingMigrations(ctx context.Context) (pending, total int, err error)
-}
-
 // migrateRun migrates the database and says what that applied.
 func migrateRun(ctx context.Context, opts *migrateOptions) error {
 	target := opts.DB
@@ -197,22 +192,17 @@ func migrateRun(ctx context.Context, opts *migrateOptions) error {
 		return failure("%v", err)
 	}
 	defer db.Close()
-	pending, total := 0, 0
-	if c, ok := db.(migrationCounter); ok {
-		if pending, total, err = c.PendingMigrations(ctx); err != nil {
-			return failure("read the schema's version in %s: %v", displayDB(target), err)
-		}
-	}
-	if err := db.Migrate(ctx); err != nil {
+	change, err := db.Migrate(ctx)
+	if err != nil {
 		return failure("migrate %s: %v", displayDB(target), err)
 	}
 	switch {
-	case pending > 0 && pending == total:
-		fmt.Fprintf(opts.Out, "%s: created the schema (%d migrations)\n", displayDB(target), total)
-	case pending == 1:
+	case change.Applied > 0 && change.Applied == change.Total:
+		fmt.Fprintf(opts.Out, "%s: created the schema (%d migrations)\n", displayDB(target), change.Total)
+	case change.Applied == 1:
 		fmt.Fprintf(opts.Out, "%s: applied 1 migration\n", displayDB(target))
-	case pending > 1:
-		fmt.Fprintf(opts.Out, "%s: applied %d migrations\n", displayDB(target), pending)
+	case change.Applied > 1:
+		fmt.Fprintf(opts.Out, "%s: applied %d migrations\n", displayDB(target), change.Applied)
 	default:
 		fmt.Fprintf(opts.Out, "%s: up to date\n", displayDB(target))
 	}

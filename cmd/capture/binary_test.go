@@ -184,7 +184,7 @@ func seedKey(t *testing.T, path string, role store.Role) string {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
+	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	a, err := db.CreateAccount(ctx, "acme", 1_000_000, 1_000_000)

@@ -65,7 +65,7 @@ func New(t testing.TB, configure ...func(*server.Config)) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Migrate(context.Background()); err != nil {
+	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return start(t, &Server{Store: db, DB: db, DBPath: path}, configure)

@@ -105,26 +105,29 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 // Migrate brings the schema up to date with the embedded migrations, and the
 // tables of River, the webhook delivery queue, with River's own, in the
 // schema search_path names. Replicas starting together take turns through
-// PostgreSQL advisory locks.
-func (db *DB) Migrate(ctx context.Context) error {
+// PostgreSQL advisory locks. It says how many of the schema's migrations it
+// applied (none when another replica applied them first).
+func (db *DB) Migrate(ctx context.Context) (store.SchemaChange, error) {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return err
+		return store.SchemaChange{}, err
 	}
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
-		return err
+		return store.SchemaChange{}, err
 	}
 	sqlDB := stdlib.OpenDBFromPool(db.pool)
 	defer sqlDB.Close()
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, sub, goose.WithSessionLocker(locker))
 	if err != nil {
-		return err
+		return store.SchemaChange{}, err
 	}
-	if _, err = p.Up(ctx); err != nil {
-		return err
+	applied, err := p.Up(ctx)
+	change := store.SchemaChange{Applied: len(applied), Total: len(p.ListSources())}
+	if err != nil {
+		return change, err
 	}
-	return db.migrateQueue(ctx)
+	return change, db.migrateQueue(ctx)
 }
 
 // Close stops the delivery relay, if StartQueue started one, and closes the pool.

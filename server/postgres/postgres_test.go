@@ -48,7 +48,8 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 				return
 			}
 			defer db.Close()
-			done <- db.Migrate(context.Background())
+			_, err = db.Migrate(context.Background())
+			done <- err
 		}()
 	}
 	for range 3 {

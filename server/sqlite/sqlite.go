@@ -138,24 +138,27 @@ func (db *DB) checkFile() error {
 }
 
 // Migrate brings the schema up to date with the embedded migrations, and the
-// tables of River, the webhook delivery queue, with River's own.
-func (db *DB) Migrate(ctx context.Context) error {
+// tables of River, the webhook delivery queue, with River's own; it says how
+// many of the schema's migrations it applied.
+func (db *DB) Migrate(ctx context.Context) (store.SchemaChange, error) {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return err
+		return store.SchemaChange{}, err
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, db.write, sub)
 	if err != nil {
-		return err
+		return store.SchemaChange{}, err
 	}
-	if _, err = p.Up(ctx); err != nil {
-		return err
+	applied, err := p.Up(ctx)
+	change := store.SchemaChange{Applied: len(applied), Total: len(p.ListSources())}
+	if err != nil {
+		return change, err
 	}
 	if err := db.migrateQueue(ctx); err != nil {
-		return err
+		return change, err
 	}
 	db.prepareWrites(ctx)
-	return nil
+	return change, nil
 }
 
 // Close stops the delivery relay, if StartQueue started one, and closes both pools.

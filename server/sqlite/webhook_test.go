@@ -20,7 +20,7 @@ func TestWebhookSecretsSealedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
+	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	key := []byte("0123456789abcdef0123456789abcdef")

@@ -16,3 +16,9 @@ type MaintenanceStore interface {
 	// Maintenance reads the maintenance flag.
 	Maintenance(ctx context.Context) (Maintenance, error)
 }
+
+// SchemaChange says what bringing a database's schema up to date did: how
+// many of the embedded migrations it applied, of how many there are.
+type SchemaChange struct {
+	Applied, Total int
+}
