@@ -19,7 +19,8 @@ import (
 	"github.com/captureapi/capture/server"
 )
 
-const importLong = `Imports prospects from a file, in batches of 500 (POST /v1/prospects/batch).
+const importLong = `Imports prospects from a file, in batches (POST /v1/prospects/batch) of up to
+500 rows and under the server's 1 MiB body limit.
 
 Formats, chosen by the file's extension (.csv; .jsonl or .ndjson) or --format:
   csv    a header row names the fields: email, first_name, last_name, company,
@@ -35,10 +36,16 @@ sets the row's fields on it.
 
 Safe to run again after an interruption: each batch's Idempotency-Key derives
 from the file's content and the batch's position, so the batches that went
-through are answered again without being applied twice (within 24 hours).
+through are answered again without being applied twice (within 24 hours); the
+summary counts their rows as replayed.
 
-Rows that were rejected, by the server or because they could not be read, are
-written with their line number, code, param and message to FILE.rejects.csv.
+Rows that were rejected, by the server or because they could not be read (a
+row too large for a request included), are written to FILE.rejects.csv (or
+FILE.rejects.jsonl) as the file has them, with error_line, error_code,
+error_param and error_message added. An import ignores those columns, so the
+rejects file, fixed, can be imported as it is. A CSV cell starting with =, +,
+-, @, tab or CR is written with a ' before it, so that a spreadsheet does not
+run it as a formula; an import reads it back without the '.
 Progress goes to stderr: a bar on a terminal, a line every few seconds
 otherwise. The summary goes to stdout.
 
