@@ -145,7 +145,7 @@ func TestImportRejectsFileEscapesFormulas(t *testing.T) {
 
 // The CSV files spreadsheets write: a byte order mark before a quoted
 // header; a row with too many or too few cells keeps its cells in the rejects
-// file.
+// file; a row with a stray quote is rejected and the rest goes on.
 func TestImportCSVQuirks(t *testing.T) {
 	t.Parallel()
 	s, key, accountID := importServer(t)
@@ -154,12 +154,13 @@ func TestImportCSVQuirks(t *testing.T) {
 		"ada@example.com,Ada\r\n"+
 		"kim@example.com,Kim,extra\r\n"+
 		"lin@example.com\r\n"+
+		"\"eve@example.com\"x,Eve\r\n"+
 		"\"mo@example.com\",\"Mo\"\r\n"), 0o644)
 	out, errOut, code := runPiped(t, importEnv(s, key), "prospects", "import", path)
 	if code != exitRequest {
 		t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	if want := path + ": 4 rows: 2 created, 0 updated, 0 skipped, 2 rejected\n"; !strings.HasPrefix(out, want) {
+	if want := path + ": 5 rows: 2 created, 0 updated, 0 skipped, 3 rejected\n"; !strings.HasPrefix(out, want) {
 		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
 	}
 	if n := prospectCount(t, s, accountID); n != 2 {
@@ -170,6 +171,7 @@ func TestImportCSVQuirks(t *testing.T) {
 		{"email", "first_name", "error_line", "error_code"},
 		{"kim@example.com", "Kim", "3", "row_malformed"},
 		{"lin@example.com", "", "4", "row_malformed"},
+		{"", "", "5", "row_malformed"},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("rejects file: %q", recs)

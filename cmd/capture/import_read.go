@@ -87,8 +87,7 @@ func scanCSV(in io.Reader, emit func(importRow) error) ([]string, error) {
 		if err == io.EOF {
 			return header, nil
 		}
-		line, _ := r.FieldPos(0)
-		row := importRow{line: line, rec: slices.Clone(rec)}
+		row := importRow{rec: slices.Clone(rec)}
 		for i, v := range row.rec {
 			row.rec[i] = unescapeFormula(v)
 		}
@@ -108,6 +107,7 @@ func scanCSV(in io.Reader, emit func(importRow) error) ([]string, error) {
 		case err != nil:
 			return nil, failure("reading the CSV file: %v", err)
 		default:
+			row.line, _ = r.FieldPos(0)
 			row.params, row.reject = csvProspect(header, row.rec)
 		}
 		if err := emit(row); err != nil {
