@@ -43,6 +43,23 @@ func prospectCount(t *testing.T, s *apitest.Server, accountID string) int64 {
 	return a.ProspectCount
 }
 
+// importWithRejects imports the file with the binary, which must exit 1 (some
+// rows rejected) printing the summary, and leave the account with that many
+// prospects.
+func importWithRejects(t *testing.T, s *apitest.Server, key, accountID, path, summary string, prospects int64) {
+	t.Helper()
+	out, errOut, code := runPiped(t, importEnv(s, key), "prospects", "import", path)
+	if code != exitRequest {
+		t.Fatalf("exit %d, want 1 (some rows rejected); stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if want := path + ": " + summary + "\n"; !strings.HasPrefix(out, want) {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+	}
+	if n := prospectCount(t, s, accountID); n != prospects {
+		t.Errorf("%d prospects, want %d", n, prospects)
+	}
+}
+
 // Rows with long fields fill the body limit long before 500 of them: the
 // batches are cut by size, a row too large for any batch is rejected with its
 // reason, and the rest of the file goes in.
@@ -64,16 +81,7 @@ func TestImportSizesBatchesByBytes(t *testing.T) {
 	w.Flush()
 	os.WriteFile(path, b.Bytes(), 0o644)
 
-	out, errOut, code := runPiped(t, importEnv(s, key), "prospects", "import", path)
-	if code != exitRequest {
-		t.Fatalf("exit %d, want 1 (one row rejected); stdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	if want := path + ": 601 rows: 600 created, 0 updated, 0 skipped, 1 rejected\n"; !strings.HasPrefix(out, want) {
-		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
-	}
-	if n := prospectCount(t, s, accountID); n != 600 {
-		t.Errorf("%d prospects, want 600", n)
-	}
+	importWithRejects(t, s, key, accountID, path, "601 rows: 600 created, 0 updated, 0 skipped, 1 rejected", 600)
 	recs := readRejects(t, path+".rejects.csv")
 	if len(recs) != 2 || recs[1][0] != "huge@example.com" || !slices.Contains(recs[1], "302") || !slices.Contains(recs[1], "row_too_large") {
 		t.Errorf("rejects file: %d records, the second starting %.200q", len(recs), recs[min(1, len(recs)-1)])
@@ -90,16 +98,7 @@ func TestImportJSONLinesLongLine(t *testing.T) {
 {"email":"big@example.com","company":"`+strings.Repeat("x", 2<<20)+`"}
 {"email":"lin@example.com"}
 `), 0o644)
-	out, errOut, code := runPiped(t, importEnv(s, key), "prospects", "import", path)
-	if code != exitRequest {
-		t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	if want := path + ": 3 rows: 2 created, 0 updated, 0 skipped, 1 rejected\n"; !strings.HasPrefix(out, want) {
-		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
-	}
-	if n := prospectCount(t, s, accountID); n != 2 {
-		t.Errorf("%d prospects, want 2", n)
-	}
+	importWithRejects(t, s, key, accountID, path, "3 rows: 2 created, 0 updated, 0 skipped, 1 rejected", 2)
 	data, err := os.ReadFile(path + ".rejects.jsonl")
 	if err != nil {
 		t.Fatal(err)
@@ -113,14 +112,12 @@ func TestImportJSONLinesLongLine(t *testing.T) {
 // file with a leading ', and read back without it when the file is imported.
 func TestImportRejectsFileEscapesFormulas(t *testing.T) {
 	t.Parallel()
-	s, key, _ := importServer(t)
+	s, key, accountID := importServer(t)
 	path := filepath.Join(t.TempDir(), "leads.csv")
 	os.WriteFile(path, []byte("email,first_name,last_name,company,title,phone\n"+
 		"bad.example.com,=cmd|' /C calc'!A0,+SUM(1),-2+3,@HYPERLINK(x),\t=1\n"), 0o644)
+	importWithRejects(t, s, key, accountID, path, "1 rows: 0 created, 0 updated, 0 skipped, 1 rejected", 0)
 	env := importEnv(s, key)
-	if _, errOut, code := runPiped(t, env, "prospects", "import", path); code != exitRequest {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
 	recs := readRejects(t, path+".rejects.csv")
 	want := []string{"bad.example.com", "'=cmd|' /C calc'!A0", "'+SUM(1)", "'-2+3", "'@HYPERLINK(x)", "'\t=1"}
 	if len(recs) != 2 || !slices.Equal(recs[1][:len(want)], want) {
@@ -156,16 +153,7 @@ func TestImportCSVQuirks(t *testing.T) {
 		"lin@example.com\r\n"+
 		"\"eve@example.com\"x,Eve\r\n"+
 		"\"mo@example.com\",\"Mo\"\r\n"), 0o644)
-	out, errOut, code := runPiped(t, importEnv(s, key), "prospects", "import", path)
-	if code != exitRequest {
-		t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	if want := path + ": 5 rows: 2 created, 0 updated, 0 skipped, 3 rejected\n"; !strings.HasPrefix(out, want) {
-		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
-	}
-	if n := prospectCount(t, s, accountID); n != 2 {
-		t.Errorf("%d prospects, want 2", n)
-	}
+	importWithRejects(t, s, key, accountID, path, "5 rows: 2 created, 0 updated, 0 skipped, 3 rejected", 2)
 	recs := readRejects(t, path+".rejects.csv")
 	want := [][]string{
 		{"email", "first_name", "error_line", "error_code"},

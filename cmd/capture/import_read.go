@@ -99,7 +99,7 @@ func scanCSV(in io.Reader, emit func(importRow) error) ([]string, error) {
 		case errors.As(err, &parseErr) && parseErr.StartLine != parseErr.Line:
 			// A quote opened and not closed on its line reads the lines after it
 			// as one cell: no row count or rejects file would mean anything.
-			return nil, failure("reading the CSV file: the quoted cell that starts on line %d is not closed before line %d (%v); fix the quotes on line %d",
+			return nil, failure("reading the CSV file: the quoted cell that opens on line %d is still open on line %d (%v); fix the quotes on line %d",
 				parseErr.StartLine, parseErr.Line, parseErr.Err, parseErr.StartLine)
 		case errors.As(err, &parseErr):
 			row.line = parseErr.StartLine
