@@ -1,19 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,9 +16,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/captureapi/capture/client"
+	"github.com/captureapi/capture/server"
 )
 
-const importLong = `Imports prospects from a file, in batches of 500 (POST /v1/prospects/batch).
+const importLong = `Imports prospects from a file, in batches (POST /v1/prospects/batch) of up to
+500 rows and under the server's 1 MiB body limit.
 
 Formats, chosen by the file's extension (.csv; .jsonl or .ndjson) or --format:
   csv    a header row names the fields: email, first_name, last_name, company,
@@ -40,25 +36,37 @@ sets the row's fields on it.
 
 Safe to run again after an interruption: each batch's Idempotency-Key derives
 from the file's content and the batch's position, so the batches that went
-through are answered again without being applied twice (within 24 hours).
+through are answered again without being applied twice (within 24 hours); the
+summary counts their rows as replayed.
 
-Rows that were rejected, by the server or because they could not be read, are
-written with their line number, code, param and message to FILE.rejects.csv.
+Rows that were rejected, by the server or because they could not be read (a
+row too large for a request included), are written to FILE.rejects.csv (or
+FILE.rejects.jsonl) as the file has them, with error_line, error_code,
+error_param and error_message added. An import ignores those columns, so the
+rejects file, fixed, can be imported as it is. A CSV cell starting with =, +,
+-, @, tab or CR is written with a ' before it, so that a spreadsheet does not
+run it as a formula; an import reads it back without the '.
 Progress goes to stderr: a bar on a terminal, a line every few seconds
 otherwise. The summary goes to stdout.
 
 Exit status: 0 when every row was accepted, 1 when some were rejected (or the
 import was refused), 2, 3 and 130 as for the other prospects commands.`
 
-// importBatch is how many rows one request sends: the most the API takes.
+// importBatch is how many rows one request sends at most: the most the API takes.
 const importBatch = client.MaxBatch
 
+// importBatchBytes is how large the rows of one request may be together:
+// the server's body limit, less room for the rest of the body.
+const importBatchBytes = server.MaxBodyBytes - 1<<10
+
 // importRow is one row of the file: the prospect it reads as, or why it
-// cannot be sent.
+// cannot be sent, and the row as the file has it, for the rejects file.
 type importRow struct {
 	line   int
 	params client.ProspectCreateParams
 	reject *rejection
+	rec    []string // a CSV row's cells
+	raw    []byte   // a JSON line
 }
 
 // rejection is why a row was not accepted.
@@ -136,10 +144,13 @@ type importer struct {
 	format string
 	mode   client.OnConflict
 
+	header []string // a CSV file's columns
+
 	total, done                         int
 	created, updated, skipped, rejected int
-	rejects                             *csv.Writer
-	rejectsFile                         *os.File
+	replayed                            int // rows accepted by an earlier run, answered again
+	conflicts                           int // rows rejected as prospect_exists
+	rejects                             rejectsWriter
 }
 
 func (imp *importer) run(ctx context.Context) error {
@@ -154,43 +165,55 @@ func (imp *importer) run(ctx context.Context) error {
 	imp.total = total
 	keyPrefix := fmt.Sprintf("import-%s-%s-", hex.EncodeToString(sum[:16]), imp.mode)
 
-	rejectsPath := imp.path + ".rejects.csv"
-	if imp.rejectsFile, err = os.Create(rejectsPath); err != nil {
+	rejectsPath := imp.path + ".rejects." + imp.format
+	f, err := os.Create(rejectsPath)
+	if err != nil {
 		return failure("%v", err)
 	}
-	imp.rejects = csv.NewWriter(imp.rejectsFile)
-	_ = imp.rejects.Write([]string{"line", "email", "status", "code", "param", "message"})
+	if imp.format == "csv" {
+		imp.rejects = newCSVRejects(f, imp.header)
+	} else {
+		imp.rejects = newJSONRejects(f)
+	}
 
 	prog := imp.progress(stderr)
 	// pending holds the rows up to the next batch's last, the ones that cannot
 	// be sent included, so that the rejects file follows the file's order.
+	// A batch ends at importBatch rows or importBatchBytes, whichever
+	// comes first.
 	var pending []importRow
-	sendable, batchNo := 0, 0
+	sendable, size, batchNo := 0, 0, 0
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
 		err := imp.send(ctx, pending, keyPrefix+strconv.Itoa(batchNo))
 		batchNo++
-		pending, sendable = pending[:0], 0
+		pending, sendable, size = pending[:0], 0, 0
 		prog()
 		return err
 	}
 	_, _, err = imp.scan(func(r importRow) error {
+		n := 0
+		if r.reject == nil {
+			n = rowSize(&r)
+		}
+		if r.reject == nil && (sendable == importBatch || size+n > importBatchBytes) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 		pending = append(pending, r)
 		if r.reject == nil {
 			sendable++
-		}
-		if sendable == importBatch {
-			return flush()
+			size += n
 		}
 		return nil
 	})
 	if err == nil {
 		err = flush()
 	}
-	imp.rejects.Flush()
-	closeErr := errors.Join(imp.rejects.Error(), imp.rejectsFile.Close())
+	closeErr := imp.rejects.close()
 	if imp.rejected == 0 && err == nil {
 		os.Remove(rejectsPath)
 	}
@@ -204,13 +227,39 @@ func (imp *importer) run(ctx context.Context) error {
 		return failure("writing %s: %v", rejectsPath, closeErr)
 	}
 	out := imp.o.Out
-	fmt.Fprintf(out, "%s: %d rows: %d created, %d updated, %d skipped, %d rejected\n",
+	fmt.Fprintf(out, "%s: %d rows: %d created, %d updated, %d skipped, %d rejected",
 		imp.path, imp.total, imp.created, imp.updated, imp.skipped, imp.rejected)
+	if imp.replayed > 0 {
+		fmt.Fprintf(out, ", %d replayed\n", imp.replayed)
+		fmt.Fprintln(out, "replayed rows were imported by an earlier run of this file; this run answered them again without applying them twice")
+	} else {
+		fmt.Fprintln(out)
+	}
 	if imp.rejected > 0 {
-		fmt.Fprintf(out, "rejected rows are in %s\n", rejectsPath)
+		fmt.Fprintf(out, "rejected rows are in %s; fix them there and import that file as it is\n", rejectsPath)
+	}
+	if imp.mode == client.OnConflictError && 2*imp.conflicts > imp.total {
+		fmt.Fprintf(out, "%d rows are prospects already (prospect_exists): run again with --on-conflict skip to leave them as they are, or --on-conflict update to update them\n", imp.conflicts)
+	}
+	if imp.rejected > 0 {
 		return &exitError{code: exitRequest}
 	}
 	return nil
+}
+
+// rowSize is the size of the row's prospect in a batch body; a row too
+// large for any batch is rejected.
+func rowSize(r *importRow) int {
+	data, err := json.Marshal(r.params)
+	if err != nil {
+		r.reject = &rejection{"row_malformed", "", fmt.Sprintf("The row cannot be sent: %v.", err)}
+		return 0
+	}
+	n := len(data) + 1 // and a comma
+	if n > importBatchBytes {
+		r.reject = &rejection{"row_too_large", "", fmt.Sprintf("The row is %d bytes as JSON; a request takes at most %d.", n, server.MaxBodyBytes)}
+	}
+	return n
 }
 
 // send sends the rows that can be sent as one batch and records each row's
@@ -223,10 +272,11 @@ func (imp *importer) send(ctx context.Context, rows []importRow, key string) err
 		}
 	}
 	var results []client.ProspectBatchResult
+	var resp client.Response
 	if len(items) > 0 {
-		b, err := imp.c.Prospects.CreateBatch(ctx, items, client.WithIdempotencyKey(key), client.WithOnConflict(imp.mode))
+		b, err := imp.c.Prospects.CreateBatch(ctx, items, client.WithIdempotencyKey(key), client.WithOnConflict(imp.mode), client.WithResponse(&resp))
 		if err != nil {
-			return imp.failBatch(ctx, err)
+			return imp.o.fail(ctx, err) // refused whole; the batches before it stay imported
 		}
 		if len(b.Data) != len(items) {
 			return failure("the server answered %d results for a batch of %d", len(b.Data), len(items))
@@ -236,7 +286,7 @@ func (imp *importer) send(ctx context.Context, rows []importRow, key string) err
 	i := 0
 	for _, r := range rows {
 		if r.reject != nil {
-			imp.reject(r, 0, r.reject)
+			imp.reject(r, r.reject)
 			continue
 		}
 		res := results[i]
@@ -247,13 +297,18 @@ func (imp *importer) send(ctx context.Context, rows []importRow, key string) err
 			if param == strings.TrimSuffix(at, ".") {
 				param = ""
 			}
-			imp.reject(r, res.Status, &rejection{string(e.Code), param, strings.ReplaceAll(e.Message, at, "")})
+			if e.Code == client.ErrorCodeProspectExists {
+				imp.conflicts++
+			}
+			imp.reject(r, &rejection{string(e.Code), param, strings.ReplaceAll(e.Message, at, "")})
 			i++
 			continue
 		}
 		i++
 		imp.done++
 		switch {
+		case resp.Replayed:
+			imp.replayed++
 		case res.Status == 201:
 			imp.created++
 		case imp.mode == client.OnConflictSkip:
@@ -265,20 +320,10 @@ func (imp *importer) send(ctx context.Context, rows []importRow, key string) err
 	return nil
 }
 
-// failBatch reports a batch refused whole; the rows sent so far stay imported.
-func (imp *importer) failBatch(ctx context.Context, err error) error {
-	imp.rejects.Flush()
-	return imp.o.fail(ctx, err)
-}
-
-func (imp *importer) reject(r importRow, status int, why *rejection) {
+func (imp *importer) reject(r importRow, why *rejection) {
 	imp.done++
 	imp.rejected++
-	st := ""
-	if status != 0 {
-		st = strconv.Itoa(status)
-	}
-	_ = imp.rejects.Write([]string{strconv.Itoa(r.line), r.params.Email, st, why.code, why.param, why.message})
+	imp.rejects.write(r, why)
 }
 
 // progress starts showing the import's progress on w and returns the function
@@ -310,172 +355,4 @@ func (imp *importer) progress(w io.Writer) func() {
 		fmt.Fprintf(w, "%d of %d rows done (%d%%), %.0f rows/s, %d rejected\n",
 			imp.done, imp.total, 100*imp.done/max(imp.total, 1), rate, imp.rejected)
 	}
-}
-
-// scan reads the file from the start, calling each (when not nil) with every
-// row in order, and returns the content's SHA-256 and the number of rows.
-func (imp *importer) scan(each func(importRow) error) (sum [sha256.Size]byte, rows int, err error) {
-	f, err := os.Open(imp.path)
-	if err != nil {
-		return sum, 0, failure("%v", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	in := io.TeeReader(bufio.NewReaderSize(f, 1<<16), h)
-	emit := func(r importRow) error {
-		rows++
-		if each != nil {
-			return each(r)
-		}
-		return nil
-	}
-	if imp.format == "csv" {
-		err = scanCSV(in, emit)
-	} else {
-		err = scanJSONLines(in, emit)
-	}
-	if err != nil {
-		return sum, rows, err
-	}
-	io.Copy(io.Discard, in) // the hash covers the whole file
-	copy(sum[:], h.Sum(nil))
-	return sum, rows, nil
-}
-
-// csvColumns are the columns a CSV header may name, besides metadata.KEY.
-var csvColumns = append([]string{"email", "status", "tags", "marketing_consent", "hidden"}, textFields...)
-
-// scanCSV reads CSV rows; the header names the fields.
-func scanCSV(in io.Reader, emit func(importRow) error) error {
-	r := csv.NewReader(in)
-	r.ReuseRecord = true
-	header, err := r.Read()
-	if err != nil {
-		return failure("reading the CSV header: %v", err)
-	}
-	header = slices.Clone(header)
-	for i, h := range header {
-		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-		header[i] = h
-		if !slices.Contains(csvColumns, h) && (!strings.HasPrefix(h, "metadata.") || h == "metadata.") {
-			return usageError("the CSV header names an unknown column %q; columns are %s and metadata.KEY", h, strings.Join(csvColumns, ", "))
-		}
-		if slices.Index(header[:i], h) >= 0 {
-			return usageError("the CSV header names the column %q twice", h)
-		}
-	}
-	if !slices.Contains(header, "email") {
-		return usageError("the CSV header has no email column")
-	}
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			return nil
-		}
-		line, _ := r.FieldPos(0)
-		row := importRow{line: line}
-		var parseErr *csv.ParseError
-		switch {
-		case errors.As(err, &parseErr):
-			row.line = parseErr.StartLine
-			row.reject = &rejection{"row_malformed", "", fmt.Sprintf("The row is not valid CSV: %v.", parseErr.Err)}
-		case err != nil:
-			return failure("reading the CSV file: %v", err)
-		default:
-			row.params, row.reject = csvProspect(header, rec)
-		}
-		if err := emit(row); err != nil {
-			return err
-		}
-	}
-}
-
-// csvProspect reads one CSV record as a prospect.
-func csvProspect(header, rec []string) (client.ProspectCreateParams, *rejection) {
-	var p client.ProspectCreateParams
-	texts := createTexts(&p)
-	for i, col := range header {
-		v := rec[i]
-		if v == "" {
-			continue
-		}
-		if dst, ok := texts[col]; ok {
-			*dst = v
-			continue
-		}
-		switch col {
-		case "email":
-			p.Email = v
-		case "status":
-			p.Status = client.ProspectStatus(v)
-		case "tags":
-			for _, t := range strings.Split(v, ";") {
-				if t = strings.TrimSpace(t); t != "" {
-					p.Tags = append(p.Tags, t)
-				}
-			}
-		case "marketing_consent", "hidden":
-			b, err := strconv.ParseBool(strings.ToLower(v))
-			if err != nil {
-				return p, &rejection{"parameter_invalid", col, fmt.Sprintf("Invalid %s: must be true or false, not %q.", col, v)}
-			}
-			if col == "hidden" {
-				p.Hidden = b
-			} else {
-				p.MarketingConsent = b
-			}
-		default: // metadata.KEY
-			if p.Metadata == nil {
-				p.Metadata = client.Metadata{}
-			}
-			p.Metadata[strings.TrimPrefix(col, "metadata.")] = v
-		}
-	}
-	return p, nil
-}
-
-// scanJSONLines reads one JSON object per line; blank lines are skipped.
-func scanJSONLines(in io.Reader, emit func(importRow) error) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, 1<<16), 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
-			continue
-		}
-		row := importRow{line: line}
-		dec := json.NewDecoder(bytes.NewReader(text))
-		dec.DisallowUnknownFields()
-		var tail json.RawMessage
-		err := dec.Decode(&row.params)
-		if err == nil && dec.Decode(&tail) != io.EOF {
-			err = errors.New("more than one JSON value on the line")
-		}
-		if err != nil {
-			row.reject = jsonRejection(err)
-		}
-		if err := emit(row); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return failure("reading the file at line %d: %v", line+1, err)
-	}
-	return nil
-}
-
-// jsonRejection says why a JSON line is not a prospect, naming the field when
-// it can.
-func jsonRejection(err error) *rejection {
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr):
-		return &rejection{"parameter_invalid", typeErr.Field, fmt.Sprintf("Invalid %s: must be %s.", typeErr.Field, typeErr.Type)}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return &rejection{"parameter_unknown", field, fmt.Sprintf("Received unknown parameter: %s.", field)}
-	}
-	return &rejection{"body_invalid_json", "", fmt.Sprintf("The line is not a JSON object: %v.", err)}
 }
