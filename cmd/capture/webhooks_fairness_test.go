@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server/postgres/pgtest"
 	"github.com/captureapi/capture/server/sqlite"
@@ -104,6 +105,9 @@ func testHangingEndpoint(t *testing.T, db string, keys [2]string) {
 		}
 		defer res.Body.Close()
 		b, _ := io.ReadAll(res.Body)
+		if err := apitest.Check(t, method, path, res, b); err != nil {
+			t.Errorf("%s %s: the answer breaks openapi.yaml: %v", method, path, err)
+		}
 		if res.StatusCode >= 300 {
 			t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
 		}
