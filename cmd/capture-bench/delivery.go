@@ -254,7 +254,8 @@ func printDeliveryHang(w io.Writer, cfg config, results []hangResult) {
 	if len(results) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\n%s (%d deliveries queued to a receiver that never answers; median of %d events, slowest):\n",
+	fmt.Fprintf(w, "\n%s (%d deliveries queued to a receiver that never answers;\n"+
+		"%d events to another account's receiver, one after the other: the median and the slowest):\n",
 		hangRowName, hangQueued, cfg.count)
 	for _, r := range results {
 		if r.err != "" {
