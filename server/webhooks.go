@@ -33,6 +33,16 @@ var DefaultRetrySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 
 // maxResponseBody is how much of a receiver's answer a delivery reads.
 const maxResponseBody = 64 << 10
 
+// DefaultPerEndpoint is how many deliveries to one endpoint run at once by
+// default: a receiver that is slow or never answers holds that many workers,
+// and the others deliver to every other endpoint meanwhile.
+const DefaultPerEndpoint = 2
+
+// slotWait is how long a delivery whose endpoint has every slot taken waits
+// before it tries again (with as much again of jitter, so that the waiting
+// ones spread out). Waiting spends no attempt.
+const slotWait = time.Second
+
 // DeliveryOptions configure webhook deliveries.
 type DeliveryOptions struct {
 	// Webhooks gives each delivery its endpoint, secret and event, and keeps its attempts.
@@ -48,8 +58,11 @@ type DeliveryOptions struct {
 	// DisableAfter disables an endpoint whose deliveries have failed that long
 	// without a success; default 3 days.
 	DisableAfter time.Duration
-	// Workers is how many deliveries run at once; default 10.
+	// Workers is how many deliveries run at once in this process; default 10.
 	Workers int
+	// PerEndpoint is how many deliveries to one endpoint run at once, in all
+	// processes together; default DefaultPerEndpoint.
+	PerEndpoint int
 	// PollInterval is how often the queue is checked for due deliveries; default 500 ms.
 	PollInterval time.Duration
 	// Logger gets delivery failures; default slog.Default().
@@ -73,6 +86,9 @@ func DeliveryConfig(o DeliveryOptions) *river.Config {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 10
+	}
+	if o.PerEndpoint <= 0 {
+		o.PerEndpoint = DefaultPerEndpoint
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 500 * time.Millisecond
@@ -154,6 +170,24 @@ func (d *deliverer) Timeout(*river.Job[store.Delivery]) time.Duration {
 }
 
 func (d *deliverer) Work(ctx context.Context, job *river.Job[store.Delivery]) error {
+	// At most PerEndpoint deliveries to one endpoint run at once, whichever
+	// process runs them: the others come back later (River's snooze, which
+	// spends no attempt) and leave their worker to other endpoints meanwhile.
+	// The slot's lease outlasts the attempt, so that only a process that died
+	// holding one leaves it to run out.
+	endpoint := job.Args.EndpointID
+	claimed, err := d.o.Webhooks.ClaimDeliverySlot(ctx, endpoint, job.ID, d.o.PerEndpoint, d.Timeout(job)+5*time.Second)
+	switch {
+	case err != nil:
+		return err
+	case !claimed:
+		return river.JobSnooze(slotWait + rand.N(slotWait))
+	}
+	defer func() {
+		if err := d.o.Webhooks.ReleaseDeliverySlot(context.WithoutCancel(ctx), endpoint, job.ID); err != nil {
+			d.o.Logger.Warn("free a webhook delivery slot (it frees itself when its lease runs out)", "endpoint", endpoint, "error", err)
+		}
+	}()
 	ep, ev, err := d.o.Webhooks.WebhookDelivery(ctx, job.Args.EndpointID, job.Args.EventID)
 	switch {
 	case errors.Is(err, store.ErrNotFound): // the endpoint was deleted, or the event purged

@@ -205,9 +205,14 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	rep.results = results
+	var hang []hangResult
+	if cfg.rows == nil || cfg.rows[hangRowKey] {
+		hang = measureDeliveryHang(ctx, cfg, servers, filepath.Join(work, hangRowKey))
+	}
 	rep.loadAfter = loadAverage()
 	rep.elapsed = time.Since(started)
 	rep.print(stdout)
+	printDeliveryHang(stdout, cfg, hang)
 	return nil
 }
 

@@ -156,3 +156,43 @@ func (db *DB) WebhookQueue(ctx context.Context) (q store.DeliveryQueue, err erro
 	}
 	return q, err
 }
+
+// ClaimDeliverySlot takes the first of the endpoint's n slots that is free,
+// whose lease ran out, or that the job holds already. Each slot is a row
+// whose key PostgreSQL guards: of replicas claiming one slot at once, the
+// first takes it and the others see it held. Leases are in the database's
+// clock, the one all replicas share.
+func (db *DB) ClaimDeliverySlot(ctx context.Context, endpointID string, jobID int64, n int, lease time.Duration) (claimed bool, err error) {
+	defer unavailable(ctx, &err)
+	err = db.with(ctx, func(q querier) error {
+		for slot := range n {
+			tag, err := q.Exec(ctx, claimSlot, endpointID, slot, jobID, lease.Milliseconds())
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() > 0 {
+				claimed = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return claimed && err == nil, err
+}
+
+// claimSlot takes slot $2 of endpoint $1 for job $3 for $4 milliseconds when
+// it is free, its lease ran out, or the job holds it; it changes no row
+// otherwise.
+const claimSlot = `INSERT INTO webhook_delivery_slots (endpoint_id, slot, job_id, expires)
+	VALUES ($1, $2, $3, now() + $4::bigint * interval '1 millisecond')
+	ON CONFLICT (endpoint_id, slot) DO UPDATE SET job_id = excluded.job_id, expires = excluded.expires
+	WHERE webhook_delivery_slots.expires <= now() OR webhook_delivery_slots.job_id = excluded.job_id`
+
+// ReleaseDeliverySlot frees the slot the job holds for the endpoint.
+func (db *DB) ReleaseDeliverySlot(ctx context.Context, endpointID string, jobID int64) (err error) {
+	defer unavailable(ctx, &err)
+	return db.with(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, `DELETE FROM webhook_delivery_slots WHERE endpoint_id = $1 AND job_id = $2`, endpointID, jobID)
+		return err
+	})
+}

@@ -137,3 +137,40 @@ func (s *nullIntScanner) Scan(v any) error {
 	*s = nullIntScanner(n.Int64)
 	return nil
 }
+
+// ClaimDeliverySlot takes the first of the endpoint's n slots that is free,
+// whose lease ran out, or that the job holds already. The single writer makes
+// the claim atomic; the lease is kept in this machine's clock, the only one
+// that writes the file.
+func (db *DB) ClaimDeliverySlot(ctx context.Context, endpointID string, jobID int64, n int, lease time.Duration) (claimed bool, err error) {
+	defer unavailable(&err)
+	now := time.Now()
+	err = db.inTx(ctx, func(tx *writeTx) error {
+		for slot := range n {
+			res, err := tx.ExecContext(ctx, claimSlot, endpointID, slot, jobID, now.Add(lease).UnixMilli(), now.UnixMilli())
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k > 0 {
+				claimed = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return claimed && err == nil, err
+}
+
+// claimSlot takes slot ?2 of endpoint ?1 for job ?3 until ?4 (unix ms) when
+// it is free, its lease ran out by ?5, or the job holds it; it changes no row
+// otherwise.
+const claimSlot = `INSERT INTO webhook_delivery_slots (endpoint_id, slot, job_id, expires) VALUES (?1, ?2, ?3, ?4)
+	ON CONFLICT (endpoint_id, slot) DO UPDATE SET job_id = excluded.job_id, expires = excluded.expires
+	WHERE webhook_delivery_slots.expires <= ?5 OR webhook_delivery_slots.job_id = excluded.job_id`
+
+// ReleaseDeliverySlot frees the slot the job holds for the endpoint.
+func (db *DB) ReleaseDeliverySlot(ctx context.Context, endpointID string, jobID int64) (err error) {
+	defer unavailable(&err)
+	_, err = db.exec(ctx, `DELETE FROM webhook_delivery_slots WHERE endpoint_id = ? AND job_id = ?`, endpointID, jobID)
+	return err
+}

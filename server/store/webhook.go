@@ -80,6 +80,15 @@ type WebhookStore interface {
 	RecordWebhookAttempt(ctx context.Context, a *WebhookAttempt, disableAfter time.Duration) (disabled bool, err error)
 	// WebhookQueue tells how many deliveries are pending, and since when, for metrics.
 	WebhookQueue(ctx context.Context) (DeliveryQueue, error)
+
+	// ClaimDeliverySlot takes one of the endpoint's n delivery slots for the
+	// job, for at most lease (a process that dies holding one frees it so),
+	// and reports whether one was free: the database bounds how many
+	// deliveries to one endpoint run at once across every process. A job that
+	// holds a slot already gets it again.
+	ClaimDeliverySlot(ctx context.Context, endpointID string, jobID int64, n int, lease time.Duration) (bool, error)
+	// ReleaseDeliverySlot frees the slot the job holds for the endpoint, if any.
+	ReleaseDeliverySlot(ctx context.Context, endpointID string, jobID int64) error
 }
 
 // Delivery is the job of delivering one event to one endpoint, as a durable

@@ -60,6 +60,7 @@ func Run(t *testing.T, e Engine) {
 		{"WebhookAttempts", testWebhookAttempts},
 		{"DeliveriesWithTheirChanges", testDeliveriesWithTheirChanges},
 		{"DeliveriesFollowEnabledEndpoints", testDeliveriesFollowEnabledEndpoints},
+		{"DeliverySlots", testDeliverySlots},
 		{"CreateProspects", testCreateProspects},
 		{"CreateProspectsFromManyGoroutines", testCreateProspectsConcurrent},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
