@@ -24,6 +24,7 @@ func (s *Server) authenticate(c *call) error {
 		return err
 	}
 	c.w.key = key
+	c.r = c.r.WithContext(store.WithAccount(c.r.Context(), key.AccountID)) // the writer's turns (store.WithAccount)
 	return nil
 }
 
