@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server"
 )
 
@@ -68,5 +70,72 @@ func TestBatchSpendsByItems(t *testing.T) {
 	}
 	if r := res.Header.Get("RateLimit"); r != `"default";r=0;t=1` {
 		t.Errorf("after a batch of 300: RateLimit = %q, want r=0 (the burst of 20 spent)", r)
+	}
+}
+
+// TestBatchChecksItemsOutsideTheWriter: an idempotent batch checks its items
+// before it takes SQLite's single writer, so another account's create
+// completes while the batch is still checking them.
+func TestBatchChecksItemsOutsideTheWriter(t *testing.T) {
+	s := apitest.New(t)
+	if _, err := s.DB.CreateAccount(context.Background(), "bulk", 10_000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	bulk := s.NewAccountKey(t, "bulk", "standard", 0)
+	checking, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	restore := server.SetEmailCheck(func(email string) {
+		if email == "slow@example.com" {
+			close(checking)
+			<-release
+		}
+	})
+	t.Cleanup(restore)
+
+	type answer struct {
+		status int
+		body   []byte
+		err    error
+	}
+	batchDone := make(chan answer, 1)
+	go func() {
+		res, body, err := send("POST", s.URL+"/v1/prospects/batch", bulk, "application/json",
+			`{"prospects": [{"email": "first@example.com"}, {"email": "slow@example.com"}, {"email": "not an email"}]}`,
+			"Idempotency-Key", "flood-1")
+		if err != nil {
+			batchDone <- answer{err: err}
+			return
+		}
+		batchDone <- answer{status: res.StatusCode, body: body}
+	}()
+	<-checking // the batch is checking its items
+
+	var created atomic.Int32
+	go func() {
+		res, _, err := send("POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", `{"email": "other@example.com"}`)
+		if err == nil && res.StatusCode == 201 {
+			created.Store(1)
+		} else {
+			created.Store(2)
+		}
+	}()
+	poll.Until(t, 5*time.Second, "another account's create to complete while the batch checks its items", func() (bool, string) {
+		switch created.Load() {
+		case 1:
+			return true, ""
+		case 2:
+			return true, "failed"
+		}
+		return false, "the create waits (for the writer the batch holds)"
+	})
+	if created.Load() != 1 {
+		t.Fatal("the other account's create failed")
+	}
+	free()
+	a := <-batchDone
+	if a.err != nil || a.status != 200 || !strings.Contains(string(a.body), `"created":2`) || !strings.Contains(string(a.body), `"failed":1`) {
+		t.Fatalf("batch: %d %v %.300s, want 200 with 2 created and 1 failed", a.status, a.err, a.body)
 	}
 }
