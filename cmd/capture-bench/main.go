@@ -205,9 +205,17 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	rep.results = results
+	var flood *floodResult
+	if cfg.only != "floor" && (cfg.rows == nil || cfg.rows[floodRowKey]) {
+		f := runFlood(ctx, cfg, captureBin, filepath.Join(work, floodRowKey))
+		flood = &f
+	}
 	rep.loadAfter = loadAverage()
 	rep.elapsed = time.Since(started)
 	rep.print(stdout)
+	if flood != nil {
+		flood.print(stdout)
+	}
 	return nil
 }
 
