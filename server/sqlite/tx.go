@@ -150,7 +150,7 @@ func (db *DB) inTx(ctx context.Context, fn func(*writeTx) error) error {
 // wait on, or nil when no transaction could begin.
 func (db *DB) runInGroup(ctx context.Context, fn func(*writeTx) error) (_ *group, err error) {
 	w := &db.writer
-	w.take(store.AccountFrom(ctx))
+	w.take(store.RequestFrom(ctx).AccountID)
 	defer w.give()
 	if w.tx == nil {
 		tx, err := db.begin()

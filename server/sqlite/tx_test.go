@@ -205,7 +205,7 @@ func TestWriterServesAccountsInTurn(t *testing.T) {
 	var wg sync.WaitGroup
 	queue := func(account, name string, waiting int64) {
 		wg.Go(func() {
-			ctx := store.WithAccount(context.Background(), account)
+			ctx := store.WithRequest(context.Background(), store.RequestInfo{AccountID: account})
 			if err := db.Atomically(ctx, func(context.Context) error {
 				order = append(order, name)
 				return nil
