@@ -71,9 +71,9 @@ var (
 	rateLimitPolicyHeader = http.CanonicalHeaderKey("RateLimit-Policy")
 )
 
-// itemsPerRequest is how many items of a batch cost as much as one request: a
-// batch writes as much as that many creates, and must not get round the
-// limit that holds them back.
+// itemsPerRequest is how many items of a batch cost one request of the
+// allowance: a batch of 500 writes as much as 500 creates, and must not take
+// the writer from other accounts for the price of one.
 const itemsPerRequest = 10
 
 // cost is how many requests of the key's allowance the request spends: one,
