@@ -24,6 +24,9 @@ func (s *Server) authenticate(c *call) error {
 		return err
 	}
 	c.w.key = key
+	info := store.RequestFrom(c.r.Context())
+	info.AccountID = key.AccountID // for the writer's turns
+	c.r = c.r.WithContext(store.WithRequest(c.r.Context(), info))
 	return nil
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"net/http"
@@ -20,21 +21,22 @@ import (
 // A failure that is not the item's (storage, deadline) fails the whole batch,
 // and nothing of it is kept.
 func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspectBatchRequestObject) (gen.CreateProspectBatchResponseObject, error) {
-	b := &batch{handlers: h, onConflict: gen.OnConflictError, written: map[string]*store.Prospect{}}
-	if req.Body.OnConflict != nil {
-		b.onConflict = *req.Body.OnConflict
-	}
+	b := h.newBatch(req.Body.OnConflict)
 	items := req.Body.Prospects
 	out := &batchAnswer{requestID: requestID(ctx), results: make([]batchResult, len(items))}
 	// Each item's own checks first, before the transaction: they need no
-	// storage, and the single writer of SQLite is not held while they run
-	// (unless an Idempotency-Key's transaction holds the whole request).
+	// storage, and the single writer of SQLite is not held while they run.
+	// With an Idempotency-Key the whole request runs in a transaction, and
+	// checkBatch checked the items before it began.
+	checked, _ := ctx.Value(checkedKey{}).(*checkedItems)
+	if checked == nil || len(checked.ps) != len(items) {
+		checked = b.check(ctx, items)
+	}
 	var todo []int
 	var ps []*store.Prospect
-	for i, item := range items {
-		p, err := b.prospect(ctx, item, i)
-		if err != nil {
-			if err := b.answer(ctx, out, i, 0, nil, err); err != nil {
+	for i, p := range checked.ps {
+		if p == nil {
+			if err := b.answer(ctx, out, i, 0, nil, checked.errs[i]); err != nil {
 				return nil, err
 			}
 			continue
@@ -77,6 +79,57 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkedItems is each item of a batch checked: the prospect to create, or
+// (nil) the item's error.
+type checkedItems struct {
+	ps   []*store.Prospect
+	errs []error
+}
+
+// checkedKey is the context key of the checkedItems checkBatch made.
+type checkedKey struct{}
+
+// check checks each item as a create's body.
+func (b *batch) check(ctx context.Context, items []map[string]any) *checkedItems {
+	c := &checkedItems{ps: make([]*store.Prospect, len(items)), errs: make([]error, len(items))}
+	for i, item := range items {
+		c.ps[i], c.errs[i] = b.prospect(ctx, item, i)
+	}
+	return c
+}
+
+// checkBatch checks the items of a batch with an Idempotency-Key before
+// execute runs it in the transaction that keeps its answer: on SQLite that
+// transaction holds the single writer, which every account's writes wait for,
+// and checking 500 items takes longer than writing them. The handler takes the
+// items as checked here. A body that does not decode is left to the handler
+// to answer.
+func (s *Server) checkBatch(c *call) error {
+	if c.route.Operation.OperationID != batchOperation || idempotencyKey(c.r) == "" || c.r.GetBody == nil {
+		return nil
+	}
+	body, err := c.r.GetBody()
+	if err != nil {
+		return nil
+	}
+	var req gen.CreateProspectBatchJSONRequestBody
+	if json.NewDecoder(body).Decode(&req) != nil {
+		return nil
+	}
+	checked := s.handlers.newBatch(req.OnConflict).check(c.r.Context(), req.Prospects)
+	c.r = c.r.WithContext(context.WithValue(c.r.Context(), checkedKey{}, checked))
+	return nil
+}
+
+// newBatch starts a batch request with its on_conflict, if given.
+func (h *handlers) newBatch(onConflict *gen.OnConflict) *batch {
+	b := &batch{handlers: h, onConflict: gen.OnConflictError, written: map[string]*store.Prospect{}}
+	if onConflict != nil {
+		b.onConflict = *onConflict
+	}
+	return b
 }
 
 // batch is one batch request on its way through its items.

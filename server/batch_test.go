@@ -275,7 +275,8 @@ func testBatchOf500(t *testing.T, newServer apitest.NewFunc) {
 // The request's shape is checked before any item: a bad shape is the usual
 // 400 error object, and nothing is written.
 func TestBatchShape(t *testing.T) {
-	s := apitest.New(t)
+	// Its batches spend more than the default 100 requests' worth.
+	s := apitest.New(t, func(c *server.Config) { c.DefaultRateLimit = 1000 })
 	url := s.URL + "/v1/prospects/batch"
 	item := `{"email":"ada@example.com"}`
 	many := strings.TrimSuffix(strings.Repeat(item+",", 501), ",")

@@ -58,7 +58,7 @@ func BenchmarkWriteError(b *testing.B) {
 func BenchmarkRateLimit(b *testing.B) {
 	l := newLimiters()
 	for b.Loop() {
-		if a := l.allow("key_bench", 1<<30); !a.Allowed {
+		if a := l.allow("key_bench", 1<<30, 1); !a.Allowed {
 			b.Fatal("refused")
 		}
 	}

@@ -94,6 +94,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.readBody,         // body.go: 400, 504
 		s.checkQuery,       // query.go: 400 parameter_unknown
 		s.validateRequest,  // validate.go: 400 naming the field
+		s.checkBatch,       // batch.go: a batch's items checked before execute's transaction
 		s.holdKey,          // idempotency.go: the Idempotency-Key claimed, or its claim handed to execute's transaction; replays, 409
 	} {
 		if err := step(c); err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -19,9 +20,10 @@ import (
 // has one in its process; a Limiter in Config (such as package redis's) shares
 // the limits among every replica.
 type Limiter interface {
-	// Allow spends one request of the key's allowance of perSecond requests a
-	// second, with a burst as large; a refused request spends nothing.
-	Allow(ctx context.Context, keyID string, perSecond int) (Allowance, error)
+	// Allow spends cost requests (1 to perSecond) of the key's allowance of
+	// perSecond requests a second, with a burst as large; a refused request
+	// spends nothing.
+	Allow(ctx context.Context, keyID string, perSecond, cost int) (Allowance, error)
 }
 
 // Allowance is a Limiter's decision, and the state the RateLimit headers describe.
@@ -36,15 +38,19 @@ type Allowance struct {
 // before trying it again, deciding with its own in the meantime.
 const sharedRetry = time.Second
 
-// rateLimit spends one request of the key's allowance, and gives the answer
-// the headers that describe the key's limit.
+// rateLimit spends the request's cost of the key's allowance (see cost), and
+// gives the answer the headers that describe the key's limit.
 func (s *Server) rateLimit(c *call) error {
 	key := apiKey(c.r.Context())
 	if key == nil { // the probes need no key, and are not limited
 		return nil
 	}
 	perSecond := cmp.Or(key.RateLimit, s.cfg.DefaultRateLimit)
-	a := s.allow(c.r.Context(), key.ID, perSecond)
+	cost, err := s.cost(c, perSecond)
+	if err != nil {
+		return err
+	}
+	a := s.allow(c.r.Context(), key.ID, perSecond, cost)
 	h := c.w.Header()
 	h.Set(rateLimitPolicyHeader, `"default";q=`+strconv.Itoa(perSecond)+`;w=1`)
 	h.Set(rateLimitHeader, `"default";r=`+strconv.Itoa(a.Remaining)+`;t=`+strconv.Itoa(int(math.Ceil(a.ResetAfter.Seconds()))))
@@ -65,13 +71,56 @@ var (
 	rateLimitPolicyHeader = http.CanonicalHeaderKey("RateLimit-Policy")
 )
 
+// itemsPerRequest is how many items of a batch cost one request of the
+// allowance: a batch of 500 writes as much as 500 creates, and must not take
+// the writer from other accounts for the price of one.
+const itemsPerRequest = 10
+
+// cost is how many requests of the key's allowance the request spends: one,
+// or for a batch of n items ceil(n/10), at most the whole burst (perSecond), so
+// that a batch is never refused for its size alone. A batch's body is read
+// first to count its items; a body that does not parse costs one, and its
+// check answers it.
+func (s *Server) cost(c *call, perSecond int) (int, error) {
+	if c.route.Operation == nil || c.route.Operation.OperationID != batchOperation {
+		return 1, nil
+	}
+	if err := s.readBody(c); err != nil {
+		return 0, err
+	}
+	n := batchItems(c.r)
+	return min(perSecond, max(1, (n+itemsPerRequest-1)/itemsPerRequest)), nil
+}
+
+// batchOperation is the operation whose cost depends on its items.
+const batchOperation = "createProspectBatch"
+
+// batchItems counts the items of a batch request's body, read by readBody: 0
+// when it does not parse.
+func batchItems(r *http.Request) int {
+	if r.GetBody == nil {
+		return 0
+	}
+	body, err := r.GetBody()
+	if err != nil {
+		return 0
+	}
+	var b struct {
+		Prospects []json.RawMessage `json:"prospects"`
+	}
+	if json.NewDecoder(body).Decode(&b) != nil {
+		return 0
+	}
+	return len(b.Prospects)
+}
+
 // allow asks the shared limiter, if there is one and it works; otherwise the
 // process's own. A failing shared limiter never fails a request: the server
 // says so in its log once when it starts failing and once when it is back, and
 // counts each request it decided alone.
-func (s *Server) allow(ctx context.Context, keyID string, perSecond int) Allowance {
+func (s *Server) allow(ctx context.Context, keyID string, perSecond, cost int) Allowance {
 	if sh := s.shared; sh != nil && sh.usable(s.limits.now()) {
-		a, err := sh.limiter.Allow(ctx, keyID, perSecond)
+		a, err := sh.limiter.Allow(ctx, keyID, perSecond, cost)
 		sh.report(s, err)
 		if err == nil {
 			return a
@@ -80,7 +129,7 @@ func (s *Server) allow(ctx context.Context, keyID string, perSecond int) Allowan
 	if s.shared != nil {
 		s.metrics.limiterFallbacks.Inc()
 	}
-	return s.limits.allow(keyID, perSecond)
+	return s.limits.allow(keyID, perSecond, cost)
 }
 
 // sharedLimiter is the Config's Limiter, and whether it is working.
@@ -131,9 +180,9 @@ func newLimiters() *limiters {
 	return &limiters{now: time.Now, buckets: map[string]*rate.Limiter{}, lastSweep: time.Now()}
 }
 
-// allow spends one token of the key's bucket (perSecond requests per second,
+// allow spends cost tokens of the key's bucket (perSecond requests per second,
 // burst as large).
-func (l *limiters) allow(keyID string, perSecond int) Allowance {
+func (l *limiters) allow(keyID string, perSecond, cost int) Allowance {
 	now := l.now()
 	l.mu.Lock()
 	if now.Sub(l.lastSweep) > sweepEvery {
@@ -151,7 +200,7 @@ func (l *limiters) allow(keyID string, perSecond int) Allowance {
 	}
 	l.mu.Unlock()
 
-	res := b.ReserveN(now, 1)
+	res := b.ReserveN(now, cost)
 	delay := res.DelayFrom(now)
 	if delay > 0 {
 		res.CancelAt(now) // a refused request spends nothing

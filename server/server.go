@@ -64,6 +64,7 @@ type Server struct {
 	cfg      Config
 	routes   *routes
 	api      http.Handler   // the generated routes, behind the per-route middleware
+	handlers *handlers      // the API's handlers, for the steps that act ahead of them (checkBatch)
 	other    *http.ServeMux // paths outside the spec (docs, metrics)
 	validate *openapi3filter.Options
 	limits   *limiters
@@ -154,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	h := &handlers{store: cfg.Store, events: cfg.Events, webhooks: cfg.Webhooks, webhooksAllowPrivate: cfg.WebhooksAllowPrivate,
 		defaultRateLimit: cfg.DefaultRateLimit, items: items, publicURL: cfg.PublicURL}
+	s.handlers = h
 	strict := gen.NewStrictHandlerWithOptions(h, nil, gen.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, invalid(gen.ErrorCodeBodyInvalidJson, "", "The body is not valid JSON: %v.", err))

@@ -209,10 +209,18 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	if cfg.rows == nil || cfg.rows[hangRowKey] {
 		hang = measureDeliveryHang(ctx, cfg, servers, filepath.Join(work, hangRowKey))
 	}
+	var flood *floodResult
+	if cfg.only != "floor" && (cfg.rows == nil || cfg.rows[floodRowKey]) {
+		f := runFlood(ctx, cfg, captureBin, filepath.Join(work, floodRowKey))
+		flood = &f
+	}
 	rep.loadAfter = loadAverage()
 	rep.elapsed = time.Since(started)
 	rep.print(stdout)
 	printDeliveryHang(stdout, cfg, hang)
+	if flood != nil {
+		flood.print(stdout)
+	}
 	return nil
 }
 

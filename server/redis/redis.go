@@ -40,9 +40,10 @@ func Open(url string) (*Limiter, error) {
 	return &Limiter{client: client, limiter: redis_rate.NewLimiter(client)}, nil
 }
 
-// Allow spends one request of the key's allowance in Redis, shared by every replica.
-func (l *Limiter) Allow(ctx context.Context, keyID string, perSecond int) (server.Allowance, error) {
-	res, err := l.limiter.Allow(ctx, "capture:"+keyID, redis_rate.PerSecond(perSecond))
+// Allow spends cost requests of the key's allowance in Redis, shared by every
+// replica: the GCRA takes them at once, or none when it refuses.
+func (l *Limiter) Allow(ctx context.Context, keyID string, perSecond, cost int) (server.Allowance, error) {
+	res, err := l.limiter.AllowN(ctx, "capture:"+keyID, redis_rate.PerSecond(perSecond), cost)
 	if err != nil {
 		return server.Allowance{}, err
 	}

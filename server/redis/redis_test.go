@@ -83,7 +83,7 @@ func TestLimitIsShared(t *testing.T) {
 
 	other := open(t, shared) // another replica's limiter
 	for i := range 2 {
-		a, err := other.Allow(context.Background(), id, 2)
+		a, err := other.Allow(context.Background(), id, 2, 1)
 		if err != nil || !a.Allowed || a.Remaining != 1-i {
 			t.Fatalf("the other replica's request %d: %+v %v", i+1, a, err)
 		}
@@ -105,7 +105,7 @@ func TestLimitIsShared(t *testing.T) {
 	if res.StatusCode != 200 || res.Header.Get("RateLimit") != `"default";r=0;t=1` {
 		t.Fatalf("a fresh key: %d %q %s", res.StatusCode, res.Header.Get("RateLimit"), body)
 	}
-	if a, err := other.Allow(context.Background(), slowID, 1); err != nil || a.Allowed {
+	if a, err := other.Allow(context.Background(), slowID, 1, 1); err != nil || a.Allowed {
 		t.Errorf("the other replica after this one spent the key's one request: %+v %v, want refused", a, err)
 	}
 }
@@ -181,7 +181,7 @@ func TestFallsBackWhenRedisIsDown(t *testing.T) {
 	// Shared again: another replica's spending counts here.
 	other := open(t, redisURL(t))
 	for {
-		a, err := other.Allow(context.Background(), id, 5)
+		a, err := other.Allow(context.Background(), id, 5, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,5 +194,37 @@ func TestFallsBackWhenRedisIsDown(t *testing.T) {
 	}
 	if n := logs.count("shared rate limiter unreachable"); n != 1 {
 		t.Errorf("%d log lines say the shared limiter is unreachable, want 1", n)
+	}
+}
+
+// TestBatchSpendsSharedTokens: a batch spends ceil(n/10) of the key's
+// allowance in Redis too, which another replica sees.
+func TestBatchSpendsSharedTokens(t *testing.T) {
+	shared := redisURL(t)
+	s := apitest.New(t, func(c *server.Config) { c.Limiter = open(t, shared) })
+	secret, id := noisyKey(t, s, "bulk", 20)
+	items := make([]string, 25)
+	for i := range items {
+		items[i] = fmt.Sprintf(`{"email": "bulk-%d@example.com"}`, i)
+	}
+	req, _ := http.NewRequest("POST", s.URL+"/v1/prospects/batch", strings.NewReader(`{"prospects": [`+strings.Join(items, ",")+`]}`))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("batch of 25: %d", res.StatusCode)
+	}
+	if r := res.Header.Get("RateLimit"); !strings.HasPrefix(r, `"default";r=17;`) {
+		t.Errorf("after a batch of 25: RateLimit = %q, want r=17 (3 spent of 20)", r)
+	}
+	// Another replica's next request finds 16 left after it.
+	a, err := open(t, shared).Allow(context.Background(), id, 20, 1)
+	if err != nil || !a.Allowed || a.Remaining != 16 {
+		t.Errorf("the other replica's request: %+v %v, want 16 remaining", a, err)
 	}
 }

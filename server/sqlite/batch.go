@@ -22,6 +22,9 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 		return nil, nil
 	}
 	accountID := ps[0].AccountID
+	for _, p := range ps { // before the writer is taken: it waits for nothing of this
+		p.Normalise()
+	}
 	err = db.inTx(ctx, func(tx *writeTx) error {
 		out = make([]error, 0, len(ps))
 		var count, limit, hooks int64
@@ -96,11 +99,10 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 const batchChunk = 50
 
 // liveEmails finds the live prospects of the account with the emails of ps
-// (normalising them), by email.
+// (normalised), by email.
 func liveEmails(ctx context.Context, tx *writeTx, accountID string, ps []*store.Prospect) (map[string]*store.ExistsError, error) {
 	emails := make([]string, len(ps))
 	for i, p := range ps {
-		p.Normalise()
 		emails[i] = p.Email
 	}
 	st, err := tx.stmt(ctx, liveEmailsSQL)

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/captureapi/capture/server/store"
 )
 
 // Group commit. SQLite has one writer, and a commit costs more than the short
@@ -15,7 +17,8 @@ import (
 // the indexes', the account row). So the write transactions of concurrent
 // requests share one:
 //
-//   - a request takes the writer in turn and runs in a savepoint of the open
+//   - a request takes the writer in turn (the accounts waiting for it take
+//     turns: see turns) and runs in a savepoint of the open
 //     transaction (beginning one if none is open): its failure, or panic, rolls
 //     back its own writes and nothing else, and it sees no other request half
 //     done, since requests run one after the other;
@@ -39,10 +42,68 @@ const maxGroup = 64
 
 // writer is the single write connection's open transaction and who waits for it.
 type writer struct {
-	mu      sync.Mutex   // held by the request running in the open transaction
-	waiting atomic.Int64 // requests blocked on mu: while there are some, the transaction stays open
+	turns   turns        // who runs in the open transaction, and who waits to
+	waiting atomic.Int64 // requests waiting for their turn: while there are some, the transaction stays open
 	tx      *writeTx     // the open transaction, nil between groups
 	group   *group       // the requests that ran in tx
+}
+
+// turns hands the writer to one request at a time, taking the accounts that
+// wait for it in turn (round robin), each account's requests in the order they
+// came: an account that sends many writes at once waits behind its own, not
+// in front of everyone else's.
+type turns struct {
+	mu      sync.Mutex
+	busy    bool                       // a request holds the writer
+	queues  map[string][]chan struct{} // the requests waiting, by account, in arrival order
+	pending []string                   // the accounts with requests waiting, the next to be served first
+}
+
+// take returns once the request, for the account, holds the writer.
+func (w *writer) take(account string) {
+	t := &w.turns
+	t.mu.Lock()
+	if !t.busy {
+		t.busy = true
+		t.mu.Unlock()
+		return
+	}
+	turn := make(chan struct{})
+	if t.queues == nil {
+		t.queues = map[string][]chan struct{}{}
+	}
+	if len(t.queues[account]) == 0 {
+		t.pending = append(t.pending, account)
+	}
+	t.queues[account] = append(t.queues[account], turn)
+	w.waiting.Add(1)
+	t.mu.Unlock()
+	<-turn // handed over by give, busy all along
+}
+
+// give hands the writer to the first request of the next account in turn, or
+// frees it when nobody waits.
+func (w *writer) give() {
+	t := &w.turns
+	t.mu.Lock()
+	if len(t.pending) == 0 {
+		t.busy = false
+		t.mu.Unlock()
+		return
+	}
+	account := t.pending[0]
+	t.pending = t.pending[1:]
+	q := t.queues[account]
+	turn := q[0]
+	if q = q[1:]; len(q) > 0 {
+		t.queues[account] = q
+		t.pending = append(t.pending, account) // its next request waits for the others' turns
+	} else {
+		delete(t.queues, account)
+	}
+	w.waiting.Add(-1)
+	t.mu.Unlock()
+	close(turn)
 }
 
 // group is the requests of one transaction, waiting for its commit.
@@ -89,10 +150,8 @@ func (db *DB) inTx(ctx context.Context, fn func(*writeTx) error) error {
 // wait on, or nil when no transaction could begin.
 func (db *DB) runInGroup(ctx context.Context, fn func(*writeTx) error) (_ *group, err error) {
 	w := &db.writer
-	w.waiting.Add(1)
-	w.mu.Lock()
-	w.waiting.Add(-1)
-	defer w.mu.Unlock()
+	w.take(store.RequestFrom(ctx).AccountID)
+	defer w.give()
 	if w.tx == nil {
 		tx, err := db.begin()
 		if err != nil {

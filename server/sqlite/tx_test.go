@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -189,5 +190,43 @@ func TestGroupCommitConcurrentDuplicates(t *testing.T) {
 	}
 	if a.ProspectCount != emails {
 		t.Errorf("live prospects %d, want %d", a.ProspectCount, emails)
+	}
+}
+
+// TestWriterServesAccountsInTurn: requests waiting for the writer are served
+// one account after the other, not in the order they came: an account with
+// many waiting requests does not hold back another's one.
+func TestWriterServesAccountsInTurn(t *testing.T) {
+	db, acct := openWithAccount(t)
+	running, release := make(chan struct{}), make(chan struct{})
+	held := holdWriter(db, acct.ID, "held@example.com", running, release)
+	<-running
+	var order []string // appended to by whoever holds the writer
+	var wg sync.WaitGroup
+	queue := func(account, name string, waiting int64) {
+		wg.Go(func() {
+			ctx := store.WithRequest(context.Background(), store.RequestInfo{AccountID: account})
+			if err := db.Atomically(ctx, func(context.Context) error {
+				order = append(order, name)
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+		waitForWriter(t, db, waiting) // in line before the next one comes
+	}
+	queue("acct_a", "a1", 1)
+	queue("acct_a", "a2", 2)
+	queue("acct_a", "a3", 3)
+	queue("acct_b", "b1", 4)
+	queue("acct_a", "a4", 5)
+	queue("acct_b", "b2", 6)
+	close(release)
+	wg.Wait()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(order, " "), "a1 b1 a2 b2 a3 a4"; got != want {
+		t.Errorf("the writer served %s, want %s", got, want)
 	}
 }

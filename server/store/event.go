@@ -23,6 +23,9 @@ const EventRetention = 30 * 24 * time.Hour
 type RequestInfo struct {
 	ID             string // the request's Request-Id
 	IdempotencyKey string // its Idempotency-Key, "" without one
+	// AccountID is the account it acts for, once authenticated: a store with a
+	// single writer (SQLite) serves the accounts waiting for it in turn.
+	AccountID string
 }
 
 type requestInfoKey struct{}
