@@ -75,30 +75,22 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no account: the plan allows nothing, as CreateProspect answers
 		return nil, false, err
 	}
-	rows, err := tx.Query(ctx, `SELECT email, id, hidden FROM prospects
-		WHERE account_id = $1 AND email = ANY($2) AND deleted_at IS NULL`, accountID, emails)
-	if err != nil {
-		return nil, false, err
-	}
 	live := map[string]*store.ExistsError{}
-	for rows.Next() {
-		var email string
-		var e store.ExistsError
-		if err := rows.Scan(&email, &e.ID, &e.Hidden); err != nil {
-			rows.Close()
-			return nil, false, err
-		}
-		live[email] = &e
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-
+	looked := 0 // the items whose emails have been looked up
 	var batch pgx.Batch
 	out = make([]error, 0, len(ps))
 	var created int64
-	for _, p := range ps {
+	for k, p := range ps {
+		if k == looked {
+			n := len(ps) - k
+			if stopAtConflict {
+				n = min(n, lookupChunk)
+			}
+			if err := liveEmails(ctx, tx, accountID, emails[k:k+n], live); err != nil {
+				return nil, false, err
+			}
+			looked += n
+		}
 		if e := live[p.Email]; e != nil {
 			if out = append(out, e); stopAtConflict {
 				break
@@ -148,6 +140,34 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 		return nil, false, errCountChanged
 	}
 	return out, enqueued, res.Close()
+}
+
+// lookupChunk is how many emails a batch that stops at its first conflict
+// looks up at a time: the caller goes on with the items after that conflict,
+// so a lookup of all of them each time would read the batch's emails over and
+// over, quadratic in its size when every item conflicts.
+const lookupChunk = 50
+
+// liveEmails adds to live the live prospects with the emails, but not over an
+// entry live has (an item of the batch created before).
+func liveEmails(ctx context.Context, tx pgx.Tx, accountID string, emails []string, live map[string]*store.ExistsError) error {
+	rows, err := tx.Query(ctx, `SELECT email, id, hidden FROM prospects
+		WHERE account_id = $1 AND email = ANY($2) AND deleted_at IS NULL`, accountID, emails)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var email string
+		var e store.ExistsError
+		if err := rows.Scan(&email, &e.ID, &e.Hidden); err != nil {
+			return err
+		}
+		if live[email] == nil {
+			live[email] = &e
+		}
+	}
+	return rows.Err()
 }
 
 // errCountChanged says that creates of the account committed while a batch
