@@ -57,6 +57,7 @@ func Run(t *testing.T, e Engine) {
 		{"EventsWithTheirChanges", testEventsWithTheirChanges},
 		{"HiddenEvents", testHiddenEvents},
 		{"WebhookEndpoints", testWebhookEndpoints},
+		{"WebhookEndpointLimitFromManyGoroutines", testWebhookEndpointLimit},
 		{"WebhookAttempts", testWebhookAttempts},
 		{"DeliveriesWithTheirChanges", testDeliveriesWithTheirChanges},
 		{"DeliveriesFollowEnabledEndpoints", testDeliveriesFollowEnabledEndpoints},
