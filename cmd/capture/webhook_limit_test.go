@@ -1,13 +1,14 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/captureapi/capture/gen"
 )
 
 // An account made with --webhook-endpoint-limit 2 gets two endpoints and a
@@ -39,37 +40,37 @@ func TestWebhookEndpointLimitAgainstBinary(t *testing.T) {
 
 	addr := freeAddr(t)
 	startServer(t, path, addr)
-	call := func(method, path, body string) (int, map[string]any) {
+	c, err := gen.NewClientWithResponses("http://"+addr, gen.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer "+key)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	acct, err := c.GetAccountWithResponse(ctx)
+	if err != nil || acct.JSON200 == nil || acct.JSON200.WebhookEndpointLimit == nil || *acct.JSON200.WebhookEndpointLimit != 2 {
+		t.Errorf("GET /v1/account: %v %s", err, acct.Body)
+	}
+	create := func(i int) *gen.CreateWebhookEndpointResponse {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
+		res, err := c.CreateWebhookEndpointWithResponse(ctx, &gen.CreateWebhookEndpointParams{},
+			gen.WebhookEndpointCreate{Url: fmt.Sprintf("https://h%d.example.com/hook", i), EnabledEvents: []gen.EnabledEvent{"*"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		var v map[string]any
-		if err := json.Unmarshal(b, &v); err != nil {
-			t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
-		}
-		return res.StatusCode, v
-	}
-	if status, a := call("GET", "/v1/account", ""); status != 200 || a["webhook_endpoint_limit"] != 2.0 {
-		t.Errorf("GET /v1/account: %d %v", status, a)
+		return res
 	}
 	for i := range 2 {
-		if status, e := call("POST", "/v1/webhook_endpoints", fmt.Sprintf(`{"url": "https://h%d.example.com/hook", "enabled_events": ["*"]}`, i)); status != 201 {
-			t.Fatalf("endpoint %d: %d %v", i, status, e)
+		if res := create(i); res.JSON201 == nil {
+			t.Fatalf("endpoint %d: %d %s", i, res.StatusCode(), res.Body)
 		}
 	}
-	status, body := call("POST", "/v1/webhook_endpoints", `{"url": "https://h2.example.com/hook", "enabled_events": ["*"]}`)
-	e, _ := body["error"].(map[string]any)
-	if status != 402 || e["code"] != "plan_limit_reached" || e["param"] != "url" {
-		t.Errorf("the third endpoint: %d %v, want 402 plan_limit_reached on url", status, body)
+	res := create(2)
+	if res.JSON402 == nil || res.JSON402.Error.Code != gen.ErrorCodePlanLimitReached || res.JSON402.Error.Param == nil || *res.JSON402.Error.Param != "url" {
+		t.Errorf("the third endpoint: %d %s, want 402 plan_limit_reached on url", res.StatusCode(), res.Body)
 	}
-	if status, list := call("GET", "/v1/webhook_endpoints", ""); status != 200 || len(list["data"].([]any)) != 2 {
-		t.Errorf("endpoints after the refused create: %d %v", status, list)
+	if list, err := c.ListWebhookEndpointsWithResponse(ctx); err != nil || list.JSON200 == nil || len(list.JSON200.Data) != 2 {
+		t.Errorf("endpoints after the refused create: %v %s", err, list.Body)
 	}
 }

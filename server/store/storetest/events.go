@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -408,27 +407,10 @@ func testWebhookEndpointLimit(t *testing.T, e Engine) {
 		EnabledEvents: []string{"*"}}); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, tries)
-	for i := range tries {
-		wg.Go(func() {
-			errs <- db.CreateWebhookEndpoint(ctx, &store.WebhookEndpoint{AccountID: a.ID,
-				URL: fmt.Sprintf("https://h%d.example.com", i), EnabledEvents: []string{"*"}})
-		})
-	}
-	wg.Wait()
-	close(errs)
-	created, limited := 0, 0
-	for err := range errs {
-		switch {
-		case err == nil:
-			created++
-		case errors.Is(err, store.ErrEndpointLimit):
-			limited++
-		default:
-			t.Errorf("unexpected: %v", err)
-		}
-	}
+	created, limited := race(t, tries, func(i int) error {
+		return db.CreateWebhookEndpoint(ctx, &store.WebhookEndpoint{AccountID: a.ID,
+			URL: fmt.Sprintf("https://h%d.example.com", i), EnabledEvents: []string{"*"}})
+	}, store.ErrEndpointLimit)
 	list, err := db.ListWebhookEndpoints(ctx, a.ID)
 	if err != nil || created != limit || limited != tries-limit || len(list) != limit {
 		t.Fatalf("created %d, limited %d, %d listed (%v); want %d, %d, %d", created, limited, len(list), err, limit, tries-limit, limit)
