@@ -303,7 +303,10 @@ type ClientInterface interface {
 	// whose deliveries fail for 3 days in a row is disabled. The URL must be
 	// `https://` and must not reach a loopback, private, link-local or metadata
 	// address (checked when each delivery connects). Endpoints receive the events of
-	// hidden prospects too: only admin keys manage them.
+	// hidden prospects too: only admin keys manage them. An account has at most
+	// `webhook_endpoint_limit` endpoints (16 unless the account was created with
+	// another limit; see `GET /v1/account`), disabled ones included: past it the
+	// create answers `402 plan_limit_reached` with `param: url`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -321,7 +324,10 @@ type ClientInterface interface {
 	// whose deliveries fail for 3 days in a row is disabled. The URL must be
 	// `https://` and must not reach a loopback, private, link-local or metadata
 	// address (checked when each delivery connects). Endpoints receive the events of
-	// hidden prospects too: only admin keys manage them.
+	// hidden prospects too: only admin keys manage them. An account has at most
+	// `webhook_endpoint_limit` endpoints (16 unless the account was created with
+	// another limit; see `GET /v1/account`), disabled ones included: past it the
+	// create answers `402 plan_limit_reached` with `param: url`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -723,7 +729,10 @@ func (c *Client) ListWebhookEndpoints(ctx context.Context, reqEditors ...Request
 // whose deliveries fail for 3 days in a row is disabled. The URL must be
 // `https://` and must not reach a loopback, private, link-local or metadata
 // address (checked when each delivery connects). Endpoints receive the events of
-// hidden prospects too: only admin keys manage them.
+// hidden prospects too: only admin keys manage them. An account has at most
+// `webhook_endpoint_limit` endpoints (16 unless the account was created with
+// another limit; see `GET /v1/account`), disabled ones included: past it the
+// create answers `402 plan_limit_reached` with `param: url`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -751,7 +760,10 @@ func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, params *Crea
 // whose deliveries fail for 3 days in a row is disabled. The URL must be
 // `https://` and must not reach a loopback, private, link-local or metadata
 // address (checked when each delivery connects). Endpoints receive the events of
-// hidden prospects too: only admin keys manage them.
+// hidden prospects too: only admin keys manage them. An account has at most
+// `webhook_endpoint_limit` endpoints (16 unless the account was created with
+// another limit; see `GET /v1/account`), disabled ones included: past it the
+// create answers `402 plan_limit_reached` with `param: url`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1933,7 +1945,10 @@ type ClientWithResponsesInterface interface {
 	// whose deliveries fail for 3 days in a row is disabled. The URL must be
 	// `https://` and must not reach a loopback, private, link-local or metadata
 	// address (checked when each delivery connects). Endpoints receive the events of
-	// hidden prospects too: only admin keys manage them.
+	// hidden prospects too: only admin keys manage them. An account has at most
+	// `webhook_endpoint_limit` endpoints (16 unless the account was created with
+	// another limit; see `GET /v1/account`), disabled ones included: past it the
+	// create answers `402 plan_limit_reached` with `param: url`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1951,7 +1966,10 @@ type ClientWithResponsesInterface interface {
 	// whose deliveries fail for 3 days in a row is disabled. The URL must be
 	// `https://` and must not reach a loopback, private, link-local or metadata
 	// address (checked when each delivery connects). Endpoints receive the events of
-	// hidden prospects too: only admin keys manage them.
+	// hidden prospects too: only admin keys manage them. An account has at most
+	// `webhook_endpoint_limit` endpoints (16 unless the account was created with
+	// another limit; see `GET /v1/account`), disabled ones included: past it the
+	// create answers `402 plan_limit_reached` with `param: url`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4381,6 +4399,15 @@ type CreateWebhookEndpointResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// CreateWebhookEndpointResponse402Headers the declared response headers of an HTTP 402 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse402Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
 // CreateWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse403Headers struct {
 	IdempotentReplayed *string
@@ -4448,6 +4475,8 @@ type CreateWebhookEndpointResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *RequestFailed
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
 	// JSON406 the response for an HTTP 406 `application/json` response
@@ -4472,6 +4501,8 @@ type CreateWebhookEndpointResponse struct {
 	Headers400 *CreateWebhookEndpointResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateWebhookEndpointResponse401Headers
+	// Headers402 the parsed response headers for an HTTP 402 response
+	Headers402 *CreateWebhookEndpointResponse402Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *CreateWebhookEndpointResponse403Headers
 	// Headers406 the parsed response headers for an HTTP 406 response
@@ -4505,6 +4536,11 @@ func (r CreateWebhookEndpointResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r CreateWebhookEndpointResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r CreateWebhookEndpointResponse) GetJSON402() *RequestFailed {
+	return r.JSON402
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -5573,7 +5609,10 @@ func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Conte
 // whose deliveries fail for 3 days in a row is disabled. The URL must be
 // `https://` and must not reach a loopback, private, link-local or metadata
 // address (checked when each delivery connects). Endpoints receive the events of
-// hidden prospects too: only admin keys manage them.
+// hidden prospects too: only admin keys manage them. An account has at most
+// `webhook_endpoint_limit` endpoints (16 unless the account was created with
+// another limit; see `GET /v1/account`), disabled ones included: past it the
+// create answers `402 plan_limit_reached` with `param: url`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5597,7 +5636,10 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx cont
 // whose deliveries fail for 3 days in a row is disabled. The URL must be
 // `https://` and must not reach a loopback, private, link-local or metadata
 // address (checked when each delivery connects). Endpoints receive the events of
-// hidden prospects too: only admin keys manage them.
+// hidden prospects too: only admin keys manage them. An account has at most
+// `webhook_endpoint_limit` endpoints (16 unless the account was created with
+// another limit; see `GET /v1/account`), disabled ones included: past it the
+// create answers `402 plan_limit_reached` with `param: url`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9338,6 +9380,13 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest RequestFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest Forbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9483,6 +9532,44 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 402:
+		var headers CreateWebhookEndpointResponse402Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers402 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateWebhookEndpointResponse403Headers
 		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
@@ -14487,6 +14574,33 @@ func (response CreateWebhookEndpoint401JSONResponse) VisitCreateWebhookEndpointR
 	return err
 }
 
+type CreateWebhookEndpoint402JSONResponse struct{ RequestFailedJSONResponse }
+
+func (response CreateWebhookEndpoint402JSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(402)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateWebhookEndpoint403JSONResponse struct{ ForbiddenJSONResponse }
 
 func (response CreateWebhookEndpoint403JSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
@@ -15989,290 +16103,293 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
 	"7L37dhu3tTj8Kjhsv2UpHVGkLo5Nra5WcZzEJ3bsY8sr65xQRwNyQHKiIcAMQFFso2/1afpgfZLfwt4A",
-	"BjOD4UUXxznVH2ktzgADbGzs++XvraGYzgRnXMlW7+8tdk2ns4zBv0+HQzHnSv9TzqdTmi9bvdYpJxR/",
-	"J5IxThapmhDKCU2mKSeXbNmKWlc0mzM9LE1avRYdDtVFp/tz8suXy4PhYXLEjkdPx19Onv38/LIz7bai",
-	"1iVbXsCr+h/mzdp7/KAVtTidMr2I4ZS1opYY/MyGCj8BK41as1zIGRuqC7P0owPvtyydpqrV63Y6naiV",
-	"U8W8X6JWLjI9N2ykdXMTtV7kjCqW/MgGEyEuX/JkJtIaOAhnC8LMswjBkSpJJBvmTBE5EQtO1CSVRPAh",
-	"84EzxOlbve6XhwfHRx1YVcLkME9nKhW81Wu9eP+GyCUftqJWkko6yPTrI5pJFrUYh78v2BWe3U+tL1rn",
-	"UWtE0yzl4wuZ6s/1+DzLIjyHBTOw/RvtDqoH4UNzgRu+sLtqRS3cjX42kWx48Wb0/X89z599+/1//5Kf",
-	"LX7++O7rZ69ev/ufV+LgNX1NPyxaUWueZ61ea6LUTPb294f5tG1Qqz0U0309v9wf0pma5wyA/TXLmGLJ",
-	"S72bKojtAZIFlSTBF1dA8ssDgCRVVD+02/p7y47sqXzODFBmubRQeXZ9dHk4PeZPZ1/+8ix/Ljuq60PF",
-	"LgJWC2PZlcXrvw2OhsfJU/bl6Nn4+aTzc/fyYOqPhTNqRa2c/TJnUrmrkbNf3AyHtTla+jtsOhOK8eHy",
-	"Qt8tOM+bqKWWM+atqW235kHynV1vBZjmVQdUH5D3CCGzijWXxy7GQ7WVi7k9Dus1rUauqbhiCaGZ4GOi",
-	"JoyM5pyzbAWeHT4N45mmqJQjsaTZUqVDmpGXfJxyJltRayi4ZFxdUGWvZ5ASsClNM6BH9K/e1WlFrVGa",
-	"S3VhSWFCW1FrkiYJ4442bHZwGS2meS2uWEaBQE1pfsmUpiFmpW7aKVPUbPcmdO5RazYR3FEdKea5pkH6",
-	"MC5GItdrl4qquWz1Wr/MaZaOUrjIio41ATuPWipVQIRfnL3VNGSW1OG9YAOZKuauwixnV6mYywuqVJ4O",
-	"5gqZl/sQZ5ocmYlhTOD+Ph8cDo+SY/Z09OX42eT5z53L7pb39zk9qM4Rur9m38u9L0eH9PmwFbjLdtcO",
-	"Y1+nso61dMyIGBHBGbGrK24OnNFPj4TRI4znUWtC5cVU5Mzu060i0wC2LGv/qrtveKreUBMZDZHPLS6+",
-	"f9M/++uP4PJuf2uWUS2fqDylWevOtMBcUaQC+o2U07x1Xrq1NWqAYHLUwIka1IHelzhKZ/kVVcNJ9UAH",
-	"+kd9pUZinpNUsamMyJwnLCeCa1iMsnSoCK4izBWi4ualPGHXrV6nkD5/p5wB13H/PCGdzkSumrGAXc/E",
-	"3kHn4OmWeGDogJ31oNO9if7eYnkucjyBxKcPF+w6lUrDPhHDi7LMSmdpSWZNxFD+ASbaqw+Hf2j4rAew",
-	"1mOmTEo6hlMiWXrFPBFXKxCgL8AxE/wCoVnOaLLskdVTtzW8aU6n3h7lT93zNuKMI7QXm7EvQ01TfkWz",
-	"NLmwgxGamtojlncLeB91ngfhrdfEFMsvzFxbQzwwQQHEV/gbKbZ8YLbcI9O5VGTACCX4DoKVJknOpAzD",
-	"6+CB4XXgw6uj4WUeHDaQC0MMNuEf8JtHJMY5HbJVZOLbHOn+1oTisMJDvhOzGcs35CB3pBVDwRUdqrD0",
-	"eCsy0bkxyrMecuCtDviC/vZlOpvphx1/bp+trJPTghqXE9UelYY7Kg3BYw/pDCVR0KyyWRZ0ZAFEiI84",
-	"/Tq11hhrgnrtbe0+eIc+qdlnWyPOarBwB47CTJZRxaQiVCk2nQEn/V3ax3I2xNtptqFvtPkDqEndcvA0",
-	"aiXznOqNXEw1I3gWWa6Ja4J1X2ymqOL6J9S+VdO5DnloA3aF9oZdILcGLVHOh0PGEot4mkm5DXVDG+pW",
-	"NtTtHrgdtdSEEQ2j9IrlhHK5YDlLyHHnkHxg+VU6ZOQjp1c0zfSZte62+cHfni+fXX+5eHp1rI7kYX7w",
-	"S3eLzR93DkubB2zSJOOOd6HOHM4mzJrSn0gieLYMm8EalPm73wenJNuZo7oRon5j/AP/tARmO7pd/RrS",
-	"b7DuX1yyJQhnaa4B5B8K8kQimaFRlEhFeULzpOrbqIq4gZm3lHGDMxRC7luNIc7NIsmQ4jpxyb4kaxj7",
-	"/UqvAL1ZCuuzMniVvs/5JRcLTk7fvVoLrspU28KqNryuDZhVaLnrKk1Y0iPy8uJf//inRtP2baFD52rC",
-	"uBbPgNIFgDNNpUz5uAycH8Q2QLFT3BIoxfACKMUCHDza5APjCUkVoZKcztVE5OnfYFs98hWjOcsNwMiO",
-	"yMl3Z2fvyFdUpkOrozKYjUoylywnWibcfUCw5uxKXFav6ykxP28DXTvTLaFbDC+ge6YVdgvfnQLNdsmE",
-	"SjJgjNuFPgCEBjS5GFPFFnRZv5EzqXJGpwXTHdAkWwkmf7otQVQe6hk5vIVIw/DLCzohKl8SOqYpB5kw",
-	"vz2cZmkJOCJxVOLiZ6nZZJUJ61dIKgkXytgI/vPD2x9Wgqg26baACkzgY1PTonpkztm15tCoXGjVUv9O",
-	"Uj6bq/YDkHxYqRLiIqP5mDUDT2jJrkvepF+tBVwx222g5o8Ogwye5kRNKCfdztGz4y+fksFSMfkQ8BkK",
-	"rrSsqt8M88XqaWrtWFNNOptl5jbvGxRohFvwK1tCr2GOAobADZRdLZWIWUDsX+DYvbPljPVqK38IuFYc",
-	"PBcpv5jLAP5JOmXkVfHy3vcMIC1VmmUkn3OOnLARtA0f2hK4jbP4ll6zTc/Gu27hbfKeacIo+JBpRq25",
-	"ySjlqZwgJ7ESX2WeT3IeDage2NKUZiORT8tBG+vP4VZY3jyNJyBWlmhNxF2iBDk4PiazPOVKq0vk9MOL",
-	"V6/IcEJzOlQsl78t0HM2l2wDmC9QKEtsdJZQE5Zb9NvmEMwH73gGbpaKwLTVssnOlKmJSCIyo2pCRA5k",
-	"ardNPkpGKIRhaeFrJHLzlxn3iU+MK5Zzml04yFacxoOMTYngQGe1KAQW8+bzKE+37TlUR3u0XmhopnxM",
-	"FpodLXLBx3pZYp4TmSasTc7K8tgJSUeaAs1YLlOpZESMDZ7I+WwmclVoBfbA0uS+hLgp1VvhFAwQPkjf",
-	"FA/IVINsBSz9SbYEZHloAcUXaJrQNC7Req9GPu9dH4h0pEAmYUjR907h7wmjCcufQLig4Im8N4DBVbng",
-	"Ql3QLBOLENGAa4TuxQgWhoNIIhgIKithWZ9/W5CGZigg++7jmZWXzGONnftX3X1jMjvRlALcKmLUI9++",
-	"PIvIdy9Pv34IUQTWOByyGbCEyp2G3wm7HmbzhMm1mkNlri2BVhsd0EBRr5Ik5Si/Ca61K6llO1xsXX4D",
-	"/V5MU2Xe2H0IKGoFIRM0qaGiEGRK+dKSDVj5KEvHk5UY6E23JRBLI4N3GUGoiSOVlbVRqYngkHIrmX3a",
-	"e113g9f8jeYFEBUpJ+Y9goBcAdBP5KLf1iv/EI74MiSD9joU1tOcJR5ItSjrTGsbAPKWZrzQBAUg3+Bv",
-	"gfX1EIqfFnrG5NtoCgZdcpSyLNEi2y9zli+LFW8GRvuJW4OxmKAA43v0RiVuoR4YeTq85HTKfEja3x4C",
-	"mBnlmIlwkTM6nISYtc250NRJgedUjyKYv7AKivW5twVjaIay4cUuDkiOoZjObY4k06wXeLlsE4wO914S",
-	"OclpKhlQUv3qE4mbewhWVA3fqtz8ckCW3pRelL1KzaD+DWPKug8XU9b9JPTEbt7GpJRPxHjl3IaovGQJ",
-	"SNtbOumq37ntGbnhnsRqF7camvoG4+gT9PnWPHqMpCWlFRjpfQPcz36q0ppLVlh09c3V766nNN6MW0K1",
-	"NNKjLFXBsIc4rJc3pfq/S0a6nU4hnM1YbgSuTySdFSsvwdZMVZi9aiC2KvJQzLMEtJyB/pEmmlp+d3b2",
-	"biWka/NvC/DABGWKvnZ9+912l+wcdTrkK5qQ9/h6z4pHhXDynZDKwHu3TV5M2PCyZCPIUs4I5Yl5R57Y",
-	"f8ARawFRkame4+nx8eEDmvFzhoFnF2OIRavpymsy0OpH5E+39fGUB29PY5zT0Sz14cmJXXKT81vOh5Ng",
-	"AGQj5G4pPAfGl5zgpYX0yJPVkHzy8JATc8XADDISc56EAQcvrYRaZZZtgVYbXsDsI8/ZUIx5+jeWuGv7",
-	"8f1rsvPtyzOwyGSMJnK3TT4wFN9O370iORuxnPEhXGD41EPcWqlETsfsYu4Fj5UA+AFf0OxszkF8NYaT",
-	"RkiGptwSmuEpPNtrcFG+sVBORK6y5X1ZDVQ6ZWKumtmQmKsMlCHN7hNGE02WV0HJzrglZIphYXajhLgk",
-	"meDOfeuvB9iEpr9Dyocsy1hSM1LfD8BuopZhQnrHzmeg9t6zWUaXyM/LgXexyucsJosJQ8s+WpD0CYOd",
-	"XwnNC82PYkQoJ4zmWep5N5z1HByaccVTEbdBHwCgQt4V2HLkcMKmkI/F+Hza6v2ED87dtqTKNQnUO3qb",
-	"p+OU02zvfZFqV97DW04oyc0W7WJ34sD+4100GKcQf+Cz88VEyGL3Wl09gc1q0IIp4IkkcXFCMUKIWl9B",
-	"sUPv4MLaTrH3+l7fU8VeW9m2vMkf4WOSZGyk7OIv2dJqmxEoFWYZJO63Ejai80z1Wyf5n58/P1F/7sY9",
-	"EudxIXTmWifiEWCnnm2R8kQsSM4kQ1tmrGJf0Cz2GJp9053tvRNZOlzWN3jmNqSF0z3YFZnByys298uf",
-	"u53OyeLP3ZjsvHp59g1xH7Ly2G7z2t3gdYtHkO29SsLLNiB9IjVi7Wg0ufjXP/4Z754U+JMyDfAZAxtI",
-	"m/zXXCjwi8PFW4q51gxhlxOWzRoxKkwKioBQjLRfvRWnTdT38gEPmyhBFjTVovNI5Hp7Kl+mfFxa1mFn",
-	"1YenKU+n+mZ3PW6o2JhVzXBlSjVcfs8CqHEKqpMYbeLnxlupVSwJVEHlKUvIu7cfzojIybvTsxff9bmk",
-	"I9bDXPk0l6pMyyh8LZ9ziXcDj03Cw5STgyMyEfNckjEDe1afYxg2vIsBKEDXYa4QEeoRoLlt8r1WnWnO",
-	"iByKGUuIEn2uCqtUm5xalFlM0ox5661GWzjfSXzUed7n4ZiOmOzASZJU7Z4UFFtvtuS2rnir+xw35X2B",
-	"hP3kcdvqUxrXf8ZYL4NDaoIw7fOdcjxghHZ08+9CY98FeMbH19ex+7aGlVbpLtlMRUQiuNLcnLLU8xM6",
-	"ypmctPu8dIdkOubzmc1dj1qpRiskEEVxlrqT3UNoev2a8bGatHoHx8eRRnD7d1ejs1Is13P+70/9/vVB",
-	"Z6/fv/7y5fmf/tiqszTUOmaCS0z4/4om3xZBkCbYSf+zFmdVKXNTCZ/8Y85GrV7rD/tFYZx9+/q+/y4I",
-	"oG5noWH4VO6/LESx8o3UurNZdE/zSRckOWCT1PATDBKohEsGJR9PaCmT2tDazMv73puwwK9o4kkI24Ax",
-	"FGi5Gpi1EcF4w/VzFK+vCMhbOU1w0Oqop5XzNY1rcuGtnKw+osl/teE0dkSTI2fDaeyIJpPXymnqI+7p",
-	"PjlbVEkupdJ6Qtskhi3EELGOAroYjRhPNAcAT1X1Mvni5Mq75F5sENU2Gmzfr0lM21zjF6ZewZaXuDnq",
-	"ckt0h2ErI9i2mtAMC/tuVqNr5f17wDIL2zKK2QoRsiF6rVm3KwIewA3GGkPgdiMC0W1B7w5VZe/OTuz5",
-	"j+LdCk43aLWrUCw0pEGxXDVN7f2qwvY7uGFrFIC3nMQNwmNkVcGNtIPu5srATdT6RuQD5z7b4tKHc+JW",
-	"3qrAkLAXb7O7ad6/h7vpYICX012SHYG+LMh+3LUXiiWFOw4jR/W+UqlyqkSOSZlw59BT51U5BPeEZIrE",
-	"ODomEPrH6ZgRk3nosjnl4927Z+5mZOazwq65Bbp71tCV2GnfuwesNOslZsFlxhE0voLapn9YiPxyA6vn",
-	"vcj+3xrf1xbArPnN1gh9/tv3AVjBWeWmF1fbS73D2n6jXEwxwhl0qsd7ed/38pUJOP8A8H1ZOA02F0Br",
-	"8fOr5cTy6/eAUXYLBPdA4MUeWTAyoQmhLoQfpK4Cl2qXMiK/zIWWvgIh8fdyWd+AfekHoU6LAO8tAB2O",
-	"EF8J7MCQewA47oP8IBQxOzEXughPJ4O5AotVEciEa2mTGMbEJIP3iih2abKl2uSUL3Guoebf1jMRESkI",
-	"F0TMGNasMDNg6I13QDB/2F5tv+RWi6HZFSu/C03f2sR8W8zQOFEKV98CLeqx7itRovL6PaAD4IGbEVEh",
-	"xh9i44soR9ujKwoEtJHIp1Q5H7ScMXop7+3C/SDUN9ZFfxsOuamdpjYgHCWweo7K+/d0MLB/PBPNbKEU",
-	"k+O8EQrXWhCuSsDlOCJYkpHIyYBlgo9BHbLarjHco7YL1FPvxuWlIFF45N33zLvN39+YEmhb4Xg4gnm1",
-	"7lcfcg9IajZBcBeWkVgnGVmwnJmEA81SfM6Mpd/KLtIBG9K5iUkOB2A/kYXg6cKVH9HyHtHS1If6WI7w",
-	"2UbQKecOrpZwvHdrKUsrR3qvNsclrZwhNOYebkSgvpaWZp/kjCiNaDnN02xJxGgEamclg5HsxN5f8W5E",
-	"ZDB4iezEgfXHBQk3XqwNk6vITlwANN5tkx9pqkjsGd1KIRV3Zu81e97qgcWrAPAzId5QvrRO223lg1Ik",
-	"9mquXrx6D5hxJgTR63be5p6r6ROO/t7mGH7vBt2tEOAjp6Z60tacM1BRa7XhtfJ+uO7URlN44mWgxtJG",
-	"U9j37wEbfRj2yFJr1raeUpF2F5GUD0Wea3YLrhJXUukeSMCPP/64d1oEVbCw0lcOuyCwL+NFhOzbkApo",
-	"imnljGbTP/dbpqBdv7WVRoiIZov//C5tK1oVRxEfA7qQFfQwf0fNpemT41RyJ/Fr3ZwokdClxoAi6Aan",
-	"wRqAbfKe0YTEGm4xRr0MRaL/KYGr6UF6HpaYrzETmKRyRhVEX5hMQDMuSy8ZoW7JYgTkEOe/J6XSgbTa",
-	"bymAd0b+pK66nqc6ldDt99l2yWZwGT/SjOUqtT7plRCx4YKwX4gXLF++9XCo3LQCMKGvFjGv+ghMlFzC",
-	"SrrEDmdXzMo9w5ypypLWwru2IjyA1VCwGavFd8x51WbzO3+U7me2oEtJYjMnBh2byGJ71ucV2BoEqH2j",
-	"ihHVb30nFij9lZzZsqRrTWiZkGqsQhsP+j6fHrXqrtA64m3zaT9LteSJBeTd4ONlcS6onfqJaq66Beid",
-	"FDtQqNK5XrJlbS3BL4usAUf0k7VYWzps6IEWFZeyfOrmad1mWXCznzBbxmCaQeDa0dTQJCqnEZqLaPZW",
-	"xLWbacPNrgJ3BK2+ShCKGVEp1izzSOZ9tcCpEi83b9NdwyDWAvb6bx/auB6z74EQGaO8ZRrtrKZP1UZf",
-	"ZdqwdnNbUw37nRLZcJA5L3/cJYJtg0QWmCsQIVCBfBU+ODhpccMkZpihGyDIHbqRfYZ4Etz42j1ujSZV",
-	"WJTQpQao8/JaagWk7wt9XmJ1bNchriq4Gtu2HucjiS1qLsHQEX8RIx2/YvkS391RmBGTJCxBx6BWYbJ5",
-	"wpJdf+Nf+MW3V9TjjuqtrYI3y5ujdkJOd6hjBcSoi5HZgS+lt8lrLQ/jA4Rb4WhhPJERSRVExYxpyvsc",
-	"Aillj6RjbgLXieBMQpJGIjD+nItFJcL83zwftEoVVipqJXXra6ZomtUuAE4QRHj95AXAuJ4nAvmHkdaT",
-	"BhkjiDlOiTKenyGixwlULIACGYAtyuQyguyr+nyci4Xskfh6j10rxmU6yNiexnrfZ6vPWhLUvoyapzUz",
-	"SoZZqq8dVAtC1brPC5XMLGwH8scpTzLIBRosi+U8kb5CiHrfbjWrIYAi5TsTtWqr18ANFfEN1e4JFUYK",
-	"FadpKNBaq3rbXOIylNhfLwper51eL20drPpSL38RLFkfgGcowThQ/61W36yxrGpjicl6GZVqOn1JwqyV",
-	"SKyUsC4V/gsn9pbqidmgsXN7xczFDCciFrUX0fE0y8U4p1NJdhBrI2OLiGzMOqbzwKtMzMDubqhZRe39",
-	"dyzrVaWeQ0Pd1hJPIIM3HlzqFDFL+SUKjKk0lE5Pb61RpZT3sgB1SxDXuHapGlAo4riC+XE1R7ccNQ46",
-	"YKm20V31A4cUdehN5lPK93JGE2Ao5k0i6RIqkJavAuZ569+UIEnZtrU1vtXtEoiAIeGnKPRWsLNUEjoQ",
-	"cxWZ8qf2by3MnGh1UijQsaiawLXkGHqI0g/cTux+1dYEVd9jRcfyp8PzqpXK3ofaev0LslqON29G4EZD",
-	"tIwLc6MNntkyKba2Hvxhg0t1pl+syiMwOsKbWWBMaZfFNWwUW87MGgKZzynWxIfDa5NYM7ah4JwNi6YJ",
-	"kHQOxcYSLSsYESNLBzmF9EebxN/nnCkIvx3RNJPGpEzzxJsGDX1Q0R3EDqzBeUIGQk0gz9JanAVcuD7H",
-	"r0kjzHiaghFKrAEmsG7Dp92/Q/0golaxQOBuIUIZ1esWlXSIplF1RaJBWyLDCeVjhgaXIjwoZ0ORaz3I",
-	"N+GrnHJJYZvEUCMzWsP7EiS+ww5J6FK2idHutcqaXjE4LYlF61NplRKcJMVyAzX14rEjsuuIXGOXFjR1",
-	"UcVUtTAHM6GzGeMsITsfeXptPcBlguZ339vAampPYCVV0ZD5Wr/YYNb4yNNf5poi6msxSlneI7EGfGyU",
-	"CS2b7WkMzPWNnI9G6TUmcFubxF6axNbPU6BYhVCva0e2tUEETrxkBUEcOC9/loXt7PnqcKAS8LxQoI3I",
-	"uB4TJONlu4ol6s7iAKdZLC1Ix91hhiVj4MBgcrEctyLePshdLV+IpoMrFQQrKszh7TgBMSCuXrc4AqzS",
-	"3JpnS7LDBVRSF5xmpjoqVLYztZcFZ29H0PRt1fm8K6zOq1+sGslvzpv75q/+IA45LUZUMcPArPHIbRu8",
-	"qvjKXKdU7E8XEc4WEJeX5rJmi8WWeNv1g7M93WuW1yASnln8kyhepRIWqBcCrcE3ujted3+a5xTiU4oV",
-	"B8gsFo4Quft2ljIyYEtheRwAybDPJM1RPLAC4IJmlyVIGZjUjcLrSJIGXokiATRLBMnAt0aPgvqTKzcP",
-	"mwBvvpbBGMWcnDKF9Q5rnX23MO0ixXHAxXU0YmFjDaQzp8uZglQlTxne8JCzfa0c3cSdN3N1N1XGsbI+",
-	"BCbcv6xfW/TqtdUSm0+I3iVkbRiVqbwibOe7LOqJ6NcxWLLkzlhl3a+usfHMw0rDj6gGo0DTXmOm1BOX",
-	"zJQnVo53Nsk+x8VGBNplQiMSHLZIswxUVXAFgM3Ss42b+16xjtdMlQF/wEamytu6FnzgfZNmwWznknME",
-	"MJK6+zNOr5gkqTK1bsEBjeADmGgNCSGIUVx3Xe62npDvGM3UZKWTUIxM0lf13rum1OKyzlTswyYCKy7j",
-	"E0KJaa2K8xf1eWzBtJRLxWgJMuKyvEtxuZZImrWELsabojd3iyZJqldJs3cVz2QVMlAVEAFjzRvkkkG1",
-	"Qq++z7EW/f2KPv/b7193Oudf/DF0EhVJfqZ1x+MOlkWGrC9j64dvS7SWQpCgRqa5ZG1yamMFobrVUafP",
-	"vWpWlgR9/FOn0+mQnfh6zxzYcg/KgMQ98nbGuKb9h+0OGVIOrdroEow+xh6AzF1TW5aNIj+umfGRyIeA",
-	"6rsnaI2aM5MrAOVrjzsdv4uUWa0p8kDYdKaWfe5GwbexaCAQCigNpNHepLLCdwK67RTtqEdfdrvGhg/F",
-	"AlOagYGOXvtHe9ypYoQmHmWwVGo2HXVWlWxaccA3Uest92uSmOpxWrOxnY3qdJkSaL6PcYAWVlr8MnUG",
-	"0drnZxCVjZy9Po+NrcbeLTCJ6hmgAFfVZGqqjfmFM05ILC/TWdznrnTXQacTF/Ua7cuFSjDnSsyHE5ac",
-	"kBiPLSZTlo9Z8fk+T7kJP6iPp5LEUGEtJgvIm0IU8L5eNhZZCOp1tmwH/DKZML8FLl5Apl9pXbb015iX",
-	"bRlLRxMghgk1Gv3coC1KTsmJKb4GxtFUYRVGmgnOkBUMJKsFXjg6y9miVWr2HzD4T2eUN8gpdqXmpUqk",
-	"HKfZUqVDmpGXfJxyJtdLI+Cwk9j2fd0n4T0wQKw3mnTCoWYNq/GMKGhDXrmSgKGfJvSvIkt830QIT0AP",
-	"u2iOQ7RfwMp6gVjEhG4C0qJySFg5UtVi3EX36/VqT0Y32oJ+LbCD1+KKZRQcgWu3MaX5JQMSYs5+IwTZ",
-	"bBdTj2mvUkEdc9f3ZGLKMzSvAV4hfD4dVBWHPx0dkYMO+fL50VOikXMTAKDLdfUX8Z1quNHgQqP+Rt9o",
-	"ELJK34B3TkBAt5I50FdLzvCFSn1dQ2o2kazxVdMLD6RM1GpS+Pec+38NBb9iuRWsFR2vNSOc6XduHNVb",
-	"tdOfxYDAa+WtvDh7uwksF2wgU7XmE+alBv+mI6EVUrJeqavJpc3hnKfGbKYlAGwRMF+2yalhjjb8yLKY",
-	"IuiDmYwmTYL9oCQbqFTVvJDnFspdbPGkJnRZnqO3WWYJ5peyxwGpuyHVQHzL0PLprCGaliYairCZgdOj",
-	"dbiOAEkyE3oE5SZkGXXkAyeyV9u/q1UmDaj903mJXVvJpAIKh3nbs3TzsMIURH4JGR/W+jBhHI5V66L8",
-	"odk++Eosv9f8CZgJfLrC+SvGkRALuKM8sN6hU+Kk5vVbCyjbCSS+o14rWJnQ2vaQSnZC5ujIoVNhyqcU",
-	"wfDlkP26JHMHKeYbJ7lsgjl3E2e+Kzc0MvWLGeNkUOoIJHi23Ewq2NQhpgnHCodYVD6Lu8aErJC4XtPN",
-	"oX3PoldQmKTjnEH1aOJmsIEqZTxrirS+jVz2SWLqG8W/d57Ip6UigPwGx3GfAuGPE2ZMoO4khnTKwC8Q",
-	"YXQuxahx4DVQZy9OpzORq3iDpd6HPBlYIiTGyCKQIWOSjOacs2yNDdmWOV9nRyZ1M7JUGhVdX6QkYUnV",
-	"PPzwcquebSz2zCesnPYBIXc/Qu1/WkF2g+PdULp1gsdmnBB4tjFZ3CM7bJSxf8QH21zBe5C6mx36NhjN",
-	"45Y+KY+cVGbP0FKYYo/uwrtrZXDDo5MhWl2Srhz/9IML7Fmer9AbvqJqOFmfCwbWxR40kc6ZnGfQ3Rzs",
-	"cy7NGLhjPcKOJ30OIgkYc7fJjDCqSXNgkotH+umzai3rRJWfOuftWp/Z+tN7j+1NecKuATyWTh91Ojfn",
-	"UWtkKhZ1Pd0FTtaYRGcGqo4IdDYPfXKpouD0x/pBTk42SevxQadbCefsropxqoc+VJCvhm7Gwwu4uHEE",
-	"QukuvIcvhOIRRq7e08qd42tkh3JiTeqmy0d8dH0du9QKHwoHISisk3jg5EriDp5lSdaxx1tn4fa8NzlI",
-	"87J/kJ2YzLm+8bHgF0NX5xs8AOXNBVNwG/lM5fPmPXD91Mz/65djnAprcW5NtESdphYAdIixlsy+gFma",
-	"PYhGYwk7+Dp++rUgQ9uDnRuiXNBbLyLc+l6EZH3ue4JooHWvaXKLGUlFrIKc0Bm42oYTNrxkSZ8DsztB",
-	"/wXcQmzexe0bRJhbuOARFvqUqrAjIhTq5iHv3DSioofG7RmJ/Da2IGd8QREYQr/sBOOcDllpChPoVQpq",
-	"8xe0moJ4Hrub0qJXBcTJCB2wx51Om7zUwLRJBsbQJkY1qJEdref2eQw7wfhsg7e7bXLK3XnUj6LnedHN",
-	"W9ZTh4HGsUZ2Q6ygALjJaUyK6iJ6PKwQyEqbfNRXrs+Dd07jIhEzRHPj5zISeaxFrjgii0k6nJBhxmgu",
-	"Sar6XPCGiw4xILYX2VyhS12L+oIzF9tjXIEVzHpYvHEWvBa7nom9g87B09a55rWO84TvOoqaNYutyzlx",
-	"Nzwq/KfNaFFxBN5xv3UyNqXXr3A/EKswTbn5s1tlkxVCWlyFtdTRMN41oqgmdpbzO7EUgrpA6omtNOoI",
-	"ov7ju7Ozd31uDdPQBQ28xRN6hcWKSwTLdBMqLAr60pH44Po63jVF2gpvOTzSfH13bX7uv0PX899Iun1+",
-	"D/nAbuZg7pBi0yeSzISEu1zBsiee/UnGEVZP71SFINeVorOqFMumwuoqMwzI2Vb6PjHiUZCwWsFO5E7S",
-	"2pGMlUl6vHtC4iM9h4sJSV2TIHh0ELuSMLY/JFlQ2ecmIxZeOoyLFhCSqVBDenjveVxk2oFoQS8Z7/Od",
-	"kHyHt3C3Td4ILaZag9EKy89BZ734h4gQrYoHKxPgLWW6sxIxR0bmokbIW54tSYDBn7iyW9ZnB81QRnPJ",
-	"krswgIAZ2FRYq7mv7tPptIF/ye+Bt1WM3KbulB7wkJw598pOnIkhzf6aiClNeRwRLkiSyllGl2CB1z/0",
-	"+S9zoW8KvKo1fy13ExxisFqRjFEJgbwkEWq3TV6ZJorCSFue56BimgwcmrWYWYpaag54VAbM6d7/0L2/",
-	"dfaet//jD3/8//rzTufg6ZMv/rT/57/870X8919v/v+98z/9tXjrfOcvveKvvfMvvEe7f9n5S6/fb2/6",
-	"9u6f/nh7V1LIa3RrBFjhTarYp4FW+zRIkp2KW2n3zjEzr9fGydx6pw/hxDkhcWFbjE02IqZ7Pph/ZwPH",
-	"C5h3NEHB+7DW01IKsd0CpA/hgGn0tXiL7G518AXz30RceBi/Q8jFcGtMXmf0X3n8a638pWUdPdsmHrdU",
-	"JgYo8CqJYH3elmcAuO/UrULf2iJ7qzAs3SqBy5dIb5nDVazg3zWNqzi4B8jkqhCBu7ltG/JWei5vRTIT",
-	"n1/JWinFng1pni8Lgd2v+mUUkGrc4W45lPvWXtlqUlUaTnixn/+I8eC3FvCVcOmuGLTtS+8Y1S2xWTUA",
-	"iyfGOmbNYr4RTXDWJh83VQLKoWg27KyA2ObC/At8YJytzl53Cwm+6mu9q0R/CrpTSab3DGZQNiGfa9yl",
-	"WpQzKvEJeBnnErB8WY+h2i5y6t9COF9z9EFh/dZnvVJ4FzmRE7GoCPEi/3Qy/GpYrJDpbw2QO8n4sknG",
-	"H6dX+gcbgimZkiW5f2tRf/O8OH1pXR6MqbV7grldXt7WPabJfa/xQAmwO+1AhlHikQlUygVncjcqZ5qZ",
-	"VSphlkUoLhUwwK4U4xku2bJN4DuaJJvUOrJVZl21MJlJS5tRrHOVpzS7YDzRZLwhS60hluVTZK1toMCt",
-	"vjnrNbhbX6DbaHSrF2ucJXX97fZrvKM+F75lIHrqS0bHMiI5m2V0aFstiizB4lywUa2s/nQeV7Ba0XKf",
-	"ZSg8m3IKhZCcelCrAUcHLKupvDCsdqi3wjffJXXQjPdOD9kwgK7hsMOK7a1Pep2iu3ox22u6t1xoyBF4",
-	"FkQ2jFE46GA1VDx9GWGAgHFx+ym9YXzSor1i+SxPJfu8kKuKTKa21qlSmkeEdX2KDyEMA+sjAU/B7H+x",
-	"ono2tbN2awkxh0873aiVzLHnx4Venj5e4+pCOR++cFGtpBWuv4SVuSfUvlWrtnXIQ6W57QotybpA/ybc",
-	"CTkfDhlLbI2hmopBm2D2I4QCWKhZO4QBHaSWL6jska6rrVs3mXRvl9lhvykVzdWGpbq6m5Xq8k8qFOeU",
-	"uawNhy3iEsxc0zTLUq9hVNHY4dlm+SThwtU/Tpal72HkkmUAnMDxyYrKg45OKN5tS1yzhBx3DkmgY9om",
-	"McYFjjbWErInX1Fqb1FTbNNsD30PVmR7VOjNuktz61rv5mSCpd7t5QlWei9uZYNkcTEMlrA+8073iYRQ",
-	"CZcK6sdWc4ai0Y4xNkQApYSIeaVnS5A31jHUoxSrdJk64h1cX4MonXLS7ZDQHQnrKqvjuC1KRq0CkEXU",
-	"nw/B8r2OipoCbkMhE9zabgun5OP711hFyVbKryR02XJfMh1zq76kSprGOe2V1Rsx8r70ReQXSSqhnL/T",
-	"iRmW978wdaWg4L4JHdYKKCRZ2MF3bO1gDddWohnm01Lwi35b7ps4qNtUYXS9Bx4maa/01ebafHYR6aa5",
-	"li/evyFyyYeb0NLi/KoL+No8cQuQFrH0dycpH/dAHR4syVLMoSsDVug7hBKimgebUOaGAo+NRpQqCjVT",
-	"eaxtVIKSRf4T1yOCZllFZPxilXxYakCBrSbarW3LHYVivz30D2KcX2rVyBI23tKq/tRyWJOsFM5znaQZ",
-	"Q5OwoSmbCyHr6e7G/JBtwQ5/V51PNB8Yoo0LKH0AiV4Z0dAVtoq/fXlG9q+6+9Xp5f7f0+QmBhsjBhtm",
-	"VDGpCtHVfqXs7CM7c6M07W7saKvoHQE0RVYQvnGabWhcxHciLfFINjSHjDG9kj090rs9OCI55YmYksFS",
-	"Mdkm73IGNkJb3gluDtQhNhDi2bJHLhmbaUldTRivBrXgx96Mvv+v5/mzb7//71/ys8XPH999/ezV63f/",
-	"80ocvKav6YfFxv41NNyYUnA0Z03y4masZbucL72gMvGvkTyPLldpRyFWbCAm3Cq6zPhErHq5ucOogfXf",
-	"iUnfikc2ssNbW4O3ZknCMiJsV/RTv/VFv3W+GUNaGXLqd0+qWRpWBFY3XIRTTmJ7NDGIkDvUllrL5yYc",
-	"Ld7bM3RL7kELkb1Znl5BPgHNpIAIS4nz6Gl2b3eHanansvFl9RXDS1U5pg1uSDja4iU2ZbJYVW4UeP9R",
-	"FzWmsFXtXDsocmICVmVHQi23ZQ8vvc5pm4djGM4LWz1xHWD1fVxMRCXQ5/cbZVE/qAeItqicwycNINiC",
-	"2heaQ9BSt5JwI4vxfltjP2+m4Lc2ojcrPh+UmJEdPd0utr6W8ykjOwDn3SZlpsm/uQnj8P0sHhNpcLdU",
-	"WEeoNOtvw0lgHx/fv14fQLENf7g6uA1rqFwqFG3neaqWH7CNuF7/gMp0eDoPlaUFM9ZX+rm3GaCnUE3U",
-	"5NnNJcvBpW/qRhqf74xKuRB5Qnbi4TzPyN6cyMuLf/3jnz1kjdjJHJJrZToskFMDQoN3AE3MwwuLT03v",
-	"dpCfe8Q0PMf549Lk8KQ6O/TJ4CNhG5pTpLcmoP+FyQqFhPr5zOZzVaJ5bOooBBcBpP7zw9sfYNAC5GoM",
-	"99IwKeIGQIVEu5d02aeQ3T+lnI4Z+eILFzLzxRdkJ2M0kbs9smADCNiUEUGfKU784v0bSWZzOfFi/1J+",
-	"gp/ucyVEhpQ8soUx9SjjhFcTNm33eZ//4Q/ktNTcRf+IzD/ev+rGLkptSHNQzKmPBTuxAftuRFgKJkcq",
-	"+3z1EYGdxNhJKwgWwqw+DyGRKWrr1WOFwp6ucXni2uXAOWCdE2cJ7HPok4TBBpDDRqFxcY/EEPUSY9iL",
-	"ZAg0yVSReCO8UkoR5sRB1IwZg3XdLGwhP0rqPyzOQLAehNNxE5MGgMiZnAkubXtCJUjKE30k6Fy3Rg+R",
-	"g0VETyRGfW4atNuuyuQFDLYNmQ6ur2OthkL8p5nMTBSZ79hXj9yrfe7edbWhwaZqTFlYXgzSmDgaT1KE",
-	"yFWKtcYDFR36fKGJ3zRViiWRK1m8oC4HKiL/+sc/dzF1sLyy48AmKO9zXBlgjgHtE2nEdtkmYE4qQixT",
-	"aXp2DeaqyMXVLEFzjD43UBnNs2wZ2fmKMrhHnYO4XVwMv1WpSVVDV7+WpCLIQY5fYH/FvbPljPUInc0y",
-	"c7/2f5aCxxGhfR6oou9MCcA3BiJZ9ohXBsFU/ECVpNy1r89dd76IxEXCoP7LZEnGCF/T3s/1nqp0H9MX",
-	"qc+L/mQ7axqPeXH75QZkoPYVLcg0/M7YtYLqh9BJaUqXZCKg5vCSfOQpNLlzXm7CrqFMkQ32+eHj690e",
-	"ZLuZypp97lcEB6pCfpnrc0D00lNruguEoTjKDqm1wIs1oUn5uM9TRXbA6Q57QkEBchNRqIJsstiTq8y+",
-	"fiUYTUJ+JW8YBSPRr7YZ6K/mhMivff7r3t5e6T89VC/pV/IVTYjBh16pwb93S9p6smBaJ3ym1iPU9XL0",
-	"q7CUf7QQKP1osuQQuep9QvXv5Uah+peGTqE+NrpWoQgMctTpkl/JR04Nu2BJDwuta6JmKqybVUck5UOR",
-	"5xr9QSSF5qEAkFBzMoBHpRupXkmlHan/k5nSLe2A/GoPhHwDtA/PxYHJVPYoCIt/akgt1xxYvfGp+/oh",
-	"+ZV8I/IBMJ1eOcDKTMQgoR/ZElpVNOtKpcqpErmp57dmAeUmqwCOWpdVt6Yj8iv5QSjyjZhzAwzTn9fr",
-	"/E529PGIuWK7ZAg54prUDhiBZqxr1lPt5grIU27n6lZzDJdNTUQCizrFxq6AQETlKWZmUWSbtJKpTbm9",
-	"UgR7w65ZV72BrFvGUwOUU9dKFpdQHBI16TbIRlPJnygQF9d8s9yf1n3vOfmVvHDZuz7K2ZxeV74ehR77",
-	"eGfG8gmdSZJgOOZcWrUKeI13ffXV20V3VjjNnapSmvuajYT76oZIBjbWBVpULZaPu+9qSvmt4KzxRmjm",
-	"O2CMG0EXzRhE0xQnG2yGgWPBHdAPNNDPhCBvNKcyREHCOT/J3QEAOIXA2jtORPwP8iETC5KIBf8P+ECl",
-	"HWJc/tF88hh4wivTMBjCRFiO0qRWCKDkArYKydgUj6XYY5uc5UssG4MJIW1LDb1DKfUidl89MJzoW+xK",
-	"3MNuEFLljE6LAIIBTTRpWf8Vr8Gx+4SmbIGwF70tDUylUSKneZotiRiNspQzIG5ed+SImObImv7NMUNe",
-	"TxER2zUcwQXFYOyBmEMCwXKUpeOJapMfaapI/J6pfLl3OlIsj100RH0v3gI0hgb6M+ufiwbNbsOabBp4",
-	"kjNs2Vy+uGKu9DVLTC9AmuhNbwJe0wAavtTnzQ1Iq51DLYR69Yak0KsUgsUmjPe5AuOM15m0XWtLOqO5",
-	"sw+Dx5jx+ZShnmt7kZrvyD43tSdTdeLEbH1MXGgF01TRdsuFxg1WlYIUGpUO0ixVSxAmTd076PruLL+D",
-	"nNFLiMrHT4a6uw8YWeRaGeGaEGZMr6enp9wjb0HClpgoGSz07Vf0JuGC3m2yY4lEnxPMkdFiq6bY+kL5",
-	"BkaNsyi1FiJ3g7RqxTI9p4tdMdJ8e1evHgiEkTcRlo5E2totLLw3TDeDylVprj+wujuVyU4rlRU1XfGL",
-	"sqIohu9obY24TXv9rAdL3EHRNN+LndKC9R55O2PWYqKXapyl1LyDRlsDeLAfLpnqYdQs1OMisen9AjBz",
-	"OnbZOocrQtUKna5ZOmRcMs8sdDrT4tneQbtTi7lZLBZtCo/bIh/vm7Fy//WrFy9/+PASxhTx076BqRW1",
-	"NEdCm1K33cEXxYxxOktbvdZhu9M+hNIwagLmuv0J9JD6m/73OOSltvmBB51OEQShcQCkIK3haULTJj8w",
-	"lsClu2TLyOCzJDHKMLE1Sjl6R6YiYXiRHDXRLAvrlDAt4uXWRg7EWlNAKNiAfjEuPIVSlu6AyMlcP5MM",
-	"unVXb0KKl8BUpBIWG14lrZ6GgOmpBX334WgBTAedjjXumUyfqv4NvtrG9lqo9q2zHptvgz0xmBFchnkr",
-	"aqGKD0ssNP+mz5iX97034VNHuLnQEAeE/a9o4vVfPd5kiJU1UNR4aWsFud5J68Z/5OxaExqWmLGexRnd",
-	"gXI+ndJ82eq1XqdXjGvoQC8yrwJYcd1b53qCfSiftCm+M+4EgyHlPpU3mAsp0FTRAZXMFxQEdOSL+jzW",
-	"4kmIs+PsqbLNury5RQ5UbKRvm9bVreAp8j5H9wXYvHhCYi0LOJ5dWq+zSRkKZ8IzSxWS+ryQDdZfYLL6",
-	"/vb5dheYNN7fPr/DBX7PaJJqVPjc7vCHICL9Xm/xcedw/VgjlPuh6DD0aP1QI94a6fbB6IbDlvWE46q7",
-	"b6z9jcTjrAhocDWUyz4F7KM8yyg3Fbn0DZpLOmZFkbtLtnwiwXnQDiH4qVnEXdAb8z6K3YQAal/dtx+8",
-	"2fgSFCOCnMx8uIr6VLHXGiZrMd+9eBMVo/beiSwdLjcebN/Xc3zKS3fU6W6CwoUBEwc9XT/oB6EKkxGM",
-	"Oni+ftSZEG8oX1rt4u504WAjiJj7/XskJR7xUHnK0Pdpbi11l9PSEXsXHBEpohaCNOS104jqWQZ+jFQE",
-	"/daBtR52IDq8TdCZhJEpYKvsc8+ghQWjBHet6XmhsaicckmxkItxl5p20eQd9G2gOevzS7aUTJHhPJci",
-	"l1B0RH+/KMuA7k8vZMp0g9HErHCfYrxq0Z98UmknE+LsWhd7aQM5C8kBSsk2FKs2H4CwQTXPuSnt2+2U",
-	"q0AeHEetlEPpEZYvW5FV0IA+t3yS59Cm24HwCawc2e34dSSDhQwb4+FT01MSKupAgLokeTqe2Mb8qSI7",
-	"IktYbjazu2XmVWhf8JmUjy/gE6UNeiEhT49unXW+2W7BFoN7HbCRyMFEtKMx/D43y3iit4pf+AR7hTqR",
-	"lc77elB7XR/s0OLha5vy3Gqj6zWLs5k3VBVJJrBayH7AVp9r83FCizYTX4xVee21tIhVpVe3WbvBnk0X",
-	"f3zQfXa0bvHZnRZ/fmfRDFPfMhNHu1I6g3OHiNvN5TN/zE2g4rWpiYbgfhTTHsW037WYphGduCQQK5cZ",
-	"YaIilkHmUKNsZgU+WdQNMG4K6Lnk5LBTTtLEOmetYSMiyMkFduVHXyq4L0yAmbPQH5Ga1xoZp/skrcpM",
-	"hb+yzwM1nP3ZD0nVR99gScEo1jvTMvc1G0y7jqJ9je+5IFo3gdefZD1J3JYcNimrAPNHGrgFDdyATLg4",
-	"FBxxtBHVhCCRRzL72WvDljaGiO0a3c1duCdSU9CdWAv9EA18G11gRsGTY2Q7SBgs0khMOXVHIKqi/bnh",
-	"C6XGMRtr7OVyhZXspkKlJmWNutfnMyplwVHSBKk9SGRUgsvVU95irc+OGWranF0rfHHHL8fS52kCQ0uq",
-	"UGnkLGdXqZiDbWAXOc1QSOV92jkTxrlYGA4D38Tmm3793E1tAMh7CgOFLNJkKhZ/aV0YDc5rsEOYP/p8",
-	"IJKldaInInLxAhTi/mYs06egNSS7ljRjXGVL44qGsFvIxG+yQrzzqsJuZogoNYn67GwRhQyxuTXC7Wh3",
-	"yxa7n4dBomHLq0wS97rj38QqUe74UOkuswN1ZmttEHbXFVoN7s7UXA3uCqqv3ue2istV7Ak9d+W1+4WF",
-	"G7AQ+3xuJjNWa/6tXR0UV8b4SOifMm6qlha0BNFxE0CPOw8Fz9+liahp+f8XrUROMdrIUFSqhb+5clQZ",
-	"tsJcVKrO/KgtPVqMft8Wo1L1f6PHFLIfqDIiVOfAhOPJWg+pM7+BFte0IkslJhUUHBcDbTCktM9rZdCb",
-	"NIweoSSZI7ko5SY9LyRsF/nuxPfSHKhypZzEXg+7GIxZzkalSKpkn5ueYk6asKEMRXIbCSSihARqJKXv",
-	"iub/FYk6dIrFK/uvinD/79myhTQV8P0rkSy3Nbrrs7kQPIOBBTY46ckKNhCF6rf0CrQuxZKy2FCmNNup",
-	"y76F6j9785k/oyv3Hy7dv1UPMa9uerkCekNrMb9suKlyDeWt/WLNfpcceylc8eGb7bmKKabTYHvz788T",
-	"abS6E2xqEWjGVi+0sFJvbNfsATc1lty9JUvemBvfghOvCBA1wn1RWa/Cit19UXvv2SyjS7aWM4aG3ESt",
-	"t3k6TjnN9iwHXDNN7X2fxT8KBgHBYAN2az6CuYS3Nb7eSgDpbCCA+O2XHyWWh5VYkI56WYkNQkvVqLmP",
-	"veg15VotzMwDLc+rfc5HIi/Vk5BLPpSl1uV97rXBhgYh0MgcmBf0fRTJ0vnNuMCsxgj7UakJ5bAAqMSC",
-	"yYR9rsRsL2NXzHaztl2ocpCYlrNCGMISEHOamb6pfpIG5ieYEpxQYMlE5+rF83JXdZez5jco1qDIE2yH",
-	"1+fYtbvUAzlydT1s2gwGfJoaF5XmxtWOxmaV5SbJY2E6Jcbv3n7ASohFw1uygyn9JjOf9jnm2uv3/Uyx",
-	"XAjl5dsXvYIPTK/geBdPEBDFArPPsX/tYsLQigo1b+EsNfMxBRjYFeMkHZlSBgC/kUl7hnpQWLZQS5Ys",
-	"lxG2q3egfiIdpNqYSPXSPwWLRE2t7CPCrulQZUvsjCVTPs6Y4YoklZAKZFuz+034vfIf1VTVkcgysZCl",
-	"brdxDzKbzDFZVEsViN4kLHmX5OsTEsvLdBYXkCWmN7CT0usdgudcibnp4Ws6uxNooCK9bsBcCT1ZeAZ9",
-	"1tiZ3WDUjhGZZqaqpMkziGx9K8GZyzyLiroM7rsQ5rzE5IHmZlnwkV28baRQGPR+2+RsIfBuV7Op9MH0",
-	"XB3PHIjOlDF0uuiJGM2z1DygMthVGQ68qC9vFBpUTaQLyraNkiMHR4nkyGSEjZyaA+fUoOigSVlDrDA7",
-	"sSn4e6xYplfj6r9wSL2gnLj+SL1QI+bibH1vPgCynmHfJqflwYjkMBxhV48hGDPMLmzGXTFXZfSNyGJC",
-	"FZCA0rUgki7xkp05QOr92xQXwzq8sFOvwpUR2118K6b7xZ6yt/c9W8K30+GEDMWVpe9QFw9J1XptEzrc",
-	"/7Yqp776FxaeAa3TV4DkSYHVgFuhWnO+LumdR6sHn2pFXvN/vdcmffImWqXcNuqQNyBgqJwm7EJOxKKq",
-	"+cKTPWgVlqVaYqhdU0mKkMiGjeALta3cp+ZsJSd2PRN7B52Dp63zdRApzfJtjqq205pNZyJ/Ei7UHuV7",
-	"1qZQGv9iQnONITe3UakBrVfr1SWHpFc3DC4ztEcRmEwG5df8lu+Fil0RvNYp2yf1NGVIGi7EAkNp4W8o",
-	"NLKBer6txdxJuxvp5kggbnkCIdi/LAShBS0kyRNwiIcknyIpyIpJjwr9v5el/1HR/swUbUMtS1rwYJ5d",
-	"bqpw2wBTjIYMxZhiqzfqeQ5eafGU5RJkaChPlkrCciqNe5MPTX3gFNJxQXAycS99jjKzK1YCSroqqHW3",
-	"QyoVanJqVFLKIRo1aLjH5XuG+ztSZhMcerGxAdVEid7Cjlofud6capb36Nn8PxAH2t0AAN8K/uhp/QTk",
-	"FO/iertltDYg3yOXwfB7DAIpjDvlAq6eYash/p5aGuAZUZwaXiOiJ069LqVg2ppi9xWif3/093NwXD1S",
-	"10fq+khdHyQkfz19XRuXX44T2YlnuQyF5m8WEHu30HyIcRxOQk1vE6qMFdyYJbC6tFajM0ZtAz+g/bLc",
-	"pKFqte7zstm67Vu9U0lMx/LC8N3DRuRQ21sJEzEyU0tTX5ikss9NKR9TvcfO1yP47UDzcih3HFtzvG/l",
-	"zFKpQmwB7WOfR0gNALNsBXyhf8JgZK8LOcAD7fpFAWbfBhgITmkVDc41+DTqY5BvJX7njSlP7zFu1+R1",
-	"NOeclWJ6XNUfP2DYlVo7e9u6hUnOtBtpYH/1niJrHCgPEOfyexIXjIW4SWx4NIk9CjF3FWK2tro9Sj2f",
-	"j9Tz0fQm2TAWpt5/anWiHzJnM2qzfmYNXcTIjnP4Ym313XYw46zSvEreXduzq94scyDU3m1zch4evaow",
-	"2BNZNGB71AkflJw+Zh98ptkHVfriZyH8WHvWnI3wBqptUuhCaVtNh4qL1WjRSck6JcmYKTCOHYaiTUyM",
-	"mJFDbWMnv4voE+ma3cZI/uKoz+UEXMmTVIITo02+Lvo1Y7gVTPLBrsTsXNouEUPTDopiDFzc54YMY6UM",
-	"DLcyoNzD5hz2L5VOmVR0OsPapu53vUqq5jmL+9zc6BOoQI3Nj2pd7iEksGiCRDlmDxOWSYbB6dg6Qg/s",
-	"63MHbEhpRgZ0eClGI7KDTXKOiYzIMZmmPCKHHfz/AzLRv00i/UHzv7tg4LRw7XMM7PEaXY9ommFdOGwa",
-	"nkLfIrHQq7Ed+vC8NFK4XBOvZanLQeHCxEgRSjIhZnrJETGNSiOSpfxyLxNDmhGRO9Wtz2mS5ExKsmOj",
-	"9BYutM+1YDZl5eVum7ysNUN3RyihKVW1QBxRQvQwDcDDWtPzzDQiawj+qTbk/E3VY5plXhPDggKYplCm",
-	"iIJTTSuhuUUDx/toEnzjmiAHUmB+8OOQAPClNJja52vt3DdcDWeLbfTrcGfmpkIuBSXSeG8DKwyapUWX",
-	"+88gjcSCbZ1khjtOal1mbwvBdbDzU0tOHCHXhAUpeWqIudeC/FE7fxQnH0Ncfpe5JFUZdI0I2qRPrw15",
-	"QScwxm1bQgOV5ZUkVCk2nYV05ROM2sZaGr78Q3NGklzMZhivEYpbqUsB9xO+smnUyu0JduME6+n2YwzL",
-	"Yy2zRxK4XVjKliQw2qRupL2TNYpWmAkhnQqEq6joy5RRBSl0ToVytDHlJNbSK1cX9reY7GDK3kGnbIvc",
-	"Nd2MbLZFnxu5N39iC+dEBCL0BR9rsVjpTWJw+FL/bfpQhgNS7p2wOsBvaaR8QBnYsiY8D1I7jkcC+0hg",
-	"HwnsxpEpW5PY9RUkC00fIlUWLBSosmA2ToV2BwfDw+SIHY+ejr+cPPv5+eUDx6m8AEd/iR08kSTGjtpx",
-	"2Z6CXa+98THkPhtLnsRkShwCZoy6U4m81E+1lOyzH4iPBLnQ2ARNiS9N36FztakAqEmdsSTSUc7kBG2H",
-	"pme/VPqBzdVsjkf5rOxuZsdlG9cHJWYlM6rICReLkgHOQMqYeW40YuR5Nc/tvTFigrwNjQa3MJhZReL8",
-	"9maw7aJNPoNgko15PO7s4c1dNsLELuzRhvUoX/zWESaPAsmnCRrZ1uhVbi7399aA0Zzlp3M1afV+grTh",
-	"AZXp0P1wrt+HvuEN0ovpIAl29JyNWM74EDyJ8ADbj7uWsfutUHlbdMnFNrMXBsalNrO9/f3uwZftTrvT",
-	"7vaedZ51gKOajVYnfMfELIOwU2iZO5gvezZr2HRDH4l8KqNS8ZcX79+AJmREpyLwpr7g9W3zvIlcb7ng",
-	"NJkYEzEyrA24nFeEG/LiTJOGHuY6L6xD2TB+70OmZnn9Ox/fvza5yisd6hQ93izxhYpgxI/5YB296t92",
-	"fU41iPNy80IUWVD4Erlskx+gmSeUl0Czn/mQ19rw5vzm/wUAAP//",
+	"BjOD4UUXxznVH2mt4QADbGzs++XvraGYzgRnXMlW7+8tdk2ns4zBv0+HQzHnSv9TzqdTmi9bvdYpJxSf",
+	"E8kYJ4tUTQjlhCbTlJNLtmxFrSuazZkeliatXosOh+qi0/05+eXL5cHwMDlix6On4y8nz35+ftmZdltR",
+	"65ItL+BV/Q/zZu09ftCKWpxOmV7EcMpaUUsMfmZDhZ+AlUatWS7kjA3VhVn60YH3LEunqWr1up1OJ2rl",
+	"VDHvSdTKRabnho20otaCDSZCXF4wnsxEyovRT29uotaLnFHFkh/xpZfmnQqoCGcLYsdHCKpUSSLZMGeK",
+	"yIlYcKImqSSCD5kPuCFO3+p1vzw8OD7qwIoTJod5OlOp4K1e68X7N0Qu+bAVtZJU0kGmXx/RTLKoxTj8",
+	"fcGu8Fx/an3ROo9aI5pmKR9fyFR/rsfnWRbhGS2YgfvfaHdQPSQf0lWotKIW7kb/NpFsePFm9P1/Pc+f",
+	"ffv9f/+Sny1+/vju62evXr/7n1fi4DV9TT8sWlFrnmetXmui1Ez29veH+bRt0K49FNN9Pb/cH9KZmues",
+	"pYH9NcuYYslLvZsqiO3hkgWVJMEXV0DyywOAJFVU/2i39feWHdlT+ZwZoMxyaaHy7Pro8nB6zJ/Ovvzl",
+	"Wf5cdlTXh4pdBKwWxrIri/N/GxwNj5On7MvRs/HzSefn7uXB1B8LZ9SKWjn7Zc6kctcmZ7+4GQ5rc7T0",
+	"d9h0JhTjw+WFvndwnjdRSy1nzFtT227Ng+Q7u94KMM2rDqg+IO8RQmYVay6PXYyHaisXc3sc1mtajVxT",
+	"ccUSQjPBx0RNGBnNOWfZCjw7fBrGM01tKUdCSrOlSoc0Iy/5OOVMtqLWUHDJuLqgyl7PICVgU5pmQKvo",
+	"X72r04paozSX6sKSyYS2otYkTRLGHW3Y7OAyWkzzWlyxjAKBmtL8kilNQ8xK3bRTpqjZ7k3o3KPWbCK4",
+	"ozpSzHNNg/RhXIxErtcuFVVz2eq1fpnTLB2lcJEVHWsCdh61VKqAQL84e6tpyCypw3vBBjJVzF2FWc6u",
+	"UjGXF1SpPB3MFTI29yHONDkyE8OYwP19PjgcHiXH7Onoy/GzyfOfO5fdLe/vc3pQnSN0f82+l3tfjg7p",
+	"82ErcJftrh3Gvk5lHWvpmBExIoIzYldX3Bw4o58eCaNHGM+j1oTKi6nImd2nW0WmAWxZ1v5Vd9/wVL2h",
+	"JjIaIp9bXHz/pn/21x/B5d3+1iyjWj5ReUqz1p1pgbmiSAX0Gymneeu8dGtr1ADB5KiBEzWoA70vcZTO",
+	"8iuqhpPqgQ70Q32lRmKek1SxqYzInCcsJ4JrWIyydKgIriLMFaLi5qU8YdetXqeQTH+nnAHXcf88IZ3O",
+	"RK6asYBdz8TeQefg6ZZ4YOiAnfWg072J/t5ieS5yPIHEpw8X7DqVSsM+EcOLssxKZ2lJZk3EUP4BJtqr",
+	"D4d/aPisB7DWcaZMSjqGUyJZesU8EVcrEKAvwDET/AKhWc5osuyR1VO3NbxpTqfeHuVP3fM24owjtBeb",
+	"sS9DTVN+RbM0ubCDEZqa2iOWdwt4H3WeB+Gt18QUyy/MXFtDPDBBAcRX+IwUWz4wW+6R6VwqMmCEEnwH",
+	"wUqTJGdShuF18MDwOvDh1dHwMj8cNpALQww24R/wzCMS45wO2Soy8W2OdH9rQnFY4SHfidmM5RtykDvS",
+	"iqHgig5VWHq8FZno3BjlWQ858FYHfEF/+zKdzfSPHX9un62sk9OCGpcT1R6VhjsqDcFjD+kMJVHQrLJZ",
+	"FnRkAUSIjzj9OrXWGGuCeu1t7T54hz6p2WdbI85qsHAHjsJMllHFpCJUKTadASf9XdrHcjbE22m2oW+0",
+	"+QOoSd1y8DRqJfOc6o1cTDUjeBZZrolrgnVfbKao4von1L5V07kOeWgDdoX2hl0gtwYtUc6HQ8YSi3ia",
+	"SbkNdUMb6lY21O0euB211IQRDaP0iuWEcrlgOUvIceeQfGD5VTpk5COnVzTN9Jm17rb5wd+eL59df7l4",
+	"enWsjuRhfvBLd4vNH3cOS5sHbNIk4453oc4czibMmtmfSCJ4tgybwRqU+bvfB6ck25mjuhGifmP8A/+0",
+	"BGY7ul39GtJvsPxfXLIlCGdprgHkHwryRCKZoVGUSEV5QvOk6veoiriBmbeUcYMzFELuW40hzgUjyZDi",
+	"OnHJviRrGPv9Sq8AvVkK67MyeJW+z/klFwtOTt+9WguuylTbwqo2vK4NmFVouesqTVjSI/Ly4l//+KdG",
+	"0/ZtoUPnasK4Fs+A0gWAM02lTPm4DJwfxDZAsVPcEijF8AIoxQIcPNrkA+MJSRWhkpzO1UTk6d9gWz3y",
+	"FaM5yw3AyI7IyXdnZ+/IV1SmQ6ujMpiNSjKXLCdaJtx9QLDm7EpcVq/rKTGPt4GunemW0C2GF9A90wq7",
+	"he9OgWa7ZEIlGTDG7UIfAEIDmlyMqWILuqzfyJlUOaPTgukOaJKtBJM/3ZYgKg/1jBzeQqRh+OUFnRCV",
+	"Lwkd05SDTJjfHk6ztAQckTgqcfGz1GyyyoT1KySVhAtlbAT/+eHtDytBVJt0W0AFJvCxqWlRPTLn7Fpz",
+	"aFQutGqpn5OUz+aq/QAkH1aqhLjIaD5mzcATWrLrkjfpV2sBV8x2G6j5o8Mgg19zoiaUk27n6Nnxl0/J",
+	"YKmYfAj4DAVXWlbVb4b5YvU0tXasqSadzTJzm/cNCjTCLfiVLaHXMEcBQ+AGyq6WSsQsIPYvcOze2XLG",
+	"erWVPwRcKw6ei5RfzGUA/ySdMvKqeHnvewaQlirNMpLPOUdO2Ajahg9tCdzGWXxLr9mmZ+Ndt/A2ec80",
+	"YRR8yDSj1txklPJUTpCTWImvMs8nOY8GVA9saUqzkcin5aCN9edwKyxvnsYTECtLtCbiLlGCHBwfk1me",
+	"cqXVJXL64cWrV2Q4oTkdKpbL3xboOZtLtgHMFyiUJTZyS6gJyy36bXMI5oN3PAM3S0Vg2mrZZGfK1EQk",
+	"EZlRNSEiBzK12yYfJSMUwrC08DUSufnLjPvEJ8YVyznNLhxkK07jQcamRHCgs1oUAot583mUp9v2HKqj",
+	"PVovNDRTPiYLzY4WueBjvSwxz4lME9YmZ2V57ISkI02BZiyXqVQyIsYGT+R8NhO5KrQCe2Bpcl9C3JTq",
+	"rXAKBggfpG+KH8hUg2wFLP1JtgRkeWgBxRdomtA0LtF6r0Y+710fiHSkQCZhSNH3TuHvCaMJy59AuKDg",
+	"ibw3gMFVueBCXdAsE4sQ0YBrhO7FCBaGg0giGAgqK2FZn39bkIZmKCD77uOZlZfMzxo796+6+8ZkdqIp",
+	"BbhVxKhHvn15FpHvXp5+/RCiCKxxOGQzYAmVOw3PCbseZvOEybWaQ2WuLYFWGx3QQFGvkiTlKL8JrrUr",
+	"qWU7XGxdfgP9XkxTZd7YfQgoagUhEzSpoaIQZEr50pINWPkoS8eTlRjoTbclEEsjg3cZQaiJI5WVtVGp",
+	"ieCQciuZfdp7XXeD1/yN5gUQFSkn5j2CgFwB0E/kot/WK/8QjvgyJIP2OhTW05wlHki1KOtMaxsA8pZm",
+	"vNAEBSDf4LPA+noIxU8LPWPybTQFgy45SlmWaJHtlznLl8WKNwOj/cStwVhMUIDxPXqjErdQD4w8HV5y",
+	"OmU+JO2zhwBmRjlmHlzkjA4nIWZt8zE0dVLgOdWjCOYrrIJife5twRiaoWx4sYsDkmMopnObI8k06wVe",
+	"LtsEo8O9l0ROcppKBpRUv/pE4uYeghVVw7cqN78ckKU3pRdlr1IzqH/DmLLuw8WUdT8JPbGbtzEp5RMx",
+	"Xjm3ISovWQLS9pZOuup3bntGbrgnsdrFrYamvsE4+gR9vjWPHiNpSWkFRnrfAPczo6q05pIVFl19c/W7",
+	"6ymNN+OWUC2N9ChLVTDsIQ7r5U2p/u+SkW6nUwhnM5YbgesTSWfFykuwNVMVZq8aiK2KPBTzLAEtZ6Af",
+	"0kRTy+/Ozt6thHRt/m0BHpigTNHXrm+/2+6SnaNOh3xFE/IeX+9Z8agQTr4TUhl477bJiwkbXpZsBFnK",
+	"GaE8Me/IE/sPOGItICoy1XM8PT4+fEAzfs4w8OxiDLFoNV15TQZa/Yj86bY+nvLg7WmMczqapT48ObFL",
+	"bnJ+y/lwEgyAbITcLYXnwPiSE7y0kB55shqSTx4ecmKuGJhBRmLOkzDg4KWVUKvMsi3QasMLmH3kORuK",
+	"MU//xhJ3bT++f012vn15BhaZjNFE7rbJB4bi2+m7VyRnI5YzPoQLDJ96iFsrlcjpmF3MveCxEgA/4Aua",
+	"nc05iK/GcNIIydCUW0IzPIVnew0uyjcWyonIVba8L6uBSqdMzFUzGxJzlYEypNl9wmiiyfIqKNkZt4RM",
+	"MSzMbpQQlyQT3Llv/fUAm9D0d0j5kGUZS2pG6vsB2E3UMkxI79j5DNTeezbL6BL5eTnwLlb5nMVkMWFo",
+	"2UcLkj5hsPMroXmheShGhHLCaJ6lnnfDWc/BoRlXPBVxG/QBACrkXYEtRw4nbAr5WIzPp63eT/jDuduW",
+	"VLkmgXpHb/N0nHKa7b0vUu3Ke3jLCSW52aJd7E4c2H+8iwbjFOIPfHa+mAhZ7F6rqyewWQ1aMAU8kSQu",
+	"TihGCFHrKyh26B1cWNsp9l7f63uq2Gsr25Y3+SN8TJKMjZRd/CVbWm0zAqXCLIPE/VbCRnSeqX7rJP/z",
+	"8+cn6s/duEfiPC6EzlzrRDwC7NSzLVKeiAXJmWRoy4xV7AuaxR5Ds2+6s713IkuHy/oGz9yGtHC6B7si",
+	"M3h5xeZ++XO30zlZ/Lkbk51XL8++Ie5DVh7bbV67G7xu8QiyvVdJeNkGpE+kRqwdjSYX//rHP+PdkwJ/",
+	"UqYBPmNgA2mT/5oLBX5xuHhLMdeaIexywrJZI0aFSUEREIqR9qu34rSJ+l4+4GETJciCplp0Holcb0/l",
+	"y5SPS8s67Kz68DTl6VTf7K7HDRUbs6oZrkyphsvvWQA1TkF1EqNN/Nx4K7WKJYEqqDxlCXn39sMZETl5",
+	"d3r24rs+l3TEepgrn+ZSlWkZha/lcy7xbuCxSfgx5eTgiEzEPJdkzMCe1ecYhg3vYgAK0HWYK0SEegRo",
+	"bpt8r1VnmjMih2LGEqJEn6vCKtUmpxZlFpM0Y956q9EWzncSH3We93k4piMmO3CSJFW7JwXF1pstua0r",
+	"3uo+x015XyBhP3nctvqUxvWfMdbL4JCaIEz7fKccDxihHd38u9DYdwGe8fH1dey+rWGlVbpLNlMRkQiu",
+	"NDenLPX8hI5yJiftPi/dIZmO+Xxmc9ejVqrRCglEUbil7mT3EJpev2Z8rCat3sHxcaQR3P7d1eisFMv1",
+	"nP/7U79/fdDZ6/evv3x5/qc/tuosDbWOmeASE/6/osm3RRCkCXbS/6zFWVVK4FTCJ/+Ys1Gr1/rDflE0",
+	"Z9++vu+/CwKo21loGP4q918Wolj5Rmrd2Sy6p/mkC5IcsElq+AkGCVTCJYOSjye0lEltaG3m5X3vTVjg",
+	"VzTxJIRtwBgKtFwNzNqIYLzh+jmK11cE5K2cJjhoddTTyvmaxjW58FZOVh/R5L/acBo7osmRs+E0dkST",
+	"yWvlNPUR93SfnC2qJJdSaT2hbRLDFmKIWEcBXYxGjCeaA4CnqnqZfHFy5V1yLzaIahsNtu/XJKZtrvEL",
+	"U69gy0vcHHW5JbrDsJURbFtNaIaFfTer0bXy/j1gmYVtGcVshQjZEL3WrNsVAQ/gBmONIXC7EYHotqB3",
+	"h6qyd2cn9vxH8W4Fpxu02lUoFhrSoFiumqb2flVh+x3csDUKwFtO4gbhMbKq4EbaQXdzZeAman0j8oFz",
+	"n21x6cM5cStvVWBI2Iu32d0079/D3XQwwMvpLsmOQF8WZD/u2gvFksIdh5Gjel+pVDlVIsekTLhz6Knz",
+	"KiCCe0IyRWIcHRMI/eN0zIjJPHTZnPLx7t0zdzMy81lh19wC3T1r6ErstO/dA1aa9RKz4DLjCBpfQW3T",
+	"DxYiv9zA6nkvsv+3xve1BTBrfrM1Qp//9n0AVnBWuenF1fZS77C23ygXU4xwBp3q8V7e9718ZQLOPwB8",
+	"XxZOg80F0Fr8/Go5sfz6PWCU3QLBPRB4sUcWjExoQqgL4Qepq8Cl2qWMyC9zoaWvQEj8vVzWN2Bf+kGo",
+	"0yLAewtAhyPEVwI7MOQeAI77ID8IRcxOzIUuwtPJYK7AYlUEMuFa2iSGMTHJ4L0iil2abKk2OeVLnGuo",
+	"+bf1TERECsIFETOGNSvMDBh64x0QzB+2V9svudViaHbFyu9C07c2Md8WMzROlMLVt0CLeqz7SpSovH4P",
+	"6AB44GZEVIjxQWx8EeVoe3RFgYA2EvmUKueDljNGL+W9XbgfhPrGuuhvwyE3tdPUBoSjBFbPUXn/ng4G",
+	"9o9nopktlGJynDdC4VoLwlUJuBxHBEsyEjkZsEzwMahDVts1hnvUdoF66t24vBQkCo+8+555t/n7G1MC",
+	"bSscD0cwr9b96kPuAUnNJgjuwjIS6yQjC5Yzk3CgWYrPmbH0W9lFOmBDOjcxyeEA7CeyEDzR1SryUhh0",
+	"TRc0GSRafZzQK/aIxveMxqae1MdyRNA2glE513C1ROS9W0txWjnSe7U5jmnlDKEx93CDAvW4tPT7JGdE",
+	"aUTLaZ5mSyJGI1BTKxmPZCf2/op3IyKDwU5kJw6sPy5IvvF6bZiMRXbiAqDxbpv8SFNFYs9IVwrBuLM4",
+	"ULP/rR5YvAoAPxPiDeVL6+TdVp4oRW6vlgKKV+8BM86EIHrdzjvdczWAwtHi2xzD790AvBUCfOTUVFva",
+	"mtMGKnCtNtRW3g/XqdpoCk8cDdRk2mgK+/49YKMPwx5Zak3c1l8q0vQikvKhyHPNnsG14kow3QMJ+PHH",
+	"H/dOiyAMFlYSy2EaBPZlvI6QrRtSGU3xrZzRbPrnfssUwOu3ttIgEdFssaDfpS1Gq+6oEmAAGLKCHub7",
+	"qLk0fXWcCu80BK3LEyUSutQYUATp4DRYM7BN3jOakFjDLcYomaFI9D8lcDU9SM/DEvM1ZgKZVM6ogmgN",
+	"kzloxmXpJSPULVmMgBzi/PekhDqQVns3BfDOyKvUVePzVK0Suv0+WzjZjK/VXZxg1hnLVWr92yuhZUMP",
+	"ARYQe1i+mOthVLmFBdBCXy3iZ/XxmIi7hJX0kh3OrpiViYY5U5UlrT2L2orwcFZDwWa/Ft8xZ1mbze8i",
+	"Urq72YIuJYnNnBjAbKKULR6cV2BrkKP2jSq2VL/1nVigZFhyjMuS3jahZSKrMQ7tRehHfXrUqrtV60i5",
+	"zaf9jNeSVxcQe4OPl0W9oKbrJ725Shmgw1LsZqFK53rJlrW1BL8ssgYc0b+sxdrSYZtea+7Clk/d/Fo7",
+	"86ZL3XgAdU3bP36rb0dFbW7BmdTyQTZPWHJCZlQqqIVJsByuH6p5QOrminJIfvdpwCnvs+ufMH3IXBdz",
+	"C2v4VcP1qJxXaaiJOaAi0N9MG+7+FbjoaAZXglBMEUuxiJvHE+6rJ1CVArt5mwgGRvUWCKT/9lEG12P2",
+	"PRAiY5S3TOeh1US22vmsTODWbm5r0me/U6J9DjLn5Y+7zLi6J6AZiSwwVyBCoCT7KnxwcNLylMlUMUM3",
+	"QJA7tGf7DPEkuPG1e9waTaqwKKFLDVDn5bXUKmrfF/q8xHLhrmVeVTI3xn49zkcSW+VdgiUn/iJGZnTF",
+	"8iW+u6MwRShJWIKeUkeDd/2Nf+FXI19RoDyq9/oK3ixvjtoJOeWojhUQtC9GZge+GtImr7XAjz8g3ArP",
+	"E+OJjKydd0xT3ucQWSp7JB1zE8mPHGgp5iQRGJDPxaIScv9vniBbpQorNdGSPvk1UzTNahcAJwgivP7l",
+	"BcC4njgDCZmRVgQHGSOIOU5LNK6wIaLHCZRwgIohgC3KJHeCAK/6fJyLheyR+HqPXSvGZTrI2J7Get+J",
+	"rc9aElQvjR6rVU9Khlmqrx2UT0LbQZ8XOqdZ2A4k1FOeZJAcNVgWy3kifY0XFdvdappHAEXKdyZq1Vav",
+	"gRuqahwqZhSqFBWq1tNQsbZWBri55meo0kG9Snq9mHy91newDE69Hkiwhn8AnqGM60BBvFrBt8Y6s401",
+	"N+t1Zar1BUoSZq1mZKWmd6kSYjjTuVRgzUbRndsrZi5mODOzKEaJnrhZLsY5nUqyg1gbGWNLZIP4Mb8J",
+	"XmViBo4FQ80quvu/Y52zKvUcGuq2lngCGbzx4FKniFnKL1FgTKWhdHp6a24r1QAoC1C3BHGNa5fKI4VC",
+	"sCuYH1eTlsth9KDIloo93VU/cEhRh95kPqV8L2c0AYZi3iSSLqEka/kqYOK7fqYEScrGu63xrW5cQQQM",
+	"CT9F5buCnaWS0IGYq8jUg7V/a2HmRKuTQoGORdUEriXHWEyUfuB2Yjuwtiao+h4rOpY/HZ5XTW32PtTW",
+	"61+Q1XK8eTMCPyGiZVzYU2000ZZZwrX14IMNLtWZfrEqj8DoCG9mgTGlXRbXsFFsOTNrCKSCp9gkAA6v",
+	"TWLN2IaCczYsukhAFj5UX0u0rGBEjCwd5BTyQW1Vgz7nTEE88oimmTQ2c5on3jRorYQS9yB2YFHSEzIQ",
+	"agKJp9akLuDC9Tl+TRphxtMUjFBirUiBdRs+7f4dapARtYoFAncLEcqoXsippEM0jaorEg3aEhlOKB8z",
+	"NLgU8VI5G4pc60G+j0LllEsK2ySGGpnRGt6XIPEddkhCl7JNjHavVdb0isFpSazin0qrlOAkKdZfqKkX",
+	"jy2iXYvoGru0oKmLKqbMhzmYCZ3NGGcJ2fnI02vr4i4TNL8d4QamX3sCK6mKhszX+sUGs8ZHnv4y1xRR",
+	"X4tRyvIeiTXgY6NMaNlsT2Ngrm/kfDRKrzGj3dok9tIkto6sAsUqhHpdf7atDSJw4iUrCOLAefmzLOws",
+	"yFfHO5WA58U6bUTG9ZggGS/bVSxRdxYHOM1iaUE67g4zLBkDBwaTi+W4FfH2Qe5q+UI0HVypQlpRcg9v",
+	"xwmIAXH1usURYJXm1jxbkh0uoLS84DQz5WKh1J8pRi04ezuCLnirzuddYXVe/WLVSH5zDntlV6mYywuq",
+	"VJ4O5orJdQjxzgw5LUZUMcPArPHIbV/AqvjKXOtYbNgXEc4WEKiY5rJmi8Uegds1yLNN7muW1yASnln8",
+	"kyhepRIWqBcCvdI3ujvFRWvRPKcQgFOsOEBmsZKGyN23s5SRAVsKy+MASIZ9JmmO4oEVABc0uyxBysCk",
+	"bhReR5I08EoUCaBZIkgGvjV6FNSfXP192ASEK2gZjFFMUipTWO+w1tl3C9MuUhwHXFxHIxY2FoU6c7qc",
+	"qdBVcvfhDQ9FE6yVo5u482b++qZSQVbWh8iL+5f1a4tevbZapvcJ0buENBajMpVXhP2Nl0WBFf06RoOW",
+	"3BmrrPvVNTaeeVhp+BHVYBRo2mvMlHrikpnyxMrxzibZ57jYiED/UOjMgsMWaZaBqgquALBZerZxc98r",
+	"1vGaqTLgD9jIVHlb14IPvG/SLJj+XXKOAEZSd3/G6RWTJFWm+C940RF8ABOtISEEMUztrsvd1hPyHaOZ",
+	"mqx0EoqRyYKr3nvXpVtc1pmK/bGJwIrL+IRQYnrN4vxFwSJbQS7lUjFagoy4LO9SXK4lkmYtoYvxpmhW",
+	"3qJJkupV0uxdxTNZhQyUSUTAWPMGuWRQvtEreHSsRX+/xNH/9vvXnc75F38MnURFkp9p3fG4g3WiIQ3O",
+	"2Prh2xKtpRAFqZFpLlmbnNpgSCj3ddTpc6+8lyVBH//U6XQ6ZCe+3jMHttyDuihxj7ydMa5p/2G7Q4aU",
+	"Q+86ugSjj7EHIHPX1JZlo8gP3GZ8JPIhoPruCVqj5swkT0A93+NOx2+rZVZrql4QNp2pZZ+7UfBtrKII",
+	"hAJqJWm0N7m98J2AbjtFO+rRl92useFD9cSUZmCgo9f+0R53qhihiUcZLJUiVkedVTWsVhzwTdR6y/0i",
+	"LaacntZsbKunOl2mZEDVcIKBjhZWWvwyhRfR2uenVJWNnL0+j42txt4tMInqGaAiWdVkasqv+ZVETkgs",
+	"L9NZ3OcuQOag04mLApb25UIlmHMl5sMJS05IjMcWkynLx6z4fJ+n3IQf1MdTSWIoOReTBSSSIQp4Xy8b",
+	"iywE9Tq15AOfLJMJ8yxw8QIy/UrrsqW/xrxs63o6mgCBWKjR6N8N2qLklJyYanRgHE0VlqWkmeAMWcFA",
+	"slrghaOznC3AwaIy1iA+aTmc8gY5xa7UvFQJ9+M0W6p0SDPyko9TzuR6aQQcdhL74K/7JLwHBoj1RpNO",
+	"OF6uYTWeEQVtyCtXEjD004T+VWSJ75sI4QnoYRfNwZT2C1hqMBBQmdBNQFqUUgkrR6panbxoB75e7cno",
+	"RlvQrwV28FpcsYyCI3DtNqY0v2RAQszZb4Qgm+1i6jHtVSqoY+76nkxMvYrmNcArhM+ng6ri8KejI3LQ",
+	"IV8+P3pKNHJuAgB0ua7+Ir5TDTcaXGjU3+gbDUJW6RvwzgkI6FYyB/pqyRm+UCk4bEjNJpI1vmqaA4KU",
+	"iVpNCv+ec/+voeBXLLeCtaLjtWaEM/3OjaN6q3b6sxgQeK28lRdnbzeB5YINZKrWfMK81ODfdCS0QkrW",
+	"K3U1ubQ5nPPUmM20BIA9E+bLNjk1zNGGH1kWUwR9MJOypUmwH5RkA5Wqmhfy3EK5iy2e1IQuy3P0Nsss",
+	"wTwpexyQuhtSDcS3DC2fzhqiaWmioQibGTg9WofrCJAkM6FHUG5CllFHPnAie7X9u1pl0oDaP52X2LWV",
+	"TCqgcJi3PUs3P1aYgsgvIaXFWh8mjMOxal2UPzTbB1+J5feaPwEzgU9XOH/FOBJiAXeUB9Y7dEqc1Lx+",
+	"awFlO4HEd9RrBSsTWtseUslOyBwdOXQqTD2ZIqK/nHdQl2TuIMV84ySXTTDnbuLMd+UOT6agM2OcDEot",
+	"kgTPlptJBZs6xDThWOEQi8pncdeYkBUS12u6ObTvWfQKCpN0nDMop03cDDZQpYxnTZHWt5HLPklMfaP4",
+	"984T+bRUBJDf4DjuUyD8ccKMCdSdxJBOGfgFIozOpRg1DrwGCg/G6XQmchVvsNT7kCcDS4TsHlkEMmRM",
+	"ktGcc5atsSHbuu/r7MikbkaWSqOiaxSVJCypmocfXm7Vs43FnvmEldM+IOTuR6j9TyvIbnC8G0q3TvDY",
+	"jBMCzzYmi3tkh40y9o/4wzZX8B6k7maHvg1G87ilT8ojJ5XZM7QUptiju/DuWhnc8OhkiFaXpCvHP/3g",
+	"AnuW5yv0hq+oGk7W54KBdbEHXbVzJucZtHsH+5zLowbuWI+w40mfg0gCxtxtMiOMatIcmOTikX76rHrt",
+	"OlHlp855u9Z4t/7rvcf2pjxh1wAeS6ePOp2b86g1MiWcup7uAidrTKIzA1VHBDqbhz65dEtw+mNBJScn",
+	"m6z8+KDTrYRzdlfFONVDHyrIV0M34+EFXNw4AqF0F97DF0LxCCNXAGvlzvE1skM5sSZ10/YkPrq+jl1q",
+	"hQ+FgxAU1kk8cHIlcQfPsiTr2OOts3B73pscpHnZP8hOTOZc3/hY8IuhK3wOHoDy5oJ5xI18pvJ58x64",
+	"fmrm//XLMU6FtTi3JlqiTlMLADrEWEtmX8AszR5Eo7GEHXwdP4dckKFtSs8NUS7orRcRbn0vQrI+9z1B",
+	"NNDL2HT9xYykIlZBTugMXG3DCRtesqTPgdmdoP8CbiF2M+P2DSLMLVzwCCufSlXYEREKdfOQd24aUdFD",
+	"4/aMRH4bW5AzvqAIDKFfdoJxToesNIUJ9CoFtfkLWk1BPI/dTWnRqwLiZIQO2ONOp01eamDaJANjaBOj",
+	"GtTIjtZz+zyGnWB8tsHb3TY55e486kfR87zo5i3rqcNA41gjuyFWUBHd5DQmRfkUPR5WCGSlTT7qK9fn",
+	"wTuncZGIGaK58XMZiTzWIlcckcUkHU7IMGM0lyRVfS54w0WHGBDbnG2u0KWuRX3BmYvtMa7ACmY9LN44",
+	"C16LXc/E3kHn4GnrXPNax3nCdx1FzZrF1uWcuBseFf7TZrSoOALvuN86GZvS61e4H4hVmKbc/NmtsskK",
+	"IS2uwlrqaBjvGlFUEzvL+Z1YCkFdIPXEVhp1BFH/8d3Z2bs+t4ZpaAsH3uIJvcLqzSWCZdorFRYFfelI",
+	"fHB9He+aKnSFtxx+0nx9d21+7r9DG/jfSLp9fg/5wG7mYO6QYtMnksyEhLtcwbInnv1JxhGWk+9UhSDX",
+	"pqOzqp7MpsLqKjMMyNlW+j4x4lGQsFrBTuRO0tqRjJVJerx7QuIjPYeLCUld1yT46SB2dW1sw0yyoLLP",
+	"TUYsvHQYFz0xJFOhDv3w3vO4yLQD0YJeMt7nOyH5Dm/hbpu8EVpMtQajFZafg8568Q8RIVoVD1YmwFvK",
+	"dGclYo6MzEWNkLc8W5IAgz9xdcWszw66w4zmkiV3YQABM7ApIVdzX92n02kD/5LfFHCrGLlN3Sk94CE5",
+	"c+6VnTgTQ5r9NRFTmvI4IlyQJJWzjC7BAq8f9Pkvc6FvCryqNX8tdxMcYrBakYxRCYG8JBFqt01ema6S",
+	"wkhbnuegYpoMHJq1mFmKWuqWeFQGzOne/9C9v3X2nrf/4w9//P/6807n4OmTL/60/+e//O9F/Pdfb/7/",
+	"vfM//bV463znL73ir73zL7yfdv+y85dev9/e9O3dP/3x9q6kkNfo1giwwptUsU8DrfZpkCQ7FbfS7p1j",
+	"Zl6vjZO59U4fwolzQuLCthibbERM93ww/84Gjhcw72iCgvdhraelFGK7BUgfwgHT6GvxFtnd6uAL5r+J",
+	"uPAwfoeQi+HWmLzO6L/y+Nda+UvLOnq2TTxuqUwMUOBVEsH6vC3PAHDfqVuFvrVF9lZhWLpVApcvkd4y",
+	"h6tYwb9rGldxcA+QyVUhAndz2zbkrfRc3opkJj6/krVSij0b0jxfFgK7X/XLKCDVuMPdcij3rb2y1aSq",
+	"NJzwYj//EePBby3gK+HSXTFo25feMapbYvduABZPjHXMmsV8I5rgrE0+bqoElEPRbNhZAbHNhfkX+INx",
+	"tjp73S0k+Kqv9a4S/SnoTiWZ3jOYQdmEfK5xl2pRzqjEJ+BlnEvA8mU9hmq7yKl/C+F8zdEHhfVbn/VK",
+	"4V3kRE7EoiLEi/zTyfCrYbFCpr81QO4k48smGX+cXukHNgRTMiVLcv/Wov7meXH60ro8GFMw+ARzu7y8",
+	"rXtMk/te44ESYHfagQyjxCMTqJQLzuRuVM40M6tUwiyLUFwqYIBdKcYzXLJlm8B3NEk2qXVkq8y6amEy",
+	"k5Y2o1jnKk9pdsF4osl4Q5ZaQyzLp8ha20CBW31z1mtwt75At9HoVi/WOEvq+tvt13hHfS58y0D01JeM",
+	"jmVEcjbL6ND2nhRZgsW5YKNaWf3pPK5gtaLlxtNQeDblFAohOfWgVgOODlhWU3lhWO1Qb4VvvkvqoBnv",
+	"nR6yYQBdw2GHFdtbn/Q6RXf1YrbXdG+50JAj8CyIbBijcNDBaqh4+jLCAAHj4vZTesP4pEV7xfJZnkr2",
+	"eSFXFZlMba1TpTSPCOv6FH+EMAysjwQ8BbP/xYrq2dTO2q0lxBw+7XSjVjLHpiYXenn6eI2rC+V8+MJF",
+	"tZJWuP4SVuaeUPtWrdrWIQ+V5rYrtCTrAv2bcCfkfDhkLLE1hmoqBm2C2Y8QCmChZu0QBnSQWr6gske6",
+	"rrZu3WTSvV1mh/2mVDRXG5bq6m5Wqss/qVCcU+ayNhy2iEswc03TLEu9jlhFd4pnm+WThAtX/zhZlr6H",
+	"kUuWAXACxycrKg86OqF4ty1xzRJy3DkkgZZwm8QYFzjaWEvInnxFqb1FTbFNsz30PViR7VGhN+suza1r",
+	"vZuTCZZ6t5cnWOm9uJUNksXFMFjC+sw73ScSQiVcKqgfW80ZikY7xtgQAZQSIuaVxjNB3ljHUI9SrNJl",
+	"6oh3cH0NonTKSbdDQnckrKusjuO2KBm1CkAWUX8+BMv3OipqCrgNhUxwa7stnJKP719jFSVbKb+S0GXL",
+	"fcl0zK36kippuv+0V1ZvxMj70heRX9imJ04nZlje/8LUlYKC+yZ0WCugkGRhB9+xtYM1XFuJZphPS8Ev",
+	"+m25b+KgblOF0fUeeJikvdJXm2vz2UWkm+Zavnj/hsglH25CS4vzqy7ga9vOpuh7YxBLf3eS8nEP1OHB",
+	"kizFHLoyYIW+QyghqnmwCWVuKPDYaESpolAzlcfaRiUoWeQ/cT0iaJZVRMYvVsmHpQYU2Gqi3dq23FEo",
+	"9ttD/yDG+aVWjSxh4y2t6k8thzXJSuE810maMTQJG5qyuRCynu5uzA/ZFuzwd9X5RPOBIdq4gNIHkOiV",
+	"EQ1dYav425dnZP+qu1+dXu7/PU1uYrAxYrBhRhWTqhBd7VfKzj6yMzdK0+7GjraK3hFAU2QF4Run2YbG",
+	"RXwn0hKPZENzyBjTK9nTI73bgyOSU56IKRksFZNt8i5nYCO05Z3g5kAdYgMhni175JKxmZbU1YTxalAL",
+	"fuzN6Pv/ep4/+/b7//4lP1v8/PHd189evX73P6/EwWv6mn5YbOxfQ8ONKQVHc9YkL27GWrbL+dILKhP/",
+	"Gsnz6HKVdhRixQZiwq2iy4xPxKqXmzuMGlj/nZj0rXhkIzu8tTV4a5YkLCPCdkU/9Vtf9FvnmzGklSGn",
+	"fvekmqVhRWB1w0U45SS2RxODCLlDbam1fG7C0eK9PUO35B60ENmb5ekV5BPQTAqIsJQ4j55m93Z3qGZ3",
+	"KhtfVl8xvFSVY9rghoSjLV5iUyaLVeVuh/cfdVFjClvVzrWDIicmYFV2JNRyW/bw0uuctnk4huG8sNUT",
+	"1+JW38fFRFQCfX6/URb1g3qAaIvKOXzSAIItqH2hOQQtdSsJN7IY79ka+3kzBb+1Eb1Z8fmgxIzs6Ol2",
+	"sbe3nE8Z2QE47zYpM03+zU0Yh+9n8ZhIg7ulwjpCpVl/G04C+/j4/vX6AIpt+MPVwW1YQ+VSoWg7z1O1",
+	"/IB90vX6B1Smw9N5qCwtmLG+0r97mwF6CtVETZ7dXLIcXPqmbqTx+c6olAuRJ2QnHs7zjOzNiby8+Nc/",
+	"/tlD1oit2iG5VqbDAjk1IDR4B9ClPbyw+NQ0pwf5uUdMR3ecPy5NDr9UZ4c+GXwkbMd2ivTWBPS/MFmh",
+	"kFA/n9l8rko0j00dheAigNR/fnj7AwxagFyN4V4aJkXcAKiQaPeSLvsUsvunlNMxI1984UJmvviC7GSM",
+	"JnK3RxZsAAGbMiLoM8WJX7x/I8lsLide7F/KT/DTfa6EyJCSR7Ywph5lnPBqwqbtPu/zP/yBnJaau+iH",
+	"yPzj/atu7KLUhjQHxZz6WLATG7DvRoSlYHKkss9XHxHYSYydtIJgIczq8xASmaK2Xj1WKOzpOrMnrl0O",
+	"nAPWOXGWwD6HPkkYbAA5bBS6L/dIDFEvMYa9SIZAk0wViTfCK6UUYU4cRM2YMVjXzcIW8qOk/sPiDATr",
+	"QTgdNzFpAIicyZng0rYnVIKkPNFHgs51a/QQOVhE9ERi1OemA71tDU1ewGDbkOng+jrWaijEf5rJzESR",
+	"+Y599ci92ufuXVcbGmyqxpSF5cUgjYmj8SRFiFylWGs8UNGhzxea+E1TpVgSuZLFC+pyoCLyr3/8cxdT",
+	"B8srOw5sgvI+x5UB5hjQPpFGbJdtAuakIsQylaZn12CuilxczRI0x+hzA5XRPMuWkZ2v1KU6bhcXw29V",
+	"alLV0NWvJakIcpDjF9hfce9sOWM9QmezzNyv/Z+l4HFEaJ8Hqug7UwLwjYFIlj3ilUEwFT9QJSl37etz",
+	"150vInGRMKj/MlmSMcLXtPdzvacq3cf0Rerzoj/ZzprGY17cfrkBGah9RQsyDb8zdq2g+iF0UoLG4QJq",
+	"Di/JR55Ckzvn5SbsGsoU2WCfHz6+3u1BtpuprNnnfkVwoCrkl7k+B0QvPbWmu0AYiqPskFoLvFgTmpSP",
+	"+zxVZAec7rAnFBQgNxGFKsgmiz25yuzrV4LRJORX8oZRMBL9apuB/mpOiPza57/u7e2V/tND9ZJ+JV/R",
+	"hBh86PmZkf4taevJgmmd8Jlaj1DXy9GvwlJ+aCFQemiy5BC56n1C9fNyo1D9pKFTqI+NrlUoAoMcdbrk",
+	"V/KRU8MuWNLDQuuaqJkK62bVEUn5UOS5Rn8QSaF5KAAk1JwM4FHpRqpXUmlH6j8yU7qlHZBf7YGQb4D2",
+	"4bk4MJnKHgVh8U8NqeWaAwt0vrdfPyS/km9EPgCm0ysHWJmJGCT0I1tCq4pmXalUOVUiN/X81iyg3GQV",
+	"wFHrsurWdER+JT8IRb4Rc26AYfrzep3fyY4+HjFXbJcMIUdck9oBI9CMdc16qt1cAXnK7Vzdao7hsqmJ",
+	"SGBRp9jYFRCIqDzFzCyKbJNWMrUpt1eKYG/YNeuqN5B1y3hqgHLqWsniEopDoibdBtloKvkTBeLimm+W",
+	"+9O67z0nv5IXLnvXRzmb0+vK16PQY3/embF8QmeSJBiOOZdWrQJe411fffV20Z0VTnOnqpTmvmYj4b66",
+	"IZKBjXWBFlWL5ePuu5pSfis4a7wRmvkOGONG0EUzBtE0xckGm2HgWHAH9AMN9DMhyBvNqQxRkHDOT3J3",
+	"AABOIbD2jhMR/4N8yMSCJGLB/wM+UGmHGJcfmk8eA094ZRoGQ5gIy1Ga1AoBlFzAViEZm+KxFHtsk7N8",
+	"iWVjMCGkbamhdyilXsTuqweGE32LXYl72A1CqpzRaRFAMKCJJi3rv+I1OHaf0JQtEPait6WBqTRK5DRP",
+	"syURo1GWcgbEzeuOHBHTHFnTvzlmyOspImK7hiO4oBiMPRBzSCBYjrJ0PFFt8iNNFYnfM5Uv905HiuWx",
+	"i4ao78VbgMbQQH9m/bho0Ow2rMmmgSc5w5bN5Ysr5kpfs8T0AqSJ3vQm4DUNoOFLfd7cgLTaOdRCqFdv",
+	"SAq9SiFYbMJ4nyswznidSdu1tqQzmjv7MHiMGZ9PGeq5thep+Y7sc1N7MlUnTszWx8SFVjBNFW23XGjc",
+	"YFUpSKFR6SDNUrUEYdLUvYOu787yO8gZvYSofPxkqLv7gJFFrpURrglhxvR6enrKPfIWJGyJiZLBQt9+",
+	"RW8SLujdJjuWSPQ5wRwZLbZqiq0vlG9g1DiLUmshcjdIq1Ys03O62BUjzbd39eqBQBh5E2HpSKSt3cLC",
+	"e8N0M6hcleb6A6u7U5nstFJZUdMVvygrimL4jtbWiNu01896sMQdFE3zvdgpLVjvkbczZi0meqnGWUrN",
+	"O2i0NYAH++GSqR5GzUI9LhKb3i8AM6djl61zuCJUrdDpmqVDxiXzzEKnMy2e7R20O7WYm8Vi0abwc1vk",
+	"430zVu6/fvXi5Q8fXsKYIn7aNzC1opbmSGhT6rY7+KKYMU5naavXOmx32odQGkZNwFy3P4EeUn/T/x6H",
+	"vNQ2P/Cg0ymCIDQOgBSkNTxNaNrkB8YSuHSXbBkZfJYkRhkmtkYpR+/IVCQML5KjJpplYZ0SpkW83NrI",
+	"gVhrCggFG9AvxoWnUMrSHRA5mevfJINu3dWbkOIlMBWphMWGV0mrpyFgempB3304WgDTQadjjXsm06eq",
+	"f4OvtrG9Fqp966zH5ttgTwxmBJdh3opaqOLDEgvNv+kz5uV970341BFuLjTEAWH/K5p4/VePNxliZQ0U",
+	"NV7aWkGud9K68R85u9aEhiVmrGdxRnegnE+nNF+2eq3X6RXjGjrQi8yrAFZc99a5nmAfyidtiu+MO8Fg",
+	"SLlP5Q3mQgo0VXRAJfMFBQEd+aI+j7V4EuLsOHuqbLMub26RAxUb6dumdXUreIq8z9F9ATYvnpBYywKO",
+	"Z5fW62xShsKZ8MxShaQ+L2SD9ReYrL6/fb7dBSaN97fP73CB3zOapBoVPrc7/CGISL/XW3zcOVw/1gjl",
+	"fig6DD1aP9SIt0a6fTC64bBlPeG46u4ba38j8TgrAhpcDeWyTwH7KM8yyk1FLn2D5pKOWVHk7pItn0hw",
+	"HrRDCH5qFnEX9Ma8j2I3IYDaV/ftB282vgTFiCAnMx+uoj5V7LWGyVrMdy/eRMWovXciS4fLjQfb9/Uc",
+	"n/LSHXW6m6BwYcDEQU/XD/pBqMJkBKMOnq8fdSbEG8qXVru4O1042Agi5n7/HkmJRzxUnjL0fZpbS93l",
+	"tHTE3gVHRIqohSANee00onqWgR8jFUG/dWCthx2IDm8TdCZhZArYKvvcM2hhwSjBXWt6XmgsKqdcUizk",
+	"Ytylpl00eQd9G2jO+vySLSVTZDjPpcglFB3R3y/KMqD70wuZMt1gNDEr3KcYr1r0J59U2smEOLvWxV7a",
+	"QM5CcoBSsg3Fqs0HIGxQzXNuSvt2O+UqkAfHUSvlUHqE5ctWZBU0oM8tn+Q5tOl2IHwCK0d2O34dyWAh",
+	"w8Z4+NT0lISKOhCgLkmejie2MX+qyI7IEpabzexumXkV2hd8JuXjC/hEaYNeSMjTo1tnnW+2W7DF4F4H",
+	"bCRyMBHtaAy/z80ynuit4hc+wV6hTmSl874e1F7XBzu0ePjapjy32uh6zeJs5g1VRZIJrBayH7DV59p8",
+	"nNCizcQXY1Veey0tYlXp1W3WbrBn08UfH3SfHa1bfHanxZ/fWTTD1LfMxNGulM7g3CHidnP5zB9zE6h4",
+	"bWqiIbgfxbRHMe13LaZpRCcuCcTKZUaYqIhlkDnUKJtZgU8WdQOMmwJ6Ljk57JSTNLHOWWvYiAhycoFd",
+	"+dGXCu4LE2DmLPRHpOa1RsbpPkmrMlPhr+zzQA1nf/ZDUvXRN1hSMIr1zrTMfc0G066jaF/jey6I1k3g",
+	"9SdZTxK3JYdNyirA/JEGbkEDNyATLg4FRxxtRDUhSOSRzH722rCljSFiu0Z3cxfuidQUdCfWQj9EA99G",
+	"F5hR8OQY2Q4SBos0ElNO3RGIqmh/bvhCqXHMxhp7uVxhJbupUKlJWaPu9fmMSllwlDRBag8SGZXgcvWU",
+	"t1jrs2OGmjZn1wpf3PHLsfR5msDQkipUGjnL2VUq5mAb2EVOMxRSeZ92zoRxLhaGw8A3sfmmXz93UxsA",
+	"8p7CQCGLNJmKxV9aF0aD8xrsEOaPPh+IZGmd6ImIXLwAhbi/Gcv0KWgNya4lzRhX2dK4oiHsFjLxm6wQ",
+	"77yqsJsZIkpNoj47W0QhQ2xujXA72t2yxe7nYZBo2PIqk8S97vg3sUqUOz5UusvsQJ3ZWhuE3XWFVoO7",
+	"MzVXg7uC6qv3ua3ichV7Qs9dee1+YeEGLMQ+n5vJjNWaf2tXB8WVMT4S+qeMm6qlBS1BdNwE0OPOQ8Hz",
+	"d2kialr+/0UrkVOMNjIUlWrhb64cVYatMBeVqjM/akuPFqPft8WoVP3f6DGF7AeqjAjVOTDheLLWQ+rM",
+	"b6DFNa3IUolJBQXHxUAbDCnt81oZ9CYNo0coSeZILkq5Sc8LCdtFvjvxvTQHqlwpJ7HXwy4GY5azUSmS",
+	"KtnnpqeYkyZsKEOR3EYCiSghgRpJ6bui+X9Fog6dYvHK/qsi3P97tmwhTQV8/0oky22N7vpsLgTPYGCB",
+	"DU56soINRKH6Lb0CrUuxpCw2lCnNduqyb6H6z9585s/oyv2HS/dv1UPMq5teroDe0FrMLxtuqlxDeWu/",
+	"WLPfJcdeCld8+GZ7rmKK6TTY3vz780Qare4Em1oEmrHVCy2s1BvbNXvATY0ld2/JkjfmxrfgxCsCRI1w",
+	"X1TWq7Bid1/U3ns2y+iSreWMoSE3Uettno5TTrM9ywHXTFN732fxj4JBQDDYgN2aj2Au4W2Nr7cSQDob",
+	"CCB+++VHieVhJRako15WYoPQUjVq7mMvek25Vgsz80DL82qf85HIS/Uk5JIPZal1eZ97bbChQQg0Mgfm",
+	"BX0fRbJ0fjMuMKsxwn5UakI5LAAqsWAyYZ8rMdvL2BWz3axtF6ocJKblrBCGsATEnGamb6qfpIH5CaYE",
+	"JxRYMtG5evG83FXd5az5DYo1KPIE2+H1OXbtLvVAjlxdD5s2gwGfpsZFpblxtaOxWWW5SfJYmE6J8bu3",
+	"H7ASYtHwluxgSr/JzKd9jrn2+n0/UywXQnn59kWv4APTKzjexRMERLHA7HPsX7uYMLSiQs1bOEvNfEwB",
+	"BnbFOElHppQBwG9k0p6hHhSWLdSSJctlhO3qHaifSAepNiZSvfRPwSJRUyv7iLBrOlTZEjtjyZSPM2a4",
+	"IkklpALZ1ux+E36v/Ec1VXUkskwsZKnbbdyDzCZzTBbVUgWiNwlL3iX5+oTE8jKdxQVkiekN7KT0eofg",
+	"OVdibnr4ms7uBBqoSK8bMFdCTxaeQZ81dmY3GLVjRKaZqSpp8gwiW99KcOYyz6KiLoP7LoQ5LzF5oLlZ",
+	"FnxkF28bKRQGvd82OVsIvNvVbCp9MD1XxzMHojNlDJ0ueiJG8yw1P1AZ7KoMB17UlzcKDaom0gVl20bJ",
+	"kYOjRHJkMsJGTs2Bc2pQdNCkrCFWmJ3YFPw9VizTq3H1XzikXlBOXH+kXqgRc3G2vjcfAFnPsG+T0/Jg",
+	"RHIYjrCrxxCMGWYXNuOumKsy+kZkMaEKSEDpWhBJl3jJzhwg9f5tiothHV7YqVfhyojtLr4V0/1iT9nb",
+	"+54t4dvpcEKG4srSd6iLh6RqvbYJHe5/W5VTX/0LC8+A1ukrQPKkwGrArVCtOV+X9M6j1YNPtSKv+b/e",
+	"a5M+eROtUm4bdcgbEDBUThN2ISdiUdV84Zc9aBWWpVpiqF1TSYqQyIaN4Au1rdyn5mwlJ3Y9E3sHnYOn",
+	"rfN1ECnN8m2OqrbTmk1nIn8SLtQe5XvWplAa/2JCc40hN7dRqQGtV+vVJYekVzcMLjO0RxGYTAbl1/yW",
+	"74WKXRG81inbJ/U0ZUgaLsQCQ2nhbyg0soF6vq3F3Em7G+nmSCBueQIh2L8sBKEFLSTJE3CIhySfIinI",
+	"ikmPCv2/l6X/UdH+zBRtQy1LWvBgnl1uqnDbAFOMhgzFmGKrN+p5Dl5p8ZTlEmRoKE+WSsJyKo17kw9N",
+	"feAU0nFBcDJxL32OMrMrVgJKuiqodbdDKhVqcmpUUsohGjVouMfle4b7O1JmExx6sbEB1USJ3sKOWh+5",
+	"3pxqlvfo2fw/EAfa3QAA3wr+6Gn9BOQU7+J6u2W0NiDfI5fB8HsMAimMO+UCrp5hqyH+nloa4BlRnBpe",
+	"I6InTr0upWDammL3FaJ/f/T3c3BcPVLXR+r6SF0fJCR/PX1dG5dfjhPZiWe5DIXmbxYQe7fQfIhxHE5C",
+	"TW8TqowV3JglsLq0VqMzRm0DP6D9stykoWq17vOy2brtW71TSUzH8sLw3cNG5FDbWwkTMTJTS1NfmKSy",
+	"z00pH1O9x87XI/jtQPNyKHccW3O8b+XMUqlCbAHtY59HSA0As2wFfKEfYTCy14Uc4IF2/aIAs28DDASn",
+	"tIoG5xp8GvUxyLcSv/PGlKf3GLdr8jqac85KMT2u6o8fMOxKrZ29bd3CJGfajTSwv3pPkTUOlAeIc/k9",
+	"iQvGQtwkNjyaxB6FmLsKMVtb3R6lns9H6vloepNsGAtT7z+1OtEPmbMZtVk/s4YuYmTHOXyxtvpuO5hx",
+	"VmleJe+u7dlVb5Y5EGrvtjk5D49eVRjsiSwasD3qhA9KTh+zDz7T7IMqffGzEH6s/dacjfAGqm1S6EJp",
+	"W02HiovVaNFJyTolyZgpMI4dhqJNTIyYkUNtYye/i+gT6Zrdxkj+4qjP5QRcyZNUghOjTb4u+jVjuBVM",
+	"8sGuxOxc2i4RQ9MOimIMXNznhgxjpQwMtzKg3MPmHPYvlU6ZVHQ6w9qm7rleJVXznMV9bm70CVSgxuZH",
+	"tS73EBJYNEGiHLOHCcskw+B0bB2hB/b1uQM2pDQjAzq8FKMR2cEmOcdERuSYTFMekcMO/v8Bmehnk0h/",
+	"0PzvLhg4LVz7HAN7vEbXI5pmWBcOm4an0LdILPRqbIc+PC+NFC7XxGtZ6nJQuDAxUoSSTIiZXnJETKPS",
+	"iGQpv9zLxJBmROROdetzmiQ5k5Ls2Ci9hQvtcy2YTVl5udsmL2vN0N0RSmhKVS0QR5QQPUwD8LDW9DyD",
+	"RmR+1grU7VZkKqTG4Cq7t00Sio7sO92nZM4zJktJ/aV+9XiY1oYMM6AT3/WkNqPi3cjBHKN2Uj7M5glL",
+	"emQGGf7K697M1ubQEC+qs0fmebYiq6bae/Q3tQTQLPP6NRbEzvS/MvUinBZeiUIuelXeRz/kG9fvOZDt",
+	"84MfcgU4Vsr4qX2+1rl+w9VwttjGlBBuQt1Us6YguvqK2xgSc6PSoqH/Z5AxY8G2TgjFHSe1hrq3heA6",
+	"2Pn3/cTxLE1DkWmlhm953dYfDRGPyTaPyTb/Rsk2VSF9jYzeZHBYGxOEXnIMbLfkCUrvKy3ZKDadhYwJ",
+	"JxjWjsVGfAGR5owkuZjNMKAlFNhTlx3uJ75n07Ce25P5xgnWU/vHIJ/HYm+PJHC7uJ0tSWC0SWFNeydr",
+	"FK2wo0K+GYhkUdG4KqMKcgydjuloY8pJrGVeri7ss5jsYE7jQadsrN017Z5sOkqfG2k5f2IrC0UEUhgE",
+	"H4P+pjeJ0fNL/bdp1BmO2Ll3wuoAv6UV9wElZ8ua8DxI7TgeCewjgX0ksBuH7mxNYteX2CzsAxDKs2Ch",
+	"SJ4Fs4E8tDs4GB4mR+x49HT85eTZz88vHziQ5wVEQpTYwRNJYmw5HpetMNgW3BsfQ3K4MbtJzDbFIWD8",
+	"qHvdyEv9q5aSffYDAaQgF1oDHtZA0/QdWnubEoma1BlTKx3lTE7QuIrsCRJmpUtmbQ7Y+aysdWbHZcvY",
+	"ByVmJTuzyAkXi5LZzkDKGIduNGLkeTUR8L2x8oK8DZ0YtzCzWUXi/PbGs+3CcT6DaJuNeTzu7OGNZDYE",
+	"xy7s0fL1KF/81iE4jwLJp4mq2dboVe6+9/fWgNGc5adzNWn1foK86gGV6dA9ONfvQ2P1BunFtNgE63vO",
+	"RixnfAiuVvgB+7O7nrr7rVD9X/RZxjb1GQbGpT68vf397sGX7U670+72nnWedYCjmo1WJ3zHxCyDuFzo",
+	"KTyYL3s2rdq0ix+JfCqjUnWcF+/fgCZkRKciMqm+4PV9Bb2JXPO94DSZGBMxMqwNuJxXpRwSB00Xix4m",
+	"gy+sx90wfu9Dpqh7/Tsf3782ydwrIw4ohgSwxBcqgiFR5oN19Kp/2zWC1SDOy90dUWRB4Uvksk1+gG6n",
+	"UH8DzX7mQ17vx5vzm/8XAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

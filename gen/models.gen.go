@@ -463,7 +463,7 @@ func (e WebhookEndpointListObject) Valid() bool {
 
 // Account The account an API key belongs to.
 //
-// Example: {"id":"acct_01jdq7y2c3d4e5f6g7h8j9k0m1","key_id":"key_01jdq7y3d4e5f6g7h8j9k0m1n2","name":"Acme","object":"account","prospect_count":42,"prospect_limit":1000,"rate_limit":100,"role":"standard"}
+// Example: {"id":"acct_01jdq7y2c3d4e5f6g7h8j9k0m1","key_id":"key_01jdq7y3d4e5f6g7h8j9k0m1n2","name":"Acme","object":"account","prospect_count":42,"prospect_limit":1000,"rate_limit":100,"role":"standard","webhook_endpoint_limit":16}
 type Account struct {
 	// Id The account's id (`acct_…`).
 	//
@@ -504,6 +504,11 @@ type Account struct {
 	//
 	// Example: admin
 	Role AccountRole `json:"role"`
+
+	// WebhookEndpointLimit How many webhook endpoints the account may have, disabled ones included; past it a create answers `402 plan_limit_reached`.
+	//
+	// Example: 16
+	WebhookEndpointLimit *int `json:"webhook_endpoint_limit,omitempty"`
 }
 
 // AccountObject Always `account`.

@@ -458,3 +458,42 @@ func testBatchIdempotency(t *testing.T, newServer apitest.NewFunc) {
 	}
 	wantError(t, res.HTTPResponse, res.Body, http.StatusConflict, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeIdempotencyKeyReused, "Idempotency-Key")
 }
+
+// A batch of 500 items whose emails all exist, under on_conflict update,
+// updates every one of them in order, on each engine; BenchmarkUpsertBatch
+// measures how long it takes.
+func TestBatchUpsertOf500Existing(t *testing.T) { onEachEngine(t, testBatchUpsertOf500Existing) }
+
+func testBatchUpsertOf500Existing(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
+	c := s.Client(t, s.NewAccountKey(t, "upsert", "standard", 1000))
+	items := make([]map[string]any, 500)
+	for i := range items {
+		items[i] = map[string]any{"email": fmt.Sprintf("u%d@example.com", i), "company": "Before"}
+	}
+	if got := batch(t, c, gen.OnConflictError, items); got.Created != 500 {
+		t.Fatalf("first batch: %d created, %d failed", got.Created, got.Failed)
+	}
+	for i := range items {
+		items[i] = map[string]any{"email": fmt.Sprintf("U%d@example.com", i), "company": fmt.Sprintf("After %d", i)}
+	}
+	got := batch(t, c, gen.OnConflictUpdate, items)
+	if got.Updated != 500 || got.Created != 0 || got.Failed != 0 {
+		t.Fatalf("upsert: %d updated, %d created, %d failed; want 500 updated", got.Updated, got.Created, got.Failed)
+	}
+	for i, r := range got.Data {
+		if r.Index != i || r.Status != 200 || r.Prospect == nil || r.Prospect.Company.MustGet() != fmt.Sprintf("After %d", i) {
+			t.Fatalf("item %d: %+v", i, r)
+		}
+	}
+	live := liveProspects(t, c)
+	for i := range items {
+		p, ok := live[fmt.Sprintf("u%d@example.com", i)]
+		if !ok || p.Company.MustGet() != fmt.Sprintf("After %d", i) {
+			t.Fatalf("u%d@example.com after the upsert: %+v", i, p)
+		}
+	}
+	if len(live) != 500 {
+		t.Errorf("%d live prospects, want 500", len(live))
+	}
+}

@@ -204,7 +204,8 @@ func (h *handlers) GetAccount(ctx context.Context, _ gen.GetAccountRequestObject
 	}
 	return gen.GetAccount200JSONResponse{Body: gen.Account{
 		Id: a.ID, Object: gen.AccountObjectAccount, Name: a.Name, ProspectLimit: a.ProspectLimit,
-		ProspectCount: a.ProspectCount, RateLimit: rate, KeyId: key.ID, Role: gen.AccountRole(key.Role),
+		ProspectCount: a.ProspectCount, RateLimit: rate, WebhookEndpointLimit: &a.WebhookEndpointLimit,
+		KeyId: key.ID, Role: gen.AccountRole(key.Role),
 	}, Headers: gen.GetAccount200ResponseHeaders{RequestId: requestID(ctx)}}, nil
 }
 

@@ -68,6 +68,12 @@ func (h *handlers) CreateWebhookEndpoint(ctx context.Context, req gen.CreateWebh
 	e := &store.WebhookEndpoint{AccountID: apiKey(ctx).AccountID, URL: b.Url, Description: deref(b.Description),
 		EnabledEvents: enabledEvents(b.EnabledEvents)}
 	if err := h.webhooks.CreateWebhookEndpoint(ctx, e); err != nil {
+		if errors.Is(err, store.ErrEndpointLimit) {
+			e := requestError(http.StatusPaymentRequired, gen.ErrorCodePlanLimitReached,
+				"The account has as many webhook endpoints as it may have. Delete one, or send this URL's events to an endpoint it has.")
+			e.Param = "url"
+			return nil, e
+		}
 		return nil, err
 	}
 	body := endpointJSON(e)

@@ -6,13 +6,15 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/captureapi/capture/server/store"
 )
 
 func newAccountsCmd() *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:   "accounts",
 		Short: "Create and list accounts (tenants) in the database",
-		Example: `  capture accounts create acme --prospect-limit 5000
+		Example: `  capture accounts create acme --prospect-limit 5000 --webhook-endpoint-limit 4
   capture accounts list`,
 	})
 	cmd.AddCommand(newAccountsCreateCmd(), newAccountsListCmd())
@@ -25,6 +27,7 @@ type accountsCreateOptions struct {
 	Name          string
 	ProspectLimit int64
 	RateLimit     int // 0: the server's --rate-limit
+	EndpointLimit int // webhook endpoints the account may have
 }
 
 func newAccountsCreateCmd() *cobra.Command {
@@ -40,11 +43,16 @@ Give it keys with 'capture keys create --account NAME'.`,
 	opts := &accountsCreateOptions{adminOptions: newAdminOptions(cmd)}
 	cmd.Flags().Int64Var(&opts.ProspectLimit, "prospect-limit", defaultProspectLimit, "live prospects the account's plan allows")
 	cmd.Flags().IntVar(&opts.RateLimit, "rate-limit", 0, "requests per second for each of the account's keys (0: the server's --rate-limit)")
+	cmd.Flags().IntVar(&opts.EndpointLimit, "webhook-endpoint-limit", store.DefaultWebhookEndpointLimit,
+		"webhook endpoints the account may have, disabled ones included")
 	// They describe the new account: CAPTURE_RATE_LIMIT, set for serve, must not leak into it.
-	noEnv(cmd.Flags(), "prospect-limit", "rate-limit")
+	noEnv(cmd.Flags(), "prospect-limit", "rate-limit", "webhook-endpoint-limit")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if opts.ProspectLimit < 0 {
 			return usageError("--prospect-limit must be 0 or more, not %d", opts.ProspectLimit)
+		}
+		if opts.EndpointLimit < 0 {
+			return usageError("--webhook-endpoint-limit must be 0 or more, not %d", opts.EndpointLimit)
 		}
 		if opts.RateLimit < 0 {
 			return usageError("--rate-limit must be 0 (the server's default) or more, not %d", opts.RateLimit)
@@ -62,7 +70,13 @@ Give it keys with 'capture keys create --account NAME'.`,
 // accountsCreateRun creates the account and prints its id.
 func accountsCreateRun(ctx context.Context, opts *accountsCreateOptions) error {
 	return opts.withDB(ctx, func(db database) error {
-		a, err := db.CreateAccount(ctx, opts.Name, opts.ProspectLimit, opts.RateLimit)
+		var a *store.Account
+		err := db.Atomically(ctx, func(ctx context.Context) (err error) {
+			if a, err = db.CreateAccount(ctx, opts.Name, opts.ProspectLimit, opts.RateLimit); err != nil {
+				return err
+			}
+			return db.SetWebhookEndpointLimit(ctx, a.ID, opts.EndpointLimit)
+		})
 		if err != nil {
 			return failure("%v", err)
 		}
@@ -78,6 +92,7 @@ type accountJSON struct {
 	Prospects     int64  `json:"prospects"`
 	ProspectLimit int64  `json:"prospect_limit"`
 	RateLimit     int    `json:"rate_limit"`
+	EndpointLimit int    `json:"webhook_endpoint_limit"`
 	Created       int64  `json:"created"`
 }
 
@@ -85,7 +100,8 @@ func newAccountsListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the accounts, oldest first",
-		Long: `Lists every account with its live prospects, plan limit and rate limit: a table
+		Long: `Lists every account with its live prospects, plan limit, rate limit and webhook
+endpoint limit: a table
 on a terminal, one JSON object per line when piped or with --json. A rate limit
 of 0 means the server's --rate-limit.`,
 		Example: `  capture accounts list
@@ -111,7 +127,7 @@ func accountsListRun(ctx context.Context, opts *adminOptions) error {
 		if opts.wantJSON() {
 			items := make([]accountJSON, len(accounts))
 			for i, a := range accounts {
-				items[i] = accountJSON{a.ID, a.Name, a.ProspectCount, a.ProspectLimit, a.RateLimit, a.Created.Unix()}
+				items[i] = accountJSON{a.ID, a.Name, a.ProspectCount, a.ProspectLimit, a.RateLimit, a.WebhookEndpointLimit, a.Created.Unix()}
 			}
 			return writeJSONLines(opts.Out, items)
 		}
@@ -125,8 +141,9 @@ func accountsListRun(ctx context.Context, opts *adminOptions) error {
 			if a.RateLimit > 0 {
 				rate = strconv.Itoa(a.RateLimit) + "/s"
 			}
-			rows[i] = []string{a.ID, a.Name, strconv.FormatInt(a.ProspectCount, 10), strconv.FormatInt(a.ProspectLimit, 10), rate, humanTime(a.Created)}
+			rows[i] = []string{a.ID, a.Name, strconv.FormatInt(a.ProspectCount, 10), strconv.FormatInt(a.ProspectLimit, 10), rate,
+				strconv.Itoa(a.WebhookEndpointLimit), humanTime(a.Created)}
 		}
-		return writeTable(opts.Out, []string{"id", "name", "prospects", "limit", "rate limit", "created"}, rows)
+		return writeTable(opts.Out, []string{"id", "name", "prospects", "limit", "rate limit", "endpoint limit", "created"}, rows)
 	})
 }

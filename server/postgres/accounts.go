@@ -13,7 +13,8 @@ import (
 // CreateAccount makes an account; its name is unique.
 func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int64, rateLimit int) (_ *store.Account, err error) {
 	defer unavailable(ctx, &err)
-	a := &store.Account{ID: store.NewID("acct_"), Name: name, ProspectLimit: prospectLimit, RateLimit: rateLimit, Created: now()}
+	a := &store.Account{ID: store.NewID("acct_"), Name: name, ProspectLimit: prospectLimit, RateLimit: rateLimit,
+		WebhookEndpointLimit: store.DefaultWebhookEndpointLimit, Created: now()}
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, prospect_limit, rate_limit, created) VALUES ($1, $2, $3, $4, $5)`,
 			a.ID, a.Name, a.ProspectLimit, a.RateLimit, a.Created)
@@ -28,11 +29,11 @@ func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int6
 	return a, nil
 }
 
-const accountCols = `id, name, prospect_limit, rate_limit, live_prospects, created`
+const accountCols = `id, name, prospect_limit, rate_limit, webhook_endpoint_limit, live_prospects, created`
 
 func scanAccount(row pgx.Row) (*store.Account, error) {
 	var a store.Account
-	if err := row.Scan(&a.ID, &a.Name, &a.ProspectLimit, &a.RateLimit, &a.ProspectCount, &a.Created); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.ProspectLimit, &a.RateLimit, &a.WebhookEndpointLimit, &a.ProspectCount, &a.Created); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, store.ErrNotFound
 		}
@@ -89,4 +90,16 @@ func (db *DB) ListAccounts(ctx context.Context) (out []store.Account, err error)
 		return rows.Err()
 	})
 	return out, err
+}
+
+// SetWebhookEndpointLimit sets how many webhook endpoints the account may have.
+func (db *DB) SetWebhookEndpointLimit(ctx context.Context, accountID string, limit int) (err error) {
+	defer unavailable(ctx, &err)
+	return db.with(ctx, func(q querier) error {
+		tag, err := q.Exec(ctx, `UPDATE accounts SET webhook_endpoint_limit = $2 WHERE id = $1`, accountID, limit)
+		if err == nil && tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		return err
+	})
 }

@@ -23,6 +23,18 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 	if len(ps) == 0 {
 		return nil, nil
 	}
+	if stopAtConflict {
+		// An upsert calls again with the items after each conflict, and they
+		// are often all conflicts: one that is answers after a single lookup,
+		// without a savepoint or the account's row.
+		e, err := db.conflictFirst(ctx, ps[0])
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			return []error{e}, nil
+		}
+	}
 	err = db.Atomically(ctx, func(ctx context.Context) error {
 		var enqueued bool
 		var err error
@@ -75,30 +87,23 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no account: the plan allows nothing, as CreateProspect answers
 		return nil, false, err
 	}
-	rows, err := tx.Query(ctx, `SELECT email, id, hidden FROM prospects
-		WHERE account_id = $1 AND email = ANY($2) AND deleted_at IS NULL`, accountID, emails)
-	if err != nil {
-		return nil, false, err
-	}
 	live := map[string]*store.ExistsError{}
-	for rows.Next() {
-		var email string
-		var e store.ExistsError
-		if err := rows.Scan(&email, &e.ID, &e.Hidden); err != nil {
-			rows.Close()
-			return nil, false, err
-		}
-		live[email] = &e
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-
+	looked := 0 // the items whose emails have been looked up
 	var batch pgx.Batch
 	out = make([]error, 0, len(ps))
 	var created int64
-	for _, p := range ps {
+	chunk := firstLookup
+	for k, p := range ps {
+		if k == looked {
+			n := len(ps) - k
+			if stopAtConflict {
+				n, chunk = min(n, chunk), chunk*2
+			}
+			if err := liveEmails(ctx, tx, accountID, emails[k:k+n], live); err != nil {
+				return nil, false, err
+			}
+			looked += n
+		}
 		if e := live[p.Email]; e != nil {
 			if out = append(out, e); stopAtConflict {
 				break
@@ -148,6 +153,45 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 		return nil, false, errCountChanged
 	}
 	return out, enqueued, res.Close()
+}
+
+// firstLookup is how many emails a batch that stops at its first conflict
+// looks up first, each lookup after that twice as many as the one before:
+// the caller goes on with the items after the conflict, so a lookup of all of
+// them each time would read the batch's emails over and over, quadratic in
+// its size when every item conflicts, while doubling reads a call's items
+// at most about twice.
+const firstLookup = 8
+
+// conflictFirst is the live prospect with p's email, or nil.
+func (db *DB) conflictFirst(ctx context.Context, p *store.Prospect) (e *store.ExistsError, err error) {
+	defer unavailable(ctx, &err)
+	p.Normalise()
+	live := map[string]*store.ExistsError{}
+	err = db.with(ctx, func(q querier) error { return liveEmails(ctx, q, p.AccountID, []string{p.Email}, live) })
+	return live[p.Email], err
+}
+
+// liveEmails adds to live the live prospects with the emails, but not over an
+// entry live has (an item of the batch created before).
+func liveEmails(ctx context.Context, q querier, accountID string, emails []string, live map[string]*store.ExistsError) error {
+	rows, err := q.Query(ctx, `SELECT email, id, hidden FROM prospects
+		WHERE account_id = $1 AND email = ANY($2) AND deleted_at IS NULL`, accountID, emails)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var email string
+		var e store.ExistsError
+		if err := rows.Scan(&email, &e.ID, &e.Hidden); err != nil {
+			return err
+		}
+		if live[email] == nil {
+			live[email] = &e
+		}
+	}
+	return rows.Err()
 }
 
 // errCountChanged says that creates of the account committed while a batch

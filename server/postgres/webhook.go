@@ -22,8 +22,26 @@ func (db *DB) SetSecretKey(key []byte) error { return db.secrets.SetKey(key) }
 func (db *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoint) (err error) {
 	defer unavailable(ctx, &err)
 	e.ID, e.Created, e.Secret, e.Disabled, e.FailingSince = store.NewID("we_"), now(), store.NewWebhookSecret(), false, nil
-	return db.with(ctx, func(q querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO webhook_endpoints (id, account_id, url, description, enabled_events, secret, created)
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		// The account's row, locked, orders the account's creates; the count
+		// comes after, in its own statement, so that its snapshot has the
+		// endpoints of the create that held the lock before. (The insert's
+		// trigger updates that row anyway.)
+		var limit, count int
+		err := tx.QueryRow(ctx, `SELECT webhook_endpoint_limit FROM accounts WHERE id = $1 FOR UPDATE`, e.AccountID).Scan(&limit)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrEndpointLimit
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM webhook_endpoints WHERE account_id = $1`, e.AccountID).Scan(&count); err != nil {
+			return err
+		}
+		if count >= limit {
+			return store.ErrEndpointLimit
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO webhook_endpoints (id, account_id, url, description, enabled_events, secret, created)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			e.ID, e.AccountID, e.URL, e.Description, e.EnabledEvents, db.secrets.Seal(e.ID, e.Secret), e.Created)
 		return err

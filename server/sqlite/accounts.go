@@ -13,7 +13,8 @@ import (
 // CreateAccount makes an account.
 func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int64, rateLimit int) (_ *store.Account, err error) {
 	defer unavailable(&err)
-	a := &store.Account{ID: store.NewID("acct_"), Name: name, ProspectLimit: prospectLimit, RateLimit: rateLimit, Created: now()}
+	a := &store.Account{ID: store.NewID("acct_"), Name: name, ProspectLimit: prospectLimit, RateLimit: rateLimit,
+		WebhookEndpointLimit: store.DefaultWebhookEndpointLimit, Created: now()}
 	_, err = db.exec(ctx,
 		`INSERT INTO accounts (id, name, prospect_limit, rate_limit, created) VALUES (?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.ProspectLimit, a.RateLimit, a.Created.Unix())
@@ -26,12 +27,12 @@ func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int6
 	return a, nil
 }
 
-const accountCols = `id, name, prospect_limit, rate_limit, live_prospects, created`
+const accountCols = `id, name, prospect_limit, rate_limit, webhook_endpoint_limit, live_prospects, created`
 
 func scanAccount(row scanner) (*store.Account, error) {
 	var a store.Account
 	var created int64
-	if err := row.Scan(&a.ID, &a.Name, &a.ProspectLimit, &a.RateLimit, &a.ProspectCount, &created); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.ProspectLimit, &a.RateLimit, &a.WebhookEndpointLimit, &a.ProspectCount, &created); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, store.ErrNotFound
 		}
@@ -77,4 +78,19 @@ func (db *DB) ListAccounts(ctx context.Context) (_ []store.Account, err error) {
 		out = append(out, *a)
 	}
 	return out, rows.Err()
+}
+
+// SetWebhookEndpointLimit sets how many webhook endpoints the account may have.
+func (db *DB) SetWebhookEndpointLimit(ctx context.Context, accountID string, limit int) (err error) {
+	defer unavailable(&err)
+	res, err := db.exec(ctx, `UPDATE accounts SET webhook_endpoint_limit = ? WHERE id = ?`, limit, accountID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }

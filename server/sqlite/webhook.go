@@ -23,9 +23,21 @@ func (db *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoin
 	defer unavailable(&err)
 	e.ID, e.Created, e.Secret, e.Disabled, e.FailingSince = store.NewID("we_"), now(), store.NewWebhookSecret(), false, nil
 	sealed := db.secrets.Seal(e.ID, e.Secret)
-	_, err = db.exec(ctx, `INSERT INTO webhook_endpoints (id, account_id, url, description, enabled_events, secret, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.ID, e.AccountID, e.URL, e.Description, mustJSON(e.EnabledEvents), sealed, e.Created.Unix())
-	return err
+	// One statement on the single writer: the count it checks cannot change
+	// before its insert.
+	res, err := db.exec(ctx, `INSERT INTO webhook_endpoints (id, account_id, url, description, enabled_events, secret, created)
+		SELECT ?, a.id, ?, ?, ?, ?, ? FROM accounts a WHERE a.id = ?
+		AND (SELECT count(*) FROM webhook_endpoints WHERE account_id = a.id) < a.webhook_endpoint_limit`,
+		e.ID, e.URL, e.Description, mustJSON(e.EnabledEvents), sealed, e.Created.Unix(), e.AccountID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return store.ErrEndpointLimit // or no such account
+	}
+	return nil
 }
 
 const endpointCols = `id, account_id, url, description, enabled_events, secret, disabled, failing_since, created`

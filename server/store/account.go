@@ -11,8 +11,12 @@ type Account struct {
 	Name          string
 	ProspectLimit int64 // live prospects the plan allows
 	RateLimit     int   // requests per second per key; 0 means the server default
-	ProspectCount int64 // live prospects now
-	Created       time.Time
+	// WebhookEndpointLimit is how many webhook endpoints, disabled ones
+	// included, the account may have: each endpoint multiplies the deliveries
+	// every change enqueues, which all tenants' deliveries queue behind.
+	WebhookEndpointLimit int
+	ProspectCount        int64 // live prospects now
+	Created              time.Time
 }
 
 // AccountStore keeps accounts, the tenants every other record belongs to:
@@ -28,4 +32,12 @@ type AccountStore interface {
 	CountAccounts(ctx context.Context) (int, error)
 	// ListAccounts returns every account with its live prospect count, oldest first.
 	ListAccounts(ctx context.Context) ([]Account, error)
+	// SetWebhookEndpointLimit sets how many webhook endpoints the account may
+	// have (DefaultWebhookEndpointLimit until set); endpoints it has beyond a
+	// lowered limit stay.
+	SetWebhookEndpointLimit(ctx context.Context, accountID string, limit int) error
 }
+
+// DefaultWebhookEndpointLimit is how many webhook endpoints an account may
+// have unless set otherwise.
+const DefaultWebhookEndpointLimit = 16

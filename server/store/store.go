@@ -24,6 +24,8 @@ var (
 	ErrDeleted = errors.New("store: deleted")
 	// ErrPlanLimit: the account has as many live prospects as its plan allows.
 	ErrPlanLimit = errors.New("store: plan limit reached")
+	// ErrEndpointLimit: the account has as many webhook endpoints as it may have.
+	ErrEndpointLimit = errors.New("store: webhook endpoint limit reached")
 	// ErrUnavailable wraps failures to reach the database at all.
 	ErrUnavailable = errors.New("store: unavailable")
 )

@@ -55,7 +55,9 @@ type WebhookAttempt struct {
 // Deliveries themselves are enqueued by the Store's prospect changes, in their
 // transactions (an outbox), never through this interface.
 type WebhookStore interface {
-	// CreateWebhookEndpoint inserts e, setting its ID, Secret and Created.
+	// CreateWebhookEndpoint inserts e, setting its ID, Secret and Created, or
+	// returns ErrEndpointLimit when the account has as many endpoints as its
+	// WebhookEndpointLimit, exactly so under concurrent creates.
 	CreateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
 	// WebhookEndpoint returns one endpoint of the account (without its secret), or ErrNotFound.
 	WebhookEndpoint(ctx context.Context, accountID, id string) (*WebhookEndpoint, error)

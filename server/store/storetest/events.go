@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -382,5 +383,56 @@ func testWebhookSecretsSealed(t *testing.T, e Engine) {
 	}
 	if _, _, err := db.WebhookDelivery(ctx, ep.ID, evID); err == nil {
 		t.Error("another key opened the secret")
+	}
+}
+
+// testWebhookEndpointLimit: an account has at most its WebhookEndpointLimit
+// endpoints (16 unless set), disabled ones included, exactly so when many
+// creates race; a deletion frees a place.
+func testWebhookEndpointLimit(t *testing.T, e Engine) {
+	db := openEvents(t, e)
+	a := account(t, db, "hooks", 100)
+	if got, err := db.Account(ctx, a.ID); err != nil || got.WebhookEndpointLimit != store.DefaultWebhookEndpointLimit {
+		t.Fatalf("a new account's endpoint limit: %+v, %v; want %d", got, err, store.DefaultWebhookEndpointLimit)
+	}
+	const limit, tries = 3, 24
+	if err := db.SetWebhookEndpointLimit(ctx, a.ID, limit); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetWebhookEndpointLimit(ctx, "acct_unknown", limit); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the limit of an unknown account: %v, want ErrNotFound", err)
+	}
+	other := account(t, db, "other", 100) // its endpoints count for itself only
+	if err := db.CreateWebhookEndpoint(ctx, &store.WebhookEndpoint{AccountID: other.ID, URL: "https://other.example.com",
+		EnabledEvents: []string{"*"}}); err != nil {
+		t.Fatal(err)
+	}
+	created, limited := race(t, tries, func(i int) error {
+		return db.CreateWebhookEndpoint(ctx, &store.WebhookEndpoint{AccountID: a.ID,
+			URL: fmt.Sprintf("https://h%d.example.com", i), EnabledEvents: []string{"*"}})
+	}, store.ErrEndpointLimit)
+	list, err := db.ListWebhookEndpoints(ctx, a.ID)
+	if err != nil || created != limit || limited != tries-limit || len(list) != limit {
+		t.Fatalf("created %d, limited %d, %d listed (%v); want %d, %d, %d", created, limited, len(list), err, limit, tries-limit, limit)
+	}
+	// A disabled endpoint still counts; a deleted one frees its place.
+	disabled := true
+	if _, err := db.UpdateWebhookEndpoint(ctx, a.ID, list[0].ID, store.WebhookEndpointPatch{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	over := func() error {
+		return db.CreateWebhookEndpoint(ctx, &store.WebhookEndpoint{AccountID: a.ID, URL: "https://over.example.com", EnabledEvents: []string{"*"}})
+	}
+	if err := over(); !errors.Is(err, store.ErrEndpointLimit) {
+		t.Errorf("create with a disabled endpoint at the limit: %v, want ErrEndpointLimit", err)
+	}
+	if err := db.DeleteWebhookEndpoint(ctx, a.ID, list[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := over(); err != nil {
+		t.Errorf("create after a deletion: %v", err)
+	}
+	if err := over(); !errors.Is(err, store.ErrEndpointLimit) {
+		t.Errorf("create past the limit again: %v, want ErrEndpointLimit", err)
 	}
 }

@@ -116,26 +116,9 @@ func testPlanLimit(t *testing.T, e Engine) {
 	db := e.Open(t)
 	const limit, tries = 7, 40
 	a := account(t, db, "tiny", limit)
-	var wg sync.WaitGroup
-	errs := make(chan error, tries)
-	for i := range tries {
-		wg.Go(func() {
-			errs <- db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: fmt.Sprintf("p%d@example.com", i)})
-		})
-	}
-	wg.Wait()
-	close(errs)
-	created, limited := 0, 0
-	for err := range errs {
-		switch {
-		case err == nil:
-			created++
-		case errors.Is(err, store.ErrPlanLimit):
-			limited++
-		default:
-			t.Errorf("unexpected: %v", err)
-		}
-	}
+	created, limited := race(t, tries, func(i int) error {
+		return db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: fmt.Sprintf("p%d@example.com", i)})
+	}, store.ErrPlanLimit)
 	if created != limit || limited != tries-limit {
 		t.Errorf("created %d, limited %d; want %d and %d", created, limited, limit, tries-limit)
 	}

@@ -7,6 +7,8 @@ package storetest
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 
 	"github.com/captureapi/capture/server/store"
@@ -57,6 +59,7 @@ func Run(t *testing.T, e Engine) {
 		{"EventsWithTheirChanges", testEventsWithTheirChanges},
 		{"HiddenEvents", testHiddenEvents},
 		{"WebhookEndpoints", testWebhookEndpoints},
+		{"WebhookEndpointLimitFromManyGoroutines", testWebhookEndpointLimit},
 		{"WebhookAttempts", testWebhookAttempts},
 		{"DeliveriesWithTheirChanges", testDeliveriesWithTheirChanges},
 		{"DeliveriesFollowEnabledEndpoints", testDeliveriesFollowEnabledEndpoints},
@@ -110,4 +113,29 @@ func listed(t *testing.T, s store.Store, accountID string) []string {
 		ids = append(ids, p.ID)
 	}
 	return ids
+}
+
+// race runs create(0) … create(tries-1) at once and counts the calls that
+// succeeded and those refused with the error refused; any other error fails
+// the test.
+func race(t *testing.T, tries int, create func(i int) error, refused error) (created, limited int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, tries)
+	for i := range tries {
+		wg.Go(func() { errs <- create(i) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case errors.Is(err, refused):
+			limited++
+		default:
+			t.Errorf("unexpected: %v", err)
+		}
+	}
+	return created, limited
 }
