@@ -2,10 +2,12 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,7 +38,25 @@ func (s *Server) HTTPServer() *http.Server {
 		MaxHeaderBytes:               MaxHeaderBytes,
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if cc, ok := c.(*conn); ok {
+				return context.WithValue(ctx, connKey{}, cc)
+			}
+			return ctx
+		},
 	}
+}
+
+// connKey carries a request's *conn in its context.
+type connKey struct{}
+
+// ambiguousFraming reports whether the request arrived on a connection that
+// carried a request head with both Content-Length and Transfer-Encoding.
+// net/http goes by the chunks and drops the Content-Length, so only the bytes
+// as they arrived (conn.Read) tell.
+func ambiguousFraming(r *http.Request) bool {
+	c, ok := r.Context().Value(connKey{}).(*conn)
+	return ok && len(r.TransferEncoding) > 0 && c.heads.both.Load()
 }
 
 // Listener wraps ln so that the few answers net/http writes itself, before any
@@ -68,7 +88,66 @@ func (l *listener) Accept() (net.Conn, error) {
 // followed by those headers.
 type conn struct {
 	net.Conn
-	s *Server
+	s     *Server
+	heads headScan
+}
+
+func (c *conn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.heads.feed(b[:n])
+	return n, err
+}
+
+// headScan watches the request heads arriving on a connection for one that
+// declares both Content-Length and Transfer-Encoding: a request smuggling
+// attempt (RFC 9112 §6.1), whose connection must be closed after the answer.
+// It reads lines only: a head is a request line ("… HTTP/1.x") up to the empty
+// line. net/http serialises a connection's reads, so only both is shared.
+type headScan struct {
+	line   []byte // the current line's start, up to headLineKeep bytes
+	inHead bool
+	cl, te bool
+	both   atomic.Bool
+}
+
+// headLineKeep is as much of a line as telling its header's name needs.
+const headLineKeep = 64
+
+func (h *headScan) feed(b []byte) {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		part := b
+		if i >= 0 {
+			part = b[:i]
+		}
+		if room := headLineKeep - len(h.line); room > 0 {
+			h.line = append(h.line, part[:min(room, len(part))]...)
+		}
+		if i < 0 {
+			return
+		}
+		h.endLine(bytes.TrimSuffix(h.line, []byte("\r")))
+		h.line = h.line[:0]
+		b = b[i+1:]
+	}
+}
+
+func (h *headScan) endLine(line []byte) {
+	switch {
+	case !h.inHead:
+		if bytes.Contains(line, []byte(" HTTP/1.")) {
+			h.inHead, h.cl, h.te = true, false, false
+		}
+	case len(line) == 0:
+		h.inHead = false
+		if h.cl && h.te {
+			h.both.Store(true)
+		}
+	default:
+		lower := bytes.ToLower(line)
+		h.cl = h.cl || bytes.HasPrefix(lower, []byte("content-length:"))
+		h.te = h.te || bytes.HasPrefix(lower, []byte("transfer-encoding:"))
+	}
 }
 
 const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"

@@ -42,15 +42,29 @@ func TestServeOnATerminalPrintsABanner(t *testing.T) {
 		t.Fatalf("the banner gives no API URL:\n%s", out)
 	}
 	base := api[1]
-	for _, want := range []string{"Docs      " + base + "/docs\n", "Metrics   " + base + "/metrics\n", "Database  " + db + "\n",
+	metrics := regexp.MustCompile(`Metrics +(http://127\.0\.0\.1:\d+)/metrics\n`).FindStringSubmatch(out)
+	if metrics == nil || metrics[1] == base {
+		t.Fatalf("the banner gives no metrics URL apart from the API's:\n%s", out)
+	}
+	for _, want := range []string{"Docs      " + base + "/docs\n", "Database  " + db + "\n",
 		"Limits    42 requests/s per key unless its account sets its own; requests time out after 10s;\n",
 		"at most 512 API requests at once\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the banner lacks %q:\n%s", want, out)
 		}
 	}
-	if get(t, base+"/docs") != 200 || get(t, base+"/metrics") != 200 {
+	if get(t, base+"/docs") != 200 || get(t, metrics[1]+"/metrics") != 200 {
 		t.Fatal("the banner's /docs and /metrics URLs should answer 200")
+	}
+	// The API's port does not serve metrics: scrapes stay off it.
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err := apitest.Check(t, "GET", base+"/metrics", res, body); err != nil || res.StatusCode != 404 || !strings.Contains(string(body), `"code":"route_not_found"`) {
+		t.Errorf("GET /metrics on the API's port: %d %s (%v), want 404 route_not_found", res.StatusCode, body, err)
 	}
 	// On a terminal, request logs are text for people.
 	if get(t, base+"/v1/prospects") != 401 {

@@ -160,7 +160,13 @@ func TestFallsBackWhenRedisIsDown(t *testing.T) {
 	if n := logs.count("shared rate limiter unreachable"); n != 1 {
 		t.Errorf("%d log lines say the shared limiter is unreachable, want 1", n)
 	}
-	_, metrics := get(t, s, "", "/metrics")
+	mres, err := http.Get(s.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(mres.Body)
+	mres.Body.Close()
+	metrics := string(mb)
 	m := regexp.MustCompile(`(?m)^capture_rate_limit_fallbacks_total (\d+)`).FindStringSubmatch(metrics)
 	if m == nil {
 		t.Fatal("no capture_rate_limit_fallbacks_total in /metrics")
