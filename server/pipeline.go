@@ -99,6 +99,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.checkMaintenance, // maintenance.go: 503 maintenance
 		s.authenticate,     // authenticate.go: 401
 		s.rateLimit,        // ratelimit.go: 429
+		s.authorize,        // authenticate.go: 403 for a standard key on an admin-only operation
 		s.readBody,         // body.go: 400, 504
 		s.checkQuery,       // query.go: 400 parameter_unknown
 		s.validateRequest,  // validate.go: 400 naming the field

@@ -76,3 +76,42 @@ func isReset(err error) bool {
 	var se *os.SyscallError
 	return errors.As(err, &se) && strings.Contains(se.Error(), "reset")
 }
+
+// TestStandardKeyGetsForbiddenWhateverTheRequest: on admin-only operations a
+// standard key is refused for its role, 403 admin_key_required, before its body
+// or query is looked at: an invalid one does not turn the answer into a 400.
+func TestStandardKeyGetsForbiddenWhateverTheRequest(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "capture.db")
+	key := seedKey(t, db, store.RoleStandard)
+	addr := freeAddr(t)
+	startServer(t, db, addr)
+	base := "http://" + addr
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/v1/webhook_endpoints", `{"url": "https://hooks.example.com/c"}`},
+		{"POST", "/v1/webhook_endpoints", `{"url": 7, "nonsense": true}`},
+		{"POST", "/v1/webhook_endpoints", `not json`},
+		{"GET", "/v1/webhook_endpoints?limit=0&bogus=1", ""},
+		{"GET", "/v1/webhook_endpoints/we_abc", ""},
+		{"PATCH", "/v1/webhook_endpoints/we_abc", `{"url": []}`},
+		{"DELETE", "/v1/webhook_endpoints/we_abc?x=1", ""},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		if tc.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err := apitest.Check(t, tc.method, tc.path, res, body); err != nil {
+			t.Error(err)
+		}
+		if res.StatusCode != 403 || !strings.Contains(string(body), `"admin_key_required"`) {
+			t.Errorf("%s %s %s with a standard key: %d %s, want 403 admin_key_required", tc.method, tc.path, tc.body, res.StatusCode, body)
+		}
+	}
+}
