@@ -90,8 +90,8 @@ type process struct {
 	// metrics is where Capture serves /metrics (http://127.0.0.1:PORT), a port
 	// of its own per server so that replicas do not contend for the default.
 	metrics string
-	log  string
-	done chan error
+	log     string
+	done    chan error
 }
 
 // startServer starts s on a free loopback port and waits until it answers.
