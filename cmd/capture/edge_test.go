@@ -2,18 +2,21 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -113,5 +116,113 @@ func TestStandardKeyGetsForbiddenWhateverTheRequest(t *testing.T) {
 		if res.StatusCode != 403 || !strings.Contains(string(body), `"admin_key_required"`) {
 			t.Errorf("%s %s %s with a standard key: %d %s, want 403 admin_key_required", tc.method, tc.path, tc.body, res.StatusCode, body)
 		}
+	}
+}
+
+// startRedis runs a redis-server of the test's own on addr, keeping nothing on
+// disk, until stop (or the test's end); skipped where there is no redis-server.
+func startRedis(t *testing.T, addr string) (stop func()) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("needs redis-server on the PATH")
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--bind", host, "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	poll.Until(t, 10*time.Second, "redis-server to accept connections", func() (bool, string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false, err.Error()
+		}
+		c.Close()
+		return true, ""
+	})
+	return stop
+}
+
+// TestRedisOutageLogsOneJSONLinePerChange: while the Redis that shares rate
+// limits is down, the JSON log gets one line saying so and one when it is
+// back, however many requests try it meanwhile, and no plain-text line from
+// the Redis client.
+func TestRedisOutageLogsOneJSONLinePerChange(t *testing.T) {
+	t.Parallel()
+	redisAddr := freeAddr(t)
+	stopRedis := startRedis(t, redisAddr)
+	db := filepath.Join(t.TempDir(), "capture.db")
+	key := seedKey(t, db, store.RoleStandard)
+	addr := freeAddr(t)
+	cmd := command(t, nil, "serve", "--db", db, "--addr", addr, "--redis", "redis://"+redisAddr+"/0", "--log-format", "json")
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	account := func() (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/account", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, res.Status
+	}
+	poll.Until(t, 20*time.Second, "the server to answer with Redis up", func() (bool, string) {
+		code, state := account()
+		return code == 200, state
+	})
+
+	stopRedis()
+	// Requests for a few seconds of outage: the server tries Redis again every
+	// second, and the client dials it each time.
+	outage := time.Now()
+	poll.Until(t, 20*time.Second, "4 s of requests with Redis down", func() (bool, string) {
+		code, state := account()
+		if code != 200 {
+			t.Fatalf("with Redis down: %s, want 200 (limited in the process)", state)
+		}
+		return time.Since(outage) > 4*time.Second, "still in the outage"
+	})
+	startRedis(t, redisAddr)
+	poll.Until(t, 20*time.Second, "a log line saying the shared limiter is back", func() (bool, string) {
+		account()
+		return strings.Contains(logs.String(), "shared rate limiter is back"), "not yet"
+	})
+
+	var down, up int
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var entry struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Errorf("a log line that is not JSON: %q", line)
+			continue
+		}
+		if entry.Msg == "request" || entry.Level == "DEBUG" {
+			continue
+		}
+		switch {
+		case strings.Contains(entry.Msg, "rate limiter unreachable"):
+			down++
+		case strings.Contains(entry.Msg, "rate limiter is back"):
+			up++
+		case strings.Contains(strings.ToLower(entry.Msg), "redis"):
+			t.Errorf("a line about Redis besides the one per change: %s", line)
+		}
+	}
+	if down != 1 || up != 1 {
+		t.Errorf("%d lines say Redis is unreachable and %d that it is back, want 1 each:\n%s", down, up, logs.String())
 	}
 }

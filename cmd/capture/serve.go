@@ -162,7 +162,7 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	cfg := server.Config{Store: db, RequestTimeout: o.requestTimeout, Logger: logger,
 		DefaultRateLimit: o.rateLimit, MaxInFlight: o.maxInFlight, PublicURL: base}
 	if o.redis != "" {
-		limiter, err := redis.Open(o.redis)
+		limiter, err := redis.Open(o.redis, logger)
 		if err != nil {
 			return usageError("--redis: %v", err)
 		}

@@ -35,7 +35,7 @@ func redisURL(t *testing.T) string {
 
 func open(t *testing.T, url string) *redis.Limiter {
 	t.Helper()
-	l, err := redis.Open(url)
+	l, err := redis.Open(url, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
