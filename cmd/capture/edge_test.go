@@ -20,16 +20,24 @@ import (
 	"github.com/captureapi/capture/server/store"
 )
 
-// TestSmugglingCloseTheConnection: a request with both Content-Length and
+// serveWithKey starts the binary on a new database with an account and a key
+// of the role, and returns the server's address and the key.
+func serveWithKey(t *testing.T, role store.Role) (addr, key string) {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "capture.db")
+	key = seedKey(t, db, role)
+	addr = freeAddr(t)
+	startServer(t, db, addr)
+	return addr, key
+}
+
+// TestSmugglingClosesTheConnection: a request with both Content-Length and
 // Transfer-Encoding: chunked is answered 400 and its connection closed (RFC
 // 9112 §6.1), so a request smuggled behind it on the same connection is never
 // answered, whichever of the two lengths a proxy in front believed.
 func TestSmugglingClosesTheConnection(t *testing.T) {
 	t.Parallel()
-	db := filepath.Join(t.TempDir(), "capture.db")
-	key := seedKey(t, db, store.RoleAdmin)
-	addr := freeAddr(t)
-	startServer(t, db, addr)
+	addr, key := serveWithKey(t, store.RoleAdmin)
 
 	smuggled := "GET /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + "\r\n\r\n"
 	for name, head := range map[string]string{
@@ -85,10 +93,7 @@ func isReset(err error) bool {
 // or query is looked at: an invalid one does not turn the answer into a 400.
 func TestStandardKeyGetsForbiddenWhateverTheRequest(t *testing.T) {
 	t.Parallel()
-	db := filepath.Join(t.TempDir(), "capture.db")
-	key := seedKey(t, db, store.RoleStandard)
-	addr := freeAddr(t)
-	startServer(t, db, addr)
+	addr, key := serveWithKey(t, store.RoleStandard)
 	base := "http://" + addr
 	for _, tc := range []struct{ method, path, body string }{
 		{"POST", "/v1/webhook_endpoints", `{"url": "https://hooks.example.com/c"}`},
