@@ -148,6 +148,8 @@ func TestServeWithoutATerminalPrintsNoBanner(t *testing.T) {
 	}
 }
 
+// TestServeOnABusyPortSaysSoInOneLine: the API's port and the metrics port
+// alike, before any database is created, with a hint that names the flag.
 func TestServeOnABusyPortSaysSoInOneLine(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -156,14 +158,17 @@ func TestServeOnABusyPortSaysSoInOneLine(t *testing.T) {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	db := filepath.Join(t.TempDir(), "busy.db")
-	out, errOut, code := runPiped(t, nil, "serve", "--addr", addr, "--db", db)
-	want := "capture serve: cannot listen on " + addr + ": address already in use (is another capture serve running? stop it, or choose another --addr)\n"
-	if code != 1 || out != "" || errOut != want {
-		t.Fatalf("want exit 1 and the one line\n%q\ngot exit %d, stdout %q, stderr\n%q", want, code, out, errOut)
-	}
-	if _, err := os.Stat(db); err == nil {
-		t.Error("a server that could not listen should leave no database behind")
+	for _, flag := range []string{"--addr", "--metrics-addr"} {
+		db := filepath.Join(t.TempDir(), "busy.db")
+		args := []string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--db", db, flag, addr}
+		out, errOut, code := runPiped(t, nil, args...)
+		want := "capture serve: cannot listen on " + addr + ": address already in use (is another capture serve running? stop it, or choose another " + flag + ")\n"
+		if code != 1 || out != "" || errOut != want {
+			t.Fatalf("want exit 1 and the one line\n%q\ngot exit %d, stdout %q, stderr\n%q", want, code, out, errOut)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Errorf("%s busy: a server that could not listen should leave no database behind", flag)
+		}
 	}
 }
 
