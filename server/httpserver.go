@@ -50,13 +50,13 @@ func (s *Server) HTTPServer() *http.Server {
 // connKey carries a request's *conn in its context.
 type connKey struct{}
 
-// ambiguousFraming reports whether the request arrived on a connection that
-// carried a request head with both Content-Length and Transfer-Encoding.
-// net/http goes by the chunks and drops the Content-Length, so only the bytes
-// as they arrived (conn.Read) tell.
-func ambiguousFraming(r *http.Request) bool {
+// faultyFraming reports whether the request arrived on a connection that
+// carried a request head whose body's end is ambiguous (headScan). net/http
+// drops the header it does not go by, so only the bytes as they arrived
+// (conn.Read) tell.
+func faultyFraming(r *http.Request) bool {
 	c, ok := r.Context().Value(connKey{}).(*conn)
-	return ok && len(r.TransferEncoding) > 0 && c.heads.both.Load()
+	return ok && c.heads.faulty.Load()
 }
 
 // Listener wraps ln so that the few answers net/http writes itself, before any
@@ -98,16 +98,17 @@ func (c *conn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// headScan watches the request heads arriving on a connection for one that
-// declares both Content-Length and Transfer-Encoding: a request smuggling
-// attempt (RFC 9112 §6.1), whose connection must be closed after the answer.
+// headScan watches the request heads arriving on a connection for one whose
+// framing is faulty (RFC 9112 §6.1): both Content-Length and Transfer-Encoding,
+// or Transfer-Encoding in HTTP/1.0. Either may smuggle a request past a proxy
+// that reads the other way, so the connection must be closed after the answer.
 // It reads lines only: a head is a request line ("… HTTP/1.x") up to the empty
-// line. net/http serialises a connection's reads, so only both is shared.
+// line. net/http serialises a connection's reads, so only faulty is shared.
 type headScan struct {
-	line   []byte // the current line's start, up to headLineKeep bytes
-	inHead bool
-	cl, te bool
-	both   atomic.Bool
+	line          []byte // the current line's start, up to headLineKeep bytes
+	inHead, http0 bool   // in a head; of an HTTP/1.0 request
+	cl, te        bool
+	faulty        atomic.Bool
 }
 
 // headLineKeep is as much of a line as telling its header's name needs.
@@ -136,12 +137,12 @@ func (h *headScan) endLine(line []byte) {
 	switch {
 	case !h.inHead:
 		if bytes.Contains(line, []byte(" HTTP/1.")) {
-			h.inHead, h.cl, h.te = true, false, false
+			h.inHead, h.http0, h.cl, h.te = true, bytes.HasSuffix(line, []byte(" HTTP/1.0")), false, false
 		}
 	case len(line) == 0:
 		h.inHead = false
-		if h.cl && h.te {
-			h.both.Store(true)
+		if h.te && (h.cl || h.http0) {
+			h.faulty.Store(true)
 		}
 	default:
 		lower := bytes.ToLower(line)

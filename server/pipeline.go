@@ -62,12 +62,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if ambiguousFraming(r) {
+	if faultyFraming(r) {
 		// Where this body ends depends on which header one believes: whatever
 		// follows on the connection may be a smuggled request. Answer, then close.
 		rec.Header().Set("Connection", "close")
 		s.writeError(rec, r, invalid(gen.ErrorCodeRequestMalformed, "",
-			"The request has both Content-Length and Transfer-Encoding, so where its body ends is ambiguous. Send one of them; the connection is closed."))
+			"Where the request's body ends is ambiguous: it has Transfer-Encoding with Content-Length, or in HTTP/1.0. Send Content-Length alone, or Transfer-Encoding: chunked alone in HTTP/1.1; the connection is closed."))
 		return
 	}
 	if err := checkTarget(r); err != nil { // route.go: 404 for paths no route can have, 400 for a query that does not parse

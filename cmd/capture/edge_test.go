@@ -32,9 +32,10 @@ func serveWithKey(t *testing.T, role store.Role) (addr, key string) {
 }
 
 // TestSmugglingClosesTheConnection: a request with both Content-Length and
-// Transfer-Encoding: chunked is answered 400 and its connection closed (RFC
-// 9112 §6.1), so a request smuggled behind it on the same connection is never
-// answered, whichever of the two lengths a proxy in front believed.
+// Transfer-Encoding: chunked, or with Transfer-Encoding in HTTP/1.0, is answered
+// 400 and its connection closed (RFC 9112 §6.1), so a request smuggled behind
+// it on the same connection is never answered, whichever of the two lengths a
+// proxy in front believed.
 func TestSmugglingClosesTheConnection(t *testing.T) {
 	t.Parallel()
 	addr, key := serveWithKey(t, store.RoleAdmin)
@@ -42,9 +43,11 @@ func TestSmugglingClosesTheConnection(t *testing.T) {
 	smuggled := "GET /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + "\r\n\r\n"
 	for name, head := range map[string]string{
 		// A front end that goes by Content-Length sends it all as one request's body.
-		"content-length covers it": fmt.Sprintf("Content-Length: %d\r\nTransfer-Encoding: chunked\r\n", len("0\r\n\r\n"+smuggled)),
+		"content-length covers it": fmt.Sprintf("HTTP/1.1\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n", len("0\r\n\r\n"+smuggled)),
 		// One that goes by the chunks ends the body at the empty chunk.
-		"chunks end before it": "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+		"chunks end before it": "HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+		// HTTP/1.0 has no chunks: net/http goes by Content-Length, a proxy may not.
+		"http/1.0 with chunks": "HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := net.Dial("tcp", addr)
@@ -53,8 +56,8 @@ func TestSmugglingClosesTheConnection(t *testing.T) {
 			}
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-			req := "POST /v1/prospects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + "\r\nContent-Type: application/json\r\n" +
-				head + "\r\n0\r\n\r\n" + smuggled
+			req := "POST /v1/prospects " + head + "Host: x\r\nAuthorization: Bearer " + key + "\r\nContent-Type: application/json\r\n" +
+				"\r\n0\r\n\r\n" + smuggled
 			if _, err := io.WriteString(c, req); err != nil {
 				t.Fatal(err)
 			}
