@@ -68,6 +68,7 @@ chooses). SIGTERM or Ctrl-C lets in-flight requests finish before it exits.`,
 		Example: `  capture serve
   capture serve --addr :8080 --db /var/lib/capture/capture.db --public-url https://capture.example.com
   capture serve --addr :8081 --db postgres://capture@db.internal/capture --redis redis://cache.internal:6379/0
+  capture serve --addr :8080 --metrics-addr 10.0.0.5:9464   # a Prometheus on another machine scrapes 10.0.0.5
   CAPTURE_RATE_LIMIT=20 capture serve --log-format json 2>>capture.log`,
 		Args: positional(0, ""),
 	}
