@@ -169,7 +169,7 @@ func TestMetricsMethodLabelIsBounded(t *testing.T) {
 	for i := range 3 {
 		do(t, fmt.Sprintf("INVENTED%d", i), s.URL+"/anywhere", "", "", "")
 	}
-	_, b := do(t, "GET", s.URL+"/metrics", "", "", "")
+	_, b := do(t, "GET", s.MetricsURL+"/metrics", "", "", "")
 	if strings.Contains(string(b), "INVENTED") {
 		t.Error("client-invented methods became metric labels")
 	}

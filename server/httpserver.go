@@ -2,10 +2,12 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,7 +38,25 @@ func (s *Server) HTTPServer() *http.Server {
 		MaxHeaderBytes:               MaxHeaderBytes,
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if cc, ok := c.(*conn); ok {
+				return context.WithValue(ctx, connKey{}, cc)
+			}
+			return ctx
+		},
 	}
+}
+
+// connKey carries a request's *conn in its context.
+type connKey struct{}
+
+// faultyFraming reports whether the request arrived on a connection that
+// carried a request head whose body's end is ambiguous (headScan). net/http
+// drops the header it does not go by, so only the bytes as they arrived
+// (conn.Read) tell.
+func faultyFraming(r *http.Request) bool {
+	c, ok := r.Context().Value(connKey{}).(*conn)
+	return ok && c.heads.faulty.Load()
 }
 
 // Listener wraps ln so that the few answers net/http writes itself, before any
@@ -68,7 +88,67 @@ func (l *listener) Accept() (net.Conn, error) {
 // followed by those headers.
 type conn struct {
 	net.Conn
-	s *Server
+	s     *Server
+	heads headScan
+}
+
+func (c *conn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.heads.feed(b[:n])
+	return n, err
+}
+
+// headScan watches the request heads arriving on a connection for one whose
+// framing is faulty (RFC 9112 §6.1): both Content-Length and Transfer-Encoding,
+// or Transfer-Encoding in HTTP/1.0. Either may smuggle a request past a proxy
+// that reads the other way, so the connection must be closed after the answer.
+// It reads lines only: a head is a request line ("… HTTP/1.x") up to the empty
+// line. net/http serialises a connection's reads, so only faulty is shared.
+type headScan struct {
+	line          []byte // the current line's start, up to headLineKeep bytes
+	inHead, http0 bool   // in a head; of an HTTP/1.0 request
+	cl, te        bool
+	faulty        atomic.Bool
+}
+
+// headLineKeep is as much of a line as telling its header's name needs.
+const headLineKeep = 64
+
+func (h *headScan) feed(b []byte) {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		part := b
+		if i >= 0 {
+			part = b[:i]
+		}
+		if room := headLineKeep - len(h.line); room > 0 {
+			h.line = append(h.line, part[:min(room, len(part))]...)
+		}
+		if i < 0 {
+			return
+		}
+		h.endLine(bytes.TrimSuffix(h.line, []byte("\r")))
+		h.line = h.line[:0]
+		b = b[i+1:]
+	}
+}
+
+func (h *headScan) endLine(line []byte) {
+	switch {
+	case !h.inHead:
+		if bytes.Contains(line, []byte(" HTTP/1.")) {
+			h.inHead, h.http0, h.cl, h.te = true, bytes.HasSuffix(line, []byte(" HTTP/1.0")), false, false
+		}
+	case len(line) == 0:
+		h.inHead = false
+		if h.te && (h.cl || h.http0) {
+			h.faulty.Store(true)
+		}
+	default:
+		lower := bytes.ToLower(line)
+		h.cl = h.cl || bytes.HasPrefix(lower, []byte("content-length:"))
+		h.te = h.te || bytes.HasPrefix(lower, []byte("transfer-encoding:"))
+	}
 }
 
 const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -108,7 +109,26 @@ func (m *metrics) observe(r *http.Request, rec *recorder, latency time.Duration)
 	}
 }
 
-// handler serves the registry in the Prometheus text format.
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+// MetricsHandler serves the server's series at GET /metrics in the Prometheus
+// text format. It belongs on a listener of its own (capture serve
+// --metrics-addr), as exporters commonly do: the API's port does not serve it,
+// so scrapes neither reach clients nor compete with them.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{Registry: s.metrics.registry}))
+	return mux
+}
+
+// MetricsHTTPServer is the net/http server for MetricsHandler, with the API's
+// deadlines on headers and idle connections and its cap on header bytes.
+func (s *Server) MetricsHTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.MetricsHandler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readHeaderTimeout,
+		WriteTimeout:      readHeaderTimeout + s.cfg.RequestTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
 }

@@ -62,6 +62,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if faultyFraming(r) {
+		// Where this body ends depends on which header one believes: whatever
+		// follows on the connection may be a smuggled request. Answer, then close.
+		rec.Header().Set("Connection", "close")
+		s.writeError(rec, r, invalid(gen.ErrorCodeRequestMalformed, "",
+			"Where the request's body ends is ambiguous: it has Transfer-Encoding with Content-Length, or in HTTP/1.0. Send Content-Length alone, or Transfer-Encoding: chunked alone in HTTP/1.1; the connection is closed."))
+		return
+	}
 	if err := checkTarget(r); err != nil { // route.go: 404 for paths no route can have, 400 for a query that does not parse
 		s.writeError(rec, r, err)
 		return
@@ -91,6 +99,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.checkMaintenance, // maintenance.go: 503 maintenance
 		s.authenticate,     // authenticate.go: 401
 		s.rateLimit,        // ratelimit.go: 429
+		s.authorize,        // authenticate.go: 403 for a standard key on an admin-only operation
 		s.readBody,         // body.go: 400, 504
 		s.checkQuery,       // query.go: 400 parameter_unknown
 		s.validateRequest,  // validate.go: 400 naming the field

@@ -189,7 +189,7 @@ func TestOverloadedIsAFast503(t *testing.T) {
 		holders = append(holders, conn)
 	}
 	poll.Until(t, 5*time.Second, "the server to count both held requests in flight", func() (bool, string) {
-		_, m := do(t, "GET", s.URL+"/metrics", "", "", "")
+		_, m := do(t, "GET", s.MetricsURL+"/metrics", "", "", "")
 		return strings.Contains(string(m), "\ncapture_http_requests_in_flight 2\n"), "/metrics:\n" + string(m)
 	})
 	res, body := do(t, "GET", s.URL+"/v1/account", s.AdminKey, "", "")
@@ -225,7 +225,7 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	conn.Close()
 	var metrics string
 	poll.Until(t, 5*time.Second, "the disconnect to be counted", func() (bool, string) {
-		_, b := do(t, "GET", s.URL+"/metrics", "", "", "")
+		_, b := do(t, "GET", s.MetricsURL+"/metrics", "", "", "")
 		metrics = string(b)
 		return strings.Contains(metrics, `capture_client_disconnects_total{route="/v1/prospects"} 1`), "/metrics:\n" + metrics
 	})
@@ -356,7 +356,7 @@ func TestRefusedRequestsAreLoggedAndCounted(t *testing.T) {
 		t.Errorf("the refused request's log line has %v; any other's has %v", gotKeys, wantKeys)
 	}
 
-	_, body := do(t, "GET", s.URL+"/metrics", "", "", "")
+	_, body := do(t, "GET", s.MetricsURL+"/metrics", "", "", "")
 	for series, want := range map[string]string{
 		`capture_http_requests_total{method="OTHER",route="unmatched",status="400"}`:  "1",
 		`capture_errors_total{code="request_malformed",type="invalid_request_error"}`: "1",

@@ -112,6 +112,9 @@ type operation struct {
 	// uncheckable: without a query string, the check cannot refuse the request
 	// (validate.go), and validateRequest skips it.
 	uncheckable bool
+	// adminOnly: the spec marks the operation x-admin-only; authorize refuses
+	// other keys before the request is read or validated.
+	adminOnly bool
 }
 
 func newRoutes(spec *openapi3.T) (*routes, error) {
@@ -138,7 +141,7 @@ func newRoutes(spec *openapi3.T) (*routes, error) {
 		for method, op := range item.Operations() {
 			route := &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
 			byMethod[method] = &operation{route: route, checked: withoutSecurity(route), paramsAt: paramsAt,
-				uncheckable: uncheckable(item, op)}
+				uncheckable: uncheckable(item, op), adminOnly: op.Extensions["x-admin-only"] == true}
 		}
 		if err := handlePattern(rs.mux, path); err != nil {
 			return nil, err

@@ -65,7 +65,7 @@ type Server struct {
 	routes   *routes
 	api      http.Handler   // the generated routes, behind the per-route middleware
 	handlers *handlers      // the API's handlers, for the steps that act ahead of them (checkBatch)
-	other    *http.ServeMux // paths outside the spec (docs, metrics)
+	other    *http.ServeMux // paths outside the spec (docs)
 	validate *openapi3filter.Options
 	limits   *limiters
 	shared   *sharedLimiter // nil without Config.Limiter
@@ -175,7 +175,6 @@ func New(cfg Config) (*Server, error) {
 			s.writeError(w, r, bindingError(err))
 		},
 	})
-	s.Handle("GET /metrics", s.metrics.handler())
 	docs.Mount(s)
 	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "capture_http_requests_in_flight", Help: "API requests being answered now (capped by MaxInFlight).",
@@ -183,11 +182,11 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Metrics is the registry /metrics serves, for the series of parts beside the
+// Metrics is the registry MetricsHandler serves, for the series of parts beside the
 // server such as webhook deliveries (DeliveryOptions.Metrics).
 func (s *Server) Metrics() prometheus.Registerer { return s.metrics.registry }
 
-// Handle registers a handler for a path outside the API spec (docs, metrics).
+// Handle registers a handler for a path outside the API spec (docs).
 // Such paths get a Request-Id and panic recovery but no key check.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.other.Handle(pattern, h)

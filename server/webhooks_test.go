@@ -232,7 +232,7 @@ func testDeliveryRetriedUntilReceivedAndSigned(t *testing.T, newServer apitest.N
 func waitMetric(t *testing.T, s *apitest.Server, line string) {
 	t.Helper()
 	poll.Until(t, 10*time.Second, fmt.Sprintf("the line %q in /metrics", line), func() (bool, string) {
-		res, body := do(t, "GET", s.URL+"/metrics", "", "", "")
+		res, body := do(t, "GET", s.MetricsURL+"/metrics", "", "", "")
 		return res.StatusCode == 200 && slices.Contains(strings.Split(string(body), "\n"), line),
 			fmt.Sprintf("/metrics answers %d:\n%s", res.StatusCode, body)
 	})
@@ -380,7 +380,7 @@ func testDeliveryRefusesPrivateAddresses(t *testing.T, newServer apitest.NewFunc
 	}
 	// Both wait an hour for their retry, enqueued moments ago.
 	waitMetric(t, s, "capture_webhook_queue_depth 2")
-	_, metrics := do(t, "GET", s.URL+"/metrics", "", "", "")
+	_, metrics := do(t, "GET", s.MetricsURL+"/metrics", "", "", "")
 	var age float64
 	for _, l := range strings.Split(string(metrics), "\n") {
 		if v, ok := strings.CutPrefix(l, "capture_webhook_queue_oldest_seconds "); ok {

@@ -339,7 +339,7 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 	}
 	for i, s := range servers {
 		if strings.HasPrefix(s.name, "capture") {
-			logCaptureMetrics(s.name, procs[i][0].base)
+			logCaptureMetrics(s.name, procs[i][0].metrics)
 		}
 	}
 	return nil

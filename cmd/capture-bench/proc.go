@@ -87,8 +87,11 @@ func moduleRoot(ctx context.Context) (string, error) {
 type process struct {
 	cmd  *exec.Cmd
 	base string // http://127.0.0.1:PORT
-	log  string
-	done chan error
+	// metrics is where Capture serves /metrics (http://127.0.0.1:PORT), a port
+	// of its own per server so that replicas do not contend for the default.
+	metrics string
+	log     string
+	done    chan error
 }
 
 // startServer starts s on a free loopback port and waits until it answers.
@@ -98,6 +101,11 @@ func startServer(ctx context.Context, s *serverKind, db string, acct account, di
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
+	metricsPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(metricsPort)
 	logPath := filepath.Join(dir, "server.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -105,15 +113,16 @@ func startServer(ctx context.Context, s *serverKind, db string, acct account, di
 	}
 	cmd := exec.Command(s.bin, s.serveArgs(addr, db, acct)...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CAPTURE_METRICS_ADDR="+metricsAddr) // the floor ignores it
 	if s.serveEnv != nil {
-		cmd.Env = append(os.Environ(), s.serveEnv(acct)...)
+		cmd.Env = append(cmd.Env, s.serveEnv(acct)...)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", s.name, err)
 	}
-	p := &process{cmd: cmd, base: "http://" + addr, log: logPath, done: make(chan error, 1)}
+	p := &process{cmd: cmd, base: "http://" + addr, metrics: "http://" + metricsAddr, log: logPath, done: make(chan error, 1)}
 	go func() {
 		p.done <- cmd.Wait()
 		logFile.Close()

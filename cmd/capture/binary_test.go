@@ -60,7 +60,9 @@ func binary(t *testing.T) string {
 }
 
 // command prepares the binary with args and an environment free of the
-// caller's CAPTURE_* variables, plus env.
+// caller's CAPTURE_* variables, plus env. A server it starts serves metrics on
+// a port the system picks (unless env says otherwise), so that servers of
+// parallel tests do not contend for the default one.
 func command(t *testing.T, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
@@ -69,6 +71,7 @@ func command(t *testing.T, env []string, args ...string) *exec.Cmd {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	cmd.Env = append(cmd.Env, "CAPTURE_METRICS_ADDR=127.0.0.1:0") // the last of a name wins
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }

@@ -29,6 +29,7 @@ import (
 // serveOptions are the flags of capture serve.
 type serveOptions struct {
 	addr            string
+	metricsAddr     string
 	db              *string
 	requestTimeout  time.Duration
 	shutdownTimeout time.Duration
@@ -50,7 +51,8 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API server",
-		Long: `Runs the Capture API: /v1, the reference at /docs, /metrics, /healthz and /readyz.
+		Long: `Runs the Capture API: /v1, the reference at /docs, /healthz and /readyz, and
+Prometheus metrics at /metrics on an address of their own (--metrics-addr).
 It creates and migrates the database if needed; on an empty database it creates
 the account "default" and prints an admin key for it, once.
 
@@ -66,11 +68,13 @@ chooses). SIGTERM or Ctrl-C lets in-flight requests finish before it exits.`,
 		Example: `  capture serve
   capture serve --addr :8080 --db /var/lib/capture/capture.db --public-url https://capture.example.com
   capture serve --addr :8081 --db postgres://capture@db.internal/capture --redis redis://cache.internal:6379/0
+  capture serve --addr :8080 --metrics-addr 10.0.0.5:9464   # a Prometheus on another machine scrapes 10.0.0.5
   CAPTURE_RATE_LIMIT=20 capture serve --log-format json 2>>capture.log`,
 		Args: positional(0, ""),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "127.0.0.1:9464", "address to serve Prometheus metrics (/metrics) on, apart from the API")
 	o.db = dbFlag(cmd)
 	f.DurationVar(&o.requestTimeout, "request-timeout", 10*time.Second, "longest a request may run before it answers 504")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "longest to wait for in-flight requests on SIGTERM")
@@ -132,9 +136,14 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	// Listen first: a busy port must not leave a new database or an admin key behind.
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		return listenError(o.addr, err)
+		return listenError(o.addr, "--addr", err)
 	}
 	defer ln.Close()
+	metricsLn, err := net.Listen("tcp", o.metricsAddr)
+	if err != nil {
+		return listenError(o.metricsAddr, "--metrics-addr", err)
+	}
+	defer metricsLn.Close()
 	dbPath := *o.db
 	if !postgres.IsURL(dbPath) {
 		if dbPath, err = filepath.Abs(dbPath); err != nil {
@@ -154,7 +163,7 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	cfg := server.Config{Store: db, RequestTimeout: o.requestTimeout, Logger: logger,
 		DefaultRateLimit: o.rateLimit, MaxInFlight: o.maxInFlight, PublicURL: base}
 	if o.redis != "" {
-		limiter, err := redis.Open(o.redis)
+		limiter, err := redis.Open(o.redis, logger)
 		if err != nil {
 			return usageError("--redis: %v", err)
 		}
@@ -191,6 +200,13 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 		return failure("start webhook deliveries: %v", err)
 	}
 	srv := api.HTTPServer()
+	metricsSrv := api.MetricsHTTPServer()
+	go func() {
+		if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("serve metrics", "error", err)
+		}
+	}()
+	defer metricsSrv.Close() // scrapes need no draining
 	go purgeIdempotency(ctx, db, logger)
 	go purgeEvents(ctx, engine, logger)
 	served := make(chan error, 1)
@@ -200,9 +216,9 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 			fmt.Fprintf(stdout, "The database has accounts already, so no admin key was printed. To make one:\n\n    %s\n\n",
 				newAdminKeyCommand(ctx, db, *o.db))
 		}
-		banner(stdout, base, displayDB(dbPath), logFormat, o)
+		banner(stdout, base, "http://"+displayAddr(metricsLn.Addr()), displayDB(dbPath), logFormat, o)
 	}
-	logger.Info("serving", "addr", ln.Addr().String(), "db", displayDB(dbPath))
+	logger.Info("serving", "addr", ln.Addr().String(), "metrics_addr", metricsLn.Addr().String(), "db", displayDB(dbPath))
 
 	select {
 	case err := <-served:
@@ -230,7 +246,7 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 }
 
 // listenError says in one line why the server could not listen and what to do.
-func listenError(addr string, err error) error {
+func listenError(addr, flag string, err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) {
 		err = op.Err
@@ -242,9 +258,9 @@ func listenError(addr string, err error) error {
 	hint := ""
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		hint = " (is another capture serve running? stop it, or choose another --addr)"
+		hint = " (is another capture serve running? stop it, or choose another " + flag + ")"
 	case errors.Is(err, syscall.EACCES):
-		hint = " (ports below 1024 need privileges: choose another --addr)"
+		hint = " (ports below 1024 need privileges: choose another " + flag + ")"
 	}
 	return failure("cannot listen on %s: %v%s", addr, err, hint)
 }
@@ -263,7 +279,7 @@ func displayAddr(a net.Addr) string {
 }
 
 // banner tells a person at a terminal where the server is and what it enforces.
-func banner(w io.Writer, base, dbPath, logFormat string, o *serveOptions) {
+func banner(w io.Writer, base, metricsBase, dbPath, logFormat string, o *serveOptions) {
 	fmt.Fprintf(w, `Capture is serving (Ctrl-C stops it after in-flight requests finish)
 
   API       %s/v1
@@ -274,7 +290,7 @@ func banner(w io.Writer, base, dbPath, logFormat string, o *serveOptions) {
             at most %d API requests at once
 
 Request logs follow on stderr, one %s line per request.
-`, base, base, base, dbPath, o.rateLimit, limitsWhere(o), o.requestTimeout, o.maxInFlight, map[string]string{"json": "JSON", "text": "text"}[logFormat])
+`, base, base, metricsBase, dbPath, o.rateLimit, limitsWhere(o), o.requestTimeout, o.maxInFlight, map[string]string{"json": "JSON", "text": "text"}[logFormat])
 }
 
 // limitsWhere says where rate limits are kept, for the banner.

@@ -37,18 +37,21 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	key := strings.TrimSpace(string(out))
 
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", db)
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--db", db)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
-	addr := ""
+	addr, metricsAddr := "", ""
 	logs := bufio.NewScanner(stderr)
 	for addr == "" && logs.Scan() {
-		var line struct{ Msg, Addr string }
+		var line struct {
+			Msg, Addr   string
+			MetricsAddr string `json:"metrics_addr"`
+		}
 		if json.Unmarshal(logs.Bytes(), &line) == nil && line.Msg == "serving" {
-			addr = line.Addr
+			addr, metricsAddr = line.Addr, line.MetricsAddr
 		}
 	}
 	if addr == "" {
@@ -87,7 +90,7 @@ func TestGracefulShutdown(t *testing.T) {
 		fmt.Fprintf(pw, `{"email": "p%d@`, i) // half a body: the request is in flight
 	}
 	poll.Until(t, 10*time.Second, fmt.Sprintf("the server to count %d requests in flight", inFlight), func() (bool, string) {
-		res, err := http.Get("http://" + addr + "/metrics")
+		res, err := http.Get("http://" + metricsAddr + "/metrics")
 		if err != nil {
 			return false, err.Error()
 		}

@@ -42,15 +42,29 @@ func TestServeOnATerminalPrintsABanner(t *testing.T) {
 		t.Fatalf("the banner gives no API URL:\n%s", out)
 	}
 	base := api[1]
-	for _, want := range []string{"Docs      " + base + "/docs\n", "Metrics   " + base + "/metrics\n", "Database  " + db + "\n",
+	metrics := regexp.MustCompile(`Metrics +(http://127\.0\.0\.1:\d+)/metrics\n`).FindStringSubmatch(out)
+	if metrics == nil || metrics[1] == base {
+		t.Fatalf("the banner gives no metrics URL apart from the API's:\n%s", out)
+	}
+	for _, want := range []string{"Docs      " + base + "/docs\n", "Database  " + db + "\n",
 		"Limits    42 requests/s per key unless its account sets its own; requests time out after 10s;\n",
 		"at most 512 API requests at once\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the banner lacks %q:\n%s", want, out)
 		}
 	}
-	if get(t, base+"/docs") != 200 || get(t, base+"/metrics") != 200 {
+	if get(t, base+"/docs") != 200 || get(t, metrics[1]+"/metrics") != 200 {
 		t.Fatal("the banner's /docs and /metrics URLs should answer 200")
+	}
+	// The API's port does not serve metrics: scrapes stay off it.
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err := apitest.Check(t, "GET", base+"/metrics", res, body); err != nil || res.StatusCode != 404 || !strings.Contains(string(body), `"code":"route_not_found"`) {
+		t.Errorf("GET /metrics on the API's port: %d %s (%v), want 404 route_not_found", res.StatusCode, body, err)
 	}
 	// On a terminal, request logs are text for people.
 	if get(t, base+"/v1/prospects") != 401 {
@@ -134,6 +148,8 @@ func TestServeWithoutATerminalPrintsNoBanner(t *testing.T) {
 	}
 }
 
+// TestServeOnABusyPortSaysSoInOneLine: the API's port and the metrics port
+// alike, before any database is created, with a hint that names the flag.
 func TestServeOnABusyPortSaysSoInOneLine(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -142,14 +158,17 @@ func TestServeOnABusyPortSaysSoInOneLine(t *testing.T) {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	db := filepath.Join(t.TempDir(), "busy.db")
-	out, errOut, code := runPiped(t, nil, "serve", "--addr", addr, "--db", db)
-	want := "capture serve: cannot listen on " + addr + ": address already in use (is another capture serve running? stop it, or choose another --addr)\n"
-	if code != 1 || out != "" || errOut != want {
-		t.Fatalf("want exit 1 and the one line\n%q\ngot exit %d, stdout %q, stderr\n%q", want, code, out, errOut)
-	}
-	if _, err := os.Stat(db); err == nil {
-		t.Error("a server that could not listen should leave no database behind")
+	for _, flag := range []string{"--addr", "--metrics-addr"} {
+		db := filepath.Join(t.TempDir(), "busy.db")
+		args := []string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--db", db, flag, addr}
+		out, errOut, code := runPiped(t, nil, args...)
+		want := "capture serve: cannot listen on " + addr + ": address already in use (is another capture serve running? stop it, or choose another " + flag + ")\n"
+		if code != 1 || out != "" || errOut != want {
+			t.Fatalf("want exit 1 and the one line\n%q\ngot exit %d, stdout %q, stderr\n%q", want, code, out, errOut)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Errorf("%s busy: a server that could not listen should leave no database behind", flag)
+		}
 	}
 }
 

@@ -41,6 +41,7 @@ import (
 // Server is a running test server with an account "acme" and two keys.
 type Server struct {
 	URL         string
+	MetricsURL  string      // the metrics listener's, which serves /metrics (the API's URL does not)
 	Store       store.Store // the server's store, on either engine
 	DB          *sqlite.DB  // the SQLite store; nil on PostgreSQL
 	DBPath      string      // the SQLite file; "" on PostgreSQL
@@ -124,7 +125,10 @@ func start(t testing.TB, s *Server, configure []func(*server.Config)) *Server {
 	s.HTTP.Listener = h.Listener(s.HTTP.Listener)
 	s.HTTP.Start()
 	s.URL = s.HTTP.URL
+	metricsHTTP := httptest.NewServer(h.MetricsHandler())
+	s.MetricsURL = metricsHTTP.URL
 	t.Cleanup(func() {
+		metricsHTTP.Close()
 		s.HTTP.Close()
 		s.Store.Close()
 	})

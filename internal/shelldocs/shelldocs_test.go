@@ -32,6 +32,9 @@ const (
 	// in their place in each block.
 	pageAddr   = "127.0.0.1:8080"
 	pageBinary = "./bin/capture"
+	// pageMetricsAddr is where the reader's server serves /metrics (the
+	// default --metrics-addr); the test puts its server's in its place.
+	pageMetricsAddr = "127.0.0.1:9464"
 	// redisEnvVar names the Redis the `sh postgres` blocks get, with PostgreSQL.
 	redisEnvVar = "CAPTURE_TEST_REDIS_URL"
 )
@@ -117,9 +120,10 @@ func docPages(t *testing.T, root string) []string {
 type pageRun struct {
 	root, page, bin, bash string
 
-	addr  string // the page's server
-	db    string // its SQLite file, CAPTURE_DB in the blocks
-	pgURL string // the page's PostgreSQL schema, made at its first `sh postgres` block
+	addr        string // the page's server
+	metricsAddr string // where it serves /metrics
+	db          string // its SQLite file, CAPTURE_DB in the blocks
+	pgURL       string // the page's PostgreSQL schema, made at its first `sh postgres` block
 }
 
 func runPage(t *testing.T, p *pageRun) {
@@ -141,11 +145,11 @@ func runPage(t *testing.T, p *pageRun) {
 	dir := t.TempDir()
 	p.db = filepath.Join(dir, "capture.db")
 	checkRepositoryLeftAlone(t, p.root, p.page)
-	p.addr = startServer(t, p.bin, p.db, dir)
+	p.addr, p.metricsAddr = startServer(t, p.bin, p.db, dir)
 	sh := startShell(t, p.bash, p.root, dir, blockEnv(p.db))
 
-	substitute := strings.NewReplacer(pageAddr, p.addr, pageBinary, p.bin)
-	unsubstitute := strings.NewReplacer(p.addr, pageAddr, p.bin, pageBinary) // for messages in the page's words
+	substitute := strings.NewReplacer(pageAddr, p.addr, pageMetricsAddr, p.metricsAddr, pageBinary, p.bin)
+	unsubstitute := strings.NewReplacer(p.addr, pageAddr, p.metricsAddr, pageMetricsAddr, p.bin, pageBinary) // for messages in the page's words
 	for _, b := range blocks {
 		where := fmt.Sprintf("%s:%d", p.page, b.Line)
 		if b.NoRun {
@@ -221,25 +225,28 @@ func blockEnv(db string) []string {
 
 // startServer starts `capture serve` on a port the system picks, with a new
 // database, its output in a file shown when the page fails, waits until it logs
-// that it is serving, and stops it when the page ends. It returns its address.
-func startServer(t *testing.T, bin, db, dir string) string {
+// that it is serving, and stops it when the page ends. It returns its address
+// and its metrics listener's.
+func startServer(t *testing.T, bin, db, dir string) (addr, metricsAddr string) {
 	t.Helper()
 	logPath := filepath.Join(dir, "server.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The log line that says it is serving names the address it listens on.
-	var addr string
+	// The log line that says it is serving names the addresses it listens on.
 	serving := &lineWatch{want: func(line []byte) bool {
-		var entry struct{ Msg, Addr string }
+		var entry struct {
+			Msg, Addr   string
+			MetricsAddr string `json:"metrics_addr"`
+		}
 		if json.Unmarshal(line, &entry) != nil || entry.Msg != "serving" {
 			return false
 		}
-		addr = entry.Addr
+		addr, metricsAddr = entry.Addr, entry.MetricsAddr
 		return true
 	}, seen: make(chan struct{})}
-	cmd := exec.Command(bin, "serve", "--db", db, "--addr", "127.0.0.1:0", "--log-format", "json")
+	cmd := exec.Command(bin, "serve", "--db", db, "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--log-format", "json")
 	cmd.Dir, cmd.Env = dir, cleanEnv()
 	cmd.Stdout = logFile
 	cmd.Stderr = io.MultiWriter(logFile, serving)
@@ -280,7 +287,7 @@ func startServer(t *testing.T, bin, db, dir string) string {
 	case <-time.After(time.Minute):
 		t.Fatalf("capture serve did not log that it is serving within a minute")
 	}
-	return addr
+	return addr, metricsAddr
 }
 
 // lineWatch is a writer that closes seen at the first complete line want accepts.

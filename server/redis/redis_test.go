@@ -35,7 +35,7 @@ func redisURL(t *testing.T) string {
 
 func open(t *testing.T, url string) *redis.Limiter {
 	t.Helper()
-	l, err := redis.Open(url)
+	l, err := redis.Open(url, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,13 @@ func TestFallsBackWhenRedisIsDown(t *testing.T) {
 	if n := logs.count("shared rate limiter unreachable"); n != 1 {
 		t.Errorf("%d log lines say the shared limiter is unreachable, want 1", n)
 	}
-	_, metrics := get(t, s, "", "/metrics")
+	mres, err := http.Get(s.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(mres.Body)
+	mres.Body.Close()
+	metrics := string(mb)
 	m := regexp.MustCompile(`(?m)^capture_rate_limit_fallbacks_total (\d+)`).FindStringSubmatch(metrics)
 	if m == nil {
 		t.Fatal("no capture_rate_limit_fallbacks_total in /metrics")
