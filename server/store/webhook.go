@@ -80,6 +80,13 @@ type WebhookStore interface {
 	RecordWebhookAttempt(ctx context.Context, a *WebhookAttempt, disableAfter time.Duration) (disabled bool, err error)
 	// WebhookQueue tells how many deliveries are pending, and since when, for metrics.
 	WebhookQueue(ctx context.Context) (DeliveryQueue, error)
+
+	// SealSecretAnswer is the form in which an answer that carries a signing
+	// secret is kept for Idempotency-Key replays: sealed like the secrets
+	// themselves (SecretBox), bound to scope (its account and key).
+	SealSecretAnswer(scope string, answer []byte) []byte
+	// OpenSecretAnswer reads back an answer that SealSecretAnswer kept.
+	OpenSecretAnswer(scope string, kept []byte) ([]byte, error)
 }
 
 // Delivery is the job of delivering one event to one endpoint, as a durable
