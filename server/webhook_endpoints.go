@@ -120,7 +120,7 @@ func (h *handlers) GetWebhookEndpoint(ctx context.Context, req gen.GetWebhookEnd
 			recent[i].StatusCode = nullable.NewNullableWithValue(a.StatusCode)
 		}
 		if a.Error != "" {
-			recent[i].Error = nullable.NewNullableWithValue(a.Error)
+			recent[i].Error = nullable.NewNullableWithValue(shownAttemptError(a))
 		}
 	}
 	body.RecentAttempts = &recent
