@@ -6,44 +6,43 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server/postgres/pgtest"
 	"github.com/captureapi/capture/server/store"
 )
 
-// apiCall sends one request to a running binary and checks the answer
-// against openapi.yaml.
-func apiCall(t *testing.T, addr, key, method, path, body, idem string) (int, http.Header, []byte) {
+// serverAt addresses one running binary as a set of one, for its checked requests.
+func serverAt(t *testing.T, addr string) *replicaSet {
+	return &replicaSet{t: t, addrs: []string{addr}, client: http.DefaultClient}
+}
+
+// startOnSQLite starts the binary with flags on a new SQLite database with an
+// admin key, and returns the server and the key.
+func startOnSQLite(t *testing.T, flags ...string) (api *replicaSet, key, path string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	binary(t)
+	path = filepath.Join(t.TempDir(), "capture.db")
+	key = seedKey(t, path, store.RoleAdmin)
+	addr := freeAddr(t)
+	startServer(t, path, addr, flags...)
+	return serverAt(t, addr), key, path
+}
+
+// createEndpointAt creates an endpoint at url for prospect.created and returns its id.
+func createEndpointAt(t *testing.T, api *replicaSet, key, url string) string {
+	t.Helper()
+	a := api.must(0, key, "POST", "/v1/webhook_endpoints", `{"url":"`+url+`","enabled_events":["prospect.created"]}`, "")
+	var ep struct{ ID string }
+	if json.Unmarshal(a.body, &ep); a.status != 201 {
+		t.Fatalf("create an endpoint at %s: %d %s", url, a.status, a.body)
 	}
-	if idem != "" {
-		req.Header.Set("Idempotency-Key", idem)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := apitest.Check(t, method, path, res, b); err != nil {
-		t.Errorf("%s %s: the answer breaks openapi.yaml: %v", method, path, err)
-	}
-	return res.StatusCode, res.Header, b
+	return ep.ID
 }
 
 // A webhook endpoint's signing secret, created with an Idempotency-Key as the
@@ -53,12 +52,12 @@ func apiCall(t *testing.T, addr, key, method, path, body, idem string) (int, htt
 func TestKeptWebhookSecretIsSealed(t *testing.T) {
 	t.Parallel()
 	sealKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-	check := func(t *testing.T, addr, key string, keptBodies func() [][]byte) {
+	check := func(t *testing.T, api *replicaSet, key string, keptBodies func() [][]byte) {
 		body := `{"url":"https://crm.example.com/hook","enabled_events":["prospect.created"]}`
-		status, _, b := apiCall(t, addr, key, "POST", "/v1/webhook_endpoints", body, "create-hook-1")
+		a := api.must(0, key, "POST", "/v1/webhook_endpoints", body, "create-hook-1")
 		var created struct{ ID, Secret string }
-		if err := json.Unmarshal(b, &created); status != 201 || err != nil || !strings.HasPrefix(created.Secret, "whsec_") {
-			t.Fatalf("create: %d %s", status, b)
+		if err := json.Unmarshal(a.body, &created); a.status != 201 || err != nil || !strings.HasPrefix(created.Secret, "whsec_") {
+			t.Fatalf("create: %d %s", a.status, a.body)
 		}
 		kept := keptBodies()
 		if len(kept) != 1 {
@@ -67,22 +66,18 @@ func TestKeptWebhookSecretIsSealed(t *testing.T) {
 		if bytes.Contains(kept[0], []byte(created.Secret)) || bytes.Contains(kept[0], []byte("whsec_")) {
 			t.Errorf("the idempotency table holds the signing secret in plain text: %s", kept[0])
 		}
-		status, h, b := apiCall(t, addr, key, "POST", "/v1/webhook_endpoints", body, "create-hook-1")
+		a = api.must(0, key, "POST", "/v1/webhook_endpoints", body, "create-hook-1")
 		var replayed struct{ ID, Secret string }
-		json.Unmarshal(b, &replayed)
-		if status != 201 || h.Get("Idempotent-Replayed") != "true" || replayed != created {
-			t.Errorf("replay: %d %v %s, want the original answer %+v", status, h, b, created)
+		json.Unmarshal(a.body, &replayed)
+		if a.status != 201 || a.header.Get("Idempotent-Replayed") != "true" || replayed != created {
+			t.Errorf("replay: %d %v %s, want the original answer %+v", a.status, a.header, a.body, created)
 		}
 	}
 
 	t.Run("SQLite", func(t *testing.T) {
 		t.Parallel()
-		binary(t)
-		path := filepath.Join(t.TempDir(), "capture.db")
-		key := seedKey(t, path, store.RoleAdmin)
-		addr := freeAddr(t)
-		startServer(t, path, addr, "--webhook-secret-key", sealKey)
-		check(t, addr, key, func() [][]byte {
+		api, key, path := startOnSQLite(t, "--webhook-secret-key", sealKey)
+		check(t, api, key, func() [][]byte {
 			db, err := sql.Open("sqlite", path)
 			if err != nil {
 				t.Fatal(err)
@@ -121,7 +116,7 @@ func TestKeptWebhookSecretIsSealed(t *testing.T) {
 		}
 		addr := freeAddr(t)
 		startServer(t, dsn, addr, "--webhook-secret-key", sealKey)
-		check(t, addr, key, func() [][]byte {
+		check(t, serverAt(t, addr), key, func() [][]byte {
 			var n int
 			var body []byte
 			pgtest.QueryRow(t, dsn, `SELECT count(*), string_agg(body, ''::bytea) FROM idempotency_keys`, nil, &n, &body)
@@ -139,41 +134,26 @@ func TestKeptWebhookSecretIsSealed(t *testing.T) {
 // developer point endpoints at their own machine all the same.
 func TestWebhookURLOfForbiddenAddressIsRefusedWhenSaved(t *testing.T) {
 	t.Parallel()
-	binary(t)
-	path := filepath.Join(t.TempDir(), "capture.db")
-	key := seedKey(t, path, store.RoleAdmin)
-	addr := freeAddr(t)
-	startServer(t, path, addr)
+	api, key, _ := startOnSQLite(t)
 	for _, host := range []string{"127.0.0.1", "10.9.8.7", "169.254.169.254", "[::1]", "[::ffff:127.0.0.1]",
 		"[::127.0.0.1]", "[::ffff:0:127.0.0.1]", "[2002:c0a8:101::1]", "192.0.2.10", "198.51.100.7", "203.0.113.9",
 		"[2001:db8::1]", "[fec0::1]", "[fe80::1%25eth0]", "0.0.0.0", "100.64.0.1"} {
 		body := `{"url":"https://` + host + `/hook","enabled_events":["prospect.created"]}`
-		status, _, b := apiCall(t, addr, key, "POST", "/v1/webhook_endpoints", body, "")
+		a := api.must(0, key, "POST", "/v1/webhook_endpoints", body, "")
 		var e struct{ Error struct{ Code, Param string } }
-		json.Unmarshal(b, &e)
-		if status != 400 || e.Error.Code != "parameter_invalid" || e.Error.Param != "url" {
-			t.Errorf("an endpoint at %s: %d %s, want 400 parameter_invalid on url", host, status, b)
+		json.Unmarshal(a.body, &e)
+		if a.status != 400 || e.Error.Code != "parameter_invalid" || e.Error.Param != "url" {
+			t.Errorf("an endpoint at %s: %d %s, want 400 parameter_invalid on url", host, a.status, a.body)
 		}
 	}
 	// The same check on a change of URL.
-	status, _, b := apiCall(t, addr, key, "POST", "/v1/webhook_endpoints",
-		`{"url":"https://crm.example.com/hook","enabled_events":["prospect.created"]}`, "")
-	var ep struct{ ID string }
-	if json.Unmarshal(b, &ep); status != 201 {
-		t.Fatalf("create: %d %s", status, b)
-	}
-	if status, _, b = apiCall(t, addr, key, "PATCH", "/v1/webhook_endpoints/"+ep.ID, `{"url":"https://[::ffff:10.0.0.1]/"}`, ""); status != 400 {
-		t.Errorf("a change of URL to a private address: %d %s, want 400", status, b)
+	id := createEndpointAt(t, api, key, "https://crm.example.com/hook")
+	if a := api.must(0, key, "PATCH", "/v1/webhook_endpoints/"+id, `{"url":"https://[::ffff:10.0.0.1]/"}`, ""); a.status != 400 {
+		t.Errorf("a change of URL to a private address: %d %s, want 400", a.status, a.body)
 	}
 
-	devPath := filepath.Join(t.TempDir(), "capture.db")
-	devKey := seedKey(t, devPath, store.RoleAdmin)
-	devAddr := freeAddr(t)
-	startServer(t, devPath, devAddr, "--webhooks-allow-private")
-	if status, _, b := apiCall(t, devAddr, devKey, "POST", "/v1/webhook_endpoints",
-		`{"url":"http://127.0.0.1:9/hook","enabled_events":["prospect.created"]}`, ""); status != 201 {
-		t.Errorf("with --webhooks-allow-private, an endpoint on this machine: %d %s, want 201", status, b)
-	}
+	dev, devKey, _ := startOnSQLite(t, "--webhooks-allow-private")
+	createEndpointAt(t, dev, devKey, "http://127.0.0.1:9/hook") // on this machine, for development
 }
 
 // The error of a failed delivery, which any admin key reads, names the class
@@ -181,26 +161,17 @@ func TestWebhookURLOfForbiddenAddressIsRefusedWhenSaved(t *testing.T) {
 // address a name resolved to nor the resolver.
 func TestAttemptErrorNamesTheClassOfFailure(t *testing.T) {
 	t.Parallel()
-	binary(t)
-	path := filepath.Join(t.TempDir(), "capture.db")
-	key := seedKey(t, path, store.RoleAdmin)
-	addr := freeAddr(t)
-	startServer(t, path, addr, "--webhook-retry-schedule", "1h")
+	api, key, _ := startOnSQLite(t, "--webhook-retry-schedule", "1h")
 	want := map[string]string{ // endpoint URL → its attempt's error
 		"https://localhost:8443/hook":    "blocked_address", // resolves to 127.0.0.1
 		"https://hooks.capture.invalid/": "dns_failure",
 	}
 	ids := map[string]string{}
 	for u := range want {
-		status, _, b := apiCall(t, addr, key, "POST", "/v1/webhook_endpoints", `{"url":"`+u+`","enabled_events":["prospect.created"]}`, "")
-		var ep struct{ ID string }
-		if json.Unmarshal(b, &ep); status != 201 {
-			t.Fatalf("create %s: %d %s", u, status, b)
-		}
-		ids[u] = ep.ID
+		ids[u] = createEndpointAt(t, api, key, u)
 	}
-	if status, _, b := apiCall(t, addr, key, "POST", "/v1/prospects", `{"email":"ada@example.com"}`, ""); status != 201 {
-		t.Fatalf("create prospect: %d %s", status, b)
+	if a := api.must(0, key, "POST", "/v1/prospects", `{"email":"ada@example.com"}`, ""); a.status != 201 {
+		t.Fatalf("create prospect: %d %s", a.status, a.body)
 	}
 	for u, id := range ids {
 		var got struct {
@@ -208,7 +179,7 @@ func TestAttemptErrorNamesTheClassOfFailure(t *testing.T) {
 		}
 		var raw []byte
 		poll.Until(t, 30*time.Second, "the attempt to "+u, func() (bool, string) {
-			_, _, raw = apiCall(t, addr, key, "GET", "/v1/webhook_endpoints/"+id, "", "")
+			raw = api.must(0, key, "GET", "/v1/webhook_endpoints/"+id, "", "").body
 			json.Unmarshal(raw, &got)
 			return len(got.RecentAttempts) > 0, string(raw)
 		})
