@@ -1197,9 +1197,9 @@ type WebhookAttempt struct {
 	// Example: 48
 	DurationMs int64 `json:"duration_ms"`
 
-	// Error Why the attempt failed; null on success.
+	// Error The class of failure; null on success. `dns_failure`: the URL's host name did not resolve. `blocked_address`: it led to an address webhooks may not reach (loopback, private, link-local, documentation and other special-purpose ranges, or the server's own). `connection_refused`: nothing listened there. `timeout`: no answer within 10 seconds. `tls_error`: the TLS handshake or the certificate failed. `http_status`: the receiver answered other than 2xx (see `status_code`). `connection_error`: any other failure to connect or to read the answer. It never names an address, port or resolver the URL did not; the server's log has the full error. `x-extensible-enum` lists the classes known today; accept any other.
 	//
-	// Example: the receiver answered 503 Service Unavailable
+	// Example: http_status
 	Error string `json:"error"`
 
 	// EventID The event delivered.

@@ -23,3 +23,14 @@ func SetRateLimitClock(s *Server, now func() time.Time) { s.limits.now = now }
 func GuardedDial(ctx context.Context, allowPrivate bool, address string) (net.Conn, error) {
 	return guardedDialer(allowPrivate, 2*time.Second).DialContext(ctx, "tcp", address)
 }
+
+// AttemptFailure attempts one delivery to url as the webhook worker does and
+// returns the error its attempt shows through the API ("" when it succeeded).
+func AttemptFailure(ctx context.Context, url string, allowPrivate bool, timeout time.Duration) string {
+	d := newDeliverer(DeliveryOptions{AllowPrivate: allowPrivate, Timeout: timeout})
+	ep := &store.WebhookEndpoint{ID: "we_test", URL: url, Secret: store.NewWebhookSecret()}
+	if _, err := d.send(ctx, ep, "evt_test", []byte(`{}`)); err != nil {
+		return failureClass(err)
+	}
+	return ""
+}

@@ -92,13 +92,20 @@ func (s *Server) answerHeldKey(c *call, rec *store.IdempotencyRecord, fp []byte)
 		e.Param = "Idempotency-Key"
 		return e
 	}
+	body := rec.Body
+	if secretAnswers[c.route.Operation.OperationID] {
+		var err error
+		if body, err = s.cfg.Webhooks.OpenSecretAnswer(answerScope(apiKey(c.r.Context()).AccountID, idempotencyKey(c.r)), rec.Body); err != nil {
+			return err
+		}
+	}
 	w := c.w
 	w.replayed = true
 	w.Header().Set("Idempotent-Replayed", "true")
 	w.Header().Set("Original-Request", rec.RequestID)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(rec.Status)
-	w.Write(rec.Body)
+	w.Write(body)
 	return errAnswered
 }
 
@@ -112,7 +119,22 @@ func (s *Server) keepAnswer(tx context.Context, c *call, held *heldAnswer) error
 	if c.w.clientGone || !held.wroteHeader || !keeps(held.status) {
 		return errNotKept
 	}
-	return s.cfg.Store.FinishIdempotent(tx, c.claim.accountID, c.claim.key, requestID(tx), held.status, held.body.Bytes())
+	body := held.body.Bytes()
+	if secretAnswers[c.route.Operation.OperationID] {
+		body = s.cfg.Webhooks.SealSecretAnswer(answerScope(c.claim.accountID, c.claim.key), body)
+	}
+	return s.cfg.Store.FinishIdempotent(tx, c.claim.accountID, c.claim.key, requestID(tx), held.status, body)
+}
+
+// secretAnswers are the operations whose answer carries a webhook signing
+// secret: it is kept for replays only sealed, like the secret itself, so that
+// a copy of the database alone does not give it.
+var secretAnswers = map[string]bool{"createWebhookEndpoint": true}
+
+// answerScope binds a sealed answer to its account and key: it opens for
+// their replays only.
+func answerScope(accountID, key string) string {
+	return "idempotency " + accountID + " " + key
 }
 
 // releaseKey gives back a key whose answer is not kept, so a retry can run.

@@ -7,41 +7,53 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+
+	"code.dny.dev/ssrf"
 )
 
 // ErrForbiddenAddress is the error of a webhook delivery whose URL led to an
 // address deliveries may not reach.
-var ErrForbiddenAddress = errors.New("webhook URLs may not reach loopback, private, link-local or metadata addresses")
+var ErrForbiddenAddress = errors.New("webhook URLs may not reach special-purpose (loopback, private, link-local, documentation …) or this host's own addresses")
 
-// forbiddenPrefixes are the ranges net/netip has no predicate for: "this
-// network", carrier-grade NAT, IETF protocol assignments, benchmarking,
-// reserved, and NAT64 (which embeds an IPv4 address).
-var forbiddenPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b::/96"),
-	netip.MustParsePrefix("64:ff9b:1::/48"),
-}
+// guardian refuses every address of the IANA special-purpose registries
+// (IPv4, and IPv6 outside global unicast or special within it: loopback,
+// private, link-local, the metadata service, documentation, 6to4, NAT64,
+// IPv4-compatible and -mapped forms …), on any port.
+var guardian = ssrf.New(ssrf.WithAnyPort())
 
-// forbiddenAddr reports whether a delivery may not connect to addr: loopback,
-// private (RFC 1918, unique-local fc00::/7), link-local (169.254.0.0/16 with
-// the cloud metadata service 169.254.169.254, fe80::/10), multicast,
-// unspecified, and the ranges above.
-func forbiddenAddr(addr netip.Addr) bool {
-	addr = addr.Unmap() // ::ffff:127.0.0.1 is 127.0.0.1
-	if addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() ||
-		addr.IsInterfaceLocalMulticast() || addr.IsMulticast() || addr.IsUnspecified() || !addr.IsValid() {
-		return true
+// forbiddenAddr reports why a delivery may not connect to addr, or nil: an
+// address of the special-purpose registries, or one of this host's own (a
+// public address of the host reaches its services as loopback would).
+func forbiddenAddr(addr netip.Addr) error {
+	if !addr.IsValid() {
+		return ErrForbiddenAddress
 	}
-	for _, p := range forbiddenPrefixes {
-		if p.Contains(addr) {
-			return true
+	if err := guardian.SafeAddr(addr.WithZone("")); err != nil {
+		return fmt.Errorf("%w: %s", ErrForbiddenAddress, addr)
+	}
+	own, err := net.InterfaceAddrs()
+	if err != nil {
+		return fmt.Errorf("%w: this host's addresses are unknown (%v)", ErrForbiddenAddress, err)
+	}
+	for _, a := range own {
+		if p, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(p.IP); ok && ip.Unmap() == addr.Unmap() {
+				return fmt.Errorf("%w: %s is this host's", ErrForbiddenAddress, addr)
+			}
 		}
 	}
-	return false
+	return nil
+}
+
+// literalForbidden reports why a URL's host, when it is an address rather
+// than a name, may not receive deliveries, or nil. A name is checked when
+// each delivery connects, as it may resolve elsewhere then.
+func literalForbidden(host string) error {
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil
+	}
+	return forbiddenAddr(addr)
 }
 
 // guardedDialer dials only the addresses deliveries may reach, unless
@@ -59,10 +71,7 @@ func guardedDialer(allowPrivate bool, timeout time.Duration) *net.Dialer {
 		if err != nil {
 			return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
 		}
-		if forbiddenAddr(ap.Addr()) {
-			return fmt.Errorf("%w: %s", ErrForbiddenAddress, ap.Addr())
-		}
-		return nil
+		return forbiddenAddr(ap.Addr())
 	}
 	return d
 }

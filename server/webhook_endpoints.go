@@ -24,8 +24,9 @@ func adminOnly(ctx context.Context) error {
 }
 
 // checkWebhookURL accepts https:// URLs, and http:// ones too when private
-// addresses are allowed (development and tests). Where a URL leads is checked
-// again when each delivery connects.
+// addresses are allowed (development and tests). A host that is a forbidden
+// address is refused now; where a name leads is checked when each delivery
+// connects.
 func (h *handlers) checkWebhookURL(raw string) error {
 	u, err := url.Parse(raw)
 	switch {
@@ -33,6 +34,9 @@ func (h *handlers) checkWebhookURL(raw string) error {
 		return invalid(gen.ErrorCodeParameterInvalid, "url", "Invalid url: give an absolute https:// URL.")
 	case u.User != nil:
 		return invalid(gen.ErrorCodeParameterInvalid, "url", "Invalid url: credentials in the URL are not accepted.")
+	case !h.webhooksAllowPrivate && literalForbidden(u.Hostname()) != nil:
+		return invalid(gen.ErrorCodeParameterInvalid, "url",
+			"Invalid url: %s is a loopback, private, link-local, documentation or other special-purpose address, which webhooks may not reach.", u.Hostname())
 	case u.Scheme == "https", u.Scheme == "http" && h.webhooksAllowPrivate:
 		return nil
 	default:
@@ -122,7 +126,7 @@ func (h *handlers) GetWebhookEndpoint(ctx context.Context, req gen.GetWebhookEnd
 			recent[i].StatusCode = nullable.NewNullableWithValue(a.StatusCode)
 		}
 		if a.Error != "" {
-			recent[i].Error = nullable.NewNullableWithValue(a.Error)
+			recent[i].Error = nullable.NewNullableWithValue(shownAttemptError(a))
 		}
 	}
 	body.RecentAttempts = &recent

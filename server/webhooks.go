@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,10 +14,12 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,21 +100,7 @@ func DeliveryConfig(o DeliveryOptions) *river.Config {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	d := &deliverer{o: o, outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "capture_webhook_deliveries_total",
-		Help: "Delivery attempts by outcome: succeeded, failed (to be retried), given_up (the last attempt failed), disabled (the endpoint was disabled after failing), dropped (endpoint deleted or disabled, event purged).",
-	}, []string{"outcome"}), client: &http.Client{
-		Timeout: o.Timeout,
-		Transport: &http.Transport{
-			// No proxy from the environment: it would connect in the guard's place.
-			DialContext:         guardedDialer(o.AllowPrivate, o.Timeout).DialContext,
-			TLSHandshakeTimeout: o.Timeout,
-			MaxIdleConnsPerHost: 2,
-			IdleConnTimeout:     90 * time.Second,
-		},
-		// A redirect is an answer like any other non-2xx: it is not followed.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	d := newDeliverer(o)
 	if o.Metrics != nil {
 		o.Metrics.MustRegister(d.outcomes, &queueCollector{o.Webhooks})
 	}
@@ -129,6 +119,25 @@ func DeliveryConfig(o DeliveryOptions) *river.Config {
 		// River reports its routine (job counts every few seconds) at info.
 		Logger: slog.New(warnAndAbove{o.Logger.Handler()}),
 	}
+}
+
+// newDeliverer is the worker of the options, their defaults set.
+func newDeliverer(o DeliveryOptions) *deliverer {
+	return &deliverer{o: o, outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "capture_webhook_deliveries_total",
+		Help: "Delivery attempts by outcome: succeeded, failed (to be retried), given_up (the last attempt failed), disabled (the endpoint was disabled after failing), dropped (endpoint deleted or disabled, event purged).",
+	}, []string{"outcome"}), client: &http.Client{
+		Timeout: o.Timeout,
+		Transport: &http.Transport{
+			// No proxy from the environment: it would connect in the guard's place.
+			DialContext:         guardedDialer(o.AllowPrivate, o.Timeout).DialContext,
+			TLSHandshakeTimeout: o.Timeout,
+			MaxIdleConnsPerHost: 2,
+			IdleConnTimeout:     90 * time.Second,
+		},
+		// A redirect is an answer like any other non-2xx: it is not followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 }
 
 // warnAndAbove passes on a handler's records of level warn and above only.
@@ -212,7 +221,9 @@ func (d *deliverer) Work(ctx context.Context, job *river.Job[store.Delivery]) er
 	a := &store.WebhookAttempt{EndpointID: ep.ID, EventID: ev.ID, Attempt: job.Attempt, Created: start,
 		StatusCode: status, Duration: time.Since(start), Succeeded: sendErr == nil}
 	if sendErr != nil {
-		a.Error = sendErr.Error()
+		// The API shows the class of failure only: the full error (resolved
+		// addresses, the resolver) is the server's network, for its log below.
+		a.Error = failureClass(sendErr)
 	}
 	disabled, err := d.o.Webhooks.RecordWebhookAttempt(context.WithoutCancel(ctx), a, d.o.DisableAfter)
 	switch {
@@ -225,7 +236,8 @@ func (d *deliverer) Work(ctx context.Context, job *river.Job[store.Delivery]) er
 		d.outcomes.WithLabelValues("succeeded").Inc()
 		return nil
 	}
-	d.o.Logger.Warn("webhook delivery failed", "endpoint", ep.ID, "event", ev.ID, "attempt", job.Attempt, "error", sendErr)
+	d.o.Logger.Warn("webhook delivery failed", "endpoint", ep.ID, "event", ev.ID, "attempt", job.Attempt,
+		"class", a.Error, "error", sendErr)
 	switch {
 	case disabled:
 		d.outcomes.WithLabelValues("disabled").Inc()
@@ -275,9 +287,72 @@ func (d *deliverer) send(ctx context.Context, ep *store.WebhookEndpoint, eventID
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxResponseBody))
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return res.StatusCode, fmt.Errorf("the receiver answered %s", res.Status)
+		return res.StatusCode, statusError(res.Status)
 	}
 	return res.StatusCode, nil
+}
+
+// statusError is the failure of an attempt the receiver answered with a
+// status other than 2xx.
+type statusError string
+
+func (e statusError) Error() string { return "the receiver answered " + string(e) }
+
+// The classes of failure an attempt's error shows through the API
+// (openapi.yaml's WebhookAttempt.error).
+const (
+	failDNS        = "dns_failure"        // the host name did not resolve
+	failBlocked    = "blocked_address"    // it led to an address deliveries may not reach
+	failRefused    = "connection_refused" // nothing listened there
+	failTimeout    = "timeout"            // no answer within the attempt's time
+	failTLS        = "tls_error"          // the TLS handshake or certificate failed
+	failStatus     = "http_status"        // the receiver answered other than 2xx
+	failConnection = "connection_error"   // any other failure to connect or to read the answer
+)
+
+// failureClass names the class of an attempt's failure.
+func failureClass(err error) string {
+	var (
+		status   statusError
+		dns      *net.DNSError
+		netErr   net.Error
+		certErr  *tls.CertificateVerificationError
+		alert    tls.AlertError
+		record   tls.RecordHeaderError
+		hostErr  x509.HostnameError
+		authErr  x509.UnknownAuthorityError
+		validErr x509.CertificateInvalidError
+	)
+	switch {
+	case errors.As(err, &status):
+		return failStatus
+	case errors.Is(err, ErrForbiddenAddress):
+		return failBlocked
+	case errors.As(err, &dns):
+		return failDNS
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return failRefused
+	case errors.As(err, &certErr), errors.As(err, &alert), errors.As(err, &record),
+		errors.As(err, &hostErr), errors.As(err, &authErr), errors.As(err, &validErr):
+		return failTLS
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return failTimeout
+	}
+	return failConnection
+}
+
+// shownAttemptError is an attempt's error as the API shows it: its class. An
+// attempt kept before classes were (its full error) shows the class its
+// status tells, never its text.
+func shownAttemptError(a store.WebhookAttempt) string {
+	switch a.Error {
+	case failDNS, failBlocked, failRefused, failTimeout, failTLS, failStatus, failConnection:
+		return a.Error
+	}
+	if a.StatusCode != 0 {
+		return failStatus
+	}
+	return failConnection
 }
 
 // queueCollector reports the pending deliveries when /metrics is scraped.

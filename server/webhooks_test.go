@@ -368,18 +368,18 @@ func testDeliveryRefusesPrivateAddresses(t *testing.T, newServer apitest.NewFunc
 	}))
 	t.Cleanup(tlsRcv.Close)
 	port := tlsRcv.Listener.Addr().(*net.TCPAddr).Port
-	ip, _ := createEndpoint(t, s, tlsRcv.URL+"/hook")
+	// A literal loopback address is refused when saved; a name is refused when it connects.
+	res, body := do(t, "POST", s.URL+"/v1/webhook_endpoints", s.AdminKey, "application/json",
+		`{"url":"`+tlsRcv.URL+`/hook","enabled_events":["*"]}`)
+	wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "url")
 	name, _ := createEndpoint(t, s, fmt.Sprintf("https://localhost:%d/hook", port))
 	startDeliveries(t, s.Store, server.DeliveryOptions{RetrySchedule: []time.Duration{time.Hour}, Metrics: s.Handler.Metrics()})
 	create(t, s.Client(t, s.StandardKey), gen.ProspectCreate{Email: "ada@example.com"})
-	for _, id := range []string{ip, name} {
-		a := attempts(t, s, id, 1)[0]
-		if a.Succeeded || !strings.Contains(a.Error.MustGet(), "may not reach loopback") {
-			t.Errorf("endpoint %s: attempt %+v", id, a)
-		}
+	if a := attempts(t, s, name, 1)[0]; a.Succeeded || a.Error.MustGet() != "blocked_address" {
+		t.Errorf("endpoint %s: attempt %+v", name, a)
 	}
-	// Both wait an hour for their retry, enqueued moments ago.
-	waitMetric(t, s, "capture_webhook_queue_depth 2")
+	// It waits an hour for its retry, enqueued moments ago.
+	waitMetric(t, s, "capture_webhook_queue_depth 1")
 	_, metrics := do(t, "GET", s.MetricsURL+"/metrics", "", "", "")
 	var age float64
 	for _, l := range strings.Split(string(metrics), "\n") {
@@ -392,7 +392,7 @@ func testDeliveryRefusesPrivateAddresses(t *testing.T, newServer apitest.NewFunc
 	}
 
 	// http:// is refused when the endpoint is saved.
-	res, body := do(t, "POST", s.URL+"/v1/webhook_endpoints", s.AdminKey, "application/json",
+	res, body = do(t, "POST", s.URL+"/v1/webhook_endpoints", s.AdminKey, "application/json",
 		`{"url":"http://crm.example.com/hook","enabled_events":["*"]}`)
 	wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "url")
 }
@@ -415,10 +415,25 @@ func TestGuardedDialer(t *testing.T) {
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	ctx := context.Background()
 	for _, host := range []string{"127.0.0.1", "localhost", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254",
-		"[::1]", "[fd00:ec2::254]", "[fe80::1]", "0.0.0.0", "100.64.0.1", "[::ffff:127.0.0.1]", "[64:ff9b::7f00:1]"} {
+		"[::1]", "[fd00:ec2::254]", "[fe80::1]", "0.0.0.0", "100.64.0.1", "[::ffff:127.0.0.1]", "[64:ff9b::7f00:1]",
+		// IPv4-compatible and SIIT forms, 6to4 of a private address, documentation and site-local ranges
+		"[::127.0.0.1]", "[::ffff:0:127.0.0.1]", "[2002:c0a8:101::1]", "192.0.2.1", "198.51.100.1", "203.0.113.1",
+		"[2001:db8::1]", "[fec0::1]"} {
 		_, err := server.GuardedDial(ctx, false, host+":"+port)
 		if !errors.Is(err, server.ErrForbiddenAddress) {
 			t.Errorf("dial %s: %v, want the guard's refusal", host, err)
+		}
+	}
+	// The host's own addresses, loopback or not: they reach its services.
+	own, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range own {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+			if _, err := server.GuardedDial(ctx, false, ipn.IP.String()+":"+port); !errors.Is(err, server.ErrForbiddenAddress) {
+				t.Errorf("dial this host's own %s: %v, want the guard's refusal", ipn.IP, err)
+			}
 		}
 	}
 	// The flag lets a local receiver through.
@@ -430,8 +445,8 @@ func TestGuardedDialer(t *testing.T) {
 	// A public address passes the guard (whether it connects is the network's business).
 	dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	if _, err := server.GuardedDial(dctx, false, "192.0.2.1:443"); errors.Is(err, server.ErrForbiddenAddress) {
-		t.Errorf("a public (documentation) address was refused by the guard: %v", err)
+	if _, err := server.GuardedDial(dctx, false, "1.1.1.1:443"); errors.Is(err, server.ErrForbiddenAddress) {
+		t.Errorf("a public address was refused by the guard: %v", err)
 	}
 }
 

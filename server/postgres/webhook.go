@@ -18,6 +18,18 @@ var _ store.WebhookStore = (*DB)(nil)
 // key fails. Every replica needs the same key.
 func (db *DB) SetSecretKey(key []byte) error { return db.secrets.SetKey(key) }
 
+// SealSecretAnswer seals a kept answer that carries a signing secret under the
+// same key as the secrets at rest (as it is without one).
+func (db *DB) SealSecretAnswer(scope string, answer []byte) []byte {
+	return []byte(db.secrets.Seal(scope, string(answer)))
+}
+
+// OpenSecretAnswer reads back an answer that SealSecretAnswer kept.
+func (db *DB) OpenSecretAnswer(scope string, kept []byte) ([]byte, error) {
+	plain, err := db.secrets.Open(scope, string(kept))
+	return []byte(plain), err
+}
+
 // CreateWebhookEndpoint inserts an endpoint with a new secret.
 func (db *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoint) (err error) {
 	defer unavailable(ctx, &err)

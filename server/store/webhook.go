@@ -91,6 +91,12 @@ type WebhookStore interface {
 	ClaimDeliverySlot(ctx context.Context, endpointID string, jobID int64, n int, lease time.Duration) (bool, error)
 	// ReleaseDeliverySlot frees the slot the job holds for the endpoint, if any.
 	ReleaseDeliverySlot(ctx context.Context, endpointID string, jobID int64) error
+	// SealSecretAnswer is the form in which an answer that carries a signing
+	// secret is kept for Idempotency-Key replays: sealed like the secrets
+	// themselves (SecretBox), bound to scope (its account and key).
+	SealSecretAnswer(scope string, answer []byte) []byte
+	// OpenSecretAnswer reads back an answer that SealSecretAnswer kept.
+	OpenSecretAnswer(scope string, kept []byte) ([]byte, error)
 }
 
 // Delivery is the job of delivering one event to one endpoint, as a durable
