@@ -50,8 +50,11 @@ func TestKillWithDeliveriesPending(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	// Retries far enough apart that every delivery has failed once before the
-	// first is retried (two at a time go to one endpoint).
-	flags := []string{"--webhooks-allow-private", "--webhook-retry-schedule", "6s,6s,6s"}
+	// first is retried (two at a time go to one endpoint), and under River's
+	// 5 s scheduler interval, so that a retry is kept available: otherwise it
+	// waits for a leader's scheduler, and the killed process held the
+	// leadership until its lease runs out.
+	flags := []string{"--webhooks-allow-private", "--webhook-retry-schedule", "4s,4s,4s"}
 	cmd := startServer(t, path, addr, flags...)
 	call := func(method, path, body string) string {
 		t.Helper()
