@@ -54,11 +54,12 @@ func TestBatchSpendsByItems(t *testing.T) {
 		t.Errorf("after a batch of 10: RateLimit = %q, want r=16", r)
 	}
 	// 300 items would be 30, more than the burst of 20: refused while the
-	// bucket is not full, and spending nothing.
+	// bucket is not full, having spent only the one request every request
+	// spends before its body is read.
 	res, body = do(t, "POST", url, key, "application/json", batchOf("c", 300))
 	wantError(t, res, body, 429, "rate_limit_error", "rate_limit", "")
-	if r := res.Header.Get("RateLimit"); r != `"default";r=16;t=1` {
-		t.Errorf("a refused batch: RateLimit = %q, want r=16 (nothing spent)", r)
+	if r := res.Header.Get("RateLimit"); r != `"default";r=15;t=1` {
+		t.Errorf("a refused batch: RateLimit = %q, want r=15 (one spent)", r)
 	}
 	// With the bucket full again it is taken, spending the whole burst.
 	mu.Lock()
@@ -70,6 +71,28 @@ func TestBatchSpendsByItems(t *testing.T) {
 	}
 	if r := res.Header.Get("RateLimit"); r != `"default";r=0;t=1` {
 		t.Errorf("after a batch of 300: RateLimit = %q, want r=0 (the burst of 20 spent)", r)
+	}
+}
+
+// TestBatchPastTheLimitIsNotRead: a key with nothing left of its allowance
+// gets 429 for a batch whatever its body, before the body is read, as for any
+// other request; a batch does not escape the limit by being malformed.
+func TestBatchPastTheLimitIsNotRead(t *testing.T) {
+	s := apitest.New(t)
+	clock := time.Unix(1_800_000_000, 0)
+	server.SetRateLimitClock(s.Handler, func() time.Time { return clock })
+	if _, err := s.DB.CreateAccount(context.Background(), "drained", 10_000, 2); err != nil {
+		t.Fatal(err)
+	}
+	key := s.NewAccountKey(t, "drained", "standard", 0)
+	url := s.URL + "/v1/prospects/batch"
+	for range 2 {
+		res, body := do(t, "POST", url, key, "application/json", `{"prospects": [`)
+		wantError(t, res, body, 400, "invalid_request_error", "body_invalid_json", "")
+	}
+	for _, body := range []string{`{"prospects": [`, `not json`, batchOf("d", 5)} {
+		res, got := do(t, "POST", url, key, "application/json", body)
+		wantError(t, res, got, 429, "rate_limit_error", "rate_limit", "")
 	}
 }
 

@@ -39,18 +39,30 @@ type Allowance struct {
 const sharedRetry = time.Second
 
 // rateLimit spends the request's cost of the key's allowance (see cost), and
-// gives the answer the headers that describe the key's limit.
+// gives the answer the headers that describe the key's limit. Every request
+// spends one request of it before its body is read, so that a key past its
+// limit never has a body read (an early answer closes the connection on it);
+// a batch spends the rest of its cost once its items are counted.
 func (s *Server) rateLimit(c *call) error {
 	key := apiKey(c.r.Context())
 	if key == nil { // the probes need no key, and are not limited
 		return nil
 	}
 	perSecond := cmp.Or(key.RateLimit, s.cfg.DefaultRateLimit)
-	cost, err := s.cost(c, perSecond)
-	if err != nil {
+	if err := s.spend(c, key.ID, perSecond, 1); err != nil {
 		return err
 	}
-	a := s.allow(c.r.Context(), key.ID, perSecond, cost)
+	cost, err := s.cost(c, perSecond)
+	if err != nil || cost <= 1 {
+		return err
+	}
+	return s.spend(c, key.ID, perSecond, cost-1)
+}
+
+// spend spends cost requests of the key's allowance, sets the RateLimit
+// headers to what is left, and is the 429 when the allowance cannot pay.
+func (s *Server) spend(c *call, keyID string, perSecond, cost int) error {
+	a := s.allow(c.r.Context(), keyID, perSecond, cost)
 	h := c.w.Header()
 	h.Set(rateLimitPolicyHeader, `"default";q=`+strconv.Itoa(perSecond)+`;w=1`)
 	h.Set(rateLimitHeader, `"default";r=`+strconv.Itoa(a.Remaining)+`;t=`+strconv.Itoa(int(math.Ceil(a.ResetAfter.Seconds()))))
@@ -79,8 +91,8 @@ const itemsPerRequest = 10
 // cost is how many requests of the key's allowance the request spends: one,
 // or for a batch of n items ceil(n/10), at most the whole burst (perSecond), so
 // that a batch is never refused for its size alone. A batch's body is read
-// first to count its items; a body that does not parse costs one, and its
-// check answers it.
+// to count its items; a body that does not parse costs one (spent already),
+// and its check answers it.
 func (s *Server) cost(c *call, perSecond int) (int, error) {
 	if c.route.Operation == nil || c.route.Operation.OperationID != batchOperation {
 		return 1, nil
