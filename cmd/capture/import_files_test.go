@@ -140,6 +140,39 @@ func TestImportRejectsFileEscapesFormulas(t *testing.T) {
 	}
 }
 
+// A value that starts with ' is data: a file of the user's own is imported as
+// it is, and a rejects file gives such a value back as it was.
+func TestImportKeepsApostrophes(t *testing.T) {
+	t.Parallel()
+	s, key, accountID := importServer(t)
+	path := filepath.Join(t.TempDir(), "quotes.csv")
+	os.WriteFile(path, []byte("email,first_name,last_name\n"+
+		"ok@example.com,'+44 20 7946 0000,'=x\n"+
+		"bad.example.com,'Quoted,'-dash\n"), 0o644)
+	importWithRejects(t, s, key, accountID, path, "2 rows: 1 created, 0 updated, 0 skipped, 1 rejected", 1)
+	env := importEnv(s, key)
+	out, _, _ := runPiped(t, env, "prospects", "list", "--email", "ok@example.com")
+	if p := decode(t, out); p["first_name"] != "'+44 20 7946 0000" || p["last_name"] != "'=x" {
+		t.Errorf("a file's own cells starting with ': %s", out)
+	}
+	recs := readRejects(t, path+".rejects.csv")
+	if len(recs) != 2 || !slices.Equal(recs[1][:3], []string{"bad.example.com", "''Quoted", "''-dash"}) {
+		t.Fatalf("rejects file: %q, want the cells starting with ' escaped once more", recs)
+	}
+	recs[1][0] = "fixed@example.com"
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.WriteAll(recs)
+	os.WriteFile(path+".rejects.csv", b.Bytes(), 0o644)
+	if out, errOut, code := runPiped(t, env, "prospects", "import", path+".rejects.csv"); code != exitOK {
+		t.Fatalf("importing the fixed rejects file: exit %d\n%s%s", code, out, errOut)
+	}
+	out, _, _ = runPiped(t, env, "prospects", "list", "--email", "fixed@example.com")
+	if p := decode(t, out); p["first_name"] != "'Quoted" || p["last_name"] != "'-dash" {
+		t.Errorf("the re-imported prospect: %s", out)
+	}
+}
+
 // The CSV files spreadsheets write: a byte order mark before a quoted
 // header; a row with too many or too few cells keeps its cells in the rejects
 // file; a row with a stray quote is rejected and the rest goes on.

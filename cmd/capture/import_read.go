@@ -68,8 +68,9 @@ func scanCSV(in io.Reader, emit func(importRow) error) ([]string, error) {
 		return nil, failure("reading the CSV header: %v", err)
 	}
 	header = slices.Clone(header)
+	rejects := slices.Contains(header, "error_code") // a rejects file, its cells escaped
 	for i, h := range header {
-		h = strings.TrimSpace(unescapeFormula(h))
+		h = strings.TrimSpace(h)
 		header[i] = h
 		known := slices.Contains(csvColumns, h) || slices.Contains(rejectColumns, h)
 		if !known && (!strings.HasPrefix(h, "metadata.") || h == "metadata.") {
@@ -89,7 +90,9 @@ func scanCSV(in io.Reader, emit func(importRow) error) ([]string, error) {
 		}
 		row := importRow{rec: slices.Clone(rec)}
 		for i, v := range row.rec {
-			row.rec[i] = unescapeFormula(v)
+			if rejects {
+				row.rec[i] = unescapeFormula(v)
+			}
 		}
 		var parseErr *csv.ParseError
 		switch {

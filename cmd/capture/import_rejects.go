@@ -76,17 +76,20 @@ func (r *csvRejects) close() error {
 const formulaStarts = "=+-@\t\r"
 
 // escapeFormula prefixes a cell a spreadsheet would run as a formula with ',
-// so that it shows as text.
+// so that it shows as text; and a cell that starts with ' already, so that
+// unescapeFormula gives every cell back as it was.
 func escapeFormula(v string) string {
-	if v != "" && strings.ContainsRune(formulaStarts, rune(v[0])) {
+	if v != "" && (v[0] == '\'' || strings.ContainsRune(formulaStarts, rune(v[0]))) {
 		return "'" + v
 	}
 	return v
 }
 
-// unescapeFormula undoes escapeFormula, for the cells of a file imported.
+// unescapeFormula undoes escapeFormula, for the cells of a rejects file
+// imported again (one with an error_code column): other files' cells are
+// taken as they are.
 func unescapeFormula(v string) string {
-	if len(v) > 1 && v[0] == '\'' && strings.ContainsRune(formulaStarts, rune(v[1])) {
+	if len(v) > 1 && v[0] == '\'' && (v[1] == '\'' || strings.ContainsRune(formulaStarts, rune(v[1]))) {
 		return v[1:]
 	}
 	return v
