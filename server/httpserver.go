@@ -102,10 +102,13 @@ func (c *conn) Read(b []byte) (int, error) {
 // framing is faulty (RFC 9112 §6.1): both Content-Length and Transfer-Encoding,
 // or Transfer-Encoding in HTTP/1.0. Either may smuggle a request past a proxy
 // that reads the other way, so the connection must be closed after the answer.
-// It reads lines only: a head is a request line ("… HTTP/1.x") up to the empty
-// line. net/http serialises a connection's reads, so only faulty is shared.
+// It reads lines only: a head is a request line (one that ends "HTTP/1.x",
+// however long its target, and whatever a body without a final newline put
+// before it on the same line) up to the empty line. net/http serialises a
+// connection's reads, so only faulty is shared.
 type headScan struct {
 	line          []byte // the current line's start, up to headLineKeep bytes
+	tail          []byte // and its end, up to len(" HTTP/1.x") bytes
 	inHead, http0 bool   // in a head; of an HTTP/1.0 request
 	cl, te        bool
 	faulty        atomic.Bool
@@ -113,6 +116,9 @@ type headScan struct {
 
 // headLineKeep is as much of a line as telling its header's name needs.
 const headLineKeep = 64
+
+// versionLen is the length of a request line's end, " HTTP/1.1".
+const versionLen = len(" HTTP/1.1")
 
 func (h *headScan) feed(b []byte) {
 	for len(b) > 0 {
@@ -124,20 +130,23 @@ func (h *headScan) feed(b []byte) {
 		if room := headLineKeep - len(h.line); room > 0 {
 			h.line = append(h.line, part[:min(room, len(part))]...)
 		}
+		h.tail = append(h.tail, part[max(0, len(part)-versionLen-1):]...)
+		h.tail = h.tail[max(0, len(h.tail)-versionLen-1):]
 		if i < 0 {
 			return
 		}
-		h.endLine(bytes.TrimSuffix(h.line, []byte("\r")))
-		h.line = h.line[:0]
+		h.endLine(bytes.TrimSuffix(h.line, []byte("\r")), bytes.TrimSuffix(h.tail, []byte("\r")))
+		h.line, h.tail = h.line[:0], h.tail[:0]
 		b = b[i+1:]
 	}
 }
 
-func (h *headScan) endLine(line []byte) {
+// endLine takes a line by its start and its end.
+func (h *headScan) endLine(line, end []byte) {
 	switch {
 	case !h.inHead:
-		if bytes.Contains(line, []byte(" HTTP/1.")) {
-			h.inHead, h.http0, h.cl, h.te = true, bytes.HasSuffix(line, []byte(" HTTP/1.0")), false, false
+		if len(end) >= versionLen && bytes.HasPrefix(end[len(end)-versionLen:], []byte(" HTTP/1.")) {
+			h.inHead, h.http0, h.cl, h.te = true, bytes.HasSuffix(end, []byte(" HTTP/1.0")), false, false
 		}
 	case len(line) == 0:
 		h.inHead = false

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,13 +42,21 @@ func TestSmugglingClosesTheConnection(t *testing.T) {
 	addr, key := serveWithKey(t, store.RoleAdmin)
 
 	smuggled := "GET /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + "\r\n\r\n"
-	for name, head := range map[string]string{
+	// A create whose JSON body has no final newline, as most have: the next
+	// request's line starts on the body's last line.
+	body := `{"email": "first@example.com", "company": "Analytical Engines of London"}`
+	create := fmt.Sprintf("POST /v1/prospects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", key, len(body), body)
+	for name, tc := range map[string]struct{ before, target, head string }{
 		// A front end that goes by Content-Length sends it all as one request's body.
-		"content-length covers it": fmt.Sprintf("HTTP/1.1\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n", len("0\r\n\r\n"+smuggled)),
+		"content-length covers it": {head: fmt.Sprintf("HTTP/1.1\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n", len("0\r\n\r\n"+smuggled))},
 		// One that goes by the chunks ends the body at the empty chunk.
-		"chunks end before it": "HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+		"chunks end before it": {head: "HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n"},
 		// HTTP/1.0 has no chunks: net/http goes by Content-Length, a proxy may not.
-		"http/1.0 with chunks": "HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+		"http/1.0 with chunks": {head: "HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n"},
+		// However long the request line.
+		"a long target": {target: "/v1/prospects?" + strings.Repeat("padding", 20) + "=1", head: "HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n"},
+		// After a request on the same connection whose body ended without a newline.
+		"after a body": {before: create, head: "HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := net.Dial("tcp", addr)
@@ -56,12 +65,27 @@ func TestSmugglingClosesTheConnection(t *testing.T) {
 			}
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-			req := "POST /v1/prospects " + head + "Host: x\r\nAuthorization: Bearer " + key + "\r\nContent-Type: application/json\r\n" +
+			target := cmp.Or(tc.target, "/v1/prospects")
+			br := bufio.NewReader(c)
+			if tc.before != "" { // answered before the next request is sent
+				if _, err := io.WriteString(c, tc.before); err != nil {
+					t.Fatal(err)
+				}
+				first, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(first.Body)
+				first.Body.Close()
+				if first.StatusCode != 201 {
+					t.Fatalf("the create before: %d %s", first.StatusCode, b)
+				}
+			}
+			req := "POST " + target + " " + tc.head + "Host: x\r\nAuthorization: Bearer " + key + "\r\nContent-Type: application/json\r\n" +
 				"\r\n0\r\n\r\n" + smuggled
 			if _, err := io.WriteString(c, req); err != nil {
 				t.Fatal(err)
 			}
-			br := bufio.NewReader(c)
 			res, err := http.ReadResponse(br, nil)
 			if err != nil {
 				t.Fatal(err)
