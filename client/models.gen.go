@@ -126,35 +126,36 @@ func (e EnabledEvent) Valid() bool {
 
 // Defines values for ErrorCode.
 const (
-	ErrorCodeAPIKeyInvalid         ErrorCode = "api_key_invalid"
-	ErrorCodeAPIKeyMissing         ErrorCode = "api_key_missing"
-	ErrorCodeAPIKeyRevoked         ErrorCode = "api_key_revoked"
-	ErrorCodeAdminKeyRequired      ErrorCode = "admin_key_required"
-	ErrorCodeBadGateway            ErrorCode = "bad_gateway"
-	ErrorCodeBodyInvalidJSON       ErrorCode = "body_invalid_json"
-	ErrorCodeBodyTooLarge          ErrorCode = "body_too_large"
-	ErrorCodeContentTypeInvalid    ErrorCode = "content_type_invalid"
-	ErrorCodeIdempotencyKeyInUse   ErrorCode = "idempotency_key_in_use"
-	ErrorCodeIdempotencyKeyInvalid ErrorCode = "idempotency_key_invalid"
-	ErrorCodeIdempotencyKeyReused  ErrorCode = "idempotency_key_reused"
-	ErrorCodeInternalError         ErrorCode = "internal_error"
-	ErrorCodeMaintenance           ErrorCode = "maintenance"
-	ErrorCodeMethodNotAllowed      ErrorCode = "method_not_allowed"
-	ErrorCodeNotAcceptable         ErrorCode = "not_acceptable"
-	ErrorCodeOverloaded            ErrorCode = "overloaded"
-	ErrorCodeParameterInvalid      ErrorCode = "parameter_invalid"
-	ErrorCodeParameterMissing      ErrorCode = "parameter_missing"
-	ErrorCodeParameterUnknown      ErrorCode = "parameter_unknown"
-	ErrorCodePlanLimitReached      ErrorCode = "plan_limit_reached"
-	ErrorCodeProspectExists        ErrorCode = "prospect_exists"
-	ErrorCodeProspectHidden        ErrorCode = "prospect_hidden"
-	ErrorCodeRateLimit             ErrorCode = "rate_limit"
-	ErrorCodeRequestMalformed      ErrorCode = "request_malformed"
-	ErrorCodeResourceGone          ErrorCode = "resource_gone"
-	ErrorCodeResourceMissing       ErrorCode = "resource_missing"
-	ErrorCodeRouteNotFound         ErrorCode = "route_not_found"
-	ErrorCodeStorageUnavailable    ErrorCode = "storage_unavailable"
-	ErrorCodeTimeout               ErrorCode = "timeout"
+	ErrorCodeAPIKeyInvalid               ErrorCode = "api_key_invalid"
+	ErrorCodeAPIKeyMissing               ErrorCode = "api_key_missing"
+	ErrorCodeAPIKeyRevoked               ErrorCode = "api_key_revoked"
+	ErrorCodeAdminKeyRequired            ErrorCode = "admin_key_required"
+	ErrorCodeBadGateway                  ErrorCode = "bad_gateway"
+	ErrorCodeBodyInvalidJSON             ErrorCode = "body_invalid_json"
+	ErrorCodeBodyTooLarge                ErrorCode = "body_too_large"
+	ErrorCodeContentTypeInvalid          ErrorCode = "content_type_invalid"
+	ErrorCodeIdempotencyAnswerUnreadable ErrorCode = "idempotency_answer_unreadable"
+	ErrorCodeIdempotencyKeyInUse         ErrorCode = "idempotency_key_in_use"
+	ErrorCodeIdempotencyKeyInvalid       ErrorCode = "idempotency_key_invalid"
+	ErrorCodeIdempotencyKeyReused        ErrorCode = "idempotency_key_reused"
+	ErrorCodeInternalError               ErrorCode = "internal_error"
+	ErrorCodeMaintenance                 ErrorCode = "maintenance"
+	ErrorCodeMethodNotAllowed            ErrorCode = "method_not_allowed"
+	ErrorCodeNotAcceptable               ErrorCode = "not_acceptable"
+	ErrorCodeOverloaded                  ErrorCode = "overloaded"
+	ErrorCodeParameterInvalid            ErrorCode = "parameter_invalid"
+	ErrorCodeParameterMissing            ErrorCode = "parameter_missing"
+	ErrorCodeParameterUnknown            ErrorCode = "parameter_unknown"
+	ErrorCodePlanLimitReached            ErrorCode = "plan_limit_reached"
+	ErrorCodeProspectExists              ErrorCode = "prospect_exists"
+	ErrorCodeProspectHidden              ErrorCode = "prospect_hidden"
+	ErrorCodeRateLimit                   ErrorCode = "rate_limit"
+	ErrorCodeRequestMalformed            ErrorCode = "request_malformed"
+	ErrorCodeResourceGone                ErrorCode = "resource_gone"
+	ErrorCodeResourceMissing             ErrorCode = "resource_missing"
+	ErrorCodeRouteNotFound               ErrorCode = "route_not_found"
+	ErrorCodeStorageUnavailable          ErrorCode = "storage_unavailable"
+	ErrorCodeTimeout                     ErrorCode = "timeout"
 )
 
 // Valid indicates whether the value is a known member of the ErrorCode enum.
@@ -175,6 +176,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeBodyTooLarge:
 		return true
 	case ErrorCodeContentTypeInvalid:
+		return true
+	case ErrorCodeIdempotencyAnswerUnreadable:
 		return true
 	case ErrorCodeIdempotencyKeyInUse:
 		return true

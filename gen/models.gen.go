@@ -130,35 +130,36 @@ func (e EnabledEvent) Valid() bool {
 
 // Defines values for ErrorCode.
 const (
-	ErrorCodeAdminKeyRequired      ErrorCode = "admin_key_required"
-	ErrorCodeApiKeyInvalid         ErrorCode = "api_key_invalid"
-	ErrorCodeApiKeyMissing         ErrorCode = "api_key_missing"
-	ErrorCodeApiKeyRevoked         ErrorCode = "api_key_revoked"
-	ErrorCodeBadGateway            ErrorCode = "bad_gateway"
-	ErrorCodeBodyInvalidJson       ErrorCode = "body_invalid_json"
-	ErrorCodeBodyTooLarge          ErrorCode = "body_too_large"
-	ErrorCodeContentTypeInvalid    ErrorCode = "content_type_invalid"
-	ErrorCodeIdempotencyKeyInUse   ErrorCode = "idempotency_key_in_use"
-	ErrorCodeIdempotencyKeyInvalid ErrorCode = "idempotency_key_invalid"
-	ErrorCodeIdempotencyKeyReused  ErrorCode = "idempotency_key_reused"
-	ErrorCodeInternalError         ErrorCode = "internal_error"
-	ErrorCodeMaintenance           ErrorCode = "maintenance"
-	ErrorCodeMethodNotAllowed      ErrorCode = "method_not_allowed"
-	ErrorCodeNotAcceptable         ErrorCode = "not_acceptable"
-	ErrorCodeOverloaded            ErrorCode = "overloaded"
-	ErrorCodeParameterInvalid      ErrorCode = "parameter_invalid"
-	ErrorCodeParameterMissing      ErrorCode = "parameter_missing"
-	ErrorCodeParameterUnknown      ErrorCode = "parameter_unknown"
-	ErrorCodePlanLimitReached      ErrorCode = "plan_limit_reached"
-	ErrorCodeProspectExists        ErrorCode = "prospect_exists"
-	ErrorCodeProspectHidden        ErrorCode = "prospect_hidden"
-	ErrorCodeRateLimit             ErrorCode = "rate_limit"
-	ErrorCodeRequestMalformed      ErrorCode = "request_malformed"
-	ErrorCodeResourceGone          ErrorCode = "resource_gone"
-	ErrorCodeResourceMissing       ErrorCode = "resource_missing"
-	ErrorCodeRouteNotFound         ErrorCode = "route_not_found"
-	ErrorCodeStorageUnavailable    ErrorCode = "storage_unavailable"
-	ErrorCodeTimeout               ErrorCode = "timeout"
+	ErrorCodeAdminKeyRequired            ErrorCode = "admin_key_required"
+	ErrorCodeApiKeyInvalid               ErrorCode = "api_key_invalid"
+	ErrorCodeApiKeyMissing               ErrorCode = "api_key_missing"
+	ErrorCodeApiKeyRevoked               ErrorCode = "api_key_revoked"
+	ErrorCodeBadGateway                  ErrorCode = "bad_gateway"
+	ErrorCodeBodyInvalidJson             ErrorCode = "body_invalid_json"
+	ErrorCodeBodyTooLarge                ErrorCode = "body_too_large"
+	ErrorCodeContentTypeInvalid          ErrorCode = "content_type_invalid"
+	ErrorCodeIdempotencyAnswerUnreadable ErrorCode = "idempotency_answer_unreadable"
+	ErrorCodeIdempotencyKeyInUse         ErrorCode = "idempotency_key_in_use"
+	ErrorCodeIdempotencyKeyInvalid       ErrorCode = "idempotency_key_invalid"
+	ErrorCodeIdempotencyKeyReused        ErrorCode = "idempotency_key_reused"
+	ErrorCodeInternalError               ErrorCode = "internal_error"
+	ErrorCodeMaintenance                 ErrorCode = "maintenance"
+	ErrorCodeMethodNotAllowed            ErrorCode = "method_not_allowed"
+	ErrorCodeNotAcceptable               ErrorCode = "not_acceptable"
+	ErrorCodeOverloaded                  ErrorCode = "overloaded"
+	ErrorCodeParameterInvalid            ErrorCode = "parameter_invalid"
+	ErrorCodeParameterMissing            ErrorCode = "parameter_missing"
+	ErrorCodeParameterUnknown            ErrorCode = "parameter_unknown"
+	ErrorCodePlanLimitReached            ErrorCode = "plan_limit_reached"
+	ErrorCodeProspectExists              ErrorCode = "prospect_exists"
+	ErrorCodeProspectHidden              ErrorCode = "prospect_hidden"
+	ErrorCodeRateLimit                   ErrorCode = "rate_limit"
+	ErrorCodeRequestMalformed            ErrorCode = "request_malformed"
+	ErrorCodeResourceGone                ErrorCode = "resource_gone"
+	ErrorCodeResourceMissing             ErrorCode = "resource_missing"
+	ErrorCodeRouteNotFound               ErrorCode = "route_not_found"
+	ErrorCodeStorageUnavailable          ErrorCode = "storage_unavailable"
+	ErrorCodeTimeout                     ErrorCode = "timeout"
 )
 
 // Valid indicates whether the value is a known member of the ErrorCode enum.
@@ -179,6 +180,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeBodyTooLarge:
 		return true
 	case ErrorCodeContentTypeInvalid:
+		return true
+	case ErrorCodeIdempotencyAnswerUnreadable:
 		return true
 	case ErrorCodeIdempotencyKeyInUse:
 		return true

@@ -96,7 +96,13 @@ func (s *Server) answerHeldKey(c *call, rec *store.IdempotencyRecord, fp []byte)
 	if secretAnswers[c.route.Operation.OperationID] {
 		var err error
 		if body, err = s.cfg.Webhooks.OpenSecretAnswer(answerScope(apiKey(c.r.Context()).AccountID, idempotencyKey(c.r)), rec.Body); err != nil {
-			return err
+			// Sealed with another secret key (the server's changed): the secret
+			// cannot be shown again, and a retry would meet the same answer.
+			s.cfg.Logger.WarnContext(c.r.Context(), "a kept answer cannot be unsealed", "request_id", requestID(c.r.Context()), "original_request", rec.RequestID, "error", err)
+			e := requestError(http.StatusConflict, gen.ErrorCodeIdempotencyAnswerUnreadable,
+				"The answer kept for this Idempotency-Key holds a webhook signing secret sealed with another secret key than this server's, so it cannot be shown again. The request did run: list the endpoints with GET /v1/webhook_endpoints, or send a new Idempotency-Key to make another.")
+			e.Param = "Idempotency-Key"
+			return e
 		}
 	}
 	w := c.w

@@ -129,6 +129,37 @@ func TestKeptWebhookSecretIsSealed(t *testing.T) {
 	})
 }
 
+// A replay whose kept answer was sealed under another webhook secret key (the
+// server restarted with a new one) cannot show the secret again: it is a
+// documented 409 that says what to do, not a 500 that every retry meets again.
+func TestKeptSecretUnderAnotherKeyIsAConflict(t *testing.T) {
+	t.Parallel()
+	before := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	after := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{8}, 32))
+	binary(t)
+	path := filepath.Join(t.TempDir(), "capture.db")
+	key := seedKey(t, path, store.RoleAdmin)
+	addr := freeAddr(t)
+	first := startServer(t, path, addr, "--webhook-secret-key", before)
+	body := `{"url":"https://crm.example.com/hook","enabled_events":["prospect.created"]}`
+	if a := serverAt(t, addr).must(0, key, "POST", "/v1/webhook_endpoints", body, "create-hook-1"); a.status != 201 {
+		t.Fatalf("create: %d %s", a.status, a.body)
+	}
+	first.Process.Kill()
+	first.Wait()
+
+	addr = freeAddr(t)
+	startServer(t, path, addr, "--webhook-secret-key", after)
+	a := serverAt(t, addr).must(0, key, "POST", "/v1/webhook_endpoints", body, "create-hook-1")
+	var e struct {
+		Error struct{ Type, Code, Param string }
+	}
+	json.Unmarshal(a.body, &e)
+	if a.status != 409 || e.Error.Code != "idempotency_answer_unreadable" || e.Error.Param != "Idempotency-Key" || e.Error.Type != "invalid_request_error" {
+		t.Errorf("replay under another key: %d %s, want 409 idempotency_answer_unreadable on Idempotency-Key", a.status, a.body)
+	}
+}
+
 // An endpoint whose URL names a forbidden address literally is refused when
 // it is saved, in every spelling of one; --webhooks-allow-private lets a
 // developer point endpoints at their own machine all the same.
