@@ -125,6 +125,17 @@ func TestImportRejectsFileEscapesFormulas(t *testing.T) {
 	}
 
 	// Fixed and imported as it is, the row keeps its values as they were.
+	p, out := importFixedRejects(t, env, path, recs)
+	if p["first_name"] != "=cmd|' /C calc'!A0" || p["last_name"] != "+SUM(1)" || p["company"] != "-2+3" || p["title"] != "@HYPERLINK(x)" {
+		t.Errorf("the re-imported prospect: %s", out)
+	}
+}
+
+// importFixedRejects gives the first rejected row of path's rejects file
+// (recs, as read) the email fixed@example.com, imports the rejects file as it
+// is, and returns the prospect it made, decoded and as printed.
+func importFixedRejects(t *testing.T, env []string, path string, recs [][]string) (map[string]any, string) {
+	t.Helper()
 	recs[1][0] = "fixed@example.com"
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
@@ -134,10 +145,7 @@ func TestImportRejectsFileEscapesFormulas(t *testing.T) {
 		t.Fatalf("importing the fixed rejects file: exit %d\n%s%s", code, out, errOut)
 	}
 	out, _, _ := runPiped(t, env, "prospects", "list", "--email", "fixed@example.com")
-	p := decode(t, out)
-	if p["first_name"] != "=cmd|' /C calc'!A0" || p["last_name"] != "+SUM(1)" || p["company"] != "-2+3" || p["title"] != "@HYPERLINK(x)" {
-		t.Errorf("the re-imported prospect: %s", out)
-	}
+	return decode(t, out), out
 }
 
 // A value that starts with ' is data: a file of the user's own is imported as
@@ -159,16 +167,7 @@ func TestImportKeepsApostrophes(t *testing.T) {
 	if len(recs) != 2 || !slices.Equal(recs[1][:3], []string{"bad.example.com", "''Quoted", "''-dash"}) {
 		t.Fatalf("rejects file: %q, want the cells starting with ' escaped once more", recs)
 	}
-	recs[1][0] = "fixed@example.com"
-	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	w.WriteAll(recs)
-	os.WriteFile(path+".rejects.csv", b.Bytes(), 0o644)
-	if out, errOut, code := runPiped(t, env, "prospects", "import", path+".rejects.csv"); code != exitOK {
-		t.Fatalf("importing the fixed rejects file: exit %d\n%s%s", code, out, errOut)
-	}
-	out, _, _ = runPiped(t, env, "prospects", "list", "--email", "fixed@example.com")
-	if p := decode(t, out); p["first_name"] != "'Quoted" || p["last_name"] != "'-dash" {
+	if p, out := importFixedRejects(t, env, path, recs); p["first_name"] != "'Quoted" || p["last_name"] != "'-dash" {
 		t.Errorf("the re-imported prospect: %s", out)
 	}
 }
