@@ -107,20 +107,50 @@ func (b *batch) check(ctx context.Context, items []map[string]any) *checkedItems
 // items as checked here. A body that does not decode is left to the handler
 // to answer.
 func (s *Server) checkBatch(c *call) error {
-	if c.route.Operation.OperationID != batchOperation || idempotencyKey(c.r) == "" || c.r.GetBody == nil {
+	if c.route.Operation.OperationID != batchOperation || idempotencyKey(c.r) == "" {
 		return nil
 	}
-	body, err := c.r.GetBody()
-	if err != nil {
-		return nil
-	}
+	raw := c.batchBody()
 	var req gen.CreateProspectBatchJSONRequestBody
-	if json.NewDecoder(body).Decode(&req) != nil {
+	req.Prospects = make([]map[string]any, len(raw.Prospects))
+	if raw.Prospects == nil || raw.OnConflict != nil && json.Unmarshal(raw.OnConflict, &req.OnConflict) != nil {
 		return nil
+	}
+	for i, item := range raw.Prospects {
+		if json.Unmarshal(item, &req.Prospects[i]) != nil {
+			return nil
+		}
 	}
 	checked := s.handlers.newBatch(req.OnConflict).check(c.r.Context(), req.Prospects)
 	c.r = c.r.WithContext(context.WithValue(c.r.Context(), checkedKey{}, checked))
 	return nil
+}
+
+// rawBatch is a batch request's body with its items undecoded: what the rate
+// limit counts and checkBatch decodes item by item, read once.
+type rawBatch struct {
+	OnConflict json.RawMessage   `json:"on_conflict"`
+	Prospects  []json.RawMessage `json:"prospects"`
+}
+
+// batchBody decodes the call's body, read by readBody, as a batch, once: an
+// empty rawBatch when it is no batch (its checks answer it later).
+func (c *call) batchBody() *rawBatch {
+	if c.batch != nil {
+		return c.batch
+	}
+	c.batch = &rawBatch{}
+	if c.r.GetBody == nil {
+		return c.batch
+	}
+	body, err := c.r.GetBody()
+	if err != nil {
+		return c.batch
+	}
+	if json.NewDecoder(body).Decode(c.batch) != nil {
+		c.batch = &rawBatch{}
+	}
+	return c.batch
 }
 
 // newBatch starts a batch request with its on_conflict, if given.

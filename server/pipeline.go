@@ -26,6 +26,7 @@ type call struct {
 	r *http.Request
 	*operation
 	claim *keyClaim // the Idempotency-Key it holds, if any
+	batch *rawBatch // a batch's body, decoded once for the steps before the handler (batch.go)
 }
 
 // ServeHTTP answers one request. Every request, whatever its bytes, takes the

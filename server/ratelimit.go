@@ -3,7 +3,6 @@ package server
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -100,31 +99,12 @@ func (s *Server) cost(c *call, perSecond int) (int, error) {
 	if err := s.readBody(c); err != nil {
 		return 0, err
 	}
-	n := batchItems(c.r)
+	n := len(c.batchBody().Prospects)
 	return min(perSecond, max(1, (n+itemsPerRequest-1)/itemsPerRequest)), nil
 }
 
 // batchOperation is the operation whose cost depends on its items.
 const batchOperation = "createProspectBatch"
-
-// batchItems counts the items of a batch request's body, read by readBody: 0
-// when it does not parse.
-func batchItems(r *http.Request) int {
-	if r.GetBody == nil {
-		return 0
-	}
-	body, err := r.GetBody()
-	if err != nil {
-		return 0
-	}
-	var b struct {
-		Prospects []json.RawMessage `json:"prospects"`
-	}
-	if json.NewDecoder(body).Decode(&b) != nil {
-		return 0
-	}
-	return len(b.Prospects)
-}
 
 // allow asks the shared limiter, if there is one and it works; otherwise the
 // process's own. A failing shared limiter never fails a request: the server
