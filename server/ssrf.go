@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,9 +53,57 @@ func forbiddenAddr(addr netip.Addr) error {
 func literalForbidden(host string) error {
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
+		if addr, ok := shorthandIPv4(host); ok {
+			return forbiddenAddr(addr)
+		}
 		return nil
 	}
 	return forbiddenAddr(addr)
+}
+
+// shorthandIPv4 reads a host the way browsers and C resolvers (inet_aton) do
+// when its last label is a number: "127.1", "0x7f.0.0.1", "2130706433" and
+// "017700000001" all name 127.0.0.1 (the WHATWG URL standard's IPv4 parser).
+// A host ending in a number that is no such address is not a name either, so
+// it is refused as the unspecified address.
+func shorthandIPv4(host string) (netip.Addr, bool) {
+	parts := strings.Split(strings.TrimSuffix(host, "."), ".")
+	if _, err := parseIPv4Number(parts[len(parts)-1]); err != nil {
+		return netip.Addr{}, false // a name, checked when it connects
+	}
+	if len(parts) > 4 {
+		return netip.IPv4Unspecified(), true
+	}
+	var n uint64
+	for i, part := range parts {
+		v, err := parseIPv4Number(part)
+		last := i == len(parts)-1
+		if err != nil || !last && v > 255 || last && v >= 1<<(8*(5-len(parts))) {
+			return netip.IPv4Unspecified(), true
+		}
+		if last {
+			n += v
+		} else {
+			n += v << (8 * (3 - i))
+		}
+	}
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
+}
+
+// parseIPv4Number reads one label of a shorthand IPv4 address: decimal, 0x
+// hexadecimal or 0-prefixed octal.
+func parseIPv4Number(s string) (uint64, error) {
+	base := 10
+	switch {
+	case len(s) >= 2 && (s[:2] == "0x" || s[:2] == "0X"):
+		s, base = s[2:], 16
+		if s == "" {
+			return 0, nil
+		}
+	case len(s) >= 2 && s[0] == '0':
+		s, base = s[1:], 8
+	}
+	return strconv.ParseUint(s, base, 32)
 }
 
 // guardedDialer dials only the addresses deliveries may reach, unless

@@ -355,6 +355,24 @@ func testEnabledEvents(t *testing.T, newServer apitest.NewFunc) {
 	}
 }
 
+// Shorthand IPv4 hosts, which browsers and C resolvers read as addresses,
+// are refused when saved like the dotted ones they stand for.
+func TestWebhookURLShorthandAddresses(t *testing.T) {
+	s := apitest.New(t)
+	for _, host := range []string{"127.1", "0x7f.0.0.1", "0x7f000001", "2130706433", "017700000001", "10.1.2", "192.168.1",
+		"169.254.43518", "0", "1.2.3.4.5", "1.256.3.4", "127.0.0.1."} {
+		res, body := do(t, "POST", s.URL+"/v1/webhook_endpoints", s.AdminKey, "application/json",
+			`{"url":"https://`+host+`/hook","enabled_events":["*"]}`)
+		wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "url")
+	}
+	// A name whose last label is not a number is checked when it connects.
+	res, body := do(t, "POST", s.URL+"/v1/webhook_endpoints", s.AdminKey, "application/json",
+		`{"url":"https://hooks.example.com/hook","enabled_events":["*"]}`)
+	if res.StatusCode != 201 {
+		t.Errorf("a name was refused when saved: %d %s", res.StatusCode, body)
+	}
+}
+
 // Without --webhooks-allow-private, deliveries may not connect to loopback,
 // private, link-local or metadata addresses, whatever name leads there.
 func TestDeliveryRefusesPrivateAddresses(t *testing.T) {
