@@ -767,12 +767,12 @@ type EventData_Object struct {
 //
 // Example: {"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}
 type EventDeletedProspect struct {
-	// Deleted Always `true`.
+	// Deleted Always `true`: the prospect and its personal data are gone.
 	//
 	// Example: true
 	Deleted EventDeletedProspectDeleted `json:"deleted"`
 
-	// Id The id of the deleted prospect.
+	// Id The id the prospect had; no prospect has it any more.
 	//
 	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
 	Id string `json:"id"`
@@ -783,7 +783,7 @@ type EventDeletedProspect struct {
 	Object EventDeletedProspectObject `json:"object"`
 }
 
-// EventDeletedProspectDeleted Always `true`.
+// EventDeletedProspectDeleted Always `true`: the prospect and its personal data are gone.
 //
 // Example: true
 type EventDeletedProspectDeleted bool
