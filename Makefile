@@ -66,7 +66,7 @@ drift:
 	  { echo "generated code was out of date with openapi.yaml: regenerated it; review and commit"; exit 1; }
 	@echo "gen/ and client/models.gen.go match openapi.yaml"
 
-## lint-spec: lint openapi.yaml with Spectral and Redocly (pinned in .ci/lint)
+## lint-spec: lint openapi.yaml with Spectral, Redocly and vacuum (pinned in .ci/lint)
 lint-spec:
 	.ci/lint/lint
 

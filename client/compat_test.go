@@ -133,3 +133,53 @@ func TestProspectEncodesAsTheAPISendsIt(t *testing.T) {
 		t.Fatalf("re-encoded\n%s\nwant\n%s", out, b)
 	}
 }
+
+// A deletion's event names its object deleted_prospect, as the contract's
+// discriminator has it; servers before the discriminator sent prospect. Both
+// decode, as do key roles and error types added later.
+func TestDeletionEventsAndNewEnumValuesDecode(t *testing.T) {
+	t.Parallel()
+	srv := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, attempt int) {
+		w.Header().Set("Request-Id", "req_new")
+		deletion := func(object string) map[string]any {
+			return map[string]any{"id": "evt_1", "object": "event", "type": "prospect.deleted", "created": 1,
+				"data":    map[string]any{"object": map[string]any{"id": "prs_1", "object": object, "deleted": true}},
+				"request": map[string]any{"id": "req_1", "idempotency_key": nil}}
+		}
+		switch r.URL.Path {
+		case "/v1/events/evt_old":
+			writeJSON(w, 200, deletion("prospect"))
+		case "/v1/events/evt_new":
+			writeJSON(w, 200, deletion("deleted_prospect"))
+		case "/v1/account":
+			writeJSON(w, 200, map[string]any{"id": "acct_1", "object": "account", "name": "Acme", "prospect_limit": 10,
+				"prospect_count": 1, "rate_limit": 100, "key_id": "key_1", "role": "auditor"}) // a role added later
+		default:
+			writeJSON(w, 409, map[string]any{"error": map[string]any{
+				"type": "conflict_error", "code": "prospect_locked", // a type added later
+				"message": "Locked.", "request_id": "req_new", "doc_url": "https://api.example.com/docs#error-prospect_locked",
+			}})
+		}
+	})
+	c := fastClient(srv.URL)
+	ctx := context.Background()
+
+	for id, object := range map[string]client.ProspectObject{"evt_old": "prospect", "evt_new": "deleted_prospect"} {
+		e, err := c.Events.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if e.Data.Object.ID != "prs_1" || e.Data.Object.Object != object {
+			t.Errorf("%s: data.object decoded as %+v", id, e.Data.Object)
+		}
+	}
+	a, err := c.Account.Get(ctx)
+	if err != nil || a.Role != "auditor" {
+		t.Fatalf("account with a new role: %+v, %v", a, err)
+	}
+	_, err = c.Prospects.Get(ctx, "prs_locked")
+	e := asError(t, err)
+	if e.Type != "conflict_error" || e.Code != "prospect_locked" || e.StatusCode != 409 {
+		t.Fatalf("error of a new type decoded as %+v", e)
+	}
+}

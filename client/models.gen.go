@@ -271,6 +271,36 @@ func (e EventObject) Valid() bool {
 	}
 }
 
+// Defines values for EventDeletedProspectDeleted.
+const (
+	EventDeletedProspectDeletedTrue EventDeletedProspectDeleted = true
+)
+
+// Valid indicates whether the value is a known member of the EventDeletedProspectDeleted enum.
+func (e EventDeletedProspectDeleted) Valid() bool {
+	switch e {
+	case EventDeletedProspectDeletedTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventDeletedProspectObject.
+const (
+	EventDeletedProspectObjectDeletedProspect EventDeletedProspectObject = "deleted_prospect"
+)
+
+// Valid indicates whether the value is a known member of the EventDeletedProspectObject enum.
+func (e EventDeletedProspectObject) Valid() bool {
+	switch e {
+	case EventDeletedProspectObjectDeletedProspect:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EventListObject.
 const (
 	EventListObjectList EventListObject = "list"
@@ -484,7 +514,9 @@ type Account struct {
 	// Example: 100
 	RateLimit int `json:"rate_limit"`
 
-	// Role The role of the key that made the request.
+	// Role The role of the key that made the request. `x-extensible-enum` lists the roles
+	// known today; accept any other string, since roles may be added.
+	//
 	//
 	// Example: admin
 	Role AccountRole `json:"role"`
@@ -500,7 +532,8 @@ type Account struct {
 // Example: account
 type AccountObject string
 
-// AccountRole The role of the key that made the request.
+// AccountRole The role of the key that made the request. `x-extensible-enum` lists the roles
+// known today; accept any other string, since roles may be added.
 //
 // Example: admin
 type AccountRole string
@@ -579,7 +612,9 @@ type ErrorCode string
 
 // ErrorType The kind of error. `api_connection_error` is raised by client libraries when the
 // network fails and `card_error` is never sent by this API; both are listed so that
-// clients accept every type.
+// clients accept every type. The set may grow: `x-extensible-enum` lists the types
+// known today, and a client must accept any other string (and handle it by the
+// HTTP status).
 //
 // Example: invalid_request_error
 type ErrorType string
@@ -587,7 +622,7 @@ type ErrorType string
 // Event A change to a prospect, recorded in the same transaction as the change and kept
 // 30 days. Webhook deliveries send this object as their body.
 //
-// Example: {"created":1732547200,"data":{"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}},"id":"evt_01jdq7zb4c5d6e7f8g9h0j1k2m","object":"event","request":{"id":"req_01jdq7zb3b4c5d6e7f8g9h0j1k","idempotency_key":null},"type":"prospect.deleted"}
+// Example: {"created":1732547200,"data":{"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}},"id":"evt_01jdq7zb4c5d6e7f8g9h0j1k2m","object":"event","request":{"id":"req_01jdq7zb3b4c5d6e7f8g9h0j1k","idempotency_key":null},"type":"prospect.deleted"}
 type Event struct {
 	// Created When the change happened (Unix seconds).
 	//
@@ -596,7 +631,7 @@ type Event struct {
 
 	// Data What the event is about.
 	//
-	// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}}
+	// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}}
 	Data EventData `json:"data"`
 
 	// ID Unique identifier: `evt_` and a time-ordered suffix; the `webhook-id` of its deliveries.
@@ -629,7 +664,7 @@ type EventObject string
 
 // EventData What the event is about.
 //
-// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}}
+// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}}
 type EventData struct {
 	// Object The prospect after the change; for prospect.deleted, its id only.
 	Object Prospect `json:"object"`
@@ -639,6 +674,38 @@ type EventData struct {
 	// Example: {"status":"new","title":null}
 	PreviousAttributes PreviousAttributes `json:"previous_attributes,omitempty"`
 }
+
+// EventDeletedProspect What a `prospect.deleted` event keeps of the prospect: its id, no personal field.
+// Its `object`, `deleted_prospect`, tells it from a `Prospect` in an event's
+// `data.object`.
+//
+// Example: {"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}
+type EventDeletedProspect struct {
+	// Deleted Always `true`: the prospect and its personal data are gone.
+	//
+	// Example: true
+	Deleted EventDeletedProspectDeleted `json:"deleted"`
+
+	// ID The id the prospect had; no prospect has it any more.
+	//
+	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
+	ID string `json:"id"`
+
+	// Object Always `deleted_prospect`.
+	//
+	// Example: deleted_prospect
+	Object EventDeletedProspectObject `json:"object"`
+}
+
+// EventDeletedProspectDeleted Always `true`: the prospect and its personal data are gone.
+//
+// Example: true
+type EventDeletedProspectDeleted bool
+
+// EventDeletedProspectObject Always `deleted_prospect`.
+//
+// Example: deleted_prospect
+type EventDeletedProspectObject string
 
 // EventList One page of events, newest first.
 //

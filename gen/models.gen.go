@@ -5,6 +5,7 @@ package gen
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
@@ -275,6 +276,36 @@ func (e EventObject) Valid() bool {
 	}
 }
 
+// Defines values for EventDeletedProspectDeleted.
+const (
+	EventDeletedProspectDeletedTrue EventDeletedProspectDeleted = true
+)
+
+// Valid indicates whether the value is a known member of the EventDeletedProspectDeleted enum.
+func (e EventDeletedProspectDeleted) Valid() bool {
+	switch e {
+	case EventDeletedProspectDeletedTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventDeletedProspectObject.
+const (
+	EventDeletedProspectObjectDeletedProspect EventDeletedProspectObject = "deleted_prospect"
+)
+
+// Valid indicates whether the value is a known member of the EventDeletedProspectObject enum.
+func (e EventDeletedProspectObject) Valid() bool {
+	switch e {
+	case EventDeletedProspectObjectDeletedProspect:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EventListObject.
 const (
 	EventListObjectList EventListObject = "list"
@@ -503,7 +534,9 @@ type Account struct {
 	// Example: 100
 	RateLimit int `json:"rate_limit"`
 
-	// Role The role of the key that made the request.
+	// Role The role of the key that made the request. `x-extensible-enum` lists the roles
+	// known today; accept any other string, since roles may be added.
+	//
 	//
 	// Example: admin
 	Role AccountRole `json:"role"`
@@ -519,7 +552,8 @@ type Account struct {
 // Example: account
 type AccountObject string
 
-// AccountRole The role of the key that made the request.
+// AccountRole The role of the key that made the request. `x-extensible-enum` lists the roles
+// known today; accept any other string, since roles may be added.
 //
 // Example: admin
 type AccountRole string
@@ -646,7 +680,9 @@ type ErrorDetail struct {
 
 	// Type The kind of error. `api_connection_error` is raised by client libraries when the
 	// network fails and `card_error` is never sent by this API; both are listed so that
-	// clients accept every type.
+	// clients accept every type. The set may grow: `x-extensible-enum` lists the types
+	// known today, and a client must accept any other string (and handle it by the
+	// HTTP status).
 	//
 	//
 	// Example: invalid_request_error
@@ -655,7 +691,9 @@ type ErrorDetail struct {
 
 // ErrorType The kind of error. `api_connection_error` is raised by client libraries when the
 // network fails and `card_error` is never sent by this API; both are listed so that
-// clients accept every type.
+// clients accept every type. The set may grow: `x-extensible-enum` lists the types
+// known today, and a client must accept any other string (and handle it by the
+// HTTP status).
 //
 // Example: invalid_request_error
 type ErrorType string
@@ -663,7 +701,7 @@ type ErrorType string
 // Event A change to a prospect, recorded in the same transaction as the change and kept
 // 30 days. Webhook deliveries send this object as their body.
 //
-// Example: {"created":1732547200,"data":{"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}},"id":"evt_01jdq7zb4c5d6e7f8g9h0j1k2m","object":"event","request":{"id":"req_01jdq7zb3b4c5d6e7f8g9h0j1k","idempotency_key":null},"type":"prospect.deleted"}
+// Example: {"created":1732547200,"data":{"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}},"id":"evt_01jdq7zb4c5d6e7f8g9h0j1k2m","object":"event","request":{"id":"req_01jdq7zb3b4c5d6e7f8g9h0j1k","idempotency_key":null},"type":"prospect.deleted"}
 type Event struct {
 	// Created When the change happened (Unix seconds).
 	//
@@ -672,7 +710,7 @@ type Event struct {
 
 	// Data What the event is about.
 	//
-	// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}}
+	// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}}
 	Data EventData `json:"data"`
 
 	// Id Unique identifier: `evt_` and a time-ordered suffix; the `webhook-id` of its deliveries.
@@ -705,9 +743,10 @@ type EventObject string
 
 // EventData What the event is about.
 //
-// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}}
+// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}}
 type EventData struct {
-	// Object The prospect after the change; for `prospect.deleted`, its id only (no personal field is kept).
+	// Object The prospect after the change; for `prospect.deleted`, its id only (no personal
+	// field is kept). Its `object` tells which: `prospect` or `deleted_prospect`.
 	Object EventData_Object `json:"object"`
 
 	// PreviousAttributes On `prospect.updated`, the earlier value of each field the update changed; the fields it left alone are absent.
@@ -716,10 +755,43 @@ type EventData struct {
 	PreviousAttributes *PreviousAttributes `json:"previous_attributes,omitempty"`
 }
 
-// EventData_Object The prospect after the change; for `prospect.deleted`, its id only (no personal field is kept).
+// EventData_Object The prospect after the change; for `prospect.deleted`, its id only (no personal
+// field is kept). Its `object` tells which: `prospect` or `deleted_prospect`.
 type EventData_Object struct {
 	union json.RawMessage
 }
+
+// EventDeletedProspect What a `prospect.deleted` event keeps of the prospect: its id, no personal field.
+// Its `object`, `deleted_prospect`, tells it from a `Prospect` in an event's
+// `data.object`.
+//
+// Example: {"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}
+type EventDeletedProspect struct {
+	// Deleted Always `true`: the prospect and its personal data are gone.
+	//
+	// Example: true
+	Deleted EventDeletedProspectDeleted `json:"deleted"`
+
+	// Id The id the prospect had; no prospect has it any more.
+	//
+	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
+	Id string `json:"id"`
+
+	// Object Always `deleted_prospect`.
+	//
+	// Example: deleted_prospect
+	Object EventDeletedProspectObject `json:"object"`
+}
+
+// EventDeletedProspectDeleted Always `true`: the prospect and its personal data are gone.
+//
+// Example: true
+type EventDeletedProspectDeleted bool
+
+// EventDeletedProspectObject Always `deleted_prospect`.
+//
+// Example: deleted_prospect
+type EventDeletedProspectObject string
 
 // EventList One page of events, newest first.
 //
@@ -1701,6 +1773,10 @@ func (t EventData_Object) AsProspect() (Prospect, error) {
 // FromProspect overwrites any union data inside the EventData_Object as the provided Prospect
 func (t *EventData_Object) FromProspect(v Prospect) error {
 	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"prospect"}`))
 	t.union = b
 	return err
 }
@@ -1711,29 +1787,7 @@ func (t *EventData_Object) MergeProspect(v Prospect) error {
 	if err != nil {
 		return err
 	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsDeletedProspect returns the union data inside the EventData_Object as a DeletedProspect
-func (t EventData_Object) AsDeletedProspect() (DeletedProspect, error) {
-	var body DeletedProspect
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromDeletedProspect overwrites any union data inside the EventData_Object as the provided DeletedProspect
-func (t *EventData_Object) FromDeletedProspect(v DeletedProspect) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeDeletedProspect performs a merge with any union data inside the EventData_Object, using the provided DeletedProspect
-func (t *EventData_Object) MergeDeletedProspect(v DeletedProspect) error {
-	b, err := json.Marshal(v)
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"prospect"}`))
 	if err != nil {
 		return err
 	}
@@ -1741,6 +1795,63 @@ func (t *EventData_Object) MergeDeletedProspect(v DeletedProspect) error {
 	merged, err := runtime.JSONMerge(t.union, b)
 	t.union = merged
 	return err
+}
+
+// AsEventDeletedProspect returns the union data inside the EventData_Object as a EventDeletedProspect
+func (t EventData_Object) AsEventDeletedProspect() (EventDeletedProspect, error) {
+	var body EventDeletedProspect
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEventDeletedProspect overwrites any union data inside the EventData_Object as the provided EventDeletedProspect
+func (t *EventData_Object) FromEventDeletedProspect(v EventDeletedProspect) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"deleted_prospect"}`))
+	t.union = b
+	return err
+}
+
+// MergeEventDeletedProspect performs a merge with any union data inside the EventData_Object, using the provided EventDeletedProspect
+func (t *EventData_Object) MergeEventDeletedProspect(v EventDeletedProspect) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"deleted_prospect"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t EventData_Object) Discriminator() (string, error) {
+	var discriminator struct {
+		Discriminator string `json:"object"`
+	}
+	err := json.Unmarshal(t.union, &discriminator)
+	return discriminator.Discriminator, err
+}
+
+func (t EventData_Object) ValueByDiscriminator() (interface{}, error) {
+	discriminator, err := t.Discriminator()
+	if err != nil {
+		return nil, err
+	}
+	switch discriminator {
+	case "deleted_prospect":
+		return t.AsEventDeletedProspect()
+	case "prospect":
+		return t.AsProspect()
+	default:
+		return nil, errors.New("unknown discriminator value: " + discriminator)
+	}
 }
 
 func (t EventData_Object) MarshalJSON() ([]byte, error) {

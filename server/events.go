@@ -71,8 +71,8 @@ func eventJSON(e *store.Event) (gen.Event, error) {
 	}
 	var err error
 	if e.Type == store.EventProspectDeleted {
-		err = out.Data.Object.FromDeletedProspect(gen.DeletedProspect{Id: e.Prospect.ID,
-			Object: gen.DeletedProspectObjectProspect, Deleted: true})
+		err = out.Data.Object.FromEventDeletedProspect(gen.EventDeletedProspect{Id: e.Prospect.ID,
+			Object: gen.EventDeletedProspectObjectDeletedProspect, Deleted: true})
 	} else {
 		err = out.Data.Object.FromProspect(prospectJSON(&e.Prospect))
 	}

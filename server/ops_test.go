@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -118,7 +119,7 @@ func TestPublishedReference(t *testing.T) {
 	if res.StatusCode != 200 || !bytes.Equal(body, capture.OpenAPIYAML) {
 		t.Errorf("/openapi.yaml: %d, %d bytes; want openapi.yaml as written", res.StatusCode, len(body))
 	}
-	for _, path := range []string{"/docs", "/openapi.json"} {
+	for _, path := range []string{"/docs", "/docs/console", "/openapi.json"} {
 		if res, _ := do(t, "GET", s.URL+path, "", "", ""); res.StatusCode != 200 || res.Header.Get("Request-Id") == "" {
 			t.Errorf("GET %s: %d, Request-Id %q", path, res.StatusCode, res.Header.Get("Request-Id"))
 		}
@@ -130,7 +131,16 @@ func TestPublishedReference(t *testing.T) {
 		t.Errorf("POST /docs: Allow = %q, want GET, HEAD", res.Header.Get("Allow"))
 	}
 	res, body = do(t, "GET", s.URL+"/docs/nothing-here.js", "", "", "")
-	wantError(t, res, body, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeRouteNotFound, "")
+	d := wantError(t, res, body, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeRouteNotFound, "")
+	// The error's doc_url lands on the code's section of the reference page.
+	u, err := url.Parse(d.DocUrl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, body = do(t, "GET", s.URL+u.Path, "", "", "")
+	if res.StatusCode != 200 || !bytes.Contains(body, []byte(`id="`+u.Fragment+`"`)) {
+		t.Errorf("doc_url %s: status %d, and no element with id %q on the page", d.DocUrl, res.StatusCode, u.Fragment)
+	}
 	// Metrics are on a listener of their own, not the API's port.
 	res, body = do(t, "GET", s.URL+"/metrics", "", "", "")
 	wantError(t, res, body, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeRouteNotFound, "")

@@ -106,7 +106,7 @@ func eventsListRun(ctx context.Context, opts *eventsListOptions) error {
 func eventWire(e client.Event) any {
 	var obj any = e.Data.Object
 	if e.Type == "prospect.deleted" {
-		obj = map[string]any{"id": e.Data.Object.ID, "object": "prospect", "deleted": true}
+		obj = map[string]any{"id": e.Data.Object.ID, "object": e.Data.Object.Object, "deleted": true}
 	}
 	data := map[string]any{"object": obj}
 	if e.Type == "prospect.updated" {

@@ -270,3 +270,26 @@ func TestDescriptionsEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// The other open sets of answers that get Go constants, error types and key
+// roles, have the same known values in the overlays as in openapi.yaml.
+func TestOverlaysListTheKnownTypesAndRoles(t *testing.T) {
+	spec, err := gen.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, s := range map[string]*openapi3.Schema{
+		"$.components.schemas.ErrorType":               spec.Components.Schemas["ErrorType"].Value,
+		"$.components.schemas.Account.properties.role": spec.Components.Schemas["Account"].Value.Properties["role"].Value,
+	} {
+		known := KnownValues(s)
+		if len(known) == 0 || s.Enum != nil {
+			t.Errorf("%s: an answer's open set must be an x-extensible-enum, not an enum (known %q, enum %v)", target, known, s.Enum)
+		}
+		for _, overlay := range []string{"../../gen/known-values.yaml", "../../client/overlay.yaml"} {
+			if got := overlayEnum(t, overlay, target); !slices.Equal(got, known) {
+				t.Errorf("%s lists %q for %s; openapi.yaml lists %q", overlay, got, target, known)
+			}
+		}
+	}
+}

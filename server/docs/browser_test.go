@@ -6,6 +6,7 @@ import (
 	"html"
 	"image"
 	"image/png"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -20,11 +21,12 @@ import (
 	"github.com/captureapi/capture/server/docs"
 )
 
-// These tests load the reference page in headless Chromium, so that what they
-// check is what a person sees: Swagger UI has fetched /openapi.json and
-// rendered it, Markdown table and all. Chromium renders in virtual time: the
-// budget lets the page's scripts run to quiescence (network fetches pause the
-// clock) before the DOM is dumped or the screenshot taken.
+// These tests load the reference page and the console in headless Chromium,
+// so that what they check is what a person sees: the reference page with
+// JavaScript turned off, and the console once Swagger UI has fetched
+// /openapi.json and rendered it, Markdown table and all. Chromium renders in
+// virtual time: the budget lets the page's scripts run to quiescence (network
+// fetches pause the clock) before the DOM is dumped or the screenshot taken.
 //
 // Without Chromium on PATH they skip, unless CAPTURE_REQUIRE_BROWSER is set,
 // in which case they fail: CI sets it so that a missing browser cannot pass
@@ -121,12 +123,22 @@ func tableRows(dom string) []row {
 	return rows
 }
 
-func TestBrowserRendersReference(t *testing.T) {
+// scriptsOff serves h with JavaScript turned off: a Content-Security-Policy
+// that lets no script run. (Chromium's own switch, the Blink setting
+// scriptEnabled=false, also stops the DOM dump and the screenshot.)
+func scriptsOff(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Content-Security-Policy", "script-src 'none'")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func TestBrowserRendersConsole(t *testing.T) {
 	bin := chromiumPath(t)
 	srv := httptest.NewServer(docs.Handler())
 	defer srv.Close()
 
-	dom := string(runChromium(t, bin, srv.URL+docs.Path, "--dump-dom"))
+	dom := string(runChromium(t, bin, srv.URL+docs.ConsolePath, "--dump-dom"))
 	text := visibleText(dom)
 
 	for _, want := range []string{
@@ -167,24 +179,6 @@ func TestBrowserRendersReference(t *testing.T) {
 		}
 	}
 
-	// Every code the API sends has an anchor for its doc_url.
-	spec, err := gen.GetSpec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	codes, _ := spec.Components.Schemas["ErrorCode"].Value.Extensions["x-extensible-enum"].([]any)
-	if len(codes) == 0 {
-		t.Fatal("no ErrorCode x-extensible-enum in the spec")
-	}
-	for _, c := range codes {
-		fragment := strings.TrimPrefix(docs.ErrorURL(c.(string)), docs.Path+"#")
-		if !strings.Contains(dom, `id="`+fragment+`"`) {
-			t.Errorf("no element with id %q in the rendered page", fragment)
-		}
-	}
-	if !strings.Contains(dom, `id="`+docs.ErrorsAnchor+`"`) {
-		t.Errorf("no element with id %q in the rendered page", docs.ErrorsAnchor)
-	}
 	if t.Failed() {
 		t.Logf("rendered text:\n%s", text)
 	}
@@ -206,28 +200,41 @@ func anyRowHasAll(rows []row, want []string) bool {
 	return false
 }
 
-func TestBrowserErrorURLLandsOnTheCode(t *testing.T) {
+func TestBrowserReadsReferenceWithoutJavaScript(t *testing.T) {
 	bin := chromiumPath(t)
-	srv := httptest.NewServer(docs.Handler())
+	srv := httptest.NewServer(scriptsOff(docs.Handler()))
 	defer srv.Close()
+	spec, err := gen.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	for _, tc := range []struct{ code, status string }{
-		{"prospect_exists", "409"},
-	} {
-		dom := string(runChromium(t, bin, srv.URL+docs.ErrorURL(tc.code), "--dump-dom"))
-		var marked []row
-		for _, r := range tableRows(dom) {
-			if strings.Contains(r.attrs, "capture-target") {
-				marked = append(marked, r)
+	dom := string(runChromium(t, bin, srv.URL+docs.ErrorURL("prospect_exists"), "--dump-dom"))
+	text := visibleText(dom)
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			if !strings.Contains(text, method+" "+path+" "+op.Summary) {
+				t.Errorf("the page without JavaScript does not show %q", method+" "+path+" "+op.Summary)
 			}
 		}
-		if len(marked) != 1 {
-			t.Errorf("%s: %d highlighted rows, want 1", docs.ErrorURL(tc.code), len(marked))
-			continue
+	}
+	codes, _ := spec.Components.Schemas["ErrorCode"].Value.Extensions["x-extensible-enum"].([]any)
+	if len(codes) == 0 {
+		t.Fatal("no ErrorCode x-extensible-enum in the spec")
+	}
+	for _, c := range codes {
+		fragment := strings.TrimPrefix(docs.ErrorURL(c.(string)), docs.Path+"#")
+		if !strings.Contains(dom, `id="`+fragment+`"`) {
+			t.Errorf("no element with id %q in the page without JavaScript", fragment)
 		}
-		if !strings.HasPrefix(strings.TrimSpace(marked[0].text), tc.status) || !strings.Contains(marked[0].text, tc.code) {
-			t.Errorf("%s: highlighted row is %q, want the %s row with %s", docs.ErrorURL(tc.code), marked[0].text, tc.status, tc.code)
+	}
+	for _, want := range []string{"prospect_exists", "409 Conflict", "existing_id", "What to do"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the page without JavaScript does not show %q", want)
 		}
+	}
+	if t.Failed() {
+		t.Logf("rendered text:\n%s", text)
 	}
 }
 
@@ -235,6 +242,8 @@ func TestBrowserScreenshot(t *testing.T) {
 	bin := chromiumPath(t)
 	srv := httptest.NewServer(docs.Handler())
 	defer srv.Close()
+	noJS := httptest.NewServer(scriptsOff(docs.Handler()))
+	defer noJS.Close()
 
 	dir := os.Getenv("CAPTURE_ARTIFACTS")
 	if dir == "" {
@@ -251,14 +260,14 @@ func TestBrowserScreenshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, url := range map[string]string{
-		"docs.png":                  docs.Path,
-		"docs-error-rate_limit.png": docs.ErrorURL("rate_limit"),
+		"docs-nojs.png":    noJS.URL + docs.Path,
+		"docs-console.png": srv.URL + docs.ConsolePath,
 	} {
-		shot := filepath.Join(dir, name)
-		os.Remove(shot)
-		runChromium(t, bin, srv.URL+url, "--screenshot="+shot)
-		checkScreenshot(t, shot)
-		t.Logf("screenshot of %s: %s", url, shot)
+		file := filepath.Join(dir, name)
+		os.Remove(file)
+		runChromium(t, bin, url, "--screenshot="+file)
+		checkScreenshot(t, file)
+		t.Logf("screenshot of %s: %s", url, file)
 	}
 }
 

@@ -1,7 +1,10 @@
 // Package docs serves the published API reference: the OpenAPI document the
-// server was generated from, as JSON and as the YAML file it was written as, and a browsable reference
-// page rendered from it by Swagger UI. Every asset comes from the binary; the
-// page loads nothing from other hosts.
+// server was generated from, as JSON and as the YAML file it was written as; a
+// reference page rendered from it on the server, which reads without
+// JavaScript (every operation, schema and example, and one section per error
+// code that each error's doc_url links to); and an interactive console (Swagger
+// UI) beside it. Every asset comes from the binary; no page loads anything from
+// other hosts.
 package docs
 
 import (
@@ -9,7 +12,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -25,8 +27,11 @@ import (
 
 // Paths the reference is served at.
 const (
-	// Path is the reference page. Its assets live under Path + "/".
+	// Path is the reference page, rendered on the server.
 	Path = "/docs"
+	// ConsolePath is the interactive console (Swagger UI). Its assets live
+	// under ConsolePath + "/".
+	ConsolePath = Path + "/console"
 	// SpecJSONPath is the OpenAPI document as JSON.
 	SpecJSONPath = "/openapi.json"
 	// SpecYAMLPath is the OpenAPI document as YAML.
@@ -34,15 +39,15 @@ const (
 )
 
 // ErrorsAnchor is the fragment of the reference page that holds the error
-// table (its "Errors" heading).
+// codes (their heading).
 const ErrorsAnchor = "errors"
 
 // errorAnchorPrefix starts the fragment of one error code in the table.
 const errorAnchorPrefix = "error-"
 
 // ErrorURL returns the path and fragment of the reference page that shows the
-// error code: "/docs#error-" + code, which scrolls to the code in the error
-// table and highlights its row. An empty code links to the table as a whole.
+// error code: "/docs#error-" + code, the id of the code's section (when it
+// happens, what to do). An empty code links to the error codes as a whole.
 // The server prefixes its own scheme and host to make an error's doc_url.
 func ErrorURL(code string) string {
 	if code == "" {
@@ -68,46 +73,72 @@ type Registrar interface {
 
 // Mount registers the reference routes on mux:
 //
-//	GET /docs             the reference page (also at /docs/)
-//	GET /docs/<asset>     each Swagger UI asset embedded in the binary
-//	GET /openapi.json     the OpenAPI document as JSON
-//	GET /openapi.yaml     the same document as YAML
+//	GET /docs                  the reference page (also at /docs/)
+//	GET /docs/console          the interactive console (also at /docs/console/)
+//	GET /docs/console/<asset>  each Swagger UI asset embedded in the binary
+//	GET /openapi.json          the OpenAPI document as JSON
+//	GET /openapi.yaml          the same document as YAML
 //
-// Only the embedded assets are registered under /docs/, so an unknown path
-// there falls through to mux's own not-found handling. Mount panics if the
-// embedded OpenAPI document cannot be decoded, which only a broken build can
-// cause.
+// Only the embedded assets are registered under /docs/console/, so an unknown
+// path there falls through to mux's own not-found handling. Mount panics if the
+// embedded OpenAPI document cannot be decoded or rendered, which only a broken
+// build can cause.
 func Mount(mux Registrar) {
 	specJSON, err := gen.GetSpecJSON()
 	if err != nil {
 		panic(fmt.Sprintf("docs: embedded OpenAPI document: %v", err))
 	}
+	page, err := Page()
+	if err != nil {
+		panic(fmt.Sprintf("docs: reference page: %v", err))
+	}
 
+	ref := noScripts(document(page, "text/html; charset=utf-8"))
+	mux.Handle("GET "+Path, ref)
+	mux.Handle("GET "+Path+"/{$}", ref)
 	ui := uiHandler()
-	mux.Handle("GET "+Path, ui)
-	mux.Handle("GET "+Path+"/{$}", ui)
+	mux.Handle("GET "+ConsolePath, ui)
+	mux.Handle("GET "+ConsolePath+"/{$}", ui)
 	for _, name := range assetNames() {
-		mux.Handle("GET "+Path+"/"+name, ui)
+		mux.Handle("GET "+ConsolePath+"/"+name, ui)
 	}
 	mux.Handle("GET "+SpecJSONPath, document(specJSON, "application/json"))
 	mux.Handle("GET "+SpecYAMLPath, document(capture.OpenAPIYAML, "application/yaml"))
 }
 
+// Page renders the reference page from the embedded OpenAPI document.
+func Page() ([]byte, error) {
+	spec, err := gen.GetSpec()
+	if err != nil {
+		return nil, err
+	}
+	return render(spec, capture.OpenAPIYAML)
+}
+
+// pagePolicy is the Content-Security-Policy of the reference page: it needs
+// nothing but its own inline style, so it may load and run nothing else.
+const pagePolicy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// noScripts serves h's page under pagePolicy.
+func noScripts(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", pagePolicy)
+		h.ServeHTTP(w, r)
+	})
+}
+
 // uiHandler is Swagger UI, with its assets embedded through go:embed, set up
-// for this API: schemas shown, deep links on, and the error table's codes
-// turned into anchors.
+// for this API: schemas shown, deep links on.
 func uiHandler() http.Handler {
 	return v5emb.NewHandlerWithConfig(swgui.Config{
-		Title:       "Capture API reference",
+		Title:       "Capture API console",
 		SwaggerJSON: SpecJSONPath,
-		BasePath:    Path + "/",
+		BasePath:    ConsolePath + "/",
 		SettingsUI: map[string]string{
 			// Show the schemas (Error, Prospect, …) below the operations.
 			"defaultModelsExpandDepth": "1",
 			"displayRequestDuration":   "true",
 		},
-		AppendHead: template.HTML(anchorStyle),
-		AppendHTML: template.HTML(anchorScript),
 	})
 }
 
@@ -142,80 +173,3 @@ func document(body []byte, contentType string) http.Handler {
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 	})
 }
-
-// anchorStyle highlights the error-table row a link points at.
-const anchorStyle = `<style>
-.swagger-ui .information-container table tr.capture-target td {
-    background: #fff5c2;
-}
-.swagger-ui .information-container table code[id] {
-    scroll-margin-top: 4em;
-}
-</style>`
-
-// anchorScript gives the rendered error table anchors. Swagger UI renders
-// info.description as Markdown without ids, so once the table is in the page
-// this gives each code in its `code` column the id "error-<code>", the
-// "Errors" heading the id "errors", then scrolls to and highlights the element
-// the URL's fragment names (now and whenever the fragment changes). Swagger
-// UI's deep linking rewrites "#error-x" to "#/error-x"; both are understood.
-const anchorScript = `<script>
-(function () {
-    var prefix = "` + errorAnchorPrefix + `";
-    var errorsId = "` + ErrorsAnchor + `";
-    var scrolled = "";
-
-    function tagTables() {
-        var info = document.querySelector(".information-container");
-        if (!info) return false;
-        var tagged = false;
-        info.querySelectorAll("h1, h2, h3").forEach(function (h) {
-            if (!h.id && h.textContent.trim().toLowerCase() === "errors") h.id = errorsId;
-        });
-        info.querySelectorAll("table").forEach(function (table) {
-            if (table.dataset.captureAnchors) { tagged = true; return; }
-            var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
-                return th.textContent.trim().toLowerCase();
-            });
-            var col = heads.indexOf("code");
-            if (col < 0) return;
-            table.querySelectorAll("tbody tr").forEach(function (tr) {
-                var cell = tr.cells[col];
-                if (!cell) return;
-                cell.querySelectorAll("code").forEach(function (c) {
-                    var code = c.textContent.trim();
-                    if (code && !document.getElementById(prefix + code)) c.id = prefix + code;
-                });
-            });
-            table.dataset.captureAnchors = "true";
-            tagged = true;
-        });
-        return tagged;
-    }
-
-    function showTarget() {
-        // Swagger UI's deep linking rewrites "#error-x" to "#/error-x".
-        var id = decodeURIComponent(window.location.hash).replace(/^#!?\/?/, "");
-        if (id.indexOf(prefix) !== 0 && id !== errorsId) return;
-        var el = document.getElementById(id);
-        if (!el) return;
-        document.querySelectorAll(".capture-target").forEach(function (t) {
-            t.classList.remove("capture-target");
-        });
-        var row = el.closest("tr");
-        if (row) row.classList.add("capture-target");
-        if (scrolled !== id) {
-            scrolled = id;
-            el.scrollIntoView({block: "center"});
-        }
-    }
-
-    new MutationObserver(function () {
-        if (tagTables()) showTarget();
-    }).observe(document.documentElement, {childList: true, subtree: true});
-    window.addEventListener("hashchange", function () {
-        scrolled = "";
-        showTarget();
-    });
-})();
-</script>`

@@ -119,11 +119,11 @@ func TestSpecYAMLSaysWhatTheJSONSays(t *testing.T) {
 
 var assetRef = regexp.MustCompile(`(?:src|href)="([^"]*)"`)
 
-func TestReferencePageLoadsEverythingFromTheServer(t *testing.T) {
+func TestConsoleLoadsEverythingFromTheServer(t *testing.T) {
 	srv := httptest.NewServer(docs.Handler())
 	defer srv.Close()
 
-	for _, path := range []string{"/docs", "/docs/"} {
+	for _, path := range []string{docs.ConsolePath, docs.ConsolePath + "/"} {
 		resp, body := get(t, srv.URL+path)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: status %d", path, resp.StatusCode)
@@ -137,7 +137,7 @@ func TestReferencePageLoadsEverythingFromTheServer(t *testing.T) {
 		}
 		for _, m := range refs {
 			ref := string(m[1])
-			if !strings.HasPrefix(ref, "/docs/") {
+			if !strings.HasPrefix(ref, docs.ConsolePath+"/") {
 				t.Errorf("GET %s: asset %q is not served by the reference itself", path, ref)
 				continue
 			}
@@ -154,7 +154,7 @@ func TestReferencePageLoadsEverythingFromTheServer(t *testing.T) {
 
 func TestScriptsAreServedWithoutGzipToo(t *testing.T) {
 	h := docs.Handler()
-	req := httptest.NewRequest(http.MethodGet, "/docs/swagger-ui-bundle.js", nil)
+	req := httptest.NewRequest(http.MethodGet, docs.ConsolePath+"/swagger-ui-bundle.js", nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
@@ -179,15 +179,17 @@ func TestMountLeavesOtherPathsToTheServer(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	for _, path := range []string{"/docs/nope.js", "/docs/swagger-ui.css/x", "/openapi.yml"} {
+	for _, path := range []string{"/docs/nope.js", "/docs/swagger-ui.css", "/docs/console/nope.js", "/docs/console/swagger-ui.css/x", "/openapi.yml"} {
 		resp, body := get(t, srv.URL+path)
 		if resp.StatusCode != http.StatusNotFound || !bytes.Contains(body, []byte("route_not_found")) {
 			t.Errorf("GET %s: status %d, body %q: the server's not-found handler did not answer", path, resp.StatusCode, body)
 		}
 	}
-	resp, _ := get(t, srv.URL+"/docs")
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("GET /docs beside a catch-all: status %d", resp.StatusCode)
+	for _, path := range []string{docs.Path, docs.ConsolePath} {
+		resp, _ := get(t, srv.URL+path)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s beside a catch-all: status %d", path, resp.StatusCode)
+		}
 	}
 }
 
