@@ -246,6 +246,19 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
 	CreateProspectBatch(ctx context.Context, params *CreateProspectBatchParams, body CreateProspectBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SearchProspects Search prospects
+	//
+	// Finds the account's live prospects that match a query, newest first. Search
+	// reads what every write answered before it: a prospect is found by the first
+	// search after its create answered (and after an update, found as it is now; after
+	// a delete, gone), on every replica. There is no cap on the results: `next_page`
+	// is a keyset cursor, and a substring clause uses an index, so the cost of a
+	// selective query does not grow with the account's size. Keys without the admin
+	// role never find hidden prospects.
+	//
+	// Corresponds with GET /v1/prospects/search (the `SearchProspects` operationId).
+	SearchProspects(ctx context.Context, params *SearchProspectsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteProspect Delete a prospect
 	//
 	// Removes a prospect. Its personal data is erased at once; the id is kept so that
@@ -620,6 +633,29 @@ func (c *Client) CreateProspectBatchWithBody(ctx context.Context, params *Create
 // Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
 func (c *Client) CreateProspectBatch(ctx context.Context, params *CreateProspectBatchParams, body CreateProspectBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateProspectBatchRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchProspects Search prospects
+//
+// Finds the account's live prospects that match a query, newest first. Search
+// reads what every write answered before it: a prospect is found by the first
+// search after its create answered (and after an update, found as it is now; after
+// a delete, gone), on every replica. There is no cap on the results: `next_page`
+// is a keyset cursor, and a substring clause uses an index, so the cost of a
+// selective query does not grow with the account's size. Keys without the admin
+// role never find hidden prospects.
+//
+// Corresponds with GET /v1/prospects/search (the `SearchProspects` operationId).
+func (c *Client) SearchProspects(ctx context.Context, params *SearchProspectsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchProspectsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1351,6 +1387,80 @@ func NewCreateProspectBatchRequestWithBody(server string, params *CreateProspect
 	return req, nil
 }
 
+// NewSearchProspectsRequest constructs an http.Request for the SearchProspects method
+func NewSearchProspectsRequest(server string, params *SearchProspectsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/prospects/search")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewDeleteProspectRequest constructs an http.Request for the DeleteProspect method
 func NewDeleteProspectRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -1897,6 +2007,21 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
 	CreateProspectBatchWithResponse(ctx context.Context, params *CreateProspectBatchParams, body CreateProspectBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProspectBatchResponse, error)
+
+	// SearchProspectsWithResponse Search prospects
+	//
+	// Finds the account's live prospects that match a query, newest first. Search
+	// reads what every write answered before it: a prospect is found by the first
+	// search after its create answered (and after an update, found as it is now; after
+	// a delete, gone), on every replica. There is no cap on the results: `next_page`
+	// is a keyset cursor, and a substring clause uses an index, so the cost of a
+	// selective query does not grow with the account's size. Keys without the admin
+	// role never find hidden prospects.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/prospects/search (the `SearchProspects` operationId).
+	SearchProspectsWithResponse(ctx context.Context, params *SearchProspectsParams, reqEditors ...RequestEditorFn) (*SearchProspectsResponse, error)
 
 	// DeleteProspectWithResponse Delete a prospect
 	//
@@ -3462,6 +3587,189 @@ func (r CreateProspectBatchResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateProspectBatchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SearchProspectsResponse200Headers the declared response headers of an HTTP 200 response for SearchProspects
+type SearchProspectsResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// SearchProspectsResponse400Headers the declared response headers of an HTTP 400 response for SearchProspects
+type SearchProspectsResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// SearchProspectsResponse401Headers the declared response headers of an HTTP 401 response for SearchProspects
+type SearchProspectsResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// SearchProspectsResponse406Headers the declared response headers of an HTTP 406 response for SearchProspects
+type SearchProspectsResponse406Headers struct {
+	RequestId string
+}
+
+// SearchProspectsResponse429Headers the declared response headers of an HTTP 429 response for SearchProspects
+type SearchProspectsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// SearchProspectsResponse500Headers the declared response headers of an HTTP 500 response for SearchProspects
+type SearchProspectsResponse500Headers struct {
+	RequestId string
+}
+
+// SearchProspectsResponse502Headers the declared response headers of an HTTP 502 response for SearchProspects
+type SearchProspectsResponse502Headers struct {
+	RequestId string
+}
+
+// SearchProspectsResponse503Headers the declared response headers of an HTTP 503 response for SearchProspects
+type SearchProspectsResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// SearchProspectsResponse504Headers the declared response headers of an HTTP 504 response for SearchProspects
+type SearchProspectsResponse504Headers struct {
+	RequestId string
+}
+
+// SearchProspectsResponseDefaultHeaders the declared response headers of an HTTP default response for SearchProspects
+type SearchProspectsResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type SearchProspectsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SearchResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *SearchProspectsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *SearchProspectsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SearchProspectsResponse401Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *SearchProspectsResponse406Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SearchProspectsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *SearchProspectsResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *SearchProspectsResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SearchProspectsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *SearchProspectsResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *SearchProspectsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchProspectsResponse) GetJSON200() *SearchResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SearchProspectsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SearchProspectsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r SearchProspectsResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SearchProspectsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SearchProspectsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r SearchProspectsResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SearchProspectsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r SearchProspectsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r SearchProspectsResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchProspectsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchProspectsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchProspectsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchProspectsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5538,6 +5846,27 @@ func (c *ClientWithResponses) CreateProspectBatchWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseCreateProspectBatchResponse(rsp)
+}
+
+// SearchProspectsWithResponse Search prospects
+//
+// Finds the account's live prospects that match a query, newest first. Search
+// reads what every write answered before it: a prospect is found by the first
+// search after its create answered (and after an update, found as it is now; after
+// a delete, gone), on every replica. There is no cap on the results: `next_page`
+// is a keyset cursor, and a substring clause uses an index, so the cost of a
+// selective query does not grow with the account's size. Keys without the admin
+// role never find hidden prospects.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/prospects/search (the `SearchProspects` operationId).
+func (c *ClientWithResponses) SearchProspectsWithResponse(ctx context.Context, params *SearchProspectsParams, reqEditors ...RequestEditorFn) (*SearchProspectsResponse, error) {
+	rsp, err := c.SearchProspects(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchProspectsResponse(rsp)
 }
 
 // DeleteProspectWithResponse Delete a prospect
@@ -7828,6 +8157,261 @@ func ParseCreateProspectBatchResponse(rsp *http.Response) (*CreateProspectBatchR
 		response.Headers504 = &headers
 	case true:
 		var headers CreateProspectBatchResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSearchProspectsResponse parses an HTTP response from a SearchProspectsWithResponse call
+func ParseSearchProspectsResponse(rsp *http.Response) (*SearchProspectsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchProspectsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SearchResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers SearchProspectsResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers SearchProspectsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers SearchProspectsResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 406:
+		var headers SearchProspectsResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 429:
+		var headers SearchProspectsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers SearchProspectsResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers SearchProspectsResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers SearchProspectsResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers SearchProspectsResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers SearchProspectsResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -10915,6 +11499,9 @@ type ServerInterface interface {
 	// CreateProspectBatch Capture prospects in bulk
 	// (POST /v1/prospects/batch)
 	CreateProspectBatch(w http.ResponseWriter, r *http.Request, params CreateProspectBatchParams)
+	// SearchProspects Search prospects
+	// (GET /v1/prospects/search)
+	SearchProspects(w http.ResponseWriter, r *http.Request, params SearchProspectsParams)
 	// DeleteProspect Delete a prospect
 	// (DELETE /v1/prospects/{id})
 	DeleteProspect(w http.ResponseWriter, r *http.Request, id string)
@@ -11322,6 +11909,65 @@ func (siw *ServerInterfaceWrapper) CreateProspectBatch(w http.ResponseWriter, r 
 	handler.ServeHTTP(w, r)
 }
 
+// SearchProspects operation middleware
+func (siw *ServerInterfaceWrapper) SearchProspects(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SearchProspectsParams
+
+	// ------------- Required query parameter "query" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "query", r.URL.Query(), &params.Query, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "query"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "query", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", r.URL.Query(), &params.Page, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SearchProspects(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // DeleteProspect operation middleware
 func (siw *ServerInterfaceWrapper) DeleteProspect(w http.ResponseWriter, r *http.Request) {
 
@@ -11703,6 +12349,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects", wrapper.ListProspects)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/prospects", wrapper.CreateProspect)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/search", wrapper.SearchProspects)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/prospects/batch", wrapper.CreateProspectBatch)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.DeleteProspect)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.GetProspect)
@@ -13425,6 +14072,200 @@ type CreateProspectBatchdefaultJSONResponse struct {
 }
 
 func (response CreateProspectBatchdefaultJSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspectsRequestObject struct {
+	Params SearchProspectsParams
+}
+
+type SearchProspectsResponseObject interface {
+	VisitSearchProspectsResponse(w http.ResponseWriter) error
+}
+
+type SearchProspects200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type SearchProspects200JSONResponse struct {
+	Body    SearchResult
+	Headers SearchProspects200ResponseHeaders
+}
+
+func (response SearchProspects200JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SearchProspects400JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response SearchProspects401JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response SearchProspects406JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response SearchProspects429JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response SearchProspects500JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response SearchProspects502JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response SearchProspects503JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response SearchProspects504JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspectsdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response SearchProspectsdefaultJSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -15619,6 +16460,9 @@ type StrictServerInterface interface {
 	// CreateProspectBatch Capture prospects in bulk
 	// (POST /v1/prospects/batch)
 	CreateProspectBatch(ctx context.Context, request CreateProspectBatchRequestObject) (CreateProspectBatchResponseObject, error)
+	// SearchProspects Search prospects
+	// (GET /v1/prospects/search)
+	SearchProspects(ctx context.Context, request SearchProspectsRequestObject) (SearchProspectsResponseObject, error)
 	// DeleteProspect Delete a prospect
 	// (DELETE /v1/prospects/{id})
 	DeleteProspect(ctx context.Context, request DeleteProspectRequestObject) (DeleteProspectResponseObject, error)
@@ -15900,6 +16744,32 @@ func (sh *strictHandler) CreateProspectBatch(w http.ResponseWriter, r *http.Requ
 	}
 }
 
+// SearchProspects operation middleware
+func (sh *strictHandler) SearchProspects(w http.ResponseWriter, r *http.Request, params SearchProspectsParams) {
+	var request SearchProspectsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SearchProspects(ctx, request.(SearchProspectsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SearchProspects")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SearchProspectsResponseObject); ok {
+		if err := validResponse.VisitSearchProspectsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // DeleteProspect operation middleware
 func (sh *strictHandler) DeleteProspect(w http.ResponseWriter, r *http.Request, id string) {
 	var request DeleteProspectRequestObject
@@ -16134,304 +17004,327 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chs3ljD+KljO/MpSpkVRsuzYVE3tKo6TeGPHXluu1LehVg2xQbKjJsAAoChm4l/t0+yD7ZN8hXMA",
-	"NLobzYsuifON/piJxW6ggYODc7/8ozMU05ngjGvV6f+jw67pdFYw+PfJcCjmXJt/qvl0SuWy0++ccELx",
-	"d6IY42SR6wmhnNBsmnNyyZadpHNFizkzw/Ks0+/Q4VCf9w5+zn75cnk4fJwdsSejp+MvJ89+fn7Zmx50",
-	"ks4lW57Dq+Yf9s3Ge/ywk3Q4nTKziOGUdZKOuPiZDTV+AlaadGZSqBkb6nO79KPD4Lcin+a60z/o9XpJ",
-	"R1LNgl+SjhSFmRs20kk6C3YxEeLynPFsJnJejn766VPSeSEZ1Sz7EV96ad+pgYpwtiBufIKgyrUiig0l",
-	"00RNxIITPckVEXzIQsANcfpO/+DLx4dPjnqw4oypocxnOhe80++8eP+GqCUfdpJOlit6UZjXR7RQLOkw",
-	"Dn+fsys81586X3TOks6I5kXOx+cqN5/r83lRJHhGC2bh/is9uKgfUgjpOlQ6SQd3Y55NFBuevxl9/x/P",
-	"5bNvv/8/v8jTxc8f33397NXrd//5Shy+pq/ph0Un6cxl0el3JlrPVH9/fyinXYt23aGY7pv51f6QzvRc",
-	"so4B9tesYJplL81u6iB2h0sWVJEMX1wByS8PAZJUU/PQbesfHTeyr+WcWaDMpHJQeXZ9dPl4+oQ/nX35",
-	"yzP5XPX0QQgVtwhYLYxlVw7nf704Gj7JnrIvR8/Gzye9nw8uD6fhWDijTtKR7Jc5U9pfG8l+8TM8bszR",
-	"Md9h05nQjA+X5+bewXl+Sjp6OWPBmrpuawEk37n11oBpX/VADQF5hxCyq1hzedxiAlRbuZib47BZ02rk",
-	"moorlhFaCD4mesLIaM45K1bg2eOncTwz1JZyJKS0WOp8SAvyko9zzlQn6QwFV4zrc6rd9YxSAjaleQG0",
-	"iv5bcHU6SWeUS6XPHZnMaCfpTPIsY9zThs0OrqDlNK/FFSsoEKgplZdMGxpiV+qnnTJN7XY/xc496cwm",
-	"gnuqo8RcGhpkDuN8JKRZu9JUz1Wn3/llTot8lMNF1nRsCNhZ0tG5BgL94vStoSGzrAnvBbtQuWb+Kswk",
-	"u8rFXJ1TrWV+MdfI2PyHODPkyE4MYyL39/nF4+FR9oQ9HX05fjZ5/nPv8mDL+/ucHtbniN1fu+/l3pej",
-	"x/T5sBO5y27XHmNf56qJtXTMiBgRwRlxqytvDpzRTw+EMSCMZ0lnQtX5VEjm9ulXURgAO5a1f3Wwb3mq",
-	"2VAbGY2Rzy0ufnjTP/vrj+AKbn9nVlAjn2iZ06Jza1pgryhSAfNGzqnsnFVubYMaIJg8NfCiBvWgDyWO",
-	"yll+RfVwUj/QC/OjuVIjMZck12yqEjLnGZNEcAOLUZEPNcFVxLlCUt68nGfsutPvlZLpn5Qz4Drunifk",
-	"05mQuh0L2PVM7B32Dp9uiQeWDrhZD3sHn5J/dJiUQuIJZCF9OGfXudIG9pkYnldlVjrLKzJrJobqLzDR",
-	"XnM4/MPAZz2AjY4zZUrRMZwSKfIrFoi4RoEAfQGOmeAXCC0ko9myT1ZP3TXwppJOgz2qnw7OuogzntCe",
-	"b8a+LDXN+RUt8uzcDUZoGmqPWH5Qwvuo9zwKb7Mmppk8t3NtDfHIBCUQX+FvpNzyod1yn0znSpMLRijB",
-	"dxCsNMskUyoOr8N7htdhCK+egZd98LiFXFhisAn/gN8CIjGWdMhWkYlvJdL9rQnF4xoP+U7MZkxuyEFu",
-	"SSuGgms61HHp8UZkovfJKs9myGGwOuAL5tuX+WxmHvbCuUO2sk5Oi2pcXlR7UBpuqTREjz2mM1REQbvK",
-	"dlnQkwUQIT7i9OvUWmusieq1N7X74B36Xc0+2xpxVoOFe3CUZrKCaqY0oVqz6Qw46Z/SPibZEG+n3Ya5",
-	"0fYPoCZNy8HTpJPNJTUbOZ8aRvAscVwT1wTrPt9MUcX1T6h7q6FzPeaxDbgVuht2jtwatEQ1Hw4Zyxzi",
-	"GSblN3QQ29BBbUMHB4d+R4BC5/Ya325rF78+Xz67/nLx9OqJPlKP5eEvB1ts7UnvcWVrgCuGINwS05uk",
-	"/3TCnBH9kSKCF8u4katFVb89tnsV2M2cNE0MzfsQHufvSz62o8r1ryF1Brv++SVbguiVSwOg8FCQ4xHF",
-	"LAWiRGnKMyqzulejLsBGZt5Sgo3OUIqwbw2GeAeLIkOK68Qlh3KqZdt3K5sC9GY5rM9J2HXqPeeXXCw4",
-	"OXn3ai24alNtC6vG8Kasb1dhpKqrPGNZn6jL8//97/8xaNq9KXToXE8YN8IX0LEIcKa5UjkfV4Hzg9gG",
-	"KG6KGwKlHF4CpVyAh0eXfGA8I7kmVJGTuZ4Imf8K2+qTrxiVTFqAkR0hyXenp+/IV1TlQ6eBMpiNKjJX",
-	"TBIj8e3eI1gluxKX9et6QuzP20DXzXRD6JbDS+ieGnXcwXenRLNdMqGKXDDG3ULvAUIXNDsfU80WdNm8",
-	"kTOlJaNTQrlaMMkyckGzYiWYwum2BFF1aGDCCBaimLzKh6y2oGOi5ZLQMc05SHzy5nCa5RXgiMxTifOf",
-	"lWGTdSZsXiG5IlxoawH49w9vf1gJosak2wIqMkGITW2L6pM5Z9eGQ6PqYBRH8zvJ+Wyuu/dA8mGlWojz",
-	"gsoxaweeuGKSHJA3+VdrAVfOdhOohaPjIIOnkugJ5eSgd/TsyZdPycVSM3Uf8BkKro2sat6M88X6aRrd",
-	"11BNOpsV9jbvWxRohVv0K1tCr2WOEobADbRbLVWIWUDsX+DYvdPljPUbK78PuIbuGyQV53MuGc2MFNsE",
-	"8CWbaUtSyEQUmTKSGwZYgKnUUB0mjcxkjmDOFaPFKoCv/vyWkF83WRWN7S5gRyMhcf2vyin2vmdLv0cr",
-	"5RKVj3nOxz6ohNGCZS4sR+iJ4eX4yHAouBoBXB6phChhJAELoAtm41KAIneJWZc9JJLlGZFz3idG5AZ8",
-	"8SI2fvDbl6ckKoEnRJhl8IxQCIqpb0oLMqWXzK04FGlrr94zwqFkeT5XEUxTdMoaKzeQ1HlRGMBwFL02",
-	"Qq3gQ7fAqcosoePAHVnpMli38C55zwwnFnzIDD4Y8WWU81xNUHT5I8+jhbZGtjSlxUjIaTUGaP053Iis",
-	"tk8TaCS1JTqPw4FB+cMnT8hM5lwbakBOPrx49YoMJ1TSoWZS/bFAl2yu2AYwX6AWUKM4zme/xSHYD97y",
-	"DPwsNQl9q2WTnSnTE5ElZEb1xJAuwxd3u+SjYpaAGVpqSDT+Zcf9zifGNZOcFucesrUYhIuCTYngQKiR",
-	"2q88j+p0255DfXQgXAgDTcOiFkb+WUjBx2ZZYi6JyjPWJadVBeCY5CNDgWZMqlwZ5mFdOkTNZzMhdamG",
-	"ugPLs7vSGqbUbIVTsHiFIH1TPiBTA7IVsAwn2RKQ1aElFF+gLczQuMywZ4N8wbshEOlIgxDMkKLvncDf",
-	"E0Yzw++NNCB4pu4MYHBVzrnQ57QoxCJGNOAaobc6gYXhIJIJBpLxSlg2598WpLEZSsi++3jqBHT72GCn",
-	"EWOsjfbYUArw0olR38g4Cfnu5cnX9yH7whqHQzbTTWH3BH4n7HpYzDOm1qqqtbm2BFpjdMTkgfKqIjlH",
-	"hUFwo86DmIeLbSoMYFAS01zbN3bvA4pGIy0EzRqoKIyYyZeObMDKR0U+nqzEwGC6LYFYGRm9ywhCQxyp",
-	"qq2NKiuWO8ns973XzaiKhvvavgCiIuXEvkcQkCsA+jtFfGwb5HEfcR1VSEYNxCis55JlAUiNKOttuRsA",
-	"8oZ249gEJSDf4G+R9fURir8v9KyPodX3AMaLUc6KzIhsv8yZXJYr3gyM7hM3BmM5QQnG92zI8iuW+YUG",
-	"YOT58JLTKQsh6X67D2AWlGMiy7lkdDiJMWuX3mOokwZHvBlFMP1lFRSbc28LxtgMNROJXRyQHEsxfRQG",
-	"kky7XuDlqksw2SB4SUgiaa4YUFLz6iOFm7sPVlSPBqzd/Gp8n9kUWFXsVWoH9R8YonhwfyGKB78LPXGb",
-	"dyFO1ROxbmC/IaouWQbS9pZe4fp3bnpGfnggsbrFrYamucE4+hiDDBouZEbyitIKjPSuAR4m2jWNt6UL",
-	"wdxc8+56ShPMuCVUKyMDylIXDPuIw2Z5U7pE2+RBr1cKZzM0qwqe/U7SWbnyCmztVKXZqwFipyIPxbzI",
-	"iDXxmttoqOV3p6fvVkK6Mf+2AI9MUKXoa9e3f9A9IDtHvR75imbkPb7ed+JRKZx8J5S28N7tkhcTNrys",
-	"2AiKnDNCeWbfUcfuH3DERkDUZGrmePrkyeN79BtJhnGM52MIbWzoymsSGptHFE639fFUB29PY7yX2y71",
-	"/smJW3JbtIWaDyfReNpWyN1QeI6Mr0RdVBbSJ49WQ/LR/UNOzDUDM8hIzHkWBxy8tBJqtVm2BVpjeAmz",
-	"j1yyoRjz/FeW+Wv78f1rsuMcSwWjmdrtkg8MxbeTd6+IZCMmGR/CBYZP3cetVVpIOmbnc06vaF40zTMf",
-	"8AXDzsDFN5xYw0krJGNTbgnN+BSB7TW6qNBYqCZC6mJ5V1YDnU+ZmOt2NiTmugBlyLD7jNHMkOVVUHIz",
-	"bgmZclic3WghLkkhuI8XCNcDbMLQ3yHlQ1YULGsYqe8GYJ+SjmVCZsfeZ6D33rNZQZfIz6uRnqmWc5aS",
-	"xYShZd86jXNUHQxCsMz9KEaEcsKoLPLAu+Gt5+DQTGueirQL+gAAFdL4wJajhhM2hfQ+xufTTv8nfHDm",
-	"t6W0NCTQ7OitzMc5p8Xe+zJzs7qHt5xQIu0W3WJ30sj+0100GOcQ8BKy88VEqHL3Rl09hs0a0IIp4JEi",
-	"aXlCKUKIOl9BucPg4OLaTrn35l7fU81eO9m2uskf4WOKFGyk3eIv2dJpmwkoFXYZJB10Mjai80IPOsfy",
-	"78+fH+u/H6R9ksq0FDql0Yl4AthpZlvkPBMLIpliaMtMdRoKmuUeY7NvurO9d6LIh8vmBk/9hoxwuge7",
-	"IjN4ecXmfvn7Qa93vPj7QUp2Xr08/Yb4Dzl5bLd97X7wusUjyPZeZfFlW5A+UgaxdgyanP/vf/9Puntc",
-	"4k/ODMBnDGwgXfIfc6HBLw4XbynmRjOEXU5YMWvFqDgpKCOQMXFj9Va8NtHcywc8bKIFWdDciM4jIc32",
-	"tFzmfFxZ1uPeqg9Pc55Pzc0+CLihZmNWN8NVKdVw+T2LoMYJqE5itImfG2+lUbEUUAUtc5aRd28/nBIh",
-	"ybuT0xffDbiiI9bH0gu5VLpKyyh8Tc65wruBx4YxKTknh0dkIuZSkTEDe9aAY9w/vIsRT0DXYa4YEeoT",
-	"oLld8r1RnalkRA3FjGVEiwHXpVWqS04cyiwmecGC9dajLbzvJD3qPR/weExHSnbgJEmud49Lim02W3Fb",
-	"17zVA46bCr5A4n7ytOv0KYPrP2NwocUhPUGYDvhONQA1QTu6/Xepse8CPNMn19ep/7aBlVHpLtlMJ0Qh",
-	"uHJpT1mZ+QkdSaYm3QGv3CGVj/l85kohJJ3coBUSiLIOUNPJHiA0vX7N+FhPOv3DJ08Sg+Du7wODzloz",
-	"aeb8r58Gg+vD3t5gcP3ly7O//bXTZGmodcwEV1g/4iuafVtG3droOvPPRmBfraJSLV73r5KNOv3OX/bL",
-	"Gkz77vX98F0QQP3OYsPwqdp/WYpi1RtpdGe76L7hkz4q94JNcstPbKhcNT43KvkEQkuV1MbWZl/eD96E",
-	"BX5Fs0BC2AaMscje1cBsjIgGuK6fo3x9RQToymmig1ZHPa2cr21cmwtv5WTNEW3+qw2ncSPaHDkbTuNG",
-	"tJm8Vk7THHFH98nboipyKVXOE9olKWwhhRQJFNDFaMR4ZjgAeKrqlykUJ1feJf9ii6i20WD3fkNi2uYa",
-	"v7DlL7a8xGvDfDfG+ubolUGdW94mGLYyQG6rCe2wuGto9W2ovX8HSOyOrorBrp6JagmOa1cdy3gK8LKx",
-	"1gi7XQgIpnHnEdVV59FOGrin0t3alWlRmldhcGxIi966aprG+3V98E9wgdfoF285SVtk08RpmhspHweb",
-	"6xqfks43Ql5479wWNCWe47nyVkWGxJ2Em91N+/4d3E0PA7yc/pLsCHSVQTbvrrtQLCu9fRiYavaVKy2p",
-	"FhKTjOHOoSMwqNcJ3g/FNElxdEogspDTMfM5Bj6O/+Hu3THztCL5aWk23QLdA2PrSux0790BVtr1Ervg",
-	"KuOI2nZBKzQ/LIS83MCoeieqxbfWtbYFMBtuuTUyZfj2XQBWcFa76eXVDlJJsRLlSIopBlCDyvZwL+/6",
-	"Xr6y8ewfAL4vS5/E5vJtIzx/tZxYff0OMMptgeAeCLzYJwtGJjQj1GcIgNRV4lLjUibkl7kw0lck4v5O",
-	"LusbMF/9IPRJGT++BaDjAegrgR0ZcgcAx32QH4Qmdif2QpfR7+RirsEgVsZJ4Vq6JIUxKeTWqSBIXtlk",
-	"rC454Uuca2j4t3N8QP4eF0TMGFZYsTNgZE9wQDB/3BzuvuRXi5HfNSeCj3zf2oJ9U8wwOFGJht8CLZqh",
-	"9CtRovb6HaAD4IGfEVEhxR9S6+qoBvOjpwsEtJGQU6q9i1vNGL1Ud3bhfhD6GxcBcBMOuakZqDEgHoSw",
-	"eo7a+3d0MLB/PBPDbKFwmOe8CQrXRhCuS8DVMCVYkpXIyQUrBB+DOuS0XesXQG0XqKfZjU97QaLwwLvv",
-	"mHfbv7+xBfu2wvF4gPRq3a855A6Q1G6C4C4cI3E+OLJgktl8BsNSQs6MhQqrHtgLNqRzG/Icj+9+pErB",
-	"Ez25QlairBu6oE1QMerjhF6xBzS+YzT+gOVSPlYDjrYRjKqpjKslouDdRgbVypHBq+1hUitniI25gxtk",
-	"4UcCABrp95FkRBtEk1TmxZKI0QjU1FpCJdlJg7/S3YSoaCwV2Ukj609Lkm+dahvmepGdtARoutslP9Jc",
-	"kzQw0lUiPG4tDjTsf6sHlq8CwE+FeEP50vmQt5UnKoHhq6WA8tU7wIxTIYhZt3d+931Nq3gw+jbH8Gc3",
-	"AG+FAB85tdXDtua0kYpyqw21tffjddc2miIQRyM1xjaawr1/B9gYwrBPlkYTd/XEyizAhOR8KKQ07Blc",
-	"K76k2B2QgB9//HHvpIzxYHElsRoFQmBf1qkJycAxldEWk5OMFtO/Dzq2oOOgs5UGiYjmil/9KW0xRnVH",
-	"lQDjy5AV9DGdSM+V7QLlVXivIWClHZHRpcGAMgYIp8EamF3yntGMpAZuKQbhDEVm/qlsGSEG87DMfo3Z",
-	"OCktGdUQDGITE+24IodSPG7JYgTkEOe/IyXUg7TeaSyCd1Zepb66ZKBqVdDtz9lwzCWUre45BrPOmNS5",
-	"c5+vhJaLbARYQGhj9WKuh1HtFpZAi321DM+1RaaMXpCxil6yw9kVczLRUDJdW9Las2isCA9nNRRccm35",
-	"HXuWjdnCnjeVu1ss6FKR1M6J8dE2CNrhwVkNthY5Gt+oY0v9W9+JBUqGFce4quhtE1olsgbj0F6EftSn",
-	"R52mW7WJlNt8OkyorXh1AbE3+HhV1ItqumFOnS/EATosxd4runKul2zZWEv0y6JowRHzZC3WVg7bdgb0",
-	"F7Z66vZp48zbLnXrATQ17fD4nb6dlJXkBWfKyAfFPGPZMZlRpaG2K8HyzmEk6CFpmiuqEf8HTyNO+ZBd",
-	"/4TZSfa62FvYwK8GrifVtE1LTewBlXkEdtp4r7rIRUczuBaEYgZajkUJA55wVx2s6hTYz9tGMDBouEQg",
-	"83eIMrgeu+8LIQpGecf2yVpNZOt9+qoEbu3mtiZ97jsV2uchc1b9uE+8a3oC2pHIAXMFIkQaCKzCBw8n",
-	"I0/ZRBg7dAMEuUUzwc8QT6IbX7vHrdGkDosKujQAdVZdS6NC/F2hz0ssf+8bPNYlc2vsN+NCJCESy3Zg",
-	"7cr0ixSZ0RWTS3x3R2MGUpaxDD2lngbvhhv/Iqyuv6LgftLsTBe9WcEcjRPyylETKyAnQIzsDkI1pEte",
-	"G4EfHyDcSs8T45lKnJ13THM+4BC4qvokH3ObKIAcaCnmJBMY78/FohbR/0+ef1unCis10Yo++TXTNC8a",
-	"FwAniCK8efICYNzMy4F8z8QoghcFI4g5Xku0rrAhoscxVIiAgiSALdrmjoIArwd8LMVC9Ul6vceuNeMq",
-	"vyjYnsH60IltzloRVC+tHkuhDOywyM21g+pMaDsY8FLntAvbgXx9yrMCcq8uluVyHqlQ40XFdreeRRJB",
-	"keqdSTqN1Rvgxqp0x2olxQpRxYoBtVRgbpS1bi8pGiuk0Kz632yO0KxdH62y0yw3Eu1JEYFnLKE7Um+v",
-	"UU+utYxta0nPdcWUm2Vt6uUNKhJoo2RlrYZ9pRBjPNG6Ut/NRdmduStoL248MbSshYmeupkUY0mniuwg",
-	"VifWGJO4HAJMr4JXmZiB48FSu5pu/89YZq1OXYeW+q0lrkAmPwVwaVLMIueXKFDmylJCM70zx1VKEFQF",
-	"rBuCuMHVK9WZYiHaNcxP6znT1TB7UHQrtaZuqz94pGhCbzKfUr7nbimxbxJFl1ARtnoVMO/e/KYFyarG",
-	"va3xrWl8QQSMCUdl4b2S3eWK0Asx14ktR+v+NsLOsVE3hQYdjOoJXEuOsZooHcHtxOZ2XUNwzT3WdKx+",
-	"enxWN8W5+9BYb3hBVsv59s0E/IiIlmlpb3XRRlsmKTfWgz9scKlOzYt1eQVGJ3gzS4yp7LK8hq1izald",
-	"QyQTPcemGHB4XZIaxjcUnLNh2TUFigBA8bfMyBJWBCnyC0khHdUVVRhwzjTEK49oXihrU6cyC6ZBaya0",
-	"dACxBGuiHpMLoSeQ9+pM7gIu3IDj15QVdgJNwgotzsoUWbfl4/7fsYYwSadcIHC3GKFMmnWkKjpG26im",
-	"otGiTZHhhPIxQ4NMGU8l2VBIoyeFPgwtKVcUtkksNbKjDbwvQSJ83CMZXaousdq/UWnzKwanpbBrRa6c",
-	"0oKT5Fj+oaF+PDQ89w3PG+zSgaYpqtgqI/ZgJnQ2Y5xlZOcjz6+dC7xK0MLmmhuYht0JrKQqBjJfmxdb",
-	"zB4fef7L3FBEcy1GOZN9khrAp1bZMLLZnsFAaW7kfDTKrzGh3tks9vIsdY6uEsVqhHpdP8KtDSZw4hUr",
-	"CeLAWfWzLO5MkKvjoSrAC2KhNiLjZkyUjFftLo6oe4sEnGa5tCgd94cZl4yBA4NJxnHcmnh7L3e1eiHa",
-	"Dq5SoK2s+Ie34xjEgLR+3dIEsMpwa14syQ4XUNlecFrYarVQadDWwhacvR1B18dV5/OutEqvfrFuRP90",
-	"BntlV7mYq3Oqtcwv5pqpdQjxzg45KUfUMcPCrPXIXR/MuvjKfCNkbFCZEM4WEMiYS9Ww1WJPzO0aQtrG",
-	"l03LbBQJTx3+KRSvcgULNAuBzv8b3Z3yonWolBQCdMoVR8gsFvIQ0n+7yBm5YEvheBwAybLPLJcoHjgB",
-	"cEGLywqkLEyaRuN1JMkAr0KRAJoVgmTh26BHUf3Jl/+HTUA4g5HBGMUkpiqFDQ5rnf23NP0ixfHAxXW0",
-	"YmFrTapTr8vZAmEVdyDe8Fi0wVo5uo07b+bPb6tU5GR9iMy4e1m/sejVa2tkgh8Ts0tIc7EqU3VF2K17",
-	"WdZ3Ma9jtGjF3bHK+l9fY+uZx5WGH1ENRoGmu8aMaSaumDGPnRzvbZYDjotNCPTLhcYwOGyRFwWoquAq",
-	"AJtmYDu3971mPW+YMiP+go1MmTd1PYTA+yYvounhFecJYCT192ecXzFFcm1rD4OXHcEHMDEaEkIQw9hu",
-	"u9xtPSXfMVroyUonohjZLLn6vfc958Vlk6m4h20EVlymx4QS21sZ5y/rJbkCdjlXmtEKZMRldZfici2R",
-	"tGuJXYw3Zev9Ds2y3KySFu9qnss6ZKBKIwLGmTfIJYPqkUG9pSdG9A8rLP3XYHDd65198dfYSdQk+ZnR",
-	"HZ/0sEw1pMlZXwB8W6G1FKIkDTLNFeuSExcsCdXGjnoDHlQXcyTo4996vV6P7KTXe/bAlntQliXtk7cz",
-	"xg3tf9ztuT54ii7B6GPtAcjcDbVlxSgJA7sZHwk5BFTfPUZr1JzZ5AooJ/yk1wu7etnV2qoYhE1nejng",
-	"fhR8G4s4AqGAUk0G7W3uL3wnottO0Y569OXBgbXxQ/HGnBZgoKPX4dE+6dUxwhCPKlhqNbSOeqtKaK04",
-	"4E9J5y0Pa8TYan5Gs3Gdppp0mZILqocTDIR0sDLil637iNa+MOWqauTsD3hqbTXuboFJ1MwABdHqJlNb",
-	"/S2sNHJMUnWZz9IB9wE0h71eWtbPdC+XKsGcazEfTlh2TFI8tpRMmRyz8vMDnnMbntAcTxVJoeJdShaQ",
-	"aIYoEHy9aixyEDTrNJIPfLJKJuxvkYsXkelXWpcd/bXmZVdW1NMECNRCjcY8t2iLklN2bIvhgXE011gV",
-	"kxaCM2QFF4o1AjM8neVsAQ4WbX6Pik9GDqe8RU5xK7Uv1cIBOS2WOh/Sgrzk45wztV4aAYeeWfA51es+",
-	"Ce+BAWK90aQXj6drWU1gREEb8sqVRAz9NKP/Joos9E3E8AT0sPP2YEv3Bax0GAm4zOgmIC1LrcSVI10v",
-	"jl62v1+v9hR0oy2Y1yI7eC2uWEHBEbh2G1MqLxmQEHv2GyHIZruYBkx7lQrqmbu5JxNbz6J9DfAK4fPp",
-	"RV1x+NvRETnskS+fHz0lBjk3AQC6XFd/Ed+phyNdnBvU3+gbLUJW5RvwzjEI6E4yB/rqyBm+UKt3bEnN",
-	"JpI1vmp7E4KUiVpNDv+e8/CvoeBXTDrBWtPxWjPCqXnnk6d6q3b6s7gg8Fp1Ky9O324CywW7ULle8wn7",
-	"Uot/05PQGilZr9Q15NL2cM8TazYzEgC2bJgvu+TEMkcXnuRYTBkUwmxKlyHBYdCSC2Sqa17Ic0vlLnV4",
-	"0hC6HM8x26yyBPtL1eOA1N2SaiC+VWiFdNYSTUcTLUXYzMAZ0DpcR4Qk2QkDgvIpZhn15AMnclc7vKt1",
-	"Jg2o/dNZhV07yaQGCo9527N0+7DGFIS8hJQXZ32YMA7HanRRft9sH3wljt8b/gTMBD5d4/w140iMBdxS",
-	"Hljv0KlwUvv6jQWU7QSS0FFvFKxCLKBBu2LHZI6OHDoVtt5MGfFfzUtoSjK3kGK+8ZLLJphzO3Hmu2qD",
-	"KVtPmjFOLiodmgQvlptJBZs6xAzhWOEQS6pncduYkBUS12u6ObTvWPSKCpN0LBlU8yZ+BheoUsWztkjs",
-	"m8hlv0vMfav49y4Q+YxUBJDf4DjuUiD8ccKsCdSfxJBOGfgFEozepRhVDrwGChOm+XQmpE43WOpdyJOR",
-	"JUL2jyoDGQqmyGjOOSvW2JBd2fl1dmTSNCMrbVDR96nKMpbVzcP3L7ea2cZiz37CyWkfEHJ3I9T+uxNk",
-	"NzjeDaVbL3hsxgmBZ1uTxR2yw1YZ+0d8sM0VvAOpu92h74LRAm4ZkvLES2XuDB2FKffoL7y/VhY3AjoZ",
-	"o9UV6crzzzC4wJ3l2Qq94Suqh5P1uWJgXexDU2/J1LyAbvNgn/N51sAdmxF2PBtwEEnAmLtN5oRVTdoD",
-	"k3w80k+fVatfL6r81DvrNvr+Np/eeWxvzjN2DeBxdPqo1/t0lnRGtsTTQaC7wMlak+jMQtUTgd7moU8+",
-	"HROc/lhwycvJNms/Pewd1MI5D1bFODVDH2rI10A36+EFXNw4AqFyF97DF2LxCCNfIGvlzvE1skM5cSZ1",
-	"23UlPbq+Tn3qRQiFwxgU1kk8cHIVcQfPsiLruONtsnB33pscpH05PMheSubc3PhU8POhL4wOHoDq5qJ5",
-	"xq18pvZ5+x64fhrm//XLsU6FtTi3JlqiSVNLAHrEWEtmX8As7R5Eq7HEHXy9MMdckKHric8tUS7pbRAR",
-	"7nwvQrEBDz1BNNJK2TYdxoylMlZBTegMXG3DCRtesmzAgdkdo/8CbiE2U+PuDSLsLVzwBCujKl3aEREK",
-	"TfNQcG4GUdFD4/eMRH4bW5A3vqAIDKFfboKxpENWmcIGelWC2sIFraYggcfuU2XRqwLiVIIO2Ce9Xpe8",
-	"NMB0SQbW0CZGDaiRHaPnDngKO8H4bIu3u11ywv15NI+iH3jR7VvOU4eBxqlBdkusoGK6zXnMyvIqZjys",
-	"EMhKl3w0V27Ao3fO4CIRM0Rz6+eyEnlqRK40IYtJPpyQYcGoVCTXAy54y0WHGBDXG26u0aVuRH3BmY/t",
-	"sa7AGmbdL954C16HXc/E3mHv8GnnzPBaz3nidx1FzYbF1uec+BuelP7TdrSoOQJvud8mGZvS61e4H4hV",
-	"mObc/nlQZ5M1QlpehbXU0TLeNaKoIXaO83uxFIK6QOpJnTTqCaL547vT03cD7gzT0JUOvMUTeoXVnSsE",
-	"y3Z3Ki0K5tKR9PD6Ot21VepKbzk8Mnx9d23+7j9DF/o/SLp9fgf5wn7maO6QZtNHisyEgrtcw7JHgf1J",
-	"pQmWm+/VhSDfxqO3qt7MpsLqKjMMyNlO+j624lGUsDrBTkgvae0oxqokPd09JumRmcPHhOS+aRM8Okx9",
-	"3RvXr5MsqBpwmzELLz1Oy54ZivlehK48DLlkS3jveVpm2oFoQS8ZH/CdmHyHt3C3S94II6Y6g9EKy89h",
-	"b734h4iQrIoHqxLgLWW60woxR0bmo0bIW14sSYTBH/u6Y85nB91jRnPFstswgIgZ2JaYa7iv7tLptIF/",
-	"KexJuFWM3KbulD7wEMm8e2UnLcSQFv+WiSnNeZoQLkiWq1lBl2CBNz8M+C9zYW4KvGo0fyN3ExxisVqT",
-	"glEFgbwkE3q3S17ZppbCSluB56BmmowcmrOYOYpaadZ4VAXMyd5/0r1fe3vPu//yl7/+f4N5r3f49NEX",
-	"f9v/+7/+13n6j98+/f97Z3/7t/Kts51/7Zd/7Z19ETza/dedf+0PBt1N3979219v7kqKeY1ujAArvEk1",
-	"+zTQ6pAGKbJTcyvt3jpm5vXaOJkb7/Q+nDjHJC1ti6nNRsR0z3vz72zgeAHzjiEoeB/WeloqIbZbgPQ+",
-	"HDCtvpZgkQdbHXzJ/DcRF+7H7xBzMdwYk9cZ/Vce/1orf2VZR8+2icetlJEBCrxKIliftxUYAO46davU",
-	"t7bI3ioNSzdK4Aol0hvmcJUr+GdN4yoP7h4yuWpE4HZu25a8lb7PW1HMxufXslYqsWdDKuWyFNjDqmBW",
-	"AanHHe5WQ7lv7JWtJ1Xl8YQX9/mPGA9+YwFfC5/uikHbofSOUd0Km4cDsHhmrWPOLBYa0QRnXfJxUyWg",
-	"Gormws5KiG0uzL/AB9bZ6u11N5Dg677W20r0J6A7VWT6wGAGZRPk3OAuNaKcVYmPwcs4V4Dly2YM1XaR",
-	"U/8Uwvmao48K6zc+65XCu5BETcSiJsQL+fvJ8KthsUKmvzFAbiXjqzYZf5xfmR9cCKZiWlXk/q1F/c3z",
-	"4syl9XkwtqDwMeZ2BXlbd5gm973BAy3A7rQDGUZZQCZQKRecqd2kmmlmV6mFXRahuFTAALdSjGe4ZMsu",
-	"ge8YkmxT68hWmXX1wmQ2LW1Gsc6VzGlxznhmyHhLllpLLMvvkbW2gQK3+uas1+BufIFuotGtXqx1ljT1",
-	"t5uv8Zb6XPyWgehpLhkdq4RINivo0PWmFEWGxblgo0ZZ/eksrWG1ptXG1FCYNucUCiF59aBRA45esKKh",
-	"8sKwxqHeCN9Cl9RhO957PWTDALqWw44rtjc+6XWK7urFbK/p3nChMUfgaRTZMEbhsIfVUvH0VYIBAtbF",
-	"Hab0xvHJiPaayZnMFfu8kKuOTLa21onWhkfEdX2KDyEMA+sjAU/B7H+xoro2dbMeNBJiHj/tHSSdbI5N",
-	"T87N8szxWlcXyvnwhfN6Ja14/SWs3D2h7q1Gta3HPFa6263Qkaxz9G/CnVDz4ZCxzNUYaqgYtA1mP0Io",
-	"gIOas0NY0EFq+YKqPjnwtXebJpODm2V2uG8qTaXesFTXwWalusKTisU5FT5rw2OLuAQz1zQvijzomFV2",
-	"r3i2WT5Je2HrYUEVWHpGNC/m0pN/TuDwlOqSNOPq3D5OsdnXx/evHykyEVYGJlmOXT0lU6K4Yl2SXhRi",
-	"eMmyc6uGpX1MW84sujsPi8UitALgDIZM7BRCzC7o8DIhM5lfUc0SqCS6B06WhGRiOJ8yrrHfj1GTbfD3",
-	"jA1zWuzN5nImFCPSqNqq1k3uEbj2d7sg3rpKgVZpTvtmFRPDE6ECIWfg/pdmS7ZELbziYhCMFJdzctDz",
-	"Dc1IqgtlKx0isE5ff4AqzGpCL5lbytDcghE0jLIxgl2SGmJ+bg0crjk8lFF3xcaZ26ieUE4Or6/BPOKS",
-	"7ODqpbWNuZWUEfL2KMEWge/BogQapLQPsAAvFRZqBOkwOLeEGHkHe2nBiUuHFg4VjqsAL8S4jGcyCOYK",
-	"Ta4uf22Qc13Ef5MfnvvI6dXB3C0R/gG6d5JODZHRflTDmqB+cdLxx99JaqtpFKY8+xSS6NZSWo7w1Ww6",
-	"Nyipt2myk2EDK5Kdaux2Hc+4cSsESwijnRAc74g2QiiZUotgfT6MVng/Da7cIwWRQj4TOkwt4Aw1gx2L",
-	"AAlAKSNiXuvLFBUNmwQ6YJSrVPkmNTAkoEmD1qvqq9MYHEomnRKQZdBrCMEqW0vKkhp+QzEL9NpmJCdA",
-	"SqCImGskUctndNXuVD7mTnvPtbLNsbori5di4knliyguuZ5A3iTEsPvFuS2rBv0obOR8zsfnkGPkBt+y",
-	"84nz2ziBfiinldgvYJP7NgzwJkVIfWuO+8lZrXy1vTSlW0S+aarxi/dviFry4SbpSuX51Rfwtev2VLaF",
-	"sojl+H0frEEXS7IUcxAYsEDlY6ig6wQklrXVN221IdZRqJ3KY2mvCpQc8h/7Fiq0KGoa0xer1KNKfxbs",
-	"xNLtbFvtK5b6EKB/FOPCSsNWlHbhxs7yRZ2IaXP14mnek7xg6BGxNGVzGXw93d2YH7It2OGfqjGQ4QND",
-	"NPECpY8g0SseCIUQb/zty1Oyf3WwX59e7f8jzz6lYGLHWNuCaqZ0qbm5r1R93WRnbm0Guxv7mWtqdwRN",
-	"kRXEb5xhGwYX8Z3ESDyKDe0hY0i7Yk+PzG4Pj4wakYkpuVhqprrknWRgInfVzeDmoB6CEOLFsk8uGZsZ",
-	"nUdPGK/HdOHH3oy+/4/n8tm33/+fX+Tp4ueP775+9ur1u/98JQ5f09f0w2Jj9zLaLW0lRCpZm7y4GWvZ",
-	"LuXRLKhK/BskL6DLddpRihUbiAk3Cq60LkFnXdncX9rC+m/FpG/EI1vZ4Y2dIVuzJOEYEXbz+mnQ+WLQ",
-	"OduMIa2MuA6bizUMbSvyClouwglHHdocTQoi5A51lQbl3EZjpnt7zuqwBx129qyJISW0UAICjBXOY6bZ",
-	"vdkdaphdq7bH1VcML1XtmDa4IfFgo5fYs8xhVbUZ6N0HHTWYwlalo92gxIsJ2JQACbXalj28DBoLbh6N",
-	"ZDkvbPXYd4A293ExEbU4tz9vkFHzoO4h2Kh2Dr9r/MwW1L7UHKKG6pWEG1lM8Nsa91E7Bb+xD6ld8fmg",
-	"xYzsmOl2rbluPmVkB+C826bMtLn3N2EcoZsxYCIt3sYa64hVJv5jOAns4+P71+vjh7bhD1eHN2ENtUuF",
-	"ou1c5nr5wWwfUfSCqnx4Mo9VZQYz1lfmebAZoKdQTNeaZefKGnpt2VQb8jCjSi2EzMhOOpzLguzNibo8",
-	"/9///p8+skY4AcwtV/mwRE4DCAPeC0Ylk/GFpeZnIfNfQX7uk6/gXTt/WpkcntRnhzYxfCQwXA0i2cw/",
-	"bT7LC5sUDfUk5jOXzlgLZnOZ02DeBkj9+4e3P8CgBcjVGO1oYFKGzYAKiXYv5ZOvobjFlHI6ZuSLL3zE",
-	"2BdfkJ2C0Uzt9smCXUC8skoIhgzgxC/ev1FkNleTIPQ158f46QHXQhRIyRNXF9aMsjEoesKm3QEf8L/8",
-	"hZxUehuZH5H5p/tXB6kP0hxSCYo5DbFgJ7Vg300Iy8HkSNWArz4isJNYO2kNwWKYNeAxJLI1nYNyxFDX",
-	"1nbsNjt13aLgHNCJ4S2BAw5twjDWBlI4KTQn75MUgr5SjPpSDIGmmC7zzkRQSSzBlFAIGrNjsKyhgy2k",
-	"Byrzh8MZiFWFaFJuQzIBEJKpmeDKde/UguQ8Q08P3Dxr9BClJ0aMBpzysIFCl7yAwa4f2eH1dYrerHIy",
-	"O1Fiv+NePfKvDrh/15dGB5uqNWVhdT3I4uNoPMkRIlc5ltqPFDQZ8IUhftNca5YlvmL3gvoUwIT873//",
-	"zy5mzlZX9iSyCcoHHFcGmGNB+0hZsV11CZiTygjjXNmWdRdzXaaiG5ZgOMaAW6iM5kWxTNx8lSbuabe8",
-	"GGEnX5upiZEuRpJKwGWVvsD2o3unyxnrEzqbFfZ+7f+sBE8TQgc80kTCmxKAb1yIbNknQRUQW/AGVZJq",
-	"08oB980pE5KW+bLmL5sknCJ8bXdL33qt1nzPXKQBL9vz7azpuxekrVT774HaV3bgM/A7Zdcain9CIzHo",
-	"qy+g5PaSfOQ59Hj0QR6EXYPPzsW6/fDx9W4fkj1tYdkBDwviA1Uhv8zNOSB6makN3QXCUB5ljzQ6QKaG",
-	"0OR8POC5JjvgTIY9oaAAqbkoVEEyZRrIVXZfvxEMpiK/kTeMgpHoN9cr9zd7QuS3Af9tb2+v8j8z1Czp",
-	"N/IVzYjFh36YGBzekq6ZLJrVDJ9ptND1rUzDIkTVHx0EKj/aJFFErmYbXfN7tY+u+aWlkW6Ijb6TLgKD",
-	"HPUOyG/kI6eWXbCsj30GDFGzDQbsqhOS86GQ0jqebW9dAEisNx/Ao9as16yk1q03/MlO6Zd2SH5zB0K+",
-	"AdqH5+LBZAvblIQlPDXnnl95YM2+wP7rj8lv5BshL4Dp9KvxhXYiBvUskC2hVcWwrlxpSbWQtpzlmgVU",
-	"exADOBpNiP2ajshv5AehyTdizi0wbPtqQxx8oQ1zPGKu2S4ZQokEQ2ovGIFexWvWU292DMhT7XbsV/ME",
-	"LpueiAwWdYJ9jwGBiJa5jRpBtklrhQood1eKYOvkNetq9lf2y3hqgXLiOy3jEspDojbbDNlorvgjDeLi",
-	"mm9W2zf77z0nv5EXPnk9RDmX0u67N6DQ4x7vzJic0JkiGUYjz5VTq4DXBNfXXL1ddGfFqzxQXanysGYj",
-	"8bbTMZKBfafrTxqNp4FY1ZtJIHgODCn9VnDWemUMd75gjFtJGO0cxBAdLzxshqJjwf2pHJpTORWCvDGs",
-	"zFINBYjwSPoTAngLgbWpvAz5L+RDIRYkEwv+L/CBWrvQtPqj/eQTYBqvbENt8gHtlSBuGo0BSpJgK52C",
-	"TfHcyj12yalcYlklTJjqOnIZnFqlV7f/6qFlVd9i1+4+dktRWjI6LSMMLmhmaM/6rwQNwP0nDOkz+8mH",
-	"zPAG1/zbbMsAUxvMkFTmxZKI0ajIOQPqF3QPT4htHm4I5BwrSJgpajFdGFzkDsQeEkieoyIfT3SX/Ehz",
-	"TdL3TMvl3slIM5mWIVuNvQQLMBga6V9ufi4bmPsNG7pq4UlOMSSoerPFXJt7mNlemTQzm94EvC76zHxp",
-	"wNsb9NY76zoI9ZsNe6GXLwRTThgfcA3Wm6Bzb7fRtndGpTcgg0uZ8fmUoSLsevXa76gBt5FauT72crg5",
-	"Ji6MBmqrzPvlQmMTp2tBipnOL/Ii10uQNm1dyLEUizJ34kIyeglZK/jJxPpo7U5dk+uFNNoKN5SyYGY9",
-	"fTPlHnkLIrjCROJoIfyw4j2JF7zvkh1HJAacYA6ZkWsNSTcXKrRAGpxFsbaUyVvEWSe3mTl9cIsV97u7",
-	"ZvVAIKxAirD0JNLVNmLxvWE6JlR2y6X5wOooPJu9WQnCm1CeFSwIKkQ5fceoc8RvOuj3frHEHaAgbVYb",
-	"BFcZyXuPvJ0xZ1IxS7XeVGrfQauuBTwYGJdM9zGqHOrVkdT2RgKYeSW8ar7DFaHuhV7ZIh8yrlhgNzqZ",
-	"Gflt77DbawTlLBaLLoXHXSHH+3as2n/96sXLHz68hDFlfkFogeokHcOR0Oh00O3hi2LGOJ3lnX7ncbfX",
-	"fQylk/QE7Hn7E+ix9qv59zjmxnb5s4e9XhklYXAAxCSjAhpC0yU/MJbBpbtky8TisyIpCjmps1p5ekem",
-	"ImN4kTw1MSwL6/gwIwNKZ0QHYm0oIISKouOMi0DjVJU7ICSZm2eKQTf7+k3I8RLYim3CYcOrrNM3ELA9",
-	"55KOO1oA02Gv56x/NhOurqCDM7e1/RzqhevMy/bbYHCMZsxXYd5JOmgDgCWWpoG2z9iX94M34VNHuLnY",
-	"EA+E/a9oFvQnfrLJECdroKjx0tXS8r3F1o3/yNm1ITQss2MDkzT6C9V8OqVy2el3XudXjBvoQK++oEJe",
-	"ed07Z2aCfSgvtim+M+4FgyHlIZW3mAslAqimF1SxUFAQ0LEyGfDUiCcxzo6z59o1swvmFhKo2MjcNqPM",
-	"O8FTyAFH/wYYxXhGUiMLeJ5dWa83WlVjyCsVxAa8lA3WX2Cy+v4O+HYXmLTe3wG/xQV+z2iWc4yh/qzu",
-	"8IcoIv1Zb/GT3uP1Y61QHsjkOPRo/VAr3lrp9t7ohseW9YTj6mDfugNaicdpGfHga4xXnQ7YZ3xWUG4r",
-	"1pkbNFd0zMoikJds+UiBd6EbQ/ATu4jboDfmRZW7iQHUvbrvPvhp40tQjohyMvvhOupTzV4bmKzFfP/i",
-	"p6QctfdOFPlwufFg976Z4/e8dEe9g01QuLRw4qCn6wf9IHRpU4JRh8/XjzoV4g3lS6dd3J4uHG4EEXu/",
-	"/4ykJCAeWuYMnaP21lJ/OR0dcXfBE5EyrCFKQ157jaiZhhAGUSXk0qi9hrU+7kH4eJegtwlDV8CYOeCB",
-	"QQsLqgnuwu58nZ0pI1pSrigWOrL+VNtOnbyDviZUsgG/ZEvFNBnOpRJSQVEe8/2ybAn6R4OYKtstyRCz",
-	"0r+KAa1l//5Jrd1SjLMbXeyli/QsJQcotdxSzN1+AOIK9VxyW/r6oFetknr4JOnkHErzMLnsJE5BA/rc",
-	"CUmeR5uDHsRXYGXVg15YZzVa6LM1YD63PVeh4hREsCsi8/FE27yAXJMdUWRM2s3sbpmaFdsXfCbn43P4",
-	"RGWDQczI06MbV2XYbLdgi8G9XrCRkGAi2jEYfpebZTwzW8Uv/A57hTqqJWZDkJwZ1F3XJz62ePjapjy3",
-	"3gh+zeJcag7VZRYKrBbSI7AV7tqEndii7cTnY11deyNvYlVp4m3WbrFn08U/OTx4drRu8cWtFn92a9EM",
-	"c+MKG2i7UjqDc4eQ3M3ls3DMp0hFeFszEMH9IKY9iGl/ajHNIDrxWSJOLrPCRE0sg9SiVtnMCXyqrKth",
-	"3RTQk8zLYSec5Jnz3jrDRkKQkwvIbrLOVnBf2Ag0b6E/Ig23NjJO/0lal5lKf+WAR2qch7M/JnUnfosl",
-	"BcNcb03L/NdctO06ivY1vuejbP0EQf+e9SRxW3LYpqwCzB9o4BY0cAMy4QNVcMTRRlQTokgeyOxnrw07",
-	"2hgjtmt0N3/hHilDQXdSI/RDuPBNdIEZBU+Ole0go7DMM7HtBjyBqIv2Z5YvVBorbayxV8t51tKfSpWa",
-	"VDXq/oDPqFIlR8kzpPYgkVEFLtdAeUuNPjtmqGlzdq3xxZ2wXNGA5xkMrahClZEzya5yMQfbwC5ymqFQ",
-	"Ovi0dyaMpVhYDgPfxOa0YX3pTW0AyHtKA4Uq82hqFn/lXBgtzmuwQ9g/BvxCZEvnRM9E4uMFKAQGzlhh",
-	"TsFoSG4tecG4LpbWFQ1xuZCq32aFeBdUTd7MEFFpovbZ2SJKGWJza4Tf0e6WLag/D4NEy5ZXmSTudMd/",
-	"iFWi2hGl1n1pB+owN9qE7K4rRBzdna1JHN0VVCe+y22Vl6vcE3ruqmsPC2+3YCHWT9pMZqzXxFy7Oig+",
-	"jgGU0F9o3FZNMGoJouM2gD7p3Rc8/5Qmorbl/79oJfKK0UaGokqviM2Vo9qwFeaiSvXyB23pwWL057YY",
-	"VbpjWD2mlP1AlRGxQgg2HE81eqydhg3muKEVRa4w66DkuBhogyGlA95oE9CmYfQJJdkcyUUleel5KWH7",
-	"yHcvvlfmQJUr5yQNejymYMzyNipNcq0G3Pbc89KEC2Uos99IJFMlJlAjKfXdXBoSdewUy1f2X5VR/9+z",
-	"ZQdpKuD7VyJbbmt0N2dzLngBA0ts8NKTE2wgCjVseRdp7Ysll7HhUmW2E5+eC+WB9uazcEbfDiPe2mKr",
-	"HntBX4Fqh4CW1nthWX1bBR7Kv4fFzMMuUu5S+OLcn7bnKrbaTovtLbw/j5TV6o6x6UukWWGzEsNKvbHb",
-	"sAd8arDkgxuy5I258Q048YoAUSvcl6X3aqzY3xe9957NCrpkazljbMinpPNW5uOc02LPccA10zTeD1n8",
-	"g2AQEQw2YLf2I5hseFPj640EkN4GAkjYnvxBYrlfiQXpaJC22CK01I2a+9DNGijXamEGS+c9MYQ0KB4B",
-	"0US+7fVIyErBCbXkQ1Vp7T/gQZt4aKADjf6BeUFfVJEtvd+MC0x7TLBfGxSjNguAUi2YbTjgWsz2CnbF",
-	"XLd316VNgsS0nJXCENaImNPC9hUOkzQwP8HV5M6Vj841i+eY/uF6EJc1soMG3gYUMsN2kQOOXe0rPcIT",
-	"X/jDpc1gwKctglFr/l3v+G1XWW0iPha2k2j67u0HLJVYNoQmO5jzb1P36YBjMr55P8wUk0LoICG/7KV9",
-	"aHtpp7t4goAoDpgDjv2dFxOGVlQoigtnaZiPrdDArhgn+cjWOgD4jWxetCsCPuAgWTKpoJJjAOpHykOq",
-	"i4lUL8NTcEgE6WxKN7rTJ4Rd06Eultg5TuV8XDDLFUmuIBXohON0i4lQTjQP6oPUc1lHoijEQlW6Qad9",
-	"yGyyx+RQLdcgepO45F2Rr49Jqi7zWVpCltje2V5Kb3bQnnMt5rbHNTpFUwINhlTQLZtrYSaLz2DO+t3J",
-	"6YvvUotRO1ZkmtmykzbPIHEFsARnPvMsKQs3+O9CmPMSkwfam8nBR3bxtpFSYTD77ZLThcC7Xc+mMgfT",
-	"94U+JRCdKWPodDETMSqL3D6gKtp1HA687L9gFRpUTZQPynaNxBMPR4XkyGaEjbyaA+fUouigSdlArDQ7",
-	"sSn4e5xYZlbjC8RwSL2Auve2f1g/1qi8PNvQmw+AbKbgd8lJdTAiOQxH2DVjCMYMswvbcVfMdRV9E7KY",
-	"UA0koHItiKJLvGSnHpBm/y7FxbKOIOw0KIFlxXYf34rpfmmg7O19z5bw7Xw4IUNx5eg7FM5DUrVe2/wK",
-	"WN8fqnKaq3/u4BnROkMFSB2XWA24FStGF+qSwXl0+vCpThlMgXtt0yc/JauU21Yd8hMIGFrSjJ2riVjU",
-	"NV94sget9IrcSAyNa6pIGRLZshF8obGVu9ScneTErmdi77B3+LRztg4ilVm+lahqe63Zdu4KJ+FC71G+",
-	"52wKlfEvJlQaDPl0E5Ua0Hq1Xl1xSAaFxeAyQ/sggclkUJ/NWqw0vTQCkVOxa4LXOmX7uJmmDEnDpVhg",
-	"KS38DZVINlDPt7WYe2l3I90cCcQNTyAG+5elILSgpSR5DA7xmORTJgU5MelBof/nsvQ/KNqfmaJtqWVF",
-	"C76YF5ebKtwuwBSjIWMxptgKkQaeg1dGPGVSgQwN9ctyRZikyro3+dAWEM4hHRcEJxv3MuAoM/tiJaCk",
-	"65JaH/RIrUKNpGXzp/SodxQ13OPyA8P9LSmzDQ4939iAaqNEb2BHbY5cb061y3vwbP4/EAd6sAEAvhX8",
-	"wdP6O5BTvIvr7ZbJ2oD8gFxGw+8xCKQ07lQrvAaGrZb4e+poQGBE8Wp4g4gee/W6koLpaordVYj+3dHf",
-	"z8Fx9UBdH6jrA3W9l5D89fR1bVx+NU5kJ51JFQvN3ywg9nah+RDjOJzEmkJnVFsruDVLYPlpo0YXjLoO",
-	"f0D7VbWLQ91qPeBVs3U3tHrnitiO/qXhu4+N+qH4txY2YmSml7YAMcnVgNtSPrZ6j5uvT/Dbkeb+UA85",
-	"deb40MpZ5ErH2ALaxz6PkBoAZtUK+ML8hMHIQZd+7K4Ldv2yQnNoA4wEp0BumJkDeyMa1Mcg31r8zhtb",
-	"vz5g3L4J8mjOOavE9PiqP2HAsC+1dvq2cwOTnO1H0sL+mk1H1jhQ7iHO5c8kLlgLcZvY8GASexBibivE",
-	"bG11e5B6Ph+p56NtXrJhLEyzQdXqRD9kznbUZg3PWtqMkR3v8MXi67vdaMZZrbuVur2251a9WeZArP/b",
-	"5uQ8PnpVYbBHquzQ9qAT3is5fcg++EyzD+r0JcxC+LHx7CzpXO8BMdnD+HXXXy4a1PcGKnBSaF3p+lPH",
-	"Co416NNxxWKlyJhpMJg9jkWg2LgxK5u6blBh69FHynfITZEkpsmAqwm4lye5AsdGl3xdNnnGECyY5INb",
-	"iYWGcq0lhraHFMW4uHTALWnG6hkYgmXBu4cdPdxfOp8ypel0hvVO/e9mlVTPJUsH3N7yY6hKjR2TGq3x",
-	"IUyw7JxEOWYUE1YohgHr2G/CDBwYXAAMyWlBLujwUoxGZAc76zwhKiFPyDTnCXncw/8ekon5bZKYD9r/",
-	"3wWjp4PrgGOwT9Ade0TzAmvFYafxHJodiYVZjWvrh+dlkMLnnwR9Tn1eChc2bopQUggxM0tOiO1umpAi",
-	"55d7hRjSIvHKXDLgmRjOp4xrLOIupC3oDWdGi73ZXM7MkmmWSYAZrxTefwRhln3EWbe9icBGTRi8yN3Y",
-	"ta17BCepb25kJmPSSAswHXSmgz5qYZDhwkcm+hbTtiq+6hLUGHy5L6Pj2/4ZjYilXQKxL0FnPAhfPLYF",
-	"BGfeLWd2xWjBsgEv8ksWjsi1YsWoS142Wsx7HI8W1SNaiP6AQ+5EcK1tJzlo7xam+kCxc02mQpkrXpeR",
-	"XGeJss/9zsFTMucFU5VKCGEqgsV2Z3iHGTDywXf6tqPS3cQjJYY65XxYzDOW9ckMyiLooCc2W5t4RIJQ",
-	"2D4xR98eHFbv6PqHmk9oUQRdMEsOYbuK2SIb3nRRC90uO4DeRZfpT76LdiRF6ocwTg1YRSVNqvF5r7oH",
-	"jbk3WQ1ni23sL/HW3m2FfkquZGigC7yxNyrX7p6pzyDNyIFtneSOO84abYpvCsF1sAvv+7Fn6kDOgKvn",
-	"lrEHPewfrDcPGUoPGUr/RBlKdc3mBopNm+VmbXAVhhtghoAjWdDDQBtpR7PpLGaVOcb8AKzaEkrVVDKS",
-	"STGbYWRQLEKqKU/cTaDUpvFRNyf9rROs5wAP0VIPVfMeyOJ2AVB3QBaTTaqWunvaoHKlkRqS+UB0S8qu",
-	"YAXVkMDpNWBPL3NOUiMbc33ufkvJDiaMHvaqlvBd20vL5foYbRmkaqPio+s1IZAfIvgY9DyzcUxNWJq/",
-	"bZvUeDjUnRNbfxhbmsjvUcJ27ArPgzSO44HoPhDdB6K7cVzUnZDd9TVNS9sCxE4tWCx0asFc5BQ9uDgc",
-	"Ps6O2JPR0/GXk2c/P7+858ipFxB6UmERj5Szk6ZVCw42ag/Gp5CNb012Cs2qOAQMJ003J3lpnhppOmRJ",
-	"ELEL8qMz/mHROUPzodm6rUlpyJ+1Y9ORZGqClmtrIFXaPHDZw+0RUp+Vpc/uuGpV+6DFrGLEF5JwsaiY",
-	"/CykSsWIUynrmZfvrYUY5HJofbmFic4pHGc3N7xtF//0GYQ3bcz3cWf3b2BzMU9uYQ9WsweZ44+OeXoQ",
-	"Un6fMKa7MJhVWyD+o3PBqGTyZK4nnf5PkNx+QVU+9D+cmfehu32LRGP7nII1X7IRk4wPGfotpWuS7xsb",
-	"73diRZjBSUxSl38OA9NKM+T+/v7B4ZfdXrfXPeg/6z3rAZe1m69P+I6JWQHB0dDY+WK+7LvcdtuzfyTk",
-	"VCWVEkUv3r8BjcmKU2V4WHPB65s7BhP5DojRaQoxJmJk2R1wvqBUPPiBbSuRPmbkL1yIgxUGgg/ZyvrN",
-	"73x8/9pm1K8M8aAYg8GyUNCICGzQxZuIsnk2lYxAGYiMpCHGpf16YtOYaZvVFIkSKSttK6z+5JuX54oU",
-	"QkCNHx1suInyzb37bsDmiGW1xSeKUbgRIVWX/AAtb6EIC5os7YeCBqCfzj793wAAAP//",
+	"7L3pciM3lij8Khh2f1GSO0VRS21UOGbkctmudm1dpQrf26ZGCWaCJKwkQCdAUXS7JuZp5sHmSb7AOQAS",
+	"uXHR4rZv64ddIplAAgcHZ1/+0UnkdCYFE1p1+v/osGs6nWUM/j5NEjkX2vyp5tMpzZedfudUEIrfE8WY",
+	"IAuuJ4QKQtMpF+SSLTtR54pmc2aG8bTT79Ak0Re9g5/Sn58uD5Oj9Jg9Hj0ZP508++n5ZW960Ik6l2x5",
+	"AY+aP+yTtefEYSfqCDplZhHJlHWijhz+xBKNr4CVRp1ZLtWMJfrCLv34MPgu41OuO/2DXq8XdXKqWfBN",
+	"1MllZuaGjXSizoINJ1JeXjCRziQXxegnnz9HnRc5o5qlP+BDL+0zFVARwRbEjY8QVFwroliSM03URC4E",
+	"0ROuiBQJCwGX4PSd/sHTo8PHxz1YccpUkvOZ5lJ0+p0XH94QtRRJJ+qkXNFhZh4f0UyxqMMEfL5gV3iu",
+	"P3a+6JxHnRHlGRfjC8XN6/pinmURntGCWbj/Qg+G1UMKIV2FSifq4G7MbxPFkos3o+//9jx/9u33//fn",
+	"/Gzx06f3Xz979fr931/Jw9f0Nf246ESdeZ51+p2J1jPV399P8mnXol03kdN9M7/aT+hMz3PWMcD+mmVM",
+	"s/Sl2U0VxO5wyYIqkuKDKyD59BAgSTU1P7pt/aPjRvZ1PmcWKLNcOag8uz6+PJo+Fk9mT39+lj9XPX0Q",
+	"QsUtAlYLY9mVw/lfhsfJ4/QJezp6Nn4+6f10cHk4DcfCGXWiTs5+njOl/bXJ2c9+hqPaHB3zHjadSc1E",
+	"srww9w7O83PU0csZC9bUdVsLIPnerbcCTPuoB2oIyDuEkF3FmsvjFhOg2srF3ByHzZpWI9dUXrGU0EyK",
+	"MdETRkZzIVi2As+OnjTjmaG2VCAhpdlS84Rm5KUYc8FUJ+okUigm9AXV7no2UgI2pTwDWkX/I7g6nagz",
+	"4rnSF45MprQTdSY8TZnwtGGzg8toMc1recUyCgRqSvNLpg0NsSv1006Zpna7n5vOPerMJlJ4qqPkPDc0",
+	"yBzGxUjmZu1KUz1XnX7n5znN+IjDRdZ0bAjYedTRXAOBfnH2ztCQWVqH94INFdfMX4VZzq64nKsLqnXO",
+	"h3ONjM2/SDBDjuzEMKbh/j4fHiXH6WP2ZPR0/Gzy/Kfe5cGW9/c5PazO0XR/7b6Xe09HR/R50mm4y27X",
+	"HmNfc1XHWjpmRI6IFIy41RU3B87oxwfCGBDG86gzoepiKnPm9ulXkRkAO5a1f3Wwb3mq2VAbGW0in1tc",
+	"/PCm/+6vP4IruP2dWUaNfKJzTrPOrWmBvaJIBcwTXNC8c166tTVqgGDy1MCLGtSDPpQ4Smf5FdXJpHqg",
+	"Q/OluVIjOc8J12yqIjIXKcuJFAYWo4wnmuAqmrlCVNw8LlJ23en3Csn0D8oZcB13zxP4dCZz3Y4F7Hom",
+	"9w57h0+2xANLB9ysh72Dz9E/OizPZY4nkIb04YJdc6UN7FOZXJRlVjrjJZk1lYn6E0y0Vx8Ofxj4rAew",
+	"0XGmTCk6hlMiGb9igYhrFAjQF+CYCb6B0CxnNF32yeqpuwbeNKfTYI/qx4PzLuKMJ7QXm7EvS025uKIZ",
+	"Ty/cYISmofaI5QcFvI97zxvhbdbENMsv7FxbQ7xhggKIr/A7Umz50G65T6ZzpcmQEUrwGQQrTdOcKdUM",
+	"r8N7htdhCK+egZf94aiFXFhisAn/gO8CIjHOacJWkYlvc6T7WxOKowoP+U7OZizfkIPcklYkUmia6Gbp",
+	"8UZkovfZKs9myGGwOuAL5t2XfDYzP/bCuUO2sk5Oa9S4vKj2oDTcUmloPPYmnaEkCtpVtsuCniyACPGR",
+	"0TyZfGBqnm101hGhIiXmVWTIllKkhK89fzR8PZx4TSi47VkjFRLsWl/MkHEk3/31l//zy+k1nX64fnsk",
+	"j9nXH/I3h72D4U9/X7w9enmc/JT98ua7v12HOosCFLjIEQcaUWUfnwGM+YSLXGcIsea9RkvITS2FuN/f",
+	"1FC4rdlvNViEB0dhWM2oZkoTqjWbzkD2+kNaVHOW4O222zA0wH4A/lO3NT2JOuk8p2YjF1MjOjyLnJyF",
+	"a4J1X2xm2sD1T6h7qqalH4mmDbgVuht6gfId2BXUPEkYSx3iGbHGb+igaUMHlQ0dHBz6HQEKXVgycLut",
+	"DX95vnx2/XTx5OqxPlZH+eHPB1ts7XHvqLQ1wBVDVm6J6XVh4WzCnNvlkSJSZMtms2iLcef22O6NJm7m",
+	"qG6Uqt+H8Dh/W/KxHR+vvg35OXiCLi7ZEoR1nhsAhYeCHJMoZikQJUpTkdI8rfrBqipPw8xb6jyNMxRK",
+	"zzuDId4lp0hCcZ245FCzsWz/brUZgN6Mw/qcTlal3nNxKeRCkNP3r9aCqzLVtrCqDa9rh3YVRja74ilL",
+	"+0RdXvzvf/+PQdPuTaFD53rChBHXgY41AGfKleJiXAbOW7kNUNwUNwRKMbwASrEAD48u+chAQCVUkdO5",
+	"nsic/wLb6pOvGM1ZbgFGdmROvjs7e0++ooonzmbBYDaqyFyxnBiJcfcewZqzK3lZva6nxH69DXTdTDeE",
+	"bjG8gO7ZhCsP350CzXbJhCoyZEy4hd4DhIY0vRhTzRZ0Wb+RM6VzRqeECrVgOUvJkKbZSjCF020JovLQ",
+	"wOgVLESx/IonrLKgE6LzJaFjygVIfPnN4TTjJeDI1FOJi5+UYZNVJmweIVwRIbW1Gf3147u3K0FUm3Rb",
+	"QDVMEGJT26L6ZC7YteHQqDoY9dN8T7iYzXX3Hkg+rFRLeZHRfMzagSevWE4OyBv+1VrAFbPdBGrh6GaQ",
+	"wa850RMqyEHv+Nnjp0/IcKmZug/4JFJoI6uaJ5v5YvU0je5sqCadzTJ7m/ctCrTCrfEtW0KvZY4ChsAN",
+	"tFstVYhZQOxf4Ni9s+WM9Wsrvw+4hg4/JBUXc5Ezmhoptg7gSzbTlqSQicxSZSQ3DMkB47qhOiw3MpM5",
+	"grlQjGarAL769VtCft1kZTS2u4AdjWSO639VTLH3PVv6PVoplyg+FlyMfRgSoxlLXSCX1BPDy/Enw6Hg",
+	"agRweaQioqSRBCyAhsxGMgFF7hKzLntIJOUpyeeiT4zIDfjiRWx84bcvz0ijBB4RaZYhUkIhjKq6KS3J",
+	"lF4yt+JQpK08es8Ih5LlxVw1YJqiU1ZbuYGk5llmACNQ9NoItYIX3QKnSrOEriZ3ZIWTad3Cu+QDM5xY",
+	"ioQZfDDiy4gLriYouvwzz6OFtjZsaUqzkcyn5aix9edwI7LaPk2gkVSW6HxUBwblDx8/JrOcC22oATn9",
+	"+OLVK5JMaE4TzXL1zwV6zuaKbQDzBWoBFYrjojy2OAT7wluegZ+lIqFvtWyyM2V6ItOIzKieGNJl+OJu",
+	"l3xSzBIwQ0sNicZPdtxvfGJCs1zQ7MJDthK1MszYlEgBhBqp/crzKE+37TlURwfChTTQNCxqYeSfRS7F",
+	"2CxLznOieMq65KysAJwQPjIUaMZyxZVhHtYJSNR8NpO5LtRQd2A8vSutYUrNVgQFi1cI0jfFD2RqQLYC",
+	"luEkWwKyPLSA4gu0hRkalxr2bJAveDYEIh1pEIIZUvS9U/g8YTQ1/N5IA1Kk6s4ABlflQkh9QbNMLpqI",
+	"BlwjjG+IYGE4iKSSgWS8Epb1+bcFadMMBWTffzpzArr92WCnEWOsjfbEUArw9clR38g4Efnu5enX9yH7",
+	"whqThM10Xdg9he8Ju06yecrUWlW1MteWQKuNbjB5oLyqCBeoMEhh1HkQ83CxdYUBDEpyyrV9Yvc+oGg0",
+	"0kzStIaK0oiZYunIBqx8lPHxZCUGBtNtCcTSyMa7jCA0xJGqytqosmK5k8x+23tdj8OpOcHtAyAqUkHs",
+	"cwQBuQKgv1GM0LZhQfcRCVSGZKOBGIV1nrM0AKkRZb0tdwNA3tBu3DRBAcg3+F3D+voIxd8WetbH0Op7",
+	"AOPFiLMsNSLbz3OWL4sVbwZG94obg7GYoADjB5YwfsVSv9AAjIInl4JOWQhJ9919ADOjAlOfLnJGk0kT",
+	"s3YJYYY6aXDEm1EEE6ZWQbE+97ZgbJqhYiKxiwOSYymmD8ZAkmnXC7xcdQmmpwQPyZzklCsGlNQ8+kjh",
+	"5u6DFVXjRys3vxwRajYFVhV7ldpB/U8Maj24v6DWg9+EnrjNuxCp8olYN7DfEFWXLAVpe0uvcPU9Nz0j",
+	"PzyQWN3iVkPT3GAcfYJBBjUXMiO8pLQCI71rgAMhbhMiMHzKEms9odrrBIZKqpViRHniLeFbHVwXH+CJ",
+	"PvFOF4qCjRXDBjZ4pD/oGDI5k4obIZc8DeEJU9wDSMNs17o9vPDKGGJonl1PvIMZtwRkaWRArKuydh/J",
+	"glnelC7R3HvQ6xXy7gwt1VKkv5HAW6y8BFs7VWFJrIHYWR0SOc9SYq3mhsAZBvTd2dn7lZCuzb8twBsm",
+	"KDPJtevbP+gekJ3jXo98RVPyAR/vO4mzkPe+k0pbeO92yYsJSy5LZpeMCwZhr/iMOnF/wBEbmVuTqZnj",
+	"yePHR/foissZhpZejCHatGZ+WJNVXD+icLqtj6c8eHuy7QMH7FLvnUL7JbcFsKh5MmkMam+F3A31kYbx",
+	"pUCW0kL65NFqSD66f8jJuWZgWRrJuUibAQcPrYRaZZZtgVYbXsDsk8hZIseC/8JSf20/fXhNdpyvLmM0",
+	"Vbtd8pGhRHz6/hXJ2YjlTCRwgeFV93FrlZY5HbOLuaBXlGd1i9dHfMCwM/CaJhNri2qFZNOUW0KzeYrA",
+	"nN24qND+qiYy19nyrgwxmk+ZnOt2NiTnOgP90rD7lNHUkOVVUHIzbgmZYlgzu9FSXpJMCh+CEa4H2ISh",
+	"vwkVCcsyltbs/ncDsM9RxzIhs2PvhtF7H9gso0vk5+Xg2VjncxaTxYShs8T64TlqYwYhjPiHX8oRoYIw",
+	"mmc8cBh5hwT4iOOK8yfugooFQIVcWjCPqWTCppBjy8R82un/iD+c+20pnRsSaHb0LudjLmi296FIny7v",
+	"4Z0glOR2i26xO3HD/uNdtMFziCEK2fliIlWxe024OoHNGtCCdeWRInFxQjFCiDr3S7HD4OCaFchi7/W9",
+	"fqCavXaybXmTP8DLFMnYSLvFX7KlU+Aj0NPsMkg86KRsROeZHnRO8i+fPz/RXx7EfRLncSF05kbNFJi7",
+	"Y2ZbcJHKBcmZYmgejnUcCprFHptm33Rne+9lxpNlfYNnfkNGON2DXZEZPLxicz9/edDrnSy+PIjJzquX",
+	"Z98Q/yInj+22r90PXrd4BNneq7R52Rakj5RBrB2DJhf/+9//E++eFPjDmQH4jIFZqUv+NpcaQg3g4i3l",
+	"3CjbsMsJy2atGNVMCoqgbsyFWb0Vr03U9/IRD5toSRaUG9F5JHOzPZ0vuRiXlnXUW/XiKRd8am72QcAN",
+	"NRuzqmWzTKmS5fesATVOQXWSo01CB/BWGhVLAVXQOWcpef/u4xmROXl/evbiu4FQdMT6WP+E50qXaRmF",
+	"t+VzofBu4LFhmA8X5PCYTOQ8V2TMwEQ4EKgNw7MYRAZ0HeZqIkJ9AjS3S75nS0VozohK5IylRMuB0IWh",
+	"r0tOHcosJjxjwXqrASzeHRUf954PRHOYTEx24CQJ17snBcU2my1FAlQCAAYCNxW8gTSHHsRdp08ZXP8J",
+	"TQcWh/QEYToQO+WY3ghdE/bvQmPfBXjGj6+vY/9uAyuj0l2ymY6IQnDx3J6yMvMTOsqZmnQHonSHFB+L",
+	"+czVI4k63KAVEoiiGFc9biFAaHr9momxnnT6h48fRwbB3ecDg85as9zM+Z8/DgbXh729weD66cvzv/y5",
+	"U2dpqHXMpFBYxOUrmn5bBDLbgEXzZy1WslLWrBIC/eecjTr9zp/2i0Jo++7x/fBZEED9zpqG4a9q/2Uh",
+	"ipVvpNGd7aL7hk/6QOchm3DLT2z0YTnkuVHyCYSWMqltWpt9eD94Ehb4FU0DCWEbMDYFS68GZm1EY8zw",
+	"+jmKx1cE1a6cpnHQ6kCylfO1jWvziq6crD6izSW44TRuRJtvbMNp3IgmC+3KKcpPt1nMVk5RH3FH19Gb",
+	"skpiLVXON90lMUAghqQVlO/laMREahgI+A6rdzGURldeRf9gi6S30WD3fE3g2oYKvLAlbLakAWsDrze+",
+	"NPXRK8Nst7yMMGxlyOJWE9phzc661Zep8vwdILE7ujIGu5pEqiVcsV3zLCJcwO/JWmMedyFEmza786gu",
+	"u/N24sBhGO9WrkyLzr0Kg5uGtKi9q6apPV9VJ/8AF3iNevJOkLhFtI2corqR7nKwuaryOep8I/Oh95du",
+	"QVOas25X3qqGIc1u283upn3+Du6mhwFeTn9JdiR62iC/etddKJYW/lcMFTb74krnVMsc077hzqFrNqi5",
+	"C84TxTSJcXRMINZT0DHzWR8+s+Lh7t0x87QS/Vlhdd0C3QNb7UrsdM/dAVba9RK74DLjaDQNg1JpvljI",
+	"/HIDm+ydaCbfWs/cFsCsefXWyJTh03cBWClY5aYXVztI7sVqsqNcTjGkHTS+h3t51/fylc0w+AjwfVm4",
+	"NDaXb2sJE6vlxPLjd4BRbgsE90DgwT5ZMDKhKaE+ZwOkrgKXapcyIj/PpZG+GnIg7uSyvgHr11upT4uI",
+	"/i0A3ZwSsBLYDUPuAOC4D/JWamJ3Yi90kY9AhnMN9rQicg3X0iUxjIkh21EFaQvKpsd1yalY4lyJ4d/O",
+	"bwIZlUISOWNY88bOgLFWwQHB/M3WdPcmv1qMxa/4IHwuwtYG8JtihsGJUn7CFmhRT25YiRKVx+8AHQAP",
+	"/IyICjF+EVtPSTm9Ah1lIKCNZD6l2nvI1YzRS3VnF+6t1N+4AIKbcMhNrUi1Ac0xDKvnqDx/RwcD+8cz",
+	"McwWiv8FxfVAuDaCcFUCLkc5wZKsRE6GLJNiDOqQ03atWwG1XaCeZjdF0CEQhQfefce8237+xhbd3ArH",
+	"m0PWV+t+9SF3gKR2EwR34RiJc+GRBcuZzTAxLCXkzFhstOzAHbKEzm0QenPE/SNVCJ7oCJZ5Ke69pgva",
+	"lCGjPk7oFXtA4ztG449YwOZTOV5pG8GonFy6WiIKnq3ltK0cGTzaHmW1coamMXdwgyz8SABAI/0+yhnR",
+	"BtFymvNsSeRoBGpqJcWV7MTBp3g3IqoxFIvsxA3rjwuSb31yG2bfkZ24AGi82yU/UK5JHBjpSgEitxYH",
+	"ava/1QOLRwHgZ1K+oWLpXNDbyhOluPLVUkDx6B1gxpmUxKzb+877vspYcyz7NsfwRzcAb4UAnwS19dy2",
+	"5rQNNf5WG2orzzdXwttoikAcbaj6ttEU7vk7wMYQhn2yNJq4q/BW5GVGhItE5rlhz+Ba8UXe7oAE/PDD",
+	"D3unRYgIa1YSy0EkBPZlnZqQnt2kMtryfjmj2fTLQceW2Bx0ttIgEdFcZswf0hZjVHdUCTA8DVlBHxO8",
+	"9FzZTm5ehfcaAtY+kildGgwoQohwGqxK2iUfGE1JbOAWYwxPIlPzp7KFnRjMw1L7NmbDrHTOqIZYEpsq",
+	"asdlHIojuSXLEZBDnP+OlFAP0mq3wAa8s/Iq9fU+A1WrhG5/zKaBLsVvdd9AmHXGcs2d+3wltFxgJMAC",
+	"IiPLF3M9jCq3sABa01uL6F5b9svoBSkr6SU7gl0xJxMlOdOVJa09i9qK8HBWQ8GlOxfvsWdZmy3sW1W6",
+	"u9mCLhWJ7ZwYXm1jqB0enFdga5Gj9o4qtlTf9Z1coGRYcoyrkt42oWUiazAO7UXoR31y3Km7VetIuc2r",
+	"wxTnklcXEHuDl5dFvUZNN0zJ86VRQIel2D9Jl871ki1ra2l8s8xacMT8shZrS4dtu3v6C1s+dftr7czb",
+	"LnXrAdQ17fD4nb4dFbX9pWDKyAfZPGXpCZlRpaHaLsGC22Eg6SGpmyvKCQMHTxqc8iG7/hGTm+x1sbew",
+	"hl81XI/KWZ+WmtgDKtIQ7LTN/SYbLjqawbUkFBPYOJaJDHjCXXWhq1JgP28bwcCY4wKBzOcQZXA9dt9D",
+	"KTNGRcf2ultNZKu9NssEbu3mtiZ97j0l2uchc15+uc/bq3sC2pHIAXMFIjS0dFiFDx5ORp6yeTR26AYI",
+	"couGoL9DPGnc+No9bo0mVViU0KUGqPPyWmo1++8KfV5iQwLfpLUqmVtjvxkXIgnJsZAKVhONv4iRGV1B",
+	"6QDz7I7GBKY0ZSl6Sj0N3g03/kXY72BFC4So3l2y8WYFc9ROyCtHdayAlAI5sjsI1ZAueW0EfvwB4VZ4",
+	"nphIVeTsvGPKxUBA4KrqEz4WNs8AOdBSzkkqMV1AyEUlIeBfPH23ShVWaqIlffJrpinPahcAJ2hEePPL",
+	"C4BxPa0H0kUjowgOM0YQc7yWaF1hCaLHCdTsgBIxgC3app6CAK8HYpzLheqT+HqPXWsmFB9mbM9gfejE",
+	"NmetCKqXVo+lUJg3ybi5dlAvC20HA1HonHZhO5DuT0WaQerWcFks55EKNV5UbHerSSgNKFK+M1GntnoD",
+	"3Ka66U3Vq5pKgzWVZ2qpiV0rNN5e5LWpDkO1qki9L0O9fUW9u0BjHaR6QZjGriEN8G3KD2+oiFir+Nda",
+	"aLi16Oq6ctf1wkPVagklibRWVLTSZaBUKrM5b7tUgc9F3Z27K2kvcnOeaVGtFD13s1yOczpVZAexPLLG",
+	"mcjlFGC2FjzK5AwcEZb6VXT9f8VCeFVqm1hquJbYAtn8HMClTkEzLi5RwOTKUkYzvTPPlSoalAWuG4K4",
+	"xuVL9bOaQrYrmB9XU7DLYfeg+Jaqgd1Wn/BIUYfeZD6lYs/dUmKfJIouoWZv+SpgGr/5TkuSlo19W+Nb",
+	"3RiDCNgkLBWlEQv2xxWhQznXkS0Y7D4b4efEqJ9Sg05G9QSupcDYTZSW4HZi+8KuIbjmHms6Vj8enVdN",
+	"c+4+1NYbXpDVcr99MgK/IqJlXNhfXfTRljnPtfXgFxtcqjPzYFV+gdER3swCY0q7LK5hq5hzZtfQkNjO",
+	"sW0JHF6XxIbxJVIIlhR9baCmAJTnS41sYUWSjA9zCtmtrkbDQAimIX55RHmmrI2d5mkwDVo3oekGiClY",
+	"tfaEDKWeQBqtM8FLuHADgW9TVvgJNAsrxDirU8O6LR/3fze17Ik6xQKBuzURyqhelqqkc7SNqiseLdoV",
+	"SSZUjBkaaIr4qpwlMjd6U+jT0DkVisI2iaVGdrSB9yVIiEc9ktKl6hJrDTAqLr9icFoK+4pw5ZQYnIRj",
+	"NYmaOlLpc/cUmg26RvShqns35iOrsId9BofHtfaI4VjQS4sb4f0bwU0dHtXmqEtMviuxPbWamllnlw40",
+	"dVHFFi2xBzOhsxkTLCU7nwS/di7xMkELm6huYCp2J7CSqhjIfG0ebDGDfBL857mhiOZajDjL+yQ2gI+t",
+	"8mFksz2Dgbm5kfPRiF9jfr6zYezxNHaOrwLFKoR6XcfIrQ0ocOIlqwniwHn5tazZuZCvjo8qAS+IjdqI",
+	"jJsxjWS8bIdxRN1bKOA0i6U10nF/mM2SMXBgMNE4jlsRb+/lrpYvRNvBleq9FQUE8XacgBgQV69bHAFW",
+	"GW4tsiXZERJ6D0hBM1tPGAoX2mrlUrB3I+jLuep83hdW6tUPVo3qn89hr+yKy7m6oFrnfDjXTK1DiPd2",
+	"yGkxoooZFmatR+46lVbFV+YbXmML0YgItoDARp6rmu0Wu5Zu17LTtiatW2obkfDM4Z9C8YorWKBZCNds",
+	"qja6O8VF69A8pxCwU6y4gcxiXRCZ+3dn3Lf69mtw7DPlOYoHTgBc0OyyBCkLk7oReR1JMsArUSSAZokg",
+	"WfjW6FGj/uQbNMAmILzByGCMYlJTmcIGh7XOHlyYgpHieODiOlqxsLXE1ZnX5Wy9sZJ7EG94U/TBWjm6",
+	"jTtv5t9vK3zkZH2I1Lh7Wb+26NVrq2WGnxCzS0h7sSpTeUXYgX9ZlIsxj2P0aMn9scobUF1j65k3Kw0/",
+	"oBqMAk13jVnTTFwya544Od7bMAcCFxsR6GgMrXtw2IJnGaiq4DoAG2dgS7f3vWJNr5k2G/wHG5k2b+qK",
+	"CIH3Dc8a08VLzhTASOrvz5hfMUW4ttWhweuO4AOYGA0JIYhhbbdd7raek+8YzfRkpVNRjmzWXPXe23bi",
+	"/Y68rDMV92MbgZWX8QmhxHa/xvmL8kuuHh4XSjNagoy8LO9SXq4lknYtTRfjjbVOYBp9CuWlafa+4sms",
+	"QgZrVANgnHmDXDIoRhmUb3psRP+wYNN/DgbXvd75F39uOomKJD8zuuPjHhYSh7Q56xuAdyu0lkLUpEGm",
+	"uWJdcuqCJ6F42XFvIIJiZY4EffpLr9frkZ34es8e2HIPyrTEffJuxoSh/UfdnutUqOgSjD7WHoDM3VBb",
+	"lo2iMNCbiZHME0D13RNfxhuTLaA68eNeL+y7Zldrq2QQNp3p5UD4UfBurAkJhAIqPxm0t7nA8J4G3XaK",
+	"dtTjpwcH1sYPtSA5zcBAR6/Do33cq2KEIR5lsFRKch33VlXkWnHAn6POOxHWjLHFAY1m43qB1ekyJUOq",
+	"kwkGRjpYGfHLlpFEa1+YglU2cvYHIra2Gne3wCRqZoD6alWTqS0mF1YeOSGxuuSzeCB8QM1hrxcX5Tjd",
+	"w4VKMBdazpMJS09IjMcWkynLx6x4/UBwYcMV6uOpIjEU0IvJAhLPEAWCt5eNRQ6CZp1G8oFXlsmE/a7h",
+	"4jXI9Cuty47+WvOyq1LqaQIEbqFGY363aIuSU3pia+uBcZRrLLJJMykYsoKhYrVADU9nBVuAg0Wb7xvF",
+	"JyOHU9Eip7iV2ocq4YGCZkvNE5qRl2LMBVPrpRFw8JkFX1C97pXwHBgg1htNes3xdS2rCYwoaENeuZIG",
+	"Qz9N6X/ILA19E014AnrYRXvwpXsDFk5sCMBM6SYgLUqvNCtHulprHQdspvZkdKMtmMcadvBaXrGMgiNw",
+	"7TamNL9kQELs2W+EIJvtYhow7VUqqGfu5p5MbH2L9jXAI0TMp8Oq4vCX42Ny2CNPnx8/IQY5NwEAulxX",
+	"vxGfqYYnDS8M6m/0jhYhq/QOeOYEBHQnmQN9deQMH6iUT7akZhPJGh+13SOtg95oNRz+novwUyLFFcud",
+	"YK3peK0Z4cw889lTvVU7/UkOCTxW3sqLs3ebwHLBhorrNa+wD7X4Nz0JrZCS9UpdTS5tD/88tWYzIwFg",
+	"B4j5sktOLXN04UqOxRRBIsymeBkSHAYxucCmquaFPLdQ7mKHJzWhy/Ecs80yS7DflD0OSN0tqQbiW4ZW",
+	"SGct0XQ00VKEzQycAa3DdTSQJDthQFA+N1lGPfnAidzVDu9qlUkDav94XmLXTjKpgMJj3vYs3f5YYQoy",
+	"v4QUGGd9mDABx2p0UXHfbB98JY7fG/4EzAReXeH8FeNIEwu4pTyw3qFT4qT28RsLKNsJJKGj3ihYmVxA",
+	"C33FTsgcHTl0Km39mSIDoJynUJdkbiHFfOMll00w53bizHflFmC2PDVjggxLPbSkyJabSQWbOsQM4Vjh",
+	"EIvKZ3HbmJAVEtdrujm071j0ahQm6ThnUByc+BlcoEoZz9ois28il/0mMfit4t/7QOQzUhFAfoPjuEuB",
+	"8IcJsyZQfxIJnTLwC0QYzUsxyhx4DRQqjPl0JnMdb7DUu5AnG5YI2UCqCGTImCKjuRAsW2NDdlXs19mR",
+	"Sd2MrLRBRd/2Kk1ZWjUP37/camYbyz37CienfUTI3Y1Q+1cnyG5wvBtKt17w2IwTAs+2Jos7ZIetMvYP",
+	"+MM2V/AOpO52h74LRgu4ZUjKIy+VuTN0FKbYo7/w/lpZ3AjoZBOtLklXnn+GwQXuLM9X6A1fUZ1M1ueO",
+	"gXWxD23Xc6bmmYZsRK7Z1OddA3esR9iJdCBAJAFj7jaZFFY1aQ9M8vFIP/6umjF7UeXH3nm31pm5/uud",
+	"x/ZykbJrAI+j08e93ufzqDOyJZ8OAt0FTtaaRGcWqp4I9DYPffLpmeD0xwJMXk62WfzxYe+gEs55sCrG",
+	"qR76UEG+GrpZDy/g4sYRCKW78AHe0BSPMPIFs1buHB8jO1QQZ1K3TVzi4+vr2KdihFA4bILCOokHTq4k",
+	"7uBZlmQdd7x1Fu7Oe5ODtA+HB9mLyVyYGx9LcZH4QungAShvrjHvuJXPVF5vnwPXT838v3451qmwFufW",
+	"REvUaWoBQI8Ya8nsC5il3YNoNZZmB18vzDmXxJYKMQiPRLmgt0FEuPO9SMUGIvQE0YZm17YtNGYwFbEK",
+	"akJn4GpLJiy5ZOlAALM7Qf8F3ELszSbcE0TaW7gQEVZKVbqwIyIU6uah4NwMoqKHxu8Zifw2tiBvfEER",
+	"GEK/3ATjnCasNIUN9CoFtYULWk1BAo/d59KiVwXEqQgdsI97vS55aYDpkgysoU2OalAjO0bPHYgYdoLx",
+	"2RZvd7vkVPjzqB9FP/Ci26ecpw4DjWOD7JZYQQV1mwOZFuVWzHhYIZCVLvlkrtxANN45g4tEzhDNrZ/L",
+	"SuSxEbniiCwmPJmQJGM0V4TrgZCi5aJDDIhrNTfX6FI3or4UzMf2WFdgBbPuF2+8Ba/Drmdy77B3+KRz",
+	"bnit5zzNdx1FzZrF1uec+BseFf7TdrSoOAJvud86GZvS61e4H4hVmHJhPx5U2WSFkBZXYS11tIx3jShq",
+	"iJ3j/F4shaAukHpiJ416gmg+fHd29n4gnGEamtyBt3hCr7Dac4lg2WZRhUXBXDoSH15fx7u2al3hLYef",
+	"DF/fXZvPW8+3u1kPej+8lOe03uRUSK+nzY1FuCo3FrEMob+mRfLvQLp9fgf5w37mxtwhzaaPVNFYvoxl",
+	"jwL7k4ojLD/fqwpBvq1Hb1X9mU2F1VVmGJCznfR9YsWjRsLqBDuZe0lrRzFWJunx7gmJj80cPiaE+yZO",
+	"8NNh7OvguPafZEHVQNiMWXjoKC56aCjmWxu6cjHkki3huedxkWkHogW9ZGIgdprkO7yFu13yRhox1RmM",
+	"Vlh+DnvrxT9EhGhVPFiZAG8p052ViDkyMh81Qt6JbEkaGPyJr0PmfHbQTWY0Vyy9DQNoMAPbknM199Vd",
+	"Op028C+FLQ63ipHb1J3SBx6SM+9e2YkzmdDsP1I5pVzEERGSpFzNMroEC7z5YiB+nktzU+BRo/kbuZvg",
+	"EIvVmmSMKgjkJanUu13yyvbIlFbaCjwHFdNkw6E5i5mjqKXej8dlwJzu/Z3u/dLbe979tz/9+f8bzHu9",
+	"wyePvvjL/pf//p8X8T9+/fxfe+d/+Y/iqfOdf+8Xn/bOvwh+2v33nX/vDwbdTZ/e/cufb+5KavIa3RgB",
+	"VniTKvZpoNUhDVJkp+JW2r11zMzrtXEyN97pfThxTkhc2BZjm42I6Z735t/ZwPEC5h1DUPA+rPW0lEJs",
+	"twDpfThgWn0twSIPtjr4gvlvIi7cj9+hycVwY0xeZ/RfefxrrfylZR0/2yYet1RWBijwKolgfd5WYAC4",
+	"69StQt/aInurMCzdKIErlEhvmMNVrOBfNY2rOLh7yOSqEIHbuW1b8lb6Pm9FMRufX8laKcWeJTTPl4XA",
+	"HlYJswpINe5wtxzKfWOvbDWpijcnvLjXf8J48BsL+Fr6dFcM2g6ld4zqVtiLHIAlUmsdc2ax0IgmBeuS",
+	"T5sqAeVQNBd2VkBsc2H+Bf5gna3eXncDCb7qa72tRH8KulNJpg8MZlA2IZ8b3KVGlLMq8Ql4GecKsHxZ",
+	"j6HaLnLqX0I4X3P0jcL6jc96pfAuc6ImclER4mX+28nwq2GxQqa/MUBuJeOrNhl/zK/MFy4EUzGtSnL/",
+	"1qL+5nlx5tL6PBhbYPgEc7uCvK07TJP73uCBlmB32oEMozQgE6iUS8HUblTONLOr1NIui1BcKmCAWynG",
+	"M1yyZZfAewxJtql1ZKvMumphMpuWNqNY5yrnNLtgIjVkvCVLrSWW5bfIWttAgVt9c9ZrcDe+QDfR6FYv",
+	"1jpL6vrbzdd4S32u+ZaB6GkuGR2riORsltHE9aqUWYrFuWCjRln98TyuYLWm5UbVUKiWCwqFkLx6UKsB",
+	"R4csq6m8MKx2qDfCt9AlddiO914P2TCAruWwmxXbG5/0OkV39WK213RvuNAmR+BHRvN2V12o5OqSYkmJ",
+	"gpHYEvCmeq9g1/piBj4slGq9IoyzX2B4ULNGvI/P/FEV4ynk91ZV4414dAC2RjP9PFfSR+6Zh2HqCPml",
+	"SMGoZb6JK5I11Fd11AMVRYgHrS2sk3z311/+zy+n13T64frtkTxmX3/I3xz2DoY//X3x9ujlcfJT9sub",
+	"7/52vUmE6jpVvoQKJZ2+jCQlVbCKPzfR8i2Gb6jnO3S8hbpfnGu76n/WyB0wqOiwh+WOkVyrCCN6bExK",
+	"mIPfzAAMYDXLZzlX7PfFDaqXzRbDO9XaCHXNdIvijxA3hQXNQAjEch1yRXl86mY9qGWwHT3pHUSddI5d",
+	"iy7M8gw9tr5pJGHwhotq6bvmgmlYen9C3VO18nhHoqn2vluhkzEuMCABmJiaJwljqSsKViOOtA1mP0Ds",
+	"joOao48WdFALYkFVnxz44tl1Wn9ws1Qs906laa43rK13sFltvfCkmgITM59m5bFFXoJdesqzjAct74r2",
+	"M882SwBrr0yfZFQBBxpRns1zVlBcODyluiROhbqwP8fYre/Th9ePFJlIq7SSlGNb3pwpmV2xLomHmUwu",
+	"WXph7SZxH+sMpBbdnUvUYhGa7XAGQyZ2MilnQ5pcRmSW8yuqWQSlf/fAKxqRVCbzKRMaG3ZRkbpsjRlL",
+	"OM32ZvN8JhUjORVj20SgqBLyCGJxdrugj7rSntbKFffNKiZGiIWSoYJBvE5utmRrSsMjLmjI8CwuyEHP",
+	"dyQksc6ULU2KwDp7/RHKqKsJvWRuKYm5BSPo+GaDerskNtLXhbVI9m0MCPRBcN0CmNuonlBBDq+vwZ7p",
+	"smLh6sWVjbmVFCkt9ijBeIjPwaIkchbtI6LArYyVVUGdC84tIkZBwWZ4cOK5QwuHCidlgGdyXAQgGgRz",
+	"lWFX1683yLkuRacuwF74VIfV/L4lJSdA907UqSAyGnwrWBMUHI86/vgNPy2tplZJ9vxzSKJba985wlcx",
+	"wt6gBuam2YmGDazITqyw23U848a9TCwhbGxl4nhHYyeTgim1aMIXSWOLhrPgyj1SENrnSxeEuUCCoSq/",
+	"YxEgAiilRM4rjdUadbk6gQ4Y5SrbW50aGBJQp0Hr5fbVeUcOJaNOAcgiSj2EYJmtRUUNHL+hJrlxbTeh",
+	"UyAlUPXPdYKpJCC78pSKj4Uzt3GtbHe77spqw5gpVnojikuuqZfXCRm2r7mwdRChoYxNdeFifAFJgW7w",
+	"LVsXObXSaeBJPi0FawKb3LdxuzepGux769xPknnpre21ZN0i+Ka1AV58eEPUUiSbaG/F+VUX8LVr11b0",
+	"dbOI5fh9H8y3wyVZyjkIDFhR9ghKXjsBiaVtBYlbjf5VFGqn8liLrwQlh/wnvgcSzbKKxvTFKvWo1GAJ",
+	"Wyl1O9uW52vKVQrQvxHjwtLgVpR2+QHOVE2diGmTa5vrMkx4xtCFaWnK5jL4erq7MT9kW7DDP1RnL8MH",
+	"EvTJAKVvQKJXIhAKIUHg25dnZP/qYL86vdr/B08/x+ATi6zJRjOlC83NvaVspCM7c2sz2N3Y/lVRuxvQ",
+	"FFlB840zbMPgIj4TGYlHscQeMuagKPbk2Oz28NioEamckuFSM9Ul73MGPi1XjhBuDuohCCGRLfvkkrGZ",
+	"0Xn0hIlqECa+7M3o+789z599+/3//Tk/W/z06f3Xz169fv/3V/LwNX1NPy42thSho8GWLqU5a5MXN2Mt",
+	"2+UomwWViX+N5AV0uUo7CrFiAzHhRtHQ1ofvrCubBzi0sP5bMekb8chWdnhj7+XWLEk6RoTt+H4cdL4Y",
+	"dM43Y0grUyTC7oA1Q9uKRKCWi3AqUIc2RxODCLlDXWnQfG7Dp+O9PWd12IOWWHvWxBATmikJGQEK5zHT",
+	"7N7sDtX8JGXb4+orhpeqckwb3JDm6MCX2HTQYVW5m+/dRwnWmMJWtd7doMiLCdhFBAm12pY9vAw6g27u",
+	"JbGcF7Z64lu4m/u4mMhKYOofNyqwflD3EB1YOYffNOBtC2pfaA6NhuqVhBtZTPDdGn9vOwW/sdO3XfH5",
+	"qOWM7Jjpdq25bj5lZAfgvNumzLT5+jZhHGFcQMBEWsIDKqyjqZT4P4eTwD4+fXi9PuBvG/5wdXgT1lC5",
+	"VCjaznOulx/N9hFFh1Tx5HTeVEYdzFhfmd+DzQA9herX1iw7V9bQa+sc2xilGVVqIfOU7MTJPM/I3pyo",
+	"y4v//e//6SNrhBPAYhCKJwVyGkAY8A4ZzVnevLDYfC1z/gvIz33yFTxr549Lk8Mv1dmhr5MYSYwvhdBT",
+	"86dNQHthqxhAAZj5zOUfV6JPXakDMG8DpP768d1bGLQAuRrDkw1Mijg3UCHR7qV8tQSoRjOlgo4Z+eIL",
+	"74v94guykzGaqt0+WbAhJBioiGCMD0784sMbRWZzNQlc8lyc4KsHQkuZISWPXCFnM8oGjekJm3YHYiD+",
+	"9CdyWmpGZr5E5h/vXx3EPqo6oTko5jTEgp3Ygn03IoyDyZGqgVh9RGAnsXbSCoI1YdZANCGRLcIe1A+H",
+	"QtS25b7ZqWvvBueATgxvCRwI6OuHwXGQc01JLjPWJzFEacYYpqkYAk0xXSSKyqD0X4Q53BDlacdgHVIH",
+	"W8jnVeaDwxkILofwb2FjqAEQOVMzKZRrv6sl4SJFTw/cPGv0kIUnRo4Ggoqw40mXvIDBroHg4fV1jN6s",
+	"YjI7UWTf4x499o8OhH/W9zIAm6o1ZWE5TEi7FWg84QiRK469MRoqEA3EwhC/KdeapZEvsb+gPmc3Iv/7",
+	"3/+zi6nu5ZU9btgEFQOBKwPMsaB9pKzYrroEzElFSgBXtsfkcK6L2hGGJRiOMRAWKqN5li0jN19Rtv24",
+	"dxh3i4sRtuK2qdUYmmYkqQhcVvEL7B+8d7acsT6hs1lm79f+T0qKOCJ0IBq6vnhTAvCNoUyXfRKU7bEV",
+	"qlAlKXeZHQjfTTYicZHgbj7ZrP4Y4Wvb0fpeiZVumeYiDUTRT3NnTaPMIM+s3DAT1L6iZaaB3xm71lCt",
+	"F6J4pnRJJhJq5C/JJ8GhKasP8iDsGnx2Ljj17afXu33IzraVoAci7GABVAUDgCx6makN3QXCUBxlj9Ra",
+	"tsaG0HAxHgiuyQ44k2FPKChALj0KVZD9HAdyld3XrwSjH8mv5A2jYCT61TW7/tWeEPl1IH7d29sr/WeG",
+	"miX9Sr6iKbH40A8z+cNb0jWTNZYhgNfUemD73sNh1bDylw4CpS9tVjciV70Ptvm+3AjbfNPSCTvERt8K",
+	"23xZ6oWN0CHHvQPyK/kkqOUfLO1jpxBD5WyLELuNiHCRyDy3nmjbHRsg1NRdEwBUabdtVlHptx1+Zaf0",
+	"Szskv7oTIt8AMcSD8nCzpakKShMeo/PXrzzBemdv//Yj8iv5RuZD4EL9coSwnYhBRRrkU2hmMbyMK51T",
+	"LXNbkHbNAspdxAEctTbifk3H5FfyVmryjZwLCwzbkN5QC18qxxyPnGu2SxIocmJo75Bh4OWa9VTblQM2",
+	"lfuV+9U8htunJzKFRZ1i53JAIKJzbsNIkI/SSqkRKtwdI9j8fM266h3S/TKeWKCc+l7puITikKjNF0W+",
+	"ypV4pEF+XPPOcgN2/77n5FfywpefCFHOFaXw/VdQCnI/78xYPqEzRVLMJ5grp2cB8wnus7l6u+jfaq7T",
+	"QnWpTsuajTQ3jm+iIdg5vvpLrXU8UK9qOxgEz4Ghrd9KwVqvjGHXQ8aEFY3R8EEM0fHSxGYoOpbCn8qh",
+	"OZUzKckbw9ss1VCACI9yf0IAbymxupwXKv+NfMzkgqRyIf4NXlBp+BuXv7SvfAxc5JVtiU8+ogET5E+j",
+	"QkBRIWyGlbEpnluxxy45y5dYGA1THruOXAanVuq27996aHnXt9h3v4/9jpTOGZ0WIQdDmhras/4tQQt/",
+	"/wpD+sx+eMIMb3Dt+822DDC1wYyc5jxbEjkaZVwwoH5B//+I2Pb/hkDOsQaMmaIS5IXRRu5A7CGBKDrK",
+	"+Hiiu+QHyjWJPzCdL/dOR5rlcRHDVdtLsACDoXYJF/NiC+ZrecXyTNLUk5DHQFctPMkZxgiVb7aca3MP",
+	"U9vtlqZm05uA14WjmTcNRHuL7WpvbAehfr3lNnTjhujKCRMDgRHbQe/tbq3x9ozm3qIMPmYm5lOGmrHr",
+	"tm3fowbChm5xfeIFc3NMQhqV1PaJ8MuF1kRO+YIkUc2HPON6CeKnrew6zuWiyH4a5oxeQt4ZvjKyTlu7",
+	"U9emfpEb9UUYSpkxs56+mXKPvAOZXGEpgMZWFmHPCtLcsqJLdhyRGAiCWaBG0DUk3Vyo0CRpcBbl3EJI",
+	"b5FvnSBn5vTRLlb+7+6a1QOBsBIqwtKTSFedjDXvDROqoTYjz80LVofl2fzrUlTehIo0Y0GUIQruO0a/",
+	"I37TqJ6AcjBc4g5QsjarDaKtjCi+R97NmLOxmKVa9yq1z6CZ1wIeLI5LpvsYZg4VJ0lsu5sBzLxWXrbn",
+	"4YpQGUM3bcYTJhQLDEmnMyO/7R12e7UoncVi0aXwc1fm4307Vu2/fvXi5duPL2FMkSEUmqQ6UcdwJLRC",
+	"HXR7+KCcMUFnvNPvHHV73SMofqYnYODbn0CXxF/M3+Mmv7bLgD/s9YqwCYMDICYZndAQmi55y1gKl+6S",
+	"LSOLz4rEKOTEzozl6R2ZypThRfLUxLAsrMTFjAyYO6s6EGtDASF2FD1pQgYqqCrdAZmTuflNMUNBazeB",
+	"4yWwNRelw4ZXaadvIGC7RkYdd7QApsNez5kDbS5rVWMH725rA0lUFNfZm+27wQLZmNpThnkn6qBRAJZY",
+	"2AraXmMf3g+ehFcd4+aahngg7H9F06DD+ONNhjhZA0WNl64anu8OuG78J8GuDaFhqR0b2KjRgajm0ynN",
+	"l51+5zW/YsJAB7ptBjUui+veOTcT7EOBwE3xnQkvGCRUhFTeYi4U+aCaDqlioaAgoedsNBCxEU+aODvO",
+	"zrVrRxnMLXOgYiNz24x27wRPmQ8EOjzASiZSEhtZwPPs0nq9FascVF6qATgQhWyw/gKT1fd3ILa7wKT1",
+	"/g7ELS7wB0ZTLjCo+nd1hz82ItIf9RY/7h2tH2uF8kAmx6HH64da8dZKt/dGNzy2rCccVwf71j/QSjzO",
+	"ihAI3yWg7IWI4GbPMipszUlzg+YKkhedafeSLR8pcDd0mxD81C7iNuiNiVLFbpoA6h7ddy/8vPElKEY0",
+	"cjL74irqU81eG5isxXz/4OeoGLX3XmY8WW482D1v5vgtL91x72ATFC4snDjoyfpBb6UubEow6vD5+lFn",
+	"Ur6hYum0i9vThcONIGLv9x+RlATEQ+ecobfU3lrqL6ejI+4ueCJSxDk00pDXXiOq5yWEUVURuTRqr2Gt",
+	"Rz2IJ+8SdD9hLAsYMwciMGhhSUQpXByer5Q1ZUTnVCiKpcqsgxWn6ZL30JmI5mwgLtlSMW3TrxWU1TLv",
+	"LwoPocM0CLKy/c4MMSscrhjhakNL5chZpItpGji70cVeutDPQnKAYukt7RjsCyDQUM9zYYvXH/TKdY4P",
+	"H0cdLqC4FsuXncgpaECfOyHJ82hz0IOAC6yNfNALKyU3luptjaDntmsylCCAkHZFcj6eaJsowDXZkVnK",
+	"cruZ3S1ztZr2Ba/hYnwBryhtMAgieXJ847oqm+0WbDG41yEbyRxMRDsGw+9ys0ykZqv4ht9gr1AJucBs",
+	"iJozg1ryI4reHE2Lh7dtynPhcpwtZ+wbnulmtAsX53J1qC7SUmC1kC+BzazXZvA0LdpOfDHW5bXXEilW",
+	"FRffZu0WezZd/OPDg2fH6xaf3Wrx57cWzTBZLrORtyulMzh3iNHdXD4Lx3xu6OlgC6IguB/EtAcx7Q8t",
+	"phlEJz5txMllVpioiGWQa9QqmzmBTxWFNqybAqrIeDnsVBCeOu+tM2xEBDk5Fq6xzlZwX9iQNG+hPyY1",
+	"tzYyTv9KWpWZCn/lQDR0KQhnPyJVJ36LJQXjXm9Ny/zbXPjtOor2NT7nw279BEEHrvUkcVty2KasAswf",
+	"aOAWNHADMuEDVXDE8UZUE6JIHsjs714bdrSxidiu0d38hXukDAXdiY3QD/HDN9EFZhQ8OVa2gxTDIvHE",
+	"NgzxBKIq2p9bvlBqjbaxxl4uyFvJhypUalLWqPsDMaNKFRyFp0jtQSKjClyugfIWG312zHS5DBoEVPn6",
+	"RQPBsR5aSRUqjZzl7IrLOdgGdpHTJFLp4NXemTDO5cJyGHgntpcOK8RvagNA3lMYKFSRWFOx+Cvnwmhx",
+	"XoMdwn4YiKFMl86JnsrIxwtQCAycscycgtGQ3Fp4xoTOltYVDYG6kLvfZoV4H9Q938wQUWqD+LuzRRQy",
+	"xObWCL+j3S2byP8+DBItW15lkrjTHf9TrBLlnkaV/mk7UEm91uhnd10p8cbd2arijbuC+uJ3ua3ichV7",
+	"Qs9dee1h6fwWLMSCSpvJjNWqtmtXB+0DMIASOoSN28oLNlqC6LgNoI979wXPP6SJqG35/y9aibxitJGh",
+	"qNTtZXPlqDJshbmo1H/gQVt6sBj9sS1Gpf42Vo8pZD9QZWRTZQQbjqdqXRLPwhaRwtCKjCvMOig4Lgba",
+	"YEjpQNQafbRpGH1CSTpHclHKZnpeSNg+8t2L76U5UOXigsRBl9YYjFneRqUJ12ogbNdML024UIYiHY40",
+	"ZKo0CdRISn3Z6ZpE3XSKxSP7r4qo/+/ZsoM0FfD9K5kutzW6m7O5kCKDgQU2eOnJCTYQhRo2rWxozo1F",
+	"07FlWmm2U5+vC/WC9uazcEbf0Ka5Oc1WXTKDziDlHh8tzTPDxhi2jwM0cAjbEYR94Nyl8OX1P2/PVWz5",
+	"nRbbW3h/Himr1Z1g26aGdqP10gwr9cZuzR7wucaSD27IkjfmxjfgxCsCRK1wX9Tiq7Bif1/03gc2y+iS",
+	"reWMTUM+R513OR9zQbM9xwHXTFN7PmTxD4JBg2CwAbu1L8Fkw5saX28kgPQ2EEBc0tmDxHL/EgvS0SBt",
+	"sUVoqRo196EfPVCu1cIM1tJ7bAhpUE0Cool84/qRzEsVKNRSJJgA4p4ZCK5IMmHJpY0KVhM6s4ZK6Gws",
+	"06X3mwmJaY8RNpaA6tRmAVC7BbMNB0LL2V7Grljmcl9sn8UcJKblrBCGsGjEnGa2M3iYpIH5Ca5IN1c+",
+	"OtcsXmD6h+siXhTNDlrwG1DkKTZ8HYjYsNG41OU/8pVAXNoMBnzaqhiV9v3Vnv12lVyTBWTIQkmKsbS9",
+	"gOP37z5i7cSipTvZwSIANpefDgRm55vnw0yxXEodZOgX3fAPbTf8eBdPEBDFAXMgsEP7YsLQigpVcuEs",
+	"DfOxJRvYFROEj2zxA4DfyOZFu6rgAwGSJcsVlHYMQP1IeUh1MZHqZXgKDokgnU1pEpclijgi7JomOlti",
+	"70fFxThjlisSriAV6FTgdIuJVE40DwqGVHNZRzLL5EKV+rnHfchsssfkUI1rEL1Js+Rdkq9PSKwu+Swu",
+	"IEts93svpdd74M+FlnPbpR6dojGBFmEq6HcvtDSTNc9gzvr96dmL72KLUTtWZJrZOpQ2zyByFbGkYD7z",
+	"LCoqOfj3QpjzEpMH2ttBwkt28baRQmEw++2Ss4XEu13NpjIH0/eVP3MgOlPG0OliJmI0z7j9gaJzvrpj",
+	"OPCiIYNVaFA1UT4oG/SqKdeRh6NCcmQzwkZezYFzalF00KRsIFaYndgU/D1OLDOr8RVjBKReQCF82wGw",
+	"T5qc+P5sQ28+ALKegt8lp+XBiOQwHGFXjyEYM8wubMddOddl9I3IYkI1kIDStSCKLvGSnXlAmv27FBfL",
+	"OoKw06AmlhXbfXwrpvvFgbK39z1bwrt5MiGJvHL0HSrpIalar21+Bazvn6pymqt/4eDZoHWGCpA6KbAa",
+	"cKupOl2oSwbn0enDqzpFMAXutU2f/BytUm5bdcjPIGDonKbsQk3koqr5wi970Awz40ZiqF1TRYqQyJaN",
+	"4AO1rdyl5uwkJ3Y9k3uHvcMnnfN1ECnN8m2OqrbXmm3vvXASIfUeFXvOplAa/2JCc4Mhn2+iUgNar9ar",
+	"Sw7JoNIYXGboJyQxmQwKtlmLlaaXRiByKnZF8FqnbJ/U05QhabgQCyylhc9QiWQD9Xxbi7mXdjfSzZFA",
+	"3PAEmmD/shCEFrSQJE/AId4k+RRJQU5MelDo/7Us/Q+K9u9M0bbUsqQFD+fZ5aYKt22i1xZM9A0X6epg",
+	"IiST2FzRFjSrxhdhz8sB1L9RSNRRBzPiFwuqrrgoh35Y8AgqhM9F6ip72DAi2yzQhYI4E2Mx2w6UxRhh",
+	"uQnLxyM7FQWlCJT6xQk+NBCUYEhoRMZSsN3IaNS4TqN98ISC5ol1NKGcx8w1bcSuh6pPYt9RMAbbAi1H",
+	"VLlSHWo+RLc3STI6V7bKIhR1Stm1DRIKop7MbjOWaAN4jEYqRUAFoqo/JMV/YW2xTwMRBD+NuEg3SnlC",
+	"gG8cbgQdCPCMYMlGA7C7BcAA040IJRjqwZVtcmarLVr5W8iBUDOaMMKF4imDuio4DUqcP0kuGOBGfPr2",
+	"azBVmL/ffYjJDuSxSz2x4v1A2H6bNj9uAQlowPaXGF4SEYPKBuoHPWu6mfaxYJ5d+q8ALxWGeYAiExbL",
+	"M4+jO6A/qAp4g05Mfg2EmAlXgc4Ch07tdCS2MmR/0DlNpgyHWllFeXsChBDsQFX3uJDa4ojE3uFiPkB1",
+	"Dig8NZEC/rBNdKHUDwiG8W75vf816NBkGr4W6s9y0bruvoFfxiD4PGh/CTfJOkiilau0by4t2K3TLg5F",
+	"kf6giKDBFdqCKRao9mFNx/1B54rP8BlDEQkXSTZPWfiYMx/8OABP06Bz3h8YeR5Hlco2YoM3LNA59weF",
+	"avRg3usdsYOnTyDYpNczg33YR2O8Ch4bjEvMXnGGL/2fyZeuCGY/9n0gMUjEHdZeZY/xXuwIKeA14G3f",
+	"tZozOOxpBxSzhMpKp3Y7HO5DKudY6UBqZovUk3gwMPPDWgaDwSAGmstUQmfM4B9uCKrtSIzIhD5h5KWV",
+	"YvsVtGKDDjl9+zXxxynYYtCBgy/2Q959GAj8bL16+Aig0n8NOuWbBfPt+QmhaG2uAT+w3GjbIcPA0hl+",
+	"GRyiIVxIdK3pBaE3wJoQ5VJGlSKRgc2zTwYYtwM7MKdhy5/6Wp4QECcVFIwnO1yULhAYSnu7hVZkBHYn",
+	"GNjujZUGLBuAuyW8y31sj04u92y/u5CvP0aMqmFtAacvmnXbuGVfatdeWAyX9jGr5fbPvmAX2DVt1avd",
+	"G3d/bgKF7XDcdnyrTu907+9075fe3vOLvfO/NB3h7cPGyp2j1ynDpf7pm+vClWErwsbKbdcL4fYhiuwh",
+	"iuwPrSriFVgbR1bTEF0KIipHTVmIUwk5iEFs2SutyIzlCrwsIDsZiTWnygbAisT2nOEgy4Jp3WZGDAR6",
+	"VXw5S3Dj6sKed9AjlRqmOS36BcfHvePG0C5cfhDadUuyZdMHLzYOsbF5hDeItKmPXB9wY5f3QLX+H8gU",
+	"PNgAAN9K8UBFfwMqindxfWRLtDZlOyCXjQnamCZQuP/LTUGC0IeWDG1nzgpKpBa6So2InngHbKlIj6s6",
+	"fVdJ3HdHf38PoY0P1PWBuj5Q13tJ2l5PX9dan8uZBDvxLFdNydubpUzeLnkblOqkoTsY9gpUYalt7FhE",
+	"RUoyRl1TeKD9qtz4rxrXNBDlwKZuGBfFFYZGpUFoVB/9E9AvSkubUzDTS9uzhnA1ELbYq7VCuvn6BN+d",
+	"W9kf3SSXbNnFFjqxC9gK42AyrnQTW0DXzO8j6QKAWY4TeWG+QrPARAqfZG7ggZFfhXU4jBJpSF+A6iFm",
+	"Dmynb1AfjdiVDI83tuVZwLgzl3EzmgvBSlkfvi5smFLqi3GfvevcIGjDtrBsYX/1PpVrQuzuIRPijyQu",
+	"2BiiNrHhIWjiQYi5rRCzdVzGg9Tz+5F6Ptl+lxtmS9R7Gq8uBWNjLXDUZj2yWzpTkx0fEoztuXa7jTVJ",
+	"Kg2R1e21PbfqzXLLm1qGb07Om0evKh39SBVNvR90wnslpw+ehd9pfnqVvoT+hR9qv51Hnes9ICZ7mOHs",
+	"WpI3pn29gR4NlHz68JrkLGHcysfVktQ1+nRSslgpMmYaDGZHTTkKNrPIyqaugbAOOvZDXNUY+mXGSBLj",
+	"aCDUBAKQJ1yBY6NLvvYdx22SDkzy0a3EQkO55oOJbTtMMXMqHghLmrG+IgYRWPDuYc9H90nzKVOaTmc2",
+	"MsN9b1ZJ9Txn8UDYW34C4SDYZNc23zjouW5gGJLlm+1SgTWnCMswXCtn2JHQDBwYXAAM4TQjQ5pcytGI",
+	"7GAz1sdEReQxmXIRkaMe/ntIJua7SWReaP+/C0ZPB9eBwCiqNAAc5RlWE4cilhCmRXK5MKtxneDxvAxS",
+	"+AoFsWtaFBeVC4S0mTWEkkzKmVlyRGY5v4KIwIyLy71MJjSLvDIXDUQqk/mUCY1tvmRuWz7BmdFsbzbP",
+	"Z2bJNE1zgJkotWZ7BIl4fcRZt72JxN6+mN4m3Ni13V6lILHvh2smY7mRFmA6aGYOrbfDNLSFz12zIF0S",
+	"2zdNdQlqDL4gtNHxbYfFWk7LLoHsiKCZOiS4uRC6mXfLmV0xmrF0IDJ+ycIRXCuWjbrESwOlK9xedp1o",
+	"KfsDAdn1wbW2zcehI3hYDALaYWH03kDEVRnJ9R70FIjsHDwhc5ExVQpvDZPVLbY7wzvMgLHx8bcvMcHR",
+	"jop3I4+UmAxjg8zSPplB4TxtswvDGNX20hTlwCFz9O3pQxVp5Z9rPqFZdlE0FCg4hG1EbcswetNFJbn3",
+	"wxvI0e1EHSYAln6uHztfGJZR7kuW5NNuEAC2D0R13+aPAItylZHqRTTehplMwCpKhTRqr/equ51y09UI",
+	"ttjG/lI5zNVpMwFXMjTQpWbYG8W1u2fqd1CIwoFtneSOO06rSH1jCK6DXXjfTzxTB3IGXJ1bxm4h5hKB",
+	"Hqw3DzUsHmpY/IvUsKhqNjdQbNosN2uDqzDcAHPIHcmCLnfaSDuaTWdNVpkTzCDHup6hVE1zRtJczmYY",
+	"GdQUIVWXJ+4mUGrT+Kibk/7WCdZzgIdoqYe66g9kcbsAqDsgi9EmfS3cPa1RucJIDeVeQHSLir7RGdVQ",
+	"4sdrwJ5eckFiIxsLfeG+i8kOlhQ67JUt4bu227JLsTPaMkjVRsVH12tEoIKAFGPQ88zGMU1jaT5jiZmW",
+	"cKg7J7b+MLY0kd+jhO3YFZ4HqR3HA9F9ILoPRHfjuKg7Ibvru14UtgWInVqwptCpBXORU/RgeJgcpcfs",
+	"8ejJ+Onk2U/PL+85cuoFhJ6UWMQj5eykcdmCA2nBcTA+hnpt1mSn0KyKQ8BwUndzkpfmVyNNhyxJu0w8",
+	"b/zDLC9D8yGnz3YtMOTP2rHpKGdqgpZrayBV2vzgssLaI6R+V5Y+u+OyVe2jlrOSEV/mRMhFyeRnIVUo",
+	"RoLmebU2zwdrIQa5nEuxlYnOKRznNze8bRf/9DsIb9qY7+PO7t/A5mKe3MIerGYPMsc/O+bpQUj5bcKY",
+	"7sJgVm6S/4/OkNGc5adzPen0f4TyZ0OqeOK/ODfPG9C31yLJr1wFhpyNWM5EwtBvmV+xFDLsO86ps99p",
+	"atMDTmISuwplMDDuhI6g/v7+weHTbq/b6x70n/We9YDL2s1XJ3zP5CyD4GiomzCcL/uu+hkuB8qyq6hU",
+	"xPbFhzegMVlxqggPa05TX93+P5jI98hvnCaTYyJHlt0B5wuaiYEf2Dab7NvqBC7EwQoDwYts77X6ez59",
+	"eG3zrVeGeFCMwWBpKGg0CGxnELjm5Si0fUKhwJTEIcbF/Wpi05hpm9XUECVSVClSWB9Y5jaRnyuSSQlV",
+	"YHWw4TrK1/f+ml8xgaEAKRSj5fBplsuhFaNwIzJXXfJWwioFYymaLO2L3vm9dj6ff/7/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
