@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -61,11 +63,35 @@ func (db *DB) SearchProspects(ctx context.Context, accountID string, sp store.Se
 		}
 	}
 	q.WriteString(`)`)
-	rows, more, err := listPage(ctx, db, &q, args, store.Keyset{Limit: sp.Limit, StartingAfter: sp.After}, scanProspect)
+	if sp.After != "" {
+		q.WriteString(` AND id < ` + arg(sp.After))
+	}
+	q.WriteString(` ORDER BY id DESC LIMIT ` + arg(sp.Limit+1))
+	// Planned for these values each time (an unnamed statement), never by a
+	// generic plan, which knows no pattern's selectivity and would walk the
+	// account newest first instead of asking the trigram index.
+	args = append([]any{pgx.QueryExecModeExec}, args...)
+	out := make([]store.Prospect, 0, sp.Limit+1)
+	err = db.with(ctx, func(qr querier) error {
+		rows, err := qr.Query(ctx, q.String(), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanProspect(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, *p)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &store.Page{Prospects: rows, HasMore: more}, nil
+	out, more := store.TrimPage(store.Keyset{Limit: sp.Limit}, out)
+	return &store.Page{Prospects: out, HasMore: more}, nil
 }
 
 // likeContains is the ILIKE pattern of a substring: the text with LIKE's

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/captureapi/capture/server/store"
@@ -65,9 +66,20 @@ func (db *DB) SearchProspects(ctx context.Context, accountID string, sp store.Se
 	}
 	q.WriteString(` ORDER BY id DESC LIMIT ?`)
 	args = append(args, sp.Limit+1)
-	// Not through db.stmt: a query's shape is the caller's, and the
-	// statements it keeps would grow without bound.
-	rows, err := db.read.QueryContext(ctx, q.String(), args...)
+	// A query of one clause through its statement prepared once (SQLite
+	// spends about as long parsing it as running it): there are a few hundred
+	// such shapes. Longer queries are prepared each time, or the statements
+	// kept would grow with every shape callers make.
+	var rows *sql.Rows
+	if len(clauses) == 1 {
+		var st *sql.Stmt
+		if st, err = db.stmt(ctx, q.String()); err != nil {
+			return nil, err
+		}
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = db.read.QueryContext(ctx, q.String(), args...)
+	}
 	if err != nil {
 		return nil, err
 	}
