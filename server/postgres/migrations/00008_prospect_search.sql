@@ -4,7 +4,10 @@
 -- hold the text instead of reading the account. pg_trgm is installed once per
 -- database; where it is already, in whichever schema, that one is used, and
 -- the indexes name its operator class by that schema, since the search_path
--- of a schema of Capture's own need not hold it.
+-- of a schema of Capture's own need not hold it. The indexes take each write
+-- at once (fastupdate off): a pending list would be read whole by every
+-- search until a vacuum merged it, and a search would cost more the more
+-- writes came before it.
 -- +goose StatementBegin
 DO $$
 DECLARE
@@ -18,7 +21,7 @@ BEGIN
         EXECUTE format('CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA %I', ext_schema);
     END IF;
     FOREACH col IN ARRAY ARRAY['email', 'first_name', 'last_name', 'company', 'title', 'website'] LOOP
-        EXECUTE format('CREATE INDEX %I ON prospects USING gin (%I %I.gin_trgm_ops) WHERE deleted_at IS NULL',
+        EXECUTE format('CREATE INDEX %I ON prospects USING gin (%I %I.gin_trgm_ops) WITH (fastupdate = off) WHERE deleted_at IS NULL',
             'prospects_search_' || col, col, ext_schema);
     END LOOP;
 END
