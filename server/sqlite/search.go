@@ -148,3 +148,38 @@ func sqlOp(op store.SearchOp) string {
 func ftsPhrase(c store.SearchClause) string {
 	return c.Field + ` : "` + strings.ReplaceAll(c.Text, `"`, `""`) + `"`
 }
+
+// mergeStep is how many pages of the trigram index one transaction of
+// MergeSearchIndex writes at most: a few milliseconds of the writer's time.
+const mergeStep = 256
+
+// MergeSearchIndex merges the segments of the trigram index into one, a few
+// pages a write transaction so that requests' writes go on between them. Every
+// write transaction adds a segment and FTS5 merges them only as far as a few
+// a level, so a substring search would otherwise seek in more segments the
+// more prospects were written; merged, it costs about the same at a million
+// as at ten thousand. It returns when no segments are left to merge (or ctx
+// ends); `capture serve` runs it at its start and hourly.
+func (db *DB) MergeSearchIndex(ctx context.Context) (err error) {
+	defer unavailable(&err)
+	for ctx.Err() == nil {
+		var before, after int64
+		err := db.inTx(ctx, func(tx *writeTx) error {
+			if err := tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before); err != nil {
+				return err
+			}
+			// A negative step merges every level, as few as two segments at a time.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO prospects_search (prospects_search, rank) VALUES ('merge', ?)`, -mergeStep); err != nil {
+				return err
+			}
+			return tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after)
+		})
+		if err != nil {
+			return err
+		}
+		if after-before < 2 { // FTS5's sign that nothing was left to merge
+			return nil
+		}
+	}
+	return ctx.Err()
+}
