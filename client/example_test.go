@@ -88,6 +88,19 @@ func ExampleProspectService_List() {
 	}
 }
 
+// Search walks every prospect a query finds, newest first; the query language
+// is the API's (see GET /v1/prospects/search).
+func ExampleProspectService_Search() {
+	c := client.New(os.Getenv("CAPTURE_API_KEY")) // the server from CAPTURE_URL
+
+	for p, err := range c.Prospects.Search(context.Background(), `company~"acme" AND status:"new"`) {
+		if err != nil {
+			log.Fatal(err) // a query that does not parse: client.ErrorCodeQueryInvalid, the position in the message
+		}
+		fmt.Println(p.ID, p.Email)
+	}
+}
+
 // Update changes only the fields it is given, each set with Set; Null clears one.
 func ExampleProspectService_Update() {
 	c := client.New(os.Getenv("CAPTURE_API_KEY")) // the server from CAPTURE_URL

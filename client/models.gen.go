@@ -149,6 +149,7 @@ const (
 	ErrorCodePlanLimitReached            ErrorCode = "plan_limit_reached"
 	ErrorCodeProspectExists              ErrorCode = "prospect_exists"
 	ErrorCodeProspectHidden              ErrorCode = "prospect_hidden"
+	ErrorCodeQueryInvalid                ErrorCode = "query_invalid"
 	ErrorCodeRateLimit                   ErrorCode = "rate_limit"
 	ErrorCodeRequestMalformed            ErrorCode = "request_malformed"
 	ErrorCodeResourceGone                ErrorCode = "resource_gone"
@@ -206,6 +207,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeProspectExists:
 		return true
 	case ErrorCodeProspectHidden:
+		return true
+	case ErrorCodeQueryInvalid:
 		return true
 	case ErrorCodeRateLimit:
 		return true
@@ -424,6 +427,21 @@ func (e ProspectStatus) Valid() bool {
 	case ProspectStatusQualified:
 		return true
 	case ProspectStatusUnqualified:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchResultObject.
+const (
+	SearchResultObjectSearchResult SearchResultObject = "search_result"
+)
+
+// Valid indicates whether the value is a known member of the SearchResultObject enum.
+func (e SearchResultObject) Valid() bool {
+	switch e {
+	case SearchResultObjectSearchResult:
 		return true
 	default:
 		return false
@@ -1242,6 +1260,39 @@ type ProspectUpdateParams struct {
 	// Example: https://analytical.example.com
 	Website nullable.Nullable[string] `json:"website,omitempty"`
 }
+
+// SearchResult One page of the prospects a search found, newest first.
+//
+// Example: {"data":[],"has_more":false,"next_page":null,"object":"search_result","url":"/v1/prospects/search"}
+type SearchResult struct {
+	// Data The prospects of this page.
+	Data []Prospect `json:"data"`
+
+	// HasMore Whether more prospects match beyond this page.
+	//
+	// Example: true
+	HasMore bool `json:"has_more"`
+
+	// NextPage The cursor of the next page, to send as `page` with the same query; null on the last page.
+	//
+	// Example: cHJzXzAxamRxN3o4eDRrM201bjZwN3E4cjlzMHQx
+	NextPage string `json:"next_page"`
+
+	// Object Always `search_result`.
+	//
+	// Example: search_result
+	Object SearchResultObject `json:"object"`
+
+	// URL The path this search is read from.
+	//
+	// Example: /v1/prospects/search
+	URL string `json:"url"`
+}
+
+// SearchResultObject Always `search_result`.
+//
+// Example: search_result
+type SearchResultObject string
 
 // Tags Up to 20 short labels, each 1 to 50 characters.
 //

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
+	"strconv"
 )
 
 // ProspectService is the /v1/prospects resource; reach it as Client.Prospects.
@@ -162,6 +163,60 @@ func (s *ProspectService) List(ctx context.Context, params ProspectListParams, o
 		}
 		return page.Data, page.HasMore, nil
 	}, func(p Prospect) string { return p.ID })
+}
+
+// SearchPage fetches one page of the prospects a search query finds, newest
+// first; params.Page is the NextPage of the page before. To walk every page,
+// use [ProspectService.Search].
+func (s *ProspectService) SearchPage(ctx context.Context, params ProspectSearchParams, opts ...RequestOption) (*SearchResult, error) {
+	q := map[string]string{"query": params.Query}
+	if params.Limit != 0 {
+		q["limit"] = strconv.Itoa(params.Limit)
+	}
+	if params.Page != "" {
+		q["page"] = params.Page
+	}
+	var r SearchResult
+	if err := s.c.do(ctx, http.MethodGet, "v1/prospects/search", q, nil, opts, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Search walks every prospect the query finds, newest first, fetching pages of
+// 100 as the loop needs them. The query is the API's search language:
+//
+//	for p, err := range c.Prospects.Search(ctx, `company~"acme" AND status:"new"`) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(p.ID, p.Email)
+//	}
+//
+// A query that does not parse is yielded as an *Error with the code
+// ErrorCodeQueryInvalid, its message naming the position. A failed page (after
+// its retries) is yielded once as the error and ends the walk; breaking out of
+// the loop stops fetching.
+func (s *ProspectService) Search(ctx context.Context, query string, opts ...RequestOption) iter.Seq2[Prospect, error] {
+	return func(yield func(Prospect, error) bool) {
+		params := ProspectSearchParams{Query: query, Limit: 100}
+		for {
+			page, err := s.SearchPage(ctx, params, opts...)
+			if err != nil {
+				yield(Prospect{}, err)
+				return
+			}
+			for _, p := range page.Data {
+				if !yield(p, nil) {
+					return
+				}
+			}
+			if !page.HasMore || page.NextPage == "" {
+				return
+			}
+			params.Page = page.NextPage
+		}
+	}
 }
 
 // requireID refuses to send a request for an empty id, which would address

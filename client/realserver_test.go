@@ -422,3 +422,55 @@ func TestRealServerRetriedDeleteReportsSuccess(t *testing.T) {
 		t.Fatalf("a second delete call: want ErrGone, got %v", err)
 	}
 }
+
+func TestRealServerSearchWalksAllPages(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	c := realClient(s, s.AdminKey)
+	ctx := context.Background()
+	var items []client.ProspectCreateParams
+	for i := range 105 { // more than a page of 100
+		company := "Globex"
+		if i%5 != 4 {
+			company = fmt.Sprintf("Acme %03d", i)
+		}
+		items = append(items, client.ProspectCreateParams{Email: fmt.Sprintf("p%03d@example.com", i), Company: company})
+	}
+	batch, err := c.Prospects.CreateBatch(ctx, items)
+	if err != nil || batch.Created != len(items) {
+		t.Fatalf("batch: %v %+v", err, batch)
+	}
+	var want []string // newest first
+	for _, r := range batch.Data {
+		if r.Prospect.Company != "Globex" {
+			want = append([]string{r.Prospect.ID}, want...)
+		}
+	}
+	var got []string
+	for p, err := range c.Prospects.Search(ctx, `company~"acme" OR email:"nobody@example.com"`) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p.ID)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("search walked %d prospects, want the %d of Acme newest first:\n got %v\nwant %v", len(got), len(want), got, want)
+	}
+
+	page, err := c.Prospects.SearchPage(ctx, client.ProspectSearchParams{Query: `company~"acme"`, Limit: 3})
+	if err != nil || len(page.Data) != 3 || !page.HasMore || page.NextPage == "" {
+		t.Fatalf("first page: %v %+v", err, page)
+	}
+	next, err := c.Prospects.SearchPage(ctx, client.ProspectSearchParams{Query: `company~"acme"`, Limit: 3, Page: page.NextPage})
+	if err != nil || len(next.Data) != 3 || next.Data[0].ID != want[3] {
+		t.Fatalf("second page: %v %+v", err, next)
+	}
+
+	for _, err := range c.Prospects.Search(ctx, `company~"ac"`) {
+		var e *client.Error
+		if !errors.As(err, &e) || e.Code != client.ErrorCodeQueryInvalid || e.Param != "query" ||
+			!strings.Contains(e.Message, "at least 3 characters") {
+			t.Fatalf("a substring too short: want query_invalid naming the minimum, got %v", err)
+		}
+	}
+}

@@ -47,6 +47,17 @@ type ProspectListParams struct {
 	CreatedLTE int64
 }
 
+// ProspectSearchParams are one page of a search: the query, in the API's
+// search language, the page size and the page.
+type ProspectSearchParams struct {
+	// Query is the search, such as company~"acme" AND status:"new".
+	Query string
+	// Limit is how many prospects a page holds, 1 to 100 (default 10).
+	Limit int
+	// Page is the NextPage of the page before; empty for the first.
+	Page string
+}
+
 // query is p as the list's query string parameters.
 func (p ProspectListParams) query() map[string]string {
 	return listQuery(p.Limit, p.StartingAfter, p.EndingBefore, p.CreatedGTE, p.CreatedLTE,

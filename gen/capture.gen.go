@@ -246,6 +246,19 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
 	CreateProspectBatch(ctx context.Context, params *CreateProspectBatchParams, body CreateProspectBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SearchProspects Search prospects
+	//
+	// Finds the account's live prospects that match a query, newest first. Search
+	// reads what every write answered before it: a prospect is found by the first
+	// search after its create answered (and after an update, found as it is now; after
+	// a delete, gone), on every replica. There is no cap on the results: `next_page`
+	// is a keyset cursor, and a substring clause uses an index, so the cost of a
+	// selective query does not grow with the account's size. Keys without the admin
+	// role never find hidden prospects.
+	//
+	// Corresponds with GET /v1/prospects/search (the `SearchProspects` operationId).
+	SearchProspects(ctx context.Context, params *SearchProspectsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteProspect Delete a prospect
 	//
 	// Removes a prospect. Its personal data is erased at once; the id is kept so that
@@ -620,6 +633,29 @@ func (c *Client) CreateProspectBatchWithBody(ctx context.Context, params *Create
 // Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
 func (c *Client) CreateProspectBatch(ctx context.Context, params *CreateProspectBatchParams, body CreateProspectBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateProspectBatchRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SearchProspects Search prospects
+//
+// Finds the account's live prospects that match a query, newest first. Search
+// reads what every write answered before it: a prospect is found by the first
+// search after its create answered (and after an update, found as it is now; after
+// a delete, gone), on every replica. There is no cap on the results: `next_page`
+// is a keyset cursor, and a substring clause uses an index, so the cost of a
+// selective query does not grow with the account's size. Keys without the admin
+// role never find hidden prospects.
+//
+// Corresponds with GET /v1/prospects/search (the `SearchProspects` operationId).
+func (c *Client) SearchProspects(ctx context.Context, params *SearchProspectsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSearchProspectsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1351,6 +1387,80 @@ func NewCreateProspectBatchRequestWithBody(server string, params *CreateProspect
 	return req, nil
 }
 
+// NewSearchProspectsRequest constructs an http.Request for the SearchProspects method
+func NewSearchProspectsRequest(server string, params *SearchProspectsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/prospects/search")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "query", params.Query, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewDeleteProspectRequest constructs an http.Request for the DeleteProspect method
 func NewDeleteProspectRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -1897,6 +2007,21 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/prospects/batch (the `CreateProspectBatch` operationId).
 	CreateProspectBatchWithResponse(ctx context.Context, params *CreateProspectBatchParams, body CreateProspectBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProspectBatchResponse, error)
+
+	// SearchProspectsWithResponse Search prospects
+	//
+	// Finds the account's live prospects that match a query, newest first. Search
+	// reads what every write answered before it: a prospect is found by the first
+	// search after its create answered (and after an update, found as it is now; after
+	// a delete, gone), on every replica. There is no cap on the results: `next_page`
+	// is a keyset cursor, and a substring clause uses an index, so the cost of a
+	// selective query does not grow with the account's size. Keys without the admin
+	// role never find hidden prospects.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/prospects/search (the `SearchProspects` operationId).
+	SearchProspectsWithResponse(ctx context.Context, params *SearchProspectsParams, reqEditors ...RequestEditorFn) (*SearchProspectsResponse, error)
 
 	// DeleteProspectWithResponse Delete a prospect
 	//
@@ -3462,6 +3587,189 @@ func (r CreateProspectBatchResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateProspectBatchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SearchProspectsResponse200Headers the declared response headers of an HTTP 200 response for SearchProspects
+type SearchProspectsResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// SearchProspectsResponse400Headers the declared response headers of an HTTP 400 response for SearchProspects
+type SearchProspectsResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// SearchProspectsResponse401Headers the declared response headers of an HTTP 401 response for SearchProspects
+type SearchProspectsResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// SearchProspectsResponse406Headers the declared response headers of an HTTP 406 response for SearchProspects
+type SearchProspectsResponse406Headers struct {
+	RequestId string
+}
+
+// SearchProspectsResponse429Headers the declared response headers of an HTTP 429 response for SearchProspects
+type SearchProspectsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// SearchProspectsResponse500Headers the declared response headers of an HTTP 500 response for SearchProspects
+type SearchProspectsResponse500Headers struct {
+	RequestId string
+}
+
+// SearchProspectsResponse502Headers the declared response headers of an HTTP 502 response for SearchProspects
+type SearchProspectsResponse502Headers struct {
+	RequestId string
+}
+
+// SearchProspectsResponse503Headers the declared response headers of an HTTP 503 response for SearchProspects
+type SearchProspectsResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// SearchProspectsResponse504Headers the declared response headers of an HTTP 504 response for SearchProspects
+type SearchProspectsResponse504Headers struct {
+	RequestId string
+}
+
+// SearchProspectsResponseDefaultHeaders the declared response headers of an HTTP default response for SearchProspects
+type SearchProspectsResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type SearchProspectsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SearchResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *SearchProspectsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *SearchProspectsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SearchProspectsResponse401Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *SearchProspectsResponse406Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SearchProspectsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *SearchProspectsResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *SearchProspectsResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SearchProspectsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *SearchProspectsResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *SearchProspectsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SearchProspectsResponse) GetJSON200() *SearchResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SearchProspectsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SearchProspectsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r SearchProspectsResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SearchProspectsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SearchProspectsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r SearchProspectsResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SearchProspectsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r SearchProspectsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r SearchProspectsResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r SearchProspectsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SearchProspectsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SearchProspectsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SearchProspectsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5538,6 +5846,27 @@ func (c *ClientWithResponses) CreateProspectBatchWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseCreateProspectBatchResponse(rsp)
+}
+
+// SearchProspectsWithResponse Search prospects
+//
+// Finds the account's live prospects that match a query, newest first. Search
+// reads what every write answered before it: a prospect is found by the first
+// search after its create answered (and after an update, found as it is now; after
+// a delete, gone), on every replica. There is no cap on the results: `next_page`
+// is a keyset cursor, and a substring clause uses an index, so the cost of a
+// selective query does not grow with the account's size. Keys without the admin
+// role never find hidden prospects.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/prospects/search (the `SearchProspects` operationId).
+func (c *ClientWithResponses) SearchProspectsWithResponse(ctx context.Context, params *SearchProspectsParams, reqEditors ...RequestEditorFn) (*SearchProspectsResponse, error) {
+	rsp, err := c.SearchProspects(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSearchProspectsResponse(rsp)
 }
 
 // DeleteProspectWithResponse Delete a prospect
@@ -7828,6 +8157,261 @@ func ParseCreateProspectBatchResponse(rsp *http.Response) (*CreateProspectBatchR
 		response.Headers504 = &headers
 	case true:
 		var headers CreateProspectBatchResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSearchProspectsResponse parses an HTTP response from a SearchProspectsWithResponse call
+func ParseSearchProspectsResponse(rsp *http.Response) (*SearchProspectsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SearchProspectsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SearchResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers SearchProspectsResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers SearchProspectsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers SearchProspectsResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 406:
+		var headers SearchProspectsResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 429:
+		var headers SearchProspectsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers SearchProspectsResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers SearchProspectsResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers SearchProspectsResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers SearchProspectsResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers SearchProspectsResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -10915,6 +11499,9 @@ type ServerInterface interface {
 	// CreateProspectBatch Capture prospects in bulk
 	// (POST /v1/prospects/batch)
 	CreateProspectBatch(w http.ResponseWriter, r *http.Request, params CreateProspectBatchParams)
+	// SearchProspects Search prospects
+	// (GET /v1/prospects/search)
+	SearchProspects(w http.ResponseWriter, r *http.Request, params SearchProspectsParams)
 	// DeleteProspect Delete a prospect
 	// (DELETE /v1/prospects/{id})
 	DeleteProspect(w http.ResponseWriter, r *http.Request, id string)
@@ -11322,6 +11909,65 @@ func (siw *ServerInterfaceWrapper) CreateProspectBatch(w http.ResponseWriter, r 
 	handler.ServeHTTP(w, r)
 }
 
+// SearchProspects operation middleware
+func (siw *ServerInterfaceWrapper) SearchProspects(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SearchProspectsParams
+
+	// ------------- Required query parameter "query" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "query", r.URL.Query(), &params.Query, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "query"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "query", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", r.URL.Query(), &params.Page, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SearchProspects(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // DeleteProspect operation middleware
 func (siw *ServerInterfaceWrapper) DeleteProspect(w http.ResponseWriter, r *http.Request) {
 
@@ -11703,6 +12349,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects", wrapper.ListProspects)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/prospects", wrapper.CreateProspect)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/search", wrapper.SearchProspects)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/prospects/batch", wrapper.CreateProspectBatch)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.DeleteProspect)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.GetProspect)
@@ -13425,6 +14072,200 @@ type CreateProspectBatchdefaultJSONResponse struct {
 }
 
 func (response CreateProspectBatchdefaultJSONResponse) VisitCreateProspectBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspectsRequestObject struct {
+	Params SearchProspectsParams
+}
+
+type SearchProspectsResponseObject interface {
+	VisitSearchProspectsResponse(w http.ResponseWriter) error
+}
+
+type SearchProspects200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type SearchProspects200JSONResponse struct {
+	Body    SearchResult
+	Headers SearchProspects200ResponseHeaders
+}
+
+func (response SearchProspects200JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SearchProspects400JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response SearchProspects401JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response SearchProspects406JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response SearchProspects429JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response SearchProspects500JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response SearchProspects502JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response SearchProspects503JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspects504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response SearchProspects504JSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SearchProspectsdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response SearchProspectsdefaultJSONResponse) VisitSearchProspectsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -15619,6 +16460,9 @@ type StrictServerInterface interface {
 	// CreateProspectBatch Capture prospects in bulk
 	// (POST /v1/prospects/batch)
 	CreateProspectBatch(ctx context.Context, request CreateProspectBatchRequestObject) (CreateProspectBatchResponseObject, error)
+	// SearchProspects Search prospects
+	// (GET /v1/prospects/search)
+	SearchProspects(ctx context.Context, request SearchProspectsRequestObject) (SearchProspectsResponseObject, error)
 	// DeleteProspect Delete a prospect
 	// (DELETE /v1/prospects/{id})
 	DeleteProspect(ctx context.Context, request DeleteProspectRequestObject) (DeleteProspectResponseObject, error)
@@ -15900,6 +16744,32 @@ func (sh *strictHandler) CreateProspectBatch(w http.ResponseWriter, r *http.Requ
 	}
 }
 
+// SearchProspects operation middleware
+func (sh *strictHandler) SearchProspects(w http.ResponseWriter, r *http.Request, params SearchProspectsParams) {
+	var request SearchProspectsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SearchProspects(ctx, request.(SearchProspectsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SearchProspects")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SearchProspectsResponseObject); ok {
+		if err := validResponse.VisitSearchProspectsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // DeleteProspect operation middleware
 func (sh *strictHandler) DeleteProspect(w http.ResponseWriter, r *http.Request, id string) {
 	var request DeleteProspectRequestObject
@@ -16134,353 +17004,379 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37chs3ljiOvwqWM7+ylGnR1M0XqqZ2FcfJeGPHXluu1GdDrRpig2RHTYBpNEUxE/1qn2YfbJ/kWzgH",
-	"t+5GNy+SPMmO/tidWATQwMHBuV/+3hmK6UxwxgvZ6f+9w27odJYx+O/T4VDMeaH+M2FymKezIhW80++c",
-	"TRi5YssnklAcQhZpMSFpIckso5xk6TQtCOUJmUs6ZhH8ZzFhJBcZI2IE/33FlqSY0IJQecWSbifqyPl0",
-	"SvNlp9855XZlyRjH5SknNJmmXM3sRJ1rms2Z2luadPodOhwWF739n5Nfni8PhofJETsePRs/n7z4+eVV",
-	"b7rfiTpXbHkBQ9V/6JG1cfygE3U4nTK1ieGUdaKOuPyZDQv8BIAj6sxyIWdsWFxo+BwdeH+Dw3f6+71e",
-	"L+rktGDeX6KOgoBaSx2kE3UW7HIixNUF48lMpNzNfnZ7G3Ve5YwWLPkRB73WY8L3QblcsJwUgsQf3n86",
-	"I0+v959WV5dxBKAXPFsSwRnCfyKyRMLfZTrmKR+TWLJhzoq4cimEswUxa0XuznE0kROx4KSYpJIIPmT+",
-	"FQ3xIJ3+/vPDg+OjHsCmfIZXH98RueTDTtRJUkkvMzV8RDPJog7j8O8Ldo1o+lPnq8551BnRNEv5+EKm",
-	"6nN9Ps+yCLFhwfQN/0r3L6vo4N9pFULqwHAa9dtEsuHFu9H3//Eyf/Hd9//vl/xs8fPnD9+8ePP2w3++",
-	"EQdv6Vv6adGJOvM86/Q7k6KYyf7Tp8N82tWvqDsU06dqffl0SGfFPGcdda3fsIwVLHmtTlO/zFMSG1zq",
-	"JjgyJnDyPkA7TmhBu3iCmFwxNsPLM5OeSJImcMURoWo4rnFhfq/dqvmBLKgkenTL5T0/gMujBVU/Gkiq",
-	"U+DMfpHPmb6HWS7NRby4Obo6nB7zZ7Pnv7zIX8pese9fRHWXAChYg12bh/3r5dHwOHnGno9ejF9Oej/v",
-	"Xx1M/TUASJ2ok7Nf5kwWljbk7Be7wmFtjY76DpvORMH4cHmhiAug0m3UKZYzBqcoX4d/iR/Mflc9ym9e",
-	"v3199hqepVlPPv17mtzGfbi+NEEyae6rTxQca5elf7WX5l/U3W6gBHl9uk0pj3fIGu25w2G919l62O2f",
-	"vTrzGu9xPkuo/x79d0foqFBgmDAynFBu2F7K1Xx2nYq5vKBFkaeX84LJGAaOUqZob1roKYl6scWELcmC",
-	"5azxoU7FtRqaCT7GZeacs6zlzR4+C79ZxfspR45Ls2WRDmlGXvNxypnsRJ2h4JLx4oIWhroGCTmb0jQD",
-	"pkb/zaN8nagzSnNZXBh+mtBO1JmkScK4Je3rIWlG3TJvxTXLKPCXKc2vWKFYgN6pXXbKCqqPexvC8agz",
-	"mwhumYYU81yxEIUYFyORq73LghZz2el3fpnTLB2lQBQLOlb85zzqFGkBnPzV2XvFAhAxyvBesEuZFsyS",
-	"kwAaqEuwH+JMcRO9MMwJ0MCXl4fDo+SYPRs9H7+YvPy5d7W/IQ18SQ+qa4RooD73cu/56JC+HHYC9NCc",
-	"2r6et6kMvqAZHYPcF3/3GiUT5ORxpEQKJgsCiHJC4gmVF1ORs5hIupRkMWHFhOVEZAnL8dFJMhJZJha1",
-	"x6E/ocQaAwRHLAAVfnrkZQFedh51DNTNee0uMnWfRsBx9wYHauZ8HqWiUl1GviRixnKqftfsQhG9vk8D",
-	"uSjIOL1mnNCcEXiWRL02IKLmORM2nRXLJrpYIoDrUzaflP3u6RtekEfeOkrj6vQ7RZ7SrHNnYqdpEJI5",
-	"NSLlNO+cl8hSjdwhmCy5s6IwtaD3JeIS9nxNi+GkjkLvOSM5k/OsIDOWk7RgU8VJQXnJFS1Q0IgIo8MJ",
-	"6iGgvsAhFDddiHmWkAm9ZmRCkVN6WihobSyXVTy6VHtRNGQk5vhNGZE5V58TXF3BKEuHBcHDh7lt5EhN",
-	"yhN20+n3nGr4B+W4uI/757XpdCbyohn52M1M7B30Dp5tiH6a4JlVD3r7t9HfOyzPRY43kPiE8ILdpLJQ",
-	"sE/E8KKsytFZWlLlEjGUf4KF9urT4T8UfFYD+EC9bSYlHcMtkSy99uRIjc+pJHDNBL9AaJYzmiz7pH1p",
-	"hdQzmtOpd0b50/55F3HGcpSL9cQCzTZSfk2zNLkwkxGaiq0hlu87eB/1XgbhrfbECpZf6LU2hnhgAQfE",
-	"N/g34o58oI/cJ9O5LMglI5TgGAQrTZKcSRmG18EDw+vAh1dPwUv/cNhALjQxWIdtwd88IjHO6ZC1kYnv",
-	"cmQ3GxOKwwrr+puYzVi+JuO6I60YCl7QYRGWyrciE71bbVNSUw683QFfUN++Smcz9WPPX9vnZmH59wyk",
-	"nFwWdTnYYlzcLPxSLuB/YTIKv7JN+g2aBqwA/Kjx3VHjC+JWSOErCdZ6l82StcUEEI8+4/Ib2l8oiT+c",
-	"nr36W4yGXckKEhtjqra8GIsHydmQpdcMBO9Jysdkzos0U8KTYjxocCV0TFNes8roFYNmmW0tvUgevqih",
-	"d1Oz7crLsK+6wfblJNWMFkrrTZji/PmS0KJQmo0s68M1n4i9PGt61wuZ+X9Um7tCRqA6+hiKUul/ACmu",
-	"m7OeRZ1kjhrlxVRx0ReRETlwT7Dvi/WsJ7j/CTWjapr5IQ8dwOzQUI4LFHXApiDnwyFjiUFtxeHtgfZD",
-	"B9qvHGh//8CeCJD0QpOnux3t8teXyxc3zxfPro+LI3mYH/yyv8HRjnuHpaMBrihCd8e3FOabr+FtWKTX",
-	"fkPthkP/k5gX6o9prp1QFcZ45sY/kej2CtqSG8xDd38z1txiVo7q1rP6q/KR4suSuc14Vo3Owd2Cb/Pi",
-	"ii1B+k1zBaDq1R71Dkl9XJ+cKiWeJzRP0D+cpywhC8XM4PKs/1eSKV2SREREzocTQqVidgX4LlHciInI",
-	"yZRyOlZ/1Bu1ly9PSAxCf0yUjCGdIUpJXVxzQcErJnhcGvgqeqRLu/Uxqqr9BGCyofoTXMHpP+8r4BlS",
-	"3Cdu2VdytDh2v4oN3Psshf0Z9Sxw6fukMqhPdCyBgjcXBaHkFeKi8SpfsWWk7pILGxIwoZKkde4451dc",
-	"LDg5/fBm5XVUtrrpXdSm1xVRvQsljV+nicJteXXxv//9P+oBd7eFPp0XE8aV0A58IgD8aSplysftwNeD",
-	"EPh6I2RI8zwFedDsvQzhH8QmkDX72BKybrqDrNuABWqXfGI8Uc+VSnI6LyYiT38F2PTJ14zmLNdQJzsi",
-	"J387O/tAvqYyHTpJTK1GJZlLlgMp2H3Au8nZtbhiKx6GHuQexoJKov9YlcT1nze5F7OHLe/FTXf3cjZJ",
-	"pb2ZHYflu/BQLxnj/v7vGbaXNLkY04It6LIO1+PeAfEGKPYyy8XNUtGT+UwWOaNgVh7lAuULkZNLNkl5",
-	"YqkQKlcsUetkyzrNMauUx7XdhL/jDW+hPNWzIHobkSy/TofVjZ+QQqkZSp0DnSHf/ipmaQn+IrF08OJn",
-	"qcBex+4eqQ1D/FZ/NpQfyea/f3r/A9D7IZjw1Q+XikbRRCm4SuVhPKkLeeGFWq+htvFNLyOwgP8omjbV",
-	"J3PObpQEiCq0wjv1d5Ly2bzoPgBjhp0WQlxkNB+zlguyY8q3A3/KSTGhnOyTd+nXzfAX1yzHMSth7za0",
-	"DeD92WGol3bdO3px/PwZuVwWTD4EiIeCF0opUyPbBKAeCY1UhMmwYS1YwikSgfYZIumSxK9w5t7Zcsb6",
-	"hM5mmaaHTxX2xe2PQjIOTLI6re2agofa8LIa1nBXBgy8MLulEt8CQKH9wA9xjb7zHAnoxZwr4qP0utB9",
-	"viStU/AdaQPdFZsVZCRy9O3Eb9zEve/ZMtZxmNQqKyYa04RXMpqxRPsjjU1YUXtYeomIDkvjH5/IiEgB",
-	"sUWUazqKIZpo1SPOLG1wL0kTks95HZNg6/oYZpt6W94XzYfmXO21DbPa4bwhiq1arEwegpdRuYs1r0JH",
-	"JZubMOrKdjdRuYM+Udp2yWQr8YONRkZgm1I9JwqRutVDFYJM6RUzO/Z1wsrQB35ZqDpdzOUaT8qNrRFJ",
-	"cPnTKQs8JQX6Is0yBUl1cXWMholVCFWnrYvC3oHugLulVXz3cOXUAXytnZd8ZErgE3zIFN4pQXyU8lRO",
-	"UAj/R957C29sGIxUNEAwGVW0EBzls2IZkUxwy/IPjo/JcEJzOixYjm8DX7X7I8GXC8NnecoLRTDI6adX",
-	"b97UESYA8inNRiKflqOlV+PJVny0eRnP9FDZovF776unr+BROaQHin8sUuRsLsN6cZ0Y4NgmlFigLp+Y",
-	"YKGMyoIcHJGJmOcS6D2tSFqafE9ZMRFJRGa0mIAaKJLlaiSwnyutZWL2NsAKDYE7IoVdpaKcb7RtshOC",
-	"xW6XfJZMcxbF5BCW6l963hdGIV6wnNPswkK2qvr3SHlMn3wS6mSKj6OXn6Rcpgkzun4grPAyY1MiEJWQ",
-	"l7deanlPm15mdbYnI9uNL5QYv8gFH6ttiXlO1Am65Kys3Z+QdKTo/ozlMpVKNNDhEkTOZzORexzU3Hqa",
-	"3JdJYErVUTgFV0b9Xg6JN6BvDS2pJIkSiUZgt7cDypfyzv1ApgroLbfhb2PDqyhPdfewaq/eNbhkAODE",
-	"e6fwb+RYTyBlSvBE3hvI4cVecFFc0CwTizAxPSb1cUhI4aVjnFlELucFqIxO3MBpJ3Cc+FRNtMw3g9g0",
-	"9QMOklrcqNPO0jfcBKvktt5l/XybXmloBXezHz6fWQ8E/qzelxKztdPhRBFMCK8Ro76SwSPyt9en3zyE",
-	"Egp7HA7ZrGjSOp+R8hjNDU/hD/Zq2M0wmydMapuaTfxTMgtF1eL0wxsXj10N9IDVyqu03VFl2xveT212",
-	"wL7sdopGAnWaE9R4cLN1IwHY/cU0LfSI3Ye4MHHN8kzQJPTqFL1zv+NFaW05lfpEirBTJU7ypSHHklCp",
-	"FUYCzs8qJTwTojIh5WSUpeNJ60PytrrhBZVmBkniOocxismXJY/10NGg+lEbplRO8ApH5Jc5y5duBKgT",
-	"+MyUbgWRpXOG2bDDCZsqKXM0l0ySHeTWamMREXNwM+SYHlYIASpLhHSHY2BqpP7L+DIZn09x7YhQ8vkv",
-	"vV6v58T23aobu+YV9XYM++REHw0XbUOVLxSwu2mM7kOE5ZZxpMWF6uOIdaKigp7mLNEhBCL3wK4exqVk",
-	"ioNU74rsxHCaGLTTuB59HKtHTTEvYbfu/NMfLX3LOU7XuNgtnbShBdzFvsO/BfbXx1v9srepX9Kq29TD",
-	"PMcHvmv9/AUSK6QC1M3TbNUmN1mLfcJGKWeB90k+WqKYMyKLPFVSudClEOD+ZiwrHCqN0kzfLWeKbcg0",
-	"Y7zIliQdc5EHKicY2gGnsMtUCNh6CGKAtzWCuAUcgnzEyNPEbtRDEJ4OrxSofBwxf3sINMkox5ILFzmj",
-	"w0lYbj4g9XHl2IlUItlC4dmLUoPnX9jKGE+kro0hRuWkD6muSIzqgUqN8WyVlXHd1lutn3XTaw2tULGu",
-	"eyE6RgpwZwQxQO+XYhw7wUzzMiBymkqGydUe0B5CdKum8QRNUJVBiuKXM3bKkYlweC9/RyfunJDYSxHy",
-	"uAAkwmsykaIuhRPh7VbJfvnL+Ck9ofX2/4HpTvsPl+60/0WYiTm8yWQIRTNWBtVCGaHKjbaa6ThCMwXY",
-	"C/zCMXWZ0EuQFHnNJlWZ6a26YUBi9Uzb4oOd7unSZnPtN6dwHWef1II7MXqRaXnW3C9IkPd9uX6Fntq9",
-	"Hrwk7ncXkgXO9KnImdNwwImgiJsLN1YzTSmkQNKOF/gIURNqspvSdnfelje8ttJMj3JXlck+Pki1vSld",
-	"ottwv9dzx52hx1Pw5AtpdG7npcvTSzlPTFDMqw3Dq4R4QMvCC8myUcmtQ3aU7J3YIVnKmVP8Iv2/ksyo",
-	"LMizI/J9+vUuvOXFhOWoDIIMxngigV1PL9PxXMwl2bkUxcRFdLxlfFxMYuQEZznlcsTyvdd8KJKUj+Pd",
-	"E522zDkbgpiJbIKTYSYkC4RD2ZjOWhAVlXDsVvSqAXVTLAssUBYTVu7v6X53n+you/uaJkZk7hvtxukW",
-	"fxOy0Pew2yWvJmx4VbJqw5UpsOq7OrGXpvBa6ZvqIavrOz4+fMD4oJxhwtnFGHLQaki6r5DUG6LNsoHK",
-	"TAHD6or6TfX79fey8d2WJ29O9m1QqHegh6XwZsstiv0RqY7qkx+Ex6GRL6u3XZHQjfyiZPHECC/a+1iq",
-	"kXfiC3lxmsS18GpIZQhlbzbe4JYKfGB+Kcy6tJE+edJ+o08e/gbFvGBgux+JOU8aLrA8CO7PKeZWJp/R",
-	"YhKGPCzQCvbKNjaFem26A/pnnrOhGPP0V+b4zeePb8mOCffJGE3kbpd8Ysya7nM2YjnjQyBj8KmHoF2y",
-	"EDkds4s5p9c0zcJOiePeIQkMdP49HfoEiiOwxoQW9JLKioj7CddQbwSCuIYT7Q9ovJXQ9ja8mfASnv81",
-	"uCnf3ScnIi8wPvw+DNZFOmViXoTAfET0j2ULhJgXGRhVnKv6ieIGNLEsUAF9IfIr4BNDyocsy9qEB7sk",
-	"3JZeqe0mzK43hL6bFhYSCkVu/dAefz9wsvKBqs7w+7mU26ijRQd1YhvgUOx9ZLOMLkOiZwxF7TCjrHCh",
-	"h1rHV0jHEvNHMQLtj+ZZ6oVirIhz64IeDkCFCkBg0Ef/A9wPn087/Z/wh3N7LFnkiuarE73P03HKabb3",
-	"0ZWZqhbigYgZPKLZ7E4cOH+8G+nafsYeYk8xEdKdviCpPIHDKtCChPxEktjdkLaCUBOT4E7oXVzYyuDO",
-	"Xj/rR1qwt2E970f4mCQZGxVeeVpjeIpAwdbbIPGgk7ARnWfFoHOS//Xly5Pir/txn8R57PSjnE1pyl3J",
-	"oUXKE7FQQgZD8SAuYl8ncmcMrb7uyfY+iCwdLtsK9io9ag+V0hkMbjncL3/d7/VOFn/dj8nOm9dn3xL7",
-	"ISNF7zbv3U5etXkE2d6bJLxtDVKsarqj0OTif//7f5ROZPEnZQrgMwbm0C75j7koIOoRHt5SzAmVV3DK",
-	"CctmjRgVJgUuhRUrFLQfxSq+9bN8wssmhSALmiqFZ4QGhCJf6ghVu63DXtuHpylPp+pl73vcu2BjVvV9",
-	"lCnVcPk9W4aKtSktX4zWiRLEVzmlV0wCVcD0XCg3LHICpScGXNIRM5Xd/OBybaBSX8vnXOLbwGvDyOaU",
-	"u0i9MQONfMB1TS81FhMEgK7DWiEiZAqJku/ZUntYhmKm2KIYcM9G2wWvHaDMYpJmzNtvNZbWhh3ER72X",
-	"Ax6O2I3JDtwkSQutrQPFhvy9ljDDAcdDeV9oCHiMPcdRzn7G7CGNQ1AwNJ/zAd8pJ8pF6JXQ/+2MS7to",
-	"aTi+uYntt6HqniggMD4iEsGV5vqWpVqf0FHO5KQ74KU3JNMxn89Mmciokyq0QgLhimnXIwI9hKY3aAHp",
-	"9A+OjyOF4Obf+wqdi4Llas3/+mkwuDno7Q0GN89fn//lz506S0N1bya4xNqaX9PkO5cdqJNR1H/W8mAq",
-	"tc8reYV/ztmo0+/86amrlv7UDH/qjwWB2Z4sNA1/lU9fO3Gv/CK/pgn5zmQsUi+1T6cmOgmvmp0Yknw8",
-	"oaVMakN704OfeiNhg1/TxJMQNgFjKD2wHZi1GcEMttVruOEt+VmtywQntce0t67XNK8pQqV1sfqMpiCG",
-	"NZcxM5q852suY2Y0WWdbl6nPuKf3ZC2IJbmUShMO0w3UgxCjEeMJhAsbR5z/mHxxsvUt2YENotpak834",
-	"msS0yTN+pUtYbviIV2bFrY319dmtqUEbviaY1ppesNGCelrYS9z+Girj7wGJzdWVMdjUJJUNkfxtKVIm",
-	"XBAc7qwxHQA9GjTstKVF2Wm7U3Jx71aeTIPS3IbBoSkNemvbMrXxVX3wD/CAV+gX7zmJG2TTyGiaaykf",
-	"++vrGrdR51uRX1qv+AY0JVwkqPVVBaaEnfPrvU09/h7epoVBpSHAjkCvLvgOds2DYonzfKPXX50rlUVO",
-	"C5FL3blD5Nop7jW9AZ8VFPWr1jhi4cChx7d3j8xTi+RnzjS7Abp7Bt1W7DTj7gEr9X7JmTEXF6tsu21W",
-	"4gdTLb7TDtENgFlzpq6QKf3R9wFY8M+WXrp72l7JG+zSMcrFFBO1QGV7fJf3/S7f6Ly5TwDf184nsb58",
-	"W8slbJcTy8PvAaPMEQiegbzGfMWFrl5vMxFB6nK4VHuUEfllLqAKXj2z714e6zswX/0gilOXZbYBoMNp",
-	"aq3ADky5B4DjOcgPoiCnJg+uKOeoNabBdW0KXGPuGznlS1wL8neM4wOqQHDfK40rYJSbd0Gwftgcbr5k",
-	"d4tJUxUngs1P29iCvS1mKJwo5axtgBb1hLdWlKgMvwd0ADzwsumK7bPp5IzRK3lvD+4HUXxrQh624ZDr",
-	"moFqE8JRF+1rVMbf08V8i9EcoMrO2BDqcq8VmFMKLoMtaYmcXLJM8DGoQ0bb1X6BXZvqAadx+RxAFB55",
-	"9z3zbv3vb3XR/Y1wPJy70a771afcA5LqQxA8hWEkxgcHndx0UptJDjGcGcsQlD2wl2xI5zr7oTGJxAqe",
-	"OpskLyVc1HRBnX+p1McJvWaPaHzPaPwJay5+LgdIbSIYlUsmtEtE3tha8nHrTG9oc1hX6wqhOffwgjT8",
-	"yGc/cGzBnuSMFArRcpqn2ZKI0QjU1ErZBbITe/+KdyMTiFaJ1yI7cWD/sSP5G+Zl78QOoPFul/xI04LE",
-	"npGuFOFxZ3GgZv9rn+iGAsDPhHhH+dL4kDeVJ0pJEu1SgBt6D5hxJgRR+7bO776t2hvOm9jkGv7oBuCN",
-	"EOAzp7o+8sacNlDYu91QWxkfLk+91hKeOBqoorzWEmb8PWCjD8M+WSpN3NQ9dqnXEUn5UOQ5JAbmfunj",
-	"eyABP/74496pi/FgDR1hSlEgWJFAOzWhjkZIZdTlsnNGs+lfBx3dEWDQ2UiDREQz1W3/kLYYpbqjSoDx",
-	"ZcgK+phaV8x1FHkg4xvrNYqELiMT/w+uN1wGmyh0yUdGExIruOl0n6FI1H9KXYySwTos0V9jOk6qyBkt",
-	"/MIQel6WQkFHs2UxwhbhsP49KaEWpGia0E3ww3in5VVqi/B7qlYJ3f6YXftNcmV7435YdcbyIjXu81Zo",
-	"mchGgAWENpYf5moYVV6hA1roqy48V5cqVXpBwkp6yQ5WGkCZaJizorKllXdR2xFeTjsUTN6/+46+y9pq",
-	"fqPe0tvNFnQpSazXxPhoHQRt8OC8AluNHLVvVLGl+q2/iQVKhpU8/koieOlACuPQXoR+1GdHnbpbtY6U",
-	"m3zaz60veXUBsdf4eFs+7Md6+qctlwU6LMX+qUXpXq/YsraX4JdF1oAj6peVWNsl8c0euykYl+llxvbU",
-	"xfs2WrWIHGjyCXT6RHNCj4Di/UcEGvHgFJspmCQsqcY+gm+2hj5Rp7YTQEE92JKR89tmQtJ46XXt3kc5",
-	"o+NHrk2b4EwqmSSbJyw5wWzVtCCUYE8iP/o0VOminGWw/ywQCOCLCD9hCph+ovrl13C69r6iclazpmAa",
-	"KVzugl72Nupg3YikuQt1tTUepBumWDfc40N3a/XtWnxXqb5dt4lIYaCyo1Dq3z5xwv3oc18KkTHKO7qR",
-	"eDth15+2lKFMVFcebmNya75TorcWMuflj9vsxrr3oRmJDDBbEGHDVokWTkqG08k3euoaCLJ9P67fI54E",
-	"D77yjBujSRUWJXSpAeq8vJdaW7P7Qp/X2LPt9TULIc2pqcih5vlIYvtnYu2ur2JkgNCxDsbuFJj1pLgG",
-	"emctDd71D/6V3xKupUtcVG/dH3xZ3hq1G3odrpVrS16JkT6Br/p0yVulZOg2/gA35+1iPJGRsS2PacoH",
-	"HPv593V5Ku0oYxIScRKBOQZcLCqc9J88yblKFVq135IO+w0raJrVHgAuEER49csrgHE9FwjyWCOlfF5m",
-	"TEtDVjPV7rchoscJVGiB4kOALYXOiQWloRjwcS4Wsr9CKFN3LYknk6G6S8kwS6HIylwWWkob8KqYRnag",
-	"sgPlSQb5XpdLt50n0teyUZnerUpvARSpC3LaErIHy0rdRLmxhZDX1XvFpUedxYQWF4W4SITpgyI406VN",
-	"8Z0xrj4F1cw/n3279+JERxsAGkOwB5PYHlH9HWYmTE3J0eHZha8w3tqQaI12S7dRa/XArQ99miRe60Ul",
-	"KibqFk0sPlyd6Q9jlFPbk1gf7IuVXwwCwZW23BoIr7SxUB0Sy4hWAVG+dt0cPB1OSD7XmJ+LK/32rGXq",
-	"iS1Fis8NCbiaUQLeH66+afAaXJ3Bra/hIwTs4VtwF9KAmTtDKDUD8JixLANXkUJM3bOlfgu7obf4x6kx",
-	"6UG9oaXT3ShfuAPUOj2vSmTgjh20vFPWuozd7XwZk9JUcj4hcpaBBg5rk3QKJflTXggkNkyCSqJLEx33",
-	"es7I00DRAy3avLM0Nw/Z+lDYDGL91GHXqJeSz5/ffFM5xxdu7uLBJlSsamuofJveACZDZTEtwih2BE0n",
-	"4fVdztOsFASiC5jXa4FlgjPkTPWKYGQ4mfMrluAoxaZM0awKXP/vlDjzrqzeJNZd2H57z9Am0uN176KS",
-	"xKVWsrFpJRtjb1OUF3ThTa+nrO0hS3bi4TzPyN5cd5/tx1Xq39Z0N3DS0IPd7KSmNBotQBEbilmqi8Us",
-	"JiJj9mwaEpEV+nPIEcPQiBOXjmKKAJh2MEiutaysiziCIhpXTr5lr+cAUFwv2m2BAkRMBwBqUubZUhtO",
-	"qx7cRqctNfD1pZdQOV13lIPNSE+ojq4zEas758LQUM4Yyhuu0K4z18OOTkhsCk8ZZwq0rJPaRTmFUpf6",
-	"8cyVWNqA4A9ZGdmHZa0eqQPk4Raczc+6KgRoupXSq7Ike9xLqVcfx0Pd3rc+0qeqDqUTPd0hYV8Zo0oA",
-	"nrdJvs2n/h306i+x9Zpq78B3tKGCZstKKjxGrNcqd9nFXcJvGCMWXCeTo//fQe/hqwv60KiVnrsHYGD6",
-	"QUjpkUhJU+lVqNvRBkSuFBKam5Tl+On1fok7tlXt804U7OfjDnW8+ZvH3j7ldA5ucj0q1O0h+iV5h6s1",
-	"w3EHe7bFy4+buuPEhttWkh2qwvndGwu1KiO65aU75MtNNfdyAeJy8F+1BPEJMEOQLcesqBcqemLCP5uV",
-	"y406j7Yc3fbr2/ro9Z584INPIAnfJSaeYKp3Zfcg8qiLs3/xWvm1Kmf33GaxAUShZr5bQ+qtaadb95/v",
-	"xI09deNdRdZHKU+cmbVc1mpKE+Y679aZrLmcCkz/eD2hQ9KW7QawPQKDe6ucTetkjlLDBMVnGE38Nsdg",
-	"LdGMRPALUw4jhiz5QiitJp2BeBGjH60sv3zJLg4h2UTXULbA29/UslSIGZlDRWwlR6fJiY3pALSzR0vx",
-	"aDOWS1StL+nwqsrTgsWm/W37ARp2zwcvm2u0V7YLkdmrCXSExBko1gmRM/BG2Ph7MS8cBjglIeXGdBbQ",
-	"wLau1+8Tpmp7TgOBY89I5CqGBlkUuoFXsJB6786cgX0QIOeVyfQOurKzqW/Y9KqV+ac4uNdTlN4Z2r9E",
-	"7kqZpZyMcsHh0Sk2gJXNjDmgUtasJPeVWnO63R+u3v0W6OedYmWfUm+T4XrCD73ZDa5kjaLM3nFKrf8e",
-	"+hQnREnzOUbXDwUfznOlQFT557Y9FL1jubrD7kxH6z6ClY8YhSA08ANlipBkjRgmg7Op9Ds7Bkwndyjp",
-	"fHveEIIYclmHPLohB2fI29bgC6o5T5o9ECH7e93AWzeE1q2AQXta3TAUNK0EzAWhcu0BnbOmqzXqN43S",
-	"/yqZty5uVSWIEmuucaoyxa9S0BCpKr14807OTfCIDjkJl1F2HarRhjzLxTinUyVlQzxGpFMXIiMtYTFS",
-	"GMrEDNL0tKe7Egn/z9iZshoXNNRxOyvDgiDA59aDSz3WJ0v5FRqtlJALMTxqeaPTlRoMlEMDtwRxLR6t",
-	"1EMsVNCsgvlxtcJ4WYAHM1mpI9pdI18tUtShN5lPKd8zr9QPzgAjZvkpYJV6UCAFScqpMBvjWz1VAREw",
-	"FNbnAjpcoBaExIAYjYKm+TcRnJ0QShJRQPSwUtHVs+RY2Qjj+uB1FlTJCV1FcNU7LuhY/nR4Xk1cMe+h",
-	"tl//gbRHqOqREXBybiQJk53km6s2KOld2w/+YY1HdaYGViPtYHaEL9NhTOmU7hk2BuSd6T0E6rYryViM",
-	"8PK6JFaMz/lJkVCAygnOHNCbtec5Sy9zCu5F04JgwDkrQGBQeoLUGWg0T7xldASIWgAC6rD59gkBfy7N",
-	"XYIaxpMMOH5NmmQKFwNrgwExOjQXi1XhgGpWOUejOR6QrBcOOODgom2IAGxSs9fL5wjchJZM7H+HvZAO",
-	"5MCvw3uoqdPAgBvilMlwQvmYYaqDcyzkbCjyxBnqQFotcsolRTe7ppZ6tgLgFcRaHvZIQpeyS3RcPUmY",
-	"IraATdrSlUoTpoiLpNqcVw3sNQHJ/f3nhwfHR88PlMKsCIj60Q8av0sihp594RIydAh8h12b9LlfL4+G",
-	"x8kz9nz0Yvxy0vt5/+pg6q8BXhj3cm2WokdRLg9ra9Qlu06fz7PMEpZ64HadrRsQ1UUq3TtEX9CEzmaM",
-	"s4TsfObpjdGfyoQXwXz4bM2EL3MTrdRPQeYbNbAhseAzT3+ZK8qtkH2UsrxPYgX4WD9fJUPuKUxUWr2c",
-	"j0bpjXaPaMvmXprEJn3VoVqFobibfFml61dbZa7AjZfyEBAHzsufZeEUwby9ykkJeF6Fk7XYjZoTZDfl",
-	"zAbDfGzMP9ym21qQ39jLDEvwICmAQ9JIBhUx/EHfbPlhNF1gyWDpPD/4SlD5jqvPLo60lRSdHjtcaIMo",
-	"zXTWAoGel7Nit0veFJLE+PWYFCzLdMht30t3Arty9RAx0r8kVdudppwWGMg/pbOZbT5XOXfrq6vkuTl1",
-	"sGnah3pO2vIHTI52SCA4ez+CYPY2NPSWWodAVLZ6ew47YNepmMsLWhR5ejkvmFyF/B/0lFM3o/oK9EGa",
-	"0XtVduCPGApbRxKN+leMzaQRQ12WCCJQRDzc0Qb+AfdRJgogRqTxKC2wKCgl8QeLSim3ISFP5IDHIGDr",
-	"xWoc9b6f3XY5aZUaqMYeZeGijgAC41g3Mr6/BLbShyc0OYEL8ZtipygfTkXOHjr9sU4BPH5SA3aJtdR+",
-	"vce8NoVKb9NwTy+lGI6ZzvfihYwIZwuoSJbmspYACazip/OoM6HyQkG00x/RTDIPp5QI34k6aIF5er3/",
-	"FNcNoFaQ75wZluMiR2Y6pgwspWuxS8dbOzTPKVTacTsOSFbokRa5/XaWMnLJlsKItwAkLTknaa4jUzVR",
-	"WNDsqgQpDZM6Iq9CIAW8EtIANEuIouFbw82gacdGqMAhoC4JhOJQrEZcfg/eZa1CPod3KGRY4OI+GrGw",
-	"sbncmTUz6U5/pbx+ZOahsiErVfwmgXy9whxNLceMGQJKrNy/GaK26fa9BXwO6pTgmfC6x7sd/TKnWTpa",
-	"ukZNajiWfSuR4DbSU91j452H7Rk/ooUOdZjuOsYA0lqvYcDLBRs4W+hpizTLbNUGtAx4Can6vVdSUmvW",
-	"gUAS7lqGgW3zeX3gfQspOSsykiNMqDDvZ5xeQzDCiQvr0eADmChejBDEelR33e6m6cd/YzQrJq2Z+WKk",
-	"y11X371x0XXEVZ2pmB+bCKy4ik8IBZtXyse4vmt8ZjpR6vgSHzLiqnxKcbWSSOq9hB7GO204xf4XSap2",
-	"SbMPFdGrChnMvAPAGMuriSfyGqdBFILfKu2/BoObXu/8qz+HbqKivM9IIchxD4N1wbOpLWrwbYmOHHDI",
-	"KmSaS9YlpyaQH3J/jnoD7qXeGBKk8/l24ps9o4jsQcBM3CfvZ4wr2n/Y7Rk3tKRLsEdrU6VONMSslciv",
-	"0Mj4SORDQPXdE5ecKEspU24/Zrcm6hkSigbczoJvYzdWIBTQcw3CkrCIP3wnYNaaoovn6Pn+vnY/QhfW",
-	"lGbgO6A3/tUe96oYoYhHGSyVZnhHvbZeeC0XfBt13nO/2ZNuy9npd4xxMagNYTgV5MwZWCnxSzdwRUeE",
-	"Xzu57H/pD3iszcjmbYG3Rq0AnQ2r3hwduOXHU53okK0Bt1VpDnq92LnbzWAn7c95IebDCUtObJAXmbJ8",
-	"zNznBxxy68LzqSQxtK6MyQKSoBEFvK/rqzcWIhP/c5XOlOQDnyyTCf23wMMLqLatji9Df7Xny/QHtjQB",
-	"AjfQdgGZGIi2KDnpAGTtt0kLbG+LGWPACiAvuonOcrYA32+h/h4Un5QcTnmDnGJ2qgdV6npxmi2LdEgz",
-	"8pqPU87kamkEYg3Uhi9oseqTMA5sjqvtpL1wYayG3Xh2U3Rvte4k4IOkCf03kSW+2zSEJ6CHXTRXTTNf",
-	"wFjNQOW0hK4DUtczKawcFdW4QJywntqT0bWOALHD9RO8FdcsoxCjsPIYU5pfMSAh+u7XQpD1TjH1mHab",
-	"CmqZu3onE92YpnkPMITw+fSyqjj85eiIHPTI85dHz4hCznUAgNEg7V/EMdUaP5cXCvXX+kaDkFX6Bow5",
-	"AQHdSOZAXw05wwGVxuWa1KwjWePQoeCFYu1KykStJoX/nnP/X0PBr1luBOuCjleaEc7UmFtL9dpO+rO4",
-	"JDCsfJRXZ+/XgeWCXcq0WPEJPagh9MKS0AopWa3U1eTSZivpqQkZXkwE1sGbL7vkVDNHU/PHsBhXaYXp",
-	"2syKBPuVgEx1oKrmhTzXKXexwZOa0GV4jjpmmSXov5SdjUjdNakG4luGlk9nNdE0NFFThPWMqx6tw30E",
-	"SJJe0CMot6FKcpZ84ELmaftvtcqkAbV/Oi+xayOZVEBhMW9zlq5/rDAFkV9BxoexPkwYh2tVuih/aLYP",
-	"7lHD7xV/AmYCn65w/opxJMQC7igPrPbhljipHr61gLKZQOLHECkFC2Nsh1SyEzJH3y2dCt04ys8F9jNx",
-	"65LMHaSYb63ksg7m3E2c+VsldRfLojDGyWUpT1XwbLmeVLCuD1wRjhYfeFS+i7t6Klokrrd0fWjfs+gV",
-	"FCbpOGfQlp/YFUwMXRnPmrxD28hlX6SQZaP498ET+ZRUBJBf4zruUyD8Ecp2lG5iSKcM/AIuPzs2vAZd",
-	"3FifJl5jq/chTwa2CHnm0sUwZUyS0Zxzlq2wIQ+4lUc2qfvL2UJ9c7yi+O/Dy61qtbHY058wctonhNz9",
-	"CLX/bgTZNa53TenWCh7rcULg2dpkcY/ssFHG/hF/2OQJ3oPU3ezFNXGyHrf0SXlkpTJzh4bCuDPaB2+f",
-	"lcYNj06GaHVJurL8048nMnd53qI3fE2L4WR1AWawLvYhzz5ncp5BihvY52zDBOCO9eBfngw4iCRgzN2k",
-	"HKlWTZpjEm0o4k/1CqShxJgt8wxCNUjf4d9c+UI7vO9ElZ96uhihn2lQ//Xe0w5SnrAbAI9XDOv2POqM",
-	"dK+2fU93gZvVJtGZhqolAr31ox1tjXNMj4LOaVZO1u034oPefiXSfL8trLEe+lBBvhq6aQ8v4OLaEQil",
-	"t/ARvhCKRxjZTnetJ9dZnDuUE2NS19nk8dHNTWyjmX0oHISgsErigZsriTt4lyVZx1xvnYWb+17nIvVg",
-	"/yJ7sU5d95O3+zCycsXBhgGNfKbyeT0OXD818//q7WinwkqcWxEtUaepDoAWMVaS2VewSrMHUWssYQdf",
-	"z28WIYipX5VyTZQdvfWSVYzvRUg24L4nqOL+wWKWmCWPkf8uVkFO6AxcbVA2kyUDDszuhOjEUzZ19d5w",
-	"BBH6FS54ZIvMWDviK11sq0rWvXtTiIoeGntmJPKb2IKs8QVFYAiDNAuMczpkpSV0vGMpftXfUDsF8Tx2",
-	"t6VNt8W+yggdsMe9Xpe8VsA0+U/a0CZGNaiRHaXnDnhsitxKy4J2u+SU2/uoX0Xf86LrUcZThzkGELeo",
-	"iRVUD9aFxBNXiVPNx3KfCp+75LN6cgMefHNQK1bMEM21n0tL5LESueJIF8IdZozmkqTFgAve8NAhBkSi",
-	"F0wXqrUV3Wxsj3YFVjDrYfHGWvA67GYm9g56B88654rXWs4TfusoatYstjYdzr7wyPlPm9Gi4gi843nr",
-	"ZGxKb97geSBWYZpy/c/9KpusEFL3FFZSR814V4iiUDJTc34rlkJQF0g9sZFGLUE0hR4H3BimlYyJ3uIJ",
-	"vcY27SWCpUvBeLHiO4KT+ODmJt7VhX6dtxx+Unx9d2VR/Hoq8GYCaW16KQVztcnJSa/V6imu+hVyB12r",
-	"TDMEJdG2Lf07kG5f3kMRfrtyMG65YNMnksyETLHCaQnLnnj2JxlHGCLeqwpB05SnUyWo9doaR60rrLaZ",
-	"YUDONtL3iRaPgoTVCHZQ3yPRwjpjZZIe756Q+EitYWNCUkVw4YLgp4PYNrCyxSAXVA64TuaHQYexKxoo",
-	"ma2x5BcihHEvY68CjxIt6BXjA74Tku/wFe52yTsB1bK1wajF8nPQWy3+ISJEbfFgZQK8oUx3ViLm5Xo/",
-	"XfKeZ0sSYPAntvK68dlBUZzRXOqQwC0ZQMAMrHtF1txX9+l0WsO/5MVTHWwUI7euO6UPPCRn1r2yE2di",
-	"SLN/S8SUpjyGZJEklbOMLsECr/4w4NC8ISEwVGn+Su4mOEVjdUEyRiUE8pJEYFIS1pcTWtryPAe1vmS1",
-	"SzMWM0NRfcAcH5UBc7r3n3Tv197ey+6//OnP/7/BvNc7ePbkq788/eu//tdF/Pffbv//e+d/+Tc36nzn",
-	"X/vuX3vnX3k/7f7rzr/2B4PuuqN3//Ln7V1JIa/R1gjQ4k2q2KeBVvs0SJKdiltp984xM29XxslsfdKH",
-	"cOKckNjZFmOdiIyZ6A/m31nD8RJhppUpVrnS01IKsd0ApA/hgGn0tXib3N/o4h3zX0dceBi/Q8jFsDUm",
-	"rzL6t17/Sit/aVtHLzaJxy31ZgIK3CYRrM7b8gwA95265fStDbK3vHLd2yRw+RLpljlcbgf/rGlc7uIe",
-	"IJOrQgTu5rZtyFvp27wVyXR8fiVrpRR7NqR5vnQCu99qTysg1bjD3XIo99Ze2WpSVRpOeDGfxyKn2wv4",
-	"hbCZ7Ri07UvvGNUNRr8lAosn2jpmzGK+EU1w1iWf11UCyqFoJuzMQWx9Yf4V/qCdrdZet4UEX/W13lWi",
-	"PwXdqSTTR5X6fvlc4S5VopxWiU/AyziXgOXLegzVZpFT/xTC+YqrDwrrW991q/Aucqh6XBHiRf7lZPh2",
-	"WLTI9FsD5E4yvmyS8cfptfqDCcGUrJAluX9jUX/9vDj1aG0ejO6HcIK5XV7e1j2myX2v8ACagRRkBzKM",
-	"Eo9MoFIuOJO7UTnTTO+yEHpb2DdLY4DZKcYzXLFll8B3FEnWqXVko8y6as1EnZY2o1iCL09pdsF4osh4",
-	"Q5ZaQyzLl8haW0OBa385qzW4rR/QNhpd+2a1s6Suv22/xzvqc+FXBqKnemR0jNWoMzpMNZ8TWYJ1A+Gg",
-	"Sln96TyuYHVBx6WDQ7fnlFPoT2vVg1p5SnrJsprKC9Nql7oVvvkuqYNmvLd6yJoBdA2XHVZst77pVYpu",
-	"+2Y213S33GjIEXgWRDaMUTjoYQtivH0ZYYCAdnH7Kb1hfFKifcHyWZ5K9vtCrioy6bJ6p0WheERY16f4",
-	"I4RhYEk01zaqEC0t66lZdb+WEHP4rLcfdZI5Nti5UNtT16tdXSjnwxcuqsXzwiXXsB3+hJpRtQJ7hzzU",
-	"D9/s0JCsC/RvwpuQ8+GQscTUN6qpGLQJZj9CKICBmrFDaNBBavmCyj7Zt73t6iaT/e0yO8w3obPRmtX5",
-	"9terzuffVCjOKbNZGxZbxBWYuaZplqV6D6UtqAtfJ5+kuVv8MKMSLD0jmmbz3JJ/TuDypOySOOHyQv+s",
-	"S0V9/vj2iSQToWVgaC2C5eelyK5Zl8SXmRheseRCq2FxH9OWE43uxsOisQitAK6A/U4mxOySDq8iMsvT",
-	"a1qwCIoc74GTJSKJGM6njBfYW0qpyTr4e8aGKc32ZvN8JiTD9sXSNuS1pdfFgu92Qbw1JT+10hz31S6g",
-	"/wIUR+VYtD1XR9LVs2GIiUFQUlzKyX7PoIgal0ldhBWBdfb2E9QylRN6xcxWhuoVjNIhLZiOEeySWBHz",
-	"C23g6GuX8pBpcqFDc7xmqAc3N2AeMUl28PTiysHMTlyEvL5KsEXgONiU0M3CbYAFeKmwhiz2RnH3FhHo",
-	"YyFyc+O5QQuDCidlgGdi7OKZFIKZGrjtPeUVcq6K+K/zwwsbOd0ezN0Q4e+heyfqVBAZ7UcVrPFKq0cd",
-	"e/2dqLKbWoXZ81ufRDeW0jKEr2LT2aKK5rrJTooNtCQ7VdjtKp6xcR22Cm8pmWKrfOe8wvkrTKlBsL4w",
-	"5ddDdZnwyT2RxKs3XE4t4Aw1gx2NABFAKSFiXlRCeXu9dTIOPUbZpsrXqYEiAXUatFpVb09jMCgZdRwg",
-	"XdCrD8EyW4tcSQ17oJAFWotMr7XMExLrFCmBImL6zLKSz2iq3cl0zI32Dj3coZ1Wt7VuMSaelL6I4lKS",
-	"SnVPiTUJMQ7/vtBl1fo/db7q6Mj5lI8vIMfITEb5iZmnQPcvD4aHyRE7Hj0bP5+8+PnlVUh8MnKf9dsY",
-	"gX6YT0uxX8Amn+owwG3qDrtGlA+Ss1r6anM1WrOJdN1U41cf3xG55MN10pXc/VU38I3+xesVpxHL8Ps+",
-	"WIMul2Qp5tgWGmrRHkLxbCMgsaSppHGjDbGKQs1UHkt7laBkkP+ExF/F2Igmyyoa01dt6pFfYgx0+q/i",
-	"bmfTal+h1AcP/YMY5xcZ16K0CTc2li9qREydqxdO856kGUOPiKYp68vgq+nu2vyQbcAOV5CArbmhwYog",
-	"O7R0JMgPPSoTqH09RBMvUPoAEr3hnlAI8caNTRaf/j1NbmMwsUe6nWQBrQeN5ma+UvZ1k525thnsru1n",
-	"rqjdATRFVhB+ceXui5GSeCQb6kvGkHbJnh2p0x4cKTUiEVNyuSyY7JIPOQMTualuBi8H9RCEEM+WfSg7",
-	"TLBnFq/GdOHH3o2+/4+X+Yvvvv9/v+Rni58/f/jmxZu3H/7zjTh4S9/ST4u13ctot9SVEGnOmuTF9VjL",
-	"ZimPakNl4l8jeR5drtIOJ1asISZsFVypXYLGurK+v7SB9d+JSW/FIxvZ4dbOkI1ZkjCMKEK78KDz1aBz",
-	"vh5Dao24xo3Ymr9lQ1tLXkHDQzjlqEOrq4lBhNyhptJgPtfRmPHenrE67EHzrz1tYogJzaSAAGOJ66hl",
-	"drd7QzWza9n22P7E8FFVrmmNFxIONnoNlNdiVbk56v0HHdWYwkalo82kyIoJ2I8ECbXclD1YFWOjaCTN",
-	"eeGoJzoIAGN2FhNRiXP74wYZ1S/qAYKNKvfwReNnNqD2TnMIGqpbCTeyGO9vK9xHzRR8ax9Ss+IDjYV3",
-	"1HK72lw3nzKyA3DebVJmmtz76zAO383oMZEGb2OFdYQqE/9jOAmc4/PHt6vjhzbhD9cH27CGyqNC0Xae",
-	"p8Xykzo+ougllenwdB6qygxmrK/V795hsO34lXopqHTOpTb06rKpOuRhRqVciDwhO/Fwnmdkb07k1cX/",
-	"/vf/9JE1wg1gbrlMhw45FSAUeC8ZzVke3lis/izy9FeQn/vkaxir149Li8Mv1dWhMxQfCQxXg0g29Z86",
-	"n8W0xoV6EvOZSWesBLO5ZsCUo8Hv3z+9/wEmLUCuxmhHBRMXNgMqJNq9pE2+huIWU8rpmJGvvrIRY199",
-	"RXYyRhO52ycLdgnxyjIiGDKAC7/6+E6S2VxOSm2wT/DTA14IkSElj0xdWDVLx6AUEzbtDviA/+lP5LTU",
-	"pEz9EZl//PR6P7ZBmkOag2JOfSzYiTXYdyPCUjA5Ujng7VcEdhJtJ60gWAizBjyERLqms1eOGOra6ubt",
-	"6qSmkR3cAzoxrCVwwKHBCsbaQAonJbnIWJ/EEPQVY9SXZAg0yQqXdya8SmIRpoRC0Jieg2UNDWwhPVCq",
-	"fxicgVhViCblOiQTAJEzORNcMujBCedJeYKeHnh52ughnCdGjAaccr+BQpe8gsmmVeLBzU2M3iy3mF4o",
-	"0t8xQ4/s0AG3Y21pdLCpalMWVteDLD6OxpMUIXKdYqn9QEGTAV8o4jdNi4Ilka3YvaA2BTAi//vf/7OL",
-	"mbPlnR0HDkH5gOPOAHM0aKGhtBLbZZeAOclFGKdSd9O8nBcuFV2xBMUxBlxDZTTPsmVU6UMuMTux6x6G",
-	"yWpXv+pMTYx0UZJUBC6r+BV2Rt47W85Yn9DZLNPv6+nPUvA4InTAA00krCkB+MalSJZ94lUB0QVvUCUp",
-	"99MdcNs3Nyr1iY9IrJOEY4Svbrxru0JW+oKqhzTgrnPozoqWoF7aSrk1KKh9rjmogt8Zuymg+Cf0EJzS",
-	"JZkIKLm9JJ95Cu1nbZAHYTfgszOxbj98frvbh2RPXVh2wP2C+EBVyC9zdQ+IXmppRXeBMLir7JFac9pY",
-	"EZqUjwc8LcgOOJPhTCgoQGouClWQTBl7cpU+128Eg6nIb+Qdo2Ak+k1fkPoPuCHy24D/tre3V/o/NVVt",
-	"6TfyNU2Ixoe+nxjsv5KuWiyY1QyfqXX3tl2W/SJE5T8aCJT+qJNEEbnqHb7V38stvtVfGnp8+9hom3wj",
-	"MMhRb5/8Rj5zqtkFS/rYZ0ARNd1gQO86IikfijzXjmfd9hsAEmqyCfCo9BFXO6k0Evf/pJe0Wzsgv5kL",
-	"Id8C7dMdrwyYdGEbR1j8WzPu+dYLq7cst18/JL+Rb0V+CUyn0mpLL8SgngWyJbSqKNaVyiKnhch1OcsV",
-	"Gyi3Rwdw1Pqj2z0dkd/ID6Ig34o518CA2IlRqoiDLbShrkfMC7ZLhlAiQZHaS0agjfqK/VT7sAPylBux",
-	"290cw2MrJiKBTZ1iS3ZAIFLkqY4aQbZJK4UKKDdPimBX9xX7qrd+t9t4poFyapvA4xbcJVGdbYZsNJX8",
-	"SQHi4opvljvL2++9JL+RVzZ53Uc5k9Juuzeg0GN+3pmxfEJnkiQYjTyXRq0CXuM9X/X0dtGdFa7yQItS",
-	"lYcVBwl3xA+RDGyJX/2l1hMfiFW1mQSCZ1+R0u8EZ41PRnHnS8a4loTRzkEU0bHCw3ooOhbc3sqBupUz",
-	"Icg7xco01ZCACE9ye0MAbyGwNpWVIf+FfMrEgiRiwf8FPlDp+xuX/6g/eQxM443u9U8+ob0SxE2lMUBJ",
-	"Emylk7Ep3ps7Y5ec5Ussq4QJU11DLr1b00vbP+FXDzSr+o4WbEFROpnPZJEzOnURBpc0UbRn9VcuaXIx",
-	"xqXsJxTpU+dJh0zxhmuaZvisFkwBs1CYkdM8zZZEjEZZyhlQvylVW+aUD1kE8fiQ9ifJHCtIqCUqMV0Y",
-	"XGQuRF8SSJ6jLB1Pii75kaYFiT+yIl/unY4KlscuZKt2Fm8DCkP1Fi7m7gjqz+Ka5ZmgiSUhx0BXNTzJ",
-	"GYYElV+2mBfqHSa6PS5N1KHXAa+JPlNfGvDm3uHVpt8GQv16L3FoMw7BlBPGB7wA643XVLxb6yg+o7k1",
-	"IINLmfH5lKEibNqI6+/IAdeRWmlxYuVwdU1cKA1UV5m324XGJkbXghSzIr1Ms7RYgrSp60KOc7FwuROX",
-	"OaNXkLWCnwy1GL9kZJErbYUrSpkxtZ++WnKPvAcRXGIicbAQvl/xnoQL3nfJjiESA04wh0zJtYqkqwfl",
-	"WyAVzqJY62TyBnHWyG1qTRvcosX97q7aPRAILZAiLC2JNLWNWPhsmI4Jld3SXH2gPQpPZ2+WgvB0b3YX",
-	"VIhy+o5S54g9NGojoAtcLvEEKEir3Vaaue+R9zNmTCpqq9qbSvUYtOpqwIOBccmKPkaVQ706EuveSAAz",
-	"q4SXzXe4I9S90CubpUPGJfPsRqczJb/tHXR7taCcxWLRpfBzV+Tjp3qufPr2zavXP3x6DXNcfoFvgepE",
-	"HcWR0Oi03+3hQDFjnM7STr9z2O11D6F0UjEBe97TCfRY+1X99zjkxjb5swe9nouSUDgAYpJSARWh6ZIf",
-	"GEvg0V2xZaTxWZIYhZzYWK0svSNTkTB8SJaaKJaFdXyYkgFzY0QHYq0oIISKouOMC0/jlKU3IHIyV79J",
-	"piho7SWk+Ah0xTZhsOFN0ukrCOiec1HHXC2A6aDXM9Y/nQlXVdDBmdvYfg71wlXmZf1tMDgGM+bLMO9E",
-	"HbQBwBadaaDpM3rwU28kfOoIDxeaYoHw9GuaeC3Jj9eZYmQNFDVem1patrfYqvmfObtRhIYleq5nkkZ/",
-	"oZxPpzRfdvqdt+k14wo60KvPq5DnnnvnXC3wFMqLrYvvjFvBYEi5T+U15kKJAFrQSyqZLygI6FgZDXis",
-	"xJMQZ8fV08I0s/PWFjlQsZF6bUqZN4KnyAcc/RtgFOMJiZUsYHl2ab/WaFWOIS9VEBtwJxusfsCk/f0O",
-	"+GYPmDS+3wG/wwP+yGiScoyh/l294U9BRPqjvuLj3uHquVoo92RynHq0eqoWb7V0+2B0w2LLasJxvf9U",
-	"uwMaiceZi3iwNcbLTocIW55nlOuKdeoFzSUdM1cE8ootn0jwLnRDCH6qN3EX9Ma8KHeaEEDN0Kfmg7dr",
-	"PwI3I8jJ9IerqE8L9lbBZCXm24G3kZu190Fk6XC59mQzXq3xJR/dUW9/HRR2Fk6c9Gz1pB9E4WxKMOvg",
-	"5epZZ0K8o3xptIu704WDtSCi3/cfkZR4xKPIU4bOUf1qqX2cho6Yt2CJiAtrCNKQt1Yjqqch+EFUEblS",
-	"aq9irYc9CB/vEvQ2YegKGDMH3DNoYUE1wU3Yna2zM2WkyCmXFAsdaX+qbqdOPkBfE5qzAb9iS8kKMpzn",
-	"UuQSivKo77uyJegf9WKqdLckRcycfxUDWl3//kml3VKIsytd7LWJ9HSSA5Rabijmrj8AcYXFPOe69PV+",
-	"r1wl9eA46qQcSvOwfNmJjIIG9LnjkzyLNvs9iK/Ayqr7Pb/OarDQZ2PAfKp7rkLFKYhglyRPx5NC5wWk",
-	"BdkRWcJyfZjdDVOzQueCz6R8fAGfKB3Qixl5drR1VYb1Tgu2GDzrJRuJHExEOwrD7/OwjCfqqPiFL3BW",
-	"qKPqMBuC5NSk7qo+8aHNw9fW5bnVRvArNmdSc2jhslBgt5Aega1wVybshDatF74YF+W91/Im2koTb7J3",
-	"jT3rbv74YP/F0arNZ3fa/PmdRTPMjct0oG2rdAb3DiG568tn/pzbQEV4XTMQwf0opj2KaX9oMU0hOrFZ",
-	"IkYu08JERSyD1KJG2cwIfNLV1dBuCuhJZuWwU07SxHhvjWEjIsjJBWQ3aWcruC90BJq10B+RmlsbGaf9",
-	"JK3KTM5fOeCBGuf+6oek6sRvsKRgmOudaZn9mom2XUXRvsFxNsrWLuD171lNEjclh03KKsD8kQZuQAPX",
-	"IBM2UAVnHK1FNSGK5JHM/u61YUMbQ8R2he5mH9wTqSjoTqyEfggX3kYXmFHw5GjZDjIKXZ6JbjdgCURV",
-	"tD/XfKHUWGltjb1czrOS/uRUalLWqPsDPqNSOo6SJkjtQSKjElyunvIWK312zFDT5uymwIE7frmiAU8T",
-	"mFpShUozZzm7TsUcbAO7yGmGQhbep60zYZyLheYw8E1sTuvXl17XBoC8xxkopMujqVj8pXFhNDivwQ6h",
-	"/zHglyJZGid6IiIbL0AhMHDGMnULSkMye0kzxotsqV3REJcLqfpNVogPXtXk9QwRpSZqvztbhJMh1rdG",
-	"2BPtbtiC+vdhkGg4cptJ4l5P/A+xSpQ7olS6L+1AHeZam5DdVYWIg6fTNYmDp4LqxPd5LPe43JnQc1fe",
-	"u194uwELsX7SejJjtSbmyt1B8XEMoIT+QuOmaoJBSxAdNwH0uPdQ8PxDmoiatv9/0UpkFaO1DEWlXhHr",
-	"K0eVaS3molL18kdt6dFi9Me2GJW6Y2g9xsl+oMqIUCEEHY4naz3WzvwGc1zRiiyVmHXgOC4G2mBI6YDX",
-	"2gQ0aRh9QkkyR3JRSl566SRsG/luxffSGqhypZzEXo/HGIxZ1kZVkLSQA6577llpwoQyuOw3EshUCQnU",
-	"SEptN5eaRB26RTfk6RsX9f89W3aQpgK+fy2S5aZGd3U3F4JnMNFhg5WejGADUah+y7tAa18suYwNl0qr",
-	"ndr0XCgPtDef+Svadhjh1hYb9djz+gqUOwQ0tN7zy+rrKvBQ/t0vZu53kTKPwhbnvt2cq+hqOw22N//9",
-	"PJFaqzvBpi+BZoX1SgytemO3Zg+4rbHk/S1Z8trceAtO3BIgqoV7V3qvworteyn2PrJZRpdsJWcMTbmN",
-	"Ou/zdJxymu0ZDrhimdp4n8U/CgYBwWANdqs/gsmG2xpftxJAemsIIH578keJ5WElFqSjXtpig9BSNWo+",
-	"hW7WQLnahRksnXesCKlXPAKiiWzb65HISwUn5JIPZam1/4B7beKhgQ40+gfmBX1RRbK0fjMuMO0xwn5t",
-	"UIxabQBKtWC24YAXYraXsWtmur2bLm05SEzLmROGsEbEnGa6r7CfpIH5CaYmdyptdK7aPMf0D9OD2NXI",
-	"9hp4K1DkCbaLHHDsal/qER7Zwh8mbQYDPnURjErz72rHb73LchPxsdCdROMP7z9hqUTXEJrsYM6/Tt2n",
-	"A47J+Gq8nymWC1F4Cfmul/aB7qUd7+INAqIYYA449ndeTBhaUaEoLtylYj66QgO7ZpykI13rAOA30nnR",
-	"pgj4gINkyXIJlRw9UD+RFlJdTKR67d+CQSJIZ5NFrTt9RNgNHRbZEjvHyZSPM6a5IkklpAKdclxuMRHS",
-	"iOZefZBqLutIZJlYyFI36LgPmU36mgyqpQWI3iQseZfk6xMSy6t0FjvIEt0720rp9Q7ac16Iue5xjU7R",
-	"mECDIel1y+aFUIuFV1B3/eH07NXfYo1RO1pkmumykzrPIDIFsARnNvMscoUb7HchzHmJyQPNzeTgI7v4",
-	"2ohTGNR5u+RsIfBtV7Op1MX0baHPHIjOlDF0uqiFGM2zVP9AZbDrOFy467+gFRpUTaQNyjaNxCMLR4nk",
-	"SGeEjayaA/fUoOigSVlBzJmd2BT8PUYsU7uxBWI4pF5A3XvdP6wfalTu7tb35gMg6yn4XXJanoxIDtMR",
-	"dvUYgjHD7MJm3BXzooy+EVlMaAEkoPQsiKRLfGRnFpDq/CbFRbMOL+zUK4GlxXYb34rpfrGn7O19z5bw",
-	"7XQ4IUNxbeg7FM5DUrVa2/waWN8/VOVUT//CwDOgdfoKkDxxWA24FSpG5+uS3n10+vCpjgumwLM26ZO3",
-	"UZty26hD3oKAUeQ0YRdyIhZVzRd+2YNWelmqJIbaM5XEhUQ2HAQH1I5yn5qzkZzYzUzsHfQOnnXOV0Gk",
-	"tMp3OaraVmvWnbv8Rbgo9ijfMzaF0vxXE5orDLndRqUGtG7Xq0sOSa+wGDxmaB8kMJkM6rNpi1VBr5RA",
-	"ZFTsiuC1Stk+qacpQ9KwEws0pYV/QyWSNdTzTS3mVtpdSzdHArHlDYRg/9oJQgvqJMkTcIiHJB+XFGTE",
-	"pEeF/p/L0v+oaP/OFG1NLUta8OU8u1pX4TYBphgNGYoxxVaI1PMcvFHiKcslyNBQvyyVhOVUavcmH+oC",
-	"wimk44LgpONeBhxlZlusBJT0wlHr/R6pVKjJqWv+FB/1joKGe9y+Z7i/I2XWwaEXaxtQdZToFnbU+szV",
-	"5lS9vUfP5v+BOND9NQDwneCPntYvQE7xLa62W0YrA/I9chkMv8cgEGfcKVd49QxbDfH31NAAz4hi1fAa",
-	"ET2x6nUpBdPUFLuvEP37o7+/B8fVI3V9pK6P1PVBQvJX09eVcfnlOJGdeJbLUGj+egGxdwvNhxjH4STU",
-	"FDqhhbaCa7MElp9WanTGqOnwB7Rflrs4VK3WA142W3d9q3cqie7o7wzffWzUD8W/C6EjRmbFUhcgJqkc",
-	"cF3KR1fvMev1CX470Nwf6iHHxhzvWzmzVBYhtoD2sd9HSA0As2wFfKX+hMHIXpd+7K4Ldn1Xodm3AQaC",
-	"UyA3TK2BvREV6mOQbyV+552uX+8xbtsEeTTnnJViemzVHz9g2JZaO3vf2cIkp/uRNLC/etORFQ6UB4hz",
-	"+SOJC9pC3CQ2PJrEHoWYuwoxG1vdHqWe34/U81k3L1kzFqbeoKo90Q+Zs561XsOzhjZjZMc6fLH4+m43",
-	"mHFW6W4l767tmV2vlzkQ6v+2PjkPz24rDPZEug5tjzrhg5LTx+yD32n2QZW++FkIP9Z+O486N3tATPYw",
-	"ft30lwsG9b2DCpwUWlea/tShgmM1+nRSslhJMmYFGMwOQxEoOm5My6amG5TfevSJtB1yYySJcTTgcgLu",
-	"5UkqwbHRJd+4Js8YggWLfDI70dCQprXEUPeQohgXFw+4Js1YPQNDsDR497Cjh/lXkU6ZLOh0hvVO7d/V",
-	"Lmkxz1k84PqVn0BVauyYVGuND2GCrnMS5ZhRTFgmGQasY78JNXGgcAEwJKUZuaTDKzEakR3srHNMZESO",
-	"yTTlETns4f8ekIn62yRSH9T/fxeMngauA47BPl537BFNM6wVh53GU2h2JBZqN6atH96XQgqbf+L1ObV5",
-	"KVzouClCSSbETG05Irq7aUSylF/tZWJIs8gqc9GAJ2I4nzJeYBF3keuC3nBnNNubzfOZ2jJNkhxgxkuF",
-	"959AmGUfcdYcbyKwURMGL3Izd2XrHsFJbJsbqcVYrqQFWA4600EfNT/IcGEjE22LaV0VX3YJagy23JfS",
-	"8XX/jFrE0i6B2BevMx6EL57oAoIz65ZTp2I0Y8mAZ+kV82ekhWTZqEte11rMWxwPFtUjhRD9AYfcCe9Z",
-	"605y0N7NT/WBYucFmQqpnnhVRjKdJVyf+539Z2TOMyZLlRD8VASN7cbwDitg5IPt9K1nxbuRRUoMdUr5",
-	"MJsnLOmTGZRFKLye2Gxl4hHxQmH7RF19c3BYtaPrP9R8QrPM64LpOITuKqaLbFjTRSV023UAvY8u07e2",
-	"i3YgReoHP04NWEUpTar2eau6e42519kNZ4tN7C/h1t5NhX4cV1I00ATe6BeVFuadyd9BmpEB2yrJHU+c",
-	"1NoUbwvBVbDz3/uJZepAzoCrp5qxez3sH603jxlKjxlK/0QZSlXNZgvFpslyszK4CsMNMEPAkCzoYVAo",
-	"aadg01nIKnOC+QFYtcWXqmnOSJKL2Qwjg0IRUnV54n4CpdaNj9qe9DcusJoDPEZLPVbNeySLmwVA3QNZ",
-	"jNapWmreaY3KOSM1JPOB6Ba5rmAZLSCB02rAll6mnMRKNubFhflbTHYwYfSgV7aE7+peWibXR2nLIFUr",
-	"FR9drxGB/BDBx6DnqYNjasJS/Vu3SQ2HQ907sbWXsaGJ/AElbMOu8D5I7Toeie4j0X0kumvHRd0L2V1d",
-	"09TZFiB2asFCoVMLZiKn6P7lwfAwOWLHo2fj55MXP7+8euDIqVcQelJiEU+ksZPGZQsONmr35seQja9N",
-	"dhLNqjgFDCd1Nyd5rX5V0rTPkiBiF+RHY/zDonOK5kOzdV2TUpE/bcemo5zJCVqutYFUFuoHkz3cHCH1",
-	"u7L06ROXrWqfCjErGfFFTrhYlEx+GlJOMeI0z6uZlx+1hRjkcmh9uYGJzigc59sb3jaLf/odhDetzffx",
-	"ZA9vYDMxT2Zjj1azR5njHx3z9CikfJkwpvswmJVbIP69c8lozvLTeTHp9H+C5PZLKtOh/cO5Gg/d7Rsk",
-	"Gt3nFKz5ORuxnPEhQ79lbprk28bG3U6oCDM4iUls8s9hYlxqhtx/+nT/4Hm31+119/svei96wGX14asL",
-	"fmBilkFwNDR2vpwv+ya3XffsH4l8KqNSiaJXH9+BxqTFKRceVt/w6uaO3kK2A2JwmUyMiRhpdgeczysV",
-	"D35g3Uqkjxn5CxPioIUB70O6sn79O58/vtUZ9a0hHhRjMFjiCxoBgQ26eBPhmmfTnBEoA5GQ2Me4uF9N",
-	"bBqzQmc1BaJEXKVtidWfbPPyVJJMCKjxU3gHrqN8/ey2G7C64rzc4hPFKDyIyGWX/AAtb6EIC5os9Ye8",
-	"BqC357f/XwAAAP//",
+	"7L35dhs3ljD+Kvg48zuW0iWa2uyYOn1mFMdJ3PHWtnzyfR16WFAVSFZUBJhCURTT8Zx5mnmweZLfwb0X",
+	"KNTGTVI6mdYf3bGKKBRwcXH35e+dSE1nSgqZ607/7x1xw6ezVMC/z6NIzWVu/hkLHWXJLE+U7PQ7FxPB",
+	"rsTykWYch7BFkk9Ykms2S7lkaTJNcsZlzOaaj0UA/8wngmUqFUyN4N9XYsnyCc8Z11ci7naCjp5Ppzxb",
+	"dvqdc+lm1kJInJ5LxuNpIs2bnaBzzdO5MGtL4k6/w6MoH/YOf4p/fro8io7jE3E6ejJ+Ovnyp2dXvelh",
+	"J+hcieUQhpp/0MjaOHnUCTqST4VZRDQVnaCjLn8SUY6fAHAEnVmm9ExE+ZDgc3LkPYPNd/qHvV4v6GQ8",
+	"F96ToGMgYOYyG+kEnYW4nCh1NRQynqlEFm8/+fw56DzPBM9F/AMOekFjms+DS70QGcsVC9+9/XDBHl8f",
+	"Pq7OrsMAQK9kumRKCoT/RKWxhuc6GctEjlmoRZSJPKwcCpNiwexcQXHmOJrpiVpIlk8SzZSMhH9EEW6k",
+	"0z98enx0etID2JT38Pz9a6aXMuoEnTjR/DI1w0c81SLoCAl/D8U1oumPnS86n4LOiCdpIsdDnZjP9eU8",
+	"TQPEhoWgE/6FH15W0cE/0yqEzIZhN+a3iRbR8PXo+78+y7789vv/93N2sfjp47uvv3z56t3fXqqjV/wV",
+	"/7DoBJ15lnb6nUmez3T/8eMom3bpFnUjNX1s5tePIz7L55nomGP9WqQiF/ELs5v6YZ6z0OJSN8aRIYOd",
+	"9wHaYcxz3sUdhOxKiBkenn3pkWZJDEccMG6G4xxD+3vtVO0PbME1o9ErDu/pERwez7n50ULS7ALf7OfZ",
+	"XNA5zDJtD+LLm5Or4+mpfDJ7+vOX2TPdyw/9g6iuEgAFc4hre7F/uTyJTuMn4unoy/GzSe+nw6ujqT8H",
+	"AKkTdDLx81zo3NGGTPzsZjiuzdEx3xHTmcqFjJZDQ1wAlT4HnXw5E7CL8nH4h/jOrnfdpfz6xasXFy/g",
+	"Wtr59OO/J/HnsA/Hl8RIJu159ZmBY+2w6Fd3aP5B3e4ESpCn3W1LebxN1mjPLTbr3c6Vm9392ps9b3Af",
+	"57OY+/fRv3eMj3IDholg0YRLy/YSad4X14ma6yHP8yy5nOdChzBwlAhDe5OcXonNjc0nYskWIhOtF3Wq",
+	"rs3QVMkxTjOXUqQr7uzxk+Y7a3g/l8hxebrMk4in7IUcJ1LoTtCJlNRC5kOeW+raSMjFlCcpMDX+7x7l",
+	"6wSdUZLpfGj5acw7QWeSxLGQjrRvhqQpL6Z5pa5FyoG/THl2JXLDAmilbtqpyDlt93MTjged2URJxzS0",
+	"mmeGhRjEGI5UZtauc57Pdaff+XnO02SUAFHM+djwn09BJ09y4OTPL94aFoCIUYb3QlzqJBeOnDSggTkE",
+	"9yEpDDehieGdBhr47PI4OolPxZPR0/GXk2c/9a4Ot6SBz/hRdY4mGkj7Xh48HR3zZ1GngR7aXbvb8yrR",
+	"jTdoxscg94XfvkDJBDl5GBiRQuicAaKcsXDC9XCqMhEyzZeaLSYin4iMqTQWGV46zUYqTdWidjnoE0as",
+	"sUAoiAWgwo8PvKyBl30KOhbqdr9uFak5TyvgFOcGG2rnfB6l4tocRrZkaiYybn4ndmGIXt+ngVLlbJxc",
+	"C8l4JhhcS2ZuGxBRe52ZmM7yZRtdLBHAzSmbT8p+9/QND8gjbx2jcXX6nTxLeNq5NbEjGoRkzoxIJM86",
+	"n0pkqUbuEEyO3DlRmDvQ+xJxCXu+4nk0qaPQWylYJvQ8zdlMZCzJxdRwUlBeMkMLDDQCJng0QT0E1BfY",
+	"hOGmCzVPYzbh14JNOHJKTwsFrU1kuopHl2YthoaM1By/qQM2l+ZzSpojGKVJlDPcfDO3DQpSk8hY3HT6",
+	"vUI1/INyXFzH3fPaZDpTWd6OfOJmpg6OekdPtkQ/Inh21qPe4efg7x2RZSrDE4h9QjgUN4nODexjFQ3L",
+	"qhyfJSVVLlaR/heY6KD+OvzDwGc9gI/M3RZa8zGcEkuTa0+OJHxONINjZvgFxtNM8HjZZ6unNkg94xmf",
+	"envUPx5+6iLOOI4y3EwsILaRyGueJvHQvozQNGwNsfywgPdJ71kjvM2aRC6yIc21NcQbJiiA+BKfsWLL",
+	"R7TlPpvOdc4uBeMMxyBYeRxnQutmeB3dM7yOfHj1DLzoh+MWckHEYBO2Bc88IjHOeCRWkYlvM2Q3WxOK",
+	"4wrr+k7NZiLbkHHdklZESuY8ypul8p3IRO8z2ZTMK0fe6oAvmG9fJbOZ+bHnz+1zs2b59wKknEzndTnY",
+	"YVzYLvxyqeC/8DIKv3qV9NtoGnAC8IPGd0uNrxG3mhS+kmBNq2yXrB0mgHj0QfAsmrwHCQh0xDVnjcKN",
+	"+RS7FEslY5asPX80bz+ceE3yuO1ZI6mT4iYfzpA7Rd/95Zf/+8v5DZ++v3lzrE7E1++z10e9w8uf/rZ4",
+	"c/ziJPop/eX1d3+98TVADSgwRCm4GVUe4xjAmI+4yC0tdpyF784vnn8XoitAi5yF1vxOtjprI2OZiERy",
+	"LUBVmyRyzOYyT1IjbhtRBU30jI95Imt2PJqx0ZC3q28Aofybuga2NfSvPQzHB1qspYVuk/Jc6JzFwsiK",
+	"2ZLxPDe6sC5bUGpeNHd4zllDE9n3/6heGoOMQLVoG4a20R/AvOsG0CdBJ56jDWI4NXLXl4EVUnFNsO7h",
+	"ZvY2XP+E21E1W86xbNqAXaGlPEMUjsEKpedRJERsUdvIhG5Dh00bOqxs6PDwyO0IkHRI5O12W7v85dny",
+	"y5uniyfXp/mJPs6Ofj7cYmunvePS1gBXDLm85V1qlrRewN1wSE+eZnLcosdSzXPzMMnIbVkRpS6K8Y80",
+	"OkobvQ8tBsXb3xlnoLMzB3V7a/1W+Ujx25K57aScGp2DswVv+PBKLEFfSjIDoOrRnvSOWX1cn50znXMZ",
+	"8yzGiIIsETFbGGYGh+ciBjSb8iWLVcD0PJowrg2zy8HbjeJKyFTGplzysXlIC3WHr89YCGpiyIyMogvT",
+	"pZHTJXFBJStOG5wa+CrGMJRW62NUVV9ugMmWCnPjDIXG/LYCnojjOnHJvlpM4tzdqsJw7rME1mcV+oZD",
+	"P2SVQX1G0ScG3lLljLPniIs2DuFKLANzllK5IJIJ1yypc8e5vJJqIdn5u5drj6Oy1G3PovZ63XRBqzAy",
+	"/XUSG9zWV8P/+a//Nhe4uyv0+TyfCGnUPOATDcCfJloncrwa+DQIgU8LYRHPsgTkQbv2MoTfqG0ga9ex",
+	"I2SL1wvIFgtwQO2yDwK0I0MBzuf5RGXJLwCbPvtK8ExkBHW2pzL23cXFO/YV10lUSGJmNq7ZXIsMSMH+",
+	"PZ5NJq7VlVhzMWhQcTEWXDN6WJXE6fE252LXsOO5FK8X53IxSbQ7mb0Cy/fhol4KIf313zFsL3k8HPNc",
+	"LPiyDtfT3hHzBhj2MsvUzdLQk/lM55ng4IgYZQrlC5WxSzFJZOyoECpXIjbzpMs6zbGzlMetOgl/xVue",
+	"QvlVz+bsLUSL7DqJqgs/Y7lRM4w6BzpDtvtRzJIS/FXs6ODwJ23AXsfuHqsNQ/w2jy3lR7L5lw9v3wC9",
+	"j8DpY364NDSKx0bBNSqPkHFdyGueaOUx1Ba+7WE0TOBfirZF9dlcihsjAaIKbfDOPGeJnM3z7j0wZlhp",
+	"rtQw5dlYrDggN6Z8OvAoY/mES3bIXidftcNfXYsMx6yFfbGgXQDvv90M9dKqeydfnj59wi6XudD3AeJI",
+	"ydwoZWbkKgGox5pGGsJk2TAJlrCLWKF9hmm+ZOFzfPPgYjkTfcZns5To4WODfeHqS6GFBCZZfW3VMTVu",
+	"asvDapmjODJg4LldLdd4FwAKqzd8H8foh1sgAR3OpSE+Rq9rOs9nbOUreI/IQHclZjkbqQy9geHL4sWD",
+	"78UypMhd7pQVG79rA3IFT0VMHmzrRTDUHqZeIqLD1PjwkQ6YVhCNxiXRUQzqRaseKxwZFvfiJGbZXNYx",
+	"CZZO27DLpGV5X7Qfmkuz1lWYtRrOW6LYusnK5KHxMCpnseFRUBy7PQmrrux2EpUz6DOjbZdMtho/2Gpk",
+	"BLapzXXiENtd3VSu2JRfCbtiXyesDL3nm4Wq03CuN7hSxdgakYQgET4VDVfJgD5P0tRA0hxcHaPhxSqE",
+	"qq9tisLehm6Bu6VZ/ICCyq4b8LW2X/ZeGIFPyUgYvDOC+CiRiZ6gEP6PPPcVvLFlMFLRBoIpuKGFEFox",
+	"y5cBS5V0LP/o9JRFE57xKBcZ3g281cVDhjcXhs+yROaGYLDzD89fvqwjTAPIpzwdqWxajq9fjyc78dH2",
+	"aTzTQ2WJNlLi0Fx9A4/KJj1Q/GORIhNz3awX14kBjm1DiQXq8rENL0u5ztnRCZuoeaaB3vOKpEXkeyry",
+	"iYoDNuP5BNRAFS/XI4H7XGkuG+W5BVYQBG6JFG6WinK+1bLZXhMs9rvsoxbEWQyTQ1iav+i93xiFZC4y",
+	"ydOhg2xV9e+x8pg++6DMzgwfx7gQlkidxMLq+g2BqJepmDKFqIS8fOWhlte07WFW3/ZkZLfwhRHjF5mS",
+	"Y7MsNc+Y2UGXXZS1+zOWjAzdn4lMJ9qIBhRgw/R8NlOZx0HtqSfxXZkEptxsRXJwZdTP5Zh5A/rO0JJo",
+	"FhuRaAR2ezegfCivix/Y1AB9xWn4y9jyKMqvFuewbq3eMRTpI8CJD87hb+RYjyDJTslY3xnI4cYOpcqH",
+	"PE3VopmYnrL6OCSkcNMxMjFgl/McVMZC3MDXzmA74bl50THfFKIZzQ84SJO4UaedpW8ULzgld+VZ1ve3",
+	"7ZE2zVCc7LuPF84DgT+b+2XEbHI6nBmCCUE6atQ3MnjAvntx/vV9KKGwxigSs7xN63zCymOIG57DA3c0",
+	"4iZK57HQZFNzqaJGZuGoWpy/e1lE8FcDPWC28iyrzqiy7C3Pp/Z2g325WCkaCcxuzlDjwcXWjQRg91fT",
+	"JKcR+/dxYOpaZKnicdOtM/Su+B0PirTlRNOODGHnRpyUS0uONeOaFEYGzs8qJbxQqvJCItkoTcaTlRfJ",
+	"W+qWB1R6s5EkbrIZq5j8tuSxHmzcqH7UhhmVE7zCAft5LrJlMQLUCbxmRreCWOS5wPzpaCKmRsoczbXQ",
+	"bA+5tVlYwNQc3AwZJhTmSoHKEiDdkRjKHJh/WV+mkPMpzh0wzj7+qdfr9Qqxfb/qxq55Rb0Vwzolo63h",
+	"pKtQ5TcK8d42qvs+ArnLOLLCherjiHOiooKeZCKmEAKVeWA3F+NSC8NBqmfF9kLYTQjaaViPVw/NpeaY",
+	"ybJfd/7RR0vfKhynGxzsjk7apgmKg32NzxrW18dT/W1Pk27SutOkYZ7jA+81XX+FxAqpAC/eI7bq0uGc",
+	"xT4Wo0SKhvvJ3juimAmm8ywxUrmi4hlwfjOR5gUqjZKUzlYKwzZ0kgqZp0uWjKXKGmptWNoBu3DTVAjY",
+	"ZghigbczghQTFAjyHiNPY7dQD0FkEl0ZUPk4Yp/dB5qkXGKRjmEmeDRplpuPWH1cOXYi0Ui2UHj2otTg",
+	"+ueulsojTdVU1KicJqTNEalRPVCpNZ6tMjPOu/JU63vd9libZqhY170QHSsFFHsEMYDWyzHzgWFtgjIg",
+	"Mp5ogen4HtDuQ3SrJn41mqAqgwzFL+d4lSMTYfNexhelep2x0Esq87gAlE4gMpGgLoUvwt2tkv3yl/FT",
+	"9MLK0/8HJsgd3l+C3OFvwkzs5m0mRFM0Y2VQLZQR6iKR1YziCIt0D0PmzS8Sk90ZvwRJUdZsUpU3vVm3",
+	"DEis7mlXfHCve7q0XdzqkzO4jm+f1YI7MXpRkDxrzxckyLs+XOCLvl7ggxszMoh3Aod2DH7GM71Sfi5P",
+	"vCV8qy/X5WYY0WcuksSqIKhZDShuuz/oGC4xUzoB+eSpD0+Y4h5A6pfJql2Vo2es+L2IcoP4BMh4ckoj",
+	"+GUMvygiuM2bth5ZQ+acF0sKgSjm5eKVVYflLXnLkyq96THDqn7eRxpnljflS/TEHvZ6xXZn6ERWMv6N",
+	"lORi5aXDo6kK51aj5FwbhkcJIZZOKsq1SEclTxnbM+pM7IakiRSFLh3QfzWbcZ2zJyfs++SrfSCPi4nI",
+	"UL8GsVbIWIMENL1MxnM112zvUuWTIkjmlZDjfBIic73IuNQjkR28kJGKEzkO98+odoCUIoKbgZxXsihV",
+	"WjREmLkw2VpcGtew7ZXoVQPqtljWMEFZ8lq7vseH3UO2Z87uKx5bLaRvFcZCXftO6ZzOYb/Lnk9EdFVy",
+	"FMCRGbDSWZ25QzN4bVR4c5HN8Z2eHt9jyFUmMAdwOIa0wBqSHhok9YaQpbuhPFqDrXpNEbX6+fpr2fps",
+	"yy9vz0ldnK23oXtlmm7JK2wlJ6w6qs/eKE/oQVHH3O2K0mNFQqPexFYeJIduqVDlmS83h0kc1iLWITuk",
+	"KYW69QR3tIk0vF+KXC8tpM8erT7RR/d/gmqeC3CHjNRcxi0HWB4E51fYOpyaM+P5pBnyMMFKsFeWsS3U",
+	"a68XQP8oMxGpsUx+EQW/+fj+FduzEVSp4LHe77IPQjhvSCZGIhMyAjIGn7oP2qVzlfGxGM4lv+ZJ2uzn",
+	"Oe0ds4aBhcuUoslAFwfWGPOcX3Jd0Ro+4BzmjkBcXDQhF0vrqTQtb8uTaZ7Cc2k3Lsr3oOqJynIMub8L",
+	"H0CeTIWa501gPmH0Y9moo+Z5Cnaqwvv/yHADHjsWaIC+UNkV8ImIy0ik6SrhwU0Jp0UzrToJu+otoV+8",
+	"1iwk5Ibc+tFS/npgZ+UNVeML7uZQPgcdEh3Mjl3MSH7wXsxSvmwSPUOoLIlJenkRzUlmE4N0RhXCh2oE",
+	"CjXP0sSLblkTOtgF0wYAFcpwgY8EXTpwPnI+7fR/xB8+uW3pPDM03+zobZaME8nTg/dFrbdqNSwIQsIt",
+	"2sXuhQ37D/cDKrBpTUxuFxOli93nLNFnsFkDWpCQH2kWFidEhiVuwzyKHXoH12y4KfZe3+t7notXzXre",
+	"D/AxzVIxyr0a0daWF4DNgpbBwkEnFiM+T/NB5yz787NnZ/mfD8M+C7Ow0I8yMeWJLOp+LRIZq4URMgSK",
+	"B2Ee+jpRscem2Tfd2cE7lSbRclXVbKNHHaBSOoPBKzb3858Pe72zxZ8PQ7b38sXFN8x9yErR++1rdy+v",
+	"WzyC7OBl3LxsAimWFt4zaDL8n//6b6MTOfxJhAH4TICFucv+Olc5BJLCxVuqOeP6CnY5EemsFaOaSUGR",
+	"FYxFH1ZvxSm+9b18wMNmuWILnhiFZ4QGhDxbUtCvW9Zxb9WHp4lMpuZmH3rcOxdjUXUnlSlVtPxeLJsq",
+	"JhotX402CbzEWznlV0IDVcCMZ6j5rTIG1TwGUvORsOUV/Xh9svmZr2VzqfFu4LFhsHgii+DHsQCNfCCp",
+	"sJ4ZizkXQNdhriYiZKv5su/FkpxWkZoZtqgG0jN7d8ERCiizmCSp8NZbDU92kRzhSe/ZQDYHQYdsD06S",
+	"JTlp60CxISVyReTmQOKmvC+0xJCGni8uEz+hGY1wCKr2ZnM5kHvl3MMAHT3078K4tI+WhtObm9B9G0pf",
+	"qhxyDQKmEVxJRqeszfyMjzKhJ92BLN0hnYzlfGZrtQadxKAVEoiion09yNJDaH6DFpBO/+j0NDAIbv8+",
+	"NOic5yIzc/7Hj4PBzVHvYDC4efri05/+tVNnaajuzZTUWOD2Kx5/WyRcUn6P+WcttajSgKCSqvmvmRh1",
+	"+p1/eVy0LHhshz/2x4LA7HbW9Br+qh+/KMS98o38isfsW5sEyr1sScr2LCS8asJnk+TjCS1lUtu0Nhr8",
+	"2BsJC/yKx56EsA0YmzIuVwOz9kZjUuD6OYrhK1LeVk7T+NLqNIGV87W91xb0s3Ky+httcSEbTmPfaAtI",
+	"2HAa+0aTt2LlFOXRbcbdlVPU37ij6+gMkCWxlmsboNRtqNChRiMhYwjgtq5R/y760ujKq+gGtkh6G71s",
+	"x9cErm2owHMqQ7slDVibp7jxpam/vTJZa8vLCK+tTPjYakJ6rdlvv/oyVcbfARLboytjsK0rrFtyK1Yl",
+	"rdkATgiBEK0JGugQ4c1udJ6X3eh7paCD/cqVadG5V2Fw0ystau+qaWrjq+rkH+ACr1FP3koWtoi2gVVU",
+	"N9JdDjdXVT4HnW9UduniFLagKc1lm1beqoZXmsMlNrubNP4O7qaDQaWpx55CpzC4HvbthRJxEYuAcRhm",
+	"X4nOM56rTFP3HZVRmILXuApcXlBmsVp1SjSHcj3cvTtkniTRXxSW3S3Q3bMHr8ROO+4OsJLWyy6stTlf",
+	"ZxpeZWS+N83kW/KnbgHMmi92jUzpj74LwIJ7t3TTi6vtFSHCTjujTE0xdQ40vod7edf38iVlMn4A+L4o",
+	"XBqby7e17M7VcmJ5+B1glN0Cwz2wF5hBuqAOFC43FKSuApdqlzJgP88V1CWs51reyWV9DdavNyo/L/L+",
+	"tgB0c+LgSmA3vHIHAMd9sDcqZ+c2MzEvZw22JiZ2XVJiazYiO5dLnAsyqqzfBOpySN+pjTNg3KF3QDB/",
+	"szXdfsmtFtPYKj4IlzG4tQF8V8wwOFHKItwCLeopiCtRojL8DtAB8MDLb8x3z2/UM8Gv9J1duDcq/8ZG",
+	"TOzCITe1ItVeaA7aWD1HZfwdHcw3GAwCquxMRFBbf6O4nlJsGiyJJHJ2KVIlx6AOWW2X3Ar7LvkGdlME",
+	"4AJReODdd8y76e9vqHHGVjjenE2zWverv3IHSEqbYLgLy0isCw+6MVKaoU3XsZwZC0OUHbiXIuJzykdp",
+	"Tetxgifl92SlFJiaLkgZsUZ9nPBr8YDGd4zGH7AK5sdyfNU2glG5iMVqicgbW0sHX/mmN7Q9KmzlDE3v",
+	"3MENIvixj37c2UI8ygTLDaJlPEvSJVOjEaiplUIYbC/0/gr3AxvHVgn3Ynthw/rDguRvmSm/FxYADfe7",
+	"7Aee5Cz0jHSlAJFbiwM1+9/qF4uhAPALpV5zubQu6G3liVKOxWopoBh6B5hxoRQz63a+876ro9ycdrHN",
+	"MfzRDcBbIcBHyali9dactqHU+mpDbWV8c8HwjabwxNGGutYbTWHH3wE2+jDss6XRxG0l6iIZPmCJjFSW",
+	"Qapm5hejvgMS8MMPPxycFyEioqVHTymIBGtEkFMTKps0qYxUwDwTPJ3+edChHg2DzlYaJCKazRL7Q9pi",
+	"jOqOKgGGpyEr6GOyYz6nIPSGHHysoKlivgxs+gC43nAabGvRZe8Fj1lo4EbZQpGKzT81lQcVMI+I6WuC",
+	"wqzyTPDcL9VB76UJlNi0S1YjbPMP89+REupAiqYJFElb8I7kVe7aIniqVgndqCMxjyLbUWZZbTTSmx52",
+	"gg7QETPU/ING1sbJoyJOiVqTuTYitCavFcqQdnBy5D0j5nYIPVh8dncIDxQGSlG6ayeotT5xw5+gT2om",
+	"sjyx7vOV0LKBkQALiIwsX8z1MKrcwgJoTV8tonupeKzRC2JR0kv2sPYDykRRJvLKktaeRW1FeDiroWAr",
+	"MRTfobOszeY32y7d3XTBl5qFNCeGV1MMtcWDTxXYEnLUvlHFluq3vlMLlAwrlRUqqfmlDRmMQ3sR+lGf",
+	"nHTqbtU6Um7zab/aQcmrC4i9wcdXpdO+r2ePugJmoMNy7IGcl871Sixra2n8skpbcMT8shZruyy8ORA3",
+	"uZA6uUzFgTl430ZrJtEDIp9Ap8+IE3oEFM8/YNAaCV9xiYZxLOJq6CT4ZmvoE3RqKwEUpMGOjHz63E5I",
+	"Wg+9rt37KGd1/KBonKek0EYmSeexiM8w2TXJGWfYJcoPXm2qPVJOUjh80hAI4IsIP2IGGV1Ruvk1nK7d",
+	"r6CcFE0UjJCiSH2gaT8HHazkEbd3kq82K4RsxQQruXt86Hbt+os2/VWq7+ZtI1IY51xQKPO3T5xwPbTv",
+	"S6VSwSVGN60j7PRpRxnKRHXt5rYmt/Y7JXrrIPOp/HGXHFn3PrQjkQXmCkTYsnmlg5OR4Sh3h17dAEF2",
+	"75D2e8STxo2v3ePWaFKFRQldaoD6VF5LrdHcXaHPC+yi9+JaNCHNua2RYt7zkcR1NMVqal+EyAChhyCM",
+	"3csxacpwDfTOOhq872/8C79J34q+fd4jbzv1m+XNUTuhF83Vi10RMjWiHfiqT5e9MkoG/oBwK7xdQsY6",
+	"sLblMU/kQEKwrO5TwTBylAkNeTyxwhQFqRYVTvpPniNdpQortd+SDvu1yHmS1i4ATtCI8OaX5wDjeioR",
+	"pMEGRvm8TAVJQ04zJfdbhOhxBjVzoBwUYEtOKbWgNOQDOc7UQvfXCGXmrDXzZDJUdzmL0gRqtMx1TlLa",
+	"QFbFNLYHhSG4jFNIF7tcFst5pH0tG5Xp/ar01oAidUGOLCEHMK2mRtitTZ28zvxrDj3oLCY8H+ZqGCvb",
+	"mUZJQcVm8Z4JaT4F9eU/Xnxz8OUZRRsAGkOwh9DYsNI8hzdjYV7J0OHZha8IubJF1AYNsD4HK+s57rzp",
+	"8zj2mmEaUTE2p2hj8eHobMceq5y6LtG0sd+sIGYjEIqiSTsD4TkZC80msapSFRDlY6cG/0k0YdmcMD9T",
+	"V3T3nGXqkSsOi9cNCbh5owS8P1zFWe8YqnWr7uQIqOom/uFKWfkHAGuh+uQwOiwABzn7jqa69GEq7TWe",
+	"J7Eoeu2MMz6d8iwAuCLfdDGYeI4KAwa9O2y/qEbMdQCvNnUPK4XDAgIfFRi1q3GDzFkEzovM9PzSEtjw",
+	"P8N9ZAo2d//YSyctV0ShhdktW2iNoe97CZiQ8m+o1oLroqaYoeyi5ZoVlT13PuP3EJCJtK447RbKsxdB",
+	"JSLA95lIU3AFGsJDJ1e/ZftNtPaPU9XVg3pLE7XbcbbmnmubdJkrkflb9qzzdlnr63e7/aVCa1s7/Yzp",
+	"WQoWFpibJVNogpHIXCEzERpUTqpcddrrFUa8Fo7d0BTR20t7u56dN4XtVzbPLC9aY3P28ePLr6tU67dt",
+	"p+TBpqmW2c5Q+Sa5AUyGwnMkohpxA9q8wu27nCdpKciHWgbUS8WlSgqUPOoF41g0mcsrEeMoI4bYmmoV",
+	"uP7vqYDnHVm9LXNxYIeru/S2kR6vXx7XLCw1bw5t8+YQuwmjPEilbr0uzq5rM9sLo3mWsoM59Xvuh1Xq",
+	"v6rNdcNOmy7sdju1lfN4Dop2pGYJ1RJaTFQq3N4IEoFT6jLIAcTQl7Mi3cjWiLANmJBcky5EZVPB0BBW",
+	"dr5jd/UGoBTdn3cFChAxCvAkUubZylt2ay7cVrsttcz2pZemAtbFVo62Iz1NlasLF4A5c6ksDZVCoLxR",
+	"lLYu3DGworNCeLTOMmgSqckFPYVKqHR55kaOa0Hw+6xF7sOyVgG4AOTxDpzNz6rLFVgyKsWOdUn2uJPi",
+	"yj6O13MZb7GlD1UdmRJ5i03CulLBjQA8XyX5tu8aa8WA2F4toDzlRhIrRAAtcshCqeUpYlOxykGfNeTe",
+	"4+Kg/g/Um6oBsMF0U4DvZEvtz1UdNXiMWE/6XzmEoYTfMEYtJBULwPiOAnr3X3zSh0atMuEdAAPTS5qU",
+	"Ho2UNNFeAcM9MhBLo5DwzKakh4+vD0vccVVRR29HjR20ik2dbn/nsZtWOV1H2lyeCnW7jw5l3uZq7aeK",
+	"jT3Z4eaHbf2oQsttK8ksVeH89q28Vioj1GS22OSzbTX3cn3qcnBntUL1GTBDkC3HIq/XsXpkw3vblcut",
+	"ev2u2LrrkLnz1utdMCHGIoYiC0Xi6Rmm8ldWDyKPOTj3xGueuVI5u+PGpi0gamqfvTOkXlmjWj0+Yi9s",
+	"7WId7huyPkqsQape9WzKY1H0uq4zWXs4FZj+8bqwN0lbrv/G7ggM7stytnQhc5RalBg+I3jsNxYHawkx",
+	"EiWHttxJCFUQcmW0mmQG4kWIftKy/PJb9k1pkk2oxLYD3uG2lqVczdgcCqYbOTqJz1zMDqCd21qCW5uJ",
+	"TKNqfcmjqypPa6xF7i/bD8Bxaz561l7Cv7JciLxfT6ADJM5Asc6YnoG3yeVXqHleYEChJCTSms4aNLCd",
+	"2zn4hKnaENdC4NQzEhUFZRtZFLr517CQerfcTIB9ECDnVVH1Nrq2l7Bv2PSK2fm7OLrTXZTuGdq/VFZU",
+	"ukskG2VKwqUzbAAL31lzQKXqXUnuKzXDLVZ/vH71O6Cft4u1nYG9RTaXm77vxW5xJBvU7Pa2U2q2ed+7",
+	"OGNGms8weyJSMppnRoGo8s9du5Z62yrKUhd7Otn0Eqy9xCgEoYEfKFOAJGskMNlfTLXfS7XBdHKLit+f",
+	"P7WEmDaFJDR57Jsc2E3ethZfUM150u6BaLK/V/22dYNv3TBatwo22tfqhqJGU0uD+aCpun+DDlrT3Vr1",
+	"nVZtYJ0MXBe/qhJFiVXXOFeZA1QpahPpKlEAe28+2WAhCjFqrrpd9IhHm/IsU+OMT43UDfE3AaWqBFZ6",
+	"wtq1MFSoGaRlkqu4kvnwz9gbthoHFlGc1towMAjo+uzBpR7blSbyCo1YRuiFmC0zvdXxSv0oyqGgO4K4",
+	"Fn9Y6uLXVMCugvlhtSB9WaAHs1mpJ+FtI50dUtShN5lPuTywt9QPxgGjZvkqFBEOuWJxOfVpa3yrp6Yg",
+	"AjaFcRYBPEVgHoRAgViNgqf9mykpzhhnscohWtyo7OZaSqxkRfEo5nbm3MgNXUNwzT3O+Vj/ePypmqhk",
+	"70Ntvf4FWR2RTCMD4OzSShY2G803X21RAb62HnywwaW6MAOrkZXwdoA3s8CY0i6La9gagHlBa2go828k",
+	"ZTXCw+uy0DC+wm+KhAJUUHDugB5Nnug0ucw4uBttx4qBlCIHAcLoDZoyDnkWe9NQRIiZAAIosf39GQP/",
+	"Ls+KhESMLxlI/Jq2yTNFzLML/sRo4Ewt1oV/mrfKOTnt8Z9ss/DPgQSXbUvEZ5vavVn+TsNJkGTi/t3s",
+	"lSxADvy6eQ019RoYcEtcOosmXI4FprYUjoZMRCqLC8MdSK95xqXm6HYnaklvGwBeQWztcY/FfKm7jPIo",
+	"WCwMsQVsIstXom1YKk6SkHmvGshtA9D7h0+Pj05Pnh4ZBdoQEPOjnyRwm8QbentYJOBQykNHXNt0yV8u",
+	"T6LT+Il4Ovpy/GzS++nw6mjqzwFemeLmuqxUj6JcHtfmqEt2nb6cp6kjLPVA/TpbtyCqi1TUaoYOaMJn",
+	"MyFFzPY+yuTG6lNlwotgPn6yYYKfPYmV1M9A5mszsCWR5KNMfp4bym2QfZSIrM9CA/iQrq+RIQ8MJhot",
+	"X89Ho+SG3CVk6TxI4tCmKxeoVmEoxUk+q9L1q50yleDES3kniAOfyp8VzSmh2eqqNiXgeRVtNmI35p1G",
+	"dlPOZLHMx+V4wGkWS2vkN+4wmyV4kBTAQWklg4oYfq93tnwx2g6wZMAsPEF4S1AZD6vXLgzIaopOkD2p",
+	"yEDKU8pSYdAidZbvd9nLXLMQvx6yXKQphVj3vfQ2sDNXNxEi/YsTs9xpInmOiRtTPpu5XoWVfa+8dZW8",
+	"xkIdbHvtXT0HcfkGk+ELJFBSvB1B8sIqNPSm2oRAVJb6+ROsQFwnaq6HPM+z5HKeC70O+d/RK+fFG9Vb",
+	"QBtpR+912aA/YGhsHUkI9a+EmGkrhhZZQYhAAfNwhwz+A+mjTNCAGAHhUZJjEVjOwncOlRLpQkQe6YEM",
+	"QcCmyWoc9a6v3W45iJWat9Y+5eBitgAC45haid9dwmLpwxMen8GB+G3pE5QPpyoT953uWqcAHj+pAbvE",
+	"Wmq/3mEeo0GlV0lzCzijGI4F5ffJXAdMigVUoEsyXUt4BVbx46egM+F6aCDa6Y94qoWHU0aE7wQdtMA8",
+	"vj58jPM2oFYj37mwLKeIJJlRjBlYTjdilwVv7fAs41BZqVhxg2SFHmqVuW+niWCXYqmseAtAIsk5TjKK",
+	"VCWisODpVQlSBJM6Iq9DIAO8EtIANEuIQvCt4WajacdFrMAmILsEQnM4Vp8u3wfvsNYhX4F3KGQ44OI6",
+	"WrGwtRfhhTMzUWPIUh0HZOZNZWLWqvhtAvlmhVjaOtRZMwSU1Ll7M0Rt0avX1uCDMLsET4ULMfRX9POc",
+	"p8loWfT1MsOxzF+JBK8iPdU1tp55sz3jB7TQoQ7T3cQYwFbW5xjIcoEOKRb02iJJU1elAy0DXgIy3fdK",
+	"CnLNOtCQdL2RYWDX/G0feN9Ais6aDPQAEyzs/cHUqiQ/K8J8CHwAE8OLEYJYf+y2y9023fw7wdN8srIS",
+	"gxpRefPqvbcuu466qjMV+2MbgVVX4RnjYPNK5BjnL/rk2calFG/iQ0ZdlXeprtYSSVpL08V4TYZT7HcS",
+	"Q+4bT99VRK8qZDDTEgBjLa82vsjrswdRCX5nvf8YDG56vU9f/GvTSVSU9xnLFTvtYfAueDrJogbf1ujI",
+	"AQetQaa5Fl12bgP7IRfopDeQXiqOJUGUv7kX3hxYReQAAmjCPns7E9LQ/uNuz7qlNV+CPZpMlZRYilks",
+	"gV+RU8iRyiJA9f2zIhlVl1KoivXY1dooaEgwGkj3Fnwbm/cCoYAWfRCmhE0b4DsNZq0punhOnh4ekvsR",
+	"mvYmPAXfAb/xj/a0V8UIQzzKYKn0TjzprWqduOKAPwedt9Jv7kVdXDv9jjUuNmpDGF4FOXQWVkb8on6/",
+	"6Ijwa2WX/S/9gQzJjGzvFnhrzAzQCLPqzaFALj++6oxCuAbSVSE66vXCwv1uBxfS/lzmah5NRHzmgr7Y",
+	"VGRjUXx+ICHXrvl9rlkInU5DtoCkd0QB7+t09NZCZOOBrpKZkXzgk2UyQc8aLl6DarvS8WXpL3m+bDtp",
+	"RxMgkANtF5CZgWiLkhMFJJPfJsmxGzJmkAErgDz4NjorxQJ8v7l53ig+GTmcyxY5xa6UBlXquEmeLvMk",
+	"4il7IceJFHq9NAKxB2bBQ56v+ySMA5vjejtpr7kQWstqPLspurdWrqTBB8lj/u8qjX23aROegB42bK+S",
+	"Z7+AsZsNlfJivglIix5ZzcpRXo0TxBc2U3tSvtEWIJa4voNX6lqkHGIU1m5jyrMrASSEzn4jBNlsF1OP",
+	"aa9SQR1zN/dkQo2I2tcAQ5icTy+risOfTk7YUY89fXbyhBnk3AQAGA2y+os4plrT6XJoUH+jb7QIWaVv",
+	"wJgzENCtZA701ZIzHFDpc0+kZhPJGodGSuaGtWPskNFqEvj3XPp/RUpei8wK1jkfrzUjXJgxnx3VW7XT",
+	"n9Qlg2HlrTy/eLsJLBfiUif5mk/QoJbQC0dCK6RkvVJXk0vbraTnNoR4MVFY93C+7LJzYo62xpNfqsKW",
+	"qcVa3IYE+5WfbDWoquaFPLdQ7kKLJzWhy/Ics80yS6AnZWcjUnci1UB8y9Dy6SwRTUsTiSJsZlz1aB2u",
+	"o4Ek0YQeQfncVDnQkQ+cyF5t/65WmTSg9o+fSuzaSiYVUDjM256l048VpqCyK8gAsdaHiZBwrEYXlffN",
+	"9sE9avm94U/ATODTFc5fMY40sYBbygPrfbglTkrDdxZQthNI/Bgio2BhzG3EtThjc/Td8qmiRmF+brCf",
+	"mVuXZG4hxXzjJJdNMOd24sx3lVReLJMihGSXpbxVJdPlZlLBpj5wQzhW+MCD8lnc1lOxQuJ6xTeH9h2L",
+	"Xo3CJB9nQkBRMTeDjaEr41mbd2gXuew3KVzaKv6980Q+IxUB5Dc4jrsUCH+AMh6lk4j4VIBfoMjXDi2v",
+	"QRc31qsJN1jqXciTDUuEvHNdxDClQrPRXEqRrrEhD6STR7ap8yzFwnxzvKbY8/3LrWa2sTqgT1g57QNC",
+	"7m6E2r9YQXaD491QunWCx2acEHg2mSzukB22ytg/4A/bXME7kLrbvbg2Ttbjlj4pD5xUZs/QUphij+7C",
+	"u2tFuOHRySZaXZKuHP/044nsWX5aoTd8xfNosr7gNlgX+5B3nwk9TyHlDexzrkEGcMd68K+MBxJEEjDm",
+	"blN+llST9phEF4r4Y73ibFOizI55Bk01Z1/js6JcpRveL0SVH3tUfNLPNKj/eudpB4mMxQ2AxyuO9flT",
+	"0BlRb75DT3eBkyWT6Iyg6ohAb/NoR1fTHtOloFOek5Op3Up41DusRJofrgprrIc+VJCvhm7k4QVc3DgC",
+	"oXQX3sMXmuIRRq6z4cqdU1bnHpfMmtQpuzw8ubkJXTSzD4WjJiisk3jg5EriDp5lSdaxx1tn4fa8NzlI",
+	"GuwfZC+kVHY/mbsPIytH3NggopXPVD5P48D1UzP/r18OORXW4tyaaIk6TS0A6BBjLZl9DrO0exBJY2l2",
+	"8PX85iCK2XpWiSSiXNBbL1nF+l6UFgPpe4Iq7h8sbolZ8xj5X8Qq6AmfgasNymiKeCCB2Z0xSkQV06L+",
+	"G45gim7hQgau6IyzIz6n4ltVsu6dm0FU9NC4PSOR38YW5IwvKAJDGKSdYJzxSJSmoHjHUvyqv6DVFMTz",
+	"2H0uLXpV7KsO0AF72ut12QsDTJv/RIY2NapBje0ZPXcgQ1vUWDsWtN9l59KdR/0o+p4XnUZZTx3mGEDc",
+	"IhErqBZNhePjojKneR/Lfxp87rKP5soNZOOdg9rAaoZoTn4ukshDI3KFARU+jlLBM82SfCCVbLnoEAOi",
+	"0QtGhYldhTcX20OuwApm3S/eOAteR9zM1MFR7+hJ55PhtY7zNN91FDVrFluXDudueFD4T9vRouIIvOV+",
+	"62Rsym9e4n4gVmGaSPrzsMomK4S0uAprqSMx3jWiKJTQJM7vxFII6gKpJ7TSqCOItvDjQFrDtJEx0Vs8",
+	"4dfYlr9EsKg0jBcrvqckC49ubsJ9KvxbeMvhJ8PX99c2QainAm8nkNZeL6Vgrjc5FdJrtZpKUQ0LuQPV",
+	"LiOGYCTaVVP/DqTbZ3fQdMHN3Bi3nIvpI11UvS5j2SPP/qTDAEPEe1UhaJrIZGoEtd6qRmGbCqurzDAg",
+	"Z1vp+4zEo0bCagU7qPcRk7AuRJmkh/tnLDwxc7iYkMQQXDgg+OkodA3LXHHIBdcDScn8MOg4LIoIauFq",
+	"LvmFCWHcs9CryGNEC34l5EDuNcl3eAv3u+y1gurZZDBaYfk56q0X/xARglXxYGUCvKVMd1Ei5uX6P132",
+	"VqZL1sDgz1ylfeuzgyI5o7mmkMAdGUCDGZh6g9bcV3fpdNrAv+TFUx1tFSO3qTulDzwkE869shemKuLp",
+	"v8dqyhMZQrJInOhZypdggTcPBhKadcQMhhrN38jdDF8hrM5ZKriGQF4WK0xKwnpziqQtz3NQ60NXOzRr",
+	"MbMU1QfM6UkZMOcHf+MHv/QOnnX/z7/86/83mPd6R08effGnx3/+t/8Yhn//9fN/Hnz6078Xoz7t/Vu/",
+	"+Ovg0xfeT/v/tvdv/cGgu+no/T/96+6upCav0c4IsMKbVLFPA632aZBmexW30v6tY2ZerY2T2Xmn9+HE",
+	"OWNhYVsMKREZM9Hvzb+zgeMlwEwrW7xyraelFGK7BUjvwwHT6mvxFnm41cEXzH8TceF+/A5NLoadMXmd",
+	"0X/l8a+18peWdfLlNvG4pV5cQIFXSQTr87Y8A8Bdp24V+tYW2Vte+e5dErh8iXTHHK5iBf+saVzFwd1D",
+	"JleFCNzObduSt9J3eStaUHx+JWulFHsW8SxbFgK731qRFJBq3OF+OZR7Z69sNakqaU54sZ/Hoqe7C/i5",
+	"cpntGLTtS+8Y1Q1GvyUCS8ZkHbNmMd+IpqToso+bKgHlUDQbdlZAbHNh/jn+QM5WZ6/bQYKv+lpvK9Gf",
+	"g+5UkumDSr2/bG5wlxtRjlTiM/AyzjVg+bIeQ7Vd5NQ/hXC+5ugbhfWdz3ql8K4yqIJcEeJV9tvJ8Kth",
+	"sUKm3xkgt5LxdZuMP06uzQMbgqlFrkty/9ai/uZ5cebSujwY6o9whrldXt7WHabJfW/wAJqD5GwPMoxi",
+	"j0ygUq6k0PtBOdOMVpkrWhb20SIMsCvFeIYrsewy+I4hyZRax7bKrKvWTKS0tBnHEnxZwtOhkLEh4y1Z",
+	"ai2xLL9F1toGCtzqm7Neg9v5Au2i0a1eLDlL6vrb7mu8pT7XfMtA9DSXjI+xOnXKo4T4nEpjrBsIGzXK",
+	"6o+fwgpW53xc2jh0904kh37ETj2olafklyKtqbzwWu1Qd8I33yV11I73Tg/ZMICu5bCbFdudT3qdort6",
+	"MdtrujsutMkR+AG6jba56nwlNy8pltz2KYV6vLvqvVLc5MMZ+LBQqnWKMM4+xPCgZo2Y+qn+URXjKeT3",
+	"VlXjjXi0B7ZGM/0808pF7pnBMHWA/FLGYNQyT8KKZA2lny318JqL1BbWib77yy//95fzGz59f/PmWJ2I",
+	"r99nr496h5c//W3x5vjFSfRT+svr7/56s0mE6jpVvoQKJZ2+jCQlVbCKP7to+YThG+r5Fh1voe4X59qu",
+	"+l80cgcMKjrqYTtgJNc6wIgeiknxc/CbGYABbC6yWZZo8fviBtXLRnUwz/PcCHXNdIvjjxA3hTUMi75v",
+	"uYJ/U6OZCr3idtbDWgbb8ZPeYdCJ59gha2iWZ+gx+aaRhMEXhtVql801EmHUYsLtqFpFzGPpFwuzHXLs",
+	"Cq2MMcSABGBieh5FQsS2IFmNOPI2mP0AsTsWapY+EuigFsSC6z47dM0p67T+cLdULPtNaE22YTnNw83K",
+	"afon1RSYmLo0K4ct6grs0tMkTRNaQ2kJ5sA3SQCz8QoN9DnlGjjQiCfpPBMFxYXD07rLwljqIf1Mtd0+",
+	"vn/1SLOJIqUVegNh/wit0mvRZeFlqqIrEQ/JbhL2sc5ATOhuXaKERWi2KzpQ7KVKzS55dBWwWZZc81wE",
+	"UJX8ALyiAYtVNJ8KmXPXJZyyNWYiSnh6MJtnM6UF9pfXrqO2652gFnK/C/qordFLVq6wb1YBDVSgmrF0",
+	"7cZZSOXuYYgNGjI8K5HssGdRxIxLNVVNRmBdvPoAxYf1hF8Ju5TI3IJREvFcUFBvl4VG+hqSRbJPMSCR",
+	"IHJBsXReN+OjmxuwZ9qsWLh6YWVjdiVFSgsdJRgPcRwsSiFnyV1EFLiVsegzdYWXhRkMGtGozJ54ZtHC",
+	"osJZGeCpGhcBiAbBbNHqlYWeADnXpejUBdihS3VYze9bUnI8dO8EnQoio8G3gjVeL4Sg447f8NPSamol",
+	"oT999kl0a+07S/gqRtgdyt5ump1o2MCK7MQKu13HM7aWsiq8pSRnVfnOpwrnrzClFk14aPslNBVSwyv3",
+	"SDOvQHg5F0gKVOX3CAECgFLM1DyvxN73epukCHuMcpXtrU4NDAmo06D1cvvqvCOLkkGnAGQRpe5DsMzW",
+	"gqIGjttQk9xIItMLknmaxDpDSqDqH+1ZVxKQbXlKnYylNbcluaZ+eN2VhcYxU6z0RRSX4kSbc4qdTigk",
+	"/D2kOoj9HztfdCjVJZHjISQF2pdRfhL2KvDDy6PoOD4Rp6Mn46eTL396dtUkPlm5z6mVVgOPsmkpWBPY",
+	"5GOK292lUHjRSfZeksxLX20vH20XkWxaG+D5+9dML2W0ifZWnF91AV/TL16zR0Isy+/7YL69XLKlmmNf",
+	"dygefQzV7q2AJOK2GuStRv8qCrVTeazFV4KSRf4zFn4RYiepNK1oTF+sUo/8moBghPsi7Ha2Lc/XlKvk",
+	"oX8jxvldAUiUtvkB1lTNrYhJybXNdRkmSSrQhUk0ZXMZfD3d3Zgfii3Y4RoSsDM3tFjRyA4dHWnkhx6V",
+	"aShWH6FPBih9AxK9lJ5QCAkCrV1SH/89iT+H4BMLyGSTQ+9Qq7nZr5SNdGxvTjaD/Y3tXxW1uwFNkRU0",
+	"37hy+9TASDxaRHTImIOixZMTs9ujE6NGxGrKLpe50F32LhPg07LlCOHmoB6CEJLpsg91whk2vZPVIEz8",
+	"2OvR9399ln357ff/7+fsYvHTx3dff/ny1bu/vVRHr/gr/mGxsaUIHQ1UupRnok1e3Iy1bJejbBZUJv41",
+	"kufR5SrtKMSKDcSEnaKhyYdvrSubBzi0sP5bMemdeGQrO9zZe7k1S1KWEQXoyBl0vhh0Pm3GkFamSOBC",
+	"XJHusqFtRSJQy0U4l6hDm6MJQYTc47Y0aDan8Onw4MBaHQ6gW98BmRhCxlOtICNA4zxmmv3d7lDNT1K2",
+	"Pa6+YnipKse0wQ1pjg58AZTXYVW5u/HdRwnWmMJWtd7tS4ETE7CBEBJqvS17cCrGVl4S4ryw1TOK2sEg",
+	"u8VEVQJT/7hRgfWDuofowMo5/KYBb1tQ+0JzaDRUryTcyGK8Z2v8ve0UfGenb7viA53B98x0+2Sum08F",
+	"2wM477cpM22+vk0Yhx8X4DGRlvCACutoKiX+j+EksI+P71+tD/jbhj9cH+3CGiqXCkXbeZbkyw9m+4ii",
+	"l1wn0fm8qYw6mLG+Mr97mwF6CtWvySw712TopTrHFKM041ovVBazvTCaZyk7mDN9Nfyf//rvPrJGOAEs",
+	"BqGTqEBOAwgD3kvBM5E1Lyw0j1WW/ALyc599BWNp/rA0OfxSnR1aucmRwvhSCD01/6QENNvbGgrAzGc2",
+	"/7gSfVp08+YSDX5/+fD2Dby0ALkaw5MNTIo4N1Ah0e6lXbUEqEYz5ZKPBfviC+eL/eILtpcKHuv9PluI",
+	"S0gw0AHDGB+c+Pn715rN5npS6mN/hp8eyFypFCl5YAs5m7coaCyfiGl3IAfyX/6FnZe6CpqHyPzDx9eH",
+	"oYuqjngGijn3sWAvJLDvB0wkYHLkeiBXHxHYSchOWkGwJswayCYkoiLsXv1wKESN8gns1HaehHNAJ4az",
+	"BA4kdETC4DjIueYsU6nosxCiNEMM09QCgaZFXiSKKq/0X4A53BDlSe9gHVILW8jn1eYPizMQXA7h35Ji",
+	"qAEQmdAzJbWAprmwn0TG6OmBm0dGD1V4YtRoILn0O5502XN42fY2Pbq5CdGbVUxGEwX0HTv0xA0dSDfW",
+	"9TIAmyqZsrAcJqTdSjSeJAiR6wR7YzRUIBrIhSF+0yTPRRy4EvsL7nJ2A/Y///Xf+5jqXl7ZacMmuBxI",
+	"XBlgDoEWOsIbsV13GZiTipSARFP728t5XtSOMCzBcIyBJKiM5mm6DOx8Rdn2k95R2C0uhi1DYX6l1GoM",
+	"TTOSVAAuq/A5tjY/uFjORJ/x2Syl+/X4J61kGDA+kA1dX5wpAfjGpYqXfeaV7aEKVaiSlBtgD6RrdB2w",
+	"sEhwh+ZhmNUfInypU7Zr41pp5Gsu0kAWrX731vTw9fLMyr18Qe0ruvka+F2Imxyq9UIUz5Qv2URBjfwl",
+	"+ygT6BftgjyYuAGfnQ1OffPx1X4fsrOpEvRA+h0sgKpgABChl5na0F0gDMVR9litm3RoCE0ixwOZ5GwP",
+	"nMmwJxQUIJcehSrIfg49uYr29SvD6Ef2K3stOBiJfqUDMv+AE2K/DuSvBwcHpf+ZV82SfmVf8ZgRPvT9",
+	"TH7/lnTNZI1lCOAztfb8ri26XzWs/NBCoPSQsroRueot+s3zco9+86SlSb+Pja5Lv3lYatOP0GEnvUP2",
+	"K/soOfEPEfexU4ihctQihLYRsERGKsvIE02N+wFCTW1yAUC2y78HCfvIW619RFO6pR2xX+0JsW+AGFLP",
+	"Ogs3Kk1VUBr/GK2/fuUJmntDTXqpToH7+jH7lX2jskvgQpVmeTSRgIo0yKfQzGJ4WaLzjOcqo4K0axZg",
+	"S3oQtwuIIRJAkLC7NZ2wX9kblbNv1FwSMCCYYpQYauFK5ZjjUfNc7LMIipwY2nspMPByzXoygYHS/pHB",
+	"XEOp8iHM4FZzCrcvn6gYFnWepmpBCMTyLKEwEuSjvFJqhEt7x9gUplizLhwEi+D4HbeMJwSUcwg5MBoG",
+	"LqE4JE75oshXEy0f5SA/rvkmfMxN6r73jP3KnrvyEz7K2aIUrv8KSkH2572ZyCZ8plmM+QRzbfUsYD7e",
+	"fTZXbx/9W811WnheqtOyZiN1SjGc60YakgmIr6n8gsR8OJe2Xz5Qr2o7GATPoaGt3yopWq+MYdeXQkgS",
+	"jdHwwQzRcdLEZig6VtKdypE5lQul2GvD24hqaECER5k7IYC3UlhdzgmV/4d9SNWCxWoh/w98oNK5Oyw/",
+	"pE+eAhd5KQ2b4in7gAZMkD+NCgFFhbAZViqmeG7FHrvsIltiYTRMeexacumdGk3tHuFXj4h3fctzseAo",
+	"rsxnOs8EnxYhB5c8NrRn/VcueTwc41TuE4b0mf0kkTC84ZonKV6rhTDAzA1mZDxL0iVTo1GaSAHUb8rN",
+	"kiWXkQggowYSdzWbYw0YM0UlyAujjeyB0CGBKDpKk/Ek77IfeJKz8L3Is+XB+SgXWVjEcNX24i3AYCgt",
+	"YTgvtmAeq2uRpYrHjoScAl0leLILjBEq32w1z809jKnBNY/NpjcBrw1HM18ayPbu/9W2/RZCfds6P00u",
+	"DciFZhlPNHTIN/LkQGLEdr5Q2RXwPN1lYdGgHiaf8cxZlMHHLOR8KlAzZlohPcHv6IGk0K0kP3OCuTkm",
+	"qYxKSn0i3HKhNZFVviBJNE8ukzTJlyB+UmXXcaYWRfbTZSb4FeSd4ScDctrSTiEt81KwRWbUF2koZSrM",
+	"evpmygP2FmRyjaUAGltZ+D0rWHPLii7bs0RiIBlmgRpB15B0c6F8k6TBWZRzCyG9Rb61gpyZ00W7kPzf",
+	"3TerBwJBEirC0pFIW51MNO8NE6qhNmOSmQ+sDsuj/OtSVN6EyzgVXpQhCu57Rr9jbtOonoBycLnEHaBk",
+	"bVbrRVsZUfyAvZ0Ja2MxSyX3KqcxaOYlwIPFcSnyPoaZQ8VJFlJ3M4CZ08rL9jxcESpj6KZNk0hILTxD",
+	"0vnMyG8HR91eLUpnsVh0OfzcVdn4Mb2rH796+fzFmw8v4J0iQ8g3SXWCjuFIaIU67PZwoJoJyWdJp985",
+	"7va6x1D8LJ+Age/xBLok/mL+PW7ya9sM+KNerwibMDgAYpLRCQ2h6bI3QsRw6a7EMiB81ixEISe0ZixH",
+	"79hUxQIvkqMmhmVhJS5hZMDMWtWBWBsKCLGj6EmTylNBdekOqIzNzW9aGApauwkJXgKquagsNryMO30D",
+	"AeoaGXTs0QKYjno9aw6kXNaqxg7e3dYGkqgorrM307fBAtmY2lOGeSfooFEAlljYCto+Q4MfeyPhUye4",
+	"uaZXHBAef8Vj21j3c9A53eQVK2ugqPHCVsNz3QHXvf9RihtDaERM73o2anQg6vl0yrNlp995lVwLaaAD",
+	"3Ta9GpfFde98MhM8hgKBm+K7kE4wiLj0qTxhLhT54Dm/5Fr4goKCnrPBQIZGPGni7Dh7ktt2lN7cKgMq",
+	"NjK3zWj3VvBU2UCiwwOsZDJmoZEFHM8urddZscpB5aUagANZyAbrLzBbfX8HcrsLzFrv70De4gK/FzxO",
+	"JAZV/67u8IdGRPqj3uLT3vH6d0ko92RyfPVk/ask3pJ0e290w2HLesJxffiY/AOtxOOiCIFwXQLKXogA",
+	"bvYs5ZJqTpobNNeQvGhNu1di+UiDu6HbhODntIjboDcmShW7aQKoHfrYfvDzxpegeKORk9GHq6jPc/HK",
+	"wGQt5ruBn4PirYN3Kk2i5cYv2/Fmjt/y0p30DjdB4cLCiS89Wf/SG5UXNiV46+jZ+rculHrN5dJqF7en",
+	"C0cbQYTu9x+RlHjEI88Sgd5SurXcXU5LR+xdcESkiHNopCGvnEZUz0vwo6oCdmXUXsNaj3sQT95l6H7C",
+	"WBYwZg6kZ9DCkohK2jg8VylrKliecak5liojBytO02XvoDMRz8RAXomlFjmlX2soq2W+XxQeQoepF2RF",
+	"/c4MMSscrhjhSqGlamQt0sU0DZzd6GIvbOhnITlAsfSWdgz0AQg0zOeZpOL1h71yneOj06CTSCiuJbJl",
+	"J7AKGtDnjk/yHNoc9iDgAmsjH/b8SsmNpXpbI+gT6poMJQggpF2zLBlPckoUSHK2p9JYZLSZ/S1ztZr2",
+	"BZ9J5HgInyht0AsieXKyc12VzXYLthjc66UYqQxMRHsGw+9ys0LGZqv4hd9gr1AJucBsiJozL7XkRxS9",
+	"OZoWD1/blOfC5bhYzsQ3SZo3o52/OJurw/MiLQVWC/kS2Mx6bQZP06Jp4uE4L6+9lkixqrj4Nmsn7Nl0",
+	"8adHh1+erFt8eqvFf7q1aIbJcilF3q6UzuDcIUZ3c/nMf+dzQ08HKoiC4H4Q0x7EtD+0mGYQnbm0ESuX",
+	"kTBREcsg16hVNrMCny4KbZCbAqrIODnsXLIktt5ba9gIGHJyLFxDzlZwX1BImrPQn7CaWxsZp/skr8pM",
+	"hb9yIBu6FPizH7OqE7/FkoJxr7emZe5rNvx2HUX7Gse5sFs3gdeBaz1J3JYctimrAPMHGrgFDdyATLhA",
+	"FXzjZCOqCVEkD2T2d68NW9rYRGzX6G7uwj3ShoLuhUboh/jhXXSBGQdPDsl2kGJYJJ5QwxBHIKqi/Sfi",
+	"C6XWaBtr7OWCvJV8qEKlZmWNuj+QM651wVGSGKk9SGRcg8vVU95Co8+ORV4ugwYBVa5+0UAmWA+tpAqV",
+	"3pxl4jpRc7AN7COniZTOvU87Z8I4UwviMPBNbC/tV4jf1AaAvKcwUOgisaZi8dfWhdHivAY7BP0xkJcq",
+	"XloneqwCFy/AITBwJlJzCkZDsmtJUiHzdEmuaAjUhdz9NivEO6/u+WaGiFIbxN+dLaKQITa3Rrgd7W/Z",
+	"RP73YZBo2fIqk8Sd7vgfYpUo9zSq9E/bg0rqtUY/++tKiTfujqqKN+4K6ovf5baKy1XsCT135bX7pfNb",
+	"sBALKm0mM1ar2q5dHbQPwABK6BA2bisv2GgJ4uM2gJ727guef0gTUdvy/zdaiZxitJGhqNTtZXPlqPLa",
+	"CnNRqf/Ag7b0YDH6Y1uMSv1tSI8pZD9QZVRTZQQKx9O1LokXfotIaWhFmmjMOig4LgbaYEjpQNYafbRp",
+	"GH3GWTxHclHKZnpWSNgu8t2J76U5UOVKJAu9Lq0hGLOcjSpnSa4HkrpmOmnChjIU6XCsIVOlSaBGUurK",
+	"Ttck6qZTLIY8fllE/X8vlh2kqYDvX6l4ua3R3ZzNUMkUXiywwUlPVrCBKFS/aWVDc24smo4t00qznbt8",
+	"XagXdDCf+TO6hjbNzWm26pLpdQYp9/hoaZ7pN8agPg7QwMFvR+D3gbOXwpXX/7w9V6HyOy22N//+PNKk",
+	"1Z1h26aGdqP10gwr9cZuzR7wucaSD3dkyRtz4x048YoAURLui1p8FVbs7kt+8F7MUr4Uazlj0yufg87b",
+	"LBknkqcHlgOumaY23mfxD4JBg2CwAbulj2Cy4a7G150EkN4GAohNOnuQWO5fYkE66qUttggtVaPmY+hH",
+	"D5RrtTCDtfRODSH1qklANJFrXD9SWakChV7KCBNA7JiBTDSLJiK6oqhgPeEzMlRCZ2MVL53fTCpMewyw",
+	"sQRUpzYLgNotmG04kLmaHaTiWqQ294X6LGYgMS1nhTCERSPmPKXO4H6SBuYn2CLdiXbRuWbxEtM/bBfx",
+	"omi214LfgCKLseHrQIaGjYalLv+BqwRi02Yw4JOqYlTa91d79tMqk5wtIEMWSlKMFfUCDt+9/YC1E4uW",
+	"7mwPiwBQLj8fSMzON+P9TLFMqdzL0C+64R9RN/xwH08QEMUCcyCxQ/tiItCKClVy4SwN86GSDeJaSJaM",
+	"qPgBwG9EedG2KvhAgmQpMg2lHT1QP9IOUl1MpHrhn4JFIkhn0zkLyxJFGDBxw6M8XWLvR53IcSqIK7JE",
+	"QyrQucTpFhOlrWjuFQyp5rKOVJqqhS71cw/7kNlEx2RRLclB9GbNkndJvj5job5KZmEBWUbd752UXu+B",
+	"P5e5mlOXenSKhgxahGmv373MlZmseQZz1u/OL55/FxJG7ZHINKM6lJRnENiKWEoKl3kWFJUc3HchzHmJ",
+	"yQPt7SDhI/t421ihMJj9dtnFQuHdrmZTmYPpu8qfGRCdqRDodDETCZ6lCf3A0Tlf3TEceNGQgRQaVE20",
+	"C8oGvWqa5IGDo0ZyRBlhI6fmwDm1KDpoUjYQK8xOYgr+HiuWmdW4ijESUi+gED51AOyzJie+O1vfmw+A",
+	"rKfgd9l5+WVEcngdYVePIRgLzC5sx101z8voG7DFhOdAAkrXgmm+xEt24QBp9m9TXIh1eGGnXk0sEttd",
+	"fCum+4WesnfwvVjCt5NowiJ1bek7VNJDUrVe2/wKWN8/VOU0V39o4dmgdfoKkD4rsBpwq6k6na9LeufR",
+	"6cOnOkUwBe61TZ/8HKxSblt1yM8gYOQZj8VQT9SiqvnCLwfQDDNNjMRQu6aaFSGRLRvBAbWt3KXmbCUn",
+	"cTNTB0e9oyedT+sgUprl2wxVbac1U+89fxKp8gMuD6xNofT+8wnPDIZ83kWlBrRerVeXHJJepTG4zNBP",
+	"SGEyGRRsI4tVzq+MQGRV7IrgtU7ZPqunKUPScCEWEKWFv6ESyQbq+bYWcyftbqSbI4HY8QSaYP+iEIQW",
+	"vJAkz8Ah3iT5FElBVkx6UOj/uSz9D4r270zRJmpZ0oIv5+nVpgo3NdFrCyb6JpHx6mAiJJPYXJEKmlXj",
+	"i7Dn5QDq32gk6qiDGfFLeFVXbJRD3y94BBXC5zK2lT0ojIiaBdpQEGtiLGbbg7IYIyw3QXw8oKk4KEWg",
+	"1C/OcNBAcoYhoQEbKyn2A6NR4zqN9pFEHDRPrKMJ5Txmtmkjdj3UfRa6joIh2BZ4OaLKlurQ80t0e7Mo",
+	"5XNNVRahqFMsbihIyIt6MrtNRZQbwGM0UikCyhNV3SHp5BfRFvs0kF7w0yiR8UYpTwjwjcONoAMBnhEs",
+	"2WgAtFsADDDdgHGGoR6JpiZnVG2R5G+pBlLPeCRYInUSC6irgtOgxPmTSqQA3AjP33wNpgrz77fvQ7YH",
+	"eewqn5B4P5DUb5Py4xaQgAZsf4nhJQEzqGygftgj0820jwXzaOm/Ary0H+YBioxfLM8MR3dAf1AV8Aad",
+	"kP3qCTGTRHs6Cxw6p+lYSDJkf9A5j6YCXyVZRTt7AoQQ7EFV97CQ2sKAhc7hYv6A6hxQeGqiJPyDmuhC",
+	"qR8QDMP98nf/c9Dh0dT/LNSfTWTruvsGfqmA4HOv/SXcJHKQBCtXSV8uLdiukxaHokh/UETQ4AqpYAoB",
+	"lQbnfNwfdK6TGY4xFJElMkrnsfCHWfPBjwPwNA06n/oDI8/jW6WyjdjgDQt0zt1BoRo9mPd6x+Lw6RMI",
+	"Nun1zMsu7KMxXgWPDd6LzF5xhj+7f0Z/tkUw+6HrA4lBIvawDip7DA9CS0gBrwFv+7bVnMFhRzugmCVU",
+	"Vjqn7SRwH2I1x0oHKhdUpJ6Fg4GZH9YyGAwGIdBcoSM+Ewb/cENQbUdhRCb0CWMvSIrtV9BKDDrs/M3X",
+	"zB2nFItBBw6+2A97+34g8W/y6uEQQKX/HHTKNwvmO3ATQtHaLAf8wHKjbYcML5bO8M/eIRrChUSXTC8I",
+	"vQHWhCiXMqoUifRsnn02wLgd2IE5DSp/6mp5QkCc0lAwnu0lsnSBwFDa2y+0IiOwW8GAujdWGrBsAO6W",
+	"8C77Z3t0crln+92FfP0xYlQNa/M4fdGsm+KWXaldurAYLu1iVsvtn13BLrBrUtWr/Z27PzeBgjoctx3f",
+	"qtM7P/gbP/ild/BsePDpT01HePuwsXLn6HXKcKl/+ua6cOW1FWFj5bbrhXD7EEX2EEX2h1YV8QqsjSOr",
+	"aYg2BRGVo6YsxKmCHEQvtuxlrtlMZBq8LCA7GYk145oCYGVEPWcSkGXBtE6ZEQOJXhVXzhLcuHlhzzvs",
+	"sUoN04wX/YLDk95JY2gXLt8L7bol2aL0weHGITaUR7hDpE39zfUBN7S8B6r1vyBT8HADAHyr5AMV/Q2o",
+	"KN7F9ZEtwdqUbY9cNiZoY5pA4f4vNwXxQh9aMrStOcsrkVroKjUieuYcsKUiPbbq9F0lcd8d/f09hDY+",
+	"UNcH6vpAXe8laXs9fV1rfS5nEuyFs0w3JW9vljJ5u+RtUKqjhu5g2CtQ+6W2sWMRlzFLBbdN4YH263Lj",
+	"v2pc00CWA5u6flxUojE0KvZCo/ron4B+UbminIJZvqSeNSzRA0nFXskKaefrM/x2RrI/ukmuxLKLLXRC",
+	"G7Dlx8Gkic6b2AK6Zn4fSRcAzHKcyHPzCM0CEyVdkrmBB0Z+FdZhP0qkIX0BqoeYObCdvkF9NGJXMjxe",
+	"U8szj3GnNuNmNJdSlLI+XF1YP6XUFeO+eNvZIWiDWli2sL96n8o1IXb3kAnxRxIXKIaoTWx4CJp4EGJu",
+	"K8RsHZfxIPX8fqSej9TvcsNsiXpP49WlYCjWAt/arEd2S2dqtudCgrE91363sSZJpSGyvr22Z1e9WW55",
+	"U8vwzcl589urSkc/0kVT7wed8F7J6YNn4Xean16lL75/4Yfab5+Czs0BEJMDzHC2Lckb075eQ48Gzj6+",
+	"f8UyEYmE5ONqSeoafTorWaw0G4scDGbHTTkKlFlEsqltIJx7HfshrmoM/TJDJIlhMJB6AgHIk0SDY6PL",
+	"vnYdxylJByb5YFdC0NC2+WBEbYc5Zk6FA0mkGesrYhABgfcAez7av/JkKnTOpzOKzLDPzSp5Ps9EOJB0",
+	"y88gHASb7FLzjcOe7QaGIVmu2S6XWHOKiRTDtTKBHQnNiwODC4AhCU/ZJY+u1GjE9rAZ6ynTATtl00QG",
+	"7LiH/z1iE/NsEpgP0v/vg9HTwnUgMYoq9gDHkxSriUMRSwjTYplamNXYTvB4XgYpXIWC0DYtCovKBVJR",
+	"Zg3jLFVqZpYcsFmWXENEYJrIq4NURTwNnDIXDGSsovlUyBzbfKmMWj7BmfH0YDbPZmbJPI4zgJkstWZ7",
+	"BIl4fcRZu72Jwt6+mN4m7btru70qyULXD9dMJjIjLcB00MwcWm/7aWgLl7tGIF0y6pumuww1BlcQ2uj4",
+	"1GGxltOyzyA7wmumDgluNoRu5txyZleCpyIeyDS5Ev4bSa5FOuoyJw2UrnB72XWWK9UfSMiu9641NR+H",
+	"juB+MQhoh4XRewMZVmUk23vQUSC2d/iEzWUqdCm81U9WJ2y3hneYAWPjw29fYIIjvRXuBw4pMRmGgszi",
+	"PptB4bycsgv9GNX20hTlwCFz9O3pQxVp5R9rPuFpOiwaChQcghpRUxlGZ7qoJPe+fw05up2gIyTA0s31",
+	"Y+cLwzLKfcmibNr1AsAeA1F9TPkjwKJsZaR6EY03fiYTsIpSIY3a553qTlNuuhopFtvYXyqHuTptxuNK",
+	"hgba1Ay6UUlu75n+HRSisGBbJ7njjuMqUu8MwXWw8+/7mWPqQM6AqyfE2AliNhHowXrzUMPioYbFP0kN",
+	"i6pms4Ni02a5WRtcheEGmENuSRZ0ucuNtJOL6azJKnOGGeRY19OXqnkmWJyp2Qwjg5oipOryxN0ESm0a",
+	"H7U76W+dYD0HeIiWeqir/kAWtwuAugOyGGzS18Le0xqVK4zUUO4FRLeg6Bud8hxK/DgN2NHLRLLQyMYy",
+	"H9pnIdvDkkJHvbIlfJ+6LdsUO6Mtg1RtVHx0vQYMKggoOQY9z2wc0zSW5m8sMdMSDnXnxNYdxpYm8nuU",
+	"sC27wvNgteN4ILoPRPeB6G4cF3UnZHd914vCtgCxUwvRFDq1EDZyih9eHkXH8Yk4HT0ZP518+dOzq3uO",
+	"nHoOoSclFvFIWztpWLbgQFpw6L0fQr02MtlpNKviK2A4qbs52Qvzq5GmfZaU20w8Z/zDLC9D8yGnj7oW",
+	"GPJHdmw+yoSeoOWaDKQ6Nz/YrLD2CKnflaWPdly2qn3I1axkxFcZk2pRMvkRpArFSPIsq9bmeU8WYpDL",
+	"EyW3MtFZhePT7oa37eKffgfhTRvzfdzZ/RvYbMyTXdiD1exB5vhHxzw9CCm/TRjTXRjMyk3y/965FDwT",
+	"2fk8n3T6P0L5s0uuk8g9+GTGG9C31yLJrm0FhkyMRCZkJNBvmV2LGDLsO9ap0+00tekBJzELbYUyeDHs",
+	"+I6g/uPHh0dPu71ur3vY/7L3ZQ+4LG2+OuE7oWYpBEdD3YTL+bJvq5/hcqAsuw5KRWyfv38NGhOJU0V4",
+	"WHOa+ur2/95Erkd+4zSpGjM1InYHnM9rJgZ+YGo22afqBDbEgYQB70PUe63+nY/vX1G+9coQD44xGCL2",
+	"BY0Gge0CAtecHIW2TygUGLPQx7iwX01sGoucspoaokSKKkUa6wOrjBL5E81SpaAKbO5tuI7y9b2/Sq6F",
+	"xFCAGIrRJvDXLFOXJEbhRlSmu+yNglVKIWI0WdKH3rq9dj5/+vz/BwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

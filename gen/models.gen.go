@@ -154,6 +154,7 @@ const (
 	ErrorCodePlanLimitReached            ErrorCode = "plan_limit_reached"
 	ErrorCodeProspectExists              ErrorCode = "prospect_exists"
 	ErrorCodeProspectHidden              ErrorCode = "prospect_hidden"
+	ErrorCodeQueryInvalid                ErrorCode = "query_invalid"
 	ErrorCodeRateLimit                   ErrorCode = "rate_limit"
 	ErrorCodeRequestMalformed            ErrorCode = "request_malformed"
 	ErrorCodeResourceGone                ErrorCode = "resource_gone"
@@ -211,6 +212,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeProspectExists:
 		return true
 	case ErrorCodeProspectHidden:
+		return true
+	case ErrorCodeQueryInvalid:
 		return true
 	case ErrorCodeRateLimit:
 		return true
@@ -444,6 +447,21 @@ func (e ProspectStatus) Valid() bool {
 	case ProspectStatusQualified:
 		return true
 	case ProspectStatusUnqualified:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SearchResultObject.
+const (
+	SearchResultObjectSearchResult SearchResultObject = "search_result"
+)
+
+// Valid indicates whether the value is a known member of the SearchResultObject enum.
+func (e SearchResultObject) Valid() bool {
+	switch e {
+	case SearchResultObjectSearchResult:
 		return true
 	default:
 		return false
@@ -1349,6 +1367,39 @@ type ProspectUpdate struct {
 	Website nullable.Nullable[string] `json:"website,omitempty"`
 }
 
+// SearchResult One page of the prospects a search found, newest first.
+//
+// Example: {"data":[],"has_more":false,"next_page":null,"object":"search_result","url":"/v1/prospects/search"}
+type SearchResult struct {
+	// Data The prospects of this page.
+	Data []Prospect `json:"data"`
+
+	// HasMore Whether more prospects match beyond this page.
+	//
+	// Example: true
+	HasMore bool `json:"has_more"`
+
+	// NextPage The cursor of the next page, to send as `page` with the same query; null on the last page.
+	//
+	// Example: cHJzXzAxamRxN3o4eDRrM201bjZwN3E4cjlzMHQx
+	NextPage nullable.Nullable[string] `json:"next_page"`
+
+	// Object Always `search_result`.
+	//
+	// Example: search_result
+	Object SearchResultObject `json:"object"`
+
+	// Url The path this search is read from.
+	//
+	// Example: /v1/prospects/search
+	Url string `json:"url"`
+}
+
+// SearchResultObject Always `search_result`.
+//
+// Example: search_result
+type SearchResultObject string
+
 // Tags Up to 20 short labels, each 1 to 50 characters.
 //
 // Example: ["webinar","enterprise"]
@@ -1707,6 +1758,38 @@ type CreateProspectBatchParams struct {
 	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
 	// their retries run afresh.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// SearchProspectsParams defines parameters for SearchProspects.
+type SearchProspectsParams struct {
+	// Query The search query. A clause is a field, a comparison and a value, with no
+	// space inside it; clauses are joined by `AND` or by `OR` (not both in one
+	// query; the keywords in any case), at most 10 of them:
+	//
+	// | clause | finds prospects whose |
+	// |---|---|
+	// | `email:"ada@example.com"` | email is this, whatever the case |
+	// | `company:"Acme"` | field is exactly this (also `first_name`, `last_name`, `title`, `phone`, `website`, `source`) |
+	// | `company~"acm"` | field contains this, whatever the case: at least 3 characters, on `email`, `first_name`, `last_name`, `company`, `title`, `website` |
+	// | `status:"qualified"` | status is this |
+	// | `tag:"vip"` | tags include this |
+	// | `metadata["plan"]:"pro"` | metadata key has this value |
+	// | `created>1764000000` | created after this Unix time (also `<`, `>=`, `<=`, and `:` for the second) |
+	// | `-tag:"vip"` | `-` before any clause: the clause does not hold |
+	//
+	// A value is in double quotes, with `\"` and `\\` its escapes (a time may go
+	// without). Examples: `company~"acme" AND status:"new"`, `tag:"vip" OR
+	// tag:"webinar"`, `email~"@example.com" AND -status:"converted"`,
+	// `metadata["plan"]:"pro" AND created>=1764000000`. A query that does not
+	// parse answers `400 query_invalid` with `param: "query"`, the message naming
+	// the position (in characters, from 0) and what was expected there.
+	Query string `form:"query" json:"query"`
+
+	// Limit How many prospects to return, 1 to 100.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Page The `next_page` of the previous answer, for the page after it (the same query must be sent with it).
+	Page *string `form:"page,omitempty" json:"page,omitempty"`
 }
 
 // UpdateProspectParams defines parameters for UpdateProspect.

@@ -35,6 +35,7 @@ var _ gen.StrictServerInterface = (*handlers)(nil)
 // readiness probe.
 type apiStore interface {
 	store.ProspectStore
+	store.SearchStore
 	store.AccountStore
 	store.Database
 }

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The whole harness against the floor, briefly: it must build the servers,
@@ -140,5 +144,68 @@ func TestReportShowsTargetsNextToRatios(t *testing.T) {
 		if got := cells[len(cells)-len(tc.want):]; !slices.Equal(got, tc.want) {
 			t.Errorf("%s ends %q, want %q", tc.row, got, tc.want)
 		}
+	}
+}
+
+// The seeded prospects are what the rows expect: ids that sort by time, the
+// emails and the company words the search rows look for, on either engine.
+func TestSeedProspects(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds capture to lay out the databases; skipped with -short")
+	}
+	ctx := context.Background()
+	bin, err := buildOrFind(ctx, "", "./cmd/capture", t.TempDir()+"/capture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbs := map[string]string{"sqlite": t.TempDir() + "/bench.db"}
+	if base := os.Getenv("CAPTURE_TEST_POSTGRES_URL"); base != "" {
+		dsn, drop, err := pgSchema(ctx, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(drop)
+		dbs["postgres"] = dsn
+	}
+	const n = 3000
+	for engine, db := range dbs {
+		t.Run(engine, func(t *testing.T) {
+			acct, err := prepareWithCapture(ctx, bin, db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids, err := seedProspects(ctx, db, acct.id, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ids) != n || !sort.StringsAreSorted(ids) || !regexp.MustCompile(`^prs_[0-9a-hjkmnp-tv-z]{26}$`).MatchString(ids[0]) {
+				t.Fatalf("want %d ids of ULIDs sorted by time, got %d: %v…", n, len(ids), ids[:min(3, len(ids))])
+			}
+			var email, company string
+			q := `SELECT email, company FROM prospects WHERE id = ?`
+			if isPostgres(db) {
+				pg, err := pgx.Connect(ctx, db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pg.Close(ctx)
+				err = pg.QueryRow(ctx, strings.ReplaceAll(q, "?", "$1"), ids[1234]).Scan(&email, &company)
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				sq, err := openDB(db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer sq.Close()
+				if err := sq.QueryRow(q, ids[1234]).Scan(&email, &company); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if email != "seed-0001234@example.com" || company != "Firm "+seedWord(1234) {
+				t.Errorf("prospect 1234 has %q of %q, want seed-0001234@example.com of %q", email, company, "Firm "+seedWord(1234))
+			}
+		})
 	}
 }

@@ -241,7 +241,7 @@ func measure(ctx context.Context, cfg config, servers []*serverKind, work string
 	}
 	phases := []phase{{cfg.seed, selected(cfg, smallRows())}}
 	if cfg.listRows > 0 {
-		phases = append(phases, phase{cfg.listRows, selected(cfg, []row{bigListRow(cfg.listRows)})})
+		phases = append(phases, phase{cfg.listRows, selected(cfg, append([]row{bigListRow(cfg.listRows)}, bigSearchRows(cfg.listRows)...))})
 	}
 	for n, ph := range phases {
 		if len(ph.rows) == 0 {
@@ -294,7 +294,7 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 			return fmt.Errorf("%s: seed %d prospects: %w", s.name, ph.prospects, err)
 		}
 		logf("%s: database with %d prospects ready in %s", s.name, ph.prospects, time.Since(t0).Round(time.Millisecond))
-		envs[i] = &rowEnv{key: acct.key, ids: ids, server: s.name}
+		envs[i] = &rowEnv{key: acct.key, ids: ids, server: s.name, prospects: ph.prospects}
 		for r := range max(1, s.replicas) {
 			rdir := sdir
 			if r > 0 {

@@ -62,6 +62,9 @@ func (rep *report) print(w io.Writer) {
 		rows[r.key] = r
 	}
 	rows["list-big"] = bigListRow(cfg.listRows)
+	for _, r := range bigSearchRows(cfg.listRows) {
+		rows[r.key] = r
+	}
 	width := 0
 	for _, r := range rows {
 		width = max(width, len([]rune(r.name)))
@@ -131,6 +134,8 @@ func (rep *report) print(w io.Writer) {
 			case r.goal.minRatio > 0 && cok && fok && f.rps > 0:
 				// Judged on the ratio as printed, so that 0.70× meets ≥0.70×.
 				met = yesNo(math.Round(c.rps/f.rps*100) >= math.Round(r.goal.minRatio*100))
+			case r.goal.maxCPUOf != "" && cok:
+				met = cpuRatioMet(r.goal, c, rep.results[ci][r.goal.maxCPUOf])
 			case r.goal.maxCPUPerListed > 0 && cok && c.cpu > 0 && r.listed > 0:
 				per := c.cpuPerRequest() / time.Duration(r.listed)
 				met = yesNo(per <= r.goal.maxCPUPerListed) + " (" + fmtCPU(per) + ")"

@@ -52,6 +52,11 @@ type goal struct {
 	minRatio float64
 	// maxCPUPerListed: Capture's server CPU time a listed prospect at most this.
 	maxCPUPerListed time.Duration
+	// maxCPUOf and maxCPUFactor: Capture's server CPU time a request at most
+	// maxCPUFactor times that of the row maxCPUOf (the same request on the
+	// small database).
+	maxCPUOf     string
+	maxCPUFactor float64
 }
 
 // String is the target as the table shows it.
@@ -61,6 +66,8 @@ func (g goal) String() string {
 		return fmt.Sprintf("≥%.2f×", g.minRatio)
 	case g.maxCPUPerListed > 0:
 		return fmt.Sprintf("≤%s CPU/row", fmtCPU(g.maxCPUPerListed))
+	case g.maxCPUOf != "":
+		return fmt.Sprintf("CPU/req ≤%g× %s", g.maxCPUFactor, g.maxCPUOf)
 	}
 	return ""
 }
@@ -71,7 +78,9 @@ type rowEnv struct {
 	key    string   // the account's secret key
 	ids    []string // ids of seeded prospects
 	server string   // the server's name, to keep emails unique across servers
-	seq    atomic.Uint64
+	// prospects is how many were seeded: the search rows look for one of them.
+	prospects int
+	seq       atomic.Uint64
 }
 
 // at is the base URL the n-th request goes to: the replicas in turn.
@@ -139,12 +148,16 @@ func rowKeys() []string {
 	for _, r := range smallRows() {
 		keys = append(keys, r.key)
 	}
-	return append(keys, "list-big", hangRowKey, floodRowKey)
+	keys = append(keys, "list-big")
+	for _, r := range bigSearchRows(0) {
+		keys = append(keys, r.key)
+	}
+	return append(keys, hangRowKey, floodRowKey)
 }
 
 // smallRows are the rows run against the database of BENCH_SEED prospects.
 func smallRows() []row {
-	return []row{
+	return append([]row{
 		{
 			key: "get", name: "GET /v1/prospects/{id}", status: 200,
 			target: func(e *rowEnv, n uint64, t *vegeta.Target) {
@@ -226,7 +239,7 @@ func smallRows() []row {
 			check: errorCode("body_invalid_json"),
 			goal:  goal{minRatio: 0.7},
 		},
-	}
+	}, searchRows()...)
 }
 
 // listGoal holds a page of 100 to 10 µs of server CPU a prospect.

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/binary"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"strings"
 	"time"
 
@@ -122,7 +120,10 @@ const maxIDs = 10000
 
 // seedProspects inserts n prospects for the account, oldest first, with ids
 // one millisecond apart ending now, and returns up to maxIDs of their ids
-// spread over the whole range.
+// spread over the whole range. The rows are made by one set-based INSERT …
+// SELECT over a recursive count in SQL (seedSelect), the same rows on either
+// engine: prospect i has the email seed-i@example.com (seven digits) and the
+// company "Firm " + seedWord(i).
 func seedProspects(ctx context.Context, path, accountID string, n int) ([]string, error) {
 	if isPostgres(path) {
 		return pgSeedProspects(ctx, path, accountID, n)
@@ -137,75 +138,11 @@ func seedProspects(ctx context.Context, path, accountID string, n int) ([]string
 			return nil, err
 		}
 	}
-
-	const batch = 50000
-	const perStmt = 100 // rows per INSERT statement
-	const cols = 19
-	stmtSQL := `INSERT INTO prospects (id, account_id, email, first_name, last_name, company, title,
-		phone, website, source, status, tags, metadata, marketing_consent, consent_at, hidden,
-		created, updated, deleted_at) VALUES ` +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),", perStmt), ",")
-
-	var seed [32]byte
-	binary.BigEndian.PutUint64(seed[:], uint64(n))
-	rng := mrand.NewChaCha8(seed) // the same ids for the same n, run after run
-	start := time.Now().Add(-time.Duration(n) * time.Millisecond)
-	every := max(1, n/maxIDs)
-	ids := make([]string, 0, min(n, maxIDs))
-	args := make([]any, 0, perStmt*cols)
-
-	for done := 0; done < n; {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return nil, err
-		}
-		stmt, err := tx.PrepareContext(ctx, stmtSQL)
-		if err != nil {
-			tx.Rollback()
-			return nil, err
-		}
-		end := min(done+batch, n)
-		for i := done; i < end; i++ {
-			at := start.Add(time.Duration(i) * time.Millisecond)
-			id := "prs_" + newULID(at, rng)
-			if i%every == 0 && len(ids) < maxIDs {
-				ids = append(ids, id)
-			}
-			created := at.Unix()
-			var consentAt any
-			consent := i%3 == 0
-			if consent {
-				consentAt = created
-			}
-			args = append(args, id, accountID, fmt.Sprintf("seed-%07d@example.com", i),
-				"Ada", "Lovelace", "Analytical Engines Ltd", "Head of Engineering",
-				"+44 20 7946 0000", "https://example.com", "import", "new",
-				`["bench","seed"]`, `{"plan":"pro","region":"emea"}`,
-				consent, consentAt, false, created, created, nil)
-			if len(args) == perStmt*cols {
-				if _, err := stmt.ExecContext(ctx, args...); err != nil {
-					tx.Rollback()
-					return nil, err
-				}
-				args = args[:0]
-			}
-		}
-		// The rows that do not fill a whole statement go in one at a time.
-		for len(args) > 0 {
-			one := `INSERT INTO prospects (id, account_id, email, first_name, last_name, company, title,
-				phone, website, source, status, tags, metadata, marketing_consent, consent_at, hidden,
-				created, updated, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-			if _, err := tx.ExecContext(ctx, one, args[:cols]...); err != nil {
-				tx.Rollback()
-				return nil, err
-			}
-			args = args[cols:]
-		}
-		stmt.Close()
-		if err := tx.Commit(); err != nil {
-			return nil, err
-		}
-		done = end
+	startMS := time.Now().Add(-time.Duration(n) * time.Millisecond).UnixMilli()
+	insert := `WITH RECURSIVE seq (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?1)
+		INSERT INTO prospects (` + seedColumns + `) ` + seedSelect(sqliteSeedSQL, "?2", "?3") + ` FROM seq`
+	if _, err := db.ExecContext(ctx, insert, n, startMS, accountID); err != nil {
+		return nil, err
 	}
 	if _, err := db.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects + ? WHERE id = ?`, n, accountID); err != nil {
 		return nil, err
@@ -214,7 +151,76 @@ func seedProspects(ctx context.Context, path, accountID string, n int) ([]string
 	if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return nil, err
 	}
-	return ids, nil
+	rows, err := db.QueryContext(ctx, spreadIDs, accountID, max(1, n/maxIDs), maxIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := make([]string, 0, min(n, maxIDs))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// spreadIDs reads every ?-th id of the account's prospects, oldest first, up to ?.
+const spreadIDs = `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM prospects WHERE account_id = ?)
+	WHERE n % ? = 0 ORDER BY id LIMIT ?`
+
+const seedColumns = `id, account_id, email, first_name, last_name, company, title, phone, website, source,
+	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated`
+
+// seedSQL is what SQL differs in between the engines for seedSelect.
+type seedSQL struct {
+	// chr is a character of a code point, int a small integer (a position)
+	// of an integer expression; {x} stands for the expression.
+	chr, int                                      string
+	email, created, consentAt, tags, metadata, no string
+}
+
+var sqliteSeedSQL = seedSQL{
+	chr:       "char({x})",
+	int:       "{x}",
+	email:     `printf('seed-%07d@example.com', i)`,
+	created:   `{t} / 1000`,
+	consentAt: `CASE WHEN i % 3 = 0 THEN {t} / 1000 END`,
+	tags:      `'["bench","seed"]'`,
+	metadata:  `'{"plan":"pro","region":"emea"}'`,
+	no:        "0",
+}
+
+// crockford is the alphabet of ULIDs, in lower case as Capture's ids are.
+const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// seedSelect is the SELECT of seedColumns for the i of a count, with
+// startMS the first prospect's time in Unix milliseconds and accountID its
+// account, as SQL parameters; {t} in e's expressions is the prospect's time. Its id is a ULID of the prospect's time, its
+// random part made of i so that the same n seeds the same ids.
+func seedSelect(e seedSQL, startMS, accountID string) string {
+	t := "(" + startMS + " + i)"
+	id := "'prs_'"
+	digit := func(v string, k int) string {
+		pos := strings.ReplaceAll(e.int, "{x}", fmt.Sprintf("((%s >> %d) & 31) + 1", v, 5*k))
+		return fmt.Sprintf("substr('%s', %s, 1)", crockford, pos)
+	}
+	for k := 9; k >= 0; k-- { // 48 bits of milliseconds in 10 digits
+		id += " || " + digit(t, k)
+	}
+	random := "(i * 2654435761 % 1099511627776)" // 40 bits of i, scrambled
+	for k := 7; k >= 0; k-- {
+		id += " || " + digit(random, k)
+	}
+	for k := 7; k >= 0; k-- { // and i itself: unique whatever the clock
+		id += " || " + digit("i", k)
+	}
+	created := strings.ReplaceAll(e.created, "{t}", t)
+	return `SELECT ` + id + `, ` + accountID + `, ` + e.email + `, 'Ada', 'Lovelace', 'Firm ' || ` + seedWordSQL("i", func(x string) string { return strings.ReplaceAll(e.chr, "{x}", x) }) + `,
+		'Head of Engineering', '+44 20 7946 0000', 'https://example.com', 'import', 'new', ` + e.tags + `, ` + e.metadata + `,
+		i % 3 = 0, ` + strings.ReplaceAll(e.consentAt, "{t}", t) + `, ` + e.no + `, ` + created + `, ` + created
 }
 
 // newULID makes a ULID for the time in lower case, as capture's ids are, with

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	mrand "math/rand/v2"
 	"net/url"
 	"strings"
 	"time"
@@ -86,47 +84,18 @@ func pgAccountID(ctx context.Context, dsn, name string) (string, error) {
 	return id, nil
 }
 
-// pgSeedProspects is seedProspects on PostgreSQL, with COPY: the same
-// prospects with the same ids.
+// pgSeedProspects is seedProspects on PostgreSQL: the same prospects, by
+// one INSERT … SELECT over generate_series.
 func pgSeedProspects(ctx context.Context, dsn, accountID string, n int) ([]string, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(ctx)
-	var seed [32]byte
-	binary.BigEndian.PutUint64(seed[:], uint64(n))
-	rng := mrand.NewChaCha8(seed) // the same ids for the same n, run after run
-	start := time.Now().Add(-time.Duration(n) * time.Millisecond)
-	every := max(1, n/maxIDs)
-	ids := make([]string, 0, min(n, maxIDs))
-	tags, metadata := []string{"bench", "seed"}, map[string]string{"plan": "pro", "region": "emea"}
-	i := 0
-	rows := pgx.CopyFromFunc(func() ([]any, error) {
-		if i == n {
-			return nil, nil
-		}
-		at := start.Add(time.Duration(i) * time.Millisecond)
-		id := "prs_" + newULID(at, rng)
-		if i%every == 0 && len(ids) < maxIDs {
-			ids = append(ids, id)
-		}
-		created := at.Truncate(time.Second)
-		var consentAt *time.Time
-		consent := i%3 == 0
-		if consent {
-			consentAt = &created
-		}
-		row := []any{id, accountID, fmt.Sprintf("seed-%07d@example.com", i),
-			"Ada", "Lovelace", "Analytical Engines Ltd", "Head of Engineering",
-			"+44 20 7946 0000", "https://example.com", "import", "new",
-			tags, metadata, consent, consentAt, false, created, created}
-		i++
-		return row, nil
-	})
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"prospects"}, []string{"id", "account_id", "email", "first_name", "last_name",
-		"company", "title", "phone", "website", "source", "status", "tags", "metadata", "marketing_consent", "consent_at", "hidden",
-		"created", "updated"}, rows); err != nil {
+	startMS := time.Now().Add(-time.Duration(n) * time.Millisecond).UnixMilli()
+	insert := `INSERT INTO prospects (` + seedColumns + `) ` + seedSelect(postgresSeedSQL, "$2::bigint", "$3") +
+		` FROM generate_series(0::bigint, $1::bigint - 1) AS seq (i)`
+	if _, err := conn.Exec(ctx, insert, n, startMS, accountID); err != nil {
 		return nil, err
 	}
 	if _, err := conn.Exec(ctx, `UPDATE accounts SET live_prospects = live_prospects + $1 WHERE id = $2`, n, accountID); err != nil {
@@ -135,5 +104,21 @@ func pgSeedProspects(ctx context.Context, dsn, accountID string, n int) ([]strin
 	if _, err := conn.Exec(ctx, `ANALYZE prospects`); err != nil {
 		return nil, err
 	}
-	return ids, nil
+	rows, err := conn.Query(ctx, `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM prospects
+		WHERE account_id = $1) AS spread WHERE n % $2 = 0 ORDER BY id LIMIT $3`, accountID, max(1, n/maxIDs), maxIDs)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+var postgresSeedSQL = seedSQL{
+	chr:       "chr(({x})::int)",
+	int:       "({x})::int",
+	email:     `'seed-' || lpad(i::text, 7, '0') || '@example.com'`,
+	created:   `to_timestamp(({t} / 1000)::double precision)`,
+	consentAt: `CASE WHEN i % 3 = 0 THEN to_timestamp(({t} / 1000)::double precision) END`,
+	tags:      `ARRAY['bench', 'seed']`,
+	metadata:  `'{"plan":"pro","region":"emea"}'::jsonb`,
+	no:        "false",
 }

@@ -145,3 +145,38 @@ func TestProspectsListFlagsMakeOptions(t *testing.T) {
 		t.Fatalf("options: %+v", got)
 	}
 }
+
+func TestProspectsSearchRun(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	seedProspects(t, s, 35)
+	var out, errOut bytes.Buffer
+	opts := &prospectsSearchOptions{apiOptions: apiTo(s, true, &out, &errOut), Query: `email~"example.com" AND -email:"p00@example.com"`}
+	if err := prospectsSearchRun(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(out.String(), "\n"); lines != 31 || !strings.HasPrefix(out.String(), "ID ") ||
+		!strings.Contains(out.String(), " p34@example.com ") ||
+		errOut.String() != "Showing the first 30 prospects: --limit N shows more, --all shows every one.\n" {
+		t.Fatalf("on a terminal: want a header and 30 rows, newest first, got %d lines, stderr %q:\n%s", lines, errOut.String(), out.String())
+	}
+
+	out.Reset()
+	errOut.Reset()
+	opts = &prospectsSearchOptions{apiOptions: apiTo(s, false, &out, &errOut), Query: `email~"P03@" OR email:"P12@example.com"`, Fields: []string{"email"}}
+	want := `{"email":"p12@example.com"}` + "\n" + `{"email":"p03@example.com"}` + "\n"
+	if err := prospectsSearchRun(context.Background(), opts); err != nil || out.String() != want {
+		t.Fatalf("piped with --fields email: %v, stdout\n%s\nwant\n%s", err, out.String(), want)
+	}
+
+	// A query that does not parse: exit status 1, the error's fields on stderr.
+	out.Reset()
+	errOut.Reset()
+	opts = &prospectsSearchOptions{apiOptions: apiTo(s, false, &out, &errOut), Query: `status:`}
+	err := prospectsSearchRun(context.Background(), opts)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != exitRequest || out.Len() != 0 ||
+		!strings.Contains(errOut.String(), "code: query_invalid\n") || !strings.Contains(errOut.String(), `at position 7`) {
+		t.Fatalf("a bad query: want exit status 1 and the error on stderr, got %v, stdout %q, stderr\n%s", err, out.String(), errOut.String())
+	}
+}

@@ -11,12 +11,12 @@ import (
 	"github.com/captureapi/capture/client"
 )
 
-const prospectsLong = `Create, read, update, delete, list and import prospects through the Capture
+const prospectsLong = `Create, read, update, delete, list, search and import prospects through the Capture
 API, over HTTP with the Go client. The key comes from --api-key or
 CAPTURE_API_KEY, the server from --url or CAPTURE_URL (default ` + defaultURL + `).
 
-Output: on a terminal, a table (list shows the newest 30: --limit N, --all);
-when piped, or with --json, JSON (one object, or one per line for list, every
+Output: on a terminal, a table (list and search show the first 30: --limit N, --all);
+when piped, or with --json, JSON (one object, or one per line for a list, every
 prospect). --fields chooses the fields either way. On failure, stderr gets the
 error's message, type, code, param, status and request id, one per line.
 Retries (after a 503, a 429 or a network error) are announced on stderr.
@@ -32,7 +32,7 @@ Exit status:
 func newProspectsCmd() *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:   "prospects",
-		Short: "Create, read, update, delete, list and import prospects over the API",
+		Short: "Create, read, update, delete, list, search and import prospects over the API",
 		Long:  prospectsLong,
 		Example: `  export CAPTURE_API_KEY=sk_…
   capture prospects create --email ada@example.com --first-name Ada
@@ -41,7 +41,8 @@ func newProspectsCmd() *cobra.Command {
 	})
 	api := newAPIOptions(cmd)
 	cmd.AddCommand(newProspectsCreateCmd(api, nil), newProspectsGetCmd(api, nil), newProspectsUpdateCmd(api, nil),
-		newProspectsDeleteCmd(api, nil), newProspectsListCmd(api, nil), newProspectsImportCmd(api, nil))
+		newProspectsDeleteCmd(api, nil), newProspectsListCmd(api, nil), newProspectsSearchCmd(api, nil),
+		newProspectsImportCmd(api, nil))
 	return cmd
 }
 

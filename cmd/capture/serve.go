@@ -209,6 +209,9 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	defer metricsSrv.Close() // scrapes need no draining
 	go purgeIdempotency(ctx, db, logger)
 	go purgeEvents(ctx, engine, logger)
+	if sq, ok := db.(*sqlite.DB); ok {
+		go mergeSearchIndex(ctx, sq, logger)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(api.Listener(ln)) }()
 	if isTerminal(stdout) {
@@ -388,6 +391,20 @@ func purgeEvents(ctx context.Context, db store.EventStore, logger *slog.Logger) 
 			logger.Warn("purge events", "error", err)
 		} else if n > 0 {
 			logger.Info("purged events", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
+}
+
+// mergeSearchIndex keeps SQLite's search index merged, at the start and hourly.
+func mergeSearchIndex(ctx context.Context, db *sqlite.DB, logger *slog.Logger) {
+	for {
+		if err := db.MergeSearchIndex(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("merge the search index", "error", err)
 		}
 		select {
 		case <-ctx.Done():

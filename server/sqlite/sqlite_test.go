@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -54,4 +55,55 @@ func TestConformance(t *testing.T) {
 			return secret
 		},
 	})
+}
+
+// TestMergeSearchIndex writes prospects one transaction each, which leaves the
+// trigram index in many segments, and merges them into one: every search
+// finds what it found before.
+func TestMergeSearchIndex(t *testing.T) {
+	db := open(t)
+	ctx := context.Background()
+	a, err := db.CreateAccount(ctx, "acme", 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		company := fmt.Sprintf("Firm %03d", i)
+		if err := db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: fmt.Sprintf("p%03d@example.com", i), Company: &company}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	segments := func() (n int) {
+		if err := db.QueryRowForTest(ctx, `SELECT count(DISTINCT segid) FROM prospects_search_idx`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	found := func() (n int) {
+		for i := range 200 {
+			q, _ := store.ParseSearch(fmt.Sprintf(`company~"firm %03d"`, i))
+			page, err := db.SearchProspects(ctx, a.ID, store.SearchParams{Query: q, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(page.Prospects)
+		}
+		return n
+	}
+	before := segments()
+	if before < 2 {
+		t.Fatalf("%d segments after 200 writes: the test needs several", before)
+	}
+	if err := db.MergeSearchIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := segments(); n != 1 {
+		t.Errorf("%d segments after the merge, want 1 (%d before)", n, before)
+	}
+	if n := found(); n != 200 {
+		t.Errorf("after the merge, the searches found %d of 200 prospects", n)
+	}
+	if err := db.MergeSearchIndex(ctx); err != nil { // nothing left: returns at once
+		t.Fatal(err)
+	}
 }

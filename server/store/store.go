@@ -47,6 +47,7 @@ type Store interface {
 	AccountStore
 	KeyStore
 	ProspectStore
+	SearchStore
 	IdempotencyStore
 	MaintenanceStore
 	Database

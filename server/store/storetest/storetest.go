@@ -2,7 +2,7 @@
 // store): every engine (SQLite, PostgreSQL) runs the same tests, so that the
 // server behaves the same on each, concurrency included. Run is the entry
 // point; the tests live in one file per resource (accounts.go, prospects.go,
-// lists.go, idempotency.go, events.go, …).
+// lists.go, idempotency.go, events.go, search.go, …).
 package storetest
 
 import (
@@ -67,6 +67,8 @@ func Run(t *testing.T, e Engine) {
 		{"CreateProspects", testCreateProspects},
 		{"CreateProspectsFromManyGoroutines", testCreateProspectsConcurrent},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
+		{"SearchQueries", testSearchQueries},
+		{"SearchReadsItsWrites", testSearchReadsItsWrites},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, e) })
 	}
