@@ -124,6 +124,51 @@ func (e EnabledEvent) Valid() bool {
 	}
 }
 
+// Defines values for ErasedProspectDeleted.
+const (
+	ErasedProspectDeletedTrue ErasedProspectDeleted = true
+)
+
+// Valid indicates whether the value is a known member of the ErasedProspectDeleted enum.
+func (e ErasedProspectDeleted) Valid() bool {
+	switch e {
+	case ErasedProspectDeletedTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErasedProspectErased.
+const (
+	ErasedProspectErasedTrue ErasedProspectErased = true
+)
+
+// Valid indicates whether the value is a known member of the ErasedProspectErased enum.
+func (e ErasedProspectErased) Valid() bool {
+	switch e {
+	case ErasedProspectErasedTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErasedProspectObject.
+const (
+	ErasedProspectObjectProspect ErasedProspectObject = "prospect"
+)
+
+// Valid indicates whether the value is a known member of the ErasedProspectObject enum.
+func (e ErasedProspectObject) Valid() bool {
+	switch e {
+	case ErasedProspectObjectProspect:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	ErrorCodeAPIKeyInvalid               ErrorCode = "api_key_invalid"
@@ -134,6 +179,7 @@ const (
 	ErrorCodeBodyInvalidJSON             ErrorCode = "body_invalid_json"
 	ErrorCodeBodyTooLarge                ErrorCode = "body_too_large"
 	ErrorCodeContentTypeInvalid          ErrorCode = "content_type_invalid"
+	ErrorCodeEmailSuppressed             ErrorCode = "email_suppressed"
 	ErrorCodeIdempotencyAnswerUnreadable ErrorCode = "idempotency_answer_unreadable"
 	ErrorCodeIdempotencyKeyInUse         ErrorCode = "idempotency_key_in_use"
 	ErrorCodeIdempotencyKeyInvalid       ErrorCode = "idempotency_key_invalid"
@@ -176,6 +222,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeBodyTooLarge:
 		return true
 	case ErrorCodeContentTypeInvalid:
+		return true
+	case ErrorCodeEmailSuppressed:
 		return true
 	case ErrorCodeIdempotencyAnswerUnreadable:
 		return true
@@ -400,6 +448,36 @@ func (e ProspectStatus) Valid() bool {
 	}
 }
 
+// Defines values for ScrubbedProspectObject.
+const (
+	ScrubbedProspectObjectProspect ScrubbedProspectObject = "prospect"
+)
+
+// Valid indicates whether the value is a known member of the ScrubbedProspectObject enum.
+func (e ScrubbedProspectObject) Valid() bool {
+	switch e {
+	case ScrubbedProspectObjectProspect:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SuppressionLiftedObject.
+const (
+	SuppressionLiftedObjectSuppressionLift SuppressionLiftedObject = "suppression_lift"
+)
+
+// Valid indicates whether the value is a known member of the SuppressionLiftedObject enum.
+func (e SuppressionLiftedObject) Valid() bool {
+	switch e {
+	case SuppressionLiftedObjectSuppressionLift:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookAttemptObject.
 const (
 	WebhookAttemptObjectWebhookAttempt WebhookAttemptObject = "webhook_attempt"
@@ -570,6 +648,46 @@ type DeletedWebhookEndpointObject string
 // Example: prospect.created
 type EnabledEvent string
 
+// ErasedProspect The answer to an erasure.
+//
+// Example: {"deleted":true,"erased":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}
+type ErasedProspect struct {
+	// Deleted Always `true`.
+	//
+	// Example: true
+	Deleted ErasedProspectDeleted `json:"deleted"`
+
+	// Erased Always `true`: the email is on the account's suppression list.
+	//
+	// Example: true
+	Erased ErasedProspectErased `json:"erased"`
+
+	// ID The id of the erased prospect.
+	//
+	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
+	ID string `json:"id"`
+
+	// Object Always `prospect`.
+	//
+	// Example: prospect
+	Object ErasedProspectObject `json:"object"`
+}
+
+// ErasedProspectDeleted Always `true`.
+//
+// Example: true
+type ErasedProspectDeleted bool
+
+// ErasedProspectErased Always `true`: the email is on the account's suppression list.
+//
+// Example: true
+type ErasedProspectErased bool
+
+// ErasedProspectObject Always `prospect`.
+//
+// Example: prospect
+type ErasedProspectObject string
+
 // ErrorCode A short, stable string for the specific error; see the error table. The set
 // grows: `x-extensible-enum` lists the codes known today, and a client must accept
 // any other string (and handle it by the error's `type` and status).
@@ -631,7 +749,7 @@ type EventObject string
 //
 // Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}}
 type EventData struct {
-	// Object The prospect after the change; for prospect.deleted, its id only.
+	// Object The prospect after the change; for prospect.deleted, its id only; once it is deleted, its id, status and created only.
 	Object Prospect `json:"object"`
 
 	// PreviousAttributes On `prospect.updated`, the earlier value of each field the update changed; the fields it left alone are absent.
@@ -987,7 +1105,9 @@ type ProspectBatchResult struct {
 	// Status `201` created; `200` an existing prospect skipped or updated (see
 	// `on_conflict`); `400` the item is invalid; `402` the plan's limit was
 	// reached; `403` `hidden` set with a standard key; `409` the email is taken
-	// (under `on_conflict: error`). More statuses may be added.
+	// (under `on_conflict: error`), or it was erased and is suppressed
+	// (`email_suppressed`, under every `on_conflict`; counted in `skipped` under
+	// `skip`, in `failed` otherwise). More statuses may be added.
 	//
 	//
 	// Example: 201
@@ -1175,6 +1295,73 @@ type ProspectUpdateParams struct {
 	// Example: https://analytical.example.com
 	Website nullable.Nullable[string] `json:"website,omitempty"`
 }
+
+// ScrubbedProspect A deleted prospect as its earlier events keep it: every personal field is gone
+// from them at the deletion, and only these four remain. It never has `email` (a
+// `Prospect` always has) nor `deleted` (a `DeletedProspect` always has).
+//
+// Example: {"created":1732540000,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect","status":"qualified"}
+type ScrubbedProspect struct {
+	// Created When the prospect was created (Unix seconds).
+	//
+	// Example: 1732540000
+	Created int64 `json:"created"`
+
+	// ID The prospect's id.
+	//
+	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
+	ID string `json:"id"`
+
+	// Object Always `prospect`.
+	//
+	// Example: prospect
+	Object ScrubbedProspectObject `json:"object"`
+
+	// Status Its status after the event's change; any string, as `Prospect.status`.
+	//
+	// Example: qualified
+	Status string `json:"status"`
+}
+
+// ScrubbedProspectObject Always `prospect`.
+//
+// Example: prospect
+type ScrubbedProspectObject string
+
+// SuppressionLift Lifts the suppression of an email. Unknown fields are refused.
+//
+// Example: {"email":"ada@example.com"}
+type SuppressionLift struct {
+	// Email The email to accept again.
+	//
+	// Example: ada@example.com
+	Email string `json:"email"`
+}
+
+// SuppressionLifted The answer to a lift.
+//
+// Example: {"email":"ada@example.com","lifted":true,"object":"suppression_lift"}
+type SuppressionLifted struct {
+	// Email The email as given
+	//
+	// Example: ada@example.com
+	Email string `json:"email"`
+
+	// Lifted Whether the email was suppressed (and now is not); `false` when it was not suppressed.
+	//
+	// Example: true
+	Lifted bool `json:"lifted"`
+
+	// Object Always `suppression_lift`.
+	//
+	// Example: suppression_lift
+	Object SuppressionLiftedObject `json:"object"`
+}
+
+// SuppressionLiftedObject Always `suppression_lift`.
+//
+// Example: suppression_lift
+type SuppressionLiftedObject string
 
 // Tags Up to 20 short labels, each 1 to 50 characters.
 //

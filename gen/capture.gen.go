@@ -130,7 +130,9 @@ type ClientInterface interface {
 	// Lists the account's events, newest first, kept for 30 days. Every change to a
 	// prospect records one event in the same transaction as the change. Pages are
 	// keyset cursors, as for prospects. Keys without the admin role never see the
-	// events of hidden prospects.
+	// events of a prospect that is hidden now, those recorded before it was hidden
+	// included. Once a prospect is deleted, its earlier events keep only its `id`,
+	// `object`, `status` and `created`.
 	//
 	// Corresponds with GET /v1/events (the `ListEvents` operationId).
 	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -138,8 +140,8 @@ type ClientInterface interface {
 	// GetEvent Retrieve an event
 	//
 	// Retrieves an event of the last 30 days. An id that is unknown, older or of another
-	// account answers `404 resource_missing`; the event of a hidden prospect requested
-	// with a standard key answers `403 prospect_hidden`.
+	// account answers `404 resource_missing`, and so does, to a standard key, an event
+	// about a prospect that is hidden now (even one recorded before it was hidden).
 	//
 	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 	GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -284,6 +286,41 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/prospects/{id} (the `UpdateProspect` operationId).
 	UpdateProspect(ctx context.Context, id string, params *UpdateProspectParams, body UpdateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EraseProspect Erase a prospect
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Deletes the
+	// prospect as `DELETE /v1/prospects/{id}` does (its personal fields leave the
+	// prospect, every event about it, deliveries not yet made, kept answers of
+	// `Idempotency-Key`s and its consent ledger) and puts its email on the account's
+	// suppression list, kept only as a keyed hash: a later create, batch item or import
+	// row with that email answers `409 email_suppressed` until
+	// `POST /v1/suppressions/lift` lifts it. Deliveries already made cannot be recalled.
+	//
+	// Corresponds with POST /v1/prospects/{id}/erase (the `EraseProspect` operationId).
+	EraseProspect(ctx context.Context, id string, params *EraseProspectParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LiftSuppressionWithBody Lift an email's suppression
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+	// off the account's suppression list, so that it can be captured again. `lifted`
+	// says whether it was suppressed; lifting an email that is not is no error.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+	LiftSuppressionWithBody(ctx context.Context, params *LiftSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LiftSuppression Lift an email's suppression
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+	// off the account's suppression list, so that it can be captured again. `lifted`
+	// says whether it was suppressed; lifting an email that is not is no error.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+	LiftSuppression(ctx context.Context, params *LiftSuppressionParams, body LiftSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWebhookEndpoints List webhook endpoints
 	//
@@ -444,7 +481,9 @@ func (c *Client) GetAccount(ctx context.Context, reqEditors ...RequestEditorFn) 
 // Lists the account's events, newest first, kept for 30 days. Every change to a
 // prospect records one event in the same transaction as the change. Pages are
 // keyset cursors, as for prospects. Keys without the admin role never see the
-// events of hidden prospects.
+// events of a prospect that is hidden now, those recorded before it was hidden
+// included. Once a prospect is deleted, its earlier events keep only its `id`,
+// `object`, `status` and `created`.
 //
 // Corresponds with GET /v1/events (the `ListEvents` operationId).
 func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -462,8 +501,8 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 // GetEvent Retrieve an event
 //
 // Retrieves an event of the last 30 days. An id that is unknown, older or of another
-// account answers `404 resource_missing`; the event of a hidden prospect requested
-// with a standard key answers `403 prospect_hidden`.
+// account answers `404 resource_missing`, and so does, to a standard key, an event
+// about a prospect that is hidden now (even one recorded before it was hidden).
 //
 // Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 func (c *Client) GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -699,6 +738,71 @@ func (c *Client) UpdateProspectWithBody(ctx context.Context, id string, params *
 // Corresponds with PATCH /v1/prospects/{id} (the `UpdateProspect` operationId).
 func (c *Client) UpdateProspect(ctx context.Context, id string, params *UpdateProspectParams, body UpdateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateProspectRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EraseProspect Erase a prospect
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Deletes the
+// prospect as `DELETE /v1/prospects/{id}` does (its personal fields leave the
+// prospect, every event about it, deliveries not yet made, kept answers of
+// `Idempotency-Key`s and its consent ledger) and puts its email on the account's
+// suppression list, kept only as a keyed hash: a later create, batch item or import
+// row with that email answers `409 email_suppressed` until
+// `POST /v1/suppressions/lift` lifts it. Deliveries already made cannot be recalled.
+//
+// Corresponds with POST /v1/prospects/{id}/erase (the `EraseProspect` operationId).
+func (c *Client) EraseProspect(ctx context.Context, id string, params *EraseProspectParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEraseProspectRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LiftSuppressionWithBody Lift an email's suppression
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+// off the account's suppression list, so that it can be captured again. `lifted`
+// says whether it was suppressed; lifting an email that is not is no error.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+func (c *Client) LiftSuppressionWithBody(ctx context.Context, params *LiftSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLiftSuppressionRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LiftSuppression Lift an email's suppression
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+// off the account's suppression list, so that it can be captured again. `lifted`
+// says whether it was suppressed; lifting an email that is not is no error.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+func (c *Client) LiftSuppression(ctx context.Context, params *LiftSuppressionParams, body LiftSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLiftSuppressionRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1481,6 +1585,110 @@ func NewUpdateProspectRequestWithBody(server string, id string, params *UpdatePr
 	return req, nil
 }
 
+// NewEraseProspectRequest constructs an http.Request for the EraseProspect method
+func NewEraseProspectRequest(server string, id string, params *EraseProspectParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/prospects/%s/erase", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewLiftSuppressionRequest calls the generic LiftSuppression builder with application/json body
+func NewLiftSuppressionRequest(server string, params *LiftSuppressionParams, body LiftSuppressionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLiftSuppressionRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewLiftSuppressionRequestWithBody constructs an http.Request for the LiftSuppression method, with any body, and a specified content type
+func NewLiftSuppressionRequestWithBody(server string, params *LiftSuppressionParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/suppressions/lift")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListWebhookEndpointsRequest constructs an http.Request for the ListWebhookEndpoints method
 func NewListWebhookEndpointsRequest(server string) (*http.Request, error) {
 	var err error
@@ -1776,7 +1984,9 @@ type ClientWithResponsesInterface interface {
 	// Lists the account's events, newest first, kept for 30 days. Every change to a
 	// prospect records one event in the same transaction as the change. Pages are
 	// keyset cursors, as for prospects. Keys without the admin role never see the
-	// events of hidden prospects.
+	// events of a prospect that is hidden now, those recorded before it was hidden
+	// included. Once a prospect is deleted, its earlier events keep only its `id`,
+	// `object`, `status` and `created`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1786,8 +1996,8 @@ type ClientWithResponsesInterface interface {
 	// GetEventWithResponse Retrieve an event
 	//
 	// Retrieves an event of the last 30 days. An id that is unknown, older or of another
-	// account answers `404 resource_missing`; the event of a hidden prospect requested
-	// with a standard key answers `403 prospect_hidden`.
+	// account answers `404 resource_missing`, and so does, to a standard key, an event
+	// about a prospect that is hidden now (even one recorded before it was hidden).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1940,6 +2150,43 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/prospects/{id} (the `UpdateProspect` operationId).
 	UpdateProspectWithResponse(ctx context.Context, id string, params *UpdateProspectParams, body UpdateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProspectResponse, error)
+
+	// EraseProspectWithResponse Erase a prospect
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Deletes the
+	// prospect as `DELETE /v1/prospects/{id}` does (its personal fields leave the
+	// prospect, every event about it, deliveries not yet made, kept answers of
+	// `Idempotency-Key`s and its consent ledger) and puts its email on the account's
+	// suppression list, kept only as a keyed hash: a later create, batch item or import
+	// row with that email answers `409 email_suppressed` until
+	// `POST /v1/suppressions/lift` lifts it. Deliveries already made cannot be recalled.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/prospects/{id}/erase (the `EraseProspect` operationId).
+	EraseProspectWithResponse(ctx context.Context, id string, params *EraseProspectParams, reqEditors ...RequestEditorFn) (*EraseProspectResponse, error)
+
+	// LiftSuppressionWithBodyWithResponse Lift an email's suppression
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+	// off the account's suppression list, so that it can be captured again. `lifted`
+	// says whether it was suppressed; lifting an email that is not is no error.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+	LiftSuppressionWithBodyWithResponse(ctx context.Context, params *LiftSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LiftSuppressionResponse, error)
+
+	// LiftSuppressionWithResponse Lift an email's suppression
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+	// off the account's suppression list, so that it can be captured again. `lifted`
+	// says whether it was suppressed; lifting an email that is not is no error.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+	LiftSuppressionWithResponse(ctx context.Context, params *LiftSuppressionParams, body LiftSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*LiftSuppressionResponse, error)
 
 	// ListWebhookEndpointsWithResponse List webhook endpoints
 	//
@@ -4200,6 +4447,486 @@ func (r UpdateProspectResponse) ContentType() string {
 	return ""
 }
 
+// EraseProspectResponse200Headers the declared response headers of an HTTP 200 response for EraseProspect
+type EraseProspectResponse200Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// EraseProspectResponse400Headers the declared response headers of an HTTP 400 response for EraseProspect
+type EraseProspectResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// EraseProspectResponse401Headers the declared response headers of an HTTP 401 response for EraseProspect
+type EraseProspectResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// EraseProspectResponse403Headers the declared response headers of an HTTP 403 response for EraseProspect
+type EraseProspectResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// EraseProspectResponse404Headers the declared response headers of an HTTP 404 response for EraseProspect
+type EraseProspectResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// EraseProspectResponse406Headers the declared response headers of an HTTP 406 response for EraseProspect
+type EraseProspectResponse406Headers struct {
+	RequestId string
+}
+
+// EraseProspectResponse409Headers the declared response headers of an HTTP 409 response for EraseProspect
+type EraseProspectResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// EraseProspectResponse410Headers the declared response headers of an HTTP 410 response for EraseProspect
+type EraseProspectResponse410Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// EraseProspectResponse429Headers the declared response headers of an HTTP 429 response for EraseProspect
+type EraseProspectResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// EraseProspectResponse500Headers the declared response headers of an HTTP 500 response for EraseProspect
+type EraseProspectResponse500Headers struct {
+	RequestId string
+}
+
+// EraseProspectResponse502Headers the declared response headers of an HTTP 502 response for EraseProspect
+type EraseProspectResponse502Headers struct {
+	RequestId string
+}
+
+// EraseProspectResponse503Headers the declared response headers of an HTTP 503 response for EraseProspect
+type EraseProspectResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// EraseProspectResponse504Headers the declared response headers of an HTTP 504 response for EraseProspect
+type EraseProspectResponse504Headers struct {
+	RequestId string
+}
+
+// EraseProspectResponseDefaultHeaders the declared response headers of an HTTP default response for EraseProspect
+type EraseProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type EraseProspectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ErasedProspect
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *Gone
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *EraseProspectResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *EraseProspectResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *EraseProspectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EraseProspectResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *EraseProspectResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *EraseProspectResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *EraseProspectResponse409Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *EraseProspectResponse410Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EraseProspectResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *EraseProspectResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *EraseProspectResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EraseProspectResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *EraseProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *EraseProspectResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EraseProspectResponse) GetJSON200() *ErasedProspect {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r EraseProspectResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EraseProspectResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r EraseProspectResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r EraseProspectResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r EraseProspectResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r EraseProspectResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r EraseProspectResponse) GetJSON410() *Gone {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EraseProspectResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r EraseProspectResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r EraseProspectResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r EraseProspectResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r EraseProspectResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r EraseProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r EraseProspectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EraseProspectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EraseProspectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EraseProspectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// LiftSuppressionResponse200Headers the declared response headers of an HTTP 200 response for LiftSuppression
+type LiftSuppressionResponse200Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// LiftSuppressionResponse400Headers the declared response headers of an HTTP 400 response for LiftSuppression
+type LiftSuppressionResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// LiftSuppressionResponse401Headers the declared response headers of an HTTP 401 response for LiftSuppression
+type LiftSuppressionResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// LiftSuppressionResponse403Headers the declared response headers of an HTTP 403 response for LiftSuppression
+type LiftSuppressionResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// LiftSuppressionResponse406Headers the declared response headers of an HTTP 406 response for LiftSuppression
+type LiftSuppressionResponse406Headers struct {
+	RequestId string
+}
+
+// LiftSuppressionResponse409Headers the declared response headers of an HTTP 409 response for LiftSuppression
+type LiftSuppressionResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// LiftSuppressionResponse429Headers the declared response headers of an HTTP 429 response for LiftSuppression
+type LiftSuppressionResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// LiftSuppressionResponse500Headers the declared response headers of an HTTP 500 response for LiftSuppression
+type LiftSuppressionResponse500Headers struct {
+	RequestId string
+}
+
+// LiftSuppressionResponse502Headers the declared response headers of an HTTP 502 response for LiftSuppression
+type LiftSuppressionResponse502Headers struct {
+	RequestId string
+}
+
+// LiftSuppressionResponse503Headers the declared response headers of an HTTP 503 response for LiftSuppression
+type LiftSuppressionResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// LiftSuppressionResponse504Headers the declared response headers of an HTTP 504 response for LiftSuppression
+type LiftSuppressionResponse504Headers struct {
+	RequestId string
+}
+
+// LiftSuppressionResponseDefaultHeaders the declared response headers of an HTTP default response for LiftSuppression
+type LiftSuppressionResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type LiftSuppressionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SuppressionLifted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *LiftSuppressionResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *LiftSuppressionResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *LiftSuppressionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *LiftSuppressionResponse403Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *LiftSuppressionResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *LiftSuppressionResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LiftSuppressionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *LiftSuppressionResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *LiftSuppressionResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LiftSuppressionResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *LiftSuppressionResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *LiftSuppressionResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LiftSuppressionResponse) GetJSON200() *SuppressionLifted {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r LiftSuppressionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LiftSuppressionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r LiftSuppressionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r LiftSuppressionResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r LiftSuppressionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LiftSuppressionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r LiftSuppressionResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r LiftSuppressionResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r LiftSuppressionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r LiftSuppressionResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r LiftSuppressionResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r LiftSuppressionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LiftSuppressionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LiftSuppressionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LiftSuppressionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListWebhookEndpointsResponse200Headers the declared response headers of an HTTP 200 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse200Headers struct {
 	RateLimit       *string
@@ -5376,7 +6103,9 @@ func (c *ClientWithResponses) GetAccountWithResponse(ctx context.Context, reqEdi
 // Lists the account's events, newest first, kept for 30 days. Every change to a
 // prospect records one event in the same transaction as the change. Pages are
 // keyset cursors, as for prospects. Keys without the admin role never see the
-// events of hidden prospects.
+// events of a prospect that is hidden now, those recorded before it was hidden
+// included. Once a prospect is deleted, its earlier events keep only its `id`,
+// `object`, `status` and `created`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5392,8 +6121,8 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params
 // GetEventWithResponse Retrieve an event
 //
 // Retrieves an event of the last 30 days. An id that is unknown, older or of another
-// account answers `404 resource_missing`; the event of a hidden prospect requested
-// with a standard key answers `403 prospect_hidden`.
+// account answers `404 resource_missing`, and so does, to a standard key, an event
+// about a prospect that is hidden now (even one recorded before it was hidden).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5605,6 +6334,61 @@ func (c *ClientWithResponses) UpdateProspectWithResponse(ctx context.Context, id
 		return nil, err
 	}
 	return ParseUpdateProspectResponse(rsp)
+}
+
+// EraseProspectWithResponse Erase a prospect
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Deletes the
+// prospect as `DELETE /v1/prospects/{id}` does (its personal fields leave the
+// prospect, every event about it, deliveries not yet made, kept answers of
+// `Idempotency-Key`s and its consent ledger) and puts its email on the account's
+// suppression list, kept only as a keyed hash: a later create, batch item or import
+// row with that email answers `409 email_suppressed` until
+// `POST /v1/suppressions/lift` lifts it. Deliveries already made cannot be recalled.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/prospects/{id}/erase (the `EraseProspect` operationId).
+func (c *ClientWithResponses) EraseProspectWithResponse(ctx context.Context, id string, params *EraseProspectParams, reqEditors ...RequestEditorFn) (*EraseProspectResponse, error) {
+	rsp, err := c.EraseProspect(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEraseProspectResponse(rsp)
+}
+
+// LiftSuppressionWithBodyWithResponse Lift an email's suppression
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+// off the account's suppression list, so that it can be captured again. `lifted`
+// says whether it was suppressed; lifting an email that is not is no error.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+func (c *ClientWithResponses) LiftSuppressionWithBodyWithResponse(ctx context.Context, params *LiftSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LiftSuppressionResponse, error) {
+	rsp, err := c.LiftSuppressionWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLiftSuppressionResponse(rsp)
+}
+
+// LiftSuppressionWithResponse Lift an email's suppression
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+// off the account's suppression list, so that it can be captured again. `lifted`
+// says whether it was suppressed; lifting an email that is not is no error.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+func (c *ClientWithResponses) LiftSuppressionWithResponse(ctx context.Context, params *LiftSuppressionParams, body LiftSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*LiftSuppressionResponse, error) {
+	rsp, err := c.LiftSuppression(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLiftSuppressionResponse(rsp)
 }
 
 // ListWebhookEndpointsWithResponse List webhook endpoints
@@ -9077,6 +9861,828 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 	return response, nil
 }
 
+// ParseEraseProspectResponse parses an HTTP response from a EraseProspectWithResponse call
+func ParseEraseProspectResponse(rsp *http.Response) (*EraseProspectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EraseProspectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ErasedProspect
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers EraseProspectResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers EraseProspectResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers EraseProspectResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EraseProspectResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers EraseProspectResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers EraseProspectResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers EraseProspectResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 410:
+		var headers EraseProspectResponse410Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers410 = &headers
+	case rsp.StatusCode == 429:
+		var headers EraseProspectResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers EraseProspectResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers EraseProspectResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers EraseProspectResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers EraseProspectResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers EraseProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseLiftSuppressionResponse parses an HTTP response from a LiftSuppressionWithResponse call
+func ParseLiftSuppressionResponse(rsp *http.Response) (*LiftSuppressionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LiftSuppressionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SuppressionLifted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers LiftSuppressionResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers LiftSuppressionResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers LiftSuppressionResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers LiftSuppressionResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 406:
+		var headers LiftSuppressionResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers LiftSuppressionResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers LiftSuppressionResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers LiftSuppressionResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers LiftSuppressionResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers LiftSuppressionResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers LiftSuppressionResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers LiftSuppressionResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListWebhookEndpointsResponse parses an HTTP response from a ListWebhookEndpointsWithResponse call
 func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpointsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -10924,6 +12530,12 @@ type ServerInterface interface {
 	// UpdateProspect Update a prospect
 	// (PATCH /v1/prospects/{id})
 	UpdateProspect(w http.ResponseWriter, r *http.Request, id string, params UpdateProspectParams)
+	// EraseProspect Erase a prospect
+	// (POST /v1/prospects/{id}/erase)
+	EraseProspect(w http.ResponseWriter, r *http.Request, id string, params EraseProspectParams)
+	// LiftSuppression Lift an email's suppression
+	// (POST /v1/suppressions/lift)
+	LiftSuppression(w http.ResponseWriter, r *http.Request, params LiftSuppressionParams)
 	// ListWebhookEndpoints List webhook endpoints
 	// (GET /v1/webhook_endpoints)
 	ListWebhookEndpoints(w http.ResponseWriter, r *http.Request)
@@ -11424,6 +13036,97 @@ func (siw *ServerInterfaceWrapper) UpdateProspect(w http.ResponseWriter, r *http
 	handler.ServeHTTP(w, r)
 }
 
+// EraseProspect operation middleware
+func (siw *ServerInterfaceWrapper) EraseProspect(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params EraseProspectParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.EraseProspect(w, r, id, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// LiftSuppression operation middleware
+func (siw *ServerInterfaceWrapper) LiftSuppression(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LiftSuppressionParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.LiftSuppression(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListWebhookEndpoints operation middleware
 func (siw *ServerInterfaceWrapper) ListWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
 
@@ -11707,6 +13410,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.DeleteProspect)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.GetProspect)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.UpdateProspect)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/prospects/{id}/erase", wrapper.EraseProspect)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/suppressions/lift", wrapper.LiftSuppression)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/account", wrapper.GetAccount)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/events", wrapper.ListEvents)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/events/{id}", wrapper.GetEvent)
@@ -14302,6 +16007,580 @@ func (response UpdateProspectdefaultJSONResponse) VisitUpdateProspectResponse(w 
 	return err
 }
 
+type EraseProspectRequestObject struct {
+	Id     string `json:"id"`
+	Params EraseProspectParams
+}
+
+type EraseProspectResponseObject interface {
+	VisitEraseProspectResponse(w http.ResponseWriter) error
+}
+
+type EraseProspect200ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type EraseProspect200JSONResponse struct {
+	Body    ErasedProspect
+	Headers EraseProspect200ResponseHeaders
+}
+
+func (response EraseProspect200JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response EraseProspect400JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response EraseProspect401JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response EraseProspect403JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response EraseProspect404JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response EraseProspect406JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect409JSONResponse struct{ ConflictJSONResponse }
+
+func (response EraseProspect409JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect410JSONResponse struct{ GoneJSONResponse }
+
+func (response EraseProspect410JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response EraseProspect429JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response EraseProspect500JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response EraseProspect502JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response EraseProspect503JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response EraseProspect504JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response EraseProspectdefaultJSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppressionRequestObject struct {
+	Params LiftSuppressionParams
+	Body   *LiftSuppressionJSONRequestBody
+}
+
+type LiftSuppressionResponseObject interface {
+	VisitLiftSuppressionResponse(w http.ResponseWriter) error
+}
+
+type LiftSuppression200ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type LiftSuppression200JSONResponse struct {
+	Body    SuppressionLifted
+	Headers LiftSuppression200ResponseHeaders
+}
+
+func (response LiftSuppression200JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response LiftSuppression400JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response LiftSuppression401JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response LiftSuppression403JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response LiftSuppression406JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression409JSONResponse struct{ ConflictJSONResponse }
+
+func (response LiftSuppression409JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response LiftSuppression429JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response LiftSuppression500JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response LiftSuppression502JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response LiftSuppression503JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response LiftSuppression504JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppressiondefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response LiftSuppressiondefaultJSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhookEndpointsRequestObject struct {
 }
 
@@ -15628,6 +17907,12 @@ type StrictServerInterface interface {
 	// UpdateProspect Update a prospect
 	// (PATCH /v1/prospects/{id})
 	UpdateProspect(ctx context.Context, request UpdateProspectRequestObject) (UpdateProspectResponseObject, error)
+	// EraseProspect Erase a prospect
+	// (POST /v1/prospects/{id}/erase)
+	EraseProspect(ctx context.Context, request EraseProspectRequestObject) (EraseProspectResponseObject, error)
+	// LiftSuppression Lift an email's suppression
+	// (POST /v1/suppressions/lift)
+	LiftSuppression(ctx context.Context, request LiftSuppressionRequestObject) (LiftSuppressionResponseObject, error)
 	// ListWebhookEndpoints List webhook endpoints
 	// (GET /v1/webhook_endpoints)
 	ListWebhookEndpoints(ctx context.Context, request ListWebhookEndpointsRequestObject) (ListWebhookEndpointsResponseObject, error)
@@ -15986,6 +18271,66 @@ func (sh *strictHandler) UpdateProspect(w http.ResponseWriter, r *http.Request, 
 	}
 }
 
+// EraseProspect operation middleware
+func (sh *strictHandler) EraseProspect(w http.ResponseWriter, r *http.Request, id string, params EraseProspectParams) {
+	var request EraseProspectRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.EraseProspect(ctx, request.(EraseProspectRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "EraseProspect")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(EraseProspectResponseObject); ok {
+		if err := validResponse.VisitEraseProspectResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// LiftSuppression operation middleware
+func (sh *strictHandler) LiftSuppression(w http.ResponseWriter, r *http.Request, params LiftSuppressionParams) {
+	var request LiftSuppressionRequestObject
+
+	request.Params = params
+
+	var body LiftSuppressionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.LiftSuppression(ctx, request.(LiftSuppressionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LiftSuppression")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(LiftSuppressionResponseObject); ok {
+		if err := validResponse.VisitLiftSuppressionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListWebhookEndpoints operation middleware
 func (sh *strictHandler) ListWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
 	var request ListWebhookEndpointsRequestObject
@@ -16134,304 +18479,331 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chs3ljD+KljO/MpSpkVRsuzYVE3tKo6TeGPHXluu1LehVg2xQbKjJsAAoChm4l/t0+yD7ZN8hXMA",
-	"NLobzYsuifON/piJxW6ggYODc7/8ozMU05ngjGvV6f+jw67pdFYw+PfJcCjmXJt/qvl0SuWy0++ccELx",
-	"d6IY42SR6wmhnNBsmnNyyZadpHNFizkzw/Ks0+/Q4VCf9w5+zn75cnk4fJwdsSejp+MvJ89+fn7Zmx50",
-	"ks4lW57Dq+Yf9s3Ge/ywk3Q4nTKziOGUdZKOuPiZDTV+AlaadGZSqBkb6nO79KPD4Lcin+a60z/o9XpJ",
-	"R1LNgl+SjhSFmRs20kk6C3YxEeLynPFsJnJejn766VPSeSEZ1Sz7EV96ad+pgYpwtiBufIKgyrUiig0l",
-	"00RNxIITPckVEXzIQsANcfpO/+DLx4dPjnqw4oypocxnOhe80++8eP+GqCUfdpJOlit6UZjXR7RQLOkw",
-	"Dn+fsys81586X3TOks6I5kXOx+cqN5/r83lRJHhGC2bh/is9uKgfUgjpOlQ6SQd3Y55NFBuevxl9/x/P",
-	"5bNvv/8/v8jTxc8f33397NXrd//5Shy+pq/ph0Un6cxl0el3JlrPVH9/fyinXYt23aGY7pv51f6QzvRc",
-	"so4B9tesYJplL81u6iB2h0sWVJEMX1wByS8PAZJUU/PQbesfHTeyr+WcWaDMpHJQeXZ9dPl4+oQ/nX35",
-	"yzP5XPX0QQgVtwhYLYxlVw7nf704Gj7JnrIvR8/Gzye9nw8uD6fhWDijTtKR7Jc5U9pfG8l+8TM8bszR",
-	"Md9h05nQjA+X5+bewXl+Sjp6OWPBmrpuawEk37n11oBpX/VADQF5hxCyq1hzedxiAlRbuZib47BZ02rk",
-	"moorlhFaCD4mesLIaM45K1bg2eOncTwz1JZyJKS0WOp8SAvyko9zzlQn6QwFV4zrc6rd9YxSAjaleQG0",
-	"iv5bcHU6SWeUS6XPHZnMaCfpTPIsY9zThs0OrqDlNK/FFSsoEKgplZdMGxpiV+qnnTJN7XY/xc496cwm",
-	"gnuqo8RcGhpkDuN8JKRZu9JUz1Wn3/llTot8lMNF1nRsCNhZ0tG5BgL94vStoSGzrAnvBbtQuWb+Kswk",
-	"u8rFXJ1TrWV+MdfI2PyHODPkyE4MYyL39/nF4+FR9oQ9HX05fjZ5/nPv8mDL+/ucHtbniN1fu+/l3pej",
-	"x/T5sBO5y27XHmNf56qJtXTMiBgRwRlxqytvDpzRTw+EMSCMZ0lnQtX5VEjm9ulXURgAO5a1f3Wwb3mq",
-	"2VAbGY2Rzy0ufnjTP/vrj+AKbn9nVlAjn2iZ06Jza1pgryhSAfNGzqnsnFVubYMaIJg8NfCiBvWgDyWO",
-	"yll+RfVwUj/QC/OjuVIjMZck12yqEjLnGZNEcAOLUZEPNcFVxLlCUt68nGfsutPvlZLpn5Qz4Drunifk",
-	"05mQuh0L2PVM7B32Dp9uiQeWDrhZD3sHn5J/dJiUQuIJZCF9OGfXudIG9pkYnldlVjrLKzJrJobqLzDR",
-	"XnM4/MPAZz2AjY4zZUrRMZwSKfIrFoi4RoEAfQGOmeAXCC0ko9myT1ZP3TXwppJOgz2qnw7OuogzntCe",
-	"b8a+LDXN+RUt8uzcDUZoGmqPWH5Qwvuo9zwKb7Mmppk8t3NtDfHIBCUQX+FvpNzyod1yn0znSpMLRijB",
-	"dxCsNMskUyoOr8N7htdhCK+egZd98LiFXFhisAn/gN8CIjGWdMhWkYlvJdL9rQnF4xoP+U7MZkxuyEFu",
-	"SSuGgms61HHp8UZkovfJKs9myGGwOuAL5tuX+WxmHvbCuUO2sk5Oi2pcXlR7UBpuqTREjz2mM1REQbvK",
-	"dlnQkwUQIT7i9OvUWmusieq1N7X74B36Xc0+2xpxVoOFe3CUZrKCaqY0oVqz6Qw46Z/SPibZEG+n3Ya5",
-	"0fYPoCZNy8HTpJPNJTUbOZ8aRvAscVwT1wTrPt9MUcX1T6h7q6FzPeaxDbgVuht2jtwatEQ1Hw4Zyxzi",
-	"GSblN3QQ29BBbUMHB4d+R4BC5/Ya325rF78+Xz67/nLx9OqJPlKP5eEvB1ts7UnvcWVrgCuGINwS05uk",
-	"/3TCnBH9kSKCF8u4katFVb89tnsV2M2cNE0MzfsQHufvSz62o8r1ryF1Brv++SVbguiVSwOg8FCQ4xHF",
-	"LAWiRGnKMyqzulejLsBGZt5Sgo3OUIqwbw2GeAeLIkOK68Qlh3KqZdt3K5sC9GY5rM9J2HXqPeeXXCw4",
-	"OXn3ai24alNtC6vG8Kasb1dhpKqrPGNZn6jL8//97/8xaNq9KXToXE8YN8IX0LEIcKa5UjkfV4Hzg9gG",
-	"KG6KGwKlHF4CpVyAh0eXfGA8I7kmVJGTuZ4Imf8K2+qTrxiVTFqAkR0hyXenp+/IV1TlQ6eBMpiNKjJX",
-	"TBIj8e3eI1gluxKX9et6QuzP20DXzXRD6JbDS+ieGnXcwXenRLNdMqGKXDDG3ULvAUIXNDsfU80WdNm8",
-	"kTOlJaNTQrlaMMkyckGzYiWYwum2BFF1aGDCCBaimLzKh6y2oGOi5ZLQMc05SHzy5nCa5RXgiMxTifOf",
-	"lWGTdSZsXiG5IlxoawH49w9vf1gJosak2wIqMkGITW2L6pM5Z9eGQ6PqYBRH8zvJ+Wyuu/dA8mGlWojz",
-	"gsoxaweeuGKSHJA3+VdrAVfOdhOohaPjIIOnkugJ5eSgd/TsyZdPycVSM3Uf8BkKro2sat6M88X6aRrd",
-	"11BNOpsV9jbvWxRohVv0K1tCr2WOEobADbRbLVWIWUDsX+DYvdPljPUbK78PuIbuGyQV53MuGc2MFNsE",
-	"8CWbaUtSyEQUmTKSGwZYgKnUUB0mjcxkjmDOFaPFKoCv/vyWkF83WRWN7S5gRyMhcf2vyin2vmdLv0cr",
-	"5RKVj3nOxz6ohNGCZS4sR+iJ4eX4yHAouBoBXB6phChhJAELoAtm41KAIneJWZc9JJLlGZFz3idG5AZ8",
-	"8SI2fvDbl6ckKoEnRJhl8IxQCIqpb0oLMqWXzK04FGlrr94zwqFkeT5XEUxTdMoaKzeQ1HlRGMBwFL02",
-	"Qq3gQ7fAqcosoePAHVnpMli38C55zwwnFnzIDD4Y8WWU81xNUHT5I8+jhbZGtjSlxUjIaTUGaP053Iis",
-	"tk8TaCS1JTqPw4FB+cMnT8hM5lwbakBOPrx49YoMJ1TSoWZS/bFAl2yu2AYwX6AWUKM4zme/xSHYD97y",
-	"DPwsNQl9q2WTnSnTE5ElZEb1xJAuwxd3u+SjYpaAGVpqSDT+Zcf9zifGNZOcFucesrUYhIuCTYngQKiR",
-	"2q88j+p0255DfXQgXAgDTcOiFkb+WUjBx2ZZYi6JyjPWJadVBeCY5CNDgWZMqlwZ5mFdOkTNZzMhdamG",
-	"ugPLs7vSGqbUbIVTsHiFIH1TPiBTA7IVsAwn2RKQ1aElFF+gLczQuMywZ4N8wbshEOlIgxDMkKLvncDf",
-	"E0Yzw++NNCB4pu4MYHBVzrnQ57QoxCJGNOAaobc6gYXhIJIJBpLxSlg2598WpLEZSsi++3jqBHT72GCn",
-	"EWOsjfbYUArw0olR38g4Cfnu5cnX9yH7whqHQzbTTWH3BH4n7HpYzDOm1qqqtbm2BFpjdMTkgfKqIjlH",
-	"hUFwo86DmIeLbSoMYFAS01zbN3bvA4pGIy0EzRqoKIyYyZeObMDKR0U+nqzEwGC6LYFYGRm9ywhCQxyp",
-	"qq2NKiuWO8ns973XzaiKhvvavgCiIuXEvkcQkCsA+jtFfGwb5HEfcR1VSEYNxCis55JlAUiNKOttuRsA",
-	"8oZ249gEJSDf4G+R9fURir8v9KyPodX3AMaLUc6KzIhsv8yZXJYr3gyM7hM3BmM5QQnG92zI8iuW+YUG",
-	"YOT58JLTKQsh6X67D2AWlGMiy7lkdDiJMWuX3mOokwZHvBlFMP1lFRSbc28LxtgMNROJXRyQHEsxfRQG",
-	"kky7XuDlqksw2SB4SUgiaa4YUFLz6iOFm7sPVlSPBqzd/Gp8n9kUWFXsVWoH9R8YonhwfyGKB78LPXGb",
-	"dyFO1ROxbmC/IaouWQbS9pZe4fp3bnpGfnggsbrFrYamucE4+hiDDBouZEbyitIKjPSuAR4m2jWNt6UL",
-	"wdxc8+56ShPMuCVUKyMDylIXDPuIw2Z5U7pE2+RBr1cKZzM0qwqe/U7SWbnyCmztVKXZqwFipyIPxbzI",
-	"iDXxmttoqOV3p6fvVkK6Mf+2AI9MUKXoa9e3f9A9IDtHvR75imbkPb7ed+JRKZx8J5S28N7tkhcTNrys",
-	"2AiKnDNCeWbfUcfuH3DERkDUZGrmePrkyeN79BtJhnGM52MIbWzoymsSGptHFE639fFUB29PY7yX2y71",
-	"/smJW3JbtIWaDyfReNpWyN1QeI6Mr0RdVBbSJ49WQ/LR/UNOzDUDM8hIzHkWBxy8tBJqtVm2BVpjeAmz",
-	"j1yyoRjz/FeW+Wv78f1rsuMcSwWjmdrtkg8MxbeTd6+IZCMmGR/CBYZP3cetVVpIOmbnc06vaF40zTMf",
-	"8AXDzsDFN5xYw0krJGNTbgnN+BSB7TW6qNBYqCZC6mJ5V1YDnU+ZmOt2NiTmugBlyLD7jNHMkOVVUHIz",
-	"bgmZclic3WghLkkhuI8XCNcDbMLQ3yHlQ1YULGsYqe8GYJ+SjmVCZsfeZ6D33rNZQZfIz6uRnqmWc5aS",
-	"xYShZd86jXNUHQxCsMz9KEaEcsKoLPLAu+Gt5+DQTGueirQL+gAAFdL4wJajhhM2hfQ+xufTTv8nfHDm",
-	"t6W0NCTQ7OitzMc5p8Xe+zJzs7qHt5xQIu0W3WJ30sj+0100GOcQ8BKy88VEqHL3Rl09hs0a0IIp4JEi",
-	"aXlCKUKIOl9BucPg4OLaTrn35l7fU81eO9m2uskf4WOKFGyk3eIv2dJpmwkoFXYZJB10Mjai80IPOsfy",
-	"78+fH+u/H6R9ksq0FDql0Yl4AthpZlvkPBMLIpliaMtMdRoKmuUeY7NvurO9d6LIh8vmBk/9hoxwuge7",
-	"IjN4ecXmfvn7Qa93vPj7QUp2Xr08/Yb4Dzl5bLd97X7wusUjyPZeZfFlW5A+UgaxdgyanP/vf/9Puntc",
-	"4k/ODMBnDGwgXfIfc6HBLw4XbynmRjOEXU5YMWvFqDgpKCOQMXFj9Va8NtHcywc8bKIFWdDciM4jIc32",
-	"tFzmfFxZ1uPeqg9Pc55Pzc0+CLihZmNWN8NVKdVw+T2LoMYJqE5itImfG2+lUbEUUAUtc5aRd28/nBIh",
-	"ybuT0xffDbiiI9bH0gu5VLpKyyh8Tc65wruBx4YxKTknh0dkIuZSkTEDe9aAY9w/vIsRT0DXYa4YEeoT",
-	"oLld8r1RnalkRA3FjGVEiwHXpVWqS04cyiwmecGC9dajLbzvJD3qPR/weExHSnbgJEmud49Lim02W3Fb",
-	"17zVA46bCr5A4n7ytOv0KYPrP2NwocUhPUGYDvhONQA1QTu6/Xepse8CPNMn19ep/7aBlVHpLtlMJ0Qh",
-	"uHJpT1mZ+QkdSaYm3QGv3CGVj/l85kohJJ3coBUSiLIOUNPJHiA0vX7N+FhPOv3DJ08Sg+Du7wODzloz",
-	"aeb8r58Gg+vD3t5gcP3ly7O//bXTZGmodcwEV1g/4iuafVtG3droOvPPRmBfraJSLV73r5KNOv3OX/bL",
-	"Gkz77vX98F0QQP3OYsPwqdp/WYpi1RtpdGe76L7hkz4q94JNcstPbKhcNT43KvkEQkuV1MbWZl/eD96E",
-	"BX5Fs0BC2AaMscje1cBsjIgGuK6fo3x9RQToymmig1ZHPa2cr21cmwtv5WTNEW3+qw2ncSPaHDkbTuNG",
-	"tJm8Vk7THHFH98nboipyKVXOE9olKWwhhRQJFNDFaMR4ZjgAeKrqlykUJ1feJf9ii6i20WD3fkNi2uYa",
-	"v7DlL7a8xGvDfDfG+ubolUGdW94mGLYyQG6rCe2wuGto9W2ovX8HSOyOrorBrp6JagmOa1cdy3gK8LKx",
-	"1gi7XQgIpnHnEdVV59FOGrin0t3alWlRmldhcGxIi966aprG+3V98E9wgdfoF285SVtk08RpmhspHweb",
-	"6xqfks43Ql5479wWNCWe47nyVkWGxJ2Em91N+/4d3E0PA7yc/pLsCHSVQTbvrrtQLCu9fRiYavaVKy2p",
-	"FhKTjOHOoSMwqNcJ3g/FNElxdEogspDTMfM5Bj6O/+Hu3THztCL5aWk23QLdA2PrSux0790BVtr1Ervg",
-	"KuOI2nZBKzQ/LIS83MCoeieqxbfWtbYFMBtuuTUyZfj2XQBWcFa76eXVDlJJsRLlSIopBlCDyvZwL+/6",
-	"Xr6y8ewfAL4vS5/E5vJtIzx/tZxYff0OMMptgeAeCLzYJwtGJjQj1GcIgNRV4lLjUibkl7kw0lck4v5O",
-	"LusbMF/9IPRJGT++BaDjAegrgR0ZcgcAx32QH4Qmdif2QpfR7+RirsEgVsZJ4Vq6JIUxKeTWqSBIXtlk",
-	"rC454Uuca2j4t3N8QP4eF0TMGFZYsTNgZE9wQDB/3BzuvuRXi5HfNSeCj3zf2oJ9U8wwOFGJht8CLZqh",
-	"9CtRovb6HaAD4IGfEVEhxR9S6+qoBvOjpwsEtJGQU6q9i1vNGL1Ud3bhfhD6GxcBcBMOuakZqDEgHoSw",
-	"eo7a+3d0MLB/PBPDbKFwmOe8CQrXRhCuS8DVMCVYkpXIyQUrBB+DOuS0XesXQG0XqKfZjU97QaLwwLvv",
-	"mHfbv7+xBfu2wvF4gPRq3a855A6Q1G6C4C4cI3E+OLJgktl8BsNSQs6MhQqrHtgLNqRzG/Icj+9+pErB",
-	"Ez25QlairBu6oE1QMerjhF6xBzS+YzT+gOVSPlYDjrYRjKqpjKslouDdRgbVypHBq+1hUitniI25gxtk",
-	"4UcCABrp95FkRBtEk1TmxZKI0QjU1FpCJdlJg7/S3YSoaCwV2Ukj609Lkm+dahvmepGdtARoutslP9Jc",
-	"kzQw0lUiPG4tDjTsf6sHlq8CwE+FeEP50vmQt5UnKoHhq6WA8tU7wIxTIYhZt3d+931Nq3gw+jbH8Gc3",
-	"AG+FAB85tdXDtua0kYpyqw21tffjddc2miIQRyM1xjaawr1/B9gYwrBPlkYTd/XEyizAhOR8KKQ07Blc",
-	"K76k2B2QgB9//HHvpIzxYHElsRoFQmBf1qkJycAxldEWk5OMFtO/Dzq2oOOgs5UGiYjmil/9KW0xRnVH",
-	"lQDjy5AV9DGdSM+V7QLlVXivIWClHZHRpcGAMgYIp8EamF3yntGMpAZuKQbhDEVm/qlsGSEG87DMfo3Z",
-	"OCktGdUQDGITE+24IodSPG7JYgTkEOe/IyXUg7TeaSyCd1Zepb66ZKBqVdDtz9lwzCWUre45BrPOmNS5",
-	"c5+vhJaLbARYQGhj9WKuh1HtFpZAi321DM+1RaaMXpCxil6yw9kVczLRUDJdW9Las2isCA9nNRRccm35",
-	"HXuWjdnCnjeVu1ss6FKR1M6J8dE2CNrhwVkNthY5Gt+oY0v9W9+JBUqGFce4quhtE1olsgbj0F6EftSn",
-	"R52mW7WJlNt8OkyorXh1AbE3+HhV1ItqumFOnS/EATosxd4runKul2zZWEv0y6JowRHzZC3WVg7bdgb0",
-	"F7Z66vZp48zbLnXrATQ17fD4nb6dlJXkBWfKyAfFPGPZMZlRpaG2K8HyzmEk6CFpmiuqEf8HTyNO+ZBd",
-	"/4TZSfa62FvYwK8GrifVtE1LTewBlXkEdtp4r7rIRUczuBaEYgZajkUJA55wVx2s6hTYz9tGMDBouEQg",
-	"83eIMrgeu+8LIQpGecf2yVpNZOt9+qoEbu3mtiZ97jsV2uchc1b9uE+8a3oC2pHIAXMFIkQaCKzCBw8n",
-	"I0/ZRBg7dAMEuUUzwc8QT6IbX7vHrdGkDosKujQAdVZdS6NC/F2hz0ssf+8bPNYlc2vsN+NCJCESy3Zg",
-	"7cr0ixSZ0RWTS3x3R2MGUpaxDD2lngbvhhv/Iqyuv6LgftLsTBe9WcEcjRPyylETKyAnQIzsDkI1pEte",
-	"G4EfHyDcSs8T45lKnJ13THM+4BC4qvokH3ObKIAcaCnmJBMY78/FohbR/0+ef1unCis10Yo++TXTNC8a",
-	"FwAniCK8efICYNzMy4F8z8QoghcFI4g5Xku0rrAhoscxVIiAgiSALdrmjoIArwd8LMVC9Ul6vceuNeMq",
-	"vyjYnsH60IltzloRVC+tHkuhDOywyM21g+pMaDsY8FLntAvbgXx9yrMCcq8uluVyHqlQ40XFdreeRRJB",
-	"keqdSTqN1Rvgxqp0x2olxQpRxYoBtVRgbpS1bi8pGiuk0Kz632yO0KxdH62y0yw3Eu1JEYFnLKE7Um+v",
-	"UU+utYxta0nPdcWUm2Vt6uUNKhJoo2RlrYZ9pRBjPNG6Ut/NRdmduStoL248MbSshYmeupkUY0mniuwg",
-	"VifWGJO4HAJMr4JXmZiB48FSu5pu/89YZq1OXYeW+q0lrkAmPwVwaVLMIueXKFDmylJCM70zx1VKEFQF",
-	"rBuCuMHVK9WZYiHaNcxP6znT1TB7UHQrtaZuqz94pGhCbzKfUr7nbimxbxJFl1ARtnoVMO/e/KYFyarG",
-	"va3xrWl8QQSMCUdl4b2S3eWK0Asx14ktR+v+NsLOsVE3hQYdjOoJXEuOsZooHcHtxOZ2XUNwzT3WdKx+",
-	"enxWN8W5+9BYb3hBVsv59s0E/IiIlmlpb3XRRlsmKTfWgz9scKlOzYt1eQVGJ3gzS4yp7LK8hq1izald",
-	"QyQTPcemGHB4XZIaxjcUnLNh2TUFigBA8bfMyBJWBCnyC0khHdUVVRhwzjTEK49oXihrU6cyC6ZBaya0",
-	"dACxBGuiHpMLoSeQ9+pM7gIu3IDj15QVdgJNwgotzsoUWbfl4/7fsYYwSadcIHC3GKFMmnWkKjpG26im",
-	"otGiTZHhhPIxQ4NMGU8l2VBIoyeFPgwtKVcUtkksNbKjDbwvQSJ83CMZXaousdq/UWnzKwanpbBrRa6c",
-	"0oKT5Fj+oaF+PDQ89w3PG+zSgaYpqtgqI/ZgJnQ2Y5xlZOcjz6+dC7xK0MLmmhuYht0JrKQqBjJfmxdb",
-	"zB4fef7L3FBEcy1GOZN9khrAp1bZMLLZnsFAaW7kfDTKrzGh3tks9vIsdY6uEsVqhHpdP8KtDSZw4hUr",
-	"CeLAWfWzLO5MkKvjoSrAC2KhNiLjZkyUjFftLo6oe4sEnGa5tCgd94cZl4yBA4NJxnHcmnh7L3e1eiHa",
-	"Dq5SoK2s+Ie34xjEgLR+3dIEsMpwa14syQ4XUNlecFrYarVQadDWwhacvR1B18dV5/OutEqvfrFuRP90",
-	"BntlV7mYq3Oqtcwv5pqpdQjxzg45KUfUMcPCrPXIXR/MuvjKfCNkbFCZEM4WEMiYS9Ww1WJPzO0aQtrG",
-	"l03LbBQJTx3+KRSvcgULNAuBzv8b3Z3yonWolBQCdMoVR8gsFvIQ0n+7yBm5YEvheBwAybLPLJcoHjgB",
-	"cEGLywqkLEyaRuN1JMkAr0KRAJoVgmTh26BHUf3Jl/+HTUA4g5HBGMUkpiqFDQ5rnf23NP0ixfHAxXW0",
-	"YmFrTapTr8vZAmEVdyDe8Fi0wVo5uo07b+bPb6tU5GR9iMy4e1m/sejVa2tkgh8Ts0tIc7EqU3VF2K17",
-	"WdZ3Ma9jtGjF3bHK+l9fY+uZx5WGH1ENRoGmu8aMaSaumDGPnRzvbZYDjotNCPTLhcYwOGyRFwWoquAq",
-	"AJtmYDu3971mPW+YMiP+go1MmTd1PYTA+yYvounhFecJYCT192ecXzFFcm1rD4OXHcEHMDEaEkIQw9hu",
-	"u9xtPSXfMVroyUonohjZLLn6vfc958Vlk6m4h20EVlymx4QS21sZ5y/rJbkCdjlXmtEKZMRldZfici2R",
-	"tGuJXYw3Zev9Ds2y3KySFu9qnss6ZKBKIwLGmTfIJYPqkUG9pSdG9A8rLP3XYHDd65198dfYSdQk+ZnR",
-	"HZ/0sEw1pMlZXwB8W6G1FKIkDTLNFeuSExcsCdXGjnoDHlQXcyTo4996vV6P7KTXe/bAlntQliXtk7cz",
-	"xg3tf9ztuT54ii7B6GPtAcjcDbVlxSgJA7sZHwk5BFTfPUZr1JzZ5AooJ/yk1wu7etnV2qoYhE1nejng",
-	"fhR8G4s4AqGAUk0G7W3uL3wnottO0Y569OXBgbXxQ/HGnBZgoKPX4dE+6dUxwhCPKlhqNbSOeqtKaK04",
-	"4E9J5y0Pa8TYan5Gs3Gdppp0mZILqocTDIR0sDLil637iNa+MOWqauTsD3hqbTXuboFJ1MwABdHqJlNb",
-	"/S2sNHJMUnWZz9IB9wE0h71eWtbPdC+XKsGcazEfTlh2TFI8tpRMmRyz8vMDnnMbntAcTxVJoeJdShaQ",
-	"aIYoEHy9aixyEDTrNJIPfLJKJuxvkYsXkelXWpcd/bXmZVdW1NMECNRCjcY8t2iLklN2bIvhgXE011gV",
-	"kxaCM2QFF4o1AjM8neVsAQ4WbX6Pik9GDqe8RU5xK7Uv1cIBOS2WOh/Sgrzk45wztV4aAYeeWfA51es+",
-	"Ce+BAWK90aQXj6drWU1gREEb8sqVRAz9NKP/Joos9E3E8AT0sPP2YEv3Bax0GAm4zOgmIC1LrcSVI10v",
-	"jl62v1+v9hR0oy2Y1yI7eC2uWEHBEbh2G1MqLxmQEHv2GyHIZruYBkx7lQrqmbu5JxNbz6J9DfAK4fPp",
-	"RV1x+NvRETnskS+fHz0lBjk3AQC6XFd/Ed+phyNdnBvU3+gbLUJW5RvwzjEI6E4yB/rqyBm+UKt3bEnN",
-	"JpI1vmp7E4KUiVpNDv+e8/CvoeBXTDrBWtPxWjPCqXnnk6d6q3b6s7gg8Fp1Ky9O324CywW7ULle8wn7",
-	"Uot/05PQGilZr9Q15NL2cM8TazYzEgC2bJgvu+TEMkcXnuRYTBkUwmxKlyHBYdCSC2Sqa17Ic0vlLnV4",
-	"0hC6HM8x26yyBPtL1eOA1N2SaiC+VWiFdNYSTUcTLUXYzMAZ0DpcR4Qk2QkDgvIpZhn15AMnclc7vKt1",
-	"Jg2o/dNZhV07yaQGCo9527N0+7DGFIS8hJQXZ32YMA7HanRRft9sH3wljt8b/gTMBD5d4/w140iMBdxS",
-	"Hljv0KlwUvv6jQWU7QSS0FFvFKxCLKBBu2LHZI6OHDoVtt5MGfFfzUtoSjK3kGK+8ZLLJphzO3Hmu2qD",
-	"KVtPmjFOLiodmgQvlptJBZs6xAzhWOEQS6pncduYkBUS12u6ObTvWPSKCpN0LBlU8yZ+BheoUsWztkjs",
-	"m8hlv0vMfav49y4Q+YxUBJDf4DjuUiD8ccKsCdSfxJBOGfgFEozepRhVDrwGChOm+XQmpE43WOpdyJOR",
-	"JUL2jyoDGQqmyGjOOSvW2JBd2fl1dmTSNCMrbVDR96nKMpbVzcP3L7ea2cZiz37CyWkfEHJ3I9T+uxNk",
-	"NzjeDaVbL3hsxgmBZ1uTxR2yw1YZ+0d8sM0VvAOpu92h74LRAm4ZkvLES2XuDB2FKffoL7y/VhY3AjoZ",
-	"o9UV6crzzzC4wJ3l2Qq94Suqh5P1uWJgXexDU2/J1LyAbvNgn/N51sAdmxF2PBtwEEnAmLtN5oRVTdoD",
-	"k3w80k+fVatfL6r81DvrNvr+Np/eeWxvzjN2DeBxdPqo1/t0lnRGtsTTQaC7wMlak+jMQtUTgd7moU8+",
-	"HROc/lhwycvJNms/Pewd1MI5D1bFODVDH2rI10A36+EFXNw4AqFyF97DF2LxCCNfIGvlzvE1skM5cSZ1",
-	"23UlPbq+Tn3qRQiFwxgU1kk8cHIVcQfPsiLruONtsnB33pscpH05PMheSubc3PhU8POhL4wOHoDq5qJ5",
-	"xq18pvZ5+x64fhrm//XLsU6FtTi3JlqiSVNLAHrEWEtmX8As7R5Eq7HEHXy9MMdckKHric8tUS7pbRAR",
-	"7nwvQrEBDz1BNNJK2TYdxoylMlZBTegMXG3DCRtesmzAgdkdo/8CbiE2U+PuDSLsLVzwBCujKl3aEREK",
-	"TfNQcG4GUdFD4/eMRH4bW5A3vqAIDKFfboKxpENWmcIGelWC2sIFraYggcfuU2XRqwLiVIIO2Ce9Xpe8",
-	"NMB0SQbW0CZGDaiRHaPnDngKO8H4bIu3u11ywv15NI+iH3jR7VvOU4eBxqlBdkusoGK6zXnMyvIqZjys",
-	"EMhKl3w0V27Ao3fO4CIRM0Rz6+eyEnlqRK40IYtJPpyQYcGoVCTXAy54y0WHGBDXG26u0aVuRH3BmY/t",
-	"sa7AGmbdL954C16HXc/E3mHv8GnnzPBaz3nidx1FzYbF1uec+BuelP7TdrSoOQJvud8mGZvS61e4H4hV",
-	"mObc/nlQZ5M1QlpehbXU0TLeNaKoIXaO83uxFIK6QOpJnTTqCaL547vT03cD7gzT0JUOvMUTeoXVnSsE",
-	"y3Z3Ki0K5tKR9PD6Ot21VepKbzk8Mnx9d23+7j9DF/o/SLp9fgf5wn7maO6QZtNHisyEgrtcw7JHgf1J",
-	"pQmWm+/VhSDfxqO3qt7MpsLqKjMMyNlO+j624lGUsDrBTkgvae0oxqokPd09JumRmcPHhOS+aRM8Okx9",
-	"3RvXr5MsqBpwmzELLz1Oy54ZivlehK48DLlkS3jveVpm2oFoQS8ZH/CdmHyHt3C3S94II6Y6g9EKy89h",
-	"b734h4iQrIoHqxLgLWW60woxR0bmo0bIW14sSYTBH/u6Y85nB91jRnPFstswgIgZ2JaYa7iv7tLptIF/",
-	"KexJuFWM3KbulD7wEMm8e2UnLcSQFv+WiSnNeZoQLkiWq1lBl2CBNz8M+C9zYW4KvGo0fyN3ExxisVqT",
-	"glEFgbwkE3q3S17ZppbCSluB56BmmowcmrOYOYpaadZ4VAXMyd5/0r1fe3vPu//yl7/+f4N5r3f49NEX",
-	"f9v/+7/+13n6j98+/f97Z3/7t/Kts51/7Zd/7Z19ETza/dedf+0PBt1N3979219v7kqKeY1ujAArvEk1",
-	"+zTQ6pAGKbJTcyvt3jpm5vXaOJkb7/Q+nDjHJC1ti6nNRsR0z3vz72zgeAHzjiEoeB/WeloqIbZbgPQ+",
-	"HDCtvpZgkQdbHXzJ/DcRF+7H7xBzMdwYk9cZ/Vce/1orf2VZR8+2icetlJEBCrxKIliftxUYAO46davU",
-	"t7bI3ioNSzdK4Aol0hvmcJUr+GdN4yoP7h4yuWpE4HZu25a8lb7PW1HMxufXslYqsWdDKuWyFNjDqmBW",
-	"AanHHe5WQ7lv7JWtJ1Xl8YQX9/mPGA9+YwFfC5/uikHbofSOUd0Km4cDsHhmrWPOLBYa0QRnXfJxUyWg",
-	"Gormws5KiG0uzL/AB9bZ6u11N5Dg677W20r0J6A7VWT6wGAGZRPk3OAuNaKcVYmPwcs4V4Dly2YM1XaR",
-	"U/8Uwvmao48K6zc+65XCu5BETcSiJsQL+fvJ8KthsUKmvzFAbiXjqzYZf5xfmR9cCKZiWlXk/q1F/c3z",
-	"4syl9XkwtqDwMeZ2BXlbd5gm973BAy3A7rQDGUZZQCZQKRecqd2kmmlmV6mFXRahuFTAALdSjGe4ZMsu",
-	"ge8YkmxT68hWmXX1wmQ2LW1Gsc6VzGlxznhmyHhLllpLLMvvkbW2gQK3+uas1+BufIFuotGtXqx1ljT1",
-	"t5uv8Zb6XPyWgehpLhkdq4RINivo0PWmFEWGxblgo0ZZ/eksrWG1ptXG1FCYNucUCiF59aBRA45esKKh",
-	"8sKwxqHeCN9Cl9RhO957PWTDALqWw44rtjc+6XWK7urFbK/p3nChMUfgaRTZMEbhsIfVUvH0VYIBAtbF",
-	"Hab0xvHJiPaayZnMFfu8kKuOTLa21onWhkfEdX2KDyEMA+sjAU/B7H+xoro2dbMeNBJiHj/tHSSdbI5N",
-	"T87N8szxWlcXyvnwhfN6Ja14/SWs3D2h7q1Gta3HPFa6263Qkaxz9G/CnVDz4ZCxzNUYaqgYtA1mP0Io",
-	"gIOas0NY0EFq+YKqPjnwtXebJpODm2V2uG8qTaXesFTXwWalusKTisU5FT5rw2OLuAQz1zQvijzomFV2",
-	"r3i2WT5Je2HrYUEVWHpGNC/m0pN/TuDwlOqSNOPq3D5OsdnXx/evHykyEVYGJlmOXT0lU6K4Yl2SXhRi",
-	"eMmyc6uGpX1MW84sujsPi8UitALgDIZM7BRCzC7o8DIhM5lfUc0SqCS6B06WhGRiOJ8yrrHfj1GTbfD3",
-	"jA1zWuzN5nImFCPSqNqq1k3uEbj2d7sg3rpKgVZpTvtmFRPDE6ECIWfg/pdmS7ZELbziYhCMFJdzctDz",
-	"Dc1IqgtlKx0isE5ff4AqzGpCL5lbytDcghE0jLIxgl2SGmJ+bg0crjk8lFF3xcaZ26ieUE4Or6/BPOKS",
-	"7ODqpbWNuZWUEfL2KMEWge/BogQapLQPsAAvFRZqBOkwOLeEGHkHe2nBiUuHFg4VjqsAL8S4jGcyCOYK",
-	"Ta4uf22Qc13Ef5MfnvvI6dXB3C0R/gG6d5JODZHRflTDmqB+cdLxx99JaqtpFKY8+xSS6NZSWo7w1Ww6",
-	"Nyipt2myk2EDK5Kdaux2Hc+4cSsESwijnRAc74g2QiiZUotgfT6MVng/Da7cIwWRQj4TOkwt4Aw1gx2L",
-	"AAlAKSNiXuvLFBUNmwQ6YJSrVPkmNTAkoEmD1qvqq9MYHEomnRKQZdBrCMEqW0vKkhp+QzEL9NpmJCdA",
-	"SqCImGskUctndNXuVD7mTnvPtbLNsbori5di4knliyguuZ5A3iTEsPvFuS2rBv0obOR8zsfnkGPkBt+y",
-	"84nz2ziBfiinldgvYJP7NgzwJkVIfWuO+8lZrXy1vTSlW0S+aarxi/dviFry4SbpSuX51Rfwtev2VLaF",
-	"sojl+H0frEEXS7IUcxAYsEDlY6ig6wQklrXVN221IdZRqJ3KY2mvCpQc8h/7Fiq0KGoa0xer1KNKfxbs",
-	"xNLtbFvtK5b6EKB/FOPCSsNWlHbhxs7yRZ2IaXP14mnek7xg6BGxNGVzGXw93d2YH7It2OGfqjGQ4QND",
-	"NPECpY8g0SseCIUQb/zty1Oyf3WwX59e7f8jzz6lYGLHWNuCaqZ0qbm5r1R93WRnbm0Guxv7mWtqdwRN",
-	"kRXEb5xhGwYX8Z3ESDyKDe0hY0i7Yk+PzG4Pj4wakYkpuVhqprrknWRgInfVzeDmoB6CEOLFsk8uGZsZ",
-	"nUdPGK/HdOHH3oy+/4/n8tm33/+fX+Tp4ueP775+9ur1u/98JQ5f09f0w2Jj9zLaLW0lRCpZm7y4GWvZ",
-	"LuXRLKhK/BskL6DLddpRihUbiAk3Cq60LkFnXdncX9rC+m/FpG/EI1vZ4Y2dIVuzJOEYEXbz+mnQ+WLQ",
-	"OduMIa2MuA6bizUMbSvyClouwglHHdocTQoi5A51lQbl3EZjpnt7zuqwBx129qyJISW0UAICjBXOY6bZ",
-	"vdkdaphdq7bH1VcML1XtmDa4IfFgo5fYs8xhVbUZ6N0HHTWYwlalo92gxIsJ2JQACbXalj28DBoLbh6N",
-	"ZDkvbPXYd4A293ExEbU4tz9vkFHzoO4h2Kh2Dr9r/MwW1L7UHKKG6pWEG1lM8Nsa91E7Bb+xD6ld8fmg",
-	"xYzsmOl2rbluPmVkB+C826bMtLn3N2EcoZsxYCIt3sYa64hVJv5jOAns4+P71+vjh7bhD1eHN2ENtUuF",
-	"ou1c5nr5wWwfUfSCqnx4Mo9VZQYz1lfmebAZoKdQTNeaZefKGnpt2VQb8jCjSi2EzMhOOpzLguzNibo8",
-	"/9///p8+skY4AcwtV/mwRE4DCAPeC0Ylk/GFpeZnIfNfQX7uk6/gXTt/WpkcntRnhzYxfCQwXA0i2cw/",
-	"bT7LC5sUDfUk5jOXzlgLZnOZ02DeBkj9+4e3P8CgBcjVGO1oYFKGzYAKiXYv5ZOvobjFlHI6ZuSLL3zE",
-	"2BdfkJ2C0Uzt9smCXUC8skoIhgzgxC/ev1FkNleTIPQ158f46QHXQhRIyRNXF9aMsjEoesKm3QEf8L/8",
-	"hZxUehuZH5H5p/tXB6kP0hxSCYo5DbFgJ7Vg300Iy8HkSNWArz4isJNYO2kNwWKYNeAxJLI1nYNyxFDX",
-	"1nbsNjt13aLgHNCJ4S2BAw5twjDWBlI4KTQn75MUgr5SjPpSDIGmmC7zzkRQSSzBlFAIGrNjsKyhgy2k",
-	"Byrzh8MZiFWFaFJuQzIBEJKpmeDKde/UguQ8Q08P3Dxr9BClJ0aMBpzysIFCl7yAwa4f2eH1dYrerHIy",
-	"O1Fiv+NePfKvDrh/15dGB5uqNWVhdT3I4uNoPMkRIlc5ltqPFDQZ8IUhftNca5YlvmL3gvoUwIT873//",
-	"zy5mzlZX9iSyCcoHHFcGmGNB+0hZsV11CZiTygjjXNmWdRdzXaaiG5ZgOMaAW6iM5kWxTNx8lSbuabe8",
-	"GGEnX5upiZEuRpJKwGWVvsD2o3unyxnrEzqbFfZ+7f+sBE8TQgc80kTCmxKAb1yIbNknQRUQW/AGVZJq",
-	"08oB980pE5KW+bLmL5sknCJ8bXdL33qt1nzPXKQBL9vz7azpuxekrVT774HaV3bgM/A7Zdcain9CIzHo",
-	"qy+g5PaSfOQ59Hj0QR6EXYPPzsW6/fDx9W4fkj1tYdkBDwviA1Uhv8zNOSB6makN3QXCUB5ljzQ6QKaG",
-	"0OR8POC5JjvgTIY9oaAAqbkoVEEyZRrIVXZfvxEMpiK/kTeMgpHoN9cr9zd7QuS3Af9tb2+v8j8z1Czp",
-	"N/IVzYjFh36YGBzekq6ZLJrVDJ9ptND1rUzDIkTVHx0EKj/aJFFErmYbXfN7tY+u+aWlkW6Ijb6TLgKD",
-	"HPUOyG/kI6eWXbCsj30GDFGzDQbsqhOS86GQ0jqebW9dAEisNx/Ao9as16yk1q03/MlO6Zd2SH5zB0K+",
-	"AdqH5+LBZAvblIQlPDXnnl95YM2+wP7rj8lv5BshL4Dp9KvxhXYiBvUskC2hVcWwrlxpSbWQtpzlmgVU",
-	"exADOBpNiP2ajshv5AehyTdizi0wbPtqQxx8oQ1zPGKu2S4ZQokEQ2ovGIFexWvWU292DMhT7XbsV/ME",
-	"LpueiAwWdYJ9jwGBiJa5jRpBtklrhQood1eKYOvkNetq9lf2y3hqgXLiOy3jEspDojbbDNlorvgjDeLi",
-	"mm9W2zf77z0nv5EXPnk9RDmX0u67N6DQ4x7vzJic0JkiGUYjz5VTq4DXBNfXXL1ddGfFqzxQXanysGYj",
-	"8bbTMZKBfafrTxqNp4FY1ZtJIHgODCn9VnDWemUMd75gjFtJGO0cxBAdLzxshqJjwf2pHJpTORWCvDGs",
-	"zFINBYjwSPoTAngLgbWpvAz5L+RDIRYkEwv+L/CBWrvQtPqj/eQTYBqvbENt8gHtlSBuGo0BSpJgK52C",
-	"TfHcyj12yalcYlklTJjqOnIZnFqlV7f/6qFlVd9i1+4+dktRWjI6LSMMLmhmaM/6rwQNwP0nDOkz+8mH",
-	"zPAG1/zbbMsAUxvMkFTmxZKI0ajIOQPqF3QPT4htHm4I5BwrSJgpajFdGFzkDsQeEkieoyIfT3SX/Ehz",
-	"TdL3TMvl3slIM5mWIVuNvQQLMBga6V9ufi4bmPsNG7pq4UlOMSSoerPFXJt7mNlemTQzm94EvC76zHxp",
-	"wNsb9NY76zoI9ZsNe6GXLwRTThgfcA3Wm6Bzb7fRtndGpTcgg0uZ8fmUoSLsevXa76gBt5FauT72crg5",
-	"Ji6MBmqrzPvlQmMTp2tBipnOL/Ii10uQNm1dyLEUizJ34kIyeglZK/jJxPpo7U5dk+uFNNoKN5SyYGY9",
-	"fTPlHnkLIrjCROJoIfyw4j2JF7zvkh1HJAacYA6ZkWsNSTcXKrRAGpxFsbaUyVvEWSe3mTl9cIsV97u7",
-	"ZvVAIKxAirD0JNLVNmLxvWE6JlR2y6X5wOooPJu9WQnCm1CeFSwIKkQ5fceoc8RvOuj3frHEHaAgbVYb",
-	"BFcZyXuPvJ0xZ1IxS7XeVGrfQauuBTwYGJdM9zGqHOrVkdT2RgKYeSW8ar7DFaHuhV7ZIh8yrlhgNzqZ",
-	"Gflt77DbawTlLBaLLoXHXSHH+3as2n/96sXLHz68hDFlfkFogeokHcOR0Oh00O3hi2LGOJ3lnX7ncbfX",
-	"fQylk/QE7Hn7E+ix9qv59zjmxnb5s4e9XhklYXAAxCSjAhpC0yU/MJbBpbtky8TisyIpCjmps1p5ekem",
-	"ImN4kTw1MSwL6/gwIwNKZ0QHYm0oIISKouOMi0DjVJU7ICSZm2eKQTf7+k3I8RLYim3CYcOrrNM3ELA9",
-	"55KOO1oA02Gv56x/NhOurqCDM7e1/RzqhevMy/bbYHCMZsxXYd5JOmgDgCWWpoG2z9iX94M34VNHuLnY",
-	"EA+E/a9oFvQnfrLJECdroKjx0tXS8r3F1o3/yNm1ITQss2MDkzT6C9V8OqVy2el3XudXjBvoQK++oEJe",
-	"ed07Z2aCfSgvtim+M+4FgyHlIZW3mAslAqimF1SxUFAQ0LEyGfDUiCcxzo6z59o1swvmFhKo2MjcNqPM",
-	"O8FTyAFH/wYYxXhGUiMLeJ5dWa83WlVjyCsVxAa8lA3WX2Cy+v4O+HYXmLTe3wG/xQV+z2iWc4yh/qzu",
-	"8IcoIv1Zb/GT3uP1Y61QHsjkOPRo/VAr3lrp9t7ohseW9YTj6mDfugNaicdpGfHga4xXnQ7YZ3xWUG4r",
-	"1pkbNFd0zMoikJds+UiBd6EbQ/ATu4jboDfmRZW7iQHUvbrvPvhp40tQjohyMvvhOupTzV4bmKzFfP/i",
-	"p6QctfdOFPlwufFg976Z4/e8dEe9g01QuLRw4qCn6wf9IHRpU4JRh8/XjzoV4g3lS6dd3J4uHG4EEXu/",
-	"/4ykJCAeWuYMnaP21lJ/OR0dcXfBE5EyrCFKQ157jaiZhhAGUSXk0qi9hrU+7kH4eJegtwlDV8CYOeCB",
-	"QQsLqgnuwu58nZ0pI1pSrigWOrL+VNtOnbyDviZUsgG/ZEvFNBnOpRJSQVEe8/2ybAn6R4OYKtstyRCz",
-	"0r+KAa1l//5Jrd1SjLMbXeyli/QsJQcotdxSzN1+AOIK9VxyW/r6oFetknr4JOnkHErzMLnsJE5BA/rc",
-	"CUmeR5uDHsRXYGXVg15YZzVa6LM1YD63PVeh4hREsCsi8/FE27yAXJMdUWRM2s3sbpmaFdsXfCbn43P4",
-	"RGWDQczI06MbV2XYbLdgi8G9XrCRkGAi2jEYfpebZTwzW8Uv/A57hTqqJWZDkJwZ1F3XJz62ePjapjy3",
-	"3gh+zeJcag7VZRYKrBbSI7AV7tqEndii7cTnY11deyNvYlVp4m3WbrFn08U/OTx4drRu8cWtFn92a9EM",
-	"c+MKG2i7UjqDc4eQ3M3ls3DMp0hFeFszEMH9IKY9iGl/ajHNIDrxWSJOLrPCRE0sg9SiVtnMCXyqrKth",
-	"3RTQk8zLYSec5Jnz3jrDRkKQkwvIbrLOVnBf2Ag0b6E/Ig23NjJO/0lal5lKf+WAR2qch7M/JnUnfosl",
-	"BcNcb03L/NdctO06ivY1vuejbP0EQf+e9SRxW3LYpqwCzB9o4BY0cAMy4QNVcMTRRlQTokgeyOxnrw07",
-	"2hgjtmt0N3/hHilDQXdSI/RDuPBNdIEZBU+Ole0go7DMM7HtBjyBqIv2Z5YvVBorbayxV8t51tKfSpWa",
-	"VDXq/oDPqFIlR8kzpPYgkVEFLtdAeUuNPjtmqGlzdq3xxZ2wXNGA5xkMrahClZEzya5yMQfbwC5ymqFQ",
-	"Ovi0dyaMpVhYDgPfxOa0YX3pTW0AyHtKA4Uq82hqFn/lXBgtzmuwQ9g/BvxCZEvnRM9E4uMFKAQGzlhh",
-	"TsFoSG4tecG4LpbWFQ1xuZCq32aFeBdUTd7MEFFpovbZ2SJKGWJza4Tf0e6WLag/D4NEy5ZXmSTudMd/",
-	"iFWi2hGl1n1pB+owN9qE7K4rRBzdna1JHN0VVCe+y22Vl6vcE3ruqmsPC2+3YCHWT9pMZqzXxFy7Oig+",
-	"jgGU0F9o3FZNMGoJouM2gD7p3Rc8/5Qmorbl/79oJfKK0UaGokqviM2Vo9qwFeaiSvXyB23pwWL057YY",
-	"VbpjWD2mlP1AlRGxQgg2HE81eqydhg3muKEVRa4w66DkuBhogyGlA95oE9CmYfQJJdkcyUUleel5KWH7",
-	"yHcvvlfmQJUr5yQNejymYMzyNipNcq0G3Pbc89KEC2Uos99IJFMlJlAjKfXdXBoSdewUy1f2X5VR/9+z",
-	"ZQdpKuD7VyJbbmt0N2dzLngBA0ts8NKTE2wgCjVseRdp7Ysll7HhUmW2E5+eC+WB9uazcEbfDiPe2mKr",
-	"HntBX4Fqh4CW1nthWX1bBR7Kv4fFzMMuUu5S+OLcn7bnKrbaTovtLbw/j5TV6o6x6UukWWGzEsNKvbHb",
-	"sAd8arDkgxuy5I258Q048YoAUSvcl6X3aqzY3xe9957NCrpkazljbMinpPNW5uOc02LPccA10zTeD1n8",
-	"g2AQEQw2YLf2I5hseFPj640EkN4GAkjYnvxBYrlfiQXpaJC22CK01I2a+9DNGijXamEGS+c9MYQ0KB4B",
-	"0US+7fVIyErBCbXkQ1Vp7T/gQZt4aKADjf6BeUFfVJEtvd+MC0x7TLBfGxSjNguAUi2YbTjgWsz2CnbF",
-	"XLd316VNgsS0nJXCENaImNPC9hUOkzQwP8HV5M6Vj841i+eY/uF6EJc1soMG3gYUMsN2kQOOXe0rPcIT",
-	"X/jDpc1gwKctglFr/l3v+G1XWW0iPha2k2j67u0HLJVYNoQmO5jzb1P36YBjMr55P8wUk0LoICG/7KV9",
-	"aHtpp7t4goAoDpgDjv2dFxOGVlQoigtnaZiPrdDArhgn+cjWOgD4jWxetCsCPuAgWTKpoJJjAOpHykOq",
-	"i4lUL8NTcEgE6WxKN7rTJ4Rd06Eultg5TuV8XDDLFUmuIBXohON0i4lQTjQP6oPUc1lHoijEQlW6Qad9",
-	"yGyyx+RQLdcgepO45F2Rr49Jqi7zWVpCltje2V5Kb3bQnnMt5rbHNTpFUwINhlTQLZtrYSaLz2DO+t3J",
-	"6YvvUotRO1ZkmtmykzbPIHEFsARnPvMsKQs3+O9CmPMSkwfam8nBR3bxtpFSYTD77ZLThcC7Xc+mMgfT",
-	"94U+JRCdKWPodDETMSqL3D6gKtp1HA687L9gFRpUTZQPynaNxBMPR4XkyGaEjbyaA+fUouigSdlArDQ7",
-	"sSn4e5xYZlbjC8RwSL2Auve2f1g/1qi8PNvQmw+AbKbgd8lJdTAiOQxH2DVjCMYMswvbcVfMdRV9E7KY",
-	"UA0koHItiKJLvGSnHpBm/y7FxbKOIOw0KIFlxXYf34rpfmmg7O19z5bw7Xw4IUNx5eg7FM5DUrVe2/wK",
-	"WN8fqnKaq3/u4BnROkMFSB2XWA24FStGF+qSwXl0+vCpThlMgXtt0yc/JauU21Yd8hMIGFrSjJ2riVjU",
-	"NV94sget9IrcSAyNa6pIGRLZshF8obGVu9ScneTErmdi77B3+LRztg4ilVm+lahqe63Zdu4KJ+FC71G+",
-	"52wKlfEvJlQaDPl0E5Ua0Hq1Xl1xSAaFxeAyQ/sggclkUJ/NWqw0vTQCkVOxa4LXOmX7uJmmDEnDpVhg",
-	"KS38DZVINlDPt7WYe2l3I90cCcQNTyAG+5elILSgpSR5DA7xmORTJgU5MelBof/nsvQ/KNqfmaJtqWVF",
-	"C76YF5ebKtwuwBSjIWMxptgKkQaeg1dGPGVSgQwN9ctyRZikyro3+dAWEM4hHRcEJxv3MuAoM/tiJaCk",
-	"65JaH/RIrUKNpGXzp/SodxQ13OPyA8P9LSmzDQ4939iAaqNEb2BHbY5cb061y3vwbP4/EAd6sAEAvhX8",
-	"wdP6O5BTvIvr7ZbJ2oD8gFxGw+8xCKQ07lQrvAaGrZb4e+poQGBE8Wp4g4gee/W6koLpaordVYj+3dHf",
-	"z8Fx9UBdH6jrA3W9l5D89fR1bVx+NU5kJ51JFQvN3ywg9nah+RDjOJzEmkJnVFsruDVLYPlpo0YXjLoO",
-	"f0D7VbWLQ91qPeBVs3U3tHrnitiO/qXhu4+N+qH4txY2YmSml7YAMcnVgNtSPrZ6j5uvT/Dbkeb+UA85",
-	"deb40MpZ5ErH2ALaxz6PkBoAZtUK+ML8hMHIQZd+7K4Ldv2yQnNoA4wEp0BumJkDeyMa1Mcg31r8zhtb",
-	"vz5g3L4J8mjOOavE9PiqP2HAsC+1dvq2cwOTnO1H0sL+mk1H1jhQ7iHO5c8kLlgLcZvY8GASexBibivE",
-	"bG11e5B6Ph+p56NtXrJhLEyzQdXqRD9kznbUZg3PWtqMkR3v8MXi67vdaMZZrbuVur2251a9WeZArP/b",
-	"5uQ8PnpVYbBHquzQ9qAT3is5fcg++EyzD+r0JcxC+LHx7CzpXO8BMdnD+HXXXy4a1PcGKnBSaF3p+lPH",
-	"Co416NNxxWKlyJhpMJg9jkWg2LgxK5u6blBh69FHynfITZEkpsmAqwm4lye5AsdGl3xdNnnGECyY5INb",
-	"iYWGcq0lhraHFMW4uHTALWnG6hkYgmXBu4cdPdxfOp8ypel0hvVO/e9mlVTPJUsH3N7yY6hKjR2TGq3x",
-	"IUyw7JxEOWYUE1YohgHr2G/CDBwYXAAMyWlBLujwUoxGZAc76zwhKiFPyDTnCXncw/8ekon5bZKYD9r/",
-	"3wWjp4PrgGOwT9Ade0TzAmvFYafxHJodiYVZjWvrh+dlkMLnnwR9Tn1eChc2bopQUggxM0tOiO1umpAi",
-	"55d7hRjSIvHKXDLgmRjOp4xrLOIupC3oDWdGi73ZXM7MkmmWSYAZrxTefwRhln3EWbe9icBGTRi8yN3Y",
-	"ta17BCepb25kJmPSSAswHXSmgz5qYZDhwkcm+hbTtiq+6hLUGHy5L6Pj2/4ZjYilXQKxL0FnPAhfPLYF",
-	"BGfeLWd2xWjBsgEv8ksWjsi1YsWoS142Wsx7HI8W1SNaiP6AQ+5EcK1tJzlo7xam+kCxc02mQpkrXpeR",
-	"XGeJss/9zsFTMucFU5VKCGEqgsV2Z3iHGTDywXf6tqPS3cQjJYY65XxYzDOW9ckMyiLooCc2W5t4RIJQ",
-	"2D4xR98eHFbv6PqHmk9oUQRdMEsOYbuK2SIb3nRRC90uO4DeRZfpT76LdiRF6ocwTg1YRSVNqvF5r7oH",
-	"jbk3WQ1ni23sL/HW3m2FfkquZGigC7yxNyrX7p6pzyDNyIFtneSOO84abYpvCsF1sAvv+7Fn6kDOgKvn",
-	"lrEHPewfrDcPGUoPGUr/RBlKdc3mBopNm+VmbXAVhhtghoAjWdDDQBtpR7PpLGaVOcb8AKzaEkrVVDKS",
-	"STGbYWRQLEKqKU/cTaDUpvFRNyf9rROs5wAP0VIPVfMeyOJ2AVB3QBaTTaqWunvaoHKlkRqS+UB0S8qu",
-	"YAXVkMDpNWBPL3NOUiMbc33ufkvJDiaMHvaqlvBd20vL5foYbRmkaqPio+s1IZAfIvgY9DyzcUxNWJq/",
-	"bZvUeDjUnRNbfxhbmsjvUcJ27ArPgzSO44HoPhDdB6K7cVzUnZDd9TVNS9sCxE4tWCx0asFc5BQ9uDgc",
-	"Ps6O2JPR0/GXk2c/P7+858ipFxB6UmERj5Szk6ZVCw42ag/Gp5CNb012Cs2qOAQMJ003J3lpnhppOmRJ",
-	"ELEL8qMz/mHROUPzodm6rUlpyJ+1Y9ORZGqClmtrIFXaPHDZw+0RUp+Vpc/uuGpV+6DFrGLEF5JwsaiY",
-	"/CykSsWIUynrmZfvrYUY5HJofbmFic4pHGc3N7xtF//0GYQ3bcz3cWf3b2BzMU9uYQ9WsweZ44+OeXoQ",
-	"Un6fMKa7MJhVWyD+o3PBqGTyZK4nnf5PkNx+QVU+9D+cmfehu32LRGP7nII1X7IRk4wPGfotpWuS7xsb",
-	"73diRZjBSUxSl38OA9NKM+T+/v7B4ZfdXrfXPeg/6z3rAZe1m69P+I6JWQHB0dDY+WK+7LvcdtuzfyTk",
-	"VCWVEkUv3r8BjcmKU2V4WHPB65s7BhP5DojRaQoxJmJk2R1wvqBUPPiBbSuRPmbkL1yIgxUGgg/ZyvrN",
-	"73x8/9pm1K8M8aAYg8GyUNCICGzQxZuIsnk2lYxAGYiMpCHGpf16YtOYaZvVFIkSKSttK6z+5JuX54oU",
-	"QkCNHx1suInyzb37bsDmiGW1xSeKUbgRIVWX/AAtb6EIC5os7YeCBqCfzj793wAAAP//",
+	"7P37chs3ljiOvwqWM7+ylGlRlCw7NlVTu4rHSbyxY68tV+qzoZYNdoMkoibANEBRnIl/tU+zD7ZP8i2c",
+	"A6DRN150Sewd/ZFYJBto4ODg3C//6CRyNpeCCa06/X902DWdzTMGf58liVwIbf5Ui9mM5qtOv3MmCMXv",
+	"iWJMkCXXU0IFoemMC3LJVp2oc0WzBTPDeNrpd2iS6GHv6Jf0169Xx8nj9IQ9GT+dfD199svzy97sqBN1",
+	"LtlqCI+aP+yTtefEcSfqCDpjZhHJjHWijhz9whKNr4CVRp15LtWcJXpol35yHHyX8RnXnf5Rr9eLOjnV",
+	"LPgm6uQyM3PDRjpRZ8lGUykvh0ykc8lFMfrpp09R50XOqGbpT/jQS/tMBVREsCVx4yMEFdeKKJbkTBM1",
+	"lUtB9JQrIkXCQsAlOH2nf/T14+MnJz1YccpUkvO55lJ0+p0X798QtRJJJ+qkXNFRZh4f00yxqMMEfB6y",
+	"KzzXnztfdS6izpjyjIvJUHHzur5YZFmEZ7RkFu5/p0ej6iGFkK5CpRN1cDfmt6liyfDN+If/eJ4/++6H",
+	"//drfr785eO7vz179frdf76Sx6/pa/ph2Yk6izzr9DtTreeqf3iY5LOuRbtuImeHZn51mNC5XuSsY4D9",
+	"N5YxzdKXZjdVELvDJUuqSIoProHk18cASaqp+dFt6x8dN7Kv8wWzQJnnykHl2fXJ5ePZE/F0/vWvz/Ln",
+	"qqePQqi4RcBqYSy7cjj/99FJ8iR9yr4eP5s8n/Z+Obo8noVj4Yw6USdnvy6Y0v7a5OxXP8Pj2hwd8x42",
+	"m0vNRLIamnsH5/kp6ujVnAVr6rqtBZB859ZbAaZ91AM1BOQdQsiuYsPlcYsJUG3tYm6Ow2ZN65FrJq9Y",
+	"SmgmxYToKSPjhRAsW4Nnj58245mhtlQgIaXZSvOEZuSlmHDBVCfqJFIoJvSQanc9GykBm1GeAa2i/xZc",
+	"nU7UGfNc6aEjkyntRJ0pT1MmPG3Y7uAyWkzzWl6xjAKBmtH8kmlDQ+xK/bQzpqnd7qemc48686kUnuoo",
+	"ucgNDTKHMRzL3KxdaaoXqtPv/LqgGR9zuMiaTgwBu4g6mmsg0C/O3xoaMk/r8F6ykeKa+aswz9kVlws1",
+	"pFrnfLTQyNj8iwQz5MhODGMa7u/z0ePkJH3Cno6/njybPv+ld3m04/19To+rczTdX7vv1cHX48f0edJp",
+	"uMtu1x5jX3NVx1o6YUSOiRSMuNUVNwfO6OcHwhgQxouoM6VqOJM5c/v0q8gMgB3LOrw6OrQ81WyojYw2",
+	"kc8dLn540z/764/gCm5/Z55RI5/onNOsc2taYK8oUgHzBBc071yUbm2NGiCYPDXwogb1oA8ljtJZfkN1",
+	"Mq0e6Mh8aa7UWC5ywjWbqYgsRMpyIoWBxTjjiSa4imauEBU3j4uUXXf6vUIy/UI5A67j7nkCn81lrtux",
+	"gF3P5cFx7/jpjnhg6YCb9bh39Cn6R4fluczxBNKQPgzZNVfawD6VybAss9I5L8msqUzUn2Cig/pw+MPA",
+	"ZzOAjY4zY0rRCZwSyfgVC0Rco0CAvgDHTPANhGY5o+mqT9ZP3TXwpjmdBXtUPx9ddBFnPKEdbse+LDXl",
+	"4opmPB26wQhNQ+0Ry48KeJ/0njfC26yJaZYP7Vw7Q7xhggKIr/A7Umz52G65T2YLpcmIEUrwGQQrTdOc",
+	"KdUMr+N7htdxCK+egZf94XELubDEYBv+Ad8FRGKS04StIxPf5Uj3dyYUjys85Hs5n7N8Sw5yS1qRSKFp",
+	"opulxxuRid4nqzybIcfB6oAvmHdf8vnc/NgL5w7ZyiY5rVHj8qLag9JwS6Wh8dibdIaSKGhX2S4LerIA",
+	"IsRHnH6TWmuNNY167U3tPniHflezz65GnPVgER4chZkso5opTajWbDYHTvpF2sdyluDttNswN9p+AGpS",
+	"txw8jTrpIqdmI8OZYQTPIsc1cU2w7uF2iiquf0rdUzWd67Fo2oBbobthQ+TWoCWqRZIwljrEM0zKb+io",
+	"aUNHlQ0dHR37HQEKDe01vt3WRn9/vnp2/fXy6dUTfaIe58e/Hu2wtSe9x6WtAa4YgnBLTK+T/vMpc0b0",
+	"R4pIka2ajVwtqvrtsd2rwG7mqG5iqN+H8Dh/X/KxG1Wuvg2pM9j1h5dsBaIXzw2AwkNBjkcUsxSIEqWp",
+	"SGmeVr0aVQG2YeYdJdjGGQoR9q3BEO9gUSShuE5cciinWrZ9t7IpQG/OYX1Owq5S74W4FHIpyNm7VxvB",
+	"VZlqV1jVhtdlfbsKI1Vd8ZSlfaIuh//73/9j0LR7U+jQhZ4yYYQvoGMNwJlxpbiYlIHzo9wFKG6KGwKl",
+	"GF4ApViAh0eXfGAiJVwTqsjZQk9lzv8O2+qTbxjNWW4BRvZkTr4/P39HvqGKJ04DZTAbVWShWE6MxLd/",
+	"j2DN2ZW8rF7XM2K/3gW6bqYbQrcYXkD33KjjDr57BZrtkylVZMSYcAu9BwiNaDqcUM2WdFW/kXOlc0Zn",
+	"hAq1ZDlLyYim2VowhdPtCKLy0MCEESxEsfyKJ6yyoFOi8xWhE8oFSHz5zeE05yXgyNRTieEvyrDJKhM2",
+	"jxCuiJDaWgD+/cPbH9eCqDbproBqmCDEprZF9clCsGvDoVF1MIqj+Z5wMV/o7j2QfFiplnKY0XzC2oEn",
+	"r1hOjsgb/s1GwBWz3QRq4ehmkMGvOdFTKshR7+TZk6+fktFKM3Uf8Emk0EZWNU8288XqaRrd11BNOp9n",
+	"9jYfWhRohVvjW3aEXsscBQyBG2i3WqoQs4DYv8CxB+erOevXVn4fcAU7xVAt5vOcKcUaYIpmuiVVhOVU",
+	"sZRQw8wUCcasgWht/h2h2TC+wg5q6xvncgbwdaEzVMPHOcuVFI8UsWCob6RvmHRChUGfESNWIk4tvVwI",
+	"zbNS9A3J+FgrM2jv3dsP58TIw242LoU6NL/vhyLjfVgz0dtXeOGQ4g8XImc0NcpI/Uwv2VxbzkCmMkuV",
+	"EcAxTgYs3oZ5sNyBYiEUo9m6U17/+h2PfNNkZWpkdwE7Gssc1/+qmOLgB7bye7TKClF8IriY+NggRjOW",
+	"uugqqadGJMOfzCkDhQvg8khFRMkyrmB4ESBKl5h1OSRLeUryhegTozkBHnpNCV/43UtEnJoiFRFpliFS",
+	"QiG2qbopLcmMXjK34hDNKo/eM8KhgjBcqAZMU3TGais3kNQ8ywxgBErQW6FW8KJb4FRpltD/446s8Pxs",
+	"WniXvGdGoJIiYQYfjBQ65oKrKUqgf+R5tLDIhi3NaDaW+Ww9IW97wa0PokGxrCzROY6ODMofP3lC5jkX",
+	"2lADcvbhxatXJJnSnCaa5eqPBXrOFo0stLqhJSpzFYrjQi92OAT7wluegZ+lwll3WjbZmzE9lWlE5lRP",
+	"Deky4s1+l3xUzBIwQ0sNicZPdtzvfGJCs1zQbOghWwklGWVsRqQAQo3Ufu15lKfb9RyqowMZURpoGha1",
+	"NGLsMpdiYpYlFzlRPGVdcl7W404JHxsKZIQcrgzzsJ45EG9krgtrgjswnt6V8jejZiuCguEyBOmb4gcy",
+	"MyBbA8twkh0BWR5aQPEFCnCGxqWGPRvkC54NgUjHGnQZhhT94Aw+TxlNDb830oAUqbozgMFVGQqphzTL",
+	"5LKJaMA1wqCDCBaGg0gqGSg4a2FZn39XkDbNUED23cdzp2fZnw12GjHGCt2nhlKAs1WO+0bGicj3L8/+",
+	"dh8qDKwxSdhc14XdM/iesOskW6RMbbQ4VObaEWi10Q2WK5RXFeEC9T4pstUpinm42LreB3ZBOePaPrF/",
+	"H1CUVyzPJE1rqCiNmClWjmzAyscZn0zXYmAw3Y5ALI1svMsIQkMcqaqsjSorljvJ7Pe91/XgmFoUgn0A",
+	"REUqiH2OICDXAPR3CtzZNVbnvhTaYrWNdn4U1rlRzguQGlHWm+S3AOQNzf9NExSAfIPfNayvj1D8faFn",
+	"XUWtLiSwQY05y1Ijsv26YPmqWPF2YHSvuDEYiwkKML5nCeNXLPULDcAoeHIp6IyFkHTf3QcwMyowH2mY",
+	"M5pMm5i1MzUZ6qQhnsKMIpjFtA6K9bl3BWPTDBUTiV0ckBxLMX0wDZJMu17g5apLMGckeEjmJKdcMTSk",
+	"ZVQ8Uri5+2BF1aDOys0vh2maTWlnplwL6j8w0vTo/iJNj34XeuI27yLVyidivfl+Q1RdshSk7R2d+9X3",
+	"3PSM/PBAYnWLWw9Nc4Nx9CnGitQiARjhJaUVGOldAzzMl6wbbwtPkLm55tnNlCaYcUeolkYGlKUqGPYR",
+	"h83yZnSFtsmjXq8QzuZoVpUi/Z2ks2LlJdjaqQqzVw3ETkVO5CJLiTXxmttoqOX35+fv1kK6Nv+uAG+Y",
+	"oEzRN67v8Kh7RPZOej3yDU3Je3y878SjQjj5Xipt4b3fJS+mLLks2QgyLhj4SfAZder+gCM2AqImMzPH",
+	"0ydPHt+j+y9nGI46nECEak1X3pCXWj+icLqdj6c8eHca44MV7FLvn5y4JbcFzahFMm0Mi26F3A2F54bx",
+	"peCZ0kL65NF6SD66f8jJhWZgBhnLhUibAQcPrYVaZZZdgVYbXsDso8hZIieC/52l/tp+fP+a7DnHUsZo",
+	"qva75AND8e3s3SuSszHLmUjgAsOr7uPWKi1zOmHDhaBXlGd188wHfMCwM3DxJVNrOGmFZNOUO0KzeYrA",
+	"9tq4qNBYqKYy19nqrqwGms+YXOh2NiQXOgNlyLD7lNHUkOV1UHIz7giZYlgzu9FSXpJMCh/2Ea4H2ISh",
+	"vwkVCcsyltaM1HcDsE9RxzIhs2PvM9AH79k8oyvk5+WA3VjnCxaT5ZShZd86jTmqDgYhIK4BvpRjQgVh",
+	"NM944N3w1nNwaMYVT0XcBX0AgArZmGDLUcmUzSBLk4nFrNP/GX+48NtSOjck0Ozobc4nXNDs4H2RgFve",
+	"w1tBKMntFt1i9+KG/cf7aDDmELcUsvPlVKpi90ZdPYXNGtCCKeCRInFxQjFCiDpfQbHD4OCatZ1i7/W9",
+	"vqeavXaybXmTP8HLFMnYWLvFX7KV0zYjUCrsMkg86KRsTBeZHnRO878+f36q/3oU90mcx4XQmRudSESA",
+	"nWa2JRepXJKcKYa2zFjHoaBZ7LFp9m13dvBOZjxZ1Td47jdkhNMD2BWZw8NrNvfrX496vdPlX49isvfq",
+	"5fm3xL/IyWP77Wv3gzctHkF28CptXrYF6SNlEGvPoMnwf//7f+L90wJ/ODMAnzOwgXTJfyykBr84XLyV",
+	"XBjNEHY5Zdm8FaOaSUERSI75N+u34rWJ+l4+4GETLcmSciM6j2VutqfzFReT0rIe99a9eMYFn5mbfRRw",
+	"Q80mrGqGK1OqZPUDa0CNM1Cd5HgbPzfeSqNiKaAKOucsJRCEJHPy7uz8xfcDoeiY9bGCBs+VLtMyCm/L",
+	"F0Lh3cBjw5gULsjxCZnKRa7IhIE9ayAwfQOexcA1oOswVxMR6hOguV3yg1Gdac6ISuScpUTLgQiis7rk",
+	"zKHMcsozFqy3Gm3hfSfxSe/5QDTHdMRkD06ScL1/WlBss9mS27rirR4I3FTwBtLsJ4+7Tp8yuP4Lxoha",
+	"HNJThOlA7JXjiCO0o9u/C419H+AZP7m+jv27DayMSnfJ5joiCsHFc3vKysxP6DhnatodiNIdUnwiFnNX",
+	"0SLqcINWSCCKck51J3uA0PT6NRMTPe30j588iQyCu89HBp21ZrmZ879+Hgyuj3sHg8H11y8v/vLnTp2l",
+	"odYxl0JhGZBvaPpdETxtgyTNn7X4zEphrErY9Z9zNu70O386LEppHbrHD8NnQQD1O2sahr+qw5eFKFa+",
+	"kUZ3tovuGz7pg6tHbMotP7GhcuUw60bJJxBayqS2aW324cPgSVjgNzQNJIRdwNgUoL0emLURjXHKm+co",
+	"Hl8TyLt2msZB66Oe1s7XNq7Nhbd2svqINv/VltO4EW2OnC2ncSPaTF5rp6mPuKP75G1RJbmUKucJ7ZIY",
+	"thBDpgsK6HI8ZiI1HAA8VdXLFIqTa++Sf7BFVNtqsHu+JjHtco1f2ComO17ipmjttcdYG7BNrPDWV6c+",
+	"em1k6I5XEoatjbLbaUI7rNm/tP5KVZ6/g5vgzr98DVxtG9USYdeufxZBGeCqY61hevsQVUybPVBUlz1Q",
+	"e3Hg44pxqF6TEmDj5ops2yAYHuOf9+IqRsb7levcotCvu11NQ1p06nXT1J6v6qpfAHHZoPu8FSRukZsj",
+	"pwVvpRgdba8HfYo638p85D2HO9C75jTitZe1YUizA3O7K2+fv4Mr72GAd97fPXsxWVq4HjFK1myEK51T",
+	"LXNMXIcLiF7JMAtlRleQoRzj6DgiMyrohPl0hyLjQOYQl4cL4Fc0WRE5Z1gsQD1cxDvm8lZ3OC/suzvg",
+	"fmAVXouq7rk7QFG7XmIXXGZOjUZopPyGYcn8cgvr753oQN9ZH+AOwKz5DzcIv+HTdwFYKVjrtQ9Sl7Hy",
+	"KSSwQaQ36JYP9/Ku7+UrG3j/AeD7snCebI1P9TyC9bJo+fE7wCi3BYJ7IPBgnywZmdKUUJ/KAJJdgUu1",
+	"SxmRXxfSSHgNqQF3clnfgJ3tR6nPikD3HQDdHCm/FtgNQ+4A4LgP8qPUxO7EXugiTJ+MFhosd0VAF66l",
+	"S2IYE4MQrIJofmWzxrrkTKxwrsTwduehgURDIQsmbWfAEKTggGD+Zru9e5NfLYaoV7wdPkR/Z1P7TTHD",
+	"4EQpbH8HtKjH/K9Ficrjd4AOgAd+RkSFGL+IrU+mnHWALjkQ3sYyn9mc5LN3r4iaM3qp7uzC/Sj1ty5U",
+	"4SYcclt7VW1Ac7TE+jkqz9/RwcD+8UwMs4VCdZ7zRlim2YjCVfm4HE8FS4LcC9CFMikmoBs5jdqquYVa",
+	"DLvx+TlIFB549x3zbvv5W1sgciccb47kXq8I1ofcAZLaTRDchWMkzllIlixnNvHCsJSQM2NhzLKreMQS",
+	"6rS65kD0R6oQPNHlLPNSOHhdU8RMGqNaTukVe0DjO0bjD1ie52M5MmoXwaicc7leIgqeraV6rR0ZPNoe",
+	"z7V2hqYxd3CDLPxIAEAj/T7KGdEG0XKa82xF5HgMamol85PsxcGneD8iqjHoi+zFDesPLKHW+7dlUhrZ",
+	"iwuAxvtd8hPlmsSBxa4UinJrcaBmDFw/sHgUAH4u5RsqVs7Zvas8UYpgXy8FFI/eAWacS0nMur2Xvu9r",
+	"qDVHze9yDF+6NXgnBPgoqK1WtzOnbahguN5qW3m+uc7fVlME4mhDTbutpnDP3wE2hjDsk5XRxF39uiJd",
+	"MSJcJDLPDXsG940vYXcHJOCnn346OCuCUVizklgOVyGwL+t9hazlJpXRFi/MGc1mfx10bLmkQWcnDRIR",
+	"zRVb+yJtMUZ1R5UAA+GQFfQx70kvlO065lV4ryFgSSCZ0pXBgCJYCafBmqtd8p7RlMQGbjFGCyUyNX8q",
+	"W++IwTwstW9jNqBL54xqiFqxGZR2XMahZpBbshwDOcT570gJ9SCtdrZrwDtXo8tXMw1UrRK6fZkN7lzm",
+	"2/oedzDrnOWaW5RO10LLhWACLCAGs3wxN8OocgsLoDW9tYgjttWwjF6QspJesifYFXMyUZIzXVnSxrOo",
+	"rQgPZz0UXBZw8R57lrXZwh5LpbubLelKkdjOiYHcNlrb4cFFBbYWOWrvqGJL9V3fyyVKhiXnuyrpbVNa",
+	"JrIG49BehE7Vpyeduo+1jpS7vDrM/C25eAGxt3h5WdRr1HTD5D9fMQR0WIq9fspxA5dsVVtL45tl1oIj",
+	"5peNWFs6bNuJ0l/Y8qnbX2tn3napWw+grmmHx+/07ajoXCAFU0Y+yBYpS0/JnCoNtYQJlhMPQ1aPSd1c",
+	"UU5NOHra4KEP2fXPmEZlr4u9hTX8quF6VM4vtdTEHlCR8GCnbe6N2HDR0QyuJaGYKsexCGbAE+6qY1qV",
+	"Avt52wgGRjcXCGQ+hyiD67H7HkmZMSo6ti/beiJb7QtZJnAbN7cz6XPvKdE+D5mL8st9hmDdE9CORA6Y",
+	"axChoWHFOnzwcDLylM3YsUO3QJBbNK/8DPGkceMb97gzmlRhUUKXGqAuymupdSS4K/R5ie0WfEPRqmRu",
+	"jf1mXIgkJMf6IlhkM/4qRmZ0xfIVPrunMVUqTVmKnlJPg/fDjX8VdnNY0+AhqndCbLxZwRy1E3oJwXZb",
+	"k0wB0XmLnK2/ERjC9+UQULfetfP2gzjFbQIT7+WC2uDI/3t03B9C4410WngdNJBiI8f2noXKcpe8Nmop",
+	"/oBzFf5RJlIVOW/EhHIxEBAHrvqET4TNu0E5aSUXJJWYPiPkspIg80+ezl69omvtJSWrx9+YpjyrYQdO",
+	"0IoELwDG9TQ3SJ+OiMLUNsQ8b8uwDtsE0eMUCq7gZTLYom0qNqiZeiAmuVyqPomvD9i1ZkLxUcYODO6H",
+	"oRbmrBVBI4i1tlCoqpxk3DAHKHaGFq6BKCwjdmF7UP6CijSDVMbRqljOIxXaZdD8sl9NympAkfKdizq1",
+	"1RvgNvUuaCo91lTXram2Vktd+lqx//YKvU11Seq9UOotY+odPRqLVtWr9zR26mmAZ1N9hIbylbXyjK1V",
+	"oVsr5G6qTd5QJapewL5aQKSkOtWKwlaafZRKnTaXMihVUHThoRfuVtq73Jx6XVSbRRfzPJeTnM4U2UNE",
+	"j6wVMXJZOpjACI8yOQePmSWAFaPUP2MhwyrBTSxB3EhvgXJ+CuBSJ6IZF5eoCXFliaOZ3tmRS0U+ypLH",
+	"DUFck0dK9c+aEg0qlyGuViUo56CAhaZUze22ApNHijr0posZFQfu4hL7JFF0BTWXy1cBK1uY77Qkadkq",
+	"vTO+1a2GiIBN8lJR2rLggFwROpILHdmCz+6zkX9OCSWp1GA8oHoK11JgkDEKTHA7sQto19Bgc481naif",
+	"H19UbcjuPtTWG16Q9fKvfTICBziiZVw4ClyY3I5lAGrrwS+2uFTn5sGqCAOjI7yZBcaUdllcw1ZJ59yu",
+	"oaHWA8fuQXB4XRIbXphIIVhStJeCMhtQXjE14oWVSjI+yikkfLuyJQMhmIZA+zHlmbLOIJqnwTRohofe",
+	"NyCpYNXhUzKSegqZ5c5XJOHCDQS+TVn5J1CBrRzjzKMN67as3f/d1Dkr6hQLBO7WRCijeqW2krrSNqqu",
+	"IbeYAUgypWLC0JJYBALmLJG5UfBD55vOqVAUtkksNbKjDbwvQUh83CMpXakusWYrkjJDzOC0FLb3MVon",
+	"6jE4CccCKzWNpNJu8mvo+em6+4cq393YOa3iGrb7HJ3UupSGY8GAUtwI74gLburocW2OuhDlWz3bU6vZ",
+	"Q+rs0oGmLqrYOj72YKZ0PmeCpWTvo+DXLnajTNDCLsRb+DTcCaylKgYyfzMPtpgDPgr+68JQRHMtxpzl",
+	"fRIbwMdW/zCy2YHBwNzcyMV4zK+xZIUzth3wNHYe2gLFKoR6U+PWnQ0JcOIlKwLiwEX5tazZC5avD+Qr",
+	"AS8I4tuKjJsxjWS8bKdwRN2b0uA0i6U10nF/mM2SMXBgsCU6jlsRb+/lrpYvRNvBlUogFjU18XacghgQ",
+	"V69bHAFWGW4tshXZE9I2yKKZrQcNtTzner9L3oqElbOXuC+zGDlrji2YhTBCkYRrcsnY3HbdhTADbl4c",
+	"40bMX6g0u8AGPLCY7MUfknwxGhXWThRPpGBvx9Cldx2avCuMkusfrDqhNj1fXVTn0wWcEbvicqGGVOuc",
+	"jxaaqU2I/M4OOStGVDHannUrqrpGx1Wxm/lO99iBOCKCLSFymOeq5hzBpse7dfy1nY3rFt/Gy3Pu7o1C",
+	"sZArWKBZCNdspra68wWB6NA8pxARV6y4gT1giR+Z+3dnnJERW0nHmwFIlu2nPEexxgmuS5pdliBlYVI3",
+	"Am8ipQZ4JUoK0CwRUgvfGh1t1Pt8YxDYBMQPGdmRUcwaLHOG4LA22XkLEy9SSg9cXEcrFrZWqzv3Oqgt",
+	"HVjyvyNlagrv2Sj/t0kV2wXQtNUwczoK0Ki711Fqi16/tlp5h1Nidgl5ZVbVK6/o1wXN+HhVVH4yj2N4",
+	"dsl9sc7KX11j65k3Kzs/ofqOglh3g0XWTFyyyJ46/cObXwcCFxsRaIgOLaNw2JJnGajY4JsD82zgBrD3",
+	"veIIqFllGxx0W1llb+rrC4H3Lc8aizOUvJWAkdTfnwm/YopwbauSQ1gLgg9gYjQ7hCDGjd52ubu6Jr9n",
+	"NNPTtS5JObZpqdV7jyKAwbPLOlNxP7YRWHkZnxJKbPN8nL+opOZKW3KhNKMlyMjL8i7l5UYiadfSdDHe",
+	"WKsKFq1IuVklzd5VPKJVyED9VgSMM8uQSwZ1ZYNKbE+MyhLWXvuvweC617v46s9NJ1HRQOZG533SwwL2",
+	"kJdq3RrwboVWXghLNsi0UKxLzlx0MtQhPOkNRFB30JGgj3/p9Xo9shdfH9gDWx1Awaa4T97OmTC0/3G3",
+	"5zpkKroCY5W1YyBzN9SWZeMozKRgYizzBFB9/xStaAtms5mg0PiTXi/s92dXa0vdEDab69VA+FHwbizv",
+	"CoQCirgZtLfJ9vCeBp18hvbfk6+Pjqy7Asq6cpqBYZFeh0f7pFfFCEM8ymCpVNc76a0rrrfmgD9Fnbci",
+	"rB5l63wajcz1oKvTZUpGVCdTjDx2sDLil60Ii1bKMMexbJztD0RsbUzuboEp18wApRKrpl5bFzIsH3RK",
+	"YnXJ5/FA+Ii1414vLirruocLLWMhtFwkU5aekhiPLSYzlk9Y8fqB4MLGA9XHU0ViqIUZkyVkdiIKBG8v",
+	"G7kcBM06jeQDryyTCftdw8VrkOnXWsUd/bVmcac/eZoAkZGoiZnfLdqi5JSe2jKZYNTlGuvl0kwKhqxg",
+	"pFgtEsrTWcGW4BjS5vtG8cnI4VS0yClupfahSvytoNlK84Rm5KWYcMHUZmkEfJNmwUOqN70SngPDyWZj",
+	"T685gLVlNYHxB23fa1fS4KCgKf03maWhT6UJT0APG7ZHN7s3YA3UhgjnlG4D0qLQUbNypKttE3DAdmpP",
+	"RrfagnmsYQev5RXLKDgwN25jRvNLBiTEnv1WCLLdLmYB016ngnrmbu7J1BaQaV8DPELEYjaqKg5/OTkh",
+	"xz3y9fOTp8Qg5zYAQFfx+jfiM9X4v9HQoP5W72gRskrvgGdOQUB3kjnQV0fOrCWnvApLaraRrPFR27UU",
+	"pEzUajj8vRDhp0SKK5Y7wVrTyUYzwrl55pOneut2+oscEXisvJUX52+3geWSjRTXG15hH2rxy3oSWiEl",
+	"m5W6mlzaHix4Zs19RgLAZi6LVZecWeboIq0ciyniW5jNoTQkOIy/cjFZVc0LeW6h3DmLX13ocjzHbLPM",
+	"Euw3ZU8JUndLqoH4lqEV0llLNB1NtBRhO8NsQOtwHQ0kyU4YEJRPTRZdTz5wIne1w7taZdKA2j9flNi1",
+	"k0wqoPCYtztLtz9WmILMLyHHzFkfpkzAsRpdVNw32wcfj+P3hj8BM4FXVzh/xTjSxAJuKQ9sdkSVOKl9",
+	"/MYCym4CSRhgYBSsTBptO6GKnZIFOqDoTNoCT0UEbDkRqC7J3EKK+dZLLttgzu3Eme/LredspXnGBBmV",
+	"erdJka22kwq2deQZwrHGkReVz+K2sSxrJK7XdHto37Ho1ShM0knOoM4/8TO4AJsynrVFVt9ELvtdgqNb",
+	"xb93gchnpCKA/BbHcZcC4U9Tlle8dAmdMfALRBiITDGNA3hNDIkPfDaXuY63WOpdyJMNS4R0O1UEYGRM",
+	"kfFCCJZtsCG7hhSb7MikbkZW2qCi72CXpiytmofvX241s03kgX2Fk9M+IOTuRqj9dyfIbnG8W0q3XvDY",
+	"jhMCz7Ymiztkh60y9k/4wy5X8A6k7vZABBdEF3DLkJRHXipzZ+goTLFHf+H9tbK4EdDJJlpdkq48/wyD",
+	"ItxZXqzRG76hOpluTs4E62If2v3nTC0yDem+XLOZL2wA3LEeGSjSgQCRBIy5uySBWNWkPaDKx1H9/Fk1",
+	"Afeiys+9i26tI3j91zuPSeYiZdcAHkenT3q9TxdRZ2xrqh0FugucrDWJzi1UPRHobR+y5fOfwemPFc68",
+	"nGzLZMTHvaNKGOrRutiseuhDBflq6GY9vICLW0cglO7Ce3hDUzzC2FekW7tzfIzsUUGcSd32Y4pPrq9j",
+	"n0USQuG4CQqbJB44uZK4g2dZknXc8dZZuDvvbQ7SPhweZC8mC2FufCzFMPHdDsADUN5cY2J/K5+pvN4+",
+	"B66fmvl/83KsU2Ejzm2IlqjT1AKAHjE2ktkXMEu7B9FqLM0Ovl5Y1EESW4vHIDwS5YLeBpHszvciFRuI",
+	"0BNEG5qs23bkmHxVxCqoKZ2Dqy2ZsuSSpQMBzO4U/RdwC7HNonBPEGlv4VJEWIpY6cKOiFCom4eCczOI",
+	"ih4av2ck8rvYgrzxBUVgiP1yE0xymrDSFDbQqxSMFy5oPQUJPHafSoteF8inInTAPun1uuSlAaZLjrCG",
+	"NjmuQY3sGT13ILDLBsaVW7zd75Iz4c+jfhT9wItun3KeOgyQjg2yW2Jlxrj0zbSoZ2TGwwqBrHTJR3Pl",
+	"BqLxzhlcJHKOaG79XFYij43IFUdkOeXJlCQZo7kiXA+EFC0X3fYfwa6RC40udSPqS8F8bI91BVYw637x",
+	"xlvwOux6Lg+Oe8dPOxeG13rO03zXUdSsWWx9roy/4VHhP21Hi4oj8Jb7rZOxGb1+hfuBWIUZF/bjUZVN",
+	"VghpcRU2UkfLeDeIoobYOc7vxVIMPDVST+ykUU8QzYfvz8/fDYQPReXaeoun9ArLqZcIlu37VlgUzKUj",
+	"8fH1dbxvy0IW3nL4yfD1/Y2pyPXUwd0E0nrmYZiftdnkVEivZ83dgbgqdweyDKG/odv5ZyDdPr+D1Gc/",
+	"c2POk2azR4rMpYK7XMGyR4H9ScUR9nfoVYUg30Snt67A07bC6jozDMjZTvo+teJRI2F1gp3MvaS1pxgr",
+	"k/R4/5TEJ2YOHxPCfTs3+Ok49oWmXCdfsqRqIGzyLzz0OPYNbKCbjZWKXT0mcslW8NzzuFzbQdNLJgZi",
+	"r0m+w1uI5VrxnZWOVUVe7kA09KaKrNSIKmlp06cE1VbkjRZQVso0xMQIuqBwxCj/xWiOWnLF9rvkjTRi",
+	"szNgrbFEHfc2i6OImNG6+LQyQ9hRxjwvMRdkrD6KhbwV2Yo0CBynvvCg8yFCL6nxQrH0NgypwSxta0zW",
+	"3Gl36QTbwt8Vdk/dKWZvW/dOH3hazry7Zy/OZEKzf0vljHIRR0RIknI1z+gKPALmi4H4dSENnsKjZE5z",
+	"owcQHGJvmSYZowoCi0kq9X6XvLLtd6WV/gJPRsVU2nBozoLnKHyprexJGTBnB/9JD/7eO3je/Zc//fn/",
+	"N1j0esdPH331l8O//ut/DeN//Pbp/39w8Zd/K5662PvXfvHp4OKr4Kf9f9371/5g0N326f2//Pnmrq0m",
+	"L9aNEWCNd6tiLwfeEdJERfYqbq79W8fwvN4Yt3Pjnd6HU+mUxIWtM7ZZnZg2e2/+pi0cQUD9DUHB+7DR",
+	"81MK+d0BpPfhEGr1/QSLPNrp4AthZBvx5X78IE0ujxtj8iYnxNrj3+h1KC3r5Nku8cGlCj1AgddJBJvz",
+	"yAKDxF2nkhX63w7ZZIWh60YJZaGEfMOcsmIF/6xpZcXB3UNmWYUI3M6N3JJH0/d5NIrZfIFKFk0pFi6h",
+	"eb4qBPawLKBViKpxkPvl0PIbe4mrSV68OQHHvf4jxqffWMDX0qcNYxB5KL1jlDkYIVcILJFaa50z04VG",
+	"PSlYl3zcVgkoh8a5MLgCYtsL8y/wB+v89fbDG0jwVd/vbSX6M9CdSjJ9YMCD8hP5wuAuhZqFqKKfgtdz",
+	"oQDLV/WYrt0iuf4phPMNR98orN/4rNcK7zInaiqXFSFe5r+fDL8eFmtk+hsD5FYyvmqT8Sf8ynzhQkIV",
+	"06ok9+8s6m+fp2curc/LsRXFTzHXLMgju8O0vR8MHmgJdrA9yHhKAzKBSrkUTO1H5cw3u0ot7bIIxaUC",
+	"BriVojHrkq26BN5jSLJN9SM7ZfpVC7zZNLk5xXphOafZkInUkPGWrLmW2JrfI4tuCwVu/c3ZrMHd+ALd",
+	"RKNbv1jrvKnrbzdf4y31ueZbBqKnuWR0oiKSs3lGE9ecVmYpFjmDjRpl9eeLuILVmpbb1ENlai4oFJTy",
+	"6kGtlh4dsaym8sKw2qHeCN9CF9lxO957PWTLgL6Ww25WbG980psU3fWL2V3TveFCmxyTtYItDYdfLbeP",
+	"7dpUuaCNgkI2oDcgotVr5UykYAMB9jk9ZTNiawa5KvXoOSyUDjKWi9xgL+UCzK1YuW1KlTem79FAr4gJ",
+	"ReVvStU+EQb9XSUfskdJXKllU3p8U9ExDLy8aZ2iQFovVJRPUG4V2KxY2Zo9DYaJT1H566JewsUNyoHd",
+	"cxZGW1ER91qoKvJFVPlu9w2+0sp1rSoKScEVeKQKzXCnHMB2vfWOMwHXhuL64FmHRk2Whw9FWfjXfKx3",
+	"VKPNEIzQCcvL2+4UEOi5vTbc5hKre7I3+Y609DHxE0Nrbqsf3tTgWIEtSzeHFWd8rLd2FWZ2UmQankwF",
+	"RzE0j9wAgi6afAPkhIFcBlU8tSyl/lijRj2ppwUOoXaESzAErfBLY8CTkEtb4mL/lMSAkTGGultXNxS/",
+	"8IO20o82UZ8qNEtUqAbqEjWq/bq15dBhogVXE3KdN0qVGBx53MOK8yjmqQgjE21sXVhLpFlwNPvTLJ/n",
+	"XLHPS4qsSo22GOmZ1kYZbDbqU/wR4j+xoCRQJyw7JNf00aFu1qNaJu7jp72jqJMusL3h0CzPyHE2xgZx",
+	"H94wrJYebS5YiT16ptQ9VStP+lg0NelxK3S0foiBVSD8qkWSMJY6+lCjAbQNZj9BDKKDmnM4WNCt7E3r",
+	"kyPfv6DuGzm6WUqpe6fSNNdb1jY92q62aXhSTQHWmU8X9dgiL8GfNeOZoXC+N27Rp+7Zdoms7c1Bkowq",
+	"cOmMKc8WudfzBIHDU6pL4lSoof3Ztnj5+P71I0Wm0hq7SMqxf3/OlMyuWJfEo0wmlywdWntr3Md6KalF",
+	"dxdKYbEIzf04gyETe5mU8xFNLiMyz/kV1SyC0usHEE0RkVQmixkTGjt7goiPWWdzlnCaHcwX+VwqRnIj",
+	"OalK3+hHEFO43wU7liutbOWBuG9WMTXKL5RsFgziDnOzJVvTHx5xDHPJzcPkqOdbF5NYZ8qWhkZgnb/+",
+	"AJ0s1JReMreUxNyCMbSGtckJXRIbrW1opbm+jWWDhkmuYQtzG9VTKsjx9TX4QVx2P1y9uLIxt5IiNc8e",
+	"JTgd8DlYlETPk/bSQKAfgRkoOLeIzA1ph665cOK5QwuHCqdlgGdyUgRSGwRzlbnXtxAxyLkp1bCu+A69",
+	"1Lk+i6xFEA7QvRN1KoiMwm8Fa4KGD1HHH38nqqymVsnbaFsFiW6t4ekIX0WauEEN4m2zrA0bWJNlXWG3",
+	"m3jGjZueWULY2PPM8Y7GlmcFU2pRwYZJY5ec8+DKPVIQouxLsIQ5jYKhCXDPIkAEUEqJXFQ6sDbagOoE",
+	"OmCU66TSOjUwJKBOgzbLnOvzJx1KRp0CkEW2TQjBMluLilpefkNNcuPGtoNnQEqgeqlrGVcppODK7Co+",
+	"Ec5Mz40WDW1wu1sYXkpvRHHJdf/0mibDPndDW88VOs/ZlD0uJkNIbnaDb9nj0AVoOMtdks9KQefAJg9t",
+	"/sFNqrb7Jnz3Y6YpvbW9lrdbBN+2xsmL92+IWolkmzzp4vyqC/ib6+taNIC1iOX4fR/cPqMVWckFCAxo",
+	"iHkMLQecgMTStoLwrc7CKgq1U3msKVqCkkP+U98skWZZRWP6ap16VOrEiD0Xu51dy4w25VwG6N+IcWFr",
+	"BitKuzwn5+KiTsS0RQKa68tMecYw9MHSlO1l8M10d2t+yHZgh19UC1DDBxL05QKlbzJOikAohESn716e",
+	"k8Oro8Pq9OrwHzz9FIO9HZN8MqqZ0oXm5t5SDmojewtrM9jfOqCsonY3oCmyguYbZ9iGwUV8JjISj2KJ",
+	"PWTMpVPs6YnZ7fGJUSNSOSOjlWaqS97lDHzhrqwq3BzUQxBCIlv1necCcjCrwdv4sjfjH/7jef7sux/+",
+	"36/5+fKXj+/+9uzV63f/+Uoev6av6Yfl1nFk6KC0HhOaszZ5cTvWslutBbOgMvGvkbyALldpx3q7cEVM",
+	"uFEWhY39cdaVHUzBzaz/Vkz6RjyylR3eOOphZ5YkHSPCvr0/DzpfDToX2zGktaleYRvhmqFtTUJjy0U4",
+	"E6hDm6OJQYTco67Ecb6waRfxwYGzOhxAl8IDa2KICc2UhMwmhfOYafZvdodq/tWy7XH9FcNLVTmmLW5I",
+	"c1TxS+wU4rCq3Pb/7qOLa0xhp54VblDkxQTs4oSEWu3KHl4GLcS3Dzu2nBe2emqj/TA4dzmVlYD2Lzea",
+	"uH5Q9xBVXDmH3zVQdgdqX2gOjYbqtYQbWUzw3YY4kXYKfuNgkXbF54OWc7Jnptu35rrFjJE9gPN+mzLT",
+	"2gR8C8YRxhMFTKQlrKjCOppaIvwxnAT28fH9682Bwrvwh6vjm7CGyqVC0XaRc736YLaPKDqiiidni6Z2",
+	"EGDG+sb8HmwG6ClU8bdm2YWyhl5br93GNs6pUkuZp2QvThZ5Rg4WRF0O//e//6ePrBFOAIvaKJ4UyGkA",
+	"YcA7YjRnefPCYvO1zPnfQX7uk2/gWTt/XJocfqnODn31xFhiXDoELpg/beLqC1uNBQpZLeaujkIlat2V",
+	"bAHzNkDq3z+8/REGLUGuxrQGA5MiPhZUSLR7KV/1BapqzaigE0a++sqHhn/1FdnLGE3Vfp8s2QgSk1RE",
+	"MDYQJ37x/o0i84WaBjkuXJziqwdCS5khJY9cQXozygab6imbdQdiIP70J3JWagZpvkTmHx9eHcU+GyOh",
+	"OSjmNMSCvdiCfT8ijIPJkaqBWH9EYCexdtIKgjVh1kA0IZFtJhH0QYCC+iifwE5de004B3RieEvgQEBf",
+	"VQyqhdoRlOQyY30SQ3R3jOHdiiHQFNNFwrsMSphGWIsCosPtGKyn7GALdQmU+eBwBpJSIBRG2NwLAETO",
+	"1FwK5Tqga0m4SNHTg1EqaPSQhSdGjgeCirBzU5e8gMGugevx9XWM3qxiMjtRZN/jHj3xjw6Ef9b3ZAGb",
+	"qjVlYVlfKB8g0HjCESJXHHv8NFRSG4ilIX4zrqELnWsVsqS+9kBE/ve//2cfA+/KK3vSsAkqBgJXBphj",
+	"QftIWbFddQmYk4pUIq5sj9/RQhc1cAxLMBxjICxUxossW0VuvqL9xEnvOO4WF8OV0zG/2hIRNtKQ6mmE",
+	"cYEvsIX7wflqzvqEzueZvV+Hvygp4ojQgWjoXuVNCcA3RjJd9UlQfsxW2kOVpNzleyB8N++IxEWhDvPJ",
+	"VieJEb62HbjvVVvpVkwgOLLoZ7y3oVFxkJ9ablgMal/RstjA75xda6g6Dp1XZ3RFphJ6fazIR8GhKbYP",
+	"8iDsGnx2Lqj9x4+v9/tQZcJGsw1E2IkHqAr5dWHOAdHLTG3oLhCG4ih7pNYyOzaEhovJQHBN9sCZDHtC",
+	"QQFqgqBQBVUT4kCusvv6jWDUNPmNvGEUjES/2QMyf8AJkd8G4reDg4PSf2aoWdJv5BuaEosP/bAiSXhL",
+	"umayxnIq8BqDLm5LQ4tmca36YflLB4HSl7YaBCIX4PHQ7CV8GN6lpRxmNEeUq3fo9w+7pc5oZkgGSxEY",
+	"5KR3RH4jHwW17IKlfWxwZIia7WxkVx0RLhKZ59bxnLMreckQIE3NjAEedM5hJcHG3VfB4txXdkq/tGPy",
+	"mzsQ8i3QPjwXDyZbUa8gLOGpOff82gMz18S2UrblVfzbH5PfyLcyHwHT6ZdDZu1EDGKZkS2hVcWwLq50",
+	"TrXMbR3tDQtwlYgsc4ss/7MAQTru13RCfiM/Sk2+lQthgQGxE2MexmTvmeORC832SQK1mQypHUEQtdgE",
+	"kJxhPkV4ZDDXUEg9hBn8ap7AZdNTmcKizrJMLi0CEZ1zGzWCbJNWKiRR4a4UmcEUG9aFD8EiKL7HL+Op",
+	"BcoZRBgYhQKXUBwStWnlyEa5Eo80iIsb3gkv85P69z0nv5EXvmpOiHKu3o1vG4VCj/t5b87yKZ0rkmLa",
+	"0UI5tQp4TXB9zdXDQjy0ubwU1aXyUj5UpgiAbCvds2HPdRoyXKhG6pKzBVb9Kf2CZH64EEbuBbBFAZLb",
+	"hlcRqVcPstA9MpT4OylY640zzH3EmLCCNJpJiKFZXvbYDsMnUvhDPTaHei4leWM4oSU6CvDoUe4PGI5L",
+	"Sqyp6UXQfyEfMrkkqVyKf4EXVNqzx+Uv7SufAM95JQxToxn5gOZOkFaNwgGl1LAFYMZmeOzFHrvkPF9h",
+	"iDImVncdtQ1O0k7tv8K3HltO9x3VbElRuFnMlc4ZnRUBCiOaGtK1+S0jmg4nOJV/haGcZj88YYa1XFGe",
+	"4a1cMgNMbbAlpznPVkSOxxkXDIjnjJolCyoSFkHeHpQHUGSBla/MFJWQMIxNcgdiDwkE13HGJ1PdJT9R",
+	"rkn8nul8dXA21iyPi4iv2l6CBWC3ZVjCcFFsAdoxX7E8kzT1OPsEyLKFJznHiKIyYZALba5xanuT09Rs",
+	"ehvwuuA186aBgB9rQWIQ12xVLQG+8AJCfZJk3Hyb8ZEBOVMkp1wxiMWcMjEQGow/einzS2CZqkvihOZp",
+	"MPmc5t7+DB5pJhYzhno0URLJEb5HDYQN9OL61IvxU4ivNgqs7Y7jlwsN2ZyqBqnomo94xvUKhFVbz3qS",
+	"y2WRYznKGb2E7FZ8ZWRdvHankPw9YmSZG2VHQHg5M+vpmykPyFuQ4BUWHGls4BN26iHNjXq6ZM8RiYEg",
+	"mGtuxGLDEcyFCg2YBmdRKi5E+hZp2Il9Zk4fG2O1he6+WT0QCCvPIiw9iXQ1GVnz3rBsA1Sk5bl5wfog",
+	"PlvloRTDN6UizVgQk4hi/p7RBonfNCozoEqMbCNzlMPNaoPYLCO4H5C3c+YsMmap1hlLXV4NGIUt4ME+",
+	"uWK6j0HpUGeXxLanI8DM6/Bl6x+uCFU3dOpmPGFCscDsdDY34t/BcbdXi+lZLpddCj93ZT45tGPV4etX",
+	"L17++OEljCnyEEMDVifqGI6ENqujbg8flHMm6Jx3+p3H3V73MZR81FMwBx5OoTfs383fkyYvuKuzcdzr",
+	"FUEWBgdAyjIapCE0XfIjYylcuku2iiw+KxKjjBQ7o5end2QmUxY5aQGvp2FZWH+QpZBDZ23wQKwNBYRI",
+	"U/S7CRkorKp0B2ROFuY3xQwFrd0EjpfAVpqVDhtepZ2+gYDtlRt13NECmI57PWc8tBnzVf0efMGtbXNR",
+	"rdxknbbvBntlYyJbGeadqIMmBFhiYVloe419+DB4El51gptrGuKBcPgNTV078U9R58k2Q5ysgaLGS1cD",
+	"1PdE3TT+o2DXhtCw1I4NLNroblSL2YzmK8juumLCQAd6DAeVfYvrjjloh1AWdVt8Z8ILBgkVIZW3mAtJ",
+	"pFTTEVUsFBQkdNqOBiI24kkTZ/fJQLYJbzA31MNUZGxumxGtneAp84FA9wjY1ERKYiMLeJ5dWq+3eZVD",
+	"0EuVTweikA02X2Cy/v4OxG4XmLTe34G4xQV+z2jKBYZgf1Z3+EMjIn2pt/hJ7/HmsVYoD2RyHHqyeagV",
+	"b610e290w2PLZsJxdXRovQmtxOO8CJjwvVHKPosIbvY8o8JW2jU3aKHohBXFqy/Z6pEC50S3CcHP7CJu",
+	"g96YVlXspgmg7tFD98JPW1+CYkQjJ7MvrqI+1ey1gclGzPcPfoqKUQfvZMaT1daD3fNmjt/z0p30jrZB",
+	"4cJAioOebh70o9SFSQpGHT/fPOpcyjdUrJx2cXu6cLwVROz9/hJJSUA8dM4Z+lbtraX+cjo64u6CJyJF",
+	"VEQjDXntNaJ6FkMYgxWRS6P2Gtb6uAfR512CziqMfAFb6EAEBi0svCqFi9rz9fhmjOicCkWxIKJ1x+I0",
+	"XfIO+rHRnA3EJVsppkmyyJXMFZQXMO8vypuhezUIybJdHg0xK9yzGA9rA1GhaHXROwENps7GLeQywhYo",
+	"dv0sJSM2NroyDxtjDwQXSbZIWdolb414EkyJGaEM/JBtpUOg8gd2IkjBsYa6G1plsPEAiFs2DLVR9jDa",
+	"4ksXylrINlBco6VNjl0CBE7qRS5sU5GjXrn+/PGTqMMFFGtg+aoTORUSOEgnJMoesY96EECCNeuPemEF",
+	"+8aS5a0ZAdx2s4famRCir0jOJ1NtEx+4JnsySz0893fMPWvaF7yGi8kQXlHaYBAU8/TkxvWlttstWItw",
+	"rwXO7Zk7eJebZSI1W8U3/A57hYrwxd2DKEAzqCXfo+iZ1LR4eNu2UgFcjvPVnH3LM92MduHiXO4R1UWa",
+	"DawW8j+M0kP2NmYkNS3aTjyc6PLaa4kh65o+7LJ2iz3bLv7J8dGzk02Lz261+ItbC4+Y/JfZSOK18iOc",
+	"O8Qcby9BhmM+NfTasdWPEdwPguSDIPlFC5IG0YlPg3GSoxUmKoIj5E61So9OJFVF4RDrSIFur15SPBOE",
+	"p17asqaXiCAnlznWRQKbOzhYbIid9yGckAa/PcTNSTA8RVgiKCyjGvkVDQRGHa0V+8ieedb2x1sj+e23",
+	"mIEwxPfWZM57kl2k8SZiZyu9+QhjP0HQNHEztdyVUrZp2gDvB/K4A3ncgoL4IB0ccbIVQYUImgcK/Nmr",
+	"8o5INdHhDWrdeVCMj6dkLzb6AIRK30RNmFNwQ1mxD7Ipixwb21PJE4iq1H9hWUapm+XW5oZyzfJK6ldh",
+	"DyBlc0B/IOZUqYLZ8NQq90ZYowpU6UCviw2PmDA0Ewh2rfHBvbBU00DwFIaWtKTSyHnOrrhcgGFjH7W3",
+	"RCodvNp7Qia5XA6Ed9ViHeFSE41tDRjO6hAMdDlEFXeFcv6XFs87GFHsh4EYyXTlIgBSGflgBwpBkXOW",
+	"mVMwypNbC8+Y0NnK+tEhJhnKFLQZKN4FrSG2s1GUOtd+dmaKwMyztaHC72h/x3Kgn4etomXL66wVd7rj",
+	"P8RgUS4gW2l5uQfNJmq90PY3VdNs3J0tZ9i4KyixeZfbKi5XsSc0OLZXaW3BQqwdtZ3MWC38vXF10GEF",
+	"g0ehqeOkrZJio5GITtoA+qR3X/D8Iq1Hbcv/v2hA8orRVjakUkOs7ZWjyrA1lqRSi5YHbenBmPRlG5NK",
+	"LcCsHlPIfqDKyKYiEDaWUNUayZ6HXX3biiljlBDGww5ErRdSm4bRJ5SkCyQXpcSt54WE7UL5i0jL0hyo",
+	"cnFB4qCxdgx2Lm++0oRrNRC20bGXJlwcRpH5RxqydJoEaiSl74pC7hWJuukUi0cOXxVpDD+wVQdpKuD7",
+	"NzJd7WqPh/wGKTIYWGCDl56cYAMhtGGx7npf/E/YVwK7SpZmO/OpyVAa6WAxD2f0Pb+a+3ft1Eg4aJ5U",
+	"boPU0l847B1kW91Aj5uwY0vYKtNdCt+B5NPuXMVWGmqxvYX355GyWt0pupobOjLXq1Cs1Ru7NXvApxpL",
+	"ProhS96aG9+AE6+Jbq11h6iwYn9f9MF7Ns/oim3kjE1DPkWdtzmfcEGzA8cBN0xTez5k8Q+CQYNgsAW7",
+	"tS/BRMubGl9vJID0thBAXMLdg8Ry/xIL0tHAH9QitFSNmocjqhOoF7JBmMGygU8MIQ0KZ1jnEpxXBIFM",
+	"YbENtRIJZq+4ZwaCK5JMWXJpQ5rVlM6toRKav8t05T1ZQmLKZ4RNaaEQt1kAlKnBTMuB0HJ+kLEr5hoV",
+	"uVa0OUhMq3khDGF9jAXNMPa5lGGCyRWuHjlXPrTYLF5g7op5LRYvcfXBBcQ7gdfPgCJPsSf2QMSGjUIh",
+	"dkViLlJ2Db49zKRx4VDo7bMFQKBqg299Y1PmBqJSwoBrsoTsYKi+MZG2XXr87u0HLBPpzyYme1jvwJYt",
+	"oAOBhQhs+yaf5pZLqYNiBH6Cn48vushh9/EEAVEcMAciPjYwXE4ZWlGhIDCcpWE+tjoFuB/52NZ5APiN",
+	"bU64K4A+ECBZslxBFcsA1I+Uh1QXs8BehqfgkAhy8ZQuevTgTYgjwq5porMVtsdVXEwyZrki4QrymM4E",
+	"TreE6DgUzYPaKNU83rHMMrlUJJZi6NKG4z6kZdljcqjGNYjepFnyLsnXpyRWl3weF5AlxMLWSenu8WIl",
+	"C6HlwsjUpyRGp2hMoIsiYjnCSGhpJmueAboanZ2/+D62GLVnRaa5LblpkyQiV/xLCubT5qKiaIV/L8Ro",
+	"r9BL3d4xF16yj7eNFAqD2W+XnC8l3u1qKpg5mL4vcpoD0Zkxhk4XM5GLR4SiFei3r+4YDrzoPWEVGlRN",
+	"lI8oB71qxnXk4aiQHNl0trFXc+CcWhQdNCkbiBVmJzYDf48Ty8xqfHEcAXkjUPPfNknt22z0kvu/ONtA",
+	"03oMgKyXH+iSs/JgRHIYjrCjLlTAI8WEYWpkO+7KhS6jb0SWU6qBBJSuBVF0hZfs3APS7N/l51jWEcTM",
+	"BuW/rNjug3MxVzEOlL2DH9gK3s2TKUnklaPvUDQQSdVmbfMbYH1/qMpprv7QwbNB6wwVIHVaYDXgVlMh",
+	"vlCXDM6j04dXdYpgCtxrexeudcptqw75CQQMndOUDdVULquaL/xyAP2CM24khto1VaSIlmzZCD5Q28pd",
+	"as5OcmLXc3lw3Dt+io381kGkNMt3OaraXmu27UnDSYTUB1QcOJtCafyLKc0Nhny6iUoNaL1ery45JIOi",
+	"anCZoXWSxEw419gN8vTopRGInIpdEbw2Kdun9RxryHguxAJLaeEzVGHZQj3f1WLupd2tdHMkEDc8gSbY",
+	"vywEoSUtJMlTcIg3ST5FRpMTkx4U+n8uS/+Dov2ZKdqWWpa04NEiu9xW4XaxpxgN2RR+iv2eaeA5eGXE",
+	"U9eQF2q38aJakJHNE1s8mUMuMQhONu5lIFBm9pVWQEnXBbU+6pFKeZ2cFo2v4pPeSaPhHpcfGO5vSZlt",
+	"cOhwawNqpR/wDmS6PnKzOdUu78Gz+X8gDvRoCwB8J8WDp/V3IKd4FzfbLaONsfoBuWyMzMcgkMK4U65u",
+	"Gxi2GkPzTwltaKTu1fAaET316nUpf9QVRGvS7kOlnlRrDLaE6N8d/f0cHFcP1PWBuj5Q13sJyd9MXzfG",
+	"5ZfjRPbiea6aQvO3C4i9XWg+xDgm06aG2CnV1gpuzRJYetuo0Rmjrrsh0H5V7mBRtVoPRNls3Q2t3lyh",
+	"4TsNDN99gjWVFQMbCkaMzPXKFl8mXA2ErUNkSw+5+foE351b2R8dJpds1cVa0LEzx4dWzowr3cQW0D72",
+	"eYTUADDLVsAX5isMRp5K4VMIoLMw2PWL6tShDbAhOAVyw8wc2BfSoD4G+Vbid97Y2v0B4/YNoMcLIVgp",
+	"pseXLAoDhn2duPO3nRuY5Gwvlhb2V2+4ssGBcg9xLl+SuGAtxG1iw4NJ7EGIua0Qs7PV7UHq+Xykno+2",
+	"ccvOsTD/4OmnQzCrAYn7sgSixvCdM+dQxsL20KSvVeds8CLvdwlq6NbVXoof+NvL1y/PX5I6DGPMF9zj",
+	"odnSsioQwsqTRVbewVx7TGznOgob2woJVWTJjKbMVm1yS5fjgai5hjH+yLzf+idJxtIJy/ex/O5Co8sf",
+	"fVtSlEOrB8LVOOdSWEclvBJACOEkl2yFZc2nRuhDCys6lyMbKINuLBcPNRC5XNYKwYdh2qReXX0hNM8G",
+	"oojuCZalDjM+1jEx/4d6zOacHLRoBhU6AVpBbcycJTTLIPigJjQC1t+tzHi72ihg3C5Zg4sLXrLOFrWp",
+	"/JkjdAtQhuKdL0KAdwrf4z5BY/GN99U3ZJyXBJUtaw3AC3eyPeMaH6ScBynnQcp5kHIcEQRC0ibk8Cua",
+	"rDoXUef6ALj6AWa1gO5nxZ4aM2kPAr4DKeIcKhb7JJqBkONxJaGpznRd6j5WeDYszMaq2LDPLonNwlka",
+	"D4SiK0WWUwZGfVvepuAAp8AouZgUES1hlDH8gwHBzVn/Y/2hWN0fa1JxRxXEVWH3Bmg8By5hK10YEDVl",
+	"K9WCvbbnXgEUXpt1tNXMQQhjJyGzNDitezBD4PHXpYOip06BA77SNhT0XhHbTncjeCL/FhQSPPsPEHaY",
+	"eWjcCJAsXQ9Ku+xgM3tuC/sPgsE/kWDwEEP0fyK9eKw9Iypzvl25eL2z+PoqRahp21Hbdapv6Q9P9mhZ",
+	"LNjvNpbLqbQlV7d3VbtVb1f2oKlx//Z0unn0upLsj1TRWv/Bof35EcMH2nb/pROq9CUsofBT7bdmAtdm",
+	"0nwDmgQlH9+/JjlLGLfOvWqp9xp9Oi0pLYpMmIZon1aVpchEcW28QX+x6zZ0m0+ga22MJDGOBkJNITZ+",
+	"yhVEZZbMcpg/BpN8cCux0FCuJ2him39TTOqLjaKErwXjKOaPWfAeYCtW90nzGVOazua20Lr73qySGq0p",
+	"Hgh7y09BAMZW17apzVHPddmDHMei5TUVWA6NsEwxzLbHRqFm4MDgAmAIpxkZ0eTS6HV7aMN9QlREnpAZ",
+	"FxF53MN/j8nUfDeNzAvt//chYsvBdSAwUymw/o6NCAxV+qH0KiQOkFwuwfbHlUH8FM/LIIUvnhG7ZmBx",
+	"UVTDSNGQpkUoyaScmyVHZG5YrWYRybi4PMhkQrPIe6KjgUhlspgxobF9nsxtKzU4M5odzBf53CyZpmkO",
+	"MBOlloePIEe0jzjrtjeV2GEbMy+FG7ux57IUJPZdqc1kLGeE4nSCzhiBBvhhhuTSp1VakK6I7UeougTl",
+	"fV/GfCB849OaTX2fQOIO7gua2YNad2pbN3iTPOyK0YylA5HxSxaO4FqxbNwlXhooXeGipHolMw06RvYH",
+	"Ag3wxbWeUUEnti9/WKcE2sxpMpPKXPGqjOR6enoKRPaOnpKFyJgqlXEM6yhYbHdRgzADpm3E371E67wd",
+	"Fe9HHikxT8v1VeiTOdR01Dbx1aZsb6iaQoI83j4xR9+e2VaRVv5YQwXNsmHRqCMwXBXOnrJhvpR3/v4N",
+	"pI93og4TAEs/18+drwzLKPf7S/JZN1DaD4GoHlpzEbAoV7SrXt/lxzDJDlhFySxQe72PO7BTbrsawZa7",
+	"mAgqh7k+oyvgSoYGuqwhe6O4dvdMfQY1UhzYNknuuOO0itQ3huAm2IX3/dQzdSBnwNW5ZewWYi5H7cH2",
+	"8lBe5cFi809SXqWq2dxAsWmz3GzMDHORGLQQlr3Lm2rNZvMmq8wpFjfAkrOhVE1zRtJczufoW25K76rL",
+	"E3eT5bVtctfNSX/rBJs5wEOq10PJ/weyuFv21h2QxWibbizuntaoXGGkhkpEILpFRT/2jGqoPuU1YE8v",
+	"uSCxkY2FHrrvYrKH1a6Oe2VL+L7tYu4KlRhtGaRqo+Jj3HhEoLiFFBPQ88zGsa7CynzG6kctuVx3Tmz9",
+	"YexoIr9HCduxKzwPUjuOB6L7QHQfiO7WSV13QnY3N2QpbAsQ57xkTWHOS+aiJunR6Dh5nJ6wJ+Onk6+n",
+	"z355fnnPaV8vIG+mxCIeKWcnjcsWHCiuFwfjYyglaE12Cs2qOAQMJ3U3J3lpfnXBRI60QTwRyI/O+IcV",
+	"8w3N52IyELahhiF/1o5NxzlTU7RcWwOp0uYHV/qsPb3rs7L02R2XrWoftJyXjPgyJ0IuSyY/C6lCMRI0",
+	"z6tlo95bCzHI5VyKnUx0TuG4uLnhbbfkrc8gN2trvo87u38Dm0vYcgt7sJo9yBx/dCjzg5Dy++Rg3YXB",
+	"zMzMkkXO9Qp424jRnOVnCz3t9H+Gynwjqnjiv7gwzxvQt0k0+Cta83M2ZjkTCUO/ZX7FUqiS23FOncNO",
+	"UwcpcBKT2BXPg4FxJ3QE9Q8Pj46/7va6ve5R/1nvWQ+4rN18dcJ3TM4zyOwmM7oio8WqXwQ7Q9Hescxn",
+	"KirVV37x/g1oTFacKnLb6gsOApRAujh79woz131FlGAi12+/eZpMTogcW3YHnC/ocwd+YNsitY/lBJcu",
+	"xMEKA8GLbFvA+ns+vn9tywGuDfGgGIPB0lDQaBDYziFwzctRaPuEGpYpiUOMi/vVqiwTptsD24s2YQpL",
+	"V8vcNq/jimRSQoFiHWy4jvKN3ckgZ+6R8qW+IPBO9SG+22CbKx9Ti5jHYr8GQ2xrZ9vLjkxZlhLfMxbm",
+	"D2sLhjlyDYEzUDJhC+jtl7ARwxfrG3zNr5jAWIcUCkFz+DTP5cjKifgumasu+VHCMQjGUrTJ2unf+uV0",
+	"Pl18+v8CAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -128,6 +128,51 @@ func (e EnabledEvent) Valid() bool {
 	}
 }
 
+// Defines values for ErasedProspectDeleted.
+const (
+	ErasedProspectDeletedTrue ErasedProspectDeleted = true
+)
+
+// Valid indicates whether the value is a known member of the ErasedProspectDeleted enum.
+func (e ErasedProspectDeleted) Valid() bool {
+	switch e {
+	case ErasedProspectDeletedTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErasedProspectErased.
+const (
+	ErasedProspectErasedTrue ErasedProspectErased = true
+)
+
+// Valid indicates whether the value is a known member of the ErasedProspectErased enum.
+func (e ErasedProspectErased) Valid() bool {
+	switch e {
+	case ErasedProspectErasedTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErasedProspectObject.
+const (
+	ErasedProspectObjectProspect ErasedProspectObject = "prospect"
+)
+
+// Valid indicates whether the value is a known member of the ErasedProspectObject enum.
+func (e ErasedProspectObject) Valid() bool {
+	switch e {
+	case ErasedProspectObjectProspect:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	ErrorCodeAdminKeyRequired            ErrorCode = "admin_key_required"
@@ -138,6 +183,7 @@ const (
 	ErrorCodeBodyInvalidJson             ErrorCode = "body_invalid_json"
 	ErrorCodeBodyTooLarge                ErrorCode = "body_too_large"
 	ErrorCodeContentTypeInvalid          ErrorCode = "content_type_invalid"
+	ErrorCodeEmailSuppressed             ErrorCode = "email_suppressed"
 	ErrorCodeIdempotencyAnswerUnreadable ErrorCode = "idempotency_answer_unreadable"
 	ErrorCodeIdempotencyKeyInUse         ErrorCode = "idempotency_key_in_use"
 	ErrorCodeIdempotencyKeyInvalid       ErrorCode = "idempotency_key_invalid"
@@ -180,6 +226,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeBodyTooLarge:
 		return true
 	case ErrorCodeContentTypeInvalid:
+		return true
+	case ErrorCodeEmailSuppressed:
 		return true
 	case ErrorCodeIdempotencyAnswerUnreadable:
 		return true
@@ -419,6 +467,36 @@ func (e ProspectStatus) Valid() bool {
 	}
 }
 
+// Defines values for ScrubbedProspectObject.
+const (
+	ScrubbedProspectObjectProspect ScrubbedProspectObject = "prospect"
+)
+
+// Valid indicates whether the value is a known member of the ScrubbedProspectObject enum.
+func (e ScrubbedProspectObject) Valid() bool {
+	switch e {
+	case ScrubbedProspectObjectProspect:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SuppressionLiftedObject.
+const (
+	SuppressionLiftedObjectSuppressionLift SuppressionLiftedObject = "suppression_lift"
+)
+
+// Valid indicates whether the value is a known member of the SuppressionLiftedObject enum.
+func (e SuppressionLiftedObject) Valid() bool {
+	switch e {
+	case SuppressionLiftedObjectSuppressionLift:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookAttemptObject.
 const (
 	WebhookAttemptObjectWebhookAttempt WebhookAttemptObject = "webhook_attempt"
@@ -589,6 +667,46 @@ type DeletedWebhookEndpointObject string
 // Example: prospect.created
 type EnabledEvent string
 
+// ErasedProspect The answer to an erasure.
+//
+// Example: {"deleted":true,"erased":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}
+type ErasedProspect struct {
+	// Deleted Always `true`.
+	//
+	// Example: true
+	Deleted ErasedProspectDeleted `json:"deleted"`
+
+	// Erased Always `true`: the email is on the account's suppression list.
+	//
+	// Example: true
+	Erased ErasedProspectErased `json:"erased"`
+
+	// Id The id of the erased prospect.
+	//
+	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
+	Id string `json:"id"`
+
+	// Object Always `prospect`.
+	//
+	// Example: prospect
+	Object ErasedProspectObject `json:"object"`
+}
+
+// ErasedProspectDeleted Always `true`.
+//
+// Example: true
+type ErasedProspectDeleted bool
+
+// ErasedProspectErased Always `true`: the email is on the account's suppression list.
+//
+// Example: true
+type ErasedProspectErased bool
+
+// ErasedProspectObject Always `prospect`.
+//
+// Example: prospect
+type ErasedProspectObject string
+
 // Error The body of every error answer. Like every object the API sends, it may gain
 // fields: ignore the ones you do not know.
 //
@@ -707,7 +825,7 @@ type EventObject string
 //
 // Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}}
 type EventData struct {
-	// Object The prospect after the change; for `prospect.deleted`, its id only (no personal field is kept).
+	// Object The prospect after the change; for `prospect.deleted`, its id only (no personal field is kept). Once the prospect is deleted, every earlier event about it keeps only its `id`, `object`, `status` and `created` (`ScrubbedProspect`).
 	Object EventData_Object `json:"object"`
 
 	// PreviousAttributes On `prospect.updated`, the earlier value of each field the update changed; the fields it left alone are absent.
@@ -716,7 +834,7 @@ type EventData struct {
 	PreviousAttributes *PreviousAttributes `json:"previous_attributes,omitempty"`
 }
 
-// EventData_Object The prospect after the change; for `prospect.deleted`, its id only (no personal field is kept).
+// EventData_Object The prospect after the change; for `prospect.deleted`, its id only (no personal field is kept). Once the prospect is deleted, every earlier event about it keeps only its `id`, `object`, `status` and `created` (`ScrubbedProspect`).
 type EventData_Object struct {
 	union json.RawMessage
 }
@@ -1083,7 +1201,9 @@ type ProspectBatchResult struct {
 	// Status `201` created; `200` an existing prospect skipped or updated (see
 	// `on_conflict`); `400` the item is invalid; `402` the plan's limit was
 	// reached; `403` `hidden` set with a standard key; `409` the email is taken
-	// (under `on_conflict: error`). More statuses may be added.
+	// (under `on_conflict: error`), or it was erased and is suppressed
+	// (`email_suppressed`, under every `on_conflict`; counted in `skipped` under
+	// `skip`, in `failed` otherwise). More statuses may be added.
 	//
 	//
 	// Example: 201
@@ -1276,6 +1396,73 @@ type ProspectUpdate struct {
 	// Example: https://analytical.example.com
 	Website nullable.Nullable[string] `json:"website,omitempty"`
 }
+
+// ScrubbedProspect A deleted prospect as its earlier events keep it: every personal field is gone
+// from them at the deletion, and only these four remain. It never has `email` (a
+// `Prospect` always has) nor `deleted` (a `DeletedProspect` always has).
+//
+// Example: {"created":1732540000,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect","status":"qualified"}
+type ScrubbedProspect struct {
+	// Created When the prospect was created (Unix seconds).
+	//
+	// Example: 1732540000
+	Created int64 `json:"created"`
+
+	// Id The prospect's id.
+	//
+	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
+	Id string `json:"id"`
+
+	// Object Always `prospect`.
+	//
+	// Example: prospect
+	Object ScrubbedProspectObject `json:"object"`
+
+	// Status Its status after the event's change; any string, as `Prospect.status`.
+	//
+	// Example: qualified
+	Status string `json:"status"`
+}
+
+// ScrubbedProspectObject Always `prospect`.
+//
+// Example: prospect
+type ScrubbedProspectObject string
+
+// SuppressionLift Lifts the suppression of an email. Unknown fields are refused.
+//
+// Example: {"email":"ada@example.com"}
+type SuppressionLift struct {
+	// Email The email to accept again.
+	//
+	// Example: ada@example.com
+	Email openapi_types.Email `json:"email"`
+}
+
+// SuppressionLifted The answer to a lift.
+//
+// Example: {"email":"ada@example.com","lifted":true,"object":"suppression_lift"}
+type SuppressionLifted struct {
+	// Email The email as given
+	//
+	// Example: ada@example.com
+	Email string `json:"email"`
+
+	// Lifted Whether the email was suppressed (and now is not); `false` when it was not suppressed.
+	//
+	// Example: true
+	Lifted bool `json:"lifted"`
+
+	// Object Always `suppression_lift`.
+	//
+	// Example: suppression_lift
+	Object SuppressionLiftedObject `json:"object"`
+}
+
+// SuppressionLiftedObject Always `suppression_lift`.
+//
+// Example: suppression_lift
+type SuppressionLiftedObject string
 
 // Tags Up to 20 short labels, each 1 to 50 characters.
 //
@@ -1650,6 +1837,32 @@ type UpdateProspectParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// EraseProspectParams defines parameters for EraseProspect.
+type EraseProspectParams struct {
+	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
+	// safe: the first request with a key runs, and repeats within 24 hours get its
+	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+	// the account. A repeat while the first is still running answers `409
+	// idempotency_key_in_use` (retry it); the same key with another method, path or
+	// body answers `409 idempotency_key_reused`. Requests rejected before they run
+	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
+	// their retries run afresh.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// LiftSuppressionParams defines parameters for LiftSuppression.
+type LiftSuppressionParams struct {
+	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
+	// safe: the first request with a key runs, and repeats within 24 hours get its
+	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+	// the account. A repeat while the first is still running answers `409
+	// idempotency_key_in_use` (retry it); the same key with another method, path or
+	// body answers `409 idempotency_key_reused`. Requests rejected before they run
+	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
+	// their retries run afresh.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // CreateWebhookEndpointParams defines parameters for CreateWebhookEndpoint.
 type CreateWebhookEndpointParams struct {
 	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
@@ -1684,6 +1897,9 @@ type CreateProspectBatchJSONRequestBody = ProspectBatchCreate
 
 // UpdateProspectJSONRequestBody defines body for UpdateProspect for application/json ContentType.
 type UpdateProspectJSONRequestBody = ProspectUpdate
+
+// LiftSuppressionJSONRequestBody defines body for LiftSuppression for application/json ContentType.
+type LiftSuppressionJSONRequestBody = SuppressionLift
 
 // CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
 type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
@@ -1733,6 +1949,32 @@ func (t *EventData_Object) FromDeletedProspect(v DeletedProspect) error {
 
 // MergeDeletedProspect performs a merge with any union data inside the EventData_Object, using the provided DeletedProspect
 func (t *EventData_Object) MergeDeletedProspect(v DeletedProspect) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsScrubbedProspect returns the union data inside the EventData_Object as a ScrubbedProspect
+func (t EventData_Object) AsScrubbedProspect() (ScrubbedProspect, error) {
+	var body ScrubbedProspect
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromScrubbedProspect overwrites any union data inside the EventData_Object as the provided ScrubbedProspect
+func (t *EventData_Object) FromScrubbedProspect(v ScrubbedProspect) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeScrubbedProspect performs a merge with any union data inside the EventData_Object, using the provided ScrubbedProspect
+func (t *EventData_Object) MergeScrubbedProspect(v ScrubbedProspect) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err

@@ -186,7 +186,11 @@ func (b *batch) answer(ctx context.Context, out *batchAnswer, i, status int, p *
 		res.status = e.Status
 		detail := errorDetail(e, requestID(ctx), b.publicURL)
 		res.err = &detail
-		out.failed++
+		if b.onConflict == gen.OnConflictSkip && errors.Is(err, store.ErrSuppressed) {
+			out.skipped++ // a suppressed email is skipped, as a taken one is
+		} else {
+			out.failed++
+		}
 		return nil
 	}
 	res.prospect = p

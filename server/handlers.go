@@ -20,6 +20,7 @@ import (
 type handlers struct {
 	store                apiStore
 	events               store.EventStore
+	privacy              store.PrivacyStore // nil when the store keeps no privacy records
 	webhooks             store.WebhookStore
 	webhooksAllowPrivate bool
 	defaultRateLimit     int

@@ -41,7 +41,8 @@ func newProspectsCmd() *cobra.Command {
 	})
 	api := newAPIOptions(cmd)
 	cmd.AddCommand(newProspectsCreateCmd(api, nil), newProspectsGetCmd(api, nil), newProspectsUpdateCmd(api, nil),
-		newProspectsDeleteCmd(api, nil), newProspectsListCmd(api, nil), newProspectsImportCmd(api, nil))
+		newProspectsDeleteCmd(api, nil), newProspectsListCmd(api, nil), newProspectsImportCmd(api, nil),
+		newProspectsEraseCmd(api, nil))
 	return cmd
 }
 

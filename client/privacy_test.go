@@ -1,0 +1,40 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/captureapi/capture/client"
+	"github.com/captureapi/capture/internal/apitest"
+)
+
+func TestRealServerEraseAndLift(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	admin, standard := realClient(s, s.AdminKey), realClient(s, s.StandardKey)
+	ctx := context.Background()
+	p, err := standard.Prospects.Create(ctx, client.ProspectCreateParams{Email: "ada@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := standard.Prospects.Erase(ctx, p.ID); !errors.Is(err, client.ErrAdminKeyRequired) {
+		t.Fatalf("erase with a standard key: %v", err)
+	}
+	e, err := admin.Prospects.Erase(ctx, p.ID)
+	if err != nil || e.ID != p.ID || !bool(e.Deleted) || !bool(e.Erased) {
+		t.Fatalf("erase: %+v, %v", e, err)
+	}
+	_, err = standard.Prospects.Create(ctx, client.ProspectCreateParams{Email: "ada@example.com"})
+	var ce *client.Error
+	if !errors.Is(err, client.ErrEmailSuppressed) || !errors.As(err, &ce) || ce.Param != "email" || ce.StatusCode != 409 {
+		t.Fatalf("create a suppressed email: %v", err)
+	}
+	l, err := admin.Suppressions.Lift(ctx, "ada@example.com")
+	if err != nil || !l.Lifted || l.Email != "ada@example.com" {
+		t.Fatalf("lift: %+v, %v", l, err)
+	}
+	if _, err := standard.Prospects.Create(ctx, client.ProspectCreateParams{Email: "ada@example.com"}); err != nil {
+		t.Fatalf("create after the lift: %v", err)
+	}
+}

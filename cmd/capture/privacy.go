@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+)
+
+// prospectsEraseOptions name the prospect capture prospects erase erases.
+type prospectsEraseOptions struct {
+	*apiOptions
+	ID string
+}
+
+func newProspectsEraseCmd(api *apiOptions, runF runner[prospectsEraseOptions]) *cobra.Command {
+	opts := &prospectsEraseOptions{apiOptions: api}
+	cmd := &cobra.Command{
+		Use:   "erase ID",
+		Short: "Delete a prospect and suppress its email (admin key)",
+		Long: `Deletes the prospect as capture prospects delete does and puts its email on the
+account's suppression list: creates and imports with that email are refused with
+code email_suppressed until capture suppressions lift EMAIL. Needs an admin key.
+Prints {"id":…,"deleted":true,"erased":true} (as JSON when piped).`,
+		Example: `  capture prospects erase prs_01jd…`,
+		Args:    positional(1, "the prospect ID"),
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		opts.ID = args[0]
+		opts.attach(cmd)
+		return runF.or(prospectsEraseRun)(cmd.Context(), opts)
+	}
+	return cmd
+}
+
+// prospectsEraseRun erases the prospect and prints the receipt.
+func prospectsEraseRun(ctx context.Context, opts *prospectsEraseOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	d, err := c.Prospects.Erase(ctx, opts.ID)
+	return opts.finish(ctx, d, nil, err)
+}
+
+func newSuppressionsCmd() *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:   "suppressions",
+		Short: "Lift the suppression of erased emails over the API (admin key)",
+		Long: `An erased prospect's email is suppressed: creates and imports with it are refused
+with code email_suppressed. capture suppressions lift accepts it again. The key and
+server come from --api-key/CAPTURE_API_KEY and --url/CAPTURE_URL, and the output
+and exit statuses are those of capture prospects.`,
+		Example: `  capture suppressions lift ada@example.com`,
+	})
+	cmd.AddCommand(newSuppressionsLiftCmd(newAPIOptions(cmd), nil))
+	return cmd
+}
+
+// suppressionsLiftOptions name the email capture suppressions lift accepts again.
+type suppressionsLiftOptions struct {
+	*apiOptions
+	Email string
+}
+
+func newSuppressionsLiftCmd(api *apiOptions, runF runner[suppressionsLiftOptions]) *cobra.Command {
+	opts := &suppressionsLiftOptions{apiOptions: api}
+	cmd := &cobra.Command{
+		Use:   "lift EMAIL",
+		Short: "Accept an erased email again",
+		Long: `Takes the email off the account's suppression list; prints
+{"object":"suppression_lift","email":…,"lifted":true} (false when it was not
+suppressed), as JSON when piped. Needs an admin key.`,
+		Example: `  capture suppressions lift ada@example.com`,
+		Args:    positional(1, "the email"),
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		opts.Email = args[0]
+		opts.attach(cmd)
+		return runF.or(suppressionsLiftRun)(cmd.Context(), opts)
+	}
+	return cmd
+}
+
+// suppressionsLiftRun lifts the suppression and prints the answer.
+func suppressionsLiftRun(ctx context.Context, opts *suppressionsLiftOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	l, err := c.Suppressions.Lift(ctx, opts.Email)
+	return opts.finish(ctx, l, nil, err)
+}
