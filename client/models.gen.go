@@ -40,6 +40,36 @@ func (e AccountRole) Valid() bool {
 	}
 }
 
+// Defines values for ConsentObject.
+const (
+	ConsentObjectConsent ConsentObject = "consent"
+)
+
+// Valid indicates whether the value is a known member of the ConsentObject enum.
+func (e ConsentObject) Valid() bool {
+	switch e {
+	case ConsentObjectConsent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentListObject.
+const (
+	ConsentListObjectList ConsentListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the ConsentListObject enum.
+func (e ConsentListObject) Valid() bool {
+	switch e {
+	case ConsentListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeletedProspectDeleted.
 const (
 	DeletedProspectDeletedTrue DeletedProspectDeleted = true
@@ -583,6 +613,86 @@ type AccountObject string
 // Example: admin
 type AccountRole string
 
+// Consent One entry of a prospect's consent ledger: a change of its `marketing_consent`,
+// recorded in the change's own transaction. A deletion or erasure removes the
+// ledger with the person.
+//
+// Example: {"created":1732540000,"granted":true,"id":"cns_01jdq7z9c4d5e6f7g8h9j0k1m2","ip":"203.0.113.7","object":"consent","source":"api","text":"I agree to receive news about Analytical Engines.","user_agent":"capture-go/1.0"}
+type Consent struct {
+	// Created When it was recorded (Unix seconds).
+	//
+	// Example: 1732540000
+	Created int64 `json:"created"`
+
+	// Granted Whether consent was given (`true`) or withdrawn (`false`).
+	//
+	// Example: true
+	Granted bool `json:"granted"`
+
+	// ID Unique identifier: `cns_` and a time-ordered suffix.
+	//
+	// Example: cns_01jdq7z9c4d5e6f7g8h9j0k1m2
+	ID string `json:"id"`
+
+	// IP The address of the client that made the change.
+	//
+	// Example: 203.0.113.7
+	IP nullable.Nullable[string] `json:"ip"`
+
+	// Object Always `consent`.
+	//
+	// Example: consent
+	Object ConsentObject `json:"object"`
+
+	// Source Where the change came from: `api` (a create or update), `import` (a batch item), `form:` and a form's id.
+	//
+	// Example: api
+	Source string `json:"source"`
+
+	// Text The wording the request gave in `consent_text`; null without one.
+	//
+	// Example: I agree to receive news about Analytical Engines.
+	Text nullable.Nullable[string] `json:"text"`
+
+	// UserAgent The client's `User-Agent`.
+	//
+	// Example: capture-go/1.0
+	UserAgent nullable.Nullable[string] `json:"user_agent"`
+}
+
+// ConsentObject Always `consent`.
+//
+// Example: consent
+type ConsentObject string
+
+// ConsentList One page of a prospect's consent ledger, newest first.
+//
+// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/prospects/prs_01jdq7z8x4k3m5n6p7q8r9s0t1/consents"}
+type ConsentList struct {
+	// Data The entries of this page.
+	Data []Consent `json:"data"`
+
+	// HasMore Whether more entries lie beyond this page in the direction of the walk.
+	//
+	// Example: false
+	HasMore bool `json:"has_more"`
+
+	// Object Always `list`.
+	//
+	// Example: list
+	Object ConsentListObject `json:"object"`
+
+	// URL The path this list is read from.
+	//
+	// Example: /v1/prospects/prs_01jdq7z8x4k3m5n6p7q8r9s0t1/consents
+	URL string `json:"url"`
+}
+
+// ConsentListObject Always `list`.
+//
+// Example: list
+type ConsentListObject string
+
 // DeletedProspect The answer to a deletion.
 //
 // Example: {"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}
@@ -1123,6 +1233,11 @@ type ProspectCreateParams struct {
 	// Example: Analytical Engines
 	Company string `json:"company,omitempty"`
 
+	// ConsentText The wording the person agreed to (or withdrew from): not kept on the prospect, but in the consent ledger's entry when `marketing_consent` is given (`GET /v1/prospects/{id}/consents`).
+	//
+	// Example: I agree to receive news about Analytical Engines.
+	ConsentText string `json:"consent_text,omitempty"`
+
 	// Email The email address: a bare address (`local@domain`, no display name, no
 	// quoted local part, a domain with at least one dot). It is stored in lower case.
 	//
@@ -1236,6 +1351,11 @@ type ProspectUpdateParams struct {
 	//
 	// Example: Analytical Engines
 	Company nullable.Nullable[string] `json:"company,omitempty"`
+
+	// ConsentText The wording the person agreed to (or withdrew from): recorded in the consent ledger's entry when the update changes `marketing_consent`.
+	//
+	// Example: I agree to receive news about Analytical Engines.
+	ConsentText string `json:"consent_text,omitempty"`
 
 	// Email A new email address, with the same rules as on create; it must stay unique among the live prospects.
 	//

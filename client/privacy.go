@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"iter"
 	"net/http"
 )
 
@@ -43,4 +44,44 @@ func (s *SuppressionService) Lift(ctx context.Context, email string, opts ...Req
 		return nil, err
 	}
 	return &l, nil
+}
+
+// ConsentListParams size the pages of a prospect's consent ledger. Every field
+// is optional and left out of the request when zero.
+type ConsentListParams struct {
+	// Limit is how many entries a page holds, 1 to 100 (default 10).
+	Limit int
+	// StartingAfter is a consent id: the page starts right after it (older entries).
+	StartingAfter string
+	// EndingBefore is a consent id: the page ends right before it (newer entries).
+	EndingBefore string
+}
+
+// ConsentsPage fetches one page of the prospect's consent ledger, newest
+// first. To walk every page, use [ProspectService.Consents].
+func (s *ProspectService) ConsentsPage(ctx context.Context, id string, params ConsentListParams, opts ...RequestOption) (*ConsentList, error) {
+	if err := requireID(id); err != nil {
+		return nil, err
+	}
+	var l ConsentList
+	q := listQuery(params.Limit, params.StartingAfter, params.EndingBefore, 0, 0)
+	if err := s.c.do(ctx, http.MethodGet, prospectPath(id)+"/consents", q, nil, opts, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// Consents walks the prospect's consent ledger, newest first: every change of
+// its marketing consent, with the wording given, where it came from and the
+// client's address. It pages as [ProspectService.List] does. A deleted
+// prospect fails with [ErrGone]: its ledger went with it.
+func (s *ProspectService) Consents(ctx context.Context, id string, params ConsentListParams, opts ...RequestOption) iter.Seq2[Consent, error] {
+	return walk(params.StartingAfter, params.EndingBefore, func(after, before string) ([]Consent, bool, error) {
+		params.StartingAfter, params.EndingBefore = after, before
+		page, err := s.ConsentsPage(ctx, id, params, opts...)
+		if err != nil {
+			return nil, false, err
+		}
+		return page.Data, page.HasMore, nil
+	}, func(c Consent) string { return c.ID })
 }

@@ -38,3 +38,27 @@ func TestRealServerEraseAndLift(t *testing.T) {
 		t.Fatalf("create after the lift: %v", err)
 	}
 }
+
+func TestRealServerConsents(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	c := realClient(s, s.StandardKey)
+	ctx := context.Background()
+	p, err := c.Prospects.Create(ctx, client.ProspectCreateParams{Email: "ada@example.com", MarketingConsent: true, ConsentText: "News, please"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Prospects.Update(ctx, p.ID, client.ProspectUpdateParams{MarketingConsent: client.Set(false)}); err != nil {
+		t.Fatal(err)
+	}
+	var got []client.Consent
+	for e, err := range c.Prospects.Consents(ctx, p.ID, client.ConsentListParams{Limit: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e)
+	}
+	if len(got) != 2 || got[0].Granted || !got[1].Granted || got[1].Text.MustGet() != "News, please" || got[0].Source != "api" {
+		t.Fatalf("consents = %+v", got)
+	}
+}

@@ -287,6 +287,18 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/prospects/{id} (the `UpdateProspect` operationId).
 	UpdateProspect(ctx context.Context, id string, params *UpdateProspectParams, body UpdateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListProspectConsents List a prospect's consents
+	//
+	// Lists the prospect's consent ledger, newest first: every change of its
+	// `marketing_consent` (by a create, an update, a batch item or an import row), with
+	// the wording given in `consent_text`, where it came from and the client's address.
+	// Pages are keyset cursors, as for prospects. The prospect answers as
+	// `GET /v1/prospects/{id}` does: `404`, `410` once deleted (the ledger went with
+	// it), `403` hidden to a standard key.
+	//
+	// Corresponds with GET /v1/prospects/{id}/consents (the `ListProspectConsents` operationId).
+	ListProspectConsents(ctx context.Context, id string, params *ListProspectConsentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// EraseProspect Erase a prospect
 	//
 	// Admin keys only (a standard key answers `403 admin_key_required`). Deletes the
@@ -738,6 +750,28 @@ func (c *Client) UpdateProspectWithBody(ctx context.Context, id string, params *
 // Corresponds with PATCH /v1/prospects/{id} (the `UpdateProspect` operationId).
 func (c *Client) UpdateProspect(ctx context.Context, id string, params *UpdateProspectParams, body UpdateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateProspectRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListProspectConsents List a prospect's consents
+//
+// Lists the prospect's consent ledger, newest first: every change of its
+// `marketing_consent` (by a create, an update, a batch item or an import row), with
+// the wording given in `consent_text`, where it came from and the client's address.
+// Pages are keyset cursors, as for prospects. The prospect answers as
+// `GET /v1/prospects/{id}` does: `404`, `410` once deleted (the ledger went with
+// it), `403` hidden to a standard key.
+//
+// Corresponds with GET /v1/prospects/{id}/consents (the `ListProspectConsents` operationId).
+func (c *Client) ListProspectConsents(ctx context.Context, id string, params *ListProspectConsentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListProspectConsentsRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1585,6 +1619,91 @@ func NewUpdateProspectRequestWithBody(server string, id string, params *UpdatePr
 	return req, nil
 }
 
+// NewListProspectConsentsRequest constructs an http.Request for the ListProspectConsents method
+func NewListProspectConsentsRequest(server string, id string, params *ListProspectConsentsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/prospects/%s/consents", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartingAfter != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "starting_after", *params.StartingAfter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndingBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ending_before", *params.EndingBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewEraseProspectRequest constructs an http.Request for the EraseProspect method
 func NewEraseProspectRequest(server string, id string, params *EraseProspectParams) (*http.Request, error) {
 	var err error
@@ -2150,6 +2269,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/prospects/{id} (the `UpdateProspect` operationId).
 	UpdateProspectWithResponse(ctx context.Context, id string, params *UpdateProspectParams, body UpdateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProspectResponse, error)
+
+	// ListProspectConsentsWithResponse List a prospect's consents
+	//
+	// Lists the prospect's consent ledger, newest first: every change of its
+	// `marketing_consent` (by a create, an update, a batch item or an import row), with
+	// the wording given in `consent_text`, where it came from and the client's address.
+	// Pages are keyset cursors, as for prospects. The prospect answers as
+	// `GET /v1/prospects/{id}` does: `404`, `410` once deleted (the ledger went with
+	// it), `403` hidden to a standard key.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/prospects/{id}/consents (the `ListProspectConsents` operationId).
+	ListProspectConsentsWithResponse(ctx context.Context, id string, params *ListProspectConsentsParams, reqEditors ...RequestEditorFn) (*ListProspectConsentsResponse, error)
 
 	// EraseProspectWithResponse Erase a prospect
 	//
@@ -4447,6 +4580,243 @@ func (r UpdateProspectResponse) ContentType() string {
 	return ""
 }
 
+// ListProspectConsentsResponse200Headers the declared response headers of an HTTP 200 response for ListProspectConsents
+type ListProspectConsentsResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListProspectConsentsResponse400Headers the declared response headers of an HTTP 400 response for ListProspectConsents
+type ListProspectConsentsResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListProspectConsentsResponse401Headers the declared response headers of an HTTP 401 response for ListProspectConsents
+type ListProspectConsentsResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ListProspectConsentsResponse403Headers the declared response headers of an HTTP 403 response for ListProspectConsents
+type ListProspectConsentsResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListProspectConsentsResponse404Headers the declared response headers of an HTTP 404 response for ListProspectConsents
+type ListProspectConsentsResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListProspectConsentsResponse406Headers the declared response headers of an HTTP 406 response for ListProspectConsents
+type ListProspectConsentsResponse406Headers struct {
+	RequestId string
+}
+
+// ListProspectConsentsResponse410Headers the declared response headers of an HTTP 410 response for ListProspectConsents
+type ListProspectConsentsResponse410Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListProspectConsentsResponse429Headers the declared response headers of an HTTP 429 response for ListProspectConsents
+type ListProspectConsentsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ListProspectConsentsResponse500Headers the declared response headers of an HTTP 500 response for ListProspectConsents
+type ListProspectConsentsResponse500Headers struct {
+	RequestId string
+}
+
+// ListProspectConsentsResponse502Headers the declared response headers of an HTTP 502 response for ListProspectConsents
+type ListProspectConsentsResponse502Headers struct {
+	RequestId string
+}
+
+// ListProspectConsentsResponse503Headers the declared response headers of an HTTP 503 response for ListProspectConsents
+type ListProspectConsentsResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ListProspectConsentsResponse504Headers the declared response headers of an HTTP 504 response for ListProspectConsents
+type ListProspectConsentsResponse504Headers struct {
+	RequestId string
+}
+
+// ListProspectConsentsResponseDefaultHeaders the declared response headers of an HTTP default response for ListProspectConsents
+type ListProspectConsentsResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ListProspectConsentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConsentList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *Gone
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListProspectConsentsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListProspectConsentsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListProspectConsentsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListProspectConsentsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListProspectConsentsResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ListProspectConsentsResponse406Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *ListProspectConsentsResponse410Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListProspectConsentsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListProspectConsentsResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListProspectConsentsResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListProspectConsentsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListProspectConsentsResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListProspectConsentsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON200() *ConsentList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON410() *Gone {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListProspectConsentsResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListProspectConsentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListProspectConsentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListProspectConsentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListProspectConsentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // EraseProspectResponse200Headers the declared response headers of an HTTP 200 response for EraseProspect
 type EraseProspectResponse200Headers struct {
 	IdempotentReplayed *string
@@ -6334,6 +6704,26 @@ func (c *ClientWithResponses) UpdateProspectWithResponse(ctx context.Context, id
 		return nil, err
 	}
 	return ParseUpdateProspectResponse(rsp)
+}
+
+// ListProspectConsentsWithResponse List a prospect's consents
+//
+// Lists the prospect's consent ledger, newest first: every change of its
+// `marketing_consent` (by a create, an update, a batch item or an import row), with
+// the wording given in `consent_text`, where it came from and the client's address.
+// Pages are keyset cursors, as for prospects. The prospect answers as
+// `GET /v1/prospects/{id}` does: `404`, `410` once deleted (the ledger went with
+// it), `403` hidden to a standard key.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/prospects/{id}/consents (the `ListProspectConsents` operationId).
+func (c *ClientWithResponses) ListProspectConsentsWithResponse(ctx context.Context, id string, params *ListProspectConsentsParams, reqEditors ...RequestEditorFn) (*ListProspectConsentsResponse, error) {
+	rsp, err := c.ListProspectConsents(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListProspectConsentsResponse(rsp)
 }
 
 // EraseProspectWithResponse Erase a prospect
@@ -9861,6 +10251,396 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 	return response, nil
 }
 
+// ParseListProspectConsentsResponse parses an HTTP response from a ListProspectConsentsWithResponse call
+func ParseListProspectConsentsResponse(rsp *http.Response) (*ListProspectConsentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListProspectConsentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConsentList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListProspectConsentsResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListProspectConsentsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListProspectConsentsResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListProspectConsentsResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListProspectConsentsResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers ListProspectConsentsResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 410:
+		var headers ListProspectConsentsResponse410Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers410 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListProspectConsentsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListProspectConsentsResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListProspectConsentsResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListProspectConsentsResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListProspectConsentsResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ListProspectConsentsResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseEraseProspectResponse parses an HTTP response from a EraseProspectWithResponse call
 func ParseEraseProspectResponse(rsp *http.Response) (*EraseProspectResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12530,6 +13310,9 @@ type ServerInterface interface {
 	// UpdateProspect Update a prospect
 	// (PATCH /v1/prospects/{id})
 	UpdateProspect(w http.ResponseWriter, r *http.Request, id string, params UpdateProspectParams)
+	// ListProspectConsents List a prospect's consents
+	// (GET /v1/prospects/{id}/consents)
+	ListProspectConsents(w http.ResponseWriter, r *http.Request, id string, params ListProspectConsentsParams)
 	// EraseProspect Erase a prospect
 	// (POST /v1/prospects/{id}/erase)
 	EraseProspect(w http.ResponseWriter, r *http.Request, id string, params EraseProspectParams)
@@ -13036,6 +13819,74 @@ func (siw *ServerInterfaceWrapper) UpdateProspect(w http.ResponseWriter, r *http
 	handler.ServeHTTP(w, r)
 }
 
+// ListProspectConsents operation middleware
+func (siw *ServerInterfaceWrapper) ListProspectConsents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListProspectConsentsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "starting_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "starting_after", r.URL.Query(), &params.StartingAfter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "starting_after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "starting_after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "ending_before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "ending_before", r.URL.Query(), &params.EndingBefore, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "ending_before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ending_before", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListProspectConsents(w, r, id, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // EraseProspect operation middleware
 func (siw *ServerInterfaceWrapper) EraseProspect(w http.ResponseWriter, r *http.Request) {
 
@@ -13411,6 +14262,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.GetProspect)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.UpdateProspect)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/prospects/{id}/erase", wrapper.EraseProspect)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/{id}/consents", wrapper.ListProspectConsents)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/suppressions/lift", wrapper.LiftSuppression)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/account", wrapper.GetAccount)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/events", wrapper.ListEvents)
@@ -16007,6 +16859,282 @@ func (response UpdateProspectdefaultJSONResponse) VisitUpdateProspectResponse(w 
 	return err
 }
 
+type ListProspectConsentsRequestObject struct {
+	Id     string `json:"id"`
+	Params ListProspectConsentsParams
+}
+
+type ListProspectConsentsResponseObject interface {
+	VisitListProspectConsentsResponse(w http.ResponseWriter) error
+}
+
+type ListProspectConsents200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type ListProspectConsents200JSONResponse struct {
+	Body    ConsentList
+	Headers ListProspectConsents200ResponseHeaders
+}
+
+func (response ListProspectConsents200JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListProspectConsents400JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListProspectConsents401JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListProspectConsents403JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListProspectConsents404JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ListProspectConsents406JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents410JSONResponse struct{ GoneJSONResponse }
+
+func (response ListProspectConsents410JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListProspectConsents429JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ListProspectConsents500JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ListProspectConsents502JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListProspectConsents503JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ListProspectConsents504JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsentsdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListProspectConsentsdefaultJSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type EraseProspectRequestObject struct {
 	Id     string `json:"id"`
 	Params EraseProspectParams
@@ -17907,6 +19035,9 @@ type StrictServerInterface interface {
 	// UpdateProspect Update a prospect
 	// (PATCH /v1/prospects/{id})
 	UpdateProspect(ctx context.Context, request UpdateProspectRequestObject) (UpdateProspectResponseObject, error)
+	// ListProspectConsents List a prospect's consents
+	// (GET /v1/prospects/{id}/consents)
+	ListProspectConsents(ctx context.Context, request ListProspectConsentsRequestObject) (ListProspectConsentsResponseObject, error)
 	// EraseProspect Erase a prospect
 	// (POST /v1/prospects/{id}/erase)
 	EraseProspect(ctx context.Context, request EraseProspectRequestObject) (EraseProspectResponseObject, error)
@@ -18271,6 +19402,33 @@ func (sh *strictHandler) UpdateProspect(w http.ResponseWriter, r *http.Request, 
 	}
 }
 
+// ListProspectConsents operation middleware
+func (sh *strictHandler) ListProspectConsents(w http.ResponseWriter, r *http.Request, id string, params ListProspectConsentsParams) {
+	var request ListProspectConsentsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListProspectConsents(ctx, request.(ListProspectConsentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListProspectConsents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListProspectConsentsResponseObject); ok {
+		if err := validResponse.VisitListProspectConsentsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // EraseProspect operation middleware
 func (sh *strictHandler) EraseProspect(w http.ResponseWriter, r *http.Request, id string, params EraseProspectParams) {
 	var request EraseProspectRequestObject
@@ -18479,331 +19637,346 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37chs3ljiOvwqWM7+ylGlRlCw7NlVTu4rHSbyxY68tV+qzoZYNdoMkoibANEBRnIl/tU+zD7ZP8i2c",
-	"A6DRN150Sewd/ZFYJBto4ODg3C//6CRyNpeCCa06/X902DWdzTMGf58liVwIbf5Ui9mM5qtOv3MmCMXv",
-	"iWJMkCXXU0IFoemMC3LJVp2oc0WzBTPDeNrpd2iS6GHv6Jf0169Xx8nj9IQ9GT+dfD199svzy97sqBN1",
-	"LtlqCI+aP+yTtefEcSfqCDpjZhHJjHWijhz9whKNr4CVRp15LtWcJXpol35yHHyX8RnXnf5Rr9eLOjnV",
-	"LPgm6uQyM3PDRjpRZ8lGUykvh0ykc8lFMfrpp09R50XOqGbpT/jQS/tMBVREsCVx4yMEFdeKKJbkTBM1",
-	"lUtB9JQrIkXCQsAlOH2nf/T14+MnJz1YccpUkvO55lJ0+p0X798QtRJJJ+qkXNFRZh4f00yxqMMEfB6y",
-	"KzzXnztfdS6izpjyjIvJUHHzur5YZFmEZ7RkFu5/p0ej6iGFkK5CpRN1cDfmt6liyfDN+If/eJ4/++6H",
-	"//drfr785eO7vz179frdf76Sx6/pa/ph2Yk6izzr9DtTreeqf3iY5LOuRbtuImeHZn51mNC5XuSsY4D9",
-	"N5YxzdKXZjdVELvDJUuqSIoProHk18cASaqp+dFt6x8dN7Kv8wWzQJnnykHl2fXJ5ePZE/F0/vWvz/Ln",
-	"qqePQqi4RcBqYSy7cjj/99FJ8iR9yr4eP5s8n/Z+Obo8noVj4Yw6USdnvy6Y0v7a5OxXP8Pj2hwd8x42",
-	"m0vNRLIamnsH5/kp6ujVnAVr6rqtBZB859ZbAaZ91AM1BOQdQsiuYsPlcYsJUG3tYm6Ow2ZN65FrJq9Y",
-	"SmgmxYToKSPjhRAsW4Nnj58245mhtlQgIaXZSvOEZuSlmHDBVCfqJFIoJvSQanc9GykBm1GeAa2i/xZc",
-	"nU7UGfNc6aEjkyntRJ0pT1MmPG3Y7uAyWkzzWl6xjAKBmtH8kmlDQ+xK/bQzpqnd7qemc48686kUnuoo",
-	"ucgNDTKHMRzL3KxdaaoXqtPv/LqgGR9zuMiaTgwBu4g6mmsg0C/O3xoaMk/r8F6ykeKa+aswz9kVlws1",
-	"pFrnfLTQyNj8iwQz5MhODGMa7u/z0ePkJH3Cno6/njybPv+ld3m04/19To+rczTdX7vv1cHX48f0edJp",
-	"uMtu1x5jX3NVx1o6YUSOiRSMuNUVNwfO6OcHwhgQxouoM6VqOJM5c/v0q8gMgB3LOrw6OrQ81WyojYw2",
-	"kc8dLn540z/764/gCm5/Z55RI5/onNOsc2taYK8oUgHzBBc071yUbm2NGiCYPDXwogb1oA8ljtJZfkN1",
-	"Mq0e6Mh8aa7UWC5ywjWbqYgsRMpyIoWBxTjjiSa4imauEBU3j4uUXXf6vUIy/UI5A67j7nkCn81lrtux",
-	"gF3P5cFx7/jpjnhg6YCb9bh39Cn6R4fluczxBNKQPgzZNVfawD6VybAss9I5L8msqUzUn2Cig/pw+MPA",
-	"ZzOAjY4zY0rRCZwSyfgVC0Rco0CAvgDHTPANhGY5o+mqT9ZP3TXwpjmdBXtUPx9ddBFnPKEdbse+LDXl",
-	"4opmPB26wQhNQ+0Ry48KeJ/0njfC26yJaZYP7Vw7Q7xhggKIr/A7Umz52G65T2YLpcmIEUrwGQQrTdOc",
-	"KdUMr+N7htdxCK+egZf94XELubDEYBv+Ad8FRGKS04StIxPf5Uj3dyYUjys85Hs5n7N8Sw5yS1qRSKFp",
-	"opulxxuRid4nqzybIcfB6oAvmHdf8vnc/NgL5w7ZyiY5rVHj8qLag9JwS6Wh8dibdIaSKGhX2S4LerIA",
-	"IsRHnH6TWmuNNY167U3tPniHflezz65GnPVgER4chZkso5opTajWbDYHTvpF2sdyluDttNswN9p+AGpS",
-	"txw8jTrpIqdmI8OZYQTPIsc1cU2w7uF2iiquf0rdUzWd67Fo2oBbobthQ+TWoCWqRZIwljrEM0zKb+io",
-	"aUNHlQ0dHR37HQEKDe01vt3WRn9/vnp2/fXy6dUTfaIe58e/Hu2wtSe9x6WtAa4YgnBLTK+T/vMpc0b0",
-	"R4pIka2ajVwtqvrtsd2rwG7mqG5iqN+H8Dh/X/KxG1Wuvg2pM9j1h5dsBaIXzw2AwkNBjkcUsxSIEqWp",
-	"SGmeVr0aVQG2YeYdJdjGGQoR9q3BEO9gUSShuE5cciinWrZ9t7IpQG/OYX1Owq5S74W4FHIpyNm7VxvB",
-	"VZlqV1jVhtdlfbsKI1Vd8ZSlfaIuh//73/9j0LR7U+jQhZ4yYYQvoGMNwJlxpbiYlIHzo9wFKG6KGwKl",
-	"GF4ApViAh0eXfGAiJVwTqsjZQk9lzv8O2+qTbxjNWW4BRvZkTr4/P39HvqGKJ04DZTAbVWShWE6MxLd/",
-	"j2DN2ZW8rF7XM2K/3gW6bqYbQrcYXkD33KjjDr57BZrtkylVZMSYcAu9BwiNaDqcUM2WdFW/kXOlc0Zn",
-	"hAq1ZDlLyYim2VowhdPtCKLy0MCEESxEsfyKJ6yyoFOi8xWhE8oFSHz5zeE05yXgyNRTieEvyrDJKhM2",
-	"jxCuiJDaWgD+/cPbH9eCqDbproBqmCDEprZF9clCsGvDoVF1MIqj+Z5wMV/o7j2QfFiplnKY0XzC2oEn",
-	"r1hOjsgb/s1GwBWz3QRq4ehmkMGvOdFTKshR7+TZk6+fktFKM3Uf8Emk0EZWNU8288XqaRrd11BNOp9n",
-	"9jYfWhRohVvjW3aEXsscBQyBG2i3WqoQs4DYv8CxB+erOevXVn4fcAU7xVAt5vOcKcUaYIpmuiVVhOVU",
-	"sZRQw8wUCcasgWht/h2h2TC+wg5q6xvncgbwdaEzVMPHOcuVFI8UsWCob6RvmHRChUGfESNWIk4tvVwI",
-	"zbNS9A3J+FgrM2jv3dsP58TIw242LoU6NL/vhyLjfVgz0dtXeOGQ4g8XImc0NcpI/Uwv2VxbzkCmMkuV",
-	"EcAxTgYs3oZ5sNyBYiEUo9m6U17/+h2PfNNkZWpkdwE7Gssc1/+qmOLgB7bye7TKClF8IriY+NggRjOW",
-	"uugqqadGJMOfzCkDhQvg8khFRMkyrmB4ESBKl5h1OSRLeUryhegTozkBHnpNCV/43UtEnJoiFRFpliFS",
-	"QiG2qbopLcmMXjK34hDNKo/eM8KhgjBcqAZMU3TGais3kNQ8ywxgBErQW6FW8KJb4FRpltD/446s8Pxs",
-	"WniXvGdGoJIiYQYfjBQ65oKrKUqgf+R5tLDIhi3NaDaW+Ww9IW97wa0PokGxrCzROY6ODMofP3lC5jkX",
-	"2lADcvbhxatXJJnSnCaa5eqPBXrOFo0stLqhJSpzFYrjQi92OAT7wluegZ+lwll3WjbZmzE9lWlE5lRP",
-	"Deky4s1+l3xUzBIwQ0sNicZPdtzvfGJCs1zQbOghWwklGWVsRqQAQo3Ufu15lKfb9RyqowMZURpoGha1",
-	"NGLsMpdiYpYlFzlRPGVdcl7W404JHxsKZIQcrgzzsJ45EG9krgtrgjswnt6V8jejZiuCguEyBOmb4gcy",
-	"MyBbA8twkh0BWR5aQPEFCnCGxqWGPRvkC54NgUjHGnQZhhT94Aw+TxlNDb830oAUqbozgMFVGQqphzTL",
-	"5LKJaMA1wqCDCBaGg0gqGSg4a2FZn39XkDbNUED23cdzp2fZnw12GjHGCt2nhlKAs1WO+0bGicj3L8/+",
-	"dh8qDKwxSdhc14XdM/iesOskW6RMbbQ4VObaEWi10Q2WK5RXFeEC9T4pstUpinm42LreB3ZBOePaPrF/",
-	"H1CUVyzPJE1rqCiNmClWjmzAyscZn0zXYmAw3Y5ALI1svMsIQkMcqaqsjSorljvJ7Pe91/XgmFoUgn0A",
-	"REUqiH2OICDXAPR3CtzZNVbnvhTaYrWNdn4U1rlRzguQGlHWm+S3AOQNzf9NExSAfIPfNayvj1D8faFn",
-	"XUWtLiSwQY05y1Ijsv26YPmqWPF2YHSvuDEYiwkKML5nCeNXLPULDcAoeHIp6IyFkHTf3QcwMyowH2mY",
-	"M5pMm5i1MzUZ6qQhnsKMIpjFtA6K9bl3BWPTDBUTiV0ckBxLMX0wDZJMu17g5apLMGckeEjmJKdcMTSk",
-	"ZVQ8Uri5+2BF1aDOys0vh2maTWlnplwL6j8w0vTo/iJNj34XeuI27yLVyidivfl+Q1RdshSk7R2d+9X3",
-	"3PSM/PBAYnWLWw9Nc4Nx9CnGitQiARjhJaUVGOldAzzMl6wbbwtPkLm55tnNlCaYcUeolkYGlKUqGPYR",
-	"h83yZnSFtsmjXq8QzuZoVpUi/Z2ks2LlJdjaqQqzVw3ETkVO5CJLiTXxmttoqOX35+fv1kK6Nv+uAG+Y",
-	"oEzRN67v8Kh7RPZOej3yDU3Je3y878SjQjj5Xipt4b3fJS+mLLks2QgyLhj4SfAZder+gCM2AqImMzPH",
-	"0ydPHt+j+y9nGI46nECEak1X3pCXWj+icLqdj6c8eHca44MV7FLvn5y4JbcFzahFMm0Mi26F3A2F54bx",
-	"peCZ0kL65NF6SD66f8jJhWZgBhnLhUibAQcPrYVaZZZdgVYbXsDso8hZIieC/52l/tp+fP+a7DnHUsZo",
-	"qva75AND8e3s3SuSszHLmUjgAsOr7uPWKi1zOmHDhaBXlGd188wHfMCwM3DxJVNrOGmFZNOUO0KzeYrA",
-	"9tq4qNBYqKYy19nqrqwGms+YXOh2NiQXOgNlyLD7lNHUkOV1UHIz7giZYlgzu9FSXpJMCh/2Ea4H2ISh",
-	"vwkVCcsyltaM1HcDsE9RxzIhs2PvM9AH79k8oyvk5+WA3VjnCxaT5ZShZd86jTmqDgYhIK4BvpRjQgVh",
-	"NM944N3w1nNwaMYVT0XcBX0AgArZmGDLUcmUzSBLk4nFrNP/GX+48NtSOjck0Ozobc4nXNDs4H2RgFve",
-	"w1tBKMntFt1i9+KG/cf7aDDmELcUsvPlVKpi90ZdPYXNGtCCKeCRInFxQjFCiDpfQbHD4OCatZ1i7/W9",
-	"vqeavXaybXmTP8HLFMnYWLvFX7KV0zYjUCrsMkg86KRsTBeZHnRO878+f36q/3oU90mcx4XQmRudSESA",
-	"nWa2JRepXJKcKYa2zFjHoaBZ7LFp9m13dvBOZjxZ1Td47jdkhNMD2BWZw8NrNvfrX496vdPlX49isvfq",
-	"5fm3xL/IyWP77Wv3gzctHkF28CptXrYF6SNlEGvPoMnwf//7f+L90wJ/ODMAnzOwgXTJfyykBr84XLyV",
-	"XBjNEHY5Zdm8FaOaSUERSI75N+u34rWJ+l4+4GETLcmSciM6j2VutqfzFReT0rIe99a9eMYFn5mbfRRw",
-	"Q80mrGqGK1OqZPUDa0CNM1Cd5HgbPzfeSqNiKaAKOucsJRCEJHPy7uz8xfcDoeiY9bGCBs+VLtMyCm/L",
-	"F0Lh3cBjw5gULsjxCZnKRa7IhIE9ayAwfQOexcA1oOswVxMR6hOguV3yg1Gdac6ISuScpUTLgQiis7rk",
-	"zKHMcsozFqy3Gm3hfSfxSe/5QDTHdMRkD06ScL1/WlBss9mS27rirR4I3FTwBtLsJ4+7Tp8yuP4Lxoha",
-	"HNJThOlA7JXjiCO0o9u/C419H+AZP7m+jv27DayMSnfJ5joiCsHFc3vKysxP6DhnatodiNIdUnwiFnNX",
-	"0SLqcINWSCCKck51J3uA0PT6NRMTPe30j588iQyCu89HBp21ZrmZ879+Hgyuj3sHg8H11y8v/vLnTp2l",
-	"odYxl0JhGZBvaPpdETxtgyTNn7X4zEphrErY9Z9zNu70O386LEppHbrHD8NnQQD1O2sahr+qw5eFKFa+",
-	"kUZ3tovuGz7pg6tHbMotP7GhcuUw60bJJxBayqS2aW324cPgSVjgNzQNJIRdwNgUoL0emLURjXHKm+co",
-	"Hl8TyLt2msZB66Oe1s7XNq7Nhbd2svqINv/VltO4EW2OnC2ncSPaTF5rp6mPuKP75G1RJbmUKucJ7ZIY",
-	"thBDpgsK6HI8ZiI1HAA8VdXLFIqTa++Sf7BFVNtqsHu+JjHtco1f2ComO17ipmjttcdYG7BNrPDWV6c+",
-	"em1k6I5XEoatjbLbaUI7rNm/tP5KVZ6/g5vgzr98DVxtG9USYdeufxZBGeCqY61hevsQVUybPVBUlz1Q",
-	"e3Hg44pxqF6TEmDj5ops2yAYHuOf9+IqRsb7levcotCvu11NQ1p06nXT1J6v6qpfAHHZoPu8FSRukZsj",
-	"pwVvpRgdba8HfYo638p85D2HO9C75jTitZe1YUizA3O7K2+fv4Mr72GAd97fPXsxWVq4HjFK1myEK51T",
-	"LXNMXIcLiF7JMAtlRleQoRzj6DgiMyrohPl0hyLjQOYQl4cL4Fc0WRE5Z1gsQD1cxDvm8lZ3OC/suzvg",
-	"fmAVXouq7rk7QFG7XmIXXGZOjUZopPyGYcn8cgvr753oQN9ZH+AOwKz5DzcIv+HTdwFYKVjrtQ9Sl7Hy",
-	"KSSwQaQ36JYP9/Ku7+UrG3j/AeD7snCebI1P9TyC9bJo+fE7wCi3BYJ7IPBgnywZmdKUUJ/KAJJdgUu1",
-	"SxmRXxfSSHgNqQF3clnfgJ3tR6nPikD3HQDdHCm/FtgNQ+4A4LgP8qPUxO7EXugiTJ+MFhosd0VAF66l",
-	"S2IYE4MQrIJofmWzxrrkTKxwrsTwduehgURDIQsmbWfAEKTggGD+Zru9e5NfLYaoV7wdPkR/Z1P7TTHD",
-	"4EQpbH8HtKjH/K9Ficrjd4AOgAd+RkSFGL+IrU+mnHWALjkQ3sYyn9mc5LN3r4iaM3qp7uzC/Sj1ty5U",
-	"4SYcclt7VW1Ac7TE+jkqz9/RwcD+8UwMs4VCdZ7zRlim2YjCVfm4HE8FS4LcC9CFMikmoBs5jdqquYVa",
-	"DLvx+TlIFB549x3zbvv5W1sgciccb47kXq8I1ofcAZLaTRDchWMkzllIlixnNvHCsJSQM2NhzLKreMQS",
-	"6rS65kD0R6oQPNHlLPNSOHhdU8RMGqNaTukVe0DjO0bjD1ie52M5MmoXwaicc7leIgqeraV6rR0ZPNoe",
-	"z7V2hqYxd3CDLPxIAEAj/T7KGdEG0XKa82xF5HgMamol85PsxcGneD8iqjHoi+zFDesPLKHW+7dlUhrZ",
-	"iwuAxvtd8hPlmsSBxa4UinJrcaBmDFw/sHgUAH4u5RsqVs7Zvas8UYpgXy8FFI/eAWacS0nMur2Xvu9r",
-	"qDVHze9yDF+6NXgnBPgoqK1WtzOnbahguN5qW3m+uc7fVlME4mhDTbutpnDP3wE2hjDsk5XRxF39uiJd",
-	"MSJcJDLPDXsG940vYXcHJOCnn346OCuCUVizklgOVyGwL+t9hazlJpXRFi/MGc1mfx10bLmkQWcnDRIR",
-	"zRVb+yJtMUZ1R5UAA+GQFfQx70kvlO065lV4ryFgSSCZ0pXBgCJYCafBmqtd8p7RlMQGbjFGCyUyNX8q",
-	"W++IwTwstW9jNqBL54xqiFqxGZR2XMahZpBbshwDOcT570gJ9SCtdrZrwDtXo8tXMw1UrRK6fZkN7lzm",
-	"2/oedzDrnOWaW5RO10LLhWACLCAGs3wxN8OocgsLoDW9tYgjttWwjF6QspJesifYFXMyUZIzXVnSxrOo",
-	"rQgPZz0UXBZw8R57lrXZwh5LpbubLelKkdjOiYHcNlrb4cFFBbYWOWrvqGJL9V3fyyVKhiXnuyrpbVNa",
-	"JrIG49BehE7Vpyeduo+1jpS7vDrM/C25eAGxt3h5WdRr1HTD5D9fMQR0WIq9fspxA5dsVVtL45tl1oIj",
-	"5peNWFs6bNuJ0l/Y8qnbX2tn3napWw+grmmHx+/07ajoXCAFU0Y+yBYpS0/JnCoNtYQJlhMPQ1aPSd1c",
-	"UU5NOHra4KEP2fXPmEZlr4u9hTX8quF6VM4vtdTEHlCR8GCnbe6N2HDR0QyuJaGYKsexCGbAE+6qY1qV",
-	"Avt52wgGRjcXCGQ+hyiD67H7HkmZMSo6ti/beiJb7QtZJnAbN7cz6XPvKdE+D5mL8st9hmDdE9CORA6Y",
-	"axChoWHFOnzwcDLylM3YsUO3QJBbNK/8DPGkceMb97gzmlRhUUKXGqAuymupdSS4K/R5ie0WfEPRqmRu",
-	"jf1mXIgkJMf6IlhkM/4qRmZ0xfIVPrunMVUqTVmKnlJPg/fDjX8VdnNY0+AhqndCbLxZwRy1E3oJwXZb",
-	"k0wB0XmLnK2/ERjC9+UQULfetfP2gzjFbQIT7+WC2uDI/3t03B9C4410WngdNJBiI8f2noXKcpe8Nmop",
-	"/oBzFf5RJlIVOW/EhHIxEBAHrvqET4TNu0E5aSUXJJWYPiPkspIg80+ezl69omvtJSWrx9+YpjyrYQdO",
-	"0IoELwDG9TQ3SJ+OiMLUNsQ8b8uwDtsE0eMUCq7gZTLYom0qNqiZeiAmuVyqPomvD9i1ZkLxUcYODO6H",
-	"oRbmrBVBI4i1tlCoqpxk3DAHKHaGFq6BKCwjdmF7UP6CijSDVMbRqljOIxXaZdD8sl9NympAkfKdizq1",
-	"1RvgNvUuaCo91lTXram2Vktd+lqx//YKvU11Seq9UOotY+odPRqLVtWr9zR26mmAZ1N9hIbylbXyjK1V",
-	"oVsr5G6qTd5QJapewL5aQKSkOtWKwlaafZRKnTaXMihVUHThoRfuVtq73Jx6XVSbRRfzPJeTnM4U2UNE",
-	"j6wVMXJZOpjACI8yOQePmSWAFaPUP2MhwyrBTSxB3EhvgXJ+CuBSJ6IZF5eoCXFliaOZ3tmRS0U+ypLH",
-	"DUFck0dK9c+aEg0qlyGuViUo56CAhaZUze22ApNHijr0posZFQfu4hL7JFF0BTWXy1cBK1uY77Qkadkq",
-	"vTO+1a2GiIBN8lJR2rLggFwROpILHdmCz+6zkX9OCSWp1GA8oHoK11JgkDEKTHA7sQto19Bgc481naif",
-	"H19UbcjuPtTWG16Q9fKvfTICBziiZVw4ClyY3I5lAGrrwS+2uFTn5sGqCAOjI7yZBcaUdllcw1ZJ59yu",
-	"oaHWA8fuQXB4XRIbXphIIVhStJeCMhtQXjE14oWVSjI+yikkfLuyJQMhmIZA+zHlmbLOIJqnwTRohofe",
-	"NyCpYNXhUzKSegqZ5c5XJOHCDQS+TVn5J1CBrRzjzKMN67as3f/d1Dkr6hQLBO7WRCijeqW2krrSNqqu",
-	"IbeYAUgypWLC0JJYBALmLJG5UfBD55vOqVAUtkksNbKjDbwvQUh83CMpXakusWYrkjJDzOC0FLb3MVon",
-	"6jE4CccCKzWNpNJu8mvo+em6+4cq393YOa3iGrb7HJ3UupSGY8GAUtwI74gLburocW2OuhDlWz3bU6vZ",
-	"Q+rs0oGmLqrYOj72YKZ0PmeCpWTvo+DXLnajTNDCLsRb+DTcCaylKgYyfzMPtpgDPgr+68JQRHMtxpzl",
-	"fRIbwMdW/zCy2YHBwNzcyMV4zK+xZIUzth3wNHYe2gLFKoR6U+PWnQ0JcOIlKwLiwEX5tazZC5avD+Qr",
-	"AS8I4tuKjJsxjWS8bKdwRN2b0uA0i6U10nF/mM2SMXBgsCU6jlsRb+/lrpYvRNvBlUogFjU18XacghgQ",
-	"V69bHAFWGW4tshXZE9I2yKKZrQcNtTzner9L3oqElbOXuC+zGDlrji2YhTBCkYRrcsnY3HbdhTADbl4c",
-	"40bMX6g0u8AGPLCY7MUfknwxGhXWThRPpGBvx9Cldx2avCuMkusfrDqhNj1fXVTn0wWcEbvicqGGVOuc",
-	"jxaaqU2I/M4OOStGVDHannUrqrpGx1Wxm/lO99iBOCKCLSFymOeq5hzBpse7dfy1nY3rFt/Gy3Pu7o1C",
-	"sZArWKBZCNdspra68wWB6NA8pxARV6y4gT1giR+Z+3dnnJERW0nHmwFIlu2nPEexxgmuS5pdliBlYVI3",
-	"Am8ipQZ4JUoK0CwRUgvfGh1t1Pt8YxDYBMQPGdmRUcwaLHOG4LA22XkLEy9SSg9cXEcrFrZWqzv3Oqgt",
-	"HVjyvyNlagrv2Sj/t0kV2wXQtNUwczoK0Ki711Fqi16/tlp5h1Nidgl5ZVbVK6/o1wXN+HhVVH4yj2N4",
-	"dsl9sc7KX11j65k3Kzs/ofqOglh3g0XWTFyyyJ46/cObXwcCFxsRaIgOLaNw2JJnGajY4JsD82zgBrD3",
-	"veIIqFllGxx0W1llb+rrC4H3Lc8aizOUvJWAkdTfnwm/YopwbauSQ1gLgg9gYjQ7hCDGjd52ubu6Jr9n",
-	"NNPTtS5JObZpqdV7jyKAwbPLOlNxP7YRWHkZnxJKbPN8nL+opOZKW3KhNKMlyMjL8i7l5UYiadfSdDHe",
-	"WKsKFq1IuVklzd5VPKJVyED9VgSMM8uQSwZ1ZYNKbE+MyhLWXvuvweC617v46s9NJ1HRQOZG533SwwL2",
-	"kJdq3RrwboVWXghLNsi0UKxLzlx0MtQhPOkNRFB30JGgj3/p9Xo9shdfH9gDWx1Awaa4T97OmTC0/3G3",
-	"5zpkKroCY5W1YyBzN9SWZeMozKRgYizzBFB9/xStaAtms5mg0PiTXi/s92dXa0vdEDab69VA+FHwbizv",
-	"CoQCirgZtLfJ9vCeBp18hvbfk6+Pjqy7Asq6cpqBYZFeh0f7pFfFCEM8ymCpVNc76a0rrrfmgD9Fnbci",
-	"rB5l63wajcz1oKvTZUpGVCdTjDx2sDLil60Ii1bKMMexbJztD0RsbUzuboEp18wApRKrpl5bFzIsH3RK",
-	"YnXJ5/FA+Ii1414vLirruocLLWMhtFwkU5aekhiPLSYzlk9Y8fqB4MLGA9XHU0ViqIUZkyVkdiIKBG8v",
-	"G7kcBM06jeQDryyTCftdw8VrkOnXWsUd/bVmcac/eZoAkZGoiZnfLdqi5JSe2jKZYNTlGuvl0kwKhqxg",
-	"pFgtEsrTWcGW4BjS5vtG8cnI4VS0yClupfahSvytoNlK84Rm5KWYcMHUZmkEfJNmwUOqN70SngPDyWZj",
-	"T685gLVlNYHxB23fa1fS4KCgKf03maWhT6UJT0APG7ZHN7s3YA3UhgjnlG4D0qLQUbNypKttE3DAdmpP",
-	"RrfagnmsYQev5RXLKDgwN25jRvNLBiTEnv1WCLLdLmYB016ngnrmbu7J1BaQaV8DPELEYjaqKg5/OTkh",
-	"xz3y9fOTp8Qg5zYAQFfx+jfiM9X4v9HQoP5W72gRskrvgGdOQUB3kjnQV0fOrCWnvApLaraRrPFR27UU",
-	"pEzUajj8vRDhp0SKK5Y7wVrTyUYzwrl55pOneut2+oscEXisvJUX52+3geWSjRTXG15hH2rxy3oSWiEl",
-	"m5W6mlzaHix4Zs19RgLAZi6LVZecWeboIq0ciyniW5jNoTQkOIy/cjFZVc0LeW6h3DmLX13ocjzHbLPM",
-	"Euw3ZU8JUndLqoH4lqEV0llLNB1NtBRhO8NsQOtwHQ0kyU4YEJRPTRZdTz5wIne1w7taZdKA2j9flNi1",
-	"k0wqoPCYtztLtz9WmILMLyHHzFkfpkzAsRpdVNw32wcfj+P3hj8BM4FXVzh/xTjSxAJuKQ9sdkSVOKl9",
-	"/MYCym4CSRhgYBSsTBptO6GKnZIFOqDoTNoCT0UEbDkRqC7J3EKK+dZLLttgzu3Eme/LredspXnGBBmV",
-	"erdJka22kwq2deQZwrHGkReVz+K2sSxrJK7XdHto37Ho1ShM0knOoM4/8TO4AJsynrVFVt9ELvtdgqNb",
-	"xb93gchnpCKA/BbHcZcC4U9Tlle8dAmdMfALRBiITDGNA3hNDIkPfDaXuY63WOpdyJMNS4R0O1UEYGRM",
-	"kfFCCJZtsCG7hhSb7MikbkZW2qCi72CXpiytmofvX241s03kgX2Fk9M+IOTuRqj9dyfIbnG8W0q3XvDY",
-	"jhMCz7Ymiztkh60y9k/4wy5X8A6k7vZABBdEF3DLkJRHXipzZ+goTLFHf+H9tbK4EdDJJlpdkq48/wyD",
-	"ItxZXqzRG76hOpluTs4E62If2v3nTC0yDem+XLOZL2wA3LEeGSjSgQCRBIy5uySBWNWkPaDKx1H9/Fk1",
-	"Afeiys+9i26tI3j91zuPSeYiZdcAHkenT3q9TxdRZ2xrqh0FugucrDWJzi1UPRHobR+y5fOfwemPFc68",
-	"nGzLZMTHvaNKGOrRutiseuhDBflq6GY9vICLW0cglO7Ce3hDUzzC2FekW7tzfIzsUUGcSd32Y4pPrq9j",
-	"n0USQuG4CQqbJB44uZK4g2dZknXc8dZZuDvvbQ7SPhweZC8mC2FufCzFMPHdDsADUN5cY2J/K5+pvN4+",
-	"B66fmvl/83KsU2Ejzm2IlqjT1AKAHjE2ktkXMEu7B9FqLM0Ovl5Y1EESW4vHIDwS5YLeBpHszvciFRuI",
-	"0BNEG5qs23bkmHxVxCqoKZ2Dqy2ZsuSSpQMBzO4U/RdwC7HNonBPEGlv4VJEWIpY6cKOiFCom4eCczOI",
-	"ih4av2ck8rvYgrzxBUVgiP1yE0xymrDSFDbQqxSMFy5oPQUJPHafSoteF8inInTAPun1uuSlAaZLjrCG",
-	"NjmuQY3sGT13ILDLBsaVW7zd75Iz4c+jfhT9wItun3KeOgyQjg2yW2Jlxrj0zbSoZ2TGwwqBrHTJR3Pl",
-	"BqLxzhlcJHKOaG79XFYij43IFUdkOeXJlCQZo7kiXA+EFC0X3fYfwa6RC40udSPqS8F8bI91BVYw637x",
-	"xlvwOux6Lg+Oe8dPOxeG13rO03zXUdSsWWx9roy/4VHhP21Hi4oj8Jb7rZOxGb1+hfuBWIUZF/bjUZVN",
-	"VghpcRU2UkfLeDeIoobYOc7vxVIMPDVST+ykUU8QzYfvz8/fDYQPReXaeoun9ArLqZcIlu37VlgUzKUj",
-	"8fH1dbxvy0IW3nL4yfD1/Y2pyPXUwd0E0nrmYZiftdnkVEivZ83dgbgqdweyDKG/odv5ZyDdPr+D1Gc/",
-	"c2POk2azR4rMpYK7XMGyR4H9ScUR9nfoVYUg30Snt67A07bC6jozDMjZTvo+teJRI2F1gp3MvaS1pxgr",
-	"k/R4/5TEJ2YOHxPCfTs3+Ok49oWmXCdfsqRqIGzyLzz0OPYNbKCbjZWKXT0mcslW8NzzuFzbQdNLJgZi",
-	"r0m+w1uI5VrxnZWOVUVe7kA09KaKrNSIKmlp06cE1VbkjRZQVso0xMQIuqBwxCj/xWiOWnLF9rvkjTRi",
-	"szNgrbFEHfc2i6OImNG6+LQyQ9hRxjwvMRdkrD6KhbwV2Yo0CBynvvCg8yFCL6nxQrH0NgypwSxta0zW",
-	"3Gl36QTbwt8Vdk/dKWZvW/dOH3hazry7Zy/OZEKzf0vljHIRR0RIknI1z+gKPALmi4H4dSENnsKjZE5z",
-	"owcQHGJvmSYZowoCi0kq9X6XvLLtd6WV/gJPRsVU2nBozoLnKHyprexJGTBnB/9JD/7eO3je/Zc//fn/",
-	"N1j0esdPH331l8O//ut/DeN//Pbp/39w8Zd/K5662PvXfvHp4OKr4Kf9f9371/5g0N326f2//Pnmrq0m",
-	"L9aNEWCNd6tiLwfeEdJERfYqbq79W8fwvN4Yt3Pjnd6HU+mUxIWtM7ZZnZg2e2/+pi0cQUD9DUHB+7DR",
-	"81MK+d0BpPfhEGr1/QSLPNrp4AthZBvx5X78IE0ujxtj8iYnxNrj3+h1KC3r5Nku8cGlCj1AgddJBJvz",
-	"yAKDxF2nkhX63w7ZZIWh60YJZaGEfMOcsmIF/6xpZcXB3UNmWYUI3M6N3JJH0/d5NIrZfIFKFk0pFi6h",
-	"eb4qBPawLKBViKpxkPvl0PIbe4mrSV68OQHHvf4jxqffWMDX0qcNYxB5KL1jlDkYIVcILJFaa50z04VG",
-	"PSlYl3zcVgkoh8a5MLgCYtsL8y/wB+v89fbDG0jwVd/vbSX6M9CdSjJ9YMCD8hP5wuAuhZqFqKKfgtdz",
-	"oQDLV/WYrt0iuf4phPMNR98orN/4rNcK7zInaiqXFSFe5r+fDL8eFmtk+hsD5FYyvmqT8Sf8ynzhQkIV",
-	"06ok9+8s6m+fp2curc/LsRXFTzHXLMgju8O0vR8MHmgJdrA9yHhKAzKBSrkUTO1H5cw3u0ot7bIIxaUC",
-	"BriVojHrkq26BN5jSLJN9SM7ZfpVC7zZNLk5xXphOafZkInUkPGWrLmW2JrfI4tuCwVu/c3ZrMHd+ALd",
-	"RKNbv1jrvKnrbzdf4y31ueZbBqKnuWR0oiKSs3lGE9ecVmYpFjmDjRpl9eeLuILVmpbb1ENlai4oFJTy",
-	"6kGtlh4dsaym8sKw2qHeCN9CF9lxO957PWTLgL6Ww25WbG980psU3fWL2V3TveFCmxyTtYItDYdfLbeP",
-	"7dpUuaCNgkI2oDcgotVr5UykYAMB9jk9ZTNiawa5KvXoOSyUDjKWi9xgL+UCzK1YuW1KlTem79FAr4gJ",
-	"ReVvStU+EQb9XSUfskdJXKllU3p8U9ExDLy8aZ2iQFovVJRPUG4V2KxY2Zo9DYaJT1H566JewsUNyoHd",
-	"cxZGW1ER91qoKvJFVPlu9w2+0sp1rSoKScEVeKQKzXCnHMB2vfWOMwHXhuL64FmHRk2Whw9FWfjXfKx3",
-	"VKPNEIzQCcvL2+4UEOi5vTbc5hKre7I3+Y609DHxE0Nrbqsf3tTgWIEtSzeHFWd8rLd2FWZ2UmQankwF",
-	"RzE0j9wAgi6afAPkhIFcBlU8tSyl/lijRj2ppwUOoXaESzAErfBLY8CTkEtb4mL/lMSAkTGGultXNxS/",
-	"8IO20o82UZ8qNEtUqAbqEjWq/bq15dBhogVXE3KdN0qVGBx53MOK8yjmqQgjE21sXVhLpFlwNPvTLJ/n",
-	"XLHPS4qsSo22GOmZ1kYZbDbqU/wR4j+xoCRQJyw7JNf00aFu1qNaJu7jp72jqJMusL3h0CzPyHE2xgZx",
-	"H94wrJYebS5YiT16ptQ9VStP+lg0NelxK3S0foiBVSD8qkWSMJY6+lCjAbQNZj9BDKKDmnM4WNCt7E3r",
-	"kyPfv6DuGzm6WUqpe6fSNNdb1jY92q62aXhSTQHWmU8X9dgiL8GfNeOZoXC+N27Rp+7Zdoms7c1Bkowq",
-	"cOmMKc8WudfzBIHDU6pL4lSoof3Ztnj5+P71I0Wm0hq7SMqxf3/OlMyuWJfEo0wmlywdWntr3Md6KalF",
-	"dxdKYbEIzf04gyETe5mU8xFNLiMyz/kV1SyC0usHEE0RkVQmixkTGjt7goiPWWdzlnCaHcwX+VwqRnIj",
-	"OalK3+hHEFO43wU7liutbOWBuG9WMTXKL5RsFgziDnOzJVvTHx5xDHPJzcPkqOdbF5NYZ8qWhkZgnb/+",
-	"AJ0s1JReMreUxNyCMbSGtckJXRIbrW1opbm+jWWDhkmuYQtzG9VTKsjx9TX4QVx2P1y9uLIxt5IiNc8e",
-	"JTgd8DlYlETPk/bSQKAfgRkoOLeIzA1ph665cOK5QwuHCqdlgGdyUgRSGwRzlbnXtxAxyLkp1bCu+A69",
-	"1Lk+i6xFEA7QvRN1KoiMwm8Fa4KGD1HHH38nqqymVsnbaFsFiW6t4ekIX0WauEEN4m2zrA0bWJNlXWG3",
-	"m3jGjZueWULY2PPM8Y7GlmcFU2pRwYZJY5ec8+DKPVIQouxLsIQ5jYKhCXDPIkAEUEqJXFQ6sDbagOoE",
-	"OmCU66TSOjUwJKBOgzbLnOvzJx1KRp0CkEW2TQjBMluLilpefkNNcuPGtoNnQEqgeqlrGVcppODK7Co+",
-	"Ec5Mz40WDW1wu1sYXkpvRHHJdf/0mibDPndDW88VOs/ZlD0uJkNIbnaDb9nj0AVoOMtdks9KQefAJg9t",
-	"/sFNqrb7Jnz3Y6YpvbW9lrdbBN+2xsmL92+IWolkmzzp4vyqC/ib6+taNIC1iOX4fR/cPqMVWckFCAxo",
-	"iHkMLQecgMTStoLwrc7CKgq1U3msKVqCkkP+U98skWZZRWP6ap16VOrEiD0Xu51dy4w25VwG6N+IcWFr",
-	"BitKuzwn5+KiTsS0RQKa68tMecYw9MHSlO1l8M10d2t+yHZgh19UC1DDBxL05QKlbzJOikAohESn716e",
-	"k8Oro8Pq9OrwHzz9FIO9HZN8MqqZ0oXm5t5SDmojewtrM9jfOqCsonY3oCmyguYbZ9iGwUV8JjISj2KJ",
-	"PWTMpVPs6YnZ7fGJUSNSOSOjlWaqS97lDHzhrqwq3BzUQxBCIlv1necCcjCrwdv4sjfjH/7jef7sux/+",
-	"36/5+fKXj+/+9uzV63f/+Uoev6av6Yfl1nFk6KC0HhOaszZ5cTvWslutBbOgMvGvkbyALldpx3q7cEVM",
-	"uFEWhY39cdaVHUzBzaz/Vkz6RjyylR3eOOphZ5YkHSPCvr0/DzpfDToX2zGktaleYRvhmqFtTUJjy0U4",
-	"E6hDm6OJQYTco67Ecb6waRfxwYGzOhxAl8IDa2KICc2UhMwmhfOYafZvdodq/tWy7XH9FcNLVTmmLW5I",
-	"c1TxS+wU4rCq3Pb/7qOLa0xhp54VblDkxQTs4oSEWu3KHl4GLcS3Dzu2nBe2emqj/TA4dzmVlYD2Lzea",
-	"uH5Q9xBVXDmH3zVQdgdqX2gOjYbqtYQbWUzw3YY4kXYKfuNgkXbF54OWc7Jnptu35rrFjJE9gPN+mzLT",
-	"2gR8C8YRxhMFTKQlrKjCOppaIvwxnAT28fH9682Bwrvwh6vjm7CGyqVC0XaRc736YLaPKDqiiidni6Z2",
-	"EGDG+sb8HmwG6ClU8bdm2YWyhl5br93GNs6pUkuZp2QvThZ5Rg4WRF0O//e//6ePrBFOAIvaKJ4UyGkA",
-	"YcA7YjRnefPCYvO1zPnfQX7uk2/gWTt/XJocfqnODn31xFhiXDoELpg/beLqC1uNBQpZLeaujkIlat2V",
-	"bAHzNkDq3z+8/REGLUGuxrQGA5MiPhZUSLR7KV/1BapqzaigE0a++sqHhn/1FdnLGE3Vfp8s2QgSk1RE",
-	"MDYQJ37x/o0i84WaBjkuXJziqwdCS5khJY9cQXozygab6imbdQdiIP70J3JWagZpvkTmHx9eHcU+GyOh",
-	"OSjmNMSCvdiCfT8ijIPJkaqBWH9EYCexdtIKgjVh1kA0IZFtJhH0QYCC+iifwE5de004B3RieEvgQEBf",
-	"VQyqhdoRlOQyY30SQ3R3jOHdiiHQFNNFwrsMSphGWIsCosPtGKyn7GALdQmU+eBwBpJSIBRG2NwLAETO",
-	"1FwK5Tqga0m4SNHTg1EqaPSQhSdGjgeCirBzU5e8gMGugevx9XWM3qxiMjtRZN/jHj3xjw6Ef9b3ZAGb",
-	"qjVlYVlfKB8g0HjCESJXHHv8NFRSG4ilIX4zrqELnWsVsqS+9kBE/ve//2cfA+/KK3vSsAkqBgJXBphj",
-	"QftIWbFddQmYk4pUIq5sj9/RQhc1cAxLMBxjICxUxossW0VuvqL9xEnvOO4WF8OV0zG/2hIRNtKQ6mmE",
-	"cYEvsIX7wflqzvqEzueZvV+Hvygp4ojQgWjoXuVNCcA3RjJd9UlQfsxW2kOVpNzleyB8N++IxEWhDvPJ",
-	"VieJEb62HbjvVVvpVkwgOLLoZ7y3oVFxkJ9ablgMal/RstjA75xda6g6Dp1XZ3RFphJ6fazIR8GhKbYP",
-	"8iDsGnx2Lqj9x4+v9/tQZcJGsw1E2IkHqAr5dWHOAdHLTG3oLhCG4ih7pNYyOzaEhovJQHBN9sCZDHtC",
-	"QQFqgqBQBVUT4kCusvv6jWDUNPmNvGEUjES/2QMyf8AJkd8G4reDg4PSf2aoWdJv5BuaEosP/bAiSXhL",
-	"umayxnIq8BqDLm5LQ4tmca36YflLB4HSl7YaBCIX4PHQ7CV8GN6lpRxmNEeUq3fo9w+7pc5oZkgGSxEY",
-	"5KR3RH4jHwW17IKlfWxwZIia7WxkVx0RLhKZ59bxnLMreckQIE3NjAEedM5hJcHG3VfB4txXdkq/tGPy",
-	"mzsQ8i3QPjwXDyZbUa8gLOGpOff82gMz18S2UrblVfzbH5PfyLcyHwHT6ZdDZu1EDGKZkS2hVcWwLq50",
-	"TrXMbR3tDQtwlYgsc4ss/7MAQTru13RCfiM/Sk2+lQthgQGxE2MexmTvmeORC832SQK1mQypHUEQtdgE",
-	"kJxhPkV4ZDDXUEg9hBn8ap7AZdNTmcKizrJMLi0CEZ1zGzWCbJNWKiRR4a4UmcEUG9aFD8EiKL7HL+Op",
-	"BcoZRBgYhQKXUBwStWnlyEa5Eo80iIsb3gkv85P69z0nv5EXvmpOiHKu3o1vG4VCj/t5b87yKZ0rkmLa",
-	"0UI5tQp4TXB9zdXDQjy0ubwU1aXyUj5UpgiAbCvds2HPdRoyXKhG6pKzBVb9Kf2CZH64EEbuBbBFAZLb",
-	"hlcRqVcPstA9MpT4OylY640zzH3EmLCCNJpJiKFZXvbYDsMnUvhDPTaHei4leWM4oSU6CvDoUe4PGI5L",
-	"Sqyp6UXQfyEfMrkkqVyKf4EXVNqzx+Uv7SufAM95JQxToxn5gOZOkFaNwgGl1LAFYMZmeOzFHrvkPF9h",
-	"iDImVncdtQ1O0k7tv8K3HltO9x3VbElRuFnMlc4ZnRUBCiOaGtK1+S0jmg4nOJV/haGcZj88YYa1XFGe",
-	"4a1cMgNMbbAlpznPVkSOxxkXDIjnjJolCyoSFkHeHpQHUGSBla/MFJWQMIxNcgdiDwkE13HGJ1PdJT9R",
-	"rkn8nul8dXA21iyPi4iv2l6CBWC3ZVjCcFFsAdoxX7E8kzT1OPsEyLKFJznHiKIyYZALba5xanuT09Rs",
-	"ehvwuuA186aBgB9rQWIQ12xVLQG+8AJCfZJk3Hyb8ZEBOVMkp1wxiMWcMjEQGow/einzS2CZqkvihOZp",
-	"MPmc5t7+DB5pJhYzhno0URLJEb5HDYQN9OL61IvxU4ivNgqs7Y7jlwsN2ZyqBqnomo94xvUKhFVbz3qS",
-	"y2WRYznKGb2E7FZ8ZWRdvHankPw9YmSZG2VHQHg5M+vpmykPyFuQ4BUWHGls4BN26iHNjXq6ZM8RiYEg",
-	"mGtuxGLDEcyFCg2YBmdRKi5E+hZp2Il9Zk4fG2O1he6+WT0QCCvPIiw9iXQ1GVnz3rBsA1Sk5bl5wfog",
-	"PlvloRTDN6UizVgQk4hi/p7RBonfNCozoEqMbCNzlMPNaoPYLCO4H5C3c+YsMmap1hlLXV4NGIUt4ME+",
-	"uWK6j0HpUGeXxLanI8DM6/Bl6x+uCFU3dOpmPGFCscDsdDY34t/BcbdXi+lZLpddCj93ZT45tGPV4etX",
-	"L17++OEljCnyEEMDVifqGI6ENqujbg8flHMm6Jx3+p3H3V73MZR81FMwBx5OoTfs383fkyYvuKuzcdzr",
-	"FUEWBgdAyjIapCE0XfIjYylcuku2iiw+KxKjjBQ7o5end2QmUxY5aQGvp2FZWH+QpZBDZ23wQKwNBYRI",
-	"U/S7CRkorKp0B2ROFuY3xQwFrd0EjpfAVpqVDhtepZ2+gYDtlRt13NECmI57PWc8tBnzVf0efMGtbXNR",
-	"rdxknbbvBntlYyJbGeadqIMmBFhiYVloe419+DB4El51gptrGuKBcPgNTV078U9R58k2Q5ysgaLGS1cD",
-	"1PdE3TT+o2DXhtCw1I4NLNroblSL2YzmK8juumLCQAd6DAeVfYvrjjloh1AWdVt8Z8ILBgkVIZW3mAtJ",
-	"pFTTEVUsFBQkdNqOBiI24kkTZ/fJQLYJbzA31MNUZGxumxGtneAp84FA9wjY1ERKYiMLeJ5dWq+3eZVD",
-	"0EuVTweikA02X2Cy/v4OxG4XmLTe34G4xQV+z2jKBYZgf1Z3+EMjIn2pt/hJ7/HmsVYoD2RyHHqyeagV",
-	"b610e290w2PLZsJxdXRovQmtxOO8CJjwvVHKPosIbvY8o8JW2jU3aKHohBXFqy/Z6pEC50S3CcHP7CJu",
-	"g96YVlXspgmg7tFD98JPW1+CYkQjJ7MvrqI+1ey1gclGzPcPfoqKUQfvZMaT1daD3fNmjt/z0p30jrZB",
-	"4cJAioOebh70o9SFSQpGHT/fPOpcyjdUrJx2cXu6cLwVROz9/hJJSUA8dM4Z+lbtraX+cjo64u6CJyJF",
-	"VEQjDXntNaJ6FkMYgxWRS6P2Gtb6uAfR512CziqMfAFb6EAEBi0svCqFi9rz9fhmjOicCkWxIKJ1x+I0",
-	"XfIO+rHRnA3EJVsppkmyyJXMFZQXMO8vypuhezUIybJdHg0xK9yzGA9rA1GhaHXROwENps7GLeQywhYo",
-	"dv0sJSM2NroyDxtjDwQXSbZIWdolb414EkyJGaEM/JBtpUOg8gd2IkjBsYa6G1plsPEAiFs2DLVR9jDa",
-	"4ksXylrINlBco6VNjl0CBE7qRS5sU5GjXrn+/PGTqMMFFGtg+aoTORUSOEgnJMoesY96EECCNeuPemEF",
-	"+8aS5a0ZAdx2s4famRCir0jOJ1NtEx+4JnsySz0893fMPWvaF7yGi8kQXlHaYBAU8/TkxvWlttstWItw",
-	"rwXO7Zk7eJebZSI1W8U3/A57hYrwxd2DKEAzqCXfo+iZ1LR4eNu2UgFcjvPVnH3LM92MduHiXO4R1UWa",
-	"DawW8j+M0kP2NmYkNS3aTjyc6PLaa4kh65o+7LJ2iz3bLv7J8dGzk02Lz261+ItbC4+Y/JfZSOK18iOc",
-	"O8Qcby9BhmM+NfTasdWPEdwPguSDIPlFC5IG0YlPg3GSoxUmKoIj5E61So9OJFVF4RDrSIFur15SPBOE",
-	"p17asqaXiCAnlznWRQKbOzhYbIid9yGckAa/PcTNSTA8RVgiKCyjGvkVDQRGHa0V+8ieedb2x1sj+e23",
-	"mIEwxPfWZM57kl2k8SZiZyu9+QhjP0HQNHEztdyVUrZp2gDvB/K4A3ncgoL4IB0ccbIVQYUImgcK/Nmr",
-	"8o5INdHhDWrdeVCMj6dkLzb6AIRK30RNmFNwQ1mxD7Ipixwb21PJE4iq1H9hWUapm+XW5oZyzfJK6ldh",
-	"DyBlc0B/IOZUqYLZ8NQq90ZYowpU6UCviw2PmDA0Ewh2rfHBvbBU00DwFIaWtKTSyHnOrrhcgGFjH7W3",
-	"RCodvNp7Qia5XA6Ed9ViHeFSE41tDRjO6hAMdDlEFXeFcv6XFs87GFHsh4EYyXTlIgBSGflgBwpBkXOW",
-	"mVMwypNbC8+Y0NnK+tEhJhnKFLQZKN4FrSG2s1GUOtd+dmaKwMyztaHC72h/x3Kgn4etomXL66wVd7rj",
-	"P8RgUS4gW2l5uQfNJmq90PY3VdNs3J0tZ9i4KyixeZfbKi5XsSc0OLZXaW3BQqwdtZ3MWC38vXF10GEF",
-	"g0ehqeOkrZJio5GITtoA+qR3X/D8Iq1Hbcv/v2hA8orRVjakUkOs7ZWjyrA1lqRSi5YHbenBmPRlG5NK",
-	"LcCsHlPIfqDKyKYiEDaWUNUayZ6HXX3biiljlBDGww5ErRdSm4bRJ5SkCyQXpcSt54WE7UL5i0jL0hyo",
-	"cnFB4qCxdgx2Lm++0oRrNRC20bGXJlwcRpH5RxqydJoEaiSl74pC7hWJuukUi0cOXxVpDD+wVQdpKuD7",
-	"NzJd7WqPh/wGKTIYWGCDl56cYAMhtGGx7npf/E/YVwK7SpZmO/OpyVAa6WAxD2f0Pb+a+3ft1Eg4aJ5U",
-	"boPU0l847B1kW91Aj5uwY0vYKtNdCt+B5NPuXMVWGmqxvYX355GyWt0pupobOjLXq1Cs1Ru7NXvApxpL",
-	"ProhS96aG9+AE6+Jbq11h6iwYn9f9MF7Ns/oim3kjE1DPkWdtzmfcEGzA8cBN0xTez5k8Q+CQYNgsAW7",
-	"tS/BRMubGl9vJID0thBAXMLdg8Ry/xIL0tHAH9QitFSNmocjqhOoF7JBmMGygU8MIQ0KZ1jnEpxXBIFM",
-	"YbENtRIJZq+4ZwaCK5JMWXJpQ5rVlM6toRKav8t05T1ZQmLKZ4RNaaEQt1kAlKnBTMuB0HJ+kLEr5hoV",
-	"uVa0OUhMq3khDGF9jAXNMPa5lGGCyRWuHjlXPrTYLF5g7op5LRYvcfXBBcQ7gdfPgCJPsSf2QMSGjUIh",
-	"dkViLlJ2Db49zKRx4VDo7bMFQKBqg299Y1PmBqJSwoBrsoTsYKi+MZG2XXr87u0HLBPpzyYme1jvwJYt",
-	"oAOBhQhs+yaf5pZLqYNiBH6Cn48vushh9/EEAVEcMAciPjYwXE4ZWlGhIDCcpWE+tjoFuB/52NZ5APiN",
-	"bU64K4A+ECBZslxBFcsA1I+Uh1QXs8BehqfgkAhy8ZQuevTgTYgjwq5porMVtsdVXEwyZrki4QrymM4E",
-	"TreE6DgUzYPaKNU83rHMMrlUJJZi6NKG4z6kZdljcqjGNYjepFnyLsnXpyRWl3weF5AlxMLWSenu8WIl",
-	"C6HlwsjUpyRGp2hMoIsiYjnCSGhpJmueAboanZ2/+D62GLVnRaa5LblpkyQiV/xLCubT5qKiaIV/L8Ro",
-	"r9BL3d4xF16yj7eNFAqD2W+XnC8l3u1qKpg5mL4vcpoD0Zkxhk4XM5GLR4SiFei3r+4YDrzoPWEVGlRN",
-	"lI8oB71qxnXk4aiQHNl0trFXc+CcWhQdNCkbiBVmJzYDf48Ty8xqfHEcAXkjUPPfNknt22z0kvu/ONtA",
-	"03oMgKyXH+iSs/JgRHIYjrCjLlTAI8WEYWpkO+7KhS6jb0SWU6qBBJSuBVF0hZfs3APS7N/l51jWEcTM",
-	"BuW/rNjug3MxVzEOlL2DH9gK3s2TKUnklaPvUDQQSdVmbfMbYH1/qMpprv7QwbNB6wwVIHVaYDXgVlMh",
-	"vlCXDM6j04dXdYpgCtxrexeudcptqw75CQQMndOUDdVULquaL/xyAP2CM24khto1VaSIlmzZCD5Q28pd",
-	"as5OcmLXc3lw3Dt+io381kGkNMt3OaraXmu27UnDSYTUB1QcOJtCafyLKc0Nhny6iUoNaL1ery45JIOi",
-	"anCZoXWSxEw419gN8vTopRGInIpdEbw2Kdun9RxryHguxAJLaeEzVGHZQj3f1WLupd2tdHMkEDc8gSbY",
-	"vywEoSUtJMlTcIg3ST5FRpMTkx4U+n8uS/+Dov2ZKdqWWpa04NEiu9xW4XaxpxgN2RR+iv2eaeA5eGXE",
-	"U9eQF2q38aJakJHNE1s8mUMuMQhONu5lIFBm9pVWQEnXBbU+6pFKeZ2cFo2v4pPeSaPhHpcfGO5vSZlt",
-	"cOhwawNqpR/wDmS6PnKzOdUu78Gz+X8gDvRoCwB8J8WDp/V3IKd4FzfbLaONsfoBuWyMzMcgkMK4U65u",
-	"Gxi2GkPzTwltaKTu1fAaET316nUpf9QVRGvS7kOlnlRrDLaE6N8d/f0cHFcP1PWBuj5Q13sJyd9MXzfG",
-	"5ZfjRPbiea6aQvO3C4i9XWg+xDgm06aG2CnV1gpuzRJYetuo0Rmjrrsh0H5V7mBRtVoPRNls3Q2t3lyh",
-	"4TsNDN99gjWVFQMbCkaMzPXKFl8mXA2ErUNkSw+5+foE351b2R8dJpds1cVa0LEzx4dWzowr3cQW0D72",
-	"eYTUADDLVsAX5isMRp5K4VMIoLMw2PWL6tShDbAhOAVyw8wc2BfSoD4G+Vbid97Y2v0B4/YNoMcLIVgp",
-	"pseXLAoDhn2duPO3nRuY5Gwvlhb2V2+4ssGBcg9xLl+SuGAtxG1iw4NJ7EGIua0Qs7PV7UHq+Xykno+2",
-	"ccvOsTD/4OmnQzCrAYn7sgSixvCdM+dQxsL20KSvVeds8CLvdwlq6NbVXoof+NvL1y/PX5I6DGPMF9zj",
-	"odnSsioQwsqTRVbewVx7TGznOgob2woJVWTJjKbMVm1yS5fjgai5hjH+yLzf+idJxtIJy/ex/O5Co8sf",
-	"fVtSlEOrB8LVOOdSWEclvBJACOEkl2yFZc2nRuhDCys6lyMbKINuLBcPNRC5XNYKwYdh2qReXX0hNM8G",
-	"oojuCZalDjM+1jEx/4d6zOacHLRoBhU6AVpBbcycJTTLIPigJjQC1t+tzHi72ihg3C5Zg4sLXrLOFrWp",
-	"/JkjdAtQhuKdL0KAdwrf4z5BY/GN99U3ZJyXBJUtaw3AC3eyPeMaH6ScBynnQcp5kHIcEQRC0ibk8Cua",
-	"rDoXUef6ALj6AWa1gO5nxZ4aM2kPAr4DKeIcKhb7JJqBkONxJaGpznRd6j5WeDYszMaq2LDPLonNwlka",
-	"D4SiK0WWUwZGfVvepuAAp8AouZgUES1hlDH8gwHBzVn/Y/2hWN0fa1JxRxXEVWH3Bmg8By5hK10YEDVl",
-	"K9WCvbbnXgEUXpt1tNXMQQhjJyGzNDitezBD4PHXpYOip06BA77SNhT0XhHbTncjeCL/FhQSPPsPEHaY",
-	"eWjcCJAsXQ9Ku+xgM3tuC/sPgsE/kWDwEEP0fyK9eKw9Iypzvl25eL2z+PoqRahp21Hbdapv6Q9P9mhZ",
-	"LNjvNpbLqbQlV7d3VbtVb1f2oKlx//Z0unn0upLsj1TRWv/Bof35EcMH2nb/pROq9CUsofBT7bdmAtdm",
-	"0nwDmgQlH9+/JjlLGLfOvWqp9xp9Oi0pLYpMmIZon1aVpchEcW28QX+x6zZ0m0+ga22MJDGOBkJNITZ+",
-	"yhVEZZbMcpg/BpN8cCux0FCuJ2him39TTOqLjaKErwXjKOaPWfAeYCtW90nzGVOazua20Lr73qySGq0p",
-	"Hgh7y09BAMZW17apzVHPddmDHMei5TUVWA6NsEwxzLbHRqFm4MDgAmAIpxkZ0eTS6HV7aMN9QlREnpAZ",
-	"FxF53MN/j8nUfDeNzAvt//chYsvBdSAwUymw/o6NCAxV+qH0KiQOkFwuwfbHlUH8FM/LIIUvnhG7ZmBx",
-	"UVTDSNGQpkUoyaScmyVHZG5YrWYRybi4PMhkQrPIe6KjgUhlspgxobF9nsxtKzU4M5odzBf53CyZpmkO",
-	"MBOlloePIEe0jzjrtjeV2GEbMy+FG7ux57IUJPZdqc1kLGeE4nSCzhiBBvhhhuTSp1VakK6I7UeougTl",
-	"fV/GfCB849OaTX2fQOIO7gua2YNad2pbN3iTPOyK0YylA5HxSxaO4FqxbNwlXhooXeGipHolMw06RvYH",
-	"Ag3wxbWeUUEnti9/WKcE2sxpMpPKXPGqjOR6enoKRPaOnpKFyJgqlXEM6yhYbHdRgzADpm3E371E67wd",
-	"Fe9HHikxT8v1VeiTOdR01Dbx1aZsb6iaQoI83j4xR9+e2VaRVv5YQwXNsmHRqCMwXBXOnrJhvpR3/v4N",
-	"pI93og4TAEs/18+drwzLKPf7S/JZN1DaD4GoHlpzEbAoV7SrXt/lxzDJDlhFySxQe72PO7BTbrsawZa7",
-	"mAgqh7k+oyvgSoYGuqwhe6O4dvdMfQY1UhzYNknuuOO0itQ3huAm2IX3/dQzdSBnwNW5ZewWYi5H7cH2",
-	"8lBe5cFi809SXqWq2dxAsWmz3GzMDHORGLQQlr3Lm2rNZvMmq8wpFjfAkrOhVE1zRtJczufoW25K76rL",
-	"E3eT5bVtctfNSX/rBJs5wEOq10PJ/weyuFv21h2QxWibbizuntaoXGGkhkpEILpFRT/2jGqoPuU1YE8v",
-	"uSCxkY2FHrrvYrKH1a6Oe2VL+L7tYu4KlRhtGaRqo+Jj3HhEoLiFFBPQ88zGsa7CynzG6kctuVx3Tmz9",
-	"YexoIr9HCduxKzwPUjuOB6L7QHQfiO7WSV13QnY3N2QpbAsQ57xkTWHOS+aiJunR6Dh5nJ6wJ+Onk6+n",
-	"z355fnnPaV8vIG+mxCIeKWcnjcsWHCiuFwfjYyglaE12Cs2qOAQMJ3U3J3lpfnXBRI60QTwRyI/O+IcV",
-	"8w3N52IyELahhiF/1o5NxzlTU7RcWwOp0uYHV/qsPb3rs7L02R2XrWoftJyXjPgyJ0IuSyY/C6lCMRI0",
-	"z6tlo95bCzHI5VyKnUx0TuG4uLnhbbfkrc8gN2trvo87u38Dm0vYcgt7sJo9yBx/dCjzg5Dy++Rg3YXB",
-	"zMzMkkXO9Qp424jRnOVnCz3t9H+Gynwjqnjiv7gwzxvQt0k0+Cta83M2ZjkTCUO/ZX7FUqiS23FOncNO",
-	"UwcpcBKT2BXPg4FxJ3QE9Q8Pj46/7va6ve5R/1nvWQ+4rN18dcJ3TM4zyOwmM7oio8WqXwQ7Q9Hescxn",
-	"KirVV37x/g1oTFacKnLb6gsOApRAujh79woz131FlGAi12+/eZpMTogcW3YHnC/ocwd+YNsitY/lBJcu",
-	"xMEKA8GLbFvA+ns+vn9tywGuDfGgGIPB0lDQaBDYziFwzctRaPuEGpYpiUOMi/vVqiwTptsD24s2YQpL",
-	"V8vcNq/jimRSQoFiHWy4jvKN3ckgZ+6R8qW+IPBO9SG+22CbKx9Ti5jHYr8GQ2xrZ9vLjkxZlhLfMxbm",
-	"D2sLhjlyDYEzUDJhC+jtl7ARwxfrG3zNr5jAWIcUCkFz+DTP5cjKifgumasu+VHCMQjGUrTJ2unf+uV0",
-	"Pl18+v8CAAD//w==",
+	"7P35dhs3ljiOvwqG3b9jKV2iqMUbdfrMKG4n8cSOPbZ8cj4TelhgFUgiKgJMARTF7vh35mnmweZJvgf3",
+	"AijUxkVL4kzrj+5YrAIKuLi4+/KPTiJncymY0KrT/0eHXdPZPGPw7/MkkQuhzT/VYjaj+arT75wLQvF3",
+	"ohgTZMn1lFBBaDrjglyyVSfqXNFswcwwnnb6HZoketg7+jn95enqODlJT9nj8ZPJ0+mzn59f9mZHnahz",
+	"yVZDeNX8w75Ze08cd6KOoDNmFpHMWCfqyNHPLNH4CVhp1JnnUs1Zood26afHwW8Zn3Hd6R/1er2ok1PN",
+	"gl+iTi4zMzdspBN1lmw0lfJyyEQ6l1wUo598/hx1XuSMapb+iC+9tO9UQEUEWxI3PkJQca2IYknONFFT",
+	"uRRET7kiUiQsBFyC03f6R09Pjh+f9mDFKVNJzueaS9Hpd168f0PUSiSdqJNyRUeZeX1MM8WiDhPw95Bd",
+	"4bn+1Pmq8ynqjCnPuJgMFTef64tFlkV4Rktm4f53ejSqHlII6SpUOlEHd2OeTRVLhm/G3//H8/zZt9//",
+	"v1/yi+XPH9/97dmr1+/+85U8fk1f0w/LTtRZ5Fmn35lqPVf9w8Mkn3Ut2nUTOTs086vDhM71ImcdA+y/",
+	"sYxplr40u6mC2B0uWVJFUnxxDSSfHgMkqabmodvWPzpuZF/nC2aBMs+Vg8qz69PLk9lj8WT+9Jdn+XPV",
+	"00chVNwiYLUwll05nP/76DR5nD5hT8fPJs+nvZ+PLo9n4Vg4o07UydkvC6a0vzY5+8XPcFKbo2O+w2Zz",
+	"qZlIVkNz7+A8P0cdvZqzYE1dt7UAku/ceivAtK96oIaAvEMI2VVsuDxuMQGqrV3MzXHYrGk9cs3kFUsJ",
+	"zaSYED1lZLwQgmVr8OzkSTOeGWpLBRJSmq00T2hGXooJF0x1ok4ihWJCD6l217ORErAZ5RnQKvpvwdXp",
+	"RJ0xz5UeOjKZ0k7UmfI0ZcLThu0OLqPFNK/lFcsoEKgZzS+ZNjTErtRPO2Oa2u1+bjr3qDOfSuGpjpKL",
+	"3NAgcxjDsczN2pWmeqE6/c4vC5rxMYeLrOnEELBPUUdzDQT6xcVbQ0PmaR3eSzZSXDN/FeY5u+JyoYZU",
+	"65yPFhoZm/+QYIYc2YlhTMP9fT46SU7Tx+zJ+Onk2fT5z73Lox3v73N6XJ2j6f7afa8Ono5P6POk03CX",
+	"3a49xr7mqo61dMKIHBMpGHGrK24OnNFPD4QxIIyfos6UquFM5szt068iMwB2LOvw6ujQ8lSzoTYy2kQ+",
+	"d7j44U3/4q8/giu4/Z15Ro18onNOs86taYG9okgFzBtc0LzzqXRra9QAweSpgRc1qAd9KHGUzvJrqpNp",
+	"9UBH5kdzpcZykROu2UxFZCFSlhMpDCzGGU80wVU0c4WouHlcpOy60+8VkukflDPgOu6eJ/DZXOa6HQvY",
+	"9VweHPeOn+yIB5YOuFmPe0efo390WJ7LHE8gDenDkF1zpQ3sU5kMyzIrnfOSzJrKRP0JJjqoD4d/GPhs",
+	"BrDRcWZMKTqBUyIZv2KBiGsUCNAX4JgJfoHQLGc0XfXJ+qm7Bt40p7Ngj+qno09dxBlPaIfbsS9LTbm4",
+	"ohlPh24wQtNQe8TyowLep73njfA2a2Ka5UM7184Qb5igAOIr/I0UWz62W+6T2UJpMmKEEnwHwUrTNGdK",
+	"NcPr+J7hdRzCq2fgZR+ctJALSwy24R/wW0AkJjlN2Doy8W2OdH9nQnFS4SHfyfmc5VtykFvSikQKTRPd",
+	"LD3eiEz0Plvl2Qw5DlYHfMF8+5LP5+ZhL5w7ZCub5LRGjcuLag9Kwy2VhsZjb9IZSqKgXWW7LOjJAogQ",
+	"H3H6TWqtNdY06rU3tfvgHfpNzT67GnHWg0V4cBRmsoxqpjShWrPZHDjpH9I+lrMEb6fdhrnR9g+gJnXL",
+	"wZOoky5yajYynBlG8CxyXBPXBOsebqeo4vqn1L1V07lORNMG3ArdDRsitwYtUS2ShLHUIZ5hUn5DR00b",
+	"Oqps6Ojo2O8IUGhor/Httjb6+/PVs+unyydXj/WpOsmPfznaYWuPeyelrQGuGIJwS0yvk/6LKXNG9EeK",
+	"SJGtmo1cLar67bHdq8Bu5qhuYqjfh/A4f1vysRtVrn4NqTPY9YeXbAWiF88NgMJDQY5HFLMUiBKlqUhp",
+	"nla9GlUBtmHmHSXYxhkKEfatwRDvYFEkobhOXHIop1q2fbeyKUBvzmF9TsKuUu+FuBRyKcj5u1cbwVWZ",
+	"aldY1YbXZX27CiNVXfGUpX2iLof/+9//Y9C0e1Po0IWeMmGEL6BjDcCZcaW4mJSB84PcBShuihsCpRhe",
+	"AKVYgIdHl3xgIiVcE6rI+UJPZc7/Dtvqk68ZzVluAUb2ZE6+u7h4R76miidOA2UwG1VkoVhOjMS3f49g",
+	"zdmVvKxe13Nif94Fum6mG0K3GF5A98Ko4w6+ewWa7ZMpVWTEmHALvQcIjWg6nFDNlnRVv5FzpXNGZ4QK",
+	"tWQ5S8mIptlaMIXT7Qii8tDAhBEsRLH8iiessqAzovMVoRPKBUh8+c3hNOcl4MjUU4nhz8qwySoTNq8Q",
+	"roiQ2loA/v3D2x/Wgqg26a6AapggxKa2RfXJQrBrw6FRdTCKo/mdcDFf6O49kHxYqZZymNF8wtqBJ69Y",
+	"To7IG/71RsAVs90EauHoZpDB05zoKRXkqHf67PHTJ2S00kzdB3wSKbSRVc2bzXyxeppG9zVUk87nmb3N",
+	"hxYFWuHW+JUdodcyRwFD4AbarZYqxCwg9i9w7MHFas76tZXfB1zBTjFUi/k8Z0qxBpiimW5JFWE5VSwl",
+	"1DAzRYIxayBam39HaDaMr7CD2vrGuZwBfF3oDNXw55zlSopHilgw1DfSN0w6ocKgz4gRKxGnll4uhOZZ",
+	"KfqGZHyslRm09+7thwti5GE3G5dCHZrn+6HIeB/WTPT2FV44pPjDhcgZTY0yUj/TSzbXljOQqcxSZQRw",
+	"jJMBi7dhHix3oFgIxWi27pTXf37HI980WZka2V3AjsYyx/W/KqY4+J6t/B6tskIUnwguJj42iNGMpS66",
+	"SuqpEcnwkTlloHABXB6piChZxhUMLwJE6RKzLodkKU9JvhB9YjQnwEOvKeEHv32JiFNTpCIizTJESijE",
+	"NlU3pSWZ0UvmVhyiWeXVe0Y4VBCGC9WAaYrOWG3lBpKaZ5kBjEAJeivUCj50C5wqzRL6f9yRFZ6fTQvv",
+	"kvfMCFRSJMzgg5FCx1xwNUUJ9Pc8jxYW2bClGc3GMp+tJ+RtH7j1QTQolpUlOsfRkUH548ePyTznQhtq",
+	"QM4/vHj1iiRTmtNEs1z9vkDP2aKRhVY3tERlrkJxXOjFDodgP3jLM/CzVDjrTssmezOmpzKNyJzqqSFd",
+	"RrzZ75KPilkCZmipIdH4lx33G5+Y0CwXNBt6yFZCSUYZmxEpgFAjtV97HuXpdj2H6uhARpQGmoZFLY0Y",
+	"u8ylmJhlyUVOFE9Zl1yU9bgzwseGAhkhhyvDPKxnDsQbmevCmuAOjKd3pfzNqNmKoGC4DEH6pnhAZgZk",
+	"a2AZTrIjIMtDCyi+QAHO0LjUsGeDfMG7IRDpWIMuw5CiH5zD31NGU8PvjTQgRaruDGBwVYZC6iHNMrls",
+	"IhpwjTDoIIKF4SCSSgYKzlpY1uffFaRNMxSQfffxwulZ9rHBTiPGWKH7zFAKcLbKcd/IOBH57uX53+5D",
+	"hYE1Jgmb67qwew6/E3adZIuUqY0Wh8pcOwKtNrrBcoXyqiJcoN4nRbY6QzEPF1vX+8AuKGdc2zf27wOK",
+	"8orlmaRpDRWlETPFypENWPk445PpWgwMptsRiKWRjXcZQWiII1WVtVFlxXInmf2297oeHFOLQrAvgKhI",
+	"BbHvEQTkGoD+RoE7u8bq3JdCW6y20c6Pwjo3ynkBUiPKepP8FoC8ofm/aYICkG/wt4b19RGKvy30rKuo",
+	"1YUENqgxZ1lqRLZfFixfFSveDozuEzcGYzFBAcb3LGH8iqV+oQEYBU8uBZ2xEJLut/sAZkYF5iMNc0aT",
+	"aROzdqYmQ500xFOYUQSzmNZBsT73rmBsmqFiIrGLA5JjKaYPpkGSadcLvFx1CeaMBC/JnOSUK4aGtIyK",
+	"Rwo3dx+sqBrUWbn55TBNsyntzJRrQf07Rpoe3V+k6dFvQk/c5l2kWvlErDffb4iqS5aCtL2jc7/6nZue",
+	"kR8eSKxuceuhaW4wjj7DWJFaJAAjvKS0AiO9a4CH+ZJ1423hCTI317y7mdIEM+4I1dLIgLJUBcM+4rBZ",
+	"3oyu0DZ51OsVwtkczapSpL+RdFasvARbO1Vh9qqB2KnIiVxkKbEmXnMbDbX87uLi3VpI1+bfFeANE5Qp",
+	"+sb1HR51j8jeaa9HvqYpeY+v9514VAgn30mlLbz3u+TFlCWXJRtBxgUDPwm+o87cP+CIjYCoyczM8eTx",
+	"45N7dP/lDMNRhxOIUK3pyhvyUutHFE638/GUB+9OY3ywgl3q/ZMTt+S2oBm1SKaNYdGtkLuh8NwwvhQ8",
+	"U1pInzxaD8lH9w85udAMzCBjuRBpM+DgpbVQq8yyK9BqwwuYfRQ5S+RE8L+z1F/bj+9fkz3nWMoYTdV+",
+	"l3xgKL6dv3tFcjZmORMJXGD41H3cWqVlTidsuBD0ivKsbp75gC8YdgYuvmRqDSetkGyackdoNk8R2F4b",
+	"FxUaC9VU5jpb3ZXVQPMZkwvdzobkQmegDBl2nzKaGrK8Dkpuxh0hUwxrZjdaykuSSeHDPsL1AJsw9Deh",
+	"ImFZxtKakfpuAPY56lgmZHbsfQb64D2bZ3SF/LwcsBvrfMFispwytOxbpzFH1cEgBMQ1wI9yTKggjOYZ",
+	"D7wb3noODs244qmIu6APAFAhGxNsOSqZshlkaTKxmHX6P+GDT35bSueGBJodvc35hAuaHbwvEnDLe3gr",
+	"CCW53aJb7F7csP94Hw3GHOKWQna+nEpV7N6oq2ewWQNaMAU8UiQuTihGCFHnKyh2GBxcs7ZT7L2+1/dU",
+	"s9dOti1v8kf4mCIZG2u3+Eu2ctpmBEqFXQaJB52Ujeki04POWf7X58/P9F+P4j6J87gQOnOjE4kIsNPM",
+	"tuQilUuSM8XQlhnrOBQ0iz02zb7tzg7eyYwnq/oGL/yGjHB6ALsic3h5zeZ++etRr3e2/OtRTPZevbz4",
+	"hvgPOXlsv33tfvCmxSPIDl6lzcu2IH2kDGLtGTQZ/u9//0+8f1bgD2cG4HMGNpAu+Y+F1OAXh4u3kguj",
+	"GcIupyybt2JUMykoAskx/2b9Vrw2Ud/LBzxsoiVZUm5E57HMzfZ0vuJiUlrWSW/dh2dc8Jm52UcBN9Rs",
+	"wqpmuDKlSlbfswbUOAfVSY638XPjrTQqlgKqoHPOUgJBSDIn784vXnw3EIqOWR8raPBc6TIto/C1fCEU",
+	"3g08NoxJ4YIcn5KpXOSKTBjYswYC0zfgXQxcA7oOczURoT4Bmtsl3xvVmeaMqETOWUq0HIggOqtLzh3K",
+	"LKc8Y8F6q9EW3ncSn/aeD0RzTEdM9uAkCdf7ZwXFNpstua0r3uqBwE0FXyDNfvK46/Qpg+s/Y4yoxSE9",
+	"RZgOxF45jjhCO7r9d6Gx7wM848fX17H/toGVUeku2VxHRCG4eG5PWZn5CR3nTE27A1G6Q4pPxGLuKlpE",
+	"HW7QCglEUc6p7mQPEJpev2Zioqed/vHjx5FBcPf3kUFnrVlu5vyvnwaD6+PewWBw/fTlp7/8uVNnaah1",
+	"zKVQWAbka5p+WwRP2yBJ889afGalMFYl7PrPORt3+p0/HRaltA7d64fhuyCA+p01DcOn6vBlIYqVb6TR",
+	"ne2i+4ZP+uDqEZtyy09sqFw5zLpR8gmEljKpbVqbffkweBMW+DVNAwlhFzA2BWivB2ZtRGOc8uY5itfX",
+	"BPKunaZx0Pqop7XztY1rc+Gtnaw+os1/teU0bkSbI2fLadyINpPX2mnqI+7oPnlbVEkupcp5Qrskhi3E",
+	"kOmCArocj5lIDQcAT1X1MoXi5Nq75F9sEdW2Guzer0lMu1zjF7aKyY6XuClae+0x1gZsEyu89dWpj14b",
+	"GbrjlYRha6PsdprQDmv2L62/UpX37+AmuPMvXwNX20a1RNi1659FUAa46lhrmN4+RBXTZg8U1WUP1F4c",
+	"+LhiHKrXpATYuLki2zYIhsf45724ipHxfuU6tyj0625X05AWnXrdNLX3q7rqH4C4bNB93goSt8jNkdOC",
+	"t1KMjrbXgz5HnW9kPvKewx3oXXMa8drL2jCk2YG53ZW379/BlfcwwDvv7569mCwtXI8YJWs2wpXOqZY5",
+	"Jq7DBUSvZJiFMqMryFCOcXQckRkVdMJ8ukORcSBziMvDBfArmqyInDMsFqAeLuIdc3mrO1wU9t0dcD+w",
+	"Cq9FVffeHaCoXS+xCy4zp0YjNFJ+w7BkfrmF9fdOdKBvrQ9wB2DW/IcbhN/w7bsArBSs9doHqctY+RQS",
+	"2CDSG3TLh3t51/fylQ28/wDwfVk4T7bGp3oewXpZtPz6HWCU2wLBPRB4sU+WjExpSqhPZQDJrsCl2qWM",
+	"yC8LaSS8htSAO7msb8DO9oPU50Wg+w6Abo6UXwvshiF3AHDcB/lBamJ3Yi90EaZPRgsNlrsioAvX0iUx",
+	"jIlBCFZBNL+yWWNdci5WOFdieLvz0ECioZAFk7YzYAhScEAwf7Pd3n3JrxZD1CveDh+iv7Op/aaYYXCi",
+	"FLa/A1rUY/7XokTl9TtAB8ADPyOiQow/xNYnU846QJccCG9jmc9sTvL5u1dEzRm9VHd24X6Q+hsXqnAT",
+	"Drmtvao2oDlaYv0clffv6GBg/3gmhtlCoTrPeSMs02xE4ap8XI6ngiVB7gXoQpkUE9CNnEZt1dxCLYbd",
+	"+PwcJAoPvPuOebf9+xtbIHInHG+O5F6vCNaH3AGS2k0Q3IVjJM5ZSJYsZzbxwrCUkDNjYcyyq3jEEuq0",
+	"uuZA9EeqEDzR5SzzUjh4XVPETBqjWk7pFXtA4ztG4w9YnudjOTJqF8GonHO5XiIK3q2leq0dGbzaHs+1",
+	"doamMXdwgyz8SABAI/0+yhnRBtFymvNsReR4DGpqJfOT7MXBX/F+RFRj0BfZixvWH1hCrfdvy6Q0shcX",
+	"AI33u+RHyjWJA4tdKRTl1uJAzRi4fmDxKgD8Qso3VKycs3tXeaIUwb5eCihevQPMuJCSmHV7L33f11Br",
+	"jprf5Rj+6NbgnRDgo6C2Wt3OnLahguF6q23l/eY6f1tNEYijDTXttprCvX8H2BjCsE9WRhN39euKdMWI",
+	"cJHIPDfsGdw3voTdHZCAH3/88eC8CEZhzUpiOVyFwL6s9xWylptURlu8MGc0m/110LHlkgadnTRIRDRX",
+	"bO0PaYsxqjuqBBgIh6ygj3lPeqFs1zGvwnsNAUsCyZSuDAYUwUo4DdZc7ZL3jKYkNnCLMVookan5p7L1",
+	"jhjMw1L7NWYDunTOqIaoFZtBacdlHGoGuSXLMZBDnP+OlFAP0mpnuwa8czW6fDXTQNUqodsfs8Gdy3xb",
+	"3+MOZp2zXHOL0ulaaLkQTIAFxGCWL+ZmGFVuYQG0pq8WccS2GpbRC1JW0kv2BLtiTiZKcqYrS9p4FrUV",
+	"4eGsh4LLAi6+Y8+yNlvYY6l0d7MlXSkS2zkxkNtGazs8+FSBrUWO2jeq2FL91ndyiZJhyfmuSnrblJaJ",
+	"rME4tBehU/XJaafuY60j5S6fDjN/Sy5eQOwtPl4W9Ro13TD5z1cMAR2WYq+fctzAJVvV1tL4ZZm14Ih5",
+	"shFrS4dtO1H6C1s+dfu0duZtl7r1AOqadnj8Tt+Ois4FUjBl5INskbL0jMyp0lBLmGA58TBk9ZjUzRXl",
+	"1ISjJw0e+pBd/4RpVPa62FtYw68arkfl/FJLTewBFQkPdloMgFJMNKY5MMIEFFUbox8DvvNIEdvPgmQs",
+	"nSB7TaZUYFcPYGG11hdxNIDsqDxlqWOwOOaRItAONKdC0cR8uktsE0TDoQ1i5lQtIPphJq9QEhoI/HSR",
+	"DIIlJSthuC0l5Cc5FdXebonw2W3PqyX3Z4Yq8nmn3znunXR73aOjk+7TkE25/h5Bqw465wZJ2bV5/orQ",
+	"Sc4Y0ZLkWE2BCLZUhI7kQpN6cxODKAvF8iGdwMk4ge5gIg+Pur1OjUv5bdazOJiAsH+qiIf/3kfBr51e",
+	"VeYOIZi2oDcekg3fBZnGYYr5/oRfMaN4QzT6PrE56WlOl+ZXKG9fYZ94PvazIykzRkXHdtT7R028578s",
+	"DIc0svOYG7SMzaGipEaJ5jN2YPafG/lsMR7z6zK/2ogBNYpjUKKRK2JxFkf0kowbEJTpHiJ/eQVl7BKL",
+	"zNp1SmDYnpG6qxfSVoepJZJaoG/tGw6fG843DzdCEiMtj3M565OYznlM9jxZlLntELcfkRj7FsFj7C7H",
+	"NZuZBwbb+u6wzB8gWlWkKbxU1UXiLWs6iaXM06pHdUKvGGQbuf5BZnh8Rgy8ASPNnZSicjY3ucIbTzC8",
+	"403LR8x5pEj8UbH84Hzij7M4uzJl2PjRtSzGXWcLUn/8gOql5RbdTtawFNcBpM5WXAuoNVwlMvAFOzvP",
+	"rXxQkHXbIuSGXYsO16cyH9qFqDqddb0e60dlGCVn9s5zBTs0i4amiZv0WceCi2adNM8pWJuK/bWRWPPU",
+	"fz7jjIzYSkJKhF2G47cpz1mCTBUJ05JmlyXAWhDWCe4mUmNgXaIzAPwSkbHHUb8D5nyaIAoOctgEKOdc",
+	"YVkFQ2PKV+BmZ7vpZvhLAWceHAQuuQntG7pMNzAHDCjQklAv5VSx+456z9aw183bdoyYJ1Yco/n70w35",
+	"cVldrXbYLp/gxs3tzPvcd0pI6SHzqfxxX2thF1rpgLkGERpaf63DBw8ne0Vp0RxsCwS5RRvwLxBPGje+",
+	"cY87o0kVFiV0qQHqU3kttd5Od4U+L7FxlW/NXrVx2rAJMy5EEieYYLny+KsY1forlq/w3T2NSeepUQIg",
+	"5sxrs/vhxr8K+2KtaZUV1XtKN96sYI7aCb2EtIWtSaZw2uD6G4HJEH8cAurWu3befpDxsU2Kx71cUJtm",
+	"8n+PjvtDaLyRzp9RBw0kK8uxvWeh26FLXvNLZh/gXEWkGROpilxcx4RyMRCQUaf6hE+EzWBGi9NKLkgq",
+	"MRFZyGXNxvFPXRioekXXep5K/qO/MU15VsMOnKAVCV4AjOsFA6AQTUQUFglAzPNeIRv6liB6nEHpOrxM",
+	"Blu0LWoDBns9EJNcLlWfxNcH7FozofgoYwcG98OgVXPWiqA7yfqtUHW21gYoG4u+woEofEx2YXtQSIyK",
+	"NIOiEKNVsZxHKvRwoSNrv5re3oAi5TsXdWqrN8Bt6gLVVMS1qUJuU5XSlg4/tbZJ7b0Omiq81bvK1Zvv",
+	"1XujNZb/rNdBbOx52ADPpkpTDYXAa4WuW/trtPYa2NTlpaHeZr0VULUUW8kIXSuvX2mbVioa31wUqlSL",
+	"2iXafHK30t7l5iI2Rd1+DNab53KS05kie4jokfXHRi7fGUtBwKtMziH2yBLAin3yn7EkdM30bAniRnoL",
+	"lPNzAJc6Ec24uERNiCtLHM30zoBRKpdWljxuCOKaPFKqJNuUslm5DHG1vlM5mxdsvqW6uLcVmDxS1KE3",
+	"XcyoOHAXl9g3iaIr6F5RvgpYI8z8piVJZcXYuSO+1f2viIDNZh1XJLzggNzaUSPbOsP9beSfM0JJKjUY",
+	"D6iewrUUmK6FAhPcTuyn3jU02NxjTSfqp5NPVW+8uw+19YYXZL38a9+MIJQQ0TIuQi5cwsGOBZXqFm34",
+	"YYtLdWFerIowMDrCm1lgTGmXxTVslXQu7BoaqmZx7MMIh9cFe/8wkUKgdREJBRQsg0LVqREvrFSS8VFO",
+	"wVDpCsANhGAaUhbHlGfKhtXQPA2mwYAGsA2DpIL9G87ISOop1OhxUTcSLtxA4NeUlX8CFdjKMc7R3LBu",
+	"y9r9v5t6kEadYoHA3ZoIZVSveVtSV9pG1TXkFjOA87yAJbFIqah6WSGMKfCuEkuN7GgD70sQEk96JKUr",
+	"1SXWbEVSZogZnJZizqBs9RichGOpuk1e16fQPd3ZzkOV727snFZxDRunj05r/d7DsWBAKW6ED2kKburo",
+	"pDZHXYjCxvSF2b5mD9nRUxsczJTO50xs4609ebKlt9adwFqqYiDzN/PiDn5WA/g1flYs/uWMbQc8jV2g",
+	"QIFiFUK9qQX+zoYEOPGSFQFx4FP5sy1u0Hx9SkQJeEE6xFZk3IxpJONlO4Uj6t6UZv0SbmmNdNwfZrNk",
+	"DBwYbImO41bE23u5q+UL0XZwpWLSRXVyvB1nIAbE1esWR4BVhluLbEX2hLRxITSznTWgKvpc73fJW5Gw",
+	"ch449wWrI2fNsaVHEUYoknBNLhmbYxkIjHbh5sMxbsT8C5VmFyKKBxaTvfhDki9Go8LaieKJFOztuNP/",
+	"aT2avCuMkutfrDqhNr1fXVTn8yc4I3bF5UINqdY5Hy002+jEfGeHnBcjWnxqrai62WEMJ6Hu3jeM8+7k",
+	"8IURN/P3Iku/hbcXv/3P6uy1h3UPHtwSAW9cKOqgtgjzpoieulTRLP+3SRXbhSK3VYN1OgrQqLvXUWqL",
+	"Xr+2WqGsTRE3vyxoxseroobmDSJbqmtsPfNmZedHVN9REOtusMiaiUsW2TOnf3jz60DgYiOiuGE/gi3t",
+	"sCXPMlCxwTcH5tnADWDve8URULPKNjjotrLK3tTXFwLvG541lrkqeSsBI2kRicWvmCJc2/4uECCM4AOY",
+	"GM0OIYgZOLdd7q6uye8YzfR0rUvShTCNqvceRQCDZ5d1puIethFYeRmfEQoKMRcTnL+oSeuKhHOhNKMl",
+	"yMjL8i7l5UYiadfSdDHeWKsKlv9KuVklzd5VPKJVyEAlfASMM8uQSwYV+oOato+NyhJWsf2vweC61/v0",
+	"1Z+bTqKigcyNzvu4h62AIALYujXg2wqtvJDgZZBpoViXnLs8L6jofNobiKCCsyNBH//S6/V6ZC++PrAH",
+	"tjqA0pdxn7ydM2Fo/0m353qNK7oCY5W1YyBzN9SWZeMozEllYizzBFB9/wytaAtm88KhZcvjXi/snGxX",
+	"a4sGEjab69VA+FHwbSyUD4QCyuEatPcR0lzvN+jkM7T/nj49OrLuCiiQz2kGhkV6HR7t414VIwzxKIOl",
+	"Uqf4tLeuTPGaA/4cdd6KsA6nrZhuNDLXzbdOl10AKeRwOVgZ8cvW1kcrZVgtomyc7Q9EbG1M7m6BKdfM",
+	"AEWnq6ZeW2E7LMR4RmJ1yefxQPjY/+NeLy7C0t3LhZaxEFoukilLz0iMxxaTGcsnrPj8QHBh44Hq46ki",
+	"MVQVj8kSamQgCgRfLxu5HATNOo3kA58skwn7W8PFa5Dp11rFHf21ZnGnP3maADkmqImZ5xZtUXJKz2zB",
+	"cTDqco2dB2gmBUNWMFKsFgnl6axgS3AMafN7o/hk5HAqWuQUt1L7UiWTqRbdu01wrwsvpnrTJzHsVfMZ",
+	"u3FofstqAuMP2r7XrqTBQUFT+m8yS0OfShOegB42bM8Tc1/AavINuWIp3QakRcnIZuVIVxtQ4YDt1J6M",
+	"brUF81rDDl7LK5ZRcGBu3EYtO2YrBNluF7OAaa9TQT1zN/dkakvxta8BXiFiMRtVFYe/nJ6S4x55+vz0",
+	"CTHIuQ0A2rIKwi/iO9X4v9HQoP5W32gRskrfgHfOQEB3kjnQV0fOrCWnvApLaraRrPFV2/8dpEzUajj8",
+	"eyHCvxIprljuBGtNJxvNCBfmnc+e6q3b6c9yROC18lZeXLzdBpZLNlJcb/iEfanFL+tJaIWUbFbqanJp",
+	"e7DguTX3GQkA2+ItVl1ybpmji7RyLKaIb2G2GoUhwWH8lYvJqmpeyHML5c5Z/OpCl+M5ZptllmB/acpP",
+	"s6QaiG8ZWiGdtUTT0URLEbYzzAa0DtfRQJLshAFB+dxk0fXkAyfyCXDBXa0yaUDtnz6V2LWTTCqg8Ji3",
+	"O0u3DytMQeaXkK3vrA9TJuBYITntvtk++HjClDhgJjYvrsT5K8aRJhZwS3lgsyOqxEnt63eYO7hOIAkD",
+	"DIyClUmjbSdUsTOyQAcUnUmb2FVEwJZTquuSzC2kmG+85LIN5txOnPmu3MTX9uxhTJBRqQuuFNlqO6lg",
+	"W0eeIRxrHHlR+SxuG8uyRuJ6TbeH9h2LXo3CJCT/pUaL9DO4ABu1VcrqTeSy3yQ4ulX8exeIfMSl725x",
+	"HHcpEBZppv4kfKJphIHIFNM4gNfEkPhgU0y3WOpdyJMNS4TCBaoIwMiYIuOFECzbYEN2rb022ZFJ3Yys",
+	"tEFF3ws4TVlaNQ/fv9xqZpvIA/sJJ6d9QMjdjVD7706Q3eJ4t5RuveCxHScEnm1NFnfIDltl7B/xwS5X",
+	"8A6k7vZABBdEF3DLkJRHXipzZ+goTLHHILHYXiuLGwGdbKLVJenK888wKMKd5ac1esPXVCfTzcmZYF3s",
+	"E0MEc6YWmYbCKVyzmS8RBdyxHhko0oEAkQSMubskgVjVpD2gysdR/dTQsr8hkP6GQchNmR9vqh3L/ev9",
+	"QlT5qfep681ILgy5/vTOY5K5SNk1gMfR6dNe7/OnqDO21WmPAt0FTtaaROcWqp4I9LYP2fKVZMDpj7Vi",
+	"vZxsC47Fx72jShjq0brYrHroQwX5auhmPbyAi1tHIJTuwnv4QlM8wtjX9l27c3yN7FFBnEnddraMT6+v",
+	"Y59FEkLhuAkKmyQeOLmSuINnWZJ13PHWWbg7720O0r4cHmQvJgthbnwsxTDxfaPAA1DeXGOJpFY+U/m8",
+	"fQ9cPzXz/+blWKfCRpzbEC1Rp6kFAD1ibCSzL2CWdg+i1ViaHXy9sDyWJLbUhUF4JMoFvQ0i2Z3vRSo2",
+	"EKEnqNppC4ouZzmj6QqTr4pYBTWlc3C1JVOWXLJ0IIDZnaH/Am4hNqwW7g0i7S1cigibOihd2BERCnXz",
+	"UHBuBlHRQ+P3jER+F1uQN76gCAyxX26CSU4TVprCBnqVgvHCBa2nIIHH7nNp0esC+VSEDtjHvV6XvDTA",
+	"dMkR1tAmxzWokT2j5w4E9ivDuHKLt/tdci78edSPoh940e1bzlOHAdKxQXZLrMwYl76ZFpUhzXhYIZCV",
+	"LvlortxANN45g4tEzhHNrZ/LSuSxEbniiCynPJmSJGM0V4TrgZCi5aLbTm7Yf3uh0aVuRH0pmI/tsa7A",
+	"CmbdL954C16HXc/lwXHv+Ennk+G1nvM033UUNWsWW58r4294VPhP29Gi4gi85X7rZGxGr1/hfiBWYcaF",
+	"/fOoyiYrhLS4Chupo2W8G0RRQ+wc5/diKQaeGqkndtKoJ4jmj+8uLt4NhA9F5dp6i6f0ChvTlAiW7aBb",
+	"WBTMpSPx8fU1FuoC3dSxdnhk+Pr+xlTkeurgbgJpPfMwzM/abHIqpNfz5j6LXJX7LFqGYCTadVN/AdLt",
+	"8ztIffYzN+Y8aTZ7pMhcKrjLFSx7FNifVBxhp6xeVQjy7Qh760plbiusrjPDgJztpO8zKx41ElYn2Pmy",
+	"ZEbGY6xM0uP9MxKfmjl8TAj3jXHh0XHsS3aC5XmGVfYGwib/wksnsW8FCH0BrVTsKluSS7aC957H5doO",
+	"ml4yMRB7TfId3kIsfG8r+5V7fxZ5uQPR0OUzslIjqqSlTZ8RVFuRN1pAWSnTEBMj6ILCEaP8F6M5askV",
+	"2++SN9KIzc6AtcYSddzbLI4iYkbr4tPKDGFHGfOixFyQsfooFvJWZCvSIHCc+RLOzocIdSnHC8XS2zCk",
+	"BrO0rdZdc6fdpRNsC39X2Id+p5i9sLre5uJ81m9bmNn3fHlItgTist/3rfhd6ZMi6W200L6qaKmK3CNl",
+	"S5iCuayhLqk5XVeY8tuXF6RcTOwfPP3sS4ZVs0lvUhKwDM5d4Lmtu6wPMkJeVKHcizOZ0OzfUjmjXMQR",
+	"EZKkXM0zugIPi/lhIH5ZSHPv4VUyp7nRqwgOsVTLgJQqCNQmqdT7XfIKAvVtKGLZM1QxPTdcAmcRdRwz",
+	"hMzj0zJgzg/+kx78vXfwvPsvf/rz/2+w6PWOnzz66i+Hf/3X/xrG//j18///4NNf/q1469Pev/aLvw4+",
+	"fRU82v/XvX/tDwbdbd/e/8ufb+4qbPIK3vhCrfEWVvwPwItDHqPIXsVtuH/rmKjXG+OgbrzT+3DSnRX1",
+	"PqmObZYspiHfm/9uC8cacFNDoPE+bPSklUKodwDpfTjYWn1pwSKPdjr4QrjbRhy8H79Skwvpxpi8yamz",
+	"9vg3enFKyzp9tku8daniEVDgdRLW5ry8wMBzb2Vbd8nOKwyHN0rQCzWOG+boFSv4p6/Jeh+ZehUicDu3",
+	"fEteUt/nJSlm8y8qWUml2MKE5vmqUIDCMotWwazGle6XQ/Vv7HWvJs3x5oQm9/mPGO9/Y4VJS5+GjUH5",
+	"oTaEUftg1F0hsERqrZ/O7BkaSaVgXfJxW6WqHGrowgoLiG2vHL3AB9aZ7u2xN9CIqr7031NDqrVYWKMM",
+	"1RIwGvs2fIEqzzko6yWlJ7AYQ72TfGEuN4UimWgTOgM3+0IBGVjVgwh3Cx38p9BeNtyNRm3mxpdhrXYj",
+	"c6KmclnRcmT+2yk562GxRum5MUBupQSpNiVowq/MD44uKKZVSTHaWRfaPjHUXFqfCGabAZ1hcmOQuHiH",
+	"eaLfGzzQEgyve5BilwZkAq0WUjC1H5VTLe0qgcaZZRGKSwUMcCtF6+klW3UJfMfwLJtbSnZKLa1WFLR5",
+	"mXOKBepyTrMhE6nhcy1pmi3BXL9F2uYWGu76m7NZxb3xBbqJyrt+sdZbWFdwb77GWyq8zbcMZHNzyehE",
+	"RSRn84wmToyQWYpV9WCjRpv/6VNcwWpNJ6WNQyl0LihUMPP6U614Ix2xrGYTgGG1Q70RvoU+2eN2vPeK",
+	"2pYRpC2H3az53/ikN1kC1i9md1PADRfa5AmvVQhqOPxqfwfstKzKFZQUVE4CxQoRrV6caSIFGwgwYOop",
+	"mxFbpMq1RUBXdaGVkbFc5AZ7KRdgj8ZSgVOqvPdmjwaKV0woasdTqvaJMOjvSkeRPUriSvGk0uvb9Ra7",
+	"aWGsQJ0pdLjPUN8X2KxY2SJRDZabz1H556JAx6cb1J+757Sftio2QSOgatunL7SsfLsz+pVWruFsUbkM",
+	"rsAjVajOOyWdtiv2d5x6ujb220drr+v+9KHoQ/Caj/WOdgYzBEPCwn4Gth0KRBZvby5o88HWQyc2Ode0",
+	"9EkYE0Nrbqsf3tQiW4EtSzfHsWd8rLf2TWd2UmQankwFRzE0r9wAgi59YQPkhIFcBmVjtSzlmlmrTz2L",
+	"rAUOoXaESzAErQiEwAg7IZe2psr+GbFNCNE+YmMroNqKH7SVfrSJ+lShWaJCNVCXqFHt6damVYeJFlxN",
+	"yHXRKFViNO5xD1scoJinIgyFtcGcYfGaZsHR7E+zfJ5zxb4sKbIqNdrqt+daG2Ww2etB8SEEHGMFU6BO",
+	"WOdKrmncRN2sR7XU75MnvaOoky6wM/nQLM/IcTaoC3EfvjCs1rptrpCKTaGm1L1Vq4d7Ipq6QrkVOlo/",
+	"xEg+EH7VIkkYSx19qNEA2gazHyHo1UHNeWQs6Fb2pvXJkW+YUXceHd0sh9l9U2ma6y2L6R5tV0w3PKmm",
+	"iP7M5yd7bJGX4PCb8cxQOFhDucX0s+0yp9u70SQZxcajY8qzRe71PEHg8JTqkjgVamgf255CH9+/fqTI",
+	"VFpjF0l5CnQvZ0pmV6xL4lEmk0uWDq29Ne5jgZ7UoruLNbFYhP4QnMGQib1MyvmIJpcRmef8imoWQa3/",
+	"Awg3iUgqk8WMCY1N+UHExzTHOUs4zQ7mi3wuFSM5mKkj4tqqQHktbCC83wU7lqvlbeWBGIKGpkb5hRrh",
+	"gkGga262ZJtIwCuOYS65eZkc9RyKmPcyZWuRI7AuXn+A1ilqSi+ZW0pibsGYJ1Qzmw3TJbHR2oZWmuvb",
+	"4EkwmrsOQcxtVE+pIMfX1+AocuUk4OrFlY25lRS5oPYowSuD78GiJLrmtJcGAv0IzEDBuUVkbki7zN2J",
+	"5w4tHCqclQGeyUkRuW8QzJWCX9+zxiDnptzWuuI79FLn+rTFFkE4QPdO1KkgMgq/FawJOoxEHX/8naiy",
+	"mlrpeKNtFSS6tWisI3wVaeIGRa+3Tes3bGDrPsgbecaNu+xZQtjYZM/xjsYeewVTalHBhkljW6aL4Mo9",
+	"UhAT72v+hEm0wvYv3rMIEAGUUiIXupK01uttU1sjYJTrpNI6NTAkoE6DNsuc6xN2HUpGnQKQRXpXCMEy",
+	"W4uK4nF+Q01y48Y+l+dASqBcrutRWKnc4eo6Kz4RzkzPjRbNkpxVpahGw0vpiyguucb9XtNk2FhxaAsI",
+	"Q6tDmyPKxWQI2fRu8C2baroIFme5S/JZKcsB2OShTXi5SZsA3/Xxfsw0pa+2F493i+DbFtV58f4NUSuR",
+	"bJOYX5xfdQF/s0/8AlThj0Z+3we3z2hFVnIBAgMaYk6gx4UTkFja1oGg1VlYRaF2Ko9FbEtQcsh/5rtz",
+	"0iyraExfrVOPSq0/sclnt7NrXdumJN8A/RsxLuwFYkVpl1jnXFzUiZi2KkVzQaMpzxjGhliasr0Mvpnu",
+	"bs0P2Q7s8A/Vc9bwgQR9uUDpm4yTIhAKIbPOxb1Xp8f49xjs7ZhVllHNlC40N/eVctQf2VtYm8H+1hF3",
+	"FbW7AU2RFTTfOMM2DC7iO5GReBRL7CFj8qZiT07Nbo9PjRqRyhkZrTRTXfIuZ+ALd3V84eagHoIQEtmq",
+	"7zwXkPRbjW7Hj70Zf/8fz/Nn337//37JL5Y/f3z3t2evXr/7z1fy+DV9TT8stw60Qwel9ZjQnLXJi9ux",
+	"lt2Ke5gFlYl/jeQFdLlKO9bbhStiwo3Sdmzsj7Ou7GAKbmb9t2LSN+KRrezwxlEPO7MkH7yFjaJ/GnS+",
+	"GnQ+bceQ1uYWhn2ra4a2NRm0LRfhXKAObY4mBhFyj7qa2vnC5qXEBwfO6nAAbTEPrIkhJjRTElLpFM5j",
+	"ptm/2R2q+VfLtsf1VwwvVeWYtrghzWHXL7E1jcMqG0xjRem7D7+uMYWdmqS4QZEXE7BtGBJqtSt7eBn0",
+	"rN8+LttyXtjqmY32w+jl5VRWIv7/uOHW9YO6h7Dryjn8ppHEO1D7QnNoNFSvJdzIYoLfNsSJtFPwGweL",
+	"tCs+H7Sckz0z3b411y1mjOwBnPfblJnWrvNbMI4wnihgIi1hRRXW0dSD4/fhJLCPj+9fbw4U3oU/XB3f",
+	"hDVULhWKtouc69UHs31E0RFVPDlfNPUfATPW1+Z5sBmgp9A2wpplF8oaem2DABvbOKdKLWWekr04WeQZ",
+	"OVgQdTn83//+nz6yRjgBrKKkeFIgpwGEAe+I0ZzlzQuLzc8y538H+blPvoZ37fxxaXJ4Up0dGjmKscTA",
+	"fQhcMP+0mdIvbPkfqJy2mLvCHZWwflcjCMzbAKl///D2Bxi0BLka8z4MTIr4WFAh0e6lfJkhKOM2o4JO",
+	"GPnqKx8a/tVXZC9jNFX7fbJkI8jcUhHB2ECc+MX7N4rMF2oaJAFxcYafHggtZYaUPHIB+GaUDTbVUzbr",
+	"DsRA/OlP5LzUfdT8iMw/Prw6in26SkJzUMxpiAV7sQX7fkQYB5MjVQOx/ojATmLtpBUEa8KsgWhCItu9",
+	"JGi8AR0cUD6Bnbp+rnAO6MTwlsCBgEa+GFQLxUooyWXG+iSG6O4Yw7sVQ6ApposKCzKomRth8ROIDrdj",
+	"sIC3gy0UwlDmD4czkLUDoTDCJqcAIHKm5lIo13JfS8JFip4ejFJBo4csPDFyPBBUhK3CuuQFDHYdg4+v",
+	"r2P0ZhWT2Yki+x336ql/dSD8u74JENhUrSkL09ihXoVA4wlHiFxxbCrVULpvIJaG+M24hraHrjfNkvpi",
+	"FxH53//+n30MvCuv7HHDJqgYCFwZYI4F7SNlxXbVJWBOKnKtuLJNpUcLXRRdMizBcIyBsFAZL7JsFbn5",
+	"in4np73juFtcDFe/yTy1NUlspCHV0wjjAl9IoZnQBxerOesTOp9n9n4d/qykiCNCB6KhXZo3JQDfGMl0",
+	"1SdBvTtb2hFVknJb+YHw7eMjEheVYcxfthxOjPC1/eeL/Jxye2wCwZFFA+29DZ2xgwTecodsUPuKHtkG",
+	"fhfsWkOZe2j1O6MrMpXQXGZFPgoOXdh9kAdh1+Czc0HtP3x8vd+HsiY2mm0gwtZPQFXILwtzDoheZmpD",
+	"d4EwFEfZI7Ue7bEhNFxMBoJrsgfOZNgTCgpQhAaFKijkEAdyld3XrwSjpsmv5A2jYCT61R6Q+QecEPl1",
+	"IH49ODgo/c8MNUv6lXxNU2LxoR+WwAlvSddM1li/Bz5j0MVtaWjRLK6V2yz/6CBQ+tGWH0HkAjwemr2E",
+	"L8O3tJTDjOaIcpUueOHLbqkzmhmSwVIEBjntHZFfyUdBLbtgaR87ahmiZltp2VVHhItE5rl1POfsSl4y",
+	"BEhT92yAB51zWEmwcfdTsDj3k53SL+2Y/OoOhHwDtA/PxYPJlnAsCEt4as49v/bAzDWxvbttPR//9RPy",
+	"K/lG5iNgOv1yyKydiEEsM7IltKoY1sWVzqmWuS3cvmEBrvSVZW6R5X8WIEjH/ZpOya/kB6nJN3IhLDAg",
+	"dmLMw5jsPXM8cqHZPkmgGJghtSMIohabAJIzzKcIjwzmGgqphzCDX81juGx6KlNY1HmWyaVFIKJzbqNG",
+	"kG3SSkkuKtyVIjOYYsO68CVYBMXv+GU8sUA5hwgDo1DgEopDojbvHtkoV+KRBnFxwzfhY35S/73n5Ffy",
+	"wpdpClHOFVjyfcpQ6HGP9+Ysn9K5IimmHS2UU6uA1wTX11w9rPxEm+uZUV2qZ+ZDZYoAyLZaURv2XKch",
+	"w4VqpC45W2CZqdITJPPDhTByL4AtCpDcdliLSL1clYXukaHE30rBWm+cYe4jxoQVpNFMQgzN8rLHdhg+",
+	"kcIf6rE51AspyRvDCS3RUYBHj3J/wHBcUmIRVy+C/gv5kMklSeVS/At8gGpmaUrwVf+j/eRj4DmvhGFq",
+	"NCMf0NwJ0qpROKB2H/aczNgMj73YY5dc5CsMUcbM866jtsFJ2qn9T/jVY8vpvqWaLSkKN4u50jmjsyJA",
+	"YURTQ7o2f2VE0+EEp/KfMJTT7IcnzLCWK8ozvJVLZoCpDbbkNOfZisjxOOOCAfGcUbNkQUXCIsjbg/oJ",
+	"iiyw1JqZohIShrFJ7kDsIYHgOs74ZKq75EfKNYnfM52vDs7HmuVxEfFV20uwAGzvDUsYLootQP/vK5Zn",
+	"kqYeZx8DWbbwJBcYUVQmDHKhzTVObTN8mppNbwNeF7xmvjQQ8LAWJAZxzVbVEuALLyDUJ0nGITOcjwzI",
+	"mSI55YpBLOaUiYHQYPzRS5lfAstUXRInNE+Dyec09/Zn8EgzsZgx1KOJkkiO8DtqIGygF9dnXoyfQny1",
+	"UWBtOya/XOgA6FQ1yNXXfMQzrlcgrNoC6pNcLoscy1HO6CVkt+InI+vitTuF5O8RI8vcKDsCwsuZWU/f",
+	"THlA3oIEr7AiS2PHqLA1FGnuDNUle45IDATBXHMjFhuOYC5UaMA0OItScSHSt0jDTuwzc/rYGKstdPfN",
+	"6oFAWHkWYelJpCsCypr3hnUtoAQyz80H1gfx2TIYpRi+KRVpxoKYRBTz94w2SPymUZkBVWJkO+ejHG5W",
+	"G8RmGcH9gLydM2eRMUu1zljq8mrAKGwBD/bJFdN9DEqHws4ktk1EAWZehy9b/3BFqLqhUzfjCROKBWan",
+	"87kR/w6Ou71aTM9yuexSeNyV+eTQjlWHr1+9ePnDh5cwpshDDA1YnahjOBLarI66PXxRzpmgc97pd066",
+	"ve4J1BjVUzAHHk6hGfHfzb8nTV5wV4jkuNcrgiwMDoCUZTRIQ2i65AfGUrh0l2wVWXxWJEYZKXZGL0/v",
+	"yEymLHLSAl5Pw7Kw4CVLIYfO2uCBWBsKCJGm6HcTMlBYVekOyJwszDPFDAWt3QSOl8CWNpYOG16lnb6B",
+	"gG3OHHXc0QKYjns9Zzy0GfNV/R58wa19mlGt3GSdtt8Ge2VjIlsZ5p2ogyYEWGJhWWj7jH35MHgTPnWK",
+	"m2sa4oFw+DVNXf/6z1Hn8TZDnKyBosZLV3TWN+HdNP6jYNeG0LDUjg0s2uhuVIvZjOYryO66YsJAB5pa",
+	"B6Wki+uOOWiHUId3W3xnwgsGCRUhlbeYC0mkVNMRVSwUFCS0do8GIjbiSRNn98lAtutzMDcUYFVkbG6b",
+	"Ea2d4CnzgUD3CNjUREpiIwt4nl1ar7d5lUPQS6V2B6KQDTZfYLL+/g7EbheYtN7fgbjFBX7PaMoFhmB/",
+	"UXf4QyMi/VFv8ePeyeaxVigPZHIcerp5qBVvrXR7b3TDY8tmwnF1dGi9Ca3E46IImPDNeMo+iwhu9jyj",
+	"wpZ2NjdooeiEFdXSL9nqkQLnRLcJwc/tIm6D3phWVeymCaDu1UP3wc9bX4JiRCMnsx+uoj7V7LWByUbM",
+	"9y9+jopRB+9kxpPV1oPd+2aO3/LSnfaOtkHhwkCKg55sHvSD1IVJCkYdP9886kLKN1SsnHZxe7pwvBVE",
+	"7P3+I5KSgHjonDP0rdpbS/3ldHTE3QVPRIqoiEYa8tprRPUshjAGK8KS1Ya1nvQg+rxL0FmFkS9gCx2I",
+	"wKCFlWmlcFF7vmDhjBGdU6EoVoy07licpkveQQNAmrOBuGQrxTRJFrmSuYLyAub7RXkzdK8GIVm2ragh",
+	"ZoV7FuNhbSAqVEkvmnWgwdTZuIVcRthzpyhBN2JjoyvzsBP7QHCRZIuUpV3y1ognwZSYEcrAD9lWOgQq",
+	"f2DrixQca6i7oVUGO12AuGXDUBtlD6MtvnShrIVsA8U1Wvoy2SVA4KRe5MJ2sTnqlRseHD+OOlxAsQaW",
+	"rzqRUyGBg3RCouwR+6gHASTYJOGoF7ZMaKyR35oRwNMz6wOZMAzRVyTnk6m2iQ9ckz2ZpR6e+zvmnjXt",
+	"Cz7DxWQInyhtMAiKeXJ64/pS2+0WrEW41wLn9swdvMvNMpGareIXfoO9QguC4u5BFKAZ1JLvUTTpalo8",
+	"fG1bqQAux8Vqzr7hmW5Gu3BxLveI6iLNBlYL+R9G6SF7GzOSmhZtJx5OdHnttcSQdV1Gdlm7xZ5tF//4",
+	"+OjZ6abFZ7da/KdbC4+Y/JfZSOK18iOcO8Qcby9BhmM+NzR3suWhEdwPguSDIPmHFiQNohOfBuMkRytM",
+	"VARHyJ1qlR6dSKqKwiHWkQLthb2keC4IT720ZU0vEUFOLnOsiwQ2d3Cw2BA770M4JQ1+e4ibk2B4irBE",
+	"UFhGNfIrGgiMOlor9pE9865tyLhG8ttvMQNhiO+tyZz3JLtI403EzlZ68xHGfoKgS+dmarkrpWzTtAHe",
+	"D+RxB/K4BQXxQTo44nQrggoRNA8U+ItX5R2RaqLDG9S6i6AYH0/JXmz0AQiVvomaMKfghrJiH2RTFjk2",
+	"tomXJxBVqf+TZRml9qlbmxvKNcsrqV+FPYCUzQH9gZhTpQpmw1Or3BthjSpQpQO9LjY8YsLQTCDYtcYX",
+	"98JSTQPBUxha0pJKI+c5u+JyAYaN/TNbnV7p4NPeEzLJ5XIgvKsW6wiXuoxsa8BwVodgoMshqrgrlPO/",
+	"tHjewYhi/xiIkUxXLgIglZEPdqAQFDlnmTkFozy5tfCMCZ2trB8dYpKhTEGbgeJd0DtjOxtFqVXyF2em",
+	"CMw8Wxsq/I72dywH+mXYKlq2vM5acac7/l0MFuUCspUeq3vQjaPWLG5/UzXNxt3ZcoaNu4ISm3e5reJy",
+	"FXtCg2N7ldYWLMTaUdvJjNXC3xtXBy1oMHgUuohO2iopNhqJ6KQNoI979wXPP6T1qG35/xcNSF4x2sqG",
+	"VOoYtr1yVBm2xpJUatHyoC09GJP+2MakUo80q8cUsh+oMrKpCISNJVS1zsUXYRvptmLKGCWE8bADUeuF",
+	"1KZh9Akl6QLJRSlx63khYbtQ/iLSsjQHqlxckDjo5B6DncubrzThWg2E7aztpQkXh1Fk/pGGLJ0mgRpJ",
+	"6buikHtFom46xeKVw1dFGsP3bNVBmgr4/rVMV7va4yG/QYoMBhbY4KUnJ9hACG1YrHuS04SVy5hjXwls",
+	"u1ma7dynJkNppIPFPJzRN0VrbnC2U+fqoHlSuQ1SS0PrsHeQbXUDPW7Cji1hL1F3KXwHks+7cxVbaajF",
+	"9hben0fKanVn6GpuaAFer0KxVm/s1uwBn2ss+eiGLHlrbnwDTrwmurXWHaLCiv190Qfv2TyjK7aRMzYN",
+	"+Rx13uZ8wgXNDhwH3DBN7f2QxT8IBg2CwRbs1n4EEy1vany9kQDS20IAcQl3DxLL/UssSEcDf1CL0FI1",
+	"ah6OqE6gXsgGYQbLBj42hDQonGGdS3BeEQQyhcU21EokmL3i3hkIrkgyZcmlDWlWUzq3hkroji/Tlfdk",
+	"CYkpnxF27YVC3GYBUKYGMy0HQsv5QcaumGtU5Hr15iAxreaFMIT1MRY0w9jnUoYJJle4euRc+dBis3iB",
+	"uSvms1i8xNUHFxDvBF4/A4o8xabhAxEbNgqF2BWJuUjZNfj2MJPGhUOht88WAIGqDb71jU2ZG4hKCQOu",
+	"yRKyg6H6xkTafvLxu7cfsEykP5uY7GG9A1u2gA4EFiKw7Zt8mlsupQ6KEfgJfjr+1EUOu48nCIjigDkQ",
+	"8bGB4XLK0IoKBYHhLA3zsdUpwP3Ix7bOA8BvbHPCXQH0gQDJkuUKqlgGoH6kPKS6mAX2MjwFh0SQi6d0",
+	"0aMHb0IcEXZNE52tsH+w4mKSMcsVCVeQx3QucLolRMehaB7URqnm8Y5llsmlIrEUQ5c2HPchLcsek0M1",
+	"rkH0Js2Sd0m+PiOxuuTzuIAsIRa2Tkp3rxcrWQgtF0amPiMxOkVjAl0UEcsRRkJLM1nzDNDV6PzixXex",
+	"xag9KzLNbclNmyQRueJfUjCfNhcVRSv8dyFGe4Ve6vaWwvCRfbxtpFAYzH675GIp8W5XU8HMwfR9kdMc",
+	"iM6MMXS6mIlcPCIUrUC/fXXHcOBF7wmr0KBqonxEOehVM64jD0eF5Mims429mgPn1KLooEnZQKwwO7EZ",
+	"+HucWGZW44vjCMgbgZr/tklq32ajl9z/xdkGmtYJALJefqBLzsuDEclhOMKOulABjxQThqmR7bgrF7qM",
+	"vhFZTqkGElC6FkTRFV6yCw9Is3+Xn2NZRxAzG5T/smK7D87FXMU4UPYOvmcr+DZPpiSRV46+Q9FAJFWb",
+	"tc2vgfX9riqnufpDB88GrTNUgNRZgdWAW02F+EJdMjiPTh8+1SmCKXCv7V241im3rTrkZxAwdE5TNlRT",
+	"uaxqvvDkAPoFZ9xIDLVrqkgRLdmyEXyhtpW71Jyd5MSu5/LguHf8BBv5rYNIaZZvc1S1vdZs25OGkwip",
+	"D6g4cDaF0vgXU5obDPl8E5Ua0Hq9Xl1ySAZF1eAyQ+skiZlwrrEb5OnRSyMQORW7InhtUrbP6jnWkPFc",
+	"iAWW0sLfUIVlC/V8V4u5l3a30s2RQNzwBJpg/7IQhJa0kCTPwCHeJPkUGU1OTHpQ6P+5LP0PivYXpmhb",
+	"alnSgkeL7HJbhdvFnmI0ZFP4KfZ7poHn4JURT11DXqjdxotqQUY2T2zxZA65xCA42biXgUCZ2VdaASVd",
+	"F9T6qEcq5XVyWjS+ik97p42Ge1x+YLi/JWW2waHDrQ2olX7AO5Dp+sjN5lS7vAfP5v+BONCjLQDwrRQP",
+	"ntbfgJziXdxst4w2xuoH5LIxMh+DQArjTrm6bWDYagzNPyO0oZG6V8NrRPTMq9el/FFXEK1Juw+VelKt",
+	"MdgSon939PdLcFw9UNcH6vpAXe8lJH8zfd0Yl1+OE9mL57lqCs3fLiD2dqH5EOOYTJsaYqdUWyu4NUtg",
+	"6W2jRmeMuu6GQPtVuYNF1Wo9EGWzdTe0enOFhu80MHz3CdZUVgxsKBgxMtcrW3yZcDUQtg6RLT3k5usT",
+	"/HZuZX90mFyyVRdrQcfOHB9aOTOudBNbQPvYlxFSA8AsWwFfmJ8wGHkqhU8hgM7CYNcvqlOHNsCG4BTI",
+	"DTNzYF9Ig/oY5FuJ33lja/cHjNs3gB4vhGClmB5fsigMGPZ14i7edm5gkrO9WFrYX73hygYHyj3EufyR",
+	"xAVrIW4TGx5MYg9CzG2FmJ2tbg9Sz5cj9Xy0jVt2joX5B08/H1qH1jbpfoFEZEeRjKUTlpfz/fqWn9ui",
+	"QnKMQbRxzYkWk73RilDrJI6wzHOK/7TxF+gdycFxAj4lksvlPvpOsTDwUubQwAHlHi6gG4GCbgTsWoPT",
+	"lGFmE/TVhoAQ72SAcryPlGs+3x2ItlTFpspFJauZU2ehtY1rY1qGdQx5hX00MkagRsdgzPSq9h44/QGm",
+	"ZGngi/vkej8CPTl2Puxarvym7L0X7pi3LjQkNNRi/iJT+Bz67VBqCLdTEd4T4YX359Ws2tnxl5O/17jf",
+	"tcWG7m6795y8d/u0oJCCBXK3BRnSBV+p2pKLUAK2vShbmrlPcip0oaVBL/bNcJx3+p3j3km31z06Ouk+",
+	"DfuzuwiCwF1O59xAhl2b568IneSMBb1RDXV1fXfqzn5zxAvF8iGdAMA61sF9MJGHR90eaDQ7NNksSNZ6",
+	"zbZgHDsoCPZQNudWrWU3D3azB7vZgwR51/lftOHClXPB+BVNVn8441mz2AveZNDs/1h2wMao9XMXR4n9",
+	"nKA3daurpSF4cr9L0DFlI0xLYbN/e/n65cXLVnGW7PHQW28tNGB7LE8WWbUAS0whN+M6CjrFQsjpimky",
+	"oymzxUrd0uV4IGoRkRh2b75fZhD72HVioTHSFUO6pChnFA6Ea+3DpbDxefBJACFEUV+yFXbzmfYJtcG4",
+	"Tlkp6yeonAxELpe1/kdhdiKpNxVaCM2zgSiC2oNlqcOMj3VMzP9DGxJzTg5aNIPC9ACtoCR8zhKaZRBz",
+	"W9MIAOvv1lR6u5KAENNRCoIoqFJJvSpKsvozR+gWoCzJdK72Ft4p/E5Jhtt4X72INC/Z57YssQUf3Cnk",
+	"Atf4YNx7kLQejHsPopkjgkBI2mx7ViCLOtcHwNUPMJkbXB5W7Kkxk/bctzuQIi6gUYfPHR8IOR5X8vjr",
+	"TNdVrMLGJoaFWQ3WZjt1SWwWztJ4IBRdKbKcMohlsVUdCw5wBoySi0kRyB0m18F/MA+u2Vw21h+K1f2+",
+	"nkR3VEE6ATYtg37LEAlppQsDoqYk/VqOw/bcK4DCa7OOtlKRCGFsoGmWBqd1D943PP66dFC0kixwwDeY",
+	"gT42K8il3AY8kf8KCgme/QcIO8w8NG4ESJauB6VddrCZPbeF/QfB4J9IMHgInf8/YVUZa8+IypxvVy6+",
+	"ZKOplJdDJtK55Ju9dahp21HEjXKGVcuMq81BghKWPCeKJTnTiuzRsliw3230M/2I33rpF3h73dBOtV21",
+	"r8r3dyz61Tx6XSeiR8qD9aH+1xdIDB9o2/1bjKv0JbQW/1h71kzg2kyab0CToOTj+9feDdbU4ahGn85K",
+	"SosiE6YhyL1VZSkSsBOao8t7yvy6Dd3mE2F0ihhJYhwNhJpCSuiUK/Dfl8xyWDYBJvngVmKhoVwrfCR7",
+	"fUKxlkVsFCX87JXz+pPYgvcA0s79X5rPmNJ0Nrf9hdzvZpXUaE3xQNhbfgYCcHx8fR27Xo5HPddcGkp7",
+	"ELWA3veReROLgbBMMSwyhf3xMQKBXSOGcJqREU0ujV63hzbcx0RF5DGZcRGRkx7+95hMzW/TyHzQ/v8+",
+	"JCo4uA4EJugH1t+xEYGhORV0HIB8WZLLJdj+uDKIn+J5GaTwNeNi1wM3LmrJGSkaqhMQSjIp52bJEZkb",
+	"VqtZRDIuLg8ymdAs8gGY0UCkMlnMmNDYNVrmtoMwnBnNDuaLfG6WbINFIuhXWTTwfASlUfqIs257U6k0",
+	"NreHYiJubFtzZdsSPiZSkHiRZ5gQayZjOSMUpxN0xkjGKJ6hKwyy9NVELEhXxLbhVl2C8r7v3jMQvt9/",
+	"zaa+TyBfHfdl8B3VujPbscyb5GFXjGYsHYiMX7JwBNeKZeMu8dJA6QoXnYQqBRmgUXp/INAAX1zrGRV0",
+	"gkUlSuX5oLuyJjOpzBWvykiulb2nQGTv6AlZiIypUvXysHyYxXaXLAMzYLayD+mxo+L9yCMllidw7cT6",
+	"ZA6lzLWt92IrFW0oFkiC8jV9Yo6+vaBDRVr5fQ0VNMuGRX+6wHBVOHvKhvlSuaX3b6BqUifqMAGw9HP9",
+	"1PnKsIxym+skn3UDpf0QiOqhNRcBi3K1autlDX8Ia0sAqyiZBWqf9+G2Lixky9UIttzFRFA5zPWFDAKu",
+	"ZGigi2OzN4prd8/UF1Aa0EfTbJDcccdpFalvDMFNsAvv+5ln6kDOgKtzy9gtxFxphgfby0NVwQeLzT9J",
+	"VcGqZnMDxabNcrOxIIKLxKCFsOxd3lRrNps3WWXOsKYXBmuGUjXNGUlzOZ+jb7mpqkFdnrib4gbb1jS4",
+	"OelvnWAzB3iocPDQ6eqBLO5WtOAOyGK0TRNCd09rVK4wUkMBThDdoiK4O6Maiq56DdjTSy5IbGRjoYfu",
+	"t5jsYZHX417ZEr7fRz3a1ecz2jJI1UbFx3TJiEBNNykmoOeZjWM5sZX5G4t+tpQwuHNi6w9jRxP5PUrY",
+	"jl3heZDacTwQ3Qei+0B0t65lcCdkd3MfwsK2AHHOS9YU5rxkLmqSHo2Ok5P0lD0eP5k8nT77+fnlPVc7",
+	"eAEJhSUW8Ug5O2lctuBATek4GB9DBW1rslNoVsUhYDipuznJS/PUBRM50gbxRCA/OuMfZpoZms/FZCBs",
+	"Fpohf9aOTcc5U1O0XFsDqdLmgav4217V4Iuy9Nkdl61qH7Scl4z4MidCLksmPwupQjESNM+r1VLfWwsx",
+	"yOVcip1MdE7h+HRzw9tuNQu+gJIEW/N93Nn9G9hcnQK3sAer2YPM8XuHMj8IKb9N6YG7MJiZmVmyyLle",
+	"AW8bMZqz/Hyhp53+T1CQekQVT/wPn8z7BvRtEg0+RWt+zsYsZyJh6LfMr1gKtQCK3NdOU+I1OIlJ7GpG",
+	"w8C4EzqC+oeHR8dPu71ur3vUf9Z7hgm3dvPVCd8xOc+goBGZ0RUZLVb9ItgZShOMZT5TUamtyIv3b0Bj",
+	"suJUUdKhvuAgQAmki/N3r7Bgky8EGEx0ji+2TJPJCZFjy+6A8wXtncEPfNID+aaPVbSXLsTBCgPBh2w3",
+	"7Pp3Pr5/batgrw3xoBiDwdJQ0GgQ2C4gcM3LUWj7hKoTKYlDjIv71WKEE6bbA9uL9HqFHVtkbns2c0Uy",
+	"KaEvhw42XEf5xqa8kDP3SPkKtxB4p/oQ322wzVVNrEXMY48LKIchx0ELZzJlWWpT66idPyypHebINQTO",
+	"QKWwLaC3X8JGDF+sb/A1v2ICYx1S6H/C4a95LkdWTsRvyVx1yQ8SjkEwlqJN1k7/1i+n8/nT5/8vAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

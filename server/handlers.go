@@ -75,7 +75,7 @@ func newProspect(ctx context.Context, b *gen.ProspectCreate) (*store.Prospect, e
 		AccountID: key.AccountID, Email: string(b.Email),
 		FirstName: b.FirstName, LastName: b.LastName, Company: b.Company, Title: b.Title,
 		Phone: b.Phone, Website: b.Website, Source: b.Source,
-		MarketingConsent: deref(b.MarketingConsent), Hidden: deref(b.Hidden),
+		MarketingConsent: deref(b.MarketingConsent), Hidden: deref(b.Hidden), ConsentText: b.ConsentText,
 	}
 	if b.Status != nil {
 		p.Status = string(*b.Status)
@@ -131,7 +131,7 @@ func prospectPatch(ctx context.Context, b *gen.ProspectUpdate) (store.ProspectPa
 	patch := store.ProspectPatch{
 		FirstName: patchString(b.FirstName), LastName: patchString(b.LastName), Company: patchString(b.Company),
 		Title: patchString(b.Title), Phone: patchString(b.Phone), Website: patchString(b.Website),
-		Source: patchString(b.Source), MarketingConsent: b.MarketingConsent, Hidden: b.Hidden,
+		Source: patchString(b.Source), MarketingConsent: b.MarketingConsent, Hidden: b.Hidden, ConsentText: b.ConsentText,
 	}
 	if b.Email != nil {
 		email := string(*b.Email)

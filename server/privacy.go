@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/oapi-codegen/nullable"
+
 	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/store"
 )
 
 // errNoPrivacy is the 500 of a privacy operation on a store that keeps no
@@ -51,4 +54,47 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// ListProspectConsents lists the prospect's consent ledger, newest first; the
+// prospect answers as GetProspect does.
+func (h *handlers) ListProspectConsents(ctx context.Context, req gen.ListProspectConsentsRequestObject) (gen.ListProspectConsentsResponseObject, error) {
+	if h.privacy == nil {
+		return nil, errNoPrivacy
+	}
+	key, q := apiKey(ctx), req.Params
+	p, err := h.store.Prospect(ctx, key.AccountID, req.Id)
+	if err != nil {
+		return nil, prospectError(err, req.Id)
+	}
+	if err := canSee(ctx, p); err != nil {
+		return nil, err
+	}
+	w, err := listWindow(q.Limit, q.StartingAfter, q.EndingBefore, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	page, err := h.privacy.ListConsents(ctx, key.AccountID, p.ID, store.Keyset{Limit: w.limit, StartingAfter: w.after, EndingBefore: w.before})
+	if err != nil {
+		return nil, err
+	}
+	body := gen.ConsentList{Object: gen.ConsentListObjectList, HasMore: page.HasMore, Url: "/v1/prospects/" + p.ID + "/consents",
+		Data: make([]gen.Consent, len(page.Consents))}
+	for i, c := range page.Consents {
+		body.Data[i] = consentJSON(&c)
+	}
+	return gen.ListProspectConsents200JSONResponse{Body: body,
+		Headers: gen.ListProspectConsents200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+// consentJSON is the wire form of a consent ledger entry.
+func consentJSON(c *store.Consent) gen.Consent {
+	opt := func(s *string) nullable.Nullable[string] {
+		if s == nil {
+			return nullable.NewNullNullable[string]()
+		}
+		return nullable.NewNullableWithValue(*s)
+	}
+	return gen.Consent{Id: c.ID, Object: gen.ConsentObjectConsent, Granted: c.Granted, Text: opt(c.Text), Source: c.Source,
+		Ip: opt(c.IP), UserAgent: opt(c.UserAgent), Created: c.Created.Unix()}
 }

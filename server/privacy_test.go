@@ -12,6 +12,7 @@ import (
 
 	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/server"
+	"github.com/captureapi/capture/server/postgres/pgtest"
 )
 
 // dumpTables is the text of every column of every row of every table of the
@@ -142,7 +143,8 @@ func capturePerson(t *testing.T, s *apitest.Server) string {
 	t.Helper()
 	res, body := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json",
 		`{"email":"Ada.Quux@example.com","first_name":"Adalbertina","last_name":"Lovelacequux","phone":"+44 20 7946 0999",
-		"metadata":{"ssn":"123-45-6789"},"marketing_consent":true}`, "Idempotency-Key", "person-create")
+		"metadata":{"ssn":"123-45-6789"},"marketing_consent":true,"consent_text":"Yes, Lovelacequux agrees"}`,
+		"Idempotency-Key", "person-create")
 	if res.StatusCode != 201 {
 		t.Fatalf("create: %d %s", res.StatusCode, body)
 	}
@@ -345,5 +347,126 @@ func testSuppressionListHoldsNoEmail(t *testing.T, newServer apitest.NewFunc) {
 	}
 	if dump := dumpTables(t, s); strings.Contains(dump, "ada.quux") || !strings.Contains(dump, "[suppressions]") {
 		t.Errorf("the database lists the erased email, or has no suppressions table:\n%s", dump)
+	}
+}
+
+// TestConsentLedger: every change of marketing_consent, by a create, an
+// update or a batch item (created or updated), records one entry with its
+// wording, source, address and user agent; the ledger lists newest first,
+// in pages, and goes with the prospect.
+func TestConsentLedger(t *testing.T) { onEachEngine(t, testConsentLedger) }
+
+func testConsentLedger(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
+	ua := []string{"User-Agent", "consent-test/1"}
+	res, body := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json",
+		`{"email":"ada@example.com","marketing_consent":true,"consent_text":"News, please"}`, ua...)
+	if res.StatusCode != 201 {
+		t.Fatalf("create: %d %s", res.StatusCode, body)
+	}
+	var p struct{ ID string }
+	json.Unmarshal(body, &p)
+	for _, patch := range []string{`{"marketing_consent":false}`, `{"marketing_consent":false,"title":"CTO"}`} { // the second changes nothing
+		if res, body := do(t, "PATCH", s.URL+"/v1/prospects/"+p.ID, s.StandardKey, "application/json", patch, ua...); res.StatusCode != 200 {
+			t.Fatalf("update: %d %s", res.StatusCode, body)
+		}
+	}
+	res, body = do(t, "POST", s.URL+"/v1/prospects/batch", s.StandardKey, "application/json",
+		`{"on_conflict":"update","prospects":[{"email":"ada@example.com","marketing_consent":true,"consent_text":"Again"},
+		{"email":"grace@example.com","marketing_consent":true},{"email":"bob@example.com"}]}`, ua...)
+	if res.StatusCode != 200 {
+		t.Fatalf("batch: %d %s", res.StatusCode, body)
+	}
+	type consent struct {
+		ID, Object, Source  string
+		Granted             bool
+		Text, IP, UserAgent *string
+		Created             int64
+	}
+	list := func(id, query string) ([]consent, bool) {
+		res, body := do(t, "GET", s.URL+"/v1/prospects/"+id+"/consents"+query, s.StandardKey, "", "")
+		if res.StatusCode != 200 {
+			t.Fatalf("consents: %d %s", res.StatusCode, body)
+		}
+		var page struct {
+			Data    []map[string]any
+			HasMore bool `json:"has_more"`
+			URL     string
+		}
+		json.Unmarshal(body, &page)
+		if page.URL != "/v1/prospects/"+id+"/consents" {
+			t.Errorf("url %q", page.URL)
+		}
+		var out []consent
+		for _, d := range page.Data {
+			b, _ := json.Marshal(d)
+			var c consent
+			json.Unmarshal([]byte(strings.NewReplacer(`"user_agent"`, `"useragent"`).Replace(string(b))), &c)
+			out = append(out, c)
+		}
+		return out, page.HasMore
+	}
+	got, _ := list(p.ID, "")
+	describe := func(cs []consent) string {
+		var b strings.Builder
+		for _, c := range cs {
+			text := "-"
+			if c.Text != nil {
+				text = *c.Text
+			}
+			fmt.Fprintf(&b, "%v %s %s|", c.Granted, c.Source, text)
+			if !strings.HasPrefix(c.ID, "cns_") || c.Object != "consent" || c.IP == nil || *c.IP != "127.0.0.1" ||
+				c.UserAgent == nil || *c.UserAgent != "consent-test/1" || c.Created == 0 {
+				t.Errorf("entry %+v", c)
+			}
+		}
+		return b.String()
+	}
+	if d, want := describe(got), "true import Again|false api -|true api News, please|"; d != want {
+		t.Errorf("ada's ledger newest first: %s, want %s", d, want)
+	}
+	first, more := list(p.ID, "?limit=1")
+	if len(first) != 1 || !more || first[0].ID != got[0].ID {
+		t.Errorf("first page of 1: %v, has_more %v", first, more)
+	}
+	if next, more := list(p.ID, "?limit=2&starting_after="+first[0].ID); len(next) != 2 || more || next[1].ID != got[2].ID {
+		t.Errorf("second page: %v, has_more %v", next, more)
+	}
+	_, body = do(t, "GET", s.URL+"/v1/prospects?email=grace@example.com", s.StandardKey, "", "")
+	var grace struct{ Data []struct{ ID string } }
+	json.Unmarshal(body, &grace)
+	if len(grace.Data) != 1 {
+		t.Fatalf("grace: %s", body)
+	}
+	if got, _ := list(grace.Data[0].ID, ""); describe(got) != "true import -|" {
+		t.Errorf("grace's ledger: %s", describe(got))
+	}
+
+	if res, body := do(t, "DELETE", s.URL+"/v1/prospects/"+p.ID, s.StandardKey, "", ""); res.StatusCode != 200 {
+		t.Fatalf("delete: %d %s", res.StatusCode, body)
+	}
+	res, body = do(t, "GET", s.URL+"/v1/prospects/"+p.ID+"/consents", s.StandardKey, "", "")
+	wantError(t, res, body, 410, "invalid_request_error", "resource_gone", "id")
+	if strings.Contains(dumpTables(t, s), "News, please") {
+		t.Error("the deleted prospect's consent wording is still stored")
+	}
+	// The tombstone counts what the ledger held.
+	var granted, withdrawn int
+	if s.DBPath != "" {
+		db, err := sql.Open("sqlite", "file:"+s.DBPath+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		err = db.QueryRow(`SELECT consents_granted, consents_withdrawn FROM prospects WHERE id = ?`, p.ID).Scan(&granted, &withdrawn)
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		pgtest.QueryRow(t, s.PostgresURL, `SELECT consents_granted, consents_withdrawn FROM prospects WHERE id = $1`,
+			[]any{p.ID}, &granted, &withdrawn)
+	}
+	if granted != 2 || withdrawn != 1 {
+		t.Errorf("the tombstone counts %d grants and %d withdrawals, want 2 and 1", granted, withdrawn)
 	}
 }

@@ -1,9 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/oapi-codegen/nullable"
 	"github.com/spf13/cobra"
+
+	"github.com/captureapi/capture/client"
 )
 
 // prospectsEraseOptions name the prospect capture prospects erase erases.
@@ -89,4 +97,67 @@ func suppressionsLiftRun(ctx context.Context, opts *suppressionsLiftOptions) err
 	}
 	l, err := c.Suppressions.Lift(ctx, opts.Email)
 	return opts.finish(ctx, l, nil, err)
+}
+
+// prospectsConsentsOptions name the prospect whose consent ledger capture
+// prospects consents prints, and how many entries.
+type prospectsConsentsOptions struct {
+	*apiOptions
+	ID string
+	listLimit
+}
+
+// consentColumns are the columns of the consents table.
+var consentColumns = []string{"id", "granted", "source", "text", "ip", "created"}
+
+func newProspectsConsentsCmd(api *apiOptions, runF runner[prospectsConsentsOptions]) *cobra.Command {
+	opts := &prospectsConsentsOptions{apiOptions: api}
+	cmd := &cobra.Command{
+		Use:   "consents ID",
+		Short: "List a prospect's consent ledger, newest first",
+		Long: `Lists every change of the prospect's marketing consent, newest first: on a
+terminal, a table (` + strings.Join(consentColumns, ", ") + `) of the first ` + strconv.Itoa(defaultListLimit) + ` entries
+(--limit N shows N, --all every one); piped or with --json, one JSON entry per
+line, every one unless --limit says otherwise.`,
+		Example: `  capture prospects consents prs_01jd…
+  capture prospects consents prs_01jd… --json`,
+		Args: positional(1, "the prospect ID"),
+	}
+	opts.listLimit.register(cmd, "entries")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := opts.listLimit.check(cmd); err != nil {
+			return err
+		}
+		opts.ID = args[0]
+		opts.attach(cmd)
+		return runF.or(prospectsConsentsRun)(cmd.Context(), opts)
+	}
+	return cmd
+}
+
+// prospectsConsentsRun prints the prospect's consent ledger, up to the limit.
+func prospectsConsentsRun(ctx context.Context, opts *prospectsConsentsOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	most := opts.most(opts.apiOptions)
+	printer := listPrinter[client.Consent]{what: "entries", header: slices.Clone(consentColumns),
+		json: func(e client.Consent) ([]byte, error) {
+			var b bytes.Buffer
+			err := writeJSONLines(&b, []any{e})
+			return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
+		},
+		row: func(e client.Consent) ([]string, error) {
+			return []string{e.ID, strconv.FormatBool(e.Granted), e.Source, orEmpty(e.Text), orEmpty(e.IP),
+				humanTime(time.Unix(e.Created, 0))}, nil
+		},
+	}
+	return printer.print(ctx, opts.apiOptions, c.Prospects.Consents(ctx, opts.ID, client.ConsentListParams{Limit: pageSize(most)}), most)
+}
+
+// orEmpty is a nullable text, "" when null.
+func orEmpty(n nullable.Nullable[string]) string {
+	v, _ := n.Get()
+	return v
 }

@@ -58,3 +58,35 @@ func TestEraseImportLift(t *testing.T) {
 		t.Errorf("importing the rejects again after the lift: exit %d", code)
 	}
 }
+
+// capture prospects consents prints the ledger: a table on a terminal, JSON
+// lines when piped; --consent-text gives the wording.
+func TestProspectsConsents(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	conn := []string{"--url", s.URL, "--api-key", s.StandardKey}
+	out, errOut, code := cli(t, append([]string{"create", "--email", "ada@example.com", "--marketing-consent",
+		"--consent-text", "News, please", "--fields", "id", "--json"}, conn...)...)
+	if code != 0 {
+		t.Fatalf("create: exit %d %s", code, errOut)
+	}
+	var p struct{ ID string }
+	json.Unmarshal([]byte(out), &p)
+	if _, errOut, code := cli(t, append([]string{"update", p.ID, "--marketing-consent=false"}, conn...)...); code != 0 {
+		t.Fatalf("update: exit %d %s", code, errOut)
+	}
+	out, errOut, code = cli(t, append([]string{"consents", p.ID, "--json"}, conn...)...)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || !strings.Contains(lines[0], `"granted":false`) ||
+		!strings.Contains(lines[1], `"text":"News, please"`) || !strings.Contains(lines[1], `"source":"api"`) {
+		t.Fatalf("consents: exit %d\n%s%s", code, out, errOut)
+	}
+	var out2, errOut2 bytes.Buffer
+	opts := &prospectsConsentsOptions{apiOptions: apiTo(s, true, &out2, &errOut2), ID: p.ID}
+	if err := prospectsConsentsRun(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := out2.String(); !strings.HasPrefix(got, "ID") || !strings.Contains(got, "News, please") || strings.Count(got, "cns_") != 2 {
+		t.Errorf("table:\n%s", got)
+	}
+}
