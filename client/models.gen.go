@@ -436,6 +436,21 @@ func (e ProspectBatchObject) Valid() bool {
 	}
 }
 
+// Defines values for ProspectExportObject.
+const (
+	ProspectExportObjectProspectExport ProspectExportObject = "prospect_export"
+)
+
+// Valid indicates whether the value is a known member of the ProspectExportObject enum.
+func (e ProspectExportObject) Valid() bool {
+	switch e {
+	case ProspectExportObjectProspectExport:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProspectListObject.
 const (
 	ProspectListObjectList ProspectListObject = "list"
@@ -1307,6 +1322,39 @@ type ProspectCreateParams struct {
 	// Example: https://analytical.example.com
 	Website string `json:"website,omitempty"`
 }
+
+// ProspectExport Everything Capture holds about one person, in one answer: the prospect, every event
+// about it still kept (newest first), its consent ledger (newest first) and its web
+// form submissions.
+//
+// Example: {"consents":[],"events":[],"object":"prospect_export","prospect":{"company":null,"consent_at":1732540000,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":true,"metadata":{},"object":"prospect","phone":null,"source":null,"status":"new","tags":[],"title":null,"updated":1732540000,"website":null},"submissions":[]}
+type ProspectExport struct {
+	// Consents The prospect's consent ledger, newest first.
+	Consents []Consent `json:"consents"`
+
+	// Events Every event about the prospect of the last 30 days, newest first.
+	Events []Event `json:"events"`
+
+	// Object Always `prospect_export`.
+	//
+	// Example: prospect_export
+	Object ProspectExportObject `json:"object"`
+
+	// Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
+	// fields you do not know and accept any `status`.
+	//
+	//
+	// Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
+	Prospect Prospect `json:"prospect"`
+
+	// Submissions The web form submissions that made or changed the prospect; empty until forms are used.
+	Submissions []map[string]interface{} `json:"submissions"`
+}
+
+// ProspectExportObject Always `prospect_export`.
+//
+// Example: prospect_export
+type ProspectExportObject string
 
 // ProspectList One page of prospects, newest first.
 //

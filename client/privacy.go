@@ -85,3 +85,18 @@ func (s *ProspectService) Consents(ctx context.Context, id string, params Consen
 		return page.Data, page.HasMore, nil
 	}, func(c Consent) string { return c.ID })
 }
+
+// Export retrieves everything Capture holds about the prospect in one answer:
+// the prospect (hidden or not), every event about it still kept and its
+// consent ledger, newest first, and its web form submissions. Admin keys only
+// ([ErrAdminKeyRequired]); a deleted prospect fails with [ErrGone].
+func (s *ProspectService) Export(ctx context.Context, id string, opts ...RequestOption) (*ProspectExport, error) {
+	if err := requireID(id); err != nil {
+		return nil, err
+	}
+	var x ProspectExport
+	if err := s.c.do(ctx, http.MethodGet, prospectPath(id)+"/export", nil, nil, opts, &x); err != nil {
+		return nil, err
+	}
+	return &x, nil
+}

@@ -62,3 +62,22 @@ func TestRealServerConsents(t *testing.T) {
 		t.Fatalf("consents = %+v", got)
 	}
 }
+
+func TestRealServerExport(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	admin, standard := realClient(s, s.AdminKey), realClient(s, s.StandardKey)
+	ctx := context.Background()
+	p, err := standard.Prospects.Create(ctx, client.ProspectCreateParams{Email: "ada@example.com", MarketingConsent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := standard.Prospects.Export(ctx, p.ID); !errors.Is(err, client.ErrAdminKeyRequired) {
+		t.Fatalf("export with a standard key: %v", err)
+	}
+	x, err := admin.Prospects.Export(ctx, p.ID)
+	if err != nil || x.Prospect.Email != "ada@example.com" || len(x.Events) != 1 || x.Events[0].Data.Object.ID != p.ID ||
+		len(x.Consents) != 1 || x.Submissions == nil {
+		t.Fatalf("export: %+v, %v", x, err)
+	}
+}

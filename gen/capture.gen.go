@@ -312,6 +312,17 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/prospects/{id}/erase (the `EraseProspect` operationId).
 	EraseProspect(ctx context.Context, id string, params *EraseProspectParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ExportProspect Export everything held about a prospect
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Everything
+	// Capture holds about the person, in one answer, for a request of access or
+	// portability: the prospect (hidden or not), every event about it still kept, its
+	// consent ledger and its web form submissions. A deleted prospect answers `410
+	// resource_gone`: nothing personal is left to export.
+	//
+	// Corresponds with GET /v1/prospects/{id}/export (the `ExportProspect` operationId).
+	ExportProspect(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// LiftSuppressionWithBody Lift an email's suppression
 	//
 	// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
@@ -795,6 +806,27 @@ func (c *Client) ListProspectConsents(ctx context.Context, id string, params *Li
 // Corresponds with POST /v1/prospects/{id}/erase (the `EraseProspect` operationId).
 func (c *Client) EraseProspect(ctx context.Context, id string, params *EraseProspectParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewEraseProspectRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportProspect Export everything held about a prospect
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Everything
+// Capture holds about the person, in one answer, for a request of access or
+// portability: the prospect (hidden or not), every event about it still kept, its
+// consent ledger and its web form submissions. A deleted prospect answers `410
+// resource_gone`: nothing personal is left to export.
+//
+// Corresponds with GET /v1/prospects/{id}/export (the `ExportProspect` operationId).
+func (c *Client) ExportProspect(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportProspectRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -1753,6 +1785,40 @@ func NewEraseProspectRequest(server string, id string, params *EraseProspectPara
 	return req, nil
 }
 
+// NewExportProspectRequest constructs an http.Request for the ExportProspect method
+func NewExportProspectRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/prospects/%s/export", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewLiftSuppressionRequest calls the generic LiftSuppression builder with application/json body
 func NewLiftSuppressionRequest(server string, params *LiftSuppressionParams, body LiftSuppressionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2298,6 +2364,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/prospects/{id}/erase (the `EraseProspect` operationId).
 	EraseProspectWithResponse(ctx context.Context, id string, params *EraseProspectParams, reqEditors ...RequestEditorFn) (*EraseProspectResponse, error)
+
+	// ExportProspectWithResponse Export everything held about a prospect
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Everything
+	// Capture holds about the person, in one answer, for a request of access or
+	// portability: the prospect (hidden or not), every event about it still kept, its
+	// consent ledger and its web form submissions. A deleted prospect answers `410
+	// resource_gone`: nothing personal is left to export.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/prospects/{id}/export (the `ExportProspect` operationId).
+	ExportProspectWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ExportProspectResponse, error)
 
 	// LiftSuppressionWithBodyWithResponse Lift an email's suppression
 	//
@@ -5075,6 +5154,243 @@ func (r EraseProspectResponse) ContentType() string {
 	return ""
 }
 
+// ExportProspectResponse200Headers the declared response headers of an HTTP 200 response for ExportProspect
+type ExportProspectResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ExportProspectResponse400Headers the declared response headers of an HTTP 400 response for ExportProspect
+type ExportProspectResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ExportProspectResponse401Headers the declared response headers of an HTTP 401 response for ExportProspect
+type ExportProspectResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ExportProspectResponse403Headers the declared response headers of an HTTP 403 response for ExportProspect
+type ExportProspectResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ExportProspectResponse404Headers the declared response headers of an HTTP 404 response for ExportProspect
+type ExportProspectResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ExportProspectResponse406Headers the declared response headers of an HTTP 406 response for ExportProspect
+type ExportProspectResponse406Headers struct {
+	RequestId string
+}
+
+// ExportProspectResponse410Headers the declared response headers of an HTTP 410 response for ExportProspect
+type ExportProspectResponse410Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ExportProspectResponse429Headers the declared response headers of an HTTP 429 response for ExportProspect
+type ExportProspectResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ExportProspectResponse500Headers the declared response headers of an HTTP 500 response for ExportProspect
+type ExportProspectResponse500Headers struct {
+	RequestId string
+}
+
+// ExportProspectResponse502Headers the declared response headers of an HTTP 502 response for ExportProspect
+type ExportProspectResponse502Headers struct {
+	RequestId string
+}
+
+// ExportProspectResponse503Headers the declared response headers of an HTTP 503 response for ExportProspect
+type ExportProspectResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ExportProspectResponse504Headers the declared response headers of an HTTP 504 response for ExportProspect
+type ExportProspectResponse504Headers struct {
+	RequestId string
+}
+
+// ExportProspectResponseDefaultHeaders the declared response headers of an HTTP default response for ExportProspect
+type ExportProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ExportProspectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProspectExport
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *Gone
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ExportProspectResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ExportProspectResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ExportProspectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ExportProspectResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ExportProspectResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ExportProspectResponse406Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *ExportProspectResponse410Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ExportProspectResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ExportProspectResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ExportProspectResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExportProspectResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ExportProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ExportProspectResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ExportProspectResponse) GetJSON200() *ProspectExport {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ExportProspectResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ExportProspectResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ExportProspectResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ExportProspectResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ExportProspectResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r ExportProspectResponse) GetJSON410() *Gone {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ExportProspectResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ExportProspectResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ExportProspectResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ExportProspectResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ExportProspectResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ExportProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportProspectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportProspectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportProspectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportProspectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // LiftSuppressionResponse200Headers the declared response headers of an HTTP 200 response for LiftSuppression
 type LiftSuppressionResponse200Headers struct {
 	IdempotentReplayed *string
@@ -6745,6 +7061,25 @@ func (c *ClientWithResponses) EraseProspectWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseEraseProspectResponse(rsp)
+}
+
+// ExportProspectWithResponse Export everything held about a prospect
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Everything
+// Capture holds about the person, in one answer, for a request of access or
+// portability: the prospect (hidden or not), every event about it still kept, its
+// consent ledger and its web form submissions. A deleted prospect answers `410
+// resource_gone`: nothing personal is left to export.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/prospects/{id}/export (the `ExportProspect` operationId).
+func (c *ClientWithResponses) ExportProspectWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ExportProspectResponse, error) {
+	rsp, err := c.ExportProspect(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportProspectResponse(rsp)
 }
 
 // LiftSuppressionWithBodyWithResponse Lift an email's suppression
@@ -11097,6 +11432,396 @@ func ParseEraseProspectResponse(rsp *http.Response) (*EraseProspectResponse, err
 	return response, nil
 }
 
+// ParseExportProspectResponse parses an HTTP response from a ExportProspectWithResponse call
+func ParseExportProspectResponse(rsp *http.Response) (*ExportProspectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportProspectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProspectExport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ExportProspectResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ExportProspectResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ExportProspectResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ExportProspectResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ExportProspectResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers ExportProspectResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 410:
+		var headers ExportProspectResponse410Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers410 = &headers
+	case rsp.StatusCode == 429:
+		var headers ExportProspectResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ExportProspectResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ExportProspectResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExportProspectResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ExportProspectResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ExportProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseLiftSuppressionResponse parses an HTTP response from a LiftSuppressionWithResponse call
 func ParseLiftSuppressionResponse(rsp *http.Response) (*LiftSuppressionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -13316,6 +14041,9 @@ type ServerInterface interface {
 	// EraseProspect Erase a prospect
 	// (POST /v1/prospects/{id}/erase)
 	EraseProspect(w http.ResponseWriter, r *http.Request, id string, params EraseProspectParams)
+	// ExportProspect Export everything held about a prospect
+	// (GET /v1/prospects/{id}/export)
+	ExportProspect(w http.ResponseWriter, r *http.Request, id string)
 	// LiftSuppression Lift an email's suppression
 	// (POST /v1/suppressions/lift)
 	LiftSuppression(w http.ResponseWriter, r *http.Request, params LiftSuppressionParams)
@@ -13937,6 +14665,32 @@ func (siw *ServerInterfaceWrapper) EraseProspect(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// ExportProspect operation middleware
+func (siw *ServerInterfaceWrapper) ExportProspect(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ExportProspect(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // LiftSuppression operation middleware
 func (siw *ServerInterfaceWrapper) LiftSuppression(w http.ResponseWriter, r *http.Request) {
 
@@ -14263,6 +15017,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.UpdateProspect)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/prospects/{id}/erase", wrapper.EraseProspect)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/{id}/consents", wrapper.ListProspectConsents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/{id}/export", wrapper.ExportProspect)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/suppressions/lift", wrapper.LiftSuppression)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/account", wrapper.GetAccount)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/events", wrapper.ListEvents)
@@ -17449,6 +18204,281 @@ func (response EraseProspectdefaultJSONResponse) VisitEraseProspectResponse(w ht
 	return err
 }
 
+type ExportProspectRequestObject struct {
+	Id string `json:"id"`
+}
+
+type ExportProspectResponseObject interface {
+	VisitExportProspectResponse(w http.ResponseWriter) error
+}
+
+type ExportProspect200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type ExportProspect200JSONResponse struct {
+	Body    ProspectExport
+	Headers ExportProspect200ResponseHeaders
+}
+
+func (response ExportProspect200JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ExportProspect400JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ExportProspect401JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ExportProspect403JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ExportProspect404JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ExportProspect406JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect410JSONResponse struct{ GoneJSONResponse }
+
+func (response ExportProspect410JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ExportProspect429JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ExportProspect500JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ExportProspect502JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ExportProspect503JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ExportProspect504JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ExportProspectdefaultJSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LiftSuppressionRequestObject struct {
 	Params LiftSuppressionParams
 	Body   *LiftSuppressionJSONRequestBody
@@ -19041,6 +20071,9 @@ type StrictServerInterface interface {
 	// EraseProspect Erase a prospect
 	// (POST /v1/prospects/{id}/erase)
 	EraseProspect(ctx context.Context, request EraseProspectRequestObject) (EraseProspectResponseObject, error)
+	// ExportProspect Export everything held about a prospect
+	// (GET /v1/prospects/{id}/export)
+	ExportProspect(ctx context.Context, request ExportProspectRequestObject) (ExportProspectResponseObject, error)
 	// LiftSuppression Lift an email's suppression
 	// (POST /v1/suppressions/lift)
 	LiftSuppression(ctx context.Context, request LiftSuppressionRequestObject) (LiftSuppressionResponseObject, error)
@@ -19456,6 +20489,32 @@ func (sh *strictHandler) EraseProspect(w http.ResponseWriter, r *http.Request, i
 	}
 }
 
+// ExportProspect operation middleware
+func (sh *strictHandler) ExportProspect(w http.ResponseWriter, r *http.Request, id string) {
+	var request ExportProspectRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportProspect(ctx, request.(ExportProspectRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportProspect")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ExportProspectResponseObject); ok {
+		if err := validResponse.VisitExportProspectResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // LiftSuppression operation middleware
 func (sh *strictHandler) LiftSuppression(w http.ResponseWriter, r *http.Request, params LiftSuppressionParams) {
 	var request LiftSuppressionRequestObject
@@ -19637,346 +20696,356 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P35dhs3ljiOvwqG3b9jKV2iqMUbdfrMKG4n8cSOPbZ8cj4TelhgFUgiKgJMARTF7vh35mnmweZJvgf3",
-	"AijUxkVL4kzrj+5YrAIKuLi4+/KPTiJncymY0KrT/0eHXdPZPGPw7/MkkQuhzT/VYjaj+arT75wLQvF3",
-	"ohgTZMn1lFBBaDrjglyyVSfqXNFswcwwnnb6HZoketg7+jn95enqODlJT9nj8ZPJ0+mzn59f9mZHnahz",
-	"yVZDeNX8w75Ze08cd6KOoDNmFpHMWCfqyNHPLNH4CVhp1JnnUs1Zood26afHwW8Zn3Hd6R/1er2ok1PN",
-	"gl+iTi4zMzdspBN1lmw0lfJyyEQ6l1wUo598/hx1XuSMapb+iC+9tO9UQEUEWxI3PkJQca2IYknONFFT",
-	"uRRET7kiUiQsBFyC03f6R09Pjh+f9mDFKVNJzueaS9Hpd168f0PUSiSdqJNyRUeZeX1MM8WiDhPw95Bd",
-	"4bn+1Pmq8ynqjCnPuJgMFTef64tFlkV4Rktm4f53ejSqHlII6SpUOlEHd2OeTRVLhm/G3//H8/zZt9//",
-	"v1/yi+XPH9/97dmr1+/+85U8fk1f0w/LTtRZ5Fmn35lqPVf9w8Mkn3Ut2nUTOTs086vDhM71ImcdA+y/",
-	"sYxplr40u6mC2B0uWVJFUnxxDSSfHgMkqabmodvWPzpuZF/nC2aBMs+Vg8qz69PLk9lj8WT+9Jdn+XPV",
-	"00chVNwiYLUwll05nP/76DR5nD5hT8fPJs+nvZ+PLo9n4Vg4o07UydkvC6a0vzY5+8XPcFKbo2O+w2Zz",
-	"qZlIVkNz7+A8P0cdvZqzYE1dt7UAku/ceivAtK96oIaAvEMI2VVsuDxuMQGqrV3MzXHYrGk9cs3kFUsJ",
-	"zaSYED1lZLwQgmVr8OzkSTOeGWpLBRJSmq00T2hGXooJF0x1ok4ihWJCD6l217ORErAZ5RnQKvpvwdXp",
-	"RJ0xz5UeOjKZ0k7UmfI0ZcLThu0OLqPFNK/lFcsoEKgZzS+ZNjTErtRPO2Oa2u1+bjr3qDOfSuGpjpKL",
-	"3NAgcxjDsczN2pWmeqE6/c4vC5rxMYeLrOnEELBPUUdzDQT6xcVbQ0PmaR3eSzZSXDN/FeY5u+JyoYZU",
-	"65yPFhoZm/+QYIYc2YlhTMP9fT46SU7Tx+zJ+Onk2fT5z73Lox3v73N6XJ2j6f7afa8Ono5P6POk03CX",
-	"3a49xr7mqo61dMKIHBMpGHGrK24OnNFPD4QxIIyfos6UquFM5szt068iMwB2LOvw6ujQ8lSzoTYy2kQ+",
-	"d7j44U3/4q8/giu4/Z15Ro18onNOs86taYG9okgFzBtc0LzzqXRra9QAweSpgRc1qAd9KHGUzvJrqpNp",
-	"9UBH5kdzpcZykROu2UxFZCFSlhMpDCzGGU80wVU0c4WouHlcpOy60+8VkukflDPgOu6eJ/DZXOa6HQvY",
-	"9VweHPeOn+yIB5YOuFmPe0efo390WJ7LHE8gDenDkF1zpQ3sU5kMyzIrnfOSzJrKRP0JJjqoD4d/GPhs",
-	"BrDRcWZMKTqBUyIZv2KBiGsUCNAX4JgJfoHQLGc0XfXJ+qm7Bt40p7Ngj+qno09dxBlPaIfbsS9LTbm4",
-	"ohlPh24wQtNQe8TyowLep73njfA2a2Ka5UM7184Qb5igAOIr/I0UWz62W+6T2UJpMmKEEnwHwUrTNGdK",
-	"NcPr+J7hdRzCq2fgZR+ctJALSwy24R/wW0AkJjlN2Doy8W2OdH9nQnFS4SHfyfmc5VtykFvSikQKTRPd",
-	"LD3eiEz0Plvl2Qw5DlYHfMF8+5LP5+ZhL5w7ZCub5LRGjcuLag9Kwy2VhsZjb9IZSqKgXWW7LOjJAogQ",
-	"H3H6TWqtNdY06rU3tfvgHfpNzT67GnHWg0V4cBRmsoxqpjShWrPZHDjpH9I+lrMEb6fdhrnR9g+gJnXL",
-	"wZOoky5yajYynBlG8CxyXBPXBOsebqeo4vqn1L1V07lORNMG3ArdDRsitwYtUS2ShLHUIZ5hUn5DR00b",
-	"Oqps6Ojo2O8IUGhor/Httjb6+/PVs+unyydXj/WpOsmPfznaYWuPeyelrQGuGIJwS0yvk/6LKXNG9EeK",
-	"SJGtmo1cLar67bHdq8Bu5qhuYqjfh/A4f1vysRtVrn4NqTPY9YeXbAWiF88NgMJDQY5HFLMUiBKlqUhp",
-	"nla9GlUBtmHmHSXYxhkKEfatwRDvYFEkobhOXHIop1q2fbeyKUBvzmF9TsKuUu+FuBRyKcj5u1cbwVWZ",
-	"aldY1YbXZX27CiNVXfGUpX2iLof/+9//Y9C0e1Po0IWeMmGEL6BjDcCZcaW4mJSB84PcBShuihsCpRhe",
-	"AKVYgIdHl3xgIiVcE6rI+UJPZc7/Dtvqk68ZzVluAUb2ZE6+u7h4R76miidOA2UwG1VkoVhOjMS3f49g",
-	"zdmVvKxe13Nif94Fum6mG0K3GF5A98Ko4w6+ewWa7ZMpVWTEmHALvQcIjWg6nFDNlnRVv5FzpXNGZ4QK",
-	"tWQ5S8mIptlaMIXT7Qii8tDAhBEsRLH8iiessqAzovMVoRPKBUh8+c3hNOcl4MjUU4nhz8qwySoTNq8Q",
-	"roiQ2loA/v3D2x/Wgqg26a6AapggxKa2RfXJQrBrw6FRdTCKo/mdcDFf6O49kHxYqZZymNF8wtqBJ69Y",
-	"To7IG/71RsAVs90EauHoZpDB05zoKRXkqHf67PHTJ2S00kzdB3wSKbSRVc2bzXyxeppG9zVUk87nmb3N",
-	"hxYFWuHW+JUdodcyRwFD4AbarZYqxCwg9i9w7MHFas76tZXfB1zBTjFUi/k8Z0qxBpiimW5JFWE5VSwl",
-	"1DAzRYIxayBam39HaDaMr7CD2vrGuZwBfF3oDNXw55zlSopHilgw1DfSN0w6ocKgz4gRKxGnll4uhOZZ",
-	"KfqGZHyslRm09+7thwti5GE3G5dCHZrn+6HIeB/WTPT2FV44pPjDhcgZTY0yUj/TSzbXljOQqcxSZQRw",
-	"jJMBi7dhHix3oFgIxWi27pTXf37HI980WZka2V3AjsYyx/W/KqY4+J6t/B6tskIUnwguJj42iNGMpS66",
-	"SuqpEcnwkTlloHABXB6piChZxhUMLwJE6RKzLodkKU9JvhB9YjQnwEOvKeEHv32JiFNTpCIizTJESijE",
-	"NlU3pSWZ0UvmVhyiWeXVe0Y4VBCGC9WAaYrOWG3lBpKaZ5kBjEAJeivUCj50C5wqzRL6f9yRFZ6fTQvv",
-	"kvfMCFRSJMzgg5FCx1xwNUUJ9Pc8jxYW2bClGc3GMp+tJ+RtH7j1QTQolpUlOsfRkUH548ePyTznQhtq",
-	"QM4/vHj1iiRTmtNEs1z9vkDP2aKRhVY3tERlrkJxXOjFDodgP3jLM/CzVDjrTssmezOmpzKNyJzqqSFd",
-	"RrzZ75KPilkCZmipIdH4lx33G5+Y0CwXNBt6yFZCSUYZmxEpgFAjtV97HuXpdj2H6uhARpQGmoZFLY0Y",
-	"u8ylmJhlyUVOFE9Zl1yU9bgzwseGAhkhhyvDPKxnDsQbmevCmuAOjKd3pfzNqNmKoGC4DEH6pnhAZgZk",
-	"a2AZTrIjIMtDCyi+QAHO0LjUsGeDfMG7IRDpWIMuw5CiH5zD31NGU8PvjTQgRaruDGBwVYZC6iHNMrls",
-	"IhpwjTDoIIKF4SCSSgYKzlpY1uffFaRNMxSQfffxwulZ9rHBTiPGWKH7zFAKcLbKcd/IOBH57uX53+5D",
-	"hYE1Jgmb67qwew6/E3adZIuUqY0Wh8pcOwKtNrrBcoXyqiJcoN4nRbY6QzEPF1vX+8AuKGdc2zf27wOK",
-	"8orlmaRpDRWlETPFypENWPk445PpWgwMptsRiKWRjXcZQWiII1WVtVFlxXInmf2297oeHFOLQrAvgKhI",
-	"BbHvEQTkGoD+RoE7u8bq3JdCW6y20c6Pwjo3ynkBUiPKepP8FoC8ofm/aYICkG/wt4b19RGKvy30rKuo",
-	"1YUENqgxZ1lqRLZfFixfFSveDozuEzcGYzFBAcb3LGH8iqV+oQEYBU8uBZ2xEJLut/sAZkYF5iMNc0aT",
-	"aROzdqYmQ500xFOYUQSzmNZBsT73rmBsmqFiIrGLA5JjKaYPpkGSadcLvFx1CeaMBC/JnOSUK4aGtIyK",
-	"Rwo3dx+sqBrUWbn55TBNsyntzJRrQf07Rpoe3V+k6dFvQk/c5l2kWvlErDffb4iqS5aCtL2jc7/6nZue",
-	"kR8eSKxuceuhaW4wjj7DWJFaJAAjvKS0AiO9a4CH+ZJ1423hCTI317y7mdIEM+4I1dLIgLJUBcM+4rBZ",
-	"3oyu0DZ51OsVwtkczapSpL+RdFasvARbO1Vh9qqB2KnIiVxkKbEmXnMbDbX87uLi3VpI1+bfFeANE5Qp",
-	"+sb1HR51j8jeaa9HvqYpeY+v9514VAgn30mlLbz3u+TFlCWXJRtBxgUDPwm+o87cP+CIjYCoyczM8eTx",
-	"45N7dP/lDMNRhxOIUK3pyhvyUutHFE638/GUB+9OY3ywgl3q/ZMTt+S2oBm1SKaNYdGtkLuh8NwwvhQ8",
-	"U1pInzxaD8lH9w85udAMzCBjuRBpM+DgpbVQq8yyK9BqwwuYfRQ5S+RE8L+z1F/bj+9fkz3nWMoYTdV+",
-	"l3xgKL6dv3tFcjZmORMJXGD41H3cWqVlTidsuBD0ivKsbp75gC8YdgYuvmRqDSetkGyackdoNk8R2F4b",
-	"FxUaC9VU5jpb3ZXVQPMZkwvdzobkQmegDBl2nzKaGrK8Dkpuxh0hUwxrZjdaykuSSeHDPsL1AJsw9Deh",
-	"ImFZxtKakfpuAPY56lgmZHbsfQb64D2bZ3SF/LwcsBvrfMFispwytOxbpzFH1cEgBMQ1wI9yTKggjOYZ",
-	"D7wb3noODs244qmIu6APAFAhGxNsOSqZshlkaTKxmHX6P+GDT35bSueGBJodvc35hAuaHbwvEnDLe3gr",
-	"CCW53aJb7F7csP94Hw3GHOKWQna+nEpV7N6oq2ewWQNaMAU8UiQuTihGCFHnKyh2GBxcs7ZT7L2+1/dU",
-	"s9dOti1v8kf4mCIZG2u3+Eu2ctpmBEqFXQaJB52Ujeki04POWf7X58/P9F+P4j6J87gQOnOjE4kIsNPM",
-	"tuQilUuSM8XQlhnrOBQ0iz02zb7tzg7eyYwnq/oGL/yGjHB6ALsic3h5zeZ++etRr3e2/OtRTPZevbz4",
-	"hvgPOXlsv33tfvCmxSPIDl6lzcu2IH2kDGLtGTQZ/u9//0+8f1bgD2cG4HMGNpAu+Y+F1OAXh4u3kguj",
-	"GcIupyybt2JUMykoAskx/2b9Vrw2Ud/LBzxsoiVZUm5E57HMzfZ0vuJiUlrWSW/dh2dc8Jm52UcBN9Rs",
-	"wqpmuDKlSlbfswbUOAfVSY638XPjrTQqlgKqoHPOUgJBSDIn784vXnw3EIqOWR8raPBc6TIto/C1fCEU",
-	"3g08NoxJ4YIcn5KpXOSKTBjYswYC0zfgXQxcA7oOczURoT4Bmtsl3xvVmeaMqETOWUq0HIggOqtLzh3K",
-	"LKc8Y8F6q9EW3ncSn/aeD0RzTEdM9uAkCdf7ZwXFNpstua0r3uqBwE0FXyDNfvK46/Qpg+s/Y4yoxSE9",
-	"RZgOxF45jjhCO7r9d6Gx7wM848fX17H/toGVUeku2VxHRCG4eG5PWZn5CR3nTE27A1G6Q4pPxGLuKlpE",
-	"HW7QCglEUc6p7mQPEJpev2Zioqed/vHjx5FBcPf3kUFnrVlu5vyvnwaD6+PewWBw/fTlp7/8uVNnaah1",
-	"zKVQWAbka5p+WwRP2yBJ889afGalMFYl7PrPORt3+p0/HRaltA7d64fhuyCA+p01DcOn6vBlIYqVb6TR",
-	"ne2i+4ZP+uDqEZtyy09sqFw5zLpR8gmEljKpbVqbffkweBMW+DVNAwlhFzA2BWivB2ZtRGOc8uY5itfX",
-	"BPKunaZx0Pqop7XztY1rc+Gtnaw+os1/teU0bkSbI2fLadyINpPX2mnqI+7oPnlbVEkupcp5Qrskhi3E",
-	"kOmCArocj5lIDQcAT1X1MoXi5Nq75F9sEdW2Guzer0lMu1zjF7aKyY6XuClae+0x1gZsEyu89dWpj14b",
-	"GbrjlYRha6PsdprQDmv2L62/UpX37+AmuPMvXwNX20a1RNi1659FUAa46lhrmN4+RBXTZg8U1WUP1F4c",
-	"+LhiHKrXpATYuLki2zYIhsf45724ipHxfuU6tyj0625X05AWnXrdNLX3q7rqH4C4bNB93goSt8jNkdOC",
-	"t1KMjrbXgz5HnW9kPvKewx3oXXMa8drL2jCk2YG53ZW379/BlfcwwDvv7569mCwtXI8YJWs2wpXOqZY5",
-	"Jq7DBUSvZJiFMqMryFCOcXQckRkVdMJ8ukORcSBziMvDBfArmqyInDMsFqAeLuIdc3mrO1wU9t0dcD+w",
-	"Cq9FVffeHaCoXS+xCy4zp0YjNFJ+w7BkfrmF9fdOdKBvrQ9wB2DW/IcbhN/w7bsArBSs9doHqctY+RQS",
-	"2CDSG3TLh3t51/fylQ28/wDwfVk4T7bGp3oewXpZtPz6HWCU2wLBPRB4sU+WjExpSqhPZQDJrsCl2qWM",
-	"yC8LaSS8htSAO7msb8DO9oPU50Wg+w6Abo6UXwvshiF3AHDcB/lBamJ3Yi90EaZPRgsNlrsioAvX0iUx",
-	"jIlBCFZBNL+yWWNdci5WOFdieLvz0ECioZAFk7YzYAhScEAwf7Pd3n3JrxZD1CveDh+iv7Op/aaYYXCi",
-	"FLa/A1rUY/7XokTl9TtAB8ADPyOiQow/xNYnU846QJccCG9jmc9sTvL5u1dEzRm9VHd24X6Q+hsXqnAT",
-	"Drmtvao2oDlaYv0clffv6GBg/3gmhtlCoTrPeSMs02xE4ap8XI6ngiVB7gXoQpkUE9CNnEZt1dxCLYbd",
-	"+PwcJAoPvPuOebf9+xtbIHInHG+O5F6vCNaH3AGS2k0Q3IVjJM5ZSJYsZzbxwrCUkDNjYcyyq3jEEuq0",
-	"uuZA9EeqEDzR5SzzUjh4XVPETBqjWk7pFXtA4ztG4w9YnudjOTJqF8GonHO5XiIK3q2leq0dGbzaHs+1",
-	"doamMXdwgyz8SABAI/0+yhnRBtFymvNsReR4DGpqJfOT7MXBX/F+RFRj0BfZixvWH1hCrfdvy6Q0shcX",
-	"AI33u+RHyjWJA4tdKRTl1uJAzRi4fmDxKgD8Qso3VKycs3tXeaIUwb5eCihevQPMuJCSmHV7L33f11Br",
-	"jprf5Rj+6NbgnRDgo6C2Wt3OnLahguF6q23l/eY6f1tNEYijDTXttprCvX8H2BjCsE9WRhN39euKdMWI",
-	"cJHIPDfsGdw3voTdHZCAH3/88eC8CEZhzUpiOVyFwL6s9xWylptURlu8MGc0m/110LHlkgadnTRIRDRX",
-	"bO0PaYsxqjuqBBgIh6ygj3lPeqFs1zGvwnsNAUsCyZSuDAYUwUo4DdZc7ZL3jKYkNnCLMVookan5p7L1",
-	"jhjMw1L7NWYDunTOqIaoFZtBacdlHGoGuSXLMZBDnP+OlFAP0mpnuwa8czW6fDXTQNUqodsfs8Gdy3xb",
-	"3+MOZp2zXHOL0ulaaLkQTIAFxGCWL+ZmGFVuYQG0pq8WccS2GpbRC1JW0kv2BLtiTiZKcqYrS9p4FrUV",
-	"4eGsh4LLAi6+Y8+yNlvYY6l0d7MlXSkS2zkxkNtGazs8+FSBrUWO2jeq2FL91ndyiZJhyfmuSnrblJaJ",
-	"rME4tBehU/XJaafuY60j5S6fDjN/Sy5eQOwtPl4W9Ro13TD5z1cMAR2WYq+fctzAJVvV1tL4ZZm14Ih5",
-	"shFrS4dtO1H6C1s+dfu0duZtl7r1AOqadnj8Tt+Ois4FUjBl5INskbL0jMyp0lBLmGA58TBk9ZjUzRXl",
-	"1ISjJw0e+pBd/4RpVPa62FtYw68arkfl/FJLTewBFQkPdloMgFJMNKY5MMIEFFUbox8DvvNIEdvPgmQs",
-	"nSB7TaZUYFcPYGG11hdxNIDsqDxlqWOwOOaRItAONKdC0cR8uktsE0TDoQ1i5lQtIPphJq9QEhoI/HSR",
-	"DIIlJSthuC0l5Cc5FdXebonw2W3PqyX3Z4Yq8nmn3znunXR73aOjk+7TkE25/h5Bqw465wZJ2bV5/orQ",
-	"Sc4Y0ZLkWE2BCLZUhI7kQpN6cxODKAvF8iGdwMk4ge5gIg+Pur1OjUv5bdazOJiAsH+qiIf/3kfBr51e",
-	"VeYOIZi2oDcekg3fBZnGYYr5/oRfMaN4QzT6PrE56WlOl+ZXKG9fYZ94PvazIykzRkXHdtT7R028578s",
-	"DIc0svOYG7SMzaGipEaJ5jN2YPafG/lsMR7z6zK/2ogBNYpjUKKRK2JxFkf0kowbEJTpHiJ/eQVl7BKL",
-	"zNp1SmDYnpG6qxfSVoepJZJaoG/tGw6fG843DzdCEiMtj3M565OYznlM9jxZlLntELcfkRj7FsFj7C7H",
-	"NZuZBwbb+u6wzB8gWlWkKbxU1UXiLWs6iaXM06pHdUKvGGQbuf5BZnh8Rgy8ASPNnZSicjY3ucIbTzC8",
-	"403LR8x5pEj8UbH84Hzij7M4uzJl2PjRtSzGXWcLUn/8gOql5RbdTtawFNcBpM5WXAuoNVwlMvAFOzvP",
-	"rXxQkHXbIuSGXYsO16cyH9qFqDqddb0e60dlGCVn9s5zBTs0i4amiZv0WceCi2adNM8pWJuK/bWRWPPU",
-	"fz7jjIzYSkJKhF2G47cpz1mCTBUJ05JmlyXAWhDWCe4mUmNgXaIzAPwSkbHHUb8D5nyaIAoOctgEKOdc",
-	"YVkFQ2PKV+BmZ7vpZvhLAWceHAQuuQntG7pMNzAHDCjQklAv5VSx+456z9aw183bdoyYJ1Yco/n70w35",
-	"cVldrXbYLp/gxs3tzPvcd0pI6SHzqfxxX2thF1rpgLkGERpaf63DBw8ne0Vp0RxsCwS5RRvwLxBPGje+",
-	"cY87o0kVFiV0qQHqU3kttd5Od4U+L7FxlW/NXrVx2rAJMy5EEieYYLny+KsY1forlq/w3T2NSeepUQIg",
-	"5sxrs/vhxr8K+2KtaZUV1XtKN96sYI7aCb2EtIWtSaZw2uD6G4HJEH8cAurWu3befpDxsU2Kx71cUJtm",
-	"8n+PjvtDaLyRzp9RBw0kK8uxvWeh26FLXvNLZh/gXEWkGROpilxcx4RyMRCQUaf6hE+EzWBGi9NKLkgq",
-	"MRFZyGXNxvFPXRioekXXep5K/qO/MU15VsMOnKAVCV4AjOsFA6AQTUQUFglAzPNeIRv6liB6nEHpOrxM",
-	"Blu0LWoDBns9EJNcLlWfxNcH7FozofgoYwcG98OgVXPWiqA7yfqtUHW21gYoG4u+woEofEx2YXtQSIyK",
-	"NIOiEKNVsZxHKvRwoSNrv5re3oAi5TsXdWqrN8Bt6gLVVMS1qUJuU5XSlg4/tbZJ7b0Omiq81bvK1Zvv",
-	"1XujNZb/rNdBbOx52ADPpkpTDYXAa4WuW/trtPYa2NTlpaHeZr0VULUUW8kIXSuvX2mbVioa31wUqlSL",
-	"2iXafHK30t7l5iI2Rd1+DNab53KS05kie4jokfXHRi7fGUtBwKtMziH2yBLAin3yn7EkdM30bAniRnoL",
-	"lPNzAJc6Ec24uERNiCtLHM30zoBRKpdWljxuCOKaPFKqJNuUslm5DHG1vlM5mxdsvqW6uLcVmDxS1KE3",
-	"XcyoOHAXl9g3iaIr6F5RvgpYI8z8piVJZcXYuSO+1f2viIDNZh1XJLzggNzaUSPbOsP9beSfM0JJKjUY",
-	"D6iewrUUmK6FAhPcTuyn3jU02NxjTSfqp5NPVW+8uw+19YYXZL38a9+MIJQQ0TIuQi5cwsGOBZXqFm34",
-	"YYtLdWFerIowMDrCm1lgTGmXxTVslXQu7BoaqmZx7MMIh9cFe/8wkUKgdREJBRQsg0LVqREvrFSS8VFO",
-	"wVDpCsANhGAaUhbHlGfKhtXQPA2mwYAGsA2DpIL9G87ISOop1OhxUTcSLtxA4NeUlX8CFdjKMc7R3LBu",
-	"y9r9v5t6kEadYoHA3ZoIZVSveVtSV9pG1TXkFjOA87yAJbFIqah6WSGMKfCuEkuN7GgD70sQEk96JKUr",
-	"1SXWbEVSZogZnJZizqBs9RichGOpuk1e16fQPd3ZzkOV727snFZxDRunj05r/d7DsWBAKW6ED2kKburo",
-	"pDZHXYjCxvSF2b5mD9nRUxsczJTO50xs4609ebKlt9adwFqqYiDzN/PiDn5WA/g1flYs/uWMbQc8jV2g",
-	"QIFiFUK9qQX+zoYEOPGSFQFx4FP5sy1u0Hx9SkQJeEE6xFZk3IxpJONlO4Uj6t6UZv0SbmmNdNwfZrNk",
-	"DBwYbImO41bE23u5q+UL0XZwpWLSRXVyvB1nIAbE1esWR4BVhluLbEX2hLRxITSznTWgKvpc73fJW5Gw",
-	"ch449wWrI2fNsaVHEUYoknBNLhmbYxkIjHbh5sMxbsT8C5VmFyKKBxaTvfhDki9Go8LaieKJFOztuNP/",
-	"aT2avCuMkutfrDqhNr1fXVTn8yc4I3bF5UINqdY5Hy002+jEfGeHnBcjWnxqrai62WEMJ6Hu3jeM8+7k",
-	"8IURN/P3Iku/hbcXv/3P6uy1h3UPHtwSAW9cKOqgtgjzpoieulTRLP+3SRXbhSK3VYN1OgrQqLvXUWqL",
-	"Xr+2WqGsTRE3vyxoxseroobmDSJbqmtsPfNmZedHVN9REOtusMiaiUsW2TOnf3jz60DgYiOiuGE/gi3t",
-	"sCXPMlCxwTcH5tnADWDve8URULPKNjjotrLK3tTXFwLvG541lrkqeSsBI2kRicWvmCJc2/4uECCM4AOY",
-	"GM0OIYgZOLdd7q6uye8YzfR0rUvShTCNqvceRQCDZ5d1puIethFYeRmfEQoKMRcTnL+oSeuKhHOhNKMl",
-	"yMjL8i7l5UYiadfSdDHeWKsKlv9KuVklzd5VPKJVyEAlfASMM8uQSwYV+oOato+NyhJWsf2vweC61/v0",
-	"1Z+bTqKigcyNzvu4h62AIALYujXg2wqtvJDgZZBpoViXnLs8L6jofNobiKCCsyNBH//S6/V6ZC++PrAH",
-	"tjqA0pdxn7ydM2Fo/0m353qNK7oCY5W1YyBzN9SWZeMozEllYizzBFB9/wytaAtm88KhZcvjXi/snGxX",
-	"a4sGEjab69VA+FHwbSyUD4QCyuEatPcR0lzvN+jkM7T/nj49OrLuCiiQz2kGhkV6HR7t414VIwzxKIOl",
-	"Uqf4tLeuTPGaA/4cdd6KsA6nrZhuNDLXzbdOl10AKeRwOVgZ8cvW1kcrZVgtomyc7Q9EbG1M7m6BKdfM",
-	"AEWnq6ZeW2E7LMR4RmJ1yefxQPjY/+NeLy7C0t3LhZaxEFoukilLz0iMxxaTGcsnrPj8QHBh44Hq46ki",
-	"MVQVj8kSamQgCgRfLxu5HATNOo3kA58skwn7W8PFa5Dp11rFHf21ZnGnP3maADkmqImZ5xZtUXJKz2zB",
-	"cTDqco2dB2gmBUNWMFKsFgnl6axgS3AMafN7o/hk5HAqWuQUt1L7UiWTqRbdu01wrwsvpnrTJzHsVfMZ",
-	"u3FofstqAuMP2r7XrqTBQUFT+m8yS0OfShOegB42bM8Tc1/AavINuWIp3QakRcnIZuVIVxtQ4YDt1J6M",
-	"brUF81rDDl7LK5ZRcGBu3EYtO2YrBNluF7OAaa9TQT1zN/dkakvxta8BXiFiMRtVFYe/nJ6S4x55+vz0",
-	"CTHIuQ0A2rIKwi/iO9X4v9HQoP5W32gRskrfgHfOQEB3kjnQV0fOrCWnvApLaraRrPFV2/8dpEzUajj8",
-	"eyHCvxIprljuBGtNJxvNCBfmnc+e6q3b6c9yROC18lZeXLzdBpZLNlJcb/iEfanFL+tJaIWUbFbqanJp",
-	"e7DguTX3GQkA2+ItVl1ybpmji7RyLKaIb2G2GoUhwWH8lYvJqmpeyHML5c5Z/OpCl+M5ZptllmB/acpP",
-	"s6QaiG8ZWiGdtUTT0URLEbYzzAa0DtfRQJLshAFB+dxk0fXkAyfyCXDBXa0yaUDtnz6V2LWTTCqg8Ji3",
-	"O0u3DytMQeaXkK3vrA9TJuBYITntvtk++HjClDhgJjYvrsT5K8aRJhZwS3lgsyOqxEnt63eYO7hOIAkD",
-	"DIyClUmjbSdUsTOyQAcUnUmb2FVEwJZTquuSzC2kmG+85LIN5txOnPmu3MTX9uxhTJBRqQuuFNlqO6lg",
-	"W0eeIRxrHHlR+SxuG8uyRuJ6TbeH9h2LXo3CJCT/pUaL9DO4ABu1VcrqTeSy3yQ4ulX8exeIfMSl725x",
-	"HHcpEBZppv4kfKJphIHIFNM4gNfEkPhgU0y3WOpdyJMNS4TCBaoIwMiYIuOFECzbYEN2rb022ZFJ3Yys",
-	"tEFF3ws4TVlaNQ/fv9xqZpvIA/sJJ6d9QMjdjVD7706Q3eJ4t5RuveCxHScEnm1NFnfIDltl7B/xwS5X",
-	"8A6k7vZABBdEF3DLkJRHXipzZ+goTLHHILHYXiuLGwGdbKLVJenK888wKMKd5ac1esPXVCfTzcmZYF3s",
-	"E0MEc6YWmYbCKVyzmS8RBdyxHhko0oEAkQSMubskgVjVpD2gysdR/dTQsr8hkP6GQchNmR9vqh3L/ev9",
-	"QlT5qfep681ILgy5/vTOY5K5SNk1gMfR6dNe7/OnqDO21WmPAt0FTtaaROcWqp4I9LYP2fKVZMDpj7Vi",
-	"vZxsC47Fx72jShjq0brYrHroQwX5auhmPbyAi1tHIJTuwnv4QlM8wtjX9l27c3yN7FFBnEnddraMT6+v",
-	"Y59FEkLhuAkKmyQeOLmSuINnWZJ13PHWWbg7720O0r4cHmQvJgthbnwsxTDxfaPAA1DeXGOJpFY+U/m8",
-	"fQ9cPzXz/+blWKfCRpzbEC1Rp6kFAD1ibCSzL2CWdg+i1ViaHXy9sDyWJLbUhUF4JMoFvQ0i2Z3vRSo2",
-	"EKEnqNppC4ouZzmj6QqTr4pYBTWlc3C1JVOWXLJ0IIDZnaH/Am4hNqwW7g0i7S1cigibOihd2BERCnXz",
-	"UHBuBlHRQ+P3jER+F1uQN76gCAyxX26CSU4TVprCBnqVgvHCBa2nIIHH7nNp0esC+VSEDtjHvV6XvDTA",
-	"dMkR1tAmxzWokT2j5w4E9ivDuHKLt/tdci78edSPoh940e1bzlOHAdKxQXZLrMwYl76ZFpUhzXhYIZCV",
-	"LvlortxANN45g4tEzhHNrZ/LSuSxEbniiCynPJmSJGM0V4TrgZCi5aLbTm7Yf3uh0aVuRH0pmI/tsa7A",
-	"CmbdL954C16HXc/lwXHv+Ennk+G1nvM033UUNWsWW58r4294VPhP29Gi4gi85X7rZGxGr1/hfiBWYcaF",
-	"/fOoyiYrhLS4Chupo2W8G0RRQ+wc5/diKQaeGqkndtKoJ4jmj+8uLt4NhA9F5dp6i6f0ChvTlAiW7aBb",
-	"WBTMpSPx8fU1FuoC3dSxdnhk+Pr+xlTkeurgbgJpPfMwzM/abHIqpNfz5j6LXJX7LFqGYCTadVN/AdLt",
-	"8ztIffYzN+Y8aTZ7pMhcKrjLFSx7FNifVBxhp6xeVQjy7Qh760plbiusrjPDgJztpO8zKx41ElYn2Pmy",
-	"ZEbGY6xM0uP9MxKfmjl8TAj3jXHh0XHsS3aC5XmGVfYGwib/wksnsW8FCH0BrVTsKluSS7aC957H5doO",
-	"ml4yMRB7TfId3kIsfG8r+5V7fxZ5uQPR0OUzslIjqqSlTZ8RVFuRN1pAWSnTEBMj6ILCEaP8F6M5askV",
-	"2++SN9KIzc6AtcYSddzbLI4iYkbr4tPKDGFHGfOixFyQsfooFvJWZCvSIHCc+RLOzocIdSnHC8XS2zCk",
-	"BrO0rdZdc6fdpRNsC39X2Id+p5i9sLre5uJ81m9bmNn3fHlItgTist/3rfhd6ZMi6W200L6qaKmK3CNl",
-	"S5iCuayhLqk5XVeY8tuXF6RcTOwfPP3sS4ZVs0lvUhKwDM5d4Lmtu6wPMkJeVKHcizOZ0OzfUjmjXMQR",
-	"EZKkXM0zugIPi/lhIH5ZSHPv4VUyp7nRqwgOsVTLgJQqCNQmqdT7XfIKAvVtKGLZM1QxPTdcAmcRdRwz",
-	"hMzj0zJgzg/+kx78vXfwvPsvf/rz/2+w6PWOnzz66i+Hf/3X/xrG//j18///4NNf/q1469Pev/aLvw4+",
-	"fRU82v/XvX/tDwbdbd/e/8ufb+4qbPIK3vhCrfEWVvwPwItDHqPIXsVtuH/rmKjXG+OgbrzT+3DSnRX1",
-	"PqmObZYspiHfm/9uC8cacFNDoPE+bPSklUKodwDpfTjYWn1pwSKPdjr4QrjbRhy8H79Skwvpxpi8yamz",
-	"9vg3enFKyzp9tku8daniEVDgdRLW5ry8wMBzb2Vbd8nOKwyHN0rQCzWOG+boFSv4p6/Jeh+ZehUicDu3",
-	"fEteUt/nJSlm8y8qWUml2MKE5vmqUIDCMotWwazGle6XQ/Vv7HWvJs3x5oQm9/mPGO9/Y4VJS5+GjUH5",
-	"oTaEUftg1F0hsERqrZ/O7BkaSaVgXfJxW6WqHGrowgoLiG2vHL3AB9aZ7u2xN9CIqr7031NDqrVYWKMM",
-	"1RIwGvs2fIEqzzko6yWlJ7AYQ72TfGEuN4UimWgTOgM3+0IBGVjVgwh3Cx38p9BeNtyNRm3mxpdhrXYj",
-	"c6KmclnRcmT+2yk562GxRum5MUBupQSpNiVowq/MD44uKKZVSTHaWRfaPjHUXFqfCGabAZ1hcmOQuHiH",
-	"eaLfGzzQEgyve5BilwZkAq0WUjC1H5VTLe0qgcaZZRGKSwUMcCtF6+klW3UJfMfwLJtbSnZKLa1WFLR5",
-	"mXOKBepyTrMhE6nhcy1pmi3BXL9F2uYWGu76m7NZxb3xBbqJyrt+sdZbWFdwb77GWyq8zbcMZHNzyehE",
-	"RSRn84wmToyQWYpV9WCjRpv/6VNcwWpNJ6WNQyl0LihUMPP6U614Ix2xrGYTgGG1Q70RvoU+2eN2vPeK",
-	"2pYRpC2H3az53/ikN1kC1i9md1PADRfa5AmvVQhqOPxqfwfstKzKFZQUVE4CxQoRrV6caSIFGwgwYOop",
-	"mxFbpMq1RUBXdaGVkbFc5AZ7KRdgj8ZSgVOqvPdmjwaKV0woasdTqvaJMOjvSkeRPUriSvGk0uvb9Ra7",
-	"aWGsQJ0pdLjPUN8X2KxY2SJRDZabz1H556JAx6cb1J+757Sftio2QSOgatunL7SsfLsz+pVWruFsUbkM",
-	"rsAjVajOOyWdtiv2d5x6ujb220drr+v+9KHoQ/Caj/WOdgYzBEPCwn4Gth0KRBZvby5o88HWQyc2Ode0",
-	"9EkYE0Nrbqsf3tQiW4EtSzfHsWd8rLf2TWd2UmQankwFRzE0r9wAgi59YQPkhIFcBmVjtSzlmlmrTz2L",
-	"rAUOoXaESzAErQiEwAg7IZe2psr+GbFNCNE+YmMroNqKH7SVfrSJ+lShWaJCNVCXqFHt6damVYeJFlxN",
-	"yHXRKFViNO5xD1scoJinIgyFtcGcYfGaZsHR7E+zfJ5zxb4sKbIqNdrqt+daG2Ww2etB8SEEHGMFU6BO",
-	"WOdKrmncRN2sR7XU75MnvaOoky6wM/nQLM/IcTaoC3EfvjCs1rptrpCKTaGm1L1Vq4d7Ipq6QrkVOlo/",
-	"xEg+EH7VIkkYSx19qNEA2gazHyHo1UHNeWQs6Fb2pvXJkW+YUXceHd0sh9l9U2ma6y2L6R5tV0w3PKmm",
-	"iP7M5yd7bJGX4PCb8cxQOFhDucX0s+0yp9u70SQZxcajY8qzRe71PEHg8JTqkjgVamgf255CH9+/fqTI",
-	"VFpjF0l5CnQvZ0pmV6xL4lEmk0uWDq29Ne5jgZ7UoruLNbFYhP4QnMGQib1MyvmIJpcRmef8imoWQa3/",
-	"Awg3iUgqk8WMCY1N+UHExzTHOUs4zQ7mi3wuFSM5mKkj4tqqQHktbCC83wU7lqvlbeWBGIKGpkb5hRrh",
-	"gkGga262ZJtIwCuOYS65eZkc9RyKmPcyZWuRI7AuXn+A1ilqSi+ZW0pibsGYJ1Qzmw3TJbHR2oZWmuvb",
-	"4EkwmrsOQcxtVE+pIMfX1+AocuUk4OrFlY25lRS5oPYowSuD78GiJLrmtJcGAv0IzEDBuUVkbki7zN2J",
-	"5w4tHCqclQGeyUkRuW8QzJWCX9+zxiDnptzWuuI79FLn+rTFFkE4QPdO1KkgMgq/FawJOoxEHX/8naiy",
-	"mlrpeKNtFSS6tWisI3wVaeIGRa+3Tes3bGDrPsgbecaNu+xZQtjYZM/xjsYeewVTalHBhkljW6aL4Mo9",
-	"UhAT72v+hEm0wvYv3rMIEAGUUiIXupK01uttU1sjYJTrpNI6NTAkoE6DNsuc6xN2HUpGnQKQRXpXCMEy",
-	"W4uK4nF+Q01y48Y+l+dASqBcrutRWKnc4eo6Kz4RzkzPjRbNkpxVpahGw0vpiyguucb9XtNk2FhxaAsI",
-	"Q6tDmyPKxWQI2fRu8C2baroIFme5S/JZKcsB2OShTXi5SZsA3/Xxfsw0pa+2F493i+DbFtV58f4NUSuR",
-	"bJOYX5xfdQF/s0/8AlThj0Z+3we3z2hFVnIBAgMaYk6gx4UTkFja1oGg1VlYRaF2Ko9FbEtQcsh/5rtz",
-	"0iyraExfrVOPSq0/sclnt7NrXdumJN8A/RsxLuwFYkVpl1jnXFzUiZi2KkVzQaMpzxjGhliasr0Mvpnu",
-	"bs0P2Q7s8A/Vc9bwgQR9uUDpm4yTIhAKIbPOxb1Xp8f49xjs7ZhVllHNlC40N/eVctQf2VtYm8H+1hF3",
-	"FbW7AU2RFTTfOMM2DC7iO5GReBRL7CFj8qZiT07Nbo9PjRqRyhkZrTRTXfIuZ+ALd3V84eagHoIQEtmq",
-	"7zwXkPRbjW7Hj70Zf/8fz/Nn337//37JL5Y/f3z3t2evXr/7z1fy+DV9TT8stw60Qwel9ZjQnLXJi9ux",
-	"lt2Ke5gFlYl/jeQFdLlKO9bbhStiwo3Sdmzsj7Ou7GAKbmb9t2LSN+KRrezwxlEPO7MkH7yFjaJ/GnS+",
-	"GnQ+bceQ1uYWhn2ra4a2NRm0LRfhXKAObY4mBhFyj7qa2vnC5qXEBwfO6nAAbTEPrIkhJjRTElLpFM5j",
-	"ptm/2R2q+VfLtsf1VwwvVeWYtrghzWHXL7E1jcMqG0xjRem7D7+uMYWdmqS4QZEXE7BtGBJqtSt7eBn0",
-	"rN8+LttyXtjqmY32w+jl5VRWIv7/uOHW9YO6h7Dryjn8ppHEO1D7QnNoNFSvJdzIYoLfNsSJtFPwGweL",
-	"tCs+H7Sckz0z3b411y1mjOwBnPfblJnWrvNbMI4wnihgIi1hRRXW0dSD4/fhJLCPj+9fbw4U3oU/XB3f",
-	"hDVULhWKtouc69UHs31E0RFVPDlfNPUfATPW1+Z5sBmgp9A2wpplF8oaem2DABvbOKdKLWWekr04WeQZ",
-	"OVgQdTn83//+nz6yRjgBrKKkeFIgpwGEAe+I0ZzlzQuLzc8y538H+blPvoZ37fxxaXJ4Up0dGjmKscTA",
-	"fQhcMP+0mdIvbPkfqJy2mLvCHZWwflcjCMzbAKl///D2Bxi0BLka8z4MTIr4WFAh0e6lfJkhKOM2o4JO",
-	"GPnqKx8a/tVXZC9jNFX7fbJkI8jcUhHB2ECc+MX7N4rMF2oaJAFxcYafHggtZYaUPHIB+GaUDTbVUzbr",
-	"DsRA/OlP5LzUfdT8iMw/Prw6in26SkJzUMxpiAV7sQX7fkQYB5MjVQOx/ojATmLtpBUEa8KsgWhCItu9",
-	"JGi8AR0cUD6Bnbp+rnAO6MTwlsCBgEa+GFQLxUooyWXG+iSG6O4Yw7sVQ6ApposKCzKomRth8ROIDrdj",
-	"sIC3gy0UwlDmD4czkLUDoTDCJqcAIHKm5lIo13JfS8JFip4ejFJBo4csPDFyPBBUhK3CuuQFDHYdg4+v",
-	"r2P0ZhWT2Yki+x336ql/dSD8u74JENhUrSkL09ihXoVA4wlHiFxxbCrVULpvIJaG+M24hraHrjfNkvpi",
-	"FxH53//+n30MvCuv7HHDJqgYCFwZYI4F7SNlxXbVJWBOKnKtuLJNpUcLXRRdMizBcIyBsFAZL7JsFbn5",
-	"in4np73juFtcDFe/yTy1NUlspCHV0wjjAl9IoZnQBxerOesTOp9n9n4d/qykiCNCB6KhXZo3JQDfGMl0",
-	"1SdBvTtb2hFVknJb+YHw7eMjEheVYcxfthxOjPC1/eeL/Jxye2wCwZFFA+29DZ2xgwTecodsUPuKHtkG",
-	"fhfsWkOZe2j1O6MrMpXQXGZFPgoOXdh9kAdh1+Czc0HtP3x8vd+HsiY2mm0gwtZPQFXILwtzDoheZmpD",
-	"d4EwFEfZI7Ue7bEhNFxMBoJrsgfOZNgTCgpQhAaFKijkEAdyld3XrwSjpsmv5A2jYCT61R6Q+QecEPl1",
-	"IH49ODgo/c8MNUv6lXxNU2LxoR+WwAlvSddM1li/Bz5j0MVtaWjRLK6V2yz/6CBQ+tGWH0HkAjwemr2E",
-	"L8O3tJTDjOaIcpUueOHLbqkzmhmSwVIEBjntHZFfyUdBLbtgaR87ahmiZltp2VVHhItE5rl1POfsSl4y",
-	"BEhT92yAB51zWEmwcfdTsDj3k53SL+2Y/OoOhHwDtA/PxYPJlnAsCEt4as49v/bAzDWxvbttPR//9RPy",
-	"K/lG5iNgOv1yyKydiEEsM7IltKoY1sWVzqmWuS3cvmEBrvSVZW6R5X8WIEjH/ZpOya/kB6nJN3IhLDAg",
-	"dmLMw5jsPXM8cqHZPkmgGJghtSMIohabAJIzzKcIjwzmGgqphzCDX81juGx6KlNY1HmWyaVFIKJzbqNG",
-	"kG3SSkkuKtyVIjOYYsO68CVYBMXv+GU8sUA5hwgDo1DgEopDojbvHtkoV+KRBnFxwzfhY35S/73n5Ffy",
-	"wpdpClHOFVjyfcpQ6HGP9+Ysn9K5IimmHS2UU6uA1wTX11w9rPxEm+uZUV2qZ+ZDZYoAyLZaURv2XKch",
-	"w4VqpC45W2CZqdITJPPDhTByL4AtCpDcdliLSL1clYXukaHE30rBWm+cYe4jxoQVpNFMQgzN8rLHdhg+",
-	"kcIf6rE51AspyRvDCS3RUYBHj3J/wHBcUmIRVy+C/gv5kMklSeVS/At8gGpmaUrwVf+j/eRj4DmvhGFq",
-	"NCMf0NwJ0qpROKB2H/aczNgMj73YY5dc5CsMUcbM866jtsFJ2qn9T/jVY8vpvqWaLSkKN4u50jmjsyJA",
-	"YURTQ7o2f2VE0+EEp/KfMJTT7IcnzLCWK8ozvJVLZoCpDbbkNOfZisjxOOOCAfGcUbNkQUXCIsjbg/oJ",
-	"iiyw1JqZohIShrFJ7kDsIYHgOs74ZKq75EfKNYnfM52vDs7HmuVxEfFV20uwAGzvDUsYLootQP/vK5Zn",
-	"kqYeZx8DWbbwJBcYUVQmDHKhzTVObTN8mppNbwNeF7xmvjQQ8LAWJAZxzVbVEuALLyDUJ0nGITOcjwzI",
-	"mSI55YpBLOaUiYHQYPzRS5lfAstUXRInNE+Dyec09/Zn8EgzsZgx1KOJkkiO8DtqIGygF9dnXoyfQny1",
-	"UWBtOya/XOgA6FQ1yNXXfMQzrlcgrNoC6pNcLoscy1HO6CVkt+InI+vitTuF5O8RI8vcKDsCwsuZWU/f",
-	"THlA3oIEr7AiS2PHqLA1FGnuDNUle45IDATBXHMjFhuOYC5UaMA0OItScSHSt0jDTuwzc/rYGKstdPfN",
-	"6oFAWHkWYelJpCsCypr3hnUtoAQyz80H1gfx2TIYpRi+KRVpxoKYRBTz94w2SPymUZkBVWJkO+ejHG5W",
-	"G8RmGcH9gLydM2eRMUu1zljq8mrAKGwBD/bJFdN9DEqHws4ktk1EAWZehy9b/3BFqLqhUzfjCROKBWan",
-	"87kR/w6Ou71aTM9yuexSeNyV+eTQjlWHr1+9ePnDh5cwpshDDA1YnahjOBLarI66PXxRzpmgc97pd066",
-	"ve4J1BjVUzAHHk6hGfHfzb8nTV5wV4jkuNcrgiwMDoCUZTRIQ2i65AfGUrh0l2wVWXxWJEYZKXZGL0/v",
-	"yEymLHLSAl5Pw7Kw4CVLIYfO2uCBWBsKCJGm6HcTMlBYVekOyJwszDPFDAWt3QSOl8CWNpYOG16lnb6B",
-	"gG3OHHXc0QKYjns9Zzy0GfNV/R58wa19mlGt3GSdtt8Ge2VjIlsZ5p2ogyYEWGJhWWj7jH35MHgTPnWK",
-	"m2sa4oFw+DVNXf/6z1Hn8TZDnKyBosZLV3TWN+HdNP6jYNeG0LDUjg0s2uhuVIvZjOYryO66YsJAB5pa",
-	"B6Wki+uOOWiHUId3W3xnwgsGCRUhlbeYC0mkVNMRVSwUFCS0do8GIjbiSRNn98lAtutzMDcUYFVkbG6b",
-	"Ea2d4CnzgUD3CNjUREpiIwt4nl1ar7d5lUPQS6V2B6KQDTZfYLL+/g7EbheYtN7fgbjFBX7PaMoFhmB/",
-	"UXf4QyMi/VFv8ePeyeaxVigPZHIcerp5qBVvrXR7b3TDY8tmwnF1dGi9Ca3E46IImPDNeMo+iwhu9jyj",
-	"wpZ2NjdooeiEFdXSL9nqkQLnRLcJwc/tIm6D3phWVeymCaDu1UP3wc9bX4JiRCMnsx+uoj7V7LWByUbM",
-	"9y9+jopRB+9kxpPV1oPd+2aO3/LSnfaOtkHhwkCKg55sHvSD1IVJCkYdP9886kLKN1SsnHZxe7pwvBVE",
-	"7P3+I5KSgHjonDP0rdpbS/3ldHTE3QVPRIqoiEYa8tprRPUshjAGK8KS1Ya1nvQg+rxL0FmFkS9gCx2I",
-	"wKCFlWmlcFF7vmDhjBGdU6EoVoy07licpkveQQNAmrOBuGQrxTRJFrmSuYLyAub7RXkzdK8GIVm2ragh",
-	"ZoV7FuNhbSAqVEkvmnWgwdTZuIVcRthzpyhBN2JjoyvzsBP7QHCRZIuUpV3y1ognwZSYEcrAD9lWOgQq",
-	"f2DrixQca6i7oVUGO12AuGXDUBtlD6MtvnShrIVsA8U1Wvoy2SVA4KRe5MJ2sTnqlRseHD+OOlxAsQaW",
-	"rzqRUyGBg3RCouwR+6gHASTYJOGoF7ZMaKyR35oRwNMz6wOZMAzRVyTnk6m2iQ9ckz2ZpR6e+zvmnjXt",
-	"Cz7DxWQInyhtMAiKeXJ64/pS2+0WrEW41wLn9swdvMvNMpGareIXfoO9QguC4u5BFKAZ1JLvUTTpalo8",
-	"fG1bqQAux8Vqzr7hmW5Gu3BxLveI6iLNBlYL+R9G6SF7GzOSmhZtJx5OdHnttcSQdV1Gdlm7xZ5tF//4",
-	"+OjZ6abFZ7da/KdbC4+Y/JfZSOK18iOcO8Qcby9BhmM+NzR3suWhEdwPguSDIPmHFiQNohOfBuMkRytM",
-	"VARHyJ1qlR6dSKqKwiHWkQLthb2keC4IT720ZU0vEUFOLnOsiwQ2d3Cw2BA770M4JQ1+e4ibk2B4irBE",
-	"UFhGNfIrGgiMOlor9pE9865tyLhG8ttvMQNhiO+tyZz3JLtI403EzlZ68xHGfoKgS+dmarkrpWzTtAHe",
-	"D+RxB/K4BQXxQTo44nQrggoRNA8U+ItX5R2RaqLDG9S6i6AYH0/JXmz0AQiVvomaMKfghrJiH2RTFjk2",
-	"tomXJxBVqf+TZRml9qlbmxvKNcsrqV+FPYCUzQH9gZhTpQpmw1Or3BthjSpQpQO9LjY8YsLQTCDYtcYX",
-	"98JSTQPBUxha0pJKI+c5u+JyAYaN/TNbnV7p4NPeEzLJ5XIgvKsW6wiXuoxsa8BwVodgoMshqrgrlPO/",
-	"tHjewYhi/xiIkUxXLgIglZEPdqAQFDlnmTkFozy5tfCMCZ2trB8dYpKhTEGbgeJd0DtjOxtFqVXyF2em",
-	"CMw8Wxsq/I72dywH+mXYKlq2vM5acac7/l0MFuUCspUeq3vQjaPWLG5/UzXNxt3ZcoaNu4ISm3e5reJy",
-	"FXtCg2N7ldYWLMTaUdvJjNXC3xtXBy1oMHgUuohO2iopNhqJ6KQNoI979wXPP6T1qG35/xcNSF4x2sqG",
-	"VOoYtr1yVBm2xpJUatHyoC09GJP+2MakUo80q8cUsh+oMrKpCISNJVS1zsUXYRvptmLKGCWE8bADUeuF",
-	"1KZh9Akl6QLJRSlx63khYbtQ/iLSsjQHqlxckDjo5B6DncubrzThWg2E7aztpQkXh1Fk/pGGLJ0mgRpJ",
-	"6buikHtFom46xeKVw1dFGsP3bNVBmgr4/rVMV7va4yG/QYoMBhbY4KUnJ9hACG1YrHuS04SVy5hjXwls",
-	"u1ma7dynJkNppIPFPJzRN0VrbnC2U+fqoHlSuQ1SS0PrsHeQbXUDPW7Cji1hL1F3KXwHks+7cxVbaajF",
-	"9hben0fKanVn6GpuaAFer0KxVm/s1uwBn2ss+eiGLHlrbnwDTrwmurXWHaLCiv190Qfv2TyjK7aRMzYN",
-	"+Rx13uZ8wgXNDhwH3DBN7f2QxT8IBg2CwRbs1n4EEy1vany9kQDS20IAcQl3DxLL/UssSEcDf1CL0FI1",
-	"ah6OqE6gXsgGYQbLBj42hDQonGGdS3BeEQQyhcU21EokmL3i3hkIrkgyZcmlDWlWUzq3hkroji/Tlfdk",
-	"CYkpnxF27YVC3GYBUKYGMy0HQsv5QcaumGtU5Hr15iAxreaFMIT1MRY0w9jnUoYJJle4euRc+dBis3iB",
-	"uSvms1i8xNUHFxDvBF4/A4o8xabhAxEbNgqF2BWJuUjZNfj2MJPGhUOht88WAIGqDb71jU2ZG4hKCQOu",
-	"yRKyg6H6xkTafvLxu7cfsEykP5uY7GG9A1u2gA4EFiKw7Zt8mlsupQ6KEfgJfjr+1EUOu48nCIjigDkQ",
-	"8bGB4XLK0IoKBYHhLA3zsdUpwP3Ix7bOA8BvbHPCXQH0gQDJkuUKqlgGoH6kPKS6mAX2MjwFh0SQi6d0",
-	"0aMHb0IcEXZNE52tsH+w4mKSMcsVCVeQx3QucLolRMehaB7URqnm8Y5llsmlIrEUQ5c2HPchLcsek0M1",
-	"rkH0Js2Sd0m+PiOxuuTzuIAsIRa2Tkp3rxcrWQgtF0amPiMxOkVjAl0UEcsRRkJLM1nzDNDV6PzixXex",
-	"xag9KzLNbclNmyQRueJfUjCfNhcVRSv8dyFGe4Ve6vaWwvCRfbxtpFAYzH675GIp8W5XU8HMwfR9kdMc",
-	"iM6MMXS6mIlcPCIUrUC/fXXHcOBF7wmr0KBqonxEOehVM64jD0eF5Mims429mgPn1KLooEnZQKwwO7EZ",
-	"+HucWGZW44vjCMgbgZr/tklq32ajl9z/xdkGmtYJALJefqBLzsuDEclhOMKOulABjxQThqmR7bgrF7qM",
-	"vhFZTqkGElC6FkTRFV6yCw9Is3+Xn2NZRxAzG5T/smK7D87FXMU4UPYOvmcr+DZPpiSRV46+Q9FAJFWb",
-	"tc2vgfX9riqnufpDB88GrTNUgNRZgdWAW02F+EJdMjiPTh8+1SmCKXCv7V241im3rTrkZxAwdE5TNlRT",
-	"uaxqvvDkAPoFZ9xIDLVrqkgRLdmyEXyhtpW71Jyd5MSu5/LguHf8BBv5rYNIaZZvc1S1vdZs25OGkwip",
-	"D6g4cDaF0vgXU5obDPl8E5Ua0Hq9Xl1ySAZF1eAyQ+skiZlwrrEb5OnRSyMQORW7InhtUrbP6jnWkPFc",
-	"iAWW0sLfUIVlC/V8V4u5l3a30s2RQNzwBJpg/7IQhJa0kCTPwCHeJPkUGU1OTHpQ6P+5LP0PivYXpmhb",
-	"alnSgkeL7HJbhdvFnmI0ZFP4KfZ7poHn4JURT11DXqjdxotqQUY2T2zxZA65xCA42biXgUCZ2VdaASVd",
-	"F9T6qEcq5XVyWjS+ik97p42Ge1x+YLi/JWW2waHDrQ2olX7AO5Dp+sjN5lS7vAfP5v+BONCjLQDwrRQP",
-	"ntbfgJziXdxst4w2xuoH5LIxMh+DQArjTrm6bWDYagzNPyO0oZG6V8NrRPTMq9el/FFXEK1Juw+VelKt",
-	"MdgSon939PdLcFw9UNcH6vpAXe8lJH8zfd0Yl1+OE9mL57lqCs3fLiD2dqH5EOOYTJsaYqdUWyu4NUtg",
-	"6W2jRmeMuu6GQPtVuYNF1Wo9EGWzdTe0enOFhu80MHz3CdZUVgxsKBgxMtcrW3yZcDUQtg6RLT3k5usT",
-	"/HZuZX90mFyyVRdrQcfOHB9aOTOudBNbQPvYlxFSA8AsWwFfmJ8wGHkqhU8hgM7CYNcvqlOHNsCG4BTI",
-	"DTNzYF9Ig/oY5FuJ33lja/cHjNs3gB4vhGClmB5fsigMGPZ14i7edm5gkrO9WFrYX73hygYHyj3EufyR",
-	"xAVrIW4TGx5MYg9CzG2FmJ2tbg9Sz5cj9Xy0jVt2joX5B08/H1qH1jbpfoFEZEeRjKUTlpfz/fqWn9ui",
-	"QnKMQbRxzYkWk73RilDrJI6wzHOK/7TxF+gdycFxAj4lksvlPvpOsTDwUubQwAHlHi6gG4GCbgTsWoPT",
-	"lGFmE/TVhoAQ72SAcryPlGs+3x2ItlTFpspFJauZU2ehtY1rY1qGdQx5hX00MkagRsdgzPSq9h44/QGm",
-	"ZGngi/vkej8CPTl2Puxarvym7L0X7pi3LjQkNNRi/iJT+Bz67VBqCLdTEd4T4YX359Ws2tnxl5O/17jf",
-	"tcWG7m6795y8d/u0oJCCBXK3BRnSBV+p2pKLUAK2vShbmrlPcip0oaVBL/bNcJx3+p3j3km31z06Ouk+",
-	"DfuzuwiCwF1O59xAhl2b568IneSMBb1RDXV1fXfqzn5zxAvF8iGdAMA61sF9MJGHR90eaDQ7NNksSNZ6",
-	"zbZgHDsoCPZQNudWrWU3D3azB7vZgwR51/lftOHClXPB+BVNVn8441mz2AveZNDs/1h2wMao9XMXR4n9",
-	"nKA3daurpSF4cr9L0DFlI0xLYbN/e/n65cXLVnGW7PHQW28tNGB7LE8WWbUAS0whN+M6CjrFQsjpimky",
-	"oymzxUrd0uV4IGoRkRh2b75fZhD72HVioTHSFUO6pChnFA6Ea+3DpbDxefBJACFEUV+yFXbzmfYJtcG4",
-	"Tlkp6yeonAxELpe1/kdhdiKpNxVaCM2zgSiC2oNlqcOMj3VMzP9DGxJzTg5aNIPC9ACtoCR8zhKaZRBz",
-	"W9MIAOvv1lR6u5KAENNRCoIoqFJJvSpKsvozR+gWoCzJdK72Ft4p/E5Jhtt4X72INC/Z57YssQUf3Cnk",
-	"Atf4YNx7kLQejHsPopkjgkBI2mx7ViCLOtcHwNUPMJkbXB5W7Kkxk/bctzuQIi6gUYfPHR8IOR5X8vjr",
-	"TNdVrMLGJoaFWQ3WZjt1SWwWztJ4IBRdKbKcMohlsVUdCw5wBoySi0kRyB0m18F/MA+u2Vw21h+K1f2+",
-	"nkR3VEE6ATYtg37LEAlppQsDoqYk/VqOw/bcK4DCa7OOtlKRCGFsoGmWBqd1D943PP66dFC0kixwwDeY",
-	"gT42K8il3AY8kf8KCgme/QcIO8w8NG4ESJauB6VddrCZPbeF/QfB4J9IMHgInf8/YVUZa8+IypxvVy6+",
-	"ZKOplJdDJtK55Ju9dahp21HEjXKGVcuMq81BghKWPCeKJTnTiuzRsliw3230M/2I33rpF3h73dBOtV21",
-	"r8r3dyz61Tx6XSeiR8qD9aH+1xdIDB9o2/1bjKv0JbQW/1h71kzg2kyab0CToOTj+9feDdbU4ahGn85K",
-	"SosiE6YhyL1VZSkSsBOao8t7yvy6Dd3mE2F0ihhJYhwNhJpCSuiUK/Dfl8xyWDYBJvngVmKhoVwrfCR7",
-	"fUKxlkVsFCX87JXz+pPYgvcA0s79X5rPmNJ0Nrf9hdzvZpXUaE3xQNhbfgYCcHx8fR27Xo5HPddcGkp7",
-	"ELWA3veReROLgbBMMSwyhf3xMQKBXSOGcJqREU0ujV63hzbcx0RF5DGZcRGRkx7+95hMzW/TyHzQ/v8+",
-	"JCo4uA4EJugH1t+xEYGhORV0HIB8WZLLJdj+uDKIn+J5GaTwNeNi1wM3LmrJGSkaqhMQSjIp52bJEZkb",
-	"VqtZRDIuLg8ymdAs8gGY0UCkMlnMmNDYNVrmtoMwnBnNDuaLfG6WbINFIuhXWTTwfASlUfqIs257U6k0",
-	"NreHYiJubFtzZdsSPiZSkHiRZ5gQayZjOSMUpxN0xkjGKJ6hKwyy9NVELEhXxLbhVl2C8r7v3jMQvt9/",
-	"zaa+TyBfHfdl8B3VujPbscyb5GFXjGYsHYiMX7JwBNeKZeMu8dJA6QoXnYQqBRmgUXp/INAAX1zrGRV0",
-	"gkUlSuX5oLuyJjOpzBWvykiulb2nQGTv6AlZiIypUvXysHyYxXaXLAMzYLayD+mxo+L9yCMllidw7cT6",
-	"ZA6lzLWt92IrFW0oFkiC8jV9Yo6+vaBDRVr5fQ0VNMuGRX+6wHBVOHvKhvlSuaX3b6BqUifqMAGw9HP9",
-	"1PnKsIxym+skn3UDpf0QiOqhNRcBi3K1autlDX8Ia0sAqyiZBWqf9+G2Lixky9UIttzFRFA5zPWFDAKu",
-	"ZGigi2OzN4prd8/UF1Aa0EfTbJDcccdpFalvDMFNsAvv+5ln6kDOgKtzy9gtxFxphgfby0NVwQeLzT9J",
-	"VcGqZnMDxabNcrOxIIKLxKCFsOxd3lRrNps3WWXOsKYXBmuGUjXNGUlzOZ+jb7mpqkFdnrib4gbb1jS4",
-	"OelvnWAzB3iocPDQ6eqBLO5WtOAOyGK0TRNCd09rVK4wUkMBThDdoiK4O6Maiq56DdjTSy5IbGRjoYfu",
-	"t5jsYZHX417ZEr7fRz3a1ecz2jJI1UbFx3TJiEBNNykmoOeZjWM5sZX5G4t+tpQwuHNi6w9jRxP5PUrY",
-	"jl3heZDacTwQ3Qei+0B0t65lcCdkd3MfwsK2AHHOS9YU5rxkLmqSHo2Ok5P0lD0eP5k8nT77+fnlPVc7",
-	"eAEJhSUW8Ug5O2lctuBATek4GB9DBW1rslNoVsUhYDipuznJS/PUBRM50gbxRCA/OuMfZpoZms/FZCBs",
-	"Fpohf9aOTcc5U1O0XFsDqdLmgav4217V4Iuy9Nkdl61qH7Scl4z4MidCLksmPwupQjESNM+r1VLfWwsx",
-	"yOVcip1MdE7h+HRzw9tuNQu+gJIEW/N93Nn9G9hcnQK3sAer2YPM8XuHMj8IKb9N6YG7MJiZmVmyyLle",
-	"AW8bMZqz/Hyhp53+T1CQekQVT/wPn8z7BvRtEg0+RWt+zsYsZyJh6LfMr1gKtQCK3NdOU+I1OIlJ7GpG",
-	"w8C4EzqC+oeHR8dPu71ur3vUf9Z7hgm3dvPVCd8xOc+goBGZ0RUZLVb9ItgZShOMZT5TUamtyIv3b0Bj",
-	"suJUUdKhvuAgQAmki/N3r7Bgky8EGEx0ji+2TJPJCZFjy+6A8wXtncEPfNID+aaPVbSXLsTBCgPBh2w3",
-	"7Pp3Pr5/batgrw3xoBiDwdJQ0GgQ2C4gcM3LUWj7hKoTKYlDjIv71WKEE6bbA9uL9HqFHVtkbns2c0Uy",
-	"KaEvhw42XEf5xqa8kDP3SPkKtxB4p/oQ322wzVVNrEXMY48LKIchx0ELZzJlWWpT66idPyypHebINQTO",
-	"QKWwLaC3X8JGDF+sb/A1v2ICYx1S6H/C4a95LkdWTsRvyVx1yQ8SjkEwlqJN1k7/1i+n8/nT5/8vAAD/",
-	"/w==",
+	"7P39dhs3kj8O3wqWO8+xlGlRlCw7MXXm7CoeJ/HGjr22fHK+G3rZIBskETUBpgGK4kz8nL2avbC9kt9B",
+	"FYBGv/JFUuLM6I/dicVuNFAoFOr1U3/vjOV8IQUTWnX6f++wGzpfpAz++2I8lkuhzX+q5XxOs3Wn37kQ",
+	"hOLfiWJMkBXXM0IFocmcC3LF1p2oc03TJTOv8aTT79DxWA97Jz8nv3y5Ph0/Ts7Yk8nT6Zezr35+dtWb",
+	"n3SizhVbD+FR8x/2ycpz4rQTdQSdMzOJ8Zx1oo4c/czGGj8BM406i0yqBRvroZ362Wnwt5TPue70T3q9",
+	"XtTJqGbBX6JOJlMzNiykE3VWbDST8mrIRLKQXORvP/30Keo8zxjVLPkRH3phnymRigi2Iu79CEnFtSKK",
+	"jTOmiZrJlSB6xhWRYsxCwo1x+E7/5MvHp0/OejDjhKlxxheaS9Hpd56/e03UWow7USfhio5S8/iEpopF",
+	"HSbg30N2jfv6U+eLzseoM6E85WI6VNx8ri+WaRrhHq2Ypfvf6MmovEkhpctU6UQdXI35babYePh68v1/",
+	"Psu++vb7//dLdrn6+cPbv3718tXb/3opT1/RV/T9qhN1llna6XdmWi9U//h4nM27lu26Yzk/NuOr4zFd",
+	"6GXGOobYf2Up0yx5YVZTJrHbXLKiiiT4YAslvzwFSlJNzY9uWX/vuDf7OlsyS5RFphxVvro5u3o8fyKe",
+	"Lr785avsmerpk5AqbhIwW3iXXTue/9vobPwkecq+nHw1fTbr/XxydToP34U96kSdjP2yZEr7Y5OxX/wI",
+	"jytjdMx32HwhNRPj9dCcO9jPT1FHrxcsmFPXLS2g5Fs33xIx7aOeqCEh75BCdhYbDo+bTMBqrZPZn4fN",
+	"nNqZay6vWUJoKsWU6Bkjk6UQLG3hs8dP6/nMSFsqUJDSdK35mKbkhZhywVQn6oylUEzoIdXueNZKAjan",
+	"PAVZRf89ODqdqDPhmdJDJyYT2ok6M54kTHjZsN3GpTQf5pW8ZikFATWn2RXTRobYmfph50xTu9xPdfse",
+	"dRYzKbzUUXKZGRlkNmM4kZmZu9JUL1Wn3/llSVM+4XCQNZ0aAfYx6miuQUA/v3xjZMgiqdJ7xUaKa+aP",
+	"wiJj11wu1ZBqnfHRUuPF5j8kmBFHdmB4p+b8Phs9Hp8lT9jTyZfTr2bPfu5dnex4fp/R0/IYdefXrnt9",
+	"9OXkMX027tScZbdqz7GvuKpyLZ0yIidECkbc7PKTA3v004NgDATjx6gzo2o4lxlz6/SzSA2B3ZV1fH1y",
+	"bO9Us6AmMVonPnc4+OFJ/+yPP5IrOP2dRUqNfqIzTtPOrWWBPaIoBcwTXNCs87FwaivSAMnkpYFXNagn",
+	"fahxFPbya6rHs/KGjswfzZGayGVGuGZzFZGlSFhGpDC0mKR8rAnOov5WiPKTx0XCbjr9Xq6Z/kFvBpzH",
+	"3d8JfL6QmW7mAnazkEenvdOnO/KBlQNu1NPeyafo7x2WZTLDHUhC+TBkN1xpQ/tEjodFnZUueEFnTeRY",
+	"/SsMdFR9Hf7D0GczgY2NM2dK0SnsEkn5NQtUXGNAgL0A20zwC4SmGaPJuk/ah+4aetOMzoM1qp9OPnaR",
+	"Z7ygHW53fVlpysU1TXkydC8jNY20Ry4/yel91ntWS28zJ6ZZNrRj7UzxmgFyIr7Ev5F8yad2yX0yXypN",
+	"RoxQgs8gWWmSZEypenqd3jO9TkN69Qy97A+PG8SFFQbb3B/wt0BITDM6Zm1i4tsM5f7OguJx6Q75Ti4W",
+	"LNvyBrmlrBhLoelY12uPe4mJ3idrPJtXToPZwb1gvn3FFwvzYy8cO7xWNulptRaXV9UejIZbGg21215n",
+	"MxRUQTvLZl3QiwVQIT7g8JvMWuusqbVr9/X74Bn6Td0+uzpx2skiPDlyN1lKNVOaUK3ZfAE36R/SP5ax",
+	"MZ5Ouwxzou0/QJpUPQdPo06yzKhZyHBuLoKvIndr4pxg3sPtDFWc/4y6pyo212NRtwA3Q3fChnhbg5Wo",
+	"luMxY4ljPHNJ+QWd1C3opLSgk5NTvyJgoaE9xrdb2uhvz9Zf3Xy5enr9RJ+px9npLyc7LO1J73FhacAr",
+	"RiDcktOrov9yxpwT/ZEiUqTreidXg6l+e273JrAbOaq6GKrnIdzO31Z87CaVy19D6Qx+/eEVW4PqxTND",
+	"oHBT8MYjilkJRInSVCQ0S8pRjbICWzPyjhps7Qi5CvvGcIgPsCgypjhPnHKop9pr+251U6DegsP8nIZd",
+	"lt5LcSXkSpCLty83kqs01K60qrxe1fXtLIxWdc0TlvSJuhr+3//8r2HT7r7UoUs9Y8IoXyDHaogz50px",
+	"MS0S5we5C1HcEHsSJX89J0o+AU+PLnnPREK4JlSRi6WeyYz/DZbVJ18zmrHMEowcyIx8d3n5lnxNFR87",
+	"C5TBaFSRpWIZMRrf4T2SNWPX8qp8XC+I/fMu1HUj7Und/PWcupfGHHf0PcjZ7JDMqCIjxoSb6D1QaEST",
+	"4ZRqtqLr6olcKJ0xOidUqBXLWEJGNElbyRQOtyOJiq8GLoxgIopl13zMShM6JzpbEzqlXIDGl+1PpwUv",
+	"EEcmXkoMf1bmmixfwuYRwhURUlsPwH+8f/NDK4kqg+5KqJoBQm5qmlSfLAW7MTc0mg7GcDR/J1wslrp7",
+	"DyIfZqqlHKY0m7Jm4slrlpET8pp/vZFw+Wj7UC18u55k8GtG9IwKctI7++rJl0/JaK2Zug/6jKXQRlc1",
+	"T9bfi+XdNLavkZp0sUjtaT62LNBIt9qv7Ei9hjFyGsJtoN1sqULOAmH/HN89ulwvWL8y8/ugK/gphmq5",
+	"WGRMKVZDU3TTragiLKOKJYSay0yR4J0WilbG35GaNe+XroPK/CaZnAN9XeoM1fDPBcuUFI8UsWSoLqRv",
+	"LukxFYZ9RoxYjTix8nIpNE8L2Tck5ROtzEsHb9+8vyRGH3ajcSnUsfn9MFQZ78ObidG+PAqHEn+4FBmj",
+	"iTFGqnt6xRba3gxkJtNEGQUc82TA420uD5Y5UiyFYjRt2+X2z++45ZsGK0ojuwpY0URmOP+X+RBH37O1",
+	"X6M1VojiU8HF1OcGMZqyxGVXST0zKhn+ZHYZJFxAl0cqIkoWeQXTi4BRusTMyzFZwhOSLUWfGMsJ+NBb",
+	"SvjBb18g41QMqYhIMw2REAq5TeVFaUnm9Iq5GYdsVnr0nhkODYThUtVwmqJzVpm5oaTmaWoII1CD3oq1",
+	"gg/dgqcKo4TxH7dleeRn08S75B0zCpUUY2b4wWihEy64mqEG+nvuR8MVWbOkOU0nMpu3C/KmD9x6I2oM",
+	"y9IUXeDoxLD86ZMnZJFxoY00IBfvn798ScYzmtGxZpn6fYmesWXtFVpe0AqNuZLEcakXO2yC/eAt98CP",
+	"UrpZd5o2OZgzPZNJRBZUz4zoMurNYZd8UMwKMCNLjYjGf9n3fuMdE5plgqZDT9lSKskoZXMiBQhqlPat",
+	"+1Ecbtd9KL8d6IjSUNNcUSujxq4yKaZmWnKZEcUT1iWXRTvunPCJkUBGyeHKXB42Mgfqjcx07k1wG8aT",
+	"uzL+5tQsRVBwXIYkfZ3/QOaGZC20DAfZkZDFV3MqPkcFzsi4xFzPhvmCZ0Mi0okGW4ahRD+6gH/PGE3M",
+	"fW+0ASkSdWcEg6MyFFIPaZrKVZ3QgGOESQcRTAxfIolkYOC00rI6/q4krRshp+zbD5fOzrI/G+40aoxV",
+	"us+NpIBgq5z0jY4Tke9eXPz1PkwYmON4zBa6quxewN8Juxmny4SpjR6H0lg7Eq3ydo3nCvVVRbhAu0+K",
+	"dH2Oah5Otmr3gV9Qzrm2TxzeBxXlNctSSZMKK0qjZoq1Exsw80nKp7NWDgyG25GIhTdrzzKS0AhHqkpz",
+	"o8qq5U4z+23PdTU5ppKFYB8AVZEKYp8jSMgWgv5GiTu75urcl0Gbz7bWz4/KOjfGeU5So8p6l/wWhNzT",
+	"/V83QE7I1/i3mvn1kYq/LfVsqKgxhAQ+qAlnaWJUtl+WLFvnM96OjO4Te5MxHyAn4zs2ZvyaJX6iARkF",
+	"H18JOmchJd3f7oOYKRVYjzTMGB3P6i5r52oy0klDPoV5i2AVUxsVq2PvSsa6EUouEjs5EDlWYvpkGhSZ",
+	"dr5wl6suwZqR4CGZkYxyxdCRllLxSOHi7uMqKid1lk5+MU3TLEo7N2UrqX/HTNOT+8s0PflN5IlbvMtU",
+	"K+6Ijeb7BVF1xRLQtncM7pe/s+8e+dcDjdVNrp2a5gTj2+eYK1LJBGCEF4xWuEjvmuBhvWTVeZtHgszJ",
+	"Nc9uljTBiDtStfBmIFnKimEfedhMb07X6Js86fVy5WyBblUpkt9IO8tnXqCtHSp3e1VI7EzksVymCbEu",
+	"XnMajbT87vLybSulK+PvSvCaAYoSfeP8jk+6J+TgrNcjX9OEvMPH+049ypWT76TSlt6HXfJ8xsZXBR9B",
+	"ygWDOAk+o87df8AWGwVRk7kZ4+mTJ4/vMfyXMUxHHU4hQ7ViK2+oS61uUTjczttTfHl3GeOTFexU71+c",
+	"uCk3Jc2o5XhWmxbdSLk9leea9wvJM4WJ9Mmjdko+un/KyaVm4AaZyKVI6gkHD7VSrTTKrkSrvJ7T7IPI",
+	"2FhOBf8bS/yx/fDuFTlwgaWU0UQddsl7hurbxduXJGMTljExhgMMn7qPU6u0zOiUDZeCXlOeVt0z7/EB",
+	"c51BiG88s46TRkrWDbkjNeuHCHyvtZMKnYVqJjOdru/Ka6D5nMmlbr6G5FKnYAyZ6z5hNDFiuY1KbsQd",
+	"KZO/Vn/daCmvSCqFT/sI5wPXhJG/YyrGLE1ZUnFS3w3BPkUdewmZFfuYgT56xxYpXeN9XkzYjXW2ZDFZ",
+	"zRh69m3QmKPpYBgC8hrgj3JCqCCMZikPohveew4BzbgUqYi7YA8AUaEaE3w5ajxjc6jSZGI57/R/wh8+",
+	"+mUpnRkRaFb0JuNTLmh69C4vwC2u4Y0glGR2iW6yB3HN+uNDdBhzyFsKr/PVTKp89cZcPYfFGtKCK+CR",
+	"InG+QzFSiLpYQb7CYOPqrZ187dW1vqOavXK6bXGRP8LHFEnZRLvJX7G1szYjMCrsNEg86CRsQpepHnTO",
+	"s788e3au/3IS90mcxbnSmRmbSETAnWa0FReJXJGMKYa+zFjHoaKZr7Fu9G1XdvRWpny8ri7w0i/IKKdH",
+	"sCqygIdbFvfLX056vfPVX05icvDyxeU3xH/I6WOHzXP3L2+aPJLs6GVSP21L0kfKMNaBYZPh//3P/8aH",
+	"5zn/cGYIvmDgA+mS/1xKDXFxOHhruTSWIaxyxtJFI0fVi4I8kRzrb9qX4q2J6lre42YTLcmKcqM6T2Rm",
+	"lqezNRfTwrQe99o+POeCz83JPgluQ82mrOyGK0qq8fp7VsMaF2A6yck2cW48lcbEUiAVdMZZQiAJSWbk",
+	"7cXl8+8GQtEJ6yOCBs+ULsoyCl/LlkLh2cBtw5wULsjpGZnJZabIlIE/ayCwfAOexcQ1kOswVp0Q6hOQ",
+	"uV3yvTGdacaIGssFS4iWAxFkZ3XJhWOZ1YynLJhvOdvCx07is96zgajP6YjJAewk4frwPJfYZrGFsHUp",
+	"Wj0QuKjgC6Q+Th53nT1leP1nzBG1PKRnSNOBOCjmEUfoR7f/nVvsh0DP+MnNTey/bWhlTLorttARUUgu",
+	"ntldVmZ8QicZU7PuQBTOkOJTsVw4RIuoww1boYDI4ZyqQfaAoenNKyametbpnz55EhkGd/8+MeysNcvM",
+	"mP/902Bwc9o7Ggxuvnzx8c9/6lSvNLQ6FlIohAH5mibf5snTNknS/GclP7MEjFVKu/5Txiadfudfj3Mo",
+	"rWP3+HH4LCigfmV1r+Gv6vhFrooVT6Sxne2k++ae9MnVIzbj9j6xqXLFNOtazSdQWoqitm5u9uHj4EmY",
+	"4Nc0CTSEXchYl6DdTszKG7V5ypvHyB9vSeRtHab2pfasp9bxmt5rCuG1DlZ9oyl+teUw7o2mQM6Ww7g3",
+	"mlxercNU37ij8+R9UQW9lCoXCe2SGJYQQ6ULKuhyMmEiMTcARKrKhylUJ1vPkn+wQVXb6mX3fEVj2uUY",
+	"P7coJjse4rps7dZtrLywTa7w1ken+nZrZuiORxJea82y22lA+1p9fKn9SJWev4OT4Pa/eAwcto1qyLBr",
+	"tj/zpAwI1bHGNL1DyCqm9REoqosRqIM4iHHF+KpuKQmweXN5tW2QDI/5zwdxmSPjw9JxbjDo205X3SsN",
+	"NnXbMJXny7bqH0C4bLB93ggSN+jNkbOCtzKMTra3gz5FnW9kNvKRwx3kXX0ZcethrXmlPoC53ZG3z9/B",
+	"kfc0wDPvz549mCzJQ4+YJWsWwpXOqJYZFq7DAcSoZFiFMqdrqFCO8e04InMq6JT5coe84kBmkJeHE+DX",
+	"dLwmcsEQLEA9HMQ7vuWt7XCZ+3d34P3AK9zKqu65O2BRO19iJ1y8nGqd0Cj5zYUls6stvL93YgN9a2OA",
+	"OxCzEj/coPyGT98FYaVgjcc+KF1G5FMoYINMb7AtH87lXZ/Llzbx/j3Q90UePNman6p1BO26aPHxO+Ao",
+	"twSCayDwYJ+sGJnRhFBfygCaXc5LlUMZkV+W0mh4NaUBd3JYX4Of7QepL/JE9x0IXZ8p30rsmlfugOC4",
+	"DvKD1MSuxB7oPE2fjJYaPHd5QhfOpUtieCcGJVgF2fzKVo11yYVY41hjc7e7CA0UGgqZX9J2BExBCjYI",
+	"xq/327sv+dliinop2uFT9Hd2te/LGYYnCmn7O7BFNee/lSVKj98BOwAf+BGRFWL8Q2xjMsWqAwzJgfI2",
+	"kdnc1iRfvH1J1ILRK3VnB+4Hqb9xqQr73JDb+qsqL9RnS7SPUXr+jjYG1o97Yi5bAKrzN2+EMM1GFS7r",
+	"x8V8KpgS1F6ALZRKMQXbyFnU1szNzWJYja/PQaHwcHff8d1t//2NBYjcicfrM7nbDcHqK3fApHYRBFfh",
+	"LhIXLCQrljFbeGGulPBmRmDMYqh4xMbUWXX1ieiPVK54YshZZoV08KqliJU0xrSc0Wv2wMZ3zMbvEZ7n",
+	"QzEzahfFqFhz2a4RBc9WSr1a3wwebc7nah2h7p07OEGWfiQgoNF+H2WMaMNoGc14uiZyMgEztVT5SQ7i",
+	"4F/xYURUbdIXOYhr5h94Qm30b8uiNHIQ5wSND7vkR8o1iQOPXSEV5dbqQMUZ2P5i/igQ/FLK11SsXbB7",
+	"V32ikMHergXkj94BZ1xKScy8fZS+7zHU6rPmd9mGP7o3eCcG+CCoRavb+aatQTBs99qWnq/H+dtqiEAd",
+	"rcG022oI9/wdcGNIwz5ZG0vc4dfl5YoR4WIss8xczxC+8RB2dyACfvzxx6OLPBmF1RuJxXQVAuuy0Veo",
+	"Wq4zGS14YcZoOv/LoGPhkgadnSxIZDQHtvaH9MUY0x1NAkyEw6ugj3VPeqls1zFvwnsLASGBZELXhgPy",
+	"ZCUcBjFXu+QdowmJDd1izBYay8T8p7J4RwzGYYn9GrMJXTpjVEPWiq2gtO+lHDCD3JTlBMQhjn9HRqgn",
+	"abmzXQ3fOYwuj2YamFoFdvtjNrhzlW/tPe5g1AXLNLcsnbRSy6VgAi0gB7N4MDfTqHQKc6LVfTXPI7Zo",
+	"WMYuSFjBLjkQ7Jo5nWicMV2a0sa9qMwIN6edCq4KOP+O3cvKaGGPpcLZTVd0rUhsx8REbput7fjgY4m2",
+	"ljkq3yhzS/lb38kVaoaF4Lsq2G0zWhSyhuPQX4RB1adnnWqMtcqUu3w6rPwthHiBsbf4eFHVq7V0w+I/",
+	"jxgCNizFXj/FvIErtq7MpfbLMm3gEfPLRq4tbLbtROkPbHHX7a+VPW861I0bULW0w+139naUdy6Qgimj",
+	"H6TLhCXnZEGVBixhgnDiYcrqKam6K4qlCSdPayL04XX9E5ZR2eNiT2GFvyq8HhXrS600sRuUFzzYYTEB",
+	"SjFRW+bACBMAqjbBOAZ855Eitp8FSVkyxet1PKMCu3rAFVZpfRFHA6iOyhKWuAsW33mkCLQDzahQdGw+",
+	"3SW2CaK5oQ1jZlQtIfthLq9RExoI/HReDIKQkqU03AYI+WlGRbm321j46rZnZcj9uZGKfNHpd057j7u9",
+	"7snJ4+6X4TXl+nsErTroghsmZTfm95eETjPGiJYkQzQFIthKETqSS02qzU0MoywVy4Z0CjvjFLqjqTw+",
+	"6fY6lVvKL7NaxcEEpP1TRTz9Dz4IfuPsquLtEJJpC3njKVnzXdBpHKeY70/5NTOGN2SjHxJbk55kdGX+",
+	"CvD2pesT98d+diRlyqjo2I56f6+o9/yXpbkhje484YYtY7OpqKlRovmcHZn1Z0Y/W04m/KZ4X23kgIrE",
+	"MSxReysiOIsTeuOUGxIU5R4yf3EGRe4Sy9T6dQpk2P4idUcvlK2OUwsiNWffyjccP9fsbxYuhIyNtjzJ",
+	"5LxPYrrgMTnwYlFmtkPcYURi7FsEP2N3Oa7Z3PxguK3vNsv8A1SrkjaFh6o8STxldTuxkllSjqhO6TWD",
+	"aiPXP8i8Hp8TQ2/gSHMmpSjtzT5HeOMOhme8bvrIOY8UiT8olh1dTP125ntXlAwbP9p6xbjjbEnqtx9Y",
+	"vTDdvNtJy5XiOoBUrxXXAqrlVokMfcHPzjOrH+Ri3bYI2bNr0XF7KfOxnYiqylnX67G6Veai5Myeea5g",
+	"hWbS0DRxkz3rruC8WSfNMgrepnx9TSLW/Oo/n3JGRmwtoSTCTsPdtwnP2BgvVRRMK5peFQhrSVgVuJtE",
+	"jaF1Qc4A8QtCxm5H9QyY/amjKATIYRFgnHOFsApGxhSPwH57u+lk+EMBex5sBE65ju1rukzXXA6YUKAl",
+	"oV7LKXP3HfWerXCvG7dpG7FOLN9G8++Pe97HRXO13GG7uIMbF7fz3ee+U2BKT5mPxY97rIVdZKUjZgsj",
+	"1LT+auMHTyd7RGneHGwLBrlFG/DPkE9qF75xjTuzSZkWBXapEOpjcS6V3k53xT4vsHGVb81e9nHatAnz",
+	"XsgkTjFBuPL4ixjN+muWrfHZA41F54kxAiDnzFuzh+HCvwj7YrW0yoqqPaVrT1YwRmWHXkDZwtYiUzhr",
+	"sP1EYDHEH0eAuvm2jtsPKj62KfG4lwNqy0z+8eS434TaE+niGVXSQLGynNhzFoYduuQVv2L2BxwrzzRj",
+	"IlGRy+uYUi4GAirqVJ/wqbAVzOhxWsslSSQWIgu5qvg4/qmBgcpHtDXyVIgf/ZVpytMKd+AAjUzwHGhc",
+	"BQwAIJqIKAQJQM7zUSGb+jZG9jgH6Do8TIZbtAW1AYe9HohpJleqT+KbI3ajmVB8lLIjw/th0qrZa0Uw",
+	"nGTjVmg6W28DwMZirHAg8hiTndgBAIlRkaQACjFa59N5pMIIFwayDsvl7TUsUjxzUacye0Pcui5QdSCu",
+	"dQi5dSilDR1+Km2Tmnsd1CG8VbvKVZvvVXuj1cJ/VnEQa3se1tCzDmmqBgi8AnTd2F+jsdfApi4vNXib",
+	"1VZAZSi2ghO6Aq9faptWAI2vB4UqYFG7QpuP7lTas1wPYpPj9mOy3iKT04zOFTlARo9sPDZy9c4IBQGP",
+	"MrmA3CMrAEv+yX9GSOiK69kKxI3yFiTnp4AuVSGacnGFlhBXVjia4Z0DowCXVtQ89iRxRR8pIMnWlWyW",
+	"DkNcxncqVvOCz7eAi3tbhckzRZV6s+WciiN3cIl9kii6hu4VxaOAGGHmb1qSRJacnTvyWzX+igxY79Zx",
+	"IOH5DcitHzWyrTPcv43+c04oSaQG5wHVMziWAsu1UGGC04n91LtGBptzrOlU/fT4Yzka785DZb7hAWnX",
+	"f+2TEaQSIlvGecqFKzjYEVCp6tGGP2xxqC7Ng2UVBt6O8GTmHFNYZX4MGzWdSzuHGtQsjn0YYfO64O8f",
+	"jqUQ6F1EQQGAZQBUnRj1wmolKR9lFByVDgBuIATTULI4oTxVNq2GZkkwDCY0gG8YNBXs33BORlLPAKPH",
+	"Zd1IOHADgV9TVv8JTGCrx7hAc8287dXu/7uuB2nUyScIt1udoIyqmLcFc6XpraqF3OAGcJEX8CTmJRXl",
+	"KCukMQXRVWKlkX3b0PsKlMTHPZLQteoS67YiCTPCDHZLMedQtnYMDsIRqm5T1PVL6J7ufOehyXc3fk5r",
+	"uIaN00dnlX7v4bvgQMlPhE9pCk7q6HFljKoShY3pc7d9xR+yY6Q22JgZXSyY2CZa+/jpltFatwOtUsVQ",
+	"5q/mwR3irIbwLXFWBP9yzrYjnsQuUSBnsZKg3tQCf2dHAux4wYuAPPCx+NmGMGjWXhJRIF5QDrGVGDfv",
+	"1Irxop/CCXXvSrNxCTe1WjnuN7NeM4YbGHyJ7sYtqbf3claLB6Jp4wpg0jk6OZ6Oc1AD4vJxiyPgKnNb",
+	"i3RNDoS0eSE0tZ01ABV9oQ+75I0Ys2IdOPeA1ZHz5ljoUaQRqiRckyvGFggDgdku3Hw4xoWY/0Kj2aWI",
+	"4obF5CB+P86Wo1Hu7UT1RAr2ZtLp/9TOJm9zp2T7g+Ug1Kbny5PqfPoIe8SuuVyqIdU646OlZhuDmG/t",
+	"Kxf5Gw0xtUZW3Rwwhp1Qdx8bxnF3CvjCG/vFe/FKv0W0F7/9zxrstZt1DxHcggCvnSjaoBaEeVNGT1Wr",
+	"qNf/m7SK7VKRm9BgnY0CMurubZTKpNvnVgHK2pRx88uSpnyyzjE098hsKc+xcc/rjZ0f0XxHRay7wSNr",
+	"Bi54ZM+d/eHdrwOBk42I4ub6EWxlX1vxNAUTG2Jz4J4NwgD2vJcCARWvbE2Abiuv7L6xvpB43/C0Fuaq",
+	"EK0EjqR5Jha/Zopwbfu7QIIwkg9oYiw7pCBW4Nx2uruGJr9jNNWz1pCkS2Ealc89qgCGz66ql4r7sUnA",
+	"yqv4nFAwiLmY4vg5Jq0DCedCaUYLlJFXxVXKq41C0s6l7mC8tl4VhP9KuJklTd+WIqJlygASPhLGuWXI",
+	"FQOE/gDT9okxWUIU2/8eDG56vY9f/KluJ0oWyMLYvE962AoIMoBtWAO+rdDLCwVehpmWinXJhavzAkTn",
+	"s95ABAjOTgR9+HOv1+uRg/jmyG7Y+gigL+M+ebNgwsj+x92e6zWu6BqcVdaPgZe7kbYsnURhTSoTE5mN",
+	"gdUPz9GLtmS2Lhxatjzp9cLOyXa2FjSQsPlCrwfCvwXfRqB8EBQAh2vY3mdIc31YY5PP0f979uXJiQ1X",
+	"AEA+pyk4FulNuLVPemWOMMKjSJYSTvFZrw2muGWDP0WdNyLE4bSI6cYic918q3LZJZBCDZejlVG/LLY+",
+	"eilDtIiic7Y/ELH1MbmzBa5cMwKATpddvRZhOwRiPCexuuKLeCB87v9prxfnaenu4dzKWAotl+MZS85J",
+	"jNsWkznLpiz//EBwYfOBqu9TRWJAFY/JCjAykAWCrxedXI6CZp5G84FPFsWE/VvNwavR6Vu94k7+Wre4",
+	"s5+8TIAaE7TEzO+WbVFzSs4t4Dg4dbnGzgM0lYLhVTBSrJIJ5eWsYCsIDGnz91r1yejhVDToKW6m9qFS",
+	"JVMlu3eb5F6XXkz1pk9i2qvmc7Z3an7DbALnD/q+W2dSE6CgCf13mSZhTKWOT8AOGzbXibkvIJp8Ta1Y",
+	"QrchaQ4ZWW8c6XIDKnxhO7MnpVstwTxWs4JX8pqlFAKYG5dRqY7ZikG2W8U8uLTbTFB/uZtzMrNQfM1z",
+	"gEeIWM5HZcPhz2dn5LRHvnx29pQY5tyGAE1VBeEX8Zly/t9oaFh/q280KFmFb8Az56CgO80c5KsTZ9aT",
+	"U5yFFTXbaNb4qO3/DlomWjUc/nspwn+NpbhmmVOsNZ1udCNcmmc+eanXttKf5YjAY8WlPL98sw0tV2yk",
+	"uN7wCftQQ1zWi9CSKNls1FX00uZkwQvr7jMaALbFW6675MJeji7Tyl0xeX4Ls2gURgSH+VcuJ6tseeGd",
+	"mxt3zuNXVbrcnWOWWbwS7F/q6tOsqAbhW6RWKGet0HQy0UqE7RyzgazDedSIJDtgIFA+1Xl0vfjAgXwB",
+	"XHBWy5c0sPZPHwvXtdNMSqTwnLf7lW5/LF0KMruCan3nfZgxAdsKxWn3fe1DjCcsiYPLxNbFFW7+knOk",
+	"7gq4pT6wORBVuEnt43dYO9imkIQJBsbASqWxtsdUsXOyxAAUnUtb2JVnwBZLqquazC20mG+85rIN59xO",
+	"nfmu2MTX9uxhTJBRoQuuFOl6O61g20CeERwtgbyouBe3zWVp0bhe0e2pfceqV60yCcV/ibEi/QguwUZt",
+	"VbK6j172myRHN6p/bwOVj7jy3S224y4VwrzM1O+ELzSNMBGZYhkH3DUxFD7YEtMtpnoX+mTNFAG4QOUJ",
+	"GClTZLIUgqUbfMiutdcmPzKpupGVNqzoewEnCUvK7uH711vNaFN5ZD/h9LT3SLm7UWr/wymyW2zvltqt",
+	"Vzy2uwnhzrYuizu8Dht17B/xh12O4B1o3c2JCC6JLrgtQ1Eeea3M7aGTMPkag8Jie6wsbwRysk5WF7Qr",
+	"f3+GSRFuLz+22A1fUz2ebS7OBO9inxghmDG1TDUAp3DN5h4iCm7HamagSAYCVBJw5u5SBGJNk+aEKp9H",
+	"9VNNy/6aRPo9k5DrKj9elzuW+8f7uaryU+9j17uRXBpy9dc7z0nmImE3QB4np896vU8fo87EotOeBLYL",
+	"7Kx1iS4sVb0Q6G2fsuWRZCDoj1ixXk+2gGPxae+klIZ60pabVU19KDFfhd1shBd4cesMhMJZeAdfqMtH",
+	"mHhs39aV42PkgAriXOq2s2V8dnMT+yqSkAqndVTYpPHAzhXUHdzLgq7jtrd6hbv93mYj7cPhRvZishTm",
+	"xMdSDMe+bxREAIqLq4VIarxnSp+3z0Hop+L+3zwdG1TYyHMbsiWqMjUnoGeMjWL2OYzSHEG0Fkt9gK8X",
+	"wmNJYqEuDMOjUM7lbZDJ7mIvUrGBCCNB5U5bALqcZowmayy+ynMV1IwuINQ2nrHxFUsGAi67c4xfwCnE",
+	"htXCPUGkPYUrEWFTB6VzPyJSoeoeCvbNMCpGaPyaUcjv4gvyzhdUgSH3yw0wzeiYFYawiV6FZLxwQu0S",
+	"JIjYfSpMui2RT0UYgH3S63XJC0NMVxxhHW1yUqEaOTB27kBgvzLMK7d8e9glF8LvR3Ur+kEU3T7lInWY",
+	"IB0bZrfCyrzjyjeTHBnSvA8zBLHSJR/MkRuI2jNneJHIBbK5jXNZjTw2KlcckdWMj2dknDKaKcL1QEjR",
+	"cNBtJzfsv73UGFI3qr4UzOf22FBgibPul2+8B6/Dbhby6LR3+rTz0dy1/uapP+uoalY8tr5Wxp/wKI+f",
+	"NrNFKRB4y/VWxdic3rzE9UCuwpwL+8+T8jVZEqT5UdgoHe3Fu0EVNcLO3fxeLcXEU6P1xE4b9QLR/OO7",
+	"y8u3A+FTUbm20eIZvcbGNAWBZTvo5h4Fc+hIfHpzg0BdYJu6qx1+Mvf64cZS5Grp4G4KabXyMKzP2uxy",
+	"yrXXi/o+i1wV+yzaC8FotG1Dfwba7bM7KH32I9fWPGk2f6TIQio4yyUuexT4n1QcYaesXlkJ8u0Ie21Q",
+	"mdsqq21uGNCznfZ9btWjWsHqFDsPS2Z0PMaKIj0+PCfxmRnD54Rw3xgXfjqNPWQneJ7niLI3ELb4Fx56",
+	"HPtWgNAX0GrFDtmSXLE1PPcsLmI7aHrFxEAc1Ol3eAoR+N4i+xV7f+Z1uQNR0+UzslojmqSFRZ8TNFvx",
+	"brSEslqmESZG0QWDI0b9L0Z31Iordtglr6VRm50Dq8UTddrbrI4iY0Zt+WnFC2FHHfOycLngxeqzWMgb",
+	"ka5JjcJx7iGcXQwRcCknS8WS21xINW5pi9ZdCafdZRBsi3hX2Id+p5y9EF1vMzifjdvmbvYDDw/JViBc",
+	"Dvu+Fb+DPsmL3kZL7VFFCyhyj5SFMAV3WQ0uqdldB0z57YtLUgQT+ztPPnnIsHI16T6QgEVy7kLPbcNl",
+	"fdARshyF8iBO5Zim/57IOeUijoiQJOFqkdI1RFjMHwbil6U05x4eJQuaGbuK4CtWahmSUgWJ2iSR+rBL",
+	"XkKivk1FLEaGSq7nmkPgPKLuxgwp8+SsSJiLo/+iR3/rHT3r/su//un/N1j2eqdPH33x5+O//Nt/D+O/",
+	"//rp/3/08c//nj/18eDf+vm/jj5+Efx0+G8H/9YfDLrbPn345z/tHyqsiwrufaBaooWl+APcxeEdo8hB",
+	"KWx4eOucqFcb86D2Xul9BOnOc7xPqmNbJYtlyPcWv9sisAa3qRHQeB42RtIKKdQ7kPQ+AmyNsbRgkic7",
+	"bXyu3G2jDt5PXKkuhLQ3J28K6rRu/8YoTmFaZ1/tkm9dQDwCCdymYb24ATO5sooXRoXUM3POnlvn3EyC",
+	"WuTQG+zFHjmnnWvIUby+bbXlNRN6IHyZpdI8TfHCPwjr/Q6xyrN40Zceybshs9FAGOoStRxBWEOKmviK",
+	"QwWFtCRbXwb/XUl4GjIkRtF8aUn0CuOAn3G6Fwq+PbO97L/uLs8r2CwzRI3S6zaszd24BajwbfF5Ha/U",
+	"Ho1C4XBByDq0GHOJWuCFPefWWEu6bfaIZejaJBLH7LW5JPlJaOy/sZNlH255rb3ARqR8koMaTJn5qHxI",
+	"6nOsnyFLoXkK76PV5ky2vZyWNVMJcHByAdrqKPQRl+B0+dLWAKc4JEyblN5cPR244e8NXHuXGuo8vLNX",
+	"GXXIPXtWUucz+KdHzr6PeuqSqna75KmG6tG+rx5VzFbJlWpHCxngY5pl69xNFYLhWjdgOfv/sFhQtXdu",
+	"VLm0mdeXnbrPf8CqrL3dWlp6sAwsnQp9VlhbBaG3NRJLJDZG5YJTYShLCtYlH7Z1fRVVBKcU5BTb3oX1",
+	"HH+wKU8+araH36qc8fR7+rEqjXBaXFaVMrna7jqfoWPqAlyqBddUENcDVKpsaQ43BShj1IzPIRlqqUAM",
+	"rKup3rsleP9T+Jg2nI1an9Peh6HVByUzomZyVfJFyey3c0W106LFNbU3QW7lqlJNrqopvzZ/cHJBMa0K",
+	"7qudPVbbl++bQ+vLdW3LNqdC5+Xld1jN/73hAy0hPHYAhdBJICbQtywFU4dRsSDezhJknJkWoThV4AA3",
+	"U3QsXLF1l8B3zJ1lEQDITgAAZdxXWz2/oAgjmnGaDplIzD3XUEzfkHL7WxTXb+GHbD85mx2Rex+gfRyT",
+	"7ZO1OR1VN+T+c7ylW7L+lIFubg4ZnaqIZGyR0rFTI2SaIPYpLFRmJP7pY1ziak2nhYVDwwouKOBMevup",
+	"ArFLRyyteG7htcqm7sVvYebMaTPfe0Ntyzz/hs2u98/uvdOb/LXtk9ndYbvnROvylSo4bjWbX+7Cg/3w",
+	"VRHnTgG+HRhWyGhVCL2pFGwgIMykZ2xOLJSga16DCUW5VUYmcpkZ7qVcQNQQAV1nVPkY+wENDK+YULSO",
+	"Z1QdEmHY3wH8kQNK4hLEXeHx7TpA7gtfGJgzuQ33CVDY4ZoVawvlV+Nf/xQV/5zDKH3cAyX0noszm7DG",
+	"As9quTnfZ9r8ozll6KVWri14ji8JR+CRyk3nnaABmg37OwYIaK3Q8TU1bT363ufdYl7xid7Rz2BewcTd",
+	"sOuMbVoF9R/buwua4h/VBLdNKRBa+lK5qZE1t7UP942blWjLks3VRimf6K0ziFI7KF4aXkwFWzE0j+xB",
+	"QVdktoFywlAuBXBvLQsVwdbrU631baBDaB3hFIxAy9PVMA9ayJVFvjo8J7ZVLPpHbAYcYGL5l7ayjzZJ",
+	"nzI1C1KoQuqCNKr8urVr1XGiJVcdc13WapVYM3Haw0Y0qOapCAsWbMp9CDFWrzia9WmWLTKu2OelRZa1",
+	"RotRfqG1MQbrox4Uf4SyEMSZBumEaISypb0edaOeVCK2j5/2TqJOsswQD95Mz+hxNvUWeR++MCwjktfj",
+	"WGPrvhl1T1VQyx+Lut59boZO1g8x3xqUX7UcjxlLnHyoyADaRLMfoTTBUc1FZCzp1vak9cmJb2tUDR6d",
+	"7Ic04b6pNM30lpDnJ9tBnoc7VVd3lXoUCc8t8grSFeY8NRIO5lCYgtnwbfAtmnuGjVOK7aEnlKfLzNt5",
+	"gsDmKdUlcSLU0P5sO799ePfqkSIzaZ1dJOEJyL2MKZlesy6JR6kcX7FkaP2tcR9h1BLL7i4j0HIRxkNw",
+	"BCMmDlIpFyM6vorIIuPXVLMIOrIcQVJgRBI5Xs6Z0BTbCBgVH4vRF2zMaXq0WGYLqRjJwE0dEdf8CkAQ",
+	"sc37YRf8WK7jgtUHYkjthDQS6OQgMISbmSXZVj/wiLswV9w8TE56jkXMc6myHSOQWJev3kODKzWjV8xN",
+	"ZWxOwYSPqWa2ZrFLYmO1Da0217cp7uA0d33cmFuonlFBTm9uIFDkQH/g6MWlhbmZ5BX7dishKoPPwaQk",
+	"hua01wYC+wjcQMG+RWRhRLvM3I5nji0cK5wXCZ7KaV5fZRjMNexo7yxmmHMTAkHV8B16rbO9uLxBEQ7Y",
+	"vRN1SoyMym+Ja4I+UFHHb38nKs2m0uDj46dQRDdCezvBV9Im9mhNsC34irkGtu5Wv/HO2LsXqhWEta1Q",
+	"3d1R2wk1v5QaTLDhuLZ53mVw5B4pqFzyyGwh1IGwXeYPLANEQKWEyKUulRb3etsgIAUXZZtWWpUGRgRU",
+	"ZdBmnbMdVsGxZNTJCZkX4YYULF5rUQ7x6RdUpzdu7EZ8AaIEEmpcJ9kSvpJD31d8Kpybnhsrmo0zVtai",
+	"ah0vhS+iupRwBe1uvaXJsP3t0Kfhdb7o2Ep+LqZDwDxxL9+y9bHLYHGeu3E2L9SiwTV5bMsS92nm4nvz",
+	"3o+bpvDV5hYfbhJ8W+iz5+9eE7UW423gU/L9K0/gr/YXPwGVx6Pxvu9D2Ge0Jmu5BIUBHTGPISHOKUgs",
+	"aeoT0xgsLLNQs5RHqPEClRzzn/seyjRNSxbTF23mUaFBM7Zi7nZ2RR+vg2II2L+W48KOTVaVduXPLsRF",
+	"nYppsYPqYedmPGWYG2JlyvY6+Ga5u/V9yHa4Dv9QncHNPTDGWC5I+jrnpAiUQqh/dtVJ5eGxSikGf3tk",
+	"s0o1Uzq33NxXill/5GBpfQaHW2fclczuGjbFq6D+xJlrw/AiPhMZjUexsd1kLLFX7OmZWe3pmTEjEjkn",
+	"o7VmqkveZgxi4Q5tHU4O2iFIIZGu+y5yAdAM5Rok/Njryff/+Sz76tvv/98v2eXq5w9v//rVy1dv/+ul",
+	"PH1FX9H3q60T7TBAaSMmNGNN+uJ2V8tuEExmQkXhXxF5gVwuy452v3BJTdiruNLm/jjvyg6u4Pqr/1aX",
+	"9F53ZON1uHfWw85Xkk/ewnb+Pw06Xww6H7e7kFoTxnEiPm+86GhrwTloOAgXAm1oszUxqJAH1HU+yJa2",
+	"ejA+OnJehyNoXnxkXQwxoamSUPCscBwzzOF+Z6gSXy36HtuPGB6q0jZtcULq065t/r/jKptMY1Xpu0+/",
+	"rlwKO7Wyci9FXk3A5o4oqNWu14M3MXbKy7Y3Lyz13Gb7YfbyaiZLdVl/3HTr6kbdQ9p1aR9+00ziHaR9",
+	"bjnUOqpbBTdeMcHfNuSJNEvwvZNFmg2f91ouyIEZ7tC665ZzRg6AzodNxkxTnGqbiyPMJwoukYa0otLV",
+	"Udcp6fe5SWAdH9692pwovMv9cH26z9VQOlSo2i4zrtfvzfKRRUdU8fHFsq5LFLixvja/B4sBeQrNfaxb",
+	"dqmso9e2cbG5jQuq1EpmCTmIx8ssJUdLoq6G//c//9vHqxF2ALHuFB/nzGkIYcg7YjRjWf3EYvNnmfG/",
+	"gf7cJ1/Ds3b8uDA4/FIeHdrtiom0ZXiaory1VYquDhTwLZcLB69USut3SG7g3gZK/cf7Nz/ASyvQq7Hu",
+	"w9Akz48FExL9XsqDwQHY5pwKOmXkiy98avgXX5CDlNFEHfZ9sZaKCOYG4sDP371WZLFUs6AIiItz/PRA",
+	"aClTlOSRS8A3b9lkUz1j8+5ADMS//iu5KPSINn/Eyz8+vj6JfbnKmGZgmNOQCw5iS/bDiDAOLkeqBqJ9",
+	"i8BPYv2kJQar46yBqGMi22MqaI8E5bmon8BKXddt2AcMYnhP4EBAu3VMqgVIKUoymbI+iSG7O8b0bsWQ",
+	"aIrpHAdHBsjmEUJUQXa4fQfbLDjaAlyRMv9wPANVO5AKI2xxChAiY2ohhWJkLBPUnrlIMNKDWSro9JB5",
+	"JEZOBoKKsKFjlzyHl11f99ObmxijWflgdqDIfsc9euYfHQj/rG/VBj5V68pCsBFAFRLoPOFIkWuOrf9q",
+	"AFYHYmWE35xraE7rOoitqIckisj//c//HmLiXXFmT2oWQcVA4MyAcyxpHymrtqsuAXdSXmvFlW39P1rq",
+	"HBrPXAnmxhgIS5XJMk3Xka8F912pznqncTc/GA5lz/xqkaNspiHVswjzAp9LoZnQR5frBesTulik9nwd",
+	"/6ykiCNCB6KmqaV3JcC9MZLJuk8CVFILwIsmiZFqcURiCOAZTrQJ+OZvOX6X+ZcFLYuRvjHsS5zX59h+",
+	"fEHZ+0D4vTM7mkgNaZdGUTTmm2DQrx4VpABmwaXsdxcpFYi1oOlU/fT4IxShDcQlu9HQjAQass/pGurt",
+	"ISz3QXCzkDzJg7AbiNm5pPYfPrw67AP4lM1mG4iwQR9IFfLL0uwDspcZ2sjdvG4ftrKX8+XQcl9sBA0X",
+	"04HgmhxAMBnWhIoCQIWhUgVwO3GgV9l1/Uowa5r8Sl4zCk6iX+0Gmf+AHSK/DsSvR0dHhf8zr5op/Uq+",
+	"pgmx/NAPgcrCU9I1g9WirMFnDLu4JQ0tm8UVUOTiHx0FCn+0IFHIXMDHQ7OW8GH4lpZymNIMWa7UqzR8",
+	"2E11TlMjMliCxCBnvRPyK/kgqL0uWNLHvodGqNmGh3bWEeFiLLPMBp4zdi2vGBKEFu6vgB50wWEmwcLd",
+	"n4LJuT/ZIf3UTsmvbkPINyD7LOyDI5MF2s0FS7hrLjzfumHmmAwBem1oUdf81x+TX8k3MhvBpVPEm3Df",
+	"YJDLjNcSelXM1cWVzqiWmW2vsWECrhTeXm6Rvf8sQVCO+zmdkV/JD1KTb+RSWGJA7sSEhznZB2Z75FKz",
+	"QzIGyEYjakeQRC02ESRjWE8RbhmMNRRSD2EEP5sncNj0TCYwqYs0lSvLQERn3GaN4LVJS8CJVLgjReYw",
+	"xIZ54UMwCYrf8dN4aolyARkGxqDAKeSbRC06Cl6jXIlHGtTFDd+Ej/lB/feekV/Jcw+mF7Kcg8Hz3SRR",
+	"6XE/HyxYNqMLRRIsO1oqZ1bBXRMcX3P0EJ+P1qNOUl1AnfSpMnkCZBOi34Y1V2XIcKlqpUvGlggGWPgF",
+	"xfxwKYzeC2SLCkAR0AczIlVQQUvdEyOJv5WCNZ44c7mPGBNWkUY3CTEyy+se23H4VAq/qadmUy+lJK/N",
+	"TWiFjgI+epT5DYbtkhKhtr0K+i/kfSpXJJEr8S/wAaqZlSnBV/0f7SefwJ3zUphLjabkPbo7QVs1Bgcg",
+	"rGJn4JTNcdvzNXbJZbbGFGWsPO86aRvspB3a/wm/empvum+pZiuKys1yoXTG6DxPUBjRxIiuzV8Z0WQ4",
+	"xaH8J4zkNOvhY2aulmvKUzyVK2aIqQ23ZDTj6ZrIySTlgoHwnFMzZUHFmEVQtwf4CYosERDTDFFKCcPc",
+	"JLchdpNAcZ2kfDrTXfIj5ZrE75jO1kcXE82yOM/4qqwlmIBhUTuF4TJfgvmzvGZZKmniefYJiGVLT3KJ",
+	"GUVFwSCX2hxjBBRKGE3Morchr0teM18aCPixkiQGec3W1BIQC88p1CfjlENlOB8ZkjNFMsoVg1zMGRMD",
+	"ocH5o1cyu4IrU3VJPKZZEgy+oJn3P0NEmonlnKEdTZREcYTfUQNhE724Ps8hnSC/2hiwtmmeny70aXWm",
+	"GtTqaz7iKddrUFZtm4tpJld5jeUoY/QKqlvxk5EN8dqVQvH3iJFVZowdAenlzMynb4Y8Im9Ag1eIm1Xb",
+	"1y9s4Efq+/d1yYETEgNBsNbcqMXmRjAHKnRgGp5FrThX6Ru0Yaf2mTF9boy1FrqHZvYgIKw+i7T0ItJB",
+	"NbP6tSGuBQDV88x8oD2Jz8JgFHL4ZlQkKQtyElHNPzDWIPGLRmMGTInRGleAeriZbZCbZRT3I/JmwZxH",
+	"xkzVBmOpq6sBp7AlPPgn10z3MSkd4PdJbFs9A828DV/0/uGM0HTDoG7Kx0woFridLhZG/Ts67fYqOT2r",
+	"1apL4eeuzKbH9l11/Orl8xc/vH8B7+R1iKEDqxN1zI2EPquTbg8flAsm6IJ3+p3H3V73MSBB6xm4A49n",
+	"0DL+b+a/p3VRcAdEctrr5UkWhgdAyzIWpBE0XfIDYwkcuiu2jiw/KxKjjhQ7p5eXd2QuExY5bQGPp7my",
+	"EJaYJVBDZ33wIKyNBIRMU4y7CRkYrKpwBmRGluY3xYwErZwEjofAAtBLxw0vk07fUMC20I86bmuBTKe9",
+	"nnMe2or5sn0PseDGbvpoVm7yTttvg7+ytpCtSPNO1EEXAkwx9yw0fcY+fBw8CZ86w8XVveKJcPw1Tex7",
+	"Zj1PtnnF6Rqoarxw0OC+Vfqm9z8IdmMEDUvsu4FHG8ONajmf02wN1V3XTBjqGAWGBYD/+XHHGrRjQEvf",
+	"lt+Z8IrBmIpQylvOhSJSqumIKhYqCubIsSQaiNioJ3U3uy8Gsr35g7EBJluRiTltRrV2iqfMBgLDI+BT",
+	"EwmJjS7g7+zCfL3Pq5iCXgBEH4hcN9h8gEn7+R2I3Q4waTy/A3GLA/yO0YQLTMH+rM7w+1pG+qOe4ie9",
+	"x5vftUp5oJPjq2ebX7XqrdVu701ueG7ZLDiuT45tNKFReFzmCRO+ZVoxZoFAoIuUCgvAb07QUtEpy3ta",
+	"XLH1IwXBiW4dg1/YSdyGvbGsKl9NHUHdo8fug5+2PgT5G7U3mf1wmfWpZq8MTTZyvn/wU5S/dfRWpny8",
+	"3vpl97wZ47c8dGe9k21YOHeQ4ktPN7/0g9S5SwreOn22+a1LKV9TsXbWxe3lwulWFLHn+48oSgLhoTPO",
+	"MLZqTy31h9PJEXcWvBDJsyJqZcgrbxFVqxjCHKwIcYbN1WrhWLsEg1WY+QK+0IEIHFqIHy6Fy9rzgIVz",
+	"RnRGhaKIGGnDsThMl7yFNq00YwNxxdaKaTJeZkpmCuAFzPdzeDMMrwYpWbb5sxFmeXgW82FtIir0sshb",
+	"KqHD1Pm4hVxF2Bkth6AbsYmxlW0ZNT44EFyM02XCki55Y9STYEisCGUQh2yCDgHkD2xQlEBgDW039Mpg",
+	"PyJQt2waaq3uYazFFy6VNddtAFyjoXuenQIkTuplJmyvsZNesS3N6ZOowwWANbBs3YmcCQk3SCcUyp6x",
+	"T3qQQIKtbE56YWOb2k4mjRUBPDm3MZApwxR9RTI+nWlb+MA1OZBp4ul5uGPtWd264DNcTIfwicICg6SY",
+	"p2d740ttt1rwFuFac54D0O67XCwTiVkqfuE3WCs0isnPHmQBmpca6j3yVop1k4evbasVwOG4XC/YNzzV",
+	"9WwXTs7VHlGdl9nAbKH+wxg95GBjRVLdpO3Aw6kuzr1SGNLWC2qXuVvu2XbyT05PvjrbNPn0VpP/eGvl",
+	"EYv/UptJ3Ko/wr5DzvH2GmT4zqeaFnwWHhrJ/aBIPiiSf2hF0jA68WUwTnO0ykRJcYTaqUbt0amkKgcO",
+	"qQHuxyakide2rOslIniTywxxkcDnDgEWm2LnYwhnpCZuD3lzEhxPEUIEhTCqkZ+Ra5jRqvaRA/OsbZvb",
+	"ovkdNriBMMX31mLOR5JdpvEmYWeR3nyGsR8g6KW8WVruKimbLG2g94N43EE8biFBfJIOvnG2lUCFDJoH",
+	"CfzZm/JOSNXJ4Q1m3WUAxscTchAbewBSpfcxExYUwlBW7YNqyrzGxrZa9AKirPV/tFdGocn11u6GImZ5",
+	"qfQr9weQojugPxALqlR+2fDEGvdGWaMKTOnArovNHTFl6CYQ7EbjgwchVNNA8AReLVhJhTcXGbvmcgmO",
+	"jcNzi06vdPBpHwmZZnI1ED5UizjChS4j2zownNcheNHVEJXCFcrFXxoi7+BEsf8YiJFM1i4DIJGRT3ag",
+	"kBS5YKnZBWM8ubnwlAmdrm0cnfnuVk0OirdB74ztfBSFhvafnZsicPNs7ajwKzrcEQ708/BVNCy5zVtx",
+	"pyv+XRwWRQDZUifsA+jGUWnpebgJTbN2dRbOsHZVALF5l8vKD1e+JnQ4NqO0NnAhYkdtpzOWgb83zg5a",
+	"0GDyKPR6njYhKdY6iei0iaBPevdFzz+k96hp+v+IDiRvGG3lQyp0DNveOCq91uJJKrRoebCWHpxJf2xn",
+	"UqFHmrVjct0PTBlZBwJhcwlVpb/8ZdjsvwlMGbOEMB92ICq9kJosjD6hJFmiuCgUbj3LNWyXyp9nWhbG",
+	"QJOLCxLDc0ZB4UkMfi7vvtKEazUQi5SKRyrXJlweRl75R2qqdOoUahSlb4NOo0WNum4X80eOX+ZlDN+z",
+	"dQdlKvD71zJZ7+qPh/oGKVJ4MecGrz05xQZSaEOw7mlGx6wIY459JbA5cmG0sI8kn4qj5SIc0TdFq29w",
+	"tlPX2KB5UrEN0uY2sK7VDfS4CTu2hB2f3aHwHUg+7X6rWKShBt9beH4eKWvVnWOo2TWRAOQNNOqrKBSt",
+	"dmO34g/4VLmST/a8kre+jfe4iVuyWyvdIUpXsT8v+ugdW6R0zTbejHWvfIo6bzI+5YKmR+4G3DBM5fnw",
+	"in9QDGoUgy2uW/sRLLTc1/m6lwLS20IBcQV3DxrL/WssKEeDeFCD0lJ2ah6PqB4DXsgGZQZhA58YQRoA",
+	"Z9jgEuxXBIlMIdiGWosxVq+4ZwaCKzKesfGVTWlWM7qwjkqjwoDzzkWyhMSSzwi79gIQt5kAwNRgpeVA",
+	"aLk4Stk1c42KXK/eDDSm9SJXhhAfY0lTzH0uVJhgcYXDI+fKpxabyQusXTGfRfAShw8uIN8Jon6GFFnC",
+	"MvNfAxGbaxSA2BWJuUjYDcT2sJLGpUNhtM8CgABqg299Y0vmBqIEYcA1WUF1MKBvTKXGQsr47Zv3CBPp",
+	"9yYmB4h3YGEL6EAgEIFt3+TL3DIpdQBG4Af46fRjF2/YQ9xBYBRHzIGITw0NVzOGXlQABIa9NJePRaeA",
+	"8COfWJwHoN/E1oQ7APSBAM2SZQpQLANSP1KeUl2sAnsR7oJjIqjFUzrv0YMnIY4Iu6Fjna6xf7DiYpoy",
+	"eysSrqCO6ULgcCvIjkPVPMBGKdfxTmSaypUisRRDVzYc96Esy26TYzWuQfUm9Zp3Qb8+J7G64os4pywh",
+	"lrZOS3eP5zNZCi2XRqc+JzEGRWMCXRSRy5FGQkszWP0I0NXo4vL5d7HlqAOrMi0s5KYtkogc+JcUzJfN",
+	"RTlohf8u5GivMUrd3FIYPnKIp43kBoNZb5dcriSe7XIpmNmYvgc5zUDozBnDoIsZyOUjAmgFxu3LK4YN",
+	"z3tPWIMGTRPlM8rBrppzHXk62mbztpxt4s0c2KcGQwddyoZiuduJzSHe49QyMxsPjiOgbgQw/22T1L6t",
+	"Ri+E//O9DSytx0DIKvxAl1wUX0Ymh9eRdtSlCnimmDIsjWzmXbnURfaNyGpGNYiAwrEgiq7xkF16Qpr1",
+	"u/oce3UEObMB/JdV231yLtYqxoGxd/Q9W8O3+XhGxvLayXcADURRtdna/Bquvt/V5DRHf+joWWN1hgaQ",
+	"Os+5GnirDogvtCWD/ej04VOdPJkC19rchavNuG20IT+BgqEzmrChmslV2fKFX46gX3DKjcZQOaaK5NmS",
+	"DQvBBypLuUvL2WlO7GYhj057p0+xkV8bRQqjfJuhqe2tZtueNBxESH1ExZHzKRTefz6jmeGQT/uY1MDW",
+	"7XZ1ISAZgKrBYYbWSRIr4VxjN6jTo1dGIXImdknx2mRsn1drrKHiOVcLrKSFfwMKyxbm+a4ec6/tbmWb",
+	"o4DYcwfqaP8iV4RWNNckzyEgXqf55BVNTk16MOj/uTz9D4b2Z2ZoW2lZsIJHy/RqW4Pb5Z5iNmRd+in2",
+	"e6ZB5OClUU9dQ17AbuM5WpDRzccWPJlDLTEoTjbvZSBQZ/ZIK2Ck61xan/RICV4no3njq/isd1bruMfp",
+	"B477W0pmmxw63NqBWuoHvIOYrr652Z1qp/cQ2fwHyAM92YIA30rxEGn9DcQpnsXNfstoY65+IC5rM/Mx",
+	"CSR37hTRbQPHVm1q/jmhNY3UvRleEaLn3rwu1I86QLQ66z406kkZY7AhRf/u5O/nELh6kK4P0vVBut5L",
+	"Sv5m+boxL7+YJ3IQLzJVl5q/XULs7VLzIcdxPKtriJ1Qbb3g1i2B0NvGjE4Zdd0NQfarYgeLstd6IIpu",
+	"627o9eYKHd9J4PjuE8RUVgx8KJgxstBrC75MuBoIi0NkoYfceH2C386s7o8Bkyu27iIWdOzc8aGXM+VK",
+	"110L6B/7PFJqgJhFL+Bz8ydMRp5J4UsIoLMw+PVzdOrQB1iTnAK1YWYM7AtpWB+TfEv5O68tdn9wcfsG",
+	"0JOlEKyQ0+Mhi8KEYY8Td/mms4dLzvZiabj+qg1XNgRQ7iHP5Y+kLlgPcZPa8OASe1BibqvE7Ox1e9B6",
+	"Ph+t54Nt3LJzLszfefLp2Aa0tin3CzQi+xZJWTJlWbHer2/vcwsqJCeYRBtXgmgxORitCbVB4ghhnhP8",
+	"T5t/gdGRDAInEFMimVwdYuwUgYFXMoMGDqj3cAHdCBR0I2A3GoKmDCuboK82JIT4IAPA8T5Srvl8dyCa",
+	"ShXrkIsKXjNnzkJrG9fGtEjrGOoK++hkjMCMjsGZ6U3tAwj6A03JytAX18n1YQR2cuxi2JVa+U3Ve8/d",
+	"Nm8NNCQ0YDF/liV8jv12gBrC5ZSU97HwyvuzclXt/PTzqd+rXW8r2NDdLfeei/duXxYUSrBA77YkQ7ng",
+	"kaqtuAg1YNuLsqGZ+zSjQudWGvRi30zHRaffOe097va6JyePu1+G/dldBkEQLqcLbijDbszvLwmdZowF",
+	"vVGNdHV9d6rBfrPFS8WyIZ0CwTo2wH00lccn3R5YNDs02cxFVrtlm18cOxgIdlM211a1XjcPfrMHv9mD",
+	"BnnX9V+05sAVa8H4NR2v/3DOs3q1F6LJYNn/sfyAtVnrFy6PEvs5QW/qxlBLTfLkYZdgYMpmmBbSZv/6",
+	"4tWLyxeN6iw54GG03npowPdYHCyyZgFCTOFtxnUUdIqFlNM102ROE2bBSt3U5WQgKhmRmHZvvl+8IA6x",
+	"68RSY6YrpnRJUawoHAjX2odLYfPz4JNAQsiivmJr7OYz6xNqk3GdsVK0T9A4GYhMrir9j8LqRFJtKrQU",
+	"mqcDkSe1B9NSxymf6JiY/w9tSMw+OWrRFIDpgVoBJHzGxjRNIee2YhEA19+tq/R2kICQ01FIgsilUsG8",
+	"yiFZ/Z4jdXNSFnQ6h72FZwq/U9DhNp5XryItCv65LSG24IM7pVzgHB+cew+a1oNz70E1c0IQBEmTb88q",
+	"ZFHn5ghu9SMs5oaQR4PacwOJ2Y2tTG6vSLzwgFJ5O+OZhKjNyAFkobYQuaoI3yQXmgn6hmQT15hRZgNh",
+	"pk2x7Vap7d6BdYnJzOgPh/VqBlGapync7xG6I4sag79U8mL15QiSYaRQXXLRngwzEMVsmD5xpXVeL+IK",
+	"axe0JLgHtdcz/HJ3SS75bodVCUVQJO6gY4wWZIlWVKqK9frO1/IP7S9xgPtNi3SRWTfJoBxDLNM0cpMe",
+	"Ul18sXa0nWo1kNu9I2c7XSaARsD5bQOK8KlOByqEoPMtsf9ysWTBVrmg+ujjyfiUhzUNabBiI8V1ENqG",
+	"hW3EPfQTZB681Ws3MELGfvEj0NPyGIb1ij1D7QS8n9IHXd3OGfaokGVoT1pUCBQ/8MRd8oS5Fb1INkPs",
+	"kZjwArepqVQFZfaMpUl4WT1k6z14HR9U23tQbeEwBgik4cnbQ+P9Q7olK86eZmyKO1DOL6GRnsd2Ggg5",
+	"mZRwtqpOMYcoi40HyYi5EkqLRtAlsZk4S+KBUHStyGrGINfcoq7nHppzcGSZnfaFliH4BfwP4lTUh7Mn",
+	"+n0+u983089tVaBYY1NhszKsVLLeP0OiOhCtSg3y9tdZQIVXZh5NUO5IYWxwb6YGu3UP2XG4/VXvXd7q",
+	"PecB3wAS+kyuAetkG/JE/it4tLwaEjDsMPXU2IuQLGknpZ12sJgDt4TDB8fdP5Gy8lDa+g8R9ZxofxEV",
+	"b75dvWwrNppJeTVkIllIvjmbDl1U9i3i3nKJD/YyLjfvCyDmeUYUG2dMK3JAi2rBYbc2D+xH/NYLP8Hb",
+	"O5fsUNuh8Za+vyMob/3bbZ1CHylP1gd83s9QGD7ItvvP6CjLlzCb48fKb41GVa0x8hosCUo+vHvl3a51",
+	"HUgr8um8YLQoMmUailAbTZYcIGlMM0xJnTE/byO3+VQYmyJGkRhHA6FmANky4wryawthc4Q1g0Heu5lY",
+	"aihirEM+sWKvTyhizcXGUMLPXrusXBJb8h4BLJT/l+ZzpjSdL2z/T/d3M0tqrKZ4IOwpPwcFOD69uYld",
+	"r/WTHrEQ7QC9R9QSQiCReRJtZJYqhiCwOuO2tHZgeAE4hNOUjOj4yth1B2hJPyEqIk/InIuIPO7h/56S",
+	"mfnbLDIftP//EAqJHV0HAgG0guyMiVGBoXksdAQDPBuSyRXE5rkyjJ/gfhmm8JjO8UzrheofH8c51rPR",
+	"ogE9jFCSSrkwU47Iwly1mkUk5eLqKJVjmka+QCoaiESOl3MmNMYqZIZlbbhnND1aLLOFmbJN5o6gn3ze",
+	"YP8RQBf2kWfd8mZSgd2JgIDCvRva0mGJERcA9RcTKUi8zFIErDGDsYwRisMJOmckZRT30AH3rTzanyXp",
+	"moylEJhJjvq+7645EC4IdlDJeTkkgCeF6zL8jmbdue0o7FNmYFWMpiwZiJRfsfANrhVLJ13itYHCEc47",
+	"fZYA0xTRUvYHAhNk8mM9p4JOEfStAJ89o4pQTeZSmSNe1pEQRC7OJRA5OHlKliJlqtBdKIT3tdzuitlh",
+	"BEQT8in39q34MPJMifBhrt1vnyyg1ZC2eIwWSXQDmDcJ4CX7xGx9M+BaSVv5fR0VNE2Hef/owPuWR0mL",
+	"iTMFONR3rwHVtBN1mABa+rF+6nxhrgxMHHZHfJzNu4HRfgxC9di6i+CKcr0kqrDjP4TYb3BVFNwClc9X",
+	"IjNbzkaw1S4ugtJmtgONBbeSkYGuzsSeKK7dOVOfAXS3Dztt0NxxxUmZqfem4Cbahef93F/qIM7gVuf2",
+	"YrcUc9BpD76XB9TvB4/NPwnqd9my2cOwafLcbAQsc5nSNFeWfcYM1ZrNF3VemXPE3MViqlCrphkjSSYX",
+	"C8z9rEMdq+oTdwM+ti3m2P6iv3GAzTfAAwLZQyfaB7G4G6jYHYjFaJsm4e6cVqRc7qQGgHxQ3aI8zzCl",
+	"GpoieAvYy0suSGx0Y0iPwr/F5ACbMJz2ip7wwz7a0Q4/21jLoFUbEx/TjSICmMtSTMHOMwtHuN+1+TeC",
+	"8jdAjN25sPWbsaOL/B41bHdd4X6QynY8CN0HofsgdLfGGrsTsbu5T3juW4DcpRWrS11aMZe5RE9Gp+PH",
+	"yRl7Mnk6/XL21c/Pru4Zjew5AH4UrohHyvlJ46IHB3q+xMH7MXS4sS47hW5VfAUcJ9UwJ3lhfnXJRE60",
+	"QT4R6I/O+YdIEEbmQ02CRYkw4s/6sekkY2qGnmvrIFXa/OA6cjSjjn1Wnj674qJX7b2Wi4ITH8okVgWX",
+	"n6VUbhgJmmXlbgbvrIcY9HIuxU4uOmdwfNzf8bYbpthnABm29b2PK7t/B5vDEXMTe/CaPegcv3ep4YOS",
+	"8ttAg92Fw8yMzMbLjOs13G0jRjOWXSz1DKoxor93RlTxsf/DR/O8IX2TRoO/ojc/YxOWMTFmGLfMrlkC",
+	"WF05Nk2nDhgJgsQkdj1d4MW4EwaC+sfHJ6dfdnvdXvek/1XvKyzwsosvD/iWyUUKgKNkTtdktFz382Rn",
+	"gA6byGyuokLbv+fvXoPFZNWpHHKtOuEgQQm0i4u3LxFQ1QN1BwNd4IMNw6RySuTEXndw8/ngmcUxeNwD",
+	"/aaPXW5WLsXBKgPBh17ghV39zod3r2yXmtYUD4o5GCwJFY0ahe0SEte8HoW+T6g6SkgcclzcL4OFT5lu",
+	"TmzP4a8UdlSUGQEQK6i6lBL65ulgwVWWr+MtrN18pHwHCki8U33I7zbc5lDNKxnz2IMOqhvkpLnAwVbB",
+	"5i1vChWp1cQZQPLdgnqHBW7E9MXqAl/xayYw1yGB/oQc/rXI5Mjqifgtmaku+UHCNgjGEvTJ2uHf+Ol0",
+	"Pn389P8FAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -98,3 +98,51 @@ func consentJSON(c *store.Consent) gen.Consent {
 	return gen.Consent{Id: c.ID, Object: gen.ConsentObjectConsent, Granted: c.Granted, Text: opt(c.Text), Source: c.Source,
 		Ip: opt(c.IP), UserAgent: opt(c.UserAgent), Created: c.Created.Unix()}
 }
+
+// ExportProspect answers everything held about the prospect. The spec marks
+// it x-admin-only: authorize has refused standard keys.
+func (h *handlers) ExportProspect(ctx context.Context, req gen.ExportProspectRequestObject) (gen.ExportProspectResponseObject, error) {
+	if h.privacy == nil {
+		return nil, errNoPrivacy
+	}
+	accountID := apiKey(ctx).AccountID
+	p, err := h.store.Prospect(ctx, accountID, req.Id)
+	if err != nil {
+		return nil, prospectError(err, req.Id)
+	}
+	body := gen.ProspectExport{Object: gen.ProspectExportObjectProspectExport, Prospect: prospectJSON(p),
+		Events: []gen.Event{}, Consents: []gen.Consent{}, Submissions: []map[string]any{}}
+	k := store.Keyset{Limit: 100}
+	for {
+		page, err := h.privacy.ProspectEvents(ctx, accountID, p.ID, k)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page.Events {
+			e, err := eventJSON(&page.Events[i])
+			if err != nil {
+				return nil, err
+			}
+			body.Events = append(body.Events, e)
+		}
+		if !page.HasMore {
+			break
+		}
+		k.StartingAfter = page.Events[len(page.Events)-1].ID
+	}
+	k = store.Keyset{Limit: 100}
+	for {
+		page, err := h.privacy.ListConsents(ctx, accountID, p.ID, k)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page.Consents {
+			body.Consents = append(body.Consents, consentJSON(&page.Consents[i]))
+		}
+		if !page.HasMore {
+			break
+		}
+		k.StartingAfter = page.Consents[len(page.Consents)-1].ID
+	}
+	return gen.ExportProspect200JSONResponse{Body: body, Headers: gen.ExportProspect200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}

@@ -470,3 +470,55 @@ func testConsentLedger(t *testing.T, newServer apitest.NewFunc) {
 		t.Errorf("the tombstone counts %d grants and %d withdrawals, want 2 and 1", granted, withdrawn)
 	}
 }
+
+// TestExportHoldsEverything: the export answers the prospect, its events
+// (hidden ones too), its consent ledger and submissions in one answer, and
+// holds every personal value the database holds about the person.
+func TestExportHoldsEverything(t *testing.T) { onEachEngine(t, testExportHoldsEverything) }
+
+func testExportHoldsEverything(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
+	id := capturePerson(t, s)
+	if res, body := do(t, "PATCH", s.URL+"/v1/prospects/"+id, s.AdminKey, "application/json", `{"hidden":true}`); res.StatusCode != 200 {
+		t.Fatalf("hide: %d %s", res.StatusCode, body)
+	}
+	res, body := do(t, "GET", s.URL+"/v1/prospects/"+id+"/export", s.StandardKey, "", "")
+	wantError(t, res, body, 403, "invalid_request_error", "admin_key_required", "")
+	res, body = do(t, "GET", s.URL+"/v1/prospects/"+id+"/export", s.AdminKey, "", "")
+	if res.StatusCode != 200 {
+		t.Fatalf("export: %d %s", res.StatusCode, body)
+	}
+	var x struct {
+		Object   string
+		Prospect struct{ ID string }
+		Events   []struct {
+			Type string
+			Data struct{ Object struct{ ID string } }
+		}
+		Consents    []struct{ Granted bool }
+		Submissions []any
+	}
+	if err := json.Unmarshal(body, &x); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range x.Events {
+		if e.Data.Object.ID != id {
+			t.Errorf("an event about %s", e.Data.Object.ID)
+		}
+		types = append(types, e.Type)
+	}
+	if x.Object != "prospect_export" || x.Prospect.ID != id || len(x.Consents) != 1 || !x.Consents[0].Granted ||
+		x.Submissions == nil || len(x.Submissions) != 0 ||
+		strings.Join(types, " ") != "prospect.updated prospect.updated prospect.updated prospect.created" {
+		t.Errorf("export: %s", body)
+	}
+	if held, exported := holdsPersonal(dumpTables(t, s)), holdsPersonal(string(body)); len(exported) != len(held) {
+		t.Errorf("the database holds %v about the person, the export %v", held, exported)
+	}
+	if res, body := do(t, "DELETE", s.URL+"/v1/prospects/"+id, s.AdminKey, "", ""); res.StatusCode != 200 {
+		t.Fatalf("delete: %d %s", res.StatusCode, body)
+	}
+	res, body = do(t, "GET", s.URL+"/v1/prospects/"+id+"/export", s.AdminKey, "", "")
+	wantError(t, res, body, 410, "invalid_request_error", "resource_gone", "id")
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -160,4 +161,55 @@ func prospectsConsentsRun(ctx context.Context, opts *prospectsConsentsOptions) e
 func orEmpty(n nullable.Nullable[string]) string {
 	v, _ := n.Get()
 	return v
+}
+
+// prospectsExportOptions name the prospect capture prospects export exports.
+type prospectsExportOptions struct {
+	*apiOptions
+	ID string
+}
+
+func newProspectsExportCmd(api *apiOptions, runF runner[prospectsExportOptions]) *cobra.Command {
+	opts := &prospectsExportOptions{apiOptions: api}
+	cmd := &cobra.Command{
+		Use:   "export ID",
+		Short: "Print everything held about a prospect, as JSON (admin key)",
+		Long: `Prints, as JSON whether on a terminal or piped, everything Capture holds about
+the person: {"object":"prospect_export","prospect":…,"events":[…],"consents":[…],
+"submissions":[…]}, for a request of access or portability. Needs an admin key; a
+deleted prospect fails with code resource_gone (exit status 1).`,
+		Example: `  capture prospects export prs_01jd… > ada.json`,
+		Args:    positional(1, "the prospect ID"),
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		opts.ID = args[0]
+		opts.attach(cmd)
+		return runF.or(prospectsExportRun)(cmd.Context(), opts)
+	}
+	return cmd
+}
+
+// prospectsExportRun exports the prospect and prints it as indented JSON.
+func prospectsExportRun(ctx context.Context, opts *prospectsExportOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	x, err := c.Prospects.Export(ctx, opts.ID)
+	if err != nil {
+		return opts.fail(ctx, err)
+	}
+	events := make([]any, len(x.Events))
+	for i, e := range x.Events {
+		events[i] = eventWire(e)
+	}
+	b, err := json.Marshal(map[string]any{"object": x.Object, "prospect": x.Prospect, "events": events,
+		"consents": x.Consents, "submissions": x.Submissions})
+	if err == nil {
+		err = writeIndented(opts.Out, b)
+	}
+	if err != nil {
+		return failure("%v", err)
+	}
+	return nil
 }

@@ -90,3 +90,33 @@ func TestProspectsConsents(t *testing.T) {
 		t.Errorf("table:\n%s", got)
 	}
 }
+
+// capture prospects export prints everything held about the prospect as JSON.
+func TestProspectsExport(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	conn := []string{"--url", s.URL, "--api-key", s.AdminKey}
+	out, errOut, code := cli(t, append([]string{"create", "--email", "ada@example.com", "--marketing-consent", "--fields", "id", "--json"}, conn...)...)
+	if code != 0 {
+		t.Fatalf("create: exit %d %s", code, errOut)
+	}
+	var p struct{ ID string }
+	json.Unmarshal([]byte(out), &p)
+	var out2, errOut2 bytes.Buffer
+	opts := &prospectsExportOptions{apiOptions: apiTo(s, true, &out2, &errOut2), ID: p.ID}
+	opts.APIKey = s.AdminKey
+	if err := prospectsExportRun(context.Background(), opts); err != nil {
+		t.Fatalf("export: %v %s", err, errOut2.String())
+	}
+	var x struct {
+		Object      string
+		Prospect    struct{ Email string }
+		Events      []struct{ Type string }
+		Consents    []struct{ Source string }
+		Submissions []any
+	}
+	if err := json.Unmarshal(out2.Bytes(), &x); err != nil || x.Object != "prospect_export" || x.Prospect.Email != "ada@example.com" ||
+		len(x.Events) != 1 || x.Events[0].Type != "prospect.created" || len(x.Consents) != 1 || x.Submissions == nil {
+		t.Fatalf("export printed %s: %v", out2.String(), err)
+	}
+}

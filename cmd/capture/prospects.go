@@ -42,7 +42,7 @@ func newProspectsCmd() *cobra.Command {
 	api := newAPIOptions(cmd)
 	cmd.AddCommand(newProspectsCreateCmd(api, nil), newProspectsGetCmd(api, nil), newProspectsUpdateCmd(api, nil),
 		newProspectsDeleteCmd(api, nil), newProspectsListCmd(api, nil), newProspectsImportCmd(api, nil),
-		newProspectsEraseCmd(api, nil), newProspectsConsentsCmd(api, nil))
+		newProspectsEraseCmd(api, nil), newProspectsExportCmd(api, nil), newProspectsConsentsCmd(api, nil))
 	return cmd
 }
 

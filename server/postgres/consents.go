@@ -52,6 +52,19 @@ func scanConsent(row pgx.Row) (*store.Consent, error) {
 	return &c, nil
 }
 
+// ProspectEvents returns a keyset page of the events about the prospect,
+// newest first, through the index events_prospect.
+func (db *DB) ProspectEvents(ctx context.Context, accountID, prospectID string, k store.Keyset) (_ *store.EventPage, err error) {
+	defer unavailable(ctx, &err)
+	var q strings.Builder
+	q.WriteString(`SELECT ` + eventCols + ` FROM events WHERE account_id = $1 AND prospect->>'ID' = $2`)
+	rows, more, err := listPage(ctx, db, &q, []any{accountID, prospectID}, k, scanEvent)
+	if err != nil {
+		return nil, err
+	}
+	return &store.EventPage{Events: rows, HasMore: more}, nil
+}
+
 // ListConsents returns a keyset page of the prospect's consent ledger, newest first.
 func (db *DB) ListConsents(ctx context.Context, accountID, prospectID string, k store.Keyset) (_ *store.ConsentPage, err error) {
 	defer unavailable(ctx, &err)

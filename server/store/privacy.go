@@ -45,6 +45,9 @@ type PrivacyStore interface {
 	// ListConsents returns one page of the prospect's consent ledger, newest
 	// first; the caller has checked that the prospect is live and visible.
 	ListConsents(ctx context.Context, accountID, prospectID string, k Keyset) (*ConsentPage, error)
+	// ProspectEvents returns one page of the events about the prospect, hidden
+	// ones included, newest first: for the export of everything held about it.
+	ProspectEvents(ctx context.Context, accountID, prospectID string, k Keyset) (*EventPage, error)
 }
 
 // Consent is one entry of the consent ledger: a change of a prospect's
