@@ -589,7 +589,7 @@ func (e WebhookEndpointListObject) Valid() bool {
 
 // Account The account an API key belongs to.
 //
-// Example: {"id":"acct_01jdq7y2c3d4e5f6g7h8j9k0m1","key_id":"key_01jdq7y3d4e5f6g7h8j9k0m1n2","name":"Acme","object":"account","prospect_count":42,"prospect_limit":1000,"rate_limit":100,"role":"standard","webhook_endpoint_limit":16}
+// Example: {"id":"acct_01jdq7y2c3d4e5f6g7h8j9k0m1","key_id":"key_01jdq7y3d4e5f6g7h8j9k0m1n2","name":"Acme","object":"account","prospect_count":42,"prospect_limit":1000,"rate_limit":100,"retention_days":null,"role":"standard","webhook_endpoint_limit":16}
 type Account struct {
 	// Id The account's id (`acct_…`).
 	//
@@ -625,6 +625,11 @@ type Account struct {
 	//
 	// Example: 100
 	RateLimit int `json:"rate_limit"`
+
+	// RetentionDays How many days a prospect not updated, and not converted, is kept before the daily sweep deletes it (with its `prospect.deleted` event); null keeps prospects until they are deleted. Set by an operator with `capture accounts update NAME --retention-days N`.
+	//
+	// Example: 365
+	RetentionDays nullable.Nullable[int] `json:"retention_days,omitempty"`
 
 	// Role The role of the key that made the request.
 	//

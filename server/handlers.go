@@ -203,10 +203,14 @@ func (h *handlers) GetAccount(ctx context.Context, _ gen.GetAccountRequestObject
 	if rate == 0 {
 		rate = h.defaultRateLimit
 	}
+	retention := nullable.NewNullNullable[int]()
+	if a.RetentionDays != nil {
+		retention = nullable.NewNullableWithValue(*a.RetentionDays)
+	}
 	return gen.GetAccount200JSONResponse{Body: gen.Account{
 		Id: a.ID, Object: gen.AccountObjectAccount, Name: a.Name, ProspectLimit: a.ProspectLimit,
 		ProspectCount: a.ProspectCount, RateLimit: rate, WebhookEndpointLimit: &a.WebhookEndpointLimit,
-		KeyId: key.ID, Role: gen.AccountRole(key.Role),
+		RetentionDays: retention, KeyId: key.ID, Role: gen.AccountRole(key.Role),
 	}, Headers: gen.GetAccount200ResponseHeaders{RequestId: requestID(ctx)}}, nil
 }
 

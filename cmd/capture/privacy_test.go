@@ -120,3 +120,41 @@ func TestProspectsExport(t *testing.T) {
 		t.Fatalf("export printed %s: %v", out2.String(), err)
 	}
 }
+
+// capture accounts update --retention-days sets the account's retention,
+// which accounts list shows; 0 clears it.
+func TestAccountsUpdateRetention(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "run.db")
+	var out, errOut bytes.Buffer
+	admin := &adminOptions{DB: path, DBGiven: true, output: output{Out: &out, ErrOut: &errOut}}
+	if err := migrateRun(ctx, &migrateOptions{DB: path, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if err := accountsCreateRun(ctx, &accountsCreateOptions{adminOptions: admin, Name: "acme", ProspectLimit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	days := 365
+	if err := accountsUpdateRun(ctx, &accountsUpdateOptions{adminOptions: admin, Name: "acme", RetentionDays: &days, SetRetention: true}); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := accountsListRun(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	if got := jsonLines(t, out.String()); len(got) != 1 || got[0]["retention_days"] != 365.0 {
+		t.Fatalf("accounts list: %s", out.String())
+	}
+	if err := accountsUpdateRun(ctx, &accountsUpdateOptions{adminOptions: admin, Name: "nope", SetRetention: true}); err == nil {
+		t.Error("an unknown account was updated")
+	}
+	code, _, stderr := capture(t, "accounts", "update", "acme", "--db", path, "--retention-days", "0")
+	out.Reset()
+	if err := accountsListRun(ctx, admin); err != nil || code != 0 {
+		t.Fatalf("update --retention-days 0: exit %d %s; %v", code, stderr, err)
+	}
+	if got := jsonLines(t, out.String()); got[0]["retention_days"] != nil {
+		t.Errorf("retention not cleared: %s", out.String())
+	}
+}

@@ -48,6 +48,60 @@ type PrivacyStore interface {
 	// ProspectEvents returns one page of the events about the prospect, hidden
 	// ones included, newest first: for the export of everything held about it.
 	ProspectEvents(ctx context.Context, accountID, prospectID string, k Keyset) (*EventPage, error)
+	// SweepRetention deletes, as DeleteProspect does (each with its
+	// prospect.deleted event), every live prospect of an account with a
+	// retention that was last updated more than its RetentionDays before now
+	// and is not converted, and returns how many it deleted.
+	SweepRetention(ctx context.Context, now time.Time) (int, error)
+}
+
+// errFresh vetoes the retention's deletion of a prospect changed since it
+// was found stale.
+var errFresh = errors.New("store: the prospect is no longer past its retention")
+
+// RetentionCheck is the check of a retention deletion: the prospect, read in
+// the deletion's transaction, is still past the cutoff and not converted.
+func RetentionCheck(cutoff time.Time) func(*Prospect) error {
+	return func(p *Prospect) error {
+		if p.Status == "converted" || !p.Updated.Before(cutoff) {
+			return errFresh
+		}
+		return nil
+	}
+}
+
+// Stale is a prospect the retention sweep found past its account's retention.
+type Stale struct {
+	AccountID, ID string
+	Cutoff        time.Time
+}
+
+// Sweep deletes the stale prospects that find returns, a batch at a time,
+// with del (an engine's deletion with a check) under the prospect's account,
+// until find returns none; a prospect that changed since it was found, or
+// is gone, is skipped. It returns how many it deleted.
+func Sweep(ctx context.Context, find func(ctx context.Context, after Stale) ([]Stale, error),
+	del func(ctx context.Context, accountID, id string, check func(*Prospect) error) error) (int, error) {
+	n := 0
+	var after Stale
+	for {
+		batch, err := find(ctx, after)
+		if err != nil || len(batch) == 0 {
+			return n, err
+		}
+		for _, s := range batch {
+			rctx := WithRequest(ctx, RequestInfo{AccountID: s.AccountID})
+			err := del(rctx, s.AccountID, s.ID, RetentionCheck(s.Cutoff))
+			switch {
+			case err == nil:
+				n++
+			case errors.Is(err, errFresh), errors.Is(err, ErrDeleted), errors.Is(err, ErrNotFound):
+			default:
+				return n, err
+			}
+		}
+		after = batch[len(batch)-1]
+	}
 }
 
 // Consent is one entry of the consent ledger: a change of a prospect's

@@ -67,6 +67,7 @@ func Run(t *testing.T, e Engine) {
 		{"CreateProspects", testCreateProspects},
 		{"CreateProspectsFromManyGoroutines", testCreateProspectsConcurrent},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
+		{"RetentionSweep", testRetentionSweep},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, e) })
 	}
