@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +91,51 @@ func testRetentionSweep(t *testing.T, e Engine) {
 	if a, err := db.Account(ctx, long.ID); err != nil || a.RetentionDays != nil {
 		t.Errorf("retention cleared: %+v, %v", a, err)
 	}
+}
+
+// testErasureSuppresses: an erasure deletes the prospect and suppresses its
+// email against a create and a batch item, under a per-account key sealed
+// with the webhook secret key, until the suppression is lifted; another
+// account is not affected.
+func testErasureSuppresses(t *testing.T, e Engine) {
+	db := openPrivacy(t, e)
+	if err := db.SetSecretKey([]byte("0123456789abcdef0123456789abcdef")); err != nil {
+		t.Fatal(err)
+	}
+	a, other := account(t, db, "acme", 10), account(t, db, "globex", 10)
+	if key := e.StoredSuppressionKey(t, db, a.ID); key != "" {
+		t.Errorf("a new account has a suppression key: %q", key)
+	}
+	p := insert(t, db, a.ID, "ada@example.com")
+	if err := db.EraseProspect(ctx, a.ID, p.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Prospect(ctx, a.ID, p.ID); !errors.Is(err, store.ErrDeleted) {
+		t.Errorf("erased prospect: %v, want deleted", err)
+	}
+	if err := db.EraseProspect(ctx, a.ID, p.ID, nil); !errors.Is(err, store.ErrDeleted) {
+		t.Errorf("erased again: %v, want ErrDeleted", err)
+	}
+	if key := e.StoredSuppressionKey(t, db, a.ID); !strings.HasPrefix(key, "sealed:") {
+		t.Errorf("the suppression key is stored unsealed: %q", key)
+	}
+	if err := db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: " ADA@example.com"}); !errors.Is(err, store.ErrSuppressed) {
+		t.Errorf("create with the erased email: %v, want ErrSuppressed", err)
+	}
+	out, err := db.CreateProspects(ctx, []*store.Prospect{{AccountID: a.ID, Email: "grace@example.com"},
+		{AccountID: a.ID, Email: "ada@example.com"}}, false)
+	if err != nil || len(out) != 2 || out[0] != nil || !errors.Is(out[1], store.ErrSuppressed) {
+		t.Errorf("batch with the erased email: %v, %v", out, err)
+	}
+	insert(t, db, other.ID, "ada@example.com") // another account's list is its own
+	if lifted, err := db.LiftSuppression(ctx, a.ID, "Ada@Example.com"); err != nil || !lifted {
+		t.Fatalf("lift: %v, %v", lifted, err)
+	}
+	if lifted, err := db.LiftSuppression(ctx, a.ID, "ada@example.com"); err != nil || lifted {
+		t.Errorf("lift again: %v, %v", lifted, err)
+	}
+	if lifted, err := db.LiftSuppression(ctx, other.ID, "ada@example.com"); err != nil || lifted {
+		t.Errorf("lift in an account that erased nothing: %v, %v", lifted, err)
+	}
+	insert(t, db, a.ID, "ada@example.com")
 }
