@@ -1616,7 +1616,7 @@ type SuppressionLift struct {
 //
 // Example: {"email":"ada@example.com","lifted":true,"object":"suppression_lift"}
 type SuppressionLifted struct {
-	// Email The email as given
+	// Email The email as given, normalised to lower case.
 	//
 	// Example: ada@example.com
 	Email string `json:"email"`
