@@ -250,8 +250,12 @@ type ClientInterface interface {
 
 	// DeleteProspect Delete a prospect
 	//
-	// Removes a prospect. Its personal data is erased at once; the id is kept so that
-	// later requests for it answer `410 resource_gone` rather than `404`.
+	// Removes a prospect. Its personal data is erased at once, everywhere it is kept:
+	// from the prospect, from every event about it (which keep only its `id`, `object`,
+	// `status` and `created`), from deliveries not yet made, from the kept answers of
+	// `Idempotency-Key`s and with its consent ledger. Deliveries already made cannot be
+	// recalled. The id is kept so that later requests for it answer `410 resource_gone`
+	// rather than `404`.
 	//
 	// Corresponds with DELETE /v1/prospects/{id} (the `DeleteProspect` operationId).
 	DeleteProspect(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -694,8 +698,12 @@ func (c *Client) CreateProspectBatch(ctx context.Context, params *CreateProspect
 
 // DeleteProspect Delete a prospect
 //
-// Removes a prospect. Its personal data is erased at once; the id is kept so that
-// later requests for it answer `410 resource_gone` rather than `404`.
+// Removes a prospect. Its personal data is erased at once, everywhere it is kept:
+// from the prospect, from every event about it (which keep only its `id`, `object`,
+// `status` and `created`), from deliveries not yet made, from the kept answers of
+// `Idempotency-Key`s and with its consent ledger. Deliveries already made cannot be
+// recalled. The id is kept so that later requests for it answer `410 resource_gone`
+// rather than `404`.
 //
 // Corresponds with DELETE /v1/prospects/{id} (the `DeleteProspect` operationId).
 func (c *Client) DeleteProspect(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2295,8 +2303,12 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteProspectWithResponse Delete a prospect
 	//
-	// Removes a prospect. Its personal data is erased at once; the id is kept so that
-	// later requests for it answer `410 resource_gone` rather than `404`.
+	// Removes a prospect. Its personal data is erased at once, everywhere it is kept:
+	// from the prospect, from every event about it (which keep only its `id`, `object`,
+	// `status` and `created`), from deliveries not yet made, from the kept answers of
+	// `Idempotency-Key`s and with its consent ledger. Deliveries already made cannot be
+	// recalled. The id is kept so that later requests for it answer `410 resource_gone`
+	// rather than `404`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6957,8 +6969,12 @@ func (c *ClientWithResponses) CreateProspectBatchWithResponse(ctx context.Contex
 
 // DeleteProspectWithResponse Delete a prospect
 //
-// Removes a prospect. Its personal data is erased at once; the id is kept so that
-// later requests for it answer `410 resource_gone` rather than `404`.
+// Removes a prospect. Its personal data is erased at once, everywhere it is kept:
+// from the prospect, from every event about it (which keep only its `id`, `object`,
+// `status` and `created`), from deliveries not yet made, from the kept answers of
+// `Idempotency-Key`s and with its consent ledger. Deliveries already made cannot be
+// recalled. The id is kept so that later requests for it answer `410 resource_gone`
+// rather than `404`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -20994,60 +21010,61 @@ var swaggerSpec = []string{
 	"NuO20Yb8BAqGzmjChmomV2XLF345glbGKTcaQ+WYKpJnSzYsBB+oLOUuLWenObGbhTw67Z0+xY6AbRQp",
 	"jPJNhqa2t5pt59RwECH1ERVHzqdQeP/5jGaGQz7tY1IDW7fb1YWAZACqBocZWidJrIRzLd2gTo9eGYXI",
 	"mdglxWuTsX1erbGGiudcLbCSFv4NKCxbmOe7esy9truVbY4CYs8dqKP9i1wRWtFckzyHgHid5pNXNDk1",
-	"6cGg/+fy9D8Y2p+ZoW2lZcEKHi3Tq20Nbpd7itmQdemn2IqaBpGDl0Y9db2CAbuN52hBRjcfW/BkDrXE",
-	"oDjZvJeBQJ3ZI62Aka5zaX3SIyV4nYzmja/is95ZreMepx847m8pmW1y6HBrB2qpVfEOYrr65mZ3qp3e",
-	"Q2TzHyAP9GQLAnwjxUOk9TcQp3gWN/sto425+oG4rM3MxySQ3LlTRLcNHFu1qfnnhNb0ePdmeEWInnvz",
-	"ulA/6gDR6qz70KgnZYzBhhT9u5O/n0Pg6kG6PkjXB+l6Lyn5m+Xrxrz8Yp7IQbzIVF1q/nYJsbdLzYcc",
-	"x/GsriF2QrX1glu3BEJvGzM6ZdR1NwTZr4odLMpe64Eouq27odebK3R8J4Hju08QU1kx8KFgxshCry34",
-	"MuFqICwOkYUecuP1CX47s7o/Bkyu2LqLWNCxc8eHXs6UK113LaB/7PNIqQFiFr2Az82fMBl5JoUvIYDO",
-	"wuDXz9GpQx9gTXIK1IaZMbAvpGF9TPIt5e+8ttj9wcXtG0BPlkKwQk6PhywKE4Y9Ttzlm84eLjnbi6Xh",
-	"+qs2XNkQQLmHPJc/krpgPcRNasODS+xBibmtErOz1+1B6/l8tJ4PtnHLzrkwv/Dk07ENaG1T7hdoRPYt",
-	"krJkyrJivV/f3ucWVEhOMIk2rgTRYnIwWhNqg8QRwjwn+J82/wKjIxkETiCmRDK5OsTYKQIDr2QGDRxQ",
-	"7+ECuhEo6EbAbjQETRlWNkFfbUgI8UEGgON9pFzz+e5ANJUq1iEXFbxmzpyF1jaujWmR1jHUFfbRyRiB",
-	"GR2DM9Ob2gcQ9AeakpWhL66T68MI7OTYxbArtfKbqveeu23eGmhIaMBi/ixL+Bz77QA1hMspKe9j4ZX3",
-	"Z+Wq2vnp51O/V7veVrChu1vuPRfv3b4sKJRggd5tSYZywSNVW3ERasC2F2VDM/dpRoXOrTToxb6ZjotO",
-	"v3Pae9ztdU9OHne/DPuzuwyCIFxOF9xQht2Y318SOs0YC3qjGunq+u5Ug/1mi5eKZUM6BYJ1bID7aCqP",
-	"T7o9sGh2aLKZi6x2yza/OHYwEOymbK6tar1uHvxmD36zBw3yruu/aM2BK9aC8Ws6Xv/hnGf1ai9Ek8Gy",
-	"/2P5AWuz1i9cHiX2c4Le1I2hlprkycMuwcCUzTAtpM3+9cWrF5cvGtVZcsDDaL310IDvsThYZM0ChJjC",
-	"24zrKOgUCymna6bJnCbMgpW6qcvJQFQyIjHt3ny/eEEcYteJpcZMV0zpkqJYUTgQrrUPl8Lm58EngYSQ",
-	"RX3F1tjNZ9Yn1CbjOmOlaJ+gcTIQmVxV+h+F1Ymk2lRoKTRPByJPag+mpY5TPtExMf8f2pCYfXLUoikA",
-	"0wO1Akj4jI1pmkLObcUiAK6/W1fp7SABIaejkASRS6WCeZVDsvo9R+rmpCzodA57C88Ufqegw208r15F",
-	"WhT8c1tCbMEHd0q5wDk+OPceNK0H596DauaEIAiSJt+eVciizs0R3OpHWMwNIY8GtecGErMbW5ncXpF4",
-	"4QGl8nbGMwlRm5EDyEJtIXJVEb5JLjQT9A3JJq4xo8wGwkybYtutUtu9A+sSk5nRHw7r1QyiNE9TuN8j",
-	"dEcWNQZ/qeTF6ssRJMNIobrkoj0ZZiCK2TB94krrvF7EFdYuaElwD2qvZ/jl7pJc8t0OqxKKoEjcQccY",
-	"LcgSrahUFev1na/lH9pf4gD3mxbpIrNukkE5hlimaeQmPaS6+GLtaDvVaiC3e0fOdrpMAI2A89sGFOFT",
-	"nQ5UCEHnW2L/5WLJgq1yQfXRx5PxKQ9rGtJgxUaK6yC0DQvbiHvoJ8g8eKvXbmCEjP3sR6Cn5TEM6xV7",
-	"htoJeD+lD7q6nTPsUSHL0J60qBAofuCJu+QJcyt6kWyG2CMx4QVuU1OpCsrsGUuT8LJ6yNZ78Do+qLb3",
-	"oNrCYQwQSMOTt4fG+4d0S1acPc3YFHegnF9CIz2P7TQQcjIp4WxVnWIOURYbD5IRcyWUFo2gS2IzcZbE",
-	"A6HoWpHVjEGuuUVdzz005+DIMjvtCy1D8Av4H8SpqA9nT/T7fHa/b6af26pAscamwmZlWKlkvX+GRHUg",
-	"WpUa5O2vs4AKr8w8mqDckcLY4N5MDXbrHrLjcPur3ru81XvOA74BJPSZXAPWyTbkifxX8Gh5NSRg2GHq",
-	"qbEXIVnSTko77WAxB24Jhw+Ou38iZeWhtPUfIuo50f4iKt58u3rZVmw0k/JqyESykHxzNh26qOxbxL3l",
-	"Eh/sZVxu3hdAzPOMKDbOmFbkgBbVgsNubR7YD/itF36Ct3cu2aG2Q+MtfX9HUN76t9s6hT5SnqwP+Lyf",
-	"oTB8kG33n9FRli9hNscPld8ajapaY+Q1WBKUfHj3yrtd6zqQVuTTecFoUWTKNBShNposOUDSmGaYkjpj",
-	"ft5GbvOpMDZFjCIxjgZCzQCyZcYV5NcWwuYIawaDvHczsdRQxFiHfGLFXp9QxJqLjaGEn712WbkktuQ9",
-	"Algo/y/N50xpOl/Y/p/u72aW1FhN8UDYU34OCnB8enMTu17rJz1iIdoBeo+oJYRAIvMk2sgsVQxBYHXG",
-	"bWntwPACcAinKRnR8ZWx6w7Qkn5CVESekDkXEXncw/89JTPzt1lkPmj//yEUEju6DgQCaAXZGROjAkPz",
-	"WOgIBng2JJMriM1zZRg/wf0yTOExneOZ1gvVPz6Oc6xno0UDehihJJVyYaYckYW5ajWLSMrF1VEqxzSN",
-	"fIFUNBCJHC/nTGiMVcgMy9pwz2h6tFhmCzNlm8wdQT/5vMH+I4Au7CPPuuXNpAK7EwEBhXs3tKXDEiMu",
-	"AOovJlKQeJmlCFhjBmMZIxSHE3TOSMoo7qED7lt5tD9L0jUZSyEwkxz1fd9dcyBcEOygkvNySABPCtdl",
-	"+B3NunPbUdinzMCqGE1ZMhApv2LhG1wrlk66xGsDhSOcd/osAaYpoqXsDwQmyOTHek4FnSLoWwE+e0YV",
-	"oZrMpTJHvKwjIYhcnEsgcnDylCxFylShu1AI72u53RWzwwiIJuRT7u1b8WHkmRLhw1y73z5ZQKshbfEY",
-	"LZLoBjBvEsBL9onZ+mbAtZK28vs6KmiaDvP+0YH3LY+SFhNnCnCo714Dqmkn6jABtPRj/dj5wlwZmDjs",
-	"jvg4m3cDo/0YhOqxdRfBFeV6SVRhx78Psd/gqii4BSqfr0RmtpyNYKtdXASlzWwHGgtuJSMDXZ2JPVFc",
-	"u3OmPgPobh922qC544qTMlPvTcFNtAvP+7m/1EGcwa3O7cVuKeag0x58Lw+o3w8em38S1O+yZbOHYdPk",
-	"udkIWOYypWmuLPuMGao1my/qvDLniLmLxVShVk0zRpJMLhaY+1mHOlbVJ+4GfGxbzLH9RX/jAJtvgAcE",
-	"sodOtA9icTdQsTsQi9E2TcLdOa1IudxJDQD5oLpFeZ5hSjU0RfAWsJeXXJDY6MaQHoV/i8kBNmE47RU9",
-	"4Yd9tKMdfraxlkGrNiY+phtFBDCXpZiCnWcWjnC/a/NvBOVvgBi7c2HrN2NHF/k9atjuusL9IJXteBC6",
-	"D0L3QehujTV2J2J3c5/w3LcAuUsrVpe6tGIuc4mejE7Hj5Mz9mTydPrl7Kufnl3dMxrZcwD8KFwRj5Tz",
-	"k8ZFDw70fImD92PocGNddgrdqvgKOE6qYU7ywvzqkomcaIN8ItAfnfMPkSCMzIeaBIsSYcSf9WPTScbU",
-	"DD3X1kGqtPnBdeRoRh37rDx9dsVFr9p7LRcFJz6USawKLj9LqdwwEjTLyt0M3lkPMejlXIqdXHTO4Pi4",
-	"v+NtN0yxzwAybOt7H1d2/w42hyPmJvbgNXvQOX7vUsMHJeW3gQa7C4eZGZmNlxnXa7jbRoxmLLtY6hlU",
-	"Y0S/dEZU8bH/w0fzvCF9k0aDv6I3P2MTljExZhi3zK5ZAlhdOTZNpw4YCYLEJHY9XeDFuBMGgvrHxyen",
-	"X3Z73V73pP9V7yss8LKLLw/4lslFCoCjZE7XZLRc9/NkZ4AOm8hsrqJC27/n716DxWTVqRxyrTrhIEEJ",
-	"tIuLty8RUNUDdQcDXeCDDcOkckrkxF53cPP54JnFMXjcA/2mj11uVi7FwSoDwYde4IVd/c6Hd69sl5rW",
-	"FA+KORgsCRWNGoXtEhLXvB6Fvk+oOkpIHHJc3C+DhU+Zbk5sz+GvFHZUlBkBECuoupQS+ubpYMFVlq/j",
-	"LazdfKR8BwpIvFN9yO823OZQzSsZ89iDDqob5KS5wMFWweYtbwoVqdXEGUDy3YJ6hwVuxPTF6gJf8Wsm",
-	"MNchgf6EHP61yOTI6on4LZmpLvlewjYIxhL0ydrh3/jpdD59/PT/BQAA//8=",
+	"6cGg/+fy9D8Y2p+ZoW2lZcEKHi3Tq20Nbpd7itmQdemn2IqaBpGDl0Y9db2CAbuN52hBRjc3ijpYWQik",
+	"ycF+NvpTP28m7McroO9hgitmk3JNDlClqqnoIb6gB+EbqxU9h3bgoCGF0ZnXTJM5TViUG59X2FYKlVg5",
+	"GYiKbocOBI+n4fr1pyyZsqxL/pp/gqZQjg6fyAvBByJjY5oCmhhooImjiE8IQlvCI9CA80Lnt9hJjxRh",
+	"h6A423cEi896Z7URDdzXIKJxyyvLZs0Ot/Ysl3o473B/Vd/c7Ge203sI+f4DJMiebEGAb6R4CEH/BvcM",
+	"nsXNDt1oYxFDcI/Ulixgdkzu9SrC/gYev9qahXNCa5rfe/9ERYqee79DobDWIcXVuT1Cbwcpgy821C7c",
+	"nfz9HCJ6D9L1Qbo+SNd7qVXYLF83FiwUE2gO4kWm6moWtssUvl3NAiR/jmd1ncITqm14wPprEJPcqNkp",
+	"o67tI8h+VWztUXbnD0TRn98NwwFcYUQgCSICfYJg04qBcwlTaRZ6bVGpCVdGXQeAJovJ5MbrE/x2Zo0i",
+	"tFmu2LqLINmxi1OE7t+UK113LaDj8PPINQJiFt2jz82f0FCbSeFrK6DlMgQ8ctju0Dlak7UDRXNmDGyY",
+	"aVgfs59LiU2vbVOD4OL2nbEnSyFYIdnJYzmFmdQeQO/yTWcPX6VtUtNw/VU70WyILN1DAtAfSV2wrvMm",
+	"teHBV/igxNxWidnZHfmg9Xw+Ws8H29Fm5yShX3jy6dj64Lapgww0oqLnrlgI2bf3uUVbkhPMLo4r0cWY",
+	"HIzWhNroeYT41wn+p01MwbBRBhElCLaRTK4OMaiMiMkrmUFnC9R7uIA2DQraNLAbDdFk6zuFhuPgrPTR",
+	"F8ApfqRcV/7uQDTVcNZBOhW8Zs6chZ4/rr9rkdYxFFz20ckYgRkdg5fXm9oHkA0BNCUrQ19cJ9eHEdjJ",
+	"sQvuV0AENpU1PnfbvDUCk9DgiP0saxsd++2AwYTLKSnvY+GV92flcuP56edT2Fi73lYUprtb7j1XNd6+",
+	"XiqUYIHebUmGcsGHHKy4CDVg26Szocv9NKNC51YaNKnfTMdFp9857T3u9ronJ4+7X4aN611qRZBHQBfc",
+	"UIbdmN9fEjrNGAuaxhrp6hoSVbMgzBYvFcuGdAoE69jI/9FUHp90e2DR7NB9NBdZ7ZZtfnHsYCDYTdlc",
+	"dNZ63Tz4zR78Zg8a5F0XxtGaA1cskuPXdLz+wznP6tVeCLODZf/H8gPWpvNfuARTbHQFTbsbQy01WaWH",
+	"EHpn1pMYRHCoIvFfX7x6cfmiUZ0lBzxMY7AeGvA9FgeLalMToua8gm3TCaqZBIfYjmOpMQUYc92kKJZa",
+	"DoTrecSlsImL8EkgIaSXX7E1tjma9Qm1mQXOWCnaJ2icDEQmV5XGUGHZJql2W1oKzdOByLP9g2mp45RP",
+	"dEzM/4f+LJtTJIjPkKixCIDr79ZVejusREh2KSRB5FKpYF7lWLV+z5G6OSkLOp0DJcMzhd8p6HAbz6tX",
+	"kRYF/9yW2GPwwZ1SLnCOD869B03rwbn3oJo5IQiCpMm3ZxWyqHNzBLf6EVa5Q8ijQe25gYz1xh4vt1ck",
+	"XnikrbzP80xC1GbkkMNQW4hcuYjvHgxdFn2ntonrWCmzgTDTptiPrNSP8MC6xGRm9IfDejWDKM3TFO73",
+	"CN2RRY3BXyp5Ff9yBMkwUqguuWhPhhmIYjZMn7iaQ68XcYVFHVoS3IPa6xl+ubskl3y3w3KNIloUd5g6",
+	"RguyRCsqVUUgA+dr+Yf2l7hOBE2LdJFZN8mgTkUs0zRykx5SXXyxdrSdiliQ270jZztdJsCMwPltgxbx",
+	"qU4HKoSg8y2x/3KxZMFWuaD66OPJ+JTHew1psGIjxXUQ2oaFbQSE9BNkHtXWazcwQsZ+9iPQ0/IYhvWK",
+	"zVTtBLyf0gdd3c4Z9qiQZWhPWlQIFD/wxF3yhLkVvUg2Q+yRmPACt6mphgdl9oylSXhZPWTrPXgdH1Tb",
+	"e1Bt4TAG0KzhydtD4/1DuiUrzp5m0I47UM4vocOgB70aCDmZlADIqk4xV1mDHRnJiLnaUgvT0CWxmThL",
+	"4oFQdK3IasYg19zC0ecemnNwZJmd9hWoISoI/A8CeNSHsyf6fT673zfTz21VoFhjt2WzMizhst4/Q6I6",
+	"dLFKcfb211lAhVdmHk0Y90hh7Pxvpga7dQ/Zcbj9Ve9d3gM/5wHfGRMacK4BBGYb8kT+K3i0vBoSMOww",
+	"9dTYi5AsaSelnXawmAO3hMMHx90/kbLyUPP7DxH1nGh/ERVvvl29bCs2mkl5NWQiWUi+OZsOXVT2LeLe",
+	"cokP9jIudzUMsPd5RhQbZ0wrckCLasFhtzYP7Af81gs/wds7l+xQ28EUl76/I1px/dttLVQfKU/WB+Di",
+	"z1AYPsi2+8/oKMuXMJvjh8pvjUZVrTHyGiwJSj68e+XdrnWtWSvy6bxgtCgyZRqKUBtNlhw5akwzTEmd",
+	"MT9vI7f5VBibIkaRGEcDoWaAZTPjCvJrC2FzxHuDQd67mVhqKGKsQz6xYq9PKILwxcZQws9eu6xcElvy",
+	"HiGMgvuX5nOmNJ0vLIyC+7uZJTVWUzwQ9pSfgwIcn97cxK4J/UmPWOx6wCQkagkhkMg8iTYySxVDdFyd",
+	"cVtaOzC8ABzCaUpGdHxl7LoDtKSfEBWRJ2TORUQe9/B/T8nM/G0WmQ/a/38IhcSOrgOByGJBdsbEqMDQ",
+	"VRdapQHQD8nkCmLzXBnGt7AMhik82HU803qh+sfHcQ6CbbRogFUjlKRSLsyUI7IwV61mEUm5uDpK5Zim",
+	"kS+QigYikePlnAmNsQqZYVkb7hlNjxbLbGGmbJO5I2i0D3BzIAceAaZjH3nWLW8mFdidiJQo3LuhLR2W",
+	"GHEBGIgxkYLEyyxFJB8zGMsYoTicoHNGUkZxDx2i4crDIFqSrslYCoGZ5Kjv+7ajA+GCYAeVnJdDAkBb",
+	"uC7D72jWnZcROGBVjKYsGYiUX7HwDa4VSydd4rWBwhHOW6CWkOQU0VL2BwITZPJjPaeCThENr4ArPqOK",
+	"UE3mUpkjXtaREF0vziUQOTh5SpYiZarQdinEPbbc7orZYQSEWfIp9/at+DDyTIm4aq4Pcp8soAeTtkCV",
+	"FmJ1A8o5CXA3+8RsfTMSXUlb+X0dFTRNh3lj7cD7lkdJi4kzBZzYd68B7rUTdZgAWvqxfux8Ya4MTBx2",
+	"R3yczbuB0X4MQvXYuovginJNNqp47N+HoHhwVRTcApXPVyIzW85GsNUuLoLSZrYjsAW3kpGBrs7Eniiu",
+	"3TlTnwGmuQ87bdDcccVJman3puAm2oXn/dxf6iDO4Fbn9mK3FHOYcg++lwc49AePzT8JHHrZstnDsGny",
+	"3GxEcnOZ0jRXln3GDNWazRd1XplzBCPGYqpQq6YZI0kmFwvM/axDHavqE3cDPrYt5tj+or9xgM03wAMC",
+	"2UOL3gexuBuo2B2IxWib7ununFakXO6khs4BoLpFeZ5hSjV0i/AWsJeXXJDY6MaQHoV/i8kBdqc47RU9",
+	"4Yd9tKMdsDiAQhqt2pj4mG4UEQCjlmIKdp5ZOOIgr82/sVtBA8TYnQtbvxk7usjvUcN21xXuB6lsx4PQ",
+	"fRC6D0J3a6yxOxG7mxuo574FyF1asbrUpRVzmUv0ZHQ6fpycsSeTp9MvZ1/99OzqntHIngPgR+GKeKSc",
+	"nzQuenCgGU4cvB9D6x/rslPoVsVXwHFSDXOSF+ZXl0zkRBvkE4H+6Jx/iARhZD7UJFiUCCP+rB+bTjKm",
+	"Zui5tg5Spc0PrlVJM+rYZ+XpsysuetXea7koOPGhTGJVcPlZSuWGkaBZVm7z8M56iEEv51Ls5KJzBsfH",
+	"/R1vu2GKfQaQYVvf+7iy+3ewORwxN7EHr9mDzvF7lxo+KCm/DTTYXTjMzMhsvMy4XsPdNmI0Y9nFUs+g",
+	"GiP6pTOiio/9Hz6a5w3pmzQa/BW9+RmbsIyJMcO4ZXbNEsDqyrFpOnXASBAkJrFrdgMvxp0wENQ/Pj45",
+	"/bLb6/a6J/2vel9hgZddfHnAt0wuUgAcJXO6JqPlup8nOwN02ERmcxUV+iE+f/caLCarTuWQa9UJBwlK",
+	"oF1cvH2JgKoeqDsY6AIfbBgmlVMiJ/a6g5vPB88sjsHjHug3fWz/s3IpDlYZCD70Ai/s6nc+vHtl2/e0",
+	"pnhQzMFgSaho1Chsl5C45vUo9H1C1VFC4pDj4n4ZLHzKdHNiew5/pbDVpMwIgFhB1aWU0FBQBwuusnwd",
+	"b2Ht5iPlW3NA4p3qQ3634TaHal7JmMfmfFDdICfNBQ62CjbvBVSoSK0mzgCS7xbUOyxwI6YvVhf4il8z",
+	"gbkOCTRu5PCvRSZHVk/Eb8lMdcn3ErZBMJagT9YO/8ZPp/Pp46f/LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
