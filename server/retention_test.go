@@ -15,6 +15,7 @@ import (
 	"github.com/captureapi/capture/internal/poll"
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/postgres"
+	"github.com/captureapi/capture/server/postgres/pgtest"
 	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
@@ -90,4 +91,50 @@ func startQueue(t *testing.T, db store.Store, cfg *river.Config) {
 		defer cancel()
 		c.Stop(ctx)
 	})
+}
+
+// TestRetentionSweepOneReplica: two replicas on one PostgreSQL both run the
+// queue with the sweep; River's leader, elected in the database, alone
+// enqueues it, so it runs once and the stale prospect is deleted once.
+func TestRetentionSweepOneReplica(t *testing.T) {
+	s := apitest.NewPostgres(t)
+	ctx := context.Background()
+	a, err := s.Store.AccountByName(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := 1
+	if err := s.Store.SetRetentionDays(ctx, a.ID, &day); err != nil {
+		t.Fatal(err)
+	}
+	res, body := do(t, "POST", s.URL+"/v1/prospects", s.StandardKey, "application/json", `{"email":"old@example.com"}`)
+	if res.StatusCode != 201 {
+		t.Fatalf("create: %d %s", res.StatusCode, body)
+	}
+	var p struct{ ID string }
+	json.Unmarshal(body, &p)
+
+	later := time.Now().Add(2 * 24 * time.Hour)
+	for _, db := range []store.Store{s.Store, pgtest.OpenURL(t, s.PostgresURL)} {
+		cfg := server.DeliveryConfig(server.DeliveryOptions{Webhooks: db.(store.WebhookStore), PollInterval: 10 * time.Millisecond,
+			Logger: slog.New(slog.DiscardHandler)})
+		server.AddRetention(cfg, server.RetentionOptions{Store: db.(store.PrivacyStore), Now: func() time.Time { return later },
+			Logger: slog.New(slog.DiscardHandler)})
+		startQueue(t, db, cfg)
+	}
+	var sweeps int
+	poll.Until(t, 20*time.Second, "a sweep completes", func() (bool, string) {
+		pgtest.QueryRow(t, s.PostgresURL, `SELECT count(*) FROM river_job WHERE kind = 'retention_sweep' AND state = 'completed'`,
+			nil, &sweeps)
+		return sweeps > 0, fmt.Sprintf("%d completed", sweeps)
+	})
+	if res, _ := do(t, "GET", s.URL+"/v1/prospects/"+p.ID, s.StandardKey, "", ""); res.StatusCode != 410 {
+		t.Errorf("the stale prospect: %d, want 410", res.StatusCode)
+	}
+	var all, deleted int
+	pgtest.QueryRow(t, s.PostgresURL, `SELECT count(*) FROM river_job WHERE kind = 'retention_sweep'`, nil, &all)
+	pgtest.QueryRow(t, s.PostgresURL, `SELECT count(*) FROM events WHERE type = 'prospect.deleted'`, nil, &deleted)
+	if all != 1 || deleted != 1 {
+		t.Errorf("%d sweeps enqueued and %d deletions recorded by two replicas, want 1 and 1", all, deleted)
+	}
 }
