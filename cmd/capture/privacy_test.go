@@ -158,3 +158,34 @@ func TestAccountsUpdateRetention(t *testing.T) {
 		t.Errorf("retention not cleared: %s", out.String())
 	}
 }
+
+// An import row that gives consent records it in the ledger, with its
+// consent_text and the source import.
+func TestImportRecordsConsent(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	path := filepath.Join(t.TempDir(), "leads.csv")
+	os.WriteFile(path, []byte("email,marketing_consent,consent_text\nada@example.com,true,Newsletter please\n"), 0o644)
+	if out, errOut, code := cli(t, "import", path, "--url", s.URL, "--api-key", s.StandardKey); code != 0 {
+		t.Fatalf("import: exit %d %s%s", code, out, errOut)
+	}
+	c := client.New(s.StandardKey, client.WithBaseURL(s.URL))
+	ctx := context.Background()
+	var id string
+	for p, err := range c.Prospects.List(ctx, client.ProspectListParams{Email: "ada@example.com"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = p.ID
+	}
+	var got []client.Consent
+	for e, err := range c.Prospects.Consents(ctx, id, client.ConsentListParams{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e)
+	}
+	if len(got) != 1 || !got[0].Granted || got[0].Source != "import" || orEmpty(got[0].Text) != "Newsletter please" {
+		t.Fatalf("the import's consents: %+v", got)
+	}
+}
