@@ -41,6 +41,8 @@ type Client struct {
 	Account *AccountService
 	// Events reads the log of changes to prospects.
 	Events *EventService
+	// Suppressions lifts the suppression of erased emails (admin keys only).
+	Suppressions *SuppressionService
 	// WebhookEndpoints manages where events are delivered (admin keys only).
 	WebhookEndpoints *WebhookEndpointService
 
@@ -135,6 +137,7 @@ func New(apiKey string, opts ...Option) *Client {
 	c.Prospects = &ProspectService{c: c}
 	c.Account = &AccountService{c: c}
 	c.Events = &EventService{c: c}
+	c.Suppressions = &SuppressionService{c: c}
 	c.WebhookEndpoints = &WebhookEndpointService{c: c}
 	return c
 }

@@ -73,6 +73,9 @@ var (
 	// ErrProspectExists matches a create whose email a live prospect already
 	// has; the error's ExistingID names that prospect.
 	ErrProspectExists = &Error{Code: ErrorCodeProspectExists}
+	// ErrEmailSuppressed matches a create whose email was erased from the
+	// account and is on its suppression list ([SuppressionService.Lift]).
+	ErrEmailSuppressed = &Error{Code: ErrorCodeEmailSuppressed}
 	// ErrPlanLimitReached matches a create refused because the account is at
 	// its plan's prospect limit.
 	ErrPlanLimitReached = &Error{Code: ErrorCodePlanLimitReached}

@@ -32,9 +32,8 @@ func (p EventListParams) query() map[string]string {
 	return listQuery(p.Limit, p.StartingAfter, p.EndingBefore, p.CreatedGTE, p.CreatedLTE, "type", p.Type)
 }
 
-// Get retrieves an event. An unknown (or purged) id fails with [ErrNotFound];
-// the event of a hidden prospect asked for with a standard key with
-// [ErrProspectHidden].
+// Get retrieves an event. An unknown (or purged) id fails with [ErrNotFound],
+// and so does, for a standard key, the event of a prospect that is hidden now.
 func (s *EventService) Get(ctx context.Context, id string, opts ...RequestOption) (*Event, error) {
 	if err := requireID(id); err != nil {
 		return nil, err

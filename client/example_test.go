@@ -160,3 +160,33 @@ func ExampleError_Is() {
 	// false
 	// true
 }
+
+// A person asks to be forgotten: Erase deletes them everywhere Capture keeps
+// them and suppresses their email, so that a later import does not capture
+// them again; Lift accepts the email once they sign up of their own accord.
+func ExampleProspectService_Erase() {
+	c := client.New(os.Getenv("CAPTURE_ADMIN_KEY")) // an admin key; the server from CAPTURE_URL
+	ctx := context.Background()
+	if _, err := c.Prospects.Erase(ctx, "prs_01jdq7z8x4k3m5n6p7q8r9s0t1"); err != nil {
+		log.Fatal(err)
+	}
+	_, err := c.Prospects.Create(ctx, client.ProspectCreateParams{Email: "ada@example.com"})
+	if errors.Is(err, client.ErrEmailSuppressed) {
+		fmt.Println("erased at their request: not captured again")
+	}
+	if _, err := c.Suppressions.Lift(ctx, "ada@example.com"); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// Consents walks a prospect's consent ledger, newest first.
+func ExampleProspectService_Consents() {
+	c := client.New(os.Getenv("CAPTURE_API_KEY")) // the server from CAPTURE_URL
+	for e, err := range c.Prospects.Consents(context.Background(), "prs_01jdq7z8x4k3m5n6p7q8r9s0t1", client.ConsentListParams{}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		text, _ := e.Text.Get()
+		fmt.Println(time.Unix(e.Created, 0), e.Granted, e.Source, text)
+	}
+}

@@ -40,6 +40,36 @@ func (e AccountRole) Valid() bool {
 	}
 }
 
+// Defines values for ConsentObject.
+const (
+	ConsentObjectConsent ConsentObject = "consent"
+)
+
+// Valid indicates whether the value is a known member of the ConsentObject enum.
+func (e ConsentObject) Valid() bool {
+	switch e {
+	case ConsentObjectConsent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentListObject.
+const (
+	ConsentListObjectList ConsentListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the ConsentListObject enum.
+func (e ConsentListObject) Valid() bool {
+	switch e {
+	case ConsentListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeletedProspectDeleted.
 const (
 	DeletedProspectDeletedTrue DeletedProspectDeleted = true
@@ -124,6 +154,51 @@ func (e EnabledEvent) Valid() bool {
 	}
 }
 
+// Defines values for ErasedProspectDeleted.
+const (
+	ErasedProspectDeletedTrue ErasedProspectDeleted = true
+)
+
+// Valid indicates whether the value is a known member of the ErasedProspectDeleted enum.
+func (e ErasedProspectDeleted) Valid() bool {
+	switch e {
+	case ErasedProspectDeletedTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErasedProspectErased.
+const (
+	ErasedProspectErasedTrue ErasedProspectErased = true
+)
+
+// Valid indicates whether the value is a known member of the ErasedProspectErased enum.
+func (e ErasedProspectErased) Valid() bool {
+	switch e {
+	case ErasedProspectErasedTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErasedProspectObject.
+const (
+	ErasedProspectObjectProspect ErasedProspectObject = "prospect"
+)
+
+// Valid indicates whether the value is a known member of the ErasedProspectObject enum.
+func (e ErasedProspectObject) Valid() bool {
+	switch e {
+	case ErasedProspectObjectProspect:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	ErrorCodeAPIKeyInvalid               ErrorCode = "api_key_invalid"
@@ -134,6 +209,7 @@ const (
 	ErrorCodeBodyInvalidJSON             ErrorCode = "body_invalid_json"
 	ErrorCodeBodyTooLarge                ErrorCode = "body_too_large"
 	ErrorCodeContentTypeInvalid          ErrorCode = "content_type_invalid"
+	ErrorCodeEmailSuppressed             ErrorCode = "email_suppressed"
 	ErrorCodeIdempotencyAnswerUnreadable ErrorCode = "idempotency_answer_unreadable"
 	ErrorCodeIdempotencyKeyInUse         ErrorCode = "idempotency_key_in_use"
 	ErrorCodeIdempotencyKeyInvalid       ErrorCode = "idempotency_key_invalid"
@@ -177,6 +253,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeBodyTooLarge:
 		return true
 	case ErrorCodeContentTypeInvalid:
+		return true
+	case ErrorCodeEmailSuppressed:
 		return true
 	case ErrorCodeIdempotencyAnswerUnreadable:
 		return true
@@ -391,6 +469,21 @@ func (e ProspectBatchObject) Valid() bool {
 	}
 }
 
+// Defines values for ProspectExportObject.
+const (
+	ProspectExportObjectProspectExport ProspectExportObject = "prospect_export"
+)
+
+// Valid indicates whether the value is a known member of the ProspectExportObject enum.
+func (e ProspectExportObject) Valid() bool {
+	switch e {
+	case ProspectExportObjectProspectExport:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProspectListObject.
 const (
 	ProspectListObjectList ProspectListObject = "list"
@@ -448,6 +541,21 @@ func (e SearchResultObject) Valid() bool {
 	}
 }
 
+// Defines values for SuppressionLiftedObject.
+const (
+	SuppressionLiftedObjectSuppressionLift SuppressionLiftedObject = "suppression_lift"
+)
+
+// Valid indicates whether the value is a known member of the SuppressionLiftedObject enum.
+func (e SuppressionLiftedObject) Valid() bool {
+	switch e {
+	case SuppressionLiftedObjectSuppressionLift:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookAttemptObject.
 const (
 	WebhookAttemptObjectWebhookAttempt WebhookAttemptObject = "webhook_attempt"
@@ -495,7 +603,7 @@ func (e WebhookEndpointListObject) Valid() bool {
 
 // Account The account an API key belongs to.
 //
-// Example: {"id":"acct_01jdq7y2c3d4e5f6g7h8j9k0m1","key_id":"key_01jdq7y3d4e5f6g7h8j9k0m1n2","name":"Acme","object":"account","prospect_count":42,"prospect_limit":1000,"rate_limit":100,"role":"standard","webhook_endpoint_limit":16}
+// Example: {"id":"acct_01jdq7y2c3d4e5f6g7h8j9k0m1","key_id":"key_01jdq7y3d4e5f6g7h8j9k0m1n2","name":"Acme","object":"account","prospect_count":42,"prospect_limit":1000,"rate_limit":100,"retention_days":null,"role":"standard","webhook_endpoint_limit":16}
 type Account struct {
 	// ID The account's id (`acct_…`).
 	//
@@ -532,6 +640,11 @@ type Account struct {
 	// Example: 100
 	RateLimit int `json:"rate_limit"`
 
+	// RetentionDays How many days a prospect not updated, and not converted, is kept before the daily sweep deletes it (with its `prospect.deleted` event); null keeps prospects until they are deleted. Set by an operator with `capture accounts update NAME --retention-days N`.
+	//
+	// Example: 365
+	RetentionDays nullable.Nullable[int] `json:"retention_days,omitempty"`
+
 	// Role The role of the key that made the request. `x-extensible-enum` lists the roles
 	// known today; accept any other string, since roles may be added.
 	//
@@ -555,6 +668,86 @@ type AccountObject string
 //
 // Example: admin
 type AccountRole string
+
+// Consent One entry of a prospect's consent ledger: a change of its `marketing_consent`,
+// recorded in the change's own transaction. A deletion or erasure removes the
+// ledger with the person.
+//
+// Example: {"created":1732540000,"granted":true,"id":"cns_01jdq7z9c4d5e6f7g8h9j0k1m2","ip":"203.0.113.7","object":"consent","source":"api","text":"I agree to receive news about Analytical Engines.","user_agent":"capture-go/1.0"}
+type Consent struct {
+	// Created When it was recorded (Unix seconds).
+	//
+	// Example: 1732540000
+	Created int64 `json:"created"`
+
+	// Granted Whether consent was given (`true`) or withdrawn (`false`).
+	//
+	// Example: true
+	Granted bool `json:"granted"`
+
+	// ID Unique identifier: `cns_` and a time-ordered suffix.
+	//
+	// Example: cns_01jdq7z9c4d5e6f7g8h9j0k1m2
+	ID string `json:"id"`
+
+	// IP The address of the client that made the change.
+	//
+	// Example: 203.0.113.7
+	IP nullable.Nullable[string] `json:"ip"`
+
+	// Object Always `consent`.
+	//
+	// Example: consent
+	Object ConsentObject `json:"object"`
+
+	// Source Where the change came from: `api` (a create or update), `import` (a batch item), `form:` and a form's id.
+	//
+	// Example: api
+	Source string `json:"source"`
+
+	// Text The wording the request gave in `consent_text`; null without one.
+	//
+	// Example: I agree to receive news about Analytical Engines.
+	Text nullable.Nullable[string] `json:"text"`
+
+	// UserAgent The client's `User-Agent`.
+	//
+	// Example: capture-go/1.0
+	UserAgent nullable.Nullable[string] `json:"user_agent"`
+}
+
+// ConsentObject Always `consent`.
+//
+// Example: consent
+type ConsentObject string
+
+// ConsentList One page of a prospect's consent ledger, newest first.
+//
+// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/prospects/prs_01jdq7z8x4k3m5n6p7q8r9s0t1/consents"}
+type ConsentList struct {
+	// Data The entries of this page.
+	Data []Consent `json:"data"`
+
+	// HasMore Whether more entries lie beyond this page in the direction of the walk.
+	//
+	// Example: false
+	HasMore bool `json:"has_more"`
+
+	// Object Always `list`.
+	//
+	// Example: list
+	Object ConsentListObject `json:"object"`
+
+	// URL The path this list is read from.
+	//
+	// Example: /v1/prospects/prs_01jdq7z8x4k3m5n6p7q8r9s0t1/consents
+	URL string `json:"url"`
+}
+
+// ConsentListObject Always `list`.
+//
+// Example: list
+type ConsentListObject string
 
 // DeletedProspect The answer to a deletion.
 //
@@ -621,6 +814,46 @@ type DeletedWebhookEndpointObject string
 // Example: prospect.created
 type EnabledEvent string
 
+// ErasedProspect The answer to an erasure.
+//
+// Example: {"deleted":true,"erased":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}
+type ErasedProspect struct {
+	// Deleted Always `true`.
+	//
+	// Example: true
+	Deleted ErasedProspectDeleted `json:"deleted"`
+
+	// Erased Always `true`: the email is on the account's suppression list.
+	//
+	// Example: true
+	Erased ErasedProspectErased `json:"erased"`
+
+	// ID The id of the erased prospect.
+	//
+	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
+	ID string `json:"id"`
+
+	// Object Always `prospect`.
+	//
+	// Example: prospect
+	Object ErasedProspectObject `json:"object"`
+}
+
+// ErasedProspectDeleted Always `true`.
+//
+// Example: true
+type ErasedProspectDeleted bool
+
+// ErasedProspectErased Always `true`: the email is on the account's suppression list.
+//
+// Example: true
+type ErasedProspectErased bool
+
+// ErasedProspectObject Always `prospect`.
+//
+// Example: prospect
+type ErasedProspectObject string
+
 // ErrorCode A short, stable string for the specific error; see the error table. The set
 // grows: `x-extensible-enum` lists the codes known today, and a client must accept
 // any other string (and handle it by the error's `type` and status).
@@ -684,7 +917,7 @@ type EventObject string
 //
 // Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}}
 type EventData struct {
-	// Object The prospect after the change; for prospect.deleted, its id only.
+	// Object The prospect after the change; for prospect.deleted, its id only; once it is deleted, its id, status and created only.
 	Object Prospect `json:"object"`
 
 	// PreviousAttributes On `prospect.updated`, the earlier value of each field the update changed; the fields it left alone are absent.
@@ -693,16 +926,23 @@ type EventData struct {
 	PreviousAttributes PreviousAttributes `json:"previous_attributes,omitempty"`
 }
 
-// EventDeletedProspect What a `prospect.deleted` event keeps of the prospect: its id, no personal field.
-// Its `object`, `deleted_prospect`, tells it from a `Prospect` in an event's
-// `data.object`.
+// EventDeletedProspect What an event keeps of a deleted prospect: its id, and no personal field. The
+// `prospect.deleted` event has `id`, `object` and `deleted`; every earlier event
+// about the prospect is stripped at the deletion to `id`, `object`, `status` and
+// `created`. Its `object`, `deleted_prospect`, tells it from a `Prospect` in an
+// event's `data.object`.
 //
 // Example: {"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}
 type EventDeletedProspect struct {
-	// Deleted Always `true`: the prospect and its personal data are gone.
+	// Created In an event from before the deletion, when the prospect was created (Unix seconds).
+	//
+	// Example: 1732540000
+	Created int64 `json:"created,omitempty"`
+
+	// Deleted In the `prospect.deleted` event, `true`: the prospect and its personal data are gone.
 	//
 	// Example: true
-	Deleted EventDeletedProspectDeleted `json:"deleted"`
+	Deleted EventDeletedProspectDeleted `json:"deleted,omitempty"`
 
 	// ID The id the prospect had; no prospect has it any more.
 	//
@@ -713,9 +953,14 @@ type EventDeletedProspect struct {
 	//
 	// Example: deleted_prospect
 	Object EventDeletedProspectObject `json:"object"`
+
+	// Status In an event from before the deletion, the prospect's status after that event's change; any string, as `Prospect.status`.
+	//
+	// Example: qualified
+	Status string `json:"status,omitempty"`
 }
 
-// EventDeletedProspectDeleted Always `true`: the prospect and its personal data are gone.
+// EventDeletedProspectDeleted In the `prospect.deleted` event, `true`: the prospect and its personal data are gone.
 //
 // Example: true
 type EventDeletedProspectDeleted bool
@@ -1072,7 +1317,9 @@ type ProspectBatchResult struct {
 	// Status `201` created; `200` an existing prospect skipped or updated (see
 	// `on_conflict`); `400` the item is invalid; `402` the plan's limit was
 	// reached; `403` `hidden` set with a standard key; `409` the email is taken
-	// (under `on_conflict: error`). More statuses may be added.
+	// (under `on_conflict: error`), or it was erased and is suppressed
+	// (`email_suppressed`, under every `on_conflict`; counted in `skipped` under
+	// `skip`, in `failed` otherwise). More statuses may be added.
 	//
 	//
 	// Example: 201
@@ -1087,6 +1334,11 @@ type ProspectCreateParams struct {
 	//
 	// Example: Analytical Engines
 	Company string `json:"company,omitempty"`
+
+	// ConsentText The wording the person agreed to (or withdrew from): not kept on the prospect, but in the consent ledger's entry when `marketing_consent` is given (`GET /v1/prospects/{id}/consents`).
+	//
+	// Example: I agree to receive news about Analytical Engines.
+	ConsentText string `json:"consent_text,omitempty"`
 
 	// Email The email address: a bare address (`local@domain`, no display name, no
 	// quoted local part, a domain with at least one dot). It is stored in lower case.
@@ -1158,6 +1410,39 @@ type ProspectCreateParams struct {
 	Website string `json:"website,omitempty"`
 }
 
+// ProspectExport Everything Capture holds about one person, in one answer: the prospect, every event
+// about it still kept (newest first), its consent ledger (newest first) and its web
+// form submissions.
+//
+// Example: {"consents":[],"events":[],"object":"prospect_export","prospect":{"company":null,"consent_at":1732540000,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":true,"metadata":{},"object":"prospect","phone":null,"source":null,"status":"new","tags":[],"title":null,"updated":1732540000,"website":null},"submissions":[]}
+type ProspectExport struct {
+	// Consents The prospect's consent ledger, newest first.
+	Consents []Consent `json:"consents"`
+
+	// Events Every event about the prospect of the last 30 days, newest first.
+	Events []Event `json:"events"`
+
+	// Object Always `prospect_export`.
+	//
+	// Example: prospect_export
+	Object ProspectExportObject `json:"object"`
+
+	// Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
+	// fields you do not know and accept any `status`.
+	//
+	//
+	// Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
+	Prospect Prospect `json:"prospect"`
+
+	// Submissions The web form submissions that made or changed the prospect; empty until forms are used.
+	Submissions []map[string]interface{} `json:"submissions"`
+}
+
+// ProspectExportObject Always `prospect_export`.
+//
+// Example: prospect_export
+type ProspectExportObject string
+
 // ProspectList One page of prospects, newest first.
 //
 // Example: {"data":[],"has_more":false,"object":"list","url":"/v1/prospects"}
@@ -1201,6 +1486,11 @@ type ProspectUpdateParams struct {
 	//
 	// Example: Analytical Engines
 	Company nullable.Nullable[string] `json:"company,omitempty"`
+
+	// ConsentText The wording the person agreed to (or withdrew from): recorded in the consent ledger's entry when the update changes `marketing_consent`.
+	//
+	// Example: I agree to receive news about Analytical Engines.
+	ConsentText string `json:"consent_text,omitempty"`
 
 	// Email A new email address, with the same rules as on create; it must stay unique among the live prospects.
 	//
@@ -1293,6 +1583,41 @@ type SearchResult struct {
 //
 // Example: search_result
 type SearchResultObject string
+
+// SuppressionLift Lifts the suppression of an email. Unknown fields are refused.
+//
+// Example: {"email":"ada@example.com"}
+type SuppressionLift struct {
+	// Email The email to accept again.
+	//
+	// Example: ada@example.com
+	Email string `json:"email"`
+}
+
+// SuppressionLifted The answer to a lift.
+//
+// Example: {"email":"ada@example.com","lifted":true,"object":"suppression_lift"}
+type SuppressionLifted struct {
+	// Email The email as given, normalised to lower case.
+	//
+	// Example: ada@example.com
+	Email string `json:"email"`
+
+	// Lifted Whether the email was suppressed (and now is not); `false` when it was not suppressed.
+	//
+	// Example: true
+	Lifted bool `json:"lifted"`
+
+	// Object Always `suppression_lift`.
+	//
+	// Example: suppression_lift
+	Object SuppressionLiftedObject `json:"object"`
+}
+
+// SuppressionLiftedObject Always `suppression_lift`.
+//
+// Example: suppression_lift
+type SuppressionLiftedObject string
 
 // Tags Up to 20 short labels, each 1 to 50 characters.
 //

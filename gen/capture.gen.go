@@ -130,7 +130,9 @@ type ClientInterface interface {
 	// Lists the account's events, newest first, kept for 30 days. Every change to a
 	// prospect records one event in the same transaction as the change. Pages are
 	// keyset cursors, as for prospects. Keys without the admin role never see the
-	// events of hidden prospects.
+	// events of a prospect that is hidden now, those recorded before it was hidden
+	// included. Once a prospect is deleted, its earlier events keep only its `id`,
+	// `object`, `status` and `created`.
 	//
 	// Corresponds with GET /v1/events (the `ListEvents` operationId).
 	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -138,8 +140,8 @@ type ClientInterface interface {
 	// GetEvent Retrieve an event
 	//
 	// Retrieves an event of the last 30 days. An id that is unknown, older or of another
-	// account answers `404 resource_missing`; the event of a hidden prospect requested
-	// with a standard key answers `403 prospect_hidden`.
+	// account answers `404 resource_missing`, and so does, to a standard key, an event
+	// about a prospect that is hidden now (even one recorded before it was hidden).
 	//
 	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 	GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -261,8 +263,12 @@ type ClientInterface interface {
 
 	// DeleteProspect Delete a prospect
 	//
-	// Removes a prospect. Its personal data is erased at once; the id is kept so that
-	// later requests for it answer `410 resource_gone` rather than `404`.
+	// Removes a prospect. Its personal data is erased at once, everywhere it is kept:
+	// from the prospect, from every event about it (which keep only its `id`, `object`,
+	// `status` and `created`), from deliveries not yet made, from the kept answers of
+	// `Idempotency-Key`s and with its consent ledger. Deliveries already made cannot be
+	// recalled. The id is kept so that later requests for it answer `410 resource_gone`
+	// rather than `404`.
 	//
 	// Corresponds with DELETE /v1/prospects/{id} (the `DeleteProspect` operationId).
 	DeleteProspect(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -297,6 +303,64 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/prospects/{id} (the `UpdateProspect` operationId).
 	UpdateProspect(ctx context.Context, id string, params *UpdateProspectParams, body UpdateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListProspectConsents List a prospect's consents
+	//
+	// Lists the prospect's consent ledger, newest first: every change of its
+	// `marketing_consent` (by a create, an update, a batch item or an import row), with
+	// the wording given in `consent_text`, where it came from and the client's address.
+	// Pages are keyset cursors, as for prospects. The prospect answers as
+	// `GET /v1/prospects/{id}` does: `404`, `410` once deleted (the ledger went with
+	// it), `403` hidden to a standard key.
+	//
+	// Corresponds with GET /v1/prospects/{id}/consents (the `ListProspectConsents` operationId).
+	ListProspectConsents(ctx context.Context, id string, params *ListProspectConsentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EraseProspect Erase a prospect
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Deletes the
+	// prospect as `DELETE /v1/prospects/{id}` does (its personal fields leave the
+	// prospect, every event about it, deliveries not yet made, kept answers of
+	// `Idempotency-Key`s and its consent ledger) and puts its email on the account's
+	// suppression list, kept only as a keyed hash: a later create, batch item or import
+	// row with that email answers `409 email_suppressed` until
+	// `POST /v1/suppressions/lift` lifts it. Deliveries already made cannot be recalled.
+	//
+	// Corresponds with POST /v1/prospects/{id}/erase (the `EraseProspect` operationId).
+	EraseProspect(ctx context.Context, id string, params *EraseProspectParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExportProspect Export everything held about a prospect
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Everything
+	// Capture holds about the person, in one answer, for a request of access or
+	// portability: the prospect (hidden or not), every event about it still kept, its
+	// consent ledger and its web form submissions. A deleted prospect answers `410
+	// resource_gone`: nothing personal is left to export.
+	//
+	// Corresponds with GET /v1/prospects/{id}/export (the `ExportProspect` operationId).
+	ExportProspect(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LiftSuppressionWithBody Lift an email's suppression
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+	// off the account's suppression list, so that it can be captured again. `lifted`
+	// says whether it was suppressed; lifting an email that is not is no error.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+	LiftSuppressionWithBody(ctx context.Context, params *LiftSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LiftSuppression Lift an email's suppression
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+	// off the account's suppression list, so that it can be captured again. `lifted`
+	// says whether it was suppressed; lifting an email that is not is no error.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+	LiftSuppression(ctx context.Context, params *LiftSuppressionParams, body LiftSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWebhookEndpoints List webhook endpoints
 	//
@@ -457,7 +521,9 @@ func (c *Client) GetAccount(ctx context.Context, reqEditors ...RequestEditorFn) 
 // Lists the account's events, newest first, kept for 30 days. Every change to a
 // prospect records one event in the same transaction as the change. Pages are
 // keyset cursors, as for prospects. Keys without the admin role never see the
-// events of hidden prospects.
+// events of a prospect that is hidden now, those recorded before it was hidden
+// included. Once a prospect is deleted, its earlier events keep only its `id`,
+// `object`, `status` and `created`.
 //
 // Corresponds with GET /v1/events (the `ListEvents` operationId).
 func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -475,8 +541,8 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 // GetEvent Retrieve an event
 //
 // Retrieves an event of the last 30 days. An id that is unknown, older or of another
-// account answers `404 resource_missing`; the event of a hidden prospect requested
-// with a standard key answers `403 prospect_hidden`.
+// account answers `404 resource_missing`, and so does, to a standard key, an event
+// about a prospect that is hidden now (even one recorded before it was hidden).
 //
 // Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 func (c *Client) GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -668,8 +734,12 @@ func (c *Client) SearchProspects(ctx context.Context, params *SearchProspectsPar
 
 // DeleteProspect Delete a prospect
 //
-// Removes a prospect. Its personal data is erased at once; the id is kept so that
-// later requests for it answer `410 resource_gone` rather than `404`.
+// Removes a prospect. Its personal data is erased at once, everywhere it is kept:
+// from the prospect, from every event about it (which keep only its `id`, `object`,
+// `status` and `created`), from deliveries not yet made, from the kept answers of
+// `Idempotency-Key`s and with its consent ledger. Deliveries already made cannot be
+// recalled. The id is kept so that later requests for it answer `410 resource_gone`
+// rather than `404`.
 //
 // Corresponds with DELETE /v1/prospects/{id} (the `DeleteProspect` operationId).
 func (c *Client) DeleteProspect(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -735,6 +805,114 @@ func (c *Client) UpdateProspectWithBody(ctx context.Context, id string, params *
 // Corresponds with PATCH /v1/prospects/{id} (the `UpdateProspect` operationId).
 func (c *Client) UpdateProspect(ctx context.Context, id string, params *UpdateProspectParams, body UpdateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateProspectRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListProspectConsents List a prospect's consents
+//
+// Lists the prospect's consent ledger, newest first: every change of its
+// `marketing_consent` (by a create, an update, a batch item or an import row), with
+// the wording given in `consent_text`, where it came from and the client's address.
+// Pages are keyset cursors, as for prospects. The prospect answers as
+// `GET /v1/prospects/{id}` does: `404`, `410` once deleted (the ledger went with
+// it), `403` hidden to a standard key.
+//
+// Corresponds with GET /v1/prospects/{id}/consents (the `ListProspectConsents` operationId).
+func (c *Client) ListProspectConsents(ctx context.Context, id string, params *ListProspectConsentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListProspectConsentsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EraseProspect Erase a prospect
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Deletes the
+// prospect as `DELETE /v1/prospects/{id}` does (its personal fields leave the
+// prospect, every event about it, deliveries not yet made, kept answers of
+// `Idempotency-Key`s and its consent ledger) and puts its email on the account's
+// suppression list, kept only as a keyed hash: a later create, batch item or import
+// row with that email answers `409 email_suppressed` until
+// `POST /v1/suppressions/lift` lifts it. Deliveries already made cannot be recalled.
+//
+// Corresponds with POST /v1/prospects/{id}/erase (the `EraseProspect` operationId).
+func (c *Client) EraseProspect(ctx context.Context, id string, params *EraseProspectParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEraseProspectRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportProspect Export everything held about a prospect
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Everything
+// Capture holds about the person, in one answer, for a request of access or
+// portability: the prospect (hidden or not), every event about it still kept, its
+// consent ledger and its web form submissions. A deleted prospect answers `410
+// resource_gone`: nothing personal is left to export.
+//
+// Corresponds with GET /v1/prospects/{id}/export (the `ExportProspect` operationId).
+func (c *Client) ExportProspect(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportProspectRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LiftSuppressionWithBody Lift an email's suppression
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+// off the account's suppression list, so that it can be captured again. `lifted`
+// says whether it was suppressed; lifting an email that is not is no error.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+func (c *Client) LiftSuppressionWithBody(ctx context.Context, params *LiftSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLiftSuppressionRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LiftSuppression Lift an email's suppression
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+// off the account's suppression list, so that it can be captured again. `lifted`
+// says whether it was suppressed; lifting an email that is not is no error.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+func (c *Client) LiftSuppression(ctx context.Context, params *LiftSuppressionParams, body LiftSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLiftSuppressionRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1591,6 +1769,229 @@ func NewUpdateProspectRequestWithBody(server string, id string, params *UpdatePr
 	return req, nil
 }
 
+// NewListProspectConsentsRequest constructs an http.Request for the ListProspectConsents method
+func NewListProspectConsentsRequest(server string, id string, params *ListProspectConsentsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/prospects/%s/consents", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartingAfter != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "starting_after", *params.StartingAfter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndingBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ending_before", *params.EndingBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewEraseProspectRequest constructs an http.Request for the EraseProspect method
+func NewEraseProspectRequest(server string, id string, params *EraseProspectParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/prospects/%s/erase", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewExportProspectRequest constructs an http.Request for the ExportProspect method
+func NewExportProspectRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/prospects/%s/export", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewLiftSuppressionRequest calls the generic LiftSuppression builder with application/json body
+func NewLiftSuppressionRequest(server string, params *LiftSuppressionParams, body LiftSuppressionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLiftSuppressionRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewLiftSuppressionRequestWithBody constructs an http.Request for the LiftSuppression method, with any body, and a specified content type
+func NewLiftSuppressionRequestWithBody(server string, params *LiftSuppressionParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/suppressions/lift")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListWebhookEndpointsRequest constructs an http.Request for the ListWebhookEndpoints method
 func NewListWebhookEndpointsRequest(server string) (*http.Request, error) {
 	var err error
@@ -1886,7 +2287,9 @@ type ClientWithResponsesInterface interface {
 	// Lists the account's events, newest first, kept for 30 days. Every change to a
 	// prospect records one event in the same transaction as the change. Pages are
 	// keyset cursors, as for prospects. Keys without the admin role never see the
-	// events of hidden prospects.
+	// events of a prospect that is hidden now, those recorded before it was hidden
+	// included. Once a prospect is deleted, its earlier events keep only its `id`,
+	// `object`, `status` and `created`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1896,8 +2299,8 @@ type ClientWithResponsesInterface interface {
 	// GetEventWithResponse Retrieve an event
 	//
 	// Retrieves an event of the last 30 days. An id that is unknown, older or of another
-	// account answers `404 resource_missing`; the event of a hidden prospect requested
-	// with a standard key answers `403 prospect_hidden`.
+	// account answers `404 resource_missing`, and so does, to a standard key, an event
+	// about a prospect that is hidden now (even one recorded before it was hidden).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2025,8 +2428,12 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteProspectWithResponse Delete a prospect
 	//
-	// Removes a prospect. Its personal data is erased at once; the id is kept so that
-	// later requests for it answer `410 resource_gone` rather than `404`.
+	// Removes a prospect. Its personal data is erased at once, everywhere it is kept:
+	// from the prospect, from every event about it (which keep only its `id`, `object`,
+	// `status` and `created`), from deliveries not yet made, from the kept answers of
+	// `Idempotency-Key`s and with its consent ledger. Deliveries already made cannot be
+	// recalled. The id is kept so that later requests for it answer `410 resource_gone`
+	// rather than `404`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2065,6 +2472,70 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/prospects/{id} (the `UpdateProspect` operationId).
 	UpdateProspectWithResponse(ctx context.Context, id string, params *UpdateProspectParams, body UpdateProspectJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateProspectResponse, error)
+
+	// ListProspectConsentsWithResponse List a prospect's consents
+	//
+	// Lists the prospect's consent ledger, newest first: every change of its
+	// `marketing_consent` (by a create, an update, a batch item or an import row), with
+	// the wording given in `consent_text`, where it came from and the client's address.
+	// Pages are keyset cursors, as for prospects. The prospect answers as
+	// `GET /v1/prospects/{id}` does: `404`, `410` once deleted (the ledger went with
+	// it), `403` hidden to a standard key.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/prospects/{id}/consents (the `ListProspectConsents` operationId).
+	ListProspectConsentsWithResponse(ctx context.Context, id string, params *ListProspectConsentsParams, reqEditors ...RequestEditorFn) (*ListProspectConsentsResponse, error)
+
+	// EraseProspectWithResponse Erase a prospect
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Deletes the
+	// prospect as `DELETE /v1/prospects/{id}` does (its personal fields leave the
+	// prospect, every event about it, deliveries not yet made, kept answers of
+	// `Idempotency-Key`s and its consent ledger) and puts its email on the account's
+	// suppression list, kept only as a keyed hash: a later create, batch item or import
+	// row with that email answers `409 email_suppressed` until
+	// `POST /v1/suppressions/lift` lifts it. Deliveries already made cannot be recalled.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/prospects/{id}/erase (the `EraseProspect` operationId).
+	EraseProspectWithResponse(ctx context.Context, id string, params *EraseProspectParams, reqEditors ...RequestEditorFn) (*EraseProspectResponse, error)
+
+	// ExportProspectWithResponse Export everything held about a prospect
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Everything
+	// Capture holds about the person, in one answer, for a request of access or
+	// portability: the prospect (hidden or not), every event about it still kept, its
+	// consent ledger and its web form submissions. A deleted prospect answers `410
+	// resource_gone`: nothing personal is left to export.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/prospects/{id}/export (the `ExportProspect` operationId).
+	ExportProspectWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ExportProspectResponse, error)
+
+	// LiftSuppressionWithBodyWithResponse Lift an email's suppression
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+	// off the account's suppression list, so that it can be captured again. `lifted`
+	// says whether it was suppressed; lifting an email that is not is no error.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+	LiftSuppressionWithBodyWithResponse(ctx context.Context, params *LiftSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LiftSuppressionResponse, error)
+
+	// LiftSuppressionWithResponse Lift an email's suppression
+	//
+	// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+	// off the account's suppression list, so that it can be captured again. `lifted`
+	// says whether it was suppressed; lifting an email that is not is no error.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+	LiftSuppressionWithResponse(ctx context.Context, params *LiftSuppressionParams, body LiftSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*LiftSuppressionResponse, error)
 
 	// ListWebhookEndpointsWithResponse List webhook endpoints
 	//
@@ -4508,6 +4979,960 @@ func (r UpdateProspectResponse) ContentType() string {
 	return ""
 }
 
+// ListProspectConsentsResponse200Headers the declared response headers of an HTTP 200 response for ListProspectConsents
+type ListProspectConsentsResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListProspectConsentsResponse400Headers the declared response headers of an HTTP 400 response for ListProspectConsents
+type ListProspectConsentsResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListProspectConsentsResponse401Headers the declared response headers of an HTTP 401 response for ListProspectConsents
+type ListProspectConsentsResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ListProspectConsentsResponse403Headers the declared response headers of an HTTP 403 response for ListProspectConsents
+type ListProspectConsentsResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListProspectConsentsResponse404Headers the declared response headers of an HTTP 404 response for ListProspectConsents
+type ListProspectConsentsResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListProspectConsentsResponse406Headers the declared response headers of an HTTP 406 response for ListProspectConsents
+type ListProspectConsentsResponse406Headers struct {
+	RequestId string
+}
+
+// ListProspectConsentsResponse410Headers the declared response headers of an HTTP 410 response for ListProspectConsents
+type ListProspectConsentsResponse410Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListProspectConsentsResponse429Headers the declared response headers of an HTTP 429 response for ListProspectConsents
+type ListProspectConsentsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ListProspectConsentsResponse500Headers the declared response headers of an HTTP 500 response for ListProspectConsents
+type ListProspectConsentsResponse500Headers struct {
+	RequestId string
+}
+
+// ListProspectConsentsResponse502Headers the declared response headers of an HTTP 502 response for ListProspectConsents
+type ListProspectConsentsResponse502Headers struct {
+	RequestId string
+}
+
+// ListProspectConsentsResponse503Headers the declared response headers of an HTTP 503 response for ListProspectConsents
+type ListProspectConsentsResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ListProspectConsentsResponse504Headers the declared response headers of an HTTP 504 response for ListProspectConsents
+type ListProspectConsentsResponse504Headers struct {
+	RequestId string
+}
+
+// ListProspectConsentsResponseDefaultHeaders the declared response headers of an HTTP default response for ListProspectConsents
+type ListProspectConsentsResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ListProspectConsentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConsentList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *Gone
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListProspectConsentsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListProspectConsentsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListProspectConsentsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListProspectConsentsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListProspectConsentsResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ListProspectConsentsResponse406Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *ListProspectConsentsResponse410Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListProspectConsentsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListProspectConsentsResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListProspectConsentsResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListProspectConsentsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListProspectConsentsResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListProspectConsentsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON200() *ConsentList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON410() *Gone {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ListProspectConsentsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListProspectConsentsResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListProspectConsentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListProspectConsentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListProspectConsentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListProspectConsentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EraseProspectResponse200Headers the declared response headers of an HTTP 200 response for EraseProspect
+type EraseProspectResponse200Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// EraseProspectResponse400Headers the declared response headers of an HTTP 400 response for EraseProspect
+type EraseProspectResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// EraseProspectResponse401Headers the declared response headers of an HTTP 401 response for EraseProspect
+type EraseProspectResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// EraseProspectResponse403Headers the declared response headers of an HTTP 403 response for EraseProspect
+type EraseProspectResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// EraseProspectResponse404Headers the declared response headers of an HTTP 404 response for EraseProspect
+type EraseProspectResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// EraseProspectResponse406Headers the declared response headers of an HTTP 406 response for EraseProspect
+type EraseProspectResponse406Headers struct {
+	RequestId string
+}
+
+// EraseProspectResponse409Headers the declared response headers of an HTTP 409 response for EraseProspect
+type EraseProspectResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// EraseProspectResponse410Headers the declared response headers of an HTTP 410 response for EraseProspect
+type EraseProspectResponse410Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// EraseProspectResponse429Headers the declared response headers of an HTTP 429 response for EraseProspect
+type EraseProspectResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// EraseProspectResponse500Headers the declared response headers of an HTTP 500 response for EraseProspect
+type EraseProspectResponse500Headers struct {
+	RequestId string
+}
+
+// EraseProspectResponse502Headers the declared response headers of an HTTP 502 response for EraseProspect
+type EraseProspectResponse502Headers struct {
+	RequestId string
+}
+
+// EraseProspectResponse503Headers the declared response headers of an HTTP 503 response for EraseProspect
+type EraseProspectResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// EraseProspectResponse504Headers the declared response headers of an HTTP 504 response for EraseProspect
+type EraseProspectResponse504Headers struct {
+	RequestId string
+}
+
+// EraseProspectResponseDefaultHeaders the declared response headers of an HTTP default response for EraseProspect
+type EraseProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type EraseProspectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ErasedProspect
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *Gone
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *EraseProspectResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *EraseProspectResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *EraseProspectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EraseProspectResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *EraseProspectResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *EraseProspectResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *EraseProspectResponse409Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *EraseProspectResponse410Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EraseProspectResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *EraseProspectResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *EraseProspectResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EraseProspectResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *EraseProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *EraseProspectResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EraseProspectResponse) GetJSON200() *ErasedProspect {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r EraseProspectResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EraseProspectResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r EraseProspectResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r EraseProspectResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r EraseProspectResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r EraseProspectResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r EraseProspectResponse) GetJSON410() *Gone {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EraseProspectResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r EraseProspectResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r EraseProspectResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r EraseProspectResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r EraseProspectResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r EraseProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r EraseProspectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EraseProspectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EraseProspectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EraseProspectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ExportProspectResponse200Headers the declared response headers of an HTTP 200 response for ExportProspect
+type ExportProspectResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ExportProspectResponse400Headers the declared response headers of an HTTP 400 response for ExportProspect
+type ExportProspectResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ExportProspectResponse401Headers the declared response headers of an HTTP 401 response for ExportProspect
+type ExportProspectResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ExportProspectResponse403Headers the declared response headers of an HTTP 403 response for ExportProspect
+type ExportProspectResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ExportProspectResponse404Headers the declared response headers of an HTTP 404 response for ExportProspect
+type ExportProspectResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ExportProspectResponse406Headers the declared response headers of an HTTP 406 response for ExportProspect
+type ExportProspectResponse406Headers struct {
+	RequestId string
+}
+
+// ExportProspectResponse410Headers the declared response headers of an HTTP 410 response for ExportProspect
+type ExportProspectResponse410Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ExportProspectResponse429Headers the declared response headers of an HTTP 429 response for ExportProspect
+type ExportProspectResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ExportProspectResponse500Headers the declared response headers of an HTTP 500 response for ExportProspect
+type ExportProspectResponse500Headers struct {
+	RequestId string
+}
+
+// ExportProspectResponse502Headers the declared response headers of an HTTP 502 response for ExportProspect
+type ExportProspectResponse502Headers struct {
+	RequestId string
+}
+
+// ExportProspectResponse503Headers the declared response headers of an HTTP 503 response for ExportProspect
+type ExportProspectResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ExportProspectResponse504Headers the declared response headers of an HTTP 504 response for ExportProspect
+type ExportProspectResponse504Headers struct {
+	RequestId string
+}
+
+// ExportProspectResponseDefaultHeaders the declared response headers of an HTTP default response for ExportProspect
+type ExportProspectResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ExportProspectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProspectExport
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *Gone
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ExportProspectResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ExportProspectResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ExportProspectResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ExportProspectResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ExportProspectResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ExportProspectResponse406Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *ExportProspectResponse410Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ExportProspectResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ExportProspectResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ExportProspectResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExportProspectResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ExportProspectResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ExportProspectResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ExportProspectResponse) GetJSON200() *ProspectExport {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ExportProspectResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ExportProspectResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ExportProspectResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ExportProspectResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ExportProspectResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r ExportProspectResponse) GetJSON410() *Gone {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ExportProspectResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ExportProspectResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ExportProspectResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ExportProspectResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ExportProspectResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ExportProspectResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportProspectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportProspectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportProspectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportProspectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// LiftSuppressionResponse200Headers the declared response headers of an HTTP 200 response for LiftSuppression
+type LiftSuppressionResponse200Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// LiftSuppressionResponse400Headers the declared response headers of an HTTP 400 response for LiftSuppression
+type LiftSuppressionResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// LiftSuppressionResponse401Headers the declared response headers of an HTTP 401 response for LiftSuppression
+type LiftSuppressionResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// LiftSuppressionResponse403Headers the declared response headers of an HTTP 403 response for LiftSuppression
+type LiftSuppressionResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// LiftSuppressionResponse406Headers the declared response headers of an HTTP 406 response for LiftSuppression
+type LiftSuppressionResponse406Headers struct {
+	RequestId string
+}
+
+// LiftSuppressionResponse409Headers the declared response headers of an HTTP 409 response for LiftSuppression
+type LiftSuppressionResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// LiftSuppressionResponse429Headers the declared response headers of an HTTP 429 response for LiftSuppression
+type LiftSuppressionResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// LiftSuppressionResponse500Headers the declared response headers of an HTTP 500 response for LiftSuppression
+type LiftSuppressionResponse500Headers struct {
+	RequestId string
+}
+
+// LiftSuppressionResponse502Headers the declared response headers of an HTTP 502 response for LiftSuppression
+type LiftSuppressionResponse502Headers struct {
+	RequestId string
+}
+
+// LiftSuppressionResponse503Headers the declared response headers of an HTTP 503 response for LiftSuppression
+type LiftSuppressionResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// LiftSuppressionResponse504Headers the declared response headers of an HTTP 504 response for LiftSuppression
+type LiftSuppressionResponse504Headers struct {
+	RequestId string
+}
+
+// LiftSuppressionResponseDefaultHeaders the declared response headers of an HTTP default response for LiftSuppression
+type LiftSuppressionResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type LiftSuppressionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SuppressionLifted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *LiftSuppressionResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *LiftSuppressionResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *LiftSuppressionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *LiftSuppressionResponse403Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *LiftSuppressionResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *LiftSuppressionResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LiftSuppressionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *LiftSuppressionResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *LiftSuppressionResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LiftSuppressionResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *LiftSuppressionResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *LiftSuppressionResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LiftSuppressionResponse) GetJSON200() *SuppressionLifted {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r LiftSuppressionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LiftSuppressionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r LiftSuppressionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r LiftSuppressionResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r LiftSuppressionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LiftSuppressionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r LiftSuppressionResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r LiftSuppressionResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r LiftSuppressionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r LiftSuppressionResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r LiftSuppressionResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r LiftSuppressionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LiftSuppressionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LiftSuppressionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LiftSuppressionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListWebhookEndpointsResponse200Headers the declared response headers of an HTTP 200 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse200Headers struct {
 	RateLimit       *string
@@ -5684,7 +7109,9 @@ func (c *ClientWithResponses) GetAccountWithResponse(ctx context.Context, reqEdi
 // Lists the account's events, newest first, kept for 30 days. Every change to a
 // prospect records one event in the same transaction as the change. Pages are
 // keyset cursors, as for prospects. Keys without the admin role never see the
-// events of hidden prospects.
+// events of a prospect that is hidden now, those recorded before it was hidden
+// included. Once a prospect is deleted, its earlier events keep only its `id`,
+// `object`, `status` and `created`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5700,8 +7127,8 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params
 // GetEventWithResponse Retrieve an event
 //
 // Retrieves an event of the last 30 days. An id that is unknown, older or of another
-// account answers `404 resource_missing`; the event of a hidden prospect requested
-// with a standard key answers `403 prospect_hidden`.
+// account answers `404 resource_missing`, and so does, to a standard key, an event
+// about a prospect that is hidden now (even one recorded before it was hidden).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5871,8 +7298,12 @@ func (c *ClientWithResponses) SearchProspectsWithResponse(ctx context.Context, p
 
 // DeleteProspectWithResponse Delete a prospect
 //
-// Removes a prospect. Its personal data is erased at once; the id is kept so that
-// later requests for it answer `410 resource_gone` rather than `404`.
+// Removes a prospect. Its personal data is erased at once, everywhere it is kept:
+// from the prospect, from every event about it (which keep only its `id`, `object`,
+// `status` and `created`), from deliveries not yet made, from the kept answers of
+// `Idempotency-Key`s and with its consent ledger. Deliveries already made cannot be
+// recalled. The id is kept so that later requests for it answer `410 resource_gone`
+// rather than `404`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5934,6 +7365,100 @@ func (c *ClientWithResponses) UpdateProspectWithResponse(ctx context.Context, id
 		return nil, err
 	}
 	return ParseUpdateProspectResponse(rsp)
+}
+
+// ListProspectConsentsWithResponse List a prospect's consents
+//
+// Lists the prospect's consent ledger, newest first: every change of its
+// `marketing_consent` (by a create, an update, a batch item or an import row), with
+// the wording given in `consent_text`, where it came from and the client's address.
+// Pages are keyset cursors, as for prospects. The prospect answers as
+// `GET /v1/prospects/{id}` does: `404`, `410` once deleted (the ledger went with
+// it), `403` hidden to a standard key.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/prospects/{id}/consents (the `ListProspectConsents` operationId).
+func (c *ClientWithResponses) ListProspectConsentsWithResponse(ctx context.Context, id string, params *ListProspectConsentsParams, reqEditors ...RequestEditorFn) (*ListProspectConsentsResponse, error) {
+	rsp, err := c.ListProspectConsents(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListProspectConsentsResponse(rsp)
+}
+
+// EraseProspectWithResponse Erase a prospect
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Deletes the
+// prospect as `DELETE /v1/prospects/{id}` does (its personal fields leave the
+// prospect, every event about it, deliveries not yet made, kept answers of
+// `Idempotency-Key`s and its consent ledger) and puts its email on the account's
+// suppression list, kept only as a keyed hash: a later create, batch item or import
+// row with that email answers `409 email_suppressed` until
+// `POST /v1/suppressions/lift` lifts it. Deliveries already made cannot be recalled.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/prospects/{id}/erase (the `EraseProspect` operationId).
+func (c *ClientWithResponses) EraseProspectWithResponse(ctx context.Context, id string, params *EraseProspectParams, reqEditors ...RequestEditorFn) (*EraseProspectResponse, error) {
+	rsp, err := c.EraseProspect(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEraseProspectResponse(rsp)
+}
+
+// ExportProspectWithResponse Export everything held about a prospect
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Everything
+// Capture holds about the person, in one answer, for a request of access or
+// portability: the prospect (hidden or not), every event about it still kept, its
+// consent ledger and its web form submissions. A deleted prospect answers `410
+// resource_gone`: nothing personal is left to export.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/prospects/{id}/export (the `ExportProspect` operationId).
+func (c *ClientWithResponses) ExportProspectWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ExportProspectResponse, error) {
+	rsp, err := c.ExportProspect(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportProspectResponse(rsp)
+}
+
+// LiftSuppressionWithBodyWithResponse Lift an email's suppression
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+// off the account's suppression list, so that it can be captured again. `lifted`
+// says whether it was suppressed; lifting an email that is not is no error.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+func (c *ClientWithResponses) LiftSuppressionWithBodyWithResponse(ctx context.Context, params *LiftSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LiftSuppressionResponse, error) {
+	rsp, err := c.LiftSuppressionWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLiftSuppressionResponse(rsp)
+}
+
+// LiftSuppressionWithResponse Lift an email's suppression
+//
+// Admin keys only (a standard key answers `403 admin_key_required`). Takes the email
+// off the account's suppression list, so that it can be captured again. `lifted`
+// says whether it was suppressed; lifting an email that is not is no error.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/suppressions/lift (the `LiftSuppression` operationId).
+func (c *ClientWithResponses) LiftSuppressionWithResponse(ctx context.Context, params *LiftSuppressionParams, body LiftSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*LiftSuppressionResponse, error) {
+	rsp, err := c.LiftSuppression(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLiftSuppressionResponse(rsp)
 }
 
 // ListWebhookEndpointsWithResponse List webhook endpoints
@@ -9661,6 +11186,1608 @@ func ParseUpdateProspectResponse(rsp *http.Response) (*UpdateProspectResponse, e
 	return response, nil
 }
 
+// ParseListProspectConsentsResponse parses an HTTP response from a ListProspectConsentsWithResponse call
+func ParseListProspectConsentsResponse(rsp *http.Response) (*ListProspectConsentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListProspectConsentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConsentList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListProspectConsentsResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListProspectConsentsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListProspectConsentsResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListProspectConsentsResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListProspectConsentsResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers ListProspectConsentsResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 410:
+		var headers ListProspectConsentsResponse410Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers410 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListProspectConsentsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListProspectConsentsResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListProspectConsentsResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListProspectConsentsResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListProspectConsentsResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ListProspectConsentsResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEraseProspectResponse parses an HTTP response from a EraseProspectWithResponse call
+func ParseEraseProspectResponse(rsp *http.Response) (*EraseProspectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EraseProspectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ErasedProspect
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers EraseProspectResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers EraseProspectResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers EraseProspectResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EraseProspectResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers EraseProspectResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers EraseProspectResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers EraseProspectResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 410:
+		var headers EraseProspectResponse410Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers410 = &headers
+	case rsp.StatusCode == 429:
+		var headers EraseProspectResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers EraseProspectResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers EraseProspectResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers EraseProspectResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers EraseProspectResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers EraseProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExportProspectResponse parses an HTTP response from a ExportProspectWithResponse call
+func ParseExportProspectResponse(rsp *http.Response) (*ExportProspectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportProspectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProspectExport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ExportProspectResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ExportProspectResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ExportProspectResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ExportProspectResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ExportProspectResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers ExportProspectResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 410:
+		var headers ExportProspectResponse410Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers410 = &headers
+	case rsp.StatusCode == 429:
+		var headers ExportProspectResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ExportProspectResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ExportProspectResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExportProspectResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ExportProspectResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ExportProspectResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseLiftSuppressionResponse parses an HTTP response from a LiftSuppressionWithResponse call
+func ParseLiftSuppressionResponse(rsp *http.Response) (*LiftSuppressionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LiftSuppressionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SuppressionLifted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers LiftSuppressionResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers LiftSuppressionResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers LiftSuppressionResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers LiftSuppressionResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 406:
+		var headers LiftSuppressionResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers LiftSuppressionResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers LiftSuppressionResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers LiftSuppressionResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers LiftSuppressionResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers LiftSuppressionResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers LiftSuppressionResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers LiftSuppressionResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListWebhookEndpointsResponse parses an HTTP response from a ListWebhookEndpointsWithResponse call
 func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpointsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -11511,6 +14638,18 @@ type ServerInterface interface {
 	// UpdateProspect Update a prospect
 	// (PATCH /v1/prospects/{id})
 	UpdateProspect(w http.ResponseWriter, r *http.Request, id string, params UpdateProspectParams)
+	// ListProspectConsents List a prospect's consents
+	// (GET /v1/prospects/{id}/consents)
+	ListProspectConsents(w http.ResponseWriter, r *http.Request, id string, params ListProspectConsentsParams)
+	// EraseProspect Erase a prospect
+	// (POST /v1/prospects/{id}/erase)
+	EraseProspect(w http.ResponseWriter, r *http.Request, id string, params EraseProspectParams)
+	// ExportProspect Export everything held about a prospect
+	// (GET /v1/prospects/{id}/export)
+	ExportProspect(w http.ResponseWriter, r *http.Request, id string)
+	// LiftSuppression Lift an email's suppression
+	// (POST /v1/suppressions/lift)
+	LiftSuppression(w http.ResponseWriter, r *http.Request, params LiftSuppressionParams)
 	// ListWebhookEndpoints List webhook endpoints
 	// (GET /v1/webhook_endpoints)
 	ListWebhookEndpoints(w http.ResponseWriter, r *http.Request)
@@ -12070,6 +15209,191 @@ func (siw *ServerInterfaceWrapper) UpdateProspect(w http.ResponseWriter, r *http
 	handler.ServeHTTP(w, r)
 }
 
+// ListProspectConsents operation middleware
+func (siw *ServerInterfaceWrapper) ListProspectConsents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListProspectConsentsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "starting_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "starting_after", r.URL.Query(), &params.StartingAfter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "starting_after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "starting_after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "ending_before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "ending_before", r.URL.Query(), &params.EndingBefore, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "ending_before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ending_before", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListProspectConsents(w, r, id, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// EraseProspect operation middleware
+func (siw *ServerInterfaceWrapper) EraseProspect(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params EraseProspectParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.EraseProspect(w, r, id, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ExportProspect operation middleware
+func (siw *ServerInterfaceWrapper) ExportProspect(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ExportProspect(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// LiftSuppression operation middleware
+func (siw *ServerInterfaceWrapper) LiftSuppression(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LiftSuppressionParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.LiftSuppression(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListWebhookEndpoints operation middleware
 func (siw *ServerInterfaceWrapper) ListWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
 
@@ -12354,6 +15678,10 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.DeleteProspect)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.GetProspect)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/prospects/{id}", wrapper.UpdateProspect)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/prospects/{id}/erase", wrapper.EraseProspect)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/{id}/consents", wrapper.ListProspectConsents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/prospects/{id}/export", wrapper.ExportProspect)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/suppressions/lift", wrapper.LiftSuppression)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/account", wrapper.GetAccount)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/events", wrapper.ListEvents)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/events/{id}", wrapper.GetEvent)
@@ -15143,6 +18471,1131 @@ func (response UpdateProspectdefaultJSONResponse) VisitUpdateProspectResponse(w 
 	return err
 }
 
+type ListProspectConsentsRequestObject struct {
+	Id     string `json:"id"`
+	Params ListProspectConsentsParams
+}
+
+type ListProspectConsentsResponseObject interface {
+	VisitListProspectConsentsResponse(w http.ResponseWriter) error
+}
+
+type ListProspectConsents200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type ListProspectConsents200JSONResponse struct {
+	Body    ConsentList
+	Headers ListProspectConsents200ResponseHeaders
+}
+
+func (response ListProspectConsents200JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListProspectConsents400JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListProspectConsents401JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListProspectConsents403JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListProspectConsents404JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ListProspectConsents406JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents410JSONResponse struct{ GoneJSONResponse }
+
+func (response ListProspectConsents410JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListProspectConsents429JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ListProspectConsents500JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ListProspectConsents502JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListProspectConsents503JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsents504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ListProspectConsents504JSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProspectConsentsdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListProspectConsentsdefaultJSONResponse) VisitListProspectConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspectRequestObject struct {
+	Id     string `json:"id"`
+	Params EraseProspectParams
+}
+
+type EraseProspectResponseObject interface {
+	VisitEraseProspectResponse(w http.ResponseWriter) error
+}
+
+type EraseProspect200ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type EraseProspect200JSONResponse struct {
+	Body    ErasedProspect
+	Headers EraseProspect200ResponseHeaders
+}
+
+func (response EraseProspect200JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response EraseProspect400JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response EraseProspect401JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response EraseProspect403JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response EraseProspect404JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response EraseProspect406JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect409JSONResponse struct{ ConflictJSONResponse }
+
+func (response EraseProspect409JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect410JSONResponse struct{ GoneJSONResponse }
+
+func (response EraseProspect410JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response EraseProspect429JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response EraseProspect500JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response EraseProspect502JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response EraseProspect503JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspect504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response EraseProspect504JSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response EraseProspectdefaultJSONResponse) VisitEraseProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspectRequestObject struct {
+	Id string `json:"id"`
+}
+
+type ExportProspectResponseObject interface {
+	VisitExportProspectResponse(w http.ResponseWriter) error
+}
+
+type ExportProspect200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type ExportProspect200JSONResponse struct {
+	Body    ProspectExport
+	Headers ExportProspect200ResponseHeaders
+}
+
+func (response ExportProspect200JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ExportProspect400JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ExportProspect401JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ExportProspect403JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ExportProspect404JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ExportProspect406JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect410JSONResponse struct{ GoneJSONResponse }
+
+func (response ExportProspect410JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ExportProspect429JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ExportProspect500JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ExportProspect502JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ExportProspect503JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspect504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ExportProspect504JSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportProspectdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ExportProspectdefaultJSONResponse) VisitExportProspectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppressionRequestObject struct {
+	Params LiftSuppressionParams
+	Body   *LiftSuppressionJSONRequestBody
+}
+
+type LiftSuppressionResponseObject interface {
+	VisitLiftSuppressionResponse(w http.ResponseWriter) error
+}
+
+type LiftSuppression200ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type LiftSuppression200JSONResponse struct {
+	Body    SuppressionLifted
+	Headers LiftSuppression200ResponseHeaders
+}
+
+func (response LiftSuppression200JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response LiftSuppression400JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response LiftSuppression401JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response LiftSuppression403JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response LiftSuppression406JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression409JSONResponse struct{ ConflictJSONResponse }
+
+func (response LiftSuppression409JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response LiftSuppression429JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response LiftSuppression500JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response LiftSuppression502JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response LiftSuppression503JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppression504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response LiftSuppression504JSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftSuppressiondefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response LiftSuppressiondefaultJSONResponse) VisitLiftSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhookEndpointsRequestObject struct {
 }
 
@@ -16472,6 +20925,18 @@ type StrictServerInterface interface {
 	// UpdateProspect Update a prospect
 	// (PATCH /v1/prospects/{id})
 	UpdateProspect(ctx context.Context, request UpdateProspectRequestObject) (UpdateProspectResponseObject, error)
+	// ListProspectConsents List a prospect's consents
+	// (GET /v1/prospects/{id}/consents)
+	ListProspectConsents(ctx context.Context, request ListProspectConsentsRequestObject) (ListProspectConsentsResponseObject, error)
+	// EraseProspect Erase a prospect
+	// (POST /v1/prospects/{id}/erase)
+	EraseProspect(ctx context.Context, request EraseProspectRequestObject) (EraseProspectResponseObject, error)
+	// ExportProspect Export everything held about a prospect
+	// (GET /v1/prospects/{id}/export)
+	ExportProspect(ctx context.Context, request ExportProspectRequestObject) (ExportProspectResponseObject, error)
+	// LiftSuppression Lift an email's suppression
+	// (POST /v1/suppressions/lift)
+	LiftSuppression(ctx context.Context, request LiftSuppressionRequestObject) (LiftSuppressionResponseObject, error)
 	// ListWebhookEndpoints List webhook endpoints
 	// (GET /v1/webhook_endpoints)
 	ListWebhookEndpoints(ctx context.Context, request ListWebhookEndpointsRequestObject) (ListWebhookEndpointsResponseObject, error)
@@ -16856,6 +21321,119 @@ func (sh *strictHandler) UpdateProspect(w http.ResponseWriter, r *http.Request, 
 	}
 }
 
+// ListProspectConsents operation middleware
+func (sh *strictHandler) ListProspectConsents(w http.ResponseWriter, r *http.Request, id string, params ListProspectConsentsParams) {
+	var request ListProspectConsentsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListProspectConsents(ctx, request.(ListProspectConsentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListProspectConsents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListProspectConsentsResponseObject); ok {
+		if err := validResponse.VisitListProspectConsentsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// EraseProspect operation middleware
+func (sh *strictHandler) EraseProspect(w http.ResponseWriter, r *http.Request, id string, params EraseProspectParams) {
+	var request EraseProspectRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.EraseProspect(ctx, request.(EraseProspectRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "EraseProspect")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(EraseProspectResponseObject); ok {
+		if err := validResponse.VisitEraseProspectResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ExportProspect operation middleware
+func (sh *strictHandler) ExportProspect(w http.ResponseWriter, r *http.Request, id string) {
+	var request ExportProspectRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportProspect(ctx, request.(ExportProspectRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportProspect")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ExportProspectResponseObject); ok {
+		if err := validResponse.VisitExportProspectResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// LiftSuppression operation middleware
+func (sh *strictHandler) LiftSuppression(w http.ResponseWriter, r *http.Request, params LiftSuppressionParams) {
+	var request LiftSuppressionRequestObject
+
+	request.Params = params
+
+	var body LiftSuppressionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.LiftSuppression(ctx, request.(LiftSuppressionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LiftSuppression")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(LiftSuppressionResponseObject); ok {
+		if err := validResponse.VisitLiftSuppressionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListWebhookEndpoints operation middleware
 func (sh *strictHandler) ListWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
 	var request ListWebhookEndpointsRequestObject
@@ -17004,379 +21582,435 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L35dhs3ljD+Kvg48zuW0iWa2uyYOn1mFMdJ3PHWtnzyfR16WFAVSFZUBJhCURTT8Zx5mnmweZLfwb0X",
-	"KNTGTVI6mdYf3bGKKBRwcXH35e+dSE1nSgqZ607/7x1xw6ezVMC/z6NIzWVu/hkLHWXJLE+U7PQ7FxPB",
-	"rsTykWYch7BFkk9Ykms2S7lkaTJNcsZlzOaaj0UA/8wngmUqFUyN4N9XYsnyCc8Z11ci7naCjp5Ppzxb",
-	"dvqdc+lm1kJInJ5LxuNpIs2bnaBzzdO5MGtL4k6/w6MoH/YOf4p/fro8io7jE3E6ejJ+Ovnyp2dXvelh",
-	"J+hcieUQhpp/0MjaOHnUCTqST4VZRDQVnaCjLn8SUY6fAHAEnVmm9ExE+ZDgc3LkPYPNd/qHvV4v6GQ8",
-	"F96ToGMgYOYyG+kEnYW4nCh1NRQynqlEFm8/+fw56DzPBM9F/AMOekFjms+DS70QGcsVC9+9/XDBHl8f",
-	"Pq7OrsMAQK9kumRKCoT/RKWxhuc6GctEjlmoRZSJPKwcCpNiwexcQXHmOJrpiVpIlk8SzZSMhH9EEW6k",
-	"0z98enx0etID2JT38Pz9a6aXMuoEnTjR/DI1w0c81SLoCAl/D8U1oumPnS86n4LOiCdpIsdDnZjP9eU8",
-	"TQPEhoWgE/6FH15W0cE/0yqEzIZhN+a3iRbR8PXo+78+y7789vv/93N2sfjp47uvv3z56t3fXqqjV/wV",
-	"/7DoBJ15lnb6nUmez3T/8eMom3bpFnUjNX1s5tePIz7L55nomGP9WqQiF/ELs5v6YZ6z0OJSN8aRIYOd",
-	"9wHaYcxz3sUdhOxKiBkenn3pkWZJDEccMG6G4xxD+3vtVO0PbME1o9ErDu/pERwez7n50ULS7ALf7OfZ",
-	"XNA5zDJtD+LLm5Or4+mpfDJ7+vOX2TPdyw/9g6iuEgAFc4hre7F/uTyJTuMn4unoy/GzSe+nw6ujqT8H",
-	"AKkTdDLx81zo3NGGTPzsZjiuzdEx3xHTmcqFjJZDQ1wAlT4HnXw5E7CL8nH4h/jOrnfdpfz6xasXFy/g",
-	"Wtr59OO/J/HnsA/Hl8RIJu159ZmBY+2w6Fd3aP5B3e4ESpCn3W1LebxN1mjPLTbr3c6Vm9392ps9b3Af",
-	"57OY+/fRv3eMj3IDholg0YRLy/YSad4X14ma6yHP8yy5nOdChzBwlAhDe5OcXonNjc0nYskWIhOtF3Wq",
-	"rs3QVMkxTjOXUqQr7uzxk+Y7a3g/l8hxebrMk4in7IUcJ1LoTtCJlNRC5kOeW+raSMjFlCcpMDX+7x7l",
-	"6wSdUZLpfGj5acw7QWeSxLGQjrRvhqQpL6Z5pa5FyoG/THl2JXLDAmilbtqpyDlt93MTjged2URJxzS0",
-	"mmeGhRjEGI5UZtauc57Pdaff+XnO02SUAFHM+djwn09BJ09y4OTPL94aFoCIUYb3QlzqJBeOnDSggTkE",
-	"9yEpDDehieGdBhr47PI4OolPxZPR0/GXk2c/9a4Ot6SBz/hRdY4mGkj7Xh48HR3zZ1GngR7aXbvb8yrR",
-	"jTdoxscg94XfvkDJBDl5GBiRQuicAaKcsXDC9XCqMhEyzZeaLSYin4iMqTQWGV46zUYqTdWidjnoE0as",
-	"sUAoiAWgwo8PvKyBl30KOhbqdr9uFak5TyvgFOcGG2rnfB6l4tocRrZkaiYybn4ndmGIXt+ngVLlbJxc",
-	"C8l4JhhcS2ZuGxBRe52ZmM7yZRtdLBHAzSmbT8p+9/QND8gjbx2jcXX6nTxLeNq5NbEjGoRkzoxIJM86",
-	"n0pkqUbuEEyO3DlRmDvQ+xJxCXu+4nk0qaPQWylYJvQ8zdlMZCzJxdRwUlBeMkMLDDQCJng0QT0E1BfY",
-	"hOGmCzVPYzbh14JNOHJKTwsFrU1kuopHl2YthoaM1By/qQM2l+ZzSpojGKVJlDPcfDO3DQpSk8hY3HT6",
-	"vUI1/INyXFzH3fPaZDpTWd6OfOJmpg6OekdPtkQ/Inh21qPe4efg7x2RZSrDE4h9QjgUN4nODexjFQ3L",
-	"qhyfJSVVLlaR/heY6KD+OvzDwGc9gI/M3RZa8zGcEkuTa0+OJHxONINjZvgFxtNM8HjZZ6unNkg94xmf",
-	"envUPx5+6iLOOI4y3EwsILaRyGueJvHQvozQNGwNsfywgPdJ71kjvM2aRC6yIc21NcQbJiiA+BKfsWLL",
-	"R7TlPpvOdc4uBeMMxyBYeRxnQutmeB3dM7yOfHj1DLzoh+MWckHEYBO2Bc88IjHOeCRWkYlvM2Q3WxOK",
-	"4wrr+k7NZiLbkHHdklZESuY8ypul8p3IRO8z2ZTMK0fe6oAvmG9fJbOZ+bHnz+1zs2b59wKknEzndTnY",
-	"YVzYLvxyqeC/8DIKv3qV9NtoGnAC8IPGd0uNrxG3mhS+kmBNq2yXrB0mgHj0QfAsmrwHCQh0xDVnjcKN",
-	"+RS7FEslY5asPX80bz+ceE3yuO1ZI6mT4iYfzpA7Rd/95Zf/+8v5DZ++v3lzrE7E1++z10e9w8uf/rZ4",
-	"c/ziJPop/eX1d3+98TVADSgwRCm4GVUe4xjAmI+4yC0tdpyF784vnn8XoitAi5yF1vxOtjprI2OZiERy",
-	"LUBVmyRyzOYyT1IjbhtRBU30jI95Imt2PJqx0ZC3q28Aofybuga2NfSvPQzHB1qspYVuk/Jc6JzFwsiK",
-	"2ZLxPDe6sC5bUGpeNHd4zllDE9n3/6heGoOMQLVoG4a20R/AvOsG0CdBJ56jDWI4NXLXl4EVUnFNsO7h",
-	"ZvY2XP+E21E1W86xbNqAXaGlPEMUjsEKpedRJERsUdvIhG5Dh00bOqxs6PDwyO0IkHRI5O12W7v85dny",
-	"y5uniyfXp/mJPs6Ofj7cYmunvePS1gBXDLm85V1qlrRewN1wSE+eZnLcosdSzXPzMMnIbVkRpS6K8Y80",
-	"OkobvQ8tBsXb3xlnoLMzB3V7a/1W+Ujx25K57aScGp2DswVv+PBKLEFfSjIDoOrRnvSOWX1cn50znXMZ",
-	"8yzGiIIsETFbGGYGh+ciBjSb8iWLVcD0PJowrg2zy8HbjeJKyFTGplzysXlIC3WHr89YCGpiyIyMogvT",
-	"pZHTJXFBJStOG5wa+CrGMJRW62NUVV9ugMmWCnPjDIXG/LYCnojjOnHJvlpM4tzdqsJw7rME1mcV+oZD",
-	"P2SVQX1G0ScG3lLljLPniIs2DuFKLANzllK5IJIJ1yypc8e5vJJqIdn5u5drj6Oy1G3PovZ63XRBqzAy",
-	"/XUSG9zWV8P/+a//Nhe4uyv0+TyfCGnUPOATDcCfJloncrwa+DQIgU8LYRHPsgTkQbv2MoTfqG0ga9ex",
-	"I2SL1wvIFgtwQO2yDwK0I0MBzuf5RGXJLwCbPvtK8ExkBHW2pzL23cXFO/YV10lUSGJmNq7ZXIsMSMH+",
-	"PZ5NJq7VlVhzMWhQcTEWXDN6WJXE6fE252LXsOO5FK8X53IxSbQ7mb0Cy/fhol4KIf313zFsL3k8HPNc",
-	"LPiyDtfT3hHzBhj2MsvUzdLQk/lM55ng4IgYZQrlC5WxSzFJZOyoECpXIjbzpMs6zbGzlMetOgl/xVue",
-	"QvlVz+bsLUSL7DqJqgs/Y7lRM4w6BzpDtvtRzJIS/FXs6ODwJ23AXsfuHqsNQ/w2jy3lR7L5lw9v3wC9",
-	"j8DpY364NDSKx0bBNSqPkHFdyGueaOUx1Ba+7WE0TOBfirZF9dlcihsjAaIKbfDOPGeJnM3z7j0wZlhp",
-	"rtQw5dlYrDggN6Z8OvAoY/mES3bIXidftcNfXYsMx6yFfbGgXQDvv90M9dKqeydfnj59wi6XudD3AeJI",
-	"ydwoZWbkKgGox5pGGsJk2TAJlrCLWKF9hmm+ZOFzfPPgYjkTfcZns5To4WODfeHqS6GFBCZZfW3VMTVu",
-	"asvDapmjODJg4LldLdd4FwAKqzd8H8foh1sgAR3OpSE+Rq9rOs9nbOUreI/IQHclZjkbqQy9geHL4sWD",
-	"78UypMhd7pQVG79rA3IFT0VMHmzrRTDUHqZeIqLD1PjwkQ6YVhCNxiXRUQzqRaseKxwZFvfiJGbZXNYx",
-	"CZZO27DLpGV5X7Qfmkuz1lWYtRrOW6LYusnK5KHxMCpnseFRUBy7PQmrrux2EpUz6DOjbZdMtho/2Gpk",
-	"BLapzXXiENtd3VSu2JRfCbtiXyesDL3nm4Wq03CuN7hSxdgakYQgET4VDVfJgD5P0tRA0hxcHaPhxSqE",
-	"qq9tisLehm6Bu6VZ/ICCyq4b8LW2X/ZeGIFPyUgYvDOC+CiRiZ6gEP6PPPcVvLFlMFLRBoIpuKGFEFox",
-	"y5cBS5V0LP/o9JRFE57xKBcZ3g281cVDhjcXhs+yROaGYLDzD89fvqwjTAPIpzwdqWxajq9fjyc78dH2",
-	"aTzTQ2WJNlLi0Fx9A4/KJj1Q/GORIhNz3awX14kBjm1DiQXq8rENL0u5ztnRCZuoeaaB3vOKpEXkeyry",
-	"iYoDNuP5BNRAFS/XI4H7XGkuG+W5BVYQBG6JFG6WinK+1bLZXhMs9rvsoxbEWQyTQ1iav+i93xiFZC4y",
-	"ydOhg2xV9e+x8pg++6DMzgwfx7gQlkidxMLq+g2BqJepmDKFqIS8fOWhlte07WFW3/ZkZLfwhRHjF5mS",
-	"Y7MsNc+Y2UGXXZS1+zOWjAzdn4lMJ9qIBhRgw/R8NlOZx0HtqSfxXZkEptxsRXJwZdTP5Zh5A/rO0JJo",
-	"FhuRaAR2ezegfCivix/Y1AB9xWn4y9jyKMqvFuewbq3eMRTpI8CJD87hb+RYjyDJTslY3xnI4cYOpcqH",
-	"PE3VopmYnrL6OCSkcNMxMjFgl/McVMZC3MDXzmA74bl50THfFKIZzQ84SJO4UaedpW8ULzgld+VZ1ve3",
-	"7ZE2zVCc7LuPF84DgT+b+2XEbHI6nBmCCUE6atQ3MnjAvntx/vV9KKGwxigSs7xN63zCymOIG57DA3c0",
-	"4iZK57HQZFNzqaJGZuGoWpy/e1lE8FcDPWC28iyrzqiy7C3Pp/Z2g325WCkaCcxuzlDjwcXWjQRg91fT",
-	"JKcR+/dxYOpaZKnicdOtM/Su+B0PirTlRNOODGHnRpyUS0uONeOaFEYGzs8qJbxQqvJCItkoTcaTlRfJ",
-	"W+qWB1R6s5EkbrIZq5j8tuSxHmzcqH7UhhmVE7zCAft5LrJlMQLUCbxmRreCWOS5wPzpaCKmRsoczbXQ",
-	"bA+5tVlYwNQc3AwZJhTmSoHKEiDdkRjKHJh/WV+mkPMpzh0wzj7+qdfr9Qqxfb/qxq55Rb0Vwzolo63h",
-	"pKtQ5TcK8d42qvs+ArnLOLLCherjiHOiooKeZCKmEAKVeWA3F+NSC8NBqmfF9kLYTQjaaViPVw/NpeaY",
-	"ybJfd/7RR0vfKhynGxzsjk7apgmKg32NzxrW18dT/W1Pk27SutOkYZ7jA+81XX+FxAqpAC/eI7bq0uGc",
-	"xT4Wo0SKhvvJ3juimAmm8ywxUrmi4hlwfjOR5gUqjZKUzlYKwzZ0kgqZp0uWjKXKGmptWNoBu3DTVAjY",
-	"ZghigbczghQTFAjyHiNPY7dQD0FkEl0ZUPk4Yp/dB5qkXGKRjmEmeDRplpuPWH1cOXYi0Ui2UHj2otTg",
-	"+ueulsojTdVU1KicJqTNEalRPVCpNZ6tMjPOu/JU63vd9libZqhY170QHSsFFHsEMYDWyzHzgWFtgjIg",
-	"Mp5ogen4HtDuQ3SrJn41mqAqgwzFL+d4lSMTYfNexhelep2x0Esq87gAlE4gMpGgLoUvwt2tkv3yl/FT",
-	"9MLK0/8HJsgd3l+C3OFvwkzs5m0mRFM0Y2VQLZQR6iKR1YziCIt0D0PmzS8Sk90ZvwRJUdZsUpU3vVm3",
-	"DEis7mlXfHCve7q0XdzqkzO4jm+f1YI7MXpRkDxrzxckyLs+XOCLvl7ggxszMoh3Aod2DH7GM71Sfi5P",
-	"vCV8qy/X5WYY0WcuksSqIKhZDShuuz/oGC4xUzoB+eSpD0+Y4h5A6pfJql2Vo2es+L2IcoP4BMh4ckoj",
-	"+GUMvygiuM2bth5ZQ+acF0sKgSjm5eKVVYflLXnLkyq96THDqn7eRxpnljflS/TEHvZ6xXZn6ERWMv6N",
-	"lORi5aXDo6kK51aj5FwbhkcJIZZOKsq1SEclTxnbM+pM7IakiRSFLh3QfzWbcZ2zJyfs++SrfSCPi4nI",
-	"UL8GsVbIWIMENL1MxnM112zvUuWTIkjmlZDjfBIic73IuNQjkR28kJGKEzkO98+odoCUIoKbgZxXsihV",
-	"WjREmLkw2VpcGtew7ZXoVQPqtljWMEFZ8lq7vseH3UO2Z87uKx5bLaRvFcZCXftO6ZzOYb/Lnk9EdFVy",
-	"FMCRGbDSWZ25QzN4bVR4c5HN8Z2eHt9jyFUmMAdwOIa0wBqSHhok9YaQpbuhPFqDrXpNEbX6+fpr2fps",
-	"yy9vz0ldnK23oXtlmm7JK2wlJ6w6qs/eKE/oQVHH3O2K0mNFQqPexFYeJIduqVDlmS83h0kc1iLWITuk",
-	"KYW69QR3tIk0vF+KXC8tpM8erT7RR/d/gmqeC3CHjNRcxi0HWB4E51fYOpyaM+P5pBnyMMFKsFeWsS3U",
-	"a68XQP8oMxGpsUx+EQW/+fj+FduzEVSp4LHe77IPQjhvSCZGIhMyAjIGn7oP2qVzlfGxGM4lv+ZJ2uzn",
-	"Oe0ds4aBhcuUoslAFwfWGPOcX3Jd0Ro+4BzmjkBcXDQhF0vrqTQtb8uTaZ7Cc2k3Lsr3oOqJynIMub8L",
-	"H0CeTIWa501gPmH0Y9moo+Z5Cnaqwvv/yHADHjsWaIC+UNkV8ImIy0ik6SrhwU0Jp0UzrToJu+otoV+8",
-	"1iwk5Ibc+tFS/npgZ+UNVeML7uZQPgcdEh3Mjl3MSH7wXsxSvmwSPUOoLIlJenkRzUlmE4N0RhXCh2oE",
-	"CjXP0sSLblkTOtgF0wYAFcpwgY8EXTpwPnI+7fR/xB8+uW3pPDM03+zobZaME8nTg/dFrbdqNSwIQsIt",
-	"2sXuhQ37D/cDKrBpTUxuFxOli93nLNFnsFkDWpCQH2kWFidEhiVuwzyKHXoH12y4KfZe3+t7notXzXre",
-	"D/AxzVIxyr0a0daWF4DNgpbBwkEnFiM+T/NB5yz787NnZ/mfD8M+C7Ow0I8yMeWJLOp+LRIZq4URMgSK",
-	"B2Ee+jpRscem2Tfd2cE7lSbRclXVbKNHHaBSOoPBKzb3858Pe72zxZ8PQ7b38sXFN8x9yErR++1rdy+v",
-	"WzyC7OBl3LxsAimWFt4zaDL8n//6b6MTOfxJhAH4TICFucv+Olc5BJLCxVuqOeP6CnY5EemsFaOaSUGR",
-	"FYxFH1ZvxSm+9b18wMNmuWILnhiFZ4QGhDxbUtCvW9Zxb9WHp4lMpuZmH3rcOxdjUXUnlSlVtPxeLJsq",
-	"JhotX402CbzEWznlV0IDVcCMZ6j5rTIG1TwGUvORsOUV/Xh9svmZr2VzqfFu4LFhsHgii+DHsQCNfCCp",
-	"sJ4ZizkXQNdhriYiZKv5su/FkpxWkZoZtqgG0jN7d8ERCiizmCSp8NZbDU92kRzhSe/ZQDYHQYdsD06S",
-	"JTlp60CxISVyReTmQOKmvC+0xJCGni8uEz+hGY1wCKr2ZnM5kHvl3MMAHT3078K4tI+WhtObm9B9G0pf",
-	"qhxyDQKmEVxJRqeszfyMjzKhJ92BLN0hnYzlfGZrtQadxKAVEoiion09yNJDaH6DFpBO/+j0NDAIbv8+",
-	"NOic5yIzc/7Hj4PBzVHvYDC4efri05/+tVNnaajuzZTUWOD2Kx5/WyRcUn6P+WcttajSgKCSqvmvmRh1",
-	"+p1/eVy0LHhshz/2x4LA7HbW9Br+qh+/KMS98o38isfsW5sEyr1sScr2LCS8asJnk+TjCS1lUtu0Nhr8",
-	"2BsJC/yKx56EsA0YmzIuVwOz9kZjUuD6OYrhK1LeVk7T+NLqNIGV87W91xb0s3Ky+httcSEbTmPfaAtI",
-	"2HAa+0aTt2LlFOXRbcbdlVPU37ij6+gMkCWxlmsboNRtqNChRiMhYwjgtq5R/y760ujKq+gGtkh6G71s",
-	"x9cErm2owHMqQ7slDVibp7jxpam/vTJZa8vLCK+tTPjYakJ6rdlvv/oyVcbfARLboytjsK0rrFtyK1Yl",
-	"rdkATgiBEK0JGugQ4c1udJ6X3eh7paCD/cqVadG5V2Fw0ystau+qaWrjq+rkH+ACr1FP3koWtoi2gVVU",
-	"N9JdDjdXVT4HnW9UduniFLagKc1lm1beqoZXmsMlNrubNP4O7qaDQaWpx55CpzC4HvbthRJxEYuAcRhm",
-	"X4nOM56rTFP3HZVRmILXuApcXlBmsVp1SjSHcj3cvTtkniTRXxSW3S3Q3bMHr8ROO+4OsJLWyy6stTlf",
-	"ZxpeZWS+N83kW/KnbgHMmi92jUzpj74LwIJ7t3TTi6vtFSHCTjujTE0xdQ40vod7edf38iVlMn4A+L4o",
-	"XBqby7e17M7VcmJ5+B1glN0Cwz2wF5hBuqAOFC43FKSuApdqlzJgP88V1CWs51reyWV9DdavNyo/L/L+",
-	"tgB0c+LgSmA3vHIHAMd9sDcqZ+c2MzEvZw22JiZ2XVJiazYiO5dLnAsyqqzfBOpySN+pjTNg3KF3QDB/",
-	"szXdfsmtFtPYKj4IlzG4tQF8V8wwOFHKItwCLeopiCtRojL8DtAB8MDLb8x3z2/UM8Gv9J1duDcq/8ZG",
-	"TOzCITe1ItVeaA7aWD1HZfwdHcw3GAwCquxMRFBbf6O4nlJsGiyJJHJ2KVIlx6AOWW2X3Ar7LvkGdlME",
-	"4AJReODdd8y76e9vqHHGVjjenE2zWverv3IHSEqbYLgLy0isCw+6MVKaoU3XsZwZC0OUHbiXIuJzykdp",
-	"Tetxgifl92SlFJiaLkgZsUZ9nPBr8YDGd4zGH7AK5sdyfNU2glG5iMVqicgbW0sHX/mmN7Q9KmzlDE3v",
-	"3MENIvixj37c2UI8ygTLDaJlPEvSJVOjEaiplUIYbC/0/gr3AxvHVgn3Ynthw/rDguRvmSm/FxYADfe7",
-	"7Aee5Cz0jHSlAJFbiwM1+9/qF4uhAPALpV5zubQu6G3liVKOxWopoBh6B5hxoRQz63a+876ro9ycdrHN",
-	"MfzRDcBbIcBHyali9dactqHU+mpDbWV8c8HwjabwxNGGutYbTWHH3wE2+jDss6XRxG0l6iIZPmCJjFSW",
-	"Qapm5hejvgMS8MMPPxycFyEioqVHTymIBGtEkFMTKps0qYxUwDwTPJ3+edChHg2DzlYaJCKazRL7Q9pi",
-	"jOqOKgGGpyEr6GOyYz6nIPSGHHysoKlivgxs+gC43nAabGvRZe8Fj1lo4EbZQpGKzT81lQcVMI+I6WuC",
-	"wqzyTPDcL9VB76UJlNi0S1YjbPMP89+REupAiqYJFElb8I7kVe7aIniqVgndqCMxjyLbUWZZbTTSmx52",
-	"gg7QETPU/ING1sbJoyJOiVqTuTYitCavFcqQdnBy5D0j5nYIPVh8dncIDxQGSlG6ayeotT5xw5+gT2om",
-	"sjyx7vOV0LKBkQALiIwsX8z1MKrcwgJoTV8tonupeKzRC2JR0kv2sPYDykRRJvLKktaeRW1FeDiroWAr",
-	"MRTfobOszeY32y7d3XTBl5qFNCeGV1MMtcWDTxXYEnLUvlHFluq3vlMLlAwrlRUqqfmlDRmMQ3sR+lGf",
-	"nHTqbtU6Um7zab/aQcmrC4i9wcdXpdO+r2ePugJmoMNy7IGcl871Sixra2n8skpbcMT8shZruyy8ORA3",
-	"uZA6uUzFgTl430ZrJtEDIp9Ap8+IE3oEFM8/YNAaCV9xiYZxLOJq6CT4ZmvoE3RqKwEUpMGOjHz63E5I",
-	"Wg+9rt37KGd1/KBonKek0EYmSeexiM8w2TXJGWfYJcoPXm2qPVJOUjh80hAI4IsIP2IGGV1Ruvk1nK7d",
-	"r6CcFE0UjJCiSH2gaT8HHazkEbd3kq82K4RsxQQruXt86Hbt+os2/VWq7+ZtI1IY51xQKPO3T5xwPbTv",
-	"S6VSwSVGN60j7PRpRxnKRHXt5rYmt/Y7JXrrIPOp/HGXHFn3PrQjkQXmCkTYsnmlg5OR4Sh3h17dAEF2",
-	"75D2e8STxo2v3ePWaFKFRQldaoD6VF5LrdHcXaHPC+yi9+JaNCHNua2RYt7zkcR1NMVqal+EyAChhyCM",
-	"3csxacpwDfTOOhq872/8C79J34q+fd4jbzv1m+XNUTuhF83Vi10RMjWiHfiqT5e9MkoG/oBwK7xdQsY6",
-	"sLblMU/kQEKwrO5TwTBylAkNeTyxwhQFqRYVTvpPniNdpQortd+SDvu1yHmS1i4ATtCI8OaX5wDjeioR",
-	"pMEGRvm8TAVJQ04zJfdbhOhxBjVzoBwUYEtOKbWgNOQDOc7UQvfXCGXmrDXzZDJUdzmL0gRqtMx1TlLa",
-	"QFbFNLYHhSG4jFNIF7tcFst5pH0tG5Xp/ar01oAidUGOLCEHMK2mRtitTZ28zvxrDj3oLCY8H+ZqGCvb",
-	"mUZJQcVm8Z4JaT4F9eU/Xnxz8OUZRRsAGkOwh9DYsNI8hzdjYV7J0OHZha8IubJF1AYNsD4HK+s57rzp",
-	"8zj2mmEaUTE2p2hj8eHobMceq5y6LtG0sd+sIGYjEIqiSTsD4TkZC80msapSFRDlY6cG/0k0YdmcMD9T",
-	"V3T3nGXqkSsOi9cNCbh5owS8P1zFWe8YqnWr7uQIqOom/uFKWfkHAGuh+uQwOiwABzn7jqa69GEq7TWe",
-	"J7Eoeu2MMz6d8iwAuCLfdDGYeI4KAwa9O2y/qEbMdQCvNnUPK4XDAgIfFRi1q3GDzFkEzovM9PzSEtjw",
-	"P8N9ZAo2d//YSyctV0ShhdktW2iNoe97CZiQ8m+o1oLroqaYoeyi5ZoVlT13PuP3EJCJtK447RbKsxdB",
-	"JSLA95lIU3AFGsJDJ1e/ZftNtPaPU9XVg3pLE7XbcbbmnmubdJkrkflb9qzzdlnr63e7/aVCa1s7/Yzp",
-	"WQoWFpibJVNogpHIXCEzERpUTqpcddrrFUa8Fo7d0BTR20t7u56dN4XtVzbPLC9aY3P28ePLr6tU67dt",
-	"p+TBpqmW2c5Q+Sa5AUyGwnMkohpxA9q8wu27nCdpKciHWgbUS8WlSgqUPOoF41g0mcsrEeMoI4bYmmoV",
-	"uP7vqYDnHVm9LXNxYIeru/S2kR6vXx7XLCw1bw5t8+YQuwmjPEilbr0uzq5rM9sLo3mWsoM59Xvuh1Xq",
-	"v6rNdcNOmy7sdju1lfN4Dop2pGYJ1RJaTFQq3N4IEoFT6jLIAcTQl7Mi3cjWiLANmJBcky5EZVPB0BBW",
-	"dr5jd/UGoBTdn3cFChAxCvAkUubZylt2ay7cVrsttcz2pZemAtbFVo62Iz1NlasLF4A5c6ksDZVCoLxR",
-	"lLYu3DGworNCeLTOMmgSqckFPYVKqHR55kaOa0Hw+6xF7sOyVgG4AOTxDpzNz6rLFVgyKsWOdUn2uJPi",
-	"yj6O13MZb7GlD1UdmRJ5i03CulLBjQA8XyX5tu8aa8WA2F4toDzlRhIrRAAtcshCqeUpYlOxykGfNeTe",
-	"4+Kg/g/Um6oBsMF0U4DvZEvtz1UdNXiMWE/6XzmEoYTfMEYtJBULwPiOAnr3X3zSh0atMuEdAAPTS5qU",
-	"Ho2UNNFeAcM9MhBLo5DwzKakh4+vD0vccVVRR29HjR20ik2dbn/nsZtWOV1H2lyeCnW7jw5l3uZq7aeK",
-	"jT3Z4eaHbf2oQsttK8ksVeH89q28Vioj1GS22OSzbTX3cn3qcnBntUL1GTBDkC3HIq/XsXpkw3vblcut",
-	"ev2u2LrrkLnz1utdMCHGIoYiC0Xi6Rmm8ldWDyKPOTj3xGueuVI5u+PGpi0gamqfvTOkXlmjWj0+Yi9s",
-	"7WId7huyPkqsQape9WzKY1H0uq4zWXs4FZj+8bqwN0lbrv/G7ggM7stytnQhc5RalBg+I3jsNxYHawkx",
-	"EiWHttxJCFUQcmW0mmQG4kWIftKy/PJb9k1pkk2oxLYD3uG2lqVczdgcCqYbOTqJz1zMDqCd21qCW5uJ",
-	"TKNqfcmjqypPa6xF7i/bD8Bxaz561l7Cv7JciLxfT6ADJM5Asc6YnoG3yeVXqHleYEChJCTSms4aNLCd",
-	"2zn4hKnaENdC4NQzEhUFZRtZFLr517CQerfcTIB9ECDnVVH1Nrq2l7Bv2PSK2fm7OLrTXZTuGdq/VFZU",
-	"ukskG2VKwqUzbAAL31lzQKXqXUnuKzXDLVZ/vH71O6Cft4u1nYG9RTaXm77vxW5xJBvU7Pa2U2q2ed+7",
-	"OGNGms8weyJSMppnRoGo8s9du5Z62yrKUhd7Otn0Eqy9xCgEoYEfKFOAJGskMNlfTLXfS7XBdHKLit+f",
-	"P7WEmDaFJDR57Jsc2E3ethZfUM150u6BaLK/V/22dYNv3TBatwo22tfqhqJGU0uD+aCpun+DDlrT3Vr1",
-	"nVZtYJ0MXBe/qhJFiVXXOFeZA1QpahPpKlEAe28+2WAhCjFqrrpd9IhHm/IsU+OMT43UDfE3AaWqBFZ6",
-	"wtq1MFSoGaRlkqu4kvnwz9gbthoHFlGc1towMAjo+uzBpR7blSbyCo1YRuiFmC0zvdXxSv0oyqGgO4K4",
-	"Fn9Y6uLXVMCugvlhtSB9WaAHs1mpJ+FtI50dUtShN5lPuTywt9QPxgGjZvkqFBEOuWJxOfVpa3yrp6Yg",
-	"AjaFcRYBPEVgHoRAgViNgqf9mykpzhhnscohWtyo7OZaSqxkRfEo5nbm3MgNXUNwzT3O+Vj/ePypmqhk",
-	"70Ntvf4FWR2RTCMD4OzSShY2G803X21RAb62HnywwaW6MAOrkZXwdoA3s8CY0i6La9gagHlBa2go828k",
-	"ZTXCw+uy0DC+wm+KhAJUUHDugB5Nnug0ucw4uBttx4qBlCIHAcLoDZoyDnkWe9NQRIiZAAIosf39GQP/",
-	"Ls+KhESMLxlI/Jq2yTNFzLML/sRo4Ewt1oV/mrfKOTnt8Z9ss/DPgQSXbUvEZ5vavVn+TsNJkGTi/t3s",
-	"lSxADvy6eQ019RoYcEtcOosmXI4FprYUjoZMRCqLC8MdSK95xqXm6HYnaklvGwBeQWztcY/FfKm7jPIo",
-	"WCwMsQVsIstXom1YKk6SkHmvGshtA9D7h0+Pj05Pnh4ZBdoQEPOjnyRwm8QbentYJOBQykNHXNt0yV8u",
-	"T6LT+Il4Ovpy/GzS++nw6mjqzwFemeLmuqxUj6JcHtfmqEt2nb6cp6kjLPVA/TpbtyCqi1TUaoYOaMJn",
-	"MyFFzPY+yuTG6lNlwotgPn6yYYKfPYmV1M9A5mszsCWR5KNMfp4bym2QfZSIrM9CA/iQrq+RIQ8MJhot",
-	"X89Ho+SG3CVk6TxI4tCmKxeoVmEoxUk+q9L1q50yleDES3kniAOfyp8VzSmh2eqqNiXgeRVtNmI35p1G",
-	"dlPOZLHMx+V4wGkWS2vkN+4wmyV4kBTAQWklg4oYfq93tnwx2g6wZMAsPEF4S1AZD6vXLgzIaopOkD2p",
-	"yEDKU8pSYdAidZbvd9nLXLMQvx6yXKQphVj3vfQ2sDNXNxEi/YsTs9xpInmOiRtTPpu5XoWVfa+8dZW8",
-	"xkIdbHvtXT0HcfkGk+ELJFBSvB1B8sIqNPSm2oRAVJb6+ROsQFwnaq6HPM+z5HKeC70O+d/RK+fFG9Vb",
-	"QBtpR+912aA/YGhsHUkI9a+EmGkrhhZZQYhAAfNwhwz+A+mjTNCAGAHhUZJjEVjOwncOlRLpQkQe6YEM",
-	"QcCmyWoc9a6v3W45iJWat9Y+5eBitgAC45haid9dwmLpwxMen8GB+G3pE5QPpyoT953uWqcAHj+pAbvE",
-	"Wmq/3mEeo0GlV0lzCzijGI4F5ffJXAdMigVUoEsyXUt4BVbx46egM+F6aCDa6Y94qoWHU0aE7wQdtMA8",
-	"vj58jPM2oFYj37mwLKeIJJlRjBlYTjdilwVv7fAs41BZqVhxg2SFHmqVuW+niWCXYqmseAtAIsk5TjKK",
-	"VCWisODpVQlSBJM6Iq9DIAO8EtIANEuIQvCt4WajacdFrMAmILsEQnM4Vp8u3wfvsNYhX4F3KGQ44OI6",
-	"WrGwtRfhhTMzUWPIUh0HZOZNZWLWqvhtAvlmhVjaOtRZMwSU1Ll7M0Rt0avX1uCDMLsET4ULMfRX9POc",
-	"p8loWfT1MsOxzF+JBK8iPdU1tp55sz3jB7TQoQ7T3cQYwFbW5xjIcoEOKRb02iJJU1elAy0DXgIy3fdK",
-	"CnLNOtCQdL2RYWDX/G0feN9Ais6aDPQAEyzs/cHUqiQ/K8J8CHwAE8OLEYJYf+y2y9023fw7wdN8srIS",
-	"gxpRefPqvbcuu466qjMV+2MbgVVX4RnjYPNK5BjnL/rk2calFG/iQ0ZdlXeprtYSSVpL08V4TYZT7HcS",
-	"Q+4bT99VRK8qZDDTEgBjLa82vsjrswdRCX5nvf8YDG56vU9f/GvTSVSU9xnLFTvtYfAueDrJogbf1ujI",
-	"AQetQaa5Fl12bgP7IRfopDeQXiqOJUGUv7kX3hxYReQAAmjCPns7E9LQ/uNuz7qlNV+CPZpMlZRYilks",
-	"gV+RU8iRyiJA9f2zIhlVl1KoivXY1dooaEgwGkj3Fnwbm/cCoYAWfRCmhE0b4DsNZq0punhOnh4ekvsR",
-	"mvYmPAXfAb/xj/a0V8UIQzzKYKn0TjzprWqduOKAPwedt9Jv7kVdXDv9jjUuNmpDGF4FOXQWVkb8on6/",
-	"6Ijwa2WX/S/9gQzJjGzvFnhrzAzQCLPqzaFALj++6oxCuAbSVSE66vXCwv1uBxfS/lzmah5NRHzmgr7Y",
-	"VGRjUXx+ICHXrvl9rlkInU5DtoCkd0QB7+t09NZCZOOBrpKZkXzgk2UyQc8aLl6DarvS8WXpL3m+bDtp",
-	"RxMgkANtF5CZgWiLkhMFJJPfJsmxGzJmkAErgDz4NjorxQJ8v7l53ig+GTmcyxY5xa6UBlXquEmeLvMk",
-	"4il7IceJFHq9NAKxB2bBQ56v+ySMA5vjejtpr7kQWstqPLspurdWrqTBB8lj/u8qjX23aROegB42bK+S",
-	"Z7+AsZsNlfJivglIix5ZzcpRXo0TxBc2U3tSvtEWIJa4voNX6lqkHGIU1m5jyrMrASSEzn4jBNlsF1OP",
-	"aa9SQR1zN/dkQo2I2tcAQ5icTy+risOfTk7YUY89fXbyhBnk3AQAGA2y+os4plrT6XJoUH+jb7QIWaVv",
-	"wJgzENCtZA701ZIzHFDpc0+kZhPJGodGSuaGtWPskNFqEvj3XPp/RUpei8wK1jkfrzUjXJgxnx3VW7XT",
-	"n9Qlg2HlrTy/eLsJLBfiUif5mk/QoJbQC0dCK6RkvVJXk0vbraTnNoR4MVFY93C+7LJzYo62xpNfqsKW",
-	"qcVa3IYE+5WfbDWoquaFPLdQ7kKLJzWhy/Ics80yS6AnZWcjUnci1UB8y9Dy6SwRTUsTiSJsZlz1aB2u",
-	"o4Ek0YQeQfncVDnQkQ+cyF5t/65WmTSg9o+fSuzaSiYVUDjM256l048VpqCyK8gAsdaHiZBwrEYXlffN",
-	"9sE9avm94U/ATODTFc5fMY40sYBbygPrfbglTkrDdxZQthNI/Bgio2BhzG3EtThjc/Td8qmiRmF+brCf",
-	"mVuXZG4hxXzjJJdNMOd24sx3lVReLJMihGSXpbxVJdPlZlLBpj5wQzhW+MCD8lnc1lOxQuJ6xTeH9h2L",
-	"Xo3CJB9nQkBRMTeDjaEr41mbd2gXuew3KVzaKv6980Q+IxUB5Dc4jrsUCH+AMh6lk4j4VIBfoMjXDi2v",
-	"QRc31qsJN1jqXciTDUuEvHNdxDClQrPRXEqRrrEhD6STR7ap8yzFwnxzvKbY8/3LrWa2sTqgT1g57QNC",
-	"7m6E2r9YQXaD491QunWCx2acEHg2mSzukB22ytg/4A/bXME7kLrbvbg2Ttbjlj4pD5xUZs/QUphij+7C",
-	"u2tFuOHRySZaXZKuHP/044nsWX5aoTd8xfNosr7gNlgX+5B3nwk9TyHlDexzrkEGcMd68K+MBxJEEjDm",
-	"blN+llST9phEF4r4Y73ibFOizI55Bk01Z1/js6JcpRveL0SVH3tUfNLPNKj/eudpB4mMxQ2AxyuO9flT",
-	"0BlRb75DT3eBkyWT6Iyg6ohAb/NoR1fTHtOloFOek5Op3Up41DusRJofrgprrIc+VJCvhm7k4QVc3DgC",
-	"oXQX3sMXmuIRRq6z4cqdU1bnHpfMmtQpuzw8ubkJXTSzD4WjJiisk3jg5EriDp5lSdaxx1tn4fa8NzlI",
-	"GuwfZC+kVHY/mbsPIytH3NggopXPVD5P48D1UzP/r18OORXW4tyaaIk6TS0A6BBjLZl9DrO0exBJY2l2",
-	"8PX85iCK2XpWiSSiXNBbL1nF+l6UFgPpe4Iq7h8sbolZ8xj5X8Qq6AmfgasNymiKeCCB2Z0xSkQV06L+",
-	"G45gim7hQgau6IyzIz6n4ltVsu6dm0FU9NC4PSOR38YW5IwvKAJDGKSdYJzxSJSmoHjHUvyqv6DVFMTz",
-	"2H0uLXpV7KsO0AF72ut12QsDTJv/RIY2NapBje0ZPXcgQ1vUWDsWtN9l59KdR/0o+p4XnUZZTx3mGEDc",
-	"IhErqBZNhePjojKneR/Lfxp87rKP5soNZOOdg9rAaoZoTn4ukshDI3KFARU+jlLBM82SfCCVbLnoEAOi",
-	"0QtGhYldhTcX20OuwApm3S/eOAteR9zM1MFR7+hJ55PhtY7zNN91FDVrFluXDudueFD4T9vRouIIvOV+",
-	"62Rsym9e4n4gVmGaSPrzsMomK4S0uAprqSMx3jWiKJTQJM7vxFII6gKpJ7TSqCOItvDjQFrDtJEx0Vs8",
-	"4dfYlr9EsKg0jBcrvqckC49ubsJ9KvxbeMvhJ8PX99c2QainAm8nkNZeL6Vgrjc5FdJrtZpKUQ0LuQPV",
-	"LiOGYCTaVVP/DqTbZ3fQdMHN3Bi3nIvpI11UvS5j2SPP/qTDAEPEe1UhaJrIZGoEtd6qRmGbCqurzDAg",
-	"Z1vp+4zEo0bCagU7qPcRk7AuRJmkh/tnLDwxc7iYkMQQXDgg+OkodA3LXHHIBdcDScn8MOg4LIoIauFq",
-	"LvmFCWHcs9CryGNEC34l5EDuNcl3eAv3u+y1gurZZDBaYfk56q0X/xARglXxYGUCvKVMd1Ei5uX6P132",
-	"VqZL1sDgz1ylfeuzgyI5o7mmkMAdGUCDGZh6g9bcV3fpdNrAv+TFUx1tFSO3qTulDzwkE869shemKuLp",
-	"v8dqyhMZQrJInOhZypdggTcPBhKadcQMhhrN38jdDF8hrM5ZKriGQF4WK0xKwnpziqQtz3NQ60NXOzRr",
-	"MbMU1QfM6UkZMOcHf+MHv/QOnnX/z7/86/83mPd6R08effGnx3/+t/8Yhn//9fN/Hnz6078Xoz7t/Vu/",
-	"+Ovg0xfeT/v/tvdv/cGgu+no/T/96+6upCav0c4IsMKbVLFPA632aZBmexW30v6tY2ZerY2T2Xmn9+HE",
-	"OWNhYVsMKREZM9Hvzb+zgeMlwEwrW7xyraelFGK7BUjvwwHT6mvxFnm41cEXzH8TceF+/A5NLoadMXmd",
-	"0X/l8a+18peWdfLlNvG4pV5cQIFXSQTr87Y8A8Bdp24V+tYW2Vte+e5dErh8iXTHHK5iBf+saVzFwd1D",
-	"JleFCNzObduSt9J3eStaUHx+JWulFHsW8SxbFgK731qRFJBq3OF+OZR7Z69sNakqaU54sZ/Hoqe7C/i5",
-	"cpntGLTtS+8Y1Q1GvyUCS8ZkHbNmMd+IpqToso+bKgHlUDQbdlZAbHNh/jn+QM5WZ6/bQYKv+lpvK9Gf",
-	"g+5UkumDSr2/bG5wlxtRjlTiM/AyzjVg+bIeQ7Vd5NQ/hXC+5ugbhfWdz3ql8K4yqIJcEeJV9tvJ8Kth",
-	"sUKm3xkgt5LxdZuMP06uzQMbgqlFrkty/9ai/uZ5cebSujwY6o9whrldXt7WHabJfW/wAJqD5GwPMoxi",
-	"j0ygUq6k0PtBOdOMVpkrWhb20SIMsCvFeIYrsewy+I4hyZRax7bKrKvWTKS0tBnHEnxZwtOhkLEh4y1Z",
-	"ai2xLL9F1toGCtzqm7Neg9v5Au2i0a1eLDlL6vrb7mu8pT7XfMtA9DSXjI+xOnXKo4T4nEpjrBsIGzXK",
-	"6o+fwgpW53xc2jh0904kh37ETj2olafklyKtqbzwWu1Qd8I33yV11I73Tg/ZMICu5bCbFdudT3qdort6",
-	"MdtrujsutMkR+AG6jba56nwlNy8pltz2KYV6vLvqvVLc5MMZ+LBQqnWKMM4+xPCgZo2Y+qn+URXjKeT3",
-	"VlXjjXi0B7ZGM/0808pF7pnBMHWA/FLGYNQyT8KKZA2lny318JqL1BbWib77yy//95fzGz59f/PmWJ2I",
-	"r99nr496h5c//W3x5vjFSfRT+svr7/56s0mE6jpVvoQKJZ2+jCQlVbCKP7to+YThG+r5Fh1voe4X59qu",
-	"+l80cgcMKjrqYTtgJNc6wIgeiknxc/CbGYABbC6yWZZo8fviBtXLRnUwz/PcCHXNdIvjjxA3hTUMi75v",
-	"uYJ/U6OZCr3idtbDWgbb8ZPeYdCJ59gha2iWZ+gx+aaRhMEXhtVql801EmHUYsLtqFpFzGPpFwuzHXLs",
-	"Cq2MMcSABGBieh5FQsS2IFmNOPI2mP0AsTsWapY+EuigFsSC6z47dM0p67T+cLdULPtNaE22YTnNw83K",
-	"afon1RSYmLo0K4ct6grs0tMkTRNaQ2kJ5sA3SQCz8QoN9DnlGjjQiCfpPBMFxYXD07rLwljqIf1Mtd0+",
-	"vn/1SLOJIqUVegNh/wit0mvRZeFlqqIrEQ/JbhL2sc5ATOhuXaKERWi2KzpQ7KVKzS55dBWwWZZc81wE",
-	"UJX8ALyiAYtVNJ8KmXPXJZyyNWYiSnh6MJtnM6UF9pfXrqO2652gFnK/C/qordFLVq6wb1YBDVSgmrF0",
-	"7cZZSOXuYYgNGjI8K5HssGdRxIxLNVVNRmBdvPoAxYf1hF8Ju5TI3IJREvFcUFBvl4VG+hqSRbJPMSCR",
-	"IHJBsXReN+OjmxuwZ9qsWLh6YWVjdiVFSgsdJRgPcRwsSiFnyV1EFLiVsegzdYWXhRkMGtGozJ54ZtHC",
-	"osJZGeCpGhcBiAbBbNHqlYWeADnXpejUBdihS3VYze9bUnI8dO8EnQoio8G3gjVeL4Sg447f8NPSamol",
-	"oT999kl0a+07S/gqRtgdyt5ump1o2MCK7MQKu13HM7aWsiq8pSRnVfnOpwrnrzClFk14aPslNBVSwyv3",
-	"SDOvQHg5F0gKVOX3CAECgFLM1DyvxN73epukCHuMcpXtrU4NDAmo06D1cvvqvCOLkkGnAGQRpe5DsMzW",
-	"gqIGjttQk9xIItMLknmaxDpDSqDqH+1ZVxKQbXlKnYylNbcluaZ+eN2VhcYxU6z0RRSX4kSbc4qdTigk",
-	"/D2kOoj9HztfdCjVJZHjISQF2pdRfhL2KvDDy6PoOD4Rp6Mn46eTL396dtUkPlm5z6mVVgOPsmkpWBPY",
-	"5GOK292lUHjRSfZeksxLX20vH20XkWxaG+D5+9dML2W0ifZWnF91AV/TL16zR0Isy+/7YL69XLKlmmNf",
-	"dygefQzV7q2AJOK2GuStRv8qCrVTeazFV4KSRf4zFn4RYiepNK1oTF+sUo/8moBghPsi7Ha2Lc/XlKvk",
-	"oX8jxvldAUiUtvkB1lTNrYhJybXNdRkmSSrQhUk0ZXMZfD3d3Zgfii3Y4RoSsDM3tFjRyA4dHWnkhx6V",
-	"aShWH6FPBih9AxK9lJ5QCAkCrV1SH/89iT+H4BMLyGSTQ+9Qq7nZr5SNdGxvTjaD/Y3tXxW1uwFNkRU0",
-	"37hy+9TASDxaRHTImIOixZMTs9ujE6NGxGrKLpe50F32LhPg07LlCOHmoB6CEJLpsg91whk2vZPVIEz8",
-	"2OvR9399ln357ff/7+fsYvHTx3dff/ny1bu/vVRHr/gr/mGxsaUIHQ1UupRnok1e3Iy1bJejbBZUJv41",
-	"kufR5SrtKMSKDcSEnaKhyYdvrSubBzi0sP5bMemdeGQrO9zZe7k1S1KWEQXoyBl0vhh0Pm3GkFamSOBC",
-	"XJHusqFtRSJQy0U4l6hDm6MJQYTc47Y0aDan8Onw4MBaHQ6gW98BmRhCxlOtICNA4zxmmv3d7lDNT1K2",
-	"Pa6+YnipKse0wQ1pjg58AZTXYVW5u/HdRwnWmMJWtd7tS4ETE7CBEBJqvS17cCrGVl4S4ryw1TOK2sEg",
-	"u8VEVQJT/7hRgfWDuofowMo5/KYBb1tQ+0JzaDRUryTcyGK8Z2v8ve0UfGenb7viA53B98x0+2Sum08F",
-	"2wM477cpM22+vk0Yhx8X4DGRlvCACutoKiX+j+EksI+P71+tD/jbhj9cH+3CGiqXCkXbeZbkyw9m+4ii",
-	"l1wn0fm8qYw6mLG+Mr97mwF6CtWvySw712TopTrHFKM041ovVBazvTCaZyk7mDN9Nfyf//rvPrJGOAEs",
-	"BqGTqEBOAwgD3kvBM5E1Lyw0j1WW/ALyc599BWNp/rA0OfxSnR1aucmRwvhSCD01/6QENNvbGgrAzGc2",
-	"/7gSfVp08+YSDX5/+fD2Dby0ALkaw5MNTIo4N1Ah0e6lXbUEqEYz5ZKPBfviC+eL/eILtpcKHuv9PluI",
-	"S0gw0AHDGB+c+Pn715rN5npS6mN/hp8eyFypFCl5YAs5m7coaCyfiGl3IAfyX/6FnZe6CpqHyPzDx9eH",
-	"oYuqjngGijn3sWAvJLDvB0wkYHLkeiBXHxHYSchOWkGwJswayCYkoiLsXv1wKESN8gns1HaehHNAJ4az",
-	"BA4kdETC4DjIueYsU6nosxCiNEMM09QCgaZFXiSKKq/0X4A53BDlSe9gHVILW8jn1eYPizMQXA7h35Ji",
-	"qAEQmdAzJbWAprmwn0TG6OmBm0dGD1V4YtRoILn0O5502XN42fY2Pbq5CdGbVUxGEwX0HTv0xA0dSDfW",
-	"9TIAmyqZsrAcJqTdSjSeJAiR6wR7YzRUIBrIhSF+0yTPRRy4EvsL7nJ2A/Y///Xf+5jqXl7ZacMmuBxI",
-	"XBlgDoEWOsIbsV13GZiTipSARFP728t5XtSOMCzBcIyBJKiM5mm6DOx8Rdn2k95R2C0uhi1DYX6l1GoM",
-	"TTOSVAAuq/A5tjY/uFjORJ/x2Syl+/X4J61kGDA+kA1dX5wpAfjGpYqXfeaV7aEKVaiSlBtgD6RrdB2w",
-	"sEhwh+ZhmNUfInypU7Zr41pp5Gsu0kAWrX731vTw9fLMyr18Qe0ruvka+F2Imxyq9UIUz5Qv2URBjfwl",
-	"+ygT6BftgjyYuAGfnQ1OffPx1X4fsrOpEvRA+h0sgKpgABChl5na0F0gDMVR9litm3RoCE0ixwOZ5GwP",
-	"nMmwJxQUIJcehSrIfg49uYr29SvD6Ef2K3stOBiJfqUDMv+AE2K/DuSvBwcHpf+ZV82SfmVf8ZgRPvT9",
-	"TH7/lnTNZI1lCOAztfb8ri26XzWs/NBCoPSQsroRueot+s3zco9+86SlSb+Pja5Lv3lYatOP0GEnvUP2",
-	"K/soOfEPEfexU4ihctQihLYRsERGKsvIE02N+wFCTW1yAUC2y78HCfvIW619RFO6pR2xX+0JsW+AGFLP",
-	"Ogs3Kk1VUBr/GK2/fuUJmntDTXqpToH7+jH7lX2jskvgQpVmeTSRgIo0yKfQzGJ4WaLzjOcqo4K0axZg",
-	"S3oQtwuIIRJAkLC7NZ2wX9kblbNv1FwSMCCYYpQYauFK5ZjjUfNc7LMIipwY2nspMPByzXoygYHS/pHB",
-	"XEOp8iHM4FZzCrcvn6gYFnWepmpBCMTyLKEwEuSjvFJqhEt7x9gUplizLhwEi+D4HbeMJwSUcwg5MBoG",
-	"LqE4JE75oshXEy0f5SA/rvkmfMxN6r73jP3KnrvyEz7K2aIUrv8KSkH2572ZyCZ8plmM+QRzbfUsYD7e",
-	"fTZXbx/9W811WnheqtOyZiN1SjGc60YakgmIr6n8gsR8OJe2Xz5Qr2o7GATPoaGt3yopWq+MYdeXQkgS",
-	"jdHwwQzRcdLEZig6VtKdypE5lQul2GvD24hqaECER5k7IYC3UlhdzgmV/4d9SNWCxWoh/w98oNK5Oyw/",
-	"pE+eAhd5KQ2b4in7gAZMkD+NCgFFhbAZViqmeG7FHrvsIltiYTRMeexacumdGk3tHuFXj4h3fctzseAo",
-	"rsxnOs8EnxYhB5c8NrRn/VcueTwc41TuE4b0mf0kkTC84ZonKV6rhTDAzA1mZDxL0iVTo1GaSAHUb8rN",
-	"kiWXkQggowYSdzWbYw0YM0UlyAujjeyB0CGBKDpKk/Ek77IfeJKz8L3Is+XB+SgXWVjEcNX24i3AYCgt",
-	"YTgvtmAeq2uRpYrHjoScAl0leLILjBEq32w1z809jKnBNY/NpjcBrw1HM18ayPbu/9W2/RZCfds6P00u",
-	"DciFZhlPNHTIN/LkQGLEdr5Q2RXwPN1lYdGgHiaf8cxZlMHHLOR8KlAzZlohPcHv6IGk0K0kP3OCuTkm",
-	"qYxKSn0i3HKhNZFVviBJNE8ukzTJlyB+UmXXcaYWRfbTZSb4FeSd4ScDctrSTiEt81KwRWbUF2koZSrM",
-	"evpmygP2FmRyjaUAGltZ+D0rWHPLii7bs0RiIBlmgRpB15B0c6F8k6TBWZRzCyG9Rb61gpyZ00W7kPzf",
-	"3TerBwJBEirC0pFIW51MNO8NE6qhNmOSmQ+sDsuj/OtSVN6EyzgVXpQhCu57Rr9jbtOonoBycLnEHaBk",
-	"bVbrRVsZUfyAvZ0Ja2MxSyX3KqcxaOYlwIPFcSnyPoaZQ8VJFlJ3M4CZ08rL9jxcESpj6KZNk0hILTxD",
-	"0vnMyG8HR91eLUpnsVh0OfzcVdn4Mb2rH796+fzFmw8v4J0iQ8g3SXWCjuFIaIU67PZwoJoJyWdJp985",
-	"7va6x1D8LJ+Age/xBLok/mL+PW7ya9sM+KNerwibMDgAYpLRCQ2h6bI3QsRw6a7EMiB81ixEISe0ZixH",
-	"79hUxQIvkqMmhmVhJS5hZMDMWtWBWBsKCLGj6EmTylNBdekOqIzNzW9aGApauwkJXgKquagsNryMO30D",
-	"AeoaGXTs0QKYjno9aw6kXNaqxg7e3dYGkqgorrM307fBAtmY2lOGeSfooFEAlljYCto+Q4MfeyPhUye4",
-	"uaZXHBAef8Vj21j3c9A53eQVK2ugqPHCVsNz3QHXvf9RihtDaERM73o2anQg6vl0yrNlp995lVwLaaAD",
-	"3Ta9GpfFde98MhM8hgKBm+K7kE4wiLj0qTxhLhT54Dm/5Fr4goKCnrPBQIZGPGni7Dh7ktt2lN7cKgMq",
-	"NjK3zWj3VvBU2UCiwwOsZDJmoZEFHM8urddZscpB5aUagANZyAbrLzBbfX8HcrsLzFrv70De4gK/FzxO",
-	"JAZV/67u8IdGRPqj3uLT3vH6d0ko92RyfPVk/ask3pJ0e290w2HLesJxffiY/AOtxOOiCIFwXQLKXogA",
-	"bvYs5ZJqTpobNNeQvGhNu1di+UiDu6HbhODntIjboDcmShW7aQKoHfrYfvDzxpegeKORk9GHq6jPc/HK",
-	"wGQt5ruBn4PirYN3Kk2i5cYv2/Fmjt/y0p30DjdB4cLCiS89Wf/SG5UXNiV46+jZ+rculHrN5dJqF7en",
-	"C0cbQYTu9x+RlHjEI88Sgd5SurXcXU5LR+xdcESkiHNopCGvnEZUz0vwo6oCdmXUXsNaj3sQT95l6H7C",
-	"WBYwZg6kZ9DCkohK2jg8VylrKliecak5liojBytO02XvoDMRz8RAXomlFjmlX2soq2W+XxQeQoepF2RF",
-	"/c4MMSscrhjhSqGlamQt0sU0DZzd6GIvbOhnITlAsfSWdgz0AQg0zOeZpOL1h71yneOj06CTSCiuJbJl",
-	"J7AKGtDnjk/yHNoc9iDgAmsjH/b8SsmNpXpbI+gT6poMJQggpF2zLBlPckoUSHK2p9JYZLSZ/S1ztZr2",
-	"BZ9J5HgInyht0AsieXKyc12VzXYLthjc66UYqQxMRHsGw+9ys0LGZqv4hd9gr1AJucBsiJozL7XkRxS9",
-	"OZoWD1/blOfC5bhYzsQ3SZo3o52/OJurw/MiLQVWC/kS2Mx6bQZP06Jp4uE4L6+9lkixqrj4Nmsn7Nl0",
-	"8adHh1+erFt8eqvFf7q1aIbJcilF3q6UzuDcIUZ3c/nMf+dzQ08HKoiC4H4Q0x7EtD+0mGYQnbm0ESuX",
-	"kTBREcsg16hVNrMCny4KbZCbAqrIODnsXLIktt5ba9gIGHJyLFxDzlZwX1BImrPQn7CaWxsZp/skr8pM",
-	"hb9yIBu6FPizH7OqE7/FkoJxr7emZe5rNvx2HUX7Gse5sFs3gdeBaz1J3JYctimrAPMHGrgFDdyATLhA",
-	"FXzjZCOqCVEkD2T2d68NW9rYRGzX6G7uwj3ShoLuhUboh/jhXXSBGQdPDsl2kGJYJJ5QwxBHIKqi/Sfi",
-	"C6XWaBtr7OWCvJV8qEKlZmWNuj+QM651wVGSGKk9SGRcg8vVU95Co8+ORV4ugwYBVa5+0UAmWA+tpAqV",
-	"3pxl4jpRc7AN7COniZTOvU87Z8I4UwviMPBNbC/tV4jf1AaAvKcwUOgisaZi8dfWhdHivAY7BP0xkJcq",
-	"XloneqwCFy/AITBwJlJzCkZDsmtJUiHzdEmuaAjUhdz9NivEO6/u+WaGiFIbxN+dLaKQITa3Rrgd7W/Z",
-	"RP73YZBo2fIqk8Sd7vgfYpUo9zSq9E/bg0rqtUY/++tKiTfujqqKN+4K6ovf5baKy1XsCT135bX7pfNb",
-	"sBALKm0mM1ar2q5dHbQPwABK6BA2bisv2GgJ4uM2gJ727guef0gTUdvy/zdaiZxitJGhqNTtZXPlqPLa",
-	"CnNRqf/Ag7b0YDH6Y1uMSv1tSI8pZD9QZVRTZQQKx9O1LokXfotIaWhFmmjMOig4LgbaYEjpQNYafbRp",
-	"GH3GWTxHclHKZnpWSNgu8t2J76U5UOVKJAu9Lq0hGLOcjSpnSa4HkrpmOmnChjIU6XCsIVOlSaBGUurK",
-	"Ttck6qZTLIY8fllE/X8vlh2kqYDvX6l4ua3R3ZzNUMkUXiywwUlPVrCBKFS/aWVDc24smo4t00qznbt8",
-	"XagXdDCf+TO6hjbNzWm26pLpdQYp9/hoaZ7pN8agPg7QwMFvR+D3gbOXwpXX/7w9V6HyOy22N//+PNKk",
-	"1Z1h26aGdqP10gwr9cZuzR7wucaSD3dkyRtz4x048YoAURLui1p8FVbs7kt+8F7MUr4Uazlj0yufg87b",
-	"LBknkqcHlgOumaY23mfxD4JBg2CwAbulj2Cy4a7G150EkN4GAohNOnuQWO5fYkE66qUttggtVaPmY+hH",
-	"D5RrtTCDtfRODSH1qklANJFrXD9SWakChV7KCBNA7JiBTDSLJiK6oqhgPeEzMlRCZ2MVL53fTCpMewyw",
-	"sQRUpzYLgNotmG04kLmaHaTiWqQ294X6LGYgMS1nhTCERSPmPKXO4H6SBuYn2CLdiXbRuWbxEtM/bBfx",
-	"omi214LfgCKLseHrQIaGjYalLv+BqwRi02Yw4JOqYlTa91d79tMqk5wtIEMWSlKMFfUCDt+9/YC1E4uW",
-	"7mwPiwBQLj8fSMzON+P9TLFMqdzL0C+64R9RN/xwH08QEMUCcyCxQ/tiItCKClVy4SwN86GSDeJaSJaM",
-	"qPgBwG9EedG2KvhAgmQpMg2lHT1QP9IOUl1MpHrhn4JFIkhn0zkLyxJFGDBxw6M8XWLvR53IcSqIK7JE",
-	"QyrQucTpFhOlrWjuFQyp5rKOVJqqhS71cw/7kNlEx2RRLclB9GbNkndJvj5job5KZmEBWUbd752UXu+B",
-	"P5e5mlOXenSKhgxahGmv373MlZmseQZz1u/OL55/FxJG7ZHINKM6lJRnENiKWEoKl3kWFJUc3HchzHmJ",
-	"yQPt7SDhI/t421ihMJj9dtnFQuHdrmZTmYPpu8qfGRCdqRDodDETCZ6lCf3A0Tlf3TEceNGQgRQaVE20",
-	"C8oGvWqa5IGDo0ZyRBlhI6fmwDm1KDpoUjYQK8xOYgr+HiuWmdW4ijESUi+gED51AOyzJie+O1vfmw+A",
-	"rKfgd9l5+WVEcngdYVePIRgLzC5sx101z8voG7DFhOdAAkrXgmm+xEt24QBp9m9TXIh1eGGnXk0sEttd",
-	"fCum+4WesnfwvVjCt5NowiJ1bek7VNJDUrVe2/wKWN8/VOU0V39o4dmgdfoKkD4rsBpwq6k6na9LeufR",
-	"6cOnOkUwBe61TZ/8HKxSblt1yM8gYOQZj8VQT9SiqvnCLwfQDDNNjMRQu6aaFSGRLRvBAbWt3KXmbCUn",
-	"cTNTB0e9oyedT+sgUprl2wxVbac1U+89fxKp8gMuD6xNofT+8wnPDIZ83kWlBrRerVeXHJJepTG4zNBP",
-	"SGEyGRRsI4tVzq+MQGRV7IrgtU7ZPqunKUPScCEWEKWFv6ESyQbq+bYWcyftbqSbI4HY8QSaYP+iEIQW",
-	"vJAkz8Ah3iT5FElBVkx6UOj/uSz9D4r270zRJmpZ0oIv5+nVpgo3NdFrCyb6JpHx6mAiJJPYXJEKmlXj",
-	"i7Dn5QDq32gk6qiDGfFLeFVXbJRD3y94BBXC5zK2lT0ojIiaBdpQEGtiLGbbg7IYIyw3QXw8oKk4KEWg",
-	"1C/OcNBAcoYhoQEbKyn2A6NR4zqN9pFEHDRPrKMJ5Txmtmkjdj3UfRa6joIh2BZ4OaLKlurQ80t0e7Mo",
-	"5XNNVRahqFMsbihIyIt6MrtNRZQbwGM0UikCyhNV3SHp5BfRFvs0kF7w0yiR8UYpTwjwjcONoAMBnhEs",
-	"2WgAtFsADDDdgHGGoR6JpiZnVG2R5G+pBlLPeCRYInUSC6irgtOgxPmTSqQA3AjP33wNpgrz77fvQ7YH",
-	"eewqn5B4P5DUb5Py4xaQgAZsf4nhJQEzqGygftgj0820jwXzaOm/Ary0H+YBioxfLM8MR3dAf1AV8Aad",
-	"kP3qCTGTRHs6Cxw6p+lYSDJkf9A5j6YCXyVZRTt7AoQQ7EFV97CQ2sKAhc7hYv6A6hxQeGqiJPyDmuhC",
-	"qR8QDMP98nf/c9Dh0dT/LNSfTWTruvsGfqmA4HOv/SXcJHKQBCtXSV8uLdiukxaHokh/UETQ4AqpYAoB",
-	"lQbnfNwfdK6TGY4xFJElMkrnsfCHWfPBjwPwNA06n/oDI8/jW6WyjdjgDQt0zt1BoRo9mPd6x+Lw6RMI",
-	"Nun1zMsu7KMxXgWPDd6LzF5xhj+7f0Z/tkUw+6HrA4lBIvawDip7DA9CS0gBrwFv+7bVnMFhRzugmCVU",
-	"Vjqn7SRwH2I1x0oHKhdUpJ6Fg4GZH9YyGAwGIdBcoSM+Ewb/cENQbUdhRCb0CWMvSIrtV9BKDDrs/M3X",
-	"zB2nFItBBw6+2A97+34g8W/y6uEQQKX/HHTKNwvmO3ATQtHaLAf8wHKjbYcML5bO8M/eIRrChUSXTC8I",
-	"vQHWhCiXMqoUifRsnn02wLgd2IE5DSp/6mp5QkCc0lAwnu0lsnSBwFDa2y+0IiOwW8GAujdWGrBsAO6W",
-	"8C77Z3t0crln+92FfP0xYlQNa/M4fdGsm+KWXaldurAYLu1iVsvtn13BLrBrUtWr/Z27PzeBgjoctx3f",
-	"qtM7P/gbP/ild/BsePDpT01HePuwsXLn6HXKcKl/+ua6cOW1FWFj5bbrhXD7EEX2EEX2h1YV8QqsjSOr",
-	"aYg2BRGVo6YsxKmCHEQvtuxlrtlMZBq8LCA7GYk145oCYGVEPWcSkGXBtE6ZEQOJXhVXzhLcuHlhzzvs",
-	"sUoN04wX/YLDk95JY2gXLt8L7bol2aL0weHGITaUR7hDpE39zfUBN7S8B6r1vyBT8HADAHyr5AMV/Q2o",
-	"KN7F9ZEtwdqUbY9cNiZoY5pA4f4vNwXxQh9aMrStOcsrkVroKjUieuYcsKUiPbbq9F0lcd8d/f09hDY+",
-	"UNcH6vpAXe8laXs9fV1rfS5nEuyFs0w3JW9vljJ5u+RtUKqjhu5g2CtQ+6W2sWMRlzFLBbdN4YH263Lj",
-	"v2pc00CWA5u6flxUojE0KvZCo/ron4B+UbminIJZvqSeNSzRA0nFXskKaefrM/x2RrI/ukmuxLKLLXRC",
-	"G7Dlx8Gkic6b2AK6Zn4fSRcAzHKcyHPzCM0CEyVdkrmBB0Z+FdZhP0qkIX0BqoeYObCdvkF9NGJXMjxe",
-	"U8szj3GnNuNmNJdSlLI+XF1YP6XUFeO+eNvZIWiDWli2sL96n8o1IXb3kAnxRxIXKIaoTWx4CJp4EGJu",
-	"K8RsHZfxIPX8fqSej9TvcsNsiXpP49WlYCjWAt/arEd2S2dqtudCgrE91363sSZJpSGyvr22Z1e9WW55",
-	"U8vwzcl589urSkc/0kVT7wed8F7J6YNn4Xean16lL75/4Yfab5+Czs0BEJMDzHC2Lckb075eQ48Gzj6+",
-	"f8UyEYmE5ONqSeoafTorWaw0G4scDGbHTTkKlFlEsqltIJx7HfshrmoM/TJDJIlhMJB6AgHIk0SDY6PL",
-	"vnYdxylJByb5YFdC0NC2+WBEbYc5Zk6FA0mkGesrYhABgfcAez7av/JkKnTOpzOKzLDPzSp5Ps9EOJB0",
-	"y88gHASb7FLzjcOe7QaGIVmu2S6XWHOKiRTDtTKBHQnNiwODC4AhCU/ZJY+u1GjE9rAZ6ynTATtl00QG",
-	"7LiH/z1iE/NsEpgP0v/vg9HTwnUgMYoq9gDHkxSriUMRSwjTYplamNXYTvB4XgYpXIWC0DYtCovKBVJR",
-	"Zg3jLFVqZpYcsFmWXENEYJrIq4NURTwNnDIXDGSsovlUyBzbfKmMWj7BmfH0YDbPZmbJPI4zgJkstWZ7",
-	"BIl4fcRZu72Jwt6+mN4m7btru70qyULXD9dMJjIjLcB00MwcWm/7aWgLl7tGIF0y6pumuww1BlcQ2uj4",
-	"1GGxltOyzyA7wmumDgluNoRu5txyZleCpyIeyDS5Ev4bSa5FOuoyJw2UrnB72XWWK9UfSMiu9641NR+H",
-	"juB+MQhoh4XRewMZVmUk23vQUSC2d/iEzWUqdCm81U9WJ2y3hneYAWPjw29fYIIjvRXuBw4pMRmGgszi",
-	"PptB4bycsgv9GNX20hTlwCFz9O3pQxVp5R9rPuFpOiwaChQcghpRUxlGZ7qoJPe+fw05up2gIyTA0s31",
-	"Y+cLwzLKfcmibNr1AsAeA1F9TPkjwKJsZaR6EY03fiYTsIpSIY3a553qTlNuuhopFtvYXyqHuTptxuNK",
-	"hgba1Ay6UUlu75n+HRSisGBbJ7njjuMqUu8MwXWw8+/7mWPqQM6AqyfE2AliNhHowXrzUMPioYbFP0kN",
-	"i6pms4Ni02a5WRtcheEGmENuSRZ0ucuNtJOL6azJKnOGGeRY19OXqnkmWJyp2Qwjg5oipOryxN0ESm0a",
-	"H7U76W+dYD0HeIiWeqir/kAWtwuAugOyGGzS18Le0xqVK4zUUO4FRLeg6Bud8hxK/DgN2NHLRLLQyMYy",
-	"H9pnIdvDkkJHvbIlfJ+6LdsUO6Mtg1RtVHx0vQYMKggoOQY9z2wc0zSW5m8sMdMSDnXnxNYdxpYm8nuU",
-	"sC27wvNgteN4ILoPRPeB6G4cF3UnZHd914vCtgCxUwvRFDq1EDZyih9eHkXH8Yk4HT0ZP518+dOzq3uO",
-	"nHoOoSclFvFIWztpWLbgQFpw6L0fQr02MtlpNKviK2A4qbs52Qvzq5GmfZaU20w8Z/zDLC9D8yGnj7oW",
-	"GPJHdmw+yoSeoOWaDKQ6Nz/YrLD2CKnflaWPdly2qn3I1axkxFcZk2pRMvkRpArFSPIsq9bmeU8WYpDL",
-	"EyW3MtFZhePT7oa37eKffgfhTRvzfdzZ/RvYbMyTXdiD1exB5vhHxzw9CCm/TRjTXRjMyk3y/965FDwT",
-	"2fk8n3T6P0L5s0uuk8g9+GTGG9C31yLJrm0FhkyMRCZkJNBvmV2LGDLsO9ap0+00tekBJzELbYUyeDHs",
-	"+I6g/uPHh0dPu71ur3vY/7L3ZQ+4LG2+OuE7oWYpBEdD3YTL+bJvq5/hcqAsuw5KRWyfv38NGhOJU0V4",
-	"WHOa+ur2/95Erkd+4zSpGjM1InYHnM9rJgZ+YGo22afqBDbEgYQB70PUe63+nY/vX1G+9coQD44xGCL2",
-	"BY0Gge0CAtecHIW2TygUGLPQx7iwX01sGoucspoaokSKKkUa6wOrjBL5E81SpaAKbO5tuI7y9b2/Sq6F",
-	"xFCAGIrRJvDXLFOXJEbhRlSmu+yNglVKIWI0WdKH3rq9dj5/+vz/BwAA//8=",
+	"7L17dxtHcjf8VfpB8h6R3iEEXiRb4NmT0LJsKyvZii7HzxNDwTQxDWDMQTc8PSAIr5WTT5MPlk/ynq6q",
+	"vswNN5Jee5d/JGsRMz3d1dXVdf3VXzsjNZsrKWShO/2/dsQNn80zAf99MRqphSzMfyZCj/J0XqRKdvqd",
+	"91PBrsTqkWYcH2HLtJiytNBsnnHJsnSWFozLhC00n4gI/rOYCparTDA1hv++EitWTHnBuL4SSbcTdfRi",
+	"NuP5qtPvXEg3shZC4vBcMp7MUmne7ESda54thJlbmnT6HT4aFcPe8U/Jz5+vTkanyZl4Mn46+Xz6xU/P",
+	"rnqz407UuRKrITxq/oOerD0nTzpRR/KZMJMYzUQn6qjLn8SowE8AOaLOPFd6LkbFkOhzdhL8DRbf6R/3",
+	"er2ok/NCBH+JOrkohDRkHCZ8pTt9uciyqGPoYr5glteJOktxOVXqaihkMlep9GM+/fQp6jzPBS9E8gM+",
+	"9IKead4lLvVS5KxQLH7z/bv37PH18ePq6DqOYEOUzFZMSYG7MlVZouHvOp3IVE5YrMUoF0Vc2SomxZLZ",
+	"sSLPCfg001O1lKyYppopORLhxo1wIZ3+8eenJ0/OekCx8hqev33N9EqOOlEnSTW/zMzjY55pEXWEhH8P",
+	"xTUy74+dzzofo86Yp1kqJ0Odms8RgWHjl4L2/Rd+fFllknCnqxQyC4bVmN+mWoyGr8d/+fdn+Rff/OX/",
+	"/Zy/X/704c1XX7x89eY/XqqTV/wVf7fsRJ1FnnX6nWlRzHX/8eNRPuvS2eqO1OyxGV8/HvF5schFx2zr",
+	"VyIThUhemNXUN/OCxZbDugk+GTNYeR+oHSe84F1cQcyuhJjj5tmXHmmWJrDFEePmcRxjaH+v7ar9gS25",
+	"ZvT0ms37/AQ2jxfc/GgpaVaBb/aLfCFoH+a5thvxxc3Z1ensiXw6//znL/JnulcchxtRnSUQCsYQ1/a4",
+	"/3J5NnqSPBWfj7+YPJv2fjq+OpmFYwCROubk/bwQunASIxc/uxFOa2N0zHfEbK4KIUeroRE5wEqfok6x",
+	"mgtYRXk7wk18Y+e76VB+9eLVi/cv4Fja8fTjv6bJp7gP25cmKDztfvWZoWNts+hXt2nhRt1uB0qUp9Xt",
+	"KnmCRdZkzy0WG5zOtYvd/9ibNW9xHhfzhIfnMTx3jI8LQ4apYKMpl/YyTKV5X1ynaqGHvCjy9HJRCB3D",
+	"g+NUGNmbFvRKYk5sMRUrthS5aD2oM3VtHs2UnOAwCylFtubMnj5tPrNGI+AS72GerYp0xDP2Qk5SKXQn",
+	"6oyU1EIWQ15Y6dooyMWMpxlcavxfA8nXiTrjNNfF0N6yCe9EnWmaJEI60b4dk2bcD/NKXYuMw/0y4/mV",
+	"KMwVQDN1w85EwWm5n5p4POrMp0q6S0OrRW6uEMMYw7HKzdx1wYuF7vQ7Py94lo5TEIoFn5j752PUKdIC",
+	"bvLn7783VwAyRpneS3Gp00I4cdLABmYT3IekMLcJDQzvNMjAZ5eno7PkiXg6/nzyxfTZT72r4x1l4DN+",
+	"Uh2jSQbSuldHn49P+bNRp0Ee2lW70/Mq1Y0naM4noA3G37xAzQRv8jgyKoXQBQNGOWfxlOvhTOUiZpqv",
+	"NFtORTEVOVNZInI8dJqNVZapZe1w0CeMWmOJ4IUFsMKPD3dZw132MepYqtv1ullkZj+tguP3DRbUfvMF",
+	"koprsxn5iqm5yLn5na4LI/T6oQyUqmCT9FpIxnPB4Fgyc9pAiNrjzMRsXqza5GJJAG4v2UJR9ruXb7hB",
+	"gXjrGDus0+8Uecqzzq2FHckgFHPmiVTyvPOxJJZq4g7J5MSdU4W5I32oEZe450tejKZ1FvpeCpYLvcgK",
+	"Nhc5SwsxMzcpGC+5kQWGGhETfDRFOwTMF1iEuU2XapElbMqvBZtyvCkD2xRsOZHrKh9dmrkYGTJWC/ym",
+	"jthCms8pabZgnKWjguHim2/byIuaVCbiptPveYPxD3rj4jzu/q5NZ3OVF+3MJ27m6uikd/J0R/YjgWdH",
+	"Pekdf4r+2hF5rnLcgSQUhENxk+rC0D5Ro2HZlOPztGTKJWqk/wkGOqq/Dv9h6LOZwCfmbAut+QR2iWXp",
+	"daBHEj+nmsE2M/wC41kueLLqs/VDG6ae85zPgjXqH48/dpFn3I0y3E4toGsjldc8S5OhfRmpaa415PJj",
+	"T++z3rNGeps5iULkQxprZ4o3DOCJ+BL/xvyST2jJfTZb6IJdCsYZPoNk5UmSC62b6XVyz/Q6CenVM/Si",
+	"H05bxAUJg22uLfhbICQmOR+JdWLimxyvm50FxWnl6vpWzeci3/LiuqWsGClZ8FHRrJXvJSZ6n8inZF45",
+	"CWYH94L59lU6n5sfe+HY4W3WrP++By0n10VdD3YcF7crv1wq+F94GZVfvU77bXQNOAX4weK7pcXXyFtN",
+	"Bl9JsaZZtmvWjhNAPXoneD6avgUNCGzEDXuNyo35FLsUKyUTlm7cf3R6P+x4TfO47V6jqJPiphjO8XYa",
+	"fftvv/zfXy5u+OztzXen6kx89TZ/fdI7vvzpP5bfnb44G/2U/fL623+/CS1ADSwwRC24mVUe4zPAMR9w",
+	"kjt67DiL31y8f/5tjKEALQoWW/c7+eqsj4zlYiTSawGm2jSVE7aQRZoZdduoKuiiZ3zCU1nz49GIjY68",
+	"fWMDSOXfNDSwq6N/42a4e6DFW+ptm4wXQhcsEUZXzFeMF4WxhXXZg1KLrbnNc8EaGsi+/0eN0hhmBKlF",
+	"yzCyjf4Bl3fdAfo06iQL9EEMZ0bv+iKySirOCeY93M7fhvOfcvtUzZdzKpsWYGdoJc8QlWPwQunFaCRE",
+	"Ylnb6IRuQcdNCzquLOj4+MStCJh0SOLtdku7/OXZ6oubz5dPr58UZ/o0P/n5eIelPemdlpYGvGLE5S3P",
+	"UrOm9QLOhmN6ij9TOBcjlmpRmD+mOYUtK6rUe//8I42B0sboQ4tD8fZnxjno7MhR3d9aP1UhU/y2Ym43",
+	"Lacm52BvIRo+vBIrsJfS3BCourVnvVNWf67PLpguuEx4nmCeQZ6KhC3NZQab5/IINJvxFUtUxPRiNGVc",
+	"m8uugGg3qisxUzmbcckn5o80Ubf5+pzFYCbGzOgo2rsujZ4u6RZUshK0waHhXsXMhtJsQ46q2ssNNNnR",
+	"YG4cwVvM31fIM+I4T5xyaBaTOne3pjDs+zyF+VmDvmHTj1nloT6jnBRDb6kKxtlz5EWbh3AlVpHZS6lc",
+	"asmUa5bWb8eFvJJqKdnFm5cbt6My1V33ovZ63XVBszA6/XWaGN7WV8P//e//MQe4uy/1+aKYCmnMPLgn",
+	"Gog/S7VO5WQ98ekhJD5NhI14nqegD9q5lyn8ndqFsnYee1LWv+4p6yfgiNpl7wRYR0YCXCyKqcrTX4A2",
+	"ffal4LnIiersQOXs2/fv37AvuU5HXhMzo3HNFlrkIAoO73FvcnGtrsSGg0EP+YOx5JrRH6uaOP15l32x",
+	"c9hzX/zrfl/eT1PtdubAc/khHNRLIWQ4/zum7SVPhhNeiCVf1en6pHfCggfM9TLP1c3KyJPFXBe54BCI",
+	"GOcK9QuVs0sxTWXipBAaVyIx42Srusyxo5SfW7cT4Yx33IXyq4HPOZiIFvl1OqpO/JwVxsww5hzYDPn+",
+	"WzFPS/RXiZODw5+0IXudu3us9hjyt/mzlfwoNv/t3fffgbwfQdDH/HBpZBRPjIFrTB4hk7qS1zzQ2m2o",
+	"TXzXzWgYIDwUbZPqs4UUN0YDRBPa8J35O0vlfFF07+FihpkWSg0znk/Emg1yz5R3B/6Us2LKJTtmr9Mv",
+	"2+mvrkWOz2ykvZ/QPoQP326memnWvbMvnnz+lF2uCqHvg8QjJQtjlJkn1ylAPdb0pBFM9homxRJWkSj0",
+	"zzDNVyx+jm8evV/NRZ/x+TwjefjYcF+8/lBoIeGSrL62bpsaF7XjZrWM4bcMLvDCzpZrPAtAhfULvo9t",
+	"BL/oUC/m81xojVd1maYYbTJ3ssi5FglmhWkWvLOGorXxd6Rmw/uVe7g2v3GuZqHdzHiBiW4i10o+0o7x",
+	"agvpQyYblySDyUYkpyC5C8Pcbpal4wIC9gcuZ9mOliqpH5vfD0NT5D6Ccpid47Nm8B4cLqS5Q4x53nQs",
+	"n7G1r6A4JD/rlZgXbKxyDOrGL/2LR38Rq5gSsLmzOW0ats2rFjwTCSUi2GCQubRh6BXKKxga//hIR0yr",
+	"8lZgbjY6Z5mPR9mdTNKE5QtZFwgwdVqGnSZNK/ii/dBCmrmuY+f1dN6RtzcNVpbyjZtR2Ystt4KKFOxO",
+	"WKtzv52o7EGfZakuSp53jR9s9RWD9qONVOSQol9dVKHYjF8JO+PwPFUeveeThRbwcKG3OFL+2dpdB7k+",
+	"fCYajpIhfZFmmaGk2bg6R8OLVQpVX9uWhYMF3YJ3S6OEeSGVVTfwa2297K0weruSI2H4zthT41Smeoq2",
+	"1N9y39eoOC0PoxRtEJiCG1kIl9e8WEUsU9JpbidPnrDRlOd8VIgczwaeav9HhicXHp/nqSyMwGAX756/",
+	"fFlnmAaSz3g2Vvls/c3dRoBbM0qDB6kyRZvwcmyOvqFHZZEBKf62TJGLhW52b9SFAT7bxhJLdMkkNksw",
+	"47pgJ2dsqha5BnnPKwozie+ZKKYqidicF1Ow5lWy2swE7nOlsWyy7g5cQRS4JVO4USq63U7TZgdNtDjs",
+	"sg9a0M1iLjmkpfkXvfcbs5AsRC55NnSUrXpweqz8TJ+9U2Zl5h7H9B6WSp0mwrpsGvKJLzMxYwpZCe/y",
+	"tZtantOum1l9OzB13MSXxhpb5kpOzLTUImdmBV32vuykOWfp2Mh9o6un2qgGlCcFWrrKgxvU7nqa3JVn",
+	"Z8bNUiSHiFR9X05Z8EDf+ctSzRKjEo0h/OIeKG/Ka/8Dmxmir9mNcBo7bkX5Vb8Pm+YabIOvAoKb+OgC",
+	"/o031iOolVQy0XdGcjixQ6mKIc8ytWwWpk9Y/TkUpHDSMcE0YpeLAix/r27ga+ewnPjCvOgu3wySUs0P",
+	"+JAmdaMuO0vf8C84X8Xavayvb9ctbRrB7+ybD+9dIAl/NufLqNlk/Z4bgQm5VmrcNzp4xL59cfHVffgS",
+	"YI6jkZgXbVbnU1Z+hm7DC/iD2xpxM8oWidDkGnUVv0ZnIVv+4s1LX4hRzdeB0cqjrNujyrR33J/a2w1h",
+	"Aj9T9PWY1ZyjxYOTrft6IHyjZmlBTxzex4apa5FniidNp87IO/87bhRZy6mmFRnBzo06KVdWHGvGNRmM",
+	"DGLYVUn4XqnKC6lk4yydTNcepGCqO25Q6c1GkbjNYqxh8tuKx3rOeKP5UXvMmJwQ3I/YzwuRr/wTYE7g",
+	"MTO2FaSULwSWwY+mYma0zPFCC80O8LY2E4uYWkC0KMe60EIpMFkilDsSfXCR+S8bkhZyMcOxI8bZhz/1",
+	"er2eV9sPq9kIteB2MGOYp2S0NBx0Hav8Rpn6uybn35frz892TSQ85BEXC0cDPc1FQpkgKg/Ibg7GpRbm",
+	"BqnuFTuIYTUxWKdxvewgNoeaY0HSYT2GSx8tfcvHv7fY2D1j7U0D+I19jX9rmF8fd/W33U06SZt2kx4L",
+	"4ld4run4KxRWKAW4f4+uVVfV6AIviRinUjScT/bWCcVcMF3kqdHKFSGjwP7NRVZ4VhqnGe2tFOba0Gkm",
+	"ZJGtWDqRKm8AUrGyA1bhhqkIsO0YxBJvbwbxA3gGeYsJxImbaMAgMh1dGVKFPGL/dh9sknGJWCvDXPDR",
+	"tFlvPmH158opMKlGsYXKcxg0Mce/cEA5jzRB5ahxudpLmy1S43q+WWtaYmVkHHftrtbXuuu2No1Q8a4H",
+	"mVZWC/BrBDWA5suxgIUhxESZEDlPtcBgU0C0+1DdqvV7jS6oykNG4pdL9coJprD4oHCPKvbOWRzUBga3",
+	"ACBgkJhI0ZbCF+HsVsV++cv4KXph7e7/Descj++vzvH4N7lM7OJtQUtTUmrloVpGKoBekdeM0kF91Y4R",
+	"8+YXiZgFjF+CpihrPqnKm8GoO+aVVte0Lz+41wNb2k5u/c4ZXse3z2s5upiEKkiftfsLGuRdby7ci6Fd",
+	"EJIbC2vo7oQb2l3wc57rtfpzeeAd6Vt9ua43wxN95hKCrAmCltWA0u/7g465JeZKp6CffB7SE4a4B5KG",
+	"GGi1o3LyjPnffbIipJlA4ZozGiEuY+4Ln4hv3rRgcw0FkEFKMOQTmZf9K+s2K5jyjjtVejO4DKv2eR9l",
+	"nJnejK8wEnvc6/nlzjGIrGTyGxnJfualzaOhfHCrUXOuPYZbCZmyTisqtMjGpUgZOzDmTOIeyVIpvC0d",
+	"0f9qNue6YE/P2F/SLw9BPC6nIkf7GtRaIRMNGtDsMp0s1EKzg0tVTH2u0yshJ8U0xsv1fc6lHov86IUc",
+	"qSSVk/jwnCAgpBQjOBl480o2ypQWDYmCLtu5ll7INSx7LXvViLorlzUMUNa8Ns7v8XH3mB2YvfuSJ9YK",
+	"6VuD0Ztr3ypd0D4cdtnzqRhdlQIFsGWGrLRX527TDF8bE94cZLN9T56c3mPmXC6wlHM4gerOGpMeGyYN",
+	"HiFPdwPKXYOvegMWXn1/w7nsvLfll3e/SV26dLCge7003ZTX+ErOWPWpPvtOBUoPqjrmbFeMHqsSGvMm",
+	"sfogBXRLKKTnod4cp0lcKzyAIp+mSvjWHdzTJ9LwfqkAoTSRPnu0fkcf3f8OqkUhIBwyVguZtGxg+SHY",
+	"P+/rcGbOnBfTZsrDAGvJXpnGrlSvve6J/kHmYqQmMv1F+Pvmw9tX7MBmUGWCJ/qwy94J4aIhuRiLXMgR",
+	"iDH41H3ILl2onE/EcCH5NU+z5jjPk94pa3jQh0wpmwxscbgaE17wS64rVsM7HMOcEciLG00pxNK6K03T",
+	"23FnmocIQtqNkwojqHqq8gIrJ+4iBlCkM6EWRROZzxj9WHbqqEWRgZ/KR/8fmduAJ+4KNERfqvwK7okR",
+	"lyORZeuUBzck7BaNtG4n7Kx3pL5/rVlJKIy4DbOlwvnAysoLquYX3M2mfIo6pDqYFbuckeLorZhnfNWk",
+	"esYAEIq1loXP5iS3iWE6yKyGP6oxGNQ8z9Igu2VD6mAXXBtAVEBTgxgJhnRgf+Ri1un/iD98dMvSRW5k",
+	"vlnR93k6SSXPjt56yL4qqBkkIeES7WQP4ob1x4cR4aRaF5NbxVRpv/qCpfocFmtICxryI81iv0PkWOI2",
+	"zcOvMNi4ZseNX3t9rW95IV4123k/wMc0y8S4CADArS8vAp8FTYPFg04ixnyRFYPOef7nZ8/Oiz8fx30W",
+	"57G3j3Ix46n08G3LVCZqaZQMgepBXMShTeTX2DT6tis7eqOydLRaB4lu7KgjNErn8PCaxf385+Ne73z5",
+	"5+OYHbx88f5r5j5ktejD9rm7lzdNHkl29DJpnjaRFBGiDwybDP/3v//H2ESOf1JhCD4X4GHusn9fqAIS",
+	"SeHgrdSCcX0Fq5yKbN7KUc2iwBd3I3bH+qU4w7e+lne42axQbMlTY/CM0YFQ5CtK+nXTOu2t+/AslenM",
+	"nOzj4PYuxERUw0llSTVa/UWsmoAvjZWvxtskXuKpnPEroUEqYOE6lEGonAEoy0BqPhYWJTPM1yefn/la",
+	"vpAazwZuGyaLp9InP04EWOQDSfiI5lksnQG5DmM1CSELysz+IlYUtBqpubkW1UAGbu8uBEKBZZbTNBPB",
+	"fKvpyS6TIz7rPRvI5iTomB3ATrK0IGsdJDZUtq7J3BxIXFTwhZYc0jiIxeXiJ3SjEQ8B+HK+kAN5UC4h",
+	"jTDQQ//tnUuH6Gl4cnMTu28DgqkqoNYgYhrJlea0y9qMz/g4F3raHcjSGdLpRC7mFnI36qSGrVBA+HYF",
+	"9STLgKH5DXpAOv2TJ08iw+D238eGnYtC5GbM//xxMLg56R0NBjefv/j4p3/u1K80NPfmSmrEKf6SJ9/4",
+	"ulkq0zL/WasQq3SXqFTc/nMuxp1+558e+34Uj+3jj8NnQWF2K2t6DX/Vj194da98Ir/kCfvG1vLyoOiV",
+	"ina9hlet223SfAKlpSxqm+ZGDz8OnoQJfsmTQEPYhYxNhbPriVl7o7G2c/MY/vE1lYtrh2l8aX2ZwNrx",
+	"2t5rS/pZO1j9jba8kC2HsW+0JSRsOYx9oylasXaI8tNtzt21Q9TfuKPj6ByQJbWWa5ug1G0AWlHjsZAJ",
+	"JHDb0Gh4FkNtdO1RdA+2aHpbvWyfrylcu0iB54QmvKMMaCo3XbuNtRe2KXbc+uTV315b8bXjiYbX1laN",
+	"7DQgvdYc/F9/IivP38FJsPtfPgYWY1q3FGisq3yzWaCQRyFaqzwwqsKbY/G8KMfiD0qZC4cuHaqtppkq",
+	"JnzcLqjmxbpGynwLODI+rBznFn/AutPV9EqLSb5umNrzVVP3DyBcNphO30sWt6jdkTWit7Krjrc3oz5F",
+	"na9VfulyKHaQd83IYGsPa8Mrzakc2x15ev4OjryjQaVvDB1MkfjECEwKMQtJdZHzQuWaOjqpnHImwjL6",
+	"GV8hdCchmUWIYybqWWWAY2NTrPL0mo+C1gz64SDe8S1Ppsd774LegfcDx/VaVrXP3QGL0nzZe+sWLzb5",
+	"sNd5w+/NhPqGAr87ELMWNN6g/IZP3wVhIQ7dcuwD0Cvs7AQIHFDjB6bpw7m863P5kkou3wF9X/jYy9b8",
+	"VC9DXa+Llh+/A46yS2C4BvYCS12X1PHEFbGCZud5qXYoI/bzQgEOZr0o9E4O62tw032nigtfoLgDoZsr",
+	"HNcSu+GVOyA4roN9pwp2YUsoi3J5Y2sFZddVT7aWTbILucKxoPTLBngAQESG0XccARMkgw2C8Zvd/vZL",
+	"brZYb1cJlrjSxp099ftyhuGJUrnjDmxRr5VcyxKVx++AHYAPgkLMYv9CTD0X/Erf2YH7ThVf29SOfW7I",
+	"bd1dtReas0vWj1F5/o425mvMWgFzeS5G0MthqwSkUhIdTAkKScEWypScgG1kLWoyc71ZDKvxmcIgFB7u",
+	"7ju+u+nfX1Ojlp14vLnsZ70hWH/lDpiUFsFwFfYisbFG6P5J9ZC2rsjezIhgUY40X4oRt1Zda/2RUzyp",
+	"ECkv1erULUUs3TWm5ZRfiwc2vmM2foeoqx/KiWC7KEZltI31GlHwbK1ufe2bwaPt6WtrR2h65w5OENGP",
+	"fQgT5JbiUS5YYRgt53marZgaj8FMrSB2sIM4+Fd8GNmEu0peGjuIG+YfeEJ3LOk/iD1B48Mu+4GnBYsD",
+	"j10pk+XW6kDNGbj+Rf8oEPy9Uq+5XNlY+a76RKkYZL0W4B+9A854rxQz83ZB/r7D7W6uD9llG/7o3uCd",
+	"GOCD5ISQvvNN2wDtv95rW3m+GaB+qyECdbQBR32rIezzd8CNIQ37bGUscYt87qv2I5bKkcpzqCnNQ/Dz",
+	"OxABP/zww9GFz2URLT2hStkuCGZB0VeAYGkyGQkwPxc8m/150CG810FnJwsSGc2Ws/0hfTHGdEeTAPPo",
+	"8CroY1VmsaBs+QawAIT6VAlfRbbOAcJ7OAy2Uemyt4InLDZ0o7KmkUrMf2rCMRUwjkjoa4LywYpc8CLE",
+	"FKH3shSwQO2U1RjEIY5/R0aoIym6JlAlbeE7CzLs2nAEplaJ3agDNh+NbAejVbWxTW923Ik6IEfMo+Y/",
+	"6Mnac/LEJ1RRKzzXtobmFLTeGdIKzk6Cv9Hldgw9f8Lr7hj+IAz/pkoOE77StslUrjDPi6p1O1GtAY8b",
+	"5CmGreYiL1Ji9GQtDW1eJ1AIEjvLx3Uz5Spn05Oy6as+OZmwb421kIiStXKA0BWoKY1yUVSmtHGHajPC",
+	"LVtPBQsk4b9DO1wbLWz5XjrR2ZKvNItpTMwOpxRwyx0fK7Qllql9o8pD1W99q5aoL1aAISrIAqUFGT5E",
+	"LxKGWp+edeqR1zqr7vLpEKyhFPgFdt/i4+uqgd/Wi18d/hpYthw7cZezCa7EqjaXxi9Xjl7rss3P6CtH",
+	"0xhArLHJFspQ84eRktcihz9BHe+8CJJFWcKNmaGXQsypCg8RflzDvbjacj9G/9PhOXS5Z1dCzHVAe4RJ",
+	"hzxUngtX2cfeiYJdQuAXLxJb+h+PbOMRpJOmFbDvLl6/YEdHjhhHsNrvypUOp0+fRB0zD7Tl8LJuoKjK",
+	"Wk6d+WWjHOiy+OZI3BRC6vQyE0fmKIW+cDOIHtA1BffhOWkcwUWFJypi0PIMX3GVp0kikmouLcTHawcy",
+	"6tRmAoeaHnaC+eOndtHcyk91L0p4iK0vJfINMZU07CLBTZycY/VzWjDOsPtbmM3cBEZT3svjpw3ZF6Eq",
+	"9iOWFJLQI1lakxI1iRWVq+TpTiCm8LUwNCwmt2khi+a2/kICQPU4OHePNKPmriwTyQRVp9GUS2x0C6eo",
+	"1gc2jgZQ6JcnHvUX33mkGfBRzqXmUOTdZRd4kIz2ZcRLzvUCMltm6hq13IHET/s6Iex3UOGqlo5/k5zL",
+	"wmu7oH2MpKv0fFbtszgzd1s67/Q7J73Tbq97fHza/TxUQWyz26BvLZ+nhpvFjfn9JeOTXAhWKNuXlUmx",
+	"1AQgUu/tbBhloUU+5BPYGausH03U4+Nur1PTNdwy6wU+2O4Ou0wR/Q8+yPTG2szlOz4k0xa3hqNkw3dB",
+	"DFhOMd+fpNdCsgMsDjtkJBKTnC/NX6EbYUUJKgm4S6UywSXmGNa/+EGmPy+MnmPk5zg1bBmbTUUtnEPx",
+	"4JFZf25078V4nN6UtY6NHFDTFQxLNOo2iIdnBe0oSw0JyrIWmb88gzJ3tcj57dUhe/RCdchyakkd8uxb",
+	"+4bl54b9zcOFsJGxhMa5mvVZzOdpzA6cWIRuXOaSO4xYjL3hY0SYKKAiVszMD4bb+nazzD9AQa7oxHio",
+	"qpPEU9a0E0uVJ9Vo+YRfCyhEs820zesx3e+26SiB+vhP73OEN+5geMabpo+c80iz+IMW+dHFxG2n37uy",
+	"ZNj40bVXjD3ORFK3/cDqpen6FrdrrpTmtq/mWrFd0dfcKvVeyYFYp46uezZtf7y+rP8xTUTX5Sx1MG/Y",
+	"KnNRpoLOPFTb4+k27K03+SrsFfzJV+DmOQdPol9fm4gFOB77+Sx1PeXdNOx9m6Q5oaiQYFry7KpEWCJh",
+	"XeBuEjWG1iU5A8QvCRnajvoZMPvTRFFIfoBFgOMl1YiTYmRM+Qjst7ebToY7FLDnwUbglJvYHkHyEosH",
+	"srmdu9VyqtxNUCahfrIRuq3eUr/OvXbctm3EEkK/jebfH/e8j8tOB/q0O+7lHdy4uJ3vPvudElM6ynws",
+	"f9zhjuwiKy0x1zDCju39HZ3oiHLfEX4LBtm/h/TvkU8aF75xjTuzSZUWJXapEepjeS61Vtx3xT4vsM/4",
+	"i+tGxeDCwg+a90ImsYoJttGJP4vROQNd1uHZgwLxCIz9jfmEzpo9DBf+WdjGfE1n8+BPwXLqJysYo7ZD",
+	"L6AkZWuRKa01uP5EYKHLH0eA2vmuHbcfVPNsU75zLweUSoj+/uS424TGE9ncvsahUKsxnbMwpNRlr9Ir",
+	"QT/gWD6LUMhERzZnZ8JTOZBQLan7hBhNCYhCA5BDorBGXaplzcfxDw2SVT2ia6OKpdjgV6LgaVbjDhyg",
+	"lQmeA43rWBKAgxQxjfgRyHku4kdpjSNkj3MATcXDZLilIEwlCLsUAznJ1VL3NzhhzV5rFvhgIzKdydsA",
+	"SP3olR3IqluWHQAyIJdJBnghlys/nUc6jF5ikPKw6q1tYJG649aapjCs7vR/XNucGb/U6Z+VogRNmx51",
+	"llNeDAs1TJTtMKukoG4jeM6ENJ8CV+OH918ffXFOWdzAxpBELzQzw8Df4c1EmFdyTCTtwleEXNvqeYtG",
+	"1p+itYD+ey/6IkkIuUOYr/OZSMwu2mJs2Drbedd1gIU2ln5hv1lHhEYieNTcvYnwnJIwzCIRVrdKiPK2",
+	"a3OlLKfpaMryBXF+rq7o7LmI/yPXHQSPGwpw80aJeH+4liPBNlSBi+9kC6jtAvUftljG4QbAXKhBFTwd",
+	"e8IBaJuTqQ4/irCdJ4s0Eb7Z6iTnsxnPI6Ar3puuts0G3HTlDNsvqjGLLbagdxvgd+IKcnRE5KMOE3Y2",
+	"7iGzF5HLzmV6cWkFbPxf8SFeCha87TTAEypDYtLE7JIttSYpRTs8MQHzzUgtqOa2oNJGsouWY+ZbO+y9",
+	"x28h7oKyzu92i+Q5GAEULfD7XGQZpFgawUM7Vz9lh02y9o/T1iOgeksz9NvdbM2907fpFl8S87fsPR+s",
+	"staf/3bry4TWtnnWOdPzDCKqMDbDYAFLZaHwMkEHq4UuftLr+VB8y40NA9EJPGav0y9La2nv17r3orD/",
+	"5vbQYhHq08DvHz68/KoqtX7bfroBbZrArPemytfpDXAyII+TimrUjVzdUBbC5SLNSsUT1DOujhWeKSlQ",
+	"86gjhrPRdCGvRIJPGTXEgmpX6Pr3A4EebFk1qTbcMA/2UE4e3SB6gobpXLP4gtJj4dWYUU5prK8ghQ3R",
+	"SrTf6S+5TkdsoUUOMpgdxKNFnrGjBcM3+nFV+jtwFZ5DQEMqm2nYuNKmA7vbSi10Oi/A0B6peUpgssup",
+	"yoRbG1EickZdDvgtWFJw7iEeLEig7cBbTvvBvhngDosrK6ckY9D4HHiwJz/QVqpS+5qKVldNiN6fKCDE",
+	"qHCORFnga2pZrTlwO60WkxIoezrUXpo6GPmlnOwmeppaF/mUH7PnUlkZKoVAfcP3NvL+NZjRuVcebbqh",
+	"UfOWmlJ7Z9AKgw7PQlMUsIHB77MZVUjLWgsYT8jTPW62EMmkUODJqHS70SXd406664Q8XgeMucWS3lVt",
+	"ZAJh8ouEeWWCGwV4sU7zbV81goWC2l7toDPjRhPzKoAWBVT3W2wYBoVQkk+wq3Rlo88bwNdwcktK+wE3",
+	"sahc6zXXjSff2Y7Wn2s7kSYW8pfsv3JqeIm/4Rm1lIQWh3nznnr3330gpEYNmv4OiIFl+01Gj88P8Aj2",
+	"B+QglsYg4bmFE4sfXx+Xbsd1qP7BihpbKPtFPdn9zGM75TIMgrQYCRXpdh8tqoPF1foP+4U93ePkx20N",
+	"iWN721ZAAqrK+e17Oa81RgBTL1zks10t93KDonLRXLVF0TlchqBbTkRRBzJ+ZMsm243LdZB3FXThtUsn",
+	"9L9bLB3NMKuEuSz1BADyPKDPOeKlVWYPKo/ZOPcXmxq9yTgzKg2g+ZEoyox54MCd8ear3DWN+MhgPLSS",
+	"qI7keAtKvbJOtXo+9IHTdarRbh0fGrE+Tq1Dqg57PeMJmmm6+ZK1m1OhKQV7IXMfVW0jt+tWMFi13E1a",
+	"pxPArCaFWQueQe/SBMCCKfiB5b+U+C5xaNsyArBbsPCXnPlGrZPkNQcPcXl9SZoYXm7WtlwDxv0ZGOsC",
+	"SihUXuco9ag094zgiSe2za3Ei0TJoYWqjAF5rlDGqknnoF7EGM0v6y+/ZePMgHw1/NNb0O8rjJhaU8Tn",
+	"iBOe0kKC5wlLN/SVIcql6CNHgcBmenEJOpKSNkBGA2TpmK6qIORO8bdQPx5xfBYSsGErADHenKfgRf3Y",
+	"PFOmP9pMEQuTZBkqx+QTy9WSHMQ2PIDKUADzCcBk4cYd+O97x/df0+TTY3gjPnTOe1jnI+2lZKhDYYiH",
+	"ApZVyFA8l6jnGiIgYporD6LW0k36KPXVcht+vKs3sVBztoAuacZ2SpNzV5cBosaxczoONzPV7JKPrqp6",
+	"TGMDsnDaYZGFm/PJs/a+fZXpQhX75ks5wgsZbqlzpucQYXRYBWpR+FPvDcNUWndpg9W9dw/H8DIqV+V6",
+	"CjwJHIO+i0yjWoIJSBvUhnOzW2kBm4VKZS6A/4FyQeuUYKHvlLlMIf4O8CtGPqaJsD6VsjM7QLAPV3Fy",
+	"p6sonW30eUJSPMHbp9KcVQmC1lz9iHZvXUAVqPuSrh8ghYSzP908+z3YL1iFnVuqWWIuyQpgR2mSzT2m",
+	"7nuyO2zJFo26guUEGCv3v4pzZiy4HJEIRkqOFrkxGqs60464JhRtKS3L96Lyazrb9hBsPMSo+GJQByRT",
+	"hCJrLBA4T8y0n1Wju+wWbb4+fWwpI2xKQ2nK0mhKWmiKsLbE/2oBs/aoU1PMpRqrrzv5687wuie40ada",
+	"dw42utcaXEZNLf0a/A41e73Vxm21ADfZPQ09z+taZFXJKN3etcusfClUhWyTNCsJBXuUPtqcMco0a+6+",
+	"tYTyuByyPcYYEpvkfGaML0jDiggJIrI6GPawgUeFmgPqEWUMVKrn1ibd7NZHvGGAeq9roHsfM88uBaa+",
+	"2D/bmrj7bgRfK4ykdL2N2YCQ1/cpoEs9xS9L5RX6Mo3tA6l7Znhr6pf6UpbzYvckcS1bttTNvwksvnIY",
+	"4mpjurJdBwbDlOtQM79dOq9jijr1posZl0f24IY5WeDbLh8Fn+hSKJaoSinejvxWx3hABmwuOrJ5XD4/",
+	"M6Uqv4h0UftvpqQ4Z5wlqoDSFl5M4VhKBIqmtCRzOgtuVImukcHmHBd8on88/VhF/LDnoTbf8ICsz86m",
+	"JyO47KVVNizYS+jF3KETXL3eEv6wxaF6bx6sJtjC2xGeTM8xpVX6Y9iah/ue5tDQ7s8oz2qMm9eFatSh",
+	"D5+joABDFmJ84E6hhIQsvcw5RJ1t58qBlKIAncKYEpoAfXieBMNQYpAZANwEqTai4JxBmJ/nHu8H04wG",
+	"Er+mLWaCL9BwOcCYFJ6r5aYsYPNWGYqhPQ2YbZcFPJAQuW9J/G2zxLeDbWjYCVJW3H83B6c9yeG+bp5D",
+	"zeKGC7iliMbWLUMdno83VTEKQKENsAlsdgO9bQh4BSnWpz3AJ+kyKvpiiTDCFriJHKCpttnJOEhKXt4N",
+	"mAWfnxib2laehgUTt6kSpLeHvtiFyj864triDv1yeTZ6kjwVn4+/mDyb9n46vjqZhWNAcM6fXAf6FEiU",
+	"y9PaGHVlD+GWfPFrrapoR7yDYIOmfD4XchvMg9OnW2Ie2J1YK/0MZb4yD+6AVmAIvwatgKJm5PA+SpPY",
+	"wm14VqtcKH4nn1Xl+tVe5Tiw46VaHOSBj+XPtoAJ5OtBY0vECwBjt7puzDuN10252sdePq4gjap77dQa",
+	"7xu3mc0aPGgKEKe2mkFFDb/XM1s+GG0bWPJp+oAgnhK0z+vQRxE5UtGdeyAV+Ux5RsVKFmLpsMu+l6NK",
+	"sCJ1jtPIFkdRk+cwvyMtEFNpIOEjcWo+G+MyYnYQV9ccH0YsxsvJ4uvhXsZd9rLQ7tWBLESWUbp/Pygk",
+	"g5hHbVQUwklqaDZLJS+wiGjG53NCs6wRf+3Rr1SCezO17bU39aLD1XcIeOc5UUnx/RgKadadhWCobaRU",
+	"ZaqfPsIMxHWqFnrIiyJPLxeF2Ihh8IZeufBvtJTUt5+xTfXzcNxcghBicQGKRLW8vE+ca3HBHONS0Mko",
+	"WgPZBvYFNlGFE4HV7GPnTQw9kMjR1UNg5N98LhIbXHEl3oWqfKTM2QPZwtpRA/9GDNk9LTDsw1n8xnF8",
+	"KhmXAwmzfKRZDMYIDVbTPu5aRG19db+UfmthDSFuG9Es8j3lSxEaGvQOkY1aS31fklnVwjtRqVjXi1zy",
+	"Tzo+NHsA1sHEQs3cWaVu6cNTnpzDAfB/oKjsCoJA913AW5e0gfJQ45aSHlH7tQmfiJzV+zFTSKlH2uK/",
+	"2uuRF8weGXtPGqpZZDsjI+wZ69K5LVPz5wXPoJvFtgaSFEtyI/NRQc5fP8RChv9yQIedj+tUnlZhuxmc",
+	"Bxav7x6HB8fdCVwH3tgPWwcNwFsg6+C3/1GBdWiz7gEtp6TmN04UPaoY/9mInla3PZu9WW2253bgvT4V",
+	"DsB7zdcAu9d63AD98O49brVJr59bQwRuPboZCpaVb2W/B4pYdY6te97suvsBndForne38XuxtQikA1mG",
+	"IJViSa8t0yxzOKToBAsgF+i8V0AXao6wBjCUrUT8vrgqIfG+hqLEDcgwEZaUOdQ7yBVKi3Of2EjkA5pw",
+	"hKQV8wKR7G873V1hYL4VPCuma+FfLFzcZfXcWx2go67ql0qbgmAFrLqKzxkH924qJzi+S9AFuBkIAWCG",
+	"XUgZdVVepbraKCRpLk0H4zXFCLCNbgLVvjx7U0GfqVIGa8uBMDbIYDMqZ/wGK8soJ2fOi0Lk5sX//PE/",
+	"B4ObXu/jZ//ctBMVP9XcmClPeliuAHF+ch7DtzXGLCE9wTDTQosuu7ClTFD9eNYbyKD40Iogqlg/iG+O",
+	"rLl7BCmDcZ99PxfSyP7Tbs8mZWi+gtALeeWplB7r9qKwt4uQY5WPgNUPz335vS4Vjfr52Nnaug8oqRxI",
+	"9xZ8u1C5FRRcWsBmi0abFocNHtwZRjPPPj8+puB7p98p8pRnECbjN+HWPulVOcIIjzJZ0Bvh9vSsF3Vm",
+	"qbT/PN56gz9Fne9l2M8+EWO+yMCdS370Jpub8hChatjSCpISlwAphTG3sOtaOdTYH8iYIib2bEFg0owQ",
+	"n/WesWrgkvIlw4zSc0paHUiHs3zS68U++cQ+7G2dhSzUYjQVyblLc2UzkU+E//xAQnVx8/ug4l+8f/5t",
+	"zJYA84EsEHydtt46Q2023BXiZcIny2KC/tZw8BocKGtjvFb+UpDX+iKcTIA0JnTTQS0asi1qTlSCQSHK",
+	"tGCZGBdUMwtXASB/tMlZNFOKtDB/b1SfjB7OZYueYmdKD1Ww/2tIqtsAqVooV15s+iRCjBbpTOztLNgM",
+	"wI6R3LUzaQi384T/q8qSMEOgiU/ADhu2d1awX8Bs9YbuCgnfhqS+9XqzcVTzweAL25k9Gd9qCVA9UV/B",
+	"K3UtMg7pOBuXUUMi34pBtlvFLLi015mg7nI352RKLa3b5wCPMLmYXVYNhz+dnbGTHvv82dlTZphzGwK0",
+	"ITiHX8RnqliLl0PD+lt9o0XJKn0DntnVhUKi5j6dJ1Gn4JONboT35plPTuqtW+lP6pLBY+WlPH///Ta0",
+	"XIpLnRYbPkEPtWQZORFaESWbjbqaXtrui7+wCfTLqcLODotVl13Q5WhR7UJwHtvwCLu6GREcYt1Z/Luq",
+	"5YV3rjfurIu8rnTZOwd794RXAv2lqRcAiWoQvmVqhXKWhKaViSQRtvONB7IO59EgkmjAQKB8agKkdOID",
+	"B3LNBoKzWr2kgbV//Fi6rq1mUiGF47zdr3T6sXIpqPwKat6s92EqJGwrNAK472sfMgHC9gNwmVAPgtLN",
+	"X3GONF0Bt9QHNqcr3HM0Y51CEqbLGQMLM85HXItztsA0BT5TBKIfoiGEWAR1TeYWWszXTnPZhnNup858",
+	"WwEvQGAoIaDmK6jUVzJbbacVbJvuYQTHmnSPqLwXt43TrNG4XvHtqX3HqlejMgmNFgBG0Y1g00X1Vu1B",
+	"9tHLfhMg2lb1702g8jHbKmWL7bhLhdC39HA74Zp6eISK2N41mEhB7Ty2mOpd6JMNUwSkDe3T9TKh2Xgh",
+	"pcg2+JAH0ukju3SykmJpvjnZ0M7q/vVWM9pEHdEnrJ72Dil3N0rtv1lFdovt3VK7dYrHdjch3NnksrjD",
+	"67BVx/4Bf9jlCN6B1t2ermZTwoPbMhTlkdPK7B5aCePXGDRxoWNFvBHIySZZXdKu3P0Zps7Zvfy4xm74",
+	"khej6eZGGOBd7APSSC70IoOCT/DPuVarcDvW89xlMpCgkoAzdxfAbTJN2tNvXdbtj3WM7aYysT1LappQ",
+	"tl/j3zxAr3u871WVH3sEtxsW1dR/vfMKm1Qm4gbIE8ABfvoYdbDcFrzRznaBnSWX6Jyo6oRAb/vsINe1",
+	"D4sFl+YicHoyJW7EJ73jSlHF8boM3nrqQ4X5auxGEV7gxa0zEEpn4S18oSkfwVJvw8qppvmAS2Zd6oSn",
+	"EZ/d3MQucT+kwkkTFTZpPLBzJXUH97Kk69jtrV/hdr+32Uh6ONzIXkzgHSF8RR+erGxxY1PR1num8nl6",
+	"DkI/Nff/5ulQUGEjz23IlqjLVE9AxxgbxexzGKU9gkgWS3OArxc2lFUONiOVJJS9vA3qsmzsRWkxkGEk",
+	"qBL+QThfxAnBIhefq6CnfA6hNgAOFslAwmV3zqgMW8w84iU+wRSdwqWMHMyW8yM+J7jBqlgP9s0wKkZo",
+	"3JpRyO/iC3LOF1SBIdnWDjDJ+UiUhqCs2lKqdjih9RIkiNh9Kk16XZq3jjAA+6TX67IXhpi21I8cbWpc",
+	"oxo7MHbuQMYWxl27K+iwyy6k24/6VvSDKDo9ZSN1WE4DaackrAAfn1plJB6LeIwwJlQj3mUfzJEbyMYz",
+	"F2FzXWRzinORRh4blSuOCOp9lAmea5YWA6lky0GHHBCNUTCCYneYli63h0KBFc66X75xHryOuJmro5Pe",
+	"ydPOR3PXupun+ayjqlnz2LrKT3fCIx8/bWeLSiDwluuti7EZv3mJ64FchVkq6Z/H1WuyIkj9UdgoHeni",
+	"3aCKAmgw3fxOLYWkLtB6YquNOoFooW4H0uVupwVFi6f8WrAprwgsAsMKKhIOlGTxyc0NNkUF29Re7fCT",
+	"udcPN7Z9qRfC76aQ1uvow2rjzS4nr71W8aM8/h/eDoTWSBeC0WjXDf070G6f3UGbGTdyY9Z2IWaPtMf5",
+	"L3PZo8D/pOMIE5p7VSVolsp0ZhS13rrm8tsqq+vcMKBnW+37nNSjRsFqFTvXAtboeEKURXp8eM7iMzOG",
+	"ywlJjcCFDYKfTmLX5N7B4S65HkiCsoCHTmMPm6qFQ5kLoVjhuWdxuY9Wwa+EHMiDJv0OTyECe6clcC26",
+	"MTzKxEBSV5QAeSKOSGtEk7S06HOGZivejUQo0jKNMDGKLhgcMep/MbqjlqkWh132WkH/AnJgrfFEnfQ2",
+	"q6PImNG6/LTyhbCjjvm+dLmU0bi67Huo+6orHOeu14mNIQJk1XihRXKbC6nBLY23ZT2cdpdBsC3iXUF+",
+	"18lOOXthJ+PNjZAdDJ51sx+4VtxiCcLlsI/hVzEvbJs5XyJ9uShcB/dSx95HmtrFg7usoQe82V3bBLze",
+	"gQWA6Gx71io2wj7tl8vk3IWe24bL+qAj5L7j90GcqRHP/jVRM57KOGJSsSTV84yvIMJi/jCQ0H4qYfAo",
+	"m/Pc2FUMXyGpZUjKNSRqs0QVh132kmrJFGnTQWSo4npuOATWI2pvzJAyT87KhLk4+g9+9Evv6Fn3//zT",
+	"P/9/g0Wvd/L00Wd/evznf/nPYfzXXz/919HHP/2rf+rjwb/0/b+OPn4W/HT4Lwf/0h8Muts+ffinf94/",
+	"VNgUFdz7QK2JFlbiD3AXh3eMZgeVsOHhrXOiXm3Mg9p7pfcRpDv3vdV5EROmAoJq3Fv8bovAWoSFkBaO",
+	"eWMkrZRCvQNJ7yPA1hpLCyZ5vNPGe+VuG3XwfuJKTSGkvTl5U1Bn7fZvjOKUpnX2xS751qXukiCB12lY",
+	"L27ATK6t4oVRIRHW0gIWEgayxSKiiz2yTju0avuV65sql8OK5bQgaG648A/Cer9DxAAoX/SVRzz4nrgc",
+	"yAp0bkN8xXZgh7Qkqi+D/64lPA0FEqNsvqxJ9ArjgL/jdC8UfHtme9G/7i7PK9gsM0SD0ms3bJ278VGV",
+	"S+qFo1tFS54TkRoiJJZXGo9GCVWiJGQt9pm5RAmmZ8+5tdaSbps9QgzdmERimb0xl8SfhHpKyT6Wfbjl",
+	"jfZCHQRbBzWYKndR+ZDU51g/wxaySDN4H602a7Lt5bRsmEqA6uYF6FpHoYu4BKfLlbY6Bi8TZp2U3lw9",
+	"Hbjh77qA2ns9d6ihDtoG7VNGHXLPnpXUfgb/qMXUfuPuoZ66oqrdLnmqpXq076pHtaAquUrtaCkDfMTz",
+	"fOXdVFhwi4jZ5AasZv8flguq9s6N2gaEIaAZNlvY361VKA8RAaVToc8Ka6tsq4EcUeMwRmWDU2EoS0nR",
+	"ZR+2dX2VVQSrFHiKbe/Ceo4/UMqTi5rt4beqZjz9Lf1YVUC/dS6rWpmcbvJi/Q4dUxfgUi25pqIKKHe+",
+	"MIeba6Ykee7PIRlqoUEMrOqp3rsleP9D+Jg2nI1Gn9Peh2GtD0rl0J6m4otS+W/nilpPizWuqb0JcitX",
+	"lW5zVU3Sa/MHKxe0KHTJfbWzx2r78n1zaF25LjWusyq0Ly+/w2r+vxg+gK6NBTuAQugkEBPoW1ZS6MOo",
+	"XBBPswQZB73AOU4VOMDOFB0LV2LVZfAdc2cRAgDbCQCgimJO1fNzjqDYecqzoZCJuedaiulbUm5/i+L6",
+	"LfyQ60/OZkfk3gdoH8fk+slSTkfdDbn/HG/plmw+ZaCbm0PGJ9hCJuMjq0aoLEEkb1ioyln848e4wtUF",
+	"n5QW/mNnKS5TyfNOmIpTA4znlyKreW7htdqm7sVvYebMSTvfO0Ntyzz/ls1u9s/uvdOb/LXrJ7O7w3bP",
+	"iTblK70TPG/PKAq9AEXJ8uZMw5sMmmbs6xiQ4qYYziHVBtV+5ynA0YeYxdzsMniMz/xRPQczgCGp+g62",
+	"uqMDsjVG7xe5Vq7AwDwMQ0d4X8oEYjPmL3FFs4b+LFZ6BF0faxPrjL79t1/+7y8XN3z29ua7U3Umvnqb",
+	"vz7pHV/+9B/L705fnI1+yn55/e2/32xTSLPJ11FihZLTo8wkJVu5yj/7uEGIw7d0hFh2vIU/xO9ru2/k",
+	"nW9T9yodFzsa+q+a+v1BKgu13tvBXm8LQNQzzDblIBTK1apBi8rbGmj7Bq4qtBXJ5nKfLB0XW6fwZDQo",
+	"HgQv6/xnh+aRPShoq7wiJg1xMmgHUajWqtstypqzFgqEhgl+fMnD7DFMQZZqSaBTh+csBl6MXS9v8wLA",
+	"UbmXthJ7GwVFhY5lWVElcllcVH/d+hRbHiRyNbHV+0aFDssVTnrG+s0L1LB0hLUClO0eons162xmfYXI",
+	"53mqxe9Lgavej9RM4qIojB3WrGpw/BEqMrARgIe+NadNuoa+lSPH7ajHtWDp6dPecdRJFthtfGimZ1Qo",
+	"ynpFrQO+MKy2jGhuNABPLafcPlVrK3EqQxRp223YztCaBUNMdQa9Uy9GIyESKxlqp5+30ewHqAqwVLMq",
+	"DZFuRSetz46p+7BoUM+O9wN5sN+ENu9b9qQ43g6tOtypppKnzAE4OG5RV5ApMEszI/hgDqUpmA3fBlrC",
+	"ZkI3qFQZ16A0jnmaLXLhlSTYPK27LE6kHtLPhJn94e2rR5pNFfmZoM8y9mXUKrsWXRZfZmp0JZIhuTrj",
+	"PiKYJcTuNhmPuAhDEb6z40Gm1PySj64iNs/Ta+izm6Xy6gjy8SKWqNFiJmSBjfaNWKY68LkYpTw7mi/y",
+	"udKC5eAhjihl3/ckVEt52AUXkm10Q5pADFmVkMEBLYEkRk9zsyTqGQeP2KvSqJmpZMc9yyLmuUxT6yEk",
+	"1vtX76CDj57yK2GnMjKnYJyOeCGoXLDLYmMwDSnK0qfscvBX577DqKI7ikt2cnMDMRqLtwNHL64szM7E",
+	"F8vTVkJABJ+DSSlUBgunB0BCI3ZOwkbRft8iBg1eVW53PLdsYVnhvEzwTE18aZNhMNv5aS2ELDDnpuL/",
+	"us05dEXU61X0lmL/gN07UafCyBjEqnBN0FAw6rjtNypwaTa1vkofP4UiuhVV2wq+ijaxR++YbXFPzDWw",
+	"Bvekct1uujN2Nowqd0tJ3aneOx8rN3/lUmpxXg1t08EmiGY8co80C7pslVEGpEDv2wExQARUSphaFJWq",
+	"3l5vG/Ch4KJcp5XWpYERAXUZtFnnXI9oYFky6nhC+vrXkILlay3y6JpuQU16I6lML0jnaVLrjCiBXBZa",
+	"s65AG1nge51OpPWQpwU06M1FVYtqTDMrfRHVpSTVZp8SZ2MKCf8eugy4zmcdKqJP5WQIcCP2ZdSfhD0K",
+	"/PjyZHSanIkn46eTz6df/PTsqkl9snqf8wRZp9kon5XKwOCafEwVgft027JfurdmHMFX23sw2Umk26KO",
+	"PX/7mumVHG3jcPH7V53AV/SLm4D2oWC87/sQcblcsZVagMKALSZOIRfNKkgiaWvk1Rqnq7JQu5RHlO8S",
+	"lSzzn7P4sxg7NGdZxWL6bJ15FKKNg9/8s7jb2RX4uwkFIWD/Ro4LW+uRKm0rj210iVsVk2B7mhHfpmkm",
+	"MC2DZMr2Ovhmubv1fSh2uA43iIC9b0PLFY3XoZMjjfdhIGUaOr6NMIwKkl63dtPxEO+uMKg6PBYIxRDG",
+	"jsjLWghdeMvNfqXsV2cHC/IZHG7tsq6Y3Q1sildB84kz14bhRXwmMhqPFiPaZKxu1+LpmVntyZkxIxI1",
+	"Y5erQugue5MLCENboHM4OWiHIIVktupD5yuGzeRltfwHP/Z6/Jd/f5Z/8c1f/t/P+fvlTx/efPXFy1dv",
+	"/uOlOnnFX/F3y62duxgbpKYIPBdt+uJ2V8tu6EdmQmXhXxN5gVyuyg6vVmyhJuxV10hpN9a7soMTuPnq",
+	"v9Ulvdcd2Xod7p1wsPOV5PKmIoy9DjqfDToft7uQ1uZq40RcynbZ0bYGYqDlIFxItKHN1sSgQh5w23Qg",
+	"X1DhXnx0ZL0OR9AF/4hcDDHjmVZQa6xxHDPM4X5nqBbaLPse1x8xPFSVbdrihDRnPFPqveUqip6RKn33",
+	"mc+1S2GnLlL2pcipCdiFFwW13vV6cCbGToFNunlhqeeUaIeJw8upqpRE/XEznesbdQ8Zz5V9+E2TeHeQ",
+	"9t5yaHRUrxXceMUEf9uQotEuwffO02g3fN4Vas4OzHCH5K5bzAQ7ADofthkzbXGqbS6OMJUnuERaMnoq",
+	"V0dTk6K/zU0C6/jw9tXmHN1d7ofrk32uhsqhQtV2kafF6p1ZPrLoJdfp6GLR1KAJ3Fhfmt+DxYA8hb46",
+	"5JZdaHL0UgcVSiucc62XKk/YQTxa5Bk7WjB9Nfzf//6fPl6NsAMIM6fTkWdOQwhD3kvBc5E3Tyw2f1Z5",
+	"+gvoz332JTxL48elweGX6ujQD12OFVXAFRzlLRUI2hJMgJZczC2yUSWj3oKogXsbKPVv777/Dl5agl6N",
+	"JReGJj41FUxI9Htph8MGOJczLvlEsM8+c+kTn33GDjLBE33Yd3VSOmKYlocDP3/7WrP5Qk+DLJpUnuOn",
+	"B7JQKkNJHtncd/MW5XkWUzHrDuRA/tM/sYtSa37zR7z848fXx7GrFBnxHAxzHnLBQUxkP4yYSMHlyPVA",
+	"rt8i8JOQn7TCYE2cNZBNTETtnYLORFAZi/oJNgeGIIQWsA8YxHCewIGEVrmYzwpoTpzlKhN9FkNidYyZ",
+	"1Vog0bQoPASNCkDFI0SHgsRsegc7HFjaAlKQNv+wPAMFM1DSIqkuBAiRCz1XUgs2Uglqz6lMMNKD+Sno",
+	"9FA+EqPGA8ll2Euxy57Dy1QRAchTGM3yg9FAEX3HPnrmHh1I96zrkgY+VXJlIc4HAPpIdJ6kSJHrFLvu",
+	"NWCbDuTSCL9ZWkDTcNu8a8kdGlDE/ve//+cQQbTKM3vSsAhoegwzA84h0j7SpLbrLgN3ki9zSjWDzwDG",
+	"iUOlM1eCuTEGkqgyXmTZKnJl2K4h1FnvJO76g2EB7syvBNqE2aRGk4qwyfRzJQshi6P3q7noMz6fZ3S+",
+	"Hv+klYwjxgeyoZ+kcyXAvXGpklWfBYCghH2LJomRanHEYgjgGU6k3HfzNw+dBV2lES8sRvrGsC+xL42h",
+	"VnhBxflAur0zO5qoAppwG0XRmG9SaPDNgYIUIBzYbPnuPOMSYQ4KPtE/nn6E+q+BfC9uCugDAol3M76C",
+	"UncIy32QqVmIT/Jg4gZidjaf/LsPrw77gPtEPWYGMuyNB1IFc/aIvczQRu76knnYyp7nyyFxX2wETSon",
+	"A5kW7ACCybAmVBQApQuVKkC6iQO9itb1K8OEZfYrey04OIl+pQ0y/wE7xH4dyF+Pjo5K/2deNVP6lX3J",
+	"E0b80A8xwsJT0jWDNQKcwWcMu9glDYnN4hoecfmPlgKlPxI+EzIX8PHQrCV8GL5VKDXMeI4sV2kTGj5s",
+	"pzrjmREZgJ8Vw1b5HSBSHLNf2QfJ6f4QSR97EBopR80HaRkRS+VI5TlFonNxra4EUoiXLrSAQHyewtQC",
+	"Stg/BbO1f6Ih3dRO2K92h9jXIAwJgsHSjUBvvaQJt9HG69fuoDk3Q4BBGxICmvv6KfuVfa3yS7iFKk3I",
+	"aSAByGV4T6GbxdxlqS5yXqicWl1smIAtS6fbLqILkQiCgt3N6Yz9yr5TBftaLSQRA5IpxmnQsh+q93K1",
+	"KMQhGwF8opG9lwJzpTfMJxdY2xBuGYw1lKoYwghuNk/g9BVTlcCkLrJMLYmBWJGnlEaC9yivgBhyac8Y",
+	"m8EQG+aFD8EkOH7HTeMpEeUCUg6MhYFT8JvECakE79VUy0cF6I8bvgkfc4O67z1jv7LnDtguZDkLSec6",
+	"O6IWZH8+mIt8yueaJVgCtNDWzoLLJzjP5ughVh5vRoDkRQkB0uXO+IzINnS9DWuuC5XhQjeKm1wsEJiv",
+	"9AvK/eFCGkUYyBaVQBugJ2XE6gB/RN1jI5q/UVK0njhz218KIUmzRr8JMzLLKSPbcfhESbepJ2ZT3yvF",
+	"XpurkYSOBj56lLsNhu1SCmGvnU76f9i7TC1Zopby/8AHeCFIpgRfdX+kTz6BS+ilNLccz9g79H+C+mos",
+	"EEA7xS69mZjhtvs1dtn7fIXZylgF3rXSNthJGtr9Cb96QlffN7wQS47azmKui1zwmc9YuOSJEV2bv3LJ",
+	"k+EEh3KfMJLTrCcdCXO1XPM0w1O5FIaYheGWnOdptmJqPM5SKUB4zriZsuRyJCKooQMsA80WCE5phqjk",
+	"iGGykt0Q2iTQZMdZOpkWXfYDTwsWvxVFvjq6GBcij30KWG0twQQMi9IUhgu/BPNndS3yTPHE8ewTEMtE",
+	"T/YeU4zKgkEtCnOMEdwnETwxi96GvDabzXxpIOHHWtYYJDqT7SUhOO4p1GejLIUq7fTSkFxolvNUC0jO",
+	"nAo5kFijUSxVfgVXpu6yeMTzJBh8znPnkIYQtZCLmUDDmmmF4gi/oweSMr/S4tzDK0HCtbFoqYGdmy70",
+	"TLW2G9TNF+llmqXFCrRXajkxydXS1zte5oJfQaUpfjKimC+tFAqxLwVb5sb6kZCGLsx8+mbII/Y9qPQa",
+	"Mawae+yFzfRYcy+9LjuwQmIgGdZ9Gz3Z3AjmQIUeTcOzqCZ7Hb9FPbZ6oBnTJcuQ+dA9NLMHAUEKLtLS",
+	"iUgLmyya14YYEwAan+bmA+uz+giSopTUN+UyyUSQpIh6/4ExD5lbNFo3YFtcrnAFqJib2QbJWkaTP2Lf",
+	"z4V10ZipUnSW0zPoJSbCg8NyJYo+ZqkDFD6Lqe0y0MwZ9WV3IM4IbTmM8mbpSEgtAj/Uxdyof0cn3V4t",
+	"yWe5XHY5/NxV+eQxvasfv3r5/MV3717AO74mMPRodaKOuZHQiXXc7eGDai4kn6edfue02+ueAipzMQX/",
+	"4OMptG//xfz3pCksbkFBTno9n3VheAC0LGNSGkHTZd8JkcChuxKriPhZsxh1pNh6wZy8YzOViMhqC3g8",
+	"zZWFEMHCqJC5dcqDsDYSEFJPMRAnVWDB6tIZUDlbmN+0MBK0dhJSPAQEBq8sN7xMOn1DAWpnH3Xs1gKZ",
+	"Tno9602k6vWqwQ/B4dbO9mhnbnJX07fBgdlYzFemeSfqoE8BpuhdDW2foYcfB0/Cp85wcU2vOCI8/pIn",
+	"9J5Zz5NtXrG6BqoaLyxMt2tbvun9D1LcGEEjEno3cHFj/FEvZjOer6DQ61pIQx2jwIgAfN8f985HM8Bj",
+	"QC7flt+FdIrBiMtQyhPnAu4RL/gl1yJUFMyRE0k0kLFRT5pudlcdRH3yg7EBslqzsTltRrW2iqfKBxLj",
+	"JeBkkwmLjS7g7uzSfJ0TrJyTXgInH0ivG2w+wGz9+R3I3Q4waz2/A3mLA/xW8CSVmJP9uzrD7xoZ6Y96",
+	"ip/0Tje/S0p5oJPjq2ebXyX1lrTbe5Mbjls2C47r48cUXmgVHu99BoVrX1YOYiAo5zzjksDwzQlaaChX",
+	"tp7hK7F6pCFa0W1i8AuaxG3YG+us/GqaCGoffWw/+GnrQ+DfaLzJ6MNV1ueFeGVospHz3YOfIv/W0RuV",
+	"paPV1i/b580Yv+WhO+sdb8PC3kGKLz3d/NJ3qvAuKXjr5Nnmt94r9ZrLlbUubi8XTraiCJ3vP6IoCYRH",
+	"kacCg610ark7nFaO2LPghIhPk2iUIa+cRVQvawiTsiLE/DVXK0GjdhlGrzAVBnyhAxk4tBDLW0mbxufA",
+	"A2eCFTmXmiN6I8VncZguewMtU3kuBvJKrLQoCHBBA9Kg+b6HGsN4a5CjRY2YjTDz8VpMkKXMVOgr4dsb",
+	"ocPU+rilWkbYpczDwV2KsbGVqa4aHxzIVI6yRSKSLvveqCfBkFgiKiAwCd2rqBM/fR8ycgEbEZsFJRBp",
+	"Q9sNvTLYGwjULcpLbdQ9jLX4wua2et0G+ky1dLKjKUAmZbHIJfX9Ou6VW8ScPIk6qQRERJGvOpE1IeEG",
+	"6YRC2TH2cQ8ySrCtzHEvbDLT2FWktUQgTc4pBjIRmLOvWZ5OpgVVQqQFO1BZ4uh5uGMxWtO64DOpnAzh",
+	"E6UFBlkyT8/2xnrabrXgLcK1ep4DAO27XKyQiVkqfuE3WCs0bfFnD9ICzUstBSC+rWHT5OFr22oFcDje",
+	"r+bi6zQrmtkunJwtRuKFr7uB2UJBiDF62MHGEqWmSdPAw0lRnnutUmRdX6Zd5k7cs+3kn5wcf3G2afLZ",
+	"rSb/8dbKI1YDZpRavFZ/hH2HJOTtNcjwnU8N7fAIpAnJ/aBIPiiSf2hF0jA6c3UxVnMkZaKiOEIxVav2",
+	"aFVS7ZFEGkD0sSFo4rQtcr1EDG9yBNOiaDIEWCjnzsUQzlhD3B4S6RQ4niJECwohTSM3I9u8Yq3axw7M",
+	"s9TCdo3md9jiBsKc31uLORdJtqnHm4TdV/icSzl2AwR9jTdLy10lZZulDfR+EI87iMctJIhL0sE3zrYS",
+	"qJBB8yCBf/emvBVSTXJ4g1nnDtwjbYTrQWzsAcid3sdMmHMIQ5HaB+WVvuiG2h46AVHV+j/SlVFqOL21",
+	"u6GMH16pBfP+AFZ2B/QHcs619pdNmpBxb5Q1rsGUDuy62NwRE1GUURshmcxhNw1kivCNJSup9OY8F9ep",
+	"WoBj4/CckOJ1EXzaRUImuVoOpAvVIqZvqePHtg4M63UIXrRFRZVwhbbxl5bIOzhR6B8DeamSlc0ASFTk",
+	"kh04JEXORWZ2wRhPdi5pJmSRrSiOLlynqTYHxZugj8V2PopSc/nfnZsicPNs7ahwKzqs2rwbGkT9PnwV",
+	"LUte56240xX/TRwW5c6sla7UB9AZo9Ze83ATBmTj6gjfsHFVgLZ5l8vyh8uvCR2O5bmHrVBauBDBpLbT",
+	"Gasg3BtnB+1gMHkU+i5P2qAVG51EfNJG0Ce9+6LnH9J71Db9v0cHkjOMtvIhlbp3bW8cVV5b40kqtUt5",
+	"sJYenEl/bGdSqV8Z2TFe9wNTRjWhQlAuoa71en8fNt5vA13GLCHMhx3IWl+iNgujzzhLFiguSpVcz7yG",
+	"bVP5faZlaQw0uVLJYnjOKChpEoOfy7mvCpYWeiDnGZePtNcmbB6GLwVkDVU6TQo1itI3QdfPskbdtIv+",
+	"kccvfRnDX8SqgzIV+P1Llax29cdDfYOSGbzoucFpT1axgRTaELd7kvORKCOaY48HbFRcGi3s6ZhO5NFi",
+	"Ho7oGpQ1NxvbqYNr0Mio3JJoc0tW23YG+s2E3VPC7sv2ULhuIJ92v1UIeqjF9xaen0earLpzDDVjOUqM",
+	"UBxo1NdhKdbajd2aP+BT7Uo+3vNK3vo23uMmXpPdSsq9xyGsXMXuvBRHb8U84yux8WZseuVT1Pk+Tyep",
+	"5NmRvQE3DFN7PrziHxSDBsVgi+uWPoKFlvs6X/dSQHpbKCC24O5BY7l/jQXlaBAPalFaqk7Nx5e8GAGA",
+	"yAZlBnEEnxhBGiBpUHAJ9iuCRKYQfUOv5AirV+wzA5lqNpqK0RWlNOspn5Oj0qgw4LyzkSypsOQzwj44",
+	"gMxtJgC4NVhpOZCFmh9l4lpktnCH+ubmoDGt5l4ZQsCMBc8w97lUYYLFFRagPNUutdhMXmLtivksoplY",
+	"wHAJ+U4Q9TOkyBORm/8ayNhco4DMrlmcykTcQGwPK2lsOhRG+wgRBGAcLGVjKpkbyAqmQVqwJVQHAxzH",
+	"RBVYSBm/+f4d4ka6vYnZAQIgEI4BH0hEJjDPh2VuuVJFgE7gBvjx5GMXb9hD3EFgFEvMgYxPDA2XU4Fe",
+	"VEAIhr00lw/BVUD4MR0T8APQb0w14RYRfSBBsxS5BljLgNSPtKNUF6vAXoS7YJkIavF0weKyRhFHTNzw",
+	"UZGtsJevTuUkE3QrslRDHdOFxOGWkB2HqnkAllKt4x2rLFNLzWIlh7ZsOO5DWRZtk2W1tADVmzVr3iX9",
+	"+pzF+iqdx56yjBFtrZZuH/czWchCLYxOfc5iDIrGDDoaIpcjjWShzGDNI5i9fnPx/vm3MXHUAalMc8Lg",
+	"pCKJyKKBKSlc2VzkUSzcdyFHe4VR6vb2vvCRQzxtzBsMZr1d9n6p8GxXS8HMxvQd6mkOQmcmBAZdzEA2",
+	"HxFQLDBuX10xbLhvRkEGDZom2mWUg101S4vI0ZEav1M529iZObBPLYYOupQNxbzbScwg3mPVMjMbh5Yj",
+	"oW4EmgBQw9I+VaOXwv9+bwNL6xQIWYcf6LKL8svI5PA60o7bVAHHFBOBpZHtvKsWRZl9I7ac8gJEQOlY",
+	"MM1XeMjeO0Ka9dv6HLo6gpzZAA+M1HaXnIu1inFg7B39Razg2+loykbq2sp3QBFEUbXZ2vwSrr6/qclp",
+	"jv7Q0rPB6gwNIH3uuRp4qwmZL7Qlg/3o9OFTHZ9MgWttb8i1zrhttSE/gYJR5DwRQz1Vy6rlC78cQe/e",
+	"LDUaQ+2YauazJVsWgg/UlnKXlrPVnMTNXB2d9E6edj5uokhplG9yNLWd1UytQsNBpCqOuDyyPoXS+8+n",
+	"PDcc8mkfkxrYer1dXQpIBihrcJihl5LCSjjb4w3q9PiVUYisiV1RvDYZ2+f1GmuoePZqAUla+DegsGxh",
+	"nu/qMXfa7la2OQqIPXegifYvvCK05F6TPIeAeJPm4yuarJr0YND/Y3n6Hwzt35mhTdKyZAVfLrKrbQ1u",
+	"6vnZlkz0dSqT9clEKCaxFyyBuVXzi7BF7wAAfTQKdbTBjPolAsgYm+XQr1T7AGiUhSWhNCLqbWpTQayL",
+	"0Y8GXRzxZwCoSaC7GA7FwSgCo355jg8NJKeqoohNlBSHkbGocZ7G+khHHCxPxBAFLJK57TGLTVp1n8Wu",
+	"AWoMvgVezqiyOCN6cYlhbzbK+EITwiQAWiXihpKEgqwns9pMjApDeMxGKmVABaqq2ySd/iLacp8GMkh+",
+	"GqcyqareuklbRYJvnW4E3Rdwj2DKxgKg1QJh4NKNGGeY6pFqavBGSJOkf0s1kHrOR4KlUqeJAFAYHAY1",
+	"zp9UKgXwRnzx3VfgqjD//f3bmB1AEb4qpqTeDyS1B6biviVUz8G1v8L0kogZVjZUP+6R62bWR7BAmvqv",
+	"QC8dpnmAIRMCBZrHMRzQH1QVvEEnZr8GSsw01YHNApvOaTgWkw7ZH3QuRjOBr5Kuop0/AVIIDgDRPvZa",
+	"Wxyx2AVczD8AWgSQtKZKwn9Qz2+oiAPFMD4sf/e/Bh0+moWfBezdVLbOu2/olwnISw9af8JJogBJtHaW",
+	"9OXShO08aXKoivQHPoMGZ0hoL0RUerjgk/6gc53O8RkjERnVFYaPWffBjwOINA06H/sDo8/jWyXISmxu",
+	"h+CkC7dRaEYPFr3eqTj+/Ckkm/R65mWX9tGYr4LbBu+NzFpxhD+7/xz92QKA9mPXAxOTROxmHVXWGB/F",
+	"VpACXwPf9m2bPcPDTnYAkCfAQl3QclI4D4laIEyDKgQB9LN4MDDjw1wGg8EgxspLPeJzYfgPFwRQQQoz",
+	"MqFHGntBWmy/wlZi0GEX333F3HZKsRx0YOP9etj3bwcS/01RPXwEWOm/Bp3yyYLxjtyAANibF8AfCLXa",
+	"tsnwYmkP/xxsohFcKHTJ9YLUGyCgRRmHqQKQGfg8+2yAeTuwArMbBP3qcEwhIU5pAMtnB6ksHSBwlPYO",
+	"vVUEAH2kGFDnykrzmS3I3ZLeZf/Znp0cJHwd93p3l/L1x8hRNVdbcNNbJ7/LW3Yww3RgMV3a5ayWu9U7",
+	"tDHwaxJk1+HezeqbSEEN2du2b93uXRz9Bz/6pXf0bHj08U9NW3j7tLFyo/tNxjDqkm/x4e1t4cpra9LG",
+	"immzcvuQRfaQRfaHNhXxCGzMI6tZiLY6EY2jpgLFmYLyxCC37GWh2VzkGqIsoDulHk+2YAoAOsG2wt4L",
+	"aIxdiXnRH0gXFLTjlQDbsQQS6w2NNEWnewPmA3OQD4j4X8d8OKSBgx6GRi1aCXPkExH58OQVdiLGm16N",
+	"B7Lm/ccQs0NcJD80y0QyEXmXfeU/wTMALINPeKgwYx2PeAZ40xCjSCxFXMkIRpscRimEtwvv5zzusTIw",
+	"LcB3uSbS8VnvrDHnDfc1yHm7pTynusrh1rlHVGC5RwpS/c3NmUg0vQdx/ndQQnm8BQG+UfLhevkNrhc8",
+	"i5tTfqKNZe7BPdJY1I71Ez4votwpJsgJaaxqP2fWzxcA33ojriZFz11kugS9ZLHEmwLjYTycVeH5W6rb",
+	"707+/h5yPh+k64N0fZCu91LNvlm+bnTLl0ssDuJ5rpuq2rerJb1dVTt4G0YNLeOwgaQOAdSxjZVRszPB",
+	"r+k3kP263A2ymvA1kOWMr26YMJZqzBlLgpyxPgZuoIlYoajYYl6sqJERS7VR1wHCl9yzdrw+w2/nZBSh",
+	"zXIlVl3sqxTbTLYwQShLddF0LWDM6vdRjQLELCfQPDd/QkNtqqSrvjf0wJQ47zYP02ca6joAVsWM0ekb",
+	"8hnWR+9+pfTlNfXBCy7uzJYijRdSilI5jEP7DWttHcT6++87e2SzUF/Tluuv3rx0Q+7hPZSI/JHUBUqu",
+	"alMbHrJJHpSY2yoxOyesPGg9vx+t5wM1Qd25jOSvafLpMfngtkHKCTSisueunMrSp/uc8HjVGOtP41r+",
+	"acwOLleMU1AxChNQOJUuYGIh5KZgOibL1fIQo60YDFyqHJohot6TSujsp6Gzn7gpIN+YfKcjPhPorHT5",
+	"edDJ5pFmPElyoXV3INtQfppAf0teM2vOQpvYb15USjuA1jGERfvoZIzAjI7By+tMbYh6IU3Z0ka6BjIt",
+	"DiOwk2Obg1KDmdsEfPPcbvPWGL2yAEfs7xL9xrLfDii9uJxqyFA65f1ZFZBqdvL7gb5pXO9anN67W+49",
+	"497cPjQaSrBA7yaSoVxwIQcSF6EGjGr2j3+1ECFlLJRJzmXhrbQ02YqO806/c9I77fa6x8en3c/N0cR+",
+	"5X073TDTnM9TQxlxY35/yfgkFwIP3kik11BSbXvY1vPkzRYvtMiHfAIE61Bu+NFEPT7u9sCimXI9nJnt",
+	"60Or+2A2gEJiGzGVRdZ6y9ZfHDsYCLQpm2FJ1l43D36zB7/ZgwZ519ApvOHAlcPf6TUfrf5wzrNmtRfC",
+	"7GDZ/7H8gI0F3xe2BBFbIbODdaGWhrrDQwi9C/IkBhEcrln81YtXL96/aFVn2UEapjGQhwZ8j+XBosbU",
+	"hKg9r2DbdIJ6JgFmAM4XBRaJYiKxkuXk74G0XXFTJam0DT4JJOSUlo6NcKd9ximzwBorZfsEjZOBDPLM",
+	"XevgENiH1fvxLmSRZgPp68GDaenHWTouYmb+P3Tw3JwiwVyGRINFAFx/t67S26HpQ7JLKQnCS6WSeeW7",
+	"mbg9R+p6UpZ0OgtbjWcKv1PS4TaeV6cizUv+uS3RqeGDO6Vc4BwfnHsPmtaDc+9BNbNCEARJm2+PFLKo",
+	"c3MEt/oR4qBByKNF7bmBmubWLqC3VyReOCzmgXR9qRVEbS5tfRVqC5EFFAgzwbnv5T02d7XQGjpjmmlz",
+	"7Fhd6Vh/QC4xlRv94bBZzWC6SLMM7vcI3ZFljcFdKh7nbXEJyTBK6i67WJ8MM5DlbJg+s6g0Ti9KNZb9",
+	"F4rhHjRez/DL3SW5+N0OC/rLeMKuKDBVtnNGRakqQ91ZX8vftb/E9qprW6SNzNpJBkgGcpFlkZ30kBfl",
+	"FxtH2wnmALndOXK202UCVEGc3zZ4gp+adKBSCNpvCf3LxpKlWHpB9dHFk/Ep1xEkpAHVr/nQNixsY8sA",
+	"N0Hh+p447QZGyMXPbgR+Uh3DsJ5Xao0sowk4P6ULutqdM+xRI8uQTlpUChQ/8MRd8oS5FZ1INkPskZjw",
+	"ArepDeUBZfZUZEl4WT1k6z14HR9U23tQbeEwBs07wpO3h8b7h3RL1pw97bCOd6Ccv4ce9A4WeSDVeFyF",
+	"RKg5xWxlDfbsZ5fCog8RkF+XxWbiIokHUvOVZsupgFxzaljmPTTn4MgyO+0wikLcSESMAFi+5nD2uHjn",
+	"Z/e3zfSzWxUo1iBpYGVYwkXeP0OiJvzpGnzXDnWangqvzDzauqAhhRXYUWZqsFv3kB2H21/33uEEyjyA",
+	"1gVuOJcrgAndhjyR+woeLaeGBAw7zBw19iKkSNaTkqYdLObALuHwwXH3D6SsPKBC/V1EPceFu4jKN9+u",
+	"XraluJwqdTUUMpmrdHM2HQE74VvMvmUTH+gyrva9DxCK0pxpMcpFodkBL6sFIIjqeWA/4LdeuAne3rlE",
+	"Q23XyKby/R372TS/3SipvSbjNuPBcvv9CcMH2Xb/GR1V+RJmc/xQ+63VqGo0Rl6DJcHZh7evnNu1bEhQ",
+	"S/iqfDovGS2aTUQBRaitJovHFh7xHFNSp8LNG0DcJtLYFDGKxDgaSD0FtNNpqiG/thQ2R0RwGOSdnQlR",
+	"QzNjHaZjEnt9xhGmPTaGEn722uHPxETeI4RRsP8q0pnQBZ/NCUbB/t3MkhurKR5IOuXnoADHJzc3CIKU",
+	"SnbcI+AqjfhvegEhkMg8iTayyBAbLodat4QyhMUNckjKM3bJR1fGrjtAS/oJ0xF7wmapjNhpD//3hE3N",
+	"36aR+SD9/0MoJLZ0HUiEbAuyM8ZGBR6rnJ1CM23AhGO5WkJsPtWG8QmWwTCFa4cUT4tirvuPH8e+TZLR",
+	"ogF4m3GWKTU3U47Y3Fy1hYhYlsqro0yNeBa5AqloIBM1WsyELDBWoXIsa8M949nRfJHPzZQpmTti0kGB",
+	"GTnwCFD/+8izdnlTpcHuRCx9ad8t41X5EiOHWaUkixd5hrhjZjCRC8ZxOMlngmWA4hhg3i8dUD6RdMVG",
+	"SkrMJEd9X6MCgHVzGAQ7qOW8HDKAYiaIs1yQWXdeReCAVQmeiWQgs/RKhG+khRbZuMucNlA6wnRw1bgG",
+	"eMgKpfoDiQky/ljPuOQTxEsvdZ6acm2hAgcyrupIiL8eewnEDo6fsoXMhC5haYadcYjbbTE7jIBAvC7l",
+	"nt6KDyPHlIi8TYh2SZ/NoUtvQa0MQkDM9j5YZZQys/XtWOUVbeVv66jgWTa04azQPn/ho6TlxJlSJ5G3",
+	"r6EhSCfqCAm0dGP92PnMXBmYOGyP+CifdQOj/TEI1cfkLoIryrZhrHfs+i6ETYerouQWqH2+FpnZcjZS",
+	"LHdxEVQ2cz1Gd3ArGRlo60zoRKWFPWf6d9D1yoWdNmjuuOKkytR7U3AT7cLzfu4udRBncKundLETxSzq",
+	"+IPv5aFh1oPH5h+kYVbVstnDsGnz3GxEcrOZ0twryy5jhheFmM2bvDLn2K4Gi6lCrZrngiW5ms8x97MJ",
+	"dayuT9wN+Ni2mGP7i/7WATbfAA8IZH8/UfcHsfjbgIrdgVjcDDwWiL2alPNOaugtB6pb5PMMM15AP0Fn",
+	"ATt5mUoWG90Y0qPwbzE7wP6FJ72yJ/ywj3a0xfMHUEijVRsTH9ONIgbtipScgJ1nFo6Y0Cvzb+xn1wIx",
+	"dufC1m3Gji7ye9Sw7XWF+8Fq2/EgdB+E7oPQ3Rpr7E7E7sbcpcC3ALlLS9GUurQUNnOJH1+ejE6TM/Fk",
+	"/HTy+fSLn55d3TMa2XMA/ChdEY+09ZPGZQ8O9CCJg/djaA5LLjuNblV8BRwn9TAne2F+tclEVrQVFvbf",
+	"Of8QCcLIfKhJIJQII/7Ij83HudBT9FyTg1QX5gcLQd+OOva78vTRistetXeFmpec+FAmsSy5/IhS3jCS",
+	"PM+rjQDfkocY9PJUyZ1cdNbg+Li/4203TLHfAWTY1vc+ruz+HWwWR8xO7MFr9qBz/K1LDR+UlN8GGuwu",
+	"HGZmZDFa5GmxgrvtUvBc5BeLYgrVGNFfO5dcpyP3h4/meUP69sZn+bVt95SLsciFHAmMW+bXIgGsLodN",
+	"0+00ASNBkJjFth0qvBh3wkBQ//Hj45PPu71ur3vc/6L3BRZ40eKrA74Rap4B4Cg0abpcrPo+2Rmgw8Yq",
+	"n+mo1DH/+dvXYDGROuUh15p74tiwptEuLt68REBVB9QdDHSBD7YMk6kJU2O67uDmc8EzwjE47YF+06dW",
+	"SDbFgZSB4EMv8MKuf+fD21fU3GVtigfHHAyRhIpGg8L2HhLXnB6Fvk+oOkpYHHJc3K+ChU9E0Z7Y7uGv",
+	"NLtUycooktg1KNUsUwpazhfBguss38RbWLv5SLvWHJB4p/uQ3224zaKa1zLmsX07VDeocXuBA1XB+m6x",
+	"pYrUeuIMIPluQb3DEjdi+mJ9ga/SayEx1yGB1v4p/Gueq0vSE/FbKtdd9p2CbZBCJOiTpeG/d9PpfPr4",
+	"6f8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

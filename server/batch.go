@@ -21,6 +21,7 @@ import (
 // A failure that is not the item's (storage, deadline) fails the whole batch,
 // and nothing of it is kept.
 func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspectBatchRequestObject) (gen.CreateProspectBatchResponseObject, error) {
+	ctx = store.WithConsentSource(ctx, store.ConsentSourceImport) // a batch is an import, for the consent ledger
 	b := h.newBatch(req.Body.OnConflict)
 	items := req.Body.Prospects
 	out := &batchAnswer{requestID: requestID(ctx), results: make([]batchResult, len(items))}
@@ -186,7 +187,11 @@ func (b *batch) answer(ctx context.Context, out *batchAnswer, i, status int, p *
 		res.status = e.Status
 		detail := errorDetail(e, requestID(ctx), b.publicURL)
 		res.err = &detail
-		out.failed++
+		if b.onConflict == gen.OnConflictSkip && errors.Is(err, store.ErrSuppressed) {
+			out.skipped++ // a suppressed email is skipped, as a taken one is
+		} else {
+			out.failed++
+		}
 		return nil
 	}
 	res.prospect = p

@@ -72,6 +72,11 @@ func asAPIError(err error) *Error {
 	case errors.Is(err, store.ErrPlanLimit):
 		return requestError(http.StatusPaymentRequired, gen.ErrorCodePlanLimitReached,
 			"The account has as many prospects as its plan allows. Delete prospects or raise the plan's limit.")
+	case errors.Is(err, store.ErrSuppressed):
+		e := requestError(http.StatusConflict, gen.ErrorCodeEmailSuppressed,
+			"This email was erased from the account at the person's request and is suppressed: it cannot be captured again until an admin key lifts it (POST /v1/suppressions/lift).")
+		e.Param = "email"
+		return e
 	case errors.As(err, &exists):
 		e := requestError(http.StatusConflict, gen.ErrorCodeProspectExists,
 			"A live prospect with this email exists already: %s.", exists.ID)

@@ -40,6 +40,9 @@ func (h *handlers) ListEvents(ctx context.Context, req gen.ListEventsRequestObje
 func (h *handlers) GetEvent(ctx context.Context, req gen.GetEventRequestObject) (gen.GetEventResponseObject, error) {
 	key := apiKey(ctx)
 	e, err := h.events.Event(ctx, key.AccountID, req.Id)
+	if err == nil && e.Hidden && key.Role != store.RoleAdmin {
+		err = store.ErrNotFound // as any event it may not see: a hidden prospect's are not there for it
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		re := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such event: '%s'.", req.Id)
 		re.Param = "id"
@@ -47,12 +50,6 @@ func (h *handlers) GetEvent(ctx context.Context, req gen.GetEventRequestObject) 
 	}
 	if err != nil {
 		return nil, err
-	}
-	if e.Hidden && key.Role != store.RoleAdmin {
-		re := requestError(http.StatusForbidden, gen.ErrorCodeProspectHidden,
-			"Event %s is about a hidden prospect; only admin keys can see it.", e.ID)
-		re.Param = "id"
-		return nil, re
 	}
 	body, err := eventJSON(e)
 	if err != nil {
@@ -70,10 +67,16 @@ func eventJSON(e *store.Event) (gen.Event, error) {
 		out.Request.IdempotencyKey = nullable.NewNullableWithValue(e.Request.IdempotencyKey)
 	}
 	var err error
-	if e.Type == store.EventProspectDeleted {
+	switch {
+	case e.Type == store.EventProspectDeleted:
+		deleted := gen.EventDeletedProspectDeletedTrue
 		err = out.Data.Object.FromEventDeletedProspect(gen.EventDeletedProspect{Id: e.Prospect.ID,
-			Object: gen.EventDeletedProspectObjectDeletedProspect, Deleted: true})
-	} else {
+			Object: gen.EventDeletedProspectObjectDeletedProspect, Deleted: &deleted})
+	case e.Prospect.Email == "": // stripped: the prospect has been deleted since
+		created := e.Prospect.Created.Unix()
+		err = out.Data.Object.FromEventDeletedProspect(gen.EventDeletedProspect{Id: e.Prospect.ID,
+			Object: gen.EventDeletedProspectObjectDeletedProspect, Status: &e.Prospect.Status, Created: &created})
+	default:
 		err = out.Data.Object.FromProspect(prospectJSON(&e.Prospect))
 	}
 	if err != nil {

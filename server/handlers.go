@@ -20,6 +20,7 @@ import (
 type handlers struct {
 	store                apiStore
 	events               store.EventStore
+	privacy              store.PrivacyStore // nil when the store keeps no privacy records
 	webhooks             store.WebhookStore
 	webhooksAllowPrivate bool
 	defaultRateLimit     int
@@ -75,7 +76,7 @@ func newProspect(ctx context.Context, b *gen.ProspectCreate) (*store.Prospect, e
 		AccountID: key.AccountID, Email: string(b.Email),
 		FirstName: b.FirstName, LastName: b.LastName, Company: b.Company, Title: b.Title,
 		Phone: b.Phone, Website: b.Website, Source: b.Source,
-		MarketingConsent: deref(b.MarketingConsent), Hidden: deref(b.Hidden),
+		MarketingConsent: deref(b.MarketingConsent), Hidden: deref(b.Hidden), ConsentText: b.ConsentText,
 	}
 	if b.Status != nil {
 		p.Status = string(*b.Status)
@@ -131,7 +132,7 @@ func prospectPatch(ctx context.Context, b *gen.ProspectUpdate) (store.ProspectPa
 	patch := store.ProspectPatch{
 		FirstName: patchString(b.FirstName), LastName: patchString(b.LastName), Company: patchString(b.Company),
 		Title: patchString(b.Title), Phone: patchString(b.Phone), Website: patchString(b.Website),
-		Source: patchString(b.Source), MarketingConsent: b.MarketingConsent, Hidden: b.Hidden,
+		Source: patchString(b.Source), MarketingConsent: b.MarketingConsent, Hidden: b.Hidden, ConsentText: b.ConsentText,
 	}
 	if b.Email != nil {
 		email := string(*b.Email)
@@ -203,10 +204,14 @@ func (h *handlers) GetAccount(ctx context.Context, _ gen.GetAccountRequestObject
 	if rate == 0 {
 		rate = h.defaultRateLimit
 	}
+	retention := nullable.NewNullNullable[int]()
+	if a.RetentionDays != nil {
+		retention = nullable.NewNullableWithValue(*a.RetentionDays)
+	}
 	return gen.GetAccount200JSONResponse{Body: gen.Account{
 		Id: a.ID, Object: gen.AccountObjectAccount, Name: a.Name, ProspectLimit: a.ProspectLimit,
 		ProspectCount: a.ProspectCount, RateLimit: rate, WebhookEndpointLimit: &a.WebhookEndpointLimit,
-		KeyId: key.ID, Role: gen.AccountRole(key.Role),
+		RetentionDays: retention, KeyId: key.ID, Role: gen.AccountRole(key.Role),
 	}, Headers: gen.GetAccount200ResponseHeaders{RequestId: requestID(ctx)}}, nil
 }
 

@@ -41,7 +41,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	deadline := start.Add(s.cfg.RequestTimeout)
 	ctx := withRecorder(r.Context(), rec)
 	// The store records the request in the events of the changes it makes.
-	ctx = store.WithRequest(ctx, store.RequestInfo{ID: rec.requestID, IdempotencyKey: idempotencyKey(r)})
+	ctx = store.WithRequest(ctx, store.RequestInfo{ID: rec.requestID, IdempotencyKey: idempotencyKey(r),
+		IP: clientIP(r), UserAgent: r.UserAgent()})
 	ctx, cancel := context.WithDeadlineCause(ctx, deadline, errDeadline)
 	defer cancel()
 	r = r.WithContext(ctx)

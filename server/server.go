@@ -155,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	h := &handlers{store: cfg.Store, events: cfg.Events, webhooks: cfg.Webhooks, webhooksAllowPrivate: cfg.WebhooksAllowPrivate,
 		defaultRateLimit: cfg.DefaultRateLimit, items: items, publicURL: cfg.PublicURL}
+	h.privacy, _ = cfg.Store.(store.PrivacyStore)
 	s.handlers = h
 	strict := gen.NewStrictHandlerWithOptions(h, nil, gen.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {

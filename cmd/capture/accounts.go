@@ -13,11 +13,12 @@ import (
 func newAccountsCmd() *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:   "accounts",
-		Short: "Create and list accounts (tenants) in the database",
+		Short: "Create, change and list accounts (tenants) in the database",
 		Example: `  capture accounts create acme --prospect-limit 5000 --webhook-endpoint-limit 4
+  capture accounts update acme --retention-days 365
   capture accounts list`,
 	})
-	cmd.AddCommand(newAccountsCreateCmd(), newAccountsListCmd())
+	cmd.AddCommand(newAccountsCreateCmd(), newAccountsUpdateCmd(), newAccountsListCmd())
 	return cmd
 }
 
@@ -93,6 +94,7 @@ type accountJSON struct {
 	ProspectLimit int64  `json:"prospect_limit"`
 	RateLimit     int    `json:"rate_limit"`
 	EndpointLimit int    `json:"webhook_endpoint_limit"`
+	RetentionDays *int   `json:"retention_days"`
 	Created       int64  `json:"created"`
 }
 
@@ -100,8 +102,8 @@ func newAccountsListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the accounts, oldest first",
-		Long: `Lists every account with its live prospects, plan limit, rate limit and webhook
-endpoint limit: a table
+		Long: `Lists every account with its live prospects, plan limit, rate limit, webhook
+endpoint limit and retention: a table
 on a terminal, one JSON object per line when piped or with --json. A rate limit
 of 0 means the server's --rate-limit.`,
 		Example: `  capture accounts list
@@ -127,7 +129,8 @@ func accountsListRun(ctx context.Context, opts *adminOptions) error {
 		if opts.wantJSON() {
 			items := make([]accountJSON, len(accounts))
 			for i, a := range accounts {
-				items[i] = accountJSON{a.ID, a.Name, a.ProspectCount, a.ProspectLimit, a.RateLimit, a.WebhookEndpointLimit, a.Created.Unix()}
+				items[i] = accountJSON{a.ID, a.Name, a.ProspectCount, a.ProspectLimit, a.RateLimit, a.WebhookEndpointLimit,
+					a.RetentionDays, a.Created.Unix()}
 			}
 			return writeJSONLines(opts.Out, items)
 		}
@@ -141,9 +144,72 @@ func accountsListRun(ctx context.Context, opts *adminOptions) error {
 			if a.RateLimit > 0 {
 				rate = strconv.Itoa(a.RateLimit) + "/s"
 			}
+			retention := "forever"
+			if a.RetentionDays != nil {
+				retention = strconv.Itoa(*a.RetentionDays) + " days"
+			}
 			rows[i] = []string{a.ID, a.Name, strconv.FormatInt(a.ProspectCount, 10), strconv.FormatInt(a.ProspectLimit, 10), rate,
-				strconv.Itoa(a.WebhookEndpointLimit), humanTime(a.Created)}
+				strconv.Itoa(a.WebhookEndpointLimit), retention, humanTime(a.Created)}
 		}
-		return writeTable(opts.Out, []string{"id", "name", "prospects", "limit", "rate limit", "endpoint limit", "created"}, rows)
+		return writeTable(opts.Out, []string{"id", "name", "prospects", "limit", "rate limit", "endpoint limit", "retention", "created"}, rows)
+	})
+}
+
+// accountsUpdateOptions are the changes capture accounts update makes to an account.
+type accountsUpdateOptions struct {
+	*adminOptions
+	Name string
+	// RetentionDays is the new retention; nil with SetRetention clears it.
+	RetentionDays *int
+	SetRetention  bool
+}
+
+func newAccountsUpdateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "update NAME",
+		Short: "Change an account's settings",
+		Long: `Changes an account's settings in an existing database. --retention-days N makes
+the daily retention sweep delete the account's prospects not updated for N days and
+not converted (each with its prospect.deleted event, as a deletion through the API);
+--retention-days 0 keeps them until they are deleted (the default).`,
+		Example: `  capture accounts update acme --retention-days 365
+  capture accounts update acme --retention-days 0`,
+		Args: positional(1, "the account NAME"),
+	}
+	opts := &accountsUpdateOptions{adminOptions: newAdminOptions(cmd)}
+	days := cmd.Flags().Int("retention-days", 0, "delete prospects not updated for this many days, unless converted (0: keep them)")
+	noEnv(cmd.Flags(), "retention-days")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if !cmd.Flags().Changed("retention-days") {
+			return usageError("nothing to change: give --retention-days")
+		}
+		if *days < 0 {
+			return usageError("--retention-days must be 0 (keep) or more, not %d", *days)
+		}
+		opts.SetRetention = true
+		if *days > 0 {
+			opts.RetentionDays = days
+		}
+		opts.Name = args[0]
+		opts.attach(cmd)
+		return accountsUpdateRun(cmd.Context(), opts)
+	}
+	return cmd
+}
+
+// accountsUpdateRun changes the account and prints its id.
+func accountsUpdateRun(ctx context.Context, opts *accountsUpdateOptions) error {
+	return opts.withDB(ctx, func(db database) error {
+		a, err := db.AccountByName(ctx, opts.Name)
+		if err != nil {
+			return failure("account %q: %v", opts.Name, err)
+		}
+		if opts.SetRetention {
+			if err := db.SetRetentionDays(ctx, a.ID, opts.RetentionDays); err != nil {
+				return failure("%v", err)
+			}
+		}
+		fmt.Fprintln(opts.Out, a.ID)
+		return nil
 	})
 }

@@ -105,8 +105,11 @@ func eventsListRun(ctx context.Context, opts *eventsListOptions) error {
 // id only, and a missing idempotency key is null.
 func eventWire(e client.Event) any {
 	var obj any = e.Data.Object
-	if e.Type == "prospect.deleted" {
-		obj = map[string]any{"id": e.Data.Object.ID, "object": e.Data.Object.Object, "deleted": true}
+	switch p := e.Data.Object; {
+	case e.Type == "prospect.deleted":
+		obj = map[string]any{"id": p.ID, "object": p.Object, "deleted": true}
+	case p.Email == "": // the prospect was deleted since: the event keeps these only
+		obj = map[string]any{"id": p.ID, "object": p.Object, "status": p.Status, "created": p.Created}
 	}
 	data := map[string]any{"object": obj}
 	if e.Type == "prospect.updated" {

@@ -25,8 +25,8 @@ const importLong = `Imports prospects from a file, in batches (POST /v1/prospect
 Formats, chosen by the file's extension (.csv; .jsonl or .ndjson) or --format:
   csv    a header row names the fields: email, first_name, last_name, company,
          title, phone, website, source, status, tags (separated by ;),
-         marketing_consent (true/false), hidden, and metadata.KEY for each
-         metadata key. An empty cell leaves the field out.
+         marketing_consent (true/false), consent_text, hidden, and metadata.KEY
+         for each metadata key. An empty cell leaves the field out.
   jsonl  one JSON object per line with the fields of a create
          (capture prospects create --help); null leaves a field out.
 

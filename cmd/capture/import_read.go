@@ -49,7 +49,7 @@ func (imp *importer) scan(each func(importRow) error) (sum [sha256.Size]byte, ro
 }
 
 // csvColumns are the columns a CSV header may name, besides metadata.KEY.
-var csvColumns = append([]string{"email", "status", "tags", "marketing_consent", "hidden"}, textFields...)
+var csvColumns = append([]string{"email", "status", "tags", "marketing_consent", "consent_text", "hidden"}, textFields...)
 
 // utf8BOM is the byte order mark spreadsheets put before a UTF-8 CSV file.
 var utf8BOM = []byte("\ufeff")
@@ -135,6 +135,8 @@ func csvProspect(header, rec []string) (client.ProspectCreateParams, *rejection)
 		switch col {
 		case "email":
 			p.Email = v
+		case "consent_text": // for the consent ledger
+			p.ConsentText = v
 		case "status":
 			p.Status = client.ProspectStatus(v)
 		case "tags":

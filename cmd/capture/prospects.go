@@ -42,7 +42,8 @@ func newProspectsCmd() *cobra.Command {
 	api := newAPIOptions(cmd)
 	cmd.AddCommand(newProspectsCreateCmd(api, nil), newProspectsGetCmd(api, nil), newProspectsUpdateCmd(api, nil),
 		newProspectsDeleteCmd(api, nil), newProspectsListCmd(api, nil), newProspectsSearchCmd(api, nil),
-		newProspectsImportCmd(api, nil))
+		newProspectsImportCmd(api, nil), newProspectsEraseCmd(api, nil), newProspectsExportCmd(api, nil),
+		newProspectsConsentsCmd(api, nil))
 	return cmd
 }
 
@@ -54,6 +55,7 @@ type fieldFlags struct {
 	tags             []string
 	metadata         mapFlag
 	marketingConsent bool
+	consentText      string
 	hidden           bool
 	idempotencyKey   string
 }
@@ -87,9 +89,10 @@ func (f *fieldFlags) register(cmd *cobra.Command, update bool) {
 	fs.StringArrayVar(&f.tags, "tag", nil, tagHelp)
 	fs.Var(&f.metadata, "metadata", metaHelp)
 	fs.BoolVar(&f.marketingConsent, "marketing-consent", false, "the prospect agreed to marketing messages (--marketing-consent=false withdraws)")
+	fs.StringVar(&f.consentText, "consent-text", "", "the wording the person agreed to, kept in the consent ledger with --marketing-consent")
 	fs.BoolVar(&f.hidden, "hidden", false, "hide the prospect from standard keys (admin keys only)")
 	fs.StringVar(&f.idempotencyKey, "idempotency-key", "", "send this Idempotency-Key so that repeating the command never applies it twice (default: a fresh key, reused by retries)")
-	data := []string{"email", "status", "tag", "metadata", "marketing-consent", "hidden", "idempotency-key"}
+	data := []string{"email", "status", "tag", "metadata", "marketing-consent", "consent-text", "hidden", "idempotency-key"}
 	for _, name := range textFields {
 		data = append(data, flagName(name))
 	}
@@ -175,6 +178,7 @@ existing_id (exit status 1).`,
 		if set("marketing-consent") {
 			opts.Params.MarketingConsent = f.marketingConsent
 		}
+		opts.Params.ConsentText = f.consentText
 		if set("hidden") {
 			opts.Params.Hidden = f.hidden
 		}
@@ -273,6 +277,7 @@ func updateParams(set func(string) bool, f *fieldFlags, clear []string) (client.
 		params.MarketingConsent = client.Set(f.marketingConsent)
 		changes++
 	}
+	params.ConsentText = f.consentText
 	if set("hidden") {
 		params.Hidden = client.Set(f.hidden)
 		changes++

@@ -193,9 +193,14 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	}
 	// Webhook deliveries run in this process, from the queue in the database:
 	// whatever was pending when the last one stopped is delivered now.
-	stopDeliveries, err := startDeliveries(context.WithoutCancel(ctx), db, server.DeliveryConfig(server.DeliveryOptions{
+	queue := server.DeliveryConfig(server.DeliveryOptions{
 		Webhooks: engine, AllowPrivate: o.webhooksAllowPrivate, RetrySchedule: o.webhookRetries, Logger: logger,
-		Metrics: api.Metrics()}))
+		Metrics: api.Metrics()})
+	// The same queue runs the daily retention sweep, in one replica at a time.
+	if privacy, ok := db.(store.PrivacyStore); ok {
+		server.AddRetention(queue, server.RetentionOptions{Store: privacy, Logger: logger, Metrics: api.Metrics()})
+	}
+	stopDeliveries, err := startDeliveries(context.WithoutCancel(ctx), db, queue)
 	if err != nil {
 		return failure("start webhook deliveries: %v", err)
 	}

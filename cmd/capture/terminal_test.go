@@ -244,7 +244,7 @@ func TestAdminListsOnATerminal(t *testing.T) {
 	}
 	term = startTerminal(t, nil, "accounts", "list", "--db", db)
 	table, code = term.wait(t)
-	if code != 0 || !regexp.MustCompile(`^ID +NAME +PROSPECTS +LIMIT +RATE LIMIT +ENDPOINT LIMIT +CREATED\nacct_[0-9a-z]+ +acme +0 +100000 +default +16 +\d{4}-`).MatchString(table) {
+	if code != 0 || !regexp.MustCompile(`^ID +NAME +PROSPECTS +LIMIT +RATE LIMIT +ENDPOINT LIMIT +RETENTION +CREATED\nacct_[0-9a-z]+ +acme +0 +100000 +default +16 +forever +\d{4}-`).MatchString(table) {
 		t.Fatalf("accounts list on a terminal: exit %d:\n%q", code, table)
 	}
 }

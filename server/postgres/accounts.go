@@ -29,11 +29,12 @@ func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int6
 	return a, nil
 }
 
-const accountCols = `id, name, prospect_limit, rate_limit, webhook_endpoint_limit, live_prospects, created`
+const accountCols = `id, name, prospect_limit, rate_limit, webhook_endpoint_limit, live_prospects, created, retention_days`
 
 func scanAccount(row pgx.Row) (*store.Account, error) {
 	var a store.Account
-	if err := row.Scan(&a.ID, &a.Name, &a.ProspectLimit, &a.RateLimit, &a.WebhookEndpointLimit, &a.ProspectCount, &a.Created); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.ProspectLimit, &a.RateLimit, &a.WebhookEndpointLimit, &a.ProspectCount, &a.Created,
+		&a.RetentionDays); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, store.ErrNotFound
 		}
@@ -90,6 +91,18 @@ func (db *DB) ListAccounts(ctx context.Context) (out []store.Account, err error)
 		return rows.Err()
 	})
 	return out, err
+}
+
+// SetRetentionDays sets the account's retention.
+func (db *DB) SetRetentionDays(ctx context.Context, accountID string, days *int) (err error) {
+	defer unavailable(ctx, &err)
+	return db.with(ctx, func(q querier) error {
+		tag, err := q.Exec(ctx, `UPDATE accounts SET retention_days = $2 WHERE id = $1`, accountID, days)
+		if err == nil && tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		return err
+	})
 }
 
 // SetWebhookEndpointLimit sets how many webhook endpoints the account may have.

@@ -40,7 +40,7 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 		var err error
 		for attempt := 0; attempt < 5; attempt++ {
 			err = db.inTx(ctx, func(tx pgx.Tx) (err error) {
-				out, enqueued, err = createTogether(ctx, tx, ps, stopAtConflict)
+				out, enqueued, err = db.createTogether(ctx, tx, ps, stopAtConflict)
 				return err
 			})
 			if !raced(err) {
@@ -71,7 +71,7 @@ func raced(err error) bool {
 }
 
 // createTogether is the three round trips of CreateProspects.
-func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAtConflict bool) (out []error, enqueued bool, err error) {
+func (db *DB) createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAtConflict bool) (out []error, enqueued bool, err error) {
 	accountID := ps[0].AccountID
 	emails := make([]string, len(ps))
 	for i, p := range ps {
@@ -82,9 +82,18 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 	// batch takes it last, in the statement that counts the batch in, so no
 	// writer holds it while it waits on another's prospects.
 	var count, limit int64
-	err = tx.QueryRow(ctx, `SELECT live_prospects, prospect_limit FROM accounts WHERE id = $1`,
-		accountID).Scan(&count, &limit)
+	var sealed *string
+	err = tx.QueryRow(ctx, `SELECT live_prospects, prospect_limit, suppression_key FROM accounts WHERE id = $1`,
+		accountID).Scan(&count, &limit, &sealed)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no account: the plan allows nothing, as CreateProspect answers
+		return nil, false, err
+	}
+	key, err := db.openSuppressionKey(accountID, sealed)
+	if err != nil {
+		return nil, false, err
+	}
+	suppressed, err := suppressedHashes(ctx, tx, accountID, key, emails)
+	if err != nil {
 		return nil, false, err
 	}
 	live := map[string]*store.ExistsError{}
@@ -92,6 +101,7 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 	var batch pgx.Batch
 	out = make([]error, 0, len(ps))
 	var created int64
+	var consents [][]any // the ledger entries of the items created with consent
 	chunk := firstLookup
 	for k, p := range ps {
 		if k == looked {
@@ -110,6 +120,10 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 			}
 			continue
 		}
+		if suppressed[p.Email] {
+			out = append(out, store.ErrSuppressed)
+			continue
+		}
 		if count+created >= limit {
 			out = append(out, store.ErrPlanLimit)
 			continue
@@ -124,12 +138,18 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 			return nil, false, err
 		}
 		batch.Queue(q, args...)
+		if p.MarketingConsent {
+			consents = append(consents, consentArgs(ctx, p, p.ConsentText))
+		}
 		live[p.Email] = &store.ExistsError{ID: p.ID, Hidden: p.Hidden}
 		created++
 		out = append(out, nil)
 	}
 	if created == 0 {
 		return out, false, nil
+	}
+	for _, args := range consents {
+		batch.Queue(insertConsent, args...)
 	}
 	batch.Queue(`UPDATE accounts SET live_prospects = live_prospects + $2
 		WHERE id = $1 AND live_prospects + $2 <= prospect_limit`, accountID, created)
@@ -144,6 +164,11 @@ func createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospect, stopAt
 			return nil, false, err
 		}
 		enqueued = enqueued || tag.RowsAffected() > 0
+	}
+	for range consents {
+		if _, err := res.Exec(); err != nil {
+			return nil, false, err
+		}
 	}
 	tag, err := res.Exec()
 	if err != nil {
@@ -205,7 +230,7 @@ func (db *DB) createOneByOne(ctx context.Context, ps []*store.Prospect, stopAtCo
 		err := db.CreateProspect(ctx, p)
 		var exists *store.ExistsError
 		switch {
-		case err == nil, errors.Is(err, store.ErrPlanLimit):
+		case err == nil, errors.Is(err, store.ErrPlanLimit), errors.Is(err, store.ErrSuppressed):
 		case errors.As(err, &exists):
 			if stopAtConflict {
 				return append(out, err), nil

@@ -29,6 +29,11 @@ func TestConformance(t *testing.T) {
 				[]any{[]byte(secret), secret}, &n)
 			return n != 0
 		},
+		StoredSuppressionKey: func(t testing.TB, s store.Store, id string) string {
+			var key string
+			s.(*postgres.DB).QueryRowForTest(t, `SELECT coalesce(suppression_key, '') FROM accounts WHERE id = $1`, []any{id}, &key)
+			return key
+		},
 		StoredWebhookSecret: func(t testing.TB, s store.Store, id string) string {
 			var secret string
 			s.(*postgres.DB).QueryRowForTest(t, `SELECT secret FROM webhook_endpoints WHERE id = $1`, []any{id}, &secret)

@@ -63,13 +63,27 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 			// as short a time as they can. Its count of enabled endpoints comes
 			// with it: an endpoint committed before this create is seen.
 			var hooks int
+			var sealed *string
 			err = tx.QueryRow(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1
-				WHERE id = $1 AND live_prospects < prospect_limit RETURNING webhook_endpoints_enabled`, n.AccountID).Scan(&hooks)
+				WHERE id = $1 AND live_prospects < prospect_limit RETURNING webhook_endpoints_enabled, suppression_key`,
+				n.AccountID).Scan(&hooks, &sealed)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return store.ErrPlanLimit
 			}
 			if err != nil {
 				return err
+			}
+			key, err := db.openSuppressionKey(n.AccountID, sealed)
+			if err != nil {
+				return err
+			}
+			if err := checkSuppressed(ctx, tx, n.AccountID, key, n.Email); err != nil {
+				return err
+			}
+			if n.MarketingConsent {
+				if err := recordConsent(ctx, tx, &n, n.ConsentText); err != nil {
+					return err
+				}
 			}
 			enqueued, err = recordEvent(ctx, tx, store.EventProspectCreated, &n, nil, n.Hidden, hooks > 0)
 			return err
@@ -170,9 +184,18 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
+		wasHidden, wasConsent := p.Hidden, p.MarketingConsent
 		prev, hidden, err := patch.Update(p, now(), check)
 		if err != nil {
 			return err
+		}
+		if err := followHidden(ctx, tx, p, wasHidden); err != nil {
+			return err
+		}
+		if p.MarketingConsent != wasConsent {
+			if err := recordConsent(ctx, tx, p, patch.ConsentText); err != nil {
+				return err
+			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE prospects SET email = $1, first_name = $2, last_name = $3, company = $4,
 			title = $5, phone = $6, website = $7, source = $8, status = $9, tags = $10, metadata = $11, marketing_consent = $12,
@@ -201,6 +224,13 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 // DeleteProspect erases the prospect's data and leaves a tombstone with its id.
 func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) (err error) {
 	defer unavailable(ctx, &err)
+	return db.deleteProspect(ctx, accountID, id, check, false)
+}
+
+// deleteProspect erases the prospect's data everywhere it is kept (see
+// forget), leaving a tombstone with its id, and, with suppress, puts its
+// email on the account's suppression list.
+func (db *DB) deleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error, suppress bool) (err error) {
 	if unstorable(id) {
 		return store.ErrNotFound
 	}
@@ -221,6 +251,14 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 				company = NULL, title = NULL, phone = NULL, website = NULL, source = NULL, tags = '{}', metadata = '{}',
 				marketing_consent = false, consent_at = NULL, updated = $1, deleted_at = $1 WHERE id = $2`, t, id); err != nil {
 				return err
+			}
+			if err := forget(ctx, tx, p); err != nil {
+				return err
+			}
+			if suppress {
+				if err := db.suppress(ctx, tx, accountID, p.Email); err != nil {
+					return err
+				}
 			}
 			var hooks int
 			if err := tx.QueryRow(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = $1

@@ -27,12 +27,13 @@ func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int6
 	return a, nil
 }
 
-const accountCols = `id, name, prospect_limit, rate_limit, webhook_endpoint_limit, live_prospects, created`
+const accountCols = `id, name, prospect_limit, rate_limit, webhook_endpoint_limit, live_prospects, created, retention_days`
 
 func scanAccount(row scanner) (*store.Account, error) {
 	var a store.Account
 	var created int64
-	if err := row.Scan(&a.ID, &a.Name, &a.ProspectLimit, &a.RateLimit, &a.WebhookEndpointLimit, &a.ProspectCount, &created); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.ProspectLimit, &a.RateLimit, &a.WebhookEndpointLimit, &a.ProspectCount, &created,
+		&a.RetentionDays); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, store.ErrNotFound
 		}
@@ -78,6 +79,21 @@ func (db *DB) ListAccounts(ctx context.Context) (_ []store.Account, err error) {
 		out = append(out, *a)
 	}
 	return out, rows.Err()
+}
+
+// SetRetentionDays sets the account's retention.
+func (db *DB) SetRetentionDays(ctx context.Context, accountID string, days *int) (err error) {
+	defer unavailable(&err)
+	res, err := db.exec(ctx, `UPDATE accounts SET retention_days = ? WHERE id = ?`, days, accountID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 // SetWebhookEndpointLimit sets how many webhook endpoints the account may have.

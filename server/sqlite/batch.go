@@ -28,9 +28,14 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 	err = db.inTx(ctx, func(tx *writeTx) error {
 		out = make([]error, 0, len(ps))
 		var count, limit, hooks int64
-		err := tx.QueryRowContext(ctx, `SELECT live_prospects, prospect_limit, webhook_endpoints_enabled FROM accounts WHERE id = ?`,
-			accountID).Scan(&count, &limit, &hooks)
+		var sealed sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT live_prospects, prospect_limit, webhook_endpoints_enabled, suppression_key
+			FROM accounts WHERE id = ?`, accountID).Scan(&count, &limit, &hooks, &sealed)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) { // no account: the plan allows nothing, as CreateProspect answers
+			return err
+		}
+		key, err := db.openSuppressionKey(accountID, sealed)
+		if err != nil {
 			return err
 		}
 		added := int64(0)
@@ -41,6 +46,7 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 			}
 			var rows, events []any
 			var created []store.Event
+			var consented []*store.Prospect // created with consent: their ledger entries
 			n, stopped := 0, false
 			for _, p := range chunk {
 				if e := live[p.Email]; e != nil {
@@ -50,11 +56,21 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 					}
 					continue
 				}
+				if err := checkSuppressed(ctx, tx, accountID, key, p.Email); err != nil {
+					if !errors.Is(err, store.ErrSuppressed) {
+						return err
+					}
+					out = append(out, err)
+					continue
+				}
 				if count+added >= limit {
 					out = append(out, store.ErrPlanLimit)
 					continue
 				}
 				rows = prospectArgs(p, rows)
+				if p.MarketingConsent {
+					consented = append(consented, p)
+				}
 				if !db.noEvents {
 					created = append(created, store.NewEvent(ctx, store.EventProspectCreated, p, nil, p.Hidden))
 					events = eventArgs(&created[len(created)-1], events)
@@ -66,6 +82,11 @@ func (db *DB) CreateProspects(ctx context.Context, ps []*store.Prospect, stopAtC
 			}
 			if err := insertMany(ctx, tx, insertProspectSQL, n, rows); err != nil {
 				return err
+			}
+			for _, p := range consented {
+				if err := recordConsent(ctx, tx, p, p.ConsentText); err != nil {
+					return err
+				}
 			}
 			if err := insertMany(ctx, tx, insertEvent, len(created), events); err != nil {
 				return err
@@ -184,7 +205,7 @@ const checkEmailSQL = `SELECT id, hidden FROM prospects WHERE account_id = ? AND
 // countProspectIn adds one to the account's live prospects if its plan allows
 // one more (no row otherwise), and returns its count of enabled webhook endpoints.
 const countProspectIn = `UPDATE accounts SET live_prospects = live_prospects + 1
-	WHERE id = ? AND live_prospects < prospect_limit RETURNING webhook_endpoints_enabled`
+	WHERE id = ? AND live_prospects < prospect_limit RETURNING webhook_endpoints_enabled, suppression_key`
 
 // checkEmailFree returns an ExistsError when a live prospect other than self has the email.
 func checkEmailFree(ctx context.Context, tx *writeTx, accountID, email, self string) error {

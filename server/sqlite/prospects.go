@@ -139,12 +139,25 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		// One statement checks the plan limit, counts the prospect in, and
 		// tells whether the account has an endpoint to deliver its event to.
 		var hooks int64
-		err = tx.QueryRowContext(ctx, countProspectIn, p.AccountID).Scan(&hooks)
+		var sealed sql.NullString
+		err = tx.QueryRowContext(ctx, countProspectIn, p.AccountID).Scan(&hooks, &sealed)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrPlanLimit
 		}
 		if err != nil {
 			return err
+		}
+		key, err := db.openSuppressionKey(p.AccountID, sealed)
+		if err != nil {
+			return err
+		}
+		if err := checkSuppressed(ctx, tx, p.AccountID, key, p.Email); err != nil {
+			return err
+		}
+		if p.MarketingConsent {
+			if err := recordConsent(ctx, tx, p, p.ConsentText); err != nil {
+				return err
+			}
 		}
 		return db.recordEvent(ctx, tx, store.EventProspectCreated, p, nil, p.Hidden, hooks > 0)
 	})
@@ -165,9 +178,18 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		if err != nil {
 			return err
 		}
+		wasHidden, wasConsent := p.Hidden, p.MarketingConsent
 		prev, hidden, err := patch.Update(p, now(), check)
 		if err != nil {
 			return err
+		}
+		if err := followHidden(ctx, tx, p, wasHidden); err != nil {
+			return err
+		}
+		if p.MarketingConsent != wasConsent {
+			if err := recordConsent(ctx, tx, p, patch.ConsentText); err != nil {
+				return err
+			}
 		}
 		if patch.Email != nil {
 			if err := checkEmailFree(ctx, tx, accountID, p.Email, p.ID); err != nil {
@@ -207,6 +229,13 @@ const (
 // DeleteProspect erases the prospect's data and leaves a tombstone with its id.
 func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error) (err error) {
 	defer unavailable(&err)
+	return db.deleteProspect(ctx, accountID, id, check, false)
+}
+
+// deleteProspect erases the prospect's data everywhere it is kept (see
+// forget), leaving a tombstone with its id, and, with suppress, puts its
+// email on the account's suppression list.
+func (db *DB) deleteProspect(ctx context.Context, accountID, id string, check func(*store.Prospect) error, suppress bool) error {
 	return db.inTx(ctx, func(tx *writeTx) error {
 		p, err := prospectForWrite(ctx, tx, accountID, id)
 		if err != nil {
@@ -220,6 +249,14 @@ func (db *DB) DeleteProspect(ctx context.Context, accountID, id string, check fu
 		t := now().Unix()
 		if _, err := tx.ExecContext(ctx, eraseProspectSQL, t, t, id); err != nil {
 			return err
+		}
+		if err := forget(ctx, tx, p); err != nil {
+			return err
+		}
+		if suppress {
+			if err := db.suppress(ctx, tx, accountID, p.Email); err != nil {
+				return err
+			}
 		}
 		var hooks int64
 		if err := tx.QueryRowContext(ctx, uncountProspectSQL, accountID).Scan(&hooks); err != nil {

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -45,6 +46,14 @@ func TestConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 			return n != 0
+		},
+		StoredSuppressionKey: func(t testing.TB, s store.Store, id string) string {
+			var key sql.NullString
+			err := s.(*sqlite.DB).QueryRowForTest(context.Background(), `SELECT suppression_key FROM accounts WHERE id = ?`, id).Scan(&key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return key.String
 		},
 		StoredWebhookSecret: func(t testing.TB, s store.Store, id string) string {
 			var secret string

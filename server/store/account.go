@@ -16,7 +16,10 @@ type Account struct {
 	// every change enqueues, which all tenants' deliveries queue behind.
 	WebhookEndpointLimit int
 	ProspectCount        int64 // live prospects now
-	Created              time.Time
+	// RetentionDays, when set, is how long a prospect not updated (and not
+	// converted) is kept before the daily sweep deletes it; nil keeps it forever.
+	RetentionDays *int
+	Created       time.Time
 }
 
 // AccountStore keeps accounts, the tenants every other record belongs to:
@@ -36,6 +39,9 @@ type AccountStore interface {
 	// have (DefaultWebhookEndpointLimit until set); endpoints it has beyond a
 	// lowered limit stay.
 	SetWebhookEndpointLimit(ctx context.Context, accountID string, limit int) error
+	// SetRetentionDays sets how many days a prospect not updated, and not
+	// converted, is kept (nil: forever, the default).
+	SetRetentionDays(ctx context.Context, accountID string, days *int) error
 }
 
 // DefaultWebhookEndpointLimit is how many webhook endpoints an account may

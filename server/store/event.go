@@ -26,6 +26,8 @@ type RequestInfo struct {
 	// AccountID is the account it acts for, once authenticated: a store with a
 	// single writer (SQLite) serves the accounts waiting for it in turn.
 	AccountID string
+	// IP and UserAgent are the client's, for the consent ledger.
+	IP, UserAgent string
 }
 
 type requestInfoKey struct{}

@@ -26,6 +26,9 @@ type Prospect struct {
 	Hidden           bool
 	Created          time.Time
 	Updated          time.Time
+	// ConsentText is the wording a create's request gave with its consent: not
+	// kept on the prospect, but in the consent ledger's entry of the change.
+	ConsentText *string `json:"-"`
 }
 
 // ProspectPatch is a partial update: a nil field is left alone. For the optional
@@ -45,6 +48,7 @@ type ProspectPatch struct {
 	ClearMetadata    bool // remove every key before merging Metadata
 	MarketingConsent *bool
 	Hidden           *bool
+	ConsentText      *string // for the consent ledger, as Prospect.ConsentText
 }
 
 // ListParams selects one page of an account's live prospects, newest first.

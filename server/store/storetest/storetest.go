@@ -28,6 +28,9 @@ type Engine struct {
 	// StoredWebhookSecret reads the secret column of a webhook endpoint as it
 	// is stored.
 	StoredWebhookSecret func(t testing.TB, s store.Store, endpointID string) string
+	// StoredSuppressionKey reads the suppression_key column of an account as
+	// it is stored ("" for NULL).
+	StoredSuppressionKey func(t testing.TB, s store.Store, accountID string) string
 }
 
 // Run runs every conformance test against the engine.
@@ -69,6 +72,8 @@ func Run(t *testing.T, e Engine) {
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
 		{"SearchQueries", testSearchQueries},
 		{"SearchReadsItsWrites", testSearchReadsItsWrites},
+		{"RetentionSweep", testRetentionSweep},
+		{"ErasureSuppresses", testErasureSuppresses},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, e) })
 	}
