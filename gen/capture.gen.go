@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"path"
@@ -143,6 +144,181 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 	GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListForms List forms
+	//
+	// Lists every form of the account, newest first (admin keys only).
+	//
+	// Corresponds with GET /v1/forms (the `ListForms` operationId).
+	ListForms(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateFormWithBody Create a form
+	//
+	// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+	// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+	// and never shown again.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+	CreateFormWithBody(ctx context.Context, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateForm Create a form
+	//
+	// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+	// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+	// and never shown again.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+	CreateForm(ctx context.Context, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteForm Delete a form
+	//
+	// Deletes a form and its submissions (admin keys only); its page's posts answer `404` from then on.
+	//
+	// Corresponds with DELETE /v1/forms/{id} (the `DeleteForm` operationId).
+	DeleteForm(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetForm Retrieve a form
+	//
+	// Retrieves a form (admin keys only), without its captcha secret.
+	//
+	// Corresponds with GET /v1/forms/{id} (the `GetForm` operationId).
+	GetForm(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateFormWithBody Update a form
+	//
+	// Changes a form's settings, or disables it (admin keys only): a disabled form's
+	// submissions answer `404 resource_missing`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+	UpdateFormWithBody(ctx context.Context, id string, params *UpdateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateForm Update a form
+	//
+	// Changes a form's settings, or disables it (admin keys only): a disabled form's
+	// submissions answer `404 resource_missing`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+	UpdateForm(ctx context.Context, id string, params *UpdateFormParams, body UpdateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListFormSubmissions List a form's submissions
+	//
+	// Lists a form's submissions, newest first (admin keys only), accepted and
+	// quarantined, each with its verdict's `reasons`.
+	//
+	// Corresponds with GET /v1/forms/{id}/submissions (the `ListFormSubmissions` operationId).
+	ListFormSubmissions(ctx context.Context, id string, params *ListFormSubmissionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreflightFormSubmission CORS preflight of a submission
+	//
+	// A browser's CORS preflight before a `fetch` post from another origin: `204` with
+	// `Access-Control-Allow-Origin` (the request's `Origin`, when it is among the form's
+	// `allowed_origins`), `Access-Control-Allow-Methods: POST`,
+	// `Access-Control-Allow-Headers: Content-Type`, `Access-Control-Max-Age: 600` and
+	// `Vary: Origin`; `403 origin_not_allowed` for another origin. No other path
+	// answers CORS.
+	//
+	// Corresponds with OPTIONS /v1/forms/{id}/submissions (the `PreflightFormSubmission` operationId).
+	PreflightFormSubmission(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitFormWithBody Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitFormWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitForm Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitForm(ctx context.Context, id string, body SubmitFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitFormWithFormdataBody Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitFormWithFormdataBody(ctx context.Context, id string, body SubmitFormFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApproveFormSubmission Approve a quarantined submission
+	//
+	// Accepts a quarantined submission (admin keys only): its prospect is created or
+	// updated as an accepted submission's is. An accepted one is answered as it is.
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions/{sid}/approve (the `ApproveFormSubmission` operationId).
+	ApproveFormSubmission(ctx context.Context, id string, sid string, params *ApproveFormSubmissionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListProspects List prospects
 	//
@@ -468,6 +644,311 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 // Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 func (c *Client) GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEventRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListForms List forms
+//
+// Lists every form of the account, newest first (admin keys only).
+//
+// Corresponds with GET /v1/forms (the `ListForms` operationId).
+func (c *Client) ListForms(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFormsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateFormWithBody Create a form
+//
+// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+// and never shown again.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+func (c *Client) CreateFormWithBody(ctx context.Context, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateFormRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateForm Create a form
+//
+// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+// and never shown again.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+func (c *Client) CreateForm(ctx context.Context, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateFormRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteForm Delete a form
+//
+// Deletes a form and its submissions (admin keys only); its page's posts answer `404` from then on.
+//
+// Corresponds with DELETE /v1/forms/{id} (the `DeleteForm` operationId).
+func (c *Client) DeleteForm(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteFormRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetForm Retrieve a form
+//
+// Retrieves a form (admin keys only), without its captcha secret.
+//
+// Corresponds with GET /v1/forms/{id} (the `GetForm` operationId).
+func (c *Client) GetForm(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFormRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateFormWithBody Update a form
+//
+// Changes a form's settings, or disables it (admin keys only): a disabled form's
+// submissions answer `404 resource_missing`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+func (c *Client) UpdateFormWithBody(ctx context.Context, id string, params *UpdateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateFormRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateForm Update a form
+//
+// Changes a form's settings, or disables it (admin keys only): a disabled form's
+// submissions answer `404 resource_missing`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+func (c *Client) UpdateForm(ctx context.Context, id string, params *UpdateFormParams, body UpdateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateFormRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListFormSubmissions List a form's submissions
+//
+// Lists a form's submissions, newest first (admin keys only), accepted and
+// quarantined, each with its verdict's `reasons`.
+//
+// Corresponds with GET /v1/forms/{id}/submissions (the `ListFormSubmissions` operationId).
+func (c *Client) ListFormSubmissions(ctx context.Context, id string, params *ListFormSubmissionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFormSubmissionsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreflightFormSubmission CORS preflight of a submission
+//
+// A browser's CORS preflight before a `fetch` post from another origin: `204` with
+// `Access-Control-Allow-Origin` (the request's `Origin`, when it is among the form's
+// `allowed_origins`), `Access-Control-Allow-Methods: POST`,
+// `Access-Control-Allow-Headers: Content-Type`, `Access-Control-Max-Age: 600` and
+// `Vary: Origin`; `403 origin_not_allowed` for another origin. No other path
+// answers CORS.
+//
+// Corresponds with OPTIONS /v1/forms/{id}/submissions (the `PreflightFormSubmission` operationId).
+func (c *Client) PreflightFormSubmission(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreflightFormSubmissionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitFormWithBody Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *Client) SubmitFormWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitFormRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitForm Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *Client) SubmitForm(ctx context.Context, id string, body SubmitFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitFormRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitFormWithFormdataBody Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *Client) SubmitFormWithFormdataBody(ctx context.Context, id string, body SubmitFormFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitFormRequestWithFormdataBody(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApproveFormSubmission Approve a quarantined submission
+//
+// Accepts a quarantined submission (admin keys only): its prospect is created or
+// updated as an accepted submission's is. An accepted one is answered as it is.
+//
+// Corresponds with POST /v1/forms/{id}/submissions/{sid}/approve (the `ApproveFormSubmission` operationId).
+func (c *Client) ApproveFormSubmission(ctx context.Context, id string, sid string, params *ApproveFormSubmissionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveFormSubmissionRequest(c.Server, id, sid, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1098,6 +1579,451 @@ func NewGetEventRequest(server string, id string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListFormsRequest constructs an http.Request for the ListForms method
+func NewListFormsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateFormRequest calls the generic CreateForm builder with application/json body
+func NewCreateFormRequest(server string, params *CreateFormParams, body CreateFormJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateFormRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateFormRequestWithBody constructs an http.Request for the CreateForm method, with any body, and a specified content type
+func NewCreateFormRequestWithBody(server string, params *CreateFormParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteFormRequest constructs an http.Request for the DeleteForm method
+func NewDeleteFormRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetFormRequest constructs an http.Request for the GetForm method
+func NewGetFormRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateFormRequest calls the generic UpdateForm builder with application/json body
+func NewUpdateFormRequest(server string, id string, params *UpdateFormParams, body UpdateFormJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateFormRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateFormRequestWithBody constructs an http.Request for the UpdateForm method, with any body, and a specified content type
+func NewUpdateFormRequestWithBody(server string, id string, params *UpdateFormParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListFormSubmissionsRequest constructs an http.Request for the ListFormSubmissions method
+func NewListFormSubmissionsRequest(server string, id string, params *ListFormSubmissionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/submissions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartingAfter != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "starting_after", *params.StartingAfter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPreflightFormSubmissionRequest constructs an http.Request for the PreflightFormSubmission method
+func NewPreflightFormSubmissionRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/submissions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSubmitFormRequest calls the generic SubmitForm builder with application/json body
+func NewSubmitFormRequest(server string, id string, body SubmitFormJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSubmitFormRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewSubmitFormRequestWithFormdataBody calls the generic SubmitForm builder with application/x-www-form-urlencoded body
+func NewSubmitFormRequestWithFormdataBody(server string, id string, body SubmitFormFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewSubmitFormRequestWithBody(server, id, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewSubmitFormRequestWithBody constructs an http.Request for the SubmitForm method, with any body, and a specified content type
+func NewSubmitFormRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/submissions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewApproveFormSubmissionRequest constructs an http.Request for the ApproveFormSubmission method
+func NewApproveFormSubmissionRequest(server string, id string, sid string, params *ApproveFormSubmissionParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "sid", sid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/submissions/%s/approve", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -1793,6 +2719,193 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 	GetEventWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetEventResponse, error)
+
+	// ListFormsWithResponse List forms
+	//
+	// Lists every form of the account, newest first (admin keys only).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/forms (the `ListForms` operationId).
+	ListFormsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListFormsResponse, error)
+
+	// CreateFormWithBodyWithResponse Create a form
+	//
+	// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+	// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+	// and never shown again.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+	CreateFormWithBodyWithResponse(ctx context.Context, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFormResponse, error)
+
+	// CreateFormWithResponse Create a form
+	//
+	// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+	// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+	// and never shown again.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+	CreateFormWithResponse(ctx context.Context, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFormResponse, error)
+
+	// DeleteFormWithResponse Delete a form
+	//
+	// Deletes a form and its submissions (admin keys only); its page's posts answer `404` from then on.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/forms/{id} (the `DeleteForm` operationId).
+	DeleteFormWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteFormResponse, error)
+
+	// GetFormWithResponse Retrieve a form
+	//
+	// Retrieves a form (admin keys only), without its captcha secret.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/forms/{id} (the `GetForm` operationId).
+	GetFormWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetFormResponse, error)
+
+	// UpdateFormWithBodyWithResponse Update a form
+	//
+	// Changes a form's settings, or disables it (admin keys only): a disabled form's
+	// submissions answer `404 resource_missing`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+	UpdateFormWithBodyWithResponse(ctx context.Context, id string, params *UpdateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateFormResponse, error)
+
+	// UpdateFormWithResponse Update a form
+	//
+	// Changes a form's settings, or disables it (admin keys only): a disabled form's
+	// submissions answer `404 resource_missing`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+	UpdateFormWithResponse(ctx context.Context, id string, params *UpdateFormParams, body UpdateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateFormResponse, error)
+
+	// ListFormSubmissionsWithResponse List a form's submissions
+	//
+	// Lists a form's submissions, newest first (admin keys only), accepted and
+	// quarantined, each with its verdict's `reasons`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/forms/{id}/submissions (the `ListFormSubmissions` operationId).
+	ListFormSubmissionsWithResponse(ctx context.Context, id string, params *ListFormSubmissionsParams, reqEditors ...RequestEditorFn) (*ListFormSubmissionsResponse, error)
+
+	// PreflightFormSubmissionWithResponse CORS preflight of a submission
+	//
+	// A browser's CORS preflight before a `fetch` post from another origin: `204` with
+	// `Access-Control-Allow-Origin` (the request's `Origin`, when it is among the form's
+	// `allowed_origins`), `Access-Control-Allow-Methods: POST`,
+	// `Access-Control-Allow-Headers: Content-Type`, `Access-Control-Max-Age: 600` and
+	// `Vary: Origin`; `403 origin_not_allowed` for another origin. No other path
+	// answers CORS.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with OPTIONS /v1/forms/{id}/submissions (the `PreflightFormSubmission` operationId).
+	PreflightFormSubmissionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PreflightFormSubmissionResponse, error)
+
+	// SubmitFormWithBodyWithResponse Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitFormWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error)
+
+	// SubmitFormWithResponse Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitFormWithResponse(ctx context.Context, id string, body SubmitFormJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error)
+
+	// SubmitFormWithFormdataBodyWithResponse Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitFormWithFormdataBodyWithResponse(ctx context.Context, id string, body SubmitFormFormdataRequestBody, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error)
+
+	// ApproveFormSubmissionWithResponse Approve a quarantined submission
+	//
+	// Accepts a quarantined submission (admin keys only): its prospect is created or
+	// updated as an accepted submission's is. An accepted one is answered as it is.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions/{sid}/approve (the `ApproveFormSubmission` operationId).
+	ApproveFormSubmissionWithResponse(ctx context.Context, id string, sid string, params *ApproveFormSubmissionParams, reqEditors ...RequestEditorFn) (*ApproveFormSubmissionResponse, error)
 
 	// ListProspectsWithResponse List prospects
 	//
@@ -2835,6 +3948,1870 @@ func (r GetEventResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListFormsResponse200Headers the declared response headers of an HTTP 200 response for ListForms
+type ListFormsResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListFormsResponse400Headers the declared response headers of an HTTP 400 response for ListForms
+type ListFormsResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListFormsResponse401Headers the declared response headers of an HTTP 401 response for ListForms
+type ListFormsResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ListFormsResponse403Headers the declared response headers of an HTTP 403 response for ListForms
+type ListFormsResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListFormsResponse406Headers the declared response headers of an HTTP 406 response for ListForms
+type ListFormsResponse406Headers struct {
+	RequestId string
+}
+
+// ListFormsResponse429Headers the declared response headers of an HTTP 429 response for ListForms
+type ListFormsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ListFormsResponse500Headers the declared response headers of an HTTP 500 response for ListForms
+type ListFormsResponse500Headers struct {
+	RequestId string
+}
+
+// ListFormsResponse502Headers the declared response headers of an HTTP 502 response for ListForms
+type ListFormsResponse502Headers struct {
+	RequestId string
+}
+
+// ListFormsResponse503Headers the declared response headers of an HTTP 503 response for ListForms
+type ListFormsResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ListFormsResponse504Headers the declared response headers of an HTTP 504 response for ListForms
+type ListFormsResponse504Headers struct {
+	RequestId string
+}
+
+// ListFormsResponseDefaultHeaders the declared response headers of an HTTP default response for ListForms
+type ListFormsResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ListFormsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FormList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListFormsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListFormsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListFormsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListFormsResponse403Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ListFormsResponse406Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListFormsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListFormsResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListFormsResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFormsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListFormsResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListFormsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFormsResponse) GetJSON200() *FormList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListFormsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListFormsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListFormsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ListFormsResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListFormsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListFormsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ListFormsResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListFormsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ListFormsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListFormsResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFormsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFormsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFormsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFormsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateFormResponse201Headers the declared response headers of an HTTP 201 response for CreateForm
+type CreateFormResponse201Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// CreateFormResponse400Headers the declared response headers of an HTTP 400 response for CreateForm
+type CreateFormResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// CreateFormResponse401Headers the declared response headers of an HTTP 401 response for CreateForm
+type CreateFormResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// CreateFormResponse403Headers the declared response headers of an HTTP 403 response for CreateForm
+type CreateFormResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// CreateFormResponse406Headers the declared response headers of an HTTP 406 response for CreateForm
+type CreateFormResponse406Headers struct {
+	RequestId string
+}
+
+// CreateFormResponse409Headers the declared response headers of an HTTP 409 response for CreateForm
+type CreateFormResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// CreateFormResponse429Headers the declared response headers of an HTTP 429 response for CreateForm
+type CreateFormResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// CreateFormResponse500Headers the declared response headers of an HTTP 500 response for CreateForm
+type CreateFormResponse500Headers struct {
+	RequestId string
+}
+
+// CreateFormResponse502Headers the declared response headers of an HTTP 502 response for CreateForm
+type CreateFormResponse502Headers struct {
+	RequestId string
+}
+
+// CreateFormResponse503Headers the declared response headers of an HTTP 503 response for CreateForm
+type CreateFormResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// CreateFormResponse504Headers the declared response headers of an HTTP 504 response for CreateForm
+type CreateFormResponse504Headers struct {
+	RequestId string
+}
+
+// CreateFormResponseDefaultHeaders the declared response headers of an HTTP default response for CreateForm
+type CreateFormResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type CreateFormResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Form
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateFormResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateFormResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateFormResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateFormResponse403Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *CreateFormResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateFormResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateFormResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateFormResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *CreateFormResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateFormResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CreateFormResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateFormResponseDefaultHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateFormResponse) GetJSON201() *Form {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateFormResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateFormResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateFormResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r CreateFormResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateFormResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateFormResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateFormResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r CreateFormResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateFormResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r CreateFormResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateFormResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateFormResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateFormResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateFormResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateFormResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteFormResponse200Headers the declared response headers of an HTTP 200 response for DeleteForm
+type DeleteFormResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// DeleteFormResponse400Headers the declared response headers of an HTTP 400 response for DeleteForm
+type DeleteFormResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// DeleteFormResponse401Headers the declared response headers of an HTTP 401 response for DeleteForm
+type DeleteFormResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// DeleteFormResponse403Headers the declared response headers of an HTTP 403 response for DeleteForm
+type DeleteFormResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// DeleteFormResponse404Headers the declared response headers of an HTTP 404 response for DeleteForm
+type DeleteFormResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// DeleteFormResponse406Headers the declared response headers of an HTTP 406 response for DeleteForm
+type DeleteFormResponse406Headers struct {
+	RequestId string
+}
+
+// DeleteFormResponse429Headers the declared response headers of an HTTP 429 response for DeleteForm
+type DeleteFormResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// DeleteFormResponse500Headers the declared response headers of an HTTP 500 response for DeleteForm
+type DeleteFormResponse500Headers struct {
+	RequestId string
+}
+
+// DeleteFormResponse502Headers the declared response headers of an HTTP 502 response for DeleteForm
+type DeleteFormResponse502Headers struct {
+	RequestId string
+}
+
+// DeleteFormResponse503Headers the declared response headers of an HTTP 503 response for DeleteForm
+type DeleteFormResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// DeleteFormResponse504Headers the declared response headers of an HTTP 504 response for DeleteForm
+type DeleteFormResponse504Headers struct {
+	RequestId string
+}
+
+// DeleteFormResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteForm
+type DeleteFormResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type DeleteFormResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeletedForm
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DeleteFormResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeleteFormResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteFormResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteFormResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteFormResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *DeleteFormResponse406Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteFormResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeleteFormResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *DeleteFormResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteFormResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeleteFormResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DeleteFormResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteFormResponse) GetJSON200() *DeletedForm {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteFormResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteFormResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteFormResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteFormResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r DeleteFormResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteFormResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteFormResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r DeleteFormResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteFormResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r DeleteFormResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteFormResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteFormResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteFormResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteFormResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteFormResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetFormResponse200Headers the declared response headers of an HTTP 200 response for GetForm
+type GetFormResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// GetFormResponse400Headers the declared response headers of an HTTP 400 response for GetForm
+type GetFormResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// GetFormResponse401Headers the declared response headers of an HTTP 401 response for GetForm
+type GetFormResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// GetFormResponse403Headers the declared response headers of an HTTP 403 response for GetForm
+type GetFormResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// GetFormResponse404Headers the declared response headers of an HTTP 404 response for GetForm
+type GetFormResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// GetFormResponse406Headers the declared response headers of an HTTP 406 response for GetForm
+type GetFormResponse406Headers struct {
+	RequestId string
+}
+
+// GetFormResponse429Headers the declared response headers of an HTTP 429 response for GetForm
+type GetFormResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// GetFormResponse500Headers the declared response headers of an HTTP 500 response for GetForm
+type GetFormResponse500Headers struct {
+	RequestId string
+}
+
+// GetFormResponse502Headers the declared response headers of an HTTP 502 response for GetForm
+type GetFormResponse502Headers struct {
+	RequestId string
+}
+
+// GetFormResponse503Headers the declared response headers of an HTTP 503 response for GetForm
+type GetFormResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// GetFormResponse504Headers the declared response headers of an HTTP 504 response for GetForm
+type GetFormResponse504Headers struct {
+	RequestId string
+}
+
+// GetFormResponseDefaultHeaders the declared response headers of an HTTP default response for GetForm
+type GetFormResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type GetFormResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Form
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetFormResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetFormResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetFormResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetFormResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetFormResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *GetFormResponse406Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetFormResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetFormResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetFormResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetFormResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetFormResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetFormResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFormResponse) GetJSON200() *Form {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetFormResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetFormResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetFormResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetFormResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r GetFormResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetFormResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetFormResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r GetFormResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetFormResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r GetFormResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetFormResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFormResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFormResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFormResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFormResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateFormResponse200Headers the declared response headers of an HTTP 200 response for UpdateForm
+type UpdateFormResponse200Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// UpdateFormResponse400Headers the declared response headers of an HTTP 400 response for UpdateForm
+type UpdateFormResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// UpdateFormResponse401Headers the declared response headers of an HTTP 401 response for UpdateForm
+type UpdateFormResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// UpdateFormResponse403Headers the declared response headers of an HTTP 403 response for UpdateForm
+type UpdateFormResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// UpdateFormResponse404Headers the declared response headers of an HTTP 404 response for UpdateForm
+type UpdateFormResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// UpdateFormResponse406Headers the declared response headers of an HTTP 406 response for UpdateForm
+type UpdateFormResponse406Headers struct {
+	RequestId string
+}
+
+// UpdateFormResponse409Headers the declared response headers of an HTTP 409 response for UpdateForm
+type UpdateFormResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// UpdateFormResponse429Headers the declared response headers of an HTTP 429 response for UpdateForm
+type UpdateFormResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// UpdateFormResponse500Headers the declared response headers of an HTTP 500 response for UpdateForm
+type UpdateFormResponse500Headers struct {
+	RequestId string
+}
+
+// UpdateFormResponse502Headers the declared response headers of an HTTP 502 response for UpdateForm
+type UpdateFormResponse502Headers struct {
+	RequestId string
+}
+
+// UpdateFormResponse503Headers the declared response headers of an HTTP 503 response for UpdateForm
+type UpdateFormResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// UpdateFormResponse504Headers the declared response headers of an HTTP 504 response for UpdateForm
+type UpdateFormResponse504Headers struct {
+	RequestId string
+}
+
+// UpdateFormResponseDefaultHeaders the declared response headers of an HTTP default response for UpdateForm
+type UpdateFormResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type UpdateFormResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Form
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateFormResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateFormResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateFormResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateFormResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateFormResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *UpdateFormResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UpdateFormResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateFormResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *UpdateFormResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *UpdateFormResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateFormResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *UpdateFormResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UpdateFormResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateFormResponse) GetJSON200() *Form {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateFormResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateFormResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateFormResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateFormResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r UpdateFormResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateFormResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateFormResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateFormResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r UpdateFormResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateFormResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r UpdateFormResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UpdateFormResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateFormResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateFormResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateFormResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateFormResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListFormSubmissionsResponse200Headers the declared response headers of an HTTP 200 response for ListFormSubmissions
+type ListFormSubmissionsResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListFormSubmissionsResponse400Headers the declared response headers of an HTTP 400 response for ListFormSubmissions
+type ListFormSubmissionsResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListFormSubmissionsResponse401Headers the declared response headers of an HTTP 401 response for ListFormSubmissions
+type ListFormSubmissionsResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ListFormSubmissionsResponse403Headers the declared response headers of an HTTP 403 response for ListFormSubmissions
+type ListFormSubmissionsResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListFormSubmissionsResponse404Headers the declared response headers of an HTTP 404 response for ListFormSubmissions
+type ListFormSubmissionsResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListFormSubmissionsResponse406Headers the declared response headers of an HTTP 406 response for ListFormSubmissions
+type ListFormSubmissionsResponse406Headers struct {
+	RequestId string
+}
+
+// ListFormSubmissionsResponse429Headers the declared response headers of an HTTP 429 response for ListFormSubmissions
+type ListFormSubmissionsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ListFormSubmissionsResponse500Headers the declared response headers of an HTTP 500 response for ListFormSubmissions
+type ListFormSubmissionsResponse500Headers struct {
+	RequestId string
+}
+
+// ListFormSubmissionsResponse502Headers the declared response headers of an HTTP 502 response for ListFormSubmissions
+type ListFormSubmissionsResponse502Headers struct {
+	RequestId string
+}
+
+// ListFormSubmissionsResponse503Headers the declared response headers of an HTTP 503 response for ListFormSubmissions
+type ListFormSubmissionsResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ListFormSubmissionsResponse504Headers the declared response headers of an HTTP 504 response for ListFormSubmissions
+type ListFormSubmissionsResponse504Headers struct {
+	RequestId string
+}
+
+// ListFormSubmissionsResponseDefaultHeaders the declared response headers of an HTTP default response for ListFormSubmissions
+type ListFormSubmissionsResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ListFormSubmissionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FormSubmissionList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListFormSubmissionsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListFormSubmissionsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListFormSubmissionsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListFormSubmissionsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListFormSubmissionsResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ListFormSubmissionsResponse406Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListFormSubmissionsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListFormSubmissionsResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListFormSubmissionsResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFormSubmissionsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListFormSubmissionsResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListFormSubmissionsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON200() *FormSubmissionList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListFormSubmissionsResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFormSubmissionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFormSubmissionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFormSubmissionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFormSubmissionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PreflightFormSubmissionResponse204Headers the declared response headers of an HTTP 204 response for PreflightFormSubmission
+type PreflightFormSubmissionResponse204Headers struct {
+	AccessControlAllowHeaders string
+	AccessControlAllowMethods string
+	AccessControlAllowOrigin  *string
+	AccessControlMaxAge       int
+	RequestId                 string
+	Vary                      *string
+}
+
+// PreflightFormSubmissionResponse403Headers the declared response headers of an HTTP 403 response for PreflightFormSubmission
+type PreflightFormSubmissionResponse403Headers struct {
+	RequestId string
+}
+
+// PreflightFormSubmissionResponse404Headers the declared response headers of an HTTP 404 response for PreflightFormSubmission
+type PreflightFormSubmissionResponse404Headers struct {
+	RequestId string
+}
+
+// PreflightFormSubmissionResponse500Headers the declared response headers of an HTTP 500 response for PreflightFormSubmission
+type PreflightFormSubmissionResponse500Headers struct {
+	RequestId string
+}
+
+// PreflightFormSubmissionResponse503Headers the declared response headers of an HTTP 503 response for PreflightFormSubmission
+type PreflightFormSubmissionResponse503Headers struct {
+	RequestId string
+}
+
+// PreflightFormSubmissionResponseDefaultHeaders the declared response headers of an HTTP default response for PreflightFormSubmission
+type PreflightFormSubmissionResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type PreflightFormSubmissionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FormSubmissionError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *FormSubmissionError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *FormSubmissionError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *FormSubmissionError
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *FormSubmissionError
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *PreflightFormSubmissionResponse204Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PreflightFormSubmissionResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PreflightFormSubmissionResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PreflightFormSubmissionResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PreflightFormSubmissionResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PreflightFormSubmissionResponseDefaultHeaders
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PreflightFormSubmissionResponse) GetJSON403() *FormSubmissionError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PreflightFormSubmissionResponse) GetJSON404() *FormSubmissionError {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PreflightFormSubmissionResponse) GetJSON500() *FormSubmissionError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PreflightFormSubmissionResponse) GetJSON503() *FormSubmissionError {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PreflightFormSubmissionResponse) GetJSONDefault() *FormSubmissionError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PreflightFormSubmissionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreflightFormSubmissionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreflightFormSubmissionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreflightFormSubmissionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SubmitFormResponse201Headers the declared response headers of an HTTP 201 response for SubmitForm
+type SubmitFormResponse201Headers struct {
+	AccessControlAllowOrigin *string
+	RequestId                string
+	Vary                     *string
+}
+
+// SubmitFormResponse303Headers the declared response headers of an HTTP 303 response for SubmitForm
+type SubmitFormResponse303Headers struct {
+	Location  string
+	RequestId string
+}
+
+// SubmitFormResponse400Headers the declared response headers of an HTTP 400 response for SubmitForm
+type SubmitFormResponse400Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse403Headers the declared response headers of an HTTP 403 response for SubmitForm
+type SubmitFormResponse403Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse404Headers the declared response headers of an HTTP 404 response for SubmitForm
+type SubmitFormResponse404Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse429Headers the declared response headers of an HTTP 429 response for SubmitForm
+type SubmitFormResponse429Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse500Headers the declared response headers of an HTTP 500 response for SubmitForm
+type SubmitFormResponse500Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse503Headers the declared response headers of an HTTP 503 response for SubmitForm
+type SubmitFormResponse503Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse504Headers the declared response headers of an HTTP 504 response for SubmitForm
+type SubmitFormResponse504Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponseDefaultHeaders the declared response headers of an HTTP default response for SubmitForm
+type SubmitFormResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type SubmitFormResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *FormSubmissionReceipt
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *FormSubmissionError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FormSubmissionError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *FormSubmissionError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *FormSubmissionError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *FormSubmissionError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *FormSubmissionError
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *FormSubmissionError
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *FormSubmissionError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *SubmitFormResponse201Headers
+	// Headers303 the parsed response headers for an HTTP 303 response
+	Headers303 *SubmitFormResponse303Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *SubmitFormResponse400Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *SubmitFormResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *SubmitFormResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SubmitFormResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *SubmitFormResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SubmitFormResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *SubmitFormResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *SubmitFormResponseDefaultHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r SubmitFormResponse) GetJSON201() *FormSubmissionReceipt {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SubmitFormResponse) GetJSON400() *FormSubmissionError {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SubmitFormResponse) GetJSON403() *FormSubmissionError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SubmitFormResponse) GetJSON404() *FormSubmissionError {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SubmitFormResponse) GetJSON429() *FormSubmissionError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SubmitFormResponse) GetJSON500() *FormSubmissionError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SubmitFormResponse) GetJSON503() *FormSubmissionError {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r SubmitFormResponse) GetJSON504() *FormSubmissionError {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r SubmitFormResponse) GetJSONDefault() *FormSubmissionError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r SubmitFormResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SubmitFormResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SubmitFormResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SubmitFormResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ApproveFormSubmissionResponse200Headers the declared response headers of an HTTP 200 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse200Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ApproveFormSubmissionResponse400Headers the declared response headers of an HTTP 400 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ApproveFormSubmissionResponse401Headers the declared response headers of an HTTP 401 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ApproveFormSubmissionResponse402Headers the declared response headers of an HTTP 402 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse402Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ApproveFormSubmissionResponse403Headers the declared response headers of an HTTP 403 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ApproveFormSubmissionResponse404Headers the declared response headers of an HTTP 404 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ApproveFormSubmissionResponse406Headers the declared response headers of an HTTP 406 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse406Headers struct {
+	RequestId string
+}
+
+// ApproveFormSubmissionResponse409Headers the declared response headers of an HTTP 409 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// ApproveFormSubmissionResponse429Headers the declared response headers of an HTTP 429 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ApproveFormSubmissionResponse500Headers the declared response headers of an HTTP 500 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse500Headers struct {
+	RequestId string
+}
+
+// ApproveFormSubmissionResponse502Headers the declared response headers of an HTTP 502 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse502Headers struct {
+	RequestId string
+}
+
+// ApproveFormSubmissionResponse503Headers the declared response headers of an HTTP 503 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ApproveFormSubmissionResponse504Headers the declared response headers of an HTTP 504 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse504Headers struct {
+	RequestId string
+}
+
+// ApproveFormSubmissionResponseDefaultHeaders the declared response headers of an HTTP default response for ApproveFormSubmission
+type ApproveFormSubmissionResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ApproveFormSubmissionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FormSubmission
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *RequestFailed
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ApproveFormSubmissionResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ApproveFormSubmissionResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ApproveFormSubmissionResponse401Headers
+	// Headers402 the parsed response headers for an HTTP 402 response
+	Headers402 *ApproveFormSubmissionResponse402Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ApproveFormSubmissionResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ApproveFormSubmissionResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ApproveFormSubmissionResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ApproveFormSubmissionResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ApproveFormSubmissionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ApproveFormSubmissionResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ApproveFormSubmissionResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ApproveFormSubmissionResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ApproveFormSubmissionResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ApproveFormSubmissionResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON200() *FormSubmission {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON402() *RequestFailed {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ApproveFormSubmissionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ApproveFormSubmissionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ApproveFormSubmissionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ApproveFormSubmissionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5406,6 +8383,271 @@ func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, id strin
 	return ParseGetEventResponse(rsp)
 }
 
+// ListFormsWithResponse List forms
+//
+// Lists every form of the account, newest first (admin keys only).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/forms (the `ListForms` operationId).
+func (c *ClientWithResponses) ListFormsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListFormsResponse, error) {
+	rsp, err := c.ListForms(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFormsResponse(rsp)
+}
+
+// CreateFormWithBodyWithResponse Create a form
+//
+// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+// and never shown again.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+func (c *ClientWithResponses) CreateFormWithBodyWithResponse(ctx context.Context, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFormResponse, error) {
+	rsp, err := c.CreateFormWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateFormResponse(rsp)
+}
+
+// CreateFormWithResponse Create a form
+//
+// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+// and never shown again.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+func (c *ClientWithResponses) CreateFormWithResponse(ctx context.Context, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFormResponse, error) {
+	rsp, err := c.CreateForm(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateFormResponse(rsp)
+}
+
+// DeleteFormWithResponse Delete a form
+//
+// Deletes a form and its submissions (admin keys only); its page's posts answer `404` from then on.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/forms/{id} (the `DeleteForm` operationId).
+func (c *ClientWithResponses) DeleteFormWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteFormResponse, error) {
+	rsp, err := c.DeleteForm(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteFormResponse(rsp)
+}
+
+// GetFormWithResponse Retrieve a form
+//
+// Retrieves a form (admin keys only), without its captcha secret.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/forms/{id} (the `GetForm` operationId).
+func (c *ClientWithResponses) GetFormWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetFormResponse, error) {
+	rsp, err := c.GetForm(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFormResponse(rsp)
+}
+
+// UpdateFormWithBodyWithResponse Update a form
+//
+// Changes a form's settings, or disables it (admin keys only): a disabled form's
+// submissions answer `404 resource_missing`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+func (c *ClientWithResponses) UpdateFormWithBodyWithResponse(ctx context.Context, id string, params *UpdateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateFormResponse, error) {
+	rsp, err := c.UpdateFormWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateFormResponse(rsp)
+}
+
+// UpdateFormWithResponse Update a form
+//
+// Changes a form's settings, or disables it (admin keys only): a disabled form's
+// submissions answer `404 resource_missing`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+func (c *ClientWithResponses) UpdateFormWithResponse(ctx context.Context, id string, params *UpdateFormParams, body UpdateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateFormResponse, error) {
+	rsp, err := c.UpdateForm(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateFormResponse(rsp)
+}
+
+// ListFormSubmissionsWithResponse List a form's submissions
+//
+// Lists a form's submissions, newest first (admin keys only), accepted and
+// quarantined, each with its verdict's `reasons`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/forms/{id}/submissions (the `ListFormSubmissions` operationId).
+func (c *ClientWithResponses) ListFormSubmissionsWithResponse(ctx context.Context, id string, params *ListFormSubmissionsParams, reqEditors ...RequestEditorFn) (*ListFormSubmissionsResponse, error) {
+	rsp, err := c.ListFormSubmissions(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFormSubmissionsResponse(rsp)
+}
+
+// PreflightFormSubmissionWithResponse CORS preflight of a submission
+//
+// A browser's CORS preflight before a `fetch` post from another origin: `204` with
+// `Access-Control-Allow-Origin` (the request's `Origin`, when it is among the form's
+// `allowed_origins`), `Access-Control-Allow-Methods: POST`,
+// `Access-Control-Allow-Headers: Content-Type`, `Access-Control-Max-Age: 600` and
+// `Vary: Origin`; `403 origin_not_allowed` for another origin. No other path
+// answers CORS.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with OPTIONS /v1/forms/{id}/submissions (the `PreflightFormSubmission` operationId).
+func (c *ClientWithResponses) PreflightFormSubmissionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PreflightFormSubmissionResponse, error) {
+	rsp, err := c.PreflightFormSubmission(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreflightFormSubmissionResponse(rsp)
+}
+
+// SubmitFormWithBodyWithResponse Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *ClientWithResponses) SubmitFormWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error) {
+	rsp, err := c.SubmitFormWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitFormResponse(rsp)
+}
+
+// SubmitFormWithResponse Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *ClientWithResponses) SubmitFormWithResponse(ctx context.Context, id string, body SubmitFormJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error) {
+	rsp, err := c.SubmitForm(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitFormResponse(rsp)
+}
+
+// SubmitFormWithFormdataBodyWithResponse Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *ClientWithResponses) SubmitFormWithFormdataBodyWithResponse(ctx context.Context, id string, body SubmitFormFormdataRequestBody, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error) {
+	rsp, err := c.SubmitFormWithFormdataBody(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitFormResponse(rsp)
+}
+
+// ApproveFormSubmissionWithResponse Approve a quarantined submission
+//
+// Accepts a quarantined submission (admin keys only): its prospect is created or
+// updated as an accepted submission's is. An accepted one is answered as it is.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{id}/submissions/{sid}/approve (the `ApproveFormSubmission` operationId).
+func (c *ClientWithResponses) ApproveFormSubmissionWithResponse(ctx context.Context, id string, sid string, params *ApproveFormSubmissionParams, reqEditors ...RequestEditorFn) (*ApproveFormSubmissionResponse, error) {
+	rsp, err := c.ApproveFormSubmission(ctx, id, sid, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApproveFormSubmissionResponse(rsp)
+}
+
 // ListProspectsWithResponse List prospects
 //
 // Lists the account's live prospects, newest first. Pages are keyset cursors:
@@ -6841,6 +10083,2977 @@ func ParseGetEventResponse(rsp *http.Response) (*GetEventResponse, error) {
 		response.Headers504 = &headers
 	case true:
 		var headers GetEventResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListFormsResponse parses an HTTP response from a ListFormsWithResponse call
+func ParseListFormsResponse(rsp *http.Response) (*ListFormsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFormsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FormList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListFormsResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListFormsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListFormsResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListFormsResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 406:
+		var headers ListFormsResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListFormsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListFormsResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListFormsResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListFormsResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListFormsResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ListFormsResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateFormResponse parses an HTTP response from a CreateFormWithResponse call
+func ParseCreateFormResponse(rsp *http.Response) (*CreateFormResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateFormResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Form
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateFormResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateFormResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateFormResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateFormResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 406:
+		var headers CreateFormResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateFormResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateFormResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateFormResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers CreateFormResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateFormResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CreateFormResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers CreateFormResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteFormResponse parses an HTTP response from a DeleteFormWithResponse call
+func ParseDeleteFormResponse(rsp *http.Response) (*DeleteFormResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteFormResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeletedForm
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DeleteFormResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeleteFormResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeleteFormResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteFormResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteFormResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers DeleteFormResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteFormResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeleteFormResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers DeleteFormResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteFormResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeleteFormResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers DeleteFormResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetFormResponse parses an HTTP response from a GetFormWithResponse call
+func ParseGetFormResponse(rsp *http.Response) (*GetFormResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFormResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Form
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetFormResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetFormResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetFormResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetFormResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetFormResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers GetFormResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetFormResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetFormResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetFormResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetFormResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetFormResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers GetFormResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateFormResponse parses an HTTP response from a UpdateFormWithResponse call
+func ParseUpdateFormResponse(rsp *http.Response) (*UpdateFormResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateFormResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Form
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateFormResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers UpdateFormResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateFormResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateFormResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateFormResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers UpdateFormResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers UpdateFormResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateFormResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers UpdateFormResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers UpdateFormResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateFormResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers UpdateFormResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers UpdateFormResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListFormSubmissionsResponse parses an HTTP response from a ListFormSubmissionsWithResponse call
+func ParseListFormSubmissionsResponse(rsp *http.Response) (*ListFormSubmissionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFormSubmissionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FormSubmissionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListFormSubmissionsResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListFormSubmissionsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListFormSubmissionsResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListFormSubmissionsResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListFormSubmissionsResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers ListFormSubmissionsResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListFormSubmissionsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListFormSubmissionsResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListFormSubmissionsResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListFormSubmissionsResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListFormSubmissionsResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ListFormSubmissionsResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePreflightFormSubmissionResponse parses an HTTP response from a PreflightFormSubmissionWithResponse call
+func ParsePreflightFormSubmissionResponse(rsp *http.Response) (*PreflightFormSubmissionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreflightFormSubmissionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 403:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 404:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 500:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers PreflightFormSubmissionResponse204Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Headers"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Headers", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowHeaders = value
+		}
+		if values := rsp.Header.Values("Access-Control-Allow-Methods"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Methods", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowMethods = value
+		}
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		if values := rsp.Header.Values("Access-Control-Max-Age"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Max-Age", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlMaxAge = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 403:
+		var headers PreflightFormSubmissionResponse403Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PreflightFormSubmissionResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers PreflightFormSubmissionResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PreflightFormSubmissionResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PreflightFormSubmissionResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSubmitFormResponse parses an HTTP response from a SubmitFormWithResponse call
+func ParseSubmitFormResponse(rsp *http.Response) (*SubmitFormResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SubmitFormResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest FormSubmissionReceipt
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case rsp.StatusCode == 303:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 400:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 403:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 404:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 429:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 500:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 504:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers SubmitFormResponse201Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 303:
+		var headers SubmitFormResponse303Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers303 = &headers
+	case rsp.StatusCode == 400:
+		var headers SubmitFormResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 403:
+		var headers SubmitFormResponse403Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers SubmitFormResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers SubmitFormResponse429Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers SubmitFormResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers SubmitFormResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers SubmitFormResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers SubmitFormResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseApproveFormSubmissionResponse parses an HTTP response from a ApproveFormSubmissionWithResponse call
+func ParseApproveFormSubmissionResponse(rsp *http.Response) (*ApproveFormSubmissionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ApproveFormSubmissionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FormSubmission
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest RequestFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ApproveFormSubmissionResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ApproveFormSubmissionResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ApproveFormSubmissionResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 402:
+		var headers ApproveFormSubmissionResponse402Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers402 = &headers
+	case rsp.StatusCode == 403:
+		var headers ApproveFormSubmissionResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ApproveFormSubmissionResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers ApproveFormSubmissionResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers ApproveFormSubmissionResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers ApproveFormSubmissionResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ApproveFormSubmissionResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ApproveFormSubmissionResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ApproveFormSubmissionResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ApproveFormSubmissionResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ApproveFormSubmissionResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -10906,6 +17119,33 @@ type ServerInterface interface {
 	// GetEvent Retrieve an event
 	// (GET /v1/events/{id})
 	GetEvent(w http.ResponseWriter, r *http.Request, id string)
+	// ListForms List forms
+	// (GET /v1/forms)
+	ListForms(w http.ResponseWriter, r *http.Request)
+	// CreateForm Create a form
+	// (POST /v1/forms)
+	CreateForm(w http.ResponseWriter, r *http.Request, params CreateFormParams)
+	// DeleteForm Delete a form
+	// (DELETE /v1/forms/{id})
+	DeleteForm(w http.ResponseWriter, r *http.Request, id string)
+	// GetForm Retrieve a form
+	// (GET /v1/forms/{id})
+	GetForm(w http.ResponseWriter, r *http.Request, id string)
+	// UpdateForm Update a form
+	// (PATCH /v1/forms/{id})
+	UpdateForm(w http.ResponseWriter, r *http.Request, id string, params UpdateFormParams)
+	// ListFormSubmissions List a form's submissions
+	// (GET /v1/forms/{id}/submissions)
+	ListFormSubmissions(w http.ResponseWriter, r *http.Request, id string, params ListFormSubmissionsParams)
+	// PreflightFormSubmission CORS preflight of a submission
+	// (OPTIONS /v1/forms/{id}/submissions)
+	PreflightFormSubmission(w http.ResponseWriter, r *http.Request, id string)
+	// SubmitForm Submit a form
+	// (POST /v1/forms/{id}/submissions)
+	SubmitForm(w http.ResponseWriter, r *http.Request, id string)
+	// ApproveFormSubmission Approve a quarantined submission
+	// (POST /v1/forms/{id}/submissions/{sid}/approve)
+	ApproveFormSubmission(w http.ResponseWriter, r *http.Request, id string, sid string, params ApproveFormSubmissionParams)
 	// ListProspects List prospects
 	// (GET /v1/prospects)
 	ListProspects(w http.ResponseWriter, r *http.Request, params ListProspectsParams)
@@ -11107,6 +17347,342 @@ func (siw *ServerInterfaceWrapper) GetEvent(w http.ResponseWriter, r *http.Reque
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetEvent(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListForms operation middleware
+func (siw *ServerInterfaceWrapper) ListForms(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListForms(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateForm operation middleware
+func (siw *ServerInterfaceWrapper) CreateForm(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateFormParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateForm(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteForm operation middleware
+func (siw *ServerInterfaceWrapper) DeleteForm(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteForm(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetForm operation middleware
+func (siw *ServerInterfaceWrapper) GetForm(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetForm(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateForm operation middleware
+func (siw *ServerInterfaceWrapper) UpdateForm(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateFormParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateForm(w, r, id, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListFormSubmissions operation middleware
+func (siw *ServerInterfaceWrapper) ListFormSubmissions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListFormSubmissionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "starting_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "starting_after", r.URL.Query(), &params.StartingAfter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "starting_after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "starting_after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", r.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListFormSubmissions(w, r, id, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PreflightFormSubmission operation middleware
+func (siw *ServerInterfaceWrapper) PreflightFormSubmission(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PreflightFormSubmission(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SubmitForm operation middleware
+func (siw *ServerInterfaceWrapper) SubmitForm(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SubmitForm(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ApproveFormSubmission operation middleware
+func (siw *ServerInterfaceWrapper) ApproveFormSubmission(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "sid" -------------
+	var sid string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sid", r.PathValue("sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sid", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ApproveFormSubmissionParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ApproveFormSubmission(w, r, id, sid, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -11715,6 +18291,15 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/webhook_endpoints/{id}", wrapper.DeleteWebhookEndpoint)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/webhook_endpoints/{id}", wrapper.GetWebhookEndpoint)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/webhook_endpoints/{id}", wrapper.UpdateWebhookEndpoint)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/forms", wrapper.ListForms)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/forms", wrapper.CreateForm)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/forms/{id}", wrapper.DeleteForm)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/forms/{id}", wrapper.GetForm)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/forms/{id}", wrapper.UpdateForm)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/forms/{id}/submissions", wrapper.ListFormSubmissions)
+	m.HandleFunc(http.MethodOptions+" "+options.BaseURL+"/v1/forms/{id}/submissions", wrapper.PreflightFormSubmission)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/forms/{id}/submissions", wrapper.SubmitForm)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/forms/{id}/submissions/{sid}/approve", wrapper.ApproveFormSubmission)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.GetHealth)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.GetReadiness)
 
@@ -11766,6 +18351,21 @@ type ForbiddenJSONResponse struct {
 	Body Error
 
 	Headers ForbiddenResponseHeaders
+}
+
+type FormSubmissionErrorResponseHeaders struct {
+	RequestId string
+}
+type FormSubmissionErrorJSONResponse struct {
+	Body Error
+
+	Headers FormSubmissionErrorResponseHeaders
+}
+type FormSubmissionErrorTexthtmlResponse struct {
+	Body io.Reader
+
+	Headers       FormSubmissionErrorResponseHeaders
+	ContentLength int64
 }
 
 type GatewayTimeoutResponseHeaders struct {
@@ -12711,6 +19311,2489 @@ type GetEventdefaultJSONResponse struct {
 }
 
 func (response GetEventdefaultJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormsRequestObject struct {
+}
+
+type ListFormsResponseObject interface {
+	VisitListFormsResponse(w http.ResponseWriter) error
+}
+
+type ListForms200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type ListForms200JSONResponse struct {
+	Body    FormList
+	Headers ListForms200ResponseHeaders
+}
+
+func (response ListForms200JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListForms400JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListForms401JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListForms403JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ListForms406JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListForms429JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ListForms500JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ListForms502JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListForms503JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ListForms504JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormsdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListFormsdefaultJSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateFormRequestObject struct {
+	Params CreateFormParams
+	Body   *CreateFormJSONRequestBody
+}
+
+type CreateFormResponseObject interface {
+	VisitCreateFormResponse(w http.ResponseWriter) error
+}
+
+type CreateForm201ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type CreateForm201JSONResponse struct {
+	Body    Form
+	Headers CreateForm201ResponseHeaders
+}
+
+func (response CreateForm201JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateForm400JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateForm401JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateForm403JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response CreateForm406JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateForm409JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateForm429JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response CreateForm500JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response CreateForm502JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateForm503JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response CreateForm504JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateFormdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response CreateFormdefaultJSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFormRequestObject struct {
+	Id string `json:"id"`
+}
+
+type DeleteFormResponseObject interface {
+	VisitDeleteFormResponse(w http.ResponseWriter) error
+}
+
+type DeleteForm200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type DeleteForm200JSONResponse struct {
+	Body    DeletedForm
+	Headers DeleteForm200ResponseHeaders
+}
+
+func (response DeleteForm200JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteForm400JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteForm401JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteForm403JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteForm404JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response DeleteForm406JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteForm429JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response DeleteForm500JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response DeleteForm502JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteForm503JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response DeleteForm504JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFormdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response DeleteFormdefaultJSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFormRequestObject struct {
+	Id string `json:"id"`
+}
+
+type GetFormResponseObject interface {
+	VisitGetFormResponse(w http.ResponseWriter) error
+}
+
+type GetForm200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type GetForm200JSONResponse struct {
+	Body    Form
+	Headers GetForm200ResponseHeaders
+}
+
+func (response GetForm200JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetForm400JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetForm401JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetForm403JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetForm404JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response GetForm406JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetForm429JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response GetForm500JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response GetForm502JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetForm503JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response GetForm504JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFormdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetFormdefaultJSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFormRequestObject struct {
+	Id     string `json:"id"`
+	Params UpdateFormParams
+	Body   *UpdateFormJSONRequestBody
+}
+
+type UpdateFormResponseObject interface {
+	VisitUpdateFormResponse(w http.ResponseWriter) error
+}
+
+type UpdateForm200ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type UpdateForm200JSONResponse struct {
+	Body    Form
+	Headers UpdateForm200ResponseHeaders
+}
+
+func (response UpdateForm200JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateForm400JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateForm401JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateForm403JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateForm404JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response UpdateForm406JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm409JSONResponse struct{ ConflictJSONResponse }
+
+func (response UpdateForm409JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateForm429JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response UpdateForm500JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response UpdateForm502JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateForm503JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response UpdateForm504JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFormdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response UpdateFormdefaultJSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissionsRequestObject struct {
+	Id     string `json:"id"`
+	Params ListFormSubmissionsParams
+}
+
+type ListFormSubmissionsResponseObject interface {
+	VisitListFormSubmissionsResponse(w http.ResponseWriter) error
+}
+
+type ListFormSubmissions200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type ListFormSubmissions200JSONResponse struct {
+	Body    FormSubmissionList
+	Headers ListFormSubmissions200ResponseHeaders
+}
+
+func (response ListFormSubmissions200JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListFormSubmissions400JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListFormSubmissions401JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListFormSubmissions403JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListFormSubmissions404JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ListFormSubmissions406JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListFormSubmissions429JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ListFormSubmissions500JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ListFormSubmissions502JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListFormSubmissions503JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ListFormSubmissions504JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissionsdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListFormSubmissionsdefaultJSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmissionRequestObject struct {
+	Id string `json:"id"`
+}
+
+type PreflightFormSubmissionResponseObject interface {
+	VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error
+}
+
+type PreflightFormSubmission204ResponseHeaders struct {
+	AccessControlAllowHeaders string
+	AccessControlAllowMethods string
+	AccessControlAllowOrigin  *string
+	AccessControlMaxAge       int
+	RequestId                 string
+	Vary                      *string
+}
+
+type PreflightFormSubmission204Response struct {
+	Headers PreflightFormSubmission204ResponseHeaders
+}
+
+func (response PreflightFormSubmission204Response) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Access-Control-Allow-Headers", fmt.Sprint(response.Headers.AccessControlAllowHeaders))
+	w.Header().Set("Access-Control-Allow-Methods", fmt.Sprint(response.Headers.AccessControlAllowMethods))
+	if response.Headers.AccessControlAllowOrigin != nil {
+		w.Header().Set("Access-Control-Allow-Origin", fmt.Sprint(*response.Headers.AccessControlAllowOrigin))
+	}
+	w.Header().Set("Access-Control-Max-Age", fmt.Sprint(response.Headers.AccessControlMaxAge))
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type PreflightFormSubmission403JSONResponse struct {
+	FormSubmissionErrorJSONResponse
+}
+
+func (response PreflightFormSubmission403JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmission403TexthtmlResponse struct {
+	FormSubmissionErrorTexthtmlResponse
+}
+
+func (response PreflightFormSubmission403TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type PreflightFormSubmission404ResponseHeaders struct {
+	RequestId string
+}
+
+type PreflightFormSubmission404JSONResponse struct {
+	Body    Error
+	Headers PreflightFormSubmission404ResponseHeaders
+}
+
+func (response PreflightFormSubmission404JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmission404TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       PreflightFormSubmission404ResponseHeaders
+	ContentLength int64
+}
+
+func (response PreflightFormSubmission404TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type PreflightFormSubmission500ResponseHeaders struct {
+	RequestId string
+}
+
+type PreflightFormSubmission500JSONResponse struct {
+	Body    Error
+	Headers PreflightFormSubmission500ResponseHeaders
+}
+
+func (response PreflightFormSubmission500JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmission500TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       PreflightFormSubmission500ResponseHeaders
+	ContentLength int64
+}
+
+func (response PreflightFormSubmission500TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type PreflightFormSubmission503ResponseHeaders struct {
+	RequestId string
+}
+
+type PreflightFormSubmission503JSONResponse struct {
+	Body    Error
+	Headers PreflightFormSubmission503ResponseHeaders
+}
+
+func (response PreflightFormSubmission503JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmission503TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       PreflightFormSubmission503ResponseHeaders
+	ContentLength int64
+}
+
+func (response PreflightFormSubmission503TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type PreflightFormSubmissiondefaultResponseHeaders struct {
+	RequestId string
+}
+
+type PreflightFormSubmissiondefaultJSONResponse struct {
+	Body       Error
+	Headers    PreflightFormSubmissiondefaultResponseHeaders
+	StatusCode int
+}
+
+func (response PreflightFormSubmissiondefaultJSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmissiondefaultTexthtmlResponse struct {
+	Body          io.Reader
+	Headers       PreflightFormSubmissiondefaultResponseHeaders
+	StatusCode    int
+	ContentLength int64
+}
+
+func (response PreflightFormSubmissiondefaultTexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitFormRequestObject struct {
+	Id            string `json:"id"`
+	JSONBody      *SubmitFormJSONRequestBody
+	FormdataBody  *SubmitFormFormdataRequestBody
+	MultipartBody *multipart.Reader
+}
+
+type SubmitFormResponseObject interface {
+	VisitSubmitFormResponse(w http.ResponseWriter) error
+}
+
+type SubmitForm201ResponseHeaders struct {
+	AccessControlAllowOrigin *string
+	RequestId                string
+	Vary                     *string
+}
+
+type SubmitForm201JSONResponse struct {
+	Body    FormSubmissionReceipt
+	Headers SubmitForm201ResponseHeaders
+}
+
+func (response SubmitForm201JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.AccessControlAllowOrigin != nil {
+		w.Header().Set("Access-Control-Allow-Origin", fmt.Sprint(*response.Headers.AccessControlAllowOrigin))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm303ResponseHeaders struct {
+	Location  string
+	RequestId string
+}
+
+type SubmitForm303Response struct {
+	Headers SubmitForm303ResponseHeaders
+}
+
+func (response SubmitForm303Response) VisitSubmitFormResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(303)
+	return nil
+}
+
+type SubmitForm400JSONResponse struct {
+	FormSubmissionErrorJSONResponse
+}
+
+func (response SubmitForm400JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm400TexthtmlResponse struct {
+	FormSubmissionErrorTexthtmlResponse
+}
+
+func (response SubmitForm400TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm403ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm403JSONResponse struct {
+	Body    Error
+	Headers SubmitForm403ResponseHeaders
+}
+
+func (response SubmitForm403JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm403TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm403ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm403TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm404ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm404JSONResponse struct {
+	Body    Error
+	Headers SubmitForm404ResponseHeaders
+}
+
+func (response SubmitForm404JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm404TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm404ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm404TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm429ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm429JSONResponse struct {
+	Body    Error
+	Headers SubmitForm429ResponseHeaders
+}
+
+func (response SubmitForm429JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm429TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm429ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm429TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(429)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm500ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm500JSONResponse struct {
+	Body    Error
+	Headers SubmitForm500ResponseHeaders
+}
+
+func (response SubmitForm500JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm500TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm500ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm500TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm503ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm503JSONResponse struct {
+	Body    Error
+	Headers SubmitForm503ResponseHeaders
+}
+
+func (response SubmitForm503JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm503TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm503ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm503TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm504ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm504JSONResponse struct {
+	Body    Error
+	Headers SubmitForm504ResponseHeaders
+}
+
+func (response SubmitForm504JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm504TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm504ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm504TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitFormdefaultResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitFormdefaultJSONResponse struct {
+	Body       Error
+	Headers    SubmitFormdefaultResponseHeaders
+	StatusCode int
+}
+
+func (response SubmitFormdefaultJSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitFormdefaultTexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitFormdefaultResponseHeaders
+	StatusCode    int
+	ContentLength int64
+}
+
+func (response SubmitFormdefaultTexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ApproveFormSubmissionRequestObject struct {
+	Id     string `json:"id"`
+	Sid    string `json:"sid"`
+	Params ApproveFormSubmissionParams
+}
+
+type ApproveFormSubmissionResponseObject interface {
+	VisitApproveFormSubmissionResponse(w http.ResponseWriter) error
+}
+
+type ApproveFormSubmission200ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type ApproveFormSubmission200JSONResponse struct {
+	Body    FormSubmission
+	Headers ApproveFormSubmission200ResponseHeaders
+}
+
+func (response ApproveFormSubmission200JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ApproveFormSubmission400JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ApproveFormSubmission401JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission402JSONResponse struct{ RequestFailedJSONResponse }
+
+func (response ApproveFormSubmission402JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(402)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ApproveFormSubmission403JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ApproveFormSubmission404JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ApproveFormSubmission406JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ApproveFormSubmission409JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ApproveFormSubmission429JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ApproveFormSubmission500JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ApproveFormSubmission502JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ApproveFormSubmission503JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ApproveFormSubmission504JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmissiondefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ApproveFormSubmissiondefaultJSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -15610,6 +24693,33 @@ type StrictServerInterface interface {
 	// GetEvent Retrieve an event
 	// (GET /v1/events/{id})
 	GetEvent(ctx context.Context, request GetEventRequestObject) (GetEventResponseObject, error)
+	// ListForms List forms
+	// (GET /v1/forms)
+	ListForms(ctx context.Context, request ListFormsRequestObject) (ListFormsResponseObject, error)
+	// CreateForm Create a form
+	// (POST /v1/forms)
+	CreateForm(ctx context.Context, request CreateFormRequestObject) (CreateFormResponseObject, error)
+	// DeleteForm Delete a form
+	// (DELETE /v1/forms/{id})
+	DeleteForm(ctx context.Context, request DeleteFormRequestObject) (DeleteFormResponseObject, error)
+	// GetForm Retrieve a form
+	// (GET /v1/forms/{id})
+	GetForm(ctx context.Context, request GetFormRequestObject) (GetFormResponseObject, error)
+	// UpdateForm Update a form
+	// (PATCH /v1/forms/{id})
+	UpdateForm(ctx context.Context, request UpdateFormRequestObject) (UpdateFormResponseObject, error)
+	// ListFormSubmissions List a form's submissions
+	// (GET /v1/forms/{id}/submissions)
+	ListFormSubmissions(ctx context.Context, request ListFormSubmissionsRequestObject) (ListFormSubmissionsResponseObject, error)
+	// PreflightFormSubmission CORS preflight of a submission
+	// (OPTIONS /v1/forms/{id}/submissions)
+	PreflightFormSubmission(ctx context.Context, request PreflightFormSubmissionRequestObject) (PreflightFormSubmissionResponseObject, error)
+	// SubmitForm Submit a form
+	// (POST /v1/forms/{id}/submissions)
+	SubmitForm(ctx context.Context, request SubmitFormRequestObject) (SubmitFormResponseObject, error)
+	// ApproveFormSubmission Approve a quarantined submission
+	// (POST /v1/forms/{id}/submissions/{sid}/approve)
+	ApproveFormSubmission(ctx context.Context, request ApproveFormSubmissionRequestObject) (ApproveFormSubmissionResponseObject, error)
 	// ListProspects List prospects
 	// (GET /v1/prospects)
 	ListProspects(ctx context.Context, request ListProspectsRequestObject) (ListProspectsResponseObject, error)
@@ -15801,6 +24911,286 @@ func (sh *strictHandler) GetEvent(w http.ResponseWriter, r *http.Request, id str
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetEventResponseObject); ok {
 		if err := validResponse.VisitGetEventResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListForms operation middleware
+func (sh *strictHandler) ListForms(w http.ResponseWriter, r *http.Request) {
+	var request ListFormsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListForms(ctx, request.(ListFormsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListForms")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListFormsResponseObject); ok {
+		if err := validResponse.VisitListFormsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateForm operation middleware
+func (sh *strictHandler) CreateForm(w http.ResponseWriter, r *http.Request, params CreateFormParams) {
+	var request CreateFormRequestObject
+
+	request.Params = params
+
+	var body CreateFormJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateForm(ctx, request.(CreateFormRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateForm")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateFormResponseObject); ok {
+		if err := validResponse.VisitCreateFormResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteForm operation middleware
+func (sh *strictHandler) DeleteForm(w http.ResponseWriter, r *http.Request, id string) {
+	var request DeleteFormRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteForm(ctx, request.(DeleteFormRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteForm")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteFormResponseObject); ok {
+		if err := validResponse.VisitDeleteFormResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetForm operation middleware
+func (sh *strictHandler) GetForm(w http.ResponseWriter, r *http.Request, id string) {
+	var request GetFormRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetForm(ctx, request.(GetFormRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetForm")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFormResponseObject); ok {
+		if err := validResponse.VisitGetFormResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateForm operation middleware
+func (sh *strictHandler) UpdateForm(w http.ResponseWriter, r *http.Request, id string, params UpdateFormParams) {
+	var request UpdateFormRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateFormJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateForm(ctx, request.(UpdateFormRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateForm")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateFormResponseObject); ok {
+		if err := validResponse.VisitUpdateFormResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListFormSubmissions operation middleware
+func (sh *strictHandler) ListFormSubmissions(w http.ResponseWriter, r *http.Request, id string, params ListFormSubmissionsParams) {
+	var request ListFormSubmissionsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListFormSubmissions(ctx, request.(ListFormSubmissionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListFormSubmissions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListFormSubmissionsResponseObject); ok {
+		if err := validResponse.VisitListFormSubmissionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PreflightFormSubmission operation middleware
+func (sh *strictHandler) PreflightFormSubmission(w http.ResponseWriter, r *http.Request, id string) {
+	var request PreflightFormSubmissionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.PreflightFormSubmission(ctx, request.(PreflightFormSubmissionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PreflightFormSubmission")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(PreflightFormSubmissionResponseObject); ok {
+		if err := validResponse.VisitPreflightFormSubmissionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SubmitForm operation middleware
+func (sh *strictHandler) SubmitForm(w http.ResponseWriter, r *http.Request, id string) {
+	var request SubmitFormRequestObject
+
+	request.Id = id
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+
+		var body SubmitFormJSONRequestBody
+		if err := runtime.BindJSONBody(r, &body); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if err := r.ParseForm(); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode formdata: %w", err))
+			return
+		}
+		var body SubmitFormFormdataRequestBody
+		if err := runtime.BindForm(&body, r.Form, nil, nil); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't bind formdata: %w", err))
+			return
+		}
+		request.FormdataBody = &body
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if reader, err := r.MultipartReader(); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode multipart body: %w", err))
+			return
+		} else {
+			request.MultipartBody = reader
+		}
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SubmitForm(ctx, request.(SubmitFormRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SubmitForm")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SubmitFormResponseObject); ok {
+		if err := validResponse.VisitSubmitFormResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ApproveFormSubmission operation middleware
+func (sh *strictHandler) ApproveFormSubmission(w http.ResponseWriter, r *http.Request, id string, sid string, params ApproveFormSubmissionParams) {
+	var request ApproveFormSubmissionRequestObject
+
+	request.Id = id
+	request.Sid = sid
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ApproveFormSubmission(ctx, request.(ApproveFormSubmissionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ApproveFormSubmission")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ApproveFormSubmissionResponseObject); ok {
+		if err := validResponse.VisitApproveFormSubmissionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -16134,304 +25524,396 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chs3ljD+KljO/MpSpkVRsuzYVE3tKo6TeGPHXluu1LehVg2xQbKjJsAAoChm4l/t0+yD7ZN8hXMA",
-	"NLobzYsuifON/piJxW6ggYODc7/8ozMU05ngjGvV6f+jw67pdFYw+PfJcCjmXJt/qvl0SuWy0++ccELx",
-	"d6IY42SR6wmhnNBsmnNyyZadpHNFizkzw/Ks0+/Q4VCf9w5+zn75cnk4fJwdsSejp+MvJ89+fn7Zmx50",
-	"ks4lW57Dq+Yf9s3Ge/ywk3Q4nTKziOGUdZKOuPiZDTV+AlaadGZSqBkb6nO79KPD4Lcin+a60z/o9XpJ",
-	"R1LNgl+SjhSFmRs20kk6C3YxEeLynPFsJnJejn766VPSeSEZ1Sz7EV96ad+pgYpwtiBufIKgyrUiig0l",
-	"00RNxIITPckVEXzIQsANcfpO/+DLx4dPjnqw4oypocxnOhe80++8eP+GqCUfdpJOlit6UZjXR7RQLOkw",
-	"Dn+fsys81586X3TOks6I5kXOx+cqN5/r83lRJHhGC2bh/is9uKgfUgjpOlQ6SQd3Y55NFBuevxl9/x/P",
-	"5bNvv/8/v8jTxc8f33397NXrd//5Shy+pq/ph0Un6cxl0el3JlrPVH9/fyinXYt23aGY7pv51f6QzvRc",
-	"so4B9tesYJplL81u6iB2h0sWVJEMX1wByS8PAZJUU/PQbesfHTeyr+WcWaDMpHJQeXZ9dPl4+oQ/nX35",
-	"yzP5XPX0QQgVtwhYLYxlVw7nf704Gj7JnrIvR8/Gzye9nw8uD6fhWDijTtKR7Jc5U9pfG8l+8TM8bszR",
-	"Md9h05nQjA+X5+bewXl+Sjp6OWPBmrpuawEk37n11oBpX/VADQF5hxCyq1hzedxiAlRbuZib47BZ02rk",
-	"moorlhFaCD4mesLIaM45K1bg2eOncTwz1JZyJKS0WOp8SAvyko9zzlQn6QwFV4zrc6rd9YxSAjaleQG0",
-	"iv5bcHU6SWeUS6XPHZnMaCfpTPIsY9zThs0OrqDlNK/FFSsoEKgplZdMGxpiV+qnnTJN7XY/xc496cwm",
-	"gnuqo8RcGhpkDuN8JKRZu9JUz1Wn3/llTot8lMNF1nRsCNhZ0tG5BgL94vStoSGzrAnvBbtQuWb+Kswk",
-	"u8rFXJ1TrWV+MdfI2PyHODPkyE4MYyL39/nF4+FR9oQ9HX05fjZ5/nPv8mDL+/ucHtbniN1fu+/l3pej",
-	"x/T5sBO5y27XHmNf56qJtXTMiBgRwRlxqytvDpzRTw+EMSCMZ0lnQtX5VEjm9ulXURgAO5a1f3Wwb3mq",
-	"2VAbGY2Rzy0ufnjTP/vrj+AKbn9nVlAjn2iZ06Jza1pgryhSAfNGzqnsnFVubYMaIJg8NfCiBvWgDyWO",
-	"yll+RfVwUj/QC/OjuVIjMZck12yqEjLnGZNEcAOLUZEPNcFVxLlCUt68nGfsutPvlZLpn5Qz4Drunifk",
-	"05mQuh0L2PVM7B32Dp9uiQeWDrhZD3sHn5J/dJiUQuIJZCF9OGfXudIG9pkYnldlVjrLKzJrJobqLzDR",
-	"XnM4/MPAZz2AjY4zZUrRMZwSKfIrFoi4RoEAfQGOmeAXCC0ko9myT1ZP3TXwppJOgz2qnw7OuogzntCe",
-	"b8a+LDXN+RUt8uzcDUZoGmqPWH5Qwvuo9zwKb7Mmppk8t3NtDfHIBCUQX+FvpNzyod1yn0znSpMLRijB",
-	"dxCsNMskUyoOr8N7htdhCK+egZd98LiFXFhisAn/gN8CIjGWdMhWkYlvJdL9rQnF4xoP+U7MZkxuyEFu",
-	"SSuGgms61HHp8UZkovfJKs9myGGwOuAL5tuX+WxmHvbCuUO2sk5Oi2pcXlR7UBpuqTREjz2mM1REQbvK",
-	"dlnQkwUQIT7i9OvUWmusieq1N7X74B36Xc0+2xpxVoOFe3CUZrKCaqY0oVqz6Qw46Z/SPibZEG+n3Ya5",
-	"0fYPoCZNy8HTpJPNJTUbOZ8aRvAscVwT1wTrPt9MUcX1T6h7q6FzPeaxDbgVuht2jtwatEQ1Hw4Zyxzi",
-	"GSblN3QQ29BBbUMHB4d+R4BC5/Ya325rF78+Xz67/nLx9OqJPlKP5eEvB1ts7UnvcWVrgCuGINwS05uk",
-	"/3TCnBH9kSKCF8u4katFVb89tnsV2M2cNE0MzfsQHufvSz62o8r1ryF1Brv++SVbguiVSwOg8FCQ4xHF",
-	"LAWiRGnKMyqzulejLsBGZt5Sgo3OUIqwbw2GeAeLIkOK68Qlh3KqZdt3K5sC9GY5rM9J2HXqPeeXXCw4",
-	"OXn3ai24alNtC6vG8Kasb1dhpKqrPGNZn6jL8//97/8xaNq9KXToXE8YN8IX0LEIcKa5UjkfV4Hzg9gG",
-	"KG6KGwKlHF4CpVyAh0eXfGA8I7kmVJGTuZ4Imf8K2+qTrxiVTFqAkR0hyXenp+/IV1TlQ6eBMpiNKjJX",
-	"TBIj8e3eI1gluxKX9et6QuzP20DXzXRD6JbDS+ieGnXcwXenRLNdMqGKXDDG3ULvAUIXNDsfU80WdNm8",
-	"kTOlJaNTQrlaMMkyckGzYiWYwum2BFF1aGDCCBaimLzKh6y2oGOi5ZLQMc05SHzy5nCa5RXgiMxTifOf",
-	"lWGTdSZsXiG5IlxoawH49w9vf1gJosak2wIqMkGITW2L6pM5Z9eGQ6PqYBRH8zvJ+Wyuu/dA8mGlWojz",
-	"gsoxaweeuGKSHJA3+VdrAVfOdhOohaPjIIOnkugJ5eSgd/TsyZdPycVSM3Uf8BkKro2sat6M88X6aRrd",
-	"11BNOpsV9jbvWxRohVv0K1tCr2WOEobADbRbLVWIWUDsX+DYvdPljPUbK78PuIbuGyQV53MuGc2MFNsE",
-	"8CWbaUtSyEQUmTKSGwZYgKnUUB0mjcxkjmDOFaPFKoCv/vyWkF83WRWN7S5gRyMhcf2vyin2vmdLv0cr",
-	"5RKVj3nOxz6ohNGCZS4sR+iJ4eX4yHAouBoBXB6phChhJAELoAtm41KAIneJWZc9JJLlGZFz3idG5AZ8",
-	"8SI2fvDbl6ckKoEnRJhl8IxQCIqpb0oLMqWXzK04FGlrr94zwqFkeT5XEUxTdMoaKzeQ1HlRGMBwFL02",
-	"Qq3gQ7fAqcosoePAHVnpMli38C55zwwnFnzIDD4Y8WWU81xNUHT5I8+jhbZGtjSlxUjIaTUGaP053Iis",
-	"tk8TaCS1JTqPw4FB+cMnT8hM5lwbakBOPrx49YoMJ1TSoWZS/bFAl2yu2AYwX6AWUKM4zme/xSHYD97y",
-	"DPwsNQl9q2WTnSnTE5ElZEb1xJAuwxd3u+SjYpaAGVpqSDT+Zcf9zifGNZOcFucesrUYhIuCTYngQKiR",
-	"2q88j+p0255DfXQgXAgDTcOiFkb+WUjBx2ZZYi6JyjPWJadVBeCY5CNDgWZMqlwZ5mFdOkTNZzMhdamG",
-	"ugPLs7vSGqbUbIVTsHiFIH1TPiBTA7IVsAwn2RKQ1aElFF+gLczQuMywZ4N8wbshEOlIgxDMkKLvncDf",
-	"E0Yzw++NNCB4pu4MYHBVzrnQ57QoxCJGNOAaobc6gYXhIJIJBpLxSlg2598WpLEZSsi++3jqBHT72GCn",
-	"EWOsjfbYUArw0olR38g4Cfnu5cnX9yH7whqHQzbTTWH3BH4n7HpYzDOm1qqqtbm2BFpjdMTkgfKqIjlH",
-	"hUFwo86DmIeLbSoMYFAS01zbN3bvA4pGIy0EzRqoKIyYyZeObMDKR0U+nqzEwGC6LYFYGRm9ywhCQxyp",
-	"qq2NKiuWO8ns973XzaiKhvvavgCiIuXEvkcQkCsA+jtFfGwb5HEfcR1VSEYNxCis55JlAUiNKOttuRsA",
-	"8oZ249gEJSDf4G+R9fURir8v9KyPodX3AMaLUc6KzIhsv8yZXJYr3gyM7hM3BmM5QQnG92zI8iuW+YUG",
-	"YOT58JLTKQsh6X67D2AWlGMiy7lkdDiJMWuX3mOokwZHvBlFMP1lFRSbc28LxtgMNROJXRyQHEsxfRQG",
-	"kky7XuDlqksw2SB4SUgiaa4YUFLz6iOFm7sPVlSPBqzd/Gp8n9kUWFXsVWoH9R8YonhwfyGKB78LPXGb",
-	"dyFO1ROxbmC/IaouWQbS9pZe4fp3bnpGfnggsbrFrYamucE4+hiDDBouZEbyitIKjPSuAR4m2jWNt6UL",
-	"wdxc8+56ShPMuCVUKyMDylIXDPuIw2Z5U7pE2+RBr1cKZzM0qwqe/U7SWbnyCmztVKXZqwFipyIPxbzI",
-	"iDXxmttoqOV3p6fvVkK6Mf+2AI9MUKXoa9e3f9A9IDtHvR75imbkPb7ed+JRKZx8J5S28N7tkhcTNrys",
-	"2AiKnDNCeWbfUcfuH3DERkDUZGrmePrkyeN79BtJhnGM52MIbWzoymsSGptHFE639fFUB29PY7yX2y71",
-	"/smJW3JbtIWaDyfReNpWyN1QeI6Mr0RdVBbSJ49WQ/LR/UNOzDUDM8hIzHkWBxy8tBJqtVm2BVpjeAmz",
-	"j1yyoRjz/FeW+Wv78f1rsuMcSwWjmdrtkg8MxbeTd6+IZCMmGR/CBYZP3cetVVpIOmbnc06vaF40zTMf",
-	"8AXDzsDFN5xYw0krJGNTbgnN+BSB7TW6qNBYqCZC6mJ5V1YDnU+ZmOt2NiTmugBlyLD7jNHMkOVVUHIz",
-	"bgmZclic3WghLkkhuI8XCNcDbMLQ3yHlQ1YULGsYqe8GYJ+SjmVCZsfeZ6D33rNZQZfIz6uRnqmWc5aS",
-	"xYShZd86jXNUHQxCsMz9KEaEcsKoLPLAu+Gt5+DQTGueirQL+gAAFdL4wJajhhM2hfQ+xufTTv8nfHDm",
-	"t6W0NCTQ7OitzMc5p8Xe+zJzs7qHt5xQIu0W3WJ30sj+0100GOcQ8BKy88VEqHL3Rl09hs0a0IIp4JEi",
-	"aXlCKUKIOl9BucPg4OLaTrn35l7fU81eO9m2uskf4WOKFGyk3eIv2dJpmwkoFXYZJB10Mjai80IPOsfy",
-	"78+fH+u/H6R9ksq0FDql0Yl4AthpZlvkPBMLIpliaMtMdRoKmuUeY7NvurO9d6LIh8vmBk/9hoxwuge7",
-	"IjN4ecXmfvn7Qa93vPj7QUp2Xr08/Yb4Dzl5bLd97X7wusUjyPZeZfFlW5A+UgaxdgyanP/vf/9Puntc",
-	"4k/ODMBnDGwgXfIfc6HBLw4XbynmRjOEXU5YMWvFqDgpKCOQMXFj9Va8NtHcywc8bKIFWdDciM4jIc32",
-	"tFzmfFxZ1uPeqg9Pc55Pzc0+CLihZmNWN8NVKdVw+T2LoMYJqE5itImfG2+lUbEUUAUtc5aRd28/nBIh",
-	"ybuT0xffDbiiI9bH0gu5VLpKyyh8Tc65wruBx4YxKTknh0dkIuZSkTEDe9aAY9w/vIsRT0DXYa4YEeoT",
-	"oLld8r1RnalkRA3FjGVEiwHXpVWqS04cyiwmecGC9dajLbzvJD3qPR/weExHSnbgJEmud49Lim02W3Fb",
-	"17zVA46bCr5A4n7ytOv0KYPrP2NwocUhPUGYDvhONQA1QTu6/Xepse8CPNMn19ep/7aBlVHpLtlMJ0Qh",
-	"uHJpT1mZ+QkdSaYm3QGv3CGVj/l85kohJJ3coBUSiLIOUNPJHiA0vX7N+FhPOv3DJ08Sg+Du7wODzloz",
-	"aeb8r58Gg+vD3t5gcP3ly7O//bXTZGmodcwEV1g/4iuafVtG3droOvPPRmBfraJSLV73r5KNOv3OX/bL",
-	"Gkz77vX98F0QQP3OYsPwqdp/WYpi1RtpdGe76L7hkz4q94JNcstPbKhcNT43KvkEQkuV1MbWZl/eD96E",
-	"BX5Fs0BC2AaMscje1cBsjIgGuK6fo3x9RQToymmig1ZHPa2cr21cmwtv5WTNEW3+qw2ncSPaHDkbTuNG",
-	"tJm8Vk7THHFH98nboipyKVXOE9olKWwhhRQJFNDFaMR4ZjgAeKrqlykUJ1feJf9ii6i20WD3fkNi2uYa",
-	"v7DlL7a8xGvDfDfG+ubolUGdW94mGLYyQG6rCe2wuGto9W2ovX8HSOyOrorBrp6JagmOa1cdy3gK8LKx",
-	"1gi7XQgIpnHnEdVV59FOGrin0t3alWlRmldhcGxIi966aprG+3V98E9wgdfoF285SVtk08RpmhspHweb",
-	"6xqfks43Ql5479wWNCWe47nyVkWGxJ2Em91N+/4d3E0PA7yc/pLsCHSVQTbvrrtQLCu9fRiYavaVKy2p",
-	"FhKTjOHOoSMwqNcJ3g/FNElxdEogspDTMfM5Bj6O/+Hu3THztCL5aWk23QLdA2PrSux0790BVtr1Ervg",
-	"KuOI2nZBKzQ/LIS83MCoeieqxbfWtbYFMBtuuTUyZfj2XQBWcFa76eXVDlJJsRLlSIopBlCDyvZwL+/6",
-	"Xr6y8ewfAL4vS5/E5vJtIzx/tZxYff0OMMptgeAeCLzYJwtGJjQj1GcIgNRV4lLjUibkl7kw0lck4v5O",
-	"LusbMF/9IPRJGT++BaDjAegrgR0ZcgcAx32QH4Qmdif2QpfR7+RirsEgVsZJ4Vq6JIUxKeTWqSBIXtlk",
-	"rC454Uuca2j4t3N8QP4eF0TMGFZYsTNgZE9wQDB/3BzuvuRXi5HfNSeCj3zf2oJ9U8wwOFGJht8CLZqh",
-	"9CtRovb6HaAD4IGfEVEhxR9S6+qoBvOjpwsEtJGQU6q9i1vNGL1Ud3bhfhD6GxcBcBMOuakZqDEgHoSw",
-	"eo7a+3d0MLB/PBPDbKFwmOe8CQrXRhCuS8DVMCVYkpXIyQUrBB+DOuS0XesXQG0XqKfZjU97QaLwwLvv",
-	"mHfbv7+xBfu2wvF4gPRq3a855A6Q1G6C4C4cI3E+OLJgktl8BsNSQs6MhQqrHtgLNqRzG/Icj+9+pErB",
-	"Ez25QlairBu6oE1QMerjhF6xBzS+YzT+gOVSPlYDjrYRjKqpjKslouDdRgbVypHBq+1hUitniI25gxtk",
-	"4UcCABrp95FkRBtEk1TmxZKI0QjU1FpCJdlJg7/S3YSoaCwV2Ukj609Lkm+dahvmepGdtARoutslP9Jc",
-	"kzQw0lUiPG4tDjTsf6sHlq8CwE+FeEP50vmQt5UnKoHhq6WA8tU7wIxTIYhZt3d+931Nq3gw+jbH8Gc3",
-	"AG+FAB85tdXDtua0kYpyqw21tffjddc2miIQRyM1xjaawr1/B9gYwrBPlkYTd/XEyizAhOR8KKQ07Blc",
-	"K76k2B2QgB9//HHvpIzxYHElsRoFQmBf1qkJycAxldEWk5OMFtO/Dzq2oOOgs5UGiYjmil/9KW0xRnVH",
-	"lQDjy5AV9DGdSM+V7QLlVXivIWClHZHRpcGAMgYIp8EamF3yntGMpAZuKQbhDEVm/qlsGSEG87DMfo3Z",
-	"OCktGdUQDGITE+24IodSPG7JYgTkEOe/IyXUg7TeaSyCd1Zepb66ZKBqVdDtz9lwzCWUre45BrPOmNS5",
-	"c5+vhJaLbARYQGhj9WKuh1HtFpZAi321DM+1RaaMXpCxil6yw9kVczLRUDJdW9Las2isCA9nNRRccm35",
-	"HXuWjdnCnjeVu1ss6FKR1M6J8dE2CNrhwVkNthY5Gt+oY0v9W9+JBUqGFce4quhtE1olsgbj0F6EftSn",
-	"R52mW7WJlNt8OkyorXh1AbE3+HhV1ItqumFOnS/EATosxd4runKul2zZWEv0y6JowRHzZC3WVg7bdgb0",
-	"F7Z66vZp48zbLnXrATQ17fD4nb6dlJXkBWfKyAfFPGPZMZlRpaG2K8HyzmEk6CFpmiuqEf8HTyNO+ZBd",
-	"/4TZSfa62FvYwK8GrifVtE1LTewBlXkEdtp4r7rIRUczuBaEYgZajkUJA55wVx2s6hTYz9tGMDBouEQg",
-	"83eIMrgeu+8LIQpGecf2yVpNZOt9+qoEbu3mtiZ97jsV2uchc1b9uE+8a3oC2pHIAXMFIkQaCKzCBw8n",
-	"I0/ZRBg7dAMEuUUzwc8QT6IbX7vHrdGkDosKujQAdVZdS6NC/F2hz0ssf+8bPNYlc2vsN+NCJCESy3Zg",
-	"7cr0ixSZ0RWTS3x3R2MGUpaxDD2lngbvhhv/Iqyuv6LgftLsTBe9WcEcjRPyylETKyAnQIzsDkI1pEte",
-	"G4EfHyDcSs8T45lKnJ13THM+4BC4qvokH3ObKIAcaCnmJBMY78/FohbR/0+ef1unCis10Yo++TXTNC8a",
-	"FwAniCK8efICYNzMy4F8z8QoghcFI4g5Xku0rrAhoscxVIiAgiSALdrmjoIArwd8LMVC9Ul6vceuNeMq",
-	"vyjYnsH60IltzloRVC+tHkuhDOywyM21g+pMaDsY8FLntAvbgXx9yrMCcq8uluVyHqlQ40XFdreeRRJB",
-	"keqdSTqN1Rvgxqp0x2olxQpRxYoBtVRgbpS1bi8pGiuk0Kz632yO0KxdH62y0yw3Eu1JEYFnLKE7Um+v",
-	"UU+utYxta0nPdcWUm2Vt6uUNKhJoo2RlrYZ9pRBjPNG6Ut/NRdmduStoL248MbSshYmeupkUY0mniuwg",
-	"VifWGJO4HAJMr4JXmZiB48FSu5pu/89YZq1OXYeW+q0lrkAmPwVwaVLMIueXKFDmylJCM70zx1VKEFQF",
-	"rBuCuMHVK9WZYiHaNcxP6znT1TB7UHQrtaZuqz94pGhCbzKfUr7nbimxbxJFl1ARtnoVMO/e/KYFyarG",
-	"va3xrWl8QQSMCUdl4b2S3eWK0Asx14ktR+v+NsLOsVE3hQYdjOoJXEuOsZooHcHtxOZ2XUNwzT3WdKx+",
-	"enxWN8W5+9BYb3hBVsv59s0E/IiIlmlpb3XRRlsmKTfWgz9scKlOzYt1eQVGJ3gzS4yp7LK8hq1izald",
-	"QyQTPcemGHB4XZIaxjcUnLNh2TUFigBA8bfMyBJWBCnyC0khHdUVVRhwzjTEK49oXihrU6cyC6ZBaya0",
-	"dACxBGuiHpMLoSeQ9+pM7gIu3IDj15QVdgJNwgotzsoUWbfl4/7fsYYwSadcIHC3GKFMmnWkKjpG26im",
-	"otGiTZHhhPIxQ4NMGU8l2VBIoyeFPgwtKVcUtkksNbKjDbwvQSJ83CMZXaousdq/UWnzKwanpbBrRa6c",
-	"0oKT5Fj+oaF+PDQ89w3PG+zSgaYpqtgqI/ZgJnQ2Y5xlZOcjz6+dC7xK0MLmmhuYht0JrKQqBjJfmxdb",
-	"zB4fef7L3FBEcy1GOZN9khrAp1bZMLLZnsFAaW7kfDTKrzGh3tks9vIsdY6uEsVqhHpdP8KtDSZw4hUr",
-	"CeLAWfWzLO5MkKvjoSrAC2KhNiLjZkyUjFftLo6oe4sEnGa5tCgd94cZl4yBA4NJxnHcmnh7L3e1eiHa",
-	"Dq5SoK2s+Ie34xjEgLR+3dIEsMpwa14syQ4XUNlecFrYarVQadDWwhacvR1B18dV5/OutEqvfrFuRP90",
-	"BntlV7mYq3Oqtcwv5pqpdQjxzg45KUfUMcPCrPXIXR/MuvjKfCNkbFCZEM4WEMiYS9Ww1WJPzO0aQtrG",
-	"l03LbBQJTx3+KRSvcgULNAuBzv8b3Z3yonWolBQCdMoVR8gsFvIQ0n+7yBm5YEvheBwAybLPLJcoHjgB",
-	"cEGLywqkLEyaRuN1JMkAr0KRAJoVgmTh26BHUf3Jl/+HTUA4g5HBGMUkpiqFDQ5rnf23NP0ixfHAxXW0",
-	"YmFrTapTr8vZAmEVdyDe8Fi0wVo5uo07b+bPb6tU5GR9iMy4e1m/sejVa2tkgh8Ts0tIc7EqU3VF2K17",
-	"WdZ3Ma9jtGjF3bHK+l9fY+uZx5WGH1ENRoGmu8aMaSaumDGPnRzvbZYDjotNCPTLhcYwOGyRFwWoquAq",
-	"AJtmYDu3971mPW+YMiP+go1MmTd1PYTA+yYvounhFecJYCT192ecXzFFcm1rD4OXHcEHMDEaEkIQw9hu",
-	"u9xtPSXfMVroyUonohjZLLn6vfc958Vlk6m4h20EVlymx4QS21sZ5y/rJbkCdjlXmtEKZMRldZfici2R",
-	"tGuJXYw3Zev9Ds2y3KySFu9qnss6ZKBKIwLGmTfIJYPqkUG9pSdG9A8rLP3XYHDd65198dfYSdQk+ZnR",
-	"HZ/0sEw1pMlZXwB8W6G1FKIkDTLNFeuSExcsCdXGjnoDHlQXcyTo4996vV6P7KTXe/bAlntQliXtk7cz",
-	"xg3tf9ztuT54ii7B6GPtAcjcDbVlxSgJA7sZHwk5BFTfPUZr1JzZ5AooJ/yk1wu7etnV2qoYhE1nejng",
-	"fhR8G4s4AqGAUk0G7W3uL3wnottO0Y569OXBgbXxQ/HGnBZgoKPX4dE+6dUxwhCPKlhqNbSOeqtKaK04",
-	"4E9J5y0Pa8TYan5Gs3Gdppp0mZILqocTDIR0sDLil637iNa+MOWqauTsD3hqbTXuboFJ1MwABdHqJlNb",
-	"/S2sNHJMUnWZz9IB9wE0h71eWtbPdC+XKsGcazEfTlh2TFI8tpRMmRyz8vMDnnMbntAcTxVJoeJdShaQ",
-	"aIYoEHy9aixyEDTrNJIPfLJKJuxvkYsXkelXWpcd/bXmZVdW1NMECNRCjcY8t2iLklN2bIvhgXE011gV",
-	"kxaCM2QFF4o1AjM8neVsAQ4WbX6Pik9GDqe8RU5xK7Uv1cIBOS2WOh/Sgrzk45wztV4aAYeeWfA51es+",
-	"Ce+BAWK90aQXj6drWU1gREEb8sqVRAz9NKP/Joos9E3E8AT0sPP2YEv3Bax0GAm4zOgmIC1LrcSVI10v",
-	"jl62v1+v9hR0oy2Y1yI7eC2uWEHBEbh2G1MqLxmQEHv2GyHIZruYBkx7lQrqmbu5JxNbz6J9DfAK4fPp",
-	"RV1x+NvRETnskS+fHz0lBjk3AQC6XFd/Ed+phyNdnBvU3+gbLUJW5RvwzjEI6E4yB/rqyBm+UKt3bEnN",
-	"JpI1vmp7E4KUiVpNDv+e8/CvoeBXTDrBWtPxWjPCqXnnk6d6q3b6s7gg8Fp1Ky9O324CywW7ULle8wn7",
-	"Uot/05PQGilZr9Q15NL2cM8TazYzEgC2bJgvu+TEMkcXnuRYTBkUwmxKlyHBYdCSC2Sqa17Ic0vlLnV4",
-	"0hC6HM8x26yyBPtL1eOA1N2SaiC+VWiFdNYSTUcTLUXYzMAZ0DpcR4Qk2QkDgvIpZhn15AMnclc7vKt1",
-	"Jg2o/dNZhV07yaQGCo9527N0+7DGFIS8hJQXZ32YMA7HanRRft9sH3wljt8b/gTMBD5d4/w140iMBdxS",
-	"Hljv0KlwUvv6jQWU7QSS0FFvFKxCLKBBu2LHZI6OHDoVtt5MGfFfzUtoSjK3kGK+8ZLLJphzO3Hmu2qD",
-	"KVtPmjFOLiodmgQvlptJBZs6xAzhWOEQS6pncduYkBUS12u6ObTvWPSKCpN0LBlU8yZ+BheoUsWztkjs",
-	"m8hlv0vMfav49y4Q+YxUBJDf4DjuUiD8ccKsCdSfxJBOGfgFEozepRhVDrwGChOm+XQmpE43WOpdyJOR",
-	"JUL2jyoDGQqmyGjOOSvW2JBd2fl1dmTSNCMrbVDR96nKMpbVzcP3L7ea2cZiz37CyWkfEHJ3I9T+uxNk",
-	"NzjeDaVbL3hsxgmBZ1uTxR2yw1YZ+0d8sM0VvAOpu92h74LRAm4ZkvLES2XuDB2FKffoL7y/VhY3AjoZ",
-	"o9UV6crzzzC4wJ3l2Qq94Suqh5P1uWJgXexDU2/J1LyAbvNgn/N51sAdmxF2PBtwEEnAmLtN5oRVTdoD",
-	"k3w80k+fVatfL6r81DvrNvr+Np/eeWxvzjN2DeBxdPqo1/t0lnRGtsTTQaC7wMlak+jMQtUTgd7moU8+",
-	"HROc/lhwycvJNms/Pewd1MI5D1bFODVDH2rI10A36+EFXNw4AqFyF97DF2LxCCNfIGvlzvE1skM5cSZ1",
-	"23UlPbq+Tn3qRQiFwxgU1kk8cHIVcQfPsiLruONtsnB33pscpH05PMheSubc3PhU8POhL4wOHoDq5qJ5",
-	"xq18pvZ5+x64fhrm//XLsU6FtTi3JlqiSVNLAHrEWEtmX8As7R5Eq7HEHXy9MMdckKHric8tUS7pbRAR",
-	"7nwvQrEBDz1BNNJK2TYdxoylMlZBTegMXG3DCRtesmzAgdkdo/8CbiE2U+PuDSLsLVzwBCujKl3aEREK",
-	"TfNQcG4GUdFD4/eMRH4bW5A3vqAIDKFfboKxpENWmcIGelWC2sIFraYggcfuU2XRqwLiVIIO2Ce9Xpe8",
-	"NMB0SQbW0CZGDaiRHaPnDngKO8H4bIu3u11ywv15NI+iH3jR7VvOU4eBxqlBdkusoGK6zXnMyvIqZjys",
-	"EMhKl3w0V27Ao3fO4CIRM0Rz6+eyEnlqRK40IYtJPpyQYcGoVCTXAy54y0WHGBDXG26u0aVuRH3BmY/t",
-	"sa7AGmbdL954C16HXc/E3mHv8GnnzPBaz3nidx1FzYbF1uec+BuelP7TdrSoOQJvud8mGZvS61e4H4hV",
-	"mObc/nlQZ5M1QlpehbXU0TLeNaKoIXaO83uxFIK6QOpJnTTqCaL547vT03cD7gzT0JUOvMUTeoXVnSsE",
-	"y3Z3Ki0K5tKR9PD6Ot21VepKbzk8Mnx9d23+7j9DF/o/SLp9fgf5wn7maO6QZtNHisyEgrtcw7JHgf1J",
-	"pQmWm+/VhSDfxqO3qt7MpsLqKjMMyNlO+j624lGUsDrBTkgvae0oxqokPd09JumRmcPHhOS+aRM8Okx9",
-	"3RvXr5MsqBpwmzELLz1Oy54ZivlehK48DLlkS3jveVpm2oFoQS8ZH/CdmHyHt3C3S94II6Y6g9EKy89h",
-	"b734h4iQrIoHqxLgLWW60woxR0bmo0bIW14sSYTBH/u6Y85nB91jRnPFstswgIgZ2JaYa7iv7tLptIF/",
-	"KexJuFWM3KbulD7wEMm8e2UnLcSQFv+WiSnNeZoQLkiWq1lBl2CBNz8M+C9zYW4KvGo0fyN3ExxisVqT",
-	"glEFgbwkE3q3S17ZppbCSluB56BmmowcmrOYOYpaadZ4VAXMyd5/0r1fe3vPu//yl7/+f4N5r3f49NEX",
-	"f9v/+7/+13n6j98+/f97Z3/7t/Kts51/7Zd/7Z19ETza/dedf+0PBt1N3979219v7kqKeY1ujAArvEk1",
-	"+zTQ6pAGKbJTcyvt3jpm5vXaOJkb7/Q+nDjHJC1ti6nNRsR0z3vz72zgeAHzjiEoeB/WeloqIbZbgPQ+",
-	"HDCtvpZgkQdbHXzJ/DcRF+7H7xBzMdwYk9cZ/Vce/1orf2VZR8+2icetlJEBCrxKIliftxUYAO46davU",
-	"t7bI3ioNSzdK4Aol0hvmcJUr+GdN4yoP7h4yuWpE4HZu25a8lb7PW1HMxufXslYqsWdDKuWyFNjDqmBW",
-	"AanHHe5WQ7lv7JWtJ1Xl8YQX9/mPGA9+YwFfC5/uikHbofSOUd0Km4cDsHhmrWPOLBYa0QRnXfJxUyWg",
-	"Gormws5KiG0uzL/AB9bZ6u11N5Dg677W20r0J6A7VWT6wGAGZRPk3OAuNaKcVYmPwcs4V4Dly2YM1XaR",
-	"U/8Uwvmao48K6zc+65XCu5BETcSiJsQL+fvJ8KthsUKmvzFAbiXjqzYZf5xfmR9cCKZiWlXk/q1F/c3z",
-	"4syl9XkwtqDwMeZ2BXlbd5gm973BAy3A7rQDGUZZQCZQKRecqd2kmmlmV6mFXRahuFTAALdSjGe4ZMsu",
-	"ge8YkmxT68hWmXX1wmQ2LW1Gsc6VzGlxznhmyHhLllpLLMvvkbW2gQK3+uas1+BufIFuotGtXqx1ljT1",
-	"t5uv8Zb6XPyWgehpLhkdq4RINivo0PWmFEWGxblgo0ZZ/eksrWG1ptXG1FCYNucUCiF59aBRA45esKKh",
-	"8sKwxqHeCN9Cl9RhO957PWTDALqWw44rtjc+6XWK7urFbK/p3nChMUfgaRTZMEbhsIfVUvH0VYIBAtbF",
-	"Hab0xvHJiPaayZnMFfu8kKuOTLa21onWhkfEdX2KDyEMA+sjAU/B7H+xoro2dbMeNBJiHj/tHSSdbI5N",
-	"T87N8szxWlcXyvnwhfN6Ja14/SWs3D2h7q1Gta3HPFa6263Qkaxz9G/CnVDz4ZCxzNUYaqgYtA1mP0Io",
-	"gIOas0NY0EFq+YKqPjnwtXebJpODm2V2uG8qTaXesFTXwWalusKTisU5FT5rw2OLuAQz1zQvijzomFV2",
-	"r3i2WT5Je2HrYUEVWHpGNC/m0pN/TuDwlOqSNOPq3D5OsdnXx/evHykyEVYGJlmOXT0lU6K4Yl2SXhRi",
-	"eMmyc6uGpX1MW84sujsPi8UitALgDIZM7BRCzC7o8DIhM5lfUc0SqCS6B06WhGRiOJ8yrrHfj1GTbfD3",
-	"jA1zWuzN5nImFCPSqNqq1k3uEbj2d7sg3rpKgVZpTvtmFRPDE6ECIWfg/pdmS7ZELbziYhCMFJdzctDz",
-	"Dc1IqgtlKx0isE5ff4AqzGpCL5lbytDcghE0jLIxgl2SGmJ+bg0crjk8lFF3xcaZ26ieUE4Or6/BPOKS",
-	"7ODqpbWNuZWUEfL2KMEWge/BogQapLQPsAAvFRZqBOkwOLeEGHkHe2nBiUuHFg4VjqsAL8S4jGcyCOYK",
-	"Ta4uf22Qc13Ef5MfnvvI6dXB3C0R/gG6d5JODZHRflTDmqB+cdLxx99JaqtpFKY8+xSS6NZSWo7w1Ww6",
-	"Nyipt2myk2EDK5Kdaux2Hc+4cSsESwijnRAc74g2QiiZUotgfT6MVng/Da7cIwWRQj4TOkwt4Aw1gx2L",
-	"AAlAKSNiXuvLFBUNmwQ6YJSrVPkmNTAkoEmD1qvqq9MYHEomnRKQZdBrCMEqW0vKkhp+QzEL9NpmJCdA",
-	"SqCImGskUctndNXuVD7mTnvPtbLNsbori5di4knliyguuZ5A3iTEsPvFuS2rBv0obOR8zsfnkGPkBt+y",
-	"84nz2ziBfiinldgvYJP7NgzwJkVIfWuO+8lZrXy1vTSlW0S+aarxi/dviFry4SbpSuX51Rfwtev2VLaF",
-	"sojl+H0frEEXS7IUcxAYsEDlY6ig6wQklrXVN221IdZRqJ3KY2mvCpQc8h/7Fiq0KGoa0xer1KNKfxbs",
-	"xNLtbFvtK5b6EKB/FOPCSsNWlHbhxs7yRZ2IaXP14mnek7xg6BGxNGVzGXw93d2YH7It2OGfqjGQ4QND",
-	"NPECpY8g0SseCIUQb/zty1Oyf3WwX59e7f8jzz6lYGLHWNuCaqZ0qbm5r1R93WRnbm0Guxv7mWtqdwRN",
-	"kRXEb5xhGwYX8Z3ESDyKDe0hY0i7Yk+PzG4Pj4wakYkpuVhqprrknWRgInfVzeDmoB6CEOLFsk8uGZsZ",
-	"nUdPGK/HdOHH3oy+/4/n8tm33/+fX+Tp4ueP775+9ur1u/98JQ5f09f0w2Jj9zLaLW0lRCpZm7y4GWvZ",
-	"LuXRLKhK/BskL6DLddpRihUbiAk3Cq60LkFnXdncX9rC+m/FpG/EI1vZ4Y2dIVuzJOEYEXbz+mnQ+WLQ",
-	"OduMIa2MuA6bizUMbSvyClouwglHHdocTQoi5A51lQbl3EZjpnt7zuqwBx129qyJISW0UAICjBXOY6bZ",
-	"vdkdaphdq7bH1VcML1XtmDa4IfFgo5fYs8xhVbUZ6N0HHTWYwlalo92gxIsJ2JQACbXalj28DBoLbh6N",
-	"ZDkvbPXYd4A293ExEbU4tz9vkFHzoO4h2Kh2Dr9r/MwW1L7UHKKG6pWEG1lM8Nsa91E7Bb+xD6ld8fmg",
-	"xYzsmOl2rbluPmVkB+C826bMtLn3N2EcoZsxYCIt3sYa64hVJv5jOAns4+P71+vjh7bhD1eHN2ENtUuF",
-	"ou1c5nr5wWwfUfSCqnx4Mo9VZQYz1lfmebAZoKdQTNeaZefKGnpt2VQb8jCjSi2EzMhOOpzLguzNibo8",
-	"/9///p8+skY4AcwtV/mwRE4DCAPeC0Ylk/GFpeZnIfNfQX7uk6/gXTt/WpkcntRnhzYxfCQwXA0i2cw/",
-	"bT7LC5sUDfUk5jOXzlgLZnOZ02DeBkj9+4e3P8CgBcjVGO1oYFKGzYAKiXYv5ZOvobjFlHI6ZuSLL3zE",
-	"2BdfkJ2C0Uzt9smCXUC8skoIhgzgxC/ev1FkNleTIPQ158f46QHXQhRIyRNXF9aMsjEoesKm3QEf8L/8",
-	"hZxUehuZH5H5p/tXB6kP0hxSCYo5DbFgJ7Vg300Iy8HkSNWArz4isJNYO2kNwWKYNeAxJLI1nYNyxFDX",
-	"1nbsNjt13aLgHNCJ4S2BAw5twjDWBlI4KTQn75MUgr5SjPpSDIGmmC7zzkRQSSzBlFAIGrNjsKyhgy2k",
-	"Byrzh8MZiFWFaFJuQzIBEJKpmeDKde/UguQ8Q08P3Dxr9BClJ0aMBpzysIFCl7yAwa4f2eH1dYrerHIy",
-	"O1Fiv+NePfKvDrh/15dGB5uqNWVhdT3I4uNoPMkRIlc5ltqPFDQZ8IUhftNca5YlvmL3gvoUwIT873//",
-	"zy5mzlZX9iSyCcoHHFcGmGNB+0hZsV11CZiTygjjXNmWdRdzXaaiG5ZgOMaAW6iM5kWxTNx8lSbuabe8",
-	"GGEnX5upiZEuRpJKwGWVvsD2o3unyxnrEzqbFfZ+7f+sBE8TQgc80kTCmxKAb1yIbNknQRUQW/AGVZJq",
-	"08oB980pE5KW+bLmL5sknCJ8bXdL33qt1nzPXKQBL9vz7azpuxekrVT774HaV3bgM/A7Zdcain9CIzHo",
-	"qy+g5PaSfOQ59Hj0QR6EXYPPzsW6/fDx9W4fkj1tYdkBDwviA1Uhv8zNOSB6makN3QXCUB5ljzQ6QKaG",
-	"0OR8POC5JjvgTIY9oaAAqbkoVEEyZRrIVXZfvxEMpiK/kTeMgpHoN9cr9zd7QuS3Af9tb2+v8j8z1Czp",
-	"N/IVzYjFh36YGBzekq6ZLJrVDJ9ptND1rUzDIkTVHx0EKj/aJFFErmYbXfN7tY+u+aWlkW6Ijb6TLgKD",
-	"HPUOyG/kI6eWXbCsj30GDFGzDQbsqhOS86GQ0jqebW9dAEisNx/Ao9as16yk1q03/MlO6Zd2SH5zB0K+",
-	"AdqH5+LBZAvblIQlPDXnnl95YM2+wP7rj8lv5BshL4Dp9KvxhXYiBvUskC2hVcWwrlxpSbWQtpzlmgVU",
-	"exADOBpNiP2ajshv5AehyTdizi0wbPtqQxx8oQ1zPGKu2S4ZQokEQ2ovGIFexWvWU292DMhT7XbsV/ME",
-	"LpueiAwWdYJ9jwGBiJa5jRpBtklrhQood1eKYOvkNetq9lf2y3hqgXLiOy3jEspDojbbDNlorvgjDeLi",
-	"mm9W2zf77z0nv5EXPnk9RDmX0u67N6DQ4x7vzJic0JkiGUYjz5VTq4DXBNfXXL1ddGfFqzxQXanysGYj",
-	"8bbTMZKBfafrTxqNp4FY1ZtJIHgODCn9VnDWemUMd75gjFtJGO0cxBAdLzxshqJjwf2pHJpTORWCvDGs",
-	"zFINBYjwSPoTAngLgbWpvAz5L+RDIRYkEwv+L/CBWrvQtPqj/eQTYBqvbENt8gHtlSBuGo0BSpJgK52C",
-	"TfHcyj12yalcYlklTJjqOnIZnFqlV7f/6qFlVd9i1+4+dktRWjI6LSMMLmhmaM/6rwQNwP0nDOkz+8mH",
-	"zPAG1/zbbMsAUxvMkFTmxZKI0ajIOQPqF3QPT4htHm4I5BwrSJgpajFdGFzkDsQeEkieoyIfT3SX/Ehz",
-	"TdL3TMvl3slIM5mWIVuNvQQLMBga6V9ufi4bmPsNG7pq4UlOMSSoerPFXJt7mNlemTQzm94EvC76zHxp",
-	"wNsb9NY76zoI9ZsNe6GXLwRTThgfcA3Wm6Bzb7fRtndGpTcgg0uZ8fmUoSLsevXa76gBt5FauT72crg5",
-	"Ji6MBmqrzPvlQmMTp2tBipnOL/Ii10uQNm1dyLEUizJ34kIyeglZK/jJxPpo7U5dk+uFNNoKN5SyYGY9",
-	"fTPlHnkLIrjCROJoIfyw4j2JF7zvkh1HJAacYA6ZkWsNSTcXKrRAGpxFsbaUyVvEWSe3mTl9cIsV97u7",
-	"ZvVAIKxAirD0JNLVNmLxvWE6JlR2y6X5wOooPJu9WQnCm1CeFSwIKkQ5fceoc8RvOuj3frHEHaAgbVYb",
-	"BFcZyXuPvJ0xZ1IxS7XeVGrfQauuBTwYGJdM9zGqHOrVkdT2RgKYeSW8ar7DFaHuhV7ZIh8yrlhgNzqZ",
-	"Gflt77DbawTlLBaLLoXHXSHH+3as2n/96sXLHz68hDFlfkFogeokHcOR0Oh00O3hi2LGOJ3lnX7ncbfX",
-	"fQylk/QE7Hn7E+ix9qv59zjmxnb5s4e9XhklYXAAxCSjAhpC0yU/MJbBpbtky8TisyIpCjmps1p5ekem",
-	"ImN4kTw1MSwL6/gwIwNKZ0QHYm0oIISKouOMi0DjVJU7ICSZm2eKQTf7+k3I8RLYim3CYcOrrNM3ELA9",
-	"55KOO1oA02Gv56x/NhOurqCDM7e1/RzqhevMy/bbYHCMZsxXYd5JOmgDgCWWpoG2z9iX94M34VNHuLnY",
-	"EA+E/a9oFvQnfrLJECdroKjx0tXS8r3F1o3/yNm1ITQss2MDkzT6C9V8OqVy2el3XudXjBvoQK++oEJe",
-	"ed07Z2aCfSgvtim+M+4FgyHlIZW3mAslAqimF1SxUFAQ0LEyGfDUiCcxzo6z59o1swvmFhKo2MjcNqPM",
-	"O8FTyAFH/wYYxXhGUiMLeJ5dWa83WlVjyCsVxAa8lA3WX2Cy+v4O+HYXmLTe3wG/xQV+z2iWc4yh/qzu",
-	"8IcoIv1Zb/GT3uP1Y61QHsjkOPRo/VAr3lrp9t7ohseW9YTj6mDfugNaicdpGfHga4xXnQ7YZ3xWUG4r",
-	"1pkbNFd0zMoikJds+UiBd6EbQ/ATu4jboDfmRZW7iQHUvbrvPvhp40tQjohyMvvhOupTzV4bmKzFfP/i",
-	"p6QctfdOFPlwufFg976Z4/e8dEe9g01QuLRw4qCn6wf9IHRpU4JRh8/XjzoV4g3lS6dd3J4uHG4EEXu/",
-	"/4ykJCAeWuYMnaP21lJ/OR0dcXfBE5EyrCFKQ157jaiZhhAGUSXk0qi9hrU+7kH4eJegtwlDV8CYOeCB",
-	"QQsLqgnuwu58nZ0pI1pSrigWOrL+VNtOnbyDviZUsgG/ZEvFNBnOpRJSQVEe8/2ybAn6R4OYKtstyRCz",
-	"0r+KAa1l//5Jrd1SjLMbXeyli/QsJQcotdxSzN1+AOIK9VxyW/r6oFetknr4JOnkHErzMLnsJE5BA/rc",
-	"CUmeR5uDHsRXYGXVg15YZzVa6LM1YD63PVeh4hREsCsi8/FE27yAXJMdUWRM2s3sbpmaFdsXfCbn43P4",
-	"RGWDQczI06MbV2XYbLdgi8G9XrCRkGAi2jEYfpebZTwzW8Uv/A57hTqqJWZDkJwZ1F3XJz62ePjapjy3",
-	"3gh+zeJcag7VZRYKrBbSI7AV7tqEndii7cTnY11deyNvYlVp4m3WbrFn08U/OTx4drRu8cWtFn92a9EM",
-	"c+MKG2i7UjqDc4eQ3M3ls3DMp0hFeFszEMH9IKY9iGl/ajHNIDrxWSJOLrPCRE0sg9SiVtnMCXyqrKth",
-	"3RTQk8zLYSec5Jnz3jrDRkKQkwvIbrLOVnBf2Ag0b6E/Ig23NjJO/0lal5lKf+WAR2qch7M/JnUnfosl",
-	"BcNcb03L/NdctO06ivY1vuejbP0EQf+e9SRxW3LYpqwCzB9o4BY0cAMy4QNVcMTRRlQTokgeyOxnrw07",
-	"2hgjtmt0N3/hHilDQXdSI/RDuPBNdIEZBU+Ole0go7DMM7HtBjyBqIv2Z5YvVBorbayxV8t51tKfSpWa",
-	"VDXq/oDPqFIlR8kzpPYgkVEFLtdAeUuNPjtmqGlzdq3xxZ2wXNGA5xkMrahClZEzya5yMQfbwC5ymqFQ",
-	"Ovi0dyaMpVhYDgPfxOa0YX3pTW0AyHtKA4Uq82hqFn/lXBgtzmuwQ9g/BvxCZEvnRM9E4uMFKAQGzlhh",
-	"TsFoSG4tecG4LpbWFQ1xuZCq32aFeBdUTd7MEFFpovbZ2SJKGWJza4Tf0e6WLag/D4NEy5ZXmSTudMd/",
-	"iFWi2hGl1n1pB+owN9qE7K4rRBzdna1JHN0VVCe+y22Vl6vcE3ruqmsPC2+3YCHWT9pMZqzXxFy7Oig+",
-	"jgGU0F9o3FZNMGoJouM2gD7p3Rc8/5Qmorbl/79oJfKK0UaGokqviM2Vo9qwFeaiSvXyB23pwWL057YY",
-	"VbpjWD2mlP1AlRGxQgg2HE81eqydhg3muKEVRa4w66DkuBhogyGlA95oE9CmYfQJJdkcyUUleel5KWH7",
-	"yHcvvlfmQJUr5yQNejymYMzyNipNcq0G3Pbc89KEC2Uos99IJFMlJlAjKfXdXBoSdewUy1f2X5VR/9+z",
-	"ZQdpKuD7VyJbbmt0N2dzLngBA0ts8NKTE2wgCjVseRdp7Ysll7HhUmW2E5+eC+WB9uazcEbfDiPe2mKr",
-	"HntBX4Fqh4CW1nthWX1bBR7Kv4fFzMMuUu5S+OLcn7bnKrbaTovtLbw/j5TV6o6x6UukWWGzEsNKvbHb",
-	"sAd8arDkgxuy5I258Q048YoAUSvcl6X3aqzY3xe9957NCrpkazljbMinpPNW5uOc02LPccA10zTeD1n8",
-	"g2AQEQw2YLf2I5hseFPj640EkN4GAkjYnvxBYrlfiQXpaJC22CK01I2a+9DNGijXamEGS+c9MYQ0KB4B",
-	"0US+7fVIyErBCbXkQ1Vp7T/gQZt4aKADjf6BeUFfVJEtvd+MC0x7TLBfGxSjNguAUi2YbTjgWsz2CnbF",
-	"XLd316VNgsS0nJXCENaImNPC9hUOkzQwP8HV5M6Vj841i+eY/uF6EJc1soMG3gYUMsN2kQOOXe0rPcIT",
-	"X/jDpc1gwKctglFr/l3v+G1XWW0iPha2k2j67u0HLJVYNoQmO5jzb1P36YBjMr55P8wUk0LoICG/7KV9",
-	"aHtpp7t4goAoDpgDjv2dFxOGVlQoigtnaZiPrdDArhgn+cjWOgD4jWxetCsCPuAgWTKpoJJjAOpHykOq",
-	"i4lUL8NTcEgE6WxKN7rTJ4Rd06Eultg5TuV8XDDLFUmuIBXohON0i4lQTjQP6oPUc1lHoijEQlW6Qad9",
-	"yGyyx+RQLdcgepO45F2Rr49Jqi7zWVpCltje2V5Kb3bQnnMt5rbHNTpFUwINhlTQLZtrYSaLz2DO+t3J",
-	"6YvvUotRO1ZkmtmykzbPIHEFsARnPvMsKQs3+O9CmPMSkwfam8nBR3bxtpFSYTD77ZLThcC7Xc+mMgfT",
-	"94U+JRCdKWPodDETMSqL3D6gKtp1HA687L9gFRpUTZQPynaNxBMPR4XkyGaEjbyaA+fUouigSdlArDQ7",
-	"sSn4e5xYZlbjC8RwSL2Auve2f1g/1qi8PNvQmw+AbKbgd8lJdTAiOQxH2DVjCMYMswvbcVfMdRV9E7KY",
-	"UA0koHItiKJLvGSnHpBm/y7FxbKOIOw0KIFlxXYf34rpfmmg7O19z5bw7Xw4IUNx5eg7FM5DUrVe2/wK",
-	"WN8fqnKaq3/u4BnROkMFSB2XWA24FStGF+qSwXl0+vCpThlMgXtt0yc/JauU21Yd8hMIGFrSjJ2riVjU",
-	"NV94sget9IrcSAyNa6pIGRLZshF8obGVu9ScneTErmdi77B3+LRztg4ilVm+lahqe63Zdu4KJ+FC71G+",
-	"52wKlfEvJlQaDPl0E5Ua0Hq1Xl1xSAaFxeAyQ/sggclkUJ/NWqw0vTQCkVOxa4LXOmX7uJmmDEnDpVhg",
-	"KS38DZVINlDPt7WYe2l3I90cCcQNTyAG+5elILSgpSR5DA7xmORTJgU5MelBof/nsvQ/KNqfmaJtqWVF",
-	"C76YF5ebKtwuwBSjIWMxptgKkQaeg1dGPGVSgQwN9ctyRZikyro3+dAWEM4hHRcEJxv3MuAoM/tiJaCk",
-	"65JaH/RIrUKNpGXzp/SodxQ13OPyA8P9LSmzDQ4939iAaqNEb2BHbY5cb061y3vwbP4/EAd6sAEAvhX8",
-	"wdP6O5BTvIvr7ZbJ2oD8gFxGw+8xCKQ07lQrvAaGrZb4e+poQGBE8Wp4g4gee/W6koLpaordVYj+3dHf",
-	"z8Fx9UBdH6jrA3W9l5D89fR1bVx+NU5kJ51JFQvN3ywg9nah+RDjOJzEmkJnVFsruDVLYPlpo0YXjLoO",
-	"f0D7VbWLQ91qPeBVs3U3tHrnitiO/qXhu4+N+qH4txY2YmSml7YAMcnVgNtSPrZ6j5uvT/Dbkeb+UA85",
-	"deb40MpZ5ErH2ALaxz6PkBoAZtUK+ML8hMHIQZd+7K4Ldv2yQnNoA4wEp0BumJkDeyMa1Mcg31r8zhtb",
-	"vz5g3L4J8mjOOavE9PiqP2HAsC+1dvq2cwOTnO1H0sL+mk1H1jhQ7iHO5c8kLlgLcZvY8GASexBibivE",
-	"bG11e5B6Ph+p56NtXrJhLEyzQdXqRD9kznbUZg3PWtqMkR3v8MXi67vdaMZZrbuVur2251a9WeZArP/b",
-	"5uQ8PnpVYbBHquzQ9qAT3is5fcg++EyzD+r0JcxC+LHx7CzpXO8BMdnD+HXXXy4a1PcGKnBSaF3p+lPH",
-	"Co416NNxxWKlyJhpMJg9jkWg2LgxK5u6blBh69FHynfITZEkpsmAqwm4lye5AsdGl3xdNnnGECyY5INb",
-	"iYWGcq0lhraHFMW4uHTALWnG6hkYgmXBu4cdPdxfOp8ypel0hvVO/e9mlVTPJUsH3N7yY6hKjR2TGq3x",
-	"IUyw7JxEOWYUE1YohgHr2G/CDBwYXAAMyWlBLujwUoxGZAc76zwhKiFPyDTnCXncw/8ekon5bZKYD9r/",
-	"3wWjp4PrgGOwT9Ade0TzAmvFYafxHJodiYVZjWvrh+dlkMLnnwR9Tn1eChc2bopQUggxM0tOiO1umpAi",
-	"55d7hRjSIvHKXDLgmRjOp4xrLOIupC3oDWdGi73ZXM7MkmmWSYAZrxTefwRhln3EWbe9icBGTRi8yN3Y",
-	"ta17BCepb25kJmPSSAswHXSmgz5qYZDhwkcm+hbTtiq+6hLUGHy5L6Pj2/4ZjYilXQKxL0FnPAhfPLYF",
-	"BGfeLWd2xWjBsgEv8ksWjsi1YsWoS142Wsx7HI8W1SNaiP6AQ+5EcK1tJzlo7xam+kCxc02mQpkrXpeR",
-	"XGeJss/9zsFTMucFU5VKCGEqgsV2Z3iHGTDywXf6tqPS3cQjJYY65XxYzDOW9ckMyiLooCc2W5t4RIJQ",
-	"2D4xR98eHFbv6PqHmk9oUQRdMEsOYbuK2SIb3nRRC90uO4DeRZfpT76LdiRF6ocwTg1YRSVNqvF5r7oH",
-	"jbk3WQ1ni23sL/HW3m2FfkquZGigC7yxNyrX7p6pzyDNyIFtneSOO84abYpvCsF1sAvv+7Fn6kDOgKvn",
-	"lrEHPewfrDcPGUoPGUr/RBlKdc3mBopNm+VmbXAVhhtghoAjWdDDQBtpR7PpLGaVOcb8AKzaEkrVVDKS",
-	"STGbYWRQLEKqKU/cTaDUpvFRNyf9rROs5wAP0VIPVfMeyOJ2AVB3QBaTTaqWunvaoHKlkRqS+UB0S8qu",
-	"YAXVkMDpNWBPL3NOUiMbc33ufkvJDiaMHvaqlvBd20vL5foYbRmkaqPio+s1IZAfIvgY9DyzcUxNWJq/",
-	"bZvUeDjUnRNbfxhbmsjvUcJ27ArPgzSO44HoPhDdB6K7cVzUnZDd9TVNS9sCxE4tWCx0asFc5BQ9uDgc",
-	"Ps6O2JPR0/GXk2c/P7+858ipFxB6UmERj5Szk6ZVCw42ag/Gp5CNb012Cs2qOAQMJ003J3lpnhppOmRJ",
-	"ELEL8qMz/mHROUPzodm6rUlpyJ+1Y9ORZGqClmtrIFXaPHDZw+0RUp+Vpc/uuGpV+6DFrGLEF5JwsaiY",
-	"/CykSsWIUynrmZfvrYUY5HJofbmFic4pHGc3N7xtF//0GYQ3bcz3cWf3b2BzMU9uYQ9WsweZ44+OeXoQ",
-	"Un6fMKa7MJhVWyD+o3PBqGTyZK4nnf5PkNx+QVU+9D+cmfehu32LRGP7nII1X7IRk4wPGfotpWuS7xsb",
-	"73diRZjBSUxSl38OA9NKM+T+/v7B4ZfdXrfXPeg/6z3rAZe1m69P+I6JWQHB0dDY+WK+7LvcdtuzfyTk",
-	"VCWVEkUv3r8BjcmKU2V4WHPB65s7BhP5DojRaQoxJmJk2R1wvqBUPPiBbSuRPmbkL1yIgxUGgg/ZyvrN",
-	"73x8/9pm1K8M8aAYg8GyUNCICGzQxZuIsnk2lYxAGYiMpCHGpf16YtOYaZvVFIkSKSttK6z+5JuX54oU",
-	"QkCNHx1suInyzb37bsDmiGW1xSeKUbgRIVWX/AAtb6EIC5os7YeCBqCfzj793wAAAP//",
+	"7L2Lchs3ljD8Klju/mUp06Koi52YqqkdxXEm/mInXlve1Lehlg2yQbKjJtBpgKI4E/+1T7MPtk/yFc4B",
+	"0Ogrm7o4zo6mamasZgMNHByc++XvvalYpoIzrmRv+Pceu6HLNGHw7/PpVKy40v+Uq+WSZpvesHfOCcXn",
+	"RDLGyTpWC0I5odEy5uSKbXpB75omK6aHxVFv2KPTqRoPjn6Jfv1yczw9iU7Z09mz+ZeLr355fjVYHvWC",
+	"3hXbjOFV/Q/zZuU9ftwLepwumV7EdMl6QU9MfmFThZ+AlQa9NBMyZVM1Nks/PfaeJfEyVr3h0WAwCHoZ",
+	"Vcx7EvQykei5YSO9oLdmk4UQV2PGo1TEPB/97OPHoPciY1Sx6Cd86aV5pwQqwtma2PEBgipWkkg2zZgi",
+	"ciHWnKhFLIngU+YDborT94ZHX54cPz0dwIojJqdZnKpY8N6w9+LdGyI3fNoLelEs6STRr89oIlnQYxz+",
+	"HrNrPNefe1/0LoPejMZJzOdjGevPDfkqSQI8ozUzcP8bPZqUD8mHdBkqvaCHu9G/LSSbjt/Mvv+359lX",
+	"f/3+//6aXax/+fD2m69evX77H6/E8Wv6mr5f94LeKkt6w95CqVQODw+n2bJv0K4/FctDPb88nNJUrTLW",
+	"08D+hiVMseil3k0ZxPZwyZpKEuGLLZD88hggSRXVP9pt/b1nRw5VtmIGKGkmLVS+ujm9Olk+5c/SL3/9",
+	"KnsuB+rIh4pdBKwWxrJri/N/m5xOn0bP2Jezr+bPF4Nfjq6Ol/5YOKNe0MvYrysmlbs2GfvVzXBSmaOn",
+	"v8OWqVCMTzdjfe/gPD8GPbVJmbemvt2aB8lvRbYsA9K8Rmb6Nw+AdZCZZcuO+AKzeV9+ayHV8HUHyS0r",
+	"uOXZmFVsubZ2MR6Sty7m9rdHr6kdrZfimkWEJoLPiVowMltxzpIWDD95Vo/hms5TjiScJhsVT2lCXvJ5",
+	"zJnsBb2p4JJxNabKEoZaGsSWNE6AStK/eJe2F/RmcSbV2BLoiPaC3iKOIsYdVep2cAnNp3ktrllCgTQu",
+	"aXbFlKZeZqVu2iVT1Gz3Y925B710Ibijd1KsMk399GGMDbJLRdVK9oa9X1c0iWcxkBBF55p0XgY9FStg",
+	"DS8uftTUK42q8F6ziYwVc5cwzdh1LFZyTJXK4slKIUt1H+JME0IzMYypoRzPJyfT0+gpezb7cv7V4vkv",
+	"g6ujHSnHc3pcnqOOcph9bw6+nJ3Q59NeDRWxu3YY+zqWVaylc0bEjAjOiF1dfnPgjH5+JMkeSb4Megsq",
+	"x0uRMbtPt4pEA9gyy8Pro0PDzfWG6gh4mXDTJBFrFo1FFs9jDlKAZbnr9dpnuVo20Px2uoAjSDNxHUcs",
+	"6w17apVxqeKEaZSwJEKxG72+V4TOM8aIEiRjUxZfM021otVUablHksmGALXo94ImeWZGVwnKnXW30lxA",
+	"/SjmNOtdfqwRdbrxI0NP3qdZzOfETljmU/rEozjTomJRRCnB61AtKL/SVFOuJsu4/DZN48Lb10eHenp5",
+	"2L7MQ5hMyljw/JCrt+xiwawE/kQLjsmmyrLtTbslChj6XzjuFp7Qfo6f+tAMlX+wgylcWbOf5jsL87vT",
+	"fO8mqlOqWKqFjvxjhcts2IgZqgntFhzN4bVSy7E7F301E6YUyx7iSs9ilkSoSO4iKNQw956mhnqJcMgd",
+	"sAVxSq4mjkTXv5b2hr3jwUl/0D86Oul/WcancQH+jot0YD0Zo1JwIzI4Rm/PVZ+DZNmYznF7b8Tf4iSh",
+	"h0/7gxr02MZcf13RjHIV80aEyWlAAXM+7nCvq4c5EapwmJ/P8eA28iPoaZFvkwrVuyyKdxZs5fOYrrLk",
+	"8Ks+HMctrvhtaHt+3O/0ZUsrJ54PstcxqlhXtoO0BX5uVpA99Lqa9LM6vWwHjcJHq89er0A5zFMremlC",
+	"OZCkmCa9OysZRvYvSzcFdaCiZiCYnJqR8zQH+gI798/ya6qmi/KBTvRDTU5mYpWRWLGlDMiKRywjgmtY",
+	"zJJ4qgiuol7dDHIiE/OI3fSGA/9K/iFVTlzH/Sub8TIVmWrGAnaTioPjwfGzHfHAKBh21uPB0cfg7z2W",
+	"ZSLDE4h8xWPMbmKpNOwjMd0iHEViKv8ZJjqoDod/aPhsB/CxvmRMSjqHUyKJkSqM1S5WCzSBwjET/AKh",
+	"ScZotBmS9qm1HJLSjC69Pcqfjy77iDNOgxt304uNmhbza5rE0dgORmhqNRKx/CiH9+ngeS289ZqYYtnY",
+	"zLUzxGsmyIH4Cp+RfMvHZstDslxJRSaMUILvIFhpFGVMynp4HT8wvI59eA00vMwPJw3koqh/tPIPeOYR",
+	"iXlGp6yNTPw1Q7q/M6E4KfGQ70SasqwjB7kjrZgKruhU1ZulbkUmBh+NP0APOfZWB3xBf/sqTlP948Cf",
+	"22cr22TUWlOuswE9WiPvaI2sPfY6Y+Ru0qwjCyBCfMDpt9nLjX5fazC/rSsL79An9WTt6pdqBwt34Mg9",
+	"fwlVTCpClWLLFDjpH9Llp/UGuJ1mG0bP1H8ANam6JJ4FvWiVUb2R8VIzgq8CyzVxTbDucTcLOK5/Qe1b",
+	"FWPuCa/bgF2hvWFj5NZgfpar6ZSxyKlCgbeho7oNHZU2dHR07HYEKDQ21/huW5v87fnmq5sv18+un6pT",
+	"eZId/3q0w9aeDk4KWwNc0QThjpjeySpZ6z1r8AHcHdudbd3OHFR9F9X74B/npyUfu1Hl8teQOkOowviK",
+	"bUD0ijMNIP9QkOMRyQwFokQqyiOaReVAjbIAWzPzjhJs7Qy5CPujxhAXMyLJlOI6ccm+nGrY9v3KpgC9",
+	"NIb1WQm7TL1X/IqLNSfnb19tBVdpql1hVRlelfXNKohxzkRDIq/G//Nf/63RtH9b6NCVWjCuhS+gYzXA",
+	"AVsRnxeB84PYBSh2ilsCJR+eAyVfgINHn7xnPCKxIlSS85VaiCz+G2xrSL5mNGOZARjZExn57uLiLfma",
+	"ynhqNVAGs1FJVpJlREt8+w8I1oxdi6vydT0n5vEu0LUz3RK6+fAcuhdaHbfw3cvRbJ8sqCQTxrhd6ANA",
+	"aEKj8Zwqtqab6o1MpcoYXRLK5ZplLCITGiWtYPKn2xFExaGeCcNbiGTZdTxlpQWdEZVtCJ3TmIPEl90e",
+	"TmlcAI6IHJUY/yLLbiTNhPUrJJaEC2UsAP/n/Y8/tIKoMumugKqZwMempkUNyYqzG82hUXXQiqN+TmKe",
+	"rlT/AUg+rFQJMU5oNmfNwBPXLCNH5E389VbA5bPdBmr+6HqQwa8ZUQvKydHg9KunXz4jk41i8iHgMxVc",
+	"gWtok7J6vlg+Ta37aqpJ0zQxt/nQoEAj3Gq/siP0GubIYQjcQNnVUomYBcT+BY49uNikbFhZ+UPA1Y8L",
+	"QVIxXvGM0UhLsVUAX7FUGZJCFiKJpJbcMGYUTKWa6rBMy0z6CFZcMpq0Abz98ztCfttkRTQ2u4AdzUSG",
+	"63+VT3HwPdu4PRopl8h4zmM+d3GyjCYsspHGQi00L8efNIeCq+HB5YkMiBRaEjAAmjATagsUuU/0uswh",
+	"kSiOSLbiQ6JFbsAXJ2LjB//68oLUSuABEXoZPCIU4nzLm1KCLOkVsyv2RdrSqw+McChZjleyBtMkXbLK",
+	"yjUkVZwkGjAcRa9OqOV96A44VZjFdxzYI8tdBtsW3ifvmObEgk+ZxgctvsxiHssFii6/53k00NaaLS1p",
+	"MhPZsuj73X4OtyKrzdN4GklpidbjcKRR/vjpU5JmMVeaGpDz9y9evSLTBc3oVLFM/r5Az9hKsg4wX6MW",
+	"UKI4Nhhwh0MwH7zjGbhZShL6Tssme0umFiIKSErVQpMuzRf3++SDZIaAaVqqSTT+ZcZ94hPjimWcJmMH",
+	"2VIMwiRhSyI4EGqk9q3nUZxu13Moj/aEC6GhiVFpXJF1JvhcL0usMiLjiPXJRVEBOCPxTFOglGUylpp5",
+	"GJcOkas0FZnK1VB7YHF0X1rDkuqtcAoWLx+kb/IfyFKDrAWW/iQ7ArI4NIfiC7SFaRoXafaskc971wci",
+	"nSkQghlS9INz+HvBaKT5vZYGBI/kvQEMrsqYCzU2EZRVogHXCL3VASwMB5FIMJCMW2FZnX9XkNbNkEP2",
+	"7YcLK6CbnzV2ajHG2GjPNKUAL52YDbWME5DvXp5/8xCyL6wRguCqwu45PCfsZpqsIia3qqqluXYEWmV0",
+	"jckD5VVJYo4Kg+BanQcxDxdbVRjAoCSWsTJv7D8EFDGCdxtKztkTSfBVsqQbQIBUaMFWYPJIKVC4DN+a",
+	"r+wI49oZiiqBWZ+djF3HeegSZ6pm4bGElffJeQQWPm83TyQpBTn7HOtHePQQx3HNskTQqHIMQkv9fGOp",
+	"OCDSLInni1aC4E23K7z9kbWkFTFa8yoqS2uj0mhJVlD+tGS2GuRSiSYwL4DkTjkx7xEEZAtAP1EAzq4x",
+	"Nw8RZlOEZK29HnWnOGORB1KtWTjTegdA3tKMXzdBDsg3+KxmfcM80vzTQc+4fBpdQWBLgrBoLUH/umLZ",
+	"Jl9xNzDaT9wajPkEORjfmThet1APjDyeXnG6ZD4k7bOHAGZCOaZKjzNGp4s6RmUTyDV1UhAXoUcRTLBu",
+	"g2J17l3BWDdDyWJlFgckx1BMFxSDJNOsFxiP7BNMKvVeEhnJaCwZUFL96hOJm3sIyaAcnFm6+cVwS70p",
+	"MHKZq9QM6t8xYvTo4SJGjz4JPbGbtxFnxRMxXnm3ISqvMO16Vyd9+Tu3PSM33FMg7OLaoalvMI4+w5iP",
+	"ikefkbhgQwBGet8A90s5VG3puUdH31z97nZK4824I1QLIz3KUhYMh4jDenla4AVT8dFgkAtnKVq5BY8+",
+	"kXSWr7wAWzNVboWsgNhaLKZilUTEWNz1bdTU8ruLi7etkK7MvyvAayYoUvSt6zs86h+RvdPBgHxNI/IO",
+	"Xx9a8SgXTr7TGgnCe79PXizY9KpgsklizgjlkXlHntl/wBFrAVGRpZ7j2dOnJw/oxssYhpWO5xBpWtET",
+	"t5TMqB6RP93Ox1McvDuNcUEHZqkPT07skpuCX+RquqgNb26E3C2F55rxhSCYwkKG5Ek7JJ88POTESjFQ",
+	"/mdixaN6wMFLrVArzbIr0CrDc5h94BmbijmP/8Yid20/vHtN9qyfL2E0kvt98p6h+Hb+9hXJ2IxljE/h",
+	"AsOnHuLWSiUySOvl9JrGSdVa9h5f0OwMPK7ThbFjNUKybsodoVk/hWcKr12Ub7uVC5GpZHNfVgMVL5lY",
+	"qWY2JFYqAWVIs/uI0UiT5TYo2Rl3hEw+rJ7dKCGuSCK4C9/w1wNsQtPfKeVTliQsqvgM7gdgH4OeYUKm",
+	"pBeT8uCF4CoTycG51mAOjJUMSm74AbjeZp5IEuJrYUDWC6Y3A+rb0tWlQWNcWLLGhX2Q/QGAzcnqvaAn",
+	"pwu2hGRLswupMk3x9Aac40kdvGNpQjcohRRXG6psxUJcnMojD2JUeDQas8g+FDNCOWE0S2LPReZcMOAV",
+	"D0vurtJOID3dXzbjq2Vv+DP+cBnUbAMBSJODd3ldkeIefuSEksxs0S52L6zZf7iPXocYoqZ8IWS9EDLf",
+	"vT6lM9isRggwYOhTyvEqRAhR63DKd+ihW72O1nZk76hir61EXtzkT/AxSRI2U3bxV2xjdeQAVCGzDBKO",
+	"bHmJUe8s+/Pz52fqz0fhkIRZmIvKmdbkeAB3Ss+2jnkk1iRjkqEFNlShLx7ne6ybvevODt6KJJ5u6u8N",
+	"bkiL1AewK5LCyy2b+/XPR4PB2frPRyHZe/Xy4lviPmSlyP3mtbvB2xaPIDt4FW277nFE9jSajP/nv/47",
+	"3D/L8SdmGuApA8tNn/zbSigIroCLtxErrc/CLhcsSRsxqp6A5WHsmP3TvhWnA1X38h4PmyhB1jTWAv9M",
+	"ZHp7KtvEfF5Y1smg7cPLmMdLfbOPPB6u2JxlsIp/B/5ToUWGVg59ShSxlOk1CW504hwwzk/RvGHfTgmk",
+	"3CNP37OaNZyDbilmXeIykABoHVQCAVJZzCLy9sf3F0Rk5O35xYvvRlzSGcMNQXJdkWxS+Fq24hKvIWII",
+	"xlDFnByfkoVYZZLMGRj8RhzzVOBdjNADxgdz1dG7IQHy3iffs40kNGNETkXKIqLEiKvcbNcn5xY714s4",
+	"Yd56y9FBztcXng6ej3h9DFJI9gBpSKz2z3LmoDdbCLMoRVeMOG7K+wKpj+sI+1bh1NfqFwyGNeiqFgjT",
+	"Ed8rBkwH6Ggw/85NGvsAz/DpzU3ovq1hpXXeK5aqgEgEV5yZU5Z6fkJnGZOL/ogXsFLGc75KbU2woKdl",
+	"BCNM5NV5qkEh3t2hN68Zn6tFb3j89Gmg75L9+0ijs1Is03P+58+j0c3x4GA0uvny5eWf/qUX1KF/xmQq",
+	"uMRCal/T6K95lLiJBoVCOeVA1FJR01J8+b9kbNYb9v75MC+DemhfP/TfBQnd7axuGP4qD1/msmrxRn5N",
+	"I2IWPdQs2UWRT9giNqzLhHYW48lrRUNPqitS9bq1mZcPvTdhgV/TyBNGdgFjXSR6OzArI2oDsrfPkb/e",
+	"ErHcOk3toPYovdb5msY1+ThbJ6uOaHLwdZzGjmjydHWcxo5osgm2TlMdcU/3yRnrCiIwldZV3CchbCGE",
+	"lB7UBcRsxnikOQC48sqXyZdcW++Se7FBKuw02L5fEc52ucYvTLmWHS/x1rD0zlhfHd0ahLzjbYJhrQGd",
+	"O01ohtX7ztpvQ+n9e0Bie3RFDLb1d2RDMGezlpoHnIAbkjVGhO5DADut965RVfSu7YWe/y7cL12ZBv28",
+	"DYPrhjSoyG3TVN4vq55/gAu8RZX5kZOwQTYNrFLbSc856qzWmAJlE+e+3IGm1Ockt96qmiH1XtRud9O8",
+	"fw9308EAL6e7JHsCfYmQfb5vLxSLcncoBlLrfcVSZVSJDJPi4c6hp9QrmQ/uIckUCXF0SCASltM5czkx",
+	"Lu/k8e7dM/MsluJ7mRuHO+N8fXBmK7bWDKk4stslqvzVBpfVFoGsNGD36xL0FLtRhwu1TDyA9Ia90Wow",
+	"OJn+UySmmrIQ/QI8YvgD1K/BB6eDU/KDUORbseIR/nro/YxPFkf4V/lF+xz/TO1L6GSCeFHzovmpoJqW",
+	"bSVAD2lCvrt48xoCaYfGbOysFBjjDYb+fr2CWprT2lyN+UcJQmFZXllH/AgEGuO7WAFCU4kAB0wysZbg",
+	"3k8Trf7BBBAZuxdiuHFIUvBPSRK68wj3A0KreypZuL3NeRu7F73SqLkXua9mh+vkeXhacdi+dw+U3qyX",
+	"mAUXhbFahxKATT9Yi+yqgyfnfsBq/Pk7ALMSC9CNLMDb9wFYwVmJe+bs0isngG0OZplYYhINmEEeed19",
+	"87pXJqfpPcD3NryumqLVrnsVX78HjLJbILgHAi8OyZqRBY0IdVliQOtyXKpcyoD8uhJao6nJurqXy/oG",
+	"TMI/CHWeywQ7ALo+CakV2DVD7gHguA/g02Yn5kLnGVBkslJgZM6DM3EtfRLCmBDyq6WXKCVNQm6fnPMN",
+	"zjXVMrH1W0IONxdEpAyrbJkZ0HXiu7T1/PXeLPslt1rM/in5AF32084OqNtihsaJQkbUDmhRTadqRYnS",
+	"6/eADoAHbkZEBSeK4I6LCV3oqHaNCqhycTUyZfRK3tuF+0Gob23Y0W045O1l59rIp/Y5Su/f08HA/o3o",
+	"mrIpFI90nDdAhVUrl2WtshgbCUsyWi6ZsETwOZgYrAXJ+NrQggTUU+/GpT4iUXjk3ffMu83f35qirTvh",
+	"eH1WRrs9pTrkHpDUbILgLiwjsX5tsmYZM0lUmqX4nBmL1RYDKCZsSlcmz6I+qUQrTlbwxEAMkRVSOyr2",
+	"FZMVt6QbsqDX7BGN7xmN32PJrA/FKMddBKNiOnu7ROS9W0nbbDfQ5K82x2a2zlA35h5ukIEf8QCopd8n",
+	"GSNKI1pGszjZEDGbgZpaSqone6H3V7gfEFkbwEn2wpr1hznJN47qjgmmZC/MARru98lPNFYk9AzfhQCt",
+	"O4sDFZt6+8D8VQD4hRBvKN/YuIxd5YnbGfHujhkXQhC9bhdQMnR1DeszYHY5hj+6U2UnBPjAqakguTOn",
+	"rakq2u78KL1fX3uz0xSeOFpTZ7LTFPb9e8BGH4ZDstGauK0pmaceByTmU5Flmj2Du9KVlbwHEvDTTz8d",
+	"nOdxU6xeSSxGVhHYlwkUgIIQdSqjKSiaMZos/zzqmaK+o95OGiQimi2A+Ie0xWjVHVUC39Q9xBxGtZKm",
+	"ubFT4Z2GgNXWREQ3GgNyk7RvBe+Td4xGJNRwCzGwbSoi/U9pSskxmIdF5mvMxB6qjFEFAVYmG9qMS2Io",
+	"x2aXLGZADnH+e1JCHUjLDbRr8M7Iq9RVGPZUrQK6/TH7aNss1vZW2jBryjIV25CUVmjZwGSABUQmFy/m",
+	"dhiVbmEOtLqv5tH1ptCg1gsiVtBL9ji7ZlYmmmZMlZa09SwqK8LDaYeCzejPv2POsjKb31C1cHeTNd1I",
+	"Epo5Mb3B5DBYPLgswdYgR+UbZWwpf+s7sUbJsBBsIgt624IWiazGOLQXYWzCs9NeNVShipS7fNrP4i9E",
+	"SmD7u+0fL4p6tZqun8jrijGBDkux/5YqnOsV21TWUvtlkTTgiP5lK9YWDts0vHcXtnjq5tfKmTdd6sYD",
+	"qGra/vFbfTvIu4kIzqSWD5JVxKIzklKpoL43wRL/fnT1MamaK4oJO0fPauP3c3b9M6ZEmutibmEFvyq4",
+	"HhRzxQ01MQeUpwGZaast2GsuufMXa/hA0qvmnWJm/Mcl3nAf/dnLVNjN2UQ0MBg/RyL9t482uBaz94kQ",
+	"CaO8ZxoxtxNavw19kcBt3dTOpE9/o0D3ABoF9LetiCvW/2bEscBrOXy/y2IbAlB3/B0O/Ta9sT/Dg3dd",
+	"OwqHv3VzOx++/U4BARxkLosfd6ne94wINR2EdiIIeY+hDghy+94mnyOe1G586x53RpMyLAroUgHUZXEt",
+	"lRYx94U+L7H/DTTir1k7N54eiL/ykMS2kcXi1eEXIUoi1yzb4Lt7CrNHo4hF6CZ3DHjf3/gXfnudlo47",
+	"QbXnfVDuQ+vG1945b/bK2TmduYovkH4lZmZvvnbaJ6+1Hog/IERzhyTjkQys+X9OYz7i2AV5SOI5NzlZ",
+	"KJhsxIpEAlOruFiXkqf+wWtBlOlFq4GiYGb4hikaJ5WrgRPUXgX9ywuAcTWsD2oPBERi2iNijjMeGA/p",
+	"FNHjDKoVQXEswBZl6hiAXqdGfJ6JtRyS8OaA3SjGZTxJ2IG+D35sgz5rSdDqYMwbFCrET5NYX0ioFIgm",
+	"pRHPTRFmYXtQO4byKIGM2skmX84T6RtC0N6xX07Yq0GR4p0JepXVa+DWNfCoq9tXVxSxrjBdQ3OGSseL",
+	"5mrjdUV9qg2Bqn2Tqm1taiu+VUtf1barqi1mWgPkuoojNfV5K/VnG8veN5YA39Z8oVp3rVx/p6CtVEpc",
+	"l3reFAo311cCKRQgtRGZl/ZemttcXwMgr52NXt00E/OMLiXZQ1QPjOEusDlcmN4KrzKRgpPKkMCSHegf",
+	"sQ5omeRODUncSnGBdn704FIlo0nMr1wpXiSPenprui3UyKkv+LEjiCusvlA+sC5FpoT5Ybk8RjHNCYwi",
+	"hWKId1U3HFJUobdYLSk/sLfUxloTSTdQQb54FbAwjH6mBImKhuCd8a1qqEMErJOY8sqwOQ+MJaETsVKB",
+	"KV9v/9YS0JnWToUClY0qiLgnHON6UWSC24nNcPuaCut7rOhc/nxyWTbb2vtQWa9/QdrVAvNmAD5nRMsw",
+	"t83byLQd61FU1oMPOlyqC/1iWYiB0QHezBxjCrvMr2GjrHNh1lBTdCTGJlpweH0Sam44FZyzad5lDeq9",
+	"QHXSSAsYRi5J4klGoRyArZ8z4pwpiG2f0TiRxv9Cs8ibBi3f0AIKZBWsoX5GJkItoO6Adc8IuHAjjl+T",
+	"RgLyFA8jyViLZM26DXN3/65rIBf08gUCd6sjlEG10GFB8WgaVdU+GpQvMl1QPmdov8lj7zI2FZlWq3x/",
+	"l8oolxS2SQw1MqM1vK9ATDwZkIhuZJ8YY4HWgONrBqclsctVLK0mg5PEWOmnopOUuq5+Ca1vTbfqgiZ8",
+	"P9Ylo8/7XW8np5Vmvf5YUFvzG+F8X95NnZxU5qhKTK7juTm1ihZaZZcWNFVRxRSUMgezoGnKOIvI3gce",
+	"39hwiSJB85txd3Aj2BNopSoaMt/oFxusJB94/OtKU0R9LWYxy4Yk1IAPjQaiZbMDjYGZvpGr2Sy+wYIm",
+	"1sRxEEehdYrmKFYi1Nv6F+9sX4ETLxhVEAcui59l9Y6nrD12rgA8L26uExnXY2rJeNFMY4m6M1PAaeZL",
+	"q6Xj7jDrJWPgwGDBsRy3JN4+yF0tXoimgytUEM1L0uLtOAMxICxftzAArNLcmicbsscFdMIRnCamnDqU",
+	"wk3VvpmgwURkpLr8h7yz+jXLohitxoKzH2fQZbrtfN/mRvD2F8s2+23vF/NJex8vAbTsOhYrOaZKZfFk",
+	"pZjchn9vzZDzfEQZEc0RNWKYbdNdlpaxVYgxj0ErO87WEGMbZ7JiScaW3bv1qzZ9uat241qcv7DoLlGa",
+	"iyUsUC8kVmwpO13V/F73aJZRiB3LV1xD1bFuk8jct5OYkQnbCMtSAUiGW0dxhtKIlTfXNLkqQMrApGrS",
+	"3kYBNfAKBBCgWaB/Br4V8lerrrnuRLAJiLTRIh+jmF9XJOjeYW2zTueGaSRwDri4jkYsbKx2eOFUR1Mw",
+	"s+CpRoJSFwizVWxvEga6hZo01cCzqgUEDd2/alFZ9JZynOXCH2dE7xIIotHQiiv6dUWTeLbJy3np1zGQ",
+	"ueCMafNNlNfYeOb1OspPqHWj/NTfYkrVExdMqWdWbXB20xHHxQYE2vlD3zocto6TBDRjcGSAXdWz35v7",
+	"XrLgV8ypNd6MTubU+3eM+GD9Nk5q64QUnD6Aq9TdrHl8zSSJlanSD6EhCFiAllbVELYYe/lwG9nVw1Mf",
+	"JXFO0tUkiadkzSaYEY9FT4FgpwKCbvJAH0FCWIrSanXoLghULCyRl1LxWg2Dpoq1lwGEfU4XFMkLWL0l",
+	"WL3ZjXLPigrXAAKLTNlOTYS08G/CXRwH6RbBYSL43qcZtiGcxJxmlcgOfYeRdaFpD1eVg8NwAP2uPGz/",
+	"5mF+njWMvQK5OuplfiR7IUbZDg8PF0Kqn4epyNRluO8dI5bML/cuKxxX69k4uaFySXARXcsSN1iAchHD",
+	"IQHAoIPcqVH6hRn08TKoAZMppWxmJnua4Zh+x8bishBrvl9P8ItU/WMZLeuOxbxB1iKLbD40XCX9HUk4",
+	"u4FD0MtY0uyKQdL0dMGmVxNxc4a9nUEOh5A279oXbZeEzjMGZhHjhdaXNFpN9a7Wkkw2uSF2C2sKOmjr",
+	"SBaoNMFiHdT1QdeoP+/+bj3pb+y7hZteJWgu6A3WraASKxceMDGZw5YUJeHp4DTsJn92NRbo699iLOiT",
+	"VyBIIukdEoo4whmLIKYb2qGyRLK7Rm3Vh786vRgAhB0Bi1+qkMJPFw9WJrM1WKlZbKWGy1xo7gs6dGyk",
+	"dGzkZe629VRPVnGiDkAVofzqQAsuVkHaSsQOYYzscqt8vlC/BUcakMsCZcpRtJvr5zb8ZrfIGRO6WeZJ",
+	"pVPyLnKJSuZU3bu0BfDkFKhOBPZJfC3FLVL4wNHwnNKXBJM0E9dxpMW+nlplXKoYSywWmXD+VmcW9NYO",
+	"KUPUzbVlgy8ADlj5LYr1Hmny1luVIUs1XMewN2qh4Z03erZSKmVArlmGaewmHMJWyFW2qgwsswu8gh7C",
+	"tjfsDW5Oz/E/3/C3r75592O2VEc/rX+5Z5jmX2ywosF7Txx7v2Ibw08lowm0AIh8no/1S4rXrHErgV9/",
+	"+anmbc31l/9zNLoZDC6/+JetN83Bw+1tC4K89QDYjAXSZLWiBKjElcfGnxhTDERn+eTZP9qFvbIFcu2/",
+	"Uatc3Ap9z0HTxJa0H0yOkfF5Uqi+OFtJFt1Jt6gX7+8mdm+TrkFprBfNP73g7eHuSRV3q+53evMKv3w8",
+	"aBXSO95hgxf3ID/fXgr2y6eDbNrxxt5eQr030au49FtSnjtJVaC17FFOQo1jw8NDKKoZWoQLyYd3r/fP",
+	"PM4bEHpPclZh86dfbcHdEn1tkF2aiOw33knvQMHgSNH97nw5xrANcJwzJcmKJ0xKQn1/i9SCMhjf1rEs",
+	"W2cx0gwjn8dWUqZzaUKlATcuKzTMjmpzNMknJMT3wnK8t/tSGec6Yxkusf2mXOh3Pn5sOIV6R8tLgC/A",
+	"s5jndf/+FhCod3G3wIDODpZvTZZQd/+KUalg4WcuVVcTj/VCJOx/iecEwf4AjpOSD7HWh+fdSpcbFpiS",
+	"G2ua65IgRP6yiuZVkcS4FvETH3cwYaK0A5HdELo17NGI/sXn4B/RlNLFAoAGT7mauBCP+tfS3rB3PDjp",
+	"D/pHRyf9L8vGTs/g7Fml7TYyRqUwYpfgbJMKwBSMpEb3SEa5ijmoeivJsjGdQ4BP7434W5wk9PBpf1Aj",
+	"gRVg2HqL8gM99wZ1EjGswliSNFyzM/Smkzm9duKIMSHU0+pPaY0ro+P9GeJyLKxnfTX5AKDCKxYR6AbY",
+	"rxeeGsMdjJCfz7IHQAqwuURgQR8QG/hYDktuuS0VGjBrzBA12FBu2La7qa2zaVBfzjbbYHEdW69ydSFp",
+	"g2gNAYNPpB/Umn+oSAxuZe7ziEbF8ucTlIoRsEhtGjPi28WaJyYmZpr736xVH5pXeURpx/jkrXfW0cPq",
+	"nd3YK+t9fkhCSzYhLh+1pDEWZfOfrLg12OinUSxTAQa0MaC+fgb/sLHeENxfTd0+I2yZqg0SOOeaNHUn",
+	"vRoe7hbnymmLDkpw0yVx3nKDDs4eyy0q/d7sEkP01hQ6LFsHhMiIcZrugyriQTcke2D1oTKO2BmhaZqJ",
+	"a8gBUsJ6vWO13wkAPbuWru5q732fCWpB3WeDtVl2rjr5B8myg3P9ZnExPu/czYhrpHoD8hxhAz8d13CA",
+	"oMCGK9bcOC2y9O3W25xVf7srj3FHA2uDkgD69HihCPYT6VhE30ooHRiRNTIZ8wKwIRmg3426LLLQeenG",
+	"BhCha0AOFVlH3AjZ+32C+4MgCM3EIgJK9VyQmBvTkLdmF9AfVtMdmzlbOS9lmVJeE9/yAn8oVTXhNNmo",
+	"eEoT8pLPY85kbXbIsjbL6MJJRk8kijNneTN3lwWYi9FKAIz8SAivDkZxXzWrAG1uXG9D+RZaENZUbYlo",
+	"3VQJbZzpNa2d6LW4Zgmd1ho6K/hQQ8EEdh0xXXT3DHCgNQE+269ImyqeXrHI5D2iYDoRJVkABdwU8saa",
+	"VC7PxtvN0tLi4ksXpsx98TNv9WPCV8tJOVDrT6en5HhAvnx++oxowbPeDDVjWdZkwoa7CLFrCfSjLNut",
+	"6/ekpWy3KZHND2v5T6zqyrz8HzEh8FNx6hcXP9aqumo5ntJlSuM5bzLC46+1dYVkmtWlktqJ82plrfOa",
+	"90qwsL0ka6desiheLbfOjK91zCfS87bZm7x58bXivPrQEqZU86IVy7YvWb9UnHha71Ves4mM6wrX/YQ/",
+	"NDhcHc1sD2b5uJX5bQ8grvPePZB5607xSc2WMN/teKvo43K8923CkEUSsaywlLpg5P9NVrP79P7f2cD2",
+	"jk1ZnDb1Ki8YwF3BWxYFkKfJbF1VLwOhHLG8XSNusWRZw4mL6OoWxpzPAVrmp9Dif0+FO4fS/ZakaUI1",
+	"U6bAfLQJxT6AwneL6Agj6SvhEmvoBCQsz88MDfQx4W+jH+zgjM5D0WpxqpNbmbM13nYxsy7mgGQsTejU",
+	"ekFFElUC0f/Q3uOdQzytH/myPobATG2MPtgGyfY42TGS8wc9XdE+bKadJoxmstJ0/k6u6LJ96cFd083B",
+	"k++VSMmeXsY+1hCWqyUje3C19omiVxobm6LUmupQ1eteeGg1WtxKrZb8U/u/cTX2HfLh3etS2OBDerG3",
+	"Z49UCOJ3jCZ6dEuNM5Ao00xMKq5l66cRV1XhrsksZym/uArPtKRK40TjAsyf98e3ffpiLhWjhQQIcVXk",
+	"Q+Jqqyxi1lLHEN4Y40l3Y5KGDFj4EDDW+mIzF8rxXTtcwoLFP9U04OkAio9iJLcxJcG3JVZngQremrms",
+	"JOuTc1vI+0iPPR2M+HRBMzrFLh4mqOLDn7RGTfbCmwNzYJsD8JSEQ/Jjyvj521fkpD8gU8q5UERSsDzH",
+	"pv4AUgItWrFkFvixf4zPRDYFQrl/htUvVsw0/lgKqcjTwYDk67GrNV2Q0bQ84m4UfFuJzGYKQWt+zbc9",
+	"grxfk0u/xLotp18eHZlCQ71hT2UxTQxP8Y/26aCMEUGvDBbsbuHO9PQOIXs/cr8nuCG6WjM21QxqxdwJ",
+	"VdMFFum2sNIM2QSOYXURvx1QsajKcMRDUxvC3i0owaJnCE8Hz0m5RAt+pNBZ+oyE8ipOwxF3xV2PB4Mw",
+	"b1xpX85N7CuuxGq6YNEZCfHYQrJk2Zzlnx9xZ8ysjqeShG/PL158F5I1NEFCFPC+XixOYSGo16kVDJTw",
+	"CmTCPKu5eDVJva3VbGyalUl8ZjRLYmv1h/xdOl2YDGr9u0FbFBkjjLswsmCsjLyYCM4w4wsEyiY6y9m6",
+	"5wxQtfmTjYbcC2+l085G3e1eZiP+ULXtkygEaQ3n1s7mhtV4zucWm7NdSU1hIRrRv4gk6t/BlOx/YdZq",
+	"Vt4K0ry1dr1ZotC3c01td+tudogWG7a/hWSrPXvrNjrYt2sQpNsulh7TbpNXHXNvNkL7a0h3MUhvT9xo",
+	"MWnaL9bZM73oue3faBCyCt+Ad87AP2lTc4G+WnKGL4QVq2pXXyW+OhVcadZuXJYJuJs1Leb+X1PBr1lm",
+	"82e7B/k1mt39nf7SZoLfCstGu67/ifWtbLy3kMubq1GfW1fPeiHQhbja9Mm5YY62RqozN/C8Ewe2G9Ik",
+	"2K+caqupllOvkefmvu3Q4klF6LI8p5hyS9uj1Zp8k0U6a4impYl+Nu7WcAuP1uE6akiSmdAjKB/rKrE4",
+	"8mFydWtiastMGkNsLwvs2komJVA4zKtl6aVgtm7WDos+haC2y6A5f8wylCldMmz5rBaZWM2xa7skexmj",
+	"0YHgySawVq+1CSQzuTAu/kpwtt9H4aBFGDE/ltiZyK4glN1F3DAOCDmPr0ss7gEEFoiMc+YaKpENwqdL",
+	"MkspzbeOed1RktmeTFsbz3J/cXxtopRf0lCrholYaxZOJTsjKwxVo0th7I15H41it48HcuV3wZy7CWLf",
+	"wXOvmoEW3CVjnEw2BGrWotKuL8v9ZgNrktfiKwiKZ3HX6pld4h06QPuehcZaMRiMpuDnz5PhTSnHbqbF",
+	"20iUn6SZQafoCS3PAeQ7HMd9irJt/CPA4ucUy/UDl8RglniZikyFHZZ6H5JwzRKhp47MSz4mTJLZinOW",
+	"bCl/M+JOkmotgUOqFXCkchl+tgJOubLNw0vcera5ODCfsCLCe4Tc/YjjLgqmw/F2lMudyNSNEwLPNsaW",
+	"e2SH26I+drmC96AvNIdo2jAbj1v6pDyXyuwZWgqT79FdeC/SE3DDo5N1tLogXTn+6ZdhtGd52aLxnBfl",
+	"3XuQWMsB/wgasFCigF3Fhi6R+37ckh+FZFnnw32goiOUdtR6geGlyho7DCmhnf/Nwmxth/s1VdPF9g5L",
+	"YPQeak0CXIeJgoZtsWJL15oSRJ9qoWkejTjIm+Bj2KWriNGYm+vzurK8P1cbidR1ZrhlTfu6ViJv8Fke",
+	"KOteH+Zy6M+Dy76zbtqq9tVf773EfcwjdgPgsUz4dDDQyubMdMU/8lRqOFljqU8NVB2FH3SvAOw62EF0",
+	"Avaod0qQaXQaHg+OSlXNj9pK/VYj6krIV0E3U3kQcLFzbFrhLryDL9QFqFnobdk5voZZ1cbTg34iEp7e",
+	"3ISuLYkPheM6KGwTZ+HkCrIsnmVBkLXHW5XP7Hl3OUjzsn+Qg5CsuL7xoeCa4YAbbQhvlo64tjVjoxBR",
+	"+rx5DzySFa/U9uUYX9dWnNsSK1dlmDkAHWJsJbO3KqNh/c6DYrU+001ZIzwS5Zzeeo0RrEtQSDbivoOy",
+	"5JWELg800Qx6g9188hqackFT8ABDMTMWjTgwmjN0q8EtjEEa5/YNIswtXPMAi7FIlZu3EQpVq6V3bhpR",
+	"0XHo9oxEfhcTpWPUqN9ARWI7wTyjU1bMwKim3BcW1E5BPEfyx8KiW9P1A4wLeDoY9MlLDUzba8PYf8Ws",
+	"AjWyp+WnEcf8MGxTYPB2v0/OuTuP6lEMveAO85Z1IGO9/RByVvJi0bYfWJR3pNbjsdaWxuc++aCv3IjX",
+	"3jmNi0SkiObG/WrUrVDL02FA1ot4usgjr0Zc8IaLDrVJJTpnoY7fjFDQ4wRnruas8VCXMOth8Sav3cBu",
+	"UnFwPDh+1rv86Afp1d911CMqjgTXesXd8CB36zejRccE2o77rZKxPPTPlkgyfx6V2WS1EJK5Clupo2G8",
+	"W0RRTews53diKRQbBqkntNKoI4j6j+8uLt6OuPWXQOImBDEs6DUjC1oiWBzDBHJzkb50JDy+uQkhdg4M",
+	"D5a1w0+ar+9v7W1XbTu1m0BaGV5o97PdnphLr+cl6m8wLDb5X3gBHUPQEm3b1J+BdPv8HnrpuZlrW+go",
+	"BplKQsJdLmHZE8+4KMMAld9BWQhaxjxeakFt0Naiu6uw2pppq+VsK32fGfGolrBawS5PuyV7krEiSQ/3",
+	"z0h4qudwoUqxJrhwQPDTcehahYNbYYm50SNuUpXhpZOQhGiCCIlkykrFtqM21nULTwfPw7zhFIgW9Irx",
+	"Ed+rk+/wFu73yRuhxVRrDWwx6x0Ptot/iAhBW5hikQDfPnbdMTIXzER+5MmG1DD4M7LqGrm+EwOosfEj",
+	"d6p6VXcLb2r3KHZwHt66WFFXX9kQeEjGnO9sL0zElCZ/icSSxjwMCBckimWa0A24V/SDEf91JfRNgVe1",
+	"5g9lsXCIwWpFEkYl1BsmkVD7ti6siaAsuoVKdueaQ7PmUEtRfcA8PS0C5vzgP+jB3wYHz/v/9M//8v+N",
+	"VoPB8bMnX/zp8M//+p/j8O+/ffz/Dy7/9Jf8rcu9fx3mfx1cfuH9tP+ve/86HI36Xd/e/9O/3G/K760R",
+	"oMVVWLJWAq32aZAkeyWf4f6dQ7m2pyPfeqcP4aE7I2FuOA5NUy7sevZgzrsOXjUw72iCgvdhqxutEPm9",
+	"A0gfwrvWpSDb0U4HnzP/LuLCwziV6vxHt8bkbR6d1uPf6sKpZGrcrrIrUuA2iWB7OrBnALjvHOBc39oh",
+	"uTc3LN0qtdeXSG/ZWyhfwT9qe6H84B4gj7dEBO7mk2/omjJ0XVMkM2kjpZ4phZDIKc2yTS6w+730jQJS",
+	"DofdL2YY3NrlXm72E9c3VbGf/6TJqdhAFKxj1izmG9EE3yV9tRghaaMhc4jtXHSmPVOykwR/64zIBoke",
+	"s/sKMr1nMIPuodlK4y7VopxRic/Ay7iSgOWbaoDcbmFx/xDC+ZajrxXWb33WrcK7wCrvJSFeZJ9Ohm+H",
+	"RYtMf2uA3EnGl00y/jy+hh41Jr5WMiULcv/Oon73dE19aV16FjTaYhtbza6Y331P2ZvfazxQAuxOe5D4",
+	"FnlkApVywZncD4oJkGaVkP2tl4UNsUqZ6BjPcMU2fQLf0STZZHySnRI+y3ExJlsypdjuPYtpMmY80mS8",
+	"IXmyIVDpUyRTdlDg2m/Odg3u1hfoNhpd+2KNs6Sqv91+jXfU59prT+i3GgpP2Bq4GQl/vgxLWK3ovFSY",
+	"wtUobykhmdAJSyoqbzXt/+nts/6L1Sga8N7pIR2jIxsOu16xvfVJb1N02xezu6Z7y4XWOQLrqzNvL61j",
+	"63rZmK4inWsJ3Cv1mflkJfJuWc3uDmXsHivQ/UEr0NXdk4taooyxPMcDLcFmCqmkrUxqQkH8igz1dFer",
+	"wIplaRZL9nkR4TLRvbCxrHVMVxSL8zu2W6m+f++xwOVsvvaK7F4Z8/sryf7wRcsfKeUjpfwcKWUhYB09",
+	"ILS+O9pPbLIQ4upcKa2J1VvUKf4IwY4siaHlnevwLODfPEpFXKngQe2sR5Vs6JNng6OgF60yqj801sRN",
+	"C1EmoAStafAFjGdh18rFs5SjWa6ObOOO9YLat6ZPo2fsy9lX8+eLwS9HV8fLE+6XNlzjtsd2hVYxGGMU",
+	"EUiecjWdMhY1V6ZrgtlPEHBnoWat/QZ0tqL9kBy54lhVx8TR7ZJj7TelolknYorH0KXRrH9SddHEiUt8",
+	"ddgirsCZtIyTJDZrKCxBH3iXlFwbZFTXk4FK8KfMaJysMqdkcQKHJ2WfhBGXY/NzCI1ryYd3r59IshDG",
+	"0kSiOIK4y4xJkVyzPgkniZhesWhsjJ3hEGvWRAbdbRyDwSK0teMMWsjYS4RIJ3R6FZA0i6+pYgFJYn51",
+	"AKEMAYnEdLVkXAFAwRht8udSNo1pcpCuslRIRjLK50wGxFYHh4pTTyCAbr8PRiSOnpqxMU2HQ9f9Vmuk",
+	"jGNJ7ExvScVLJlYKXrGRfutYv0yOBhZF9HuJxCgwA6yL1+/JgvJILugVs0uZ6lswi6dUMROJ38d+ZmPj",
+	"RhiawC2o5Ze5MqVmo2pBOTm+uQEnhK2wAFcvLG3MriRPMjRHCRZ/fA8WJdDto1wYI8SCYI4+2GC8cwtI",
+	"qgVDLNCnTzyzaGFR4awI8ETM86hhjWCwrC1pk4ic25Imqwx67JLP2vPhGpIkPXTvBb0SIqOXpoQ1kBIH",
+	"yKH/ZY+/F5RWUz4VKGWSk+jaKCBgEYbwlavYbyXpt24Ro9lA59qyW3nGzqVlS7yl4PAs853Lkt5QYkoN",
+	"5ivDpepAbq/cEwnxuK4Mjp+dyRkqAnsGAQKAUkTESpUSZgaDLkUbPEbZZjCvUgNNAqo0qLdrIdxSJqhF",
+	"yaCXAzJPLfEhWGRrQV5PzW2oRWR6aWSeOqVQkxIQx82eZakkBKxRBkTGc25t5I0Nl2vryBS+iOJSXpbU",
+	"OF4Yh7/H+DUNqS96Jj8t5vMxpGnbwSg/sXb9pyI+WbnPRUdYDWOaLQuaDbDJQxNs3+ue7+YkG/ulB+uj",
+	"7321semoW0TctVrLi3dviNzwaZeM7+ayst/Yjvx2Aa6FmeX3Q/C5TDZkI1YgMGAn9xMSQZPMmc2XM7Q4",
+	"LtWHaPTUlVGomcrrsbIIJYv8ZyT8IgRhlyZJyd7yRXup5XxusJx/EZare5johfx+b22cVEL/WozLweRE",
+	"aZvUY/1L1IqYptxBfaUcaJ0FcQeGpnSXwbfT3c78kO3ADtmOJpCu3NBiRS07dHSklh96VKa21jo4UoHS",
+	"1yDRK+4JhZDV89eXF+Tw+uiwPL08/HscfQwJVnuCEAWqmFS55ma/UowoI3srY3Hc7xzNVVK76/p7tXRr",
+	"12wDKknDO4GWeCSbmkPGxDHJnp3q3R6fajUiEksy2Sgm++RtxsARbUvbws1BPQQhxJPNkFwxlkLPrwXj",
+	"5chp/Nib2ff/9jz76q/f/99fs4v1Lx/efvPVq9dv/+OVOH5NX9P3685BXGioRAIDTt0GebEba9mtaoRe",
+	"UJH4V0ieR5fLtKO9d1dJTLhDd3dnXekeldTA+u/EpG/FIxvZ4a1DDnZmSa6mfIDe11Hvi1HvshtDas1r",
+	"woW81N+qmulbsvcaLsI5L/UEJ3vUlpnOVibnITw4sFaHA2iNcGBMDCGhiRSQxiPzRuP7t7tDd2objpeq",
+	"dEwdbkhb52qHVQ/dvbrCFHYJ8XWDAicmqAWLM0Oo5a7swakYj/2uK6G81YN6gJDe0jn8QVuotBJuZDHe",
+	"sy1BGs0U/PZ9OG7ZT6NBmWkKouvCOPxgHo+JdGsm47SRiCXMiAW/DyeBfXx493p7lO4u/OH6+DasoXSp",
+	"ULRdZbHavNfbRxSdUBlPz1d1LTnAjPW1/t3bDNBT6KRgzLIraQy9pma+CSxMqZRrkUVkL5yusoQcrIi8",
+	"Gv/Pf/33EFkjnABWcJHxNEdODQgN3gmjGcvqFxbqxyKL/wby85B8De+a+cPC5PBLefaPkAw9ExgUDvHi",
+	"+p8ma/SFKT0CVZtWqS0aUAoZt/VJwLwNkII2mXrQGuRqzCnQMMmDU0GFRLuXdCVOoITUknI6Z+SLL1xc",
+	"9hdfkL2E0UjuD8maTbDIWEAwMA8nfvHujSTpSi68BJOYn+GnR1wJkSAlD2xTAD3KRHqqBVv2R3zE//mf",
+	"iYanVlunsDT9EJl/eHh9FLpUiCnNQDGnPhbshQbs+wFhMZgcqRzx9iMCO4mxk5YQrA6zRrwOiUxDD68X",
+	"BTQ1QPkEdmoKBTM4B3RiOEvgiEPfXYxohUIJlGQiYUMSQmh1iLHVkiHQJFN5drfwirEGWHgBQrPNGKxp",
+	"bWELSfhS/2FxBjJCIGeDm8QHAETGZCq4ZGQqIpSeYx6hpwdb1KLRQ+SeGDEbccoB58wZ9ckLGGzyWqCo",
+	"A3qz8snMRIH5jn311L064u5d1xcHbKrGlIUFiiFXnqPxJEaIXMcRVIaqKRs24mtN/DDUJHDtWtbUJdoH",
+	"5H/+67/3sT5FcWVPazZB+YjjygBzDGifSCO2yz4Bc1KexxNLAp8hk5XKC75olqA5xogbqMxWSbIJ7Hx5",
+	"C5DTwXHYzy+GrR2jfzX1EDCeVEtSAbiswhcYQXFwsUnZkNA0Tcz9OvxFCh4GhI54+A6Xd/AqCglGVzhT",
+	"AvCNiYg2Q+LV2jJl5VAl0VQN+q6LiIUaE030u36WV6WAHuxYiiNE+IZwLmHezNc0P5KETqD8DGcj7s5O",
+	"n2gkIEYIBEWtvnEmwTYHApKXHOoaWqcJtc2E6Vz+fHIJCU4jfsFuFFR+l4xjwZyFgH4rG/KBx3ojeYgY",
+	"YTfgs7MR5T98eL0/dD2uAYB+NySgKuTXlT4HRC89taa7QBjyoxzkeOla0GtCE/P5iMeK7IEzGfaEggIU",
+	"wEChCkoWhJ5cZfb1G8GQZfIbecMoGIl+Mwek/wEnRH4b8d8ODg4K/9VD9ZJ+I1/TiBh8GPrlN/xb0teT",
+	"1dYOgc9odLFbGhs0Cyul/ooP/Sb87qEpxYDIBXg81nvxX4ZvKSHGCc0Q5eKILVOhGJ9uxlds479sl7qk",
+	"iSYZLEJgkNPBEfmNfODUsAsWDbHJlCZqpruUWXVAYj4VWWYczxm7FlcMAUIL/MuDB01jWIm3cfvIW5x9",
+	"ZKZ0Szsmv9kDId8C7cNzcWAy5eNywuKfmnXPtx6YviZjKCgyNrVE3NdPyG/kW5FNgOkMi1H8ZiIGVaOQ",
+	"LaFVRbOuWKqMKpFJY1CFa5HSuSaP2EHRhU2kQmIkEcasbVmrrdBj+GBgWKWBHZJ8/RQ/MuZCjU0TSbep",
+	"U/Ib+UEo8q1YcQNNCL6YxZq6uHpY+nzFSrF9MoVKRnqtE0ZmetSWVWYMA8H8M4e5YD0wg1vNU7itaiEi",
+	"WNQ5LhYwkKgsNmEnyHdpqZ4Q5fZOkiVMsWVd+FItUJ4ZoJxDiILWSHAJ+SlTkxSOfDiW/IkCeXPLN+Fj",
+	"blL3vefkN/LC1ZjxcdZWnnG9v1Bqsj/vpSxb0FSSCJOGVtLqZcCsvPuv7+6+Qb3aYkxUFYoxbdlIlbKM",
+	"V7KW5mQM4nFKvyDxH6+4loYBFoGHz7YVGYLnSNPivwrOGu+cZu8TxrgRpdFQQjTVctJHNxSdC+5O5Vif",
+	"yoUQ5I3mhYbsSECEJ5k7IYC3EFhC0gmh/0TeJ2JNIrHm/wQfoIoZquJ91T00n3wKXOcV12yNJuQ9GjxB",
+	"XtUqB1QOw0aMCVviueV77JOLbIPVDzGvuW/prXdqZmr3CL96bHjdX6lia4rizSqVKmN0mYcoTGiUbLp8",
+	"ZUKj8Ryncp/QtFPvJ54yzVyuaZzgtVozDUylMSOjWZxsiJjNkphD0C5ZUr1kTvmUBZA2B9n5kqyw0JOe",
+	"ohQUhtFJ9kDMIYHoOkvi+UL1yU80ViR8x1S2OTifKZaFecxXZS/eAjSGmiWMV/kWgL5esywRNHIk5CnQ",
+	"VQNPcoExRcWbLVZK38MIoh0iRiO96S7gteFr+ksjDj9WwsSggaJRtjh4w3MIDck0ifXTJJ5okDNJMhpL",
+	"BtGYC8ZHXIH5R61FdgVMU/ZJOKVZ5E2e0sxZoMEnzfhqyVCTJlIgPcHvyBE3oV6xOnOCvD4mLrQKa3oU",
+	"ueVCWzyrrEEmuIoncRKrDYirpnzzPBPrPMVxkjHsKGs+GRgnr9kp5F5PGFlnWt3hmlImTK9nqKc8ID+C",
+	"DC+x3kdtGyW/XxKpb5fUJ3uWSIw4wVRvLRhrkq4vlG/C1DiLcnEu1DfIw1bw03O66BijL/T39eqBQBiJ",
+	"FmHpSKQtQcjq94ZVE6AAa5zpD7SH8ZkiC4UovgXlUcK8qEQU9Pe0PkjcplGdAWVissEdoCSuV+tFZ2nR",
+	"/YD8mDJrk9FLNe5Yat5Bs7ABPFgoN0wNMakFysqS0HTWBJg5Lb5o/8MVofKGbt0knjIumWd4Ok+1AHhw",
+	"3B9UonrW63Wfws+QNWDGysPXr168/OH9SxiTpwH6Jqxe0NMcCa1WR/0BvihSxmka94a9k/6gfwIVDtUC",
+	"DIKHC+jQ+zf973mdH9yWuTgeDPIwC40DICZpHVITmj75gbEILt0V2wQGnyUJUcgJrdnL0TuyFBHDi+So",
+	"iWZZWG6PaRkws1Z4INaaAkKsKXreuPBUVlm4AyIjK/2bZJqCVm5CjJfAFFYVFhteRb2hhoDpWBz07NEC",
+	"mI4HA2s+NOkUZQ0fvMGNzYtRsdxmnzbfBotlbWGbIsx7gUnRgCXmtoWmz5iXD7034VOnuLm6IQ4Ih1/T",
+	"yIzT+3naZYiVNVDUeGlLXrrOtNvGf+DsRhMaFpmxnk0bHY5ytVzSbNMb9l7H14xr6ECnZ6+QbX7de5d6",
+	"gkOoAtoV3xl3gsGUcp/KG8yFSj5U0QmVzBcU9JVjUTDioRZP6ji7a3BmWiF7c4sMqNhM37Y1lU7wFNmI",
+	"o4MErGo8IqGWBRzPLqzXWb2KQeiFQp8jnssG2y8wab+/I77bBSaN93fE73CB3zEaxRyDsD+rO/y+FpH+",
+	"qLf46eBk+1gjlHsyOQ493T7UiLdGun0wuuGwZTvhuD46NP6ERuJxkYdMuFYgRa9FADc7TSg3hWX1DVpJ",
+	"Omd5reYrtnkiwT3Rr0Pwc7OIu6A3Jlblu6kDqH310H7wY+dLkI+o5WTmw2XUp4q91jDZivnuxY9BPurg",
+	"rUji6abzYPu+nuNTXrrTwVEXFM5NpDjo2fZBPwiV25Rg1PHz7aMuhHhD+cZqF3enC8edIGLu9x+RlHjE",
+	"Q2UxQ++qubXUXU5LR+xdcEQkj4uopSGvnUZUzWPwo7ACcqXVXs1aTwYQf94n6K7C2BcwZo64Z9DCuqeC",
+	"27g9Vw5vyYjKKJcU6xEahyxO0ydvobcczdiIX7GNZIpMV5kUmYTaefr7eXUxdLB6QVmmY6UmZrmDFiNi",
+	"TSiqmFmTdj5NDWfXuthLGyqaSw7QEaGh54r5AAQmqlXGTYeKo0GxmPnx06AXc6igx7JNL7AKGtDnnk/y",
+	"HNocDSBAAwugHw38cui19bgbI+5j07EfEsshBF6SLJ4vlEksiBXZE0nEMrOZ/R1zu+r2BZ+J+XwMnyhs",
+	"0As6eXZ66+JJ3XYLthjc64TNRAYmoj2N4fe5WcYjvVX8wifYK5Q7zzEbouz0oIZ8irwBT93i4WtdeS5c",
+	"jotNyr6NE1WPdv7ibG4PVXkaC6wW8iu0SkH2tmb81C3aTDyeq+LaK4kXbR0Edlm7wZ6ui396fPTV6bbF",
+	"J3da/OWdRTNMrktMpG6rdAbnDjG93eUzf8zHmsYtprQvgvtRTHsU0/7QYppGdOLSTKxcZoSJklgGuUmN",
+	"spkV+GRemMO4KaAvrJPDzjmJI+u9tYaNgCAnF5AeZZyt4L4wIWzOQn9KKm5tZJzuk7QsM+X+yhGvaUXi",
+	"z35Cyq79BksKxsnemZa5r9lw3W0U7Rt8z4Xpugm8NnvbSeKu5LBJWQWYP9LAHWhgBzLhIl1wxGknqglR",
+	"JI9k9rPXhi1trCO2W3Q3d+GgbBjZC7XQD/HGt9EFUgqeHCPbQUpinqhiugI5AlEW7S8NX4BI7C3aOkaD",
+	"6jdbE6fq6zhX9dxv4ZN3Jrx6Pd1kSP3BHUVIb0ibje+JxFD2RwL6oAT0kR5+pmLnzFxlSwjxal8GvZsD",
+	"oAXQQT7PJxN1qZlvwGFGSbqaJPHUpYfUUBNjqxOchCbqcIzRmTJ0wZ+xkiMeYiFICBL3Si1A1e9zEk5p",
+	"qqYLGtrUj1iisVEymrCIJPEVs0W5bM7liHtxNgux5hhoVCdaopL9LdbLK7GDOoDnrxy+yqP8vmebHmra",
+	"gJpfi2izI320ZSCHf/dO7ZyYx5D9f7BKiSnsB6EnMG0RsvpUGwpN6nO2JegVu1G9Ye8VlrH3sqW1NB6t",
+	"pkpzCkkmG+KarBs8hLVWu9flOOVqWH90vO49VIUkeaHLjGG/mXE10sRPQFMLyq8k0rvufMDk3DdwAlOe",
+	"UzKlYj6X1XxL9E83RCb1K0z7Y4UxHt2CMXbiiTvywzYI+AV1SszQIbU6eMfShG7YVt5UN+Rj0PsRUJIm",
+	"B5YHbZmm8r7PZB9Z8+/HmgcdWLPfpPuRlz8sL0cKZwLzO7JzX39wZiW0gdSUnoLn0nwB42qU9GpK1zSB",
+	"OcNYAkz10Ozdp6WnIcapQyt7wauKBq7EcOE7aho7WnZ2JK3FUe0U1qzkUd14tNc80rR2mobXajeaFmy1",
+	"izeoJnmlFk2zjH7h1WGsGJ/vhzD9HpLeI+15pD2PtKerrXg36rPVeOxaTpC9cJYt62zHW9tP3IPtGCJI",
+	"6tqFvICgKksnPbUYMs1MhR4JoTBlEjok1L4QmdEj7guInvBXdSDWGWLQn/b7G2LMroqGGKhJpDDxytul",
+	"b4kp1WPajYSbIlNNhLxUSeoBrBafOy8z3tY6nvZosXjksHflsI8mjs+LJX8wNaPuZOI49Cl1u88054D5",
+	"kG3u0sD138aEwl9XNKNcxZxFpvGYS2K9ZlkUT9UTScKMUSm4DJvCivUO3xc4TLf4Yp/3bgsyPhp8+iBj",
+	"vyNZ90Bjb1dlwUmuJh0kp+7hxt2iaX0wmzTbWJp03eICPXRoXgx22cgXYQtrWszC3utunsugTrq7Iysv",
+	"3ZKtHD3Hzlt46SuDWyI+vYU9qrGPauwjz+zg4q9jZJ0VWpEqSwXKd3KSibWEDjMvfnz3nqQZwyIjNuCd",
+	"knDG1HRhXPtg7bclfNA3PSTh8eAUHfwjDqm8Uh68EFxlIjmA+kcHKFCHZK+QGExC8zxwacqxJHRpm49Z",
+	"9bMSZrAfkPrvYOElOSRvf3x/AdXral/7Dq/ykPj19MLqpG/ozcH5nA3Js8HAVBcI/51mmyExCz/DUNe6",
+	"4lRQOqsAqD75QZgKE1rvH3EbLqshXyc2uMMoEtiqwfK0PknUK8ylD69Ea9sg01wqugCxUjVh76edDBlB",
+	"r+0wm9cCh1xcg350H9/G893GCtqGVmc22NTScY/a6whnBm0bQAwxZoD6bJNnWmjbumFPhLslrwt6/w70",
+	"qH0EvGP4Yjd+5WG2I++dOFfD2E5spXHs7dfcmdrXjm/JHi8RZgjMlz41KDGBP5YFszYYDRpQuAKD4OwB",
+	"13NAvviiEEj2xRdDxyr0bmJpAtigIhCUOiUxsJByrVSyB7zMcLd9KNmYv3JzsF6vD/SsB6ssYXwqoDKW",
+	"yEY8XK4SFac0U6CSHkRU0Ty8bRYnTJI9inU1oMaUXxXJqyfjqkVqhVORpWavz07J9/HXffKtqdjkF4uD",
+	"nrE3tso8VGa1RaDHJv4rJHuhsCVSsxWDbeXtbkPzF3bLBfbo9wW2PyuWLe2/jbqB5TaxaTEW9cRWySG2",
+	"1jGethFX4opxshdOZwdaTZUqTtiBxXxc1+LAvJ0/33dFCRaCs00q1IiH47mA6MAzv10kFJ6aC6gFpURe",
+	"Gtavo+vroxIKlWi9fb2gCsIGPbXdlNiy1eHC48FRSGgSX7E+OR9xVyp1ISRzsgpUIhGqIqbUBEP66TAj",
+	"XickQBloBTVQTO+vM2htib/n35xD7GOrbNUnL+l0YcuF2aammo9gFKZ1mh4NIHVRQqXbmK8UI3vh6fFz",
+	"4tfyS6lUJFZYhtYXEtMECorZC0n2XOmWFPBDklAj6eFCLZNwH9ZNwpPBCXnPGPlRH2KosaQANz9qMAxM",
+	"A1BK5JImCXQXvTrYiBUQAwxGgcJXkkzFkhFqNxIvoej1m9eoZhZLZZmyW1BeBssZkz1voYjFWmTOhTIT",
+	"Yn/+9hWmWNEM+rNBicx9SL7ySkEVPCaFJCuNRh2cJHhGzh19Wx8HELNyqKl3IYDk4UuehwM7ZQ97NKJ/",
+	"8QNLgx5YyMa2llhEoWVAiej0hj1Na9oayN/WlIBkEJjjVuJcSQjTmDq27gwfHojDgCoOke8VHMCUix3X",
+	"bQf1+wBFDf8pb969UguA/PrCLWF8CvUP6+b1wKKXSDnMwGmyUfGUJuQln8ecQbvNBqjdfce1fiO8MHm9",
+	"8IeI4DWx09GO1rN3elh6ewNaPr5553idsWwXLpLs1bG4/S5K370oO59GqThBAb1iWSyxJR8waJK2ihUI",
+	"DwLqZzbyIFuOtch7SpB8LRBz6lXvFt5WO3G1a0tD0Pxuuu0DWzUbtbffR/PrZIj8zLTGp3fY74NpnO99",
+	"ibFGwWz1yB3+XeonNE0zcQ2c4w+ijQZ/b6W2boFyNaldYTfHVXGJ8r40ZhTDJTSrcH4ln1fURPpAYLdN",
+	"7Y/ziidQG9HEZVDstW8dokVwYBEC96PgpnmRUaioRJNuncBr0KNi2byHAKG7lqtDB91uPP/WzH47l8/d",
+	"0Y/xMX9Y110Hb5X5CDYFeYyqefQQdvcQniMxbST+uwXauAp5O1UPLHTkKMXYeOX9SLG633DEUyplXt0m",
+	"jtDADUYcKqH8uxfZEWrBfc6w6h9nNwpf3DOCNXxtxGPgPWGhLFthZJqx61isoE7hPioIUyGV92lX2Hie",
+	"ibWpdgPfXC0n2Hp853qEWAcnL5boJamWqg9vC/yEmojmjxEHI7cJGI1E4HoXUOhylLIErNKKZXYtccK4",
+	"SjamLD6UlQDbY1Po0luHEF2DlvLegZ9jXURP6OkcsOR2tF8usiet0PfVzenVyfIpf5Z++etX2XM5UJ9P",
+	"ccSGLbeVR7zXHf8uFRILrXbyoC7sEbQH9iwtpsacJELveEolK222agOs3R3Yvhp2dfz0nreVX66tgWoJ",
+	"NMHqHqbWJrdaKoA96TqsbkqzbIPNnGJJFJ0Xl5eXDaitSknnTQB9OngoeP4hy1U2Lf9/Y8VKV6StU8Eh",
+	"i7E7hjOWhrUEMuac/DGM8bF65R8+xjD15DyrL+Sy32Vj6SDTGkgSCq3KXd1hCMFAbgtO82xJk1hiB8Sc",
+	"46JXFttbjfiKx7+umOddb9IwIFFtheSi0In1eS5huy58TnwvzIEWvZiTEN7TAkochdamhfUyFZYyShPK",
+	"n3jWMttWIW/lS2rabjbXJbJg/X1T4uBsxqgB+i5CJz1ZwabiG51ndMpKfr4gLxtULXaEzhlT7ege3Iq1",
+	"zlitQdonr8U1S+iU1fto0c5qw0eMv5iDKzumCTRi6VQLaXeu0l7GyL8/T6TR6s7AYEtCgAUEoFiD8WdQ",
+	"5siutjM3vgUnbmlWZYT7x7JHj0bSx2JJ/5DFktKcldYJLWWj5uHE5sxvEWZWqZZTnmpC6jSsmIOTy3Dc",
+	"AIL842UqMoXBZXLDp9iM0r4z4rEk0wWbXpkOZXJBU2Oo1CIMGO9sDW8bXxaQJapulMMCYsWWmLsPMZbp",
+	"QcKuWWL7cGKg2joDiWmT5sKQfrySK5pgK7NCw0jMZjBBh/rbtlOYXjzHNEf92YJDT3DwGUKZcQ2KLGKZ",
+	"/teIhxCFiS7FMOYRuwkDQjk2xrQtPDHeksUQy6kX59ol25CLEQ9Ng1azyliRNXTrXtBrRubCZKBA6D8p",
+	"nGtI9kDKM31FoSsNVQtXn8p1rc2EUAF24qcyX4L8+fiyjxx23wQPa0SxwBzx8FjDcL1g3AXZ4Flq5gOR",
+	"vAFUFSbxzJTqBfjNTJP3jNEItwiSJctkgGWzHKifSAepPjZ1femfgkUiqHgpFQmLEkUYEHZDpyrZgM+W",
+	"yJjPE2a4IjphD6BkvJ4OQ1pRNM/bhlX6as9Ekoi1JKHgY9vGOxxCl1VzTBbVYgWiN6mXvAvy9RkJ5VWc",
+	"hjlkCTGwtVK6fT1fyYorsdIy9RkJ0TUdkiXL5gyxHGHEldCT1c+gz/rt+cWL70KDUXtGZEozBh2GTc/D",
+	"gNAJ/C04c11wAy/U2H4XWq5tsJFhyFdJEpJpwigY7wlmXFFzR/fxtpFcYdD77ZOLtcC7Xe7sqg9maJwi",
+	"imVAdJaModNFT8RolsTmB3TRV3YMB/6TxjBPjSKomkjXIA70qmWsAgdHieTIdKedOTUHzqlB0TkzAbRM",
+	"5mYntgR/jxXL9GpC0wqAcGgDSTlxQQlDUtdQwJ1tMZSa4DjTnB3lWa23FQcjksNwhF21nwHGVZMW3BUr",
+	"VURfL5S8cC2IpBu8ZBcOkHr/tt2mYR1eC6wgP3UjtrteW9h6OPSUvYPv2Qa+HU8XZCquLX1fL0RiSNV2",
+	"bfNripG/v6PKqa/+2MKzRuv0FSB5lmM14JaGZ8JmyjQP2+gHvi7pnUdvCJ/q5Y0dcK+NYapBm3LbqEN+",
+	"BAFDZTRiY7kQ67LmC78c6F/A2xZUr6kkeXumho3gC5Wt3KfmbCUndpOKg+PB8bPe5TaIFGb5a4aqttOa",
+	"USoqgJULdUD5gbUpFMa/WNBMY8jH26jUgNbtenXBITk1ray1NKIvs34WCcxB1ZTUWqwUvdICkVWxS4LX",
+	"NmX7rNoyHRqY52KBobTwt9bwH6Kej5N2O+nmSCBueQJ1sH+ZC0JrmkuSZ+AQr5N88galVkx6VOj/sSz9",
+	"j4r2Z6ZoG2pZ0IInq+Sqq8K9rSrxO2g8Lj1Vvk9eafGUZRJkaC12a3rMMiqNe5NPGcqcmPOJfQMw7mXE",
+	"UWY2Mgo2D3VSLAlPjwZ54bq54CwkGTUqKeVY1bhOlMLle4b7+ylnPO5sQDUVim9hR62O3G5Ofaxx/L+n",
+	"QMtRBwD8VfBHT+unLIi8xW7ZoQhyTi5rWwFiEEhu3DHFSEqtAEe8qRcgtTTAM6I4NbxCRM+cel1oB236",
+	"BZL7ahd4f/T3c3BcPVLXR+r6SF0fpuTzVvq6NS2tGCeyF6aZrEv86hYQ+0ClnrGgpjTR72CWmMfXYMiI",
+	"SMLotfkNaL/0DWf9itV6xItm675v9Y4lGr4jz/A9xCIsRDJlE2rZMlUbgguHyisZSPcR6vVuviHBb2dG",
+	"9keHCXQGC/VphdYc71s5k1iq5grTn0dIDQCzaAV8oR9hMPJCcJdCoOGBdn0Eid69bwOsCU6BPrV6jt5Q",
+	"g0+jPgb5luJ33ohrVox+pomrVrLinBViekwccDFgWMUKi3pd/Ni7hUlut7rXZ9scKJ9BYezfU1ywyZgN",
+	"YsOjSexRiPnkKX2PUs9nWFW7WyyMaao5ZjxKRcxVt8bDthWnHdXahDjw0+HizPbv7Nqb+Cf81ku3wDuT",
+	"b7vqbpkDpe/vmEBQP3pLA2N3GI864WMT43/E7IMyffGzEH6q/Ha75sYf3r12HXGLyQXQD75Kn84KFitJ",
+	"5kyBweykLgLFxI0Z2XRKsyw2+otd9xMJIfBaNwqRJIbBiGMnY0jUEnzK+uQblsTXDEZjCBZM8t6uxEBD",
+	"Ek3Y45khe1oZw5K4I25IM2zKhGAZ8B5ACIv7C0oBKrpMsRahe65XSdUqY+GIm1uOhRjD45sbjIyJOTka",
+	"EJNOBmGCRK6gRpTW9TCjmLBEMgxY13p5ZIpEsxvEkJgmZEKnV2I2I3t0otnFUyID8pQsYx6QkwH+/zFZ",
+	"6GeLQH/Q/C+W4LNwHXEM9ok8wNE4AdfPCYnoBpxWlGRirVdjy/XheWmkcPknoa2/FOZ5KVyYuClCSSJE",
+	"qpcckDSLr6liAUlifnWQiClNAqfMBSMeielqybiCwyEiMzUs4cxocpCuslQv2VRqDAg3OewS6MATCLMc",
+	"Is7a7S2EBAMvBi9yV+XRrzBKqgVGoVU3FqCCOLT1gkFlb5iO0yUjCaN4hjbIcO0iEw1IN2QqOMesddQY",
+	"TIlE1PExtHKvErG0D226zb6gyzeEL6LvDrx25rboXUHf7xGHxt/eiFhJlsz6xEkDhStsLq6YlYO7tH4p",
+	"hiMOuRPetV5STucYoFZI9VlQaeuwjnhYlpFsZUxHgcje0TOy4gmThUoIfiqCwXZreIcZMPIh/OtLDF81",
+	"o8L9IK8hCaFOMZ8mq4hFQ1uL08SOmqjnLYlHxAuFHRJ99M3BYSVp5fc1n9AkGeOJFi0aGEcCvxR6cxVD",
+	"t9+9gQjsXtBjHGDp5vq594VmGcW+5NNsWSixBkT10EQHAYuyea/VFKkf/Dg1YBWFNKnK553qbqbsuhrO",
+	"1rvYX0qH2R4U5XElTQNt4I25UbGy9+xz6KZuwbZNcscdR2WkvjUEt8HOv+9njqkDOQOuHvNCCXcb5vVo",
+	"vXnMUHrMUPoHyVAqaza3UGyaLDfdW77nwrLr+06VYstUNTd9x6otvlRNM0aiTKQpRgbVRUhV5YlP2/f9",
+	"9qS/cYLtHOAxWuqxndUjWdwtAOoeyOL2ICmP7G1pF4+iW5A3d0yoggROpwE7ehlzEmrZmKuxfRaSPUwY",
+	"PR4ULeH7Q69nJOhwRqrWKj66XgOysB2AtJ6nN46pCRv9NyYQNoRD3TuxdYexo4n8ASVsy67wPEjlOB6J",
+	"7iPRfSS6neOi7oXsbo2d8mwLEDu1ZnWhU2v2GTTJ5/5ijZ00LFpwsHWRNz4sdtIHsyoOqW+r3ycv9a9a",
+	"mvZZEkTsgvxojX9YdE7T/JjPR9zUpNTkz9ix6SxjcoGWa2MglUr/YLOHmyOkPitLX3M7ft+ILzLCxbqt",
+	"Hb9GjCwrZ16+MxZikMuhqe8OJjqrcFze3vD2h+v735nv484e3sBmY57swh6tZo8yx2MZ83+MMKb7MJgV",
+	"25v8vTdhNGPZ+UotesOfIbl9QmU8dQ8u9fsa9E0SDf6K1nzodcf4lKHfMrtmERSa6VmnzmGvrggzOIlJ",
+	"aPPPYWDY8x1Bw8PDo+Mv+4P+oH80/Grw1QC4rNl8ecK3TKQJBEdDn7/JajO0ue2RafUmsqUMCiWKXrx7",
+	"AxqTEafy8LD6/ifWrWl74UHwt0sq8iY6xxcbpknEnIiZYXfA+bxS8eAHPhmAfDPEjPy1DXEwwoD3oZfI",
+	"sKvf+fDutcmobw3xoBiDwSJf0KgR2C4gcM3JUWj7hDIQEQl9jAuH5cQmbHvYECWSV9qWWP1JZKb+eyxJ",
+	"IgTU+FHehqsoX937W2h66gotQnVMqFILbVOL5Q9MI8hCH9U+eUM5nWv5FMYDqmSMRli/GUL48hY/UBmh",
+	"WL/FWy+2GKiu8XV8zTiGK9i59V9pJiZG1ENgi0xCq2wNSc5YhGZVM/mP7jx6Hy8//r8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

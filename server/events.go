@@ -70,10 +70,13 @@ func eventJSON(e *store.Event) (gen.Event, error) {
 		out.Request.IdempotencyKey = nullable.NewNullableWithValue(e.Request.IdempotencyKey)
 	}
 	var err error
-	if e.Type == store.EventProspectDeleted {
+	switch {
+	case e.Submission != nil:
+		err = out.Data.Object.FromFormSubmission(submissionJSON(e.Submission))
+	case e.Type == store.EventProspectDeleted:
 		err = out.Data.Object.FromDeletedProspect(gen.DeletedProspect{Id: e.Prospect.ID,
 			Object: gen.DeletedProspectObjectProspect, Deleted: true})
-	} else {
+	default:
 		err = out.Data.Object.FromProspect(prospectJSON(&e.Prospect))
 	}
 	if err != nil {

@@ -21,6 +21,7 @@ type handlers struct {
 	store                apiStore
 	events               store.EventStore
 	webhooks             store.WebhookStore
+	forms                store.FormStore
 	webhooksAllowPrivate bool
 	defaultRateLimit     int
 	ready                readiness
