@@ -67,6 +67,8 @@ func Run(t *testing.T, e Engine) {
 		{"CreateProspects", testCreateProspects},
 		{"CreateProspectsFromManyGoroutines", testCreateProspectsConcurrent},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
+		{"Forms", testForms},
+		{"Attribution", testAttribution},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, e) })
 	}
