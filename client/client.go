@@ -43,6 +43,8 @@ type Client struct {
 	Events *EventService
 	// WebhookEndpoints manages where events are delivered (admin keys only).
 	WebhookEndpoints *WebhookEndpointService
+	// Forms manages public web forms and reads their submissions (admin keys only).
+	Forms *FormService
 
 	apiKey      string
 	baseURL     string
@@ -136,6 +138,7 @@ func New(apiKey string, opts ...Option) *Client {
 	c.Account = &AccountService{c: c}
 	c.Events = &EventService{c: c}
 	c.WebhookEndpoints = &WebhookEndpointService{c: c}
+	c.Forms = &FormService{c: c}
 	return c
 }
 

@@ -889,7 +889,7 @@ type Form struct {
 	// ConsentText The consent wording the page shows next to its marketing checkbox; kept with each submission.
 	//
 	// Example: I agree to receive product news by email.
-	ConsentText nullable.Nullable[string] `json:"consent_text"`
+	ConsentText string `json:"consent_text"`
 
 	// Created When the form was created (Unix seconds).
 	//
@@ -924,7 +924,7 @@ type Form struct {
 	// RedirectURL Where a plain form post goes after it is received; null for the built-in thank-you page.
 	//
 	// Example: https://www.example.com/thanks
-	RedirectURL nullable.Nullable[string] `json:"redirect_url"`
+	RedirectURL string `json:"redirect_url"`
 
 	// SubmitURL Where the page posts its submissions.
 	//
@@ -967,10 +967,10 @@ type FormCaptchaCreate struct {
 // Example: turnstile
 type FormCaptchaProvider string
 
-// FormCreate A new form. Unknown fields are refused.
+// FormCreateParams A new form. Unknown fields are refused.
 //
 // Example: {"allowed_origins":["https://www.example.com"],"name":"Spring webinar"}
-type FormCreate struct {
+type FormCreateParams struct {
 	// AllowedOrigins The origins whose pages may post to the form, as `scheme://host[:port]`.
 	//
 	// Example: ["https://www.example.com"]
@@ -979,7 +979,7 @@ type FormCreate struct {
 	// Captcha The captcha a form's submissions must pass, verified by the server at the provider.
 	//
 	// Example: {"provider":"turnstile","secret":"0x4AAAAAAADnPIDROrmt1Wwj"}
-	Captcha FormCaptchaCreate `json:"captcha,omitempty"`
+	Captcha *FormCaptchaCreate `json:"captcha,omitempty"`
 
 	// ConsentText The consent wording the page shows.
 	//
@@ -1057,7 +1057,7 @@ type FormSubmission struct {
 	// ConsentText The form's consent wording when the person gave consent; null otherwise.
 	//
 	// Example: I agree to receive product news by email.
-	ConsentText nullable.Nullable[string] `json:"consent_text"`
+	ConsentText string `json:"consent_text"`
 
 	// Created When it was received (Unix seconds).
 	//
@@ -1092,7 +1092,7 @@ type FormSubmission struct {
 	// Prospect The prospect's id once accepted; null while quarantined.
 	//
 	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
-	Prospect nullable.Nullable[string] `json:"prospect"`
+	Prospect string `json:"prospect"`
 
 	// Reasons Why it was quarantined: `honeypot`, `captcha_failed`, `captcha_unverified`, `disposable_email`, `email_invalid`, `plan_limit_reached`; empty when accepted. Accept any other value.
 	//
@@ -1255,10 +1255,10 @@ type FormSubmissionReceiptObject string
 // Example: true
 type FormSubmissionReceiptReceived bool
 
-// FormUpdate The fields to change; absent fields are left as they are. Unknown fields are refused.
+// FormUpdateParams The fields to change; absent fields are left as they are. Unknown fields are refused.
 //
 // Example: {"disabled":true}
-type FormUpdate struct {
+type FormUpdateParams struct {
 	// AllowedOrigins The new list of origins, replacing the old one.
 	//
 	// Example: ["https://www.example.com"]
@@ -1280,7 +1280,7 @@ type FormUpdate struct {
 	// Disabled Stop (true) or resume (false) taking submissions.
 	//
 	// Example: true
-	Disabled bool `json:"disabled,omitempty"`
+	Disabled nullable.Nullable[bool] `json:"disabled,omitempty"`
 
 	// Name A new name.
 	//
@@ -1394,7 +1394,7 @@ type PreviousAttributes struct {
 // Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
 type Prospect struct {
 	// Attribution Where the prospect came from through forms (read-only, absent when it never submitted one).
-	Attribution ProspectAttribution `json:"attribution,omitempty"`
+	Attribution *ProspectAttribution `json:"attribution,omitempty"`
 
 	// Company The company the prospect works for; null when not given.
 	//
