@@ -139,7 +139,7 @@ func rowKeys() []string {
 	for _, r := range smallRows() {
 		keys = append(keys, r.key)
 	}
-	return append(keys, "list-big", hangRowKey, floodRowKey)
+	return append(keys, "list-big", hangRowKey, floodRowKey, formFloodRowKey)
 }
 
 // smallRows are the rows run against the database of BENCH_SEED prospects.
