@@ -22,7 +22,7 @@ func TestRealServerForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(f.ID, "frm_") || f.RedirectURL != "" || f.Captcha.MustGet().Provider != client.FormCaptchaProviderTurnstile {
+	if !strings.HasPrefix(f.ID, "frm_") || f.RedirectURL != "" || f.Captcha.Provider != client.FormCaptchaProviderTurnstile {
 		t.Fatalf("created %+v", f)
 	}
 	if f, err = c.Forms.Update(ctx, f.ID, client.FormUpdateParams{Captcha: client.Null[client.FormCaptchaCreate](),

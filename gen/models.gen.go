@@ -973,15 +973,17 @@ type EventTypeFilter string
 
 // Form A public web form whose page posts prospects to `submit_url` without a key.
 //
-// Example: {"allowed_origins":["https://www.example.com"],"captcha":null,"consent_text":null,"created":1732540000,"defaults":{},"disabled":false,"id":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","name":"Spring webinar","object":"form","redirect_url":null,"submit_url":"/v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions"}
+// Example: {"allowed_origins":["https://www.example.com"],"consent_text":null,"created":1732540000,"defaults":{},"disabled":false,"id":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","name":"Spring webinar","object":"form","redirect_url":null,"submit_url":"/v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions"}
 type Form struct {
 	// AllowedOrigins The origins (`scheme://host[:port]`) whose pages may post to the form.
 	//
 	// Example: ["https://www.example.com"]
 	AllowedOrigins []string `json:"allowed_origins"`
 
-	// Captcha The form's captcha (its secret never shown); null without one.
-	Captcha nullable.Nullable[FormCaptcha] `json:"captcha"`
+	// Captcha The form's captcha, without its secret; absent from a form without one.
+	//
+	// Example: {"provider":"turnstile"}
+	Captcha *FormCaptcha `json:"captcha,omitempty"`
 
 	// ConsentText The consent wording the page shows next to its marketing checkbox; kept with each submission.
 	//
@@ -1034,7 +1036,7 @@ type Form struct {
 // Example: form
 type FormObject string
 
-// FormCaptcha The form's captcha, without its secret.
+// FormCaptcha The form's captcha, without its secret; absent from a form without one.
 //
 // Example: {"provider":"turnstile"}
 type FormCaptcha struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -98,7 +99,7 @@ func (s *Server) verifyCaptcha(ctx context.Context, f *store.Form, token, ip str
 	var answer struct {
 		Success *bool `json:"success"`
 	}
-	if res.StatusCode != http.StatusOK || json.NewDecoder(http.MaxBytesReader(nil, res.Body, 64<<10)).Decode(&answer) != nil || answer.Success == nil {
+	if res.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&answer) != nil || answer.Success == nil {
 		s.cfg.Logger.WarnContext(ctx, "captcha provider answered badly", "provider", f.CaptchaProvider, "status", res.StatusCode)
 		return captchaUnverified
 	}

@@ -219,7 +219,7 @@ func (h *handlers) PreflightFormSubmission(context.Context, gen.PreflightFormSub
 func (h *handlers) formJSON(f *store.Form) gen.Form {
 	out := gen.Form{Id: f.ID, Object: gen.FormObjectForm, Name: f.Name, AllowedOrigins: f.AllowedOrigins,
 		RedirectUrl: nullable.NewNullNullable[string](), ConsentText: nullable.NewNullNullable[string](),
-		Captcha: nullable.NewNullNullable[gen.FormCaptcha](), Disabled: f.Disabled,
+		Disabled:  f.Disabled,
 		SubmitUrl: h.publicURL + "/v1/forms/" + f.ID + "/submissions", Created: f.Created.Unix()}
 	if out.AllowedOrigins == nil {
 		out.AllowedOrigins = []string{}
@@ -231,7 +231,7 @@ func (h *handlers) formJSON(f *store.Form) gen.Form {
 		out.ConsentText = nullable.NewNullableWithValue(f.ConsentText)
 	}
 	if f.CaptchaProvider != "" {
-		out.Captcha = nullable.NewNullableWithValue(gen.FormCaptcha{Provider: gen.FormCaptchaProvider(f.CaptchaProvider)})
+		out.Captcha = &gen.FormCaptcha{Provider: gen.FormCaptchaProvider(f.CaptchaProvider)}
 	}
 	if f.DefaultSource != "" {
 		out.Defaults.Source = &f.DefaultSource
