@@ -66,6 +66,20 @@ func TestFormsCLIAgainstRealServer(t *testing.T) {
 		t.Errorf("the quarantined table:\n%s\nstderr %q", tout.String(), terr.String())
 	}
 
+	// Approved, Ada's submission makes her prospect, with its attribution.
+	c := client.New(s.AdminKey, client.WithBaseURL(s.URL))
+	for sub, err := range c.Forms.Submissions(context.Background(), id, client.SubmissionListParams{}) {
+		if err == nil && sub.Fields["email"] == "ada@example.com" {
+			_, err = c.Forms.Approve(context.Background(), id, sub.ID)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code = captureCLI(append([]string{"prospects", "list", "--fields", "email,attribution"}, admin...)...)
+	if code != 0 || !strings.Contains(out, `{"email":"ada@example.com","attribution":{"first_touch":{"at":`) {
+		t.Errorf("prospects list --fields email,attribution: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	out, errOut, code = captureCLI(append([]string{"forms", "delete", id}, admin...)...)
 	if code != 0 || decode(t, out)["deleted"] != true {
 		t.Errorf("forms delete: exit %d, stdout %q, stderr %q", code, out, errOut)
