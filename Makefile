@@ -50,7 +50,7 @@ lint:
 ## while a worker is mid-input, Go 1.26's fuzzing coordinator fails the target with a
 ## bare "context deadline exceeded" and no input (golang/go#75804, fixed in Go 1.27)
 FUZZTIME ?= 12000x
-FUZZ_TARGETS = FuzzBody FuzzQuery FuzzPath FuzzHeaders
+FUZZ_TARGETS = FuzzBody FuzzQuery FuzzPath FuzzHeaders FuzzSubmission
 fuzz:
 	@for target in $(FUZZ_TARGETS); do \
 	  $(GO) test ./server -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) || exit 1; \
