@@ -1193,7 +1193,7 @@ type FormSubmission struct {
 	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
 	Prospect nullable.Nullable[string] `json:"prospect"`
 
-	// Reasons Why it was quarantined: `honeypot`, `captcha_failed`, `captcha_unverified`, `disposable_email`, `email_invalid`, `plan_limit_reached`; empty when accepted. Accept any other value.
+	// Reasons Why it was quarantined: `honeypot`, `captcha_failed`, `captcha_unverified`, `disposable_email`, `plan_limit_reached`; empty when accepted. Accept any other value.
 	//
 	// Example: []
 	Reasons []string `json:"reasons"`
