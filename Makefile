@@ -51,7 +51,7 @@ lint:
 ## bare "context deadline exceeded" and no input (golang/go#75804, fixed in Go 1.27)
 FUZZTIME ?= 12000x
 ## A target of another package than ./server is named package:target.
-FUZZ_TARGETS = FuzzBody FuzzQuery FuzzPath FuzzHeaders ./server/store:FuzzParseSearch
+FUZZ_TARGETS = FuzzBody FuzzQuery FuzzPath FuzzHeaders FuzzSubmission ./server/store:FuzzParseSearch
 fuzz:
 	@for target in $(FUZZ_TARGETS); do \
 	  pkg=./server; case $$target in *:*) pkg=$${target%%:*}; target=$${target#*:};; esac; \
@@ -87,3 +87,12 @@ bench:
 ## ratios are reported, never asserted, so it fails only when it cannot measure
 bench-smoke:
 	BENCH_DURATION=500ms BENCH_COUNT=1 BENCH_LIST_ROWS=20000 $(GO) run ./cmd/capture-bench
+
+## disposable-domains: refresh server/disposable/domains.txt, the vendored list of
+## disposable email domains, from the npm package disposable-email-domains-js
+## (github.com/disposable-email-domains/disposable-email-domains)
+.PHONY: disposable-domains
+disposable-domains:
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent disposable-email-domains-js@latest >/dev/null && tar xzf *.tgz) && \
+	$(GO) run ./server/disposable/refresh < $$tmp/package/dist/dict/disposable_email_blocklist.json > $$tmp/domains.txt && \
+	mv $$tmp/domains.txt server/disposable/domains.txt && rm -rf $$tmp

@@ -45,6 +45,8 @@ type Client struct {
 	Suppressions *SuppressionService
 	// WebhookEndpoints manages where events are delivered (admin keys only).
 	WebhookEndpoints *WebhookEndpointService
+	// Forms manages public web forms and reads their submissions (admin keys only).
+	Forms *FormService
 
 	apiKey      string
 	baseURL     string
@@ -139,6 +141,7 @@ func New(apiKey string, opts ...Option) *Client {
 	c.Events = &EventService{c: c}
 	c.Suppressions = &SuppressionService{c: c}
 	c.WebhookEndpoints = &WebhookEndpointService{c: c}
+	c.Forms = &FormService{c: c}
 	return c
 }
 

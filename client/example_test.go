@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/captureapi/capture/client"
@@ -188,5 +189,25 @@ func ExampleProspectService_Consents() {
 		}
 		text, _ := e.Text.Get()
 		fmt.Println(time.Unix(e.Created, 0), e.Granted, e.Source, text)
+	}
+}
+
+// Submissions walks a form's submissions page by page; Approve accepts a
+// quarantined one, making its prospect.
+func ExampleFormService_Submissions() {
+	c := client.New(os.Getenv("CAPTURE_API_KEY")) // an admin key; the server from CAPTURE_URL
+	ctx := context.Background()
+
+	formID := "frm_01JDQ7ZA1B2C3D4E5F6G7H8J9K"
+	for sub, err := range c.Forms.Submissions(ctx, formID, client.SubmissionListParams{Status: "quarantined"}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(sub.ID, sub.Fields["email"], sub.Reasons)
+		if slices.Equal(sub.Reasons, []string{"captcha_unverified"}) { // the provider was down: a person, most likely
+			if _, err := c.Forms.Approve(ctx, formID, sub.ID); err != nil {
+				log.Fatal(err)
+			}
+		}
 	}
 }

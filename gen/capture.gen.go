@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"path"
@@ -145,6 +146,181 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 	GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListForms List forms
+	//
+	// Lists every form of the account, newest first (admin keys only).
+	//
+	// Corresponds with GET /v1/forms (the `ListForms` operationId).
+	ListForms(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateFormWithBody Create a form
+	//
+	// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+	// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+	// and never shown again.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+	CreateFormWithBody(ctx context.Context, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateForm Create a form
+	//
+	// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+	// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+	// and never shown again.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+	CreateForm(ctx context.Context, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteForm Delete a form
+	//
+	// Deletes a form and its submissions (admin keys only); its page's posts answer `404` from then on.
+	//
+	// Corresponds with DELETE /v1/forms/{id} (the `DeleteForm` operationId).
+	DeleteForm(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetForm Retrieve a form
+	//
+	// Retrieves a form (admin keys only), without its captcha secret.
+	//
+	// Corresponds with GET /v1/forms/{id} (the `GetForm` operationId).
+	GetForm(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateFormWithBody Update a form
+	//
+	// Changes a form's settings, or disables it (admin keys only): a disabled form's
+	// submissions answer `404 resource_missing`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+	UpdateFormWithBody(ctx context.Context, id string, params *UpdateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateForm Update a form
+	//
+	// Changes a form's settings, or disables it (admin keys only): a disabled form's
+	// submissions answer `404 resource_missing`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+	UpdateForm(ctx context.Context, id string, params *UpdateFormParams, body UpdateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListFormSubmissions List a form's submissions
+	//
+	// Lists a form's submissions, newest first (admin keys only), accepted and
+	// quarantined, each with its verdict's `reasons`.
+	//
+	// Corresponds with GET /v1/forms/{id}/submissions (the `ListFormSubmissions` operationId).
+	ListFormSubmissions(ctx context.Context, id string, params *ListFormSubmissionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreflightFormSubmission CORS preflight of a submission
+	//
+	// A browser's CORS preflight before a `fetch` post from another origin: `204` with
+	// `Access-Control-Allow-Origin` (the request's `Origin`, when it is among the form's
+	// `allowed_origins`), `Access-Control-Allow-Methods: POST`,
+	// `Access-Control-Allow-Headers: Content-Type`, `Access-Control-Max-Age: 600` and
+	// `Vary: Origin`; `403 origin_not_allowed` for another origin. No other path
+	// answers CORS.
+	//
+	// Corresponds with OPTIONS /v1/forms/{id}/submissions (the `PreflightFormSubmission` operationId).
+	PreflightFormSubmission(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitFormWithBody Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitFormWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitForm Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitForm(ctx context.Context, id string, body SubmitFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitFormWithFormdataBody Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitFormWithFormdataBody(ctx context.Context, id string, body SubmitFormFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApproveFormSubmission Approve a quarantined submission
+	//
+	// Accepts a quarantined submission (admin keys only): its prospect is created or
+	// updated as an accepted submission's is. An accepted one is answered as it is.
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions/{sid}/approve (the `ApproveFormSubmission` operationId).
+	ApproveFormSubmission(ctx context.Context, id string, sid string, params *ApproveFormSubmissionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListProspects List prospects
 	//
@@ -547,6 +723,311 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 // Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 func (c *Client) GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEventRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListForms List forms
+//
+// Lists every form of the account, newest first (admin keys only).
+//
+// Corresponds with GET /v1/forms (the `ListForms` operationId).
+func (c *Client) ListForms(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFormsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateFormWithBody Create a form
+//
+// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+// and never shown again.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+func (c *Client) CreateFormWithBody(ctx context.Context, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateFormRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateForm Create a form
+//
+// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+// and never shown again.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+func (c *Client) CreateForm(ctx context.Context, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateFormRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteForm Delete a form
+//
+// Deletes a form and its submissions (admin keys only); its page's posts answer `404` from then on.
+//
+// Corresponds with DELETE /v1/forms/{id} (the `DeleteForm` operationId).
+func (c *Client) DeleteForm(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteFormRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetForm Retrieve a form
+//
+// Retrieves a form (admin keys only), without its captcha secret.
+//
+// Corresponds with GET /v1/forms/{id} (the `GetForm` operationId).
+func (c *Client) GetForm(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFormRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateFormWithBody Update a form
+//
+// Changes a form's settings, or disables it (admin keys only): a disabled form's
+// submissions answer `404 resource_missing`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+func (c *Client) UpdateFormWithBody(ctx context.Context, id string, params *UpdateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateFormRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateForm Update a form
+//
+// Changes a form's settings, or disables it (admin keys only): a disabled form's
+// submissions answer `404 resource_missing`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+func (c *Client) UpdateForm(ctx context.Context, id string, params *UpdateFormParams, body UpdateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateFormRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListFormSubmissions List a form's submissions
+//
+// Lists a form's submissions, newest first (admin keys only), accepted and
+// quarantined, each with its verdict's `reasons`.
+//
+// Corresponds with GET /v1/forms/{id}/submissions (the `ListFormSubmissions` operationId).
+func (c *Client) ListFormSubmissions(ctx context.Context, id string, params *ListFormSubmissionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFormSubmissionsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreflightFormSubmission CORS preflight of a submission
+//
+// A browser's CORS preflight before a `fetch` post from another origin: `204` with
+// `Access-Control-Allow-Origin` (the request's `Origin`, when it is among the form's
+// `allowed_origins`), `Access-Control-Allow-Methods: POST`,
+// `Access-Control-Allow-Headers: Content-Type`, `Access-Control-Max-Age: 600` and
+// `Vary: Origin`; `403 origin_not_allowed` for another origin. No other path
+// answers CORS.
+//
+// Corresponds with OPTIONS /v1/forms/{id}/submissions (the `PreflightFormSubmission` operationId).
+func (c *Client) PreflightFormSubmission(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreflightFormSubmissionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitFormWithBody Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *Client) SubmitFormWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitFormRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitForm Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *Client) SubmitForm(ctx context.Context, id string, body SubmitFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitFormRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitFormWithFormdataBody Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *Client) SubmitFormWithFormdataBody(ctx context.Context, id string, body SubmitFormFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitFormRequestWithFormdataBody(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApproveFormSubmission Approve a quarantined submission
+//
+// Accepts a quarantined submission (admin keys only): its prospect is created or
+// updated as an accepted submission's is. An accepted one is answered as it is.
+//
+// Corresponds with POST /v1/forms/{id}/submissions/{sid}/approve (the `ApproveFormSubmission` operationId).
+func (c *Client) ApproveFormSubmission(ctx context.Context, id string, sid string, params *ApproveFormSubmissionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveFormSubmissionRequest(c.Server, id, sid, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1312,6 +1793,451 @@ func NewGetEventRequest(server string, id string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListFormsRequest constructs an http.Request for the ListForms method
+func NewListFormsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateFormRequest calls the generic CreateForm builder with application/json body
+func NewCreateFormRequest(server string, params *CreateFormParams, body CreateFormJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateFormRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateFormRequestWithBody constructs an http.Request for the CreateForm method, with any body, and a specified content type
+func NewCreateFormRequestWithBody(server string, params *CreateFormParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteFormRequest constructs an http.Request for the DeleteForm method
+func NewDeleteFormRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetFormRequest constructs an http.Request for the GetForm method
+func NewGetFormRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateFormRequest calls the generic UpdateForm builder with application/json body
+func NewUpdateFormRequest(server string, id string, params *UpdateFormParams, body UpdateFormJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateFormRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateFormRequestWithBody constructs an http.Request for the UpdateForm method, with any body, and a specified content type
+func NewUpdateFormRequestWithBody(server string, id string, params *UpdateFormParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListFormSubmissionsRequest constructs an http.Request for the ListFormSubmissions method
+func NewListFormSubmissionsRequest(server string, id string, params *ListFormSubmissionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/submissions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartingAfter != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "starting_after", *params.StartingAfter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPreflightFormSubmissionRequest constructs an http.Request for the PreflightFormSubmission method
+func NewPreflightFormSubmissionRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/submissions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSubmitFormRequest calls the generic SubmitForm builder with application/json body
+func NewSubmitFormRequest(server string, id string, body SubmitFormJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSubmitFormRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewSubmitFormRequestWithFormdataBody calls the generic SubmitForm builder with application/x-www-form-urlencoded body
+func NewSubmitFormRequestWithFormdataBody(server string, id string, body SubmitFormFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewSubmitFormRequestWithBody(server, id, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewSubmitFormRequestWithBody constructs an http.Request for the SubmitForm method, with any body, and a specified content type
+func NewSubmitFormRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/submissions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewApproveFormSubmissionRequest constructs an http.Request for the ApproveFormSubmission method
+func NewApproveFormSubmissionRequest(server string, id string, sid string, params *ApproveFormSubmissionParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "sid", sid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/submissions/%s/approve", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -2306,6 +3232,193 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 	GetEventWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetEventResponse, error)
+
+	// ListFormsWithResponse List forms
+	//
+	// Lists every form of the account, newest first (admin keys only).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/forms (the `ListForms` operationId).
+	ListFormsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListFormsResponse, error)
+
+	// CreateFormWithBodyWithResponse Create a form
+	//
+	// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+	// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+	// and never shown again.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+	CreateFormWithBodyWithResponse(ctx context.Context, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFormResponse, error)
+
+	// CreateFormWithResponse Create a form
+	//
+	// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+	// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+	// and never shown again.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+	CreateFormWithResponse(ctx context.Context, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFormResponse, error)
+
+	// DeleteFormWithResponse Delete a form
+	//
+	// Deletes a form and its submissions (admin keys only); its page's posts answer `404` from then on.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/forms/{id} (the `DeleteForm` operationId).
+	DeleteFormWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteFormResponse, error)
+
+	// GetFormWithResponse Retrieve a form
+	//
+	// Retrieves a form (admin keys only), without its captcha secret.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/forms/{id} (the `GetForm` operationId).
+	GetFormWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetFormResponse, error)
+
+	// UpdateFormWithBodyWithResponse Update a form
+	//
+	// Changes a form's settings, or disables it (admin keys only): a disabled form's
+	// submissions answer `404 resource_missing`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+	UpdateFormWithBodyWithResponse(ctx context.Context, id string, params *UpdateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateFormResponse, error)
+
+	// UpdateFormWithResponse Update a form
+	//
+	// Changes a form's settings, or disables it (admin keys only): a disabled form's
+	// submissions answer `404 resource_missing`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+	UpdateFormWithResponse(ctx context.Context, id string, params *UpdateFormParams, body UpdateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateFormResponse, error)
+
+	// ListFormSubmissionsWithResponse List a form's submissions
+	//
+	// Lists a form's submissions, newest first (admin keys only), accepted and
+	// quarantined, each with its verdict's `reasons`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/forms/{id}/submissions (the `ListFormSubmissions` operationId).
+	ListFormSubmissionsWithResponse(ctx context.Context, id string, params *ListFormSubmissionsParams, reqEditors ...RequestEditorFn) (*ListFormSubmissionsResponse, error)
+
+	// PreflightFormSubmissionWithResponse CORS preflight of a submission
+	//
+	// A browser's CORS preflight before a `fetch` post from another origin: `204` with
+	// `Access-Control-Allow-Origin` (the request's `Origin`, when it is among the form's
+	// `allowed_origins`), `Access-Control-Allow-Methods: POST`,
+	// `Access-Control-Allow-Headers: Content-Type`, `Access-Control-Max-Age: 600` and
+	// `Vary: Origin`; `403 origin_not_allowed` for another origin. No other path
+	// answers CORS.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with OPTIONS /v1/forms/{id}/submissions (the `PreflightFormSubmission` operationId).
+	PreflightFormSubmissionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PreflightFormSubmissionResponse, error)
+
+	// SubmitFormWithBodyWithResponse Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitFormWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error)
+
+	// SubmitFormWithResponse Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitFormWithResponse(ctx context.Context, id string, body SubmitFormJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error)
+
+	// SubmitFormWithFormdataBodyWithResponse Submit a form
+	//
+	// What a page's form posts, **without a key**: the form id is public. The body is
+	// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+	// `multipart/form-data` without files (a file part answers `400
+	// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+	// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+	// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+	// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+	// `_gotcha`; any other field goes into `metadata`.
+	//
+	// Every submission is stored, whatever its verdict, and answered `201` alike. A
+	// request whose `Origin` is not among the form's `allowed_origins` answers `403
+	// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+	// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+	// minute (`429 rate_limit` past it).
+	//
+	// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+	// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+	// minimal HTML page with the same status and message (`text/html`, the only
+	// answers of the API that are not JSON). An unknown or disabled form answers `404
+	// resource_missing`.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+	SubmitFormWithFormdataBodyWithResponse(ctx context.Context, id string, body SubmitFormFormdataRequestBody, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error)
+
+	// ApproveFormSubmissionWithResponse Approve a quarantined submission
+	//
+	// Accepts a quarantined submission (admin keys only): its prospect is created or
+	// updated as an accepted submission's is. An accepted one is answered as it is.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{id}/submissions/{sid}/approve (the `ApproveFormSubmission` operationId).
+	ApproveFormSubmissionWithResponse(ctx context.Context, id string, sid string, params *ApproveFormSubmissionParams, reqEditors ...RequestEditorFn) (*ApproveFormSubmissionResponse, error)
 
 	// ListProspectsWithResponse List prospects
 	//
@@ -3431,6 +4544,1870 @@ func (r GetEventResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListFormsResponse200Headers the declared response headers of an HTTP 200 response for ListForms
+type ListFormsResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListFormsResponse400Headers the declared response headers of an HTTP 400 response for ListForms
+type ListFormsResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListFormsResponse401Headers the declared response headers of an HTTP 401 response for ListForms
+type ListFormsResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ListFormsResponse403Headers the declared response headers of an HTTP 403 response for ListForms
+type ListFormsResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListFormsResponse406Headers the declared response headers of an HTTP 406 response for ListForms
+type ListFormsResponse406Headers struct {
+	RequestId string
+}
+
+// ListFormsResponse429Headers the declared response headers of an HTTP 429 response for ListForms
+type ListFormsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ListFormsResponse500Headers the declared response headers of an HTTP 500 response for ListForms
+type ListFormsResponse500Headers struct {
+	RequestId string
+}
+
+// ListFormsResponse502Headers the declared response headers of an HTTP 502 response for ListForms
+type ListFormsResponse502Headers struct {
+	RequestId string
+}
+
+// ListFormsResponse503Headers the declared response headers of an HTTP 503 response for ListForms
+type ListFormsResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ListFormsResponse504Headers the declared response headers of an HTTP 504 response for ListForms
+type ListFormsResponse504Headers struct {
+	RequestId string
+}
+
+// ListFormsResponseDefaultHeaders the declared response headers of an HTTP default response for ListForms
+type ListFormsResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ListFormsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FormList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListFormsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListFormsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListFormsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListFormsResponse403Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ListFormsResponse406Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListFormsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListFormsResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListFormsResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFormsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListFormsResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListFormsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFormsResponse) GetJSON200() *FormList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListFormsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListFormsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListFormsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ListFormsResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListFormsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListFormsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ListFormsResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListFormsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ListFormsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListFormsResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFormsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFormsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFormsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFormsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateFormResponse201Headers the declared response headers of an HTTP 201 response for CreateForm
+type CreateFormResponse201Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// CreateFormResponse400Headers the declared response headers of an HTTP 400 response for CreateForm
+type CreateFormResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// CreateFormResponse401Headers the declared response headers of an HTTP 401 response for CreateForm
+type CreateFormResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// CreateFormResponse403Headers the declared response headers of an HTTP 403 response for CreateForm
+type CreateFormResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// CreateFormResponse406Headers the declared response headers of an HTTP 406 response for CreateForm
+type CreateFormResponse406Headers struct {
+	RequestId string
+}
+
+// CreateFormResponse409Headers the declared response headers of an HTTP 409 response for CreateForm
+type CreateFormResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// CreateFormResponse429Headers the declared response headers of an HTTP 429 response for CreateForm
+type CreateFormResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// CreateFormResponse500Headers the declared response headers of an HTTP 500 response for CreateForm
+type CreateFormResponse500Headers struct {
+	RequestId string
+}
+
+// CreateFormResponse502Headers the declared response headers of an HTTP 502 response for CreateForm
+type CreateFormResponse502Headers struct {
+	RequestId string
+}
+
+// CreateFormResponse503Headers the declared response headers of an HTTP 503 response for CreateForm
+type CreateFormResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// CreateFormResponse504Headers the declared response headers of an HTTP 504 response for CreateForm
+type CreateFormResponse504Headers struct {
+	RequestId string
+}
+
+// CreateFormResponseDefaultHeaders the declared response headers of an HTTP default response for CreateForm
+type CreateFormResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type CreateFormResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Form
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateFormResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateFormResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateFormResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateFormResponse403Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *CreateFormResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateFormResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateFormResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateFormResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *CreateFormResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateFormResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CreateFormResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateFormResponseDefaultHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateFormResponse) GetJSON201() *Form {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateFormResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateFormResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateFormResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r CreateFormResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateFormResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateFormResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateFormResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r CreateFormResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateFormResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r CreateFormResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateFormResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateFormResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateFormResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateFormResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateFormResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteFormResponse200Headers the declared response headers of an HTTP 200 response for DeleteForm
+type DeleteFormResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// DeleteFormResponse400Headers the declared response headers of an HTTP 400 response for DeleteForm
+type DeleteFormResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// DeleteFormResponse401Headers the declared response headers of an HTTP 401 response for DeleteForm
+type DeleteFormResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// DeleteFormResponse403Headers the declared response headers of an HTTP 403 response for DeleteForm
+type DeleteFormResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// DeleteFormResponse404Headers the declared response headers of an HTTP 404 response for DeleteForm
+type DeleteFormResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// DeleteFormResponse406Headers the declared response headers of an HTTP 406 response for DeleteForm
+type DeleteFormResponse406Headers struct {
+	RequestId string
+}
+
+// DeleteFormResponse429Headers the declared response headers of an HTTP 429 response for DeleteForm
+type DeleteFormResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// DeleteFormResponse500Headers the declared response headers of an HTTP 500 response for DeleteForm
+type DeleteFormResponse500Headers struct {
+	RequestId string
+}
+
+// DeleteFormResponse502Headers the declared response headers of an HTTP 502 response for DeleteForm
+type DeleteFormResponse502Headers struct {
+	RequestId string
+}
+
+// DeleteFormResponse503Headers the declared response headers of an HTTP 503 response for DeleteForm
+type DeleteFormResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// DeleteFormResponse504Headers the declared response headers of an HTTP 504 response for DeleteForm
+type DeleteFormResponse504Headers struct {
+	RequestId string
+}
+
+// DeleteFormResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteForm
+type DeleteFormResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type DeleteFormResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeletedForm
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DeleteFormResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeleteFormResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteFormResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteFormResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteFormResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *DeleteFormResponse406Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteFormResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeleteFormResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *DeleteFormResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteFormResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeleteFormResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DeleteFormResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteFormResponse) GetJSON200() *DeletedForm {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteFormResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteFormResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteFormResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteFormResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r DeleteFormResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteFormResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteFormResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r DeleteFormResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteFormResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r DeleteFormResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteFormResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteFormResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteFormResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteFormResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteFormResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetFormResponse200Headers the declared response headers of an HTTP 200 response for GetForm
+type GetFormResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// GetFormResponse400Headers the declared response headers of an HTTP 400 response for GetForm
+type GetFormResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// GetFormResponse401Headers the declared response headers of an HTTP 401 response for GetForm
+type GetFormResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// GetFormResponse403Headers the declared response headers of an HTTP 403 response for GetForm
+type GetFormResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// GetFormResponse404Headers the declared response headers of an HTTP 404 response for GetForm
+type GetFormResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// GetFormResponse406Headers the declared response headers of an HTTP 406 response for GetForm
+type GetFormResponse406Headers struct {
+	RequestId string
+}
+
+// GetFormResponse429Headers the declared response headers of an HTTP 429 response for GetForm
+type GetFormResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// GetFormResponse500Headers the declared response headers of an HTTP 500 response for GetForm
+type GetFormResponse500Headers struct {
+	RequestId string
+}
+
+// GetFormResponse502Headers the declared response headers of an HTTP 502 response for GetForm
+type GetFormResponse502Headers struct {
+	RequestId string
+}
+
+// GetFormResponse503Headers the declared response headers of an HTTP 503 response for GetForm
+type GetFormResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// GetFormResponse504Headers the declared response headers of an HTTP 504 response for GetForm
+type GetFormResponse504Headers struct {
+	RequestId string
+}
+
+// GetFormResponseDefaultHeaders the declared response headers of an HTTP default response for GetForm
+type GetFormResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type GetFormResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Form
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetFormResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetFormResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetFormResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetFormResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetFormResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *GetFormResponse406Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetFormResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetFormResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetFormResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetFormResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *GetFormResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetFormResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFormResponse) GetJSON200() *Form {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetFormResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetFormResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetFormResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetFormResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r GetFormResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetFormResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetFormResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r GetFormResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetFormResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r GetFormResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetFormResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFormResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFormResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFormResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFormResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateFormResponse200Headers the declared response headers of an HTTP 200 response for UpdateForm
+type UpdateFormResponse200Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// UpdateFormResponse400Headers the declared response headers of an HTTP 400 response for UpdateForm
+type UpdateFormResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// UpdateFormResponse401Headers the declared response headers of an HTTP 401 response for UpdateForm
+type UpdateFormResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// UpdateFormResponse403Headers the declared response headers of an HTTP 403 response for UpdateForm
+type UpdateFormResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// UpdateFormResponse404Headers the declared response headers of an HTTP 404 response for UpdateForm
+type UpdateFormResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// UpdateFormResponse406Headers the declared response headers of an HTTP 406 response for UpdateForm
+type UpdateFormResponse406Headers struct {
+	RequestId string
+}
+
+// UpdateFormResponse409Headers the declared response headers of an HTTP 409 response for UpdateForm
+type UpdateFormResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// UpdateFormResponse429Headers the declared response headers of an HTTP 429 response for UpdateForm
+type UpdateFormResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// UpdateFormResponse500Headers the declared response headers of an HTTP 500 response for UpdateForm
+type UpdateFormResponse500Headers struct {
+	RequestId string
+}
+
+// UpdateFormResponse502Headers the declared response headers of an HTTP 502 response for UpdateForm
+type UpdateFormResponse502Headers struct {
+	RequestId string
+}
+
+// UpdateFormResponse503Headers the declared response headers of an HTTP 503 response for UpdateForm
+type UpdateFormResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// UpdateFormResponse504Headers the declared response headers of an HTTP 504 response for UpdateForm
+type UpdateFormResponse504Headers struct {
+	RequestId string
+}
+
+// UpdateFormResponseDefaultHeaders the declared response headers of an HTTP default response for UpdateForm
+type UpdateFormResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type UpdateFormResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Form
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateFormResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateFormResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateFormResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateFormResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateFormResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *UpdateFormResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UpdateFormResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateFormResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *UpdateFormResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *UpdateFormResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateFormResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *UpdateFormResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UpdateFormResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateFormResponse) GetJSON200() *Form {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateFormResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateFormResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateFormResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateFormResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r UpdateFormResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateFormResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateFormResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateFormResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r UpdateFormResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateFormResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r UpdateFormResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UpdateFormResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateFormResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateFormResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateFormResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateFormResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListFormSubmissionsResponse200Headers the declared response headers of an HTTP 200 response for ListFormSubmissions
+type ListFormSubmissionsResponse200Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListFormSubmissionsResponse400Headers the declared response headers of an HTTP 400 response for ListFormSubmissions
+type ListFormSubmissionsResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ListFormSubmissionsResponse401Headers the declared response headers of an HTTP 401 response for ListFormSubmissions
+type ListFormSubmissionsResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ListFormSubmissionsResponse403Headers the declared response headers of an HTTP 403 response for ListFormSubmissions
+type ListFormSubmissionsResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListFormSubmissionsResponse404Headers the declared response headers of an HTTP 404 response for ListFormSubmissions
+type ListFormSubmissionsResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ListFormSubmissionsResponse406Headers the declared response headers of an HTTP 406 response for ListFormSubmissions
+type ListFormSubmissionsResponse406Headers struct {
+	RequestId string
+}
+
+// ListFormSubmissionsResponse429Headers the declared response headers of an HTTP 429 response for ListFormSubmissions
+type ListFormSubmissionsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ListFormSubmissionsResponse500Headers the declared response headers of an HTTP 500 response for ListFormSubmissions
+type ListFormSubmissionsResponse500Headers struct {
+	RequestId string
+}
+
+// ListFormSubmissionsResponse502Headers the declared response headers of an HTTP 502 response for ListFormSubmissions
+type ListFormSubmissionsResponse502Headers struct {
+	RequestId string
+}
+
+// ListFormSubmissionsResponse503Headers the declared response headers of an HTTP 503 response for ListFormSubmissions
+type ListFormSubmissionsResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ListFormSubmissionsResponse504Headers the declared response headers of an HTTP 504 response for ListFormSubmissions
+type ListFormSubmissionsResponse504Headers struct {
+	RequestId string
+}
+
+// ListFormSubmissionsResponseDefaultHeaders the declared response headers of an HTTP default response for ListFormSubmissions
+type ListFormSubmissionsResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ListFormSubmissionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FormSubmissionList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListFormSubmissionsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListFormSubmissionsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListFormSubmissionsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListFormSubmissionsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListFormSubmissionsResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ListFormSubmissionsResponse406Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListFormSubmissionsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListFormSubmissionsResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ListFormSubmissionsResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFormSubmissionsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListFormSubmissionsResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListFormSubmissionsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON200() *FormSubmissionList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ListFormSubmissionsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListFormSubmissionsResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFormSubmissionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFormSubmissionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFormSubmissionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFormSubmissionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PreflightFormSubmissionResponse204Headers the declared response headers of an HTTP 204 response for PreflightFormSubmission
+type PreflightFormSubmissionResponse204Headers struct {
+	AccessControlAllowHeaders string
+	AccessControlAllowMethods string
+	AccessControlAllowOrigin  *string
+	AccessControlMaxAge       int
+	RequestId                 string
+	Vary                      *string
+}
+
+// PreflightFormSubmissionResponse403Headers the declared response headers of an HTTP 403 response for PreflightFormSubmission
+type PreflightFormSubmissionResponse403Headers struct {
+	RequestId string
+}
+
+// PreflightFormSubmissionResponse404Headers the declared response headers of an HTTP 404 response for PreflightFormSubmission
+type PreflightFormSubmissionResponse404Headers struct {
+	RequestId string
+}
+
+// PreflightFormSubmissionResponse500Headers the declared response headers of an HTTP 500 response for PreflightFormSubmission
+type PreflightFormSubmissionResponse500Headers struct {
+	RequestId string
+}
+
+// PreflightFormSubmissionResponse503Headers the declared response headers of an HTTP 503 response for PreflightFormSubmission
+type PreflightFormSubmissionResponse503Headers struct {
+	RequestId string
+}
+
+// PreflightFormSubmissionResponseDefaultHeaders the declared response headers of an HTTP default response for PreflightFormSubmission
+type PreflightFormSubmissionResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type PreflightFormSubmissionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FormSubmissionError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *FormSubmissionError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *FormSubmissionError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *FormSubmissionError
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *FormSubmissionError
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *PreflightFormSubmissionResponse204Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PreflightFormSubmissionResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PreflightFormSubmissionResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PreflightFormSubmissionResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PreflightFormSubmissionResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PreflightFormSubmissionResponseDefaultHeaders
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PreflightFormSubmissionResponse) GetJSON403() *FormSubmissionError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PreflightFormSubmissionResponse) GetJSON404() *FormSubmissionError {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PreflightFormSubmissionResponse) GetJSON500() *FormSubmissionError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PreflightFormSubmissionResponse) GetJSON503() *FormSubmissionError {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PreflightFormSubmissionResponse) GetJSONDefault() *FormSubmissionError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PreflightFormSubmissionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreflightFormSubmissionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreflightFormSubmissionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreflightFormSubmissionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SubmitFormResponse201Headers the declared response headers of an HTTP 201 response for SubmitForm
+type SubmitFormResponse201Headers struct {
+	AccessControlAllowOrigin *string
+	RequestId                string
+	Vary                     *string
+}
+
+// SubmitFormResponse303Headers the declared response headers of an HTTP 303 response for SubmitForm
+type SubmitFormResponse303Headers struct {
+	Location  string
+	RequestId string
+}
+
+// SubmitFormResponse400Headers the declared response headers of an HTTP 400 response for SubmitForm
+type SubmitFormResponse400Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse403Headers the declared response headers of an HTTP 403 response for SubmitForm
+type SubmitFormResponse403Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse404Headers the declared response headers of an HTTP 404 response for SubmitForm
+type SubmitFormResponse404Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse429Headers the declared response headers of an HTTP 429 response for SubmitForm
+type SubmitFormResponse429Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse500Headers the declared response headers of an HTTP 500 response for SubmitForm
+type SubmitFormResponse500Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse503Headers the declared response headers of an HTTP 503 response for SubmitForm
+type SubmitFormResponse503Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponse504Headers the declared response headers of an HTTP 504 response for SubmitForm
+type SubmitFormResponse504Headers struct {
+	RequestId string
+}
+
+// SubmitFormResponseDefaultHeaders the declared response headers of an HTTP default response for SubmitForm
+type SubmitFormResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type SubmitFormResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *FormSubmissionReceipt
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *FormSubmissionError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *FormSubmissionError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *FormSubmissionError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *FormSubmissionError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *FormSubmissionError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *FormSubmissionError
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *FormSubmissionError
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *FormSubmissionError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *SubmitFormResponse201Headers
+	// Headers303 the parsed response headers for an HTTP 303 response
+	Headers303 *SubmitFormResponse303Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *SubmitFormResponse400Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *SubmitFormResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *SubmitFormResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SubmitFormResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *SubmitFormResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SubmitFormResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *SubmitFormResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *SubmitFormResponseDefaultHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r SubmitFormResponse) GetJSON201() *FormSubmissionReceipt {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SubmitFormResponse) GetJSON400() *FormSubmissionError {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SubmitFormResponse) GetJSON403() *FormSubmissionError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SubmitFormResponse) GetJSON404() *FormSubmissionError {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SubmitFormResponse) GetJSON429() *FormSubmissionError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SubmitFormResponse) GetJSON500() *FormSubmissionError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SubmitFormResponse) GetJSON503() *FormSubmissionError {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r SubmitFormResponse) GetJSON504() *FormSubmissionError {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r SubmitFormResponse) GetJSONDefault() *FormSubmissionError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r SubmitFormResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SubmitFormResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SubmitFormResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SubmitFormResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ApproveFormSubmissionResponse200Headers the declared response headers of an HTTP 200 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse200Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ApproveFormSubmissionResponse400Headers the declared response headers of an HTTP 400 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ApproveFormSubmissionResponse401Headers the declared response headers of an HTTP 401 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ApproveFormSubmissionResponse402Headers the declared response headers of an HTTP 402 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse402Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ApproveFormSubmissionResponse403Headers the declared response headers of an HTTP 403 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ApproveFormSubmissionResponse404Headers the declared response headers of an HTTP 404 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ApproveFormSubmissionResponse406Headers the declared response headers of an HTTP 406 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse406Headers struct {
+	RequestId string
+}
+
+// ApproveFormSubmissionResponse409Headers the declared response headers of an HTTP 409 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// ApproveFormSubmissionResponse429Headers the declared response headers of an HTTP 429 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ApproveFormSubmissionResponse500Headers the declared response headers of an HTTP 500 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse500Headers struct {
+	RequestId string
+}
+
+// ApproveFormSubmissionResponse502Headers the declared response headers of an HTTP 502 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse502Headers struct {
+	RequestId string
+}
+
+// ApproveFormSubmissionResponse503Headers the declared response headers of an HTTP 503 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ApproveFormSubmissionResponse504Headers the declared response headers of an HTTP 504 response for ApproveFormSubmission
+type ApproveFormSubmissionResponse504Headers struct {
+	RequestId string
+}
+
+// ApproveFormSubmissionResponseDefaultHeaders the declared response headers of an HTTP default response for ApproveFormSubmission
+type ApproveFormSubmissionResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ApproveFormSubmissionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FormSubmission
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *RequestFailed
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ApproveFormSubmissionResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ApproveFormSubmissionResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ApproveFormSubmissionResponse401Headers
+	// Headers402 the parsed response headers for an HTTP 402 response
+	Headers402 *ApproveFormSubmissionResponse402Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ApproveFormSubmissionResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ApproveFormSubmissionResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ApproveFormSubmissionResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ApproveFormSubmissionResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ApproveFormSubmissionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ApproveFormSubmissionResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ApproveFormSubmissionResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ApproveFormSubmissionResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ApproveFormSubmissionResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ApproveFormSubmissionResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON200() *FormSubmission {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON402() *RequestFailed {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ApproveFormSubmissionResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ApproveFormSubmissionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ApproveFormSubmissionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ApproveFormSubmissionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ApproveFormSubmissionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7141,6 +10118,271 @@ func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, id strin
 	return ParseGetEventResponse(rsp)
 }
 
+// ListFormsWithResponse List forms
+//
+// Lists every form of the account, newest first (admin keys only).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/forms (the `ListForms` operationId).
+func (c *ClientWithResponses) ListFormsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListFormsResponse, error) {
+	rsp, err := c.ListForms(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFormsResponse(rsp)
+}
+
+// CreateFormWithBodyWithResponse Create a form
+//
+// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+// and never shown again.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+func (c *ClientWithResponses) CreateFormWithBodyWithResponse(ctx context.Context, params *CreateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFormResponse, error) {
+	rsp, err := c.CreateFormWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateFormResponse(rsp)
+}
+
+// CreateFormWithResponse Create a form
+//
+// Makes a public web form (admin keys only). Pages on `allowed_origins` post to its
+// `submit_url` without a key. A `captcha` secret is kept sealed like webhook secrets
+// and never shown again.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms (the `CreateForm` operationId).
+func (c *ClientWithResponses) CreateFormWithResponse(ctx context.Context, params *CreateFormParams, body CreateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFormResponse, error) {
+	rsp, err := c.CreateForm(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateFormResponse(rsp)
+}
+
+// DeleteFormWithResponse Delete a form
+//
+// Deletes a form and its submissions (admin keys only); its page's posts answer `404` from then on.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/forms/{id} (the `DeleteForm` operationId).
+func (c *ClientWithResponses) DeleteFormWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteFormResponse, error) {
+	rsp, err := c.DeleteForm(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteFormResponse(rsp)
+}
+
+// GetFormWithResponse Retrieve a form
+//
+// Retrieves a form (admin keys only), without its captcha secret.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/forms/{id} (the `GetForm` operationId).
+func (c *ClientWithResponses) GetFormWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetFormResponse, error) {
+	rsp, err := c.GetForm(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFormResponse(rsp)
+}
+
+// UpdateFormWithBodyWithResponse Update a form
+//
+// Changes a form's settings, or disables it (admin keys only): a disabled form's
+// submissions answer `404 resource_missing`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+func (c *ClientWithResponses) UpdateFormWithBodyWithResponse(ctx context.Context, id string, params *UpdateFormParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateFormResponse, error) {
+	rsp, err := c.UpdateFormWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateFormResponse(rsp)
+}
+
+// UpdateFormWithResponse Update a form
+//
+// Changes a form's settings, or disables it (admin keys only): a disabled form's
+// submissions answer `404 resource_missing`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/forms/{id} (the `UpdateForm` operationId).
+func (c *ClientWithResponses) UpdateFormWithResponse(ctx context.Context, id string, params *UpdateFormParams, body UpdateFormJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateFormResponse, error) {
+	rsp, err := c.UpdateForm(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateFormResponse(rsp)
+}
+
+// ListFormSubmissionsWithResponse List a form's submissions
+//
+// Lists a form's submissions, newest first (admin keys only), accepted and
+// quarantined, each with its verdict's `reasons`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/forms/{id}/submissions (the `ListFormSubmissions` operationId).
+func (c *ClientWithResponses) ListFormSubmissionsWithResponse(ctx context.Context, id string, params *ListFormSubmissionsParams, reqEditors ...RequestEditorFn) (*ListFormSubmissionsResponse, error) {
+	rsp, err := c.ListFormSubmissions(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFormSubmissionsResponse(rsp)
+}
+
+// PreflightFormSubmissionWithResponse CORS preflight of a submission
+//
+// A browser's CORS preflight before a `fetch` post from another origin: `204` with
+// `Access-Control-Allow-Origin` (the request's `Origin`, when it is among the form's
+// `allowed_origins`), `Access-Control-Allow-Methods: POST`,
+// `Access-Control-Allow-Headers: Content-Type`, `Access-Control-Max-Age: 600` and
+// `Vary: Origin`; `403 origin_not_allowed` for another origin. No other path
+// answers CORS.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with OPTIONS /v1/forms/{id}/submissions (the `PreflightFormSubmission` operationId).
+func (c *ClientWithResponses) PreflightFormSubmissionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PreflightFormSubmissionResponse, error) {
+	rsp, err := c.PreflightFormSubmission(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreflightFormSubmissionResponse(rsp)
+}
+
+// SubmitFormWithBodyWithResponse Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *ClientWithResponses) SubmitFormWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error) {
+	rsp, err := c.SubmitFormWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitFormResponse(rsp)
+}
+
+// SubmitFormWithResponse Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *ClientWithResponses) SubmitFormWithResponse(ctx context.Context, id string, body SubmitFormJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error) {
+	rsp, err := c.SubmitForm(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitFormResponse(rsp)
+}
+
+// SubmitFormWithFormdataBodyWithResponse Submit a form
+//
+// What a page's form posts, **without a key**: the form id is public. The body is
+// `application/json` (from `fetch`), `application/x-www-form-urlencoded` or
+// `multipart/form-data` without files (a file part answers `400
+// parameter_invalid`), at most 64 KiB. Fields: the prospect's text fields,
+// `marketing_consent` (`on` or `true`), `utm_source`, `utm_medium`,
+// `utm_campaign`, `utm_term`, `utm_content`, `referrer`, `page_url`, the captcha
+// token (`cf-turnstile-response` or `h-captcha-response`) and the honeypot
+// `_gotcha`; any other field goes into `metadata`.
+//
+// Every submission is stored, whatever its verdict, and answered `201` alike. A
+// request whose `Origin` is not among the form's `allowed_origins` answers `403
+// origin_not_allowed` and stores nothing; an allowed `Origin` gets
+// `Access-Control-Allow-Origin`. Each client address may submit a form 10 times a
+// minute (`429 rate_limit` past it).
+//
+// A browser's plain form post (`Accept` prefers `text/html`) gets `303 See Other`
+// to the form's `redirect_url`, or to a small thank-you page; its errors come as a
+// minimal HTML page with the same status and message (`text/html`, the only
+// answers of the API that are not JSON). An unknown or disabled form answers `404
+// resource_missing`.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{id}/submissions (the `SubmitForm` operationId).
+func (c *ClientWithResponses) SubmitFormWithFormdataBodyWithResponse(ctx context.Context, id string, body SubmitFormFormdataRequestBody, reqEditors ...RequestEditorFn) (*SubmitFormResponse, error) {
+	rsp, err := c.SubmitFormWithFormdataBody(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitFormResponse(rsp)
+}
+
+// ApproveFormSubmissionWithResponse Approve a quarantined submission
+//
+// Accepts a quarantined submission (admin keys only): its prospect is created or
+// updated as an accepted submission's is. An accepted one is answered as it is.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{id}/submissions/{sid}/approve (the `ApproveFormSubmission` operationId).
+func (c *ClientWithResponses) ApproveFormSubmissionWithResponse(ctx context.Context, id string, sid string, params *ApproveFormSubmissionParams, reqEditors ...RequestEditorFn) (*ApproveFormSubmissionResponse, error) {
+	rsp, err := c.ApproveFormSubmission(ctx, id, sid, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApproveFormSubmissionResponse(rsp)
+}
+
 // ListProspectsWithResponse List prospects
 //
 // Lists the account's live prospects, newest first. Pages are keyset cursors:
@@ -8695,6 +11937,2977 @@ func ParseGetEventResponse(rsp *http.Response) (*GetEventResponse, error) {
 		response.Headers504 = &headers
 	case true:
 		var headers GetEventResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListFormsResponse parses an HTTP response from a ListFormsWithResponse call
+func ParseListFormsResponse(rsp *http.Response) (*ListFormsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFormsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FormList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListFormsResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListFormsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListFormsResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListFormsResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 406:
+		var headers ListFormsResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListFormsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListFormsResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListFormsResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListFormsResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListFormsResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ListFormsResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateFormResponse parses an HTTP response from a CreateFormWithResponse call
+func ParseCreateFormResponse(rsp *http.Response) (*CreateFormResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateFormResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Form
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateFormResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateFormResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateFormResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateFormResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 406:
+		var headers CreateFormResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateFormResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateFormResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateFormResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers CreateFormResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateFormResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CreateFormResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers CreateFormResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteFormResponse parses an HTTP response from a DeleteFormWithResponse call
+func ParseDeleteFormResponse(rsp *http.Response) (*DeleteFormResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteFormResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeletedForm
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DeleteFormResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeleteFormResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeleteFormResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteFormResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteFormResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers DeleteFormResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteFormResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeleteFormResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers DeleteFormResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteFormResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeleteFormResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers DeleteFormResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetFormResponse parses an HTTP response from a GetFormWithResponse call
+func ParseGetFormResponse(rsp *http.Response) (*GetFormResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFormResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Form
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetFormResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetFormResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetFormResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetFormResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetFormResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers GetFormResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetFormResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetFormResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetFormResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetFormResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers GetFormResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers GetFormResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateFormResponse parses an HTTP response from a UpdateFormWithResponse call
+func ParseUpdateFormResponse(rsp *http.Response) (*UpdateFormResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateFormResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Form
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateFormResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers UpdateFormResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateFormResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateFormResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateFormResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers UpdateFormResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers UpdateFormResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateFormResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers UpdateFormResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers UpdateFormResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateFormResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers UpdateFormResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers UpdateFormResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListFormSubmissionsResponse parses an HTTP response from a ListFormSubmissionsWithResponse call
+func ParseListFormSubmissionsResponse(rsp *http.Response) (*ListFormSubmissionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFormSubmissionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FormSubmissionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListFormSubmissionsResponse200Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListFormSubmissionsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListFormSubmissionsResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListFormSubmissionsResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListFormSubmissionsResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers ListFormSubmissionsResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListFormSubmissionsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListFormSubmissionsResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ListFormSubmissionsResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListFormSubmissionsResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListFormSubmissionsResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ListFormSubmissionsResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePreflightFormSubmissionResponse parses an HTTP response from a PreflightFormSubmissionWithResponse call
+func ParsePreflightFormSubmissionResponse(rsp *http.Response) (*PreflightFormSubmissionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreflightFormSubmissionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 403:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 404:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 500:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers PreflightFormSubmissionResponse204Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Headers"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Headers", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowHeaders = value
+		}
+		if values := rsp.Header.Values("Access-Control-Allow-Methods"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Methods", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowMethods = value
+		}
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		if values := rsp.Header.Values("Access-Control-Max-Age"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Max-Age", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlMaxAge = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 403:
+		var headers PreflightFormSubmissionResponse403Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PreflightFormSubmissionResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers PreflightFormSubmissionResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PreflightFormSubmissionResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PreflightFormSubmissionResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSubmitFormResponse parses an HTTP response from a SubmitFormWithResponse call
+func ParseSubmitFormResponse(rsp *http.Response) (*SubmitFormResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SubmitFormResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest FormSubmissionReceipt
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case rsp.StatusCode == 303:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest FormSubmissionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 400:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 403:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 404:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 429:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 500:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 503:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 504:
+	// Content-type (text/html) unsupported
+
+	case true:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers SubmitFormResponse201Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 303:
+		var headers SubmitFormResponse303Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers303 = &headers
+	case rsp.StatusCode == 400:
+		var headers SubmitFormResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 403:
+		var headers SubmitFormResponse403Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers SubmitFormResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers SubmitFormResponse429Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers SubmitFormResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers SubmitFormResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers SubmitFormResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers SubmitFormResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseApproveFormSubmissionResponse parses an HTTP response from a ApproveFormSubmissionWithResponse call
+func ParseApproveFormSubmissionResponse(rsp *http.Response) (*ApproveFormSubmissionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ApproveFormSubmissionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FormSubmission
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest RequestFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ApproveFormSubmissionResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ApproveFormSubmissionResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ApproveFormSubmissionResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 402:
+		var headers ApproveFormSubmissionResponse402Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers402 = &headers
+	case rsp.StatusCode == 403:
+		var headers ApproveFormSubmissionResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ApproveFormSubmissionResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers ApproveFormSubmissionResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers ApproveFormSubmissionResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers ApproveFormSubmissionResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ApproveFormSubmissionResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ApproveFormSubmissionResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ApproveFormSubmissionResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ApproveFormSubmissionResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ApproveFormSubmissionResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -14617,6 +20830,33 @@ type ServerInterface interface {
 	// GetEvent Retrieve an event
 	// (GET /v1/events/{id})
 	GetEvent(w http.ResponseWriter, r *http.Request, id string)
+	// ListForms List forms
+	// (GET /v1/forms)
+	ListForms(w http.ResponseWriter, r *http.Request)
+	// CreateForm Create a form
+	// (POST /v1/forms)
+	CreateForm(w http.ResponseWriter, r *http.Request, params CreateFormParams)
+	// DeleteForm Delete a form
+	// (DELETE /v1/forms/{id})
+	DeleteForm(w http.ResponseWriter, r *http.Request, id string)
+	// GetForm Retrieve a form
+	// (GET /v1/forms/{id})
+	GetForm(w http.ResponseWriter, r *http.Request, id string)
+	// UpdateForm Update a form
+	// (PATCH /v1/forms/{id})
+	UpdateForm(w http.ResponseWriter, r *http.Request, id string, params UpdateFormParams)
+	// ListFormSubmissions List a form's submissions
+	// (GET /v1/forms/{id}/submissions)
+	ListFormSubmissions(w http.ResponseWriter, r *http.Request, id string, params ListFormSubmissionsParams)
+	// PreflightFormSubmission CORS preflight of a submission
+	// (OPTIONS /v1/forms/{id}/submissions)
+	PreflightFormSubmission(w http.ResponseWriter, r *http.Request, id string)
+	// SubmitForm Submit a form
+	// (POST /v1/forms/{id}/submissions)
+	SubmitForm(w http.ResponseWriter, r *http.Request, id string)
+	// ApproveFormSubmission Approve a quarantined submission
+	// (POST /v1/forms/{id}/submissions/{sid}/approve)
+	ApproveFormSubmission(w http.ResponseWriter, r *http.Request, id string, sid string, params ApproveFormSubmissionParams)
 	// ListProspects List prospects
 	// (GET /v1/prospects)
 	ListProspects(w http.ResponseWriter, r *http.Request, params ListProspectsParams)
@@ -14833,6 +21073,342 @@ func (siw *ServerInterfaceWrapper) GetEvent(w http.ResponseWriter, r *http.Reque
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetEvent(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListForms operation middleware
+func (siw *ServerInterfaceWrapper) ListForms(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListForms(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateForm operation middleware
+func (siw *ServerInterfaceWrapper) CreateForm(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateFormParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateForm(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteForm operation middleware
+func (siw *ServerInterfaceWrapper) DeleteForm(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteForm(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetForm operation middleware
+func (siw *ServerInterfaceWrapper) GetForm(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetForm(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateForm operation middleware
+func (siw *ServerInterfaceWrapper) UpdateForm(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateFormParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateForm(w, r, id, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListFormSubmissions operation middleware
+func (siw *ServerInterfaceWrapper) ListFormSubmissions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListFormSubmissionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "starting_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "starting_after", r.URL.Query(), &params.StartingAfter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "starting_after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "starting_after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", r.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListFormSubmissions(w, r, id, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PreflightFormSubmission operation middleware
+func (siw *ServerInterfaceWrapper) PreflightFormSubmission(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PreflightFormSubmission(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SubmitForm operation middleware
+func (siw *ServerInterfaceWrapper) SubmitForm(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SubmitForm(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ApproveFormSubmission operation middleware
+func (siw *ServerInterfaceWrapper) ApproveFormSubmission(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "sid" -------------
+	var sid string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sid", r.PathValue("sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sid", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ApproveFormSubmissionParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ApproveFormSubmission(w, r, id, sid, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -15690,6 +22266,15 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/webhook_endpoints/{id}", wrapper.DeleteWebhookEndpoint)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/webhook_endpoints/{id}", wrapper.GetWebhookEndpoint)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/webhook_endpoints/{id}", wrapper.UpdateWebhookEndpoint)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/forms", wrapper.ListForms)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/forms", wrapper.CreateForm)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/forms/{id}", wrapper.DeleteForm)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/forms/{id}", wrapper.GetForm)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/v1/forms/{id}", wrapper.UpdateForm)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/forms/{id}/submissions", wrapper.ListFormSubmissions)
+	m.HandleFunc(http.MethodOptions+" "+options.BaseURL+"/v1/forms/{id}/submissions", wrapper.PreflightFormSubmission)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/forms/{id}/submissions", wrapper.SubmitForm)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/forms/{id}/submissions/{sid}/approve", wrapper.ApproveFormSubmission)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.GetHealth)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.GetReadiness)
 
@@ -15741,6 +22326,21 @@ type ForbiddenJSONResponse struct {
 	Body Error
 
 	Headers ForbiddenResponseHeaders
+}
+
+type FormSubmissionErrorResponseHeaders struct {
+	RequestId string
+}
+type FormSubmissionErrorJSONResponse struct {
+	Body Error
+
+	Headers FormSubmissionErrorResponseHeaders
+}
+type FormSubmissionErrorTexthtmlResponse struct {
+	Body io.Reader
+
+	Headers       FormSubmissionErrorResponseHeaders
+	ContentLength int64
 }
 
 type GatewayTimeoutResponseHeaders struct {
@@ -16686,6 +23286,2489 @@ type GetEventdefaultJSONResponse struct {
 }
 
 func (response GetEventdefaultJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormsRequestObject struct {
+}
+
+type ListFormsResponseObject interface {
+	VisitListFormsResponse(w http.ResponseWriter) error
+}
+
+type ListForms200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type ListForms200JSONResponse struct {
+	Body    FormList
+	Headers ListForms200ResponseHeaders
+}
+
+func (response ListForms200JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListForms400JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListForms401JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListForms403JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ListForms406JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListForms429JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ListForms500JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ListForms502JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListForms503JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListForms504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ListForms504JSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormsdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListFormsdefaultJSONResponse) VisitListFormsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateFormRequestObject struct {
+	Params CreateFormParams
+	Body   *CreateFormJSONRequestBody
+}
+
+type CreateFormResponseObject interface {
+	VisitCreateFormResponse(w http.ResponseWriter) error
+}
+
+type CreateForm201ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type CreateForm201JSONResponse struct {
+	Body    Form
+	Headers CreateForm201ResponseHeaders
+}
+
+func (response CreateForm201JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateForm400JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateForm401JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateForm403JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response CreateForm406JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateForm409JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateForm429JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response CreateForm500JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response CreateForm502JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateForm503JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateForm504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response CreateForm504JSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateFormdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response CreateFormdefaultJSONResponse) VisitCreateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFormRequestObject struct {
+	Id string `json:"id"`
+}
+
+type DeleteFormResponseObject interface {
+	VisitDeleteFormResponse(w http.ResponseWriter) error
+}
+
+type DeleteForm200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type DeleteForm200JSONResponse struct {
+	Body    DeletedForm
+	Headers DeleteForm200ResponseHeaders
+}
+
+func (response DeleteForm200JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteForm400JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteForm401JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteForm403JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteForm404JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response DeleteForm406JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteForm429JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response DeleteForm500JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response DeleteForm502JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteForm503JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteForm504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response DeleteForm504JSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFormdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response DeleteFormdefaultJSONResponse) VisitDeleteFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFormRequestObject struct {
+	Id string `json:"id"`
+}
+
+type GetFormResponseObject interface {
+	VisitGetFormResponse(w http.ResponseWriter) error
+}
+
+type GetForm200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type GetForm200JSONResponse struct {
+	Body    Form
+	Headers GetForm200ResponseHeaders
+}
+
+func (response GetForm200JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetForm400JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetForm401JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetForm403JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetForm404JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response GetForm406JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetForm429JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response GetForm500JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response GetForm502JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetForm503JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetForm504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response GetForm504JSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFormdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetFormdefaultJSONResponse) VisitGetFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFormRequestObject struct {
+	Id     string `json:"id"`
+	Params UpdateFormParams
+	Body   *UpdateFormJSONRequestBody
+}
+
+type UpdateFormResponseObject interface {
+	VisitUpdateFormResponse(w http.ResponseWriter) error
+}
+
+type UpdateForm200ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type UpdateForm200JSONResponse struct {
+	Body    Form
+	Headers UpdateForm200ResponseHeaders
+}
+
+func (response UpdateForm200JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateForm400JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateForm401JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateForm403JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateForm404JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response UpdateForm406JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm409JSONResponse struct{ ConflictJSONResponse }
+
+func (response UpdateForm409JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateForm429JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response UpdateForm500JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response UpdateForm502JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateForm503JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateForm504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response UpdateForm504JSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateFormdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response UpdateFormdefaultJSONResponse) VisitUpdateFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissionsRequestObject struct {
+	Id     string `json:"id"`
+	Params ListFormSubmissionsParams
+}
+
+type ListFormSubmissionsResponseObject interface {
+	VisitListFormSubmissionsResponse(w http.ResponseWriter) error
+}
+
+type ListFormSubmissions200ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+type ListFormSubmissions200JSONResponse struct {
+	Body    FormSubmissionList
+	Headers ListFormSubmissions200ResponseHeaders
+}
+
+func (response ListFormSubmissions200JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListFormSubmissions400JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListFormSubmissions401JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListFormSubmissions403JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListFormSubmissions404JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ListFormSubmissions406JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListFormSubmissions429JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ListFormSubmissions500JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ListFormSubmissions502JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListFormSubmissions503JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissions504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ListFormSubmissions504JSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFormSubmissionsdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListFormSubmissionsdefaultJSONResponse) VisitListFormSubmissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmissionRequestObject struct {
+	Id string `json:"id"`
+}
+
+type PreflightFormSubmissionResponseObject interface {
+	VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error
+}
+
+type PreflightFormSubmission204ResponseHeaders struct {
+	AccessControlAllowHeaders string
+	AccessControlAllowMethods string
+	AccessControlAllowOrigin  *string
+	AccessControlMaxAge       int
+	RequestId                 string
+	Vary                      *string
+}
+
+type PreflightFormSubmission204Response struct {
+	Headers PreflightFormSubmission204ResponseHeaders
+}
+
+func (response PreflightFormSubmission204Response) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Access-Control-Allow-Headers", fmt.Sprint(response.Headers.AccessControlAllowHeaders))
+	w.Header().Set("Access-Control-Allow-Methods", fmt.Sprint(response.Headers.AccessControlAllowMethods))
+	if response.Headers.AccessControlAllowOrigin != nil {
+		w.Header().Set("Access-Control-Allow-Origin", fmt.Sprint(*response.Headers.AccessControlAllowOrigin))
+	}
+	w.Header().Set("Access-Control-Max-Age", fmt.Sprint(response.Headers.AccessControlMaxAge))
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type PreflightFormSubmission403JSONResponse struct {
+	FormSubmissionErrorJSONResponse
+}
+
+func (response PreflightFormSubmission403JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmission403TexthtmlResponse struct {
+	FormSubmissionErrorTexthtmlResponse
+}
+
+func (response PreflightFormSubmission403TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type PreflightFormSubmission404ResponseHeaders struct {
+	RequestId string
+}
+
+type PreflightFormSubmission404JSONResponse struct {
+	Body    Error
+	Headers PreflightFormSubmission404ResponseHeaders
+}
+
+func (response PreflightFormSubmission404JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmission404TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       PreflightFormSubmission404ResponseHeaders
+	ContentLength int64
+}
+
+func (response PreflightFormSubmission404TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type PreflightFormSubmission500ResponseHeaders struct {
+	RequestId string
+}
+
+type PreflightFormSubmission500JSONResponse struct {
+	Body    Error
+	Headers PreflightFormSubmission500ResponseHeaders
+}
+
+func (response PreflightFormSubmission500JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmission500TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       PreflightFormSubmission500ResponseHeaders
+	ContentLength int64
+}
+
+func (response PreflightFormSubmission500TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type PreflightFormSubmission503ResponseHeaders struct {
+	RequestId string
+}
+
+type PreflightFormSubmission503JSONResponse struct {
+	Body    Error
+	Headers PreflightFormSubmission503ResponseHeaders
+}
+
+func (response PreflightFormSubmission503JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmission503TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       PreflightFormSubmission503ResponseHeaders
+	ContentLength int64
+}
+
+func (response PreflightFormSubmission503TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type PreflightFormSubmissiondefaultResponseHeaders struct {
+	RequestId string
+}
+
+type PreflightFormSubmissiondefaultJSONResponse struct {
+	Body       Error
+	Headers    PreflightFormSubmissiondefaultResponseHeaders
+	StatusCode int
+}
+
+func (response PreflightFormSubmissiondefaultJSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreflightFormSubmissiondefaultTexthtmlResponse struct {
+	Body          io.Reader
+	Headers       PreflightFormSubmissiondefaultResponseHeaders
+	StatusCode    int
+	ContentLength int64
+}
+
+func (response PreflightFormSubmissiondefaultTexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitFormRequestObject struct {
+	Id            string `json:"id"`
+	JSONBody      *SubmitFormJSONRequestBody
+	FormdataBody  *SubmitFormFormdataRequestBody
+	MultipartBody *multipart.Reader
+}
+
+type SubmitFormResponseObject interface {
+	VisitSubmitFormResponse(w http.ResponseWriter) error
+}
+
+type SubmitForm201ResponseHeaders struct {
+	AccessControlAllowOrigin *string
+	RequestId                string
+	Vary                     *string
+}
+
+type SubmitForm201JSONResponse struct {
+	Body    FormSubmissionReceipt
+	Headers SubmitForm201ResponseHeaders
+}
+
+func (response SubmitForm201JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.AccessControlAllowOrigin != nil {
+		w.Header().Set("Access-Control-Allow-Origin", fmt.Sprint(*response.Headers.AccessControlAllowOrigin))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm303ResponseHeaders struct {
+	Location  string
+	RequestId string
+}
+
+type SubmitForm303Response struct {
+	Headers SubmitForm303ResponseHeaders
+}
+
+func (response SubmitForm303Response) VisitSubmitFormResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(303)
+	return nil
+}
+
+type SubmitForm400JSONResponse struct {
+	FormSubmissionErrorJSONResponse
+}
+
+func (response SubmitForm400JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm400TexthtmlResponse struct {
+	FormSubmissionErrorTexthtmlResponse
+}
+
+func (response SubmitForm400TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm403ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm403JSONResponse struct {
+	Body    Error
+	Headers SubmitForm403ResponseHeaders
+}
+
+func (response SubmitForm403JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm403TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm403ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm403TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm404ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm404JSONResponse struct {
+	Body    Error
+	Headers SubmitForm404ResponseHeaders
+}
+
+func (response SubmitForm404JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm404TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm404ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm404TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm429ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm429JSONResponse struct {
+	Body    Error
+	Headers SubmitForm429ResponseHeaders
+}
+
+func (response SubmitForm429JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm429TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm429ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm429TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(429)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm500ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm500JSONResponse struct {
+	Body    Error
+	Headers SubmitForm500ResponseHeaders
+}
+
+func (response SubmitForm500JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm500TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm500ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm500TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm503ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm503JSONResponse struct {
+	Body    Error
+	Headers SubmitForm503ResponseHeaders
+}
+
+func (response SubmitForm503JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm503TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm503ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm503TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitForm504ResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitForm504JSONResponse struct {
+	Body    Error
+	Headers SubmitForm504ResponseHeaders
+}
+
+func (response SubmitForm504JSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitForm504TexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitForm504ResponseHeaders
+	ContentLength int64
+}
+
+func (response SubmitForm504TexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type SubmitFormdefaultResponseHeaders struct {
+	RequestId string
+}
+
+type SubmitFormdefaultJSONResponse struct {
+	Body       Error
+	Headers    SubmitFormdefaultResponseHeaders
+	StatusCode int
+}
+
+func (response SubmitFormdefaultJSONResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitFormdefaultTexthtmlResponse struct {
+	Body          io.Reader
+	Headers       SubmitFormdefaultResponseHeaders
+	StatusCode    int
+	ContentLength int64
+}
+
+func (response SubmitFormdefaultTexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ApproveFormSubmissionRequestObject struct {
+	Id     string `json:"id"`
+	Sid    string `json:"sid"`
+	Params ApproveFormSubmissionParams
+}
+
+type ApproveFormSubmissionResponseObject interface {
+	VisitApproveFormSubmissionResponse(w http.ResponseWriter) error
+}
+
+type ApproveFormSubmission200ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type ApproveFormSubmission200JSONResponse struct {
+	Body    FormSubmission
+	Headers ApproveFormSubmission200ResponseHeaders
+}
+
+func (response ApproveFormSubmission200JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ApproveFormSubmission400JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ApproveFormSubmission401JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission402JSONResponse struct{ RequestFailedJSONResponse }
+
+func (response ApproveFormSubmission402JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(402)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ApproveFormSubmission403JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ApproveFormSubmission404JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ApproveFormSubmission406JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ApproveFormSubmission409JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ApproveFormSubmission429JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ApproveFormSubmission500JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ApproveFormSubmission502JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ApproveFormSubmission503JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmission504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ApproveFormSubmission504JSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveFormSubmissiondefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ApproveFormSubmissiondefaultJSONResponse) VisitApproveFormSubmissionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -20904,6 +29987,33 @@ type StrictServerInterface interface {
 	// GetEvent Retrieve an event
 	// (GET /v1/events/{id})
 	GetEvent(ctx context.Context, request GetEventRequestObject) (GetEventResponseObject, error)
+	// ListForms List forms
+	// (GET /v1/forms)
+	ListForms(ctx context.Context, request ListFormsRequestObject) (ListFormsResponseObject, error)
+	// CreateForm Create a form
+	// (POST /v1/forms)
+	CreateForm(ctx context.Context, request CreateFormRequestObject) (CreateFormResponseObject, error)
+	// DeleteForm Delete a form
+	// (DELETE /v1/forms/{id})
+	DeleteForm(ctx context.Context, request DeleteFormRequestObject) (DeleteFormResponseObject, error)
+	// GetForm Retrieve a form
+	// (GET /v1/forms/{id})
+	GetForm(ctx context.Context, request GetFormRequestObject) (GetFormResponseObject, error)
+	// UpdateForm Update a form
+	// (PATCH /v1/forms/{id})
+	UpdateForm(ctx context.Context, request UpdateFormRequestObject) (UpdateFormResponseObject, error)
+	// ListFormSubmissions List a form's submissions
+	// (GET /v1/forms/{id}/submissions)
+	ListFormSubmissions(ctx context.Context, request ListFormSubmissionsRequestObject) (ListFormSubmissionsResponseObject, error)
+	// PreflightFormSubmission CORS preflight of a submission
+	// (OPTIONS /v1/forms/{id}/submissions)
+	PreflightFormSubmission(ctx context.Context, request PreflightFormSubmissionRequestObject) (PreflightFormSubmissionResponseObject, error)
+	// SubmitForm Submit a form
+	// (POST /v1/forms/{id}/submissions)
+	SubmitForm(ctx context.Context, request SubmitFormRequestObject) (SubmitFormResponseObject, error)
+	// ApproveFormSubmission Approve a quarantined submission
+	// (POST /v1/forms/{id}/submissions/{sid}/approve)
+	ApproveFormSubmission(ctx context.Context, request ApproveFormSubmissionRequestObject) (ApproveFormSubmissionResponseObject, error)
 	// ListProspects List prospects
 	// (GET /v1/prospects)
 	ListProspects(ctx context.Context, request ListProspectsRequestObject) (ListProspectsResponseObject, error)
@@ -21110,6 +30220,286 @@ func (sh *strictHandler) GetEvent(w http.ResponseWriter, r *http.Request, id str
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetEventResponseObject); ok {
 		if err := validResponse.VisitGetEventResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListForms operation middleware
+func (sh *strictHandler) ListForms(w http.ResponseWriter, r *http.Request) {
+	var request ListFormsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListForms(ctx, request.(ListFormsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListForms")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListFormsResponseObject); ok {
+		if err := validResponse.VisitListFormsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateForm operation middleware
+func (sh *strictHandler) CreateForm(w http.ResponseWriter, r *http.Request, params CreateFormParams) {
+	var request CreateFormRequestObject
+
+	request.Params = params
+
+	var body CreateFormJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateForm(ctx, request.(CreateFormRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateForm")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateFormResponseObject); ok {
+		if err := validResponse.VisitCreateFormResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteForm operation middleware
+func (sh *strictHandler) DeleteForm(w http.ResponseWriter, r *http.Request, id string) {
+	var request DeleteFormRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteForm(ctx, request.(DeleteFormRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteForm")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteFormResponseObject); ok {
+		if err := validResponse.VisitDeleteFormResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetForm operation middleware
+func (sh *strictHandler) GetForm(w http.ResponseWriter, r *http.Request, id string) {
+	var request GetFormRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetForm(ctx, request.(GetFormRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetForm")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFormResponseObject); ok {
+		if err := validResponse.VisitGetFormResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateForm operation middleware
+func (sh *strictHandler) UpdateForm(w http.ResponseWriter, r *http.Request, id string, params UpdateFormParams) {
+	var request UpdateFormRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateFormJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateForm(ctx, request.(UpdateFormRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateForm")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateFormResponseObject); ok {
+		if err := validResponse.VisitUpdateFormResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListFormSubmissions operation middleware
+func (sh *strictHandler) ListFormSubmissions(w http.ResponseWriter, r *http.Request, id string, params ListFormSubmissionsParams) {
+	var request ListFormSubmissionsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListFormSubmissions(ctx, request.(ListFormSubmissionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListFormSubmissions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListFormSubmissionsResponseObject); ok {
+		if err := validResponse.VisitListFormSubmissionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PreflightFormSubmission operation middleware
+func (sh *strictHandler) PreflightFormSubmission(w http.ResponseWriter, r *http.Request, id string) {
+	var request PreflightFormSubmissionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.PreflightFormSubmission(ctx, request.(PreflightFormSubmissionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PreflightFormSubmission")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(PreflightFormSubmissionResponseObject); ok {
+		if err := validResponse.VisitPreflightFormSubmissionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SubmitForm operation middleware
+func (sh *strictHandler) SubmitForm(w http.ResponseWriter, r *http.Request, id string) {
+	var request SubmitFormRequestObject
+
+	request.Id = id
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+
+		var body SubmitFormJSONRequestBody
+		if err := runtime.BindJSONBody(r, &body); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if err := r.ParseForm(); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode formdata: %w", err))
+			return
+		}
+		var body SubmitFormFormdataRequestBody
+		if err := runtime.BindForm(&body, r.Form, nil, nil); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't bind formdata: %w", err))
+			return
+		}
+		request.FormdataBody = &body
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if reader, err := r.MultipartReader(); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode multipart body: %w", err))
+			return
+		} else {
+			request.MultipartBody = reader
+		}
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SubmitForm(ctx, request.(SubmitFormRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SubmitForm")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SubmitFormResponseObject); ok {
+		if err := validResponse.VisitSubmitFormResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ApproveFormSubmission operation middleware
+func (sh *strictHandler) ApproveFormSubmission(w http.ResponseWriter, r *http.Request, id string, sid string, params ApproveFormSubmissionParams) {
+	var request ApproveFormSubmissionRequestObject
+
+	request.Id = id
+	request.Sid = sid
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ApproveFormSubmission(ctx, request.(ApproveFormSubmissionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ApproveFormSubmission")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ApproveFormSubmissionResponseObject); ok {
+		if err := validResponse.VisitApproveFormSubmissionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -21582,435 +30972,528 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17dxtHcjf8VfpB8h6R3iEEXiRb4NmT0LJsKyvZii7HzxNDwTQxDWDMQTc8PSAIr5WTT5MPlk/ynq6q",
-	"vswNN5Jee5d/JGsRMz3d1dXVdf3VXzsjNZsrKWShO/2/dsQNn80zAf99MRqphSzMfyZCj/J0XqRKdvqd",
-	"91PBrsTqkWYcH2HLtJiytNBsnnHJsnSWFozLhC00n4gI/rOYCparTDA1hv++EitWTHnBuL4SSbcTdfRi",
-	"NuP5qtPvXEg3shZC4vBcMp7MUmne7ESda54thJlbmnT6HT4aFcPe8U/Jz5+vTkanyZl4Mn46+Xz6xU/P",
-	"rnqz407UuRKrITxq/oOerD0nTzpRR/KZMJMYzUQn6qjLn8SowE8AOaLOPFd6LkbFkOhzdhL8DRbf6R/3",
-	"er2ok/NCBH+JOrkohDRkHCZ8pTt9uciyqGPoYr5glteJOktxOVXqaihkMlep9GM+/fQp6jzPBS9E8gM+",
-	"9IKead4lLvVS5KxQLH7z/bv37PH18ePq6DqOYEOUzFZMSYG7MlVZouHvOp3IVE5YrMUoF0Vc2SomxZLZ",
-	"sSLPCfg001O1lKyYppopORLhxo1wIZ3+8eenJ0/OekCx8hqev33N9EqOOlEnSTW/zMzjY55pEXWEhH8P",
-	"xTUy74+dzzofo86Yp1kqJ0Odms8RgWHjl4L2/Rd+fFllknCnqxQyC4bVmN+mWoyGr8d/+fdn+Rff/OX/",
-	"/Zy/X/704c1XX7x89eY/XqqTV/wVf7fsRJ1FnnX6nWlRzHX/8eNRPuvS2eqO1OyxGV8/HvF5schFx2zr",
-	"VyIThUhemNXUN/OCxZbDugk+GTNYeR+oHSe84F1cQcyuhJjj5tmXHmmWJrDFEePmcRxjaH+v7ar9gS25",
-	"ZvT0ms37/AQ2jxfc/GgpaVaBb/aLfCFoH+a5thvxxc3Z1ensiXw6//znL/JnulcchxtRnSUQCsYQ1/a4",
-	"/3J5NnqSPBWfj7+YPJv2fjq+OpmFYwCROubk/bwQunASIxc/uxFOa2N0zHfEbK4KIUeroRE5wEqfok6x",
-	"mgtYRXk7wk18Y+e76VB+9eLVi/cv4Fja8fTjv6bJp7gP25cmKDztfvWZoWNts+hXt2nhRt1uB0qUp9Xt",
-	"KnmCRdZkzy0WG5zOtYvd/9ibNW9xHhfzhIfnMTx3jI8LQ4apYKMpl/YyTKV5X1ynaqGHvCjy9HJRCB3D",
-	"g+NUGNmbFvRKYk5sMRUrthS5aD2oM3VtHs2UnOAwCylFtubMnj5tPrNGI+AS72GerYp0xDP2Qk5SKXQn",
-	"6oyU1EIWQ15Y6dooyMWMpxlcavxfA8nXiTrjNNfF0N6yCe9EnWmaJEI60b4dk2bcD/NKXYuMw/0y4/mV",
-	"KMwVQDN1w85EwWm5n5p4POrMp0q6S0OrRW6uEMMYw7HKzdx1wYuF7vQ7Py94lo5TEIoFn5j752PUKdIC",
-	"bvLn7783VwAyRpneS3Gp00I4cdLABmYT3IekMLcJDQzvNMjAZ5eno7PkiXg6/nzyxfTZT72r4x1l4DN+",
-	"Uh2jSQbSuldHn49P+bNRp0Ee2lW70/Mq1Y0naM4noA3G37xAzQRv8jgyKoXQBQNGOWfxlOvhTOUiZpqv",
-	"NFtORTEVOVNZInI8dJqNVZapZe1w0CeMWmOJ4IUFsMKPD3dZw132MepYqtv1ullkZj+tguP3DRbUfvMF",
-	"koprsxn5iqm5yLn5na4LI/T6oQyUqmCT9FpIxnPB4Fgyc9pAiNrjzMRsXqza5GJJAG4v2UJR9ruXb7hB",
-	"gXjrGDus0+8Uecqzzq2FHckgFHPmiVTyvPOxJJZq4g7J5MSdU4W5I32oEZe450tejKZ1FvpeCpYLvcgK",
-	"Nhc5SwsxMzcpGC+5kQWGGhETfDRFOwTMF1iEuU2XapElbMqvBZtyvCkD2xRsOZHrKh9dmrkYGTJWC/ym",
-	"jthCms8pabZgnKWjguHim2/byIuaVCbiptPveYPxD3rj4jzu/q5NZ3OVF+3MJ27m6uikd/J0R/YjgWdH",
-	"Pekdf4r+2hF5rnLcgSQUhENxk+rC0D5Ro2HZlOPztGTKJWqk/wkGOqq/Dv9h6LOZwCfmbAut+QR2iWXp",
-	"daBHEj+nmsE2M/wC41kueLLqs/VDG6ae85zPgjXqH48/dpFn3I0y3E4toGsjldc8S5OhfRmpaa415PJj",
-	"T++z3rNGeps5iULkQxprZ4o3DOCJ+BL/xvyST2jJfTZb6IJdCsYZPoNk5UmSC62b6XVyz/Q6CenVM/Si",
-	"H05bxAUJg22uLfhbICQmOR+JdWLimxyvm50FxWnl6vpWzeci3/LiuqWsGClZ8FHRrJXvJSZ6n8inZF45",
-	"CWYH94L59lU6n5sfe+HY4W3WrP++By0n10VdD3YcF7crv1wq+F94GZVfvU77bXQNOAX4weK7pcXXyFtN",
-	"Bl9JsaZZtmvWjhNAPXoneD6avgUNCGzEDXuNyo35FLsUKyUTlm7cf3R6P+x4TfO47V6jqJPiphjO8XYa",
-	"fftvv/zfXy5u+OztzXen6kx89TZ/fdI7vvzpP5bfnb44G/2U/fL623+/CS1ADSwwRC24mVUe4zPAMR9w",
-	"kjt67DiL31y8f/5tjKEALQoWW/c7+eqsj4zlYiTSawGm2jSVE7aQRZoZdduoKuiiZ3zCU1nz49GIjY68",
-	"fWMDSOXfNDSwq6N/42a4e6DFW+ptm4wXQhcsEUZXzFeMF4WxhXXZg1KLrbnNc8EaGsi+/0eN0hhmBKlF",
-	"yzCyjf4Bl3fdAfo06iQL9EEMZ0bv+iKySirOCeY93M7fhvOfcvtUzZdzKpsWYGdoJc8QlWPwQunFaCRE",
-	"Ylnb6IRuQcdNCzquLOj4+MStCJh0SOLtdku7/OXZ6oubz5dPr58UZ/o0P/n5eIelPemdlpYGvGLE5S3P",
-	"UrOm9QLOhmN6ij9TOBcjlmpRmD+mOYUtK6rUe//8I42B0sboQ4tD8fZnxjno7MhR3d9aP1UhU/y2Ym43",
-	"Lacm52BvIRo+vBIrsJfS3BCourVnvVNWf67PLpguuEx4nmCeQZ6KhC3NZQab5/IINJvxFUtUxPRiNGVc",
-	"m8uugGg3qisxUzmbcckn5o80Ubf5+pzFYCbGzOgo2rsujZ4u6RZUshK0waHhXsXMhtJsQ46q2ssNNNnR",
-	"YG4cwVvM31fIM+I4T5xyaBaTOne3pjDs+zyF+VmDvmHTj1nloT6jnBRDb6kKxtlz5EWbh3AlVpHZS6lc",
-	"asmUa5bWb8eFvJJqKdnFm5cbt6My1V33ovZ63XVBszA6/XWaGN7WV8P//e//MQe4uy/1+aKYCmnMPLgn",
-	"Gog/S7VO5WQ98ekhJD5NhI14nqegD9q5lyn8ndqFsnYee1LWv+4p6yfgiNpl7wRYR0YCXCyKqcrTX4A2",
-	"ffal4LnIiersQOXs2/fv37AvuU5HXhMzo3HNFlrkIAoO73FvcnGtrsSGg0EP+YOx5JrRH6uaOP15l32x",
-	"c9hzX/zrfl/eT1PtdubAc/khHNRLIWQ4/zum7SVPhhNeiCVf1en6pHfCggfM9TLP1c3KyJPFXBe54BCI",
-	"GOcK9QuVs0sxTWXipBAaVyIx42Srusyxo5SfW7cT4Yx33IXyq4HPOZiIFvl1OqpO/JwVxsww5hzYDPn+",
-	"WzFPS/RXiZODw5+0IXudu3us9hjyt/mzlfwoNv/t3fffgbwfQdDH/HBpZBRPjIFrTB4hk7qS1zzQ2m2o",
-	"TXzXzWgYIDwUbZPqs4UUN0YDRBPa8J35O0vlfFF07+FihpkWSg0znk/Emg1yz5R3B/6Us2LKJTtmr9Mv",
-	"2+mvrkWOz2ykvZ/QPoQP326memnWvbMvnnz+lF2uCqHvg8QjJQtjlJkn1ylAPdb0pBFM9homxRJWkSj0",
-	"zzDNVyx+jm8evV/NRZ/x+TwjefjYcF+8/lBoIeGSrL62bpsaF7XjZrWM4bcMLvDCzpZrPAtAhfULvo9t",
-	"BL/oUC/m81xojVd1maYYbTJ3ssi5FglmhWkWvLOGorXxd6Rmw/uVe7g2v3GuZqHdzHiBiW4i10o+0o7x",
-	"agvpQyYblySDyUYkpyC5C8Pcbpal4wIC9gcuZ9mOliqpH5vfD0NT5D6Ccpid47Nm8B4cLqS5Q4x53nQs",
-	"n7G1r6A4JD/rlZgXbKxyDOrGL/2LR38Rq5gSsLmzOW0ats2rFjwTCSUi2GCQubRh6BXKKxga//hIR0yr",
-	"8lZgbjY6Z5mPR9mdTNKE5QtZFwgwdVqGnSZNK/ii/dBCmrmuY+f1dN6RtzcNVpbyjZtR2Ystt4KKFOxO",
-	"WKtzv52o7EGfZakuSp53jR9s9RWD9qONVOSQol9dVKHYjF8JO+PwPFUeveeThRbwcKG3OFL+2dpdB7k+",
-	"fCYajpIhfZFmmaGk2bg6R8OLVQpVX9uWhYMF3YJ3S6OEeSGVVTfwa2297K0weruSI2H4zthT41Smeoq2",
-	"1N9y39eoOC0PoxRtEJiCG1kIl9e8WEUsU9JpbidPnrDRlOd8VIgczwaeav9HhicXHp/nqSyMwGAX756/",
-	"fFlnmAaSz3g2Vvls/c3dRoBbM0qDB6kyRZvwcmyOvqFHZZEBKf62TJGLhW52b9SFAT7bxhJLdMkkNksw",
-	"47pgJ2dsqha5BnnPKwozie+ZKKYqidicF1Ow5lWy2swE7nOlsWyy7g5cQRS4JVO4USq63U7TZgdNtDjs",
-	"sg9a0M1iLjmkpfkXvfcbs5AsRC55NnSUrXpweqz8TJ+9U2Zl5h7H9B6WSp0mwrpsGvKJLzMxYwpZCe/y",
-	"tZtantOum1l9OzB13MSXxhpb5kpOzLTUImdmBV32vuykOWfp2Mh9o6un2qgGlCcFWrrKgxvU7nqa3JVn",
-	"Z8bNUiSHiFR9X05Z8EDf+ctSzRKjEo0h/OIeKG/Ka/8Dmxmir9mNcBo7bkX5Vb8Pm+YabIOvAoKb+OgC",
-	"/o031iOolVQy0XdGcjixQ6mKIc8ytWwWpk9Y/TkUpHDSMcE0YpeLAix/r27ga+ewnPjCvOgu3wySUs0P",
-	"+JAmdaMuO0vf8C84X8Xavayvb9ctbRrB7+ybD+9dIAl/NufLqNlk/Z4bgQm5VmrcNzp4xL59cfHVffgS",
-	"YI6jkZgXbVbnU1Z+hm7DC/iD2xpxM8oWidDkGnUVv0ZnIVv+4s1LX4hRzdeB0cqjrNujyrR33J/a2w1h",
-	"Aj9T9PWY1ZyjxYOTrft6IHyjZmlBTxzex4apa5FniidNp87IO/87bhRZy6mmFRnBzo06KVdWHGvGNRmM",
-	"DGLYVUn4XqnKC6lk4yydTNcepGCqO25Q6c1GkbjNYqxh8tuKx3rOeKP5UXvMmJwQ3I/YzwuRr/wTYE7g",
-	"MTO2FaSULwSWwY+mYma0zPFCC80O8LY2E4uYWkC0KMe60EIpMFkilDsSfXCR+S8bkhZyMcOxI8bZhz/1",
-	"er2eV9sPq9kIteB2MGOYp2S0NBx0Hav8Rpn6uybn35frz892TSQ85BEXC0cDPc1FQpkgKg/Ibg7GpRbm",
-	"BqnuFTuIYTUxWKdxvewgNoeaY0HSYT2GSx8tfcvHv7fY2D1j7U0D+I19jX9rmF8fd/W33U06SZt2kx4L",
-	"4ld4run4KxRWKAW4f4+uVVfV6AIviRinUjScT/bWCcVcMF3kqdHKFSGjwP7NRVZ4VhqnGe2tFOba0Gkm",
-	"ZJGtWDqRKm8AUrGyA1bhhqkIsO0YxBJvbwbxA3gGeYsJxImbaMAgMh1dGVKFPGL/dh9sknGJWCvDXPDR",
-	"tFlvPmH158opMKlGsYXKcxg0Mce/cEA5jzRB5ahxudpLmy1S43q+WWtaYmVkHHftrtbXuuu2No1Q8a4H",
-	"mVZWC/BrBDWA5suxgIUhxESZEDlPtcBgU0C0+1DdqvV7jS6oykNG4pdL9coJprD4oHCPKvbOWRzUBga3",
-	"ACBgkJhI0ZbCF+HsVsV++cv4KXph7e7/Descj++vzvH4N7lM7OJtQUtTUmrloVpGKoBekdeM0kF91Y4R",
-	"8+YXiZgFjF+CpihrPqnKm8GoO+aVVte0Lz+41wNb2k5u/c4ZXse3z2s5upiEKkiftfsLGuRdby7ci6Fd",
-	"EJIbC2vo7oQb2l3wc57rtfpzeeAd6Vt9ua43wxN95hKCrAmCltWA0u/7g465JeZKp6CffB7SE4a4B5KG",
-	"GGi1o3LyjPnffbIipJlA4ZozGiEuY+4Ln4hv3rRgcw0FkEFKMOQTmZf9K+s2K5jyjjtVejO4DKv2eR9l",
-	"nJnejK8wEnvc6/nlzjGIrGTyGxnJfualzaOhfHCrUXOuPYZbCZmyTisqtMjGpUgZOzDmTOIeyVIpvC0d",
-	"0f9qNue6YE/P2F/SLw9BPC6nIkf7GtRaIRMNGtDsMp0s1EKzg0tVTH2u0yshJ8U0xsv1fc6lHov86IUc",
-	"qSSVk/jwnCAgpBQjOBl480o2ypQWDYmCLtu5ll7INSx7LXvViLorlzUMUNa8Ns7v8XH3mB2YvfuSJ9YK",
-	"6VuD0Ztr3ypd0D4cdtnzqRhdlQIFsGWGrLRX527TDF8bE94cZLN9T56c3mPmXC6wlHM4gerOGpMeGyYN",
-	"HiFPdwPKXYOvegMWXn1/w7nsvLfll3e/SV26dLCge7003ZTX+ErOWPWpPvtOBUoPqjrmbFeMHqsSGvMm",
-	"sfogBXRLKKTnod4cp0lcKzyAIp+mSvjWHdzTJ9LwfqkAoTSRPnu0fkcf3f8OqkUhIBwyVguZtGxg+SHY",
-	"P+/rcGbOnBfTZsrDAGvJXpnGrlSvve6J/kHmYqQmMv1F+Pvmw9tX7MBmUGWCJ/qwy94J4aIhuRiLXMgR",
-	"iDH41H3ILl2onE/EcCH5NU+z5jjPk94pa3jQh0wpmwxscbgaE17wS64rVsM7HMOcEciLG00pxNK6K03T",
-	"23FnmocIQtqNkwojqHqq8gIrJ+4iBlCkM6EWRROZzxj9WHbqqEWRgZ/KR/8fmduAJ+4KNERfqvwK7okR",
-	"lyORZeuUBzck7BaNtG4n7Kx3pL5/rVlJKIy4DbOlwvnAysoLquYX3M2mfIo6pDqYFbuckeLorZhnfNWk",
-	"esYAEIq1loXP5iS3iWE6yKyGP6oxGNQ8z9Igu2VD6mAXXBtAVEBTgxgJhnRgf+Ri1un/iD98dMvSRW5k",
-	"vlnR93k6SSXPjt56yL4qqBkkIeES7WQP4ob1x4cR4aRaF5NbxVRpv/qCpfocFmtICxryI81iv0PkWOI2",
-	"zcOvMNi4ZseNX3t9rW95IV4123k/wMc0y8S4CADArS8vAp8FTYPFg04ixnyRFYPOef7nZ8/Oiz8fx30W",
-	"57G3j3Ix46n08G3LVCZqaZQMgepBXMShTeTX2DT6tis7eqOydLRaB4lu7KgjNErn8PCaxf385+Ne73z5",
-	"5+OYHbx88f5r5j5ktejD9rm7lzdNHkl29DJpnjaRFBGiDwybDP/3v//H2ESOf1JhCD4X4GHusn9fqAIS",
-	"SeHgrdSCcX0Fq5yKbN7KUc2iwBd3I3bH+qU4w7e+lne42axQbMlTY/CM0YFQ5CtK+nXTOu2t+/AslenM",
-	"nOzj4PYuxERUw0llSTVa/UWsmoAvjZWvxtskXuKpnPEroUEqYOE6lEGonAEoy0BqPhYWJTPM1yefn/la",
-	"vpAazwZuGyaLp9InP04EWOQDSfiI5lksnQG5DmM1CSELysz+IlYUtBqpubkW1UAGbu8uBEKBZZbTNBPB",
-	"fKvpyS6TIz7rPRvI5iTomB3ATrK0IGsdJDZUtq7J3BxIXFTwhZYc0jiIxeXiJ3SjEQ8B+HK+kAN5UC4h",
-	"jTDQQ//tnUuH6Gl4cnMTu28DgqkqoNYgYhrJlea0y9qMz/g4F3raHcjSGdLpRC7mFnI36qSGrVBA+HYF",
-	"9STLgKH5DXpAOv2TJ08iw+D238eGnYtC5GbM//xxMLg56R0NBjefv/j4p3/u1K80NPfmSmrEKf6SJ9/4",
-	"ulkq0zL/WasQq3SXqFTc/nMuxp1+558e+34Uj+3jj8NnQWF2K2t6DX/Vj194da98Ir/kCfvG1vLyoOiV",
-	"ina9hlet223SfAKlpSxqm+ZGDz8OnoQJfsmTQEPYhYxNhbPriVl7o7G2c/MY/vE1lYtrh2l8aX2ZwNrx",
-	"2t5rS/pZO1j9jba8kC2HsW+0JSRsOYx9oylasXaI8tNtzt21Q9TfuKPj6ByQJbWWa5ug1G0AWlHjsZAJ",
-	"JHDb0Gh4FkNtdO1RdA+2aHpbvWyfrylcu0iB54QmvKMMaCo3XbuNtRe2KXbc+uTV315b8bXjiYbX1laN",
-	"7DQgvdYc/F9/IivP38FJsPtfPgYWY1q3FGisq3yzWaCQRyFaqzwwqsKbY/G8KMfiD0qZC4cuHaqtppkq",
-	"JnzcLqjmxbpGynwLODI+rBznFn/AutPV9EqLSb5umNrzVVP3DyBcNphO30sWt6jdkTWit7Krjrc3oz5F",
-	"na9VfulyKHaQd83IYGsPa8Mrzakc2x15ev4OjryjQaVvDB1MkfjECEwKMQtJdZHzQuWaOjqpnHImwjL6",
-	"GV8hdCchmUWIYybqWWWAY2NTrPL0mo+C1gz64SDe8S1Ppsd774LegfcDx/VaVrXP3QGL0nzZe+sWLzb5",
-	"sNd5w+/NhPqGAr87ELMWNN6g/IZP3wVhIQ7dcuwD0Cvs7AQIHFDjB6bpw7m863P5kkou3wF9X/jYy9b8",
-	"VC9DXa+Llh+/A46yS2C4BvYCS12X1PHEFbGCZud5qXYoI/bzQgEOZr0o9E4O62tw032nigtfoLgDoZsr",
-	"HNcSu+GVOyA4roN9pwp2YUsoi3J5Y2sFZddVT7aWTbILucKxoPTLBngAQESG0XccARMkgw2C8Zvd/vZL",
-	"brZYb1cJlrjSxp099ftyhuGJUrnjDmxRr5VcyxKVx++AHYAPgkLMYv9CTD0X/Erf2YH7ThVf29SOfW7I",
-	"bd1dtReas0vWj1F5/o425mvMWgFzeS5G0MthqwSkUhIdTAkKScEWypScgG1kLWoyc71ZDKvxmcIgFB7u",
-	"7ju+u+nfX1Ojlp14vLnsZ70hWH/lDpiUFsFwFfYisbFG6P5J9ZC2rsjezIhgUY40X4oRt1Zda/2RUzyp",
-	"ECkv1erULUUs3TWm5ZRfiwc2vmM2foeoqx/KiWC7KEZltI31GlHwbK1ufe2bwaPt6WtrR2h65w5OENGP",
-	"fQgT5JbiUS5YYRgt53marZgaj8FMrSB2sIM4+Fd8GNmEu0peGjuIG+YfeEJ3LOk/iD1B48Mu+4GnBYsD",
-	"j10pk+XW6kDNGbj+Rf8oEPy9Uq+5XNlY+a76RKkYZL0W4B+9A854rxQz83ZB/r7D7W6uD9llG/7o3uCd",
-	"GOCD5ISQvvNN2wDtv95rW3m+GaB+qyECdbQBR32rIezzd8CNIQ37bGUscYt87qv2I5bKkcpzqCnNQ/Dz",
-	"OxABP/zww9GFz2URLT2hStkuCGZB0VeAYGkyGQkwPxc8m/150CG810FnJwsSGc2Ws/0hfTHGdEeTAPPo",
-	"8CroY1VmsaBs+QawAIT6VAlfRbbOAcJ7OAy2Uemyt4InLDZ0o7KmkUrMf2rCMRUwjkjoa4LywYpc8CLE",
-	"FKH3shSwQO2U1RjEIY5/R0aoIym6JlAlbeE7CzLs2nAEplaJ3agDNh+NbAejVbWxTW923Ik6IEfMo+Y/",
-	"6Mnac/LEJ1RRKzzXtobmFLTeGdIKzk6Cv9Hldgw9f8Lr7hj+IAz/pkoOE77StslUrjDPi6p1O1GtAY8b",
-	"5CmGreYiL1Ji9GQtDW1eJ1AIEjvLx3Uz5Spn05Oy6as+OZmwb421kIiStXKA0BWoKY1yUVSmtHGHajPC",
-	"LVtPBQsk4b9DO1wbLWz5XjrR2ZKvNItpTMwOpxRwyx0fK7Qllql9o8pD1W99q5aoL1aAISrIAqUFGT5E",
-	"LxKGWp+edeqR1zqr7vLpEKyhFPgFdt/i4+uqgd/Wi18d/hpYthw7cZezCa7EqjaXxi9Xjl7rss3P6CtH",
-	"0xhArLHJFspQ84eRktcihz9BHe+8CJJFWcKNmaGXQsypCg8RflzDvbjacj9G/9PhOXS5Z1dCzHVAe4RJ",
-	"hzxUngtX2cfeiYJdQuAXLxJb+h+PbOMRpJOmFbDvLl6/YEdHjhhHsNrvypUOp0+fRB0zD7Tl8LJuoKjK",
-	"Wk6d+WWjHOiy+OZI3BRC6vQyE0fmKIW+cDOIHtA1BffhOWkcwUWFJypi0PIMX3GVp0kikmouLcTHawcy",
-	"6tRmAoeaHnaC+eOndtHcyk91L0p4iK0vJfINMZU07CLBTZycY/VzWjDOsPtbmM3cBEZT3svjpw3ZF6Eq",
-	"9iOWFJLQI1lakxI1iRWVq+TpTiCm8LUwNCwmt2khi+a2/kICQPU4OHePNKPmriwTyQRVp9GUS2x0C6eo",
-	"1gc2jgZQ6JcnHvUX33mkGfBRzqXmUOTdZRd4kIz2ZcRLzvUCMltm6hq13IHET/s6Iex3UOGqlo5/k5zL",
-	"wmu7oH2MpKv0fFbtszgzd1s67/Q7J73Tbq97fHza/TxUQWyz26BvLZ+nhpvFjfn9JeOTXAhWKNuXlUmx",
-	"1AQgUu/tbBhloUU+5BPYGausH03U4+Nur1PTNdwy6wU+2O4Ou0wR/Q8+yPTG2szlOz4k0xa3hqNkw3dB",
-	"DFhOMd+fpNdCsgMsDjtkJBKTnC/NX6EbYUUJKgm4S6UywSXmGNa/+EGmPy+MnmPk5zg1bBmbTUUtnEPx",
-	"4JFZf25078V4nN6UtY6NHFDTFQxLNOo2iIdnBe0oSw0JyrIWmb88gzJ3tcj57dUhe/RCdchyakkd8uxb",
-	"+4bl54b9zcOFsJGxhMa5mvVZzOdpzA6cWIRuXOaSO4xYjL3hY0SYKKAiVszMD4bb+nazzD9AQa7oxHio",
-	"qpPEU9a0E0uVJ9Vo+YRfCyhEs820zesx3e+26SiB+vhP73OEN+5geMabpo+c80iz+IMW+dHFxG2n37uy",
-	"ZNj40bVXjD3ORFK3/cDqpen6FrdrrpTmtq/mWrFd0dfcKvVeyYFYp46uezZtf7y+rP8xTUTX5Sx1MG/Y",
-	"KnNRpoLOPFTb4+k27K03+SrsFfzJV+DmOQdPol9fm4gFOB77+Sx1PeXdNOx9m6Q5oaiQYFry7KpEWCJh",
-	"XeBuEjWG1iU5A8QvCRnajvoZMPvTRFFIfoBFgOMl1YiTYmRM+Qjst7ebToY7FLDnwUbglJvYHkHyEosH",
-	"srmdu9VyqtxNUCahfrIRuq3eUr/OvXbctm3EEkK/jebfH/e8j8tOB/q0O+7lHdy4uJ3vPvudElM6ynws",
-	"f9zhjuwiKy0x1zDCju39HZ3oiHLfEX4LBtm/h/TvkU8aF75xjTuzSZUWJXapEepjeS61Vtx3xT4vsM/4",
-	"i+tGxeDCwg+a90ImsYoJttGJP4vROQNd1uHZgwLxCIz9jfmEzpo9DBf+WdjGfE1n8+BPwXLqJysYo7ZD",
-	"L6AkZWuRKa01uP5EYKHLH0eA2vmuHbcfVPNsU75zLweUSoj+/uS424TGE9ncvsahUKsxnbMwpNRlr9Ir",
-	"QT/gWD6LUMhERzZnZ8JTOZBQLan7hBhNCYhCA5BDorBGXaplzcfxDw2SVT2ia6OKpdjgV6LgaVbjDhyg",
-	"lQmeA43rWBKAgxQxjfgRyHku4kdpjSNkj3MATcXDZLilIEwlCLsUAznJ1VL3NzhhzV5rFvhgIzKdydsA",
-	"SP3olR3IqluWHQAyIJdJBnghlys/nUc6jF5ikPKw6q1tYJG649aapjCs7vR/XNucGb/U6Z+VogRNmx51",
-	"llNeDAs1TJTtMKukoG4jeM6ENJ8CV+OH918ffXFOWdzAxpBELzQzw8Df4c1EmFdyTCTtwleEXNvqeYtG",
-	"1p+itYD+ey/6IkkIuUOYr/OZSMwu2mJs2Drbedd1gIU2ln5hv1lHhEYieNTcvYnwnJIwzCIRVrdKiPK2",
-	"a3OlLKfpaMryBXF+rq7o7LmI/yPXHQSPGwpw80aJeH+4liPBNlSBi+9kC6jtAvUftljG4QbAXKhBFTwd",
-	"e8IBaJuTqQ4/irCdJ4s0Eb7Z6iTnsxnPI6Ar3puuts0G3HTlDNsvqjGLLbagdxvgd+IKcnRE5KMOE3Y2",
-	"7iGzF5HLzmV6cWkFbPxf8SFeCha87TTAEypDYtLE7JIttSYpRTs8MQHzzUgtqOa2oNJGsouWY+ZbO+y9",
-	"x28h7oKyzu92i+Q5GAEULfD7XGQZpFgawUM7Vz9lh02y9o/T1iOgeksz9NvdbM2907fpFl8S87fsPR+s",
-	"staf/3bry4TWtnnWOdPzDCKqMDbDYAFLZaHwMkEHq4UuftLr+VB8y40NA9EJPGav0y9La2nv17r3orD/",
-	"5vbQYhHq08DvHz68/KoqtX7bfroBbZrArPemytfpDXAyII+TimrUjVzdUBbC5SLNSsUT1DOujhWeKSlQ",
-	"86gjhrPRdCGvRIJPGTXEgmpX6Pr3A4EebFk1qTbcMA/2UE4e3SB6gobpXLP4gtJj4dWYUU5prK8ghQ3R",
-	"SrTf6S+5TkdsoUUOMpgdxKNFnrGjBcM3+nFV+jtwFZ5DQEMqm2nYuNKmA7vbSi10Oi/A0B6peUpgssup",
-	"yoRbG1EickZdDvgtWFJw7iEeLEig7cBbTvvBvhngDosrK6ckY9D4HHiwJz/QVqpS+5qKVldNiN6fKCDE",
-	"qHCORFnga2pZrTlwO60WkxIoezrUXpo6GPmlnOwmeppaF/mUH7PnUlkZKoVAfcP3NvL+NZjRuVcebbqh",
-	"UfOWmlJ7Z9AKgw7PQlMUsIHB77MZVUjLWgsYT8jTPW62EMmkUODJqHS70SXd406664Q8XgeMucWS3lVt",
-	"ZAJh8ouEeWWCGwV4sU7zbV81goWC2l7toDPjRhPzKoAWBVT3W2wYBoVQkk+wq3Rlo88bwNdwcktK+wE3",
-	"sahc6zXXjSff2Y7Wn2s7kSYW8pfsv3JqeIm/4Rm1lIQWh3nznnr3330gpEYNmv4OiIFl+01Gj88P8Aj2",
-	"B+QglsYg4bmFE4sfXx+Xbsd1qP7BihpbKPtFPdn9zGM75TIMgrQYCRXpdh8tqoPF1foP+4U93ePkx20N",
-	"iWN721ZAAqrK+e17Oa81RgBTL1zks10t93KDonLRXLVF0TlchqBbTkRRBzJ+ZMsm243LdZB3FXThtUsn",
-	"9L9bLB3NMKuEuSz1BADyPKDPOeKlVWYPKo/ZOPcXmxq9yTgzKg2g+ZEoyox54MCd8ear3DWN+MhgPLSS",
-	"qI7keAtKvbJOtXo+9IHTdarRbh0fGrE+Tq1Dqg57PeMJmmm6+ZK1m1OhKQV7IXMfVW0jt+tWMFi13E1a",
-	"pxPArCaFWQueQe/SBMCCKfiB5b+U+C5xaNsyArBbsPCXnPlGrZPkNQcPcXl9SZoYXm7WtlwDxv0ZGOsC",
-	"SihUXuco9ag094zgiSe2za3Ei0TJoYWqjAF5rlDGqknnoF7EGM0v6y+/ZePMgHw1/NNb0O8rjJhaU8Tn",
-	"iBOe0kKC5wlLN/SVIcql6CNHgcBmenEJOpKSNkBGA2TpmK6qIORO8bdQPx5xfBYSsGErADHenKfgRf3Y",
-	"PFOmP9pMEQuTZBkqx+QTy9WSHMQ2PIDKUADzCcBk4cYd+O97x/df0+TTY3gjPnTOe1jnI+2lZKhDYYiH",
-	"ApZVyFA8l6jnGiIgYporD6LW0k36KPXVcht+vKs3sVBztoAuacZ2SpNzV5cBosaxczoONzPV7JKPrqp6",
-	"TGMDsnDaYZGFm/PJs/a+fZXpQhX75ks5wgsZbqlzpucQYXRYBWpR+FPvDcNUWndpg9W9dw/H8DIqV+V6",
-	"CjwJHIO+i0yjWoIJSBvUhnOzW2kBm4VKZS6A/4FyQeuUYKHvlLlMIf4O8CtGPqaJsD6VsjM7QLAPV3Fy",
-	"p6sonW30eUJSPMHbp9KcVQmC1lz9iHZvXUAVqPuSrh8ghYSzP908+z3YL1iFnVuqWWIuyQpgR2mSzT2m",
-	"7nuyO2zJFo26guUEGCv3v4pzZiy4HJEIRkqOFrkxGqs60464JhRtKS3L96Lyazrb9hBsPMSo+GJQByRT",
-	"hCJrLBA4T8y0n1Wju+wWbb4+fWwpI2xKQ2nK0mhKWmiKsLbE/2oBs/aoU1PMpRqrrzv5687wuie40ada",
-	"dw42utcaXEZNLf0a/A41e73Vxm21ADfZPQ09z+taZFXJKN3etcusfClUhWyTNCsJBXuUPtqcMco0a+6+",
-	"tYTyuByyPcYYEpvkfGaML0jDiggJIrI6GPawgUeFmgPqEWUMVKrn1ibd7NZHvGGAeq9roHsfM88uBaa+",
-	"2D/bmrj7bgRfK4ykdL2N2YCQ1/cpoEs9xS9L5RX6Mo3tA6l7Znhr6pf6UpbzYvckcS1bttTNvwksvnIY",
-	"4mpjurJdBwbDlOtQM79dOq9jijr1posZl0f24IY5WeDbLh8Fn+hSKJaoSinejvxWx3hABmwuOrJ5XD4/",
-	"M6Uqv4h0UftvpqQ4Z5wlqoDSFl5M4VhKBIqmtCRzOgtuVImukcHmHBd8on88/VhF/LDnoTbf8ICsz86m",
-	"JyO47KVVNizYS+jF3KETXL3eEv6wxaF6bx6sJtjC2xGeTM8xpVX6Y9iah/ue5tDQ7s8oz2qMm9eFatSh",
-	"D5+joABDFmJ84E6hhIQsvcw5RJ1t58qBlKIAncKYEpoAfXieBMNQYpAZANwEqTai4JxBmJ/nHu8H04wG",
-	"Er+mLWaCL9BwOcCYFJ6r5aYsYPNWGYqhPQ2YbZcFPJAQuW9J/G2zxLeDbWjYCVJW3H83B6c9yeG+bp5D",
-	"zeKGC7iliMbWLUMdno83VTEKQKENsAlsdgO9bQh4BSnWpz3AJ+kyKvpiiTDCFriJHKCpttnJOEhKXt4N",
-	"mAWfnxib2laehgUTt6kSpLeHvtiFyj864triDv1yeTZ6kjwVn4+/mDyb9n46vjqZhWNAcM6fXAf6FEiU",
-	"y9PaGHVlD+GWfPFrrapoR7yDYIOmfD4XchvMg9OnW2Ie2J1YK/0MZb4yD+6AVmAIvwatgKJm5PA+SpPY",
-	"wm14VqtcKH4nn1Xl+tVe5Tiw46VaHOSBj+XPtoAJ5OtBY0vECwBjt7puzDuN10252sdePq4gjap77dQa",
-	"7xu3mc0aPGgKEKe2mkFFDb/XM1s+GG0bWPJp+oAgnhK0z+vQRxE5UtGdeyAV+Ux5RsVKFmLpsMu+l6NK",
-	"sCJ1jtPIFkdRk+cwvyMtEFNpIOEjcWo+G+MyYnYQV9ccH0YsxsvJ4uvhXsZd9rLQ7tWBLESWUbp/Pygk",
-	"g5hHbVQUwklqaDZLJS+wiGjG53NCs6wRf+3Rr1SCezO17bU39aLD1XcIeOc5UUnx/RgKadadhWCobaRU",
-	"ZaqfPsIMxHWqFnrIiyJPLxeF2Ihh8IZeufBvtJTUt5+xTfXzcNxcghBicQGKRLW8vE+ca3HBHONS0Mko",
-	"WgPZBvYFNlGFE4HV7GPnTQw9kMjR1UNg5N98LhIbXHEl3oWqfKTM2QPZwtpRA/9GDNk9LTDsw1n8xnF8",
-	"KhmXAwmzfKRZDMYIDVbTPu5aRG19db+UfmthDSFuG9Es8j3lSxEaGvQOkY1aS31fklnVwjtRqVjXi1zy",
-	"Tzo+NHsA1sHEQs3cWaVu6cNTnpzDAfB/oKjsCoJA913AW5e0gfJQ45aSHlH7tQmfiJzV+zFTSKlH2uK/",
-	"2uuRF8weGXtPGqpZZDsjI+wZ69K5LVPz5wXPoJvFtgaSFEtyI/NRQc5fP8RChv9yQIedj+tUnlZhuxmc",
-	"Bxav7x6HB8fdCVwH3tgPWwcNwFsg6+C3/1GBdWiz7gEtp6TmN04UPaoY/9mInla3PZu9WW2253bgvT4V",
-	"DsB7zdcAu9d63AD98O49brVJr59bQwRuPboZCpaVb2W/B4pYdY6te97suvsBndForne38XuxtQikA1mG",
-	"IJViSa8t0yxzOKToBAsgF+i8V0AXao6wBjCUrUT8vrgqIfG+hqLEDcgwEZaUOdQ7yBVKi3Of2EjkA5pw",
-	"hKQV8wKR7G873V1hYL4VPCuma+FfLFzcZfXcWx2go67ql0qbgmAFrLqKzxkH924qJzi+S9AFuBkIAWCG",
-	"XUgZdVVepbraKCRpLk0H4zXFCLCNbgLVvjx7U0GfqVIGa8uBMDbIYDMqZ/wGK8soJ2fOi0Lk5sX//PE/",
-	"B4ObXu/jZ//ctBMVP9XcmClPeliuAHF+ch7DtzXGLCE9wTDTQosuu7ClTFD9eNYbyKD40Iogqlg/iG+O",
-	"rLl7BCmDcZ99PxfSyP7Tbs8mZWi+gtALeeWplB7r9qKwt4uQY5WPgNUPz335vS4Vjfr52Nnaug8oqRxI",
-	"9xZ8u1C5FRRcWsBmi0abFocNHtwZRjPPPj8+puB7p98p8pRnECbjN+HWPulVOcIIjzJZ0Bvh9vSsF3Vm",
-	"qbT/PN56gz9Fne9l2M8+EWO+yMCdS370Jpub8hChatjSCpISlwAphTG3sOtaOdTYH8iYIib2bEFg0owQ",
-	"n/WesWrgkvIlw4zSc0paHUiHs3zS68U++cQ+7G2dhSzUYjQVyblLc2UzkU+E//xAQnVx8/ug4l+8f/5t",
-	"zJYA84EsEHydtt46Q2023BXiZcIny2KC/tZw8BocKGtjvFb+UpDX+iKcTIA0JnTTQS0asi1qTlSCQSHK",
-	"tGCZGBdUMwtXASB/tMlZNFOKtDB/b1SfjB7OZYueYmdKD1Ww/2tIqtsAqVooV15s+iRCjBbpTOztLNgM",
-	"wI6R3LUzaQi384T/q8qSMEOgiU/ADhu2d1awX8Bs9YbuCgnfhqS+9XqzcVTzweAL25k9Gd9qCVA9UV/B",
-	"K3UtMg7pOBuXUUMi34pBtlvFLLi015mg7nI352RKLa3b5wCPMLmYXVYNhz+dnbGTHvv82dlTZphzGwK0",
-	"ITiHX8RnqliLl0PD+lt9o0XJKn0DntnVhUKi5j6dJ1Gn4JONboT35plPTuqtW+lP6pLBY+WlPH///Ta0",
-	"XIpLnRYbPkEPtWQZORFaESWbjbqaXtrui7+wCfTLqcLODotVl13Q5WhR7UJwHtvwCLu6GREcYt1Z/Luq",
-	"5YV3rjfurIu8rnTZOwd794RXAv2lqRcAiWoQvmVqhXKWhKaViSQRtvONB7IO59EgkmjAQKB8agKkdOID",
-	"B3LNBoKzWr2kgbV//Fi6rq1mUiGF47zdr3T6sXIpqPwKat6s92EqJGwrNAK472sfMgHC9gNwmVAPgtLN",
-	"X3GONF0Bt9QHNqcr3HM0Y51CEqbLGQMLM85HXItztsA0BT5TBKIfoiGEWAR1TeYWWszXTnPZhnNup858",
-	"WwEvQGAoIaDmK6jUVzJbbacVbJvuYQTHmnSPqLwXt43TrNG4XvHtqX3HqlejMgmNFgBG0Y1g00X1Vu1B",
-	"9tHLfhMg2lb1702g8jHbKmWL7bhLhdC39HA74Zp6eISK2N41mEhB7Ty2mOpd6JMNUwSkDe3T9TKh2Xgh",
-	"pcg2+JAH0ukju3SykmJpvjnZ0M7q/vVWM9pEHdEnrJ72Dil3N0rtv1lFdovt3VK7dYrHdjch3NnksrjD",
-	"67BVx/4Bf9jlCN6B1t2ermZTwoPbMhTlkdPK7B5aCePXGDRxoWNFvBHIySZZXdKu3P0Zps7Zvfy4xm74",
-	"khej6eZGGOBd7APSSC70IoOCT/DPuVarcDvW89xlMpCgkoAzdxfAbTJN2tNvXdbtj3WM7aYysT1LappQ",
-	"tl/j3zxAr3u871WVH3sEtxsW1dR/vfMKm1Qm4gbIE8ABfvoYdbDcFrzRznaBnSWX6Jyo6oRAb/vsINe1",
-	"D4sFl+YicHoyJW7EJ73jSlHF8boM3nrqQ4X5auxGEV7gxa0zEEpn4S18oSkfwVJvw8qppvmAS2Zd6oSn",
-	"EZ/d3MQucT+kwkkTFTZpPLBzJXUH97Kk69jtrV/hdr+32Uh6ONzIXkzgHSF8RR+erGxxY1PR1num8nl6",
-	"DkI/Nff/5ulQUGEjz23IlqjLVE9AxxgbxexzGKU9gkgWS3OArxc2lFUONiOVJJS9vA3qsmzsRWkxkGEk",
-	"qBL+QThfxAnBIhefq6CnfA6hNgAOFslAwmV3zqgMW8w84iU+wRSdwqWMHMyW8yM+J7jBqlgP9s0wKkZo",
-	"3JpRyO/iC3LOF1SBIdnWDjDJ+UiUhqCs2lKqdjih9RIkiNh9Kk16XZq3jjAA+6TX67IXhpi21I8cbWpc",
-	"oxo7MHbuQMYWxl27K+iwyy6k24/6VvSDKDo9ZSN1WE4DaackrAAfn1plJB6LeIwwJlQj3mUfzJEbyMYz",
-	"F2FzXWRzinORRh4blSuOCOp9lAmea5YWA6lky0GHHBCNUTCCYneYli63h0KBFc66X75xHryOuJmro5Pe",
-	"ydPOR3PXupun+ayjqlnz2LrKT3fCIx8/bWeLSiDwluuti7EZv3mJ64FchVkq6Z/H1WuyIkj9UdgoHeni",
-	"3aCKAmgw3fxOLYWkLtB6YquNOoFooW4H0uVupwVFi6f8WrAprwgsAsMKKhIOlGTxyc0NNkUF29Re7fCT",
-	"udcPN7Z9qRfC76aQ1uvow2rjzS4nr71W8aM8/h/eDoTWSBeC0WjXDf070G6f3UGbGTdyY9Z2IWaPtMf5",
-	"L3PZo8D/pOMIE5p7VSVolsp0ZhS13rrm8tsqq+vcMKBnW+37nNSjRsFqFTvXAtboeEKURXp8eM7iMzOG",
-	"ywlJjcCFDYKfTmLX5N7B4S65HkiCsoCHTmMPm6qFQ5kLoVjhuWdxuY9Wwa+EHMiDJv0OTyECe6clcC26",
-	"MTzKxEBSV5QAeSKOSGtEk7S06HOGZivejUQo0jKNMDGKLhgcMep/MbqjlqkWh132WkH/AnJgrfFEnfQ2",
-	"q6PImNG6/LTyhbCjjvm+dLmU0bi67Huo+6orHOeu14mNIQJk1XihRXKbC6nBLY23ZT2cdpdBsC3iXUF+",
-	"18lOOXthJ+PNjZAdDJ51sx+4VtxiCcLlsI/hVzEvbJs5XyJ9uShcB/dSx95HmtrFg7usoQe82V3bBLze",
-	"gQWA6Gx71io2wj7tl8vk3IWe24bL+qAj5L7j90GcqRHP/jVRM57KOGJSsSTV84yvIMJi/jCQ0H4qYfAo",
-	"m/Pc2FUMXyGpZUjKNSRqs0QVh132kmrJFGnTQWSo4npuOATWI2pvzJAyT87KhLk4+g9+9Evv6Fn3//zT",
-	"P/9/g0Wvd/L00Wd/evznf/nPYfzXXz/919HHP/2rf+rjwb/0/b+OPn4W/HT4Lwf/0h8Muts+ffinf94/",
-	"VNgUFdz7QK2JFlbiD3AXh3eMZgeVsOHhrXOiXm3Mg9p7pfcRpDv3vdV5EROmAoJq3Fv8bovAWoSFkBaO",
-	"eWMkrZRCvQNJ7yPA1hpLCyZ5vNPGe+VuG3XwfuJKTSGkvTl5U1Bn7fZvjOKUpnX2xS751qXukiCB12lY",
-	"L27ATK6t4oVRIRHW0gIWEgayxSKiiz2yTju0avuV65sql8OK5bQgaG648A/Cer9DxAAoX/SVRzz4nrgc",
-	"yAp0bkN8xXZgh7Qkqi+D/64lPA0FEqNsvqxJ9ArjgL/jdC8UfHtme9G/7i7PK9gsM0SD0ms3bJ278VGV",
-	"S+qFo1tFS54TkRoiJJZXGo9GCVWiJGQt9pm5RAmmZ8+5tdaSbps9QgzdmERimb0xl8SfhHpKyT6Wfbjl",
-	"jfZCHQRbBzWYKndR+ZDU51g/wxaySDN4H602a7Lt5bRsmEqA6uYF6FpHoYu4BKfLlbY6Bi8TZp2U3lw9",
-	"Hbjh77qA2ns9d6ihDtoG7VNGHXLPnpXUfgb/qMXUfuPuoZ66oqrdLnmqpXq076pHtaAquUrtaCkDfMTz",
-	"fOXdVFhwi4jZ5AasZv8flguq9s6N2gaEIaAZNlvY361VKA8RAaVToc8Ka6tsq4EcUeMwRmWDU2EoS0nR",
-	"ZR+2dX2VVQSrFHiKbe/Ceo4/UMqTi5rt4beqZjz9Lf1YVUC/dS6rWpmcbvJi/Q4dUxfgUi25pqIKKHe+",
-	"MIeba6Ykee7PIRlqoUEMrOqp3rsleP9D+Jg2nI1Gn9Peh2GtD0rl0J6m4otS+W/nilpPizWuqb0JcitX",
-	"lW5zVU3Sa/MHKxe0KHTJfbWzx2r78n1zaF25LjWusyq0Ly+/w2r+vxg+gK6NBTuAQugkEBPoW1ZS6MOo",
-	"XBBPswQZB73AOU4VOMDOFB0LV2LVZfAdc2cRAgDbCQCgimJO1fNzjqDYecqzoZCJuedaiulbUm5/i+L6",
-	"LfyQ60/OZkfk3gdoH8fk+slSTkfdDbn/HG/plmw+ZaCbm0PGJ9hCJuMjq0aoLEEkb1ioyln848e4wtUF",
-	"n5QW/mNnKS5TyfNOmIpTA4znlyKreW7htdqm7sVvYebMSTvfO0Ntyzz/ls1u9s/uvdOb/LXrJ7O7w3bP",
-	"iTblK70TPG/PKAq9AEXJ8uZMw5sMmmbs6xiQ4qYYziHVBtV+5ynA0YeYxdzsMniMz/xRPQczgCGp+g62",
-	"uqMDsjVG7xe5Vq7AwDwMQ0d4X8oEYjPmL3FFs4b+LFZ6BF0faxPrjL79t1/+7y8XN3z29ua7U3Umvnqb",
-	"vz7pHV/+9B/L705fnI1+yn55/e2/32xTSLPJ11FihZLTo8wkJVu5yj/7uEGIw7d0hFh2vIU/xO9ru2/k",
-	"nW9T9yodFzsa+q+a+v1BKgu13tvBXm8LQNQzzDblIBTK1apBi8rbGmj7Bq4qtBXJ5nKfLB0XW6fwZDQo",
-	"HgQv6/xnh+aRPShoq7wiJg1xMmgHUajWqtstypqzFgqEhgl+fMnD7DFMQZZqSaBTh+csBl6MXS9v8wLA",
-	"UbmXthJ7GwVFhY5lWVElcllcVH/d+hRbHiRyNbHV+0aFDssVTnrG+s0L1LB0hLUClO0eons162xmfYXI",
-	"53mqxe9Lgavej9RM4qIojB3WrGpw/BEqMrARgIe+NadNuoa+lSPH7ajHtWDp6dPecdRJFthtfGimZ1Qo",
-	"ynpFrQO+MKy2jGhuNABPLafcPlVrK3EqQxRp223YztCaBUNMdQa9Uy9GIyESKxlqp5+30ewHqAqwVLMq",
-	"DZFuRSetz46p+7BoUM+O9wN5sN+ENu9b9qQ43g6tOtypppKnzAE4OG5RV5ApMEszI/hgDqUpmA3fBlrC",
-	"ZkI3qFQZ16A0jnmaLXLhlSTYPK27LE6kHtLPhJn94e2rR5pNFfmZoM8y9mXUKrsWXRZfZmp0JZIhuTrj",
-	"PiKYJcTuNhmPuAhDEb6z40Gm1PySj64iNs/Ta+izm6Xy6gjy8SKWqNFiJmSBjfaNWKY68LkYpTw7mi/y",
-	"udKC5eAhjihl3/ckVEt52AUXkm10Q5pADFmVkMEBLYEkRk9zsyTqGQeP2KvSqJmpZMc9yyLmuUxT6yEk",
-	"1vtX76CDj57yK2GnMjKnYJyOeCGoXLDLYmMwDSnK0qfscvBX577DqKI7ikt2cnMDMRqLtwNHL64szM7E",
-	"F8vTVkJABJ+DSSlUBgunB0BCI3ZOwkbRft8iBg1eVW53PLdsYVnhvEzwTE18aZNhMNv5aS2ELDDnpuL/",
-	"us05dEXU61X0lmL/gN07UafCyBjEqnBN0FAw6rjtNypwaTa1vkofP4UiuhVV2wq+ijaxR++YbXFPzDWw",
-	"Bvekct1uujN2Nowqd0tJ3aneOx8rN3/lUmpxXg1t08EmiGY8co80C7pslVEGpEDv2wExQARUSphaFJWq",
-	"3l5vG/Ch4KJcp5XWpYERAXUZtFnnXI9oYFky6nhC+vrXkILlay3y6JpuQU16I6lML0jnaVLrjCiBXBZa",
-	"s65AG1nge51OpPWQpwU06M1FVYtqTDMrfRHVpSTVZp8SZ2MKCf8eugy4zmcdKqJP5WQIcCP2ZdSfhD0K",
-	"/PjyZHSanIkn46eTz6df/PTsqkl9snqf8wRZp9kon5XKwOCafEwVgft027JfurdmHMFX23sw2Umk26KO",
-	"PX/7mumVHG3jcPH7V53AV/SLm4D2oWC87/sQcblcsZVagMKALSZOIRfNKkgiaWvk1Rqnq7JQu5RHlO8S",
-	"lSzzn7P4sxg7NGdZxWL6bJ15FKKNg9/8s7jb2RX4uwkFIWD/Ro4LW+uRKm0rj210iVsVk2B7mhHfpmkm",
-	"MC2DZMr2Ovhmubv1fSh2uA43iIC9b0PLFY3XoZMjjfdhIGUaOr6NMIwKkl63dtPxEO+uMKg6PBYIxRDG",
-	"jsjLWghdeMvNfqXsV2cHC/IZHG7tsq6Y3Q1sildB84kz14bhRXwmMhqPFiPaZKxu1+LpmVntyZkxIxI1",
-	"Y5erQugue5MLCENboHM4OWiHIIVktupD5yuGzeRltfwHP/Z6/Jd/f5Z/8c1f/t/P+fvlTx/efPXFy1dv",
-	"/uOlOnnFX/F3y62duxgbpKYIPBdt+uJ2V8tu6EdmQmXhXxN5gVyuyg6vVmyhJuxV10hpN9a7soMTuPnq",
-	"v9Ulvdcd2Xod7p1wsPOV5PKmIoy9DjqfDToft7uQ1uZq40RcynbZ0bYGYqDlIFxItKHN1sSgQh5w23Qg",
-	"X1DhXnx0ZL0OR9AF/4hcDDHjmVZQa6xxHDPM4X5nqBbaLPse1x8xPFSVbdrihDRnPFPqveUqip6RKn33",
-	"mc+1S2GnLlL2pcipCdiFFwW13vV6cCbGToFNunlhqeeUaIeJw8upqpRE/XEznesbdQ8Zz5V9+E2TeHeQ",
-	"9t5yaHRUrxXceMUEf9uQotEuwffO02g3fN4Vas4OzHCH5K5bzAQ7ADofthkzbXGqbS6OMJUnuERaMnoq",
-	"V0dTk6K/zU0C6/jw9tXmHN1d7ofrk32uhsqhQtV2kafF6p1ZPrLoJdfp6GLR1KAJ3Fhfmt+DxYA8hb46",
-	"5JZdaHL0UgcVSiucc62XKk/YQTxa5Bk7WjB9Nfzf//6fPl6NsAMIM6fTkWdOQwhD3kvBc5E3Tyw2f1Z5",
-	"+gvoz332JTxL48elweGX6ujQD12OFVXAFRzlLRUI2hJMgJZczC2yUSWj3oKogXsbKPVv777/Dl5agl6N",
-	"JReGJj41FUxI9Htph8MGOJczLvlEsM8+c+kTn33GDjLBE33Yd3VSOmKYlocDP3/7WrP5Qk+DLJpUnuOn",
-	"B7JQKkNJHtncd/MW5XkWUzHrDuRA/tM/sYtSa37zR7z848fXx7GrFBnxHAxzHnLBQUxkP4yYSMHlyPVA",
-	"rt8i8JOQn7TCYE2cNZBNTETtnYLORFAZi/oJNgeGIIQWsA8YxHCewIGEVrmYzwpoTpzlKhN9FkNidYyZ",
-	"1Vog0bQoPASNCkDFI0SHgsRsegc7HFjaAlKQNv+wPAMFM1DSIqkuBAiRCz1XUgs2Uglqz6lMMNKD+Sno",
-	"9FA+EqPGA8ll2Euxy57Dy1QRAchTGM3yg9FAEX3HPnrmHh1I96zrkgY+VXJlIc4HAPpIdJ6kSJHrFLvu",
-	"NWCbDuTSCL9ZWkDTcNu8a8kdGlDE/ve//+cQQbTKM3vSsAhoegwzA84h0j7SpLbrLgN3ki9zSjWDzwDG",
-	"iUOlM1eCuTEGkqgyXmTZKnJl2K4h1FnvJO76g2EB7syvBNqE2aRGk4qwyfRzJQshi6P3q7noMz6fZ3S+",
-	"Hv+klYwjxgeyoZ+kcyXAvXGpklWfBYCghH2LJomRanHEYgjgGU6k3HfzNw+dBV2lES8sRvrGsC+xL42h",
-	"VnhBxflAur0zO5qoAppwG0XRmG9SaPDNgYIUIBzYbPnuPOMSYQ4KPtE/nn6E+q+BfC9uCugDAol3M76C",
-	"UncIy32QqVmIT/Jg4gZidjaf/LsPrw77gPtEPWYGMuyNB1IFc/aIvczQRu76knnYyp7nyyFxX2wETSon",
-	"A5kW7ACCybAmVBQApQuVKkC6iQO9itb1K8OEZfYrey04OIl+pQ0y/wE7xH4dyF+Pjo5K/2deNVP6lX3J",
-	"E0b80A8xwsJT0jWDNQKcwWcMu9glDYnN4hoecfmPlgKlPxI+EzIX8PHQrCV8GL5VKDXMeI4sV2kTGj5s",
-	"pzrjmREZgJ8Vw1b5HSBSHLNf2QfJ6f4QSR97EBopR80HaRkRS+VI5TlFonNxra4EUoiXLrSAQHyewtQC",
-	"Stg/BbO1f6Ih3dRO2K92h9jXIAwJgsHSjUBvvaQJt9HG69fuoDk3Q4BBGxICmvv6KfuVfa3yS7iFKk3I",
-	"aSAByGV4T6GbxdxlqS5yXqicWl1smIAtS6fbLqILkQiCgt3N6Yz9yr5TBftaLSQRA5IpxmnQsh+q93K1",
-	"KMQhGwF8opG9lwJzpTfMJxdY2xBuGYw1lKoYwghuNk/g9BVTlcCkLrJMLYmBWJGnlEaC9yivgBhyac8Y",
-	"m8EQG+aFD8EkOH7HTeMpEeUCUg6MhYFT8JvECakE79VUy0cF6I8bvgkfc4O67z1jv7LnDtguZDkLSec6",
-	"O6IWZH8+mIt8yueaJVgCtNDWzoLLJzjP5ughVh5vRoDkRQkB0uXO+IzINnS9DWuuC5XhQjeKm1wsEJiv",
-	"9AvK/eFCGkUYyBaVQBugJ2XE6gB/RN1jI5q/UVK0njhz218KIUmzRr8JMzLLKSPbcfhESbepJ2ZT3yvF",
-	"XpurkYSOBj56lLsNhu1SCmGvnU76f9i7TC1Zopby/8AHeCFIpgRfdX+kTz6BS+ilNLccz9g79H+C+mos",
-	"EEA7xS69mZjhtvs1dtn7fIXZylgF3rXSNthJGtr9Cb96QlffN7wQS47azmKui1zwmc9YuOSJEV2bv3LJ",
-	"k+EEh3KfMJLTrCcdCXO1XPM0w1O5FIaYheGWnOdptmJqPM5SKUB4zriZsuRyJCKooQMsA80WCE5phqjk",
-	"iGGykt0Q2iTQZMdZOpkWXfYDTwsWvxVFvjq6GBcij30KWG0twQQMi9IUhgu/BPNndS3yTPHE8ewTEMtE",
-	"T/YeU4zKgkEtCnOMEdwnETwxi96GvDabzXxpIOHHWtYYJDqT7SUhOO4p1GejLIUq7fTSkFxolvNUC0jO",
-	"nAo5kFijUSxVfgVXpu6yeMTzJBh8znPnkIYQtZCLmUDDmmmF4gi/oweSMr/S4tzDK0HCtbFoqYGdmy70",
-	"TLW2G9TNF+llmqXFCrRXajkxydXS1zte5oJfQaUpfjKimC+tFAqxLwVb5sb6kZCGLsx8+mbII/Y9qPQa",
-	"Mawae+yFzfRYcy+9LjuwQmIgGdZ9Gz3Z3AjmQIUeTcOzqCZ7Hb9FPbZ6oBnTJcuQ+dA9NLMHAUEKLtLS",
-	"iUgLmyya14YYEwAan+bmA+uz+giSopTUN+UyyUSQpIh6/4ExD5lbNFo3YFtcrnAFqJib2QbJWkaTP2Lf",
-	"z4V10ZipUnSW0zPoJSbCg8NyJYo+ZqkDFD6Lqe0y0MwZ9WV3IM4IbTmM8mbpSEgtAj/Uxdyof0cn3V4t",
-	"yWe5XHY5/NxV+eQxvasfv3r5/MV3717AO74mMPRodaKOuZHQiXXc7eGDai4kn6edfue02+ueAipzMQX/",
-	"4OMptG//xfz3pCksbkFBTno9n3VheAC0LGNSGkHTZd8JkcChuxKriPhZsxh1pNh6wZy8YzOViMhqC3g8",
-	"zZWFEMHCqJC5dcqDsDYSEFJPMRAnVWDB6tIZUDlbmN+0MBK0dhJSPAQEBq8sN7xMOn1DAWpnH3Xs1gKZ",
-	"Tno9602k6vWqwQ/B4dbO9mhnbnJX07fBgdlYzFemeSfqoE8BpuhdDW2foYcfB0/Cp85wcU2vOCI8/pIn",
-	"9J5Zz5NtXrG6BqoaLyxMt2tbvun9D1LcGEEjEno3cHFj/FEvZjOer6DQ61pIQx2jwIgAfN8f985HM8Bj",
-	"QC7flt+FdIrBiMtQyhPnAu4RL/gl1yJUFMyRE0k0kLFRT5pudlcdRH3yg7EBslqzsTltRrW2iqfKBxLj",
-	"JeBkkwmLjS7g7uzSfJ0TrJyTXgInH0ivG2w+wGz9+R3I3Q4waz2/A3mLA/xW8CSVmJP9uzrD7xoZ6Y96",
-	"ip/0Tje/S0p5oJPjq2ebXyX1lrTbe5Mbjls2C47r48cUXmgVHu99BoVrX1YOYiAo5zzjksDwzQlaaChX",
-	"tp7hK7F6pCFa0W1i8AuaxG3YG+us/GqaCGoffWw/+GnrQ+DfaLzJ6MNV1ueFeGVospHz3YOfIv/W0RuV",
-	"paPV1i/b580Yv+WhO+sdb8PC3kGKLz3d/NJ3qvAuKXjr5Nnmt94r9ZrLlbUubi8XTraiCJ3vP6IoCYRH",
-	"kacCg610ark7nFaO2LPghIhPk2iUIa+cRVQvawiTsiLE/DVXK0GjdhlGrzAVBnyhAxk4tBDLW0mbxufA",
-	"A2eCFTmXmiN6I8VncZguewMtU3kuBvJKrLQoCHBBA9Kg+b6HGsN4a5CjRY2YjTDz8VpMkKXMVOgr4dsb",
-	"ocPU+rilWkbYpczDwV2KsbGVqa4aHxzIVI6yRSKSLvveqCfBkFgiKiAwCd2rqBM/fR8ycgEbEZsFJRBp",
-	"Q9sNvTLYGwjULcpLbdQ9jLX4wua2et0G+ky1dLKjKUAmZbHIJfX9Ou6VW8ScPIk6qQRERJGvOpE1IeEG",
-	"6YRC2TH2cQ8ySrCtzHEvbDLT2FWktUQgTc4pBjIRmLOvWZ5OpgVVQqQFO1BZ4uh5uGMxWtO64DOpnAzh",
-	"E6UFBlkyT8/2xnrabrXgLcK1ep4DAO27XKyQiVkqfuE3WCs0bfFnD9ICzUstBSC+rWHT5OFr22oFcDje",
-	"r+bi6zQrmtkunJwtRuKFr7uB2UJBiDF62MHGEqWmSdPAw0lRnnutUmRdX6Zd5k7cs+3kn5wcf3G2afLZ",
-	"rSb/8dbKI1YDZpRavFZ/hH2HJOTtNcjwnU8N7fAIpAnJ/aBIPiiSf2hF0jA6c3UxVnMkZaKiOEIxVav2",
-	"aFVS7ZFEGkD0sSFo4rQtcr1EDG9yBNOiaDIEWCjnzsUQzlhD3B4S6RQ4niJECwohTSM3I9u8Yq3axw7M",
-	"s9TCdo3md9jiBsKc31uLORdJtqnHm4TdV/icSzl2AwR9jTdLy10lZZulDfR+EI87iMctJIhL0sE3zrYS",
-	"qJBB8yCBf/emvBVSTXJ4g1nnDtwjbYTrQWzsAcid3sdMmHMIQ5HaB+WVvuiG2h46AVHV+j/SlVFqOL21",
-	"u6GMH16pBfP+AFZ2B/QHcs619pdNmpBxb5Q1rsGUDuy62NwRE1GUURshmcxhNw1kivCNJSup9OY8F9ep",
-	"WoBj4/CckOJ1EXzaRUImuVoOpAvVIqZvqePHtg4M63UIXrRFRZVwhbbxl5bIOzhR6B8DeamSlc0ASFTk",
-	"kh04JEXORWZ2wRhPdi5pJmSRrSiOLlynqTYHxZugj8V2PopSc/nfnZsicPNs7ahwKzqs2rwbGkT9PnwV",
-	"LUte56240xX/TRwW5c6sla7UB9AZo9Ze83ATBmTj6gjfsHFVgLZ5l8vyh8uvCR2O5bmHrVBauBDBpLbT",
-	"Gasg3BtnB+1gMHkU+i5P2qAVG51EfNJG0Ce9+6LnH9J71Db9v0cHkjOMtvIhlbp3bW8cVV5b40kqtUt5",
-	"sJYenEl/bGdSqV8Z2TFe9wNTRjWhQlAuoa71en8fNt5vA13GLCHMhx3IWl+iNgujzzhLFiguSpVcz7yG",
-	"bVP5faZlaQw0uVLJYnjOKChpEoOfy7mvCpYWeiDnGZePtNcmbB6GLwVkDVU6TQo1itI3QdfPskbdtIv+",
-	"kccvfRnDX8SqgzIV+P1Llax29cdDfYOSGbzoucFpT1axgRTaELd7kvORKCOaY48HbFRcGi3s6ZhO5NFi",
-	"Ho7oGpQ1NxvbqYNr0Mio3JJoc0tW23YG+s2E3VPC7sv2ULhuIJ92v1UIeqjF9xaen0earLpzDDVjOUqM",
-	"UBxo1NdhKdbajd2aP+BT7Uo+3vNK3vo23uMmXpPdSsq9xyGsXMXuvBRHb8U84yux8WZseuVT1Pk+Tyep",
-	"5NmRvQE3DFN7PrziHxSDBsVgi+uWPoKFlvs6X/dSQHpbKCC24O5BY7l/jQXlaBAPalFaqk7Nx5e8GAGA",
-	"yAZlBnEEnxhBGiBpUHAJ9iuCRKYQfUOv5AirV+wzA5lqNpqK0RWlNOspn5Oj0qgw4LyzkSypsOQzwj44",
-	"gMxtJgC4NVhpOZCFmh9l4lpktnCH+ubmoDGt5l4ZQsCMBc8w97lUYYLFFRagPNUutdhMXmLtivksoplY",
-	"wHAJ+U4Q9TOkyBORm/8ayNhco4DMrlmcykTcQGwPK2lsOhRG+wgRBGAcLGVjKpkbyAqmQVqwJVQHAxzH",
-	"RBVYSBm/+f4d4ka6vYnZAQIgEI4BH0hEJjDPh2VuuVJFgE7gBvjx5GMXb9hD3EFgFEvMgYxPDA2XU4Fe",
-	"VEAIhr00lw/BVUD4MR0T8APQb0w14RYRfSBBsxS5BljLgNSPtKNUF6vAXoS7YJkIavF0weKyRhFHTNzw",
-	"UZGtsJevTuUkE3QrslRDHdOFxOGWkB2HqnkAllKt4x2rLFNLzWIlh7ZsOO5DWRZtk2W1tADVmzVr3iX9",
-	"+pzF+iqdx56yjBFtrZZuH/czWchCLYxOfc5iDIrGDDoaIpcjjWShzGDNI5i9fnPx/vm3MXHUAalMc8Lg",
-	"pCKJyKKBKSlc2VzkUSzcdyFHe4VR6vb2vvCRQzxtzBsMZr1d9n6p8GxXS8HMxvQd6mkOQmcmBAZdzEA2",
-	"HxFQLDBuX10xbLhvRkEGDZom2mWUg101S4vI0ZEav1M529iZObBPLYYOupQNxbzbScwg3mPVMjMbh5Yj",
-	"oW4EmgBQw9I+VaOXwv9+bwNL6xQIWYcf6LKL8svI5PA60o7bVAHHFBOBpZHtvKsWRZl9I7ac8gJEQOlY",
-	"MM1XeMjeO0Ka9dv6HLo6gpzZAA+M1HaXnIu1inFg7B39Razg2+loykbq2sp3QBFEUbXZ2vwSrr6/qclp",
-	"jv7Q0rPB6gwNIH3uuRp4qwmZL7Qlg/3o9OFTHZ9MgWttb8i1zrhttSE/gYJR5DwRQz1Vy6rlC78cQe/e",
-	"LDUaQ+2YauazJVsWgg/UlnKXlrPVnMTNXB2d9E6edj5uokhplG9yNLWd1UytQsNBpCqOuDyyPoXS+8+n",
-	"PDcc8mkfkxrYer1dXQpIBihrcJihl5LCSjjb4w3q9PiVUYisiV1RvDYZ2+f1GmuoePZqAUla+DegsGxh",
-	"nu/qMXfa7la2OQqIPXegifYvvCK05F6TPIeAeJPm4yuarJr0YND/Y3n6Hwzt35mhTdKyZAVfLrKrbQ1u",
-	"6vnZlkz0dSqT9clEKCaxFyyBuVXzi7BF7wAAfTQKdbTBjPolAsgYm+XQr1T7AGiUhSWhNCLqbWpTQayL",
-	"0Y8GXRzxZwCoSaC7GA7FwSgCo355jg8NJKeqoohNlBSHkbGocZ7G+khHHCxPxBAFLJK57TGLTVp1n8Wu",
-	"AWoMvgVezqiyOCN6cYlhbzbK+EITwiQAWiXihpKEgqwns9pMjApDeMxGKmVABaqq2ySd/iLacp8GMkh+",
-	"GqcyqareuklbRYJvnW4E3Rdwj2DKxgKg1QJh4NKNGGeY6pFqavBGSJOkf0s1kHrOR4KlUqeJAFAYHAY1",
-	"zp9UKgXwRnzx3VfgqjD//f3bmB1AEb4qpqTeDyS1B6biviVUz8G1v8L0kogZVjZUP+6R62bWR7BAmvqv",
-	"QC8dpnmAIRMCBZrHMRzQH1QVvEEnZr8GSsw01YHNApvOaTgWkw7ZH3QuRjOBr5Kuop0/AVIIDgDRPvZa",
-	"Wxyx2AVczD8AWgSQtKZKwn9Qz2+oiAPFMD4sf/e/Bh0+moWfBezdVLbOu2/olwnISw9af8JJogBJtHaW",
-	"9OXShO08aXKoivQHPoMGZ0hoL0RUerjgk/6gc53O8RkjERnVFYaPWffBjwOINA06H/sDo8/jWyXISmxu",
-	"h+CkC7dRaEYPFr3eqTj+/Ckkm/R65mWX9tGYr4LbBu+NzFpxhD+7/xz92QKA9mPXAxOTROxmHVXWGB/F",
-	"VpACXwPf9m2bPcPDTnYAkCfAQl3QclI4D4laIEyDKgQB9LN4MDDjw1wGg8EgxspLPeJzYfgPFwRQQQoz",
-	"MqFHGntBWmy/wlZi0GEX333F3HZKsRx0YOP9etj3bwcS/01RPXwEWOm/Bp3yyYLxjtyAANibF8AfCLXa",
-	"tsnwYmkP/xxsohFcKHTJ9YLUGyCgRRmHqQKQGfg8+2yAeTuwArMbBP3qcEwhIU5pAMtnB6ksHSBwlPYO",
-	"vVUEAH2kGFDnykrzmS3I3ZLeZf/Znp0cJHwd93p3l/L1x8hRNVdbcNNbJ7/LW3Yww3RgMV3a5ayWu9U7",
-	"tDHwaxJk1+HezeqbSEEN2du2b93uXRz9Bz/6pXf0bHj08U9NW3j7tLFyo/tNxjDqkm/x4e1t4cpra9LG",
-	"immzcvuQRfaQRfaHNhXxCGzMI6tZiLY6EY2jpgLFmYLyxCC37GWh2VzkGqIsoDulHk+2YAoAOsG2wt4L",
-	"aIxdiXnRH0gXFLTjlQDbsQQS6w2NNEWnewPmA3OQD4j4X8d8OKSBgx6GRi1aCXPkExH58OQVdiLGm16N",
-	"B7Lm/ccQs0NcJD80y0QyEXmXfeU/wTMALINPeKgwYx2PeAZ40xCjSCxFXMkIRpscRimEtwvv5zzusTIw",
-	"LcB3uSbS8VnvrDHnDfc1yHm7pTynusrh1rlHVGC5RwpS/c3NmUg0vQdx/ndQQnm8BQG+UfLhevkNrhc8",
-	"i5tTfqKNZe7BPdJY1I71Ez4votwpJsgJaaxqP2fWzxcA33ojriZFz11kugS9ZLHEmwLjYTycVeH5W6rb",
-	"707+/h5yPh+k64N0fZCu91LNvlm+bnTLl0ssDuJ5rpuq2rerJb1dVTt4G0YNLeOwgaQOAdSxjZVRszPB",
-	"r+k3kP263A2ymvA1kOWMr26YMJZqzBlLgpyxPgZuoIlYoajYYl6sqJERS7VR1wHCl9yzdrw+w2/nZBSh",
-	"zXIlVl3sqxTbTLYwQShLddF0LWDM6vdRjQLELCfQPDd/QkNtqqSrvjf0wJQ47zYP02ca6joAVsWM0ekb",
-	"8hnWR+9+pfTlNfXBCy7uzJYijRdSilI5jEP7DWttHcT6++87e2SzUF/Tluuv3rx0Q+7hPZSI/JHUBUqu",
-	"alMbHrJJHpSY2yoxOyesPGg9vx+t5wM1Qd25jOSvafLpMfngtkHKCTSisueunMrSp/uc8HjVGOtP41r+",
-	"acwOLleMU1AxChNQOJUuYGIh5KZgOibL1fIQo60YDFyqHJohot6TSujsp6Gzn7gpIN+YfKcjPhPorHT5",
-	"edDJ5pFmPElyoXV3INtQfppAf0teM2vOQpvYb15USjuA1jGERfvoZIzAjI7By+tMbYh6IU3Z0ka6BjIt",
-	"DiOwk2Obg1KDmdsEfPPcbvPWGL2yAEfs7xL9xrLfDii9uJxqyFA65f1ZFZBqdvL7gb5pXO9anN67W+49",
-	"497cPjQaSrBA7yaSoVxwIQcSF6EGjGr2j3+1ECFlLJRJzmXhrbQ02YqO806/c9I77fa6x8en3c/N0cR+",
-	"5X073TDTnM9TQxlxY35/yfgkFwIP3kik11BSbXvY1vPkzRYvtMiHfAIE61Bu+NFEPT7u9sCimXI9nJnt",
-	"60Or+2A2gEJiGzGVRdZ6y9ZfHDsYCLQpm2FJ1l43D36zB7/ZgwZ519ApvOHAlcPf6TUfrf5wzrNmtRfC",
-	"7GDZ/7H8gI0F3xe2BBFbIbODdaGWhrrDQwi9C/IkBhEcrln81YtXL96/aFVn2UEapjGQhwZ8j+XBosbU",
-	"hKg9r2DbdIJ6JgFmAM4XBRaJYiKxkuXk74G0XXFTJam0DT4JJOSUlo6NcKd9ximzwBorZfsEjZOBDPLM",
-	"XevgENiH1fvxLmSRZgPp68GDaenHWTouYmb+P3Tw3JwiwVyGRINFAFx/t67S26HpQ7JLKQnCS6WSeeW7",
-	"mbg9R+p6UpZ0OgtbjWcKv1PS4TaeV6cizUv+uS3RqeGDO6Vc4BwfnHsPmtaDc+9BNbNCEARJm2+PFLKo",
-	"c3MEt/oR4qBByKNF7bmBmubWLqC3VyReOCzmgXR9qRVEbS5tfRVqC5EFFAgzwbnv5T02d7XQGjpjmmlz",
-	"7Fhd6Vh/QC4xlRv94bBZzWC6SLMM7vcI3ZFljcFdKh7nbXEJyTBK6i67WJ8MM5DlbJg+s6g0Ti9KNZb9",
-	"F4rhHjRez/DL3SW5+N0OC/rLeMKuKDBVtnNGRakqQ91ZX8vftb/E9qprW6SNzNpJBkgGcpFlkZ30kBfl",
-	"FxtH2wnmALndOXK202UCVEGc3zZ4gp+adKBSCNpvCf3LxpKlWHpB9dHFk/Ep1xEkpAHVr/nQNixsY8sA",
-	"N0Hh+p447QZGyMXPbgR+Uh3DsJ5Xao0sowk4P6ULutqdM+xRI8uQTlpUChQ/8MRd8oS5FZ1INkPskZjw",
-	"ArepDeUBZfZUZEl4WT1k6z14HR9U23tQbeEwBs07wpO3h8b7h3RL1pw97bCOd6Ccv4ce9A4WeSDVeFyF",
-	"RKg5xWxlDfbsZ5fCog8RkF+XxWbiIokHUvOVZsupgFxzaljmPTTn4MgyO+0wikLcSESMAFi+5nD2uHjn",
-	"Z/e3zfSzWxUo1iBpYGVYwkXeP0OiJvzpGnzXDnWangqvzDzauqAhhRXYUWZqsFv3kB2H21/33uEEyjyA",
-	"1gVuOJcrgAndhjyR+woeLaeGBAw7zBw19iKkSNaTkqYdLObALuHwwXH3D6SsPKBC/V1EPceFu4jKN9+u",
-	"XraluJwqdTUUMpmrdHM2HQE74VvMvmUTH+gyrva9DxCK0pxpMcpFodkBL6sFIIjqeWA/4LdeuAne3rlE",
-	"Q23XyKby/R372TS/3SipvSbjNuPBcvv9CcMH2Xb/GR1V+RJmc/xQ+63VqGo0Rl6DJcHZh7evnNu1bEhQ",
-	"S/iqfDovGS2aTUQBRaitJovHFh7xHFNSp8LNG0DcJtLYFDGKxDgaSD0FtNNpqiG/thQ2R0RwGOSdnQlR",
-	"QzNjHaZjEnt9xhGmPTaGEn722uHPxETeI4RRsP8q0pnQBZ/NCUbB/t3MkhurKR5IOuXnoADHJzc3CIKU",
-	"SnbcI+AqjfhvegEhkMg8iTayyBAbLodat4QyhMUNckjKM3bJR1fGrjtAS/oJ0xF7wmapjNhpD//3hE3N",
-	"36aR+SD9/0MoJLZ0HUiEbAuyM8ZGBR6rnJ1CM23AhGO5WkJsPtWG8QmWwTCFa4cUT4tirvuPH8e+TZLR",
-	"ogF4m3GWKTU3U47Y3Fy1hYhYlsqro0yNeBa5AqloIBM1WsyELDBWoXIsa8M949nRfJHPzZQpmTti0kGB",
-	"GTnwCFD/+8izdnlTpcHuRCx9ad8t41X5EiOHWaUkixd5hrhjZjCRC8ZxOMlngmWA4hhg3i8dUD6RdMVG",
-	"SkrMJEd9X6MCgHVzGAQ7qOW8HDKAYiaIs1yQWXdeReCAVQmeiWQgs/RKhG+khRbZuMucNlA6wnRw1bgG",
-	"eMgKpfoDiQky/ljPuOQTxEsvdZ6acm2hAgcyrupIiL8eewnEDo6fsoXMhC5haYadcYjbbTE7jIBAvC7l",
-	"nt6KDyPHlIi8TYh2SZ/NoUtvQa0MQkDM9j5YZZQys/XtWOUVbeVv66jgWTa04azQPn/ho6TlxJlSJ5G3",
-	"r6EhSCfqCAm0dGP92PnMXBmYOGyP+CifdQOj/TEI1cfkLoIryrZhrHfs+i6ETYerouQWqH2+FpnZcjZS",
-	"LHdxEVQ2cz1Gd3ArGRlo60zoRKWFPWf6d9D1yoWdNmjuuOKkytR7U3AT7cLzfu4udRBncKundLETxSzq",
-	"+IPv5aFh1oPH5h+kYVbVstnDsGnz3GxEcrOZ0twryy5jhheFmM2bvDLn2K4Gi6lCrZrngiW5ms8x97MJ",
-	"dayuT9wN+Ni2mGP7i/7WATbfAA8IZH8/UfcHsfjbgIrdgVjcDDwWiL2alPNOaugtB6pb5PMMM15AP0Fn",
-	"ATt5mUoWG90Y0qPwbzE7wP6FJ72yJ/ywj3a0xfMHUEijVRsTH9ONIgbtipScgJ1nFo6Y0Cvzb+xn1wIx",
-	"dufC1m3Gji7ye9Sw7XWF+8Fq2/EgdB+E7oPQ3Rpr7E7E7sbcpcC3ALlLS9GUurQUNnOJH1+ejE6TM/Fk",
-	"/HTy+fSLn55d3TMa2XMA/ChdEY+09ZPGZQ8O9CCJg/djaA5LLjuNblV8BRwn9TAne2F+tclEVrQVFvbf",
-	"Of8QCcLIfKhJIJQII/7Ij83HudBT9FyTg1QX5gcLQd+OOva78vTRistetXeFmpec+FAmsSy5/IhS3jCS",
-	"PM+rjQDfkocY9PJUyZ1cdNbg+Li/4203TLHfAWTY1vc+ruz+HWwWR8xO7MFr9qBz/K1LDR+UlN8GGuwu",
-	"HGZmZDFa5GmxgrvtUvBc5BeLYgrVGNFfO5dcpyP3h4/meUP69sZn+bVt95SLsciFHAmMW+bXIgGsLodN",
-	"0+00ASNBkJjFth0qvBh3wkBQ//Hj45PPu71ur3vc/6L3BRZ40eKrA74Rap4B4Cg0abpcrPo+2Rmgw8Yq",
-	"n+mo1DH/+dvXYDGROuUh15p74tiwptEuLt68REBVB9QdDHSBD7YMk6kJU2O67uDmc8EzwjE47YF+06dW",
-	"SDbFgZSB4EMv8MKuf+fD21fU3GVtigfHHAyRhIpGg8L2HhLXnB6Fvk+oOkpYHHJc3K+ChU9E0Z7Y7uGv",
-	"NLtUycooktg1KNUsUwpazhfBguss38RbWLv5SLvWHJB4p/uQ3224zaKa1zLmsX07VDeocXuBA1XB+m6x",
-	"pYrUeuIMIPluQb3DEjdi+mJ9ga/SayEx1yGB1v4p/Gueq0vSE/FbKtdd9p2CbZBCJOiTpeG/d9PpfPr4",
-	"6f8PAAD//w==",
+	"7L0Nc9vGdjf+VbZs/2MphSTqxU5MzZ1exXFu3GvHri03z9PQJVbEkkQE7jLYpSgm8TP9NP1g/ST/2XN2",
+	"FwtgAYKU5JvcujOdG1PAYl/OnvfzO7/2xmK+EJxxJXuDX3vsls4XGYP/vhiPxZIr/Z8Jk+M8XahU8N6g",
+	"dzlj5JqtH0lC8RGyStWMpEqSRUY5ydJ5qgjlCVlKOmUR/KeaMZKLjBExgf++ZmuiZlQRKq9ZctiLenI5",
+	"n9N83Rv0LrgbWTLGcXjKCU3mKddv9qLeDc2WTM8tTXqDHh2P1ah//FPy85frk/FpcsYeT55Mv5x99dPT",
+	"6/78uBf1rtl6BI/q/zBP1p7jJ72ox+mc6UmM56wX9cTVT2ys8BOwHVFvkQu5YGM1MvtzduL9BovvDY77",
+	"/X7Uy6li3i9RL2eKcb2No4SuZW/Al1kW9fS+6C/o5fWi3opdzYS4HjGeLETKizGffPwY9Z7ljCqW/IAP",
+	"PTfPhE+JcrliOVGCxG9ev7skRzfHR9XRZRzBgQierYngDE9lJrJEwu8ynfKUT0ks2ThnKq4cFeFsRexY",
+	"UUEJ+DSRM7HiRM1SSQQfM//gxriQ3uD4y9OTx2d92LHyGp69fUXkmo97US9JJb3K9OMTmkkW9RiHf4/Y",
+	"DRLvj70veh+i3oSmWcqnI5nqz5kNhoNfMXPuv9DjqyqR+Cdd3SG9YFiN/ttMsvHo1eSv//Y0/+ovf/2/",
+	"P+eXq5/ev/nmqxcv3/zHC3Hykr6k71a9qLfMs96gN1NqIQdHR+N8fmju1uFYzI/0+PJoTBdqmbOePtZv",
+	"WMYUS57r1dQP84LElsIOE3wyJrDyAex2nFBFD3EFMblmbIGHZ196JEmawBFHhOrHcYyR/XvtVO0fyIpK",
+	"Yp5uObwvT+DwqKL6j3Yn9SrwzYHKl8ycwyKX9iC+uj27Pp0/5k8WX/78Vf5U9tWxfxDVWcJGwRjsxl73",
+	"X67Oxo+TJ+zLyVfTp7P+T8fXJ3N/DNiknr55Py+ZVI5j5OxnN8JpbYye/g6bL4RifLweaZYDpPQx6qn1",
+	"gsEqysfhH+K3Ip/rD/kbah4jE/03byNDOzTJ5x1JFUbzvvzG7tQmdvDN85fPL58DQ7ArkUe/psnHeACE",
+	"kybIti2lDIieX41M7KrcCW1YWfezL525Wd22PM9bZI3r3WGxHl9oXezuDEevuQMnWC4S6nMC/8YTOlF6",
+	"G2aMjGeUWzGccv0+u0nFUo6oUnl6tVRMxvDgJGWa66fKvJJoXqFmbE1WLGeNLGIubvSjmeBTHGbJOcta",
+	"uMXpkzC30LoI5agB0Gyt0jHNyHM+TTmTvag3FlwyrkZUWb4eFCFsTtMMxCn9s8dze1FvkuZSjax8T2gv",
+	"6s3SJGHcCZVuRJrRYpiX4oZlFCTbnObXTGnhY2bqhp0zRc1yP4ZoPOotZoI7cSXFMtfCSxPGyDAMqaha",
+	"yt6g9/OSZukkBXas6FRLvg9RT6UKdIhnl6+18EHCKO/3il3JVDHHyAJkAEzLfogzLcfMwPBOgPs+vTod",
+	"nyWP2ZPJl9OvZk9/6l8fb8l9n9KT6hgh7mvWvT74cnJKn457AU5sV+1uz8tUBm/Qgk5BD43/8hx1ItQh",
+	"4kgrM0wqAoRyTuIZlaO5yFlMJF1LspoxNWM5EVnCcrx0kkxElolV7XKYT2iFym5CwSyAFH78LEUDUvRD",
+	"1LO7btfrZpHp87SqVXFusKCQzK3KWqpPiiUjkafTlIPOaBW01WrlK2hak9Ta2XgGR7HIxU2asLw36Kll",
+	"zqVKM6Yp0HIkxW71/F4QOs0Z07InZ2OW3gA7TpZjpQlLkqs1AeakiaVB+53QZYamWIgJmPuuf0o5zXsf",
+	"PgYU424qhGFf7xa5Vu7tgFXVQp94kubasCkrtJX9OlIzyq8lXIKreVp9mi7S0tM3x0d6eHnUPs0jGEzK",
+	"VPDikO2lLg4apD5aZ48k2jE1LcveuC1JoHS+LTKn/eA+9SkZKfJgJ1G6o2Y9zZcUxnfH984NVLmtYPOz",
+	"hVawio+Vbq8RU+ZVzWE3EGWxX0s1H7lz0XcxY0qx/CHuMCpR4EzZRhEJKA89zf70FOGQO1AL0pRcXjme",
+	"HH5s0Rv0Tvqnh/3D4+PTwy+r9DQq7b8TGx1kTs6oFNyoJE6RsOeqz0GyfESnuLxX4pc0y+jR48N+gDzq",
+	"97wsVX9e0pxylfJGgikufYlyPm5xr+uHeSVU6TB/P8djfEnuCHpapVwvhOp9KKuPdtuq5zFe5tnRV4dw",
+	"HDtc8V2YeXHcb/VlW9ROvHjJXsek5vzbvKUt++dGBWVDz6vZhvZsHiq1WpeviViwnOq/G8NTm08D35ri",
+	"QpFpesM4oTkjcEhEy3Ewx6xhQNh8odZNFlbJlOpuI/mE/Lu3lFDV8wyl3iKjHJhgSrPenc0mY81UFaiS",
+	"gVMznHCbnOFUSFG39SWNwaeer6kaz+ok9JozkjO5zBRZsJykis21TQ4O2FxbFXo3IsLoeIa+VHDBwiK0",
+	"Xb4SyywhM3rDyIyize3510EFYrms0tGVnovmmxOxxG/KiCy5/pzg+ggmWTpWBBcfttujgpumPGG3vUHf",
+	"5z1/SNsd53H/Vns6X4hcNRMfu12Ig5P+yZMtyc+YTnbUk/7xx+jXHstzkeMJJL5JNWK3qVR67xMx3qAF",
+	"JmIs/xEGOqi/Dv+h92fzBp/ou82kpFM4JZIZ9cm4kpGeU4kaFMEvEJrljCbrAWkfWhP1guZ07q1R/nj8",
+	"4RBpxtmmo24OBmOApvyGZmkysi/jbmoDGan8uNjvs/7T4H7rOTHF8pEZa+sdDwxQbOIL/I0USz4xSx6Q",
+	"+VIqcsUIJfgMbitNkpxJGd6vkwferxN/v/p6v8wfThvYhWEGXcQW/OYxiWlOx6yNTfwlR3GzNaM4rYiu",
+	"78RiwfKOguuOvGIsuKJjFfbv7cQm+h9NXEy/cuLNDuSC/vZ1uljoP/b9sX1pFvakXYKWk0tV96g5ioub",
+	"3WiUC/hfeBndaLLNjxYMMjhX2mff8R19x0HaCrmOt7MNHCWAevSO0Xw8ewsaUJt1Z99C5UZ/ilyxteAJ",
+	"STeePwbuP594TfO461kjq+PsVo0WKJ3G3/3rL//nl4tbOn97+/2pOGPfvM1fnfSPr376j9X3p8/Pxj9l",
+	"v7z67t9ufRtMAgmMUAsOk8oRPgMU8x4nuWXsj5L4zcXls+9iTGeQTJHY+uBM1M9G26xhCabaLOVTsuQq",
+	"zbS6rVUVTDMgdEpTXosImhGDIcFd8xtwlz9pesO2yQobD8PJgYa4a2HbZFQxqUjCtK6YrwlVStvCshyL",
+	"qeUHucNzCSdmIPv+HzXTRBMjcC2zDOO/0v8A4V0PpT6JeskSfRCjuda7voqskopzgnmPukXucP4zap+q",
+	"RYVOeWgBdoaW84xQOYZ4llyOx4wlzsUSeQs6Di3ouLKg4+MTtyIg0pFhb3db2tUvT9df3X65enLzWJ3J",
+	"0/zk5+Mtlva4f1paGtCKZpd3vEthTes53A1H9CaHzgQ9MOtKLJX+Mc1N6lVFlQoESYJ5DA2hybvfGRfq",
+	"syNH9cht/Vb5RPFp2dx2Wk6Nz8HZQkbf6JqtwV5Kc71B1aM965+S+nMDckGkojyheYK5knnKErLSwgwO",
+	"z+VCSjKna5KIiMjleEao1MJOQcYeqisxETmZU06nJoakJ+oOX56TGMzEmGgdRRauS62ncyMFBa+kf+DQ",
+	"IFcxO7M0W5+iqvZyYE+2NJiDIxQW8+vK9owpzhOn7JvFRp27X1MYzn2RwvysQR849GNSeWhATF6t3m8u",
+	"FKHkGdKizaW8ZutInyUXLj12RiVJ69Jxya+5WHFy8ebFxuOoTHXbs6i9XnddmFkQE0VPBkRej/7nv/5b",
+	"X+DDXXefLtWMcW3mgZwIbD74+Pm0ffPNQ7j5ZiJkTPM8BX3Qzr28w9+LbXbWzmPHnS1eL3a2mIDb1EPy",
+	"joF1pDnAxVLNRJ7+AnszIF8zmrPc7DrZEzn57vLyDfmaynRcaGJ6NCrJUrIcWMH+A55Nzm7ENdtwMcxD",
+	"xcVYUUnMj1VN3Py8zbnYOex4LsXrxblczlLpTmavoPJ9uKhXjHF//ve8t1c0GU2pYiu6ru/r4/4J8R7Q",
+	"4mWRi9u15ifLhVQ5oxCImOQC9QuRkys2S3niuBAaVyzR42TrOs+xo5SfazsJf8ZbnkL5Vc/n7E1Esvwm",
+	"HVcnfk6UNjO0OQc2Q777USzS0v6LxPHB0U8SsxSq1N0ntceQvvXPlvMj2/zXd6+/B34/hqCP/sOV5lE0",
+	"0QauNnkYT+pKXnig1mOoTXzbwwgM4F+KpkkNyJKzW60Bogmt6U7/TlK+WKrDBxDMMFMlxCij+ZS1HJB7",
+	"pnw68FNO1IxyckxepV8377+4YTk+s3HviwntsvH+2+FdL826f/bV4y+fkKu1YvIhtngsuILcivWCtSlA",
+	"fRJ6UjMmK4aNYgmrSAT6Z4ikaxI/wzcPLtcLNiB0scgMPzzS1Be3XwrJOAjJ6mttxxRc1JaH1TBGcWQg",
+	"wJWdLZV4F2AX2hf8EMcIftGRXC4WOZMSRXV5TzHapGUyy6lkCeaXS+K907KjtfG33M3A+xU5XJvfJBdz",
+	"324mVGHKPMul4I+kI7zaQgaQE0+54cHGRjROQeMu9OvTSJZOFATs91zdlR0tFVwe6b/v+6bIQwTlMM+3",
+	"yL9FOThaci1DtHkeupZPSesryA6Nn/WaLRSZiByDuvGL4sWDv7J1bIrIqLM5bSmZrQ1jNGOJSUSwwSAt",
+	"tGHoNfIrGBp/fCQjIkX5KLC+DJ2zpIhH2ZNM0oTkS15nCDB1sww7TTMt74v2Q0uu59pGzu37vCVtbxqs",
+	"zOWDh1E5i45HYQot7UlYq3O3k6icwYBkqVQlz7vEDzb6ikH7kZorUigzrC5KCTKn18zO2L9PlUcf+Gah",
+	"BTxayg5Xqni2Jusg14fOWeAq6a1XaZbpndQHV6doeLG6Q9XXupKwt6A70G5pFD8vpLLqAL3W1kveMq23",
+	"Cz5mmu60PTVJeSpnaEv9Lc+9RcVpeBi5aIBhMqp5IQivhVpHJBPcaW4njx+T8YzmdKxYjncDb3XxI8Gb",
+	"C48v8pQrzTDIxbtnL17UCSaw5XOaTUQ+b5fcTRtwZ0IJeJAqU7QJL8f66uv9qCzS24q/LVHkbCnD7o06",
+	"M8Bnm0hihS6ZxGYJZlQqcnJGZmKZS+D3tKIwG/Y9Z2omkogsqJqBNS+S9WYicJ8rjWXLfragCrMDdyQK",
+	"N0pFt9tq2mQvtBf7h+S9ZEayaCGHe6n/Zd77xCTEFcs5zUZuZ6senD4pPzMg74RemZbjmN5DUi7ThFmX",
+	"TSCf+CpjcyKQlFCWtx5qeU7bHmb1bc/UcRNfaWtslQs+1dMSy5zoFRySy7KT5pykE833ta6eSq0amDwp",
+	"0NJF7klQe+ppcl+enTnVS+EUIlL1czkl3gMD5y9LJUm0SjSB8It7oHwor4o/kLne9JbT8Kex5VGUXy3O",
+	"YdNcvWMo6olBEh9cwL9RYj0CvAfBE3lvWw43dsSFGpmSrRAzfUzqzyEjhZuOCaYRuVoqsPwLdQNfO4fl",
+	"xBf6RSd8M0hK1X/Ah6RRN+q8s/SN4gXnq2g9y/r6tj3S0AjFyb55f+kCSfhnfb+0mm2s33PNMCHXSkwG",
+	"WgePyHfPL755CF8CzBGKgJqsziek/IyRhhfwgzsadjvOlgmTxjXqUEu0zmJs+Ys3L4pCjGq+DoxWHqXt",
+	"jCrT3vJ8am8HwgTFTNHXo1dzjhYPTrbu64HwjZinyjyx/xAHhtWR1dtXpf4peyQJPgoxaE1rC6FtPIFR",
+	"5EoRZnV/A1/Zco+DI5StYzM/Oxi7SYuaDc5UYOIpqFXzQ3KRQDzNW80jSSoFpL6O8Bp+eojjuGF5JmgS",
+	"YoJa/BR/x3tjnBepNASm5SzV2j1fW+koCZXGfieQUlAVTJdCVF5IOZlk6XTWyte8qW57lv6bQQnVZTHW",
+	"Tvy00qqewh+0BmuPDcgF5lpE5Ocly9fFE2DdIdfTpi5k+C8ZIiuNZ2yulf7JUjJJ9lB50hOLiFhC8C5H",
+	"wA8lBFiQEYoBji7RSP+XzRBgfDnHsSNCyft/7vf7/cKK2q8mh9RyDbwZwzw5MUvDQdtI5RMVTmxbK/FQ",
+	"nthiti2JCT6NuNQE9JekOUtMYo7IvW3XF+NKMi3Qq2dF9mJYTQzOgrheBRLrS02xPmy/HlI3Hy19q0hH",
+	"6HCwO6Y+hAYoDvYV/haY36Aozf50p2lu0qbTNI954US81+b6C2RWyAVo8Z7RclyRqYuDJWyScha4n+St",
+	"Y4o5I1LlqTaShAHbg/NbsEwVpDRJM3O2nGmxIdOMcZWtSTrlIg9g81neAatww1QYWDcCsZu3M4EUAxQE",
+	"8taU9LqJegTC0/G13iqfRuxvD0EmGeUI3zfKGR3PwmbMCak/V85ISiWyLbRl/BiWvv7KYS8+kgZ9UUzK",
+	"xXdaUdM/1tL/GrNEKyPjuK2nWl/rtscaGqES7PAS36wWUKwR1AAzX4r1RASxw8obkdNUMoz9eZv2EJp0",
+	"tZwy6BGsPKQ5frlyspzvC4v36ihNAeU5ib1STU8KALSZYRMpmrb4ItzdKtsvfxk/ZV5oPf2/Ydnp8cOV",
+	"nR5/EmFiF2/ri0I5wpWHagnCgKNqnJgmO7cootJsXv+FIxgVoVegKfKai7Dypjfqlmm+1TXtSg/udc+1",
+	"YSfXfnKa1vHt81rKNOYEM6PP2vMFDfK+Dxfkom8XlOAtoM7JyE6Q0E7AL2guW/Xn8sBb7m/15breDE8M",
+	"iMvPsiYIWlZDUw0xGPa0lFgImYJ+8qW/nzDEA2ypD6tbuyonT0nx9yJ3FLJ+oI7QGY0QJtPyoqiL0G9a",
+	"/OJAPaqXoQ3pXfrl4pW2w/KmvOVJld70hGHVPh8gj9PTm9M1BsaP+/1iuQuM6QuefCIjuZh56fDMUEWs",
+	"Mag51x7Do4TEZacVKcmySSlwSfa0OZO4R7KUs8KWjsz/SrKgUpEnZ+Sv6df7wB5XM5ajfQ1qLeOJBA1o",
+	"fpVOl2Ipyd6VULMi9ewl41M1i1G4XuaUywnLD57zsUhSPo33zw0iB+dsDDcDJS8n40xIFsjbdMnntWxP",
+	"KmHZreRV29RtqSwwQFnz2ji/o+PDY7Knz+5rmlgrZGANxsJc+05IZc5h/5A8m7HxdSluA0emt9Wc1bk7",
+	"NE3X2oTXF1kf3+PHpw+YyJgzrKwdTaHYtkakx5pIvUdM4CEAnBwIHWyAV66frz+Xrc+2/PL2ktRlr3sL",
+	"elCh6abc4is5I9WnBuR74Sk9qOrou10xeqxKqM2bxOqDJr5eArY/9/XmOE3iWh0I1FyFgAkaT3BHn0jg",
+	"/VI9SGkiA/Ko/UQfPfwJiqVi4JmfiCVPGg6w/BCcX+HrcGbOgqpZeOdhgNZtr0xj212vvV5s+nues7GY",
+	"8vQXVsib929fkj2b0JYxmsj9Q/KOMRecytmE5YyPgY3Bpx6Cd0klcsBH5PSGplk47Pa4f0oCDxYRbJPc",
+	"B7Y4iMaEKnpFZcVqeIdj6DsCaYrjmYl4NZ5KaHpbnkx4CC/DIDgpP6AtZyJXWMhyHzEAlc6ZWKrQNp8R",
+	"88eyU0csVQZ+qiIZ45GWBjRxIlBv+krk1yAnxpSPWZa1KQ9uSDgtM1LbSdhZb7n7xWthJUFpdusnr/nz",
+	"gZWVF1RN97ifQ/kY9YzqYPqZMCkPtAKXi+wAov4HJmYXRJMwE3gkSYyPxZFfE0vnDvAcQ4NxJTYI0sJs",
+	"YDNKqT5LiOjoSZhVSJVrFq8X4BKP1MFbtsjoOqQwx4BXj5NTRUqwcfboqwLp+fCjmIAbgOZZ6qVIbcg/",
+	"La8EcEn9aTO+nPcGP+IfPkSBZeAG0uzgbYEgXUXGg0w2XKKd7F4cWH+8HxnYfusYc6uYCVmsXp/SOSxW",
+	"EwTo9fqUCroy7jBqc4WKFXrkFnY3tR3ZW6rYy7B1+gN8TJKMTZTXCcd6ICPwtJhpkHhocYWHvfP8T0+f",
+	"nqs/HccDEudxYdXlbE5TXmAArlKeiJVWjRgqNbGKfUuuWGNo9K4rO3gjsnS8busNpK2/AzSlF/Bwy+J+",
+	"/tNxv3+++tNxTPZePL/8lrgPWd1/v3nu7uVNk8ctO3iRbLruaUL2NJmM/ue//ltbco5+UqY3fMHAL35I",
+	"/m0pFGQjw8VbiyWh8hpWOWPZopGiwgysQAhAAJj2pThzvb6Wd3jYRAmyoqk20ybo9lD52mSOu2md9ts+",
+	"PE95Otc3+9jTORSbshxm8e8gf2q8yPDKgc+JErYAi1rbwaq8MS5ronnBfrwNWLnHnv7K1iGg1mu21ver",
+	"Q6IwMoA5vWYSGBACLUDZjsgJgAgNuaQTZlFd/foS4xTVX8uXXOI1RArB4oaUF8m6UwYuiyE3eJ76WSz1",
+	"AsEHY4X4nW1HQv7K1iaqNxYLrTeIIffiAocQKQbqXM3SjHnzrabTu8yj+Kz/dMjDSfsx2QOiIaky7gwQ",
+	"DlCJ3ZJpPOS4KO8LDTnPsReszNlP6Gc05AptR/IlH/K9cslzhJEw89+F920fXTGPb29j921A3BUKamMi",
+	"InG70tycstTjEzrJmZwdDnmJKmU65cuFbTYR9bSOYJSJApa9nhTs3R16iy6i3uDk8eNI3yX772NNzkqx",
+	"XI/5nz8Oh7cn/YPh8PbL5x/++Z96UYj8cyYXgkvs0PE1Tf5S1HmbskJASK9WNFY6ulUqxP8pZ5PeoPeP",
+	"R0UPuCP7+JH/LFgUbmWh1/Cv8uh5oQ+Xb+TXNCF/sbXn1CvSNkXmhQpcrTMPqYaeVlfm6qG5mYePvCdh",
+	"gl/TxFNGttnGUKF3+2bW3gjWIm8eo3i8pdK2dZjgS+1lLa3jNb3XlBXVOlj9jabEmY7D2DeaMjY6DmPf",
+	"CIVzWocoP93k/W4dov7GPV1H56EtadBU2gyuwwAwkJhMGE+g4MDGjv276Cu+rVfRPdigVHZ62T5f0+22",
+	"4QLPDPr1ljwgVB7deoy1F7oU53a+efW3WysUt7zR8FprldNWA5rXwtkR7Tey8vw93AR7/uVrYDHRZUNB",
+	"UVulpk2ThUQT1liVhGEnGk5WoKqcrLBXSu3Yd/liTTX4psKnCGx61edYh2tSAz2KjPcr17nB9dB2u0Kv",
+	"NFj/bcPUnq9a1X8A5rLBSnvNSdygdkfWXu9kwh13tthM040rl2SyBb8LI9m1XtbAK+Fcl25X3jx/D1fe",
+	"7UGlY6K5mCwpMkcwa0YvJJUqp0rk0nRRFblJKvFhH+Z0jVCzBnkvQtw9Vk+7A9wlm4OWpzd07LUSkZ8v",
+	"4j1L+XKvmeeFE7zzBQiXxLSSbuCVWvJKu+pXPNoQE92gOVZe2P7uRD3FbtXRTM0zb0N6g95w2e+fjv8h",
+	"EWPNZoh+AH5i+AeAmcYfzvpn5HuhyLdiyRP865H3Z/xldoz/qj5of8d/LuxDGPyDKh3zoPlTyQSv+oSA",
+	"OdKMfHf56iWULw387irWgWoCGodhQ7wypvUt+8DTelpe3yL8CJR34bMIIqo5SIQvXOViJSH2s8i0mQsD",
+	"QD3SnquAW0DcUJLYnYfWAmh9TRVPvrc4b2H3Yj8bc/6yiHttcZ28aFkrDdvn7oHtm/mSSxuLU5sCZ20h",
+	"uAdzS/zFZJtssZm1TJVubAGevo+NheSXBlHqAR9in2BAYYI6b3D3fJZ19y3rXpiy+3ewv7vIujoUQbt9",
+	"V378HijKLoHgGshzhDtYma5XDsgAeF1BS7VLGZGflwKwkOvAAPdyWV+B6/t7oS4KnWCLjQ5XubduduCV",
+	"e9hwXAfI6QtbRq/KJe6NVfSHroK+sXSeXPA1jgX1pjY+CyBS3E/5wREwROSH7vX44aid/ZKbLdZcV2Kd",
+	"rrx960DbrpShaaJU8r4FWdTr5VtJovL4PZAD0IFXjK92L8aXC0av5b1duO+F+tbmk+0iIXfXnYMpbe1j",
+	"VJ6/p4P5FlPlQMVbsDH08+mU9VjK3IUpAZgA+Bcywafgb7BeKuM6KlxNsJqiPAGYwmfZfc+y2/z7W9Os",
+	"aysaD9catjtX6q/cA5GaRRBchRUkNn5PVixnpgjbFjNayYwoRuVEkSs2ptZT0lj06BRPU/2YlwoE694X",
+	"xAuY0zX00vxMxvdMxu8Qeft9Oft0G8WojLjUrhF5z9bAMtodNMWjzTmzrSOE3rmHG2T2j7z3s3JX7FHO",
+	"iNKEltM8zdZETCZgplZQm8he7P0r3o9slm8lGZbsxYH5e9GFLXFE9uJiQ+P9Q/IDTRWJPS94KRHtzupA",
+	"zcHe/mLxKGz4pRCvKF/b/JNt9YndnHh3p4xLIYiet0ucGbjeDeGitG2O4Y8eYdmKAN5zarpkbC1pA+1d",
+	"2iMhlefDTUo6DeGpo4FeGp2GsM/fAzX6ezgga22J2+4XBVRIRFI+FnkOhey53wDjHljADz/8cHBR5Iex",
+	"hr6ApQwyRNAxGQ0AwxUyGU3TlJzRbP6nYc9gfg97W1mQSGi2hvYP6YvRpjuaBL6re4Cl4GppSnQCCCUI",
+	"9ywSuo5scRW4pH0v+CF5y2hCYr1vppZyLBL9n9JgWTMYhyXma8zkWKqcUeUDGZn3shTwoO2UxQTYIY5/",
+	"T0ao21JbVaBV0ga6s0DzrhWTZ2qVyO1X7G5Gx2PbxW5dbW7Wnx/3oh7wEf2o/g/zZO05flIkKZp2qK51",
+	"mZmT135tZFZwduL9ZoTbMfR988XdMfzANP2mgo8Supa20WAuMHfSQAT0oloTNjfIEwwFL1iuUkPoSese",
+	"2rRs2CHIyy5f1807V7mbxVaGvlrUFhj8c20tJKxkrewhXg5qSuOcqcqUNp5QbUZ4ZO27YNFriu+YE66N",
+	"Zo+8FgnLVnQtSWzGxOIOU8FhqeNDZW8NydS+UaWh6re+EyvUFytoNBU4k9KCNB2iFwnTF56c9erZDHVS",
+	"3ebTPkJMKZkCyL3Dx9sgCN7WK+4dBidYtnQ8q0C6PILC/dpcgl+uXL3GZes/o68cTWNoZICNFpGH6h/G",
+	"gt+wHH4C8ICF8hKwSUK1mSFXjC1M6S/Cirmmqw5T7NBUBsfof9o/J5olkGvGFtLbe2yVAbndNGeunJi8",
+	"Y4pcQTIFChKLNxKPbfMp3CdpVkC+v3j1nBwcuM04gNV+Xy5UOn3yOOrpeaAth8I6sKMia7h1+i8b+cAh",
+	"iW8P2K1iXKZXGTvQV8n3hetB5NCIKZCH50bj8AQV3qiIQNtLfMWVuycJS6r56ZBzUruQUa82E7jU5mHH",
+	"mD98bGbNjfRU96L4l9j6UqKiKbLgmlw4uImTc4RcSBWhBDuA+hUCIQSs8lkePwnWoBSq2I9Yx2yYnuGl",
+	"NS5R41hRGZrDyARDFEUpmxkWE0Yl48ECNkYYhyYFE+/ePZLENPgmGUumqDqNZ5Rjs3O4RbVe4HE0hOri",
+	"PCmQ3/GdR5IAHeWUSwrIEofkAi+S1r40e8mpXEK22FzcoJY75PjpIjkAe95UqKqh6+s0p1wV2i5oH2Pu",
+	"ysufVnvtzrVsSxe9Qe+kf3rYPzw+Pj380ldBbMNzr3c5XaQ9TDbpDXovCJ3mjBElbG9uwtlKGtSien9/",
+	"TShLyfIRncLJWGX9YCqOjg/7vZqu4ZZZr8/D8k7sNGj2f+89T2+tzVyW8f42dZAabicD3wU2YClFf3+a",
+	"3jBO9rC2c58YlpjkdKV/hY60FSWoxOCuhMgY5Zi3W//ie57+vNR6juafk1STZawPFbVwChXLB3r9uda9",
+	"l5NJelvWOjZSQE1X0CQR1G0QhNMy2nGW6i0o81ok/vIMytTVwOe7q0P26vnqkKXUkjpUkG/tG5aeA+eb",
+	"+wshY20JTXIxH5CYLtKY7Dm2CB0ZtZDbj0iczhciVzHC2igow2dz/QdNbQN7WKYAuVrFai5VdZJ4y0In",
+	"sRJ5Uo2WT+kNgzpSs+yRfj028t02njZIYsWnd7nCG0/Qv+Oh6SPlPJIkfi9ZfnAxdcdZnF2ZM2z8aKuI",
+	"sdfZbKk7fiD10nSLNuctIiXc+luLFUjsapcq9X75Hls3Xb23a2nttLajdiyRIzMRWeez+N3QUWlBmTJz",
+	"5wHiA2+3Jm+5yVdhRfDHouw/zyl4Eov1NbFYwACzn89SRq7YWkDun5mGlbdJmhvoJsOYVjS7Lm2s2cI6",
+	"w93EavRel/gMbH6JyZjjqN+BPAvvKCQ/wCLA8ZJKBGfSPKZ8BXY72003w10KOHPvIHDKIbJHZM7kW5HP",
+	"GwSDy6qE83A6zsSwvCqVGxwlX0+Z5POO/eIBrb5OwXbMpqPE0tziKPW/P+wok8uOB/Pp+ko3L2pr2ae/",
+	"USJI2I0SQRo0/234o928lsO3CFSbCIC64+9w6BvBQt2hO+Sm3+PBO9u6dPgbF7f14dvvlAjA7cyH8scd",
+	"0tU9E8IPaF0+N8bl1gyBO7u0A4GsWEemUDWSf5d0Elz4xjVuTSbVvSiRS22jPpTnUvnr/ZHPcw7Ohuc3",
+	"Qa3wwgLeQpWCRyRWK8U+evEXMXrmbgCHVT+7pxBLJtEWICSTOlfGvr/wLzyXwqFV8ryfjMfN/6nA+9M8",
+	"dVSUChx6SmL9znmj187uOVT/dWam3DoJ2u8K1hT+cVirnW/ruAOvcLJLpeSDXF1Trfn3x+HdIQTvariz",
+	"neuIICbmBvqRxkPyMr1m5g84VpFcyngiI5vKNaUpH3IoTJcD073A5KUyCfA8iUA4EC5WNdfX/2rAxuoV",
+	"bQ02l0LG3zBF06xGHThAIxE8gz2ul2gBJl9EJEL1IOW5QLDJdh0jeZwDgDdeJk0tyuD7QTRODfk0Fys5",
+	"2OCb12ctieeaj4xHxTihoGsMOuuHvOqtJ3uAUkt5kgEK1NW6mM4j6Qe1MXa9X3XiB0ik7s+3HgsYVvYG",
+	"PzoKraOKRAaVuzc4KwWPQoce9VYzqkZKjBJhm88LbirVzD1jXH8KPNDvL789+Orcr5CD2gomiR6mqHFL",
+	"mH4lx/ziQ/gK44Eu/JgAirnjIg+gCisBvnGmR/kYtTaX2XnRF0liQJKY/jqds0SfosW9gKOzTfldc3jo",
+	"cF0s7JN15wluQoHgvvMmPDO5OXqRCPFe3YjysUstUlazdDwj+dJQfi6uzd1ziSCPXKcqvG7IwPUbpc37",
+	"w7W/8o6hCqJ/L0dgWgDhPxyuvn8AMBfTuxKejouNAwBRx1NdUavpMzBdpgkr+rBPczqf0zyCfUW56Uoe",
+	"bRxWVu6w/aKYkNji3BbeJPxOXOliEJntM92O7GzcQ/osIpe0TeTyyjLY+P/F+ygULJDoqQfdVoZnNhOr",
+	"1PFCGEWWNxPwRzXXAuAM2+BAc3bWcM2KNkM7n/FbCMchrytOu4Hz7I0BFh3ofcGyDDJvNeMxJ1e/Zfsh",
+	"XvvHaTHl7XoQoequkk3ZLaFYsGTSCyya/+V6weq9NuMam/cw/2A0t1eSrjuM5q2yAud11/VlTErbyPGc",
+	"yEUGgXYYm2AMiaRcCRQm6He3MPqP+/0iQ6NBYsNA5gYek1fp16W1NLdy33lR2Jq7O4pjhPo00Pv79y++",
+	"qXKtT9tq39ubUGOFnXfl2/QWKBm6YBgVVasbubg1ySlXyzQr1dSYdrL1vhWZ4Aw1j3r3CjKeLfk1S/Ap",
+	"rYbYBg+Vff37acfhHVk119o/sAJXp5xTvIH1YH6g6dNE4guTNQ2vxsSkGsfyGjIbERhKFif9NZXpmCwl",
+	"y4EHk714vMwzcrAk+MYgrnJ/h2NFc4hzcWETUIMrDV3Y7VZq23hQBYb2WCxSA2y+momMubWZnYicUZcD",
+	"VBZWmpwXaDoWj9U25y9ng2EPJ3CHxZWVm9xz0PgckH2x/bC3XJRaqVW0umqe/O6bAkzM1FMaVub5mhpW",
+	"qy/cVqvFXBWTVO9rL6FuesVSTrZjPaE2ekUmmD5zLiwP5YyhvlH02Sv8azCj80J5tFmoWs1bSZPxPYe2",
+	"TObyLC1sSYDAH7Ixor+XtXZkxUae7iDZfNAoJcCTUem8Jku6x710evNpvI7NdYclvavayAbvrlgkzCtj",
+	"VCvAyzbNt3nViMsManu1m9ucak2sUAEkUwD6YGG4CNTHcTrVP9YO+jyAc4mT88D+qxsY7Dy+8wZaP0S5",
+	"p/oe1qlEZKbVNH0bFuAdM6LBwAahExSmyV2jgv1K1/JaawLDYgDeGq6hflAe/ZomH1H+AP4QYLXYTGno",
+	"tDstW+92DpA3oV8BVGoSA3x2edijIs4hYyg8RzqGG5ozxEzcd5+0KzH4/MjRTWZG06LO9UMzOGRNBapm",
+	"WgQcbsWZnW1ps7vGVWli4feN1V6u8yhxJXhGrLiBU8UimGJHH75/kb8bteY297AZiMERMlWLZJ+iB86e",
+	"cetzQKrKLd5mfHRzXNJp2voCeSsKgKP4i3q8PafWMzNi22GacAt4UpFJHlhK1IiWYvw2BjHFWCGNwCn+",
+	"4iowH/7CnuzArw2eR8BOtTpSBfGjalLthgdik75TvsGEBNBZf5FPt/W3lFsclitgq00Oz0GFAYtgylQd",
+	"6f+RrYFudgm0YcJW4Pdbl27gce+wdDSerersSk4SQJAt0LnOEVC0MntQVPXBuV9sncMmk1ozXYC7Nawo",
+	"00ad636A+kpFQwg2EACTr3GL6lDHd9ipl9YVWi9u2HMaajV7QaJ4naTWjVjvCzGnCRrXMqwa2cOp7KkJ",
+	"0UMZDhpImm/XfRfgi6Bu0jKdQlMHY+ZIRjPofp4Amr4JWWEtv6li4Ti0bToFQExYxW9CMFoZ5ybWAX79",
+	"8vqSNNG0HNaRXQvn3QkYi3xKkHKFpljqcq3lDKNJsdk2URoFieAji+UcAzSr1k7kdboApTDG7Iyy1vkp",
+	"W29721cDCL/D/n2DcW5rQBYFHwYcbcnBX4h1WPJab8oVGyBFVfErbVjTDJClEyOqvEQJEzX1rZoxxWeh",
+	"mgJ1TasTei/KI/1Mef/R0o2In/FO0KQxnsxcrIxb3wZ1UBnycLBBjfQPbq/4fhGuAL0U3oj3XcgF1vlI",
+	"FlzS16EwMGfCzFVMbbyXaJ3oTUD4Q1frB++G9VHTmdMd+PG2PmAlFmQJfVa1Pp0m567ICliNI+d04h9m",
+	"KskVHV9X9ZhgC1N/2n7FlJvzydPmzr+V6QIkxWahHKFABil1TuQC4sIOeEQsVXHrC3M+5dbJHfCV7NwF",
+	"2hdG5RL7Ygcee+7cog9dUC3BhLINasO5Pq1UwWGhUpkzoH/YOa+NmbfQd0ILU8iaACwlzR/ThFlPWDkE",
+	"4bV48Vdxcq+rKN1t9FRDhYvp/5JyfVc5MFot+rEdjHXcVXrBlHR9D/bHn/3p5tnvQH7eKuzcUkkSLSQr",
+	"6DulSYa7VD70ZLc4kg6tPn2vRwGY9PCrOCfagssRVmQs+HiZa6OxqjNtCVJkYmSlZRXdLIs1nXW9BBsv",
+	"MSq+GIoDzhQhy5owRMFkc1nMKujkvEOj0I8fGmqCQ8lDodyaUKpJKC7eELWthTmbY4WhSFk1w6IemqmH",
+	"MOr++6AnvO7SDTpFg46+gB8p1Ck44IyoGfGNhm+jWbjJGKrr4QHVsqp5lER6TcKVJUWV84ZYXIlT2Pv1",
+	"wab/maTBcHvMFRTA5pC4M8Ho5jSnc22RQUZdZLBeIquYYec3eJSJBeCameSPSn1sa/7UVsmdoQGK7M4X",
+	"+BsqfANMIrximMVkf7ZVr35eJ/zhnlM7a6XPJvNyY2InpGh+9Palnq2ZpfwaHZzaIIIsTD28tf9L7a7D",
+	"vXC33OJa4rNndYVbrFQuQ1ztHFs29sCKmFHpq+t3y8x2RFHfvdlyTvmBvbh+eh14sMtXochZUoIkolJs",
+	"uyW91VFckADDZYU2Ja9ItU1NHW9kFFT7byI4OyeUJEJB/RJV0KSBcISCNxlm+nYqqvWLQ82Y9T1WdCp/",
+	"PP1QxfSx96E2X/+CtCfamychaGLIMi7gnHzX5hatWusV1fBDh0t1qR+s5krD2xHezIJiSqssrmFjSvWl",
+	"mUOgH6/WqMUED+8Q6s1HRSYEMgqwbiFcCz4Wk1uSpVc5hQQC21p6yDlToGho+0IayC6aJ94wJsdLDwC+",
+	"g1RqVnBOIGOD5gWiF2aMDTl+TVpUlKIKx6VzY35/LlabErr1W2WwleaMbtItoXvIIQmjIYe7yTzvBswS",
+	"OAmjwbj/DucZFFsO8jo8h5oZDgK4oVLKIhNAsWURhKqikICW66GP2GikeVtv4DVky5/2AYHokJjKPpIw",
+	"zWyBmoxXNJU20RwHSY3rdwMqyZcn2tC2teV+7ctdSkHN26OibslU8vTYjUUW++XqbPw4ecK+nHw1fTrr",
+	"/3R8fTL3x4CIXXFzHaybx1GuTmtj1JU9BFQryttrpWNbIpp4BzSjiwXjXVBNTp90RDWxJ9HK/fTOfKMf",
+	"3AKPRG98Cx6JCaUZL/hBmsQWUKcgtYpAKU7yaZWvX+9UWQUnXiqrQhr4UP5sA1xI3g4LXdo8DxK6k7jR",
+	"7wTFTblwywofV1to6vft1ILyxh1mWIMHTQGC11YzqKjhD3pnyxej6QBLjs4iSoi3BI32OrhZZLyr6OPd",
+	"48I4Umlm6s4siNq+GaGhwNOooZ6T3SGq3bA8ScfqcMhf83ElBJI6d2xkC+VonqUsL+X6pMrArsEk4zSJ",
+	"oyGPcR9ishdXNy3ej0iM0s1CcJpZHpIXShL3qmJZZio/BkNeFBVGpD4mCaw+RsaepPoc5imnCmvM5nSx",
+	"MBi4tQNtZScVCIFaPW3T2+VucJ7J3PTCm3ot6/p7hNcsboXg7PUE6rPa7qU3VBeOWVnippcqK/v4ASbM",
+	"blKxlCOqVJ5eLRXbCLDyxrxyUbzRgPfRzB424TsAp3BpaoZiJxbowSuOHZhLZ0EL3Z0zQTStI3rkWEEi",
+	"BHMOLkFByEDk9rHz0FUacrxL1eunWfdiwRIbLHIQBEpUPlK+U0PecKlCdycyNy21CVgkfuPuVcoJ5UMO",
+	"s3wkSQx2lBmspjjdN3ftrHW84MXRwhp8UEmzZ5EzKsoRJzPoPcKuNRacvzAWYQPtRKWS8UJaGH+ro0N9",
+	"BmDYTC0O1r3Vi5c+PKPJOVyA4gcTZV5DUOuhy8hrlOrrPTVqKalAtb+GwNOM8303YvJ36pF0jQ+NZKeK",
+	"2CtjRbzeNQu7qXmEvWOH5t6Wd/PnJc2g1U5X246zlXGL07EyzuxiiCX3/+VQWHsf2rS1Rma7GTkMFi/v",
+	"HyQMx90K+Qve2A34C23XO8B+4bf/t6J+mcN6ACivkoUSnCg6gzGetRHasW42hx1xTWZzN2TxIrUPkMX1",
+	"1wBY3DoLAZr1/p2FtUm3zy0QUWyHXkTGsj74cnJKn453gziszrHxzMNexx/Qj46ehsMuLjvSCo885GV8",
+	"ZM5W5rVVmmUOJBn9dx7wh7nvFeiPmg8vANbTicXfP+6Pv63fQtHsBkyjCEseHVgnZEWl6rxI4TQbC7tF",
+	"EUmbLRQ24Hi4hWwLYBQGAbwgi+VVlo6LvLQVoDK5cgMfWxwy+/RU1GiZZ7G7INQmWnrspVI5oPfAhqRW",
+	"q5UfktJL8ZFPba+DIFJywiZ0mUE3oY9g6AI2lRMZ3RAJTd+Gd4vclKuknOY1pEJ9aVFWYXQOZ1Ws37B8",
+	"rL9o/6ZfmVGX5LWtCrEr80eyF2PNyuDoaCak+nGwELn6EO9754blOlBe4tWolM6n9TCcolC7FTiJcKCx",
+	"OlBjEKfQKcZ0ocazjZ5NTbnPzKMfq7QSRKm1GM8e2C4QNBbAcXarLPiJwwUngAdwJW7PMTkY3EWQq+Nd",
+	"vk0AvItcJMuxQiDeq3UR4NwIvLvZu4yX84GsN3epNh7EN/bZ0vWrsxWHUQ/zVlB+yYW3mdhXa20zsuOz",
+	"/lncTQvs6tzWd7INbJu8AHUOGeAAABumDEorpStzYplkd4UGDfcccX5c2KAU0vfLX6rxp08HOlrlfWG0",
+	"bVprpz8VzFqEqdGV4WYkRqWyNclQRH8ABgHl1wdafbBmykbOcgTvyC63ymfWzYDhnqwDOJCCRLulVOwi",
+	"BLbDfjOdFqqConJK3kWucEnvqpY2pR002+e7QT5rqgQNG4+cPgC7CJUS5wabybrZkIk16NW/arl4kyZa",
+	"JeupZc6lSjNWl5fFU53lxhv7SnWf3VgbNuAZ7BNI6yQBjBuavfFmZZhVQBbh+wWEvEcFGCpfUCkjcsNy",
+	"7DNsigFM0iV1HlKYZpf9inq4971Br397doH/9w1/8+Kbt6/zuTr+YfXTPe9p8cWGGBA890h6KAFGyppC",
+	"GnA7Y06DVxVTunyNS4l6c3qL4BQmQXyecvvv46i3oEqxXE/mP3/8z+Hwtt//8MU/bbx/bj/c2jYQyBtv",
+	"A5upQJq2o6isKXHNSvW2qKQw0zjSMm3/aGdWZyoxcf+JoOK/E/legBUIuiN5bxI+LIYV5PdPlpIld9L7",
+	"w5r43TTkTYow+iKDWvSn15E92j2t02492Y3evsAvn/TvQ582dHEPWvXuurG3BSegsXa8sbvrrfemkJWn",
+	"viPnuZOuBbbMHuUk1jQ2ODrCuLAluJi8f/ty/9yTzFD1dS/aV2nxZ19toN0Kf23QaJqY7DfeSW/BwX4w",
+	"UYl8XSs3hH2cMuiYhtBefrIAIDCCY2yVyqqW4loqrdjVyOrPdCoNSjfQxocaD2tqXOOnSchHJMbn4irU",
+	"uPtSleY6UxlOsf2mXOpnPn5sOIVwEOQ57C/sZ7mU8/5jIaBmbxMKgRc6Bz++NQ0qusc+jKEFEz93vVQ1",
+	"8wBQpr+TqAZu+wMENSrJFMH4mncrXVuSyJQbmSZiYGGCEvnTMpnWVRKTY4Gf+LiFtxG1HYBrhkTpQY8m",
+	"9M++BP+IDpYufgH0TcrllUtUDD/W0tatmn3j59WYBrGMSmHULsHZeiGAUmzgt/fzkuaUq5RjjNRv6fZK",
+	"/JJmGT16HOrnVt7D1ltUHOiF91InFcMalBVNo8hiwKJaaJhlHjKOhTCv/pQ+uio53p97rqDCsOgLgHyD",
+	"ia9Ygsi7h2HlqTFZzyj5xSh7BtcXqu4ju/URsWUG1SKglttS4wGTxuZEDT3XtnfAdXYY6svZuT3f5qvc",
+	"uT+fa6vmlZA0deHbyQlYyhGs+AN9hlJzDZa5TWNz4na15pHJ6BwXsTEbYp2lGSMeU9oywWbjnXX8sH5n",
+	"1/bKep8fkNiyTaiCQytphJXe/i9Lbh02kGCWyoUAB9vIAo7HgXar54iEivzMRQnJRbVWwl3awhZtMTkJ",
+	"rrGivVvm3yEM05QVFNspxmQv9QKBpSiE66WYQAPN2NvMmOyBk4fKNGHnhC4WubiBsg8lbAA6VfudNqBn",
+	"59K58KN43pd5Hzo0OTSQa48kKZoclifji8rtPLlGiTdbXtBn5LcFMQw/Kkndmkt3uw6IZVXr221Fijsa",
+	"mNsAvXcpr+aEubqzbhLHepOMHwHkjYww7EZdyVCgea/r3AxYWENutOn9Q4Irg0wExLMB63kqEJy5Ml1X",
+	"J1dP7GwRYdVyz/mC8kCSyTP8Q6WTfK0vZ7Doch4s3r30wVPgmXOvNYLt4VHoywA6U05H8Npbl9cVmAWY",
+	"baOws+RbACsKdMpPaGiojDaO9JIGB3opblhGx0GPZo0eArxLICglppcCGKJroGH7/VbVSpWOrw0EgNVA",
+	"r0RF6KMmu4By7CbbynPmdnOptET4FpqR1z/zRv9M+HJ+Vc2W+uezM3LSJ18+PXtCtIYZ9jdNWJ43+arh",
+	"LkICWYZYk6rLmrQ67RYl8ulRUPKkKtQI/l/FFYE/lYd+dvk6aNOq+WhM5wuaTnmTtx3/+kgGCEsu8lAj",
+	"GDswgixsHNc8V9kLyF5rGnrOknQ53zgyPtaxTFeP2+ZY8sbFx8rj6kPLmFLNk1Ys3zxl/VClCXA4qLxi",
+	"VzJVId8r/qEh3up4ZnuCyceNYq9L/996mO6B/Fh3yhlqdnn58cWdUoCrFS675AKLLGF5aSqhjOC/J/fY",
+	"fQb/7+xJe8vGLF00lgT5OoJD9WFJBPAHEIb16+QCacObTd8Wl5X1kKDN1jmXuBgDzMlPYa7/LS3rYpfu",
+	"t4djE6kZgCDz0SYSQ9jIHdIgjKavRFEcYhJDioByxia2Tn2tf9gi6lxkogVpqlP8mLMV3nbASYMHAQ8u",
+	"o2Mb7hRZUsta+UOHiWmWdaioDASMP4STBczQxruTQ0MmbP/Q6KspCKzdP/y9Hr7sGDafGWeM5vYr9xSD",
+	"rk72wWPSzbmUgDy5p6cBHpacyeWckT24avtE0WsApm1IWmsqiAvbYniIAatuqZZz/qkD3zgb+wx5//Zl",
+	"JYvwIcPXm0s6avT7HaOZfrulNTBomItcXNViyjZAI67ryl6Tg85KAnEdn2vNlabQxgzGdzDg0IoYMIUQ",
+	"x9cXUuK6LJfE9UbdxMwlJCBeGWdKd7fSpWuICBtjvTG2nKCa2LXFJSy5+heaBzzuYysLSOw2riX4tkQQ",
+	"NABB1MJmKdkhubBtbqAz1ll/yL3GVDabwnQz3ItvD2zN+gGESOIBeb1g/OLNC3J62LfQj5KuTRMJwLwx",
+	"bRaxp1PkJ/0xPhH5GBjn/nnRmlGWGooV87GztT1BwMk85O4t+Da0asDyHcqNy9Zj0PsBSJg5wqOdfXl8",
+	"bCD+eoOeylOaGRnjH+3jfpUiol51WxCKwJ3p2R1y9V7zZwZ0GqkKGKm2lA0wT1DtRbRj6Chn9wqgjzFj",
+	"DEG8vK4StIxdNhjy2EAw2bsFSGd6hPis/5RUkdAMKrOPW31uoLGH3A4Rn/T7cQFxaR8unO1LrsRyPGPJ",
+	"uQPTJnOWT1nx+SF3zs36+1B4e3H57LuYrKAFLJKA93Vz9BZdxWLuXqODGTW+EpswvwUuXgDWoBU0ztY+",
+	"GbgOixDgeAJ4ghH3A/oUIdmiCmkaPRjdMFVGf4R+alCGBQpmE5/F4mHjkAoWNTY6di+9mY47O3k3h5eN",
+	"+kPVpk+iEqQtnp2jzA2z8aLOLT5oB+RQx++jCf2zyJLDO7iW/S9MWt3MG7fUAI82uilqyAj4Qje/RItP",
+	"219CttG/vXEZHfzdAQLptoq5J7Tb9FUn3Jud0v4cFts4qDfXcbS4OO0XQ/5NL21u8zcalKzSN+CZbYEN",
+	"DKt5SEiDbbL7Gt3w/kp/anPJb9zLRj+v/4nVTj7fHfTyZoScCxv6Wc0EhhSX60NyYYQjICJCzm3RuBkP",
+	"mEkitKKmWfDAK4c2GFW1emiUuUWU2wLX1JUuK3NMUponElrS1JpilWU+a5im5Yl+xezGPAuP1+E8AizJ",
+	"DOgxFM+F5oe3Dfsw9bSBZNqqkMbc2g8lcW01k8pWOMoLivRKFls374cln1I224eouZzMCpQxnTPbJiMX",
+	"y+kM01HJXs5ociB4to6sF8z2wTNFMC7xSnAGfenblRHzx4o4E/k15LC7VBvGgSCn6U1FxD2AwgIpcc5d",
+	"QyWKQfh0RWepgC2EhNcdNZnNtbUPjI7Upkr5yMHaNERE/jGV7JwsMUeNzoXxP/o9Pv0Omw8U2u9COXdT",
+	"xL6rtOTEdueMQU8cr/+kviz3WxysWV5L7CAqn8VdcZ+65D902O17VhqDajA4TSHuX9TGG8Tkbq7FXTTK",
+	"TZGWIB5WGAerDf+qQzaF1udg5zscx32qsm3yo+i7Glspickt2K0p7jDV+9CEA1OE/rGyQC7OmCSTJecs",
+	"24BJM+ROk2rFpSF1WBqpXGmfhaWpws08vMatR5uKA/MJqyK8w527H3XcZcV0ON6OerlTmbpJQpDZxtly",
+	"j+JwUxbINlfwHuyF5mRNm3bjSUuflRdamT1Dy2GKNboL7+V8Am14fDLEq0valZOfPoqwPcsPLRbPRVnf",
+	"vQeNtZrpj1sDHkpUsOvU0CVl389j8rOSrOh8uA/UbITKilovMDxUm2OHVypk53+zNFrb4X5N1bg92gQ+",
+	"bHB6D6DNbs7kMoNuZ+A2jizfBtWn3s+BJ0MO+ibEGF6m18zUUhpIeduBBArWI22+VCzmZph5hy7/46/G",
+	"4RxqHVP0/tmxdUwxQNE65hX+ViTOuscHhR76Y//DofNu2uYx9b/eeyeZlCfsFran6EzZ18YmViBAkMSZ",
+	"1HCyxlO/MLvqOHy/O5Tsd2KFzbywU9ZKswVnBBmUz/ikf1xpHnLchlRfz7CrEF+N3AwcINBi51y10l14",
+	"C18IJazZ3duwctPQD8qpTaTHNJONz25vY9egwt+Fk9AubFJn4eRKuiyeZUmRtcdb18/seXc5SPOwf5D9",
+	"2HSu9Xu3DuDJyhH3Q4trVCIqnzfPQUSyFpXaPB0T69pIcxty5+oCs9hARxgb2exO+Bk27twvQ+jZnrEp",
+	"N0y54Lde/yEbEhSSDbkfoKxEJQGh2DTJxWYuBbClnNEFRIAB24wlQw6C5pyYHoRsblrmcvsEEeYWrnjk",
+	"esw79zbuQt1r6Z2bJlQMHLo1I5PfxkXpBDXaN4DJbgeY5nTMyhUZ9Vr70oTaOYgXSP5YmnRrnX6EeQGP",
+	"+/1D8lxvpm1pZfy/YlLbNbKn9achNw1uMacU6Xb/kFxwdx71oxh4yR3mKRtAxrYxgFEeFy0OMOFDExQE",
+	"u7XuPMEevqZB4iF5r6/ckAfvnKZFIhZI5ib8asytWOvTcYQ9CorMqyEXvOGiA2CoxOAsoD5NTMdcwZkD",
+	"gjUR6gplPSzdFKAN7HYhDk76J096Hz76SXvhu452RC2Q4DqcuRseFWH9ZrLoWDnbcb11NlakAlpsJPPP",
+	"46qYrCMgmauwkTsawbtBFdXMzkp+p5YCAjBoPbHVRh1D1P/47vLyzZA7oP9UmSSGGb1hZEYrDMt0gi/c",
+	"RfrSkfjk9jaG3DlwPFjRDn/Scr2e+1JTSWsNH7dTSOv9Iv2uepv9iYX2Wm2ebijMtUvHL1iBoDXatqF/",
+	"B9rt0xrzdpu/sdebaXJZjByE+FcMKpeEhLtcobJHnnNRxhEav/2qEjRPeTrXilpQIfKLoDs2JmmuudV6",
+	"ttW+z416FGSsVrErCnDJnmSszNLj/XMSn+kxXKpSqhkuHBD86QT/tMgoh7DCHIuih9wULcNDpzGJ0QWB",
+	"Lf6NVgzeP5onCOgWn/Wfxl4Dfq1a0GvGh3wvpN/hLdyHBuNpqbO8kRhFN9Uh34urHVbjyGiNaJKWFn1O",
+	"0GxF2Wg2ymiZmploRRcMjtgUdhfwEfuH5JXQarP1Tra4GU/6m9VRJMyoLW2yLBB2z613gtUlV5HX0J+o",
+	"rnCck2XXzPqtBFIg5oDSsh7l3S7dqj3C2SGYuTNq0mbQkhIeGqYTFDGUPYHt25OcrYC57A8wK4AtlJZd",
+	"/oIicrV0RdU2dpqxZAq16IxDL2ytrIcKolNpo6vxX55fkqOb4yPH145+TZOPR+ZRWe0BGsiTh/x47M9T",
+	"3827YbZ1jYUOQEfImYuN7sWZGNPsz4mY05THEeGCJKlcZHQN4TP9w5D/vBT63sOjZEFzwDvDVwzX0ltK",
+	"JaCPkkSofQsDbDJky2G/SlwhcAmsu9tKTH9nHp+VN+bi4D/owS/9g6eH//CP//T/DZf9/smTR1/889Gf",
+	"/uU/R/Gvv338fwcf/vnPxVMf9v5lUPzr4MMX3p/2/2XvXwbD4WHXp/f/+Z/ut8R75wvVEgqueKNBFvsy",
+	"RpK9Skx4/86pepvLz3de6UNEYM9JXAQGYtM7FJvHPlhwtkPUNMKuWQgDR9XGMGkps3+LLX2I6GkXpL3j",
+	"rQ6+UO66qIMPEzQMxQd3puRNEbvW498YoqtV4uwG2YscuE3Den4LZnIYwRDx3p8Z59xMgFpke24bwR5Z",
+	"px1atYOK+DZt7vz2dqkiUqVZhgJ/zy8k38del2VBX3nEdUJbsashB4xFv9Krnj6IIh6z5UwzIvjvWh7e",
+	"iOFmlM2XlvxDP+r2O85CRMa3YxKi+df9pR/6Vd+DHz8ElF57YBvws8pUUkck6BQteWY2KRAhsbQSBvf0",
+	"m5+WmKzt8a+FqGlHvePcGhuPdU0NMgQdzBCyxB5MFCpuQiu8WWfL3j/yoL1gO+348AhFwy6Ru5QLf6st",
+	"dtiSqzQzYXmtHluTbSenZWAqHnJTwUBbHYUu4uLdLtcHzRF4eWPauPRmkA7PDX/fyByF13MLyI0ivLMT",
+	"4IZPPTu23Stm8L+1815xcA+ArlFR1e6WGdfQUGzgGopJZoo3K+3ESoUJY5rn68JNhd3ZMqq0CoFuwGpR",
+	"yn65zm/nxLcuHTu9PfukkBHYeBhiVDY45YeyBN8GVKKsIliloNixraHg2vEKOvmtdsYleAA/Fhqf6DPZ",
+	"5LKqVW/KkBfrd+iYQhCCkmvKi+tJbWTmS325qSSCG8/9OSRDLSWwgXU9j3+77P3/FT6mDXcj6HPa+TK0",
+	"+qAEdqGp+KJE/ulcUe170eKa2nlD7uSqkk2uqml6A531DF+QTMmS+2prj1V3VAl9aV0VOTTpZGurQpdh",
+	"ae4JZOKvmg6UgPDYHtTnJx6bQN+y4EzuR2WcBjNL4HF6WthMswKgg46Fa7Y+JPAdLbMMMAXZCpeimr5r",
+	"QB0WFBKfAdthxHii5VwDxkM7is+DYj508EO235zNjsidL9Aujsn2yZqcjrobcvc53tEt2Q6ZpZ9qwMuy",
+	"GP05iX/8EFeoWtFpBU/L9VBpwbzO6BXLap7bOjrR493BicogWg107wy1jkUcDYcd9s/ufNKb/LXtk9ne",
+	"YbvjREP5Su8YzZszinwvgCpZ3pRIeJNMxJInuzoGOLtVowWk2qDa7zwFOPoIs5jDLoMjfOaP6jmYAzpO",
+	"K0ZnI5pYsW3B6P0yl8IVGEDLKv1whPKSJxCb0b/EFc365yXLrSw0wXJwNdbhvsbf/esv/+eXi1s6f3v7",
+	"/ak4Y9+8zV+d9I+vfvqP1fenz8/GP2W/vPru3267VElt8nWUSKHk9CgTSclWrtLPLm4QQ+EdHSGWHO/g",
+	"DynOtdk3Em73shnC0+IH21qR8h1tKQiqNK78ZFDcO6Jm3wEu+zPS9R8U6Too2EzqGsBQT9SWDjH9ijT4",
+	"/m4cSPniBoapu1+rc2uDjbk6RR+PQMfWHRwZuwZ4K3vLks1lcVk6UZ1T3TIzKAqMQicoPjvSj+ywg7bU",
+	"NSJcb06WSuQeTdADHbAdsoYd8A14/PiK+lmWmKrPxcpgBu6fkxhoMXbwJPoFQBN0L3VSDzYK1Mo+lmVq",
+	"dZPLYrX6187SztKg2a4QWV0GDR8s6znpEzkTuUJLxDYtMVUhPjhj2LbR61MsX+SpZL8vQ6eqR17astaQ",
+	"YSvKDfqcaVvrwHfvZcFVYJ/2rmxeK7P7a8v28I3LPis3n5Wb36NyU6pdx2Q5Gu6Q/gO7mglxfaEUmy8a",
+	"DHqKf4S6R5al0Paem5wTLas5YTxZiLQG5kntqMe1lKTTJ/3jqJcsc6o/NNLM7eyryNaWoG0PX8DSFnaj",
+	"XGlLtbDl+tg271zNqH1q/Dh5wr6cfDV9Ouv/dHx9Mj/lfteDFS57ZGdonW8jLCgC745cjseMJc2g9U17",
+	"9gPU3tlds44Ds3W2q92AHDuc7LoT5Hg3nCz7Talo3omZ4jF0YKalkwoVFmcOA8tRi7iGfLx5mmm1CeZQ",
+	"moI+8C7oXLbeKNSXkUpwzUxomi1zVrgi4PCkPCRxwuXI/DnGhMD3b18+kmQmTDSHJGkCWlPOpMhu2CGJ",
+	"rzIxvmbJyAQU4wHC1yaG3G3Ku6EiDPjjCFrJ2MuEWFzR8XVEFnl6QxWLSJby6wPIeo9IIsbLOeMKNhQi",
+	"4gZKZ8HGKc0OFst8ISQjOcRhI2IbhwH49COopds/hEANx3SRkbEjYqhdgDzJLJWKccxRyvWSVDpnYqng",
+	"Eator1L9MDnuWxLRz2USC8LMZl2+fEdmlCdyRq+ZncpY34JJOqaKmaL8Q+xpPjK5DANTwwVR4dx1MDEL",
+	"VTPKycntLWRCWLBFuHpxZWF2JgXekDlKSDvA52BSAl0uylkRUDaAcH0Q5/DOLSILrRgiVr8+8dyShSWF",
+	"8/KGZ2JaFBBrAoNpbUBQQuLchJ9UF9Ajh0PT7ghrwEvyyL0X9SqEjKkiFaoBdBwgDv1f9vh7UWU21VMB",
+	"VNOCRQdNKBARhvFVG9xtZOk7t4nVYqBz25mNMmNr92NFtpSMparc+VCxGypCqSFEZKRUaMvtlXskoTTX",
+	"IeL6QE2coSGwZwgggl1KiFiqCnZGv98Fv9ETlG02bZ0baBZQ50G9bXvkVEChLElGvWIjC5QJfwfLYi0q",
+	"oNXdglpUpudG5wkZhZqVgDpu1iwr6JCYfhkRmU65jUOnSuotyFlViwomc5e+iOpS0aHEeKgYh3+PXJ55",
+	"74uegapJ+XQEiG32ZdSfWLv9U1OfrN7n4i3Wwhjn85JlA2LyyNTd97pD3zjNxn7pgRBAS18NNuUqTSLt",
+	"Ctz67O0rItd83CWs0dxh5hvzFzcBWSRcobwfQF7D1ZqsxRIUBjpRLCenkPFtFSSWWF6cVqAiG7NhqiTU",
+	"zOX1u7K8S5b4z0n8RQzKLs2yir/li/YuTMXYEJ3+Iq4CfZoUyuJ+b+ymXCH/IMUV2+RUaYvvYXM4qFUx",
+	"DfJhGDQX2mdD8qPhKd118M18t7M8ZFuIQ7alC6SrNLRUERSHjo8E5aHHZYJt2CBZCTh9gIhecE8pBIAP",
+	"W35bHR7LcGOCwM8Yy1RMqsJys18pR6/J3tJ4HPc7B4YrZneo6TeIgoY4XTrl0FQKnom0xiPZ2BwyYshI",
+	"9uRMr/bkTJsRiZiTq7Vi8pC8yRkke9kuN3Bz0A7BHeLZekCuGVtAI/AZ49UiW/zYq8lf/+1p/tVf/vp/",
+	"f84vVz+9f/PNVy9evvmPF+LkJX1J3606h1DRUYkMBoIiDfpiN9GyHYCknlCZ+ddYnseXq7yjvaF3RU3Y",
+	"CT3AJLda78oWIaSw6L+TkN5JRjaKw53T+rYWSS47OcIMp2Hvi2HvQzeB1FoRhRNxhVFlN30LkE/DRbjg",
+	"aEPro4lBhdyjtuNUvjTl8fHBgfU6HEDXxAPjYogJzaQARA+J4+hh9ne7Qxt6r7VfMbxUlWPqcEPCdUWm",
+	"wM1SlclRMar0/dcX1YTCNtlC7qXIqQlqxtLcMGq5rXhwJsZW6UNG8sJSz006O5bnrGYi+3tp6ls/qAeo",
+	"K6qcwx+0u2or40YR4/22IRGymYPv3pJzx9aaDcZMU5S7i+DwE2Y9IdKtz6yzRhKWMaMW/G0kCazj/duX",
+	"mythtpEPNye7iIbKpULVdpmnav1OLx9J9IrKdHyxDHXnBDfW1/rv3mKAn0JTReOWXUrj6DXt80zy/oJK",
+	"uRJ5Qvbi8TLPyMGSyOvR//zXfw9QNMIJIJirTMcFceqN0Nt7xWjO8vDEYv2zyNNfQH8ekK/hWTN+XBoc",
+	"/lId/SPgok2EqTNXFPmtKcO3QAcA4LxcWPzASt2ahSoF9zbs1L++e/09vLQCvRoLG/WeFAUgYEKi30s6",
+	"tFNAk55TTqeMfPGFS1L84guylzGayP2Bq0aWEcHkdxz42dtXkiyWcublqqb8HD895EqIDDl5ZCvM9Fum",
+	"mkLN2PxwyIf8H/+R6P3UZusYpqZ/ROEfH90cx64ec0xzMMypTwV7sdn2/YiwFFyOVA55+xGBn8T4SSsE",
+	"FqKsIQ8Rkent6bWlBPwJ1E9gpaZnEINzwCCG8wQOuRZGpmoEMBMpyUXGBiSG8qUY65ckw02TTBVAb8Lr",
+	"yxIhBiOUP5l3sL2V3VvA45P6H5ZmoCwVCke5qb6EjciZXAguGRmLBLXnlCcY6cHsNnR6iCISIyZDTjnQ",
+	"nDmjQ/IMXjZ1h4DviNGsYjAzUGS+Yx89c48OuXvWtcgFn6pxZSGaFsDmcXSepLgjN2kCyVIBBPEhX2nm",
+	"h6kmkevcuqIOcy8i//Nf/72PUJXlmT0OLILyIceZAeWYrX0kjdouDwm4k4pi4lQS+AwgiTnsVy0StMQY",
+	"crMrk2WWrSMHduK6gZ71T+LD4mJYGFn9VwONiDUbWpOKIGQVP8MMioPL9YINCF0sMnO/jn6SgscRoUMe",
+	"v8XpHbxIYoLZFc6VAHLjSiTrAfFgtw3CPJokmqvFEYkhgKcp0VSY6d8KgEr9L4PKGeP+xnAucVGAavog",
+	"e7guQ+7OTp9oIiBHCBRFbb5xJsE3BwqShyNka9IOFxnlCCak6FT+ePoBqqyH/JLdKmgCB+ntc7oGQBkI",
+	"y73nqV5IkSJG2C3E7GzV1vfvX+4PAF3RNBgccr8xMnAVzIw35KWH1ny3AKaBo+wXdDky1BdrRpPy6ZCn",
+	"iuxBMBnWhIoCYGGiUgV4crGnV5l1/UawLIj8Rl4xCk6i38wB6f+AEyK/DflvBwcHpf/Xr+op/Ua+pgkx",
+	"9DDwkTj9W3KoBwvCiMJnNLnYJY0MmcU11P/yj3YHSj8aFEQkLqDjkV6L/zB8SwkxymiOJJcmbL4QivHx",
+	"enTN1v7DdqpzmmmWASiVMRxVcQJmK47Jb+Q9p0Z+sGSADag1lzOdp80yIpLyschzE4nO2Y24ZrhDtCTQ",
+	"vA2iixSm5u2E/cmbrf3JDOmmdkJ+sydEvgVmaICO7L4ZaPmC0/jHaOP1rSeo780IwEZHBmfUff2U/Ea+",
+	"FfkVSKEywpL9BgN8UJRT6GbRsiyVKqdK5NJ4WOGeLOhU80uRp9OUuzyKhZCYWoRJbBvmanFijGCMjOw0",
+	"e4cyQP+KHxlxoUbgOvEWdUZ+I98LRb4VS252E7IxJqlmNw4rW5+vWCq2T8aAcqznesWwpGnDLHOGmWH+",
+	"mcNYMB8Ywc3mMVxfNRMJTOoCJwsUSFSemjwUFMS0gjVMub2kZA5DbJgXPhTclCdmUy4gZ0GbKDiF4pSp",
+	"ARRDwZxK/kiBArrhm/AxN6j73lPyG3nm8Gd9mrXIsa4vOKpR9s97C5bP6EKSBCt1l9IaaiC9PIag7+6+",
+	"Ib0gUDNVJaBml3xTJGQ3geBuWHOdK42WMsivcrZE/NzSX1BwjJZca9KwbVEJWwk6mkekjsNrdvdY8/a/",
+	"CM4ar6xWF64Y40Y1R8cL0UzPaTPdKHwquDvUE32ol0KQV1q2Gq4lgY4e5e6A4biEwO4UTqn9B/IuEyuS",
+	"iBX/B/gAVcwwJe+r7kfzyccgxV5wLSZpRt6hAxX0X23CACg5XJqrjM3x2Is1HpLLfI3FEgjWcmjZtXeS",
+	"Zmj3E371xMjOv1DFVhTVpeVCqpzReZHycEWTbN3lK1c0GU1xKPcJzXr1etIx07LphqYZ3soV05upNLXk",
+	"NE+zNRGTSZZySAImc6qnzCkfswhK3QFySJIlYkjrISpJZpjtZA/EHBKowpMsnc7UIfmBporEb5nK1wcX",
+	"E8XyuMghq63Fm4AmUTOF0bJYArDnG5ZngiaOZh8DWzb7SS4xR6nMGMRS6WuMGHwJo4ledJfttelw+ktD",
+	"Dn+spZ1BnYUx3jhE14sdGpBxlgKYSnqlt5xJktNUMsjunDE+5FhKqVYivwaZKw9JPKZ54g2+oLnzaEOM",
+	"m/HlnKFlTqRAdoTfkUNuUsdSdV6gIEK9hzaJTftjN13ouG+NP4C3UelVmqVqDeqv6Qw1zcWqgCW4yhm9",
+	"BkAI/GRkgsZmpYCXcsXIKtfmE4cqGKbnM9BDHpDXYBNIhJoMdmj2WzGTcCfmQ7JnmcSQE4Rn0Yq2lgj6",
+	"QvkuUU2zqGcXRkKDfm0VST2my7Yx9sfhvp49MAijIeNeOhZpuxuw8NoQCgp6u6S5/kB7WqBBjiplBc4o",
+	"TzLmZTmi4bCn7UviFo3mERgnV2tcAWr2erZetpc2BQ7I6wWzPh49VRPepeYZdDObjQeP55qpARbJQMca",
+	"EidsQpeZgj1zXoGyPxFnhMYghomzdMy4ZJ4j62Kh9ceDk8N+LUtotVodUvgzVCGYd+XRyxfPnn//7jm8",
+	"U5Tu+y6xXtTTEgm9YMeHfXxQLBini7Q36J0e9g9PoXmCmoGD8WjGaKZmv+j/nobi6ha766TfL9I2NA2A",
+	"lqVtUs1oDsn3jCVw6a7ZOjL0LEmMOlJs3WiO35G5SFhktQW8nlpkIZI/0ypkbr36wKw1B4TcVYzkceGZ",
+	"wLJ0B0ROlvpvkmkOWrsJKV4C07NFWGp4kfQGege+g/2AFhJ4tLBNJ/2+dUea8oyqxwCiy0XowcFuiWvI",
+	"WgBDdZO/23wbPKDBmvvynvciU/IBUyx8FU2fMQ8feU/Cp85wcaFX3CYcfU0T855ez+Mur1hdA1WN57ab",
+	"hrk/m99/z9mtZjQsMe96PnIMYMrlfE7zNdSZ3jCud0crMMzrkVNc994HPcARNBjpSu+MO8VgTLnP5Q3l",
+	"AjwhVfSKSuYrCvrKsSQa8lirJyHJ7ooTx5Qbe8mODZ0lJJno26ZVa6t4inzIMeACXjqekFjrAk5ml+br",
+	"vGjlpPZSD5EhL3SDzReYtN/fId/uApPG+zvkd7jAbxlNUo5J3b+rO/wuSEh/1Fv8uH+6+V2jlHs6Ob56",
+	"tvlVo94a7fbB+Iajls2M4+b4yMQnGpnHZZGC4bqMlqMgiJ29yCg3PWv0DVpKQBWxruVrtn4kIdxxGCLw",
+	"CzOJu5A3FmoVqwltqH30yH7wY+dLULwRlGTmw1XSp4q91HuykfLdgx+j4q2DNyJLx+vOL9vn9Rif8tKd",
+	"9Y+7kHDhYcWXnmx+6XuhCpcUvHXydPNbl0K8onxtrYu784WTTjti7vcfkZV4zEPlKcNorbm11F1Oy0fs",
+	"XXBMpMizCPKQl84iqtdF+FldEULza9FqEMwPCYa/MJcGfKFD7jm0sOWG4DYP0GH8zhlROeWSIsiyCfDi",
+	"MIfkDbStpzkb8mu2lkwZXCQJgMD6+wUiKAZsvSQvdHEDMysCvphha1Jbof1T0YUQHabWSc7FKsJmogVq",
+	"6xWbaFvZVMjjg0Oe8nG2TFhySF5r9cQbEmtMGUQ2ockkzbMUG3Dp70NKL0AYY0+/BEJ1aLuhVwZb+IG6",
+	"ZRJbg7qHthaf2+TYQreBdpANDWfNFCAVUy1zbtpzHvfLndxOHke9lANwMcvXvciakCBBej5TdoR93IeU",
+	"FOz+dtz3e8EFm3811hikybkJokwZJv1LkqfTmTKlFKkieyJL3H7ub1nNFloXfCbl0xF8orRAL83mydnO",
+	"kIzdVgveIlxrQXPQ5+I+F8t4opeKX/gEa4XeasXdg7xC/VJDBUnRfTg0efhaV60ALsflesG+TTMVJjt/",
+	"craaiaqicAdmCxUl2ughextrnEKTNgOPpqo891qpSVv7xG3mbqin6+Qfnxx/dbZp8tmdJv/hzsojlhNm",
+	"Jje5VX+Ec4cs5u4apP/Ox0DXWoOliNv9WZH8rEj+oRVJTejEFdZYzdEoExXFEaqxGrVHq5LKAook0OsG",
+	"+3YnTtsyrpeIoCRHzEsTTYYAi0naczGEMxKI20MmngDHU4RZCj7yeORmZHtMtap9ZE8/azrNt2h++w1u",
+	"IEwavjObc5Fkm7u8idl9g8+5nGU3gOu71IVbbsspmyxt2O/P7HEL9tiBg7gsH3zjrBNDhQyazxz4d2/K",
+	"WyYV4sMbzDp34QBDjezF2h6A5OtdzIQFhTCUUfugPrOo2jHdiR2DqGr9H4zIgLT0Da4GTI2FdlptVWTh",
+	"xhF1E/hb+OSdGa+eTzf1Un9wS+3Se6XNQflIYl7/Zwb6oAz0Mz/8nWqkE3OVLSPEq/0h6t0eAC840Gyg",
+	"KK4ToTrVVxDto2SxvMrScdG5r85NjKNRcBKbjMsRZqbK2CW+pkoOeYyomJAx7+FOQJuRCxKP6UKNZzS2",
+	"dTCpRE+pZDRjCcnSa2YRymwB6pB7SUIzseIGFzigWqL9/S2CB1bEQWjDi0eOXhRpi39l6x4a4UCaX4tk",
+	"vSV/tJiYg1+9U4POiPpngEI4WC6IQTmEvBkYtryz+lQbUDf1OZebb4UaWy1ykSzHChtcXa0NpnPP0SHM",
+	"td5Fv6Ap1zTjo5N17wAikxSonznDDoCjepqMX42nZpRfS+R33eWAASBokAQGq1QypVI+lfXiUwyuN6RV",
+	"HdaE9seaYDzeQTB2kolbysO2HfDRhSrC0BG1OnjLFhlds42yKfTKx6j3GkiSZgdWBm0Ypva8L2Q/i+a/",
+	"nWjudxDNNp/9syx/eFmOHM4UJXQU57794DxO6AMJ4HDB79J8wfX+9vsE18T9OSZCYJmLFu8+Lz2LMcle",
+	"zcAFVDc0cCZGCt/R0tjSs7Mlay2/1c5hzUw+mxuf/TWfeVo7T8NrtR1Piza6zBtMkwK2RvMsY194oJQ1",
+	"5/P9MKa/hab3mfd85j2feU9XX/F23Gej89j13yB78SSfh3zHG3tx3IPvGJJLQr1TnpkO2LRqFkOZnIEr",
+	"kpAlU2WhA0LtA4l5e8h9BdFT/uqxxZAjBuNpf3tHjFlV2REDAE0Kq8a8VfqemAo41XYs3CBuNTHyCqzW",
+	"A3gtfu+yzERbQzLts8fis4S9q4T97OL4fYnk9wZA604ujiOfU7fHTAsJWLyyKVwamSYXCJIw5D8vaU65",
+	"SjlLTBc2V4F7w/IkHatHksQ5o1Jw2ZhxrFf4riRhuqUe+7J3U/7xcf/T5x/77dm65yB7q6oqTnJ51UFz",
+	"6p6J3C3R1t9mUyOcSlNrXJ6gRw7Nk8GWI8UkLMqopaxeVBrnQxTS7u4oyiu3ZKNEL6hzhyh97eWWZFBv",
+	"Yp/N2M9m7GeZ2SHEHxJknQ1asVCWC1Tv5FUuVhLa7Tx7/fYdWeQMEVJsDicl8YSp8cyE9sHbb+GLMDY9",
+	"IPFJ/wwD/EMOdchSHjwTXOUiOwDspwNUqGOyV6pqJrH5PXI11qkkdG47sVnzs5ZmsB+R8HcQdEoOyJvX",
+	"7y6hPij42Hd4lQfEBxeM64O+orcHF1M2IE/6fQONEP87zdcDYiZ+rk2zUxIC5gLYsNJGHZLvhYHH0Hb/",
+	"kNs8Xb3zIbXBHUaZwdYdlmfhClcPlEwfXoXXtu1MM252accq0Mren7ZyZES9tsNsngsccnkO+qf7+Dae",
+	"7yZR0PZqfWRDTS3tB6m9jnBmUPAGaohxA4QLUZ5opW3jgj0VbkdZF/X+HfhR+xvwjJGL3eSVR9mOvXeS",
+	"XA3vdhIrje/uPufO3D74fkvpe4UxQx2m9LlBRQj8sTyYwWQ06MbhwBUh2AOh54h88UUpkeyLLwZOVOjV",
+	"pNIksAGcEeC+khRESBU4luyBLDPSbR/gKotHbg9Wq9WBHvVgmWeMjwXAeol8yOP5MlPpguYKTNKDhCpa",
+	"pLdN0oxJskcRFAQAsnxIJw8MxyFlaoNTkbkWr0/OyF/Trw/JtwZuyke6gwa6txZyH2BqLSL2yOR/xWQv",
+	"FhYvNl8yWFbR+zc2/8LWwSAe/SbJ9s+K5XP738bcQOxR7OCMCKfYNzrGPkMm0jbkSlwzTvbi8eRAm6lS",
+	"pRk7sJSP85odmKeL3/cdosJMcLZeCDXk8WgqIDvw3O+dCahZUwFAVkoUOLk+qLBvj0pAWdF2+2pGFaQN",
+	"ema7wQez0HbxSf84JjRLr9khuRhyhxsLZc1WVzHN62tqSiAZ0jv40yEPKQlQiaMAwMU0QjuHPp/49+Kb",
+	"U8h9bNWtDslzOp5ZrDPb4VXLEczCtEHT4z5UNUqA/U35UjGyF5+dPCU+EOGCSkVShZi8vpK4yAANzV5I",
+	"sudwZxZAH5LEmkiPZmqexfswbxKf9k/JO8bIa32IsaaS0r75WYNxZLqhUiLnNMug1er1wVosgRlgMgqg",
+	"dkkyFnNGqF1IOgcE8Fcv0cws43wZzDDAxkFsZ7LnTRSpWKvMhVJmUuwv3rzAoieaQ7M6gAfdh7osD8eq",
+	"FDEp1V9pMuoQJMEzcuHoXWMcwMyqqabehQCWhw95EQ5sGz7o0YT+2U8sjXrgIRtZILSEQv+ECtPpDXqa",
+	"17R109/VlYBsEITjRuZcKwjTlDqy4Qx/P5CGgVQcId/rdoBQLreft+3k72MrAvKnunj3SHADiusLt4Tx",
+	"MYA3hsb1tkVPkXIYgdNsrdIxzchzPk05g96jDbt29xUH40Z4YQrw9IfI4DW508mW3rO3+rXF7g604v3m",
+	"leN1RswxnCTZC4m4/S5G370YO5/GqDhFBb3mWayIJX9j0CVtDStQHgSAfzbKIIslW5Y9lZ18KZBywqZ3",
+	"i2wLDlxvYdOQNL+dbfvAXs1G6+1vY/l1ckT+zqzGx3dY74NZnO98jTFgYLZG5I5+lfoXuljk4gYkxx/E",
+	"Go1+beW2boJyeRWcYbfAVXmK8r4sZlTDJXTucHElX1YEMn0gsdtDX7JgKADsaPIyKAAUuIBoeTsQn8D9",
+	"UXDTyckYVFSiSzek8BryqHk27yFB6K5Yexig207m7yzsN0v5Ihz9OT/mDxu66xCtMh/Bhiifs2o+Rwi7",
+	"RwgvkJk2Mv/tEm0cSuBW0IelbiSVHBsPm5CUoQkHQ76gUhbAN2ligAbpFJw7cTmzI9aK+5QhZCFntwof",
+	"3DOKNXxtyFOQPXEJsa305iJnN6lYAsjiPhoIYyGV92mHyjzNxWrInTuJL+dX2Id9azBFi4DovWjTPSvQ",
+	"yZsSPwHQ0fxjyMHJbRJGExG5xgsUOjwtWAZeacVyO5c0Y1xla4PpD7AS4HtsSl164wiia9JS0Ujx9wiZ",
+	"6Ck9nROW3Ir2q/h70ip9X92eXZ/OH/Mniy9//ip/Kvvq94Ob2LDkNuTEe13x3wQ8sdQnqEjqwlZIe+DP",
+	"0mpqykkm9IrHVLLKYus+wODqwPfVsKqTx/e8rOJybUxUy6ABWPc0tTa91XIBbNDXYXZjmudrbGSVSqLo",
+	"tDy9AjYgCFhJp00b+rj/UPv5h0SybJr+3yOYpQNp6wQ4ZCl2y3TGymstiYyFJP+cxvgZ2PIPn2O48PQ8",
+	"ay8Uut+HRugg09dIEgp92x0kMaRgoLSFoHk+p1kqsftjIXExKou9uYZ8ydOfl8yLrjdZGFCotkR2UWpL",
+	"+7TQsG1bwSIaXBoDPXopJzE8pxWUNImtTwuhNBVCGS0yyh953jLbE6Loa0wCLUebcYnstv5tS+Kw1yJa",
+	"gH6I0GlPVrGpxUanOR2zSpwvKmCD6mBHGJwxaEf3EFYMBmO1BWl/eSluWEbHLByjRT+rTR8x8WIOoeyU",
+	"ZtBFphMW0vZSpR3GyL8/j6Sx6s4R9h5bY0ICinUY/w5gjuxsO0vjHSRxS6cto9x/hj367CT9DJb0vxIs",
+	"aVGI0pDSUnVqHl3ZmvkNysxyofWUx5qROgsrtUDXcF4RJPmn84XIFSaXyTUfYydN+8yQp5KMZ2x8bdqr",
+	"yRldGEelVmHAeWdRtW1+WUTmaLpRDhNIFZtj7T7kWC4OMnbDMttEFBPVVjloTOtFoQzpn5dySTPsw1bq",
+	"donVDCbpUH/btjnTk+dY5qg/+/+zd7XdbdtY+q/g6EvtXUqR7b7Spx+8qaftbpJ23czpnglzTIiEJMYU",
+	"oCUoy8ok89vn4N4LEJAoS3btxm35YTqRJYJ4x3158DxBQk9JyBkCA7npiioXlflXIlNAYcYkzSJzcQM8",
+	"46jqaaVZEG8pCsBymso5/WcLuUhkSuqyVMuiZktQKp/ya8Emim6gAPSfBeOasgOw8kgUFSR1eD11/FRO",
+	"crdSqo6YXmRTCBK7At4cvx3gCXtI4GEzUWxnJjI9Nn24nArpQDY4lubwASRvBKzCrBgTVS/035gE7ivB",
+	"c2wiWJai0hHSZrmu/ky7nhqgIu25Pwp2EgHjpa5ZGloUacTEDc/qcgU5W6YLOSkFnYqYhO0Dm7wpDiGt",
+	"aJo3mmcbmuJjVZZqqVmq5KWVME9jkIilYbJTrajB9GbtlndgX5+yVF8V87TpWcaob62Vbn/e1GQha7Uw",
+	"NvUpSzE1nbKZqCYCZzn2kayVKay9BDPWP5+9fv5DSjPqgEymeSVAHpkEGyPGR/BZSeEkfCMPamzfC3px",
+	"K2TMT+WiLFOWlYJD8J7hjStOa/QQVxtrHAbT3gF7vVS4ttdlac3AxJQUqUUFm85MCEy6mIKsNpL5AlP0",
+	"Gy2GAf/VzDDPjWLomminbgd+1ayoI9ePGrcjktYdOzcHxmmLo3NKAFqhm7CTmEG+x5plpjYppkBSJkHD",
+	"kkvmQAkxKeMHUgTN2IZQaobPkdo82rPGbwsfxkkOj2PfcStb4CYF4qrZLXNXLepw+npQ8mBZMM1XuMhe",
+	"u4407bdaoXR0ePpdUTPqZLY7oTDUTU49Z6//P2IF7y6yKcvUtd3fl1NV0la129v8L47I30/ocpqlf2n7",
+	"s8Xr9B0gfdrMaphbpj9LMa5J+Wxl/uD7kt549GJ4Va8RdsC2boWpRrc5t1t9yI9gYNQVz8WlnqrluucL",
+	"3/TNN5BtizaXqWaNctOWhuAPNprykJ6ztZzEzVz1j4fHX/be7uqRoJTvK3S1ndeMVlHQrVLVfS77NqYQ",
+	"PP98yiszQz7ex6WGaX27Xx0kJDPS4TbWiFnM5m+5wjuoZie1EauaXxmDyLrYa4bXLmf7dFPvHdTXG7OA",
+	"dlr4bDz8x+DzcdbuXr45bhD3HIG2vj9vDKElbyzJU0iIt1k+jbqqNZM6h/6vFenvHO0n5mjTbhl4waNF",
+	"ebWvw60Fr3APagUT/a2Q+e1gItwmZ+iOIVZmHV/0C7wjkcbL0ripow9mzC/ReLAO5RCvKY+O1ULmxp73",
+	"YERYcQcFsSHGprQDuD8IX5u9Ho7piIqy4Fcm1fIUf5RITtTBEZsoKQ4j41FjPY33UWQcPM9K4HPmoIK7",
+	"CuC96kVZ65ilUtzUl3M+ESnEFniIqKI7jUwvRpj2ZlnJF1qwhUatMXDOCSTkoZ5Ma0uR1abjEY0UIKA8",
+	"U9UNki7ei23Yp0R64KdxIfN107sVFIwdvjfcCHCyOEZQZeMBUGuhY+DQjRhnCPUotJLUO2Bokf0tVSL1",
+	"nGeCFVIXuZkcp1QMWpzvFMDpRiuWnr36DkIV5t8/XaTswPTPSNVTMu8TCRU5tULDS1DyhWN/hfCS5q7v",
+	"0ZBCN7PYePsfbNU/QH9pH+YBjsyHRH7o9/vwP/NzTAfEybqBl/RS9sEzYqaF9nwWvK5LxbGUbMg46Z1l",
+	"M4GPkq2iXTwBIAQHvNSKpY3VlkYsdQkX86Eu6hL+MZ8qCf9YipEuIDSR0g3kw/C9/0p6PJv5rzWmDS/k",
+	"1nrHpv9KARp5LJvyimcYS1HSJkiiW2tJbw4qbOtJlUNTJE4aBA3WkG6RUqfSj2s+iZPedTHH35gdkZHG",
+	"sf8zGz54k0CmKem9jRNjz+NT9lvwW6ecXgCz1HYYutHJYjg8EUdffQlgk+HQPOxgH614FRw2eC4zbcUS",
+	"vnX/zL4lmyuNkbQEohAAErGD1V9rY9pPHT2MmdcwbzFcQXPY7R1TVeamlESeUXMKWA+5WoxKs9OoWmha",
+	"iGmSmPKhLkmSJCle9tUZn+OVemjQjK/YRCEiUy3qwwE7Jys2XptWIumxs1ffMTecUiyTHgx80x7200Ui",
+	"8TNl9fAnMJX+lfTClQXl9V2BmZLXoqphfsCF/K2DDA8GY/itN4hm48JNl0Iv2HtAFqCD5PYQf+e4A5gX",
+	"84xZgrgdaIEZDXvXWfJZISeJBECc0gWohx8UMlhAECgdHjZekTHYrWFgiqsE7tkNhGuP7t4C77Ift998",
+	"8QBfR8Phw0G+/hgYVXO0eSe9DfI73DJOicgtWIRLO8yqiyTirCJ0BYO4JpEXrgEdsx/++/3/vT+74bOL",
+	"m1cn6nPx3UX18nh4NHr3j+Wrk/PPs3fl+5c//O/NlvE07+9tH77bRu+s/w/efz/sf3PZf/ufbUP4AEx4",
+	"YCRcog210xlGW/ICf7y/L7z22C2wsXrabtx2KLIORfaHdhVxCezEkW14iLt0ay7ETKHuQ4Mt+7HWbC4q",
+	"DVkWsJ2MxVpxTQBYmYkIfaslelROYC5OpEsK2vLo+ENfDOWYUfvY7KYYdAc6LgDiYJIzN2YCpinh8KcA",
+	"FtovdNSnh1RwLoxLWxVkFq2EWfK5iJr0JMT+G/KRRG5E/zHF7LhnKQ7NSpFPRDVg3zWv4KXxg1fwCpZx",
+	"CV6KMN5xxstS5JjfRLoklNyjKyOYbaLovsb0dt3EOY+GDeW7cWDTRFacsrlcoiBQm1+H4+ph3h5GCehy",
+	"b+wRifvcA4K0+eRuJFInD/Tn4TY92qMDvleyO15+Ty2hHZCfPfSDmnOkVWAf7080uAji8VwT2E9kuwrG",
+	"KbNxvtzDHzgnbmMXPXWZ6Qa6bDdhkbcmxv18eJO4pvT6FqX9h9t/nwLms9tdu921210fRy1p5/66Mywf",
+	"XrE4SOeVbuNM2e8u6SOpJKEWhaaMD2T0J8W1wBxBKfg1fQd7v/YxJ4MNwFciQ8TXwAeMFRoxY7mHGYsx",
+	"ccO0qC0XlZjN6xWjrE2hjblu3J6cwrO2vJjhuytyitBnAVHt1IxWapFsPkCoLHS9XZzpadxGgc4MATTP",
+	"zZ/QUZsq6W7fm/5ASFwTNvfhMy33OsxCgTJ6sek+M/Uxur929eWluhbhxWFeOqLPhZQiuA5DV2jDu7aQ",
+	"VjCVf/1T7x5olrtJRp3uwh4+AU2pT2kuWB6jLWZDhybpjJjfnQ2ns3qeoCDVXa+RAO0dxeD2YcrxLKIw",
+	"chdCWWI6z3F3Z2qM909bub5HK8YpqRj5ABROVxcQWAjYFIRjskotSSQXk4FLVeXG2kC7p5AspdIva3FT",
+	"oy4Hxk4zPhNW/YPwecA0/Zm2XNODRG5j+QG+mrGqfM6cIGpm3Vlumvr9+drVDujrFNKiMQYZI3CjU4jy",
+	"Olcbsl7Yp2xpM12JLOrDCPzk1GJQkF7ac6d3Ed88t8O8L/+NkDUEYp8k+42dfvuT31Bz1lOG0hnv32Sf",
+	"51+IL8dfTb6efvNueHU0O3461Det7b2N+eYBm/vIvDe/PTXq72Ce3U1dhvuCSznQdhGoo4KZ/eafliIk",
+	"5EKZVFzWjZdW5Hv147wX946HJ4Ph4OjoZPCVWZqQZgHEAYLvPaQ5nxemZ8SN+f5HxieVELjwgP/X7K6a",
+	"kjmbOHkzxAstqks+Qe5uwob3J+rZ0WAIHs2U68uZGb54zEstvNoAC0nUW1RlL147Hm73bJuD4w4OAg3K",
+	"blqSW4+bLm7Wxc06C/Lh5dk2F1yY/i6uebb6wwXP2s1eSLPvxez8tOKA7czJIS8yO7gt1dJy7/AQUu+C",
+	"IoleBodrln53/uL89flWc5YdFD6MgSI0EHsMC4taoQnRdlzBvnCCTSQBIgDnixoviSKQWMkQ/J1IvZjP",
+	"jdlfKElX2+CV0IWcYOkiZ1OupzHjhCywzkron6BzkkgPZ85rerFP7IN/urRvFnnKFrIuykQ298G9auln",
+	"ZTGuU2b+a9qyB0SCOYREi0cAs/5hQ6W/yXRDsEsAgmh2pcC9KhwmwY059m7TlYFNh7+1awrfE9hwO9er",
+	"M5HmQXxuP0PnHF54J8gF1rEL7nWWVhfc60wzuwnCRrIttkcG2V5M2GT23MCd5m2xvgcwJM4dF3Mi7b27",
+	"qYKszcjer0JrIbKEAj4SnDuSEzUG1QCtQczBVJuPirKoV6GmIDugkJiqjP1w2G5mMF0XZQnne4ThyNBi",
+	"cIdKw/PmKXyzs9vBMJ5CGqBhYiuF19hFhcZr/7ViOAatxzN883Agl2a0A/GwgE/YXQos8CIfYIMCoyqk",
+	"urOxlj91vAT64ZZG2sysraTHZCAXZRnZSl/yOnywtbQ70RzgbHeBnP1sGY9VEOu3D5/gxzYbKEhBN0NC",
+	"n2wuWYpls1G9dflk/JUliwj6gO6vNaltaJi4rt3EGZ2sTx1/lsCINcKDZkighEr8vyuBH6+XYaZeY9Sa",
+	"vYwq4OKULulqR85Mj41uuaSVFgWJ4m5OPOSciHq+bnz85j40G+c4TNtYHnDPnooy9w+rDq3XRR070/YR",
+	"TFtYjJ54h7/y7mHx/iHDkhvBnu20jg9gnL/mV4Spg/MlkWo8XqdE2AiK2Zs1kEKXbCQs+xAR+Q1Yaiou",
+	"8jSRmq80W04FYM0LDGw0EZpTCGSZkXYcRT5vJDJGAC1fezp7XP/S1O7TIv3sUHmGNew00DK8wkXRP9NF",
+	"+2jz3uE483rhhanHlvAS9bAi9TUarUdAx+Hwb0bvsALhHEDvggTI5QpoQveTLrZvwaXlzBBvwl6Wrjfu",
+	"1ZEiv70rqdpeYw5sEw67wN1fyFjpWKH+FFnPce0OovDku2uUbSlGU6WuLoXM56rYjaYjYid8itmnLPCB",
+	"DuMQVRf5DEVFxbTIKlHrTVHUQSsO7Fd817mr4G8PLlFR+wnZrL3/jno27U+37tSNJeMGo/Pcnt5m2O1t",
+	"j4/oWN9ffDTHrxvfbXWqWp2Rl+BJcPb3ixcu7Bo6EhhD3difTgOnRbOJqOES6laXpeEWzniFkNSpcPUG",
+	"EreJND5FiltiGiVST4HtdFpowNcGaXNkBIdCfrE1od7QzHiHxZi2vZhxpGlPjaOEr712/DMpdW8faRTs",
+	"p7qYCV3z2ZxoFOzfTS258ZrSRNIqPwUDOD2+uUESpEKyoyERV2nkf9MLSIFE5pfoI4sSueEquOuWE0JY",
+	"3OAMKXjJRjy7Mn7dAXrSXzAdsS/YrJAROxni/x+zqfnbNDIvpP8ewkVi26+JRMo2D50xNibwWFXshOXG",
+	"zSsk46xSS8jNF9pMfKJlMJPCySGl07qe6/jZs7SRSTJWNBBvM85KpeamyhGbm6O2FhErC3nVL1XGy8hd",
+	"kIoSmatsMROyxlyFqvBaG44ZL/vzRTU3VSYwd8SkowIz+8BnwPof45y1zZsqDX4nculL+2zIV9VcMXKc",
+	"VUqydFGVyDtmChOVYByLk3wmWAksjh7n/dIR5VOXrlimpEQkOdr7Gg0AvDeHSbCDDczLIQMqZqI4qwS5",
+	"dafrDBzQKsFLkSeyLK6E/0RRa1GOB8xZA8ESpoWrxhuEh6xWKk4kAmSaZT3jkk+QLz1QnppybakCE5mu",
+	"20jIv542OxA7OPqSLWQpdMCl6Svj0Gy3l9mhBCTidZB7eio9jNykROZtYrTLYzYHld6apAx8QsztOlgh",
+	"S5kZ+u1c5WvWyqcNVPCyvLTpLN8/P2+ypCFwJlASuXgJgiC9qCck9KUr603vP8yRgcBhu8SzajbwnPZn",
+	"sKk+o3ARHFFWhnFTseuVT5sOR0UQFth4/UZmZs/aSLG8S4hgbTBv5+j2TiWzB9p7JrSiitquM/0EVK9c",
+	"2mmH5Y4tztcn9b17cFff+ev91B3qsJ3BqV7QwU49ZlnHu9hLJ5jVRWz+IoJZ657NPRybbZGbnUxuFinN",
+	"G2PZIWZ4XYvZvC0qc4pyNXiZyreqeSVYXqn5HLGfbaxjm/bEw5CP7cs5dv+tf2sBu0+AjoHsz5N177bF",
+	"34dU7AG2xd3EY962t7HLNUFq0JYD0y1qcIYlr0FP0HnAbr8sJEuNbQzwKPxbyg5Qv/B4GEbCD2P0oy2f",
+	"P5BCGqvauPgIN4oYyBUpOQE/zzQcOaFX5jPq2W2hGHvwzdYNxh1D5I9oYdvjCseDbQxHt+l2m2636e7N",
+	"NfYg2+5O7JIXWwDs0lK0QZeWwiKX+NHoODvJPxdfjL+cfDX9+t03V4/MRvYcCD+CI+IzbeOkaRjBAQ2S",
+	"1Hs+BXFYCtlpDKviIxA42UxzsnPzrQUT2a2ttrT/LviHTBBmz4c7CcQSYbY/imPzcSX0FCPXFCDVtfnC",
+	"UtBvZx17UpE+anEYVfulVvMgiA/XJJZByI96qnGMJK+qdSHAC4oQg11eKHmnEJ11ON7eP/B2N06xJ0AZ",
+	"tve5jy17/ACb5RGzFeuiZp3N8amvGnZGyu9DDfYQATNTssgWVVGv4GwbCV6J6mxRT+E2RvTP3ojrInN/",
+	"eGt+b7p+u/BZdW3lnioxFpWQmcC8ZXUtcuDqctw0g14bMRIkiVlq5VDhwbTnJ4LiZ8+Ojr8aDAfDwVH8",
+	"9fBrvOBFjV8v8Geh5iUQjoJI02ixihuwM1CHjVU101GgmP/84iV4TGRONZRr7Zo4Nq1prIuzn39EQlVH",
+	"1O0VdIY/3FJMqSZMjem4g5PPJc+Ix+BkCPZNTFJIFuJAxoD3onM8sDff8/eLFyTucivEgyMGQ+S+odFi",
+	"sL0G4JqzozD2CbeOcpb6My6N18nCJ6LeDmxv6K80G6l8ZQxJVA0qNCuVAsn52mvw5pRvm1t4d/Mz7aQ5",
+	"AHinY8B3m9lmWc03EPMo3w63G9R4+wUHugXbqMUGN1I3gTPA5LtH7x0GsxHhi5sN/HkxKovMXXjVICfJ",
+	"JyCvVetQW4rjnVgb3OHI1fuSSz4xzYLnoR2V4BDgJoxic2ELlIhDvXSvln8zBbTU8UVxLSTiMWzZ5tO8",
+	"UiOyZbE/VKUH7JWCqSKFyDFuTIX/5Lqs9/Htx38HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -6,6 +6,7 @@ package gen
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
@@ -75,6 +76,36 @@ func (e ConsentListObject) Valid() bool {
 	}
 }
 
+// Defines values for DeletedFormDeleted.
+const (
+	DeletedFormDeletedTrue DeletedFormDeleted = true
+)
+
+// Valid indicates whether the value is a known member of the DeletedFormDeleted enum.
+func (e DeletedFormDeleted) Valid() bool {
+	switch e {
+	case DeletedFormDeletedTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeletedFormObject.
+const (
+	DeletedFormObjectForm DeletedFormObject = "form"
+)
+
+// Valid indicates whether the value is a known member of the DeletedFormObject enum.
+func (e DeletedFormObject) Valid() bool {
+	switch e {
+	case DeletedFormObjectForm:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeletedProspectDeleted.
 const (
 	DeletedProspectDeletedTrue DeletedProspectDeleted = true
@@ -137,16 +168,19 @@ func (e DeletedWebhookEndpointObject) Valid() bool {
 
 // Defines values for EnabledEvent.
 const (
-	EnabledEventAsterisk        EnabledEvent = "*"
-	EnabledEventProspectCreated EnabledEvent = "prospect.created"
-	EnabledEventProspectDeleted EnabledEvent = "prospect.deleted"
-	EnabledEventProspectUpdated EnabledEvent = "prospect.updated"
+	EnabledEventAsterisk              EnabledEvent = "*"
+	EnabledEventFormSubmissionCreated EnabledEvent = "form_submission.created"
+	EnabledEventProspectCreated       EnabledEvent = "prospect.created"
+	EnabledEventProspectDeleted       EnabledEvent = "prospect.deleted"
+	EnabledEventProspectUpdated       EnabledEvent = "prospect.updated"
 )
 
 // Valid indicates whether the value is a known member of the EnabledEvent enum.
 func (e EnabledEvent) Valid() bool {
 	switch e {
 	case EnabledEventAsterisk:
+		return true
+	case EnabledEventFormSubmissionCreated:
 		return true
 	case EnabledEventProspectCreated:
 		return true
@@ -223,6 +257,7 @@ const (
 	ErrorCodeMaintenance                 ErrorCode = "maintenance"
 	ErrorCodeMethodNotAllowed            ErrorCode = "method_not_allowed"
 	ErrorCodeNotAcceptable               ErrorCode = "not_acceptable"
+	ErrorCodeOriginNotAllowed            ErrorCode = "origin_not_allowed"
 	ErrorCodeOverloaded                  ErrorCode = "overloaded"
 	ErrorCodeParameterInvalid            ErrorCode = "parameter_invalid"
 	ErrorCodeParameterMissing            ErrorCode = "parameter_missing"
@@ -276,6 +311,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeMethodNotAllowed:
 		return true
 	case ErrorCodeNotAcceptable:
+		return true
+	case ErrorCodeOriginNotAllowed:
 		return true
 	case ErrorCodeOverloaded:
 		return true
@@ -404,19 +441,130 @@ func (e EventListObject) Valid() bool {
 
 // Defines values for EventTypeFilter.
 const (
-	EventTypeFilterProspectCreated EventTypeFilter = "prospect.created"
-	EventTypeFilterProspectDeleted EventTypeFilter = "prospect.deleted"
-	EventTypeFilterProspectUpdated EventTypeFilter = "prospect.updated"
+	EventTypeFilterFormSubmissionCreated EventTypeFilter = "form_submission.created"
+	EventTypeFilterProspectCreated       EventTypeFilter = "prospect.created"
+	EventTypeFilterProspectDeleted       EventTypeFilter = "prospect.deleted"
+	EventTypeFilterProspectUpdated       EventTypeFilter = "prospect.updated"
 )
 
 // Valid indicates whether the value is a known member of the EventTypeFilter enum.
 func (e EventTypeFilter) Valid() bool {
 	switch e {
+	case EventTypeFilterFormSubmissionCreated:
+		return true
 	case EventTypeFilterProspectCreated:
 		return true
 	case EventTypeFilterProspectDeleted:
 		return true
 	case EventTypeFilterProspectUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FormObject.
+const (
+	FormObjectForm FormObject = "form"
+)
+
+// Valid indicates whether the value is a known member of the FormObject enum.
+func (e FormObject) Valid() bool {
+	switch e {
+	case FormObjectForm:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FormCaptchaProvider.
+const (
+	FormCaptchaProviderHcaptcha  FormCaptchaProvider = "hcaptcha"
+	FormCaptchaProviderTurnstile FormCaptchaProvider = "turnstile"
+)
+
+// Valid indicates whether the value is a known member of the FormCaptchaProvider enum.
+func (e FormCaptchaProvider) Valid() bool {
+	switch e {
+	case FormCaptchaProviderHcaptcha:
+		return true
+	case FormCaptchaProviderTurnstile:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FormListObject.
+const (
+	FormListObjectList FormListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the FormListObject enum.
+func (e FormListObject) Valid() bool {
+	switch e {
+	case FormListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FormSubmissionObject.
+const (
+	FormSubmissionObjectFormSubmission FormSubmissionObject = "form_submission"
+)
+
+// Valid indicates whether the value is a known member of the FormSubmissionObject enum.
+func (e FormSubmissionObject) Valid() bool {
+	switch e {
+	case FormSubmissionObjectFormSubmission:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FormSubmissionListObject.
+const (
+	FormSubmissionListObjectList FormSubmissionListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the FormSubmissionListObject enum.
+func (e FormSubmissionListObject) Valid() bool {
+	switch e {
+	case FormSubmissionListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FormSubmissionReceiptObject.
+const (
+	FormSubmissionReceiptObjectFormSubmission FormSubmissionReceiptObject = "form_submission"
+)
+
+// Valid indicates whether the value is a known member of the FormSubmissionReceiptObject enum.
+func (e FormSubmissionReceiptObject) Valid() bool {
+	switch e {
+	case FormSubmissionReceiptObjectFormSubmission:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FormSubmissionReceiptReceived.
+const (
+	FormSubmissionReceiptReceivedTrue FormSubmissionReceiptReceived = true
+)
+
+// Valid indicates whether the value is a known member of the FormSubmissionReceiptReceived enum.
+func (e FormSubmissionReceiptReceived) Valid() bool {
+	switch e {
+	case FormSubmissionReceiptReceivedTrue:
 		return true
 	default:
 		return false
@@ -621,6 +769,24 @@ func (e WebhookEndpointListObject) Valid() bool {
 	}
 }
 
+// Defines values for ListFormSubmissionsParamsStatus.
+const (
+	ListFormSubmissionsParamsStatusAccepted    ListFormSubmissionsParamsStatus = "accepted"
+	ListFormSubmissionsParamsStatusQuarantined ListFormSubmissionsParamsStatus = "quarantined"
+)
+
+// Valid indicates whether the value is a known member of the ListFormSubmissionsParamsStatus enum.
+func (e ListFormSubmissionsParamsStatus) Valid() bool {
+	switch e {
+	case ListFormSubmissionsParamsStatusAccepted:
+		return true
+	case ListFormSubmissionsParamsStatusQuarantined:
+		return true
+	default:
+		return false
+	}
+}
+
 // Account The account an API key belongs to.
 //
 // Example: {"id":"acct_01jdq7y2c3d4e5f6g7h8j9k0m1","key_id":"key_01jdq7y3d4e5f6g7h8j9k0m1n2","name":"Acme","object":"account","prospect_count":42,"prospect_limit":1000,"rate_limit":100,"retention_days":null,"role":"standard","webhook_endpoint_limit":16}
@@ -768,6 +934,36 @@ type ConsentList struct {
 //
 // Example: list
 type ConsentListObject string
+
+// DeletedForm The answer to the deletion of a form.
+//
+// Example: {"deleted":true,"id":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","object":"form"}
+type DeletedForm struct {
+	// Deleted Always `true`.
+	//
+	// Example: true
+	Deleted DeletedFormDeleted `json:"deleted"`
+
+	// Id The id of the deleted form.
+	//
+	// Example: frm_01jdq7za1b2c3d4e5f6g7h8j9k
+	Id string `json:"id"`
+
+	// Object Always `form`.
+	//
+	// Example: form
+	Object DeletedFormObject `json:"object"`
+}
+
+// DeletedFormDeleted Always `true`.
+//
+// Example: true
+type DeletedFormDeleted bool
+
+// DeletedFormObject Always `form`.
+//
+// Example: form
+type DeletedFormObject string
 
 // DeletedProspect The answer to a deletion.
 //
@@ -997,9 +1193,10 @@ type EventObject string
 // Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}}
 type EventData struct {
 	// Object The prospect after the change; for `prospect.deleted`, its id only (no personal
-	// field is kept). Once the prospect is deleted, every earlier event about it keeps
-	// only `id`, `object` (`deleted_prospect`), `status` and `created`. Its `object`
-	// tells which: `prospect` or `deleted_prospect`.
+	// field is kept); for `form_submission.created`, the submission with its verdict.
+	// Once the prospect is deleted, every earlier event about it keeps only `id`,
+	// `object` (`deleted_prospect`), `status` and `created`. Its `object` tells which:
+	// `prospect`, `deleted_prospect` or `form_submission`.
 	Object EventData_Object `json:"object"`
 
 	// PreviousAttributes On `prospect.updated`, the earlier value of each field the update changed; the fields it left alone are absent.
@@ -1009,9 +1206,10 @@ type EventData struct {
 }
 
 // EventData_Object The prospect after the change; for `prospect.deleted`, its id only (no personal
-// field is kept). Once the prospect is deleted, every earlier event about it keeps
-// only `id`, `object` (`deleted_prospect`), `status` and `created`. Its `object`
-// tells which: `prospect` or `deleted_prospect`.
+// field is kept); for `form_submission.created`, the submission with its verdict.
+// Once the prospect is deleted, every earlier event about it keeps only `id`,
+// `object` (`deleted_prospect`), `status` and `created`. Its `object` tells which:
+// `prospect`, `deleted_prospect` or `form_submission`.
 type EventData_Object struct {
 	union json.RawMessage
 }
@@ -1113,6 +1311,427 @@ type EventType = string
 //
 // Example: prospect.created
 type EventTypeFilter string
+
+// Form A public web form whose page posts prospects to `submit_url` without a key.
+//
+// Example: {"allowed_origins":["https://www.example.com"],"consent_text":null,"created":1732540000,"defaults":{},"disabled":false,"id":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","name":"Spring webinar","object":"form","redirect_url":null,"submit_url":"/v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions"}
+type Form struct {
+	// AllowedOrigins The origins (`scheme://host[:port]`) whose pages may post to the form.
+	//
+	// Example: ["https://www.example.com"]
+	AllowedOrigins []string `json:"allowed_origins"`
+
+	// Captcha The form's captcha, without its secret; absent from a form without one.
+	//
+	// Example: {"provider":"turnstile"}
+	Captcha *FormCaptcha `json:"captcha,omitempty"`
+
+	// ConsentText The consent wording the page shows next to its marketing checkbox; kept with each submission.
+	//
+	// Example: I agree to receive product news by email.
+	ConsentText nullable.Nullable[string] `json:"consent_text"`
+
+	// Created When the form was created (Unix seconds).
+	//
+	// Example: 1732540000
+	Created int64 `json:"created"`
+
+	// Defaults What every prospect of the form gets unless a submission says otherwise.
+	//
+	// Example: {"source":"web_form","tags":["webinar"]}
+	Defaults FormDefaults `json:"defaults"`
+
+	// Disabled A disabled form takes no submissions: they answer `404`.
+	//
+	// Example: false
+	Disabled bool `json:"disabled"`
+
+	// Id Unique identifier: `frm_` and a time-ordered suffix. It is public: a page needs nothing else.
+	//
+	// Example: frm_01jdq7za1b2c3d4e5f6g7h8j9k
+	Id string `json:"id"`
+
+	// Name What the form is for.
+	//
+	// Example: Spring webinar
+	Name string `json:"name"`
+
+	// Object Always `form`.
+	//
+	// Example: form
+	Object FormObject `json:"object"`
+
+	// RedirectUrl Where a plain form post goes after it is received; null for the built-in thank-you page.
+	//
+	// Example: https://www.example.com/thanks
+	RedirectUrl nullable.Nullable[string] `json:"redirect_url"`
+
+	// SubmitUrl Where the page posts its submissions.
+	//
+	// Example: https://api.example.com/v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions
+	SubmitUrl string `json:"submit_url"`
+}
+
+// FormObject Always `form`.
+//
+// Example: form
+type FormObject string
+
+// FormCaptcha The form's captcha, without its secret; absent from a form without one.
+//
+// Example: {"provider":"turnstile"}
+type FormCaptcha struct {
+	// Provider The captcha service whose token the form's page sends.
+	//
+	// Example: turnstile
+	Provider FormCaptchaProvider `json:"provider"`
+}
+
+// FormCaptchaCreate The captcha a form's submissions must pass, verified by the server at the provider.
+//
+// Example: {"provider":"turnstile","secret":"0x4AAAAAAADnPIDROrmt1Wwj"}
+type FormCaptchaCreate struct {
+	// Provider The captcha service whose token the form's page sends.
+	//
+	// Example: turnstile
+	Provider FormCaptchaProvider `json:"provider"`
+
+	// Secret The provider's secret key; kept sealed and never shown again.
+	//
+	// Example: 0x4AAAAAAADnPIDROrmt1Wwj
+	Secret string `json:"secret"`
+}
+
+// FormCaptchaProvider The captcha service whose token the form's page sends.
+//
+// Example: turnstile
+type FormCaptchaProvider string
+
+// FormCreate A new form. Unknown fields are refused.
+//
+// Example: {"allowed_origins":["https://www.example.com"],"name":"Spring webinar"}
+type FormCreate struct {
+	// AllowedOrigins The origins whose pages may post to the form, as `scheme://host[:port]`.
+	//
+	// Example: ["https://www.example.com"]
+	AllowedOrigins []string `json:"allowed_origins"`
+
+	// Captcha The captcha a form's submissions must pass, verified by the server at the provider.
+	//
+	// Example: {"provider":"turnstile","secret":"0x4AAAAAAADnPIDROrmt1Wwj"}
+	Captcha *FormCaptchaCreate `json:"captcha,omitempty"`
+
+	// ConsentText The consent wording the page shows.
+	//
+	// Example: I agree to receive product news by email.
+	ConsentText *string `json:"consent_text,omitempty"`
+
+	// Defaults What every prospect of the form gets unless a submission says otherwise.
+	//
+	// Example: {"source":"web_form","tags":["webinar"]}
+	Defaults *FormDefaults `json:"defaults,omitempty"`
+
+	// Name What the form is for.
+	//
+	// Example: Spring webinar
+	Name string `json:"name"`
+
+	// RedirectUrl Where a plain form post goes next (an `http://` or `https://` URL); without it, a built-in thank-you page.
+	//
+	// Example: https://www.example.com/thanks
+	RedirectUrl *string `json:"redirect_url,omitempty"`
+}
+
+// FormDefaults What every prospect of the form gets unless a submission says otherwise.
+//
+// Example: {"source":"web_form","tags":["webinar"]}
+type FormDefaults struct {
+	// Source The prospects' `source`.
+	//
+	// Example: web_form
+	Source *string `json:"source,omitempty"`
+
+	// Tags Up to 20 short labels, each 1 to 50 characters.
+	//
+	// Example: ["webinar","enterprise"]
+	Tags *Tags `json:"tags,omitempty"`
+}
+
+// FormList Every form of the account, newest first.
+//
+// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/forms"}
+type FormList struct {
+	// Data The forms.
+	Data []Form `json:"data"`
+
+	// HasMore Always false; the list is whole.
+	//
+	// Example: false
+	HasMore bool `json:"has_more"`
+
+	// Object Always `list`.
+	//
+	// Example: list
+	Object FormListObject `json:"object"`
+
+	// Url The path this list is read from.
+	//
+	// Example: /v1/forms
+	Url string `json:"url"`
+}
+
+// FormListObject Always `list`.
+//
+// Example: list
+type FormListObject string
+
+// FormSubmission One submission of a form, as it was received and judged.
+//
+// Example: {"attribution":{},"consent_text":null,"created":1732540000,"fields":{"email":"ada@example.com"},"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","id":"fsub_01jdq7zb1b2c3d4e5f6g7h8j9k","ip":"203.0.113.7","object":"form_submission","prospect":null,"reasons":["honeypot"],"status":"quarantined","user_agent":"Mozilla/5.0"}
+type FormSubmission struct {
+	// Attribution The submission's campaign fields.
+	//
+	// Example: {"utm_source":"newsletter"}
+	Attribution SubmissionAttribution `json:"attribution"`
+
+	// ConsentText The form's consent wording when the person gave consent; null otherwise.
+	//
+	// Example: I agree to receive product news by email.
+	ConsentText nullable.Nullable[string] `json:"consent_text"`
+
+	// Created When it was received (Unix seconds).
+	//
+	// Example: 1732540000
+	Created int64 `json:"created"`
+
+	// Fields The prospect fields submitted (email, names, consent, metadata).
+	//
+	// Example: {"email":"ada@example.com"}
+	Fields map[string]string `json:"fields"`
+
+	// Form The form's id.
+	//
+	// Example: frm_01jdq7za1b2c3d4e5f6g7h8j9k
+	Form string `json:"form"`
+
+	// Id Unique identifier: `fsub_` and a time-ordered suffix.
+	//
+	// Example: fsub_01jdq7zb1b2c3d4e5f6g7h8j9k
+	Id string `json:"id"`
+
+	// Ip The client's address.
+	//
+	// Example: 203.0.113.7
+	Ip string `json:"ip"`
+
+	// Object Always `form_submission`.
+	//
+	// Example: form_submission
+	Object FormSubmissionObject `json:"object"`
+
+	// Prospect The prospect's id once accepted; null while quarantined.
+	//
+	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
+	Prospect nullable.Nullable[string] `json:"prospect"`
+
+	// Reasons Why it was quarantined: `honeypot`, `captcha_failed`, `captcha_unverified`, `disposable_email`, `plan_limit_reached`; empty when accepted. Accept any other value.
+	//
+	// Example: []
+	Reasons []string `json:"reasons"`
+
+	// Status `accepted` (its prospect was created or updated) or `quarantined` (kept aside; approve it to accept it). Accept any other value.
+	//
+	// Example: accepted
+	Status string `json:"status"`
+
+	// UserAgent The browser's User-Agent.
+	//
+	// Example: Mozilla/5.0
+	UserAgent string `json:"user_agent"`
+}
+
+// FormSubmissionObject Always `form_submission`.
+//
+// Example: form_submission
+type FormSubmissionObject string
+
+// FormSubmissionFields The fields a page submits, each a string (`marketing_consent` may be a JSON
+// boolean). Fields not named here go into the prospect's `metadata`.
+//
+// Example: {"email":"ada@example.com"}
+type FormSubmissionFields struct {
+	// Company Company.
+	//
+	// Example: Analytical Engines
+	Company *string `json:"company,omitempty"`
+
+	// Email The person's email; required for the submission to be accepted.
+	//
+	// Example: ada@example.com
+	Email *string `json:"email,omitempty"`
+
+	// FirstName First name.
+	//
+	// Example: Ada
+	FirstName *string `json:"first_name,omitempty"`
+
+	// LastName Last name.
+	//
+	// Example: Lovelace
+	LastName *string `json:"last_name,omitempty"`
+
+	// MarketingConsent `on` or `true` (or the JSON `true`) when the person ticked the consent box.
+	//
+	// Example: on
+	MarketingConsent interface{} `json:"marketing_consent,omitempty"`
+
+	// PageUrl The form's page.
+	//
+	// Example: https://www.example.com/webinar
+	PageUrl *string `json:"page_url,omitempty"`
+
+	// Phone Phone number.
+	//
+	// Example: +44 20 7946 0000
+	Phone *string `json:"phone,omitempty"`
+
+	// Referrer The page that led to the form's page.
+	//
+	// Example: https://news.example.org/
+	Referrer *string `json:"referrer,omitempty"`
+
+	// Title Job title.
+	//
+	// Example: CTO
+	Title *string `json:"title,omitempty"`
+
+	// UtmCampaign The campaign's name.
+	//
+	// Example: spring
+	UtmCampaign *string `json:"utm_campaign,omitempty"`
+
+	// UtmContent The campaign's content.
+	//
+	// Example: header
+	UtmContent *string `json:"utm_content,omitempty"`
+
+	// UtmMedium The campaign's medium.
+	//
+	// Example: email
+	UtmMedium *string `json:"utm_medium,omitempty"`
+
+	// UtmSource The campaign's source.
+	//
+	// Example: newsletter
+	UtmSource *string `json:"utm_source,omitempty"`
+
+	// UtmTerm The campaign's term.
+	//
+	// Example: crm
+	UtmTerm *string `json:"utm_term,omitempty"`
+
+	// Website Website.
+	//
+	// Example: https://analytical.example.com
+	Website              *string           `json:"website,omitempty"`
+	AdditionalProperties map[string]string `json:"-"`
+}
+
+// FormSubmissionList One page of a form's submissions, newest first.
+//
+// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions"}
+type FormSubmissionList struct {
+	// Data The submissions of this page.
+	Data []FormSubmission `json:"data"`
+
+	// HasMore Whether older submissions lie beyond this page.
+	//
+	// Example: false
+	HasMore bool `json:"has_more"`
+
+	// Object Always `list`.
+	//
+	// Example: list
+	Object FormSubmissionListObject `json:"object"`
+
+	// Url The path this list is read from.
+	//
+	// Example: /v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions
+	Url string `json:"url"`
+}
+
+// FormSubmissionListObject Always `list`.
+//
+// Example: list
+type FormSubmissionListObject string
+
+// FormSubmissionReceipt What a submission is answered, whatever its verdict.
+//
+// Example: {"id":"fsub_01jdq7zb1b2c3d4e5f6g7h8j9k","object":"form_submission","received":true}
+type FormSubmissionReceipt struct {
+	// Id The submission's id: `fsub_` and a time-ordered suffix.
+	//
+	// Example: fsub_01jdq7zb1b2c3d4e5f6g7h8j9k
+	Id string `json:"id"`
+
+	// Object Always `form_submission`.
+	//
+	// Example: form_submission
+	Object FormSubmissionReceiptObject `json:"object"`
+
+	// Received Always `true`.
+	//
+	// Example: true
+	Received FormSubmissionReceiptReceived `json:"received"`
+}
+
+// FormSubmissionReceiptObject Always `form_submission`.
+//
+// Example: form_submission
+type FormSubmissionReceiptObject string
+
+// FormSubmissionReceiptReceived Always `true`.
+//
+// Example: true
+type FormSubmissionReceiptReceived bool
+
+// FormUpdate The fields to change; absent fields are left as they are. Unknown fields are refused.
+//
+// Example: {"disabled":true}
+type FormUpdate struct {
+	// AllowedOrigins The new list of origins, replacing the old one.
+	//
+	// Example: ["https://www.example.com"]
+	AllowedOrigins *[]string `json:"allowed_origins,omitempty"`
+
+	// Captcha A new captcha; null removes it.
+	Captcha nullable.Nullable[FormCaptchaCreate] `json:"captcha,omitempty"`
+
+	// ConsentText New consent wording; null clears it.
+	//
+	// Example: I agree to receive product news by email.
+	ConsentText nullable.Nullable[string] `json:"consent_text,omitempty"`
+
+	// Defaults What every prospect of the form gets unless a submission says otherwise.
+	//
+	// Example: {"source":"web_form","tags":["webinar"]}
+	Defaults *FormDefaults `json:"defaults,omitempty"`
+
+	// Disabled Stop (true) or resume (false) taking submissions.
+	//
+	// Example: true
+	Disabled *bool `json:"disabled,omitempty"`
+
+	// Name A new name.
+	//
+	// Example: Autumn webinar
+	Name *string `json:"name,omitempty"`
+
+	// RedirectUrl A new redirect URL; null for the thank-you page.
+	//
+	// Example: https://www.example.com/thanks
+	RedirectUrl nullable.Nullable[string] `json:"redirect_url,omitempty"`
+}
 
 // Health The answer of a probe.
 //
@@ -1229,6 +1848,9 @@ type PreviousAttributes struct {
 //
 // Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
 type Prospect struct {
+	// Attribution Where the prospect came from through forms (read-only, absent when it never submitted one).
+	Attribution *ProspectAttribution `json:"attribution,omitempty"`
+
 	// Company The company the prospect works for; null when not given.
 	//
 	// Example: Analytical Engines
@@ -1330,6 +1952,21 @@ type Prospect struct {
 //
 // Example: prospect
 type ProspectObject string
+
+// ProspectAttribution Where the prospect came from through forms (read-only).
+//
+// Example: {"first_touch":{"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"},"last_touch":{"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}}
+type ProspectAttribution struct {
+	// FirstTouch Where one submission came from.
+	//
+	// Example: {"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}
+	FirstTouch Touch `json:"first_touch"`
+
+	// LastTouch Where one submission came from.
+	//
+	// Example: {"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}
+	LastTouch Touch `json:"last_touch"`
+}
 
 // ProspectBatch The answer to a batch: one result per item, in the order of the request, and
 // counters. Like every object the API sends, it may gain fields.
@@ -1694,6 +2331,46 @@ type SearchResult struct {
 // Example: search_result
 type SearchResultObject string
 
+// SubmissionAttribution The submission's campaign fields.
+//
+// Example: {"utm_source":"newsletter"}
+type SubmissionAttribution struct {
+	// PageUrl The form's page.
+	//
+	// Example: https://www.example.com/webinar
+	PageUrl *string `json:"page_url,omitempty"`
+
+	// Referrer The page that led to the form.
+	//
+	// Example: https://news.example.org/
+	Referrer *string `json:"referrer,omitempty"`
+
+	// UtmCampaign The campaign's name.
+	//
+	// Example: spring
+	UtmCampaign *string `json:"utm_campaign,omitempty"`
+
+	// UtmContent The campaign's content.
+	//
+	// Example: header
+	UtmContent *string `json:"utm_content,omitempty"`
+
+	// UtmMedium The campaign's medium.
+	//
+	// Example: email
+	UtmMedium *string `json:"utm_medium,omitempty"`
+
+	// UtmSource The campaign's source.
+	//
+	// Example: newsletter
+	UtmSource *string `json:"utm_source,omitempty"`
+
+	// UtmTerm The campaign's term.
+	//
+	// Example: crm
+	UtmTerm *string `json:"utm_term,omitempty"`
+}
+
 // SuppressionLift Lifts the suppression of an email. Unknown fields are refused.
 //
 // Example: {"email":"ada@example.com"}
@@ -1733,6 +2410,56 @@ type SuppressionLiftedObject string
 //
 // Example: ["webinar","enterprise"]
 type Tags = []string
+
+// Touch Where one submission came from.
+//
+// Example: {"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}
+type Touch struct {
+	// At When it was submitted (Unix seconds).
+	//
+	// Example: 1732540000
+	At int64 `json:"at"`
+
+	// Form The form's id.
+	//
+	// Example: frm_01jdq7za1b2c3d4e5f6g7h8j9k
+	Form string `json:"form"`
+
+	// PageUrl The form's page.
+	//
+	// Example: https://www.example.com/webinar
+	PageUrl *string `json:"page_url,omitempty"`
+
+	// Referrer The page that led to the form.
+	//
+	// Example: https://news.example.org/
+	Referrer *string `json:"referrer,omitempty"`
+
+	// UtmCampaign The campaign's name.
+	//
+	// Example: spring
+	UtmCampaign *string `json:"utm_campaign,omitempty"`
+
+	// UtmContent The campaign's content.
+	//
+	// Example: header
+	UtmContent *string `json:"utm_content,omitempty"`
+
+	// UtmMedium The campaign's medium.
+	//
+	// Example: email
+	UtmMedium *string `json:"utm_medium,omitempty"`
+
+	// UtmSource The campaign's source.
+	//
+	// Example: newsletter
+	UtmSource *string `json:"utm_source,omitempty"`
+
+	// UtmTerm The campaign's term.
+	//
+	// Example: crm
+	UtmTerm *string `json:"utm_term,omitempty"`
+}
 
 // WebhookAttempt One attempt to deliver an event to an endpoint.
 //
@@ -1949,6 +2676,12 @@ type Conflict = Error
 // Example: {"error":{"code":"resource_missing","doc_url":"https://api.example.com/docs#error-resource_missing","message":"No such prospect: 'prs_01jdq7z8x4k3m5n6p7q8r9s0t1'.","param":"id","request_id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","type":"invalid_request_error"}}
 type Forbidden = Error
 
+// FormSubmissionError The body of every error answer. Like every object the API sends, it may gain
+// fields: ignore the ones you do not know.
+//
+// Example: {"error":{"code":"resource_missing","doc_url":"https://api.example.com/docs#error-resource_missing","message":"No such prospect: 'prs_01jdq7z8x4k3m5n6p7q8r9s0t1'.","param":"id","request_id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","type":"invalid_request_error"}}
+type FormSubmissionError = Error
+
 // GatewayTimeout The body of every error answer. Like every object the API sends, it may gain
 // fields: ignore the ones you do not know.
 //
@@ -2034,6 +2767,60 @@ type ListEventsParams struct {
 
 	// CreatedLte Only events created at or before this Unix time (seconds).
 	CreatedLte *int64 `form:"created_lte,omitempty" json:"created_lte,omitempty"`
+}
+
+// CreateFormParams defines parameters for CreateForm.
+type CreateFormParams struct {
+	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
+	// safe: the first request with a key runs, and repeats within 24 hours get its
+	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+	// the account. A repeat while the first is still running answers `409
+	// idempotency_key_in_use` (retry it); the same key with another method, path or
+	// body answers `409 idempotency_key_reused`. Requests rejected before they run
+	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
+	// their retries run afresh.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// UpdateFormParams defines parameters for UpdateForm.
+type UpdateFormParams struct {
+	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
+	// safe: the first request with a key runs, and repeats within 24 hours get its
+	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+	// the account. A repeat while the first is still running answers `409
+	// idempotency_key_in_use` (retry it); the same key with another method, path or
+	// body answers `409 idempotency_key_reused`. Requests rejected before they run
+	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
+	// their retries run afresh.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListFormSubmissionsParams defines parameters for ListFormSubmissions.
+type ListFormSubmissionsParams struct {
+	// Limit How many submissions to return, 1 to 100.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// StartingAfter A submission id; the page starts right after it (older submissions).
+	StartingAfter *string `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+
+	// Status Only submissions with this status.
+	Status *ListFormSubmissionsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+}
+
+// ListFormSubmissionsParamsStatus defines parameters for ListFormSubmissions.
+type ListFormSubmissionsParamsStatus string
+
+// ApproveFormSubmissionParams defines parameters for ApproveFormSubmission.
+type ApproveFormSubmissionParams struct {
+	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
+	// safe: the first request with a key runs, and repeats within 24 hours get its
+	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+	// the account. A repeat while the first is still running answers `409
+	// idempotency_key_in_use` (retry it); the same key with another method, path or
+	// body answers `409 idempotency_key_reused`. Requests rejected before they run
+	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
+	// their retries run afresh.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListProspectsParams defines parameters for ListProspects.
@@ -2198,6 +2985,21 @@ type UpdateWebhookEndpointParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// CreateFormJSONRequestBody defines body for CreateForm for application/json ContentType.
+type CreateFormJSONRequestBody = FormCreate
+
+// UpdateFormJSONRequestBody defines body for UpdateForm for application/json ContentType.
+type UpdateFormJSONRequestBody = FormUpdate
+
+// SubmitFormJSONRequestBody defines body for SubmitForm for application/json ContentType.
+type SubmitFormJSONRequestBody = FormSubmissionFields
+
+// SubmitFormFormdataRequestBody defines body for SubmitForm for application/x-www-form-urlencoded ContentType.
+type SubmitFormFormdataRequestBody = FormSubmissionFields
+
+// SubmitFormMultipartRequestBody defines body for SubmitForm for multipart/form-data ContentType.
+type SubmitFormMultipartRequestBody = FormSubmissionFields
+
 // CreateProspectJSONRequestBody defines body for CreateProspect for application/json ContentType.
 type CreateProspectJSONRequestBody = ProspectCreate
 
@@ -2215,6 +3017,282 @@ type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
 
 // UpdateWebhookEndpointJSONRequestBody defines body for UpdateWebhookEndpoint for application/json ContentType.
 type UpdateWebhookEndpointJSONRequestBody = WebhookEndpointUpdate
+
+// Getter for additional properties for FormSubmissionFields. Returns the specified
+// element and whether it was found
+func (a FormSubmissionFields) Get(fieldName string) (value string, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for FormSubmissionFields
+func (a *FormSubmissionFields) Set(fieldName string, value string) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]string)
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for FormSubmissionFields to handle AdditionalProperties
+func (a *FormSubmissionFields) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["company"]; found {
+		err = json.Unmarshal(raw, &a.Company)
+		if err != nil {
+			return fmt.Errorf("error reading 'company': %w", err)
+		}
+		delete(object, "company")
+	}
+
+	if raw, found := object["email"]; found {
+		err = json.Unmarshal(raw, &a.Email)
+		if err != nil {
+			return fmt.Errorf("error reading 'email': %w", err)
+		}
+		delete(object, "email")
+	}
+
+	if raw, found := object["first_name"]; found {
+		err = json.Unmarshal(raw, &a.FirstName)
+		if err != nil {
+			return fmt.Errorf("error reading 'first_name': %w", err)
+		}
+		delete(object, "first_name")
+	}
+
+	if raw, found := object["last_name"]; found {
+		err = json.Unmarshal(raw, &a.LastName)
+		if err != nil {
+			return fmt.Errorf("error reading 'last_name': %w", err)
+		}
+		delete(object, "last_name")
+	}
+
+	if raw, found := object["marketing_consent"]; found {
+		err = json.Unmarshal(raw, &a.MarketingConsent)
+		if err != nil {
+			return fmt.Errorf("error reading 'marketing_consent': %w", err)
+		}
+		delete(object, "marketing_consent")
+	}
+
+	if raw, found := object["page_url"]; found {
+		err = json.Unmarshal(raw, &a.PageUrl)
+		if err != nil {
+			return fmt.Errorf("error reading 'page_url': %w", err)
+		}
+		delete(object, "page_url")
+	}
+
+	if raw, found := object["phone"]; found {
+		err = json.Unmarshal(raw, &a.Phone)
+		if err != nil {
+			return fmt.Errorf("error reading 'phone': %w", err)
+		}
+		delete(object, "phone")
+	}
+
+	if raw, found := object["referrer"]; found {
+		err = json.Unmarshal(raw, &a.Referrer)
+		if err != nil {
+			return fmt.Errorf("error reading 'referrer': %w", err)
+		}
+		delete(object, "referrer")
+	}
+
+	if raw, found := object["title"]; found {
+		err = json.Unmarshal(raw, &a.Title)
+		if err != nil {
+			return fmt.Errorf("error reading 'title': %w", err)
+		}
+		delete(object, "title")
+	}
+
+	if raw, found := object["utm_campaign"]; found {
+		err = json.Unmarshal(raw, &a.UtmCampaign)
+		if err != nil {
+			return fmt.Errorf("error reading 'utm_campaign': %w", err)
+		}
+		delete(object, "utm_campaign")
+	}
+
+	if raw, found := object["utm_content"]; found {
+		err = json.Unmarshal(raw, &a.UtmContent)
+		if err != nil {
+			return fmt.Errorf("error reading 'utm_content': %w", err)
+		}
+		delete(object, "utm_content")
+	}
+
+	if raw, found := object["utm_medium"]; found {
+		err = json.Unmarshal(raw, &a.UtmMedium)
+		if err != nil {
+			return fmt.Errorf("error reading 'utm_medium': %w", err)
+		}
+		delete(object, "utm_medium")
+	}
+
+	if raw, found := object["utm_source"]; found {
+		err = json.Unmarshal(raw, &a.UtmSource)
+		if err != nil {
+			return fmt.Errorf("error reading 'utm_source': %w", err)
+		}
+		delete(object, "utm_source")
+	}
+
+	if raw, found := object["utm_term"]; found {
+		err = json.Unmarshal(raw, &a.UtmTerm)
+		if err != nil {
+			return fmt.Errorf("error reading 'utm_term': %w", err)
+		}
+		delete(object, "utm_term")
+	}
+
+	if raw, found := object["website"]; found {
+		err = json.Unmarshal(raw, &a.Website)
+		if err != nil {
+			return fmt.Errorf("error reading 'website': %w", err)
+		}
+		delete(object, "website")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]string)
+		for fieldName, fieldBuf := range object {
+			var fieldVal string
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for FormSubmissionFields to handle AdditionalProperties
+func (a FormSubmissionFields) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Company != nil {
+		object["company"], err = json.Marshal(a.Company)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'company': %w", err)
+		}
+	}
+
+	if a.Email != nil {
+		object["email"], err = json.Marshal(a.Email)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'email': %w", err)
+		}
+	}
+
+	if a.FirstName != nil {
+		object["first_name"], err = json.Marshal(a.FirstName)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'first_name': %w", err)
+		}
+	}
+
+	if a.LastName != nil {
+		object["last_name"], err = json.Marshal(a.LastName)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'last_name': %w", err)
+		}
+	}
+
+	object["marketing_consent"], err = json.Marshal(a.MarketingConsent)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'marketing_consent': %w", err)
+	}
+
+	if a.PageUrl != nil {
+		object["page_url"], err = json.Marshal(a.PageUrl)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'page_url': %w", err)
+		}
+	}
+
+	if a.Phone != nil {
+		object["phone"], err = json.Marshal(a.Phone)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'phone': %w", err)
+		}
+	}
+
+	if a.Referrer != nil {
+		object["referrer"], err = json.Marshal(a.Referrer)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'referrer': %w", err)
+		}
+	}
+
+	if a.Title != nil {
+		object["title"], err = json.Marshal(a.Title)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'title': %w", err)
+		}
+	}
+
+	if a.UtmCampaign != nil {
+		object["utm_campaign"], err = json.Marshal(a.UtmCampaign)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'utm_campaign': %w", err)
+		}
+	}
+
+	if a.UtmContent != nil {
+		object["utm_content"], err = json.Marshal(a.UtmContent)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'utm_content': %w", err)
+		}
+	}
+
+	if a.UtmMedium != nil {
+		object["utm_medium"], err = json.Marshal(a.UtmMedium)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'utm_medium': %w", err)
+		}
+	}
+
+	if a.UtmSource != nil {
+		object["utm_source"], err = json.Marshal(a.UtmSource)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'utm_source': %w", err)
+		}
+	}
+
+	if a.UtmTerm != nil {
+		object["utm_term"], err = json.Marshal(a.UtmTerm)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'utm_term': %w", err)
+		}
+	}
+
+	if a.Website != nil {
+		object["website"], err = json.Marshal(a.Website)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'website': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // AsProspect returns the union data inside the EventData_Object as a Prospect
 func (t EventData_Object) AsProspect() (Prospect, error) {
@@ -2284,6 +3362,40 @@ func (t *EventData_Object) MergeEventDeletedProspect(v EventDeletedProspect) err
 	return err
 }
 
+// AsFormSubmission returns the union data inside the EventData_Object as a FormSubmission
+func (t EventData_Object) AsFormSubmission() (FormSubmission, error) {
+	var body FormSubmission
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFormSubmission overwrites any union data inside the EventData_Object as the provided FormSubmission
+func (t *EventData_Object) FromFormSubmission(v FormSubmission) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"form_submission"}`))
+	t.union = b
+	return err
+}
+
+// MergeFormSubmission performs a merge with any union data inside the EventData_Object, using the provided FormSubmission
+func (t *EventData_Object) MergeFormSubmission(v FormSubmission) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"form_submission"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t EventData_Object) Discriminator() (string, error) {
 	var discriminator struct {
 		Discriminator string `json:"object"`
@@ -2300,6 +3412,8 @@ func (t EventData_Object) ValueByDiscriminator() (interface{}, error) {
 	switch discriminator {
 	case "deleted_prospect":
 		return t.AsEventDeletedProspect()
+	case "form_submission":
+		return t.AsFormSubmission()
 	case "prospect":
 		return t.AsProspect()
 	default:

@@ -68,6 +68,8 @@ func eventJSON(e *store.Event) (gen.Event, error) {
 	}
 	var err error
 	switch {
+	case e.Submission != nil:
+		err = out.Data.Object.FromFormSubmission(submissionJSON(e.Submission))
 	case e.Type == store.EventProspectDeleted:
 		deleted := gen.EventDeletedProspectDeletedTrue
 		err = out.Data.Object.FromEventDeletedProspect(gen.EventDeletedProspect{Id: e.Prospect.ID,

@@ -22,6 +22,7 @@ type handlers struct {
 	events               store.EventStore
 	privacy              store.PrivacyStore // nil when the store keeps no privacy records
 	webhooks             store.WebhookStore
+	forms                store.FormStore
 	webhooksAllowPrivate bool
 	defaultRateLimit     int
 	ready                readiness

@@ -96,6 +96,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer release()
 	}
+	if isPublicForm(op) { // form_submit.go: no key, CORS, form bodies, HTML answers
+		s.serveForm(c)
+		return
+	}
 	for _, step := range []func(*call) error{
 		s.negotiate,        // negotiate.go: 406
 		s.checkMaintenance, // maintenance.go: 503 maintenance

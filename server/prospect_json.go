@@ -41,6 +41,9 @@ func prospectJSON(p *store.Prospect) gen.Prospect {
 	if p.ConsentAt != nil {
 		out.ConsentAt = nullable.NewNullableWithValue(p.ConsentAt.Unix())
 	}
+	if a := p.Attribution; a != nil {
+		out.Attribution = &gen.ProspectAttribution{FirstTouch: touchJSON(a.FirstTouch), LastTouch: touchJSON(a.LastTouch)}
+	}
 	return out
 }
 
@@ -174,7 +177,12 @@ func appendProspectList(b []byte, page prospectListAnswer) []byte {
 // appendProspect appends p as the Prospect object: gen.Prospect's fields in
 // their declared order, as encoding/json writes prospectJSON(p).
 func appendProspect(b []byte, p *store.Prospect) []byte {
-	b = append(b, `{"company":`...)
+	b = append(b, '{')
+	if p.Attribution != nil { // rare: encoding/json of the generated type
+		a, _ := json.Marshal(gen.ProspectAttribution{FirstTouch: touchJSON(p.Attribution.FirstTouch), LastTouch: touchJSON(p.Attribution.LastTouch)})
+		b = append(append(append(b, `"attribution":`...), a...), ',')
+	}
+	b = append(b, `"company":`...)
 	b = appendNullString(b, p.Company)
 	b = append(b, `,"consent_at":`...)
 	if p.ConsentAt == nil {

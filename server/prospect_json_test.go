@@ -56,6 +56,13 @@ func randomProspect(rng *rand.Rand, i int) store.Prospect {
 		t := time.Unix(rng.Int64N(1<<34)-1<<33, 0)
 		p.ConsentAt = &t
 	}
+	if rng.IntN(3) == 0 {
+		touch := func() store.Touch {
+			return store.Touch{At: rng.Int64N(1 << 33), Form: randomText(rng), PageURL: randomText(rng), UTMSource: randomText(rng),
+				UTMCampaign: randomText(rng), Referrer: randomText(rng)}
+		}
+		p.Attribution = &store.Attribution{FirstTouch: touch(), LastTouch: touch()}
+	}
 	switch rng.IntN(3) {
 	case 0: // nil: null
 	case 1:
@@ -221,6 +228,9 @@ func TestStoreWrittenList(t *testing.T) {
 			Phone: text(""), Website: text(""), Source: text(""), Tags: []string{}, Metadata: map[string]string{}},
 		{Email: "hidden@example.com", Hidden: true, Tags: []string{"one"}},
 		{Email: "consent@example.com", MarketingConsent: true, Metadata: map[string]string{"k": "v"}},
+		{Email: "formed@example.com", Attribution: &store.Attribution{
+			FirstTouch: store.Touch{At: 1732540000, Form: "frm_1", UTMSource: "news\"letter", PageURL: "https://example.com/?a=1&b=<2>"},
+			LastTouch:  store.Touch{At: 1732549999, Form: "frm_2", UTMMedium: "email", UTMTerm: "東京", UTMContent: "x", Referrer: "r"}}},
 	}
 	accountID := create("plain", plain)
 	if n := list(accountID, func(values *store.Page, written []json.RawMessage) {

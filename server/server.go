@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -53,6 +54,17 @@ type Config struct {
 	// Limiter, if set, shares each key's rate limit among every replica (package
 	// redis). While it fails, the server limits keys in its own process.
 	Limiter Limiter
+	// Forms keeps forms and their submissions; default Store, when it is a FormStore too.
+	Forms store.FormStore
+	// CaptchaVerifyURL, if set, is where every form's captcha token is verified,
+	// in place of its provider's siteverify address (tests).
+	CaptchaVerifyURL string
+	// TrustedProxies are the peers whose X-Forwarded-For names a submission's
+	// client address; by default none is believed.
+	TrustedProxies []netip.Prefix
+	// SubmissionsPerMinute is how many submissions each client address may send
+	// to a form a minute. Default 10.
+	SubmissionsPerMinute int
 }
 
 // Server is the API as an http.Handler.
@@ -73,6 +85,9 @@ type Server struct {
 	maint    maintenanceFlag
 	metrics  *metrics
 	keys     *expirable.LRU[[sha256.Size]byte, *store.APIKey] // a nil value: no such key; nil LRU: no cache
+	// submissions limits each client address's submissions to a form (form_spam.go).
+	submissions   minuteLimits
+	captchaClient *http.Client
 	// claimsInTx: the store claims an Idempotency-Key in the request's own
 	// transaction (store.TransactionalClaims): holdKey hands the claim to execute.
 	claimsInTx bool
@@ -89,8 +104,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Webhooks == nil {
 		cfg.Webhooks, _ = cfg.Store.(store.WebhookStore)
 	}
-	if cfg.Events == nil || cfg.Webhooks == nil {
-		return nil, errors.New("server: Config.Events and Config.Webhooks are required")
+	if cfg.Forms == nil {
+		cfg.Forms, _ = cfg.Store.(store.FormStore)
+	}
+	if cfg.Events == nil || cfg.Webhooks == nil || cfg.Forms == nil {
+		return nil, errors.New("server: Config.Events, Config.Webhooks and Config.Forms are required")
+	}
+	if cfg.SubmissionsPerMinute <= 0 {
+		cfg.SubmissionsPerMinute = DefaultSubmissionsPerMinute
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
@@ -119,12 +140,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s := &Server{
-		cfg:      cfg,
-		routes:   routes,
-		other:    http.NewServeMux(),
-		limits:   newLimiters(),
-		inFlight: newInFlight(cfg.MaxInFlight),
-		metrics:  newMetrics(),
+		cfg:           cfg,
+		routes:        routes,
+		other:         http.NewServeMux(),
+		limits:        newLimiters(),
+		inFlight:      newInFlight(cfg.MaxInFlight),
+		metrics:       newMetrics(),
+		captchaClient: &http.Client{Timeout: CaptchaTimeout},
 		validate: &openapi3filter.Options{
 			// authenticate checks keys, with the API's own errors (and the
 			// routes kin-openapi is given have no security requirements).
@@ -153,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	h := &handlers{store: cfg.Store, events: cfg.Events, webhooks: cfg.Webhooks, webhooksAllowPrivate: cfg.WebhooksAllowPrivate,
+	h := &handlers{store: cfg.Store, events: cfg.Events, webhooks: cfg.Webhooks, forms: cfg.Forms, webhooksAllowPrivate: cfg.WebhooksAllowPrivate,
 		defaultRateLimit: cfg.DefaultRateLimit, items: items, publicURL: cfg.PublicURL}
 	h.privacy, _ = cfg.Store.(store.PrivacyStore)
 	s.handlers = h
@@ -177,6 +199,7 @@ func New(cfg Config) (*Server, error) {
 		},
 	})
 	docs.Mount(s)
+	s.Handle("GET "+ThankYouPath, http.HandlerFunc(thankYouPage))
 	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "capture_http_requests_in_flight", Help: "API requests being answered now (capped by MaxInFlight).",
 	}, func() float64 { return float64(len(s.inFlight)) }))

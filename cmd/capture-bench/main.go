@@ -214,12 +214,20 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		f := runFlood(ctx, cfg, captureBin, filepath.Join(work, floodRowKey))
 		flood = &f
 	}
+	var formFlood *formFloodResult
+	if cfg.only != "floor" && (cfg.rows == nil || cfg.rows[formFloodRowKey]) {
+		f := runFormFlood(ctx, cfg, captureBin, filepath.Join(work, formFloodRowKey))
+		formFlood = &f
+	}
 	rep.loadAfter = loadAverage()
 	rep.elapsed = time.Since(started)
 	rep.print(stdout)
 	printDeliveryHang(stdout, cfg, hang)
 	if flood != nil {
 		flood.print(stdout)
+	}
+	if formFlood != nil {
+		formFlood.print(stdout)
 	}
 	return nil
 }

@@ -152,7 +152,7 @@ func rowKeys() []string {
 	for _, r := range bigSearchRows(0) {
 		keys = append(keys, r.key)
 	}
-	return append(keys, hangRowKey, floodRowKey)
+	return append(keys, hangRowKey, floodRowKey, formFloodRowKey)
 }
 
 // smallRows are the rows run against the database of BENCH_SEED prospects.

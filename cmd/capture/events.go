@@ -15,7 +15,7 @@ import (
 )
 
 // eventTypes are the values of --type.
-var eventTypes = []string{"prospect.created", "prospect.updated", "prospect.deleted"}
+var eventTypes = []string{"prospect.created", "prospect.updated", "prospect.deleted", "form_submission.created"}
 
 func newEventsCmd() *cobra.Command {
 	cmd := group(&cobra.Command{

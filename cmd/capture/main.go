@@ -122,7 +122,7 @@ func newRootCmd() *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newServeCmd(), newMigrateCmd(), newAccountsCmd(), newKeysCmd(), newMaintenanceCmd(),
-		newProspectsCmd(), newEventsCmd(), newWebhooksCmd(), newVersionCmd(), newCompletionCmd(),
+		newProspectsCmd(), newEventsCmd(), newWebhooksCmd(), newFormsCmd(), newVersionCmd(), newCompletionCmd(),
 		newSuppressionsCmd())
 	root.InitDefaultHelpCmd()
 	for _, c := range root.Commands() {

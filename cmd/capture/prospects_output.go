@@ -63,7 +63,7 @@ func exitStatus(ctx context.Context, e *client.Error) int {
 // alphabetical order encoding/json would give.
 var fieldOrder = []string{
 	"id", "object", "deleted", "email", "first_name", "last_name", "company", "title", "phone", "website",
-	"source", "status", "tags", "metadata", "marketing_consent", "consent_at", "hidden", "created", "updated",
+	"source", "status", "tags", "metadata", "marketing_consent", "consent_at", "hidden", "created", "updated", "attribution",
 }
 
 // prospectFields are the fields --fields accepts.

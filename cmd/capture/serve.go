@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,9 @@ type serveOptions struct {
 	webhooksAllowPrivate bool
 	webhookRetries       []time.Duration
 	webhookSecretKey     string
+
+	captchaVerifyURL string
+	trustedProxies   []string
 
 	stdout, stderr io.Writer // the banner and the first admin key; the logs
 }
@@ -89,6 +93,10 @@ chooses). SIGTERM or Ctrl-C lets in-flight requests finish before it exits.`,
 		"wait before each retry of a failed webhook delivery (each with ±10% jitter)")
 	f.StringVar(&o.webhookSecretKey, "webhook-secret-key", "",
 		"base64 of 32 bytes that seal webhook signing secrets in the database (AES-256-GCM); prefer the environment variable")
+	f.StringVar(&o.captchaVerifyURL, "captcha-verify-url", "",
+		"where forms' captcha tokens are verified, in place of the providers' siteverify addresses (tests)")
+	f.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil,
+		"CIDRs of the proxies whose X-Forwarded-For names a form submitter's address (default: none is believed)")
 	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions(o.logFormat.choices, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -108,6 +116,14 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 	}
 	if o.requestTimeout <= 0 || o.shutdownTimeout < 0 {
 		return usageError("--request-timeout must be positive and --shutdown-timeout not negative")
+	}
+	var proxies []netip.Prefix
+	for _, c := range o.trustedProxies {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil {
+			return usageError("--trusted-proxies takes CIDRs such as 10.0.0.0/8,::1/128, not %q", c)
+		}
+		proxies = append(proxies, p.Masked())
 	}
 	var sealKey []byte
 	if o.webhookSecretKey != "" {
@@ -187,6 +203,7 @@ func serveRun(ctx context.Context, o *serveOptions) error {
 		logger.Warn("no --webhook-secret-key: webhook signing secrets are kept unsealed in the database")
 	}
 	cfg.Events, cfg.Webhooks, cfg.WebhooksAllowPrivate = engine, engine, o.webhooksAllowPrivate
+	cfg.CaptchaVerifyURL, cfg.TrustedProxies = o.captchaVerifyURL, proxies
 	api, err := server.New(cfg)
 	if err != nil {
 		return failure("%v", err)

@@ -141,7 +141,7 @@ type schemaSection struct {
 	Example     string
 }
 
-var methods = []string{"get", "post", "put", "patch", "delete"}
+var methods = []string{"get", "head", "post", "put", "patch", "delete", "options"}
 
 // render builds the reference page from the spec and the YAML it was written
 // as (which gives the order of paths and schemas).

@@ -130,7 +130,8 @@ func (db *DB) createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospec
 		}
 		newProspectRow(p)
 		batch.Queue(insertProspectSQL, p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone,
-			p.Website, p.Source, p.Status, p.Tags, p.Metadata, p.MarketingConsent, p.ConsentAt, p.Hidden, p.Created, p.Updated)
+			p.Website, p.Source, p.Status, p.Tags, p.Metadata, p.MarketingConsent, p.ConsentAt, p.Hidden, p.Created, p.Updated,
+			p.Attribution)
 		// With the outbox statement: whether the account has endpoints is only
 		// known for sure under its row's lock, which comes last.
 		q, args, err := eventStatement(ctx, store.EventProspectCreated, p, nil, p.Hidden, true)

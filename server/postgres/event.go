@@ -87,8 +87,13 @@ func scanEvent(row pgx.Row) (*store.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(prospect, &e.Prospect); err != nil {
-		return nil, fmt.Errorf("event %s prospect: %w", e.ID, err)
+	target := any(&e.Prospect)
+	if e.Type == store.EventFormSubmissionCreated {
+		e.Submission = new(store.FormSubmission)
+		target = e.Submission
+	}
+	if err := json.Unmarshal(prospect, target); err != nil {
+		return nil, fmt.Errorf("event %s object: %w", e.ID, err)
 	}
 	if prev != nil {
 		if err := json.Unmarshal(prev, &e.PreviousAttributes); err != nil {

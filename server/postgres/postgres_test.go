@@ -19,7 +19,7 @@ func TestConformance(t *testing.T) {
 		Open: func(t testing.TB) store.Store { return pgtest.Open(t) },
 		PersonalFields: func(t testing.TB, s store.Store, id string) int {
 			var n int
-			s.(*postgres.DB).QueryRowForTest(t, `SELECT (email IS NOT NULL)::int + (first_name IS NOT NULL)::int + (tags <> '{}')::int
+			s.(*postgres.DB).QueryRowForTest(t, `SELECT (email IS NOT NULL)::int + (first_name IS NOT NULL)::int + (tags <> '{}')::int + (attribution IS NOT NULL)::int
 				FROM prospects WHERE id = $1`, []any{id}, &n)
 			return n
 		},

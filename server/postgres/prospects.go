@@ -16,7 +16,7 @@ import (
 const liveEmailIndex = "prospects_live_email"
 
 const prospectCols = `id, account_id, email, first_name, last_name, company, title, phone, website, source,
-	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated, deleted_at`
+	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated, attribution, deleted_at`
 
 // scanProspect reads one row; it returns store.ErrDeleted for a tombstone.
 func scanProspect(row pgx.Row) (*store.Prospect, error) {
@@ -24,7 +24,7 @@ func scanProspect(row pgx.Row) (*store.Prospect, error) {
 	var email *string
 	var deletedAt *time.Time
 	err := row.Scan(&p.ID, &p.AccountID, &email, &p.FirstName, &p.LastName, &p.Company, &p.Title, &p.Phone, &p.Website, &p.Source,
-		&p.Status, &p.Tags, &p.Metadata, &p.MarketingConsent, &p.ConsentAt, &p.Hidden, &p.Created, &p.Updated, &deletedAt)
+		&p.Status, &p.Tags, &p.Metadata, &p.MarketingConsent, &p.ConsentAt, &p.Hidden, &p.Created, &p.Updated, &p.Attribution, &deletedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -55,7 +55,7 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		err = db.inTx(ctx, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, insertProspectSQL,
 				n.ID, n.AccountID, n.Email, n.FirstName, n.LastName, n.Company, n.Title, n.Phone, n.Website, n.Source,
-				n.Status, n.Tags, n.Metadata, n.MarketingConsent, n.ConsentAt, n.Hidden, n.Created, n.Updated)
+				n.Status, n.Tags, n.Metadata, n.MarketingConsent, n.ConsentAt, n.Hidden, n.Created, n.Updated, n.Attribution)
 			if err != nil {
 				return err
 			}
@@ -124,7 +124,7 @@ func newProspectRow(p *store.Prospect) {
 }
 
 const insertProspectSQL = `INSERT INTO prospects (` + prospectCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL)`
 
 // cmpErr returns the first non-nil error.
 func cmpErr(exists error, err error) error {
@@ -199,9 +199,9 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		}
 		_, err = tx.Exec(ctx, `UPDATE prospects SET email = $1, first_name = $2, last_name = $3, company = $4,
 			title = $5, phone = $6, website = $7, source = $8, status = $9, tags = $10, metadata = $11, marketing_consent = $12,
-			consent_at = $13, hidden = $14, updated = $15 WHERE id = $16`,
+			consent_at = $13, hidden = $14, updated = $15, attribution = $16 WHERE id = $17`,
 			p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status,
-			p.Tags, p.Metadata, p.MarketingConsent, p.ConsentAt, p.Hidden, p.Updated, p.ID)
+			p.Tags, p.Metadata, p.MarketingConsent, p.ConsentAt, p.Hidden, p.Updated, p.Attribution, p.ID)
 		out = p
 		if err != nil {
 			return err
@@ -249,7 +249,7 @@ func (db *DB) deleteProspect(ctx context.Context, accountID, id string, check fu
 			t := now()
 			if _, err := tx.Exec(ctx, `UPDATE prospects SET email = NULL, first_name = NULL, last_name = NULL,
 				company = NULL, title = NULL, phone = NULL, website = NULL, source = NULL, tags = '{}', metadata = '{}',
-				marketing_consent = false, consent_at = NULL, updated = $1, deleted_at = $1 WHERE id = $2`, t, id); err != nil {
+				marketing_consent = false, consent_at = NULL, attribution = NULL, updated = $1, deleted_at = $1 WHERE id = $2`, t, id); err != nil {
 				return err
 			}
 			if err := forget(ctx, tx, p); err != nil {

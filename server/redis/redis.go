@@ -93,3 +93,17 @@ func (l *Limiter) Ping(ctx context.Context) error {
 
 // Close closes the connections to Redis.
 func (l *Limiter) Close() error { return l.client.Close() }
+
+var _ server.MinuteLimiter = (*Limiter)(nil)
+
+// AllowPerMinute spends one of key's perMinute requests a minute in Redis,
+// shared by every replica: what each client address may submit to a form.
+func (l *Limiter) AllowPerMinute(ctx context.Context, key string, perMinute int) (server.Allowance, error) {
+	res, err := l.limiter.Allow(ctx, "capture:"+key, redis_rate.PerMinute(perMinute))
+	if err != nil {
+		return server.Allowance{}, err
+	}
+	l.log.answered()
+	return server.Allowance{Allowed: res.Allowed > 0, Remaining: res.Remaining,
+		RetryAfter: max(0, res.RetryAfter), ResetAfter: max(0, res.ResetAfter)}, nil
+}

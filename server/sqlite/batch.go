@@ -190,11 +190,11 @@ func prospectArgs(p *store.Prospect, args []any) []any {
 	}
 	return append(args, p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website,
 		p.Source, p.Status, mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden,
-		p.Created.Unix(), p.Updated.Unix())
+		p.Created.Unix(), p.Updated.Unix(), attributionJSON(p.Attribution))
 }
 
 const insertProspectSQL = `INSERT INTO prospects (` + prospectCols + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`
 
 // insertNewProspectSQL inserts a prospect unless a live one has its email.
 const insertNewProspectSQL = insertProspectSQL + ` ON CONFLICT (account_id, email) WHERE deleted_at IS NULL DO NOTHING`

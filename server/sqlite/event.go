@@ -90,8 +90,8 @@ func scanEvent(row scanner) (*store.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(prospect), &e.Prospect); err != nil {
-		return nil, fmt.Errorf("event %s prospect: %w", e.ID, err)
+	if err := unmarshalEventObject(&e, prospect); err != nil {
+		return nil, fmt.Errorf("event %s object: %w", e.ID, err)
 	}
 	if prev.Valid {
 		if err := json.Unmarshal([]byte(prev.String), &e.PreviousAttributes); err != nil {
@@ -192,6 +192,9 @@ func eventProspectJSON(p *store.Prospect) string {
 	}
 	tm("Created", &p.Created)
 	tm("Updated", &p.Updated)
+	if p.Attribution != nil {
+		b = append(append(b, `,"Attribution":`...), mustJSON(p.Attribution)...)
+	}
 	return string(append(b, '}'))
 }
 
@@ -223,4 +226,14 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
+}
+
+// unmarshalEventObject reads an event's object as stored: a form submission
+// for form_submission.created, else the prospect.
+func unmarshalEventObject(e *store.Event, stored string) error {
+	if e.Type == store.EventFormSubmissionCreated {
+		e.Submission = new(store.FormSubmission)
+		return json.Unmarshal([]byte(stored), e.Submission)
+	}
+	return json.Unmarshal([]byte(stored), &e.Prospect)
 }

@@ -29,10 +29,10 @@ func (db *DB) ListProspectsJSON(ctx context.Context, accountID string, lp store.
 // so even a row the server did not write gives valid JSON: json() passes the
 // stored tags and metadata through and fails the query on a stored text that
 // is not JSON instead of answering it.
-const liveProspectJSON = `printf('{"company":%s,"consent_at":%s,"created":%s,"email":%s,"first_name":%s,` +
+const liveProspectJSON = `printf('{%s"company":%s,"consent_at":%s,"created":%s,"email":%s,"first_name":%s,` +
 	`"hidden":%s,"id":%s,"last_name":%s,"marketing_consent":%s,"metadata":%s,"object":"prospect",` +
 	`"phone":%s,"source":%s,"status":%s,"tags":%s,"title":%s,"updated":%s,"website":%s}',
-	json_quote(company), json_quote(consent_at), json_quote(created), json_quote(email), json_quote(first_name),
+	iif(attribution IS NULL, '', '"attribution":' || json(attribution) || ','), json_quote(company), json_quote(consent_at), json_quote(created), json_quote(email), json_quote(first_name),
 	iif(hidden, 'true', 'false'), json_quote(id), json_quote(last_name), iif(marketing_consent, 'true', 'false'),
 	json(metadata), json_quote(phone), json_quote(source), json_quote(status), json(tags), json_quote(title),
 	json_quote(updated), json_quote(website))`

@@ -13,12 +13,12 @@ import (
 )
 
 const prospectCols = `id, account_id, email, first_name, last_name, company, title, phone, website, source,
-	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated, deleted_at`
+	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated, attribution, deleted_at`
 
 // liveProspectCols are prospectCols less what a list of one account's live
 // prospects knows without reading it: the account, and no deletion.
 const liveProspectCols = `id, email, first_name, last_name, company, title, phone, website, source,
-	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated`
+	status, tags, metadata, marketing_consent, consent_at, hidden, created, updated, attribution`
 
 // scanProspect reads one row of prospectCols; it returns store.ErrDeleted for a
 // tombstone. Its scan targets are kept between calls, so that a lookup
@@ -57,6 +57,7 @@ type prospectRow struct {
 	tags, metadata       string
 	consentAt, deletedAt sql.NullInt64
 	created, updated     int64
+	attribution          sql.NullString
 	dest                 []any
 }
 
@@ -65,7 +66,7 @@ func newProspectRow(accountID string) *prospectRow {
 	p := &v.p
 	o := &v.optional
 	v.dest = []any{&p.ID, &p.AccountID, &v.email, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
-		&p.Status, &v.tags, &v.metadata, &p.MarketingConsent, &v.consentAt, &p.Hidden, &v.created, &v.updated, &v.deletedAt}
+		&p.Status, &v.tags, &v.metadata, &p.MarketingConsent, &v.consentAt, &p.Hidden, &v.created, &v.updated, &v.attribution, &v.deletedAt}
 	if accountID != "" {
 		v.dest = append(v.dest[:1], v.dest[2:len(v.dest)-1]...) // no account_id, no deleted_at
 	}
@@ -108,6 +109,12 @@ func (v *prospectRow) scan(row scanner) (*store.Prospect, error) {
 	if v.consentAt.Valid {
 		t := time.Unix(v.consentAt.Int64, 0)
 		p.ConsentAt = &t
+	}
+	if v.attribution.Valid {
+		p.Attribution = new(store.Attribution)
+		if err := jsonUnmarshal(v.attribution.String, p.Attribution); err != nil {
+			return nil, fmt.Errorf("prospect %s attribution: %w", p.ID, err)
+		}
 	}
 	p.Created, p.Updated = time.Unix(v.created, 0), time.Unix(v.updated, 0)
 	return p, nil
@@ -198,7 +205,8 @@ func (db *DB) UpdateProspect(ctx context.Context, accountID, id string, patch st
 		}
 		_, err = tx.ExecContext(ctx, updateProspectSQL,
 			p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status,
-			mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden, p.Updated.Unix(), p.ID)
+			mustJSON(p.Tags), mustJSON(p.Metadata), p.MarketingConsent, unixPtr(p.ConsentAt), p.Hidden, p.Updated.Unix(),
+			attributionJSON(p.Attribution), p.ID)
 		if err != nil {
 			return err
 		}
@@ -218,10 +226,10 @@ const (
 	prospectForWriteSQL = `SELECT ` + prospectCols + ` FROM prospects WHERE id = ? AND account_id = ?`
 	updateProspectSQL   = `UPDATE prospects SET email = ?, first_name = ?, last_name = ?, company = ?,
 		title = ?, phone = ?, website = ?, source = ?, status = ?, tags = ?, metadata = ?, marketing_consent = ?,
-		consent_at = ?, hidden = ?, updated = ? WHERE id = ?`
+		consent_at = ?, hidden = ?, updated = ?, attribution = ? WHERE id = ?`
 	eraseProspectSQL = `UPDATE prospects SET email = NULL, first_name = NULL, last_name = NULL,
 		company = NULL, title = NULL, phone = NULL, website = NULL, source = NULL, tags = '[]', metadata = '{}',
-		marketing_consent = 0, consent_at = NULL, updated = ?, deleted_at = ? WHERE id = ?`
+		marketing_consent = 0, consent_at = NULL, attribution = NULL, updated = ?, deleted_at = ? WHERE id = ?`
 	uncountProspectSQL = `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = ?
 		RETURNING webhook_endpoints_enabled`
 )
@@ -300,4 +308,12 @@ func listProspectsQuery(cols, accountID string, lp store.ListParams) (*strings.B
 		args = append(args, lp.Tag)
 	}
 	return q, args
+}
+
+// attributionJSON is a prospect's attribution as stored: JSON, or NULL without one.
+func attributionJSON(a *store.Attribution) any {
+	if a == nil {
+		return nil
+	}
+	return mustJSON(a)
 }

@@ -32,7 +32,7 @@ func TestConformance(t *testing.T) {
 		PersonalFields: func(t testing.TB, s store.Store, id string) int {
 			var n int
 			err := s.(*sqlite.DB).QueryRowForTest(context.Background(),
-				`SELECT (email IS NOT NULL) + (first_name IS NOT NULL) + (tags != '[]') FROM prospects WHERE id = ?`, id).Scan(&n)
+				`SELECT (email IS NOT NULL) + (first_name IS NOT NULL) + (tags != '[]') + (attribution IS NOT NULL) FROM prospects WHERE id = ?`, id).Scan(&n)
 			if err != nil {
 				t.Fatal(err)
 			}

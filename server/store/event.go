@@ -58,6 +58,9 @@ type Event struct {
 	// PreviousAttributes holds, on an update, the earlier value of each
 	// attribute the update changed (see attributes), as the events log keeps it.
 	PreviousAttributes map[string]any
+	// Submission is, on a form_submission.created event, the submission with
+	// its verdict; Prospect is then zero.
+	Submission *FormSubmission
 	// Hidden: the prospect was hidden before or after the change; only admin keys
 	// see the event.
 	Hidden  bool
@@ -102,6 +105,13 @@ func NewEvent(ctx context.Context, typ string, p *Prospect, prev map[string]any,
 		e.Prospect = Prospect{ID: p.ID} // no personal fields
 	}
 	return e
+}
+
+// NewSubmissionEvent is the form_submission.created event of s, made now by
+// the request RequestFrom(ctx) names.
+func NewSubmissionEvent(ctx context.Context, s *FormSubmission) Event {
+	return Event{ID: NewID("evt_"), AccountID: s.AccountID, Type: EventFormSubmissionCreated, Created: Now(),
+		Submission: s, Request: RequestFrom(ctx)}
 }
 
 // changedAttributes is, for an update, the earlier value of every attribute

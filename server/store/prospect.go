@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,8 +25,11 @@ type Prospect struct {
 	MarketingConsent bool
 	ConsentAt        *time.Time
 	Hidden           bool
-	Created          time.Time
-	Updated          time.Time
+	// Attribution is where the prospect came from through forms; nil when it
+	// never submitted one. Only form submissions set it.
+	Attribution *Attribution
+	Created     time.Time
+	Updated     time.Time
 	// ConsentText is the wording a create's request gave with its consent: not
 	// kept on the prospect, but in the consent ledger's entry of the change.
 	ConsentText *string `json:"-"`
@@ -49,7 +53,15 @@ type ProspectPatch struct {
 	MarketingConsent *bool
 	Hidden           *bool
 	ConsentText      *string // for the consent ledger, as Prospect.ConsentText
+	// AddTags adds these tags to the prospect's, up to MaxTags (a form's update).
+	AddTags []string
+	// Touch records a form submission in the attribution: the first touch if it
+	// has none, the last touch always.
+	Touch *Touch
 }
+
+// MaxTags is how many tags a prospect may have.
+const MaxTags = 20
 
 // ListParams selects one page of an account's live prospects, newest first.
 type ListParams struct {
@@ -170,6 +182,18 @@ func (patch ProspectPatch) Apply(p *Prospect, now time.Time) {
 	}
 	if patch.Hidden != nil {
 		p.Hidden = *patch.Hidden
+	}
+	for _, t := range patch.AddTags {
+		if len(p.Tags) < MaxTags && !slices.Contains(p.Tags, t) {
+			p.Tags = append(slices.Clip(p.Tags), t)
+		}
+	}
+	if patch.Touch != nil {
+		a := Attribution{FirstTouch: *patch.Touch, LastTouch: *patch.Touch}
+		if p.Attribution != nil {
+			a.FirstTouch = p.Attribution.FirstTouch
+		}
+		p.Attribution = &a
 	}
 	p.Normalise()
 }

@@ -74,6 +74,8 @@ func Run(t *testing.T, e Engine) {
 		{"SearchReadsItsWrites", testSearchReadsItsWrites},
 		{"RetentionSweep", testRetentionSweep},
 		{"ErasureSuppresses", testErasureSuppresses},
+		{"Forms", testForms},
+		{"Attribution", testAttribution},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, e) })
 	}
