@@ -5882,12 +5882,20 @@ type PreflightFormSubmissionResponse204Headers struct {
 
 // PreflightFormSubmissionResponse403Headers the declared response headers of an HTTP 403 response for PreflightFormSubmission
 type PreflightFormSubmissionResponse403Headers struct {
-	RequestId string
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
 }
 
 // PreflightFormSubmissionResponse404Headers the declared response headers of an HTTP 404 response for PreflightFormSubmission
 type PreflightFormSubmissionResponse404Headers struct {
-	RequestId string
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
 }
 
 // PreflightFormSubmissionResponse500Headers the declared response headers of an HTTP 500 response for PreflightFormSubmission
@@ -5897,7 +5905,8 @@ type PreflightFormSubmissionResponse500Headers struct {
 
 // PreflightFormSubmissionResponse503Headers the declared response headers of an HTTP 503 response for PreflightFormSubmission
 type PreflightFormSubmissionResponse503Headers struct {
-	RequestId string
+	RequestId  string
+	RetryAfter int
 }
 
 // PreflightFormSubmissionResponseDefaultHeaders the declared response headers of an HTTP default response for PreflightFormSubmission
@@ -5909,15 +5918,15 @@ type PreflightFormSubmissionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *FormSubmissionError
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *FormSubmissionError
+	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
-	JSON500 *FormSubmissionError
+	JSON500 *InternalServerError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *FormSubmissionError
+	JSON503 *ServiceUnavailable
 	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *FormSubmissionError
+	JSONDefault *UnexpectedError
 	// Headers204 the parsed response headers for an HTTP 204 response
 	Headers204 *PreflightFormSubmissionResponse204Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -5933,27 +5942,27 @@ type PreflightFormSubmissionResponse struct {
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PreflightFormSubmissionResponse) GetJSON403() *FormSubmissionError {
+func (r PreflightFormSubmissionResponse) GetJSON403() *Forbidden {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PreflightFormSubmissionResponse) GetJSON404() *FormSubmissionError {
+func (r PreflightFormSubmissionResponse) GetJSON404() *NotFound {
 	return r.JSON404
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r PreflightFormSubmissionResponse) GetJSON500() *FormSubmissionError {
+func (r PreflightFormSubmissionResponse) GetJSON500() *InternalServerError {
 	return r.JSON500
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r PreflightFormSubmissionResponse) GetJSON503() *FormSubmissionError {
+func (r PreflightFormSubmissionResponse) GetJSON503() *ServiceUnavailable {
 	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r PreflightFormSubmissionResponse) GetJSONDefault() *FormSubmissionError {
+func (r PreflightFormSubmissionResponse) GetJSONDefault() *UnexpectedError {
 	return r.JSONDefault
 }
 
@@ -6059,7 +6068,7 @@ type SubmitFormResponse struct {
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *FormSubmissionError
 	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *FormSubmissionError
+	JSONDefault *UnexpectedError
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *SubmitFormResponse201Headers
 	// Headers303 the parsed response headers for an HTTP 303 response
@@ -6123,7 +6132,7 @@ func (r SubmitFormResponse) GetJSON504() *FormSubmissionError {
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r SubmitFormResponse) GetJSONDefault() *FormSubmissionError {
+func (r SubmitFormResponse) GetJSONDefault() *UnexpectedError {
 	return r.JSONDefault
 }
 
@@ -14080,54 +14089,39 @@ func ParsePreflightFormSubmissionResponse(rsp *http.Response) (*PreflightFormSub
 		break // No content-type
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest FormSubmissionError
+		var dest Forbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest FormSubmissionError
+		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
-		var dest FormSubmissionError
+		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest FormSubmissionError
+		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON503 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
-		var dest FormSubmissionError
+		var dest UnexpectedError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSONDefault = &dest
-
-	case rsp.StatusCode == 403:
-	// Content-type (text/html) unsupported
-
-	case rsp.StatusCode == 404:
-	// Content-type (text/html) unsupported
-
-	case rsp.StatusCode == 500:
-	// Content-type (text/html) unsupported
-
-	case rsp.StatusCode == 503:
-	// Content-type (text/html) unsupported
-
-	case true:
-		// Content-type (text/html) unsupported
 
 	}
 
@@ -14179,6 +14173,34 @@ func ParsePreflightFormSubmissionResponse(rsp *http.Response) (*PreflightFormSub
 		response.Headers204 = &headers
 	case rsp.StatusCode == 403:
 		var headers PreflightFormSubmissionResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -14189,6 +14211,34 @@ func ParsePreflightFormSubmissionResponse(rsp *http.Response) (*PreflightFormSub
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers PreflightFormSubmissionResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -14215,6 +14265,13 @@ func ParsePreflightFormSubmissionResponse(rsp *http.Response) (*PreflightFormSub
 				return nil, err
 			}
 			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
 		}
 		response.Headers503 = &headers
 	case true:
@@ -14306,7 +14363,7 @@ func ParseSubmitFormResponse(rsp *http.Response) (*SubmitFormResponse, error) {
 		response.JSON504 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
-		var dest FormSubmissionError
+		var dest UnexpectedError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -14331,9 +14388,6 @@ func ParseSubmitFormResponse(rsp *http.Response) (*SubmitFormResponse, error) {
 	// Content-type (text/html) unsupported
 
 	case rsp.StatusCode == 504:
-	// Content-type (text/html) unsupported
-
-	case true:
 		// Content-type (text/html) unsupported
 
 	}
@@ -24847,9 +24901,7 @@ func (response PreflightFormSubmission204Response) VisitPreflightFormSubmissionR
 	return nil
 }
 
-type PreflightFormSubmission403JSONResponse struct {
-	FormSubmissionErrorJSONResponse
-}
+type PreflightFormSubmission403JSONResponse struct{ ForbiddenJSONResponse }
 
 func (response PreflightFormSubmission403JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
 
@@ -24858,40 +24910,25 @@ func (response PreflightFormSubmission403JSONResponse) VisitPreflightFormSubmiss
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type PreflightFormSubmission403TexthtmlResponse struct {
-	FormSubmissionErrorTexthtmlResponse
-}
-
-func (response PreflightFormSubmission403TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
-
-	w.Header().Set("Content-Type", "text/html")
-	if response.ContentLength != 0 {
-		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
-	}
-	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
-	w.WriteHeader(403)
-
-	if closer, ok := response.Body.(io.ReadCloser); ok {
-		defer closer.Close()
-	}
-	_, err := io.Copy(w, response.Body)
-	return err
-}
-
-type PreflightFormSubmission404ResponseHeaders struct {
-	RequestId string
-}
-
-type PreflightFormSubmission404JSONResponse struct {
-	Body    Error
-	Headers PreflightFormSubmission404ResponseHeaders
-}
+type PreflightFormSubmission404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response PreflightFormSubmission404JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
 
@@ -24900,41 +24937,26 @@ func (response PreflightFormSubmission404JSONResponse) VisitPreflightFormSubmiss
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type PreflightFormSubmission404TexthtmlResponse struct {
-	Body          io.Reader
-	Headers       PreflightFormSubmission404ResponseHeaders
-	ContentLength int64
-}
-
-func (response PreflightFormSubmission404TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
-
-	w.Header().Set("Content-Type", "text/html")
-	if response.ContentLength != 0 {
-		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
-	}
-	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
-	w.WriteHeader(404)
-
-	if closer, ok := response.Body.(io.ReadCloser); ok {
-		defer closer.Close()
-	}
-	_, err := io.Copy(w, response.Body)
-	return err
-}
-
-type PreflightFormSubmission500ResponseHeaders struct {
-	RequestId string
-}
-
 type PreflightFormSubmission500JSONResponse struct {
-	Body    Error
-	Headers PreflightFormSubmission500ResponseHeaders
+	InternalServerErrorJSONResponse
 }
 
 func (response PreflightFormSubmission500JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
@@ -24950,36 +24972,7 @@ func (response PreflightFormSubmission500JSONResponse) VisitPreflightFormSubmiss
 	return err
 }
 
-type PreflightFormSubmission500TexthtmlResponse struct {
-	Body          io.Reader
-	Headers       PreflightFormSubmission500ResponseHeaders
-	ContentLength int64
-}
-
-func (response PreflightFormSubmission500TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
-
-	w.Header().Set("Content-Type", "text/html")
-	if response.ContentLength != 0 {
-		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
-	}
-	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
-	w.WriteHeader(500)
-
-	if closer, ok := response.Body.(io.ReadCloser); ok {
-		defer closer.Close()
-	}
-	_, err := io.Copy(w, response.Body)
-	return err
-}
-
-type PreflightFormSubmission503ResponseHeaders struct {
-	RequestId string
-}
-
-type PreflightFormSubmission503JSONResponse struct {
-	Body    Error
-	Headers PreflightFormSubmission503ResponseHeaders
-}
+type PreflightFormSubmission503JSONResponse struct{ ServiceUnavailableJSONResponse }
 
 func (response PreflightFormSubmission503JSONResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
 
@@ -24989,40 +24982,15 @@ func (response PreflightFormSubmission503JSONResponse) VisitPreflightFormSubmiss
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type PreflightFormSubmission503TexthtmlResponse struct {
-	Body          io.Reader
-	Headers       PreflightFormSubmission503ResponseHeaders
-	ContentLength int64
-}
-
-func (response PreflightFormSubmission503TexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
-
-	w.Header().Set("Content-Type", "text/html")
-	if response.ContentLength != 0 {
-		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
-	}
-	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
-	w.WriteHeader(503)
-
-	if closer, ok := response.Body.(io.ReadCloser); ok {
-		defer closer.Close()
-	}
-	_, err := io.Copy(w, response.Body)
-	return err
-}
-
-type PreflightFormSubmissiondefaultResponseHeaders struct {
-	RequestId string
-}
-
 type PreflightFormSubmissiondefaultJSONResponse struct {
 	Body       Error
-	Headers    PreflightFormSubmissiondefaultResponseHeaders
+	Headers    UnexpectedErrorResponseHeaders
 	StatusCode int
 }
 
@@ -25036,29 +25004,6 @@ func (response PreflightFormSubmissiondefaultJSONResponse) VisitPreflightFormSub
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PreflightFormSubmissiondefaultTexthtmlResponse struct {
-	Body          io.Reader
-	Headers       PreflightFormSubmissiondefaultResponseHeaders
-	StatusCode    int
-	ContentLength int64
-}
-
-func (response PreflightFormSubmissiondefaultTexthtmlResponse) VisitPreflightFormSubmissionResponse(w http.ResponseWriter) error {
-
-	w.Header().Set("Content-Type", "text/html")
-	if response.ContentLength != 0 {
-		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
-	}
-	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
-	w.WriteHeader(response.StatusCode)
-
-	if closer, ok := response.Body.(io.ReadCloser); ok {
-		defer closer.Close()
-	}
-	_, err := io.Copy(w, response.Body)
 	return err
 }
 
@@ -25420,13 +25365,9 @@ func (response SubmitForm504TexthtmlResponse) VisitSubmitFormResponse(w http.Res
 	return err
 }
 
-type SubmitFormdefaultResponseHeaders struct {
-	RequestId string
-}
-
 type SubmitFormdefaultJSONResponse struct {
 	Body       Error
-	Headers    SubmitFormdefaultResponseHeaders
+	Headers    UnexpectedErrorResponseHeaders
 	StatusCode int
 }
 
@@ -25440,29 +25381,6 @@ func (response SubmitFormdefaultJSONResponse) VisitSubmitFormResponse(w http.Res
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
-	return err
-}
-
-type SubmitFormdefaultTexthtmlResponse struct {
-	Body          io.Reader
-	Headers       SubmitFormdefaultResponseHeaders
-	StatusCode    int
-	ContentLength int64
-}
-
-func (response SubmitFormdefaultTexthtmlResponse) VisitSubmitFormResponse(w http.ResponseWriter) error {
-
-	w.Header().Set("Content-Type", "text/html")
-	if response.ContentLength != 0 {
-		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
-	}
-	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
-	w.WriteHeader(response.StatusCode)
-
-	if closer, ok := response.Body.(io.ReadCloser); ok {
-		defer closer.Close()
-	}
-	_, err := io.Copy(w, response.Body)
 	return err
 }
 
@@ -30972,528 +30890,530 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Nc9vGdjf+VbZs/2MphSTqxU5MzZ1exXFu3GvHri03z9PQJVbEkkQE7jLYpSgm8TP9NP1g/ST/2XN2",
-	"FwtgAYKU5JvcujOdG1PAYl/OnvfzO7/2xmK+EJxxJXuDX3vsls4XGYP/vhiPxZIr/Z8Jk+M8XahU8N6g",
+	"7L0Nc9vGdjf+VbZs/2MphSTqxU5MzZ1exXFu3Gsnri03z9PQJVbEkkQE7jLYpSgm8TP9NP1g/ST/2XN2",
+	"FwtgAYKU5BvfujOdG1PAYl/OnvfzO7/1xmK+EJxxJXuD33rsls4XGYP/vhiPxZIr/Z8Jk+M8XahU8N6g",
 	"dzlj5JqtH0lC8RGyStWMpEqSRUY5ydJ5qgjlCVlKOmUR/KeaMZKLjBExgf++ZmuiZlQRKq9ZctiLenI5",
-	"n9N83Rv0LrgbWTLGcXjKCU3mKddv9qLeDc2WTM8tTXqDHh2P1ah//FPy85frk/FpcsYeT55Mv5x99dPT",
-	"6/78uBf1rtl6BI/q/zBP1p7jJ72ox+mc6UmM56wX9cTVT2ys8BOwHVFvkQu5YGM1MvtzduL9BovvDY77",
-	"/X7Uy6li3i9RL2eKcb2No4SuZW/Al1kW9fS+6C/o5fWi3opdzYS4HjGeLETKizGffPwY9Z7ljCqW/IAP",
-	"PTfPhE+JcrliOVGCxG9ev7skRzfHR9XRZRzBgQierYngDE9lJrJEwu8ynfKUT0ks2ThnKq4cFeFsRexY",
-	"UUEJ+DSRM7HiRM1SSQQfM//gxriQ3uD4y9OTx2d92LHyGp69fUXkmo97US9JJb3K9OMTmkkW9RiHf4/Y",
-	"DRLvj70veh+i3oSmWcqnI5nqz5kNhoNfMXPuv9DjqyqR+Cdd3SG9YFiN/ttMsvHo1eSv//Y0/+ovf/2/",
-	"P+eXq5/ev/nmqxcv3/zHC3Hykr6k71a9qLfMs96gN1NqIQdHR+N8fmju1uFYzI/0+PJoTBdqmbOePtZv",
-	"WMYUS57r1dQP84LElsIOE3wyJrDyAex2nFBFD3EFMblmbIGHZ196JEmawBFHhOrHcYyR/XvtVO0fyIpK",
-	"Yp5uObwvT+DwqKL6j3Yn9SrwzYHKl8ycwyKX9iC+uj27Pp0/5k8WX/78Vf5U9tWxfxDVWcJGwRjsxl73",
-	"X67Oxo+TJ+zLyVfTp7P+T8fXJ3N/DNiknr55Py+ZVI5j5OxnN8JpbYye/g6bL4RifLweaZYDpPQx6qn1",
-	"gsEqysfhH+K3Ip/rD/kbah4jE/03byNDOzTJ5x1JFUbzvvzG7tQmdvDN85fPL58DQ7ArkUe/psnHeACE",
-	"kybIti2lDIieX41M7KrcCW1YWfezL525Wd22PM9bZI3r3WGxHl9oXezuDEevuQMnWC4S6nMC/8YTOlF6",
-	"G2aMjGeUWzGccv0+u0nFUo6oUnl6tVRMxvDgJGWa66fKvJJoXqFmbE1WLGeNLGIubvSjmeBTHGbJOcta",
-	"uMXpkzC30LoI5agB0Gyt0jHNyHM+TTmTvag3FlwyrkZUWb4eFCFsTtMMxCn9s8dze1FvkuZSjax8T2gv",
-	"6s3SJGHcCZVuRJrRYpiX4oZlFCTbnObXTGnhY2bqhp0zRc1yP4ZoPOotZoI7cSXFMtfCSxPGyDAMqaha",
-	"yt6g9/OSZukkBXas6FRLvg9RT6UKdIhnl6+18EHCKO/3il3JVDHHyAJkAEzLfogzLcfMwPBOgPs+vTod",
-	"nyWP2ZPJl9OvZk9/6l8fb8l9n9KT6hgh7mvWvT74cnJKn457AU5sV+1uz8tUBm/Qgk5BD43/8hx1ItQh",
-	"4kgrM0wqAoRyTuIZlaO5yFlMJF1LspoxNWM5EVnCcrx0kkxElolV7XKYT2iFym5CwSyAFH78LEUDUvRD",
-	"1LO7btfrZpHp87SqVXFusKCQzK3KWqpPiiUjkafTlIPOaBW01WrlK2hak9Ta2XgGR7HIxU2asLw36Kll",
-	"zqVKM6Yp0HIkxW71/F4QOs0Z07InZ2OW3gA7TpZjpQlLkqs1AeakiaVB+53QZYamWIgJmPuuf0o5zXsf",
-	"PgYU424qhGFf7xa5Vu7tgFXVQp94kubasCkrtJX9OlIzyq8lXIKreVp9mi7S0tM3x0d6eHnUPs0jGEzK",
-	"VPDikO2lLg4apD5aZ48k2jE1LcveuC1JoHS+LTKn/eA+9SkZKfJgJ1G6o2Y9zZcUxnfH984NVLmtYPOz",
-	"hVawio+Vbq8RU+ZVzWE3EGWxX0s1H7lz0XcxY0qx/CHuMCpR4EzZRhEJKA89zf70FOGQO1AL0pRcXjme",
-	"HH5s0Rv0Tvqnh/3D4+PTwy+r9DQq7b8TGx1kTs6oFNyoJE6RsOeqz0GyfESnuLxX4pc0y+jR48N+gDzq",
-	"97wsVX9e0pxylfJGgikufYlyPm5xr+uHeSVU6TB/P8djfEnuCHpapVwvhOp9KKuPdtuq5zFe5tnRV4dw",
-	"HDtc8V2YeXHcb/VlW9ROvHjJXsek5vzbvKUt++dGBWVDz6vZhvZsHiq1WpeviViwnOq/G8NTm08D35ri",
-	"QpFpesM4oTkjcEhEy3Ewx6xhQNh8odZNFlbJlOpuI/mE/Lu3lFDV8wyl3iKjHJhgSrPenc0mY81UFaiS",
-	"gVMznHCbnOFUSFG39SWNwaeer6kaz+ok9JozkjO5zBRZsJykis21TQ4O2FxbFXo3IsLoeIa+VHDBwiK0",
-	"Xb4SyywhM3rDyIyize3510EFYrms0tGVnovmmxOxxG/KiCy5/pzg+ggmWTpWBBcfttujgpumPGG3vUHf",
-	"5z1/SNsd53H/Vns6X4hcNRMfu12Ig5P+yZMtyc+YTnbUk/7xx+jXHstzkeMJJL5JNWK3qVR67xMx3qAF",
-	"JmIs/xEGOqi/Dv+h92fzBp/ou82kpFM4JZIZ9cm4kpGeU4kaFMEvEJrljCbrAWkfWhP1guZ07q1R/nj8",
-	"4RBpxtmmo24OBmOApvyGZmkysi/jbmoDGan8uNjvs/7T4H7rOTHF8pEZa+sdDwxQbOIL/I0USz4xSx6Q",
-	"+VIqcsUIJfgMbitNkpxJGd6vkwferxN/v/p6v8wfThvYhWEGXcQW/OYxiWlOx6yNTfwlR3GzNaM4rYiu",
-	"78RiwfKOguuOvGIsuKJjFfbv7cQm+h9NXEy/cuLNDuSC/vZ1uljoP/b9sX1pFvakXYKWk0tV96g5ioub",
-	"3WiUC/hfeBndaLLNjxYMMjhX2mff8R19x0HaCrmOt7MNHCWAevSO0Xw8ewsaUJt1Z99C5UZ/ilyxteAJ",
-	"STeePwbuP594TfO461kjq+PsVo0WKJ3G3/3rL//nl4tbOn97+/2pOGPfvM1fnfSPr376j9X3p8/Pxj9l",
-	"v7z67t9ufRtMAgmMUAsOk8oRPgMU8x4nuWXsj5L4zcXls+9iTGeQTJHY+uBM1M9G26xhCabaLOVTsuQq",
-	"zbS6rVUVTDMgdEpTXosImhGDIcFd8xtwlz9pesO2yQobD8PJgYa4a2HbZFQxqUjCtK6YrwlVStvCshyL",
-	"qeUHucNzCSdmIPv+HzXTRBMjcC2zDOO/0v8A4V0PpT6JeskSfRCjuda7voqskopzgnmPukXucP4zap+q",
-	"RYVOeWgBdoaW84xQOYZ4llyOx4wlzsUSeQs6Di3ouLKg4+MTtyIg0pFhb3db2tUvT9df3X65enLzWJ3J",
-	"0/zk5+Mtlva4f1paGtCKZpd3vEthTes53A1H9CaHzgQ9MOtKLJX+Mc1N6lVFlQoESYJ5DA2hybvfGRfq",
-	"syNH9cht/Vb5RPFp2dx2Wk6Nz8HZQkbf6JqtwV5Kc71B1aM965+S+nMDckGkojyheYK5knnKErLSwgwO",
-	"z+VCSjKna5KIiMjleEao1MJOQcYeqisxETmZU06nJoakJ+oOX56TGMzEmGgdRRauS62ncyMFBa+kf+DQ",
-	"IFcxO7M0W5+iqvZyYE+2NJiDIxQW8+vK9owpzhOn7JvFRp27X1MYzn2RwvysQR849GNSeWhATF6t3m8u",
-	"FKHkGdKizaW8ZutInyUXLj12RiVJ69Jxya+5WHFy8ebFxuOoTHXbs6i9XnddmFkQE0VPBkRej/7nv/5b",
-	"X+DDXXefLtWMcW3mgZwIbD74+Pm0ffPNQ7j5ZiJkTPM8BX3Qzr28w9+LbXbWzmPHnS1eL3a2mIDb1EPy",
-	"joF1pDnAxVLNRJ7+AnszIF8zmrPc7DrZEzn57vLyDfmaynRcaGJ6NCrJUrIcWMH+A55Nzm7ENdtwMcxD",
-	"xcVYUUnMj1VN3Py8zbnYOex4LsXrxblczlLpTmavoPJ9uKhXjHF//ve8t1c0GU2pYiu6ru/r4/4J8R7Q",
-	"4mWRi9u15ifLhVQ5oxCImOQC9QuRkys2S3niuBAaVyzR42TrOs+xo5SfazsJf8ZbnkL5Vc/n7E1Esvwm",
-	"HVcnfk6UNjO0OQc2Q777USzS0v6LxPHB0U8SsxSq1N0ntceQvvXPlvMj2/zXd6+/B34/hqCP/sOV5lE0",
-	"0QauNnkYT+pKXnig1mOoTXzbwwgM4F+KpkkNyJKzW60Bogmt6U7/TlK+WKrDBxDMMFMlxCij+ZS1HJB7",
-	"pnw68FNO1IxyckxepV8377+4YTk+s3HviwntsvH+2+FdL826f/bV4y+fkKu1YvIhtngsuILcivWCtSlA",
-	"fRJ6UjMmK4aNYgmrSAT6Z4ikaxI/wzcPLtcLNiB0scgMPzzS1Be3XwrJOAjJ6mttxxRc1JaH1TBGcWQg",
-	"wJWdLZV4F2AX2hf8EMcIftGRXC4WOZMSRXV5TzHapGUyy6lkCeaXS+K907KjtfG33M3A+xU5XJvfJBdz",
-	"324mVGHKPMul4I+kI7zaQgaQE0+54cHGRjROQeMu9OvTSJZOFATs91zdlR0tFVwe6b/v+6bIQwTlMM+3",
-	"yL9FOThaci1DtHkeupZPSesryA6Nn/WaLRSZiByDuvGL4sWDv7J1bIrIqLM5bSmZrQ1jNGOJSUSwwSAt",
-	"tGHoNfIrGBp/fCQjIkX5KLC+DJ2zpIhH2ZNM0oTkS15nCDB1sww7TTMt74v2Q0uu59pGzu37vCVtbxqs",
-	"zOWDh1E5i45HYQot7UlYq3O3k6icwYBkqVQlz7vEDzb6ikH7kZorUigzrC5KCTKn18zO2L9PlUcf+Gah",
-	"BTxayg5Xqni2Jusg14fOWeAq6a1XaZbpndQHV6doeLG6Q9XXupKwt6A70G5pFD8vpLLqAL3W1kveMq23",
-	"Cz5mmu60PTVJeSpnaEv9Lc+9RcVpeBi5aIBhMqp5IQivhVpHJBPcaW4njx+T8YzmdKxYjncDb3XxI8Gb",
-	"C48v8pQrzTDIxbtnL17UCSaw5XOaTUQ+b5fcTRtwZ0IJeJAqU7QJL8f66uv9qCzS24q/LVHkbCnD7o06",
-	"M8Bnm0hihS6ZxGYJZlQqcnJGZmKZS+D3tKIwG/Y9Z2omkogsqJqBNS+S9WYicJ8rjWXLfragCrMDdyQK",
-	"N0pFt9tq2mQvtBf7h+S9ZEayaCGHe6n/Zd77xCTEFcs5zUZuZ6senD4pPzMg74RemZbjmN5DUi7ThFmX",
-	"TSCf+CpjcyKQlFCWtx5qeU7bHmb1bc/UcRNfaWtslQs+1dMSy5zoFRySy7KT5pykE833ta6eSq0amDwp",
-	"0NJF7klQe+ppcl+enTnVS+EUIlL1czkl3gMD5y9LJUm0SjSB8It7oHwor4o/kLne9JbT8Kex5VGUXy3O",
-	"YdNcvWMo6olBEh9cwL9RYj0CvAfBE3lvWw43dsSFGpmSrRAzfUzqzyEjhZuOCaYRuVoqsPwLdQNfO4fl",
-	"xBf6RSd8M0hK1X/Ah6RRN+q8s/SN4gXnq2g9y/r6tj3S0AjFyb55f+kCSfhnfb+0mm2s33PNMCHXSkwG",
-	"WgePyHfPL755CF8CzBGKgJqsziek/IyRhhfwgzsadjvOlgmTxjXqUEu0zmJs+Ys3L4pCjGq+DoxWHqXt",
-	"jCrT3vJ8am8HwgTFTNHXo1dzjhYPTrbu64HwjZinyjyx/xAHhtWR1dtXpf4peyQJPgoxaE1rC6FtPIFR",
-	"5EoRZnV/A1/Zco+DI5StYzM/Oxi7SYuaDc5UYOIpqFXzQ3KRQDzNW80jSSoFpL6O8Bp+eojjuGF5JmgS",
-	"YoJa/BR/x3tjnBepNASm5SzV2j1fW+koCZXGfieQUlAVTJdCVF5IOZlk6XTWyte8qW57lv6bQQnVZTHW",
-	"Tvy00qqewh+0BmuPDcgF5lpE5Ocly9fFE2DdIdfTpi5k+C8ZIiuNZ2yulf7JUjJJ9lB50hOLiFhC8C5H",
-	"wA8lBFiQEYoBji7RSP+XzRBgfDnHsSNCyft/7vf7/cKK2q8mh9RyDbwZwzw5MUvDQdtI5RMVTmxbK/FQ",
-	"nthiti2JCT6NuNQE9JekOUtMYo7IvW3XF+NKMi3Qq2dF9mJYTQzOgrheBRLrS02xPmy/HlI3Hy19q0hH",
-	"6HCwO6Y+hAYoDvYV/haY36Aozf50p2lu0qbTNI954US81+b6C2RWyAVo8Z7RclyRqYuDJWyScha4n+St",
-	"Y4o5I1LlqTaShAHbg/NbsEwVpDRJM3O2nGmxIdOMcZWtSTrlIg9g81neAatww1QYWDcCsZu3M4EUAxQE",
-	"8taU9LqJegTC0/G13iqfRuxvD0EmGeUI3zfKGR3PwmbMCak/V85ISiWyLbRl/BiWvv7KYS8+kgZ9UUzK",
-	"xXdaUdM/1tL/GrNEKyPjuK2nWl/rtscaGqES7PAS36wWUKwR1AAzX4r1RASxw8obkdNUMoz9eZv2EJp0",
-	"tZwy6BGsPKQ5frlyspzvC4v36ihNAeU5ib1STU8KALSZYRMpmrb4ItzdKtsvfxk/ZV5oPf2/Ydnp8cOV",
-	"nR5/EmFiF2/ri0I5wpWHagnCgKNqnJgmO7cootJsXv+FIxgVoVegKfKai7Dypjfqlmm+1TXtSg/udc+1",
-	"YSfXfnKa1vHt81rKNOYEM6PP2vMFDfK+Dxfkom8XlOAtoM7JyE6Q0E7AL2guW/Xn8sBb7m/15breDE8M",
-	"iMvPsiYIWlZDUw0xGPa0lFgImYJ+8qW/nzDEA2ypD6tbuyonT0nx9yJ3FLJ+oI7QGY0QJtPyoqiL0G9a",
-	"/OJAPaqXoQ3pXfrl4pW2w/KmvOVJld70hGHVPh8gj9PTm9M1BsaP+/1iuQuM6QuefCIjuZh56fDMUEWs",
-	"Mag51x7Do4TEZacVKcmySSlwSfa0OZO4R7KUs8KWjsz/SrKgUpEnZ+Sv6df7wB5XM5ajfQ1qLeOJBA1o",
-	"fpVOl2Ipyd6VULMi9ewl41M1i1G4XuaUywnLD57zsUhSPo33zw0iB+dsDDcDJS8n40xIFsjbdMnntWxP",
-	"KmHZreRV29RtqSwwQFnz2ji/o+PDY7Knz+5rmlgrZGANxsJc+05IZc5h/5A8m7HxdSluA0emt9Wc1bk7",
-	"NE3X2oTXF1kf3+PHpw+YyJgzrKwdTaHYtkakx5pIvUdM4CEAnBwIHWyAV66frz+Xrc+2/PL2ktRlr3sL",
-	"elCh6abc4is5I9WnBuR74Sk9qOrou10xeqxKqM2bxOqDJr5eArY/9/XmOE3iWh0I1FyFgAkaT3BHn0jg",
-	"/VI9SGkiA/Ko/UQfPfwJiqVi4JmfiCVPGg6w/BCcX+HrcGbOgqpZeOdhgNZtr0xj212vvV5s+nues7GY",
-	"8vQXVsib929fkj2b0JYxmsj9Q/KOMRecytmE5YyPgY3Bpx6Cd0klcsBH5PSGplk47Pa4f0oCDxYRbJPc",
-	"B7Y4iMaEKnpFZcVqeIdj6DsCaYrjmYl4NZ5KaHpbnkx4CC/DIDgpP6AtZyJXWMhyHzEAlc6ZWKrQNp8R",
-	"88eyU0csVQZ+qiIZ45GWBjRxIlBv+krk1yAnxpSPWZa1KQ9uSDgtM1LbSdhZb7n7xWthJUFpdusnr/nz",
-	"gZWVF1RN97ifQ/kY9YzqYPqZMCkPtAKXi+wAov4HJmYXRJMwE3gkSYyPxZFfE0vnDvAcQ4NxJTYI0sJs",
-	"YDNKqT5LiOjoSZhVSJVrFq8X4BKP1MFbtsjoOqQwx4BXj5NTRUqwcfboqwLp+fCjmIAbgOZZ6qVIbcg/",
-	"La8EcEn9aTO+nPcGP+IfPkSBZeAG0uzgbYEgXUXGg0w2XKKd7F4cWH+8HxnYfusYc6uYCVmsXp/SOSxW",
-	"EwTo9fqUCroy7jBqc4WKFXrkFnY3tR3ZW6rYy7B1+gN8TJKMTZTXCcd6ICPwtJhpkHhocYWHvfP8T0+f",
-	"nqs/HccDEudxYdXlbE5TXmAArlKeiJVWjRgqNbGKfUuuWGNo9K4rO3gjsnS8busNpK2/AzSlF/Bwy+J+",
-	"/tNxv3+++tNxTPZePL/8lrgPWd1/v3nu7uVNk8ctO3iRbLruaUL2NJmM/ue//ltbco5+UqY3fMHAL35I",
-	"/m0pFGQjw8VbiyWh8hpWOWPZopGiwgysQAhAAJj2pThzvb6Wd3jYRAmyoqk20ybo9lD52mSOu2md9ts+",
-	"PE95Otc3+9jTORSbshxm8e8gf2q8yPDKgc+JErYAi1rbwaq8MS5ronnBfrwNWLnHnv7K1iGg1mu21ver",
-	"Q6IwMoA5vWYSGBACLUDZjsgJgAgNuaQTZlFd/foS4xTVX8uXXOI1RArB4oaUF8m6UwYuiyE3eJ76WSz1",
-	"AsEHY4X4nW1HQv7K1iaqNxYLrTeIIffiAocQKQbqXM3SjHnzrabTu8yj+Kz/dMjDSfsx2QOiIaky7gwQ",
-	"DlCJ3ZJpPOS4KO8LDTnPsReszNlP6Gc05AptR/IlH/K9cslzhJEw89+F920fXTGPb29j921A3BUKamMi",
-	"InG70tycstTjEzrJmZwdDnmJKmU65cuFbTYR9bSOYJSJApa9nhTs3R16iy6i3uDk8eNI3yX772NNzkqx",
-	"XI/5nz8Oh7cn/YPh8PbL5x/++Z96UYj8cyYXgkvs0PE1Tf5S1HmbskJASK9WNFY6ulUqxP8pZ5PeoPeP",
-	"R0UPuCP7+JH/LFgUbmWh1/Cv8uh5oQ+Xb+TXNCF/sbXn1CvSNkXmhQpcrTMPqYaeVlfm6qG5mYePvCdh",
-	"gl/TxFNGttnGUKF3+2bW3gjWIm8eo3i8pdK2dZjgS+1lLa3jNb3XlBXVOlj9jabEmY7D2DeaMjY6DmPf",
-	"CIVzWocoP93k/W4dov7GPV1H56EtadBU2gyuwwAwkJhMGE+g4MDGjv276Cu+rVfRPdigVHZ62T5f0+22",
-	"4QLPDPr1ljwgVB7deoy1F7oU53a+efW3WysUt7zR8FprldNWA5rXwtkR7Tey8vw93AR7/uVrYDHRZUNB",
-	"UVulpk2ThUQT1liVhGEnGk5WoKqcrLBXSu3Yd/liTTX4psKnCGx61edYh2tSAz2KjPcr17nB9dB2u0Kv",
-	"NFj/bcPUnq9a1X8A5rLBSnvNSdygdkfWXu9kwh13tthM040rl2SyBb8LI9m1XtbAK+Fcl25X3jx/D1fe",
-	"7UGlY6K5mCwpMkcwa0YvJJUqp0rk0nRRFblJKvFhH+Z0jVCzBnkvQtw9Vk+7A9wlm4OWpzd07LUSkZ8v",
-	"4j1L+XKvmeeFE7zzBQiXxLSSbuCVWvJKu+pXPNoQE92gOVZe2P7uRD3FbtXRTM0zb0N6g95w2e+fjv8h",
-	"EWPNZoh+AH5i+AeAmcYfzvpn5HuhyLdiyRP865H3Z/xldoz/qj5of8d/LuxDGPyDKh3zoPlTyQSv+oSA",
-	"OdKMfHf56iWULw387irWgWoCGodhQ7wypvUt+8DTelpe3yL8CJR34bMIIqo5SIQvXOViJSH2s8i0mQsD",
-	"QD3SnquAW0DcUJLYnYfWAmh9TRVPvrc4b2H3Yj8bc/6yiHttcZ28aFkrDdvn7oHtm/mSSxuLU5sCZ20h",
-	"uAdzS/zFZJtssZm1TJVubAGevo+NheSXBlHqAR9in2BAYYI6b3D3fJZ19y3rXpiy+3ewv7vIujoUQbt9",
-	"V378HijKLoHgGshzhDtYma5XDsgAeF1BS7VLGZGflwKwkOvAAPdyWV+B6/t7oS4KnWCLjQ5XubduduCV",
-	"e9hwXAfI6QtbRq/KJe6NVfSHroK+sXSeXPA1jgX1pjY+CyBS3E/5wREwROSH7vX44aid/ZKbLdZcV2Kd",
-	"rrx960DbrpShaaJU8r4FWdTr5VtJovL4PZAD0IFXjK92L8aXC0av5b1duO+F+tbmk+0iIXfXnYMpbe1j",
-	"VJ6/p4P5FlPlQMVbsDH08+mU9VjK3IUpAZgA+Bcywafgb7BeKuM6KlxNsJqiPAGYwmfZfc+y2/z7W9Os",
-	"aysaD9catjtX6q/cA5GaRRBchRUkNn5PVixnpgjbFjNayYwoRuVEkSs2ptZT0lj06BRPU/2YlwoE694X",
-	"xAuY0zX00vxMxvdMxu8Qeft9Oft0G8WojLjUrhF5z9bAMtodNMWjzTmzrSOE3rmHG2T2j7z3s3JX7FHO",
-	"iNKEltM8zdZETCZgplZQm8he7P0r3o9slm8lGZbsxYH5e9GFLXFE9uJiQ+P9Q/IDTRWJPS94KRHtzupA",
-	"zcHe/mLxKGz4pRCvKF/b/JNt9YndnHh3p4xLIYiet0ucGbjeDeGitG2O4Y8eYdmKAN5zarpkbC1pA+1d",
-	"2iMhlefDTUo6DeGpo4FeGp2GsM/fAzX6ezgga22J2+4XBVRIRFI+FnkOhey53wDjHljADz/8cHBR5Iex",
-	"hr6ApQwyRNAxGQ0AwxUyGU3TlJzRbP6nYc9gfg97W1mQSGi2hvYP6YvRpjuaBL6re4Cl4GppSnQCCCUI",
-	"9ywSuo5scRW4pH0v+CF5y2hCYr1vppZyLBL9n9JgWTMYhyXma8zkWKqcUeUDGZn3shTwoO2UxQTYIY5/",
-	"T0ao21JbVaBV0ga6s0DzrhWTZ2qVyO1X7G5Gx2PbxW5dbW7Wnx/3oh7wEf2o/g/zZO05flIkKZp2qK51",
-	"mZmT135tZFZwduL9ZoTbMfR988XdMfzANP2mgo8Supa20WAuMHfSQAT0oloTNjfIEwwFL1iuUkPoSese",
-	"2rRs2CHIyy5f1807V7mbxVaGvlrUFhj8c20tJKxkrewhXg5qSuOcqcqUNp5QbUZ4ZO27YNFriu+YE66N",
-	"Zo+8FgnLVnQtSWzGxOIOU8FhqeNDZW8NydS+UaWh6re+EyvUFytoNBU4k9KCNB2iFwnTF56c9erZDHVS",
-	"3ebTPkJMKZkCyL3Dx9sgCN7WK+4dBidYtnQ8q0C6PILC/dpcgl+uXL3GZes/o68cTWNoZICNFpGH6h/G",
-	"gt+wHH4C8ICF8hKwSUK1mSFXjC1M6S/Cirmmqw5T7NBUBsfof9o/J5olkGvGFtLbe2yVAbndNGeunJi8",
-	"Y4pcQTIFChKLNxKPbfMp3CdpVkC+v3j1nBwcuM04gNV+Xy5UOn3yOOrpeaAth8I6sKMia7h1+i8b+cAh",
-	"iW8P2K1iXKZXGTvQV8n3hetB5NCIKZCH50bj8AQV3qiIQNtLfMWVuycJS6r56ZBzUruQUa82E7jU5mHH",
-	"mD98bGbNjfRU96L4l9j6UqKiKbLgmlw4uImTc4RcSBWhBDuA+hUCIQSs8lkePwnWoBSq2I9Yx2yYnuGl",
-	"NS5R41hRGZrDyARDFEUpmxkWE0Yl48ECNkYYhyYFE+/ePZLENPgmGUumqDqNZ5Rjs3O4RbVe4HE0hOri",
-	"PCmQ3/GdR5IAHeWUSwrIEofkAi+S1r40e8mpXEK22FzcoJY75PjpIjkAe95UqKqh6+s0p1wV2i5oH2Pu",
-	"ysufVnvtzrVsSxe9Qe+kf3rYPzw+Pj380ldBbMNzr3c5XaQ9TDbpDXovCJ3mjBElbG9uwtlKGtSien9/",
-	"TShLyfIRncLJWGX9YCqOjg/7vZqu4ZZZr8/D8k7sNGj2f+89T2+tzVyW8f42dZAabicD3wU2YClFf3+a",
-	"3jBO9rC2c58YlpjkdKV/hY60FSWoxOCuhMgY5Zi3W//ie57+vNR6juafk1STZawPFbVwChXLB3r9uda9",
-	"l5NJelvWOjZSQE1X0CQR1G0QhNMy2nGW6i0o81ok/vIMytTVwOe7q0P26vnqkKXUkjpUkG/tG5aeA+eb",
-	"+wshY20JTXIxH5CYLtKY7Dm2CB0ZtZDbj0iczhciVzHC2igow2dz/QdNbQN7WKYAuVrFai5VdZJ4y0In",
-	"sRJ5Uo2WT+kNgzpSs+yRfj028t02njZIYsWnd7nCG0/Qv+Oh6SPlPJIkfi9ZfnAxdcdZnF2ZM2z8aKuI",
-	"sdfZbKk7fiD10nSLNuctIiXc+luLFUjsapcq9X75Hls3Xb23a2nttLajdiyRIzMRWeez+N3QUWlBmTJz",
-	"5wHiA2+3Jm+5yVdhRfDHouw/zyl4Eov1NbFYwACzn89SRq7YWkDun5mGlbdJmhvoJsOYVjS7Lm2s2cI6",
-	"w93EavRel/gMbH6JyZjjqN+BPAvvKCQ/wCLA8ZJKBGfSPKZ8BXY72003w10KOHPvIHDKIbJHZM7kW5HP",
-	"GwSDy6qE83A6zsSwvCqVGxwlX0+Z5POO/eIBrb5OwXbMpqPE0tziKPW/P+wok8uOB/Pp+ko3L2pr2ae/",
-	"USJI2I0SQRo0/234o928lsO3CFSbCIC64+9w6BvBQt2hO+Sm3+PBO9u6dPgbF7f14dvvlAjA7cyH8scd",
-	"0tU9E8IPaF0+N8bl1gyBO7u0A4GsWEemUDWSf5d0Elz4xjVuTSbVvSiRS22jPpTnUvnr/ZHPcw7Ohuc3",
-	"Qa3wwgLeQpWCRyRWK8U+evEXMXrmbgCHVT+7pxBLJtEWICSTOlfGvr/wLzyXwqFV8ryfjMfN/6nA+9M8",
-	"dVSUChx6SmL9znmj187uOVT/dWam3DoJ2u8K1hT+cVirnW/ruAOvcLJLpeSDXF1Trfn3x+HdIQTvariz",
-	"neuIICbmBvqRxkPyMr1m5g84VpFcyngiI5vKNaUpH3IoTJcD073A5KUyCfA8iUA4EC5WNdfX/2rAxuoV",
-	"bQ02l0LG3zBF06xGHThAIxE8gz2ul2gBJl9EJEL1IOW5QLDJdh0jeZwDgDdeJk0tyuD7QTRODfk0Fys5",
-	"2OCb12ctieeaj4xHxTihoGsMOuuHvOqtJ3uAUkt5kgEK1NW6mM4j6Qe1MXa9X3XiB0ik7s+3HgsYVvYG",
-	"PzoKraOKRAaVuzc4KwWPQoce9VYzqkZKjBJhm88LbirVzD1jXH8KPNDvL789+Orcr5CD2gomiR6mqHFL",
-	"mH4lx/ziQ/gK44Eu/JgAirnjIg+gCisBvnGmR/kYtTaX2XnRF0liQJKY/jqds0SfosW9gKOzTfldc3jo",
-	"cF0s7JN15wluQoHgvvMmPDO5OXqRCPFe3YjysUstUlazdDwj+dJQfi6uzd1ziSCPXKcqvG7IwPUbpc37",
-	"w7W/8o6hCqJ/L0dgWgDhPxyuvn8AMBfTuxKejouNAwBRx1NdUavpMzBdpgkr+rBPczqf0zyCfUW56Uoe",
+	"n9N83Rv0LrgbWTLGcXjKCU3mKddv9qLeDc2WTM8tTXqDHh2P1ah//HPyy5frk/FpcsYeT55Mv5x99fPT",
+	"6/78uBf1rtl6BI/q/zBP1p7jJ72ox+mc6UmM56wX9cTVz2ys8BOwHVFvkQu5YGM1MvtzduL9BovvDY77",
+	"/X7Uy6li3i9RL2eKcb2No4SuZW/Al1kW9fS+6C/o5fWi3opdzYS4HjGeLETKizGffPgQ9Z7ljCqW/IgP",
+	"PTfPhE+JcrliOVGCxK9/eHtJjm6Oj6qjyziCAxE8WxPBGZ7KTGSJhN9lOuUpn5JYsnHOVFw5KsLZitix",
+	"ooIS8GkiZ2LFiZqlkgg+Zv7BjXEhvcHxl6cnj8/6sGPlNTx784rINR/3ol6SSnqV6ccnNJMs6jEO/x6x",
+	"GyTen3pf9N5HvQlNs5RPRzLVnzMbDAe/Yubcf6XHV1Ui8U+6ukN6wbAa/beZZOPRq8lf/+1p/tVf/vp/",
+	"f8kvVz+/e/3NVy9evv6PF+LkJX1J3656UW+ZZ71Bb6bUQg6Ojsb5/NDcrcOxmB/p8eXRmC7UMmc9fazf",
+	"sIwpljzXq6kf5gWJLYUdJvhkTGDlA9jtOKGKHuIKYnLN2AIPz770SJI0gSOOCNWP4xgj+/faqdo/kBWV",
+	"xDzdcnhfnsDhUUX1H+1O6lXgmwOVL5k5h0Uu7UF8dXt2fTp/zJ8svvzlq/yp7Ktj/yCqs4SNgjHYjb3u",
+	"v16djR8nT9iXk6+mT2f9n4+vT+b+GLBJPX3zflkyqRzHyNkvboTT2hg9/R02XwjF+Hg90iwHSOlD1FPr",
+	"BYNVlI/DP8RvRT7XH/I31DxGJvpv3kaGdmiSzzuSKozmffm13alN7OCb5y+fXz4HhmBXIo9+S5MP8QAI",
+	"J02QbVtKGRA9vxqZ2FW5E9qwsu5nXzpzs7pteZ63yBrXu8NiPb7QutjdGY5ecwdOsFwk1OcE/o0ndKL0",
+	"NswYGc8ot2I45fp9dpOKpRxRpfL0aqmYjOHBSco010+VeSXRvELN2JqsWM4aWcRc3OhHM8GnOMySc5a1",
+	"cIvTJ2FuoXURylEDoNlapWOaked8mnIme1FvLLhkXI2osnw9KELYnKYZiFP6Z4/n9qLeJM2lGln5ntBe",
+	"1JulScK4EyrdiDSjxTAvxQ3LKEi2Oc2vmdLCx8zUDTtniprlfgjReNRbzAR34kqKZa6FlyaMkWEYUlG1",
+	"lL1B75clzdJJCuxY0amWfO+jnkoV6BDPLn/QwgcJo7zfK3YlU8UcIwuQATAt+yHOtBwzA8M7Ae779Op0",
+	"fJY8Zk8mX06/mj39uX99vCX3fUpPqmOEuK9Z9/rgy8kpfTruBTixXbW7PS9TGbxBCzoFPTT+y3PUiVCH",
+	"iCOtzDCpCBDKOYlnVI7mImcxkXQtyWrG1IzlRGQJy/HSSTIRWSZWtcthPqEVKrsJBbMAUvjpsxQNSNH3",
+	"Uc/uul2vm0Wmz9OqVsW5wYJCMrcqa6k+KZaMRJ5OUw46o1XQVquVr6BpTVJrZ+MZHMUiFzdpwvLeoKeW",
+	"OZcqzZimQMuRFLvV83tB6DRnTMuenI1ZegPsOFmOlSYsSa7WBJiTJpYG7XdClxmaYiEmYO67/inlNO+9",
+	"/xBQjLupEIZ9vV3kWrm3A1ZVC33iSZprw6as0Fb260jNKL+WcAmu5mn1abpIS0/fHB/p4eVR+zSPYDAp",
+	"U8GLQ7aXujhokPponT2SaMfUtCx747YkgdL5tsic9oP72KdkpMiDnUTpjpr1NF9SGN8d31s3UOW2gs3P",
+	"FlrBKj5Wur1GTJlXNYfdQJTFfi3VfOTORd/FjCnF8oe4w6hEgTNlG0UkoDz0NPvTU4RD7kAtSFNyeeV4",
+	"cvixRW/QO+mfHvYPj49PD7+s0tOotP9ObHSQOTmjUnCjkjhFwp6rPgfJ8hGd4vJeiV/TLKNHjw/7AfKo",
+	"3/OyVP1lSXPKVcobCaa49CXK+bDFva4f5pVQpcP84xyP8SW5I+hplXK9EKr3vqw+2m2rnsd4mWdHXx3C",
+	"cexwxXdh5sVxv9GXbVE78eIlex2TmvNv85a27J8bFZQNPa9mG9qzeajUal2+JmLBcqr/bgxPbT4NfGuK",
+	"C0Wm6Q3jhOaMwCERLcfBHLOGAWHzhVo3WVglU6q7jeQT8h/eUkJVzzOUeouMcmCCKc16dzabjDVTVaBK",
+	"Bk7NcMJtcoZTIUXd1pc0Bp96vqZqPKuT0A+ckZzJZabIguUkVWyubXJwwObaqtC7ERFGxzP0pYILFhah",
+	"7fKVWGYJmdEbRmYUbW7Pvw4qEMtllY6u9Fw035yIJX5TRmTJ9ecE10cwydKxIrj4sN0eFdw05Qm77Q36",
+	"Pu/5JG13nMf9W+3pfCFy1Ux87HYhDk76J0+2JD9jOtlRT/rHH6LfeizPRY4nkPgm1YjdplLpvU/EeIMW",
+	"mIix/EcY6KD+OvyH3p/NG3yi7zaTkk7hlEhm1CfjSkZ6TiVqUAS/QGiWM5qsB6R9aE3UC5rTubdG+dPx",
+	"+0OkGWebjro5GIwBmvIbmqXJyL6Mu6kNZKTy42K/z/pPg/ut58QUy0dmrK13PDBAsYkv8DdSLPnELHlA",
+	"5kupyBUjlOAzuK00SXImZXi/Th54v078/err/TJ/OG1gF4YZdBFb8JvHJKY5HbM2NvGXHMXN1ozitCK6",
+	"vhOLBcs7Cq478oqx4IqOVdi/txOb6H8wcTH9yok3O5AL+tvX6WKh/9j3x/alWdiTdglaTi5V3aPmKC5u",
+	"dqNRLuB/4WV0o8k2P1owyOBcaZ99x3f0HQdpK+Q63s42cJQA6tFbRvPx7A1oQG3WnX0LlRv9KXLF1oIn",
+	"JN14/hi4/3ziNc3jrmeNrI6zWzVaoHQaf/evv/6fXy9u6fzN7fen4ox98yZ/ddI/vvr5P1bfnz4/G/+c",
+	"/frqu3+79W0wCSQwQi04TCpH+AxQzDuc5JaxP0ri1xeXz76LMZ1BMkVi64MzUT8bbbOGJZhqs5RPyZKr",
+	"NNPqtlZVMM2A0ClNeS0iaEYMhgR3zW/AXf6o6Q3bJitsPAwnBxriroVtk1HFpCIJ07piviZUKW0Ly3Is",
+	"ppYf5A7PJZyYgez7n2qmiSZG4FpmGcZ/pf8BwrseSn0S9ZIl+iBGc613fRVZJRXnBPMedYvc4fxn1D5V",
+	"iwqd8tAC7Awt5xmhcgzxLLkcjxlLnIsl8hZ0HFrQcWVBx8cnbkVApCPD3u62tKtfn66/uv1y9eTmsTqT",
+	"p/nJL8dbLO1x/7S0NKAVzS7veJfCmtZzuBuO6E0OnQl6YNaVWCr9Y5qb1KuKKhUIkgTzGBpCk3e/My7U",
+	"Z0eO6pHb+q3yieLjsrnttJwan4OzhYy+0TVbg72U5nqDqkd71j8l9ecG5IJIRXlC8wRzJfOUJWSlhRkc",
+	"nsuFlGRO1yQREZHL8YxQqYWdgow9VFdiInIyp5xOTQxJT9QdvjwnMZiJMdE6iixcl1pP50YKCl5J/8Ch",
+	"Qa5idmZptj5FVe3lwJ5saTAHRygs5h8q2zOmOE+csm8WG3Xufk1hOPdFCvOzBn3g0I9J5aEBMXm1er+5",
+	"UISSZ0iLNpfymq0jfZZcuPTYGZUkrUvHJb/mYsXJxesXG4+jMtVtz6L2et11YWZBTBQ9GRB5Pfqf//pv",
+	"fYEPd919ulQzxrWZB3IisPng4+fT9s03D+Hmm4mQMc3zFPRBO/fyDn8vttlZO48dd7Z4vdjZYgJuUw/J",
+	"WwbWkeYAF0s1E3n6K+zNgHzNaM5ys+tkT+Tku8vL1+RrKtNxoYnp0agkS8lyYAX7D3g2ObsR12zDxTAP",
+	"FRdjRSUxP1Y1cfPzNudi57DjuRSvF+dyOUulO5m9gsr34aJeMcb9+d/z3l7RZDSliq3our6vj/snxHtA",
+	"i5dFLm7Xmp8sF1LljEIgYpIL1C9ETq7YLOWJ40JoXLFEj5Ot6zzHjlJ+ru0k/BlveQrlVz2fszcRyfKb",
+	"dFyd+DlR2szQ5hzYDPnuR7FIS/svEscHRz9LzFKoUnef1B5D+tY/W86PbPNf3/7wPfD7MQR99B+uNI+i",
+	"iTZwtcnDeFJX8sIDtR5DbeLbHkZgAP9SNE1qQJac3WoNEE1oTXf6d5LyxVIdPoBghpkqIUYZzaes5YDc",
+	"M+XTgZ9yomaUk2PyKv26ef/FDcvxmY17X0xol4333w7vemnW/bOvHn/5hFytFZMPscVjwRXkVqwXrE0B",
+	"6pPQk5oxWTFsFEtYRSLQP0MkXZP4Gb55cLlesAGhi0Vm+OGRpr64/VJIxkFIVl9rO6bgorY8rIYxiiMD",
+	"Aa7sbKnEuwC70L7ghzhG8IuO5HKxyJmUKKrLe4rRJi2TWU4lSzC/XBLvnZYdrY2/5W4G3q/I4dr8JrmY",
+	"+3YzoQpT5lkuBX8kHeHVFjKAnHjKDQ82NqJxChp3oV+fRrJ0oiBgv+fqruxoqeDySP993zdFHiIoh3m+",
+	"Rf4tysHRkmsZos3z0LV8SlpfQXZo/KzXbKHIROQY1I1fFC8e/JWtY1NERp3NaUvJbG0YoxlLTCKCDQZp",
+	"oQ1Dr5FfwdD44yMZESnKR4H1ZeicJUU8yp5kkiYkX/I6Q4Cpm2XYaZppeV+0H1pyPdc2cm7f5y1pe9Ng",
+	"ZS4fPIzKWXQ8ClNoaU/CWp27nUTlDAYkS6Uqed4lfrDRVwzaj9RckUKZYXVRSpA5vWZ2xv59qjz6wDcL",
+	"LeDRUna4UsWzNVkHuT50zgJXSW+9SrNM76Q+uDpFw4vVHaq+1pWEvQXdgXZLo/h5IZVVB+i1tl7yhmm9",
+	"XfAx03Sn7alJylM5Q1vqb3nuLSpOw8PIRQMMk1HNC0F4LdQ6IpngTnM7efyYjGc0p2PFcrwbeKuLHwne",
+	"XHh8kadcaYZBLt4+e/GiTjCBLZ/TbCLyebvkbtqAOxNKwINUmaJNeDnWV1/vR2WR3lb8bYkiZ0sZdm/U",
+	"mQE+20QSK3TJJDZLMKNSkZMzMhPLXAK/pxWF2bDvOVMzkURkQdUMrHmRrDcTgftcaSxb9rMFVZgduCNR",
+	"uFEqut1W0yZ7ob3YPyTvJDOSRQs53Ev9L/PeRyYhrljOaTZyO1v14PRJ+ZkBeSv0yrQcx/QeknKZJsy6",
+	"bAL5xFcZmxOBpISyvPVQy3Pa9jCrb3umjpv4Sltjq1zwqZ6WWOZEr+CQXJadNOcknWi+r3X1VGrVwORJ",
+	"gZYuck+C2lNPk/vy7MypXgqnEJGqn8sp8R4YOH9ZKkmiVaIJhF/cA+VDeVX8gcz1prechj+NLY+i/Gpx",
+	"Dpvm6h1DUU8MkvjgAv6NEusR4D0Insh723K4sSMu1MiUbIWY6WNSfw4ZKdx0TDCNyNVSgeVfqBv42jks",
+	"J77QLzrhm0FSqv4DPiSNulHnnaVvFC84X0XrWdbXt+2RhkYoTvb1u0sXSMI/6/ul1Wxj/Z5rhgm5VmIy",
+	"0Dp4RL57fvHNQ/gSYI5QBNRkdT4h5WeMNLyAH9zRsNtxtkyYNK5Rh1qidRZjy1+8flEUYlTzdWC08iht",
+	"Z1SZ9pbnU3s7ECYoZoq+Hr2ac7R4cLJ1Xw+Eb8Q8VeaJ/Yc4MKyOrN6+KvVP2SNJ8FGIQWtaWwht4wmM",
+	"IleKMKv7G/jKlnscHKFsHZv52cHYTVrUbHCmAhNPQa2aH5KLBOJp3moeSVIpIPV1hB/gp4c4jhuWZ4Im",
+	"ISaoxU/xd7w3xnmRSkNgWs5Srd3ztZWOklBp7HcCKQVVwXQpROWFlJNJlk5nrXzNm+q2Z+m/GZRQXRZj",
+	"7cSPK63qKfxBa7D22IBcYK5FRH5ZsnxdPAHWHXI9bepChv+SIbLSeMbmWumfLCWTZA+VJz2xiIglBO9y",
+	"BPxQQoAFGaEY4OgSjfR/2QwBxpdzHDsilLz7536/3y+sqP1qckgt18CbMcyTE7M0HLSNVD5S4cS2tRIP",
+	"5YktZtuSmODTiEtNQH9JmrPEJOaI3Nt2fTGuJNMCvXpWZC+G1cTgLIjrVSCxvtQU68P26yF189HSt4p0",
+	"hA4Hu2PqQ2iA4mBf4W+B+Q2K0uyPd5rmJm06TfOYF07Ee22uv0BmhVyAFu8ZLccVmbo4WMImKWeB+0ne",
+	"OKaYMyJVnmojSRiwPTi/BctUQUqTNDNny5kWGzLNGFfZmqRTLvIANp/lHbAKN0yFgXUjELt5OxNIMUBB",
+	"IG9MSa+bqEcgPB1f663yacT+9hBkklGO8H2jnNHxLGzGnJD6c+WMpFQi20Jbxo9h6euvHPbiI2nQF8Wk",
+	"XHynFTX9Yy39rzFLtDIyjtt6qvW1bnusoREqwQ4v8c1qAcUaQQ0w86VYT0QQO6y8ETlNJcPYn7dpD6FJ",
+	"V8spgx7BykOa45crJ8v5vrB4r47SFFCek9gr1fSkAECbGTaRommLL8LdrbL98pfxU+aF1tP/G5adHj9c",
+	"2enxRxEmdvG2viiUI1x5qJYgDDiqxolpsnOLIirN5vVfOIJREXoFmiKvuQgrb3qjbpnmW13TrvTgXvdc",
+	"G3Zy7SenaR3fPq+lTGNOMDP6rD1f0CDv+3BBLvp2QQneAuqcjOwECe0E/ILmslV/Lg+85f5WX67rzfDE",
+	"gLj8LGuCoGU1NNUQg2FPS4mFkCnoJ1/6+wlDPMCW+rC6taty8pQUfy9yRyHrB+oIndEIYTItL4q6CP2m",
+	"xS8O1KN6GdqQ3qVfLl5pOyxvylueVOlNTxhW7fMB8jg9vTldY2D8uN8vlrvAmL7gyUcykouZlw7PDFXE",
+	"GoOac+0xPEpIXHZakZIsm5QCl2RPmzOJeyRLOSts6cj8ryQLKhV5ckb+mn69D+xxNWM52teg1jKeSNCA",
+	"5lfpdCmWkuxdCTUrUs9eMj5VsxiF62VOuZyw/OA5H4sk5dN4/9wgcnDOxnAzUPJyMs6EZIG8TZd8Xsv2",
+	"pBKW3UpetU3dlsoCA5Q1r43zOzo+PCZ7+uy+pom1QgbWYCzMte+EVOYc9g/JsxkbX5fiNnBkelvNWZ27",
+	"Q9N0rU14fZH18T1+fPqAiYw5w8ra0RSKbWtEeqyJ1HvEBB4CwMmB0MEGeOX6+fpz2fpsyy9vL0ld9rq3",
+	"oAcVmm7KLb6SM1J9akC+F57Sg6qOvtsVo8eqhNq8Saw+aOLrJWD7c19vjtMkrtWBQM1VCJig8QR39IkE",
+	"3i/Vg5QmMiCP2k/00cOfoFgqBp75iVjypOEAyw/B+RW+DmfmLKiahXceBmjd9so0tt312uvFpr/jORuL",
+	"KU9/ZYW8effmJdmzCW0Zo4ncPyRvGXPBqZxNWM74GNgYfOoheJdUIgd8RE5vaJqFw26P+6ck8GARwTbJ",
+	"fWCLg2hMqKJXVFashrc4hr4jkKY4npmIV+OphKa35cmEh/AyDIKT8gPaciZyhYUs9xEDUOmciaUKbfMZ",
+	"MX8sO3XEUmXgpyqSMR5paUATJwL1pq9Efg1yYkz5mGVZm/LghoTTMiO1nYSd9Za7X7wWVhKUZrd+8po/",
+	"H1hZeUHVdI/7OZQPUc+oDqafCZPyQCtwucgOIOp/YGJ2QTQJM4FHksT4WBz5NbF07gDPMTQYV2KDIC3M",
+	"BjajlOqzhIiOnoRZhVS5ZvF6AS7xSB28YYuMrkMKcwx49Tg5VaQEG2ePviqQng8/igm4AWiepV6K1Ib8",
+	"0/JKAJfUnzbjy3lv8BP+4X0UWAZuIM0O3hQI0lVkPMhkwyXaye7FgfXH+5GB7beOMbeKmZDF6vUpncNi",
+	"NUGAXq9PqaAr4w6jNleoWKFHbmF3U9uRvaGKvQxbpz/CxyTJ2ER5nXCsBzICT4uZBomHFld42DvP//T0",
+	"6bn603E8IHEeF1ZdzuY05QUG4CrliVhp1YihUhOr2LfkijWGRu+6soPXIkvH67beQNr6O0BTegEPtyzu",
+	"lz8d9/vnqz8dx2TvxfPLb4n7kNX995vn7l7eNHncsoMXyabrniZkT5PJ6H/+67+1JefoJ2V6wxcM/OKH",
+	"5N+WQkE2Mly8tVgSKq9hlTOWLRopKszACoQABIBpX4oz1+treYuHTZQgK5pqM22Cbg+Vr03muJvWab/t",
+	"w/OUp3N9s489nUOxKcthFv8O8qfGiwyvHPicKGELsKi1HazKG+OyJpoX7MfbgJV77OmvbB0Car1ma32/",
+	"OiQKIwOY02smgQEh0AKU7YicAIjQkEs6YRbV1a8vMU5R/bV8ySVeQ6QQLG5IeZGsO2Xgshhyg+epn8VS",
+	"LxB8MFaI39l2JOSvbG2iemOx0HqDGHIvLnAIkWKgztUszZg332o6vcs8is/6T4c8nLQfkz0gGpIq484A",
+	"4QCV2C2ZxkOOi/K+0JDzHHvBypz9jH5GQ67QdiRf8iHfK5c8RxgJM/9deN/20RXz+PY2dt8GxF2hoDYm",
+	"IhK3K83NKUs9PqGTnMnZ4ZCXqFKmU75c2GYTUU/rCEaZKGDZ60nB3t2ht+gi6g1OHj+O9F2y/z7W5KwU",
+	"y/WY//nTcHh70j8YDm+/fP7+n/+pF4XIP2dyIbjEDh1f0+QvRZ23KSsEhPRqRWOlo1ulQvyfcjbpDXr/",
+	"eFT0gDuyjx/5z4JF4VYWeg3/Ko+eF/pw+UZ+TRPyF1t7Tr0ibVNkXqjA1TrzkGroaXVlrh6am3n4yHsS",
+	"Jvg1TTxlZJttDBV6t29m7Y1gLfLmMYrHWyptW4cJvtRe1tI6XtN7TVlRrYPV32hKnOk4jH2jKWOj4zD2",
+	"jVA4p3WI8tNN3u/WIepv3NN1dB7akgZNpc3gOgwAA4nJhPEECg5s7Ni/i77i23oV3YMNSmWnl+3zNd1u",
+	"Gy7wzKBfb8kDQuXRrcdYe6FLcW7nm1d/u7VCccsbDa+1VjltNaB5LZwd0X4jK8/fw02w51++BhYTXTYU",
+	"FLVVato0WUg0YY1VSRh2ouFkBarKyQp7pdSOfZcv1lSDbyp8isCmV32OdbgmNdCjyHi/cp0bXA9ttyv0",
+	"SoP13zZM7fmqVf0JMJcNVtoPnMQNandk7fVOJtxxZ4vNNN24ckkmW/C7MJJd62UNvBLOdel25c3z93Dl",
+	"3R5UOiaai8mSInMEs2b0QlKpcqpELk0XVZGbpBIf9mFO1wg1a5D3IsTdY/W0O8BdsjloeXpDx14rEfn5",
+	"It6zlC/3mnleOME7X4BwSUwr6QZeqSWvtKt+xaMNMdENmmPlhe3vTtRT7FYdzdQ88zakN+gNl/3+6fgf",
+	"EjHWbIboB+Anhn8AmGn84ax/Rr4XinwrljzBvx55f8ZfZsf4r+qD9nf858I+hME/qNIxD5o/lUzwqk8I",
+	"mCPNyHeXr15C+dLA765iHagmoHEYNsQrY1rfsg88rafl9S3Cj0B5Fz6LIKKag0T4wlUuVhJiP4tMm7kw",
+	"ANQj7bkKuAXEDSWJ3XloLYDW11Tx5HuL8xZ2L/azMecvi7jXFtfJi5a10rB97h7YvpkvubSxOLUpcNYW",
+	"gnswt8RfTLbJFptZy1Tpxhbg6fvYWEh+aRClHvAh9gkGFCao8wZ3z2dZd9+y7oUpu38L+7uLrKtDEbTb",
+	"d+XH74Gi7BIIroE8R7iDlel65YAMgNcVtFS7lBH5ZSkAC7kODHAvl/UVuL6/F+qi0Am22OhwlXvrZgde",
+	"uYcNx3WAnL6wZfSqXOLeWEV/6CroG0vnyQVf41hQb2rjswAixf2UHxwBQ0R+6F6PH47a2S+52WLNdSXW",
+	"6crbtw607UoZmiZKJe9bkEW9Xr6VJCqP3wM5AB14xfhq92J8uWD0Wt7bhfteqG9tPtkuEnJ33TmY0tY+",
+	"RuX5ezqYbzFVDlS8BRtDP59OWY+lzF2YEoAJgH8hE3wK/gbrpTKuo8LVBKspyhOAKXyW3fcsu82/vzXN",
+	"urai8XCtYbtzpf7KPRCpWQTBVVhBYuP3ZMVyZoqwbTGjlcyIYlROFLliY2o9JY1Fj07xNNWPealAsO59",
+	"QbyAOV1DL83PZHzPZPwWkbfflbNPt1GMyohL7RqR92wNLKPdQVM82pwz2zpC6J17uEFm/8g7Pyt3xR7l",
+	"jChNaDnN02xNxGQCZmoFtYnsxd6/4v3IZvlWkmHJXhyYvxdd2BJHZC8uNjTePyQ/0lSR2POClxLR7qwO",
+	"1Bzs7S8Wj8KGXwrxivK1zT/ZVp/YzYl3d8q4FILoebvEmYHr3RAuStvmGD71CMtWBPCOU9MlY2tJG2jv",
+	"0h4JqTwfblLSaQhPHQ300ug0hH3+HqjR38MBWWtL3Ha/KKBCIpLyschzKGTP/QYY98ACfvzxx4OLIj+M",
+	"NfQFLGWQIYKOyWgAGK6QyWiapuSMZvM/DXsG83vY28qCREKzNbSfpC9Gm+5oEviu7gGWgqulKdEJIJQg",
+	"3LNI6DqyxVXgkva94IfkDaMJifW+mVrKsUj0f0qDZc1gHJaYrzGTY6lyRpUPZGTey1LAg7ZTFhNghzj+",
+	"PRmhbkttVYFWSRvozgLNu1ZMnqlVIrffsLsZHY9tF7t1tblZf37ci3rAR/Sj+j/Mk7Xn+EmRpGjaobrW",
+	"ZWZOXvu1kVnB2Yn3mxFux9D3zRd3x/AD0/SbCj5K6FraRoO5wNxJAxHQi2pN2NwgTzAUvGC5Sg2hJ617",
+	"aNOyYYcgL7t8XTfvXOVuFlsZ+mpRW2Dwz7W1kLCStbKHeDmoKY1zpipT2nhCtRnhkbXvgkWvKb5jTrg2",
+	"mj3yWiQsW9G1JLEZE4s7TAWHpY73lb01JFP7RpWGqt/6TqxQX6yg0VTgTEoL0nSIXiRMX3hy1qtnM9RJ",
+	"dZtP+wgxpWQKIPcOH2+DIHhTr7h3GJxg2dLxrALp8ggK92tzCX65cvUal63/jL5yNI2hkQE2WkQeqn8Y",
+	"C37DcvgJwAMWykvAJgnVZoZcMbYwpb8IK+aarjpMsUNTGRyj/2n/nGiWQK4ZW0hv77FVBuR205y5cmLy",
+	"lilyBckUKEgs3kg8ts2ncJ+kWQH5/uLVc3Jw4DbjAFb7fblQ6fTJ46in54G2HArrwI6KrOHW6b9s5AOH",
+	"JL49YLeKcZleZexAXyXfF64HkUMjpkAenhuNwxNUeKMiAm0v8RVX7p4kLKnmp0POSe1CRr3aTOBSm4cd",
+	"Y37/oZk1N9JT3YviX2LrS4mKpsiCa3Lh4CZOzhFyIVWEEuwA6lcIhBCwymd5/CRYg1KoYj9hHbNheoaX",
+	"1rhEjWNFZWgOIxMMURSlbGZYTBiVjAcL2BhhHJoUTLx790gS0+CbZCyZouo0nlGOzc7hFtV6gcfREKqL",
+	"86RAfsd3HkkCdJRTLikgSxySC7xIWvvS7CWncgnZYnNxg1rukOOni+QA7HlToaqGrq/TnHJVaLugfYy5",
+	"Ky9/Wu21O9eyLV30Br2T/ulh//D4+PTwS18FsQ3Pvd7ldJH2MNmkN+i9IHSaM0aUsL25CWcraVCL6v39",
+	"NaEsJctHdAonY5X1g6k4Oj7s92q6hltmvT4Pyzux06DZ/713PL21NnNZxvvb1EFquJ0MfBfYgKUU/f1p",
+	"esM42cPazn1iWGKS05X+FTrSVpSgEoO7EiJjlGPebv2L73j6y1LrOZp/TlJNlrE+VNTCKVQsH+j151r3",
+	"Xk4m6W1Z69hIATVdQZNEULdBEE7LaMdZqregzGuR+MszKFNXA5/vrg7Zq+erQ5ZSS+pQQb61b1h6Dpxv",
+	"7i+EjLUlNMnFfEBiukhjsufYInRk1EJuPyJxOl+IXMUIa6OgDJ/N9R80tQ3sYZkC5GoVq7lU1UniLQud",
+	"xErkSTVaPqU3DOpIzbJH+vXYyHfbeNogiRWf3uUKbzxB/46Hpo+U80iS+J1k+cHF1B1ncXZlzrDxo60i",
+	"xl5ns6Xu+IHUS9Mt2py3iJRw628tViCxq12q1Pvle2zddPXerqW109qO2rFEjsxEZJ3P4ndDR6UFZcrM",
+	"nQeID7zdmrzlJl+FFcEfirL/PKfgSSzW18RiAQPMfj5LGbliawG5f2YaVt4maW6gmwxjWtHsurSxZgvr",
+	"DHcTq9F7XeIzsPklJmOOo34H8iy8o5D8AIsAx0sqEZxJ85jyFdjtbDfdDHcp4My9g8Aph8gekTmTb0U+",
+	"bxAMLqsSzsPpOBPD8qpUbnCUfD1lks879osHtPo6Bdsxm44SS3OLo9T/fr+jTC47Hsyn6yvdvKitZZ/+",
+	"RokgYTdKBGnQ/Lfhj3bzWg7fIlBtIgDqjr/DoW8EC3WH7pCb/ogH72zr0uFvXNzWh2+/UyIAtzPvyx93",
+	"SFf3TAg/onX53BiXWzME7uzSDgSyYh2ZQtVI/kPSSXDhG9e4NZlU96JELrWNel+eS+Wv90c+zzk4G57f",
+	"BLXCCwt4C1UKHpFYrRT76MVfxOiZuwEcVv3snkIsmURbgJBM6lwZ+/7Cv/BcCodWyfN+Mh43/6cC70/z",
+	"1FFRKnDoKYn1O+eNXju751D915mZcuskaL8rWFP46bBWO9/WcQde4WSXSskHubqmWvPvj8O7Qwje1XBn",
+	"O9cRQUzMDfQjjYfkZXrNzB9wrCK5lPFERjaVa0pTPuRQmC4HpnuByUtlEuB5EoFwIFysaq6v/9WAjdUr",
+	"2hpsLoWMv2GKplmNOnCARiJ4BntcL9ECTL6ISITqQcpzgWCT7TpG8jgHAG+8TJpalMH3g2icGvJpLlZy",
+	"sME3r89aEs81HxmPinFCQdcYdNYPedVbT/YApZbyJAMUqKt1MZ1H0g9qY+x6v+rED5BI3Z9vPRYwrOwN",
+	"fnIUWkcViQwqd29wVgoehQ496q1mVI2UGCXCNp8X3FSqmXvGuP4UeKDfXX578NW5XyEHtRVMEj1MUeOW",
+	"MP1KjvnFh/AVxgNd+DEBFHPHRR5AFVYCfONMj/Iham0us/OiL5LEgCQx/XU6Z4k+RYt7AUdnm/K75vDQ",
+	"4bpY2EfrzhPchALBfedNeGZyc/QiEeK9uhHlY5dapKxm6XhG8qWh/Fxcm7vnEkEeuU5VeN2Qges3Spv3",
+	"ybW/8o6hCqJ/L0dgWgDhPxyuvn8AMBfTuxKejouNAwBRx1NdUavpMzBdpgkr+rBPczqf0zyCfUW56Uoe",
 	"bRxWVu6w/aKYkNji3BbeJPxOXOliEJntM92O7GzcQ/osIpe0TeTyyjLY+P/F+ygULJDoqQfdVoZnNhOr",
-	"1PFCGEWWNxPwRzXXAuAM2+BAc3bWcM2KNkM7n/FbCMchrytOu4Hz7I0BFh3ofcGyDDJvNeMxJ1e/Zfsh",
-	"XvvHaTHl7XoQoequkk3ZLaFYsGTSCyya/+V6weq9NuMam/cw/2A0t1eSrjuM5q2yAud11/VlTErbyPGc",
-	"yEUGgXYYm2AMiaRcCRQm6He3MPqP+/0iQ6NBYsNA5gYek1fp16W1NLdy33lR2Jq7O4pjhPo00Pv79y++",
-	"qXKtT9tq39ubUGOFnXfl2/QWKBm6YBgVVasbubg1ySlXyzQr1dSYdrL1vhWZ4Aw1j3r3CjKeLfk1S/Ap",
-	"rYbYBg+Vff37acfhHVk119o/sAJXp5xTvIH1YH6g6dNE4guTNQ2vxsSkGsfyGjIbERhKFif9NZXpmCwl",
-	"y4EHk714vMwzcrAk+MYgrnJ/h2NFc4hzcWETUIMrDV3Y7VZq23hQBYb2WCxSA2y+momMubWZnYicUZcD",
-	"VBZWmpwXaDoWj9U25y9ng2EPJ3CHxZWVm9xz0PgckH2x/bC3XJRaqVW0umqe/O6bAkzM1FMaVub5mhpW",
-	"qy/cVqvFXBWTVO9rL6FuesVSTrZjPaE2ekUmmD5zLiwP5YyhvlH02Sv8azCj80J5tFmoWs1bSZPxPYe2",
-	"TObyLC1sSYDAH7Ixor+XtXZkxUae7iDZfNAoJcCTUem8Jku6x710evNpvI7NdYclvavayAbvrlgkzCtj",
-	"VCvAyzbNt3nViMsManu1m9ucak2sUAEkUwD6YGG4CNTHcTrVP9YO+jyAc4mT88D+qxsY7Dy+8wZaP0S5",
-	"p/oe1qlEZKbVNH0bFuAdM6LBwAahExSmyV2jgv1K1/JaawLDYgDeGq6hflAe/ZomH1H+AP4QYLXYTGno",
-	"tDstW+92DpA3oV8BVGoSA3x2edijIs4hYyg8RzqGG5ozxEzcd5+0KzH4/MjRTWZG06LO9UMzOGRNBapm",
-	"WgQcbsWZnW1ps7vGVWli4feN1V6u8yhxJXhGrLiBU8UimGJHH75/kb8bteY297AZiMERMlWLZJ+iB86e",
-	"cetzQKrKLd5mfHRzXNJp2voCeSsKgKP4i3q8PafWMzNi22GacAt4UpFJHlhK1IiWYvw2BjHFWCGNwCn+",
-	"4iowH/7CnuzArw2eR8BOtTpSBfGjalLthgdik75TvsGEBNBZf5FPt/W3lFsclitgq00Oz0GFAYtgylQd",
-	"6f+RrYFudgm0YcJW4Pdbl27gce+wdDSerersSk4SQJAt0LnOEVC0MntQVPXBuV9sncMmk1ozXYC7Nawo",
-	"00ad636A+kpFQwg2EACTr3GL6lDHd9ipl9YVWi9u2HMaajV7QaJ4naTWjVjvCzGnCRrXMqwa2cOp7KkJ",
-	"0UMZDhpImm/XfRfgi6Bu0jKdQlMHY+ZIRjPofp4Amr4JWWEtv6li4Ti0bToFQExYxW9CMFoZ5ybWAX79",
-	"8vqSNNG0HNaRXQvn3QkYi3xKkHKFpljqcq3lDKNJsdk2URoFieAji+UcAzSr1k7kdboApTDG7Iyy1vkp",
-	"W29721cDCL/D/n2DcW5rQBYFHwYcbcnBX4h1WPJab8oVGyBFVfErbVjTDJClEyOqvEQJEzX1rZoxxWeh",
-	"mgJ1TasTei/KI/1Mef/R0o2In/FO0KQxnsxcrIxb3wZ1UBnycLBBjfQPbq/4fhGuAL0U3oj3XcgF1vlI",
-	"FlzS16EwMGfCzFVMbbyXaJ3oTUD4Q1frB++G9VHTmdMd+PG2PmAlFmQJfVa1Pp0m567ICliNI+d04h9m",
-	"KskVHV9X9ZhgC1N/2n7FlJvzydPmzr+V6QIkxWahHKFABil1TuQC4sIOeEQsVXHrC3M+5dbJHfCV7NwF",
-	"2hdG5RL7Ygcee+7cog9dUC3BhLINasO5Pq1UwWGhUpkzoH/YOa+NmbfQd0ILU8iaACwlzR/ThFlPWDkE",
-	"4bV48Vdxcq+rKN1t9FRDhYvp/5JyfVc5MFot+rEdjHXcVXrBlHR9D/bHn/3p5tnvQH7eKuzcUkkSLSQr",
-	"6DulSYa7VD70ZLc4kg6tPn2vRwGY9PCrOCfagssRVmQs+HiZa6OxqjNtCVJkYmSlZRXdLIs1nXW9BBsv",
-	"MSq+GIoDzhQhy5owRMFkc1nMKujkvEOj0I8fGmqCQ8lDodyaUKpJKC7eELWthTmbY4WhSFk1w6IemqmH",
-	"MOr++6AnvO7SDTpFg46+gB8p1Ck44IyoGfGNhm+jWbjJGKrr4QHVsqp5lER6TcKVJUWV84ZYXIlT2Pv1",
-	"wab/maTBcHvMFRTA5pC4M8Ho5jSnc22RQUZdZLBeIquYYec3eJSJBeCameSPSn1sa/7UVsmdoQGK7M4X",
-	"+BsqfANMIrximMVkf7ZVr35eJ/zhnlM7a6XPJvNyY2InpGh+9Palnq2ZpfwaHZzaIIIsTD28tf9L7a7D",
-	"vXC33OJa4rNndYVbrFQuQ1ztHFs29sCKmFHpq+t3y8x2RFHfvdlyTvmBvbh+eh14sMtXochZUoIkolJs",
-	"uyW91VFckADDZYU2Ja9ItU1NHW9kFFT7byI4OyeUJEJB/RJV0KSBcISCNxlm+nYqqvWLQ82Y9T1WdCp/",
-	"PP1QxfSx96E2X/+CtCfamychaGLIMi7gnHzX5hatWusV1fBDh0t1qR+s5krD2xHezIJiSqssrmFjSvWl",
-	"mUOgH6/WqMUED+8Q6s1HRSYEMgqwbiFcCz4Wk1uSpVc5hQQC21p6yDlToGho+0IayC6aJ94wJsdLDwC+",
-	"g1RqVnBOIGOD5gWiF2aMDTl+TVpUlKIKx6VzY35/LlabErr1W2WwleaMbtItoXvIIQmjIYe7yTzvBswS",
-	"OAmjwbj/DucZFFsO8jo8h5oZDgK4oVLKIhNAsWURhKqikICW66GP2GikeVtv4DVky5/2AYHokJjKPpIw",
-	"zWyBmoxXNJU20RwHSY3rdwMqyZcn2tC2teV+7ctdSkHN26OibslU8vTYjUUW++XqbPw4ecK+nHw1fTrr",
-	"/3R8fTL3x4CIXXFzHaybx1GuTmtj1JU9BFQryttrpWNbIpp4BzSjiwXjXVBNTp90RDWxJ9HK/fTOfKMf",
-	"3AKPRG98Cx6JCaUZL/hBmsQWUKcgtYpAKU7yaZWvX+9UWQUnXiqrQhr4UP5sA1xI3g4LXdo8DxK6k7jR",
-	"7wTFTblwywofV1to6vft1ILyxh1mWIMHTQGC11YzqKjhD3pnyxej6QBLjs4iSoi3BI32OrhZZLyr6OPd",
-	"48I4Umlm6s4siNq+GaGhwNOooZ6T3SGq3bA8ScfqcMhf83ElBJI6d2xkC+VonqUsL+X6pMrArsEk4zSJ",
+	"1PFCGEWWNxPwRzXXAuAM2+BAc3bWcM2KNkM7n/EbCMchrytOu4Hz7I0BFh3ofcGyDDJvNeMxJ1e/Zfsh",
+	"XvvptJjydj2IUHVXyabsllAsWDLpBRbN/3K9YPVem3GNzXuYfzCa2ytJ1x1G81ZZgfO66/oyJqVt5HhO",
+	"5CKDQDuMTTCGRFKuBAoT9LtbGP3H/X6RodEgsWEgcwOPyav069Jamlu577wobM3dHcUxQn0a6P3duxff",
+	"VLnWx2217+1NqLHCzrvybXoLlAxdMIyKqtWNXNya5JSrZZqVampMO9l634pMcIaaR717BRnPlvyaJfiU",
+	"VkNsg4fKvv79tOPwjqyaa+0fWIGrU84p3sB6MD/Q9Gki8YXJmoZXY2JSjWN5DZmNCAwli5P+msp0TJaS",
+	"5cCDyV48XuYZOVgSfGMQV7m/w7GiOcS5uLAJqMGVhi7sdiu1bTyoAkN7LBapATZfzUTG3NrMTkTOqMsB",
+	"KgsrTc4LNB2Lx2qb85ezwbCHE7jD4srKTe45aHwOyL7YfthbLkqt1CpaXTVPfvdNASZm6ikNK/N8TQ2r",
+	"1Rduq9ViropJqve1l1A3vWIpJ9uxnlAbvSITTJ85F5aHcsZQ3yj67BX+NZjReaE82ixUreatpMn4nkNb",
+	"JnN5lha2JEDgD9kY0d/LWjuyYiNPd5BsPmiUEuDJqHRekyXd4146vfk0XsfmusOS3lZtZIN3VywS5pUx",
+	"qhXgZZvm27xqxGUGtb3azW1OtSZWqACSKQB9sDBcBOrjOJ3qH2sHfR7AucTJeWD/1Q0Mdh7feQOtH6Lc",
+	"U30P61QiMtNqmr4NC/COGdFgYIPQCQrT5K5RwX6la3mtNYFhMQBvDddQPyiPfkuTDyh/AH8IsFpspjR0",
+	"2p2WrXc7B8ib0K8AKjWJAT67POxREeeQMRSeIx3DDc0ZYibuu0/alRh8fuToJjOjaVHn+qEZHLKmAlUz",
+	"LQIOt+LMzra02V3jqjSx8PvGai/XeZS4EjwjVtzAqWIRTLGjD9+/yN+NWnObe9gMxOAImapFsk/RA2fP",
+	"uPU5IFXlFm8zPro5Luk0bX2BvBUFwFH8RT3enlPrmRmx7TBNuAU8qcgkDywlakRLMX4bg5hirJBG4BR/",
+	"cRWYD39hT3bg1wbPI2CnWh2pgvhRNal2wwOxSd8p32BCAuisv8in2/pbyi0OyxWw1SaH56DCgEUwZaqO",
+	"9P/I1kA3uwTaMGEr8PutSzfwuHdYOhrPVnV2JScJIMgW6FznCChamT0oqvrg3C+2zmGTSa2ZLsDdGlaU",
+	"aaPOdT9AfaWiIQQbCIDJ17hFdajjO+zUS+sKrRc37DkNtZq9IFG8TlLrRqz3hZjTBI1rGVaN7OFU9tSE",
+	"6KEMBw0kzbfrvgvwRVA3aZlOoamDMXMkoxl0P08ATd+ErLCW31SxcBzaNp0CICas4jchGK2McxPrAL9+",
+	"eX1JmmhaDuvIroXz7gSMRT4lSLlCUyx1udZyhtGk2GybKI2CRPCRxXKOAZpVayfyOl2AUhhjdkZZ6/yY",
+	"rbe97asBhN9h/77BOLc1IIuCDwOOtuTgL8Q6LHmtN+WKDZCiqviVNqxpBsjSiRFVXqKEiZr6Vs2Y4rNQ",
+	"TYG6ptUJvRflkX6mvP9o6UbEz3gnaNIYT2YuVsatb4M6qAx5ONigRvoHt1d8vwhXgF4Kb8T7LuQC63wk",
+	"Cy7p61AYmDNh5iqmNt5LtE70JiD8oav1g3fD+qjpzOkO/HhbH7ASC7KEPqtan06Tc1dkBazGkXM68Q8z",
+	"leSKjq+rekywhak/bb9iys355Glz59/KdAGSYrNQjlAgg5Q6J3IBcWEHPCKWqrj1hTmfcuvkDvhKdu4C",
+	"7Qujcol9sQOPPXdu0YcuqJZgQtkGteFcn1aq4LBQqcwZ0D/snNfGzFvoW6GFKWRNAJaS5o9pwqwnrByC",
+	"8Fq8+Ks4uddVlO42eqqhwsX0f0m5vqscGK0W/dgOxjruKr1gSrq+B/vjz/508+x3ID9vFXZuqSSJFpIV",
+	"9J3SJMNdKh96slscSYdWn77XowBMevhVnBNtweUIKzIWfLzMtdFY1Zm2BCkyMbLSsopulsWazrpego2X",
+	"GBVfDMUBZ4qQZU0YomCyuSxmFXRy3qFR6If3DTXBoeShUG5NKNUkFBdviNrWwpzNscJQpKyaYVEPzdRD",
+	"GHX/fdATXnfpBp2iQUdfwI8U6hQccEbUjPhGw7fRLNxkDNX18IBqWdU8SiK9JuHKkqLKeUMsrsQp7P16",
+	"b9P/TNJguD3mCgpgc0jcmWB0c5rTubbIIKMuMlgvkVXMsPMbPMrEAnDNTPJHpT62NX9qq+TO0ABFducL",
+	"/A0VvgEmEV4xzGKyP9uqVz+vE/5wz6mdtdJnk3m5MbETUjQ/ePtSz9bMUn6NDk5tEEEWph7e2v+ldtfh",
+	"XrhbbnEt8dmzusItViqXIa52ji0be2BFzKj01fW7ZWY7oqjv3mw5p/zAXlw/vQ482OWrUOQsKUESUSm2",
+	"3ZLe6iguSIDhskKbklek2qamjjcyCqr9NxGcnRNKEqGgfokqaNJAOELBmwwzfTsV1frFoWbM+h4rOpU/",
+	"nb6vYvrY+1Cbr39B2hPtzZMQNDFkGRdwTr5rc4tWrfWKavihw6W61A9Wc6Xh7QhvZkExpVUW17AxpfrS",
+	"zCHQj1dr1GKCh3cI9eajIhMCGQVYtxCuBR+LyS3J0qucQgKBbS095JwpUDS0fSENZBfNE28Yk+OlBwDf",
+	"QSo1KzgnkLFB8wLRCzPGhhy/Ji0qSlGF49K5Mb8/F6tNCd36rTLYSnNGN+mW0D3kkITRkMPdZJ53A2YJ",
+	"nITRYNx/h/MMii0HeR2eQ80MBwHcUCllkQmg2LIIQlVRSEDL9dBHbDTSvK038Bqy5U/7gEB0SExlH0mY",
+	"ZrZATcYrmkqbaI6DpMb1uwGV5MsTbWjb2nK/9uUupaDm7VFRt2QqeXrsxiKL/Xp1Nn6cPGFfTr6aPp31",
+	"fz6+Ppn7Y0DErri5DtbN4yhXp7Ux6soeAqoV5e210rEtEU28A5rRxYLxLqgmp086oprYk2jlfnpnvtEP",
+	"boFHoje+BY/EhNKMF/wgTWILqFOQWkWgFCf5tMrXr3eqrIITL5VVIQ28L3+2AS4kb4eFLm2eBwndSdzo",
+	"d4Liply4ZYWPqy009ft2akF54w4zrMGDpgDBa6sZVNTwB72z5YvRdIAlR2cRJcRbgkZ7HdwsMt5V9PHu",
+	"cWEcqTQzdWcWRG3fjNBQ4GnUUM/J7hDVbliepGN1OOQ/8HElBJI6d2xkC+VonqUsL+X6pMrArsEk4zSJ",
 	"oyGPcR9ishdXNy3ej0iM0s1CcJpZHpIXShL3qmJZZio/BkNeFBVGpD4mCaw+RsaepPoc5imnCmvM5nSx",
-	"MBi4tQNtZScVCIFaPW3T2+VucJ7J3PTCm3ot6/p7hNcsboXg7PUE6rPa7qU3VBeOWVnippcqK/v4ASbM",
-	"blKxlCOqVJ5eLRXbCLDyxrxyUbzRgPfRzB424TsAp3BpaoZiJxbowSuOHZhLZ0EL3Z0zQTStI3rkWEEi",
-	"BHMOLkFByEDk9rHz0FUacrxL1eunWfdiwRIbLHIQBEpUPlK+U0PecKlCdycyNy21CVgkfuPuVcoJ5UMO",
-	"s3wkSQx2lBmspjjdN3ftrHW84MXRwhp8UEmzZ5EzKsoRJzPoPcKuNRacvzAWYQPtRKWS8UJaGH+ro0N9",
-	"BmDYTC0O1r3Vi5c+PKPJOVyA4gcTZV5DUOuhy8hrlOrrPTVqKalAtb+GwNOM8303YvJ36pF0jQ+NZKeK",
-	"2CtjRbzeNQu7qXmEvWOH5t6Wd/PnJc2g1U5X246zlXGL07EyzuxiiCX3/+VQWHsf2rS1Rma7GTkMFi/v",
-	"HyQMx90K+Qve2A34C23XO8B+4bf/t6J+mcN6ACivkoUSnCg6gzGetRHasW42hx1xTWZzN2TxIrUPkMX1",
-	"1wBY3DoLAZr1/p2FtUm3zy0QUWyHXkTGsj74cnJKn453gziszrHxzMNexx/Qj46ehsMuLjvSCo885GV8",
-	"ZM5W5rVVmmUOJBn9dx7wh7nvFeiPmg8vANbTicXfP+6Pv63fQtHsBkyjCEseHVgnZEWl6rxI4TQbC7tF",
-	"EUmbLRQ24Hi4hWwLYBQGAbwgi+VVlo6LvLQVoDK5cgMfWxwy+/RU1GiZZ7G7INQmWnrspVI5oPfAhqRW",
-	"q5UfktJL8ZFPba+DIFJywiZ0mUE3oY9g6AI2lRMZ3RAJTd+Gd4vclKuknOY1pEJ9aVFWYXQOZ1Ws37B8",
-	"rL9o/6ZfmVGX5LWtCrEr80eyF2PNyuDoaCak+nGwELn6EO9754blOlBe4tWolM6n9TCcolC7FTiJcKCx",
-	"OlBjEKfQKcZ0ocazjZ5NTbnPzKMfq7QSRKm1GM8e2C4QNBbAcXarLPiJwwUngAdwJW7PMTkY3EWQq+Nd",
-	"vk0AvItcJMuxQiDeq3UR4NwIvLvZu4yX84GsN3epNh7EN/bZ0vWrsxWHUQ/zVlB+yYW3mdhXa20zsuOz",
-	"/lncTQvs6tzWd7INbJu8AHUOGeAAABumDEorpStzYplkd4UGDfcccX5c2KAU0vfLX6rxp08HOlrlfWG0",
-	"bVprpz8VzFqEqdGV4WYkRqWyNclQRH8ABgHl1wdafbBmykbOcgTvyC63ymfWzYDhnqwDOJCCRLulVOwi",
-	"BLbDfjOdFqqConJK3kWucEnvqpY2pR002+e7QT5rqgQNG4+cPgC7CJUS5wabybrZkIk16NW/arl4kyZa",
-	"JeupZc6lSjNWl5fFU53lxhv7SnWf3VgbNuAZ7BNI6yQBjBuavfFmZZhVQBbh+wWEvEcFGCpfUCkjcsNy",
-	"7DNsigFM0iV1HlKYZpf9inq4971Br397doH/9w1/8+Kbt6/zuTr+YfXTPe9p8cWGGBA890h6KAFGyppC",
-	"GnA7Y06DVxVTunyNS4l6c3qL4BQmQXyecvvv46i3oEqxXE/mP3/8z+Hwtt//8MU/bbx/bj/c2jYQyBtv",
-	"A5upQJq2o6isKXHNSvW2qKQw0zjSMm3/aGdWZyoxcf+JoOK/E/legBUIuiN5bxI+LIYV5PdPlpIld9L7",
-	"w5r43TTkTYow+iKDWvSn15E92j2t02492Y3evsAvn/TvQ582dHEPWvXuurG3BSegsXa8sbvrrfemkJWn",
-	"viPnuZOuBbbMHuUk1jQ2ODrCuLAluJi8f/ty/9yTzFD1dS/aV2nxZ19toN0Kf23QaJqY7DfeSW/BwX4w",
-	"UYl8XSs3hH2cMuiYhtBefrIAIDCCY2yVyqqW4loqrdjVyOrPdCoNSjfQxocaD2tqXOOnSchHJMbn4irU",
-	"uPtSleY6UxlOsf2mXOpnPn5sOIVwEOQ57C/sZ7mU8/5jIaBmbxMKgRc6Bz++NQ0qusc+jKEFEz93vVQ1",
-	"8wBQpr+TqAZu+wMENSrJFMH4mncrXVuSyJQbmSZiYGGCEvnTMpnWVRKTY4Gf+LiFtxG1HYBrhkTpQY8m",
-	"9M++BP+IDpYufgH0TcrllUtUDD/W0tatmn3j59WYBrGMSmHULsHZeiGAUmzgt/fzkuaUq5RjjNRv6fZK",
-	"/JJmGT16HOrnVt7D1ltUHOiF91InFcMalBVNo8hiwKJaaJhlHjKOhTCv/pQ+uio53p97rqDCsOgLgHyD",
-	"ia9Ygsi7h2HlqTFZzyj5xSh7BtcXqu4ju/URsWUG1SKglttS4wGTxuZEDT3XtnfAdXYY6svZuT3f5qvc",
-	"uT+fa6vmlZA0deHbyQlYyhGs+AN9hlJzDZa5TWNz4na15pHJ6BwXsTEbYp2lGSMeU9oywWbjnXX8sH5n",
-	"1/bKep8fkNiyTaiCQytphJXe/i9Lbh02kGCWyoUAB9vIAo7HgXar54iEivzMRQnJRbVWwl3awhZtMTkJ",
-	"rrGivVvm3yEM05QVFNspxmQv9QKBpSiE66WYQAPN2NvMmOyBk4fKNGHnhC4WubiBsg8lbAA6VfudNqBn",
-	"59K58KN43pd5Hzo0OTSQa48kKZoclifji8rtPLlGiTdbXtBn5LcFMQw/Kkndmkt3uw6IZVXr221Fijsa",
-	"mNsAvXcpr+aEubqzbhLHepOMHwHkjYww7EZdyVCgea/r3AxYWENutOn9Q4Irg0wExLMB63kqEJy5Ml1X",
-	"J1dP7GwRYdVyz/mC8kCSyTP8Q6WTfK0vZ7Doch4s3r30wVPgmXOvNYLt4VHoywA6U05H8Npbl9cVmAWY",
-	"baOws+RbACsKdMpPaGiojDaO9JIGB3opblhGx0GPZo0eArxLICglppcCGKJroGH7/VbVSpWOrw0EgNVA",
-	"r0RF6KMmu4By7CbbynPmdnOptET4FpqR1z/zRv9M+HJ+Vc2W+uezM3LSJ18+PXtCtIYZ9jdNWJ43+arh",
-	"LkICWYZYk6rLmrQ67RYl8ulRUPKkKtQI/l/FFYE/lYd+dvk6aNOq+WhM5wuaTnmTtx3/+kgGCEsu8lAj",
-	"GDswgixsHNc8V9kLyF5rGnrOknQ53zgyPtaxTFeP2+ZY8sbFx8rj6kPLmFLNk1Ys3zxl/VClCXA4qLxi",
-	"VzJVId8r/qEh3up4ZnuCyceNYq9L/996mO6B/Fh3yhlqdnn58cWdUoCrFS675AKLLGF5aSqhjOC/J/fY",
-	"fQb/7+xJe8vGLF00lgT5OoJD9WFJBPAHEIb16+QCacObTd8Wl5X1kKDN1jmXuBgDzMlPYa7/LS3rYpfu",
-	"t4djE6kZgCDz0SYSQ9jIHdIgjKavRFEcYhJDioByxia2Tn2tf9gi6lxkogVpqlP8mLMV3nbASYMHAQ8u",
-	"o2Mb7hRZUsta+UOHiWmWdaioDASMP4STBczQxruTQ0MmbP/Q6KspCKzdP/y9Hr7sGDafGWeM5vYr9xSD",
-	"rk72wWPSzbmUgDy5p6cBHpacyeWckT24avtE0WsApm1IWmsqiAvbYniIAatuqZZz/qkD3zgb+wx5//Zl",
-	"JYvwIcPXm0s6avT7HaOZfrulNTBomItcXNViyjZAI67ryl6Tg85KAnEdn2vNlabQxgzGdzDg0IoYMIUQ",
-	"x9cXUuK6LJfE9UbdxMwlJCBeGWdKd7fSpWuICBtjvTG2nKCa2LXFJSy5+heaBzzuYysLSOw2riX4tkQQ",
-	"NABB1MJmKdkhubBtbqAz1ll/yL3GVDabwnQz3ItvD2zN+gGESOIBeb1g/OLNC3J62LfQj5KuTRMJwLwx",
-	"bRaxp1PkJ/0xPhH5GBjn/nnRmlGWGooV87GztT1BwMk85O4t+Da0asDyHcqNy9Zj0PsBSJg5wqOdfXl8",
-	"bCD+eoOeylOaGRnjH+3jfpUiol51WxCKwJ3p2R1y9V7zZwZ0GqkKGKm2lA0wT1DtRbRj6Chn9wqgjzFj",
-	"DEG8vK4StIxdNhjy2EAw2bsFSGd6hPis/5RUkdAMKrOPW31uoLGH3A4Rn/T7cQFxaR8unO1LrsRyPGPJ",
-	"uQPTJnOWT1nx+SF3zs36+1B4e3H57LuYrKAFLJKA93Vz9BZdxWLuXqODGTW+EpswvwUuXgDWoBU0ztY+",
-	"GbgOixDgeAJ4ghH3A/oUIdmiCmkaPRjdMFVGf4R+alCGBQpmE5/F4mHjkAoWNTY6di+9mY47O3k3h5eN",
-	"+kPVpk+iEqQtnp2jzA2z8aLOLT5oB+RQx++jCf2zyJLDO7iW/S9MWt3MG7fUAI82uilqyAj4Qje/RItP",
-	"219CttG/vXEZHfzdAQLptoq5J7Tb9FUn3Jud0v4cFts4qDfXcbS4OO0XQ/5NL21u8zcalKzSN+CZbYEN",
-	"DKt5SEiDbbL7Gt3w/kp/anPJb9zLRj+v/4nVTj7fHfTyZoScCxv6Wc0EhhSX60NyYYQjICJCzm3RuBkP",
-	"mEkitKKmWfDAK4c2GFW1emiUuUWU2wLX1JUuK3NMUponElrS1JpilWU+a5im5Yl+xezGPAuP1+E8AizJ",
-	"DOgxFM+F5oe3Dfsw9bSBZNqqkMbc2g8lcW01k8pWOMoLivRKFls374cln1I224eouZzMCpQxnTPbJiMX",
-	"y+kM01HJXs5ociB4to6sF8z2wTNFMC7xSnAGfenblRHzx4o4E/k15LC7VBvGgSCn6U1FxD2AwgIpcc5d",
-	"QyWKQfh0RWepgC2EhNcdNZnNtbUPjI7Upkr5yMHaNERE/jGV7JwsMUeNzoXxP/o9Pv0Omw8U2u9COXdT",
-	"xL6rtOTEdueMQU8cr/+kviz3WxysWV5L7CAqn8VdcZ+65D902O17VhqDajA4TSHuX9TGG8Tkbq7FXTTK",
-	"TZGWIB5WGAerDf+qQzaF1udg5zscx32qsm3yo+i7Glspickt2K0p7jDV+9CEA1OE/rGyQC7OmCSTJecs",
-	"24BJM+ROk2rFpSF1WBqpXGmfhaWpws08vMatR5uKA/MJqyK8w527H3XcZcV0ON6OerlTmbpJQpDZxtly",
-	"j+JwUxbINlfwHuyF5mRNm3bjSUuflRdamT1Dy2GKNboL7+V8Am14fDLEq0valZOfPoqwPcsPLRbPRVnf",
-	"vQeNtZrpj1sDHkpUsOvU0CVl389j8rOSrOh8uA/UbITKilovMDxUm2OHVypk53+zNFrb4X5N1bg92gQ+",
-	"bHB6D6DNbs7kMoNuZ+A2jizfBtWn3s+BJ0MO+ibEGF6m18zUUhpIeduBBArWI22+VCzmZph5hy7/46/G",
-	"4RxqHVP0/tmxdUwxQNE65hX+ViTOuscHhR76Y//DofNu2uYx9b/eeyeZlCfsFran6EzZ18YmViBAkMSZ",
-	"1HCyxlO/MLvqOHy/O5Tsd2KFzbywU9ZKswVnBBmUz/ikf1xpHnLchlRfz7CrEF+N3AwcINBi51y10l14",
-	"C18IJazZ3duwctPQD8qpTaTHNJONz25vY9egwt+Fk9AubFJn4eRKuiyeZUmRtcdb18/seXc5SPOwf5D9",
-	"2HSu9Xu3DuDJyhH3Q4trVCIqnzfPQUSyFpXaPB0T69pIcxty5+oCs9hARxgb2exO+Bk27twvQ+jZnrEp",
-	"N0y54Lde/yEbEhSSDbkfoKxEJQGh2DTJxWYuBbClnNEFRIAB24wlQw6C5pyYHoRsblrmcvsEEeYWrnjk",
-	"esw79zbuQt1r6Z2bJlQMHLo1I5PfxkXpBDXaN4DJbgeY5nTMyhUZ9Vr70oTaOYgXSP5YmnRrnX6EeQGP",
-	"+/1D8lxvpm1pZfy/YlLbNbKn9achNw1uMacU6Xb/kFxwdx71oxh4yR3mKRtAxrYxgFEeFy0OMOFDExQE",
-	"u7XuPMEevqZB4iF5r6/ckAfvnKZFIhZI5ib8asytWOvTcYQ9CorMqyEXvOGiA2CoxOAsoD5NTMdcwZkD",
-	"gjUR6gplPSzdFKAN7HYhDk76J096Hz76SXvhu452RC2Q4DqcuRseFWH9ZrLoWDnbcb11NlakAlpsJPPP",
-	"46qYrCMgmauwkTsawbtBFdXMzkp+p5YCAjBoPbHVRh1D1P/47vLyzZA7oP9UmSSGGb1hZEYrDMt0gi/c",
-	"RfrSkfjk9jaG3DlwPFjRDn/Scr2e+1JTSWsNH7dTSOv9Iv2uepv9iYX2Wm2ebijMtUvHL1iBoDXatqF/",
-	"B9rt0xrzdpu/sdebaXJZjByE+FcMKpeEhLtcobJHnnNRxhEav/2qEjRPeTrXilpQIfKLoDs2JmmuudV6",
-	"ttW+z416FGSsVrErCnDJnmSszNLj/XMSn+kxXKpSqhkuHBD86QT/tMgoh7DCHIuih9wULcNDpzGJ0QWB",
-	"Lf6NVgzeP5onCOgWn/Wfxl4Dfq1a0GvGh3wvpN/hLdyHBuNpqbO8kRhFN9Uh34urHVbjyGiNaJKWFn1O",
-	"0GxF2Wg2ymiZmploRRcMjtgUdhfwEfuH5JXQarP1Tra4GU/6m9VRJMyoLW2yLBB2z613gtUlV5HX0J+o",
-	"rnCck2XXzPqtBFIg5oDSsh7l3S7dqj3C2SGYuTNq0mbQkhIeGqYTFDGUPYHt25OcrYC57A8wK4AtlJZd",
-	"/oIicrV0RdU2dpqxZAq16IxDL2ytrIcKolNpo6vxX55fkqOb4yPH145+TZOPR+ZRWe0BGsiTh/x47M9T",
-	"3827YbZ1jYUOQEfImYuN7sWZGNPsz4mY05THEeGCJKlcZHQN4TP9w5D/vBT63sOjZEFzwDvDVwzX0ltK",
-	"JaCPkkSofQsDbDJky2G/SlwhcAmsu9tKTH9nHp+VN+bi4D/owS/9g6eH//CP//T/DZf9/smTR1/889Gf",
-	"/uU/R/Gvv338fwcf/vnPxVMf9v5lUPzr4MMX3p/2/2XvXwbD4WHXp/f/+Z/ut8R75wvVEgqueKNBFvsy",
-	"RpK9Skx4/86pepvLz3de6UNEYM9JXAQGYtM7FJvHPlhwtkPUNMKuWQgDR9XGMGkps3+LLX2I6GkXpL3j",
-	"rQ6+UO66qIMPEzQMxQd3puRNEbvW498YoqtV4uwG2YscuE3Den4LZnIYwRDx3p8Z59xMgFpke24bwR5Z",
-	"px1atYOK+DZt7vz2dqkiUqVZhgJ/zy8k38del2VBX3nEdUJbsashB4xFv9Krnj6IIh6z5UwzIvjvWh7e",
-	"iOFmlM2XlvxDP+r2O85CRMa3YxKi+df9pR/6Vd+DHz8ElF57YBvws8pUUkck6BQteWY2KRAhsbQSBvf0",
-	"m5+WmKzt8a+FqGlHvePcGhuPdU0NMgQdzBCyxB5MFCpuQiu8WWfL3j/yoL1gO+348AhFwy6Ru5QLf6st",
-	"dtiSqzQzYXmtHluTbSenZWAqHnJTwUBbHYUu4uLdLtcHzRF4eWPauPRmkA7PDX/fyByF13MLyI0ivLMT",
-	"4IZPPTu23Stm8L+1815xcA+ArlFR1e6WGdfQUGzgGopJZoo3K+3ESoUJY5rn68JNhd3ZMqq0CoFuwGpR",
-	"yn65zm/nxLcuHTu9PfukkBHYeBhiVDY45YeyBN8GVKKsIliloNixraHg2vEKOvmtdsYleAA/Fhqf6DPZ",
-	"5LKqVW/KkBfrd+iYQhCCkmvKi+tJbWTmS325qSSCG8/9OSRDLSWwgXU9j3+77P3/FT6mDXcj6HPa+TK0",
-	"+qAEdqGp+KJE/ulcUe170eKa2nlD7uSqkk2uqml6A531DF+QTMmS+2prj1V3VAl9aV0VOTTpZGurQpdh",
-	"ae4JZOKvmg6UgPDYHtTnJx6bQN+y4EzuR2WcBjNL4HF6WthMswKgg46Fa7Y+JPAdLbMMMAXZCpeimr5r",
-	"QB0WFBKfAdthxHii5VwDxkM7is+DYj508EO235zNjsidL9Aujsn2yZqcjrobcvc53tEt2Q6ZpZ9qwMuy",
-	"GP05iX/8EFeoWtFpBU/L9VBpwbzO6BXLap7bOjrR493BicogWg107wy1jkUcDYcd9s/ufNKb/LXtk9ne",
-	"YbvjREP5Su8YzZszinwvgCpZ3pRIeJNMxJInuzoGOLtVowWk2qDa7zwFOPoIs5jDLoMjfOaP6jmYAzpO",
-	"K0ZnI5pYsW3B6P0yl8IVGEDLKv1whPKSJxCb0b/EFc365yXLrSw0wXJwNdbhvsbf/esv/+eXi1s6f3v7",
-	"/ak4Y9+8zV+d9I+vfvqP1fenz8/GP2W/vPru3267VElt8nWUSKHk9CgTSclWrtLPLm4QQ+EdHSGWHO/g",
-	"DynOtdk3Em73shnC0+IH21qR8h1tKQiqNK78ZFDcO6Jm3wEu+zPS9R8U6Too2EzqGsBQT9SWDjH9ijT4",
-	"/m4cSPniBoapu1+rc2uDjbk6RR+PQMfWHRwZuwZ4K3vLks1lcVk6UZ1T3TIzKAqMQicoPjvSj+ywg7bU",
-	"NSJcb06WSuQeTdADHbAdsoYd8A14/PiK+lmWmKrPxcpgBu6fkxhoMXbwJPoFQBN0L3VSDzYK1Mo+lmVq",
-	"dZPLYrX6187SztKg2a4QWV0GDR8s6znpEzkTuUJLxDYtMVUhPjhj2LbR61MsX+SpZL8vQ6eqR17astaQ",
-	"YSvKDfqcaVvrwHfvZcFVYJ/2rmxeK7P7a8v28I3LPis3n5Wb36NyU6pdx2Q5Gu6Q/gO7mglxfaEUmy8a",
-	"DHqKf4S6R5al0Paem5wTLas5YTxZiLQG5kntqMe1lKTTJ/3jqJcsc6o/NNLM7eyryNaWoG0PX8DSFnaj",
-	"XGlLtbDl+tg271zNqH1q/Dh5wr6cfDV9Ouv/dHx9Mj/lfteDFS57ZGdonW8jLCgC745cjseMJc2g9U17",
-	"9gPU3tlds44Ds3W2q92AHDuc7LoT5Hg3nCz7Talo3omZ4jF0YKalkwoVFmcOA8tRi7iGfLx5mmm1CeZQ",
-	"moI+8C7oXLbeKNSXkUpwzUxomi1zVrgi4PCkPCRxwuXI/DnGhMD3b18+kmQmTDSHJGkCWlPOpMhu2CGJ",
-	"rzIxvmbJyAQU4wHC1yaG3G3Ku6EiDPjjCFrJ2MuEWFzR8XVEFnl6QxWLSJby6wPIeo9IIsbLOeMKNhQi",
-	"4gZKZ8HGKc0OFst8ISQjOcRhI2IbhwH49COopds/hEANx3SRkbEjYqhdgDzJLJWKccxRyvWSVDpnYqng",
-	"Eator1L9MDnuWxLRz2USC8LMZl2+fEdmlCdyRq+ZncpY34JJOqaKmaL8Q+xpPjK5DANTwwVR4dx1MDEL",
-	"VTPKycntLWRCWLBFuHpxZWF2JgXekDlKSDvA52BSAl0uylkRUDaAcH0Q5/DOLSILrRgiVr8+8dyShSWF",
-	"8/KGZ2JaFBBrAoNpbUBQQuLchJ9UF9Ajh0PT7ghrwEvyyL0X9SqEjKkiFaoBdBwgDv1f9vh7UWU21VMB",
-	"VNOCRQdNKBARhvFVG9xtZOk7t4nVYqBz25mNMmNr92NFtpSMparc+VCxGypCqSFEZKRUaMvtlXskoTTX",
-	"IeL6QE2coSGwZwgggl1KiFiqCnZGv98Fv9ETlG02bZ0baBZQ50G9bXvkVEChLElGvWIjC5QJfwfLYi0q",
-	"oNXdglpUpudG5wkZhZqVgDpu1iwr6JCYfhkRmU65jUOnSuotyFlViwomc5e+iOpS0aHEeKgYh3+PXJ55",
-	"74uegapJ+XQEiG32ZdSfWLv9U1OfrN7n4i3Wwhjn85JlA2LyyNTd97pD3zjNxn7pgRBAS18NNuUqTSLt",
-	"Ctz67O0rItd83CWs0dxh5hvzFzcBWSRcobwfQF7D1ZqsxRIUBjpRLCenkPFtFSSWWF6cVqAiG7NhqiTU",
-	"zOX1u7K8S5b4z0n8RQzKLs2yir/li/YuTMXYEJ3+Iq4CfZoUyuJ+b+ymXCH/IMUV2+RUaYvvYXM4qFUx",
-	"DfJhGDQX2mdD8qPhKd118M18t7M8ZFuIQ7alC6SrNLRUERSHjo8E5aHHZYJt2CBZCTh9gIhecE8pBIAP",
-	"W35bHR7LcGOCwM8Yy1RMqsJys18pR6/J3tJ4HPc7B4YrZneo6TeIgoY4XTrl0FQKnom0xiPZ2BwyYshI",
-	"9uRMr/bkTJsRiZiTq7Vi8pC8yRkke9kuN3Bz0A7BHeLZekCuGVtAI/AZ49UiW/zYq8lf/+1p/tVf/vp/",
-	"f84vVz+9f/PNVy9evvmPF+LkJX1J3606h1DRUYkMBoIiDfpiN9GyHYCknlCZ+ddYnseXq7yjvaF3RU3Y",
-	"CT3AJLda78oWIaSw6L+TkN5JRjaKw53T+rYWSS47OcIMp2Hvi2HvQzeB1FoRhRNxhVFlN30LkE/DRbjg",
-	"aEPro4lBhdyjtuNUvjTl8fHBgfU6HEDXxAPjYogJzaQARA+J4+hh9ne7Qxt6r7VfMbxUlWPqcEPCdUWm",
-	"wM1SlclRMar0/dcX1YTCNtlC7qXIqQlqxtLcMGq5rXhwJsZW6UNG8sJSz006O5bnrGYi+3tp6ls/qAeo",
-	"K6qcwx+0u2or40YR4/22IRGymYPv3pJzx9aaDcZMU5S7i+DwE2Y9IdKtz6yzRhKWMaMW/G0kCazj/duX",
-	"mythtpEPNye7iIbKpULVdpmnav1OLx9J9IrKdHyxDHXnBDfW1/rv3mKAn0JTReOWXUrj6DXt80zy/oJK",
-	"uRJ5Qvbi8TLPyMGSyOvR//zXfw9QNMIJIJirTMcFceqN0Nt7xWjO8vDEYv2zyNNfQH8ekK/hWTN+XBoc",
-	"/lId/SPgok2EqTNXFPmtKcO3QAcA4LxcWPzASt2ahSoF9zbs1L++e/09vLQCvRoLG/WeFAUgYEKi30s6",
-	"tFNAk55TTqeMfPGFS1L84guylzGayP2Bq0aWEcHkdxz42dtXkiyWcublqqb8HD895EqIDDl5ZCvM9Fum",
-	"mkLN2PxwyIf8H/+R6P3UZusYpqZ/ROEfH90cx64ec0xzMMypTwV7sdn2/YiwFFyOVA55+xGBn8T4SSsE",
-	"FqKsIQ8Rkent6bWlBPwJ1E9gpaZnEINzwCCG8wQOuRZGpmoEMBMpyUXGBiSG8qUY65ckw02TTBVAb8Lr",
-	"yxIhBiOUP5l3sL2V3VvA45P6H5ZmoCwVCke5qb6EjciZXAguGRmLBLXnlCcY6cHsNnR6iCISIyZDTjnQ",
-	"nDmjQ/IMXjZ1h4DviNGsYjAzUGS+Yx89c48OuXvWtcgFn6pxZSGaFsDmcXSepLgjN2kCyVIBBPEhX2nm",
-	"h6kmkevcuqIOcy8i//Nf/72PUJXlmT0OLILyIceZAeWYrX0kjdouDwm4k4pi4lQS+AwgiTnsVy0StMQY",
-	"crMrk2WWrSMHduK6gZ71T+LD4mJYGFn9VwONiDUbWpOKIGQVP8MMioPL9YINCF0sMnO/jn6SgscRoUMe",
-	"v8XpHbxIYoLZFc6VAHLjSiTrAfFgtw3CPJokmqvFEYkhgKcp0VSY6d8KgEr9L4PKGeP+xnAucVGAavog",
-	"e7guQ+7OTp9oIiBHCBRFbb5xJsE3BwqShyNka9IOFxnlCCak6FT+ePoBqqyH/JLdKmgCB+ntc7oGQBkI",
-	"y73nqV5IkSJG2C3E7GzV1vfvX+4PAF3RNBgccr8xMnAVzIw35KWH1ny3AKaBo+wXdDky1BdrRpPy6ZCn",
-	"iuxBMBnWhIoCYGGiUgV4crGnV5l1/UawLIj8Rl4xCk6i38wB6f+AEyK/DflvBwcHpf/Xr+op/Ua+pgkx",
-	"9DDwkTj9W3KoBwvCiMJnNLnYJY0MmcU11P/yj3YHSj8aFEQkLqDjkV6L/zB8SwkxymiOJJcmbL4QivHx",
-	"enTN1v7DdqpzmmmWASiVMRxVcQJmK47Jb+Q9p0Z+sGSADag1lzOdp80yIpLyschzE4nO2Y24ZrhDtCTQ",
-	"vA2iixSm5u2E/cmbrf3JDOmmdkJ+sydEvgVmaICO7L4ZaPmC0/jHaOP1rSeo780IwEZHBmfUff2U/Ea+",
-	"FfkVSKEywpL9BgN8UJRT6GbRsiyVKqdK5NJ4WOGeLOhU80uRp9OUuzyKhZCYWoRJbBvmanFijGCMjOw0",
-	"e4cyQP+KHxlxoUbgOvEWdUZ+I98LRb4VS252E7IxJqlmNw4rW5+vWCq2T8aAcqznesWwpGnDLHOGmWH+",
-	"mcNYMB8Ywc3mMVxfNRMJTOoCJwsUSFSemjwUFMS0gjVMub2kZA5DbJgXPhTclCdmUy4gZ0GbKDiF4pSp",
-	"ARRDwZxK/kiBArrhm/AxN6j73lPyG3nm8Gd9mrXIsa4vOKpR9s97C5bP6EKSBCt1l9IaaiC9PIag7+6+",
-	"Ib0gUDNVJaBml3xTJGQ3geBuWHOdK42WMsivcrZE/NzSX1BwjJZca9KwbVEJWwk6mkekjsNrdvdY8/a/",
-	"CM4ar6xWF64Y40Y1R8cL0UzPaTPdKHwquDvUE32ol0KQV1q2Gq4lgY4e5e6A4biEwO4UTqn9B/IuEyuS",
-	"iBX/B/gAVcwwJe+r7kfzyccgxV5wLSZpRt6hAxX0X23CACg5XJqrjM3x2Is1HpLLfI3FEgjWcmjZtXeS",
-	"Zmj3E371xMjOv1DFVhTVpeVCqpzReZHycEWTbN3lK1c0GU1xKPcJzXr1etIx07LphqYZ3soV05upNLXk",
-	"NE+zNRGTSZZySAImc6qnzCkfswhK3QFySJIlYkjrISpJZpjtZA/EHBKowpMsnc7UIfmBporEb5nK1wcX",
-	"E8XyuMghq63Fm4AmUTOF0bJYArDnG5ZngiaOZh8DWzb7SS4xR6nMGMRS6WuMGHwJo4ledJfttelw+ktD",
-	"Dn+spZ1BnYUx3jhE14sdGpBxlgKYSnqlt5xJktNUMsjunDE+5FhKqVYivwaZKw9JPKZ54g2+oLnzaEOM",
-	"m/HlnKFlTqRAdoTfkUNuUsdSdV6gIEK9hzaJTftjN13ouG+NP4C3UelVmqVqDeqv6Qw1zcWqgCW4yhm9",
-	"BkAI/GRkgsZmpYCXcsXIKtfmE4cqGKbnM9BDHpDXYBNIhJoMdmj2WzGTcCfmQ7JnmcSQE4Rn0Yq2lgj6",
-	"QvkuUU2zqGcXRkKDfm0VST2my7Yx9sfhvp49MAijIeNeOhZpuxuw8NoQCgp6u6S5/kB7WqBBjiplBc4o",
-	"TzLmZTmi4bCn7UviFo3mERgnV2tcAWr2erZetpc2BQ7I6wWzPh49VRPepeYZdDObjQeP55qpARbJQMca",
-	"EidsQpeZgj1zXoGyPxFnhMYghomzdMy4ZJ4j62Kh9ceDk8N+LUtotVodUvgzVCGYd+XRyxfPnn//7jm8",
-	"U5Tu+y6xXtTTEgm9YMeHfXxQLBini7Q36J0e9g9PoXmCmoGD8WjGaKZmv+j/nobi6ha766TfL9I2NA2A",
-	"lqVtUs1oDsn3jCVw6a7ZOjL0LEmMOlJs3WiO35G5SFhktQW8nlpkIZI/0ypkbr36wKw1B4TcVYzkceGZ",
-	"wLJ0B0ROlvpvkmkOWrsJKV4C07NFWGp4kfQGege+g/2AFhJ4tLBNJ/2+dUea8oyqxwCiy0XowcFuiWvI",
-	"WgBDdZO/23wbPKDBmvvynvciU/IBUyx8FU2fMQ8feU/Cp85wcaFX3CYcfU0T855ez+Mur1hdA1WN57ab",
-	"hrk/m99/z9mtZjQsMe96PnIMYMrlfE7zNdSZ3jCud0crMMzrkVNc994HPcARNBjpSu+MO8VgTLnP5Q3l",
-	"AjwhVfSKSuYrCvrKsSQa8lirJyHJ7ooTx5Qbe8mODZ0lJJno26ZVa6t4inzIMeACXjqekFjrAk5ml+br",
-	"vGjlpPZSD5EhL3SDzReYtN/fId/uApPG+zvkd7jAbxlNUo5J3b+rO/wuSEh/1Fv8uH+6+V2jlHs6Ob56",
-	"tvlVo94a7fbB+Iajls2M4+b4yMQnGpnHZZGC4bqMlqMgiJ29yCg3PWv0DVpKQBWxruVrtn4kIdxxGCLw",
-	"CzOJu5A3FmoVqwltqH30yH7wY+dLULwRlGTmw1XSp4q91HuykfLdgx+j4q2DNyJLx+vOL9vn9Rif8tKd",
-	"9Y+7kHDhYcWXnmx+6XuhCpcUvHXydPNbl0K8onxtrYu784WTTjti7vcfkZV4zEPlKcNorbm11F1Oy0fs",
-	"XXBMpMizCPKQl84iqtdF+FldEULza9FqEMwPCYa/MJcGfKFD7jm0sOWG4DYP0GH8zhlROeWSIsiyCfDi",
-	"MIfkDbStpzkb8mu2lkwZXCQJgMD6+wUiKAZsvSQvdHEDMysCvphha1Jbof1T0YUQHabWSc7FKsJmogVq",
-	"6xWbaFvZVMjjg0Oe8nG2TFhySF5r9cQbEmtMGUQ2ockkzbMUG3Dp70NKL0AYY0+/BEJ1aLuhVwZb+IG6",
-	"ZRJbg7qHthaf2+TYQreBdpANDWfNFCAVUy1zbtpzHvfLndxOHke9lANwMcvXvciakCBBej5TdoR93IeU",
-	"FOz+dtz3e8EFm3811hikybkJokwZJv1LkqfTmTKlFKkieyJL3H7ub1nNFloXfCbl0xF8orRAL83mydnO",
-	"kIzdVgveIlxrQXPQ5+I+F8t4opeKX/gEa4XeasXdg7xC/VJDBUnRfTg0efhaV60ALsflesG+TTMVJjt/",
-	"craaiaqicAdmCxUl2ughextrnEKTNgOPpqo891qpSVv7xG3mbqin6+Qfnxx/dbZp8tmdJv/hzsojlhNm",
-	"Jje5VX+Ec4cs5u4apP/Ox0DXWoOliNv9WZH8rEj+oRVJTejEFdZYzdEoExXFEaqxGrVHq5LKAook0OsG",
-	"+3YnTtsyrpeIoCRHzEsTTYYAi0naczGEMxKI20MmngDHU4RZCj7yeORmZHtMtap9ZE8/azrNt2h++w1u",
-	"IEwavjObc5Fkm7u8idl9g8+5nGU3gOu71IVbbsspmyxt2O/P7HEL9tiBg7gsH3zjrBNDhQyazxz4d2/K",
-	"WyYV4sMbzDp34QBDjezF2h6A5OtdzIQFhTCUUfugPrOo2jHdiR2DqGr9H4zIgLT0Da4GTI2FdlptVWTh",
-	"xhF1E/hb+OSdGa+eTzf1Un9wS+3Se6XNQflIYl7/Zwb6oAz0Mz/8nWqkE3OVLSPEq/0h6t0eAC840Gyg",
-	"KK4ToTrVVxDto2SxvMrScdG5r85NjKNRcBKbjMsRZqbK2CW+pkoOeYyomJAx7+FOQJuRCxKP6UKNZzS2",
-	"dTCpRE+pZDRjCcnSa2YRymwB6pB7SUIzseIGFzigWqL9/S2CB1bEQWjDi0eOXhRpi39l6x4a4UCaX4tk",
-	"vSV/tJiYg1+9U4POiPpngEI4WC6IQTmEvBkYtryz+lQbUDf1OZebb4UaWy1ykSzHChtcXa0NpnPP0SHM",
-	"td5Fv6Ap1zTjo5N17wAikxSonznDDoCjepqMX42nZpRfS+R33eWAASBokAQGq1QypVI+lfXiUwyuN6RV",
-	"HdaE9seaYDzeQTB2kolbysO2HfDRhSrC0BG1OnjLFhlds42yKfTKx6j3GkiSZgdWBm0Ypva8L2Q/i+a/",
-	"nWjudxDNNp/9syx/eFmOHM4UJXQU57794DxO6AMJ4HDB79J8wfX+9vsE18T9OSZCYJmLFu8+Lz2LMcle",
-	"zcAFVDc0cCZGCt/R0tjSs7Mlay2/1c5hzUw+mxuf/TWfeVo7T8NrtR1Piza6zBtMkwK2RvMsY194oJQ1",
-	"5/P9MKa/hab3mfd85j2feU9XX/F23Gej89j13yB78SSfh3zHG3tx3IPvGJJLQr1TnpkO2LRqFkOZnIEr",
-	"kpAlU2WhA0LtA4l5e8h9BdFT/uqxxZAjBuNpf3tHjFlV2REDAE0Kq8a8VfqemAo41XYs3CBuNTHyCqzW",
-	"A3gtfu+yzERbQzLts8fis4S9q4T97OL4fYnk9wZA604ujiOfU7fHTAsJWLyyKVwamSYXCJIw5D8vaU65",
-	"SjlLTBc2V4F7w/IkHatHksQ5o1Jw2ZhxrFf4riRhuqUe+7J3U/7xcf/T5x/77dm65yB7q6oqTnJ51UFz",
-	"6p6J3C3R1t9mUyOcSlNrXJ6gRw7Nk8GWI8UkLMqopaxeVBrnQxTS7u4oyiu3ZKNEL6hzhyh97eWWZFBv",
-	"Yp/N2M9m7GeZ2SHEHxJknQ1asVCWC1Tv5FUuVhLa7Tx7/fYdWeQMEVJsDicl8YSp8cyE9sHbb+GLMDY9",
-	"IPFJ/wwD/EMOdchSHjwTXOUiOwDspwNUqGOyV6pqJrH5PXI11qkkdG47sVnzs5ZmsB+R8HcQdEoOyJvX",
-	"7y6hPij42Hd4lQfEBxeM64O+orcHF1M2IE/6fQONEP87zdcDYiZ+rk2zUxIC5gLYsNJGHZLvhYHH0Hb/",
-	"kNs8Xb3zIbXBHUaZwdYdlmfhClcPlEwfXoXXtu1MM252accq0Mren7ZyZES9tsNsngsccnkO+qf7+Dae",
-	"7yZR0PZqfWRDTS3tB6m9jnBmUPAGaohxA4QLUZ5opW3jgj0VbkdZF/X+HfhR+xvwjJGL3eSVR9mOvXeS",
-	"XA3vdhIrje/uPufO3D74fkvpe4UxQx2m9LlBRQj8sTyYwWQ06MbhwBUh2AOh54h88UUpkeyLLwZOVOjV",
-	"pNIksAGcEeC+khRESBU4luyBLDPSbR/gKotHbg9Wq9WBHvVgmWeMjwXAeol8yOP5MlPpguYKTNKDhCpa",
-	"pLdN0oxJskcRFAQAsnxIJw8MxyFlaoNTkbkWr0/OyF/Trw/JtwZuyke6gwa6txZyH2BqLSL2yOR/xWQv",
-	"FhYvNl8yWFbR+zc2/8LWwSAe/SbJ9s+K5XP738bcQOxR7OCMCKfYNzrGPkMm0jbkSlwzTvbi8eRAm6lS",
-	"pRk7sJSP85odmKeL3/cdosJMcLZeCDXk8WgqIDvw3O+dCahZUwFAVkoUOLk+qLBvj0pAWdF2+2pGFaQN",
-	"ema7wQez0HbxSf84JjRLr9khuRhyhxsLZc1WVzHN62tqSiAZ0jv40yEPKQlQiaMAwMU0QjuHPp/49+Kb",
-	"U8h9bNWtDslzOp5ZrDPb4VXLEczCtEHT4z5UNUqA/U35UjGyF5+dPCU+EOGCSkVShZi8vpK4yAANzV5I",
-	"sudwZxZAH5LEmkiPZmqexfswbxKf9k/JO8bIa32IsaaS0r75WYNxZLqhUiLnNMug1er1wVosgRlgMgqg",
-	"dkkyFnNGqF1IOgcE8Fcv0cws43wZzDDAxkFsZ7LnTRSpWKvMhVJmUuwv3rzAoieaQ7M6gAfdh7osD8eq",
-	"FDEp1V9pMuoQJMEzcuHoXWMcwMyqqabehQCWhw95EQ5sGz7o0YT+2U8sjXrgIRtZILSEQv+ECtPpDXqa",
-	"17R109/VlYBsEITjRuZcKwjTlDqy4Qx/P5CGgVQcId/rdoBQLreft+3k72MrAvKnunj3SHADiusLt4Tx",
-	"MYA3hsb1tkVPkXIYgdNsrdIxzchzPk05g96jDbt29xUH40Z4YQrw9IfI4DW508mW3rO3+rXF7g604v3m",
-	"leN1RswxnCTZC4m4/S5G370YO5/GqDhFBb3mWayIJX9j0CVtDStQHgSAfzbKIIslW5Y9lZ18KZBywqZ3",
-	"i2wLDlxvYdOQNL+dbfvAXs1G6+1vY/l1ckT+zqzGx3dY74NZnO98jTFgYLZG5I5+lfoXuljk4gYkxx/E",
-	"Go1+beW2boJyeRWcYbfAVXmK8r4sZlTDJXTucHElX1YEMn0gsdtDX7JgKADsaPIyKAAUuIBoeTsQn8D9",
-	"UXDTyckYVFSiSzek8BryqHk27yFB6K5Yexig207m7yzsN0v5Ihz9OT/mDxu66xCtMh/Bhiifs2o+Rwi7",
-	"RwgvkJk2Mv/tEm0cSuBW0IelbiSVHBsPm5CUoQkHQ76gUhbAN2ligAbpFJw7cTmzI9aK+5QhZCFntwof",
-	"3DOKNXxtyFOQPXEJsa305iJnN6lYAsjiPhoIYyGV92mHyjzNxWrInTuJL+dX2Id9azBFi4DovWjTPSvQ",
-	"yZsSPwHQ0fxjyMHJbRJGExG5xgsUOjwtWAZeacVyO5c0Y1xla4PpD7AS4HtsSl164wiia9JS0Ujx9wiZ",
-	"6Ck9nROW3Ir2q/h70ip9X92eXZ/OH/Mniy9//ip/Kvvq94Ob2LDkNuTEe13x3wQ8sdQnqEjqwlZIe+DP",
-	"0mpqykkm9IrHVLLKYus+wODqwPfVsKqTx/e8rOJybUxUy6ABWPc0tTa91XIBbNDXYXZjmudrbGSVSqLo",
-	"tDy9AjYgCFhJp00b+rj/UPv5h0SybJr+3yOYpQNp6wQ4ZCl2y3TGymstiYyFJP+cxvgZ2PIPn2O48PQ8",
-	"ay8Uut+HRugg09dIEgp92x0kMaRgoLSFoHk+p1kqsftjIXExKou9uYZ8ydOfl8yLrjdZGFCotkR2UWpL",
-	"+7TQsG1bwSIaXBoDPXopJzE8pxWUNImtTwuhNBVCGS0yyh953jLbE6Loa0wCLUebcYnstv5tS+Kw1yJa",
-	"gH6I0GlPVrGpxUanOR2zSpwvKmCD6mBHGJwxaEf3EFYMBmO1BWl/eSluWEbHLByjRT+rTR8x8WIOoeyU",
-	"ZtBFphMW0vZSpR3GyL8/j6Sx6s4R9h5bY0ICinUY/w5gjuxsO0vjHSRxS6cto9x/hj367CT9DJb0vxIs",
-	"aVGI0pDSUnVqHl3ZmvkNysxyofWUx5qROgsrtUDXcF4RJPmn84XIFSaXyTUfYydN+8yQp5KMZ2x8bdqr",
-	"yRldGEelVmHAeWdRtW1+WUTmaLpRDhNIFZtj7T7kWC4OMnbDMttEFBPVVjloTOtFoQzpn5dySTPsw1bq",
-	"donVDCbpUH/btjnTk+dY5qg/+/+zd7XdbdtY+q/g6EvtXUqR7b7Spx+8qaftbpJ23czpnglzTIiEJMYU",
-	"oCUoy8ok89vn4N4LEJAoS3btxm35YTqRJYJ4x3158DxBQk9JyBkCA7npiioXlflXIlNAYcYkzSJzcQM8",
-	"46jqaaVZEG8pCsBymso5/WcLuUhkSuqyVMuiZktQKp/ya8Emim6gAPSfBeOasgOw8kgUFSR1eD11/FRO",
-	"crdSqo6YXmRTCBK7At4cvx3gCXtI4GEzUWxnJjI9Nn24nArpQDY4lubwASRvBKzCrBgTVS/035gE7ivB",
-	"c2wiWJai0hHSZrmu/ky7nhqgIu25Pwp2EgHjpa5ZGloUacTEDc/qcgU5W6YLOSkFnYqYhO0Dm7wpDiGt",
-	"aJo3mmcbmuJjVZZqqVmq5KWVME9jkIilYbJTrajB9GbtlndgX5+yVF8V87TpWcaob62Vbn/e1GQha7Uw",
-	"NvUpSzE1nbKZqCYCZzn2kayVKay9BDPWP5+9fv5DSjPqgEymeSVAHpkEGyPGR/BZSeEkfCMPamzfC3px",
-	"K2TMT+WiLFOWlYJD8J7hjStOa/QQVxtrHAbT3gF7vVS4ttdlac3AxJQUqUUFm85MCEy6mIKsNpL5AlP0",
-	"Gy2GAf/VzDDPjWLomminbgd+1ayoI9ePGrcjktYdOzcHxmmLo3NKAFqhm7CTmEG+x5plpjYppkBSJkHD",
-	"kkvmQAkxKeMHUgTN2IZQaobPkdo82rPGbwsfxkkOj2PfcStb4CYF4qrZLXNXLepw+npQ8mBZMM1XuMhe",
-	"u4407bdaoXR0ePpdUTPqZLY7oTDUTU49Z6//P2IF7y6yKcvUtd3fl1NV0la129v8L47I30/ocpqlf2n7",
-	"s8Xr9B0gfdrMaphbpj9LMa5J+Wxl/uD7kt549GJ4Va8RdsC2boWpRrc5t1t9yI9gYNQVz8WlnqrluucL",
-	"3/TNN5BtizaXqWaNctOWhuAPNprykJ6ztZzEzVz1j4fHX/be7uqRoJTvK3S1ndeMVlHQrVLVfS77NqYQ",
-	"PP98yiszQz7ex6WGaX27Xx0kJDPS4TbWiFnM5m+5wjuoZie1EauaXxmDyLrYa4bXLmf7dFPvHdTXG7OA",
-	"dlr4bDz8x+DzcdbuXr45bhD3HIG2vj9vDKElbyzJU0iIt1k+jbqqNZM6h/6vFenvHO0n5mjTbhl4waNF",
-	"ebWvw60Fr3APagUT/a2Q+e1gItwmZ+iOIVZmHV/0C7wjkcbL0ripow9mzC/ReLAO5RCvKY+O1ULmxp73",
-	"YERYcQcFsSHGprQDuD8IX5u9Ho7piIqy4Fcm1fIUf5RITtTBEZsoKQ4j41FjPY33UWQcPM9K4HPmoIK7",
-	"CuC96kVZ65ilUtzUl3M+ESnEFniIqKI7jUwvRpj2ZlnJF1qwhUatMXDOCSTkoZ5Ma0uR1abjEY0UIKA8",
-	"U9UNki7ei23Yp0R64KdxIfN107sVFIwdvjfcCHCyOEZQZeMBUGuhY+DQjRhnCPUotJLUO2Bokf0tVSL1",
-	"nGeCFVIXuZkcp1QMWpzvFMDpRiuWnr36DkIV5t8/XaTswPTPSNVTMu8TCRU5tULDS1DyhWN/hfCS5q7v",
-	"0ZBCN7PYePsfbNU/QH9pH+YBjsyHRH7o9/vwP/NzTAfEybqBl/RS9sEzYqaF9nwWvK5LxbGUbMg46Z1l",
-	"M4GPkq2iXTwBIAQHvNSKpY3VlkYsdQkX86Eu6hL+MZ8qCf9YipEuIDSR0g3kw/C9/0p6PJv5rzWmDS/k",
-	"1nrHpv9KARp5LJvyimcYS1HSJkiiW2tJbw4qbOtJlUNTJE4aBA3WkG6RUqfSj2s+iZPedTHH35gdkZHG",
-	"sf8zGz54k0CmKem9jRNjz+NT9lvwW6ecXgCz1HYYutHJYjg8EUdffQlgk+HQPOxgH614FRw2eC4zbcUS",
-	"vnX/zL4lmyuNkbQEohAAErGD1V9rY9pPHT2MmdcwbzFcQXPY7R1TVeamlESeUXMKWA+5WoxKs9OoWmha",
-	"iGmSmPKhLkmSJCle9tUZn+OVemjQjK/YRCEiUy3qwwE7Jys2XptWIumxs1ffMTecUiyTHgx80x7200Ui",
-	"8TNl9fAnMJX+lfTClQXl9V2BmZLXoqphfsCF/K2DDA8GY/itN4hm48JNl0Iv2HtAFqCD5PYQf+e4A5gX",
-	"84xZgrgdaIEZDXvXWfJZISeJBECc0gWohx8UMlhAECgdHjZekTHYrWFgiqsE7tkNhGuP7t4C77Ift998",
-	"8QBfR8Phw0G+/hgYVXO0eSe9DfI73DJOicgtWIRLO8yqiyTirCJ0BYO4JpEXrgEdsx/++/3/vT+74bOL",
-	"m1cn6nPx3UX18nh4NHr3j+Wrk/PPs3fl+5c//O/NlvE07+9tH77bRu+s/w/efz/sf3PZf/ufbUP4AEx4",
-	"YCRcog210xlGW/ICf7y/L7z22C2wsXrabtx2KLIORfaHdhVxCezEkW14iLt0ay7ETKHuQ4Mt+7HWbC4q",
-	"DVkWsJ2MxVpxTQBYmYkIfaslelROYC5OpEsK2vLo+ENfDOWYUfvY7KYYdAc6LgDiYJIzN2YCpinh8KcA",
-	"FtovdNSnh1RwLoxLWxVkFq2EWfK5iJr0JMT+G/KRRG5E/zHF7LhnKQ7NSpFPRDVg3zWv4KXxg1fwCpZx",
-	"CV6KMN5xxstS5JjfRLoklNyjKyOYbaLovsb0dt3EOY+GDeW7cWDTRFacsrlcoiBQm1+H4+ph3h5GCehy",
-	"b+wRifvcA4K0+eRuJFInD/Tn4TY92qMDvleyO15+Ty2hHZCfPfSDmnOkVWAf7080uAji8VwT2E9kuwrG",
-	"KbNxvtzDHzgnbmMXPXWZ6Qa6bDdhkbcmxv18eJO4pvT6FqX9h9t/nwLms9tdu921210fRy1p5/66Mywf",
-	"XrE4SOeVbuNM2e8u6SOpJKEWhaaMD2T0J8W1wBxBKfg1fQd7v/YxJ4MNwFciQ8TXwAeMFRoxY7mHGYsx",
-	"ccO0qC0XlZjN6xWjrE2hjblu3J6cwrO2vJjhuytyitBnAVHt1IxWapFsPkCoLHS9XZzpadxGgc4MATTP",
-	"zZ/QUZsq6W7fm/5ASFwTNvfhMy33OsxCgTJ6sek+M/Uxur929eWluhbhxWFeOqLPhZQiuA5DV2jDu7aQ",
-	"VjCVf/1T7x5olrtJRp3uwh4+AU2pT2kuWB6jLWZDhybpjJjfnQ2ns3qeoCDVXa+RAO0dxeD2YcrxLKIw",
-	"chdCWWI6z3F3Z2qM909bub5HK8YpqRj5ABROVxcQWAjYFIRjskotSSQXk4FLVeXG2kC7p5AspdIva3FT",
-	"oy4Hxk4zPhNW/YPwecA0/Zm2XNODRG5j+QG+mrGqfM6cIGpm3Vlumvr9+drVDujrFNKiMQYZI3CjU4jy",
-	"Olcbsl7Yp2xpM12JLOrDCPzk1GJQkF7ac6d3Ed88t8O8L/+NkDUEYp8k+42dfvuT31Bz1lOG0hnv32Sf",
-	"51+IL8dfTb6efvNueHU0O3461Det7b2N+eYBm/vIvDe/PTXq72Ce3U1dhvuCSznQdhGoo4KZ/eafliIk",
-	"5EKZVFzWjZdW5Hv147wX946HJ4Ph4OjoZPCVWZqQZgHEAYLvPaQ5nxemZ8SN+f5HxieVELjwgP/X7K6a",
-	"kjmbOHkzxAstqks+Qe5uwob3J+rZ0WAIHs2U68uZGb54zEstvNoAC0nUW1RlL147Hm73bJuD4w4OAg3K",
-	"blqSW4+bLm7Wxc06C/Lh5dk2F1yY/i6uebb6wwXP2s1eSLPvxez8tOKA7czJIS8yO7gt1dJy7/AQUu+C",
-	"IoleBodrln53/uL89flWc5YdFD6MgSI0EHsMC4taoQnRdlzBvnCCTSQBIgDnixoviSKQWMkQ/J1IvZjP",
-	"jdlfKElX2+CV0IWcYOkiZ1OupzHjhCywzkron6BzkkgPZ85rerFP7IN/urRvFnnKFrIuykQ298G9auln",
-	"ZTGuU2b+a9qyB0SCOYREi0cAs/5hQ6W/yXRDsEsAgmh2pcC9KhwmwY059m7TlYFNh7+1awrfE9hwO9er",
-	"M5HmQXxuP0PnHF54J8gF1rEL7nWWVhfc60wzuwnCRrIttkcG2V5M2GT23MCd5m2xvgcwJM4dF3Mi7b27",
-	"qYKszcjer0JrIbKEAj4SnDuSEzUG1QCtQczBVJuPirKoV6GmIDugkJiqjP1w2G5mMF0XZQnne4ThyNBi",
-	"cIdKw/PmKXyzs9vBMJ5CGqBhYiuF19hFhcZr/7ViOAatxzN883Agl2a0A/GwgE/YXQos8CIfYIMCoyqk",
-	"urOxlj91vAT64ZZG2sysraTHZCAXZRnZSl/yOnywtbQ70RzgbHeBnP1sGY9VEOu3D5/gxzYbKEhBN0NC",
-	"n2wuWYpls1G9dflk/JUliwj6gO6vNaltaJi4rt3EGZ2sTx1/lsCINcKDZkighEr8vyuBH6+XYaZeY9Sa",
-	"vYwq4OKULulqR85Mj41uuaSVFgWJ4m5OPOSciHq+bnz85j40G+c4TNtYHnDPnooy9w+rDq3XRR070/YR",
-	"TFtYjJ54h7/y7mHx/iHDkhvBnu20jg9gnL/mV4Spg/MlkWo8XqdE2AiK2Zs1kEKXbCQs+xAR+Q1Yaiou",
-	"8jSRmq80W04FYM0LDGw0EZpTCGSZkXYcRT5vJDJGAC1fezp7XP/S1O7TIv3sUHmGNew00DK8wkXRP9NF",
-	"+2jz3uE483rhhanHlvAS9bAi9TUarUdAx+Hwb0bvsALhHEDvggTI5QpoQveTLrZvwaXlzBBvwl6Wrjfu",
-	"1ZEiv70rqdpeYw5sEw67wN1fyFjpWKH+FFnPce0OovDku2uUbSlGU6WuLoXM56rYjaYjYid8itmnLPCB",
-	"DuMQVRf5DEVFxbTIKlHrTVHUQSsO7Fd817mr4G8PLlFR+wnZrL3/jno27U+37tSNJeMGo/Pcnt5m2O1t",
-	"j4/oWN9ffDTHrxvfbXWqWp2Rl+BJcPb3ixcu7Bo6EhhD3difTgOnRbOJqOES6laXpeEWzniFkNSpcPUG",
-	"EreJND5FiltiGiVST4HtdFpowNcGaXNkBIdCfrE1od7QzHiHxZi2vZhxpGlPjaOEr712/DMpdW8faRTs",
-	"p7qYCV3z2ZxoFOzfTS258ZrSRNIqPwUDOD2+uUESpEKyoyERV2nkf9MLSIFE5pfoI4sSueEquOuWE0JY",
-	"3OAMKXjJRjy7Mn7dAXrSXzAdsS/YrJAROxni/x+zqfnbNDIvpP8ewkVi26+JRMo2D50xNibwWFXshOXG",
-	"zSsk46xSS8jNF9pMfKJlMJPCySGl07qe6/jZs7SRSTJWNBBvM85KpeamyhGbm6O2FhErC3nVL1XGy8hd",
-	"kIoSmatsMROyxlyFqvBaG44ZL/vzRTU3VSYwd8SkowIz+8BnwPof45y1zZsqDX4nculL+2zIV9VcMXKc",
-	"VUqydFGVyDtmChOVYByLk3wmWAksjh7n/dIR5VOXrlimpEQkOdr7Gg0AvDeHSbCDDczLIQMqZqI4qwS5",
-	"dafrDBzQKsFLkSeyLK6E/0RRa1GOB8xZA8ESpoWrxhuEh6xWKk4kAmSaZT3jkk+QLz1QnppybakCE5mu",
-	"20jIv542OxA7OPqSLWQpdMCl6Svj0Gy3l9mhBCTidZB7eio9jNykROZtYrTLYzYHld6apAx8QsztOlgh",
-	"S5kZ+u1c5WvWyqcNVPCyvLTpLN8/P2+ypCFwJlASuXgJgiC9qCck9KUr603vP8yRgcBhu8SzajbwnPZn",
-	"sKk+o3ARHFFWhnFTseuVT5sOR0UQFth4/UZmZs/aSLG8S4hgbTBv5+j2TiWzB9p7JrSiitquM/0EVK9c",
-	"2mmH5Y4tztcn9b17cFff+ev91B3qsJ3BqV7QwU49ZlnHu9hLJ5jVRWz+IoJZ657NPRybbZGbnUxuFinN",
-	"G2PZIWZ4XYvZvC0qc4pyNXiZyreqeSVYXqn5HLGfbaxjm/bEw5CP7cs5dv+tf2sBu0+AjoHsz5N177bF",
-	"34dU7AG2xd3EY962t7HLNUFq0JYD0y1qcIYlr0FP0HnAbr8sJEuNbQzwKPxbyg5Qv/B4GEbCD2P0oy2f",
-	"P5BCGqvauPgIN4oYyBUpOQE/zzQcOaFX5jPq2W2hGHvwzdYNxh1D5I9oYdvjCseDbQxHt+l2m2636e7N",
-	"NfYg2+5O7JIXWwDs0lK0QZeWwiKX+NHoODvJPxdfjL+cfDX9+t03V4/MRvYcCD+CI+IzbeOkaRjBAQ2S",
-	"1Hs+BXFYCtlpDKviIxA42UxzsnPzrQUT2a2ttrT/LviHTBBmz4c7CcQSYbY/imPzcSX0FCPXFCDVtfnC",
-	"UtBvZx17UpE+anEYVfulVvMgiA/XJJZByI96qnGMJK+qdSHAC4oQg11eKHmnEJ11ON7eP/B2N06xJ0AZ",
-	"tve5jy17/ACb5RGzFeuiZp3N8amvGnZGyu9DDfYQATNTssgWVVGv4GwbCV6J6mxRT+E2RvTP3ojrInN/",
-	"eGt+b7p+u/BZdW3lnioxFpWQmcC8ZXUtcuDqctw0g14bMRIkiVlq5VDhwbTnJ4LiZ8+Ojr8aDAfDwVH8",
-	"9fBrvOBFjV8v8Geh5iUQjoJI02ixihuwM1CHjVU101GgmP/84iV4TGRONZRr7Zo4Nq1prIuzn39EQlVH",
-	"1O0VdIY/3FJMqSZMjem4g5PPJc+Ix+BkCPZNTFJIFuJAxoD3onM8sDff8/eLFyTucivEgyMGQ+S+odFi",
-	"sL0G4JqzozD2CbeOcpb6My6N18nCJ6LeDmxv6K80G6l8ZQxJVA0qNCuVAsn52mvw5pRvm1t4d/Mz7aQ5",
-	"AHinY8B3m9lmWc03EPMo3w63G9R4+wUHugXbqMUGN1I3gTPA5LtH7x0GsxHhi5sN/HkxKovMXXjVICfJ",
-	"JyCvVetQW4rjnVgb3OHI1fuSSz4xzYLnoR2V4BDgJoxic2ELlIhDvXSvln8zBbTU8UVxLSTiMWzZ5tO8",
-	"UiOyZbE/VKUH7JWCqSKFyDFuTIX/5Lqs9/Htx38HAAD//w==",
+	"MBi4tQNtZScVCIFaPW3T2+VucJ7J3PTC63ot6/p7hNcsboXg7IcJ1Ge13UtvqC4cs7LETS9VVvbhPUyY",
+	"3aRiKUdUqTy9Wiq2EWDltXnlonijAe+jmT1swncATuHS1AzFTizQg1ccOzCXzoIWujtngmhaR/TIsYJE",
+	"COYcXIKCkIHI7WPnoas05HiXqtdPs+7FgiU2WOQgCJSofKR8p4a84VKF7k5kblpqE7BI/Nrdq5QTyocc",
+	"ZvlIkhjsKDNYTXG6b+7aWet4wYujhTX4oJJmzyJnVJQjTmbQe4Rdayw4f2EswgbaiUol44W0MP5WR4f6",
+	"DMCwmVocrHurFy99eEaTc7gAxQ8myryGoNZDl5HXKNXXe2rUUlKBan8NgacZ5/tuxOTv1CPpGh8ayU4V",
+	"sVfGini9axZ2U/MIe8cOzb0t7+YvS5pBq52uth1nK+MWp2NlnNnFEEvu/8uhsPbet2lrjcx2M3IYLF7e",
+	"P0gYjrsV8he8sRvwF9qud4D9wm//b0X9Mof1AFBeJQslOFF0BmM8ayO0Y91sDjvimszmbsjiRWofIIvr",
+	"rwGwuHUWAjTr/TsLa5Nun1sgotgOvYiMZX3w5eSUPh3vBnFYnWPjmYe9jj+iHx09DYddXHakFR55yMv4",
+	"yJytzGurNMscSDL67zzgD3PfK9AfNR9eAKynE4u/f9wff1u/haLZDZhGEZY8OrBOyIpK1XmRwmk2FnaL",
+	"IpI2WyhswPFwC9kWwCgMAnhBFsurLB0XeWkrQGVy5QY+tjhk9umpqNEyz2J3QahNtPTYS6VyQO+BDUmt",
+	"Vis/JKWX4iOf2l4HQaTkhE3oMoNuQh/A0AVsKicyuiESmr4Nbxe5KVdJOc1rSIX60qKswugczqpYv2H5",
+	"WH/R/k2/MqMuyWtbFWJX5o9kL8aalcHR0UxI9dNgIXL1Pt73zg3LdaC8xKtRKZ1P62E4RaF2K3AS4UBj",
+	"daDGIE6hU4zpQo1nGz2bmnKfmUc/VGkliFJrMZ49sF0gaCyA4+xWWfAThwtOAA/gStyeY3IwuIsgV8e7",
+	"fJsAeBe5SJZjhUC8V+siwLkReHezdxkv5wNZb+5SbTyIb+yzpetXZysOox7mraD8kgtvM7Gv1tpmZMdn",
+	"/bO4mxbY1bmt72Qb2DZ5AeocMsABADZMGZRWSlfmxDLJ7goNGu454vy4sEEppO+Xv1TjTx8PdLTK+8Jo",
+	"27TWTn8qmLUIU6Mrw81IjEpla5KhiP4ADALKrw+0+mDNlI2c5QjekV1ulc+smwHDPVkHcCAFiXZLqdhF",
+	"CGyH/WY6LVQFReWUvItc4ZLeVS1tSjtots93g3zWVAkaNh45fQB2ESolzg02k3WzIRNr0Kt/03LxJk20",
+	"StZTy5xLlWasLi+LpzrLjdf2leo+u7E2bMAz2CeQ1kkCGDc0e+3NyjCrgCzC9wsIeY8KMFS+oFJG5Ibl",
+	"2GfYFAOYpEvqPKQwzS77FfVw73uDXv/27AL/7xv++sU3b37I5+r4x9XP97ynxRcbYkDw3CPpoQQYKWsK",
+	"acDtjDkNXlVM6fI1LiXqzektglOYBPF5yu2/j6PegirFcj2Z//zpP4fD237//Rf/tPH+uf1wa9tAIK+9",
+	"DWymAmnajqKypsQ1K9XbopLCTONIy7T9o51ZnanExP0ngor/TuR7AVYg6I7knUn4sBhWkN8/WUqW3Env",
+	"D2vid9OQNynC6IsMatEfX0f2aPe0Trv1ZDd6+wK/fNK/D33a0MU9aNW768beFpyAxtrxxu6ut96bQlae",
+	"+o6c5066Ftgye5STWNPY4OgI48KW4GLy7s3L/XNPMkPV171oX6XFn321gXYr/LVBo2list94J70FB/vR",
+	"RCXyda3cEPZxyqBjGkJ7+ckCgMAIjrFVKqtaimuptGJXI6s/06k0KN1AG+9rPKypcY2fJiEfkRifi6tQ",
+	"4+5LVZrrTGU4xfabcqmf+fCh4RS+ZWo8+xYkQPNB/NbY3RRkxwAFf8qr4SSXshq+6TXd0wgiw4JAp5UR",
+	"WuzUZRsG+n65pm9QRj/kxrDcPyS4MnBiYiksXLypQFy3ynRdim09JoxJtYMeTeiffW4fyBSfLygP+Kef",
+	"4R8qTShrLX2C+drzYN7/pV93Cc+ce6iqFv63uABQr1r2ZHqd8crrCswCol+jMJ/9FuqcA002ExoaKqON",
+	"I72kwYFeihuW0XFQGarRQ33UWCCeDUamAUfFYe/aVmFFXB3LPFU6vjbVQ1ZMXolKOy/BMRF8ykaNwSZP",
+	"D+zGjVucA4uZ4IFNe61/Jnw5v6oGWv757Iyc9MmXT8+ekH6/3w+LqgnL8yY1F+4ixJ4yhKlRXdakNQK3",
+	"KJFPj4LcK1WhHpL/Kq4I/Kk89LPLH4JBPjUfjel8QdMpb1LU8a/BNrBykYcwpO3ARcvp1nHNc5W9gMBX",
+	"09BzlqTL+caR8bGOGf563DaZ5I2Lj5XH1YeWMS16mgZXLN88Zf1QpX9Y2B+1YlcyDXUf/xH/0OCqcTyz",
+	"3TfdJPHCYf/noFGABlEGL7j/6D84lrYJ/sMLncP935qWTN2j/ca1CBM/d93DtboMMIR/J3F83PYHCOPr",
+	"DX8tpCq0qEbVBrvRgdL/3eWrl57mvxf7iEK3B6vV6kD/9WCZZwZQXkuwIY/ny0ylC5orWNEB6CvOGJik",
+	"GZP7FZ2pWQ0a8nY9yAb144qq2F1BCopnKzc/a06fmua0o5IUrJ77rDR9Vpo+K02fhtLkpccHMyY9Zuka",
+	"TUYGQMK0hYaYIYQFfl4m07qT2WTN4yc+bJE/MnFyt8VKB09Lh0gvZpvI5ZUrPQs/1tKou1pP4VdK4DJy",
+	"RqUwjnTB2XohQBOyqby9X5Y0p1ylHLNe/Sbdr8SvaZbRo8ehDt3lPWzVEosDvfBe6uQ0tiHCiu+4Khqg",
+	"BbJ5yISKw963j5l1USXH+0u4mGzrQzMOLsUS7KXS0UnmnJ5GpSxG2TOdWgBHLbJbHzkvXBXWoeW21HjA",
+	"pLHdbEMX7e1TKjqngOjL2bnh+uar3LnjumuU7YECNPVV3ymto1T1Vcnw8BlKLdmjzG3qClBrh0NP8Yca",
+	"vXGh6dqk2VmaMeIxpS1LJjbeWccP63d2ba+s9/kBiS3bBFwTjHuNELvL/2XJbQgeSoZSuRCQMjGyLaTi",
+	"OshNfI69LZCfOZ2fXFSr392lLaKLLUFEgmusSGfL/Dsk1jXVecR2ijHZS73UzlJemeuOn+yDMu9tZkz2",
+	"wHtPZZqwc0IXi1zcQCG/EjalOFX7nTagZ+fSuZS/eN6Xee87tK03INqPJCna1pcn44vK7XJzTFjGbHlB",
+	"n5Hf6NEw/KgkdWtJOtv1tC+rWl1a29czUB7IYXWndNhm35afOrNTdUu1eHOXMheRJSwvTSVU7PL35Ae7",
+	"z7y2HV1mxaG90drYorHa1TcuHGAdSyJA9oEMI78EPFARs1kHaNHdraqIwqtzmUwxBsjVj6G3/C1VjGKX",
+	"7rc9cROpGew789EmEkNE5B0y/IxurURR92hyHotcqYxNLATLWv+wRUJVkWQdpKlOqVGcrfC2AwQoPAhQ",
+	"pxkd20wekSW1hMxPOgOKZlkHsIBALtT7cB6cGdqouTn0GsTORo1Ka0Fg7Yby93r4soVsPjPOGM3tV+4p",
+	"vao62QdPt2ouEwBQ5T09DVA1cyaXc0b24KrtE0WvAXO9IR+7qdY77PHGQwz4zpdqOecfO6cLZ2OfIe/e",
+	"vKwkyD9kZtbmasUa/X7HaKbfbul6j+GqXFzV0qWsp0pc15W9JkvFSgJxHZ9rzZWm0KETxncdLqDLPsDl",
+	"IUS9L6TEdVkuieuNuomZS0hAvDJuke4um0vX6xc2xvpVbKVcNWd5i0tY8nksNA943McuTVCzZFKf4NsS",
+	"8T0B31cLm6Vkh+TCdnCDpo9n/SH3ei7a2KBp1LsX3x5YOJYD8BXFA/LDgvGL1y/I6WHfohpLujb9kQDO",
+	"zXQQxnaFkZ/PzvhE5GNgnPvnRddhWeqVWczHzta2uwJre8jdW/Bt6EKElamUG9vVY9D7AbSzOSJ/nn15",
+	"fGzQa3uDnspTmhkZ4x/t436VIrSFWt4WRNlxZ3p2hzT0H/gz008BqQoYaW/Qs5hzQbUXgfyhWardK0D1",
+	"x2RoxKf0GibRMiznYMhjgy5o7xaAeOoR4rP+U1IF+TQNB/yWDOem68OQ2yHik34/LtCb7cOF12HJlViO",
+	"Zyw5d30iyJzlU1Z83gs6198HTImLy2ffxWQF3c2RBLyvm6O3wGEWTv4aLW3U+EpswvwWuHgBxJ5WPFRb",
+	"1muQqCz4jeMJEHVHSCtowYdkiyqk6WFkdMNUGf0RWoVChTEomE18FnExTOwvWK/fGD6/9GY67hxK3+xn",
+	"N+oPVZs+iUqQtnh2drc3zMZzv7dE+h1GUR2alib0zyJLDu8QwPe/MGkN5m/cUoOp3eimqIH+4Avd/BIt",
+	"mQP+ErKNWQQbl9EhqyBAIN1WMfeEdpu+6oR7c/zfn8Nim1yAzSWKLdFk+8VQKNnLCN/8jQYlq/QNeGZb",
+	"zB7Dah4SrWebxPXGjAd/pT+3ZT9s3MvGkLr/idVO4fUd9PJm8LcLG1pdzQSmvC/Xh+TCCEcA+4VyEuN+",
+	"4ImhACaJ0IqaZsEDD+nDwC/WoD5Q5hbufovJVle6rMwx0XlPJLTE65tTxXw+a5im5Yk+GMTGgJPH63Ae",
+	"AZZkBvQYiudC8/38hn0YqIhAnUhVSGPZyPuSuLaaSWUrHOUFRXolnN/N+2HJpxTWfx81V0pbgTKmc2Y7",
+	"QOViOZ1h3inZyxlNDgTP1pH1gtkWr6a+00WgBWf7h6gctCgj5o8VcSbyayjPcjFHxoEgp+lNRcQ9gMIC",
+	"uQHOXUMlikH4dEVnqeAIhYTXHTWZzbARDwz816ZK+aD42jTEZjNjKtk5WWKwns6F8T/67av95tEPlEDZ",
+	"hXLupoh9V+k2DYq7ZAzavXmtlfVluV/cC83yWmIHUfks7gpp2CXLtMNu37PSGFSDwWkKKZYF7ItpBtDN",
+	"tbiLRrkp0hKEegxDPLZBO3ZIXNX6HOx8h+O4T1W2TX4ULcVjKyUxhRgbEcYdpnofmnBgitAaXRag/BmT",
+	"ZLLknGUb4NaG3GlSrZBrpI64JpWrWreIa1UktYfXuPVoU3FgPmFVhLe4c/ejjrsE5A7H21EvdypTN0kI",
+	"Mts4W+5RHG5KuN3mCt6DvdCctWIznD1p6bPyQiuzZ2g5TLFGd+G95BegDY9Phnh1Sbty8tMHyLdn+b7F",
+	"4rko67v3oLFWUx5xa8BDiQp2nRq65C76KeN+ArgVnQ/3gZqNUFlR6wWGh2pz7PBKhez8b5ZGazvcr6ka",
+	"t0ebwIcNTu8BdJDPmVxm0MgT3MaR5dug+tRbFfFkyEHfhBjDy/SaGZgA0y3FNtcCLJZImy8Vi7m5g4pr",
+	"nPLTb8bhHOqKVrS127ErWjFA0RXtFf5WlCe5xweFHvpT//2h827avmj1v957k7SUJ+wWtqdoutzXxiam",
+	"YkKQxJnUcLLGU78wu+o4fL87Svp3YoV9KrEJ5EqzBWcEGQDr+KR/XOmLddzWhKWeYVchvhq5GaRboMXO",
+	"uWqlu/AGvhBKWLO7t2HlplctIIWYSI/pkx6f3d7GrveSvwsnoV3YpM7CyZV0WTzLkiJrj7eun9nz7nKQ",
+	"5mH/IPuxacrutyUfwJOVI+6HFteoRFQ+b56DiGQtKrV5OibWtZHmNuTO1QVmsYGOMDay2Z2goWzcuV9G",
+	"h7Xt0FNumHLBb73WejYkKCQbcj9AWYlKAvi+6f+OfcoKzGY5owuIAANsJ0uGHATNOTHtddncdIPn9gki",
+	"zC1c8QgBxqQq3Nu4C3WvpXdumlAxcOjWjEx+GxelE9Ro30C7ETvANKdjVq6uqMPIlCbUzkG8QPKH0qRb",
+	"IWgizAt43O8fkud6M223xqIsubprZE/rT0NuerdjTinS7f4hueDuPOpHMfCSO8xTNoCMHdHiomYZ3sGE",
+	"D01QEOzWuvME29Ob3r+H5J2+ckMevHOaFolYIJmb8Ksxt2KtT8cRtt8pMq+GXPCGiw5Y2BKDswBoODHN",
+	"4AVnDuPcRKgrlPWwdFPgEbHbhTg46Z886b3/4Cfthe862hG1QIJr3ulueFSE9ZvJ4rBr1Xen9dbZWJEK",
+	"aGH/zD+Pq2KyDu5nrsJG7mgE7wZVVDM7K/mdWgrg9qD1xFYbdQxR/+O7y8vXQ+562KTKJDHM6A0jM1ph",
+	"WDwpN1KBS0fik9vbGHLnwPFgRTv8Scv1eu5LTSWt9TLeTiGtt0L2G8Zu9icW2utFhfsbCktN1T1eQCcQ",
+	"tEbbNvQfQLt9WmPebvM3tjE1/ZuLkYPdaxSDInEh4S5XqOyR51yUcYTGb7+qBM1Tns61ohZUiPxqsI49",
+	"t5qLj7SebbXvc6MeBRmrVeyKSiSyJxkrs/R4/5zEZ3oMl6qUaoYLBwR/OsE/LTLKIawwx+qwITfVW/DQ",
+	"aUxidEHE0AbVaMXg/aN5glil8Vn/aVy0LAbVgl4zPuR7If0Ob+F+pBdgKtJYTqWpaE4lKRqFD/leXG0e",
+	"HkdGa0STtLToc4JmK8pGs1FGy9TMRCu6YHDEpsKtqKPdPySvhFabrXeyxc140t+sjiJhRm1pk2WBsHtu",
+	"vROsLrmK/ACt9+oKxzlZds2s30ogBWIOKC3rUd7t0q3aI5wdgpk7AwJurt4uQX1iOkERQ9kTOdyWJGcr",
+	"YC77A8wKYAulZZe/oIhcLR3on42dZiyZQlEe4yo3NZQhwL5U2uhq/Jfnl+To5vjI8bWj39Lkw5F5VFbb",
+	"Wwfy5CE/HlvP1XfzbnCkXWOhA9ARcuZio3txJsY0+3Mi5jTlcUS4IEkqFxldQ/hM/zDkvyyFvvfwKFnQ",
+	"HKA88RXDtfSWUgnA2iQRat8i3JsM2XLYrxJXCFwC6+62EtPfmcdn5Y25OPgPevBr/+Dp4T/84z/9f8Nl",
+	"v3/y5NEX/3z0p3/5z1H82+8f/t/B+3/+c/HU+71/GRT/Onj/hfen/X/Z+5fBcHjY9en9f/6n+wXS2flC",
+	"tYSCK95okMW+jJFkrxIT3r9zqt5mkJ+dV/oQEdhzEheBgdi0xca+6A8WnO0QNY2wISTivVG1MUxayuzf",
+	"YksfInraBUT2eKuDL5S7LurgwwQNQ/HBnSl5U8Su9fg3huhqlTi7odEjB27TsJ7fgpkchirEVibPjHNu",
+	"JkAtujItGIxgj6zTDq3aQUV8mw6ufufWVBGp0ixDgb/nF5LvYxvnsqCvPOKafK7Y1ZADuJ1f6VVPH0QR",
+	"j9lyps8e/HctD2/EcDPK5ktL/qEfdfsDZyEi49sxCdH86/7SD/2q78FP7wNKrz2wDUAiZSqpIxJ0ipY8",
+	"M5sUiJBYWgmjePp9vUtM1gRxIFHgtE8SupY7zq2xp2bX1CBD0MEMIUvswUSh4ia04rx0tuz9Iw/aC7aJ",
+	"nA+PUPSiFLlLufC32oKoLLlKMxOW1+qxNdl2cloGpuKBJhUMtNVR6CIu3u1yLT4dgZc3po1Lbwbp8Nzw",
+	"943MUXg9t4DcKMI7OwFu+NSzY0fZYgb/W5vKFgf3AOgaFVXtbplxDb0yB65XpmSmeLPSKbNUmDCmeb4u",
+	"3FTYeDSjSqsQ6AasFqXsl+v8dk5869KM2tuzjwoZgT31IUZlg1N+KEvwbUAlyiqCVQqKHdsacLcdr6CT",
+	"32pnXIIH8GOh8Yk+k00uq1r1pgx5sf6AjikEISi5pry4ntRGZr7Ul5tKIrjx3J9DMtRSAhtY1/P4t8ve",
+	"/1/hY9pwN4I+p50vQ6sPSmCDtYovSuQfzxXVvhctrqmdN+ROrirZ5KqapjfQNNbwBcmULLmvtvZYdUeV",
+	"0JfWVZFD/2m2tip0GZbmnkAm/qrpQAkIj+1BfX7isQn0LQsOUPIlnAYzS+BxelrYJ7oCoIOOhWu2PiTw",
+	"HS2zDDAF2QqXopq+a0AdFhQSnwHbYcR4ouVcA8ZDO4rPg2I+dPBDtt+czY7InS/QLo7J9smanI66G3L3",
+	"Od7RLdkOmaWfasDLsmDFOYl/eh9XqFrRaQVPy7UHawH/zOgVy2qe2zo60ePdwYnKIFoNdO8MtY5FHA2H",
+	"HfbP7nzSm/y17ZPZ3mG740RD+UpvGc2bM4p8L4AqWd6USHiTTMSSJ7s6Bji7VaMFpNqg2u88BTj6CLOY",
+	"wy6DI3zmU/UczAEdpxWjsxFNrNi2YPR+mUvhCgygG6N+OEJ5yROIzehf4opm/cuS5VYWmmA5uBrrcF/j",
+	"7/711//z68Utnb+5/f5UnLFv3uSvTvrHVz//x+r70+dn45+zX19992+3XaqkNvk6SqRQcnqUiaRkK1fp",
+	"Zxc3iKHwjo4QS4538IcU59rsGwnj3m+G8LStGmytSPmOthQEVXoyf7SuJzs2KLlDZ5LPTUU+0aYiQcFm",
+	"UtcAhnqitnSI6Vek6aLkxoGUL25gmLr7tTq33tyYq1MAmgeake/gyNg1wFvZW5ZsLovL0onqnOqWmUFR",
+	"YBQ6QfHZkX5khx20pa4R4XpzslQi92iCHuiA7ZA17IBvwOPHV9TPssRUfS5WBjNw/5zEQIuxgyfRLwCa",
+	"oHupk3qwUaBW9rEsU6ubXBar1b92lnaWBs12hcjqMmj4YFnPSZ/ImcgVWiK2qa6pCvHBGcO2jV6fYvki",
+	"TyX7Yxk6VT3y0pa1hgxbUe5U5EzbWiuiey8LrgL7tLen8Xq63F9/mofv4PJZufms3PwRlZtS7Tomy1EV",
+	"ZKE/squZENcXSrH5osGgp/hHqHtkWXrDctBqIOdEy2pOGE8WIq2BeVI76nEtJen0Sf846iXLHNp/jjRz",
+	"O/sqsrUlaNvDF7C0hd0oV9pSLWy5PrZdzFYzap8aP06esC8nX02fzvo/H1+fzE+53/Vghcse2Rla59sI",
+	"C4rAuyOX4zFjSTNofdOe/Qi1d3bXrOPAbJ1t7zMgxw4nu+4EOd4NJ8t+Uyqad2KmeAwdmGnppEKFxZnD",
+	"wHLUIq4hH2+eZlptgjmUpqAPvAs6l603CjWoohJcMxOaZsucFa4IODwpD0mccDkyf44xIfDdm5ePJJkJ",
+	"E80hSZqA1pQzKbIbdkjiq0yMr1kyMgHFeIDwtYkhd5vybqgIA/44glYy9jIhFld0fB2RRZ7eUMUikqX8",
+	"+gCy3iOSiPFyzriCDYWIuIHSWbBxSrODxTJfCMlIDnHYiNj2rAA+/Qhq6fYPIVDDMV1kZOyIGGoXIE8y",
+	"S6ViHHOUcr0klc6ZWCp4xCraq1Q/TI77lkT0c5nEgjCzWZcv35IZ5Ymc0WtmpzLWt2CSjqlipij/kMRa",
+	"uoxMLsPA1HBBVDh3HUzMQtWMcnJyewuZEBZsEa5eXFmYnUmBN2SOEtIO8DmYlECXi3JWBJQNIFwfxDm8",
+	"c4vIQiuGiNWvTzy3ZGFJ4by84ZmYFgXEmsBgWhsQlJA4N+En1QX0yOHQtDvCGvCSPHLvRb0KIWOqSIVq",
+	"AB0HiEP/lz3+XlSZTfVUANW0YNFBEwpEhGF81SZqG1n6zv3ytBjo3HZmo8zY2v1YkS0lY6kqd95X7IaK",
+	"UGoIERkpFdpye+UeSSjNdYi4PlATZ2gI7BkCiGCXEiKWqoKd0e93wW/0BGWbTVvnBpoF1HlQb9seORVQ",
+	"KEuSUa/YyAJlwt/BsliLCmh1t6AWlem50XlCRqFmJaCOmzXLCjokpl9GRKZTbuPQqZJ6C3JW1aKCydyl",
+	"L6K6VHQoMR4qxuHfI5dn3vuiZ6BqUj4dAWKbfRn1J9Zu/9TUJ6v3uXiLtTDG+bxk2YCYPDJ1973u0DdO",
+	"s7FfeiAE0NJXg025SpNIuwK3Pnvzisg1H3cJazR3mPnG/MVNQBYJVyjvB5DXcLUma7EEhYFOFMvJKWR8",
+	"WwWJJZYXpxWoyMZsmCoJNXN5/a4s75Il/nMSfxGDskuzrOJv+aK9C1MxNkSnv4irQJ8mhbK43xvbSlbI",
+	"P0hxxTY5Vdrie9gcDmpVTIN8GAbNhT6ikPxoeEp3HXwz3+0sD9kW4pBt6QLpKg0tVQTFoeMjQXnocZlg",
+	"GzZIVgJOHyCiF9xTCgHgw5bfVofHMtyYIPAzxjIVk6qw3OxXytFrsrc0Hsf9zoHhitkd6n4KoqAhTpdO",
+	"OTSVgmcirfFINjaHjBgykj0506s9OdNmRCLm5GqtmDwkr3MGyV62yw3cHLRDcId4th6Qa8YW0BF1xni1",
+	"yBY/9mry1397mn/1l7/+31/yy9XP715/89WLl6//44U4eUlf0rerziFUdFQig4GgSIO+2E20bAcgqSdU",
+	"Zv41lufx5SrvaO9sWlETdkIPMMmt1ruyRQgpLPrvJKR3kpGN4nDntL6tRZLLTo4ww2nY+2LYe99NILVW",
+	"ROFEXGFU2U3fAuTTcBEuONrQ+mhiUCH3qO04lS9NeXx8cGC9DgfQNfHAuBhiQjMpANFD4jh6mP3d7tCG",
+	"3mvtVwwvVeWYOtyQcF2RKXCzVGVyVIwqff/1RTWhsE22kHspcmqCmrE0N4xabisenImxVfqQkbyw1HOT",
+	"zo7lOauZyP5emvrWD+oB6ooq5/CJdldtZdwoYrzfNiRCNnPw3Vty7thas8GYaYpydxEcfsKsJ0S69Zl1",
+	"1kjCMmbUgr+NJIF1vHvzcnMlzDby4eZkF9FQuVSo2i7zVK3f6uUjiV5RmY4vlqHunODG+lr/3VsM8FNo",
+	"qmjcsktpHL2mfZ5J3l9QKVciT8hePF7mGTlYEnk9+p//+u8BikY4AQRzlem4IE69EXp7rxjNWR6eWKx/",
+	"Fnn6K+jPA/I1PGvGj0uDw1+qo38AXLSJMHXmiiK/NWX4FugAAJyXC4sfWKlbs1Cl4N6GnfrXtz98Dy+t",
+	"QK/Gwka9J0UBCJiQ6PeSDu0U0KTnlNMpI1984ZIUv/iC7GWMJnJ/4KqRZUQw+R0HfvbmlSSLpZx5uaop",
+	"P8dPD7kSIkNOHtkKM/2WqaZQMzY/HPIh/8d/JHo/tdk6hqnpH1H4x0c3x7GrxxzTHAxz6lPBXmy2fT8i",
+	"LAWXI5VD3n5E4CcxftIKgYUoa8hDRGR6e3ptKQF/AvUTWKnpGcTgHDCI4TyBQ66FkakaAcxESnKRsQGJ",
+	"oXwpxvolyXDTJFMF0Jvw+rJEiMEI5U/mHWxvZfcW8Pik/oelGShLhcJRbqovYSNyJheCS0bGIkHtOeUJ",
+	"Rnowuw2dHqKIxIjJkFMONGfO6JA8g5dN3SHgO2I0qxjMDBSZ79hHz9yjQ+6edS1ywadqXFmIpgWweRyd",
+	"JynuyE2aQLJUAEF8yFea+WGqSeQ6t66ow9yLyP/813/vI1RleWaPA4ugfMhxZkA5ZmsfSaO2y0MC7qSi",
+	"mDiVBD4DSGIO+1WLBC0xhtzsymSZZevIgZ24bqBn/ZP4sLgYFkZW/9VAI2LNhtakIghZxc8wg+Lgcr1g",
+	"A0IXi8zcr6OfpeBxROiQx29wegcvkphgdoVzJYDcuBLJekA82G2DMI8mieZqcURiCOBpSjQVZvq3AqBS",
+	"/8ugcsa4vzGcS1wUoJo+yB6uy5C7s9MnmgjIEQJFUZtvnEnwzYGC5OEI2Zq0w0VGOYIJKTqVP52+hyrr",
+	"Ib9ktwqawEF6+5yuAVAGwnLveKoXUqSIEXYLMTtbtfX9u5f7A0BXNA0Gh9xvjAxcBTPjDXnpoTXfLYBp",
+	"4Cj7BV2ODPXFmtGkfDrkqSJ7EEyGNaGiAFiYqFQBnlzs6VVmXb8TLAsiv5NXjIKT6HdzQPo/4ITI70P+",
+	"+8HBQen/9at6Sr+Tr2lCDD0MfCRO/5Yc6sGCMKLwGU0udkkjQ2ZxDfW//KPdgdKPBgURiQvoeKTX4j8M",
+	"31JCjDKaI8mlCZsvhGJ8vB5ds7X/sJ3qnGaaZQBKZQxHVZyA2Ypj8jt5x6mRHywZYANqzeVM52mzjIik",
+	"fCzy3ESic3YjrhnuEC0JNG+D6CKFqXk7YX/yZmt/MkO6qZ2Q3+0JkW+BGRqgI7tvBlq+4DT+Mdp4fesJ",
+	"6nszArDRkcEZdV8/Jb+Tb0V+BVKojLBkv8EAHxTlFLpZtCxLpcqpErk0Hla4Jws61fxS5Ok05S6PYiEk",
+	"phZhEtuGuVqcGCMYIyM7zd6hDNC/4kdGXKgRuE68RZ2R38n3QpFvxZKb3YRsjEmq2Y3DytbnK5aK7ZMx",
+	"oBzruV4xLGnaMMucYWaYf+YwFswHRnCzeQzXV81EApO6wMkCBRKVpyYPBQUxrWANU24vKZnDEBvmhQ8F",
+	"N+WJ2ZQLyFnQJgpOoThlagDFUDCnkj9SoIBu+CZ8zA3qvveU/E6eOfxZn2YtcqzrC45qlP3z3oLlM7qQ",
+	"JMFK3aW0hhpIL48h6Lu7b0gvCNRMVQmo2SXfFAnZTSC4G9Zc50qjpQzyq5wtET+39BcUHKMl15o0bFtU",
+	"wlaCjuYRqePwmt091rz9L4Kzxiur1YUrxrhRzdHxQjTTc9pMNwqfCu4O9UQf6qUQ5JWWrYZrSaCjR7k7",
+	"YDguIbA7hVNq/4G8zcSKJGLF/wE+QBUzTMn7qvvRfPIxSLEXXItJmpG36EAF/VebMABKDpfmKmNzPPZi",
+	"jYfkMl9jsQSCtRxadu2dpBna/YRfPTGy8y9UsRVFdWm5kCpndF6kPFzRJFt3+coVTUZTHMp9QrNevZ50",
+	"zLRsuqFphrdyxfRmKk0tOc3TbE3EZJKlHJKAyZzqKXPKxyyCUneAHJJkiRjSeohKkhlmO9kDMYcEqvAk",
+	"S6czdUh+pKki8Rum8vXBxUSxPC5yyGpr8SagSdRMYbQslgDs+YblmaCJo9nHwJbNfpJLzFEqMwaxVPoa",
+	"IwZfwmiiF91le206nP7SkMMfa2lnUGdhjDcO0fVihwZknKUAppJe6S1nkuQ0lQyyO2eMDzmWUqqVyK9B",
+	"5spDEo9pnniDL2juPNoQ42Z8OWdomRMpkB3hd+SQm9SxVJ0XKIhQ76FNYtP+2E0XOu5b4w/gbVR6lWap",
+	"WoP6azpDTXOxKmAJrnJGrwEQAj8ZmaCxWSngpVwxssq1+cShCobp+Qz0kAfkB7AJJEJNBjs0+62YSbgT",
+	"8yHZs0xiyAnCs2hFW0sEfaF8l6imWdSzCyOhQb+2iqQe02XbGPvjcF/PHhiE0ZBxLx2LtN0NWHhtCAUF",
+	"vV3SXH+gPS3QIEeVsgJnlCcZ87Ic0XDY0/YlcYtG8wiMk6s1rgA1ez1bL9tLmwIH5IcFsz4ePVUT3qXm",
+	"GXQzm40Hj+eaqQEWyUDHGhInbEKXmYI9c16Bsj8RZ4TGIIaJs3TMuGSeI+tiofXHg5PDfi1LaLVaHVL4",
+	"M1QhmHfl0csXz55///Y5vFOU7vsusV7U0xIJvWDHh318UCwYp4u0N+idHvYPT6F5gpqBg/FoxmimZr/q",
+	"/56G4uoWu+uk3y/SNjQNgJalbVLNaA7J94wlcOmu2Toy9CxJjDpSbN1ojt+RuUhYZLUFvJ5aZCGSP9Mq",
+	"ZG69+sCsNQeE3FWM5HHhmcCydAdETpb6b5JpDlq7CSleAtOzRVhqeJH0BnoHvoP9gBYSeLSwTSf9vnVH",
+	"mvKMqscAostF6MHBbolryFoAQ3WTv9t8GzygwZr78p73IlPyAVMsfBVNnzEPH3lPwqfOcHGhV9wmHH1N",
+	"E/OeXs/jLq9YXQNVjee2m4a5P5vff8fZrWY0LDHvej5yDGDK5XxO8zXUmd4wrndHKzDM65FTXPfeez3A",
+	"ETQY6UrvjDvFYEy5z+UN5QI8IVX0ikrmKwr6yrEkGvJYqychye6KE8eUG3vJjg2dJSSZ6NumVWureIp8",
+	"yDHgAl46npBY6wJOZpfm67xo5aT2Ug+RIS90g80XmLTf3yHf7gKTxvs75He4wG8YTVKOSd1/qDv8NkhI",
+	"n+otftw/3fyuUco9nRxfPdv8qlFvjXb7YHzDUctmxnFzfGTiE43M47JIwXBdRstREMTOXmSUm541+gYt",
+	"JaCKWNfyNVs/khDuOAwR+IWZxF3IGwu1itWENtQ+emQ/+KHzJSjeCEoy8+Eq6VPFXuo92Uj57sEPUfHW",
+	"wWuRpeN155ft83qMj3npzvrHXUi48LDiS082v/S9UIVLCt46ebr5rUshXlG+ttbF3fnCSacdMff7U2Ql",
+	"HvNQecowWmtuLXWX0/IRexccEynyLII85KWziOp1EX5WV4TQ/Fq0GgTzQ4LhL8ylAV/okHsOLWy5IbjN",
+	"A3QYv3NGVE65pAiybAK8OMwheQ1t62nOhvyarSVTBhdJAiCw/n6BCIoBWy/JC13cwMyKgC9m2JrUVmj/",
+	"VHQhRIepdZJzsYqwmWiB2nrFJtpWNhXy+OCQp3ycLROWHJIftHriDYk1pgwim9BkkuZZig249PchpRcg",
+	"jLGnXwKhOrTd0CuDLfxA3TKJrUHdQ1uLz21ybKHbQDvIhoazZgqQiqmWOTftOY/75U5uJ4+jXsoBuJjl",
+	"615kTUiQID2fKTvCPu5DSgp2fzvu+73ggs2/GmsM0uTcBFGmDJP+JcnT6UyZUopUkT2RJW4/97esZgut",
+	"Cz6T8ukIPlFaoJdm8+RsZ0jGbqsFbxGutaA56HNxn4tlPNFLxS98hLVCb7Xi7kFeoX6poYKk6D4cmjx8",
+	"ratWAJfjcr1g36aZCpOdPzlbzURVUbgDs4WKEm30kL2NNU6hSZuBR1NVnnut1KStfeI2czfU03Xyj0+O",
+	"vzrbNPnsTpN/f2flEcsJM5Ob3Ko/wrlDFnN3DdJ/50Oga63BUsTt/qxIflYkP2lFUhM6cYU1VnM0ykRF",
+	"cYRqrEbt0aqksoAiCfS6wb7didO2jOslIijJEfPSRJMhwGKS9lwM4YwE4vaQiSfA8RRhloKPPB65Gdke",
+	"U61qH9nTz5pO8y2a336DGwiThu/M5lwk2eYub2J23+BzLmfZDeD6LnXhlttyyiZLG/b7M3vcgj124CAu",
+	"ywffOOvEUCGD5jMH/sOb8pZJhfjwBrPOXTjAUCN7sbYHIPl6FzNhQSEMZdQ+qM8sqnZMd2LHIKpa/3sj",
+	"MiAtfYOrAVNjoZ1WWxVZuHFE3QT+Fj55Z8ar59NNvdQf3FK79F5pc1A+kpjX/5mBPigD/cwP/6Aa6cRc",
+	"ZcsI8Wq/j3q3B8ALDjQbKIrrRKhO9RVE+yhZLK+ydFx07qtzE+NoFJzEJuNyhJmpMnaJr6mSQx4jKiZk",
+	"zHu4E9Bm5ILEY7pQ4xmNbR1MKtFTKhnNWEKy9JpZhDJbgDrkXpLQTKy4wQUOqJZof3+L4IEVcRDa8OKR",
+	"oxdF2uJf2bqHRjiQ5tciWW/JHy0m5uA379SgM6L+GaAQDpYLYlAOIW8Ghi3vrD7VBtRNfc7l5luhxlaL",
+	"XCTLscIGV1drg+ncc3QIc6130S9oyjXN+OBk3VuAyCQF6mfOsAPgqJ4m41fjqRnl1xL5XXc5YAAIGiSB",
+	"wSqVTKmUT2W9+BSD6w1pVYc1of2hJhiPdxCMnWTilvKwbQd8dKGKMHRErQ7esEVG12yjbAq98iHq/QAk",
+	"SbMDK4M2DFN73heyn0Xz30409zuIZpvP/lmWP7wsRw5nihI6inPffnAeJ/SBBHC44HdpvuB6f/t9gmvi",
+	"/hwTIbDMRYt3n5eexZhkr2bgAqobGjgTI4XvaGls6dnZkrWW32rnsGYmn82Nz/6azzytnafhtdqOp0Ub",
+	"XeYNpkkBW6N5lrEvPFDKmvP5fhjT30LT+8x7PvOez7ynq694O+6z0Xns+m+QvXiSz0O+4429OO7BdwzJ",
+	"JaHeKc9MB2xaNYuhTM7AFUnIkqmy0AGh9oHEvD3kvoLoKX/12GLIEYPxtL+9I8asquyIAYAmhVVj3ip9",
+	"T0wFnGo7Fm4Qt5oYeQVW6wG8Fn90WWairSGZ9tlj8VnC3lXCfnZx/LFE8jsDoHUnF8eRz6nbY6aFBCxe",
+	"2RQujUyTCwRJGPJfljSnXKWcJaYLm6vAvWF5ko7VI0ninFEpuGzMONYrfFuSMN1Sj33Zuyn/+Lj/8fOP",
+	"/fZs3XOQvVVVFSe5vOqgOXXPRO6WaOtvs6kRTqWpNS5P0COH5slgy5FiEhZl1FJWLyqN8z4KaXd3FOWV",
+	"W7JRohfUuUOUvvZySzKoN7HPZuxnM/azzOwQ4g8Jss4GrVgoywWqd/IqFysJ7Xae/fDmLVnkDBFSbA4n",
+	"JfGEqfHMhPbB22/hizA2PSDxSf8MA/xDDnXIUh48E1zlIjsA7KcDVKhjsleqaiax+T1yNdapJHRuO7FZ",
+	"87OWZrAfkfB3EHRKDsjrH95eQn1Q8LHv8CoPiA8uGNcHfUVvDy6mbECe9PsGGiH+d5qvB8RM/FybZqck",
+	"BMwFsGGljTok3wsDj6Ht/iG3ebp650NqgzuMMoOtOyzPwhWuHiiZPrwKr23bmWbc7NKOVaCVvT9t5ciI",
+	"em2H2TwXOOTyHPRP9/FtPN9NoqDt1frIhppa2g9Sex3hzKDgDdQQ4wYIF6I80UrbxgV7KtyOsi7q/Tvw",
+	"o/Y34BkjFx9cXv2N6uIfpMC9wn6h2lL6d77C6j8tP2Uw5Qx6bjgIRQjpQIA5Il98UUoX++KLgRMIejWp",
+	"NGlqAFoE6K4kBUFRhYcleyCxjAzbB1DK4pHbg9VqdaBHPVjmGeNjAeBdIh/yeL7MVLqguQLD8yChihZJ",
+	"bJM0Y5LsUYT+ABgsH7jJg7xxeJjarFRkroXokzPy1/TrQ/KtAZXy8eygTe6tBdYHMFqLez0yWV4x2YuF",
+	"RYXNlwyWVXT4jc2/sEEwCEG/FbL9s2L53P63MSoQYRT7NCOOKXaHjrGbkImnDbkS14yTvXg8OdDGqFRp",
+	"xg4s1eO8Zgfm6eL3fYebMBOcrRdCDXk8mgrIATz3O2QCNtZUAFyVEgUarg8d7FudErBUtHW+mlEFyYGe",
+	"cW5QwCyAXXzSP44JzdJrdkguhtyhw0LxstVITIv6mjISSHn0Dv50yEOqANTbKIBpMe3OzqGbJ/69+OYU",
+	"MhxbNahD8pyOZxbRzPZx1dICcy1taPS4D7WLEsB9U75UjOzFZydPiQ83uKBSkVQh8q6vCi4ywDyzF5Ls",
+	"OXSZBdCHJLEm0qOZmmfxPsybxKf9U/KWMfKDPsRYU0lp3/zcwDgyPU8pkXOaZdBQ9fpgLZbADDDlBLC5",
+	"JBmLOSPULiSdA873q5doTJbRvAwyGCDgIIIz2fMmilSsFeNC9TKJ9BevX2BpE82hJR2AgO5D9ZWHVlWK",
+	"i5SqrDQZdQiF4Bm5oPOukQxgZtWEUu9CAMvDh7w4BjYHH/RoQv/sp49GPfCDjSzcWUKhS0KF6fQGPc1r",
+	"2nrmb+cw+FbPDzkgyMWNfLlW8aWJdGTjFf5WIPkClTgavtedAHlc7i9v+8VvuQuvhVTeJgSETnXZ7pHg",
+	"0os7C1eD8THgMobG9TZET45yGIHTbK3SMc3Icz5NOYO2og37dZe1BoNBeD8KRPSHSMs1CdHJli6xN/q1",
+	"xe5eseL95pXj7UUgMZwk2QtJtP0ulty9WDAfx1I4RVW85i6sSCF/Y9DPbK0l0BUEIHo2ihwLEFsWNZWd",
+	"fCmQcsL2dIsoCw5c70vTkAm/ncH6wK7KMt06e6mrORd+92z3d7t4FxvefXyH9T6+w3of32G9D2JcvvWV",
+	"w4At2RpiO/pN6l/oYpGLG5AXn4jhGf3WymndBOXyKjjDbpGo8hTlfRnHqHFLaMXhAkW+nAik7kCmtgen",
+	"ZNFNAKnRJFpQQBxwEc7ydiDggPuj4KY1k7GdqEQfbUi3NeRRc1XeQ8bPXcHzMOK2nbzfWdBvlvBFfPlz",
+	"wssnG4vrEH4yH8EOJ5/TZD6H/LqH/C6QmTYy/+0yZxzs31ZYhqX2IpWkGQ9skJSxBgdDvqBSFkg2aWKQ",
+	"A+kU/DhxOVUj1kr7lCEGIWe3Ch/cM0o1fG3IU5A9cQmCrfTmImc3qVgCauI+GgdjIZX3aQezPM3Fasid",
+	"54gv51fYWH1rdEQLaei9aPM3K1jImzI5AaHR/GPIwZ9tMkATEblOChRaNi1YBg5oxXI7lzRjXGVrA9IP",
+	"OBHgZmzKRXrtCKJrFlLRGfGPiIHoKT2dM5DcivargHrSKn1f3Z5dn84f8yeLL3/5Kn8q++qPA4TYsOQ2",
+	"KMR7XfHfBA2x1PinyNLC3kZ74MXSamrKSSb0isdUsspi6z6/4OrA49WwqpPH97ys4nJtzDzLoKNX97yz",
+	"Nr3VcgHsuNdhdmOa52vsTJVKoui0PL0CByCIQEmnTRv6uP9Q+/lJQlM2Tf/vEZ3Soa51QhCyFLtlfmLl",
+	"tZbMxEKSf85L/IxU+cknDS48Pc/aC4Xu974RC8g0KpKEQiN2hzEM2RYobSE+ns9plkps51hIXAzAYrOt",
+	"IV/y9Jcl8wLpTRYGVJ4tkV2U+sw+LTRs2yewCPyWxkCPXspJDM9pBSVNYuvTQmxMhdhEi4zyR563zDZ5",
+	"KBoVk0AP0WagIbutf9saN2yeiBagHxh02pNVbGqx0GlOx6wS3YsKHKA6ehEGZgx80T0EE4PBV21B2l9e",
+	"ihuW0TELx2TRz2ozRUx8mEPUOqUZtIXpBG60vVRpxyXy788j+f+zd7XdbdtY+q/g6EvtXUqR7b7Spx+8",
+	"qaftbpJ23czpnglzTIiEJMYUoCUoy8ok89vn4N4LEJAoS3btxm35YTqxJIIgAAL35bnPQ17dKfLYo9Yl",
+	"YE1swPgJ8BbZ3u59Gt/jJL5FOouM+47HqAuSduxHf0n2o3lzlLYZLetBzWcjWwS/w5hZzI2d8oXZSJ2H",
+	"VVjmapivCFD7xWyuqhpxZHolM5TGtL9JZKFZNhXZFeml6SmfU6DSmDAQvLM02RZKFrEZum5cQgeKWsyw",
+	"GB/glPN+Ka5FaVVBEZO2rMBiWs0bY8h8vNALXqKwWiBfieUJhC8097a6ZabzEusWzW2DhJ6SkDMESnEz",
+	"FFUuKvOvRKYAuIxJa0Xm4gaIw1Gm02qtILRSFADbNJ1zgs4WbpHIlORiqZdFzZYgPT7l14JNFJWUAJaf",
+	"BfOasgOw8kjlFDRyeD11hFNOQ7dSqo6YXmRTCBK7Bt4cvx3gCXtIOGGzUOxgJjI9NmO4nArpADY4l+bw",
+	"AdBuBDTBrBgT9y6M35gU6yvBc3xEsCxFpSPkwXJD/Zl2IzVAidlzfxbsIgIKS12zNLQo0oiJG57V5Qpy",
+	"tkwXclIKOhUxCdsHenjTHKJX0TRvRMw2RMLHqizVUrNUyUurSZ7GoPlK02SXWlGD6c3aLe/Avj5lqb4q",
+	"5mkzsozR2For3f686clC1mphbOpTlmJqOmUzUU0ErnIcI1kr01h7C2aufz57/fyHlFbUAZlM80qA3jEp",
+	"MEaMj+BvJYXT5I08VLG9LwjArZACP5WLskxZVgoOwXuGJVSc3tFDfNtY4zCY5x2w10uF7/a6zqyZmJiS",
+	"IrWoYNOZCYFJF9OQFTsyX2CKfuOJYcJ/NSvMc6MYuibaydWBXzUr6siNo8btiLRyx87NgXna4uicElZW",
+	"6CbsJGaQ77FmmelNiimQlEkQpeSSOVBCTFL3gbZAM7chaprhdSQfj/as8dvCi3GRw+U4dtzqELhFgRBq",
+	"dsvaVYs6XL4eajx4LZjmK3zJXruBNM9vxT/p6PAEuaJm1slsd8pfKISces5e/3/ECu5dZFOWqWu7vy+n",
+	"qqStare3+V8cQb6f0OU0r/6lHc8Wr9N3gPRps6phbZnxLMW4JimzlfnA9yW9+ejFcKteo9SAz7oVnBrd",
+	"5txu9SE/goFRVzwXl3qqluueL3zTN99Ati3afE01a6SYtjwI/mDjUR7Sc7aWk7iZq/7x8PjL3ttdIxK0",
+	"8n2FrrbzmtEqCoZVqrrPZd/GFILrn095ZVbIx/u41LCsb/erg4RkRsLaxhoxL7P5LFdYVGp2UhuxqvmV",
+	"MYisi71meO1ytk83BdxBTr0xC2inhb+Nh/8YBD3O2t3LN8cN4p4z0Db2540htOSNJXkKCfE2y6eRS7Vm",
+	"UufQ/7Ui/Z2j/cQcbdotAy94tCiv9nW4teAV7kGtYKK/FTK/HUyE2+QM3THEyqzji36BeyTSeFkaN3X0",
+	"wYz5JRoP1qEc4jUp0bFayNzY8x6MCDvuoCA2xNi0dgClgvC12evhmI6oKQt+ZVItT/FHieTEBRyxiZLi",
+	"MDIeNfbTeB9FxsHzrAReZw4qqFMA71UvylrHLJXipr6c84lIIbbAQ0QVlS8yvRhh2ptlJV9owRYaxcPA",
+	"OSeQkId6Mk9biqw2A49opAAB5ZmqbpJ08V5swz4l0gM/jQuZr5veraBgHPC94UaAk8U5gi4bD4CeFgYG",
+	"Dt2IcYZQj0IrSaMDhhbZ31IlUs95JlghdZGbxXFKzaDF+U4BnG60YunZq+8gVGH+/dNFyg5A4V/VUzLv",
+	"EwkdObXKwUuQ5oVjf4Xwkqas92hIoZtZbLz9D7brH2C8tA/zAEfmQyI/9Pt9+J/5OaYD4mTdwEt6Kfvg",
+	"GTHTQns+C1bmUnMsJRsyTnpn2UzgpWSraBdPAAjBAS+1YmljtaURS13CxfxRF3UJ/5hPlYR/LMVIFxCa",
+	"SKnY+DC877+SHs9m/m2NacMLubXfsRm/UoDoHcumvOIZxlKUtAmS6NZe0p2DDtt+UufQFImTBkGDPaSC",
+	"URpU+nHNJ3HSuy7m+BuzIzISLfZ/ZsMHbxLINCW9t3Fi7Hm8yn4LfuuU0w1gldoBQzc6WQyHJ+Loqy8B",
+	"bDIcmosd7KMVr4LTBtdl5lmxhW/dP7NvyeZKY2QhgSgEgETsZPXXnjHtp47vxaxrWLcYrqA17PaOqSpz",
+	"00oiz+hxCngfcrUYlWanUbXQ9CKmSWLah74kSZKkWNerMz7H6nl4oBlfsYlCRKZa1IcDdk5WbLy2rETS",
+	"Y2evvmNuOqVYJj2Y+OZ52E8XicS/KauHP4Gl9K+kF75Z0F7fNZgpeS2qGtYH1N5vnWS4MJjDb71JNBsX",
+	"broUesHRA14AHSS3h/g7RxPAvJhnzBLE7cATmNmwZc2Szwo5SSQA4pQuQA78oJDBCwSB0uFh4xUZg90a",
+	"Bqa5SuCe3UC49hjuLfAu++f2yhcP8HU0HD4c5OuPgVE1R5t30tsgv8Mt45KI3AuLcGmHWXWRRFxVhK5g",
+	"ENckNsI1oGP2w3+//7/3Zzd8dnHz6kR9Lr67qF4eD49G7/6xfHVy/nn2rnz/8of/vdkyn+b+ve3Td9vs",
+	"nfX/wfvvh/1vLvtv/7NtCh+A2g6MhEu0oXY6w2hLXuCP9/eF1y67BTZWT9uN2w5F1qHI/tCuIr4CO3Fk",
+	"Gx7iLiGaCzFTKOTQYMt+rDWbi0pDlgVsJ2OxVlwTAFZmIkLfaokelVOMixPpkoK2PTr+0BdDfWUUMza7",
+	"KQbdgV8LgDiY5MyNmYBpSjj8KYCF9gsd9ekhNZwL49JWBZlFK2Fe+VxETXoSYv8Nz0giN6L/mGJ2ZLIU",
+	"h2alyCeiGrDvmlvw0vjBK7gFy7gEL0UY7zjjZSlyzG8iMxJq6FHJCGabKLqvMb1dN3HOo2HD4W4c2DSR",
+	"FadsLpeo8NPm1+G8epi3h5H2udwbe0RqPfeAIG1euRuJ1On9/HnISo/2GIDvleyOl99THGgH5GcPQaDm",
+	"HGlVzMf6iQYXQcSca4r5iWyXtThlNs6Xe/gD58Rt7KKnLjPdQJftJizy1sS4nw9vEteUXt8inf9w++9T",
+	"wHx2u2u3u3a76+PIH+3cX3eG5cMSi4N0Xuk2zpT9akkfSfYIxSU0ZXwgoz8prgXmCErBr+k72Pu1jzkZ",
+	"bAC+EhkivgY+YKzQiBnLPcxYjIkbpkVteajEbF6vGGVtCm3MdeP25BSete3FDO9dkVOEPguoZKdmtlKL",
+	"ZPMBQmWh6+1qS0+jGgUGMwTQPDcfoaM2VdJV35vxQEhcEzb34TMtdR3mRYE2erEZPrP0Mbq/VvryUl2L",
+	"sHCYl47TcyGlCMphqIQ2rLWFtILp/OufevdAs9xNA+p0F/bwCYhEfUpzwfIYbTEbOjRJZ8T87mw4ndXz",
+	"BBWm7lpGArR3FIPbhynHs4jCyF0IZYnpPMfdnakx1p+20nqPVoxTUjHyASicShcQWAjYFIRjskotSfUW",
+	"k4FLVeXG2kC7p5AspdYva3FTo9AGxk4zPhNWzoPweUAq/Zm2tNKDRG5j+QG+mrGqfM6cIGpm3VluHvX7",
+	"87XSDhjrFNKiMQYZI3CjU4jyOlcbsl44pmxpM12JLOrDCPzk1GJQkEnac6d3Ed88t9O8L/+NkDUEYp8k",
+	"+41dfvuT39DjrKcMpTPev8k+z78QX46/mnw9/ebd8Opodvx0qG9an/c25psHfNxH5r357alRfwfz7G4a",
+	"MtwXXMqBtotA7hTM7Df/tBQhIRfKpOKybry0It9rHOe9uHc8PBkMB0dHJ4OvzKsJaRZAHCD43kOa83lh",
+	"RkbcmO9/ZHxSCYEvHnD/mt1VUzJnEydvpnihRXXJJ8jVTdjw/kQ9OxoMwaOZcn05M9MXj3mphdcbYCGJ",
+	"eouq7MVrx8Ptnm1zcNzBQaBJ2U1Lcutx08XNurhZZ0E+vN7a5gsXpr+La56t/nDBs3azF9LsezE7P604",
+	"YDtzcsiLzA5uS7W01B0eQupdUCTRy+BwzdLvzl+cvz7fas6yg8KHMVCEBmKPYWNRKzQh2o4r2BdOsIkk",
+	"QATgfFFjkSgCiZUMwd+J1Iv53Jj9hZJU2ga3hCHkBEsXOZtyPY0ZJ2SBdVZC/wSdk0R6OHNe0419Yh/8",
+	"6NLeWeQpW8i6KBPZ1IN73dLPymJcp8z81zzLHhAJ5hASLR4BrPqHDZX+JtMNwS4BCKLZlQL3qnCYBDfn",
+	"OLrNUAY2Hf7WvlN4n8CG2/m+OhNpHsTn9jN0zuGGd4JcYB+74F5naXXBvc40s5sgbCTbYntkkO3FhE1m",
+	"zw3UNG+L9T2AIXHuuJgTaevupgqyNiNbX4XWQmQJBXwkOHckJ2oMqgFag5iD6TYfFWVRr0L5QHZAITFV",
+	"GfvhsN3MYLouyhLO9wjDkaHF4A6VhufNk+xmZ7eDYTwxNEDDxFb1rrGLCo1l/7ViOAetxzN883Agl2a2",
+	"A7GwgE/YFQUWWMgH2KDAqAqp7mys5U8dL4FxuOUhbWbWdtJjMpCLsoxspy95HV7Y2tqdaA5wtbtAzn62",
+	"jMcqiP3bh0/wY5sNFKSgmymhv2wuWYpls1G9dflk/JUliwjGgOrXmtQ2PJi4rt3CGZ2sLx1/lcCMNRqD",
+	"ZkqghUr8v2uBH6+3YZZeY9SavYw64OKULulqZ84sj41huaQ3LQoSxd2aeMg1EfV8Ifj4zX1oNs5xmrax",
+	"POCePRVl7h9WHVqvizp2pu0jmLbwMnriHf6bdw+L9w8ZltwI9myndXwA4/w1vyJMHZwviVTj8TolwkZQ",
+	"zFbWQApdspGw7ENE5Ddgqem4yNNEar7SbDkVgDUvMLDRRGhOIZBlZtpxFPm8kcgYAbR87enscf1L07tP",
+	"i/SzU+UZ1rDTwJNhCRdF/8wQ7aPFe4fjzBuFF6YfW8JLNMKK1Ndoth4BHYfTvxm9ww6EawC9C9Ialyug",
+	"Cd1PqtjeBV8tZ4Z4C/aydKNxr4EU+e1DSd32HubAPsJhF7j7CxkrHSvUnyLrOa7dQRSefHeNsi3FaKrU",
+	"1aWQ+VwVu9F0ROyEVzF7lQU+0GEcouoin6GoqJgWWSVqvSmKOmjFgf2K9zp3HfztwSVqaj8hm7X731HP",
+	"pv3q1p26sWTcZHSe29PbDLu97fERHev7i4/m+HXju61OVasz8hI8Cc7+fvHChV1DRwJjqBv702ngtGg2",
+	"ETUUoW51WRpu4YxXCEmdCtdvIHGbSONTpLglplEi9RTYTqeFBnxtkDZHRnBo5BfbExoNzYx3WIxp24sZ",
+	"R5r21DhKeNtrxz+T0vD2kUbB/lUXM6FrPpsTjYL93PSSG68pTSS95adgAKfHNzdIglRIdjQk4iqN/G96",
+	"ASmQyPwSfWRRIjdcBbVuOSGExQ2ukIKXbMSzK+PXHaAn/QXTEfuCzQoZsZMh/v8xm5rPppG5If33EAqJ",
+	"7bgmEinbPHTG2JjAY1WxE5YbN6+QjLNKLSE3X2iz8ImWwSwKJ4eUTut6ruNnz9JGJslY0UC8zTgrlZqb",
+	"Lkdsbo7aWkSsLORVv1QZLyNXIBUlMlfZYiZkjbkKVWFZG84ZL/vzRTU3XSYwd8SkowIz+8BnwPof45q1",
+	"jzdVGvxO5NKX9tqQr6opMXKcVUqydFGVyDtmGhOVYBybk3wmWAksjh7n/dIR5dOQrlimpEQkOdr7Gg0A",
+	"rJvDJNjBBublkAEVM1GcVYLcutN1Bg54KsFLkSeyLK6Ef0VRa1GOB8xZA8ErTC+uGm8QHrJaqTiRCJBp",
+	"XusZl3yCfOmB8tSUa0sVmMh03UZC/vW02YHYwdGXbCFLoQMuTV8Zh1a7LWaHFpCI10Hu6ar0MHKLEpm3",
+	"idEuj9kcVHprkjLwCTG362CFLGVm6rdzla9ZK582UMHL8tKms3z//LzJkobAmUBJ5OIlCIL0op6QMJau",
+	"rTe9/zBHBgKH7SueVbOB57Q/g031GYWL4IiyMoybil2vfNp0OCqCsMDG7TcyM3v2RorlXUIEa5N5O0e3",
+	"dyqZPdDWmdAbVdT2PdNPQPXKpZ12WO74xPn6or73CO4aO/99P3WHOmxncKoXdLDTiFnW8S720glmdRGb",
+	"v4hg1rpncw/HZlvkZieTm0VK88ZYdogZXtdiNm+LypyiXA0WU/lWNa8Eyys1nyP2s411bNOeeBjysX05",
+	"x+6/9W9tYPcJ0DGQ/Xmy7t22+PuQij3AtribeMzb9jZ2uSZIDdpyYLpFDc6w5DXoCToP2O2XhWSpsY0B",
+	"HoWfpewA9QuPh2Ek/DBGP9ry+QMppLGqjYuPcKOIgVyRkhPw88yDIyf0yvyNenZbKMYefLN1k3HHEPkj",
+	"Wtj2uML5YBvT0W263abbbbp7c409yLa7E7vkxRYAu7QUbdClpbDIJX40Os5O8s/FF+MvJ19Nv373zdUj",
+	"s5E9B8KP4Ij4TNs4aRpGcECDJPWuT0EclkJ2GsOqeAkETjbTnOzcfGvBRHZrqy3tvwv+IROE2fOhJoFY",
+	"Isz2R3FsPq6EnmLkmgKkujZfWAr67axjTyrSR08cRtV+qdU8COJDmcQyCPnRSDWOkeRVtS4EeEERYrDL",
+	"CyXvFKKzDsfb+wfe7sYp9gQow/Y+9/HJHj/AZnnEbMe6qFlnc3zqUsPOSPl9qMEeImBmWhbZoirqFZxt",
+	"I8ErUZ0t6ilUY0T/7I24LjL3wVvzezP024XPqmsr91SJsaiEzATmLatrkQNXl+OmGfTaiJEgScxSK4cK",
+	"F6Y9PxEUP3t2dPzVYDgYDo7ir4dfY4EXPfx6gz8LNS+BcBREmkaLVdyAnYE6bKyqmY4CxfznFy/BYyJz",
+	"qqFca9fEsWlNY12c/fwjEqo6om6voTP84ZZmSjVhakzHHZx8LnlGPAYnQ7BvYpJCshAHMga8G53jgb15",
+	"n79fvCBxl1shHhwxGCL3DY0Wg+01ANecHYWxT6g6ylnqr7g0XicLn4h6O7C9ob/SbKTylTEkUTWo0KxU",
+	"CiTna++BN5d829rC2s3PtJPmAOCdjgHfbVabZTXfQMyjfDtUN6jx9gIHqoJt1GKDitRN4Aww+e4xeofB",
+	"akT44uYD/rwYlUXmCl41yEnyCchr1TrUluJYE2uDOxy5el9yySfmseB6eI5KcAhwE0axKdgCJeJQL93r",
+	"5d9MAy19fFFcC4l4DNu2+WteqRHZsjgeqtID9krBUpFC5Bg3psZ/ckPW+/j2478DAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1457,109 +1457,11 @@ type FormDefaults struct {
 	Tags *Tags `json:"tags,omitempty"`
 }
 
-// FormList Every form of the account, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/forms"}
-type FormList struct {
-	// Data The forms.
-	Data []Form `json:"data"`
-
-	// HasMore Always false; the list is whole.
-	//
-	// Example: false
-	HasMore bool `json:"has_more"`
-
-	// Object Always `list`.
-	//
-	// Example: list
-	Object FormListObject `json:"object"`
-
-	// Url The path this list is read from.
-	//
-	// Example: /v1/forms
-	Url string `json:"url"`
-}
-
-// FormListObject Always `list`.
-//
-// Example: list
-type FormListObject string
-
-// FormSubmission One submission of a form, as it was received and judged.
-//
-// Example: {"attribution":{},"consent_text":null,"created":1732540000,"fields":{"email":"ada@example.com"},"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","id":"fsub_01jdq7zb1b2c3d4e5f6g7h8j9k","ip":"203.0.113.7","object":"form_submission","prospect":null,"reasons":["honeypot"],"status":"quarantined","user_agent":"Mozilla/5.0"}
-type FormSubmission struct {
-	// Attribution The submission's campaign fields.
-	//
-	// Example: {"utm_source":"newsletter"}
-	Attribution SubmissionAttribution `json:"attribution"`
-
-	// ConsentText The form's consent wording when the person gave consent; null otherwise.
-	//
-	// Example: I agree to receive product news by email.
-	ConsentText nullable.Nullable[string] `json:"consent_text"`
-
-	// Created When it was received (Unix seconds).
-	//
-	// Example: 1732540000
-	Created int64 `json:"created"`
-
-	// Fields The prospect fields submitted (email, names, consent, metadata).
-	//
-	// Example: {"email":"ada@example.com"}
-	Fields map[string]string `json:"fields"`
-
-	// Form The form's id.
-	//
-	// Example: frm_01jdq7za1b2c3d4e5f6g7h8j9k
-	Form string `json:"form"`
-
-	// Id Unique identifier: `fsub_` and a time-ordered suffix.
-	//
-	// Example: fsub_01jdq7zb1b2c3d4e5f6g7h8j9k
-	Id string `json:"id"`
-
-	// Ip The client's address.
-	//
-	// Example: 203.0.113.7
-	Ip string `json:"ip"`
-
-	// Object Always `form_submission`.
-	//
-	// Example: form_submission
-	Object FormSubmissionObject `json:"object"`
-
-	// Prospect The prospect's id once accepted; null while quarantined.
-	//
-	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
-	Prospect nullable.Nullable[string] `json:"prospect"`
-
-	// Reasons Why it was quarantined: `honeypot`, `captcha_failed`, `captcha_unverified`, `disposable_email`, `plan_limit_reached`; empty when accepted. Accept any other value.
-	//
-	// Example: []
-	Reasons []string `json:"reasons"`
-
-	// Status `accepted` (its prospect was created or updated) or `quarantined` (kept aside; approve it to accept it). Accept any other value.
-	//
-	// Example: accepted
-	Status string `json:"status"`
-
-	// UserAgent The browser's User-Agent.
-	//
-	// Example: Mozilla/5.0
-	UserAgent string `json:"user_agent"`
-}
-
-// FormSubmissionObject Always `form_submission`.
-//
-// Example: form_submission
-type FormSubmissionObject string
-
-// FormSubmissionFields The fields a page submits, each a string (`marketing_consent` may be a JSON
+// FormFetchFields The fields a page submits, each a string (`marketing_consent` may be a JSON
 // boolean). Fields not named here go into the prospect's `metadata`.
 //
 // Example: {"email":"ada@example.com"}
-type FormSubmissionFields struct {
+type FormFetchFields struct {
 	// Company Company.
 	//
 	// Example: Analytical Engines
@@ -1636,6 +1538,186 @@ type FormSubmissionFields struct {
 	Website              *string           `json:"website,omitempty"`
 	AdditionalProperties map[string]string `json:"-"`
 }
+
+// FormList Every form of the account, newest first.
+//
+// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/forms"}
+type FormList struct {
+	// Data The forms.
+	Data []Form `json:"data"`
+
+	// HasMore Always false; the list is whole.
+	//
+	// Example: false
+	HasMore bool `json:"has_more"`
+
+	// Object Always `list`.
+	//
+	// Example: list
+	Object FormListObject `json:"object"`
+
+	// Url The path this list is read from.
+	//
+	// Example: /v1/forms
+	Url string `json:"url"`
+}
+
+// FormListObject Always `list`.
+//
+// Example: list
+type FormListObject string
+
+// FormPostFields The fields of a plain HTML form post (`application/x-www-form-urlencoded` or
+// `multipart/form-data` without files), each a string. Fields not named here go
+// into the prospect's `metadata`, as in `FormFetchFields`.
+//
+// Example: {"email":"ada@example.com","marketing_consent":"on"}
+type FormPostFields struct {
+	// Company Company.
+	//
+	// Example: Analytical Engines
+	Company *string `json:"company,omitempty"`
+
+	// Email The person's email; required for the submission to be accepted.
+	//
+	// Example: ada@example.com
+	Email *string `json:"email,omitempty"`
+
+	// FirstName First name.
+	//
+	// Example: Ada
+	FirstName *string `json:"first_name,omitempty"`
+
+	// LastName Last name.
+	//
+	// Example: Lovelace
+	LastName *string `json:"last_name,omitempty"`
+
+	// MarketingConsent `on` or `true` when the person ticked the consent box.
+	//
+	// Example: on
+	MarketingConsent *string `json:"marketing_consent,omitempty"`
+
+	// PageUrl The form's page.
+	//
+	// Example: https://www.example.com/webinar
+	PageUrl *string `json:"page_url,omitempty"`
+
+	// Phone Phone number.
+	//
+	// Example: +44 20 7946 0000
+	Phone *string `json:"phone,omitempty"`
+
+	// Referrer The page that led to the form's page.
+	//
+	// Example: https://news.example.org/
+	Referrer *string `json:"referrer,omitempty"`
+
+	// Title Job title.
+	//
+	// Example: CTO
+	Title *string `json:"title,omitempty"`
+
+	// UtmCampaign The campaign's name.
+	//
+	// Example: spring
+	UtmCampaign *string `json:"utm_campaign,omitempty"`
+
+	// UtmContent The campaign's content.
+	//
+	// Example: header
+	UtmContent *string `json:"utm_content,omitempty"`
+
+	// UtmMedium The campaign's medium.
+	//
+	// Example: email
+	UtmMedium *string `json:"utm_medium,omitempty"`
+
+	// UtmSource The campaign's source.
+	//
+	// Example: newsletter
+	UtmSource *string `json:"utm_source,omitempty"`
+
+	// UtmTerm The campaign's term.
+	//
+	// Example: crm
+	UtmTerm *string `json:"utm_term,omitempty"`
+
+	// Website Website.
+	//
+	// Example: https://analytical.example.com
+	Website *string `json:"website,omitempty"`
+}
+
+// FormSubmission One submission of a form, as it was received and judged.
+//
+// Example: {"attribution":{},"consent_text":null,"created":1732540000,"fields":{"email":"ada@example.com"},"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","id":"fsub_01jdq7zb1b2c3d4e5f6g7h8j9k","ip":"203.0.113.7","object":"form_submission","prospect":null,"reasons":["honeypot"],"status":"quarantined","user_agent":"Mozilla/5.0"}
+type FormSubmission struct {
+	// Attribution The submission's campaign fields.
+	//
+	// Example: {"utm_source":"newsletter"}
+	Attribution SubmissionAttribution `json:"attribution"`
+
+	// ConsentText The form's consent wording when the person gave consent; null otherwise.
+	//
+	// Example: I agree to receive product news by email.
+	ConsentText nullable.Nullable[string] `json:"consent_text"`
+
+	// Created When it was received (Unix seconds).
+	//
+	// Example: 1732540000
+	Created int64 `json:"created"`
+
+	// Fields The prospect fields submitted (email, names, consent, metadata).
+	//
+	// Example: {"email":"ada@example.com"}
+	Fields map[string]string `json:"fields"`
+
+	// Form The form's id.
+	//
+	// Example: frm_01jdq7za1b2c3d4e5f6g7h8j9k
+	Form string `json:"form"`
+
+	// Id Unique identifier: `fsub_` and a time-ordered suffix.
+	//
+	// Example: fsub_01jdq7zb1b2c3d4e5f6g7h8j9k
+	Id string `json:"id"`
+
+	// Ip The client's address.
+	//
+	// Example: 203.0.113.7
+	Ip string `json:"ip"`
+
+	// Object Always `form_submission`.
+	//
+	// Example: form_submission
+	Object FormSubmissionObject `json:"object"`
+
+	// Prospect The prospect's id once accepted; null while quarantined.
+	//
+	// Example: prs_01jdq7z8x4k3m5n6p7q8r9s0t1
+	Prospect nullable.Nullable[string] `json:"prospect"`
+
+	// Reasons Why it was quarantined: `honeypot`, `captcha_failed`, `captcha_unverified`, `disposable_email`, `plan_limit_reached`; empty when accepted. Accept any other value.
+	//
+	// Example: []
+	Reasons []string `json:"reasons"`
+
+	// Status `accepted` (its prospect was created or updated) or `quarantined` (kept aside; approve it to accept it). Accept any other value.
+	//
+	// Example: accepted
+	Status string `json:"status"`
+
+	// UserAgent The browser's User-Agent.
+	//
+	// Example: Mozilla/5.0
+	UserAgent string `json:"user_agent"`
+}
+
+// FormSubmissionObject Always `form_submission`.
+//
+// Example: form_submission
+type FormSubmissionObject string
 
 // FormSubmissionList One page of a form's submissions, newest first.
 //
@@ -2992,13 +3074,13 @@ type CreateFormJSONRequestBody = FormCreate
 type UpdateFormJSONRequestBody = FormUpdate
 
 // SubmitFormJSONRequestBody defines body for SubmitForm for application/json ContentType.
-type SubmitFormJSONRequestBody = FormSubmissionFields
+type SubmitFormJSONRequestBody = FormFetchFields
 
 // SubmitFormFormdataRequestBody defines body for SubmitForm for application/x-www-form-urlencoded ContentType.
-type SubmitFormFormdataRequestBody = FormSubmissionFields
+type SubmitFormFormdataRequestBody = FormPostFields
 
 // SubmitFormMultipartRequestBody defines body for SubmitForm for multipart/form-data ContentType.
-type SubmitFormMultipartRequestBody = FormSubmissionFields
+type SubmitFormMultipartRequestBody = FormPostFields
 
 // CreateProspectJSONRequestBody defines body for CreateProspect for application/json ContentType.
 type CreateProspectJSONRequestBody = ProspectCreate
@@ -3018,25 +3100,25 @@ type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
 // UpdateWebhookEndpointJSONRequestBody defines body for UpdateWebhookEndpoint for application/json ContentType.
 type UpdateWebhookEndpointJSONRequestBody = WebhookEndpointUpdate
 
-// Getter for additional properties for FormSubmissionFields. Returns the specified
+// Getter for additional properties for FormFetchFields. Returns the specified
 // element and whether it was found
-func (a FormSubmissionFields) Get(fieldName string) (value string, found bool) {
+func (a FormFetchFields) Get(fieldName string) (value string, found bool) {
 	if a.AdditionalProperties != nil {
 		value, found = a.AdditionalProperties[fieldName]
 	}
 	return
 }
 
-// Setter for additional properties for FormSubmissionFields
-func (a *FormSubmissionFields) Set(fieldName string, value string) {
+// Setter for additional properties for FormFetchFields
+func (a *FormFetchFields) Set(fieldName string, value string) {
 	if a.AdditionalProperties == nil {
 		a.AdditionalProperties = make(map[string]string)
 	}
 	a.AdditionalProperties[fieldName] = value
 }
 
-// Override default JSON handling for FormSubmissionFields to handle AdditionalProperties
-func (a *FormSubmissionFields) UnmarshalJSON(b []byte) error {
+// Override default JSON handling for FormFetchFields to handle AdditionalProperties
+func (a *FormFetchFields) UnmarshalJSON(b []byte) error {
 	object := make(map[string]json.RawMessage)
 	err := json.Unmarshal(b, &object)
 	if err != nil {
@@ -3177,8 +3259,8 @@ func (a *FormSubmissionFields) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Override default JSON handling for FormSubmissionFields to handle AdditionalProperties
-func (a FormSubmissionFields) MarshalJSON() ([]byte, error) {
+// Override default JSON handling for FormFetchFields to handle AdditionalProperties
+func (a FormFetchFields) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
