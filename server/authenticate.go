@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server/store"
@@ -90,20 +91,29 @@ func (s *Server) lookupKey(ctx context.Context, secret string) (*store.APIKey, e
 		return s.cfg.Store.KeyBySecret(ctx, secret)
 	}
 	sum := sha256.Sum256([]byte(secret))
-	if k, ok := s.keys.Get(sum); ok {
-		if k == nil {
+	now := time.Now()
+	if c, ok := s.keys.Get(sum); ok && now.Before(c.until) {
+		if c.key == nil {
 			return nil, store.ErrNotFound
 		}
-		return k, nil
+		return c.key, nil
 	}
 	k, err := s.cfg.Store.KeyBySecret(ctx, secret)
 	switch {
 	case err == nil:
-		s.keys.Add(sum, k)
+		s.keys.Add(sum, cachedKey{k, now.Add(s.cfg.KeyCacheTTL)})
 	case errors.Is(err, store.ErrNotFound):
-		s.keys.Add(sum, nil)
+		s.keys.Add(sum, cachedKey{nil, now.Add(s.cfg.KeyCacheTTL)})
 	}
 	return k, err
+}
+
+// cachedKey is a key lookup kept until a time: its key, or nil when no key has
+// the secret. Entries expire when read, so an idle server keeps no timer for
+// them (an expiring cache's sweeper would wake it a hundred times a second).
+type cachedKey struct {
+	key   *store.APIKey
+	until time.Time
 }
 
 // redact shows enough of a secret to recognise it, never enough to use it.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/hashicorp/golang-lru/v2/expirable"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/captureapi/capture/gen"
@@ -84,7 +84,7 @@ type Server struct {
 	inFlight inFlight
 	maint    maintenanceFlag
 	metrics  *metrics
-	keys     *expirable.LRU[[sha256.Size]byte, *store.APIKey] // a nil value: no such key; nil LRU: no cache
+	keys     *lru.Cache[[sha256.Size]byte, cachedKey] // nil: no cache
 	// submissions limits each client address's submissions to a form (form_spam.go).
 	submissions   minuteLimits
 	captchaClient *http.Client
@@ -168,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 		s.shared = &sharedLimiter{limiter: cfg.Limiter}
 	}
 	if cfg.KeyCacheTTL > 0 {
-		s.keys = expirable.NewLRU[[sha256.Size]byte, *store.APIKey](keyCacheSize, nil, cfg.KeyCacheTTL)
+		s.keys, _ = lru.New[[sha256.Size]byte, cachedKey](keyCacheSize) // errors only on a size below 1
 	}
 	s.otherPaths = http.NewServeMux()
 	items, err := newItemRules(spec)

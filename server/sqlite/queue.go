@@ -42,6 +42,12 @@ func (db *DB) migrateQueue(ctx context.Context) error {
 // the outbox every cfg.FetchPollInterval, or at once after a change. Stop the
 // client with its Stop before Close, which stops the relay.
 func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[*sql.Tx], error) {
+	// One process owns a SQLite file, so nothing needs River's notifications,
+	// which its SQLite driver emulates by polling a table many times a second
+	// even when idle: jobs are fetched every cfg.FetchPollInterval instead.
+	own := *cfg
+	own.PollOnly = true
+	cfg = &own
 	c, err := river.NewClient(riversqlite.New(db.write), cfg)
 	if err != nil {
 		return nil, err
@@ -49,9 +55,16 @@ func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[
 	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}
-	db.relay.Start(ctx, cfg, func(ctx context.Context) (int, error) { return db.relayOnce(ctx, c) })
+	// Every change that enqueues a delivery wakes the relay (enqueueDeliveries),
+	// so its poll is only a safety net, slow enough to leave an idle server idle.
+	relay := *cfg
+	relay.FetchPollInterval = max(cfg.FetchPollInterval, relaySafetyPoll)
+	db.relay.Start(ctx, &relay, func(ctx context.Context) (int, error) { return db.relayOnce(ctx, c) })
 	return c, nil
 }
+
+// relaySafetyPoll is how often the relay looks at the outbox without being woken.
+const relaySafetyPoll = 5 * time.Second
 
 // relayOnce moves up to outbox.Batch deliveries into River in one transaction.
 func (db *DB) relayOnce(ctx context.Context, c *river.Client[*sql.Tx]) (n int, err error) {
