@@ -23,12 +23,15 @@ const logFlushInterval = 10 * time.Millisecond
 // once. A crash (kill -9, a fatal runtime error) loses at most the last
 // logFlushInterval of info lines.
 func newServeLogger(w io.Writer, format string) (logger *slog.Logger, stop func()) {
-	buffered := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(lossyWriter{w}), FlushInterval: logFlushInterval}
+	// The buffer's own periodic flush would wake an idle server a hundred times
+	// a second: flushing schedules a flush when a line is buffered instead, and
+	// the buffer's ticker is only a backstop.
+	buffered := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(lossyWriter{w}), FlushInterval: time.Hour}
 	var h slog.Handler = slog.NewJSONHandler(buffered, nil)
 	if format == "text" {
 		h = slog.NewTextHandler(buffered, nil)
 	}
-	f := flushing{Handler: h, flush: buffered.Sync, stopped: new(atomic.Bool)}
+	f := flushing{Handler: h, flush: buffered.Sync, stopped: new(atomic.Bool), pending: new(atomic.Bool)}
 	return slog.New(f), func() {
 		f.stopped.Store(true)
 		_ = buffered.Stop()
@@ -50,24 +53,33 @@ func (l lossyWriter) Write(p []byte) (int, error) {
 // before Handle returns: an operator sees a failure when it happens, and a
 // crash that follows cannot take its cause with it. Once the logger is stopped,
 // it writes every record at once: nothing flushes the buffer any more.
+// Any other line is written within logFlushInterval: the first line into an
+// empty buffer schedules its flush, which takes every line buffered by then.
 type flushing struct {
 	slog.Handler
 	flush   func() error
 	stopped *atomic.Bool
+	pending *atomic.Bool // a flush is scheduled
 }
 
 func (h flushing) Handle(ctx context.Context, r slog.Record) error {
 	err := h.Handler.Handle(ctx, r)
-	if r.Level >= slog.LevelWarn || h.stopped.Load() {
+	switch {
+	case r.Level >= slog.LevelWarn || h.stopped.Load():
 		_ = h.flush()
+	case h.pending.CompareAndSwap(false, true):
+		time.AfterFunc(logFlushInterval, func() {
+			h.pending.Store(false) // a line logged from now on schedules the next flush
+			_ = h.flush()
+		})
 	}
 	return err
 }
 
 func (h flushing) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return flushing{Handler: h.Handler.WithAttrs(attrs), flush: h.flush, stopped: h.stopped}
+	return flushing{Handler: h.Handler.WithAttrs(attrs), flush: h.flush, stopped: h.stopped, pending: h.pending}
 }
 
 func (h flushing) WithGroup(name string) slog.Handler {
-	return flushing{Handler: h.Handler.WithGroup(name), flush: h.flush, stopped: h.stopped}
+	return flushing{Handler: h.Handler.WithGroup(name), flush: h.flush, stopped: h.stopped, pending: h.pending}
 }
