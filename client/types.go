@@ -7,8 +7,6 @@ import (
 	"github.com/oapi-codegen/nullable"
 )
 
-//go:generate go tool oapi-codegen -config models.yaml ../openapi.yaml
-
 // The request and response types (Prospect, ProspectCreateParams,
 // ProspectUpdateParams, ProspectList, DeletedProspect, Account, Event,
 // EventList, WebhookEndpoint, WebhookEndpointCreateParams,
