@@ -10,158 +10,11 @@ import (
 	"github.com/oapi-codegen/nullable"
 )
 
-// Defines values for AccountObject.
-const (
-	AccountObjectAccount AccountObject = "account"
-)
-
-// Valid indicates whether the value is a known member of the AccountObject enum.
-func (e AccountObject) Valid() bool {
-	switch e {
-	case AccountObjectAccount:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for AccountRole.
 const (
 	AccountRoleAdmin    AccountRole = "admin"
 	AccountRoleStandard AccountRole = "standard"
 )
-
-// Valid indicates whether the value is a known member of the AccountRole enum.
-func (e AccountRole) Valid() bool {
-	switch e {
-	case AccountRoleAdmin:
-		return true
-	case AccountRoleStandard:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ConsentObject.
-const (
-	ConsentObjectConsent ConsentObject = "consent"
-)
-
-// Valid indicates whether the value is a known member of the ConsentObject enum.
-func (e ConsentObject) Valid() bool {
-	switch e {
-	case ConsentObjectConsent:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ConsentListObject.
-const (
-	ConsentListObjectList ConsentListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the ConsentListObject enum.
-func (e ConsentListObject) Valid() bool {
-	switch e {
-	case ConsentListObjectList:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedFormDeleted.
-const (
-	DeletedFormDeletedTrue DeletedFormDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the DeletedFormDeleted enum.
-func (e DeletedFormDeleted) Valid() bool {
-	switch e {
-	case DeletedFormDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedFormObject.
-const (
-	DeletedFormObjectForm DeletedFormObject = "form"
-)
-
-// Valid indicates whether the value is a known member of the DeletedFormObject enum.
-func (e DeletedFormObject) Valid() bool {
-	switch e {
-	case DeletedFormObjectForm:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedProspectDeleted.
-const (
-	DeletedProspectDeletedTrue DeletedProspectDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the DeletedProspectDeleted enum.
-func (e DeletedProspectDeleted) Valid() bool {
-	switch e {
-	case DeletedProspectDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedProspectObject.
-const (
-	DeletedProspectObjectProspect DeletedProspectObject = "prospect"
-)
-
-// Valid indicates whether the value is a known member of the DeletedProspectObject enum.
-func (e DeletedProspectObject) Valid() bool {
-	switch e {
-	case DeletedProspectObjectProspect:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedWebhookEndpointDeleted.
-const (
-	DeletedWebhookEndpointDeletedTrue DeletedWebhookEndpointDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the DeletedWebhookEndpointDeleted enum.
-func (e DeletedWebhookEndpointDeleted) Valid() bool {
-	switch e {
-	case DeletedWebhookEndpointDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedWebhookEndpointObject.
-const (
-	DeletedWebhookEndpointObjectWebhookEndpoint DeletedWebhookEndpointObject = "webhook_endpoint"
-)
-
-// Valid indicates whether the value is a known member of the DeletedWebhookEndpointObject enum.
-func (e DeletedWebhookEndpointObject) Valid() bool {
-	switch e {
-	case DeletedWebhookEndpointObjectWebhookEndpoint:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for EnabledEvent.
 const (
@@ -171,69 +24,6 @@ const (
 	EnabledEventProspectDeleted       EnabledEvent = "prospect.deleted"
 	EnabledEventProspectUpdated       EnabledEvent = "prospect.updated"
 )
-
-// Valid indicates whether the value is a known member of the EnabledEvent enum.
-func (e EnabledEvent) Valid() bool {
-	switch e {
-	case EnabledEventAsterisk:
-		return true
-	case EnabledEventFormSubmissionCreated:
-		return true
-	case EnabledEventProspectCreated:
-		return true
-	case EnabledEventProspectDeleted:
-		return true
-	case EnabledEventProspectUpdated:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ErasedProspectDeleted.
-const (
-	ErasedProspectDeletedTrue ErasedProspectDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the ErasedProspectDeleted enum.
-func (e ErasedProspectDeleted) Valid() bool {
-	switch e {
-	case ErasedProspectDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ErasedProspectErased.
-const (
-	ErasedProspectErasedTrue ErasedProspectErased = true
-)
-
-// Valid indicates whether the value is a known member of the ErasedProspectErased enum.
-func (e ErasedProspectErased) Valid() bool {
-	switch e {
-	case ErasedProspectErasedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ErasedProspectObject.
-const (
-	ErasedProspectObjectProspect ErasedProspectObject = "prospect"
-)
-
-// Valid indicates whether the value is a known member of the ErasedProspectObject enum.
-func (e ErasedProspectObject) Valid() bool {
-	switch e {
-	case ErasedProspectObjectProspect:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for ErrorCode.
 const (
@@ -272,80 +62,6 @@ const (
 	ErrorCodeTimeout                     ErrorCode = "timeout"
 )
 
-// Valid indicates whether the value is a known member of the ErrorCode enum.
-func (e ErrorCode) Valid() bool {
-	switch e {
-	case ErrorCodeAPIKeyInvalid:
-		return true
-	case ErrorCodeAPIKeyMissing:
-		return true
-	case ErrorCodeAPIKeyRevoked:
-		return true
-	case ErrorCodeAdminKeyRequired:
-		return true
-	case ErrorCodeBadGateway:
-		return true
-	case ErrorCodeBodyInvalidJSON:
-		return true
-	case ErrorCodeBodyTooLarge:
-		return true
-	case ErrorCodeContentTypeInvalid:
-		return true
-	case ErrorCodeEmailSuppressed:
-		return true
-	case ErrorCodeIdempotencyAnswerUnreadable:
-		return true
-	case ErrorCodeIdempotencyKeyInUse:
-		return true
-	case ErrorCodeIdempotencyKeyInvalid:
-		return true
-	case ErrorCodeIdempotencyKeyReused:
-		return true
-	case ErrorCodeInternalError:
-		return true
-	case ErrorCodeMaintenance:
-		return true
-	case ErrorCodeMethodNotAllowed:
-		return true
-	case ErrorCodeNotAcceptable:
-		return true
-	case ErrorCodeOriginNotAllowed:
-		return true
-	case ErrorCodeOverloaded:
-		return true
-	case ErrorCodeParameterInvalid:
-		return true
-	case ErrorCodeParameterMissing:
-		return true
-	case ErrorCodeParameterUnknown:
-		return true
-	case ErrorCodePlanLimitReached:
-		return true
-	case ErrorCodeProspectExists:
-		return true
-	case ErrorCodeProspectHidden:
-		return true
-	case ErrorCodeQueryInvalid:
-		return true
-	case ErrorCodeRateLimit:
-		return true
-	case ErrorCodeRequestMalformed:
-		return true
-	case ErrorCodeResourceGone:
-		return true
-	case ErrorCodeResourceMissing:
-		return true
-	case ErrorCodeRouteNotFound:
-		return true
-	case ErrorCodeStorageUnavailable:
-		return true
-	case ErrorCodeTimeout:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ErrorType.
 const (
 	ErrorTypeAPIConnectionError  ErrorType = "api_connection_error"
@@ -356,86 +72,6 @@ const (
 	ErrorTypeRateLimitError      ErrorType = "rate_limit_error"
 )
 
-// Valid indicates whether the value is a known member of the ErrorType enum.
-func (e ErrorType) Valid() bool {
-	switch e {
-	case ErrorTypeAPIConnectionError:
-		return true
-	case ErrorTypeAPIError:
-		return true
-	case ErrorTypeAuthenticationError:
-		return true
-	case ErrorTypeCardError:
-		return true
-	case ErrorTypeInvalidRequestError:
-		return true
-	case ErrorTypeRateLimitError:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for EventObject.
-const (
-	EventObjectEvent EventObject = "event"
-)
-
-// Valid indicates whether the value is a known member of the EventObject enum.
-func (e EventObject) Valid() bool {
-	switch e {
-	case EventObjectEvent:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for EventDeletedProspectDeleted.
-const (
-	EventDeletedProspectDeletedTrue EventDeletedProspectDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the EventDeletedProspectDeleted enum.
-func (e EventDeletedProspectDeleted) Valid() bool {
-	switch e {
-	case EventDeletedProspectDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for EventDeletedProspectObject.
-const (
-	EventDeletedProspectObjectDeletedProspect EventDeletedProspectObject = "deleted_prospect"
-)
-
-// Valid indicates whether the value is a known member of the EventDeletedProspectObject enum.
-func (e EventDeletedProspectObject) Valid() bool {
-	switch e {
-	case EventDeletedProspectObjectDeletedProspect:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for EventListObject.
-const (
-	EventListObjectList EventListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the EventListObject enum.
-func (e EventListObject) Valid() bool {
-	switch e {
-	case EventListObjectList:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for EventTypeFilter.
 const (
 	EventTypeFilterFormSubmissionCreated EventTypeFilter = "form_submission.created"
@@ -444,129 +80,11 @@ const (
 	EventTypeFilterProspectUpdated       EventTypeFilter = "prospect.updated"
 )
 
-// Valid indicates whether the value is a known member of the EventTypeFilter enum.
-func (e EventTypeFilter) Valid() bool {
-	switch e {
-	case EventTypeFilterFormSubmissionCreated:
-		return true
-	case EventTypeFilterProspectCreated:
-		return true
-	case EventTypeFilterProspectDeleted:
-		return true
-	case EventTypeFilterProspectUpdated:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormObject.
-const (
-	FormObjectForm FormObject = "form"
-)
-
-// Valid indicates whether the value is a known member of the FormObject enum.
-func (e FormObject) Valid() bool {
-	switch e {
-	case FormObjectForm:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for FormCaptchaProvider.
 const (
 	FormCaptchaProviderHcaptcha  FormCaptchaProvider = "hcaptcha"
 	FormCaptchaProviderTurnstile FormCaptchaProvider = "turnstile"
 )
-
-// Valid indicates whether the value is a known member of the FormCaptchaProvider enum.
-func (e FormCaptchaProvider) Valid() bool {
-	switch e {
-	case FormCaptchaProviderHcaptcha:
-		return true
-	case FormCaptchaProviderTurnstile:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormListObject.
-const (
-	FormListObjectList FormListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the FormListObject enum.
-func (e FormListObject) Valid() bool {
-	switch e {
-	case FormListObjectList:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormSubmissionObject.
-const (
-	FormSubmissionObjectFormSubmission FormSubmissionObject = "form_submission"
-)
-
-// Valid indicates whether the value is a known member of the FormSubmissionObject enum.
-func (e FormSubmissionObject) Valid() bool {
-	switch e {
-	case FormSubmissionObjectFormSubmission:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormSubmissionListObject.
-const (
-	FormSubmissionListObjectList FormSubmissionListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the FormSubmissionListObject enum.
-func (e FormSubmissionListObject) Valid() bool {
-	switch e {
-	case FormSubmissionListObjectList:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormSubmissionReceiptObject.
-const (
-	FormSubmissionReceiptObjectFormSubmission FormSubmissionReceiptObject = "form_submission"
-)
-
-// Valid indicates whether the value is a known member of the FormSubmissionReceiptObject enum.
-func (e FormSubmissionReceiptObject) Valid() bool {
-	switch e {
-	case FormSubmissionReceiptObjectFormSubmission:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormSubmissionReceiptReceived.
-const (
-	FormSubmissionReceiptReceivedTrue FormSubmissionReceiptReceived = true
-)
-
-// Valid indicates whether the value is a known member of the FormSubmissionReceiptReceived enum.
-func (e FormSubmissionReceiptReceived) Valid() bool {
-	switch e {
-	case FormSubmissionReceiptReceivedTrue:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for OnConflict.
 const (
@@ -574,80 +92,6 @@ const (
 	OnConflictSkip   OnConflict = "skip"
 	OnConflictUpdate OnConflict = "update"
 )
-
-// Valid indicates whether the value is a known member of the OnConflict enum.
-func (e OnConflict) Valid() bool {
-	switch e {
-	case OnConflictError:
-		return true
-	case OnConflictSkip:
-		return true
-	case OnConflictUpdate:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectObject.
-const (
-	ProspectObjectProspect ProspectObject = "prospect"
-)
-
-// Valid indicates whether the value is a known member of the ProspectObject enum.
-func (e ProspectObject) Valid() bool {
-	switch e {
-	case ProspectObjectProspect:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectBatchObject.
-const (
-	ProspectBatchObjectBatch ProspectBatchObject = "batch"
-)
-
-// Valid indicates whether the value is a known member of the ProspectBatchObject enum.
-func (e ProspectBatchObject) Valid() bool {
-	switch e {
-	case ProspectBatchObjectBatch:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectExportObject.
-const (
-	ProspectExportObjectProspectExport ProspectExportObject = "prospect_export"
-)
-
-// Valid indicates whether the value is a known member of the ProspectExportObject enum.
-func (e ProspectExportObject) Valid() bool {
-	switch e {
-	case ProspectExportObjectProspectExport:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectListObject.
-const (
-	ProspectListObjectList ProspectListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the ProspectListObject enum.
-func (e ProspectListObject) Valid() bool {
-	switch e {
-	case ProspectListObjectList:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for ProspectStatus.
 const (
@@ -657,99 +101,6 @@ const (
 	ProspectStatusQualified   ProspectStatus = "qualified"
 	ProspectStatusUnqualified ProspectStatus = "unqualified"
 )
-
-// Valid indicates whether the value is a known member of the ProspectStatus enum.
-func (e ProspectStatus) Valid() bool {
-	switch e {
-	case ProspectStatusContacted:
-		return true
-	case ProspectStatusConverted:
-		return true
-	case ProspectStatusNew:
-		return true
-	case ProspectStatusQualified:
-		return true
-	case ProspectStatusUnqualified:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for SearchResultObject.
-const (
-	SearchResultObjectSearchResult SearchResultObject = "search_result"
-)
-
-// Valid indicates whether the value is a known member of the SearchResultObject enum.
-func (e SearchResultObject) Valid() bool {
-	switch e {
-	case SearchResultObjectSearchResult:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for SuppressionLiftedObject.
-const (
-	SuppressionLiftedObjectSuppressionLift SuppressionLiftedObject = "suppression_lift"
-)
-
-// Valid indicates whether the value is a known member of the SuppressionLiftedObject enum.
-func (e SuppressionLiftedObject) Valid() bool {
-	switch e {
-	case SuppressionLiftedObjectSuppressionLift:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WebhookAttemptObject.
-const (
-	WebhookAttemptObjectWebhookAttempt WebhookAttemptObject = "webhook_attempt"
-)
-
-// Valid indicates whether the value is a known member of the WebhookAttemptObject enum.
-func (e WebhookAttemptObject) Valid() bool {
-	switch e {
-	case WebhookAttemptObjectWebhookAttempt:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WebhookEndpointObject.
-const (
-	WebhookEndpointObjectWebhookEndpoint WebhookEndpointObject = "webhook_endpoint"
-)
-
-// Valid indicates whether the value is a known member of the WebhookEndpointObject enum.
-func (e WebhookEndpointObject) Valid() bool {
-	switch e {
-	case WebhookEndpointObjectWebhookEndpoint:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WebhookEndpointListObject.
-const (
-	WebhookEndpointListObjectList WebhookEndpointListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the WebhookEndpointListObject enum.
-func (e WebhookEndpointListObject) Valid() bool {
-	switch e {
-	case WebhookEndpointListObjectList:
-		return true
-	default:
-		return false
-	}
-}
 
 // Account The account an API key belongs to.
 //
@@ -773,7 +124,7 @@ type Account struct {
 	// Object Always `account`.
 	//
 	// Example: account
-	Object AccountObject `json:"object"`
+	Object string `json:"object"`
 
 	// ProspectCount How many live prospects the account has.
 	//
@@ -795,8 +146,8 @@ type Account struct {
 	// Example: 365
 	RetentionDays nullable.Nullable[int] `json:"retention_days,omitempty"`
 
-	// Role The role of the key that made the request. `x-extensible-enum` lists the roles
-	// known today; accept any other string, since roles may be added.
+	// Role The role of the key that made the request. The constants are the roles known
+	// today; keep a default for others, since roles may be added.
 	//
 	//
 	// Example: admin
@@ -808,13 +159,8 @@ type Account struct {
 	WebhookEndpointLimit int `json:"webhook_endpoint_limit,omitempty"`
 }
 
-// AccountObject Always `account`.
-//
-// Example: account
-type AccountObject string
-
-// AccountRole The role of the key that made the request. `x-extensible-enum` lists the roles
-// known today; accept any other string, since roles may be added.
+// AccountRole The role of the key that made the request. The constants are the roles known
+// today; keep a default for others, since roles may be added.
 //
 // Example: admin
 type AccountRole string
@@ -848,7 +194,7 @@ type Consent struct {
 	// Object Always `consent`.
 	//
 	// Example: consent
-	Object ConsentObject `json:"object"`
+	Object string `json:"object"`
 
 	// Source Where the change came from: `api` (a create or update), `import` (a batch item), `form:` and a form's id.
 	//
@@ -866,11 +212,6 @@ type Consent struct {
 	UserAgent nullable.Nullable[string] `json:"user_agent"`
 }
 
-// ConsentObject Always `consent`.
-//
-// Example: consent
-type ConsentObject string
-
 // ConsentList One page of a prospect's consent ledger, newest first.
 //
 // Example: {"data":[],"has_more":false,"object":"list","url":"/v1/prospects/prs_01jdq7z8x4k3m5n6p7q8r9s0t1/consents"}
@@ -886,18 +227,13 @@ type ConsentList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object ConsentListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
 	// Example: /v1/prospects/prs_01jdq7z8x4k3m5n6p7q8r9s0t1/consents
 	URL string `json:"url"`
 }
-
-// ConsentListObject Always `list`.
-//
-// Example: list
-type ConsentListObject string
 
 // DeletedForm The answer to the deletion of a form.
 //
@@ -906,7 +242,7 @@ type DeletedForm struct {
 	// Deleted Always `true`.
 	//
 	// Example: true
-	Deleted DeletedFormDeleted `json:"deleted"`
+	Deleted bool `json:"deleted"`
 
 	// ID The id of the deleted form.
 	//
@@ -916,18 +252,8 @@ type DeletedForm struct {
 	// Object Always `form`.
 	//
 	// Example: form
-	Object DeletedFormObject `json:"object"`
+	Object string `json:"object"`
 }
-
-// DeletedFormDeleted Always `true`.
-//
-// Example: true
-type DeletedFormDeleted bool
-
-// DeletedFormObject Always `form`.
-//
-// Example: form
-type DeletedFormObject string
 
 // DeletedProspect The answer to a deletion.
 //
@@ -936,7 +262,7 @@ type DeletedProspect struct {
 	// Deleted Always `true`.
 	//
 	// Example: true
-	Deleted DeletedProspectDeleted `json:"deleted"`
+	Deleted bool `json:"deleted"`
 
 	// ID The id of the deleted prospect.
 	//
@@ -946,18 +272,8 @@ type DeletedProspect struct {
 	// Object Always `prospect`.
 	//
 	// Example: prospect
-	Object DeletedProspectObject `json:"object"`
+	Object string `json:"object"`
 }
-
-// DeletedProspectDeleted Always `true`.
-//
-// Example: true
-type DeletedProspectDeleted bool
-
-// DeletedProspectObject Always `prospect`.
-//
-// Example: prospect
-type DeletedProspectObject string
 
 // DeletedWebhookEndpoint The answer to the deletion of an endpoint.
 //
@@ -966,7 +282,7 @@ type DeletedWebhookEndpoint struct {
 	// Deleted Always `true`.
 	//
 	// Example: true
-	Deleted DeletedWebhookEndpointDeleted `json:"deleted"`
+	Deleted bool `json:"deleted"`
 
 	// ID The id of the deleted endpoint.
 	//
@@ -976,18 +292,8 @@ type DeletedWebhookEndpoint struct {
 	// Object Always `webhook_endpoint`.
 	//
 	// Example: webhook_endpoint
-	Object DeletedWebhookEndpointObject `json:"object"`
+	Object string `json:"object"`
 }
-
-// DeletedWebhookEndpointDeleted Always `true`.
-//
-// Example: true
-type DeletedWebhookEndpointDeleted bool
-
-// DeletedWebhookEndpointObject Always `webhook_endpoint`.
-//
-// Example: webhook_endpoint
-type DeletedWebhookEndpointObject string
 
 // EnabledEvent An event type an endpoint receives, or `*` for every type (those added later included).
 //
@@ -1001,12 +307,12 @@ type ErasedProspect struct {
 	// Deleted Always `true`.
 	//
 	// Example: true
-	Deleted ErasedProspectDeleted `json:"deleted"`
+	Deleted bool `json:"deleted"`
 
 	// Erased Always `true`: the email is on the account's suppression list.
 	//
 	// Example: true
-	Erased ErasedProspectErased `json:"erased"`
+	Erased bool `json:"erased"`
 
 	// ID The id of the erased prospect.
 	//
@@ -1016,36 +322,20 @@ type ErasedProspect struct {
 	// Object Always `prospect`.
 	//
 	// Example: prospect
-	Object ErasedProspectObject `json:"object"`
+	Object string `json:"object"`
 }
 
-// ErasedProspectDeleted Always `true`.
-//
-// Example: true
-type ErasedProspectDeleted bool
-
-// ErasedProspectErased Always `true`: the email is on the account's suppression list.
-//
-// Example: true
-type ErasedProspectErased bool
-
-// ErasedProspectObject Always `prospect`.
-//
-// Example: prospect
-type ErasedProspectObject string
-
-// ErrorCode A short, stable string for the specific error; see the error table. The set
-// grows: `x-extensible-enum` lists the codes known today, and a client must accept
-// any other string (and handle it by the error's `type` and status).
+// ErrorCode A short, stable string for the specific error; see the API's error table.
+// The set grows: the constants are the codes known today, and a newer server
+// may send another (handle it by the error's Type and status).
 //
 // Example: resource_missing
 type ErrorCode string
 
-// ErrorType The kind of error. `api_connection_error` is raised by client libraries when the
-// network fails and `card_error` is never sent by this API; both are listed so that
-// clients accept every type. The set may grow: `x-extensible-enum` lists the types
-// known today, and a client must accept any other string (and handle it by the
-// HTTP status).
+// ErrorType The kind of error. api_connection_error is this package's, for a network
+// failure; card_error is never sent by this API. The set may grow: the
+// constants are the types known today, and a newer server may send another
+// (handle it by the HTTP status).
 //
 // Example: invalid_request_error
 type ErrorType string
@@ -1073,25 +363,20 @@ type Event struct {
 	// Object Always `event`.
 	//
 	// Example: event
-	Object EventObject `json:"object"`
+	Object string `json:"object"`
 
 	// Request The API request that made the change.
 	//
 	// Example: {"id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","idempotency_key":null}
 	Request EventRequest `json:"request"`
 
-	// Type What happened. `x-extensible-enum` lists the types known today; accept any other
-	// string, since new types will be added (and ignore the events you do not know).
+	// Type What happened. The constants (EventProspectCreated, …) are the types known
+	// today; keep a default that ignores others, since new types will be added.
 	//
 	//
 	// Example: prospect.updated
 	Type EventType `json:"type"`
 }
-
-// EventObject Always `event`.
-//
-// Example: event
-type EventObject string
 
 // EventData What the event is about.
 //
@@ -1122,7 +407,7 @@ type EventDeletedProspect struct {
 	// Deleted In the `prospect.deleted` event, `true`: the prospect and its personal data are gone.
 	//
 	// Example: true
-	Deleted EventDeletedProspectDeleted `json:"deleted,omitempty"`
+	Deleted bool `json:"deleted,omitempty"`
 
 	// ID The id the prospect had; no prospect has it any more.
 	//
@@ -1132,23 +417,13 @@ type EventDeletedProspect struct {
 	// Object Always `deleted_prospect`.
 	//
 	// Example: deleted_prospect
-	Object EventDeletedProspectObject `json:"object"`
+	Object string `json:"object"`
 
 	// Status In an event from before the deletion, the prospect's status after that event's change; any string, as `Prospect.status`.
 	//
 	// Example: qualified
 	Status string `json:"status,omitempty"`
 }
-
-// EventDeletedProspectDeleted In the `prospect.deleted` event, `true`: the prospect and its personal data are gone.
-//
-// Example: true
-type EventDeletedProspectDeleted bool
-
-// EventDeletedProspectObject Always `deleted_prospect`.
-//
-// Example: deleted_prospect
-type EventDeletedProspectObject string
 
 // EventList One page of events, newest first.
 //
@@ -1165,18 +440,13 @@ type EventList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object EventListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
 	// Example: /v1/events
 	URL string `json:"url"`
 }
-
-// EventListObject Always `list`.
-//
-// Example: list
-type EventListObject string
 
 // EventRequest The API request that made the change.
 //
@@ -1193,8 +463,8 @@ type EventRequest struct {
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
-// EventType What happened. `x-extensible-enum` lists the types known today; accept any other
-// string, since new types will be added (and ignore the events you do not know).
+// EventType What happened. The constants (EventProspectCreated, …) are the types known
+// today; keep a default that ignores others, since new types will be added.
 //
 // Example: prospect.updated
 type EventType = string
@@ -1251,7 +521,7 @@ type Form struct {
 	// Object Always `form`.
 	//
 	// Example: form
-	Object FormObject `json:"object"`
+	Object string `json:"object"`
 
 	// RedirectURL Where a plain form post goes after it is received; null for the built-in thank-you page.
 	//
@@ -1263,11 +533,6 @@ type Form struct {
 	// Example: https://api.example.com/v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions
 	SubmitURL string `json:"submit_url"`
 }
-
-// FormObject Always `form`.
-//
-// Example: form
-type FormObject string
 
 // FormCaptcha The form's captcha, without its secret; absent from a form without one.
 //
@@ -1364,18 +629,13 @@ type FormList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object FormListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
 	// Example: /v1/forms
 	URL string `json:"url"`
 }
-
-// FormListObject Always `list`.
-//
-// Example: list
-type FormListObject string
 
 // FormSubmission One submission of a form, as it was received and judged.
 //
@@ -1419,7 +679,7 @@ type FormSubmission struct {
 	// Object Always `form_submission`.
 	//
 	// Example: form_submission
-	Object FormSubmissionObject `json:"object"`
+	Object string `json:"object"`
 
 	// Prospect The prospect's id once accepted; null while quarantined.
 	//
@@ -1441,11 +701,6 @@ type FormSubmission struct {
 	// Example: Mozilla/5.0
 	UserAgent string `json:"user_agent"`
 }
-
-// FormSubmissionObject Always `form_submission`.
-//
-// Example: form_submission
-type FormSubmissionObject string
 
 // FormSubmissionFields The fields a page submits, each a string (`marketing_consent` may be a JSON
 // boolean). Fields not named here go into the prospect's `metadata`.
@@ -1544,18 +799,13 @@ type FormSubmissionList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object FormSubmissionListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
 	// Example: /v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions
 	URL string `json:"url"`
 }
-
-// FormSubmissionListObject Always `list`.
-//
-// Example: list
-type FormSubmissionListObject string
 
 // FormSubmissionReceipt What a submission is answered, whatever its verdict.
 //
@@ -1569,23 +819,13 @@ type FormSubmissionReceipt struct {
 	// Object Always `form_submission`.
 	//
 	// Example: form_submission
-	Object FormSubmissionReceiptObject `json:"object"`
+	Object string `json:"object"`
 
 	// Received Always `true`.
 	//
 	// Example: true
-	Received FormSubmissionReceiptReceived `json:"received"`
+	Received bool `json:"received"`
 }
-
-// FormSubmissionReceiptObject Always `form_submission`.
-//
-// Example: form_submission
-type FormSubmissionReceiptObject string
-
-// FormSubmissionReceiptReceived Always `true`.
-//
-// Example: true
-type FormSubmissionReceiptReceived bool
 
 // FormUpdateParams The fields to change; absent fields are left as they are. Unknown fields are refused.
 //
@@ -1626,9 +866,8 @@ type FormUpdateParams struct {
 }
 
 // Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
-// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
-// value is not stored (and an update removes it).
+// characters without U+0000; a value is at most 500 characters. A key with an
+// empty value is not stored (and an update removes it).
 //
 // Example: {"crm_id":"4711","plan":"trial"}
 type Metadata map[string]string
@@ -1681,9 +920,8 @@ type PreviousAttributes struct {
 	MarketingConsent bool `json:"marketing_consent,omitempty"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
-	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
-	// value is not stored (and an update removes it).
+	// characters without U+0000; a value is at most 500 characters. A key with an
+	// empty value is not stored (and an update removes it).
 	//
 	//
 	// Example: {"crm_id":"4711","plan":"trial"}
@@ -1774,9 +1012,8 @@ type Prospect struct {
 	MarketingConsent bool `json:"marketing_consent"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
-	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
-	// value is not stored (and an update removes it).
+	// characters without U+0000; a value is at most 500 characters. A key with an
+	// empty value is not stored (and an update removes it).
 	//
 	//
 	// Example: {"crm_id":"4711","plan":"trial"}
@@ -1785,7 +1022,7 @@ type Prospect struct {
 	// Object Always `prospect`.
 	//
 	// Example: prospect
-	Object ProspectObject `json:"object"`
+	Object string `json:"object"`
 
 	// Phone Phone number as given; null when not given.
 	//
@@ -1797,8 +1034,8 @@ type Prospect struct {
 	// Example: web_form
 	Source string `json:"source"`
 
-	// Status Where the prospect stands in the sales funnel. `x-extensible-enum` lists the
-	// statuses known today; accept any other string, since new stages may be added.
+	// Status Where the prospect stands in the sales funnel. The constants are the
+	// statuses known today; keep a default for others, since new stages may be added.
 	//
 	//
 	// Example: new
@@ -1824,11 +1061,6 @@ type Prospect struct {
 	// Example: https://analytical.example.com
 	Website string `json:"website"`
 }
-
-// ProspectObject Always `prospect`.
-//
-// Example: prospect
-type ProspectObject string
 
 // ProspectAttribution Where the prospect came from through forms (read-only).
 //
@@ -1866,7 +1098,7 @@ type ProspectBatch struct {
 	// Object Always `batch`.
 	//
 	// Example: batch
-	Object ProspectBatchObject `json:"object"`
+	Object string `json:"object"`
 
 	// Skipped How many items were skipped (status `200` under `on_conflict: skip`).
 	//
@@ -1878,11 +1110,6 @@ type ProspectBatch struct {
 	// Example: 1
 	Updated int `json:"updated"`
 }
-
-// ProspectBatchObject Always `batch`.
-//
-// Example: batch
-type ProspectBatchObject string
 
 // ProspectBatchParams Up to 500 prospects to capture in one request, and what to do with those
 // whose email a live prospect has already. The request's shape is checked
@@ -1987,9 +1214,8 @@ type ProspectCreateParams struct {
 	MarketingConsent bool `json:"marketing_consent,omitempty"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
-	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
-	// value is not stored (and an update removes it).
+	// characters without U+0000; a value is at most 500 characters. A key with an
+	// empty value is not stored (and an update removes it).
 	//
 	//
 	// Example: {"crm_id":"4711","plan":"trial"}
@@ -2044,7 +1270,7 @@ type ProspectExport struct {
 	// Object Always `prospect_export`.
 	//
 	// Example: prospect_export
-	Object ProspectExportObject `json:"object"`
+	Object string `json:"object"`
 
 	// Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
 	// fields you do not know and accept any `status`.
@@ -2056,11 +1282,6 @@ type ProspectExport struct {
 	// Submissions The web form submissions that made or changed the prospect; empty until forms are used.
 	Submissions []map[string]interface{} `json:"submissions"`
 }
-
-// ProspectExportObject Always `prospect_export`.
-//
-// Example: prospect_export
-type ProspectExportObject string
 
 // ProspectList One page of prospects, newest first.
 //
@@ -2077,18 +1298,13 @@ type ProspectList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object ProspectListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
 	// Example: /v1/prospects
 	URL string `json:"url"`
 }
-
-// ProspectListObject Always `list`.
-//
-// Example: list
-type ProspectListObject string
 
 // ProspectStatus Where the prospect stands in the sales funnel, as a request gives it: only these
 // values are accepted. Answers may carry statuses added later (see
@@ -2136,7 +1352,7 @@ type ProspectUpdateParams struct {
 	// Example: true
 	MarketingConsent nullable.Nullable[bool] `json:"marketing_consent,omitempty"`
 
-	// Metadata Keys to set (merged with the stored ones), with an empty value to remove a key; null removes every key. Keys are 1 to 40 characters without U+0000 (`x-property-names`).
+	// Metadata Keys to set (merged with the stored ones), with an empty value to remove a key; null removes every key. Keys are 1 to 40 characters without U+0000.
 	//
 	// Example: {"plan":"paid","trial_ends":""}
 	Metadata nullable.Nullable[map[string]string] `json:"metadata,omitempty"`
@@ -2190,18 +1406,13 @@ type SearchResult struct {
 	// Object Always `search_result`.
 	//
 	// Example: search_result
-	Object SearchResultObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this search is read from.
 	//
 	// Example: /v1/prospects/search
 	URL string `json:"url"`
 }
-
-// SearchResultObject Always `search_result`.
-//
-// Example: search_result
-type SearchResultObject string
 
 // SubmissionAttribution The submission's campaign fields.
 //
@@ -2270,13 +1481,8 @@ type SuppressionLifted struct {
 	// Object Always `suppression_lift`.
 	//
 	// Example: suppression_lift
-	Object SuppressionLiftedObject `json:"object"`
+	Object string `json:"object"`
 }
-
-// SuppressionLiftedObject Always `suppression_lift`.
-//
-// Example: suppression_lift
-type SuppressionLiftedObject string
 
 // Tags Up to 20 short labels, each 1 to 50 characters.
 //
@@ -2352,7 +1558,7 @@ type WebhookAttempt struct {
 	// Example: 48
 	DurationMs int64 `json:"duration_ms"`
 
-	// Error The class of failure; null on success. `dns_failure`: the URL's host name did not resolve. `blocked_address`: it led to an address webhooks may not reach (loopback, private, link-local, documentation and other special-purpose ranges, or the server's own). `connection_refused`: nothing listened there. `timeout`: no answer within 10 seconds. `tls_error`: the TLS handshake or the certificate failed. `http_status`: the receiver answered other than 2xx (see `status_code`). `connection_error`: any other failure to connect or to read the answer. It never names an address, port or resolver the URL did not; the server's log has the full error. `x-extensible-enum` lists the classes known today; accept any other.
+	// Error The class of failure; empty on success. dns_failure: the URL's host name did not resolve. blocked_address: it led to an address webhooks may not reach (loopback, private, link-local, documentation and other special-purpose ranges, or the server's own). connection_refused: nothing listened there. timeout: no answer within 10 seconds. tls_error: the TLS handshake or the certificate failed. http_status: the receiver answered other than 2xx (see StatusCode). connection_error: any other failure to connect or to read the answer. It never names an address, port or resolver the URL did not; the server's log has the full error. These are the classes known today; keep a default for others.
 	//
 	// Example: http_status
 	Error string `json:"error"`
@@ -2370,7 +1576,7 @@ type WebhookAttempt struct {
 	// Object Always `webhook_attempt`.
 	//
 	// Example: webhook_attempt
-	Object WebhookAttemptObject `json:"object"`
+	Object string `json:"object"`
 
 	// StatusCode The receiver's HTTP status; null when none came (refused, timed out).
 	//
@@ -2382,11 +1588,6 @@ type WebhookAttempt struct {
 	// Example: true
 	Succeeded bool `json:"succeeded"`
 }
-
-// WebhookAttemptObject Always `webhook_attempt`.
-//
-// Example: webhook_attempt
-type WebhookAttemptObject string
 
 // WebhookEndpoint A URL that receives the account's events, signed with its secret.
 //
@@ -2425,7 +1626,7 @@ type WebhookEndpoint struct {
 	// Object Always `webhook_endpoint`.
 	//
 	// Example: webhook_endpoint
-	Object WebhookEndpointObject `json:"object"`
+	Object string `json:"object"`
 
 	// RecentAttempts In the answer of `GET /v1/webhook_endpoints/{id}` only, the latest delivery attempts, newest first (up to 20).
 	RecentAttempts []WebhookAttempt `json:"recent_attempts,omitempty"`
@@ -2442,11 +1643,6 @@ type WebhookEndpoint struct {
 	// Example: https://crm.example.com/hooks/capture
 	URL string `json:"url"`
 }
-
-// WebhookEndpointObject Always `webhook_endpoint`.
-//
-// Example: webhook_endpoint
-type WebhookEndpointObject string
 
 // WebhookEndpointCreateParams A new endpoint. Unknown fields are refused.
 //
@@ -2483,18 +1679,13 @@ type WebhookEndpointList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object WebhookEndpointListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
 	// Example: /v1/webhook_endpoints
 	URL string `json:"url"`
 }
-
-// WebhookEndpointListObject Always `list`.
-//
-// Example: list
-type WebhookEndpointListObject string
 
 // WebhookEndpointUpdateParams The fields to change; absent fields are left as they are. Unknown fields are refused.
 //
