@@ -103,8 +103,6 @@ const (
 )
 
 // Account The account an API key belongs to.
-//
-// Example: {"id":"acct_01jdq7y2c3d4e5f6g7h8j9k0m1","key_id":"key_01jdq7y3d4e5f6g7h8j9k0m1n2","name":"Acme","object":"account","prospect_count":42,"prospect_limit":1000,"rate_limit":100,"retention_days":null,"role":"standard","webhook_endpoint_limit":16}
 type Account struct {
 	// ID The account's id (`acct_…`).
 	//
@@ -168,8 +166,6 @@ type AccountRole string
 // Consent One entry of a prospect's consent ledger: a change of its `marketing_consent`,
 // recorded in the change's own transaction. A deletion or erasure removes the
 // ledger with the person.
-//
-// Example: {"created":1732540000,"granted":true,"id":"cns_01jdq7z9c4d5e6f7g8h9j0k1m2","ip":"203.0.113.7","object":"consent","source":"api","text":"I agree to receive news about Analytical Engines.","user_agent":"capture-go/1.0"}
 type Consent struct {
 	// Created When it was recorded (Unix seconds).
 	//
@@ -213,8 +209,6 @@ type Consent struct {
 }
 
 // ConsentList One page of a prospect's consent ledger, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/prospects/prs_01jdq7z8x4k3m5n6p7q8r9s0t1/consents"}
 type ConsentList struct {
 	// Data The entries of this page.
 	Data []Consent `json:"data"`
@@ -236,8 +230,6 @@ type ConsentList struct {
 }
 
 // DeletedForm The answer to the deletion of a form.
-//
-// Example: {"deleted":true,"id":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","object":"form"}
 type DeletedForm struct {
 	// Deleted Always `true`.
 	//
@@ -256,8 +248,6 @@ type DeletedForm struct {
 }
 
 // DeletedProspect The answer to a deletion.
-//
-// Example: {"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}
 type DeletedProspect struct {
 	// Deleted Always `true`.
 	//
@@ -276,8 +266,6 @@ type DeletedProspect struct {
 }
 
 // DeletedWebhookEndpoint The answer to the deletion of an endpoint.
-//
-// Example: {"deleted":true,"id":"we_01jdq7za1b2c3d4e5f6g7h8j9k","object":"webhook_endpoint"}
 type DeletedWebhookEndpoint struct {
 	// Deleted Always `true`.
 	//
@@ -296,13 +284,9 @@ type DeletedWebhookEndpoint struct {
 }
 
 // EnabledEvent An event type an endpoint receives, or `*` for every type (those added later included).
-//
-// Example: prospect.created
 type EnabledEvent string
 
 // ErasedProspect The answer to an erasure.
-//
-// Example: {"deleted":true,"erased":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}
 type ErasedProspect struct {
 	// Deleted Always `true`.
 	//
@@ -328,22 +312,16 @@ type ErasedProspect struct {
 // ErrorCode A short, stable string for the specific error; see the API's error table.
 // The set grows: the constants are the codes known today, and a newer server
 // may send another (handle it by the error's Type and status).
-//
-// Example: resource_missing
 type ErrorCode string
 
 // ErrorType The kind of error. api_connection_error is this package's, for a network
 // failure; card_error is never sent by this API. The set may grow: the
 // constants are the types known today, and a newer server may send another
 // (handle it by the HTTP status).
-//
-// Example: invalid_request_error
 type ErrorType string
 
 // Event A change to a prospect, recorded in the same transaction as the change and kept
 // 30 days. Webhook deliveries send this object as their body.
-//
-// Example: {"created":1732547200,"data":{"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}},"id":"evt_01jdq7zb4c5d6e7f8g9h0j1k2m","object":"event","request":{"id":"req_01jdq7zb3b4c5d6e7f8g9h0j1k","idempotency_key":null},"type":"prospect.deleted"}
 type Event struct {
 	// Created When the change happened (Unix seconds).
 	//
@@ -351,8 +329,6 @@ type Event struct {
 	Created int64 `json:"created"`
 
 	// Data What the event is about.
-	//
-	// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}}
 	Data EventData `json:"data"`
 
 	// ID Unique identifier: `evt_` and a time-ordered suffix; the `webhook-id` of its deliveries.
@@ -366,28 +342,19 @@ type Event struct {
 	Object string `json:"object"`
 
 	// Request The API request that made the change.
-	//
-	// Example: {"id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","idempotency_key":null}
 	Request EventRequest `json:"request"`
 
 	// Type What happened. The constants (EventProspectCreated, …) are the types known
 	// today; keep a default that ignores others, since new types will be added.
-	//
-	//
-	// Example: prospect.updated
 	Type EventType `json:"type"`
 }
 
 // EventData What the event is about.
-//
-// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}}
 type EventData struct {
 	// Object The prospect after the change; for prospect.deleted, its id only; once it is deleted, its id, status and created only.
 	Object Prospect `json:"object"`
 
 	// PreviousAttributes On `prospect.updated`, the earlier value of each field the update changed; the fields it left alone are absent.
-	//
-	// Example: {"status":"new","title":null}
 	PreviousAttributes PreviousAttributes `json:"previous_attributes,omitempty"`
 }
 
@@ -396,8 +363,6 @@ type EventData struct {
 // about the prospect is stripped at the deletion to `id`, `object`, `status` and
 // `created`. Its `object`, `deleted_prospect`, tells it from a `Prospect` in an
 // event's `data.object`.
-//
-// Example: {"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}
 type EventDeletedProspect struct {
 	// Created In an event from before the deletion, when the prospect was created (Unix seconds).
 	//
@@ -426,8 +391,6 @@ type EventDeletedProspect struct {
 }
 
 // EventList One page of events, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/events"}
 type EventList struct {
 	// Data The events of this page.
 	Data []Event `json:"data"`
@@ -449,8 +412,6 @@ type EventList struct {
 }
 
 // EventRequest The API request that made the change.
-//
-// Example: {"id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","idempotency_key":null}
 type EventRequest struct {
 	// ID The request's id (`req_…`), as in its `Request-Id` header.
 	//
@@ -465,18 +426,12 @@ type EventRequest struct {
 
 // EventType What happened. The constants (EventProspectCreated, …) are the types known
 // today; keep a default that ignores others, since new types will be added.
-//
-// Example: prospect.updated
 type EventType = string
 
 // EventTypeFilter An event type, as a request gives it; only the known types are accepted.
-//
-// Example: prospect.created
 type EventTypeFilter string
 
 // Form A public web form whose page posts prospects to `submit_url` without a key.
-//
-// Example: {"allowed_origins":["https://www.example.com"],"consent_text":null,"created":1732540000,"defaults":{},"disabled":false,"id":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","name":"Spring webinar","object":"form","redirect_url":null,"submit_url":"/v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions"}
 type Form struct {
 	// AllowedOrigins The origins (`scheme://host[:port]`) whose pages may post to the form.
 	//
@@ -484,8 +439,6 @@ type Form struct {
 	AllowedOrigins []string `json:"allowed_origins"`
 
 	// Captcha The form's captcha, without its secret; absent from a form without one.
-	//
-	// Example: {"provider":"turnstile"}
 	Captcha *FormCaptcha `json:"captcha,omitempty"`
 
 	// ConsentText The consent wording the page shows next to its marketing checkbox; kept with each submission.
@@ -499,8 +452,6 @@ type Form struct {
 	Created int64 `json:"created"`
 
 	// Defaults What every prospect of the form gets unless a submission says otherwise.
-	//
-	// Example: {"source":"web_form","tags":["webinar"]}
 	Defaults FormDefaults `json:"defaults"`
 
 	// Disabled A disabled form takes no submissions: they answer `404`.
@@ -535,22 +486,14 @@ type Form struct {
 }
 
 // FormCaptcha The form's captcha, without its secret; absent from a form without one.
-//
-// Example: {"provider":"turnstile"}
 type FormCaptcha struct {
 	// Provider The captcha service whose token the form's page sends.
-	//
-	// Example: turnstile
 	Provider FormCaptchaProvider `json:"provider"`
 }
 
 // FormCaptchaCreate The captcha a form's submissions must pass, verified by the server at the provider.
-//
-// Example: {"provider":"turnstile","secret":"0x4AAAAAAADnPIDROrmt1Wwj"}
 type FormCaptchaCreate struct {
 	// Provider The captcha service whose token the form's page sends.
-	//
-	// Example: turnstile
 	Provider FormCaptchaProvider `json:"provider"`
 
 	// Secret The provider's secret key; kept sealed and never shown again.
@@ -560,13 +503,9 @@ type FormCaptchaCreate struct {
 }
 
 // FormCaptchaProvider The captcha service whose token the form's page sends.
-//
-// Example: turnstile
 type FormCaptchaProvider string
 
 // FormCreateParams A new form. Unknown fields are refused.
-//
-// Example: {"allowed_origins":["https://www.example.com"],"name":"Spring webinar"}
 type FormCreateParams struct {
 	// AllowedOrigins The origins whose pages may post to the form, as `scheme://host[:port]`.
 	//
@@ -574,8 +513,6 @@ type FormCreateParams struct {
 	AllowedOrigins []string `json:"allowed_origins"`
 
 	// Captcha The captcha a form's submissions must pass, verified by the server at the provider.
-	//
-	// Example: {"provider":"turnstile","secret":"0x4AAAAAAADnPIDROrmt1Wwj"}
 	Captcha *FormCaptchaCreate `json:"captcha,omitempty"`
 
 	// ConsentText The consent wording the page shows.
@@ -584,8 +521,6 @@ type FormCreateParams struct {
 	ConsentText string `json:"consent_text,omitempty"`
 
 	// Defaults What every prospect of the form gets unless a submission says otherwise.
-	//
-	// Example: {"source":"web_form","tags":["webinar"]}
 	Defaults FormDefaults `json:"defaults,omitempty"`
 
 	// Name What the form is for.
@@ -600,8 +535,6 @@ type FormCreateParams struct {
 }
 
 // FormDefaults What every prospect of the form gets unless a submission says otherwise.
-//
-// Example: {"source":"web_form","tags":["webinar"]}
 type FormDefaults struct {
 	// Source The prospects' `source`.
 	//
@@ -609,14 +542,10 @@ type FormDefaults struct {
 	Source string `json:"source,omitempty"`
 
 	// Tags Up to 20 short labels, each 1 to 50 characters.
-	//
-	// Example: ["webinar","enterprise"]
 	Tags Tags `json:"tags,omitempty"`
 }
 
 // FormList Every form of the account, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/forms"}
 type FormList struct {
 	// Data The forms.
 	Data []Form `json:"data"`
@@ -638,12 +567,8 @@ type FormList struct {
 }
 
 // FormSubmission One submission of a form, as it was received and judged.
-//
-// Example: {"attribution":{},"consent_text":null,"created":1732540000,"fields":{"email":"ada@example.com"},"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","id":"fsub_01jdq7zb1b2c3d4e5f6g7h8j9k","ip":"203.0.113.7","object":"form_submission","prospect":null,"reasons":["honeypot"],"status":"quarantined","user_agent":"Mozilla/5.0"}
 type FormSubmission struct {
 	// Attribution The submission's campaign fields.
-	//
-	// Example: {"utm_source":"newsletter"}
 	Attribution SubmissionAttribution `json:"attribution"`
 
 	// ConsentText The form's consent wording when the person gave consent; null otherwise.
@@ -704,8 +629,6 @@ type FormSubmission struct {
 
 // FormSubmissionFields The fields a page submits, each a string (`marketing_consent` may be a JSON
 // boolean). Fields not named here go into the prospect's `metadata`.
-//
-// Example: {"email":"ada@example.com"}
 type FormSubmissionFields struct {
 	// Company Company.
 	//
@@ -785,8 +708,6 @@ type FormSubmissionFields struct {
 }
 
 // FormSubmissionList One page of a form's submissions, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions"}
 type FormSubmissionList struct {
 	// Data The submissions of this page.
 	Data []FormSubmission `json:"data"`
@@ -808,8 +729,6 @@ type FormSubmissionList struct {
 }
 
 // FormSubmissionReceipt What a submission is answered, whatever its verdict.
-//
-// Example: {"id":"fsub_01jdq7zb1b2c3d4e5f6g7h8j9k","object":"form_submission","received":true}
 type FormSubmissionReceipt struct {
 	// ID The submission's id: `fsub_` and a time-ordered suffix.
 	//
@@ -828,8 +747,6 @@ type FormSubmissionReceipt struct {
 }
 
 // FormUpdateParams The fields to change; absent fields are left as they are. Unknown fields are refused.
-//
-// Example: {"disabled":true}
 type FormUpdateParams struct {
 	// AllowedOrigins The new list of origins, replacing the old one.
 	//
@@ -845,8 +762,6 @@ type FormUpdateParams struct {
 	ConsentText nullable.Nullable[string] `json:"consent_text,omitempty"`
 
 	// Defaults What every prospect of the form gets unless a submission says otherwise.
-	//
-	// Example: {"source":"web_form","tags":["webinar"]}
 	Defaults FormDefaults `json:"defaults,omitempty"`
 
 	// Disabled Stop (true) or resume (false) taking submissions.
@@ -868,21 +783,15 @@ type FormUpdateParams struct {
 // Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
 // characters without U+0000; a value is at most 500 characters. A key with an
 // empty value is not stored (and an update removes it).
-//
-// Example: {"crm_id":"4711","plan":"trial"}
 type Metadata map[string]string
 
 // OnConflict What a batch does with an item whose email belongs to a live prospect:
 // `error` answers the item `409 prospect_exists` with `existing_id`; `skip`
 // answers `200` with the existing prospect untouched; `update` merges the item
 // into the existing prospect as `PATCH` would and answers `200`.
-//
-// Example: update
 type OnConflict string
 
 // PreviousAttributes On `prospect.updated`, the earlier value of each field the update changed; the fields it left alone are absent.
-//
-// Example: {"status":"new","title":null}
 type PreviousAttributes struct {
 	// Company The earlier company.
 	//
@@ -922,9 +831,6 @@ type PreviousAttributes struct {
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
 	// characters without U+0000; a value is at most 500 characters. A key with an
 	// empty value is not stored (and an update removes it).
-	//
-	//
-	// Example: {"crm_id":"4711","plan":"trial"}
 	Metadata Metadata `json:"metadata,omitempty"`
 
 	// Phone The earlier phone number.
@@ -943,8 +849,6 @@ type PreviousAttributes struct {
 	Status string `json:"status,omitempty"`
 
 	// Tags Up to 20 short labels, each 1 to 50 characters.
-	//
-	// Example: ["webinar","enterprise"]
 	Tags Tags `json:"tags,omitempty"`
 
 	// Title The earlier job title.
@@ -960,8 +864,6 @@ type PreviousAttributes struct {
 
 // Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
 // fields you do not know and accept any `status`.
-//
-// Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
 type Prospect struct {
 	// Attribution Where the prospect came from through forms (read-only, absent when it never submitted one).
 	Attribution *ProspectAttribution `json:"attribution,omitempty"`
@@ -1014,9 +916,6 @@ type Prospect struct {
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
 	// characters without U+0000; a value is at most 500 characters. A key with an
 	// empty value is not stored (and an update removes it).
-	//
-	//
-	// Example: {"crm_id":"4711","plan":"trial"}
 	Metadata Metadata `json:"metadata"`
 
 	// Object Always `prospect`.
@@ -1042,8 +941,6 @@ type Prospect struct {
 	Status ProspectStatus `json:"status"`
 
 	// Tags Up to 20 short labels, each 1 to 50 characters.
-	//
-	// Example: ["webinar","enterprise"]
 	Tags Tags `json:"tags"`
 
 	// Title Job title; null when not given.
@@ -1063,24 +960,16 @@ type Prospect struct {
 }
 
 // ProspectAttribution Where the prospect came from through forms (read-only).
-//
-// Example: {"first_touch":{"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"},"last_touch":{"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}}
 type ProspectAttribution struct {
 	// FirstTouch Where one submission came from.
-	//
-	// Example: {"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}
 	FirstTouch Touch `json:"first_touch"`
 
 	// LastTouch Where one submission came from.
-	//
-	// Example: {"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}
 	LastTouch Touch `json:"last_touch"`
 }
 
 // ProspectBatch The answer to a batch: one result per item, in the order of the request, and
 // counters. Like every object the API sends, it may gain fields.
-//
-// Example: {"created":0,"data":[{"error":{"code":"parameter_missing","doc_url":"https://api.example.com/docs#error-parameter_missing","message":"Missing required parameter: prospects[0].email.","param":"prospects[0].email","request_id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","type":"invalid_request_error"},"index":0,"status":400}],"failed":1,"object":"batch","skipped":0,"updated":0}
 type ProspectBatch struct {
 	// Created How many items were created (status `201`).
 	//
@@ -1114,16 +1003,11 @@ type ProspectBatch struct {
 // ProspectBatchParams Up to 500 prospects to capture in one request, and what to do with those
 // whose email a live prospect has already. The request's shape is checked
 // first; each item is then checked on its own, against `ProspectCreate`.
-//
-// Example: {"on_conflict":"skip","prospects":[{"email":"ada@example.com","first_name":"Ada","source":"import"},{"email":"grace@example.com"}]}
 type ProspectBatchParams struct {
 	// OnConflict What a batch does with an item whose email belongs to a live prospect:
 	// `error` answers the item `409 prospect_exists` with `existing_id`; `skip`
 	// answers `200` with the existing prospect untouched; `update` merges the item
 	// into the existing prospect as `PATCH` would and answers `200`.
-	//
-	//
-	// Example: update
 	OnConflict OnConflict `json:"on_conflict,omitempty"`
 
 	// Prospects The prospects, 1 to 500. Each has the fields of `ProspectCreate` (only
@@ -1140,8 +1024,6 @@ type ProspectBatchParams struct {
 // ProspectBatchResult The answer to one item of a batch: its `index` in the request, the HTTP
 // `status` it would have had on its own, and the `prospect` (on `2xx`) or the
 // `error` (on `4xx`).
-//
-// Example: {"error":{"code":"prospect_exists","doc_url":"https://api.example.com/docs#error-prospect_exists","existing_id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","message":"A live prospect with this email exists already: prs_01jdq7z8x4k3m5n6p7q8r9s0t1.","param":"prospects[0].email","request_id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","type":"invalid_request_error"},"index":0,"status":409}
 type ProspectBatchResult struct {
 	// Error What went wrong, for programs (`type`, `code`, `param`) and for people (`message`).
 	//
@@ -1155,9 +1037,6 @@ type ProspectBatchResult struct {
 
 	// Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
 	// fields you do not know and accept any `status`.
-	//
-	//
-	// Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
 	Prospect *Prospect `json:"prospect,omitempty"`
 
 	// Status `201` created; `200` an existing prospect skipped or updated (see
@@ -1173,8 +1052,6 @@ type ProspectBatchResult struct {
 }
 
 // ProspectCreateParams The fields of a new prospect. Only `email` is required; unknown fields are refused.
-//
-// Example: {"email":"ada@example.com","first_name":"Ada","marketing_consent":true,"source":"web_form"}
 type ProspectCreateParams struct {
 	// Company The company the prospect works for.
 	//
@@ -1216,9 +1093,6 @@ type ProspectCreateParams struct {
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
 	// characters without U+0000; a value is at most 500 characters. A key with an
 	// empty value is not stored (and an update removes it).
-	//
-	//
-	// Example: {"crm_id":"4711","plan":"trial"}
 	Metadata Metadata `json:"metadata,omitempty"`
 
 	// Phone Phone number, in any format.
@@ -1234,14 +1108,9 @@ type ProspectCreateParams struct {
 	// Status Where the prospect stands in the sales funnel, as a request gives it: only these
 	// values are accepted. Answers may carry statuses added later (see
 	// `Prospect.status`).
-	//
-	//
-	// Example: qualified
 	Status ProspectStatus `json:"status,omitempty"`
 
 	// Tags Up to 20 short labels, each 1 to 50 characters.
-	//
-	// Example: ["webinar","enterprise"]
 	Tags Tags `json:"tags,omitempty"`
 
 	// Title Job title.
@@ -1258,8 +1127,6 @@ type ProspectCreateParams struct {
 // ProspectExport Everything Capture holds about one person, in one answer: the prospect, every event
 // about it still kept (newest first), its consent ledger (newest first) and its web
 // form submissions.
-//
-// Example: {"consents":[],"events":[],"object":"prospect_export","prospect":{"company":null,"consent_at":1732540000,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":true,"metadata":{},"object":"prospect","phone":null,"source":null,"status":"new","tags":[],"title":null,"updated":1732540000,"website":null},"submissions":[]}
 type ProspectExport struct {
 	// Consents The prospect's consent ledger, newest first.
 	Consents []Consent `json:"consents"`
@@ -1274,9 +1141,6 @@ type ProspectExport struct {
 
 	// Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
 	// fields you do not know and accept any `status`.
-	//
-	//
-	// Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
 	Prospect Prospect `json:"prospect"`
 
 	// Submissions The web form submissions that made or changed the prospect; empty until forms are used.
@@ -1284,8 +1148,6 @@ type ProspectExport struct {
 }
 
 // ProspectList One page of prospects, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/prospects"}
 type ProspectList struct {
 	// Data The prospects of this page.
 	Data []Prospect `json:"data"`
@@ -1309,13 +1171,9 @@ type ProspectList struct {
 // ProspectStatus Where the prospect stands in the sales funnel, as a request gives it: only these
 // values are accepted. Answers may carry statuses added later (see
 // `Prospect.status`).
-//
-// Example: qualified
 type ProspectStatus string
 
 // ProspectUpdateParams The fields to change; absent fields are left as they are and `null` clears an optional one. Unknown fields are refused.
-//
-// Example: {"phone":null,"status":"contacted"}
 type ProspectUpdateParams struct {
 	// Company Company; null clears it.
 	//
@@ -1387,8 +1245,6 @@ type ProspectUpdateParams struct {
 }
 
 // SearchResult One page of the prospects a search found, newest first.
-//
-// Example: {"data":[],"has_more":false,"next_page":null,"object":"search_result","url":"/v1/prospects/search"}
 type SearchResult struct {
 	// Data The prospects of this page.
 	Data []Prospect `json:"data"`
@@ -1415,8 +1271,6 @@ type SearchResult struct {
 }
 
 // SubmissionAttribution The submission's campaign fields.
-//
-// Example: {"utm_source":"newsletter"}
 type SubmissionAttribution struct {
 	// PageURL The form's page.
 	//
@@ -1455,8 +1309,6 @@ type SubmissionAttribution struct {
 }
 
 // SuppressionLift Lifts the suppression of an email. Unknown fields are refused.
-//
-// Example: {"email":"ada@example.com"}
 type SuppressionLift struct {
 	// Email The email to accept again.
 	//
@@ -1465,8 +1317,6 @@ type SuppressionLift struct {
 }
 
 // SuppressionLifted The answer to a lift.
-//
-// Example: {"email":"ada@example.com","lifted":true,"object":"suppression_lift"}
 type SuppressionLifted struct {
 	// Email The email as given, normalised to lower case.
 	//
@@ -1485,13 +1335,9 @@ type SuppressionLifted struct {
 }
 
 // Tags Up to 20 short labels, each 1 to 50 characters.
-//
-// Example: ["webinar","enterprise"]
 type Tags = []string
 
 // Touch Where one submission came from.
-//
-// Example: {"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}
 type Touch struct {
 	// At When it was submitted (Unix seconds).
 	//
@@ -1540,8 +1386,6 @@ type Touch struct {
 }
 
 // WebhookAttempt One attempt to deliver an event to an endpoint.
-//
-// Example: {"attempt":1,"created":1732543601,"duration_ms":48,"error":null,"event_id":"evt_01jdq7z9b3c4d5e6f7g8h9j0k1","id":"wha_01jdq7zc5d6e7f8g9h0j1k2m3n","object":"webhook_attempt","status_code":200,"succeeded":true}
 type WebhookAttempt struct {
 	// Attempt Which attempt of this delivery it was: 1 for the first.
 	//
@@ -1590,8 +1434,6 @@ type WebhookAttempt struct {
 }
 
 // WebhookEndpoint A URL that receives the account's events, signed with its secret.
-//
-// Example: {"created":1732540000,"description":null,"disabled":false,"enabled_events":["*"],"failing_since":null,"id":"we_01jdq7za1b2c3d4e5f6g7h8j9k","object":"webhook_endpoint","url":"https://crm.example.com/hooks/capture"}
 type WebhookEndpoint struct {
 	// Created When the endpoint was created (Unix seconds).
 	//
@@ -1645,8 +1487,6 @@ type WebhookEndpoint struct {
 }
 
 // WebhookEndpointCreateParams A new endpoint. Unknown fields are refused.
-//
-// Example: {"enabled_events":["*"],"url":"https://crm.example.com/hooks/capture"}
 type WebhookEndpointCreateParams struct {
 	// Description What the endpoint is for.
 	//
@@ -1665,8 +1505,6 @@ type WebhookEndpointCreateParams struct {
 }
 
 // WebhookEndpointList Every endpoint of the account, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/webhook_endpoints"}
 type WebhookEndpointList struct {
 	// Data The endpoints, without their secrets.
 	Data []WebhookEndpoint `json:"data"`
@@ -1688,8 +1526,6 @@ type WebhookEndpointList struct {
 }
 
 // WebhookEndpointUpdateParams The fields to change; absent fields are left as they are. Unknown fields are refused.
-//
-// Example: {"disabled":true}
 type WebhookEndpointUpdateParams struct {
 	// Description A new description; null clears it.
 	//
