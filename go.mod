@@ -107,3 +107,7 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
+
+require github.com/captureapi/capture/client v0.0.0
+
+replace github.com/captureapi/capture/client => ./client

@@ -6,6 +6,11 @@ package capture
 
 import _ "embed"
 
+// Package client is a module of its own, so that an integrator's build needs none
+// of the tools of this one: its types are generated from here.
+//
+//go:generate go tool oapi-codegen -config client/models.yaml openapi.yaml
+
 // OpenAPIYAML is openapi.yaml, the one contract every other part is built from.
 //
 //go:embed openapi.yaml

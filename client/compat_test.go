@@ -164,7 +164,7 @@ func TestDeletionEventsAndNewEnumValuesDecode(t *testing.T) {
 	c := fastClient(srv.URL)
 	ctx := context.Background()
 
-	for id, object := range map[string]client.ProspectObject{"evt_old": "prospect", "evt_new": "deleted_prospect"} {
+	for id, object := range map[string]string{"evt_old": "prospect", "evt_new": "deleted_prospect"} {
 		e, err := c.Events.Get(ctx, id)
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)

@@ -7,6 +7,20 @@ import (
 	"net/url"
 )
 
+// The event types known today, for a switch on [Event].Type (or a list's Type):
+// a newer server may send others, so keep a default that ignores them.
+const (
+	// EventProspectCreated is a prospect's creation; Data.Object is the prospect.
+	EventProspectCreated EventType = "prospect.created"
+	// EventProspectUpdated is a change to a prospect; Data.Object is the prospect
+	// after it, Data.PreviousAttributes the changed fields' earlier values.
+	EventProspectUpdated EventType = "prospect.updated"
+	// EventProspectDeleted is a prospect's deletion; Data.Object holds its ID.
+	EventProspectDeleted EventType = "prospect.deleted"
+	// EventFormSubmissionCreated is a form's submission.
+	EventFormSubmissionCreated EventType = "form_submission.created"
+)
+
 // EventService is the /v1/events resource, the log of changes to prospects
 // kept 30 days; reach it as Client.Events.
 type EventService struct{ c *Client }
@@ -20,7 +34,7 @@ type EventListParams struct {
 	StartingAfter string
 	// EndingBefore is an event id: the page ends right before it (newer events).
 	EndingBefore string
-	// Type keeps only events of this type, such as "prospect.updated".
+	// Type keeps only events of this type, such as [EventProspectUpdated].
 	Type string
 	// CreatedGTE keeps only events created at or after this Unix time (seconds).
 	CreatedGTE int64

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"net/http"
 	"os"
 	"slices"
 	"time"
@@ -210,4 +212,31 @@ func ExampleFormService_Submissions() {
 			}
 		}
 	}
+}
+
+func ExampleVerifyWebhook() {
+	secret := os.Getenv("WEBHOOK_SECRET") // whsec_…, from the endpoint's creation
+	http.HandleFunc("POST /hook", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "cannot read the body", http.StatusBadRequest)
+			return
+		}
+		e, err := client.VerifyWebhook(body, r.Header, secret)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		switch e.Type {
+		case client.EventProspectCreated:
+			fmt.Println("new prospect", e.Data.Object.Email)
+		case client.EventProspectUpdated:
+			fmt.Println("changed", e.Data.Object.ID, "status was", e.Data.PreviousAttributes.Status)
+		case client.EventProspectDeleted:
+			fmt.Println("deleted", e.Data.Object.ID)
+		default: // form_submission.created, and the types added after this program was written
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	log.Fatal(http.ListenAndServe("127.0.0.1:3000", nil))
 }

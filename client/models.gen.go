@@ -10,158 +10,11 @@ import (
 	"github.com/oapi-codegen/nullable"
 )
 
-// Defines values for AccountObject.
-const (
-	AccountObjectAccount AccountObject = "account"
-)
-
-// Valid indicates whether the value is a known member of the AccountObject enum.
-func (e AccountObject) Valid() bool {
-	switch e {
-	case AccountObjectAccount:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for AccountRole.
 const (
 	AccountRoleAdmin    AccountRole = "admin"
 	AccountRoleStandard AccountRole = "standard"
 )
-
-// Valid indicates whether the value is a known member of the AccountRole enum.
-func (e AccountRole) Valid() bool {
-	switch e {
-	case AccountRoleAdmin:
-		return true
-	case AccountRoleStandard:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ConsentObject.
-const (
-	ConsentObjectConsent ConsentObject = "consent"
-)
-
-// Valid indicates whether the value is a known member of the ConsentObject enum.
-func (e ConsentObject) Valid() bool {
-	switch e {
-	case ConsentObjectConsent:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ConsentListObject.
-const (
-	ConsentListObjectList ConsentListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the ConsentListObject enum.
-func (e ConsentListObject) Valid() bool {
-	switch e {
-	case ConsentListObjectList:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedFormDeleted.
-const (
-	DeletedFormDeletedTrue DeletedFormDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the DeletedFormDeleted enum.
-func (e DeletedFormDeleted) Valid() bool {
-	switch e {
-	case DeletedFormDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedFormObject.
-const (
-	DeletedFormObjectForm DeletedFormObject = "form"
-)
-
-// Valid indicates whether the value is a known member of the DeletedFormObject enum.
-func (e DeletedFormObject) Valid() bool {
-	switch e {
-	case DeletedFormObjectForm:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedProspectDeleted.
-const (
-	DeletedProspectDeletedTrue DeletedProspectDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the DeletedProspectDeleted enum.
-func (e DeletedProspectDeleted) Valid() bool {
-	switch e {
-	case DeletedProspectDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedProspectObject.
-const (
-	DeletedProspectObjectProspect DeletedProspectObject = "prospect"
-)
-
-// Valid indicates whether the value is a known member of the DeletedProspectObject enum.
-func (e DeletedProspectObject) Valid() bool {
-	switch e {
-	case DeletedProspectObjectProspect:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedWebhookEndpointDeleted.
-const (
-	DeletedWebhookEndpointDeletedTrue DeletedWebhookEndpointDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the DeletedWebhookEndpointDeleted enum.
-func (e DeletedWebhookEndpointDeleted) Valid() bool {
-	switch e {
-	case DeletedWebhookEndpointDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for DeletedWebhookEndpointObject.
-const (
-	DeletedWebhookEndpointObjectWebhookEndpoint DeletedWebhookEndpointObject = "webhook_endpoint"
-)
-
-// Valid indicates whether the value is a known member of the DeletedWebhookEndpointObject enum.
-func (e DeletedWebhookEndpointObject) Valid() bool {
-	switch e {
-	case DeletedWebhookEndpointObjectWebhookEndpoint:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for EnabledEvent.
 const (
@@ -171,69 +24,6 @@ const (
 	EnabledEventProspectDeleted       EnabledEvent = "prospect.deleted"
 	EnabledEventProspectUpdated       EnabledEvent = "prospect.updated"
 )
-
-// Valid indicates whether the value is a known member of the EnabledEvent enum.
-func (e EnabledEvent) Valid() bool {
-	switch e {
-	case EnabledEventAsterisk:
-		return true
-	case EnabledEventFormSubmissionCreated:
-		return true
-	case EnabledEventProspectCreated:
-		return true
-	case EnabledEventProspectDeleted:
-		return true
-	case EnabledEventProspectUpdated:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ErasedProspectDeleted.
-const (
-	ErasedProspectDeletedTrue ErasedProspectDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the ErasedProspectDeleted enum.
-func (e ErasedProspectDeleted) Valid() bool {
-	switch e {
-	case ErasedProspectDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ErasedProspectErased.
-const (
-	ErasedProspectErasedTrue ErasedProspectErased = true
-)
-
-// Valid indicates whether the value is a known member of the ErasedProspectErased enum.
-func (e ErasedProspectErased) Valid() bool {
-	switch e {
-	case ErasedProspectErasedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ErasedProspectObject.
-const (
-	ErasedProspectObjectProspect ErasedProspectObject = "prospect"
-)
-
-// Valid indicates whether the value is a known member of the ErasedProspectObject enum.
-func (e ErasedProspectObject) Valid() bool {
-	switch e {
-	case ErasedProspectObjectProspect:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for ErrorCode.
 const (
@@ -272,80 +62,6 @@ const (
 	ErrorCodeTimeout                     ErrorCode = "timeout"
 )
 
-// Valid indicates whether the value is a known member of the ErrorCode enum.
-func (e ErrorCode) Valid() bool {
-	switch e {
-	case ErrorCodeAPIKeyInvalid:
-		return true
-	case ErrorCodeAPIKeyMissing:
-		return true
-	case ErrorCodeAPIKeyRevoked:
-		return true
-	case ErrorCodeAdminKeyRequired:
-		return true
-	case ErrorCodeBadGateway:
-		return true
-	case ErrorCodeBodyInvalidJSON:
-		return true
-	case ErrorCodeBodyTooLarge:
-		return true
-	case ErrorCodeContentTypeInvalid:
-		return true
-	case ErrorCodeEmailSuppressed:
-		return true
-	case ErrorCodeIdempotencyAnswerUnreadable:
-		return true
-	case ErrorCodeIdempotencyKeyInUse:
-		return true
-	case ErrorCodeIdempotencyKeyInvalid:
-		return true
-	case ErrorCodeIdempotencyKeyReused:
-		return true
-	case ErrorCodeInternalError:
-		return true
-	case ErrorCodeMaintenance:
-		return true
-	case ErrorCodeMethodNotAllowed:
-		return true
-	case ErrorCodeNotAcceptable:
-		return true
-	case ErrorCodeOriginNotAllowed:
-		return true
-	case ErrorCodeOverloaded:
-		return true
-	case ErrorCodeParameterInvalid:
-		return true
-	case ErrorCodeParameterMissing:
-		return true
-	case ErrorCodeParameterUnknown:
-		return true
-	case ErrorCodePlanLimitReached:
-		return true
-	case ErrorCodeProspectExists:
-		return true
-	case ErrorCodeProspectHidden:
-		return true
-	case ErrorCodeQueryInvalid:
-		return true
-	case ErrorCodeRateLimit:
-		return true
-	case ErrorCodeRequestMalformed:
-		return true
-	case ErrorCodeResourceGone:
-		return true
-	case ErrorCodeResourceMissing:
-		return true
-	case ErrorCodeRouteNotFound:
-		return true
-	case ErrorCodeStorageUnavailable:
-		return true
-	case ErrorCodeTimeout:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ErrorType.
 const (
 	ErrorTypeAPIConnectionError  ErrorType = "api_connection_error"
@@ -356,86 +72,6 @@ const (
 	ErrorTypeRateLimitError      ErrorType = "rate_limit_error"
 )
 
-// Valid indicates whether the value is a known member of the ErrorType enum.
-func (e ErrorType) Valid() bool {
-	switch e {
-	case ErrorTypeAPIConnectionError:
-		return true
-	case ErrorTypeAPIError:
-		return true
-	case ErrorTypeAuthenticationError:
-		return true
-	case ErrorTypeCardError:
-		return true
-	case ErrorTypeInvalidRequestError:
-		return true
-	case ErrorTypeRateLimitError:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for EventObject.
-const (
-	EventObjectEvent EventObject = "event"
-)
-
-// Valid indicates whether the value is a known member of the EventObject enum.
-func (e EventObject) Valid() bool {
-	switch e {
-	case EventObjectEvent:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for EventDeletedProspectDeleted.
-const (
-	EventDeletedProspectDeletedTrue EventDeletedProspectDeleted = true
-)
-
-// Valid indicates whether the value is a known member of the EventDeletedProspectDeleted enum.
-func (e EventDeletedProspectDeleted) Valid() bool {
-	switch e {
-	case EventDeletedProspectDeletedTrue:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for EventDeletedProspectObject.
-const (
-	EventDeletedProspectObjectDeletedProspect EventDeletedProspectObject = "deleted_prospect"
-)
-
-// Valid indicates whether the value is a known member of the EventDeletedProspectObject enum.
-func (e EventDeletedProspectObject) Valid() bool {
-	switch e {
-	case EventDeletedProspectObjectDeletedProspect:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for EventListObject.
-const (
-	EventListObjectList EventListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the EventListObject enum.
-func (e EventListObject) Valid() bool {
-	switch e {
-	case EventListObjectList:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for EventTypeFilter.
 const (
 	EventTypeFilterFormSubmissionCreated EventTypeFilter = "form_submission.created"
@@ -444,129 +80,11 @@ const (
 	EventTypeFilterProspectUpdated       EventTypeFilter = "prospect.updated"
 )
 
-// Valid indicates whether the value is a known member of the EventTypeFilter enum.
-func (e EventTypeFilter) Valid() bool {
-	switch e {
-	case EventTypeFilterFormSubmissionCreated:
-		return true
-	case EventTypeFilterProspectCreated:
-		return true
-	case EventTypeFilterProspectDeleted:
-		return true
-	case EventTypeFilterProspectUpdated:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormObject.
-const (
-	FormObjectForm FormObject = "form"
-)
-
-// Valid indicates whether the value is a known member of the FormObject enum.
-func (e FormObject) Valid() bool {
-	switch e {
-	case FormObjectForm:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for FormCaptchaProvider.
 const (
 	FormCaptchaProviderHcaptcha  FormCaptchaProvider = "hcaptcha"
 	FormCaptchaProviderTurnstile FormCaptchaProvider = "turnstile"
 )
-
-// Valid indicates whether the value is a known member of the FormCaptchaProvider enum.
-func (e FormCaptchaProvider) Valid() bool {
-	switch e {
-	case FormCaptchaProviderHcaptcha:
-		return true
-	case FormCaptchaProviderTurnstile:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormListObject.
-const (
-	FormListObjectList FormListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the FormListObject enum.
-func (e FormListObject) Valid() bool {
-	switch e {
-	case FormListObjectList:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormSubmissionObject.
-const (
-	FormSubmissionObjectFormSubmission FormSubmissionObject = "form_submission"
-)
-
-// Valid indicates whether the value is a known member of the FormSubmissionObject enum.
-func (e FormSubmissionObject) Valid() bool {
-	switch e {
-	case FormSubmissionObjectFormSubmission:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormSubmissionListObject.
-const (
-	FormSubmissionListObjectList FormSubmissionListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the FormSubmissionListObject enum.
-func (e FormSubmissionListObject) Valid() bool {
-	switch e {
-	case FormSubmissionListObjectList:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormSubmissionReceiptObject.
-const (
-	FormSubmissionReceiptObjectFormSubmission FormSubmissionReceiptObject = "form_submission"
-)
-
-// Valid indicates whether the value is a known member of the FormSubmissionReceiptObject enum.
-func (e FormSubmissionReceiptObject) Valid() bool {
-	switch e {
-	case FormSubmissionReceiptObjectFormSubmission:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FormSubmissionReceiptReceived.
-const (
-	FormSubmissionReceiptReceivedTrue FormSubmissionReceiptReceived = true
-)
-
-// Valid indicates whether the value is a known member of the FormSubmissionReceiptReceived enum.
-func (e FormSubmissionReceiptReceived) Valid() bool {
-	switch e {
-	case FormSubmissionReceiptReceivedTrue:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for OnConflict.
 const (
@@ -574,80 +92,6 @@ const (
 	OnConflictSkip   OnConflict = "skip"
 	OnConflictUpdate OnConflict = "update"
 )
-
-// Valid indicates whether the value is a known member of the OnConflict enum.
-func (e OnConflict) Valid() bool {
-	switch e {
-	case OnConflictError:
-		return true
-	case OnConflictSkip:
-		return true
-	case OnConflictUpdate:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectObject.
-const (
-	ProspectObjectProspect ProspectObject = "prospect"
-)
-
-// Valid indicates whether the value is a known member of the ProspectObject enum.
-func (e ProspectObject) Valid() bool {
-	switch e {
-	case ProspectObjectProspect:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectBatchObject.
-const (
-	ProspectBatchObjectBatch ProspectBatchObject = "batch"
-)
-
-// Valid indicates whether the value is a known member of the ProspectBatchObject enum.
-func (e ProspectBatchObject) Valid() bool {
-	switch e {
-	case ProspectBatchObjectBatch:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectExportObject.
-const (
-	ProspectExportObjectProspectExport ProspectExportObject = "prospect_export"
-)
-
-// Valid indicates whether the value is a known member of the ProspectExportObject enum.
-func (e ProspectExportObject) Valid() bool {
-	switch e {
-	case ProspectExportObjectProspectExport:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ProspectListObject.
-const (
-	ProspectListObjectList ProspectListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the ProspectListObject enum.
-func (e ProspectListObject) Valid() bool {
-	switch e {
-	case ProspectListObjectList:
-		return true
-	default:
-		return false
-	}
-}
 
 // Defines values for ProspectStatus.
 const (
@@ -658,102 +102,7 @@ const (
 	ProspectStatusUnqualified ProspectStatus = "unqualified"
 )
 
-// Valid indicates whether the value is a known member of the ProspectStatus enum.
-func (e ProspectStatus) Valid() bool {
-	switch e {
-	case ProspectStatusContacted:
-		return true
-	case ProspectStatusConverted:
-		return true
-	case ProspectStatusNew:
-		return true
-	case ProspectStatusQualified:
-		return true
-	case ProspectStatusUnqualified:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for SearchResultObject.
-const (
-	SearchResultObjectSearchResult SearchResultObject = "search_result"
-)
-
-// Valid indicates whether the value is a known member of the SearchResultObject enum.
-func (e SearchResultObject) Valid() bool {
-	switch e {
-	case SearchResultObjectSearchResult:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for SuppressionLiftedObject.
-const (
-	SuppressionLiftedObjectSuppressionLift SuppressionLiftedObject = "suppression_lift"
-)
-
-// Valid indicates whether the value is a known member of the SuppressionLiftedObject enum.
-func (e SuppressionLiftedObject) Valid() bool {
-	switch e {
-	case SuppressionLiftedObjectSuppressionLift:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WebhookAttemptObject.
-const (
-	WebhookAttemptObjectWebhookAttempt WebhookAttemptObject = "webhook_attempt"
-)
-
-// Valid indicates whether the value is a known member of the WebhookAttemptObject enum.
-func (e WebhookAttemptObject) Valid() bool {
-	switch e {
-	case WebhookAttemptObjectWebhookAttempt:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WebhookEndpointObject.
-const (
-	WebhookEndpointObjectWebhookEndpoint WebhookEndpointObject = "webhook_endpoint"
-)
-
-// Valid indicates whether the value is a known member of the WebhookEndpointObject enum.
-func (e WebhookEndpointObject) Valid() bool {
-	switch e {
-	case WebhookEndpointObjectWebhookEndpoint:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WebhookEndpointListObject.
-const (
-	WebhookEndpointListObjectList WebhookEndpointListObject = "list"
-)
-
-// Valid indicates whether the value is a known member of the WebhookEndpointListObject enum.
-func (e WebhookEndpointListObject) Valid() bool {
-	switch e {
-	case WebhookEndpointListObjectList:
-		return true
-	default:
-		return false
-	}
-}
-
 // Account The account an API key belongs to.
-//
-// Example: {"id":"acct_01jdq7y2c3d4e5f6g7h8j9k0m1","key_id":"key_01jdq7y3d4e5f6g7h8j9k0m1n2","name":"Acme","object":"account","prospect_count":42,"prospect_limit":1000,"rate_limit":100,"retention_days":null,"role":"standard","webhook_endpoint_limit":16}
 type Account struct {
 	// ID The account's id (`acct_…`).
 	//
@@ -773,7 +122,7 @@ type Account struct {
 	// Object Always `account`.
 	//
 	// Example: account
-	Object AccountObject `json:"object"`
+	Object string `json:"object"`
 
 	// ProspectCount How many live prospects the account has.
 	//
@@ -795,8 +144,8 @@ type Account struct {
 	// Example: 365
 	RetentionDays nullable.Nullable[int] `json:"retention_days,omitempty"`
 
-	// Role The role of the key that made the request. `x-extensible-enum` lists the roles
-	// known today; accept any other string, since roles may be added.
+	// Role The role of the key that made the request. The constants are the roles known
+	// today; keep a default for others, since roles may be added.
 	//
 	//
 	// Example: admin
@@ -808,13 +157,8 @@ type Account struct {
 	WebhookEndpointLimit int `json:"webhook_endpoint_limit,omitempty"`
 }
 
-// AccountObject Always `account`.
-//
-// Example: account
-type AccountObject string
-
-// AccountRole The role of the key that made the request. `x-extensible-enum` lists the roles
-// known today; accept any other string, since roles may be added.
+// AccountRole The role of the key that made the request. The constants are the roles known
+// today; keep a default for others, since roles may be added.
 //
 // Example: admin
 type AccountRole string
@@ -822,8 +166,6 @@ type AccountRole string
 // Consent One entry of a prospect's consent ledger: a change of its `marketing_consent`,
 // recorded in the change's own transaction. A deletion or erasure removes the
 // ledger with the person.
-//
-// Example: {"created":1732540000,"granted":true,"id":"cns_01jdq7z9c4d5e6f7g8h9j0k1m2","ip":"203.0.113.7","object":"consent","source":"api","text":"I agree to receive news about Analytical Engines.","user_agent":"capture-go/1.0"}
 type Consent struct {
 	// Created When it was recorded (Unix seconds).
 	//
@@ -848,7 +190,7 @@ type Consent struct {
 	// Object Always `consent`.
 	//
 	// Example: consent
-	Object ConsentObject `json:"object"`
+	Object string `json:"object"`
 
 	// Source Where the change came from: `api` (a create or update), `import` (a batch item), `form:` and a form's id.
 	//
@@ -866,14 +208,7 @@ type Consent struct {
 	UserAgent nullable.Nullable[string] `json:"user_agent"`
 }
 
-// ConsentObject Always `consent`.
-//
-// Example: consent
-type ConsentObject string
-
 // ConsentList One page of a prospect's consent ledger, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/prospects/prs_01jdq7z8x4k3m5n6p7q8r9s0t1/consents"}
 type ConsentList struct {
 	// Data The entries of this page.
 	Data []Consent `json:"data"`
@@ -886,7 +221,7 @@ type ConsentList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object ConsentListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
@@ -894,19 +229,12 @@ type ConsentList struct {
 	URL string `json:"url"`
 }
 
-// ConsentListObject Always `list`.
-//
-// Example: list
-type ConsentListObject string
-
 // DeletedForm The answer to the deletion of a form.
-//
-// Example: {"deleted":true,"id":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","object":"form"}
 type DeletedForm struct {
 	// Deleted Always `true`.
 	//
 	// Example: true
-	Deleted DeletedFormDeleted `json:"deleted"`
+	Deleted bool `json:"deleted"`
 
 	// ID The id of the deleted form.
 	//
@@ -916,27 +244,15 @@ type DeletedForm struct {
 	// Object Always `form`.
 	//
 	// Example: form
-	Object DeletedFormObject `json:"object"`
+	Object string `json:"object"`
 }
 
-// DeletedFormDeleted Always `true`.
-//
-// Example: true
-type DeletedFormDeleted bool
-
-// DeletedFormObject Always `form`.
-//
-// Example: form
-type DeletedFormObject string
-
 // DeletedProspect The answer to a deletion.
-//
-// Example: {"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}
 type DeletedProspect struct {
 	// Deleted Always `true`.
 	//
 	// Example: true
-	Deleted DeletedProspectDeleted `json:"deleted"`
+	Deleted bool `json:"deleted"`
 
 	// ID The id of the deleted prospect.
 	//
@@ -946,27 +262,15 @@ type DeletedProspect struct {
 	// Object Always `prospect`.
 	//
 	// Example: prospect
-	Object DeletedProspectObject `json:"object"`
+	Object string `json:"object"`
 }
 
-// DeletedProspectDeleted Always `true`.
-//
-// Example: true
-type DeletedProspectDeleted bool
-
-// DeletedProspectObject Always `prospect`.
-//
-// Example: prospect
-type DeletedProspectObject string
-
 // DeletedWebhookEndpoint The answer to the deletion of an endpoint.
-//
-// Example: {"deleted":true,"id":"we_01jdq7za1b2c3d4e5f6g7h8j9k","object":"webhook_endpoint"}
 type DeletedWebhookEndpoint struct {
 	// Deleted Always `true`.
 	//
 	// Example: true
-	Deleted DeletedWebhookEndpointDeleted `json:"deleted"`
+	Deleted bool `json:"deleted"`
 
 	// ID The id of the deleted endpoint.
 	//
@@ -976,37 +280,23 @@ type DeletedWebhookEndpoint struct {
 	// Object Always `webhook_endpoint`.
 	//
 	// Example: webhook_endpoint
-	Object DeletedWebhookEndpointObject `json:"object"`
+	Object string `json:"object"`
 }
 
-// DeletedWebhookEndpointDeleted Always `true`.
-//
-// Example: true
-type DeletedWebhookEndpointDeleted bool
-
-// DeletedWebhookEndpointObject Always `webhook_endpoint`.
-//
-// Example: webhook_endpoint
-type DeletedWebhookEndpointObject string
-
 // EnabledEvent An event type an endpoint receives, or `*` for every type (those added later included).
-//
-// Example: prospect.created
 type EnabledEvent string
 
 // ErasedProspect The answer to an erasure.
-//
-// Example: {"deleted":true,"erased":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"prospect"}
 type ErasedProspect struct {
 	// Deleted Always `true`.
 	//
 	// Example: true
-	Deleted ErasedProspectDeleted `json:"deleted"`
+	Deleted bool `json:"deleted"`
 
 	// Erased Always `true`: the email is on the account's suppression list.
 	//
 	// Example: true
-	Erased ErasedProspectErased `json:"erased"`
+	Erased bool `json:"erased"`
 
 	// ID The id of the erased prospect.
 	//
@@ -1016,44 +306,22 @@ type ErasedProspect struct {
 	// Object Always `prospect`.
 	//
 	// Example: prospect
-	Object ErasedProspectObject `json:"object"`
+	Object string `json:"object"`
 }
 
-// ErasedProspectDeleted Always `true`.
-//
-// Example: true
-type ErasedProspectDeleted bool
-
-// ErasedProspectErased Always `true`: the email is on the account's suppression list.
-//
-// Example: true
-type ErasedProspectErased bool
-
-// ErasedProspectObject Always `prospect`.
-//
-// Example: prospect
-type ErasedProspectObject string
-
-// ErrorCode A short, stable string for the specific error; see the error table. The set
-// grows: `x-extensible-enum` lists the codes known today, and a client must accept
-// any other string (and handle it by the error's `type` and status).
-//
-// Example: resource_missing
+// ErrorCode A short, stable string for the specific error; see the API's error table.
+// The set grows: the constants are the codes known today, and a newer server
+// may send another (handle it by the error's Type and status).
 type ErrorCode string
 
-// ErrorType The kind of error. `api_connection_error` is raised by client libraries when the
-// network fails and `card_error` is never sent by this API; both are listed so that
-// clients accept every type. The set may grow: `x-extensible-enum` lists the types
-// known today, and a client must accept any other string (and handle it by the
-// HTTP status).
-//
-// Example: invalid_request_error
+// ErrorType The kind of error. api_connection_error is this package's, for a network
+// failure; card_error is never sent by this API. The set may grow: the
+// constants are the types known today, and a newer server may send another
+// (handle it by the HTTP status).
 type ErrorType string
 
 // Event A change to a prospect, recorded in the same transaction as the change and kept
 // 30 days. Webhook deliveries send this object as their body.
-//
-// Example: {"created":1732547200,"data":{"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}},"id":"evt_01jdq7zb4c5d6e7f8g9h0j1k2m","object":"event","request":{"id":"req_01jdq7zb3b4c5d6e7f8g9h0j1k","idempotency_key":null},"type":"prospect.deleted"}
 type Event struct {
 	// Created When the change happened (Unix seconds).
 	//
@@ -1061,8 +329,6 @@ type Event struct {
 	Created int64 `json:"created"`
 
 	// Data What the event is about.
-	//
-	// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}}
 	Data EventData `json:"data"`
 
 	// ID Unique identifier: `evt_` and a time-ordered suffix; the `webhook-id` of its deliveries.
@@ -1073,36 +339,22 @@ type Event struct {
 	// Object Always `event`.
 	//
 	// Example: event
-	Object EventObject `json:"object"`
+	Object string `json:"object"`
 
 	// Request The API request that made the change.
-	//
-	// Example: {"id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","idempotency_key":null}
 	Request EventRequest `json:"request"`
 
-	// Type What happened. `x-extensible-enum` lists the types known today; accept any other
-	// string, since new types will be added (and ignore the events you do not know).
-	//
-	//
-	// Example: prospect.updated
+	// Type What happened. The constants (EventProspectCreated, …) are the types known
+	// today; keep a default that ignores others, since new types will be added.
 	Type EventType `json:"type"`
 }
 
-// EventObject Always `event`.
-//
-// Example: event
-type EventObject string
-
 // EventData What the event is about.
-//
-// Example: {"object":{"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}}
 type EventData struct {
 	// Object The prospect after the change; for prospect.deleted, its id only; once it is deleted, its id, status and created only.
 	Object Prospect `json:"object"`
 
 	// PreviousAttributes On `prospect.updated`, the earlier value of each field the update changed; the fields it left alone are absent.
-	//
-	// Example: {"status":"new","title":null}
 	PreviousAttributes PreviousAttributes `json:"previous_attributes,omitempty"`
 }
 
@@ -1111,8 +363,6 @@ type EventData struct {
 // about the prospect is stripped at the deletion to `id`, `object`, `status` and
 // `created`. Its `object`, `deleted_prospect`, tells it from a `Prospect` in an
 // event's `data.object`.
-//
-// Example: {"deleted":true,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","object":"deleted_prospect"}
 type EventDeletedProspect struct {
 	// Created In an event from before the deletion, when the prospect was created (Unix seconds).
 	//
@@ -1122,7 +372,7 @@ type EventDeletedProspect struct {
 	// Deleted In the `prospect.deleted` event, `true`: the prospect and its personal data are gone.
 	//
 	// Example: true
-	Deleted EventDeletedProspectDeleted `json:"deleted,omitempty"`
+	Deleted bool `json:"deleted,omitempty"`
 
 	// ID The id the prospect had; no prospect has it any more.
 	//
@@ -1132,7 +382,7 @@ type EventDeletedProspect struct {
 	// Object Always `deleted_prospect`.
 	//
 	// Example: deleted_prospect
-	Object EventDeletedProspectObject `json:"object"`
+	Object string `json:"object"`
 
 	// Status In an event from before the deletion, the prospect's status after that event's change; any string, as `Prospect.status`.
 	//
@@ -1140,19 +390,7 @@ type EventDeletedProspect struct {
 	Status string `json:"status,omitempty"`
 }
 
-// EventDeletedProspectDeleted In the `prospect.deleted` event, `true`: the prospect and its personal data are gone.
-//
-// Example: true
-type EventDeletedProspectDeleted bool
-
-// EventDeletedProspectObject Always `deleted_prospect`.
-//
-// Example: deleted_prospect
-type EventDeletedProspectObject string
-
 // EventList One page of events, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/events"}
 type EventList struct {
 	// Data The events of this page.
 	Data []Event `json:"data"`
@@ -1165,7 +403,7 @@ type EventList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object EventListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
@@ -1173,14 +411,7 @@ type EventList struct {
 	URL string `json:"url"`
 }
 
-// EventListObject Always `list`.
-//
-// Example: list
-type EventListObject string
-
 // EventRequest The API request that made the change.
-//
-// Example: {"id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","idempotency_key":null}
 type EventRequest struct {
 	// ID The request's id (`req_…`), as in its `Request-Id` header.
 	//
@@ -1193,20 +424,14 @@ type EventRequest struct {
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
-// EventType What happened. `x-extensible-enum` lists the types known today; accept any other
-// string, since new types will be added (and ignore the events you do not know).
-//
-// Example: prospect.updated
+// EventType What happened. The constants (EventProspectCreated, …) are the types known
+// today; keep a default that ignores others, since new types will be added.
 type EventType = string
 
 // EventTypeFilter An event type, as a request gives it; only the known types are accepted.
-//
-// Example: prospect.created
 type EventTypeFilter string
 
 // Form A public web form whose page posts prospects to `submit_url` without a key.
-//
-// Example: {"allowed_origins":["https://www.example.com"],"consent_text":null,"created":1732540000,"defaults":{},"disabled":false,"id":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","name":"Spring webinar","object":"form","redirect_url":null,"submit_url":"/v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions"}
 type Form struct {
 	// AllowedOrigins The origins (`scheme://host[:port]`) whose pages may post to the form.
 	//
@@ -1214,8 +439,6 @@ type Form struct {
 	AllowedOrigins []string `json:"allowed_origins"`
 
 	// Captcha The form's captcha, without its secret; absent from a form without one.
-	//
-	// Example: {"provider":"turnstile"}
 	Captcha *FormCaptcha `json:"captcha,omitempty"`
 
 	// ConsentText The consent wording the page shows next to its marketing checkbox; kept with each submission.
@@ -1229,8 +452,6 @@ type Form struct {
 	Created int64 `json:"created"`
 
 	// Defaults What every prospect of the form gets unless a submission says otherwise.
-	//
-	// Example: {"source":"web_form","tags":["webinar"]}
 	Defaults FormDefaults `json:"defaults"`
 
 	// Disabled A disabled form takes no submissions: they answer `404`.
@@ -1251,7 +472,7 @@ type Form struct {
 	// Object Always `form`.
 	//
 	// Example: form
-	Object FormObject `json:"object"`
+	Object string `json:"object"`
 
 	// RedirectURL Where a plain form post goes after it is received; null for the built-in thank-you page.
 	//
@@ -1264,28 +485,15 @@ type Form struct {
 	SubmitURL string `json:"submit_url"`
 }
 
-// FormObject Always `form`.
-//
-// Example: form
-type FormObject string
-
 // FormCaptcha The form's captcha, without its secret; absent from a form without one.
-//
-// Example: {"provider":"turnstile"}
 type FormCaptcha struct {
 	// Provider The captcha service whose token the form's page sends.
-	//
-	// Example: turnstile
 	Provider FormCaptchaProvider `json:"provider"`
 }
 
 // FormCaptchaCreate The captcha a form's submissions must pass, verified by the server at the provider.
-//
-// Example: {"provider":"turnstile","secret":"0x4AAAAAAADnPIDROrmt1Wwj"}
 type FormCaptchaCreate struct {
 	// Provider The captcha service whose token the form's page sends.
-	//
-	// Example: turnstile
 	Provider FormCaptchaProvider `json:"provider"`
 
 	// Secret The provider's secret key; kept sealed and never shown again.
@@ -1295,13 +503,9 @@ type FormCaptchaCreate struct {
 }
 
 // FormCaptchaProvider The captcha service whose token the form's page sends.
-//
-// Example: turnstile
 type FormCaptchaProvider string
 
 // FormCreateParams A new form. Unknown fields are refused.
-//
-// Example: {"allowed_origins":["https://www.example.com"],"name":"Spring webinar"}
 type FormCreateParams struct {
 	// AllowedOrigins The origins whose pages may post to the form, as `scheme://host[:port]`.
 	//
@@ -1309,8 +513,6 @@ type FormCreateParams struct {
 	AllowedOrigins []string `json:"allowed_origins"`
 
 	// Captcha The captcha a form's submissions must pass, verified by the server at the provider.
-	//
-	// Example: {"provider":"turnstile","secret":"0x4AAAAAAADnPIDROrmt1Wwj"}
 	Captcha *FormCaptchaCreate `json:"captcha,omitempty"`
 
 	// ConsentText The consent wording the page shows.
@@ -1319,8 +521,6 @@ type FormCreateParams struct {
 	ConsentText string `json:"consent_text,omitempty"`
 
 	// Defaults What every prospect of the form gets unless a submission says otherwise.
-	//
-	// Example: {"source":"web_form","tags":["webinar"]}
 	Defaults FormDefaults `json:"defaults,omitempty"`
 
 	// Name What the form is for.
@@ -1335,8 +535,6 @@ type FormCreateParams struct {
 }
 
 // FormDefaults What every prospect of the form gets unless a submission says otherwise.
-//
-// Example: {"source":"web_form","tags":["webinar"]}
 type FormDefaults struct {
 	// Source The prospects' `source`.
 	//
@@ -1344,15 +542,11 @@ type FormDefaults struct {
 	Source string `json:"source,omitempty"`
 
 	// Tags Up to 20 short labels, each 1 to 50 characters.
-	//
-	// Example: ["webinar","enterprise"]
 	Tags Tags `json:"tags,omitempty"`
 }
 
 // FormFetchFields The fields a page submits, each a string (`marketing_consent` may be a JSON
 // boolean). Fields not named here go into the prospect's `metadata`.
-//
-// Example: {"email":"ada@example.com"}
 type FormFetchFields struct {
 	// Company Company.
 	//
@@ -1432,8 +626,6 @@ type FormFetchFields struct {
 }
 
 // FormList Every form of the account, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/forms"}
 type FormList struct {
 	// Data The forms.
 	Data []Form `json:"data"`
@@ -1446,7 +638,7 @@ type FormList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object FormListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
@@ -1454,16 +646,9 @@ type FormList struct {
 	URL string `json:"url"`
 }
 
-// FormListObject Always `list`.
-//
-// Example: list
-type FormListObject string
-
 // FormPostFields The fields of a plain HTML form post (`application/x-www-form-urlencoded` or
 // `multipart/form-data` without files), each a string. Fields not named here go
 // into the prospect's `metadata`, as in `FormFetchFields`.
-//
-// Example: {"email":"ada@example.com","marketing_consent":"on"}
 type FormPostFields struct {
 	// Company Company.
 	//
@@ -1542,12 +727,8 @@ type FormPostFields struct {
 }
 
 // FormSubmission One submission of a form, as it was received and judged.
-//
-// Example: {"attribution":{},"consent_text":null,"created":1732540000,"fields":{"email":"ada@example.com"},"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","id":"fsub_01jdq7zb1b2c3d4e5f6g7h8j9k","ip":"203.0.113.7","object":"form_submission","prospect":null,"reasons":["honeypot"],"status":"quarantined","user_agent":"Mozilla/5.0"}
 type FormSubmission struct {
 	// Attribution The submission's campaign fields.
-	//
-	// Example: {"utm_source":"newsletter"}
 	Attribution SubmissionAttribution `json:"attribution"`
 
 	// ConsentText The form's consent wording when the person gave consent; null otherwise.
@@ -1583,7 +764,7 @@ type FormSubmission struct {
 	// Object Always `form_submission`.
 	//
 	// Example: form_submission
-	Object FormSubmissionObject `json:"object"`
+	Object string `json:"object"`
 
 	// Prospect The prospect's id once accepted; null while quarantined.
 	//
@@ -1606,14 +787,7 @@ type FormSubmission struct {
 	UserAgent string `json:"user_agent"`
 }
 
-// FormSubmissionObject Always `form_submission`.
-//
-// Example: form_submission
-type FormSubmissionObject string
-
 // FormSubmissionList One page of a form's submissions, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/forms/frm_01jdq7za1b2c3d4e5f6g7h8j9k/submissions"}
 type FormSubmissionList struct {
 	// Data The submissions of this page.
 	Data []FormSubmission `json:"data"`
@@ -1626,7 +800,7 @@ type FormSubmissionList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object FormSubmissionListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
@@ -1634,14 +808,7 @@ type FormSubmissionList struct {
 	URL string `json:"url"`
 }
 
-// FormSubmissionListObject Always `list`.
-//
-// Example: list
-type FormSubmissionListObject string
-
 // FormSubmissionReceipt What a submission is answered, whatever its verdict.
-//
-// Example: {"id":"fsub_01jdq7zb1b2c3d4e5f6g7h8j9k","object":"form_submission","received":true}
 type FormSubmissionReceipt struct {
 	// ID The submission's id: `fsub_` and a time-ordered suffix.
 	//
@@ -1651,27 +818,15 @@ type FormSubmissionReceipt struct {
 	// Object Always `form_submission`.
 	//
 	// Example: form_submission
-	Object FormSubmissionReceiptObject `json:"object"`
+	Object string `json:"object"`
 
 	// Received Always `true`.
 	//
 	// Example: true
-	Received FormSubmissionReceiptReceived `json:"received"`
+	Received bool `json:"received"`
 }
 
-// FormSubmissionReceiptObject Always `form_submission`.
-//
-// Example: form_submission
-type FormSubmissionReceiptObject string
-
-// FormSubmissionReceiptReceived Always `true`.
-//
-// Example: true
-type FormSubmissionReceiptReceived bool
-
 // FormUpdateParams The fields to change; absent fields are left as they are. Unknown fields are refused.
-//
-// Example: {"disabled":true}
 type FormUpdateParams struct {
 	// AllowedOrigins The new list of origins, replacing the old one.
 	//
@@ -1687,8 +842,6 @@ type FormUpdateParams struct {
 	ConsentText nullable.Nullable[string] `json:"consent_text,omitempty"`
 
 	// Defaults What every prospect of the form gets unless a submission says otherwise.
-	//
-	// Example: {"source":"web_form","tags":["webinar"]}
 	Defaults FormDefaults `json:"defaults,omitempty"`
 
 	// Disabled Stop (true) or resume (false) taking submissions.
@@ -1708,24 +861,17 @@ type FormUpdateParams struct {
 }
 
 // Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
-// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
-// value is not stored (and an update removes it).
-//
-// Example: {"crm_id":"4711","plan":"trial"}
+// characters without U+0000; a value is at most 500 characters. A key with an
+// empty value is not stored (and an update removes it).
 type Metadata map[string]string
 
 // OnConflict What a batch does with an item whose email belongs to a live prospect:
 // `error` answers the item `409 prospect_exists` with `existing_id`; `skip`
 // answers `200` with the existing prospect untouched; `update` merges the item
 // into the existing prospect as `PATCH` would and answers `200`.
-//
-// Example: update
 type OnConflict string
 
 // PreviousAttributes On `prospect.updated`, the earlier value of each field the update changed; the fields it left alone are absent.
-//
-// Example: {"status":"new","title":null}
 type PreviousAttributes struct {
 	// Company The earlier company.
 	//
@@ -1763,12 +909,8 @@ type PreviousAttributes struct {
 	MarketingConsent bool `json:"marketing_consent,omitempty"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
-	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
-	// value is not stored (and an update removes it).
-	//
-	//
-	// Example: {"crm_id":"4711","plan":"trial"}
+	// characters without U+0000; a value is at most 500 characters. A key with an
+	// empty value is not stored (and an update removes it).
 	Metadata Metadata `json:"metadata,omitempty"`
 
 	// Phone The earlier phone number.
@@ -1787,8 +929,6 @@ type PreviousAttributes struct {
 	Status string `json:"status,omitempty"`
 
 	// Tags Up to 20 short labels, each 1 to 50 characters.
-	//
-	// Example: ["webinar","enterprise"]
 	Tags Tags `json:"tags,omitempty"`
 
 	// Title The earlier job title.
@@ -1804,8 +944,6 @@ type PreviousAttributes struct {
 
 // Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
 // fields you do not know and accept any `status`.
-//
-// Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
 type Prospect struct {
 	// Attribution Where the prospect came from through forms (read-only, absent when it never submitted one).
 	Attribution *ProspectAttribution `json:"attribution,omitempty"`
@@ -1856,18 +994,14 @@ type Prospect struct {
 	MarketingConsent bool `json:"marketing_consent"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
-	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
-	// value is not stored (and an update removes it).
-	//
-	//
-	// Example: {"crm_id":"4711","plan":"trial"}
+	// characters without U+0000; a value is at most 500 characters. A key with an
+	// empty value is not stored (and an update removes it).
 	Metadata Metadata `json:"metadata"`
 
 	// Object Always `prospect`.
 	//
 	// Example: prospect
-	Object ProspectObject `json:"object"`
+	Object string `json:"object"`
 
 	// Phone Phone number as given; null when not given.
 	//
@@ -1879,16 +1013,14 @@ type Prospect struct {
 	// Example: web_form
 	Source string `json:"source"`
 
-	// Status Where the prospect stands in the sales funnel. `x-extensible-enum` lists the
-	// statuses known today; accept any other string, since new stages may be added.
+	// Status Where the prospect stands in the sales funnel. The constants are the
+	// statuses known today; keep a default for others, since new stages may be added.
 	//
 	//
 	// Example: new
 	Status ProspectStatus `json:"status"`
 
 	// Tags Up to 20 short labels, each 1 to 50 characters.
-	//
-	// Example: ["webinar","enterprise"]
 	Tags Tags `json:"tags"`
 
 	// Title Job title; null when not given.
@@ -1907,30 +1039,17 @@ type Prospect struct {
 	Website string `json:"website"`
 }
 
-// ProspectObject Always `prospect`.
-//
-// Example: prospect
-type ProspectObject string
-
 // ProspectAttribution Where the prospect came from through forms (read-only).
-//
-// Example: {"first_touch":{"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"},"last_touch":{"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}}
 type ProspectAttribution struct {
 	// FirstTouch Where one submission came from.
-	//
-	// Example: {"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}
 	FirstTouch Touch `json:"first_touch"`
 
 	// LastTouch Where one submission came from.
-	//
-	// Example: {"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}
 	LastTouch Touch `json:"last_touch"`
 }
 
 // ProspectBatch The answer to a batch: one result per item, in the order of the request, and
 // counters. Like every object the API sends, it may gain fields.
-//
-// Example: {"created":0,"data":[{"error":{"code":"parameter_missing","doc_url":"https://api.example.com/docs#error-parameter_missing","message":"Missing required parameter: prospects[0].email.","param":"prospects[0].email","request_id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","type":"invalid_request_error"},"index":0,"status":400}],"failed":1,"object":"batch","skipped":0,"updated":0}
 type ProspectBatch struct {
 	// Created How many items were created (status `201`).
 	//
@@ -1948,7 +1067,7 @@ type ProspectBatch struct {
 	// Object Always `batch`.
 	//
 	// Example: batch
-	Object ProspectBatchObject `json:"object"`
+	Object string `json:"object"`
 
 	// Skipped How many items were skipped (status `200` under `on_conflict: skip`).
 	//
@@ -1961,24 +1080,14 @@ type ProspectBatch struct {
 	Updated int `json:"updated"`
 }
 
-// ProspectBatchObject Always `batch`.
-//
-// Example: batch
-type ProspectBatchObject string
-
 // ProspectBatchParams Up to 500 prospects to capture in one request, and what to do with those
 // whose email a live prospect has already. The request's shape is checked
 // first; each item is then checked on its own, against `ProspectCreate`.
-//
-// Example: {"on_conflict":"skip","prospects":[{"email":"ada@example.com","first_name":"Ada","source":"import"},{"email":"grace@example.com"}]}
 type ProspectBatchParams struct {
 	// OnConflict What a batch does with an item whose email belongs to a live prospect:
 	// `error` answers the item `409 prospect_exists` with `existing_id`; `skip`
 	// answers `200` with the existing prospect untouched; `update` merges the item
 	// into the existing prospect as `PATCH` would and answers `200`.
-	//
-	//
-	// Example: update
 	OnConflict OnConflict `json:"on_conflict,omitempty"`
 
 	// Prospects The prospects, 1 to 500. Each has the fields of `ProspectCreate` (only
@@ -1995,8 +1104,6 @@ type ProspectBatchParams struct {
 // ProspectBatchResult The answer to one item of a batch: its `index` in the request, the HTTP
 // `status` it would have had on its own, and the `prospect` (on `2xx`) or the
 // `error` (on `4xx`).
-//
-// Example: {"error":{"code":"prospect_exists","doc_url":"https://api.example.com/docs#error-prospect_exists","existing_id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","message":"A live prospect with this email exists already: prs_01jdq7z8x4k3m5n6p7q8r9s0t1.","param":"prospects[0].email","request_id":"req_01jdq7z9a2b3c4d5e6f7g8h9j0","type":"invalid_request_error"},"index":0,"status":409}
 type ProspectBatchResult struct {
 	// Error What went wrong, for programs (`type`, `code`, `param`) and for people (`message`).
 	//
@@ -2010,9 +1117,6 @@ type ProspectBatchResult struct {
 
 	// Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
 	// fields you do not know and accept any `status`.
-	//
-	//
-	// Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
 	Prospect *Prospect `json:"prospect,omitempty"`
 
 	// Status `201` created; `200` an existing prospect skipped or updated (see
@@ -2028,8 +1132,6 @@ type ProspectBatchResult struct {
 }
 
 // ProspectCreateParams The fields of a new prospect. Only `email` is required; unknown fields are refused.
-//
-// Example: {"email":"ada@example.com","first_name":"Ada","marketing_consent":true,"source":"web_form"}
 type ProspectCreateParams struct {
 	// Company The company the prospect works for.
 	//
@@ -2069,12 +1171,8 @@ type ProspectCreateParams struct {
 	MarketingConsent bool `json:"marketing_consent,omitempty"`
 
 	// Metadata Up to 50 keys with string values, for your own use. A key is 1 to 40
-	// characters without U+0000 (`x-property-names`: OpenAPI 3.0 cannot say it in the
-	// schema itself, the server enforces it); a value is at most 500 characters. A key with an empty
-	// value is not stored (and an update removes it).
-	//
-	//
-	// Example: {"crm_id":"4711","plan":"trial"}
+	// characters without U+0000; a value is at most 500 characters. A key with an
+	// empty value is not stored (and an update removes it).
 	Metadata Metadata `json:"metadata,omitempty"`
 
 	// Phone Phone number, in any format.
@@ -2090,14 +1188,9 @@ type ProspectCreateParams struct {
 	// Status Where the prospect stands in the sales funnel, as a request gives it: only these
 	// values are accepted. Answers may carry statuses added later (see
 	// `Prospect.status`).
-	//
-	//
-	// Example: qualified
 	Status ProspectStatus `json:"status,omitempty"`
 
 	// Tags Up to 20 short labels, each 1 to 50 characters.
-	//
-	// Example: ["webinar","enterprise"]
 	Tags Tags `json:"tags,omitempty"`
 
 	// Title Job title.
@@ -2114,8 +1207,6 @@ type ProspectCreateParams struct {
 // ProspectExport Everything Capture holds about one person, in one answer: the prospect, every event
 // about it still kept (newest first), its consent ledger (newest first) and its web
 // form submissions.
-//
-// Example: {"consents":[],"events":[],"object":"prospect_export","prospect":{"company":null,"consent_at":1732540000,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":true,"metadata":{},"object":"prospect","phone":null,"source":null,"status":"new","tags":[],"title":null,"updated":1732540000,"website":null},"submissions":[]}
 type ProspectExport struct {
 	// Consents The prospect's consent ledger, newest first.
 	Consents []Consent `json:"consents"`
@@ -2126,27 +1217,17 @@ type ProspectExport struct {
 	// Object Always `prospect_export`.
 	//
 	// Example: prospect_export
-	Object ProspectExportObject `json:"object"`
+	Object string `json:"object"`
 
 	// Prospect A person who may buy. Answers may gain fields and statuses over time: ignore the
 	// fields you do not know and accept any `status`.
-	//
-	//
-	// Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
 	Prospect Prospect `json:"prospect"`
 
 	// Submissions The web form submissions that made or changed the prospect; empty until forms are used.
 	Submissions []map[string]interface{} `json:"submissions"`
 }
 
-// ProspectExportObject Always `prospect_export`.
-//
-// Example: prospect_export
-type ProspectExportObject string
-
 // ProspectList One page of prospects, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/prospects"}
 type ProspectList struct {
 	// Data The prospects of this page.
 	Data []Prospect `json:"data"`
@@ -2159,7 +1240,7 @@ type ProspectList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object ProspectListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
@@ -2167,21 +1248,12 @@ type ProspectList struct {
 	URL string `json:"url"`
 }
 
-// ProspectListObject Always `list`.
-//
-// Example: list
-type ProspectListObject string
-
 // ProspectStatus Where the prospect stands in the sales funnel, as a request gives it: only these
 // values are accepted. Answers may carry statuses added later (see
 // `Prospect.status`).
-//
-// Example: qualified
 type ProspectStatus string
 
 // ProspectUpdateParams The fields to change; absent fields are left as they are and `null` clears an optional one. Unknown fields are refused.
-//
-// Example: {"phone":null,"status":"contacted"}
 type ProspectUpdateParams struct {
 	// Company Company; null clears it.
 	//
@@ -2218,7 +1290,7 @@ type ProspectUpdateParams struct {
 	// Example: true
 	MarketingConsent nullable.Nullable[bool] `json:"marketing_consent,omitempty"`
 
-	// Metadata Keys to set (merged with the stored ones), with an empty value to remove a key; null removes every key. Keys are 1 to 40 characters without U+0000 (`x-property-names`).
+	// Metadata Keys to set (merged with the stored ones), with an empty value to remove a key; null removes every key. Keys are 1 to 40 characters without U+0000.
 	//
 	// Example: {"plan":"paid","trial_ends":""}
 	Metadata nullable.Nullable[map[string]string] `json:"metadata,omitempty"`
@@ -2253,8 +1325,6 @@ type ProspectUpdateParams struct {
 }
 
 // SearchResult One page of the prospects a search found, newest first.
-//
-// Example: {"data":[],"has_more":false,"next_page":null,"object":"search_result","url":"/v1/prospects/search"}
 type SearchResult struct {
 	// Data The prospects of this page.
 	Data []Prospect `json:"data"`
@@ -2272,7 +1342,7 @@ type SearchResult struct {
 	// Object Always `search_result`.
 	//
 	// Example: search_result
-	Object SearchResultObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this search is read from.
 	//
@@ -2280,14 +1350,7 @@ type SearchResult struct {
 	URL string `json:"url"`
 }
 
-// SearchResultObject Always `search_result`.
-//
-// Example: search_result
-type SearchResultObject string
-
 // SubmissionAttribution The submission's campaign fields.
-//
-// Example: {"utm_source":"newsletter"}
 type SubmissionAttribution struct {
 	// PageURL The form's page.
 	//
@@ -2326,8 +1389,6 @@ type SubmissionAttribution struct {
 }
 
 // SuppressionLift Lifts the suppression of an email. Unknown fields are refused.
-//
-// Example: {"email":"ada@example.com"}
 type SuppressionLift struct {
 	// Email The email to accept again.
 	//
@@ -2336,8 +1397,6 @@ type SuppressionLift struct {
 }
 
 // SuppressionLifted The answer to a lift.
-//
-// Example: {"email":"ada@example.com","lifted":true,"object":"suppression_lift"}
 type SuppressionLifted struct {
 	// Email The email as given, normalised to lower case.
 	//
@@ -2352,22 +1411,13 @@ type SuppressionLifted struct {
 	// Object Always `suppression_lift`.
 	//
 	// Example: suppression_lift
-	Object SuppressionLiftedObject `json:"object"`
+	Object string `json:"object"`
 }
 
-// SuppressionLiftedObject Always `suppression_lift`.
-//
-// Example: suppression_lift
-type SuppressionLiftedObject string
-
 // Tags Up to 20 short labels, each 1 to 50 characters.
-//
-// Example: ["webinar","enterprise"]
 type Tags = []string
 
 // Touch Where one submission came from.
-//
-// Example: {"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}
 type Touch struct {
 	// At When it was submitted (Unix seconds).
 	//
@@ -2416,8 +1466,6 @@ type Touch struct {
 }
 
 // WebhookAttempt One attempt to deliver an event to an endpoint.
-//
-// Example: {"attempt":1,"created":1732543601,"duration_ms":48,"error":null,"event_id":"evt_01jdq7z9b3c4d5e6f7g8h9j0k1","id":"wha_01jdq7zc5d6e7f8g9h0j1k2m3n","object":"webhook_attempt","status_code":200,"succeeded":true}
 type WebhookAttempt struct {
 	// Attempt Which attempt of this delivery it was: 1 for the first.
 	//
@@ -2434,7 +1482,7 @@ type WebhookAttempt struct {
 	// Example: 48
 	DurationMs int64 `json:"duration_ms"`
 
-	// Error The class of failure; null on success. `dns_failure`: the URL's host name did not resolve. `blocked_address`: it led to an address webhooks may not reach (loopback, private, link-local, documentation and other special-purpose ranges, or the server's own). `connection_refused`: nothing listened there. `timeout`: no answer within 10 seconds. `tls_error`: the TLS handshake or the certificate failed. `http_status`: the receiver answered other than 2xx (see `status_code`). `connection_error`: any other failure to connect or to read the answer. It never names an address, port or resolver the URL did not; the server's log has the full error. `x-extensible-enum` lists the classes known today; accept any other.
+	// Error The class of failure; empty on success. dns_failure: the URL's host name did not resolve. blocked_address: it led to an address webhooks may not reach (loopback, private, link-local, documentation and other special-purpose ranges, or the server's own). connection_refused: nothing listened there. timeout: no answer within 10 seconds. tls_error: the TLS handshake or the certificate failed. http_status: the receiver answered other than 2xx (see StatusCode). connection_error: any other failure to connect or to read the answer. It never names an address, port or resolver the URL did not; the server's log has the full error. These are the classes known today; keep a default for others.
 	//
 	// Example: http_status
 	Error string `json:"error"`
@@ -2452,7 +1500,7 @@ type WebhookAttempt struct {
 	// Object Always `webhook_attempt`.
 	//
 	// Example: webhook_attempt
-	Object WebhookAttemptObject `json:"object"`
+	Object string `json:"object"`
 
 	// StatusCode The receiver's HTTP status; null when none came (refused, timed out).
 	//
@@ -2465,14 +1513,7 @@ type WebhookAttempt struct {
 	Succeeded bool `json:"succeeded"`
 }
 
-// WebhookAttemptObject Always `webhook_attempt`.
-//
-// Example: webhook_attempt
-type WebhookAttemptObject string
-
 // WebhookEndpoint A URL that receives the account's events, signed with its secret.
-//
-// Example: {"created":1732540000,"description":null,"disabled":false,"enabled_events":["*"],"failing_since":null,"id":"we_01jdq7za1b2c3d4e5f6g7h8j9k","object":"webhook_endpoint","url":"https://crm.example.com/hooks/capture"}
 type WebhookEndpoint struct {
 	// Created When the endpoint was created (Unix seconds).
 	//
@@ -2507,7 +1548,7 @@ type WebhookEndpoint struct {
 	// Object Always `webhook_endpoint`.
 	//
 	// Example: webhook_endpoint
-	Object WebhookEndpointObject `json:"object"`
+	Object string `json:"object"`
 
 	// RecentAttempts In the answer of `GET /v1/webhook_endpoints/{id}` only, the latest delivery attempts, newest first (up to 20).
 	RecentAttempts []WebhookAttempt `json:"recent_attempts,omitempty"`
@@ -2525,14 +1566,7 @@ type WebhookEndpoint struct {
 	URL string `json:"url"`
 }
 
-// WebhookEndpointObject Always `webhook_endpoint`.
-//
-// Example: webhook_endpoint
-type WebhookEndpointObject string
-
 // WebhookEndpointCreateParams A new endpoint. Unknown fields are refused.
-//
-// Example: {"enabled_events":["*"],"url":"https://crm.example.com/hooks/capture"}
 type WebhookEndpointCreateParams struct {
 	// Description What the endpoint is for.
 	//
@@ -2551,8 +1585,6 @@ type WebhookEndpointCreateParams struct {
 }
 
 // WebhookEndpointList Every endpoint of the account, newest first.
-//
-// Example: {"data":[],"has_more":false,"object":"list","url":"/v1/webhook_endpoints"}
 type WebhookEndpointList struct {
 	// Data The endpoints, without their secrets.
 	Data []WebhookEndpoint `json:"data"`
@@ -2565,7 +1597,7 @@ type WebhookEndpointList struct {
 	// Object Always `list`.
 	//
 	// Example: list
-	Object WebhookEndpointListObject `json:"object"`
+	Object string `json:"object"`
 
 	// URL The path this list is read from.
 	//
@@ -2573,14 +1605,7 @@ type WebhookEndpointList struct {
 	URL string `json:"url"`
 }
 
-// WebhookEndpointListObject Always `list`.
-//
-// Example: list
-type WebhookEndpointListObject string
-
 // WebhookEndpointUpdateParams The fields to change; absent fields are left as they are. Unknown fields are refused.
-//
-// Example: {"disabled":true}
 type WebhookEndpointUpdateParams struct {
 	// Description A new description; null clears it.
 	//

@@ -19,7 +19,7 @@ func (s *ProspectService) Erase(ctx context.Context, id string, opts ...RequestO
 	var d ErasedProspect
 	err := s.c.do(ctx, http.MethodPost, prospectPath(id)+"/erase", nil, nil, opts, &d)
 	if e, ok := err.(*Error); ok && e.Code == ErrorCodeResourceGone && e.Attempts > 1 {
-		return &ErasedProspect{ID: id, Object: ErasedProspectObjectProspect, Deleted: true, Erased: true}, nil
+		return &ErasedProspect{ID: id, Object: "prospect", Deleted: true, Erased: true}, nil
 	}
 	if err != nil {
 		return nil, err

@@ -120,7 +120,7 @@ func (s *ProspectService) Delete(ctx context.Context, id string, opts ...Request
 	var d DeletedProspect
 	err := s.c.do(ctx, http.MethodDelete, prospectPath(id), nil, nil, opts, &d)
 	if e, ok := err.(*Error); ok && e.Code == ErrorCodeResourceGone && e.Attempts > 1 {
-		return &DeletedProspect{ID: id, Object: DeletedProspectObjectProspect, Deleted: true}, nil
+		return &DeletedProspect{ID: id, Object: "prospect", Deleted: true}, nil
 	}
 	if err != nil {
 		return nil, err

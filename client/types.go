@@ -7,8 +7,6 @@ import (
 	"github.com/oapi-codegen/nullable"
 )
 
-//go:generate go tool oapi-codegen -config models.yaml ../openapi.yaml
-
 // The request and response types (Prospect, ProspectCreateParams,
 // ProspectUpdateParams, ProspectList, DeletedProspect, Account, Event,
 // EventList, WebhookEndpoint, WebhookEndpointCreateParams,
@@ -22,7 +20,10 @@ import (
 //   - Fields an answer may send as null are plain values too, zero when null:
 //     p.Title is "" for a prospect without a title, p.ConsentAt 0 without consent.
 //   - Sets that grow are open: a Status or Code this version does not know
-//     decodes as its string, so compare with the constants and keep a default.
+//     decodes as its string, so compare with the constants and keep a default
+//     (they have no Valid method: such a value is unknown, not invalid).
+//   - A field that always holds one value (Object, Deleted) is a plain string
+//     or bool, not a type of one constant.
 
 // ProspectListParams filter a list and size its pages. Every field is optional
 // and left out of the request when zero.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -67,13 +68,39 @@ func (s *WebhookEndpointService) Delete(ctx context.Context, id string, opts ...
 	return &d, nil
 }
 
-// List returns every endpoint of the account, newest first, without secrets.
-func (s *WebhookEndpointService) List(ctx context.Context, opts ...RequestOption) (*WebhookEndpointList, error) {
+// ListPage fetches the account's endpoints, newest first, without secrets: an
+// account has few (16 at most), so one page holds them all. To loop over them,
+// use [WebhookEndpointService.List].
+func (s *WebhookEndpointService) ListPage(ctx context.Context, opts ...RequestOption) (*WebhookEndpointList, error) {
 	var l WebhookEndpointList
 	if err := s.c.do(ctx, http.MethodGet, "v1/webhook_endpoints", nil, nil, opts, &l); err != nil {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// List walks every endpoint of the account, newest first, without secrets, as
+// the other lists do:
+//
+//	for e, err := range c.WebhookEndpoints.List(ctx) {
+//		if err != nil {
+//			return err // the request failed: yielded once, and the loop ends
+//		}
+//		fmt.Println(e.ID, e.URL)
+//	}
+func (s *WebhookEndpointService) List(ctx context.Context, opts ...RequestOption) iter.Seq2[WebhookEndpoint, error] {
+	return func(yield func(WebhookEndpoint, error) bool) {
+		l, err := s.ListPage(ctx, opts...)
+		if err != nil {
+			yield(WebhookEndpoint{}, err)
+			return
+		}
+		for _, e := range l.Data {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
 }
 
 func endpointPath(id string) string { return "v1/webhook_endpoints/" + url.PathEscape(id) }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,7 +117,7 @@ func newProspectsImportCmd(api *apiOptions, runF runner[prospectsImportOptions])
 			return usageError("--format must be csv or jsonl, not %q", format)
 		}
 		mode := client.OnConflict(onConflict)
-		if !mode.Valid() {
+		if !slices.Contains([]client.OnConflict{client.OnConflictError, client.OnConflictSkip, client.OnConflictUpdate}, mode) {
 			return usageError("--on-conflict must be error, skip or update, not %q", onConflict)
 		}
 		opts.Path, opts.Format, opts.OnConflict = path, format, mode

@@ -116,19 +116,22 @@ func webhooksListRun(ctx context.Context, opts *webhooksListOptions) error {
 	if err != nil {
 		return err
 	}
-	l, err := c.WebhookEndpoints.List(ctx)
-	if err != nil {
-		return opts.fail(ctx, err)
+	var endpoints []client.WebhookEndpoint
+	for e, err := range c.WebhookEndpoints.List(ctx) {
+		if err != nil {
+			return opts.fail(ctx, err)
+		}
+		endpoints = append(endpoints, e)
 	}
 	if opts.wantJSON() {
-		return writeJSONLines(opts.Out, l.Data)
+		return writeJSONLines(opts.Out, endpoints)
 	}
-	if len(l.Data) == 0 {
+	if len(endpoints) == 0 {
 		fmt.Fprintln(opts.ErrOut, "no webhook endpoints")
 		return nil
 	}
-	rows := make([][]string, len(l.Data))
-	for i, e := range l.Data {
+	rows := make([][]string, len(endpoints))
+	for i, e := range endpoints {
 		state := "enabled"
 		if e.Disabled {
 			state = "disabled"

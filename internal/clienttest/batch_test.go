@@ -1,4 +1,4 @@
-package client_test
+package clienttest_test
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func TestRealServerCreateBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Object != client.ProspectBatchObjectBatch || len(b.Data) != 4 || b.Created != 1 || b.Failed != 3 || resp.StatusCode != 200 {
+	if b.Object != "batch" || len(b.Data) != 4 || b.Created != 1 || b.Failed != 3 || resp.StatusCode != 200 {
 		t.Fatalf("batch = %+v", b)
 	}
 	if r := b.Data[0]; r.Status != 201 || r.Prospect == nil || r.Prospect.Email != "grace@example.com" || r.Error != nil {

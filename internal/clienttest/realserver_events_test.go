@@ -1,4 +1,4 @@
-package client_test
+package clienttest_test
 
 import (
 	"context"
@@ -114,9 +114,19 @@ func TestRealServerEventsAndWebhooks(t *testing.T) {
 	if err != nil || !upd.Disabled || upd.Description != "" {
 		t.Fatalf("update: %+v %v", upd, err)
 	}
-	list, err := admin.WebhookEndpoints.List(ctx)
-	if err != nil || len(list.Data) != 1 || list.Data[0].Secret != "" {
-		t.Fatalf("list: %+v %v", list, err)
+	var listed []client.WebhookEndpoint
+	for e, err := range admin.WebhookEndpoints.List(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, e)
+	}
+	if len(listed) != 1 || listed[0].ID != ep.ID || listed[0].Secret != "" {
+		t.Fatalf("list: %+v", listed)
+	}
+	onePage, err := admin.WebhookEndpoints.ListPage(ctx)
+	if err != nil || len(onePage.Data) != 1 || onePage.HasMore {
+		t.Fatalf("list page: %+v %v", onePage, err)
 	}
 	if _, err := admin.WebhookEndpoints.Delete(ctx, ep.ID); err != nil {
 		t.Fatal(err)

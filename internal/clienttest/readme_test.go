@@ -1,4 +1,4 @@
-package client_test
+package clienttest_test
 
 import (
 	"os"
@@ -17,29 +17,29 @@ func TestReadmeProgramsBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds programs with the go command; skipped with -short")
 	}
-	pages, err := filepath.Glob("../docs/*.md")
+	pages, err := filepath.Glob("../../docs/*.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := filepath.Abs("..")
+	root, err := filepath.Abs("../../client")
 	if err != nil {
 		t.Fatal(err)
 	}
 	type program struct{ page, name, src string }
 	var programs []program
-	for _, page := range append([]string{"../README.md"}, pages...) {
+	for _, page := range append([]string{"../../README.md"}, pages...) {
 		text, err := os.ReadFile(page)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range regexp.MustCompile(`(?s)cat > ([\w/]+)/main\.go <<'EOF'\n(.*?)\nEOF\n`).FindAllSubmatch(text, -1) {
-			programs = append(programs, program{strings.TrimPrefix(page, "../"), string(m[1]), string(m[2])})
+			programs = append(programs, program{strings.TrimPrefix(page, "../../"), string(m[1]), string(m[2])})
 		}
 	}
 	if len(programs) == 0 {
 		t.Fatal("no program found in README.md or docs/")
 	}
-	goMod, err := os.ReadFile("../go.mod")
+	goMod, err := os.ReadFile("../../go.mod")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,13 +51,13 @@ func TestReadmeProgramsBuild(t *testing.T) {
 				t.Error("the program imports gen; integrators should need client alone")
 			}
 			dir := t.TempDir()
-			mod := "module readme\n\n" + string(goVersion) + "\n\nrequire github.com/captureapi/capture v0.0.0\n\nreplace github.com/captureapi/capture => " + root + "\n"
+			mod := "module readme\n\n" + string(goVersion) + "\n\nrequire github.com/captureapi/capture/client v0.0.0\n\nreplace github.com/captureapi/capture/client => " + root + "\n"
 			for file, body := range map[string]string{"go.mod": mod, "main.go": src} {
 				if err := os.WriteFile(filepath.Join(dir, file), []byte(body), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
-			sum, err := os.ReadFile("../go.sum")
+			sum, err := os.ReadFile("../../go.sum")
 			if err != nil {
 				t.Fatal(err)
 			}
