@@ -87,6 +87,9 @@ func testSearch(t *testing.T, newServer apitest.NewFunc) {
 		{`colour:"red"`, `Invalid query: unknown field "colour": search knows email, first_name, last_name, company, title, phone, website, source, status, tag, created and metadata["key"] at position 0.`},
 		{`company~"ac"`, `Invalid query: a substring (~) needs at least 3 characters; "ac" has 2 at position 8.`},
 		{`status:"won"`, `Invalid query: unknown status "won"; a status is one of new, contacted, qualified, unqualified, converted.`},
+		{`created>9224318016000`, `Invalid query: a time is at most 253402300799 (the last second of the year 9999) at position 8.`},
+		{`created<9223372036854775807`, `Invalid query: a time is at most 253402300799 (the last second of the year 9999) at position 8.`},
+		{`created<="99999999999999999999"`, `Invalid query: a time is at most 253402300799 (the last second of the year 9999) at position 10.`},
 		{`tag:"a" AND tag:"b" OR tag:"c"`, `Invalid query: a query joins its clauses all with AND or all with OR; found OR after AND at position 20.`},
 	} {
 		res, body := search(s.StandardKey, tc.query, "", 0)
