@@ -97,7 +97,8 @@ func testSearch(t *testing.T, newServer apitest.NewFunc) {
 			t.Errorf("%s:\n got %s\nwant %s", tc.query, e.Message, tc.message)
 		}
 	}
-	for _, page := range []string{"not a cursor!", "Zm9vYmFy"} { // the second is base64 of no prospect id
+	// Not base64; base64 of no prospect id; of "prs_\x00", "prs_\xff", and an id of 25 characters.
+	for _, page := range []string{"not a cursor!", "Zm9vYmFy", "cHJzXwA", "cHJzX_8", "cHJzXzAxamRxN3o4eDRrM201bjZwN3E4cjlzMHQ"} {
 		res, body := search(s.StandardKey, `company~"acme"`, page, 0)
 		wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "page")
 	}
