@@ -102,8 +102,13 @@ func testSearch(t *testing.T, newServer apitest.NewFunc) {
 		res, body := search(s.StandardKey, `company~"acme"`, page, 0)
 		wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "page")
 	}
-	res2, body := do(t, "GET", s.URL+"/v1/prospects/search", s.StandardKey, "", "")
-	wantError(t, res2, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterMissing, "query")
+	res1, body := search(s.StandardKey, `company~"acme"`, "cHJzX++", 0)
+	e := wantError(t, res1, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "page")
+	if want := "Invalid page: must match the pattern ^[A-Za-z0-9_-]+$; page is the `next_page` of the previous answer, for the page after it (the same query must be sent with it)."; e.Message != want {
+		t.Errorf("a page of the wrong characters:\n got %s\nwant %s", e.Message, want)
+	}
+	res2, body2 := do(t, "GET", s.URL+"/v1/prospects/search", s.StandardKey, "", "")
+	wantError(t, res2, body2, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterMissing, "query")
 }
 
 func TestSearchReadsItsWritesOnEveryReplica(t *testing.T) {
