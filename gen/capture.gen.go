@@ -430,9 +430,11 @@ type ClientInterface interface {
 	// reads what every write answered before it: a prospect is found by the first
 	// search after its create answered (and after an update, found as it is now; after
 	// a delete, gone), on every replica. There is no cap on the results: `next_page`
-	// is a keyset cursor, and a substring clause uses an index, so the cost of a
-	// selective query does not grow with the account's size. Keys without the admin
-	// role never find hidden prospects.
+	// is a keyset cursor. A substring clause is checked on the account's own
+	// prospects while the account is small and read from an index once it is large,
+	// so a small account's search never costs what other accounts' prospects cost, and a selective
+	// query costs about the same in an account of fifty thousand prospects as in one
+	// of a million. Keys without the admin role never find hidden prospects.
 	//
 	// Corresponds with GET /v1/prospects/search (the `SearchProspects` operationId).
 	SearchProspects(ctx context.Context, params *SearchProspectsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1196,9 +1198,11 @@ func (c *Client) CreateProspectBatch(ctx context.Context, params *CreateProspect
 // reads what every write answered before it: a prospect is found by the first
 // search after its create answered (and after an update, found as it is now; after
 // a delete, gone), on every replica. There is no cap on the results: `next_page`
-// is a keyset cursor, and a substring clause uses an index, so the cost of a
-// selective query does not grow with the account's size. Keys without the admin
-// role never find hidden prospects.
+// is a keyset cursor. A substring clause is checked on the account's own
+// prospects while the account is small and read from an index once it is large,
+// so a small account's search never costs what other accounts' prospects cost, and a selective
+// query costs about the same in an account of fifty thousand prospects as in one
+// of a million. Keys without the admin role never find hidden prospects.
 //
 // Corresponds with GET /v1/prospects/search (the `SearchProspects` operationId).
 func (c *Client) SearchProspects(ctx context.Context, params *SearchProspectsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3530,9 +3534,11 @@ type ClientWithResponsesInterface interface {
 	// reads what every write answered before it: a prospect is found by the first
 	// search after its create answered (and after an update, found as it is now; after
 	// a delete, gone), on every replica. There is no cap on the results: `next_page`
-	// is a keyset cursor, and a substring clause uses an index, so the cost of a
-	// selective query does not grow with the account's size. Keys without the admin
-	// role never find hidden prospects.
+	// is a keyset cursor. A substring clause is checked on the account's own
+	// prospects while the account is small and read from an index once it is large,
+	// so a small account's search never costs what other accounts' prospects cost, and a selective
+	// query costs about the same in an account of fifty thousand prospects as in one
+	// of a million. Keys without the admin role never find hidden prospects.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10523,9 +10529,11 @@ func (c *ClientWithResponses) CreateProspectBatchWithResponse(ctx context.Contex
 // reads what every write answered before it: a prospect is found by the first
 // search after its create answered (and after an update, found as it is now; after
 // a delete, gone), on every replica. There is no cap on the results: `next_page`
-// is a keyset cursor, and a substring clause uses an index, so the cost of a
-// selective query does not grow with the account's size. Keys without the admin
-// role never find hidden prospects.
+// is a keyset cursor. A substring clause is checked on the account's own
+// prospects while the account is small and read from an index once it is large,
+// so a small account's search never costs what other accounts' prospects cost, and a selective
+// query costs about the same in an account of fifty thousand prospects as in one
+// of a million. Keys without the admin role never find hidden prospects.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -31407,94 +31415,95 @@ var swaggerSpec = []string{
 	"UR18CYNFBn3pHsKcweCwtmjtLy/FDcvomIVjxuj3teksJn7NIbSe0gy67HTCZtpeqrTDKvn355E0VuY5",
 	"tgXA1qGQEGMd2L8D2CU7287SeAdJ3NKJzBgbn2GYPjttP4M3/V2CNy0KURpSWqpO1qMrW8O/QZlZLrSe",
 	"8lgzUmeppRZ4G84rgqKDdL4QucJkN7nmY+w0ap8Z8lSS8YyNr037OTmjC+M41SoMOBMtyrfNd4vIHE1A",
-	"ymECqWJzxBKAnM//n72r7W7bxtJ/BUdfau9Simz3lT794E09bXeTtOtmTvdMmGNCJCQxpgAtQVlWJpnf",
-	"Pgf3XoCARFmyazduyw/TiSURxDvuy4PnmfdLcS1KK7KKDt+yAotpNW+MIfPxQi94iTp1gRoo3q4gEKR5",
-	"t5WBM5WXeO3SvDZIMCoJOUxgRDddUeWiMv9KZAqo0Jika2QuboD3HFVPrXQN4j9FAdhSUzmnj20hIIlM",
-	"SX2XalnUbAlK7lN+LdhE0Y0YuIrAgnFN2QFYeSQaC5JDvJ46viwnSVwpVUdML7IpBK1dAW+O3w7whD0k",
-	"MLOZKLYzE5kemz5cToV0oB8cS3P4ALI4ApZjVoyJOhj6D+X8Y1YJnmMTwbIUlY6Qxst19Wfa9dQAFXvP",
-	"/VGwkwgYOHXN0tCiSCMmbnhWlyvIITNdyEkp6FTEpHAf2O1NcQixRdO80YTb0Fwfq7JUS81SJS+txHsa",
-	"g4QuDZOdakUNpjdrt7wD+/qUpfqqmKdNzzJGfWutdPvzpiYLWauFsalPWYqp8pTNRDUROMuxj2StTGHt",
-	"JZix/vns9fMfUppRB2QyzSsB8tEkaBkxPoK/lRRO4jjyoM/2vaCnt0IG/1QuyjJlWSk4JBMY3gDjtEYP",
-	"cbWxxmEw7R2w10uFa3tdttcMTExJmlpUsOnMhMAkkCnIakeZLxAysNFiGPBfzQzz3CiGrol26n/gV82K",
-	"OnL9qHE7IunhsXNzYJy2ODqnBOgVuglfiRnkn6xZZmqTYkomZRI0PrlkDiQRYxeE0gjN2IbQbobPkRo/",
-	"2rPGbwsfxkkOj2PfcSuj4CYF4rzZLXNXLepw+nrQ9mBZMM1XuMheu4407bdaqnR0ePpmUTPqZLY7ITXU",
-	"lU49Z6//P2IF7y6yKcvUtd3fl1NV0la129v8L45I5E/ocpqlf2n7s8Xr9B0gfdrMaphbpj9LMa5JGW5l",
-	"PvB9SW88ejG8qtcITWBbt8Jmo9uc260+5EcwMOqK5+JST9Vy3fOFb/rmG8j+RZvLVLNG2WpLQ/AHG015",
-	"SM/ZWk7iZq76x8PjL3tvd/VIUMr3FbrazmtGqyjoVqnqPpd9G1MInn8+5ZWZIR/v41LDtL7drw4SpBnp",
-	"lBtrxCxm81mu8E6s2UltxKrmV8Ygsi72muG1y9k+3dTDB3X6xiygnRb+Nh7+Y/ALOWt3L98cN4h7jkBb",
-	"3583htCSN5bkKSTo2yyfRn3WmkmdQ//XivR3jvYTc7Rptwy84NGivNrX4daCV7gHtYKb/lbI/HZwE26T",
-	"M3THELuzjnf6Bd6RSONladzU0Qcz5pdoPFiHuojXlFnHaiFzY897sCasuIOm2BBjU9oB3GeEr81eD8d0",
-	"REVZMC6TanmKP0okJyrjiE2UFIeR8aixnsb7KDIOnmcl8DlzUMHdCfBe9aKsdcxSKW7qyzmfiBRiCzxE",
-	"eNEdS6YXI0zDs6zkCy3YQqP2GTjnBFryUFimtaXIatPxiI4KEFmeqeoGSRfvxTYsViI9MNa4kPm66d0K",
-	"UsYO3xv+BLhdHCOosvEAqLXQMXDoRowzhJ4UWknqHTC0yP6WKpF6zjPBCqmL3EyOUyoGLc53CuB9oxVL",
-	"z159B6EK8++fLlJ2YPpnpOopmfeJhIqcWiHmJSgdw7G/QrhLk74/GlLoZhYbb/+DrfoH6C/tw07AkfmQ",
-	"yA/9fh/+Z36O6YA4WTfwkl7KPnhGzLTQns+C14epOJaSDRknvbNsJvBRslW0iycAFOGAl1qxtLHa0oil",
-	"LuFi/qiLuoR/zKdKwj+WYqQLCE2kdCP6MHzvv5Iez2b+a41pwwu5td6x6b9SgGYfy6a84hnGUpS0CZLo",
-	"1lrSm4MK23pS5dAUiZMG0YM1pFut1Kn045pP4qR3XczxN2ZHZKQB7f/Mhg/eJJBpSnpv48TY8/iU/Rb8",
-	"1imnF8AstR2GbnSyGA5PxNFXXwKWZTg0Dzv4SCt+BocNnstMW7GEb90/s2/J5kpjJFGBKASATexg9dfa",
-	"mPZTR1dj5jXMWwxX0Bx2e8dUlbkpJZFn1JwC1kOuFqPS7DSqFpoWYpokpnyoS5IkSYqXj3XG53jFHxo0",
-	"4ys2UYgQVYv6cMDOyYqN16aVSHrs7NV3zA2nFMukBwPftIf9dJFI/JuyevgTmEr/SnrhyoLy+q7ATMlr",
-	"UdUwP4AgYOsgw4PBGH7rDaLZuHDTpdAL9h6QF+gguT3E3zkuA+bFPGOWIJwHWmBGw969lnxWyEkiAaCn",
-	"dAHq6geFDBYQBEqHh41XZAx2axiY4iqBe3YDKduju7fAzeyf22/ieAC0o+Hw4SBofwzMrDnavJPeBvkd",
-	"jhqnROQWLMK3HYbWRRJxVhG6gkFck8gU14CX2Q///f7/3p/d8NnFzasT9bn47qJ6eTw8Gr37x/LVyfnn",
-	"2bvy/csf/vdmy3ia9/e2D99to3fW/wfvvx/2v7nsv/3PtiF8AGY+MBIu0Yba6QyjLXmBP97fF1577BbY",
-	"WD1tN247FFmHIvtDu4q4BHbiyDY8xF06OhdiplCHosGW/VhrNheVhiwL2E7GYq24JiCtzESEvtUSPSon",
-	"eBcn0iUFbXl0/KEvhvLQqMVsdlMMugM9GABxMMmZGzMB05Rw+FMAC+0XOurTQyo4F8alrQoyi1bCLPlc",
-	"RE16EmL/DRlKIjei/5hidly4FIdmpcgnohqw75pX8NL4wSt4Bcu4BC9FGO8442UpcsxvIn0TSgDSFRbM",
-	"NlF0X2N6u27inEfDhoLeOLBpIitO2VwuUaCoza/DcfUwbw+jTHS5N/aIxIbuAUHafHI3EqmTK/rzcK0e",
-	"7dEB3yvZHS+/p7bRDsjPHnpGzTnSKviP9zAaXATxiq4J/ieyXZXjlNk4X+7hD5wTt7GLnrrMdANdtpuw",
-	"yFsT434+vElcU3p9i/L/w+2/TwHz2e2u3e7a7a6Po960c3/dGZYPr1gcpPNKt3G47He39ZFUm1AbQ1PG",
-	"BzL6k+JaYI6gFPyavoO9X/uYk8EG4CuRIeJr4APGCo2YsdzDjMWYuGFa1JYbS8zm9YpR1qbQxlw3bk9O",
-	"4VlbXszw3RU5ReizgMh3akYrtUg2HyBUFrreLhb1NG6jQGeGAJrn5iN01KZKOjYA0x8IiWvC5j58puVe",
-	"h1koUEYvNt1npj5G99euvrxU1yK8yMxLRzy6kFIE12HoSm949xfSCqbyr3/q3QPNcjcJq9Nd2MMnoHH1",
-	"Kc0Fy6u0xWzo0CSdEfO7s/N0Vs8TFMi66zUSoOGjGNw+zD2eRRRG7kIoS0znOe7uTI3x/mkr9/hoxTgl",
-	"FSMfgMLp6gICCwGbgnBMVqklifZiMnCpqtxYG2j3FJKlVPplLW5q1AnB2GnGZ8KqkRA+D5ivP9OW+3qQ",
-	"yG2sQ8CfM1aVz+ETRM2sO8tNU78/X7vaAX2dQlo0xiBjBG50ClFe52pD1gv7lC1tpiuRRX0YgZ+cWgwK",
-	"0l177vQuIp7ndpj35eMRsoZA7JNk47HTb38yHmrOespQOuP9m+zz/Avx5firydfTb94Nr45mx0+Hiqe1",
-	"vbcx8Txgcx+Zh+e3p0b9Hcyzu6nLcF9wKQfaLgK1VjCz3/zTMoeEVCuTisu68dKKfK9+nPfi3vHwZDAc",
-	"HB2dDL4ySxPSLIA4QPC9hzTn88L0jLgx3//I+KQSAhce8BGb3VVTMmcTJ2+GeKFFdcknyCVO2PD+RD07",
-	"GgzBo5lyfTkzwxePeamFVxtgIYl6i6rsxWvHw+2ebXNw3MFBoEHZTUty63HTxc26uFlnQT68XNzmggvT",
-	"38U1z1Z/uOBZu9kLafa9mKafVhywnck55GlmB7elWlruHR5C6l1QJNHL4HDN0u/OX5y/Pt9qzrKDwocx",
-	"UIQGYo9hYVErNCHajivYF06wiSRABOB8UeMlUQQSKxmCvxOpF/O5MfsLJelqG7wSupATLF3kbMr1NGac",
-	"kAXWWQn9E3ROEunhzHlNL/aJffCjS/tmkadsIeuiTGRzH9yrln5WFuM6Zea/pi17QCSYQ0i0eAQw6x82",
-	"VPqbTDcEuwQgiGZXCtyrwmES3Jhj7zZdGdh0+Fu7pvA9gQ23c706E2kexOf2M3TO4YV3glxgHbvgXmdp",
-	"dcG9zjSzmyBsJNtie2SQ7cXMTWbPDdxp3hbrewBD4txxQyfS3rubKsjajOz9KrQWIkso4CPBuSM5UWNQ",
-	"MdAaxCVMtfmoKIt6FWocsgMKianK2A+H7WYG03VRlnC+RxiODC0Gd6g0PG+e4jg7ux0M4ym2ARomttJ8",
-	"jV1UaLz2XyuGY9B6PMM3DwdyaUY7EDML+I3dpcACL/IBNigwqkKqOxtr+VPHS6AfbmmkzczaSnpMBnJR",
-	"lpGt9CWvwwdbS7sTzQHOdhfI2c+W8VgFsX778Al+bLOBghR0MyT0l80lS7FsNqq3Lp+Mv7JkEUEf0P21",
-	"JrUNDRPXtZs4o5P1qePPEhixRgjRDAmUUIn/dyXw4/UyzNRrjFqzl1EFXJzSJV3tyJnpsdEtl7TSoiBR",
-	"3M2Jh5wTUc/XsY/f3Idm4xyHaRvLA+7ZU1Hm/mHVofW6qGNn2j6CaQuL0RMT8VfePSzeP2RYciPYs53W",
-	"8QGM89f8ijB1cL4kUo3H65QIG0Exe7MGUuiSjYRlHyIivwFLTcVFniZS85Vmy6kArHmBgY0mQnMKgSwz",
-	"0o6jyOeNRMYIoOVrT2eP61+a2n1apJ8dKs+whp0GWoZXuCj6Z7poH63gOxxnXi+8MPXYEl6iHlakBkej",
-	"9QjoOBz+zegdViCcA+hdkCC6XAFN6H5SyvYtuLScGeJN2MvS9ca9OlLkt3clVdtrzIFtwmEXuPsLGSsd",
-	"K9SfIus5rt1BFJ58d42yLcVoqtTVpZD5XBW70XRE7IRPMfuUBT7QYRyi6iKfoaiomBZZJWq9KdI6aMWB",
-	"/YrvOncV/O3BJSpqPyGbtfffUc+m/enWnbqxZNxgdJ7b09sMu73t8REd6/uLj+b4deO7rU5VqzPyEjwJ",
-	"zv5+8cKFXUNHAmOoG/vTaeC0aDYRNVxC3eqyNNzCGa8Qkoo6YVBvIHGbSONTpLglplEi9RTYTqeFBnxt",
-	"kDZHRnAo5BdbE+oNzYx3WIxp24sZR5r21DhK+Nprxz+TUvf2kUbB/lUXM6FrPpsTjYL93NSSG68pTSSt",
-	"8lMwgNPjmxskQSokOxoScZVG/je9gBRIZH6JPrIokRuugrtuOSGExQ3OkIKXbMSzK+PXHaAn/QXTEfuC",
-	"zQoZsZMh/v8xm5rPppF5If33EC4S235NJFK2eeiMsTGBx6piJyw3bl4hGWeVWkJuvtBm4hMtg5kUTg4p",
-	"ndb1XMfPnqWNTJKxooF4m3FWKjU3VY7Y3By1tYhYWcirfqkyXkbuglSUyFxli5mQNeYqVIXX2nDMeNmf",
-	"L6q5qTKBuSMmHRWY2Qc+A9b/GOesbd5UafA7kUtf2mdDvqrmipHjrFKSpYuqRN4xU5ioBONYnOQzwUpg",
-	"cfQ475eOKJ+6dMUyJSUiydHe12gA4L05TIIdbGBeDhlQMRPFWSXIrTtdZ+CAVgleijyRZXEl/CeKWoty",
-	"PGDOGgiWMC1cNd4gPGS1UnEiESDTLOsZl3yCfOmB8tSUa0sVmMh03UZC/vW02YHYwdGXbCFLoQMuTV8Z",
-	"h2a7vcwOJSARr4Pc01PpYeQmJTJvE6NdHrM5qAbXJGXgE2Ju18EKWcrM0G/nKl+zVj5toIKX5aVNZ/n+",
-	"+XmTJQ2BM4GSyMVLEATpRT0hoS9dWW96/2GODAQO2yWeVbOB57Q/g031GYWL4Iiy6oybil2vfNp0OCqC",
-	"sMDG6zcyM3vWRorlXUIEa4N5O0e3dyqZPdDeM6EVVdR2neknoHrl0k47LHdscb4+qe/dg7v6zl/vp+5Q",
-	"h+0MTvWCDnbqMcs63sVeOsGsLmLzFxHMWvds7uHYbIvc7GRys0hp3hjLDjHD61rM5m1RmVOUq8HLVL5V",
-	"zSvB8krN54j9bGMd27QnHoZ8bF/Osftv/VsL2H0CdAxkf56se7ct/j6kYg+wLe4mHvO2vY1drglSg7Yc",
-	"mG5RgzMseQ16gs4DdvtlIVlqbGOAR+FnKTtA/cLjYRgJP4zRj7Z8/kAKaaxq4+Ij3ChiIFek5AT8PNNw",
-	"5IRemb9Rz24LxdiDb7ZuMO4YIn9EC9seVzgebGM4uk2323S7TXdvrrEH2XZ3Ype82AJgl5aiDbq0FBa5",
-	"xI9Gx9lJ/rn4Yvzl5Kvp1+++uXpkNrLnQPgRHBGfaRsnTcMIDmiQpN7zKYjDUshOY1gVH4HAyWaak52b",
-	"by2YyG5ttaX9d8E/ZIIwez7cSSCWCLP9URybjyuhpxi5pgCprs0XloJ+O+vYk4r0UYvDqNovtZoHQXy4",
-	"JrEMQn7UU41jJHlVrQsBXlCEGOzyQsk7heisw/H2/oG3u3GKPQHKsL3PfWzZ4wfYLI+YrVgXNetsjk99",
-	"1bAzUn4farCHCJiZkkW2qIp6BWfbSPBKVGeLegq3MaJ/9kZcF5n74K35ven67cJn1bWVe6rEWFRCZgLz",
-	"ltW1yIGry3HTDHptxEiQJGaplUOFB9OenwiKnz07Ov5qMBwMB0fx18Ov8YIXNX69wJ+FmpdAOAoiTaPF",
-	"Km7AzkAdNlbVTEeBYv7zi5fgMZE51VCutWvi2LSmsS7Ofv4RCVUdUbdX0Bn+cEsxpZowNabjDk4+lzwj",
-	"HoOTIdg3MUkhWYgDGQPei87xwN58z98vXpC4y60QD44YDJH7hkaLwfYagGvOjsLYJ9w6ylnqz7g0XicL",
-	"n4h6O7C9ob/SbKTylTEkUTWo0KxUCiTna6/Bm1O+bW7h3c3PtJPmAOCdjgHfbWabZTXfQMyjfDvcblDj",
-	"7Rcc6BZsoxYb3EjdBM4Ak+8evXcYzEaEL2428OfFqCwyd+FVg5wkn4C8Vq1DbSmOd2JtcIcjV+9LLvnE",
-	"NAueh3ZUgkOAmzCKzYUtUCIO9dK9Wv7NFNBSxxfFtZCIx7Blm7/mlRqRLYv9oSo9YK8UTBUpRI5xYyr8",
-	"J9dlvY9vP/47AAD//w==",
+	"ymECqWJzxBKAnM//n72r7W7bVtJ/BUdfau9Simz3lT794E182+4madfNPd1zwxwTIiGJMQXoEpRl9Sb3",
+	"t+/BzAAEJMqSXbtxW35oakkkiDcO5uWZZ+b9UlyL0hZZRYNvWYHGtJo3ypD5eqEXvMQ6dUE1UMyuIBCk",
+	"ebYtA2c6LzHt0jw2CDAqCTFMYEQ3U1HlojJ/JTIFVGhMpWtkLm6A9xyrntrSNYj/FAVgS03nXH1sCwFJ",
+	"ZErVd6mXRc2WUMl9yq8FmyjKiIFUBBasa8oOQMujorFQcojXU8eX5UoSV0rVEdOLbApOa9fA2+N3Azxh",
+	"DwnMbDaKncxEpsdmDpdTIR3oB9fSHD6ALI6A5ZgVY6IOhvnDcv4xqwTPcYigWYpKR0jj5ab6M+1maoAV",
+	"e8/9VbCbCBg4dc3SUKNIIyZueFaXK4ghM13ISSnoVMSgcB/Y7U1zCLFF1bypCbdRc32sylItNUuVvLQl",
+	"3tMYSujSMtmtVtSgerN2zTvQr09Zqq+KedrMLGM0t1ZLt5c3PVnIWi2MTn3KUgyVp2wmqonAXY5zJGtl",
+	"Gmtvwaz1T2dvnn+f0o46IJVpXgkoH00FLSPGR/BZSeFKHEce9Nk+F+rprZDBP5WLskxZVgoOwQSGGWCc",
+	"3tFDfNtYYzCY8Q7Ym6XCd3u9bK9ZmJiCNLWoQOjMhMAgkGnI1o4yPyBkYGPEsOC/mB3mmVEMTRPtqv+B",
+	"XTUr6sjNo0ZxRKWHx87MgXXaYuicEqBX6MZ9JWYQf7JqmelNiiGZlEmo8cklcyCJGKcgLI3QrG0I7WZ4",
+	"H1XjR33W2G3hzbjJ4XacO27LKLhNgThvdsveVYs63L4etD14LZjmK3zJ3riJNOO3tVTp6PDqm0XNqpPa",
+	"7gqpYV3p1DP2+v8jVvDsIpuyTF1b+b6cqpJE1W5r8784IpE/oclpXv1LO58tVqdvAOnTZlfD3jLzWYpx",
+	"TZXhVuYL35b01qMXw6N6TaEJHOtW2Gx0m3G71Yb8CApGXfFcXOqpWq5bvvBL3/wC0b9o8zXVrKlstWUg",
+	"eMHGUB7Scraak7iZq/7x8PjL3rtdMxK08l2FprazmlErCqZVqrrPZd/6FIL7n095ZXbIx/uY1LCtb7er",
+	"gwBpRnXKjTZiXmbzXa4wJ9ZIUuuxqvmVUYisib2meO0ytk836+FDdfpGLSBJC5+Nhf8Y/EJO293LNkcB",
+	"cc8VaJv780YRWvJGkzyFAH2b5tNUn7VqUmfQ/7U8/Z2h/cQMbZKWgRU8WpRX+xrcWvAKZVAruOlvhcxv",
+	"BzehmJyhOYbYnXW808/wjEQaK0ujUEcbzKhforFgHeoiXqvMOlYLmRt93oM1YccdNMW6GJvWDiCfEX42",
+	"sh6O6YiasmBcJtXyFC9KJCcq44hNlBSHkbGosZ/G+igyDpZnJfA+c1BB7gRYr3pR1jpmqRQ39eWcT0QK",
+	"vgUeIrxAC16MMATPspIvtPCtRyXXphogTR7EYVqUIrAYCk2pgWawYMUSKQUDO58pmQkaasmriYgSqZt8",
+	"wuZBNJtoPWdAbA3rhKmmdJ3+zI+LK21zRpkWpcjq4lokEsFb2AIWTHOGEx6wtudqzMbFuDZrqhbatNO0",
+	"za0zJ5EAQpsVZVkouQ+2bFzIfN2SaMVc44j3RnMBDBknCYZolrJZQI46RMQ4QyRNoZWkyQG9kcwJqRKp",
+	"59ysidRFbpbmlJpBBfq9ArTiaMXSs9cvwPNi/v7xImUHxuIbqXrq5gY6cmrrSi+hcDNM8grROw0a4WhI",
+	"nqhZnMhEfrBd/wDzpX0UDdhlHxL5od/vw3/mcoxuxMm6vpr0UvbB08mmhfZMMMyGpuZYSipxnPTOspnA",
+	"W0n10s49AsiKA15qxdJGCU0jlrr4kflQF3UJf8ynSsIfSzHSBXhaUkrwPgyf+++kx7OZ/1ijqfFCbu13",
+	"bOavFFCCkGVTXvEMXUNK2nhPdGsv6clBh20/qXOoWcVJA1DCHlKSLk0qXVzzSZz0ros5XmMEPKOS1v5l",
+	"1hvyNoHAWdJ7FyfGPMG77K9ghk85PQB2qZ0w9Aoki+HwRBx99SVAc4ZDc7NDw7TCgXDZ4L7MjBVb+Nb9",
+	"mX1LKmQaIycMyAbAztjF6q+NMe2njn3H7GvYt+h9oT3swKlTVeamlUSe0XAKeB9ytRiVgv1zoWqh6UVM",
+	"k8S0D31JkiRJMZdaZ3yOjAUwoBlfsYlCwKta1IcDdk5Keby2rUTSY2evXzC3nFIskx4sfDMe9uNFIvEz",
+	"BSnxEthK/0564ZsF7fVdg5mS16KqYX8A38HWRYYbgzX81ltEI7hQSJMnCWcPuBh0EKsf4nWOmoF5LtyY",
+	"JYhOghGY1bCp5JLPCjlJJOANlS6gWPxBIYMXCA6p4WFj5Bn7w+o5prlKoMxuEHJ7TPcW9Jz9uD2xyMPT",
+	"HQ2HD4eo+2NAgM3R5ikuNmbhYOG4JSL3wiIa3UGC3fmOu4rAIgzctMQNuYYjzb7/71//79ezGz67uHl9",
+	"oj4XLy6qV8fDo9H7fyxfn5x/nr0vf331/f/ebFlP8/ze9uW7bfXO+v/g/V+H/W8u++/+s20JH4BoEJSE",
+	"S1QJd9r2qBpf4MX7m/Zrt92Cgqun7bp6B4rrQHF/aMsXX4GdsLgNg3dXWaALMVNYVqOByv1QazYXlYag",
+	"EehORmOtuCZcsMxEhKbiEg1EV78vTqSLcdr26PhD0xKrXaOlZKQpxhCA7QxwRRizzY2agFFXOPzJH4f6",
+	"Cx316SE1nAtjoVcFqUUrYV75XERNtBVCGQ23SyI3ghkYMXfUvuRWZ6XIJ6IasBfNI3hpzM4VPIJlXIKV",
+	"Ioyxn/GyFDmGa5GNCisaUkYOBs8oWKExWl83btujYcOob+zxNJEVp+A0l1hvqc2uw3X1IHwPU2jpcm8o",
+	"FdVOugeiavPO3cCqrvrSn4c69miPCfhOye54+T1LNe1AMO1Rnqk5R86kEYQWUORRZvkwDxn43DyIS2uR",
+	"kVNm3Za5B6dwRtyGFD11gfbGsWiFsMhb4/x+eL+JwxNaoE0ET0T9cPL3KUBYO+naSddOuj5OMaqd8nWn",
+	"Wz7MGDlI55Vuo6TZL1X3kYpQYakPTQEsAChMimuBMYJS8Gv6DWS/9iE0gw38WiJDANvAx78VGiFwuQeB",
+	"izEOxbSoLdWXmM3rFaNAVKGNum7Mnpzcs7a9mOGzKzKK0GaBmuWpWa3UAvN8vFNZ6Hp77aunkVwDkxni",
+	"gZ6br9BQmyrpyA3MfCDCr3Gb+2igljQV86JAG73YTJ/Z+ujdX8vkeaWuRZiXzUvHo7qQUgTZPZShHKYy",
+	"Q1jBdP7Nj717gHPuVpHrdBeU8gmU7PqU6oKlidqiNnTgmE6J+d3Jhjqt5wnW+7prVgywCpIPbh8iIk8j",
+	"Cj13ITInpvMcpTtTY0ynbaVSH60Yp6Bi5ONpOGViIE4SoDaILmWVWlINYgwGLlWVG20D9Z5CspRav6zF",
+	"TY1lT9B3mvGZsDgWghsCkfdn2lJ5DxK5jUQJ6IDGqvIpiQKvmTVnuRnqd+drmSow1ymERWN0MkZgRqcI",
+	"pbGmNkS9cE7Z0ka6ElnUhxHYyanFoCB7t2dO7+IVem6XeV96ISFrcMQ+SXIhu/325xai4ayHDKVT3r/J",
+	"Ps+/EF+Ov5p8Pf3m/fDqaHb8dJiFWsd7G7HQAw73kWmFfnto1Jdgnt5NU4ZywYUcSFwExWdBzX77L0uE",
+	"EjLHTCou68ZKK/K95nHei3vHw5PBcHB0dDL4yryaEGYBxAHmEnjAeT4vzMyIG/P7D4xPKiHwxQN6ZSNd",
+	"LextE/ZvlnihRXXJJ0iNTlD3/kQ9OxoMwaKZcn05M8sXj3mphdcbIFWJeouq7MVrx8Ptlm1zcNzBQKBF",
+	"2c2ycutx0/nNOr9Zp0E+fPW7zRcuDH8X1zxb/eGcZ+1qL4TZ9yLOflp+wHZi6pB2mh3cFmppSaM8hNC7",
+	"IE+iF8HhmqUvzl+evznfqs6yg8KHMZCHBnyPYWNRKzQh2o4r2BdOsIkkQATgfFFjzisCiddR8InUi/nc",
+	"qP2FkpSpB4+EKeSEshc5m3I9jRknZIE1VkL7BI2TRFZqaTM8eU0P9nmK8KtL+2SRp2wh66JMZJPe7nVL",
+	"PyuLcZ0y868Zyx4QCeYQEi0WAez6h3WV/ibVDcEuAQiikUqBeVU4TIJbc5zdZioDnQ6vte8UPifQ4Xa+",
+	"r05Fmgf+uf0UnXN44J0gF9jHzrnXaVqdc69TzawQBEGyzbdHCtleROOk9txAivY2X98DKBLnjuo6kTaN",
+	"cKogauPytlBbiCw/go8E546zRY2hKIPWUCvDdJuPirKoV2HJRnZALjFVGf3hsF3NYLouyhLO9wjdkaHG",
+	"4A6VhrbOK6DOzm4Hw3gF6AANE9tKg41eVGhkMagVwzVoPZ7hl4cDuTSrHdRmC+iaXY5jgXmJgA0KlKqQ",
+	"uc/6Wv7U/hKYh1sGaSOztpMeMYNclGVkO33J6/DG1tbuxNqAu905cvbTZTySROzfPvSIH9t0oCAE3SwJ",
+	"fbKxZCmWjaB65+LJeJXlvgjmgPLXmtA2DExc127jjE7Wt46/S2DFmrqOZkmghUr807XAj9fbMFuvUWqN",
+	"LKMOOD+lC7ralTPbY2NaLulNi4JAcbcnHnJPRD2/LH/89j6sIee4TNtIK1BmT0WZ+4dVh9brvI6davsI",
+	"qi28jF5tFP/Nu4fG+4d0S244e7azVD6Acv6GXxGmDs6XRKrxeI0bYtMpZjNrIIQu2UhYMiXiJRyw1HRc",
+	"5GkiNV9ptpwKwJoX6NhoPDSn4MgyK+0ol3waTCTAAJbB9nD2uP656d2nRfrZpfIUa5A0MDJM4SLvn5mi",
+	"fUof3+E482bhpenHFvcSzbCi4na0Wo+AjsPl3/TeYQfCPYDWBdV3lytgPd2vMrR9Cr5aTg3xNuxl6Wbj",
+	"XhMp8tunkrrtDebADuGwc9z9hZSVjuTqTxH1HNfuIApPvrt62ZZiNFXq6lLIfK6K3Wg64qnCu5i9ywIf",
+	"6DAOUXWRT1BUVEyLrBK13qw5O2jFgf2Czzp3HfztziVqar+6PGvPv2N5nva7WyV1o8m4xegst6cnDDvZ",
+	"9viIjnX54qM5ftn4batR1WqMvAJLgrO/X7x0btfQkEAf6oZ8Og2MFs0mooYk1K0mS0OVnPEKIalY9gz6",
+	"beR2MZHGpkhRJKZRIvUUyFunhQZ8bRA2R4JzaORn2xOaDc2MdViMSezFjCPrfAqEcfDYa8c/k9L09pFG",
+	"wX6qi5nQNZ/NiUbBfm96yY3VlCaS3vJTUIDT45sbJEEqJDsaEnGVRv43vYAQSGSuRBtZlMgNV0GuW04I",
+	"YXGDO6TgJRvx7MrYdQdoSX/BdMS+YLNCRuxkiP8/ZlPz3TQyD6R/DyGR2M5rIpGyzUNnjI0KPFYVO2G5",
+	"MfMKyTir1BJi84U2G59oGcymcNWd0mldz3X87FnaVH0yWjTwiDPOSqXmpssRm5ujthYRKwt51S9VxsvI",
+	"JUhFicxVtpgJWWOsQlVEIwhrxsv+fFHNTZcJzB0x6ajAjBxA3sMY96wd3lRpZDuE0gDS3hvyVTUpRo6z",
+	"SkmWLqoSecdMY6ISjGNzks8EK4GU0iNhXDref5rSFcuUlIgkR31fowKAeXMYBDvYwLwcMmCWJoqzSpBZ",
+	"d7rOwAGjErwUeSLL4kr4dxS1FuV4wJw2ELzC9OKq8QbhIauVihOJAJnmtZ5xySdI/x4U0ppybakCE5mu",
+	"60hIJ582EogdHH3JFrIUOqAG9Qv90G63yezQAvIKO8g93ZUeRm5TIpE4MdrlMZtDEeSaKjP4/J7by3qF",
+	"LGVm6bdTr69pK5/WUcHL8tKGs3z7/LyJkobAmaAwysUrqG/Si3pCwly6tt72/sMcGQgctq94Vs0GntH+",
+	"DITqM3IXwRFli01uFiB77bPAw1ERuAU2Hr8RmdmzN1Is7+IiWFvM2ynHvVPJyECbZ0JvVFHb90w/gSJe",
+	"Luy0Q3PHEefrm/reM7hr7vz3/dQd6iDO4FQv6GCnGbMk6p3vpav/1Xls/iL1v9Ytm3sYNts8NzuZ3CxS",
+	"mjfKskPM8LoWs3mbV+YUq+9gMpWvVfNKsLxS8zliP9tYxzb1iYchH9uXc+z+on9rA7tPgI6B7M8Tde/E",
+	"4u9DKvYAYnE38Zgn9jakXOOkhlJ5oLpFDc6w5DWUR3QWsJOXhWSp0Y0BHoXfpewAyzEeD0NP+GGMdrSt",
+	"pAWkkEarNiY+wo0iBtWXlJyAnWcGjpzQK/MZy/NtoRh7cGHrFuOOLvJH1LDtcYXrwTaWoxO6ndDthO7e",
+	"XGMPInZ3Ypc83wJgl5aiDbq0FBa5xI9Gx9lJ/rn4Yvzl5Kvp1++/uXpkNrLnQPgRHBGfaesnTUMPDtQg",
+	"Sb37U6h1Sy47jW5VvAUcJ5thTnZufrVgIivaakv775x/yARhZD7kJBBLhBF/5Mfm40roKXquyUGqa/OD",
+	"paDfzjr2pDx9NOLQq/ZzreaBEx/SJJaBy49mqjGMJK+q9bqGF+QhBr28UPJOLjprcLy7v+PtbpxiT4Ay",
+	"bO9zH0f2+A42yyNmO9Z5zTqd41OnGnZKyu9DDfYQDjPTssgWVVGv4GwbCV6J6mxRTyEbI/pXb8R1kbkv",
+	"3pnrzdRvL3xWXdtyT5UYi0pAWTmNP2DNOcdNM+i1ESNBkJiltror3Jj2/EBQ/OzZ0fFXg+FgODiKvx5+",
+	"jQleNPj1Bn8Sal4C4SgUaRotVnEDdgbqsLGqZjqifH/kH3h+8QosJlKnGsq19po4NqxptIuzn35AQlVH",
+	"1O01dIYXbmmmVBOmxnTcwcnngmfEY3AyBP0mplJIFuJAyoD3oHM8sDef8/eLl1Tc5VaIB0cMhsh9RaNF",
+	"YXsDwDWnR6HvE7KOcpb6Oy6N18nCJ6LeDmxv6K80G6l8ZRRJrBpUaFYqBRX0a2/Am1u+bW9h7uZn2pXm",
+	"AOCdjgHfbXabZTXfQMxjNXrIblDj7QkOlAXbFL8NMlI3gTPA5LvH7B0GuxHhi5sD/GkxKovMJbxqqI7J",
+	"J1Beq9ZhbSmOObHWucORq/cVl3xihgX3u1qRBXLNFpWfQwuFlcPy714v/2YaaOnjy+JaSMRj2LbNp3ml",
+	"RqTL4nyoSg/YawVbRQqRo9+YGv/RTVnv47uP/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
