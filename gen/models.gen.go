@@ -2844,10 +2844,10 @@ type ListEventsParams struct {
 	// Type Only events of this type.
 	Type *EventTypeFilter `form:"type,omitempty" json:"type,omitempty"`
 
-	// CreatedGte Only events created at or after this Unix time (seconds).
+	// CreatedGte Only events created at or after this Unix time (seconds), at most 253402300799 (the end of the year 9999).
 	CreatedGte *int64 `form:"created_gte,omitempty" json:"created_gte,omitempty"`
 
-	// CreatedLte Only events created at or before this Unix time (seconds).
+	// CreatedLte Only events created at or before this Unix time (seconds), at most 253402300799 (the end of the year 9999).
 	CreatedLte *int64 `form:"created_lte,omitempty" json:"created_lte,omitempty"`
 }
 
@@ -2925,10 +2925,10 @@ type ListProspectsParams struct {
 	// Tag Only prospects carrying this tag.
 	Tag *string `form:"tag,omitempty" json:"tag,omitempty"`
 
-	// CreatedGte Only prospects created at or after this Unix time (seconds).
+	// CreatedGte Only prospects created at or after this Unix time (seconds), at most 253402300799 (the end of the year 9999).
 	CreatedGte *int64 `form:"created_gte,omitempty" json:"created_gte,omitempty"`
 
-	// CreatedLte Only prospects created at or before this Unix time (seconds).
+	// CreatedLte Only prospects created at or before this Unix time (seconds), at most 253402300799 (the end of the year 9999).
 	CreatedLte *int64 `form:"created_lte,omitempty" json:"created_lte,omitempty"`
 }
 

@@ -59,13 +59,18 @@ func parseSearch(s string) (store.SearchQuery, error) {
 // opaque, so that it may come to hold more without breaking a client.
 const searchCursorPrefix = "prs_"
 
+// prospectIDChars is the alphabet of the 26 characters after a prospect id's
+// prefix: a ULID in lower-case Crockford base32.
+const prospectIDChars = "0123456789abcdefghjkmnpqrstvwxyz"
+
 func encodeSearchPage(lastID string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(lastID))
 }
 
 func decodeSearchPage(page string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(page)
-	if err != nil || !strings.HasPrefix(string(b), searchCursorPrefix) || len(b) > 64 {
+	id, ok := strings.CutPrefix(string(b), searchCursorPrefix)
+	if err != nil || !ok || len(id) != 26 || strings.Trim(id, prospectIDChars) != "" {
 		return "", invalid(gen.ErrorCodeParameterInvalid, "page",
 			"Invalid page: send the next_page of an earlier answer to the same query.")
 	}

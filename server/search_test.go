@@ -87,6 +87,9 @@ func testSearch(t *testing.T, newServer apitest.NewFunc) {
 		{`colour:"red"`, `Invalid query: unknown field "colour": search knows email, first_name, last_name, company, title, phone, website, source, status, tag, created and metadata["key"] at position 0.`},
 		{`company~"ac"`, `Invalid query: a substring (~) needs at least 3 characters; "ac" has 2 at position 8.`},
 		{`status:"won"`, `Invalid query: unknown status "won"; a status is one of new, contacted, qualified, unqualified, converted.`},
+		{`created>9224318016000`, `Invalid query: a time is at most 253402300799 (the last second of the year 9999) at position 8.`},
+		{`created<9223372036854775807`, `Invalid query: a time is at most 253402300799 (the last second of the year 9999) at position 8.`},
+		{`created<="99999999999999999999"`, `Invalid query: a time is at most 253402300799 (the last second of the year 9999) at position 10.`},
 		{`tag:"a" AND tag:"b" OR tag:"c"`, `Invalid query: a query joins its clauses all with AND or all with OR; found OR after AND at position 20.`},
 	} {
 		res, body := search(s.StandardKey, tc.query, "", 0)
@@ -94,12 +97,18 @@ func testSearch(t *testing.T, newServer apitest.NewFunc) {
 			t.Errorf("%s:\n got %s\nwant %s", tc.query, e.Message, tc.message)
 		}
 	}
-	for _, page := range []string{"not a cursor!", "Zm9vYmFy"} { // the second is base64 of no prospect id
+	// Not base64; base64 of no prospect id; of "prs_\x00", "prs_\xff", and an id of 25 characters.
+	for _, page := range []string{"not a cursor!", "Zm9vYmFy", "cHJzXwA", "cHJzX_8", "cHJzXzAxamRxN3o4eDRrM201bjZwN3E4cjlzMHQ"} {
 		res, body := search(s.StandardKey, `company~"acme"`, page, 0)
 		wantError(t, res, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "page")
 	}
-	res2, body := do(t, "GET", s.URL+"/v1/prospects/search", s.StandardKey, "", "")
-	wantError(t, res2, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterMissing, "query")
+	res1, body := search(s.StandardKey, `company~"acme"`, "cHJzX++", 0)
+	e := wantError(t, res1, body, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterInvalid, "page")
+	if want := "Invalid page: must match the pattern ^[A-Za-z0-9_-]+$; page is the `next_page` of the previous answer, for the page after it (the same query must be sent with it)."; e.Message != want {
+		t.Errorf("a page of the wrong characters:\n got %s\nwant %s", e.Message, want)
+	}
+	res2, body2 := do(t, "GET", s.URL+"/v1/prospects/search", s.StandardKey, "", "")
+	wantError(t, res2, body2, 400, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeParameterMissing, "query")
 }
 
 func TestSearchReadsItsWritesOnEveryReplica(t *testing.T) {

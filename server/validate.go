@@ -101,7 +101,13 @@ func validationError(err error) *Error {
 			return invalid(gen.ErrorCodeParameterInvalid, name, "Invalid %s: must be %s.", name, article(reqErr.Parameter.Schema.Value))
 		}
 		if errors.As(reqErr.Err, &schemaErr) {
-			return invalid(gen.ErrorCodeParameterInvalid, name, "Invalid %s: %s.", name, describe(schemaErr))
+			msg := describe(schemaErr)
+			if d := strings.TrimSuffix(strings.TrimSpace(reqErr.Parameter.Description), "."); d != "" && plainPattern(schemaErr) {
+				// The pattern alone would not tell a person what to send; the
+				// parameter's description does.
+				msg += "; " + name + " is " + strings.ToLower(d[:1]) + d[1:]
+			}
+			return invalid(gen.ErrorCodeParameterInvalid, name, "Invalid %s: %s.", name, msg)
 		}
 		return invalid(gen.ErrorCodeParameterInvalid, name, "Invalid %s.", name)
 	case errors.Is(reqErr.Err, openapi3filter.ErrInvalidRequired):
@@ -238,11 +244,20 @@ func describe(e *openapi3.SchemaError) string {
 		if s.Pattern == textPattern {
 			return "must not contain U+0000 (NUL)"
 		}
+		if plainPattern(e) {
+			return "must match the pattern " + s.Pattern
+		}
 		return "must be a valid " + s.Format
 	case "type", "nullable":
 		return "must be " + article(s)
 	}
 	return e.Reason
+}
+
+// plainPattern says whether e is a pattern that no format names, so that only
+// the pattern itself can say what was wanted.
+func plainPattern(e *openapi3.SchemaError) bool {
+	return (e.SchemaField == "pattern" || e.SchemaField == "format") && e.Schema.Format == "" && e.Schema.Pattern != textPattern
 }
 
 // article names a schema's type for a message: "a string", "an integer or null".

@@ -301,8 +301,11 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 		if err != nil {
 			return fmt.Errorf("%s: seed %d prospects: %w", s.name, ph.prospects, err)
 		}
+		if _, err := seedProspects(ctx, db, acct.smallID, smallAccountProspects); err != nil {
+			return fmt.Errorf("%s: seed the small account: %w", s.name, err)
+		}
 		logf("%s: database with %d prospects ready in %s", s.name, ph.prospects, time.Since(t0).Round(time.Millisecond))
-		envs[i] = &rowEnv{key: acct.key, ids: ids, server: s.name, prospects: ph.prospects}
+		envs[i] = &rowEnv{key: acct.key, smallKey: acct.smallKey, ids: ids, server: s.name, prospects: ph.prospects}
 		for r := range max(1, s.replicas) {
 			rdir := sdir
 			if r > 0 {

@@ -39,6 +39,9 @@ type serverKind struct {
 type account struct {
 	id  string // accounts.id
 	key string // the secret key, sk_…
+	// smallID and smallKey are a second account's, which holds
+	// smallAccountProspects prospects beside the load's many (search-small).
+	smallID, smallKey string
 }
 
 // buildOrFind returns path when given, or builds pkg (relative to the module

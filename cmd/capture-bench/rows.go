@@ -81,6 +81,9 @@ type rowEnv struct {
 	// prospects is how many were seeded: the search rows look for one of them.
 	prospects int
 	seq       atomic.Uint64
+	// smallKey is the secret key of an account of smallAccountProspects
+	// prospects beside the load's account (search-small).
+	smallKey string
 }
 
 // at is the base URL the n-th request goes to: the replicas in turn.

@@ -13,6 +13,12 @@ import (
 // company (the trigram index) and by its exact email (the unique email
 // index), on the database of BENCH_SEED prospects and again on the one of
 // BENCH_LIST_ROWS: a selective search should cost about the same in both.
+// A third row searches, as an account of smallAccountProspects prospects, for
+// a substring every prospect of the load's account holds: it should cost
+// what the small account holds, whatever the other holds.
+
+// smallAccountProspects is how many prospects the small account holds.
+const smallAccountProspects = 5
 
 // seedWord is the word in the company of the i-th seeded prospect ("Firm "
 // and it): six letters, a different word for each i below 26⁶, spread over
@@ -61,6 +67,11 @@ func searchRows() []row {
 			key: "search-email", name: `GET /v1/prospects/search email:"…", 1 found`, status: 200,
 			target: searchEmailTarget, check: foundOne, skip: "floor",
 		},
+		{
+			key:    "search-small",
+			name:   fmt.Sprintf(`GET /v1/prospects/search email~"example.com" by an account of %d`, smallAccountProspects),
+			status: 200, target: searchSmallTarget, check: foundAllSmall, skip: "floor",
+		},
 	}
 }
 
@@ -87,6 +98,24 @@ func searchSubstringTarget(e *rowEnv, n uint64, t *vegeta.Target) {
 func searchEmailTarget(e *rowEnv, n uint64, t *vegeta.Target) {
 	q := `email:"seed-` + fmt.Sprintf("%07d", e.seeded(n)) + `@example.com"`
 	t.Method, t.URL, t.Header = "GET", e.at(n)+"/v1/prospects/search?query="+url.QueryEscape(q), e.header()
+}
+
+// searchSmallTarget searches as the small account for a substring that
+// every prospect of both accounts holds.
+func searchSmallTarget(e *rowEnv, n uint64, t *vegeta.Target) {
+	t.Method, t.URL = "GET", e.at(n)+"/v1/prospects/search?query="+url.QueryEscape(`email~"example.com"`)
+	t.Header = e.header("Authorization", "Bearer "+e.smallKey)
+}
+
+// foundAllSmall accepts a search result of the small account's prospects.
+func foundAllSmall(body []byte) error {
+	var v struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || len(v.Data) != smallAccountProspects {
+		return fmt.Errorf("want the small account's %d prospects, got %.200s", smallAccountProspects, body)
+	}
+	return nil
 }
 
 // foundOne accepts a search result of exactly one prospect.

@@ -37,6 +37,10 @@ import (
 // benchAccount is the name of the account the load runs as.
 const benchAccount = "bench"
 
+// smallAccount is the name of the account of smallAccountProspects prospects
+// beside it, whose search must not cost what the load's account holds.
+const smallAccount = "bench-small"
+
 // benchLimit lifts the plan's prospect limit and the key's rate limit far
 // above what a run reaches, so that neither shapes the numbers.
 const benchLimit = "100000000"
@@ -87,7 +91,19 @@ func prepareWithCapture(ctx context.Context, bin, db string) (account, error) {
 		return account{}, fmt.Errorf("capture keys create printed %q, want only the secret key", out)
 	}
 	id, err := accountID(ctx, db, benchAccount)
-	return account{id: id, key: key}, err
+	if err != nil {
+		return account{}, err
+	}
+	acct := account{id: id, key: key}
+	if _, err := runCmd(ctx, bin, "accounts", "create", smallAccount, "--rate-limit", benchLimit, "--db", db); err != nil {
+		return account{}, err
+	}
+	if out, err = runCmd(ctx, bin, "keys", "create", "--account", smallAccount, "--role", "standard", "--db", db); err != nil {
+		return account{}, err
+	}
+	acct.smallKey = strings.TrimSpace(out)
+	acct.smallID, err = accountID(ctx, db, smallAccount)
+	return acct, err
 }
 
 func openDB(path string) (*sql.DB, error) {

@@ -31,7 +31,9 @@ comparison and a value in double quotes: field:"value" is exact (email in any
 case), field~"text" finds the text inside email, first_name, last_name,
 company, title or website (at least 3 characters, in any case); status:"new",
 tag:"vip", metadata["plan"]:"pro", created>1767225600 (also <, >=, <=); a -
-before a clause negates it. Quote the whole query for the shell.
+before a clause negates it. Quote the whole query for the shell, and write --
+before a query that starts with a negated clause, or the - reads as a flag:
+capture prospects search -- '-tag:"vip"'.
 
 On a terminal: a table of the first ` + strconv.Itoa(defaultListLimit) + ` prospects found (columns id, email,
 first_name, last_name, company, status, created unless --fields says
@@ -41,9 +43,11 @@ otherwise.`,
 		Example: `  capture prospects search 'company~"acme" AND status:"new"'
   capture prospects search 'email:"ada@example.com"' --fields id,email,status
   capture prospects search 'tag:"vip" OR metadata["plan"]:"pro"' --all
-  capture prospects search 'email~"@example.com"' --json | jq -r .id`,
+  capture prospects search 'email~"@example.com"' --json | jq -r .id
+  capture prospects search --all -- '-tag:"vip" AND company~"acme"'`,
 		Args: positional(1, "the query, such as 'company~\"acme\"'"),
 	}
+	cmd.SetFlagErrorFunc(searchFlagError)
 	opts.listLimit.register(cmd, "prospects")
 	fields := fieldsFlag(cmd, "default "+strings.Join(listColumns, ","))
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -58,6 +62,17 @@ otherwise.`,
 		return runF.or(prospectsSearchRun)(cmd.Context(), opts)
 	}
 	return cmd
+}
+
+// searchFlagError is flagError, but says how to send a query that starts
+// with a negated clause, which the shell passes on as an argument beginning
+// with - and so as flags: after --.
+func searchFlagError(cmd *cobra.Command, err error) error {
+	msg := err.Error()
+	if _, arg, ok := strings.Cut(msg, " in -"); ok && strings.HasPrefix(msg, "unknown shorthand flag") && strings.ContainsAny(arg, `:~<>"`) {
+		return usageError("%s: a query that starts with a negated clause goes after --, as in capture prospects search -- '-%s'", msg, arg)
+	}
+	return flagError(cmd, err)
 }
 
 // prospectsSearchRun prints the prospects the query finds, up to the limit.

@@ -267,3 +267,25 @@ func TestProspectsCLIReadsEnvironmentAndFlagsWin(t *testing.T) {
 		t.Fatal("--help must never print the API key from the environment")
 	}
 }
+
+// Not parallel: it sets process environment variables. A query that starts
+// with a negated clause reads as flags unless it follows --: then it runs, and
+// without the -- the error says to write it.
+func TestProspectsSearchNegatedFirstClause(t *testing.T) {
+	s := apitest.New(t)
+	t.Setenv("CAPTURE_URL", s.URL)
+	t.Setenv("CAPTURE_API_KEY", s.StandardKey)
+	for _, email := range []string{"vip@example.com", "plain@example.com"} {
+		if _, errOut, code := cli(t, "create", "--email", email); code != 0 {
+			t.Fatal(errOut)
+		}
+	}
+	out, errOut, code := cli(t, "search", "--json", "--", `-email:"vip@example.com"`)
+	if code != 0 || !strings.Contains(out, `"plain@example.com"`) || strings.Contains(out, "vip@") {
+		t.Fatalf("after --: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = cli(t, "search", `-email:"vip@example.com"`, "--json")
+	if want := `a query that starts with a negated clause goes after --, as in capture prospects search -- '-email:"vip@example.com"'`; code != exitUsage || out != "" || !strings.Contains(errOut, want) {
+		t.Fatalf("without --: want exit %d and %q, got %d, stderr %q", exitUsage, want, code, errOut)
+	}
+}

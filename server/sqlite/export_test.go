@@ -16,3 +16,14 @@ func (db *DB) SetNoEventsForTest(off bool) { db.noEvents = off }
 
 // EventProspectJSONForTest is eventProspectJSON, for its round-trip test.
 var EventProspectJSONForTest = eventProspectJSON
+
+// SetSearchScanMaxForTest sets the most live prospects of an account whose
+// substring search scans its rows instead of asking the trigram index: 0
+// always asks the index, -1 always scans.
+func (db *DB) SetSearchScanMaxForTest(n int) { db.searchScanMax = n }
+
+// ExecForTest lets the black-box tests change the file behind the store's back.
+func (db *DB) ExecForTest(ctx context.Context, query string, args ...any) error {
+	_, err := db.write.ExecContext(ctx, query, args...)
+	return err
+}

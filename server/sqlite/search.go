@@ -8,19 +8,40 @@ import (
 	"github.com/captureapi/capture/server/store"
 )
 
+// searchScanMax is the most live prospects an account may hold for its
+// substring clauses to be read by scanning its own rows (search_contains,
+// search_fold.go) instead of from the trigram index: the index answers with
+// every account's matches before the account's are picked out, so a small
+// account's search through it would cost as much as a large account's
+// matches (and tell how many there are). Scanning 20,000 rows costs about
+// what a few thousand of the index's matches cost.
+const searchScanMax = 20000
+
 // SearchProspects returns one page of the account's live prospects that match
-// the query, newest first. A query of clauses joined by AND with a substring
-// clause reads that clause's matches from the trigram index first
-// (prospects_search, kept by triggers in each write's transaction) and only
-// then their rows, so its cost follows the matches, not the account's size;
-// an exact email is the unique email index's; the rest filter the account's
-// live prospects, newest first.
+// the query, newest first. In an account of at most searchScanMax live
+// prospects a substring clause is checked on each of the account's rows,
+// newest first, folded as the trigram index folds, so that its cost follows
+// the account's own size and nothing else. In a larger account a query of
+// clauses joined by AND with a substring clause reads that clause's matches
+// from the trigram index first (prospects_search, kept by triggers in each
+// write's transaction) and only then their rows, and the other substring
+// clauses ask the index too. An exact email is the unique email index's; the
+// rest filter the account's live prospects, newest first. Both plans find the
+// same prospects in the same order.
 func (db *DB) SearchProspects(ctx context.Context, accountID string, sp store.SearchParams) (_ *store.Page, err error) {
 	defer unavailable(&err)
+	scan := db.searchScanMax < 0
+	if !scan && db.searchScanMax > 0 && hasSubstring(sp.Query) {
+		var live int
+		if err := db.queryRow(ctx, `SELECT live_prospects FROM accounts WHERE id = ?`, accountID).Scan(&live); err != nil {
+			return nil, err
+		}
+		scan = live <= db.searchScanMax
+	}
 	var q strings.Builder
 	var args []any
 	clauses, drive := sp.Query.Clauses, -1
-	if !sp.Query.Or {
+	if !sp.Query.Or && !scan {
 		for i, c := range clauses {
 			if c.Op == store.SearchSubstring && !c.Not {
 				drive = i
@@ -55,7 +76,7 @@ func (db *DB) SearchProspects(ctx context.Context, accountID string, sp store.Se
 			q.WriteString(join)
 		}
 		n++
-		args = searchClause(&q, args, c)
+		args = searchClause(&q, args, c, scan)
 	}
 	if n > 0 {
 		q.WriteString(`)`)
@@ -84,10 +105,10 @@ func (db *DB) SearchProspects(ctx context.Context, accountID string, sp store.Se
 		return nil, err
 	}
 	defer rows.Close()
-	scan := scanLiveProspect(accountID)
+	read := scanLiveProspect(accountID)
 	out := make([]store.Prospect, 0, sp.Limit+1)
 	for rows.Next() {
-		p, err := scan(rows)
+		p, err := read(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -100,11 +121,21 @@ func (db *DB) SearchProspects(ctx context.Context, accountID string, sp store.Se
 	return &store.Page{Prospects: out, HasMore: more}, nil
 }
 
+// hasSubstring says whether the query has a substring clause.
+func hasSubstring(q store.SearchQuery) bool {
+	for _, c := range q.Clauses {
+		if c.Op == store.SearchSubstring {
+			return true
+		}
+	}
+	return false
+}
+
 // searchClause writes one clause as a condition on a prospects row, negated
 // as NOT of its truth (a missing field is not equal to a value, so
 // -company:"x" finds the prospects without a company), and returns args with
-// its arguments.
-func searchClause(q *strings.Builder, args []any, c store.SearchClause) []any {
+// its arguments; scan checks a substring on the row itself, not in the index.
+func searchClause(q *strings.Builder, args []any, c store.SearchClause, scan bool) []any {
 	if c.Not {
 		q.WriteString(`NOT coalesce(`)
 	}
@@ -112,6 +143,9 @@ func searchClause(q *strings.Builder, args []any, c store.SearchClause) []any {
 	case c.Field == "created":
 		q.WriteString(`created ` + sqlOp(c.Op) + ` ?`)
 		args = append(args, c.Number)
+	case c.Op == store.SearchSubstring && scan: // a column of the parser's list, never the caller's text
+		q.WriteString(`search_contains(` + c.Field + `, ?)`)
+		args = append(args, strings.Map(searchFold, c.Text))
 	case c.Op == store.SearchSubstring:
 		q.WriteString(`prospects.rowid IN (SELECT rowid FROM prospects_search WHERE prospects_search MATCH ?)`)
 		args = append(args, ftsPhrase(c))

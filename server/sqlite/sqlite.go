@@ -46,6 +46,11 @@ type DB struct {
 	relay *outbox.Relay // moves deliveries into the queue, once StartQueue ran
 
 	noEvents bool // changes record no events: only for measuring what an event costs (export_test.go)
+
+	// searchScanMax is the most live prospects of an account whose substring
+	// search scans its rows (see SearchProspects); 0 always asks the trigram
+	// index and -1 always scans, for the tests of both plans.
+	searchScanMax int
 }
 
 var _ store.Store = (*DB)(nil)
@@ -109,7 +114,7 @@ func open(path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
-	db := &DB{path: path, write: write, read: read, relay: outbox.New()}
+	db := &DB{path: path, write: write, read: read, relay: outbox.New(), searchScanMax: searchScanMax}
 	// The first connection switches the file to WAL; do it on the writer up front.
 	if err := write.PingContext(context.Background()); err != nil {
 		db.Close()

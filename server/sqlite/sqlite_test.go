@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/captureapi/capture/server/sqlite"
@@ -71,6 +72,7 @@ func TestConformance(t *testing.T) {
 // finds what it found before.
 func TestMergeSearchIndex(t *testing.T) {
 	db := open(t)
+	db.SetSearchScanMaxForTest(0) // the searches ask the index, whatever the account's size
 	ctx := context.Background()
 	a, err := db.CreateAccount(ctx, "acme", 1000, 0)
 	if err != nil {
@@ -114,5 +116,102 @@ func TestMergeSearchIndex(t *testing.T) {
 	}
 	if err := db.MergeSearchIndex(ctx); err != nil { // nothing left: returns at once
 		t.Fatal(err)
+	}
+}
+
+// TestSearchConformanceOfBothPlans holds each plan of a substring search to
+// the store suite's search tests: scanning the account's rows (the plan of
+// every account of the suite, being small) and asking the trigram index.
+func TestSearchConformanceOfBothPlans(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		max  int
+	}{{"scan", -1}, {"index", 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			storetest.RunSearch(t, storetest.Engine{Open: func(t testing.TB) store.Store {
+				db := open(t)
+				db.SetSearchScanMaxForTest(c.max)
+				return db
+			}})
+		})
+	}
+}
+
+// TestSearchPlansAgreeBeyondASCII searches text of many scripts by both plans:
+// the scan folds each character as the trigram index does, so both find the
+// same prospects in the same order.
+func TestSearchPlansAgreeBeyondASCII(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	a, err := db.CreateAccount(ctx, "acme", 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	companies := []string{"İSTANBUL Ltd", "istanbul ltd", "Ærø Økonomi", "ærø økonomi", "ΣΟΦΊΑ Ltd", "σοφία ltd",
+		"Straße GmbH", "STRASSE GMBH", "ǅemal ǈubo", "Ⅻ Roman", "ＡＣＭＥ Wide", "𐐀𐐁𐐂 Deseret", "𐐨𐐩𐐪 deseret",
+		"Zoë ZOË", "КОМПАНИЯ Москва", "компания москва", "Ꭰ Cherokee", "\uffff odd \ufffe", "ǰ̌ combining"}
+	for i, c := range companies {
+		p := &store.Prospect{AccountID: a.ID, Email: fmt.Sprintf("p%d@example.com", i), Company: &c}
+		if err := db.CreateProspect(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	needles := []string{"istanbul", "İSTANBUL", "İst", "ærø", "ÆRØ", "øko", "σοφ", "ΣΟΦ", "σοφί", "ßE ", "strasse",
+		"ǆem", "ǅEM", "ǈub", "ⅻ r", "ａｃｍ", "ＡＣＭ", "𐐨𐐩𐐪", "𐐀𐐁𐐂", "zoë", "ZOË", "компания", "КОМ", "ꭰ c", "Ꭰ c",
+		"\ufffd od", "\uffff od", "ǰ̌ c", "J̌̌ c"}
+	found := 0
+	for _, needle := range needles {
+		q, err := store.ParseSearch(`company~"` + needle + `"`)
+		if err != nil {
+			t.Fatalf("%q: %v", needle, err)
+		}
+		var got [2][]string
+		for k, max := range []int{-1, 0} {
+			db.SetSearchScanMaxForTest(max)
+			page, err := db.SearchProspects(ctx, a.ID, store.SearchParams{Query: q, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range page.Prospects {
+				got[k] = append(got[k], *p.Company)
+			}
+		}
+		if !slices.Equal(got[0], got[1]) {
+			t.Errorf("company~%q: the scan found %q, the index %q", needle, got[0], got[1])
+		}
+		found += len(got[1])
+	}
+	if found < len(needles) {
+		t.Errorf("the needles found %d prospects in all: the test searches for too little", found)
+	}
+}
+
+// TestSmallAccountSearchScansItsOwnRows empties the trigram index: a small
+// account's substring search still finds its prospects, as it reads only its
+// own rows and not the matches of every account.
+func TestSmallAccountSearchScansItsOwnRows(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	a, err := db.CreateAccount(ctx, "acme", 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	company := "Analytical Engines"
+	p := &store.Prospect{AccountID: a.ID, Email: "ada@example.com", Company: &company}
+	if err := db.CreateProspect(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ExecForTest(ctx, `INSERT INTO prospects_search (prospects_search) VALUES ('delete-all')`); err != nil {
+		t.Fatal(err)
+	}
+	for _, query := range []string{`company~"engines"`, `company~"engines" OR tag:"x"`, `email~"ada" AND -company~"zzz"`} {
+		q, _ := store.ParseSearch(query)
+		page, err := db.SearchProspects(ctx, a.ID, store.SearchParams{Query: q, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Prospects) != 1 {
+			t.Errorf("%s found %d prospects, want 1", query, len(page.Prospects))
+		}
 	}
 }

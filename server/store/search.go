@@ -43,6 +43,10 @@ const (
 	SearchMinSubstring = 3
 )
 
+// SearchMaxCreated is the latest time a created clause may name, in Unix
+// seconds: the last second of the year 9999, the latest both engines store.
+const SearchMaxCreated = 253402300799
+
 // searchTextFields are the fields a substring clause (~) may search.
 var searchTextFields = []string{"email", "first_name", "last_name", "company", "title", "website"}
 
@@ -254,8 +258,11 @@ func (p *searchParser) value(c *SearchClause, before string) error {
 			p.i++
 		}
 		n, err := strconv.ParseInt(p.s[start:p.i], 10, 64)
-		if err != nil {
+		if err != nil && p.i == start {
 			return p.fail(at, "expected a Unix time in seconds after %q", before)
+		}
+		if err != nil || n > SearchMaxCreated {
+			return p.fail(start, "a time is at most %d (the last second of the year 9999)", SearchMaxCreated)
 		}
 		if quoted {
 			if p.i >= len(p.s) || p.s[p.i] != '"' {

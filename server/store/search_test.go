@@ -49,6 +49,7 @@ func TestParseSearchErrors(t *testing.T) {
 		{`status>"new"`, `only created compares with ">"; status takes ":" at position 6.`},
 		{`created~"1"`, `created takes ":", ">", "<", ">=" or "<=", not "~" at position 7.`},
 		{`created>soon`, `expected a Unix time in seconds after "created>" at position 8.`},
+		{`created>=253402300800`, `a time is at most 253402300799 (the last second of the year 9999) at position 9.`},
 		{`email="a"`, `expected ":", "~", ">", "<", ">=" or "<=" after "email" at position 5.`},
 		{`email:"a" AND`, `expected a clause after AND at position 13.`},
 		{`email:"a" AND tag:"b" OR tag:"c"`, `a query joins its clauses all with AND or all with OR; found OR after AND at position 22.`},

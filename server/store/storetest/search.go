@@ -231,3 +231,10 @@ func testSearchReadsItsWrites(t *testing.T, e Engine) {
 		t.Errorf("%d of %d prospects missed by the search right after their write:\n%s", len(report), n, strings.Join(report, "\n"))
 	}
 }
+
+// RunSearch runs the search tests of the conformance suite alone: for an
+// engine of more than one plan, to hold each plan to them.
+func RunSearch(t *testing.T, e Engine) {
+	t.Run("SearchQueries", func(t *testing.T) { testSearchQueries(t, e) })
+	t.Run("SearchReadsItsWrites", func(t *testing.T) { testSearchReadsItsWrites(t, e) })
+}
