@@ -1,0 +1,113 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/server"
+)
+
+// behindProxy trusts the loopback proxy to name the client in X-Forwarded-For.
+func behindProxy(c *server.Config) {
+	c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+}
+
+// submitAs posts a submission from the client 198.51.100.7 (behind the
+// trusted proxy) with the browser's User-Agent; it must be received.
+func submitAs(t *testing.T, s *apitest.Server, f gen.Form, body string) {
+	t.Helper()
+	res, b := post(t, s.URL+f.SubmitUrl, "application/json", body,
+		"X-Forwarded-For", "198.51.100.7", "User-Agent", "Quuxzilla/5.0")
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("submit: %d %s", res.StatusCode, b)
+	}
+}
+
+// consents lists the prospect's consent ledger.
+func consents(t *testing.T, s *apitest.Server, id string) []gen.Consent {
+	t.Helper()
+	res, b := do(t, http.MethodGet, s.URL+"/v1/prospects/"+id+"/consents", s.AdminKey, "", "")
+	var l gen.ConsentList
+	if err := json.Unmarshal(b, &l); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("consents: %d %s", res.StatusCode, b)
+	}
+	return l.Data
+}
+
+// wantFormConsent checks that the ledger's newest entry is the form's consent
+// given by the client submitAs posts as.
+func wantFormConsent(t *testing.T, s *apitest.Server, f gen.Form, prospectID string) {
+	t.Helper()
+	l := consents(t, s, prospectID)
+	if len(l) == 0 {
+		t.Fatal("the consent given through the form is not in the ledger")
+	}
+	c := l[0]
+	text, _ := c.Text.Get()
+	ip, _ := c.Ip.Get()
+	ua, _ := c.UserAgent.Get()
+	if !c.Granted || c.Source != "form:"+f.Id || text != "I agree to receive product news." || ip != "198.51.100.7" || ua != "Quuxzilla/5.0" {
+		t.Errorf("the form's consent is recorded as %+v (text %q, ip %q, user_agent %q)", c, text, ip, ua)
+	}
+}
+
+// TestFormLiftsSuppression: an erased email is refused by the API, but a form
+// submission with it is the person's own new consent: it is accepted, the
+// suppression is lifted with it, and the prospect is created.
+func TestFormLiftsSuppression(t *testing.T) { onEachEngine(t, testFormLiftsSuppression) }
+
+func testFormLiftsSuppression(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t, behindProxy)
+	f := newForm(t, s, webinarForm)
+	res, b := do(t, http.MethodPost, s.URL+"/v1/prospects", s.StandardKey, "application/json", `{"email":"ada@example.com"}`)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.StatusCode, b)
+	}
+	var p struct{ ID string }
+	json.Unmarshal(b, &p)
+	if res, b := do(t, http.MethodPost, s.URL+"/v1/prospects/"+p.ID+"/erase", s.AdminKey, "", ""); res.StatusCode != http.StatusOK {
+		t.Fatalf("erase: %d %s", res.StatusCode, b)
+	}
+	res, b = do(t, http.MethodPost, s.URL+"/v1/prospects", s.StandardKey, "application/json", `{"email":"ada@example.com"}`)
+	wantError(t, res, b, http.StatusConflict, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeEmailSuppressed, "email")
+
+	submitAs(t, s, f, `{"email": "Ada@example.com", "first_name": "Ada", "marketing_consent": "on"}`)
+	l := submissions(t, s, f.Id, "")
+	got := prospectByEmail(t, s, "ada@example.com")
+	if len(l) != 1 || l[0].Status != "accepted" || got == nil || l[0].Prospect.MustGet() != got.Id {
+		t.Fatalf("the submission is %+v, the prospect %+v", l, got)
+	}
+	res, b = do(t, http.MethodPost, s.URL+"/v1/suppressions/lift", s.AdminKey, "application/json", `{"email":"ada@example.com"}`)
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), `"lifted":false`) {
+		t.Errorf("the suppression is still there after the submission: %d %s", res.StatusCode, b)
+	}
+	wantFormConsent(t, s, f, got.Id)
+}
+
+// TestFormConsentLedger: a consent given through a form, accepted at once or
+// on approval of its quarantined submission, is in the ledger with the
+// form's source and wording and the submitting client's address and browser.
+func TestFormConsentLedger(t *testing.T) { onEachEngine(t, testFormConsentLedger) }
+
+func testFormConsentLedger(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t, behindProxy)
+	f := newForm(t, s, webinarForm)
+	submitAs(t, s, f, `{"email": "ada@example.com", "marketing_consent": "true"}`)
+	wantFormConsent(t, s, f, prospectByEmail(t, s, "ada@example.com").Id)
+
+	submitAs(t, s, f, `{"email": "grace@example.com", "marketing_consent": "on", "_gotcha": "x"}`)
+	q := submissions(t, s, f.Id, "?status=quarantined")
+	if len(q) != 1 {
+		t.Fatalf("quarantined %d submissions, want 1", len(q))
+	}
+	res, b := do(t, http.MethodPost, s.URL+"/v1/forms/"+f.Id+"/submissions/"+q[0].Id+"/approve", s.AdminKey, "", "")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("approve: %d %s", res.StatusCode, b)
+	}
+	wantFormConsent(t, s, f, prospectByEmail(t, s, "grace@example.com").Id)
+}
