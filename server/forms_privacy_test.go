@@ -111,3 +111,47 @@ func testFormConsentLedger(t *testing.T, newServer apitest.NewFunc) {
 	}
 	wantFormConsent(t, s, f, prospectByEmail(t, s, "grace@example.com").Id)
 }
+
+// TestHiddenProspectsSubmissionEvents: the form_submission.created events of
+// a hidden prospect, earlier and later ones, are for admin keys only, like
+// its other events; shown again, standard keys see them again.
+func TestHiddenProspectsSubmissionEvents(t *testing.T) {
+	onEachEngine(t, testHiddenProspectsSubmissionEvents)
+}
+
+func testHiddenProspectsSubmissionEvents(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
+	f := newForm(t, s, webinarForm)
+	submitted := func(key string) int {
+		n := 0
+		for _, e := range listEvents(t, s, key, "?limit=100") {
+			if e["type"] == "form_submission.created" {
+				n++
+			}
+		}
+		return n
+	}
+	submitAs(t, s, f, `{"email": "ada@example.com"}`)
+	p := prospectByEmail(t, s, "ada@example.com")
+	if res, b := do(t, http.MethodPatch, s.URL+"/v1/prospects/"+p.Id, s.AdminKey, "application/json", `{"hidden":true}`); res.StatusCode != http.StatusOK {
+		t.Fatalf("hide: %d %s", res.StatusCode, b)
+	}
+	submitAs(t, s, f, `{"email": "ada@example.com", "company": "Analytical"}`)
+	submitAs(t, s, f, `{"email": "ada@example.com", "_gotcha": "x"}`)
+	q := submissions(t, s, f.Id, "?status=quarantined")
+	if res, b := do(t, http.MethodPost, s.URL+"/v1/forms/"+f.Id+"/submissions/"+q[0].Id+"/approve", s.AdminKey, "", ""); res.StatusCode != http.StatusOK {
+		t.Fatalf("approve: %d %s", res.StatusCode, b)
+	}
+	if n := submitted(s.StandardKey); n != 0 {
+		t.Errorf("a standard key lists %d submission events of the hidden prospect", n)
+	}
+	if n := submitted(s.AdminKey); n != 3 {
+		t.Errorf("an admin key lists %d submission events, want 3", n)
+	}
+	if res, b := do(t, http.MethodPatch, s.URL+"/v1/prospects/"+p.Id, s.AdminKey, "application/json", `{"hidden":false}`); res.StatusCode != http.StatusOK {
+		t.Fatalf("show: %d %s", res.StatusCode, b)
+	}
+	if n := submitted(s.StandardKey); n != 3 {
+		t.Errorf("shown again, a standard key lists %d submission events, want 3", n)
+	}
+}

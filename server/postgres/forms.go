@@ -205,7 +205,13 @@ func (db *DB) CreateFormSubmission(ctx context.Context, s *store.FormSubmission)
 		if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, recordEventSQL, e.ID, e.AccountID, e.Type, string(object), nil, false,
+		hidden := false // the event of a hidden prospect's submission is for admin keys only
+		if s.ProspectID != "" {
+			if err := tx.QueryRow(ctx, `SELECT hidden FROM prospects WHERE id = $1`, s.ProspectID).Scan(&hidden); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, recordEventSQL, e.ID, e.AccountID, e.Type, string(object), nil, hidden,
 			e.Request.ID, e.Request.IdempotencyKey, e.Created)
 		enqueued = err == nil && tag.RowsAffected() > 0
 		return err
@@ -258,6 +264,16 @@ func (db *DB) AcceptFormSubmission(ctx context.Context, accountID, id, prospectI
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
 		}
-		return nil
+		_, err = q.Exec(ctx, `UPDATE events SET hidden = (SELECT hidden FROM prospects WHERE id = $3)
+			WHERE account_id = $1 AND prospect->>'ID' = $2`, accountID, id, prospectID)
+		return err
 	})
+}
+
+// followSubmissionsHidden makes the events of the submissions that made or
+// changed p follow its hidden flag.
+func followSubmissionsHidden(ctx context.Context, tx pgx.Tx, p *store.Prospect) error {
+	_, err := tx.Exec(ctx, `UPDATE events SET hidden = $3 WHERE account_id = $1 AND prospect->>'ID' IN
+		(SELECT id FROM form_submissions WHERE account_id = $1 AND prospect_id = $2)`, p.AccountID, p.ID, p.Hidden)
+	return err
 }

@@ -63,8 +63,10 @@ func followHidden(ctx context.Context, tx pgx.Tx, p *store.Prospect, wasHidden b
 	case !p.Hidden:
 		q = unhideEventsSQL
 	}
-	_, err := tx.Exec(ctx, q, p.AccountID, p.ID)
-	return err
+	if _, err := tx.Exec(ctx, q, p.AccountID, p.ID); err != nil {
+		return err
+	}
+	return followSubmissionsHidden(ctx, tx, p)
 }
 
 // EraseProspect deletes the prospect and suppresses its email, in one transaction.

@@ -194,7 +194,13 @@ func (db *DB) CreateFormSubmission(ctx context.Context, s *store.FormSubmission)
 			return nil
 		}
 		e := store.NewSubmissionEvent(ctx, s)
-		if _, err := tx.ExecContext(ctx, insertEvent, e.ID, e.AccountID, e.Type, mustJSON(s), nil, false, e.Request.ID,
+		hidden := false // the event of a hidden prospect's submission is for admin keys only
+		if s.ProspectID != "" {
+			if err := tx.QueryRowContext(ctx, `SELECT hidden FROM prospects WHERE id = ?`, s.ProspectID).Scan(&hidden); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, insertEvent, e.ID, e.AccountID, e.Type, mustJSON(s), nil, hidden, e.Request.ID,
 			e.Request.IdempotencyKey, e.Created.Unix()); err != nil {
 			return err
 		}
@@ -241,6 +247,16 @@ func (db *DB) AcceptFormSubmission(ctx context.Context, accountID, id, prospectI
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		return nil
+		_, err = tx.ExecContext(ctx, `UPDATE events SET hidden = (SELECT hidden FROM prospects WHERE id = ?3)
+			WHERE account_id = ?1 AND json_extract(prospect, '$.ID') = ?2`, accountID, id, prospectID)
+		return err
 	})
+}
+
+// followSubmissionsHidden makes the events of the submissions that made or
+// changed p follow its hidden flag.
+func followSubmissionsHidden(ctx context.Context, tx *writeTx, p *store.Prospect) error {
+	_, err := tx.ExecContext(ctx, `UPDATE events SET hidden = ?3 WHERE account_id = ?1 AND json_extract(prospect, '$.ID') IN
+		(SELECT id FROM form_submissions WHERE account_id = ?1 AND prospect_id = ?2)`, p.AccountID, p.ID, p.Hidden)
+	return err
 }

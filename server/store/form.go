@@ -137,7 +137,8 @@ type FormStore interface {
 	FormSubmission(ctx context.Context, accountID, formID, id string) (*FormSubmission, error)
 	// ListFormSubmissions returns a page of a form's submissions and whether more follow.
 	ListFormSubmissions(ctx context.Context, accountID, formID string, params SubmissionListParams) ([]FormSubmission, bool, error)
-	// AcceptFormSubmission marks a submission accepted, with its prospect.
+	// AcceptFormSubmission marks a submission accepted, with its prospect;
+	// its event follows the prospect's hidden flag from then on.
 	AcceptFormSubmission(ctx context.Context, accountID, id, prospectID string) error
 }
 
