@@ -1381,7 +1381,7 @@ type FormListObject string
 //
 // Example: {"attribution":{},"consent_text":null,"created":1732540000,"fields":{"email":"ada@example.com"},"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","id":"fsub_01jdq7zb1b2c3d4e5f6g7h8j9k","ip":"203.0.113.7","object":"form_submission","prospect":null,"reasons":["honeypot"],"status":"quarantined","user_agent":"Mozilla/5.0"}
 type FormSubmission struct {
-	// Attribution The submission's campaign fields.
+	// Attribution The submission's campaign fields; empty once the person's prospect is deleted or erased.
 	//
 	// Example: {"utm_source":"newsletter"}
 	Attribution SubmissionAttribution `json:"attribution"`
@@ -1396,7 +1396,7 @@ type FormSubmission struct {
 	// Example: 1732540000
 	Created int64 `json:"created"`
 
-	// Fields The prospect fields submitted (email, names, consent, metadata).
+	// Fields The prospect fields submitted (email, names, consent, metadata); empty once the person's prospect is deleted or erased.
 	//
 	// Example: {"email":"ada@example.com"}
 	Fields map[string]string `json:"fields"`
@@ -1411,7 +1411,7 @@ type FormSubmission struct {
 	// Example: fsub_01jdq7zb1b2c3d4e5f6g7h8j9k
 	ID string `json:"id"`
 
-	// IP The client's address.
+	// IP The client's address; empty once the person's prospect is deleted or erased.
 	//
 	// Example: 203.0.113.7
 	IP string `json:"ip"`
@@ -1436,7 +1436,7 @@ type FormSubmission struct {
 	// Example: accepted
 	Status string `json:"status"`
 
-	// UserAgent The browser's User-Agent.
+	// UserAgent The browser's User-Agent; empty once the person's prospect is deleted or erased.
 	//
 	// Example: Mozilla/5.0
 	UserAgent string `json:"user_agent"`
@@ -2203,7 +2203,7 @@ type SearchResult struct {
 // Example: search_result
 type SearchResultObject string
 
-// SubmissionAttribution The submission's campaign fields.
+// SubmissionAttribution The submission's campaign fields; empty once the person's prospect is deleted or erased.
 //
 // Example: {"utm_source":"newsletter"}
 type SubmissionAttribution struct {

@@ -112,6 +112,30 @@ func testFormConsentLedger(t *testing.T, newServer apitest.NewFunc) {
 	wantFormConsent(t, s, f, prospectByEmail(t, s, "grace@example.com").Id)
 }
 
+// submitPerson has the person of capturePerson submit a form from
+// 192.0.2.77 (behind the trusted proxy), and then a quarantined submission
+// with the same email; another person submits it too. It returns the form.
+func submitPerson(t *testing.T, s *apitest.Server) gen.Form {
+	t.Helper()
+	f := newForm(t, s, webinarForm)
+	for _, body := range []string{
+		`{"email": "Ada.Quux@example.com", "title": "Countessqux", "marketing_consent": "on",
+			"utm_campaign": "Quuxcampaign", "page_url": "https://www.example.com/?who=Quuxpage"}`,
+		`{"email": "ada.quux@example.com", "last_name": "Quarantinequx", "_gotcha": "x"}`,
+	} {
+		res, b := post(t, s.URL+f.SubmitUrl, "application/json", body,
+			"X-Forwarded-For", "192.0.2.77", "User-Agent", "Quuxzilla/5.0")
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("submit: %d %s", res.StatusCode, b)
+		}
+	}
+	res, b := post(t, s.URL+f.SubmitUrl, "application/json", `{"email": "control@example.com", "first_name": "Keepform"}`)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("submit: %d %s", res.StatusCode, b)
+	}
+	return f
+}
+
 // TestHiddenProspectsSubmissionEvents: the form_submission.created events of
 // a hidden prospect, earlier and later ones, are for admin keys only, like
 // its other events; shown again, standard keys see them again.

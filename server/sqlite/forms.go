@@ -253,6 +253,26 @@ func (db *DB) AcceptFormSubmission(ctx context.Context, accountID, id, prospectI
 	})
 }
 
+// personsSubmissions selects the ids of the submissions of the account (?1)
+// that made or changed prospect ?2, or hold its email ?3 and made none.
+const personsSubmissions = `SELECT id FROM form_submissions WHERE account_id = ?1 AND prospect_id = ?2
+	UNION SELECT id FROM form_submissions WHERE account_id = ?1 AND prospect_id = '' AND json_extract(fields, '$.email') = ?3`
+
+// forgetSubmissions scrubs, in a deletion's transaction, the person's
+// submissions and their events of every personal value: the submitted
+// fields, the attribution, the address and the browser.
+func forgetSubmissions(ctx context.Context, tx *writeTx, p *store.Prospect) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE events SET prospect = json_set(prospect, '$.Fields', json('{}'),
+		'$.Attribution', json('{}'), '$.IP', '', '$.UserAgent', '')
+		WHERE account_id = ?1 AND json_extract(prospect, '$.ID') IN (`+personsSubmissions+`)`,
+		p.AccountID, p.ID, p.Email); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE form_submissions SET fields = '{}', attribution = '{}', ip = '', user_agent = ''
+		WHERE id IN (`+personsSubmissions+`)`, p.AccountID, p.ID, p.Email)
+	return err
+}
+
 // followSubmissionsHidden makes the events of the submissions that made or
 // changed p follow its hidden flag.
 func followSubmissionsHidden(ctx context.Context, tx *writeTx, p *store.Prospect) error {
