@@ -2176,8 +2176,8 @@ type ProspectExport struct {
 	// Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
 	Prospect Prospect `json:"prospect"`
 
-	// Submissions The web form submissions that made or changed the prospect; empty until forms are used.
-	Submissions []map[string]interface{} `json:"submissions"`
+	// Submissions The person's web form submissions, newest first: those that made or changed the prospect, and the quarantined ones with its email that made none.
+	Submissions []FormSubmission `json:"submissions"`
 }
 
 // ProspectExportObject Always `prospect_export`.

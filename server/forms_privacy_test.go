@@ -136,6 +136,29 @@ func submitPerson(t *testing.T, s *apitest.Server) gen.Form {
 	return f
 }
 
+// TestExportHoldsSubmissions: the export lists the person's submissions, the
+// quarantined one with their email too, and not another person's.
+func TestExportHoldsSubmissions(t *testing.T) { onEachEngine(t, testExportHoldsSubmissions) }
+
+func testExportHoldsSubmissions(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t, behindProxy)
+	id := capturePerson(t, s)
+	submitPerson(t, s)
+	res, body := do(t, http.MethodGet, s.URL+"/v1/prospects/"+id+"/export", s.AdminKey, "", "")
+	var x gen.ProspectExport
+	if err := json.Unmarshal(body, &x); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("export: %d %s", res.StatusCode, body)
+	}
+	if len(x.Submissions) != 2 || x.Submissions[0].Status != "quarantined" || x.Submissions[1].Status != "accepted" ||
+		x.Submissions[1].Prospect.MustGet() != id || x.Submissions[1].Fields["title"] != "Countessqux" ||
+		x.Submissions[1].Ip != "192.0.2.77" || x.Submissions[1].UserAgent != "Quuxzilla/5.0" {
+		t.Errorf("the export's submissions: %s", body)
+	}
+	if held, exported := holdsPersonal(dumpTables(t, s)), holdsPersonal(string(body)); len(exported) != len(held) {
+		t.Errorf("the database holds %v about the person, the export %v", held, exported)
+	}
+}
+
 // TestHiddenProspectsSubmissionEvents: the form_submission.created events of
 // a hidden prospect, earlier and later ones, are for admin keys only, like
 // its other events; shown again, standard keys see them again.

@@ -275,6 +275,31 @@ func (db *DB) AcceptFormSubmission(ctx context.Context, accountID, id, prospectI
 const personsSubmissions = `SELECT id FROM form_submissions WHERE account_id = $1 AND prospect_id = $2
 	UNION SELECT id FROM form_submissions WHERE account_id = $1 AND prospect_id = '' AND fields->>'email' = $3`
 
+// ProspectSubmissions returns the person's submissions, newest first.
+func (db *DB) ProspectSubmissions(ctx context.Context, accountID, prospectID, email string) (out []store.FormSubmission, err error) {
+	defer unavailable(ctx, &err)
+	p := store.Prospect{Email: email}
+	p.Normalise()
+	out = []store.FormSubmission{}
+	err = db.with(ctx, func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT `+submissionCols+` FROM form_submissions
+			WHERE id IN (`+personsSubmissions+`) ORDER BY id DESC`, accountID, prospectID, p.Email)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			s, err := scanSubmission(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, *s)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
 // forgetSubmissions scrubs, in a deletion's transaction, the person's
 // submissions and their events of every personal value: the submitted
 // fields, the attribution, the address and the browser.

@@ -258,6 +258,26 @@ func (db *DB) AcceptFormSubmission(ctx context.Context, accountID, id, prospectI
 const personsSubmissions = `SELECT id FROM form_submissions WHERE account_id = ?1 AND prospect_id = ?2
 	UNION SELECT id FROM form_submissions WHERE account_id = ?1 AND prospect_id = '' AND json_extract(fields, '$.email') = ?3`
 
+// ProspectSubmissions returns the person's submissions, newest first.
+func (db *DB) ProspectSubmissions(ctx context.Context, accountID, prospectID, email string) (_ []store.FormSubmission, err error) {
+	defer unavailable(&err)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+submissionCols+` FROM form_submissions
+		WHERE id IN (`+personsSubmissions+`) ORDER BY id DESC`, accountID, prospectID, normaliseEmail(email))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.FormSubmission{}
+	for rows.Next() {
+		s, err := scanSubmission(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *s)
+	}
+	return out, rows.Err()
+}
+
 // forgetSubmissions scrubs, in a deletion's transaction, the person's
 // submissions and their events of every personal value: the submitted
 // fields, the attribution, the address and the browser.
