@@ -198,10 +198,15 @@ func testForgetsEveryCopy(t *testing.T, newServer apitest.NewFunc, method, suffi
 	if !strings.Contains(dump, "Keepme") || !strings.Contains(dump, "Keepform") {
 		t.Error("the other prospect's data went too")
 	}
-	// The person's submissions, the quarantined one too, keep no personal value.
+	// The person's submissions, the quarantined one too, keep no personal
+	// value; the quarantined one has nothing left to approve.
 	for _, sub := range submissions(t, s, f.Id, "") {
 		if sub.Fields["first_name"] == "Keepform" {
 			continue
+		}
+		if sub.Status == "quarantined" {
+			res, b := do(t, "POST", s.URL+"/v1/forms/"+f.Id+"/submissions/"+sub.Id+"/approve", s.AdminKey, "", "")
+			wantError(t, res, b, 404, "invalid_request_error", "resource_missing", "sid")
 		}
 		if len(sub.Fields) != 0 || sub.Attribution != (gen.SubmissionAttribution{}) || sub.Ip != "" || sub.UserAgent != "" {
 			t.Errorf("a %s submission of the person keeps %+v", sub.Status, sub)
