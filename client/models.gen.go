@@ -728,7 +728,7 @@ type FormPostFields struct {
 
 // FormSubmission One submission of a form, as it was received and judged.
 type FormSubmission struct {
-	// Attribution The submission's campaign fields.
+	// Attribution The submission's campaign fields; empty once the person's prospect is deleted or erased.
 	Attribution SubmissionAttribution `json:"attribution"`
 
 	// ConsentText The form's consent wording when the person gave consent; null otherwise.
@@ -741,7 +741,7 @@ type FormSubmission struct {
 	// Example: 1732540000
 	Created int64 `json:"created"`
 
-	// Fields The prospect fields submitted (email, names, consent, metadata).
+	// Fields The prospect fields submitted (email, names, consent, metadata); empty once the person's prospect is deleted or erased.
 	//
 	// Example: {"email":"ada@example.com"}
 	Fields map[string]string `json:"fields"`
@@ -756,7 +756,7 @@ type FormSubmission struct {
 	// Example: fsub_01jdq7zb1b2c3d4e5f6g7h8j9k
 	ID string `json:"id"`
 
-	// IP The client's address.
+	// IP The client's address; empty once the person's prospect is deleted or erased.
 	//
 	// Example: 203.0.113.7
 	IP string `json:"ip"`
@@ -781,7 +781,7 @@ type FormSubmission struct {
 	// Example: accepted
 	Status string `json:"status"`
 
-	// UserAgent The browser's User-Agent.
+	// UserAgent The browser's User-Agent; empty once the person's prospect is deleted or erased.
 	//
 	// Example: Mozilla/5.0
 	UserAgent string `json:"user_agent"`
@@ -1223,8 +1223,8 @@ type ProspectExport struct {
 	// fields you do not know and accept any `status`.
 	Prospect Prospect `json:"prospect"`
 
-	// Submissions The web form submissions that made or changed the prospect; empty until forms are used.
-	Submissions []map[string]interface{} `json:"submissions"`
+	// Submissions The person's web form submissions, newest first: those that made or changed the prospect, and the quarantined ones with its email that made none.
+	Submissions []FormSubmission `json:"submissions"`
 }
 
 // ProspectList One page of prospects, newest first.
@@ -1350,7 +1350,7 @@ type SearchResult struct {
 	URL string `json:"url"`
 }
 
-// SubmissionAttribution The submission's campaign fields.
+// SubmissionAttribution The submission's campaign fields; empty once the person's prospect is deleted or erased.
 type SubmissionAttribution struct {
 	// PageURL The form's page.
 	//

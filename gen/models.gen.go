@@ -1653,7 +1653,7 @@ type FormPostFields struct {
 //
 // Example: {"attribution":{},"consent_text":null,"created":1732540000,"fields":{"email":"ada@example.com"},"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","id":"fsub_01jdq7zb1b2c3d4e5f6g7h8j9k","ip":"203.0.113.7","object":"form_submission","prospect":null,"reasons":["honeypot"],"status":"quarantined","user_agent":"Mozilla/5.0"}
 type FormSubmission struct {
-	// Attribution The submission's campaign fields.
+	// Attribution The submission's campaign fields; empty once the person's prospect is deleted or erased.
 	//
 	// Example: {"utm_source":"newsletter"}
 	Attribution SubmissionAttribution `json:"attribution"`
@@ -1668,7 +1668,7 @@ type FormSubmission struct {
 	// Example: 1732540000
 	Created int64 `json:"created"`
 
-	// Fields The prospect fields submitted (email, names, consent, metadata).
+	// Fields The prospect fields submitted (email, names, consent, metadata); empty once the person's prospect is deleted or erased.
 	//
 	// Example: {"email":"ada@example.com"}
 	Fields map[string]string `json:"fields"`
@@ -1683,7 +1683,7 @@ type FormSubmission struct {
 	// Example: fsub_01jdq7zb1b2c3d4e5f6g7h8j9k
 	Id string `json:"id"`
 
-	// Ip The client's address.
+	// Ip The client's address; empty once the person's prospect is deleted or erased.
 	//
 	// Example: 203.0.113.7
 	Ip string `json:"ip"`
@@ -1708,7 +1708,7 @@ type FormSubmission struct {
 	// Example: accepted
 	Status string `json:"status"`
 
-	// UserAgent The browser's User-Agent.
+	// UserAgent The browser's User-Agent; empty once the person's prospect is deleted or erased.
 	//
 	// Example: Mozilla/5.0
 	UserAgent string `json:"user_agent"`
@@ -2258,8 +2258,8 @@ type ProspectExport struct {
 	// Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
 	Prospect Prospect `json:"prospect"`
 
-	// Submissions The web form submissions that made or changed the prospect; empty until forms are used.
-	Submissions []map[string]interface{} `json:"submissions"`
+	// Submissions The person's web form submissions, newest first: those that made or changed the prospect, and the quarantined ones with its email that made none.
+	Submissions []FormSubmission `json:"submissions"`
 }
 
 // ProspectExportObject Always `prospect_export`.
@@ -2413,7 +2413,7 @@ type SearchResult struct {
 // Example: search_result
 type SearchResultObject string
 
-// SubmissionAttribution The submission's campaign fields.
+// SubmissionAttribution The submission's campaign fields; empty once the person's prospect is deleted or erased.
 //
 // Example: {"utm_source":"newsletter"}
 type SubmissionAttribution struct {

@@ -68,6 +68,8 @@ func (s *Server) answerForm(c *call, htmlAnswer bool) error {
 	}
 	info := store.RequestFrom(ctx)
 	info.AccountID = f.AccountID // for the writer's turns
+	// The consent ledger records the client as the per-address limit knows it.
+	info.IP, info.UserAgent = s.clientIP(c.r), truncate(c.r.UserAgent(), 500)
 	ctx = store.WithRequest(ctx, info)
 	c.r = c.r.WithContext(ctx)
 	h := c.w.Header()
@@ -88,7 +90,7 @@ func (s *Server) answerForm(c *call, htmlAnswer bool) error {
 		c.w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	ip := s.clientIP(c.r)
+	ip := info.IP
 	if err := s.limitSubmissions(ctx, f.ID, ip); err != nil {
 		return err
 	}
@@ -100,7 +102,7 @@ func (s *Server) answerForm(c *call, htmlAnswer bool) error {
 	if err != nil {
 		return err
 	}
-	sub.IP, sub.UserAgent = ip, truncate(c.r.UserAgent(), 500)
+	sub.IP, sub.UserAgent = ip, info.UserAgent
 	sub.Reasons = s.judge(ctx, f, values, sub)
 	if err := s.keepSubmission(ctx, f, sub); err != nil {
 		return err
@@ -346,8 +348,15 @@ func truncate(s string, n int) string {
 // upsertProspect creates the submission's prospect, or updates the live one
 // with its email: submitted values replace, the form's tags are added,
 // metadata merged, and status never changed. Either way the submission is its
-// latest touch.
+// latest touch. A consent it gives is recorded in the ledger with source
+// "form:" + the form's id, the form's wording, and the submission's client.
+// An erased (suppressed) email is the person's own new consent: its
+// suppression is lifted in the caller's transaction and the prospect created.
 func (h *handlers) upsertProspect(ctx context.Context, f *store.Form, sub *store.FormSubmission) (*store.Prospect, error) {
+	ctx = store.WithConsentSource(ctx, "form:"+f.ID)
+	info := store.RequestFrom(ctx)
+	info.IP, info.UserAgent = sub.IP, sub.UserAgent
+	ctx = store.WithRequest(ctx, info)
 	touch := store.NewTouch(f.ID, sub.Created, sub.Attribution)
 	metadata := map[string]string{}
 	for k, v := range sub.Fields {
@@ -369,7 +378,16 @@ func (h *handlers) upsertProspect(ctx context.Context, f *store.Form, sub *store
 	if p.Source == nil && f.DefaultSource != "" {
 		p.Source = &f.DefaultSource
 	}
+	if p.MarketingConsent && sub.ConsentText != "" {
+		p.ConsentText = &sub.ConsentText
+	}
 	err := h.store.CreateProspect(ctx, p)
+	if errors.Is(err, store.ErrSuppressed) && h.privacy != nil {
+		if _, err := h.privacy.LiftSuppression(ctx, f.AccountID, p.Email); err != nil {
+			return nil, err
+		}
+		err = h.store.CreateProspect(ctx, p)
+	}
 	var exists *store.ExistsError
 	if !errors.As(err, &exists) {
 		return p, err
@@ -382,7 +400,7 @@ func (h *handlers) upsertProspect(ctx context.Context, f *store.Form, sub *store
 		}
 	}
 	if p.MarketingConsent {
-		patch.MarketingConsent = &p.MarketingConsent
+		patch.MarketingConsent, patch.ConsentText = &p.MarketingConsent, p.ConsentText
 	}
 	return h.store.UpdateProspect(ctx, f.AccountID, exists.ID, patch, func(p *store.Prospect) error {
 		for k := range metadata { // the merge may not grow it past its limit: the new keys give way

@@ -186,6 +186,13 @@ func (h *handlers) ApproveFormSubmission(ctx context.Context, req gen.ApproveFor
 		}
 		return nil, err
 	}
+	if s.Status != store.SubmissionAccepted && s.Fields["email"] == "" {
+		// Scrubbed by its person's deletion: nothing is left to make a prospect of.
+		e := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing,
+			"Submission %s of form %s holds nothing to approve: its person's data was deleted.", req.Sid, req.Id)
+		e.Param = "sid"
+		return nil, e
+	}
 	if s.Status != store.SubmissionAccepted {
 		err := h.store.Atomically(ctx, func(ctx context.Context) error {
 			p, err := h.upsertProspect(ctx, f, s)

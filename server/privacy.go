@@ -111,7 +111,7 @@ func (h *handlers) ExportProspect(ctx context.Context, req gen.ExportProspectReq
 		return nil, prospectError(err, req.Id)
 	}
 	body := gen.ProspectExport{Object: gen.ProspectExportObjectProspectExport, Prospect: prospectJSON(p),
-		Events: []gen.Event{}, Consents: []gen.Consent{}, Submissions: []map[string]any{}}
+		Events: []gen.Event{}, Consents: []gen.Consent{}, Submissions: []gen.FormSubmission{}}
 	k := store.Keyset{Limit: 100}
 	for {
 		page, err := h.privacy.ProspectEvents(ctx, accountID, p.ID, k)
@@ -143,6 +143,15 @@ func (h *handlers) ExportProspect(ctx context.Context, req gen.ExportProspectReq
 			break
 		}
 		k.StartingAfter = page.Consents[len(page.Consents)-1].ID
+	}
+	if h.forms != nil {
+		subs, err := h.forms.ProspectSubmissions(ctx, accountID, p.ID, p.Email)
+		if err != nil {
+			return nil, err
+		}
+		for i := range subs {
+			body.Submissions = append(body.Submissions, submissionJSON(&subs[i]))
+		}
 	}
 	return gen.ExportProspect200JSONResponse{Body: body, Headers: gen.ExportProspect200ResponseHeaders{RequestId: requestID(ctx)}}, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/postgres/pgtest"
@@ -123,7 +124,7 @@ func dumpPostgres(t *testing.T, dsn string) string {
 // personal are the values of the person the privacy tests forget, as they
 // would appear in any copy of them (the email in lower case).
 var personal = []string{"ada.quux@example.com", "Adalbertina", "Lovelacequux", "7946 0999", "123-45-6789",
-	"Augustaxyz", "Countessqux"}
+	"Augustaxyz", "Countessqux", "Quuxzilla", "192.0.2.77", "Quuxcampaign", "Quuxpage", "Quarantinequx"}
 
 // holdsPersonal names the personal values the text holds.
 func holdsPersonal(text string) []string {
@@ -177,10 +178,11 @@ func TestErasureForgetsEveryCopy(t *testing.T) {
 // event, not a queued delivery (outbox or River job), not a kept answer;
 // and the deliveries made after it carry none of them.
 func testForgetsEveryCopy(t *testing.T, newServer apitest.NewFunc, method, suffix string) {
-	s := newServer(t, allowPrivate)
+	s := newServer(t, allowPrivate, behindProxy)
 	rcv := newReceiver(t)
 	createEndpoint(t, s, rcv.URL)
 	id := capturePerson(t, s)
+	f := submitPerson(t, s)
 	if found := holdsPersonal(dumpTables(t, s)); len(found) != len(personal) {
 		t.Fatalf("before the deletion the database holds %v of %v: the dump misses some", found, personal)
 	}
@@ -193,14 +195,33 @@ func testForgetsEveryCopy(t *testing.T, newServer apitest.NewFunc, method, suffi
 	if found := holdsPersonal(dump); len(found) > 0 {
 		t.Errorf("after %s%s the database still holds %v:\n%s", method, suffix, found, dump)
 	}
-	if !strings.Contains(dump, "Keepme") {
+	if !strings.Contains(dump, "Keepme") || !strings.Contains(dump, "Keepform") {
 		t.Error("the other prospect's data went too")
+	}
+	// The person's submissions, the quarantined one too, keep no personal
+	// value; the quarantined one has nothing left to approve.
+	for _, sub := range submissions(t, s, f.Id, "") {
+		if sub.Fields["first_name"] == "Keepform" {
+			continue
+		}
+		if sub.Status == "quarantined" {
+			res, b := do(t, "POST", s.URL+"/v1/forms/"+f.Id+"/submissions/"+sub.Id+"/approve", s.AdminKey, "", "")
+			wantError(t, res, b, 404, "invalid_request_error", "resource_missing", "sid")
+		}
+		if len(sub.Fields) != 0 || sub.Attribution != (gen.SubmissionAttribution{}) || sub.Ip != "" || sub.UserAgent != "" {
+			t.Errorf("a %s submission of the person keeps %+v", sub.Status, sub)
+		}
 	}
 
 	// The events keep the person's id, object, status and created, no more.
 	for _, e := range listEvents(t, s, s.AdminKey, "?limit=100") {
 		data := e["data"].(map[string]any)
 		obj := data["object"].(map[string]any)
+		if e["type"] == "form_submission.created" && obj["fields"].(map[string]any)["first_name"] != "Keepform" {
+			if len(obj["fields"].(map[string]any)) != 0 || len(obj["attribution"].(map[string]any)) != 0 || obj["ip"] != "" || obj["user_agent"] != "" {
+				t.Errorf("a form_submission.created event of the person keeps %v", obj)
+			}
+		}
 		if obj["id"] != id || e["type"] == "prospect.deleted" {
 			continue
 		}
@@ -214,7 +235,7 @@ func testForgetsEveryCopy(t *testing.T, newServer apitest.NewFunc, method, suffi
 
 	// The deliveries queued before it are made after it, without them.
 	startDeliveries(t, s.Store, server.DeliveryOptions{AllowPrivate: true})
-	for range 5 { // the person's created, two updates and deleted; Keepme's created
+	for range 9 { // the person's created, three updates, three submissions and deleted; Keepme's created
 		d := next(t, rcv.got)
 		if found := holdsPersonal(string(d.body)); len(found) > 0 {
 			t.Errorf("a delivery made after the deletion carries %v: %s", found, d.body)

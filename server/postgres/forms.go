@@ -205,7 +205,13 @@ func (db *DB) CreateFormSubmission(ctx context.Context, s *store.FormSubmission)
 		if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, recordEventSQL, e.ID, e.AccountID, e.Type, string(object), nil, false,
+		hidden := false // the event of a hidden prospect's submission is for admin keys only
+		if s.ProspectID != "" {
+			if err := tx.QueryRow(ctx, `SELECT hidden FROM prospects WHERE id = $1`, s.ProspectID).Scan(&hidden); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, recordEventSQL, e.ID, e.AccountID, e.Type, string(object), nil, hidden,
 			e.Request.ID, e.Request.IdempotencyKey, e.Created)
 		enqueued = err == nil && tag.RowsAffected() > 0
 		return err
@@ -258,6 +264,60 @@ func (db *DB) AcceptFormSubmission(ctx context.Context, accountID, id, prospectI
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
 		}
-		return nil
+		_, err = q.Exec(ctx, `UPDATE events SET hidden = (SELECT hidden FROM prospects WHERE id = $3)
+			WHERE account_id = $1 AND prospect->>'ID' = $2`, accountID, id, prospectID)
+		return err
 	})
+}
+
+// personsSubmissions selects the ids of the submissions of the account ($1)
+// that made or changed prospect $2, or hold its email $3 and made none.
+const personsSubmissions = `SELECT id FROM form_submissions WHERE account_id = $1 AND prospect_id = $2
+	UNION SELECT id FROM form_submissions WHERE account_id = $1 AND prospect_id = '' AND fields->>'email' = $3`
+
+// ProspectSubmissions returns the person's submissions, newest first.
+func (db *DB) ProspectSubmissions(ctx context.Context, accountID, prospectID, email string) (out []store.FormSubmission, err error) {
+	defer unavailable(ctx, &err)
+	p := store.Prospect{Email: email}
+	p.Normalise()
+	out = []store.FormSubmission{}
+	err = db.with(ctx, func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT `+submissionCols+` FROM form_submissions
+			WHERE id IN (`+personsSubmissions+`) ORDER BY id DESC`, accountID, prospectID, p.Email)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			s, err := scanSubmission(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, *s)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// forgetSubmissions scrubs, in a deletion's transaction, the person's
+// submissions and their events of every personal value: the submitted
+// fields, the attribution, the address and the browser.
+func forgetSubmissions(ctx context.Context, tx pgx.Tx, p *store.Prospect) error {
+	if _, err := tx.Exec(ctx, `UPDATE events SET prospect = prospect || jsonb_build_object('Fields', '{}'::jsonb,
+		'Attribution', '{}'::jsonb, 'IP', '', 'UserAgent', '')
+		WHERE account_id = $1 AND prospect->>'ID' IN (`+personsSubmissions+`)`, p.AccountID, p.ID, p.Email); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE form_submissions SET fields = '{}', attribution = '{}', ip = '', user_agent = ''
+		WHERE id IN (`+personsSubmissions+`)`, p.AccountID, p.ID, p.Email)
+	return err
+}
+
+// followSubmissionsHidden makes the events of the submissions that made or
+// changed p follow its hidden flag.
+func followSubmissionsHidden(ctx context.Context, tx pgx.Tx, p *store.Prospect) error {
+	_, err := tx.Exec(ctx, `UPDATE events SET hidden = $3 WHERE account_id = $1 AND prospect->>'ID' IN
+		(SELECT id FROM form_submissions WHERE account_id = $1 AND prospect_id = $2)`, p.AccountID, p.ID, p.Hidden)
+	return err
 }

@@ -194,7 +194,13 @@ func (db *DB) CreateFormSubmission(ctx context.Context, s *store.FormSubmission)
 			return nil
 		}
 		e := store.NewSubmissionEvent(ctx, s)
-		if _, err := tx.ExecContext(ctx, insertEvent, e.ID, e.AccountID, e.Type, mustJSON(s), nil, false, e.Request.ID,
+		hidden := false // the event of a hidden prospect's submission is for admin keys only
+		if s.ProspectID != "" {
+			if err := tx.QueryRowContext(ctx, `SELECT hidden FROM prospects WHERE id = ?`, s.ProspectID).Scan(&hidden); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, insertEvent, e.ID, e.AccountID, e.Type, mustJSON(s), nil, hidden, e.Request.ID,
 			e.Request.IdempotencyKey, e.Created.Unix()); err != nil {
 			return err
 		}
@@ -241,6 +247,56 @@ func (db *DB) AcceptFormSubmission(ctx context.Context, accountID, id, prospectI
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		return nil
+		_, err = tx.ExecContext(ctx, `UPDATE events SET hidden = (SELECT hidden FROM prospects WHERE id = ?3)
+			WHERE account_id = ?1 AND json_extract(prospect, '$.ID') = ?2`, accountID, id, prospectID)
+		return err
 	})
+}
+
+// personsSubmissions selects the ids of the submissions of the account (?1)
+// that made or changed prospect ?2, or hold its email ?3 and made none.
+const personsSubmissions = `SELECT id FROM form_submissions WHERE account_id = ?1 AND prospect_id = ?2
+	UNION SELECT id FROM form_submissions WHERE account_id = ?1 AND prospect_id = '' AND json_extract(fields, '$.email') = ?3`
+
+// ProspectSubmissions returns the person's submissions, newest first.
+func (db *DB) ProspectSubmissions(ctx context.Context, accountID, prospectID, email string) (_ []store.FormSubmission, err error) {
+	defer unavailable(&err)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+submissionCols+` FROM form_submissions
+		WHERE id IN (`+personsSubmissions+`) ORDER BY id DESC`, accountID, prospectID, normaliseEmail(email))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.FormSubmission{}
+	for rows.Next() {
+		s, err := scanSubmission(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *s)
+	}
+	return out, rows.Err()
+}
+
+// forgetSubmissions scrubs, in a deletion's transaction, the person's
+// submissions and their events of every personal value: the submitted
+// fields, the attribution, the address and the browser.
+func forgetSubmissions(ctx context.Context, tx *writeTx, p *store.Prospect) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE events SET prospect = json_set(prospect, '$.Fields', json('{}'),
+		'$.Attribution', json('{}'), '$.IP', '', '$.UserAgent', '')
+		WHERE account_id = ?1 AND json_extract(prospect, '$.ID') IN (`+personsSubmissions+`)`,
+		p.AccountID, p.ID, p.Email); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE form_submissions SET fields = '{}', attribution = '{}', ip = '', user_agent = ''
+		WHERE id IN (`+personsSubmissions+`)`, p.AccountID, p.ID, p.Email)
+	return err
+}
+
+// followSubmissionsHidden makes the events of the submissions that made or
+// changed p follow its hidden flag.
+func followSubmissionsHidden(ctx context.Context, tx *writeTx, p *store.Prospect) error {
+	_, err := tx.ExecContext(ctx, `UPDATE events SET hidden = ?3 WHERE account_id = ?1 AND json_extract(prospect, '$.ID') IN
+		(SELECT id FROM form_submissions WHERE account_id = ?1 AND prospect_id = ?2)`, p.AccountID, p.ID, p.Hidden)
+	return err
 }

@@ -40,13 +40,16 @@ const (
 // forget removes, in a deletion's transaction, every copy of p's personal
 // fields but the row's own (which the deletion erases): its events (and so
 // the deliveries not yet made, which read their event when they run), and
-// the kept answers of Idempotency-Keys that hold it, and its consent ledger
-// (counted on the tombstone).
+// the kept answers of Idempotency-Keys that hold it, its consent ledger
+// (counted on the tombstone), and its form submissions and their events.
 func forget(ctx context.Context, tx *writeTx, p *store.Prospect) error {
 	if _, err := tx.ExecContext(ctx, scrubEventsSQL, p.AccountID, p.ID); err != nil {
 		return err
 	}
 	if err := forgetConsents(ctx, tx, p); err != nil {
+		return err
+	}
+	if err := forgetSubmissions(ctx, tx, p); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, dropAnswersSQL, p.AccountID, p.ID, strconv.Quote(p.Email))
@@ -63,8 +66,10 @@ func followHidden(ctx context.Context, tx *writeTx, p *store.Prospect, wasHidden
 	case !p.Hidden:
 		q = unhideEventsSQL
 	}
-	_, err := tx.ExecContext(ctx, q, p.AccountID, p.ID)
-	return err
+	if _, err := tx.ExecContext(ctx, q, p.AccountID, p.ID); err != nil {
+		return err
+	}
+	return followSubmissionsHidden(ctx, tx, p)
 }
 
 // EraseProspect deletes the prospect and suppresses its email, in one transaction.

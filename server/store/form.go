@@ -137,8 +137,13 @@ type FormStore interface {
 	FormSubmission(ctx context.Context, accountID, formID, id string) (*FormSubmission, error)
 	// ListFormSubmissions returns a page of a form's submissions and whether more follow.
 	ListFormSubmissions(ctx context.Context, accountID, formID string, params SubmissionListParams) ([]FormSubmission, bool, error)
-	// AcceptFormSubmission marks a submission accepted, with its prospect.
+	// AcceptFormSubmission marks a submission accepted, with its prospect;
+	// its event follows the prospect's hidden flag from then on.
 	AcceptFormSubmission(ctx context.Context, accountID, id, prospectID string) error
+	// ProspectSubmissions returns the person's submissions, newest first:
+	// those that made or changed the prospect, and the ones with its email
+	// (normalised) that never made a prospect.
+	ProspectSubmissions(ctx context.Context, accountID, prospectID, email string) ([]FormSubmission, error)
 }
 
 // Touch is one submission's place in a prospect's attribution: the campaign

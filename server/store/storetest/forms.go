@@ -112,3 +112,56 @@ func testAttribution(t *testing.T, e Engine) {
 		}
 	}
 }
+
+// testPersonsSubmissions: a person's submissions are those that made or
+// changed their prospect and the ones with their email that made none; its
+// deletion scrubs them and their events of every personal value, and leaves
+// another person's alone.
+func testPersonsSubmissions(t *testing.T, e Engine) {
+	db := e.Open(t)
+	fs := db.(store.FormStore)
+	a := account(t, db, "acme", 100)
+	f := &store.Form{AccountID: a.ID, Name: "Webinar"}
+	if err := fs.CreateForm(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	p := insert(t, db, a.ID, "ada@example.com")
+	for _, s := range []*store.FormSubmission{
+		{Status: store.SubmissionAccepted, ProspectID: p.ID, Fields: map[string]string{"email": "ada@example.com"}},
+		{Status: store.SubmissionQuarantined, Reasons: []string{"honeypot"}, Fields: map[string]string{"email": "ada@example.com"}},
+		{Status: store.SubmissionQuarantined, Reasons: []string{"honeypot"}, Fields: map[string]string{"email": "grace@example.com"}},
+	} {
+		s.AccountID, s.FormID, s.IP, s.UserAgent = a.ID, f.ID, "203.0.113.7", "test"
+		s.Attribution = map[string]string{"page_url": "https://example.com/?who=ada"}
+		if err := fs.CreateFormSubmission(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine, err := fs.ProspectSubmissions(ctx, a.ID, p.ID, "Ada@Example.com")
+	if err != nil || len(mine) != 2 || mine[0].Status != store.SubmissionQuarantined || mine[1].ProspectID != p.ID {
+		t.Fatalf("ProspectSubmissions: %+v %v", mine, err)
+	}
+	if err := db.DeleteProspect(ctx, a.ID, p.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := fs.ListFormSubmissions(ctx, a.ID, f.ID, store.SubmissionListParams{Limit: 10})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("after the deletion: %+v %v", all, err)
+	}
+	for _, s := range all {
+		scrubbed := len(s.Fields) == 0 && len(s.Attribution) == 0 && s.IP == "" && s.UserAgent == ""
+		if mine := s.Fields["email"] != "grace@example.com"; scrubbed != mine || s.Status == "" || s.FormID != f.ID {
+			t.Errorf("after the deletion, a submission is %+v", s)
+		}
+	}
+	page, err := db.(store.EventStore).ListEvents(ctx, a.ID, store.EventListParams{Limit: 10, Type: store.EventFormSubmissionCreated})
+	if err != nil || len(page.Events) != 3 {
+		t.Fatalf("submission events: %+v %v", page, err)
+	}
+	for _, ev := range page.Events {
+		s := ev.Submission
+		if kept := s.Fields["email"] == "grace@example.com"; kept == (len(s.Fields) == 0 && s.IP == "" && len(s.Attribution) == 0) {
+			t.Errorf("after the deletion, a submission event holds %+v", s)
+		}
+	}
+}

@@ -76,6 +76,7 @@ func Run(t *testing.T, e Engine) {
 		{"ErasureSuppresses", testErasureSuppresses},
 		{"Forms", testForms},
 		{"Attribution", testAttribution},
+		{"PersonsSubmissions", testPersonsSubmissions},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, e) })
 	}
