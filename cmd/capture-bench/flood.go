@@ -73,29 +73,7 @@ func runFlood(ctx context.Context, cfg config, captureBin, dir string) floodResu
 	}()
 	envB := &rowEnv{bases: []string{p.base}, key: tenantB.key, server: "tenant-b"}
 	envA := &rowEnv{bases: []string{p.base}, key: strings.TrimSpace(keyA), server: "tenant-a"}
-	cfgB := cfg
-	cfgB.concurrency = floodConnections
-	creates := func(tgt *vegeta.Target) error {
-		n := envB.seq.Add(1)
-		tgt.Method, tgt.URL = "POST", envB.at(n)+"/v1/prospects"
-		tgt.Header = envB.header("Content-Type", "application/json")
-		tgt.Body = envB.createBody(n)
-		return nil
-	}
-	measureB := func(name string) result {
-		if cfg.warmup > 0 {
-			attack(ctx, cfgB, creates, cfg.warmup, name+"-warmup")
-		}
-		m := attack(ctx, cfgB, creates, cfg.duration, name)
-		r := result{requests: m.Requests, p50: m.Latencies.P50, p99: m.Latencies.P99}
-		if wall := (m.Duration + m.Wait).Seconds(); wall > 0 {
-			r.rps = float64(m.StatusCodes["201"]) / wall
-		}
-		if ok := uint64(m.StatusCodes["201"]); ok != m.Requests {
-			r.unexpected = fmt.Sprintf("%d of %d creates were not 201", m.Requests-ok, m.Requests)
-		}
-		return r
-	}
+	measureB := func(name string) result { return measureCreates(ctx, cfg, envB, name) }
 
 	out.alone = measureB("flood-alone")
 	floodCtx, stop := context.WithCancel(ctx)
@@ -172,4 +150,30 @@ func (f floodResult) print(w io.Writer) {
 	if s := f.floodWall.Seconds(); s > 0 {
 		fmt.Fprintf(w, "  A: %d batches written (%.0f prospects/s), %d answered 429\n", f.batches, float64(f.batches*batchSize)/s, f.refused)
 	}
+}
+
+// measureCreates loads env's account with single creates from
+// floodConnections connections for cfg.duration (after cfg.warmup): the
+// throughput another tenant keeps, the row's figure with a flood or without.
+func measureCreates(ctx context.Context, cfg config, env *rowEnv, name string) result {
+	cfg.concurrency = floodConnections
+	creates := func(tgt *vegeta.Target) error {
+		n := env.seq.Add(1)
+		tgt.Method, tgt.URL = "POST", env.at(n)+"/v1/prospects"
+		tgt.Header = env.header("Content-Type", "application/json")
+		tgt.Body = env.createBody(n)
+		return nil
+	}
+	if cfg.warmup > 0 {
+		attack(ctx, cfg, creates, cfg.warmup, name+"-warmup")
+	}
+	m := attack(ctx, cfg, creates, cfg.duration, name)
+	r := result{requests: m.Requests, p50: m.Latencies.P50, p99: m.Latencies.P99}
+	if wall := (m.Duration + m.Wait).Seconds(); wall > 0 {
+		r.rps = float64(m.StatusCodes["201"]) / wall
+	}
+	if ok := uint64(m.StatusCodes["201"]); ok != m.Requests {
+		r.unexpected = fmt.Sprintf("%d of %d creates were not 201", m.Requests-ok, m.Requests)
+	}
+	return r
 }

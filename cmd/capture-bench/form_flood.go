@@ -14,8 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // The form-flood row: the authenticated API's create throughput while one
@@ -69,29 +67,7 @@ func runFormFlood(ctx context.Context, cfg config, captureBin, dir string) formF
 	if err != nil {
 		return fail(err)
 	}
-	cfgC := cfg
-	cfgC.concurrency = floodConnections
-	creates := func(tgt *vegeta.Target) error {
-		n := env.seq.Add(1)
-		tgt.Method, tgt.URL = "POST", env.at(n)+"/v1/prospects"
-		tgt.Header = env.header("Content-Type", "application/json")
-		tgt.Body = env.createBody(n)
-		return nil
-	}
-	measure := func(name string) result {
-		if cfg.warmup > 0 {
-			attack(ctx, cfgC, creates, cfg.warmup, name+"-warmup")
-		}
-		m := attack(ctx, cfgC, creates, cfg.duration, name)
-		r := result{requests: m.Requests, p50: m.Latencies.P50, p99: m.Latencies.P99}
-		if wall := (m.Duration + m.Wait).Seconds(); wall > 0 {
-			r.rps = float64(m.StatusCodes["201"]) / wall
-		}
-		if ok := uint64(m.StatusCodes["201"]); ok != m.Requests {
-			r.unexpected = fmt.Sprintf("%d of %d creates were not 201", m.Requests-ok, m.Requests)
-		}
-		return r
-	}
+	measure := func(name string) result { return measureCreates(ctx, cfg, env, name) }
 
 	out.alone = measure("form-flood-alone")
 	var wg sync.WaitGroup
