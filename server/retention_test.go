@@ -64,10 +64,17 @@ func testRetentionSweepOnStart(t *testing.T, newServer apitest.NewFunc) {
 	if res, body := do(t, "GET", s.URL+"/v1/prospects/"+ids[1], s.StandardKey, "", ""); res.StatusCode != 200 {
 		t.Errorf("the converted prospect: %d %s", res.StatusCode, body)
 	}
-	_, metrics := do(t, "GET", s.MetricsURL+"/metrics", "", "", "")
-	if !strings.Contains(string(metrics), "capture_retention_deleted_total 1\n") {
-		t.Errorf("metrics lack the sweep's count:\n%s", metrics)
-	}
+	// The worker counts after its transaction commits, so the 410 can be
+	// seen a moment before the count.
+	poll.Until(t, 10*time.Second, "the metric counts the sweep's deletion", func() (bool, string) {
+		_, metrics := do(t, "GET", s.MetricsURL+"/metrics", "", "", "")
+		for _, line := range strings.Split(string(metrics), "\n") {
+			if strings.HasPrefix(line, "capture_retention_deleted_total ") {
+				return line == "capture_retention_deleted_total 1", line
+			}
+		}
+		return false, "no capture_retention_deleted_total line"
+	})
 }
 
 // startQueue starts the queue of the store's engine with cfg until the test ends.
