@@ -59,6 +59,16 @@ export function keysetPager<T extends { id: string }>(
   });
 }
 
+/**
+ * onePagePager yields the items of a list that the API answers whole, in one
+ * page and without cursors (webhook endpoints, forms: an account has few).
+ */
+export function onePagePager<T>(fetch: () => Promise<{ data: T[] }>): AutoPager<T> {
+  return new AutoPager(async function* () {
+    yield* (await fetch()).data;
+  });
+}
+
 /** searchPager follows a search's `next_page` cursor while `has_more` is true. */
 export function searchPager<T>(fetch: (page: string | undefined) => Promise<{ data: T[]; has_more: boolean; next_page?: string | null }>): AutoPager<T> {
   return new AutoPager(async function* () {

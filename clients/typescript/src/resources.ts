@@ -1,6 +1,7 @@
 import type { Client } from "openapi-fetch";
 import { CaptureError } from "./errors.js";
-import { keysetPager, searchPager, type AutoPager } from "./paging.js";
+import { checkIdempotencyKey } from "./transport.js";
+import { keysetPager, onePagePager, searchPager, type AutoPager } from "./paging.js";
 import type { components, operations, paths } from "./schema.js";
 import type { RequestOptions } from "./client.js";
 
@@ -47,8 +48,9 @@ async function unwrap<R extends { data?: unknown; error?: unknown; response: Res
   return r.data as NonNullable<R["data"]>;
 }
 
-/** init turns a call's options into openapi-fetch's. */
+/** init turns a call's options into openapi-fetch's; it throws on a key that could not be sent. */
 function init(o: RequestOptions = {}): { signal?: AbortSignal; headers?: Record<string, string> } {
+  if (o.idempotencyKey) checkIdempotencyKey(o.idempotencyKey);
   return { signal: o.signal, headers: o.idempotencyKey ? { "Idempotency-Key": o.idempotencyKey } : undefined };
 }
 
@@ -57,27 +59,27 @@ export class ProspectResource {
   constructor(private readonly api: Api) {}
 
   /** Creates a prospect (201). A live prospect with the email already is a 409 `prospect_exists` with its `existingId`. */
-  create(params: ProspectCreate, o?: RequestOptions): Promise<Prospect> {
+  async create(params: ProspectCreate, o?: RequestOptions): Promise<Prospect> {
     return unwrap(this.api.POST("/v1/prospects", { body: params, ...init(o) }));
   }
 
   /** Retrieves a prospect: 404 `resource_missing` when unknown, 410 `resource_gone` once deleted. */
-  get(id: string, o?: RequestOptions): Promise<Prospect> {
+  async get(id: string, o?: RequestOptions): Promise<Prospect> {
     return unwrap(this.api.GET("/v1/prospects/{id}", { params: { path: { id } }, ...init(o) }));
   }
 
   /** Changes the fields given; `null` clears an optional one. */
-  update(id: string, params: ProspectUpdate, o?: RequestOptions): Promise<Prospect> {
+  async update(id: string, params: ProspectUpdate, o?: RequestOptions): Promise<Prospect> {
     return unwrap(this.api.PATCH("/v1/prospects/{id}", { params: { path: { id } }, body: params, ...init(o) }));
   }
 
   /** Deletes a prospect; reading it afterwards is 410 `resource_gone`. */
-  delete(id: string, o?: RequestOptions): Promise<DeletedProspect> {
+  async delete(id: string, o?: RequestOptions): Promise<DeletedProspect> {
     return unwrap(this.api.DELETE("/v1/prospects/{id}", { params: { path: { id } }, ...init(o) }));
   }
 
   /** Fetches one page of prospects, newest first. */
-  listPage(params: ProspectListParams = {}, o?: RequestOptions): Promise<ProspectList> {
+  async listPage(params: ProspectListParams = {}, o?: RequestOptions): Promise<ProspectList> {
     return unwrap(this.api.GET("/v1/prospects", { params: { query: params }, ...init(o) }));
   }
 
@@ -92,17 +94,17 @@ export class ProspectResource {
   }
 
   /** Creates up to 500 prospects in one request, each answered on its own (`on_conflict`: error, skip or update). */
-  createBatch(params: ProspectBatchCreate, o?: RequestOptions): Promise<ProspectBatch> {
+  async createBatch(params: ProspectBatchCreate, o?: RequestOptions): Promise<ProspectBatch> {
     return unwrap(this.api.POST("/v1/prospects/batch", { body: params, ...init(o) }));
   }
 
   /** Deletes a prospect everywhere and suppresses its email (admin keys only). */
-  erase(id: string, o?: RequestOptions): Promise<ErasedProspect> {
+  async erase(id: string, o?: RequestOptions): Promise<ErasedProspect> {
     return unwrap(this.api.POST("/v1/prospects/{id}/erase", { params: { path: { id } }, ...init(o) }));
   }
 
   /** Everything held about a prospect, in one answer (admin keys only). */
-  export(id: string, o?: RequestOptions): Promise<ProspectExport> {
+  async export(id: string, o?: RequestOptions): Promise<ProspectExport> {
     return unwrap(this.api.GET("/v1/prospects/{id}/export", { params: { path: { id } }, ...init(o) }));
   }
 
@@ -119,7 +121,7 @@ export class AccountResource {
   constructor(private readonly api: Api) {}
 
   /** Retrieves the account the key belongs to, with the key's role. */
-  get(o?: RequestOptions): Promise<Account> {
+  async get(o?: RequestOptions): Promise<Account> {
     return unwrap(this.api.GET("/v1/account", init(o)));
   }
 }
@@ -129,12 +131,12 @@ export class EventResource {
   constructor(private readonly api: Api) {}
 
   /** Retrieves an event. */
-  get(id: string, o?: RequestOptions): Promise<S["Event"]> {
+  async get(id: string, o?: RequestOptions): Promise<S["Event"]> {
     return unwrap(this.api.GET("/v1/events/{id}", { params: { path: { id } }, ...init(o) }));
   }
 
   /** Fetches one page of events, newest first. */
-  listPage(params: EventListParams = {}, o?: RequestOptions): Promise<EventList> {
+  async listPage(params: EventListParams = {}, o?: RequestOptions): Promise<EventList> {
     return unwrap(this.api.GET("/v1/events", { params: { query: params }, ...init(o) }));
   }
 
@@ -149,29 +151,28 @@ export class WebhookEndpointResource {
   constructor(private readonly api: Api) {}
 
   /** Makes a URL receive the account's events. The answer's `secret` signs every delivery and is shown this once. */
-  create(params: WebhookEndpointCreate, o?: RequestOptions): Promise<WebhookEndpoint> {
+  async create(params: WebhookEndpointCreate, o?: RequestOptions): Promise<WebhookEndpoint> {
     return unwrap(this.api.POST("/v1/webhook_endpoints", { body: params, ...init(o) }));
   }
 
   /** Retrieves an endpoint with its latest delivery attempts. */
-  get(id: string, o?: RequestOptions): Promise<WebhookEndpoint> {
+  async get(id: string, o?: RequestOptions): Promise<WebhookEndpoint> {
     return unwrap(this.api.GET("/v1/webhook_endpoints/{id}", { params: { path: { id } }, ...init(o) }));
   }
 
   /** Changes its `url`, `enabled_events`, `description` or `disabled`. */
-  update(id: string, params: WebhookEndpointUpdate, o?: RequestOptions): Promise<WebhookEndpoint> {
+  async update(id: string, params: WebhookEndpointUpdate, o?: RequestOptions): Promise<WebhookEndpoint> {
     return unwrap(this.api.PATCH("/v1/webhook_endpoints/{id}", { params: { path: { id } }, body: params, ...init(o) }));
   }
 
   /** Deletes an endpoint; its pending deliveries are dropped. */
-  delete(id: string, o?: RequestOptions): Promise<DeletedWebhookEndpoint> {
+  async delete(id: string, o?: RequestOptions): Promise<DeletedWebhookEndpoint> {
     return unwrap(this.api.DELETE("/v1/webhook_endpoints/{id}", { params: { path: { id } }, ...init(o) }));
   }
 
   /** Walks every endpoint of the account, newest first, without secrets. */
   list(o?: RequestOptions): AutoPager<WebhookEndpoint> {
-    // The operation takes no cursor (an account has at most a few endpoints): the one page is followed only if it says there is more.
-    return keysetPager({}, () => unwrap(this.api.GET("/v1/webhook_endpoints", init(o))));
+    return onePagePager(() => unwrap(this.api.GET("/v1/webhook_endpoints", init(o))));
   }
 }
 
@@ -180,28 +181,28 @@ export class FormResource {
   constructor(private readonly api: Api) {}
 
   /** Creates a form; its id is all a page needs to submit to it. */
-  create(params: FormCreate, o?: RequestOptions): Promise<Form> {
+  async create(params: FormCreate, o?: RequestOptions): Promise<Form> {
     return unwrap(this.api.POST("/v1/forms", { body: params, ...init(o) }));
   }
 
   /** Retrieves a form. */
-  get(id: string, o?: RequestOptions): Promise<Form> {
+  async get(id: string, o?: RequestOptions): Promise<Form> {
     return unwrap(this.api.GET("/v1/forms/{id}", { params: { path: { id } }, ...init(o) }));
   }
 
   /** Changes the fields given, `disabled` among them. */
-  update(id: string, params: FormUpdate, o?: RequestOptions): Promise<Form> {
+  async update(id: string, params: FormUpdate, o?: RequestOptions): Promise<Form> {
     return unwrap(this.api.PATCH("/v1/forms/{id}", { params: { path: { id } }, body: params, ...init(o) }));
   }
 
   /** Deletes a form. */
-  delete(id: string, o?: RequestOptions): Promise<DeletedForm> {
+  async delete(id: string, o?: RequestOptions): Promise<DeletedForm> {
     return unwrap(this.api.DELETE("/v1/forms/{id}", { params: { path: { id } }, ...init(o) }));
   }
 
   /** Walks every form of the account, newest first. */
   list(o?: RequestOptions): AutoPager<Form> {
-    return keysetPager({}, () => unwrap(this.api.GET("/v1/forms", init(o))));
+    return onePagePager(() => unwrap(this.api.GET("/v1/forms", init(o))));
   }
 
   /** Walks a form's submissions, newest first, accepted and quarantined. */
@@ -213,7 +214,7 @@ export class FormResource {
   }
 
   /** Turns a quarantined submission into its prospect. */
-  approveSubmission(id: string, sid: string, o?: RequestOptions): Promise<FormSubmission> {
+  async approveSubmission(id: string, sid: string, o?: RequestOptions): Promise<FormSubmission> {
     return unwrap(this.api.POST("/v1/forms/{id}/submissions/{sid}/approve", { params: { path: { id, sid } }, ...init(o) }));
   }
 }
@@ -223,7 +224,7 @@ export class SuppressionResource {
   constructor(private readonly api: Api) {}
 
   /** Lets an erased email be captured again. */
-  lift(email: string, o?: RequestOptions): Promise<SuppressionLifted> {
+  async lift(email: string, o?: RequestOptions): Promise<SuppressionLifted> {
     return unwrap(this.api.POST("/v1/suppressions/lift", { body: { email }, ...init(o) }));
   }
 }

@@ -25,13 +25,8 @@ export function retryingFetch(baseFetch: FetchLike, policy: RetryPolicy): FetchL
       const key = request.headers.get("Idempotency-Key");
       if (key === null || key === "") {
         request.headers.set("Idempotency-Key", newIdempotencyKey());
-      } else if (!/^[\x20-\x7e]{1,255}$/.test(key)) {
-        throw new CaptureError({
-          type: "invalid_request_error",
-          code: "idempotency_key_invalid",
-          param: "Idempotency-Key",
-          message: "Idempotency-Key must be 1 to 255 printable ASCII characters.",
-        });
+      } else {
+        checkIdempotencyKey(key);
       }
     }
     const where = `${request.method} ${redact(request.url)}`;
@@ -134,6 +129,21 @@ export function backoff(n: number, retryAfterMs: number, p: Pick<RetryPolicy, "b
   if (retryAfterMs > 0) return Math.min(retryAfterMs, p.backoffMaxMs);
   const limit = Math.min(p.backoffBaseMs * 2 ** (n - 1), p.backoffMaxMs);
   return limit > 0 ? Math.floor(Math.random() * (limit + 1)) : 0;
+}
+
+/**
+ * checkIdempotencyKey refuses a key the server would reject, before anything
+ * is sent (a character beyond Latin-1 would otherwise fail inside fetch and
+ * look like a bug).
+ */
+export function checkIdempotencyKey(key: string): void {
+  if (/^[\x20-\x7e]{1,255}$/.test(key)) return;
+  throw new CaptureError({
+    type: "invalid_request_error",
+    code: "idempotency_key_invalid",
+    param: "Idempotency-Key",
+    message: "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+  });
 }
 
 /** newIdempotencyKey returns 26 random base32 characters, as the Go client's keys are. */

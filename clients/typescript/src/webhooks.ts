@@ -63,7 +63,7 @@ export function verifyWebhook(
   const body = typeof payload === "string" ? Buffer.from(payload, "utf8") : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const want = createHmac("sha256", Buffer.from(encoded, "base64")).update(`${id}.${ts}.`).update(body).digest();
   let matched = false;
-  for (const s of sigs.split(" ")) {
+  for (const s of sigs.split(/\s+/)) {
     const comma = s.indexOf(",");
     if (comma < 0 || s.slice(0, comma) !== "v1") continue;
     const got = Buffer.from(s.slice(comma + 1), "base64");
