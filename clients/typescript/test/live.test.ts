@@ -11,10 +11,11 @@ import { startServer, type LiveServer } from "./server.js";
 let server: LiveServer;
 let capture: Capture;
 
+// Building the binary on a cold cache takes minutes on a small machine.
 before(async () => {
   server = await startServer();
   capture = new Capture(server.adminKey, { baseUrl: server.url });
-});
+}, { timeout: 600_000 });
 after(async () => server?.stop());
 
 /** A unique email, so tests do not meet each other's prospects. */
@@ -201,7 +202,7 @@ describe("retries", () => {
 });
 
 describe("webhooks", () => {
-  it("verify a real delivery, and refuse a changed body, another secret or an old timestamp", async () => {
+  it("verify a real delivery, and refuse a changed body, another secret or an old timestamp", { timeout: 60_000 }, async () => {
     let deliver!: (d: { body: Buffer; headers: IncomingHttpHeaders }) => void;
     const delivered = new Promise<{ body: Buffer; headers: IncomingHttpHeaders }>((r) => (deliver = r));
     const receiver = createServer((req, res) => {
