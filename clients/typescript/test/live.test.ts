@@ -77,6 +77,28 @@ describe("prospects", () => {
   });
 });
 
+describe("batches and privacy", () => {
+  it("create in batches, export, list consents, erase and lift a suppression", async () => {
+    const a = email("batch-a");
+    const batch = await capture.prospects.createBatch({ prospects: [{ email: a, marketing_consent: true }, { email: "bad" }, { email: a }] });
+    assert.deepEqual([batch.created, batch.failed], [1, 2]);
+    assert.deepEqual(batch.data.map((d) => d.status), [201, 400, 409]);
+    const id = batch.data[0]!.prospect!.id;
+
+    const exported = await capture.prospects.export(id);
+    assert.equal(exported.prospect.id, id);
+    const consents = await capture.prospects.listConsents(id).toArray();
+    assert.deepEqual(consents.map((c) => c.granted), [true]);
+
+    const erased = await capture.prospects.erase(id);
+    assert.deepEqual([erased.id, erased.erased], [id, true]);
+    const suppressed = await rejects(capture.prospects.create({ email: a }));
+    assert.deepEqual([suppressed.status, suppressed.code], [409, "email_suppressed"]);
+    assert.equal((await capture.suppressions.lift(a)).lifted, true);
+    assert.equal((await capture.prospects.create({ email: a })).email, a);
+  });
+});
+
 describe("lists of events, webhook endpoints and forms", () => {
   it("are walked by for await", async () => {
     const p = await capture.prospects.create({ email: email("ev") });
