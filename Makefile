@@ -75,6 +75,17 @@ drift:
 	@$(GO) -C client mod tidy -diff >/dev/null || \
 	  { echo "client/go.mod or client/go.sum is not tidy: run go mod tidy in client/"; exit 1; }
 
+## generate-ts: regenerate the TypeScript client's types (clients/typescript/src/schema.ts)
+## from openapi.yaml with openapi-typescript, pinned in its package-lock.json
+.PHONY: generate-ts test-ts
+generate-ts:
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm run --silent generate
+
+## test-ts: the TypeScript client's checks as CI runs them: its types match openapi.yaml,
+## it compiles, and its tests pass against a real capture serve
+test-ts:
+	.ci/typescript
+
 ## lint-spec: lint openapi.yaml with Spectral, Redocly and vacuum (pinned in .ci/lint)
 lint-spec:
 	.ci/lint/lint
