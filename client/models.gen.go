@@ -523,7 +523,7 @@ type FormCreateParams struct {
 	// Defaults What every prospect of the form gets unless a submission says otherwise.
 	Defaults FormDefaults `json:"defaults,omitempty"`
 
-	// Name What the form is for.
+	// Name What the form is for, 1 to 200 characters.
 	//
 	// Example: Spring webinar
 	Name string `json:"name"`
@@ -558,12 +558,12 @@ type FormFetchFields struct {
 	// Example: ada@example.com
 	Email string `json:"email,omitempty"`
 
-	// FirstName First name.
+	// FirstName The person's first name, for the prospect's `first_name`.
 	//
 	// Example: Ada
 	FirstName string `json:"first_name,omitempty"`
 
-	// LastName Last name.
+	// LastName The person's last name, for the prospect's `last_name`.
 	//
 	// Example: Lovelace
 	LastName string `json:"last_name,omitempty"`
@@ -588,7 +588,7 @@ type FormFetchFields struct {
 	// Example: https://news.example.org/
 	Referrer string `json:"referrer,omitempty"`
 
-	// Title Job title.
+	// Title The person's job title, for the prospect's `title`.
 	//
 	// Example: CTO
 	Title string `json:"title,omitempty"`
@@ -660,12 +660,12 @@ type FormPostFields struct {
 	// Example: ada@example.com
 	Email string `json:"email,omitempty"`
 
-	// FirstName First name.
+	// FirstName The person's first name, for the prospect's `first_name`.
 	//
 	// Example: Ada
 	FirstName string `json:"first_name,omitempty"`
 
-	// LastName Last name.
+	// LastName The person's last name, for the prospect's `last_name`.
 	//
 	// Example: Lovelace
 	LastName string `json:"last_name,omitempty"`
@@ -690,7 +690,7 @@ type FormPostFields struct {
 	// Example: https://news.example.org/
 	Referrer string `json:"referrer,omitempty"`
 
-	// Title Job title.
+	// Title The person's job title, for the prospect's `title`.
 	//
 	// Example: CTO
 	Title string `json:"title,omitempty"`
@@ -826,7 +826,7 @@ type FormSubmissionReceipt struct {
 	Received bool `json:"received"`
 }
 
-// FormUpdateParams The fields to change; absent fields are left as they are. Unknown fields are refused.
+// FormUpdateParams The form's fields to change; absent fields are left as they are. Unknown fields are refused.
 type FormUpdateParams struct {
 	// AllowedOrigins The new list of origins, replacing the old one.
 	//
@@ -1039,7 +1039,7 @@ type Prospect struct {
 	Website string `json:"website"`
 }
 
-// ProspectAttribution Where the prospect came from through forms (read-only).
+// ProspectAttribution Where the prospect came from through forms (read-only, absent when it never submitted one).
 type ProspectAttribution struct {
 	// FirstTouch Where one submission came from.
 	FirstTouch Touch `json:"first_touch"`
@@ -1326,7 +1326,7 @@ type ProspectUpdateParams struct {
 
 // SearchResult One page of the prospects a search found, newest first.
 type SearchResult struct {
-	// Data The prospects of this page.
+	// Data The prospects found on this page, newest first.
 	Data []Prospect `json:"data"`
 
 	// HasMore Whether more prospects match beyond this page.
@@ -1352,7 +1352,7 @@ type SearchResult struct {
 
 // SubmissionAttribution The submission's campaign fields; empty once the person's prospect is deleted or erased.
 type SubmissionAttribution struct {
-	// PageURL The form's page.
+	// PageURL The form's page, as the page sent it.
 	//
 	// Example: https://www.example.com/webinar
 	PageURL string `json:"page_url,omitempty"`
@@ -1362,27 +1362,27 @@ type SubmissionAttribution struct {
 	// Example: https://news.example.org/
 	Referrer string `json:"referrer,omitempty"`
 
-	// UtmCampaign The campaign's name.
+	// UtmCampaign The campaign's name, as the page sent it.
 	//
 	// Example: spring
 	UtmCampaign string `json:"utm_campaign,omitempty"`
 
-	// UtmContent The campaign's content.
+	// UtmContent The campaign's content, as the page sent it.
 	//
 	// Example: header
 	UtmContent string `json:"utm_content,omitempty"`
 
-	// UtmMedium The campaign's medium.
+	// UtmMedium The campaign's medium, as the page sent it.
 	//
 	// Example: email
 	UtmMedium string `json:"utm_medium,omitempty"`
 
-	// UtmSource The campaign's source.
+	// UtmSource The campaign's source, as the page sent it.
 	//
 	// Example: newsletter
 	UtmSource string `json:"utm_source,omitempty"`
 
-	// UtmTerm The campaign's term.
+	// UtmTerm The campaign's term, as the page sent it.
 	//
 	// Example: crm
 	UtmTerm string `json:"utm_term,omitempty"`
@@ -1390,7 +1390,7 @@ type SubmissionAttribution struct {
 
 // SuppressionLift Lifts the suppression of an email. Unknown fields are refused.
 type SuppressionLift struct {
-	// Email The email to accept again.
+	// Email The email to accept again, as it was captured.
 	//
 	// Example: ada@example.com
 	Email string `json:"email"`
@@ -1424,42 +1424,42 @@ type Touch struct {
 	// Example: 1732540000
 	At int64 `json:"at"`
 
-	// Form The form's id.
+	// Form The id of the form submitted.
 	//
 	// Example: frm_01jdq7za1b2c3d4e5f6g7h8j9k
 	Form string `json:"form"`
 
-	// PageURL The form's page.
+	// PageURL The page this submission was made on.
 	//
 	// Example: https://www.example.com/webinar
 	PageURL string `json:"page_url,omitempty"`
 
-	// Referrer The page that led to the form.
+	// Referrer The page that led to the form's page, for this submission.
 	//
 	// Example: https://news.example.org/
 	Referrer string `json:"referrer,omitempty"`
 
-	// UtmCampaign The campaign's name.
+	// UtmCampaign The campaign's name of this submission.
 	//
 	// Example: spring
 	UtmCampaign string `json:"utm_campaign,omitempty"`
 
-	// UtmContent The campaign's content.
+	// UtmContent The campaign's content of this submission.
 	//
 	// Example: header
 	UtmContent string `json:"utm_content,omitempty"`
 
-	// UtmMedium The campaign's medium.
+	// UtmMedium The campaign's medium of this submission.
 	//
 	// Example: email
 	UtmMedium string `json:"utm_medium,omitempty"`
 
-	// UtmSource The campaign's source.
+	// UtmSource The campaign's source of this submission.
 	//
 	// Example: newsletter
 	UtmSource string `json:"utm_source,omitempty"`
 
-	// UtmTerm The campaign's term.
+	// UtmTerm The campaign's term of this submission.
 	//
 	// Example: crm
 	UtmTerm string `json:"utm_term,omitempty"`

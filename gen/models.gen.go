@@ -1431,7 +1431,7 @@ type FormCreate struct {
 	// Example: {"source":"web_form","tags":["webinar"]}
 	Defaults *FormDefaults `json:"defaults,omitempty"`
 
-	// Name What the form is for.
+	// Name What the form is for, 1 to 200 characters.
 	//
 	// Example: Spring webinar
 	Name string `json:"name"`
@@ -1472,12 +1472,12 @@ type FormFetchFields struct {
 	// Example: ada@example.com
 	Email *string `json:"email,omitempty"`
 
-	// FirstName First name.
+	// FirstName The person's first name, for the prospect's `first_name`.
 	//
 	// Example: Ada
 	FirstName *string `json:"first_name,omitempty"`
 
-	// LastName Last name.
+	// LastName The person's last name, for the prospect's `last_name`.
 	//
 	// Example: Lovelace
 	LastName *string `json:"last_name,omitempty"`
@@ -1502,7 +1502,7 @@ type FormFetchFields struct {
 	// Example: https://news.example.org/
 	Referrer *string `json:"referrer,omitempty"`
 
-	// Title Job title.
+	// Title The person's job title, for the prospect's `title`.
 	//
 	// Example: CTO
 	Title *string `json:"title,omitempty"`
@@ -1583,12 +1583,12 @@ type FormPostFields struct {
 	// Example: ada@example.com
 	Email *string `json:"email,omitempty"`
 
-	// FirstName First name.
+	// FirstName The person's first name, for the prospect's `first_name`.
 	//
 	// Example: Ada
 	FirstName *string `json:"first_name,omitempty"`
 
-	// LastName Last name.
+	// LastName The person's last name, for the prospect's `last_name`.
 	//
 	// Example: Lovelace
 	LastName *string `json:"last_name,omitempty"`
@@ -1613,7 +1613,7 @@ type FormPostFields struct {
 	// Example: https://news.example.org/
 	Referrer *string `json:"referrer,omitempty"`
 
-	// Title Job title.
+	// Title The person's job title, for the prospect's `title`.
 	//
 	// Example: CTO
 	Title *string `json:"title,omitempty"`
@@ -1777,7 +1777,7 @@ type FormSubmissionReceiptObject string
 // Example: true
 type FormSubmissionReceiptReceived bool
 
-// FormUpdate The fields to change; absent fields are left as they are. Unknown fields are refused.
+// FormUpdate The form's fields to change; absent fields are left as they are. Unknown fields are refused.
 //
 // Example: {"disabled":true}
 type FormUpdate struct {
@@ -1931,6 +1931,8 @@ type PreviousAttributes struct {
 // Example: {"company":null,"consent_at":null,"created":1732540000,"email":"ada@example.com","first_name":"Ada","hidden":false,"id":"prs_01jdq7z8x4k3m5n6p7q8r9s0t1","last_name":null,"marketing_consent":false,"metadata":{},"object":"prospect","phone":null,"source":"web_form","status":"new","tags":[],"title":null,"updated":1732540000,"website":null}
 type Prospect struct {
 	// Attribution Where the prospect came from through forms (read-only, absent when it never submitted one).
+	//
+	// Example: {"first_touch":{"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"},"last_touch":{"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}}
 	Attribution *ProspectAttribution `json:"attribution,omitempty"`
 
 	// Company The company the prospect works for; null when not given.
@@ -2035,7 +2037,7 @@ type Prospect struct {
 // Example: prospect
 type ProspectObject string
 
-// ProspectAttribution Where the prospect came from through forms (read-only).
+// ProspectAttribution Where the prospect came from through forms (read-only, absent when it never submitted one).
 //
 // Example: {"first_touch":{"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"},"last_touch":{"at":1732540000,"form":"frm_01jdq7za1b2c3d4e5f6g7h8j9k","utm_source":"newsletter"}}
 type ProspectAttribution struct {
@@ -2384,7 +2386,7 @@ type ProspectUpdate struct {
 //
 // Example: {"data":[],"has_more":false,"next_page":null,"object":"search_result","url":"/v1/prospects/search"}
 type SearchResult struct {
-	// Data The prospects of this page.
+	// Data The prospects found on this page, newest first.
 	Data []Prospect `json:"data"`
 
 	// HasMore Whether more prospects match beyond this page.
@@ -2417,7 +2419,7 @@ type SearchResultObject string
 //
 // Example: {"utm_source":"newsletter"}
 type SubmissionAttribution struct {
-	// PageUrl The form's page.
+	// PageUrl The form's page, as the page sent it.
 	//
 	// Example: https://www.example.com/webinar
 	PageUrl *string `json:"page_url,omitempty"`
@@ -2427,27 +2429,27 @@ type SubmissionAttribution struct {
 	// Example: https://news.example.org/
 	Referrer *string `json:"referrer,omitempty"`
 
-	// UtmCampaign The campaign's name.
+	// UtmCampaign The campaign's name, as the page sent it.
 	//
 	// Example: spring
 	UtmCampaign *string `json:"utm_campaign,omitempty"`
 
-	// UtmContent The campaign's content.
+	// UtmContent The campaign's content, as the page sent it.
 	//
 	// Example: header
 	UtmContent *string `json:"utm_content,omitempty"`
 
-	// UtmMedium The campaign's medium.
+	// UtmMedium The campaign's medium, as the page sent it.
 	//
 	// Example: email
 	UtmMedium *string `json:"utm_medium,omitempty"`
 
-	// UtmSource The campaign's source.
+	// UtmSource The campaign's source, as the page sent it.
 	//
 	// Example: newsletter
 	UtmSource *string `json:"utm_source,omitempty"`
 
-	// UtmTerm The campaign's term.
+	// UtmTerm The campaign's term, as the page sent it.
 	//
 	// Example: crm
 	UtmTerm *string `json:"utm_term,omitempty"`
@@ -2457,7 +2459,7 @@ type SubmissionAttribution struct {
 //
 // Example: {"email":"ada@example.com"}
 type SuppressionLift struct {
-	// Email The email to accept again.
+	// Email The email to accept again, as it was captured.
 	//
 	// Example: ada@example.com
 	Email openapi_types.Email `json:"email"`
@@ -2502,42 +2504,42 @@ type Touch struct {
 	// Example: 1732540000
 	At int64 `json:"at"`
 
-	// Form The form's id.
+	// Form The id of the form submitted.
 	//
 	// Example: frm_01jdq7za1b2c3d4e5f6g7h8j9k
 	Form string `json:"form"`
 
-	// PageUrl The form's page.
+	// PageUrl The page this submission was made on.
 	//
 	// Example: https://www.example.com/webinar
 	PageUrl *string `json:"page_url,omitempty"`
 
-	// Referrer The page that led to the form.
+	// Referrer The page that led to the form's page, for this submission.
 	//
 	// Example: https://news.example.org/
 	Referrer *string `json:"referrer,omitempty"`
 
-	// UtmCampaign The campaign's name.
+	// UtmCampaign The campaign's name of this submission.
 	//
 	// Example: spring
 	UtmCampaign *string `json:"utm_campaign,omitempty"`
 
-	// UtmContent The campaign's content.
+	// UtmContent The campaign's content of this submission.
 	//
 	// Example: header
 	UtmContent *string `json:"utm_content,omitempty"`
 
-	// UtmMedium The campaign's medium.
+	// UtmMedium The campaign's medium of this submission.
 	//
 	// Example: email
 	UtmMedium *string `json:"utm_medium,omitempty"`
 
-	// UtmSource The campaign's source.
+	// UtmSource The campaign's source of this submission.
 	//
 	// Example: newsletter
 	UtmSource *string `json:"utm_source,omitempty"`
 
-	// UtmTerm The campaign's term.
+	// UtmTerm The campaign's term of this submission.
 	//
 	// Example: crm
 	UtmTerm *string `json:"utm_term,omitempty"`
@@ -2983,7 +2985,7 @@ type SearchProspectsParams struct {
 	// the position (in characters, from 0) and what was expected there.
 	Query string `form:"query" json:"query"`
 
-	// Limit How many prospects to return, 1 to 100.
+	// Limit How many of the prospects found to return, 1 to 100.
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
 	// Page The `next_page` of the previous answer, for the page after it (the same query must be sent with it).
