@@ -157,7 +157,7 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description The prospect's id (`prs_…`).
+                 * @description The id of the prospect to erase (`prs_…`).
                  * @example prs_01jdq7z8x4k3m5n6p7q8r9s0t1
                  */
                 id: string;
@@ -189,7 +189,7 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description The prospect's id (`prs_…`).
+                 * @description The id of the prospect whose consent records these are (`prs_…`).
                  * @example prs_01jdq7z8x4k3m5n6p7q8r9s0t1
                  */
                 id: string;
@@ -220,7 +220,7 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description The prospect's id (`prs_…`).
+                 * @description The id of the prospect to export (`prs_…`).
                  * @example prs_01jdq7z8x4k3m5n6p7q8r9s0t1
                  */
                 id: string;
@@ -484,7 +484,7 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description The form's id (`frm_…`).
+                 * @description The id of the form the submissions are made to (`frm_…`).
                  * @example frm_01jdq7za1b2c3d4e5f6g7h8j9k
                  */
                 id: string;
@@ -543,7 +543,7 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description The form's id (`frm_…`).
+                 * @description The id of the form the submission was made to (`frm_…`).
                  * @example frm_01jdq7za1b2c3d4e5f6g7h8j9k
                  */
                 id: string;
@@ -833,7 +833,6 @@ export interface components {
              * @example 1732540000
              */
             updated: number;
-            /** @description Where the prospect came from through forms (read-only, absent when it never submitted one). */
             attribution?: components["schemas"]["ProspectAttribution"];
         };
         /**
@@ -1036,7 +1035,7 @@ export interface components {
              * @enum {string}
              */
             object: "search_result";
-            /** @description The prospects of this page. */
+            /** @description The prospects found on this page, newest first. */
             data: components["schemas"]["Prospect"][];
             /**
              * @description Whether more prospects match beyond this page.
@@ -1445,7 +1444,7 @@ export interface components {
         SuppressionLift: {
             /**
              * Format: email
-             * @description The email to accept again.
+             * @description The email to accept again, as it was captured.
              * @example ada@example.com
              */
             email: string;
@@ -2139,7 +2138,7 @@ export interface components {
          */
         FormCreate: {
             /**
-             * @description What the form is for.
+             * @description What the form is for, 1 to 200 characters.
              * @example Spring webinar
              */
             name: string;
@@ -2164,7 +2163,7 @@ export interface components {
             captcha?: components["schemas"]["FormCaptchaCreate"];
         };
         /**
-         * @description The fields to change; absent fields are left as they are. Unknown fields are refused.
+         * @description The form's fields to change; absent fields are left as they are. Unknown fields are refused.
          * @example {
          *       "disabled": true
          *     }
@@ -2271,12 +2270,12 @@ export interface components {
              */
             email?: string;
             /**
-             * @description First name.
+             * @description The person's first name, for the prospect's `first_name`.
              * @example Ada
              */
             first_name?: string;
             /**
-             * @description Last name.
+             * @description The person's last name, for the prospect's `last_name`.
              * @example Lovelace
              */
             last_name?: string;
@@ -2286,7 +2285,7 @@ export interface components {
              */
             company?: string;
             /**
-             * @description Job title.
+             * @description The person's job title, for the prospect's `title`.
              * @example CTO
              */
             title?: string;
@@ -2359,12 +2358,12 @@ export interface components {
              */
             email?: string;
             /**
-             * @description First name.
+             * @description The person's first name, for the prospect's `first_name`.
              * @example Ada
              */
             first_name?: string;
             /**
-             * @description Last name.
+             * @description The person's last name, for the prospect's `last_name`.
              * @example Lovelace
              */
             last_name?: string;
@@ -2374,7 +2373,7 @@ export interface components {
              */
             company?: string;
             /**
-             * @description Job title.
+             * @description The person's job title, for the prospect's `title`.
              * @example CTO
              */
             title?: string;
@@ -2466,42 +2465,42 @@ export interface components {
          */
         Touch: {
             /**
-             * @description The campaign's source.
+             * @description The campaign's source of this submission.
              * @example newsletter
              */
             utm_source?: string;
             /**
-             * @description The campaign's medium.
+             * @description The campaign's medium of this submission.
              * @example email
              */
             utm_medium?: string;
             /**
-             * @description The campaign's name.
+             * @description The campaign's name of this submission.
              * @example spring
              */
             utm_campaign?: string;
             /**
-             * @description The campaign's term.
+             * @description The campaign's term of this submission.
              * @example crm
              */
             utm_term?: string;
             /**
-             * @description The campaign's content.
+             * @description The campaign's content of this submission.
              * @example header
              */
             utm_content?: string;
             /**
-             * @description The page that led to the form.
+             * @description The page that led to the form's page, for this submission.
              * @example https://news.example.org/
              */
             referrer?: string;
             /**
-             * @description The form's page.
+             * @description The page this submission was made on.
              * @example https://www.example.com/webinar
              */
             page_url?: string;
             /**
-             * @description The form's id.
+             * @description The id of the form submitted.
              * @example frm_01jdq7za1b2c3d4e5f6g7h8j9k
              */
             form: string;
@@ -2513,7 +2512,7 @@ export interface components {
             at: number;
         };
         /**
-         * @description Where the prospect came from through forms (read-only).
+         * @description Where the prospect came from through forms (read-only, absent when it never submitted one).
          * @example {
          *       "first_touch": {
          *         "utm_source": "newsletter",
@@ -2539,27 +2538,27 @@ export interface components {
          */
         SubmissionAttribution: {
             /**
-             * @description The campaign's source.
+             * @description The campaign's source, as the page sent it.
              * @example newsletter
              */
             utm_source?: string;
             /**
-             * @description The campaign's medium.
+             * @description The campaign's medium, as the page sent it.
              * @example email
              */
             utm_medium?: string;
             /**
-             * @description The campaign's name.
+             * @description The campaign's name, as the page sent it.
              * @example spring
              */
             utm_campaign?: string;
             /**
-             * @description The campaign's term.
+             * @description The campaign's term, as the page sent it.
              * @example crm
              */
             utm_term?: string;
             /**
-             * @description The campaign's content.
+             * @description The campaign's content, as the page sent it.
              * @example header
              */
             utm_content?: string;
@@ -2569,7 +2568,7 @@ export interface components {
              */
             referrer?: string;
             /**
-             * @description The form's page.
+             * @description The form's page, as the page sent it.
              * @example https://www.example.com/webinar
              */
             page_url?: string;
@@ -3111,7 +3110,7 @@ export interface operations {
                  */
                 query: string;
                 /**
-                 * @description How many prospects to return, 1 to 100.
+                 * @description How many of the prospects found to return, 1 to 100.
                  * @example 25
                  */
                 limit?: number;
@@ -3366,7 +3365,7 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description The prospect's id (`prs_…`).
+                 * @description The id of the prospect to erase (`prs_…`).
                  * @example prs_01jdq7z8x4k3m5n6p7q8r9s0t1
                  */
                 id: string;
@@ -3426,7 +3425,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The prospect's id (`prs_…`).
+                 * @description The id of the prospect whose consent records these are (`prs_…`).
                  * @example prs_01jdq7z8x4k3m5n6p7q8r9s0t1
                  */
                 id: string;
@@ -3467,7 +3466,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The prospect's id (`prs_…`).
+                 * @description The id of the prospect to export (`prs_…`).
                  * @example prs_01jdq7z8x4k3m5n6p7q8r9s0t1
                  */
                 id: string;
@@ -4113,7 +4112,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description The fields to change. Unknown fields answer `400 parameter_unknown`. */
+        /** @description The form's fields to change; absent fields are left as they are. Unknown fields answer `400 parameter_unknown`. */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["FormUpdate"];
@@ -4170,7 +4169,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The form's id (`frm_…`).
+                 * @description The id of the form the submissions are made to (`frm_…`).
                  * @example frm_01jdq7za1b2c3d4e5f6g7h8j9k
                  */
                 id: string;
@@ -4210,7 +4209,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The form's id (`frm_…`).
+                 * @description The id of the form the submissions are made to (`frm_…`).
                  * @example frm_01jdq7za1b2c3d4e5f6g7h8j9k
                  */
                 id: string;
@@ -4267,7 +4266,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The form's id (`frm_…`).
+                 * @description The id of the form the submissions are made to (`frm_…`).
                  * @example frm_01jdq7za1b2c3d4e5f6g7h8j9k
                  */
                 id: string;
@@ -4327,7 +4326,7 @@ export interface operations {
             };
             path: {
                 /**
-                 * @description The form's id (`frm_…`).
+                 * @description The id of the form the submission was made to (`frm_…`).
                  * @example frm_01jdq7za1b2c3d4e5f6g7h8j9k
                  */
                 id: string;
