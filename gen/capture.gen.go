@@ -147,6 +147,42 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 	GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ResendEventWithBody Resend an event to webhook endpoints
+	//
+	// Delivers an event of the last 30 days again (admin keys only; standard keys get
+	// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+	// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+	// delivery, made as a change's are (signed, retried on failure, at least once, the
+	// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+	// now: the event of a prospect deleted since is sent stripped. An unknown event or
+	// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+	// that is disabled or does not receive the event's type answers
+	// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+	// receiving the type, the answer is `202` with `endpoints` empty.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+	ResendEventWithBody(ctx context.Context, id string, params *ResendEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResendEvent Resend an event to webhook endpoints
+	//
+	// Delivers an event of the last 30 days again (admin keys only; standard keys get
+	// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+	// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+	// delivery, made as a change's are (signed, retried on failure, at least once, the
+	// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+	// now: the event of a prospect deleted since is sent stripped. An unknown event or
+	// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+	// that is disabled or does not receive the event's type answers
+	// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+	// receiving the type, the answer is `202` with `endpoints` empty.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+	ResendEvent(ctx context.Context, id string, params *ResendEventParams, body ResendEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListForms List forms
 	//
 	// Lists every form of the account, newest first (admin keys only).
@@ -725,6 +761,62 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 // Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 func (c *Client) GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEventRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResendEventWithBody Resend an event to webhook endpoints
+//
+// Delivers an event of the last 30 days again (admin keys only; standard keys get
+// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+// delivery, made as a change's are (signed, retried on failure, at least once, the
+// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+// now: the event of a prospect deleted since is sent stripped. An unknown event or
+// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+// that is disabled or does not receive the event's type answers
+// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+// receiving the type, the answer is `202` with `endpoints` empty.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+func (c *Client) ResendEventWithBody(ctx context.Context, id string, params *ResendEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResendEventRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResendEvent Resend an event to webhook endpoints
+//
+// Delivers an event of the last 30 days again (admin keys only; standard keys get
+// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+// delivery, made as a change's are (signed, retried on failure, at least once, the
+// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+// now: the event of a prospect deleted since is sent stripped. An unknown event or
+// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+// that is disabled or does not receive the event's type answers
+// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+// receiving the type, the answer is `202` with `endpoints` empty.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+func (c *Client) ResendEvent(ctx context.Context, id string, params *ResendEventParams, body ResendEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResendEventRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1797,6 +1889,68 @@ func NewGetEventRequest(server string, id string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewResendEventRequest calls the generic ResendEvent builder with application/json body
+func NewResendEventRequest(server string, id string, params *ResendEventParams, body ResendEventJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewResendEventRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewResendEventRequestWithBody constructs an http.Request for the ResendEvent method, with any body, and a specified content type
+func NewResendEventRequestWithBody(server string, id string, params *ResendEventParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events/%s/resend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -3237,6 +3391,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 	GetEventWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetEventResponse, error)
 
+	// ResendEventWithBodyWithResponse Resend an event to webhook endpoints
+	//
+	// Delivers an event of the last 30 days again (admin keys only; standard keys get
+	// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+	// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+	// delivery, made as a change's are (signed, retried on failure, at least once, the
+	// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+	// now: the event of a prospect deleted since is sent stripped. An unknown event or
+	// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+	// that is disabled or does not receive the event's type answers
+	// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+	// receiving the type, the answer is `202` with `endpoints` empty.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+	ResendEventWithBodyWithResponse(ctx context.Context, id string, params *ResendEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResendEventResponse, error)
+
+	// ResendEventWithResponse Resend an event to webhook endpoints
+	//
+	// Delivers an event of the last 30 days again (admin keys only; standard keys get
+	// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+	// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+	// delivery, made as a change's are (signed, retried on failure, at least once, the
+	// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+	// now: the event of a prospect deleted since is sent stripped. An unknown event or
+	// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+	// that is disabled or does not receive the event's type answers
+	// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+	// receiving the type, the answer is `202` with `endpoints` empty.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+	ResendEventWithResponse(ctx context.Context, id string, params *ResendEventParams, body ResendEventJSONRequestBody, reqEditors ...RequestEditorFn) (*ResendEventResponse, error)
+
 	// ListFormsWithResponse List forms
 	//
 	// Lists every form of the account, newest first (admin keys only).
@@ -4550,6 +4740,246 @@ func (r GetEventResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ResendEventResponse202Headers the declared response headers of an HTTP 202 response for ResendEvent
+type ResendEventResponse202Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ResendEventResponse400Headers the declared response headers of an HTTP 400 response for ResendEvent
+type ResendEventResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ResendEventResponse401Headers the declared response headers of an HTTP 401 response for ResendEvent
+type ResendEventResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ResendEventResponse403Headers the declared response headers of an HTTP 403 response for ResendEvent
+type ResendEventResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ResendEventResponse404Headers the declared response headers of an HTTP 404 response for ResendEvent
+type ResendEventResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ResendEventResponse406Headers the declared response headers of an HTTP 406 response for ResendEvent
+type ResendEventResponse406Headers struct {
+	RequestId string
+}
+
+// ResendEventResponse409Headers the declared response headers of an HTTP 409 response for ResendEvent
+type ResendEventResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// ResendEventResponse429Headers the declared response headers of an HTTP 429 response for ResendEvent
+type ResendEventResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ResendEventResponse500Headers the declared response headers of an HTTP 500 response for ResendEvent
+type ResendEventResponse500Headers struct {
+	RequestId string
+}
+
+// ResendEventResponse502Headers the declared response headers of an HTTP 502 response for ResendEvent
+type ResendEventResponse502Headers struct {
+	RequestId string
+}
+
+// ResendEventResponse503Headers the declared response headers of an HTTP 503 response for ResendEvent
+type ResendEventResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ResendEventResponse504Headers the declared response headers of an HTTP 504 response for ResendEvent
+type ResendEventResponse504Headers struct {
+	RequestId string
+}
+
+// ResendEventResponseDefaultHeaders the declared response headers of an HTTP default response for ResendEvent
+type ResendEventResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ResendEventResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *EventResend
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ResendEventResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ResendEventResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ResendEventResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ResendEventResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ResendEventResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ResendEventResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ResendEventResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ResendEventResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ResendEventResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ResendEventResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ResendEventResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ResendEventResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ResendEventResponseDefaultHeaders
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ResendEventResponse) GetJSON202() *EventResend {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ResendEventResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ResendEventResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ResendEventResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ResendEventResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ResendEventResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ResendEventResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ResendEventResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ResendEventResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ResendEventResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ResendEventResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ResendEventResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ResendEventResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ResendEventResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResendEventResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResendEventResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResendEventResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10133,6 +10563,54 @@ func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, id strin
 	return ParseGetEventResponse(rsp)
 }
 
+// ResendEventWithBodyWithResponse Resend an event to webhook endpoints
+//
+// Delivers an event of the last 30 days again (admin keys only; standard keys get
+// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+// delivery, made as a change's are (signed, retried on failure, at least once, the
+// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+// now: the event of a prospect deleted since is sent stripped. An unknown event or
+// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+// that is disabled or does not receive the event's type answers
+// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+// receiving the type, the answer is `202` with `endpoints` empty.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+func (c *ClientWithResponses) ResendEventWithBodyWithResponse(ctx context.Context, id string, params *ResendEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResendEventResponse, error) {
+	rsp, err := c.ResendEventWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResendEventResponse(rsp)
+}
+
+// ResendEventWithResponse Resend an event to webhook endpoints
+//
+// Delivers an event of the last 30 days again (admin keys only; standard keys get
+// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+// delivery, made as a change's are (signed, retried on failure, at least once, the
+// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+// now: the event of a prospect deleted since is sent stripped. An unknown event or
+// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+// that is disabled or does not receive the event's type answers
+// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+// receiving the type, the answer is `202` with `endpoints` empty.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+func (c *ClientWithResponses) ResendEventWithResponse(ctx context.Context, id string, params *ResendEventParams, body ResendEventJSONRequestBody, reqEditors ...RequestEditorFn) (*ResendEventResponse, error) {
+	rsp, err := c.ResendEvent(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResendEventResponse(rsp)
+}
+
 // ListFormsWithResponse List forms
 //
 // Lists every form of the account, newest first (admin keys only).
@@ -11954,6 +12432,417 @@ func ParseGetEventResponse(rsp *http.Response) (*GetEventResponse, error) {
 		response.Headers504 = &headers
 	case true:
 		var headers GetEventResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseResendEventResponse parses an HTTP response from a ResendEventWithResponse call
+func ParseResendEventResponse(rsp *http.Response) (*ResendEventResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResendEventResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest EventResend
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers ResendEventResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers ResendEventResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ResendEventResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ResendEventResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ResendEventResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers ResendEventResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers ResendEventResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers ResendEventResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ResendEventResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ResendEventResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ResendEventResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ResendEventResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ResendEventResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20892,6 +21781,9 @@ type ServerInterface interface {
 	// GetEvent Retrieve an event
 	// (GET /v1/events/{id})
 	GetEvent(w http.ResponseWriter, r *http.Request, id string)
+	// ResendEvent Resend an event to webhook endpoints
+	// (POST /v1/events/{id}/resend)
+	ResendEvent(w http.ResponseWriter, r *http.Request, id string, params ResendEventParams)
 	// ListForms List forms
 	// (GET /v1/forms)
 	ListForms(w http.ResponseWriter, r *http.Request)
@@ -21135,6 +22027,56 @@ func (siw *ServerInterfaceWrapper) GetEvent(w http.ResponseWriter, r *http.Reque
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetEvent(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResendEvent operation middleware
+func (siw *ServerInterfaceWrapper) ResendEvent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ResendEventParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResendEvent(w, r, id, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -22323,6 +23265,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/account", wrapper.GetAccount)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/events", wrapper.ListEvents)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/events/{id}", wrapper.GetEvent)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/events/{id}/resend", wrapper.ResendEvent)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/webhook_endpoints", wrapper.ListWebhookEndpoints)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/webhook_endpoints", wrapper.CreateWebhookEndpoint)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/webhook_endpoints/{id}", wrapper.DeleteWebhookEndpoint)
@@ -23348,6 +24291,294 @@ type GetEventdefaultJSONResponse struct {
 }
 
 func (response GetEventdefaultJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEventRequestObject struct {
+	Id     string `json:"id"`
+	Params ResendEventParams
+	Body   *ResendEventJSONRequestBody
+}
+
+type ResendEventResponseObject interface {
+	VisitResendEventResponse(w http.ResponseWriter) error
+}
+
+type ResendEvent202ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type ResendEvent202JSONResponse struct {
+	Body    EventResend
+	Headers ResendEvent202ResponseHeaders
+}
+
+func (response ResendEvent202JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ResendEvent400JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ResendEvent401JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ResendEvent403JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ResendEvent404JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ResendEvent406JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ResendEvent409JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ResendEvent429JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ResendEvent500JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ResendEvent502JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ResendEvent503JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ResendEvent504JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEventdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ResendEventdefaultJSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -29913,6 +31144,9 @@ type StrictServerInterface interface {
 	// GetEvent Retrieve an event
 	// (GET /v1/events/{id})
 	GetEvent(ctx context.Context, request GetEventRequestObject) (GetEventResponseObject, error)
+	// ResendEvent Resend an event to webhook endpoints
+	// (POST /v1/events/{id}/resend)
+	ResendEvent(ctx context.Context, request ResendEventRequestObject) (ResendEventResponseObject, error)
 	// ListForms List forms
 	// (GET /v1/forms)
 	ListForms(ctx context.Context, request ListFormsRequestObject) (ListFormsResponseObject, error)
@@ -30146,6 +31380,43 @@ func (sh *strictHandler) GetEvent(w http.ResponseWriter, r *http.Request, id str
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetEventResponseObject); ok {
 		if err := validResponse.VisitGetEventResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ResendEvent operation middleware
+func (sh *strictHandler) ResendEvent(w http.ResponseWriter, r *http.Request, id string, params ResendEventParams) {
+	var request ResendEventRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body ResendEventJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ResendEvent(ctx, request.(ResendEventRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResendEvent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ResendEventResponseObject); ok {
+		if err := validResponse.VisitResendEventResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -30898,533 +32169,546 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Nc9vGdjf+VbZs/2MphSTqzYmp6fQqjnPjXjtxbbl5noYusSKWJCJwl8EuRTG5fqafph+sn+Q/e87u",
-	"YgEsQJCSfJPWnencmAIW+3L2vJ/f+a03FvOF4Iwr2Rv81mN3dL7IGPz35Xgsllzp/0yYHOfpQqWC9wa9",
-	"qxkjN2z9RBKKj5BVqmYkVZIsMspJls5TRShPyFLSKYvgP9WMkVxkjIgJ/PcNWxM1o4pQecOSw17Uk8v5",
-	"nObr3qB3yd3IkjGOw1NOaDJPuX6zF/VuabZkem5p0hv06HisRv3jn5NfvlyfjE+TM3Y+eTr9cvbVz89u",
-	"+vPjXtS7YesRPKr/wzxZe46f9KIep3OmJzGes17UE9c/s7HCT8B2RL1FLuSCjdXI7M/ZifcbLL43OO73",
-	"+1Evp4p5v0S9nCnG9TaOErqWvQFfZlnU0/uiv6CX14t6K3Y9E+JmxHiyECkvxnz68WPUe54zqljyIz70",
-	"wjwTPiXK5YrlRAkSv/nh3RU5uj0+qo4u4wgORPBsTQRneCozkSUSfpfplKd8SmLJxjlTceWoCGcrYseK",
-	"CkrAp4mciRUnapZKIviY+Qc3xoX0Bsdfnp6cn/Vhx8preP72NZFrPu5FvSSV9DrTj09oJlnUYxz+PWK3",
-	"SLw/9b7ofYh6E5pmKZ+OZKo/ZzYYDn7FzLn/So+vq0Tin3R1h/SCYTX6bzPJxqPXk7/867P8qz//5f/+",
-	"kl+tfn7/5puvXr568+8vxckr+oq+W/Wi3jLPeoPeTKmFHBwdjfP5oblbh2MxP9Ljy6MxXahlznr6WL9h",
-	"GVMseaFXUz/MSxJbCjtM8MmYwMoHsNtxQhU9xBXE5IaxBR6efemJJGkCRxwRqh/HMUb277VTtX8gKyqJ",
-	"ebrl8L48gcOjiuo/2p3Uq8A3BypfMnMOi1zag/jq7uzmdH7Ony6+/OWr/Jnsq2P/IKqzhI2CMditve6/",
-	"Xp+Nz5On7MvJV9Nns/7Pxzcnc38M2KSevnm/LJlUjmPk7Bc3wmltjJ7+DpsvhGJ8vB5plgOk9DHqqfWC",
-	"wSrKx+Ef4rcin+sP+RtqHiMT/TdvI0M7NMnnHUkVRvO+/Mbu1CZ28M2LVy+uXgBDsCuRR7+lycd4AIST",
-	"Jsi2LaUMiJ5fjUzsqtwJbVhZ97MvnblZ3bY8z1tkjevdY7EeX2hd7O4MR6+5AydYLhLqcwL/xhM6UXob",
-	"ZoyMZ5RbMZxy/T67TcVSjqhSeXq9VEzG8OAkZZrrp8q8kmheoWZsTVYsZ40sYi5u9aOZ4FMcZsk5y1q4",
-	"xenTMLfQugjlqAHQbK3SMc3ICz5NOZO9qDcWXDKuRlRZvh4UIWxO0wzEKf2Tx3N7UW+S5lKNrHxPaC/q",
-	"zdIkYdwJlW5EmtFimFfilmUUJNuc5jdMaeFjZuqGnTNFzXI/hmg86i1mgjtxJcUy18JLE8bIMAypqFrK",
-	"3qD3y5Jm6SQFdqzoVEu+D1FPpQp0iOdXP2jhg4RR3u8Vu5apYo6RBcgAmJb9EGdajpmB4Z0A9312fTo+",
-	"S87Z08mX069mz37u3xxvyX2f0ZPqGCHua9a9PvhyckqfjXsBTmxX7W7Pq1QGb9CCTkEPjf/8AnUi1CHi",
-	"SCszTCoChHJB4hmVo7nIWUwkXUuymjE1YzkRWcJyvHSSTESWiVXtcphPaIXKbkLBLIAUfvosRQNS9EPU",
-	"s7tu1+tmkenztKpVcW6woJDMrcpaqk+KJSORp9OUg85oFbTVauUraFqT1NrZeAZHscjFbZqwvDfoqWXO",
-	"pUozpinQciTF7vT8XhI6zRnTsidnY5beAjtOlmOlCUuS6zUB5qSJpUH7ndBlhqZYiAmY+65/SjnNex8+",
-	"BhTjbiqEYV/vFrlW7u2AVdVCn3iS5tqwKSu0lf06UjPKbyRcgut5Wn2aLtLS07fHR3p4edQ+zSMYTMpU",
-	"8OKQ7aUuDhqkPlpnTyTaMTUty964LUmgdL4tMqf94D71KRkp8mgnUbqjZj3NlxTGd8f3zg1Uua1g87OF",
-	"VrCKj5VurxFT5lXNYTcQZbFfSzUfuXPRdzFjSrH8Me4wKlHgTNlGEQkoDz3N/vQU4ZA7UAvSlFxeO54c",
-	"fmzRG/RO+qeH/cPj49PDL6v0NCrtvxMbHWROzqgU3KgkTpGw56rPQbJ8RKe4vNfi1zTL6NH5YT9AHvV7",
-	"XpaqvyxpTrlKeSPBFJe+RDkft7jX9cO8Fqp0mL+f4zG+JHcEPa1SrhdC9T6U1Ue7bdXzGC/z7OirQziO",
-	"Ha74Lsy8OO63+rItaidevGSvY1Jz/m3e0pb9c6OCsqHn1WxDezYPlVqty9dELFhO9d+N4anNp4FvTXGh",
-	"yDS9ZZzQnBE4JKLlOJhj1jAgbL5Q6yYLq2RKdbeRfEL+3VtKqOp5hlJvkVEOTDClWe/eZpOxZqoKVMnA",
-	"qRlOuE3OcCqkqNv6ksbgU8/XVI1ndRL6gTOSM7nMFFmwnKSKzbVNDg7YXFsVejciwuh4hr5UcMHCIrRd",
-	"vhLLLCEzesvIjKLN7fnXQQViuazS0bWei+abE7HEb8qILLn+nOD6CCZZOlYEFx+226OCm6Y8YXe9Qd/n",
-	"PX9I2x3n8fBWezpfiFw1Ex+7W4iDk/7J0y3Jz5hOdtST/vHH6Lcey3OR4wkkvkk1YnepVHrvEzHeoAUm",
-	"Yiz/HgY6qL8O/6H3Z/MGn+i7zaSkUzglkhn1ybiSkZ5TiRoUwS8QmuWMJusBaR9aE/WC5nTurVH+dPzh",
-	"EGnG2aajbg4GY4Cm/JZmaTKyL+NuagMZqfy42O+z/rPgfus5McXykRlr6x0PDFBs4kv8jRRLPjFLHpD5",
-	"UipyzQgl+AxuK02SnEkZ3q+TR96vE3+/+nq/zB9OG9iFYQZdxBb85jGJaU7HrI1N/DlHcbM1ozitiK7v",
-	"xGLB8o6C6568Yiy4omMV9u/txCb6H01cTL9y4s0O5IL+9k26WOg/9v2xfWkW9qRdgZaTS1X3qDmKi5vd",
-	"aJQL+F94Gd1oss2PFgwyOFfaZ9/xPX3HQdoKuY63sw0cJYB69I7RfDx7CxpQm3Vn30LlRn+KXLO14AlJ",
-	"N54/Bu4/n3hN87jvWSOr4+xOjRYoncbf/cuv/+fXyzs6f3v3/ak4Y9+8zV+f9I+vf/731fenL87GP2e/",
-	"vv7uX+98G0wCCYxQCw6TyhE+AxTzHie5ZeyPkvjN5dXz72JMZ5BMkdj64EzUz0bbrGEJptos5VOy5CrN",
-	"tLqtVRVMMyB0SlNeiwiaEYMhwV3zG3CXP2l6w7bJChsPw8mBhrhrYdtkVDGpSMK0rpivCVVK28KyHIup",
-	"5Qe5w3MJJ2Yg+/4fNdNEEyNwLbMM47/S/wDhXQ+lPo16yRJ9EKO51ru+iqySinOCeY+6Re5w/jNqn6pF",
-	"hU55aAF2hpbzjFA5hniWXI7HjCXOxRJ5CzoOLei4sqDj4xO3IiDSkWFv91va9a/P1l/dfbl6enuuzuRp",
-	"fvLL8RZLO++flpYGtKLZ5T3vUljTegF3wxG9yaEzQQ/MuhJLpX9Mc5N6VVGlAkGSYB5DQ2jy/nfGhfrs",
-	"yFE9clu/VT5RfFo2t52WU+NzcLaQ0Te6YWuwl9Jcb1D1aM/6p6T+3IBcEqkoT2ieYK5knrKErLQwg8Nz",
-	"uZCSzOmaJCIicjmeESq1sFOQsYfqSkxETuaU06mJIemJusOXFyQGMzEmWkeRhetS6+ncSEHBK+kfODTI",
-	"VczOLM3Wp6iqvRzYky0N5uAIhcX8Q2V7xhTniVP2zWKjzj2sKQznvkhhftagDxz6Mak8NCAmr1bvNxeK",
-	"UPIcadHmUt6wdaTPkguXHjujkqR16bjkN1ysOLl883LjcVSmuu1Z1F6vuy7MLIiJoicDIm9G//2f/6Uv",
-	"8OGuu0+Xasa4NvNATgQ2H3z8fNq++eYh3HwzETKmeZ6CPmjnXt7h78U2O2vnsePOFq8XO1tMwG3qIXnH",
-	"wDrSHOByqWYiT3+FvRmQrxnNWW52neyJnHx3dfWGfE1lOi40MT0alWQpWQ6sYP8RzyZnt+KGbbgY5qHi",
-	"YqyoJObHqiZuft7mXOwcdjyX4vXiXK5mqXQns1dQ+T5c1GvGuD//B97ba5qMplSxFV3X9/W8f0K8B7R4",
-	"WeTibq35yXIhVc4oBCImuUD9QuTkms1SnjguhMYVS/Q42brOc+wo5efaTsKf8ZanUH7V8zl7E5Esv03H",
-	"1YlfEKXNDG3Ogc2Q734Ui7S0/yJxfHD0s8QshSp190ntMaRv/bPl/Mg2/+XdD98Dvx9D0Ef/4VrzKJpo",
-	"A1ebPIwndSUvPFDrMdQmvu1hBAbwL0XTpAZkydmd1gDRhNZ0p38nKV8s1eEjCGaYqRJilNF8yloOyD1T",
-	"Ph34KSdqRjk5Jq/Tr5v3X9yyHJ/ZuPfFhHbZeP/t8K6XZt0/++r8y6fkeq2YfIwtHguuILdivWBtClCf",
-	"hJ7UjMmKYaNYwioSgf4ZIumaxM/xzYOr9YINCF0sMsMPjzT1xe2XQjIOQrL6WtsxBRe15WE1jFEcGQhw",
-	"ZWdLJd4F2IX2BT/GMYJfdCSXi0XOpERRXd5TjDZpmcxyKlmC+eWSeO+07Ght/C13M/B+RQ7X5jfJxdy3",
-	"mwlVmDLPcin4E+kIr7aQAeTEU254sLERjVPQuAv9+jSSpRMFAfs9V3dlR0sFl0f67/u+KfIYQTnM8y3y",
-	"b1EOjpZcyxBtnoeu5TPS+gqyQ+NnvWELRSYix6Bu/LJ48eAvbB2bIjLqbE5bSmZrwxjNWGISEWwwSAtt",
-	"GHqN/AqGxh+fyIhIUT4KrC9D5ywp4lH2JJM0IfmS1xkCTN0sw07TTMv7ov3Qkuu5tpFz+z5vSdubBitz",
-	"+eBhVM6i41GYQkt7Etbq3O0kKmcwIFkqVcnzLvGDjb5i0H6k5ooUygyri1KCzOkNszP271Pl0Ue+WWgB",
-	"j5ayw5Uqnq3JOsj1oXMWuEp661WaZXon9cHVKRperO5Q9bWuJOwt6B60WxrFzwuprDpAr7X1krdM6+2C",
-	"j5mmO21PTVKeyhnaUn/Lc29RcRoeRi4aYJiMal4Iwmuh1hHJBHea28n5ORnPaE7HiuV4N/BWFz8SvLnw",
-	"+CJPudIMg1y+e/7yZZ1gAls+p9lE5PN2yd20AfcmlIAHqTJFm/ByrK++3o/KIr2t+NsSRc6WMuzeqDMD",
-	"fLaJJFbokklslmBGpSInZ2QmlrkEfk8rCrNh33OmZiKJyIKqGVjzIllvJgL3udJYtuxnC6owO3BPonCj",
-	"VHS7raZN9kJ7sX9I3ktmJIsWcriX+l/mvU9MQlyxnNNs5Ha26sHpk/IzA/JO6JVpOY7pPSTlMk2YddkE",
-	"8omvMzYnAkkJZXnroZbntO1hVt/2TB038ZW2xla54FM9LbHMiV7BIbkqO2kuSDrRfF/r6qnUqoHJkwIt",
-	"XeSeBLWnniYP5dmZU70UTiEiVT+XU+I9MHD+slSSRKtEEwi/uAfKh/K6+AOZ601vOQ1/GlseRfnV4hw2",
-	"zdU7hqKeGCTxwSX8GyXWE8B7EDyRD7blcGNHXKiRKdkKMdNzUn8OGSncdEwwjcj1UoHlX6gb+NoFLCe+",
-	"1C864ZtBUqr+Az4kjbpR552lbxQvOF9F61nW17ftkYZGKE72zfsrF0jCP+v7pdVsY/1eaIYJuVZiMtA6",
-	"eES+e3H5zWP4EmCOUATUZHU+JeVnjDS8hB/c0bC7cbZMmDSuUYdaonUWY8tfvnlZFGJU83VgtPIobWdU",
-	"mfaW51N7OxAmKGaKvh69mgu0eHCydV8PhG/EPFXmif3HODCsjqzevir1T9kTSfBRiEFrWlsIbeMJjCJX",
-	"ijCr+xv4ypZ7HByhbB2b+dnB2G1a1GxwpgITT0Gtmh+SywTiad5qnkhSKSD1dYQf4KfHOI5blmeCJiEm",
-	"qMVP8Xe8N8Z5kUpDYFrOUq3d87WVjpJQaex3AikFVcF0JUTlhZSTSZZOZ618zZvqtmfpvxmUUF0WY+3E",
-	"Tyut6in8QWuw9tiAXGKuRUR+WbJ8XTwB1h1yPW3qQob/kiGy0njG5lrpnywlk2QPlSc9sYiIJQTvcgT8",
-	"UEKABRmhGODoEo30f9kMAcaXcxw7IpS8/8d+v98vrKj9anJILdfAmzHMkxOzNBy0jVQ+UeHEtrUSj+WJ",
-	"LWbbkpjg04hLTUB/SZqzxCTmiNzbdn0xriXTAr16VmQvhtXE4CyI61Ugsb7UFOvD9ushdfPR0reKdIQO",
-	"B7tj6kNogOJgX+NvgfkNitLsT3ea5iZtOk3zmBdOxHttrr9AZoVcgBbvGS3HFZm6OFjCJilngftJ3jqm",
-	"mDMiVZ5qI0kYsD04vwXLVEFKkzQzZ8uZFhsyzRhX2ZqkUy7yADaf5R2wCjdMhYF1IxC7eTsTSDFAQSBv",
-	"TUmvm6hHIDwd3+it8mnE/vYYZJJRjvB9o5zR8SxsxpyQ+nPljKRUIttCW8aPYenrrxz24hNp0BfFpFx8",
-	"pxU1/WMt/a8xS7QyMo7beqr1tW57rKERKsEOL/HNagHFGkENMPOlWE9EEDusvBE5TSXD2J+3aY+hSVfL",
-	"KYMewcpDmuOXKyfL+b6weK+O0hRQXpDYK9X0pABAmxk2kaJpiy/C3a2y/fKX8VPmhdbT/xuWnR4/Xtnp",
-	"8ScRJnbxtr4olCNceaiWIAw4qsaJabJziyIqzeb1XziCURF6DZoir7kIK296o26Z5ltd06704F73XBt2",
-	"cu0np2kd376opUxjTjAz+qw9X9AgH/pwQS76dkEJ3gLqnIzsBAntBPyC5rJVfy4PvOX+Vl+u683wxIC4",
-	"/CxrgqBlNTTVEINhT0uJhZAp6Cdf+vsJQzzClvqwurWrcvKMFH8vckch6wfqCJ3RCGEyLS+Kugj9psUv",
-	"DtSjehnakN6lXy5eaTssb8pbnlTpTU8YVu3zAfI4Pb05XWNg/LjfL5a7wJi+4MknMpKLmZcOzwxVxBqD",
-	"mnPtMTxKSFx2WpGSLJuUApdkT5sziXskSzkrbOnI/K8kCyoVeXpG/pJ+vQ/scTVjOdrXoNYynkjQgObX",
-	"6XQplpLsXQs1K1LPXjE+VbMYhetVTrmcsPzgBR+LJOXTeP/CIHJwzsZwM1DycjLOhGSBvE2XfF7L9qQS",
-	"lt1KXrVN3ZbKAgOUNa+N8zs6Pjwme/rsvqaJtUIG1mAszLXvhFTmHPYPyfMZG9+U4jZwZHpbzVlduEPT",
-	"dK1NeH2R9fGdn58+YiJjzrCydjSFYtsakR5rIvUeMYGHAHByIHSwAV65fr7+XLY+2/LL20tSl73uLehR",
-	"haabcouv5IxUnxqQ74Wn9KCqo+92xeixKqE2bxKrD5r4egnY/sLXm+M0iWt1IFBzFQImaDzBHX0igfdL",
-	"9SCliQzIk/YTffL4JyiWioFnfiKWPGk4wPJDcH6Fr8OZOQuqZuGdhwFat70yjW13vfZ6senvec7GYsrT",
-	"X1khb96/fUX2bEJbxmgi9w/JO8ZccCpnE5YzPgY2Bp96DN4llcgBH5HTW5pm4bDbef+UBB4sItgmuQ9s",
-	"cRCNCVX0msqK1fAOx9B3BNIUxzMT8Wo8ldD0tjyZ8BBehkFwUn5AW85ErrCQ5SFiACqdM7FUoW0+I+aP",
-	"ZaeOWKoM/FRFMsYTLQ1o4kSg3vSVyG9ATowpH7Msa1Me3JBwWmaktpOws95y94vXwkqC0uzWT17z5wMr",
-	"Ky+omu7xMIfyMeoZ1cH0M2FSHmgFLhfZAUT9D0zMLogmYSbwRJIYH4sjvyaWzh3gOYYG40psEKSF2cBm",
-	"lFJ9lhDR0ZMwq5Aq1yxeL8AlHqmDt2yR0XVIYY4Brx4np4qUYOPs0VcF0vPhRzEBNwDNs9RLkdqQf1pe",
-	"CeCS+tNmfDnvDX7CP3yIAsvADaTZwdsCQbqKjAeZbLhEO9m9OLD+eD8ysP3WMeZWMROyWL0+pQtYrCYI",
-	"0Ov1KRV0Zdxh1OYKFSv0yC3sbmo7srdUsVdh6/RH+JgkGZsorxOO9UBG4Gkx0yDx0OIKD3sX+T89e3ah",
-	"/uk4HpA4jwurLmdzmvICA3CV8kSstGrEUKmJVexbcsUaQ6N3XdnBG5Gl43VbbyBt/R2gKb2Ah1sW98s/",
-	"Hff7F6t/Oo7J3ssXV98S9yGr++83z929vGnyuGUHL5NN1z1NyJ4mk9F//+d/aUvO0U/K9IYvGPjFD8m/",
-	"LoWCbGS4eGuxJFTewCpnLFs0UlSYgRUIAQgA074UZ67X1/IOD5soQVY01WbaBN0eKl+bzHE3rdN+24fn",
-	"KU/n+mYfezqHYlOWwyz+DeRPjRcZXjnwOVHCFmBRaztYlTfGZU00L9iPtwEr99jTX9g6BNR6w9b6fnVI",
-	"FEYGMKc3TAIDQqAFKNsROQEQoSGXdMIsqqtfX2Kcovpr+ZJLvIZIIVjckPIiWXfKwGUx5AbPUz+LpV4g",
-	"+GCsEL+z7UjIX9jaRPXGYqH1BjHkXlzgECLFQJ2rWZoxb77VdHqXeRSf9Z8NeThpPyZ7QDQkVcadAcIB",
-	"KrFbMo2HHBflfaEh5zn2gpU5+xn9jIZcoe1IvuRDvlcueY4wEmb+u/C+7aMr5vzuLnbfBsRdoaA2JiIS",
-	"tyvNzSlLPT6hk5zJ2eGQl6hSplO+XNhmE1FP6whGmShg2etJwd7doXfoIuoNTs7PI32X7L+PNTkrxXI9",
-	"5n/8NBzenfQPhsO7L198+Md/6EUh8s+ZXAgusUPH1zT5c1HnbcoKASG9WtFY6ehWqRD/h5xNeoPe3x8V",
-	"PeCO7ONH/rNgUbiVhV7Dv8qjF4U+XL6RX9OE/NnWnlOvSNsUmRcqcLXOPKQaelpdmauH5mYePvKehAl+",
-	"TRNPGdlmG0OF3u2bWXsjWIu8eYzi8ZZK29Zhgi+1l7W0jtf0XlNWVOtg9TeaEmc6DmPfaMrY6DiMfSMU",
-	"zmkdovx0k/e7dYj6Gw90HZ2HtqRBU2kzuA4DwEBiMmE8gYIDGzv276Kv+LZeRfdgg1LZ6WX7fE2324YL",
-	"PDfo11vygFB5dOsx1l7oUpzb+ebV326tUNzyRsNrrVVOWw1oXgtnR7TfyMrzD3AT7PmXr4HFRJcNBUVt",
-	"lZo2TRYSTVhjVRKGnWg4WYGqcrLCXim1Y9/lizXV4JsKnyKw6VWfYx2uSQ30KDLer1znBtdD2+0KvdJg",
-	"/bcNU3u+alX/AZjLBivtB07iBrU7svZ6JxPuuLPFZppuXLskky34XRjJrvWyBl4J57p0u/Lm+Qe48m4P",
-	"Kh0TzcVkSZE5glkzeiGpVDlVIpemi6rITVKJD/swp2uEmjXIexHi7rF62h3gLtkctDy9pWOvlYj8fBEf",
-	"WMqXe828KJzgnS9AuCSmlXQDr9SSV9pVv+LRhpjoBs2x8sL2dyfqKXanjmZqnnkb0hv0hst+/3T8d4kY",
-	"azZD9APwE8M/AMw0/nDWPyPfC0W+FUue4F+PvD/jL7Nj/Ff1Qfs7/nNhH8LgH1TpmAfNn0omeNUnBMyR",
-	"ZuS7q9evoHxp4HdXsQ5UE9A4DBvilTGtb9kHntbT8voW4UegvAufRRBRzUEifOE6FysJsZ9Fps1cGADq",
-	"kfZcBdwC4oaSxO48tBZA62uqePK9xXkLexD72ZjzV0Xca4vr5EXLWmnYPvcAbN/Ml1zZWJzaFDhrC8E9",
-	"mlvizybbZIvNrGWqdGML8PRDbCwkvzSIUg/4EPsEAwoT1HmDu+ezrHtoWffSlN2/g/3dRdbVoQja7bvy",
-	"4w9AUXYJBNdAXiDcwcp0vXJABsDrClqqXcqI/LIUgIVcBwZ4kMv6Glzf3wt1WegEW2x0uMq9dbMDrzzA",
-	"huM6QE5f2jJ6VS5xb6yiP3QV9I2l8+SSr3EsqDe18VkAkeJ+yg+OgCEiP3Svxw9H7eyX3Gyx5roS63Tl",
-	"7VsH2nalDE0TpZL3LciiXi/fShKVxx+AHIAOvGJ8tXsxvlwweiMf7MJ9L9S3Np9sFwm5u+4cTGlrH6Py",
-	"/AMdzLeYKgcq3oKNoZ9Pp6zHUuYuTAnABMC/kAk+BX+D9VIZ11HhaoLVFOUJwBQ+y+4Hlt3m39+aZl1b",
-	"0Xi41rDduVJ/5QGI1CyC4CqsILHxe7JiOTNF2LaY0UpmRDEqJ4pcszG1npLGokeneJrqx7xUIFj3viBe",
-	"wJyuoZfmZzJ+YDJ+h8jb78vZp9soRmXEpXaNyHu2BpbR7qApHm3OmW0dIfTOA9wgs3/kvZ+Vu2JPckaU",
-	"JrSc5mm2JmIyATO1gtpE9mLvX/F+ZLN8K8mwZC8OzN+LLmyJI7IXFxsa7x+SH2mqSOx5wUuJaPdWB2oO",
-	"9vYXi0dhw6+EeE352uafbKtP7ObEuz9lXAlB9Lxd4szA9W4IF6Vtcwx/9AjLVgTwnlPTJWNrSRto79Ie",
-	"Cak8H25S0mkITx0N9NLoNIR9/gGo0d/DAVlrS9x2vyigQiKS8rHIcyhkz/0GGA/AAn788ceDyyI/jDX0",
-	"BSxlkCGCjsloABiukMlomqbkjGbzfxr2DOb3sLeVBYmEZmto/5C+GG26o0ngu7oHWAqulqZEJ4BQgnDP",
-	"IqHryBZXgUva94IfkreMJiTW+2ZqKcci0f8pDZY1g3FYYr7GTI6lyhlVPpCReS9LAQ/aTllMgB3i+A9k",
-	"hLottVUFWiVtoDsLNO9aMXmmVoncfsPuZnQ8tl3s1tXmZv35cS/qAR/Rj+r/ME/WnuMnRZKiaYfqWpeZ",
-	"OXnt10ZmBWcn3m9GuB1D3zdf3B3DD0zTbyr4KKFraRsN5gJzJw1EQC+qNWFzgzzFUPCC5So1hJ607qFN",
-	"y4Ydgrzs8nXdvHOVu1lsZeirRW2BwT/X1kLCStbKHuLloKY0zpmqTGnjCdVmhEfWvgsWvab4jjnh2mj2",
-	"yGuRsGxF15LEZkws7jAVHJY6PlT21pBM7RtVGqp+6zuxQn2xgkZTgTMpLUjTIXqRMH3h6Vmvns1QJ9Vt",
-	"Pu0jxJSSKYDcO3y8DYLgbb3i3mFwgmVLx7MKpMsTKNyvzSX45crVa1y2/jP6ytE0hkYG2GgReaj+YSz4",
-	"LcvhJwAPWCgvAZskVJsZcsXYwpT+IqyYa7rqMMUOTWVwjP6n/QuiWQK5YWwhvb3HVhmQ201z5sqJyTum",
-	"yDUkU6AgsXgj8dg2n8J9kmYF5PvL1y/IwYHbjANY7fflQqXTp+dRT88DbTkU1oEdFVnDrdN/2cgHDkl8",
-	"d8DuFOMyvc7Ygb5Kvi9cDyKHRkyBPLwwGocnqPBGRQTaXuIrrtw9SVhSzU+HnJPahYx6tZnApTYPO8b8",
-	"4WMza26kp7oXxb/E1pcSFU2RBdfkwsFNnFwg5EKqCCXYAdSvEAghYJXP8vhpsAalUMV+wjpmw/QML61x",
-	"iRrHisrQHEYmGKIoStnMsJgwKhkPFrAxwjg0KZh49+6JJKbBN8lYMkXVaTyjHJudwy2q9QKPoyFUF+dJ",
-	"gfyO7zyRBOgop1xSQJY4JJd4kbT2pdlLTuUSssXm4ha13CHHTxfJAdjzpkJVDV1fpznlqtB2QfsYc1de",
-	"/qzaa3euZVu66A16J/3Tw/7h8fHp4Ze+CmIbnnu9y+ki7WGySW/Qe0noNGeMKGF7cxPOVtKgFtX7+2tC",
-	"WUqWj+gUTsYq6wdTcXR82O/VdA23zHp9HpZ3YqdBs/9773l6Z23msoz3t6mD1HA7GfgusAFLKfr70/SW",
-	"cbKHtZ37xLDEJKcr/St0pK0oQSUGdy1ExijHvN36F9/z9Jel1nM0/5ykmixjfaiohVOoWD7Q68+17r2c",
-	"TNK7staxkQJquoImiaBugyCcltGOs1RvQZnXIvGXZ1CmrgY+310dslfPV4cspZbUoYJ8a9+w9Bw439xf",
-	"CBlrS2iSi/mAxHSRxmTPsUXoyKiF3H5E4nS+ELmKEdZGQRk+m+s/aGob2MMyBcjVKlZzqaqTxFsWOomV",
-	"yJNqtHxKbxnUkZplj/TrsZHvtvG0QRIrPr3LFd54gv4dD00fKeeJJPF7yfKDy6k7zuLsypxh40dbRYy9",
-	"zmZL3fEDqZemW7Q5bxEp4dbfWqxAYle7VKn3y/fYuunqvV1La6e1HbVjiRyZicg6n8Xvho5KC8qUmTsP",
-	"EB94uzV5y02+CiuCPxZl/3lOwZNYrK+JxQIGmP18ljJyzdYCcv/MNKy8TdLcQDcZxrSi2U1pY80W1hnu",
-	"Jlaj97rEZ2DzS0zGHEf9DuRZeEch+QEWAY6XVCI4k+Yx5Suw29luuhnuUsCZeweBUw6RPSJzJt+KfN4g",
-	"GFxWJZyH03EmhuVVqdzgKPl6yiSfd+wXD2j1dQq2YzYdJZbmFkep//1hR5lcdjyYT9dXunlRW8s+/Y0S",
-	"QcJulAjSoPlvwx/t5rUcvkWg2kQA1B1/h0PfCBbqDt0hN/0eD97Z1qXD37i4rQ/ffqdEAG5nPpQ/7pCu",
-	"HpgQfkTr8oUxLrdmCNzZpR0IZMU6MoWqkfy7pJPgwjeucWsyqe5FiVxqG/WhPJfKXx+OfF5wcDa8uA1q",
-	"hZcW8BaqFDwisVop9tGLv4jRM3cLOKz62T2FWDKJtgAhmdS5Mvb9hX/huRQOrZLn/WQ8bv5PBd6f5qmj",
-	"olTg0FMS63fOG712di+g+q8zM+XWSdB+V7Cm8I/DWu18W8cdeIWTXSolH+XqmmrN/3kc3h1C8K6GO9u5",
-	"jghiYm6gH2k8JK/SG2b+gGMVyaWMJzKyqVxTmvIhh8J0OTDdC0xeKpMAz5MIhAPhYlVzff2vBmysXtHW",
-	"YHMpZPwNUzTNatSBAzQSwXPY43qJFmDyRUQiVA9SngsEm2zXMZLHBQB442XS1KIMvh9E49SQT3OxkoMN",
-	"vnl91pJ4rvnIeFSMEwq6xqCzfsir3nqyByi1lCcZoEBdr4vpPJF+UBtj1/tVJ36AROr+fOuxgGFlb/CT",
-	"o9A6qkhkULl7g7NS8Ch06FFvNaNqpMQoEbb5vOCmUs3cM8b1p8AD/f7q24OvLvwKOaitYJLoYYoat4Tp",
-	"V3LMLz6ErzAe6MKPCaCYOy7yAKqwEuAbZ3qUj1Frc5mdF32ZJAYkiemv0zlL9Cla3As4OtuU3zWHhw7X",
-	"xcI+WXee4CYUCO47b8Jzk5ujF4kQ79WNKB+71CJlNUvHM5IvDeXn4sbcPZcI8sR1qsLrhgxcv1HavD9c",
-	"+yvvGKog+g9yBKYFEP7D4er7BwBzMb0r4em42DgAEHU81RW1mj4D02WasKIP+zSn8znNI9hXlJuu5NHG",
-	"YWXlDtsvigmJLc5t4U3C78SVLgaR2T7T7cjOxj2kzyJySdtELq8tg43/X7yPQsECiZ560G1leGYzsUod",
-	"L4RRZHkzAX9Ucy0AzrANDjRnZw3XrGgztPMZv4VwHPK64rQbOM/eGGDRgd4XLMsg81YzHnNy9Vu2H+K1",
-	"f5wWU96uBxGq7ivZlN0SigVLJr3AovlfrRes3mszrrF5D/MPRnN7Jem6w2jeKitwXvddX8aktI0cL4hc",
-	"ZBBoh7EJxpBIypVAYYJ+dwujf97vFxkaDRIbBjI38Ji8Tr8uraW5lfvOi8LW3N1RHCPUp4He379/+U2V",
-	"a33aVvve3oQaK+y8K9+md0DJ0AXDqKha3cjFnUlOuV6mWammxrSTrfetyARnqHnUu1eQ8WzJb1iCT2k1",
-	"xDZ4qOzr/5x2HN6RVXOt/QMrcHXKOcUbWA/mB5o+TSS+NFnT8GpMTKpxLG8gsxGBoWRx0l9TmY7JUrIc",
-	"eDDZi8fLPCMHS4JvDOIq93c4VjSHOBcXNgE1uNLQhd1upbaNB1VgaI/FIjXA5quZyJhbm9mJyBl1OUBl",
-	"YaXJRYGmY/FYbXP+cjYY9nACd1hcWbnJPQeNzwHZF9sPe8tFqZVaRaur5snvvinAxEw9pWFlnq+pYbX6",
-	"wm21WsxVMUn1vvYS6qZXLOVkO9YTaqNXZILpM+fC8lDOGOobRZ+9wr8GM7oolEebharVvJU0Gd9zaMtk",
-	"Ls/SwpYECPwxGyP6e1lrR1Zs5OkOks0HjVICPBmVzmuypHs8SKc3n8br2Fz3WNK7qo1s8O6KRcK8Mka1",
-	"Arxs03ybV424zKC2V7u5zanWxAoVQDIFoA8WhotAfRynU/1j7aAvAjiXODkP7L+6gcHO4ztvoPVDlHuq",
-	"72GdSkRmWk3Tt2EB3jEjGgxsEDpBYZrcNSrYr3Qtr7UmMCwG4K3hGuoH5dFvafIR5Q/gDwFWi82Uhk67",
-	"07L1bucAeRP6FUClJjHAZ5eHPSriHDKGwnOkY7ihOUPMxH33SbsSg8+PHN1kZjQt6kI/NIND1lSgaqZF",
-	"wOFWnNnZlja7a1yVJhZ+31jt5TqPEleCZ8SKGzhVLIIpdvTx+xf5u1FrbvMAm4EYHCFTtUj2KXrg7Bm3",
-	"PgekqtzibcZHt8clnaatL5C3ogA4ir+o8+05tZ6ZEdsO04RbwJOKTPLAUqJGtBTjtzGIKcYKaQRO8RdX",
-	"gfnwF/Z0B35t8DwCdqrVkSqIH1WTajc8EJv0nfINJiSAzvqLfLatv6Xc4rBcAVttcngBKgxYBFOm6kj/",
-	"T2wNdLNLoA0TtgK/37p0A497j6Wj8WxVZ1dykgCCbIHOdYGAopXZg6KqD879YuscNpnUmukC3K1hRZk2",
-	"6lz3A9RXKhpCsIEAmHyNW1SHOr7HTr2yrtB6ccOe01Cr2QsSxesktW7Eel+IOU3QuJZh1cgeTmVPTYge",
-	"ynDQQNJ8u+67AF8EdZOW6RSaOhgzRzKaQffzBND0TcgKa/lNFQvHoW3TKQBiwip+E4LRyjg3sQ7w65fX",
-	"l6SJpuWwjuxaOO9OwFjkU4KUKzTFUpdrLWcYTYrNtonSKEgEH1ks5xigWbV2Im/SBSiFMWZnlLXOT9l6",
-	"29u+GkD4PfbvG4xzWwOyKPgw4GhLDv5CrMOSN3pTrtkAKaqKX2nDmmaALJ0YUeUlSpioqW/VjCk+C9UU",
-	"qGtandB7UR7pZ8r7j5ZuRPyMd4ImjfFk5mJl3Po2qIPKkIeDDWqkf3B7xfeLcAXopfBGvO9CLrDOJ7Lg",
-	"kr4OhYE5E2auYmrjvUTrRG8Cwh+6Wj94N6yPms6c7sCPt/UBK7EgS+izqvXpNLlwRVbAahw5pxP/MFNJ",
-	"run4pqrHBFuY+tP2K6bcnE+eNXf+rUwXICk2C+UIBTJIqQsiFxAXdsAjYqmKW1+Y8ym3Tu6Ar2TnLtC+",
-	"MCqX2Bc7cO65c4s+dEG1BBPKNqgNF/q0UgWHhUplzoD+Yee8NmbeQt8JLUwhawKwlDR/TBNmPWHlEITX",
-	"4sVfxcmDrqJ0t9FTDRUupv9LyvVd5cBotejHdjDWcVfpBVPS9T3YH3/2p5tnvwP5eauwc0slSbSQrKDv",
-	"lCYZ7lL52JPd4kg6tPr0vR4FYNLjr+KCaAsuR1iRseDjZa6NxqrOtCVIkYmRlZZVdLMs1nTW9RJsvMSo",
-	"+GIoDjhThCxrwhAFk81lMaugk/MejUI/fmioCQ4lD4Vya0KpJqG4eEPUthbmbI4VhiJl1QyLemimHsKo",
-	"+++DnvC6SzfoFA06+gJ+pFCn4IAzombENxq+jWbhJmOorocHVMuq5lES6TUJV5YUVc4bYnElTmHv1web",
-	"/meSBsPtMVdQAJtD4s4Eo5vTnM61RQYZdZHBeomsYoad3+BRJhaAa2aSPyr1sa35U1sld4YGKLI7X+Jv",
-	"qPANMInwmmEWk/3ZVr36eZ3whwdO7ayVPpvMy42JnZCi+dHbl3q2ZpbyG3RwaoMIsjD18Nb+L7W7DvfC",
-	"3XKLa4nPntUVbrFSuQxxtXNs2dgDK2JGpa+u3y8z2xFFffdmyznlB/bi+ul14MEuX4UiZ0kJkohKse2W",
-	"9FZHcUECDJcV2pS8ItU2NXW8kVFQ7b+J4OyCUJIIBfVLVEGTBsIRCt5kmOnbqajWLw41Y9b3WNGp/On0",
-	"QxXTx96H2nz9C9KeaG+ehKCJIcu4gHPyXZtbtGqtV1TDDx0u1ZV+sJorDW9HeDMLiimtsriGjSnVV2YO",
-	"gX68WqMWEzy8Q6g3HxWZEMgowLqFcC34WExuSZZe5xQSCGxr6SHnTIGioe0LaSC7aJ54w5gcLz0A+A5S",
-	"qVnBBYGMDZoXiF6YMTbk+DVpUVGKKhyXzo35/blYbUro1m+VwVaaM7pJt4TuIYckjIYc7ibzvBswS+Ak",
-	"jAbj/jucZ1BsOcjr8BxqZjgI4IZKKYtMAMWWRRCqikICWq6HPmKjkeZtvYE3kC1/2gcEokNiKvtIwjSz",
-	"BWoyXtFU2kRzHCQ1rt8NqCRfnmhD29aW+7Uv9ykFNW+PirolU8nTY7cWWezX67PxefKUfTn5avps1v/5",
-	"+OZk7o8BEbvi5jpYN4+jXJ/WxqgrewioVpS310rHtkQ08Q5oRhcLxrugmpw+7YhqYk+ilfvpnflGP7gF",
-	"Hone+BY8EhNKM17wgzSJLaBOQWoVgVKc5LMqX7/ZqbIKTrxUVoU08KH82Qa4kLwdFrq0eR4kdCdxo98J",
-	"ipty4ZYVPq620NTv26kF5Y07zLAGD5oCBK+tZlBRwx/1zpYvRtMBlhydRZQQbwka7XVws8h4V9HHu8eF",
-	"caTSzNSdWRC1fTNCQ4GnUUM9J7tDVLtleZKO1eGQ/8DHlRBI6tyxkS2Uo3mWsryU65MqA7sGk4zTJI6G",
-	"PMZ9iMleXN20eD8iMUo3C8FpZnlIXipJ3KuKZZmp/BgMeVFUGJH6mCSw+hgZe5Lqc5innCqsMZvTxcJg",
-	"4NYOtJWdVCAEavW0TW+Xu8F5JnPTC2/qtazr7xFes7gVgrMfJlCf1XYvvaG6cMzKEje9VFnZxw8wYXab",
-	"iqUcUaXy9Hqp2EaAlTfmlcvijQa8j2b2sAnfATiFS1MzFDuxQA9ecezAXDoLWujunAmiaR3RI8cKEiGY",
-	"c3AJCkIGIrePXYSu0pDjXapeP826FwuW2GCRgyBQovKR8p0a8oZLFbo7kblpqU3AIvEbd69STigfcpjl",
-	"E0lisKPMYDXF6aG5a2et4yUvjhbW4INKmj2LnFFRjjiZQR8Qdq2x4PylsQgbaCcqlYwX0sL4Wx0d6jMA",
-	"w2ZqcbAerF689OEZTS7gAhQ/mCjzGoJaj11GXqNUX++pUUtJBar9NQSeZpzvuxGTv1NPpGt8aCQ7VcRe",
-	"GSvi9a5Z2E3NI+wdOzT3trybvyxpBq12utp2nK2MW5yOlXFmF0Msuf8vh8La+9CmrTUy283IYbB4+fAg",
-	"YTjuVshf8MZuwF9ou94D9gu//b8V9csc1iNAeZUslOBE0RmM8ayN0I51sznsiGsym7shixepfYAsrr8G",
-	"wOLWWQjQrA/vLKxNun1ugYhiO/QiMpb1wZeTU/psvBvEYXWOjWce9jr+iH509DQcdnHZkVZ45CEv4yNz",
-	"tjKvrdIscyDJ6L/zgD/Mfa9Af9R8eAGwnk4s/uFxf/xt/RaKZjdgGkVY8ujAOiErKlUXRQqn2VjYLYpI",
-	"2myhsAHH4y1kWwCjMAjgJVksr7N0XOSlrQCVyZUb+NjikNmnp6JGyzyL3QWhNtHSYy+VygG9BzYktVqt",
-	"/JCUXoqPfGp7HQSRkhM2ocsMugl9BEMXsKmcyOiGSGj6Nrxb5KZcJeU0ryEV6kuLsgqjczirYv2G5WP9",
-	"Rfs3/cqMuiSvbVWIXZk/kr0Ya1YGR0czIdVPg4XI1Yd43zs3LNeB8hKvRqV0Pq2H4RSF2q3ASYQDjdWB",
-	"GoM4hU4xpgs1nm30bGrKfW4e/VillSBKrcV49sB2gaCxAI6zO2XBTxwuOAE8gGtxd4HJweAuglwd7/Jt",
-	"AuBd5CJZjhUC8V6viwDnRuDdzd5lvJyPZL25S7XxIL6xz5auX52tOIx6mLeC8ksuvM3Evlprm5Edn/XP",
-	"4m5aYFfntr6TbWDb5CWoc8gABwDYMGVQWildmRPLJLsvNGi454jz48IGpZC+X/5SjT99OtDRKu8Lo23T",
-	"Wjv9qWDWIkyNrgw3IzEqla1JhiL6AzAIKL850OqDNVM2cpYjeEd2uVU+s24GDPdkHcCBFCTaLaViFyGw",
-	"Hfab6bRQFRSVU/IucoVLele1tCntoNk+3w3yWVMlaNh45PQB2EWolLgw2EzWzYZMrEGv/k3Lxds00SpZ",
-	"Ty1zLlWasbq8LJ7qLDfe2Feq++zG2rABz2GfQFonCWDc0OyNNyvDrAKyCN8vIOQ9KsBQ+YJKGZFblmOf",
-	"YVMMYJIuqfOQwjS77FfUw73vDXr9u7NL/L9v+JuX37z9IZ+r4x9XPz/wnhZfbIgBwXNPpIcSYKSsKaQB",
-	"tzPmNHhVMaXL17iUqDendwhOYRLE5ym3/z6OeguqFMv1ZP7jp/8YDu/6/Q9f/MPG++f2w61tA4G88Taw",
-	"mQqkaTuKypoSN6xUb4tKCjONIy3T9o92ZnWmEhP3nwgq/juR7yVYgaA7kvcm4cNiWEF+/2QpWXIvvT+s",
-	"id9PQ96kCKMvMqhFf3od2aPd0zrt1pPd6N1L/PJJ/yH0aUMXD6BV764be1twAhprxxu7u976YApZeeo7",
-	"cp576Vpgy+xRTmJNY4OjI4wLW4KLyfu3r/YvPMkMVV8Pon2VFn/21QbarfDXBo2micl+4530FhzsRxOV",
-	"yNe1ckPYxymDjmkI7eUnCwACIzjGVqmsaimupdKKXY+s/kyn0qB0A218qPGwpsY1fpqEfEJifC6uQo27",
-	"L1VprjOV4RTbb8qVfubjx4ZT+Jap8exbkADNB/FbY3dTkB0DFPwpr4aTXMpq+KbXdE8jiAwLAp1WRmix",
-	"U5dtGOj75Zq+QRn9kBvDcv+Q4MrAiYmlsHDxpgJx3SrTdSm29ZgwJtUOejShf/K5fSBTfL6gPOCffo5/",
-	"qDShrLX0CeZrz4N5/1d+3SU8c+Ghqlr43+ICQL1q2ZPpdcYrryswC4h+jcJ89luocw402UxoaKiMNo70",
-	"igYHeiVuWUbHQWWoRg/1UWOBeDYYmQYcFYe9a1uFFXF1LPNU6fjGVA9ZMXktKu28BMdE8CkbNQabPD2w",
-	"GzducQ4sZoIHNu2N/pnw5fy6Gmj5x7MzctInXz47e0r6/X4/LKomLM+b1Fy4ixB7yhCmRnVZk9YI3KJE",
-	"Pj0Kcq9UhXpI/ou4JvCn8tDPr34IBvnUfDSm8wVNp7xJUce/BtvAykUewpC2Axctp1vHNc9V9gICX01D",
-	"z1mSLucbR8bHOmb463HbZJI3Lj5WHlcfWsa06GkaXLF885T1Q5X+YWF/1IpdyzTUffxH/EODq8bxzHbf",
-	"dJPEC4f9X4BGARpEGbzg4aP/4FjaJvgPL3QO939rWjJ1j/Yb1yJM/MJ1D9fqMsAQ/g+J4+O2P0IYX2/4",
-	"GyFVoUU1qjbYjQ6U/u+uXr/yNP+92EcUujtYrVYH+q8HyzwzgPJagg15PF9mKl3QXMGKDkBfccbAJM2Y",
-	"3K/oTM1q0JC360E2qB9XVMXuClJQPFu5+Vlz+qNpTjsqScHquc9K02el6bPS9MdQmrz0+GDGpMcsXaPJ",
-	"yABImLbQEDOEsMDPy2RadzKbrHn8xMct8kcmTu62WOngaekQ6cVsE7m8dqVn4cdaGnVX6yn8SglcRs6o",
-	"FMaRLjhbLwRoQjaVt/fLkuaUq5Rj1qvfpPu1+DXNMnp0HurQXd7DVi2xONBL76VOTmMbIqz4jquiAVog",
-	"m4dMqDjsffuUWRdVcny4hIvJtj404+BSLMFeKh2dZM7paVTKYpQ906kFcNQiu/WR88LtXyBqP4CmlFG7",
-	"AsVStil+7aK2XLIa65g0dqltaL69fSZG58wRfac792nfzAE6N2p3/bUNlsBDnEKF9eyURFKqMavkk/js",
-	"q5ZaUuZtdXWrtZ+iZ2ZAReC40Kttiu4szRjxWOCWBRobOYTjvnUOsbYMwvv8gMSWSQOKCkbZRogU5v+y",
-	"5DbgDwVKqVwISNAY2YZVcR1SJ7bUANzTWRjkslpr71hEEctsCVkSXGNFF7CipkMaX1NVSWynGJO91Esk",
-	"LWWxuV78yT6YDt5mxmQPYgVUpgm7IHSxyMUtwAYoYROYU7XfaQN6di6dgQOK530J+6FDk3wD2f1EkqJJ",
-	"/oNcZF+eb5dAZGJH5qQKso78bpRGKkUl1aCWSbRd4/2yPtil/349TeaRvGr3ytltdsD5+T07leBUK0x3",
-	"qcURWcLy0lRCFTn/k5x1D5l8t6Nfrzi0t1plXDSW5PoWkEPVY0kE8EOQBuXXqQfKdjZrHC0GhtVnUeZ1",
-	"ruUpxgBx/Cm0pL+lZlLs0sP2UG4iNQPQZz7aRGII27xDGqIxAJQoijNNYmaR0JWxicWJWesftsj6KjLB",
-	"gzTVKX+LsxXedsAphQcBjzWjY5tuJLKkljX6h07TolnWAdEgkLD1IZysZ4Y22nEODRGx/VKjrlsQWLs1",
-	"/70evmzGm8+MM0Zz+5UHygGrTvbRc8KaaxkA+XlPTwM01JzJ5ZyRPbhq+0TRGwCGb0gabypID7vl8RAD",
-	"Dv6lWs75p048w9nYZ8j7t68qWfyPmT62uaSyRr/fMZrpt1ta82NMLRfXtZwu604TN3Vlr8nAsZJA3MQX",
-	"WnOlKbQRhfFdGw7KLaYf4uj7QkrclOWSuNmom5i5hATEa+O76e5XunINiWFjrPPHlvNVE6u3uIQlD8tC",
-	"84DzPraSgsIqk58F35YIQgogxFrYLCU7JJe2zRx0pjzrD7nXGNIGME034b347sBixhyAQysekB8WjF++",
-	"eUlOD/sWelnStWniBJhzps0x9lSM/KR7xiciHwPj3L8oWiPLUkPPYj52trYnF1h6Q+7egm9DqyQsn6Xc",
-	"mLweg94PQLLNEZ707MvjYwOx2xv0VJ7SzMgY/2jP+1WK0IZteVsQCsid6dk9cuV/4M9N0wekKmCkvUHP",
-	"AuMF1V7sNgAdXe1eQesBzNhGEE2vqxMtY4cOhjw2EIj2bgHSqB4hPus/I1UkUtMVwe8bcWFaUwy5HSI+",
-	"6ffjAmLaPlyY5UuuxHI8Y8mFa2ZB5iyfsuLzXmS8/j4AX1xePf8uJitowY4k4H3dHL1FN7OY9zdoaaPG",
-	"V2IT5rfAxQvACrWCttraYwOXZRF6HE+A1ADE3YI+gUi2qEKaRktGN0yV0R+hnymUQYOC2cRnEbzDBCiD",
-	"oAKNMf4rb6bjzvH+zcEAo/5QtemTqARpi2fnmEDDbLwYQUs6ggNSquPn0oT+SWTJ4T2yDPwvTFozDjZu",
-	"qQH+bnRT1JCJ8IVufomW9AZ/CdnGVIeNy+iQ+hAgkG6rmHtCu01fdcK9OUnBn8Nim4SFzXWULSFv+8VQ",
-	"vNtLW9/8jQYlq/QNeGZbYCHDah4TUmib7PrGtAx/pT+3pWhs3MvGuL//idVOOQA76OXNCHWXNv67mgnM",
-	"y1+uD8mlEY6ASAw1L8b9wBNDAUwSoRU1zYIHHhyJwYis4ZGgzC2iBBY4rq50WZljUgg8kdCSVNCcz+bz",
-	"WcM0LU/0ESs2xqk8XofzCLAkM6DHUDwXmu/nN+zD4FkEilmqQhprWz6UxLXVTCpb4SgvKNIrOQfdvB+W",
-	"fEq5Bx+i5nJuK1DGdM5sm6pcLKczTI4lezmjyYHg2TqyXjDbh9YUobowueBs/xCVgxZlxPyxIs5EfgM1",
-	"ZC5UyTgQ5DS9rYi4R1BYIIHBuWuoRDEIn67oLBWwo5Dwuqcmsxnb4pHRCdtUKR+5X5uG2BFnTCW7IEtM",
-	"DaBzYfyPfo9tv8P1I2V5dqGc+yli31VaYoPiLhmDnnRe/2d9WR4WnEOzvJbYQVQ+i/viLnZJhe2w2w+s",
-	"NAbVYHCaQh5ogU1jOhZ0cy3uolFuirQE8SjDOJRt+JMdsmu1Pgc73+E4HlKVbZMfRd/z2EpJzHPGbolx",
-	"h6k+hCYcmCL0b5dF54CMSTJZcs6yDZhwQ+40qVZcOFKHhZPKldZbWLgq3Nvja9x6tKk4MJ+wKsI73LmH",
-	"UcddlnSH4+2olzuVqZskBJltnC0PKA43ZQVvcwUfwF5ozlqxadietPRZeaGV2TO0HKZYo7vwXvIL0IbH",
-	"J0O8uqRdOfnpo/jbs/zQYvFclvXdB9BYq+22cGvAQ4kKdp0aumRK+nntfpa6FZ2P94GajVBZUesFhodq",
-	"c+zwSoXs/G+WRms73K+pGrdHm8CHDU7vAbS5z5lcZtBtFNzGkeXboPrU+ynxZMhB34QYw6v0hhksA9PS",
-	"xXYAA8CYSJsvFYu5uc2L6+7y02/G4Rxq3Vb03tuxdVsxQNG67TX+VtRQuccHhR76U//DofNu2uZt9b8+",
-	"eCe3lCfsDran6Azd18YmZnBCkMSZ1HCyxlO/MLvqOHy/O5T7d2KFzTSxU+VKswVnBBmU7fikf1xp3nXc",
-	"1immnmFXIb4auRk4XqDFzrlqpbvwFr4QSlizu7dh5aahLsCZmEiPaeYen93dxa5BlL8LJ6Fd2KTOwsmV",
-	"dFk8y5Iia4+3rp/Z8+5ykOZh/yD7sekc7/dOH8CTlSPuhxbXqERUPm+eg4hkLSq1eTom1rWR5jbkztUF",
-	"ZrGBjjA2stmd8Kts3LlfhrC1PdtTbphywW+9/n82JCgkG3I/QFmJSkKHANOkHpupFcDSckYXEAEGbFGW",
-	"DDkImgtiegCzuWlZz+0TRJhbuOIRoqBJVbi3cRfqXkvv3DShYuDQrRmZ/DYuSieo0b6Bnih2gGlOx6xc",
-	"y1HHuilNqJ2DeIHkj6VJt+LkRJgXcN7vH5IXejNtS8midrq6a2RP609DbhrMY04p0u3+Ibnk7jzqRzHw",
-	"kjvMUzaAjG3b4qKwGt7BhA9NUBDs1rrzBHvomwbFh+S9vnJDHrxzmhaJWCCZm/CrMbdirU/HEfYIKjKv",
-	"hlzwhosOgN0Sg7OAujgxHesFZw6I3USoK5T1uHRTgCaxu4U4OOmfPO19+Ogn7YXvOtoRtUCC6zDqbnhU",
-	"hPWbyeKwa2l6p/XW2ViRCmixCc0/j6tiso5AaK7CRu5oBO8GVVQzOyv5nVoKCPyg9cRWG3UMUf/ju6ur",
-	"N0PuGu2kyiQxzOgtIzNaYVg8KXd7gUtH4pO7uxhy58DxYEU7/EnL9XruS00lrTVc3k4hrfdr9rvabvYn",
-	"FtrrZYX7GwpLDTQAXkAnELRG2zb070C7fVZj3m7zN/ZaNU2mi5GDLXYUg0p2IeEuV6jsiedclHGExm+/",
-	"qgTNU57OtaIWVIj8IrKOjcGaa5a0nm217wujHgUZq1XsigImsicZK7P0eP+CxGd6DJeqlGqGCwcEfzrB",
-	"Py0yyiGsMMeisiE3RV/w0GlMYnRBxNCr1WjF4P2jeYKAqvFZ/1lc9FUG1YLeMD7keyH9Dm/hfqQXYArZ",
-	"sOaIGIlRdDMf8r242uE8jozWiCZpadEXBM1WlI1mo4yWqZmJVnTB4IhNYVxR7Lt/SF4LrTZb72SLm/Gk",
-	"v1kdRcKM2tImywJh99x6J1hdchX5AfoD1hWOC7Lsmlm/lUAKxBxQWtajvNulW7VHODsEM3dGLdxcYl7C",
-	"I8V0giKGsidyuC1JzlbAXPYHmBXAFkrLLn9BEbleOmRCGzvNWDKFWj7GVW5KL0Oogqm00dX4zy+uyNHt",
-	"8ZHja0e/pcnHI/OorPbgDuTJQ3489ser7+b9MFO7xkIHoCPkzMVG9+JMjGn2p0TMacrjiHBBklQuMrqG",
-	"8Jn+Ych/WQp97+FRsqA54I3iK4Zr6S2lEtC/SSLUvoXhNxmy5bBfJa4QuATW3W0lpr8z52fljbk8+Hd6",
-	"8Gv/4Nnh3/39P/x/w2W/f/L0yRf/ePRP//wfo/i3v378fwcf/vFPxVMf9v55UPzr4MMX3p/2/3nvnwfD",
-	"4WHXp/f/8R8eFu1n5wvVEgqueKNBFvsyRpK9Skx4/96pepuRiHZe6WNEYC9IXAQGYtO7G5u3P1pwtkPU",
-	"NMKulQhKR9XGMGkps3+LLX2M6GkXpNvjrQ6+UO66qIOPEzQMxQd3puRNEbvW498YoqtV4uwGmY8cuE3D",
-	"enEHZnIYTxH7rTw3zrmZALXo2vSJMII9sk47tGoHFfFt2sz67WVTRaRKswwF/p5fSL6PvabLgr7yiOtE",
-	"umLXQw4IfH6lVz19EEU8ZsuZZoDw37U8vBHDzSibLy35h37U7XechYiMb8ckRPOvh0s/9Ku+Bz99CCi9",
-	"9sA24I+UqaSOSNApWvLcbFIgQmJpJQw16jcfLzFZE8SBRIHTPknoWu44t8bGn11TgwxBBzOELLEHE4WK",
-	"m9AKD9PZsvePvBXM0bW8a8SaGGAAwGunKXKXkFHmPdb35YGFaE4lPafwHF3AdihuKpkfBBSiKQrj3TjX",
-	"m9QRfXmz2jj3ZuAOzzX/0GgdhSd0CxiOIuSzEwiHT1E7tsItZvC/tRtucXCPgLhRUd/uly3X0ORz4Jp8",
-	"SmYKOistPkvFCmOa5+vCdYUdUzOqtFqBrsFqocp+ufZv52S4Ll20vT37pDASwBoxbmUDVn54S3PB7kAT",
-	"ZbXBKgrFjm2NFNyOYdDJl7UzVsEj+LbQIEU/yiY3Vq2iU4Y8W79DZxUCE5TcVV6sT2rDM1/qy00lEdx4",
-	"8y8gQWopgQ2s67n922X0/6/wO224G0E/1M6XodUvJbAzXMU/JfJP555q34sWd9XOG3Iv95Vscl9N01vo",
-	"dmv4gmRKllxaW3uxuiNN6EvrKsuhcTZbW1y8MlTNAwFP/EXTgRIQMtuDmv3EYxPob9Y6+n5Uxm4wswQe",
-	"p6eFDa4roDrobLhh60MC39Eyy4BVkK2wKqopvQboYUEhGRrwHkaMJ1rONeA+tCP7PCoORAffZPvN2eyc",
-	"3PkC7eKsbJ+syfOouyZ3n+M9XZXtMFr6qQYMLYuynJP4pw9xhaoVnVYwtlxfsxYc0Yxes6zmza0jFp3v",
-	"DlhUBtZqoHtnqHUs7Gg47LDPdueT3uTDbZ/M9k7cHScaymF6x2jenGXkewFUyfKmRMKbZCKWPNnVMcDZ",
-	"nRotIP0G1X7nKcDRR5jZHHYZHOEzf1TPwRwQc1pxOxsRxoptC0b0l7kUrugA2kjqhyOUlzyBeI3+Ja5o",
-	"1r8sWW5loQmgg/uxDgE2/u5ffv0/v17e0fnbu+9PxRn75m3++qR/fP3zv6++P31xNv45+/X1d/9616Vy",
-	"apOvo0QKJadHmUhKtnKVfnZxgxgK7+gIseR4D39Ica7NvpEwYP9mWE/bY8LY4Q+DAd9SW1TpQf3Jurzs",
-	"2JDlHp1YPjdR+YM2UQnKQ5MFB4jWE7WlH02/Ik3XKDcOZI9xg+jU3R3WudXoxrSfAlI90Hx9B//HrrHi",
-	"yt6yZHOFXZZOVOesucwMinKmUCWKz470IzvsoK2ajQjXm5OlErlHE4pBB5iIrGEHfLsfP76ifsImZv1z",
-	"sTLwg/sXJAZajB3SiX4BgAndS520io1yuLKPZVFc3eSyNK7+tbOQtDRotitEVldBewkrhE76RM5ErtCA",
-	"sU2ETYGJj/MYNon0+hTLF3kq2e/LPqqqn1e2QjZkD4tyZyZnEddaLz14hXEVI6i9HY/Xw+bh+vE8fuuZ",
-	"z8rNZ+Xm96jclMrgMe+OqiAL/ZFdz4S4uVRKWwVhPwDFP0IJJcvSW5aDVgPpK1pWc8J4shBpDReU2lGP",
-	"a9lNp0/7x1EvWebQ7nSkmdvZV5EtU0GXAHwBq2TYrXJVMtUamZtj27VtNaP2qfF58pR9Oflq+mzW//n4",
-	"5mR+yv0GCitc9sjO0PrsRlibBE4huRyPGUua8e+b9uxHKOOzu2b9DWbrbIOhATl2kNt138nxbpBb9ptS",
-	"0bwTM8Vj6MBMSycVqlHOHJyWoxZxA6l98zTTahPMoTQFfeBdgL5s6VKosxaV4NGZ0DRb5qzwYMDhSXlI",
-	"4oTLkflzjLmF79++eiLJTJggEEnSBLSmnEmR3bJDEl9nYnzDkpGJQ8YDRMJNDLnb7HlDRZgngCNoJWMv",
-	"E2JxTcc3EVnk6S1VLCJZym8OIIE+IokYL+eMK9hQCKQbVJ4FG6c0O1gs84WQjOQQvo2IbUcLONZPoCxv",
-	"/xDiOxyzTEbGjoihDAJSLrNUKsYxoSnXS1LpnImlgkesor1K9cPkuG9JRD+XSawtM5t19eodmVGeyBm9",
-	"YXYqY30LJumYKmbq+w9JrKXLyKRADEw5GASTc9cMxSxUzSgnJ3d3kEBhcRvh6sWVhdmZFNBF5ighWwGf",
-	"g0kJ9NQoZ0VABQIi/0F4xDu3iCy0Yoiw//rEc0sWlhQuyhueiWlRi6wJDKa1AYwJiXMTFFNdQI8cpE27",
-	"/6wBeskj917UqxAyZphUqAaAdoA49H/Z4+9FldlUTwUAUgsWHTShQEQYxlfte7WRpe/c6E+Lgc4dbDbK",
-	"jK29lhXZUjKWqnLnQ8VuqAilhsiSkVKhLbdX7omEKl8HrutjPnGGhsCeIYAIdikhYqkqMBz9fhcoSE9Q",
-	"ttm0dW6gWUCdB/W2bbdTwZeyJBn1io0sACv8HSyLtahAaXcLalGZXhidJ2QUalYC6rhZs6wATWLWZkRk",
-	"OuU2fJ0qqbcgZ1UtKpgXXvoiqktFsxPjoWIc/j1yKeu9L3oG9Sbl0xGAv9mXUX9i7fZPTX2yep8L01gL",
-	"Y5zPS5YNiMkjU8Lf646i4zQb+6VHAhMtfTXY36s0ibQrBuzzt6+JXPNxl2hIc7Oab8xf3ARkkaeF8n4A",
-	"6RDXa7IWS1AY6ESxnJxC8rhVkFhieXFaQZ1sTKKpklAzl9fvyvIuWeK/IPEXMSi7NMsq/pYv2hs6FWND",
-	"UPuLuIoZajIvi/u9sbFlhfyDFFdsk1OlLVSITf2gVsU0IIph/F3oZAo5k4andNfBN/PdzvKQbSEO2ZYu",
-	"kK7S0FJFUBw6PhKUhx6XCXZ0gxwn4PQBInrJPaUQsEJsJW91eKzojQliSGMIVDGpCsvNfqUc9CZ7S+Nx",
-	"3O8cT66Y3aH+qyAKGsJ76ZRDfyp4JtIaj2Rjc8gIRyPZ0zO92pMzbUYkYk6u14rJQ/ImZ5AjZhvmwM1B",
-	"OwR3iGfrAblhbAE9WWeMV+t18WOvJ3/512f5V3/+y//9Jb9a/fz+zTdfvXz15t9fipNX9BV9t+oceUVH",
-	"JTIYCIo06IvdRMt2WJR6QmXmX2N5Hl+u8o72JqkVNWEnIAKTE2u9K1uEkMKi/15CeicZ2SgOd84G3Fok",
-	"uaTmCBOjhr0vhr0P3QRSa3EVTsTVWJXd9C2YQA0X4ZKjDa2PJgYVco/a5lX50lTaxwcH1utwAA0YD4yL",
-	"ISY0kwLAQSSOo4fZ3+0ObWjj1n7F8FJVjqnDDQmXI5laOUtVJrXFqNIPX5ZUEwrbJBm5lyKnJqgZS3PD",
-	"qOW24sGZGFtlHRnJC0u9MFnwWNWzmonsf0p/4PpBPUI5UuUc/qCNWlsZN4oY77cN+ZPNHHz37p47duls",
-	"MGaaotxdBIefZ+sJkW4ta501YpKn/naSBNbx/u2rzQU028iH25NdREPlUqFqu8xTtX6nl48kek1lOr5c",
-	"hhp9ghvra/13bzHAT6E/o3HLLqVx9JpOfCbJbUGlXIk8IXvxeJln5GBJ5M3ov//zvwYoGuEEEBdWpuOC",
-	"OPVG6O29ZjRneXhisf5Z5OmvoD8PyNfwrBk/Lg0Of6mO/hEg1ibClKwrivzWVPRbzATAgl4uLBRhpdzN",
-	"op6Cext26l/e/fA9vLQCvRrrIfWeFHUjYEKi30s64FQApp5TTqeMfPGFy2384guylzGayP2BK62WEcGc",
-	"eRz4+dvXkiyWcualuKb8Aj895EqIDDl5ZAvT9FumCEPN2PxwyIf87/+e6P3UZusYpqZ/ROEfH90ex66M",
-	"c0xzMMypTwV7sdn2/YiwFFyOVA55+xGBn8T4SSsEFqKsIQ8RkWkT6nW4BCgL1E9gpab9EINzwCCG8wQO",
-	"uRZGptgE4BcpyUXGBiSGqqcYy54kw02TTBWYccJr8RIhnCNUTZl3sFOW3VuA9pP6H5ZmoJoV6k25KdqE",
-	"jciZXAguGRmLBLXnlCcY6cHsNnR6iCISIyZDTjnQnDmjQ/IcXjbligAVidGsYjAzUGS+Yx89c48OuXvW",
-	"ddsFn6pxZSEwFyDwcXSepLgjt2kCyVIBMPIhX2nmh6kmkWsCu6IOvi8i//2f/7WPlf/lmZ0HFkH5kOPM",
-	"gHLM1j6RRm2XhwTcSUUNcioJfAZAyRyMrBYJWmIMudmVyTLL1pHDTXGNRc/6J/FhcTEsIq3+q0FZxFIP",
-	"rUlFELKKn2MGxcHVesEGhC4WmblfRz9LweOI0CGP3+L0Dl4mMcHsCudKALlxLZL1gHgI3gasHk0SzdXi",
-	"iMQQwNOUaArT9G8F1qX+lwH4jHF/YziXuKhbNS2VPYiYIXdnp080EZAjBIqiNt84k+CbAwXJgySypWyH",
-	"i4xyxCVSdCp/Ov0AxdlDfsXuFPSTg6z4OV0DNg2E5d7zVC+kSBEj7A5idrbY6/v3r/YHANRoehUOud9j",
-	"GbgKJtQb8tJDa75bYNzAUfYLuhwZ6os1o0n5dMhTRfYgmAxrQkUBYDVRqQJoutjTq8y6/kqwmoj8lbxm",
-	"FJxEfzUHpP8DToj8dcj/enBwUPp//aqe0l/J1zQhhh4GPqinf0sO9WBBRFL4jCYXu6SRIbO41kCg/KPd",
-	"gdKPBlARiQvoeKTX4j8M31JCjDKaI8mlCZsvhGJ8vB7dsLX/sJ3qnGaaZQDgZQxHVZyA2Ypj8lfynlMj",
-	"P1gywF7WmsuZJtZmGRFJ+VjkuYlE5+xW3DDcIVoSaN4G0UUKU/N2wv7kzdb+ZIZ0Uzshf7UnRL4FZmgw",
-	"k+y+GZT6gtP4x2jj9a0nqO/NCHBLRway1H39lPyVfCvya5BCZbAm+w0GUKMop9DNomVZKlVOlcil8bDC",
-	"PVnQqeaXIk+nKXd5FAshMbUIk9g2zNVCzhjBGBnZafYOZYD+FT8y4kKNwHXiLeqM/JV8LxT5Viy52U3I",
-	"xpikmt042G19vmKp2D4ZA2Cynus1w0qoDbPMGWaG+WcOY8F8YAQ3m3O4vmomEpjUJU4WKJCoPDV5KCiI",
-	"aQW2mHJ7SckchtgwL3wouClPzaZcQs6CNlFwCsUpU4NNhoI5lfyJAgV0wzfhY25Q971n5K/kuYOy9WnW",
-	"gtC6FuOoRtk/7y1YPqMLSRIs8F1Ka6iB9PIYgr67+4b0gpjPVJUwn13yTZGQ3YSnu2HNda40Wsogv8rZ",
-	"EqF4S39BwTFacq1Jw7ZFJZgmaI4ekTqkr9ndY83b/yw4a7yyWl24Zowb1RwdL0QzPafNdKPwqeDuUE/0",
-	"oV4JQV5r2Wq4lgQ6epK7A4bjEgIbXTil9u/Iu0ysSCJW/O/gA1Qxw5S8r7ofzSfPQYq95FpM0oy8Qwcq",
-	"6L/ahAF8c7g01xmb47EXazwkV/kaiyUQ4+XQsmvvJM3Q7if86omRnX+miq0oqkvLhVQ5o/Mi5eGaJtm6",
-	"y1euaTKa4lDuE5r16vWkY6Zl0y1NM7yVK6Y3U2lqyWmeZmsiJpMs5ZAETOZUT5lTPmYRVMgDUpEkS4Sj",
-	"1kNUksww28keiDkkUIUnWTqdqUPyI00Vid8yla8PLieK5XGRQ1ZbizcBTaJmCqNlsQRgz7cszwRNHM2e",
-	"A1s2+0muMEepzBjEUulrjHB+CaOJXnSX7bXpcPpLQw5/rKWdQZ2FMd44RNeLHRqQcZYCBkt6rbecSZLT",
-	"VDLI7pwxPuRYgalWIr8BmSsPSTymeeINvqC582hDjJvx5ZyhZU6kQHaE35FDblLHUnVRACpCvYc2iU0n",
-	"ZTddaN5vjT9AxVHpdZqlag3qr2kyNc3FqkAzuM4ZvQEcCfxkZILGZqUAs3LNyCrX5hOHKhim5zPQQx6Q",
-	"H8AmkIhaGWz27Hd1JuGmzodkzzKJISeI6qIVbS0R9IXyXaKaZlHPLoyEBv3aKpJ6TJdtY+yPw309e2AQ",
-	"RkPGvXQs0jZKYOG1IYIUtIlJc/2B9rRAAzhVygqcUZ5kzMtyRMNhT9uXxC0azSMwTq7XuALU7PVsvWwv",
-	"bQockB8WzPp49FRNeJeaZ9DNbDYePJ5rpgZYJAPNb0icsAldZgr2zHkFyv5EnBEagxgmztIx45J5jqzL",
-	"hdYfD04O+7UsodVqdUjhz1CFYN6VR69ePn/x/bsX8E5R8e+7xHpRT0sk9IIdH/bxQbFgnC7S3qB3etg/",
-	"PIU+DGoGDsajGaOZmv2q/3saiqtbyK+Tfr9I29A0AFqWtkk1ozkk3zOWwKW7YevI0LMkMepIsXWjOX5H",
-	"5iJhkdUW8HpqkYVNAZhWIXPr1QdmrTkg5K5iJI8LzwSWpTsgcrLUf5NMc9DaTUjxEpj2L8JSw8ukN9A7",
-	"8B3sB3SjwKOFbTrp96070pRnVD0GEF0uQg8OrUvcQNYCGKqb/N3m2+ABDZbql/e8F5mSD5hi4ato+ox5",
-	"+Mh7Ej51hosLveI24ehrmpj39HrOu7xidQ1UNV7Yxhzm/mx+/z1nd5rRsMS86/nIMYApl/M5zddQZ3rL",
-	"uN4drcAwr91Ocd17H/QAR9CrpCu9M+4UgzHlPpc3lAuohlTRayqZryjoK8eSaMhjrZ6EJLsrThxTbuwl",
-	"OzY0qZBkom+bVq2t4inyIceAC3jpeEJirQs4mV2ar/OilZPaS+1IhrzQDTZfYNJ+f4d8uwtMGu/vkN/j",
-	"Ar9lNEk5JnX/ru7wuyAh/VFv8Xn/dPO7Rin3dHJ89Wzzq0a9Ndrto/ENRy2bGcft8ZGJTzQyj6siBcM1",
-	"LC1HQRCGe5FRbtrf6Bu0lABGYl3LN2z9REK44zBE4JdmEvchbyzUKlYT2lD76JH94MfOl6B4IyjJzIer",
-	"pE8Ve6X3ZCPluwc/RsVbB29Elo7XnV+2z+sxPuWlO+sfdyHhwsOKLz3d/NL3QhUuKXjr5Nnmt66EeE35",
-	"2loX9+cLJ512xNzvPyIr8ZiHylOG0Vpza6m7nJaP2LvgmEiRZxHkIa+cRVSvi/CzuiJE+dei1YChHxIM",
-	"f2EuDfhCh9xzaGH3DsFtHqCDBp4zonLKJUVsZhPgxWEOyRvogE9zNuQ3bC2ZMnBKEnCE9fcLIFEM2HpJ",
-	"XujiBmZWBHwxw9aktkInqaKhITpMrZOci1VkYMkd2Os1m2hb2VTI44NDnvJxtkxYckh+0OoJDaH2IPNl",
-	"NM9S7OWlvw8pvYB8jO0BEwjVoe2GXhnsBgjqlklsDeoe2lp8YZNjC90GOks29K41U4BUTLXMuen0edwv",
-	"N4U7OY96KQe8Y5ave5E1IUGC9Hym7Aj7uA8pKdhI7rjvt5UL9hFrrDFIkwsTRJkyTPqXJE+nM2VKKVJF",
-	"9kSWuP3c37KaLbQu+EzKpyP4RGmBXprN07OdkRy7rRa8RbjWguagZcZDLpbxRC8Vv/AJ1gpt2oq7B3mF",
-	"+qWGCpKikXFo8vC1rloBXI6r9YJ9m2YqTHb+5Gw1E1VF4Q7MFipKtNFD9mxdSaSfmgupyMn56Vn/5LTf",
-	"//LZM7JnMq+tM3HNaE6ePXv2rLkoKrRKM5PRVJUXW6tNcTfOn0V7R8dt9sBQ4aNtwvnJ8VdnmzYhe4xN",
-	"+HBvZRbLGzOTK92qzwIdQlZ1d43Wf+djoCGvgYTEY/us2H5WbP/Qiq0mdOIKfawma5SbiiIL1WGN2qxV",
-	"kWUBjRJo44MtyROn/RlXUERQs0DoThPdhoCPSSJ0MY0zEsgjgMxAAY6wCLMmfAD1yM3Its9qVUPJnn7W",
-	"NNFv0UT3G9xSmMR8bzbnIts2l3oTs/sGn3M51G4A11KqC7fcllM2Wf6w35/Z4xbssQMHcVlH+MZZJ4YK",
-	"GT2fOfDv3rVgmVSID28wM92FA0w3shdr+wSSwXcxWxYUwmJGG4R60aKKyDRedgyiaoV8MCID0uQ3uD4w",
-	"VRd6lbVVtYX7X9RN8m/hk/dmvHo+3dRL/cEttUvvlTaH6ROJdQafGeijMtDP/PB3qpFOzFW2jBCv9oeo",
-	"d3cAvOBAs4Gi2E+E6mZfQ/SRksXyOkvHRVvEOjcxjk/BSWwyQEeYKStjl4ibKjnkMaJ0Qga/h4MB3VIu",
-	"STymCzWe0djW5aQSPbeS0YwlJEtvmEVMswWxQ+4lLc3Eihuc4oBqiWb5twhmWBEHoQ0vHjl6WaRR/oWt",
-	"e2iEA2l+LZL1lvzRYnQOfvNO7ZKYnwGa4WC5IAZ1EfJ4YNjyzupTbUAB1edc7iEW6s+1yEWyHCvs03W9",
-	"NhjTPUeHMFcHzer1X7Y05Xp/fHSy7h1AdpIChTRn2MhwVE/b8asD1YzyG4n8rrscMIAIDZLAYKdKplTK",
-	"p7JeDIvB/oY0r8Oa0P5YE4zHOwjGTjJxS3nYtgM+2lFFGDqiVgdv2SKja7ZRNoVe+Rj1fgCSpNmBlUEb",
-	"hqk97wvZz6L5byea+x1Es82v/yzLH1+WI4czRRIdxblvPziPE/pAArhg8Ls0X3Btzb3+v3Vxf4GJGVh2",
-	"o8W7z0vPYkz6VzNwAdUNDZyJkcL3tDS29OxsyVrLb7VzWDOTz+bGZ3/NZ57WztPwWm3H06KNLvMG06SA",
-	"0dE8y9gXHkhmzfn8MIzpb6HpfeY9n3nPZ97T1Ve8HffZ6Dx2/UDIXjzJ5yHf8cbeIA/gO4Zkl1Avl+em",
-	"kTetmsVQtmfgkyRk7VRZ6IBQ+0Bi3h5yX0H0lL96bDHkiMF42t/eEWNWVXbEAGCUwio2b5W+J6YClrUd",
-	"CzcIYE2MvALz9Qhei9+7LDPR1pBM++yx+Cxh7ythP7s4fl8i+b0B9LqXi+PI59TtMdNCAhavbAqXRqbp",
-	"BoI2DPkvS5pTrlLOEtMVzlUE37I8ScfqiSRxzqgUXDZmQOsVvitJmG6p0L7s3ZQPfdz/9PnQfru47jnR",
-	"3qqqipNcXnfQnLpnRndL/PW32dQsp9LUPpcn6JFD82SwBUoxCYt6aimrF5XG+RCFtLt7ivLKLdko0Qvq",
-	"3CFKX3u5JRnUm9hnM/azGftZZnYI8YcEWWeDViyU5QLVO3mdi5WE9j/Pf3j7jixyhogtNoeTknjC1Hhm",
-	"Qvvg7bdwShibHpD4pH+GAf4hh7poKQ+eC65ykR0AFtUBKtQxpty7KmsSm98jV/OdSkLntjOcNT9raQb7",
-	"EQl/B0Gw5IC8+eHdFdQrBR/7Dq/ygPhgh3F90Nf07uByygbkab9voBrif6P5ekDMxC+0aXZKQkBhAGNW",
-	"2qhD8r0wcB3a7h9ym6erdz6kNrjDKDPYusPyLFxx64Gk6cOr8Nq2nWnG8S7tWAXq2fvTVo6MqNd2mM1z",
-	"gUMuz0H/9BDfxvPdJAraXq2PbKippR0itdcRzgwK8EANMW6AvWDnoqdaadu4YE+F21HWRb1/A37U/gY8",
-	"Y+Tio8urv1Gd/qMU3FfYL1R/Sv/OV1j9H8tPGUw5gx4gDtIRQjoQYI7IF1+U0sW++GLgBIJeTSpNmhqA",
-	"KAHaLElBUFThaskeSCwjw/YBJLN45O5gtVod6FEPlnnG+FgAmJjIhzyeLzOVLmiuwPA8SKiiRRLbJM2Y",
-	"JHsUoUgAlssHkvIgeBw+p1eF9vSM/CX9+pB8a0CufHw9aNt7Z4H+ARzX4nCPTJZXTPZiYVFq8yWDZRUd",
-	"h2PzL2xYDELQb81s/6xYPrf/bYwKRDzFvtGIq4rdqmPsbmTiaUOuxA3jZC8eTw60MSpVmrEDS/U4r9mB",
-	"ebr4fd/hOMwEZ+uFUEMej6YCcgAv/I6dgNU1FQCfpUSBzutDGftWpwRsF22dr2ZUQXKgZ5wbVDILqBef",
-	"9I9jQrP0hh2SyyF3aLVQTG01EtMyv6aMBFIevYM/HfKQKgD1NgpgY0z7tQvoLop/L745hQzHVg3qkLyg",
-	"45lFWLN9ZbW0wFxLGxo97kMNpASw4ZQvFSN78dnJM+LDHy6oVCRViATsq4KLDDDY7IUkew7tZgH0IUms",
-	"ifRopuZZvA/zJvFp/5S8Y4z8oA8x1lRS2jc/NzCOTA9WSuScZhk0eL05WIslMANMOQGsMEnGYs4ItQtJ",
-	"54A7/voVGpNldDGDVAaIPIgoTfa8iSIVa8W4UL1MIv3lm5dY2kRzaJEHoKT7UH3loWeV4iKlKitNRh1C",
-	"IXhGLui8ayQDmFk1odS7EMDy8CEvjoHNygc9mtA/+emjUQ/8YCMLv5ZQqFWtMJ3eoKd5TVsP/+0cBt/q",
-	"+SEHBLm4kS/XKr40kY5svMLfCiRfoBJHww+6EyCPy/3ubf/6LXfhjZDK24SA0Kku2z0SXHpxZ+FqMD4G",
-	"nMjQuN6G6MlRDiNwmq1VOqYZecGnKWfQ5rRhv+6z1mAwCO9HgdD+GGm5JiE62dIl9la/ttjdK1a837xy",
-	"vL0IbIaTJHshibbfxZJ7EAvm01gKp6iK19yFFSnkbwz6ma21BLqCAITRRpFjAWvLoqayk68EUk7Ynm4R",
-	"ZcGB631yGjLhtzNYH9lVWaZbZy91NefC757t/m4X72LDu+f3WO/5PdZ7fo/1Popx+c5XDgO2ZGuI7eg3",
-	"qX+hi0UubkFe/EEMz+i3Vk7rJiiX18EZdotElacoH8o4Ro1bQmsQFyjy5UQgdQcytT14J4uSAsiRJtGC",
-	"AuKAi3CWtwMBB9wfBTetooztRCX6aEO6rSGPmqvyATJ+7gvmhxG37eT9zoJ+s4Qv4sufE17+sLG4DuEn",
-	"8xHsuPI5TeZzyK97yO8SmWkj898uc8bBEG6FrVhqd1JJmvHAD0kZ+3Aw5AsqZYFkkyYGyZBOwY8Tl1M1",
-	"Yq20TxliInJ2p/DBPaNUw9eGPAXZE5cg4UpvLnJ2m4oloDjuo3EwFlJ5n3awz9NcrIbceY74cn6Njd63",
-	"Rmu0EIveizZ/s4LNvCmTExAjzT+GHPzZJgM0EZHr7EChhdSCZeCAViy3c0kzxlW2Nk0DACcC3IxNuUhv",
-	"HEF0zUIqOjX+HjEZPaWncwaSW9F+FeBPWqXvq7uzm9P5OX+6+PKXr/Jnsq9+P8CMDUtug2Z80BX/TdAZ",
-	"S42Iiiwt7LW0B14sraamnGRCr3hMJasstu7zC64OPF4Nqzo5f+BlFZdrY+ZZBh3GuuedtemtlgtgB8AO",
-	"sxvTPF9jp6xUEkWn5ekVOABBREw6bdrQ8/5j7ef/aqjMpm34jJbZAUauE6KRvUFb5ktWXmvJlCw0i895",
-	"kp+RM//wSYwLT++09kuhi35oxCYyjZwkodCo3mEwQ/YHSn+I1+dzmqUS210WGgAGhLEZ2ZAvefrLknmB",
-	"/SaLByrhlsguSn14nxUav+2jWASiS2OghzHlJIbntMKUJrH1sSFWp0KspEVG+RPPe2ebYBSNnEmgx2oz",
-	"8JHd1r9tzR02l0SL1A9UOm3OKlq12Ow0p2NWiTZGBS5RHU0JA0UGTukBgpv/P3tX2922jaX/Co6+xN6l",
-	"FNnuK336wZt62u4madfNnO6ZMMeESEhCTAEagrKsTjK/fQ/uvQBBibJk127clh+mE0siCAIgcF+e+zyt",
-	"yWDr0bpPXuprUfBMtOeIMe7rkCuUr1aQRZe8ANmcvciW7n6q3M6TFL4/zwx5mafI849aoIB9cQHsJ8Cj",
-	"5Hq792l8j5P4FmkxcjY6XqUuaNuxMf0l2Zjm9VHaZrSsB1mfj1xR/g5jZjG3dsrndiP1npp0TNowXxFU",
-	"EcjZXJcV4trMSmUoHep+kyhpWDYV2RXpyZkpn1Pg1JowEEx0tN0O2haxGbqAXEEHZCVmSA4A8M55vxDX",
-	"onCqqejwLUuwmFbz2hiyHy/MghcoPNeQ98RyCcI72ns7XTfbeYV1lPa2jQSjVpDDBIpzOxRlLkr7r0Sl",
-	"AACNSYtG5eIGiMxRxtRp0SDUU0iAkdrOecFrB/9IVEpyutRLWbElSLNP+bVgE00lLlBbwBrzmrIDsPJI",
-	"BRY0hHg19QRYXmO41LqKmFlkUwha+wbeHr8b4Al7SLhlu1DcYCYqPbZjuJwK5QE/OJf28AEQcQS0xUyO",
-	"iQsYxm9Miv6l4Dk+IliWojQR8nL5oX5m/EgNUIL3PJwFt4iAUtNULG1aFGnExA3PqmIFOWRmpJoUgk5F",
-	"TAr3ga7eNodoWjTNa5G3DRH1sS4KvTQs1erSabanMWji0jS5pSYrML1Zu+XdsK9PWWqu5DytR5YxGltn",
-	"pbuf1z1ZqEovrE19ylJMladsJsqJwFWOY6QqbRtrb8HO9U9nb158n9KKOiCTaV4K0IMmhcqI8RH8rZXw",
-	"msVRgHJ29wWBvBVS8qdqURQpywrBIZnAsKSL0zt6iG8bqx0G+7wD9map8d1e1+G1ExNTkqYSJWw6MyEw",
-	"CWQbcmJQ9guEDGw8MUz4L3aFBW4UQ9fEeDk/8Ktmsor8OBrcjkhLeOzdHJinLY7OKWF3hanDV2IG+Sdn",
-	"ltnepJiSSZkC0U6umAdJxDgETa2Dem6bKG6G15G8Ptqz1m9rXoyLHC7HseNOF8EvCoR0s1vWrl5UzeUb",
-	"oNgbrwUzfIUv2Rs/kPb5nTgqHR2BYFlUzzqZ7V4ZDYWi08DZ6/+PWMG9ZTZlmb52+/tyqgvaqnZ7m//F",
-	"EXT8CV1O++pfuvFs8TpDB8ic1qsa1pYdz0KMK5J6W9kPQl8ymI9eDLfq1coR+KxbwbLRbc7tVh/yIxgY",
-	"VclzcWmmernu+cI3ffsNZP+izdfUsFqqasuD4A82HuUhPWdnOYmbue4fD4+/6L3bNSKNVr4r0dX2XjNa",
-	"RY1hVbrqc9V3MYXG9S+mvLQr5ON9XGpY1rf71Y0EaUbC49YasS+z/SzXWORqd1IXsar4lTWInIu9Znjt",
-	"crZPNwXuQW6+Ngtop4W/rYf/GIRB3trdyzfHDeKeM9A29ue1IbTktSV5Cgn6NsunlpN1ZlLn0P+1Iv2d",
-	"o/3EHG3aLRte8GhRXO3rcBvBS9yDWsFNf5Mqvx3chNvkDN0xxO6s451+hnskynpZBjd19MGs+SVqD9aj",
-	"LuI1qdWxXqjc2vMBrAk77qEpLsRYt3YApYvwtd3r4ZiOqCkHxmVKL0/xR4nixE0csYlW4jCyHjX203of",
-	"MuPgeZYCr7MHFdRNgPdqFkVlYpYqcVNdzvlEpBBb4E2EF1jBixGm4FlW8IURofeo1dpQA6QpgDhMZSEa",
-	"HoM0VAVoHxa8WGKZYODnM60yQY9a8HIiokSZunSwvhGNJnrPGTBVwzxhVSn9zjwL8+LauPJQZkQhskpe",
-	"i0QheAtbQAU07zjhAet6rsdsLMeVnVO9MLadum3ugjmJAhDaTBaF1GofbNlYqnzdk2jFXOMT743mAhgy",
-	"DhI8op3KegI52hAR4wyRNNJoRYMDdiO5E0onysy5nRNlZG6n5pSaQQP6vQa04mjF0rPX30Lkxf77x4uU",
-	"HViPb6SrqR8b6MipE4peghIzDPIK0Ts1GuFoSJGoWZyoRH1wXf8A42VCFA34ZR8S9aHf78P/7M8xuxEn",
-	"6/Zq0kvZh8Amm0oTuGBY+EzNsZRM4jjpnWUzgZeS6WV8eASQFQe8MJqltRGaRiz1+SP7RyWrAv4xn2oF",
-	"/1iKkZEQaUmplvuwed9/Jz2ezcLbWkuNS7W137Edv0KApiDLprzkGYaGtHL5nujWXtKdGx12/aTOoWUV",
-	"JzVACXtI9bg0qPTjik/ipHct5/gbu8Ez0qgOf+aiIW8TSJwlvXdxYt0TvMp9C274lNMNYJW6AcOoQLIY",
-	"Dk/E0ZdfADRnOLQXezRMKxwIpw2uy+yzYgvf+H9m35AJmcZI8gJ7A2Bn3GT1154x7aeeTseua1i3GH2h",
-	"NezBqVNd5LaVRJ3R40h4H3K9GBWC/XOhK2HoRUyTxLYPfUmSJEmxbNpkfI7kBPBAM75iE42AV72oDgfs",
-	"nIzyeG1ZiaTHzl5/y/x0KrFMejDx9fOwHy8ShX9TkhJ/Akvp30mv+WZBe33fYKbVtSgrWB9AbbB1kuHC",
-	"xhx+E0yi3bhwk6ZIEo4e0C6YRq5+iL/zLAwsCOHGLEF0EjyBnQ1XNa74TKpJogBvqI0E9fcDqRovEBxS",
-	"w8PaybP+h7NzbHOlwD27RsjtMdxb0HPuz+2FRQGe7mg4fDhE3R8DAmyPtsBwcTkLDwvHJRH5FxbR6B4S",
-	"7M93XFUEFmEQpiWyxzUcafb9f//6f7+e3fDZxc3rE/2Z+PaifHU8PBq9/8fy9cn5Z9n74tdX3//vzZb5",
-	"tPfvbZ++22bvrP8P3v912P/6sv/uP9um8AGYA8FIuESTcKdvj6bxBf54f9d+7bJbUHDVtN1W70BxHSju",
-	"D+354iuwExa34fDu0vm5EDONOhk1VO6HyrC5KA0kjcB2shZryQ3hglUmInQVl+ggekG+OFE+x+nao+MP",
-	"XUuUr0ZPye6mmEMA+jLAFWHONrdmAmZd4fCneBzaL3TUp4fUcC6sh15KMotWwr7yuYjqbCukMmoal0Rt",
-	"JDMwY+65eimszgqRT0Q5YN/Wt+CFdTtXcAuWcQVeirDOfsaLQuSYrkXiKZQopIocTJ5RssJgtr6qw7ZH",
-	"w5oi3/rjaaJKTslprlBAqc2vw3kNIHwPo5x0uTeUisSQ7oGo2rxyN7Cqk1P683DBHu0xAN9p1R0vv6f2",
-	"0g4E0x56S/U5cqbsRugARQE7VgjzUI2YWwBxaVUNOWUubJkHcArvxG3soqc+0V4HFt0mLPLWPH+Y3q/z",
-	"8IQWaNuCJ6J6uP33KUBYu92121273fVx1KV27q87w/LNipGDdF6aNkqa/Up1H0lVCrU7DCWwAKAwkdcC",
-	"cwSF4Nf0Hez9JoTQDDbwa4lqAtgGIf5NGoTA5QEELsY8FDOicjRfYjavVowSUdJYc926PTmFZ117McN7",
-	"l+QUoc8CIuSpna3UAfNCvFMhTbVdzOppFNfAYDbxQC/sR+ioTbXy5AZ2PBDhV4fNQzRQS5mKfVGgjV5s",
-	"h88ufYzur1XyvNLXolmXzQtPmbpQSjSqe6hCuVnKDGkF2/k3P/buAc65m8TW6S4o5RPQ4PqU5oKjidpi",
-	"NnTgmM6I+d3Jhjqr5wkKeN21KgZYBSkGtw8RUWARNSN3TWROTOc57u5Mj7GctpU1fbRinJKKUYin4VSJ",
-	"gThJgNogupSVekmiwpgMXOoyt9YG2j1SsZRav6zETYU6Jhg7zfhMOBwLwQ2Bs/uZcazdg0RtI1ECOqCx",
-	"LkNKokbUzLmz3D7qd+drlSow1imkRWMMMkbgRqcIpXGuNmS9cEzZ0mW6EiWrwwj85NRhUJCoO3Cnd/EK",
-	"vXDTvC+9kFAVBGKfJLmQW377cwvR46ynDJU33r/OPss/F1+Mv5x8Nf36/fDqaHb8dJiFWp/3NmKhB3zc",
-	"R6YV+u2p0XAHC+xuGjLcF3zKgbaLhposmNlv/+WIUJrMMZOSq6r20mS+1zjOe3HveHgyGA6Ojk4GX9pX",
-	"E9IsgDjAWoIAOM/n0o6MuLHf/8D4pBQCXzygVra7q4O9bcL+7RQvjCgv+QSp0Anq3p/o50eDIXg0U24u",
-	"Z3b64jEvjAh6A6QqUW9RFr147Xi43bOtD447OAg0KbtZVm49brq4WRc36yzIh5ez23zhmulvec2z1R8u",
-	"eNZu9kKafS/i7KcVB2wnpm7STrOD21ItLWWUh5B6FxRJDDI43LD02/OX52/Ot5qz7ECGMAaK0EDssdlY",
-	"1ApNiLbjCvaFE2wiCRABOF9UWPOKQOJ1FHyizGI+t2a/1Ioq9eCWMIScUPYiZ1NupjHjhCxwzkrTP0Hn",
-	"JFGlXroKT17RjUOeIvzo0t1Z5ClbqEoWiarL24NumeeFHFcps/+1z7IHRIJ5hESLRwCr/mFDpb/JdEOw",
-	"SwMEUe9KDfdKekyCn3Mc3XooGzYd/ta9U3ifhg238331JtK8EZ/bz9A5hxveCXKBfeyCe52l1QX3OtPM",
-	"bYKwkWyL7ZFBthfROJk9N1CivS3W9wCGxLmnuk6UKyOcasja+LottBYix48QIsG552zRYxBlMAa0Mmy3",
-	"+UgWslo11RnZAYXEdGnth8N2M4OZShYFnO8RhiObFoM/VGraukARnZ3dDoYJtOYADRM7UcHaLpIGWQwq",
-	"zXAOWo9n+ObhQC71bDe02Bp0zb7GUWJdImCDGkZVk7nPxVr+1PESGIdbHtJlZl0nA2IGtSiKyHX6klfN",
-	"C1tbuxNrA652H8jZz5YJSBKxf/vQI35ss4EaKeh6Sugvl0tWYllvVO98Phl/5bgvGmNA9Wt1ahseTFxX",
-	"fuGMTtaXTrhKYMZqCUc7JdBCKf7pW+DH623YpVcbtXYvow74OKVPurqZs8tjY1gu6U2LGonibk085JqI",
-	"eqHOfvz2Pqwh5zhN20grcM+eiiIPD6sOrddFHTvT9hFMW3gZA22U8M27h8X7hwxLbgR7trNUPoBx/oZf",
-	"EaYOzpdE6fF4jRtiMyjmKmsgha7YSDgyJeIlHLDUdlzkaaIMXxm2nArAmksMbNQRmlMIZNmZ9pRLIQ0m",
-	"EmAAy2B7Ontc/Vz37tMi/dxUBYY17DTwZFjCRdE/O0T7SB3f4TgLRuGl7ceW8BKNsCZxO5qtR0DH4fRv",
-	"Ru+wA801gN4FSbmrFbCe7qcE7e6Cr5Y3Q4IFe1n40bjXQIr89qGkbgcPc+Ae4bAL3P2FjJWO5OpPkfUc",
-	"V/4gap58d42yLcVoqvXVpVD5XMvdaDriqcKrmLvKAR/oMG6i6qKQoEiWzIisFJXZ1JwdtOLAfsF7nfsO",
-	"/vbgEjW1ny7P2v3vKM/TfnXrTl1bMn4yOs/t6W2G3d72+IiO9f0lRHP8svHdVqeq1Rl5BZ4EZ3+/eOnD",
-	"rk1HAmOoG/vTacNpMWwiKihC3eqy1FTJGS8RkoqyZ9Bvu2/LibI+RYpbYholykyBvHUqDeBrG2lzJDiH",
-	"Rn52PaHRMMx6h3JM217MOLLOp0AYB7e99vwzKQ1vH2kU3F+VnAlT8dmcaBTc57aX3HpNaaLoLT8FAzg9",
-	"vrlBEiSp2NGQiKsM8r+ZBaRAIvtL9JFFgdxwJdS65YQQFje4QiQv2IhnV9avO0BP+nNmIvY5m0kVsZMh",
-	"/v8xm9rPppG9If33EAqJ3bgmCinbAnTG2JrAY12yE5ZbN08qxlmpl5Cbl8YufKJlsIvCqzul06qam/j5",
-	"87RWfbJWNPCIM84Kree2yxGb26O2EhErpLrqFzrjReQLpKJE5TpbzISqMFehS6IRhDnjRX++KOe2ywTm",
-	"jpjyVGB2H0DewxjXrHu8qTbIdgjSAMpd2+SrqkuMPGeVVixdlAXyjtnGRCkYx+YUnwlWACllQMK49Lz/",
-	"NKQrlmmlEEmO9r5BAwDr5jAJdrCBeTlkwCxNFGelILfudJ2BA55K8ELkiSrklQivkJURxXjAvDXQeIXp",
-	"xdXjDcJDVmkdJwoBMvVrPeOKT5D+vSGkNeXGUQUmKl23kZBOPq13IHZw9AVbqEKYBjVoKPRDq90Vs0ML",
-	"yCvsIfd0VXoY+UWJROLEaJfHbA4iyBUpM4T8nttlvZosZXbqt1Ovr1krnzZQwYvi0qWzQv/8vM6SNoEz",
-	"DWGUi1egb9KLekLBWPq23vb+wx4ZCBx2r3hWzgaB0/4cNtXnFC6CI8qJTW4KkL0OWeDhqGiEBTZuv5GZ",
-	"2bM3SizvEiJYm8zbKceDU8nuga7OhN4oWbn3zDwBES+fdtphueMT5+uL+t4juGvswvf91B/qsJ3BqS7p",
-	"YKcRcyTqXeyl0//qIjZ/Ef2vdc/mHo7NtsjNTiY3h5TmtbHsETO8qsRs3haVOUX1HSymCq1qXgqWl3o+",
-	"R+xnG+vYpj3xMORj+3KO3X/r39rA7hOgYyD782Tdu23x9yEVe4BtcTfxWLDtbexydZAapPLAdItqnGHB",
-	"K5BH9B6w3y+lYqm1jQEehZ+l7ADlGI+HzUj4YYx+tFPSAlJIa1VbFx/hRhED9SWtJuDn2QdHTuiV/Rvl",
-	"+bZQjD34Zusn444h8ke0sN1xhfPBNqaj23S7TbfbdPfmGnuQbXcndimILQB2aSnaoEtL4ZBL/Gh0nJ3k",
-	"n4nPx19Mvpx+9f7rq0dmI3sBhB+NI+KZcXHStBnBAQ2SNLg+Ba1bCtkZDKviJRA42UxzsnP7rQMTua2t",
-	"crT/PviHTBB2z4eaBGKJsNsfxbH5uBRmipFrCpCayn7hKOi3s449qUgfPXEzqvZzpeeNID6USSwbIT8a",
-	"qdoxUrws13UNLyhCDHa51OpOITrncLy7f+DtbpxiT4AybO9zH5/s8QNsjkfMdayLmnU2x6cuNeyMlN+H",
-	"GuwhAma2ZZEtSlmt4GwbCV6K8mxRTaEaI/pXb8SNzPwH7+zv7dBvFz4rr53cUynGohQgK2fwC9Sc89w0",
-	"g14bMRIkiVnq1F3hwrQXJoLi58+Pjr8cDAfDwVH81fArLPCih19v8Ceh5wUQjoJI02iximuwM1CHjXU5",
-	"MxHV+yP/wIuLV+AxkTlVU661a+K4tKa1Ls5++gEJVT1Rd9DQGf5wSzOFnjA9puMOTj6fPCMeg5Mh2Dcx",
-	"SSE5iAMZA8GNzvHA3rzP3y9ekrjLrRAPjhgMkYeGRovB9gaAa96OwtgnVB3lLA1XXBqvk4VPRLUd2F7T",
-	"Xxk20vnKGpKoGiQNK7QGBf0qeODNJd+2trB285nx0hwAvDMx4LvtanOs5huIeVSjh+oGPd5e4EBVsLX4",
-	"baMidRM4A0y+e4zeYWM1Inxx8wF/WowKmfmCVwPqmHwC8lqVaWpLcayJdcEdjly9r7jiE/tYcL3XipTI",
-	"NSvLsIYWhJWb8u9BL/9mG2jp40t5LRTiMVzb9q95qUdky+J46NIM2GsNS0UJkWPcmBr/0Q9Z7+O7j/8f",
-	"AAD//w==",
+	"7L2Lltu2djf+Kqja//JMytFoLnZizepqJ45z4h47cX1pvq+RK2JESGKGAhQCHI2S42/1afpgfZL/wt4A",
+	"CJIgdZkZn+TUXavrxBoSxGVj3/dv/9abiMVScMaV7A1/67FbulhmDP77cjIRBVf6PxMmJ3m6VKngvWHv",
+	"3ZyRa7Z+JAnFR8gqVXOSKkmWGeUkSxepIpQnpJB0xiL4TzVnJBcZI2IK/33N1kTNqSJUXrOk34t6slgs",
+	"aL7uDXuX3I0sGeM4POWEJouU6zd7Ue+GZgXTc0uT3rBHJxM1Hpz8nPzy5fp0cpacs8fTJ7Mv51/9/PR6",
+	"sDjpRb1rth7Do/o/zJON5/hpL+pxumB6EpMF60U9cfUzmyj8BGxH1FvmQi7ZRI3N/pyfer/B4nvDk8Fg",
+	"EPVyqpj3S9TLmWJcb+M4oWvZG/Iiy6Ke3hf9Bb28XtRbsau5ENdjxpOlSHk55pOPH6Pes5xRxZIf8aHn",
+	"5pnwKVEuVywnSpD49Q9v35Hjm5Pj+ugyjuBABM/WRHCGpzIXWSLhd5nOeMpnJJZskjMV146KcLYidqyo",
+	"pAR8msi5WHGi5qkkgk+Yf3ATXEhvePLl2enj8wHsWHUNz968InLNJ72ol6SSXmX68SnNJIt6jMO/x+wG",
+	"ifen3he9D1FvStMs5bOxTPXnzAbDwa+YOfdf6clVnUj8k67vkF4wrEb/bS7ZZPxq+ud/e5p/9ac//99f",
+	"8nern9+//uarFy9f/8cLcfqSvqRvV72oV+RZb9ibK7WUw+PjSb7om7vVn4jFsR5fHk/oUhU56+lj/YZl",
+	"TLHkuV5N8zAvSWwprJ/gkzGBlQ9ht+OEKtrHFcTkmrElHp596ZEkaQJHHBGqH8cxxvbvjVO1fyArKol5",
+	"uuPwvjyFw6OK6j/andSrwDeHKi+YOYdlLu1BfHV7fn22eMyfLL/85av8qRyoE/8g6rOEjYIx2I297r9e",
+	"nU8eJ0/Yl9OvZk/ng59Prk8X/hiwST19834pmFSOY+TsFzfCWWOMnv4OWyyFYnyyHmuWA6T0Meqp9ZLB",
+	"KqrH4R/ityJf6A/5G2oeI1P9N28jQzs0zRdbkiqM5n35td2pTezgm+cvn797DgzBrkQe/5YmH+MhEE6a",
+	"INu2lDIken4NMrGrcie0YWXbn33lzM3qduV53iIbXO8Oi/X4Qudi92c4es1bcIJimVCfE/g3ntCp0tsw",
+	"Z2Qyp9yK4ZTr99lNKgo5pkrl6VWhmIzhwWnKNNdPlXkl0bxCzdmarFjOWlnEQtzoRzPBZzhMwTnLOrjF",
+	"2ZMwt9C6COWoAdBsrdIJzchzPks5k72oNxFcMq7GVFm+HhQhbEHTDMQp/ReP5/ai3jTNpRpb+Z7QXtSb",
+	"p0nCuBMq2xFpRsthXoobllGQbAuaXzOlhY+ZqRt2wRQ1y/0YovGot5wL7sSVFEWuhZcmjLFhGFJRVcje",
+	"sPdLQbN0mgI7VnSmJd+HqKdSBTrEs3c/aOGDhFHd7xW7kqlijpEFyACYlv0QZ1qOmYHhnQD3fXp1NjlP",
+	"HrMn0y9nX82f/jy4PtmR+z6lp/UxQtzXrHt99OX0jD6d9AKc2K7a3Z6XqQzeoCWdgR4a/+k56kSoQ8SR",
+	"VmaYVAQI5YLEcyrHC5GzmEi6lmQ1Z2rOciKyhOV46SSZiiwTq8blMJ/QCpXdhJJZACn89FmKBqToh6hn",
+	"d92u180i0+dpVavy3MoDf8Mk48n2ujC+D6LgOId3jUSAPzi7xQkNzRpngkk9Cp3RlDfsFnyR8V8KVmim",
+	"qB/yj94NpRXWbgHxITLbvvOFG+NaYF9CukhdB6GaglkyFnk6SzlMzSquq9XKV1z1pLTWOpkDiS5zcZMm",
+	"LO8Ne6rIuVRpxvTNtJxasVs9qReEznLG9K7lbMLSGxBTSTFR+sJJcrUmwLT1brZYBVNaZGiihpij4YP6",
+	"p5TTvPfhY8Bg2E61Mmz97TLXRo8dsK5y6ZuQpLk2+KqKfm2/jtWc8msJVHK1SOtP02Vaefrm5FgPL4+7",
+	"p3kMg0mZCi7dIVtmVx40UD1arY8k2ncN7dNyoh1JoHK+HbK4++A+9SkZ6fpgJ1HhXWY97cwLxnfH99YN",
+	"VLut4AthS614lh+r3F4jvs2rWvJsIMpyvwq1GLtz0XcxY0qx/CHuMCqXwAN3UdACSlVPiwU9RTjkLagF",
+	"aUoWV05WhR9b9oa908FZf9A/OTnrf1mnp3Fl/5043UIW54xKwY2q5hQse676HCTLx3SGy3slfk2zjB4/",
+	"7g8C5NG851Vt45eC5pSrlLcSTHnpK5TzcYd73TzMK6Eqh/n7OR7jY3NH0NOq9nopVO9DVa2221Y/j0mR",
+	"Z8df9eE49rji+zDz8rjf6Mu2bJx4+ZK9jknDKbp5Szv2z40KSpieV7tvwbMFqdQqUL4mYslyqv9uFC+t",
+	"Ow19K5MLRWbpDeOE5ozAIREtx0HrsgYTYYulWrdZnhUTc3vb0Sfk370FiSqwZ0D2lhnlwARTmvXubE4a",
+	"K6+uQFUMv4ZBidvkDMpSirqtr2gMPvV8TdVk3iShHzgjOZNFpsiS5SRVbEFSjo7pXFtbejciwuhkjj5m",
+	"cE3DIrRSvhJFlpA5vWFkTtEX4cUdQAViuazT0ZWei+abU1HgN2VECq4/J7g+gmmWThTBxYf9GVHJTVOe",
+	"sNvecODznj+kTwPncf/ejHSxFLlqJz52uxRHp4PTJzuSnzEp7aing5OP0W89lucixxNIfFNzzG5TqfTe",
+	"J2KyQQtMxET+PQx01Hwd/kPvz+YNPtV3m0lJZ3BKJDPqk3GxIz2nEjUogl8gNMsZTdZD0j20JuolzenC",
+	"W6P86eRDH2nG2ezj7RwvxjBP+Q3N0mRsX8bd/BhZKj8p9/t88DS433pOTLF8bMbaeccDA5Sb+AJ/I+WS",
+	"T82Sh2RRSEWuGKEEn8FtpUmSMynD+3X6wPt16u/XQO+X+cNZC7swzGAbsQW/eUxiltMJ62ITf8pR3OzM",
+	"KM5qous7sVyyfEvBdUdeMRFc0YkK+z33YhODjyZeqF859WYHckF/+zpdLvUfB/7YvjQLexjfgZaTS9X0",
+	"NDqKi9vdi5QL+F94Gd2Lssu/GAy+OBfjZ5/6HX3qQdoKudR3sw0cJYB69JbRfDJ/AxpQl3Vn30LlRn+K",
+	"XLG14AlJN54/JjR8PvGG5nHXs0ZWx9mtGi9ROk2++9df/8+vl7d08eb2+zNxzr55k786HZxc/fwfq+/P",
+	"np9Pfs5+ffXdv936NpgEEhijFhwmlWN8BijmPU5yx5goJfHry3fPvosxzUMyRWLrg7O+bzOUNSzBVJun",
+	"fEYKrtJMq9taVcH0i6AbnNgRg6HSffM+cJc/adrHrkkcGw/DyYGWeHRp22RUMalIwrSumK8JVUrbwrIa",
+	"o2rGH+zhuUQcM5B9/4+agaOJEbiWWYbxX+l/gPBuhpifRL2kQB/EeKH1rq8iq6TinDBWsl1EE+c/p/ap",
+	"RrTsjIcWYGdoOc8YlWOI88liMmEscS6WyFvQSWhBJ7UFnZycuhUBkY4Ne7vb0q5+fbr+6vbL1ZObx+pc",
+	"nuWnv5zssLTHg7PK0oBWNLu8410Ka1rP4W44oje5hSbogdloolD6xzQ3KWk1VSoQJAnmd7SEbO9+Z1wI",
+	"1I4cNSPazVvlE8WnZXO7aTkNPgdnC5mO42u2BnspzVkgZns+OCPN54bkkkhFeULzBHNI85QlZKWFGRye",
+	"yxGVZEHXJBERkcVkTqjUwk5BJiOqKzEROVlQTmcmhqQnWsZ6L0gMZmJMtI4iS9el1tO5kYKC19JicGiQ",
+	"q5i1WpltJRJcs5cDe7KjwRwcobSYf6htz4TiPHHKvlls1Ln7NYXh3JcpzM8a9IFDPyG1h4bE5Bvr/eZC",
+	"EUqeIS3aHNNrto70WXLh0obnVJK0KR0Lfs3FipPL1y82HkdtqrueReP1puvCzIKYKHoyJPJ6/D//9d/6",
+	"Avf33X1aqDnj2swDORHYfPDx81n35puHcPPNRMiE5nkK+qCde3WHvxe77Kydx547W75e7mw5AbepffKW",
+	"gXWkOcBloeYiT3+FvRmSrxnNWW52nRyInHz37t1r8jWV6aTUxPRoVJJCshxYweEDnk3ObsQ123AxzEPl",
+	"xVhRScyPdU3c/LzLudg57Hku5evlubybp9KdzEFJ5YdwUa8Y4/7873lvr2gynlHFVnTd3NfHg1PiPaDF",
+	"yzIXt2vNT4qlVDmjEIiY5gL1C5GTKzZPeeK4EBpXLNHjZOsmz7GjVJ/rOgl/xjueQvVVz+fsTUSy/Cad",
+	"1Cd+QZQ2M7Q5BzZDvv9RLNPK/ovE8cHxzxKzFOrUPSCNx5C+9c+W8yPb/Ne3P3wP/H4CQR/9hyvNo2ii",
+	"DVxt8jCeNJW88ECdx9CY+K6HERjAvxRtkxqSgrNbrQGiCa3pTv9OUr4sVP8BBDPMVAkxzmg+Yx0H5J6p",
+	"ng78lBM1p5yckFfp1+37L25Yjs9s3PtyQvtsvP92eNcrsx6cf/X4yyfkaq2YfIgtngiuILdivWRdCtCA",
+	"hJ7UjMmKYaNYwioSgf4ZIumaxM/wzaN36yUbErpcZoYfHmvqi7svhYSUR9l4reuYgova8bBaxiiPDAS4",
+	"srOlEu8C7EL3gh/iGMEvOpbFcpkzKVFUV/cUo01aJrOcSpZg3r0k3jsdO9oYf8fdDLxfk8ON+U1zsfDt",
+	"ZkIVlhKwXAr+SDrCayxkCLUClBsebGxE4xQ07kK/bo9k6RSzaA9cDq4dLRVcHuu/H/qmyEME5TD/ucxL",
+	"Rjk4LriWIdo8D13Lp6TzFWSHxs96zZaKTEWOQd34Rfni0Z/ZOjbFddTZnLbEztbMMZqxxCQi2GCQFtow",
+	"9Br5FQyNPz6SEZGiehRYd4fOWVLGo+xJJmlC8oI3GQJM3SzDTtNMy/ui/VDB9Vy7yLl7n3ek7U2DVbl8",
+	"8DBqZ7HlUZgCVHsS1urc7yRqZzAkWSpVLc8cPtjqKwbtR2quSKH8sr4oJciCXjM7Y/8+1R594JuFFvC4",
+	"kFtcqfLZhqyDXB+6YIGrpLdepVmmd1IfXJOi4cX6DtVf25aEvQXdgXYro/h5IbVVB+i1sV7yhmm9XfAJ",
+	"03Sn7alpylM5R1vqr3nuHSpOy8PIRQMMk1HNC0F4LdU6IpngTnM7ffyYTOY0pxPFcrwbeKvLHwneXHh8",
+	"madcaYZBLt8+e/GiSTCBLV/QbCryRbfkbtuAOxNKwINUm6JNeDnRV1/vR22R3lb8dYkiZ4UMuzeazACf",
+	"bSOJFbpkEpslmFGpyOk5mYsil8DvaU1hNux7wdRcJBFZUjUHa14k681E4D5XGcuWQ+1AFWYH7kgUbpSa",
+	"brfTtMlBaC8O++S9ZEayaCGHe6n/Zd77xCTEFcs5zcZuZ+senAGpPjMkb4VemZbjmN5DUi7ThFmXTSCf",
+	"+CpjCyKQlFCWdx5qdU67Hmb9bc/UcRNfaWtslQs+09MSRU70CvrkXdVJc0HSqeb7WldPpVYNTJ4UaOki",
+	"9ySoPfU0uS/PzoLqpXAKEanmuZwR74Gh85elkiRaJZpC+MU9UD2UV+UfyEJvesdp+NPY8Siqr5bnsGmu",
+	"3jGUddYgiY8u4d8osR4BDobgiby3LYcbO+ZCjU3JVoiZPibN55CRwk3HBNOIXBUKLP9S3cDXLmA58aV+",
+	"0QnfDJJS9R/wIWnUjSbvrHyjfMH5KjrPsrm+XY80NEJ5sq/fv3OBJPyzvl9azTbW74VmmJBrJaZDrYNH",
+	"5Lvnl988hC8B5ghFQG1W5xNSfcZIw0v4wR0Nu51kRcKkcY06NBetsxhb/vL1i7IQo56vA6NVR+k6o9q0",
+	"dzyfxtuBMEE5U/T16NVcoMWDk236eiB8IxapMk8cPsSBYXVk/fbVqX/GHkmCj0IMWtPaUmgbT2AUuVaE",
+	"Wd/fwFd23OPgCFXr2MzPDsZu0rJmgzMVmHgKatWiTy4TiKd5q3kkSa2A1NcRfoCfHuI4blieCZqEmKAW",
+	"P+Xf8d4Y50UqDYFpOUu1ds/XVjpKQqWx3wmkFNQF0zshai+knEyzdDbv5GveVHc9S//NoITaZjHWTvy0",
+	"0qqZwh+0BhuPDckl5lpE5JeC5evyCbDukOtpUxcy/AuGiFOTOVtopX9aSCbJASpPemIREQUE73IEQlFC",
+	"gAUZoRjg6BKN9H/ZDAHGiwWOHRFK3v/jYDAYlFbUYT05pJFr4M0Y5smJWRoO2kUqn6hwYtdaiYfyxJaz",
+	"7UhM8GnEpSagvyTNWWISc0Tubbu+GFeSaYFePytyEMNqYnAWxM0qkFhfaor1YYfNkLr5aOVbZTrCFge7",
+	"Z+pDaIDyYF/hb4H5DcvS7E93muYmbTpN85gXTsR7ba6/QGaFXICW7xktxxWZujhYwqYpZ4H7Sd44ppgz",
+	"IlWeaiNJGBBCOL8ly1RJStM0M2fLmRYbMs0YV9mapDMu8gBmoeUdsAo3TI2BbUcgdvP2JpBygJJA3piS",
+	"XjdRj0B4OrnWW+XTiP3tIcgkoxxhDcc5o5N52Iw5Jc3nqhlJqUS2hbaMH8PS1185TMpH0qBSimm1+E4r",
+	"avrHRvpfa5ZobWQct/NUm2vd9VhDI9SCHV7im9UCyjWCGmDmS7GeiCCmWnUjcppKhrE/b9MeQpOul1MG",
+	"PYK1hzTHr1ZOVvN9YfFeHaUpoLwgsVeq6UkBgHwzbCJF0xZfhLtbZ/vVL+OnzAudp/9XLDs9ebiy05NP",
+	"Ikzs4m19UShHuPZQI0EY8GWNE9Nk55ZFVJrN679Y4CZ6BZoib7gIa296o+6Y5ltf07704F73XBt2ct0n",
+	"p2kd375opExjTjAz+qw9X9Ag7/twQS76dkEF3gLqnIzsBAntBPyS5rJTf64OvOP+1l9u6s3wxJC4/Cxr",
+	"gqBlNTLVEMNRT0uJpZAp6Cdf+vsJQzzAlvpww42rcvqUlH8vc0ch6wfqCJ3RCGEyLS/Kugj9psV1DtSj",
+	"ehnakN6lXy5f6Tosb8o7nlTlTU8Y1u3zIfI4Pb0FXWNg/GQwKJe7xJi+4MknMpLLmVcOzwxVxhqDmnPj",
+	"MTxKSFx2WpGSLJtWApfkQJsziXskSzkrbenI/K8kSyoVeXJO/px+fQjscTVnOdrXoNYynkjQgBZX6awQ",
+	"hSQHV0LNy9Szl4zP1DxG4foup1xOWX70nE9EkvJZfHhhEDk4ZxO4GSh5OZlkQrJA3qZLPm9ke1IJy+4k",
+	"r8am7kplgQGqmtfG+R2f9E/IgT67r2lirZChNRhLc+07IZU5h8M+eTZnk+tK3AaOTG+rOasLd2iarrUJ",
+	"ry+yPr7Hj88eMJExZ1hZO55BsW2DSE80kXqPmMBDAFA6EDrYADvdPF9/LjufbfXl3SWpy173FvSgQtNN",
+	"ucNXck7qTw3J98JTelDV0Xe7ZvRYlVCbN4nVB018vQL4f+HrzXGaxI06EKi5CgETtJ7gnj6RwPuVepDK",
+	"RIbkUfeJPnr4ExSFYuCZn4qCJy0HWH0Izq/0dTgzZ0nVPLzzMEDnttemseuuN14vN/09z9lEzHj6Kyvl",
+	"zfs3L8mBTWjLGE3kYZ+8ZcwFp3I2ZTnjE2Bj8KmH4F1SiRzwETm9oWkWDrs9HpyRwINlBNsk94EtDqIx",
+	"oYpeUVmzGt7iGPqOQJriZG4iXq2nEprejicTHsLLMAhOyg9oy7nIFRay3EcMQKULJgoV2uZzYv5YdeqI",
+	"QmXgpyqTMR5paUATJwL1pq9Efg1yYkL5hGVZl/LghoTTMiN1nYSd9Y67X74WVhKUZrd+8po/H1hZdUH1",
+	"dI/7OZSPUc+oDqbPC5PySCtwuciOIOp/ZGJ2QTQJM4FHksT4WBz5NbF04YDgMTQY12KDIC3MBrajlOqz",
+	"hIiOnoRZhVS5ZvF6AS7xSB29YcuMrkMKcww4/jg5VaYEG2ePviqQng8/iim4AWiepV6K1Ib80+pKAJfU",
+	"nzbjxaI3/An/8CEKLAM3kGZHb0pk7ToyHmSy4RLtZA/iwPrjw8i0M7COMbeKuZDl6vUpXcBiNUGAXq9P",
+	"qaQr4w6jNleoXKFHbmF3U9eRvaGKvQxbpz/CxyTJ2FR5HYKsBzICT4uZBolHFld41LvI/+np0wv1Tyfx",
+	"kMR5XFp1OVvQlJcYgKuUJ2KlVSOGSk2sYt+SK9cYGn3blR29Flk6WXf1TNLW3xGa0kt4uGNxv/zTyWBw",
+	"sfqnk5gcvHj+7lviPmR1/8P2ubuXN00et+zoRbLpuqcJOdBkMv6f//pvbck5+kmZ3vAlA794n/xbIRRk",
+	"I8PFW4uCUHkNq5yzbNlKUWEGViIEIABM91Kcud5cy1s8bKIEWdFUm2lTdHuofG0yx920zgZdH16kPF3o",
+	"m33i6RyKzVgOs/h3kD8NXmR45dDnRAlbgkWt7WBV3RiXNdG+YD/eBqzcY09/ZusQUOs1W+v7tUWiMDKA",
+	"Bb1mEhgQAi1A2Y7ICYAIjbikU2ZRXf36EuMU1V/LCy7xGiKFYHFDystk3RkDl8WIGzxP/SyWeoHgg7FC",
+	"/M62aSF/ZmsT1ZuIpdYbxIh7cYE+RIqBOlfzNGPefOvp9C7zKD4fPB3xcNJ+TA6AaEiqjDsDhANUYndk",
+	"Go84Lsr7QkvOc+wFK3P2M/oZDblCO5a84CN+UC15jjASZv679L4doivm8e1t7L4NiLtCQW1MRCRuV5qb",
+	"U5Z6fEKnOZPz/ohXqFKmM14sbROOqKd1BKNMlLDszaRg7+7QW3QR9Yanjx9H+i7Zf59oclaK5XrM//xp",
+	"NLo9HRyNRrdfPv/wj//Qi0LknzO5FFxi55KvafKnss7blBUCQnq9orHW6a5WIf4POZv2hr2/Py574x3b",
+	"x4/9Z8GicCsLvYZ/lcfPS324eiO/pgn5k609p16RtikyL1Xgep15SDX0tLoqVw/NzTx87D0JE/yaJp4y",
+	"sss2hgq9uzez8UawFnnzGOXjHZW2ncMEX+oua+kcr+29tqyozsGab7Qlzmw5jH2jLWNjy2HsG6FwTucQ",
+	"1afbvN+dQzTfuKfr6Dy0FQ2aSpvB1Q8AA4nplPEECg5s7Ni/i77i23kV3YMtSuVWL9vnG7rdLlzgmUG/",
+	"3pEHhMqjO4+x8cI2xblb37zm250VijveaHits8pppwHNa+HsiO4bWXv+Hm6CPf/qNbCY6LKloKirUtOm",
+	"yUKiCWutSsKwEw0nK1BVTVY4qKR2HLp8sbYafFPhUwY2vepzrMM1qYEeRcaHtevc4nroul2hV1qs/65h",
+	"Gs/Xreo/AHPZYKX9wEnconZH1l7fyoQ72dpiM003rlySyQ78Loxk13lZA6+Ec122u/Lm+Xu48m4Pap0k",
+	"zcVkSZk5glkzeiGpVDlVIpemu6zITVKJD/uwoGuEmjXIexHi7rFm2h3gLtkctDy9oROvlYj8fBHvWcpX",
+	"e808L53gW1+AcElMJ+kGXmkkr3SrfuWjLTHRDZpj7YXd707UU+xWHc/VIvM2pDfsjYrB4Gzyd4mYaDZD",
+	"9APwE8M/AMw0/nA+OCffC0W+FQVP8K/H3p/xl/kJ/qv+oP0d/7m0D2HwD6p0zIPmTxUTvO4TAuZIM/Ld",
+	"u1cvoXxp6HdXsQ5UE9Dohw3x2pjWt+wDT+tpeX2L8CNQ3oXPIoio5iARvnCVi5WE2M8y02YuDAD1SAeu",
+	"Am4JcUNJYnceWgugzTXVPPne4ryF3Yv9bMz5d2Xca4fr5EXLOmnYPncPbN/Ml7yzsTi1KXDWFYJ7MLfE",
+	"n0y2yQ6b2chU2Y4twNP3sbGQ/NIiSj3gQ+yfDChMUOcN7p7Psu6+Zd0LU3b/FvZ3H1nXhCLotu+qj98D",
+	"RdklEFwDeY5wByvT9coBGQCvK2mpcSkj8kshAAu5CQxwL5f1Fbi+vxfqstQJdtjocJV752YHXrmHDcd1",
+	"gJy+tGX0qlri3lpF33cV9K2l8+SSr3EsqDe18VkAkeJ+yg+OgCEiP3Svxw9H7eyX3Gyx5roW63Tl7TsH",
+	"2valDE0TlZL3HciiWS/fSRK1x++BHIAOvGJ8tX8xvlwyei3v7cJ9L9S3Np9sHwm5v+4cTGnrHqP2/D0d",
+	"zLeYKgcq3pJNoJ/PVlmPlcxdmBKACYB/IRN8hu2+jZfKuI5KVxOspixPAKbwWXbfs+w2//7WNOvaicbD",
+	"tYbdzpXmK/dApGYRBFdhBYmN35MVy5kpwrbFjFYyI4pRNVHkik2o9ZS0Fj06xdNUP+aVAsGm9wXxAhZ0",
+	"Db00P5PxPZPxW0Tefl/NPt1FMaoiLnVrRN6zDbCMbgdN+Wh7zmznCKF37uEGmf0j7/2s3BV7lDOiNKHl",
+	"NE+zNRHTKZipNdQmchB7/4oPI5vlW0uGJQdxYP5edGFHHJGDuNzQ+LBPfqSpIrHnBa8kot1ZHWg42Ltf",
+	"LB+FDX8nxCvK1zb/ZFd9Yj8n3t0p450QRM/bJc4MXe+GcFHaLsfwR4+w7EQA7zk1XTJ2lrSB9i7dkZDa",
+	"8+EmJVsN4amjgV4aWw1hn78HavT3cEjW2hK33S9KqJCIpHwi8hwK2XO/AcY9sIAff/zx6LLMD2MtfQEr",
+	"GWSIoGMyGgCGK2QymqYpOaPZ4p9GPYP5PertZEEiodka2j+kL0ab7mgS+K7uIZaCq8KU6AQQShDuWSR0",
+	"HdniKnBJ+17wPnnDaEJivW+mlnIiEv2f0mBZMxiHJeZrzORYqpxR5QMZmfeyFPCg7ZTFFNghjn9PRqjb",
+	"UltVoFXSFrqzQPOuFZNnalXI7TfsbkYnE9vFbl1vbjZYnPSiHvAR/aj+D/Nk4zl+WiYpmnaornWZmZPX",
+	"fm1sVnB+6v1mhNsJ9H3zxd0J/MA0/aaCjxO6lrbRYC4wd9JABPSiRhM2N8gTDAUvWa5SQ+hJ5x7atGzY",
+	"IcjLrl7XzTtXu5vlVoa+WtYWGPxzbS0krGKtHCBeDmpKk5yp2pQ2nlBjRnhk3btg0WvK75gTboxmj7wR",
+	"CctWdC1JbMbE4g5TwWGp40Ntbw3JNL5Rp6H6t74TK9QXa2g0NTiTyoI0HaIXCdMXnpz3mtkMTVLd5dM+",
+	"QkwlmQLIfYuPd0EQvGlW3DsMTrBs6WReg3R5BIX7jbkEv1y7eq3L1n9GXzmaxtDIABstIg/VP0wEv2E5",
+	"/ATgAUvlJWCThGozQ64YW5rSX4QVc01XHaZY31QGx+h/OrwgmiWQa8aW0tt7bJUBud00Z66cmLxlilxB",
+	"MgUKEos3Ek9s8yncJ2lWQL6/fPWcHB25zTiC1X5fLVQ6e/I46ul5oC2HwjqwoyJruXX6Lxv5QJ/Et0fs",
+	"VjEu06uMHemr5PvC9SByZMQUyMMLo3F4ggpvVESg7SW+4srdk4Ql9fx0yDlpXMio15gJXGrzsGPMHz62",
+	"s+ZWemp6UfxLbH0pUdkUWXBNLhzcxMkFQi6kilCCHUD9CoEQAlb1LE+eBGtQSlXsJ6xjNkzP8NIGl2hw",
+	"rKgKzWFkgiGKspTNDIsJo5LxYAEbI4xDk4Kpd+8eSWIafJOMJTNUnSZzyrHZOdyiRi/wOBpBdXGelMjv",
+	"+M4jSYCOcsolBWSJPrnEi6S1L81ecioLyBZbiBvUckccP10mB2DPmxpVtXR9neWUq1LbBe1jwl15+dN6",
+	"r92Flm3psjfsnQ7O+oP+yclZ/0tfBbENz73e5XSZ9jDZpDfsvSB0ljNGlLC9uQlnK2lQi5r9/TWhFJLl",
+	"YzqDk7HK+tFMHJ/0B72GruGW2azPw/JO7DRo9v/gPU9vrc1clfH+Nm0hNdxOBr4LbMBSiv7+LL1hnBxg",
+	"bechMSwxyelK/wodaWtKUIXBXQmRMcoxb7f5xfc8/aXQeo7mn9NUk2WsDxW1cAoVy0d6/bnWvYvpNL2t",
+	"ah0bKaChK2iSCOo2CMJpGe0kS/UWVHktEn91BlXqauHz26tD9ur56pCl1Io6VJJv4xuWngPnm/sLIRNt",
+	"CU1zsRiSmC7TmBw4tggdGbWQO4xInC6WIlcxwtooKMNnC/0HTW1De1imALlexWouVX2SeMtCJ7ESeVKP",
+	"ls/oDYM6UrPssX49NvLdNp42SGLlp/e5whtP0L/joekj5TySJH4vWX50OXPHWZ5dlTNs/GiniLHX2Wyp",
+	"O34g9cp0yzbnHSIl3PpbixVI7OqWKs1++R5bN129d2tp7bS2424skWMzEdnks/jd0FFpQZkyc+cB4gNv",
+	"tyZvuclXYUXwx7LsP88peBLL9bWxWMAAs5/PUkau2FpA7p+ZhpW3SZob6CbDmFY0u65srNnCJsPdxGr0",
+	"Xlf4DGx+hcmY42jegTwL7ygkP8AiwPGSSgRn0jymegX2O9tNN8NdCjhz7yBwyiGyR2TO5FuRL1oEg8uq",
+	"hPNwOs7UsLw6lRscJV9PmeaLLfvFA1p9k4LtmG1HiaW55VHqf3/YUyZXHQ/m082Vbl7UzrJPf6NCkLAb",
+	"FYI0aP678Ee7eR2HbxGoNhEAdce/xaFvBAt1h+6Qm36PB+9s68rhb1zczodvv1MhALczH6ofd0hX90wI",
+	"P6J1+dwYlzszBO7s0i0IZMW2ZAp1I/l3SSfBhW9c485kUt+LCrk0NupDdS61v94f+Tzn4Gx4fhPUCi8t",
+	"4C1UKXhEYrVS7KMXfxGjZ+4GcFj1swcKsWQSbQFCMqlzZRz6C//Ccyn0rZLn/WQ8bv5PJd6f5qnjslSg",
+	"7ymJzTvnjd44u+dQ/bc1M+XWSdB9V7Cm8I/DWu18O8cdeoWT21RKPsjVNdWaf3sc3h1C8K6GO9u5jghi",
+	"am6gH2nsk5fpNTN/wLHK5FLGExnZVK4ZTfmIQ2G6HJruBSYvlUmA50kEwoFwsWq4vv5XAzbWr2hnsLkS",
+	"Mv6GKZpmDerAAVqJ4BnscbNECzD5IiIRqgcpzwWCTbbrBMnjAgC88TJpalEG3w+icWrEZ7lYyeEG37w+",
+	"a0k813xkPCrGCQVdY9BZP+J1bz05AJRaypMMUKCu1uV0Hkk/qI2x68O6Ez9AIk1/vvVYwLCyN/zJUWgT",
+	"VSQyqNy94XkleBQ69Ki3mlM1VmKcCNt8XnBTqWbuGeP6U+CBfv/u26OvLvwKOaitYJLoYcoat4TpV3LM",
+	"L+7DVxgPdOHHBFDMHRd5AFVYCfCNMz3Kx6izuczei75MEgOSxPTX6YIl+hQt7gUcnW3K75rDQ4frcmGf",
+	"rDtPcBNKBPe9N+GZyc3Ri0SI9/pGVI9dapGymqeTOckLQ/m5uDZ3zyWCPHKdqvC6IQPXb1Q27w/X/so7",
+	"hjqI/r0cgWkBhP9wuPr+AcBcTO9KeDouNw4ARB1PdUWtps/ArEgTVvZhn+V0saB5BPuKctOVPNo4rKzd",
+	"YftFMSWxxbktvUn4nbjWxSAy22e6HdnZuIf0WUQuaZvI4soy2Pj/xYcoFCyQ6JkH3VaFZzYTq9XxQhhF",
+	"VjcT8Ec11wLgDNvgQHN21nLNyjZDe5/xGwjHIa8rT7uF8xxMABYd6H3JsgwybzXjMSfXvGWHIV77x2kx",
+	"5e16EKHqrpJN2S2hWLBk0gssmv+79ZI1e23GDTbvYf7BaG6vJF1vMZq3yhqc113XlzEpbSPHCyKXGQTa",
+	"YWyCMSSSciVQmKDf3cLoPx4MygyNFokNA5kbeEJepV9X1tLeyn3vRWFr7u1RHCPUp4He379/8U2da33a",
+	"Vvve3oQaK+y9K9+mt0DJ0AXDqKha3cjFrUlOuSrSrFJTY9rJNvtWZIIz1Dya3SvIZF7wa5bgU1oNsQ0e",
+	"avv6t9OOwzuyeq61f2Alrk41p3gD68H8QNOnicSXJmsaXo2JSTWO5TVkNiIwlCxP+msq0wkpJMuBB5OD",
+	"eFLkGTkqCL4xjOvc3+FY0RziXFzYBNTgSkMXdreV2jYeVIGhPRHL1ACbr+YiY25tZiciZ9TlAJWFlSYX",
+	"JZqOxWO1zfmr2WDYwwncYXFt5Sb3HDQ+B2Rfbj/sLReVVmo1ra6eJ7//pgATM/WUhpV5vqaW1eoLt9Nq",
+	"MVfFJNX72kuom165lNPdWE+ojV6ZCabPnAvLQzljqG+UffZK/xrM6KJUHm0WqlbzVtJkfC+gLZO5PIWF",
+	"LQkQ+EM2RvT3stGOrNzIsz0kmw8apQR4Mmqd12RF97iXTm8+jTexue6wpLd1G9ng3ZWLhHlljGoFuOjS",
+	"fNtXjbjMoLbXu7ktqNbEShVAMgWgDxaGi0B9HKcz/WPjoC8COJc4OQ/sv76Bwc7je2+g9UNUe6ofYJ1K",
+	"ROZaTdO3YQneMSMaDGwQOkFhmtw1KjisdS1vtCYwLAbgreEa6gfl8W9p8hHlD+APAVaLzZSGTruzqvVu",
+	"5wB5E/oVQKUmMcBnV4c9LuMcMobCc6RjuKE5Q8zEQ/dJuxKDz48c3WRmtC3qQj80h0PWVKAapkXA4Vae",
+	"2fmONrtrXJUmFn7fWO3VOo8KV4JnxIobOFUsgil39OH7F/m70Whucw+bgRgcIVO1TPYpe+AcGLc+B6Sq",
+	"3OJtxsc3JxWdpqsvkLeiADiKv6jHu3NqPTMjth2mCbeAJzWZ5IGlRK1oKcZvYxBTjBXSCpziL64G8+Ev",
+	"7Mke/NrgeQTsVKsj1RA/6ibVfnggNuk75RtMSACd9Rf5dFd/S7XFYbUCtt7k8AJUGLAIZkw1kf4f2Rro",
+	"dpdAFyZsDX6/c+kGHvcOS0fj2arOruQkAQTZEp3rAgFFa7MHRVUfnPvF1jlsMqk10wW4W8OKMm3Uue4H",
+	"qK/UNIRgAwEw+Vq3qAl1fIedemldoc3ihgOnodazFySK12lq3YjNvhALmqBxLcOqkT2c2p6aED2U4aCB",
+	"pPl203cBvgjqJi3TGTR1MGaOZDSD7ucJoOmbkBXW8psqFo5D26ZTAMSEVfwmBKOVcW5iHeDXr64vSRNN",
+	"y2Ed2bVw3p+AscinAilXaoqVLtdazjCalJttE6VRkAg+tljOMUCzau1EXqdLUApjzM6oap2fsvW2t30N",
+	"gPA77N83GOe2BmRZ8GHA0QoO/kKsw5LXelOu2BApqo5facOaZoAsnRpR5SVKmKipb9VMKD4L1RSoa1qd",
+	"0HtRHutnqvuPlm5E/Ix3giaN8WTmYmXc+jaog8qQh4MNaqR/cAfl98twBeil8EZ86EIusM5HsuSSvg6F",
+	"gTkTZq5jauO9ROtEbwLCH7paP3g3rI+azpzuwE929QErsSQF9FnV+nSaXLgiK2A1jpzTqX+YqSRXdHJd",
+	"12OCLUz9afsVU27Op0/bO//WpguQFJuFcoQCGaTUBZFLiAs74BFRqPLWl+Z8yq2TO+Ar2bsLtC+MqiX2",
+	"5Q489ty5ZR+6oFqCCWUb1IYLfVqpgsNCpTJnQP+wc14bM2+hb4UWppA1AVhKmj+mCbOesGoIwmvx4q/i",
+	"9F5XUbnb6KmGChfT/yXl+q5yYLRa9GM7GOu4q/WCqej6HuyPP/uzzbPfg/y8Vdi5pZIkWkjW0Hcqkwx3",
+	"qXzoye5wJFu0+vS9HiVg0sOv4oJoCy5HWJGJ4JMi10ZjXWfaEaTIxMgqyyq7WZZrOt/2Emy8xKj4YigO",
+	"OFOELGvKEAWTLWQ5q6CT8w6NQj9+aKkJDiUPhXJrQqkmobh4S9S2EeZsjxWGImX1DItmaKYZwmj674Oe",
+	"8KZLN+gUDTr6An6kUKfggDOiYcS3Gr6tZuEmY6iphwdUy7rmURHpDQlXlRR1zhticRVOYe/XB5v+Z5IG",
+	"w+0xV1AAm0PizhSjm7OcLrRFBhl1kcF6iaxihp3f4FEmloBrZpI/avWxnflTOyV3hgYosztf4G+o8A0x",
+	"ifCKYRaT/dlWvfp5nfCHe07tbJQ+m8zLjYmdkKL50duXZrZmlvJrdHBqgwiyMPXw1v6vtLsO98LdcYsb",
+	"ic+e1RVusVK7DHG9c2zV2AMrYk6lr67fLTPbEUVz9+bFgvIje3H99DrwYFevQpmzpARJRK3Ydkd6a6K4",
+	"IAGGywptSl6ZapuaOt7IKKj230RwdkEoSYSC+iWqoEkD4QgFbzLM9O1UVOsXfc2Y9T1WdCZ/OvtQx/Sx",
+	"96ExX/+CdCfamychaGLIMi7hnHzX5g6tWpsV1fDDFpfqnX6wnisNb0d4M0uKqayyvIatKdXvzBwC/Xi1",
+	"Ri2meHh9qDcfl5kQyCjAuoVwLfhYTG5Jll7lFBIIbGvpEedMgaKh7QtpILtonnjDmBwvPQD4DlKpWcEF",
+	"gYwNmpeIXpgxNuL4NWlRUcoqHJfOjfn9uVhtSujWb1XBVtozusl2Cd0jDkkYLTncbeb5dsAsgZMwGoz7",
+	"73CeQbnlIK/Dc2iY4SCAWyqlLDIBFFuWQag6CglouR76iI1Gmrf1Bl5DtvzZABCI+sRU9pGEaWYL1GS8",
+	"oqm0ieY4SGpcvxtQSb481Ya2rS33a1/uUgpq3h6XdUumkqfHbiyy2K9X55PHyRP25fSr2dP54OeT69OF",
+	"PwZE7Mqb62DdPI5yddYYo6nsIaBaWd7eKB3bEdHEO6A5XS4Z3wbV5OzJlqgm9iQ6uZ/emW/0gzvgkeiN",
+	"78AjMaE04wU/SpPYAuqUpFYTKOVJPq3z9eu9KqvgxCtlVUgDH6qfbYELybthoSub50FCbyVu9DtBcVMt",
+	"3LLCx9UWmvp9O7WgvHGHGdbgQVOA4LXVDGpq+IPe2erFaDvAiqOzjBLiLUGjvQluFhnvKvp4D7gwjlSa",
+	"mbozC6J2aEZoKfA0aqjnZHeIajcsT9KJ6o/4D3xSC4Gkzh0b2UI5mmcpyyu5PqkysGswyThN4mjEY9yH",
+	"mBzE9U2LDyMSo3SzEJxmln3yQkniXlUsy0zlx3DEy6LCiDTHJIHVx8jYk1SfwyLlVGGN2YIulwYDt3Gg",
+	"neykBiHQqKdte7vaDc4zmdteeN2sZV1/j/Ca5a0QnP0whfqsrnvpDbUNx6wtcdNLtZV9/AATZjepKOSY",
+	"KpWnV4ViGwFWXptXLss3WvA+2tnDJnwH4BQuTc1Q7NQCPXjFsUNz6SxoobtzJoimdUSPHGtIhGDOwSUo",
+	"CRmI3D52EbpKI453qX79NOteLllig0UOgkCJ2keqd2rEWy5V6O5E5qalNgGLxK/dvUo5oXzEYZaPJInB",
+	"jjKDNRSn++auW2sdL3h5tLAGH1TS7FnkjIpqxMkMeo+wa60F5y+MRdhCO1GlZLyUFsbf6uhQnwEYNjOL",
+	"g3Vv9eKVD89pcgEXoPzBRJnXENR66DLyBqX6ek+DWioqUOOvIfA043zfj5j8nXokXeNDI9mpIvbKWBGv",
+	"d83CbmoeYe9Y39zb6m7+UtAMWu1sa9txtjJucTpRxpldDlFw/18OhbX3oUtba2W2m5HDYPHy/kHCcNyd",
+	"kL/gjf2Av9B2vQPsF377fyvqlzmsB4DyqlgowYmiMxjjWRuhHZtmc9gR12Y2b4csXqb2AbK4/hoAi1tn",
+	"IUCz3r+zsDHp7rkFIord0IvIWNZHX07P6NPJfhCH9Tl2nLlkvGV/PYePqQzN4WnC+C8FK1hSO3OXX4eA",
+	"Ql3wRfrSoB9rs01f9c6McQ5NjuV9PSyLHUBpmSOYWptMrxNT3yHBKiJSaHZ+gcWFqOhwwZmDHQLiAhen",
+	"vwdbLNvxySbQkZlWAAh0ZyyoOn9lN62gmx6oDUho8Ps6kIQH972Y82y6YOxBNz0x9i9b80HrvylJZMN9",
+	"eE1zujB98xOoOafZa4/ajAgJYsQKe0usztMn740/25boQ/rStJCtN2jjkbdS/8YztiUIB/GKIbuEiBRe",
+	"AaLEhcG7cB4KxOcqXwRW4K6Bo5tHgeuwkW4XKcfCz97wJHSa4TMKR0p+xNgfekf724QZSCek+4hXMd05",
+	"W5nXVmmWOWB3jDl4YEVGR6nBFTXiDgGAsa3U0vvHKvO39Vso9N+AwxZhmbYDGDb88KJMOzcbC7tFEf2f",
+	"LZUh9wdbyK6ga2Hg0kuyLK6ydFLm0q4ASc6VSPn9ECAbWU9FjYs8i51QpzY53LvctWonvQc2jL5arfww",
+	"ul6Kj9Zs+7ME0d0TNqVFBmLvIzjn4L46HrUdiqrpNfN2mZsSu5TTvIGuqtkr6teYUYCzKtdv1FSsGev+",
+	"pl9N1uRmja0KMTXzR3IQY53d8Ph4LqT6abgUufoQH3rnhiWGUBLn1dXVRHfHYbQLbZxEODmiPtAWcnpC",
+	"l2oy3xiN0ZT7zDz6sU4rQWRti0vvAYQDQWPRLme3ygI2uV4GBDBMrsTtBRY0gIsb8gu9y7cJNHyZi6SY",
+	"KAQPv1qXSRkbwcI3R8Twcj6Qx8ldqo0H8Y19tnL9mmzF9dWAeSsoGefC20zsBbi2VSTx+eA83s5y3TYg",
+	"p+9kV4MA8gIUYmSAQwCZmTEoB5euNJNlkt0VzjjcJ8nFnmCDUig5qn6pwZ8+HVBynfeFOwRQssxoynEF",
+	"wG9mglkvVmrse7gZiTEDLY4CAH8cgROD8usjrT5Y18pGznIM78htbpXPrNubHHiyDiCMShLdLg1sHyGw",
+	"G16l6Q5TFxS1U/Iuco1Lele1sindQP8+3w3yWVPZbNh45PQB2EWo7rL6tQ0NIBNr8QX8puXiTZpolayn",
+	"ipxLlWasKS/Lp7aWG6/tK/V9dmNt2IBnsE872kggi/D9su2FRwWY3rOkUkbkhuXYG90UMJlEceqiOjDN",
+	"bfYr6uHe94a9we35Jf7fN/z1i2/e/JAv1MmPq5/veU/LL7bEreG5R9JDNjFS1hT/QagM87C8Sr7K5Wtd",
+	"StRb0FtrV0FRS9XOWlKlWK4n858//edodDsYfPjiHzbeP7cfbm0bCOS1t4HtVCBNq2RU1pS4ZhWMAFRS",
+	"mGl2a5m2f7RzqzNVmLj/RFDx34t8L8EKBN1xe6N+N70/rInfTUPepAhj/CSoRX96Hdmj3bMm7TYTdOnt",
+	"C/zy6eA+9GlDF/egVe+vG3tbcAoa65Y3dn+99d4UsurU9+Q8d9K1wJY5oJzEmsaGx8eYy2IJLibv37w8",
+	"vPAkM1Sq3ov2VVn8+Veb/Vs+f23RaNqY7DfeSe/kpKQ2QbdeIg37OGPQ5RHhCP0EJ0CNBcfYKpV1LcW1",
+	"gVuxq7HVn+nMBAKQNj40eFhbsy0/tUs+IjE+F9ddi+5LdZrbmspwit035Z1+JuiL1KfwLVOT+bcgAdoP",
+	"4rfWjswgO4Yo+FNeD4G7NPvwTW/onkYQGRYEOq2M0GKnLkM60KvQNaoE6I8RN4blYZ/gysCJieX7cPFm",
+	"ArEoa9N1ZQHNPBYsBBj2aEL/xef2geqWxZLyQEztGf6h1ji30YYsWGOyCNYqvfNrxeGZCw8J2kKWlxcA",
+	"auyrnkyvm2d1XYFZQMR+HOaz3wI2Q6AxcEJDQ2W0daSXNDjQS3HDMjoJKkMNemiOGgvE4MJsGsB+cnjh",
+	"tr1hmQuEpekqnVybikcrJq9ErQWh4Fi8MmPj1gC5pwdux407nAPLueCBTXutfya8WFzVg8P/eH5OTgfk",
+	"y6fnT8hgMBiERdWU5Xmbmgt3EUImGcYX1TZr0hqBW5TIZ8dB7pWqUN/bfxVXBP5UHfrZux+CiQlqMZ7Q",
+	"xZKmM96mqONfg62r5TIP4d7bgcs2+Z3jmudqewHB+rahFyxJi8XGkfGxLauS9LhdMskbFx+rjqsPLWNa",
+	"9LQNrli+ecr6oVrPw7A/asWuZKpCahv+ocVV43hmt2+6TeKFU5Weg0YBGkQVcOX+M5bAsbRLwhK8sHWK",
+	"0remjdz2GUrGtQgTvzBFiZjKA9CpfyO5R7jtD5B6pDf8tZCq1KJaVRvsoAlK/3fvXr30NP+D2EdBuz1a",
+	"rVZH+q9HRZ6ZJhhago14vCgylS5prmBFR6CvOGNgmmZMHtZ0pnY1aMS79SCbiBTXVMXtFaSgeLZy87Pm",
+	"9EfTnPZUkoIVv5+Vps9K02el6Y+hNHklPcEsb49Zuua4kQG9Ma3sIWYIYYGfi2TWdDKbSh/8xMcd8kem",
+	"Tu52WOngadki0ovZJrK4cuWy4ceWjfbvlUwTvwbMr+7CZeSMSmEc6YKz9VKAJmTLD3q/FDSnXKUcM/W9",
+	"puO9V+LXNMvo8eP+IOBTr+xhp5ZYHuil99JWTmMbIqz5juuiAdq2m4dMqDjsffuUWRd1cry/hIvprj40",
+	"4+BSLMH+T1s6yZzT06iU5SgHprsUYD9Gdusj54U7tMnAwtV1Wh0oUOAJ8PoAZdjf2hXWYB3T1s7ahojq",
+	"ecK7Z2JsnTmi73RX6kh1Hhs5QHMiyxYmD7APj6TFP7mPU6ixnr2SSCp1sbV8Ep99NVJLqrytqW519oD1",
+	"zAyoYp6UerUtK5inGSMeC9yxqGwjh3Dct8kh1pZBeJ8fktgyaUB+wijbGNEN/V8KbgP+UFSZyqWABI2x",
+	"bbIXN2HA4kqCvrMwyGUdH8SxiDKW2RGyJLjGmi5gRc0WaXxtlXCxnWJMDlIvkbSSxQboipD/egimg7eZ",
+	"MTmAWAGVacIuCF0uc3EDUCdK2ATmVB1utQE9O5etwU7K530J++FjVcYGu8Nim4FHkryXLD+6nIFQu4eL",
+	"7Mvz3RKITOzInFRJ1pHfQddIpaiiGjQyidJlVc3YnENUqg+bK/9CaTIP5FW7U85uuwPOz+/Zq2ywXhW/",
+	"T/2gyBKWV6YSqiL8W3LW3Wfy3Z5+vfLQ3miVcdkKI+BbQA4JlCURQKZBGpSPrREoNdyscXQYGFafRZm3",
+	"df1hOQaI40+hJf01NZNyl+6373sbqRlQUfPRNhJDqPk90hCNAaBEWVBuEjPLhK6MTS221Vr/sEPWV5kJ",
+	"HqSprfK3OFvhbQdsZXgQMKQzOrHpRiJLGlmjf+g0LZplW6CwBBK2PoST9czQRjvOoYkrtoxr1XVLAuu2",
+	"5r/Xw1fNePOZScZobr9yTzlg9ck+eE5Yey0DoNUf6GmAhpozWSwYOYCrdkgUvYZmFi1J420gGmG3PB5i",
+	"wMFfqGLBP3XiGc7GPkPev3lZy+J/yPSxzWXgDfr9jtFMvx1iLqbKBGNqubhq5HRZd5oIlJu2GThWEojr",
+	"+EJrrjSF1scwvmsdRLnFIcXeH76QEtdVuSSuN+omZi4hAfHK+G629yu9c03UYWOs88eW89UTq3e4hBUP",
+	"y1LzgMcDbH8HhVUmPwu+LRE4GYDTtbApJOuTS9saE7rpng9G3GtmawOYpgP6QXx7ZHGujsChFQ/JD0vG",
+	"L1+/IGf9gYWLl3RtGs8BTqZpzY59YCM/6Z7xqcgnwDgPL8p27rLShLicj52t7SMIlt6Iu7fg29DeDctn",
+	"KTcmr8egDwMwkguEVD7/8uTEwIL3hj2VpzQzMsY/2seDOkVow7a6LQhf5s70/A658j/wZ6ZRDVIVMNLe",
+	"sGfBPINqL3ZIgS7Udq+gXQpmbCPwr9eJjlbxjocjHhvYVnu3AB1ZjxCfD56SOnqy6eTi97q5MO10RtwO",
+	"EZ8OBnEJi28fLs3ygitRTOYsuXANeMiC5TNWft6LjDffB7Cey3fPvovJShRZYprPeF83R2/hAGyfjmu0",
+	"tFHjq7AJ81vg4gWg0DqBpm3tsYH4s6hijidAagBiBUJvUyRbVCFNczijG6bK6I/QgxnKoEHBbOOzCDhk",
+	"ApRBIJTWGP87b6aTreP9m4MBRv2hatMnUQnSFs/eMYGW2Xgxgo50BAf+1sT8pgn9F5El/TtkGfhfmHZm",
+	"HGzcUtOsoNVN0UBTwxe280t0pDf4S8g2pjpsXMYWqQ8BAtluFQtPaHfpq064tycp+HNY7pKwsLmOsiPk",
+	"bb8Yind7aeubv9GiZFW+Ac/sCoZmWM1DwqDtkl3fmpbhr/TnrhSNjXvZGvf3P7HaKwdgD728HVXz0sZ/",
+	"V3OBefnFuk8ujXAEFHWoeTHuB54YCmCSCABwSRds6MGRGFzbBh4JytwySmDBLptKl5U5JoXAEwkdSQXt",
+	"+Ww+nzVM0/JEH7FiY5zK43U4jwBLMgN6DMVzofl+fsM+DJ5FoJilLqSxtuVDRVxbzaS2FY7ygiK9lnOw",
+	"nffDkk8l9+BD1F7ObQXKhC6Yba2Xi2I2x+RYcpAzmhwJnq0j6wWzvbNNEaoLkwvODvuoHHQoI+aPNXEm",
+	"8muoIXOhSkDVQgQZ/tAKCyQwOHcNlSgG4dM1naUG0BYSXnfUZDZjWzwwomqXKuV3G9GmIXbxmlDJLkiB",
+	"qQF0IYz/sWy6V+3K/0BZnttQzt0Use9qbfxBcZeMQR9Nr2e9viz3C86hWV5H7CCqnsVdsWK3SYXdYrfv",
+	"WWkMqsHgNIU80BKbxnRZ2c61uI9GuSnSEsTQDWPndmHmbpFdq/U52PktjuM+Vdku+RERWUzmoGlaKYl5",
+	"ztjhNd5iqvehCQemKBXliSy7nWRMkmnBOcs2YMKNuNOkOnHhSBMWTipXWm9h4epwbw+vcevRZuLIfMKq",
+	"CG9x5+5HHXdZ0lsc75Z6uVOZtpOEILONs+UexeGmrOBdruA92AvtWSs2DduTlj4rL7Uye4aWw5RrdBfe",
+	"S34B2vD4ZIhXV7QrJz/9ziP2LD90WDyXVX33HjTWeotA3BrwUKKC3aSGbTIl/bx2P0vdis6H+0DDRqit",
+	"qPMCw0ONOW7xSo3s/G9WRus63K+pmnRHm8CHDU7vIUE4XVlk0CEZ3MaR5dug+jR7wPFkxEHfhBjDy/Sa",
+	"GSwD04bKdi0EwJhImy81i7m9NZXrSPXTb8bhHGo3WfYL3bPdZDlA2W7yFf5W1lC5x4elHvrT4EPfeTdt",
+	"w8nmX++9+2TKE3YL21N2sx9oYxMzOCFI4kxqOFnjqV+aXXUcfrB9+4nvxAobAGN33ZVmC84IMp0B4tPB",
+	"Sa3h4ElXd6tmhl2N+BrkZiDEgRa3zlWr3IU38IVQwprdvQ0rN03AAc7ERHowTkTi89vb2DW183fhNLQL",
+	"m9RZOLmKLotnWVFk7fE29TN73tscpHnYP8hBTAqub3wsuBY4EEYbwpO1Ix6EFteqRNQ+b56DiGQjKrV5",
+	"OibWtZHmNuTONQVmuYGOMDay2b3wq2zceVCFsJ3YjujcMOWS33o9S21IUEg24n6AshaVhK4mNNMCeo0N",
+	"IEswfDmnS4gAA7YoS0YcBM0FMX3LGcAMQQ9x8wQR5haueIQoaFKV7m3chabX0js3TagYOHRrRia/i4vS",
+	"CWq0b6CPkx1gltMJq9ZyNLFuKhPq5iBeIPljZdKdODkR5gU8Hgz65LneTNsGt6ydru8aOdD604jHmGGP",
+	"OaVIt4d9csndeTSPYugld5inbAAZW03GZWE1vIMJH5qgINitdWf9PkJfanruk/f6yo148M5pWiRiiWRu",
+	"wq/G3Iq1Ph1H2NeszLwaccFbLjoAdksMzgLq4pRQsOMEZ655hIlQ1yjrYemmBE1it0txdDo4fdL78NFP",
+	"2gvfdbQjGoEE1xXZ3fCoDOu3k0V/29L0rdbbZGNlKqDFJjT/PKmLySYCobkKG7mjEbwbVFHN7Kzkd2op",
+	"dA0BrSe22qhjiPof371793rEXXOwVJkkhjm9YWROawyLJ9UOVXDpSHx6extD7hw4Hqxohz9pud7MfWmo",
+	"pI0m8bsppM0e834n7s3+xFJ7vaxxf0NhqYEGwAvoBILWaLuG/h1ot0+bzRXs5m/sD20a45cjB7sxKAaV",
+	"7ELCXa5R2SPPuSjjCI3fQV0JWqQ8XWhFLagQ+UVkWzYzbK9Z0nq21b4vjHoUZKxWsSsLmMiBZKzK0uPD",
+	"CxKf6zFcqlKqGS4cEPzpFP+0zCiHsMICi8pG3BR9wUNnMYnRBRFDf2mjFYP3j+YJAqrG54OncdkLHlQL",
+	"es34iB+E9Du8hYeRXoApZMOaI2IkhiyWy5xJqfWWA5Sa4/K3ODJaI5qklUVfEDRbUTaajTJapmYmWtEF",
+	"gyM2hXFlse9hn7wSWm223skON+PpYLM6ioQZdaVNVgXC/rn1TrC65CryA/Q0bSocF6TYuknKLgIpEHNA",
+	"admM8u6WbtUd4dwimLk3auHmEvMKHimmE5QxlAORw21JcrYC5nI4xKwAtlRadvkLishV4ZAJbew0Y8kM",
+	"avkYV7kpvQyhCqbSRlfjPz1/R45vTo4dXzv+LU0+HptHZc2kCuXJQ3489vRs7ubdMFO3jYUOQUfImYuN",
+	"HsSZmNDsXxKxoCmPI8IFSVK5zOgawmf6hxH/pRD63sOjZElzwBvFVwzX0ltKJaB/k0SoQwvDbzJkq2G/",
+	"WlwhcAmsu9tKTH9nHp9XN+by6D/o0a+Do6f9v/v7f/j/RsVgcPrk0Rf/ePxP//yf4/i3v3z8f0cf/vFf",
+	"yqc+HPzzsPzX0YcvvD8d/vPBPw9Ho/62Tx/+4z/cL9rP3heqIxRc80aDLPZljCQHtZjw4Z1T9TYjEe29",
+	"0oeIwF6QuAwMxPrCijyRwBYeLDi7RdQ0wk67CEpH1cYwaSWzf4ctfYjo6TZItyc7HXyp3G2jDj5M0DAU",
+	"H9ybkjdF7DqPf2OIrlGJsx9kPnLgLg3r+S2YyWE8Rey38sw45+YC1KIr0yfCCPbIOu3Qqh3WxLfp4ea3",
+	"xE4VkSrNMhT4B34h+SH2x68K+tojrnvyil2NOCDw+ZVezfRBFPGYLWcamMJ/N/Lwxgw3o2q+dOQf+lG3",
+	"33EWIjK+PZMQzb/uL/3Qr/oe/vQhoPTaA9uAP1KlkiYiwVbRkmdmk9paVso2qFHsRhdo8m6COJAocDYg",
+	"CV3LPefW2qx429QgQ9DBDCFL7MFEofImdMLDbG3Z+0feCeboWt61Yk0MMQDgtQAWuUvIqPIe6/vywEI0",
+	"p5KeU3iBLmA7FDeVzPcCCtEWhfFunOun7Ii+ulldnHszcIfnmr9vtI7SE7oDDEcZ8tkLhMOnqD3bd5cz",
+	"+N/awbs8uAdA3Kipb3fLlmtp8jl0TT4lMwWdtRaflWKFCc3zdem6wo6pGVVarUDXYL1Q5bBa+7d3Mtw2",
+	"nf+9PfukMBLAGjFuZQNWfnhLc8HtgSaqaoNVFMod2xkpuBvDYCtf1t5YBQ/g20KDFP0om9xYjYpOGfJs",
+	"/Q6dVQhMUHFXebE+qQ3PvNCXm0oiuPHmX0CCVCGBDaybuf27ZfT/r/A7bbgbQT/U3peh0y8lsDNczT8l",
+	"8k/nnureiw531d4bcif3lWxzX83SG+h2a/iCZEpWXFo7e7G2R5rQl9ZVlkPjbLa2uHhVqJp7Ap74s6YD",
+	"JSBkdgA1+4nHJtDfrHX0w6iK3WBmCTxOTwsbXNdAddDZcM3WfQLf0TLLgFWQnbAq6im9BuhhSSEZGvAe",
+	"xownWs614D50I/s8KA7EFr7J7puz2Tm59wXax1nZPVmT59F0Te4/xzu6KrthtPRTLRhaFmU5J/FPH+Ia",
+	"VSs6q2Fsub5mHTiiGb1iWcOb20Qserw/YFEVWKuF7p2htmVhR8thh322e5/0Jh9u92R2d+LuOdFQDtNb",
+	"RvP2LCPfC6AqljclEt4kU1HwZF/HAGe3aryE9BtU+52nAEcfY2Zz2GVwjM/8UT0HC0DM6cTtbEUYK7ct",
+	"GNEvcilc0QG0kdQPRygveQLxGv1LXNOsfylYbmWhCaCD+7EJATb57l9//T+/Xt7SxZvb78/EOfvmTf7q",
+	"dHBy9fN/rL4/e34++Tn79dV3/3a7TeXUJl9HhRQqTo8qkVRs5Tr97OMGMRS+pSPEkuMd/CHlubb7RsKA",
+	"/ZthPW2PCWOH3w8GfEdtUa0H9Sfr8rJnQ5Y7dGL53ETlD9pEJSgPTRYcIFpP1Y5+NP2KNF2j3DiQPcYN",
+	"otP27rCtW41uTPspIdUDzdf38H/sGyuu7S1LNlfYZelUbZ01l5lBUc6UqkT52bF+ZI8dtFWzEeF6c7JU",
+	"IvdoQzHYAiYia9kB3+7Hj6+on7CJWf9crAz84OEFiYEWY4d0ol8AYEL30lZaxUY5XNvHqiiub3JVGtf/",
+	"urWQtDRotitEVu+C9hJWCJ0OiJyLXKEBY5sImwITH+cxbBLp9SmWL/NUst+XfVRXP9/ZCtmQPSyqnZmc",
+	"RdxovXTvFcZ1jKDudjxeD5v768fz8K1nPis3n5Wb36NyUymDx7w7qoIs9Ed2NRfi+lIpbRWE/QAU/wgl",
+	"lCxLb1gOWg2kr2hZzQnjyVKkDVxQakc9aWQ3nT0ZnES9pMih3elYM7fzryJbpoIuAfgCVsmwG+WqZOo1",
+	"Mtcntmvbak7tU5PHyRP25fSr2dP54OeT69PFGfcbKKxw2WM7Q+uzG2NtEjiFZDGZMJa049+37dmPUMZn",
+	"d836G8zW2QZDQ3LiILebvpOT/SC37DelovlWzBSPYQtmWjmpUI1y5uC0HLWIa0jtW6SZVptgDpUp6APf",
+	"BujLli6FOmtRCR6dKU2zImelBwMOT8o+iRMux+bPMeYWvn/z8pEkc2GCQCRJE9CaciZFdsP6JL7KxOSa",
+	"JWMTh4yHiISbGHK32fOGijBPAEfQSsZBJsTyik6uI7LM0xuqWESylF8fQQJ9RBIxKRaMK9hQCKQbVJ4l",
+	"m6Q0O1oW+VJIRnII30bEtqMFHOtHUJZ32If4Dscsk7GxI2Iog4CUyyyVinFMaMr1klS6YKJQ8IhVtFep",
+	"fpicDCyJ6OcyibVlZrPevXxL5pQnck6vmZ3KRN+CaTqhipn6/j6JtXQZmxSIoSkHg2By7pqhmIWqOeXk",
+	"9PYWEigsbiNcvbi2MDuTErrIHCVkK+BzMCmBnhrlrAioQEDkPwiPeOcWkaVWDBH2X594bsnCksJFdcMz",
+	"MStrkTWBwbQ2gDEhcW6CYmoK6LGDtOn2n7VAL3nk3ot6NULGDJMa1QDQDhCH/i97/L2oNpv6qQBAasmi",
+	"gyYUiAjD+Op9rzay9L0b/WkxsHUHm40yY2evZU22VIylutz5ULMbakKpJbJkpFRoy+2VeyShyteB6/qY",
+	"T5yhIXBgCCCCXUqIKFQNhmMw2AYK0hOUXTZtkxtoFtDkQb1d2+3U8KUsSUa9ciNLwAp/B6tiLSpR2t2C",
+	"OlSm50bnCRmFmpWAOm7WLGtAk5i1GRGZzrgNX6dK6i3IWV2LCuaFV76I6lLZ7MR4qBiHf49dynrvi55B",
+	"vUn5bAzgb/Zl1J9Yt/3TUJ+s3ufCNNbCmOSLimUDYvLYlPD3tkfRcZqN/dIDgYlWvhrs71WZRLotBuyz",
+	"N6+IXPPJNtGQ9mY135i/uAnIMk8L5f0Q0iGu1mQtClAY6FSxnJxB8rhVkFhieXFaQ51sTaKpk1A7l9fv",
+	"yuouWeK/IPEXMSi7NMtq/pYvuhs6lWNDUPuLuI4ZajIvy/u9sbFljfyDFFduk1OlLVSITf2gVsU0IIph",
+	"/F3oZAo5k4anbK+Db+a7W8tDtoM4ZDu6QLaVhpYqguLQ8ZGgPPS4TLCjG+Q4AacPENEL7imFgBViK3nr",
+	"w2NFb0wQQxpDoIpJVVpu9ivVoDc5KIzH8XDreHLN7A71XwVR0BLeS2cc+lPBM5HWeCSbmENGOBrJnpzr",
+	"1Z6eazMiEQtytVZM9snrnEGOmG2YAzcH7RDcIZ6th+SasSX0ZJ0zXq/XxY+9mv75357mX/3pz//3l/zd",
+	"6uf3r7/56sXL1//xQpy+pC/p29XWkVd0VCKDgaBIi764nWjZDYtST6jK/Bssz+PLdd7R3SS1pibsBURg",
+	"cmKtd2WHEFJY9N9JSO8lI1vF4d7ZgDuLJJfUHGFi1Kj3xaj3YTuB1FlchRNxNVZVN30HJlDLRbjkaEPr",
+	"o4lBhTygtnlVXphK+/joyHodjqAB45FxMcSEZlIAOIjEcfQwh/vdoQ1t3LqvGF6q2jFtcUPC5UimVs5S",
+	"lUltMar0/ZclNYTCLklG7qXIqQlqztLcMGq5q3hwJsZOWUdG8sJSL0wWPFb1rOYi+1vpD9w8qAcoR6qd",
+	"wx+0UWsn40YR4/22IX+ynYPv391zzy6dLcZMW5R7G8Hh59l6QmS7lrXOGjHJU389SQLreP/m5eYCml3k",
+	"w83pPqKhdqlQtS3yVK3f6uUjiV5RmU4ui1CjT3Bjfa3/7i0G+Cn0ZzRu2UIaR6/pxGeS3JZUypXIE3IQ",
+	"T4o8I0cFkdfj//mv/x6iaIQTQFxYmU5K4tQbobf3itGc5eGJxfpnkae/gv48JF/Ds2b8uDI4/KU++keA",
+	"WJsKU7KuKPJbU9FvMRMAC7pYWijCWrmbRT0F9zbs1L++/eF7eGkFejXWQ+o9KetGwIREv5d0wKkATL2g",
+	"nM4Y+eILl9v4xRfkIGM0kYdDV1otI4I58zjwszevJFkWcu6luKb8Aj894kqIDDl5ZAvT9FumCEPN2aI/",
+	"4iP+939P9H5qs3UCU9M/ovCPj29OYlfGOaE5GObUp4KD2Gz7YURYCi5HKke8+4jAT2L8pDUCC1HWiIeI",
+	"yLQJ9TpcApQF6iewUtN+iME5YBDDeQJHXAsjU2wC8IuU5CJjQxJD1VOMZU+S4aZJpkrMOOG1eIkQzhGq",
+	"psw72CnL7i1A+0n9D0szUM0K9abcFG3CRuRMLgWXjExEgtpzyhOM9GB2Gzo9RBmJEdMRpxxozpxRnzyD",
+	"l025IkBFYjSrHMwMFJnv2EfP3aMj7p513XbBp2pcWQjMBQh8HJ0nKe7ITZpAslQAjHzEV5r5YapJ5JrA",
+	"rqiD74vI//zXfx9i5X91Zo8Di6B8xHFmQDlmax9Jo7bLPgF3UlmDnEoCnwFQMgcjq0WClhgjbnZlWmTZ",
+	"OnK4Ka6x6PngNO6XF8Mi0uq/GpRFLPXQmlQEIav4GWZQHL1bL9mQ0OUyM/fr+GcpeBwROuLxG5ze0Ysk",
+	"Jphd4VwJIDeuRLIeEg/B24DVo0miuVockRgCeJoSTWGa/q3EutT/MgCfMe5vDOcSl3WrpqWyBxEz4u7s",
+	"9IkmAnKEQFHU5htnEnxzoCB5kES2lK2/zChHXCJFZ/Knsw9QnD3i79itgn5ykBW/oGvApoGw3Hue6oWU",
+	"KWKE3ULMzhZ7ff/+5eEQgBpNr8IR93ssA1fBhHpDXnpozXdLjBs4ykFJl2NDfbFmNCmfjXiqyAEEk2FN",
+	"qCgArCYqVQBNF3t6lVnXXwhWE5G/kFeMgpPoL+aA9H/ACZG/jPhfjo6OKv+vX9VT+gv5mibE0MPQB/X0",
+	"b0lfDxZEJIXPaHKxSxobMosbDQSqP9odqPxoABWRuICOx3ot/sPwLSXEOKM5klyasMVSKMYn6/E1W/sP",
+	"26kuaKZZBgBexnBU5QmYrTghfyHvOTXygyVD7GWtuZxpYm2WEZGUT0Sem0h0zm7ENcMdohWB5m0QXaYw",
+	"NW8n7E/ebO1PZkg3tVPyF3tC5FtghgYzye6bQakvOY1/jDZe33mC+t6MAbd0bCBL3dfPyF/ItyK/AilU",
+	"BWuy32AANYpyCt0sWpalUuVUiVwaDyvckyWdaX4p8nSWcpdHsRQSU4swiW3DXC3kjBGMkZGdZu9QBuhf",
+	"8SNjLtQYXCfeos7JX8j3QpFvRcHNbkI2xjTV7MbBbuvzFYVih2QCgMl6rlcMK6E2zDJnmBnmnzmMBfOB",
+	"EdxsHsP1VXORwKQucbJAgUTlqclDQUFMa7DFlNtLShYwxIZ54UPBTXliNuUScha0iYJTKE+ZGmwyFMyp",
+	"5I8UKKAbvgkfc4O67z0lfyHPHJStT7MWhNa1GEc1yv75YMnyOV1KkmCBbyGtoQbSy2MI+u4eGtILYj5T",
+	"VcF8dsk3ZUJ2G57uhjU3udK4kEF+lbMCoXgrf0HBMS641qRh26IKTBM0R49IE9LX7O6J5u1/Epy1Xlmt",
+	"Llwxxo1qjo4Xopme02a2o/CZ4O5QT/WhvhOCvNKy1XAtCXT0KHcHDMclBDa6cErt35G3mViRRKz438EH",
+	"qGKGKXlfdT+aTz4GKfaCazFJM/IWHaig/2oTBvDN4dJcZWyBx16usU/e5WsslkCMl75l195JmqHdT/jV",
+	"UyM7/0QVW1FUl4qlVDmjizLl4Yom2Xqbr1zRZDzDodwnNOvV60knTMumG5pmeCtXTG+m0tSS0zzN1kRM",
+	"p1nKIQmYLKieMqd8wiKokAekIkkKhKPWQ9SSzDDbyR6IOSRQhadZOpurPvmRporEb5jK10eXU8XyuMwh",
+	"a6zFm4AmUTOFcVEuAdjzDcszQRNHs4+BLZv9JO8wR6nKGESh9DVGOL+E0UQvepvttelw+ksjDn9spJ1B",
+	"nYUx3jhE18sdGpJJlgIGS3qlt5xJktNUMsjunDM+4liBqVYivwaZK/skntA88QZf0tx5tCHGzXixYGiZ",
+	"EymQHeF35Iib1LFUXZSAilDvoU1i00nZTRea91vjD1BxVHqVZqlag/prmkzNcrEq0QyuckavAUcCPxmZ",
+	"oLFZKcCsXDGyyrX5xKEKhun5DPWQR+QHsAkkolYGmz37XZ1JuKlznxxYJjHiBFFdtKKtJYK+UL5LVNMs",
+	"6tmlkdCiX1tFUo/psm2M/dE/1LMHBmE0ZNxLxyJtowQWXhsiSEGbmDTXH+hOCzSAU5WswDnlSca8LEc0",
+	"HA60fUncotE8AuPkao0rQM1ez9bL9tKmwBH5Ycmsj0dP1YR3qXkG3cxm48HjuWZqiEUy0PyGxAmb0iJT",
+	"sGfOK1D1J+KM0BjEMHGWThiXzHNkXS61/nh02h80soRWq1Wfwp+hCsG8K49fvnj2/Pu3z+GdsuLfd4n1",
+	"op6WSOgFO+kP8EGxZJwu096wd9Yf9M+gD4Oag4PxeM5opua/6v+eheLqFvLrdDAo0zY0DYCWpW1SzWj6",
+	"5HvGErh012wdGXqWJEYdKbZuNMfvyEIkLLLaAl5PLbKwKQDTKmRuvfrArDUHhNxVjORx4ZnAsnIHRE4K",
+	"/TfJNAdt3IQUL4Fp/yIsNbxIekO9A9/BfkA3Cjxa2KbTwcC6I015Rt1jANHlMvTg0LrENWQtgKG6yd9t",
+	"vg0e0GCpfnXPe5Ep+YAplr6Kts+Yh4+9J+FT57i40CtuE46/pol5T6/n8TavWF0DVY3ntjGHuT+b33/P",
+	"2a1mNCwx73o+cgxgymKxoPka6kxvGNe7oxUY5rXbKa9774Me4Bh6lWxL74w7xWBCuc/lDeUCqiFV9IpK",
+	"5isK+sqxJBrxWKsnIcnuihMnlBt7yY4NTSokmerbplVrq3iKfMQx4AJeOp6QWOsCTmZX5uu8aNWk9ko7",
+	"khEvdYPNF5h0398R3+0Ck9b7O+J3uMBvGE1Sjkndv6s7/DZISH/UW/x4cLb5XaOUezo5vnq++VWj3hrt",
+	"9sH4hqOWzYzj5uTYxCdamce7MgXDNSytRkEQhnuZUW7a3+gbVEgAI7Gu5Wu2fiQh3NEPEfilmcRdyBsL",
+	"tcrVhDbUPnpsP/hx60tQvhGUZObDddKnir3Ue7KR8t2DH6PyraPXIksn661fts/rMT7lpTsfnGxDwqWH",
+	"FV96svml74UqXVLw1unTzW+9E+IV5WtrXdydL5xutSPmfv8RWYnHPFSeMozWmltL3eW0fMTeBcdEyjyL",
+	"IA956SyiZl2En9UVIcq/Fq0GDL1PMPyFuTTgCx1xz6GF3TsEt3mADhp4wYjKKZcUsZlNgBeH6ZPX0AGf",
+	"5mzEr9laMmXglCTgCOvvl0CiGLD1krzQxQ3MrAz4YoatSW2FTlJlQ0N0mFonOReryMCSO7DXKzbVtrKp",
+	"kMcHRzzlk6xIWNInP2j1hIZQe5D5MppnKfby0t+HlF5APsb2gAmE6tB2Q68MdgMEdcsktgZ1D20tPrfJ",
+	"saVuA50lW3rXmilAKqYqcm46fZ4Mqk3hTh9HvZQD3jHL173ImpAgQXo+U3aEfTKAlBRsJHcy8NvKBfuI",
+	"tdYYpMmFCaLMGCb9S5Kns7kypRSpIgciS9x+Hu5YzRZaF3wm5bMxfKKyQC/N5sn53kiO260WvEW41pLm",
+	"oGXGfS6W8UQvFb/wCdYKbdrKuwd5hfqllgqSspFxaPLwtW21Argc79ZL9m2aqTDZ+ZOz1UxUlYU7MFuo",
+	"KNFGDzmwdSWRfmohpCKnj8/OB6dng8GXT5+SA5N5bZ2Ja0Zz8vTp06ftRVGhVZqZjGequthGbYq7cf4s",
+	"ujs67rIHhgofbBMen558db5pE7KH2IQPd1ZmsbwxM7nSnfos0CFkVW+v0frvfAw05DWQkHhsnxXbz4rt",
+	"H1qx1YROXKGP1WSNclNTZKE6rFWbtSqyLKFRAm18sCV54rQ/4wqKCGoWCN1potsQ8DFJhC6mcU4CeQSQ",
+	"GSjAERZh1oQPoB65Gdn2WZ1qKDnQz5om+h2a6GGLWwqTmO/M5lxk2+ZSb2J23+BzLofaDeBaSm3DLXfl",
+	"lG2WP+z3Z/a4A3vcgoO4rCN843wrhgoZPZ858O/etWCZVIgPbzAz3YUDTDdyEGv7BJLB9zFblhTCYkYb",
+	"hHrRsorINF52DKJuhXxoioxjKLhNEAv3D7KKqLcUoWK8b7DiplvImcyLetuOi1pbjxlTIx6fD85IIFvv",
+	"cGhR7Fzln14K9h53peSQtWKdMKkiSoC3BeoFq4AJZAW+lbhaAxQ7VB+78WAgkucUwZ+h8/eI2/rvCFu8",
+	"QXQcnUaPsCrrAHE8IpIzTM8T3GbHR35v5AmL0CUErihbGn+UJrHJOE/L8gY3K0hotjXrHl3FTi9I1Yhz",
+	"sRp671SdTRbMGZEKAN+aK0irWC6x3VWZY4Cv5yPutq5b/SAHmEYxJGmCmdbueA4vfGy4EbfKhq330k+7",
+	"6J0FtKifhv080EowZVr4JNEnPxp6KH+DrYXEBS686eAXbaag/lbkQwWkksSng1ODlO5GkzGWFoXUH7zp",
+	"VgOq3fYQlywfOX5R5vr9ma17aCmCPPlaJOvdjcR8XeImDH/zOG6toLYJU2N8HZCC0hv+pvm14KxltB94",
+	"eUW9l3rl0xsgJT7uqHG9gT1+rTdOtmpfbnElYqESFx52x5VI1hXu4TMVtmmHqtyiXqaJ5NOSgNRH0IqK",
+	"bny66+nyXwpWbKvS4ob19trmtg328FE0/7MTuqhcE4Rd83m4yTqaCaJETTl25K+O3rBlRtdso64aeuVj",
+	"1PsBsrxpdmR10g3DNJ73le7PqvofSFUfbKGq2/zyz7r9p9DtseeIhxVrVB5SqdqvqftR7/YIVMIjrTaa",
+	"mnajV0P56YaQIrJv6AHchRYR7ivXDHV9C5+8s0NDz2c7t63+4I5eW++VrkSERxLrdz87Jh6U2332M/xO",
+	"Pb1Tc5Utx8GrHWY4bSbwK8jqo2RZXGXppGw33uQmJqFAmyemsmqMFWgydgVuqdKGDaLfQ2Wsp6NCF8JL",
+	"Ek/oUk3mNLb17qnEjAjJqDaisvSaOb5qgGZG3CsGmGvlFPt/BGwWDHd9iyDhf0WTxWLfV6yLS2J+Bsiz",
+	"o2JJDJq5szNqO6tPtQVdX59ztTdvqO/tMhdJMVHY//ZqbXq39Bwdwlxdy4MVuxqbGVmacj31Pjrvy1uA",
+	"wiclun/OsEH4uJkO76NuqDnl13IXC0kfowEaa5EEpieBZEqlfCZ3tl7qbqSmNXOyh2DcSibuKA+7dsBH",
+	"Ef1siHwWzZ/tij+SLEcOZ4qPtxTnvv3gIrnoFw26uZkCKQ/MAj2z0mukE2hKfYEJz1jOrsW7z0vPYyym",
+	"VXMIrTYNDZyJkcJ3tDR2jJjuyFqrb3VzWDOTz+bG5zjoZ57WzdPwWu3G06KNqSgtpknkBc0QAWwypx74",
+	"fCOp434Y019D0/vMez7zns+8Z9scjN24z8Z0BtdnjxzE03wRymbY2HPvfrIZqAr1SHwGQXzLJz2zGEKD",
+	"JkwtIRu+zkKHhJZxbHx7xH0F0VP+mkHzkCMG89T++o4Ys6qqIwaAWBWiQ3ir9D0xNRDa3Vi4QdZtY+Q1",
+	"+NwH8Fr83mWZyWIMybTPHovPEvZz6PRvSyS/N0C5d3JxHPucujtmWkrA8pVN4dLINLNDMLQR/6WgOeUq",
+	"hUw4AJJxSDs3LE/SiXokSZwzKgWXrZWFeoVvKxJmuxJDX/ZuqjM8GXz6OkO/DfP2tYbequqKkyyuttCc",
+	"tq843K6gzt9mgwWUSoMpVJ2gRw7tk8HWguUkbDcBS1m9qDLOhyik3d1RlNduyUaJXlLnHlH6xssdRVbe",
+	"xD6bsZ/N2M8yc4sQf0iQbW3QiqWyXKB+J69ysZLQVvPZD2/ekmXOEAnR1kZREk+ZmsxNaB+8/RamFGPT",
+	"QxKfDs4xwD/igDck5dEzwVUusiPAeD1ChTrGUlaHXkRi83vksJRSSejCdly25mcjzeAwIuHvILisHJLX",
+	"P7x9BzgAwce+w6s8JD6IeNwc9BW9PbqcsSF5MhgYCLT432m+HhIz8QsCif4hAF6AB65sVJ98LwwMnrb7",
+	"R9wmoOudD6kN7jCqDLbpsDwPI9l44MP68Gq8tmtn2vvjVHas1kLF+9NOjoyo13WY7XOBQ67OQf90H9/G",
+	"890kCrpebY5sqKmjzTi11xHODIAtQA0xboCDYEfQJ1pp27hgT4XbU9ZFvX8HftT9Bjxj5OKDy6u/Ev7V",
+	"gwBZ1dgvFLpI/87XWP0fy08ZTDmD3noOKh1COhBgjsgXX1TSxb74YugEgl5NKk2aGoCTQtEDSUFQ1NtA",
+	"kAOQWEaGHQL4fPnI7dFqtTrSox4Vecb4RABIr8hHPF4UmUqXNFdgeB4lVNEyiW2aZkySA4oQfwB36wO0",
+	"etCWrpzHQ3d4ck7+nH7dJ98a8Fgft/qRJIrd2gZa0HTC9rcZmyyvmBzEwnZ/yAsGyyrUYozO2Nj8a8GS",
+	"tFiAENT/nNDFkqYzbv+sWL6w/22MCuwkMGV5znLsVzBjpq0F4AlhPG3ElbhmnBzEk+mRNkalSjN2ZKke",
+	"5zU/Mk+Xvx86fLS54Gy9FGrE4/FMQA7ghd8JHzBwZwJgaZUou174LUJ8q1MCZqK2zldzqiA50DPODdqv",
+	"BaqOTwcnMaFZes365HLEXRcILKSzmkpqsBdrykgg5dE7+LMRD6kCUMeuAI7RtDWGAjLz9/KbM8hw7NSg",
+	"TA2fQS423e9BWmCupQ2NngwAW0RCE4+UF4qRg/j89CnxYcWXVCqSKuyw4auCywywje2FJAcORXIJ9CFJ",
+	"rIn0eK4WWXwI8ybx2eCMvGWM/KAPMdZUUtk3PzcQCxyxon9Bs4xARuDRWhTADDDlBDB4JZmIBZYmwkLS",
+	"BfTzefUSjckqaq9BAAakS+zUQg68iSIVa8W4VL1MIv3l6xdYDkVzaD0NYP+HlQLCMnCS2OyZsnxQk9EW",
+	"oRA8Ixd03jeSAcysnlDqXQhgefiQX7m2oGnWG/ZoQv/FTx+NeuAHG1tY44QCBkyN6fSGPc1relGv5DS9",
+	"YY///+xda3Pbtpr+Kxh9ib1LO7Id5yLP+eBN3ctukmbdnOnOKTMmREISagpgCcqyejm/fQfvC4CAREqy",
+	"IzdOyw9NLYkEcSPwXh48D5urnFXIBnSngMHXun64AsK+uHFdXmFS0JP0yuYr/K7A6QuzxM3hnfYE7Mf+",
+	"oqrHtjDb3Z164b1UldcJDZvOcrPdJY1Nr99ZeDWYSOGsaVO5XofoylEBJQiaLyqe0pxciDEXTDuZbf31",
+	"KW1tTAbh+1ErHz0ELNcAorM7hsQu9W3F/aNi9f3tLce3FwmDsZJkr2lH29/Gk9uJB/PneAonaIqvhAuX",
+	"diG/YzDObL0lsBWkIOu2HCsEEW41Sz35RuLMafan12xljQWv6k+2IOHv5rA+cKgynLfOX9rWnWu+99n9",
+	"790muthy7+kntPf0E9p7+gntfRDn8gffOGzwJdem2J7+pvQ3tChKecO24vt4HI5n9NvaldZVUM2GjTXc",
+	"LhMVVlHtyjlGi1uB5J5LFPn7RAN0B5DaHm2qZR8ERnYDtKBAcuIynGF3IJGX+1EKI8FqfCeqMEbbZNua",
+	"6bESqtwB4udTSbIx43a3/f7eG/3mHb7OL3eAly82F7dF+sk8BJUMO5hMl/LbPuV3jotp6+J/N+SMo/e+",
+	"E2d5ICO4BJrxSMVJyCk+iEVBlarJs3hmSJvoGOI4SQjVSLTRPmbINS7YbYUX7hmjGp4WCw57TxJQLQd3",
+	"FiW74XIG7Oj76BykUlXeox0h07iU81i4yJGYTYcM+CnvzIJuqcu9Gy1+c0nzZBOSE5jYzYdYQDzbIEAz",
+	"GTnFNArSrAXLIQBdsdLWhedMVPnCiHEBTwSEGduwSO/dhNgWhVQroD9GrnPP6NkageRatL9MnK2s0ffy",
+	"9tn1yfRUPC9e/PKyfKX61eMhPG9p8jrK8522+LOwngcCnzVKCzVM9yCKVSKXXi51i1Oq2FJjV2N+ja2D",
+	"iFdLq45Pd9ys+uXaiDzLQbl3e9zZOrvVrgKorL1F7VJalgvkleOKVHQcVq/mAWhkmqfjtg497T9Uf/6t",
+	"KejbuqFjod+CnnkrRiP7Bt0RL7l02xqkZG1ZdDjJjpH+iwcxFp7daf2X2hb92MpNZARSDXGtKwbRH7j7",
+	"Q76+nNKcK5SRry0ATAijyG8sZoL/MmNeYr/N44GTcDNcLpif7X1VW/xWn7xORAdlYIQRqH31ddpg4lli",
+	"Y2zIgV8hV1KRU/HEi95ZcTn31GMQnTMy4aBv3SJjhCus7dbPzNcKou3okYbsqsaas4bWSm52XNKULWUb",
+	"o5qXaJVNCRNFhk5pB8nNxmSw9mjtN2/kDctpyppzxBj3tcgVk68WkEXnNAc5yq3Ilu6+q6znSfLfnyfK",
+	"eJlnqJ+FGvuAfbEB7EfAo2Rru/VufI+deI1kr3E2Ol6lLmjbsTH9LdmYinorbTJaloOsT4f2UP4GY2ZW",
+	"aDvlVC+kzlPjVqEGxiuCUwR8WsiyQlybWogUJfntNbHgiqQTll4bnWY1oYUJnA4MI7iTw7HQtohM0QWk",
+	"AirAKzZFcgCAdxYHObthuUFiGodvXoLF5FHXw9czNaM5CjoHsvl4XMLgHfWzrV6yrrzAc5T6sUGCUQrI",
+	"YYJ0kO6KMmOl/isWCQBAB0bjUWTsFgSCyLcfPrx3Go8I9WQcYKS6contWQv/iEUClUxsLXlF5nKWZ2RC",
+	"bxgZS3PEBc4WkGBcE7KHjPmw7SWgzUmriSPAsgNCSimriKhZOoGgtSvgp+OPh7jD7hvcsp4ong7Ase7D",
+	"+YQJB/jBsdSbD4CIgcJdED4yXMDQfyNYqgakZDTDJoJlyUoVIS+X6+onyvUUQD4PjCCEGQU7iYBSU1Uk",
+	"CS2KJCLslqZVvkClCMXFOGdmV8Sk8AHIQOniEE2LpnktnkxoaB+TkcxzOVckkUKbTrC2JYNYEGKHqdaC",
+	"ANObNFvegX19RhJ1zYuk7llCTN9aK91eXtdkJio50zb1GUkwVZ6QKSvHhukd+0hUUhfWXIIe6/fnH15/",
+	"m5gZtWdMpgLkEypilN8jQofwWQoGdVMVXUQeytk+F4SnFyh1lYhZnickzRlFlRI80kXNO7qPbxupHQbd",
+	"3kPyYS7x3V5CysLADEySpmIlLDpTxjAJpAuyIqv6B4QMrLQYBvxHPcM8N4qga6KcTDb4VVNeRa4fFS5H",
+	"mYTlaOTcHBinFkfnzGB3marDV2wK+SdrlunaJJiSSYgAMXwqiANJDLALQg2xemxDFDdp0m45JOfhzTjJ",
+	"4XbsO2r1xtykQEg3WTN3UaTBm74eij14LYiiC3zJPriO1O0366rdOjwh4KgedWO2O8VhKqBWnrN38D9s",
+	"Ac/m6YSk8sau7/OJzM1Stdnb/C+KoOPP6HLqV//K9meD1+k7QOqsntUwt3R/5mxUGQnlhf7C9yW98egN",
+	"4FG9WpEN29oKlo3WObetPuQfYGBUJc3YlZrI+bLnC78c6F8g+xetvqaK1BKwLQ3BC1aaskvP2VpO7LaQ",
+	"B8f94+e9j5t6JCjlmxJdbec1o1UUdKuQ1QEVBzamENz/ekJLPUP+uI9LDdN6vV8dJEhTNPFQn0evdZXU",
+	"yx0cctUrqY1YVfRaG0TWxV4yvDY523CIZOa753oNoKI2C8xKC5+1h/8QhEHO2t3KN8cF4p4j0NT3F7Uh",
+	"NKe1JXkGCfomyydyx5CsmdQ59H+vSH/naD8yR9usloEXPJzl19s63IrREtegRnDT11xk68FNuExO0R1D",
+	"7M4y3ukHeEYstJelcFFHH0ybX6z2YB3qYuAL1XFFRnImMm3Pe7AmrLiDptgQY13aHhxdhJ/1Wg/bdGSK",
+	"smBcIuT8DC+KBTXcxBEZS8H2I+1RYz2198FTCp5nyfA+vVHBuQnwXtUsr9SAJILdVlcFHbMEYgs0RHiB",
+	"FTwbYgqepDmdKeZ7j1IsdTVAmjyIw4TnLPAYuDKnAHVjwYs1LBME/HzQFzRNzWk5ZlEsVH10sH6Q6U30",
+	"nlNgqoZxwlOl5jr1xM+LS2WPhxLFcpZW/IbFAsFbWAIqCzvHCTdYW3M5IiM+qvSYypnS5dRlUxvMiQWA",
+	"0KY8z7kU22DLRlxky55EI+YaW7w1mgtgyNhJ0EQ9lPUAUrQhIkIJImm4ksJ0DtiNkdUajIUqqB4ToXim",
+	"h+bMFIMG9M8S0IrDBUnO330FkRf99/eXCdnTHt9QVhPXN1AR9O6u2WIuy0xhJy8QvVOjEY76JhI1HcQi",
+	"Fr/bqv8O/aV8FA34Zb/H4veDgwP4T1+O2Y1BvGyvxr2E/O7ZZBOuPBcMDz6b4khiTOJB3DtPpwxvNaaX",
+	"cuERQFbs0VxJktRGaBKRxOWP9IeKVzn8UUykgD/mbKg4RFoSc5Z7P3zuv+MeTaf+Y7WlRrlorfeg1uk8",
+	"IemEljTF0BCoS0I0KlpbS/PkoMK2nqZyaFkN4hqghDU053FNp5qLKzoexL0bXuA1eoEnXKT5LGP+ZTYa",
+	"8lMMibO493EQa/cE77K/ghuOWqdc4Sy1HYZRgXjW75+woxfPAZrT7+ubHRqmEQ6Ewwb3pbqtWMI/3J/p",
+	"P4wJmQyQ5AXWBsDO2ME6WGpjcpA4Oh09r2HeYvTFzGEHTp3IPNOlxOLcNIfD+5DJ2TBn5JeZrJgyL2IS",
+	"x7p8qEscx3GCx6ZVSgskJ4AGTemCjCUCXuWs2j8kF8YoHyxNKxb3yPm7r4gbTsHmcQ8Gvm4P+f4yFvjZ",
+	"JCnxEphK/4574ZsF5R24AlMpblhZwfwAaoPWQYYbgzH8hzeIeuHCRdpEkrD3gHZBBbn6Pl5Xi6p6IdwB",
+	"iRGdBC3Qo2FPjQs65WIcC8AbSsUrOG/DRfACwSbV36+dPO1/WDtHF1cyXLNrhNwW3d2CnrMf2w8WeXi6",
+	"o35/d4i6LwMCrLc2z3CxOQsHC8cpEbkXFtHoDhLs9necVQYsgnLChuxxCUeafvvfv/7fr+e3dHp5++5E",
+	"PmNfXZZvj/tHw5//NX93cvEs/Tn/9e23/3vbMp76+b324Vs3eucH/6IHv/YPXl0dfPzPpiHcAXMgGAlX",
+	"aBJu9O3RNL7Ei7d37ZduW4OCqybNtnoHiutAcV+054uvwEZY3IrDu0nn55JNJepk1FC57ypFClYqSBqB",
+	"7aQt1pIqgwsGEXdwFefoIDpBvkEsXI7Tlme2P6MojXLuQ6NWv4c5BKAvA1wR5mwzbSZg1hU2fxOPQ/vF",
+	"bPXJvinYE2LWZtGCVaBRH9XZVkhl1DQusVhJZqhaHx18awyrk5xlY1Yekq88redcu50LlMFPqQAvhYGS",
+	"Os1zlmG6FomnUKLQnMjB5JlJVijM1ld12PaoX1Pka388iUVJTXKaChRQavLrcFw9CN9ulJOutoZSGTGk",
+	"eyCqVu/cDKzq5JT+OlywR1t0wDdSdNvLn6m9tAHBtIXeUr2PnAu9EFpAkceO5cM8RBBz8yAujaohZ8SG",
+	"LTMPTuGcuJVV9Mwl2uvAol2EWdaY5/fT+3Ue3qAFmpbgMat2t/4+Bghrt7p2q2u3uj6MutTG9XVjWD48",
+	"MbKXFKVqoqTZ7qjuA6lKoXaHMgksACiM+Q3DHEHO6I35DdZ+5UNoDlfwa7EIAWyHPv6NK4TAZR4EboB5",
+	"KKJYZWm+2LSoFsQkorjS5rp2ezITnrXlDQg+uzROEfosIEKe6NFKLDDPxzvlXFXtYlaP43ANdGaIB3qt",
+	"v0JHbSKFIzfQ/YEIvzps7qOBGo6p6BcFyugNdPfpqY/R/aWTPG/lDQvPZdPcUabOhGDB6R5zQjk8ygxp",
+	"BV35D9/37gHOuZvE1tkmKOUj0OD6nOaCpYlqMRs6cExnxPzpZEOd1fMIBbzueioGWAVNDG4bIiLPIgoj",
+	"dyEyZ2D2c1zdiRzhcdpG1vThglCTVIx8PA01JzEQJwlQG0SXklLOjagwJgPnssy0tYF2DxckMaVfVey2",
+	"Qh0TjJ2mdMosjsXADYGz+4myrN2HsWgjUQI6oJEsfUqiIGpm3Vmqm/rNxdJJFejrBNKiAwwyRuBGJwil",
+	"sa42ZL2wT8ncZrpiwav9CPzkxGJQkKjbc6c38Qq9tsO8Lb0QExUEYh8luZCdfttzC5nmLKcMhTPeX6XP",
+	"slP2fPRi/HLy6uf+9dH0+PEwCzW2dx2x0A6b+8C0Qp+eGvVXMM/uNl2G64JLOZjlIlCTBTP7p98sEUrI",
+	"HDMuqahqL41nW/Vj0Rv0jvsnh/3Do6OTwxf61YQ0CyAO8CyBB5ynBdc9w271798ROi4ZwxcPqJX16mph",
+	"b6uwfz3EM8XKKzpGKnQDdT8Yy6dHh33waCZUXU318A1GNFfMqw2QqkS9WZn3Bkvbw3rPtt447uAgmEHZ",
+	"zLKydrvp4mZd3KyzIHcvZ7f6woXpb35D08UXFzxrNnshzb4VcfbjigM2E1OHtNNkb12qpeEY5T6k3pmJ",
+	"JHoZHKpI8tXFm4sPF63mLNnjPozBRGgg9hgWFjVCE6J2XMG2cIJVJAEiAItZhWdeEUi8jIKPhZoVhTb7",
+	"uRTmpB48ErqQGpQ9y8iEqsmAUIMssM5K6J+gcxKLUs7tCU9amQf7PEX41ZV9MssSMhMVz2NRH2/3qqWe",
+	"5nxUJUT/q9uyBUSCOIREg0cAs363odJPMt0Q7BKAIOpVKXCvuMMkuDHH3q27MrDp8Fr7TuFzAhtu4/vq",
+	"TKQiiM9tZ+hcwAPvBLnAOnbBvc7S6oJ7nWlmF0FYSNpie8Yg24po3Jg9t3BEuy3WtwND4sJRXcfCHiOc",
+	"SMjauHNbaC1Elh/BR4JTx9kiRyDKoBRoZehq0yHPebUI1RnJngmJyVLbD/vNZgZRFc9z2N8jDEeGFoPb",
+	"VGraOk8RnZyvB8N4WnOAhhlYUcHaLuIKWQwqSXAMGrdn+GV3IJd6tAMttoCu2Z1x5HguEbBBgVEVMvfZ",
+	"WMtfOl4C/bCmkTYzayvpETOIWZ5HttJXtApvbCztTqwNONtdIGc7W8YjScT6bUOP+EeTDRSkoOshMZ9s",
+	"Llmweb1QfXT5ZLzKcl8EfWDOr9WpbWgYu6ncxBmeLE8df5bAiNUSjnpIoISS/eJKoMfLZeipVxu1ei0z",
+	"FXBxSpd0tSOnp8dKt1yZNy0KEsXdnNjlnIh6vs7+4Kf7sIZc4DC1kVbgmj1heeZvVh1ar4s6dqbtA5i2",
+	"8DJ62ij+m3cPi/eLDEuuBHvaWSp3YJx/oNcGUwf7SyzkaLTEDbEaFLMnayCFLsiQWTIlw0t4SBJdcZYl",
+	"sVB0och8wgBrzjGwUUdoziCQpUfaUS75NJhIgAEsg83p7FH1Q127z4v0s0PlGdaw0kDL8AiXif7pLtpG",
+	"6vgO25nXC290PVrCS6aHpRG3M6P1AOg4HP7V6B1WIJwD6F0YKXexANbT7ZSg7VPw1XJmiDdhr3LXG/fq",
+	"SJat70pTba8xe7YJ+13g7m9krHQkV3+JrOeochtRuPPdNco2Z8OJlNdXTGSF5JvRdIanCu8i9i4LfDCb",
+	"cYiqi3yCIl4SxdKSVWpVc/awEQf2Iz7rwlXw04NLpqjtdHmWnn9HeZ7muxtX6tqScYPReW6PbzHs1raH",
+	"R3Qsry8+muPHld9anapGZ+QteBKU/PPyjQu7ho4ExlBX1qezwGlRZMwqOITa6rLUVMkpLRGSirJnUG+9",
+	"bvOx0D5FgktiEsVCTYC8dcIV4GuDtDkSnEMhP9iamN5QRHuHfGSWvQGhyDqfAGEcPPbG8c8kpnsPkEbB",
+	"fqr4lKmKTgtDo2C/17Wk2mtKYmHe8jMwgJPj21skQeKCHPUNcZVC/jc1gxRIpK9EH5nlyA1Xwlm3zCCE",
+	"2S3OEE5zMqTptfbr9tCTPiUqIqdkykVETvr4/2My0d9NIv1A8+8+HCS2/RoLpGzz0BkjbQKPZElOSKbd",
+	"PC4IJaWcQ26eKz3xDS2DnhRO3SmZVFWhBk+fJrXqk7aigUecUJJLWegqR6TQW23FIpJzcX2Qy5TmkTsg",
+	"FcUik+lsykSFuQpZGhpBGDOaHxSzstBVNmDuiAhHBabXAeQ9HOCctc2bSIVshyANIOy9IV9VfcTIcVZJ",
+	"QZJZmSPvmC6MlYxQLE7QKSM5kFJ6JIxzx/tvunRBUikEIsnR3ldoAOC5OUyC7a1gXvYJMEsbirOSGbfu",
+	"bJmBA1rFaM6yWOT8mvl38EqxfHRInDUQvMLmxZWjFcJDUkk5iAUCZOrXekoFHSP9eyCkNaHKUgXGIlm2",
+	"kZBOPqlXILJ39JzMRM5UQA3qC/2Y2W4Ps0MJyCvsIPfmrmQ/cpMSicQNo102IAWIIFdGmcHn92yX9QpZ",
+	"yvTQt1OvL1krnzdQQfP8yqazfP/8os6ShsCZQBjl8i3om/SiHhPQl66sn3r/obcMBA7bVzwtp4ee0/4U",
+	"FtWnJlwEW5QVm1wVIHvns8DDVhGEBVYev5KZ2bI2gs3vEiJYGsz1lOPerqTXQHvOxLxRvLLvmXoEIl4u",
+	"7bTBcscWZ8uT+t49uKnv/Pf9zG3qsJzBrs7Nxm56zJKod7GXTv+ri9j8TfS/lj2bezg2bZGbjUxuFilN",
+	"a2PZIWZoVbFp0RSVOUP1HTxM5VvVtGQkK2VRIPaziXVs1Z7YDfnYtpxj91/6WwvYvAN0DGR/nax7tyz+",
+	"OaRiO1gWNxOPecveyipXB6lBKg9Mt6jGGea0AnlE5wG79ZILkmjbGOBR+F1C9lCO8bgfRsL3B+hHWyUt",
+	"IIXUVrV28RFuFBFQX5JiDH6ebjhyQi/0Z5Tna6EY2/li6wbjjiHyB7Sw7XaF40FWhqNbdLtFt1t0t+Ya",
+	"28myuxG75MUWALs0Z03QpTmzyCV6NDxOT7Jn7HT0fPxi8vLnV9cPzEb2Ggg/gi3iibJx0iSM4IAGSeLd",
+	"n4DWrQnZKQyr4i0QOFlNc5IL/asFE9mlrbK0/y74h0wQes2HMwmGJUIvfyaOTUclUxOMXJsAqar0D5aC",
+	"vp117FFF+kyLw6jaD5UsgiA+HJOYByE/01O1YyRoWS7rGl6aCDHY5VyKO4XorMPx8f6Bt7txij0CyrCt",
+	"931s2cMH2CyPmK1YFzXrbI7PfdSwM1L+HGqwXQTMdMksnZW8WsDeNmS0ZOX5rJrAaYzot96QKp66Lz7q",
+	"63XXtwuflTdW7qlkI1YykJVT+ANqzjlumsNeEzESJIlJYtVd4cak5yeCBk+fHh2/OOwf9g+PBi/7L/GA",
+	"l2n8coHvmSxyIBwFkabhbDGowc5AHTaS5VRF5rw/8g+8vnwLHpMxp2rKtWZNHJvW1NbF+fvvkFDVEXV7",
+	"BZ3jhS3F5HJM5Mhsd7DzueSZ4TE46YN9MzBSSBbiYIwB70EXuGGvPuefl2+MuMtaiAdFDAbLfEOjwWD7",
+	"AMA1Z0dh7BNOHWUk8WdcMlgmCx+zqh3YXtNfKTKU2UIbkqgaxBXJpQQF/cpr8OqUb5pbeHbziXLSHAC8",
+	"UwPAd+vZZlnNVxDzqEYPpxvkqP2AgzkFW4vfBidSV4EzwOS7Re/tB7MR4YurDXw/G+Y8dQdeFahj0jHI",
+	"a1Uq1JaieCbWBncocvW+pYKOdbPgfqcVyZFrlpf+GVoQVg7l371afq0LaKjjG37DBOIxbNn6U1HKobFl",
+	"sT9kqQ7JOwlTRTCWYdzYFP6967LeHx//+P8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
