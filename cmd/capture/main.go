@@ -123,7 +123,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newServeCmd(), newMigrateCmd(), newAccountsCmd(), newKeysCmd(), newMaintenanceCmd(),
 		newProspectsCmd(), newEventsCmd(), newWebhooksCmd(), newFormsCmd(), newVersionCmd(), newCompletionCmd(),
-		newSuppressionsCmd())
+		newSuppressionsCmd(), newTriggerCmd(nil))
 	root.InitDefaultHelpCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "help" {

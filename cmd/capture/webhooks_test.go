@@ -106,7 +106,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestWebhooksListenForwardsNewEvents(t *testing.T) {
-	t.Parallel()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // where listen keeps its secret
 	s := apitest.New(t)
 	standard := []string{"--url", s.URL, "--api-key", s.StandardKey}
 	// An event from before listen starts is not forwarded.
