@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -235,5 +236,32 @@ func TestTriggerCLI(t *testing.T) {
 		if _, errOut, code := captureCLI(append(args, standard...)...); code != exitUsage {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}
+	}
+}
+
+// On a terminal, trigger prints its events as a table and resend the
+// endpoints field by field; the binary's stderr says what trigger did.
+func TestTriggerAndResendOnATerminal(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	env := []string{"CAPTURE_URL=" + s.URL, "CAPTURE_API_KEY=" + s.AdminKey}
+	out, errOut, code := runPiped(t, env, "webhooks", "create", "--endpoint", "https://crm.example.com/hook")
+	if code != 0 {
+		t.Fatalf("webhooks create: exit %d, %s", code, errOut)
+	}
+	ep := decode(t, out)["id"].(string)
+
+	term := startTerminal(t, env, "trigger", "prospect.created")
+	table, code := term.wait(t)
+	row := `evt_[0-9a-z]+ +prospect\.%s +prs_[0-9a-z]+ +req_[0-9a-z]+ +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n`
+	if code != 0 || !regexp.MustCompile(`^created prospect prs_[0-9a-z]+ \(trigger\+[0-9a-f]+@example\.com\)\ndeleted prospect prs_[0-9a-z]+\n` +
+		`ID +TYPE +PROSPECT +REQUEST +CREATED\n` + fmt.Sprintf(row, "created") + fmt.Sprintf(row, "deleted") + `$`).MatchString(table) {
+		t.Fatalf("trigger on a terminal: exit %d:\n%q", code, table)
+	}
+	evt := regexp.MustCompile(`evt_[0-9a-z]+`).FindString(table)
+	term = startTerminal(t, env, "events", "resend", evt)
+	fields, code := term.wait(t)
+	if code != 0 || !regexp.MustCompile(`endpoints +`+ep+`\n`).MatchString(fields) || !strings.Contains(fields, evt) {
+		t.Fatalf("events resend on a terminal: exit %d:\n%q", code, fields)
 	}
 }
