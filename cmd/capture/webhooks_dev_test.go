@@ -254,8 +254,8 @@ func TestTriggerAndResendOnATerminal(t *testing.T) {
 	term := startTerminal(t, env, "trigger", "prospect.created")
 	table, code := term.wait(t)
 	row := `evt_[0-9a-z]+ +prospect\.%s +prs_[0-9a-z]+ +req_[0-9a-z]+ +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n`
-	if code != 0 || !regexp.MustCompile(`^created prospect prs_[0-9a-z]+ \(trigger\+[0-9a-f]+@example\.com\)\ndeleted prospect prs_[0-9a-z]+\n` +
-		`ID +TYPE +PROSPECT +REQUEST +CREATED\n` + fmt.Sprintf(row, "created") + fmt.Sprintf(row, "deleted") + `$`).MatchString(table) {
+	if code != 0 || !regexp.MustCompile(`^created prospect prs_[0-9a-z]+ \(trigger\+[0-9a-f]+@example\.com\)\ndeleted prospect prs_[0-9a-z]+\n`+
+		`ID +TYPE +PROSPECT +REQUEST +CREATED\n`+fmt.Sprintf(row, "created")+fmt.Sprintf(row, "deleted")+`$`).MatchString(table) {
 		t.Fatalf("trigger on a terminal: exit %d:\n%q", code, table)
 	}
 	evt := regexp.MustCompile(`evt_[0-9a-z]+`).FindString(table)
