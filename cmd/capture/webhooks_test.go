@@ -123,7 +123,7 @@ func TestWebhooksListenForwardsNewEvents(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		e, err := client.VerifyWebhook(body, r.Header, secret())
 		if err != nil {
-			t.Errorf("VerifyWebhook with the session's secret: %v", err)
+			t.Errorf("VerifyWebhook with the account's kept secret: %v", err)
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
