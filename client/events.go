@@ -59,6 +59,24 @@ func (s *EventService) Get(ctx context.Context, id string, opts ...RequestOption
 	return &e, nil
 }
 
+// Resend delivers an event again (admin keys only), to the endpoint
+// params.Endpoint names, or without it to every enabled endpoint that receives
+// the event's type; the answer names the endpoints. Each is a new delivery,
+// retried on failure like any other, of the event as it reads now (a deleted
+// prospect's is stripped). An unknown event or endpoint fails with
+// [ErrNotFound]; an endpoint that is disabled or does not receive the type,
+// with an *Error of code parameter_invalid on "endpoint".
+func (s *EventService) Resend(ctx context.Context, id string, params EventResendParams, opts ...RequestOption) (*EventResend, error) {
+	if err := requireID(id); err != nil {
+		return nil, err
+	}
+	var r EventResend
+	if err := s.c.do(ctx, http.MethodPost, "v1/events/"+url.PathEscape(id)+"/resend", nil, params, opts, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // ListPage fetches one page of events, newest first. To walk every page, use
 // [EventService.List].
 func (s *EventService) ListPage(ctx context.Context, params EventListParams, opts ...RequestOption) (*EventList, error) {

@@ -59,13 +59,37 @@ func (s *FormService) Delete(ctx context.Context, id string, opts ...RequestOpti
 	return &d, nil
 }
 
-// List returns every form of the account, newest first.
-func (s *FormService) List(ctx context.Context, opts ...RequestOption) (*FormList, error) {
+// ListPage fetches every form of the account, newest first, in one page. To
+// loop over them, use [FormService.List].
+func (s *FormService) ListPage(ctx context.Context, opts ...RequestOption) (*FormList, error) {
 	var l FormList
 	if err := s.c.do(ctx, http.MethodGet, "v1/forms", nil, nil, opts, &l); err != nil {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// List walks every form of the account, newest first, as the other lists do:
+//
+//	for f, err := range c.Forms.List(ctx) {
+//		if err != nil {
+//			return err // the request failed: yielded once, and the loop ends
+//		}
+//		fmt.Println(f.ID, f.SubmitURL)
+//	}
+func (s *FormService) List(ctx context.Context, opts ...RequestOption) iter.Seq2[Form, error] {
+	return func(yield func(Form, error) bool) {
+		l, err := s.ListPage(ctx, opts...)
+		if err != nil {
+			yield(Form{}, err)
+			return
+		}
+		for _, f := range l.Data {
+			if !yield(f, nil) {
+				return
+			}
+		}
+	}
 }
 
 // SubmissionListParams filter a form's submissions and size their pages.

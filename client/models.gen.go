@@ -424,6 +424,32 @@ type EventRequest struct {
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
+// EventResend The deliveries that a resend enqueued.
+type EventResend struct {
+	// Endpoints The ids of the endpoints it is delivered to again, sorted; empty when none receives its type.
+	//
+	// Example: ["we_01jdq7za1b2c3d4e5f6g7h8j9k"]
+	Endpoints []string `json:"endpoints"`
+
+	// Event The id of the event sent again.
+	//
+	// Example: evt_01jdq7z9b3c4d5e6f7g8h9j0k1
+	Event string `json:"event"`
+
+	// Object Always `event_resend`.
+	//
+	// Example: event_resend
+	Object string `json:"object"`
+}
+
+// EventResendParams Where to resend an event. Unknown fields are refused.
+type EventResendParams struct {
+	// Endpoint The id of the endpoint (`we_…`) to deliver to; absent, every enabled endpoint that receives the event's type.
+	//
+	// Example: we_01jdq7za1b2c3d4e5f6g7h8j9k
+	Endpoint string `json:"endpoint,omitempty"`
+}
+
 // EventType What happened. The constants (EventProspectCreated, …) are the types known
 // today; keep a default that ignores others, since new types will be added.
 type EventType = string

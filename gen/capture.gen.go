@@ -147,6 +147,42 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 	GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ResendEventWithBody Resend an event to webhook endpoints
+	//
+	// Delivers an event of the last 30 days again (admin keys only; standard keys get
+	// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+	// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+	// delivery, made as a change's are (signed, retried on failure, at least once, the
+	// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+	// now: the event of a prospect deleted since is sent stripped. An unknown event or
+	// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+	// that is disabled or does not receive the event's type answers
+	// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+	// receiving the type, the answer is `202` with `endpoints` empty.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+	ResendEventWithBody(ctx context.Context, id string, params *ResendEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResendEvent Resend an event to webhook endpoints
+	//
+	// Delivers an event of the last 30 days again (admin keys only; standard keys get
+	// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+	// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+	// delivery, made as a change's are (signed, retried on failure, at least once, the
+	// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+	// now: the event of a prospect deleted since is sent stripped. An unknown event or
+	// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+	// that is disabled or does not receive the event's type answers
+	// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+	// receiving the type, the answer is `202` with `endpoints` empty.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+	ResendEvent(ctx context.Context, id string, params *ResendEventParams, body ResendEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListForms List forms
 	//
 	// Lists every form of the account, newest first (admin keys only).
@@ -725,6 +761,62 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 // Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 func (c *Client) GetEvent(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEventRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResendEventWithBody Resend an event to webhook endpoints
+//
+// Delivers an event of the last 30 days again (admin keys only; standard keys get
+// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+// delivery, made as a change's are (signed, retried on failure, at least once, the
+// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+// now: the event of a prospect deleted since is sent stripped. An unknown event or
+// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+// that is disabled or does not receive the event's type answers
+// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+// receiving the type, the answer is `202` with `endpoints` empty.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+func (c *Client) ResendEventWithBody(ctx context.Context, id string, params *ResendEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResendEventRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResendEvent Resend an event to webhook endpoints
+//
+// Delivers an event of the last 30 days again (admin keys only; standard keys get
+// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+// delivery, made as a change's are (signed, retried on failure, at least once, the
+// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+// now: the event of a prospect deleted since is sent stripped. An unknown event or
+// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+// that is disabled or does not receive the event's type answers
+// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+// receiving the type, the answer is `202` with `endpoints` empty.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+func (c *Client) ResendEvent(ctx context.Context, id string, params *ResendEventParams, body ResendEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResendEventRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1797,6 +1889,68 @@ func NewGetEventRequest(server string, id string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewResendEventRequest calls the generic ResendEvent builder with application/json body
+func NewResendEventRequest(server string, id string, params *ResendEventParams, body ResendEventJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewResendEventRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewResendEventRequestWithBody constructs an http.Request for the ResendEvent method, with any body, and a specified content type
+func NewResendEventRequestWithBody(server string, id string, params *ResendEventParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events/%s/resend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -3237,6 +3391,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/events/{id} (the `GetEvent` operationId).
 	GetEventWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetEventResponse, error)
 
+	// ResendEventWithBodyWithResponse Resend an event to webhook endpoints
+	//
+	// Delivers an event of the last 30 days again (admin keys only; standard keys get
+	// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+	// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+	// delivery, made as a change's are (signed, retried on failure, at least once, the
+	// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+	// now: the event of a prospect deleted since is sent stripped. An unknown event or
+	// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+	// that is disabled or does not receive the event's type answers
+	// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+	// receiving the type, the answer is `202` with `endpoints` empty.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+	ResendEventWithBodyWithResponse(ctx context.Context, id string, params *ResendEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResendEventResponse, error)
+
+	// ResendEventWithResponse Resend an event to webhook endpoints
+	//
+	// Delivers an event of the last 30 days again (admin keys only; standard keys get
+	// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+	// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+	// delivery, made as a change's are (signed, retried on failure, at least once, the
+	// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+	// now: the event of a prospect deleted since is sent stripped. An unknown event or
+	// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+	// that is disabled or does not receive the event's type answers
+	// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+	// receiving the type, the answer is `202` with `endpoints` empty.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+	ResendEventWithResponse(ctx context.Context, id string, params *ResendEventParams, body ResendEventJSONRequestBody, reqEditors ...RequestEditorFn) (*ResendEventResponse, error)
+
 	// ListFormsWithResponse List forms
 	//
 	// Lists every form of the account, newest first (admin keys only).
@@ -4550,6 +4740,246 @@ func (r GetEventResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ResendEventResponse202Headers the declared response headers of an HTTP 202 response for ResendEvent
+type ResendEventResponse202Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ResendEventResponse400Headers the declared response headers of an HTTP 400 response for ResendEvent
+type ResendEventResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+}
+
+// ResendEventResponse401Headers the declared response headers of an HTTP 401 response for ResendEvent
+type ResendEventResponse401Headers struct {
+	RequestId       string
+	WWWAuthenticate string
+}
+
+// ResendEventResponse403Headers the declared response headers of an HTTP 403 response for ResendEvent
+type ResendEventResponse403Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ResendEventResponse404Headers the declared response headers of an HTTP 404 response for ResendEvent
+type ResendEventResponse404Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+// ResendEventResponse406Headers the declared response headers of an HTTP 406 response for ResendEvent
+type ResendEventResponse406Headers struct {
+	RequestId string
+}
+
+// ResendEventResponse409Headers the declared response headers of an HTTP 409 response for ResendEvent
+type ResendEventResponse409Headers struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+	RetryAfter         *int
+}
+
+// ResendEventResponse429Headers the declared response headers of an HTTP 429 response for ResendEvent
+type ResendEventResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RequestId       string
+	RetryAfter      int
+}
+
+// ResendEventResponse500Headers the declared response headers of an HTTP 500 response for ResendEvent
+type ResendEventResponse500Headers struct {
+	RequestId string
+}
+
+// ResendEventResponse502Headers the declared response headers of an HTTP 502 response for ResendEvent
+type ResendEventResponse502Headers struct {
+	RequestId string
+}
+
+// ResendEventResponse503Headers the declared response headers of an HTTP 503 response for ResendEvent
+type ResendEventResponse503Headers struct {
+	RequestId  string
+	RetryAfter int
+}
+
+// ResendEventResponse504Headers the declared response headers of an HTTP 504 response for ResendEvent
+type ResendEventResponse504Headers struct {
+	RequestId string
+}
+
+// ResendEventResponseDefaultHeaders the declared response headers of an HTTP default response for ResendEvent
+type ResendEventResponseDefaultHeaders struct {
+	RequestId string
+}
+
+type ResendEventResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *EventResend
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *BadGateway
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *UnexpectedError
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ResendEventResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ResendEventResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ResendEventResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ResendEventResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ResendEventResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *ResendEventResponse406Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ResendEventResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ResendEventResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ResendEventResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ResendEventResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ResendEventResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ResendEventResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ResendEventResponseDefaultHeaders
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ResendEventResponse) GetJSON202() *EventResend {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ResendEventResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ResendEventResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ResendEventResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ResendEventResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r ResendEventResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ResendEventResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ResendEventResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ResendEventResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r ResendEventResponse) GetJSON502() *BadGateway {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ResendEventResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ResendEventResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ResendEventResponse) GetJSONDefault() *UnexpectedError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ResendEventResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResendEventResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResendEventResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResendEventResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10133,6 +10563,54 @@ func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, id strin
 	return ParseGetEventResponse(rsp)
 }
 
+// ResendEventWithBodyWithResponse Resend an event to webhook endpoints
+//
+// Delivers an event of the last 30 days again (admin keys only; standard keys get
+// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+// delivery, made as a change's are (signed, retried on failure, at least once, the
+// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+// now: the event of a prospect deleted since is sent stripped. An unknown event or
+// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+// that is disabled or does not receive the event's type answers
+// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+// receiving the type, the answer is `202` with `endpoints` empty.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+func (c *ClientWithResponses) ResendEventWithBodyWithResponse(ctx context.Context, id string, params *ResendEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResendEventResponse, error) {
+	rsp, err := c.ResendEventWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResendEventResponse(rsp)
+}
+
+// ResendEventWithResponse Resend an event to webhook endpoints
+//
+// Delivers an event of the last 30 days again (admin keys only; standard keys get
+// `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+// every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+// delivery, made as a change's are (signed, retried on failure, at least once, the
+// same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+// now: the event of a prospect deleted since is sent stripped. An unknown event or
+// endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+// that is disabled or does not receive the event's type answers
+// `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+// receiving the type, the answer is `202` with `endpoints` empty.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/events/{id}/resend (the `ResendEvent` operationId).
+func (c *ClientWithResponses) ResendEventWithResponse(ctx context.Context, id string, params *ResendEventParams, body ResendEventJSONRequestBody, reqEditors ...RequestEditorFn) (*ResendEventResponse, error) {
+	rsp, err := c.ResendEvent(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResendEventResponse(rsp)
+}
+
 // ListFormsWithResponse List forms
 //
 // Lists every form of the account, newest first (admin keys only).
@@ -11954,6 +12432,417 @@ func ParseGetEventResponse(rsp *http.Response) (*GetEventResponse, error) {
 		response.Headers504 = &headers
 	case true:
 		var headers GetEventResponseDefaultHeaders
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseResendEventResponse parses an HTTP response from a ResendEventWithResponse call
+func ParseResendEventResponse(rsp *http.Response) (*ResendEventResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResendEventResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest EventResend
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest UnexpectedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers ResendEventResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers ResendEventResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ResendEventResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ResendEventResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ResendEventResponse404Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers ResendEventResponse406Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers406 = &headers
+	case rsp.StatusCode == 409:
+		var headers ResendEventResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Original-Request"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Original-Request", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.OriginalRequest = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers ResendEventResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ResendEventResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ResendEventResponse502Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ResendEventResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ResendEventResponse504Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers ResendEventResponseDefaultHeaders
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20892,6 +21781,9 @@ type ServerInterface interface {
 	// GetEvent Retrieve an event
 	// (GET /v1/events/{id})
 	GetEvent(w http.ResponseWriter, r *http.Request, id string)
+	// ResendEvent Resend an event to webhook endpoints
+	// (POST /v1/events/{id}/resend)
+	ResendEvent(w http.ResponseWriter, r *http.Request, id string, params ResendEventParams)
 	// ListForms List forms
 	// (GET /v1/forms)
 	ListForms(w http.ResponseWriter, r *http.Request)
@@ -21135,6 +22027,56 @@ func (siw *ServerInterfaceWrapper) GetEvent(w http.ResponseWriter, r *http.Reque
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetEvent(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResendEvent operation middleware
+func (siw *ServerInterfaceWrapper) ResendEvent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ResendEventParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResendEvent(w, r, id, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -22323,6 +23265,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/account", wrapper.GetAccount)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/events", wrapper.ListEvents)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/events/{id}", wrapper.GetEvent)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/events/{id}/resend", wrapper.ResendEvent)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/webhook_endpoints", wrapper.ListWebhookEndpoints)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/webhook_endpoints", wrapper.CreateWebhookEndpoint)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/webhook_endpoints/{id}", wrapper.DeleteWebhookEndpoint)
@@ -23348,6 +24291,294 @@ type GetEventdefaultJSONResponse struct {
 }
 
 func (response GetEventdefaultJSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEventRequestObject struct {
+	Id     string `json:"id"`
+	Params ResendEventParams
+	Body   *ResendEventJSONRequestBody
+}
+
+type ResendEventResponseObject interface {
+	VisitResendEventResponse(w http.ResponseWriter) error
+}
+
+type ResendEvent202ResponseHeaders struct {
+	IdempotentReplayed *string
+	OriginalRequest    *string
+	RateLimit          *string
+	RateLimitPolicy    *string
+	RequestId          string
+}
+
+type ResendEvent202JSONResponse struct {
+	Body    EventResend
+	Headers ResendEvent202ResponseHeaders
+}
+
+func (response ResendEvent202JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ResendEvent400JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ResendEvent401JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ResendEvent403JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ResendEvent404JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response ResendEvent406JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ResendEvent409JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.OriginalRequest != nil {
+		w.Header().Set("Original-Request", fmt.Sprint(*response.Headers.OriginalRequest))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ResendEvent429JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response ResendEvent500JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent502JSONResponse struct{ BadGatewayJSONResponse }
+
+func (response ResendEvent502JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ResendEvent503JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEvent504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ResendEvent504JSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendEventdefaultJSONResponse struct {
+	Body       Error
+	Headers    UnexpectedErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ResendEventdefaultJSONResponse) VisitResendEventResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -29913,6 +31144,9 @@ type StrictServerInterface interface {
 	// GetEvent Retrieve an event
 	// (GET /v1/events/{id})
 	GetEvent(ctx context.Context, request GetEventRequestObject) (GetEventResponseObject, error)
+	// ResendEvent Resend an event to webhook endpoints
+	// (POST /v1/events/{id}/resend)
+	ResendEvent(ctx context.Context, request ResendEventRequestObject) (ResendEventResponseObject, error)
 	// ListForms List forms
 	// (GET /v1/forms)
 	ListForms(ctx context.Context, request ListFormsRequestObject) (ListFormsResponseObject, error)
@@ -30146,6 +31380,43 @@ func (sh *strictHandler) GetEvent(w http.ResponseWriter, r *http.Request, id str
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetEventResponseObject); ok {
 		if err := validResponse.VisitGetEventResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ResendEvent operation middleware
+func (sh *strictHandler) ResendEvent(w http.ResponseWriter, r *http.Request, id string, params ResendEventParams) {
+	var request ResendEventRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body ResendEventJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ResendEvent(ctx, request.(ResendEventRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResendEvent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ResendEventResponseObject); ok {
+		if err := validResponse.VisitResendEventResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -30898,543 +32169,557 @@ func (sh *strictHandler) UpdateWebhookEndpoint(w http.ResponseWriter, r *http.Re
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Nd9u2kjf+VbDa/Z/YvbQtvyRt5HPPXjdNb3Nv0mQTZ/s8W2VFWIQk1hSgEpBltc1z9tPsB9tP8j+Y",
-	"AUCQBClKtvtyN3vOntvIJAgMBjODefnNz72xmC8EZ1zJ3uDnHrul80XG4L8vxmOx5Er/Z8LkOE8XKhW8",
-	"N+hdzhi5ZutHklB8hKxSNSOpkmSRUU6ydJ4qQnlClpJOWQT/qWaM5CJjREzgv6/ZmqgZVYTKa5Yc9qKe",
-	"XM7nNF/3Br0L7kaWjHEcnnJCk3nK9Zu9qHdDsyXTc0uT3qBHx2M16h//kPz4+fpkfJqcsceTJ9PPZ1/8",
-	"8PS6Pz/uRb1rth7Bo/o/zJO15/hJL+pxOmd6EuM560U9cfUDGyv8BJAj6i1yIRdsrEaGPmcn3m+w+N7g",
-	"uN/vR72cKub9EvVyphjXZBwldC17A77Msqin6aK/oJfXi3ordjUT4nrEeLIQKS/GfPLxY9R7ljOqWPId",
-	"PvTcPBPeJcrliuVECRK/ef3ukhzdHB9VR5dxBBsieLYmgjPclZnIEgm/y3TKUz4lsWTjnKm4slWEsxWx",
-	"Y0UFJ+DTRM7EihM1SyURfMz8jRvjQnqD489PTx6f9YFi5TU8e/uKyDUf96Jekkp6lenHJzSTLOoxDv8e",
-	"sRtk3u97n/U+RL0JTbOUT0cy1Z8zBIaNXzGz7z/R46sqk/g7XaWQXjCsRv9tJtl49Gry9397mn/x17//",
-	"3x/zy9UP79989cWLl2/+44U4eUlf0nerXtRb5llv0JsptZCDo6NxPj80Z+twLOZHenx5NKYLtcxZT2/r",
-	"VyxjiiXP9Wrqm3lBYsthhwk+GRNY+QCoHSdU0UNcQUyuGVvg5tmXHkmSJrDFEaH6cRxjZP9e21X7B7Ki",
-	"kpinWzbv8xPYPKqo/qOlpF4FvjlQ+ZKZfVjk0m7EF7dn16fzx/zJ4vMfv8ifyr469jeiOksgFIzBbuxx",
-	"/+nqbPw4ecI+n3wxfTrr/3B8fTL3xwAi9fTJ+3HJpHISI2c/uhFOa2P09HfYfCEU4+P1SIscYKWPUU+t",
-	"FwxWUd4OfxO/Fvl844H86vnL55fP4UhORD6XRz+nycd4ANuWJig07T4NiKZfbZPMX4l+39+cENUn+bwj",
-	"+8No3mreWOpvsSJLnbusyu36hpV156cSH5nVbStHvUXWJOkdFuvJmtbF7i7E9Jo7SJflIqG+dPGlCKET",
-	"pckwY2Q8o9yq9pTr99lNKpZyRJXK06ulYjKGBycp05okVeaVRMsfNWNrsmI5axQ7c3GjH80En+IwS85Z",
-	"1iKBTp+EJZC2byhHq4Jma5WOaUae82nKmexFvbHgknE1osrqiqBaYnOaZqCi6V88Od6LepM0l2pkbYaE",
-	"9qLeLE0Sxp2i6sakGS2GeSluWEZBW85pfs2UVmhmpm7YOVPULPdjiMej3mImuFOBUixzrRA1Y4yMwJCK",
-	"qqXsDXo/LmmWTlIQ8YpOtTb9EPVUqsAueXb5Wis0ZIwyvVfsSqaKOeEYYAO9Ce5DnGndaAaGdwIS/enV",
-	"6fgsecyeTD6ffjF7+kP/+nhLif6UnlTHCEl0s+71weeTU/p03AtId7tqd3pepjJ4ghZ0CrZt/NfnaGeh",
-	"XRJH2kBiUhFglHMSz6gczUXOYiLpWpLVjKkZy4nIEpbjoZNkIrJMrGqHw3xCG2mWCIWwAFb4/pNmDmjm",
-	"D1HPUt2u180i0/tpzbVi32BBYT1+AfpWizF2w/I1/kssWE71A0ZXaIk30JubM9g3SeZ0TRZCM0Iu5mhy",
-	"J2xCl5mSIEXN+SYrkSfa3obrlFWjZMpUBD9pm3E8o8WlKpbLq3mqRss8iwlFJtHfkUSJKgdVDQWq2Ywl",
-	"I5Gn05SDEW0t1tVq5Vus2rQ2n9YvLnJxkyYs7w16aplzqdKM6eNjxalit5q4Lwid5oxpxZmzMUtvQJck",
-	"y7HSp0KSqzUByarn2XAdQAqBEAlIMCOs9E8pp3nvw8fATaGb/WNk77tFrqlvB6zaRZpdkzTXN72yhV+h",
-	"15GaUX4tgf52e7yn6SItPe2MwPZpHsFgUqaCFxwalkiXoHtzqeqSCb4UN4siygX8L7yIokiWOQlsIrwP",
-	"P5J4c6zZoFYebcljJQZq0cjtnPFrs4HRsQ+21SUJZtbTLMJgfMcf79xAIVlWfAYv/gsqJUPJood5JMl4",
-	"xsbXRkbhThCRE6MYS2Jq4Ft8+nlrBeDoKAmJ3l+Uf1WRB4+wXGopquVGQpQoBN04SxnwG02SnEn8wlUu",
-	"VpLlIf8RW+j5FesrCb5iYiDO6JRtOM8FJyzVfOQ4TouxjCnF8ocQf0hKcMxtY4AGjMaeVnt6isC+Hc4B",
-	"nha5vHK6OPzYojfonfRPD/uHx8enh59XT8qoRH9nLnSwNXJGpeDGFHUGpN1XvQ+S5SM6xeW9Ej+lWUaP",
-	"Hh/2A4y/m4iE65x/DuMBoeTHJc0pVykvMRdJJblmC0WoTBMGbjCxVFofmyWbq5KSJDYrA6lLVrN1m50X",
-	"/lpY0JZ4+uMWsrTOZldCldjs98M4xmPqmKOnLznrhVC9D+ULjSVblVPGyzw7+uIQGGUHsbqLhi4Y8a0W",
-	"A4sGXvzbu9ffBl22jdwI/ln3Czr5wOlgxI31OkRkNaNKm6vAgTcsT9KxIntOSorc57T9Kkd6fG5Hrrng",
-	"N295y/66UcE813Rr9jp5XgJng4fNb08bcaHINL1hnNCcEWAioo1HIJe9ShM2X6h1k0+i5Hzo7lXwD9rv",
-	"3reAlyPPtdBbZJSD+khp1ruzo8Hc/6tWe8klUHM1IJmcq6GwrBzpS1akzz1fUjWe1VnoNWckZ3KZKW1v",
-	"kFSxOUnRRBG5voejjcLoeIYRDThosAiSantlmSVkRm8YmVH0UnlRLjCLWS6rfHSl56Ll+kQs8ZsyIkuu",
-	"Pye43oJJpg8lLj7s6YoKaZ/yhN32Bn1fNv4hvV04j/v3c6XzhchVM/Ox24U4OOmfPNmS/YyzwY560j/+",
-	"GP3cY3kuctyBxHdCjNhtKpWmfSLGG24GiRjLf4aBDuqvw39o+mwm8Ik+20xKOoVdIpkxPE1AB/k5lWh7",
-	"EvwCoVnOaLIekPahNVMvaE7n3hrl98cfDpFnnDdn1M0lZ1w2Kb+hWZqM7MtIzY+R5fLjgt5n/adBeus5",
-	"McXykRlra4oHBiiI+AJ/Kxwy35+YJQ/IfCkVuWKEEnwGyWouKWF6nTwwvU58evU1vcwfThvEhREGXdQW",
-	"/OYJiWlOx6xNTPw1R3WztaA4raiub8RiwfKOiuuOsmIsuKJjFfaI7yQm+h9NdFq/cuLNDvSC/vZ1uljo",
-	"P/b9sX1ttvU1xnHcnbw95RtJMCznnM+foi13jLYEeSsUbNnu7uI4Acyjd4zm49lbsIB2Y6gjCUPUwxuc",
-	"3aqRfi/WV2Kwh5a5FHCjkYxD+C/Gv08ExhL1K5q1unAdmll60eSKrQVcqTdxIibyfOK9mg10V65Doet2",
-	"XIvNb/720//56eKWzt/efnsqzthXb/NXJ/3jqx/+Y/Xt6fOz8Q/ZT6+++bdb/zaInDRCezzMtIbbgHff",
-	"4yS3jNtTEr+5uHz2TYxeTskUia2H2FykbaTcXnHh0jhL+ZQsuUozbfhrownTjgid0pTXovlmxGA4f9d8",
-	"J6Tyr5rutG3y0sbNcAKkIWeiuGVlVGlxkjBtteZrQpXSt3JZFjQ1f6/bPJeAZgay7/9RM880M4LUMssw",
-	"nj79DzAj6mkQT6JeskRvyGiuLcAvImsu45xg3qNuUXec/4zap2oR3VMeWoCdoZU8IzTTIRYtl+MxY4lz",
-	"9kTego5DCzquLOj4+MStCJh0ZMTb3ZZ29dPT9Re3n6+e3DxWZ/I0P/nxeIulPe6flpYGvKLF5R3PUtjm",
-	"ew5nwzG9yak1IbnIuZ/VjKW5ScXcHMIL5iA1pBXc/cy4ML0dOapnXdRPlc8Uv66Y287eqsk52FvI8B1d",
-	"szXc3NJcE6i6tWf9U1J/bkAuiFSUJzRPMHc6T1kCbl3cPJcbjZkGiYiIXI5n2tySTCnI4EVzJSYiJ3PK",
-	"6dREOPVE3ebLc22e5XQeE22jyMKJqm8M3GjBmrWGQ4NexWzt0mx9jqre3AM02fLqHhyhuLu/rpBnTHGe",
-	"OGX/gm7Mufu9lMO+L1KYn3UtBDb9mFQeGhCTZ6/pzYUilDxDXrS51ddsHem95MKly8+oJGldOy75NRcr",
-	"Ti7evNi4HZWpbrsXtdfrThQzC2KSSJIBkdej//mv/9YH+HBX6tOlmjGuL5ygJwLEh2gDn7YT3zyExDcT",
-	"IWOa5ynYg3buZQp/K7ahrJ3HjpQtXi8oW0zAEfWQvGNwO9IS4GKpZiJPfwLaDMiXjOYsN1QneyIn31xe",
-	"viFfUpmOC0tMj0YlWUqWgyjYf8C9ydmNuGYbDoZ5qDgYKyqJ+bFqiZuft9kXO4cd96V4vdiXy1kq3c7s",
-	"FVy+Dwf1ijHuz/+eaXtFk9GUKrai6zpdH/dPiPeAVi+LXNyuMbVDqpxRCIlMcoH2hcjJFZulPHFSCC9X",
-	"LNHjZOu6zLGjlJ9r2wl/xlvuQvlVz/vtTUSy/CYdVyd+TpS+ZujrHNwZ8t23YpGW6C8SJwdHP8hQ+s1Z",
-	"v09qjyF/65+t5Eex+bd3r78FeT+G8JP+w5WWUTTRF1x95WE8qRt54YFat6E28W03IzCAfyiaJjUgS85u",
-	"tQWIV2jNdxAUT/liqQ4fQDHDTJUQo4zmU9ayQe6Z8u7ATzlRM8rJMXmVftlMf3HDcnxmI+2LCe1CeP/t",
-	"MNVLs+6fffH48yfkaq2YfAgSjwVXkIWyXrA2A6hPQk9qwWTVsDEsYRWJQP8M5NDEz/DNg8v1gg0IXSwy",
-	"Iw+PNPfF7YcCUtCorL3Wtk3BRW25WQ1jFFsGClzZ2VKJZwGo0L7gh9hG8IuO5HKxyJmUYVX9lFSf0tuH",
-	"97tI7xxEwCHaLnJCOcG4C8nFCpIzpP4Nw2fgpdP6neVUsgSSpv07Ltkr0mPKxUZH8Ea8T6jyEgofSctG",
-	"xf0mlSSGrwUYBGfhTQCytyTxCNDCHjVibckagfcrRkVtfjUCNSy/vpABFOdQbhSKufAaD6fxffrFtyRL",
-	"JwryIPbcFtjRUsHlkf77vn+veohYJxYcFIUAqNRHS64VIr3KWJhBW19B2W6cxpDNhyEKzSgvihcP/s7W",
-	"samQpe4CbetkbeEroxlLTH6HjbFpCwSGXqPwhaHxx0cyIlKUtwKLZ9HTTIqojN3JJE1IvuR15sVERFyG",
-	"naaZlvdF+6El13NtY+d2Om/J25sGK6us4GZU9qLjVpgqcrsT9gq9205U9mBAslSqUhhB4gcbHd9gymFE",
-	"DGqoq4tSgszpNbMz9s9T5dEHPll4nR8tZYcjVTxbU9yQQkXnLHCUNOlVmmWaknrj6hwNL1YpVH2tKwt7",
-	"C7oD75ZG8dNtKqsO8GttveQt05cQwcdM852+HE5SnsoZXgx/y31vsdcaHkYpGhCYjGpZCMprodYRyQR3",
-	"ZujJ48dkPKM5HSuW49nAU138SPDkwuOLPOVKCwxy8e7Zixd1hgmQfE6zicjn7Zq7iQB3ZpSAO6wyRZtH",
-	"dKyPvqZHZZEeKX5bpsjZstEADD/bxBIr9C8lNvkyo1KRkzMyE8tcgrynFevfiO85UzORRGRB1QxcEyJZ",
-	"b2YC97nSWLb+cAuuMBS4I1O4USq23VbTJnshWuwfkveSGc2ilRzSUv/LvPcrsxBXLOc0GznKVt1RfVJ+",
-	"ZkDeCb0yrccxa4qkHGorjP8pkKZ9lembBbIS6vLWTS3PadvNrL7t3dvcxFdQ3ZQLPtXTEsuc6BUcksuy",
-	"x+mcpBMt97WtnkptGpj0M7DS9Q3JaVC762lyX26qOdVL4RTCa/V9OSXeAwPn/EslSbRJNIFYknugvCmv",
-	"ij+QuSZ6y27409hyK8qvFvuwaa7eNhTABqCJDy7g36ixHgGYjeCJvDeSw4kdcaFGpjoyJEwfk/pzKEjh",
-	"pGPebkSulgrcGIW5ga+dY3XwhX7RKd8Mcn31H/AhacyNuuwsfaN4wTleWveyvr5ttzQ0QrGzb95fuqgY",
-	"/lmfL21mm9vvuRaYkDgmJgNtg0fkm+cXXz2EYwTmCHU0TbfOJ6T8jNGGF/CD2xp2O86WCZPGz+sgmbTN",
-	"Yu7yF29eFPUt1eQjGK08StseVaa95f7U3g7EPIqZouNKr+Ycbzw42brjCmJRYp4q88T+Q2wYFiJvOn2n",
-	"pP6cvtOYgtOizh6qVDcXa8HSAOvMlMyySZZOZ2ofPTeUk/g1fNBkqBn2NoaRKcWNK8XU8bnLUdNGglQi",
-	"Z0noLE/ZI2kWBOkBemgAI1DCjd/GLQGabckxwRHKd30zPzsYu0mLwh7OVGDiKRiJ80NykUCo01vNI0kq",
-	"xPItHiT1QzDXDcszQZMQU2llWvwdpYBxxaTSHBe9lVTfVfja6npJqDTeCALZHlU1eylE5YWUE+Su1j0t",
-	"prrtXvpvBvVtl8XYW++vq3vrdR7Bu23tMX32IQ0mIj8uWb4unoC7KspwfXGHMpAlQxC88YzN9RVmspRM",
-	"kj00BfXEIiKWEFfNEUdJCQH34QiVmnGDR/q/bPIG48s5jh0RSt7/qd/v94s74X41b6eWBuLNGObJiVka",
-	"DtrGKr9Sdc22BTUP5VcuZtuSM+LziMsaQe9PmrPE5EyJ3CO7PhhXknFV3yuyZ0IR4PqI66VCsT7UJoSy",
-	"X892MB8tfavIFOmwsTtmpYQGKDb2Ff4WmN+gQD749XbTnKRNu2ke8yK9eK7N8TdVCygFaPGesdlcJbIL",
-	"USZsknIWOJ/krROKOSNS5am+8gmDiwr7t2CZKlhpkmZmbzkUc8s0Y1xla5JOeV31e4lfsAo3TEWAdWMQ",
-	"S7ydGaQYoGCQt6bu203UYxCejq81qXwesb89BJtklCPS6ihndDwLm4UnpP5cOVkslSi28GbmR+T08VcO",
-	"JveRNEC5YlKu0NSGmv6xlpnZmMBbGRnHbd3V+lq33dbQCJXQjZeTaK2AYo1gBpj5Uiw6IwjJWCZETlPJ",
-	"MJLpEe0h7gXVmtugf7PykJb45fLacio2LN4rtjVVtuck9up5PS0A4A1FeFq5SDSc3arYL38ZP2VeaN39",
-	"37A2+fjhapOPfxVlYhdvS79CN8fKQ7XcbbwGokvWJE4X9W1azGN2BOTKE3oFlmK9PK7ypjfqlhnY1TXt",
-	"yg/udc9RYyfXvnOa1/Ht81o2O6ZrM2PP2v0FC/K+Nxf0Yvu9oPSIceTAb3F7nWRhDSxoLllkjrwxKgg+",
-	"VTyklSEGwcDykMsrbR3wKdmL/1+8T+RM5MrGwk69wFA5ucVMzAJTmG0xqTYgUoVMDWqKqSWAjBKbgqdm",
-	"AYhWM1W0IcBSKS+tjdPKBN6Sz6ov1+8P8MSgmL+9iuENc2gKdgbDntaWbu2f+3wFQzwAa/lI8DW+OnlK",
-	"ir8X6c2QmAalru7yDBuu9WZRuqPftJD7DVB9pohAWPyf4pW2zfKmvOVOld70jIKqn2KAsl5Pb07XmO5w",
-	"3O8Xy11gpobgya/kLChmXto8M1QRQQ7KhtpjuJWQW++sQyVZNimFo8mevtYl7pEs5azwKUTmfyVZUKnI",
-	"kzPy9/TLfZANiC6qNxTMe8YTCZbg/CqdLsVSkr0roWZFduRLxqdqhvIgvswplxOWHzznY5GkfBrvn1tQ",
-	"Ps7GymCaqRnjZJwJGfIruvqIWkIylbDsVvaqEXVbLgsMULZAN87v6PjwmOzpvfuSJvY2NrAX5+La+o2Q",
-	"yuzD/iF5NmPj61I0DrZMk9Xs1bnbNM3XV0zLm7ke48njx6cPmGubMyz+Hk2hHrzGpMeaSb1HTDgpgPUf",
-	"cCJv6AhQ319/Llvvbfnl7S0KV2DhLehBjQc35Raf0RmpPjUg3wrP+EOTT5/tyuXPmsb6mpdYu9gEB0q9",
-	"WMoWQJrEtVIlKAsMoXg07uCOvqHA+6WSpdJEBuRR+44+evgdFEvFIEIxEUueNGxg+SHYv8Ln4657C6pm",
-	"YcrDAK1kr0xjW6rXXi+I/p7nbCymPP2JFfrm/duXZM8arhmjidw/JO8YcyHHnE1YzvgYxBh86iFkl1Qi",
-	"BxhWTm9omoWDqY/7pyTwYJGXYFI2wScBqjGhil5RWTFj3+EY+oxA8ul4ZuKYjbsSmt6WOxMewssbCU7K",
-	"T1MAux9rre4jFqLSORNLFSLzGTF/LDu3xFJl4K8rUmweaW1AE6cCNdFXIr8GPTGmfMyyrM14cEPCbpmR",
-	"2nbCznpL6hevhY0EpcWtn5LozwcvSKUFVZN47mdTPkY9YzqYFlxMygNtwOUiO4BcjgMTuwwCnpgJPJIu",
-	"mhz5Zdt07vppNASUD8GdAwRsBkPWewmRLT0Jswq8n0KVu0snUwdv2SKj65DBHAMwKU5OFYnexumFkWz7",
-	"o5iAO4TmWeolvm3IKi6vBOCP/Wkzvpz3Bt/jHz5EgWUgAWl28LZoUFCFkYT8RFyinexeHFh/vB+ZrjDW",
-	"QehWMROyWL3epXNYrGYIsOsfAWKw5SvjFqQ2A6xYocduYbdb25a9pYq9DN9OvzPZCBmbKK95m/XERuBx",
-	"MtMg8dACsw975/mfnz49V38+jgckzuPiVpezOU15AZi5SnkiVto0YmjUxCr2b3LFGkOjd13ZwRuRpeN1",
-	"Wzs7ffs7wKv0Ah5uWdyPfz7u989Xfz6Oyd6L55dfE/cha/vvN8/dvbxp8kiygxfJpuOeJmRPs8nof/7r",
-	"v/VNzvFPyjTBFwziA4fk35ZCQY45HLy1WBIqr2GVM5YtGjkqLMAKEAvEKGpfiruu19fyDjebKEFWNNXX",
-	"tAm6PVS+NvUAblqn/bYPz1OezvXJPvZsDsWmLIdZ/Dvon5osMrJy4EuihC3gRq3vwapMGJc90rxgP+4I",
-	"otwTT39n6xCq8TVb6/PVIf0bBcCcXoMHUVMpZQmBDCSRE8C5GnJJJ8xCIPtVQ8Y5rL+WL7nEY4gcgiUr",
-	"KS9SsKcMXBZDbsBvAXIfqhFB8cFYIXlnu12Rv7O1iW6OxQJSpYbci48cQsQcuHM1SzPmzbdaJOHyyeKz",
-	"/tMhD5dixGQPmIakyrgzQDkAWEBL/viQ46K8LzRkssde0DZnP6Cf0bArdLXKl3zI98pV+RFGBM1/F963",
-	"fXTFPL69jd23AZ5aKKh4iohEcqW52WWpxyd0kjM5OxzyElfKdMqXC9vLKOppG8EYE0Vfi3qqt3d26C26",
-	"iHqDk8ePI32W7L+PNTsrxXI95n9+PxzenvQPhsPbz59/+NO/9KIQ++dMLgSX2ADqS5r8tYAiMJWv0Iih",
-	"WnRbaUJaATH4l5xNeoPePx8VbUuP7ONH/rNwo3ArC72Gf5VHzwt7uHwiv6QJ+auFR6AejoDBQShM4CoU",
-	"Qsg09Ky6slQPzc08fOQ9CRP8kiaeMbINGUNYBO3ErL0RLJffPEbxeEsxeOswwZfai5Vax2t6ryk7rHWw",
-	"+htNCUQdh7FvNGWudBzGvhEKa7UOUX66yfvdOkT9jXs6js5DW7KgqbSZbIcB7CoxmTAO7WVcDN0/i77h",
-	"23oU3YMNRmWnl+3zNdtuGynwzEDFbykDQhX8rdtYe6FLyXXnk1d/u7XudMsTDa+11q5tNaB5LZwl0n4i",
-	"K8/fw0mw+18+BraBgGwoE2urv7XpwpBwwxprzTDsRMNJG1SVkzb2Siku+y5vrglZwdRtFYFND1MAq6tN",
-	"iqTHkfF+5Tg3uB7aTlfolYbbf9swteert+o/gHDZcEt7zUncYHZH9r7e6Qp33PnGZjroXLlkmy3kXRhs",
-	"sfWwBl4J5/x0O/Lm+Xs48o4GlYa85mCypMigwewhvZBUqpwqkUvT+FvkJrnGB/OY0zWiIRtwyAihIVk9",
-	"/RCgwWwuXp7e0LHXd0d+Ooj3rOXLjaOeF07wzgcgXOjUyrqBV2rJK+2mX/FoQ0x0g+VYeWH7sxP1FLtV",
-	"RzM1zzyC9Aa94bLfPx3/UyLGWswQ/QD8xPAPgISOP5z1z8i3QpGvxZIn+Ncj78/4y+wY/1V90P6O/1zY",
-	"hzD4B9VK5kHzp9IVvOoTAuFIM/LN5auXUMY18FsRVRK7DsMX8cqY1rfsY6NDC9uiWg0/AkV7+Czi3GoJ",
-	"EuELpgruESTwphwHgLqsPVfXuIC4oSSx2w9tBdD6miqefG9x3sLu5f5srvOXRdxri+PkRctaedg+dw9i",
-	"38yXXNpYnNoUOGsLwT2YW+KvJttkC2LWMlW6iQV4+j4IC8kvDarUw+bENvRQoQnV++Du+aTr7lvXvTBg",
-	"Cu+AvrvoujrARPv9rvz4PXCUXQLBNZDnCGKxMi3iHDwFyLqCl2qHMiI/LoWy3XDLcA/3clhfgev7W6Eu",
-	"CptgC0KHsQtaiR145R4IjusAPX1hy7NVGbigERvh0OEiNAIikAu+xrGg7tbGZwEajPspPzgChoj80L0e",
-	"Pxy1s19ys8VK+kqs04EWbB1o25UzNE+UgAy2YIs6CkIrS1Qevwd2AD7wIBbU7hALcsHotby3A/etUF/b",
-	"fLJdNOTutnMwpa19jMrz97QxX2OqHJh4CzaG5ledsh5LmbswJcBRAP9CJvgU/A3WS2VcR4WrCVZTlCeA",
-	"UPiku+9Zd5t/f206223F4+Gay3bnSv2Ve2BSswiCq7CKxMbvyYrlzBSj26JOq5kRm6qcKHLFxtR6ShqL",
-	"P53haapA81KhZN37grgJc7qGxrOf2Pie2fgdgsO/L2efbmMYlXG02i0i79kaaEi7g6Z4tDlntnWE0Dv3",
-	"cIIM/ch7Pyt3xR7ljCjNaDnN02xNxGQC19QKFhfZi71/xfuRzfKtJMOSvTgwfy+6sCWeyl5cEDTePyTf",
-	"0VSR2POClxLR7mwO1Bzs7S8WjwLBL4V4Rfna5p9sa0/s5sS7O2dcCkH0vF3izMC1FwkXpW2zDX/0CMtW",
-	"DPCeU9PIZWtNG+hA1B4JqTwf7qPTaQjPHA20e+k0hH3+HrjRp+GArPVN3DZoKSBTIpLyschzKOjP/R4t",
-	"9yACvvvuu4OLIj+MNbSuLGWQIZKQyWgAcLXQldH09ckZzeZ/HvYMkvuwt9UNEhnN1tD+IX0x+uqOVwLf",
-	"1T3Akni1NCU6AaQWBPEWCV1HtrgKXNK+F/yQvGU0IbGmm6mlHItE/6d0HW31OCwxX2Mmx1LljCof0Mm8",
-	"l6WA8m2nLCYgDnH8e7qEOpLaqgJtkjbwnW0f4LqFeVetErv9jA346HhsGy2uq/33+vPjXtQDOaIf1f9h",
-	"nqw9x0+KJEXTsdd11zNz8joEjswKzk6834xyO4bWhL66O4YfmObfVPBRQtfS9sLMBeZOGqiEXlTrE+gG",
-	"eYKh4AXLVWoYPWmloU3LBgpBXnb5uG6mXOVsFqQMfbWoLTCo9vq2kLDSbWUPcYPQUhrnTFWmtHGHajPC",
-	"LWungkXxKb5jdrg2mt3yWiQsW9G1JLEZE4s7TAWH5Y4PFdoalql9o8pD1W99I1ZoL1ZQeSqwLqUFaT5E",
-	"LxKmLzw569WzGeqsus2nfaScUjIFsHuHj7dBELytV9w7ZFW42dLxrAJt8wgK92tzCX65cvQal63/jL5y",
-	"vBpDewrsBYoyVP8wFvyG5fATgAcslJeATRKqrxlyxdjClP4ivJrrC+yw1Q5NZXCM/qf9c6JFArlmbCE9",
-	"2mMDFMjtpjlz5cTkHVPkCpIpUJFY3JV4bPujIZ2kWQH59uLVc3Jw4IhxAKv9tlyodPrkcdTT88C7HCrr",
-	"AEVF1nDq9F82yoFDEt8esFvFuEyvMnagj5LvC9eDyKFRU6APz43F4SkqPFERgc6s+Iord08SllTz0yHn",
-	"pHYgo15tJnCozcNOMH/42CyaG/mp7kXxD7H1pURF327BNbtwcBMn5wi5kCpCTRMjv0IghARW3svjJ8Ea",
-	"lMIU+x7rmI3QM7K0JiVqEisqQ3MYnWCYoihlM8NiwqhkPFjAxgjj0Hpi4p27R5KYHvQkY8kUTafxjHLs",
-	"xw+nqNauPo6GUF2cJwWeP77zSBLgo5xySQFZ4pBc4EHS1pcWLzmVS8gWmwuDTTPk+OkiOQA7GVW4qqEx",
-	"8TSnXBXWLlgfY+7Ky59W20HPtW5LF71B76R/etg/PD4+PfzcN0FsT36vvT5dpD1MNukNei8IneaMESVs",
-	"+3jC2Uoa9KYLTrO1tuUz8pxPU47oD0vJ8hGdws5YY/1gKo6OD/u9mq3hllmvz8PyTmyGaei/956nt/bO",
-	"XNbxPpk6aA1HycB3QQxYTtHfn6Y3jJM9rO3cJ0YkJjld6V+haXLFCCoJuCshMkY55u3Wv/iepz8utZ2j",
-	"5eck1WwZ601FK5xCxfKBXn+ube/lZJLelq2OjRxQsxU0SwRtGwQjtYJ2nKWaBGVZi8xfnkGZuxrkfHdz",
-	"yB493xyynFoyhwr2rX3D8nNgf3N/IWSsb0KTXMwHJKaLNCZ7TixC01Ct5PYjEmNTtxhhbWzDN/0HzW0D",
-	"u1mmALlaxWoOVXWSeMpCO7ESeVKNlk/pDYM6UrPskX49Nvrd9kY3iGrFp3c5wht30D/joekj5zySJH4v",
-	"WX5wMXXbWexdWTJs/GirirHH2ZDUbT+wemm6RSf+FpUS7k6v1QokdrVrlUjTF2IoaS5V5W5pGs9v13W9",
-	"gF1rxxI5MhORdTmL3w1tlVaUKTNnHiA+8HRr9pabfBVWBX8syv7znIInsVhfk4gFDDD7+Sxl5IqtBeT+",
-	"mWlYfZukuYFuMoJpRbPrEmENCesCd5Oo0bQuyRkgfknImO2on4E8C1MUkh9gEeB4SSWCM2kZUz4Cu+3t",
-	"ppPhDgXsubcROOUQ2yNCafK1yOcNisFlVcJ+OBtnYkRelcsNjpJvp0zyuV0ePb6qOgZ8owRQ++scbMds",
-	"2koszS22Uv/7w446uex4MJ+ur3TzorbWffobJYYEapQY0nQ12EY+WuK1bL5FoNrEANRtf4dN3wia6jbd",
-	"ITf9Hjfe3a1Lm79xcVtvvv1OiQEcZT6UP+6Qru6ZEb7D2+Vzc7ncWiBwdy/twCAr1lEoVC/Jv0s+CS58",
-	"4xq3ZpMqLUrsUiPUh/JcKn+9P/Z5zsHZ8PwmaBVeWOBfqFLwmMRapdgdMf4sRs/cDeCw6mf3FGLJJPoG",
-	"CMmkzpWx7y/8M8+lcGiNPO8n43Hzfyrw/rRMHRWlAoeekVg/c97otb17DtV/nYUpt06C9rOCNYV/HNFq",
-	"59s67sArnOxSKfkgR9dUa/7jSXi3CcGzGu5X6DpDiIk5gX6k8ZC8TK+Z+QOOVSSXMp7IyKZyTWnKhxwK",
-	"0+XAdHEwealMAjxPIhwgdM319b8asLF6RFuDzaWQ8VdM0TSrcQcO0MgEz4DG9RItwOSLiESoHgPTbQPB",
-	"Jtt1jOxxDkDmeJg0tyiD7wfRODXk01ys5GCDb17vtSSeaz4yHhXjhILuOeisH/Kqt57sAUot5UkGKFBX",
-	"62I6j6Qf1MbY9X7ViR9gkbo/33osYFjZG3zvOLSOKhIZVO7e4KwUPAptetRbzagaKTFKBKSccfDYm/Zy",
-	"eM4Y158CD/T7y68PvjgvQZ//uBSKSYQ6dzVuCdOv5JhffAhfYaVDbnqxYQIo5o6LPIAqrAT4xpke5WPU",
-	"2mRn50VfJIkBSWL663TOEr2LFvcCto6ZukDX8h/6lhcL+9W6FAWJUCC470yEZyY3Ry8SId6rhChvu9Qq",
-	"ZTVLxzOSLw3n5+LanD2XCPLIdezC44YCXL9RIt4frg2Ytw1VEP172QLTCkmVewr4GwBzMR1JTVcCRzgA",
-	"EHUy1RW1mj4D02WasKK7/jSn8znNI6Ar6k1X8mjjsLJyhv/hGzQEj1nRbmnnPX4L4TiUdcVuN0ievTHA",
-	"ogO/L1iWQeatFjxm5+qnbD8ka/84rbY8qgcRqu6q2ZQlCcWCJZNeYNH8L9cLVu+gGtfEvIf5B6M5Wkm6",
-	"7jCat8oKnNdd15cxKW1Dy3MiFxkE2mFsgjEkknIlUJmg393C6D/u94sMjQaNDQOZE3hMXqVfltbS3KB/",
-	"50Vhw/XuKI4R2tPA7+/fv/iqKrVqMD1Gu0B3pIVaRyW0Yv0tf2wtmoSWjh5sJFqC8HhlWiXahBor7EyV",
-	"r9Nb4GTogmFMVG1u5OLWJKdcLdOsVFNjmgTX+1ZkgjO0POrdK8h4tuTXLMGntBliGzxU6PqP047D27Jq",
-	"rrW/YQWuTjmneIPowfxA06+KxBcmaxpejYlJNY7lNWQ2IjCULHb6SyrTMVlKloMMJnvxeJln5GBJ8I1B",
-	"XJX+DseK5hDn4sImoAZXGjqw263UtvGgCi7aY7FIDbD5aiYy5tZmKBG5S10OUFlYaXJeoOlYPFbOVgXg",
-	"qMsGw15W4A6LKys3uedg8Tkg+4L8QFsuSi3lKlZdNU9+d6KAEDP1lEaUeb6mhtXqA7fVajFXxSTV+9ZL",
-	"qKtgsZST7URPqJ1gkQmm95wLK0M5Y2hvFP0GC/8azOi8MB5tFqo281bSZHzPoS2TOTxLC1sSYPCHbBDp",
-	"07LWlq0g5OkOms0HjVICPBmVDnSyZHvcS8c7n8fr2Fx3WNK76h3Z4N0Vi4R5ZYxqA3jZZvk2rxpxmcFs",
-	"r3a1m1NtiRUmgGQKQB8sDBeB+jhOp9DbvbrR5wGcS5ycB/ZfJWCwA/vOBLR+iHJv+T2sU4nITJtp+jQs",
-	"wDtmVINtni9ROUJ7ewu+vV/p3l5rTWBEDMBbVzrto/4B/CHbTd9mLy/KB/GP0cC/ZIzVHG7Fnp1teWd3",
-	"javSxMLvm1t7uc6jJJXgGbHiBk4Vi2AKij58/yKfGrXmNvdADMTgCF1Vi2SfogfOnnHrc0Cqyi3eZnx0",
-	"c1yyadr6AnkrCoCj+It6vL2k1jMzatthmnALeFLRSR5YStSIlmL8NgYxxdxCGoFT/MVVYD78hT3ZQV4b",
-	"PI/APdXaSBXEj+qVajc8EJv0nfINV0gAnfUX+XRbf0u5xWG5Arba5PAcTBi4EUyZqiP9P7I10M0ugTZM",
-	"2Ar8fuvSDTzuHZaOl2drOruSkwQQZAt0rnMEFK3MHgxVvXHuF1vnsOlKrYUuwN0aUZTpS53rfoD2SsVC",
-	"CDYQgCtfI4nqUMd3oNRL6wqtFzfsOQu1mr0gUb1OUutGrPeFmNMEL9cybBrZzanQ1ITooQwHL0habtd9",
-	"F+CLoG7SMp1CUwdzzZGMZtAFPgE0fROywlp+U8XCcWjbdAqAmLCK34RgtDHOTawD/Prl9SVponk5bCO7",
-	"Vta7MzAW+ZQg5QpLsdTtW+sZRpOC2DZRGhWJ4COL5RwDNKu2TuR1ugCjMMbsjLLV+Wu2IPfIVwMIvwP9",
-	"vsI4t71AFgUfBhxtycFfiHVY8loT5YoNkKOq+JU2rGkGyNKJUVVeooSJmvq3mjHFZ6GaAm1NaxN6L8oj",
-	"/UyZ/njTjYif8U7wSmM8mblYGbe+DeqgMeThYIMZ6W/cXvH9IlwBdim8Ee+7kAus85EspKRvQ2FgzoSZ",
-	"q5jaeC7xdqKJgPCHrtYP3g3bo6Yzp9vw4219wEosyBL6rGp7Ok3OXZEViBrHzunE38xUkis6vq7aMcEW",
-	"pv60/YopN+eTp82dfyvTBUiKzUo5QoUMWuqcyAXEhR3wiFiq4tQX1/mUWyd3wFeycxdoXxmVS+wLCjz2",
-	"3LlFH7qgWYIJZRvMhnO9W6mCzUKjMmfA/0A5r42Zt9B3QitTyJoALCUtH9OEWU9YOQThtXjxV3Fyr6so",
-	"nW30VEOFi+n/knJ9VjkIWq36sR2MddxVesGUbH0P9sef/enm2e/Aft4q7NxSSRKtJCvoO6VJhrtUPvRk",
-	"t9iSDq0+fa9HAZj08Ks4J/oGlyOsyFjw8TLXl8aqzbQlSJGJkZWWVXSzLNZ01vUQbDzEaPhiKA4kU4Qi",
-	"a8IQBZPNZTGroJPzDo1CP35oqAkOJQ+FcmtCqSahuHhD1LYW5myOFYYiZdUMi3poph7CqPvvg57wuks3",
-	"6BQNOvoCfqRQp+CAM6J2iW+8+DZeCzddhup2eMC0rFoeJZVe03BlTVGVvCERV5IU9nx9sOl/Jmkw3B5z",
-	"BQWwOSTuTDC6Oc3pXN/IIKMuMlgvkTXMsPMbPMrEAnDNTPJHpT62NX9qq+TO0ABFducL/A0NvgEmEV4x",
-	"zGKyP9uqVz+vE/5wz6mdtdJnk3m5MbETUjQ/enSpZ2tmKb9GB6e+EEEWph7e3v9L7a7DvXC3JHEt8dm7",
-	"dYVbrFQOQ1ztHFu+7MEtYkalb67fLTPbMUWderPlnPIDe3D99DrwYJePQpGzpARJRKXYdkt+q6O4IAOG",
-	"ywptSl6RapuaOt7IGKj230Rwdk4oSYSC+iWqoEkD4QgFbzLM9OlUVNsXh1ow63Os6FR+f/qhiuljz0Nt",
-	"vv4BaU+0N09C0MSwZVzAOfmuzS1atdYrquGHDofqUj9YzZWGtyM8mQXHlFZZHMPGlOpLM4dAP15tUYsJ",
-	"bt4h1JuPikwIFBRwu4VwLfhYTG5Jll7lFBIIbGvpIedMgaGh7xfSQHbRPPGGMTleegDwHaRSi4JzAhkb",
-	"NC8QvTBjbMjxa9KiohRVOC6dG/P7c7HalNCt3yqDrTRndJNuCd1DDkkYDTncTdfzbsAsgZ0wFoz773Ce",
-	"QUFy0NfhOdSu4aCAGyqlLDIBFFsWQagqCglYuR76iI1Gmrc1Aa8hW/60DwhEh8RU9pGEaWEL3GS8oqm0",
-	"ieY4SGpcvxtQST4/0RdtW1vu177cpRTUvD0q6pZMJU+P3VhksZ+uzsaPkyfs88kX06ez/g/H1ydzfwyI",
-	"2BUn18G6eRLl6rQ2Rt3YQ0C1ory9Vjq2JaKJt0Ezulgw3gXV5PRJR1QTuxOt0k9T5iv94BZ4JJrwLXgk",
-	"JpRmvOAHaRJbQJ2C1SoKpdjJp1W5fr1TZRXseKmsCnngQ/mzDXAheTssdIl4HiR0J3Wj3wmqm3LhllU+",
-	"rrbQ1O/bqQX1jdvMsAUPlgIEr61lUDHDH/TMlg9G0waWHJ1FlBBPCV7a6+BmkfGuoo93jwvjSKWZqTuz",
-	"IGr7ZoSGAk9jhnpOdoeodsPyJB2rwyF/zceVEEjq3LGRLZSjeZayvJTrkyoDuwaTjNMkjoY8RjrEZC+u",
-	"Ei3ej0iM2s1CcJpZHpIXShL3qmJZZio/BkNeFBVGpD4mCaw+RsGepHof5imnCmvM5nSxMBi4tQ1tFScV",
-	"CIFaPW3T2+VucN6VuemFN/Va1vW3CK9ZnArB2esJ1Ge1nUtvqC4Ss7LETS9VVvbxA0yY3aRiKUdUqTy9",
-	"Wiq2EWDljXnlonijAe+jWTxswncASeHS1AzHTizQg1ccOzCHzoIWujNngmjaRvTYsYJECNc5OAQFIwOT",
-	"28fOQ0dpyPEsVY+fFt2LBUtssMhBEChR+Uj5TA15w6EKnZ3InLTUJmCR+I07VyknlA85zPKRJDHco8xg",
-	"NcPpvqVrZ6vjBS+2Ftbgg0oamkXuUlGOOJlB7xF2rbHg/IW5ETbwTlQqGS+0hfG3Oj7UewAXm6nFwbq3",
-	"evHSh2c0OYcDUPxgosxrCGo9dBl5jVN9u6fGLSUTqPbXEHiacb7vxkw+pR5J1/jQaHaqiD0yVsVrqlnY",
-	"TS0j7Bk7NOe2TM0flzSDVjtd73acrYxbnI6VcWYXQyy5/y+Hwtr70GatNQrbzchhsHh5/yBhOO5WyF/w",
-	"xm7AX3h3vQPsF377fyvql9msB4DyKt1QghNFZzDGszZCO9avzWFHXNO1uRuyeJHaB8ji+msALG6dhQDN",
-	"ev/Owtqk2+cWiCi2Qy+iYFkffD45pU/Hu0EcVufYuOdhr+N36EdHT8NhF5cdaYVHHvIyPjJnK/PaKs0y",
-	"B5KM/jsP+MOc9wr0R82HFwDr6STi7x/3xyfr11A0uwHTKMKSRwfWCVlRqTovUjgNYYFaFJG02UJhA46H",
-	"W8i2AEZhEMALslheZem4yEtbASqTKzfwscUhs09PRY2WeRa7A0JtoqUnXiqVA5oGNiS1Wq38kJReio98",
-	"ansdBJGSEzahywy6CX2Eiy5gUzmV0Q2R0PRteLfITblKymleQyrUhxZ1FUbncFbF+o3Ix/qL9m/6lRl1",
-	"TV4jVUhcmT+SvRhrVgZHRzMh1feDhcjVh3jf2zcs14HyEq9GpbQ/rZvhDIXaqcBJhAON1YEagziFTTGm",
-	"CzWebfRsas59Zh79WOWVIEqtxXj2wHaBobEAjrNbZcFPHC44ATyAK3F7jsnB4C6CXB3v8G0C4F3kIlmO",
-	"FQLxXq2LAOdG4N3N3mU8nA90e3OHauNGfGWfLR2/ulhxGPUwbwXll1x4xMS+WmubkR2f9c/iblZgV+e2",
-	"PpNtYNvkBZhzKAAHANgwZVBaKV2ZE8skuys0aLjniPPjAoFSSN8vf6kmn3490NGq7AujbdNaO/2pYPZG",
-	"mBpbGU5GYkwqW5MMRfQHcCGg/PpAmw/2mrJRshzBO7LLqfKFdTNguKfrAA6kYNFuKRW7KIHtsN9Mp4Wq",
-	"oqjskneQK1LSO6olorSDZvtyNyhnTZWgEeORsweAilApcW6wmaybDYVYg139s9aLN2miTbKeWuZcqjRj",
-	"dX1ZPNVZb7yxr1Tp7MbaQIBnQCfQ1kkCGDc0e+PNygirgC7C9wsIeY8LMFS+oFJG5Ibl2GfYFAOYpEvq",
-	"PKQwzS70inpI+96g1789u8D/+4q/efHV29f5XB1/t/rhnmlafLEhBgTPPZIeSoDRsqaQBtzOmNPgVcWU",
-	"Dl/jUqLenN4iOIVJEJ+n3P77OOotqFIs15P5z+//czi87fc/fPYvG8+fo4db2wYGeeMRsJkLpGk7isaa",
-	"EtesVG+LRgozjSOt0Pa3dmZtppIQ958IGv47se8F3ALBdiTvTcKHxbCC/P7JUrLkTnZ/2BK/m4W8yRBG",
-	"X2TQir4/G7n6fWxE0Vxubsq8TeJGqrra2B7vn9Z5v54sR29f4MxP+vdhjxu+ugerfHfb2iPBCVi8HU/8",
-	"7nZvd4MuMshKPuad3GDlldezozi7kwEHF6Q9ykmsGW9wdITBZsuFMXn/9uX+uafuoZTsXky60uLPvtjA",
-	"0BWh3WAmNUnur7zt30IsfmdCHfm6VsMIdJwyaMOGeGF+BgLAOoK3bZXKqunj+jSt2NXIGuV0Kg30N/DG",
-	"h5pgbOqG4+deyEckxufiKn65+1KV5zpzGU6x/fhc6mc+fmzYha+ZGs++BrXSvBE/N7ZMBYU0QGsi5dUY",
-	"lcuDDR//mkFrtJuRS2AoywjdANSlMAaaiblOclCbP+Tmtrp/SHBl4BnF+lo4eFOBYHGV6bq83XqgGTN1",
-	"Bz2a0L/4KiCQfj5fUB5wej/DP1Q6W9b6BAWTwOfBYoJLv5gTnjn3oFotpnBxAKAItuwe9drtldcVmAWE",
-	"1EbNHTzdVLCSWj9YoGD5VC4GqpyIi4SGPpzRbt+Fcvzmz7phKl99KW5YRsdB463GavUpxALxdzCSDrgv",
-	"DivYtjYr8gCwLFWl42tT7WTV8pWotB8THBPXp2zUGBzz7NZugr7FmbGYCR6g8Bv9M+HL+VU1MPSnszNy",
-	"0iefPz17Qvr9fj+sBScsz5vMcjjmECvLEFZHdVmTtkDcokQ+PQoKxlRlm/jlB3FF4Lkwv8CfKrzy7PJ1",
-	"MHqp5qMxnS9oOuVNNxD8a7C/rVzkIXBsO3DRS7t1XPNchWgQ0Wsaes6SdDnfODI+1rF0QY/bphe9cfGx",
-	"8rh6dzOm1V/T4Irlm6esH6o0Rgs72lbsSqahturf4R8afFBObrc73Zu0bjif4TlYNWDFlFEZ7j+tATxm",
-	"22Q1wAud8xi+Nr2muqcxGJ8pTPzctUXXdjzgK/6DJCgg2R8gP0ET/I2QqrDkGs0rbLMHF49vLl+99G4f",
-	"e7EPlXR7sFqtDvRfD5Z5ZpDytaob8ni+zFS6oLmCFR2AzeQuJJM0Y3K/Yrc1m2JD3m6L2WyFuGKudjfS",
-	"gnrcKthP1tsn681ZbzsaasGKw0+G2yfD7ZPh9g9muHm1B8F0VE9guy6ekUHnMD23ISAL7ucflsm07sE3",
-	"JQn4iY9bJOdMnO5v8VaAx6lDGB1TeeTyytX1hR9r6YJeLVbxy1BwGTmjUpgoheBsvRBgjdk86d6PS5pT",
-	"rlKOKcV+B/RX4qc0y+jR41D78zINWy3VYkMvvJc6edRt/LXiWK/qEOgvbR4ycfiwF/LXTGmpsuP9ZbNM",
-	"tvUlGkefYgk2qunoLHTOX2PWFqPsmTY4AFIXWdJHzhu5f44tEQCRpgyJFqhEAxxwwFw77OwSrImOSWML",
-	"4IbO5tunuXROy9FnunMT/M0SoHMXfNe83AA13McuVETPThk6pQK+SrKOL75qeTtl2Va3y1qbVXoGC5Rb",
-	"jgvb3uY/z9KMEU8Ebln9slFCOOlblxBrKyC8zw9IbIU0QNRgCHKEMGz+L0tusymg+iuVCwHZLyPbDSyu",
-	"4xXFlhtAerpbDrmoAhk4EVEEilviwQTXWLEFrKrpkCPZVLIT2ynGZC/1snRLKYIAAwfJxftwx/CIGZM9",
-	"iJlQmSbsnNDFIhc3gMmghM0OT9V+JwL07Fw6ozIUz/sa9sPHso4NtrHEQPkjSd5Llh9cTEGp3cNB9vX5",
-	"dtlZJoZmdqpg68hv9Wm0UlQyDWppWumibGZsTtAqzIfNJUqhHKQH8uzdKSG62QnoJ0/tVN9ULd/dpdBJ",
-	"ZAnLS1MJlTv9IzkM7zOzcUffYrFpb7XJuGisd/ZvQA6ykCURYDtBjpkPAhCoidpscbRcMKw9izqvc6FU",
-	"MQao41/DSvotLZOCSvfboLqJ1Qz6ofloE4shJvYOOZ5Gqpp7gBJFAaxJfi2S5jI2sVg8a/3DFpl1RbZ9",
-	"kLU65chxtsJDD1iw8CBg3mZ0bFOyRJbUMnPvlgpnQkn22w1pcL91xhvNsg7gEoHctw/hvEkztLGlc+hN",
-	"KU1mX4NlXLBj+93/Wz18+dJvPjPOGM1lLX/wTul01ck+eHpdc1kJgHDv6WmAPZszuZwzsgcHc58oeg0Y",
-	"/Q35+03YAOHQAG5i3eN6sVTLOf+10/VwNvYZ8v7ty0pBxUMm3W2ubq3x7zeMZvrtkAwyBT8YBczFVS0T",
-	"zjrfxHXdNGy6Dlm9Ia7jc23n0hQ6usL4riMK5RZeEVsa+CpNXJe1mLjeaMmYuYTUySvj6enuhbp0vaGB",
-	"MNZVZCsrqznuWxzCkj9moWXA4z529YIaN5PVBt+WGM8APGitk5aSHZIL2/EPUlnP+kPu9ei0IVfT2Hkv",
-	"vj2w8D0H4P6KB+T1gvGLNy/I6WHfomBLujb9tAD+z3ScxvaWkV//wPhE5GMQnPvnRZdqWeqt6qXWmtna",
-	"9mhwLxxy9xZ8G7pWYSUz5eaC7Ano/QA63hyRYs8+Pz42aMe9QU/lKc2MjvG39nG/yhH6GlwmC6IyuT09",
-	"u0PZwmv+zPTfQK4CQdob9CxGYdBIxsYP0FzX0gq6QGDyPOKZeg22aBnGdTDksUGjtGcLQF/1CPFZ/ymp",
-	"gsKaBhV+C49z0yVkyO0Q8Um/Hxdo3/bh4hK/5EosxzOWnLu+ImTO8ikrPu/F8uvvAwbJxeWzb2Kygm74",
-	"yALe183WW6A5237gGu/laB+WxIT5LXDwAghPrfi5tgzcIJdZsCQnEyCZASHQoGUjsi1amqbnlTEhU2XM",
-	"TGgtCxXpYIc2yVnEUTFxzyC+Q2NWwqU303HnDIXNoQNj/lC16ZNoBOn70c4RhIbZeBGFlgQKh2lVhzKm",
-	"Cf2LyJLDO+ZF2C8UaRGhrIeNJDUY7I1OjRpIFL7QzYuxIcXCLsFlWDRmUGxcRoeMigCDdFvF3FPabfaq",
-	"U+7NuQ/+HBbb5EFsLmltCZDbL4ai416y/+ZvNBhZpW/AM9tiPBlR85DoTtvUJLRme9iVumSPUELHRlo2",
-	"Zgn4n1jtlDGwg13eDBZ4YaPFq5nAaobl+pBcGOUI4NBQKWS8FDwxHMAkEdpQ0yJ44CHDGLjOGjQM6twi",
-	"pmAx/OpGl9U5JuHAUwktKQjNGXi+nDVC08pEHzxkY1TLk3U4j4BIMgN6AsVzuPlRASM+DLRIoASoqqSx",
-	"IuhDSV1by6RCCsd5QZW+RYaCZZpafkKLUWD+WFErIr+GsjgXYGQcGGOa3lRUzQMYDpB24Nwm1CT8wacr",
-	"tkMF/ymkRO5oUWyG+3hgwMY2k8ZvZqCvaNgkaEwlOydLDOjTuTDuQr/tuN/0+17zQ792tk8XzrmbQfRN",
-	"pUs4GNCSMWjT57XEFjxb3y9eiRY9LR7/qLwXd4WibLHZXtLu1L5n4y1ojoLzEtI8C7ge08Shm4tvF8tu",
-	"U3wkCNEZhuZsg+TskDyr7SqgfIftuE+T0kNIsTsxpnMGgcKiFXxstRWmMWMDybjDVO/DIg1MEVray6KZ",
-	"QsYkmSw5Z9kGmLwhdxZNK1QeqSPlSeWq/S1SXhUB7+EtXz3aVByYT1il/Q4pdz9m8d+sKdxhezvax850",
-	"6aYJQWcbp8c9qsNNubzbHMF7sNubc01s8rSnLX1RXlhldg+thCnW6A68l7ICvOHJyZCsLllXTn/6jQ3s",
-	"Xn5ouXlclO3O7hKHqFkultMZFoKRvZzR5EAr4ciGWVcmr9Qgybh0TMFZtUsZkg+8iWgM1zmmSw6kn7Hu",
-	"559b9fpwH6jZ85UVtR5yeKg2xw6vVFjT/2ZptDYG+JKqcXtkCPzN4KAe6L2DMF8GTVrBxRtZ2Q7mUb0N",
-	"FU+GHGxSiAe8TK+ZQWswnXBs4zTA2Yk0w1Rut83dcVxTnO9/Ns7hUMe7omXhjh3vigGKjnev8LeiQss9",
-	"Pihs1e/7Hw6dJ9L2vKv/9d4b4KU8YbdAnqKhdv/jh6iHuZkQ0HDXX9hZ41VfGKo6LdDvjoD/jVhhD1Js",
-	"8LnSosNdlAw4eXzSP670PDtua7BTz52rMF+N3QyKMfBi5yy00ll4C18IpaJZ6m1YuelDDIAtJipjeuDH",
-	"Z7e3seur5VPhJESFTSYv7FzJ3sW9LBm7dnvrNpzd7y4baR72N7Ifm4b7fsv5ATxZ2eJ+aHGNhkbl8+Y5",
-	"iB7WIkibp2PiUht5bkNWXF2pFgR0jLFRzO4E+2VjxP0y8q9tdZ9yI5QLeeu1TbThOyHZkPvBxEoEERor",
-	"mN7+2IOuwOOWM7qAaC1AsrJkyEHRnBPTOpnNTad/bp8gwpzCFY8QPE6qwhWNVKh7GL1904yKQT63ZhTy",
-	"27gTnaLGOxC0krEDTHM6ZuUqjTqaT2lC7RLEC/p+LE26FQnIwFE97vcPyXNNTNuJs6jMrlKN7Gkba8hN",
-	"X37MFkW+3T8kF9ztR30rBl4ihnnKBnux211clG3DO5icoRkKAtPavtbvI2Ko5udD8l4fuSEPnjnNi0Qs",
-	"kM1NqNRcyWJtc8cRtlYqsqSGXPCGgw445xIDqQBWOTGN/rU16SrCMZpc4ayH5ZsCFordLsTBSf/kSe/D",
-	"Rz8PL3zW8a5Rc/q7xqzuhEdFCL6ZLQ67Fr53Wm9djBVpexbS0fzzuKom68CN5ihslI5G8W4wRbWws5rf",
-	"maXQuACsnthao04g6n98c3n5Zshdf6JUmYSDGb1hZEYrAosn5SY5cOhIfHJ7G0OeGzgnrGqHP2m9Xs9T",
-	"qZmktT7V2xmk9TbXfjPgzT7Hwnq9qEh/w2GpAR7AA+gUgrZo24b+HVi3T2vC2xF/Y4ta05u7GDnYmUgx",
-	"KGYXEs5yhcseeQ5IGUd4Qe5XjaB5ytO5NtSCBpFfHtaxn1pzNZK2s631fW7Mo6BgtYZdUZpE9iRjZZEe",
-	"75+T+EyP4dKKUi1wYYPgTyf4p0VGAbohnWO52JCbci546DQmMbopYmhxa6xi8BDSPEEc2vis/zQu2lGD",
-	"aUGvGR/yvZB9h6dwP9ILMCVqWE1EjMYomsAP+V5cbQwfR8ZqxCtpadHnBK+tqBsNoYyVqYWJNnThwhGb",
-	"kreijHf/kLwS2my2HswWV+RJf7M5iowZtaU4lhXCLlnzHhqMVqwuEYq8hraKdYPjnCy7JstvpZACcQnU",
-	"lvWI7HapUe1R0A4Bz51xGTcXj5dgWDH0X8RZ9kQOpyXJ2QqEy/4AI/hsobTu8hcUkaulw1608dWMJVOo",
-	"0mNc5aaoMoSbmEobgY3/+vySHN0cHzm5dvRzmnw8Mo/KauvyQE475LJjW8E6Ne8GFds1XjoAGyFnLn66",
-	"F2diTLO/JGJOUx5HhAuSpHKR0bUBm+FiyH9cCn3u4VGyoAAKTPAVI7U0SakE0HSSCLVvuxeYbNZyaLAS",
-	"ewgcAusStxrTp8zjszJhLg7+gx781D94evhP//wv/99w2e+fPHn02Z+O/vyv/zmKf/7l4/87+PCnvxRP",
-	"fdj710Hxr4MPn3l/2v/XvX8dDIeHXZ/e/9O/7B4rDoWFdz5QLeHiiscadLGvYyTZq8SN9++cVvdyYyrd",
-	"zit9iCjtOYmL4EFsWp5jz/sHC+B2iKxG2OwTIe+o2hhKLWXhb0HSh4iwdsHyPd5q4wvjros5+DCBxVAM",
-	"cWdO3hTVa93+jWG8WtXMbp0GUAK3WVjPb+GaHEZrxDY1z4xzbibALLoy7TWMYo+s0w5vtYOK+jbdef2u",
-	"vKkiUqVZhgp/zy8R38cW3WVFX3nENXBdsashB3w/vyqrnuqHKh4z20wPRfjvWs7ciCExyteXllxBP+r2",
-	"O84YRMG3Y8Kg+df9pQr69dyD7z8EjF67YRuQRcpcUsca6BQteWaIFIiQWF4JA5n6PdtLQtYEcSCZ4LRP",
-	"ErqWO86tsV9q1/Qhw9DBLCLL7MFkouIktAK/dL7Z+1veCn7nOgU2okgMMADgdSEVuUvaKMse6/vyYEC0",
-	"pJKeU3iOLmA7FDfFyfcC99AUhfFOnGvp6pi+TKw2yb0ZksNzzd83DkfhCd0CYKMI+ewEr+Fz1I4dhIsZ",
-	"/G9tIlxs3ANgaVTMt7tl1DX0Rh243qiSmeLLSmfUUmHBmOb5unBdYaPZjCptVqBrsFpUsl+u09s5Ya5L",
-	"83GPZrsDROyADAGiEeNWNmDlh7e0FOyOHVE2G6yhUFBsaxzidryBTr6snXEFHsC3hRdS9KNscmPVqi9l",
-	"yLP1O3RWIYhAyV3lxfqkvnjmS324qSSCG2/+OSRILSWIgXU9/3+7rP//FX6nDWcj6Ifa+TC0+qUENtSr",
-	"+KdE/uu5p9pp0eKu2pkgd3JfySb31TS9gSbBRi5IpmTJpbW1F6s7KoQ+tK4KHPqNs7VFvCvDytwTSMTf",
-	"NR8oASGzPaivTzwxgf5mbaPvR2WcBTNLkHF6WtgXvAKAg86Ga7Y+JPAdrbMMsATZCleimtJrQBkWFBKm",
-	"AZthxHii9VwDRkM7Cs+DYjZ08E22n5zNzsmdD9Auzsr2yZo8j7prcvc53tFV2Y6MpZ9qgMWy+Mk5ib//",
-	"EFe4WtFpBTbLdW5rQQjN6BXLqiBZLlOrsW9gEIHo8e4ARGWgrIaz4S5zHQtEGhgi7NfdmRs2+XnbJ7O9",
-	"o3fHiYbynN4xmjdnIvmeAlW6nVMi4U0yEUue7Oo84OxWjRaQooNXA+dNwNFHmP0cdisc4TO7eRdg2hhJ",
-	"Njf7HR1w9+pxmAMqTiuSZyOKWEHKYCbAMpciL075rTKLBj3LE4jz6F/iikX+45LlVoeawDu4LeswX+Nv",
-	"/vbT//np4pbO395+eyrO2Fdv81cn/eOrH/5j9e3p87PxD9lPr775t9suVVmbfCQl9ig5S8qMU7pjV3lq",
-	"F/eJ4fqODhTLonfwoxT72uxTCUP4bwb6tF0nzP39flDhW2qSKi2/uzaIiYxbwrWnVl0bFLd1jdmxwcsd",
-	"Orts3Wulw8LvtQFLF0LfX1eWDl+7v1YtHT52j/1bOnwt2NQlqKFN7h4gbE/Ult4//Yo0nbTcOJDzxg1m",
-	"VHcnXucWsBuTlQqIdyiW8PvDmCTw5M6enF2j3hV6s2RzrWCWTlTn/L/MDIqarzB4is+O9CM7UNXWCEeE",
-	"a+JkqUTR1YTZ0AEUI2uggO/BwI/rvSvSTLF+gYuVAT3cPycx8GfsqmT1CwCH6F7qZOdstAwqdCwbB1Ui",
-	"l+2D6l87q23Lg4ZcIba6DN78sNbppE/kTOQKr2K24fOGC9j33g2MccXyRZ5Ktvmm92ve4qoG8aWt9Q3d",
-	"7EW5e5S729faQ917rXQVmai9ZZDXZ+f+egY1tsdJk1Jzd/fxu3bLabe+jPmT+q0aYPEYTee/lfXlLELE",
-	"HS7N79e0zFx0uunz92qXbfzaPVplG791fzbZxk/do0W28VtN9lgJbwATHKkKSvjv2NVMiOsLpfQ1KuxM",
-	"ofhHqFVlWXrDcjDEIE9ImxKcMJ4sRFoDS6V21ONaGtnpk/5x1EuWOXStHWnZe/ZFZOuB0K8CX8ByJHaj",
-	"XDlStRjp+tg2vlvNqH1q/Dh5wj6ffDF9Ouv/cHx9Mj/lfg+KFS57ZGdonaMjLAIDz5pcjseMJc29A5po",
-	"9h3US1qq2T00pLM9mgbk2OGQ1x1Qx7vhn9lvSkXzTrIet6GDrC/tVKgYPHPYZo5bxDXkUM7TTFt1MIfS",
-	"FPSGd0FdszVioeZkVELSzYSm2TJnhcsHNk/KQxInXI7Mn2NM4nz/9uUjiX0UQCwmaQJGXc6kyG7YIYmv",
-	"MjG+ZsnIBHzjAcIDJ4bdbZmC4SJMyMARtA20lwmxuKLj64gs8vSGKhaRLOXXB1CpEJFEjJdzxhUQFDIW",
-	"DETSgo1Tmh0slvlCSEZyiJNHxHYVBnDvR1D/uH8IgTSO6Twjc/WJod4EcluzVCrGMXMs10tS6ZyJpYJH",
-	"7D1gleqHyXHfsoh+LpNYxGeIdfnyHZlRnsgZvWZ2KmN9CibpmCpmgBQOSayV18jkmgxM3R1E7XPXT8Ys",
-	"VM0oJye3t5CpYsEs4ejFlYXZmRQ4UmYrIS0En4NJCXRtKXfJgVIPBLWBOJS3bxG0zjC9EPSO55YtLCuc",
-	"lwmeiWlR9K0ZDKa1ARkLmXMTLlZd/48cvlC7w7EBB8tj917UqzAypvJUuAZQj4A59H/Z7e9FldlUdwVQ",
-	"YwsRHbzhgYowgq9q/W0U6Tv3StRqoHMToI06Y2s3b0W3lO5yVb3zoXKtqSilhhCe0VIhktsj90hCObVD",
-	"HPYBuDjDe8qeYYAIqJQQsVQVvJN+vwsup6co267cdWmgRUBdBvW27VhUAfuyLBn1CkIWyCA+BctqLSqg",
-	"692CWkym58bmCd1ZtSiBm4BZs6ygfmJ6bERkOuU2TyBVUpMgZ1UrKpiAX/oimktFBxjjVGMc/j1ytQG9",
-	"z3oGXijl0xEg8dmX0X5i7fexmvlk7T4X67IXmHE+L12qQE0eGTdZrztckbNs7JceCNm19NVgi7TSJNKu",
-	"gLzP3r4ics3HXcJHzR18vjJ/cROQRUIc6vsB5J1crclaLMFgoBPFcnIKWfrWQGKJlcVpBQK0MVupykLN",
-	"Ul6/K8tUssx/TuLPYjB2aZZV3EGftTfDKsaG7IHP4iqAq0lxLc73xt6gFfYPclxBJmdKW0wWm2NDrYlp",
-	"EC3DYMjQDBaSU41M6W6Db5a7nfUh20Idsi1dMl21oeWKoDp0ciSoDz0pE2yKB8lkIOkDTPSCe0YhgLLY",
-	"kunq8Fg6HROER8SYsWJSFTc3+5Vy1J3sLY1DdL9zAL5y7Q61sAVV0BAPTaccmnbBM5G2eCQbm01G3B/J",
-	"npzp1Z6c6WtEIubkaq2YPCRvcoahHdNFCE4O3kOQQjxbD8g1YwtoaztjvFoYjR97Nfn7vz3Nv/jr3//v",
-	"j/nl6of3b7764sXLN//xQpy8pC/pu1XnUDX6UVHAQBynwV7splq2AwbVEyoL/5rI8+RyVXa095mtmAk7",
-	"IT6Y5GPrXdki6hVW/XdS0jvpyEZ1uHPa5dYqyWWPR5iBNux9Nux96KaQWqvYcCKumK0cRWgBX2o4CBcc",
-	"79B6a2IwIfeo7eiVLw2kQXxwYL0OB9C88sC4GGJCMykAhUXiOHqY/d3O0Ibedu1HDA9VZZs6nJBw3Zcp",
-	"SrRcZcIKxpS+//qvmlLYJlPLvRQ5M0HNWJobQS23VQ/uirFVmpbRvLDUc1NugOVTq5nI/lFaLNc36gHq",
-	"vir78KuWMt1fk9tWwY0qxvttQxJqswTfveXpjq1LGy4zTUH4LorDT2j2lEi3dr/uNmKyzX47TQLreP/2",
-	"5eZKpW30w83JLqqhcqjQtF3mqVq/g47GQJ0rKtPxxTLU/RTcWF/qv3uLAXkKTSuNW3YpjaPXtCc0WYEL",
-	"KuVK5AnZi8fLPCMHSyKvR//zX/89QNWITZUBgFem44I5NSE0ea8YzVkenlisfxZ5+hPYzwPyJTxrxo9L",
-	"g8NfqqN/BCy7iTDYAIqivDXQCRacAkC3lwuL+VipK7TwsuDeBkr97d3rb+GlFdjVWHiqaVIU6MAVEv1e",
-	"LnUJEcDnlNMpI5995pJBP/uM7GWMJnJ/4GrYZUSwOAEHfvb2lSSLpZx5OcEpP8dPD7kSIkNJHtkKQP2W",
-	"qXZRMzY/HPIh/+d/Jpqe+to6hqnpH1H5x0c3x7Grlx3THC7m1OeCvdiQfT8iLAWXI5VD3r5F4CcxftIK",
-	"g4U4a8hDTGR6p3ptPwEzBO0TWKlB1mewDxjEcJ7AIdfKyFT1AM4lJbnI2IDEUF4WY32ZZEg0yVQBzie8",
-	"fjsR4mZCeZp5B9uHWdoChqLU/7A8A2XDUNjLTXUsECJnciG4ZGQsErSeU55gpAcT8tDpIYpIjJgMOeXA",
-	"c2aPDskzeNnUhQImJ0azisHMQJH5jn30zD065O5Z14IYfKrGlYUIaAB1yNF5kiJFbtIEcrkCqO9DvtLC",
-	"D5NRItcZd0UdTmJE/ue//nsfIRbKM3scWATlQ44zA84xpH0kjdkuDwm4k4pi71QS+Aygvzm8Xq0StMYY",
-	"ckOVyTLL1pEDqHHdVs/6J/FhcTAs9K/+q4GzxJoabUlFELKKn2E2xsHlesEGhC4WmTlfRz9IweOI0CGP",
-	"3+L0Dl4kMcG0DOdKAL1xJZL1gHhQ6aYrAF5JtFSLIxJDAE9zoqkA1L8VoKL6XwZJNUb6xrAvcVEgbPpM",
-	"e1g8Q+72Tu9oIiCFCQxFfX3jTIJvDgwkD/vJ1gweLjLKEQBK0an8/vQDVMEP+SW7VdBkD8oI5nQNIEAQ",
-	"lnvPU72QIoONsFuI2dmqum/fv9wfACKmaeA45H7jaZAqWIFg2EsPreVuASYEW9kv+HJkuC/Wgibl0yFP",
-	"FdmDYDKsCQ0FwC9FowowAGPPrjLr+oVg2Rb5hbxiFJxEv5gN0v8BO0R+GfJfDg4OSv+vX9VT+oV8SRNi",
-	"+GHgo6f6p+RQDxaEfoXPaHaxSxoZNotrnRrKP1oKlH40yJXIXMDHI70W/2H4lhJilNEcWS5N2HwhFOPj",
-	"9eiarf2H7VTnNNMiA5BFY9iqYgcMKY7JL+Q9p0Z/sGSADb61lDOdvc0yIpLyschzE4nO2Y24ZkghWlJo",
-	"HoHoIoWpeZSwP3mztT+ZId3UTsgvdofI1yAMDTiVpZtpB1BIGn8bbby+dQf1uRkBQOzIYMO6r5+SX8jX",
-	"Ir8CLVRGxbLfYIDpinoK3Sxal6VS5VSJXBoPK5yTBZ1qeSnydJpyl0exEBJTi7B6YcNcLbaPUYyR0Z2G",
-	"dqgD9K/4kREXagSuE29RZ+QX8q1Q5Gux5IaakI0xSbW4cfjmen/FUrF9MgZkaj3XK4Z1WRtmmTPMH/P3",
-	"HMaC+cAIbjaP4fiqmUhgUhc4WeBAovLU5KGgIqYVfGjK7SElcxhiw7zwoSBRnhiiXEDOgr6i4BSKXaYG",
-	"BA4Vcyr5IwUG6IZvwsfcoO57T8kv5JnDDPZ51qL9ur7raEbZP+8tWD6jC0kSrKReSntRA+3lCQR9dvcN",
-	"6wXBtakqgWu75JsiX7wJuHjDmutSabSUQXmVsyViHpf+gopjtOTakgayRSU8LOgYH5E6drKh7rGW7X8V",
-	"nDUeWW0uXDHGjWmOjheihZ6zZrpx+FRwt6knelMvhSCvtG41UksCHz3K3QbDdgmBHUWcUftP5F0mViQR",
-	"K/5P8AGqmBFK3lfdj+aTj0GLveBaTdKMvEMHKti/+goDQPJwaK4yNsdtL9Z4SC7zNdZ3IJjOoRXX3k6a",
-	"od1P+NUTozv/ShVbUTSXlgupckbnRcrDFU2ydZevXNFkNMWh3Ce06NXrScdM66YbmmZ4KldME1Npbslp",
-	"nmZrIiaTLOWQf0zmVE+ZUz5mEUARACSUJEvE/dZDVJLMMNvJbojZJDCFJ1k6nalD8h1NFYnfMpWvDy4m",
-	"iuVxkUNWW4s3Ac2iZgqjZbEEEM83LM8ETRzPPgaxbOhJLjFHqSwYxFLpY4y4iQmjiV50F/LadDj9pSGH",
-	"P9bSzqAMxFzeOETXCwoNyDhLAewmvdIkZ5LkNJUMsjtnjA85lqyqlcivQefKQxKPaZ54gy9o7jzaEONm",
-	"fDlneDMnUqA4wu/IITepY6k6L5AroRxFX4lNe2k33QRcd+byB/BDKr1Ks1Stwfw13bymuVgVsBFXOaPX",
-	"ANiBn4xM0NisFPBsrhhZ5fr6xKFIh+n5DPSQB+Q13AkkwoMGO2D7ra5JuNP1IdmzQmLICcLnaENbawR9",
-	"oHyXqOZZtLOLS0KDfW0NST2my7Yx94/DfT17EBDGQkZaOhFpO1Kw8NoQqgv68aS5/kB7WqBB9iplBc4o",
-	"TzLmZTnixWFP3y+JWzRej+BycrXGFaBlr2frZXvpq8ABeb1g1sejp2rCu9Q8g25mQ3jweK6ZGmAND3QZ",
-	"InHCJnSZKaCZ8wqU/Yk4I7wMYpg4S8eMS+Y5si4W2n48ODns17KEVqvVIYU/Q5GDeVcevXzx7Pm3757D",
-	"OwVsgu8S60U9rZHQC3Z82McHxYJxukh7g97pYf/wFBpeqBk4GI9mjGZq9pP+72korm6x1U76/SJtQ/MA",
-	"WFn6TqoFzSH5lrEEDt01W0eGnyWJ0UaKrRvNyTsyFwmLrLWAx1OrLOy+wLQJmVuvPghrLQEhdxUjeVx4",
-	"V2BZOgMiJ0v9N8m0BK2dhBQPgemzIyw3vEh6A02Bb4Ae0PYDtxbIdNLvW3ekKfWoegwgulyEHhwsmriG",
-	"rAW4qG7yd5tvgwc0iHdQpnkvMrUiMMXCV9H0GfPwkfckfOoMFxd6xRHh6EuamPf0eh53ecXaGmhqPLcd",
-	"UMz52fz+e85utaBhiXnX85FjAFMu53Oar6E09oZxTR1twDCvr1Fx3Hsf9ABH0BSmK78z7gyDMeW+lDec",
-	"C/CRVNErKplvKOgjx5JoyGNtnoQ0u6udHFNu7kt2bOgGIslEnzZtWlvDU+RDjgEX8NLxhMTaFnA6uzRf",
-	"50UrJ7WX+r4MeWEbbD7ApP38Dvl2B5g0nt8hv8MBfstoknJM6v5dneF3QUb6o57ix/3Tze8ao9yzyfHV",
-	"s82vGvPWWLcPJjcct2wWHDfHRyY+0Sg8LosUDNcZthwFQbzzRUa56TOkT9BSIjCGcS1fs/UjCeGOwxCD",
-	"X5hJ3IW9sVCrWE2IoPbRI/vBj50PQfFGUJOZD1dZnyr2UtNkI+e7Bz9GxVsHb0SWjtedX7bP6zF+zUN3",
-	"1j/uwsKFhxVferL5pW+FKlxS8NbJ081vXQrxivK1vV3cXS6cdKKIOd9/RFHiCQ+VpwyjtebUUnc4rRyx",
-	"Z8EJkSLPIihDXrobUb0uws/qirCdglatBnX+kGD4C3NpwBc65J5DC9ukCG7zAB0G85wRlVMuKYJgmwAv",
-	"DnNI3tApIi4P+TVbS6YM/pQEpA/9/QKxFQO2XpIXurhBmBUBX8ywNamt0LKr6ByJDlPrJOdiFRn8d4eq",
-	"e8Um+q5sCvjxwSFP+ThbJiw5JK+1eUJDMEcofBnNsxSbpunvQ0ovQExjH8YEQnV4d0OvDLZdBHPLJLYG",
-	"bQ99W3xuk2ML2wZaeDY0CTZTgFRMtcy5Aeo77pe77508jnopB2Bplq97kb1Cggbp+ULZMfZxH1JSsGPf",
-	"cd/v3xds2NZYY5Am5x74jaK5kiRPpzNlSilSRfZEljh67m9ZzRZaF3wm5dMRfKK0QC/N5snZzpCZ3VYL",
-	"3iJca8Fz0JvkPhfLeKKXil/4FdYK/fCKswd5hfqlhgqSomN0aPLwta5WARyOy/WCfZ1mKsx2/uRsNRNV",
-	"ReEOzBYqSvSlh+zZupJIPzUXUpGTx6dn/ZPTfv/zp0/Jnsm8ts7ENaM5efr06dPmoqjQKs1MRlNVXmyt",
-	"NsWdOH8W7a0zt6GB4cIHI8Ljk+MvzjYRIXsIIny4szGL5Y2ZyZVutWeBDyGrurtF67/zMdD52OBq4rZ9",
-	"Mmw/GbZ/aMNWMzpxhT7WkjXGTcWQheqwRmvWmsiygEYJ9EvC3u+Js/6MKygiaFkg1qmJbkPAxyQRupjG",
-	"GQnkEUBmoABHWIRZEz5SfeRmZPuUtZqhZE8/C9ZzqyW63+CWwiTmO4s5F9m2udSbhN1X+JzLoXYDuN5d",
-	"XaTltpKy6eYP9P4kHrcQjx0kiMs6wjfOOglUyOj5JIF/964FK6RCcnjDNdMduEdSC9e9WN9PIBl8l2vL",
-	"gkJYzFiDUC9aVBGZDtdOQFRvIR+MyoA0+Q2uD0zVBYC8tqq2cKOR+pX8a/jknQWvnk8381J/cEvr0nul",
-	"zWH6SGKdwScB+qAC9JM8/J1apBNzlK0gxKP9IerdHoAsONBioCj2E6G62VcQfaRksbzK0nHRf7IuTYzj",
-	"U3ASmwzQEWbKytgl4qZKDnmMOJ6Qwe/hYEBbmgsSj+lCjWc0tnU5qUTPrWQ0YwnJ0mtmEdNsQeyQe0lL",
-	"M7HimLUVMi3xWv41ghlW1EGI4MUjRy+KNMq/s3UPL+HAml+KZL2lfLTwoIOfvV27IOZngGY4WC6IQV2E",
-	"PB4YtkxZvasNAKR6n8vN2kKN0Ba5SJZjhQ3RrtYGFrvn+BDm6pBjvUbXlqdck5WPTte9A/hPUgCg5gw7",
-	"Ro7qaTt+daCaUX4tUd511wMGEKFBExjcVMmUSvlU1othMdjfkOZ1WFPaH2uK8XgHxdhJJ26pD9so4KMd",
-	"VZShY2p18JYtMrpmG3VT6JWPUe81sCTNDqwO2jBM7XlfyX5Szb+dau53UM02v/6TLn94XY4SzhRJdFTn",
-	"/v3BeZzQBxLABYPfpfmC6x/vNVquq/tzTMzAshut3n1ZehZj0r+agQuoftHAmRgtfMebxpaenS1Fa/mt",
-	"dglrZvLpuvHJX/NJprXLNDxW28m0aKPLvOFqUsDoaJll7hceSGbN+Xw/gum3sPQ+yZ5PsueT7OnqK95O",
-	"+mx0HpvLJviOJ/k85Dve2KvkHnzHkOwSajXzzHRMp9VrMZTtGfgkaEZVE6EDQu0DiXl7yH0D0TP+6rHF",
-	"kCMG42m/vSPGrKrsiAHAKIVVbN4qfU9MBSxrOxFuEMDanRb3g/Z1ZwfH713tmcBsSP19cm58UsZ3Vcaf",
-	"vCG/L+393mB/3ckbcuQL9fbwaqEsi1c2RVYj058D8R2G/MclzSlXKWeJ6W/niodvWJ6kY/VIkjhnVAou",
-	"G5Ol9QrflZRRt6xpX01vSp0+7v/6qdN+m7Xu6dPeqqo2llxedTCyuidRd8sR9slsyptTacqkyxP02KF5",
-	"MtgtpZiEBUi1nNWLSuN8iEKG4B1VeeWUbNToBXfuENCvvdySN+pN7NON99ON95PO7JANEFJkne++YqGs",
-	"FKieyatcrCR0Cnr2+u07ssgZgrvYdE9K4glT45nJAoDAgEVewjD2gMQn/TPMBRhyKKGW8uCZ4CoX2QHA",
-	"Vh2gQR1jdr4ryCax+T1y5eGpJHRum8jZm2otI2E/IuHvIF6WHJA3r99dQmlT8LFv8CgPiI+LGNcHfUVv",
-	"Dy6mbECe9PsG1SH+d5qvB8RM/FxfzU5JCFMMEM9KhDok3wqD7LGgmlY2pVdTPmQ2uM0oC9i6b/MsXJzr",
-	"4anpzavI2jbKNEN+lyhWQYX2/rSVzyPqtW1m81xgk8tz0D/dx7dxfzepgrZX6yMbbmrpnEjtcYQ9g1o9",
-	"MEOMG2Av2OToiTbaNi7YM+F21HVR799BHrW/Ac8Yvfjg+uo3Kul/kNr8iviFQlHpn/mKqO/i0qx0YEbo",
-	"Xs/rlzPsiqzEb+7zDKavQT8RBw8Ja4BgdUQ++6yUevbZZ4NimSmgdGDKGwAyAXItSUGTVKFvyR6oNKPk",
-	"9gFws3jk9mC1Wh3oUQ+Wecb4WAAwmciHPJ4vM5UuaK7gZnqQUEWLhLhJmjFJ9ijCmgDElw9K5cH5OKxP",
-	"r6LtyRn5e/rlIfnaAGb5WH3QFfjWuhEBaNdieo9MxlhM9mJhEW/zJYNlFT2OY/Mv7JoMWtLvIm3/rFg+",
-	"t/9tbh2InortrxGjFTtxx9gpycTmhlyJa8bJXjyeHOjbqlRpxg7sscB5zQ7M08Xv+w4TYiY4Wy+EGvJ4",
-	"NBWQT3jud/8E3K+pACguJQqkXx8W2b+WSsCJ0df31YwqSDT0bu8G4cyC88Un/eOY0Cy9ZofkYsgd8i0U",
-	"ZluTBYBghKpZK4H0SW/jT4c8ZCtA7Y4CCBrTyu0cOpXi34tvTiFbstXEOiTP6Xhm0dpsj1qtTjBv04ZZ",
-	"j/tQTykBuDjlS8XIXnx28pT4UIoLKhVJFaIK+7biIgM8N3sgyZ5DzlkAf0gSayY9mql5Fu/DvEl82j8l",
-	"7xgjr/UmxppLSnTz8wzjyPRzpUTOaZZBs9jrg7VYgjDA9BXAHZNkLOaMULuQdA4Y5q9e4m2zjFRmUM8A",
-	"3QfRqcmeN1HkYm05F7aZkZ8Xb15gmZSWmXrf//bu9bf7UMnlIXGVYiylii3NRh3CKrhHLoC9a1QEhFk1",
-	"OdU7ECDy8CEvJoLt0Qc9mtC/+KmoUQ8cZSML5ZZQqHutCJ3eoKdlTa/cTd1vhL5llOVrPT+UgKA4N8rl",
-	"WvWYZtKRDWj4pED2BS5xPHyvlACFXW7Nb/vqb0mFN0IqjwgBpVNdtnskuPTizMLRYHwMmJOhcT2C6MlR",
-	"DiNwmq1VOqYZec6nKWfQMrWBXndZazBahOejQHt/iBRfk1ydbOkze6tfW+zuNiveb145nl4EScNJkr2Q",
-	"RtvvctW7lyvOr3OVOEVbveZPrGghnzDoiLbXKbAVBKCVNqocC35bVjUVSr4UyDnhC3eLKgsOXO+505BV",
-	"v92N9oF9mWW+dReqrve98Ltnu7/bxf3Y8O7jO6z38R3W+/gO632Q2+c73zgMXDZbY3BHP0v9C10scnED",
-	"+uJuN1M4yL+Hi2n0c6skdtlCcnkVnGG3UFZ5ivK+Ls9okUtoQ+IiTT6VA2lCkBXuQUlZRBZAqTSZGhTQ",
-	"DVyItEwOBDdwfxTctKUydysq0ckbsn0N+9R8nfeQXfT/s3dtzY3bWPqvoPTS9i7tlu30ja558HY8M9nt",
-	"7mSdnsrWhF0mREISYgpgCMqyMsn89i2cg6tEWbJjp52ED+lYEgniRuBcPnzfryUOxJTd3eyBexsC2y0A",
-	"n6DuETO/22TeDvkr8xBUd+lxNn3OcPec4RkuphsX/7tBbxzl4Z14HCNplRXUTUC0SGKexTQTNVXKs+ag",
-	"qYBRYND1irEeuTYSJgz5FwW7afHCPWN0w9MywWHvySP6uejOumHXXM6BMXIfnYdCqjZ4tKOYnjRykQkX",
-	"WRLz2QhF5e/MDGnpHIMbLQB0hQd6GxQU2CnNh0xAvNtASEuZOBUJCnJVNasgQN2yxtaFV0y01dIIFAAn",
-	"BYQhN4GZvnETYlcYk1eFfIr8j4HRszOEybVof5VMUFmj7/XNF1cnsxfiZf3qx9fNGzVsnw4J5IYm30YD",
-	"+aAt/ixMkJHokYd5oa7THkS5tJnKBamkbnFBFVtp7HpMsLN1EBHb0KrjFw/cLP9ybYWuVaBmtjtw7Ta7",
-	"1a4CqDa4Q+0K2jRLVOXiirR0ElfPcw50sm/SyaYOfTF8rP78U9NybuqGnplzB8q6ndiT7Bt0R8Dlym23",
-	"QC29ZdEDLXuWzt89CrIO7E7rv3hb9NNGHiQjGqUIBVF8x/cM6BDc/SGf38xoxRVKa3oLABPGKHyWibng",
-	"P85ZkPjf5PHAqbs5LheR5u8bb/FbzUafqI7KwAgjFySH67TBxMvcxtiQF7RFXqa6ouJZEL2zghteNJp0",
-	"6LluJlmy3fp5z/ehkCV6pGEi01lz1tBay91OGlqwlWxk4jmQ1pmbMBJtqJseIPnZmSzWHq395p28ZhUt",
-	"WHcOGeO+Ftli8tkCsuycViDRsxOx0913lds5mcL3xx1zPEVNAdQdBWyMDWA/Ac4mW9udd+N77MS3yJgZ",
-	"Z6PncOqDtj3z05+S+an2W2mX0bIaZH0+sgQAW4yZea3tlBd6IXWeGres3TBeCRxD4LNaNi3i3tRSFChT",
-	"aq/JBFekmLLiymjXqSmtTeBUmzAQTLQU4Rb6lpAZuoBUQAV4y2ZIRADwz/qgYtessgqt6PAtGrCYlrU3",
-	"hvTXczWnFYrcRVKieN7C4CH1s62GnK68wIOY+rFRglEKyGECnbruiqZkjf4rEzkARFOjeyNKdgOk6SiZ",
-	"anVvEArKOMBMdeWcuLaFh2QiN9K9ppa8JQuQgZ/Sa0Ym0pyRgcMJJBrXnOyBlWcUZ0GviLZTR7bl9Iwb",
-	"KduEqHkxhaC1K+D740+HuMPuG1yznii2MzORH+s+XEyZcIAgHEu9+QDIOAGKZMLHhncY+m8MS1VKGkZL",
-	"bCJYlqxRCXKAua5+plxPHaLc73k4CnYSAX2nakkeWxR5QtgNLdpqCTlkoriYVMzsipgUPgBqfF0com3R",
-	"NPeCcmuC7WNZVXKhSC7FpdWHz1PQ3zXDZKcab8H0Jt2Wd2Rfn5JcXfE69z1LiOlba6Xby31N5qKVc21T",
-	"n5IcU+U5mbFmwnCWYx+JVurCukvQY/3N2ce3f8/NjNozJlPdMGCOMGqYiWWSkII5feQkQEHb54IY3xLp",
-	"/3Mxr6qcFBWjkEwgeCaMmnd0H9824h0G3d5D8nEh8d1e1fzVA5OaJE3LGlh0ZoxhEkgXZIWn9A8IGVhr",
-	"MQz4d3qGBW4UQddEOelA8KtmvE1cPypcjoxu8di5OTBOGxydU4PtZcqHr9gM8k/WLNO1yTElkxMBAqFU",
-	"EAeSSLELYl0FP7YxypvgfUbKH+1Z7bfFN+Mkh9ux76jVYHCTAiHf5Ja5K+dtPH0DlHv0WhBFl/iSfXQd",
-	"qdtvhVjN1hGIoyV+1I3Z7lTYUJQ6D5y9g/9hS3g2L6akkNd2fV9MZWWWqu3e5n9RBCV/RpdTv/qXtj87",
-	"vM7QAVKnflbD3OpidQl9yWA8Bik8auBVKrCtG8G0yW3O7UYf8hcwMNqGluxSTeVi1fOFXw70L5D9S9Zf",
-	"U0W8LNaGhuAFa015SM/ZWk7sppYHx8Pjl4NP23okKuVvDbrazmtGqyjqViHbAyoObEwhuv/tlDZ6hvxy",
-	"H5capvXtfnWUIC2MyLm2RvTLrL8rJZ6S1SupjVi19EobRNbFXjG8tjnbp+ti+iBt780Cs9LCZ+3hPwbj",
-	"kLN2d/LNcYG45wh09f25N4QW1FuSp5Cg77J8vHStNZN6h/7PFenvHe0n5mib1TLygkfz6mpXh1sx2uAa",
-	"1Alu+isX5e3gJlwmZ+iOIXZnFe/0LTwjE9rLUrioow+mzS/mPViHukhXZF3Hci5Kbc8HsCasuIOm2BCj",
-	"L20PjjbCz3qth206MUVZMC4RcnGKF2WCGh7khEykYPuJ9qixntr74AUFz7NheJ/eqOBcBXival61KiW5",
-	"YDftZU0nLIfYAo0RXmAFz0eYgidFReeKhd6jFCtdDZCmAOIw5RWLPAauzClB3VjwYg1NBQE/n0hRMNPU",
-	"ijYTlmRC+aOF/kGmN9F7LoAVG8YJT52a69SzMC8ulT0+ShSrWNHya5YJBG9hCai25hwn3GBtzeWYjPm4",
-	"1WMq50qX48umNpiTCQChzXhVcSl2wZaNuShXPYlOzDW2eGc0F8CQsZOgiXoo/QBStCESQgkiabiSwnQO",
-	"2I3GnRAyE6qmekyE4qUemlNTDBrQP0hAK46WJD/78CVEXvTfX1/kZE97fCPZTl3fQEVOrSj1AlSfoZOX",
-	"iN7xaISjoYlEzdJMZOJnW/Wfob9UiKIBv+znTPx8cHAA/+nLMbuRZqv2ajbIyc+BTTblKnDB8GC0KY7k",
-	"xiROs8FZMWN4qzG9lAuPALJij1ZKktwboXlCcpc/0h9a3lbwRz2VAv5YsJHiEGnJzVnv/fi5/84GtJiF",
-	"j9WWGuViY71T3X8VA/1CUkxpQwsMDUlh8z3JrbU0T44qbOtpKoeWVZp5gBLW0JzXNZ1qLm7pJM0G17zG",
-	"a/QCT4wedniZjYZ8n0HiLBt8SjPtnuBd9ldww6fUPABmqe0wjApk8+HwhB29egnQnOFQ3+zQMJ1wIBw2",
-	"uK/QbcUS/uL+LP5iTMg8RZYYWBsAO2MH62CljflB7vh49LyGeYvRFzOHHTh1KqtSl5KJM9McDu9DKeej",
-	"ipEf57JlyryIeZbp8qEuWZZlOR6rVgWtkbwAGjSjSzKRCHiV83b/kJwbozxdmVYsG5CzD18SN5yCLbIB",
-	"DLxvD/n6IhP42SQp8RKYSv/OBvGbBeUduAILKa5Z08L8AOqDjYMMN0Zj+JdgEPXChYu0iSRh7wEtg4py",
-	"9UO8zrE0kCCEm5IM0UnQAj0a9lS5oDMuJpkAvKFUHJTm97iIXiDYpIb73snT/oe1c3RxDcM12yPkduju",
-	"Deg5+3HzwaIAT3c0HD4cos5BgE0awC+zaIY8QTyw3ucCK8bX3GDEcX4k7u1FaLrDB7vNHqeYQY4QiNka",
-	"6sgVUGnx9//+6f9+Oruhs4ubDyfyC/blRfP+eHg0+uGfiw8n518UP1Q/vf/7/95sGFz9/MHmsbxtKM8O",
-	"/kkPfhoevLk8+PSfXeP5ADyEYDFcon241dFHO/kCL97dz1+57RZIXDwHveHeI+R6hNzv2g3GV2ArRm7N",
-	"+90mMHTBZhIFOjxu7qtWkZo1CjJIYEhp87WhyoCERcES9BsX6C06JcA0Ey7hacszeyH6maibjW6TXk0x",
-	"oQBkaAAywgRuqW0GTMGCJWCCc2jMmH0/3zcFl0y76w03NtKStXC8OPGpV8hreM6XTKxlNjB97ph/TYyd",
-	"VKycsOaQfOkfQSvtgy7xBHNBBbgsTHv+Ba0qVmLuFlmqUBvRHM/BTJrJXChM3bc+hns09Nz82jnPM9FQ",
-	"k6mmApWbupw8HNcAz/cwkk2XO+OqjArTPeBV63duR1n1Ok5/HGbZox064G9S9NvLbyn6tAXOtIPQk99H",
-	"zoReCC26KKDSCjEfIgrABXiXTrmSU2JjmGWArXAe3doqeuqy7j7KaBdhVnYm/cNcv0/KG+hA1xI8Ye3D",
-	"rb9PAc/ar6796tqvro8ja7V1fd0ao4+Pj+zldaO6+Gl2O7f7SHJWqASiTDYL0AoTfs0wYVAxem1+g7Vf",
-	"xSpJq2C2TMRotsMQDMcV4uHKAA+XYlKKKNZaTjA2q9slMVkprrS5rt2e0sRqbXkpwWc3xilCnwXUz3M9",
-	"WrlF6YXgp4qrdrOK1tM4aQOdGYOD3uqv0FGbSuGYDnR/INzPx9BDaFDHmRX9okAZg1R3n576GOpfOdbz",
-	"Xl6z+JA2rRy/6lwIFh31MceV43PNkGPQlf/49eAeSJ0t2l5rol5bcJVPQNHrc5oLljNqg9nQI2V6I+Y3",
-	"Zx7qrZ4nKAd21yMyQEFoYnC7sBIFFlEcuYthOqnZz3F1J3KMZ2s7KdZHS0JNhjEJwTXUHMtA0CTgbhBq",
-	"Shq5MGrGmBlcyKbU1gbaPVyQ3JR+2bKbFlVRMHZa0BmzoBaDPQSC72fKUnwfZmIToxJwA41lE/ITRVEz",
-	"685S3dS/na8cW4G+ziFHmmKQMQE3OkdcjXW1IeuFfUoWNtOVCd7uJ+An5xaQgqzegTu9jWTorR3mXbmG",
-	"mGghEPskmYbs9NudaMg0ZzVlKJzx/qb4onzBXo5fTV5P3/wwvDqaHT8dmqHO9t7GMvSAzX1kjqFfnxoN",
-	"V7DA7jZdhuuCSzmY5SKSsQUz+/t/WVaUmEZm0lDRei+Nlzv1Yz1IB8fDk8Ph4dHRyeEr/WpCmgXgB3iw",
-	"IEDR05rrnmE3+vevCJ00jOGLBzzMenW1GLj1MwB6iOeKNZd0grzpBvd+MJHPjw6H4NFMqbqc6eFLx7RS",
-	"LKgNMKwkg3lTDdKV7eF2z9ZvHHdwEMygbKdcuXW76eNmfdystyAfXhxv/YWL09/8mhbLu4om+bQi4EHt",
-	"m9ywAlCm7ZQpBvbWZ42wddvGkIu/IxW3a28rMZf/2UOH3cTWMW012bstO9NxDHMfsvXMBB+DpA9VJP/y",
-	"/N35x/ONFjDZ4yHywQR1IFwZF5Z0ohmSzVCEXREI6+ADRBDW8xbPzCIQeRVFnwk1r2vtKXApzEk/eCR0",
-	"ITUofVaSKVXTlFADRrD+TezSoD+TiUYu7AlR2poHhzxH+NWlfTIrczIXLa8y4Y/HB9VSzys+bnOi/9Vt",
-	"2QFVQRyoosOJgDn8sNHVX2XtIT4mwk34hSzyyLiDMbgxx971XRmZgXitfafwOZHZt/V9dVZVHYX0drON",
-	"zuGBd0JpYB37eGBvnPXxwN6as4sgLCSbwoHGhtuJqNwYQTdwxHtTePABDIlzR5WdCXsMcSoh0ePOfaG1",
-	"kFh+hRA8Th3nixyDqINSoLWhq01HvOLtMlZ/JHsmiiYbbT/sd5sZRLW8qmB/TzCCGVsMblPxtHeBJDs5",
-	"ux0/E2jZAYAmtaKF3i7iClkQtCEJY9C5PcMvD4eL8aMdab1FdM/ujCTHc40AJ4qMqpj5z4Zn/tAhFuiH",
-	"Wxppk7m2kgGxg5hXVWIrfUnb+MbO0u7E+oCz3cV+drNlApJFrN8u9Iq/dNlAUdbaD4n5ZNPPgi38QvXJ",
-	"paDxKsudEfWBOf/ms+HQMHbduokzOlmdOuEsgRHzEpF6SKCEhv3oSqDHq2XoqeeNWr2WmQq40KbL09qR",
-	"09NjrVsuzZuWRLnlfk485JxIBsGSrIu4B5bhHIdpE+kFrtlTVpXhZtUD/PpAZW/aPoJpCy9joK0Svnn3",
-	"sHiTe0f2sCJPIWa5FvvZTHr5ALb6R3plUHmw3WRCjscrVBPrMTJ7NgeS8IKMmOVmMjSHhyTXFWdlnglF",
-	"l4ospgzQ6hzjHD5gcwpxLT3wjsEpZNVEPg0gLexOiI/bb33tPi9W0A5VYGfDwgMtw0NgJhiou2gXZeU7",
-	"7G5BL7zT9dgQbTI9LI1WnhmtR8DX4fCvB/OwAvEcQGfDKMeLJZCo7iY8bZ+Cr5azSoIJe1m53rhXR7Ly",
-	"9q401Q4as2ebsN/H8f5EtkvPmfWHyJuOW7cRxTvfXYNuCzaaSnl1yURZS74dj2dor/AuYu+yporZjGNc",
-	"XhLyHfGGKFY0rFXrEraHnUiy7/BZ566Cvz7WZIraTeZn5fl3VPvpvrtzpfaWjBuM3pF7eothv7Y9PiZk",
-	"dX0J8SDfrf220cfqdEbegydByT8u3rkobOxIYEh1bX06jZwWRSashWOsG10Wz7xc0AZBraiiBvXW6zaf",
-	"CO1T5Lgk5kkm1BS4YKdcAUI3yqIjXzoU8q2tiekNRbSLyMdm2UsJRRL7HPjn4LHXjsEmN917gEQM9lPL",
-	"Z0y1dFYbIgb7va4l1V5Tngnzlp+CAZwf39wgpxIX5GhoeLAU0smpOWREEn0lusysQqq5Bk7LlQZjrD1a",
-	"PUM4rciIFlfar9tDx/oFUQl5QWZcJORkiP8/JlP93TTRDzT/7sNRZNuvmUDETwDWGGsTeCwbckJK7eZx",
-	"QShp5AJS9VzpiW+IHfSkcGJR+bRta5U+f557ESltRQMtOaGkkrLWVU5IrbfaliWk4uLqoJIFrRJ3xCrJ",
-	"RCmL+YyJFlMXsjGshDBmtDqo502tq2zg4AkRjllMrwNIo5jinLXNm0qF5ImgNCDsvTH9lT+k5CiwpCD5",
-	"vKmQxkwXxhpGKBYn6IyRCjguA07HhZMRMF26JIUUArHoaO8rNADw5B3mxPbWIDD7BIiqDWNaw4xbd7rK",
-	"4QGtYrRiZSYqfsXCO3irWDU+JM4aiF5h8+LK8Rp/ImmlTDOBeBn/Ws+ooBNkk490uaZUWebBTOSrNhKy",
-	"0+d+BSJ7Ry/JXFRMRUyjoW6Qme32ODyUgDTFDrRv7sr3EzcpkZfcEOSVKalBU7k1Qg8hXehmlbCY9EwP",
-	"/WYm9xVr5fMGKmhVXdrsVuifn/ukaYyjiXRWLt6DXMogGTABfenK+n7wH3rLQOixfcWLZnYYOO3PYVF9",
-	"bsJFsEVZ7cp1PbMPIak8bBVRWGDt8WuJmh1rI9jiLiGClcG8ncE82JX0GmhPqpg3irf2PVNPQBPMZaG2",
-	"WO7Y4nJ1Ut+7B7f1Xfi+n7pNHZYz2NW52dhNj1lO9j720suJ9RGbP4mc2Kpncw/HZlPkZisXnAVOU28s",
-	"OwANbVs2q7uiMqco5oPHsUKrmjaMlI2sa4SCdvGWrdsTD0Nftitr2f2X/o0FbN8Beg6zP04Svl8Wfxta",
-	"sgdYFrdTlwXL3toq54PUoLwHplviYYcVbUFt0XnAbr3kguTaNga0FH6Xkz1UdzwexpHw/RT9aCvMBbSS",
-	"2qrWLj6ijxICYk5STMDP0w1Hiuml/oxqfxtIyh58sXWDcccQ+SNa2Ha7wvEga8PRL7r9otsvujuzlT3I",
-	"srsVyhTEFoDRbMG6oEsLZpFL9Gh0XJyUX7AX45eTV9PXP7y5emQ+s7dAGRJtEc+UjZPmcQQHJE3y4P4c",
-	"pHNNyE5hWBVvgcDJepqTnOtfLZjILm2tVRFwwT/kktBrPhxRMDwTevkzcWw6bpiaYuTaBEhVq3+wJPab",
-	"ecueVKTPtDiOqn3byjoK4sOpiUUU8jM95R0jQZtmVSbxwkSIwS7nUtwpRGcdjk/3D7zdjZXsCZCO7bzv",
-	"Y8seP8BmmchsxfqoWW9zfO6Th72R8tuQiz1EwEyXzIp5w9sl7G0jRhvWnM3bKRzOSP41GFHFC/fFJ329",
-	"7vrNOmrNtVWPatiYNQxU6hT+gBJ2jt3mcNBFrQRJYpJbsVi4MR+EiaD0+fOj41eHw8Ph4VH6evgaz3uZ",
-	"xq8W+A2TdQWUpaD5NJovUw92BvKxsWxmKjHH/5GO4O3Fe/CYjDnlSdu6VXVsWlNbF2fffIWUrI7qOyjo",
-	"DC/cUEwlJ0SOzXYHO59Lnhlag5Mh2DepUVayEAdjDAQPOscNe/05/7h4Z+RhboV4UMRgsDI0NDoMto8A",
-	"XHN2FMY+4RBSSfJwxuXpKt34hLWbge2eQEuRkSyX2pBE3SGuSCUlCPK3QYPXp3zX3MKjnM+UE/cA4J1K",
-	"Ad+tZ5vlRV9DzKO4PZwxkOPN5x3MoVivpRsdUF0HzgAX8A69tx/NRoQvrjfwm/mo4oU7/6pAbJNOQK2r",
-	"VbEYM8Ujsja4Q5Ht9z0VdKKbBfc76UmObLW8CY/Ugk5zrCYf1PKvuoCOOr7j10wgHsOWrT/VjRwZWxb7",
-	"QzbqkHyQMFUEYyXGjU3hX7suG/zy6Zf/DwAA//8=",
+	"7L0Ndxu3cjf+VVC2/2MpXVHUi52YOj2t4jg37rUT15ab52nociEuSG60BJgFKIq518/pp+kH6yf5H8wA",
+	"WOwudrmkpNybW/ecnhtTu1hgMJgZzMtv/tSbiMVScMaV7A3/1GN3dLHMGPz35WQiVlzp/0yYnOTpUqWC",
+	"94a9qzkjN2zzRBKKj5B1quYkVZIsM8pJli5SRShPyErSGYvgP9WckVxkjIgp/PcN2xA1p4pQecOSfi/q",
+	"ydViQfNNb9i75G5kyRjH4SknNFmkXL/Zi3q3NFsxPbc06Q17dDJR48HJz8kvX25OJ2fJOXs6fTb7cv7V",
+	"z89vBouTXtS7YZsxPKr/wzxZe46f9qIepwumJzFZsF7UE9c/s4nCTwA5ot4yF3LJJmps6HN+6v0Gi+8N",
+	"TwaDQdTLqWLeL1EvZ4pxTcZxQjeyN+SrLIt6mi76C3p5vai3ZtdzIW7GjCdLkfJizGefPkW9FzmjiiU/",
+	"4kMvzTPhXaJcrllOlCDx2x/eX5Hj25Pj6ugyjmBDBM82RHCGuzIXWSLhd5nOeMpnJJZskjMVV7aKcLYm",
+	"dqyo4AR8msi5WHOi5qkkgk+Yv3ETXEhvePLl2enT8wFQrLyGF+/eELnhk17US1JJrzP9+JRmkkU9xuHf",
+	"Y3aLzPtT74vex6g3pWmW8tlYpvpzhsCw8Wtm9v1XenJdZRJ/p6sU0guG1ei/zSWbjN9M//hvz/Ov/vDH",
+	"//tLfrX++cPbb7569frtf7wSp6/pa/p+3Yt6qzzrDXtzpZZyeHw8yRd9c7b6E7E41uPL4wldqlXOenpb",
+	"v2EZUyx5qVdT38xLElsO6yf4ZExg5UOgdpxQRfu4gpjcMLbEzbMvPZEkTWCLI0L14zjG2P69tqv2D2RN",
+	"JTFPt2zel6eweVRR/UdLSb0KfHOo8hUz+7DMpd2Ir+7Ob84WT/mz5Ze/fJU/lwN14m9EdZZAKBiD3drj",
+	"/uv1+eRp8ox9Of1q9nw++Pnk5nThjwFE6umT98uKSeUkRs5+cSOc1cbo6e+wxVIoxiebsRY5wEqfop7a",
+	"LBmsorwd/iZ+K/LF1gP5zcvXL69ewpGcinwhj/+UJp/iIWxbmqDQtPs0JJp+tU0yfyX6fX9zQlSf5ouO",
+	"7A+jeat5a6m/w4osde6zKrfrW1bWnZ9KfGRWt6sc9RZZk6T3WKwna1oXu78Q02vuIF1Wy4T60sWXIoRO",
+	"lSbDnJHJnHKr2lOu32e3qVjJMVUqT69XiskYHpymTGuSVJlXEi1/1JxtyJrlrFHsLMStfjQTfIbDrDhn",
+	"WYsEOnsWlkDavqEcrQqabVQ6oRl5yWcpZ7IX9SaCS8bVmCqrK4JqiS1omoGKpv/iyfFe1JumuVRjazMk",
+	"tBf15mmSMO4UVTcmzWgxzGtxyzIK2nJB8xumtEIzM3XDLpiiZrmfQjwe9ZZzwZ0KlGKVa4WoGWNsBIZU",
+	"VK1kb9j7ZUWzdJqCiFd0prXpx6inUgV2yYurH7RCQ8Yo03vNrmWqmBOOATbQm+A+xJnWjWZgeCcg0Z9f",
+	"n03Ok6fs2fTL2Vfz5z8Pbk52lOjP6Wl1jJBEN+veHH05PaPPJ72AdLerdqfndSqDJ2hJZ2Dbxn94iXYW",
+	"2iVxpA0kJhUBRrkg8ZzK8ULkLCaSbiRZz5mas5yILGE5HjpJpiLLxLp2OMwntJFmiVAIC2CFnz5r5oBm",
+	"/hj1LNXtet0sMr2f1lwr9q3Y8HdMMp50t6/xfVAFxzm8azQC/MHdhZzS0KJxJpjUo9AZTXntLoQvMv7L",
+	"iq20UNQP+VvvhtJGcLuC+BgZsu984Ma4FqBL2L65BDtEi3d2y/IN/kssWU71A4ZWerlDzfQ5A36WZEE3",
+	"ZCn0AcnFAq8iCZvSVaYkEMvIPbIWeaLvIXDNtOYFmTEVwU/alp7MaXHZjOXqepGq8SrPYkLx8OjvaEJX",
+	"T1bVgKL6+LFkLPJ0lnKgq7Xk1+u1b8lrippP6xeXubhNE5b3hj21yrlUaca0WLFqRrE7TdFXhM5yxvSW",
+	"52zC0lvQsclqorS0kOR6Q0Dj6Hk2XJOQQiBcA5LdCHH9U8pp3vv4KXCD6mYXGp30fplr6tsBq/aiPsZJ",
+	"musbcPnmU6HXsZpTfiOB/nZ7vKfpMi097Yzj9mkew2BSpoJLx6FhSX0FNkkuVV1iw5fiZhFNuYD/hRdR",
+	"RMsyJ4FMQD/BE4k36pptbuX0jjxWYqAWS6WdM35rNjC2x6NtdUmym/U0i3YY3/HHezdQSJYVn0GHyJJK",
+	"yVCy6GGeSDKZs8mNkVG4E0TkxBgMJTE19C1h/by1jnB0lIRE7y/Kv6rIg0dYLrUU1XIjIUoUgm6SpQz4",
+	"jSZJziR+4ToXa8nykF+NLfX8ivWVBF8xMRBndMa2nOeCE1ZqMXYcp8VYxpRi+WOIPyQl6L5dDPOAMd3T",
+	"5oCeIrBvh3OAp0Wurp2NEn5s2Rv2Tgdn/UH/5OSs/2X1pIxL9HdmVAcbLGdUCm5MdGdY233V+yBZPqYz",
+	"XN4b8WuaZfT4aX8QYPz9RCTaNt45jIeEkl9WNKdcpbzEXCSV5IYtFaEyTRi4B8VKaX1slmyukEqS2KwM",
+	"pC5Zzzdt9m/4a2FBW+LpTzvI0jqbXQtVYrO/HsYxnmTHHD19+dsshep9LF/0LNmqnDJZ5dnxV31glD3E",
+	"6j4aumDEd1oMLBt48V/f//B90NRu5EbwW7tf0PkJzhgjbqw3JiLrOVXaXAUOvGV5kk4UOXBSUuQ+px1W",
+	"OdLjcztyLTSxfctb9teNCtcWTbdmb5znPXE2eNj89rQRF4rM0lvGCc0ZASYi2ngEclkXA2GLpdo0+WpK",
+	"Tpnu3hb/oP3V+1zw0ui5XHrLjHJQHynNevd2wBi/SNVqL7lKai4YJJNzwRSWlSN9yYr0uedrqibzOgv9",
+	"wBnJmVxlStsbJFVsQVI0UUSesNzYKIxO5hjpgYMGi9DX2LVYZQmZ01tG5hS9d170D8xilssqH13ruWi5",
+	"PhUr/KaMyIrrzwmut2Ca6UOJiw97AKNC2qc8YXe94cCXjb9LLyDO4+H9f+liKXLVzHzsbimOTgenz3Zk",
+	"P+OEsaOeDk4+RX/qsTwXOe5A4jtnxuwulUrTPhGTLTeDREzk38NAR/XX4T80fbYT+FSfbSYlncEukcwY",
+	"nibQhfycSrQ9CX6B0CxnNNkMSfvQmqmXNKcLb43yp5OPfeQZ5+Uad3NVGldWym9pliZj+zJS81Nkufyk",
+	"oPf54HmQ3npOTLF8bMbameKBAQoivsLfCofMT6dmyUOyWElFrhmhBJ9BsppLSphep49Mr1OfXgNNL/OH",
+	"swZxYYRBF7UFv3lCYpbTCWsTE3/IUd3sLCjOKqrrO7Fcsryj4rqnrJgIruhEhSMFe4mJwScTtdevnHqz",
+	"A72gv32TLpf6jwN/bF+b7XyNcRx3L29P+UYSDFc6p/znKNQ9o1BB3goFoXa7uzhOAPPoPaP5ZP4OLKD9",
+	"GOpYwhD1sA9nd2qs34v1lRjsoVUuBdxoJOMQFo3x71OBMVb9imatLlyHZpZeNLlmGwFX6m2ciAlOn3mv",
+	"ZgPdl+tQ6Lod12Lzu3/99f/8enlHF+/uvj8T5+ybd/mb08HJ9c//sf7+7OX55Ofs1zff/dudfxtEThqj",
+	"PR5mWsNtwLsfcJI75jNQEr+9vHrxXYxeTskUia2H2MatzFD2iguXxnnKZ2TFVZppw18bTZiOFQxhETti",
+	"MM1h3zwwpPJvmga2a1LX1s1wAqQhl6S4ZWVUaXGSMG215htCldK3clkWNPXYod08l5hnBrLv/14z8jQz",
+	"gtQyyzCePv0PMCPq6SHPol6yQm/IeKEtwK8iay7jnDDO2S0bAec/p/apWqT7jIcWYGdoJc8YzXSI0cvV",
+	"ZMJY4pw9kbegk9CCTioLOjk5dSsCJh0b8Xa/pV3/+nzz1d2X62e3T9W5PMtPfznZYWlPB2elpQGvaHF5",
+	"z7MUtvlewtlwTG9yjU1ILnLuZzVnaW5SVLeH8IK5WQ3pFvc/My59wY4c1bNR6qfKZ4rfVsztZm/V5Bzs",
+	"LWQ+j2/YBm5uac4C+RbngzNSf25ILolUlCc0TzCnPE9ZAm5d3DyXM46ZBomIiFxN5trckkwpyGxGcyUm",
+	"IicLyunMRDj1RIs8jQttnuV0ERNto8jCiapvDNxowZq1hkODXsUs9tJsS1kclZt7gCY7Xt2DIxR39x8q",
+	"5JlQnCdO2b+gG3PuYS/lsO/LFOZnXQuBTT8hlYeGxNQfaHpzoQglL5AXbc75DdtEei+5cGUEcypJWteO",
+	"K37DxZqTy7evtm5HZaq77kXt9boTxcyCmCSSZEjkzfh//uu/9QHu70t9ulJzxvWFE/REgPgQbeCzduKb",
+	"h5D4ZiJkQvM8BXvQzr1M4e/FLpS189iTssXrBWWLCTii9sl7BrcjLQEuV2ou8vRXoM2QfM1oznJDdXIg",
+	"cvLd1dVb8jWV6aSwxPRoVJKVZDmIgsNH3Juc3YobtuVgmIeKg7Gmkpgfq5a4+XmXfbFz2HNfiteLfbma",
+	"p9LtzEHB5YdwUK8Z4/78H5i21zQZz6hia7qp0/Xp4JR4D2j1sszF3QZTO6TKGYWQyDQXaF+InFyzecoT",
+	"J4XwcsUSPU62qcscO0r5ubad8Ge84y6UX/W8395EJMtv00l14hdE6WuGvs7BnSHffyuWaYn+InFycPyz",
+	"DKXfnA8GpPYY8rf+2Up+FJv/+v6H70HeTyD8pP9wrWUUTfQFV195GE/qRl54oNZtqE18180IDOAfiqZJ",
+	"DcmKszttAeIVWvMdBMVTvlyp/iMoZpipEmKc0XzGWjbIPVPeHfgpJ2pOOTkhb9Kvm+kvblmOz2ylfTGh",
+	"fQjvvx2memnWg/Ovnn75jFxvFJOPQeKJ4AqyUDZL1mYADUjoSS2YrBo2hiWsIhHon4EcmvgFvnl0tVmy",
+	"IaHLZWbk4bHmvrj9UEAKGpW119q2KbioHTerYYxiy0CBKztbKvEsABXaF/wY2wh+0bFcLZc5kzKsqp+T",
+	"6lN6+/B+F+mdgwg4RNtFTignGHchuVhDcobUv2H4DLx0Wr+znEqWQNK0f8clB0V6TLkI6xjeiA8JVV5C",
+	"4RNp2ai436SSxPC1AIPgLLwJQPaWJB4BWtijRqwdWSPwfsWoqM2vRqCG5dcXMoSiJcqNQjEXXuPhNL5P",
+	"vyiZZOkU0/kP3BbY0VLB5bH++6F/r3qMWCcWYhQFEqjUxyuuFSK9zliYQVtfQdlunMaQzYchCs0or4oX",
+	"j/7INrGpHKbuAm3rh21BMKMZS0x+h42xaQsEht6g8IWh8ccnMiJSlLcCi4rR00yKqIzdySRNSL7idebF",
+	"RERchp2mmZb3RfuhFddzbWPndjrvyNvbBiurrOBmVPai41aY6nq7E/YKvd9OVPZgSLJUqkrBC3yw0fEN",
+	"phxGxKC2vLooJciC3jA7Y/88VR595JOF1/nxSnY4UsWzNcUNKVR0wQJHSZNepVmmKak3rs7R8GKVQtXX",
+	"urKwt6B78G5pFD/dprLqAL/W1kveMX0JEXzCNN/py+E05amc48XwL7nvLfZaw8MoRQMCk1EtC0F5LdUm",
+	"Ipngzgw9ffqUTOY0pxPFcjwbeKqLHwmeXHh8madcaYFBLt+/ePWqzjABki9oNhX5ol1zNxHg3owScIdV",
+	"pmjziE700df0qCzSI8Vflilytmo0AMPPNrHEGv1LiU2+zKhU5PSczMUqlyDvacX6N+J7wdRcJBFZUjUH",
+	"14RINtuZwH2uNJaty9yBKwwF7skUbpSKbbfTtMlBiBaHffJBMqNZtJJDWup/mfd+YxbiiuWcZmNH2ao7",
+	"akDKzwzJe6FXpvU4Zk2RlENthfE/BdK0rzN9s0BWQl3euqnlOe26mdW3vXubm/gaqptywWd6WmKVE72C",
+	"Prkqe5wuSDrVcl/b6qnUpoFJPwMrXd+QnAa1u54mD+WmWlC9FE4hvFbflzPiPTB0zr9UkkSbRFOIJbkH",
+	"ypvypvgDWWiit+yGP40dt6L8arEP2+bqbUMB+ACa+OgS/o0a6wmA/AieyAcjOZzYMRdqbKojQ8L0Kak/",
+	"h4IUTjrm7UbkeqXAjVGYG/jaBVYHX+oXnfLNINdX/wEfksbcqMvO0jeKF5zjpXUv6+vbdUtDIxQ7+/bD",
+	"lYuK4Z/1+dJmtrn9XmiBCYljYjrUNnhEvnt5+c1jOEZgjlBH03TrfEbKzxhteAk/uK1hd5NslTBp/LwO",
+	"qkrbLOYuf/n2VVHfUk0+gtHKo7TtUWXaO+5P7e1AzKOYKTqu9Gou8MaDk607riAWJRapMk8cPsaGYSHy",
+	"ttN3RurP6TuNKTgt6uyhSnV7sRYsDTDgTMksm2bpbK4O0XNDOYl/gA+aDDXD3sYwMqW4caWYOr5wOWra",
+	"SJBK5CwJneUZeyLNgiA9QA8NYARKuPHbuCVAsx05JjhC+a5v5mcHY7dpUdjDmQpMPAUjcdEnlwmEOr3V",
+	"PJGkQizf4kFSPwZz3bI8EzQJMZVWpsXfUQoYV0wqzXHRW0n1XYVvrK6XhErjjSCQ7VFVs1dCVF5IOUHu",
+	"at3TYqq77qX/ZlDfdlmMvfX+trq3XucRvNvWHtNnH9JgIvLLiuWb4gm4q6IM1xd3KANZMQQHnMzZQl9h",
+	"pivJJDlAU1BPLCJiBXHVHPGllBBwH45QqRk3eKT/yyZvML5a4NgRoeTDPw4Gg0FxJzys5u3U0kC8GcM8",
+	"OTFLw0HbWOU3qq7ZtaDmsfzKxWxbckZ8HnFZI+j9SXOWmJwpkXtk1wfjWjKu6ntFDkwoAlwfcb1UKNaH",
+	"2oRQDuvZDuajpW8VmSIdNnbPrJTQAMXGvsHfAvMbFsgHv91umpO0bTfNY16kF8+1Of6magGlAC3eMzab",
+	"q0R2IcqETVPOAueTvHNCMWdEqjzVVz5h8GJh/5YsUwUrTdPM7C2HYm6ZZoyrbEPSGa+rfi/xC1bhhqkI",
+	"sG4MYom3N4MUAxQM8s7UfbuJegzC08mNJpXPI/a3x2CTjHJEoB3njE7mYbPwlNSfKyeLpRLFFt7M/Iic",
+	"Pv7KwQc/kQZAWEzLFZraUNM/1jIzGxN4KyPjuK27Wl/rrtsaGqESuvFyEq0VUKwRzAAzX4pFZwShKsuE",
+	"yGkqGUYyPaI9xr2gWnMb9G9WHtISv1xeW07FhsV7xbamyvaCxF49r6cFALyhCE8rF4mGs1sV++Uv46fM",
+	"C627/xesTT55vNrkk99EmdjF29Kv0M2x8lAtdxuvgeiSNYnTRX2bFvOYHWGA9K7BUqyXx1Xe9EbdMQO7",
+	"uqZ9+cG97jlq7OTad07zOr59Uctmx3RtZuxZu79gQT705oJebL8XlB4xjhz4LW6vkyysgSXNJYvMkTdG",
+	"BcGnioe0MsQgGFgecnWtrQM+Iwfx/4sPiZyLXNlY2JkXGCont5iJWWAKsy0m1QZEqpCpQU0xtQSQUWJT",
+	"8NQ8AF1rpoo2BFgq5aW1cVqZwDvyWfXl+v0BnhgW87dXMbxhjkzBznDU09rSrf1Ln69giEdgLR8hv8ZX",
+	"p89J8fcivRkS06DU1V2eYcO13ixKd/SbthVBA1SfKSIQFv+neKVts7wp77hTpTc9o6DqpxiirNfTW9AN",
+	"pjucDAbFcpeYqSF48hs5C4qZlzbPDFVEkIOyofYYbiXk1jvrUEmWTUvhaHKgr3WJeyRLOSt8CpH5X0mW",
+	"VCry7Jz8Mf36EGQDoovqDQXznvFEgiW4uE5nK7GS5OBaqHmRHfma8ZmaozyIr3LK5ZTlRy/5RCQpn8WH",
+	"FxaUj7OJMphmas44mWRChvyKrj6ilpBMJSy7lb1qRN2VywIDlC3QrfM7PumfkAO9d1/TxN7GhvbiXFxb",
+	"vxNSmX047JMXcza5KUXjYMs0Wc1eXbhN03x9zbS8Wegxnj19evaIubY5w+Lv8QzqwWtMeqKZ1HvEhJMC",
+	"PRACTuQtnRLq++vPZee9Lb+8u0XhCiy8BT2q8eCm3OIzOifVp4bke+EZf2jy6bNdufxZ01hf8xJrF5vg",
+	"QKlHTdkCSJO4VqoEZYEhFI/GHdzTNxR4v1SyVJrIkDxp39Enj7+DYqUYRCimYsWThg0sPwT7V/h83HVv",
+	"SdU8THkYoJXslWnsSvXa6wXRP/CcTcSMp7+yQt98ePeaHFjDNWM0kYd98p4xF3LM2ZTljE9AjMGnHkN2",
+	"SSVygGHl9JamWTiY+nRwRgIPFnkJJmUTfBKgGhOq6DWVFTP2PY6hzwgkn07mJo7ZuCuh6e24M+EhvLyR",
+	"4KT8NAWw+7HW6iFiISpdMLFSITKfE/PHsnNLrFQG/roixeaJ1gY0cSpQE30t8hvQExPKJyzL2owHNyTs",
+	"lhmpbSfsrHekfvFa2EhQWtz6KYn+fPCCVFpQNYnnYTblU9QzpoNpTcakPNIGXC6yI8jlODKxyyDgiZnA",
+	"E+miyZFftk0Xrs9IQ0C5D+4cIGAzGLLeS4hs6UmYVeD9FKrcXTqZOnrHlhndhAzmGIBJcXKqSPQ2Ti+M",
+	"ZNsfxRTcITTPUi/xbUtWcXklAH/sT5vx1aI3/An/8DEKLAMJSLOjd0XjhiqMJOQn4hLtZA/iwPrjw8h0",
+	"y7EOQreKuZDF6vUuXcBiNUOAXf8EEIMtXxm3ILUZYMUKPXYLu93atuwdVex1+Hb6o8lGyNhUeU3trCc2",
+	"Ao+TmQaJRxaYfdS7yP/p+fML9U8n8ZDEeVzc6nK2oCkvADPXKU/EWptGDI2aWMX+Ta5YY2j0ris7eiuy",
+	"dLJpa/Onb39HeJVewsMti/vln04Gg4v1P53E5ODVy6tvifuQtf0Pm+fuXt42eSTZ0atk23FPE3Kg2WT8",
+	"P//13/om5/gnZZrgSwbxgT75t5VQkGMOB28jVoTKG1jlnGXLRo4KC7ACxAIxitqX4q7r9bW8x80mSpA1",
+	"TfU1bYpuD5VvTD2Am9bZoO3Di5SnC32yTzybQ7EZy2EW/w76pyaLjKwc+pIoYUu4Uet7sCoTxmWPNC/Y",
+	"jzuCKPfE0x/ZJoRqfMM2+nx1SP9GAbCgN+BB1FRKWUIgA0nkBHCuRlzSKbMQyH7VkHEO66/lKy7xGCKH",
+	"YMlKyosU7BkDl8WIG/BbgNyHakRQfDBWSN7ZLmDkj2xjopsTsYRUqRH34iN9iJgDd67naca8+VaLJFw+",
+	"WXw+eD7i4VKMmBwA05BUGXcGKAcAC2jJHx9xXJT3hYZM9tgL2ubsZ/QzGnaFbl/5io/4QbkqP8KIoPnv",
+	"wvt2iK6Yp3d3sfs2wFMLBRVPEZFIrjQ3uyz1+IROcybn/REvcaVMZ3y1tD2eop62EYwxUfS1qKd6e2eH",
+	"3qGLqDc8ffo00mfJ/vtEs7NSLNdj/udPo9Hd6eBoNLr78uXHf/yHXhRi/5zJpeASG2N9TZM/FFAEpvIV",
+	"GjFUi24rzVkrIAb/kLNpb9j7++OineuxffzYfxZuFG5lodfwr/L4ZWEPl0/k1zQhf7DwCNTDETA4CIUJ",
+	"XIVCCJmGnlVXluqhuZmHj70nYYJf08QzRnYhYwiLoJ2YtTeC5fLbxygebykGbx0m+FJ7sVLreE3vNWWH",
+	"tQ5Wf6MpgajjMPaNpsyVjsPYN0JhrdYhyk83eb9bh6i/8UDH0XloSxY0lTaTrR/ArhLTKePQXsbF0P2z",
+	"6Bu+rUfRPdhgVHZ62T5fs+12kQIvDFT8jjIgVMHfuo21F7qUXHc+efW3W+tOdzzR8Fpr7dpOA5rXwlki",
+	"7Sey8vwDnAS7/+VjYBsIyIYysbb6W5suDAk3rLHWDMNONJy0QVU5aeOglOJy6PLmmpAVTN1WEdj0MAWw",
+	"utqkSHocGR9WjnOD66HtdIVeabj9tw1Te756q/4dCJctt7QfOIkbzO7I3tc7XeFOOt/YTAeda5dss4O8",
+	"C4Mtth7WwCvhnJ9uR948/wBH3tGg0qjYHEyWFBk0mD2kF5JKlVMlcmkaoovcJNf4YB4LukE0ZAMOGSE0",
+	"JKunHwI0mM3Fy9NbOvH67sjPB/GBtXy5cdTLwgne+QCEC51aWTfwSi15pd30Kx5tiIlusRwrL+x+dqKe",
+	"YnfqeK4WmUeQ3rA3Wg0GZ5O/S8REixmiH4CfGP4BkNDxh/PBOfleKPKtWPEE/3rs/Rl/mZ/gv6oP2t/x",
+	"n0v7EAb/oFrJPGj+VLqCV31CIBxpRr67evMayriGfiuiSmJXP3wRr4xpfcs+Njq0sC2q1fAjULSHzyLO",
+	"rZYgEb5gquCeQAJvynEAqMs6cHWNS4gbShK7/dBWAK2vqeLJ9xbnLexB7s/mOn9VxL12OE5etKyVh+1z",
+	"DyD2zXzJlY3FqW2Bs7YQ3KO5Jf5gsk12IGYtU6WbWICnH4KwkPzSoEo9bE5szw8VmlC9D+6ez7ruoXXd",
+	"KwOm8B7ou4+uqwNMtN/vyo8/AEfZJRBcA3mJIBZr0yLOwVOArCt4qXYoI/LLSijbDbcM9/Agh/UNuL6/",
+	"F+qysAl2IHQYu6CV2IFXHoDguA7Q05e2PFuVgQsasRH6DhehERCBXPINjgV1tzY+C9Bg3E/5wREwROSH",
+	"7vX44aid/ZKbLVbSV2KdDrRg50DbvpyheaIEZLADW9RREFpZovL4A7AD8IEHsaD2h1iQS0Zv5IMduO+F",
+	"+tbmk+2jIfe3nYMpbe1jVJ5/oI35FlPlwMRbsgk0v+qU9VjK3IUpAY4C+BcywWfgb7BeKuM6KlxNsJqi",
+	"PAGEwmfd/cC62/z7W9PZbiceD9dctjtX6q88AJOaRRBchVUkNn5P1ixnphjdFnVazYzYVOVEkWs2odZT",
+	"0lj86QxPUwWalwol694XxE1Y0A00nv3Mxg/Mxu8RHP5DOft0F8OojKPVbhF5z9ZAQ9odNMWjzTmzrSOE",
+	"3nmAE2ToRz74Wblr9iRnRGlGy2meZhsiplO4plawuMhB7P0rPoxslm8lGZYcxIH5e9GFHfFUDuKCoPFh",
+	"n/xIU0VizwteSkS7tzlQc7C3v1g8CgS/EuIN5Rubf7KrPbGfE+/+nHElBNHzdokzQ9deJFyUtss2/N4j",
+	"LDsxwAdOTSOXnTVtoANReySk8ny4j06nITxzNNDupdMQ9vkH4EafhkOy0Tdx26ClgEyJSMonIs+hoD/3",
+	"e7Q8gAj48ccfjy6L/DDW0LqylEGGSEImowHA1UJXRtPXJ2c0W/zTqGeQ3Ee9nW6QyGi2hvZ36YvRV3e8",
+	"Eviu7iGWxKuVKdEJILUgiLdI6CayxVXgkva94H3yjtGExJpuppZyIhL9n9J1tNXjsMR8jZkcS5UzqnxA",
+	"J/NelgLKt52ymII4xPEf6BLqSGqrCrRJ2sB3tn2A6xbmXbVK7PYnbMBHJxPbaHFT7b83WJz0oh7IEf2o",
+	"/g/zZO05flokKZqOva67npmT1yFwbFZwfur9ZpTbCbQm9NXdCfzANP+mgo8TupG2F2YuMHfSQCX0olqf",
+	"QDfIMwwFL1muUsPoSSsNbVo2UAjyssvHdTvlKmezIGXoq0VtgUG117eFhJVuKweIG4SW0iRnqjKlrTtU",
+	"mxFuWTsVLIpP8R2zw7XR7JbXImHZmm4kic2YWNxhKjgsd3ys0NawTO0bVR6qfus7sUZ7sYLKU4F1KS1I",
+	"8yF6kTB94dl5r57NUGfVXT7tI+WUkimA3Tt8vA2C4F294t4hq8LNlk7mFWibJ1C4X5tL8MuVo9e4bP1n",
+	"9JXj1RjaU2AvUJSh+oeJ4Lcsh58APGCpvARsklB9zZBrxpam9Bfh1VxfYIet1jeVwTH6nw4viBYJ5Iax",
+	"pfRojw1QILeb5syVE5P3TJFrSKZARWJxV+KJ7Y+GdJJmBeT7yzcvydGRI8YRrPb7cqHS2bOnUU/PA+9y",
+	"qKwDFBVZw6nTf9kqB/okvjtid4pxmV5n7EgfJd8XrgeRI6OmQB9eGIvDU1R4oiICnVnxFVfuniQsqean",
+	"Q85J7UBGvdpM4FCbh51g/vipWTQ38lPdi+IfYutLiYq+3YJrduHgJk4uEHIhVYSaJkZ+hUAICay8lyfP",
+	"gjUohSn2E9YxG6FnZGlNStQkVlSG5jA6wTBFUcpmhsWEUcl4sICNEcah9cTUO3dPJDE96EnGkhmaTpM5",
+	"5diPH05RrV19HI2gujhPCjx/fOeJJMBHOeWSArJEn1ziQdLWlxYvOZUryBZbCINNM+L46SI5ADsZVbiq",
+	"oTHxLKdcFdYuWB8T7srLn1fbQS+0bkuXvWHvdHDWH/RPTs76X/omiO3J77XXp8u0h8kmvWHvFaGznDGi",
+	"hG0fTzhbS4PedMlpttG2fEZe8lnKEf1hJVk+pjPYGWusH83E8Ul/0KvZGm6Z9fo8LO/EZpiG/gcfeHpn",
+	"78xlHe+TqYPWcJQMfBfEgOUU/f1Zess4OcDazkNiRGKS07X+FZomV4ygkoC7FiJjlGPebv2LH3j6y0rb",
+	"OVp+TlPNlrHeVLTCKVQsH+n159r2Xk2n6V3Z6tjKATVbQbNE0LZBMFIraCdZqklQlrXI/OUZlLmrQc53",
+	"N4fs0fPNIcupJXOoYN/aNyw/B/Y39xdCJvomNM3FYkhiukxjcuDEIjQN1UruMCIxNnWLEdbGNnzTf9Dc",
+	"NrSbZQqQq1Ws5lBVJ4mnLLQTa5En1Wj5jN4yqCM1yx7r12Oj321vdIOoVnx6nyO8dQf9Mx6aPnLOE0ni",
+	"D5LlR5czt53F3pUlw9aPtqoYe5wNSd32A6uXplt04m9RKeHu9FqtQGJXu1aJNH0hhpLmUlXulqbx/G5d",
+	"1wvYtXYskWMzEVmXs/jd0FZpRZkyc+YB4gNPt2Zvuc1XYVXwp6LsP88peBKL9TWJWMAAs5/PUkau2UZA",
+	"7p+ZhtW3SZob6CYjmNY0uykR1pCwLnC3iRpN65KcAeKXhIzZjvoZyLMwRSH5ARYBjpdUIjiTljHlI7Df",
+	"3m47Ge5QwJ57G4FTDrE9IpQm34p80aAYXFYl7IezcaZG5FW53OAo+XbKNF/Y5dGT66pjwDdKALW/zsF2",
+	"zKatxNLcYiv1vz/uqZPLjgfz6fpKty9qZ92nv1FiSKBGiSFNV4Nd5KMlXsvmWwSqbQxA3fZ32PStoKlu",
+	"0x1y01/jxru7dWnzty5u58233ykxgKPMx/LHHdLVAzPCj3i7fGkulzsLBO7upR0YZM06CoXqJfmvkk+C",
+	"C9+6xp3ZpEqLErvUCPWxPJfKXx+OfV5ycDa8vA1ahZcW+BeqFDwmsVYpdkeMv4jRM3cLOKz62QOFWDKJ",
+	"vgFCMqlzZRz6C//Ccyn0rZHn/WQ8bv5PBd6flqnjolSg7xmJ9TPnjV7bu5dQ/ddZmHLrJGg/K1hT+PsR",
+	"rXa+reMOvcLJLpWSj3J0TbXm356Ed5sQPKvhfoWuM4SYmhPoRxr75HV6w8wfcKwiuZTxREY2lWtGUz7i",
+	"UJguh6aLg8lLZRLgeRLhAKFrrq//1YCN1SPaGmwuhYy/YYqmWY07cIBGJngBNK6XaAEmX0QkQvUYmG4b",
+	"CDbZrhNkjwsAMsfDpLlFGXw/iMapEZ/lYi2HW3zzeq8l8VzzkfGoGCcUdM9BZ/2IV7315ABQailPMkCB",
+	"ut4U03ki/aA2xq4Pq078AIvU/fnWYwHDyt7wJ8ehdVSRyKBy94bnpeBRaNOj3npO1ViJcSIg5YyDx960",
+	"l8Nzxrj+FHigP1x9e/TVRQn6/JeVUEwi1LmrcUuYfiXH/OI+fIWVDrnpxYYJoJg7LvIAqrAS4BtnepRP",
+	"UWuTnb0XfZkkBiSJ6a/TBUv0LlrcC9g6ZuoCXct/6FteLOw361IUJEKB4L43EV6Y3By9SIR4rxKivO1S",
+	"q5T1PJ3MSb4ynJ+LG3P2XCLIE9exC48bCnD9Rol4v7s2YN42VEH0H2QLTCskVe4p4G8AzMV0JDVdCRzh",
+	"AEDUyVRX1Gr6DMxWacKK7vqznC4WNI+Arqg3XcmjjcPKyhn+m2/QEDxmRbulvff4HYTjUNYVu90geQ4m",
+	"AIsO/L5kWQaZt1rwmJ2rn7LDkKz9/bTa8qgeRKi6r2ZTliQUC5ZMeoFF87/aLFm9g2pcE/Me5h+M5mgl",
+	"6abDaN4qK3Be911fxqS0DS0viFxmEGiHsQnGkEjKlUBlgn53C6P/dDAoMjQaNDYMZE7gCXmTfl1aS3OD",
+	"/r0XhQ3Xu6M4RmhPA79/+PDqm6rUqsH0GO0C3ZGWahOV0Ir1t/yxtWgSWjp6sJFoCcLjlWmVaBNqrLA3",
+	"Vb5N74CToQuGMVG1uZGLO5Occr1Ks1JNjWkSXO9bkQnO0PKod68gk/mK37AEn9JmiG3wUKHr3047Dm/L",
+	"qrnW/oYVuDrlnOItogfzA02/KhJfmqxpeDUmJtU4ljeQ2YjAULLY6a+pTCdkJVkOMpgcxJNVnpGjFcE3",
+	"hnFV+jscK5pDnIsLm4AaXGnowO62UtvGgyq4aE/EMjXA5uu5yJhbm6FE5C51OUBlYaXJRYGmY/FYOVsX",
+	"gKMuGwx7WYE7LK6s3OSeg8XngOwL8gNtuSi1lKtYddU8+f2JAkLM1FMaUeb5mhpWqw/cTqvFXBWTVO9b",
+	"L6GugsVSTncTPaF2gkUmmN5zLqwM5YyhvVH0Gyz8azCji8J4tFmo2sxbS5PxvYC2TObwrCxsSYDBH7NB",
+	"pE/LWlu2gpBne2g2HzRKCfBkVDrQyZLt8SAd73wer2Nz3WNJ76t3ZIN3VywS5pUxqg3gVZvl27xqxGUG",
+	"s73a1W5BtSVWmACSKQB9sDBcBOrjOJ1Bb/fqRl8EcC5xch7Yf5WAwQ7sexPQ+iHKveUPsE4lInNtpunT",
+	"sATvmFENtnm+ROUI7e0t+PZhpXt7rTWBETEAb13ptI/6B/CHbDd9m728LB/E30cD/5IxVnO4FXt2vuOd",
+	"3TWuShMLv29u7eU6j5JUgmfEmhs4VSyCKSj6+P2LfGrUmts8ADEQgyN0VS2SfYoeOAfGrc8BqSq3eJvx",
+	"8e1JyaZp6wvkrSgAjuIv6unuklrPzKhth2nCLeBJRSd5YClRI1qK8dsYxBRzC2kETvEXV4H58Bf2bA95",
+	"bfA8AvdUayNVED+qV6r98EBs0nfKt1whAXTWX+TzXf0t5RaH5QrYapPDCzBh4EYwY6qO9P/E1kA3uwTa",
+	"MGEr8PutSzfwuPdYOl6erensSk4SQJAt0LkuEFC0MnswVPXGuV9sncO2K7UWugB3a0RRpi91rvsB2isV",
+	"CyHYQACufI0kqkMd34NSr60rtF7ccOAs1Gr2gkT1Ok2tG7HeF2JBE7xcy7BpZDenQlMToocyHLwgabld",
+	"912AL4K6Sct0Bk0dzDVHMppBF/gE0PRNyApr+U0VC8ehbdMpAGLCKn4TgtHGODexDvDrl9eXpInm5bCN",
+	"7FpZ78/AWORTgpQrLMVSt2+tZxhNCmLbRGlUJIKPLZZzDNCs2jqRN+kSjMIYszPKVudv2YLcI18NIPwe",
+	"9PsG49z2AlkUfBhwtBUHfyHWYckbTZRrNkSOquJX2rCmGSBLp0ZVeYkSJmrq32omFJ+Fagq0Na1N6L0o",
+	"j/UzZfrjTTcifsY7wSuN8WTmYm3c+jaog8aQh4MNZqS/cQfF94twBdil8EZ86EIusM4nspCSvg2FgTkT",
+	"Zq5iauO5xNuJJgLCH7paP3g3bI+azpxuw0929QErsSQr6LOq7ek0uXBFViBqHDunU38zU0mu6eSmascE",
+	"W5j60/YrptycT583d/6tTBcgKbYr5QgVMmipCyKXEBd2wCNipYpTX1znU26d3AFfyd5doH1lVC6xLyjw",
+	"1HPnFn3ogmYJJpRtMRsu9G6lCjYLjcqcAf8D5bw2Zt5C3wutTCFrArCUtHxME2Y9YeUQhNfixV/F6YOu",
+	"onS20VMNFS6m/0vK9VnlIGi16sd2MNZxV+kFU7L1Pdgff/Zn22e/B/t5q7BzSyVJtJKsoO+UJhnuUvnY",
+	"k91hSzq0+vS9HgVg0uOv4oLoG1yOsCITwSerXF8aqzbTjiBFJkZWWlbRzbJY03nXQ7D1EKPhi6E4kEwR",
+	"iqwpQxRMtpDFrIJOzns0Cv30saEmOJQ8FMqtCaWahOLiDVHbWpizOVYYipRVMyzqoZl6CKPuvw96wusu",
+	"3aBTNOjoC/iRQp2CA86I2iW+8eLbeC3cdhmq2+EB07JqeZRUek3DlTVFVfKGRFxJUtjz9dGm/5mkwXB7",
+	"zDUUwOaQuDPF6OYspwt9I4OMushgvUTWMMPOb/AoE0vANTPJH5X62Nb8qZ2SO0MDFNmdr/A3NPiGmER4",
+	"zTCLyf5sq179vE74wwOndtZKn03m5dbETkjR/OTRpZ6tmaX8Bh2c+kIEWZh6eHv/L7W7DvfC3ZHEtcRn",
+	"79YVbrFSOQxxtXNs+bIHt4g5lb65fr/MbMcUderNVwvKj+zB9dPrwINdPgpFzpISJBGVYtsd+a2O4oIM",
+	"GC4rtCl5Raptaup4I2Og2n8TwdkFoSQRCuqXqIImDYQjFLzJMNOnU1FtX/S1YNbnWNGZ/OnsYxXTx56H",
+	"2nz9A9KeaG+ehKCJYcu4gHPyXZs7tGqtV1TDDx0O1ZV+sJorDW9HeDILjimtsjiGjSnVV2YOgX682qIW",
+	"U9y8PtSbj4tMCBQUcLuFcC34WExuSZZe5xQSCGxr6RHnTIGhoe8X0kB20TzxhjE5XnoA8B2kUouCCwIZ",
+	"GzQvEL0wY2zE8WvSoqIUVTgunRvz+3Ox3pbQrd8qg600Z3STbgndIw5JGA053E3X827ALIGdMBaM++9w",
+	"nkFBctDX4TnUruGggBsqpSwyARRbFkGoKgoJWLke+oiNRpq3NQFvIFv+bAAIRH1iKvtIwrSwBW4yXtFU",
+	"2kRzHCQ1rt8tqCRfnuqLtq0t92tf7lMKat4eF3VLppKnx24tstiv1+eTp8kz9uX0q9nz+eDnk5vThT8G",
+	"ROyKk+tg3TyJcn1WG6Nu7CGgWlHeXisd2xHRxNugOV0uGe+CanL2rCOqid2JVumnKfONfnAHPBJN+BY8",
+	"EhNKM17wozSJLaBOwWoVhVLs5POqXL/Zq7IKdrxUVoU88LH82Qa4kLwdFrpEPA8SupO60e8E1U25cMsq",
+	"H1dbaOr37dSC+sZtZtiCB0sBgtfWMqiY4Y96ZssHo2kDS47OIkqIpwQv7XVws8h4V9HHe8CFcaTSzNSd",
+	"WRC1QzNCQ4GnMUM9J7tDVLtleZJOVH/Ef+CTSggkde7YyBbK0TxLWV7K9UmVgV2DScZpEkcjHiMdYnIQ",
+	"V4kWH0YkRu1mITjNLPvklZLEvapYlpnKj+GIF0WFEamPSQKrj1GwJ6neh0XKqcIaswVdLg0Gbm1DW8VJ",
+	"BUKgVk/b9Ha5G5x3ZW564W29lnXzPcJrFqdCcPbDFOqz2s6lN1QXiVlZ4raXKiv79BEmzG5TsZJjqlSe",
+	"Xq8U2wqw8ta8clm80YD30SwetuE7gKRwaWqGY6cW6MErjh2aQ2dBC92ZM0E0bSN67FhBIoTrHByCgpGB",
+	"ye1jF6GjNOJ4lqrHT4vu5ZIlNljkIAiUqHykfKZGvOFQhc5OZE5aahOwSPzWnauUE8pHHGb5RJIY7lFm",
+	"sJrh9NDStbPV8YoXWwtr8EElDc0id6koR5zMoA8Iu9ZYcP7K3AgbeCcqlYwX2sL4Wx0f6j2Ai83M4mA9",
+	"WL146cNzmlzAASh+MFHmDQS1HruMvMapvt1T45aSCVT7awg8zTjf92Mmn1JPpGt8aDQ7VcQeGaviNdUs",
+	"7KaWEfaM9c25LVPzlxXNoNVO17sdZ2vjFqcTZZzZxRAr7v/LobD2PrZZa43CdjtyGCxePjxIGI67E/IX",
+	"vLEf8BfeXe8B+4Xf/t+K+mU26xGgvEo3lOBE0RmM8ayt0I71a3PYEdd0be6GLF6k9gGyuP4aAItbZyFA",
+	"sz68s7A26fa5BSKK7dCLKFg2R19Oz+jzyX4Qh9U5tuy5ZLyBvp7Dx1SG5vA0YfyXFVuxpLLnLr8OAYXa",
+	"4Iv0oUE/1vY7fdk7M8Y51CWW9/WwLnYApUWOYGrvZHqdmPoOCVYRkUKL8wssLkRDhwvOHOwQMBe4OH0a",
+	"dFi2k5N1oCMzrQAQ6M5YUFX5ym4bQTc9UBvQ0OD3dSAJj+57MftZd8HYja57YuxfOstB678pWGTLeXhL",
+	"c4q7RJMEas5p9tbjNqNCghixwp4Sa/P0yQfjz7Yl+pC+NF3JxhO0dcsbuX/rHtsShIN4zVBcQkQKjwBR",
+	"4sLgXTgPBeJzFS+CKHDHwPHNk8Bx2Mq3i5Rj4WdveBLazfAehSMlP2LsD72j/S5hBtIK6T7iZUx3ztbm",
+	"tXWaZQ7YHWMOHliRsVEqcEW1uEMAYKyTWfrwWGU+Wb+FQv8tOGwRlmk7gGEjDy+KtHNDWKAWRfR/tlSG",
+	"3R9tIbuCroWBSy/JcnWdpZMil3YNSHKuRMrvhwDZyHoqarzKs9gpdWqTw73DXal20jSwYfT1eu2H0fVS",
+	"fLRm258liO6esCldZaD2PoFzDs6rk1HdUFRNr5n3y9yU2KWc5jV0VS1e0b7GjAKcVbF+Y6ZizVj7N/1q",
+	"sro0q5EqJNTMH8lBjHV2w+PjuZDqp+FS5OpjfOjtG5YYQkmcV1dXUd0tm9GstHES4eSI6kAd9PSELtVk",
+	"vjUaozn3hXn0U5VXgsjaFpfeAwgHhsaiXc7ulAVscr0MCGCYXIu7CyxoABc35Bd6h28baPgyF8lqohA8",
+	"/HpTJGVsBQvfHhHDw/lIHid3qLZuxDf22dLxq4sV11cD5q2gZJwLj5jYC3Bjq0ji88F53O3m2jUgp89k",
+	"W4MA8goMYhSAQwCZmTEoB5euNJNlkt0XzjjcJ8nFnoBAKZQclb9Uk0+/HVByVfaFOwRQssxoynEFIG9m",
+	"glkvVmru93AyEnMNtDgKAPxxBE4Mym+OtPlgXStbJcsxvCO7nCpfWDc3OfB0HUAYFSzaLQ1sHyWwG16l",
+	"6Q5TVRSVXfIOckVKeke1RJR2oH9f7gblrKlsNmI8cvYAUBGqu6x9bUMDKMQafAF/0nrxNk20SdZTq5xL",
+	"lWasri+Lpzrrjbf2lSqd3VhbCPAC6LTjHQl0Eb5ftL3wuADTe5ZUyojcshx7o5sCJpMoTl1UB6bZhV5R",
+	"D2nfG/YGd+eX+H/f8Levvnn3Q75QJz+uf35gmhZfbIhbw3NPpIdsYrSsKf6DUBnmYXmVfKXD17iUqLeg",
+	"d/ZeBUUt5XvWkirFcj2Z//zpP0eju8Hg4xf/sPX8OXq4tW1hkLceAZu5QJpWyWisKXHDShgBaKQw0+zW",
+	"Cm1/a+fWZioJcf+JoOG/F/tewi0QbMful/rd7P6wJX4/C3mbIYzxk6AV/XA2cvX72DynGSLDQFOYZLNU",
+	"dbWxPd4/q/N+PcGX3r3CmZ8OHsIeN3z1AFb5/ra1R4JTsHg7nvj97d7uBl1k0OB8nE65xcorr2dPcXYv",
+	"Aw4uSAeUk1gz3vD4GBNkLBfG5MO714cXnrqH8tcHMelKiz//arvTzBfaDWZSk+T+xtv+nTyf1Gb9Vuuu",
+	"gY4zBq0jEePQz5oCKFrwtq1TWTV9XG+5NbseW6Oczkx0AXnjY00wNnXw8vPF5BMS43Nx1V/pvlTluc5c",
+	"hlNsPz5X+pmgg1PvwrdMTebfglpp3og/NbZ5BoU0RGsi5dW4usvdDx//mkFrtJuRS2AoywjdANSlXQca",
+	"ILrul4AnMuLmtnrYJ7gy8IwiJgAcvJlAgMvKdF2tQT05BqsLhj2a0H/xVUCgZGaxpDwQqHuBf6h04631",
+	"NgsWriyCBVBXfgE6PHPhwUtbHPTiAEDhftk96rUILa8rMAtIAxg3dx12U0H0B/1ggdznU7kYqHIiLhMa",
+	"+nBGu30XIESaP+uGqXz1tbhlGZ0Ejbcaq9WnEAvEDMPsH8Cqcvjmth1jkbuEpfQqndyYCk2rlq9FpWWi",
+	"4FhsM2PjxoC+Z7d2E/QtzozlXPAAhd/qnwlfLa6rwex/PD8npwPy5fPzZ2QwGAzCWnDK8rzJLIdjDiGe",
+	"DOOhqsuatAXiFiXy2XFQMKYq28YvP4trAs+F+QX+VOGVF1c/BDMu1GI8oYslTWe86QaCfw325JbLPATo",
+	"bwcu+v+3jmueqxANshCahl6wJF0tto6Mj3Ust9LjtulFb1x8rDyu3t2MafXXNLhi+fYp64cqzRzDjrY1",
+	"u5apCtmT+IcGH5ST2+1O9yatG87BeglWDVgxZSSZh0/FAo/ZLplY8ELn3KtvTX+87qlXxmcKE78w1ZaY",
+	"owSYsH8jSVVI9kfIqdIEfyukKiy5RvMKW4PCxeO7qzevvdvHQezDu90drdfrI/3Xo1Weme4eWtWNeLxY",
+	"ZSpd0lzBio7AZnIXkmmaMXlYsduaTbERb7fFbIZVXDFXuxtpQT1uFexn6+2z9eastz0NtWCV9GfD7bPh",
+	"9tlw+xsz3Lx6qWAKvSewXefhyCAKIfY6BmTB/fzzKpnVPfimjAo/8WmH5Jyp0/0t3grwOHUIo2Mqj1xd",
+	"u1rk8GPLWm/9UhqPX2Dnl87hMnJGpTBRCsHZZinAGrO1Hb1fVjSnXKUcyyC8ju69N+LXNMvo8dP+IBCw",
+	"KNGw1VItNvTSe6mTR93GXyuO9aoOgZ745iEThw97IX/LlJYqOz5cNst0V1+icfQplmBzrY7OQuf8NWZt",
+	"McqBad0FwJqRJX3kvJGHNtNauKJZq1kC1bPQuwBwIvudXYI10TFtbFtumKiahL17mkvntBx9ptvycsrz",
+	"2CoB6hNZNgh5wNR4Ii24zEPsQkX07JWhUyo6riTr+OKrlrdTlm11u6y1wa5nsECJ+KSw7W3NxjzNGPFE",
+	"4I4Ve1slhJO+dQmxsQLC+/yQxFZIA6wWhiDHCB3p/7LiNpsCKlZTuRSQ/TK2HQzjOsZaXKp+cLccclkF",
+	"X3EioggUt8SDCa6xYgtYVdMhR7KpzDC2U4zJQepl6ZZSBAG6EpKLD+GO4REzJgcQM6EyTdgFoctlLm4B",
+	"R0YJmx2eqsNOBOjZuXRGkime9zXsx09lHRtsvYuB8ieSfJAsP7qcgVJ7gIPs6/PdsrNMDM3sVMHWkd+e",
+	"2GilqGQa1NK00mXZzNieoFWYD9vLKkM5SI/k2btXQnSzE9BPntqrJrMKObBPcabIEpaXphIq0fxbchg+",
+	"ZGbjnr7FYtPeaZNx2YjR4N+AHMwqSyLAo4McMx+4JFDHud3iaLlgWHsWdV7n4s5iDFDHv4WV9Je0TAoq",
+	"PWxT/SZWM4it5qNNLIY4/nvkeBqpau4BShRF+yb5tUiay9jU4odt9A87ZNYV2fZB1uqUI8fZGg894FfD",
+	"g4DTndGJTckSWVLLzL1fKpwJJdlvN6TB/aUz3miWdQDECeS+fQznTZqhjS2dQz9daTL7Gizjgh3b7/7f",
+	"6+HLl37zmUnGaC5r+YP3SqerTvbR0+uay0qgccCBngbYszmTqwUjB3AwD4miN9BXpCF/vwnPJBwawE2s",
+	"e1wvV2q14L91uh7Oxj5DPrx7XSmoeMyku+0V+TX+/Y7RTL8dkkGm4AejgLm4rmXCWeebCFT+Nl2HrN4Q",
+	"N/GFtnNpCl2oYXzXxYlyCwmLbVh8lSZuylpM3Gy1ZMxcQurkjfH0dPdCXbl+9kAY6yqylZXVHPcdDmHJ",
+	"H7PUMuDpADsRQo2byWqDb0uMZwCGvdZJK8n65NJ2KYVU1vPBiHt9hW3I1TSjP4jvjizk2BG4v+Ih+WHJ",
+	"+OXbV+SsP7DI/ZJuTA9AgCw1XfKxJW/k1z8wPhX5BATn4UXRWV+W+kF7qbVmtralI9wLR9y9Bd+GTntY",
+	"yUy5uSB7AvowgOi5QHTr8y9PTgxCe2/YU3lKM6Nj/K19OqhyhL4Gl8mCSHJuT8/vUbbwA39hegYhV4Eg",
+	"7Q17Flc1aCRjsxpoCG5pBZ1rMHkeMZi9poC0DD09HPHYIOjaswVA1XqE+HzwnFSBrE1THb/t0IXpbDTi",
+	"doj4dDCIiw4F9uHiEr/iSqwmc5ZcuF5IZMHyGSs+78Xy6+8DbtLl1YvvYrIWqywxfYC8r5utt8gMtmXK",
+	"Dd7L0T4siQnzW+DgBVDpWjG/bRm4QVu0AG9OJkAyA8I2QptZZFu0NE2fPmNCpsqYmdAOGyrSwQ5tkrOI",
+	"/WTinkFMmsashCtvppPOGQrbQwfG/KFq2yfRCNL3o70jCA2z8SIKLQkUDoevDr9OE/ovIkv698yLsF8o",
+	"0iJCWQ9bSWr6RjQ6NWrAdvhCNy/GlhQLuwSXYdGYQbF1GR0yKgIM0m0VC09pt9mrTrk35z74c1jukgex",
+	"vaS1JUBuvxiKjnvJ/tu/0WBklb4Bz+yKS2dEzWMi0u1Sk9Ca7WFX6pI9QgkdW2nZmCXgf2K9V8bAHnZ5",
+	"M8DppY0Wr+cCqxlWmz65NMoRAO2hUsh4KXhiOIBJIgBLJ12woYcMYyCGa9AwqHOLmILFHa0bXVbnmIQD",
+	"TyW0pCA0Z+D5ctYITSsTffCQrVEtT9bhPAIiyQzoCRTP4eZHBYz4MNAigRKgqpLGiqCPJXVtLZMKKRzn",
+	"BVX6DhkKlmlq+QktRoH5Y0WtiPwGyuJcgBGAxhBUhz+24QBpB85tQk3CH3y6YjtUMOtCSuSeFsV2uI9H",
+	"BpltM2n8Biz6ioaNzSZUsguywoA+XQjjLiz6EJZuCPJB80O/dbZPF865n0H0HfzuoR5pA1oyBq1FvTb+",
+	"gmebh8Ur0aKnxeMflffivvC5LTbba9qd2g9svAXNUXBeQppnAddjGs90c/HtY9lti48EYYXDcMJtMMId",
+	"kme1XQWU77AdD2lSeggpdicmdMEgUBgRuZrMweKz2grTmLHpbdxhqg9hkQamKBXliSwawGRMkumKc5Zt",
+	"gckbcWfRtELlkTpSnlSu2t8i5VUR8B7f8tWjzcSR+YRV2u+Rcg9jFv+rNYU7bG9H+9iZLt00Iehs4/R4",
+	"QHW4LZd3lyP4AHZ7c66JTZ72tKUvygurzO6hlTDFGt2B91JWgDc8ORmS1SXryulPvxmL3cuPLTePy7Ld",
+	"2V3iEDXPxWo2x0IwcpAzmhxpJRzZMOva5JUaJBmXjik4q3ZWRPKBNxGN4TrHdMmB9DPW/fxzq14f7wM1",
+	"e76yotZDDg/V5tjhlQpr+t8sjdbGAF9TNWmPDIG/GRzUQ4IoxHKVQWNpcPFGVraDeVRvnceTEQebFOIB",
+	"r9MbZtAaTPcu2+wRcHYizTCV221zRy/XyOunPxnncKhLZ9Fmdc8uncUARZfON/hbUaHlHh8WtupPg499",
+	"54m0fTrrf33wpp0pT9gdkMf1Vx8MPn2MepibCQENd/2FnTVe9aWhqtMCg+5dO74Ta+ybjE2J11p0uIuS",
+	"aagQnw5OKn0aT9qagtVz5yrMV2M3g7wOvNg5C610Ft7BF0KpaJZ6W1ZueqcDYIuJymBMh8Tnd3ex6wXo",
+	"U+E0RIVtJi/sXMnexb0sGbt2e+s2nN3vLhtpHvY3chCTFdcnPhZcKyUIeQ3hycoWD0KLazQ0Kp83z0H0",
+	"sBZB2j4dE5faynNbsuLqSrUgoGOMrWJ2L9gvGyMelJF/J7aRPDdCuZC3XqtXG74Tko24H0ysRBChGQzN",
+	"tBLfYN/MooeAnNMlRGsBkpUlIw6K5oKYdu8M0JWg9bp5gghzCtc8QvA4qQpXNFKh7mH09k0zKgb53JpR",
+	"yO/iTnSKGu9A0P7KDjDL6YSVqzTqaD6lCbVLEC/o+6k06VYkIANH9XQw6JOXmpi2e3BRmV2lGjnQNtaI",
+	"x5g7j9miyLeHfXLJ3X7Ut2LoJWKYp2ywFzt0xkXZNryDyRmaoSAwre1r/T4ihmp+7pMP+siNePDMaV4k",
+	"YolsbkKl5koWa5s7jrAdXJElNeKCNxx0wDmXGEgFsMopoXDX09akqwjHaHKFsx6XbwpYKHa3FEeng9Nn",
+	"vY+f/Dy88FnHu0bN6e+aSbsTHhUh+Ga26HctfO+03roYK9L2LKSj+edJVU3WgRvNUdgqHY3i3WKKamFn",
+	"Nb8zS6HZClg9sbVGnUDU//ju6urtiLueaqkyCQdzesvInFYEFk/Kjb3g0JH49O4uhjw3cE5Y1Q5/0nq9",
+	"nqdSM0lrvfV3M0jrrfn9BubbfY6F9XpZkf6Gw1IDPIAH0CkEbdG2Df1XYN0+r/eksMTf2lb7G6b0NIuR",
+	"g00sFINidiHhLFe47InngJRxhBfkQdUIWqQ8XWhDLWgQ+eVhHXtANlcjaTvbWt8XxjwKClZr2BWlSeRA",
+	"MlYW6fHhBYnP9RgurSjVAhc2CP50in9aZhSgG9IFlouNuCnngofOYhKjmyKGttzGKgYPIc0TxKGNzwfP",
+	"46KFPpgW9IbxET8I2Xd4Cg8jvQBToobVRMRoDLlaLnMmpbZbDlBrjovf4shYjXglLS36guC1FXWjIZSx",
+	"MrUw0YYuXDhiU/JWlPEe9skboc1m68FscUWeDrabo8iYUVuKY1kh7JM176HBaMXqEqHID9AKtm5wXJBV",
+	"594yuyikQFwCtWU9IrtbalR7FLRDwHNvXMbtxeMlGFYM/RdxlgORw2lJcrYG4XI4xAg+Wyqtu/wFReR6",
+	"5bAXbXw1Y8kMqvQYV7kpqgzhJqbSRmDjP7y8Ise3J8dOrh3/KU0+HZtHZeVKFcpph1x2bIVap+b9oGK7",
+	"xkuHYCPkzMVPD+JMTGj2L4lY0JTHEeGCJKlcZnRjwGa4GPFfVkKfe3iULCmAAhN8xUgtTVIqATSdJEId",
+	"2u4FJpu1HBqsxB4Ch8C6xK3G9Cnz9LxMmMuj/6BHvw6Onvf/7u//4f8brQaD02dPvvjH43/65/8cx3/6",
+	"86f/d/TxH/+leOrjwT8Pi38dffzC+9PhPx/883A06nd9+vAf/2H/WHEoLLz3gWoJF1c81qCLfR0jyUEl",
+	"bnx477S611tT6fZe6WNEaS9IXAQPYn1gRZ5IEAuPFsDtEFmNsEExQt5RtTWUWsrC34GkjxFh7YLle7LT",
+	"xhfGXRdz8HECi6EY4t6cvC2q17r9W8N4taqZ/ToNoARus7Be3sE1OYzWiG1qXhjn3FyAWXRt2msYxR5Z",
+	"px3eaocV9W1a3/mdxFNFpEqzDBX+gV8ifhjBzbWs6CuPuKbTa3Y94oDv51dl1VP9UMVjZpvp+wr/XcuZ",
+	"GzMkRvn60pIr6Efd/oozBlHw7ZkwaP71cKmCfj338KePAaPXbtgWZJEyl9SxBjpFS14YIjV1+pRNQKbY",
+	"xC/QG98EcSCZ4GxAErqRe86tscdz1/Qhw9DBLCLL7MFkouIktAK/dL7Z+1veCn7nOgU2okgMMQDgdU4W",
+	"uUvaKMse6/vyYEC0pJKeU3iBLmA7FDfFyQ8C99AUhfFOnGtD7Zi+TKw2yb0dksNzzT80DkfhCd0BYKMI",
+	"+ewFr+Fz1J5dz4sZ/G9tfF5s3CNgaVTMt/tl1DX0Rh263qiSmeLLSmfUUmHBhOb5pnBdYaPZjCptVqBr",
+	"sFpUcliu09s7Ya7ahjwNt061n98fIGIPZAgQjRi3sgErP7ylpWB37Iiy2WANhYJiO+MQt+MNdPJl7Y0r",
+	"8Ai+LbyQoh9lmxurVn0pQ56tv0JnFYIIlNxVXqxP6otnvtKHm0oiuPHmX0CC1EqCGNjU8/93y/r/X+F3",
+	"2nI2gn6ovQ9Dq19KYEO9in9K5L+de6qdFi3uqr0Jci/3lWxyX83SW2gSbOSCZEqWXFo7e7G6o0LoQ+uq",
+	"wKHfONtYxLsyrMwDgUT8UfOBEhAyO4D6+sQTE+hv1jb6YVTGWTCzBBmnp4V9wSsAOOhsuGGbPoHvaJ1l",
+	"gCXITrgS1ZReA8qwpJAwDdgMY8YTrecaMBraUXgeFbOhg2+y/eRsd07ufYD2cVa2T9bkedRdk/vP8Z6u",
+	"ynZkLP1UAyyWxU/OSfzTx7jC1YrOKrBZrnNbC0JoRq9ZVgXJcplajX0DgwhET/cHICoDZTWcDXeZ61gg",
+	"0sAQYb/u3tywzc/bPpndHb17TjSU5/Se0bw5E8n3FKjS7ZwSCW+SqVjxZF/nAWd3aryEFB28GjhvAo4+",
+	"xuznsFvhGJ/Zz7sA08ZIsrnZ7+mAe1CPwwJQcVqRPBtRxApSBjMBVrkUeXHK75RZNOhZnkCcR/8SVyzy",
+	"X1YstzrUBN7BbVmH+Zp896+//p9fL+/o4t3d92finH3zLn9zOji5/vk/1t+fvTyf/Jz9+ua7f7vrUpW1",
+	"zUdSYo+Ss6TMOKU7dpWn9nGfGK7v6ECxLHoPP0qxr80+lTCE/3agT9t1wtzfHwYVvqUmqdLyu2uDmMi4",
+	"JVx7atW1QXFb15g9G7zco7PLzr1WOiz8QRuwdCH0w3Vl6fC1h2vV0uFjD9i/pcPXgk1dghra5O4BwvZU",
+	"7ej9069I00nLjQM5b9xgRnV34nVuAbs1WamAeIdiCb8/jEkCT+7tydk36l2hN0u21wpm6VR1zv/LzKCo",
+	"+QqDp/jsWD+yB1VtjXBEuCZOlkoUXU2YDR1AMbIGCvgeDPy43rsizRTrF7hYG9DDwwsSA3/GrkpWvwBw",
+	"iO6lTnbOVsugQseycVAlctk+qP61s9q2PGjIFWKrq+DND2udTgdEzkWu8CpmGz5vuYD95N3AGFcsX+ap",
+	"ZNtver/lLa5qEF/ZWt/QzV6Uu0e5u32tPdSD10pXkYnaWwZ5fXYermdQY3ucNCk1d3cfv2+3nHbry5g/",
+	"qd+qARaP0XT+l7K+nEWIuMOl+f2WlpmLTjd9/kHtsq1fe0CrbOu3Hs4m2/qpB7TItn6ryR4r4Q1ggiNV",
+	"QQn/I7ueC3FzqZS+RoWdKRT/CLWqLEtvWQ6GGOQJaVOCE8aTpUhrYKnUjnpSSyM7ezY4iXrJKoeutWMt",
+	"e8+/imw9EPpV4AtYjsRulStHqhYj3ZzYxnfrObVPTZ4mz9iX069mz+eDn09uThdn3O9BscZlj+0MrXN0",
+	"jEVg4FmTq8mEsaS5d0ATzX6EeklLNbuHhnS2R9OQnDgc8roD6mQ//DP7Talo3knW4zZ0kPWlnQoVg2cO",
+	"28xxi7iBHMpFmmmrDuZQmoLe8C6oa7ZGLNScjEpIupnSNFvlrHD5wOZJ2SdxwuXY/DnGJM4P714/kdhH",
+	"AcRikiZg1OVMiuyW9Ul8nYnJDUvGJuAbDxEeODHsbssUDBdhQgaOoG2gg0yI5TWd3ERkmae3VLGIZCm/",
+	"OYJKhYgkYrJaMK6AoJCxYCCSlmyS0uxoucqXQjKSQ5w8IrarMIB7P4H6x8M+BNI4pvOMzdUnhnoTyG3N",
+	"UqkYx8yxXC9JpQsmVgoesfeAdaofJicDyyL6uUxiEZ8h1tXr92ROeSLn9IbZqUz0KZimE6qYAVLok1gr",
+	"r7HJNRmaujuI2ueun4xZqJpTTk7v7iBTxYJZwtGLKwuzMylwpMxWQloIPgeTEujaUu6SA6UeCGoDcShv",
+	"3yJonWF6Iegdzy1bWFa4KBM8E7Oi6FszGExrCzIWMuc2XKy6/h87fKF2h2MDDpbH7r2oV2FkTOWpcA2g",
+	"HgFz6P+y29+LKrOp7gqgxhYiOnjDAxVhBF/V+tsq0vfulajVQOcmQFt1xs5u3opuKd3lqnrnY+VaU1FK",
+	"DSE8o6VCJLdH7omEcmqHOOwDcHGG95QDwwARUCkhYqUqeCeDQRdcTk9Rtl2569JAi4C6DOrt2rGoAvZl",
+	"WTLqFYQskEF8CpbVWlRA17sFtZhML43NE7qzalECNwGzZllB/cT02IjIdMZtnkCqpCZBzqpWVDABv/RF",
+	"NJeKDjDGqcY4/HvsagN6X/QMvFDKZ2NA4rMvo/3E2u9jNfPJ2n0u1mUvMJN8UbpUgZo8Nm6yXne4ImfZ",
+	"2C89ErJr6avBFmmlSaRdAXlfvHtD5IZPuoSPmjv4fGP+4iYgi4Q41PdDyDu53pCNWIHBQKeK5eQMsvSt",
+	"gcQSK4vTCgRoY7ZSlYWapbx+V5apZJn/gsRfxGDs0iyruIO+aG+GVYwN2QNfxFUAV5PiWpzvrb1BK+wf",
+	"5LiCTM6UtpgsNseGWhPTIFqGwZChGSwkpxqZ0t0G3y53O+tDtoM6ZDu6ZLpqQ8sVQXXo5EhQH3pSJtgU",
+	"D5LJQNIHmOgV94xCAGWxJdPV4bF0OiYIj4gxY8WkKm5u9ivlqDs5WBmH6GHnAHzl2h1qYQuqoCEems44",
+	"NO2CZyJt8Ug2MZuMuD+SPTvXqz0919eIRCzI9UYx2Sdvc4ahHdNFCE4O3kOQQjzbDMkNY0toaztnvFoY",
+	"jR97M/3jvz3Pv/rDH//vL/nV+ucPb7/56tXrt//xSpy+pq/p+3XnUDX6UVHAQBynwV7splp2AwbVEyoL",
+	"/5rI8+RyVXa095mtmAl7IT6Y5GPrXdkh6hVW/fdS0nvpyEZ1uHfa5c4qyWWPR5iBNup9Mep97KaQWqvY",
+	"cCKumK0cRWgBX2o4CJcc79B6a2IwIQ+o7eiVrwykQXx0ZL0OR9C88si4GGJCMykAhUXiOHqYw/3O0Jbe",
+	"du1HDA9VZZs6nJBw3ZcpSrRcZcIKxpR++PqvmlLYJVPLvRQ5M0HNWZobQS13VQ/uirFTmpbRvLDUC1Nu",
+	"gOVT67nI/lZaLNc36hHqvir78JuWMj1ck9tWwY0qxvttSxJqswTfv+Xpnq1LGy4zTUH4LorDT2j2lEi3",
+	"dr/uNmKyzf5ymgTW8eHd6+2VSrvoh9vTfVRD5VChabvKU7V5Dx2NgTrXVKaTy1Wo+ym4sb7Wf/cWA/IU",
+	"mlYat+xKGkevaU9osgKXVMq1yBNyEE9WeUaOVkTejP/nv/57iKoRmyoDAK9MJwVzakJo8l4zmrM8PLFY",
+	"/yzy9Fewn4fka3jWjB+XBoe/VEf/BFh2U2GwARRFeWugEyw4BYBur5YW87FSV2jhZcG9DZT61/c/fA8v",
+	"rcGuxsJTTZOiQAeukOj3cqlLiAC+oJzOGPniC5cM+sUX5CBjNJGHQ1fDLiOCxQk48It3byRZruTcywlO",
+	"+QV+esSVEBlK8shWAOq3TLWLmrNFf8RH/O//nmh66mvrBKamf0TlHx/fnsSuXnZCc7iYU58LDmJD9sOI",
+	"sBRcjlSOePsWgZ/E+EkrDBbirBEPMZHpneq1/QTMELRPYKUGWZ/BPmAQw3kCR1wrI1PVAziXlOQiY0MS",
+	"Q3lZjPVlkiHRJFMFOJ/w+u1EiJsJ5WnmHWwfZmkLGIpS/8PyDJQNQ2EvN9WxQIicyaXgkpGJSNB6TnmC",
+	"kR5MyEOnhygiMWI64pQDz5k96pMX8LKpCwVMToxmFYOZgSLzHfvouXt0xN2zrgUx+FSNKwsR0ADqkKPz",
+	"JEWK3KYJ5HIFUN9HfK2FHyajRK4z7po6nMSI/M9//fchQiyUZ/Y0sAjKRxxnBpxjSPtEGrNd9gm4k4pi",
+	"71QS+Aygvzm8Xq0StMYYcUOV6SrLNpEDqHHdVs8Hp3G/OBgW+lf/1cBZYk2NtqQiCFnFLzAb4+hqs2RD",
+	"QpfLzJyv45+l4HFE6IjH73B6R6+SmGBahnMlgN64FslmSDyodNMVAK8kWqrFEYkhgKc50VQA6t8KUFH9",
+	"L4OkGiN9Y9iXuCgQNn2mPSyeEXd7p3c0EZDCBIaivr5xJsE3BwaSh/1kawb7y4xyBIBSdCZ/OvsIVfAj",
+	"fsXuFDTZgzKCBd0ACBCE5T7wVC+kyGAj7A5idraq7vsPrw+HgIhpGjiOuN94GqQKViAY9tJDa7lbgAnB",
+	"Vg4Kvhwb7ou1oEn5bMRTRQ4gmAxrQkMB8EvRqAIMwNizq8y6/kywbIv8mbxhFJxEfzYbpP8Ddoj8ecT/",
+	"fHR0VPp//aqe0p/J1zQhhh+GPnqqf0r6erAg9Ct8RrOLXdLYsFlc69RQ/tFSoPSjQa5E5gI+Huu1+A/D",
+	"t5QQ44zmyHJpwhZLoRifbMY3bOM/bKe6oJkWGYAsGsNWFTtgSHFC/kw+cGr0B0uG2OBbSznT2dssIyIp",
+	"n4g8N5HonN2KG4YUoiWF5hGILlOYmkcJ+5M3W/uTGdJN7ZT82e4Q+RaEoQGnsnQz7QAKSeNvo43Xt+6g",
+	"PjdjAIgdG2xY9/Uz8mfyrcivQQuVUbHsNxhguqKeQjeL1mWpVDlVIpfGwwrnZElnWl6KPJ2l3OVRLIXE",
+	"1CKsXtgyV4vtYxRjZHSnoR3qAP0rfmTMhRqD68Rb1Dn5M/leKPKtWHFDTcjGmKZa3Dh8c72/YqXYIZkA",
+	"MrWe6zXDuqwts8wZ5o/5ew5jwXxgBDebp3B81VwkMKlLnCxwIFF5avJQUBHTCj405faQkgUMsWVe+FCQ",
+	"KM8MUS4hZ0FfUXAKxS5TAwKHijmV/IkCA3TLN+FjblD3vefkz+SFwwz2edai/bq+62hG2T8fLFk+p0tJ",
+	"EqykXkl7UQPt5QkEfXYPDesFwbWpKoFru+SbIl+8Cbh4y5rrUmm8kkF5lbMVYh6X/oKKY7zi2pIGskUl",
+	"PCzoGB+ROnayoe6Jlu1/EJw1HlltLlwzxo1pjo4XooWes2a6cfhMcLepp3pTr4Qgb7RuNVJLAh89yd0G",
+	"w3YJgR1FnFH7d+R9JtYkEWv+d/ABqpgRSt5X3Y/mk09Bi73iWk3SjLxHByrYv/oKA0DycGiuM7bAbS/W",
+	"2CdX+QbrOxBMp2/FtbeTZmj3E3711OjOP1DF1hTNpdVSqpzRRZHycE2TbNPlK9c0Gc9wKPcJLXr1etIJ",
+	"07rplqYZnso108RUmltymqfZhojpNEs55B+TBdVT5pRPWARQBAAJJckKcb/1EJUkM8x2shtiNglM4WmW",
+	"zuaqT36kqSLxO6byzdHlVLE8LnLIamvxJqBZ1ExhvCqWAOL5luWZoInj2acglg09yRXmKJUFg1gpfYwR",
+	"NzFhNNGL7kJemw6nvzTi8Mda2hmUgZjLG4foekGhIZlkKYDdpNea5EySnKaSQXbnnPERx5JVtRb5Dehc",
+	"2SfxhOaJN/iS5s6jDTFuxlcLhjdzIgWKI/yOHHGTOpaqiwK5EspR9JXYtJd2003AdWcufwA/pNLrNEvV",
+	"Bsxf081rlot1ARtxnTN6A4Ad+MnIBI3NSgHP5pqRda6vTxyKdJiez1APeUR+gDuBRHjQYAdsv9U1CXe6",
+	"7pMDKyRGnCB8jja0tUbQB8p3iWqeRTu7uCQ02NfWkNRjumwbc//oH+rZg4AwFjLS0olI25GChdeGUF3Q",
+	"jyfN9Qfa0wINslcpK3BOeZIxL8sRLw4H+n5J3KLxegSXk+sNrgAtez1bL9tLXwWOyA9LZn08eqomvEvN",
+	"M+hmNoQHj+eGqSHW8ECXIRInbEpXmQKaOa9A2Z+IM8LLIIaJs3TCuGSeI+tyqe3Ho9P+oJYltF6v+xT+",
+	"DEUO5l15/PrVi5ffv38J7xSwCb5LrBf1tEZCL9hJf4APiiXjdJn2hr2z/qB/Bg0v1BwcjMdzRjM1/1X/",
+	"9ywUV7fYaqeDQZG2oXkArCx9J9WCpk++ZyyBQ3fDNpHhZ0litJFi60Zz8o4sRMIiay3g8dQqC7svMG1C",
+	"5tarD8JaS0DIXcVIHhfeFViWzoDIyUr/TTItQWsnIcVDYPrsCMsNr5LeUFPgO6AHtP3ArQUynQ4G1h1p",
+	"Sj2qHgOILhehBweLJm4gawEuqtv83ebb4AEN4h2Uad6LTK0ITLHwVTR9xjx87D0JnzrHxYVecUQ4/pom",
+	"5j29nqddXrG2BpoaL20HFHN+tr//gbM7LWhYYt71fOQYwJSrxYLmGyiNvWVcU0cbMMzra1Qc995HPcAx",
+	"NIXpyu+MO8NgQrkv5Q3nAnwkVfSaSuYbCvrIsSQa8VibJyHN7monJ5Sb+5IdG7qBSDLVp02b1tbwFPmI",
+	"Y8AFvHQ8IbG2BZzOLs3XedHKSe2lvi8jXtgG2w8waT+/I77bASaN53fE73GA3zGapByTuv+qzvD7ICP9",
+	"Xk/x08HZ9neNUe7Z5Pjq+fZXjXlrrNtHkxuOW7YLjtuTYxOfaBQeV0UKhusMW46CIN75MqPc9BnSJ2gl",
+	"ERjDuJZv2OaJhHBHP8Tgl2YS92FvLNQqVhMiqH302H7wU+dDULwR1GTmw1XWp4q91jTZyvnuwU9R8dbR",
+	"W5Glk03nl+3zeozf8tCdD066sHDhYcWXnm1/6XuhCpcUvHX6fPtbV0K8oXxjbxf3lwunnShizvfvUZR4",
+	"wkPlKcNorTm11B1OK0fsWXBCpMizCMqQ1+5GVK+L8LO6ImynoFWrQZ3vEwx/YS4N+EJH3HNoYZsUwW0e",
+	"oMNgXjCicsolRRBsE+DFYfrkLZ0h4vKI37CNZMrgT0lA+tDfLxBbMWDrJXmhixuEWRHwxQxbk9oKLbuK",
+	"zpHoMLVOci7WkcF/d6i612yq78qmgB8fHPGUT7JVwpI++UGbJzQEc4TCl9E8S7Fpmv4+pPQCxDT2YUwg",
+	"VId3N/TKYNtFMLdMYmvQ9tC3xZc2ObawbaCFZ0OTYDMFSMVUq5wboL6TQbn73unTqJdyAJZm+aYX2Ssk",
+	"aJCeL5QdY58MICUFO/adDPz+fcGGbY01Bmly4YHfKJorSfJ0NlemlCJV5EBkiaPn4Y7VbKF1wWdSPhvD",
+	"J0oL9NJsnp3vDZnZbbXgLcK1FjwHvUkecrGMJ3qp+IXfYK3QD684e5BXqF9qqCApOkaHJg9f62oVwOG4",
+	"2izZt2mmwmznT85WM1FVFO7AbKGiRF96yIGtK4n0UwshFTl9enY+OD0bDL58/pwcmMxr60zcMJqT58+f",
+	"P28uigqt0sxkPFPlxdZqU9yJ82fR3jpzFxoYLnw0Ijw9PfnqfBsRsscgwsd7G7NY3piZXOlWexb4ELKq",
+	"u1u0/jufAp2PDa4mbttnw/azYfu7Nmw1oxNX6GMtWWPcVAxZqA5rtGatiSwLaJRAvyTs/Z4468+4giKC",
+	"lgVinZroNgR8TBKhi2mck0AeAWQGCnCERZg14SPVR25Gtk9ZqxlKDvSzYD23WqKHDW4pTGK+t5hzkW2b",
+	"S71N2H2Dz7kcajeA693VRVruKimbbv5A78/icQfx2EGCuKwjfOO8k0CFjJ7PEviv3rVghVRIDm+5ZroD",
+	"90Rq4XoQ6/sJJIPvc21ZUgiLGWsQ6kWLKiLT4doJiOot5GNdZRxDwW2C4MFbVlGevdUgDmnLoW/NaMp/",
+	"+7VFvaUIleh9g9NqV30mH6PaNeWi0lVlxtSIx+eDMxLI4TscWlg9Vw+ol4Kt312BOeSyWNdMqgkHPhio",
+	"IizDKJA1eFzicmVQ7LB+LFPBtZG8pIihDY3XR9xWhUcILwgxc3QlPcFarQNE94hIzjBpT3CbMx/5rakn",
+	"LEJHETiobMH8UZrEJg89LYoeCnagsqhk97gtdtZCqkaci/XQe6fsgrKY2IhfADDhXEGyxXKJ3caKzAN8",
+	"PR9xR7p2o4QcYHLFkKQJ5l+77Tm88BHjRtyaILYKTD/tYnoW5qK6G/bzwCvBRGrhs0Sf/Gj4ofgNSAvp",
+	"DFx408Ev2vxB/a3IBxBIJYlPB6cGcN6NJmMsOAoZRXj+rV1UkQEh2Vk8cvyqyAD8I9v08P4IWuZrkWx2",
+	"vzrmmwJNYfgnTw5Xymzr4DXGAwKJKb3hn7QUF5w1jPYDL46o91KveHoL0MSnHe2wd0Djt5pwstEmc4sr",
+	"JKkSFx6ix7VINiXp4QsVto1CZWlRLd5E9mlIS+ojlEXJYj7ddXf5Lyu26mroIsF6e5G5icAeaoqWf3ZC",
+	"F6VjgmBsvgw3uUgzQZSomMyO/dXRO7bM6IZttWBDr3yKej9A7jfNjqylumWY2vO+Kf7ZgP8dGfCDDga8",
+	"zTr/bPH/FhY/tm7xEGSNyUNKtfyVS0DUuzsCk/BIm42m0t1Y21CUuiXQiOIb4KjbMCTCbf3qAbBv4ZP3",
+	"dnPo+XRz5uoP7ujL9V5pS094IrGq97O74lGl3Wfvw1+p/3dqjrKVOHi0wwKn6Qr8BnL9KFmurrN0UnR7",
+	"r0sTk2agryem3mqMdWkydmVvqdIXG0TNh3pZz0aFJpCXJJ7QpZrMaWyr4FOJeRKSUX2JytIb5uSqgZ8Z",
+	"ca9EYK6NU3QkBO4sGAT7FqHD/4JXFgvGX7pdXBLzMwChHa2WxGCcu3tGhbJ6Vxvg/vU+l1sjh9oOL3OR",
+	"rCYK2w9fb0wTmp7jQ5ir69OwZtdjMyPLU66l4SfnfXkPYPukaDeQM+zPPq4nyftYHGpO+Y3c5Yakt9HA",
+	"jzVoAtOlQDKlUj6TO99eqm6k+m3mZA/F2Ekn7qgP2yjgY4t+voh8Vs2f7xW/J12OEs6UJHdU5/79wcV3",
+	"0S8adHMzBVoehAV6Zv3eHIGe4BeYBo1F7lq9+7L0PMYSWzWHgGv9ooEzMVr4njeNHeOoO4rW8lvtEtbM",
+	"5PN143N09LNMa5dpeKx2k2nR1gSVhqtJ5AXNEBdsMqceJH0t1eNhBNNfwtL7LHs+y57PsqdrZsZu0mdr",
+	"koO5bEKuwzRfhDI1tnYGfJhsBqpCjR1fQBDfyknvWgyhQROmhtavNRE6JLSIY+PbI+4biJ7xVw+ahxwx",
+	"mL32l3fEmFWVHTEAz6oQM8Jbpe+JqUDT7ibCDd5uu9PiYbB17+3g+GtXeyYNMqT+Pjs3Pivjz1HWvy3t",
+	"/cEg7d7LG3LsC/X28GqhLItXtkVWI9MND9HURvyXFc0pVykkzQESjYPquWV5kk7UE0ninFEpuGwsTdQr",
+	"fF9SRt1qFH01va1Q8WTw2xcq+k2Nuxcrequq2lhydd3ByOpestitIs8nswETSqUBJSpP0GOH5slgb8Ji",
+	"ErYdgeWsXlQa52MUMgTvqcorp2SrRi+4c4+Afu3lliotb2Kfb7yfb7yfdWaHbICQIut89xVLZaVA9Uxe",
+	"52ItoS/nix/evSfLnCGUoi2uoiSeMjWZmywACAxYnFMMYw9JfDo4x1yAEQfAIimPXgiucpEdAUjsERrU",
+	"MdbCOvgjEpvfIwfGlEpCF7Zls72p1jISDiMS/g6i08ohefvD+ysAEgg+9h0e5SHxUcjj+qBv6N3R5YwN",
+	"ybPBwGCoxf9O882QmIlfEKgJCCH4Ar5wiVB98r0wOHpLqmllc9U15UNmg9uMsoCt+zbPw1A4Hnqx3ryK",
+	"rG2jTHODnRLFKj1YvD/t5POIem2b2TwX2OTyHPRPD/Ft3N9tqqDt1frIhpta+pRTexxhzwAZA8wQ4wY4",
+	"CLYUfaaNtq0L9ky4PXVd1Pt3kEftb8AzRi8+ur76CwFoPQoSVkX8Qk2M9M98RdR3cWmmDnQAQivYKMPz",
+	"+uUMi4SU+Iv7PIPpa9C9z4GxwxogWB2RL74opZ598cWwWGYKmHiY8gbwp1BAQVLQJNVGE+QAVJpRcocA",
+	"b188cne0Xq+P9KhHqzxjfCIABljkIx4vVplKlzRXcDM9SqiiRULcNM2YJAcUQQQBUNeHgPXAM11pkIcf",
+	"8eyc/DH9uk++NfC0PjL2E0kUu7NuRGhrYTvojE3GWEwOYmH7S+QrBsv6/9m71uY2biz7V1D8Emm3KVOS",
+	"HdtUTdVqHc0ks36t7KnZmrRLDXaDJKIm0GmAopjH/PYt3AugAbL5kEzFSsIPkzFFdjdefXEfB+dM9eQK",
+	"E7uZ/TRhBZ9OYJc0H3M6qSgfCfe1ZvXE/dtGHahVMGR1zWpURBgxK5wBjEVYm0uFltdMkIMsH3ZNtKo0",
+	"L1nXvRbYrnHX/rr5+6FnYBtLweaV1KnIrkYS8IRnodY+sOyOJBDfatnoaoQiJGFYqoCV0YTvszHVADQM",
+	"onfLJ+yosLOT3nFGaMmv2RE5T4XXmcBDec6V4ZbdccFbaYFPBhN/moo2XwFOymsgfLTCyXAYzX7fPHME",
+	"aMm1LpY9D2i5ka2+PmwniNt0ZdbjHrCXKJAJ4WKqGTnInp68JCFxeUWVJlyjhkfoK1YlsCe7F5IceJ7K",
+	"CtaHIplZpE/GelJmh9Bukp32TskHxsg7M4mZWSXRuIU4QzwsiZwBE1qWBNCF3bmcgjFA+Aqw/CqSywke",
+	"c4SO8AkoBr15jdFmzAtsOYaBSxO1YMhB0FBcxcZzbnwzaz/P33+HR6uMzTTz/vcP794eRocRmyJM4ZA4",
+	"zVFEs4y2KKvgHPkC9n2rImDMFsGpwQsBJg9/FJ6Cm1BedvodWtD/CqGoSQcSZVeOOLmgwDKzYHQ6/Y6x",
+	"NZ2k01iaTr8j2EyVTCPf0J0yCn817UMLCBvnRru8xNVgFumVK2iEQ4HLF1aJX8M7HQnYsEOjaua2stvd",
+	"nUbhvVQ6GISWTWex2/4nrV1v3ll4NZjI4dxq232DATGNowLuIGg51zynJbkQIy6YiUJXjdfn9LW1WoTv",
+	"R6Ot9BAQXwuuLu6YM7s0l1X3T5s116/uOb69SEmMjSQHbTva4Tah3k5CnN8mlDhFX30pn7iwC4UDg4lo",
+	"F06BryAFWbflOKmJeKtZGMnXEldOe8C9ZitrvfGywuUKVP3dItoHzmXG69YHVNvGe+3XPr3/tdukH1dc",
+	"++wz+vvsM/r77DP6+yDR54fQOWwJNtfW4J78rMxfaFXV8oZtyyiyOjKFF/kxBKbJz2stsUcLqemgtYXb",
+	"lbLiJqpdBc/okSsQ/fOVpnCUW2BCgAoPiFsd/yFwwlukBgVCFV8ijYcDqcT8l1JYEVgbW1GFSd4239cu",
+	"n6Vc5w7QRZ9L040lu7v5A/d2BDZ7AE2Beo+Y+d0W87aoX9mHoJbiHmezrxluXzM8R2O60vjfDXrjCcbv",
+	"xJoeCRkuoG4CWnMSs5r3U1FRpRqiLnQVMAsM9FIx1iMzTsKIIdu5YLcaf3hgnW54Wio47D1ZRPYcXVnV",
+	"7IbLKfCzH2LwkEulg0d78qdRLWep8JklMZ0MGDBk3pmH3ZGnBxc6AOiC6somKChwwdsPqYB8t4WQFjLx",
+	"mm0UxGErVkKCWrPatYWXTOhybuXAgJMC0pCrwEzv/YLYFsbUaLA/Rrb1wOnZGsLke3S4SN2tnNP34vbp",
+	"9enkmfi6ev7ji/ql6unHQ7m+osvrSNd32uMvwrseSYw2MC9UUT2ALFeNvH2lND3OqWILnV3OCbb2DjJi",
+	"K3p18mzH3Wpero3QtRK0g7cHrq3zW50VQG3vLVqX07qeI4cdV0TTUdy8hnOgleuejlYN6LPeQ43nn5oE",
+	"f9Uw7HnwtyCI3oo9yb1BdwRcLly2BmrZeBZ7oOWeE/93j4KsAr/TxS+NL/ppJQ+SlWi1JLn+NogOwd0f",
+	"6vn1hJZcoZB94wFgwRhlhlMxFfzHKQsK/6siHjh1N0VzwcJq8MvG43cK6U2hOroHZhiBRtj8zjhMvMhc",
+	"jg1Z+DXyMlUlFV8F2Tsnb+efegKyd1aoHBS2VwgpoYV1w/qFuWFBNh4j0pjJ1XpzztFaqt2OapqzhWpk",
+	"0nAgLTM3YSbaUjftoPjZWiw2Ea37y2t5w0qas/YaMuZ9HbLF1rMFVNk5LUEQcytip7vvKus5mcL3xx9z",
+	"PEMFL1T5B2yMS2A/As4m19qtd+N77MRrRINtsLHncNonbffMT39K5qeq2UrbnJbFJOuTgSMA2ODMTCvj",
+	"pzwzhtRHatxp5MB8JXAMgU8qWWvEvam5yBX6PfY3qeCK5GOWX1ulaDWmlU2c9i37uBfkcdC3hEwwBKQC",
+	"GsA1myARAcA/q27JblhpkZo24JvV4DEFNPnw56ma0hIlpSPhfjxvYfGQ5tlOsdk0XuBBTPPYqMAoBdQw",
+	"QbzIDEVdsNr8KxUZAET7VmVSFOwWJIrItx8/vvcqkwgFZRxgpqZxmRtZBw9JRQaNzFwruSYzOS0LMqY3",
+	"jIykPSMDhxNINK8ZOUB2ftj2MlAHpXrsybbchJBaSp0QNc3HkLT2N/j+5NMR7rCHFtdsFkqgOXBixnA2",
+	"ZsIDgnAuzeYDIGOgixeEDy3vMIzfEExVn9SMFthF8CxZrRLkAPND/ZXyIwWQ0K4Vn7Cz4BYR0HcqTbLY",
+	"o8gSwm5prss5qlIoLkYls7siFoW7IERlbodoW3TNG/lmQmP/mAxlWcqZIpkUxnUC25b1U0GIm6ZGdwJc",
+	"b9LueUf+9RnJ1DWvsmZkCbFj67x09/OmJVOh5dT41Gckw1J5RiasHllWeRwjoaW5WfsdzFy/P//46tvM",
+	"rqgD6zJVINWgidWeTxyThBQM2qY0nScBCto9F6Sv5yi2lYlpWWYkLxlFRRQ8E0btO3qIbxtpAgbT3yPy",
+	"cSbx3V5A0sLE9G2RRrMajM6EMSwCmRs5mVfzBUIGlnoME/5Ps8KCMIpgaKK8UDfEVROuEz+OCs1RIcEc",
+	"DX2YA/O0ItA5s9heppr0FZtA/cm5ZaY1GZZkMiJAjp8K4kESfRyCWMWsmdsY5U3adGKOyHl8MS5yuBzH",
+	"jjrFM78oEPJN1qxdFIQIlm+Aco9eC6LoHF+yj34gTf+tXXVbRyBFnDSzbt12r3lMBbQqCPa6/8Pm8Gye",
+	"j0kub5x9n41laU3V5mjzvymCkr9gyGle/Ss3ni1RZxgAqbNmVcPaamN1CWPJYD46fXhUp9GEw76uBNMm",
+	"64LblTHkr+Bg6JoW7EqN5Wwx8oVvuuYbqP4ly6+pIo0I7YqO4A+WurLLyNl5Tuy2kt2T3snXnU+bRiS6",
+	"y99qDLV91IxeUTSsQuouFV2XU4iufzWmtVkhv94npIZlvT6ujgqkObp4qAVkbJ2WxtzBKVljSV3GStNr",
+	"4xC5EHvB8doUbMMhk2kYnhsbQEXjFlhLC59NhP8QjEPe290qNkcDcc8ZaBv7i8YRmtHGkzyDAn2b55P4",
+	"Y0rOTdoH9H+uTP8+0H5kgba1llEUPJiW19sG3IrRGm1QK7jpr1wU68FNaCYnGI4hdmcR7/QBnpEKE2Up",
+	"NOoYgxn3izURrEdd9ENRPK7IUE5FYfz5ANaEDffQFJdibO52AEcb4Wtj62GbTuytHBiXCDk7wx+lgloe",
+	"5ISMpGCHiYmosZ0m+uA5hcizZnid2ajgXAVEr2paatUnmWC3+qqiI5ZBboHGCC/wgqcDLMGTvKRTxcLo",
+	"UYqFoQZIUwBxGPOSRREDV/aUoOksRLGWpoJAnA9ahrarJa1HLEmFao4WNg+yo4nRcw6s2DBPeOrU/k59",
+	"FdbFpXLHR4liJcs1v2GpQPAW3gG1jX3ghBusa7kckiEfajOncqrMfZp7U5fMSQWA0Ca8LLkU22DLhlwU",
+	"i5FEK+Yae7w1mgtgyDhI0EUzlc0EUvQhEkIJImm4ksIODviNidM1TIWqqJkToXhhpubM3gYd6B8koBUH",
+	"c5Kdv/0GMi/m3+8uM3JgIr6B1GM/NtAQjO6u2Xwm60LhIM8RvdOgEY57NhM16aciFb+4pv8C46VCFA3E",
+	"Zb+k4pdutwv/Mz/H6kY/XfRX005Gfgl8sjFXQQiGB6Pt7UhmXeJ+2jnPJwwvta6X8ukRQFYc0FJJkjVO",
+	"aJaQzNePzAfNdQn/qMZSwD9mbKA4ZFoye9b7MH7uv9MOzSfhY42nRrlY2e5+owl6SvIxrWmOqSFQsoRs",
+	"VLK2lfbJUYNdO23j0LPqpw1ACVtoz+vaQbU/1nTUTzs3vMLfGANPuMjLacHCn7lsyPcpFM7Szqd+asIT",
+	"vMp9C2E46qpyhavUDRhmBdJpr3fKjp9/DdCcXs9c7NEwrXAgnDa4Ljd9xTv8xf8z/4t1IbM+ssSAbQDs",
+	"jJus7kIfs27m+XjMuoZ1i9kXu4Y9OHUsy8LcJRXntjsc3odCTgclIz9OpWbKvohZmpr7Q1vSNE0zPFat",
+	"cloheQF0aELnZCQR8Cqn+vCIXFinvL+wrFjaIedvvyF+OgWbpR2Y+KY/5N1lKvCzLVLiT2Ap/TvtxG8W",
+	"3K/rb5hLccNqDesDqA9WTjJcGM3hX4JJNIYLjbTNJOHoAS2Dimr1PfxdI+AapHD7JEV0EvTAzIY7VS7o",
+	"hItRKgBvKBXXcN6Gi+gFgk2qd9gEeSb+cH6OuV3N0GY3CLkthnsFes59XH2wKMDTHfd6u0PUeQiwLQM0",
+	"ZhbdkEeIBzb7XODFNC23GHFcH4l/exGa7vHBfrPHJWaRI6hjbKkjF0Cl+bd//+n/fjq/pZPL27en8in7",
+	"5rJ+c9I7Hvzwr9nb04un+Q/lT2++/d/bFZNrnt9ZPZfrpvK8+y/a/anXfXnV/fSfbfO5Ax5C8Biu0D/c",
+	"GOijn3yJP94+zl+4bA0kLl6DjeO+R8jtEXK/6zAYX4GNGLml6HeTwNAlm0gU6Ghwc99pRSpWK6gggSNl",
+	"3NeaKgsSBvV4iBtnGC16JcB+KnzB093P7oVWyhp15AdWJv8ACwpAhgYgIyzgFsZnwBIseAI2OYfOjN33",
+	"s0N740AB2vhIc6bheHHSlF6hrtFwvqRiqbKhGmF2CLQxx05KVoxYfUS+CUSmSxODzvEEc04FhCwMJNxp",
+	"WbICa7fIUoXaiPZ4DlbSbOVCYeleNznc417DzW+C8ywVNbWVaipQuaktyMN5DfB8u5FsutoaV2VVmO4B",
+	"r1q+cjPKaq/j9Mdhlj3eYgD+JsV+e/ktRZ82wJm2EHpq9pFzYQyhQxcFVFoh5kNECbgA79IqV3JGXA6z",
+	"CLAVPqJbsqJnvureZBmdEWZFa9E/rPU3RXkLHWgzwSOmd2d/HwOedW9d99Z1b10fRtZqo33dmKOPj48c",
+	"ZFWt2vhptju3+0ByVqgEomw1C9AKI37DsGBQMnpjvwPbr2KVpEUwWypiNNtRCIbjCvFwRYCH62NRiiim",
+	"HScYm1R6TmxViivjrpuwp7C5Wne/PsFn1zYowpgF1M8zM1uZQ+mF4KeSK71aRetxnLSBwYzBQa/MnzBQ",
+	"G0vhmQ7MeCDcr8mhh9CgljMr5kWBe3T6ZvjM0sdU/8KxnjfyhsWHtGnp+VWnQrDoqI89rhyfa4Yag2n8",
+	"x3edeyB1Nmh7LYl6bcBVPgJFry/pLjjOqBVuwx4ps3difnPmob3X8wjlwO56RAYoCG0ObhtWosAjijN3",
+	"MUynb/dztO5EDvFsbSvF+mBOqK0wJiG4htpjGQiaBNwNQk1JLWdWzRgrgzNZF8bbQL+HC5LZu19pdqtR",
+	"FQVzpzmdMAdqsdhDIPj+SjmK76NUrGJUAm6goaxDfqIoa+bCWWq6+reLhWMrMNYZ1Ej7mGRMIIzOEFfj",
+	"Qm2oeuGYkpmrdKWC68ME4uTMAVKQ1TsIpzeRDL1y07wt1xATGhKxj5JpyC2/7YmGbHcWS4bCO+8v86fF",
+	"M/b18PnoxfjlD73r48nJ46EZau3vOpahHXb3gTmGPr80GlqwwO+2Q4Z2wZccrLmIZGzBzf7+Z8eKEtPI",
+	"jGoqdBOl8WKrcaw6/c5J7/Sod3R8fHr03LyaUGYB+AEeLAhQ9LTiZmTYrfn+O0JHNWP44gEPs7GuDgO3",
+	"fAbATPFUsfqKjpA33eLeuyP55PioBxHNmKqriZm+/pCWigWtAYaVpDOty05/YXtYH9k2G8cdAgQ7KZsp",
+	"V9ZuN/u82T5vtvcgdy+Ot/zCxeVvfkPz+V1Fk5qyIuBB3ZtcsxxQpnrMFAN/64tm2Np9Y6jF35GK2/dX",
+	"S6zlf/HUYTuxdUxbTQ7WVWdajmEeQrWe2eRjUPShimTfXLy++Hix0gMmBzxEPtikDqQr45slrWiGZDUU",
+	"YVsEwjL4ABGE1VTjmVkEIi+i6FOhplVlIgUuhT3pB4+EIaQWpc8KMqZq3CfUghFcfBOHNBjPpKKWM3dC",
+	"lGr74JDnCP905Z7MioxMheZlKprj8UGz1JOSD3VGzH9NX7ZAVRAPqmgJImAN7za7+lneHuJjItxEY8ii",
+	"iIx7GIOfcxzdZigjNxB/694pfE7k9m18X71XVUUpve18owt44J1QGtjGfT5w75zt84F7b84ZQTAkq9KB",
+	"1ofbiqjcOkG3cMR7VXpwB47EhafKToU7hjiWUOjx577QW0gcv0IIHqee80UOQdRBKdDaMM2mA15yPY/V",
+	"H8mBzaLJ2vgPh+1uBlGalyXs7wlmMGOPwW8qDe1dIMlOztfjZwItOwDQ9J1oYeMXcYUsCMaRhDlo3Z7h",
+	"m93hYprZjrTeIrpnf0aS47lGgBNFTlXM/OfSM3/oFAuMw5pOumKua2RA7CCmZZm4Rl9RHV/Yerc7sT7g",
+	"ave5n+18mYBkEdu3Db3ir20+UFS1bqbEfnLlZ8FmjaH65EvQ+CvHnRGNgT3/1lTDoWPsRvuFMzhdXDrh",
+	"KoEZayQizZTAHWr2o78DPVm8h1l6jVNrbJltgE9t+jqtmzmzPJaG5cq+aUlUW96viV2uiaQTCv33v78P",
+	"68gFTtMq0gu02WNWFuFmtQf47ROVe9f2AVxbeBkDbZXwzbuHx5vcO7OHDXkMOcul3M9q0ssd+Oof6bVF",
+	"5cF2kwo5HC5QTSznyNzZHCjCCzJgjpvJ0hwekcw0nBVZKhSdKzIbM0Crc8xzNAmbM8hrmYn3DE4hqyby",
+	"aQBpYXtBfKg/NK37slhBN1WBnw2GB3qGh8BsMtAM0TbKynfY3YJReG3asSLbZEdYWq08O1sPgK/D6V9O",
+	"5mED4jWAwYZVjhdzIFHdTnjaPQVfLe+VBAv2qvSjca+BZMX6obTNDjpz4LpwuM/j/Yl8lz1n1h+ibjrU",
+	"fiOKd767Jt1mbDCW8vqKiaKSfDMez9Je4VXEXeVcFbsZx7i8JOQ74jVRLK+ZVssStketSLJ/4rMufAM/",
+	"P9dkb7WdzM/C8++o9tN+daulbjwZPxn7QO7xGcO9bXt4TMiifQnxIP9c+m5ljNUajLyBSIKSf1y+9lnY",
+	"OJDAlOqSfTqLghZFRkzDMdaVIUvDvJzTGkGtqKIG7TZ2m4+EiSkyNIlZkgo1Bi7YMVeA0I2q6MiXDjf5",
+	"4FpiR0MREyLyoTV7fUKRxD4D/jl47I1nsMns8HaRiMF90nzClKaTyhIxuL+bVlITNWWpsG/5GTjA2cnt",
+	"LXIqcUGOe5YHSyGdnJpCRSQxv8SQmZVINVfDabnCYoxNRGtWCKclGdD82sR1BxhYPyMqIc/IhIuEnPbw",
+	"/0/I2PxtnJgH2v8ewlFkN66pQMRPANYYGhd4KGtySgoT5nFBKKnlDEr1XJmFb4kdzKLwYlHZWOtK9Z88",
+	"yRoRKeNFAy05oaSUsjJNTkhltlrNElJycd0tZU7LxB+xSlJRyHw6YUJj6ULWlpUQ5oyW3WpaV6bJFg6e",
+	"EOGZxYwdQBrFPq5Z172xVEieCEoDwl0b0181h5Q8BZYUJJvWJdKYmZuxmhGKtxN0wkgJHJcBp+PMywjY",
+	"IZ2TXAqBWHT09xU6AHjyDmtiB0sQmEMCRNWWMa1mNqw7W+TwgF4xWrIiFSW/ZuEVXCtWDo+I9waiV9i+",
+	"uHK4xJ9ItJT9VCBepnmtJ1TQEbLJR7pcY6oc82AqskUfCdnps8YCkYPjr8lUlExFTKOhbpBd7e44PNwB",
+	"aYo9aN9elR0mflEiL7klyCv6pAJNZW2FHkK60NUqYTHpmZn61UzuC97Kl01U0LK8ctWtMD6/aIqmMY4m",
+	"0lm5fANyKZ2kwwSMpb/X953/MFsGQo/dK57Xk6MgaH8CRvWJTRfBFuW0K5f1zN6GpPKwVURpgaXHLxVq",
+	"tmyNYLO7pAgWJnM9g3mwKxkb6E6q2DeKa/eeqUegCearUBs8d+xxsbio7z2Cm8YufN/P/KYO5gx2dW43",
+	"djtijpN9n3vZy4ntMzZ/EjmxxcjmHoHNqszNRi44B5ymjbPsATRUazap2rIyZyjmg8exQq+a1owUtawq",
+	"hIK28ZYt+xO7oS/blrXs/qZ/5Q027wB7DrM/ThF+bxZ/G1qyHZjFzdRlgdlbsnJNkhqU98B1SxrYYUk1",
+	"qC36CNjbSy5IZnxjQEvh3zJygOqOJ704E37YxzjaCXMBraTxqk2Ij+ijhICYkxQjiPNMx5Fiem4+o9rf",
+	"CpKynRtbPxl3TJE/oIfttiucD7I0HXujuze6e6O7NVvZTszuRihTkFsARrMZa4MuzZhDLtHjwUl+Wjxl",
+	"z4Zfj56PX/zw8vqB+cxeAWVItEV8pVyeNIszOCBpkgXXZyCda1N2CtOqeAkkTpbLnOTCfOvARM60aaci",
+	"4JN/yCVhbD4cUbA8E8b82Tw2HdZMjTFzbROkSpsvHIn9at6yR5Xpsz2Os2oftKyiJD6cmphFKT87Uk1g",
+	"JGhdL8okXtoMMfjlXIo7pehcwPHp/om3u7GSPQLSsa33fezZwyfYHBOZa9g+a7b3Ob70ycO9k/LbkIvt",
+	"ImFm7szyac31HPa2AaM1q8+negyHM5KfOwOqeO7/8Mn83gz9ah21+sapR9VsyGoGKnUKv0AJO89uc9Rp",
+	"o1aCIjHJnFgsXJh1wkJQ/8mT45PnR72j3tFx/0XvBZ73sp1fvOF7JqsSKEtB82kwnfcbsDOQjw1lPVGJ",
+	"Pf6PdASvLt9AxGTdqYa0rV1Vx5U1jXdx/v47pGT1VN/Bjc7xhytuU8oRkUO73cHO54tnltbgtAf+Td8q",
+	"KzmIg3UGjkiAJ8+pIKCwXoAzBSAHLZcBJEHrLnCXX27cPy5fW02ZtbgQisANVoTeSYuX9xHQbt75woQp",
+	"nFwqSBYu06y/yFE+Yno1Gr5h3VJkIIu58T5RrIgrUkoJKv466PDye9K2IPH851fKK4IAWk/1ARRulqgj",
+	"U1+C2aMiPhxMkMPVhyTsSdpGgDc61bqMtgEC4S1G7zBawoh5XO7g++mg5Lk/NKtAoZOOQOJLq1jBmeK5",
+	"WpcRokgR/IYKOjLdguu9XiVHilteh+dwQdw5lqAPWvlXc4OWNr7mN0wgiMPd23yqajmwDjCOh6zVEXkr",
+	"YakIxgpMNtubv/ND1vn106//HwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -439,6 +439,21 @@ func (e EventListObject) Valid() bool {
 	}
 }
 
+// Defines values for EventResendObject.
+const (
+	EventResendObjectEventResend EventResendObject = "event_resend"
+)
+
+// Valid indicates whether the value is a known member of the EventResendObject enum.
+func (e EventResendObject) Valid() bool {
+	switch e {
+	case EventResendObjectEventResend:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EventTypeFilter.
 const (
 	EventTypeFilterFormSubmissionCreated EventTypeFilter = "form_submission.created"
@@ -1299,6 +1314,41 @@ type EventRequest struct {
 	//
 	// Example: qualify-7f3a9c
 	IdempotencyKey nullable.Nullable[string] `json:"idempotency_key"`
+}
+
+// EventResend The deliveries that a resend enqueued.
+//
+// Example: {"endpoints":["we_01jdq7za1b2c3d4e5f6g7h8j9k"],"event":"evt_01jdq7z9b3c4d5e6f7g8h9j0k1","object":"event_resend"}
+type EventResend struct {
+	// Endpoints The ids of the endpoints it is delivered to again, sorted; empty when none receives its type.
+	//
+	// Example: ["we_01jdq7za1b2c3d4e5f6g7h8j9k"]
+	Endpoints []string `json:"endpoints"`
+
+	// Event The id of the event sent again.
+	//
+	// Example: evt_01jdq7z9b3c4d5e6f7g8h9j0k1
+	Event string `json:"event"`
+
+	// Object Always `event_resend`.
+	//
+	// Example: event_resend
+	Object EventResendObject `json:"object"`
+}
+
+// EventResendObject Always `event_resend`.
+//
+// Example: event_resend
+type EventResendObject string
+
+// EventResendParams Where to resend an event. Unknown fields are refused.
+//
+// Example: {"endpoint":"we_01jdq7za1b2c3d4e5f6g7h8j9k"}
+type EventResendParams struct {
+	// Endpoint The id of the endpoint (`we_…`) to deliver to; absent, every enabled endpoint that receives the event's type.
+	//
+	// Example: we_01jdq7za1b2c3d4e5f6g7h8j9k
+	Endpoint *string `json:"endpoint,omitempty"`
 }
 
 // EventType What happened. `x-extensible-enum` lists the types known today; accept any other
@@ -2853,6 +2903,19 @@ type ListEventsParams struct {
 	CreatedLte *int64 `form:"created_lte,omitempty" json:"created_lte,omitempty"`
 }
 
+// ResendEventParams defines parameters for ResendEvent.
+type ResendEventParams struct {
+	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
+	// safe: the first request with a key runs, and repeats within 24 hours get its
+	// status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+	// the account. A repeat while the first is still running answers `409
+	// idempotency_key_in_use` (retry it); the same key with another method, path or
+	// body answers `409 idempotency_key_reused`. Requests rejected before they run
+	// (authentication, validation, rate limit) and `5xx` answers are not kept, so
+	// their retries run afresh.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // CreateFormParams defines parameters for CreateForm.
 type CreateFormParams struct {
 	// IdempotencyKey A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
@@ -3068,6 +3131,9 @@ type UpdateWebhookEndpointParams struct {
 	// their retries run afresh.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// ResendEventJSONRequestBody defines body for ResendEvent for application/json ContentType.
+type ResendEventJSONRequestBody = EventResendParams
 
 // CreateFormJSONRequestBody defines body for CreateForm for application/json ContentType.
 type CreateFormJSONRequestBody = FormCreate

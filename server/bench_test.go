@@ -271,3 +271,30 @@ func BenchmarkUpsertBatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkResendEvent measures POST /v1/events/{id}/resend to the account's
+// one endpoint that receives the type, on each engine: reading the event and
+// enqueueing its delivery in the outbox (the relay is not running).
+func BenchmarkResendEvent(b *testing.B) {
+	for _, e := range apitest.Engines() {
+		b.Run(e.Name, func(b *testing.B) {
+			s := e.New(b, func(c *server.Config) { c.DefaultRateLimit = 1 << 30 })
+			if _, err := s.Store.CreateAccount(b.Context(), "bench", 1<<40, 0); err != nil {
+				b.Fatal(err)
+			}
+			benchEndpoint(b, s, "https://receiver.example/hook")
+			key := s.NewAccountKey(b, "bench", "admin", 0)
+			benchProspect(b, s.Handler, key)
+			req := httptest.NewRequest("GET", "/v1/events?limit=1", nil)
+			req.Header.Set("Authorization", "Bearer "+key)
+			rec := httptest.NewRecorder()
+			s.Handler.ServeHTTP(rec, req)
+			evt := rec.Body.String()[strings.Index(rec.Body.String(), `"id":"evt_`)+6:][:30]
+			for b.Loop() {
+				req := httptest.NewRequest("POST", "/v1/events/"+evt+"/resend", nil)
+				req.Header.Set("Authorization", "Bearer "+key)
+				serve(b, s.Handler, req, 202)
+			}
+		})
+	}
+}

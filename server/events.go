@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/oapi-codegen/nullable"
 
@@ -56,6 +57,62 @@ func (h *handlers) GetEvent(ctx context.Context, req gen.GetEventRequestObject) 
 		return nil, err
 	}
 	return gen.GetEvent200JSONResponse{Body: body, Headers: gen.GetEvent200ResponseHeaders{RequestId: requestID(ctx)}}, nil
+}
+
+// ResendEvent enqueues an event again for the endpoint named, or for every
+// endpoint that receives its type, through the outbox as a change's
+// deliveries: at least once, and sent as the event reads when delivered (so a
+// deleted prospect's stays stripped). The spec marks it x-admin-only.
+func (h *handlers) ResendEvent(ctx context.Context, req gen.ResendEventRequestObject) (gen.ResendEventResponseObject, error) {
+	key := apiKey(ctx)
+	e, err := h.events.Event(ctx, key.AccountID, req.Id)
+	if errors.Is(err, store.ErrNotFound) {
+		re := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such event: '%s'.", req.Id)
+		re.Param = "id"
+		return nil, re
+	}
+	if err != nil {
+		return nil, err
+	}
+	var endpointID string
+	if req.Body != nil && req.Body.Endpoint != nil {
+		endpointID = *req.Body.Endpoint
+		ep, err := h.webhooks.WebhookEndpoint(ctx, key.AccountID, endpointID)
+		if errors.Is(err, store.ErrNotFound) {
+			re := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such webhook endpoint: '%s'.", endpointID)
+			re.Param = "endpoint"
+			return nil, re
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ep.Disabled {
+			return nil, invalid(gen.ErrorCodeParameterInvalid, "endpoint",
+				"Invalid endpoint: %s is disabled. Enable it (PATCH it with {\"disabled\": false}), then resend.", endpointID)
+		}
+		if !slices.Contains(ep.EnabledEvents, "*") && !slices.Contains(ep.EnabledEvents, e.Type) {
+			return nil, invalid(gen.ErrorCodeParameterInvalid, "endpoint",
+				"Invalid endpoint: %s does not receive %s events. Add the type to its enabled_events, or name another endpoint.", endpointID, e.Type)
+		}
+	}
+	ids, err := h.webhooks.ResendEvent(ctx, key.AccountID, e.ID, endpointID)
+	if errors.Is(err, store.ErrNotFound) { // purged since it was read
+		re := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such event: '%s'.", req.Id)
+		re.Param = "id"
+		return nil, re
+	}
+	if err != nil {
+		return nil, err
+	}
+	if endpointID != "" && len(ids) == 0 { // disabled or changed since it was read
+		return nil, invalid(gen.ErrorCodeParameterInvalid, "endpoint",
+			"Invalid endpoint: %s no longer receives %s events.", endpointID, e.Type)
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return gen.ResendEvent202JSONResponse{Body: gen.EventResend{Object: gen.EventResendObjectEventResend, Event: e.ID, Endpoints: ids},
+		Headers: gen.ResendEvent202ResponseHeaders{RequestId: requestID(ctx)}}, nil
 }
 
 // eventJSON is the wire form of an event: what the API answers and what

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,15 +22,70 @@ func newEventsCmd() *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:   "events",
 		Short: "Read the log of changes to prospects over the API",
-		Long: `Reads the events the API records for every change to a prospect, kept 30 days.
-The key and server come from --api-key/CAPTURE_API_KEY and --url/CAPTURE_URL, and
-the output and exit statuses are those of capture prospects.`,
+		Long: `Reads the events the API records for every change to a prospect, kept 30 days,
+and sends one again to webhook endpoints. The key and server come from
+--api-key/CAPTURE_API_KEY and --url/CAPTURE_URL, and the output and exit
+statuses are those of capture prospects.`,
 		Example: `  capture events list
   capture events list --type prospect.deleted --created-gte 2026-01-01
-  capture events list --json | jq -r .data.object.id`,
+  capture events list --json | jq -r .data.object.id
+  capture events resend evt_01jd… --endpoint we_01jd…`,
 	})
-	cmd.AddCommand(newEventsListCmd(newAPIOptions(cmd), nil))
+	api := newAPIOptions(cmd)
+	cmd.AddCommand(newEventsListCmd(api, nil), newEventsResendCmd(api, nil))
 	return cmd
+}
+
+// eventsResendOptions name the event capture events resend sends again, and where.
+type eventsResendOptions struct {
+	*apiOptions
+	ID       string
+	Endpoint string // "" for every endpoint that receives the event's type
+}
+
+func newEventsResendCmd(api *apiOptions, runF runner[eventsResendOptions]) *cobra.Command {
+	opts := &eventsResendOptions{apiOptions: api}
+	cmd := &cobra.Command{
+		Use:   "resend EVENT_ID [--endpoint ID]",
+		Short: "Deliver an event again to webhook endpoints",
+		Long: `Delivers an event again: to the endpoint --endpoint names, or to every enabled
+endpoint that receives the event's type. Each is a new delivery, signed and
+retried on failure like the first, with the same webhook-id; it carries the
+event as it reads now (a deleted prospect's event is sent stripped). Only admin
+keys may. It prints the endpoints the event goes to (JSON when piped or with
+--json); an endpoint that is disabled or does not receive the type is refused.`,
+		Example: `  capture events resend evt_01jd…
+  capture events resend evt_01jd… --endpoint we_01jd…`,
+		Args: positional(1, "the event ID"),
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&opts.Endpoint, "endpoint", "", "the webhook endpoint (we_…) to deliver to; default every one that receives the type")
+	noEnv(fs, "endpoint")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		opts.ID = args[0]
+		if cmd.Flags().Changed("endpoint") && opts.Endpoint == "" {
+			return usageError("--endpoint needs an endpoint ID (we_…); leave it out to resend to every endpoint")
+		}
+		opts.attach(cmd)
+		return runF.or(eventsResendRun)(cmd.Context(), opts)
+	}
+	return cmd
+}
+
+// eventsResendRun enqueues the event again and prints where it goes.
+func eventsResendRun(ctx context.Context, opts *eventsResendOptions) error {
+	c, err := opts.client()
+	if err != nil {
+		return err
+	}
+	r, err := c.Events.Resend(ctx, opts.ID, client.EventResendParams{Endpoint: opts.Endpoint})
+	if err != nil {
+		return opts.fail(ctx, err)
+	}
+	if len(r.Endpoints) == 0 {
+		fmt.Fprintf(opts.ErrOut, "no enabled webhook endpoint receives this event's type: nothing was sent (see capture webhooks list)\n")
+	}
+	return opts.finish(ctx, r, nil, nil)
 }
 
 // eventsListOptions are the filters of capture events list and how many it prints.

@@ -124,19 +124,22 @@ func formsListRun(ctx context.Context, opts *formsListOptions) error {
 	if err != nil {
 		return err
 	}
-	l, err := c.Forms.List(ctx)
-	if err != nil {
-		return opts.fail(ctx, err)
+	var forms []client.Form
+	for f, err := range c.Forms.List(ctx) {
+		if err != nil {
+			return opts.fail(ctx, err)
+		}
+		forms = append(forms, f)
 	}
 	if opts.wantJSON() {
-		return writeJSONLines(opts.Out, l.Data)
+		return writeJSONLines(opts.Out, forms)
 	}
-	if len(l.Data) == 0 {
+	if len(forms) == 0 {
 		fmt.Fprintln(opts.ErrOut, "no forms")
 		return nil
 	}
-	rows := make([][]string, len(l.Data))
-	for i, f := range l.Data {
+	rows := make([][]string, len(forms))
+	for i, f := range forms {
 		state := "enabled"
 		if f.Disabled {
 			state = "disabled"

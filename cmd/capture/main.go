@@ -94,8 +94,8 @@ const rootLong = `capture is the Capture API in one binary:
   - the server (capture serve), with its embedded SQLite database;
   - the admin commands, which talk to that database directly (migrate, accounts,
     keys, maintenance) and never create one: only serve and migrate do;
-  - a command-line client over HTTP (prospects, events, webhooks), which reads
-    CAPTURE_API_KEY and CAPTURE_URL.
+  - a command-line client over HTTP (prospects, events, webhooks, forms, trigger),
+    which reads CAPTURE_API_KEY and CAPTURE_URL.
 
 Settings flags can also be set with an environment variable, shown in each
 command's help: --db is CAPTURE_DB, --api-key is CAPTURE_API_KEY. A flag on the
@@ -123,7 +123,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newServeCmd(), newMigrateCmd(), newAccountsCmd(), newKeysCmd(), newMaintenanceCmd(),
 		newProspectsCmd(), newEventsCmd(), newWebhooksCmd(), newFormsCmd(), newVersionCmd(), newCompletionCmd(),
-		newSuppressionsCmd())
+		newSuppressionsCmd(), newTriggerCmd(nil))
 	root.InitDefaultHelpCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "help" {

@@ -21,7 +21,8 @@ the account as a signed POST (Standard Webhooks: webhook-id, webhook-timestamp,
 webhook-signature). Only admin keys may. The key and server come from
 --api-key/CAPTURE_API_KEY and --url/CAPTURE_URL, and the output and exit
 statuses are those of capture prospects. listen forwards new events to a URL on
-your machine, signed with a secret of its own, for development.`,
+your machine, signed with a secret kept for the account on this machine, for
+development (--print-secret prints it).`,
 		Example: `  capture webhooks create --endpoint https://crm.example.com/hooks/capture
   capture webhooks list
   capture webhooks delete we_01jd…

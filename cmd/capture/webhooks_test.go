@@ -106,7 +106,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestWebhooksListenForwardsNewEvents(t *testing.T) {
-	t.Parallel()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // where listen keeps its secret
 	s := apitest.New(t)
 	standard := []string{"--url", s.URL, "--api-key", s.StandardKey}
 	// An event from before listen starts is not forwarded.
@@ -123,7 +123,7 @@ func TestWebhooksListenForwardsNewEvents(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		e, err := client.VerifyWebhook(body, r.Header, secret())
 		if err != nil {
-			t.Errorf("VerifyWebhook with the session's secret: %v", err)
+			t.Errorf("VerifyWebhook with the account's kept secret: %v", err)
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}

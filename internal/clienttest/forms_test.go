@@ -65,9 +65,15 @@ func TestRealServerForms(t *testing.T) {
 	if err != nil || sub.Status != "accepted" || sub.Prospect == "" {
 		t.Fatalf("approved: %+v %v", sub, err)
 	}
-	list, err := c.Forms.List(ctx)
-	if err != nil || len(list.Data) != 1 {
-		t.Fatalf("list: %+v %v", list, err)
+	var listed []string
+	for f, err := range c.Forms.List(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, f.ID)
+	}
+	if len(listed) != 1 || listed[0] != f.ID {
+		t.Fatalf("list: %v, want [%s]", listed, f.ID)
 	}
 	if _, err := c.Forms.Delete(ctx, f.ID); err != nil {
 		t.Fatal(err)

@@ -110,6 +110,26 @@ func TestRealServerEventsAndWebhooks(t *testing.T) {
 		t.Errorf("attempt %+v", attempts[0])
 	}
 
+	// Resend delivers the event again, with its id; standard keys may not.
+	r, err := admin.Events.Resend(ctx, e.ID, client.EventResendParams{Endpoint: ep.ID})
+	if err != nil || r.Event != e.ID || len(r.Endpoints) != 1 || r.Endpoints[0] != ep.ID {
+		t.Fatalf("resend: %+v %v", r, err)
+	}
+	select {
+	case again := <-got:
+		if again.ID != e.ID || again.Type != "prospect.updated" {
+			t.Errorf("resent %s %s, want %s", again.ID, again.Type, e.ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no resent delivery after 10 s")
+	}
+	if _, err := standard.Events.Resend(ctx, e.ID, client.EventResendParams{}); !errors.Is(err, client.ErrAdminKeyRequired) {
+		t.Errorf("resend with a standard key: %v, want ErrAdminKeyRequired", err)
+	}
+	if _, err := admin.Events.Resend(ctx, "evt_nope", client.EventResendParams{}); !errors.Is(err, client.ErrNotFound) {
+		t.Errorf("resend of an unknown event: %v, want ErrNotFound", err)
+	}
+
 	upd, err := admin.WebhookEndpoints.Update(ctx, ep.ID, client.WebhookEndpointUpdateParams{Disabled: client.Set(true), Description: client.Null[string]()})
 	if err != nil || !upd.Disabled || upd.Description != "" {
 		t.Fatalf("update: %+v %v", upd, err)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -249,4 +250,40 @@ func (db *DB) RecordWebhookAttempt(ctx context.Context, a *store.WebhookAttempt,
 		return err
 	})
 	return disabled, err
+}
+
+// ResendEvent enqueues the event again for the enabled endpoints that want its
+// type (the one named, or all), in one transaction, and wakes the relay.
+func (db *DB) ResendEvent(ctx context.Context, accountID, eventID, endpointID string) (ids []string, err error) {
+	defer unavailable(ctx, &err)
+	if unstorable(eventID) || unstorable(endpointID) {
+		return nil, store.ErrNotFound
+	}
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		var typ string
+		err := tx.QueryRow(ctx, `SELECT type FROM events WHERE id = $1 AND account_id = $2`, eventID, accountID).Scan(&typ)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `INSERT INTO webhook_outbox (endpoint_id, event_id, created)
+			SELECT id, $1, $2 FROM webhook_endpoints WHERE account_id = $3 AND NOT disabled
+			AND ($5 = '' OR id = $5) AND enabled_events && ARRAY['*', $4::text]
+			RETURNING endpoint_id`, eventID, now(), accountID, typ, endpointID)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
+		db.relay.Wake()
+	}
+	slices.Sort(ids)
+	return ids, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/captureapi/capture/server/store"
@@ -216,4 +217,45 @@ func (db *DB) RecordWebhookAttempt(ctx context.Context, a *store.WebhookAttempt,
 		return nil
 	})
 	return disabled, err
+}
+
+// ResendEvent enqueues the event again for the enabled endpoints that want its
+// type (the one named, or all), in one transaction, and wakes the relay.
+func (db *DB) ResendEvent(ctx context.Context, accountID, eventID, endpointID string) (ids []string, err error) {
+	defer unavailable(&err)
+	err = db.inTx(ctx, func(tx *writeTx) error {
+		ids = ids[:0]
+		var typ string
+		err := tx.QueryRowContext(ctx, `SELECT type FROM events WHERE id = ? AND account_id = ?`, eventID, accountID).Scan(&typ)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `INSERT INTO webhook_outbox (endpoint_id, event_id, created)
+			SELECT id, ?1, ?2 FROM webhook_endpoints WHERE account_id = ?3 AND disabled = 0 AND (?5 = '' OR id = ?5)
+			AND EXISTS (SELECT 1 FROM json_each(enabled_events) WHERE value IN ('*', ?4))
+			RETURNING endpoint_id`, eventID, now().Unix(), accountID, typ, endpointID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
+		db.relay.Wake()
+	}
+	slices.Sort(ids)
+	return ids, nil
 }

@@ -71,6 +71,13 @@ type WebhookStore interface {
 	DeleteWebhookEndpoint(ctx context.Context, accountID, id string) error
 	// WebhookAttempts returns the endpoint's latest attempts, newest first.
 	WebhookAttempts(ctx context.Context, accountID, endpointID string, limit int) ([]WebhookAttempt, error)
+	// ResendEvent enqueues the account's event again, through the outbox as a
+	// change's deliveries are: to the endpoint endpointID when it is set, else
+	// to every endpoint of the account, in each case only an enabled endpoint
+	// whose enabled_events has the event's type. It returns the ids of the
+	// endpoints it enqueued the event for, sorted, or ErrNotFound when the
+	// account has no such event.
+	ResendEvent(ctx context.Context, accountID, eventID, endpointID string) ([]string, error)
 
 	// WebhookDelivery returns what a delivery needs: the endpoint with its secret
 	// and the event. ErrNotFound when either is gone.

@@ -339,6 +339,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events/{id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The id (`evt_…`) of the event to deliver again.
+                 * @example evt_01jdq7z9b3c4d5e6f7g8h9j0k1
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resend an event to webhook endpoints
+         * @description Delivers an event of the last 30 days again (admin keys only; standard keys get
+         *     `403 admin_key_required`): to the endpoint named in `endpoint`, or without it to
+         *     every enabled endpoint whose `enabled_events` has the event's type. Each is a new
+         *     delivery, made as a change's are (signed, retried on failure, at least once, the
+         *     same `webhook-id`), and it carries the event as `GET /v1/events/{id}` answers it
+         *     now: the event of a prospect deleted since is sent stripped. An unknown event or
+         *     endpoint answers `404 resource_missing` (`param: id` or `endpoint`); an endpoint
+         *     that is disabled or does not receive the event's type answers
+         *     `400 parameter_invalid` on `endpoint`. Without `endpoint` and with no endpoint
+         *     receiving the type, the answer is `202` with `endpoints` empty.
+         */
+        post: operations["resendEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhook_endpoints": {
         parameters: {
             query?: never;
@@ -1895,6 +1930,49 @@ export interface components {
             secret?: string;
             /** @description In the answer of `GET /v1/webhook_endpoints/{id}` only, the latest delivery attempts, newest first (up to 20). */
             recent_attempts?: components["schemas"]["WebhookAttempt"][];
+        };
+        /**
+         * @description Where to resend an event. Unknown fields are refused.
+         * @example {
+         *       "endpoint": "we_01jdq7za1b2c3d4e5f6g7h8j9k"
+         *     }
+         */
+        EventResendParams: {
+            /**
+             * @description The id of the endpoint (`we_…`) to deliver to; absent, every enabled endpoint that receives the event's type.
+             * @example we_01jdq7za1b2c3d4e5f6g7h8j9k
+             */
+            endpoint?: string;
+        };
+        /**
+         * @description The deliveries that a resend enqueued.
+         * @example {
+         *       "object": "event_resend",
+         *       "event": "evt_01jdq7z9b3c4d5e6f7g8h9j0k1",
+         *       "endpoints": [
+         *         "we_01jdq7za1b2c3d4e5f6g7h8j9k"
+         *       ]
+         *     }
+         */
+        EventResend: {
+            /**
+             * @description Always `event_resend`.
+             * @example event_resend
+             * @enum {string}
+             */
+            object: "event_resend";
+            /**
+             * @description The id of the event sent again.
+             * @example evt_01jdq7z9b3c4d5e6f7g8h9j0k1
+             */
+            event: string;
+            /**
+             * @description The ids of the endpoints it is delivered to again, sorted; empty when none receives its type.
+             * @example [
+             *       "we_01jdq7za1b2c3d4e5f6g7h8j9k"
+             *     ]
+             */
+            endpoints: string[];
         };
         /**
          * @description A new endpoint. Unknown fields are refused.
@@ -3682,6 +3760,67 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             406: components["responses"]["NotAcceptable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    resendEvent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key of 1 to 255 printable ASCII characters that makes a retried POST or PATCH
+                 *     safe: the first request with a key runs, and repeats within 24 hours get its
+                 *     status and body again with `Idempotent-Replayed: true`. Keys are scoped to
+                 *     the account. A repeat while the first is still running answers `409
+                 *     idempotency_key_in_use` (retry it); the same key with another method, path or
+                 *     body answers `409 idempotency_key_reused`. Requests rejected before they run
+                 *     (authentication, validation, rate limit) and `5xx` answers are not kept, so
+                 *     their retries run afresh.
+                 * @example signup-7f3a9c
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description The id (`evt_…`) of the event to deliver again.
+                 * @example evt_01jdq7z9b3c4d5e6f7g8h9j0k1
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description The endpoint to deliver to; without a body, or without `endpoint`, every endpoint that receives the event's type. Unknown fields answer `400 parameter_unknown`. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EventResendParams"];
+            };
+        };
+        responses: {
+            /** @description The deliveries are enqueued; `endpoints` names the endpoints they go to. */
+            202: {
+                headers: {
+                    "Request-Id": components["headers"]["Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Original-Request": components["headers"]["Original-Request"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventResend"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             502: components["responses"]["BadGateway"];

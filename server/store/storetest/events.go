@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -437,5 +438,57 @@ func testWebhookEndpointLimit(t *testing.T, e Engine) {
 	}
 	if err := over(); !errors.Is(err, store.ErrEndpointLimit) {
 		t.Errorf("create past the limit again: %v, want ErrEndpointLimit", err)
+	}
+}
+
+// ResendEvent enqueues the event again for the enabled endpoints that want its
+// type, all of them or the one named, and for no other account's.
+func testResendEvent(t *testing.T, e Engine) {
+	db := openEvents(t, e)
+	a, b := account(t, db, "acme", 100), account(t, db, "globex", 100)
+	insert(t, db, a.ID, "ada@example.com")
+	evt := allEvents(t, db, a.ID)[0] // prospect.created
+	endpoint := func(accountID string, events ...string) string {
+		t.Helper()
+		ep := &store.WebhookEndpoint{AccountID: accountID, URL: "https://a.example.com", EnabledEvents: events}
+		if err := db.CreateWebhookEndpoint(ctx, ep); err != nil {
+			t.Fatal(err)
+		}
+		return ep.ID
+	}
+	all, created, deleted, off := endpoint(a.ID, "*"), endpoint(a.ID, "prospect.created"), endpoint(a.ID, "prospect.deleted"), endpoint(a.ID, "*")
+	endpoint(b.ID, "*")
+	yes := true
+	if _, err := db.UpdateWebhookEndpoint(ctx, a.ID, off, store.WebhookEndpointPatch{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	pending := func() int64 {
+		t.Helper()
+		q, err := db.WebhookQueue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Pending
+	}
+	before := pending()
+	want := []string{all, created}
+	slices.Sort(want)
+	for _, c := range []struct {
+		endpoint string
+		want     []string
+	}{{"", want}, {created, []string{created}}, {deleted, nil}, {off, nil}, {"we_nope", nil}} {
+		ids, err := db.ResendEvent(ctx, a.ID, evt.ID, c.endpoint)
+		if err != nil || !slices.Equal(ids, c.want) {
+			t.Errorf("resend to %q: %v %v, want %v", c.endpoint, ids, err, c.want)
+		}
+	}
+	if got := pending() - before; got != 3 {
+		t.Errorf("%d deliveries enqueued, want 3", got)
+	}
+	if _, err := db.ResendEvent(ctx, b.ID, evt.ID, ""); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("another account's event: %v, want ErrNotFound", err)
+	}
+	if _, err := db.ResendEvent(ctx, a.ID, "evt_nope", ""); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an unknown event: %v, want ErrNotFound", err)
 	}
 }

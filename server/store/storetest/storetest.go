@@ -67,6 +67,7 @@ func Run(t *testing.T, e Engine) {
 		{"DeliveriesWithTheirChanges", testDeliveriesWithTheirChanges},
 		{"DeliveriesFollowEnabledEndpoints", testDeliveriesFollowEnabledEndpoints},
 		{"DeliverySlots", testDeliverySlots},
+		{"ResendEvent", testResendEvent},
 		{"CreateProspects", testCreateProspects},
 		{"CreateProspectsFromManyGoroutines", testCreateProspectsConcurrent},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},

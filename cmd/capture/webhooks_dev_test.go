@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/captureapi/capture/client"
+	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/poll"
+)
+
+// The binary keeps one signing secret per account in the user's configuration
+// directory, readable by the user alone, and every session reuses it.
+func TestWebhooksListenKeepsOneSecretPerAccount(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	config := t.TempDir()
+	env := []string{"XDG_CONFIG_HOME=" + config, "CAPTURE_URL=" + s.URL}
+	printSecret := func(key string) string {
+		t.Helper()
+		out, errOut, code := runPiped(t, append(env, "CAPTURE_API_KEY="+key), "webhooks", "listen", "--print-secret")
+		if code != 0 || !strings.HasPrefix(out, "whsec_") || strings.Count(out, "\n") != 1 {
+			t.Fatalf("listen --print-secret: exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	first := printSecret(s.StandardKey)
+	if again := printSecret(s.AdminKey); again != first {
+		t.Errorf("the account's admin key got %s, its standard key %s: one secret per account", again, first)
+	}
+	other := printSecret(s.NewAccountKey(t, "globex", "standard", 10))
+	if other == first {
+		t.Error("another account got the same secret")
+	}
+	files, _ := filepath.Glob(filepath.Join(config, "capture", "webhooks-listen", "*"))
+	if len(files) != 2 {
+		t.Fatalf("secret files %v, want one per account", files)
+	}
+	for _, f := range files {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", f, fi.Mode(), err)
+		}
+	}
+	// A file that holds no secret is named, with what to do.
+	for _, f := range files {
+		os.WriteFile(f, []byte("hello\n"), 0o600)
+	}
+	_, errOut, code := runPiped(t, append(env, "CAPTURE_API_KEY="+s.StandardKey), "webhooks", "listen", "--print-secret")
+	if code != exitRequest || !strings.Contains(errOut, "delete it") {
+		t.Errorf("a broken secret file: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// A forward the receiver fails is tried again with backoff; one that never
+// succeeds is reported, not dropped in silence.
+func TestWebhooksListenRetriesFailedForwards(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	s := apitest.New(t)
+	standard := []string{"--url", s.URL, "--api-key", s.StandardKey}
+	secret, errOut, code := captureCLI(append([]string{"webhooks", "listen", "--print-secret"}, standard...)...)
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	secret = strings.TrimSpace(secret)
+	var mu sync.Mutex
+	script := []int{503, 503, 500} // then 204
+	got := make(chan string, 10)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		e, err := client.VerifyWebhook(body, r.Header, secret)
+		if err != nil {
+			t.Errorf("VerifyWebhook with the kept secret: %v", err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		status := http.StatusNoContent
+		if len(script) > 0 {
+			status, script = script[0], script[1:]
+		}
+		mu.Unlock()
+		got <- fmt.Sprintf("%s %d", e.Type, status)
+		w.WriteHeader(status)
+	}))
+	defer rcv.Close()
+
+	var out, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, append([]string{"webhooks", "listen", "--forward-to", rcv.URL, "--interval", "20ms", "--retries", "1"},
+			standard...), &out, &stderr)
+	}()
+	poll.Until(t, 10*time.Second, "listen to start", func() (bool, string) {
+		return strings.Contains(out.String(), "signing secret is "+secret), fmt.Sprintf("stdout %q, stderr %q", out.String(), stderr.String())
+	})
+	created, errOut, code := captureCLI(append([]string{"prospects", "create", "--email", "ada@example.com"}, standard...)...)
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	id := decode(t, created)["id"].(string)
+	if _, errOut, code := captureCLI(append([]string{"prospects", "delete", id}, standard...)...); code != 0 {
+		t.Fatal(errOut)
+	}
+	// prospect.created: 503, then 503 on its one retry: given up, and said so.
+	// prospect.deleted: 500, then 204 on its retry.
+	want := []string{"prospect.created 503", "prospect.created 503", "prospect.deleted 500", "prospect.deleted 204"}
+	for _, w := range want {
+		select {
+		case g := <-got:
+			if g != w {
+				t.Errorf("the receiver got %s, want %s", g, w)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no %s: stdout %q, stderr %q", w, out.String(), stderr.String())
+		}
+	}
+	poll.Until(t, 10*time.Second, "listen to report the delivered forward", func() (bool, string) {
+		return strings.Contains(out.String(), "prospect.deleted"), "stdout " + out.String()
+	})
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("listen exited %d: %s", code, stderr.String())
+	}
+	report := stderr.String()
+	for _, w := range []string{"prospect.created", "[503], retrying in 1s (attempt 1 of 2)", "not delivered after 2 attempts: [503]",
+		"[500], retrying in 1s (attempt 1 of 2)"} {
+		if !strings.Contains(report, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, report)
+		}
+	}
+	if !strings.Contains(out.String(), "[204]") || strings.Contains(out.String(), "prospect.created") {
+		t.Errorf("stdout:\n%s", out.String())
+	}
+}
+
+func TestEventsResendCLI(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	admin := []string{"--url", s.URL, "--api-key", s.AdminKey}
+	standard := []string{"--url", s.URL, "--api-key", s.StandardKey}
+	out, errOut, code := captureCLI(append([]string{"webhooks", "create", "--endpoint", "https://crm.example.com/hook", "--event", "prospect.created"}, admin...)...)
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	ep := decode(t, out)["id"].(string)
+	if _, errOut, code := captureCLI(append([]string{"prospects", "create", "--email", "ada@example.com"}, standard...)...); code != 0 {
+		t.Fatal(errOut)
+	}
+	out, _, _ = captureCLI(append([]string{"events", "list", "--type", "prospect.created"}, standard...)...)
+	var e struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		t.Fatalf("events list: %q %v", out, err)
+	}
+
+	for _, args := range [][]string{{"resend", e.ID}, {"resend", e.ID, "--endpoint", ep}} {
+		out, errOut, code = captureCLI(append(append([]string{"events"}, args...), admin...)...)
+		got := decode(t, out)
+		if code != 0 || got["object"] != "event_resend" || got["event"] != e.ID || fmt.Sprint(got["endpoints"]) != "["+ep+"]" {
+			t.Errorf("events %v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+	_, errOut, code = captureCLI(append([]string{"events", "resend", e.ID, "--endpoint", "we_nope"}, admin...)...)
+	if code != exitRequest || errorFields(t, errOut)["code"] != "resource_missing" || errorFields(t, errOut)["param"] != "endpoint" {
+		t.Errorf("an unknown endpoint: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = captureCLI(append([]string{"events", "resend", e.ID}, standard...)...)
+	if code != exitRequest || errorFields(t, errOut)["code"] != "admin_key_required" {
+		t.Errorf("a standard key: exit %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code = captureCLI(append([]string{"events", "resend"}, admin...)...); code != exitUsage {
+		t.Errorf("no event: exit %d, stderr %q", code, errOut)
+	}
+	// No endpoint receives the type: nothing is sent, and stderr says so.
+	captureCLI(append([]string{"webhooks", "delete", ep}, admin...)...)
+	out, errOut, code = captureCLI(append([]string{"events", "resend", e.ID}, admin...)...)
+	if code != 0 || fmt.Sprint(decode(t, out)["endpoints"]) != "[]" || !strings.Contains(errOut, "nothing was sent") {
+		t.Errorf("with no endpoint: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+func TestTriggerCLI(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	standard := []string{"--url", s.URL, "--api-key", s.StandardKey}
+	out, errOut, code := captureCLI(append([]string{"trigger", "prospect.updated"}, standard...)...)
+	if code != 0 {
+		t.Fatalf("trigger: exit %d, stderr %q", code, errOut)
+	}
+	var types []string
+	var prospect string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e client.Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		types = append(types, e.Type)
+		if prospect == "" {
+			prospect = e.Data.Object.ID
+		}
+		if e.Data.Object.ID != prospect || strings.Contains(line, "ada@") {
+			t.Errorf("event about another prospect: %s", line)
+		}
+	}
+	if fmt.Sprint(types) != "[prospect.created prospect.updated prospect.deleted]" {
+		t.Errorf("trigger prospect.updated made %v", types)
+	}
+	if !strings.Contains(errOut, "created prospect "+prospect+" (trigger+") || !strings.Contains(errOut, "deleted prospect "+prospect) {
+		t.Errorf("stderr %q", errOut)
+	}
+	if _, _, code := captureCLI(append([]string{"prospects", "get", prospect}, standard...)...); code != exitRequest {
+		t.Errorf("the triggered prospect is still there: exit %d", code)
+	}
+
+	out, errOut, code = captureCLI(append([]string{"trigger", "prospect.created", "--keep"}, standard...)...)
+	var kept client.Event
+	if err := json.Unmarshal([]byte(out), &kept); code != 0 || err != nil || kept.Type != "prospect.created" ||
+		!strings.HasPrefix(kept.Data.Object.Email, "trigger+") || kept.Data.Object.Source != "capture_trigger" {
+		t.Fatalf("trigger --keep: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, errOut, code := captureCLI(append([]string{"prospects", "get", kept.Data.Object.ID}, standard...)...); code != 0 {
+		t.Errorf("the kept prospect: %s", errOut)
+	}
+	for _, args := range [][]string{{"trigger", "prospect.exploded"}, {"trigger", "prospect.deleted", "--keep"}, {"trigger"}} {
+		if _, errOut, code := captureCLI(append(args, standard...)...); code != exitUsage {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
+
+// On a terminal, trigger prints its events as a table and resend the
+// endpoints field by field; the binary's stderr says what trigger did.
+func TestTriggerAndResendOnATerminal(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	env := []string{"CAPTURE_URL=" + s.URL, "CAPTURE_API_KEY=" + s.AdminKey}
+	out, errOut, code := runPiped(t, env, "webhooks", "create", "--endpoint", "https://crm.example.com/hook")
+	if code != 0 {
+		t.Fatalf("webhooks create: exit %d, %s", code, errOut)
+	}
+	ep := decode(t, out)["id"].(string)
+
+	term := startTerminal(t, env, "trigger", "prospect.created")
+	table, code := term.wait(t)
+	row := `evt_[0-9a-z]+ +prospect\.%s +prs_[0-9a-z]+ +req_[0-9a-z]+ +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n`
+	if code != 0 || !regexp.MustCompile(`^created prospect prs_[0-9a-z]+ \(trigger\+[0-9a-f]+@example\.com\)\ndeleted prospect prs_[0-9a-z]+\n`+
+		`ID +TYPE +PROSPECT +REQUEST +CREATED\n`+fmt.Sprintf(row, "created")+fmt.Sprintf(row, "deleted")+`$`).MatchString(table) {
+		t.Fatalf("trigger on a terminal: exit %d:\n%q", code, table)
+	}
+	evt := regexp.MustCompile(`evt_[0-9a-z]+`).FindString(table)
+	term = startTerminal(t, env, "events", "resend", evt)
+	fields, code := term.wait(t)
+	if code != 0 || !regexp.MustCompile(`endpoints +`+ep+`\n`).MatchString(fields) || !strings.Contains(fields, evt) {
+		t.Fatalf("events resend on a terminal: exit %d:\n%q", code, fields)
+	}
+}
