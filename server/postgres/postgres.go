@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,6 +48,8 @@ type DB struct {
 	secrets store.SecretBox // seals webhook secrets at rest when set (see SetSecretKey)
 
 	relay *outbox.Relay // moves deliveries into the queue, once StartQueue ran
+
+	suppressionKeys sync.Map // account id → *suppressionKey, see suppressionKeyOf
 }
 
 var _ store.Store = (*DB)(nil)
@@ -155,6 +158,7 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Begin(ctx context.Context) (pgx.Tx, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // txKey carries the transaction of Atomically in a context.
@@ -269,6 +273,14 @@ func isUniqueViolation(err error, constraint string) bool {
 func isDeadlock(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
+}
+
+// isSerializationFailure reports a transaction that must run again: a create
+// that found its account's count near the plan's limit only once counted in
+// (see migration 00013).
+func isSerializationFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40001"
 }
 
 func now() time.Time { return store.Now() }
