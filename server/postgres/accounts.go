@@ -118,9 +118,9 @@ func (db *DB) SetWebhookEndpointLimit(ctx context.Context, accountID string, lim
 }
 
 // liveProspects is the account's count of live prospects, in a query of its
-// accounts row: the sum of its slots (migration 00013), which creates and
-// deletions update one slot at a time so that they do not wait on each other.
-const liveProspects = `(SELECT coalesce(sum(c.live), 0) FROM prospect_counts c WHERE c.account_id = accounts.id)`
+// accounts row: its base plus the sum of its slots (migration 00013), which
+// creates and deletions update one at a time so as not to wait on each other.
+const liveProspects = `live_prospects + (SELECT coalesce(sum(c.live), 0) FROM prospect_counts c WHERE c.account_id = accounts.id)::bigint`
 
 // countOutSQL takes a deleted prospect ($1 its account) out of the count,
 // through the slot of the connection, as creates count in.

@@ -1,8 +1,9 @@
 -- +goose Up
--- An account's count of live prospects, split into 16 slots so that
--- concurrent creates of one account do not all wait on one row: a create adds
--- to its connection's slot only. The count is the sum of the slots; a slot may
--- go below zero (a deletion takes from its own connection's slot too).
+-- An account's count of live prospects, split so that concurrent creates of
+-- one account do not all wait on one row: accounts.live_prospects, which no
+-- create or deletion changes any more, plus the sum of 16 slots, of which a
+-- create adds to its connection's only. A slot may go below zero (a deletion
+-- takes from its own connection's slot too).
 CREATE TABLE prospect_counts (
     account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     slot       SMALLINT NOT NULL,
@@ -10,9 +11,15 @@ CREATE TABLE prospect_counts (
     PRIMARY KEY (account_id, slot)
 ) WITH (fillfactor = 50); -- room for updates in place (HOT)
 
-INSERT INTO prospect_counts (account_id, slot, live)
-    SELECT id, s, CASE WHEN s = 0 THEN live_prospects ELSE 0 END FROM accounts, generate_series(0, 15) s;
-ALTER TABLE accounts DROP COLUMN live_prospects;
+INSERT INTO prospect_counts (account_id, slot) SELECT id, s FROM accounts, generate_series(0, 15) s;
+
+-- live_prospects is the account's count of live prospects.
+-- +goose StatementBegin
+CREATE FUNCTION live_prospects(account TEXT) RETURNS BIGINT LANGUAGE sql STABLE AS $$
+    SELECT a.live_prospects + (SELECT coalesce(sum(c.live), 0) FROM prospect_counts c WHERE c.account_id = account)::bigint
+    FROM accounts a WHERE a.id = account
+$$;
+-- +goose StatementEnd
 
 -- +goose StatementBegin
 CREATE FUNCTION prospect_counts_make() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -39,15 +46,14 @@ DECLARE
     total BIGINT;
     mine  SMALLINT := pg_backend_pid() % 16;
 BEGIN
-    SELECT a.prospect_limit, (SELECT sum(c.live) FROM prospect_counts c WHERE c.account_id = account)
-        INTO lim, total FROM accounts a WHERE a.id = account;
+    SELECT a.prospect_limit, live_prospects(account) INTO lim, total FROM accounts a WHERE a.id = account;
     IF lim IS NULL THEN
         RETURN false;
     END IF;
     IF total + n + 32 <= lim THEN
         UPDATE prospect_counts SET live = live + n WHERE account_id = account AND slot = mine;
         -- A new snapshot, taken once this slot is ours.
-        SELECT sum(c.live) INTO total FROM prospect_counts c WHERE c.account_id = account;
+        total := live_prospects(account);
         IF total + 15 <= lim THEN
             RETURN true;
         END IF;
@@ -55,7 +61,7 @@ BEGIN
             USING ERRCODE = 'serialization_failure';
     END IF;
     PERFORM 1 FROM prospect_counts WHERE account_id = account ORDER BY slot FOR UPDATE;
-    SELECT sum(c.live) INTO total FROM prospect_counts c WHERE c.account_id = account;
+    total := live_prospects(account);
     IF total + n > lim THEN
         RETURN false;
     END IF;
@@ -91,6 +97,6 @@ DROP FUNCTION admit_prospect(TEXT, TEXT, BYTEA);
 DROP FUNCTION count_prospects_in(TEXT, BIGINT);
 DROP TRIGGER prospect_counts_make ON accounts;
 DROP FUNCTION prospect_counts_make();
-ALTER TABLE accounts ADD COLUMN live_prospects BIGINT NOT NULL DEFAULT 0 CHECK (live_prospects >= 0);
-UPDATE accounts a SET live_prospects = (SELECT coalesce(sum(live), 0) FROM prospect_counts c WHERE c.account_id = a.id);
+UPDATE accounts a SET live_prospects = live_prospects(a.id);
+DROP FUNCTION live_prospects(TEXT);
 DROP TABLE prospect_counts;
