@@ -31,9 +31,10 @@ func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, finger
 			return rec, err
 		}
 		var claimed bool
-		err = db.inTx(ctx, func(tx pgx.Tx) error {
+		// One statement: it needs no transaction (or savepoint) of its own.
+		err = db.with(ctx, func(q querier) error {
 			var got string
-			err := tx.QueryRow(ctx, `INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until)
+			err := q.QueryRow(ctx, `INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until)
 				VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp() + $5::bigint * interval '1 millisecond')
 				ON CONFLICT (account_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, request_id = excluded.request_id,
 					status = NULL, body = NULL, created = excluded.created, locked_until = excluded.locked_until
@@ -88,8 +89,8 @@ func (db *DB) holder(ctx context.Context, accountID, key string, fingerprint []b
 func (db *DB) FinishIdempotent(ctx context.Context, accountID, key, requestID string, status int, body []byte) (err error) {
 	defer unavailable(ctx, &err)
 	// Only the holder writes: a request that outlived its lock lost the key to a retry.
-	return db.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE idempotency_keys SET status = $1, body = $2
+	return db.with(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, `UPDATE idempotency_keys SET status = $1, body = $2
 			WHERE account_id = $3 AND key = $4 AND request_id = $5 AND status IS NULL`, status, body, accountID, key, requestID)
 		return err
 	})
@@ -98,8 +99,8 @@ func (db *DB) FinishIdempotent(ctx context.Context, accountID, key, requestID st
 // ReleaseIdempotent deletes a key's in-flight record.
 func (db *DB) ReleaseIdempotent(ctx context.Context, accountID, key, requestID string) (err error) {
 	defer unavailable(ctx, &err)
-	return db.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `DELETE FROM idempotency_keys
+	return db.with(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, `DELETE FROM idempotency_keys
 			WHERE account_id = $1 AND key = $2 AND request_id = $3 AND status IS NULL`, accountID, key, requestID)
 		return err
 	})
