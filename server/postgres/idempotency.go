@@ -21,10 +21,16 @@ const holderQuery = `SELECT fingerprint, request_id, status, body,
 // with the same key (on any replica) cannot both start. A key already held is
 // answered from a read first: its holder may be inside its own transaction
 // (its effect and answer, see Atomically), whose row lock a claim would
-// otherwise wait behind instead of answering 409 at once.
+// otherwise wait behind instead of answering 409 at once. A new key, the
+// usual case, is claimed (or its holder read) in one round trip by
+// claimNew; the upsert is for a record that expired or whose holder died.
 func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (rec *store.IdempotencyRecord, err error) {
 	defer unavailable(ctx, &err)
 	ttl := int64(store.IdempotencyTTL / time.Second)
+	rec, free, err := db.claimNew(ctx, accountID, key, fingerprint, requestID, lock, ttl)
+	if err != nil || !free {
+		return rec, err
+	}
 	for attempt := 0; ; attempt++ {
 		rec, free, err := db.holder(ctx, accountID, key, fingerprint, ttl)
 		if err != nil || !free {
@@ -57,6 +63,51 @@ func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, finger
 			return rec, err
 		}
 	}
+}
+
+// claimNewSQL claims a key that has no record ($1…$5 as in the upsert of
+// BeginIdempotent; ON CONFLICT DO NOTHING takes no lock on a record there
+// is), or else reads the record, as holderQuery ($6 the TTL) does.
+const claimNewSQL = `WITH claim AS (
+		INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until)
+		VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp() + $5::bigint * interval '1 millisecond')
+		ON CONFLICT (account_id, key) DO NOTHING RETURNING 1)
+	SELECT true, NULL, '', NULL, NULL, false, false FROM claim
+	UNION ALL
+	SELECT false, fingerprint, request_id, status, body,
+		created < clock_timestamp() - $6::bigint * interval '1 second',
+		status IS NULL AND locked_until < clock_timestamp()
+	FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM claim)`
+
+// claimNew claims a key no record holds, in one statement: free false with
+// rec nil says it did. Otherwise it is as holder: rec the record that holds
+// the key, or free, with rec nil, when the record expired or its holder
+// died, or when the record it met committed after the statement began (the
+// caller then claims as for an expired one).
+func (db *DB) claimNew(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration, ttl int64) (rec *store.IdempotencyRecord, free bool, err error) {
+	var r store.IdempotencyRecord
+	var claimed, expired, lockRanOut bool
+	var status *int32
+	err = db.with(ctx, func(q querier) error {
+		return q.QueryRow(ctx, claimNewSQL, accountID, key, fingerprint, requestID, lock.Milliseconds(), ttl).
+			Scan(&claimed, &r.Fingerprint, &r.RequestID, &status, &r.Body, &expired, &lockRanOut)
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, true, nil
+	case err != nil:
+		return nil, false, err
+	case claimed:
+		return nil, false, nil
+	case expired:
+		return nil, true, nil
+	case lockRanOut && string(r.Fingerprint) == string(fingerprint):
+		return nil, true, nil
+	}
+	if status != nil {
+		r.Status = int(*status)
+	}
+	return &r, false, nil
 }
 
 // holder reads a key's record: free reports that the key may be claimed (no
