@@ -140,9 +140,16 @@ func (db *DB) holder(ctx context.Context, accountID, key string, fingerprint []b
 func (db *DB) FinishIdempotent(ctx context.Context, accountID, key, requestID string, status int, body []byte) (err error) {
 	defer unavailable(ctx, &err)
 	// Only the holder writes: a request that outlived its lock lost the key to a retry.
+	const keep = `UPDATE idempotency_keys SET status = $1, body = $2
+		WHERE account_id = $3 AND key = $4 AND request_id = $5 AND status IS NULL`
+	if tx, ok := ctx.Value(txKey{}).(*outerTx); ok {
+		// The answer of the request's transaction (Atomically) is its last
+		// write: it goes with the commit.
+		tx.withCommit(keep, status, body, accountID, key, requestID)
+		return nil
+	}
 	return db.with(ctx, func(q querier) error {
-		_, err := q.Exec(ctx, `UPDATE idempotency_keys SET status = $1, body = $2
-			WHERE account_id = $3 AND key = $4 AND request_id = $5 AND status IS NULL`, status, body, accountID, key, requestID)
+		_, err := q.Exec(ctx, keep, status, body, accountID, key, requestID)
 		return err
 	})
 }

@@ -206,9 +206,21 @@ func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error
 		return fn(ctx)
 	}
 	var outer *outerTx
-	err = db.inTx(ctx, func(tx pgx.Tx) error {
+	err = db.with(ctx, func(q querier) error {
+		tx, err := q.Begin(ctx)
+		if err != nil {
+			return err
+		}
 		outer = &outerTx{Tx: tx}
-		return fn(context.WithValue(ctx, txKey{}, outer))
+		defer func() {
+			if !outer.done {
+				_ = tx.Rollback(ctx) // an error is already returned, or a panic goes on
+			}
+		}()
+		if err := fn(context.WithValue(ctx, txKey{}, outer)); err != nil {
+			return err
+		}
+		return outer.commit(ctx)
 	})
 	if err == nil && outer.enqueued.Load() {
 		db.relay.Wake() // the deliveries its changes enqueued are committed
