@@ -29,7 +29,7 @@ func (db *DB) CreateAccount(ctx context.Context, name string, prospectLimit int6
 	return a, nil
 }
 
-const accountCols = `id, name, prospect_limit, rate_limit, webhook_endpoint_limit, live_prospects, created, retention_days`
+const accountCols = `id, name, prospect_limit, rate_limit, webhook_endpoint_limit, ` + liveProspects + `, created, retention_days`
 
 func scanAccount(row pgx.Row) (*store.Account, error) {
 	var a store.Account
@@ -115,4 +115,36 @@ func (db *DB) SetWebhookEndpointLimit(ctx context.Context, accountID string, lim
 		}
 		return err
 	})
+}
+
+// liveProspects is the account's count of live prospects, in a query of its
+// accounts row: its base plus the sum of its slots (migration 00013), which
+// creates and deletions update one at a time so as not to wait on each other.
+const liveProspects = `live_prospects + (SELECT coalesce(sum(c.live), 0) FROM prospect_counts c WHERE c.account_id = accounts.id)::bigint`
+
+// countOutSQL takes a deleted prospect ($1 its account) out of the count,
+// through the slot of the connection, as creates count in.
+const countOutSQL = `UPDATE prospect_counts SET live = live - 1 WHERE account_id = $1 AND slot = pg_backend_pid() % 16`
+
+// queueCountIn queues, last in a batch's statements, the count of its created
+// new prospects into the account's: countedIn reads its answer.
+func queueCountIn(b *pgx.Batch, accountID string, created int64) {
+	b.Queue(`SELECT count_prospects_in($1, $2)`, accountID, created)
+}
+
+// countedIn reads the answer of queueCountIn: errCountChanged when the plan
+// does not allow them all now (creates of the account committed since the
+// batch read its count), so that the batch runs again.
+func countedIn(res pgx.BatchResults) error {
+	var ok bool
+	err := res.QueryRow().Scan(&ok)
+	switch {
+	case isSerializationFailure(err):
+		return errCountChanged
+	case err != nil:
+		return err
+	case !ok:
+		return errCountChanged
+	}
+	return nil
 }

@@ -83,7 +83,7 @@ func (db *DB) createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospec
 	// writer holds it while it waits on another's prospects.
 	var count, limit int64
 	var sealed *string
-	err = tx.QueryRow(ctx, `SELECT live_prospects, prospect_limit, suppression_key FROM accounts WHERE id = $1`,
+	err = tx.QueryRow(ctx, `SELECT `+liveProspects+`, prospect_limit, suppression_key FROM accounts WHERE id = $1`,
 		accountID).Scan(&count, &limit, &sealed)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // no account: the plan allows nothing, as CreateProspect answers
 		return nil, false, err
@@ -152,8 +152,7 @@ func (db *DB) createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospec
 	for _, args := range consents {
 		batch.Queue(insertConsent, args...)
 	}
-	batch.Queue(`UPDATE accounts SET live_prospects = live_prospects + $2
-		WHERE id = $1 AND live_prospects + $2 <= prospect_limit`, accountID, created)
+	queueCountIn(&batch, accountID, created)
 	res := tx.SendBatch(ctx, &batch)
 	defer res.Close()
 	for range created {
@@ -171,12 +170,8 @@ func (db *DB) createTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospec
 			return nil, false, err
 		}
 	}
-	tag, err := res.Exec()
-	if err != nil {
+	if err := countedIn(res); err != nil {
 		return nil, false, err
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, false, errCountChanged
 	}
 	return out, enqueued, res.Close()
 }

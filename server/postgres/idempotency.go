@@ -21,19 +21,26 @@ const holderQuery = `SELECT fingerprint, request_id, status, body,
 // with the same key (on any replica) cannot both start. A key already held is
 // answered from a read first: its holder may be inside its own transaction
 // (its effect and answer, see Atomically), whose row lock a claim would
-// otherwise wait behind instead of answering 409 at once.
+// otherwise wait behind instead of answering 409 at once. A new key, the
+// usual case, is claimed (or its holder read) in one round trip by
+// claimNew; the upsert is for a record that expired or whose holder died.
 func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (rec *store.IdempotencyRecord, err error) {
 	defer unavailable(ctx, &err)
 	ttl := int64(store.IdempotencyTTL / time.Second)
+	rec, free, err := db.claimNew(ctx, accountID, key, fingerprint, requestID, lock, ttl)
+	if err != nil || !free {
+		return rec, err
+	}
 	for attempt := 0; ; attempt++ {
 		rec, free, err := db.holder(ctx, accountID, key, fingerprint, ttl)
 		if err != nil || !free {
 			return rec, err
 		}
 		var claimed bool
-		err = db.inTx(ctx, func(tx pgx.Tx) error {
+		// One statement: it needs no transaction (or savepoint) of its own.
+		err = db.with(ctx, func(q querier) error {
 			var got string
-			err := tx.QueryRow(ctx, `INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until)
+			err := q.QueryRow(ctx, `INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until)
 				VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp() + $5::bigint * interval '1 millisecond')
 				ON CONFLICT (account_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, request_id = excluded.request_id,
 					status = NULL, body = NULL, created = excluded.created, locked_until = excluded.locked_until
@@ -56,6 +63,51 @@ func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, finger
 			return rec, err
 		}
 	}
+}
+
+// claimNewSQL claims a key that has no record ($1…$5 as in the upsert of
+// BeginIdempotent; ON CONFLICT DO NOTHING takes no lock on a record there
+// is), or else reads the record, as holderQuery ($6 the TTL) does.
+const claimNewSQL = `WITH claim AS (
+		INSERT INTO idempotency_keys (account_id, key, fingerprint, request_id, created, locked_until)
+		VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp() + $5::bigint * interval '1 millisecond')
+		ON CONFLICT (account_id, key) DO NOTHING RETURNING 1)
+	SELECT true, NULL, '', NULL, NULL, false, false FROM claim
+	UNION ALL
+	SELECT false, fingerprint, request_id, status, body,
+		created < clock_timestamp() - $6::bigint * interval '1 second',
+		status IS NULL AND locked_until < clock_timestamp()
+	FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM claim)`
+
+// claimNew claims a key no record holds, in one statement: free false with
+// rec nil says it did. Otherwise it is as holder: rec the record that holds
+// the key, or free, with rec nil, when the record expired or its holder
+// died, or when the record it met committed after the statement began (the
+// caller then claims as for an expired one).
+func (db *DB) claimNew(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration, ttl int64) (rec *store.IdempotencyRecord, free bool, err error) {
+	var r store.IdempotencyRecord
+	var claimed, expired, lockRanOut bool
+	var status *int32
+	err = db.with(ctx, func(q querier) error {
+		return q.QueryRow(ctx, claimNewSQL, accountID, key, fingerprint, requestID, lock.Milliseconds(), ttl).
+			Scan(&claimed, &r.Fingerprint, &r.RequestID, &status, &r.Body, &expired, &lockRanOut)
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, true, nil
+	case err != nil:
+		return nil, false, err
+	case claimed:
+		return nil, false, nil
+	case expired:
+		return nil, true, nil
+	case lockRanOut && string(r.Fingerprint) == string(fingerprint):
+		return nil, true, nil
+	}
+	if status != nil {
+		r.Status = int(*status)
+	}
+	return &r, false, nil
 }
 
 // holder reads a key's record: free reports that the key may be claimed (no
@@ -88,9 +140,16 @@ func (db *DB) holder(ctx context.Context, accountID, key string, fingerprint []b
 func (db *DB) FinishIdempotent(ctx context.Context, accountID, key, requestID string, status int, body []byte) (err error) {
 	defer unavailable(ctx, &err)
 	// Only the holder writes: a request that outlived its lock lost the key to a retry.
-	return db.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE idempotency_keys SET status = $1, body = $2
-			WHERE account_id = $3 AND key = $4 AND request_id = $5 AND status IS NULL`, status, body, accountID, key, requestID)
+	const keep = `UPDATE idempotency_keys SET status = $1, body = $2
+		WHERE account_id = $3 AND key = $4 AND request_id = $5 AND status IS NULL`
+	if tx, ok := ctx.Value(txKey{}).(*outerTx); ok {
+		// The answer of the request's transaction (Atomically) is its last
+		// write: it goes with the commit.
+		tx.withCommit(keep, status, body, accountID, key, requestID)
+		return nil
+	}
+	return db.with(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, keep, status, body, accountID, key, requestID)
 		return err
 	})
 }
@@ -98,8 +157,8 @@ func (db *DB) FinishIdempotent(ctx context.Context, accountID, key, requestID st
 // ReleaseIdempotent deletes a key's in-flight record.
 func (db *DB) ReleaseIdempotent(ctx context.Context, accountID, key, requestID string) (err error) {
 	defer unavailable(ctx, &err)
-	return db.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `DELETE FROM idempotency_keys
+	return db.with(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, `DELETE FROM idempotency_keys
 			WHERE account_id = $1 AND key = $2 AND request_id = $3 AND status IS NULL`, accountID, key, requestID)
 		return err
 	})

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,6 +48,8 @@ type DB struct {
 	secrets store.SecretBox // seals webhook secrets at rest when set (see SetSecretKey)
 
 	relay *outbox.Relay // moves deliveries into the queue, once StartQueue ran
+
+	suppressionKeys sync.Map // account id → *suppressionKey, see suppressionKeyOf
 }
 
 var _ store.Store = (*DB)(nil)
@@ -155,6 +158,7 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Begin(ctx context.Context) (pgx.Tx, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // txKey carries the transaction of Atomically in a context.
@@ -202,9 +206,21 @@ func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error
 		return fn(ctx)
 	}
 	var outer *outerTx
-	err = db.inTx(ctx, func(tx pgx.Tx) error {
+	err = db.with(ctx, func(q querier) error {
+		tx, err := q.Begin(ctx)
+		if err != nil {
+			return err
+		}
 		outer = &outerTx{Tx: tx}
-		return fn(context.WithValue(ctx, txKey{}, outer))
+		defer func() {
+			if !outer.done {
+				_ = tx.Rollback(ctx) // an error is already returned, or a panic goes on
+			}
+		}()
+		if err := fn(context.WithValue(ctx, txKey{}, outer)); err != nil {
+			return err
+		}
+		return outer.commit(ctx)
 	})
 	if err == nil && outer.enqueued.Load() {
 		db.relay.Wake() // the deliveries its changes enqueued are committed
@@ -269,6 +285,14 @@ func isUniqueViolation(err error, constraint string) bool {
 func isDeadlock(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
+}
+
+// isSerializationFailure reports a transaction that must run again: a create
+// that found its account's count near the plan's limit only once counted in
+// (see migration 00013).
+func isSerializationFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40001"
 }
 
 func now() time.Time { return store.Now() }

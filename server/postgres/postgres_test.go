@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/captureapi/capture/server/postgres"
@@ -85,5 +87,75 @@ func TestPingMeansWritable(t *testing.T) {
 	}
 	if _, err := ro.CreateAccount(context.Background(), "acme", 10, 0); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("a write on a read-only database: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestPlanLimitAcrossCountSlots: with a limit far above the band in which
+// creates take every slot of the account's count, creates from two replicas
+// at once, and deletions among them, still leave exactly the limit.
+func TestPlanLimitAcrossCountSlots(t *testing.T) {
+	dsn := pgtest.URL(t)
+	replicas := []*postgres.DB{pgtest.OpenURL(t, dsn), pgtest.OpenURL(t, dsn)}
+	ctx := context.Background()
+	const limit = 150
+	a, err := replicas[0].CreateAccount(ctx, "busy", limit, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// createMany creates n prospects from 40 goroutines over both replicas,
+	// and returns the ids created and how many the plan refused.
+	createMany := func(prefix string, n int) (ids []string, limited int) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for g := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					p := &store.Prospect{AccountID: a.ID, Email: fmt.Sprintf("%s%d@example.com", prefix, i)}
+					err := replicas[g%2].CreateProspect(ctx, p)
+					mu.Lock()
+					switch {
+					case err == nil:
+						ids = append(ids, p.ID)
+					case errors.Is(err, store.ErrPlanLimit):
+						limited++
+					default:
+						t.Errorf("create %d: %v", i, err)
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		for i := range n {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		return ids, limited
+	}
+	count := func() int64 {
+		got, err := replicas[1].Account(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.ProspectCount
+	}
+	ids, limited := createMany("a", 400)
+	if len(ids) != limit || limited != 400-limit || count() != limit {
+		t.Fatalf("created %d, limited %d, counted %d; want %d, %d, %d", len(ids), limited, count(), limit, 400-limit, limit)
+	}
+	for i, id := range ids[:60] {
+		if err := replicas[i%2].DeleteProspect(ctx, a.ID, id, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(); n != limit-60 {
+		t.Fatalf("counted %d after 60 deletions, want %d", n, limit-60)
+	}
+	ids, limited = createMany("b", 200)
+	if len(ids) != 60 || limited != 140 || count() != limit {
+		t.Errorf("after the deletions created %d, limited %d, counted %d; want 60, 140, %d", len(ids), limited, count(), limit)
 	}
 }

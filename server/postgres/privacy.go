@@ -160,18 +160,6 @@ func suppressedHashes(ctx context.Context, q querier, accountID, key string, ema
 	return out, rows.Err()
 }
 
-// checkSuppressed returns store.ErrSuppressed when the email is suppressed.
-func checkSuppressed(ctx context.Context, q querier, accountID, key, email string) error {
-	s, err := suppressedHashes(ctx, q, accountID, key, []string{email})
-	if err != nil {
-		return err
-	}
-	if s[email] {
-		return store.ErrSuppressed
-	}
-	return nil
-}
-
 // LiftSuppression deletes the email's suppression.
 func (db *DB) LiftSuppression(ctx context.Context, accountID, email string) (lifted bool, err error) {
 	defer unavailable(ctx, &err)
@@ -194,4 +182,43 @@ func (db *DB) LiftSuppression(ctx context.Context, accountID, email string) (lif
 		return false, store.ErrNotFound
 	}
 	return lifted, err
+}
+
+// errKeyChanged says that the account's suppression key is another than the
+// one a create hashed its email with (made on another replica since it was
+// read): the create runs again with the new one.
+var errKeyChanged = errors.New("the account's suppression key changed")
+
+// suppressionKey is an account's suppression key as stored (sealed; nil when
+// it has none) and unsealed, remembered by suppressionKeyOf.
+type suppressionKey struct {
+	sealed *string
+	key    string
+}
+
+// suppressionKeyOf returns the account's suppression key, sealed and
+// unsealed, read once and then remembered: admit_prospect checks in the
+// create's transaction that it is still the account's (a key is made once,
+// at the first erasure, on any replica).
+func (db *DB) suppressionKeyOf(ctx context.Context, accountID string) (*string, string, error) {
+	if k, ok := db.suppressionKeys.Load(accountID); ok {
+		k := k.(*suppressionKey)
+		return k.sealed, k.key, nil
+	}
+	var sealed *string
+	err := db.with(ctx, func(q querier) error {
+		return q.QueryRow(ctx, `SELECT suppression_key FROM accounts WHERE id = $1`, accountID).Scan(&sealed)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", nil // no account: the create fails on its own
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	key, err := db.openSuppressionKey(accountID, sealed)
+	if err != nil {
+		return nil, "", err
+	}
+	db.suppressionKeys.Store(accountID, &suppressionKey{sealed: sealed, key: key})
+	return sealed, key, nil
 }

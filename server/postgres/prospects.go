@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/captureapi/capture/server/store"
 )
@@ -41,53 +42,19 @@ func scanProspect(row pgx.Row) (*store.Prospect, error) {
 	return &p, nil
 }
 
-// CreateProspect inserts a prospect. The unique index on live emails refuses a
-// duplicate, and the account's row, locked by the conditional increment of its
-// live count, serialises creators against the plan limit: of many concurrent
-// creates, exactly as many as the plan allows succeed.
+// CreateProspect inserts a prospect, in one round trip (see createOnce). The
+// unique index on live emails refuses a duplicate, and the account's count,
+// split into slots that concurrent creates take one each (migration 00013),
+// holds it to its plan: of many concurrent creates, exactly as many as the
+// plan allows succeed.
 func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error) {
 	defer unavailable(ctx, &err)
 	p.Normalise()
 	for attempt := 0; ; attempt++ {
 		n := *p
 		newProspectRow(&n)
-		enqueued := false
-		err = db.inTx(ctx, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, insertProspectSQL,
-				n.ID, n.AccountID, n.Email, n.FirstName, n.LastName, n.Company, n.Title, n.Phone, n.Website, n.Source,
-				n.Status, n.Tags, n.Metadata, n.MarketingConsent, n.ConsentAt, n.Hidden, n.Created, n.Updated, n.Attribution)
-			if err != nil {
-				return err
-			}
-			// The account's row last, so that creates of one account hold it for
-			// as short a time as they can. Its count of enabled endpoints comes
-			// with it: an endpoint committed before this create is seen.
-			var hooks int
-			var sealed *string
-			err = tx.QueryRow(ctx, `UPDATE accounts SET live_prospects = live_prospects + 1
-				WHERE id = $1 AND live_prospects < prospect_limit RETURNING webhook_endpoints_enabled, suppression_key`,
-				n.AccountID).Scan(&hooks, &sealed)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return store.ErrPlanLimit
-			}
-			if err != nil {
-				return err
-			}
-			key, err := db.openSuppressionKey(n.AccountID, sealed)
-			if err != nil {
-				return err
-			}
-			if err := checkSuppressed(ctx, tx, n.AccountID, key, n.Email); err != nil {
-				return err
-			}
-			if n.MarketingConsent {
-				if err := recordConsent(ctx, tx, &n, n.ConsentText); err != nil {
-					return err
-				}
-			}
-			enqueued, err = recordEvent(ctx, tx, store.EventProspectCreated, &n, nil, n.Hidden, hooks > 0)
-			return err
-		})
+		var enqueued bool
+		enqueued, err = db.createOnce(ctx, &n)
 		if err == nil {
 			*p = n
 			if enqueued {
@@ -98,17 +65,89 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		if errors.Is(err, store.ErrPlanLimit) { // a duplicate is the answer before the plan, as on SQLite
 			return cmpErr(db.liveWithEmail(ctx, n.AccountID, n.Email, ""), err)
 		}
-		if isDeadlock(err) && attempt < 2 {
-			continue // with a batch, which locks the account first (see CreateProspects)
+		if (errors.Is(err, errKeyChanged) || isSerializationFailure(err) || isDeadlock(err)) && attempt < 4 {
+			// The account's suppression key is new, or its count neared the
+			// limit (the next run takes the near path), or a batch, which takes
+			// every slot of the count, met this create: run again.
+			continue
 		}
 		if !isUniqueViolation(err, liveEmailIndex) {
 			return err
 		}
 		// The holder of the email may have been deleted since: then try again.
-		if exists := db.liveWithEmail(ctx, n.AccountID, n.Email, ""); exists != nil || attempt == 2 {
+		if exists := db.liveWithEmail(ctx, n.AccountID, n.Email, ""); exists != nil || attempt >= 2 {
 			return cmpErr(exists, err)
 		}
 	}
+}
+
+// createOnce sends a create's statements together: the insert, the count and
+// the suppression check (admit_prospect, migration 00013), the consent and the
+// event with its deliveries. Outside a transaction they run as the batch's
+// implicit one; inside Atomically, in a savepoint that a failure rolls back.
+// It tells whether a delivery was enqueued.
+func (db *DB) createOnce(ctx context.Context, p *store.Prospect) (enqueued bool, err error) {
+	sealed, key, err := db.suppressionKeyOf(ctx, p.AccountID)
+	if err != nil {
+		return false, err
+	}
+	var hash []byte // NULL: no suppression list
+	if key != "" {
+		if hash, err = store.EmailHash(key, p.Email); err != nil {
+			return false, err
+		}
+	}
+	event, eventArgs, err := eventStatement(ctx, store.EventProspectCreated, p, nil, p.Hidden, true)
+	if err != nil {
+		return false, err
+	}
+	_, inTx := ctx.Value(txKey{}).(pgx.Tx)
+	var b pgx.Batch
+	if inTx {
+		b.Queue(`SAVEPOINT create_prospect`)
+	}
+	b.Queue(insertProspectSQL, p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website,
+		p.Source, p.Status, p.Tags, p.Metadata, p.MarketingConsent, p.ConsentAt, p.Hidden, p.Created, p.Updated, p.Attribution)
+	b.Queue(`SELECT admit_prospect($1, $2, $3)`, p.AccountID, sealed, hash)
+	if p.MarketingConsent {
+		b.Queue(insertConsent, consentArgs(ctx, p, p.ConsentText)...)
+	}
+	b.Queue(event, eventArgs...)
+	if inTx {
+		b.Queue(`RELEASE SAVEPOINT create_prospect`)
+	}
+	err = db.with(ctx, func(q querier) error {
+		res := q.SendBatch(ctx, &b)
+		for i := range b.Len() {
+			tag, err := res.Exec()
+			if err != nil {
+				res.Close()
+				if inTx {
+					if _, rerr := q.Exec(ctx, `ROLLBACK TO SAVEPOINT create_prospect; RELEASE SAVEPOINT create_prospect`); rerr != nil {
+						return rerr
+					}
+				}
+				return err
+			}
+			if b.QueuedQueries[i].SQL == event {
+				enqueued = tag.RowsAffected() > 0
+			}
+		}
+		return res.Close()
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "CP001":
+			return false, store.ErrPlanLimit
+		case "CP002":
+			db.suppressionKeys.Delete(p.AccountID)
+			return false, errKeyChanged
+		case "CP003":
+			return false, store.ErrSuppressed
+		}
+	}
+	return enqueued, err
 }
 
 // newProspectRow gives a prospect to insert its id, times and defaults.
@@ -260,16 +299,14 @@ func (db *DB) deleteProspect(ctx context.Context, accountID, id string, check fu
 					return err
 				}
 			}
-			var hooks int
-			if err := tx.QueryRow(ctx, `UPDATE accounts SET live_prospects = live_prospects - 1 WHERE id = $1
-				RETURNING webhook_endpoints_enabled`, accountID).Scan(&hooks); err != nil {
+			if _, err := tx.Exec(ctx, countOutSQL, accountID); err != nil {
 				return err
 			}
-			enqueued, err = recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden, hooks > 0)
+			enqueued, err = recordEvent(ctx, tx, store.EventProspectDeleted, p, nil, p.Hidden, true)
 			return err
 		})
 		if isDeadlock(err) && attempt < 2 {
-			continue // with a batch, which locks the account first (see CreateProspects)
+			continue // with a batch, which takes every slot of the count (see CreateProspects)
 		}
 		if err == nil && enqueued {
 			db.enqueued(ctx)

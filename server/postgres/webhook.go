@@ -17,7 +17,10 @@ var _ store.WebhookStore = (*DB)(nil)
 // under key (32 bytes), bound to their endpoint's id (see store.SecretBox).
 // Without a key, secrets are kept as they are, and reading one sealed under a
 // key fails. Every replica needs the same key.
-func (db *DB) SetSecretKey(key []byte) error { return db.secrets.SetKey(key) }
+func (db *DB) SetSecretKey(key []byte) error {
+	db.suppressionKeys.Clear() // unsealed with the key before
+	return db.secrets.SetKey(key)
+}
 
 // SealSecretAnswer seals a kept answer that carries a signing secret under the
 // same key as the secrets at rest (as it is without one).
