@@ -207,7 +207,7 @@ func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error
 		return fn(context.WithValue(ctx, txKey{}, outer))
 	})
 	if err == nil && outer.enqueued.Load() {
-		db.relay.Wake() // the deliveries its changes enqueued are committed
+		db.wakeRelay(ctx) // the deliveries its changes enqueued are committed
 	}
 	return err
 }
