@@ -21,14 +21,14 @@ func floorOnPostgres(bin, captureBin, postgres string) *serverKind {
 }
 
 // skipsRow reports whether server s does not run row r: the row's skip names
-// it (the floor's also holds for floor-pg), or r is for PostgreSQL's Capture
-// columns only.
+// it, r is for PostgreSQL's Capture columns only, or s is floor-pg, which
+// runs only the rows its comparisons need (pgComparisons).
 func skipsRow(r row, s *serverKind) bool {
 	switch {
 	case r.key == spreadRowKey:
 		return s.postgres == "" || !strings.HasPrefix(s.name, "capture")
-	case r.skip == "floor" && s.name == "floor-pg":
-		return true
+	case s.name == "floor-pg":
+		return r.key != "get" && r.key != "create"
 	}
 	return r.skip == s.name
 }

@@ -290,6 +290,9 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 		}
 	}()
 	for i, s := range servers {
+		if !slices.ContainsFunc(ph.rows, func(r row) bool { return !skipsRow(r, s) }) {
+			continue // no row of the phase for it: no database to lay out
+		}
 		sdir := filepath.Join(dir, s.name)
 		if err := os.MkdirAll(sdir, 0o755); err != nil {
 			return err
