@@ -104,7 +104,7 @@ bench:
 ## bench-smoke: half a second a row on small tables, to check that the harness runs;
 ## ratios are reported, never asserted, so it fails only when it cannot measure
 bench-smoke:
-	BENCH_DURATION=500ms BENCH_COUNT=1 BENCH_LIST_ROWS=20000 $(GO) run ./cmd/capture-bench
+	BENCH_DURATION=500ms BENCH_COUNT=1 BENCH_LIST_ROWS=20000 BENCH_IDLE=1s $(GO) run ./cmd/capture-bench
 
 ## disposable-domains: refresh server/disposable/domains.txt, the vendored list of
 ## disposable email domains, from the npm package disposable-email-domains-js

@@ -67,7 +67,11 @@ type DeliveryOptions struct {
 	// PerEndpoint is how many deliveries to one endpoint run at once, in all
 	// processes together; default DefaultPerEndpoint.
 	PerEndpoint int
-	// PollInterval is how often the queue is checked for due deliveries; default 500 ms.
+	// PollInterval is how often the queue is checked for due deliveries
+	// without being told of any; default 2 s. New deliveries wake the queue at
+	// once, on either engine, so this bounds how late a retry may start past
+	// its due time (on PostgreSQL River announces those too) and keeps an idle
+	// server idle.
 	PollInterval time.Duration
 	// Logger gets delivery failures; default slog.Default().
 	Logger *slog.Logger
@@ -95,7 +99,7 @@ func DeliveryConfig(o DeliveryOptions) *river.Config {
 		o.PerEndpoint = DefaultPerEndpoint
 	}
 	if o.PollInterval <= 0 {
-		o.PollInterval = 500 * time.Millisecond
+		o.PollInterval = 2 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

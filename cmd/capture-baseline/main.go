@@ -15,9 +15,14 @@
 // bodies. Whatever Capture costs above this floor is the price of what it
 // does beyond it, which is what the harness's ratios show.
 //
+// With -postgres URL it is the same floor on PostgreSQL: one statement per
+// endpoint through a pgx pool (pgx prepares and caches each), on a schema
+// laid out by Capture's migrations (see postgres.go).
+//
 // Usage (the database must have been migrated by `capture migrate`):
 //
 //	CAPTURE_BASELINE_KEY=sk_… capture-baseline -addr 127.0.0.1:8090 -db FILE -account acct_…
+//	CAPTURE_BASELINE_KEY=sk_… capture-baseline -addr 127.0.0.1:8090 -postgres postgres://… -account acct_…
 package main
 
 import (
@@ -39,6 +44,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/oklog/ulid/v2"
 	_ "modernc.org/sqlite" // the driver Capture's store uses
 )
@@ -48,22 +54,29 @@ func main() {
 	dbPath := flag.String("db", "capture.db", "SQLite database migrated by `capture migrate`")
 	account := flag.String("account", "", "the account every request acts as (accounts.id)")
 	key := flag.String("key", "", "the one bearer key accepted; default $CAPTURE_BASELINE_KEY, which keeps it out of ps")
+	pg := flag.String("postgres", "", "postgres:// URL of a database migrated by `capture migrate`, served in place of -db")
 	flag.Parse()
 	*key = cmp.Or(*key, os.Getenv("CAPTURE_BASELINE_KEY"))
 	if *account == "" || *key == "" {
 		log.Fatal("capture-baseline: -account and -key (or CAPTURE_BASELINE_KEY) are required")
 	}
-	if err := run(*addr, *dbPath, *account, *key); err != nil {
+	var s *server
+	var err error
+	if *pg != "" {
+		s, err = openPostgres(*pg, *account, *key)
+	} else {
+		s, err = open(*dbPath, *account, *key)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.close()
+	if err := run(*addr, s); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, dbPath, account, key string) error {
-	s, err := open(dbPath, account, key)
-	if err != nil {
-		return err
-	}
-	defer s.close()
+func run(addr string, s *server) error {
 	srv := &http.Server{Addr: addr, Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -89,7 +102,8 @@ func dsn(path string) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// server holds the pools and the statements prepared on them.
+// server answers the endpoints with one statement each, on SQLite (the
+// pools and the statements prepared on them) or on PostgreSQL (pg).
 type server struct {
 	read, write *sql.DB
 	account     string
@@ -98,6 +112,17 @@ type server struct {
 	list        *sql.Stmt
 	listAfter   *sql.Stmt
 	insert      *sql.Stmt
+	pg          *pgStore // on PostgreSQL; nil on SQLite
+}
+
+// rowScanner is a row of a query, from either driver.
+type rowScanner interface{ Scan(...any) error }
+
+// rowsIter is the rows of a query, from either driver.
+type rowsIter interface {
+	rowScanner
+	Next() bool
+	Err() error
 }
 
 const columns = `id, email, first_name, last_name, company, title, phone, website, source,
@@ -142,6 +167,10 @@ func open(path, account, key string) (*server, error) {
 }
 
 func (s *server) close() {
+	if s.pg != nil {
+		s.pg.pool.Close()
+		return
+	}
 	s.read.Close()
 	s.write.Close()
 }
@@ -191,7 +220,7 @@ type prospect struct {
 	Updated          int64           `json:"updated"`
 }
 
-func scan(sc interface{ Scan(...any) error }) (prospect, error) {
+func scan(sc rowScanner) (prospect, error) {
 	p := prospect{Object: "prospect"}
 	var tags, metadata string
 	err := sc.Scan(&p.ID, &p.Email, &p.FirstName, &p.LastName, &p.Company, &p.Title, &p.Phone,
@@ -202,9 +231,15 @@ func scan(sc interface{ Scan(...any) error }) (prospect, error) {
 }
 
 func (s *server) getProspect(w http.ResponseWriter, r *http.Request) {
-	p, err := scan(s.get.QueryRowContext(r.Context(), r.PathValue("id"), s.account))
+	var row rowScanner
+	if s.pg != nil {
+		row = s.pg.get(r.Context(), r.PathValue("id"), s.account)
+	} else {
+		row = s.get.QueryRowContext(r.Context(), r.PathValue("id"), s.account)
+	}
+	p, err := scan(row)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case errors.Is(err, sql.ErrNoRows), errors.Is(err, pgx.ErrNoRows):
 		writeRaw(w, http.StatusNotFound, errResourceMissing)
 	case err != nil:
 		writeRaw(w, http.StatusInternalServerError, errInternal)
@@ -254,9 +289,15 @@ func (s *server) createProspect(w http.ResponseWriter, r *http.Request) {
 	if req.MarketingConsent {
 		p.ConsentAt = &now
 	}
-	if _, err := s.insert.ExecContext(r.Context(), p.ID, s.account, p.Email, p.FirstName, p.LastName,
-		p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status, string(p.Tags), string(p.Metadata),
-		p.MarketingConsent, p.ConsentAt, p.Hidden, now, now); err != nil {
+	var err error
+	if s.pg != nil {
+		err = s.pg.insert(r.Context(), s.account, &p, req.Tags)
+	} else {
+		_, err = s.insert.ExecContext(r.Context(), p.ID, s.account, p.Email, p.FirstName, p.LastName,
+			p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status, string(p.Tags), string(p.Metadata),
+			p.MarketingConsent, p.ConsentAt, p.Hidden, now, now)
+	}
+	if err != nil {
 		writeRaw(w, http.StatusInternalServerError, errInternal)
 		return
 	}
@@ -284,18 +325,34 @@ func (s *server) listProspects(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	var rows *sql.Rows
+	var rows rowsIter
 	var err error
-	if after := q.Get("starting_after"); after != "" {
-		rows, err = s.listAfter.QueryContext(r.Context(), s.account, after, limit+1)
-	} else {
-		rows, err = s.list.QueryContext(r.Context(), s.account, limit+1)
+	after := q.Get("starting_after")
+	switch {
+	case s.pg != nil:
+		var pr pgx.Rows
+		pr, err = s.pg.list(r.Context(), s.account, after, limit+1)
+		if err == nil {
+			defer pr.Close()
+			rows = pr
+		}
+	case after != "":
+		var sr *sql.Rows
+		if sr, err = s.listAfter.QueryContext(r.Context(), s.account, after, limit+1); err == nil {
+			defer sr.Close()
+			rows = sr
+		}
+	default:
+		var sr *sql.Rows
+		if sr, err = s.list.QueryContext(r.Context(), s.account, limit+1); err == nil {
+			defer sr.Close()
+			rows = sr
+		}
 	}
 	if err != nil {
 		writeRaw(w, http.StatusInternalServerError, errInternal)
 		return
 	}
-	defer rows.Close()
 	pg := page{Object: "list", Data: make([]prospect, 0, limit), URL: "/v1/prospects"}
 	for rows.Next() {
 		if len(pg.Data) == limit {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/captureapi/capture/gen"
+	"github.com/captureapi/capture/server/postgres/pgtest"
 	"github.com/captureapi/capture/server/sqlite"
 )
 
@@ -25,8 +26,35 @@ const (
 	seededID = "prs_01jdq7z8x4k3m5n6p7q8r9s0t1"
 )
 
-// newTestServer serves a database laid out by Capture's own migrations, with
-// one account and one seeded prospect.
+// onEngines runs test on the floor over SQLite and over PostgreSQL (skipped
+// without CAPTURE_TEST_POSTGRES_URL), each serving a database laid out by
+// Capture's own migrations, with one account and one seeded prospect.
+func onEngines(t *testing.T, test func(t *testing.T, srv *httptest.Server)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, newTestServer(t)) })
+	t.Run("postgres", func(t *testing.T) { test(t, newPostgresTestServer(t)) })
+}
+
+// newPostgresTestServer is newTestServer on a PostgreSQL schema of the test's own.
+func newPostgresTestServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	dsn := pgtest.URL(t)
+	pgtest.OpenURL(t, dsn)
+	pgtest.Exec(t, dsn, `INSERT INTO accounts (id, name, prospect_limit, created) VALUES ($1, 'test', 100, now())`, testAccount)
+	pgtest.Exec(t, dsn, `INSERT INTO prospects (id, account_id, email, first_name, tags, metadata, marketing_consent, consent_at, created, updated)
+		VALUES ($1, $2, 'ada@example.com', 'Ada', '{seed}', '{"plan":"pro"}', true, to_timestamp(1700000000), to_timestamp(1700000000), to_timestamp(1700000000))`,
+		seededID, testAccount)
+	s, err := openPostgres(dsn, testAccount, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	srv := httptest.NewServer(s.routes())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newTestServer serves a SQLite database laid out by Capture's own
+// migrations, with one account and one seeded prospect.
 func newTestServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "capture.db")
@@ -99,8 +127,9 @@ func errorCodeOf(a answer) string {
 
 // The error answers carry the codes Capture gives for the same requests, so
 // the harness's rows check the same thing on both servers.
-func TestFloorAnswersErrorsAsFixedJSON(t *testing.T) {
-	srv := newTestServer(t)
+func TestFloorAnswersErrorsAsFixedJSON(t *testing.T) { onEngines(t, testFloorAnswersErrorsAsFixedJSON) }
+
+func testFloorAnswersErrorsAsFixedJSON(t *testing.T, srv *httptest.Server) {
 	for _, tc := range []struct {
 		method, path, key, body string
 		status                  int
@@ -123,7 +152,10 @@ func TestFloorAnswersErrorsAsFixedJSON(t *testing.T) {
 // A seeded row comes back in Capture's wire form: every field of the API's
 // Prospect and no other.
 func TestFloorReadsSeededRowsInCapturesWireForm(t *testing.T) {
-	srv := newTestServer(t)
+	onEngines(t, testFloorReadsSeededRowsInCapturesWireForm)
+}
+
+func testFloorReadsSeededRowsInCapturesWireForm(t *testing.T, srv *httptest.Server) {
 	got := call(t, "GET", srv.URL+"/v1/prospects/"+seededID, testKey, "")
 	if got.status != 200 {
 		t.Fatalf("get: %d %s", got.status, got.raw)
@@ -145,7 +177,10 @@ func TestFloorReadsSeededRowsInCapturesWireForm(t *testing.T) {
 }
 
 func TestFloorCreatesThenListsNewestFirst(t *testing.T) {
-	srv := newTestServer(t)
+	onEngines(t, testFloorCreatesThenListsNewestFirst)
+}
+
+func testFloorCreatesThenListsNewestFirst(t *testing.T, srv *httptest.Server) {
 	ids := []string{seededID}
 	for _, email := range []string{"b@example.com", "c@example.com"} {
 		a := call(t, "POST", srv.URL+"/v1/prospects", testKey, `{"email": "`+email+`", "tags": ["vip"]}`)

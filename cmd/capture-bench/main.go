@@ -57,9 +57,10 @@ type config struct {
 	baselineBin string
 	rows        map[string]bool
 	keep        bool
-	postgres    string // PostgreSQL server for the capture-pg columns; "" skips them
-	redis       string // Redis the replicas share their rate limits through; "" for none
-	replicas    int    // replicas of the capture-pg×N column; below 2 skips it
+	postgres    string        // PostgreSQL server for the capture-pg columns; "" skips them
+	redis       string        // Redis the replicas share their rate limits through; "" for none
+	replicas    int           // replicas of the capture-pg×N column; below 2 skips it
+	idle        time.Duration // how long the idle row measures each engine; 0 skips it
 }
 
 func main() {
@@ -96,6 +97,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&cfg.redis, "redis", cmp.Or(os.Getenv("BENCH_REDIS_URL"), os.Getenv("CAPTURE_TEST_REDIS_URL")),
 		"redis:// URL the capture-pg replicas share rate limits through (BENCH_REDIS_URL, else CAPTURE_TEST_REDIS_URL)")
 	fs.IntVar(&cfg.replicas, "replicas", envInt("BENCH_REPLICAS", 3), "replicas behind the harness's round-robin in the last column; below 2 skips it (BENCH_REPLICAS)")
+	fs.DurationVar(&cfg.idle, "idle", envDuration("BENCH_IDLE", 30*time.Second), "how long the idle row measures an idle capture serve of each engine; 0 skips it (BENCH_IDLE)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -196,6 +198,9 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 			return fmt.Errorf("floor: %w", err)
 		}
 		servers = append(servers, floorKind(bin, captureBin))
+		if cfg.postgres != "" {
+			servers = append(servers, floorOnPostgres(bin, captureBin, cfg.postgres))
+		}
 	}
 
 	started := time.Now()
@@ -219,9 +224,15 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		f := runFormFlood(ctx, cfg, captureBin, filepath.Join(work, formFloodRowKey))
 		formFlood = &f
 	}
+	var idle []idleResult
+	if cfg.only != "floor" && cfg.idle > 0 && (cfg.rows == nil || cfg.rows[idleRowKey]) {
+		idle = measureIdle(ctx, cfg, captureBin, filepath.Join(work, idleRowKey))
+	}
 	rep.loadAfter = loadAverage()
 	rep.elapsed = time.Since(started)
 	rep.print(stdout)
+	rep.printPostgres(stdout)
+	printIdle(stdout, cfg, idle)
 	printDeliveryHang(stdout, cfg, hang)
 	if flood != nil {
 		flood.print(stdout)
@@ -279,6 +290,9 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 		}
 	}()
 	for i, s := range servers {
+		if !slices.ContainsFunc(ph.rows, func(r row) bool { return !skipsRow(r, s) }) {
+			continue // no row of the phase for it: no database to lay out
+		}
 		sdir := filepath.Join(dir, s.name)
 		if err := os.MkdirAll(sdir, 0o755); err != nil {
 			return err
@@ -306,6 +320,11 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 		}
 		logf("%s: database with %d prospects ready in %s", s.name, ph.prospects, time.Since(t0).Round(time.Millisecond))
 		envs[i] = &rowEnv{key: acct.key, smallKey: acct.smallKey, ids: ids, server: s.name, prospects: ph.prospects}
+		if s.postgres != "" && slices.ContainsFunc(ph.rows, func(r row) bool { return !skipsRow(r, s) && r.key == spreadRowKey }) {
+			if envs[i].spreadKeys, err = seedSpreadAccounts(ctx, db); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+		}
 		for r := range max(1, s.replicas) {
 			rdir := sdir
 			if r > 0 {
@@ -329,7 +348,7 @@ func runPhase(ctx context.Context, cfg config, servers []*serverKind, dir string
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				if r.skip == s.name {
+				if skipsRow(r, s) {
 					continue
 				}
 				res := runRow(ctx, cfg, procs[i], envs[i], r)

@@ -159,7 +159,7 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintf(w, "target and met: the goals for %s, reported and not asserted; a list's is its CPU/req over the 100 prospects of the page.\n", rep.servers[ci].name)
 	}
 	for _, s := range rep.servers {
-		if s.postgres == "" {
+		if s.postgres == "" || !strings.HasPrefix(s.name, "capture") { // floor-pg: printPostgres
 			continue
 		}
 		if s.replicas > 1 {

@@ -84,6 +84,8 @@ type rowEnv struct {
 	// smallKey is the secret key of an account of smallAccountProspects
 	// prospects beside the load's account (search-small).
 	smallKey string
+	// spreadKeys are the keys of the spread row's accounts, one each.
+	spreadKeys []string
 }
 
 // at is the base URL the n-th request goes to: the replicas in turn.
@@ -155,7 +157,7 @@ func rowKeys() []string {
 	for _, r := range bigSearchRows(0) {
 		keys = append(keys, r.key)
 	}
-	return append(keys, hangRowKey, floodRowKey, formFloodRowKey)
+	return append(keys, hangRowKey, floodRowKey, formFloodRowKey, idleRowKey)
 }
 
 // smallRows are the rows run against the database of BENCH_SEED prospects.
@@ -242,7 +244,7 @@ func smallRows() []row {
 			check: errorCode("body_invalid_json"),
 			goal:  goal{minRatio: 0.7},
 		},
-	}, searchRows()...)
+	}, append(searchRows(), spreadRow())...)
 }
 
 // listGoal holds a page of 100 to 10 µs of server CPU a prospect.

@@ -223,7 +223,7 @@ func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error
 		return outer.commit(ctx)
 	})
 	if err == nil && outer.enqueued.Load() {
-		db.relay.Wake() // the deliveries its changes enqueued are committed
+		db.wakeRelay(ctx) // the deliveries its changes enqueued are committed
 	}
 	return err
 }

@@ -2,11 +2,14 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
@@ -71,9 +74,18 @@ func (db *DB) migrateQueue(ctx context.Context) error {
 
 // StartQueue starts a River client that works the delivery queue with cfg
 // (its Workers, Queues and retry policy), and the relay that feeds it from
-// the outbox every cfg.FetchPollInterval, or at once after a change of this
-// process commits. Stop the client with its Stop before Close, which stops
-// the relay.
+// the outbox. Nothing polls tightly, so that an idle server stays idle:
+//
+//   - a change of this process wakes its relay once it commits; a change of a
+//     process that runs no relay (a command) notifies outboxChannel, which
+//     every replica's relay listens on; the relay's poll (outbox.SafetyPoll)
+//     only covers a wake-up lost to a crash;
+//   - the relay's insert of the jobs notifies River's insert channel in its
+//     transaction, so on commit the workers of every replica fetch them (River
+//     listens, cfg.PollOnly unset); River's own poll, cfg.FetchPollInterval,
+//     is again a safety net.
+//
+// Stop the client with its Stop before Close, which stops the relay.
 func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[pgx.Tx], error) {
 	c, err := river.NewClient(riverpgxv5.New(db.pool), cfg)
 	if err != nil {
@@ -82,8 +94,71 @@ func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[
 	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}
-	db.relay.Start(ctx, cfg, func(ctx context.Context) (int, error) { return db.relayOnce(ctx, c) })
+	exec := riverpgxv5.New(db.pool).GetExecutor()
+	fetch := func(ctx context.Context) { // River's own insert notification, to every replica
+		err := exec.NotifyMany(ctx, &riverdriver.NotifyManyParams{Payload: []string{insertPayload}, Schema: cfg.Schema, Topic: "river_insert"})
+		if err != nil && ctx.Err() == nil {
+			slog.Default().Warn("wake the webhook delivery queue", "error", err)
+		}
+	}
+	db.relay.Start(ctx, cfg, func(ctx context.Context) (int, error) { return db.relayOnce(ctx, c) }, db.listenOutbox, fetch)
 	return c, nil
+}
+
+// insertPayload is River's notification that jobs of the deliveries' queue
+// are due.
+var insertPayload = fmt.Sprintf(`{"queue": %q}`, river.QueueDefault)
+
+// outboxChannel is the expression of the channel, one per schema, that
+// announces deliveries written by a process that runs no relay; hashed, as a
+// schema name may be longer than a channel's.
+const outboxChannel = `'capture_outbox_' || md5(current_schema())`
+
+// listenOutbox calls wake whenever outboxChannel is notified, until ctx ends,
+// on a connection of its own beside the pool. A lost connection is opened
+// again, after a wait that doubles up to half a minute, and followed by a
+// wake for what was notified meanwhile.
+func (db *DB) listenOutbox(ctx context.Context, wake func()) {
+	logger := slog.Default()
+	backoff := time.Second
+	for ctx.Err() == nil {
+		err := db.listenOnce(ctx, wake, func() { backoff = time.Second })
+		if ctx.Err() != nil {
+			return
+		}
+		logger.Warn("listen for webhook deliveries of other processes", "error", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+		wake()
+	}
+}
+
+// listenOnce listens on one connection until it fails or ctx ends; listening
+// is called once the LISTEN took effect.
+func (db *DB) listenOnce(ctx context.Context, wake, listening func()) error {
+	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var channel string
+	if err := conn.QueryRow(ctx, `SELECT `+outboxChannel).Scan(&channel); err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return err
+	}
+	listening()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
 }
 
 // relayOnce moves up to outbox.Batch deliveries into River in one transaction,
@@ -129,7 +204,26 @@ func (db *DB) enqueued(ctx context.Context) {
 		tx.enqueued.Store(true)
 		return
 	}
-	db.relay.Wake()
+	db.wakeRelay(ctx)
+}
+
+// wakeRelay wakes the relay of this process for deliveries just committed,
+// or, in a process that runs none, notifies the relays of the servers. The
+// notification follows the commit rather than joining its transaction: a
+// NOTIFY in a transaction takes a lock, at commit, that every other
+// notifying commit of the database waits for, and a server's own changes
+// (nearly all of them) need none. One lost (the command dying between its
+// commit and this) leaves the deliveries to the relays' safety poll.
+func (db *DB) wakeRelay(ctx context.Context) {
+	if db.relay.Running() {
+		db.relay.Wake()
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	_ = db.with(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, `SELECT pg_notify(`+outboxChannel+`, '')`)
+		return err
+	})
 }
 
 // outerTx is the transaction of Atomically, whether a change made in it
@@ -204,6 +298,7 @@ func (db *DB) WebhookQueue(ctx context.Context) (q store.DeliveryQueue, err erro
 // clock, the one all replicas share.
 func (db *DB) ClaimDeliverySlot(ctx context.Context, endpointID string, jobID int64, n int, lease time.Duration) (claimed bool, err error) {
 	defer unavailable(ctx, &err)
+	db.relay.Busy()
 	err = db.with(ctx, func(q querier) error {
 		for slot := range n {
 			tag, err := q.Exec(ctx, claimSlot, endpointID, slot, jobID, lease.Milliseconds())

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
@@ -39,32 +40,33 @@ func (db *DB) migrateQueue(ctx context.Context) error {
 
 // StartQueue starts a River client that works the delivery queue with cfg
 // (its Workers, Queues and retry policy), and the relay that feeds it from
-// the outbox every cfg.FetchPollInterval, or at once after a change. Stop the
-// client with its Stop before Close, which stops the relay.
+// the outbox. Both wake on work rather than poll, so that an idle server
+// stays idle: every change that enqueues a delivery wakes the relay
+// (enqueueDeliveries), and each batch the relay commits wakes River's fetch
+// (wakeListener); their polls (outbox.SafetyPoll and cfg.FetchPollInterval)
+// are only safety nets, and River's fetch poll is what finds retries once
+// they are due. Stop the client with its Stop before Close, which stops the
+// relay.
 func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[*sql.Tx], error) {
-	// One process owns a SQLite file, so nothing needs River's notifications,
-	// which its SQLite driver emulates by polling a table many times a second
-	// even when idle: jobs are fetched every cfg.FetchPollInterval instead.
 	own := *cfg
-	own.PollOnly = true
-	cfg = &own
-	c, err := river.NewClient(riversqlite.New(db.write), cfg)
+	own.PollOnly = false // River listens, to wakeListener
+	l := &wakeListener{ch: make(chan *riverdriver.Notification, 1)}
+	c, err := river.NewClient[*sql.Tx](wakeDriver{riversqlite.New(db.write), l}, &own)
 	if err != nil {
 		return nil, err
 	}
 	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}
-	// Every change that enqueues a delivery wakes the relay (enqueueDeliveries),
-	// so its poll is only a safety net, slow enough to leave an idle server idle.
-	relay := *cfg
-	relay.FetchPollInterval = max(cfg.FetchPollInterval, relaySafetyPoll)
-	db.relay.Start(ctx, &relay, func(ctx context.Context) (int, error) { return db.relayOnce(ctx, c) })
+	db.relay.Start(ctx, &own, func(ctx context.Context) (int, error) {
+		n, err := db.relayOnce(ctx, c)
+		if n > 0 {
+			l.inserted() // committed: River reads the batch at once
+		}
+		return n, err
+	}, nil, func(context.Context) { l.inserted() })
 	return c, nil
 }
-
-// relaySafetyPoll is how often the relay looks at the outbox without being woken.
-const relaySafetyPoll = 5 * time.Second
 
 // relayOnce moves up to outbox.Batch deliveries into River in one transaction.
 func (db *DB) relayOnce(ctx context.Context, c *river.Client[*sql.Tx]) (n int, err error) {
@@ -157,6 +159,7 @@ func (s *nullIntScanner) Scan(v any) error {
 // that writes the file.
 func (db *DB) ClaimDeliverySlot(ctx context.Context, endpointID string, jobID int64, n int, lease time.Duration) (claimed bool, err error) {
 	defer unavailable(&err)
+	db.relay.Busy()
 	now := time.Now()
 	err = db.inTx(ctx, func(tx *writeTx) error {
 		for slot := range n {
