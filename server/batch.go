@@ -47,32 +47,23 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 	if len(todo) == 0 {
 		return out, nil // every item failed its checks: nothing to write
 	}
-	// Then the valid ones go to the store together, in order, in as few calls
-	// as the conflicts allow.
+	if b.onConflict != gen.OnConflictError {
+		return b.upsert(ctx, out, items, todo, ps)
+	}
+	// Then the valid ones go to the store together, in order, in one call.
 	err := h.store.Atomically(ctx, func(ctx context.Context) error {
-		// Under update, a conflict writes (the update and its event) before the
-		// items after it: the store stops there, so that the writes keep the
-		// items' order.
-		stop := b.onConflict == gen.OnConflictUpdate
-		for len(todo) > 0 {
-			outcomes, err := h.store.CreateProspects(ctx, ps, stop)
+		outcomes, err := h.store.CreateProspects(ctx, ps, false)
+		if err != nil {
+			return err
+		}
+		for k, err := range outcomes {
+			i, p, status := todo[k], ps[k], http.StatusCreated
 			if err != nil {
+				status, p, err = 0, nil, hideHiddenDuplicate(ctx, err)
+			}
+			if err := b.answer(ctx, out, i, status, p, err); err != nil {
 				return err
 			}
-			for k, err := range outcomes {
-				i, p, status := todo[k], ps[k], http.StatusCreated
-				var exists *store.ExistsError
-				switch {
-				case err == nil:
-					b.written[p.ID] = p
-				case errors.As(err, &exists):
-					status, p, err = b.conflict(ctx, items[i], p, exists, err)
-				}
-				if err := b.answer(ctx, out, i, status, p, err); err != nil {
-					return err
-				}
-			}
-			todo, ps = todo[len(outcomes):], ps[len(outcomes):]
 		}
 		return nil
 	})
@@ -80,6 +71,61 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 		return nil, err
 	}
 	return out, nil
+}
+
+// upsert writes the checked items (todo, the indexes of ps in items) of a
+// batch under skip or update in one store call, the conflicts resolved with
+// the rest of the batch: under update each conflicting item's patch is made
+// before the call, so that the store only applies it.
+func (b *batch) upsert(ctx context.Context, out *batchAnswer, items []map[string]any, todo []int, ps []*store.Prospect) (*batchAnswer, error) {
+	type patched struct {
+		patch *store.ProspectPatch
+		err   error
+	}
+	var patches []patched
+	if b.onConflict == gen.OnConflictUpdate {
+		patches = make([]patched, len(todo))
+		for k, i := range todo {
+			patch, err := b.patch(ctx, items[i])
+			patches[k] = patched{&patch, err}
+		}
+	}
+	admin := apiKey(ctx).Role == store.RoleAdmin
+	conflict := func(k int, existing *store.Prospect) (*store.ProspectPatch, error) {
+		if existing.Hidden && !admin {
+			return nil, hideHiddenDuplicate(ctx, &store.ExistsError{ID: existing.ID, Hidden: true})
+		}
+		if patches == nil {
+			return nil, nil // skip: the prospect as it is
+		}
+		return patches[k].patch, patches[k].err
+	}
+	outcomes, err := b.store.UpsertProspects(ctx, ps, conflict, checkMetadataCount)
+	if err != nil {
+		return nil, err
+	}
+	for k, o := range outcomes {
+		status := http.StatusOK
+		if o.Created {
+			status = http.StatusCreated
+		}
+		if err := b.answer(ctx, out, todo[k], status, o.Prospect, o.Err); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// patch is the update an item under on_conflict update makes to the existing
+// prospect with its email.
+func (b *batch) patch(ctx context.Context, item map[string]any) (store.ProspectPatch, error) {
+	var update gen.ProspectUpdate
+	changes := maps.Clone(item)
+	delete(changes, "email") // the item's email is the one that matched
+	if err := bindItem(changes, &update); err != nil {
+		return store.ProspectPatch{}, err
+	}
+	return prospectPatch(ctx, &update)
 }
 
 // checkedItems is each item of a batch checked: the prospect to create, or
@@ -156,7 +202,7 @@ func (c *call) batchBody() *rawBatch {
 
 // newBatch starts a batch request with its on_conflict, if given.
 func (h *handlers) newBatch(onConflict *gen.OnConflict) *batch {
-	b := &batch{handlers: h, onConflict: gen.OnConflictError, written: map[string]*store.Prospect{}}
+	b := &batch{handlers: h, onConflict: gen.OnConflictError}
 	if onConflict != nil {
 		b.onConflict = *onConflict
 	}
@@ -167,10 +213,6 @@ func (h *handlers) newBatch(onConflict *gen.OnConflict) *batch {
 type batch struct {
 	*handlers
 	onConflict gen.OnConflict
-	// written holds the prospects this batch created or updated, by id: a
-	// later item with the same email meets one of them as the existing
-	// prospect, which reads outside the batch's transaction may not see yet.
-	written map[string]*store.Prospect
 }
 
 // answer puts item i's outcome in the batch's answer, and returns err when it
@@ -286,38 +328,6 @@ func (b *batch) prospect(ctx context.Context, item map[string]any, i int) (*stor
 		return nil, err
 	}
 	return newProspect(ctx, &create)
-}
-
-// conflict answers an item whose email a live prospect has (exists, whose
-// store error is err): by on_conflict, the error, the prospect as it is, or
-// the prospect updated with the item.
-func (b *batch) conflict(ctx context.Context, item map[string]any, p *store.Prospect, exists *store.ExistsError, err error) (int, *store.Prospect, error) {
-	switch {
-	case b.onConflict == gen.OnConflictError || exists.Hidden && apiKey(ctx).Role != store.RoleAdmin:
-		return 0, nil, hideHiddenDuplicate(ctx, err)
-	case b.onConflict == gen.OnConflictSkip:
-		if w := b.written[exists.ID]; w != nil {
-			return http.StatusOK, w, nil
-		}
-		existing, err := b.store.Prospect(ctx, p.AccountID, exists.ID)
-		return http.StatusOK, existing, err
-	}
-	var update gen.ProspectUpdate
-	changes := maps.Clone(item)
-	delete(changes, "email") // the item's email is the one that matched
-	if err := bindItem(changes, &update); err != nil {
-		return 0, nil, err
-	}
-	patch, err := prospectPatch(ctx, &update)
-	if err != nil {
-		return 0, nil, err
-	}
-	updated, err := b.store.UpdateProspect(ctx, p.AccountID, exists.ID, patch, checkMetadataCount)
-	if err != nil {
-		return 0, nil, err
-	}
-	b.written[updated.ID] = updated
-	return http.StatusOK, updated, nil
 }
 
 // atItem is an item's error with its param as a path from the request root
