@@ -222,6 +222,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	rep.loadAfter = loadAverage()
 	rep.elapsed = time.Since(started)
 	rep.print(stdout)
+	printBatchGoals(stdout, &rep)
 	printDeliveryHang(stdout, cfg, hang)
 	if flood != nil {
 		flood.print(stdout)
