@@ -35,6 +35,7 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 	}
 	var todo []int
 	var ps []*store.Prospect
+	var patches []patched // under update, of the items in todo
 	for i, p := range checked.ps {
 		if p == nil {
 			if err := b.answer(ctx, out, i, 0, nil, checked.errs[i]); err != nil {
@@ -43,57 +44,26 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 			continue
 		}
 		todo, ps = append(todo, i), append(ps, p)
+		if checked.patches != nil {
+			patches = append(patches, checked.patches[i])
+		}
 	}
 	if len(todo) == 0 {
 		return out, nil // every item failed its checks: nothing to write
 	}
-	if b.onConflict != gen.OnConflictError {
-		return b.upsert(ctx, out, items, todo, ps)
-	}
-	// Then the valid ones go to the store together, in order, in one call.
-	err := h.store.Atomically(ctx, func(ctx context.Context) error {
-		outcomes, err := h.store.CreateProspects(ctx, ps, false)
-		if err != nil {
-			return err
-		}
-		for k, err := range outcomes {
-			i, p, status := todo[k], ps[k], http.StatusCreated
-			if err != nil {
-				status, p, err = 0, nil, hideHiddenDuplicate(ctx, err)
-			}
-			if err := b.answer(ctx, out, i, status, p, err); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return b.upsert(ctx, out, todo, ps, patches)
 }
 
 // upsert writes the checked items (todo, the indexes of ps in items) of a
-// batch under skip or update in one store call, the conflicts resolved with
-// the rest of the batch: under update each conflicting item's patch is made
-// before the call, so that the store only applies it.
-func (b *batch) upsert(ctx context.Context, out *batchAnswer, items []map[string]any, todo []int, ps []*store.Prospect) (*batchAnswer, error) {
-	type patched struct {
-		patch *store.ProspectPatch
-		err   error
-	}
-	var patches []patched
-	if b.onConflict == gen.OnConflictUpdate {
-		patches = make([]patched, len(todo))
-		for k, i := range todo {
-			patch, err := b.patch(ctx, items[i])
-			patches[k] = patched{&patch, err}
-		}
-	}
+// batch in one store call, the conflicts resolved with the rest of the batch
+// as on_conflict says: under update with each item's patch (nil when out of
+// todo's items), made with its checks, so that the store only applies it.
+func (b *batch) upsert(ctx context.Context, out *batchAnswer, todo []int, ps []*store.Prospect, patches []patched) (*batchAnswer, error) {
 	admin := apiKey(ctx).Role == store.RoleAdmin
 	conflict := func(k int, existing *store.Prospect) (*store.ProspectPatch, error) {
-		if existing.Hidden && !admin {
-			return nil, hideHiddenDuplicate(ctx, &store.ExistsError{ID: existing.ID, Hidden: true})
+		exists := &store.ExistsError{ID: existing.ID, Hidden: existing.Hidden}
+		if b.onConflict == gen.OnConflictError || existing.Hidden && !admin {
+			return nil, hideHiddenDuplicate(ctx, exists)
 		}
 		if patches == nil {
 			return nil, nil // skip: the prospect as it is
@@ -129,10 +99,18 @@ func (b *batch) patch(ctx context.Context, item map[string]any) (store.ProspectP
 }
 
 // checkedItems is each item of a batch checked: the prospect to create, or
-// (nil) the item's error.
+// (nil) the item's error; under update, also the patch it makes to an
+// existing prospect with its email.
 type checkedItems struct {
-	ps   []*store.Prospect
-	errs []error
+	ps      []*store.Prospect
+	errs    []error
+	patches []patched
+}
+
+// patched is an item's patch, or why it cannot be one.
+type patched struct {
+	patch *store.ProspectPatch
+	err   error
 }
 
 // checkedKey is the context key of the checkedItems checkBatch made.
@@ -141,8 +119,14 @@ type checkedKey struct{}
 // check checks each item as a create's body.
 func (b *batch) check(ctx context.Context, items []map[string]any) *checkedItems {
 	c := &checkedItems{ps: make([]*store.Prospect, len(items)), errs: make([]error, len(items))}
+	if b.onConflict == gen.OnConflictUpdate {
+		c.patches = make([]patched, len(items))
+	}
 	for i, item := range items {
-		c.ps[i], c.errs[i] = b.prospect(ctx, item, i)
+		if c.ps[i], c.errs[i] = b.prospect(ctx, item, i); c.ps[i] != nil && c.patches != nil {
+			patch, err := b.patch(ctx, item)
+			c.patches[i] = patched{&patch, err}
+		}
 	}
 	return c
 }

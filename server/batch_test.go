@@ -350,6 +350,14 @@ func (f *failingCreates) CreateProspects(ctx context.Context, ps []*store.Prospe
 	return out, err
 }
 
+func (f *failingCreates) UpsertProspects(ctx context.Context, ps []*store.Prospect, conflict store.Conflict, check func(*store.Prospect) error) ([]store.Upserted, error) {
+	out, err := f.DB.UpsertProspects(ctx, ps, conflict, check)
+	if err == nil && f.calls.Add(int64(len(out))) > f.ok.Load() { // after writing: the batch must undo them
+		return nil, fmt.Errorf("%w: disk I/O error", store.ErrUnavailable)
+	}
+	return out, err
+}
+
 // A failure that is not an item's fails the whole batch, and nothing of it is
 // written: the items are one transaction. With an Idempotency-Key, the retry
 // runs afresh.
