@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server/store"
@@ -122,8 +123,16 @@ func (b *batch) check(ctx context.Context, items []map[string]any) *checkedItems
 	if b.onConflict == gen.OnConflictUpdate {
 		c.patches = make([]patched, len(items))
 	}
+	// The items' fields (not their nulls) go through the create schema all at
+	// once: only from the first that fails is each checked on its own, to name
+	// what is wrong with it.
+	fields, clears := make([]map[string]any, len(items)), make([]map[string]any, len(items))
 	for i, item := range items {
-		if c.ps[i], c.errs[i] = b.prospect(ctx, item, i); c.ps[i] != nil && c.patches != nil {
+		fields[i], clears[i] = b.split(item)
+	}
+	valid := b.items.checkAll(fields) // the items before it are valid creates
+	for i, item := range items {
+		if c.ps[i], c.errs[i] = b.prospect(ctx, fields[i], clears[i], i < valid, i); c.ps[i] != nil && c.patches != nil {
 			patch, err := b.patch(ctx, item)
 			c.patches[i] = patched{&patch, err}
 		}
@@ -290,25 +299,34 @@ func (a *batchAnswer) appendTo(b []byte) []byte {
 
 func itemPath(i int) []string { return []string{"prospects", strconv.Itoa(i)} }
 
-// prospect checks an item as a create's body and makes the prospect to create.
-func (b *batch) prospect(ctx context.Context, item map[string]any, i int) (*store.Prospect, error) {
-	fields, clears := item, map[string]any(nil)
-	if b.onConflict == gen.OnConflictUpdate { // null clears a field of an existing prospect, as in PATCH
-		for k, v := range item {
-			if v == nil {
-				if clears == nil {
-					clears, fields = map[string]any{}, maps.Clone(item)
-				}
-				clears[k] = nil
-				delete(fields, k)
+// split parts an item into its fields and, under on_conflict update, the
+// fields given as null, which clear a field of an existing prospect as in PATCH.
+func (b *batch) split(item map[string]any) (fields, clears map[string]any) {
+	fields = item
+	if b.onConflict != gen.OnConflictUpdate {
+		return fields, nil
+	}
+	for k, v := range item {
+		if v == nil {
+			if clears == nil {
+				clears, fields = map[string]any{}, maps.Clone(item)
 			}
+			clears[k] = nil
+			delete(fields, k)
 		}
 	}
-	if e := b.items.check(fields, clears, itemPath(i)...); e != nil {
+	return fields, clears
+}
+
+// prospect checks an item's fields as a create's body (unless valid says
+// that every item's are) and its clears as an update's, and makes the
+// prospect to create.
+func (b *batch) prospect(ctx context.Context, fields, clears map[string]any, valid bool, i int) (*store.Prospect, error) {
+	if e := b.items.check(fields, clears, !valid, itemPath(i)...); e != nil {
 		return nil, e
 	}
 	var create gen.ProspectCreate
-	if err := bindItem(fields, &create); err != nil {
+	if err := bindCreate(fields, &create); err != nil {
 		return nil, err
 	}
 	return newProspect(ctx, &create)
@@ -330,4 +348,74 @@ func atItem(e *Error, path []string) *Error {
 // generated strict handler binds a request's validated body.
 func bindItem(v map[string]any, dst any) error {
 	return runtime.BindJSONValue(v, dst)
+}
+
+// bindCreate binds an item the schema check accepted into a create's body,
+// field by field: runtime.BindJSONValue encodes and decodes it again, which
+// costs more than checking it. A value of another shape than the schema's
+// (none passes the check) goes through bindItem.
+func bindCreate(item map[string]any, dst *gen.ProspectCreate) error {
+	str := func(v any) (*string, bool) { s, ok := v.(string); return &s, ok }
+	flag := func(v any) (*bool, bool) { b, ok := v.(bool); return &b, ok }
+	for k, v := range item {
+		ok := true
+		switch k {
+		case "email":
+			var s string
+			s, ok = v.(string)
+			dst.Email = openapi_types.Email(s)
+		case "first_name":
+			dst.FirstName, ok = str(v)
+		case "last_name":
+			dst.LastName, ok = str(v)
+		case "company":
+			dst.Company, ok = str(v)
+		case "title":
+			dst.Title, ok = str(v)
+		case "phone":
+			dst.Phone, ok = str(v)
+		case "website":
+			dst.Website, ok = str(v)
+		case "source":
+			dst.Source, ok = str(v)
+		case "consent_text":
+			dst.ConsentText, ok = str(v)
+		case "status":
+			var s string
+			s, ok = v.(string)
+			status := gen.ProspectStatus(s)
+			dst.Status = &status
+		case "marketing_consent":
+			dst.MarketingConsent, ok = flag(v)
+		case "hidden":
+			dst.Hidden, ok = flag(v)
+		case "tags":
+			var list []any
+			list, ok = v.([]any)
+			tags := make(gen.Tags, len(list))
+			for i, t := range list {
+				if tags[i], ok = t.(string); !ok {
+					break
+				}
+			}
+			dst.Tags = &tags
+		case "metadata":
+			var m map[string]any
+			m, ok = v.(map[string]any)
+			md := make(gen.Metadata, len(m))
+			for mk, mv := range m {
+				if md[mk], ok = mv.(string); !ok {
+					break
+				}
+			}
+			dst.Metadata = &md
+		default:
+			ok = false
+		}
+		if !ok {
+			*dst = gen.ProspectCreate{}
+			return bindItem(item, dst)
+		}
+	}
+	return nil
 }
