@@ -69,6 +69,7 @@ func Run(t *testing.T, e Engine) {
 		{"DeliverySlots", testDeliverySlots},
 		{"CreateProspects", testCreateProspects},
 		{"CreateProspectsFromManyGoroutines", testCreateProspectsConcurrent},
+		{"UpsertProspects", testUpsertProspects},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
 		{"SearchQueries", testSearchQueries},
 		{"SearchReadsItsWrites", testSearchReadsItsWrites},
