@@ -55,10 +55,10 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 	return b.upsert(ctx, out, todo, ps, patches)
 }
 
-// upsert writes the checked items (todo, the indexes of ps in items) of a
-// batch in one store call, the conflicts resolved with the rest of the batch
-// as on_conflict says: under update with each item's patch (nil when out of
-// todo's items), made with its checks, so that the store only applies it.
+// upsert writes the checked items of a batch (ps, the items at the indexes
+// todo) in one store call, the conflicts resolved with the rest of the batch
+// as on_conflict says: under update with patches, each of ps's patch, made
+// with its checks, so that the store only applies it.
 func (b *batch) upsert(ctx context.Context, out *batchAnswer, todo []int, ps []*store.Prospect, patches []patched) (*batchAnswer, error) {
 	admin := apiKey(ctx).Role == store.RoleAdmin
 	conflict := func(k int, existing *store.Prospect) (*store.ProspectPatch, error) {
