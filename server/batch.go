@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/server/store"
@@ -35,6 +36,7 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 	}
 	var todo []int
 	var ps []*store.Prospect
+	var patches []patched // under update, of the items in todo
 	for i, p := range checked.ps {
 		if p == nil {
 			if err := b.answer(ctx, out, i, 0, nil, checked.errs[i]); err != nil {
@@ -43,50 +45,73 @@ func (h *handlers) CreateProspectBatch(ctx context.Context, req gen.CreateProspe
 			continue
 		}
 		todo, ps = append(todo, i), append(ps, p)
+		if checked.patches != nil {
+			patches = append(patches, checked.patches[i])
+		}
 	}
 	if len(todo) == 0 {
 		return out, nil // every item failed its checks: nothing to write
 	}
-	// Then the valid ones go to the store together, in order, in as few calls
-	// as the conflicts allow.
-	err := h.store.Atomically(ctx, func(ctx context.Context) error {
-		// Under update, a conflict writes (the update and its event) before the
-		// items after it: the store stops there, so that the writes keep the
-		// items' order.
-		stop := b.onConflict == gen.OnConflictUpdate
-		for len(todo) > 0 {
-			outcomes, err := h.store.CreateProspects(ctx, ps, stop)
-			if err != nil {
-				return err
-			}
-			for k, err := range outcomes {
-				i, p, status := todo[k], ps[k], http.StatusCreated
-				var exists *store.ExistsError
-				switch {
-				case err == nil:
-					b.written[p.ID] = p
-				case errors.As(err, &exists):
-					status, p, err = b.conflict(ctx, items[i], p, exists, err)
-				}
-				if err := b.answer(ctx, out, i, status, p, err); err != nil {
-					return err
-				}
-			}
-			todo, ps = todo[len(outcomes):], ps[len(outcomes):]
+	return b.upsert(ctx, out, todo, ps, patches)
+}
+
+// upsert writes the checked items of a batch (ps, the items at the indexes
+// todo) in one store call, the conflicts resolved with the rest of the batch
+// as on_conflict says: under update with patches, each of ps's patch, made
+// with its checks, so that the store only applies it.
+func (b *batch) upsert(ctx context.Context, out *batchAnswer, todo []int, ps []*store.Prospect, patches []patched) (*batchAnswer, error) {
+	admin := apiKey(ctx).Role == store.RoleAdmin
+	conflict := func(k int, existing *store.Prospect) (*store.ProspectPatch, error) {
+		exists := &store.ExistsError{ID: existing.ID, Hidden: existing.Hidden}
+		if b.onConflict == gen.OnConflictError || existing.Hidden && !admin {
+			return nil, hideHiddenDuplicate(ctx, exists)
 		}
-		return nil
-	})
+		if patches == nil {
+			return nil, nil // skip: the prospect as it is
+		}
+		return patches[k].patch, patches[k].err
+	}
+	outcomes, err := b.store.UpsertProspects(ctx, ps, conflict, checkMetadataCount)
 	if err != nil {
 		return nil, err
+	}
+	for k, o := range outcomes {
+		status := http.StatusOK
+		if o.Created {
+			status = http.StatusCreated
+		}
+		if err := b.answer(ctx, out, todo[k], status, o.Prospect, o.Err); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
+// patch is the update an item under on_conflict update makes to the existing
+// prospect with its email.
+func (b *batch) patch(ctx context.Context, item map[string]any) (store.ProspectPatch, error) {
+	var update gen.ProspectUpdate
+	changes := maps.Clone(item)
+	delete(changes, "email") // the item's email is the one that matched
+	if err := bindItem(changes, &update); err != nil {
+		return store.ProspectPatch{}, err
+	}
+	return prospectPatch(ctx, &update)
+}
+
 // checkedItems is each item of a batch checked: the prospect to create, or
-// (nil) the item's error.
+// (nil) the item's error; under update, also the patch it makes to an
+// existing prospect with its email.
 type checkedItems struct {
-	ps   []*store.Prospect
-	errs []error
+	ps      []*store.Prospect
+	errs    []error
+	patches []patched
+}
+
+// patched is an item's patch, or why it cannot be one.
+type patched struct {
+	patch *store.ProspectPatch
+	err   error
 }
 
 // checkedKey is the context key of the checkedItems checkBatch made.
@@ -95,8 +120,22 @@ type checkedKey struct{}
 // check checks each item as a create's body.
 func (b *batch) check(ctx context.Context, items []map[string]any) *checkedItems {
 	c := &checkedItems{ps: make([]*store.Prospect, len(items)), errs: make([]error, len(items))}
+	if b.onConflict == gen.OnConflictUpdate {
+		c.patches = make([]patched, len(items))
+	}
+	// The items' fields (not their nulls) go through the create schema all at
+	// once: only from the first that fails is each checked on its own, to name
+	// what is wrong with it.
+	fields, clears := make([]map[string]any, len(items)), make([]map[string]any, len(items))
 	for i, item := range items {
-		c.ps[i], c.errs[i] = b.prospect(ctx, item, i)
+		fields[i], clears[i] = b.split(item)
+	}
+	valid := b.items.checkAll(fields) // the items before it are valid creates
+	for i, item := range items {
+		if c.ps[i], c.errs[i] = b.prospect(ctx, fields[i], clears[i], i < valid, i); c.ps[i] != nil && c.patches != nil {
+			patch, err := b.patch(ctx, item)
+			c.patches[i] = patched{&patch, err}
+		}
 	}
 	return c
 }
@@ -156,7 +195,7 @@ func (c *call) batchBody() *rawBatch {
 
 // newBatch starts a batch request with its on_conflict, if given.
 func (h *handlers) newBatch(onConflict *gen.OnConflict) *batch {
-	b := &batch{handlers: h, onConflict: gen.OnConflictError, written: map[string]*store.Prospect{}}
+	b := &batch{handlers: h, onConflict: gen.OnConflictError}
 	if onConflict != nil {
 		b.onConflict = *onConflict
 	}
@@ -167,10 +206,6 @@ func (h *handlers) newBatch(onConflict *gen.OnConflict) *batch {
 type batch struct {
 	*handlers
 	onConflict gen.OnConflict
-	// written holds the prospects this batch created or updated, by id: a
-	// later item with the same email meets one of them as the existing
-	// prospect, which reads outside the batch's transaction may not see yet.
-	written map[string]*store.Prospect
 }
 
 // answer puts item i's outcome in the batch's answer, and returns err when it
@@ -264,60 +299,37 @@ func (a *batchAnswer) appendTo(b []byte) []byte {
 
 func itemPath(i int) []string { return []string{"prospects", strconv.Itoa(i)} }
 
-// prospect checks an item as a create's body and makes the prospect to create.
-func (b *batch) prospect(ctx context.Context, item map[string]any, i int) (*store.Prospect, error) {
-	fields, clears := item, map[string]any(nil)
-	if b.onConflict == gen.OnConflictUpdate { // null clears a field of an existing prospect, as in PATCH
-		for k, v := range item {
-			if v == nil {
-				if clears == nil {
-					clears, fields = map[string]any{}, maps.Clone(item)
-				}
-				clears[k] = nil
-				delete(fields, k)
+// split parts an item into its fields and, under on_conflict update, the
+// fields given as null, which clear a field of an existing prospect as in PATCH.
+func (b *batch) split(item map[string]any) (fields, clears map[string]any) {
+	fields = item
+	if b.onConflict != gen.OnConflictUpdate {
+		return fields, nil
+	}
+	for k, v := range item {
+		if v == nil {
+			if clears == nil {
+				clears, fields = map[string]any{}, maps.Clone(item)
 			}
+			clears[k] = nil
+			delete(fields, k)
 		}
 	}
-	if e := b.items.check(fields, clears, itemPath(i)...); e != nil {
+	return fields, clears
+}
+
+// prospect checks an item's fields as a create's body (unless valid says
+// that every item's are) and its clears as an update's, and makes the
+// prospect to create.
+func (b *batch) prospect(ctx context.Context, fields, clears map[string]any, valid bool, i int) (*store.Prospect, error) {
+	if e := b.items.check(fields, clears, !valid, itemPath(i)...); e != nil {
 		return nil, e
 	}
 	var create gen.ProspectCreate
-	if err := bindItem(fields, &create); err != nil {
+	if err := bindCreate(fields, &create); err != nil {
 		return nil, err
 	}
 	return newProspect(ctx, &create)
-}
-
-// conflict answers an item whose email a live prospect has (exists, whose
-// store error is err): by on_conflict, the error, the prospect as it is, or
-// the prospect updated with the item.
-func (b *batch) conflict(ctx context.Context, item map[string]any, p *store.Prospect, exists *store.ExistsError, err error) (int, *store.Prospect, error) {
-	switch {
-	case b.onConflict == gen.OnConflictError || exists.Hidden && apiKey(ctx).Role != store.RoleAdmin:
-		return 0, nil, hideHiddenDuplicate(ctx, err)
-	case b.onConflict == gen.OnConflictSkip:
-		if w := b.written[exists.ID]; w != nil {
-			return http.StatusOK, w, nil
-		}
-		existing, err := b.store.Prospect(ctx, p.AccountID, exists.ID)
-		return http.StatusOK, existing, err
-	}
-	var update gen.ProspectUpdate
-	changes := maps.Clone(item)
-	delete(changes, "email") // the item's email is the one that matched
-	if err := bindItem(changes, &update); err != nil {
-		return 0, nil, err
-	}
-	patch, err := prospectPatch(ctx, &update)
-	if err != nil {
-		return 0, nil, err
-	}
-	updated, err := b.store.UpdateProspect(ctx, p.AccountID, exists.ID, patch, checkMetadataCount)
-	if err != nil {
-		return 0, nil, err
-	}
-	b.written[updated.ID] = updated
-	return http.StatusOK, updated, nil
 }
 
 // atItem is an item's error with its param as a path from the request root
@@ -336,4 +348,74 @@ func atItem(e *Error, path []string) *Error {
 // generated strict handler binds a request's validated body.
 func bindItem(v map[string]any, dst any) error {
 	return runtime.BindJSONValue(v, dst)
+}
+
+// bindCreate binds an item the schema check accepted into a create's body,
+// field by field: runtime.BindJSONValue encodes and decodes it again, which
+// costs more than checking it. A value of another shape than the schema's
+// (none passes the check) goes through bindItem.
+func bindCreate(item map[string]any, dst *gen.ProspectCreate) error {
+	str := func(v any) (*string, bool) { s, ok := v.(string); return &s, ok }
+	flag := func(v any) (*bool, bool) { b, ok := v.(bool); return &b, ok }
+	for k, v := range item {
+		ok := true
+		switch k {
+		case "email":
+			var s string
+			s, ok = v.(string)
+			dst.Email = openapi_types.Email(s)
+		case "first_name":
+			dst.FirstName, ok = str(v)
+		case "last_name":
+			dst.LastName, ok = str(v)
+		case "company":
+			dst.Company, ok = str(v)
+		case "title":
+			dst.Title, ok = str(v)
+		case "phone":
+			dst.Phone, ok = str(v)
+		case "website":
+			dst.Website, ok = str(v)
+		case "source":
+			dst.Source, ok = str(v)
+		case "consent_text":
+			dst.ConsentText, ok = str(v)
+		case "status":
+			var s string
+			s, ok = v.(string)
+			status := gen.ProspectStatus(s)
+			dst.Status = &status
+		case "marketing_consent":
+			dst.MarketingConsent, ok = flag(v)
+		case "hidden":
+			dst.Hidden, ok = flag(v)
+		case "tags":
+			var list []any
+			list, ok = v.([]any)
+			tags := make(gen.Tags, len(list))
+			for i, t := range list {
+				if tags[i], ok = t.(string); !ok {
+					break
+				}
+			}
+			dst.Tags = &tags
+		case "metadata":
+			var m map[string]any
+			m, ok = v.(map[string]any)
+			md := make(gen.Metadata, len(m))
+			for mk, mv := range m {
+				if md[mk], ok = mv.(string); !ok {
+					break
+				}
+			}
+			dst.Metadata = &md
+		default:
+			ok = false
+		}
+		if !ok {
+			*dst = gen.ProspectCreate{}
+			return bindItem(item, dst)
+		}
+	}
+	return nil
 }

@@ -350,6 +350,14 @@ func (f *failingCreates) CreateProspects(ctx context.Context, ps []*store.Prospe
 	return out, err
 }
 
+func (f *failingCreates) UpsertProspects(ctx context.Context, ps []*store.Prospect, conflict store.Conflict, check func(*store.Prospect) error) ([]store.Upserted, error) {
+	out, err := f.DB.UpsertProspects(ctx, ps, conflict, check)
+	if err == nil && f.calls.Add(int64(len(out))) > f.ok.Load() { // after writing: the batch must undo them
+		return nil, fmt.Errorf("%w: disk I/O error", store.ErrUnavailable)
+	}
+	return out, err
+}
+
 // A failure that is not an item's fails the whole batch, and nothing of it is
 // written: the items are one transaction. With an Idempotency-Key, the retry
 // runs afresh.
@@ -495,5 +503,28 @@ func testBatchUpsertOf500Existing(t *testing.T, newServer apitest.NewFunc) {
 	}
 	if len(live) != 500 {
 		t.Errorf("%d live prospects, want 500", len(live))
+	}
+
+	// One prospect.updated event an item, with what it changed, in the
+	// items' order (the list is newest first).
+	var updates []map[string]any
+	for query := "?type=prospect.updated&limit=100"; ; {
+		page := listEvents(t, s, s.NewAccountKey(t, "upsert", "admin", 0), query)
+		updates = append(updates, page...)
+		if len(page) < 100 {
+			break
+		}
+		query = "?type=prospect.updated&limit=100&starting_after=" + page[len(page)-1]["id"].(string)
+	}
+	if len(updates) != 500 {
+		t.Fatalf("%d prospect.updated events, want 500", len(updates))
+	}
+	for k, e := range updates {
+		i := len(items) - 1 - k
+		obj, _ := e["data"].(map[string]any)["object"].(map[string]any)
+		prev, _ := e["data"].(map[string]any)["previous_attributes"].(map[string]any)
+		if obj["id"] != got.Data[i].Prospect.Id || obj["company"] != fmt.Sprintf("After %d", i) || prev["company"] != "Before" {
+			t.Fatalf("event %d (item %d): %v", k, i, e)
+		}
 	}
 }

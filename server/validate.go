@@ -158,6 +158,8 @@ func schemaError(e *openapi3.SchemaError, prefix ...string) *Error {
 // ProspectUpdate), so that an item is valid exactly when it would be valid alone.
 type itemRules struct {
 	create, update *openapi3.Schema
+	// all is an array of creates: a batch's items checked in one pass.
+	all *openapi3.Schema
 }
 
 func newItemRules(spec *openapi3.T) (itemRules, error) {
@@ -169,15 +171,42 @@ func newItemRules(spec *openapi3.T) (itemRules, error) {
 		}
 		*dst = ref.Value
 	}
+	r.all = openapi3.NewArraySchema().WithItems(r.create)
 	return r, nil
 }
 
-// check validates item, found in the body at path, as a create's body. The
+// checkAll checks every item as a create's body in one pass over the batch,
+// and returns the index of the first that fails (len(items) when none does):
+// the ones before it are valid.
+func (r itemRules) checkAll(items []map[string]any) int {
+	all := make([]any, len(items))
+	for i, item := range items {
+		all[i] = item
+	}
+	err := r.all.VisitJSON(all, openapi3.VisitAsRequest(), emailFormat)
+	if err == nil {
+		return len(items)
+	}
+	var schemaErr *openapi3.SchemaError
+	if errors.As(err, &schemaErr) {
+		if ptr := schemaErr.JSONPointer(); len(ptr) > 0 {
+			if i, err := strconv.Atoi(ptr[0]); err == nil && i >= 0 && i < len(items) {
+				return i
+			}
+		}
+	}
+	return 0
+}
+
+// check validates item, found in the body at path, as a create's body (unless
+// create is false: checkAll found it valid already). The
 // fields in clears (given as null, under on_conflict update) are checked as an
 // update's nulls: only the fields a PATCH can clear may be null.
-func (r itemRules) check(item map[string]any, clears map[string]any, path ...string) *Error {
-	if err := r.create.VisitJSON(item, openapi3.VisitAsRequest(), emailFormat); err != nil {
-		return itemError(err, path)
+func (r itemRules) check(item map[string]any, clears map[string]any, create bool, path ...string) *Error {
+	if create {
+		if err := r.create.VisitJSON(item, openapi3.VisitAsRequest(), emailFormat); err != nil {
+			return itemError(err, path)
+		}
 	}
 	if len(clears) > 0 {
 		if err := r.update.VisitJSON(clears, openapi3.VisitAsRequest(), emailFormat); err != nil {

@@ -233,6 +233,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	rep.print(stdout)
 	rep.printPostgres(stdout)
 	printIdle(stdout, cfg, idle)
+	printBatchGoals(stdout, &rep)
 	printDeliveryHang(stdout, cfg, hang)
 	if flood != nil {
 		flood.print(stdout)

@@ -206,6 +206,7 @@ func smallRows() []row {
 			skip:        "floor",
 			connections: 4,
 		},
+		upsertRow(),
 		{
 			key: "list", name: "GET /v1/prospects?limit=100", status: 200,
 			target: listTarget,

@@ -362,3 +362,39 @@ func TestImportRefusesBadFiles(t *testing.T) {
 		t.Errorf("%d prospects created by refused imports", a.ProspectCount)
 	}
 }
+
+// Importing again, under --on-conflict update, a file of 500 rows whose
+// emails all exist updates every one of them, on each engine.
+func TestImportUpdateOf500Existing(t *testing.T) {
+	t.Parallel()
+	for _, e := range apitest.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			s := e.New(t)
+			conn := []string{"--url", s.URL, "--api-key", s.NewAccountKey(t, "importer", "standard", 1000)}
+			dir := t.TempDir()
+			write := func(name, company string) string {
+				var b strings.Builder
+				b.WriteString("email,company\n")
+				for i := range 500 {
+					fmt.Fprintf(&b, "u%d@example.com,%s %d\n", i, company, i)
+				}
+				path := filepath.Join(dir, name)
+				os.WriteFile(path, []byte(b.String()), 0o644)
+				return path
+			}
+			first := write("first.csv", "Before")
+			if out, errOut, code := cli(t, append([]string{"import", first}, conn...)...); code != exitOK {
+				t.Fatalf("first import: exit %d\n%s%s", code, out, errOut)
+			}
+			again := write("again.csv", "After")
+			out, errOut, code := cli(t, append([]string{"import", again, "--on-conflict", "update"}, conn...)...)
+			if code != exitOK || out != again+": 500 rows: 0 created, 500 updated, 0 skipped, 0 rejected\n" {
+				t.Fatalf("update import: exit %d\n%s%s", code, out, errOut)
+			}
+			out, _, _ = cli(t, append([]string{"list", "--email", "u499@example.com"}, conn...)...)
+			if p := decode(t, out); p["company"] != "After 499" {
+				t.Errorf("u499 after the update import: %s", out)
+			}
+		})
+	}
+}

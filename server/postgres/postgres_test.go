@@ -6,6 +6,11 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/captureapi/capture/internal/poll"
 
 	"github.com/captureapi/capture/server/postgres"
 	"github.com/captureapi/capture/server/postgres/pgtest"
@@ -157,5 +162,61 @@ func TestPlanLimitAcrossCountSlots(t *testing.T) {
 	ids, limited = createMany("b", 200)
 	if len(ids) != 60 || limited != 140 || count() != limit {
 		t.Errorf("after the deletions created %d, limited %d, counted %d; want 60, 140, %d", len(ids), limited, count(), limit)
+	}
+}
+
+// TestBatchCountWaitsForOthersInFlight: a batch's count of 500 new prospects
+// in an account with room for 600 while another's 500 are counted but not
+// yet committed waits for that one and is refused, though each alone is far
+// from the limit: only a single create may count in without taking every
+// slot (it bounds what is in flight by one a slot).
+func TestBatchCountWaitsForOthersInFlight(t *testing.T) {
+	dsn := pgtest.URL(t)
+	db := pgtest.OpenURL(t, dsn)
+	ctx := context.Background()
+	a, err := db.CreateAccount(ctx, "batches", 600, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close(ctx)
+	tx, err := first.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok bool
+	if err := tx.QueryRow(ctx, `SELECT count_prospects_in($1, 500)`, a.ID).Scan(&ok); err != nil || !ok {
+		t.Fatalf("the first batch's count: %v, %v", ok, err)
+	}
+	second := make(chan error, 1)
+	go func() {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			second <- err
+			return
+		}
+		defer conn.Close(ctx)
+		var ok bool
+		err = conn.QueryRow(ctx, `SELECT count_prospects_in($1, 500)`, a.ID).Scan(&ok)
+		if err == nil && ok {
+			err = errors.New("counted in 500 beside 500 in flight, with room for 600")
+		}
+		second <- err
+	}()
+	// The second waits on the first's slot: it cannot answer before the
+	// commit, and it sees the first's 500 once it is committed.
+	poll.Until(t, 10*time.Second, "the second count waits on a lock", func() (bool, string) {
+		var waiting int
+		pgtest.QueryRow(t, dsn, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%count_prospects_in%'`, nil, &waiting)
+		return waiting == 1, fmt.Sprintf("%d waiting", waiting)
+	})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Error(err)
 	}
 }

@@ -103,6 +103,15 @@ type ProspectStore interface {
 	// outcomes than ps, so that the caller can act on that item before the
 	// rest. The error is no item's (storage): then nothing of ps is kept.
 	CreateProspects(ctx context.Context, ps []*Prospect, stopAtConflict bool) ([]error, error)
+	// UpsertProspects is CreateProspects that does not stop at conflicts: an
+	// item whose email a live prospect has (perhaps an earlier item's) is
+	// answered as conflict says, with that prospect patched (check running on
+	// the result, as UpdateProspect's), as it is, or with an error. The items'
+	// outcomes and their events are as many CreateProspect and UpdateProspect
+	// calls would make one after another, but the whole batch is written in a
+	// few statements whatever its size. The error is no item's (storage): then
+	// nothing of ps is kept.
+	UpsertProspects(ctx context.Context, ps []*Prospect, conflict Conflict, check func(*Prospect) error) ([]Upserted, error)
 	// Prospect returns a live prospect, ErrDeleted for a tombstone or ErrNotFound.
 	Prospect(ctx context.Context, accountID, id string) (*Prospect, error)
 	// UpdateProspect applies the patch and returns the new state; check runs on the

@@ -38,7 +38,11 @@ CREATE TRIGGER prospect_counts_make AFTER INSERT ON accounts FOR EACH ROW EXECUT
 -- create holds its own slot only. Near the limit it takes every slot, in
 -- order, and decides on the exact sum. Should the count reach the limit
 -- between the first read and the slot's, it answers serialization_failure
--- (40001), and the caller's retry takes the near path.
+-- (40001), and the caller's retry takes the near path. The far path is for
+-- one prospect, once in a transaction (the setting capture.counted_in notes
+-- it): the bound of 15 in flight holds only while each slot's uncommitted
+-- change is one, so a batch, or a second count in one transaction, takes
+-- every slot.
 -- +goose StatementBegin
 CREATE FUNCTION count_prospects_in(account TEXT, n BIGINT) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
 DECLARE
@@ -50,7 +54,9 @@ BEGIN
     IF lim IS NULL THEN
         RETURN false;
     END IF;
-    IF total + n + 32 <= lim THEN
+    IF n = 1 AND total + n + 32 <= lim
+        AND coalesce(current_setting('capture.counted_in', true), '') = '' THEN
+        PERFORM set_config('capture.counted_in', 'yes', true);
         UPDATE prospect_counts SET live = live + n WHERE account_id = account AND slot = mine;
         -- A new snapshot, taken once this slot is ours.
         total := live_prospects(account);

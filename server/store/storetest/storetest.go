@@ -70,6 +70,7 @@ func Run(t *testing.T, e Engine) {
 		{"ResendEvent", testResendEvent},
 		{"CreateProspects", testCreateProspects},
 		{"CreateProspectsFromManyGoroutines", testCreateProspectsConcurrent},
+		{"UpsertProspects", testUpsertProspects},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
 		{"SearchQueries", testSearchQueries},
 		{"SearchReadsItsWrites", testSearchReadsItsWrites},
