@@ -258,21 +258,8 @@ func (db *DB) UpsertProspects(ctx context.Context, ps []*store.Prospect, conflic
 	for _, p := range ps {
 		p.Normalise()
 	}
-	err = db.Atomically(ctx, func(ctx context.Context) error {
-		var enqueued bool
-		var err error
-		for attempt := range upsertRuns {
-			err = db.inTx(ctx, func(tx pgx.Tx) (err error) {
-				out, enqueued, err = db.upsertTogether(ctx, tx, ps, conflict, check, attempt == upsertRuns-1)
-				return err
-			})
-			if !raced(err) {
-				break
-			}
-		}
-		if err == nil && enqueued {
-			db.enqueued(ctx)
-		}
+	err = db.Atomically(ctx, func(ctx context.Context) (err error) {
+		out, err = db.upsertRuns(ctx, ps, conflict, check, 0)
 		return err
 	})
 	if err != nil {
@@ -282,8 +269,35 @@ func (db *DB) UpsertProspects(ctx context.Context, ps []*store.Prospect, conflic
 }
 
 // upsertRuns is how many times UpsertProspects runs when other writers of the
-// account get in its way.
+// account get in its way, the last with every slot of the account's count.
 const upsertRuns = 5
+
+// lockedRuns is how many times the run that takes every slot first runs.
+// Holding the slots, it waits for a prospect a deletion holds, or for one
+// a create inserted, and they for a slot: PostgreSQL breaks the deadlock,
+// and when it undoes this run, the other goes through and this one, run
+// again, waits for its commit instead.
+const lockedRuns = 3
+
+// upsertRuns runs UpsertProspects from its run first (0, or upsertRuns-1 for
+// the runs that take every slot first) until one is not in a race.
+func (db *DB) upsertRuns(ctx context.Context, ps []*store.Prospect, conflict store.Conflict, check func(*store.Prospect) error, first int) (out []store.Upserted, err error) {
+	var enqueued bool
+	for attempt := first; attempt < upsertRuns-1+lockedRuns; attempt++ {
+		locked := attempt >= upsertRuns-1
+		err = db.inTx(ctx, func(tx pgx.Tx) (err error) {
+			out, enqueued, err = db.upsertTogether(ctx, tx, ps, conflict, check, locked)
+			return err
+		})
+		if !raced(err) || locked && !isDeadlock(err) {
+			break
+		}
+	}
+	if err == nil && enqueued {
+		db.enqueued(ctx)
+	}
+	return out, err
+}
 
 // upsertTogether is one run of UpsertProspects; lock takes every slot of the
 // account's count (migration 00013) before anything else, so that no create

@@ -220,3 +220,69 @@ func TestBatchCountWaitsForOthersInFlight(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestUpsertLastRunBesideDeletion: the last run of a batch under
+// on_conflict, which holds every slot of the account's count so that no
+// create changes it, does not deadlock with a deletion of one of its emails'
+// prospects (which holds that prospect and then takes its own slot) into a
+// failed batch: both go through, one after the other.
+func TestUpsertLastRunBesideDeletion(t *testing.T) {
+	dsn := pgtest.URL(t)
+	db := pgtest.OpenURL(t, dsn)
+	ctx := context.Background()
+	a, err := db.CreateAccount(ctx, "deleting", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &store.Prospect{AccountID: a.ID, Email: "gone@example.com"}
+	if err := db.CreateProspect(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	locked, release := make(chan struct{}), make(chan struct{})
+	deleted := make(chan error, 1)
+	var once sync.Once
+	go func() {
+		deleted <- db.DeleteProspect(ctx, a.ID, p.ID, func(*store.Prospect) error {
+			once.Do(func() { close(locked) }) // the deletion holds the prospect's row
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	type result struct {
+		out []store.Upserted
+		err error
+	}
+	upserted := make(chan result, 1)
+	go func() {
+		skip := func(int, *store.Prospect) (*store.ProspectPatch, error) { return nil, nil }
+		out, err := db.UpsertLastRunForTest(ctx, []*store.Prospect{{AccountID: a.ID, Email: "gone@example.com"}}, skip)
+		upserted <- result{out, err}
+	}()
+	poll.Until(t, 10*time.Second, "the batch waits on the deletion", func() (bool, string) {
+		var waiting int
+		pgtest.QueryRow(t, dsn, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+			AND query LIKE '%email = ANY($2) AND deleted_at IS NULL ORDER BY id FOR UPDATE'`, nil, &waiting)
+		return waiting > 0, fmt.Sprintf("%d waiting", waiting)
+	})
+	close(release)
+	if err := <-deleted; err != nil {
+		t.Errorf("deletion: %v", err)
+	}
+	r := <-upserted
+	if r.err != nil {
+		t.Fatalf("batch beside the deletion: %v", r.err)
+	}
+	// Either ran first: the batch created the email's prospect anew after
+	// the deletion, or kept the one the deletion then took away.
+	if len(r.out) != 1 || r.out[0].Err != nil {
+		t.Fatalf("batch item: %+v", r.out)
+	}
+	want := int64(0)
+	if r.out[0].Created {
+		want = 1
+	}
+	if got, err := db.Account(ctx, a.ID); err != nil || got.ProspectCount != want {
+		t.Errorf("count %v (%v), want %d", got, err, want)
+	}
+}
