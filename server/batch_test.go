@@ -388,8 +388,10 @@ func TestBatchIsOneTransaction(t *testing.T) {
 // Under update, an item is a PATCH of the existing prospect: tags replace,
 // metadata merges key by key (an empty value removes one), null clears, and
 // only the fields a PATCH can clear may be null.
-func TestBatchUpdateIsAPatch(t *testing.T) {
-	s := apitest.New(t)
+func TestBatchUpdateIsAPatch(t *testing.T) { onEachEngine(t, testBatchUpdateIsAPatch) }
+
+func testBatchUpdateIsAPatch(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	c := s.Client(t, s.StandardKey)
 	p := create(t, c, gen.ProspectCreate{Email: "ada@example.com", FirstName: ptr("Ada"), Title: ptr("CEO"),
 		Tags: &gen.Tags{"a", "b"}, Metadata: &gen.Metadata{"plan": "pro", "seats": "3"}, MarketingConsent: ptr(true)})
@@ -418,8 +420,10 @@ func TestBatchUpdateIsAPatch(t *testing.T) {
 
 // hidden needs an admin key per item, and a standard key never learns the id
 // of a hidden prospect, whatever on_conflict says.
-func TestBatchHidden(t *testing.T) {
-	s := apitest.New(t)
+func TestBatchHidden(t *testing.T) { onEachEngine(t, testBatchHidden) }
+
+func testBatchHidden(t *testing.T, newServer apitest.NewFunc) {
+	s := newServer(t)
 	admin := s.Client(t, s.AdminKey)
 	got := batch(t, admin, "", []map[string]any{{"email": "secret@example.com", "hidden": true}})
 	if got.Created != 1 || !got.Data[0].Prospect.Hidden {
