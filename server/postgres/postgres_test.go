@@ -286,3 +286,63 @@ func TestUpsertLastRunBesideDeletion(t *testing.T) {
 		t.Errorf("count %v (%v), want %d", got, err, want)
 	}
 }
+
+// TestCountAfterRefusedAndRepeatedWrites: the account's count is the number
+// of its live prospects after a create refused once counted in (its email
+// suppressed), inside a transaction and outside, a deletion of a prospect
+// deleted already, and a transaction rolled back after its create.
+func TestCountAfterRefusedAndRepeatedWrites(t *testing.T) {
+	db := pgtest.Open(t)
+	ctx := context.Background()
+	a, err := db.CreateAccount(ctx, "drift", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(want int64, after string) {
+		t.Helper()
+		got, err := db.Account(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ProspectCount != want {
+			t.Errorf("after %s: count %d, want %d", after, got.ProspectCount, want)
+		}
+	}
+	p := &store.Prospect{AccountID: a.ID, Email: "erased@example.com"}
+	if err := db.CreateProspect(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.EraseProspect(ctx, a.ID, p.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	count(0, "the erasure")
+	if err := db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "erased@example.com"}); !errors.Is(err, store.ErrSuppressed) {
+		t.Fatalf("create of the erased email: %v", err)
+	}
+	count(0, "a refused create")
+	err = db.Atomically(ctx, func(ctx context.Context) error {
+		if err := db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "erased@example.com"}); !errors.Is(err, store.ErrSuppressed) {
+			return fmt.Errorf("create of the erased email in a transaction: %v", err)
+		}
+		return db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "kept@example.com"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count(1, "a refused and a kept create in one transaction")
+	if err := db.DeleteProspect(ctx, a.ID, p.ID, nil); !errors.Is(err, store.ErrDeleted) && !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deletion of a deleted prospect: %v", err)
+	}
+	count(1, "a deletion of a deleted prospect")
+	undo := errors.New("undone")
+	err = db.Atomically(ctx, func(ctx context.Context) error {
+		if err := db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "undone@example.com"}); err != nil {
+			return err
+		}
+		return undo
+	})
+	if !errors.Is(err, undo) {
+		t.Fatal(err)
+	}
+	count(1, "a rolled back create")
+}
