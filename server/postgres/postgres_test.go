@@ -346,3 +346,53 @@ func TestCountAfterRefusedAndRepeatedWrites(t *testing.T) {
 	}
 	count(1, "a rolled back create")
 }
+
+// TestAnswerFailingAtCommit: the answer of an idempotent request goes with
+// its transaction's COMMIT; when keeping it fails there, the request's
+// effect and its claim of the key are undone with it, and the connection
+// serves the next request.
+func TestAnswerFailingAtCommit(t *testing.T) {
+	dsn := pgtest.URL(t)
+	db := pgtest.OpenURL(t, dsn)
+	ctx := context.Background()
+	a, err := db.CreateAccount(ctx, "answers", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, dsn, `CREATE FUNCTION refuse_answer() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'answer refused'; END $$`)
+	pgtest.Exec(t, dsn, `CREATE TRIGGER refuse_answer BEFORE UPDATE ON idempotency_keys
+		FOR EACH ROW WHEN (NEW.status IS NOT NULL) EXECUTE FUNCTION refuse_answer()`)
+	run := func() error {
+		return db.Atomically(ctx, func(ctx context.Context) error {
+			held, err := db.BeginIdempotent(ctx, a.ID, "key-1", []byte("fp"), "req_1", time.Minute)
+			if err != nil || held != nil {
+				return fmt.Errorf("claim: %v, held by %+v", err, held)
+			}
+			if err := db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "once@example.com"}); err != nil {
+				return err
+			}
+			return db.FinishIdempotent(ctx, a.ID, "key-1", "req_1", 201, []byte(`{}`))
+		})
+	}
+	if err := run(); err == nil {
+		t.Fatal("the answer was refused at the commit, and the transaction committed")
+	}
+	got, err := db.Account(ctx, a.ID)
+	if err != nil || got.ProspectCount != 0 {
+		t.Fatalf("after the refused answer: %+v, %v; want no prospect", got, err)
+	}
+	pgtest.Exec(t, dsn, `DROP TRIGGER refuse_answer ON idempotency_keys`)
+	for range 3 { // every connection of the pool, the one that failed included, serves again
+		if _, err := db.Account(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := run(); err != nil {
+		t.Fatalf("the retry is a first run: %v", err)
+	}
+	rec, err := db.BeginIdempotent(ctx, a.ID, "key-1", []byte("fp"), "req_2", time.Minute)
+	if err != nil || rec == nil || rec.Status != 201 {
+		t.Errorf("the kept answer: %+v, %v", rec, err)
+	}
+}
