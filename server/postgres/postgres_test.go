@@ -396,3 +396,67 @@ func TestAnswerFailingAtCommit(t *testing.T) {
 		t.Errorf("the kept answer: %+v, %v", rec, err)
 	}
 }
+
+// TestUpsertLastRunBesideCreate: that last run does not fail either beside a
+// create of one of its emails that inserted its prospect and has yet to
+// count it in (a create's statements, sent together, in that order): the
+// create goes through and the batch, run again, finds its prospect.
+func TestUpsertLastRunBesideCreate(t *testing.T) {
+	dsn := pgtest.URL(t)
+	db := pgtest.OpenURL(t, dsn)
+	ctx := context.Background()
+	a, err := db.CreateAccount(ctx, "creating", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "prs_created_beside_the_batch"
+	if _, err := tx.Exec(ctx, `INSERT INTO prospects (id, account_id, email, created, updated)
+		VALUES ($1, $2, 'new@example.com', now(), now())`, id, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		out []store.Upserted
+		err error
+	}
+	upserted := make(chan result, 1)
+	go func() {
+		skip := func(int, *store.Prospect) (*store.ProspectPatch, error) { return nil, nil }
+		out, err := db.UpsertLastRunForTest(ctx, []*store.Prospect{{AccountID: a.ID, Email: "new@example.com"}}, skip)
+		upserted <- result{out, err}
+	}()
+	poll.Until(t, 10*time.Second, "the batch waits on the create's insert", func() (bool, string) {
+		var waiting int
+		pgtest.QueryRow(t, dsn, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+			AND query LIKE '%SELECT r.*, NULL FROM jsonb_to_recordset%'`, nil, &waiting)
+		return waiting > 0, fmt.Sprintf("%d waiting", waiting)
+	})
+	_, err = tx.Exec(ctx, `SELECT admit_prospect($1, (SELECT suppression_key FROM accounts WHERE id = $1), NULL)`, a.ID)
+	if err == nil {
+		err = tx.Commit(ctx)
+	}
+	r := <-upserted
+	if r.err != nil {
+		t.Fatalf("batch beside the create: %v", r.err)
+	}
+	switch {
+	case err != nil: // PostgreSQL undid the create instead (CreateProspect runs it again): the batch created it
+		tx.Rollback(ctx)
+		if len(r.out) != 1 || !r.out[0].Created {
+			t.Errorf("batch item: %+v; want created, the create undone (%v)", r.out, err)
+		}
+	case len(r.out) != 1 || r.out[0].Created || r.out[0].Prospect == nil || r.out[0].Prospect.ID != id:
+		t.Errorf("batch item: %+v; want the create's prospect, kept", r.out)
+	}
+	if got, err := db.Account(ctx, a.ID); err != nil || got.ProspectCount != 1 {
+		t.Errorf("count %+v (%v), want 1", got, err)
+	}
+}
