@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +61,60 @@ func TestWebhooksListenKeepsOneSecretPerAccount(t *testing.T) {
 	if code != exitRequest || !strings.Contains(errOut, "delete it") {
 		t.Errorf("a broken secret file: exit %d, stderr %q", code, errOut)
 	}
+}
+
+// A kept secret that others could read or replace is refused, not used to
+// sign: a receiver trusting it would trust whoever wrote or read it. The
+// refusal says what to do, and never shows the secret.
+func TestWebhooksListenRefusesAnExposedSecret(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows keeps no Unix modes")
+	}
+	t.Parallel()
+	s := apitest.New(t)
+	printSecret := func(config string) (string, string, int) {
+		t.Helper()
+		return runPiped(t, []string{"XDG_CONFIG_HOME=" + config, "CAPTURE_URL=" + s.URL, "CAPTURE_API_KEY=" + s.StandardKey},
+			"webhooks", "listen", "--print-secret")
+	}
+	config := t.TempDir()
+	secret, errOut, code := printSecret(config)
+	if code != 0 {
+		t.Fatalf("listen --print-secret: exit %d, stderr %q", code, errOut)
+	}
+	secret = strings.TrimSpace(secret)
+	files, _ := filepath.Glob(filepath.Join(config, "capture", "webhooks-listen", "acct_*"))
+	if len(files) != 1 {
+		t.Fatalf("secret files %v, want one", files)
+	}
+	file, dir := files[0], filepath.Dir(files[0])
+	refused := func(what, hint string) {
+		t.Helper()
+		out, errOut, code := printSecret(config)
+		if code != exitRequest || out != "" || !strings.Contains(errOut, hint) || strings.Contains(errOut, secret) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d and %q", what, code, out, errOut, exitRequest, hint)
+		}
+	}
+	// Readable by others.
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused("a secret file of mode 0644", "chmod 600")
+	os.Chmod(file, 0o600)
+	// In a directory others may write to, where the file could be swapped.
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	refused("a directory of mode 0777", "chmod 700")
+	os.Chmod(dir, 0o700)
+	// A link to a file elsewhere, which another could have planted.
+	planted := filepath.Join(t.TempDir(), "planted")
+	os.WriteFile(planted, []byte("whsec_"+strings.Repeat("A", 32)+"\n"), 0o600)
+	os.Remove(file)
+	if err := os.Symlink(planted, file); err != nil {
+		t.Fatal(err)
+	}
+	refused("a symbolic link", "delete it")
 }
 
 // A forward the receiver fails is tried again with backoff; one that never
