@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -291,6 +295,50 @@ func TestTriggerCLI(t *testing.T) {
 		if _, errOut, code := captureCLI(append(args, standard...)...); code != exitUsage {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}
+	}
+}
+
+// trigger finds its events by the server's clock, not this machine's: against
+// a server whose clock is an hour behind, it still prints the events it caused.
+func TestTriggerWithAServerClockBehind(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	target, _ := url.Parse(s.URL)
+	const skew = 3600
+	created := regexp.MustCompile(`"created":(\d+)`)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	director := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		director(r)
+		// The server's created_gte is its own clock's: an hour behind ours.
+		q := r.URL.Query()
+		for _, k := range []string{"created_gte", "created_lte"} {
+			if v, err := strconv.ParseInt(q.Get(k), 10, 64); err == nil {
+				q.Set(k, strconv.FormatInt(v+skew, 10))
+			}
+		}
+		r.URL.RawQuery = q.Encode()
+	}
+	proxy.ModifyResponse = func(res *http.Response) error {
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			return err
+		}
+		b = created.ReplaceAllFunc(b, func(m []byte) []byte {
+			v, _ := strconv.ParseInt(string(created.FindSubmatch(m)[1]), 10, 64)
+			return []byte(`"created":` + strconv.FormatInt(v-skew, 10))
+		})
+		res.Body = io.NopCloser(bytes.NewReader(b))
+		res.ContentLength = int64(len(b))
+		res.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	behind := httptest.NewServer(proxy)
+	t.Cleanup(behind.Close)
+	out, errOut, code := captureCLI("trigger", "prospect.created", "--url", behind.URL, "--api-key", s.StandardKey)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 ||
+		!strings.Contains(lines[0], `"prospect.created"`) || !strings.Contains(lines[1], `"prospect.deleted"`) {
+		t.Errorf("trigger against a server an hour behind: exit %d, stdout %q, stderr %q; want its two events", code, out, errOut)
 	}
 }
 
