@@ -204,6 +204,48 @@ func TestWebhooksListenRetriesFailedForwards(t *testing.T) {
 	}
 }
 
+// A receiver's redirect is its answer, as it is to a webhook delivery: listen
+// does not follow it, so the signed event goes nowhere else, and a receiver
+// that only redirects does not look like one that works.
+func TestWebhooksListenDoesNotFollowRedirects(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	s := apitest.New(t)
+	standard := []string{"--url", s.URL, "--api-key", s.StandardKey}
+	elsewhere := make(chan string, 10)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere <- r.Header.Get("webhook-signature")
+	}))
+	defer other.Close()
+	rcv := httptest.NewServer(http.RedirectHandler(other.URL+"/steal", http.StatusTemporaryRedirect))
+	defer rcv.Close()
+
+	var out, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, append([]string{"webhooks", "listen", "--forward-to", rcv.URL, "--interval", "20ms"}, standard...), &out, &stderr)
+	}()
+	poll.Until(t, 10*time.Second, "listen to start", func() (bool, string) {
+		return strings.Contains(out.String(), "signing secret is "), fmt.Sprintf("stdout %q, stderr %q", out.String(), stderr.String())
+	})
+	if _, errOut, code := captureCLI(append([]string{"prospects", "create", "--email", "ada@example.com"}, standard...)...); code != 0 {
+		t.Fatal(errOut)
+	}
+	poll.Until(t, 10*time.Second, "listen to report the forward", func() (bool, string) {
+		return strings.Contains(out.String(), "prospect.created"), fmt.Sprintf("stdout %q, stderr %q", out.String(), stderr.String())
+	})
+	cancel()
+	<-done
+	if !strings.Contains(out.String(), "prospect.created") || !strings.Contains(out.String(), "[307]") {
+		t.Errorf("stdout %q, want the receiver's 307", out.String())
+	}
+	select {
+	case sig := <-elsewhere:
+		t.Errorf("the redirect was followed: the event went, signed %q, where the receiver pointed", sig)
+	default:
+	}
+}
+
 func TestEventsResendCLI(t *testing.T) {
 	t.Parallel()
 	s := apitest.New(t)

@@ -117,7 +117,10 @@ func webhooksListenRun(ctx context.Context, opts *webhooksListenOptions) error {
 		return nil
 	}
 	l := &listener{c: c, forwardTo: opts.ForwardTo, types: opts.Events, secret: secret, retries: opts.Retries,
-		stdout: opts.Out, stderr: opts.ErrOut, http: &http.Client{Timeout: 10 * time.Second}}
+		stdout: opts.Out, stderr: opts.ErrOut, http: &http.Client{Timeout: 10 * time.Second,
+			// A redirect is the receiver's answer, as to a webhook delivery: the
+			// signed event goes nowhere else.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	return l.run(ctx, opts.Interval, opts.apiOptions)
 }
 
