@@ -272,6 +272,11 @@ describe("webhooks", () => {
       const oldHeaders = { "webhook-id": event.id, "webhook-timestamp": old, "webhook-signature": `v1,${sig}` };
       assert.equal(refused(() => verifyWebhook(body, oldHeaders, secret)), "timestamp");
       assert.equal(verifyWebhook(body, oldHeaders, secret, 900).id, event.id);
+      // A tolerance that is no number of seconds (a missing setting read with
+      // Number()) is a mistake to report, not a tolerance of every age.
+      for (const tolerance of [Number.NaN, -1]) {
+        assert.throws(() => verifyWebhook(body, oldHeaders, secret, tolerance), RangeError, `tolerance ${tolerance}`);
+      }
     } finally {
       receiver.closeAllConnections();
       await new Promise((r) => receiver.close(r));
