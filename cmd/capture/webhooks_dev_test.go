@@ -348,19 +348,17 @@ func TestTriggerWithAServerClockBehind(t *testing.T) {
 	target, _ := url.Parse(s.URL)
 	const skew = 3600
 	created := regexp.MustCompile(`"created":(\d+)`)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	director := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		director(r)
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
 		// The server's created_gte is its own clock's: an hour behind ours.
-		q := r.URL.Query()
+		q := r.Out.URL.Query()
 		for _, k := range []string{"created_gte", "created_lte"} {
 			if v, err := strconv.ParseInt(q.Get(k), 10, 64); err == nil {
 				q.Set(k, strconv.FormatInt(v+skew, 10))
 			}
 		}
-		r.URL.RawQuery = q.Encode()
-	}
+		r.Out.URL.RawQuery = q.Encode()
+	}}
 	proxy.ModifyResponse = func(res *http.Response) error {
 		b, err := io.ReadAll(res.Body)
 		if err != nil {
