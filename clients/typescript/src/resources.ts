@@ -73,9 +73,20 @@ export class ProspectResource {
     return unwrap(this.api.PATCH("/v1/prospects/{id}", { params: { path: { id } }, body: params, ...init(o) }));
   }
 
-  /** Deletes a prospect; reading it afterwards is 410 `resource_gone`. */
+  /**
+   * Deletes a prospect; reading it afterwards is 410 `resource_gone`. When a
+   * retry finds it already gone, an earlier attempt whose answer was lost did
+   * the deletion: that is reported as done, not as a `resource_gone`.
+   */
   async delete(id: string, o?: RequestOptions): Promise<DeletedProspect> {
-    return unwrap(this.api.DELETE("/v1/prospects/{id}", { params: { path: { id } }, ...init(o) }));
+    try {
+      return await unwrap(this.api.DELETE("/v1/prospects/{id}", { params: { path: { id } }, ...init(o) }));
+    } catch (err) {
+      if (err instanceof CaptureError && err.code === "resource_gone" && err.attempts > 1) {
+        return { id, object: "prospect", deleted: true };
+      }
+      throw err;
+    }
   }
 
   /** Fetches one page of prospects, newest first. */
