@@ -49,7 +49,7 @@ func (p EventListParams) query() map[string]string {
 // Get retrieves an event. An unknown (or purged) id fails with [ErrNotFound],
 // and so does, for a standard key, the event of a prospect that is hidden now.
 func (s *EventService) Get(ctx context.Context, id string, opts ...RequestOption) (*Event, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "an event id (evt_…)"); err != nil {
 		return nil, err
 	}
 	var e Event
@@ -67,7 +67,7 @@ func (s *EventService) Get(ctx context.Context, id string, opts ...RequestOption
 // [ErrNotFound]; an endpoint that is disabled or does not receive the type,
 // with an *Error of code parameter_invalid on "endpoint".
 func (s *EventService) Resend(ctx context.Context, id string, params EventResendParams, opts ...RequestOption) (*EventResend, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "an event id (evt_…)"); err != nil {
 		return nil, err
 	}
 	var r EventResend

@@ -24,7 +24,7 @@ func (s *FormService) Create(ctx context.Context, params FormCreateParams, opts 
 
 // Get retrieves a form, without its captcha secret.
 func (s *FormService) Get(ctx context.Context, id string, opts ...RequestOption) (*Form, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a form id (frm_…)"); err != nil {
 		return nil, err
 	}
 	var f Form
@@ -37,7 +37,7 @@ func (s *FormService) Get(ctx context.Context, id string, opts ...RequestOption)
 // Update changes the fields set in params; Disabled: Set(true) stops the
 // form taking submissions.
 func (s *FormService) Update(ctx context.Context, id string, params FormUpdateParams, opts ...RequestOption) (*Form, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a form id (frm_…)"); err != nil {
 		return nil, err
 	}
 	var f Form
@@ -49,7 +49,7 @@ func (s *FormService) Update(ctx context.Context, id string, params FormUpdatePa
 
 // Delete deletes a form and its submissions.
 func (s *FormService) Delete(ctx context.Context, id string, opts ...RequestOption) (*DeletedForm, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a form id (frm_…)"); err != nil {
 		return nil, err
 	}
 	var d DeletedForm
@@ -106,7 +106,7 @@ type SubmissionListParams struct {
 // SubmissionsPage fetches one page of a form's submissions, newest first. To
 // walk every page, use [FormService.Submissions].
 func (s *FormService) SubmissionsPage(ctx context.Context, formID string, params SubmissionListParams, opts ...RequestOption) (*FormSubmissionList, error) {
-	if err := requireID(formID); err != nil {
+	if err := requireID(formID, "id", "a form id (frm_…)"); err != nil {
 		return nil, err
 	}
 	var l FormSubmissionList
@@ -140,10 +140,10 @@ func (s *FormService) Submissions(ctx context.Context, formID string, params Sub
 // Approve accepts a quarantined submission: its prospect is created or
 // updated, and the answer is the submission with its Prospect.
 func (s *FormService) Approve(ctx context.Context, formID, submissionID string, opts ...RequestOption) (*FormSubmission, error) {
-	if err := requireID(formID); err != nil {
+	if err := requireID(formID, "id", "a form id (frm_…)"); err != nil {
 		return nil, err
 	}
-	if err := requireID(submissionID); err != nil {
+	if err := requireID(submissionID, "sid", "a submission id (fsub_…)"); err != nil {
 		return nil, err
 	}
 	var sub FormSubmission

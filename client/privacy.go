@@ -13,7 +13,7 @@ import (
 // an earlier attempt whose answer was lost did the erasure, so Erase reports
 // success rather than a misleading [ErrGone].
 func (s *ProspectService) Erase(ctx context.Context, id string, opts ...RequestOption) (*ErasedProspect, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a prospect id (prs_…)"); err != nil {
 		return nil, err
 	}
 	var d ErasedProspect
@@ -60,7 +60,7 @@ type ConsentListParams struct {
 // ConsentsPage fetches one page of the prospect's consent ledger, newest
 // first. To walk every page, use [ProspectService.Consents].
 func (s *ProspectService) ConsentsPage(ctx context.Context, id string, params ConsentListParams, opts ...RequestOption) (*ConsentList, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a prospect id (prs_…)"); err != nil {
 		return nil, err
 	}
 	var l ConsentList
@@ -91,7 +91,7 @@ func (s *ProspectService) Consents(ctx context.Context, id string, params Consen
 // consent ledger, newest first, and its web form submissions. Admin keys only
 // ([ErrAdminKeyRequired]); a deleted prospect fails with [ErrGone].
 func (s *ProspectService) Export(ctx context.Context, id string, opts ...RequestOption) (*ProspectExport, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a prospect id (prs_…)"); err != nil {
 		return nil, err
 	}
 	var x ProspectExport

@@ -77,7 +77,7 @@ func (s *ProspectService) CreateBatch(ctx context.Context, items []ProspectCreat
 // one with [ErrGone], a hidden one asked for with a standard key with
 // [ErrProspectHidden].
 func (s *ProspectService) Get(ctx context.Context, id string, opts ...RequestOption) (*Prospect, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a prospect id (prs_…)"); err != nil {
 		return nil, err
 	}
 	var p Prospect
@@ -93,7 +93,7 @@ func (s *ProspectService) Get(ctx context.Context, id string, opts ...RequestOpt
 // removes a key) and Tags replaces the whole list. Like Create it carries an
 // Idempotency-Key reused by every retry.
 func (s *ProspectService) Update(ctx context.Context, id string, params ProspectUpdateParams, opts ...RequestOption) (*Prospect, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a prospect id (prs_…)"); err != nil {
 		return nil, err
 	}
 	if email, err := params.Email.Get(); err == nil {
@@ -114,7 +114,7 @@ func (s *ProspectService) Update(ctx context.Context, id string, params Prospect
 // attempt whose answer was lost did the deletion, so Delete reports success
 // rather than a misleading ErrGone.
 func (s *ProspectService) Delete(ctx context.Context, id string, opts ...RequestOption) (*DeletedProspect, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a prospect id (prs_…)"); err != nil {
 		return nil, err
 	}
 	var d DeletedProspect
@@ -220,16 +220,17 @@ func (s *ProspectService) Search(ctx context.Context, query string, opts ...Requ
 }
 
 // requireID refuses to send a request for an empty id, which would address
-// the list instead of a prospect.
-func requireID(id string) error {
+// the list instead of one resource; the error names the parameter (param, as
+// the server would) and what it takes (what, such as "an event id (evt_…)").
+func requireID(id, param, what string) error {
 	if id != "" {
 		return nil
 	}
 	return &Error{
 		Type:    ErrorTypeInvalidRequestError,
 		Code:    ErrorCodeParameterMissing,
-		Param:   "id",
-		Message: "id: a prospect id (prs_…) is required",
+		Param:   param,
+		Message: param + ": " + what + " is required",
 		final:   true,
 	}
 }

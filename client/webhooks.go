@@ -33,7 +33,7 @@ func (s *WebhookEndpointService) Create(ctx context.Context, params WebhookEndpo
 
 // Get retrieves an endpoint with its latest delivery attempts (RecentAttempts).
 func (s *WebhookEndpointService) Get(ctx context.Context, id string, opts ...RequestOption) (*WebhookEndpoint, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a webhook endpoint id (we_…)"); err != nil {
 		return nil, err
 	}
 	var e WebhookEndpoint
@@ -46,7 +46,7 @@ func (s *WebhookEndpointService) Get(ctx context.Context, id string, opts ...Req
 // Update changes the fields set in params: its URL, EnabledEvents, Description
 // (cleared with [Null]) or Disabled.
 func (s *WebhookEndpointService) Update(ctx context.Context, id string, params WebhookEndpointUpdateParams, opts ...RequestOption) (*WebhookEndpoint, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a webhook endpoint id (we_…)"); err != nil {
 		return nil, err
 	}
 	var e WebhookEndpoint
@@ -58,7 +58,7 @@ func (s *WebhookEndpointService) Update(ctx context.Context, id string, params W
 
 // Delete deletes an endpoint; its pending deliveries are dropped.
 func (s *WebhookEndpointService) Delete(ctx context.Context, id string, opts ...RequestOption) (*DeletedWebhookEndpoint, error) {
-	if err := requireID(id); err != nil {
+	if err := requireID(id, "id", "a webhook endpoint id (we_…)"); err != nil {
 		return nil, err
 	}
 	var d DeletedWebhookEndpoint

@@ -77,6 +77,27 @@ func testResendEvent(t *testing.T, newServer apitest.NewFunc) {
 	other := s.NewAccountKey(t, "globex", "admin", 10)
 	res, b = do(t, "POST", s.URL+"/v1/events/"+created.Id+"/resend", other, "", "")
 	wantError(t, res, b, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceMissing, "id")
+	// A standard key is refused before its body is read: the body says nothing.
+	res, b = do(t, "POST", s.URL+"/v1/events/"+created.Id+"/resend", s.StandardKey, "application/json", `{"endpoints":`)
+	wantError(t, res, b, 403, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeAdminKeyRequired, "")
+	res, b = do(t, "POST", s.URL+"/v1/events/evt_nope/resend", s.StandardKey, "application/json", `{"endpoint":"we_nope"}`)
+	wantError(t, res, b, 403, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeAdminKeyRequired, "")
+	// Another account's endpoint is as unknown as any.
+	res, b = do(t, "POST", s.URL+"/v1/webhook_endpoints", other, "application/json", `{"url":"`+off.URL+`","enabled_events":["*"]}`)
+	var otherEndpoint gen.WebhookEndpoint
+	if err := json.Unmarshal(b, &otherEndpoint); res.StatusCode != 201 || err != nil {
+		t.Fatalf("another account's endpoint: %d %s", res.StatusCode, b)
+	}
+	res, b = do(t, "POST", s.URL+"/v1/events/"+created.Id+"/resend", s.AdminKey, "application/json", `{"endpoint":"`+otherEndpoint.Id+`"}`)
+	wantError(t, res, b, 404, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeResourceMissing, "endpoint")
+	// The same Idempotency-Key replays the answer and enqueues nothing more.
+	res, b = do(t, "POST", s.URL+"/v1/events/"+created.Id+"/resend", s.AdminKey, "", "", "Idempotency-Key", "resend-once")
+	wantEndpoints(res.StatusCode, b, allID)
+	next(t, all.got)
+	res, b2 := do(t, "POST", s.URL+"/v1/events/"+created.Id+"/resend", s.AdminKey, "", "", "Idempotency-Key", "resend-once")
+	if wantEndpoints(res.StatusCode, b2, allID); res.Header.Get("Idempotent-Replayed") != "true" || string(b2) != string(b) {
+		t.Errorf("replay: Idempotent-Replayed %q, %s, want %s", res.Header.Get("Idempotent-Replayed"), b2, b)
+	}
 
 	// Once the prospect is deleted, its created event is resent stripped.
 	if res, body := do(t, "DELETE", s.URL+"/v1/prospects/"+p.Id, s.StandardKey, "", ""); res.StatusCode != 200 {

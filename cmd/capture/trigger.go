@@ -74,7 +74,6 @@ func triggerRun(ctx context.Context, opts *triggerOptions) error {
 	}
 	suffix := make([]byte, 6)
 	rand.Read(suffix)
-	start := time.Now().Unix()
 	p, err := c.Prospects.Create(ctx, client.ProspectCreateParams{
 		Email: "trigger+" + hex.EncodeToString(suffix) + "@example.com", FirstName: "Trigger", Source: "capture_trigger"})
 	if err != nil {
@@ -102,9 +101,10 @@ func triggerRun(ctx context.Context, opts *triggerOptions) error {
 	if err != nil {
 		return opts.fail(ctx, err)
 	}
-	// The events of these changes, newest first, from the log.
+	// The events of these changes, newest first, from the log: from the
+	// prospect's created, which is the server's clock, as the events' are.
 	var events []client.Event
-	for e, err := range c.Events.List(ctx, client.EventListParams{Limit: 100, CreatedGTE: start}) {
+	for e, err := range c.Events.List(ctx, client.EventListParams{Limit: 100, CreatedGTE: p.Created}) {
 		if err != nil {
 			return opts.fail(ctx, err)
 		}

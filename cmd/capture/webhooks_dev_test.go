@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +65,60 @@ func TestWebhooksListenKeepsOneSecretPerAccount(t *testing.T) {
 	if code != exitRequest || !strings.Contains(errOut, "delete it") {
 		t.Errorf("a broken secret file: exit %d, stderr %q", code, errOut)
 	}
+}
+
+// A kept secret that others could read or replace is refused, not used to
+// sign: a receiver trusting it would trust whoever wrote or read it. The
+// refusal says what to do, and never shows the secret.
+func TestWebhooksListenRefusesAnExposedSecret(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows keeps no Unix modes")
+	}
+	t.Parallel()
+	s := apitest.New(t)
+	printSecret := func(config string) (string, string, int) {
+		t.Helper()
+		return runPiped(t, []string{"XDG_CONFIG_HOME=" + config, "CAPTURE_URL=" + s.URL, "CAPTURE_API_KEY=" + s.StandardKey},
+			"webhooks", "listen", "--print-secret")
+	}
+	config := t.TempDir()
+	secret, errOut, code := printSecret(config)
+	if code != 0 {
+		t.Fatalf("listen --print-secret: exit %d, stderr %q", code, errOut)
+	}
+	secret = strings.TrimSpace(secret)
+	files, _ := filepath.Glob(filepath.Join(config, "capture", "webhooks-listen", "acct_*"))
+	if len(files) != 1 {
+		t.Fatalf("secret files %v, want one", files)
+	}
+	file, dir := files[0], filepath.Dir(files[0])
+	refused := func(what, hint string) {
+		t.Helper()
+		out, errOut, code := printSecret(config)
+		if code != exitRequest || out != "" || !strings.Contains(errOut, hint) || strings.Contains(errOut, secret) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d and %q", what, code, out, errOut, exitRequest, hint)
+		}
+	}
+	// Readable by others.
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused("a secret file of mode 0644", "chmod 600")
+	os.Chmod(file, 0o600)
+	// In a directory others may write to, where the file could be swapped.
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	refused("a directory of mode 0777", "chmod 700")
+	os.Chmod(dir, 0o700)
+	// A link to a file elsewhere, which another could have planted.
+	planted := filepath.Join(t.TempDir(), "planted")
+	os.WriteFile(planted, []byte("whsec_"+strings.Repeat("A", 32)+"\n"), 0o600)
+	os.Remove(file)
+	if err := os.Symlink(planted, file); err != nil {
+		t.Fatal(err)
+	}
+	refused("a symbolic link", "delete it")
 }
 
 // A forward the receiver fails is tried again with backoff; one that never
@@ -142,6 +201,48 @@ func TestWebhooksListenRetriesFailedForwards(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "[204]") || strings.Contains(out.String(), "prospect.created") {
 		t.Errorf("stdout:\n%s", out.String())
+	}
+}
+
+// A receiver's redirect is its answer, as it is to a webhook delivery: listen
+// does not follow it, so the signed event goes nowhere else, and a receiver
+// that only redirects does not look like one that works.
+func TestWebhooksListenDoesNotFollowRedirects(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	s := apitest.New(t)
+	standard := []string{"--url", s.URL, "--api-key", s.StandardKey}
+	elsewhere := make(chan string, 10)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere <- r.Header.Get("webhook-signature")
+	}))
+	defer other.Close()
+	rcv := httptest.NewServer(http.RedirectHandler(other.URL+"/steal", http.StatusTemporaryRedirect))
+	defer rcv.Close()
+
+	var out, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, append([]string{"webhooks", "listen", "--forward-to", rcv.URL, "--interval", "20ms"}, standard...), &out, &stderr)
+	}()
+	poll.Until(t, 10*time.Second, "listen to start", func() (bool, string) {
+		return strings.Contains(out.String(), "signing secret is "), fmt.Sprintf("stdout %q, stderr %q", out.String(), stderr.String())
+	})
+	if _, errOut, code := captureCLI(append([]string{"prospects", "create", "--email", "ada@example.com"}, standard...)...); code != 0 {
+		t.Fatal(errOut)
+	}
+	poll.Until(t, 10*time.Second, "listen to report the forward", func() (bool, string) {
+		return strings.Contains(out.String(), "prospect.created"), fmt.Sprintf("stdout %q, stderr %q", out.String(), stderr.String())
+	})
+	cancel()
+	<-done
+	if !strings.Contains(out.String(), "prospect.created") || !strings.Contains(out.String(), "[307]") {
+		t.Errorf("stdout %q, want the receiver's 307", out.String())
+	}
+	select {
+	case sig := <-elsewhere:
+		t.Errorf("the redirect was followed: the event went, signed %q, where the receiver pointed", sig)
+	default:
 	}
 }
 
@@ -236,6 +337,48 @@ func TestTriggerCLI(t *testing.T) {
 		if _, errOut, code := captureCLI(append(args, standard...)...); code != exitUsage {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}
+	}
+}
+
+// trigger finds its events by the server's clock, not this machine's: against
+// a server whose clock is an hour behind, it still prints the events it caused.
+func TestTriggerWithAServerClockBehind(t *testing.T) {
+	t.Parallel()
+	s := apitest.New(t)
+	target, _ := url.Parse(s.URL)
+	const skew = 3600
+	created := regexp.MustCompile(`"created":(\d+)`)
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		// The server's created_gte is its own clock's: an hour behind ours.
+		q := r.Out.URL.Query()
+		for _, k := range []string{"created_gte", "created_lte"} {
+			if v, err := strconv.ParseInt(q.Get(k), 10, 64); err == nil {
+				q.Set(k, strconv.FormatInt(v+skew, 10))
+			}
+		}
+		r.Out.URL.RawQuery = q.Encode()
+	}}
+	proxy.ModifyResponse = func(res *http.Response) error {
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			return err
+		}
+		b = created.ReplaceAllFunc(b, func(m []byte) []byte {
+			v, _ := strconv.ParseInt(string(created.FindSubmatch(m)[1]), 10, 64)
+			return []byte(`"created":` + strconv.FormatInt(v-skew, 10))
+		})
+		res.Body = io.NopCloser(bytes.NewReader(b))
+		res.ContentLength = int64(len(b))
+		res.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	behind := httptest.NewServer(proxy)
+	t.Cleanup(behind.Close)
+	out, errOut, code := captureCLI("trigger", "prospect.created", "--url", behind.URL, "--api-key", s.StandardKey)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 ||
+		!strings.Contains(lines[0], `"prospect.created"`) || !strings.Contains(lines[1], `"prospect.deleted"`) {
+		t.Errorf("trigger against a server an hour behind: exit %d, stdout %q, stderr %q; want its two events", code, out, errOut)
 	}
 }
 

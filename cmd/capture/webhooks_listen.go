@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -116,7 +117,10 @@ func webhooksListenRun(ctx context.Context, opts *webhooksListenOptions) error {
 		return nil
 	}
 	l := &listener{c: c, forwardTo: opts.ForwardTo, types: opts.Events, secret: secret, retries: opts.Retries,
-		stdout: opts.Out, stderr: opts.ErrOut, http: &http.Client{Timeout: 10 * time.Second}}
+		stdout: opts.Out, stderr: opts.ErrOut, http: &http.Client{Timeout: 10 * time.Second,
+			// A redirect is the receiver's answer, as to a webhook delivery: the
+			// signed event goes nowhere else.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	return l.run(ctx, opts.Interval, opts.apiOptions)
 }
 
@@ -137,10 +141,8 @@ func listenSecret(accountID string) (string, error) {
 	}
 	dir := filepath.Join(base, "capture", "webhooks-listen")
 	path := filepath.Join(dir, accountID)
-	if b, err := os.ReadFile(path); err == nil {
-		return checkListenSecret(path, b)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", failure("read the signing secret: %v", err)
+	if secret, err := readListenSecret(dir, path); !errors.Is(err, fs.ErrNotExist) {
+		return secret, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", failure("keep the signing secret: %v", err)
@@ -164,7 +166,33 @@ func listenSecret(accountID string) (string, error) {
 	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", failure("keep the signing secret: %v", err)
 	}
-	b, err := os.ReadFile(path) // ours, or that of a session that linked first
+	return readListenSecret(dir, path) // ours, or that of a session that linked first
+}
+
+// readListenSecret reads the kept secret, or answers fs.ErrNotExist. It
+// refuses one that others could have read or put there (a file others may
+// read, in a directory others may write to, or a link to a file elsewhere):
+// a receiver configured with it would trust whoever did.
+func readListenSecret(dir, path string) (string, error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	if err != nil {
+		return "", failure("read the signing secret: %v", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", failure("%s is not a file of its own (%s): delete it, and the next session makes a new secret", path, fi.Mode().Type())
+	}
+	if runtime.GOOS != "windows" { // whose modes say nothing of who may read
+		if di, err := os.Lstat(dir); err != nil || !di.IsDir() || di.Mode().Perm()&0o022 != 0 {
+			return "", failure("others may replace the signing secret in %s: chmod 700 it, then delete the files in it (receivers need the new secret)", dir)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return "", failure("others may read the signing secret in %s (mode %v): chmod 600 it, or delete it for a new one (receivers need the new secret)", path, fi.Mode().Perm())
+		}
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", failure("read the signing secret: %v", err)
 	}

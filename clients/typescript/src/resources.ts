@@ -20,6 +20,8 @@ export type ProspectExport = S["ProspectExport"];
 export type Consent = S["Consent"];
 export type Account = S["Account"];
 export type EventList = S["EventList"];
+export type EventResendParams = S["EventResendParams"];
+export type EventResend = S["EventResend"];
 export type WebhookEndpoint = S["WebhookEndpoint"];
 export type WebhookEndpointCreate = S["WebhookEndpointCreate"];
 export type WebhookEndpointUpdate = S["WebhookEndpointUpdate"];
@@ -73,9 +75,20 @@ export class ProspectResource {
     return unwrap(this.api.PATCH("/v1/prospects/{id}", { params: { path: { id } }, body: params, ...init(o) }));
   }
 
-  /** Deletes a prospect; reading it afterwards is 410 `resource_gone`. */
+  /**
+   * Deletes a prospect; reading it afterwards is 410 `resource_gone`. When a
+   * retry finds it already gone, an earlier attempt whose answer was lost did
+   * the deletion: that is reported as done, not as a `resource_gone`.
+   */
   async delete(id: string, o?: RequestOptions): Promise<DeletedProspect> {
-    return unwrap(this.api.DELETE("/v1/prospects/{id}", { params: { path: { id } }, ...init(o) }));
+    try {
+      return await unwrap(this.api.DELETE("/v1/prospects/{id}", { params: { path: { id } }, ...init(o) }));
+    } catch (err) {
+      if (err instanceof CaptureError && err.code === "resource_gone" && err.attempts > 1) {
+        return { id, object: "prospect", deleted: true };
+      }
+      throw err;
+    }
   }
 
   /** Fetches one page of prospects, newest first. */
@@ -143,6 +156,17 @@ export class EventResource {
   /** Walks every event matching the filters, newest first. */
   list(params: EventListParams = {}, o?: RequestOptions): AutoPager<S["Event"]> {
     return keysetPager(params, (c) => this.listPage({ ...params, ...c }, o));
+  }
+
+  /**
+   * Delivers an event again (admin keys only): to `params.endpoint`, or without
+   * it to every enabled endpoint that receives the event's type; the answer
+   * names the endpoints. An unknown event or endpoint is 404 `resource_missing`
+   * (`param` `id` or `endpoint`); a disabled endpoint, or one that does not
+   * receive the type, 400 `parameter_invalid` on `endpoint`.
+   */
+  async resend(id: string, params: EventResendParams = {}, o?: RequestOptions): Promise<EventResend> {
+    return unwrap(this.api.POST("/v1/events/{id}/resend", { params: { path: { id } }, body: params, ...init(o) }));
   }
 }
 

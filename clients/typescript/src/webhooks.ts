@@ -34,9 +34,13 @@ export type WebhookHeaders = Headers | Record<string, string | string[] | undefi
  * `webhook-signature` header may hold several, space-separated, while a secret
  * rotates. The timestamp must be within `toleranceSeconds` of now.
  *
+ * A `toleranceSeconds` that is negative or NaN throws a RangeError: a mistake
+ * in the receiver's settings, not a delivery to refuse.
+ *
  * A delivery may come more than once: use the event's `id` to do its work once.
  *
  * @throws {WebhookVerificationError}
+ * @throws {RangeError} when `toleranceSeconds` is negative or NaN.
  */
 export function verifyWebhook(
   payload: string | Uint8Array,
@@ -44,6 +48,10 @@ export function verifyWebhook(
   secret: string,
   toleranceSeconds: number = WEBHOOK_TOLERANCE_SECONDS,
 ): Event {
+  // NaN (a missing setting read with Number()) would let every age through.
+  if (!(toleranceSeconds >= 0)) {
+    throw new RangeError(`capture: toleranceSeconds must be a number of seconds, not ${toleranceSeconds}`);
+  }
   const id = header(headers, "webhook-id");
   const ts = header(headers, "webhook-timestamp");
   const sigs = header(headers, "webhook-signature");

@@ -243,7 +243,12 @@ describe("webhooks", () => {
       const secret = ep.secret!;
       const p = await capture.prospects.create({ email: email("hook") });
       const { body, headers } = await delivered;
+      // An admin key may send it again, to the endpoint named.
+      const resent = await capture.events.resend(String(headers["webhook-id"]), { endpoint: ep.id });
+      assert.deepEqual(resent, { object: "event_resend", event: headers["webhook-id"], endpoints: [ep.id] });
       await capture.webhookEndpoints.delete(ep.id);
+      const unknown = await rejects(capture.events.resend(String(headers["webhook-id"]), { endpoint: ep.id }));
+      assert.deepEqual([unknown.status, unknown.code, unknown.param], [404, "resource_missing", "endpoint"]);
 
       const event = verifyWebhook(body, headers, secret);
       assert.equal(event.type, "prospect.created");
@@ -272,6 +277,11 @@ describe("webhooks", () => {
       const oldHeaders = { "webhook-id": event.id, "webhook-timestamp": old, "webhook-signature": `v1,${sig}` };
       assert.equal(refused(() => verifyWebhook(body, oldHeaders, secret)), "timestamp");
       assert.equal(verifyWebhook(body, oldHeaders, secret, 900).id, event.id);
+      // A tolerance that is no number of seconds (a missing setting read with
+      // Number()) is a mistake to report, not a tolerance of every age.
+      for (const tolerance of [Number.NaN, -1]) {
+        assert.throws(() => verifyWebhook(body, oldHeaders, secret, tolerance), RangeError, `tolerance ${tolerance}`);
+      }
     } finally {
       receiver.closeAllConnections();
       await new Promise((r) => receiver.close(r));

@@ -51,6 +51,17 @@ describe("retries", () => {
     });
   }
 
+  it("report a delete whose retry finds the prospect gone as done, as the Go client does", async () => {
+    // The first attempt's answer was lost (here a 503 after the deletion): the
+    // retry's 410 says the deletion happened, not that it failed.
+    const retried = scripted([apiError(503, "x"), apiError(410, "resource_gone")]);
+    assert.deepEqual(await retried.capture.prospects.delete("prs_1"), { id: "prs_1", object: "prospect", deleted: true });
+    assert.equal(retried.sent.length, 2);
+    // On the first attempt, a 410 is the caller's to know: it was gone before.
+    const { capture } = scripted([apiError(410, "resource_gone")]);
+    assert.equal((await rejects(capture.prospects.delete("prs_1"))).code, "resource_gone");
+  });
+
   it("stop after maxRetries, reporting the attempts", async () => {
     const { capture, sent } = scripted([apiError(503, "overloaded"), apiError(503, "overloaded"), apiError(503, "overloaded")]);
     const e = await rejects(capture.account.get());
