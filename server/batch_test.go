@@ -342,14 +342,6 @@ func (f *failingCreates) CreateProspect(ctx context.Context, p *store.Prospect) 
 	return f.DB.CreateProspect(ctx, p)
 }
 
-func (f *failingCreates) CreateProspects(ctx context.Context, ps []*store.Prospect, stop bool) ([]error, error) {
-	out, err := f.DB.CreateProspects(ctx, ps, stop)
-	if err == nil && f.calls.Add(int64(len(out))) > f.ok.Load() { // after writing: the batch must undo them
-		return nil, fmt.Errorf("%w: disk I/O error", store.ErrUnavailable)
-	}
-	return out, err
-}
-
 func (f *failingCreates) UpsertProspects(ctx context.Context, ps []*store.Prospect, conflict store.Conflict, check func(*store.Prospect) error) ([]store.Upserted, error) {
 	out, err := f.DB.UpsertProspects(ctx, ps, conflict, check)
 	if err == nil && f.calls.Add(int64(len(out))) > f.ok.Load() { // after writing: the batch must undo them

@@ -306,7 +306,7 @@ func (db *DB) deleteProspect(ctx context.Context, accountID, id string, check fu
 			return err
 		})
 		if isDeadlock(err) && attempt < 2 {
-			continue // with a batch, which takes every slot of the count (see CreateProspects)
+			continue // with a batch, which takes every slot of the count (see UpsertProspects)
 		}
 		if err == nil && enqueued {
 			db.enqueued(ctx)

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -71,7 +72,7 @@ func BenchmarkStore(b *testing.B) {
 	// commit, as POST /v1/prospects/batch makes them. The single writer spends
 	// this time on every batch, so it caps batch throughput on one database.
 	batched := 0 // emails stay unique when -count runs this again on the same database
-	b.Run("CreateProspects-500", func(b *testing.B) {
+	b.Run("UpsertProspects-500", func(b *testing.B) {
 		start := batched
 		for b.Loop() {
 			ps := make([]*store.Prospect, 500)
@@ -81,13 +82,15 @@ func BenchmarkStore(b *testing.B) {
 					LastName: new("Hopper"), Company: new("Compilers Inc"), Source: new("import"), Tags: []string{"bench", "load"},
 					Metadata: map[string]string{"campaign": "spring"}, MarketingConsent: true}
 			}
-			out, err := db.CreateProspects(ctx, ps, false)
+			out, err := db.UpsertProspects(ctx, ps, func(int, *store.Prospect) (*store.ProspectPatch, error) {
+				return nil, errors.New("an email of the batch exists")
+			}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			for _, err := range out {
-				if err != nil {
-					b.Fatal(err)
+			for _, o := range out {
+				if o.Err != nil {
+					b.Fatal(o.Err)
 				}
 			}
 		}

@@ -64,7 +64,6 @@ const (
 // writer pool has one connection.
 func (db *DB) prepareWrites(ctx context.Context) {
 	for _, q := range []string{insertEvent, insertOutbox, countProspectIn, insertNewProspectSQL, checkEmailSQL,
-		liveEmailsSQL, insertRows(insertProspectSQL, batchChunk), insertRows(insertEvent, batchChunk),
 		selectHolder, upsertClaim, prospectForWriteSQL, updateProspectSQL, eraseProspectSQL, uncountProspectSQL,
 		"SAVEPOINT request", "ROLLBACK TO request", "RELEASE request"} {
 		if _, ok := db.writeStmts.Load(q); ok {

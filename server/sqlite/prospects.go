@@ -317,3 +317,18 @@ func attributionJSON(a *store.Attribution) any {
 	}
 	return mustJSON(a)
 }
+
+// checkEmailFree returns an ExistsError when a live prospect other than self has the email.
+func checkEmailFree(ctx context.Context, tx *writeTx, accountID, email, self string) error {
+	var id string
+	var hidden bool
+	err := tx.QueryRowContext(ctx, checkEmailSQL, accountID, email, self).Scan(&id, &hidden)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	default:
+		return &store.ExistsError{ID: id, Hidden: hidden}
+	}
+}

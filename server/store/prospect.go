@@ -93,19 +93,11 @@ type ProspectStore interface {
 	// id only), with the request RequestFrom(ctx) names, and enqueue its webhook
 	// deliveries, in the change's own transaction: all commit or none does.
 	CreateProspect(ctx context.Context, p *Prospect) error
-	// CreateProspects inserts ps, all of one account, in order and in one
+	// UpsertProspects inserts ps, all of one account, in order and in one
 	// transaction (joining the caller's Atomically), as many CreateProspect
-	// calls would one after another, each with its event, and returns each
-	// one's outcome: nil (created: its ID, Created and Updated are set), an
-	// *ExistsError (a live prospect, perhaps an earlier one of ps, has its
-	// email) or ErrPlanLimit; a failed item writes nothing. With
-	// stopAtConflict it returns after the first *ExistsError, with fewer
-	// outcomes than ps, so that the caller can act on that item before the
-	// rest. The error is no item's (storage): then nothing of ps is kept.
-	CreateProspects(ctx context.Context, ps []*Prospect, stopAtConflict bool) ([]error, error)
-	// UpsertProspects is CreateProspects that does not stop at conflicts: an
-	// item whose email a live prospect has (perhaps an earlier item's) is
-	// answered as conflict says, with that prospect patched (check running on
+	// calls would one after another, each with its event; an item whose email
+	// a live prospect has (perhaps an earlier item's) is answered as conflict
+	// says, with that prospect patched (check running on
 	// the result, as UpdateProspect's), as it is, or with an error. The items'
 	// outcomes and their events are as many CreateProspect and UpdateProspect
 	// calls would make one after another, but the whole batch is written in a

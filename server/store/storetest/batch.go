@@ -9,10 +9,30 @@ import (
 	"github.com/captureapi/capture/server/store"
 )
 
-// testCreateProspects: a call creates its items in order as many creates
+// refuseConflicts is the Conflict of a batch that answers each item whose
+// email a live prospect has with an *ExistsError, as on_conflict: error does.
+func refuseConflicts(_ int, existing *store.Prospect) (*store.ProspectPatch, error) {
+	return nil, &store.ExistsError{ID: existing.ID, Hidden: existing.Hidden}
+}
+
+// createMany is UpsertProspects under refuseConflicts, its outcomes as
+// errors: nil for an item created.
+func createMany(db store.Store, ps []*store.Prospect) ([]error, error) {
+	up, err := db.UpsertProspects(ctx, ps, refuseConflicts, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]error, len(up))
+	for i, u := range up {
+		out[i] = u.Err
+	}
+	return out, nil
+}
+
+// testCreateProspects: a batch creates its items in order as many creates
 // would: an earlier item or a live prospect makes an item's email a
 // conflict, the plan limit refuses the items past it, and each created item
-// has its event; with stopAtConflict the outcomes end at the first conflict.
+// has its event.
 func testCreateProspects(t *testing.T, e Engine) {
 	db := openEvents(t, e)
 	a := account(t, db, "acme", 5)
@@ -25,7 +45,7 @@ func testCreateProspects(t *testing.T, e Engine) {
 		return ps
 	}
 	ps := items("a@example.com", " OLD@example.com", "b@example.com", "A@example.com", "c@example.com", "d@example.com", "e@example.com")
-	out, err := db.CreateProspects(ctx, ps, false)
+	out, err := createMany(db, ps)
 	if err != nil || len(out) != len(ps) {
 		t.Fatalf("outcomes %v, %v", out, err)
 	}
@@ -55,19 +75,6 @@ func testCreateProspects(t *testing.T, e Engine) {
 		t.Errorf("%d events, want one a create, newest first", len(ev))
 	}
 
-	b := account(t, db, "globex", 100)
-	insert(t, db, b.ID, "x@example.com")
-	ps = items("w@example.com", "x@example.com", "y@example.com")
-	for _, p := range ps {
-		p.AccountID = b.ID
-	}
-	out, err = db.CreateProspects(ctx, ps, true)
-	if err != nil || len(out) != 2 || out[0] != nil || !errors.As(out[1], &exists) {
-		t.Fatalf("stopping at the conflict: %v, %v", out, err)
-	}
-	if n := liveCount(t, db, b.ID); n != 2 {
-		t.Errorf("%d live prospects after stopping, want 2", n)
-	}
 }
 
 // testCreateProspectsConcurrent: calls from many goroutines, with emails in
@@ -104,7 +111,7 @@ func testCreateProspectsConcurrent(t *testing.T, e Engine) {
 				}
 				return
 			}
-			if _, err := db.CreateProspects(ctx, ps, false); err != nil {
+			if _, err := createMany(db, ps); err != nil {
 				t.Error(err)
 			}
 		})

@@ -122,8 +122,8 @@ func testErasureSuppresses(t *testing.T, e Engine) {
 	if err := db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: " ADA@example.com"}); !errors.Is(err, store.ErrSuppressed) {
 		t.Errorf("create with the erased email: %v, want ErrSuppressed", err)
 	}
-	out, err := db.CreateProspects(ctx, []*store.Prospect{{AccountID: a.ID, Email: "grace@example.com"},
-		{AccountID: a.ID, Email: "ada@example.com"}}, false)
+	out, err := createMany(db, []*store.Prospect{{AccountID: a.ID, Email: "grace@example.com"},
+		{AccountID: a.ID, Email: "ada@example.com"}})
 	if err != nil || len(out) != 2 || out[0] != nil || !errors.Is(out[1], store.ErrSuppressed) {
 		t.Errorf("batch with the erased email: %v, %v", out, err)
 	}
