@@ -24,6 +24,9 @@ func (h *handlers) ListEvents(ctx context.Context, req gen.ListEventsRequestObje
 	if q.Type != nil {
 		lp.Type = string(*q.Type)
 	}
+	if kept := store.Now().Add(-store.EventRetention); lp.CreatedGTE == nil || lp.CreatedGTE.Before(kept) {
+		lp.CreatedGTE = &kept // the hourly purge may not have removed the older ones yet
+	}
 	page, err := h.events.ListEvents(ctx, key.AccountID, lp)
 	if err != nil {
 		return nil, err
@@ -39,16 +42,7 @@ func (h *handlers) ListEvents(ctx context.Context, req gen.ListEventsRequestObje
 }
 
 func (h *handlers) GetEvent(ctx context.Context, req gen.GetEventRequestObject) (gen.GetEventResponseObject, error) {
-	key := apiKey(ctx)
-	e, err := h.events.Event(ctx, key.AccountID, req.Id)
-	if err == nil && e.Hidden && key.Role != store.RoleAdmin {
-		err = store.ErrNotFound // as any event it may not see: a hidden prospect's are not there for it
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		re := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such event: '%s'.", req.Id)
-		re.Param = "id"
-		return nil, re
-	}
+	e, err := h.visibleEvent(ctx, apiKey(ctx), req.Id)
 	if err != nil {
 		return nil, err
 	}
@@ -65,12 +59,7 @@ func (h *handlers) GetEvent(ctx context.Context, req gen.GetEventRequestObject) 
 // deleted prospect's stays stripped). The spec marks it x-admin-only.
 func (h *handlers) ResendEvent(ctx context.Context, req gen.ResendEventRequestObject) (gen.ResendEventResponseObject, error) {
 	key := apiKey(ctx)
-	e, err := h.events.Event(ctx, key.AccountID, req.Id)
-	if errors.Is(err, store.ErrNotFound) {
-		re := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such event: '%s'.", req.Id)
-		re.Param = "id"
-		return nil, re
-	}
+	e, err := h.visibleEvent(ctx, key, req.Id)
 	if err != nil {
 		return nil, err
 	}
@@ -97,9 +86,7 @@ func (h *handlers) ResendEvent(ctx context.Context, req gen.ResendEventRequestOb
 	}
 	ids, err := h.webhooks.ResendEvent(ctx, key.AccountID, e.ID, endpointID)
 	if errors.Is(err, store.ErrNotFound) { // purged since it was read
-		re := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such event: '%s'.", req.Id)
-		re.Param = "id"
-		return nil, re
+		return nil, noSuchEvent(req.Id)
 	}
 	if err != nil {
 		return nil, err
@@ -153,4 +140,25 @@ func eventJSON(e *store.Event) (gen.Event, error) {
 		out.Data.PreviousAttributes = &prev
 	}
 	return out, nil
+}
+
+// visibleEvent is the event of the key's account with the id, or the 404 of
+// one it cannot see: unknown, a hidden prospect's to a standard key, or older
+// than store.EventRetention though the hourly purge has not removed it yet.
+func (h *handlers) visibleEvent(ctx context.Context, key *store.APIKey, id string) (*store.Event, error) {
+	e, err := h.events.Event(ctx, key.AccountID, id)
+	if err == nil && (e.Hidden && key.Role != store.RoleAdmin || e.Created.Before(store.Now().Add(-store.EventRetention))) {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, noSuchEvent(id)
+	}
+	return e, err
+}
+
+// noSuchEvent is the 404 of an event id.
+func noSuchEvent(id string) error {
+	re := requestError(http.StatusNotFound, gen.ErrorCodeResourceMissing, "No such event: '%s'.", id)
+	re.Param = "id"
+	return re
 }
