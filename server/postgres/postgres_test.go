@@ -178,15 +178,7 @@ func TestBatchCountWaitsForOthersInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close(ctx)
-	tx, err := first.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := beginOnItsOwn(t, dsn)
 	var ok bool
 	if err := tx.QueryRow(ctx, `SELECT count_prospects_in($1, 500)`, a.ID).Scan(&ok); err != nil || !ok {
 		t.Fatalf("the first batch's count: %v, %v", ok, err)
@@ -409,15 +401,7 @@ func TestUpsertLastRunBesideCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := beginOnItsOwn(t, dsn)
 	const id = "prs_created_beside_the_batch"
 	if _, err := tx.Exec(ctx, `INSERT INTO prospects (id, account_id, email, created, updated)
 		VALUES ($1, $2, 'new@example.com', now(), now())`, id, a.ID); err != nil {
@@ -459,4 +443,21 @@ func TestUpsertLastRunBesideCreate(t *testing.T) {
 	if got, err := db.Account(ctx, a.ID); err != nil || got.ProspectCount != 1 {
 		t.Errorf("count %+v (%v), want 1", got, err)
 	}
+}
+
+// beginOnItsOwn begins a transaction on a connection of its own to dsn, as
+// another process would; the connection closes when the test ends.
+func beginOnItsOwn(t *testing.T, dsn string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
