@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,7 +38,9 @@ func (RetentionSweep) Kind() string { return "retention_sweep" }
 // DeliveryConfig makes it): a River periodic job, enqueued every Interval
 // and when the queue starts by the one process River elects leader among
 // those sharing the database, and worked by one of them. So with several
-// replicas one of them sweeps.
+// replicas one of them sweeps. An idle server's queue starts at least every
+// outbox.StartEvery, so a sweep runs daily whether or not there is other
+// work.
 func AddRetention(cfg *river.Config, o RetentionOptions) {
 	if o.Interval <= 0 {
 		o.Interval = 24 * time.Hour
@@ -66,18 +69,30 @@ type retentionWorker struct {
 	river.WorkerDefaults[RetentionSweep]
 	o       RetentionOptions
 	deleted prometheus.Counter
+
+	mu    sync.Mutex
+	swept time.Time // this process's last sweep that succeeded, in its own clock
 }
 
 // Timeout leaves a sweep of many prospects the time it takes.
 func (w *retentionWorker) Timeout(*river.Job[RetentionSweep]) time.Duration { return time.Hour }
 
+// Work sweeps, unless this process swept within half the Interval: the
+// queue runs only while there is work, and each start enqueues a sweep
+// (RunOnStart), which a server that starts it often needs only daily.
 func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[RetentionSweep]) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.swept.IsZero() && time.Since(w.swept) < w.o.Interval/2 {
+		return nil
+	}
 	n, err := w.o.Store.SweepRetention(ctx, w.o.Now())
 	w.deleted.Add(float64(n))
 	if err != nil {
 		w.o.Logger.Error("retention sweep", "deleted", n, "error", err)
 		return err
 	}
+	w.swept = time.Now()
 	if n > 0 {
 		w.o.Logger.Info("retention sweep", "deleted", n)
 	}

@@ -72,26 +72,41 @@ func (db *DB) migrateQueue(ctx context.Context) error {
 	return err // closing the connection releases the lock
 }
 
+// Queue is the delivery queue's River client, run while there is work
+// (outbox.Runner): Stop stops it for good.
+type Queue struct {
+	*river.Client[pgx.Tx]
+	run *outbox.Runner
+}
+
+// Stop stops the queue, letting the deliveries in flight finish.
+func (q *Queue) Stop(ctx context.Context) error { return q.run.Stop(ctx) }
+
 // StartQueue starts a River client that works the delivery queue with cfg
 // (its Workers, Queues and retry policy), and the relay that feeds it from
-// the outbox. Nothing polls tightly, so that an idle server stays idle:
+// the outbox. Nothing runs that an idle server does not need:
 //
 //   - a change of this process wakes its relay once it commits; a change of a
 //     process that runs no relay (a command) notifies outboxChannel, which
 //     every replica's relay listens on; the relay's poll (outbox.SafetyPoll)
 //     only covers a wake-up lost to a crash;
+//   - a batch the relay moves starts this replica's client if it is stopped
+//     (outbox.Runner), so the replica that moved jobs works them if no other
+//     does; the client stops once the queue has had nothing to work for
+//     outbox.IdleAfter, and starts again when the earliest retry is due;
 //   - the relay's insert of the jobs notifies River's insert channel in its
-//     transaction, so on commit the workers of every replica fetch them (River
-//     listens, cfg.PollOnly unset); River's own poll, cfg.FetchPollInterval,
-//     is again a safety net.
+//     transaction, so on commit the running workers of every replica fetch
+//     them (River listens, cfg.PollOnly unset); River's own poll,
+//     cfg.FetchPollInterval, is again a safety net.
 //
-// Stop the client with its Stop before Close, which stops the relay.
-func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[pgx.Tx], error) {
+// Stop the queue with its Stop before Close, which stops the relay.
+func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*Queue, error) {
 	c, err := river.NewClient(riverpgxv5.New(db.pool), cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Start(ctx); err != nil {
+	run, err := outbox.NewRunner(ctx, c, db.queueWork, cfg.Logger)
+	if err != nil {
 		return nil, err
 	}
 	exec := riverpgxv5.New(db.pool).GetExecutor()
@@ -101,8 +116,32 @@ func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[
 			slog.Default().Warn("wake the webhook delivery queue", "error", err)
 		}
 	}
-	db.relay.Start(ctx, cfg, func(ctx context.Context) (int, error) { return db.relayOnce(ctx, c) }, db.listenOutbox, fetch)
-	return c, nil
+	db.relay.Start(ctx, cfg, func(ctx context.Context) (int, error) {
+		n, err := db.relayOnce(ctx, c)
+		if n > 0 {
+			run.Wake()
+		}
+		return n, err
+	}, db.listenOutbox, fetch)
+	return &Queue{Client: c, run: run}, nil
+}
+
+// queueWork tells whether River holds a job to work now or soon, and
+// otherwise how long until the earliest is due, in the database's clock.
+func (db *DB) queueWork(ctx context.Context) (w outbox.Work, err error) {
+	defer unavailable(ctx, &err)
+	var in *float64
+	err = db.with(ctx, func(q querier) error {
+		return q.QueryRow(ctx, `SELECT
+			coalesce(bool_or(state IN ('available', 'running') OR scheduled_at < now() + $1::float8 * interval '1 second'), false),
+			extract(epoch FROM min(scheduled_at) - now())::float8
+			FROM river_job WHERE state IN ('available', 'running', 'retryable', 'scheduled')`,
+			outbox.IdleAfter.Seconds()).Scan(&w.Busy, &in)
+	})
+	if in != nil && *in > 0 {
+		w.In = time.Duration(*in * float64(time.Second))
+	}
+	return w, err
 }
 
 // insertPayload is River's notification that jobs of the deliveries' queue

@@ -38,16 +38,27 @@ func (db *DB) migrateQueue(ctx context.Context) error {
 	return err
 }
 
+// Queue is the delivery queue's River client, run while there is work
+// (outbox.Runner): Stop stops it for good.
+type Queue struct {
+	*river.Client[*sql.Tx]
+	run *outbox.Runner
+}
+
+// Stop stops the queue, letting the deliveries in flight finish.
+func (q *Queue) Stop(ctx context.Context) error { return q.run.Stop(ctx) }
+
 // StartQueue starts a River client that works the delivery queue with cfg
 // (its Workers, Queues and retry policy), and the relay that feeds it from
-// the outbox. Both wake on work rather than poll, so that an idle server
-// stays idle: every change that enqueues a delivery wakes the relay
-// (enqueueDeliveries), and each batch the relay commits wakes River's fetch
-// (wakeListener); their polls (outbox.SafetyPoll and cfg.FetchPollInterval)
-// are only safety nets, and River's fetch poll is what finds retries once
-// they are due. Stop the client with its Stop before Close, which stops the
-// relay.
-func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[*sql.Tx], error) {
+// the outbox. Nothing runs that an idle server does not need: every change
+// that enqueues a delivery wakes the relay (enqueueDeliveries); each batch
+// the relay commits starts the client if it is stopped (outbox.Runner) and
+// wakes River's fetch (wakeListener); the client stops once the queue has had
+// nothing to work for outbox.IdleAfter, and starts again when the earliest
+// retry is due. The polls (outbox.SafetyPoll and cfg.FetchPollInterval) are
+// only safety nets. Stop the queue with its Stop before Close, which stops
+// the relay.
+func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*Queue, error) {
 	own := *cfg
 	own.PollOnly = false // River listens, to wakeListener
 	l := &wakeListener{ch: make(chan *riverdriver.Notification, 1)}
@@ -55,17 +66,37 @@ func (db *DB) StartQueue(ctx context.Context, cfg *river.Config) (*river.Client[
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Start(ctx); err != nil {
+	run, err := outbox.NewRunner(ctx, c, db.queueWork, own.Logger)
+	if err != nil {
 		return nil, err
 	}
 	db.relay.Start(ctx, &own, func(ctx context.Context) (int, error) {
 		n, err := db.relayOnce(ctx, c)
 		if n > 0 {
+			run.Wake()
 			l.inserted() // committed: River reads the batch at once
 		}
 		return n, err
 	}, nil, func(context.Context) { l.inserted() })
-	return c, nil
+	return &Queue{Client: c, run: run}, nil
+}
+
+// queueWork tells whether River holds a job to work now or soon, and
+// otherwise how long until the earliest is due.
+func (db *DB) queueWork(ctx context.Context) (w outbox.Work, err error) {
+	defer unavailable(&err)
+	var busy bool
+	var in sql.NullFloat64
+	err = db.read.QueryRowContext(ctx, `SELECT
+		coalesce(max(state IN ('available', 'running') OR unixepoch(scheduled_at, 'subsec') < unixepoch('now', 'subsec') + ?), 0),
+		min(unixepoch(scheduled_at, 'subsec')) - unixepoch('now', 'subsec')
+		FROM river_job WHERE state IN ('available', 'running', 'retryable', 'scheduled')`,
+		outbox.IdleAfter.Seconds()).Scan(&busy, &in)
+	if in.Valid && in.Float64 > 0 {
+		w.In = time.Duration(in.Float64 * float64(time.Second))
+	}
+	w.Busy = busy
+	return w, err
 }
 
 // relayOnce moves up to outbox.Batch deliveries into River in one transaction.

@@ -1,0 +1,120 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/captureapi/capture/internal/poll"
+)
+
+// fakeClient counts its starts and stops.
+type fakeClient struct {
+	mu            sync.Mutex
+	running       bool
+	starts, stops int
+}
+
+func (c *fakeClient) Start(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running = true
+	c.starts++
+	return nil
+}
+
+func (c *fakeClient) Stop(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running = false
+	c.stops++
+	return nil
+}
+
+func (c *fakeClient) state() (bool, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.running, fmt.Sprintf("running %v, %d starts, %d stops", c.running, c.starts, c.stops)
+}
+
+// fakeQueue is what the queue holds, as the test sets it.
+type fakeQueue struct {
+	mu sync.Mutex
+	w  Work
+}
+
+func (q *fakeQueue) set(w Work) { q.mu.Lock(); q.w = w; q.mu.Unlock() }
+
+func (q *fakeQueue) work(context.Context) (Work, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.w, nil
+}
+
+func waitRunning(t *testing.T, c *fakeClient, want bool) {
+	t.Helper()
+	poll.Until(t, 10*time.Second, fmt.Sprintf("the client running: %v", want), func() (bool, string) {
+		running, state := c.state()
+		return running == want, state
+	})
+}
+
+// TestRunnerRunsTheClientWhileThereIsWork: the client starts with the
+// runner, keeps running while the queue has work, stops once it has none,
+// starts again on a wake-up or when a later job is due, and Stop stops it
+// once.
+func TestRunnerRunsTheClientWhileThereIsWork(t *testing.T) {
+	c, q := &fakeClient{}, &fakeQueue{w: Work{Busy: true}}
+	r, err := newRunner(context.Background(), c, q.work, slog.New(slog.DiscardHandler), 30*time.Millisecond, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRunning(t, c, true)
+
+	q.set(Work{})
+	waitRunning(t, c, false)
+
+	r.Wake() // the relay moved deliveries in
+	waitRunning(t, c, true)
+	waitRunning(t, c, false)
+
+	q.set(Work{In: 200 * time.Millisecond}) // a retry, later than idleAfter
+	r.Wake()
+	waitRunning(t, c, true)
+	waitRunning(t, c, false)
+	q.set(Work{Busy: true}) // the retry is due: the runner starts the client by itself
+	waitRunning(t, c, true)
+
+	if err := r.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if running, state := c.state(); running {
+		t.Fatalf("after Stop: %s", state)
+	}
+	_, before := c.state()
+	if err := r.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, after := c.state(); after != before {
+		t.Errorf("a second Stop: %s, then %s", before, after)
+	}
+}
+
+// TestRunnerStartsAnIdleClientPeriodically: a stopped client starts again
+// after startEvery with nothing to do (for the periodic jobs run on start).
+func TestRunnerStartsAnIdleClientPeriodically(t *testing.T) {
+	c, q := &fakeClient{}, &fakeQueue{}
+	r, err := newRunner(context.Background(), c, q.work, slog.New(slog.DiscardHandler), 30*time.Millisecond, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background())
+	poll.Until(t, 10*time.Second, "a third start", func() (bool, string) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.starts >= 3 && c.stops >= 2, fmt.Sprintf("%d starts, %d stops", c.starts, c.stops)
+	})
+}
