@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/captureapi/capture/server/outbox"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -28,3 +29,6 @@ func (db *DB) UpsertLastRunForTest(ctx context.Context, ps []*store.Prospect, co
 	})
 	return out, err
 }
+
+// QueueWorkForTest tells what the delivery queue holds, as the queue's runner sees it.
+func (db *DB) QueueWorkForTest(ctx context.Context) (outbox.Work, error) { return db.queueWork(ctx) }

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+
+	"github.com/captureapi/capture/server/outbox"
 )
 
 // QueryRowForTest lets the black-box tests read the file as it is on disk.
@@ -27,3 +29,6 @@ func (db *DB) ExecForTest(ctx context.Context, query string, args ...any) error 
 	_, err := db.write.ExecContext(ctx, query, args...)
 	return err
 }
+
+// QueueWorkForTest tells what the delivery queue holds, as the queue's runner sees it.
+func (db *DB) QueueWorkForTest(ctx context.Context) (outbox.Work, error) { return db.queueWork(ctx) }
