@@ -8,16 +8,28 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/captureapi/capture/server/outbox"
 )
 
 // idleRowKey is the row of an idle capture serve's CPU: a server nobody
 // calls should leave the machine alone, on either engine.
 const idleRowKey = "idle"
 
-// idleSettle is how long a server is left to start (migrations, the queue's
-// leader election, its first maintenance) before its idle CPU is measured;
-// no longer than the measure itself (a short one only checks the row runs).
-const idleSettle = 3 * time.Second
+// idleSettle is how long a server is left to start and fall idle
+// (migrations, the queue's leader election and first maintenance, then its
+// River client stopping outbox.IdleAfter after the last work) before its idle
+// CPU is measured.
+const idleSettle = outbox.IdleAfter + 15*time.Second
+
+// settleFor is how long a server is left before a measure of idle: a short
+// one (under 10 s) only checks the row runs, and waits no longer than itself.
+func settleFor(idle time.Duration) time.Duration {
+	if idle < 10*time.Second {
+		return idle
+	}
+	return idleSettle
+}
 
 // idleTarget is the most CPU an idle server may use, a fraction of a core.
 const idleTarget = 0.002
@@ -78,7 +90,7 @@ func idleOnce(ctx context.Context, cfg config, s *serverKind, dir string, res *i
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(min(idleSettle, cfg.idle)):
+	case <-time.After(settleFor(cfg.idle)):
 	}
 	before, err := cpuTime([]*process{p})
 	if err != nil {
@@ -107,7 +119,7 @@ func printIdle(w io.Writer, cfg config, results []idleResult) {
 		return
 	}
 	fmt.Fprintf(w, "\nidle CPU: a fresh capture serve that nobody calls, its user+system CPU over %s after %s to start (/proc, to a clock tick of 10 ms); target <%.1f%% of a core:\n",
-		cfg.idle, min(idleSettle, cfg.idle), idleTarget*100)
+		cfg.idle, settleFor(cfg.idle), idleTarget*100)
 	for _, r := range results {
 		if r.err != "" {
 			fmt.Fprintf(w, "  %-13s failed: %s\n", r.server, r.err)
