@@ -142,8 +142,9 @@ func (r *Runner) loop(ctx context.Context) {
 		timer.Stop()
 		if r.setRunning(ctx, true) {
 			lastWake, lastStart = time.Now(), time.Now()
-		} else {
-			due = time.Now().Add(SafetyPoll) // try again
+		} else { // try again after SafetyPoll, whatever was due
+			due = time.Now().Add(SafetyPoll)
+			lastStart = due.Add(-r.startEvery)
 		}
 	}
 }
