@@ -17,6 +17,11 @@ const IdleAfter = 30 * time.Second
 // whose worker skips a sweep when one ran within half its day).
 const StartEvery = 12 * time.Hour
 
+// LookEvery is how often a stopped client's queue is looked at, for work no
+// wake-up announces: a delivery whose replica died while making it (rescued
+// by River once its deadline passed), or a retry another replica scheduled.
+const LookEvery = time.Minute
+
 // Work is what the queue holds: Busy when a job is due now or within
 // IdleAfter, or running; otherwise In, when not zero, is how long until the
 // earliest later job is due (a retry or a snoozed delivery).
@@ -33,8 +38,9 @@ type Client interface {
 }
 
 // Runner runs the queue's client only while there is work: from Wake (the
-// relay moved deliveries in) or a job's due time until IdleAfter after the
-// queue has none, and at least every StartEvery.
+// relay moved deliveries in), a job's due time, or a look (every LookEvery)
+// that finds work, until IdleAfter after the queue has none; and at least
+// every StartEvery.
 type Runner struct {
 	c      Client
 	work   func(context.Context) (Work, error)
@@ -42,7 +48,7 @@ type Runner struct {
 	kick   chan struct{}
 	base   context.Context // the client's, which Stop does not cancel
 
-	idleAfter, checkEvery, startEvery time.Duration // IdleAfter, how often a running queue is looked at, StartEvery
+	idleAfter, checkEvery, startEvery, lookEvery time.Duration // IdleAfter, how often a running queue is looked at, StartEvery, LookEvery
 
 	mu      sync.Mutex
 	running bool
@@ -53,18 +59,19 @@ type Runner struct {
 // process is worked, and the periodic jobs that run on start run), until
 // Stop. work tells what the queue holds.
 func NewRunner(ctx context.Context, c Client, work func(context.Context) (Work, error), logger *slog.Logger) (*Runner, error) {
-	return newRunner(ctx, c, work, logger, IdleAfter, StartEvery)
+	return newRunner(ctx, c, work, logger, IdleAfter, StartEvery, LookEvery)
 }
 
-// newRunner is NewRunner with the client stopped after idleAfter and started
-// at least every startEvery.
-func newRunner(ctx context.Context, c Client, work func(context.Context) (Work, error), logger *slog.Logger, idleAfter, startEvery time.Duration) (*Runner, error) {
+// newRunner is NewRunner with the client stopped after idleAfter, started
+// at least every startEvery, and its queue looked at every lookEvery while
+// stopped.
+func newRunner(ctx context.Context, c Client, work func(context.Context) (Work, error), logger *slog.Logger, idleAfter, startEvery, lookEvery time.Duration) (*Runner, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	base := context.WithoutCancel(ctx)
 	r := &Runner{c: c, work: work, logger: logger, kick: make(chan struct{}, 1), base: base,
-		idleAfter: idleAfter, checkEvery: idleAfter / 3, startEvery: startEvery}
+		idleAfter: idleAfter, checkEvery: idleAfter / 3, startEvery: startEvery, lookEvery: lookEvery}
 	if err := c.Start(base); err != nil {
 		return nil, err
 	}
@@ -131,15 +138,26 @@ func (r *Runner) loop(ctx context.Context) {
 		if !due.IsZero() {
 			wait = min(wait, time.Until(due))
 		}
-		timer := time.NewTimer(max(wait, 0))
+		look := wait > r.lookEvery // the timer only looks at the queue
+		timer := time.NewTimer(max(min(wait, r.lookEvery), 0))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
 		case <-r.kick:
+			look = false
 		case <-timer.C:
 		}
 		timer.Stop()
+		if look {
+			w, err := r.work(ctx)
+			if err != nil || !w.Busy && (w.In == 0 || w.In >= r.idleAfter) {
+				if err == nil && w.In > 0 {
+					due = time.Now().Add(w.In)
+				}
+				continue
+			}
+		}
 		if r.setRunning(ctx, true) {
 			lastWake, lastStart = time.Now(), time.Now()
 		} else { // try again after SafetyPoll, whatever was due

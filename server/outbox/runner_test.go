@@ -68,7 +68,7 @@ func waitRunning(t *testing.T, c *fakeClient, want bool) {
 // once.
 func TestRunnerRunsTheClientWhileThereIsWork(t *testing.T) {
 	c, q := &fakeClient{}, &fakeQueue{w: Work{Busy: true}}
-	r, err := newRunner(context.Background(), c, q.work, slog.New(slog.DiscardHandler), 30*time.Millisecond, time.Hour)
+	r, err := newRunner(context.Background(), c, q.work, slog.New(slog.DiscardHandler), 30*time.Millisecond, time.Hour, 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestRunnerRunsTheClientWhileThereIsWork(t *testing.T) {
 // after startEvery with nothing to do (for the periodic jobs run on start).
 func TestRunnerStartsAnIdleClientPeriodically(t *testing.T) {
 	c, q := &fakeClient{}, &fakeQueue{}
-	r, err := newRunner(context.Background(), c, q.work, slog.New(slog.DiscardHandler), 30*time.Millisecond, 100*time.Millisecond)
+	r, err := newRunner(context.Background(), c, q.work, slog.New(slog.DiscardHandler), 30*time.Millisecond, 100*time.Millisecond, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
