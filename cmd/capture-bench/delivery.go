@@ -65,18 +65,11 @@ func measureDeliveryHang(ctx context.Context, cfg config, servers []*serverKind,
 
 // deliveryHang measures the row on one server, in a database of its own.
 func deliveryHang(ctx context.Context, cfg config, s *serverKind, dir string, res *hangResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	db, drop, err := ownDatabase(ctx, s, dir)
+	if err != nil {
 		return err
 	}
-	db := filepath.Join(dir, "bench.db")
-	if s.postgres != "" {
-		dsn, drop, err := pgSchema(ctx, s.postgres)
-		if err != nil {
-			return err
-		}
-		defer drop()
-		db = dsn
-	}
+	defer drop()
 	slow, err := s.prepare(ctx, db)
 	if err != nil {
 		return fmt.Errorf("prepare database: %w", err)
@@ -269,3 +262,16 @@ func printDeliveryHang(w io.Writer, cfg config, results []hangResult) {
 
 // fmtSeconds is a duration in seconds, to the millisecond.
 func fmtSeconds(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
+
+// ownDatabase is where a row measured on server s alone keeps its data: a
+// SQLite file in dir, or a schema of its own on s's PostgreSQL, which drop
+// removes.
+func ownDatabase(ctx context.Context, s *serverKind, dir string) (db string, drop func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	if s.postgres == "" {
+		return filepath.Join(dir, "bench.db"), func() {}, nil
+	}
+	return pgSchema(ctx, s.postgres)
+}

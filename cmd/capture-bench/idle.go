@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -69,18 +68,11 @@ func measureIdle(ctx context.Context, cfg config, captureBin, dir string) []idle
 
 // idleOnce measures one engine in a database of its own.
 func idleOnce(ctx context.Context, cfg config, s *serverKind, dir string, res *idleResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	db, drop, err := ownDatabase(ctx, s, dir)
+	if err != nil {
 		return err
 	}
-	db := filepath.Join(dir, "bench.db")
-	if s.postgres != "" {
-		dsn, drop, err := pgSchema(ctx, s.postgres)
-		if err != nil {
-			return err
-		}
-		defer drop()
-		db = dsn
-	}
+	defer drop()
 	// capture serve lays out an empty database itself, with its first account.
 	p, err := startServer(ctx, s, db, account{}, dir)
 	if err != nil {
