@@ -279,8 +279,10 @@ func eventRows(events []store.Event) (string, error) {
 // the account $2 and, as recordEventSQL does for one, their deliveries into
 // the outbox, in the events' order.
 const recordEventsSQL = `WITH e AS (
-		INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden, request_id, idempotency_key, created)
-		SELECT r.id, $2, r.type, r.prospect, r.previous_attributes, r.hidden, r.request_id, r.idempotency_key, r.created
+		INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden, request_id, idempotency_key, created,
+			object_id)
+		SELECT r.id, $2, r.type, r.prospect, r.previous_attributes, r.hidden, r.request_id, r.idempotency_key, r.created,
+			coalesce(r.prospect->>'ID', '')
 		FROM jsonb_to_recordset($1::jsonb) AS r(id text, type text, prospect jsonb, previous_attributes jsonb,
 			hidden boolean, request_id text, idempotency_key text, created timestamptz)
 		RETURNING id, type, created)

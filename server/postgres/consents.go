@@ -53,11 +53,11 @@ func scanConsent(row pgx.Row) (*store.Consent, error) {
 }
 
 // ProspectEvents returns a keyset page of the events about the prospect,
-// newest first, through the index events_prospect.
+// newest first, through the index events_object.
 func (db *DB) ProspectEvents(ctx context.Context, accountID, prospectID string, k store.Keyset) (_ *store.EventPage, err error) {
 	defer unavailable(ctx, &err)
 	var q strings.Builder
-	q.WriteString(`SELECT ` + eventCols + ` FROM events WHERE account_id = $1 AND prospect->>'ID' = $2`)
+	q.WriteString(`SELECT ` + eventCols + ` FROM events WHERE account_id = $1 AND object_id = $2`)
 	rows, more, err := listPage(ctx, db, &q, []any{accountID, prospectID}, k, scanEvent)
 	if err != nil {
 		return nil, err

@@ -61,8 +61,9 @@ func eventStatement(ctx context.Context, typ string, p *store.Prospect, prev map
 // its account whose enabled_events has its type or "*", a delivery into the
 // outbox: one round trip per change.
 const recordEventSQL = `WITH event AS (
-		INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden, request_id, idempotency_key, created)
-		VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9))
+		INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden, request_id, idempotency_key, created,
+			object_id)
+		VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, coalesce($4::jsonb->>'ID', '')))
 	INSERT INTO webhook_outbox (endpoint_id, event_id, created)
 	SELECT id, $1, $9 FROM webhook_endpoints
 	WHERE account_id = $2 AND NOT disabled AND enabled_events && ARRAY['*', $3::text]`
@@ -158,4 +159,4 @@ func (db *DB) PurgeEvents(ctx context.Context, before time.Time) (n int64, err e
 
 // insertEventSQL inserts the event alone, with the parameters of recordEventSQL.
 const insertEventSQL = `INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden, request_id,
-	idempotency_key, created) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9)`
+	idempotency_key, created, object_id) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, coalesce($4::jsonb->>'ID', ''))`

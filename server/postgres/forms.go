@@ -265,7 +265,7 @@ func (db *DB) AcceptFormSubmission(ctx context.Context, accountID, id, prospectI
 			return store.ErrNotFound
 		}
 		_, err = q.Exec(ctx, `UPDATE events SET hidden = (SELECT hidden FROM prospects WHERE id = $3)
-			WHERE account_id = $1 AND prospect->>'ID' = $2`, accountID, id, prospectID)
+			WHERE account_id = $1 AND object_id = $2`, accountID, id, prospectID)
 		return err
 	})
 }
@@ -306,7 +306,7 @@ func (db *DB) ProspectSubmissions(ctx context.Context, accountID, prospectID, em
 func forgetSubmissions(ctx context.Context, tx pgx.Tx, p *store.Prospect) error {
 	if _, err := tx.Exec(ctx, `UPDATE events SET prospect = prospect || jsonb_build_object('Fields', '{}'::jsonb,
 		'Attribution', '{}'::jsonb, 'IP', '', 'UserAgent', '')
-		WHERE account_id = $1 AND prospect->>'ID' IN (`+personsSubmissions+`)`, p.AccountID, p.ID, p.Email); err != nil {
+		WHERE account_id = $1 AND object_id IN (`+personsSubmissions+`)`, p.AccountID, p.ID, p.Email); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, `UPDATE form_submissions SET fields = '{}', attribution = '{}', ip = '', user_agent = ''
@@ -317,7 +317,7 @@ func forgetSubmissions(ctx context.Context, tx pgx.Tx, p *store.Prospect) error 
 // followSubmissionsHidden makes the events of the submissions that made or
 // changed p follow its hidden flag.
 func followSubmissionsHidden(ctx context.Context, tx pgx.Tx, p *store.Prospect) error {
-	_, err := tx.Exec(ctx, `UPDATE events SET hidden = $3 WHERE account_id = $1 AND prospect->>'ID' IN
+	_, err := tx.Exec(ctx, `UPDATE events SET hidden = $3 WHERE account_id = $1 AND object_id IN
 		(SELECT id FROM form_submissions WHERE account_id = $1 AND prospect_id = $2)`, p.AccountID, p.ID, p.Hidden)
 	return err
 }

@@ -13,7 +13,7 @@ import (
 var _ store.PrivacyStore = (*DB)(nil)
 
 // The statements that find every event about one prospect go through the
-// index events_prospect, on this very expression.
+// index events_object, on the id of the event's object.
 const (
 	// scrubEventsSQL keeps, of every event about prospect $2, only what
 	// store.ScrubbedAttributes name, and of an update's previous attributes
@@ -23,14 +23,14 @@ const (
 		previous_attributes = CASE WHEN previous_attributes IS NULL THEN NULL
 			WHEN previous_attributes ? 'status' THEN jsonb_build_object('status', previous_attributes->'status')
 			ELSE '{}'::jsonb END
-		WHERE account_id = $1 AND prospect->>'ID' = $2`
+		WHERE account_id = $1 AND object_id = $2`
 	// hideEventsSQL hides every event about prospect $2 from standard keys.
-	hideEventsSQL = `UPDATE events SET hidden = true WHERE account_id = $1 AND prospect->>'ID' = $2`
+	hideEventsSQL = `UPDATE events SET hidden = true WHERE account_id = $1 AND object_id = $2`
 	// unhideEventsSQL gives every event about prospect $2 back the hidden
 	// flag it was recorded with: hidden before or after its change.
 	unhideEventsSQL = `UPDATE events SET hidden = (coalesce((prospect->>'Hidden')::boolean, false)
 		OR coalesce((previous_attributes->>'hidden')::boolean, false))
-		WHERE account_id = $1 AND prospect->>'ID' = $2`
+		WHERE account_id = $1 AND object_id = $2`
 	// dropAnswersSQL deletes the kept answers of the account ($1) that name
 	// the prospect ($2) or hold its email as a JSON string ($3).
 	dropAnswersSQL = `DELETE FROM idempotency_keys WHERE account_id = $1 AND status IS NOT NULL

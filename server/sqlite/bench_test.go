@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
@@ -107,14 +112,19 @@ func BenchmarkStore(b *testing.B) {
 
 // BenchmarkEventCost sets a create that records its event (for an account
 // without webhook endpoints) against the same create without it, in turn so
-// that both see the same machine; it reports what the event adds to a create,
-// in µs and as a share of the create without it, from the median of each kind
-// (a machine shared with other work stalls a few of them).
+// that both see the same machine, and reports what the event adds to a
+// create: in CPU time of this process (the target's measure: other processes
+// on the machine do not count), summed over every create of each kind, and
+// in wall time, from the median of each kind (a machine shared with other
+// work stalls a few of them).
 //
 // serial: one create at a time, each its own commit. concurrent: rounds of
 // one create from each of 32 goroutines, as the 32 connections of make bench's
 // create row send them, so that group commit shares commits between them; a
-// round's time over its creates is one sample.
+// round's time over its creates is one sample. http and http-concurrent: the
+// same through the whole handler in-process (POST /v1/prospects, as
+// BenchmarkCreateProspect sends it), so that the share is of what a create
+// request costs.
 func BenchmarkEventCost(b *testing.B) {
 	ctx := context.Background()
 	setup := func(b *testing.B) (*sqlite.DB, string) {
@@ -125,12 +135,6 @@ func BenchmarkEventCost(b *testing.B) {
 		}
 		return db, a.ID
 	}
-	report := func(b *testing.B, without, with []time.Duration) {
-		base, event := median(without), median(with)
-		b.ReportMetric(base, "create-µs")
-		b.ReportMetric(event-base, "event-µs")
-		b.ReportMetric(100*(event-base)/base, "event-%")
-	}
 	var n atomic.Int64
 	create := func(b *testing.B, db *sqlite.DB, accountID string) {
 		p := &store.Prospect{AccountID: accountID, Email: fmt.Sprintf("p%d@example.com", n.Add(1)), Tags: []string{"a"}}
@@ -138,45 +142,89 @@ func BenchmarkEventCost(b *testing.B) {
 			b.Error(err)
 		}
 	}
-	b.Run("serial", func(b *testing.B) {
-		db, accountID := setup(b)
-		var with, without []time.Duration
-		timed := func(event bool) time.Duration {
-			db.SetNoEventsForTest(!event)
-			start := time.Now()
-			create(b, db, accountID)
-			return time.Since(start)
-		}
-		for b.Loop() {
-			without = append(without, timed(false))
-			with = append(with, timed(true))
-		}
-		report(b, without, with)
-	})
-	b.Run("concurrent", func(b *testing.B) {
-		const workers, round = 32, 32
-		db, accountID := setup(b)
-		var with, without []time.Duration
-		timed := func(event bool) time.Duration {
-			db.SetNoEventsForTest(!event) // between rounds: no create runs
-			start := time.Now()
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Go(func() {
-					for range round / workers {
-						create(b, db, accountID)
-					}
-				})
+	// measure runs creates (which makes perRun creates) with events on or
+	// off, and adds its wall time per create to the kind's samples and its
+	// CPU time to the kind's total.
+	type kind struct {
+		wall    []time.Duration
+		cpu     time.Duration
+		creates int
+	}
+	measure := func(b *testing.B, db *sqlite.DB, k *kind, event bool, perRun int, creates func()) {
+		db.SetNoEventsForTest(!event) // between runs: no create runs
+		cpu0, start := processCPU(b), time.Now()
+		creates()
+		k.wall = append(k.wall, time.Since(start)/time.Duration(perRun))
+		k.cpu += processCPU(b) - cpu0
+		k.creates += perRun
+	}
+	report := func(b *testing.B, without, with *kind) {
+		base, event := median(without.wall), median(with.wall)
+		b.ReportMetric(base, "create-µs")
+		b.ReportMetric(100*(event-base)/base, "event-wall-%")
+		cpuBase := float64(without.cpu.Microseconds()) / float64(without.creates)
+		cpuEvent := float64(with.cpu.Microseconds())/float64(with.creates) - cpuBase
+		b.ReportMetric(cpuBase, "create-cpu-µs")
+		b.ReportMetric(cpuEvent, "event-cpu-µs")
+		b.ReportMetric(100*cpuEvent/cpuBase, "event-cpu-%")
+	}
+	// viaHTTP is a create through the whole handler, on a server of its own.
+	viaHTTP := func(b *testing.B) (*sqlite.DB, func()) {
+		s := apitest.New(b, func(c *server.Config) { c.DefaultRateLimit = 1 << 30 })
+		s.DB.CreateAccount(ctx, "bench", 1<<40, 0)
+		key := s.NewAccountKey(b, "bench", "standard", 0)
+		return s.DB, func() {
+			body := fmt.Sprintf(`{"email": "p%d@example.com", "tags": ["a"]}`, n.Add(1))
+			req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			s.Handler.ServeHTTP(rec, req)
+			if rec.Code != 201 {
+				b.Errorf("create: %d %s", rec.Code, rec.Body)
 			}
-			wg.Wait()
-			return time.Since(start) / round
 		}
-		for b.Loop() {
-			without = append(without, timed(false))
-			with = append(with, timed(true))
-		}
-		report(b, without, with)
-	})
+	}
+	inStore := func(b *testing.B) (*sqlite.DB, func()) {
+		db, accountID := setup(b)
+		return db, func() { create(b, db, accountID) }
+	}
+	for _, bc := range []struct {
+		name    string
+		workers int
+		start   func(*testing.B) (*sqlite.DB, func())
+	}{
+		{"serial", 1, inStore},
+		{"concurrent", 32, inStore},
+		{"http", 1, viaHTTP},
+		{"http-concurrent", 32, viaHTTP},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			db, one := bc.start(b)
+			var with, without kind
+			round := func() {
+				var wg sync.WaitGroup
+				for range bc.workers {
+					wg.Go(one)
+				}
+				wg.Wait()
+			}
+			for b.Loop() {
+				measure(b, db, &without, false, bc.workers, round)
+				measure(b, db, &with, true, bc.workers, round)
+			}
+			report(b, &without, &with)
+		})
+	}
+}
+
+// processCPU is the CPU time this process has used, in user and system mode.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // median is the median of ds in µs.

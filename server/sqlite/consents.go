@@ -53,11 +53,11 @@ func scanConsent(row scanner) (*store.Consent, error) {
 }
 
 // ProspectEvents returns a keyset page of the events about the prospect,
-// newest first, through the index events_prospect.
+// newest first, through the index events_object.
 func (db *DB) ProspectEvents(ctx context.Context, accountID, prospectID string, k store.Keyset) (_ *store.EventPage, err error) {
 	defer unavailable(&err)
 	var q strings.Builder
-	q.WriteString(`SELECT ` + eventCols + ` FROM events WHERE account_id = ? AND json_extract(prospect, '$.ID') = ?`)
+	q.WriteString(`SELECT ` + eventCols + ` FROM events WHERE account_id = ? AND object_id = ?`)
 	rows, more, err := listPage(ctx, db, &q, []any{accountID, prospectID}, k, scanEvent)
 	if err != nil {
 		return nil, err

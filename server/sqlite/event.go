@@ -44,7 +44,7 @@ func eventArgs(e *store.Event, args []any) []any {
 		prevJSON = mustJSON(e.PreviousAttributes)
 	}
 	return append(args, e.ID, e.AccountID, e.Type, eventProspectJSON(&e.Prospect), prevJSON, e.Hidden, e.Request.ID,
-		e.Request.IdempotencyKey, e.Created.Unix())
+		e.Request.IdempotencyKey, e.Created.Unix(), e.Prospect.ID)
 }
 
 // The statements every change runs besides its own, prepared once on the
@@ -52,7 +52,7 @@ func eventArgs(e *store.Event, args []any) []any {
 // running them.
 const (
 	insertEvent = `INSERT INTO events (id, account_id, type, prospect, previous_attributes, hidden,
-		request_id, idempotency_key, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		request_id, idempotency_key, created, object_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // prepareWrites prepares, on the writer connection, the statements above and

@@ -201,7 +201,7 @@ func (db *DB) CreateFormSubmission(ctx context.Context, s *store.FormSubmission)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, insertEvent, e.ID, e.AccountID, e.Type, mustJSON(s), nil, hidden, e.Request.ID,
-			e.Request.IdempotencyKey, e.Created.Unix()); err != nil {
+			e.Request.IdempotencyKey, e.Created.Unix(), s.ID); err != nil {
 			return err
 		}
 		return db.enqueueDeliveries(ctx, tx, &e)
@@ -248,7 +248,7 @@ func (db *DB) AcceptFormSubmission(ctx context.Context, accountID, id, prospectI
 			return store.ErrNotFound
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE events SET hidden = (SELECT hidden FROM prospects WHERE id = ?3)
-			WHERE account_id = ?1 AND json_extract(prospect, '$.ID') = ?2`, accountID, id, prospectID)
+			WHERE account_id = ?1 AND object_id = ?2`, accountID, id, prospectID)
 		return err
 	})
 }
@@ -284,7 +284,7 @@ func (db *DB) ProspectSubmissions(ctx context.Context, accountID, prospectID, em
 func forgetSubmissions(ctx context.Context, tx *writeTx, p *store.Prospect) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE events SET prospect = json_set(prospect, '$.Fields', json('{}'),
 		'$.Attribution', json('{}'), '$.IP', '', '$.UserAgent', '')
-		WHERE account_id = ?1 AND json_extract(prospect, '$.ID') IN (`+personsSubmissions+`)`,
+		WHERE account_id = ?1 AND object_id IN (`+personsSubmissions+`)`,
 		p.AccountID, p.ID, p.Email); err != nil {
 		return err
 	}
@@ -296,7 +296,7 @@ func forgetSubmissions(ctx context.Context, tx *writeTx, p *store.Prospect) erro
 // followSubmissionsHidden makes the events of the submissions that made or
 // changed p follow its hidden flag.
 func followSubmissionsHidden(ctx context.Context, tx *writeTx, p *store.Prospect) error {
-	_, err := tx.ExecContext(ctx, `UPDATE events SET hidden = ?3 WHERE account_id = ?1 AND json_extract(prospect, '$.ID') IN
+	_, err := tx.ExecContext(ctx, `UPDATE events SET hidden = ?3 WHERE account_id = ?1 AND object_id IN
 		(SELECT id FROM form_submissions WHERE account_id = ?1 AND prospect_id = ?2)`, p.AccountID, p.ID, p.Hidden)
 	return err
 }
