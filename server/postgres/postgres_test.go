@@ -213,6 +213,55 @@ func TestBatchCountWaitsForOthersInFlight(t *testing.T) {
 	}
 }
 
+// TestCreatesInFlightTakeFreeSlots: two creates of one account far from its
+// limit, uncommitted on two connections whose process ids pick the same slot
+// of the account's count, both count in without one waiting for the other's
+// commit: the second takes a slot nobody holds. (Several replicas, each with
+// its pool, have more connections than the 16 slots.)
+func TestCreatesInFlightTakeFreeSlots(t *testing.T) {
+	dsn := pgtest.URL(t)
+	db := pgtest.OpenURL(t, dsn)
+	ctx := context.Background()
+	a, err := db.CreateAccount(ctx, "busy", 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Of 17 connections, two share a slot.
+	bySlot := map[int32]pgx.Tx{}
+	var pair []pgx.Tx
+	for len(pair) == 0 {
+		tx := beginOnItsOwn(t, dsn)
+		var slot int32
+		if err := tx.QueryRow(ctx, `SELECT pg_backend_pid() % 16`).Scan(&slot); err != nil {
+			t.Fatal(err)
+		}
+		if other, ok := bySlot[slot]; ok {
+			pair = []pgx.Tx{other, tx}
+		}
+		bySlot[slot] = tx
+	}
+	for i, tx := range pair {
+		// A count that waits for a slot the other transaction holds fails at once.
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '50ms'`); err != nil {
+			t.Fatal(err)
+		}
+		var ok bool
+		if err := tx.QueryRow(ctx, `SELECT count_prospects_in($1, 1)`, a.ID).Scan(&ok); err != nil || !ok {
+			t.Fatalf("count %d of 2 in flight: %v, %v", i+1, ok, err)
+		}
+	}
+	for _, tx := range pair {
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var live int64
+	pgtest.QueryRow(t, dsn, `SELECT live_prospects($1)`, []any{a.ID}, &live)
+	if live != 2 {
+		t.Errorf("live prospects after 2 counted in: %d", live)
+	}
+}
+
 // TestUpsertLastRunBesideDeletion: the last run of a batch under
 // on_conflict, which holds every slot of the account's count so that no
 // create changes it, does not deadlock with a deletion of one of its emails'
