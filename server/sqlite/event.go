@@ -65,6 +65,7 @@ const (
 func (db *DB) prepareWrites(ctx context.Context) {
 	for _, q := range []string{insertEvent, insertOutbox, countProspectIn, insertNewProspectSQL, checkEmailSQL,
 		selectHolder, upsertClaim, prospectForWriteSQL, updateProspectSQL, eraseProspectSQL, uncountProspectSQL,
+		indexPendingSQL, clearPendingSQL,
 		"SAVEPOINT request", "ROLLBACK TO request", "RELEASE request"} {
 		if _, ok := db.writeStmts.Load(q); ok {
 			continue

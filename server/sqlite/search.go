@@ -185,6 +185,25 @@ func ftsPhrase(c store.SearchClause) string {
 	return c.Field + ` : "` + strings.ReplaceAll(c.Text, `"`, `""`) + `"`
 }
 
+// The prospects a transaction wrote go into the trigram index in one
+// statement just before it commits (see migration 00015): indexPendingSQL
+// indexes them as they are then, clearPendingSQL forgets them.
+const (
+	indexPendingSQL = `INSERT INTO prospects_search (rowid, email, first_name, last_name, company, title, website)
+		SELECT p.rowid, p.email, p.first_name, p.last_name, p.company, p.title, p.website
+		FROM prospects_unindexed u JOIN prospects p ON p.rowid = u.prospect_rowid`
+	clearPendingSQL = `DELETE FROM prospects_unindexed`
+)
+
+// indexPending puts the prospects written in tx into the trigram index.
+func (tx *writeTx) indexPending() error {
+	if _, err := tx.ExecContext(context.Background(), indexPendingSQL); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(context.Background(), clearPendingSQL)
+	return err
+}
+
 // mergeStep is how many pages of the trigram index one transaction of
 // MergeSearchIndex writes at most: a few milliseconds of the writer's time.
 const mergeStep = 256
@@ -195,7 +214,9 @@ const mergeStep = 256
 // a level, so a substring search would otherwise seek in more segments the
 // more prospects were written; merged, it costs about the same at a million
 // as at ten thousand. It returns when no segments are left to merge (or ctx
-// ends); `capture serve` runs it at its start and hourly.
+// ends); `capture serve` runs it at its start and hourly. Like every commit
+// of this store, its first indexes the prospects another writer of the file
+// left out of the index (see migration 00015).
 func (db *DB) MergeSearchIndex(ctx context.Context) (err error) {
 	defer unavailable(&err)
 	for ctx.Err() == nil {

@@ -302,9 +302,14 @@ func (tx *writeTx) QueryRowContext(ctx context.Context, query string, args ...an
 	return st.QueryRowContext(context.WithoutCancel(ctx), args...)
 }
 
-// commit commits tx unless the database file has gone, when it rolls back.
+// commit commits tx, with the search index of the prospects it wrote, unless
+// the database file has gone, when it rolls back.
 func (db *DB) commit(tx *writeTx) error {
-	if err := db.checkFile(); err != nil {
+	err := db.checkFile()
+	if err == nil {
+		err = tx.indexPending()
+	}
+	if err != nil {
 		tx.Rollback()
 		return err
 	}
