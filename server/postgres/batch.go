@@ -178,9 +178,17 @@ func (db *DB) upsertTogether(ctx context.Context, tx pgx.Tx, ps []*store.Prospec
 
 // liveByEmail reads and locks the account's live prospects with the emails,
 // by email, in the order of their ids (as every batch locks them).
+//
+// The statement is planned for each batch's own emails (an unnamed
+// statement, not one of the connection's prepared ones): after five runs of
+// a prepared statement PostgreSQL may keep a generic plan, made for the
+// average account, which walks the account's rows in id order and compares
+// each with every email of the batch, one after the other with the
+// collation's comparison (40-56 ms a 500-item batch into an account of
+// 4,500 prospects, growing with both). Planned with the emails at hand, an
+// array of them is looked up by hashing, or the rows by prospects_live_email.
 func liveByEmail(ctx context.Context, tx pgx.Tx, accountID string, emails []string) (map[string]*store.Prospect, error) {
-	rows, err := tx.Query(ctx, `SELECT `+prospectCols+` FROM prospects
-		WHERE account_id = $1 AND email = ANY($2) AND deleted_at IS NULL ORDER BY id FOR UPDATE`, accountID, emails)
+	rows, err := tx.Query(ctx, liveByEmailSQL, pgx.QueryExecModeExec, accountID, emails)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +203,11 @@ func liveByEmail(ctx context.Context, tx pgx.Tx, accountID string, emails []stri
 	}
 	return live, rows.Err()
 }
+
+// liveByEmailSQL reads and locks the live prospects of the account $1 with
+// the emails $2, in the order of their ids.
+const liveByEmailSQL = `SELECT ` + prospectCols + ` FROM prospects
+	WHERE account_id = $1 AND email = ANY($2) AND deleted_at IS NULL ORDER BY id FOR UPDATE`
 
 // prospectRow is a prospect as a row of insertProspectsSQL's and
 // updateProspectsSQL's JSON recordset.

@@ -4,34 +4,80 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"slices"
 	"strings"
+	"sync"
 
 	"github.com/captureapi/capture/server/store"
 )
 
-// insertMany runs the single-row INSERT query for n rows at once, args being
-// theirs one after another.
-func insertMany(ctx context.Context, tx *writeTx, query string, n int, args []any) error {
-	if n == 0 {
-		return nil
+// insertRows inserts rows, each the arguments of the single-row INSERT …
+// VALUES (…) statement single, in order: up to the largest of rowClasses in
+// one statement, padded to the class's number of rows (see paddedInsert).
+// There are a few such statements, parsed once on the writer connection (see
+// prepareWrites), where a multi-row VALUES of each batch's own size was
+// parsed again by every batch, an eighth of a batch's CPU in the store.
+func insertRows(ctx context.Context, tx *writeTx, single string, rows [][]any) error {
+	for len(rows) > 0 {
+		class := rowClasses[len(rowClasses)-1]
+		for _, c := range rowClasses {
+			if c >= len(rows) {
+				class = c
+				break
+			}
+		}
+		n := min(class, len(rows))
+		args := make([]any, 0, class*len(rows[0]))
+		for _, row := range rows[:n] {
+			args = append(args, row...)
+		}
+		args = append(args, make([]any, (class-n)*len(rows[0]))...) // padding: NULL ids, left out
+		if _, err := tx.ExecContext(ctx, paddedInsert(single, class), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
 	}
-	_, err := tx.ExecContext(ctx, insertRows(query, n), args...)
-	return err
+	return nil
 }
 
-// insertRows turns a single-row INSERT … VALUES (…) into one of n rows.
-func insertRows(query string, n int) string {
-	i := strings.LastIndex(query, "VALUES ")
-	row := query[i+len("VALUES "):]
+// rowClasses are the numbers of rows of the statements insertRows runs: a
+// batch's rows go in the smallest that holds them (a batch is at most 500
+// items); binding the NULLs of the padding costs less than a parse.
+var rowClasses = []int{8, 32, 128, 500}
+
+// paddedInsert turns a single-row INSERT … VALUES (…), whose first value is
+// the row's id, into one of n rows that leaves out those whose id is NULL.
+func paddedInsert(single string, n int) string {
+	key := paddedKey{single, n}
+	if q, ok := paddedInserts.Load(key); ok {
+		return q.(string)
+	}
+	i := strings.LastIndex(single, "VALUES ")
+	row := single[i+len("VALUES "):]
 	var b strings.Builder
-	b.WriteString(query)
-	for range n - 1 {
-		b.WriteString(", ")
+	b.WriteString(single[:i])
+	b.WriteString("SELECT * FROM (VALUES ")
+	for k := range n {
+		if k > 0 {
+			b.WriteString(", ")
+		}
 		b.WriteString(row)
 	}
+	b.WriteString(") WHERE column1 IS NOT NULL")
+	paddedInserts.Store(key, b.String())
 	return b.String()
 }
+
+// paddedInserts holds paddedInsert's statements, made once.
+var paddedInserts sync.Map
+
+// paddedKey is a statement of paddedInserts: its single-row INSERT and rows.
+type paddedKey struct {
+	single string
+	n      int
+}
+
+// batchInserts are the single-row statements a batch inserts rows with.
+var batchInserts = []string{insertProspectSQL, insertEvent, insertConsent}
 
 // prospectArgs sets a new prospect's id, times and defaults, and appends the
 // arguments of insertProspectSQL for it to args.
@@ -93,8 +139,7 @@ func (db *DB) UpsertProspects(ctx context.Context, ps []*store.Prospect, conflic
 	err = db.inTx(ctx, func(tx *writeTx) error {
 		var count, limit, hooks int64
 		var sealed sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT live_prospects, prospect_limit, webhook_endpoints_enabled, suppression_key
-			FROM accounts WHERE id = ?`, accountID).Scan(&count, &limit, &hooks, &sealed)
+		err := tx.QueryRowContext(ctx, batchAccountSQL, accountID).Scan(&count, &limit, &hooks, &sealed)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) { // no account: the plan allows nothing
 			return err
 		}
@@ -125,14 +170,12 @@ func (db *DB) UpsertProspects(ctx context.Context, ps []*store.Prospect, conflic
 			return err
 		}
 		out = plan.Out
-		for chunk := range slices.Chunk(plan.Insert, upsertChunk) {
-			var args []any
-			for _, p := range chunk {
-				args = rowArgs(p, args)
-			}
-			if err := insertMany(ctx, tx, insertProspectSQL, len(chunk), args); err != nil {
-				return err
-			}
+		rows := make([][]any, len(plan.Insert))
+		for i, p := range plan.Insert {
+			rows[i] = rowArgs(p, nil)
+		}
+		if err := insertRows(ctx, tx, insertProspectSQL, rows); err != nil {
+			return err
 		}
 		if len(plan.Update) > 0 {
 			if _, err := tx.ExecContext(ctx, updateProspectsSQL, updateRows(plan.Update), accountID); err != nil {
@@ -140,32 +183,28 @@ func (db *DB) UpsertProspects(ctx context.Context, ps []*store.Prospect, conflic
 			}
 		}
 		if !db.noEvents {
-			for chunk := range slices.Chunk(plan.Events, upsertChunk) {
-				var args []any
-				for i := range chunk {
-					args = eventArgs(&chunk[i], args)
+			rows := make([][]any, len(plan.Events))
+			for i := range plan.Events {
+				rows[i] = eventArgs(&plan.Events[i], nil)
+			}
+			if err := insertRows(ctx, tx, insertEvent, rows); err != nil {
+				return err
+			}
+			for i := range plan.Events {
+				if hooks == 0 {
+					break
 				}
-				if err := insertMany(ctx, tx, insertEvent, len(chunk), args); err != nil {
+				if err := db.enqueueDeliveries(ctx, tx, &plan.Events[i]); err != nil {
 					return err
-				}
-				for i := range chunk {
-					if hooks == 0 {
-						break
-					}
-					if err := db.enqueueDeliveries(ctx, tx, &chunk[i]); err != nil {
-						return err
-					}
 				}
 			}
 		}
-		for chunk := range slices.Chunk(plan.Consents, upsertChunk) {
-			var args []any
-			for _, c := range chunk {
-				args = append(args, c.ID, c.AccountID, c.ProspectID, c.Granted, c.Text, c.Source, c.IP, c.UserAgent, c.Created.Unix())
-			}
-			if err := insertMany(ctx, tx, insertConsent, len(chunk), args); err != nil {
-				return err
-			}
+		rows = make([][]any, len(plan.Consents))
+		for i, c := range plan.Consents {
+			rows[i] = []any{c.ID, c.AccountID, c.ProspectID, c.Granted, c.Text, c.Source, c.IP, c.UserAgent, c.Created.Unix()}
+		}
+		if err := insertRows(ctx, tx, insertConsent, rows); err != nil {
+			return err
 		}
 		for _, h := range plan.Rehidden { // after the events: the batch's own follow too
 			if err := followHidden(ctx, tx, h.Prospect, h.WasHidden); err != nil {
@@ -175,7 +214,7 @@ func (db *DB) UpsertProspects(ctx context.Context, ps []*store.Prospect, conflic
 		if len(plan.Insert) == 0 {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE accounts SET live_prospects = live_prospects + ? WHERE id = ?`, len(plan.Insert), accountID)
+		_, err = tx.ExecContext(ctx, countProspectsInSQL, len(plan.Insert), accountID)
 		return err
 	})
 	if err != nil {
@@ -184,14 +223,9 @@ func (db *DB) UpsertProspects(ctx context.Context, ps []*store.Prospect, conflic
 	return out, nil
 }
 
-// upsertChunk is how many rows UpsertProspects inserts a statement: 19
-// variables a prospect, well under SQLite's limit of 32,766.
-const upsertChunk = 500
-
 // liveProspects reads the account's live prospects with the emails (normalised), by email.
 func liveProspects(ctx context.Context, tx *writeTx, accountID string, emails []string) (map[string]*store.Prospect, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+prospectCols+` FROM prospects
-		WHERE account_id = ? AND deleted_at IS NULL AND email IN (SELECT value FROM json_each(?))`, accountID, mustJSON(emails))
+	rows, err := tx.QueryContext(ctx, liveProspectsSQL, accountID, mustJSON(emails))
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +239,30 @@ func liveProspects(ctx context.Context, tx *writeTx, accountID string, emails []
 		live[p.Email] = p
 	}
 	return live, rows.Err()
+}
+
+// The statements of UpsertProspects besides its inserts, prepared once (see
+// prepareWrites) as its inserts are.
+const (
+	// batchAccountSQL reads what a batch needs of its account.
+	batchAccountSQL = `SELECT live_prospects, prospect_limit, webhook_endpoints_enabled, suppression_key
+		FROM accounts WHERE id = ?`
+	// liveProspectsSQL reads the account's live prospects with the emails of a JSON array.
+	liveProspectsSQL = `SELECT ` + prospectCols + ` FROM prospects
+		WHERE account_id = ? AND deleted_at IS NULL AND email IN (SELECT value FROM json_each(?))`
+	// countProspectsInSQL counts a batch's new prospects into its account's.
+	countProspectsInSQL = `UPDATE accounts SET live_prospects = live_prospects + ? WHERE id = ?`
+)
+
+// batchWrites is the statements of UpsertProspects, for prepareWrites.
+func batchWrites() []string {
+	qs := []string{batchAccountSQL, liveProspectsSQL, countProspectsInSQL, updateProspectsSQL}
+	for _, single := range batchInserts {
+		for _, n := range rowClasses {
+			qs = append(qs, paddedInsert(single, n))
+		}
+	}
+	return qs
 }
 
 // updateRows is ps as the JSON array updateProspectsSQL takes: each

@@ -57,16 +57,16 @@ const (
 
 // prepareWrites prepares, on the writer connection, the statements above and
 // the others that run in most write transactions: a create's, an update's, a
-// delete's, an Idempotency-Key's claim and answer, a request's savepoint. A
+// delete's, a batch's, an Idempotency-Key's claim and answer, a request's savepoint. A
 // statement prepared in a transaction instead is parsed again by every
 // transaction that runs it: the claim's two were a fifth of a lone idempotent
 // create's CPU. It runs once the schema has them, outside any transaction: the
 // writer pool has one connection.
 func (db *DB) prepareWrites(ctx context.Context) {
-	for _, q := range []string{insertEvent, insertOutbox, countProspectIn, insertNewProspectSQL, checkEmailSQL,
+	for _, q := range append([]string{insertEvent, insertOutbox, countProspectIn, insertNewProspectSQL, checkEmailSQL,
 		selectHolder, upsertClaim, prospectForWriteSQL, updateProspectSQL, eraseProspectSQL, uncountProspectSQL,
 		indexPendingSQL, clearPendingSQL,
-		"SAVEPOINT request", "ROLLBACK TO request", "RELEASE request"} {
+		"SAVEPOINT request", "ROLLBACK TO request", "RELEASE request"}, batchWrites()...) {
 		if _, ok := db.writeStmts.Load(q); ok {
 			continue
 		}

@@ -290,6 +290,18 @@ func (tx *writeTx) ExecContext(ctx context.Context, query string, args ...any) (
 	return st.ExecContext(context.WithoutCancel(ctx), args...)
 }
 
+// QueryContext runs a query of the transaction, prepared once.
+func (tx *writeTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := tx.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return st.QueryContext(context.WithoutCancel(ctx), args...)
+}
+
 // QueryRowContext runs a one-row query of the transaction, prepared once.
 func (tx *writeTx) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
 	st, err := tx.stmt(ctx, query)
