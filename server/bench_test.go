@@ -46,34 +46,42 @@ func serve(b *testing.B, h http.Handler, req *http.Request, want int) {
 
 // BenchmarkCreateProspect measures a create with and without an Idempotency-Key
 // (the difference is the cost of the idempotency layer), and for an account with
-// a webhook endpoint, whose create also enqueues its event's delivery.
+// a webhook endpoint, whose create also enqueues its event's delivery, on each
+// engine (PostgreSQL when CAPTURE_TEST_POSTGRES_URL is set).
 func BenchmarkCreateProspect(b *testing.B) {
-	for _, bc := range []struct {
-		name                string
-		idempotent, webhook bool
-	}{
-		{"without-idempotency-key", false, false},
-		{"with-idempotency-key", true, false},
-		{"with-webhook-endpoint", false, true},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			s, h := benchServer(b)
-			if bc.webhook {
-				benchEndpoint(b, s, "https://receiver.example/hook")
-			}
-			key := s.NewAccountKey(b, "bench", "standard", 0)
-			i := 0
-			for b.Loop() {
-				i++
-				req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(fmt.Sprintf(`{"email": "p%d@example.com", "tags": ["a"]}`, i)))
-				req.Header.Set("Authorization", "Bearer "+key)
-				req.Header.Set("Content-Type", "application/json")
-				if bc.idempotent {
-					req.Header.Set("Idempotency-Key", fmt.Sprintf("key-%d", i))
+	for _, e := range apitest.Engines() {
+		for _, bc := range []struct {
+			name                string
+			idempotent, webhook bool
+		}{
+			{"without-idempotency-key", false, false},
+			{"with-idempotency-key", true, false},
+			{"with-webhook-endpoint", false, true},
+		} {
+			b.Run(e.Name+"/"+bc.name, func(b *testing.B) {
+				s := e.New(b, func(c *server.Config) { c.DefaultRateLimit = 1 << 30 })
+				if _, err := s.Store.CreateAccount(b.Context(), "bench", 1<<40, 0); err != nil {
+					b.Fatal(err)
 				}
-				serve(b, h, req, 201)
-			}
-		})
+				if bc.webhook {
+					benchEndpoint(b, s, "https://receiver.example/hook")
+				}
+				key := s.NewAccountKey(b, "bench", "standard", 0)
+				i := 0
+				cpu := processCPU()
+				for b.Loop() {
+					i++
+					req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(fmt.Sprintf(`{"email": "p%d@example.com", "tags": ["a"]}`, i)))
+					req.Header.Set("Authorization", "Bearer "+key)
+					req.Header.Set("Content-Type", "application/json")
+					if bc.idempotent {
+						req.Header.Set("Idempotency-Key", fmt.Sprintf("key-%d", i))
+					}
+					serve(b, s.Handler, req, 201)
+				}
+				reportCPU(b, cpu, i)
+			})
+		}
 	}
 }
 
