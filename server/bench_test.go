@@ -36,6 +36,15 @@ func benchProspect(b *testing.B, h http.Handler, key string) string {
 	return rec.Body.String()[strings.Index(rec.Body.String(), "prs_"):][:30]
 }
 
+// reportCPU reports the CPU time the test process spent on each of n
+// iterations since start (a processCPU): the server's cost apart from its
+// waits on a database in another process, which wall time per op includes.
+func reportCPU(b *testing.B, start time.Duration, n int) {
+	if end := processCPU(); end > 0 && n > 0 {
+		b.ReportMetric(float64((end-start).Microseconds())/float64(n), "cpu-µs/op")
+	}
+}
+
 func serve(b *testing.B, h http.Handler, req *http.Request, want int) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
