@@ -170,8 +170,11 @@ var errNoConn = errors.New("no database connection")
 // with runs fn on the context's Atomically transaction, or else on a connection
 // of the pool, waited for no longer than AcquireTimeout.
 func (db *DB) with(ctx context.Context, fn func(q querier) error) error {
-	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
-		return fn(tx)
+	if tx, ok := ctx.Value(txKey{}).(*outerTx); ok {
+		if err := tx.begin(ctx); err != nil {
+			return err
+		}
+		return fn(tx.Tx)
 	}
 	wait := AcquireTimeout
 	if dl, ok := ctx.Deadline(); ok {
@@ -202,21 +205,13 @@ func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 // context it is given joins it, and they commit together or not at all.
 func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error) (err error) {
 	defer unavailable(ctx, &err)
-	if _, nested := ctx.Value(txKey{}).(pgx.Tx); nested {
+	if _, nested := ctx.Value(txKey{}).(*outerTx); nested {
 		return fn(ctx)
 	}
 	var outer *outerTx
 	err = db.with(ctx, func(q querier) error {
-		tx, err := q.Begin(ctx)
-		if err != nil {
-			return err
-		}
-		outer = &outerTx{Tx: tx}
-		defer func() {
-			if !outer.done {
-				_ = tx.Rollback(ctx) // an error is already returned, or a panic goes on
-			}
-		}()
+		outer = &outerTx{conn: q.(*pgxpool.Conn).Conn()}
+		defer outer.rollback(ctx) // when an error is already returned, or a panic goes on
 		if err := fn(context.WithValue(ctx, txKey{}, outer)); err != nil {
 			return err
 		}

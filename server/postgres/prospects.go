@@ -101,9 +101,17 @@ func (db *DB) createOnce(ctx context.Context, p *store.Prospect) (enqueued bool,
 	if err != nil {
 		return false, err
 	}
-	_, inTx := ctx.Value(txKey{}).(pgx.Tx)
+	// In Atomically's transaction, the create's statements are in a
+	// savepoint; or, as its first statements, they begin the transaction,
+	// which their failure rolls back whole.
+	outer, inTx := ctx.Value(txKey{}).(*outerTx)
+	begins := inTx && outer.Tx == nil
+	savepoint := inTx && !begins
 	var b pgx.Batch
-	if inTx {
+	if begins {
+		b.BeginTx(pgx.TxOptions{})
+	}
+	if savepoint {
 		b.Queue(`SAVEPOINT create_prospect`)
 	}
 	b.Queue(insertProspectSQL, p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website,
@@ -113,16 +121,26 @@ func (db *DB) createOnce(ctx context.Context, p *store.Prospect) (enqueued bool,
 		b.Queue(insertConsent, consentArgs(ctx, p, p.ConsentText)...)
 	}
 	b.Queue(event, eventArgs...)
-	if inTx {
+	if savepoint {
 		b.Queue(`RELEASE SAVEPOINT create_prospect`)
 	}
-	err = db.with(ctx, func(q querier) error {
-		res := q.SendBatch(ctx, &b)
+	send := func(q querier) error {
+		var res pgx.BatchResults
+		if begins {
+			res = outer.sendBegin(ctx, &b)
+		} else {
+			res = q.SendBatch(ctx, &b)
+		}
 		for i := range b.Len() {
 			tag, err := res.Exec()
 			if err != nil {
 				res.Close()
-				if inTx {
+				switch {
+				case begins:
+					if rerr := outer.undoBegin(ctx); rerr != nil {
+						return rerr
+					}
+				case savepoint:
 					if _, rerr := q.Exec(ctx, `ROLLBACK TO SAVEPOINT create_prospect; RELEASE SAVEPOINT create_prospect`); rerr != nil {
 						return rerr
 					}
@@ -134,7 +152,12 @@ func (db *DB) createOnce(ctx context.Context, p *store.Prospect) (enqueued bool,
 			}
 		}
 		return res.Close()
-	})
+	}
+	if begins {
+		err = send(nil)
+	} else {
+		err = db.with(ctx, send)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {

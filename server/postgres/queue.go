@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -263,53 +262,6 @@ func (db *DB) wakeRelay(ctx context.Context) {
 		_, err := q.Exec(ctx, `SELECT pg_notify(`+outboxChannel+`, '')`)
 		return err
 	})
-}
-
-// outerTx is the transaction of Atomically, whether a change made in it
-// enqueued deliveries, and the statements sent with its commit.
-type outerTx struct {
-	pgx.Tx
-	enqueued atomic.Bool
-
-	atCommit pgx.Batch // see withCommit
-	done     bool      // committed or rolled back
-}
-
-// withCommit queues a statement that the transaction runs last, sent with
-// its COMMIT in one round trip; its failure rolls the transaction back. It is
-// for a statement that nothing after it in the transaction reads, like the
-// keeping of a request's answer (FinishIdempotent).
-func (tx *outerTx) withCommit(sql string, args ...any) {
-	tx.atCommit.Queue(sql, args...)
-}
-
-// commit commits the transaction, with the statements of withCommit.
-func (tx *outerTx) commit(ctx context.Context) error {
-	if tx.atCommit.Len() == 0 {
-		tx.done = true
-		return tx.Commit(ctx)
-	}
-	n := tx.atCommit.Len()
-	tx.atCommit.Queue(`COMMIT`)
-	res := tx.SendBatch(ctx, &tx.atCommit)
-	for range n {
-		if _, err := res.Exec(); err != nil {
-			res.Close()
-			return err // not committed: Atomically rolls back
-		}
-	}
-	tag, err := res.Exec()
-	if cerr := res.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	tx.done = true // COMMIT ran: pgx's Tx is not told, and is dropped
-	if tag.String() == "ROLLBACK" {
-		return pgx.ErrTxCommitRollback
-	}
-	return nil
 }
 
 // WebhookQueue counts the deliveries not done: in the outbox, or in River and

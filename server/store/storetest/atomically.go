@@ -116,3 +116,43 @@ func testAtomicallySavepoint(t *testing.T, e Engine) {
 		t.Errorf("committed %v, live count %d; want ada and bob", ids, liveCount(t, db, a.ID))
 	}
 }
+
+// testAtomicallyFirstStepFails: a store call that fails as the first write of
+// the transaction undoes its own writes only, and what follows it commits, the
+// kept answer alone included.
+func testAtomicallyFirstStepFails(t *testing.T, e Engine) {
+	db := e.Open(t)
+	a := account(t, db, "acme", 2)
+	insert(t, db, a.ID, "ada@example.com")
+	for i, next := range []string{"bob@example.com", ""} {
+		key, req := fmt.Sprintf("k%d", i), fmt.Sprintf("req_%d", i)
+		if rec, err := db.BeginIdempotent(ctx, a.ID, key, fpA, req, time.Minute); err != nil || rec != nil {
+			t.Fatalf("claim: %+v %v", rec, err)
+		}
+		err := db.Atomically(ctx, func(ctx context.Context) error {
+			var exists *store.ExistsError
+			if err := db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: "ada@example.com"}); !errors.As(err, &exists) {
+				return fmt.Errorf("duplicate first: %v, want ExistsError", err)
+			}
+			if next != "" {
+				if err := db.CreateProspect(ctx, &store.Prospect{AccountID: a.ID, Email: next}); err != nil {
+					return err
+				}
+			}
+			return db.FinishIdempotent(ctx, a.ID, key, req, 409, []byte("exists"))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec, err := db.BeginIdempotent(ctx, a.ID, key, fpA, "req_again", time.Minute); err != nil || rec == nil || rec.Status != 409 {
+			t.Errorf("%s: the answer kept: %+v %v", key, rec, err)
+		}
+	}
+	if ids := listed(t, db, a.ID); len(ids) != 2 || liveCount(t, db, a.ID) != 2 {
+		t.Errorf("committed %v, live count %d; want ada and bob", ids, liveCount(t, db, a.ID))
+	}
+	// A transaction that writes nothing commits.
+	if err := db.Atomically(ctx, func(ctx context.Context) error { return nil }); err != nil {
+		t.Errorf("empty transaction: %v", err)
+	}
+}

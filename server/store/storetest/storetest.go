@@ -57,6 +57,7 @@ func Run(t *testing.T, e Engine) {
 		{"AtomicallyCommitsTogether", testAtomicallyCommits},
 		{"AtomicallyRollsBackTogether", testAtomicallyRollsBack},
 		{"AtomicallyStepFailureUndoesOnlyItself", testAtomicallySavepoint},
+		{"AtomicallyFirstStepFailureUndoesOnlyItself", testAtomicallyFirstStepFails},
 		{"Maintenance", testMaintenance},
 		{"Ping", testPing},
 		{"EventsWithTheirChanges", testEventsWithTheirChanges},
