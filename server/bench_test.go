@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/cputime"
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/store"
 )
@@ -37,10 +38,10 @@ func benchProspect(b *testing.B, h http.Handler, key string) string {
 }
 
 // reportCPU reports the CPU time the test process spent on each of n
-// iterations since start (a processCPU): the server's cost apart from its
+// iterations since start (a cputime.Process): the server's cost apart from its
 // waits on a database in another process, which wall time per op includes.
 func reportCPU(b *testing.B, start time.Duration, n int) {
-	if end := processCPU(); end > 0 && n > 0 {
+	if end := cputime.Process(); end > 0 && n > 0 {
 		b.ReportMetric(float64((end-start).Microseconds())/float64(n), "cpu-µs/op")
 	}
 }
@@ -77,7 +78,7 @@ func BenchmarkCreateProspect(b *testing.B) {
 				}
 				key := s.NewAccountKey(b, "bench", "standard", 0)
 				i := 0
-				cpu := processCPU()
+				cpu := cputime.Process()
 				for b.Loop() {
 					i++
 					req := httptest.NewRequest("POST", "/v1/prospects", strings.NewReader(fmt.Sprintf(`{"email": "p%d@example.com", "tags": ["a"]}`, i)))

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/captureapi/capture/internal/apitest"
+	"github.com/captureapi/capture/internal/cputime"
 	"github.com/captureapi/capture/server"
 	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
@@ -152,10 +152,10 @@ func BenchmarkEventCost(b *testing.B) {
 	}
 	measure := func(b *testing.B, db *sqlite.DB, k *kind, event bool, perRun int, creates func()) {
 		db.SetNoEventsForTest(!event) // between runs: no create runs
-		cpu0, start := processCPU(b), time.Now()
+		cpu0, start := cputime.Process(), time.Now()
 		creates()
 		k.wall = append(k.wall, time.Since(start)/time.Duration(perRun))
-		k.cpu += processCPU(b) - cpu0
+		k.cpu += cputime.Process() - cpu0
 		k.creates += perRun
 	}
 	report := func(b *testing.B, without, with *kind) {
@@ -216,15 +216,6 @@ func BenchmarkEventCost(b *testing.B) {
 			report(b, &without, &with)
 		})
 	}
-}
-
-// processCPU is the CPU time this process has used, in user and system mode.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // median is the median of ds in µs.
