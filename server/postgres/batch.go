@@ -271,18 +271,18 @@ const updateProspectsSQL = `UPDATE prospects p SET email = r.email, first_name =
 // eventRows is events as the JSON array recordEventsSQL takes.
 func eventRows(events []store.Event) (string, error) {
 	type row struct {
-		ID                 string         `json:"id"`
-		Type               string         `json:"type"`
-		Prospect           store.Prospect `json:"prospect"`
-		PreviousAttributes map[string]any `json:"previous_attributes"`
-		Hidden             bool           `json:"hidden"`
-		RequestID          string         `json:"request_id"`
-		IdempotencyKey     string         `json:"idempotency_key"`
-		Created            time.Time      `json:"created"`
+		ID                 string          `json:"id"`
+		Type               string          `json:"type"`
+		Prospect           json.RawMessage `json:"prospect"`
+		PreviousAttributes map[string]any  `json:"previous_attributes"`
+		Hidden             bool            `json:"hidden"`
+		RequestID          string          `json:"request_id"`
+		IdempotencyKey     string          `json:"idempotency_key"`
+		Created            time.Time       `json:"created"`
 	}
 	rows := make([]row, len(events))
 	for i, e := range events {
-		rows[i] = row{e.ID, e.Type, e.Prospect, e.PreviousAttributes, e.Hidden, e.Request.ID, e.Request.IdempotencyKey, e.Created}
+		rows[i] = row{e.ID, e.Type, json.RawMessage(store.EventProspectJSON(&e.Prospect)), e.PreviousAttributes, e.Hidden, e.Request.ID, e.Request.IdempotencyKey, e.Created}
 	}
 	b, err := json.Marshal(rows)
 	return string(b), err

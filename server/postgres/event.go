@@ -39,12 +39,9 @@ func recordEvent(ctx context.Context, tx pgx.Tx, typ string, p *store.Prospect, 
 // and its arguments: recordEventSQL, or insertEventSQL when !hooks.
 func eventStatement(ctx context.Context, typ string, p *store.Prospect, prev map[string]any, hidden, hooks bool) (string, []any, error) {
 	e := store.NewEvent(ctx, typ, p, prev, hidden)
-	prospect, err := json.Marshal(e.Prospect)
-	if err != nil {
-		return "", nil, err
-	}
 	var prevJSON []byte // NULL without previous attributes
 	if prev != nil {
+		var err error
 		if prevJSON, err = json.Marshal(prev); err != nil {
 			return "", nil, err
 		}
@@ -53,7 +50,7 @@ func eventStatement(ctx context.Context, typ string, p *store.Prospect, prev map
 	if hooks {
 		q = recordEventSQL
 	}
-	return q, []any{e.ID, e.AccountID, e.Type, string(prospect), nullJSON(prevJSON), e.Hidden,
+	return q, []any{e.ID, e.AccountID, e.Type, store.EventProspectJSON(&e.Prospect), nullJSON(prevJSON), e.Hidden,
 		e.Request.ID, e.Request.IdempotencyKey, e.Created}, nil
 }
 

@@ -6,11 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/captureapi/capture/server/store"
 )
@@ -43,7 +40,7 @@ func eventArgs(e *store.Event, args []any) []any {
 	if e.PreviousAttributes != nil {
 		prevJSON = mustJSON(e.PreviousAttributes)
 	}
-	return append(args, e.ID, e.AccountID, e.Type, eventProspectJSON(&e.Prospect), prevJSON, e.Hidden, e.Request.ID,
+	return append(args, e.ID, e.AccountID, e.Type, store.EventProspectJSON(&e.Prospect), prevJSON, e.Hidden, e.Request.ID,
 		e.Request.IdempotencyKey, e.Created.Unix(), e.Prospect.ID)
 }
 
@@ -126,106 +123,6 @@ func (db *DB) ListEvents(ctx context.Context, accountID string, lp store.EventLi
 		return nil, err
 	}
 	return &store.EventPage{Events: rows, HasMore: more}, nil
-}
-
-// eventProspectJSON is an event's prospect as JSON, written by hand: a create
-// spends less on it than on encoding/json's reflection, and fields at their
-// zero value are left out (a deletion's event has the id alone). It reads
-// back with encoding/json into the same store.Prospect as json.Marshal's.
-func eventProspectJSON(p *store.Prospect) string {
-	b := make([]byte, 0, 512)
-	b = append(b, '{')
-	str := func(name, v string) {
-		if v != "" {
-			b = appendJSONString(append(append(b, ',', '"'), name+`":`...), v)
-		}
-	}
-	ptr := func(name string, v *string) {
-		if v != nil {
-			b = appendJSONString(append(append(b, ',', '"'), name+`":`...), *v)
-		}
-	}
-	tm := func(name string, t *time.Time) {
-		if t != nil && !t.IsZero() {
-			b = append(append(append(b, ',', '"'), name+`":"`...), t.Format(time.RFC3339Nano)...)
-			b = append(b, '"')
-		}
-	}
-	b = appendJSONString(append(b, `"ID":`...), p.ID)
-	str("AccountID", p.AccountID)
-	str("Email", p.Email)
-	ptr("FirstName", p.FirstName)
-	ptr("LastName", p.LastName)
-	ptr("Company", p.Company)
-	ptr("Title", p.Title)
-	ptr("Phone", p.Phone)
-	ptr("Website", p.Website)
-	ptr("Source", p.Source)
-	str("Status", p.Status)
-	if p.Tags != nil {
-		b = append(b, `,"Tags":[`...)
-		for i, t := range p.Tags {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, t)
-		}
-		b = append(b, ']')
-	}
-	if p.Metadata != nil {
-		b = append(b, `,"Metadata":{`...)
-		for i, k := range slices.Sorted(maps.Keys(p.Metadata)) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(appendJSONString(b, k), ':')
-			b = appendJSONString(b, p.Metadata[k])
-		}
-		b = append(b, '}')
-	}
-	if p.MarketingConsent {
-		b = append(b, `,"MarketingConsent":true`...)
-	}
-	tm("ConsentAt", p.ConsentAt)
-	if p.Hidden {
-		b = append(b, `,"Hidden":true`...)
-	}
-	tm("Created", &p.Created)
-	tm("Updated", &p.Updated)
-	if p.Attribution != nil {
-		b = append(append(b, `,"Attribution":`...), mustJSON(p.Attribution)...)
-	}
-	return string(append(b, '}'))
-}
-
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD,
-// as encoding/json writes it.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-			i++
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			i++
-		case c < utf8.RuneSelf:
-			b = append(b, c)
-			i++
-		default:
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, `\ufffd`...)
-			} else {
-				b = append(b, s[i:i+size]...)
-			}
-			i += size
-		}
-	}
-	return append(b, '"')
 }
 
 // unmarshalEventObject reads an event's object as stored: a form submission

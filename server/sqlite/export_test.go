@@ -16,9 +16,6 @@ func (db *DB) QueryRowForTest(ctx context.Context, query string, args ...any) *s
 // set a create with its event against one without.
 func (db *DB) SetNoEventsForTest(off bool) { db.noEvents = off }
 
-// EventProspectJSONForTest is eventProspectJSON, for its round-trip test.
-var EventProspectJSONForTest = eventProspectJSON
-
 // SetSearchScanMaxForTest sets the most live prospects of an account whose
 // substring search scans its rows instead of asking the trigram index: 0
 // always asks the index, -1 always scans.

@@ -1,4 +1,4 @@
-package sqlite_test
+package store_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -28,7 +27,7 @@ func TestEventProspectJSON(t *testing.T) {
 		if err := json.Unmarshal(std, &want); err != nil {
 			t.Fatal(err)
 		}
-		hand := sqlite.EventProspectJSONForTest(&p)
+		hand := store.EventProspectJSON(&p)
 		if err := json.Unmarshal([]byte(hand), &got); err != nil {
 			t.Fatalf("%s: %v", hand, err)
 		}
