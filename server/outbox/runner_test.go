@@ -37,7 +37,12 @@ func (c *fakeClient) Stop(context.Context) error {
 func (c *fakeClient) state() (bool, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.running, fmt.Sprintf("running %v, %d starts, %d stops", c.running, c.starts, c.stops)
+	return c.running, c.describe()
+}
+
+// describe says what the client did, with c.mu held.
+func (c *fakeClient) describe() string {
+	return fmt.Sprintf("running %v, %d starts, %d stops", c.running, c.starts, c.stops)
 }
 
 // fakeQueue is what the queue holds, as the test sets it.
@@ -54,6 +59,22 @@ func (q *fakeQueue) work(context.Context) (Work, error) {
 	return q.w, nil
 }
 
+// waitStarts waits until the client has started n times in all. A client
+// woken with nothing left to do runs only idleAfter before it stops again,
+// which a test slowed by a loaded machine can miss entirely if it waits to
+// see it running; a start, once made, stays counted.
+func waitStarts(t *testing.T, c *fakeClient, n int) {
+	t.Helper()
+	poll.Until(t, 10*time.Second, fmt.Sprintf("%d starts of the client", n), func() (bool, string) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.starts >= n, c.describe()
+	})
+}
+
+// waitRunning waits for a state the client stays in until the test changes
+// the queue or wakes the runner; a state it leaves by itself is waited for
+// with waitStarts.
 func waitRunning(t *testing.T, c *fakeClient, want bool) {
 	t.Helper()
 	poll.Until(t, 10*time.Second, fmt.Sprintf("the client running: %v", want), func() (bool, string) {
@@ -78,12 +99,12 @@ func TestRunnerRunsTheClientWhileThereIsWork(t *testing.T) {
 	waitRunning(t, c, false)
 
 	r.Wake() // the relay moved deliveries in
-	waitRunning(t, c, true)
+	waitStarts(t, c, 2)
 	waitRunning(t, c, false)
 
 	q.set(Work{In: 200 * time.Millisecond}) // a retry, later than idleAfter
 	r.Wake()
-	waitRunning(t, c, true)
+	waitStarts(t, c, 3)
 	waitRunning(t, c, false)
 	q.set(Work{Busy: true}) // the retry is due: the runner starts the client by itself
 	waitRunning(t, c, true)
