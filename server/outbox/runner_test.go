@@ -139,3 +139,64 @@ func TestRunnerStartsAnIdleClientPeriodically(t *testing.T) {
 		return c.starts >= 3 && c.stops >= 2, fmt.Sprintf("%d starts, %d stops", c.starts, c.stops)
 	})
 }
+
+// gatedQueue is an empty queue whose look number n (from 1) waits, once
+// entered, until the test releases it, so that the test can wake the runner
+// while it is deciding what to do.
+type gatedQueue struct {
+	n                int
+	entered, release chan struct{}
+
+	mu    sync.Mutex
+	looks int
+}
+
+func (q *gatedQueue) work(ctx context.Context) (Work, error) {
+	q.mu.Lock()
+	q.looks++
+	gated := q.looks == q.n
+	q.mu.Unlock()
+	if gated {
+		close(q.entered)
+		select {
+		case <-q.release:
+		case <-ctx.Done():
+		}
+	}
+	return Work{}, nil
+}
+
+// TestRunnerStartsTheClientForAWakeWhileItLooks: a wake-up that comes while
+// the runner has just found the queue empty (the relay moved deliveries in
+// after the look) starts the client, without waiting for the next look: as
+// the running client is about to stop for idleness, and as a stopped
+// client's queue is looked at.
+func TestRunnerStartsTheClientForAWakeWhileItLooks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		look int // the gated look: 1 decides to stop the client, 2 is a stopped client's first
+	}{
+		{"while stopping", 1},
+		{"while stopped", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The queue stays empty, so no later look starts the client in
+			// place of a lost wake-up.
+			c := &fakeClient{}
+			q := &gatedQueue{n: tc.look, entered: make(chan struct{}), release: make(chan struct{})}
+			r, err := newRunner(context.Background(), c, q.work, slog.New(slog.DiscardHandler), 30*time.Millisecond, time.Hour, 30*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Stop(context.Background())
+			select {
+			case <-q.entered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("waited 10s for the runner to look at the queue")
+			}
+			r.Wake()
+			close(q.release)
+			waitStarts(t, c, 2)
+		})
+	}
+}
