@@ -37,7 +37,12 @@ func (c *fakeClient) Stop(context.Context) error {
 func (c *fakeClient) state() (bool, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.running, fmt.Sprintf("running %v, %d starts, %d stops", c.running, c.starts, c.stops)
+	return c.running, c.describe()
+}
+
+// describe says what the client did, with c.mu held.
+func (c *fakeClient) describe() string {
+	return fmt.Sprintf("running %v, %d starts, %d stops", c.running, c.starts, c.stops)
 }
 
 // fakeQueue is what the queue holds, as the test sets it.
@@ -54,6 +59,22 @@ func (q *fakeQueue) work(context.Context) (Work, error) {
 	return q.w, nil
 }
 
+// waitStarts waits until the client has started n times in all. A client
+// woken with nothing left to do runs only idleAfter before it stops again,
+// which a test slowed by a loaded machine can miss entirely if it waits to
+// see it running; a start, once made, stays counted.
+func waitStarts(t *testing.T, c *fakeClient, n int) {
+	t.Helper()
+	poll.Until(t, 10*time.Second, fmt.Sprintf("%d starts of the client", n), func() (bool, string) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.starts >= n, c.describe()
+	})
+}
+
+// waitRunning waits for a state the client stays in until the test changes
+// the queue or wakes the runner; a state it leaves by itself is waited for
+// with waitStarts.
 func waitRunning(t *testing.T, c *fakeClient, want bool) {
 	t.Helper()
 	poll.Until(t, 10*time.Second, fmt.Sprintf("the client running: %v", want), func() (bool, string) {
@@ -78,12 +99,12 @@ func TestRunnerRunsTheClientWhileThereIsWork(t *testing.T) {
 	waitRunning(t, c, false)
 
 	r.Wake() // the relay moved deliveries in
-	waitRunning(t, c, true)
+	waitStarts(t, c, 2)
 	waitRunning(t, c, false)
 
 	q.set(Work{In: 200 * time.Millisecond}) // a retry, later than idleAfter
 	r.Wake()
-	waitRunning(t, c, true)
+	waitStarts(t, c, 3)
 	waitRunning(t, c, false)
 	q.set(Work{Busy: true}) // the retry is due: the runner starts the client by itself
 	waitRunning(t, c, true)
@@ -117,4 +138,65 @@ func TestRunnerStartsAnIdleClientPeriodically(t *testing.T) {
 		defer c.mu.Unlock()
 		return c.starts >= 3 && c.stops >= 2, fmt.Sprintf("%d starts, %d stops", c.starts, c.stops)
 	})
+}
+
+// gatedQueue is an empty queue whose look number n (from 1) waits, once
+// entered, until the test releases it, so that the test can wake the runner
+// while it is deciding what to do.
+type gatedQueue struct {
+	n                int
+	entered, release chan struct{}
+
+	mu    sync.Mutex
+	looks int
+}
+
+func (q *gatedQueue) work(ctx context.Context) (Work, error) {
+	q.mu.Lock()
+	q.looks++
+	gated := q.looks == q.n
+	q.mu.Unlock()
+	if gated {
+		close(q.entered)
+		select {
+		case <-q.release:
+		case <-ctx.Done():
+		}
+	}
+	return Work{}, nil
+}
+
+// TestRunnerStartsTheClientForAWakeWhileItLooks: a wake-up that comes while
+// the runner has just found the queue empty (the relay moved deliveries in
+// after the look) starts the client, without waiting for the next look: as
+// the running client is about to stop for idleness, and as a stopped
+// client's queue is looked at.
+func TestRunnerStartsTheClientForAWakeWhileItLooks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		look int // the gated look: 1 decides to stop the client, 2 is a stopped client's first
+	}{
+		{"while stopping", 1},
+		{"while stopped", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The queue stays empty, so no later look starts the client in
+			// place of a lost wake-up.
+			c := &fakeClient{}
+			q := &gatedQueue{n: tc.look, entered: make(chan struct{}), release: make(chan struct{})}
+			r, err := newRunner(context.Background(), c, q.work, slog.New(slog.DiscardHandler), 30*time.Millisecond, time.Hour, 30*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Stop(context.Background())
+			select {
+			case <-q.entered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("waited 10s for the runner to look at the queue")
+			}
+			r.Wake()
+			close(q.release)
+			waitStarts(t, c, 2)
+		})
+	}
 }
