@@ -7,7 +7,11 @@
 //   - one prepared statement per endpoint on the same pure-Go SQLite driver
 //     (modernc.org/sqlite) with the same pragmas as Capture's store (WAL,
 //     synchronous=NORMAL, busy_timeout, foreign_keys), on a database laid out
-//     by Capture's own migrations, so both serve identical rows;
+//     by Capture's own migrations, so both serve identical rows; a create
+//     also puts its row into the search index in the insert's transaction,
+//     as every writer of that file does before it commits (migration 00015
+//     of server/sqlite; its insert trigger did it before), so that its rows
+//     are as searchable as Capture's;
 //   - encoding/json of a struct in and out.
 //
 // Nothing else: no validation beyond decoding, no idempotency, events, plan
@@ -112,7 +116,9 @@ type server struct {
 	list        *sql.Stmt
 	listAfter   *sql.Stmt
 	insert      *sql.Stmt
-	pg          *pgStore // on PostgreSQL; nil on SQLite
+	index       *sql.Stmt // puts the row just inserted into the search index
+	indexed     *sql.Stmt // takes it off the rows waiting for the index
+	pg          *pgStore  // on PostgreSQL; nil on SQLite
 }
 
 // rowScanner is a row of a query, from either driver.
@@ -159,6 +165,9 @@ func open(path, account, key string) (*server, error) {
 	s.insert = prepare(s.write, `INSERT INTO prospects (id, account_id, email, first_name, last_name, company, title,
 		phone, website, source, status, tags, metadata, marketing_consent, consent_at, hidden, created, updated)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	s.index = prepare(s.write, `INSERT INTO prospects_search (rowid, email, first_name, last_name, company, title, website)
+		SELECT rowid, email, first_name, last_name, company, title, website FROM prospects WHERE rowid = ?`)
+	s.indexed = prepare(s.write, `DELETE FROM prospects_unindexed WHERE prospect_rowid = ?`)
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("open %s (migrated by capture migrate?): %w", path, err)
@@ -265,7 +274,8 @@ type createRequest struct {
 	Hidden           bool              `json:"hidden"`
 }
 
-// createProspect is a plain create: one INSERT, committed on its own.
+// createProspect is a plain create: one INSERT, committed on its own (on
+// SQLite with its row put into the search index, in its transaction).
 func (s *server) createProspect(w http.ResponseWriter, r *http.Request) {
 	var req createRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
@@ -293,15 +303,39 @@ func (s *server) createProspect(w http.ResponseWriter, r *http.Request) {
 	if s.pg != nil {
 		err = s.pg.insert(r.Context(), s.account, &p, req.Tags)
 	} else {
-		_, err = s.insert.ExecContext(r.Context(), p.ID, s.account, p.Email, p.FirstName, p.LastName,
-			p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status, string(p.Tags), string(p.Metadata),
-			p.MarketingConsent, p.ConsentAt, p.Hidden, now, now)
+		err = s.insertIndexed(r.Context(), &p, now)
 	}
 	if err != nil {
 		writeRaw(w, http.StatusInternalServerError, errInternal)
 		return
 	}
 	writeJSON(w, http.StatusCreated, p)
+}
+
+// insertIndexed inserts p and puts it into the search index, in one transaction.
+func (s *server) insertIndexed(ctx context.Context, p *prospect, now int64) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.StmtContext(ctx, s.insert).ExecContext(ctx, p.ID, s.account, p.Email, p.FirstName, p.LastName,
+		p.Company, p.Title, p.Phone, p.Website, p.Source, p.Status, string(p.Tags), string(p.Metadata),
+		p.MarketingConsent, p.ConsentAt, p.Hidden, now, now)
+	if err != nil {
+		return err
+	}
+	rowid, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, s.index).ExecContext(ctx, rowid); err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, s.indexed).ExecContext(ctx, rowid); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // page is the wire form of a page of prospects.

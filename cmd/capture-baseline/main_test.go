@@ -211,3 +211,50 @@ func testFloorCreatesThenListsNewestFirst(t *testing.T, srv *httptest.Server) {
 		t.Errorf("second page: %v has_more %v, want %v and no more", got, next.body["has_more"], ids[:1])
 	}
 }
+
+// A create puts its row into the search index in its own transaction, as
+// Capture's store does (its rows are as searchable as Capture's): none waits
+// for the index, a substring search finds it, and FTS5's check finds the index
+// in step with the table.
+func TestFloorCreateIndexesItsRow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "capture.db")
+	store, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO accounts (id, name, prospect_limit, created) VALUES (?, 'test', 100, 0)`, testAccount); err != nil {
+		t.Fatal(err)
+	}
+	s, err := open(path, testAccount, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	srv := httptest.NewServer(s.routes())
+	defer srv.Close()
+	if a := call(t, "POST", srv.URL+"/v1/prospects", testKey, `{"email": "grace@example.com", "company": "Compilers Inc"}`); a.status != 201 {
+		t.Fatalf("create: %d %s", a.status, a.raw)
+	}
+	var waiting, found int
+	if err := db.QueryRow(`SELECT count(*) FROM prospects_unindexed`).Scan(&waiting); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM prospects_search WHERE prospects_search MATCH 'company : "compilers"'`).Scan(&found); err != nil {
+		t.Fatal(err)
+	}
+	if waiting != 0 || found != 1 {
+		t.Errorf("after a create: %d rows wait for the index, a search finds %d (want 0 and 1)", waiting, found)
+	}
+	if _, err := db.Exec(`INSERT INTO prospects_search (prospects_search, rank) VALUES ('integrity-check', 1)`); err != nil {
+		t.Errorf("the search index is out of step with the prospects: %v", err)
+	}
+}
