@@ -53,9 +53,9 @@ func newPostgresTestServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// newTestServer serves a SQLite database laid out by Capture's own
-// migrations, with one account and one seeded prospect.
-func newTestServer(t *testing.T) *httptest.Server {
+// migratedFile is a SQLite file laid out by Capture's own migrations, with
+// the test's account, and a connection to it.
+func migratedFile(t *testing.T) (string, *sql.DB) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "capture.db")
 	store, err := sqlite.Open(path)
@@ -70,10 +70,18 @@ func newTestServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	if _, err := db.Exec(`INSERT INTO accounts (id, name, prospect_limit, created) VALUES (?, 'test', 100, 0)`, testAccount); err != nil {
 		t.Fatal(err)
 	}
+	return path, db
+}
+
+// newTestServer serves a SQLite database laid out by Capture's own
+// migrations, with one account and one seeded prospect.
+func newTestServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	path, db := migratedFile(t)
 	if _, err := db.Exec(`INSERT INTO prospects (id, account_id, email, first_name, tags, metadata, marketing_consent, consent_at, created, updated)
 		VALUES (?, ?, 'ada@example.com', 'Ada', '["seed"]', '{"plan":"pro"}', 1, 1700000000, 1700000000, 1700000000)`, seededID, testAccount); err != nil {
 		t.Fatal(err)
@@ -217,23 +225,7 @@ func testFloorCreatesThenListsNewestFirst(t *testing.T, srv *httptest.Server) {
 // for the index, a substring search finds it, and FTS5's check finds the index
 // in step with the table.
 func TestFloorCreateIndexesItsRow(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "capture.db")
-	store, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	store.Close()
-	db, err := sql.Open("sqlite", dsn(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`INSERT INTO accounts (id, name, prospect_limit, created) VALUES (?, 'test', 100, 0)`, testAccount); err != nil {
-		t.Fatal(err)
-	}
+	path, db := migratedFile(t)
 	s, err := open(path, testAccount, testKey)
 	if err != nil {
 		t.Fatal(err)
