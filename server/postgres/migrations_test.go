@@ -64,3 +64,70 @@ func TestEventsObjectIDMigration(t *testing.T) {
 		t.Errorf("events about prs_old after the upgrade: %v, want [evt_02 evt_01]", ids)
 	}
 }
+
+// An upgrade keeps the plan's limit exact for an account whose count was
+// spread unevenly over its slots (deletions take from a slot, which may go
+// below zero): the slots get their caps from the room the plan leaves, not
+// from each slot's count alone. A changed limit shares the room again.
+func TestProspectCountCapsMigration(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.URL(t)
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, raw, os.DirFS("migrations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 16); err != nil {
+		t.Fatal(err)
+	}
+	// 9 live of 10: 39 in slot 0, and two fewer in each other slot.
+	for _, q := range []string{
+		`INSERT INTO accounts (id, name, prospect_limit, created) VALUES ('acct_old', 'old', 10, now())`,
+		`UPDATE prospect_counts SET live = CASE WHEN slot = 0 THEN 39 ELSE -2 END WHERE account_id = 'acct_old'`,
+	} {
+		if _, err := raw.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Each count on a new connection, whose process id picks another slot.
+	raw.SetMaxIdleConns(0)
+	countIn := func(tries int) (counted int) {
+		t.Helper()
+		for range tries {
+			var ok bool
+			if err := raw.QueryRowContext(ctx, `SELECT count_prospects_in('acct_old', 1)`).Scan(&ok); err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				counted++
+			}
+		}
+		return counted
+	}
+	if n := countIn(20); n != 1 {
+		t.Errorf("counted in %d of 20 with room for 1 after the upgrade", n)
+	}
+	if _, err := raw.ExecContext(ctx, `UPDATE accounts SET prospect_limit = 13 WHERE id = 'acct_old'`); err != nil {
+		t.Fatal(err)
+	}
+	if n := countIn(20); n != 3 {
+		t.Errorf("counted in %d of 20 with room for 3 after the limit grew", n)
+	}
+	if _, err := raw.ExecContext(ctx, `UPDATE accounts SET prospect_limit = 5 WHERE id = 'acct_old'`); err != nil {
+		t.Fatal(err)
+	}
+	if n := countIn(20); n != 0 {
+		t.Errorf("counted in %d of 20 over a lowered limit", n)
+	}
+	var live int64
+	if err := raw.QueryRowContext(ctx, `SELECT live_prospects('acct_old')`).Scan(&live); err != nil || live != 13 {
+		t.Errorf("live prospects %d (%v), want 13", live, err)
+	}
+}

@@ -44,9 +44,9 @@ func scanProspect(row pgx.Row) (*store.Prospect, error) {
 
 // CreateProspect inserts a prospect, in one round trip (see createOnce). The
 // unique index on live emails refuses a duplicate, and the account's count,
-// split into slots that concurrent creates take one each (migration 00013),
-// holds it to its plan: of many concurrent creates, exactly as many as the
-// plan allows succeed.
+// split into slots that concurrent creates take one each, each with its share
+// of the plan's room (migrations 00013 and 00017), holds it to its plan: of
+// many concurrent creates, exactly as many as the plan allows succeed.
 func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error) {
 	defer unavailable(ctx, &err)
 	p.Normalise()
@@ -66,9 +66,10 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 			return cmpErr(db.liveWithEmail(ctx, n.AccountID, n.Email, ""), err)
 		}
 		if (errors.Is(err, errKeyChanged) || isSerializationFailure(err) || isDeadlock(err)) && attempt < 4 {
-			// The account's suppression key is new, or its count neared the
-			// limit (the next run takes the near path), or a batch, which takes
-			// every slot of the count, met this create: run again.
+			// The account's suppression key is new, or the slot of its count
+			// this create waited for filled meanwhile (the next run sees it
+			// full and takes every slot), or a batch, which takes every slot
+			// of the count, met this create: run again.
 			continue
 		}
 		if !isUniqueViolation(err, liveEmailIndex) {
