@@ -50,6 +50,7 @@ type DB struct {
 	relay *outbox.Relay // moves deliveries into the queue, once StartQueue ran
 
 	suppressionKeys sync.Map // account id → *suppressionKey, see suppressionKeyOf
+	accountHooks    sync.Map // account id → whether it had enabled webhook endpoints at its last create, see createOnce
 }
 
 var _ store.Store = (*DB)(nil)

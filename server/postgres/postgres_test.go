@@ -510,3 +510,49 @@ func beginOnItsOwn(t *testing.T, dsn string) pgx.Tx {
 	}
 	return tx
 }
+
+// TestCreateAfterAnotherReplicaAddsEndpoint: a replica whose last create of
+// an account found no webhook endpoint records its next create's event for
+// the endpoint another replica has added since: the event's delivery waits in
+// the outbox, and creates of the account go on succeeding.
+func TestCreateAfterAnotherReplicaAddsEndpoint(t *testing.T) {
+	dsn := pgtest.URL(t)
+	a, b := pgtest.OpenURL(t, dsn), pgtest.OpenURL(t, dsn)
+	ctx := context.Background()
+	acct, err := a.CreateAccount(ctx, "hooks", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliveries := func(p *store.Prospect) (n int) {
+		t.Helper()
+		pgtest.QueryRow(t, dsn, `SELECT count(*) FROM webhook_outbox o JOIN events e ON e.id = o.event_id
+			WHERE e.account_id = $1 AND e.object_id = $2`, []any{acct.ID, p.ID}, &n)
+		return n
+	}
+	create := func(db *postgres.DB, email string) *store.Prospect {
+		t.Helper()
+		p := &store.Prospect{AccountID: acct.ID, Email: email}
+		if err := db.CreateProspect(ctx, p); err != nil {
+			t.Fatalf("create %s: %v", email, err)
+		}
+		return p
+	}
+	if p := create(a, "before@example.com"); deliveries(p) != 0 {
+		t.Fatalf("a delivery for a create before any endpoint")
+	}
+	ep := &store.WebhookEndpoint{AccountID: acct.ID, URL: "https://hooks.example.com", EnabledEvents: []string{"*"}}
+	if err := b.CreateWebhookEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if p := create(a, fmt.Sprintf("after%d@example.com", i)); deliveries(p) != 1 {
+			t.Errorf("create %d after the endpoint on the other replica: %d deliveries, want 1", i+1, deliveries(p))
+		}
+	}
+	if err := b.DeleteWebhookEndpoint(ctx, acct.ID, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if p := create(a, "deleted@example.com"); deliveries(p) != 0 {
+		t.Errorf("a delivery for a create after the endpoint was deleted")
+	}
+}

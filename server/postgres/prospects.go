@@ -65,8 +65,9 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 		if errors.Is(err, store.ErrPlanLimit) { // a duplicate is the answer before the plan, as on SQLite
 			return cmpErr(db.liveWithEmail(ctx, n.AccountID, n.Email, ""), err)
 		}
-		if (errors.Is(err, errKeyChanged) || isSerializationFailure(err) || isDeadlock(err)) && attempt < 4 {
-			// The account's suppression key is new, or the slot of its count
+		if (errors.Is(err, errKeyChanged) || errors.Is(err, errHooksChanged) || isSerializationFailure(err) || isDeadlock(err)) && attempt < 4 {
+			// The account's suppression key is new, or it has webhook
+			// endpoints since its last create, or the slot of its count
 			// this create waited for filled meanwhile (the next run sees it
 			// full and takes every slot), or a batch, which takes every slot
 			// of the count, met this create: run again.
@@ -83,10 +84,16 @@ func (db *DB) CreateProspect(ctx context.Context, p *store.Prospect) (err error)
 }
 
 // createOnce sends a create's statements together: the insert, the count and
-// the suppression check (admit_prospect, migration 00013), the consent and the
+// the suppression check (admit_prospect, migration 00018), the consent and the
 // event with its deliveries. Outside a transaction they run as the batch's
 // implicit one; inside Atomically, in a savepoint that a failure rolls back.
 // It tells whether a delivery was enqueued.
+//
+// The event's statement depends on whether the account has enabled webhook
+// endpoints, which the statements learn only as they run: the create goes by
+// what the account's last create here learned (none known: it has), and
+// admit_prospect refuses one that guessed none for an account that has some
+// (errHooksChanged, and the next run knows).
 func (db *DB) createOnce(ctx context.Context, p *store.Prospect) (enqueued bool, err error) {
 	sealed, key, err := db.suppressionKeyOf(ctx, p.AccountID)
 	if err != nil {
@@ -98,7 +105,11 @@ func (db *DB) createOnce(ctx context.Context, p *store.Prospect) (enqueued bool,
 			return false, err
 		}
 	}
-	event, eventArgs, err := eventStatement(ctx, store.EventProspectCreated, p, nil, p.Hidden, true)
+	hooks := true
+	if known, ok := db.accountHooks.Load(p.AccountID); ok {
+		hooks = known.(bool)
+	}
+	event, eventArgs, err := eventStatement(ctx, store.EventProspectCreated, p, nil, p.Hidden, hooks)
 	if err != nil {
 		return false, err
 	}
@@ -117,7 +128,8 @@ func (db *DB) createOnce(ctx context.Context, p *store.Prospect) (enqueued bool,
 	}
 	b.Queue(insertProspectSQL, p.ID, p.AccountID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.Phone, p.Website,
 		p.Source, p.Status, p.Tags, p.Metadata, p.MarketingConsent, p.ConsentAt, p.Hidden, p.Created, p.Updated, p.Attribution)
-	b.Queue(`SELECT admit_prospect($1, $2, $3)`, p.AccountID, sealed, hash)
+	const admit = `SELECT admit_prospect($1, $2, $3, $4)`
+	b.Queue(admit, p.AccountID, sealed, hash, hooks)
 	if p.MarketingConsent {
 		b.Queue(insertConsent, consentArgs(ctx, p, p.ConsentText)...)
 	}
@@ -133,7 +145,16 @@ func (db *DB) createOnce(ctx context.Context, p *store.Prospect) (enqueued bool,
 			res = q.SendBatch(ctx, &b)
 		}
 		for i := range b.Len() {
-			tag, err := res.Exec()
+			var tag pgconn.CommandTag
+			var err error
+			if b.QueuedQueries[i].SQL == admit {
+				var has bool
+				if err = res.QueryRow().Scan(&has); err == nil && has != hooks {
+					db.accountHooks.Store(p.AccountID, has)
+				}
+			} else {
+				tag, err = res.Exec()
+			}
 			if err != nil {
 				res.Close()
 				switch {
@@ -149,7 +170,7 @@ func (db *DB) createOnce(ctx context.Context, p *store.Prospect) (enqueued bool,
 				return err
 			}
 			if b.QueuedQueries[i].SQL == event {
-				enqueued = tag.RowsAffected() > 0
+				enqueued = hooks && tag.RowsAffected() > 0
 			}
 		}
 		return res.Close()
@@ -169,6 +190,9 @@ func (db *DB) createOnce(ctx context.Context, p *store.Prospect) (enqueued bool,
 			return false, errKeyChanged
 		case "CP003":
 			return false, store.ErrSuppressed
+		case "CP004":
+			db.accountHooks.Store(p.AccountID, true)
+			return false, errHooksChanged
 		}
 	}
 	return enqueued, err
@@ -185,6 +209,10 @@ func newProspectRow(p *store.Prospect) {
 		p.ConsentAt = &p.Created
 	}
 }
+
+// errHooksChanged says that a create recorded its event as for an account
+// without enabled webhook endpoints, and the account has one now.
+var errHooksChanged = errors.New("the account has enabled webhook endpoints now")
 
 const insertProspectSQL = `INSERT INTO prospects (` + prospectCols + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL)`
