@@ -13,24 +13,32 @@ import (
 	"github.com/captureapi/capture/server/store"
 )
 
+// migratedTo opens the test's database as goose sees it and migrates it up
+// to version, for a test of the migrations after it.
+func migratedTo(t *testing.T, dsn string, version int64) (*sql.DB, *goose.Provider) {
+	t.Helper()
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	p, err := goose.NewProvider(goose.DialectPostgres, raw, os.DirFS("migrations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(context.Background(), version); err != nil {
+		t.Fatal(err)
+	}
+	return raw, p
+}
+
 // An upgrade keeps every event about a prospect findable: the events written
 // before events had an object_id column are found through it after, and the
 // migration goes back down and up again.
 func TestEventsObjectIDMigration(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.URL(t)
-	raw, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, raw, os.DirFS("migrations"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 13); err != nil {
-		t.Fatal(err)
-	}
+	raw, p := migratedTo(t, dsn, 13)
 	for _, q := range []string{
 		`INSERT INTO accounts (id, name, prospect_limit, created) VALUES ('acct_old', 'old', 10, now())`,
 		`INSERT INTO events (id, account_id, type, prospect, created) VALUES
@@ -71,19 +79,7 @@ func TestEventsObjectIDMigration(t *testing.T) {
 // from each slot's count alone. A changed limit shares the room again.
 func TestProspectCountCapsMigration(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.URL(t)
-	raw, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, raw, os.DirFS("migrations"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 16); err != nil {
-		t.Fatal(err)
-	}
+	raw, p := migratedTo(t, pgtest.URL(t), 16)
 	// 9 live of 10: 39 in slot 0, and two fewer in each other slot.
 	for _, q := range []string{
 		`INSERT INTO accounts (id, name, prospect_limit, created) VALUES ('acct_old', 'old', 10, now())`,
