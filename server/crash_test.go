@@ -32,6 +32,12 @@ func (s *answerLost) FinishIdempotent(ctx context.Context, accountID, key, reque
 	return s.Store.FinishIdempotent(ctx, accountID, key, requestID, status, body)
 }
 
+// ClaimsInTransaction claims keys in the request's transaction, as the real store does.
+func (s *answerLost) ClaimsInTransaction() bool {
+	tc, ok := s.Store.(store.TransactionalClaims)
+	return ok && tc.ClaimsInTransaction()
+}
+
 // TestIdempotentEffectCommitsWithItsAnswer: when the answer of an idempotent
 // request cannot be kept, its effect is not kept either, so the retry with the
 // same key is a first run, never a conflict with itself.

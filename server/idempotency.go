@@ -45,12 +45,10 @@ type keyClaim struct {
 
 // holdKey holds the request's Idempotency-Key for it, or answers from the
 // record that holds it. Where the claim is made depends on the store, and is
-// decided here alone: a store with concurrent writers (PostgreSQL, shared by
-// replicas) commits the claim now, on its own, for every replica to see at
-// once; a store that claims inside the write transaction
-// (store.TransactionalClaims: SQLite's single writer) is handed the claim for
-// execute's transaction, so that the claim, the effect and the kept answer are
-// one commit. Either way the request then runs holding the key, or is answered
+// decided here alone: a store that claims inside the write transaction
+// (store.TransactionalClaims: both engines) is handed the claim for execute's
+// transaction, so that the claim, the effect and the kept answer are one
+// commit; any other store commits the claim now, on its own. Either way the request then runs holding the key, or is answered
 // as answerHeldKey says.
 func (s *Server) holdKey(c *call) error {
 	key := idempotencyKey(c.r)

@@ -18,6 +18,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/captureapi/capture/internal/poll"
+	"github.com/captureapi/capture/server/postgres/pgtest"
 	"github.com/captureapi/capture/server/sqlite"
 	"github.com/captureapi/capture/server/store"
 )
@@ -213,6 +214,22 @@ func freeAddr(t *testing.T) string {
 }
 
 // startServer starts `capture serve` on addr and waits until /healthz answers.
+// seedPostgresKey is seedKey on the PostgreSQL database at dsn.
+func seedPostgresKey(t *testing.T, dsn string, role store.Role) string {
+	t.Helper()
+	ctx := context.Background()
+	db := pgtest.OpenURL(t, dsn)
+	a, err := db.CreateAccount(ctx, "acme", 1_000_000, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := db.CreateKey(ctx, a.ID, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
 func startServer(t *testing.T, db, addr string, flags ...string) *exec.Cmd {
 	t.Helper()
 	cmd := command(t, nil, append([]string{"serve", "--db", db, "--addr", addr}, flags...)...)

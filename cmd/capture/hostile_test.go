@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/captureapi/capture/internal/poll"
+	"github.com/captureapi/capture/server/postgres/pgtest"
 	"github.com/captureapi/capture/server/store"
 )
 
@@ -135,11 +136,21 @@ type idempotentOp struct {
 // request with its key. Whatever the instant of the kill, a request whose
 // effect is visible has its answer kept (the retry is a replay of it), and one
 // whose effect is not visible runs once more: never a second effect, never a
-// prospect_exists for the request's own prospect.
+// prospect_exists for the request's own prospect. On PostgreSQL the killed
+// process's connections end with it, and with them its open transactions:
+// their keys' claims included.
 func TestKillDuringIdempotentWrites(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "capture.db")
-	key := seedKey(t, db, store.RoleStandard)
+	t.Run("sqlite", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "capture.db")
+		testKillDuringIdempotentWrites(t, db, seedKey(t, db, store.RoleStandard))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.URL(t)
+		testKillDuringIdempotentWrites(t, dsn, seedPostgresKey(t, dsn, store.RoleStandard))
+	})
+}
+
+func testKillDuringIdempotentWrites(t *testing.T, db, key string) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	flags := []string{"--request-timeout", "1s"}

@@ -17,8 +17,17 @@ const holderQuery = `SELECT fingerprint, request_id, status, body,
 		status IS NULL AND locked_until < clock_timestamp()
 	FROM idempotency_keys WHERE account_id = $1 AND key = $2`
 
-// BeginIdempotent claims a key with one conditional upsert, so two requests
-// with the same key (on any replica) cannot both start. A key already held is
+// BeginIdempotent claims a key, so two requests with the same key (on any
+// replica) cannot both start.
+//
+// Inside Atomically the claim is the transaction's first statement
+// (claim_idempotency_key, migration 00019): the claim, the effect and the
+// kept answer commit together, and a crash leaves all of them or none, the
+// claim included. Until the commit the holder's advisory locks tell another
+// request, on any replica, that the key is held and whether by a run of the
+// same request.
+//
+// Outside, the claim is one conditional upsert committed on its own. A key already held is
 // answered from a read first: its holder may be inside its own transaction
 // (its effect and answer, see Atomically), whose row lock a claim would
 // otherwise wait behind instead of answering 409 at once. A new key, the
@@ -27,6 +36,9 @@ const holderQuery = `SELECT fingerprint, request_id, status, body,
 func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (rec *store.IdempotencyRecord, err error) {
 	defer unavailable(ctx, &err)
 	ttl := int64(store.IdempotencyTTL / time.Second)
+	if tx, ok := ctx.Value(txKey{}).(*outerTx); ok {
+		return tx.claim(ctx, accountID, key, fingerprint, requestID, lock, ttl)
+	}
 	rec, free, err := db.claimNew(ctx, accountID, key, fingerprint, requestID, lock, ttl)
 	if err != nil || !free {
 		return rec, err
@@ -136,6 +148,45 @@ func (db *DB) holder(ctx context.Context, accountID, key string, fingerprint []b
 	return &r, false, nil
 }
 
+// claim claims a key as the transaction's first statement, which begins it;
+// see BeginIdempotent.
+func (tx *outerTx) claim(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration, ttl int64) (*store.IdempotencyRecord, error) {
+	const claim = `SELECT held, r_fingerprint, coalesce(r_request_id, ''), r_status, r_body FROM claim_idempotency_key($1, $2, $3, $4, $5, $6)`
+	args := []any{accountID, key, fingerprint, requestID, lock.Milliseconds(), ttl}
+	var row pgx.Row
+	if tx.Tx == nil {
+		b := new(pgx.Batch)
+		b.BeginTx(pgx.TxOptions{})
+		b.Queue(claim, args...)
+		res := tx.sendBegin(ctx, b)
+		defer res.Close()
+		if _, err := res.Exec(); err != nil { // BEGIN
+			return nil, err
+		}
+		row = res.QueryRow()
+	} else {
+		row = tx.QueryRow(ctx, claim, args...)
+	}
+	var held string
+	var r store.IdempotencyRecord
+	var status *int32
+	if err := row.Scan(&held, &r.Fingerprint, &r.RequestID, &status, &r.Body); err != nil {
+		return nil, err
+	}
+	switch held {
+	case "":
+		return nil, nil
+	case "same": // running, as far as can be seen, and not committed
+		return &store.IdempotencyRecord{Fingerprint: fingerprint}, nil
+	case "other":
+		return &store.IdempotencyRecord{}, nil // another fingerprint: reused
+	}
+	if status != nil {
+		r.Status = int(*status)
+	}
+	return &r, nil
+}
+
 // FinishIdempotent keeps the answer for replays, if the request still holds the key.
 func (db *DB) FinishIdempotent(ctx context.Context, accountID, key, requestID string, status int, body []byte) (err error) {
 	defer unavailable(ctx, &err)
@@ -153,6 +204,10 @@ func (db *DB) FinishIdempotent(ctx context.Context, accountID, key, requestID st
 		return err
 	})
 }
+
+// ClaimsInTransaction reports that BeginIdempotent, inside Atomically, claims
+// in the caller's transaction (see store.TransactionalClaims).
+func (db *DB) ClaimsInTransaction() bool { return true }
 
 // ReleaseIdempotent deletes a key's in-flight record.
 func (db *DB) ReleaseIdempotent(ctx context.Context, accountID, key, requestID string) (err error) {

@@ -36,10 +36,10 @@ type IdempotencyStore interface {
 // TransactionalClaims is implemented by a Store whose BeginIdempotent, called
 // inside Atomically, claims the key in that transaction, so that the claim, the
 // effect and the kept answer of an idempotent request are one write
-// transaction. That needs writes to run one at a time (SQLite's single
-// writer), or another request could claim the key before the transaction
-// commits. A store with concurrent writers (PostgreSQL, shared by replicas)
-// commits the claim first, on its own, for every replica to see at once.
+// transaction. The store must still tell a concurrent request at once that
+// the key is held, before that transaction commits: SQLite runs writes one at
+// a time, PostgreSQL holds advisory locks on the key until the commit. A
+// store without it commits the claim first, on its own.
 type TransactionalClaims interface {
 	ClaimsInTransaction() bool
 }
