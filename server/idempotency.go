@@ -14,7 +14,9 @@ import (
 )
 
 // lockSlack is how long past its deadline a request keeps its Idempotency-Key
-// locked: if its process dies, a retry may run once the lock runs out.
+// locked where the claim commits on its own (a store without
+// store.TransactionalClaims): if its process dies, a retry may run once the
+// lock runs out.
 const lockSlack = 5 * time.Second
 
 // keeps reports whether an answer is kept for replays: only answers of requests

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/captureapi/capture/gen"
 	"github.com/captureapi/capture/internal/apitest"
 	"github.com/captureapi/capture/server"
@@ -347,5 +349,30 @@ func TestIdempotencyKeyHeldInTransaction(t *testing.T) {
 	wantError(t, res, got, 409, gen.ErrorTypeInvalidRequestError, gen.ErrorCodeIdempotencyKeyReused, "Idempotency-Key")
 	if n := countProspects(t, b, a.StandardKey); n != 1 {
 		t.Errorf("%d prospects, want 1", n)
+	}
+
+	// Another request with the key that is reading the kept answer, in its
+	// transaction still, does not hold the key: a retry is the replay.
+	acct, err := a.Store.AccountByName(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), a.PostgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	reader, err := conn.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback(context.Background())
+	var claimed string
+	if err := reader.QueryRow(context.Background(), `SELECT held FROM claim_idempotency_key($1, 'held', '\x00'::bytea, 'req_other', 60000, 86400)`, acct.ID).Scan(&claimed); err != nil || claimed != "record" {
+		t.Fatalf("another request's claim: %q %v; want the record", claimed, err)
+	}
+	res, got = do(t, "POST", b.URL+"/v1/prospects", a.StandardKey, "application/json", body, "Idempotency-Key", "held")
+	if res.StatusCode != 201 || res.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(got, f.body) {
+		t.Errorf("a retry beside another request reading the answer: %d %q %s", res.StatusCode, res.Header.Get("Idempotent-Replayed"), got)
 	}
 }

@@ -213,7 +213,6 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startServer starts `capture serve` on addr and waits until /healthz answers.
 // seedPostgresKey is seedKey on the PostgreSQL database at dsn.
 func seedPostgresKey(t *testing.T, dsn string, role store.Role) string {
 	t.Helper()
@@ -230,6 +229,7 @@ func seedPostgresKey(t *testing.T, dsn string, role store.Role) string {
 	return secret
 }
 
+// startServer starts `capture serve` on addr and waits until /healthz answers.
 func startServer(t *testing.T, db, addr string, flags ...string) *exec.Cmd {
 	t.Helper()
 	cmd := command(t, nil, append([]string{"serve", "--db", db, "--addr", addr}, flags...)...)

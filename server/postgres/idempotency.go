@@ -27,11 +27,11 @@ const holderQuery = `SELECT fingerprint, request_id, status, body,
 // request, on any replica, that the key is held and whether by a run of the
 // same request.
 //
-// Outside, the claim is one conditional upsert committed on its own. A key already held is
-// answered from a read first: its holder may be inside its own transaction
-// (its effect and answer, see Atomically), whose row lock a claim would
-// otherwise wait behind instead of answering 409 at once. A new key, the
-// usual case, is claimed (or its holder read) in one round trip by
+// Outside, the claim is one conditional upsert committed on its own. A key
+// already held is answered from a read first: its holder may be inside its
+// own transaction (its effect and answer, see Atomically), whose row lock a
+// claim would otherwise wait behind instead of answering 409 at once. A new
+// key, the usual case, is claimed (or its holder read) in one round trip by
 // claimNew; the upsert is for a record that expired or whose holder died.
 func (db *DB) BeginIdempotent(ctx context.Context, accountID, key string, fingerprint []byte, requestID string, lock time.Duration) (rec *store.IdempotencyRecord, err error) {
 	defer unavailable(ctx, &err)
@@ -156,7 +156,7 @@ func (tx *outerTx) claim(ctx context.Context, accountID, key string, fingerprint
 	var row pgx.Row
 	if tx.Tx == nil {
 		b := new(pgx.Batch)
-		b.BeginTx(pgx.TxOptions{})
+		b.BeginTx(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}) // the claim's reads need it
 		b.Queue(claim, args...)
 		res := tx.sendBegin(ctx, b)
 		defer res.Close()

@@ -12,10 +12,11 @@ import (
 // enqueued deliveries, and the statements sent with its commit.
 //
 // Its BEGIN is no round trip of its own: the transaction begins with its
-// first statement, in the same batch where that statement is a batch (a
-// create's is, see createOnce; so is the commit of withCommit's statements),
-// so that a request with an Idempotency-Key spends one round trip on its
-// change and one on keeping its answer and committing. A transaction that
+// first statement, in the same batch where that statement is a batch (an
+// Idempotency-Key's claim is, see claim; so is a create's, see createOnce,
+// and the commit of withCommit's statements), so that an idempotent create
+// spends one round trip on its claim, one on its change and one on keeping
+// its answer and committing. A transaction that
 // wrote nothing commits without a word to the database.
 type outerTx struct {
 	pgx.Tx   // nil until the transaction began (see begin)

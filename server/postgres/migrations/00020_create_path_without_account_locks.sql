@@ -5,9 +5,9 @@
 -- lock on that one row: a new MultiXact, a WAL record and the page's
 -- exclusive lock at every create, the hot row of the write path. Accounts
 -- are never deleted, and the account of these rows is the one the request's
--- API key belongs to; admit_prospect, which every create runs, now refuses
--- an account it cannot find. The other tables keep their keys: no create
--- writes them.
+-- API key belongs to; admit_prospect, which every create runs, refuses an
+-- account it cannot find (it looks only when no plan counts the create in).
+-- The other tables keep their keys: no create writes them.
 ALTER TABLE prospects DROP CONSTRAINT prospects_account_id_fkey;
 ALTER TABLE events DROP CONSTRAINT events_account_id_fkey;
 ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_account_id_fkey;
@@ -19,13 +19,13 @@ DECLARE
     key     TEXT;
     enabled INTEGER;
 BEGIN
-    SELECT a.suppression_key, a.webhook_endpoints_enabled INTO key, enabled FROM accounts a WHERE a.id = account;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no account %', account USING ERRCODE = 'foreign_key_violation';
-    END IF;
     IF NOT count_prospects_in(account, 1) THEN
+        IF NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = account) THEN
+            RAISE EXCEPTION 'no account %', account USING ERRCODE = 'foreign_key_violation';
+        END IF;
         RAISE EXCEPTION 'the plan of account % allows no more prospects', account USING ERRCODE = 'CP001';
     END IF;
+    SELECT a.suppression_key, a.webhook_endpoints_enabled INTO key, enabled FROM accounts a WHERE a.id = account;
     IF key IS DISTINCT FROM sealed_key THEN
         RAISE EXCEPTION 'the suppression key of account % changed', account USING ERRCODE = 'CP002';
     END IF;
