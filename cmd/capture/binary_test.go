@@ -191,6 +191,14 @@ func seedKey(t *testing.T, path string, role store.Role) string {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return seedAccountKey(t, db, role)
+}
+
+// seedAccountKey makes the account acme, with room for a million prospects
+// and requests a second, and a key of the role for it.
+func seedAccountKey(t *testing.T, db store.Store, role store.Role) string {
+	t.Helper()
+	ctx := context.Background()
 	a, err := db.CreateAccount(ctx, "acme", 1_000_000, 1_000_000)
 	if err != nil {
 		t.Fatal(err)
@@ -216,17 +224,7 @@ func freeAddr(t *testing.T) string {
 // seedPostgresKey is seedKey on the PostgreSQL database at dsn.
 func seedPostgresKey(t *testing.T, dsn string, role store.Role) string {
 	t.Helper()
-	ctx := context.Background()
-	db := pgtest.OpenURL(t, dsn)
-	a, err := db.CreateAccount(ctx, "acme", 1_000_000, 1_000_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, secret, err := db.CreateKey(ctx, a.ID, role)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return secret
+	return seedAccountKey(t, pgtest.OpenURL(t, dsn), role)
 }
 
 // startServer starts `capture serve` on addr and waits until /healthz answers.

@@ -563,13 +563,8 @@ func TestCreateAfterAnotherReplicaAddsEndpoint(t *testing.T) {
 // webhook endpoint does for the account's endpoint limit, holds up none of
 // the account's creates. A create for an account there is not is refused.
 func TestCreatesDoNotLockTheirAccountRow(t *testing.T) {
-	dsn := pgtest.URL(t)
-	db := pgtest.OpenURL(t, dsn)
+	dsn, db, a := newAccount(t)
 	ctx := context.Background()
-	a, err := db.CreateAccount(ctx, "acme", 100, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tx := beginOnItsOwn(t, dsn)
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, a.ID); err != nil {
 		t.Fatal(err)
@@ -580,7 +575,7 @@ func TestCreatesDoNotLockTheirAccountRow(t *testing.T) {
 	if err := db.CreateProspect(wctx, &store.Prospect{AccountID: a.ID, Email: "ada@example.com"}); err != nil {
 		t.Fatalf("a create beside a transaction holding its account's row: %v", err)
 	}
-	err = db.Atomically(wctx, func(ctx context.Context) error {
+	err := db.Atomically(wctx, func(ctx context.Context) error {
 		if rec, err := db.BeginIdempotent(ctx, a.ID, "k1", []byte("fp"), "req_1", time.Minute); err != nil || rec != nil {
 			return fmt.Errorf("claim: %v %v", rec, err)
 		}
@@ -608,13 +603,8 @@ func TestCreatesDoNotLockTheirAccountRow(t *testing.T) {
 // neither used nor closed) is ended once it has been idle for the claim's
 // lock: the key is then free for a retry, on any connection.
 func TestClaimOfAVanishedHostEnds(t *testing.T) {
-	dsn := pgtest.URL(t)
-	db := pgtest.OpenURL(t, dsn)
+	dsn, db, a := newAccount(t)
 	ctx := context.Background()
-	a, err := db.CreateAccount(ctx, "acme", 100, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	fp := []byte("the request")
 	vanished := beginOnItsOwn(t, dsn)
 	var held string
@@ -640,4 +630,17 @@ func TestClaimOfAVanishedHostEnds(t *testing.T) {
 	if _, err := vanished.Exec(ctx, `SELECT 1`); err == nil {
 		t.Error("the idle transaction's session is still open")
 	}
+}
+
+// newAccount opens a store on a schema of the test's own, at dsn, with an
+// account of 100 prospects.
+func newAccount(t *testing.T) (dsn string, db *postgres.DB, a *store.Account) {
+	t.Helper()
+	dsn = pgtest.URL(t)
+	db = pgtest.OpenURL(t, dsn)
+	a, err := db.CreateAccount(context.Background(), "acme", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn, db, a
 }
