@@ -50,8 +50,8 @@ type keyClaim struct {
 // decided here alone: a store that claims inside the write transaction
 // (store.TransactionalClaims: both engines) is handed the claim for execute's
 // transaction, so that the claim, the effect and the kept answer are one
-// commit; any other store commits the claim now, on its own. Either way the request then runs holding the key, or is answered
-// as answerHeldKey says.
+// commit; any other store commits the claim now, on its own. Either way the
+// request then runs holding the key, or is answered as answerHeldKey says.
 func (s *Server) holdKey(c *call) error {
 	key := idempotencyKey(c.r)
 	if key == "" {

@@ -16,8 +16,8 @@ import (
 // Idempotency-Key's claim is, see claim; so is a create's, see createOnce,
 // and the commit of withCommit's statements), so that an idempotent create
 // spends one round trip on its claim, one on its change and one on keeping
-// its answer and committing. A transaction that
-// wrote nothing commits without a word to the database.
+// its answer and committing. A transaction that wrote nothing commits without
+// a word to the database.
 type outerTx struct {
 	pgx.Tx   // nil until the transaction began (see begin)
 	conn     *pgx.Conn
