@@ -232,8 +232,10 @@ func unstorable(id string) bool { return strings.IndexByte(id, 0) >= 0 }
 
 // unavailable marks errors that mean the database cannot be reached or used at
 // all (connection refused or lost, pool exhausted, shutting down, out of
-// resources, read-only) so that clients get 503 storage_unavailable rather than
-// 500. An error of a request whose own context ended is left as it is.
+// resources, read-only), or not now (a serialization failure or deadlock that
+// outlasted the store's own runs again, as SQLite's SQLITE_BUSY), so that
+// clients get 503 storage_unavailable with Retry-After rather than 500. An
+// error of a request whose own context ended is left as it is.
 func unavailable(ctx context.Context, err *error) {
 	if *err == nil || errors.Is(*err, store.ErrUnavailable) || ctx.Err() != nil {
 		return
@@ -251,6 +253,8 @@ func isUnavailable(err error) bool {
 		case pgErr.Code == "57014": // query_canceled: a statement timeout, not the database
 			return false
 		case pgErr.Code == "25006": // read_only_sql_transaction
+			return true
+		case pgErr.Code == "40001", pgErr.Code == "40P01": // contention the store's own retries did not outlast
 			return true
 		}
 		switch pgErr.Code[:2] {
