@@ -232,8 +232,9 @@ func unstorable(id string) bool { return strings.IndexByte(id, 0) >= 0 }
 
 // unavailable marks errors that mean the database cannot be reached or used at
 // all (connection refused or lost, pool exhausted, shutting down, out of
-// resources, read-only), or not now (a serialization failure or deadlock that
-// outlasted the store's own runs again, as SQLite's SQLITE_BUSY), so that
+// resources, read-only), or not now (a serialization failure or deadlock the
+// store did not overcome, as SQLite's SQLITE_BUSY; creates, batches and
+// deletions run again a few times before they give up), so that
 // clients get 503 storage_unavailable with Retry-After rather than 500. An
 // error of a request whose own context ended is left as it is.
 func unavailable(ctx context.Context, err *error) {
@@ -254,7 +255,7 @@ func isUnavailable(err error) bool {
 			return false
 		case pgErr.Code == "25006": // read_only_sql_transaction
 			return true
-		case pgErr.Code == "40001", pgErr.Code == "40P01": // contention the store's own retries did not outlast
+		case pgErr.Code == "40001", pgErr.Code == "40P01": // contention the store did not overcome
 			return true
 		}
 		switch pgErr.Code[:2] {

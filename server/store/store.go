@@ -26,7 +26,8 @@ var (
 	ErrPlanLimit = errors.New("store: plan limit reached")
 	// ErrEndpointLimit: the account has as many webhook endpoints as it may have.
 	ErrEndpointLimit = errors.New("store: webhook endpoint limit reached")
-	// ErrUnavailable wraps failures to reach the database at all.
+	// ErrUnavailable wraps failures to reach the database at all, or to use
+	// it now (busy, or contention that runs again did not overcome).
 	ErrUnavailable = errors.New("store: unavailable")
 )
 
