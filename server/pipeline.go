@@ -160,19 +160,26 @@ func (s *Server) execute(c *call) {
 		s.api.ServeHTTP(held, c.r.WithContext(tx))
 		return s.keepAnswer(tx, c, held) // idempotency.go: or errNotKept, which undoes the effect
 	})
+	// A claim made in the transaction went with its rollback; one committed
+	// on its own is given back.
+	release := func() {
+		if !claim.inTx {
+			s.releaseKey(c)
+		}
+	}
 	switch {
 	case err == nil && holder != nil: // answered outside the transaction: a slow client must not hold the writer
 		s.fail(c, s.answerHeldKey(c, holder, claim.fp))
 	case c.w.clientGone:
-		s.releaseKey(c)
+		release()
 	case err == nil || errors.Is(err, errNotKept):
 		if err != nil {
-			s.releaseKey(c)
+			release()
 		}
 		c.w.WriteHeader(held.status)
 		c.w.Write(held.body.Bytes())
 	default: // nothing was kept, the effect included
-		s.releaseKey(c)
+		release()
 		s.writeError(c.w, c.r, err)
 	}
 }
